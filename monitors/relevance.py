@@ -1,0 +1,400 @@
+"""Topic relevance scoring: transparent, weighted term matching with co-occurrence rules.
+
+The topic is data (monitors/topics/*.toml). Text and patterns are folded the same way
+(accents stripped, case lowered, every apostrophe / hyphen / punctuation mark turned into a
+space) so matching is accent-, case- and elision-insensitive: "l'IA", "l’IA" and "L'IA" all
+hold the token "ia". Terms flagged case_sensitive ("IA", "AI") are matched on the folded text
+with its case kept, so Italian/Spanish "ia" and French "j'ai" do not count.
+
+Score in [0, 1]: per-group weighted totals (title and lead weigh more than the tail, repeats
+have diminishing returns) saturate into strengths; the required groups must all be present
+(an AI term AND a summit term); the geometric mean of their strengths is lifted by the
+Paris-anchor strength, then damped when evidence of another event (Bletchley, Seoul, New Delhi,
+the EU AI Act alone, a product launch, another summit) comes without a tie to Paris.
+Regexes are compiled once per Topic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TOPIC_PATH = Path(__file__).resolve().parent / "topics" / "ai_summit.toml"
+ZONES = ("title", "lead", "body", "tail")
+
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+_NON_ALNUM_RE = re.compile(r"[^0-9A-Za-z]+")
+_COMBINING_RE = re.compile(r"[\u0300-\u036f]+")
+_SENTENCE_RE = re.compile(r"[^\n.!?…]+(?:[.!?…]+|$)", re.MULTILINE)
+_BEST_SENTENCE_CHARS = 400
+
+
+def fold(text: str, keep_case: bool = False) -> str:
+    """Fold text for matching: strip accents, map punctuation to single spaces, lower case.
+
+    Non-Latin letters become spaces (the topic's vocabulary is Latin-script).
+    """
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
+    # drop the accents, then everything that is not an ASCII letter or digit becomes a space
+    ascii_text = _COMBINING_RE.sub("", decomposed)
+    folded = _NON_ALNUM_RE.sub(" ", ascii_text).strip()
+    return folded if keep_case else folded.lower()
+
+
+def _pattern_regex(pattern: str, case_sensitive: bool) -> str:
+    tokens = fold(pattern, keep_case=case_sensitive).split()
+    if not tokens:
+        raise ValueError(f"empty pattern: {pattern!r}")
+    return " ".join(re.escape(token) for token in tokens)
+
+
+def _compile(patterns: Iterable[str], case_sensitive: bool, not_after: Iterable[str] = ()) -> re.Pattern[str]:
+    """One alternation per term, longest first, bounded by token edges."""
+    alternatives = []
+    for raw in patterns:
+        wildcard = raw.rstrip().endswith("*")
+        body = _pattern_regex(raw.rstrip().rstrip("*"), case_sensitive)
+        if wildcard:
+            body += "[0-9A-Za-z]*"
+        alternatives.append(body)
+    alternatives.sort(key=len, reverse=True)
+    guards = "".join(f"(?<!^{re.escape(t)} )(?<! {re.escape(t)} )" for t in not_after)
+    return re.compile(guards + r"(?<![0-9A-Za-z])(?:" + "|".join(alternatives) + r")(?![0-9A-Za-z])")
+
+
+@dataclass(frozen=True)
+class Term:
+    """A weighted term of the topic (or evidence for a competing event)."""
+
+    name: str
+    group: str
+    weight: float
+    case_sensitive: bool
+    regex: re.Pattern[str] = field(compare=False, repr=False)
+    exclude: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    def count(self, lower: str, cased: str) -> int:
+        """Occurrences in one folded sentence, minus those inside an excluded phrase."""
+        target = cased if self.case_sensitive else lower
+        starts = [m.start() for m in self.regex.finditer(target)]
+        if not starts:
+            return 0
+        if self.exclude is None:
+            return len(starts)
+        spans = [m.span() for m in self.exclude.finditer(lower)]
+        return sum(1 for s in starts if not any(a <= s < b for a, b in spans))
+
+
+@dataclass(frozen=True)
+class Proximity:
+    """A tie that holds when a left word and a right phrase are within `window` tokens."""
+
+    name: str
+    group: str
+    weight: float
+    window: int
+    left: re.Pattern[str] = field(compare=False, repr=False)
+    right: re.Pattern[str] = field(compare=False, repr=False)
+
+    def count(self, lower: str) -> int:
+        """1 if the sentence holds the tie, else 0 (a tie is a sentence-level fact)."""
+        lefts = [lower.count(" ", 0, m.start()) for m in self.left.finditer(lower)]
+        if not lefts:
+            return 0
+        for m in self.right.finditer(lower):
+            first = lower.count(" ", 0, m.start())
+            last = first + m.group(0).count(" ")
+            if any(first - self.window <= i <= last + self.window for i in lefts):
+                return 1
+        return 0
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic loaded from TOML: terms, groups, co-occurrence, disambiguation, scoring knobs."""
+
+    name: str
+    version: str
+    threshold: float
+    description: str
+    required_groups: tuple[str, ...]
+    satisfies: Mapping[str, tuple[str, ...]]
+    zone_weights: Mapping[str, float]
+    lead_chars: int
+    tail_after_chars: int
+    saturation: Mapping[str, float]
+    anchor_groups: tuple[str, ...]
+    anchor_floor: float
+    penalty_floor: float
+    tie_min: float
+    missing_group_cap: float
+    terms: tuple[Term, ...]
+    proximities: tuple[Proximity, ...]
+    cases: tuple[Term, ...]
+
+
+def load_topic(path: str | Path | None = None) -> Topic:
+    """Load a topic TOML (default: the Paris AI Action Summit).
+
+    The version is the declared one plus a short hash of the file bytes, so any edit of the
+    file changes the version recorded with each score.
+    """
+    topic_path = Path(path) if path is not None else DEFAULT_TOPIC_PATH
+    raw_bytes = topic_path.read_bytes()
+    data: dict[str, Any] = tomllib.loads(raw_bytes.decode("utf-8"))
+    digest = hashlib.sha256(raw_bytes).hexdigest()[:8]
+
+    groups: dict[str, Any] = data.get("groups", {})
+    satisfies = {g: tuple(spec.get("satisfies", ())) for g, spec in groups.items()}
+    zones = data.get("zones", {})
+    scoring = data.get("scoring", {})
+
+    terms = []
+    for spec in data.get("terms", []):
+        if spec["group"] not in groups:
+            raise ValueError(f"term {spec['name']!r}: unknown group {spec['group']!r}")
+        cs = bool(spec.get("case_sensitive", False))
+        excl = spec.get("exclude")
+        terms.append(
+            Term(
+                name=spec["name"],
+                group=spec["group"],
+                weight=float(spec.get("weight", 1.0)),
+                case_sensitive=cs,
+                regex=_compile(spec["patterns"], cs, spec.get("not_after", ())),
+                exclude=_compile(excl, False) if excl else None,
+            )
+        )
+    proximities = tuple(
+        Proximity(
+            name=spec["name"],
+            group=spec["group"],
+            weight=float(spec.get("weight", 1.0)),
+            window=int(spec.get("window", 8)),
+            left=_compile(spec["left"], False),
+            right=_compile(spec["right"], False),
+        )
+        for spec in data.get("proximity", [])
+    )
+    cases = []
+    for spec in data.get("disambiguation", []):
+        weight = float(spec.get("weight", 1.0))
+        if spec.get("patterns"):
+            cases.append(Term(spec["case"], "case", weight, False, _compile(spec["patterns"], False)))
+        if spec.get("case_sensitive_patterns"):
+            cases.append(
+                Term(
+                    spec["case"],
+                    "case",
+                    weight,
+                    True,
+                    _compile(spec["case_sensitive_patterns"], True),
+                )
+            )
+    anchor_groups = tuple(g for g, spec in groups.items() if spec.get("anchor"))
+    return Topic(
+        name=data["name"],
+        version=f"{data['version']}+{digest}",
+        threshold=float(data["threshold"]),
+        description=data.get("description", ""),
+        required_groups=tuple(data["required_groups"]),
+        satisfies=satisfies,
+        zone_weights={z: float(zones.get(z, 1.0)) for z in ZONES},
+        lead_chars=int(zones.get("lead_chars", 600)),
+        tail_after_chars=int(zones.get("tail_after_chars", 4000)),
+        saturation={g: float(v) for g, v in scoring.get("saturation", {}).items()},
+        anchor_groups=anchor_groups,
+        anchor_floor=float(scoring.get("anchor_floor", 1.0)),
+        penalty_floor=float(scoring.get("penalty_floor", 1.0)),
+        tie_min=float(scoring.get("tie_min", 1.5)),
+        missing_group_cap=float(scoring.get("missing_group_cap", 0.25)),
+        terms=tuple(terms),
+        proximities=proximities,
+        cases=tuple(cases),
+    )
+
+
+@dataclass(frozen=True)
+class RelevanceResult:
+    """Score in [0, 1], the verdict against the topic threshold, and why."""
+
+    score: float
+    relevant: bool
+    terms: list[str]
+    evidence: dict[str, Any]
+    topic_version: str
+
+
+def _sentences(text: str, zone_of: Any) -> Iterable[tuple[str, str]]:
+    for m in _SENTENCE_RE.finditer(text):
+        sentence = m.group(0).strip()
+        if sentence:
+            yield zone_of(m.start()), sentence
+
+
+def _zone_counts_total(zone_counts: Mapping[str, int], weights: Mapping[str, float]) -> float:
+    """Zone-weighted total with diminishing returns on repeats: 1 + ln(count) per zone."""
+    return sum(weights[z] * (1.0 + math.log(c)) for z, c in zone_counts.items() if c > 0)
+
+
+def _strength(total: float, saturation: float) -> float:
+    return 1.0 - math.exp(-total / saturation) if total > 0 else 0.0
+
+
+def score_relevance(
+    topic: Topic, text: str, title: str | None = None, description: str | None = None
+) -> RelevanceResult:
+    """Score a text (with optional title and description/lead) against a topic."""
+    text = text or ""
+
+    def zone_of(offset: int) -> str:
+        if offset < topic.lead_chars:
+            return "lead"
+        return "body" if offset < topic.tail_after_chars else "tail"
+
+    units: list[tuple[str, str]] = []
+    if title and title.strip():
+        units.append(("title", title.strip()))
+    if description and description.strip():
+        units.extend(("lead", s) for _, s in _sentences(description, lambda _o: "lead"))
+    units.extend(_sentences(text, zone_of))
+
+    term_zones: dict[str, dict[str, int]] = {}
+    case_zones: dict[str, dict[str, int]] = {}
+    prox_zones: dict[str, dict[str, int]] = {}
+    best: tuple[float, str] = (0.0, "")
+    for zone, sentence in units:
+        cased = fold(sentence, keep_case=True)
+        if not cased:
+            continue
+        lower = cased.lower()
+        sentence_score = 0.0
+        groups_here: set[str] = set()
+        for term in topic.terms:
+            n = term.count(lower, cased)
+            if n:
+                zc = term_zones.setdefault(term.name, {})
+                zc[zone] = zc.get(zone, 0) + n
+                sentence_score += term.weight * n
+                groups_here.add(term.group)
+        for prox in topic.proximities:
+            n = prox.count(lower)
+            if n:
+                zc = prox_zones.setdefault(prox.name, {})
+                zc[zone] = zc.get(zone, 0) + n
+                sentence_score += prox.weight
+                groups_here.add(prox.group)
+        for case in topic.cases:
+            n = case.count(lower, cased)
+            if n:
+                zc = case_zones.setdefault(case.name, {})
+                zc[zone] = zc.get(zone, 0) + n
+        # prefer sentences that join several groups (the AI term AND the summit)
+        sentence_score *= len(groups_here)
+        if sentence_score > best[0]:
+            best = (sentence_score, sentence)
+
+    weights = topic.zone_weights
+    matched: dict[str, dict[str, Any]] = {}
+    group_totals: dict[str, float] = {}
+    for term in topic.terms:
+        t_zones = term_zones.get(term.name)
+        if not t_zones:
+            continue
+        contribution = term.weight * _zone_counts_total(t_zones, weights)
+        group_totals[term.group] = group_totals.get(term.group, 0.0) + contribution
+        matched[term.name] = {
+            "group": term.group,
+            "count": sum(t_zones.values()),
+            "zones": dict(t_zones),
+            "contribution": round(contribution, 4),
+        }
+    for prox in topic.proximities:
+        p_zones = prox_zones.get(prox.name)
+        if not p_zones:
+            continue
+        contribution = prox.weight * _zone_counts_total(p_zones, weights)
+        group_totals[prox.group] = group_totals.get(prox.group, 0.0) + contribution
+        matched[prox.name] = {
+            "group": prox.group,
+            "count": sum(p_zones.values()),
+            "zones": dict(p_zones),
+            "contribution": round(contribution, 4),
+            "proximity": True,
+        }
+
+    # groups that stand in for others (the Paris anchors are summit terms too)
+    effective = dict(group_totals)
+    for group, stands_for in topic.satisfies.items():
+        for other in stands_for:
+            effective[other] = effective.get(other, 0.0) + group_totals.get(group, 0.0)
+    strengths = {
+        g: _strength(effective.get(g, 0.0), topic.saturation.get(g, 3.0))
+        for g in set(topic.required_groups) | set(effective)
+    }
+    satisfied = [g for g in topic.required_groups if effective.get(g, 0.0) > 0]
+    cooccurrence = len(satisfied) == len(topic.required_groups)
+
+    anchor_total = sum(group_totals.get(g, 0.0) for g in topic.anchor_groups)
+    anchor_strength = _strength(anchor_total, topic.saturation.get("anchor", 3.0))
+    if cooccurrence:
+        base = math.prod(strengths[g] for g in topic.required_groups) ** (1.0 / len(topic.required_groups))
+        score = base * (topic.anchor_floor + (1.0 - topic.anchor_floor) * anchor_strength)
+    else:
+        present = [strengths[g] for g in topic.required_groups]
+        score = topic.missing_group_cap * sum(present) / len(present)
+
+    cases: dict[str, dict[str, Any]] = {}
+    competitor_total = 0.0
+    for case in topic.cases:
+        c_zones = case_zones.get(case.name)
+        if not c_zones:
+            continue
+        contribution = case.weight * _zone_counts_total(c_zones, weights)
+        competitor_total += contribution
+        entry = cases.setdefault(case.name, {"count": 0, "contribution": 0.0})
+        entry["count"] += sum(c_zones.values())
+        entry["contribution"] = round(entry["contribution"] + contribution, 4)
+    factor = 1.0
+    tied = anchor_total >= topic.tie_min
+    if competitor_total > 0 and not tied:
+        factor = topic.penalty_floor + (1.0 - topic.penalty_floor) * anchor_total / topic.tie_min
+        score *= factor
+
+    score = min(1.0, max(0.0, score))
+    ordered = sorted(
+        (name for name, m in matched.items() if not m.get("proximity")),
+        key=lambda n: (-matched[n]["contribution"], n),
+    )
+    evidence: dict[str, Any] = {
+        "matched": matched,
+        "groups": {g: round(strengths[g], 4) for g in sorted(strengths)},
+        "required_groups": list(topic.required_groups),
+        "groups_satisfied": satisfied,
+        "cooccurrence": cooccurrence,
+        "anchor": round(anchor_total, 4),
+        "disambiguation": {
+            "applied": factor < 1.0,
+            "tied_to_paris": tied,
+            "cases": cases,
+            "competitor": round(competitor_total, 4),
+            "factor": round(factor, 4),
+        },
+        "best_sentence": best[1][:_BEST_SENTENCE_CHARS],
+        "threshold": topic.threshold,
+    }
+    score = round(score, 4)
+    return RelevanceResult(
+        score=score,
+        relevant=score >= topic.threshold,
+        terms=ordered,
+        evidence=evidence,
+        topic_version=topic.version,
+    )

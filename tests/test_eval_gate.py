@@ -1,0 +1,64 @@
+"""Eval gate: relevance and language metrics on the labelled sets must stay above their floors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitors.evaluation import evaluate_language, evaluate_relevance
+from monitors.relevance import load_topic, score_relevance
+
+EVAL_DIR = Path(__file__).parent / "eval"
+FLOORS: dict[str, dict[str, float]] = json.loads((EVAL_DIR / "floors.json").read_text("utf-8"))
+
+
+def _metric(report: dict[str, Any], dotted: str) -> float:
+    value: Any = report
+    for key in dotted.split("."):
+        value = value[key]
+    return float(value)
+
+
+@pytest.fixture(scope="module")
+def relevance_report() -> dict[str, Any]:
+    return evaluate_relevance(EVAL_DIR / "relevance.jsonl", load_topic())
+
+
+@pytest.fixture(scope="module")
+def language_report() -> dict[str, Any]:
+    return evaluate_language(EVAL_DIR / "language.jsonl")
+
+
+def test_eval_sets_are_big_enough() -> None:
+    rel = [json.loads(x) for x in (EVAL_DIR / "relevance.jsonl").read_text("utf-8").splitlines()]
+    lang = [json.loads(x) for x in (EVAL_DIR / "language.jsonl").read_text("utf-8").splitlines()]
+    assert len(rel) >= 120
+    assert len(lang) >= 200
+    assert sum(1 for r in rel if "seed" in r["tags"]) == 5
+    assert all(not r["relevant"] for r in rel if "hard_negative" in r["tags"])
+
+
+@pytest.mark.parametrize("metric", sorted(FLOORS["relevance"]))
+def test_relevance_floor(relevance_report: dict[str, Any], metric: str) -> None:
+    value = _metric(relevance_report, metric)
+    floor = FLOORS["relevance"][metric]
+    assert value >= floor, (
+        f"relevance {metric} = {value} < floor {floor}; errors: {relevance_report['errors']}"
+    )
+
+
+@pytest.mark.parametrize("metric", sorted(FLOORS["language"]))
+def test_language_floor(language_report: dict[str, Any], metric: str) -> None:
+    value = _metric(language_report, metric)
+    floor = FLOORS["language"][metric]
+    assert value >= floor, f"language {metric} = {value} < floor {floor}; errors: {language_report['errors']}"
+
+
+def test_all_seeds_relevant() -> None:
+    topic = load_topic()
+    for path in sorted((Path(__file__).parents[1] / "seeds").glob("*.txt")):
+        result = score_relevance(topic, path.read_text("utf-8"))
+        assert result.relevant, (path.name, result.score, result.evidence)

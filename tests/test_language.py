@@ -1,0 +1,96 @@
+"""Language detection invariants: determinism, "und" on short input, French with English."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from monitors.language import (
+    LanguageResult,
+    clean_sample,
+    detect_language,
+    normalize_declared_language,
+)
+
+FR = (
+    "Le sommet organisé les 10 et 11 février par Emmanuel Macron sur l'intelligence artificielle "
+    "s'inscrit davantage dans une logique de communication pour séduire les investisseurs."
+)
+FR_TECH = (
+    "La start-up a migré son back-end dans le cloud et entraîne ses modèles dans des data centers "
+    "loués à des hyperscalers ; le CTO parle de machine learning et de time-to-market."
+)
+EN = "World leaders gather in Paris for a two-day summit on artificial intelligence this week."
+
+
+def test_french_and_english() -> None:
+    assert detect_language(FR).language == "fr"
+    assert detect_language(EN).language == "en"
+
+
+def test_french_full_of_english_tech_words_is_french() -> None:
+    assert detect_language(FR_TECH).language == "fr"
+    assert detect_language("Le cloud et les data centers de la start-up").language == "fr"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "IA", "Paris 2025", "hi there", "12 345 678", "x y"])
+def test_und_on_short_or_empty(text: str) -> None:
+    assert detect_language(text) == LanguageResult("und", 0.0)
+
+
+def test_confidence_in_unit_interval() -> None:
+    for text in (FR, FR_TECH, EN, "Der KI-Gipfel in Paris beginnt am Montag mit Reden"):
+        result = detect_language(text)
+        assert 0.0 <= result.confidence <= 1.0
+
+
+def test_deterministic_across_calls() -> None:
+    texts = [FR, FR_TECH, EN, "Sommet IA : la Chine signe, Washington s'abstient"]
+    first = [detect_language(t) for t in texts]
+    for _ in range(5):
+        assert [detect_language(t) for t in texts] == first
+
+
+def test_deterministic_across_threads() -> None:
+    texts = [FR, FR_TECH, EN, "Il vertice di Parigi sull'intelligenza artificiale si chiude"] * 10
+    expected = [detect_language(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(detect_language, texts))
+    assert got == expected
+
+
+def test_title_is_read_with_text() -> None:
+    assert detect_language(FR, title="Sommet sur l'IA").language == "fr"
+    # a title alone still gets an answer when long enough
+    assert detect_language("", title="Le sommet sur l'IA s'ouvre lundi à Paris").language == "fr"
+
+
+def test_all_caps_headline() -> None:
+    assert detect_language("J'AI TESTÉ LE NOUVEAU TGV ENTRE PARIS ET LYON").language == "fr"
+
+
+def test_clean_sample_strips_noise_and_caps_length() -> None:
+    sample = clean_sample("Voir https://example.org/a?b=1 et a.b@example.fr, snake_case 2025 10h30")
+    assert "http" not in sample and "@" not in sample and "snake_case" not in sample
+    assert not any(ch.isdigit() for ch in sample)
+    assert len(clean_sample("mot " * 5000)) <= 2000
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("fr-FR", "fr"),
+        ("FR", "fr"),
+        ("en_US", "en"),
+        (" fr ", "fr"),
+        ("fra", "fr"),
+        ("", None),
+        (None, None),
+        ("  ", None),
+        ("français", None),
+        ("x", None),
+    ],
+)
+def test_normalize_declared_language(value: str | None, expected: str | None) -> None:
+    assert normalize_declared_language(value) == expected

@@ -1,0 +1,218 @@
+"""Invariants of relevance scoring: folding, co-occurrence, disambiguation, bounds, evidence."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitors.evaluation import score_lines
+from monitors.relevance import Topic, fold, load_topic, score_relevance
+
+
+@pytest.fixture(scope="module")
+def topic() -> Topic:
+    return load_topic()
+
+
+PARIS = (
+    "Le sommet pour l'action sur l'intelligence artificielle s'est ouvert lundi au Grand Palais, "
+    "à Paris. Les dirigeants discutent de l'IA jusqu'à mardi."
+)
+
+
+def test_fold_accents_case_elision() -> None:
+    expected = "l ia d intelligence artificielle seoul"
+    assert fold("L’IA d'Intelligence Artificielle, Séoul") == expected
+    assert fold("Œuvre — «IA»", keep_case=True) == "OEuvre IA"
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "l'IA",
+        "l’IA",
+        "L'IA",
+        "d'IA",
+        "l'intelligence artificielle",
+        "d’intelligence artificielle",
+        "L'INTELLIGENCE ARTIFICIELLE",
+        "l'intelligence artificielle",
+        "l'Intelligence Artificielle",
+    ],
+)
+def test_ai_term_matches_with_elision_accents_case(topic: Topic, phrase: str) -> None:
+    result = score_relevance(topic, f"Le sommet de Paris sur {phrase} s'ouvre lundi.")
+    ai = {"IA", "intelligence artificielle"}
+    assert ai & set(result.terms), result.evidence
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Le sommet de Paris s'ouvre lundi : la via ferrata est fermée, la mia casa aussi.",
+        "La cumbre de Paris: ia sigue abierta al público.",  # lowercase 'ia' (Italian/Spanish)
+        "Le sommet de Paris : j'ai vu les IAGO et les MAIN.",
+        "LE SOMMET DE PARIS : J'AI VU LE PRÉSIDENT",
+    ],
+)
+def test_ia_token_not_inside_words_nor_lowercase(topic: Topic, text: str) -> None:
+    result = score_relevance(topic, text)
+    assert "IA" not in result.terms, result.evidence["matched"]
+    assert not result.relevant
+
+
+def test_accent_insensitive_anchor(topic: Topic) -> None:
+    a = score_relevance(topic, "Sommet IA les 10 et 11 février à Paris", title=None)
+    b = score_relevance(topic, "SOMMET IA LES 10 ET 11 FEVRIER A PARIS", title=None)
+    assert "10-11 février" in a.terms and "10-11 février" in b.terms
+
+
+def test_cooccurrence_required(topic: Topic) -> None:
+    ai_only = score_relevance(
+        topic,
+        "L'intelligence artificielle transforme la médecine. L'IA lit les radios et l'IA aide les médecins.",
+    )
+    summit_only = score_relevance(
+        topic,
+        "Le sommet de Paris s'est ouvert au Grand Palais les 10 et 11 février avec cent délégations.",
+    )
+    both = score_relevance(topic, PARIS)
+    assert not ai_only.relevant and not ai_only.evidence["cooccurrence"]
+    assert not summit_only.relevant and not summit_only.evidence["cooccurrence"]
+    assert both.relevant and both.evidence["cooccurrence"]
+    assert ai_only.score < topic.threshold and summit_only.score < topic.threshold
+
+
+@pytest.mark.parametrize(
+    ("case", "text"),
+    [
+        (
+            "bletchley_2023",
+            "Sommet de Bletchley Park : 28 pays signent une déclaration sur les "
+            "risques de l'intelligence artificielle. Rishi Sunak salue un succès.",
+        ),
+        (
+            "seoul_2024",
+            "Au sommet de Séoul sur l'IA, seize entreprises prennent des engagements de "
+            "sécurité pour l'intelligence artificielle.",
+        ),
+        (
+            "new_delhi_2026",
+            "New Delhi accueillera en février 2026 le sommet sur l'impact de l'IA. "
+            "L'Inde veut une intelligence artificielle pour le développement.",
+        ),
+        (
+            "eu_ai_act",
+            "Un sommet d'experts sur l'AI Act : le règlement européen sur l'IA entre en "
+            "vigueur et encadre l'intelligence artificielle à haut risque.",
+        ),
+        (
+            "product_launch",
+            "Mistral lance Le Chat, son assistant d'IA, au sommet de la tech : une "
+            "nouvelle version face à ChatGPT pour l'intelligence artificielle.",
+        ),
+        (
+            "other_event",
+            "Sommet Choose France à Versailles : Microsoft promet 4 milliards pour "
+            "l'intelligence artificielle et l'IA dans le cloud.",
+        ),
+    ],
+)
+def test_disambiguation_without_tie(topic: Topic, case: str, text: str) -> None:
+    result = score_relevance(topic, text)
+    dis = result.evidence["disambiguation"]
+    assert case in dis["cases"], dis
+    assert dis["applied"] and not dis["tied_to_paris"]
+    assert not result.relevant, (result.score, result.evidence)
+
+
+@pytest.mark.parametrize(
+    "tie",
+    [
+        "Le prochain sommet se tiendra à Paris les 10 et 11 février 2025.",
+        "Paris accueillera le sommet pour l'action sur l'IA.",
+        "Le sommet de Paris sur l'IA prendra le relais en février 2025.",
+    ],
+)
+def test_disambiguation_lifted_by_tie_to_paris(topic: Topic, tie: str) -> None:
+    text = (
+        "Au sommet de Séoul, les dirigeants ont parlé d'intelligence artificielle et de "
+        f"sécurité de l'IA. {tie}"
+    )
+    result = score_relevance(topic, text)
+    assert result.evidence["disambiguation"]["tied_to_paris"]
+    assert result.relevant, (result.score, result.evidence)
+
+
+def test_title_and_lead_weigh_more_than_tail(topic: Topic) -> None:
+    filler = " ".join(["Le conseil municipal a voté le budget de la commune."] * 120)
+    sentence = "Le sommet sur l'IA s'ouvre à Paris."
+    in_title = score_relevance(topic, filler, title=sentence)
+    in_lead = score_relevance(topic, sentence + " " + filler)
+    in_tail = score_relevance(topic, filler + " " + sentence)
+    assert in_title.score > in_lead.score > in_tail.score
+
+
+def test_all_seeds_relevant(topic: Topic) -> None:
+    seeds = sorted((Path(__file__).parents[1] / "seeds").glob("*.txt"))
+    assert len(seeds) == 5
+    for path in seeds:
+        result = score_relevance(topic, path.read_text("utf-8"))
+        assert result.relevant, (path.name, result.score)
+
+
+def test_evidence_is_json_serialisable(topic: Topic) -> None:
+    result = score_relevance(topic, PARIS, title="Sommet IA", description="Au Grand Palais")
+    data = json.loads(json.dumps(result.evidence))
+    assert data["groups_satisfied"] == ["ai", "summit"]
+    assert data["best_sentence"]
+    assert result.topic_version == topic.version
+    assert result.terms[0] in data["matched"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.text(max_size=400), title=st.one_of(st.none(), st.text(max_size=60)))
+def test_score_in_unit_interval_for_any_text(topic: Topic, text: str, title: str | None) -> None:
+    result = score_relevance(topic, text, title=title)
+    assert 0.0 <= result.score <= 1.0
+    assert result.relevant == (result.score >= topic.threshold)
+    json.dumps(result.evidence)
+
+
+def test_version_changes_with_file(tmp_path: Path, topic: Topic) -> None:
+    copy = tmp_path / "t.toml"
+    shutil.copy(Path(__file__).parents[1] / "monitors" / "topics" / "ai_summit.toml", copy)
+    assert load_topic(copy).version == topic.version
+    copy.write_text(copy.read_text("utf-8") + "\n# edited\n", "utf-8")
+    changed = load_topic(copy).version
+    assert changed != topic.version and changed.split("+")[0] == topic.version.split("+")[0]
+
+
+def test_score_lines_keeps_id_and_survives_bad_lines(topic: Topic) -> None:
+    lines = [
+        json.dumps({"id": "a", "text": PARIS, "title": "Sommet IA"}),
+        "{not json",
+        json.dumps({"id": "b"}),
+        "",
+        json.dumps(["a list"]),
+        json.dumps({"text": "Il pleut sur Brest depuis trois jours sans interruption."}),
+    ]
+    out = [json.loads(x) for x in score_lines(lines, topic)]
+    assert len(out) == 5
+    assert out[0]["id"] == "a" and out[0]["relevant"] and out[0]["language"] == "fr"
+    assert set(out[0]) >= {
+        "language",
+        "language_confidence",
+        "relevance",
+        "relevant",
+        "relevance_terms",
+    }
+    assert out[1]["line"] == 2 and "error" in out[1]
+    assert out[2]["id"] == "b" and "error" in out[2]
+    assert "error" in out[3] and out[3]["line"] == 5
+    assert out[4]["relevant"] is False and "id" not in out[4]
