@@ -1,0 +1,109 @@
+"""Near-duplicate detection measured on the labelled pairs in tests/eval/dedup_pairs.jsonl.
+
+Two steps are measured, as the store runs them: the LSH candidate step (the pair shares at least
+one band key, i.e. one indexed lookup in article_bands finds it) and the similarity rule
+(``is_near_duplicate``); "pipeline" is both. A metric below its floor in
+tests/eval/dedup_floors.json fails the test. The floors were pinned slightly below the measured
+values; raise them when detection improves, never lower labels to fit.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitors import dedup
+
+EVAL = Path(__file__).parent / "eval"
+PAIRS = EVAL / "dedup_pairs.jsonl"
+FLOORS = EVAL / "dedup_floors.json"
+
+
+def _load_pairs() -> list[dict[str, Any]]:
+    with PAIRS.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _precision_recall(labels: list[bool], predicted: list[bool]) -> tuple[float, float]:
+    tp = sum(1 for y, p in zip(labels, predicted, strict=True) if y and p)
+    fp = sum(1 for y, p in zip(labels, predicted, strict=True) if not y and p)
+    fn = sum(1 for y, p in zip(labels, predicted, strict=True) if y and not p)
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    return precision, recall
+
+
+@cache
+def measure() -> dict[str, Any]:
+    """Metrics plus the misclassified pair ids, computed once per session."""
+    pairs = _load_pairs()
+    labels, by_sim, by_lsh, rows = [], [], [], []
+    for pair in pairs:
+        sa, sb = dedup.signature(pair["a"]), dedup.signature(pair["b"])
+        sim = dedup.similarity(sa, sb)
+        shared = bool(set(dedup.band_keys(sa)) & set(dedup.band_keys(sb)))
+        labels.append(bool(pair["duplicate"]))
+        by_sim.append(dedup.is_near_duplicate(sa, sb))
+        by_lsh.append(shared)
+        rows.append((pair["id"], pair["kind"], pair["duplicate"], round(sim, 3), shared))
+    pipeline = [s and c for s, c in zip(by_sim, by_lsh, strict=True)]
+    metrics: dict[str, Any] = {}
+    for name, predicted in (("similarity", by_sim), ("lsh", by_lsh), ("pipeline", pipeline)):
+        p, r = _precision_recall(labels, predicted)
+        metrics[f"{name}_precision"], metrics[f"{name}_recall"] = p, r
+    non_dup = [sim for _, _, dup, sim, _ in rows if not dup]
+    metrics["max_non_duplicate_similarity"] = max(non_dup)
+    errors = [row for row, y, p in zip(rows, labels, pipeline, strict=True) if y != p]
+    return {"metrics": metrics, "errors": errors, "n": len(pairs)}
+
+
+def test_eval_set_shape() -> None:
+    pairs = _load_pairs()
+    assert len({p["id"] for p in pairs}) == len(pairs), "duplicate ids"
+    assert sum(1 for p in pairs if p["duplicate"]) >= 60
+    assert sum(1 for p in pairs if not p["duplicate"]) >= 60
+    for p in pairs:
+        assert set(p) == {"id", "a", "b", "duplicate", "kind"}
+        assert isinstance(p["duplicate"], bool) and p["a"].strip() and p["b"].strip()
+
+
+def test_eval_set_is_reproducible() -> None:
+    """The committed JSONL is exactly what tests/eval/make_dedup_pairs.py generates."""
+    spec = importlib.util.spec_from_file_location("make_dedup_pairs", EVAL / "make_dedup_pairs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.build_pairs() == _load_pairs()
+
+
+METRIC_NAMES = [
+    "similarity_precision",
+    "similarity_recall",
+    "lsh_precision",
+    "lsh_recall",
+    "pipeline_precision",
+    "pipeline_recall",
+]
+
+
+@pytest.mark.parametrize("name", METRIC_NAMES)
+def test_metric_above_floor(name: str) -> None:
+    floors = json.loads(FLOORS.read_text(encoding="utf-8"))
+    result = measure()
+    value = result["metrics"][name]
+    assert value >= floors[name], (
+        f"{name} = {value:.3f} < floor {floors[name]} on {result['n']} pairs; "
+        f"misclassified (id, kind, duplicate, similarity, lsh candidate): {result['errors']}"
+    )
+
+
+def test_hard_negatives_stay_clear_of_threshold() -> None:
+    """Topic-alike non-duplicates must stay well below THRESHOLD, not just under it."""
+    floors = json.loads(FLOORS.read_text(encoding="utf-8"))
+    value = measure()["metrics"]["max_non_duplicate_similarity"]
+    assert value <= floors["max_non_duplicate_similarity_ceiling"] < dedup.THRESHOLD

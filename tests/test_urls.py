@@ -1,0 +1,262 @@
+"""Tests for monitors.urls: canonical URLs are idempotent and ignore tracking, fragments, AMP."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitors.urls import _is_tracking, canonicalize_url, host_of, same_site
+
+# --- strategies ------------------------------------------------------------------------------
+
+_HOSTS = st.sampled_from(
+    [
+        "lemonde.fr",
+        "www.lemonde.fr",
+        "WWW.LeFigaro.fr",
+        "m.liberation.fr",
+        "mobile.lesechos.fr",
+        "www.francetvinfo.fr",
+        "news.bbc.co.uk",
+        "alice.github.io",
+        "127.0.0.1",
+        "localhost",
+        "pcf.fr",
+        "xn--caf-dma.fr",
+        "café.fr",
+        "www2.ouest-france.fr",
+    ]
+)
+_SEGMENT = st.lists(
+    st.sampled_from(list("abcXYZ019-._~!$&'()*+,;=:@%é ü") + ["%2F", "%41", "%7e", "%c3%a9", "amp", ".."]),
+    max_size=8,
+).map("".join)
+_PATH = st.lists(_SEGMENT, max_size=5).map(lambda segs: "/" + "/".join(segs))
+_KEY = st.text(alphabet=st.sampled_from(list("abcdefpq_")), min_size=1, max_size=6).filter(
+    lambda k: not _is_tracking(k, "") and k.lower() != "amp"
+)
+_VALUE = st.lists(st.sampled_from(list("abc12 +%é/?=") + ["%20", "%2B"]), max_size=8).map("".join)
+_QUERY = st.lists(st.tuples(_KEY, _VALUE), max_size=4)
+_FRAGMENT = st.text(alphabet=st.sampled_from(list("abc12-/#?=&")), max_size=10)
+_TRACKING = st.lists(
+    st.sampled_from(
+        [
+            ("utm_source", "twitter"),
+            ("utm_medium", "social"),
+            ("utm_campaign", "sommet-ia"),
+            ("UTM_Content", "x"),
+            ("xtor", "RSS-1"),
+            ("at_medium", "rss"),
+            ("at_campaign", "a b"),
+            ("fbclid", "IwAR0abc"),
+            ("gclid", "Cj0K"),
+            ("dclid", "1"),
+            ("msclkid", "z"),
+            ("mc_cid", "123"),
+            ("mc_eid", "456"),
+            ("_ga", "2.1.2"),
+            ("yclid", "9"),
+            ("igshid", "MzRl"),
+            ("ref", "twitter"),
+            ("ref_src", "twsrc^tfw"),
+            ("ref", "rss"),
+            ("Echobox", "1739"),
+            ("_gl", "1*abc"),
+        ]
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def _build(scheme: str, host: str, path: str, query: list[tuple[str, str]], fragment: str) -> str:
+    qs = "&".join(f"{quote(k)}={quote(v)}" for k, v in query)
+    return (
+        f"{scheme}://{host}{quote(path, safe='/%:@!$&()*+,;=~')}"
+        + (f"?{qs}" if qs else "")
+        + (f"#{fragment}" if fragment else "")
+    )
+
+
+_URL = st.builds(_build, st.sampled_from(["http", "https", "HTTPS"]), _HOSTS, _PATH, _QUERY, _FRAGMENT)
+
+
+# --- properties ------------------------------------------------------------------------------
+
+
+@settings(max_examples=300)
+@given(_URL)
+def test_idempotent(url: str) -> None:
+    once = canonicalize_url(url)
+    assert canonicalize_url(once) == once
+
+
+@settings(max_examples=200)
+@given(_URL, st.text(alphabet=st.sampled_from(list("/abc.")), max_size=12))
+def test_idempotent_with_rel_canonical(url: str, rel: str) -> None:
+    once = canonicalize_url(url, rel)
+    assert canonicalize_url(once) == once
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(["http", "https"]), _HOSTS, _PATH, _QUERY, _TRACKING, st.randoms())
+def test_tracking_parameters_never_matter(
+    scheme: str,
+    host: str,
+    path: str,
+    query: list[tuple[str, str]],
+    tracking: list[tuple[str, str]],
+    rnd: object,
+) -> None:
+    mixed = list(query) + list(tracking)
+    rnd.shuffle(mixed)  # type: ignore[attr-defined]
+    assert canonicalize_url(_build(scheme, host, path, mixed, "")) == canonicalize_url(
+        _build(scheme, host, path, query, "")
+    )
+
+
+@settings(max_examples=200)
+@given(_URL, _FRAGMENT)
+def test_fragment_never_matters(url: str, fragment: str) -> None:
+    base = url.split("#", 1)[0]
+    assert canonicalize_url(f"{base}#{fragment}") == canonicalize_url(base)
+    assert "#" not in canonicalize_url(url)
+
+
+# --- examples, one per rule --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # scheme and host lower-case
+        ("HTTPS://WWW.LeMonde.FR/Pixels/Article.html", "https://lemonde.fr/Pixels/Article.html"),
+        # www. / m. / mobile. dropped, but not when they are the registrable name itself
+        ("https://www.liberation.fr/a", "https://liberation.fr/a"),
+        ("https://m.lefigaro.fr/a", "https://lefigaro.fr/a"),
+        ("https://mobile.lesechos.fr/a", "https://lesechos.fr/a"),
+        ("https://www2.ouest-france.fr/a", "https://ouest-france.fr/a"),
+        ("https://www.m.fr/a", "https://m.fr/a"),
+        ("https://www.bbc.co.uk/news", "https://bbc.co.uk/news"),
+        # default ports dropped, others kept
+        ("http://lemonde.fr:80/a", "http://lemonde.fr/a"),
+        ("https://lemonde.fr:443/a", "https://lemonde.fr/a"),
+        ("https://lemonde.fr:8443/a", "https://lemonde.fr:8443/a"),
+        # AMP variants
+        ("https://www.lefigaro.fr/amp/politique/article", "https://lefigaro.fr/politique/article"),
+        ("https://www.liberation.fr/politique/article/amp", "https://liberation.fr/politique/article"),
+        ("https://www.liberation.fr/politique/article/amp/", "https://liberation.fr/politique/article"),
+        ("https://lemonde.fr/a.html?outputType=amp", "https://lemonde.fr/a.html"),
+        ("https://lemonde.fr/a?amp=1", "https://lemonde.fr/a"),
+        ("https://lemonde.fr/a?amp", "https://lemonde.fr/a"),
+        ("https://ouest-france.fr/a/article.amp", "https://ouest-france.fr/a/article"),
+        ("https://ouest-france.fr/a/article.amp.html", "https://ouest-france.fr/a/article.html"),
+        ("https://ouest-france.fr/a/camp/ample", "https://ouest-france.fr/a/camp/ample"),
+        # fragments dropped
+        ("https://lemonde.fr/a#comments", "https://lemonde.fr/a"),
+        # tracking dropped, real parameters kept and sorted
+        (
+            "https://lemonde.fr/a?utm_source=tw&xtor=RSS-3&page=2&at_medium=x&fbclid=1&id=9",
+            "https://lemonde.fr/a?id=9&page=2",
+        ),
+        ("https://lemonde.fr/search?q=ia&b=2&a=1", "https://lemonde.fr/search?a=1&b=2&q=ia"),
+        ("https://lemonde.fr/a?ref=twitter", "https://lemonde.fr/a"),
+        ("https://lemonde.fr/a?ref_src=twsrc%5Etfw", "https://lemonde.fr/a"),
+        ("https://github.com/x/y/pulls?ref=main", "https://github.com/x/y/pulls?ref=main"),
+        # trailing slash stripped except for the root
+        ("https://lemonde.fr/pixels/", "https://lemonde.fr/pixels"),
+        ("https://lemonde.fr/", "https://lemonde.fr/"),
+        ("https://lemonde.fr", "https://lemonde.fr/"),
+        # percent-encoding: unreserved decoded, hex upper-case, reserved kept, raw UTF-8 encoded
+        ("https://lemonde.fr/%7euser/%41b", "https://lemonde.fr/~user/Ab"),
+        ("https://lemonde.fr/a%2fb", "https://lemonde.fr/a%2Fb"),
+        ("https://lemonde.fr/caf%c3%a9", "https://lemonde.fr/caf%C3%A9"),
+        ("https://lemonde.fr/café", "https://lemonde.fr/caf%C3%A9"),
+        (
+            "https://lemonde.fr/s?q=intelligence+artificielle",
+            "https://lemonde.fr/s?q=intelligence%20artificielle",
+        ),
+        # dot segments and empty segments
+        ("https://lemonde.fr/a/./b/../c//d", "https://lemonde.fr/a/c/d"),
+        # international host names in IDNA form
+        ("https://café.fr/a", "https://xn--caf-dma.fr/a"),
+    ],
+)
+def test_rules(url: str, expected: str) -> None:
+    assert canonicalize_url(url) == expected
+    assert canonicalize_url(expected) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "rel", "expected"),
+    [
+        # same site (www vs none, other subdomain of the same registrable domain): canonical wins
+        (
+            "https://www.lemonde.fr/a?utm_source=x",
+            "https://www.lemonde.fr/canon/",
+            "https://lemonde.fr/canon",
+        ),
+        ("https://m.lemonde.fr/a", "https://www.lemonde.fr/b", "https://lemonde.fr/b"),
+        ("https://amp.lemonde.fr/a", "https://www.lemonde.fr/b", "https://lemonde.fr/b"),
+        # relative and protocol-relative canonicals are resolved against the page URL
+        ("https://www.lemonde.fr/x/y", "/canon/", "https://lemonde.fr/canon"),
+        ("https://www.lemonde.fr/x/y", "z", "https://lemonde.fr/x/z"),
+        ("https://www.lemonde.fr/x/y", "//www.lemonde.fr/z", "https://lemonde.fr/z"),
+        # other site: ignored (a syndication partner must not absorb the source)
+        ("https://fr.news.yahoo.com/a", "https://www.lemonde.fr/b", "https://fr.news.yahoo.com/a"),
+        ("https://alice.github.io/a", "https://bob.github.io/b", "https://alice.github.io/a"),
+        ("http://127.0.0.1:8000/a", "http://127.0.0.1:8001/b", "http://127.0.0.1:8000/a"),
+        # invalid or empty canonical: ignored
+        ("https://lemonde.fr/a", "javascript:void(0)", "https://lemonde.fr/a"),
+        ("https://lemonde.fr/a", "", "https://lemonde.fr/a"),
+        ("https://lemonde.fr/a", None, "https://lemonde.fr/a"),
+    ],
+)
+def test_rel_canonical(url: str, rel: str | None, expected: str) -> None:
+    assert canonicalize_url(url, rel) == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "   ",
+        "lemonde.fr/a",
+        "ftp://lemonde.fr/a",
+        "mailto:x@lemonde.fr",
+        "http:///a",
+        "https://le monde.fr/",
+        "https://lemonde.fr:99999/",
+        "https://-x-.fr/",
+        "/relative/path",
+    ],
+)
+def test_invalid_urls_raise_value_error(bad: str) -> None:
+    with pytest.raises(ValueError):
+        canonicalize_url(bad)
+
+
+def test_non_string_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="string"):
+        canonicalize_url(None)  # type: ignore[arg-type]
+
+
+def test_same_site() -> None:
+    assert same_site("https://www.lemonde.fr/a", "http://lemonde.fr/b")
+    assert same_site("https://m.lefigaro.fr/a", "https://lefigaro.fr/b")
+    assert same_site("https://news.bbc.co.uk/a", "https://www.bbc.co.uk/b")
+    assert not same_site("https://lemonde.fr/a", "https://lefigaro.fr/a")
+    assert not same_site("https://alice.github.io/", "https://bob.github.io/")
+    assert not same_site("http://localhost:8000/", "http://localhost:8001/")
+    assert same_site("http://localhost:8000/a", "http://localhost:8000/b")
+
+
+def test_host_of() -> None:
+    assert host_of("https://WWW.LeMonde.fr:443/a?b=1") == "lemonde.fr"
+    assert host_of("https://m.lefigaro.fr/a") == "lefigaro.fr"
+    assert host_of("http://127.0.0.1:8000/a") == "127.0.0.1:8000"
+    with pytest.raises(ValueError):
+        host_of("not a url")
