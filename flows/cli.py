@@ -1,0 +1,54 @@
+"""The ``veille`` command. Each subcommand lives in ``flows/commands/<name>.py`` and exposes
+``register(subparsers)``, which adds its parser and sets ``handler``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMAND_MODULES = (
+    "flows.commands.run",
+    "flows.commands.export",
+    "flows.commands.db",
+)
+
+
+def formatter(prog: str) -> argparse.HelpFormatter:
+    """Keep the examples in epilogs laid out as written."""
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="veille",
+        description="veille: media monitoring of French news and party sites into PostgreSQL.",
+        epilog="Settings come from VEILLE_* environment variables (see .env.example).\n"
+        "Run `veille COMMAND --help` for a command's options and an example.",
+        formatter_class=formatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from monitors.db import DatabaseUnavailable
+    from monitors.sources import SourcesError
+
+    try:
+        code: int = args.handler(args)
+        return code
+    except (DatabaseUnavailable, SourcesError, OSError) as exc:
+        print(f"veille: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("veille: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Prefect flows: poll due sources, then drain the URL queue in batches.
+
+Orchestration only: every step calls a plain function from ``monitors``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
+from prefect.task_runners import ThreadPoolTaskRunner
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from monitors.db import DatabaseUnavailable, session_scope
+from monitors.http import HostThrottle, make_client
+from monitors.ingest import process_item
+from monitors.poll import SourceState, poll_source
+from monitors.relevance import Topic, load_topic
+from monitors.settings import Settings, get_settings
+from monitors.sources import load_sources, sync_sources
+from monitors.store import (
+    PollSummary,
+    apply_ingest,
+    apply_poll,
+    claim_items,
+    due_sources,
+    queue_counts,
+)
+
+
+@dataclass
+class Runtime:
+    """Per-process shared state for tasks: one HTTP client, one throttle, one topic."""
+
+    settings: Settings
+    client: httpx.Client
+    throttle: HostThrottle
+    topic: Topic
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def runtime() -> Runtime:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            settings = get_settings()
+            _runtime = Runtime(
+                settings=settings,
+                client=make_client(settings),
+                throttle=HostThrottle(settings.per_host_concurrency, settings.per_host_delay),
+                topic=load_topic(),
+            )
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Drop the shared client (settings may have changed between runs, e.g. in tests)."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is not None:
+            _runtime.client.close()
+        _runtime = None
+
+
+def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a task only when it failed for a passing reason (database or network hiccup)."""
+    try:
+        state.result()
+    except (DatabaseUnavailable, OperationalError, DBAPIError, httpx.TransportError):
+        return True
+    except Exception:  # noqa: BLE001 - anything else is a bug or bad data: do not retry
+        return False
+    return False
+
+
+def _run_id() -> str | None:
+    try:
+        return str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001
+        return None
+
+
+@task(
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_transient,
+    task_run_name="poll {source.name}",
+)
+def poll_source_task(source: SourceState, run_id: str | None) -> PollSummary:
+    rt = runtime()
+    outcome = poll_source(rt.client, rt.settings, source, rt.throttle)
+    with session_scope() as session:
+        summary = apply_poll(session, outcome, run_id)
+    logger = get_run_logger()
+    if summary.error:
+        logger.warning("%s: %s", source.name, summary.error)
+    else:
+        logger.info("%s: %s, %d new, %d known", source.name, summary.outcome, summary.new, summary.known)
+    return summary
+
+
+@dataclass
+class IngestReport:
+    statuses: list[tuple[int, str, bool]] = field(default_factory=list)  # source, status, relevant
+
+
+@task(
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_transient,
+    task_run_name="ingest worker {worker}",
+)
+def ingest_worker_task(worker: int, run_id: str | None, budget: int | None, total: int) -> IngestReport:
+    """Claim batches from the queue until it is drained (or the budget is spent)."""
+    rt = runtime()
+    logger = get_run_logger()
+    report = IngestReport()
+    while budget is None or len(report.statuses) < budget:
+        size = (
+            rt.settings.batch_size
+            if budget is None
+            else min(rt.settings.batch_size, budget - len(report.statuses))
+        )
+        with session_scope() as session:
+            items = claim_items(session, size)
+        if not items:
+            break
+        for item in items:
+            out = process_item(rt.client, rt.settings, item, rt.topic, rt.throttle)
+            with session_scope() as session:
+                status = apply_ingest(session, out, rt.settings.max_attempts, run_id)
+            relevant = bool(out.article and out.article.relevant and status in {"stored", "revised"})
+            report.statuses.append((item.source_id, status, relevant))
+            if status in {"failed", "retry", "skipped"}:
+                logger.warning("%s: %s (%s)", item.url, status, out.reason)
+        logger.info("worker %d: %d pages done (about %d were due)", worker, len(report.statuses), total)
+    return report
+
+
+@flow(name="veille-poll", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
+def poll_flow(sources_file: str | None = None, force: bool = False) -> list[PollSummary]:
+    """Sync the sources file into the database and poll the sources that are due."""
+    logger = get_run_logger()
+    specs = load_sources(sources_file)
+    with session_scope() as session:
+        ids = sync_sources(session, specs)
+        due = due_sources(session, ids, force=force)
+    logger.info("%d sources in %s, %d due", len(ids), sources_file or "the default list", len(due))
+    run_id = _run_id()
+    futures = poll_source_task.map(due, run_id=run_id)
+    return [f.result() for f in futures]
+
+
+@flow(name="veille-ingest", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
+def ingest_flow(max_items: int | None = None) -> IngestReport:
+    """Fetch, extract, score and store every due URL of the queue."""
+    settings = get_settings()
+    with session_scope() as session:
+        total = queue_counts(session).get("pending", 0)
+    get_run_logger().info("%d URLs pending in the queue", total)
+    workers = max(
+        1,
+        min(settings.concurrency, 8, (total + settings.batch_size - 1) // settings.batch_size or 1),
+    )
+    budget = None if max_items is None else max(1, max_items // workers)
+    run_id = _run_id()
+    futures = [ingest_worker_task.submit(w, run_id, budget, total) for w in range(workers)]
+    report = IngestReport()
+    for f in futures:
+        report.statuses.extend(f.result().statuses)
+    return report
+
+
+def summarize(polls: list[PollSummary], ingest: IngestReport, names: dict[int, str]) -> list[dict[str, Any]]:
+    """One row per source: what its poll found and what became of its pages."""
+    per: dict[int, Counter[str]] = defaultdict(Counter)
+    for source_id, status, relevant in ingest.statuses:
+        per[source_id][status] += 1
+        per[source_id]["relevant"] += int(relevant)
+    rows = []
+    polled = {p.source_id: p for p in polls}
+    for source_id in sorted(set(polled) | set(per), key=lambda i: names.get(i, "")):
+        p = polled.get(source_id)
+        c = per[source_id]
+        rows.append(
+            {
+                "source": names.get(source_id, str(source_id)),
+                "poll": (p.outcome if p else "not due"),
+                "new_urls": p.new if p else 0,
+                "stored": c["stored"] + c["revised"],
+                "duplicates": c["duplicate"] + c["unchanged"],
+                "relevant": c["relevant"],
+                "failed": c["failed"] + c["skipped"],
+                "retry": c["retry"],
+                "error": (p.error or p.warning or "") if p else "",
+            }
+        )
+    return rows
+
+
+@flow(name="veille-run", log_prints=True)
+def run_flow(
+    sources_file: str | None = None, force: bool = False, max_items: int | None = None
+) -> list[dict[str, Any]]:
+    """Poll due sources once, ingest the queue, publish a summary table."""
+    reset_runtime()
+    try:
+        polls = poll_flow(sources_file, force)
+        ingest = ingest_flow(max_items)
+    finally:
+        reset_runtime()
+    from sqlalchemy import select
+
+    from monitors.models import Source
+
+    with session_scope() as session:
+        names = dict(session.execute(select(Source.id, Source.name)).all())
+    rows = summarize(polls, ingest, names)
+    if rows:
+        create_table_artifact(
+            key="veille-run-summary",
+            table=rows,
+            description="Per source: polled, new, stored, errors",
+        )
+    return rows
+
+
+def sources_path(value: str | Path | None) -> str | None:
+    return str(value) if value else None

@@ -1,0 +1,143 @@
+"""Engine and sessions for PostgreSQL: the configured server, or an embedded one.
+
+With ``VEILLE_DATABASE_URL`` unset, veille starts an embedded PostgreSQL (``pgserver``)
+whose data lives under ``VEILLE_DATA_DIR``; either way the schema is brought to the
+Alembic head before use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitors.settings import Settings, get_settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+EMBEDDED_DB = "veille"
+
+_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+_embedded: dict[str, object] = {}
+_embedded_urls: dict[str, str] = {}
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be reached; the message says which one and why."""
+
+
+def normalize_url(url: str) -> str:
+    """Force the psycopg 3 driver on ``postgresql://`` URLs; refuse anything else."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql"):
+        raise ValueError(f"veille stores in PostgreSQL only, got a {parsed.drivername!r} URL")
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def embedded_url(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL under ``data_dir`` and return its URL."""
+    import pgserver  # imported lazily: only needed when no server is configured
+
+    pgdata = data_dir / "pgdata"
+    key = str(pgdata)
+    with _lock:
+        if key in _embedded_urls:
+            return _embedded_urls[key]
+        server = _embedded.get(key)
+        if server is None:
+            pgdata.mkdir(parents=True, exist_ok=True)
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            _embedded[key] = server
+    uri: str = server.get_uri()  # type: ignore[attr-defined]
+    admin = sa.create_engine(normalize_url(uri), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": EMBEDDED_DB})
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{EMBEDDED_DB}"'))
+    finally:
+        admin.dispose()
+    url = normalize_url(make_url(uri).set(database=EMBEDDED_DB).render_as_string(False))
+    with _lock:
+        _embedded_urls[key] = url
+    return url
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """The URL veille uses: ``VEILLE_DATABASE_URL`` or the embedded server's."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return normalize_url(settings.database_url)
+    return embedded_url(settings.data_dir)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """One pooled engine per URL for the whole process (tasks run in threads)."""
+    url = url or database_url()
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            _engines[url] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session committed on success and rolled back on error."""
+    factory = sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str | None = None) -> str:
+    """Bring the schema to the Alembic head; returns the URL migrated."""
+    from alembic import command
+
+    url = url or database_url()
+    check_connection(url)
+    command.upgrade(alembic_config(url), "head")
+    return url
+
+
+def check_connection(url: str) -> None:
+    """Raise :class:`DatabaseUnavailable` with a readable reason if the server does not answer."""
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {shown}: {exc.orig}") from exc
+    finally:
+        engine.dispose()

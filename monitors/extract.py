@@ -1,0 +1,102 @@
+"""Article extraction with trafilatura: page in, text and metadata out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import trafilatura
+from trafilatura.settings import Document
+
+
+class ExtractionError(ValueError):
+    """No article text could be extracted (permanent for this page)."""
+
+
+@dataclass(frozen=True)
+class Extracted:
+    text: str
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    description: str | None
+    declared_language: str | None
+    canonical_url: str | None
+    sitename: str | None
+
+
+_HTML_LANG = re.compile(rb"<html[^>]*?\slang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?)", re.I)
+_CANONICAL = re.compile(rb"<link\s[^>]*rel\s*=\s*[\"']?canonical[\"']?[^>]*>", re.I)
+_HREF = re.compile(rb"href\s*=\s*[\"']([^\"']+)[\"']", re.I)
+
+
+def _declared_language(html: bytes) -> str | None:
+    m = _HTML_LANG.search(html[:5000])
+    return m.group(1).decode("ascii").lower() if m else None
+
+
+def _canonical(html: bytes) -> str | None:
+    m = _CANONICAL.search(html)
+    if not m:
+        return None
+    href = _HREF.search(m.group(0))
+    return href.group(1).decode("utf-8", "replace").strip() if href else None
+
+
+_AUTHOR_PREFIX = re.compile(r"^\s*(?:article\s+)?(?:rédigé\s+)?(?:par|by)\s+", re.I)
+_AUTHOR_STOP = re.compile(
+    r"\b(?:publié|mis à jour|modifié|temps de lecture|lecture|le \d|lundi|mardi|mercredi|jeudi|"
+    r"vendredi|samedi|dimanche|\d{1,2}[/.]\d{1,2}|\d{4})",
+    re.I,
+)
+
+
+def clean_author(value: str | None) -> str | None:
+    """Keep the names of a byline, drop what bylines carry around them ("Publié le ...")."""
+    if not value:
+        return None
+    text = _AUTHOR_PREFIX.sub("", value.strip())
+    stop = _AUTHOR_STOP.search(text)
+    if stop:
+        text = text[: stop.start()]
+    text = text.strip(" -–—,;:|")
+    return text if re.search(r"[^\W\d_]{2,}", text) else None
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def extract_article(html: bytes, url: str) -> Extracted:
+    """Extract main text and metadata; raise :class:`ExtractionError` when there is no text."""
+    doc = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=False,
+    )
+    if not isinstance(doc, Document) or not (doc.text or "").strip():
+        raise ExtractionError("no article text found in the page")
+    text = (doc.text or "").strip()
+    title = (doc.title or "").strip() or None
+    if title and doc.sitename and title.strip() == doc.sitename.strip():
+        title = None
+    return Extracted(
+        text=text,
+        title=title,
+        author=clean_author(doc.author),
+        published_at=_parse_date(doc.date),
+        description=(doc.description or "").strip() or None,
+        declared_language=_declared_language(html),
+        canonical_url=_canonical(html),
+        sitename=doc.sitename,
+    )

@@ -1,0 +1,89 @@
+"""Feed parsing (RSS 2.0, RSS 1.0/RDF, Atom) with feedparser: bytes in, entries out."""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+
+import feedparser
+
+
+class FeedError(ValueError):
+    """The body is not a feed at all (permanent for this URL)."""
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    url: str
+    title: str | None = None
+    author: str | None = None
+    summary: str | None = None
+    published_at: datetime | None = None
+
+
+@dataclass
+class ParsedFeed:
+    entries: list[FeedEntry] = field(default_factory=list)
+    title: str | None = None
+    language: str | None = None
+    bozo_reason: str | None = None  # set when the feed was malformed but partly readable
+    ttl_minutes: int | None = None
+
+
+def _when(parsed: time.struct_time | None) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def parse_feed(content: bytes, base_url: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse a feed body; malformed feeds yield what could be read plus the reason."""
+    headers = {"content-location": base_url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(content, response_headers=headers)
+    bozo = None
+    if parsed.get("bozo"):
+        exc = parsed.get("bozo_exception")
+        bozo = f"{type(exc).__name__}: {exc}" if exc else "malformed feed"
+    if not parsed.get("version") and not parsed.entries:
+        raise FeedError(f"not a feed: {bozo or 'no RSS/Atom structure found'}")
+    entries: list[FeedEntry] = []
+    seen: set[str] = set()
+    for raw in parsed.entries:
+        link = raw.get("link") or next(
+            (lk.get("href") for lk in raw.get("links", []) if lk.get("href")), None
+        )
+        if not link:
+            guid = raw.get("id") or ""
+            link = guid if guid.startswith(("http://", "https://")) else None
+        if not link:
+            continue
+        url = urljoin(base_url, link.strip())
+        if url in seen:
+            continue
+        seen.add(url)
+        entries.append(
+            FeedEntry(
+                url=url,
+                title=(raw.get("title") or "").strip() or None,
+                author=(raw.get("author") or "").strip() or None,
+                summary=(raw.get("summary") or "").strip() or None,
+                published_at=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
+            )
+        )
+    feed = parsed.get("feed", {})
+    ttl = feed.get("ttl")
+    return ParsedFeed(
+        entries=entries,
+        title=feed.get("title"),
+        language=feed.get("language"),
+        bozo_reason=bozo,
+        ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.isdigit() else None,
+    )

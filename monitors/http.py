@@ -1,0 +1,301 @@
+"""All of veille's HTTP: one fetch function that never raises for network trouble.
+
+Every outcome comes back as a :class:`FetchResult` with a class, so callers can tell a
+permanent failure (404, refused address, oversized or non-HTML body: record once, do not
+retry) from a transient one (timeout, 5xx, 429: retry later with backoff).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from monitors.settings import Settings
+
+PERMANENT = "permanent"
+TRANSIENT = "transient"
+TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
+MAX_REDIRECTS = 5
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+FEED_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/rdf+xml",
+    "application/xml",
+    "text/xml",
+    "application/x-rss+xml",
+    "application/feed+json",
+    "application/json",
+    "text/plain",
+    "text/html",  # some servers label feeds as HTML; the parser decides
+    "application/octet-stream",
+)
+
+
+@dataclass
+class FetchResult:
+    """What one GET produced, success or not."""
+
+    url: str
+    final_url: str
+    outcome: str  # ok | not_modified | error | refused | skipped
+    status: int | None = None
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    error_class: str | None = None  # permanent | transient
+    reason: str | None = None
+    retry_after: float | None = None
+    elapsed_ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+    @property
+    def size(self) -> int:
+        return len(self.content or b"")
+
+
+class RefusedAddress(Exception):
+    """The URL points somewhere veille must not go (private network, odd scheme)."""
+
+
+def check_url_allowed(url: str, allow_private: bool) -> None:
+    """Refuse non-http(s) URLs and, unless allowed, loopback/private/link-local targets."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"}:
+        raise RefusedAddress(f"refused: scheme {parts.scheme or '(none)'!r} is not http(s)")
+    host = parts.hostname
+    if not host:
+        raise RefusedAddress("refused: URL has no host")
+    if allow_private:
+        return
+    try:
+        addresses = {ipaddress.ip_address(host)}
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+        except socket.gaierror:
+            return  # resolution failure is reported by the fetch itself, as transient
+        addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
+    for addr in addresses:
+        if (
+            addr.is_private
+            or addr.is_loopback
+            or addr.is_link_local
+            or addr.is_multicast
+            or addr.is_reserved
+            or addr.is_unspecified
+        ):
+            raise RefusedAddress(
+                f"refused: {host} resolves to non-public address {addr} "
+                "(set VEILLE_ALLOW_PRIVATE_NETWORK=1 to allow)"
+            )
+
+
+def make_client(settings: Settings) -> httpx.Client:
+    """A client with veille's User-Agent, timeouts and connection limits; no env proxies."""
+    return httpx.Client(
+        headers={"User-Agent": settings.user_agent, "Accept-Language": "fr,en;q=0.8"},
+        timeout=httpx.Timeout(settings.timeout),
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(
+            max_connections=max(settings.concurrency * 2, 10),
+            max_keepalive_connections=settings.concurrency,
+        ),
+    )
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def fetch(
+    client: httpx.Client,
+    url: str,
+    settings: Settings,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    accept: tuple[str, ...] = HTML_TYPES,
+    throttle: HostThrottle | None = None,
+) -> FetchResult:
+    """GET ``url`` with conditional headers, redirects checked hop by hop, size capped.
+
+    With a ``throttle``, each hop waits for its host's turn (per-host politeness).
+    """
+    started = time.monotonic()
+    headers: dict[str, str] = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    current = url
+    result: FetchResult
+    try:
+        for _ in range(MAX_REDIRECTS + 1):
+            check_url_allowed(current, settings.allow_private_network)
+            if throttle is not None:
+                throttle.acquire(current)
+            try:
+                result = _get_once(client, url, current, headers, settings, accept)
+            finally:
+                if throttle is not None:
+                    throttle.release(current)
+            if result.outcome == "redirect":
+                current = result.final_url
+                continue
+            break
+        else:
+            result = FetchResult(url, current, "error", error_class=PERMANENT, reason="too many redirects")
+    except RefusedAddress as exc:
+        result = FetchResult(url, current, "refused", error_class=PERMANENT, reason=str(exc))
+    result.elapsed_ms = int((time.monotonic() - started) * 1000)
+    return result
+
+
+def _get_once(
+    client: httpx.Client,
+    url: str,
+    current: str,
+    headers: dict[str, str],
+    settings: Settings,
+    accept: tuple[str, ...],
+) -> FetchResult:
+    try:
+        with client.stream("GET", current, headers=headers) as response:
+            hdrs = {k.lower(): v for k, v in response.headers.items()}
+            status = response.status_code
+            if status in {301, 302, 303, 307, 308} and "location" in hdrs:
+                return FetchResult(url, urljoin(current, hdrs["location"]), "redirect", status)
+            if status == 304:
+                return FetchResult(url, current, "not_modified", status, headers=hdrs)
+            if status >= 400:
+                transient = status in TRANSIENT_STATUSES
+                return FetchResult(
+                    url,
+                    current,
+                    "error",
+                    status,
+                    headers=hdrs,
+                    error_class=TRANSIENT if transient else PERMANENT,
+                    reason=f"HTTP {status} {response.reason_phrase}".strip(),
+                    retry_after=parse_retry_after(hdrs.get("retry-after")),
+                )
+            ctype = hdrs.get("content-type", "").split(";")[0].strip().lower()
+            if ctype and not any(ctype == a for a in accept):
+                return FetchResult(
+                    url,
+                    current,
+                    "skipped",
+                    status,
+                    headers=hdrs,
+                    error_class=PERMANENT,
+                    reason=f"content type {ctype} is not one veille reads here",
+                )
+            declared = hdrs.get("content-length", "")
+            if declared.isdigit() and int(declared) > settings.max_bytes:
+                return _too_large(url, current, status, hdrs, settings.max_bytes)
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body.extend(chunk)
+                if len(body) > settings.max_bytes:
+                    return _too_large(url, current, status, hdrs, settings.max_bytes)
+            return FetchResult(url, current, "ok", status, bytes(body), hdrs)
+    except httpx.TimeoutException as exc:
+        return FetchResult(
+            url, current, "error", error_class=TRANSIENT, reason=f"timeout: {type(exc).__name__}"
+        )
+    except httpx.TransportError as exc:
+        return FetchResult(
+            url,
+            current,
+            "error",
+            error_class=TRANSIENT,
+            reason=f"network: {exc or type(exc).__name__}",
+        )
+    except httpx.InvalidURL as exc:
+        return FetchResult(url, current, "error", error_class=PERMANENT, reason=f"invalid URL: {exc}")
+
+
+def _too_large(url: str, current: str, status: int, hdrs: dict[str, str], cap: int) -> FetchResult:
+    return FetchResult(
+        url,
+        current,
+        "error",
+        status,
+        headers=hdrs,
+        error_class=PERMANENT,
+        reason=f"body larger than the {cap} byte cap",
+    )
+
+
+class HostThrottle:
+    """Per-host politeness shared by all threads: at most N requests in flight per host,
+    and at least ``delay`` seconds between the starts of two requests to the same host."""
+
+    def __init__(self, per_host: int, delay: float) -> None:
+        import threading
+
+        self._per_host = max(1, per_host)
+        self._delay = max(0.0, delay)
+        self._lock = threading.Lock()
+        self._sems: dict[str, threading.BoundedSemaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    def _host(self, url: str) -> str:
+        return (urlsplit(url).hostname or "").lower()
+
+    def acquire(self, url: str, min_delay: float = 0.0) -> None:
+        import threading
+
+        host = self._host(url)
+        with self._lock:
+            sem = self._sems.setdefault(host, threading.BoundedSemaphore(self._per_host))
+        sem.acquire()
+        delay = max(self._delay, min_delay)
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start.get(host, 0.0))
+            self._next_start[host] = start + delay
+        if start > now:
+            time.sleep(start - now)
+
+    def release(self, url: str) -> None:
+        with self._lock:
+            sem = self._sems.get(self._host(url))
+        if sem is not None:
+            sem.release()

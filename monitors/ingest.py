@@ -1,0 +1,141 @@
+"""Ingest stage: one queued URL in, an article ready to store (or a classified failure) out.
+
+Fetch, extract, detect language, score relevance, fingerprint: everything but the database.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+
+from monitors.dedup import text_hash
+from monitors.extract import ExtractionError, extract_article
+from monitors.http import HTML_TYPES, PERMANENT, HostThrottle, fetch
+from monitors.language import detect_language, normalize_declared_language
+from monitors.relevance import Topic, score_relevance
+from monitors.settings import Settings
+from monitors.urls import canonicalize_url
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A claimed row of the URL queue, with what the feed said about it."""
+
+    id: int
+    source_id: int
+    url: str
+    canonical_url: str
+    attempts: int = 0
+    feed_title: str | None = None
+    feed_author: str | None = None
+    feed_published_at: datetime | None = None
+
+
+@dataclass
+class ArticleData:
+    url: str
+    canonical_url: str
+    title: str | None
+    author: str | None
+    description: str | None
+    published_at: datetime | None
+    text: str
+    text_hash: str
+    language: str
+    language_confidence: float
+    declared_language: str | None
+    relevance: float
+    relevant: bool
+    relevance_terms: list[str]
+    relevance_evidence: dict
+    topic_version: str
+    content_type: str | None
+    html_zlib: bytes
+
+
+@dataclass
+class IngestOutcome:
+    item: QueueItem
+    article: ArticleData | None = None
+    outcome: str = "ok"  # ok | error | refused | skipped
+    error_class: str | None = None
+    reason: str | None = None
+    retry_after: float | None = None
+    status: int | None = None
+    bytes: int = 0
+    elapsed_ms: int = 0
+    final_url: str | None = None
+
+
+def _published(extracted: datetime | None, feed: datetime | None) -> datetime | None:
+    """The page's date, unless the feed gives the same day with a time (more precise)."""
+    if extracted is None:
+        return feed
+    if feed is not None and feed.date() == extracted.date():
+        return feed
+    return extracted
+
+
+def process_item(
+    client: httpx.Client,
+    settings: Settings,
+    item: QueueItem,
+    topic: Topic,
+    throttle: HostThrottle | None = None,
+) -> IngestOutcome:
+    """Fetch and analyse one page; never raises for bad pages, classifies instead."""
+    result = fetch(client, item.url, settings, accept=HTML_TYPES, throttle=throttle)
+    out = IngestOutcome(
+        item=item,
+        outcome=result.outcome,
+        error_class=result.error_class,
+        reason=result.reason,
+        retry_after=result.retry_after,
+        status=result.status,
+        bytes=result.size,
+        elapsed_ms=result.elapsed_ms,
+        final_url=result.final_url,
+    )
+    if not result.ok:
+        return out
+    html = result.content or b""
+    try:
+        extracted = extract_article(html, result.final_url)
+    except ExtractionError as exc:
+        out.outcome, out.error_class, out.reason = "error", PERMANENT, str(exc)
+        return out
+    except Exception as exc:  # noqa: BLE001 - a parser crash on one page must not stop the run
+        out.outcome, out.error_class = "error", PERMANENT
+        out.reason = f"extraction failed: {type(exc).__name__}: {exc}"
+        return out
+    try:
+        canonical = canonicalize_url(result.final_url, rel_canonical=extracted.canonical_url)
+    except ValueError:
+        canonical = item.canonical_url
+    title = extracted.title or item.feed_title
+    lang = detect_language(extracted.text, title=title)
+    rel_result = score_relevance(topic, extracted.text, title=title, description=extracted.description)
+    out.article = ArticleData(
+        url=item.url,
+        canonical_url=canonical,
+        title=title,
+        author=extracted.author or item.feed_author,
+        description=extracted.description,
+        published_at=_published(extracted.published_at, item.feed_published_at),
+        text=extracted.text,
+        text_hash=text_hash(extracted.text),
+        language=lang.language,
+        language_confidence=lang.confidence,
+        declared_language=normalize_declared_language(extracted.declared_language),
+        relevance=rel_result.score,
+        relevant=rel_result.relevant,
+        relevance_terms=list(rel_result.terms),
+        relevance_evidence=rel_result.evidence,
+        topic_version=rel_result.topic_version,
+        content_type=result.content_type or None,
+        html_zlib=zlib.compress(html, 6),
+    )
+    return out

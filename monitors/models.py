@@ -1,0 +1,222 @@
+"""Database schema: sources, URL queue, articles and their satellites, fetch log.
+
+The schema changes only through Alembic migrations in ``migrations/``; these models
+describe the head revision and are what the code queries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSONB,
+    }
+
+
+SOURCE_KINDS = ("feed", "sitemap", "listing")
+OWNERS = ("media", "party")
+SOURCE_STATUSES = ("active", "failing", "disabled")
+QUEUE_STATES = ("pending", "fetched", "failed", "skipped")
+
+
+class Source(Base):
+    """A polled source, with its HTTP validators and its health kept as columns."""
+
+    __tablename__ = "sources"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {SOURCE_KINDS}", name="sources_kind"),
+        CheckConstraint(f"owner IN {OWNERS}", name="sources_owner"),
+        CheckConstraint(f"status IN {SOURCE_STATUSES}", name="sources_status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    kind: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(Text)
+    family: Mapped[str | None] = mapped_column(Text)
+    link_pattern: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    poll_interval_seconds: Mapped[int] = mapped_column(Integer, server_default="3600")
+    last_polled_at: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_new_item_at: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    total_failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_class: Mapped[str | None] = mapped_column(Text)
+    not_modified_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    new_items_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    suggested_feeds: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class QueuedUrl(Base):
+    """A discovered entry waiting to be fetched, or the record of what became of it."""
+
+    __tablename__ = "url_queue"
+    __table_args__ = (
+        CheckConstraint(f"state IN {QUEUE_STATES}", name="url_queue_state"),
+        Index("url_queue_due", "next_attempt_at", postgresql_where="state = 'pending'"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    canonical_url: Mapped[str] = mapped_column(Text, unique=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(Text, server_default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    claimed_at: Mapped[datetime | None]
+    feed_title: Mapped[str | None] = mapped_column(Text)
+    feed_author: Mapped[str | None] = mapped_column(Text)
+    feed_summary: Mapped[str | None] = mapped_column(Text)
+    feed_published_at: Mapped[datetime | None]
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"), index=True)
+    discovered_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class Article(Base):
+    """One stored article; every fetched article is kept, relevant or not."""
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        Index("articles_search", "search", postgresql_using="gin"),
+        Index("articles_published_at", "published_at"),
+        Index("articles_relevant", "relevant", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    canonical_url: Mapped[str] = mapped_column(Text, unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+    fetched_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    language: Mapped[str | None] = mapped_column(Text)
+    language_confidence: Mapped[float | None] = mapped_column(Float)
+    declared_language: Mapped[str | None] = mapped_column(Text)
+    relevance: Mapped[float | None] = mapped_column(Float)
+    relevant: Mapped[bool | None]
+    relevance_terms: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    relevance_evidence: Mapped[dict[str, Any] | None]
+    topic_version: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(Text, unique=True)
+    signature: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
+    duplicate_of: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"), index=True
+    )
+    cluster_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    wire: Mapped[str | None] = mapped_column(Text)
+    search: Mapped[str] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "setweight(to_tsvector('french'::regconfig, coalesce(title, '')), 'A') || "
+            "setweight(to_tsvector('french'::regconfig, coalesce(description, '')), 'B') || "
+            "setweight(to_tsvector('french'::regconfig, text), 'C')",
+            persisted=True,
+        ),
+    )
+
+
+class ArticleHtml(Base):
+    """The raw page as fetched, zlib-compressed, kept apart so article scans stay light."""
+
+    __tablename__ = "article_html"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    html_zlib: Mapped[bytes] = mapped_column(LargeBinary)
+    fetched_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Sighting(Base):
+    """Every source and URL that carried an article."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (UniqueConstraint("article_id", "source_id", "url", name="sightings_unique"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ArticleRevision(Base):
+    """An earlier version of an article whose text changed at the same canonical URL."""
+
+    __tablename__ = "article_revisions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    revised_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(Text)
+    changes: Mapped[dict[str, Any] | None]
+
+
+class ArticleBand(Base):
+    """Locality-sensitive hashing band keys of article signatures, for near-duplicate lookup."""
+
+    __tablename__ = "article_bands"
+    __table_args__ = (Index("article_bands_article", "article_id"),)
+
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+
+
+class FetchLog(Base):
+    """One line per HTTP attempt (or refusal), so failures are queryable, not just logged."""
+
+    __tablename__ = "fetch_log"
+    __table_args__ = (Index("fetch_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(server_default=func.now())
+    run_id: Mapped[str | None] = mapped_column(Text)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("url_queue.id", ondelete="SET NULL"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(Text)
+    error_class: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    bytes: Mapped[int | None] = mapped_column(Integer)
+    elapsed_ms: Mapped[int | None] = mapped_column(Integer)

@@ -1,0 +1,82 @@
+"""Settings read from ``VEILLE_*`` environment variables, shared by the app and Alembic."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+PROJECT_URL = "https://github.com/veille-project/veille"
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration; every field maps to a ``VEILLE_`` variable in ``.env.example``."""
+
+    database_url: str | None
+    data_dir: Path
+    allow_private_network: bool
+    contact_url: str
+    user_agent: str
+    timeout: float
+    max_bytes: int
+    concurrency: int
+    per_host_concurrency: int
+    per_host_delay: float
+    max_attempts: int
+    batch_size: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(
+            os.environ.get("VEILLE_DATA_DIR") or platformdirs.user_data_dir("veille", appauthor=False)
+        )
+        contact = os.environ.get("VEILLE_CONTACT_URL") or PROJECT_URL
+        agent = os.environ.get("VEILLE_USER_AGENT") or f"veille/0.1 (+{contact})"
+        return cls(
+            database_url=os.environ.get("VEILLE_DATABASE_URL") or None,
+            data_dir=data_dir,
+            allow_private_network=_bool(os.environ.get("VEILLE_ALLOW_PRIVATE_NETWORK")),
+            contact_url=contact,
+            user_agent=agent,
+            timeout=_float("VEILLE_TIMEOUT", 20.0),
+            max_bytes=_int("VEILLE_MAX_BYTES", 10 * 1024 * 1024),
+            concurrency=_int("VEILLE_CONCURRENCY", 16),
+            per_host_concurrency=_int("VEILLE_PER_HOST_CONCURRENCY", 2),
+            per_host_delay=_float("VEILLE_PER_HOST_DELAY", 1.0),
+            max_attempts=_int("VEILLE_MAX_ATTEMPTS", 4),
+            batch_size=_int("VEILLE_BATCH_SIZE", 25),
+        )
+
+
+def get_settings() -> Settings:
+    """Settings as the environment says now (not cached: tests change the environment)."""
+    return Settings.from_env()

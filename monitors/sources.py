@@ -1,0 +1,151 @@
+"""The sources file (TOML): parse, validate with line numbers, and sync into the database."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from monitors.models import OWNERS, SOURCE_KINDS, Source
+
+DEFAULT_SOURCES = Path(__file__).resolve().parent.parent / "seeds" / "sources.toml"
+REQUIRED = ("name", "kind", "url", "owner")
+OPTIONAL = ("family", "link_pattern", "enabled")
+_HEADER = re.compile(r"^\s*\[\[\s*source\s*\]\]")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+
+
+class SourcesError(ValueError):
+    """The sources file is wrong; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    kind: str
+    url: str
+    owner: str
+    family: str | None = None
+    link_pattern: str | None = None
+    enabled: bool = True
+
+
+def _line_index(text: str) -> tuple[list[int], list[dict[str, int]]]:
+    """Line numbers of each ``[[source]]`` header and of each key inside it."""
+    headers: list[int] = []
+    keys: list[dict[str, int]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _HEADER.match(line):
+            headers.append(number)
+            keys.append({})
+        elif keys and (m := _KEY.match(line)):
+            keys[-1].setdefault(m.group(1), number)
+    return headers, keys
+
+
+def parse_sources(text: str, origin: str = "<sources>") -> list[SourceSpec]:
+    """Parse a sources TOML document; raise :class:`SourcesError` naming the line at fault."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SourcesError(f"{origin}: not valid TOML: {exc}") from exc
+    extra = sorted(set(data) - {"source"})
+    if extra:
+        raise SourcesError(f"{origin}: unknown top-level key(s) {extra}; expected [[source]] tables")
+    entries = data.get("source", [])
+    if not isinstance(entries, list):
+        raise SourcesError(f"{origin}: 'source' must be an array of tables ([[source]])")
+    headers, key_lines = _line_index(text)
+    specs: list[SourceSpec] = []
+    names: set[str] = set()
+    for i, entry in enumerate(entries):
+        head = headers[i] if i < len(headers) else 0
+        lines = key_lines[i] if i < len(key_lines) else {}
+
+        def where(key: str | None = None, _h: int = head, _l: dict[str, int] = lines) -> str:
+            return f"{origin}:{_l.get(key, _h) if key else _h}"
+
+        for key in entry:
+            if key not in REQUIRED + OPTIONAL:
+                allowed = ", ".join(REQUIRED + OPTIONAL)
+                raise SourcesError(f"{where(key)}: unknown key {key!r} (allowed: {allowed})")
+        for key in REQUIRED:
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise SourcesError(f"{where(key)}: source #{i + 1} needs a non-empty {key!r}")
+        if entry["kind"] not in SOURCE_KINDS:
+            raise SourcesError(
+                f"{where('kind')}: unknown kind {entry['kind']!r} (one of {', '.join(SOURCE_KINDS)})"
+            )
+        if entry["owner"] not in OWNERS:
+            raise SourcesError(
+                f"{where('owner')}: unknown owner {entry['owner']!r} (one of {', '.join(OWNERS)})"
+            )
+        if not re.match(r"^https?://", entry["url"]):
+            raise SourcesError(f"{where('url')}: url must start with http:// or https://")
+        pattern = entry.get("link_pattern")
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise SourcesError(f"{where('link_pattern')}: bad regular expression: {exc}") from exc
+        if entry["name"] in names:
+            raise SourcesError(f"{where('name')}: duplicate source name {entry['name']!r}")
+        names.add(entry["name"])
+        specs.append(
+            SourceSpec(
+                name=entry["name"],
+                kind=entry["kind"],
+                url=entry["url"],
+                owner=entry["owner"],
+                family=entry.get("family"),
+                link_pattern=pattern,
+                enabled=bool(entry.get("enabled", True)),
+            )
+        )
+    return specs
+
+
+def load_sources(path: str | Path | None = None) -> list[SourceSpec]:
+    """Read and validate a sources file (default ``seeds/sources.toml``)."""
+    file = Path(path) if path else DEFAULT_SOURCES
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SourcesError(f"cannot read sources file {file}: {exc.strerror}") from exc
+    return parse_sources(text, origin=str(file))
+
+
+def sync_sources(session: Session, specs: list[SourceSpec]) -> list[int]:
+    """Insert new sources and update changed ones by name; health columns are left alone.
+
+    Returns the ids of the sources named in ``specs`` (a source left out of the file is
+    kept in the database with its history, just not polled by this run).
+    """
+    ids: list[int] = []
+    for spec in specs:
+        values = {
+            "name": spec.name,
+            "kind": spec.kind,
+            "url": spec.url,
+            "owner": spec.owner,
+            "family": spec.family,
+            "link_pattern": spec.link_pattern,
+        }
+        stmt = insert(Source).values(**values)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[Source.name],
+            set_={k: stmt.excluded[k] for k in values if k != "name"},
+        ).returning(Source.id)
+        ids.append(session.execute(upsert).scalar_one())
+        if not spec.enabled:
+            session.execute(update(Source).where(Source.id == ids[-1]).values(status="disabled"))
+    return ids
+
+
+def source_ids_by_name(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Source.name, Source.id)).all())

@@ -1,0 +1,359 @@
+"""Every database write of the pipeline: queue, sources' health, articles, fetch log.
+
+Uniqueness is the database's job (``ON CONFLICT``), so concurrent runs and re-runs are safe.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from monitors.dedup import detect_wire, diff_summary
+from monitors.http import PERMANENT, TRANSIENT
+from monitors.ingest import IngestOutcome, QueueItem
+from monitors.models import (
+    Article,
+    ArticleHtml,
+    ArticleRevision,
+    FetchLog,
+    QueuedUrl,
+    Sighting,
+    Source,
+)
+from monitors.poll import PollOutcome, SourceState
+from monitors.urls import canonicalize_url
+
+FAILING_AFTER = timedelta(days=3)
+DISABLE_AFTER_FAILURES = 30
+CLAIM_LEASE = timedelta(minutes=10)
+RETRY_BASE_SECONDS = 60.0
+RETRY_MAX_SECONDS = 6 * 3600.0
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class PollSummary:
+    source_id: int
+    outcome: str
+    new: int = 0
+    known: int = 0
+    error: str | None = None
+    warning: str | None = None
+
+
+def due_sources(session: Session, ids: list[int], force: bool = False) -> list[SourceState]:
+    """Sources among ``ids`` that are not disabled and due for a poll (all of them with force)."""
+    query = select(Source).where(Source.id.in_(ids), Source.status != "disabled")
+    if not force:
+        query = query.where(or_(Source.next_poll_at.is_(None), Source.next_poll_at <= func.now()))
+    return [
+        SourceState(
+            id=s.id,
+            name=s.name,
+            kind=s.kind,
+            url=s.url,
+            etag=s.etag,
+            last_modified=s.last_modified,
+            link_pattern=s.link_pattern,
+        )
+        for s in session.scalars(query.order_by(Source.id))
+    ]
+
+
+def log_fetch(
+    session: Session,
+    *,
+    url: str,
+    kind: str,
+    outcome: str,
+    run_id: str | None = None,
+    source_id: int | None = None,
+    queue_id: int | None = None,
+    status: int | None = None,
+    error_class: str | None = None,
+    reason: str | None = None,
+    size: int | None = None,
+    elapsed_ms: int | None = None,
+) -> None:
+    session.add(
+        FetchLog(
+            url=url,
+            kind=kind,
+            outcome=outcome,
+            run_id=run_id,
+            source_id=source_id,
+            queue_id=queue_id,
+            status_code=status,
+            error_class=error_class,
+            reason=reason,
+            bytes=size,
+            elapsed_ms=elapsed_ms,
+        )
+    )
+
+
+def enqueue(session: Session, source_id: int, outcome: PollOutcome) -> tuple[int, int]:
+    """Add the outcome's entries to the URL queue; returns (new, already known)."""
+    new = known = 0
+    for entry in outcome.entries:
+        try:
+            canonical = canonicalize_url(entry.url)
+        except ValueError as exc:
+            log_fetch(
+                session,
+                url=entry.url,
+                kind="entry",
+                outcome="skipped",
+                source_id=source_id,
+                error_class=PERMANENT,
+                reason=f"unusable entry URL: {exc}",
+            )
+            continue
+        stmt = (
+            insert(QueuedUrl)
+            .values(
+                url=entry.url,
+                canonical_url=canonical,
+                source_id=source_id,
+                feed_title=entry.title,
+                feed_author=entry.author,
+                feed_summary=entry.summary,
+                feed_published_at=entry.published_at,
+            )
+            .on_conflict_do_nothing(index_elements=[QueuedUrl.canonical_url])
+            .returning(QueuedUrl.id)
+        )
+        if session.execute(stmt).scalar_one_or_none() is None:
+            known += 1
+        else:
+            new += 1
+    return new, known
+
+
+def apply_poll(session: Session, outcome: PollOutcome, run_id: str | None = None) -> PollSummary:
+    """Record a poll: fetch log, queue entries, and the source's health columns."""
+    result = outcome.fetch
+    log_fetch(
+        session,
+        url=result.url,
+        kind="feed",
+        outcome=result.outcome if not outcome.error else "error",
+        run_id=run_id,
+        source_id=outcome.source_id,
+        status=result.status,
+        error_class=outcome.error_class,
+        reason=outcome.error or outcome.warning,
+        size=result.size,
+        elapsed_ms=result.elapsed_ms,
+    )
+    source = session.get(Source, outcome.source_id, with_for_update=True)
+    assert source is not None
+    t = now()
+    summary = PollSummary(outcome.source_id, result.outcome, warning=outcome.warning)
+    source.last_polled_at = t
+    source.next_poll_at = t + timedelta(seconds=source.poll_interval_seconds)
+    if outcome.error:
+        summary.outcome, summary.error = "error", outcome.error
+        source.consecutive_failures += 1
+        source.total_failures += 1
+        source.last_error = outcome.error
+        source.last_error_class = outcome.error_class
+        source.failing_since = source.failing_since or t
+        if source.consecutive_failures >= DISABLE_AFTER_FAILURES:
+            source.status = "disabled"
+        elif t - source.failing_since >= FAILING_AFTER and source.status == "active":
+            source.status = "failing"
+        return summary
+    summary.new, summary.known = enqueue(session, outcome.source_id, outcome)
+    source.consecutive_failures = 0
+    source.failing_since = None
+    source.last_success_at = t
+    if source.status == "failing":
+        source.status = "active"
+    if outcome.not_modified:
+        source.not_modified_count += 1
+    else:
+        source.etag = result.etag
+        source.last_modified = result.last_modified
+    if outcome.warning:
+        source.last_error, source.last_error_class = outcome.warning, "warning"
+    if summary.new:
+        source.new_items_count += summary.new
+        source.last_new_item_at = t
+    return summary
+
+
+def claim_items(session: Session, limit: int) -> list[QueueItem]:
+    """Lease up to ``limit`` due queue rows; ``SKIP LOCKED`` keeps concurrent workers apart.
+
+    A lease that is not settled within :data:`CLAIM_LEASE` (a crashed worker) expires and
+    the row becomes claimable again.
+    """
+    t = now()
+    due = (
+        select(QueuedUrl.id)
+        .where(
+            QueuedUrl.state == "pending",
+            QueuedUrl.next_attempt_at <= t,
+            or_(QueuedUrl.claimed_at.is_(None), QueuedUrl.claimed_at < t - CLAIM_LEASE),
+        )
+        .order_by(QueuedUrl.next_attempt_at, QueuedUrl.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        update(QueuedUrl)
+        .where(QueuedUrl.id.in_(due))
+        .values(claimed_at=t, attempts=QueuedUrl.attempts + 1)
+        .returning(
+            QueuedUrl.id,
+            QueuedUrl.source_id,
+            QueuedUrl.url,
+            QueuedUrl.canonical_url,
+            QueuedUrl.attempts,
+            QueuedUrl.feed_title,
+            QueuedUrl.feed_author,
+            QueuedUrl.feed_published_at,
+        )
+    ).all()
+    return sorted((QueueItem(*row) for row in rows), key=lambda i: i.id)  # type: ignore[call-arg]
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter, never sooner than the server's Retry-After."""
+    backoff = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    delay = random.uniform(backoff / 2, backoff)
+    return max(delay, retry_after or 0.0)
+
+
+def apply_ingest(session: Session, out: IngestOutcome, max_attempts: int, run_id: str | None = None) -> str:
+    """Store an ingest outcome; returns what happened (stored, duplicate, unchanged, revised,
+    retry, failed, skipped)."""
+    item = out.item
+    log_fetch(
+        session,
+        url=item.url,
+        kind="page",
+        outcome=out.outcome if out.article or out.outcome != "ok" else "error",
+        run_id=run_id,
+        source_id=item.source_id,
+        queue_id=item.id,
+        status=out.status,
+        error_class=out.error_class,
+        reason=out.reason,
+        size=out.bytes,
+        elapsed_ms=out.elapsed_ms,
+    )
+    row = session.get(QueuedUrl, item.id, with_for_update=True)
+    assert row is not None
+    row.claimed_at = None
+    if out.article is None:
+        if out.error_class == TRANSIENT and item.attempts < max_attempts:
+            row.state = "pending"
+            row.reason = f"retry {item.attempts}/{max_attempts}: {out.reason}"
+            row.next_attempt_at = now() + timedelta(seconds=retry_delay(item.attempts, out.retry_after))
+            return "retry"
+        row.state = "skipped" if out.outcome == "skipped" else "failed"
+        row.reason = out.reason if out.error_class != TRANSIENT else f"gave up: {out.reason}"
+        return row.state
+    status, article_id = store_article(session, out)
+    row.state = "fetched"
+    row.article_id = article_id
+    row.reason = None if status in {"stored", "revised", "unchanged"} else status_reason(status, article_id)
+    return status
+
+
+def status_reason(status: str, article_id: int) -> str:
+    return f"same text as article {article_id}" if status == "duplicate" else status
+
+
+def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
+    """Insert the article or fold it into the one it duplicates; returns (status, article id)."""
+    a = out.article
+    assert a is not None
+    item = out.item
+    values = {
+        "canonical_url": a.canonical_url,
+        "url": a.url,
+        "source_id": item.source_id,
+        "title": a.title,
+        "author": a.author,
+        "description": a.description,
+        "published_at": a.published_at,
+        "language": a.language,
+        "language_confidence": a.language_confidence,
+        "declared_language": a.declared_language,
+        "relevance": a.relevance,
+        "relevant": a.relevant,
+        "relevance_terms": a.relevance_terms,
+        "relevance_evidence": a.relevance_evidence,
+        "topic_version": a.topic_version,
+        "text": a.text,
+        "text_hash": a.text_hash,
+        "wire": detect_wire(a.text, a.author),
+    }
+    stmt = insert(Article).values(**values).on_conflict_do_nothing().returning(Article.id)
+    article_id = session.execute(stmt).scalar_one_or_none()
+    if article_id is not None:
+        session.add(ArticleHtml(article_id=article_id, content_type=a.content_type, html_zlib=a.html_zlib))
+        _sighting(session, article_id, item.source_id, a.url)
+        return "stored", article_id
+    same_url = session.execute(
+        select(Article).where(Article.canonical_url == a.canonical_url).with_for_update()
+    ).scalar_one_or_none()
+    same_text_id = session.scalar(select(Article.id).where(Article.text_hash == a.text_hash))
+    if same_url is None or (same_text_id is not None and same_text_id != same_url.id):
+        assert same_text_id is not None, "insert conflicted on neither unique key"
+        _sighting(session, same_text_id, item.source_id, a.url)
+        return "duplicate", same_text_id
+    _sighting(session, same_url.id, item.source_id, a.url)
+    if same_url.text_hash == a.text_hash:
+        return "unchanged", same_url.id
+    session.add(
+        ArticleRevision(
+            article_id=same_url.id,
+            title=same_url.title,
+            text=same_url.text,
+            text_hash=same_url.text_hash,
+            changes=diff_summary(same_url.text, a.text, same_url.title, a.title),
+        )
+    )
+    for key, value in values.items():
+        if key not in {"canonical_url", "source_id"}:
+            setattr(same_url, key, value)
+    same_url.fetched_at = now()
+    html = session.get(ArticleHtml, same_url.id)
+    if html is not None:
+        html.html_zlib, html.content_type, html.fetched_at = a.html_zlib, a.content_type, now()
+    return "revised", same_url.id
+
+
+def _sighting(session: Session, article_id: int, source_id: int, url: str) -> None:
+    session.execute(
+        insert(Sighting)
+        .values(article_id=article_id, source_id=source_id, url=url)
+        .on_conflict_do_nothing(constraint="sightings_unique")
+    )
+
+
+def queue_counts(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(QueuedUrl.state, func.count()).group_by(QueuedUrl.state)).all())
+
+
+__all__ = [
+    "PollSummary",
+    "apply_ingest",
+    "apply_poll",
+    "claim_items",
+    "due_sources",
+    "queue_counts",
+]

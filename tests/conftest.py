@@ -1,0 +1,113 @@
+"""Test fixtures: a real PostgreSQL database per session, a local site, Prefect's harness.
+
+The database is the server at 127.0.0.1:5432 when it answers (``VEILLE_TEST_ADMIN_URL``
+overrides), else an embedded one started with pgserver. Each session creates its own
+database, migrates it with ``alembic upgrade head`` once, and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+_tmp = Path(tempfile.mkdtemp(prefix="veille-tests-"))
+os.environ.setdefault("VEILLE_DATA_DIR", str(_tmp / "data"))
+os.environ["VEILLE_ALLOW_PRIVATE_NETWORK"] = "1"
+os.environ["VEILLE_PER_HOST_DELAY"] = "0"
+os.environ["VEILLE_PER_HOST_CONCURRENCY"] = "8"
+os.environ["VEILLE_TIMEOUT"] = "5"
+os.environ.setdefault("PREFECT_HOME", str(_tmp / "prefect"))
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+LOCAL_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _admin_url() -> str:
+    """An admin URL for a server that answers: the local one, else an embedded one."""
+    url = os.environ.get("VEILLE_TEST_ADMIN_URL", LOCAL_ADMIN)
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            return url
+    except sa.exc.OperationalError:
+        from monitors.db import embedded_url
+
+        return str(make_url(embedded_url(_tmp / "embedded")).set(database="postgres").render_as_string(False))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    from monitors.db import dispose_engines, migrate
+
+    admin_url = _admin_url()
+    name = f"veille_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    os.environ["VEILLE_DATABASE_URL"] = url
+    migrate(url)
+    yield url
+    dispose_engines()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> sa.Engine:
+    from monitors.db import get_engine
+
+    return get_engine(database_url)
+
+
+@pytest.fixture
+def db(engine: sa.Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    conn = engine.connect()
+    trans = conn.begin()
+    session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        trans.rollback()
+        conn.close()
+
+
+TABLES = "fetch_log, sightings, article_revisions, article_bands, article_html, url_queue, articles, sources"
+
+
+@pytest.fixture
+def clean_db(engine: sa.Engine) -> Iterator[sa.Engine]:
+    """For end-to-end tests whose flows commit from several threads: empty tables after."""
+    yield engine
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def site() -> Iterator[object]:
+    from tests.site import LocalSite
+
+    with LocalSite() as s:
+        yield s

@@ -1,0 +1,126 @@
+"""End to end: `veille run` over a local site built from the seed documents."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from tests.site import FOOTER_LINES, LocalSite, rss_feed, seed_site, write_sources
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+SNAPSHOT = sa.text(
+    "SELECT id, canonical_url, title, author, published_at, fetched_at, updated_at, language,"
+    " language_confidence, relevance, relevant, text_hash FROM articles ORDER BY id"
+)
+
+
+def _spaces(text: str) -> str:
+    """Fold the no-break spaces French typography uses (extraction normalises them)."""
+    return " ".join(text.replace("\xa0", " ").replace("\u202f", " ").split())
+
+
+def _articles(engine: sa.Engine) -> list[sa.Row]:
+    with engine.connect() as conn:
+        return list(conn.execute(SNAPSHOT))
+
+
+def test_run_stores_the_five_seeds_then_is_idempotent(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    pages = seed_site(site)
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    # Not capsys: Prefect's log handler would keep a stream that capsys closes after the test.
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["run", "--sources", str(sources)]) == 0
+    assert "5 stored" in buffer.getvalue()
+
+    with clean_db.connect() as conn:
+        rows = (
+            conn.execute(
+                sa.text(
+                    "SELECT url, title, language, language_confidence, relevant, relevance, text,"
+                    " published_at, relevance_evidence FROM articles ORDER BY url"
+                )
+            )
+            .mappings()
+            .all()
+        )
+    assert len(rows) == 5
+    for row in rows:
+        assert row["language"] == "fr", row["url"]
+        assert row["language_confidence"] > 0.9
+        assert row["relevant"] is True, (row["url"], row["relevance"])
+        assert row["relevance_evidence"], row["url"]
+        assert row["title"], row["url"]
+        assert row["published_at"] is not None
+        for footer in FOOTER_LINES[1:]:
+            assert footer not in row["text"]
+    # Every body paragraph of every seed made it into the stored text.
+    by_url = {r["url"]: _spaces(r["text"]) for r in rows}
+    for page in pages:
+        text = by_url[f"{site.base}/{page.spec.slug}"]
+        missing = [ln for ln in page.body_lines if _spaces(ln.lstrip("•- "))[:60] not in text]
+        assert not missing, (page.spec.file, missing[:2])
+
+    before = _articles(clean_db)
+    first_feed_hits = len(site.hits("/feed.xml"))
+
+    # Not due yet: a plain second run polls nothing.
+    assert main(["run", "--sources", str(sources)]) == 0
+    assert len(site.hits("/feed.xml")) == first_feed_hits
+
+    # Forced: the feed answers 304 to the conditional GET, nothing new is stored.
+    assert main(["run", "--sources", str(sources), "--all"]) == 0
+    last = site.hits("/feed.xml")[-1]
+    assert last["status"] == 304 and last["if_none_match"] == '"seed-feed-v1"'
+    assert _articles(clean_db) == before
+    with clean_db.connect() as conn:
+        source = conn.execute(
+            sa.text("SELECT not_modified_count, new_items_count, consecutive_failures FROM sources")
+        ).one()
+        pages_fetched = conn.scalar(sa.text("SELECT count(*) FROM fetch_log WHERE kind = 'page'"))
+    assert tuple(source) == (1, 5, 0)
+    assert pages_fetched == 5
+
+
+def test_dead_entry_is_recorded_and_the_others_are_stored(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    pages = seed_site(site)
+    items = [(p.spec.feed_title, p.spec.slug, p.spec.published) for p in pages[:2]]
+    items.append(("Article disparu", "gone/article-supprime.html", pages[0].spec.published))
+    site.add("/broken.xml", rss_feed(site.base, items), content_type="application/rss+xml")
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Broken", "kind": "feed", "url": f"{site.base}/broken.xml", "owner": "media"}],
+    )
+    assert main(["run", "--sources", str(sources)]) == 0
+    with clean_db.connect() as conn:
+        queue = dict(
+            conn.execute(sa.text("SELECT url, state || ':' || coalesce(reason, '') FROM url_queue")).all()
+        )
+        stored = conn.scalar(sa.text("SELECT count(*) FROM articles"))
+        logged = conn.execute(
+            sa.text("SELECT status_code, error_class FROM fetch_log WHERE url LIKE '%article-supprime%'")
+        ).all()
+    assert stored == 2
+    assert queue[f"{site.base}/gone/article-supprime.html"].startswith("failed:HTTP 404")
+    assert logged == [(404, "permanent")]  # recorded once, not retried
+
+
+def test_unknown_source_kind_fails_with_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[source]]\nname = "X"\nkind = "telegram"\nurl = "https://x.fr"\nowner = "media"\n')
+    assert main(["run", "--sources", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:3" in err and "unknown kind 'telegram'" in err
