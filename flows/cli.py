@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Prefect's temporary server can take longer than its 20 s default on a busy machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from monitors.db import DatabaseUnavailable
     from monitors.sources import SourcesError
 
@@ -44,6 +48,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except (DatabaseUnavailable, SourcesError, OSError) as exc:
         print(f"veille: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        if "ephemeral Prefect API server" not in str(exc):
+            raise
+        print(
+            f"veille: error: {exc} Start one with `prefect server start` and set PREFECT_API_URL, "
+            "or raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("veille: interrupted", file=sys.stderr)

@@ -123,17 +123,18 @@ class IngestReport:
     retry_condition_fn=retry_transient,
     task_run_name="ingest worker {worker}",
 )
-def ingest_worker_task(worker: int, run_id: str | None, budget: int | None, total: int) -> IngestReport:
+def ingest_worker_task(
+    worker: int, run_id: str | None, budget: int | None, total: int, workers: int = 1
+) -> IngestReport:
     """Claim batches from the queue until it is drained (or the budget is spent)."""
     rt = runtime()
     logger = get_run_logger()
     report = IngestReport()
     while budget is None or len(report.statuses) < budget:
-        size = (
-            rt.settings.batch_size
-            if budget is None
-            else min(rt.settings.batch_size, budget - len(report.statuses))
-        )
+        # Small queues are split evenly between workers instead of going to the first one.
+        size = min(rt.settings.batch_size, max(1, -(-total // workers)))
+        if budget is not None:
+            size = min(size, budget - len(report.statuses))
         with session_scope() as session:
             items = claim_items(session, size)
         if not items:
@@ -171,13 +172,10 @@ def ingest_flow(max_items: int | None = None) -> IngestReport:
     with session_scope() as session:
         total = queue_counts(session).get("pending", 0)
     get_run_logger().info("%d URLs pending in the queue", total)
-    workers = max(
-        1,
-        min(settings.concurrency, 8, (total + settings.batch_size - 1) // settings.batch_size or 1),
-    )
+    workers = max(1, min(settings.concurrency, 8, total))
     budget = None if max_items is None else max(1, max_items // workers)
     run_id = _run_id()
-    futures = [ingest_worker_task.submit(w, run_id, budget, total) for w in range(workers)]
+    futures = [ingest_worker_task.submit(w, run_id, budget, total, workers) for w in range(workers)]
     report = IngestReport()
     for f in futures:
         report.statuses.extend(f.result().statuses)

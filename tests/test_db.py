@@ -1,0 +1,37 @@
+"""Database resolution: URL normalisation and the embedded server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from monitors.db import DatabaseUnavailable, check_connection, embedded_url, migrate, normalize_url
+
+
+def test_urls_get_the_psycopg_driver() -> None:
+    assert normalize_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
+    assert normalize_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    with pytest.raises(ValueError, match="PostgreSQL only"):
+        normalize_url("sqlite:///x.db")
+
+
+def test_unreachable_server_is_a_clear_error() -> None:
+    with pytest.raises(DatabaseUnavailable, match="cannot reach PostgreSQL at"):
+        check_connection("postgresql+psycopg://nobody@127.0.0.1:9/none")
+
+
+def test_embedded_server_starts_and_migrates(tmp_path: Path) -> None:
+    url = embedded_url(tmp_path / "data")
+    assert (tmp_path / "data" / "pgdata").is_dir()
+    migrate(url)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = set(conn.scalars(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")))
+            version = conn.scalar(sa.text("SELECT version()"))
+    finally:
+        engine.dispose()
+    assert {"sources", "url_queue", "articles", "fetch_log", "sightings"} <= tables
+    assert "PostgreSQL" in (version or "")

@@ -1,0 +1,52 @@
+"""`veille export --format jsonl` after a run over the seed site."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from tests.site import LocalSite, seed_site, write_sources
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+FIELDS = {
+    "id", "url", "canonical_url", "source", "owner", "title", "author", "published_at", "fetched_at",
+    "language", "language_confidence", "relevance", "relevant", "relevance_terms", "duplicate_of", "text",
+    "cluster_id", "wire", "sightings",
+}  # fmt: skip
+
+
+def test_export_jsonl(site: LocalSite, clean_db: sa.Engine, tmp_path: Path) -> None:
+    seed_site(site)
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "party"}],
+    )
+    assert main(["run", "--sources", str(sources)]) == 0
+    out = tmp_path / "archive.jsonl"
+    assert main(["export", "--format", "jsonl", "--output", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 5
+    for rec in records:
+        assert set(rec) >= FIELDS, FIELDS - set(rec)
+        assert rec["source"] == "Seeds" and rec["owner"] == "party"
+        assert rec["relevant"] is True and rec["relevance_terms"]
+        assert rec["sightings"] == [
+            {
+                "source": "Seeds",
+                "owner": "party",
+                "url": rec["url"],
+                "first_seen": rec["sightings"][0]["first_seen"],
+            }
+        ]
+    franceinfo = next(r for r in records if "franceinfo" in r["url"])
+    assert franceinfo["wire"] == "AFP"
+    assert franceinfo["published_at"].startswith("2025-02-08")
+    # Filters: nothing published before the Le Monde piece of May 2024 is dropped by --since 2025.
+    recent = tmp_path / "recent.jsonl"
+    assert main(["export", "--since", "2025-01-01", "-o", str(recent)]) == 0
+    assert len(recent.read_text(encoding="utf-8").splitlines()) == 4

@@ -1,0 +1,112 @@
+"""monitors.http: classification of outcomes, refusal of private addresses, size cap."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from monitors.http import (
+    HTML_TYPES,
+    PERMANENT,
+    TRANSIENT,
+    RefusedAddress,
+    check_url_allowed,
+    fetch,
+    make_client,
+    parse_retry_after,
+)
+from monitors.settings import get_settings
+from tests.site import LocalSite
+
+
+@pytest.fixture
+def settings():  # type: ignore[no-untyped-def]
+    return get_settings()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/feed.xml",
+        "http://localhost:8080/",
+        "http://10.1.2.3/",
+        "http://192.168.0.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "file:///etc/passwd",
+        "ftp://example.org/x",
+        "gopher://example.org/",
+    ],
+)
+def test_private_and_odd_urls_are_refused(url: str) -> None:
+    with pytest.raises(RefusedAddress):
+        check_url_allowed(url, allow_private=False)
+
+
+def test_public_literal_address_is_allowed() -> None:
+    check_url_allowed("https://93.184.216.34/article", allow_private=False)
+
+
+def test_refusal_is_a_result_not_an_exception(settings, site: LocalSite) -> None:  # type: ignore[no-untyped-def]
+    strict = dataclasses.replace(settings, allow_private_network=False)
+    site.add("/page.html", "<p>x</p>")
+    with make_client(strict) as client:
+        result = fetch(client, f"{site.base}/page.html", strict)
+    assert result.outcome == "refused" and result.error_class == PERMANENT
+    assert "VEILLE_ALLOW_PRIVATE_NETWORK" in (result.reason or "")
+    assert site.log == []  # nothing was sent
+
+
+def test_every_redirect_hop_is_checked(settings, site: LocalSite) -> None:  # type: ignore[no-untyped-def]
+    # The first hop is allowed (private network allowed for the local site); the second
+    # points at a file:// URL, which no setting allows.
+    site.add("/moved", b"", status=302, headers={"Location": "file:///etc/passwd"})
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/moved", settings)
+    assert result.outcome == "refused" and result.final_url == "file:///etc/passwd"
+    assert "scheme 'file'" in (result.reason or "")
+
+
+@pytest.mark.parametrize(
+    ("status", "klass"),
+    [
+        (404, PERMANENT),
+        (410, PERMANENT),
+        (403, PERMANENT),
+        (500, TRANSIENT),
+        (503, TRANSIENT),
+        (429, TRANSIENT),
+    ],
+)
+def test_status_classes(settings, site: LocalSite, status: int, klass: str) -> None:  # type: ignore[no-untyped-def]
+    site.add("/x", b"nope", status=status, headers={"Retry-After": "7"})
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/x", settings)
+    assert result.outcome == "error" and result.status == status and result.error_class == klass
+    assert result.retry_after == 7.0
+
+
+def test_size_cap_and_content_type(settings, site: LocalSite) -> None:  # type: ignore[no-untyped-def]
+    small = dataclasses.replace(settings, max_bytes=1000)
+    site.add("/big.html", b"<p>" + b"a" * 5000 + b"</p>")
+    site.add("/doc.pdf", b"%PDF-1.4", content_type="application/pdf")
+    with make_client(small) as client:
+        big = fetch(client, f"{site.base}/big.html", small)
+        pdf = fetch(client, f"{site.base}/doc.pdf", small, accept=HTML_TYPES)
+    assert big.outcome == "error" and big.error_class == PERMANENT and "1000 byte cap" in (big.reason or "")
+    assert pdf.outcome == "skipped" and "application/pdf" in (pdf.reason or "")
+
+
+def test_connection_refused_is_transient(settings) -> None:  # type: ignore[no-untyped-def]
+    with make_client(settings) as client:
+        result = fetch(client, "http://127.0.0.1:9/", settings)
+    assert result.outcome == "error" and result.error_class == TRANSIENT
+
+
+def test_retry_after_http_date() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
+    assert parse_retry_after("Mon, 10 Feb 2025 12:00:30 GMT", now) == 30.0
+    assert parse_retry_after("garbage") is None

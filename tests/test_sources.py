@@ -1,0 +1,78 @@
+"""The sources file: validation with line numbers, and the default list."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitors.models import Source
+from monitors.sources import SourcesError, load_sources, parse_sources, sync_sources
+
+GOOD = """
+[[source]]
+name = "Le Monde - Pixels"
+kind = "feed"
+url = "https://www.lemonde.fr/pixels/rss_full.xml"
+owner = "media"
+
+[[source]]
+name = "PCF"
+kind = "listing"
+url = "https://www.pcf.fr/actualites"
+owner = "party"
+family = "gauche radicale"
+link_pattern = "/actualites/"
+"""
+
+
+def test_parses_a_valid_file() -> None:
+    specs = parse_sources(GOOD, "s.toml")
+    assert [s.name for s in specs] == ["Le Monde - Pixels", "PCF"]
+    assert specs[1].family == "gauche radicale" and specs[1].link_pattern == "/actualites/"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD.replace('kind = "listing"', 'kind = "telegram"'), "s.toml:10: unknown kind 'telegram'"),
+        (GOOD.replace('owner = "media"', 'owner = "blog"'), "s.toml:6: unknown owner 'blog'"),
+        (GOOD.replace('family = "gauche radicale"', 'colour = "red"'), "s.toml:13: unknown key 'colour'"),
+        (
+            GOOD.replace('url = "https://www.pcf.fr/actualites"', 'url = "ftp://pcf.fr"'),
+            "s.toml:11: url must",
+        ),
+        (GOOD.replace('name = "PCF"', 'name = "Le Monde - Pixels"'), "s.toml:9: duplicate source name"),
+        (GOOD.replace('link_pattern = "/actualites/"', 'link_pattern = "(["'), "s.toml:14: bad regular"),
+        (GOOD.replace('name = "PCF"\n', ""), "s.toml:8: source #2 needs a non-empty 'name'"),
+        (GOOD + "\n[[source]\n", "s.toml: not valid TOML"),
+        ("[feeds]\nx = 1\n", "unknown top-level key(s) ['feeds']"),
+    ],
+)
+def test_errors_name_the_line(text: str, message: str) -> None:
+    with pytest.raises(SourcesError) as err:
+        parse_sources(text, "s.toml")
+    assert message in str(err.value)
+
+
+def test_default_list_covers_media_and_parties() -> None:
+    specs = load_sources()
+    media = [s for s in specs if s.owner == "media"]
+    parties = [s for s in specs if s.owner == "party"]
+    assert len([s for s in media if s.kind == "feed"]) >= 12
+    assert len(parties) >= 8
+    assert all(s.family for s in parties)
+
+
+def test_missing_file_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SourcesError, match="cannot read sources file"):
+        load_sources(tmp_path / "nope.toml")
+
+
+def test_sync_is_an_upsert_by_name(db: Session) -> None:
+    specs = parse_sources(GOOD, "s.toml")
+    first = sync_sources(db, specs)
+    again = sync_sources(db, parse_sources(GOOD.replace("rss_full.xml", "rss.xml"), "s.toml"))
+    assert first == again
+    urls = db.scalars(select(Source.url).where(Source.id.in_(first)).order_by(Source.id)).all()
+    assert urls[0].endswith("/pixels/rss.xml")
