@@ -41,9 +41,12 @@ def handle(args: argparse.Namespace) -> int:
     else:
         print("nothing polled (no source was due; use --all to force)")
     totals = {k: sum(r[k] for r in rows) for k in ("new_urls", "stored", "duplicates", "relevant", "failed")}
+    poll_errors = sum(1 for r in rows if r["poll"] == "error")
     print(
-        f"\n{len(rows)} sources, {totals['new_urls']} new URLs, {totals['stored']} stored, "
-        f"{totals['duplicates']} duplicates, {totals['relevant']} relevant, "
-        f"{totals['failed']} failed in {time.monotonic() - started:.1f}s"
+        f"\n{len(rows)} sources polled ({poll_errors} with errors), {totals['new_urls']} new URLs, "
+        f"{totals['stored']} stored, {totals['duplicates']} duplicates, {totals['relevant']} relevant, "
+        f"{totals['failed']} pages failed, in {time.monotonic() - started:.1f}s"
     )
+    if poll_errors:
+        print("see `SELECT name, last_error_class, last_error FROM sources WHERE consecutive_failures > 0`")
     return 0
