@@ -380,6 +380,8 @@ def _fold_units(units: list[str]) -> list[str]:
 
     Returned lines may hold runs of spaces: split() them into tokens.
     """
+    if not units:
+        return []
     joined = "\n".join(u.replace("\n", " ") for u in units)
     for ligature, letters in _LIGATURE_PAIRS:  # str.replace beats a dict translate on long text
         if ligature in joined:
