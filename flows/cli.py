@@ -13,6 +13,9 @@ COMMAND_MODULES = (
     "flows.commands.run",
     "flows.commands.export",
     "flows.commands.db",
+    "flows.commands.score",
+    "flows.commands.eval",
+    "flows.commands.rescore",
 )
 
 

@@ -32,6 +32,7 @@ class QueueItem:
     feed_title: str | None = None
     feed_author: str | None = None
     feed_published_at: datetime | None = None
+    feed_language: str | None = None
 
 
 @dataclass
@@ -47,6 +48,7 @@ class ArticleData:
     language: str
     language_confidence: float
     declared_language: str | None
+    declared_language_source: str | None
     relevance: float
     relevant: bool
     relevance_terms: list[str]
@@ -77,6 +79,15 @@ def _published(extracted: datetime | None, feed: datetime | None) -> datetime | 
     if feed is not None and feed.date() == extracted.date():
         return feed
     return extracted
+
+
+def pick_declared_language(page: str | None, feed: str | None) -> tuple[str | None, str | None]:
+    """The page's <html lang> when it has one, else the feed's language; and which it was."""
+    page_lang = normalize_declared_language(page)
+    if page_lang:
+        return page_lang, "page"
+    feed_lang = normalize_declared_language(feed)
+    return (feed_lang, "feed") if feed_lang else (None, None)
 
 
 def process_item(
@@ -118,6 +129,7 @@ def process_item(
     title = extracted.title or item.feed_title
     lang = detect_language(extracted.text, title=title)
     rel_result = score_relevance(topic, extracted.text, title=title, description=extracted.description)
+    declared, declared_source = pick_declared_language(extracted.declared_language, item.feed_language)
     out.article = ArticleData(
         url=item.url,
         canonical_url=canonical,
@@ -129,7 +141,8 @@ def process_item(
         text_hash=text_hash(extracted.text),
         language=lang.language,
         language_confidence=lang.confidence,
-        declared_language=normalize_declared_language(extracted.declared_language),
+        declared_language=declared,
+        declared_language_source=declared_source,
         relevance=rel_result.score,
         relevant=rel_result.relevant,
         relevance_terms=list(rel_result.terms),

@@ -100,6 +100,7 @@ class QueuedUrl(Base):
     feed_author: Mapped[str | None] = mapped_column(Text)
     feed_summary: Mapped[str | None] = mapped_column(Text)
     feed_published_at: Mapped[datetime | None]
+    feed_language: Mapped[str | None] = mapped_column(Text)  # the feed's <language>, ISO 639-1
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"), index=True)
     discovered_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
@@ -113,6 +114,9 @@ class Article(Base):
         Index("articles_search", "search", postgresql_using="gin"),
         Index("articles_published_at", "published_at"),
         Index("articles_relevant", "relevant", "published_at"),
+        CheckConstraint(
+            "declared_language_source IN ('page', 'feed')", name="articles_declared_language_source"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -128,6 +132,8 @@ class Article(Base):
     language: Mapped[str | None] = mapped_column(Text)
     language_confidence: Mapped[float | None] = mapped_column(Float)
     declared_language: Mapped[str | None] = mapped_column(Text)
+    #: "page" (<html lang>) or "feed" (the feed's language, when the page declares none)
+    declared_language_source: Mapped[str | None] = mapped_column(Text)
     relevance: Mapped[float | None] = mapped_column(Float)
     relevant: Mapped[bool | None]
     relevance_terms: Mapped[list[str] | None] = mapped_column(ARRAY(Text))

@@ -32,6 +32,7 @@ class PollOutcome:
     warning: str | None = None  # partial success, e.g. a malformed feed that still had entries
     error_class: str | None = None
     error: str | None = None
+    language: str | None = None  # what the feed declares (<language>, xml:lang), as written
 
     @property
     def not_modified(self) -> bool:
@@ -71,6 +72,7 @@ def poll_source(
         outcome.error = str(exc)
         return outcome
     outcome.entries = parsed.entries
+    outcome.language = parsed.language
     if parsed.bozo_reason:
         outcome.warning = f"malformed feed, {len(parsed.entries)} entries read: {parsed.bozo_reason}"
     return outcome

@@ -11,7 +11,10 @@ have diminishing returns) saturate into strengths; the required groups must all 
 (an AI term AND a summit term); the geometric mean of their strengths is lifted by the
 Paris-anchor strength, then damped when evidence of another event (Bletchley, Seoul, New Delhi,
 the EU AI Act alone, a product launch, another summit) comes without a tie to Paris.
-Regexes are compiled once per Topic.
+Matching is one pass over each sentence's tokens with every pattern of the topic indexed by its
+first token (``_Matcher``), built once per Topic. It gives the same matches as the per-term
+regexes kept on Term and Proximity (which define the semantics and are checked against the
+matcher in tests), about ten times faster than running each regex over each sentence.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from typing import Any
 DEFAULT_TOPIC_PATH = Path(__file__).resolve().parent / "topics" / "ai_summit.toml"
 ZONES = ("title", "lead", "body", "tail")
 
-_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+_LIGATURE_PAIRS = (("œ", "oe"), ("Œ", "OE"), ("æ", "ae"), ("Æ", "AE"), ("ß", "ss"))
+_LIGATURES = str.maketrans(dict(_LIGATURE_PAIRS))
 _NON_ALNUM_RE = re.compile(r"[^0-9A-Za-z]+")
+_PUNCT_RE = re.compile(r"[^0-9A-Za-z\n ]+")  # everything but letters, digits, newlines, spaces
 _COMBINING_RE = re.compile(r"[\u0300-\u036f]+")
 _SENTENCE_RE = re.compile(r"[^\n.!?…]+(?:[.!?…]+|$)", re.MULTILINE)
 _BEST_SENTENCE_CHARS = 400
@@ -79,6 +84,8 @@ class Term:
     case_sensitive: bool
     regex: re.Pattern[str] = field(compare=False, repr=False)
     exclude: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    owner: int = field(default=-1, compare=False, repr=False)  # pattern set in the Topic's matcher
+    exclude_owner: int = field(default=-1, compare=False, repr=False)
 
     def count(self, lower: str, cased: str) -> int:
         """Occurrences in one folded sentence, minus those inside an excluded phrase."""
@@ -102,6 +109,8 @@ class Proximity:
     window: int
     left: re.Pattern[str] = field(compare=False, repr=False)
     right: re.Pattern[str] = field(compare=False, repr=False)
+    left_owner: int = field(default=-1, compare=False, repr=False)
+    right_owner: int = field(default=-1, compare=False, repr=False)
 
     def count(self, lower: str) -> int:
         """1 if the sentence holds the tie, else 0 (a tie is a sentence-level fact)."""
@@ -114,6 +123,116 @@ class Proximity:
             if any(first - self.window <= i <= last + self.window for i in lefts):
                 return 1
         return 0
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    owner: int
+    rank: int  # order among its owner's alternatives: the regex tries longer ones first
+    tokens: tuple[str, ...]
+    prefix_last: bool  # trailing "*": the last token is a prefix
+    cased: bool
+
+
+@dataclass
+class _Node:
+    """A trie node over lower-case tokens: patterns ending here, and children."""
+
+    children: dict[str, _Node] = field(default_factory=dict)
+    ends: list[_Pattern] = field(default_factory=list)
+    # patterns whose last token is a prefix ("model*"): (prefix, pattern), matched on the next token
+    prefix_ends: list[tuple[str, _Pattern]] = field(default_factory=list)
+
+
+class _Matcher:
+    """Every pattern set of a topic (a term, an exclusion, a case, a proximity side) in one trie
+    of lower-case tokens, so one pass over a sentence's tokens finds all their matches.
+
+    Semantics are those of the regexes built by ``_compile`` run with ``finditer``: matches start
+    and end on token boundaries, each pattern set's matches do not overlap (leftmost first, its
+    longer alternatives first), ``not_after`` rejects a match right after one of those tokens,
+    case-sensitive sets compare the case-kept tokens.
+    """
+
+    def __init__(self) -> None:
+        self.root = _Node()
+        self.prefixes: tuple[str, ...] = ()  # heads of the one-token prefix patterns ("COP2*")
+        self.guards: list[frozenset[str]] = []
+
+    def add(self, patterns: Iterable[str], case_sensitive: bool, not_after: Iterable[str] = ()) -> int:
+        """Register a pattern set; returns its owner id."""
+        owner = len(self.guards)
+        self.guards.append(frozenset(not_after))
+        entries = []
+        for raw in patterns:
+            wildcard = raw.rstrip().endswith("*")
+            body = raw.rstrip().rstrip("*")
+            regex_len = len(_pattern_regex(body, case_sensitive)) + (12 if wildcard else 0)
+            entries.append((regex_len, tuple(fold(body, keep_case=case_sensitive).split()), wildcard))
+        entries.sort(key=lambda e: e[0], reverse=True)  # stable, as _compile's sort
+        for rank, (_, tokens, wildcard) in enumerate(entries):
+            pattern = _Pattern(owner, rank, tokens, wildcard, case_sensitive)
+            path = [t.lower() for t in tokens]
+            node = self.root
+            for token in path[:-1] if wildcard else path:
+                node = node.children.setdefault(token, _Node())
+            if wildcard:
+                node.prefix_ends.append((path[-1], pattern))
+                if node is self.root:
+                    self.prefixes += (path[-1],)
+            else:
+                node.ends.append(pattern)
+        return owner
+
+    def _candidates(self, lower: list[str], i: int) -> list[_Pattern]:
+        """Patterns whose lower-case tokens match at token ``i``."""
+        found: list[_Pattern] = []
+        node: _Node | None = self.root
+        j, n = i, len(lower)
+        while node is not None and j < n:
+            if node.prefix_ends:
+                found.extend(p for prefix, p in node.prefix_ends if lower[j].startswith(prefix))
+            node = node.children.get(lower[j])
+            j += 1
+            if node is not None:
+                found.extend(node.ends)
+        return found
+
+    def scan(self, cased: list[str], lower: list[str]) -> dict[int, list[tuple[int, int]]]:
+        """Matches of one sentence's tokens: owner -> [(first token, token count)]."""
+        hits: dict[int, list[tuple[int, int]]] = {}
+        next_free: dict[int, int] = {}
+        children, prefixes = self.root.children, self.prefixes
+        for i, token in enumerate(lower):
+            if token not in children and not (prefixes and token.startswith(prefixes)):
+                continue
+            candidates = self._candidates(lower, i)
+            if not candidates:
+                continue
+            candidates.sort(key=lambda p: (p.owner, p.rank))
+            taken: set[int] = set()
+            for p in candidates:
+                owner = p.owner
+                if owner in taken or next_free.get(owner, 0) > i:
+                    continue
+                if p.cased and not _cased_match(p, cased, i):
+                    continue
+                guards = self.guards[owner]
+                if guards and i > 0 and (cased if p.cased else lower)[i - 1] in guards:
+                    continue
+                taken.add(owner)
+                next_free[owner] = i + len(p.tokens)
+                hits.setdefault(owner, []).append((i, len(p.tokens)))
+        return hits
+
+
+def _cased_match(p: _Pattern, cased: list[str], i: int) -> bool:
+    last = len(p.tokens) - 1
+    for k, want in enumerate(p.tokens):
+        got = cased[i + k]
+        if not (got.startswith(want) if k == last and p.prefix_last else got == want):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -138,6 +257,7 @@ class Topic:
     terms: tuple[Term, ...]
     proximities: tuple[Proximity, ...]
     cases: tuple[Term, ...]
+    matcher: _Matcher = field(compare=False, repr=False)
 
 
 def load_topic(path: str | Path | None = None) -> Topic:
@@ -156,6 +276,7 @@ def load_topic(path: str | Path | None = None) -> Topic:
     zones = data.get("zones", {})
     scoring = data.get("scoring", {})
 
+    matcher = _Matcher()
     terms = []
     for spec in data.get("terms", []):
         if spec["group"] not in groups:
@@ -170,6 +291,8 @@ def load_topic(path: str | Path | None = None) -> Topic:
                 case_sensitive=cs,
                 regex=_compile(spec["patterns"], cs, spec.get("not_after", ())),
                 exclude=_compile(excl, False) if excl else None,
+                owner=matcher.add(spec["patterns"], cs, spec.get("not_after", ())),
+                exclude_owner=matcher.add(excl, False) if excl else -1,
             )
         )
     proximities = tuple(
@@ -180,6 +303,8 @@ def load_topic(path: str | Path | None = None) -> Topic:
             window=int(spec.get("window", 8)),
             left=_compile(spec["left"], False),
             right=_compile(spec["right"], False),
+            left_owner=matcher.add(spec["left"], False),
+            right_owner=matcher.add(spec["right"], False),
         )
         for spec in data.get("proximity", [])
     )
@@ -187,7 +312,16 @@ def load_topic(path: str | Path | None = None) -> Topic:
     for spec in data.get("disambiguation", []):
         weight = float(spec.get("weight", 1.0))
         if spec.get("patterns"):
-            cases.append(Term(spec["case"], "case", weight, False, _compile(spec["patterns"], False)))
+            cases.append(
+                Term(
+                    spec["case"],
+                    "case",
+                    weight,
+                    False,
+                    _compile(spec["patterns"], False),
+                    owner=matcher.add(spec["patterns"], False),
+                )
+            )
         if spec.get("case_sensitive_patterns"):
             cases.append(
                 Term(
@@ -196,6 +330,7 @@ def load_topic(path: str | Path | None = None) -> Topic:
                     weight,
                     True,
                     _compile(spec["case_sensitive_patterns"], True),
+                    owner=matcher.add(spec["case_sensitive_patterns"], True),
                 )
             )
     anchor_groups = tuple(g for g, spec in groups.items() if spec.get("anchor"))
@@ -218,6 +353,7 @@ def load_topic(path: str | Path | None = None) -> Topic:
         terms=tuple(terms),
         proximities=proximities,
         cases=tuple(cases),
+        matcher=matcher,
     )
 
 
@@ -237,6 +373,34 @@ def _sentences(text: str, zone_of: Any) -> Iterable[tuple[str, str]]:
         sentence = m.group(0).strip()
         if sentence:
             yield zone_of(m.start()), sentence
+
+
+def _fold_units(units: list[str]) -> list[str]:
+    """fold(unit, keep_case=True).split() of every unit, in one pass over their concatenation.
+
+    Returned lines may hold runs of spaces: split() them into tokens.
+    """
+    if not units:
+        return []
+    joined = "\n".join(u.replace("\n", " ") for u in units)
+    for ligature, letters in _LIGATURE_PAIRS:  # str.replace beats a dict translate on long text
+        if ligature in joined:
+            joined = joined.replace(ligature, letters)
+    decomposed = unicodedata.normalize("NFKD", joined)
+    # single spaces are left alone (most of the text): fewer substitutions than fold() makes
+    folded = _PUNCT_RE.sub(" ", _COMBINING_RE.sub("", decomposed))
+    return folded.split("\n")
+
+
+def _near(lefts: list[tuple[int, int]] | None, rights: list[tuple[int, int]] | None, window: int) -> bool:
+    """Proximity.count on matcher hits: a left match within ``window`` tokens of a right one."""
+    if not lefts or not rights:
+        return False
+    for first, size in rights:
+        last = first + size - 1
+        if any(first - window <= i <= last + window for i, _ in lefts):
+            return True
+    return False
 
 
 def _zone_counts_total(zone_counts: Mapping[str, int], weights: Mapping[str, float]) -> float:
@@ -270,32 +434,41 @@ def score_relevance(
     case_zones: dict[str, dict[str, int]] = {}
     prox_zones: dict[str, dict[str, int]] = {}
     best: tuple[float, str] = (0.0, "")
-    for zone, sentence in units:
-        cased = fold(sentence, keep_case=True)
-        if not cased:
+    matcher = topic.matcher
+    for (zone, sentence), cased in zip(units, _fold_units([u for _, u in units]), strict=True):
+        cased_tokens = cased.split()
+        if not cased_tokens:
             continue
-        lower = cased.lower()
+        lower_tokens = cased.lower().split()
+        hits = matcher.scan(cased_tokens, lower_tokens)
+        if not hits:
+            continue
         sentence_score = 0.0
         groups_here: set[str] = set()
         for term in topic.terms:
-            n = term.count(lower, cased)
+            found = hits.get(term.owner)
+            if not found:
+                continue
+            n = len(found)
+            if term.exclude_owner >= 0 and term.exclude_owner in hits:
+                spans = [(a, a + size) for a, size in hits[term.exclude_owner]]
+                n = sum(1 for i, _ in found if not any(a <= i < b for a, b in spans))
             if n:
                 zc = term_zones.setdefault(term.name, {})
                 zc[zone] = zc.get(zone, 0) + n
                 sentence_score += term.weight * n
                 groups_here.add(term.group)
         for prox in topic.proximities:
-            n = prox.count(lower)
-            if n:
+            if _near(hits.get(prox.left_owner), hits.get(prox.right_owner), prox.window):
                 zc = prox_zones.setdefault(prox.name, {})
-                zc[zone] = zc.get(zone, 0) + n
+                zc[zone] = zc.get(zone, 0) + 1
                 sentence_score += prox.weight
                 groups_here.add(prox.group)
         for case in topic.cases:
-            n = case.count(lower, cased)
-            if n:
+            found = hits.get(case.owner)
+            if found:
                 zc = case_zones.setdefault(case.name, {})
-                zc[zone] = zc.get(zone, 0) + n
+                zc[zone] = zc.get(zone, 0) + len(found)
         # prefer sentences that join several groups (the AI term AND the summit)
         sentence_score *= len(groups_here)
         if sentence_score > best[0]:

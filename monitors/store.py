@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from monitors.dedup import detect_wire, diff_summary
 from monitors.http import PERMANENT, TRANSIENT
 from monitors.ingest import IngestOutcome, QueueItem
+from monitors.language import normalize_declared_language
 from monitors.models import (
     Article,
     ArticleHtml,
@@ -103,6 +104,7 @@ def log_fetch(
 def enqueue(session: Session, source_id: int, outcome: PollOutcome) -> tuple[int, int]:
     """Add the outcome's entries to the URL queue; returns (new, already known)."""
     new = known = 0
+    feed_language = normalize_declared_language(outcome.language)
     for entry in outcome.entries:
         try:
             canonical = canonicalize_url(entry.url)
@@ -127,6 +129,7 @@ def enqueue(session: Session, source_id: int, outcome: PollOutcome) -> tuple[int
                 feed_author=entry.author,
                 feed_summary=entry.summary,
                 feed_published_at=entry.published_at,
+                feed_language=feed_language,
             )
             .on_conflict_do_nothing(index_elements=[QueuedUrl.canonical_url])
             .returning(QueuedUrl.id)
@@ -223,6 +226,7 @@ def claim_items(session: Session, limit: int) -> list[QueueItem]:
             QueuedUrl.feed_title,
             QueuedUrl.feed_author,
             QueuedUrl.feed_published_at,
+            QueuedUrl.feed_language,
         )
     ).all()
     return sorted((QueueItem(*row) for row in rows), key=lambda i: i.id)  # type: ignore[call-arg]
@@ -292,6 +296,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
         "language": a.language,
         "language_confidence": a.language_confidence,
         "declared_language": a.declared_language,
+        "declared_language_source": a.declared_language_source,
         "relevance": a.relevance,
         "relevant": a.relevant,
         "relevance_terms": a.relevance_terms,

@@ -5,9 +5,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 
 from monitors.language import (
     LanguageResult,
+    _get_model,
+    _ngram_rows,
     clean_sample,
     detect_language,
     normalize_declared_language,
@@ -94,3 +97,33 @@ def test_clean_sample_strips_noise_and_caps_length() -> None:
 )
 def test_normalize_declared_language(value: str | None, expected: str | None) -> None:
     assert normalize_declared_language(value) == expected
+
+
+@pytest.fixture(scope="module")
+def langdetect_factory() -> DetectorFactory:
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    return factory
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        FR,
+        FR_TECH,
+        EN,
+        "L'IA : « sommet » à Paris, l’Élysée — 10-11 février !",
+        "NASA and the EU sign an MoU on AI; the CEO of OpenAI attends",
+        "Привет мир, это тест на русском языке with some English",
+        "Hà Nội là thủ đô của Việt Nam",
+        "東京で人工知能サミットが開かれた",
+    ],
+)
+def test_ngrams_are_langdetects(text: str, langdetect_factory: DetectorFactory) -> None:
+    """The n-grams scored are exactly those langdetect's own Detector extracts."""
+    detector = langdetect_factory.create()
+    detector.append(text)
+    detector.cleaning_text()
+    model = _get_model()
+    expected = [model.index[g] for g in detector._extract_ngrams()]
+    assert _ngram_rows(text, model.index) == expected

@@ -1,0 +1,68 @@
+"""`veille rescore`: recompute relevance after the topic file changed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from flows.commands.common import prepare_database
+
+EXAMPLE = """Only articles whose topic_version differs from the topic's are rescored (all of them
+with --all); a second rescore finds nothing to do. Language is not recomputed.
+
+example:
+  veille rescore                          # after editing monitors/topics/ai_summit.toml
+  veille rescore --all --batch-size 500
+"""
+
+
+def register(sub: Any) -> None:
+    from flows.cli import formatter
+
+    p = sub.add_parser(
+        "rescore",
+        help="recompute relevance of stored articles after a topic change",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
+    )
+    p.add_argument("--topic", metavar="TOML", help="topic file (default: the AI Action Summit)")
+    p.add_argument("--all", action="store_true", help="rescore every article, whatever its topic version")
+    p.add_argument("--batch-size", type=int, default=200, metavar="N", help="articles per transaction")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    prepare_database()
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from monitors.db import get_engine
+    from monitors.relevance import load_topic
+    from monitors.rescore import rescore
+
+    topic = load_topic(args.topic)
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("rescoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("rescore", total=None)
+        report = rescore(
+            get_engine(),
+            topic,
+            all_articles=args.all,
+            batch_size=args.batch_size,
+            on_start=lambda total: progress.update(task, total=total),
+            on_batch=lambda done: progress.advance(task, done),
+        )
+    print(f"rescored {report.rescored} articles with topic {report.topic_version}")
+    print(f"  {report.became_relevant} not relevant -> relevant")
+    print(f"  {report.became_not_relevant} relevant -> not relevant")
+    if report.rescored == 0:
+        print("  nothing to do: every article already carries this topic version", file=sys.stderr)
+    return 0

@@ -1,0 +1,55 @@
+"""`veille score`: try a topic on your own texts (JSON lines in, JSON lines out)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EXAMPLE = """input: one JSON object per line with "text" and optional "title", "description", "id".
+output: one JSON object per line with language, language_confidence, relevance, relevant,
+relevance_terms, topic_version (and "id" when given); a bad line gives {"line", "error"}.
+
+example:
+  echo '{"title": "Sommet IA", "text": "Le sommet pour l action sur l IA s ouvre a Paris."}' | veille score
+  veille score corpus.jsonl --topic my_topic.toml > scored.jsonl
+"""
+
+
+def register(sub: Any) -> None:
+    from flows.cli import formatter
+
+    p = sub.add_parser(
+        "score",
+        help="score JSON lines for language and relevance (no database needed)",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
+    )
+    p.add_argument("file", nargs="?", metavar="FILE", help="JSON lines to score (default: stdin)")
+    p.add_argument("--topic", metavar="TOML", help="topic file (default: the AI Action Summit)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from monitors.evaluation import score_lines
+    from monitors.relevance import load_topic
+
+    topic = load_topic(args.topic)
+    source = open(args.file, encoding="utf-8") if args.file else sys.stdin  # noqa: SIM115
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    errors = scored = 0
+    try:
+        for line in score_lines(source, topic):
+            out.write(line + "\n")
+            if line.startswith('{"line"'):
+                errors += 1
+            else:
+                scored += 1
+    finally:
+        if args.file:
+            source.close()
+        if args.output:
+            out.close()
+    print(f"scored {scored} lines, {errors} errors (topic {topic.version})", file=sys.stderr)
+    return 1 if errors and not scored else 0

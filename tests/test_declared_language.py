@@ -1,0 +1,89 @@
+"""Declared language: the page's <html lang>, else the feed's, and the disagreements view."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from monitors.http import make_client
+from monitors.ingest import pick_declared_language, process_item
+from monitors.models import Source
+from monitors.poll import SourceState, poll_source
+from monitors.relevance import load_topic
+from monitors.settings import get_settings
+from monitors.store import apply_ingest, apply_poll, claim_items
+from tests.site import LocalSite, rss_feed, seed_pages
+
+
+@pytest.mark.parametrize(
+    ("page", "feed", "expected"),
+    [
+        ("fr-FR", "en", ("fr", "page")),
+        (None, "en-GB", ("en", "feed")),
+        ("", "fr", ("fr", "feed")),
+        ("1234", None, (None, None)),
+        (None, None, (None, None)),
+    ],
+)
+def test_page_language_wins_then_feed(
+    page: str | None, feed: str | None, expected: tuple[str | None, str | None]
+) -> None:
+    assert pick_declared_language(page, feed) == expected
+
+
+def _ingest_feed(db: Session, site: LocalSite, feed_path: str) -> None:
+    """Poll one feed and ingest every page it lists, in the test's session."""
+    settings = get_settings()
+    topic = load_topic()
+    source = Source(name=f"src {feed_path}", kind="feed", url=f"{site.base}{feed_path}", owner="media")
+    db.add(source)
+    db.flush()
+    with make_client(settings) as client:
+        state = SourceState(id=source.id, name=source.name, kind="feed", url=source.url)
+        apply_poll(db, poll_source(client, settings, state))
+        items = claim_items(db, 20)
+        assert items, "the feed listed nothing"
+        for item in items:
+            assert apply_ingest(db, process_item(client, settings, item, topic), settings.max_attempts) == (
+                "stored"
+            )
+    db.flush()
+
+
+def test_french_page_declared_english_is_a_disagreement(db: Session, site: LocalSite) -> None:
+    pages = seed_pages()
+    lying, silent, honest = pages[0], pages[1], pages[2]
+    site.add(lying.spec.slug, lying.html.replace("<html lang='fr-FR'>", "<html lang='en'>"))
+    site.add(silent.spec.slug, silent.html.replace("<html lang='fr-FR'>", "<html>"))
+    site.add(honest.spec.slug, honest.html)
+    feed = rss_feed(site.base, [(p.spec.feed_title, p.spec.slug, p.spec.published) for p in pages[:3]])
+    # the feed claims British English: only the page without its own lang inherits it
+    feed = feed.replace("<language>fr</language>", "<language>en-GB</language>")
+    site.add("/feed-en.xml", feed, content_type="application/rss+xml; charset=utf-8")
+
+    _ingest_feed(db, site, "/feed-en.xml")
+
+    queue_langs = set(db.scalars(sa.text("SELECT feed_language FROM url_queue")))
+    assert queue_langs == {"en"}
+    articles = {
+        url.rsplit("/", 1)[-1]: (lang, declared, declared_source)
+        for url, lang, declared, declared_source in db.execute(
+            sa.text("SELECT url, language, declared_language, declared_language_source FROM articles")
+        )
+    }
+    assert articles == {
+        lying.spec.slug.rsplit("/", 1)[-1]: ("fr", "en", "page"),
+        silent.spec.slug.rsplit("/", 1)[-1]: ("fr", "en", "feed"),
+        honest.spec.slug.rsplit("/", 1)[-1]: ("fr", "fr", "page"),
+    }
+    rows = db.execute(
+        sa.text(
+            "SELECT canonical_url, detected_language, declared_language, declared_language_source"
+            " FROM language_disagreements ORDER BY declared_language_source DESC"
+        )
+    ).all()
+    assert [(r[0].rsplit("/", 1)[-1], *r[1:]) for r in rows] == [
+        (lying.spec.slug.rsplit("/", 1)[-1], "fr", "en", "page"),
+        (silent.spec.slug.rsplit("/", 1)[-1], "fr", "en", "feed"),
+    ]

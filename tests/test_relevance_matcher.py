@@ -1,0 +1,81 @@
+"""The token-trie matcher finds exactly what the per-term regexes find (they define the semantics)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitors.relevance import DEFAULT_TOPIC_PATH, Topic, _fold_units, _near, fold, load_topic
+
+TOPIC = load_topic()
+EVAL = Path(__file__).parent / "eval"
+
+
+def _regex_counts(topic: Topic, sentence: str) -> dict[str, int]:
+    cased = fold(sentence, keep_case=True)
+    lower = cased.lower()
+    counts = {f"term:{t.name}": t.count(lower, cased) for t in topic.terms}
+    counts.update({f"prox:{p.name}": p.count(lower) for p in topic.proximities})
+    for c in topic.cases:
+        key = f"case:{c.name}"
+        counts[key] = counts.get(key, 0) + c.count(lower, cased)
+    return {k: v for k, v in counts.items() if v}
+
+
+def _matcher_counts(topic: Topic, sentence: str) -> dict[str, int]:
+    (line,) = _fold_units([sentence])
+    hits = topic.matcher.scan(line.split(), line.lower().split())
+    counts: dict[str, int] = {}
+    for t in topic.terms:
+        found = hits.get(t.owner, [])
+        spans = [(a, a + n) for a, n in hits.get(t.exclude_owner, [])] if t.exclude_owner >= 0 else []
+        counts[f"term:{t.name}"] = sum(1 for i, _ in found if not any(a <= i < b for a, b in spans))
+    for p in topic.proximities:
+        counts[f"prox:{p.name}"] = int(_near(hits.get(p.left_owner), hits.get(p.right_owner), p.window))
+    for c in topic.cases:
+        key = f"case:{c.name}"
+        counts[key] = counts.get(key, 0) + len(hits.get(c.owner, []))
+    return {k: v for k, v in counts.items() if v}
+
+
+TRICKY = [
+    "J'AI vu l'IA, N'AI pas vu l'AI ; j ai AI IA",
+    "Au sommet de l'État, le sommet de Paris sur l'IA et le Sommet pour l'action sur l'IA",
+    "COP28, COP 21 et COP2 ; GPT-4o, GPT 4, GPT-5 ; large language models, AI model-based",
+    "Le sommet parisien, sommet parisien sommet parisien : 10 et 11 février, 10-11 février",
+    "La France accueille un sommet organisé par la France au Grand Palais, Current AI, current ai",
+    "sommet sommet sommet Paris",
+]
+
+
+def test_same_matches_on_the_eval_texts_and_tricky_sentences() -> None:
+    texts = [json.loads(line)["text"] for line in (EVAL / "relevance.jsonl").read_text("utf-8").splitlines()]
+    sentences = [s.strip() for text in texts for s in text.replace("!", ".").split(".") if s.strip()]
+    for sentence in sentences + TRICKY:
+        assert _matcher_counts(TOPIC, sentence) == _regex_counts(TOPIC, sentence), sentence
+
+
+# sentences made of the topic's own vocabulary, so patterns collide, overlap and nest
+def _vocabulary() -> list[str]:
+    data = tomllib.loads(DEFAULT_TOPIC_PATH.read_text("utf-8"))
+    patterns: list[str] = []
+    for spec in data["terms"] + data["disambiguation"] + data["proximity"]:
+        for key in ("patterns", "case_sensitive_patterns", "exclude", "left", "right"):
+            patterns.extend(spec.get(key, []))
+    tokens = {tok for p in patterns for tok in fold(p.rstrip("*"), keep_case=True).split()}
+    tokens |= {tok.lower() for tok in tokens} | {"J", "j", "N", "COP28", "GPT4o", "models", "Etat"}
+    return sorted(tokens)
+
+
+_VOCAB = _vocabulary()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_VOCAB), min_size=1, max_size=14), st.sampled_from([" ", "'", " - ", ", "]))
+def test_same_matches_on_random_topic_vocabulary(words: list[str], sep: str) -> None:
+    sentence = sep.join(words)
+    assert _matcher_counts(TOPIC, sentence) == _regex_counts(TOPIC, sentence)

@@ -1,0 +1,131 @@
+"""`veille rescore`: recompute relevance after the topic file changes, report sides, idempotent."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from monitors.relevance import DEFAULT_TOPIC_PATH, load_topic
+from monitors.rescore import rescore
+
+# Under the shipped topic: the summit article is relevant (0.85), the Mistral launch is not
+# (0.11: AI + "sommet" but a product launch without a tie to Paris), the budget is not (0.0).
+TEXTS = {
+    "summit": "Le sommet pour l'action sur l'intelligence artificielle s'ouvre au Grand Palais les 10 "
+    "et 11 février. Emmanuel Macron y reçoit une centaine de pays pour parler d'IA.",
+    "mistral": "Mistral AI lance une nouvelle version de son assistant Le Chat. La start-up française "
+    "d'intelligence artificielle présente son modèle lors d'un sommet avec ses clients.",
+    "budget": "Le gouvernement présente son budget rectificatif à l'Assemblée nationale mardi.",
+}
+OLD_VERSION = "0.9+oldtopic"
+
+
+def _edit_topic(tmp_path: Path, name: str, **replacements: str) -> Path:
+    raw = DEFAULT_TOPIC_PATH.read_text("utf-8")
+    for old, new in replacements.items():
+        assert old in raw, old
+        raw = raw.replace(old, new)
+    path = tmp_path / name
+    path.write_text(raw, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def archive(clean_db: sa.Engine) -> dict[str, int]:
+    """Three articles scored by an older topic: only the summit one relevant."""
+    ids: dict[str, int] = {}
+    with clean_db.begin() as conn:
+        source_id = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('rescore', 'feed', 'http://x/f', 'media') RETURNING id"
+            )
+        )
+        for key, text in TEXTS.items():
+            ids[key] = conn.scalar(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, text, text_hash, relevance,"
+                    " relevant, topic_version) VALUES (:u, :u, :s, :x, :h, 0.5, :r, :v) RETURNING id"
+                ),
+                {
+                    "u": f"http://x/{key}",
+                    "s": source_id,
+                    "x": text,
+                    "h": key,
+                    "r": key == "summit",
+                    "v": OLD_VERSION,
+                },
+            )
+    return ids
+
+
+def _state(engine: sa.Engine, ids: dict[str, int]) -> dict[str, tuple[bool, str, float]]:
+    with engine.connect() as conn:
+        rows = {
+            r[0]: (r[1], r[2], r[3])
+            for r in conn.execute(sa.text("SELECT id, relevant, topic_version, relevance FROM articles"))
+        }
+    return {key: rows[i] for key, i in ids.items()}
+
+
+def test_rescore_after_topic_edits(archive: dict[str, int], clean_db: sa.Engine, tmp_path: Path) -> None:
+    # Edit 1: product launches no longer damped and a lower threshold: Mistral's launch flips up.
+    lenient = load_topic(
+        _edit_topic(
+            tmp_path,
+            "lenient.toml",
+            **{"penalty_floor = 0.3": "penalty_floor = 1.0", "threshold = 0.5": "threshold = 0.35"},
+        )
+    )
+    started: list[int] = []
+    batches: list[int] = []
+    report = rescore(clean_db, lenient, batch_size=2, on_start=started.append, on_batch=batches.append)
+    assert started == [3] and batches == [2, 1]
+    assert (report.candidates, report.rescored) == (3, 3)
+    assert (report.became_relevant, report.became_not_relevant) == (1, 0)
+    assert report.became_relevant_ids == [archive["mistral"]]
+    state = _state(clean_db, archive)
+    assert {k: v[0] for k, v in state.items()} == {"summit": True, "mistral": True, "budget": False}
+    assert {v[1] for v in state.values()} == {lenient.version}
+    assert state["mistral"][2] >= 0.35
+
+    # Idempotent: nothing is stale any more.
+    again = rescore(clean_db, lenient)
+    assert (again.candidates, again.rescored, again.changed_side) == (0, 0, 0)
+    assert _state(clean_db, archive) == state
+
+    # --all recomputes everything and, the topic being the same, changes no side.
+    forced = rescore(clean_db, lenient, all_articles=True)
+    assert (forced.rescored, forced.changed_side) == (3, 0)
+
+    # Edit 2: a strict threshold: the summit and the launch both flip down.
+    strict = load_topic(_edit_topic(tmp_path, "strict.toml", **{"threshold = 0.5": "threshold = 0.9"}))
+    assert strict.version != lenient.version
+    report = rescore(clean_db, strict)
+    assert (report.rescored, report.became_relevant, report.became_not_relevant) == (3, 0, 2)
+    assert sorted(report.became_not_relevant_ids) == sorted([archive["summit"], archive["mistral"]])
+    assert {k: v[0] for k, v in _state(clean_db, archive).items()} == {
+        "summit": False,
+        "mistral": False,
+        "budget": False,
+    }
+
+
+def test_rescore_command_reports_sides(archive: dict[str, int], clean_db: sa.Engine, tmp_path: Path) -> None:
+    topic_file = _edit_topic(tmp_path, "strict.toml", **{"threshold = 0.5": "threshold = 0.9"})
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["rescore", "--topic", str(topic_file), "--batch-size", "2"]) == 0
+    text = out.getvalue()
+    assert "rescored 3 articles" in text
+    assert "1 relevant -> not relevant" in text
+    assert "0 not relevant -> relevant" in text
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["rescore", "--topic", str(topic_file)]) == 0
+    assert "rescored 0 articles" in out.getvalue()

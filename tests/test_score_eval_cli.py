@@ -1,0 +1,97 @@
+"""`veille score` and `veille eval` from the command line."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+
+LINES = [
+    {
+        "id": "a",
+        "title": "Sommet pour l'action sur l'IA",
+        "text": "Le sommet s'ouvre au Grand Palais les 10 et 11 février.",
+    },
+    {
+        "id": "b",
+        "text": "The weather in London will stay mild today and tomorrow, forecasters said on Monday.",
+    },
+]
+
+
+def _run(argv: list[str], stdin: str | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        if stdin is None:
+            code = main(argv)
+        else:
+            import sys
+
+            saved, sys.stdin = sys.stdin, io.StringIO(stdin)
+            try:
+                code = main(argv)
+            finally:
+                sys.stdin = saved
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_score_reads_stdin_and_writes_json_lines() -> None:
+    payload = "\n".join(json.dumps(x) for x in LINES) + "\n[1, 2]\n"
+    code, out, err = _run(["score"], stdin=payload)
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r.get("id") for r in rows] == ["a", "b", None]
+    a, b, bad = rows
+    assert set(a) >= {"language", "language_confidence", "relevance", "relevant", "relevance_terms"}
+    assert (a["language"], a["relevant"]) == ("fr", True)
+    assert (b["language"], b["relevant"], b["relevance_terms"]) == ("en", False, [])
+    assert bad == {"line": 3, "error": "expected a JSON object"}
+    assert "scored 2 lines, 1 errors" in err
+
+
+def test_score_reads_a_file_with_another_topic(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(x) for x in LINES), encoding="utf-8")
+    topic = tmp_path / "weather.toml"
+    topic.write_text(
+        'name = "weather"\nversion = "0.1"\nthreshold = 0.3\nrequired_groups = ["weather"]\n'
+        "[groups.weather]\n"
+        '[[terms]]\nname = "weather"\ngroup = "weather"\npatterns = ["weather", "forecaster*"]\n',
+        encoding="utf-8",
+    )
+    code, out, _ = _run(["score", str(corpus), "--topic", str(topic)])
+    assert code == 0
+    a, b = (json.loads(line) for line in out.splitlines())
+    assert (a["relevant"], b["relevant"]) == (False, True)
+    assert b["relevance_terms"] == ["weather"] and b["topic_version"].startswith("0.1+")
+
+
+def test_eval_prints_metrics_and_passes_the_shipped_floors() -> None:
+    code, out, _ = _run(["eval"])
+    assert code == 0, out
+    for label in ("relevant", "not_relevant", "fr", "en"):
+        assert any(line.split()[:1] == [label] for line in out.splitlines()), label
+    assert "precision" in out and "recall" in out and "f1" in out
+    assert "floors hold" in out
+
+
+def test_eval_fails_below_a_floor(tmp_path: Path) -> None:
+    floors = tmp_path / "floors.json"
+    floors.write_text(json.dumps({"relevance": {"relevant.f1": 1.01}, "language": {}}), encoding="utf-8")
+    code, _, err = _run(["eval", "--floors", str(floors)])
+    assert code == 1
+    assert "relevance relevant.f1" in err and "< floor 1.0100" in err
+
+
+@pytest.mark.parametrize("command", ["score", "eval", "rescore"])
+def test_help_has_an_example(command: str) -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert "example:" in out.getvalue()
