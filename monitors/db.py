@@ -70,6 +70,17 @@ def embedded_url(data_dir: Path) -> str:
     return url
 
 
+def stop_embedded(data_dir: Path | None = None) -> None:
+    """Stop the embedded server of ``data_dir`` (all of them without one); they also stop at exit."""
+    with _lock:
+        keys = [k for k in _embedded if data_dir is None or k == str(data_dir / "pgdata")]
+        servers = [_embedded.pop(k) for k in keys]
+        for k in keys:
+            _embedded_urls.pop(k, None)
+    for server in servers:
+        server.cleanup()  # type: ignore[attr-defined]
+
+
 def database_url(settings: Settings | None = None) -> str:
     """The URL veille uses: ``VEILLE_DATABASE_URL`` or the embedded server's."""
     settings = settings or get_settings()

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from monitors.db import DatabaseUnavailable, check_connection, embedded_url, migrate, normalize_url
+from monitors.db import (
+    DatabaseUnavailable,
+    check_connection,
+    embedded_url,
+    migrate,
+    normalize_url,
+    stop_embedded,
+)
 
 
 def test_urls_get_the_psycopg_driver() -> None:
@@ -33,5 +40,6 @@ def test_embedded_server_starts_and_migrates(tmp_path: Path) -> None:
             version = conn.scalar(sa.text("SELECT version()"))
     finally:
         engine.dispose()
+        stop_embedded(tmp_path / "data")
     assert {"sources", "url_queue", "articles", "fetch_log", "sightings"} <= tables
     assert "PostgreSQL" in (version or "")
