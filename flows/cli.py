@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "flows.commands.run",
     "flows.commands.export",
     "flows.commands.db",
+    "flows.commands.sources",
 )
 
 

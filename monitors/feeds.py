@@ -78,7 +78,7 @@ def parse_feed(content: bytes, base_url: str, content_type: str | None = None) -
         if not link:
             continue
         url = urljoin(base_url, link.strip())
-        if url in seen:
+        if not url.startswith(("http://", "https://")) or url in seen:  # e.g. an Atom id "urn:..."
             continue
         seen.add(url)
         entries.append(
