@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Each failure class of a source or page, and what veille records for it: 404, 410, not a
 feed (with a discovery suggestion), 429 with Retry-After, 503, timeout, oversized body,
 PDF/image content types, robots.txt disallow and crawl-delay, the User-Agent."""

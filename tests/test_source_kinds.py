@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """The three source kinds against local fixtures: feed (RSS 2.0, RDF, Atom, bozo), sitemap
 (index, gzip, Google News with the date window), listing (with and without link_pattern)."""
 
