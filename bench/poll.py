@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Benchmark: one polling cycle over 1,000 local feeds that each answer after 50 ms.
 
 A server process (asyncio, one listening socket per feed on its own loopback address
@@ -77,7 +78,9 @@ def serve(
                     head = await reader.readuntil(b"\r\n\r\n")
                     lines = head.decode("latin-1").split("\r\n")
                     path = lines[0].split(" ")[1]
-                    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+                    headers = {
+                        k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)
+                    }
                     if path == "/robots.txt":
                         status, payload, extra = b"404 Not Found", b"", b""
                     else:
@@ -86,10 +89,18 @@ def serve(
                             status, payload, extra = b"304 Not Modified", b"", b"ETag: " + etag + b"\r\n"
                         else:
                             status, payload = b"200 OK", body
-                            extra = b"Content-Type: application/rss+xml; charset=utf-8\r\nETag: " + etag + b"\r\n"
+                            extra = (
+                                b"Content-Type: application/rss+xml; charset=utf-8\r\nETag: " + etag + b"\r\n"
+                            )
                     out = (
-                        b"HTTP/1.1 " + status + b"\r\n" + extra
-                        + b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload
+                        b"HTTP/1.1 "
+                        + status
+                        + b"\r\n"
+                        + extra
+                        + b"Content-Length: "
+                        + str(len(payload)).encode()
+                        + b"\r\n\r\n"
+                        + payload
                     )
                     writer.write(out)
                     await writer.drain()
@@ -145,7 +156,9 @@ def reset_tables() -> None:
     from monitors.db import get_engine
 
     with get_engine().begin() as conn:
-        conn.execute(sa.text("TRUNCATE fetch_log, sightings, url_queue, articles, sources RESTART IDENTITY CASCADE"))
+        conn.execute(
+            sa.text("TRUNCATE fetch_log, sightings, url_queue, articles, sources RESTART IDENTITY CASCADE")
+        )
 
 
 def run_library_cycle(sources_file: str) -> tuple[int, int]:
@@ -186,7 +199,9 @@ def run_flow_cycle(sources_file: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--feeds", type=int, default=1000)
-    parser.add_argument("--latency", type=float, default=0.05, help="seconds each feed waits before answering")
+    parser.add_argument(
+        "--latency", type=float, default=0.05, help="seconds each feed waits before answering"
+    )
     parser.add_argument("--items", type=int, default=10, help="entries per feed")
     parser.add_argument("--paths", default="library,flow", help="comma-separated: library, flow")
     parser.add_argument("--target", type=float, default=1.5)
