@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "flows.commands.score",
     "flows.commands.eval",
     "flows.commands.rescore",
+    "flows.commands.sources",
 )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from monitors.db import DatabaseUnavailable, session_scope
 from monitors.http import HostThrottle, make_client
 from monitors.ingest import process_item
-from monitors.poll import SourceState, poll_source
+from monitors.poll import PollOutcome, SourceState, poll_many
 from monitors.relevance import Topic, load_topic
+from monitors.robots import ROBOTS, RobotsCache
 from monitors.settings import Settings, get_settings
 from monitors.sources import load_sources, sync_sources
 from monitors.store import (
@@ -38,12 +40,15 @@ from monitors.store import (
 
 @dataclass
 class Runtime:
-    """Per-process shared state for tasks: one HTTP client, one throttle, one topic."""
+    """Per-process shared state for tasks: one HTTP client, one throttle, one topic, the
+    robots.txt cache, and one pool bounding concurrent polls to ``VEILLE_CONCURRENCY``."""
 
     settings: Settings
     client: httpx.Client
     throttle: HostThrottle
     topic: Topic
+    robots: RobotsCache
+    pool: ThreadPoolExecutor
 
 
 _runtime: Runtime | None = None
@@ -60,6 +65,8 @@ def runtime() -> Runtime:
                 client=make_client(settings),
                 throttle=HostThrottle(settings.per_host_concurrency, settings.per_host_delay),
                 topic=load_topic(),
+                robots=ROBOTS,
+                pool=ThreadPoolExecutor(max(1, settings.concurrency), thread_name_prefix="poll"),
             )
         return _runtime
 
@@ -69,6 +76,7 @@ def reset_runtime() -> None:
     global _runtime
     with _runtime_lock:
         if _runtime is not None:
+            _runtime.pool.shutdown(wait=True)
             _runtime.client.close()
         _runtime = None
 
@@ -91,24 +99,39 @@ def _run_id() -> str | None:
         return None
 
 
+POLL_BATCH = 50
+
+
+def poll_batches(due: list[SourceState], size: int = POLL_BATCH) -> list[list[SourceState]]:
+    """Split the due sources into batches: one Prefect task per batch, not per source."""
+    return [due[i : i + size] for i in range(0, len(due), size)]
+
+
 @task(
     cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=[2, 10],
     retry_condition_fn=retry_transient,
-    task_run_name="poll {source.name}",
+    task_run_name="poll batch {index} ({count} sources)",
 )
-def poll_source_task(source: SourceState, run_id: str | None) -> PollSummary:
+def poll_batch_task(
+    batch: list[SourceState], run_id: str | None, index: int, count: int
+) -> list[PollSummary]:
+    """Poll a batch of sources on the shared pool; each is stored as soon as it answers."""
     rt = runtime()
-    outcome = poll_source(rt.client, rt.settings, source, rt.throttle)
-    with session_scope() as session:
-        summary = apply_poll(session, outcome, run_id)
+
+    def store(_: SourceState, outcome: PollOutcome) -> PollSummary:
+        with session_scope() as session:
+            return apply_poll(session, outcome, run_id, rt.settings)
+
+    summaries = poll_many(rt.client, rt.settings, batch, store, rt.throttle, rt.robots, rt.pool)
     logger = get_run_logger()
-    if summary.error:
-        logger.warning("%s: %s", source.name, summary.error)
-    else:
-        logger.info("%s: %s, %d new, %d known", source.name, summary.outcome, summary.new, summary.known)
-    return summary
+    for source, summary in zip(batch, summaries, strict=True):
+        if summary.error:
+            logger.warning("%s: %s", source.name, summary.error)
+        else:
+            logger.info("%s: %s, %d new, %d known", source.name, summary.outcome, summary.new, summary.known)
+    return summaries
 
 
 @dataclass
@@ -140,7 +163,7 @@ def ingest_worker_task(
         if not items:
             break
         for item in items:
-            out = process_item(rt.client, rt.settings, item, rt.topic, rt.throttle)
+            out = process_item(rt.client, rt.settings, item, rt.topic, rt.throttle, rt.robots)
             with session_scope() as session:
                 status = apply_ingest(session, out, rt.settings.max_attempts, run_id)
             relevant = bool(out.article and out.article.relevant and status in {"stored", "revised"})
@@ -161,8 +184,9 @@ def poll_flow(sources_file: str | None = None, force: bool = False) -> list[Poll
         due = due_sources(session, ids, force=force)
     logger.info("%d sources in %s, %d due", len(ids), sources_file or "the default list", len(due))
     run_id = _run_id()
-    futures = poll_source_task.map(due, run_id=run_id)
-    return [f.result() for f in futures]
+    batches = poll_batches(due)
+    futures = [poll_batch_task.submit(b, run_id, i, len(b)) for i, b in enumerate(batches)]
+    return [summary for f in futures for summary in f.result()]
 
 
 @flow(name="veille-ingest", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import trafilatura
 from trafilatura.settings import Document
 
+from monitors.encoding import decode_html
+
 
 class ExtractionError(ValueError):
     """No article text could be extracted (permanent for this page)."""
@@ -74,10 +76,13 @@ def _parse_date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def extract_article(html: bytes, url: str) -> Extracted:
-    """Extract main text and metadata; raise :class:`ExtractionError` when there is no text."""
+def extract_article(html: bytes, url: str, content_type: str | None = None) -> Extracted:
+    """Extract main text and metadata; raise :class:`ExtractionError` when there is no text.
+
+    The bytes are decoded here (a wrong declared charset must not cost the accents).
+    """
     doc = trafilatura.bare_extraction(
-        html,
+        decode_html(html, content_type),
         url=url,
         with_metadata=True,
         include_comments=False,

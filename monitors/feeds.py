@@ -10,6 +10,10 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from monitors.encoding import declared_charsets, detect_encoding, to_utf8_xml
+
+_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
+
 
 class FeedError(ValueError):
     """The body is not a feed at all (permanent for this URL)."""
@@ -31,6 +35,7 @@ class ParsedFeed:
     language: str | None = None
     bozo_reason: str | None = None  # set when the feed was malformed but partly readable
     ttl_minutes: int | None = None
+    update_period_seconds: int | None = None  # what the feed declares (ttl, sy:updatePeriod)
 
 
 def _when(parsed: time.struct_time | None) -> datetime | None:
@@ -47,6 +52,13 @@ def parse_feed(content: bytes, base_url: str, content_type: str | None = None) -
     headers = {"content-location": base_url}
     if content_type:
         headers["content-type"] = content_type
+    encoding = detect_encoding(content, content_type)
+    declared = {c.lower().replace("_", "-") for c in declared_charsets(content, content_type)}
+    if encoding != "utf-8" or declared - {"utf-8", "utf8"}:
+        # A wrong or missing charset label: hand feedparser UTF-8 that says so.
+        content = to_utf8_xml(content, content_type)
+        mime = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
+        headers["content-type"] = f"{mime}; charset=utf-8"
     parsed = feedparser.parse(content, response_headers=headers)
     bozo = None
     if parsed.get("bozo"):
@@ -66,7 +78,7 @@ def parse_feed(content: bytes, base_url: str, content_type: str | None = None) -
         if not link:
             continue
         url = urljoin(base_url, link.strip())
-        if url in seen:
+        if not url.startswith(("http://", "https://")) or url in seen:  # e.g. an Atom id "urn:..."
             continue
         seen.add(url)
         entries.append(
@@ -80,10 +92,25 @@ def parse_feed(content: bytes, base_url: str, content_type: str | None = None) -
         )
     feed = parsed.get("feed", {})
     ttl = feed.get("ttl")
+    ttl_minutes = int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None
     return ParsedFeed(
         entries=entries,
         title=feed.get("title"),
         language=feed.get("language"),
         bozo_reason=bozo,
-        ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.isdigit() else None,
+        ttl_minutes=ttl_minutes,
+        update_period_seconds=_update_period(ttl_minutes, feed),
     )
+
+
+def _update_period(ttl_minutes: int | None, feed: dict) -> int | None:
+    """Seconds between updates the feed declares: RSS ``<ttl>`` or ``sy:updatePeriod``
+    divided by ``sy:updateFrequency``; the longer one when both are given."""
+    periods = []
+    if ttl_minutes:
+        periods.append(ttl_minutes * 60)
+    period = _PERIODS.get(str(feed.get("sy_updateperiod", "")).strip().lower())
+    if period:
+        freq = str(feed.get("sy_updatefrequency", "1")).strip()
+        periods.append(period // max(1, int(freq) if freq.isdigit() else 1))
+    return max(periods) if periods else None

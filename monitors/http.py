@@ -13,11 +13,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from monitors.settings import Settings
+
+if TYPE_CHECKING:
+    from monitors.robots import RobotsCache
 
 PERMANENT = "permanent"
 TRANSIENT = "transient"
@@ -150,12 +154,15 @@ def fetch(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
-    accept: tuple[str, ...] = HTML_TYPES,
+    accept: tuple[str, ...] | None = HTML_TYPES,
     throttle: HostThrottle | None = None,
+    robots: RobotsCache | None = None,
 ) -> FetchResult:
     """GET ``url`` with conditional headers, redirects checked hop by hop, size capped.
 
-    With a ``throttle``, each hop waits for its host's turn (per-host politeness).
+    With a ``throttle``, each hop waits for its host's turn (per-host politeness); with
+    ``robots``, each hop must be allowed by its site's robots.txt, whose Crawl-delay the
+    throttle honours. ``accept=None`` takes any content type.
     """
     started = time.monotonic()
     headers: dict[str, str] = {}
@@ -168,8 +175,21 @@ def fetch(
     try:
         for _ in range(MAX_REDIRECTS + 1):
             check_url_allowed(current, settings.allow_private_network)
+            crawl_delay = 0.0
+            if robots is not None and settings.respect_robots:
+                verdict = robots.check(client, current, settings)
+                if not verdict.allowed:
+                    result = FetchResult(
+                        url,
+                        current,
+                        "error" if verdict.transient else "skipped",
+                        error_class=TRANSIENT if verdict.transient else PERMANENT,
+                        reason=verdict.reason,
+                    )
+                    break
+                crawl_delay = verdict.crawl_delay
             if throttle is not None:
-                throttle.acquire(current)
+                throttle.acquire(current, min_delay=crawl_delay)
             try:
                 result = _get_once(client, url, current, headers, settings, accept)
             finally:
@@ -193,7 +213,7 @@ def _get_once(
     current: str,
     headers: dict[str, str],
     settings: Settings,
-    accept: tuple[str, ...],
+    accept: tuple[str, ...] | None,
 ) -> FetchResult:
     try:
         with client.stream("GET", current, headers=headers) as response:
@@ -216,7 +236,7 @@ def _get_once(
                     retry_after=parse_retry_after(hdrs.get("retry-after")),
                 )
             ctype = hdrs.get("content-type", "").split(";")[0].strip().lower()
-            if ctype and not any(ctype == a for a in accept):
+            if accept is not None and ctype and ctype not in accept:
                 return FetchResult(
                     url,
                     current,

@@ -16,6 +16,7 @@ from monitors.extract import ExtractionError, extract_article
 from monitors.http import HTML_TYPES, PERMANENT, HostThrottle, fetch
 from monitors.language import detect_language, normalize_declared_language
 from monitors.relevance import Topic, score_relevance
+from monitors.robots import RobotsCache
 from monitors.settings import Settings
 from monitors.urls import canonicalize_url
 
@@ -96,9 +97,10 @@ def process_item(
     item: QueueItem,
     topic: Topic,
     throttle: HostThrottle | None = None,
+    robots: RobotsCache | None = None,
 ) -> IngestOutcome:
     """Fetch and analyse one page; never raises for bad pages, classifies instead."""
-    result = fetch(client, item.url, settings, accept=HTML_TYPES, throttle=throttle)
+    result = fetch(client, item.url, settings, accept=HTML_TYPES, throttle=throttle, robots=robots)
     out = IngestOutcome(
         item=item,
         outcome=result.outcome,
@@ -114,7 +116,7 @@ def process_item(
         return out
     html = result.content or b""
     try:
-        extracted = extract_article(html, result.final_url)
+        extracted = extract_article(html, result.final_url, result.headers.get("content-type"))
     except ExtractionError as exc:
         out.outcome, out.error_class, out.reason = "error", PERMANENT, str(exc)
         return out

@@ -62,6 +62,7 @@ class Source(Base):
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     poll_interval_seconds: Mapped[int] = mapped_column(Integer, server_default="3600")
+    declared_interval_seconds: Mapped[int | None] = mapped_column(Integer)
     last_polled_at: Mapped[datetime | None]
     next_poll_at: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]

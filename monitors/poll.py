@@ -1,14 +1,32 @@
-"""Polling stage: one source in, the entries it lists out (no database here)."""
+"""Polling stage: one source in, the entries it lists out (no database here).
+
+Three kinds: ``feed`` (RSS 2.0, RSS 1.0/RDF, Atom), ``sitemap`` (index, gzipped, Google
+News; only URLs dated within the window), ``listing`` (an HTML page of article links).
+A feed that fails for good triggers feed discovery on its site; the result is a suggestion.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import httpx
 
+from monitors.discovery import discover_feeds
 from monitors.feeds import FeedEntry, FeedError, parse_feed
-from monitors.http import FEED_TYPES, PERMANENT, FetchResult, HostThrottle, fetch
+from monitors.http import FEED_TYPES, HTML_TYPES, PERMANENT, FetchResult, HostThrottle, fetch
+from monitors.listing import find_article_links
+from monitors.robots import RobotsCache
 from monitors.settings import Settings
+from monitors.sitemaps import SITEMAP_TYPES, SitemapError, SitemapUrl, parse_sitemap
+
+MAX_CHILD_SITEMAPS = 20
+MAX_SITEMAP_DEPTH = 2
+REDISCOVER_AFTER = timedelta(days=7)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -22,6 +40,7 @@ class SourceState:
     etag: str | None = None
     last_modified: str | None = None
     link_pattern: str | None = None
+    suggestion_checked_at: datetime | None = None
 
 
 @dataclass
@@ -33,10 +52,18 @@ class PollOutcome:
     error_class: str | None = None
     error: str | None = None
     language: str | None = None  # what the feed declares (<language>, xml:lang), as written
+    kind: str = "feed"
+    extra_fetches: list[FetchResult] = field(default_factory=list)  # sitemap children, discovery
+    declared_interval: int | None = None  # seconds, from the feed's ttl / sy:updatePeriod
+    suggested_feeds: dict[str, Any] | None = None  # discovery result, for a person to review
+    ignored: int = 0  # sitemap URLs left out: older than the window or undated
 
     @property
     def not_modified(self) -> bool:
         return self.fetch.outcome == "not_modified"
+
+
+_ACCEPT = {"feed": FEED_TYPES, "sitemap": SITEMAP_TYPES, "listing": HTML_TYPES}
 
 
 def poll_source(
@@ -44,6 +71,8 @@ def poll_source(
     settings: Settings,
     source: SourceState,
     throttle: HostThrottle | None = None,
+    robots: RobotsCache | None = None,
+    now: datetime | None = None,
 ) -> PollOutcome:
     """Fetch a source with conditional GET and list its entries."""
     result = fetch(
@@ -52,27 +81,145 @@ def poll_source(
         settings,
         etag=source.etag,
         last_modified=source.last_modified,
-        accept=FEED_TYPES,
+        accept=_ACCEPT.get(source.kind, FEED_TYPES),
         throttle=throttle,
+        robots=robots,
     )
-    outcome = PollOutcome(source_id=source.id, fetch=result)
+    outcome = PollOutcome(source_id=source.id, fetch=result, kind=source.kind)
     if not result.ok:
         if result.outcome != "not_modified":
             outcome.error_class = result.error_class
             outcome.error = result.reason
-        return outcome
-    if source.kind != "feed":
+    elif source.kind == "feed":
+        _read_feed(outcome, result)
+    elif source.kind == "sitemap":
+        _read_sitemap(client, settings, outcome, result, throttle, robots, now or datetime.now(UTC))
+    elif source.kind == "listing":
+        _read_listing(outcome, result, source.link_pattern)
+    else:
         outcome.error_class = PERMANENT
-        outcome.error = f"source kind {source.kind!r} is not supported yet"
-        return outcome
+        outcome.error = f"unknown source kind {source.kind!r}"
+    if source.kind == "feed" and _feed_is_gone(outcome) and _discovery_due(source, now):
+        outcome.suggested_feeds, fetches = discover_feeds(
+            client, settings, source.url, result, throttle=throttle, robots=robots
+        )
+        outcome.suggested_feeds["because"] = outcome.error
+        outcome.extra_fetches.extend(fetches)
+    return outcome
+
+
+def _read_feed(outcome: PollOutcome, result: FetchResult) -> None:
     try:
         parsed = parse_feed(result.content or b"", result.final_url, result.headers.get("content-type"))
     except FeedError as exc:
-        outcome.error_class = PERMANENT
-        outcome.error = str(exc)
-        return outcome
+        outcome.error_class, outcome.error = PERMANENT, str(exc)
+        return
     outcome.entries = parsed.entries
     outcome.language = parsed.language
+    outcome.declared_interval = parsed.update_period_seconds
     if parsed.bozo_reason:
         outcome.warning = f"malformed feed, {len(parsed.entries)} entries read: {parsed.bozo_reason}"
-    return outcome
+
+
+def _read_listing(outcome: PollOutcome, result: FetchResult, link_pattern: str | None) -> None:
+    outcome.entries = find_article_links(
+        result.content or b"", result.final_url, link_pattern, result.headers.get("content-type")
+    )
+    if not outcome.entries:
+        how = f"matching link_pattern {link_pattern!r}" if link_pattern else "that look like articles"
+        outcome.warning = f"listing page has no links {how}"
+
+
+def _read_sitemap(
+    client: httpx.Client,
+    settings: Settings,
+    outcome: PollOutcome,
+    first: FetchResult,
+    throttle: HostThrottle | None,
+    robots: RobotsCache | None,
+    now: datetime,
+) -> None:
+    since = now - timedelta(days=settings.sitemap_window_days)
+    problems: list[str] = []
+    urls: list[SitemapUrl] = []
+    pending: list[tuple[FetchResult, int]] = [(first, 0)]
+    while pending:
+        result, depth = pending.pop(0)
+        try:
+            ctype = result.headers.get("content-type")
+            parsed = parse_sitemap(result.content or b"", ctype, settings.max_bytes)
+        except SitemapError as exc:
+            if result is first:
+                outcome.error_class, outcome.error = PERMANENT, str(exc)
+                return
+            problems.append(f"{result.final_url}: {exc}")
+            continue
+        urls.extend(parsed.urls)
+        if not parsed.is_index:
+            continue
+        if depth >= MAX_SITEMAP_DEPTH:
+            problems.append(f"{result.final_url}: sitemap index nested too deep, not followed")
+            continue
+        # Recent children first; those dated before the window cannot hold recent URLs.
+        children = [c for c in parsed.sitemaps if c.lastmod is None or c.lastmod >= since]
+        outcome.ignored += len(parsed.sitemaps) - len(children)
+        children.sort(key=lambda c: c.lastmod or datetime.min.replace(tzinfo=UTC), reverse=True)
+        if len(children) > MAX_CHILD_SITEMAPS:
+            extra = len(children) - MAX_CHILD_SITEMAPS
+            problems.append(f"{extra} child sitemaps beyond the first {MAX_CHILD_SITEMAPS} skipped")
+        for child in children[:MAX_CHILD_SITEMAPS]:
+            got = fetch(client, child.url, settings, accept=SITEMAP_TYPES, throttle=throttle, robots=robots)
+            outcome.extra_fetches.append(got)
+            if got.ok:
+                pending.append((got, depth + 1))
+            else:
+                problems.append(f"{child.url}: {got.reason}")
+    seen: set[str] = set()
+    for u in urls:
+        if u.url in seen:
+            continue
+        seen.add(u.url)
+        if u.date is None or u.date < since:
+            outcome.ignored += 1
+            continue
+        outcome.entries.append(FeedEntry(url=u.url, title=u.news_title, published_at=u.date))
+    if problems:
+        outcome.warning = f"{len(problems)} sitemap problem(s): " + "; ".join(problems[:3])
+
+
+def _feed_is_gone(outcome: PollOutcome) -> bool:
+    """A permanent failure that discovery may fix: 404, 410, not a feed, wrong content type."""
+    if outcome.error_class != PERMANENT:
+        return False
+    r = outcome.fetch
+    return (
+        r.status in {404, 410}
+        or (r.ok and outcome.error is not None)
+        or (r.outcome == "skipped" and (r.reason or "").startswith("content type"))
+    )
+
+
+def _discovery_due(source: SourceState, now: datetime | None) -> bool:
+    last = source.suggestion_checked_at
+    return last is None or (now or datetime.now(UTC)) - last >= REDISCOVER_AFTER
+
+
+def poll_many(
+    client: httpx.Client,
+    settings: Settings,
+    sources: Iterable[SourceState],
+    handle: Callable[[SourceState, PollOutcome], T],
+    throttle: HostThrottle | None = None,
+    robots: RobotsCache | None = None,
+    executor: Executor | None = None,
+) -> list[T]:
+    """Poll sources concurrently (``settings.concurrency`` at once unless an executor is
+    given) and pass each outcome to ``handle`` in the worker thread (e.g. to store it)."""
+
+    def one(source: SourceState) -> T:
+        return handle(source, poll_source(client, settings, source, throttle, robots))
+
+    if executor is not None:
+        return [f.result() for f in [executor.submit(one, s) for s in sources]]
+    with ThreadPoolExecutor(max_workers=max(1, settings.concurrency), thread_name_prefix="poll") as pool:
+        return [f.result() for f in [pool.submit(one, s) for s in sources]]

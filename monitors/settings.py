@@ -53,6 +53,12 @@ class Settings:
     per_host_delay: float
     max_attempts: int
     batch_size: int
+    respect_robots: bool = True
+    robots_ttl: float = 3600.0
+    max_crawl_delay: float = 60.0
+    min_poll_interval: int = 600
+    max_poll_interval: int = 86400
+    sitemap_window_days: float = 7.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -74,6 +80,12 @@ class Settings:
             per_host_delay=_float("VEILLE_PER_HOST_DELAY", 1.0),
             max_attempts=_int("VEILLE_MAX_ATTEMPTS", 4),
             batch_size=_int("VEILLE_BATCH_SIZE", 25),
+            respect_robots=_bool(os.environ.get("VEILLE_RESPECT_ROBOTS"), default=True),
+            robots_ttl=_float("VEILLE_ROBOTS_TTL", 3600.0),
+            max_crawl_delay=_float("VEILLE_MAX_CRAWL_DELAY", 60.0),
+            min_poll_interval=_int("VEILLE_MIN_POLL_INTERVAL", 600),
+            max_poll_interval=_int("VEILLE_MAX_POLL_INTERVAL", 86400),
+            sitemap_window_days=_float("VEILLE_SITEMAP_WINDOW_DAYS", 7.0),
         )
 
 

@@ -149,3 +149,17 @@ def sync_sources(session: Session, specs: list[SourceSpec]) -> list[int]:
 
 def source_ids_by_name(session: Session) -> dict[str, int]:
     return dict(session.execute(select(Source.name, Source.id)).all())
+
+
+def set_source_enabled(session: Session, name: str, enabled: bool) -> bool:
+    """Re-enable a source (status active, failure streak cleared, due now) or disable it.
+
+    Returns False when no source has that name. History (totals, last error) is kept.
+    """
+    values: dict[str, object]
+    if enabled:
+        values = {"status": "active", "consecutive_failures": 0, "failing_since": None, "next_poll_at": None}
+    else:
+        values = {"status": "disabled"}
+    result = session.execute(update(Source).where(Source.name == name).values(**values).returning(Source.id))
+    return result.scalar_one_or_none() is not None

@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,8 @@ from monitors.models import (
     Source,
 )
 from monitors.poll import PollOutcome, SourceState
+from monitors.schedule import adapt_interval, effective_interval, failure_backoff
+from monitors.settings import Settings, get_settings
 from monitors.urls import canonicalize_url
 
 FAILING_AFTER = timedelta(days=3)
@@ -64,9 +66,17 @@ def due_sources(session: Session, ids: list[int], force: bool = False) -> list[S
             etag=s.etag,
             last_modified=s.last_modified,
             link_pattern=s.link_pattern,
+            suggestion_checked_at=_checked_at(s.suggested_feeds),
         )
         for s in session.scalars(query.order_by(Source.id))
     ]
+
+
+def _checked_at(suggestion: dict | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(suggestion["checked_at"]) if suggestion else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def log_fetch(
@@ -102,8 +112,8 @@ def log_fetch(
 
 
 def enqueue(session: Session, source_id: int, outcome: PollOutcome) -> tuple[int, int]:
-    """Add the outcome's entries to the URL queue; returns (new, already known)."""
-    new = known = 0
+    """Add the outcome's entries to the URL queue in one statement; returns (new, already known)."""
+    rows: dict[str, dict] = {}
     feed_language = normalize_declared_language(outcome.language)
     for entry in outcome.entries:
         try:
@@ -119,36 +129,49 @@ def enqueue(session: Session, source_id: int, outcome: PollOutcome) -> tuple[int
                 reason=f"unusable entry URL: {exc}",
             )
             continue
-        stmt = (
-            insert(QueuedUrl)
-            .values(
-                url=entry.url,
-                canonical_url=canonical,
-                source_id=source_id,
-                feed_title=entry.title,
-                feed_author=entry.author,
-                feed_summary=entry.summary,
-                feed_published_at=entry.published_at,
-                feed_language=feed_language,
-            )
-            .on_conflict_do_nothing(index_elements=[QueuedUrl.canonical_url])
-            .returning(QueuedUrl.id)
+        rows.setdefault(
+            canonical,
+            {
+                "url": entry.url,
+                "canonical_url": canonical,
+                "source_id": source_id,
+                "feed_title": entry.title,
+                "feed_author": entry.author,
+                "feed_summary": entry.summary,
+                "feed_published_at": entry.published_at,
+                "feed_language": feed_language,
+            },
         )
-        if session.execute(stmt).scalar_one_or_none() is None:
-            known += 1
-        else:
-            new += 1
-    return new, known
+    if not rows:
+        return 0, 0
+    stmt = (
+        insert(QueuedUrl)
+        .values(list(rows.values()))
+        .on_conflict_do_nothing(index_elements=[QueuedUrl.canonical_url])
+        .returning(QueuedUrl.id)
+    )
+    new = len(session.execute(stmt).all())
+    return new, len(rows) - new
 
 
-def apply_poll(session: Session, outcome: PollOutcome, run_id: str | None = None) -> PollSummary:
-    """Record a poll: fetch log, queue entries, and the source's health columns."""
+def apply_poll(
+    session: Session,
+    outcome: PollOutcome,
+    run_id: str | None = None,
+    settings: Settings | None = None,
+) -> PollSummary:
+    """Record a poll: fetch log, queue entries, the source's health and its next poll time."""
+    settings = settings or get_settings()
+    # A poll's record may be lost in a crash without harm (the next poll redoes it, and the
+    # transaction stays atomic), so it need not wait for the WAL flush: faster when many
+    # sources answer at once.
+    session.execute(text("SET LOCAL synchronous_commit = off"))
     result = outcome.fetch
     log_fetch(
         session,
         url=result.url,
-        kind="feed",
-        outcome=result.outcome if not outcome.error else "error",
+        kind=outcome.kind,
+        outcome=result.outcome if result.outcome == "skipped" or not outcome.error else "error",
         run_id=run_id,
         source_id=outcome.source_id,
         status=result.status,
@@ -157,12 +180,28 @@ def apply_poll(session: Session, outcome: PollOutcome, run_id: str | None = None
         size=result.size,
         elapsed_ms=result.elapsed_ms,
     )
+    for extra in outcome.extra_fetches:
+        log_fetch(
+            session,
+            url=extra.url,
+            kind="discovery" if outcome.suggested_feeds is not None else outcome.kind,
+            outcome=extra.outcome,
+            run_id=run_id,
+            source_id=outcome.source_id,
+            status=extra.status,
+            error_class=extra.error_class,
+            reason=extra.reason,
+            size=extra.size,
+            elapsed_ms=extra.elapsed_ms,
+        )
     source = session.get(Source, outcome.source_id, with_for_update=True)
     assert source is not None
     t = now()
+    low, high = settings.min_poll_interval, settings.max_poll_interval
     summary = PollSummary(outcome.source_id, result.outcome, warning=outcome.warning)
     source.last_polled_at = t
-    source.next_poll_at = t + timedelta(seconds=source.poll_interval_seconds)
+    if outcome.suggested_feeds is not None:
+        source.suggested_feeds = outcome.suggested_feeds
     if outcome.error:
         summary.outcome, summary.error = "error", outcome.error
         source.consecutive_failures += 1
@@ -170,6 +209,11 @@ def apply_poll(session: Session, outcome: PollOutcome, run_id: str | None = None
         source.last_error = outcome.error
         source.last_error_class = outcome.error_class
         source.failing_since = source.failing_since or t
+        if outcome.error_class == TRANSIENT:
+            delay = failure_backoff(source.consecutive_failures, result.retry_after, low, high)
+        else:  # permanent: no quick retry, look again after the longest interval
+            delay = float(high)
+        source.next_poll_at = t + timedelta(seconds=delay)
         if source.consecutive_failures >= DISABLE_AFTER_FAILURES:
             source.status = "disabled"
         elif t - source.failing_since >= FAILING_AFTER and source.status == "active":
@@ -186,6 +230,12 @@ def apply_poll(session: Session, outcome: PollOutcome, run_id: str | None = None
     else:
         source.etag = result.etag
         source.last_modified = result.last_modified
+        source.declared_interval_seconds = outcome.declared_interval
+    source.poll_interval_seconds = adapt_interval(
+        source.poll_interval_seconds, summary.new, summary.known, low, high
+    )
+    wait = effective_interval(source.poll_interval_seconds, source.declared_interval_seconds, low, high)
+    source.next_poll_at = t + timedelta(seconds=wait)
     if outcome.warning:
         source.last_error, source.last_error_class = outcome.warning, "warning"
     if summary.new:

@@ -1,7 +1,7 @@
 """Issue 4: feed language on the queue, where an article's declared language came from, and
 the ``language_disagreements`` view.
 
-Revision ID: 0004_issue4
+Revision ID: 0002_declared_language
 Revises: 0001
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_issue4"
+revision: str = "0002_declared_language"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,290 @@
+# ruff: noqa: E501
+"""Benchmark: one polling cycle over 1,000 local feeds that each answer after 50 ms.
+
+A server process (asyncio, one listening socket per feed on its own loopback address
+127.1.x.y, so per-host politeness applies as in the wild) serves RSS feeds with ETags and a
+404 robots.txt. veille polls them through the real code path and stores into a scratch
+PostgreSQL database created for the run and dropped after. Two paths are measured:
+
+- library: ``monitors.poll.poll_many`` + ``monitors.store.apply_poll`` (thread pool of
+  ``VEILLE_CONCURRENCY``);
+- flow: ``flows.pipeline.poll_flow`` (Prefect, one task per batch of sources, the same
+  pool), including the sync of the sources file into the database.
+
+Each path runs a first cycle (every feed answers 200) and a second one (every feed answers
+304 to the conditional GET). Printed: wall time, ratio to the latency-bound ideal
+(feeds x latency / concurrency; target <= 1.5) and bytes the server sent in each cycle
+(target: the 304 cycle at least 5x cheaper).
+
+    python bench/poll.py [--feeds 1000] [--latency 0.05] [--items 10] [--paths library,flow]
+
+Needs a PostgreSQL server (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres,
+override with VEILLE_BENCH_ADMIN_URL). Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = os.environ.get("VEILLE_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def host(i: int) -> str:
+    return f"127.1.{i // 250}.{i % 250 + 1}"
+
+
+def feed_body(i: int, items: int) -> bytes:
+    base = f"http://{host(i)}"
+    when = datetime(2025, 2, 10, 9, tzinfo=UTC)
+    entries = "".join(
+        f"<item><title>Dépêche {k} du fil {i} : sommet de l’IA</title><link>{base}/article/{i}-{k}.html</link>"
+        f"<guid>{base}/article/{i}-{k}.html</guid><pubDate>{format_datetime(when - timedelta(minutes=k))}</pubDate>"
+        f"<description>Résumé de la dépêche {k}, publiée par le fil {i}.</description></item>"
+        for k in range(items)
+    )
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel>"
+        f"<title>Fil {i}</title><link>{base}/</link><description>bench</description>{entries}</channel></rss>"
+    ).encode()
+
+
+# --- server (child process) -----------------------------------------------------------------
+
+
+def serve(
+    n: int, latency: float, items: int, ports: Any, ready: Any, sent: Synchronized, requests: Synchronized
+) -> None:
+    async def main() -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int) -> None:
+            body, etag = feed_body(i, items), f'"feed-{i}-v1"'.encode()
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    lines = head.decode("latin-1").split("\r\n")
+                    path = lines[0].split(" ")[1]
+                    headers = {
+                        k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)
+                    }
+                    if path == "/robots.txt":
+                        status, payload, extra = b"404 Not Found", b"", b""
+                    else:
+                        await asyncio.sleep(latency)
+                        if headers.get("if-none-match", "").encode() == etag:
+                            status, payload, extra = b"304 Not Modified", b"", b"ETag: " + etag + b"\r\n"
+                        else:
+                            status, payload = b"200 OK", body
+                            extra = (
+                                b"Content-Type: application/rss+xml; charset=utf-8\r\nETag: " + etag + b"\r\n"
+                            )
+                    out = (
+                        b"HTTP/1.1 "
+                        + status
+                        + b"\r\n"
+                        + extra
+                        + b"Content-Length: "
+                        + str(len(payload)).encode()
+                        + b"\r\n\r\n"
+                        + payload
+                    )
+                    writer.write(out)
+                    await writer.drain()
+                    with sent.get_lock():
+                        sent.value += len(out)
+                    with requests.get_lock():
+                        requests.value += 1
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        servers = []
+        for i in range(n):
+            srv = await asyncio.start_server(lambda r, w, i=i: handle(r, w, i), host(i), 0, backlog=64)
+            ports[i] = srv.sockets[0].getsockname()[1]
+            servers.append(srv)
+        ready.set()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+# --- client ---------------------------------------------------------------------------------
+
+
+def create_database() -> tuple[str, Any]:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    name = f"veille_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False), admin
+
+
+def drop_database(url: str, admin: Any) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from monitors.db import dispose_engines
+
+    dispose_engines()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def reset_tables() -> None:
+    import sqlalchemy as sa
+
+    from monitors.db import get_engine
+
+    with get_engine().begin() as conn:
+        conn.execute(
+            sa.text("TRUNCATE fetch_log, sightings, url_queue, articles, sources RESTART IDENTITY CASCADE")
+        )
+
+
+def run_library_cycle(sources_file: str) -> tuple[int, int]:
+    """poll_many + apply_poll over every source; returns (sources polled, new URLs)."""
+    from monitors.db import session_scope
+    from monitors.http import HostThrottle, make_client
+    from monitors.poll import PollOutcome, SourceState, poll_many
+    from monitors.robots import ROBOTS
+    from monitors.settings import get_settings
+    from monitors.sources import load_sources, sync_sources
+    from monitors.store import PollSummary, apply_poll, due_sources
+
+    settings = get_settings()
+    with session_scope() as session:
+        due = due_sources(session, sync_sources(session, load_sources(sources_file)), force=True)
+
+    def store(_: SourceState, outcome: PollOutcome) -> PollSummary:
+        with session_scope() as session:
+            return apply_poll(session, outcome, None, settings)
+
+    throttle = HostThrottle(settings.per_host_concurrency, settings.per_host_delay)
+    with make_client(settings) as client:
+        summaries = poll_many(client, settings, due, store, throttle, ROBOTS)
+    return len(summaries), sum(s.new for s in summaries)
+
+
+def run_flow_cycle(sources_file: str) -> tuple[int, int]:
+    from flows.pipeline import poll_flow, reset_runtime
+
+    reset_runtime()
+    try:
+        summaries = poll_flow(sources_file, force=True)
+    finally:
+        reset_runtime()
+    return len(summaries), sum(s.new for s in summaries)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument(
+        "--latency", type=float, default=0.05, help="seconds each feed waits before answering"
+    )
+    parser.add_argument("--items", type=int, default=10, help="entries per feed")
+    parser.add_argument("--paths", default="library,flow", help="comma-separated: library, flow")
+    parser.add_argument("--target", type=float, default=1.5)
+    args = parser.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="veille-bench-"))
+    os.environ["VEILLE_ALLOW_PRIVATE_NETWORK"] = "1"
+    os.environ.setdefault("PREFECT_HOME", str(tmp / "prefect"))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+    ports = mp.Array("i", args.feeds)
+    ready, sent, requests = mp.Event(), mp.Value("q", 0), mp.Value("q", 0)
+    server = mp.Process(
+        target=serve, args=(args.feeds, args.latency, args.items, ports, ready, sent, requests), daemon=True
+    )
+    server.start()
+    if not ready.wait(60):
+        print("server did not start", file=sys.stderr)
+        return 1
+    sources_file = tmp / "sources.toml"
+    sources_file.write_text(
+        "".join(
+            f'[[source]]\nname = "feed {i}"\nkind = "feed"\nurl = "http://{host(i)}:{ports[i]}/rss.xml"\nowner = "media"\n\n'
+            for i in range(args.feeds)
+        ),
+        encoding="utf-8",
+    )
+    url, admin = create_database()
+    os.environ["VEILLE_DATABASE_URL"] = url
+    from monitors.db import migrate
+    from monitors.robots import ROBOTS
+    from monitors.settings import get_settings
+
+    migrate(url)
+    settings = get_settings()
+    ideal = args.feeds * args.latency / settings.concurrency
+    print(
+        f"{args.feeds} feeds x {args.latency * 1000:.0f} ms, {args.items} entries each, "
+        f"concurrency {settings.concurrency} (per host: {settings.per_host_concurrency}, "
+        f"{settings.per_host_delay}s apart): ideal {ideal:.2f}s"
+    )
+    runners = {"library": run_library_cycle, "flow": run_flow_cycle}
+    failed = False
+    try:
+        for name in [p.strip() for p in args.paths.split(",") if p.strip()]:
+            if name == "flow":
+                from prefect import flow
+
+                @flow
+                def warm() -> None:  # start Prefect's ephemeral API outside the timings
+                    return None
+
+                warm()
+            reset_tables()
+            ROBOTS.clear()
+            figures = []
+            for cycle in (1, 2):
+                sent.value, requests.value = 0, 0
+                started = time.perf_counter()
+                polled, new = runners[name](str(sources_file))
+                wall = time.perf_counter() - started
+                figures.append((wall, sent.value, requests.value))
+                print(
+                    f"{name:8s} cycle {cycle} ({'200s' if cycle == 1 else '304s'}): {polled} sources, "
+                    f"{new} new URLs, {requests.value} requests, {sent.value:,} bytes sent, "
+                    f"wall {wall:.2f}s = {wall / ideal:.2f}x ideal"
+                )
+            (w1, b1, _), (w2, b2, _) = figures
+            ok_time, ok_bytes = w1 / ideal <= args.target, b1 >= 5 * max(b2, 1)
+            failed |= not (ok_time and ok_bytes)
+            print(
+                f"{name:8s} result: first cycle {w1 / ideal:.2f}x ideal (target <= {args.target}: "
+                f"{'met' if ok_time else 'NOT met'}); 304 cycle {b1 / max(b2, 1):.1f}x fewer bytes "
+                f"(target >= 5: {'met' if ok_bytes else 'NOT met'})"
+            )
+    finally:
+        drop_database(url, admin)
+        server.terminate()
+        server.join(5)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""`veille sources`: the sources' health table, a one-off probe of each, enable/disable."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from flows.commands.common import prepare_database, print_table
+
+EXAMPLE = """examples:
+  veille sources                          # health table: status, last success, new items, errors
+  veille sources check                    # fetch every source once now and report (stores nothing)
+  veille sources check "Le Monde - Pixels" Renaissance
+  veille sources enable "Parti socialiste"  # re-enable a source veille disabled after failures
+  veille sources disable "Le Point"
+"""
+
+
+def register(sub: Any) -> None:
+    from flows.cli import formatter
+
+    p = sub.add_parser(
+        "sources",
+        help="show the sources' health; check, enable or disable sources",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
+    )
+    p.add_argument("--sources", metavar="FILE", help="sources file (default: seeds/sources.toml)")
+    p.set_defaults(handler=handle_list)
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    c = actions.add_parser(
+        "check",
+        help="probe each source once (status, time, entries, errors); writes nothing",
+        epilog='example:\n  veille sources check "Le Monde - Pixels" Renaissance',
+        formatter_class=formatter,
+    )
+    c.add_argument("names", nargs="*", metavar="NAME", help="only these sources (default: all)")
+    c.add_argument(
+        "--sources",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="sources file (default: seeds/sources.toml)",
+    )
+    c.set_defaults(handler=handle_check)
+    for action, verb in (("enable", "re-enable"), ("disable", "disable")):
+        e = actions.add_parser(
+            action,
+            help=f"{verb} a source by name",
+            epilog=f'example:\n  veille sources {action} "Parti socialiste"',
+            formatter_class=formatter,
+        )
+        e.add_argument("name", metavar="NAME")
+        e.set_defaults(handler=handle_enable if action == "enable" else handle_disable)
+
+
+def handle_list(args: argparse.Namespace) -> int:
+    prepare_database()
+    from monitors.db import session_scope
+    from monitors.health import source_rows
+    from monitors.sources import load_sources, sync_sources
+
+    specs = load_sources(args.sources)
+    with session_scope() as session:
+        sync_sources(session, specs)
+        rows = source_rows(session, [s.name for s in specs])
+    print_table(rows, width=48)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    print(f"\n{len(rows)} sources: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    return 0
+
+
+def handle_check(args: argparse.Namespace) -> int:
+    from monitors.health import suggestion_text
+    from monitors.http import HostThrottle, make_client
+    from monitors.poll import PollOutcome, SourceState, poll_many
+    from monitors.robots import ROBOTS
+    from monitors.settings import get_settings
+    from monitors.sources import load_sources
+
+    specs = load_sources(args.sources)
+    if args.names:
+        unknown = sorted(set(args.names) - {s.name for s in specs})
+        if unknown:
+            print(f"veille: error: no source named {', '.join(map(repr, unknown))}", file=sys.stderr)
+            return 2
+        specs = [s for s in specs if s.name in args.names]
+    settings = get_settings()
+    states = [SourceState(i, s.name, s.kind, s.url, link_pattern=s.link_pattern) for i, s in enumerate(specs)]
+    throttle = HostThrottle(settings.per_host_concurrency, settings.per_host_delay)
+
+    def report(source: SourceState, out: PollOutcome) -> dict[str, Any]:
+        status = "ok" if not out.error else out.fetch.outcome if out.fetch.outcome != "ok" else "error"
+        note = out.error or out.warning or ""
+        if out.suggested_feeds is not None:
+            note = f"{note}; {suggestion_text(out.suggested_feeds)}"
+        return {
+            "name": source.name,
+            "kind": source.kind,
+            "status": status,
+            "http": out.fetch.status or "-",
+            "ms": out.fetch.elapsed_ms,
+            "entries": len(out.entries),
+            "bytes": out.fetch.size,
+            "error": note,
+        }
+
+    with make_client(settings) as client:
+        rows = poll_many(client, settings, states, report, throttle, ROBOTS)
+    print_table(rows, width=70)
+    failed = sum(r["status"] != "ok" for r in rows)
+    print(f"\n{len(rows)} sources probed, {len(rows) - failed} ok, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def _set_enabled(name: str, enabled: bool) -> int:
+    prepare_database()
+    from monitors.db import session_scope
+    from monitors.sources import set_source_enabled
+
+    with session_scope() as session:
+        found = set_source_enabled(session, name, enabled)
+    if not found:
+        print(f"veille: error: no source named {name!r} in the database", file=sys.stderr)
+        return 2
+    print(f"{name}: {'active, due for a poll' if enabled else 'disabled'}")
+    return 0
+
+
+def handle_enable(args: argparse.Namespace) -> int:
+    return _set_enabled(args.name, True)
+
+
+def handle_disable(args: argparse.Namespace) -> int:
+    return _set_enabled(args.name, False)

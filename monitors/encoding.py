@@ -1,0 +1,99 @@
+"""Bytes to text for pages and XML whose declared charset may be missing or wrong.
+
+Order of trust: a byte-order mark, then strict UTF-8 (latin-1 text with accents is almost
+never valid UTF-8, so a body that decodes is UTF-8 whatever its label says), then the
+declared charsets (HTTP header, ``<meta>``, XML declaration), then charset_normalizer's
+guess, then windows-1252, the usual encoding of French pages that are not UTF-8.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+import charset_normalizer
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([\w.:-]+)[\"']", re.I)
+# WHATWG: a page labelled latin-1 or ASCII is decoded as windows-1252 (it has ’ œ € …).
+_WESTERN = {"latin_1", "iso8859_1", "ascii", "cp1252"}
+
+
+def header_charset(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type header, if any."""
+    m = _HEADER_CHARSET.search(content_type or "")
+    return m.group(1) if m else None
+
+
+def declared_charsets(content: bytes, content_type: str | None = None) -> list[str]:
+    """Charsets the response claims, header first, then the document's own declaration."""
+    found = [header_charset(content_type)]
+    head = content[:4096]
+    for pattern in (_XML_ENCODING, _META_CHARSET):
+        m = pattern.search(head)
+        if m:
+            found.append(m.group(1).decode("ascii", "ignore"))
+    return [c for c in found if c]
+
+
+def _codec(name: str) -> str | None:
+    try:
+        codec = codecs.lookup(name).name.replace("-", "_")
+    except LookupError:
+        return None
+    return "cp1252" if codec in _WESTERN else codec
+
+
+def detect_encoding(content: bytes, content_type: str | None = None) -> str:
+    """The codec name that decodes ``content`` correctly, by the order of trust above."""
+    for bom, name in _BOMS:
+        if content.startswith(bom):
+            return name
+    try:
+        content.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    for name in declared_charsets(content, content_type):
+        codec = _codec(name)
+        if codec is None or codec in {"utf_8", "utf_8_sig"}:
+            continue
+        try:
+            content.decode(codec)
+            return codec
+        except UnicodeDecodeError:
+            continue
+    best = charset_normalizer.from_bytes(content[:200_000]).best()
+    if best is not None and best.encoding not in {"utf_8", "ascii"}:
+        codec = _codec(best.encoding)
+        # For French, a Western guess is far likelier right than e.g. a Cyrillic one.
+        if codec in {"cp1252", "iso8859_15", "mac_roman", "utf_16", "utf_32"}:
+            return codec
+    return "cp1252"
+
+
+def decode_html(content: bytes, content_type: str | None = None) -> str:
+    """Decode a page or a listing to text with correct accents."""
+    return content.decode(detect_encoding(content, content_type), errors="replace")
+
+
+def to_utf8_xml(content: bytes, content_type: str | None = None) -> bytes:
+    """Re-encode an XML document (feed, sitemap) as UTF-8 with a matching declaration.
+
+    Parsers trust the declaration; when it lies, they mangle accents or give up.
+    """
+    encoding = detect_encoding(content, content_type)
+    text = content.decode(encoding, errors="replace").lstrip("\ufeff")
+    text = re.sub(
+        r"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[\w.:-]+\2",
+        r"\1\2utf-8\2",
+        text,
+        count=1,
+    )
+    return text.encode("utf-8")

@@ -1,0 +1,188 @@
+# ruff: noqa: E501
+"""Pages and feeds in UTF-8, ISO-8859-1 and windows-1252, with right, missing and wrong
+declared charsets, come out with correct French accents; end to end through `veille run`,
+which also polls a listing and a Google News sitemap."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from monitors.encoding import decode_html, detect_encoding
+from monitors.feeds import parse_feed
+from tests.site import LocalSite, seed_pages, write_sources
+
+FULL = "Le président a reçu à l’Élysée « les acteurs » de l’IA ; l’œuvre commune est née, très élevée, près de là."
+LATIN = "Le président a reçu à l'Élysée « les acteurs » de l'IA ; l'oeuvre commune est née, très élevée, près de là."
+
+
+def _sample(encoding: str) -> str:
+    return LATIN if encoding == "iso-8859-1" else FULL
+
+
+# (body encoding, Content-Type charset, in-document declaration): right, missing and wrong labels.
+CASES = [
+    ("utf-8", "utf-8", "utf-8"),
+    ("iso-8859-1", "iso-8859-1", "iso-8859-1"),
+    ("cp1252", "windows-1252", "windows-1252"),
+    ("iso-8859-1", "utf-8", None),  # header lies: says utf-8, body is latin-1
+    ("cp1252", None, "utf-8"),  # declaration lies
+    ("utf-8", "iso-8859-1", "iso-8859-1"),  # both say latin-1, body is utf-8
+    ("cp1252", "iso-8859-1", None),  # labelled latin-1, uses ’ and œ from windows-1252
+    ("cp1252", None, None),  # no label at all
+]
+
+
+@pytest.mark.parametrize(("body", "header", "meta"), CASES)
+def test_decode_html(body: str, header: str | None, meta: str | None) -> None:
+    text = _sample(body)
+    head = f"<meta charset='{meta}'>" if meta else ""
+    page = f"<html><head>{head}<title>Élysée</title></head><body><p>{text}</p></body></html>".encode(body)
+    ctype = f"text/html; charset={header}" if header else "text/html"
+    assert text in decode_html(page, ctype)
+
+
+def test_short_latin1_body_labelled_utf8() -> None:
+    assert decode_html("<p>Ça été</p>".encode("latin-1"), "text/html; charset=utf-8") == "<p>Ça été</p>"
+    assert detect_encoding("’".encode("cp1252"), "text/html; charset=iso-8859-1") == "cp1252"
+
+
+SHORT = "Réunion à l’Élysée ce lundi pour le sommet. Les participants étaient nombreux et la séance fut longue. Voilà."
+SHORT_PAGE = "<html><head><meta charset='utf-8'><title>Sommet à Paris</title></head><body><article><h1>Sommet à Paris</h1><p>{t}</p><p>{t}</p></article></body></html>"
+
+
+@pytest.mark.parametrize("body", ["cp1252", "iso-8859-1"])
+def test_short_page_labelled_utf8_keeps_its_accents(body: str) -> None:
+    """trafilatura alone guesses windows-1250 here and turns "à" into "ŕ"."""
+    from monitors.extract import extract_article
+
+    text = SHORT if body == "cp1252" else SHORT.replace("’", "'")
+    page = SHORT_PAGE.format(t=text).encode(body)
+    extracted = extract_article(page, "https://ex.fr/a.html", "text/html; charset=utf-8")
+    assert extracted.title == "Sommet à Paris"
+    assert text in extracted.text
+
+
+@pytest.mark.parametrize(("body", "header", "decl"), CASES)
+def test_feed_titles_keep_their_accents(body: str, header: str | None, decl: str | None) -> None:
+    text = _sample(body)
+    prolog = f"<?xml version='1.0' encoding='{decl}'?>" if decl else "<?xml version='1.0'?>"
+    feed = (
+        f"{prolog}<rss version='2.0'><channel><title>Fil</title><link>https://ex.fr/</link>"
+        f"<item><title>{text}</title><link>https://ex.fr/a.html</link><description>{text}</description></item>"
+        "</channel></rss>"
+    ).encode(body)
+    ctype = f"application/rss+xml; charset={header}" if header else "application/rss+xml"
+    parsed = parse_feed(feed, "https://ex.fr/rss.xml", ctype)
+    assert [e.title for e in parsed.entries] == [text]
+    assert parsed.entries[0].summary == text
+
+
+PAGE = """<!DOCTYPE html><html lang="fr"><head>{meta}<title>{title}</title></head><body>
+<nav><a href="/">Accueil</a> <a href="/politique">Politique</a></nav>
+<main><article><h1>{title}</h1>
+<p>{text} Cas numéro {n}, pour vérifier le décodage de bout en bout.</p>
+<p>Les négociations se sont poursuivies à Paris jusqu'à tard dans la soirée, et les délégations
+étrangères ont salué une déclaration jugée équilibrée par la présidence française. {text}</p>
+<p>Dans les couloirs du Grand Palais, chercheurs, entrepreneurs et élus ont débattu des
+conséquences économiques de l'intelligence artificielle pour l'emploi et la création. {text}</p>
+</article></main><footer>Mentions légales</footer></body></html>"""
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_stores_correct_accents_from_feeds_listings_and_sitemaps(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    expected: dict[str, tuple[str, str]] = {}
+    items = []
+    for n, (body, header, meta) in enumerate(CASES):
+        text = _sample(body)
+        title = (
+            f"Élysée : « déclaration » n°{n} à Noël, ça {'l’œuvre' if body != 'iso-8859-1' else 'l’oeuvre'}"
+        )
+        if body == "iso-8859-1":
+            title = title.replace("’", "'")
+        page = PAGE.format(
+            meta=f"<meta charset='{meta}'>" if meta else "", title=title, text=text, n=n
+        ).encode(body)
+        path = f"/enc/page-{n}-{body}.html"
+        site.add(path, page, content_type=f"text/html; charset={header}" if header else "text/html")
+        expected[f"{site.base}{path}"] = (title, text)
+        items.append(f"<item><title>{title}</title><link>{site.base}{path}</link></item>")
+    short = f"{site.base}/enc/court.html"
+    site.add(
+        "/enc/court.html",
+        SHORT_PAGE.format(t=SHORT).encode("cp1252"),
+        content_type="text/html; charset=utf-8",
+    )
+    expected[short] = ("Sommet à Paris", SHORT)
+    items.append(f"<item><title>Sommet à Paris</title><link>{short}</link></item>")
+    # The feed is windows-1252 but its header and declaration both claim UTF-8.
+    feed = (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Fil encodé</title>"
+        f"<link>{site.base}/</link>{''.join(items)}</channel></rss>"
+    )
+    site.add("/enc/feed.xml", feed.encode("cp1252"), content_type="application/rss+xml; charset=utf-8")
+
+    pages = seed_pages()
+    for page in pages:
+        site.add(page.spec.slug, page.html)
+    listing = (
+        "<html><body><nav><a href='/'>Accueil</a></nav><main>"
+        + "".join(f"<article><a href='/{p.spec.slug}'>{p.title}</a></article>" for p in pages[:3])
+        + "</main></body></html>"
+    )
+    site.add("/actualites", listing)
+    fresh = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    news = "".join(
+        f"<url><loc>{site.base}/{p.spec.slug}</loc><news:news><news:publication_date>{fresh}"
+        f"</news:publication_date><news:title>{p.title}</news:title></news:news></url>"
+        for p in pages[3:]
+    )
+    site.add(
+        "/news-sitemap.xml",
+        "<?xml version='1.0' encoding='UTF-8'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9' "
+        f"xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>{news}</urlset>",
+        content_type="application/xml",
+    )
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [
+            {"name": "Encodages", "kind": "feed", "url": f"{site.base}/enc/feed.xml", "owner": "media"},
+            {
+                "name": "Parti",
+                "kind": "listing",
+                "url": f"{site.base}/actualites",
+                "owner": "party",
+                "family": "centre",
+            },
+            {"name": "Agence", "kind": "sitemap", "url": f"{site.base}/news-sitemap.xml", "owner": "media"},
+        ],
+    )
+    from flows.cli import main
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--sources", str(sources)]) == 0
+    with clean_db.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT a.url, a.title, a.text, q.feed_title, s.name FROM articles a"
+                " JOIN url_queue q ON q.article_id = a.id JOIN sources s ON s.id = a.source_id"
+            )
+        ).all()
+        health = dict(conn.execute(sa.text("SELECT name, new_items_count FROM sources")).all())
+    assert health == {"Encodages": len(CASES) + 1, "Parti": 3, "Agence": 2}
+    by_url = {r.url: r for r in rows}
+    assert {r.name for r in rows} == {"Encodages", "Parti", "Agence"}
+    for url, (title, text) in expected.items():
+        row = by_url[url]
+        assert row.feed_title == title, url
+        assert row.title == title, url
+        assert text in row.text, (url, row.text[:120])
+    for page in pages:
+        assert f"{site.base}/{page.spec.slug}" in by_url

@@ -1,0 +1,177 @@
+# ruff: noqa: E501
+"""Adaptive polling (shrink, grow, bounds, declared period), source health transitions
+(failing after 3 days, disabled after 30 failures) and re-enabling from the command line."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from monitors.feeds import FeedEntry
+from monitors.http import FetchResult
+from monitors.models import Source
+from monitors.poll import PollOutcome
+from monitors.schedule import adapt_interval, effective_interval, failure_backoff
+from monitors.settings import get_settings
+from monitors.store import apply_poll, due_sources
+
+LOW, HIGH = 600, 86400
+
+
+def test_interval_shrinks_when_most_are_new_and_grows_when_most_are_known() -> None:
+    assert adapt_interval(3600, new=8, known=2, low=LOW, high=HIGH) == 1800
+    assert adapt_interval(3600, new=2, known=8, low=LOW, high=HIGH) == 5400
+    assert adapt_interval(3600, new=5, known=5, low=LOW, high=HIGH) == 3600
+    assert adapt_interval(3600, new=0, known=0, low=LOW, high=HIGH) == 5400  # 304 or empty
+    assert adapt_interval(700, new=10, known=0, low=LOW, high=HIGH) == LOW
+    assert adapt_interval(80000, new=0, known=10, low=LOW, high=HIGH) == HIGH
+
+
+def test_declared_period_is_respected_within_bounds() -> None:
+    assert effective_interval(600, 3 * 3600, LOW, HIGH) == 3 * 3600
+    assert effective_interval(7200, 1800, LOW, HIGH) == 7200
+    assert effective_interval(600, 30 * 86400, LOW, HIGH) == HIGH
+    assert effective_interval(600, None, LOW, HIGH) == 600
+
+
+def test_failure_backoff_doubles_with_jitter_and_honours_retry_after() -> None:
+    rng = random.Random(7)
+    for n in range(1, 12):
+        cap = min(HIGH, LOW * 2 ** (n - 1))
+        delays = [failure_backoff(n, None, LOW, HIGH, rng) for _ in range(50)]
+        assert all(cap / 2 <= d <= cap for d in delays)
+        assert len(set(delays)) > 1  # jittered
+    assert failure_backoff(1, 5000.0, LOW, HIGH, rng) == 5000.0
+
+
+def _src(db: Session, name: str = "adaptive") -> Source:
+    src = Source(name=name, kind="feed", url=f"https://example.org/{name}.xml", owner="media")
+    db.add(src)
+    db.flush()
+    db.refresh(src)
+    return src
+
+
+def _ok(
+    source_id: int, urls: list[str], *, not_modified: bool = False, declared: int | None = None
+) -> PollOutcome:
+    fetched = FetchResult(
+        "https://example.org/f", "https://example.org/f", "not_modified" if not_modified else "ok", 200
+    )
+    return PollOutcome(source_id, fetched, [FeedEntry(u) for u in urls], declared_interval=declared)
+
+
+def _error(source_id: int, error_class: str = "transient") -> PollOutcome:
+    fetched = FetchResult("https://example.org/f", "https://example.org/f", "error", 503)
+    return PollOutcome(source_id, fetched, error_class=error_class, error="HTTP 503")
+
+
+def test_apply_poll_adapts_the_interval_within_bounds(db: Session) -> None:
+    settings = get_settings()
+    src = _src(db)
+    assert src.poll_interval_seconds == 3600
+    intervals = []
+    for i in range(4):  # every poll: all entries new
+        apply_poll(db, _ok(src.id, [f"https://example.org/a/{i}-{k}" for k in range(5)]), settings=settings)
+        intervals.append(src.poll_interval_seconds)
+    assert intervals == [1800, 900, 600, 600]
+    polled = datetime.now(UTC)
+    assert src.next_poll_at is not None and abs((src.next_poll_at - polled).total_seconds() - 600) < 30
+    for _ in range(20):  # nothing new: 304s
+        apply_poll(db, _ok(src.id, [], not_modified=True), settings=settings)
+    assert src.poll_interval_seconds == HIGH
+    assert src.not_modified_count == 20 and src.new_items_count == 20
+    # Same entries again: all known, the interval stays at the ceiling.
+    apply_poll(db, _ok(src.id, [f"https://example.org/a/0-{k}" for k in range(5)]), settings=settings)
+    assert src.poll_interval_seconds == HIGH and src.new_items_count == 20
+
+
+def test_feed_declared_ttl_delays_the_next_poll(db: Session) -> None:
+    src = _src(db, "ttl")
+    apply_poll(db, _ok(src.id, ["https://example.org/t/1"], declared=3 * 3600), settings=get_settings())
+    assert src.poll_interval_seconds == 1800  # adaptive interval shrank (all new)...
+    assert src.declared_interval_seconds == 3 * 3600
+    assert src.next_poll_at is not None  # ...but the feed asked for 3 hours
+    assert (src.next_poll_at - datetime.now(UTC)).total_seconds() > 3 * 3600 - 30
+    apply_poll(db, _ok(src.id, [], not_modified=True), settings=get_settings())
+    assert src.declared_interval_seconds == 3 * 3600  # a 304 keeps what the feed declared
+
+
+def test_failing_after_three_days_disabled_after_thirty_then_re_enabled(db: Session) -> None:
+    settings = get_settings()
+    src = _src(db, "flaky")
+    apply_poll(db, _error(src.id), settings=settings)
+    assert src.status == "active" and src.failing_since is not None
+    src.failing_since = datetime.now(UTC) - timedelta(days=3, minutes=1)
+    apply_poll(db, _error(src.id), settings=settings)
+    assert src.status == "failing" and src.consecutive_failures == 2
+    apply_poll(db, _ok(src.id, []), settings=settings)  # recovers by itself
+    assert src.status == "active" and src.consecutive_failures == 0 and src.failing_since is None
+    for _ in range(30):
+        apply_poll(db, _error(src.id, "permanent"), settings=settings)
+    assert src.status == "disabled" and src.consecutive_failures == 30 and src.total_failures == 32
+    db.flush()
+    assert due_sources(db, [src.id], force=True) == []  # even --all skips it
+
+    from monitors.sources import set_source_enabled
+
+    assert set_source_enabled(db, "flaky", True)
+    db.refresh(src)
+    assert src.status == "active" and src.consecutive_failures == 0 and src.next_poll_at is None
+    assert src.total_failures == 32 and src.last_error == "HTTP 503"  # history kept
+    assert [s.id for s in due_sources(db, [src.id])] == [src.id]
+    assert not set_source_enabled(db, "no such source", True)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_sources_commands_table_enable_disable(clean_db: sa.Engine, tmp_path: Path) -> None:
+    from flows.cli import main
+    from tests.site import write_sources
+
+    sources = write_sources(
+        tmp_path / "s.toml",
+        [
+            {
+                "name": "Parti A",
+                "kind": "listing",
+                "url": "https://a.example/actualites",
+                "owner": "party",
+                "family": "centre",
+            },
+            {"name": "Journal B", "kind": "feed", "url": "https://b.example/rss.xml", "owner": "media"},
+        ],
+    )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["sources", "--sources", str(sources)]) == 0
+    text = out.getvalue()
+    header = text.splitlines()[0].split()
+    assert header[:8] == [
+        "name",
+        "kind",
+        "owner",
+        "status",
+        "last_success",
+        "new_7d",
+        "next_poll",
+        "interval",
+    ]
+    assert "last_error" in header and "Parti A" in text and "2 sources: 2 active" in text
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["sources", "disable", "Journal B"]) == 0
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT status FROM sources WHERE name = 'Journal B'")) == "disabled"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["sources", "enable", "Journal B"]) == 0
+        assert main(["sources", "--sources", str(sources)]) == 0
+    assert "Journal B: active, due for a poll" in out.getvalue()
+    assert "2 sources: 2 active" in out.getvalue()
+    assert main(["sources", "enable", "Nobody"]) == 2

@@ -1,0 +1,252 @@
+# ruff: noqa: E501
+"""Each failure class of a source or page, and what veille records for it: 404, 410, not a
+feed (with a discovery suggestion), 429 with Retry-After, 503, timeout, oversized body,
+PDF/image content types, robots.txt disallow and crawl-delay, the User-Agent."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+from monitors.http import HTML_TYPES, HostThrottle, fetch, make_client
+from monitors.ingest import QueueItem, process_item
+from monitors.models import Source
+from monitors.poll import PollOutcome, SourceState, poll_source
+from monitors.relevance import load_topic
+from monitors.robots import RobotsCache
+from monitors.settings import Settings, get_settings
+from monitors.store import apply_poll
+from tests.site import LocalSite, Request, rss_feed
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[httpx.Client]:
+    with make_client(settings) as c:
+        yield c
+
+
+def _source(db: Session, url: str, kind: str = "feed") -> SourceState:
+    src = Source(name=f"src-{url}", kind=kind, url=url, owner="media")
+    db.add(src)
+    db.flush()
+    return SourceState(src.id, src.name, kind, url)
+
+
+def _poll_and_apply(
+    db: Session, client: httpx.Client, settings: Settings, state: SourceState
+) -> tuple[PollOutcome, Source]:
+    out = poll_source(client, settings, state)
+    apply_poll(db, out, settings=settings)
+    db.flush()
+    src = db.get(Source, state.id)
+    assert src is not None
+    db.refresh(src)
+    return out, src
+
+
+HOME_WITH_FEED = """<html><head><title>Accueil</title>
+<link rel="alternate" type="application/rss+xml" title="Actualités" href="/rss/actualites.xml">
+<link rel="alternate" type="application/rss+xml" title="Cassé" href="/rss/casse.xml">
+</head><body><a href="/">Accueil</a></body></html>"""
+
+
+def _good_feed(site: LocalSite, path: str) -> None:
+    site.add(path, rss_feed(site.base, [("Un article", "a/1.html", NOW)]), content_type="application/rss+xml")
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_gone_feed_is_permanent_and_discovery_suggests_without_switching(
+    site: LocalSite, db: Session, client: httpx.Client, settings: Settings, status: int
+) -> None:
+    site.add("/old-feed.xml", "gone", status=status, content_type="text/plain")
+    site.add("/", HOME_WITH_FEED)
+    _good_feed(site, "/rss/actualites.xml")
+    state = _source(db, f"{site.base}/old-feed.xml")
+    out, src = _poll_and_apply(db, client, settings, state)
+    assert out.error_class == "permanent" and f"HTTP {status}" in (out.error or "")
+    assert src.url == f"{site.base}/old-feed.xml"  # never switched silently
+    assert src.suggested_feeds is not None
+    assert src.suggested_feeds["feeds"] == [
+        {"url": f"{site.base}/rss/actualites.xml", "title": "Fil test", "entries": 1}
+    ]  # the broken candidate (404) is not suggested
+    assert src.last_error_class == "permanent" and src.consecutive_failures == 1
+    # Permanent: no quick retry, the source is looked at again after the longest interval.
+    assert src.next_poll_at is not None
+    assert src.next_poll_at - datetime.now(UTC) > timedelta(seconds=settings.max_poll_interval - 60)
+    assert len(site.hits("/old-feed.xml")) == 1
+
+
+def test_not_a_feed_suggests_the_feeds_the_page_and_common_paths_offer(
+    site: LocalSite, db: Session, client: httpx.Client, settings: Settings
+) -> None:
+    site.add("/actualites", "<html><body><p>Nos actualités</p><a href='/feed'>RSS</a></body></html>")
+    _good_feed(site, "/feed")
+    out, src = _poll_and_apply(db, client, settings, _source(db, f"{site.base}/actualites"))
+    assert out.error is not None and out.error.startswith("not a feed")
+    assert src.suggested_feeds is not None
+    assert [f["url"] for f in src.suggested_feeds["feeds"]] == [f"{site.base}/feed"]
+
+    # A site with nothing advertised: the usual WordPress path is tried.
+    site.routes.clear()
+    site.add("/blog.xml", "<html><body>Rien</body></html>")
+    _good_feed(site, "/feed/")
+    out = poll_source(client, settings, SourceState(99, "x", "feed", f"{site.base}/blog.xml"))
+    assert out.suggested_feeds is not None
+    assert [f["url"] for f in out.suggested_feeds["feeds"]] == [f"{site.base}/feed/"]
+
+
+def test_429_with_retry_after_backs_off_at_least_that_long(
+    site: LocalSite, db: Session, client: httpx.Client, settings: Settings
+) -> None:
+    site.add("/feed.xml", "slow down", status=429, content_type="text/plain", headers={"Retry-After": "7200"})
+    out, src = _poll_and_apply(db, client, settings, _source(db, f"{site.base}/feed.xml"))
+    assert out.error_class == "transient" and out.fetch.retry_after == 7200
+    assert src.next_poll_at is not None
+    assert src.next_poll_at - datetime.now(UTC) > timedelta(seconds=7200 - 60)
+    assert src.suggested_feeds is None  # transient: no discovery
+    assert src.status == "active" and src.consecutive_failures == 1
+
+
+def test_503_backs_off_exponentially_with_jitter(
+    site: LocalSite, db: Session, client: httpx.Client, settings: Settings
+) -> None:
+    site.add("/feed.xml", "down", status=503, content_type="text/plain")
+    state = _source(db, f"{site.base}/feed.xml")
+    waits = []
+    for _ in range(3):
+        out, src = _poll_and_apply(db, client, settings, state)
+        assert out.error_class == "transient" and "HTTP 503" in (out.error or "")
+        assert src.next_poll_at is not None
+        waits.append((src.next_poll_at - datetime.now(UTC)).total_seconds())
+    low = settings.min_poll_interval
+    for n, wait in enumerate(waits):  # failure n+1: within [half, full] of low * 2**n
+        assert low * 2**n / 2 - 5 <= wait <= low * 2**n + 5, (n, wait)
+    assert src.consecutive_failures == 3 and src.total_failures == 3
+
+
+def test_timeout_is_transient(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+    def slow(_: Request) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(1.5)
+        return 200, {"Content-Type": "application/rss+xml"}, b"<rss/>"
+
+    site.add("/slow.xml", b"", handler=slow)
+    quick = dataclasses.replace(settings, timeout=0.4)
+    with make_client(quick) as c:
+        out = poll_source(c, quick, SourceState(1, "s", "feed", f"{site.base}/slow.xml"))
+    assert out.error_class == "transient" and (out.error or "").startswith("timeout")
+
+
+def test_oversized_body_is_permanent(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+    site.add(
+        "/huge.xml", rss_feed(site.base, [("x" * 5000, "a.html", NOW)]), content_type="application/rss+xml"
+    )
+    small = dataclasses.replace(settings, max_bytes=2000)
+    out = poll_source(client, small, SourceState(1, "s", "feed", f"{site.base}/huge.xml"))
+    assert out.error_class == "permanent" and "2000 byte cap" in (out.error or "")
+
+
+@pytest.mark.parametrize("ctype", ["application/pdf", "image/jpeg"])
+def test_pdf_and_image_pages_are_skipped_with_the_reason(
+    site: LocalSite, client: httpx.Client, settings: Settings, ctype: str
+) -> None:
+    site.add("/doc", b"%PDF-1.4 binary", content_type=ctype)
+    item = QueueItem(1, 1, f"{site.base}/doc", f"{site.base}/doc")
+    out = process_item(client, settings, item, load_topic())
+    assert out.outcome == "skipped" and out.error_class == "permanent"
+    assert out.reason == f"content type {ctype} is not one veille reads here"
+    listing = poll_source(client, settings, SourceState(1, "l", "listing", f"{site.base}/doc"))
+    assert listing.fetch.outcome == "skipped" and listing.error_class == "permanent"
+
+
+def test_robots_disallow_is_skipped_with_the_reason_and_cached(
+    site: LocalSite, db: Session, client: httpx.Client, settings: Settings
+) -> None:
+    site.add(
+        "/robots.txt",
+        "User-agent: *\nDisallow: /prive/\n\nUser-agent: otherbot\nDisallow: /\n",
+        content_type="text/plain",
+    )
+    _good_feed(site, "/prive/feed.xml")
+    _good_feed(site, "/public/feed.xml")
+    robots = RobotsCache()
+    state = _source(db, f"{site.base}/prive/feed.xml")
+    out = poll_source(client, settings, state, robots=robots)
+    assert out.fetch.outcome == "skipped" and out.error_class == "permanent"
+    assert out.error == f"disallowed by {site.base}/robots.txt"
+    apply_poll(db, out, settings=settings)
+    db.flush()
+    src = db.get(Source, state.id)
+    assert src is not None and src.last_error == out.error
+    assert site.hits("/prive/feed.xml") == []
+    ok = poll_source(
+        client, settings, SourceState(2, "p", "feed", f"{site.base}/public/feed.xml"), robots=robots
+    )
+    assert ok.error is None and len(ok.entries) == 1
+    assert len(site.hits("/robots.txt")) == 1  # cached per site
+    off = dataclasses.replace(settings, respect_robots=False)
+    assert poll_source(client, off, state, robots=robots).error is None
+
+
+def test_robots_missing_allows_and_unreachable_defers(
+    site: LocalSite, client: httpx.Client, settings: Settings
+) -> None:
+    _good_feed(site, "/feed.xml")
+    assert (
+        poll_source(
+            client, settings, SourceState(1, "s", "feed", f"{site.base}/feed.xml"), robots=RobotsCache()
+        ).error
+        is None
+    )
+    site.add("/robots.txt", "oops", status=503, content_type="text/plain")
+    out = poll_source(
+        client, settings, SourceState(1, "s", "feed", f"{site.base}/feed.xml"), robots=RobotsCache()
+    )
+    assert out.error_class == "transient" and "robots.txt" in (out.error or "")
+
+
+def test_crawl_delay_spaces_requests_to_the_host(
+    site: LocalSite, client: httpx.Client, settings: Settings
+) -> None:
+    site.add("/robots.txt", "User-agent: veille\nCrawl-delay: 1\n", content_type="text/plain")
+    site.add("/page", "<html><body>x</body></html>")
+    robots, throttle = RobotsCache(), HostThrottle(per_host=4, delay=0.0)
+    starts = []
+    for _ in range(3):
+        starts.append(time.monotonic())
+        assert fetch(
+            client, f"{site.base}/page", settings, accept=HTML_TYPES, throttle=throttle, robots=robots
+        ).ok
+    assert time.monotonic() - starts[0] >= 1.9  # three requests, two gaps of one second
+    assert robots.check(client, f"{site.base}/page", settings).crawl_delay == 1.0
+    capped = dataclasses.replace(settings, max_crawl_delay=0.25)
+    assert robots.check(client, f"{site.base}/page", capped).crawl_delay == 0.25
+
+
+def test_user_agent_names_veille_and_the_contact_url(
+    site: LocalSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+
+    def record(req: Request) -> tuple[int, dict[str, str], bytes]:
+        seen.append(req.headers.get("user-agent", ""))
+        return 200, {"Content-Type": "text/html"}, b"<html></html>"
+
+    site.add("/ua", b"", handler=record)
+    monkeypatch.setenv("VEILLE_CONTACT_URL", "https://example.org/veille-contact")
+    settings = get_settings()
+    with make_client(settings) as c:
+        fetch(c, f"{site.base}/ua", settings)
+    assert seen == ["veille/0.1 (+https://example.org/veille-contact)"]

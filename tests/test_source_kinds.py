@@ -1,0 +1,249 @@
+# ruff: noqa: E501
+"""The three source kinds against local fixtures: feed (RSS 2.0, RDF, Atom, bozo), sitemap
+(index, gzip, Google News with the date window), listing (with and without link_pattern)."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from monitors.http import make_client
+from monitors.poll import PollOutcome, SourceState, poll_source
+from monitors.settings import Settings, get_settings
+from tests.site import LocalSite, rss_feed
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[httpx.Client]:
+    with make_client(settings) as c:
+        yield c
+
+
+def poll(client: httpx.Client, settings: Settings, kind: str, url: str, **kw: str) -> PollOutcome:
+    return poll_source(client, settings, SourceState(1, "t", kind, url, **kw))
+
+
+# --- feeds ------------------------------------------------------------------------------
+
+
+def test_rss2_feed(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+    items = [("Sommet de l’IA : « accélérer »", "a/un.html", NOW), ("Deuxième", "a/deux.html", NOW)]
+    site.add("/rss.xml", rss_feed(site.base, items), content_type="application/rss+xml")
+    out = poll(client, settings, "feed", f"{site.base}/rss.xml")
+    assert out.error is None and out.warning is None
+    assert [e.url for e in out.entries] == [f"{site.base}/a/un.html", f"{site.base}/a/deux.html"]
+    assert out.entries[0].title == "Sommet de l’IA : « accélérer »"
+    assert out.entries[0].published_at is not None
+
+
+RDF = """<?xml version="1.0" encoding="utf-8"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+  xmlns:dc="http://purl.org/dc/elements/1.1/">
+ <channel rdf:about="{base}/"><title>Fil RDF</title><link>{base}/</link><description>d</description>
+  <items><rdf:Seq><rdf:li rdf:resource="{base}/rdf/1.html"/><rdf:li rdf:resource="{base}/rdf/2.html"/>
+  </rdf:Seq></items></channel>
+ <item rdf:about="{base}/rdf/1.html"><title>Premier élément</title><link>{base}/rdf/1.html</link>
+  <dc:date>2025-02-10T10:00:00+01:00</dc:date></item>
+ <item rdf:about="{base}/rdf/2.html"><title>Second</title><link>{base}/rdf/2.html</link></item>
+</rdf:RDF>"""
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Fil Atom</title><id>urn:x</id>
+ <updated>2025-02-10T10:00:00Z</updated>
+ <entry><title>Entrée Atom</title><id>urn:1</id><link rel="alternate" href="/atom/1.html"/>
+  <published>2025-02-10T09:00:00Z</published><updated>2025-02-10T09:00:00Z</updated>
+  <author><name>Camille Dupont</name></author></entry>
+ <entry><title>Sans lien</title><id>urn:2</id><updated>2025-02-10T09:00:00Z</updated></entry>
+</feed>"""
+
+
+def test_rss1_rdf_feed(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+    site.add("/rdf.xml", RDF.format(base=site.base), content_type="application/rdf+xml")
+    out = poll(client, settings, "feed", f"{site.base}/rdf.xml")
+    assert out.error is None
+    assert [e.url for e in out.entries] == [f"{site.base}/rdf/1.html", f"{site.base}/rdf/2.html"]
+    assert out.entries[0].title == "Premier élément"
+    assert out.entries[0].published_at == datetime(2025, 2, 10, 9, 0, tzinfo=UTC)
+
+
+def test_atom_feed_resolves_relative_links(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+    site.add("/atom.xml", ATOM, content_type="application/atom+xml")
+    out = poll(client, settings, "feed", f"{site.base}/atom.xml")
+    assert out.error is None
+    assert [e.url for e in out.entries] == [f"{site.base}/atom/1.html"]  # the entry without link is dropped
+    assert out.entries[0].author == "Camille Dupont"
+
+
+def test_bozo_feed_yields_partial_entries_and_the_reason(
+    site: LocalSite, client: httpx.Client, settings: Settings
+) -> None:
+    items = [(f"Article {i}", f"b/{i}.html", NOW) for i in range(3)]
+    body = rss_feed(site.base, items)
+    truncated = body[: body.index("<item>", body.index("b/1.html"))] + "<item><title>Coupé"
+    site.add("/bozo.xml", truncated, content_type="application/rss+xml")
+    out = poll(client, settings, "feed", f"{site.base}/bozo.xml")
+    assert out.error is None
+    assert [e.url for e in out.entries] == [f"{site.base}/b/0.html", f"{site.base}/b/1.html"]
+    assert out.warning is not None and out.warning.startswith("malformed feed, 2 entries read:")
+
+
+def test_feed_declared_update_period(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+    rss = rss_feed(site.base, [("x", "x.html", NOW)])
+    site.add("/ttl.xml", rss.replace("<language>", "<ttl>120</ttl><language>"))
+    sy = rss.replace(
+        "<rss version='2.0'>", "<rss version='2.0' xmlns:sy='http://purl.org/rss/1.0/modules/syndication/'>"
+    )
+    sy = sy.replace(
+        "<language>",
+        "<sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency><language>",
+    )
+    site.add("/sy.xml", sy)
+    assert poll(client, settings, "feed", f"{site.base}/ttl.xml").declared_interval == 7200
+    assert poll(client, settings, "feed", f"{site.base}/sy.xml").declared_interval == 43200
+
+
+# --- sitemaps -----------------------------------------------------------------------------
+
+
+def _urlset(base: str, urls: list[tuple[str, datetime | None]]) -> str:
+    rows = "".join(
+        f"<url><loc>{base}/{path}</loc>"
+        + (f"<lastmod>{when.isoformat()}</lastmod>" if when else "")
+        + "</url>"
+        for path, when in urls
+    )
+    return f"<?xml version='1.0' encoding='UTF-8'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{rows}</urlset>"
+
+
+def test_sitemap_index_with_gzipped_child_and_window(
+    site: LocalSite, client: httpx.Client, settings: Settings
+) -> None:
+    recent, old = NOW - timedelta(days=1), NOW - timedelta(days=40)
+    index = (
+        "<?xml version='1.0' encoding='UTF-8'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+        f"<sitemap><loc>{site.base}/sm/posts.xml.gz</loc><lastmod>{recent.isoformat()}</lastmod></sitemap>"
+        f"<sitemap><loc>{site.base}/sm/pages.xml</loc></sitemap>"
+        f"<sitemap><loc>{site.base}/sm/2019.xml</loc><lastmod>{old.isoformat()}</lastmod></sitemap>"
+        "</sitemapindex>"
+    )
+    site.add("/sitemap.xml", index, content_type="application/xml")
+    posts = _urlset(
+        site.base, [("p/nouveau.html", recent), ("p/ancien.html", old), ("p/sans-date.html", None)]
+    )
+    site.add("/sm/posts.xml.gz", gzip.compress(posts.encode()), content_type="application/x-gzip")
+    site.add("/sm/pages.xml", _urlset(site.base, [("p/page-recente.html", NOW - timedelta(days=6))]))
+    site.add("/sm/2019.xml", _urlset(site.base, [("p/2019.html", recent)]))
+    out = poll(client, settings, "sitemap", f"{site.base}/sitemap.xml")
+    assert out.error is None and out.warning is None
+    assert sorted(e.url for e in out.entries) == [
+        f"{site.base}/p/nouveau.html",
+        f"{site.base}/p/page-recente.html",
+    ]
+    assert out.ignored == 3  # the old URL, the undated one, and the child sitemap dated before the window
+    assert site.hits("/sm/2019.xml") == []
+    assert [f.url for f in out.extra_fetches] == [f"{site.base}/sm/posts.xml.gz", f"{site.base}/sm/pages.xml"]
+
+    narrow = dataclasses.replace(settings, sitemap_window_days=2)
+    out = poll(client, narrow, "sitemap", f"{site.base}/sitemap.xml")
+    assert [e.url for e in out.entries] == [f"{site.base}/p/nouveau.html"]
+
+
+NEWS = """<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+ <url><loc>{base}/n/frais.html</loc><news:news><news:publication><news:name>Le Site</news:name>
+  <news:language>fr</news:language></news:publication><news:publication_date>{fresh}</news:publication_date>
+  <news:title>Sommet de l’IA : la déclaration finale</news:title></news:news></url>
+ <url><loc>{base}/n/vieux.html</loc><lastmod>{fresh}</lastmod><news:news><news:publication_date>{stale}</news:publication_date>
+  <news:title>Vieille dépêche</news:title></news:news></url>
+</urlset>"""
+
+
+def test_google_news_sitemap_gzipped_uses_the_news_date(
+    site: LocalSite, client: httpx.Client, settings: Settings
+) -> None:
+    body = NEWS.format(
+        base=site.base,
+        fresh=(NOW - timedelta(hours=3)).isoformat(),
+        stale=(NOW - timedelta(days=9)).isoformat(),
+    )
+    site.add("/news.xml.gz", gzip.compress(body.encode()), content_type="application/octet-stream")
+    out = poll(client, settings, "sitemap", f"{site.base}/news.xml.gz")
+    assert out.error is None
+    assert [(e.url, e.title) for e in out.entries] == [
+        (f"{site.base}/n/frais.html", "Sommet de l’IA : la déclaration finale")
+    ]
+    assert out.ignored == 1  # its news date is 9 days old even though lastmod is fresh
+    wide = dataclasses.replace(settings, sitemap_window_days=30)
+    assert len(poll(client, wide, "sitemap", f"{site.base}/news.xml.gz").entries) == 2
+
+
+def test_sitemap_that_is_not_one_is_a_permanent_error(
+    site: LocalSite, client: httpx.Client, settings: Settings
+) -> None:
+    site.add("/sitemap.xml", "<html><body>Pas de plan</body></html>", content_type="text/html")
+    out = poll(client, settings, "sitemap", f"{site.base}/sitemap.xml")
+    assert out.error_class == "permanent" and out.error is not None and "not a sitemap" in out.error
+
+
+def test_gzip_bomb_is_refused(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+    site.add("/big.xml.gz", gzip.compress(b" " * 200_000), content_type="application/x-gzip")
+    small = dataclasses.replace(settings, max_bytes=50_000)
+    out = poll(client, small, "sitemap", f"{site.base}/big.xml.gz")
+    assert out.error_class == "permanent" and "byte cap" in (out.error or "")
+
+
+# --- listings -----------------------------------------------------------------------------
+
+LISTING = """<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Actualités</title></head><body>
+<header><a href="/">Accueil</a><a href="/le-parti/nos-valeurs-et-notre-projet">Nos valeurs et notre projet</a></header>
+<nav class="main-menu"><a href="/actualites/une-autre-rubrique-du-menu-principal">Menu</a></nav>
+<main>
+ <h1>Actualités</h1>
+ <div class="cards">
+  <article><a href="/actualites/sommet-ia-notre-position-sur-l-intelligence-artificielle">
+    Sommet IA : notre position sur l’intelligence artificielle</a><time datetime="2025-02-10T09:00:00+01:00">10 février</time></article>
+  <article><a href="/communiques/2025/02/declaration">Déclaration du bureau national</a></article>
+  <article><a href="https://www.example.org/actualites/un-article-sur-un-autre-site">Ailleurs</a></article>
+  <article><a href="/categorie/economie">Économie</a> <a href="/tag/ia-et-numerique">IA</a></article>
+  <article><a href="/actualites/sommet-ia-notre-position-sur-l-intelligence-artificielle#comments">3 commentaires</a></article>
+  <article><a href="/documents/programme-complet-2027.pdf">Programme (PDF)</a></article>
+ </div>
+ <div class="pagination"><a href="/actualites?page=2">Page suivante</a><a href="/actualites/page/3">3</a></div>
+ <a href="/adherer">Adhérer</a> <a href="/faire-un-don">Faire un don</a> <a href="/actualites">Toutes les actualités</a>
+</main>
+<footer><a href="/mentions-legales">Mentions légales</a><a href="/actualites/plan-du-site-complet-et-archives">Plan</a></footer>
+</body></html>"""
+
+
+def test_listing_heuristic_keeps_article_links_and_drops_navigation(
+    site: LocalSite, client: httpx.Client, settings: Settings
+) -> None:
+    site.add("/actualites", LISTING)
+    out = poll(client, settings, "listing", f"{site.base}/actualites")
+    assert out.error is None and out.warning is None
+    assert [e.url for e in out.entries] == [
+        f"{site.base}/actualites/sommet-ia-notre-position-sur-l-intelligence-artificielle",
+        f"{site.base}/communiques/2025/02/declaration",
+    ]
+    assert out.entries[0].title == "Sommet IA : notre position sur l’intelligence artificielle"
+    assert out.entries[0].published_at == datetime(2025, 2, 10, 8, 0, tzinfo=UTC)
+
+
+def test_listing_with_link_pattern(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+    site.add("/actualites", LISTING)
+    out = poll(client, settings, "listing", f"{site.base}/actualites", link_pattern=r"/communiques/\d{4}/")
+    assert [e.url for e in out.entries] == [f"{site.base}/communiques/2025/02/declaration"]
+    out = poll(client, settings, "listing", f"{site.base}/actualites", link_pattern=r"/nothing-matches/")
+    assert out.entries == [] and out.warning is not None and "link_pattern" in out.warning
