@@ -12,6 +12,10 @@ COMMAND_MODULES = (
     "flows.commands.run",
     "flows.commands.export",
     "flows.commands.db",
+    "flows.commands.serve",
+    "flows.commands.search",
+    "flows.commands.stats",
+    "flows.commands.feed",
 )
 
 

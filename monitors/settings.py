@@ -53,6 +53,8 @@ class Settings:
     per_host_delay: float
     max_attempts: int
     batch_size: int
+    poll_interval_minutes: int = 10
+    maintenance_cron: str = "30 4 * * *"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -74,6 +76,8 @@ class Settings:
             per_host_delay=_float("VEILLE_PER_HOST_DELAY", 1.0),
             max_attempts=_int("VEILLE_MAX_ATTEMPTS", 4),
             batch_size=_int("VEILLE_BATCH_SIZE", 25),
+            poll_interval_minutes=_int("VEILLE_POLL_INTERVAL_MINUTES", 10),
+            maintenance_cron=os.environ.get("VEILLE_MAINTENANCE_CRON") or "30 4 * * *",
         )
 
 
