@@ -23,7 +23,7 @@ SELECT a.id, a.url, a.canonical_url, s.name AS source, s.owner, s.family, a.titl
                  WHERE si.article_id = a.id), '[]'::json) AS sightings,
        a.text
 FROM articles a JOIN sources s ON s.id = a.source_id
-WHERE (:relevant IS NULL OR a.relevant = :relevant)
+WHERE (CAST(:relevant AS boolean) IS NULL OR a.relevant = CAST(:relevant AS boolean))
   AND (CAST(:since AS timestamptz) IS NULL
        OR coalesce(a.published_at, a.fetched_at) >= CAST(:since AS timestamptz))
   AND (CAST(:source AS text) IS NULL OR s.name = CAST(:source AS text))

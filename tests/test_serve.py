@@ -21,6 +21,7 @@ from tests.site import LocalSite, rss_feed, seed_site, write_sources
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 ROOT = Path(__file__).resolve().parent.parent
+NAMES = {"veille-run/poll-and-ingest", "veille-ingest/drain-queue", "veille-maintenance/daily"}
 
 
 def _by_name(deployments: list[Any]) -> dict[str, Any]:
@@ -58,6 +59,23 @@ def test_deployments_have_schedules_tags_and_one_run_at_a_time() -> None:
     assert custom["veille-maintenance/daily"].schedules[0].schedule.cron == "0 6 * * 1"
     with pytest.raises(ValueError, match="at least 1 minute"):
         build_deployments(get_settings(), interval_minutes=-5)
+
+
+def test_serve_command_serves_the_deployments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import prefect
+
+    from flows.cli import main
+
+    served: list[Any] = []
+    monkeypatch.setattr(prefect, "serve", lambda *deployments: served.extend(deployments))
+    monkeypatch.chdir(tmp_path)
+    assert main(["serve", "--interval", "3", "--sources", "mine.toml"]) == 0
+    deps = _by_name(served)
+    assert set(deps) == NAMES
+    cycle = deps["veille-run/poll-and-ingest"]
+    assert cycle.schedules[0].schedule.interval == timedelta(minutes=3)
+    # served runs start in their own process: the sources file is passed as an absolute path
+    assert cycle.parameters["sources_file"] == str(tmp_path / "mine.toml")
 
 
 def test_deployments_register_with_the_server() -> None:

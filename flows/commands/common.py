@@ -16,10 +16,11 @@ def prepare_database() -> str:
     return url
 
 
-def print_table(rows: list[dict[str, Any]], out: TextIO = sys.stdout, width: int = 60) -> None:
+def print_table(rows: list[dict[str, Any]], out: TextIO | None = None, width: int = 60) -> None:
     """Plain aligned columns, cells cut at ``width`` characters."""
     if not rows:
         return
+    out = out or sys.stdout
     cols = list(rows[0])
     widths = {c: max(len(c), *(len(str(r[c])[:width]) for r in rows)) for c in cols}
     print("  ".join(c.ljust(widths[c]) for c in cols).rstrip(), file=out)
