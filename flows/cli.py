@@ -17,6 +17,10 @@ COMMAND_MODULES = (
     "flows.commands.eval",
     "flows.commands.rescore",
     "flows.commands.sources",
+    "flows.commands.serve",
+    "flows.commands.search",
+    "flows.commands.stats",
+    "flows.commands.feed",
 )
 
 

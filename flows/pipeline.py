@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -237,7 +236,12 @@ def summarize(polls: list[PollSummary], ingest: IngestReport, names: dict[int, s
 def run_flow(
     sources_file: str | None = None, force: bool = False, max_items: int | None = None
 ) -> list[dict[str, Any]]:
-    """Poll due sources once, ingest the queue, publish a summary table."""
+    """Poll due sources once, ingest the queue, publish a summary table and report."""
+    from flows.artifacts import publish_run_artifacts
+    from monitors.archive import database_now
+
+    with session_scope() as session:
+        started = database_now(session)
     reset_runtime()
     try:
         polls = poll_flow(sources_file, force)
@@ -251,12 +255,7 @@ def run_flow(
     with session_scope() as session:
         names = dict(session.execute(select(Source.id, Source.name)).all())
     rows = summarize(polls, ingest, names)
-    if rows:
-        create_table_artifact(
-            key="veille-run-summary",
-            table=rows,
-            description="Per source: polled, new, stored, errors",
-        )
+    publish_run_artifacts(rows, since=started)
     return rows
 
 

@@ -1,4 +1,4 @@
-"""Export the archive as JSON lines, one object per article, streamed from the database."""
+"""Export the archive (JSON lines, CSV, Parquet), one record per article, streamed from the database."""
 
 from __future__ import annotations
 
@@ -38,6 +38,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def iter_rows(
+    session: Session,
+    *,
+    relevant: bool | None = None,
+    since: datetime | None = None,
+    source: str | None = None,
+    owner: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Articles as dicts of database values, oldest first, streamed with a server-side cursor."""
+    result = session.execute(
+        text(EXPORT_SQL).execution_options(stream_results=True, yield_per=500),
+        {"relevant": relevant, "since": since, "source": source, "owner": owner},
+    )
+    for row in result.mappings():
+        yield dict(row)
+
+
 def iter_articles(
     session: Session,
     *,
@@ -46,13 +63,26 @@ def iter_articles(
     source: str | None = None,
     owner: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Articles as plain dicts, oldest first, streamed with a server-side cursor."""
-    result = session.execute(
-        text(EXPORT_SQL).execution_options(stream_results=True, yield_per=500),
-        {"relevant": relevant, "since": since, "source": source, "owner": owner},
-    )
-    for row in result.mappings():
+    """Articles as JSON-ready dicts (dates as ISO strings), oldest first."""
+    for row in iter_rows(session, relevant=relevant, since=since, source=source, owner=owner):
         yield {key: _jsonable(value) for key, value in row.items()}
+
+
+def count_articles(
+    session: Session,
+    *,
+    relevant: bool | None = None,
+    since: datetime | None = None,
+    source: str | None = None,
+    owner: str | None = None,
+) -> int:
+    """How many articles an export with these filters writes (for a progress bar)."""
+    body = EXPORT_SQL.split("FROM articles a", 1)[1].rsplit("ORDER BY", 1)[0]
+    count: int = session.execute(
+        text("SELECT count(*) FROM articles a" + body),
+        {"relevant": relevant, "since": since, "source": source, "owner": owner},
+    ).scalar_one()
+    return count
 
 
 def write_jsonl(records: Iterator[dict[str, Any]], out: TextIO) -> int:
@@ -62,4 +92,85 @@ def write_jsonl(records: Iterator[dict[str, Any]], out: TextIO) -> int:
         out.write(json.dumps(record, ensure_ascii=False, default=str))
         out.write("\n")
         count += 1
+    return count
+
+
+def _flat(value: Any) -> Any:
+    """A CSV cell: lists joined with "; ", other structures as JSON, dates in ISO form."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "; ".join(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return _jsonable(value)
+
+
+def write_csv(records: Iterator[dict[str, Any]], out: TextIO) -> int:
+    """Write records as CSV with a header row (RFC 4180 quoting); returns how many."""
+    import csv
+
+    writer: csv.DictWriter[str] | None = None
+    count = 0
+    for record in records:
+        if writer is None:
+            writer = csv.DictWriter(out, fieldnames=list(record), lineterminator="\n")
+            writer.writeheader()
+        writer.writerow({k: _flat(v) for k, v in record.items()})
+        count += 1
+    return count
+
+
+def parquet_schema() -> Any:
+    """Column types of the Parquet export (fixed, so batches full of NULLs keep their type)."""
+    import pyarrow as pa
+
+    ts = pa.timestamp("us", tz="UTC")
+    strings = ("url", "canonical_url", "source", "owner", "family", "title", "author", "description")
+    return pa.schema(
+        [("id", pa.int64())]
+        + [(name, pa.string()) for name in strings]
+        + [
+            ("published_at", ts),
+            ("fetched_at", ts),
+            ("language", pa.string()),
+            ("language_confidence", pa.float64()),
+            ("declared_language", pa.string()),
+            ("relevance", pa.float64()),
+            ("relevant", pa.bool_()),
+            ("relevance_terms", pa.list_(pa.string())),
+            ("topic_version", pa.string()),
+            ("duplicate_of", pa.int64()),
+            ("cluster_id", pa.int64()),
+            ("wire", pa.string()),
+            ("sightings", pa.string()),  # JSON array of {source, owner, url, first_seen}
+            ("text", pa.string()),
+        ]
+    )
+
+
+def write_parquet(records: Iterator[dict[str, Any]], path: str, batch_size: int = 500) -> int:
+    """Write database-valued records (:func:`iter_rows`) to a Parquet file; returns how many."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise OSError("Parquet export needs pyarrow: pip install 'veille[parquet]'") from exc
+
+    schema = parquet_schema()
+    count = 0
+    batch: list[dict[str, Any]] = []
+    with pq.ParquetWriter(path, schema) as writer:
+
+        def flush() -> None:
+            if batch:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                batch.clear()
+
+        for record in records:
+            row = dict(record)
+            row["sightings"] = json.dumps(row.get("sightings") or [], ensure_ascii=False, default=str)
+            batch.append(row)
+            count += 1
+            if len(batch) >= batch_size:
+                flush()
+        flush()
     return count

@@ -59,6 +59,8 @@ class Settings:
     min_poll_interval: int = 600
     max_poll_interval: int = 86400
     sitemap_window_days: float = 7.0
+    poll_interval_minutes: int = 10
+    maintenance_cron: str = "30 4 * * *"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -86,6 +88,8 @@ class Settings:
             min_poll_interval=_int("VEILLE_MIN_POLL_INTERVAL", 600),
             max_poll_interval=_int("VEILLE_MAX_POLL_INTERVAL", 86400),
             sitemap_window_days=_float("VEILLE_SITEMAP_WINDOW_DAYS", 7.0),
+            poll_interval_minutes=_int("VEILLE_POLL_INTERVAL_MINUTES", 10),
+            maintenance_cron=os.environ.get("VEILLE_MAINTENANCE_CRON") or "30 4 * * *",
         )
 
 

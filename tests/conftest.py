@@ -111,3 +111,32 @@ def site() -> Iterator[object]:
 
     with LocalSite() as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def archive_url(
+    database_url: str, prefect_harness: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A second database holding the fixture archive (``tests/archive.py``), built once by
+    running the pipeline over a LocalSite. Point ``VEILLE_DATABASE_URL`` at it to use it."""
+    from monitors.db import get_engine, migrate
+    from tests.archive import build_archive
+    from tests.site import LocalSite
+
+    url = make_url(database_url).set(database=make_url(database_url).database + "_archive")
+    admin = sa.create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+    archive = url.render_as_string(hide_password=False)
+    migrate(archive)
+    os.environ["VEILLE_DATABASE_URL"] = archive
+    try:
+        with LocalSite() as site:
+            build_archive(site, tmp_path_factory.mktemp("archive"), get_engine(archive))
+    finally:
+        os.environ["VEILLE_DATABASE_URL"] = database_url
+    yield archive
+    get_engine(archive).dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()

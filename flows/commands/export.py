@@ -1,4 +1,4 @@
-"""`veille export`: the archive as JSON lines."""
+"""`veille export`: the archive as JSON lines, CSV or Parquet."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from flows.commands.common import prepare_database
 EXAMPLE = """example:
   veille export --format jsonl --output archive.jsonl
   veille export --relevant --since 2025-02-01 | jq .title
+  veille export --format csv --owner party --output partis.csv
+  veille export --format parquet --relevant --output relevant.parquet   # needs pyarrow
 """
 
 
@@ -19,37 +21,52 @@ def register(sub: Any) -> None:
     from flows.cli import formatter
 
     p = sub.add_parser(
-        "export", help="write the archive as JSON lines", epilog=EXAMPLE, formatter_class=formatter
+        "export",
+        help="write the archive as JSON lines, CSV or Parquet",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
     )
-    p.add_argument("--format", choices=["jsonl"], default="jsonl")
-    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here, not stdout (needed for parquet)")
     p.add_argument("--relevant", action="store_true", help="only articles relevant to the topic")
     p.add_argument("--since", type=datetime.fromisoformat, metavar="DATE", help="published since")
     p.add_argument("--source", metavar="NAME", help="only this source (its name)")
     p.add_argument("--owner", choices=["media", "party"], help="only media or only parties")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.format == "parquet" and not args.output:
+        print("veille: error: --format parquet needs --output FILE", file=sys.stderr)
+        return 2
     prepare_database()
+    from flows.commands.progress import track
+    from monitors import export
     from monitors.db import session_scope
-    from monitors.export import iter_articles, write_jsonl
 
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
-    try:
-        with session_scope() as session:
-            count = write_jsonl(
-                iter_articles(
-                    session,
-                    relevant=True if args.relevant else None,
-                    since=args.since,
-                    source=args.source,
-                    owner=args.owner,
-                ),
-                out,
-            )
-    finally:
-        if args.output:
-            out.close()
+    filters = {
+        "relevant": True if args.relevant else None,
+        "since": args.since,
+        "source": args.source,
+        "owner": args.owner,
+    }
+    with session_scope() as session:
+        total = export.count_articles(session, **filters)
+        reader = export.iter_rows if args.format == "parquet" else export.iter_articles
+        rows = reader(session, **filters)
+        if not args.no_progress:
+            rows = track(rows, total, f"exporting {args.format}")
+        if args.format == "parquet":
+            count = export.write_parquet(rows, args.output)
+        else:
+            write = export.write_csv if args.format == "csv" else export.write_jsonl
+            newline = "" if args.format == "csv" else None
+            out = open(args.output, "w", encoding="utf-8", newline=newline) if args.output else sys.stdout  # noqa: SIM115
+            try:
+                count = write(rows, out)
+            finally:
+                if args.output:
+                    out.close()
     print(f"exported {count} articles", file=sys.stderr)
     return 0

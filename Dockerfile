@@ -1,0 +1,22 @@
+# veille: the pipeline and its `veille` command. `docker compose up` runs it as `veille serve`.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY pyproject.toml README.md alembic.ini ./
+COPY monitors ./monitors
+COPY flows ./flows
+COPY migrations ./migrations
+COPY seeds ./seeds
+# Editable: veille finds seeds/ and migrations/ next to its code, in /app.
+RUN pip install -e ".[parquet]" \
+    && useradd --create-home --uid 1000 veille
+USER veille
+
+# Without VEILLE_DATABASE_URL veille would start an embedded PostgreSQL; in compose it is set.
+ENV VEILLE_DATA_DIR=/home/veille/data
+CMD ["veille", "serve"]

@@ -1,0 +1,64 @@
+"""Artifacts a run leaves in the Prefect UI: what each source gave, and what was found."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from monitors.archive import new_relevant_since
+from monitors.db import session_scope
+
+RUN_TABLE_KEY = "veille-run-summary"
+RUN_REPORT_KEY = "veille-run-report"
+TOTALS = ("new_urls", "stored", "duplicates", "relevant", "failed", "retry")
+
+
+def _md(text: str | None) -> str:
+    """Escape what would break a markdown link label or table cell."""
+    return (text or "(untitled)").replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
+
+
+def run_report(rows: list[dict[str, Any]], new_relevant: list[dict[str, Any]]) -> str:
+    """The markdown summary of a run: totals, new relevant articles as links, sources in error."""
+    totals = {k: sum(int(r[k]) for r in rows) for k in TOTALS}
+    lines = [
+        "# veille run",
+        "",
+        f"{len(rows)} sources polled or ingested: {totals['new_urls']} new URLs, "
+        f"{totals['stored']} articles stored, {totals['duplicates']} duplicates, "
+        f"{totals['relevant']} relevant, {totals['failed']} failed, {totals['retry']} to retry.",
+        "",
+        f"## New relevant articles ({len(new_relevant)})",
+        "",
+    ]
+    if new_relevant:
+        for a in new_relevant:
+            when = a["published_at"].date().isoformat() if a["published_at"] else "undated"
+            label = f"[{_md(a['title'])}]({a['url']})"
+            lines.append(f"- {label} ({_md(a['source'])}, {when}, relevance {a['relevance']:.2f})")
+    else:
+        lines.append("None this run.")
+    errors = [r for r in rows if r["error"] or r["failed"]]
+    if errors:
+        lines += ["", "## Sources with errors", "", "| source | failed pages | error |", "|---|---|---|"]
+        lines += [f"| {_md(r['source'])} | {r['failed']} | {_md(str(r['error']))} |" for r in errors]
+    return "\n".join(lines) + "\n"
+
+
+def publish_run_artifacts(rows: list[dict[str, Any]], since: datetime) -> None:
+    """Publish the per-source table and the markdown summary of the run that started at ``since``."""
+    if rows:
+        create_table_artifact(
+            key=RUN_TABLE_KEY,
+            table=rows,
+            description="Per source: poll outcome, new URLs, stored, duplicates, relevant, failed, error",
+        )
+    with session_scope() as session:
+        new_relevant = new_relevant_since(session, since)
+    create_markdown_artifact(
+        key=RUN_REPORT_KEY,
+        markdown=run_report(rows, new_relevant),
+        description="Run summary with links to the new relevant articles",
+    )

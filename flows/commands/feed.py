@@ -1,0 +1,94 @@
+"""`veille feed`: an Atom feed of the newest relevant articles, to a file or served over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from flows.commands.common import prepare_database
+
+EXAMPLE = """example:
+  veille feed --output relevant.atom              # write the feed once
+  veille feed --serve 8080                        # then subscribe to http://localhost:8080/feed.atom
+  veille feed --serve 8080 --host 0.0.0.0 --limit 100
+"""
+FEED_PATH = "/feed.atom"
+
+
+def register(sub: Any) -> None:
+    from flows.cli import formatter
+
+    p = sub.add_parser(
+        "feed",
+        help="Atom feed of the newest relevant articles (file or HTTP)",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--output", "-o", metavar="FILE", help="write the feed here (default: stdout)")
+    where.add_argument("--serve", type=int, metavar="PORT", help=f"serve it at http://HOST:PORT{FEED_PATH}")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
+    p.add_argument("--limit", "-n", type=int, default=50, metavar="N", help="newest N articles (50)")
+    p.add_argument("--title", default="veille: articles pertinents", help="feed title")
+    p.set_defaults(handler=handle)
+
+
+def render(limit: int, title: str, self_url: str | None = None) -> bytes:
+    """The feed as it is now in the database."""
+    from monitors.archive import newest_relevant
+    from monitors.atom import atom_feed
+    from monitors.db import session_scope
+
+    with session_scope() as session:
+        articles = newest_relevant(session, limit)
+    return atom_feed(articles, title=title, self_url=self_url)
+
+
+def make_server(host: str, port: int, limit: int, title: str) -> ThreadingHTTPServer:
+    """An HTTP server answering ``/feed.atom`` (and ``/``) with a freshly rendered feed."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            print(f"{self.address_string()} {format % args}", file=sys.stderr)
+
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.split("?")[0] not in {FEED_PATH, "/"}:
+                self.send_error(404, f"the feed is at {FEED_PATH}")
+                return
+            try:
+                body = render(limit, title, f"http://{self.headers.get('Host', host)}{FEED_PATH}")
+            except Exception as exc:  # noqa: BLE001 - report to the reader, keep serving
+                self.send_error(503, f"feed unavailable: {type(exc).__name__}")
+                print(f"veille feed: {exc}", file=sys.stderr)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/atom+xml; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def handle(args: argparse.Namespace) -> int:
+    prepare_database()
+    if args.serve is not None:
+        server = make_server(args.host, args.serve, args.limit, args.title)
+        print(f"serving the feed at http://{args.host}:{server.server_port}{FEED_PATH} (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+        return 0
+    body = render(args.limit, args.title)
+    if args.output:
+        Path(args.output).write_bytes(body)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(body.decode("utf-8"))
+    return 0

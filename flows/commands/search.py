@@ -1,0 +1,68 @@
+"""`veille search`: French full-text search of the archive, ranked, with snippets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from typing import Any
+
+from flows.commands.common import prepare_database
+
+EXAMPLE = """example:
+  veille search "sommet IA Macron"
+  veille search '"Grand Palais" -Bletchley' --relevant --limit 5
+  veille search "Mistral OR DeepSeek" --json | jq .url
+
+The query uses web-search syntax (websearch_to_tsquery, French stemming): words are ANDed,
+"quoted phrase", OR, -excluded. Title matches weigh more than description, then text.
+In psql: SELECT * FROM search_articles('sommet IA', 20);
+"""
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def register(sub: Any) -> None:
+    from flows.cli import formatter
+
+    p = sub.add_parser(
+        "search", help="full-text search of the archive (French)", epilog=EXAMPLE, formatter_class=formatter
+    )
+    p.add_argument("query", help='web-search syntax: words, "phrase", OR, -word')
+    p.add_argument("--limit", "-n", type=int, default=20, metavar="N", help="at most N results (20)")
+    p.add_argument("--relevant", action="store_true", help="only articles relevant to the topic")
+    p.add_argument("--json", action="store_true", help="one JSON object per result")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    prepare_database()
+    from rich.console import Console
+    from rich.markup import escape
+
+    from monitors.archive import search
+    from monitors.db import session_scope
+
+    with session_scope() as session:
+        hits = search(session, args.query, args.limit, args.relevant)
+    if args.json:
+        for hit in hits:
+            record = {**hit.__dict__}
+            record["published_at"] = hit.published_at.isoformat() if hit.published_at else None
+            print(json.dumps(record, ensure_ascii=False))
+        return 0
+    console = Console(highlight=False, soft_wrap=True)
+    if not hits:
+        console.print(f"no article matches {args.query!r}")
+        return 0
+    for i, hit in enumerate(hits, 1):
+        when = hit.published_at.date().isoformat() if hit.published_at else "undated"
+        flag = " [green]relevant[/]" if hit.relevant else ""
+        console.print(
+            f"[bold]{i}. {escape(hit.title or '(untitled)')}[/]  "
+            f"[dim]{escape(hit.source)} ({hit.owner}), {when}, rank {hit.rank:.3f}[/]{flag}"
+        )
+        snippet = _BOLD.sub(lambda m: f"[bold yellow]{m.group(1)}[/]", escape(hit.snippet))
+        console.print(f"   {snippet}")
+        console.print(f"   [link={hit.url}]{escape(hit.url)}[/link]\n")
+    return 0

@@ -1,0 +1,56 @@
+"""`veille serve`: run the scheduled deployments (poll and ingest, drain, daily maintenance)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from flows.commands.common import prepare_database
+
+EXAMPLE = """example:
+  veille serve                                # poll every 10 minutes, maintenance at 04:30
+  veille serve --interval 30 --sources my.toml
+  PREFECT_API_URL=http://localhost:4200/api veille serve   # runs show in that server's UI
+
+Deployments: veille-run/poll-and-ingest, veille-ingest/drain-queue, veille-maintenance/daily,
+each limited to one concurrent run. Stop with Ctrl-C.
+"""
+
+
+def register(sub: Any) -> None:
+    from flows.cli import formatter
+
+    p = sub.add_parser(
+        "serve",
+        help="run the scheduled deployments (Prefect serve) until stopped",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
+    )
+    p.add_argument("--sources", metavar="FILE", help="sources file (default: seeds/sources.toml)")
+    p.add_argument(
+        "--interval",
+        type=int,
+        metavar="MINUTES",
+        help="minutes between poll cycles (default: VEILLE_POLL_INTERVAL_MINUTES, 10)",
+    )
+    p.add_argument(
+        "--maintenance-cron",
+        metavar="CRON",
+        help='cron line, Europe/Paris (default: VEILLE_MAINTENANCE_CRON, "30 4 * * *")',
+    )
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    prepare_database()
+    from prefect import serve
+
+    from flows.deployments import build_deployments
+
+    sources = str(Path(args.sources).resolve()) if args.sources else None
+    deployments = build_deployments(
+        sources_file=sources, interval_minutes=args.interval, maintenance_cron=args.maintenance_cron
+    )
+    serve(*deployments)
+    return 0

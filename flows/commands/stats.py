@@ -1,0 +1,59 @@
+"""`veille stats`: what the archive holds, by owner, family, language; queue and source health."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date, datetime
+from typing import Any
+
+from flows.commands.common import prepare_database, print_table
+
+EXAMPLE = """example:
+  veille stats            # tables: totals, by owner, by family, by language, queue, source health
+  veille stats --json | jq .totals
+"""
+
+TITLES = {
+    "totals": "Archive",
+    "by_owner": "By owner",
+    "by_family": "By political family",
+    "by_language": "By language",
+    "queue": "URL queue",
+    "health": "Source health (see the source_health view)",
+}
+
+
+def register(sub: Any) -> None:
+    from flows.cli import formatter
+
+    p = sub.add_parser("stats", help="archive statistics", epilog=EXAMPLE, formatter_class=formatter)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=handle)
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def handle(args: argparse.Namespace) -> int:
+    prepare_database()
+    from monitors.archive import stats
+    from monitors.db import session_scope
+
+    with session_scope() as session:
+        sections = stats(session)
+    if args.json:
+        plain = {k: [{c: _plain(v) for c, v in r.items()} for r in rows] for k, rows in sections.items()}
+        print(json.dumps(plain))
+        return 0
+    for name, rows in sections.items():
+        print(f"{TITLES[name]}\n{'-' * len(TITLES[name])}")
+        if name == "totals":
+            print_table([{"what": k, "value": v} for k, v in rows[0].items()])
+        elif rows:
+            print_table(rows)
+        else:
+            print("(none)")
+        print()
+    return 0

@@ -1,0 +1,78 @@
+"""The deployments ``veille serve`` runs on a schedule (``prefect.yaml`` declares the same ones
+for a process work pool).
+
+- ``veille-run/poll-and-ingest``: every ``VEILLE_POLL_INTERVAL_MINUTES`` (10), poll the sources
+  that are due, then ingest the queue; publishes the run table and report artifacts.
+- ``veille-ingest/drain-queue``: ingest whatever the queue holds (retries that came due,
+  or a backlog) half an interval after each cycle; the unit of scale-out on a work pool.
+- ``veille-maintenance/daily``: ``VEILLE_MAINTENANCE_CRON`` (Europe/Paris), source health report,
+  rescore when the topic version changed.
+
+Each deployment allows one run at a time; tasks retry on transient errors only
+(``retry_transient``); flows themselves are not retried, since Prefect cannot tell why a
+flow failed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prefect import Flow
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron, Interval
+
+from flows.maintenance import maintenance_flow
+from flows.pipeline import ingest_flow, run_flow
+from monitors.settings import Settings, get_settings
+
+TAGS = ["veille"]
+TIMEZONE = "Europe/Paris"
+# Interval schedules count from this instant, so cycles land on round minutes.
+ANCHOR = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _deployment(flow: Flow[..., Any], **options: Any) -> RunnerDeployment:
+    deployment = flow.to_deployment(**options)
+    assert isinstance(deployment, RunnerDeployment)  # to_deployment is sync in a sync context
+    return deployment
+
+
+def build_deployments(
+    settings: Settings | None = None,
+    sources_file: str | None = None,
+    interval_minutes: int | None = None,
+    maintenance_cron: str | None = None,
+) -> list[RunnerDeployment]:
+    """The three scheduled deployments, each limited to one concurrent run."""
+    settings = settings or get_settings()
+    minutes = interval_minutes or settings.poll_interval_minutes
+    if minutes < 1:
+        raise ValueError(f"the poll interval must be at least 1 minute, got {minutes}")
+    interval = timedelta(minutes=minutes)
+    cycle = _deployment(
+        run_flow,
+        name="poll-and-ingest",
+        schedules=[Interval(interval, anchor_date=ANCHOR, timezone=TIMEZONE)],
+        concurrency_limit=1,
+        parameters={"sources_file": sources_file},
+        tags=[*TAGS, "poll", "ingest"],
+        description="Poll the due sources, then ingest the URL queue.",
+    )
+    drain = _deployment(
+        ingest_flow,
+        name="drain-queue",
+        schedules=[Interval(interval, anchor_date=ANCHOR + interval / 2, timezone=TIMEZONE)],
+        concurrency_limit=1,
+        tags=[*TAGS, "ingest"],
+        description="Ingest what the URL queue holds (retries come due, backlog).",
+    )
+    daily = _deployment(
+        maintenance_flow,
+        name="daily",
+        schedules=[Cron(maintenance_cron or settings.maintenance_cron, timezone=TIMEZONE)],
+        concurrency_limit=1,
+        tags=[*TAGS, "maintenance"],
+        description="Source health report; rescore when the topic changed.",
+    )
+    return [cycle, drain, daily]

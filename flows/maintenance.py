@@ -1,0 +1,122 @@
+"""The daily maintenance flow: a source health report, and a rescore when the topic changed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.pipeline import retry_transient
+from monitors.archive import source_health
+from monitors.db import get_engine, session_scope
+from monitors.relevance import Topic, load_topic
+from monitors.rescore import rescore
+from monitors.store import queue_counts
+
+HEALTH_TABLE_KEY = "veille-source-health"
+MAINTENANCE_REPORT_KEY = "veille-maintenance-report"
+
+
+@dataclass
+class RescoreOutcome:
+    topic_version: str
+    stale: int  # articles that were scored with another topic version
+    rescored: int
+    changed_side: int
+    note: str
+
+
+def rescore_when_topic_changed(topic: Topic) -> RescoreOutcome:
+    """The rescore step of maintenance: recompute the articles scored with another topic version."""
+    report = rescore(get_engine(), topic)
+    if report.candidates == 0:
+        return RescoreOutcome(topic.version, 0, 0, 0, "every article is scored with the current topic")
+    return RescoreOutcome(
+        topic.version,
+        report.candidates,
+        report.rescored,
+        report.changed_side,
+        f"{report.rescored} articles rescored, {report.became_relevant} became relevant, "
+        f"{report.became_not_relevant} became not relevant",
+    )
+
+
+def _cell(value: Any) -> Any:
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=retry_transient)
+def health_task() -> tuple[list[dict[str, Any]], dict[str, int]]:
+    with session_scope() as session:
+        return source_health(session), queue_counts(session)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=retry_transient)
+def rescore_task(topic: Topic) -> RescoreOutcome:
+    return rescore_when_topic_changed(topic)
+
+
+def maintenance_report(health: list[dict[str, Any]], queue: dict[str, int], rescore: RescoreOutcome) -> str:
+    labels = Counter(r["health"] for r in health)
+    lines = [
+        "# veille maintenance",
+        "",
+        "## Sources",
+        "",
+        ", ".join(f"{n} {label}" for label, n in sorted(labels.items())) or "no sources yet",
+        "",
+    ]
+    unhealthy = [r for r in health if r["health"] != "ok"]
+    if unhealthy:
+        lines += ["| source | health | failures in a row | last error |", "|---|---|---|---|"]
+        lines += [
+            f"| {r['name']} | {r['health']} | {r['consecutive_failures']} | "
+            f"{(r['last_error'] or '').replace('|', '/')[:120]} |"
+            for r in unhealthy
+        ]
+        lines.append("")
+    lines += [
+        "## URL queue",
+        "",
+        ", ".join(f"{n} {state}" for state, n in sorted(queue.items())) or "empty",
+        "",
+        "## Topic",
+        "",
+        f"Current version {rescore.topic_version}: {rescore.note}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@flow(name="veille-maintenance")
+def maintenance_flow() -> dict[str, Any]:
+    """Publish the source health report; rescore articles if the topic changed."""
+    logger = get_run_logger()
+    health, queue = health_task()
+    outcome = rescore_task(load_topic())
+    if health:
+        create_table_artifact(
+            key=HEALTH_TABLE_KEY,
+            table=[{k: _cell(v) for k, v in row.items()} for row in health],
+            description="Source health (the source_health view), unhealthy sources first",
+        )
+    create_markdown_artifact(
+        key=MAINTENANCE_REPORT_KEY,
+        markdown=maintenance_report(health, queue, outcome),
+        description="Daily maintenance: source health, queue, topic version",
+    )
+    unhealthy = [r["name"] for r in health if r["health"] != "ok"]
+    if unhealthy:
+        logger.warning("%d sources need attention: %s", len(unhealthy), ", ".join(unhealthy))
+    logger.info("topic %s: %s", outcome.topic_version, outcome.note)
+    return {
+        "sources": len(health),
+        "unhealthy": unhealthy,
+        "queue": queue,
+        "stale": outcome.stale,
+        "rescored": outcome.rescored,
+    }

@@ -1,0 +1,174 @@
+"""The README's SQL cookbook, read from README.md and run against the fixture archive.
+
+Each question has a check of what its answer must be, derived from what the fixture archive
+(tests/archive.py) holds; a question added to the README without a check fails the suite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.archive import EXTRAS
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def cookbook() -> dict[str, str]:
+    """Question (### heading) -> SQL of the block under it, from the README's cookbook section."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## SQL cookbook\n", 1)[1].split("\n## ", 1)[0]
+    found = re.findall(r"^### (.+?)\n+```sql\n(.+?)```", section, flags=re.M | re.S)
+    return {question.strip(): sql.strip() for question, sql in found}
+
+
+Rows = list[dict]
+
+
+def check_parties_week_before(rows: Rows, conn: sa.Connection) -> None:
+    assert [(r["source"], r["day"]) for r in rows] == [
+        ("La France insoumise", date(2025, 2, 5)),
+        ("Rassemblement national", date(2025, 2, 9)),
+    ]  # the PCF spoke on the 10th, the PS on the 11th; LR's note of the 6th is about milk
+
+
+def check_afp_dispatch(rows: Rows, conn: sa.Connection) -> None:
+    by_title = {r["story_title"]: r for r in rows}
+    dispatch = by_title[EXTRAS["afp"].title]
+    assert dispatch["outlets"] == 4
+    assert dispatch["ran_it"] == "20 Minutes, La Tribune, Le Parisien, Ouest-France"
+    # franceinfo's own piece "avec AFP" the same day is a story of its own
+    others = [r for r in rows if r is not dispatch]
+    assert [r["ran_it"] for r in others] == ["franceinfo"]
+
+
+def check_by_family(rows: Rows, conn: sa.Connection) -> None:
+    assert [(r["day"].day, r["family"], r["articles"]) for r in rows] == [
+        (5, "gauche radicale", 1),
+        (9, "extrême droite", 1),
+        (10, "gauche radicale", 1),
+        (11, "gauche", 1),
+        (12, "centre", 1),
+    ]
+
+
+def check_by_owner(rows: Rows, conn: sa.Connection) -> None:
+    table = {(r["day"].day, r["owner"]): (r["articles"], r["sources"]) for r in rows}
+    # 8 Feb: the AFP dispatch (3 verbatim outlets), its edited copy, franceinfo's piece
+    assert table[(8, "media")] == (3, 5)
+    assert table[(7, "media")] == (1, 1)
+    assert {k: v for k, v in table.items() if k[1] == "party"} == {
+        (5, "party"): (1, 1),
+        (9, "party"): (1, 1),
+        (10, "party"): (1, 1),
+        (11, "party"): (1, 1),
+        (12, "party"): (1, 1),
+    }
+
+
+def check_by_source(rows: Rows, conn: sa.Connection) -> None:
+    got = {r["source"]: int(r["relevant_articles"]) for r in rows}
+    expected = dict(
+        conn.execute(
+            sa.text(
+                "SELECT s.name, count(DISTINCT si.article_id) FROM sightings si"
+                " JOIN articles a ON a.id = si.article_id JOIN sources s ON s.id = si.source_id"
+                " WHERE a.relevant GROUP BY s.name"
+            )
+        ).all()
+    )
+    assert got == expected
+    assert got["Le Parisien"] == 1 and "Les Républicains" not in got and "Horizons" not in got
+
+
+def _containing(conn: sa.Connection, needle: str, where: str = "TRUE") -> set[str]:
+    rows = conn.execute(
+        sa.text(f"SELECT source, title, description, text FROM articles_with_source WHERE {where}")
+    ).all()
+    return {r.source for r in rows if any(needle in (f or "") for f in (r.title, r.description, r.text))}
+
+
+def check_data_centres(rows: Rows, conn: sa.Connection) -> None:
+    assert {r["source"] for r in rows} == _containing(conn, "centres de données")
+    sources = {r["source"] for r in rows}
+    assert {"La France insoumise", "Rassemblement national", "La Tribune"} <= sources
+    # the verbatim AFP dispatch is one article, filed under whichever outlet was fetched first
+    assert len(sources & {"Le Parisien", "20 Minutes", "Ouest-France"}) == 1
+    ranks = [r["rank"] for r in rows]
+    assert ranks == sorted(ranks, reverse=True) and all(rank > 0 for rank in ranks)
+    for r in rows:
+        assert "**centres** de **données**" in r["snippet"], r
+
+
+def check_macron(rows: Rows, conn: sa.Connection) -> None:
+    assert {r["source"] for r in rows} == _containing(conn, "Macron", "owner = 'party' AND relevant")
+    assert {"La France insoumise", "Rassemblement national", "Renaissance"} <= {r["source"] for r in rows}
+    assert [r["day"] for r in rows] == sorted(r["day"] for r in rows)
+    assert all("**Macron**" in r["snippet"] for r in rows)
+
+
+def check_terms(rows: Rows, conn: sa.Connection) -> None:
+    terms: Counter[str] = Counter()
+    for (names,) in conn.execute(
+        sa.text(
+            "SELECT a.relevance_terms FROM articles a JOIN sources s ON s.id = a.source_id"
+            " WHERE s.owner = 'party' AND a.relevant"
+        )
+    ):
+        terms.update(names or [])
+    assert {r["term"]: r["articles"] for r in rows} == dict(terms)
+    assert len(rows) >= 3
+
+
+def check_health(rows: Rows, conn: sa.Connection) -> None:
+    assert [(r["name"], r["health"], r["consecutive_failures"]) for r in rows] == [
+        ("Horizons", "erroring", 1)
+    ]
+    assert rows[0]["last_error"].startswith("HTTP 404")
+
+
+def check_failed_pages(rows: Rows, conn: sa.Connection) -> None:
+    assert [(r["source"], r["url"].rsplit("/", 2)[-2:], r["state"]) for r in rows] == [
+        ("Le Parisien", ["leparisien", "supprime.html"], "failed")
+    ]
+    assert rows[0]["reason"].startswith("HTTP 404") and rows[0]["attempts"] == 1
+
+
+FAMILY_PER_DAY = "How many relevant articles did each political family publish per day around the summit?"
+CHECKS: dict[str, Callable[[Rows, sa.Connection], None]] = {
+    "Which parties talked about the summit the week before it?": check_parties_week_before,
+    "Who ran the AFP dispatch of 8 February?": check_afp_dispatch,
+    FAMILY_PER_DAY: check_by_family,
+    "Media or parties: who covered the summit, day by day?": check_by_owner,
+    "Which outlets ran the most relevant articles, copies included?": check_by_source,
+    "What was said about data centres?": check_data_centres,
+    "How did the parties talk about Macron in their communiqués on the summit?": check_macron,
+    "Which terms made party communiqués relevant?": check_terms,
+    "Which sources need attention?": check_health,
+    "Which pages could not be fetched, and why?": check_failed_pages,
+}
+
+
+def test_every_cookbook_query_has_a_check() -> None:
+    queries = cookbook()
+    assert len(queries) >= 8
+    assert set(queries) == set(CHECKS)
+
+
+@pytest.mark.parametrize("question", sorted(CHECKS))
+def test_cookbook_query(question: str, archive_url: str) -> None:
+    sql = cookbook()[question]
+    engine = sa.create_engine(archive_url)
+    try:
+        with engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(sa.text(sql)).mappings()]
+            assert rows, question
+            CHECKS[question](rows, conn)
+    finally:
+        engine.dispose()

@@ -1,0 +1,198 @@
+"""The shell side: `veille search`, `export` (jsonl, csv, parquet), `stats`, `feed`, and --help."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import re
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import COMMAND_MODULES, main
+
+
+@pytest.fixture
+def archive(archive_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engine]:
+    """The fixture archive as the database the commands use."""
+    monkeypatch.setenv("VEILLE_DATABASE_URL", archive_url)
+    engine = sa.create_engine(archive_url)
+    yield engine
+    engine.dispose()
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    # Not capsys: Prefect's log handler would keep a stream that capsys closes after the test.
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def scalar(engine: sa.Engine, sql: str) -> object:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(sql)).scalar()
+
+
+@pytest.mark.parametrize("module", COMMAND_MODULES)
+def test_every_command_help_shows_an_example(module: str) -> None:
+    out = io.StringIO()
+    command = {"run": "run", "export": "export", "db": "migrate"}.get(module.rsplit(".", 1)[1])
+    command = command or module.rsplit(".", 1)[1]
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    example = re.split(r"examples?:", out.getvalue(), maxsplit=1)[1]
+    assert "veille " in example
+
+
+def test_search_ranks_and_highlights(archive: sa.Engine) -> None:
+    code, out, _ = run("search", '"centres de données"', "--json")
+    assert code == 0
+    hits = [json.loads(line) for line in out.splitlines()]
+    expected = scalar(archive, "SELECT count(*) FROM articles WHERE text ILIKE '%centres de données%'")
+    assert len(hits) == expected and len(hits) >= 4
+    assert [h["rank"] for h in hits] == sorted((h["rank"] for h in hits), reverse=True)
+    assert all("**centres** de **données**" in h["snippet"] for h in hits)
+
+    # web-search syntax: -word excludes
+    code, out, _ = run("search", '"centres de données" -Lyon', "--json")
+    excluded = [json.loads(line) for line in out.splitlines()]
+    with archive.connect() as conn:
+        texts = dict(conn.execute(sa.text("SELECT id, title || ' ' || text FROM articles")).all())
+    assert len(excluded) == len(hits) - 1  # La Tribune's edited copy adds a paragraph on Lyon
+    assert all("Lyon" not in texts[h["id"]] for h in excluded)
+
+    # the human form: title, source, snippet, link
+    code, out, _ = run("search", "souveraineté numérique", "--limit", "1")
+    assert code == 0
+    assert (
+        "Rassemblement national" in out and "souveraineté" in out and "/rn/communique-sommet-ia.html" in out
+    )
+    assert "**" not in out  # matches are styled, not starred
+    code, out, _ = run("search", "cryptomonnaie")  # in no article
+    assert code == 0 and "no article matches" in out
+
+
+def test_export_jsonl_with_filters(archive: sa.Engine) -> None:
+    code, out, err = run("export", "--owner", "party", "--relevant", "--since", "2025-02-09")
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert {r["source"] for r in records} == {
+        "Rassemblement national",
+        "Parti communiste français",
+        "Parti socialiste",
+        "Renaissance",
+    }
+    assert all(r["owner"] == "party" and r["relevant"] for r in records)
+    assert "exported 4 articles" in err
+    code, out, _ = run("export", "--source", "Le Monde", "--no-progress")
+    assert [json.loads(line)["source"] for line in out.splitlines()] == ["Le Monde"]
+
+
+def test_export_csv_with_progress(archive: sa.Engine, tmp_path: Path) -> None:
+    target = tmp_path / "articles.csv"
+    code, _, err = run("export", "--format", "csv", "--output", str(target))
+    assert code == 0
+    total = scalar(archive, "SELECT count(*) FROM articles")
+    # the progress bar (rich, stderr) ends at total/total
+    assert "exporting csv" in err and f"{total}/{total}" in err
+    with target.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == total
+    assert {"id", "title", "source", "owner", "family", "published_at", "relevant", "text"} <= set(rows[0])
+    dispatch = [r for r in rows if r["wire"] == "AFP" and json.loads(r["sightings"]).__len__() == 3]
+    assert len(dispatch) == 1  # the verbatim AFP dispatch, with its three outlets
+    multiline = [r for r in rows if "\n" in r["text"]]
+    assert multiline  # texts with line breaks survive the round trip
+    lfi = next(r for r in rows if r["source"] == "La France insoumise")
+    assert "; " in lfi["relevance_terms"]
+
+
+def test_export_parquet(archive: sa.Engine, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    target = tmp_path / "relevant.parquet"
+    code, _, err = run("export", "--format", "parquet", "--relevant", "--output", str(target))
+    assert code == 0, err
+    table = pq.read_table(target)
+    assert table.num_rows == scalar(archive, "SELECT count(*) FROM articles WHERE relevant")
+    assert str(table.schema.field("published_at").type) == "timestamp[us, tz=UTC]"
+    assert str(table.schema.field("relevance_terms").type).startswith("list<")
+    rows = table.to_pylist()
+    assert all(r["relevant"] for r in rows)
+    assert min(r["published_at"] for r in rows) == datetime(2024, 5, 21, 17, 12, tzinfo=UTC)
+    code, _, err = run("export", "--format", "parquet")
+    assert code == 2 and "needs --output" in err
+
+
+def test_stats(archive: sa.Engine) -> None:
+    code, out, _ = run("stats", "--json")
+    assert code == 0
+    data = json.loads(out)
+    totals = data["totals"][0]
+    assert totals["articles"] == scalar(archive, "SELECT count(*) FROM articles")
+    assert totals["relevant"] == scalar(archive, "SELECT count(*) FROM articles WHERE relevant")
+    assert totals["wire_stories"] == 2 and totals["first_relevant_day"] == "2024-05-21"
+    by_owner = {r["owner"]: r for r in data["by_owner"]}
+    assert by_owner["party"]["articles"] == 6 and by_owner["party"]["relevant"] == 5
+    assert {r["state"]: r["urls"] for r in data["queue"]}["failed"] == 1
+    assert {r["health"]: r["sources"] for r in data["health"]}["erroring"] == 1
+    code, out, _ = run("stats")
+    assert code == 0
+    for title in ("Archive", "By owner", "By political family", "URL queue", "Source health"):
+        assert title in out
+    assert "extrême droite" in out
+
+
+def _check_feed(body: bytes | str, engine: sa.Engine, limit: int) -> None:
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    with engine.connect() as conn:
+        newest = conn.execute(
+            sa.text(
+                "SELECT url, title FROM articles WHERE relevant"
+                " ORDER BY coalesce(published_at, fetched_at) DESC, id DESC LIMIT :n"
+            ),
+            {"n": limit},
+        ).all()
+    assert [(e.link, e.title) for e in parsed.entries] == [tuple(r) for r in newest]
+    first = parsed.entries[0]
+    assert first.published_parsed[:3] == (2025, 2, 12) and first.author == "Renaissance"
+    assert {t.term for t in first.tags} == {"Renaissance", "party", "centre"}
+    assert first.summary
+
+
+def test_feed_to_a_file(archive: sa.Engine, tmp_path: Path) -> None:
+    target = tmp_path / "relevant.atom"
+    code, _, _ = run("feed", "--output", str(target), "--limit", "5")
+    assert code == 0
+    _check_feed(target.read_bytes(), archive, 5)
+
+
+def test_feed_served_over_http(archive: sa.Engine) -> None:
+    from flows.commands.feed import make_server
+
+    server = make_server("127.0.0.1", 0, 50, "veille test")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        response = httpx.get(f"{base}/feed.atom", timeout=10)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/atom+xml")
+        _check_feed(response.content, archive, 50)
+        assert feedparser.parse(response.content).feed.title == "veille test"
+        assert httpx.get(f"{base}/other", timeout=10).status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
