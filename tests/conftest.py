@@ -13,10 +13,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+
+from monitors.http import make_client
+from monitors.settings import Settings, get_settings
 
 _tmp = Path(tempfile.mkdtemp(prefix="veille-tests-"))
 os.environ.setdefault("VEILLE_DATA_DIR", str(_tmp / "data"))
@@ -140,3 +144,15 @@ def archive_url(
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The settings the tests' environment gives (private network allowed, no per-host delay)."""
+    return get_settings()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[httpx.Client]:
+    with make_client(settings) as c:
+        yield c

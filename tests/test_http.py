@@ -16,13 +16,7 @@ from monitors.http import (
     make_client,
     parse_retry_after,
 )
-from monitors.settings import get_settings
 from tests.site import LocalSite
-
-
-@pytest.fixture
-def settings():  # type: ignore[no-untyped-def]
-    return get_settings()
 
 
 @pytest.mark.parametrize(

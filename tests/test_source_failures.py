@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -25,17 +24,6 @@ from monitors.store import apply_poll
 from tests.site import LocalSite, Request, rss_feed
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return get_settings()
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[httpx.Client]:
-    with make_client(settings) as c:
-        yield c
 
 
 def _source(db: Session, url: str, kind: str = "feed") -> SourceState:

@@ -6,29 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 
-from monitors.http import make_client
 from monitors.poll import PollOutcome, SourceState, poll_source
-from monitors.settings import Settings, get_settings
+from monitors.settings import Settings
 from tests.site import LocalSite, rss_feed
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return get_settings()
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[httpx.Client]:
-    with make_client(settings) as c:
-        yield c
 
 
 def poll(client: httpx.Client, settings: Settings, kind: str, url: str, **kw: str) -> PollOutcome:
