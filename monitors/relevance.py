@@ -27,7 +27,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate, compress
+from itertools import compress, count
 from pathlib import Path
 from typing import Any
 
@@ -536,8 +536,8 @@ def score_relevance(
     cased_tokens, lower_tokens = joined.split(), joined.lower().split()
     hits_all = topic.matcher.scan(cased_tokens, lower_tokens)
 
-    # which piece each hit is in: piece k ends at bounds[k] (its break token)
-    bounds = list(accumulate(len(line.split()) + 1 for line in lines))
+    # which piece each hit is in: the number of break tokens before it
+    breaks = list(compress(count(), map(SENTENCE_BREAK.__eq__, lower_tokens)))
     first_text = 1 + len(desc_lines)
     lead = _count_ends(text, topic.lead_chars - 1) if topic.lead_chars > 0 else -1
     body = _count_ends(text, topic.tail_after_chars - 1) if topic.tail_after_chars > 0 else -1
@@ -553,13 +553,14 @@ def score_relevance(
     by_piece: dict[int, dict[int, list[tuple[int, int]]]] = {}
     for owner, found in hits_all.items():
         for hit in found:
-            by_piece.setdefault(bisect_right(bounds, hit[0]), {}).setdefault(owner, []).append(hit)
+            by_piece.setdefault(bisect_right(breaks, hit[0]), {}).setdefault(owner, []).append(hit)
 
     term_zones: dict[str, dict[str, int]] = {}
     case_zones: dict[str, dict[str, int]] = {}
     prox_zones: dict[str, dict[str, int]] = {}
     best: tuple[float, int] = (0.0, -1)
-    terms, cases, terms_by_owner, cases_by_owner = topic.terms, topic.cases, topic.terms_by_owner, topic.cases_by_owner
+    terms, topic_cases = topic.terms, topic.cases
+    terms_by_owner, cases_by_owner = topic.terms_by_owner, topic.cases_by_owner
     for piece in sorted(by_piece):
         hits = by_piece[piece]
         zone = zone_of(piece)
@@ -585,7 +586,7 @@ def score_relevance(
                 groups_here.add(prox.group)
         for owner in hits.keys() & cases_by_owner.keys():
             for k in cases_by_owner[owner]:
-                zc = case_zones.setdefault(cases[k].name, {})
+                zc = case_zones.setdefault(topic_cases[k].name, {})
                 zc[zone] = zc.get(zone, 0) + len(hits[owner])
         # prefer sentences that join several groups (the AI term AND the summit)
         sentence_score *= len(groups_here)
