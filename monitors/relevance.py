@@ -201,20 +201,6 @@ class _Matcher:
                 node.ends.append(pattern)
         return owner
 
-    def _candidates(self, lower: list[str], i: int) -> list[_Pattern]:
-        """Patterns whose lower-case tokens match at token ``i``."""
-        found: list[_Pattern] = []
-        node: _Node | None = self.root
-        j, n = i, len(lower)
-        while node is not None and j < n:
-            if node.prefix_ends:
-                found.extend(p for prefix, p in node.prefix_ends if lower[j].startswith(prefix))
-            node = node.children.get(lower[j])
-            j += 1
-            if node is not None:
-                found.extend(node.ends)
-        return found
-
     def _starts(self, lower: list[str]) -> list[int]:
         """Positions of the tokens that can start a match, in order.
 
@@ -238,11 +224,23 @@ class _Matcher:
         """
         hits: dict[int, list[tuple[int, int]]] = {}
         next_free: dict[int, int] = {}
+        root, n = self.root, len(lower)
         for i in self._starts(lower):
-            candidates = self._candidates(lower, i)
+            # patterns whose lower-case tokens match at token i (_candidates, inlined: hot loop)
+            candidates: list[_Pattern] = []
+            node: _Node | None = root
+            j = i
+            while node is not None and j < n:
+                if node.prefix_ends:
+                    candidates.extend(p for prefix, p in node.prefix_ends if lower[j].startswith(prefix))
+                node = node.children.get(lower[j])
+                j += 1
+                if node is not None and node.ends:
+                    candidates.extend(node.ends)
             if not candidates:
                 continue
-            candidates.sort(key=_pattern_order)
+            if len(candidates) > 1:
+                candidates.sort(key=_pattern_order)
             taken: set[int] = set()
             for p in candidates:
                 owner = p.owner
