@@ -11,10 +11,12 @@ have diminishing returns) saturate into strengths; the required groups must all 
 (an AI term AND a summit term); the geometric mean of their strengths is lifted by the
 Paris-anchor strength, then damped when evidence of another event (Bletchley, Seoul, New Delhi,
 the EU AI Act alone, a product launch, another summit) comes without a tie to Paris.
-Matching is one pass over each sentence's tokens with every pattern of the topic indexed by its
-first token (``_Matcher``), built once per Topic. It gives the same matches as the per-term
-regexes kept on Term and Proximity (which define the semantics and are checked against the
-matcher in tests), about ten times faster than running each regex over each sentence.
+Matching is one pass over the article's tokens (its sentences folded together, on UTF-8 bytes,
+and separated by a break token) with every pattern of the topic indexed by its first token
+(``_Matcher``), built once per Topic; only tokens that start a pattern are visited. It gives the
+same matches as the per-term regexes kept on Term and Proximity (which define the semantics and
+are checked against the matcher in tests), and the same scores and evidence as one pass per
+sentence did.
 """
 
 from __future__ import annotations
