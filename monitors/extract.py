@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import trafilatura
 from trafilatura.settings import Document
@@ -76,19 +77,21 @@ def _parse_date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+#: How the pipeline calls trafilatura (bench/stages.py times the same call).
+TRAFILATURA_OPTIONS: dict[str, Any] = {
+    "with_metadata": True,
+    "include_comments": False,
+    "include_tables": True,
+    "deduplicate": False,
+}
+
+
 def extract_article(html: bytes, url: str, content_type: str | None = None) -> Extracted:
     """Extract main text and metadata; raise :class:`ExtractionError` when there is no text.
 
     The bytes are decoded here (a wrong declared charset must not cost the accents).
     """
-    doc = trafilatura.bare_extraction(
-        decode_html(html, content_type),
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=True,
-        deduplicate=False,
-    )
+    doc = trafilatura.bare_extraction(decode_html(html, content_type), url=url, **TRAFILATURA_OPTIONS)
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise ExtractionError("no article text found in the page")
     text = (doc.text or "").strip()

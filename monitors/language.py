@@ -11,12 +11,15 @@ passes 0.99999), in pure Python, one n-gram and 55 languages at a time: about 7 
 more than extraction itself, and its answer on short titles depends on the random seed (on the
 title set, accuracy moved between 0.92 and 0.95 with the seed alone). Here the same posterior is
 computed exactly, with no sampling at all: the sum over every n-gram of the sample of
-log(P(n-gram | language) + alpha / 10000), one numpy row sum. Deterministic by construction,
-same answer in any thread, and a fraction of the cost.
+log(P(n-gram | language) + alpha / 10000), one numpy row sum. The n-grams are extracted as
+integer codes with numpy and looked up in a sorted code array (no per-word cache, so the cost
+does not depend on which texts came before). Deterministic by construction, same answer in any
+thread, and a fraction of the cost.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass
@@ -58,11 +61,10 @@ ALPHA, BASE_FREQ = 0.5, 10000
 _model_lock = threading.Lock()
 _model: _Model | None = None
 _normalized: dict[int, str] = {}  # code point -> langdetect's normalised char, filled lazily
-_word_cache: dict[str, tuple[int, ...]] = {}  # word (+ trailing space) -> profile rows
-_WORD_CACHE_MAX = 200_000
 # langdetect's cleaning_text: "Latin" is 'A' <= ch <= 'z'; non-Latin is from U+0300 up, except
 # the Latin Extended Additional block (Vietnamese)
 _LATIN_RE = re.compile(r"[A-z]")
+_LATIN_BYTES = bytes(range(ord("A"), ord("z") + 1))
 _NON_LATIN_RE = re.compile("[\u0300-\u1dff\u1f00-\U0010ffff]")
 
 
@@ -81,6 +83,8 @@ class _Model:
     index: dict[str, int]
     log_probs: np.ndarray  # (n-grams, languages), float32: 87,598 x 55, about 19 MB
     languages: tuple[str, ...]
+    codes: np.ndarray  # the n-grams as integers (_gram_code), sorted
+    code_rows: np.ndarray  # row of each code in log_probs
 
 
 def _get_model() -> _Model:
@@ -95,74 +99,95 @@ def _get_model() -> _Model:
                 probs = np.array([factory.word_lang_prob_map[g] for g in grams], dtype=np.float64)
                 log_probs = np.log(probs + ALPHA / BASE_FREQ).astype(np.float32)
                 log_probs.setflags(write=False)
-                _model = _Model({g: i for i, g in enumerate(grams)}, log_probs, tuple(factory.langlist))
+                codes = np.array([_gram_code(g) for g in grams], dtype=np.int64)
+                order = np.argsort(codes, kind="stable")
+                _model = _Model(
+                    {g: i for i, g in enumerate(grams)},
+                    log_probs,
+                    tuple(factory.langlist),
+                    codes[order],
+                    order.astype(np.intp),
+                )
     return _model
 
 
 def _normalize(text: str) -> str:
     """langdetect's per-character normalisation (NGram.normalize), through a cached table."""
-    missing = set(text).difference(_normalized)
+    missing = set(map(ord, text)).difference(_normalized)
     if missing:
         # dict updates are atomic under the GIL; a race only computes an entry twice
-        _normalized.update({ord(ch): NGram.normalize(ch) for ch in missing})
+        _normalized.update({cp: NGram.normalize(chr(cp)) for cp in missing})
     return text.translate(_normalized)
 
 
-def _word_rows(word: str, index: dict[str, int]) -> tuple[int, ...]:
-    """Profile rows of the n-grams langdetect extracts from one word (and a trailing space).
+def _gram_code(gram: str) -> int:
+    """An n-gram of 1 to 3 characters as one integer: 21 bits per code point.
 
-    Same state machine as langdetect's NGram.add_char / Detector._extract_ngrams: a buffer of
-    the last 3 characters, reset at each space, and no n-gram inside an all-capitals run.
+    No character is NUL after langdetect's normalisation, so lengths cannot collide.
     """
-    rows: list[int] = []
-    grams, capital = " ", False
-    for ch in word:
-        last = grams[-1]
-        if len(grams) >= 3:
-            grams = grams[1:]
-        grams += ch
-        capital = ch.isupper() and (capital or last.isupper())
-        if capital:
-            continue
-        for n in (1, 2, 3):
-            if len(grams) < n:
-                break
-            gram = grams[-n:]
-            if gram != " ":
-                row = index.get(gram)
-                if row is not None:
-                    rows.append(row)
-    return tuple(rows)
+    code = 0
+    for ch in gram:
+        code = (code << 21) | ord(ch)
+    return code
 
 
-def _ngram_rows(sample: str, index: dict[str, int]) -> list[int]:
-    """langdetect's Detector.append + cleaning_text + _extract_ngrams, as profile row numbers.
+def _gram_codes(text: str) -> np.ndarray:
+    """Codes of the n-grams langdetect's Detector extracts from a cleaned text, in its order,
+    plus codes of n-grams no profile holds (a lone space, a space between two letters), which
+    are dropped when looked up.
 
-    Words repeat within and across articles, so each word's n-grams are computed once.
+    langdetect's NGram.add_char keeps a buffer of the last 3 characters, reset at each space,
+    and emits the 1-, 2- and 3-gram ending at each character, none inside an all-capitals run.
+    Over the words joined by single spaces, that is every 1-, 2- and 3-gram ending at each
+    position: computed here with numpy on the code points, not one Python step per n-gram.
     """
-    text = NGram.normalize_vi(sample)
-    if len(_NON_LATIN_RE.findall(text)) > 2 * len(_LATIN_RE.findall(text)):
+    words = _normalize(text).split(" ")
+    kept = [w for w in words if w]
+    if not kept:
+        return np.empty(0, dtype=np.int64)
+    # every word but the last is followed by a space, which closes its n-grams ("le ")
+    s = " " + " ".join(kept) + (" " if not words[-1] else "")
+    points = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    n = len(points)
+    codes = np.full((n - 1, 3), -1, dtype=np.int64)  # row e-1: 1-, 2-, 3-gram ending at e
+    codes[:, 0] = points[1:]
+    codes[:, 1] = (points[:-1] << 21) | points[1:]
+    codes[1:, 2] = (points[:-2] << 42) | (points[1:-1] << 21) | points[2:]
+    upper = np.fromiter(map(str.isupper, s), dtype=bool, count=n)
+    if upper.sum() > 1:
+        # inside an all-capitals run (this and the previous character upper case): no n-gram
+        codes[upper[1:] & upper[:-1]] = -1
+    return codes.ravel()
+
+
+def _row_array(sample: str, model: _Model) -> np.ndarray:
+    """Profile rows of the sample's n-grams (langdetect's cleaning_text + _extract_ngrams)."""
+    text = sample
+    if any(mark in text for mark in NGram.DMARK_CLASS):  # Vietnamese letters written with marks
+        text = NGram.normalize_vi(text)
+    # the non-Latin count is at most the non-ASCII one: count exactly only when that could win
+    ascii_bytes = text.encode("ascii", "ignore")
+    latin = len(ascii_bytes) - len(ascii_bytes.translate(None, _LATIN_BYTES))
+    if len(text) - len(ascii_bytes) > 2 * latin and len(_NON_LATIN_RE.findall(text)) > 2 * latin:
         # mostly non-Latin script: drop the Latin letters, as langdetect does
         text = _LATIN_RE.sub("", text)
-    words = _normalize(text).split(" ")
-    rows: list[int] = []
-    for i, word in enumerate(words):
-        if not word:
-            continue
-        # every word but the last is followed by a space, which closes its n-grams ("le ")
-        key = word + " " if i < len(words) - 1 else word
-        cached = _word_cache.get(key)
-        if cached is None:
-            if len(_word_cache) > _WORD_CACHE_MAX:
-                _word_cache.clear()
-            cached = _word_cache[key] = _word_rows(key, index)
-        rows.extend(cached)
+    codes = _gram_codes(text)
+    at = np.searchsorted(model.codes, codes)
+    at[at == len(model.codes)] = 0
+    found = model.codes[at] == codes
+    rows: np.ndarray = model.code_rows[at[found]]
     return rows
 
 
-def _posterior(rows: list[int], model: _Model, prior: np.ndarray | None) -> np.ndarray:
+def _ngram_rows(sample: str, model: _Model) -> list[int]:
+    """Profile row numbers of the n-grams langdetect would score, in its order."""
+    rows: list[int] = _row_array(sample, model).tolist()
+    return rows
+
+
+def _posterior(rows: np.ndarray, model: _Model, prior: np.ndarray | None) -> np.ndarray:
     """P(language | n-grams) under naive Bayes with langdetect's profiles and smoothing."""
-    log_post = model.log_probs[np.asarray(rows, dtype=np.intp)].sum(axis=0, dtype=np.float64)
+    log_post = model.log_probs[rows].sum(axis=0, dtype=np.float64)
     if prior is not None:
         log_post += np.log(prior)
     post: np.ndarray = np.exp(log_post - log_post.max())
@@ -186,7 +211,8 @@ def clean_sample(text: str, limit: int = SAMPLE_CHARS) -> str:
     kept: list[str] = []
     size = -1
     for word in head.split():
-        if _CODE_TEST_RE.search(word):
+        # a word of letters with no upper case after its first is plain text: skip the regex
+        if not (word.isalpha() and word[1:].islower()) and _CODE_TEST_RE.search(word):
             continue
         if size + 1 + len(word) > limit:
             if not kept:
@@ -197,12 +223,15 @@ def clean_sample(text: str, limit: int = SAMPLE_CHARS) -> str:
     return " ".join(kept)
 
 
+@functools.cache
 def _prior(languages: tuple[str, ...]) -> np.ndarray:
     rest = [lang for lang in languages if lang not in SHORT_TEXT_PRIOR]
     prior = np.array(
         [SHORT_TEXT_PRIOR.get(lang, _PRIOR_REST / len(rest)) for lang in languages], dtype=np.float64
     )
-    return prior / prior.sum()
+    prior /= prior.sum()
+    prior.setflags(write=False)  # shared by every call (cached)
+    return prior
 
 
 def _iso(code: str) -> str:
@@ -217,18 +246,18 @@ def detect_language(text: str, title: str | None = None) -> LanguageResult:
     """
     parts = [p for p in (title, text) if p and p.strip()]
     sample = clean_sample("\n".join(parts))
-    letters_upper = sum(map(str.isupper, sample))
-    if letters_upper > 0.6 * max(1, sum(map(str.isalpha, sample))):
+    letters = sum(map(str.isalpha, sample))
+    if sum(map(str.isupper, sample)) > 0.6 * max(1, letters):
         # ALL-CAPS headlines: langdetect's profiles are built on mixed-case text
         sample = sample.lower()
+        letters = sum(map(str.isalpha, sample))
     words = _WORD_RE.findall(sample)
-    letters = sum(map(str.isalpha, sample))
     if len(words) < MIN_WORDS or letters < MIN_LETTERS:
         return LanguageResult(UNDETERMINED, 0.0)
 
     model = _get_model()
-    rows = _ngram_rows(sample, model.index)
-    if not rows:
+    rows = _row_array(sample, model)
+    if not len(rows):
         return LanguageResult(UNDETERMINED, 0.0)
     prior = _prior(model.languages) if len(words) < SHORT_TEXT_WORDS else None
     probabilities = _posterior(rows, model, prior)

@@ -126,4 +126,4 @@ def test_ngrams_are_langdetects(text: str, langdetect_factory: DetectorFactory) 
     detector.cleaning_text()
     model = _get_model()
     expected = [model.index[g] for g in detector._extract_ngrams()]
-    assert _ngram_rows(text, model.index) == expected
+    assert _ngram_rows(text, model) == expected
