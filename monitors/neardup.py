@@ -44,12 +44,10 @@ import struct
 from dataclasses import dataclass
 
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from monitors.dedup import NUM_PERM, band_keys, similarity
 from monitors.dedup import THRESHOLD as SIMILARITY_THRESHOLD
-from monitors.models import ArticleBand
 
 LOCK_CLASS = 0x4C534842  # "LSHB": namespace of the band-key advisory locks
 
@@ -59,18 +57,33 @@ _LOCK_SQL = text(
 )
 
 # One indexed query: the (band, key) pairs of the new article against the primary key of
-# article_bands, joined to the candidates' signatures.
-_CANDIDATES_SQL = text(
+# article_bands, joined to the candidates' signatures. The same statement inserts the new
+# article's band keys (one round trip); its own rows are not in the statement's snapshot.
+_LOOKUP_AND_INSERT_SQL = text(
     """
+    WITH q AS (
+        SELECT * FROM unnest(CAST(:bands AS smallint[]), CAST(:keys AS bigint[])) AS q(band, key)
+    ), ins AS (
+        INSERT INTO article_bands (band, key, article_id)
+        SELECT q.band, q.key, CAST(:self AS bigint) FROM q
+        ON CONFLICT DO NOTHING
+    )
     SELECT a.id, a.signature, coalesce(a.cluster_id, a.id) AS root
     FROM articles a
     WHERE a.id IN (
-        SELECT b.article_id
-        FROM unnest(CAST(:bands AS smallint[]), CAST(:keys AS bigint[])) AS q(band, key)
-        JOIN article_bands b ON b.band = q.band AND b.key = q.key
-        WHERE b.article_id <> :self
+        SELECT b.article_id FROM q JOIN article_bands b ON b.band = q.band AND b.key = q.key
+        WHERE b.article_id <> CAST(:self AS bigint)
     )
     AND a.signature IS NOT NULL
+    """
+)
+
+_INSERT_BANDS_SQL = text(
+    """
+    INSERT INTO article_bands (band, key, article_id)
+    SELECT q.band, q.key, CAST(:self AS bigint)
+    FROM unnest(CAST(:bands AS smallint[]), CAST(:keys AS bigint[])) AS q(band, key)
+    ON CONFLICT DO NOTHING
     """
 )
 
@@ -95,46 +108,43 @@ def lock_ids(keys: list[tuple[int, int]]) -> list[int]:
     return sorted(ids)
 
 
-def lock_bands(session: Session, sig: list[int]) -> None:
-    """Take the advisory locks of the signature's band keys until the transaction ends."""
-    if len(sig) != NUM_PERM:
-        return
-    ids = lock_ids(band_keys(sig))
-    if ids:
+def lock_bands(session: Session, sig: list[int]) -> list[tuple[int, int]]:
+    """Take the advisory locks of the signature's band keys until the transaction ends;
+    returns the band keys (to pass on to :func:`link_and_index`)."""
+    keys = band_keys(sig) if len(sig) == NUM_PERM else []
+    if keys:
         # unnest keeps array order and the volatile lock function runs once per row, in order.
-        session.execute(_LOCK_SQL, {"cls": LOCK_CLASS, "ids": ids})
+        session.execute(_LOCK_SQL, {"cls": LOCK_CLASS, "ids": lock_ids(keys)})
+    return keys
 
 
 def link_and_index(
-    session: Session, article_id: int, sig: list[int], *, cluster_id: int | None = None, reindex: bool = False
+    session: Session,
+    article_id: int,
+    sig: list[int],
+    *,
+    keys: list[tuple[int, int]] | None = None,
+    cluster_id: int | None = None,
+    reindex: bool = False,
 ) -> Link:
     """Link the article to the earliest near-duplicate copy and store its band keys.
 
-    Call after :func:`lock_bands` with the same signature, in the same transaction. With
-    ``reindex`` (a revision) the article's old band keys are replaced, and an article already
-    in a cluster (``cluster_id``) stays there; a revised article with no cluster that now
-    matches a cluster joins it like any new copy.
+    Call after :func:`lock_bands` with the same signature, in the same transaction (``keys``:
+    what it returned). With ``reindex`` (a revision) the article's old band keys are replaced,
+    and an article already in a cluster (``cluster_id``) stays there; a revised article with
+    no cluster that now matches a cluster joins it like any new copy.
     """
-    keys = band_keys(sig) if len(sig) == NUM_PERM else []
+    if keys is None:
+        keys = band_keys(sig) if len(sig) == NUM_PERM else []
     if reindex:
         session.execute(text("DELETE FROM article_bands WHERE article_id = :id"), {"id": article_id})
-    link = Link(root=cluster_id, candidates=0, best_similarity=0.0)
-    if keys and cluster_id is None:
-        link = _link(session, article_id, sig, keys)
-    if keys:
-        session.execute(
-            insert(ArticleBand)
-            .values([{"band": band, "key": key, "article_id": article_id} for band, key in keys])
-            .on_conflict_do_nothing()
-        )
-    return link
-
-
-def _link(session: Session, article_id: int, sig: list[int], keys: list[tuple[int, int]]) -> Link:
-    rows = session.execute(
-        _CANDIDATES_SQL,
-        {"bands": [b for b, _ in keys], "keys": [k for _, k in keys], "self": article_id},
-    ).all()
+    if not keys:
+        return Link(root=cluster_id, candidates=0, best_similarity=0.0)
+    params = {"bands": [b for b, _ in keys], "keys": [k for _, k in keys], "self": article_id}
+    if cluster_id is not None:
+        session.execute(_INSERT_BANDS_SQL, params)
+        return Link(root=cluster_id, candidates=0, best_similarity=0.0)
+    rows = session.execute(_LOOKUP_AND_INSERT_SQL, params).all()
     roots: list[int] = []
     best = 0.0
     for _id, other, root in rows:

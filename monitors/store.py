@@ -309,7 +309,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     a = out.article
     assert a is not None
     item = out.item
-    lock_bands(session, a.signature)
+    keys = lock_bands(session, a.signature)
     values = {
         "canonical_url": a.canonical_url,
         "url": a.url,
@@ -336,7 +336,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     if article_id is not None:
         session.add(ArticleHtml(article_id=article_id, content_type=a.content_type, html_zlib=a.html_zlib))
         _sighting(session, article_id, item.source_id, a.url)
-        link_and_index(session, article_id, a.signature)
+        link_and_index(session, article_id, a.signature, keys=keys)
         return "stored", article_id
     same_url = session.execute(
         select(Article).where(Article.canonical_url == a.canonical_url).with_for_update()
@@ -366,7 +366,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     if html is not None:
         html.html_zlib, html.content_type, html.fetched_at = a.html_zlib, a.content_type, now()
     session.flush()
-    link_and_index(session, same_url.id, a.signature, cluster_id=same_url.cluster_id, reindex=True)
+    link_and_index(session, same_url.id, a.signature, keys=keys, cluster_id=same_url.cluster_id, reindex=True)
     return "revised", same_url.id
 
 
