@@ -23,7 +23,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-import struct
 import unicodedata
 from typing import Any
 
@@ -68,21 +67,28 @@ assert BANDS * ROWS == NUM_PERM
 
 # --- normalisation -------------------------------------------------------------------------
 
-_TRANSLATE = str.maketrans(
-    {
-        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc\u00b4\u0060", "'"),
-        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u2039\u203a", '"'),
-        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63", "-"),
-        **dict.fromkeys("\u00ad\u200b\u200c\u200d\u2060\ufeff", ""),
-    }
-)
+_TRANSLATE: dict[str, str] = {
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc\u00b4\u0060", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u2039\u203a", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63", "-"),
+    **dict.fromkeys("\u00ad\u200b\u200c\u200d\u2060\ufeff", ""),
+}
+# A regex touches only the few matching characters; str.translate with a dict looks up every
+# character of non-ASCII text and was the costliest step of hashing and shingling.
+_TRANSLATE_RE = re.compile("[" + "".join(_TRANSLATE) + "]")
+
+
+def _translate(text: str) -> str:
+    return _TRANSLATE_RE.sub(lambda m: _TRANSLATE[m.group()], text)
+
+
 _WS = re.compile(r"\s+")
 # French typography puts (narrow) spaces inside guillemets and before ;:!? - English does not.
 _SPACE_AROUND_PUNCT = re.compile(r"\s*([\"'();:!?,.\[\]])\s*")
 
 
 def _normalize_line(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_TRANSLATE)
+    text = _translate(unicodedata.normalize("NFKC", text).casefold())
     return _WS.sub(" ", text).strip()
 
 
@@ -201,12 +207,20 @@ def band_keys(sig: list[int]) -> list[tuple[int, int]]:
     arr = _as_array(sig)
     if _is_empty(arr):
         return []
-    keys: list[tuple[int, int]] = []
-    for band in range(BANDS):
-        rows = arr[band * ROWS : (band + 1) * ROWS]
-        digest = hashlib.blake2b(struct.pack(f"<{ROWS}I", *(int(v) for v in rows)), digest_size=8).digest()
-        keys.append((band, int.from_bytes(digest, "big", signed=True)))
-    return keys
+    # Same bytes as struct.pack("<4I", *rows) per band, packed once for the whole signature.
+    data = arr.astype("<u4").tobytes()
+    width = 4 * ROWS
+    return [
+        (
+            band,
+            int.from_bytes(
+                hashlib.blake2b(data[band * width : (band + 1) * width], digest_size=8).digest(),
+                "big",
+                signed=True,
+            ),
+        )
+        for band in range(BANDS)
+    ]
 
 
 def similarity(a: list[int], b: list[int]) -> float:

@@ -1,4 +1,9 @@
-"""Export the archive (JSON lines, CSV, Parquet), one record per article, streamed from the database."""
+"""Export the archive (JSON lines, CSV, Parquet), one record per article, streamed from the database.
+
+``sightings`` lists every source and URL that carried the article itself (exact copies);
+``cluster_sightings`` adds those of its near-duplicates (same ``cluster_id``), so one record
+shows everyone who ran the story.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,13 @@ SELECT a.id, a.url, a.canonical_url, s.name AS source, s.owner, s.family, a.titl
                                  ORDER BY si.first_seen_at, si.id)
                  FROM sightings si JOIN sources ss ON ss.id = si.source_id
                  WHERE si.article_id = a.id), '[]'::json) AS sightings,
+       coalesce((SELECT json_agg(json_build_object('article_id', si.article_id, 'source', ss.name,
+                                                  'owner', ss.owner, 'url', si.url,
+                                                  'first_seen', si.first_seen_at)
+                                 ORDER BY si.first_seen_at, si.id)
+                 FROM articles m JOIN sightings si ON si.article_id = m.id
+                 JOIN sources ss ON ss.id = si.source_id
+                 WHERE m.id = a.id OR m.cluster_id = a.cluster_id), '[]'::json) AS cluster_sightings,
        a.text
 FROM articles a JOIN sources s ON s.id = a.source_id
 WHERE (CAST(:relevant AS boolean) IS NULL OR a.relevant = CAST(:relevant AS boolean))

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import httpx
 
-from monitors.dedup import text_hash
+from monitors.dedup import signature, text_hash
 from monitors.extract import ExtractionError, extract_article
 from monitors.http import HTML_TYPES, PERMANENT, HostThrottle, fetch
 from monitors.language import detect_language, normalize_declared_language
@@ -57,6 +57,7 @@ class ArticleData:
     topic_version: str
     content_type: str | None
     html_zlib: bytes
+    signature: list[int]  # MinHash of the text, for near-duplicate lookup (monitors.neardup)
 
 
 @dataclass
@@ -152,5 +153,6 @@ def process_item(
         topic_version=rel_result.topic_version,
         content_type=result.content_type or None,
         html_zlib=zlib.compress(html, 6),
+        signature=signature(extracted.text),
     )
     return out

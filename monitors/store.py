@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Boolean, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from monitors.models import (
     Sighting,
     Source,
 )
+from monitors.neardup import link_and_index, lock_bands
 from monitors.poll import PollOutcome, SourceState
 from monitors.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.settings import Settings, get_settings
@@ -144,13 +145,37 @@ def enqueue(session: Session, source_id: int, outcome: PollOutcome) -> tuple[int
         )
     if not rows:
         return 0, 0
-    stmt = (
-        insert(QueuedUrl)
-        .values(list(rows.values()))
-        .on_conflict_do_nothing(index_elements=[QueuedUrl.canonical_url])
-        .returning(QueuedUrl.id)
+    stmt = insert(QueuedUrl).values(list(rows.values()))
+    # A fetched entry its own source lists again with another title or date was revised
+    # at the source: queue it again, so the store can keep the earlier version.
+    changed = (
+        (QueuedUrl.state == "fetched")
+        & (QueuedUrl.source_id == stmt.excluded.source_id)
+        & (
+            QueuedUrl.feed_title.is_distinct_from(stmt.excluded.feed_title)
+            | QueuedUrl.feed_published_at.is_distinct_from(stmt.excluded.feed_published_at)
+        )
     )
-    new = len(session.execute(stmt).all())
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[QueuedUrl.canonical_url],
+        set_={
+            "url": stmt.excluded.url,
+            "feed_title": stmt.excluded.feed_title,
+            "feed_author": stmt.excluded.feed_author,
+            "feed_summary": stmt.excluded.feed_summary,
+            "feed_published_at": stmt.excluded.feed_published_at,
+            "feed_language": stmt.excluded.feed_language,
+            "state": "pending",
+            "reason": "feed entry changed: fetch again",
+            "attempts": 0,
+            "next_attempt_at": func.now(),
+            "claimed_at": None,
+            "updated_at": func.now(),
+        },
+        where=changed,
+    ).returning(literal_column("xmax = 0", Boolean))
+    # RETURNING gives inserted rows (xmax = 0) and re-queued ones; unchanged known rows are skipped.
+    new = sum(1 for inserted in session.execute(upsert).scalars() if inserted)
     return new, len(rows) - new
 
 
@@ -331,10 +356,15 @@ def status_reason(status: str, article_id: int) -> str:
 
 
 def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
-    """Insert the article or fold it into the one it duplicates; returns (status, article id)."""
+    """Insert the article or fold it into the one it duplicates; returns (status, article id).
+
+    A near-duplicate (different text, same story) is stored as its own row and linked to the
+    earliest copy by :mod:`monitors.neardup`, whose band locks are taken first.
+    """
     a = out.article
     assert a is not None
     item = out.item
+    keys = lock_bands(session, a.signature)
     values = {
         "canonical_url": a.canonical_url,
         "url": a.url,
@@ -355,12 +385,14 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
         "text": a.text,
         "text_hash": a.text_hash,
         "wire": detect_wire(a.text, a.author),
+        "signature": a.signature,
     }
     stmt = insert(Article).values(**values).on_conflict_do_nothing().returning(Article.id)
     article_id = session.execute(stmt).scalar_one_or_none()
     if article_id is not None:
         session.add(ArticleHtml(article_id=article_id, content_type=a.content_type, html_zlib=a.html_zlib))
         _sighting(session, article_id, item.source_id, a.url)
+        link_and_index(session, article_id, a.signature, keys=keys)
         return "stored", article_id
     same_url = session.execute(
         select(Article).where(Article.canonical_url == a.canonical_url).with_for_update()
@@ -389,6 +421,8 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     html = session.get(ArticleHtml, same_url.id)
     if html is not None:
         html.html_zlib, html.content_type, html.fetched_at = a.html_zlib, a.content_type, now()
+    session.flush()
+    link_and_index(session, same_url.id, a.signature, keys=keys, cluster_id=same_url.cluster_id, reindex=True)
     return "revised", same_url.id
 
 

@@ -1,0 +1,168 @@
+"""Near-duplicate linking in PostgreSQL: LSH band keys in ``article_bands``, clusters on ``articles``.
+
+How an article joins a cluster (called by :func:`monitors.store.store_article`, in the
+transaction that stores the article):
+
+1. :func:`lock_bands` takes a transaction-level advisory lock per band key of the article's
+   MinHash signature, *before* the article row is inserted.
+2. :func:`link_and_index` finds candidates with one indexed query on ``article_bands (band,
+   key)`` (the primary key), confirms them with :func:`monitors.dedup.is_near_duplicate` on the
+   stored signatures, links the article to the earliest copy and inserts its own band keys.
+
+Decisions:
+
+- A near-duplicate is stored as its own article row: its text differs (headline, a paragraph,
+  credits), and that text, its source and its URL are worth keeping. The story is seen once by
+  grouping on ``cluster_id``; exact copies (same canonical URL or same normalised text) do not
+  get a row, only a sighting.
+- The earliest copy is the first one archived (lowest id): it becomes the cluster root, with
+  ``cluster_id`` = its own id, and every later copy gets ``duplicate_of`` = ``cluster_id`` = the
+  root's id. First-archived rather than earliest ``published_at``: many pages carry no or a
+  wrong date, and a root that never changes keeps ``cluster_id`` stable for users. A copy that
+  matches articles of several clusters joins the earliest of them; clusters are not merged
+  (merging would rewrite links users may have exported, and chains of merges drift).
+- A revised article (same canonical URL, new text) gets its band keys replaced; it keeps the
+  cluster it had, and is linked now if it had none.
+- Concurrency: two workers storing copies of one dispatch at the same moment would each miss
+  the other's uncommitted row and both become roots. The advisory locks serialise exactly the
+  transactions that share a band key, which all LSH candidate pairs do by definition; the
+  second one waits until the first commits, and its lookup (a new statement under READ
+  COMMITTED) then sees the first copy. Locks are taken in sorted order, in one statement,
+  before the article insert, so they cannot deadlock with each other, and ids follow lock order
+  so the root is the lowest id. Alternatives rejected: SERIALIZABLE would need a retry loop
+  around every ingest and abort unrelated transactions on predicate-lock false positives; a
+  unique constraint cannot express "similar". Unrelated articles share no band key (probability
+  about 3e-7 per pair) and never wait for each other. The locks use the two-key form with
+  :data:`LOCK_CLASS`, apart from the single-key locks other code takes (migrations); a 32-bit
+  collision between two band keys only makes two transactions wait, it never links anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from monitors.dedup import NUM_PERM, band_keys, similarity
+from monitors.dedup import THRESHOLD as SIMILARITY_THRESHOLD
+
+LOCK_CLASS = 0x4C534842  # "LSHB": namespace of the band-key advisory locks
+
+_LOCK_SQL = text(
+    "SELECT count(pg_advisory_xact_lock(:cls, k)) "
+    "FROM unnest(CAST(:ids AS integer[])) WITH ORDINALITY AS t(k, n)"
+)
+
+# One indexed query: the (band, key) pairs of the new article against the primary key of
+# article_bands, joined to the candidates' signatures. The same statement inserts the new
+# article's band keys (one round trip); its own rows are not in the statement's snapshot.
+_LOOKUP_AND_INSERT_SQL = text(
+    """
+    WITH q AS (
+        SELECT * FROM unnest(CAST(:bands AS smallint[]), CAST(:keys AS bigint[])) AS q(band, key)
+    ), ins AS (
+        INSERT INTO article_bands (band, key, article_id)
+        SELECT q.band, q.key, CAST(:self AS bigint) FROM q
+        ON CONFLICT DO NOTHING
+    )
+    SELECT a.id, a.signature, coalesce(a.cluster_id, a.id) AS root
+    FROM articles a
+    WHERE a.id IN (
+        SELECT b.article_id FROM q JOIN article_bands b ON b.band = q.band AND b.key = q.key
+        WHERE b.article_id <> CAST(:self AS bigint)
+    )
+    AND a.signature IS NOT NULL
+    """
+)
+
+_INSERT_BANDS_SQL = text(
+    """
+    INSERT INTO article_bands (band, key, article_id)
+    SELECT q.band, q.key, CAST(:self AS bigint)
+    FROM unnest(CAST(:bands AS smallint[]), CAST(:keys AS bigint[])) AS q(band, key)
+    ON CONFLICT DO NOTHING
+    """
+)
+
+
+@dataclass(frozen=True)
+class Link:
+    """Where an article landed: its cluster root (None: no near-duplicate) and the evidence."""
+
+    root: int | None
+    candidates: int
+    best_similarity: float
+
+
+def lock_ids(keys: list[tuple[int, int]]) -> list[int]:
+    """Sorted, distinct 32-bit lock ids for band keys (deterministic across processes)."""
+    ids = {
+        int.from_bytes(
+            hashlib.blake2b(struct.pack("<hq", band, key), digest_size=4).digest(), "big", signed=True
+        )
+        for band, key in keys
+    }
+    return sorted(ids)
+
+
+def lock_bands(session: Session, sig: list[int]) -> list[tuple[int, int]]:
+    """Take the advisory locks of the signature's band keys until the transaction ends;
+    returns the band keys (to pass on to :func:`link_and_index`)."""
+    keys = band_keys(sig) if len(sig) == NUM_PERM else []
+    if keys:
+        # unnest keeps array order and the volatile lock function runs once per row, in order.
+        session.execute(_LOCK_SQL, {"cls": LOCK_CLASS, "ids": lock_ids(keys)})
+    return keys
+
+
+def link_and_index(
+    session: Session,
+    article_id: int,
+    sig: list[int],
+    *,
+    keys: list[tuple[int, int]] | None = None,
+    cluster_id: int | None = None,
+    reindex: bool = False,
+) -> Link:
+    """Link the article to the earliest near-duplicate copy and store its band keys.
+
+    Call after :func:`lock_bands` with the same signature, in the same transaction (``keys``:
+    what it returned). With ``reindex`` (a revision) the article's old band keys are replaced,
+    and an article already in a cluster (``cluster_id``) stays there; a revised article with
+    no cluster that now matches a cluster joins it like any new copy.
+    """
+    if keys is None:
+        keys = band_keys(sig) if len(sig) == NUM_PERM else []
+    if reindex:
+        session.execute(text("DELETE FROM article_bands WHERE article_id = :id"), {"id": article_id})
+    if not keys:
+        return Link(root=cluster_id, candidates=0, best_similarity=0.0)
+    params = {"bands": [b for b, _ in keys], "keys": [k for _, k in keys], "self": article_id}
+    if cluster_id is not None:
+        session.execute(_INSERT_BANDS_SQL, params)
+        return Link(root=cluster_id, candidates=0, best_similarity=0.0)
+    rows = session.execute(_LOOKUP_AND_INSERT_SQL, params).all()
+    roots: list[int] = []
+    best = 0.0
+    for _id, other, root in rows:
+        score = similarity(sig, list(other))
+        best = max(best, score)
+        if score >= SIMILARITY_THRESHOLD:
+            roots.append(root)
+    if not roots:
+        return Link(root=None, candidates=len(rows), best_similarity=best)
+    root = min(roots)
+    session.execute(
+        text("UPDATE articles SET cluster_id = id WHERE id = :root AND cluster_id IS NULL"), {"root": root}
+    )
+    session.execute(
+        text("UPDATE articles SET duplicate_of = :root, cluster_id = :root WHERE id = :id"),
+        {"root": root, "id": article_id},
+    )
+    return Link(root=root, candidates=len(rows), best_similarity=best)
+
+
+__all__ = ["LOCK_CLASS", "Link", "link_and_index", "lock_bands", "lock_ids"]
