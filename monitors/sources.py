@@ -10,12 +10,12 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from monitors.bulk import as_columns, unnest_insert
+from monitors.bulk import as_rows, recordset_insert
 from monitors.models import OWNERS, SOURCE_KINDS, Source
 
 DEFAULT_SOURCES = Path(__file__).resolve().parent.parent / "seeds" / "sources.toml"
 SYNC_CHUNK = 5000  # sources per upsert statement
-_SYNC = unnest_insert(
+_SYNC = recordset_insert(
     "sources",
     {name: "text" for name in ("name", "kind", "url", "owner", "family", "link_pattern")},
     "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, url = excluded.url, "
@@ -148,7 +148,7 @@ def sync_sources(session: Session, specs: list[SourceSpec]) -> list[int]:
     ordered = list(rows.values())
     ids: dict[str, int] = {}
     for start in range(0, len(ordered), SYNC_CHUNK):  # one statement per chunk, not per source
-        chunk = as_columns(ordered[start : start + SYNC_CHUNK])
+        chunk = as_rows(ordered[start : start + SYNC_CHUNK])
         ids.update((name, id_) for name, id_ in session.execute(_SYNC, chunk))
     disabled = [ids[spec.name] for spec in specs if not spec.enabled]
     if disabled:

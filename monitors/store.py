@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from monitors.bulk import as_columns, unnest_insert
+from monitors.bulk import as_rows, recordset_insert
 from monitors.dedup import detect_wire, diff_summary
 from monitors.http import PERMANENT, TRANSIENT
 from monitors.ingest import IngestOutcome, QueueItem
@@ -239,13 +239,13 @@ def _enqueue_many(session: Session, outcomes: list[PollOutcome]) -> dict[int, tu
     counts = {source_id: (0, n) for source_id, n in listed.items()}
     if not owned:
         return counts
-    for (source_id,) in session.execute(_QUEUE_INSERT, as_columns([owned[k] for k in sorted(owned)])):
+    for (source_id,) in session.execute(_QUEUE_INSERT, as_rows([owned[k] for k in sorted(owned)])):
         new, known = counts[source_id]
         counts[source_id] = (new + 1, known - 1)
     return counts
 
 
-_QUEUE_INSERT = unnest_insert(
+_QUEUE_INSERT = recordset_insert(
     "url_queue",
     {
         "url": "text",
@@ -259,7 +259,7 @@ _QUEUE_INSERT = unnest_insert(
     },
     "ON CONFLICT (canonical_url) DO NOTHING RETURNING source_id",
 )
-_LOG_INSERT = unnest_insert(
+_LOG_INSERT = recordset_insert(
     "fetch_log",
     {
         "url": "text",
@@ -279,7 +279,7 @@ _LOG_INSERT = unnest_insert(
 
 def _insert_log_rows(session: Session, rows: list[dict]) -> None:
     if rows:
-        session.execute(_LOG_INSERT, as_columns(rows))
+        session.execute(_LOG_INSERT, as_rows(rows))
 
 
 def apply_poll(
@@ -329,7 +329,8 @@ def apply_polls(
 def _record_store_failure(
     session: Session, outcome: PollOutcome, exc: Exception, run_id: str | None
 ) -> PollSummary:
-    reason = f"could not store this poll: {getattr(exc, 'orig', None) or exc}"
+    message = str(getattr(exc, "orig", None) or exc).splitlines()[:2]  # the error and its DETAIL
+    reason = "could not store this poll: " + "; ".join(line.strip() for line in message)
     with session.begin_nested():
         row = _log_row(
             url=outcome.fetch.url.replace("\x00", ""),
