@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from monitors.db import DatabaseUnavailable, session_scope
 from monitors.http import HostThrottle, make_client
 from monitors.ingest import process_item
-from monitors.poll import PollOutcome, SourceState, poll_many
+from monitors.poll import POLL_BATCH, PollOutcome, SourceState, poll_many
 from monitors.relevance import Topic, load_topic
 from monitors.robots import ROBOTS, RobotsCache
 from monitors.settings import Settings, get_settings
@@ -30,7 +30,7 @@ from monitors.sources import load_sources, sync_sources
 from monitors.store import (
     PollSummary,
     apply_ingest,
-    apply_poll,
+    apply_polls,
     claim_items,
     due_sources,
     queue_counts,
@@ -98,7 +98,8 @@ def _run_id() -> str | None:
         return None
 
 
-POLL_BATCH = 50
+def _keep(_: SourceState, outcome: PollOutcome) -> PollOutcome:
+    return outcome
 
 
 def poll_batches(due: list[SourceState], size: int = POLL_BATCH) -> list[list[SourceState]]:
@@ -116,14 +117,11 @@ def poll_batches(due: list[SourceState], size: int = POLL_BATCH) -> list[list[So
 def poll_batch_task(
     batch: list[SourceState], run_id: str | None, index: int, count: int
 ) -> list[PollSummary]:
-    """Poll a batch of sources on the shared pool; each is stored as soon as it answers."""
+    """Poll a batch of sources on the shared pool, then store the batch in one transaction."""
     rt = runtime()
-
-    def store(_: SourceState, outcome: PollOutcome) -> PollSummary:
-        with session_scope() as session:
-            return apply_poll(session, outcome, run_id, rt.settings)
-
-    summaries = poll_many(rt.client, rt.settings, batch, store, rt.throttle, rt.robots, rt.pool)
+    outcomes = poll_many(rt.client, rt.settings, batch, _keep, rt.throttle, rt.robots, rt.pool)
+    with session_scope() as session:
+        summaries = apply_polls(session, outcomes, run_id, rt.settings)
     logger = get_run_logger()
     for source, summary in zip(batch, summaries, strict=True):
         if summary.error:

@@ -7,6 +7,7 @@ retry) from a transient one (timeout, 5xx, 429: retry later with backoff).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import time
@@ -27,6 +28,7 @@ PERMANENT = "permanent"
 TRANSIENT = "transient"
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 MAX_REDIRECTS = 5
+DRAIN_MAX_BYTES = 64 * 1024
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 FEED_TYPES = (
@@ -220,10 +222,13 @@ def _get_once(
             hdrs = {k.lower(): v for k, v in response.headers.items()}
             status = response.status_code
             if status in {301, 302, 303, 307, 308} and "location" in hdrs:
+                _drain(response)
                 return FetchResult(url, urljoin(current, hdrs["location"]), "redirect", status)
             if status == 304:
+                _drain(response)
                 return FetchResult(url, current, "not_modified", status, headers=hdrs)
             if status >= 400:
+                _drain(response)
                 transient = status in TRANSIENT_STATUSES
                 return FetchResult(
                     url,
@@ -269,6 +274,16 @@ def _get_once(
         )
     except httpx.InvalidURL as exc:
         return FetchResult(url, current, "error", error_class=PERMANENT, reason=f"invalid URL: {exc}")
+
+
+def _drain(response: httpx.Response) -> None:
+    """Read a small body nobody needs (error page, redirect, 304): a connection whose
+    response was not read to the end is closed, and the next request to that host (the
+    feed after its robots.txt, the target of a redirect) would open a new one."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) <= DRAIN_MAX_BYTES:
+        with contextlib.suppress(httpx.HTTPError):  # then the connection is just closed
+            response.read()
 
 
 def _too_large(url: str, current: str, status: int, hdrs: dict[str, str], cap: int) -> FetchResult:

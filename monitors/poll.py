@@ -7,8 +7,8 @@ A feed that fails for good triggers feed discovery on its site; the result is a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 import httpx
 
 from monitors.discovery import discover_feeds
-from monitors.feeds import FeedEntry, FeedError, parse_feed
+from monitors.feeds import FeedEntry, FeedError
 from monitors.http import FEED_TYPES, HTML_TYPES, PERMANENT, FetchResult, HostThrottle, fetch
 from monitors.listing import find_article_links
+from monitors.parsing import parse_feed_pooled, start_parsers
 from monitors.robots import RobotsCache
 from monitors.settings import Settings
 from monitors.sitemaps import SITEMAP_TYPES, SitemapError, SitemapUrl, parse_sitemap
@@ -26,6 +27,7 @@ from monitors.sitemaps import SITEMAP_TYPES, SitemapError, SitemapUrl, parse_sit
 MAX_CHILD_SITEMAPS = 20
 MAX_SITEMAP_DEPTH = 2
 REDISCOVER_AFTER = timedelta(days=7)
+POLL_BATCH = 50  # sources stored per transaction (and polled per Prefect task)
 T = TypeVar("T")
 
 
@@ -91,7 +93,7 @@ def poll_source(
             outcome.error_class = result.error_class
             outcome.error = result.reason
     elif source.kind == "feed":
-        _read_feed(outcome, result)
+        _read_feed(outcome, result, settings.parse_workers)
     elif source.kind == "sitemap":
         _read_sitemap(client, settings, outcome, result, throttle, robots, now or datetime.now(UTC))
     elif source.kind == "listing":
@@ -108,9 +110,10 @@ def poll_source(
     return outcome
 
 
-def _read_feed(outcome: PollOutcome, result: FetchResult) -> None:
+def _read_feed(outcome: PollOutcome, result: FetchResult, workers: int) -> None:
     try:
-        parsed = parse_feed(result.content or b"", result.final_url, result.headers.get("content-type"))
+        ctype = result.headers.get("content-type")
+        parsed = parse_feed_pooled(result.content or b"", result.final_url, ctype, workers)
     except FeedError as exc:
         outcome.error_class, outcome.error = PERMANENT, str(exc)
         return
@@ -219,7 +222,41 @@ def poll_many(
     def one(source: SourceState) -> T:
         return handle(source, poll_source(client, settings, source, throttle, robots))
 
+    start_parsers(settings.parse_workers)
+
     if executor is not None:
         return [f.result() for f in [executor.submit(one, s) for s in sources]]
     with ThreadPoolExecutor(max_workers=max(1, settings.concurrency), thread_name_prefix="poll") as pool:
         return [f.result() for f in [pool.submit(one, s) for s in sources]]
+
+
+def poll_batches_as_completed(
+    client: httpx.Client,
+    settings: Settings,
+    sources: Iterable[SourceState],
+    batch_size: int,
+    throttle: HostThrottle | None = None,
+    robots: RobotsCache | None = None,
+    executor: Executor | None = None,
+) -> Iterator[list[PollOutcome]]:
+    """Poll sources concurrently and yield their outcomes in batches of ``batch_size`` as
+    they answer, so the caller can store one batch while the next ones are being polled."""
+
+    start_parsers(settings.parse_workers)
+
+    def run(pool: Executor) -> Iterator[list[PollOutcome]]:
+        futures = [pool.submit(poll_source, client, settings, s, throttle, robots) for s in sources]
+        batch: list[PollOutcome] = []
+        for future in as_completed(futures):
+            batch.append(future.result())
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    if executor is not None:
+        yield from run(executor)
+        return
+    with ThreadPoolExecutor(max_workers=max(1, settings.concurrency), thread_name_prefix="poll") as pool:
+        yield from run(pool)

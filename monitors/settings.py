@@ -61,6 +61,7 @@ class Settings:
     sitemap_window_days: float = 7.0
     poll_interval_minutes: int = 10
     maintenance_cron: str = "30 4 * * *"
+    parse_workers: int = 2
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -90,6 +91,7 @@ class Settings:
             sitemap_window_days=_float("VEILLE_SITEMAP_WINDOW_DAYS", 7.0),
             poll_interval_minutes=_int("VEILLE_POLL_INTERVAL_MINUTES", 10),
             maintenance_cron=os.environ.get("VEILLE_MAINTENANCE_CRON") or "30 4 * * *",
+            parse_workers=_int("VEILLE_PARSE_WORKERS", 2),
         )
 
 

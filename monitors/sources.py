@@ -8,12 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from monitors.bulk import as_rows, recordset_insert
 from monitors.models import OWNERS, SOURCE_KINDS, Source
 
 DEFAULT_SOURCES = Path(__file__).resolve().parent.parent / "seeds" / "sources.toml"
+SYNC_CHUNK = 5000  # sources per upsert statement
+_SYNC = recordset_insert(
+    "sources",
+    {name: "text" for name in ("name", "kind", "url", "owner", "family", "link_pattern")},
+    "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, url = excluded.url, "
+    "owner = excluded.owner, family = excluded.family, link_pattern = excluded.link_pattern "
+    "RETURNING name, id",
+)
 REQUIRED = ("name", "kind", "url", "owner")
 OPTIONAL = ("family", "link_pattern", "enabled")
 _HEADER = re.compile(r"^\s*\[\[\s*source\s*\]\]")
@@ -126,9 +134,8 @@ def sync_sources(session: Session, specs: list[SourceSpec]) -> list[int]:
     Returns the ids of the sources named in ``specs`` (a source left out of the file is
     kept in the database with its history, just not polled by this run).
     """
-    ids: list[int] = []
-    for spec in specs:
-        values = {
+    rows = {  # by name: the last spec of a name wins, as when they were written one by one
+        spec.name: {
             "name": spec.name,
             "kind": spec.kind,
             "url": spec.url,
@@ -136,15 +143,17 @@ def sync_sources(session: Session, specs: list[SourceSpec]) -> list[int]:
             "family": spec.family,
             "link_pattern": spec.link_pattern,
         }
-        stmt = insert(Source).values(**values)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[Source.name],
-            set_={k: stmt.excluded[k] for k in values if k != "name"},
-        ).returning(Source.id)
-        ids.append(session.execute(upsert).scalar_one())
-        if not spec.enabled:
-            session.execute(update(Source).where(Source.id == ids[-1]).values(status="disabled"))
-    return ids
+        for spec in specs
+    }
+    ordered = list(rows.values())
+    ids: dict[str, int] = {}
+    for start in range(0, len(ordered), SYNC_CHUNK):  # one statement per chunk, not per source
+        chunk = as_rows(ordered[start : start + SYNC_CHUNK])
+        ids.update((name, id_) for name, id_ in session.execute(_SYNC, chunk))
+    disabled = [ids[spec.name] for spec in specs if not spec.enabled]
+    if disabled:
+        session.execute(update(Source).where(Source.id.in_(disabled)).values(status="disabled"))
+    return [ids[spec.name] for spec in specs]
 
 
 def source_ids_by_name(session: Session) -> dict[str, int]:

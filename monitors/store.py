@@ -9,10 +9,12 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Boolean, func, literal_column, or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
+from monitors.bulk import as_rows, recordset_insert
 from monitors.dedup import detect_wire, diff_summary
 from monitors.http import PERMANENT, TRANSIENT
 from monitors.ingest import IngestOutcome, QueueItem
@@ -112,22 +114,25 @@ def log_fetch(
     )
 
 
-def enqueue(session: Session, source_id: int, outcome: PollOutcome) -> tuple[int, int]:
-    """Add the outcome's entries to the URL queue in one statement; returns (new, already known)."""
+def _queue_rows(outcome: PollOutcome) -> tuple[dict[str, dict], list[dict]]:
+    """The outcome's entries as queue rows by canonical URL, and fetch-log rows for the
+    entries whose URL is unusable."""
     rows: dict[str, dict] = {}
+    skipped: list[dict] = []
     feed_language = normalize_declared_language(outcome.language)
     for entry in outcome.entries:
         try:
             canonical = canonicalize_url(entry.url)
         except ValueError as exc:
-            log_fetch(
-                session,
-                url=entry.url,
-                kind="entry",
-                outcome="skipped",
-                source_id=source_id,
-                error_class=PERMANENT,
-                reason=f"unusable entry URL: {exc}",
+            skipped.append(
+                _log_row(
+                    url=entry.url,
+                    kind="entry",
+                    outcome="skipped",
+                    source_id=outcome.source_id,
+                    error_class=PERMANENT,
+                    reason=f"unusable entry URL: {exc}",
+                )
             )
             continue
         rows.setdefault(
@@ -135,7 +140,7 @@ def enqueue(session: Session, source_id: int, outcome: PollOutcome) -> tuple[int
             {
                 "url": entry.url,
                 "canonical_url": canonical,
-                "source_id": source_id,
+                "source_id": outcome.source_id,
                 "feed_title": entry.title,
                 "feed_author": entry.author,
                 "feed_summary": entry.summary,
@@ -143,40 +148,150 @@ def enqueue(session: Session, source_id: int, outcome: PollOutcome) -> tuple[int
                 "feed_language": feed_language,
             },
         )
-    if not rows:
-        return 0, 0
-    stmt = insert(QueuedUrl).values(list(rows.values()))
-    # A fetched entry its own source lists again with another title or date was revised
-    # at the source: queue it again, so the store can keep the earlier version.
-    changed = (
-        (QueuedUrl.state == "fetched")
-        & (QueuedUrl.source_id == stmt.excluded.source_id)
-        & (
-            QueuedUrl.feed_title.is_distinct_from(stmt.excluded.feed_title)
-            | QueuedUrl.feed_published_at.is_distinct_from(stmt.excluded.feed_published_at)
+    return rows, skipped
+
+
+def _log_row(
+    *,
+    url: str,
+    kind: str,
+    outcome: str,
+    run_id: str | None = None,
+    source_id: int | None = None,
+    status: int | None = None,
+    error_class: str | None = None,
+    reason: str | None = None,
+    size: int | None = None,
+    elapsed_ms: int | None = None,
+) -> dict:
+    """One ``fetch_log`` row with every column set, so rows can go in one multi-row insert."""
+    return {
+        "url": url,
+        "kind": kind,
+        "outcome": outcome,
+        "run_id": run_id,
+        "source_id": source_id,
+        "queue_id": None,
+        "status_code": status,
+        "error_class": error_class,
+        "reason": reason,
+        "bytes": size,
+        "elapsed_ms": elapsed_ms,
+    }
+
+
+def _poll_log_rows(outcome: PollOutcome, run_id: str | None) -> list[dict]:
+    result = outcome.fetch
+    rows = [
+        _log_row(
+            url=result.url,
+            kind=outcome.kind,
+            outcome=result.outcome if result.outcome == "skipped" or not outcome.error else "error",
+            run_id=run_id,
+            source_id=outcome.source_id,
+            status=result.status,
+            error_class=outcome.error_class,
+            reason=outcome.error or outcome.warning,
+            size=result.size,
+            elapsed_ms=result.elapsed_ms,
         )
-    )
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[QueuedUrl.canonical_url],
-        set_={
-            "url": stmt.excluded.url,
-            "feed_title": stmt.excluded.feed_title,
-            "feed_author": stmt.excluded.feed_author,
-            "feed_summary": stmt.excluded.feed_summary,
-            "feed_published_at": stmt.excluded.feed_published_at,
-            "feed_language": stmt.excluded.feed_language,
-            "state": "pending",
-            "reason": "feed entry changed: fetch again",
-            "attempts": 0,
-            "next_attempt_at": func.now(),
-            "claimed_at": None,
-            "updated_at": func.now(),
-        },
-        where=changed,
-    ).returning(literal_column("xmax = 0", Boolean))
-    # RETURNING gives inserted rows (xmax = 0) and re-queued ones; unchanged known rows are skipped.
-    new = sum(1 for inserted in session.execute(upsert).scalars() if inserted)
-    return new, len(rows) - new
+    ]
+    for extra in outcome.extra_fetches:
+        rows.append(
+            _log_row(
+                url=extra.url,
+                kind="discovery" if outcome.suggested_feeds is not None else outcome.kind,
+                outcome=extra.outcome,
+                run_id=run_id,
+                source_id=outcome.source_id,
+                status=extra.status,
+                error_class=extra.error_class,
+                reason=extra.reason,
+                size=extra.size,
+                elapsed_ms=extra.elapsed_ms,
+            )
+        )
+    return rows
+
+
+def enqueue(session: Session, source_id: int, outcome: PollOutcome) -> tuple[int, int]:
+    """Add the outcome's entries to the URL queue in one statement; returns (new, already known)."""
+    counts = _enqueue_many(session, [outcome])
+    return counts.get(outcome.source_id, (0, 0))
+
+
+def _enqueue_many(session: Session, outcomes: list[PollOutcome]) -> dict[int, tuple[int, int]]:
+    """Queue the entries of several polls in one statement; (new, already known) per source.
+
+    A URL listed by two sources of the batch belongs to the first, as if they were stored
+    one after the other. Rows go in canonical-URL order, so two batches inserting the same
+    URLs lock them in the same order (no deadlock).
+    """
+    owned: dict[str, dict] = {}
+    listed: dict[int, int] = {}
+    skipped: list[dict] = []
+    for outcome in outcomes:
+        rows, bad = _queue_rows(outcome)
+        skipped.extend(bad)
+        listed[outcome.source_id] = listed.get(outcome.source_id, 0) + len(rows)
+        for canonical, row in rows.items():
+            owned.setdefault(canonical, row)
+    _insert_log_rows(session, skipped)
+    counts = {source_id: (0, n) for source_id, n in listed.items()}
+    if not owned:
+        return counts
+    for source_id, inserted in session.execute(_QUEUE_INSERT, as_rows([owned[k] for k in sorted(owned)])):
+        if inserted:  # a re-queued (changed) entry comes back too, but counts as known
+            new, known = counts[source_id]
+            counts[source_id] = (new + 1, known - 1)
+    return counts
+
+
+_QUEUE_INSERT = recordset_insert(
+    "url_queue",
+    {
+        "url": "text",
+        "canonical_url": "text",
+        "source_id": "bigint",
+        "feed_title": "text",
+        "feed_author": "text",
+        "feed_summary": "text",
+        "feed_published_at": "timestamptz",
+        "feed_language": "text",
+    },
+    # A fetched entry its own source lists again with another title or date was revised at
+    # the source: it is queued again, so the store can keep the earlier version.
+    "ON CONFLICT (canonical_url) DO UPDATE SET url = excluded.url, feed_title = excluded.feed_title,"
+    " feed_author = excluded.feed_author, feed_summary = excluded.feed_summary,"
+    " feed_published_at = excluded.feed_published_at, feed_language = excluded.feed_language,"
+    " state = 'pending', reason = 'feed entry changed: fetch again', attempts = 0,"
+    " next_attempt_at = now(), claimed_at = NULL, updated_at = now()"
+    " WHERE url_queue.state = 'fetched' AND url_queue.source_id = excluded.source_id"
+    " AND (url_queue.feed_title IS DISTINCT FROM excluded.feed_title"
+    " OR url_queue.feed_published_at IS DISTINCT FROM excluded.feed_published_at)"
+    " RETURNING source_id, xmax = 0 AS inserted",
+)
+_LOG_INSERT = recordset_insert(
+    "fetch_log",
+    {
+        "url": "text",
+        "kind": "text",
+        "outcome": "text",
+        "run_id": "text",
+        "source_id": "bigint",
+        "queue_id": "bigint",
+        "status_code": "integer",
+        "error_class": "text",
+        "reason": "text",
+        "bytes": "integer",
+        "elapsed_ms": "integer",
+    },
+)
+
+
+def _insert_log_rows(session: Session, rows: list[dict]) -> None:
+    if rows:
+        session.execute(_LOG_INSERT, as_rows(rows))
 
 
 def apply_poll(
@@ -186,42 +301,105 @@ def apply_poll(
     settings: Settings | None = None,
 ) -> PollSummary:
     """Record a poll: fetch log, queue entries, the source's health and its next poll time."""
+    return apply_polls(session, [outcome], run_id, settings)[0]
+
+
+def apply_polls(
+    session: Session,
+    outcomes: list[PollOutcome],
+    run_id: str | None = None,
+    settings: Settings | None = None,
+) -> list[PollSummary]:
+    """Record a batch of polls in a few statements (one multi-row insert per table, the
+    sources locked in one query); summaries in the order of ``outcomes``.
+
+    The batch goes in one savepoint; if the database rejects it (a source with data it
+    cannot store, e.g. a NUL byte), each source is written in its own savepoint instead, and
+    a source that still fails gets its error recorded without sinking the others.
+    """
     settings = settings or get_settings()
+    if not outcomes:
+        return []
     # A poll's record may be lost in a crash without harm (the next poll redoes it, and the
-    # transaction stays atomic), so it need not wait for the WAL flush: faster when many
-    # sources answer at once.
+    # transaction stays atomic), so it need not wait for the WAL flush.
     session.execute(text("SET LOCAL synchronous_commit = off"))
-    result = outcome.fetch
-    log_fetch(
-        session,
-        url=result.url,
-        kind=outcome.kind,
-        outcome=result.outcome if result.outcome == "skipped" or not outcome.error else "error",
-        run_id=run_id,
-        source_id=outcome.source_id,
-        status=result.status,
-        error_class=outcome.error_class,
-        reason=outcome.error or outcome.warning,
-        size=result.size,
-        elapsed_ms=result.elapsed_ms,
-    )
-    for extra in outcome.extra_fetches:
-        log_fetch(
-            session,
-            url=extra.url,
-            kind="discovery" if outcome.suggested_feeds is not None else outcome.kind,
-            outcome=extra.outcome,
+    try:
+        with session.begin_nested():
+            return _apply_batch(session, outcomes, run_id, settings)
+    except (DataError, IntegrityError):
+        pass
+    summaries = []
+    for outcome in outcomes:
+        try:
+            with session.begin_nested():
+                summaries.extend(_apply_batch(session, [outcome], run_id, settings))
+        except (DataError, IntegrityError) as exc:
+            summaries.append(_record_store_failure(session, outcome, exc, run_id))
+    return summaries
+
+
+def _record_store_failure(
+    session: Session, outcome: PollOutcome, exc: Exception, run_id: str | None
+) -> PollSummary:
+    message = str(getattr(exc, "orig", None) or exc).splitlines()[:2]  # the error and its DETAIL
+    reason = "could not store this poll: " + "; ".join(line.strip() for line in message)
+    with session.begin_nested():
+        row = _log_row(
+            url=outcome.fetch.url.replace("\x00", ""),
+            kind=outcome.kind,
+            outcome="error",
             run_id=run_id,
             source_id=outcome.source_id,
-            status=extra.status,
-            error_class=extra.error_class,
-            reason=extra.reason,
-            size=extra.size,
-            elapsed_ms=extra.elapsed_ms,
+            status=outcome.fetch.status,
+            error_class=PERMANENT,
+            reason=reason,
         )
-    source = session.get(Source, outcome.source_id, with_for_update=True)
-    assert source is not None
+        _insert_log_rows(session, [row])
+        session.execute(
+            update(Source)
+            .where(Source.id == outcome.source_id)
+            .values(last_polled_at=now(), last_error=reason, last_error_class=PERMANENT)
+        )
+    return PollSummary(outcome.source_id, "error", error=reason)
+
+
+def _apply_batch(
+    session: Session, outcomes: list[PollOutcome], run_id: str | None, settings: Settings
+) -> list[PollSummary]:
+    ids = sorted({o.source_id for o in outcomes})
+    sources = {
+        s.id: s
+        for s in session.scalars(
+            select(Source)
+            .where(Source.id.in_(ids))
+            .order_by(Source.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    present = [o for o in outcomes if o.source_id in sources]
+    _insert_log_rows(session, [row for o in present for row in _poll_log_rows(o, run_id)])
+    counts = _enqueue_many(session, [o for o in present if not o.error])
     t = now()
+    summaries = []
+    for outcome in outcomes:
+        source = sources.get(outcome.source_id)
+        if source is None:
+            summaries.append(
+                PollSummary(outcome.source_id, "error", error="source deleted while it was polled")
+            )
+            continue
+        new, known = counts.get(outcome.source_id, (0, 0))
+        summaries.append(_update_health(source, outcome, new, known, t, settings))
+    session.flush()
+    return summaries
+
+
+def _update_health(
+    source: Source, outcome: PollOutcome, new: int, known: int, t: datetime, settings: Settings
+) -> PollSummary:
+    """A source's health columns and next poll time after one poll."""
+    result = outcome.fetch
     low, high = settings.min_poll_interval, settings.max_poll_interval
     summary = PollSummary(outcome.source_id, result.outcome, warning=outcome.warning)
     source.last_polled_at = t
@@ -244,7 +422,7 @@ def apply_poll(
         elif t - source.failing_since >= FAILING_AFTER and source.status == "active":
             source.status = "failing"
         return summary
-    summary.new, summary.known = enqueue(session, outcome.source_id, outcome)
+    summary.new, summary.known = new, known
     source.consecutive_failures = 0
     source.failing_since = None
     source.last_success_at = t
@@ -442,6 +620,7 @@ __all__ = [
     "PollSummary",
     "apply_ingest",
     "apply_poll",
+    "apply_polls",
     "claim_items",
     "due_sources",
     "queue_counts",

@@ -311,7 +311,12 @@ class LocalSite:
                     if route.etag:
                         hdrs["ETag"] = route.etag
                 site.log.append(
-                    {"path": path, "status": status, "if_none_match": headers.get("if-none-match")}
+                    {
+                        "path": path,
+                        "status": status,
+                        "if_none_match": headers.get("if-none-match"),
+                        "peer": self.client_address,  # one per TCP connection
+                    }
                 )
                 self.send_response(status)
                 for k, v in hdrs.items():

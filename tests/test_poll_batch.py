@@ -1,0 +1,185 @@
+"""Polling at scale: a batch of polls stored in one transaction with per-source results,
+a source the database rejects kept apart, sources synced in one statement, feeds parsed in
+worker processes, and connections reused after a small error response."""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitors import parsing
+from monitors.feeds import FeedEntry, FeedError, parse_feed
+from monitors.http import FEED_TYPES, FetchResult, HostThrottle, fetch, make_client
+from monitors.models import FetchLog, QueuedUrl, Source
+from monitors.poll import PollOutcome, SourceState, poll_batches_as_completed
+from monitors.robots import RobotsCache
+from monitors.settings import get_settings
+from monitors.sources import parse_sources, sync_sources
+from monitors.store import apply_poll, apply_polls
+from tests.site import LocalSite, rss_feed
+
+
+def _src(db: Session, name: str) -> Source:
+    src = Source(name=name, kind="feed", url=f"https://example.org/{name}.xml", owner="media")
+    db.add(src)
+    db.flush()
+    return src
+
+
+def _ok(source_id: int, urls: list[str], title: str = "Titre") -> PollOutcome:
+    fetched = FetchResult(
+        f"https://example.org/{source_id}.xml",
+        f"https://example.org/{source_id}.xml",
+        "ok",
+        200,
+        b"<rss/>",
+        {"etag": f'"v{source_id}"'},
+    )
+    entries = [FeedEntry(url=u, title=title, published_at=datetime(2025, 2, 10, tzinfo=UTC)) for u in urls]
+    return PollOutcome(source_id=source_id, fetch=fetched, entries=entries)
+
+
+def test_a_batch_is_stored_as_if_one_source_after_the_other(db: Session) -> None:
+    a, b, c = _src(db, "batch-a"), _src(db, "batch-b"), _src(db, "batch-c")
+    failed = PollOutcome(
+        source_id=c.id,
+        fetch=FetchResult(c.url, c.url, "error", 503, error_class="transient", reason="HTTP 503"),
+        error_class="transient",
+        error="HTTP 503",
+    )
+    summaries = apply_polls(
+        db,
+        [
+            _ok(a.id, ["https://example.org/x/1", "https://example.org/x/2"]),
+            _ok(b.id, ["https://example.org/x/2", "https://example.org/x/3"]),
+            failed,
+        ],
+        settings=get_settings(),
+    )
+    assert [(s.source_id, s.new, s.known, s.error) for s in summaries] == [
+        (a.id, 2, 0, None),
+        (b.id, 1, 1, None),  # x/2 was listed first by a
+        (c.id, 0, 0, "HTTP 503"),
+    ]
+    owners = dict(db.execute(select(QueuedUrl.canonical_url, QueuedUrl.source_id)).all())
+    assert owners == {
+        "https://example.org/x/1": a.id,
+        "https://example.org/x/2": a.id,
+        "https://example.org/x/3": b.id,
+    }
+    for src in (a, b, c):
+        db.refresh(src)
+    assert a.etag == f'"v{a.id}"' and a.new_items_count == 2 and a.last_success_at is not None
+    assert b.new_items_count == 1 and b.consecutive_failures == 0
+    assert c.consecutive_failures == 1 and c.last_error == "HTTP 503" and c.last_success_at is None
+    logged = db.scalars(select(FetchLog.source_id).where(FetchLog.source_id.in_([a.id, b.id, c.id])))
+    assert sorted(logged) == sorted([a.id, b.id, c.id])
+    # A re-run lists the same URLs: all known now, nothing queued twice.
+    again = apply_polls(db, [_ok(a.id, ["https://example.org/x/1", "https://example.org/x/2"])])
+    assert (again[0].new, again[0].known) == (0, 2)
+    assert db.scalar(select(QueuedUrl.id).where(QueuedUrl.source_id == b.id)) is not None
+
+
+def test_a_source_the_database_rejects_does_not_sink_the_others(db: Session) -> None:
+    good, bad = _src(db, "nul-good"), _src(db, "nul-bad")
+    summaries = apply_polls(
+        db,
+        [
+            _ok(good.id, ["https://example.org/n/1"]),
+            _ok(bad.id, ["https://example.org/n/2"], title="bad \x00 title"),
+        ],
+    )
+    assert (summaries[0].outcome, summaries[0].new) == ("ok", 1)
+    assert summaries[1].outcome == "error" and "could not store" in (summaries[1].error or "")
+    assert "\\u0000 cannot be converted" in (summaries[1].error or "")
+    queued = db.scalars(select(QueuedUrl.canonical_url).where(QueuedUrl.source_id.in_([good.id, bad.id])))
+    assert list(queued) == ["https://example.org/n/1"]
+    db.refresh(bad)
+    assert bad.last_error is not None and "could not store" in bad.last_error
+    reasons = db.scalars(select(FetchLog.reason).where(FetchLog.source_id == bad.id)).all()
+    assert len(reasons) == 1 and "could not store" in (reasons[0] or "")
+
+
+def test_a_source_deleted_while_polled_is_reported_not_written(db: Session) -> None:
+    summary = apply_poll(db, _ok(987654321, ["https://example.org/gone/1"]))
+    assert summary.outcome == "error" and "deleted" in (summary.error or "")
+    assert db.scalar(select(QueuedUrl.id).where(QueuedUrl.canonical_url.contains("/gone/"))) is None
+
+
+def test_sync_of_many_sources_is_one_upsert_in_file_order(db: Session) -> None:
+    text = "".join(
+        f'[[source]]\nname = "many {i}"\nkind = "feed"\nurl = "https://example.org/{i}.xml"\n'
+        f'owner = "media"\n{"enabled = false" if i == 3 else ""}\n\n'
+        for i in range(300)
+    )
+    ids = sync_sources(db, parse_sources(text, "many.toml"))
+    names = dict(db.execute(select(Source.id, Source.name).where(Source.id.in_(ids))).all())
+    assert [names[i] for i in ids] == [f"many {i}" for i in range(300)]
+    status = dict(db.execute(select(Source.name, Source.status).where(Source.id.in_(ids))).all())
+    assert status["many 3"] == "disabled" and status["many 4"] == "active"
+    moved = text.replace("https://example.org/7.xml", "https://example.org/seven.xml")
+    assert sync_sources(db, parse_sources(moved, "many.toml")) == ids
+    assert db.scalar(select(Source.url).where(Source.name == "many 7")) == "https://example.org/seven.xml"
+
+
+FEED = rss_feed(
+    "https://ex.fr",
+    [(f"Dépêche {k} : l’IA à Paris", f"a/{k}.html", datetime(2025, 2, 10, 9, tzinfo=UTC)) for k in range(5)],
+).encode()
+
+
+def test_feeds_parsed_in_worker_processes_come_out_the_same() -> None:
+    in_thread = parse_feed(FEED, "https://ex.fr/rss.xml", "application/rss+xml")
+    pooled = parsing.parse_feed_pooled(FEED, "https://ex.fr/rss.xml", "application/rss+xml", 2)
+    assert pooled == in_thread and len(pooled.entries) == 5
+    assert pooled.entries[0].title == "Dépêche 0 : l’IA à Paris"
+    with pytest.raises(FeedError, match="not a feed"):
+        parsing.parse_feed_pooled(b"<html><body>no</body></html>", "https://ex.fr/", "text/html", 2)
+    assert parsing.parse_feed_pooled(FEED, "https://ex.fr/rss.xml", None, 0) == parse_feed(
+        FEED, "https://ex.fr/rss.xml"
+    )
+
+
+def test_a_broken_parse_pool_is_replaced_and_the_feed_still_parsed() -> None:
+    pool = parsing._get_pool(1)
+    pool.submit(int).result()  # the worker is up
+    for process in list(pool._processes.values()):  # type: ignore[attr-defined]
+        os.kill(process.pid, signal.SIGKILL)
+    parsed = parsing.parse_feed_pooled(FEED, "https://ex.fr/rss.xml", None, 1)
+    assert len(parsed.entries) == 5
+    assert parsing._get_pool(1) is not pool
+    parsing.shutdown_parsers()
+
+
+def test_sources_come_back_in_batches_as_they_answer(site: LocalSite) -> None:
+    settings = get_settings()
+    for i in range(7):
+        site.add(f"/f{i}.xml", rss_feed(site.base, [(f"t{i}", f"p/{i}.html", datetime.now(UTC))]))
+    states = [SourceState(i, f"f{i}", "feed", f"{site.base}/f{i}.xml") for i in range(7)]
+    with make_client(settings) as client:
+        batches = list(
+            poll_batches_as_completed(
+                client, settings, states, 3, HostThrottle(settings.per_host_concurrency, 0), RobotsCache()
+            )
+        )
+    assert [len(b) for b in batches] == [3, 3, 1]
+    assert sorted(o.source_id for b in batches for o in b) == list(range(7))
+    assert all(len(o.entries) == 1 for b in batches for o in b)
+
+
+def test_the_connection_is_reused_after_a_small_error_response(site: LocalSite) -> None:
+    settings = get_settings()
+    site.add("/feed.xml", rss_feed(site.base, []), content_type="application/rss+xml", etag='"e1"')
+    with make_client(settings) as client:
+        missing = fetch(client, f"{site.base}/robots.txt", settings, accept=None)
+        feed = fetch(client, f"{site.base}/feed.xml", settings, accept=FEED_TYPES)
+        again = fetch(client, f"{site.base}/feed.xml", settings, etag=feed.etag, accept=FEED_TYPES)
+        after = fetch(client, f"{site.base}/feed.xml", settings, accept=FEED_TYPES)
+    assert missing.status == 404 and missing.error_class == "permanent"
+    assert feed.ok and again.outcome == "not_modified" and after.ok
+    assert len({r["peer"] for r in site.log}) == 1  # one TCP connection for the three requests
