@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -82,36 +83,9 @@ def _checked_at(suggestion: dict | None) -> datetime | None:
         return None
 
 
-def log_fetch(
-    session: Session,
-    *,
-    url: str,
-    kind: str,
-    outcome: str,
-    run_id: str | None = None,
-    source_id: int | None = None,
-    queue_id: int | None = None,
-    status: int | None = None,
-    error_class: str | None = None,
-    reason: str | None = None,
-    size: int | None = None,
-    elapsed_ms: int | None = None,
-) -> None:
-    session.add(
-        FetchLog(
-            url=url,
-            kind=kind,
-            outcome=outcome,
-            run_id=run_id,
-            source_id=source_id,
-            queue_id=queue_id,
-            status_code=status,
-            error_class=error_class,
-            reason=reason,
-            bytes=size,
-            elapsed_ms=elapsed_ms,
-        )
-    )
+def log_fetch(session: Session, *, queue_id: int | None = None, **fields: Any) -> None:
+    """Add one ``fetch_log`` row (the fields of :func:`_log_row`, plus the queue row it concerns)."""
+    session.add(FetchLog(**{**_log_row(**fields), "queue_id": queue_id}))
 
 
 def _queue_rows(outcome: PollOutcome) -> tuple[dict[str, dict], list[dict]]:
