@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "flows.commands.search",
     "flows.commands.stats",
     "flows.commands.feed",
+    "flows.commands.backfill",
 )
 
 

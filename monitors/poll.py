@@ -75,14 +75,19 @@ def poll_source(
     throttle: HostThrottle | None = None,
     robots: RobotsCache | None = None,
     now: datetime | None = None,
+    window: tuple[datetime, datetime] | None = None,
 ) -> PollOutcome:
-    """Fetch a source with conditional GET and list its entries."""
+    """Fetch a source with conditional GET and list its entries.
+
+    With a ``window`` (since, until) the poll is a backfill: no conditional GET (the whole
+    document is wanted), and only entries dated within the window are kept.
+    """
     result = fetch(
         client,
         source.url,
         settings,
-        etag=source.etag,
-        last_modified=source.last_modified,
+        etag=None if window else source.etag,
+        last_modified=None if window else source.last_modified,
         accept=_ACCEPT.get(source.kind, FEED_TYPES),
         throttle=throttle,
         robots=robots,
@@ -95,7 +100,7 @@ def poll_source(
     elif source.kind == "feed":
         _read_feed(outcome, result, settings.parse_workers)
     elif source.kind == "sitemap":
-        _read_sitemap(client, settings, outcome, result, throttle, robots, now or datetime.now(UTC))
+        _read_sitemap(client, settings, outcome, result, throttle, robots, now or datetime.now(UTC), window)
     elif source.kind == "listing":
         _read_listing(outcome, result, source.link_pattern)
     else:
@@ -107,6 +112,10 @@ def poll_source(
         )
         outcome.suggested_feeds["because"] = outcome.error
         outcome.extra_fetches.extend(fetches)
+    if window is not None and source.kind == "feed":
+        kept = [e for e in outcome.entries if e.published_at and window[0] <= e.published_at <= window[1]]
+        outcome.ignored += len(outcome.entries) - len(kept)
+        outcome.entries = kept
     return outcome
 
 
@@ -141,8 +150,9 @@ def _read_sitemap(
     throttle: HostThrottle | None,
     robots: RobotsCache | None,
     now: datetime,
+    window: tuple[datetime, datetime] | None = None,
 ) -> None:
-    since = now - timedelta(days=settings.sitemap_window_days)
+    since, until = window or (now - timedelta(days=settings.sitemap_window_days), now)
     problems: list[str] = []
     urls: list[SitemapUrl] = []
     pending: list[tuple[FetchResult, int]] = [(first, 0)]
@@ -163,10 +173,13 @@ def _read_sitemap(
         if depth >= MAX_SITEMAP_DEPTH:
             problems.append(f"{result.final_url}: sitemap index nested too deep, not followed")
             continue
-        # Recent children first; those dated before the window cannot hold recent URLs.
+        # A child last modified before the window cannot hold URLs of the window. Polls read
+        # the most recent children first; a backfill those modified closest after its start
+        # (monthly archives of the window come before later ones).
         children = [c for c in parsed.sitemaps if c.lastmod is None or c.lastmod >= since]
         outcome.ignored += len(parsed.sitemaps) - len(children)
-        children.sort(key=lambda c: c.lastmod or datetime.min.replace(tzinfo=UTC), reverse=True)
+        oldest = datetime.min.replace(tzinfo=UTC)
+        children.sort(key=lambda c: c.lastmod or oldest, reverse=window is None)
         if len(children) > MAX_CHILD_SITEMAPS:
             extra = len(children) - MAX_CHILD_SITEMAPS
             problems.append(f"{extra} child sitemaps beyond the first {MAX_CHILD_SITEMAPS} skipped")
@@ -182,7 +195,7 @@ def _read_sitemap(
         if u.url in seen:
             continue
         seen.add(u.url)
-        if u.date is None or u.date < since:
+        if u.date is None or u.date < since or u.date > until:
             outcome.ignored += 1
             continue
         outcome.entries.append(FeedEntry(url=u.url, title=u.news_title, published_at=u.date))

@@ -599,3 +599,18 @@ __all__ = [
     "due_sources",
     "queue_counts",
 ]
+
+
+def apply_backfill(session: Session, outcome: PollOutcome, run_id: str | None = None) -> PollSummary:
+    """Record a backfill poll: its fetches in the log and its entries in the queue.
+
+    The source's health, validators and schedule are left alone: a backfill reads the past
+    and says nothing of how the source behaves now.
+    """
+    _insert_log_rows(session, _poll_log_rows(outcome, run_id))
+    summary = PollSummary(outcome.source_id, outcome.fetch.outcome, warning=outcome.warning)
+    if outcome.error:
+        summary.outcome, summary.error = "error", outcome.error
+        return summary
+    summary.new, summary.known = _enqueue_many(session, [outcome]).get(outcome.source_id, (0, 0))
+    return summary

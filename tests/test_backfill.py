@@ -1,0 +1,105 @@
+"""`veille backfill`: a past date window read from a sitemap index and a feed, then ingested."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from tests.site import LocalSite, rss_feed, seed_site, write_sources
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _sitemaps(site: LocalSite, pages: list) -> None:  # type: ignore[type-arg]
+    feb = "".join(
+        f"<url><loc>{site.base}/{p.spec.slug}</loc><lastmod>{p.spec.published.isoformat()}</lastmod></url>"
+        for p in pages
+    )
+    now = datetime.now(UTC).isoformat()
+    site.add(
+        "/sitemap.xml",
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{site.base}/sitemap-2025-02.xml</loc><lastmod>2025-02-28T23:00:00+00:00</lastmod></sitemap>"
+        f"<sitemap><loc>{site.base}/sitemap-recent.xml</loc><lastmod>{now}</lastmod></sitemap>"
+        f"<sitemap><loc>{site.base}/sitemap-2023.xml</loc><lastmod>2023-12-31T23:00:00+00:00</lastmod></sitemap>"
+        "</sitemapindex>",
+        content_type="application/xml",
+    )
+    site.add(
+        "/sitemap-2025-02.xml",
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{feb}</urlset>',
+        content_type="application/xml",
+    )
+    site.add(
+        "/sitemap-recent.xml",
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{site.base}/today.html</loc><lastmod>{now}</lastmod></url></urlset>",
+        content_type="application/xml",
+    )
+
+
+def test_backfill_reads_the_window_only_and_leaves_source_health_alone(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    pages = seed_site(site)
+    _sitemaps(site, pages)
+    site.add(
+        "/old.xml", rss_feed(site.base, [(p.spec.feed_title, p.spec.slug, p.spec.published) for p in pages])
+    )
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [
+            {"name": "Archive", "kind": "sitemap", "url": f"{site.base}/sitemap.xml", "owner": "party"},
+            {"name": "Fil", "kind": "feed", "url": f"{site.base}/old.xml", "owner": "media"},
+            {"name": "Page", "kind": "listing", "url": f"{site.base}/feed.xml", "owner": "party"},
+        ],
+    )
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["backfill", "--since", "2025-02-01", "--until", "2025-02-28", "--sources", str(sources)])
+    assert code == 0
+    assert "backfill pages" in err.getvalue()  # the progress bar
+
+    feb = {f"{site.base}/{p.spec.slug}" for p in pages if p.spec.published.year == 2025}
+    assert len(feb) == 4  # the Le Monde piece of May 2024 is outside the window
+    with clean_db.connect() as conn:
+        stored = set(conn.scalars(sa.text("SELECT url FROM articles")))
+        queued = set(conn.scalars(sa.text("SELECT url FROM url_queue")))
+        health = conn.execute(
+            sa.text(
+                "SELECT name, last_polled_at, etag, consecutive_failures, new_items_count FROM sources"
+                " ORDER BY name"
+            )
+        ).all()
+        sightings = conn.scalar(sa.text("SELECT count(*) FROM sightings"))
+    assert stored == feb and queued == feb
+    assert site.hits("/sitemap-2023.xml") == []  # a child modified before the window is not read
+    assert site.hits("/today.html") == []
+    assert site.hits("/feed.xml") == []  # the listing source is skipped: no past to read
+    # A backfill says nothing of how sources behave now: health and schedule untouched.
+    assert [tuple(r)[1:] for r in health] == [(None, None, 0, 0)] * 3
+    assert sightings == 4  # one per stored page
+    # A second backfill over the same window finds nothing new.
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        assert (
+            main(["backfill", "--since", "2025-02-01", "--until", "2025-02-28", "--sources", str(sources)])
+            == 0
+        )
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 4
+        assert conn.scalar(sa.text("SELECT count(*) FROM url_queue")) == 4
+
+
+def test_backfill_rejects_an_empty_window(tmp_path: Path, clean_db: sa.Engine) -> None:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["backfill", "--since", "2025-03-01", "--until", "2025-02-01"])
+    assert code == 2
+    assert "is after --until" in err.getvalue()
