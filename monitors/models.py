@@ -107,6 +107,19 @@ class QueuedUrl(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
+class UrlListing(Base):
+    """A source that listed a queued URL; the queue row belongs to the first such source, and
+    every listing becomes a sighting of the article the URL led to."""
+
+    __tablename__ = "url_listings"
+    __table_args__ = (Index("url_listings_source", "source_id"),)
+
+    queue_id: Mapped[int] = mapped_column(ForeignKey("url_queue.id", ondelete="CASCADE"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
 class Article(Base):
     """One stored article; every fetched article is kept, relevant or not."""
 

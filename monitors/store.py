@@ -204,12 +204,14 @@ def _enqueue_many(session: Session, outcomes: list[PollOutcome]) -> dict[int, tu
     owned: dict[str, dict] = {}
     listed: dict[int, int] = {}
     skipped: list[dict] = []
+    listings: list[dict] = []
     for outcome in outcomes:
         rows, bad = _queue_rows(outcome)
         skipped.extend(bad)
         listed[outcome.source_id] = listed.get(outcome.source_id, 0) + len(rows)
         for canonical, row in rows.items():
             owned.setdefault(canonical, row)
+            listings.append({"canonical_url": canonical, "source_id": row["source_id"], "url": row["url"]})
     _insert_log_rows(session, skipped)
     counts = {source_id: (0, n) for source_id, n in listed.items()}
     if not owned:
@@ -218,7 +220,23 @@ def _enqueue_many(session: Session, outcomes: list[PollOutcome]) -> dict[int, tu
         if inserted:  # a re-queued (changed) entry comes back too, but counts as known
             new, known = counts[source_id]
             counts[source_id] = (new + 1, known - 1)
+    listings.sort(key=lambda r: (r["canonical_url"], r["source_id"], r["url"]))
+    session.execute(_LISTING_INSERT, as_rows(listings))
     return counts
+
+
+# Every source listing a queued URL is kept; a URL that already led to an article becomes a
+# sighting of it at once (a later listing by another feed is not fetched again).
+_LISTING_INSERT = text(
+    "WITH r AS (SELECT * FROM json_to_recordset(CAST(:rows AS json))"
+    " AS r(canonical_url text, source_id bigint, url text)),"
+    " l AS (INSERT INTO url_listings (queue_id, source_id, url)"
+    " SELECT q.id, r.source_id, r.url FROM r JOIN url_queue q ON q.canonical_url = r.canonical_url"
+    " ON CONFLICT DO NOTHING RETURNING queue_id, source_id, url)"
+    " INSERT INTO sightings (article_id, source_id, url)"
+    " SELECT q.article_id, l.source_id, l.url FROM l JOIN url_queue q ON q.id = l.queue_id"
+    " WHERE q.article_id IS NOT NULL ON CONFLICT DO NOTHING"
+)
 
 
 _QUEUE_INSERT = recordset_insert(
@@ -497,6 +515,7 @@ def apply_ingest(session: Session, out: IngestOutcome, max_attempts: int, run_id
         row.reason = out.reason if out.error_class != TRANSIENT else f"gave up: {out.reason}"
         return row.state
     status, article_id = store_article(session, out)
+    _listing_sightings(session, item.id, article_id)
     row.state = "fetched"
     row.article_id = article_id
     row.reason = None if status in {"stored", "revised", "unchanged"} else status_reason(status, article_id)
@@ -583,6 +602,18 @@ def _sighting(session: Session, article_id: int, source_id: int, url: str) -> No
         insert(Sighting)
         .values(article_id=article_id, source_id=source_id, url=url)
         .on_conflict_do_nothing(constraint="sightings_unique")
+    )
+
+
+def _listing_sightings(session: Session, queue_id: int, article_id: int) -> None:
+    """Every source that listed the queue row's URL saw the article it led to."""
+    session.execute(
+        text(
+            "INSERT INTO sightings (article_id, source_id, url)"
+            " SELECT :article_id, source_id, url FROM url_listings WHERE queue_id = :queue_id"
+            " ON CONFLICT DO NOTHING"
+        ),
+        {"article_id": article_id, "queue_id": queue_id},
     )
 
 

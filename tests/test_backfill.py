@@ -85,7 +85,7 @@ def test_backfill_reads_the_window_only_and_leaves_source_health_alone(
     assert site.hits("/feed.xml") == []  # the listing source is skipped: no past to read
     # A backfill says nothing of how sources behave now: health and schedule untouched.
     assert [tuple(r)[1:] for r in health] == [(None, None, 0, 0)] * 3
-    assert sightings == 4  # one per stored page
+    assert sightings == 8  # each page, from the sitemap and from the feed
     # A second backfill over the same window finds nothing new.
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         assert (
