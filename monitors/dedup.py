@@ -207,15 +207,14 @@ assert len(_POSITION_MULTIPLIERS) == SHINGLE_SIZE
 def _shingle_hashes(tokens: list[str]) -> list[int]:
     """One deterministic 32-bit hash per word SHINGLE_SIZE-gram, computed from token hashes.
 
-    Each distinct word is hashed once (CRC-32 of its UTF-8 bytes); a shingle's hash is the
+    Each word is hashed once (CRC-32 of its UTF-8 bytes); a shingle's hash is the
     high half of sum(word hash * position multiplier) mod 2**64, vectorised over the text.
     This replaces one SHA-1 per shingle string; datasketch's affine32 scheme mixes the value
     again (MurmurHash3 finalizer) before its permutations, so a fast hash is enough.
     """
     if not tokens:
         return []
-    codes = {word: zlib.crc32(word.encode("utf-8")) for word in set(tokens)}
-    words = np.array([codes[word] for word in tokens], dtype=np.uint64)
+    words = np.fromiter(map(zlib.crc32, map(str.encode, tokens)), dtype=np.uint64, count=len(tokens))
     size = min(SHINGLE_SIZE, len(words))
     count = len(words) - size + 1
     acc = np.zeros(count, dtype=np.uint64)
