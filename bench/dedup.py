@@ -12,10 +12,11 @@ candidates' signatures, the cluster links, 32 band rows inserted); the article r
 and the commit are not counted (the store does them with or without dedup). Half the probes
 are light edits of planted texts (they find and join a cluster), half are unrelated.
 
-The whole dedup stage per article = text_hash + signature + detect_wire on the extracted text
-(pure, in ingest) + the database part above; it is compared to ``extract_article``
-(trafilatura) on the seed pages and on the shared corpus's 120 real pages. Targets: database
-part at the largest size within 2x of the smallest; dedup stage < 10% of extraction.
+The whole dedup stage per article = text_hash + signature (``fingerprint``, one normalisation
+for both, as ingest calls it) + detect_wire on the extracted text (pure, in ingest and store)
++ the database part above; it is compared to ``extract_article`` (trafilatura) on the seed
+pages and on the shared corpus's 120 real pages. Targets: database part at the largest size
+within 2x of the smallest; dedup stage < 10% of extraction.
 
     python bench/dedup.py [--sizes 10000,100000,1000000] [--probes 200] [--admin-url URL]
 """
@@ -45,7 +46,16 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.stages import build_page  # noqa: E402
-from monitors.dedup import BANDS, NUM_PERM, ROWS, band_keys, detect_wire, signature, text_hash  # noqa: E402
+from monitors.dedup import (  # noqa: E402
+    BANDS,
+    NUM_PERM,
+    ROWS,
+    band_keys,
+    detect_wire,
+    fingerprint,
+    signature,
+    text_hash,
+)
 from monitors.neardup import _LOOKUP_AND_INSERT_SQL, link_and_index, lock_bands  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -289,8 +299,7 @@ def _baseline(pages: list[bytes], repeat: int) -> tuple[float, float]:
         extract_times.append(_median(lambda page=page: extract_article(page, "https://example.fr/a"), repeat))
 
         def pure(text: str = extracted.text, author: str | None = extracted.author) -> None:
-            text_hash(text)
-            signature(text)
+            fingerprint(text)  # text_hash + signature, as ingest computes them
             detect_wire(text, author)
 
         pure_times.append(_median(pure, repeat))

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import httpx
 
-from monitors.dedup import signature, text_hash
+from monitors.dedup import fingerprint
 from monitors.extract import ExtractionError, extract_article
 from monitors.http import HTML_TYPES, PERMANENT, HostThrottle, fetch
 from monitors.language import detect_language, normalize_declared_language
@@ -132,6 +132,7 @@ def process_item(
     title = extracted.title or item.feed_title
     lang = detect_language(extracted.text, title=title)
     rel_result = score_relevance(topic, extracted.text, title=title, description=extracted.description)
+    hashed, sig = fingerprint(extracted.text)
     declared, declared_source = pick_declared_language(extracted.declared_language, item.feed_language)
     out.article = ArticleData(
         url=item.url,
@@ -141,7 +142,7 @@ def process_item(
         description=extracted.description,
         published_at=_published(extracted.published_at, item.feed_published_at),
         text=extracted.text,
-        text_hash=text_hash(extracted.text),
+        text_hash=hashed,
         language=lang.language,
         language_confidence=lang.confidence,
         declared_language=declared,
@@ -153,6 +154,6 @@ def process_item(
         topic_version=rel_result.topic_version,
         content_type=result.content_type or None,
         html_zlib=zlib.compress(html, 6),
-        signature=signature(extracted.text),
+        signature=sig,
     )
     return out

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from monitors.dedup import NUM_PERM, band_keys, similarity
+from monitors.dedup import NUM_PERM, band_keys, similarities
 from monitors.dedup import THRESHOLD as SIMILARITY_THRESHOLD
 
 LOCK_CLASS = 0x4C534842  # "LSHB": namespace of the band-key advisory locks
@@ -84,6 +84,18 @@ _INSERT_BANDS_SQL = text(
     SELECT q.band, q.key, CAST(:self AS bigint)
     FROM unnest(CAST(:bands AS smallint[]), CAST(:keys AS bigint[])) AS q(band, key)
     ON CONFLICT DO NOTHING
+    """
+)
+
+
+# One round trip for both rows: the root becomes its own cluster if it was not in one yet, the
+# new article points to it.
+_LINK_SQL = text(
+    """
+    UPDATE articles
+    SET cluster_id = CAST(:root AS bigint),
+        duplicate_of = CASE WHEN id = CAST(:id AS bigint) THEN CAST(:root AS bigint) ELSE duplicate_of END
+    WHERE id = CAST(:id AS bigint) OR (id = CAST(:root AS bigint) AND cluster_id IS NULL)
     """
 )
 
@@ -147,21 +159,15 @@ def link_and_index(
     rows = session.execute(_LOOKUP_AND_INSERT_SQL, params).all()
     roots: list[int] = []
     best = 0.0
-    for _id, other, root in rows:
-        score = similarity(sig, list(other))
+    scores = similarities(sig, [list(other) for _id, other, _root in rows])
+    for (_id, _other, root), score in zip(rows, scores, strict=True):
         best = max(best, score)
         if score >= SIMILARITY_THRESHOLD:
             roots.append(root)
     if not roots:
         return Link(root=None, candidates=len(rows), best_similarity=best)
     root = min(roots)
-    session.execute(
-        text("UPDATE articles SET cluster_id = id WHERE id = :root AND cluster_id IS NULL"), {"root": root}
-    )
-    session.execute(
-        text("UPDATE articles SET duplicate_of = :root, cluster_id = :root WHERE id = :id"),
-        {"root": root, "id": article_id},
-    )
+    session.execute(_LINK_SQL, {"root": root, "id": article_id})
     return Link(root=root, candidates=len(rows), best_similarity=best)
 
 
