@@ -7,12 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.pipeline import _run_id, ingest_flow, poll_batches, reset_runtime, retry_transient, runtime
+from flows.pipeline import _run_id, ingest_flow, poll_batches, reset_runtime, runtime, transient_task
 from monitors.db import session_scope
 from monitors.poll import PollOutcome, SourceState, poll_source
 from monitors.sources import load_sources, sync_sources
@@ -22,13 +21,7 @@ from monitors.store import PollSummary, apply_backfill, due_sources
 BACKFILL_KINDS = ("sitemap", "feed")
 
 
-@task(
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_transient,
-    task_run_name="backfill batch {index}",
-)
+@transient_task("backfill batch {index}")
 def backfill_batch_task(
     batch: list[SourceState], since: datetime, until: datetime, run_id: str | None, index: int
 ) -> list[PollSummary]:

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
-from flows.pipeline import retry_transient
+from flows.pipeline import transient_task
 from monitors.archive import source_health
 from monitors.db import get_engine, session_scope
 from monitors.relevance import Topic, load_topic
@@ -50,13 +49,13 @@ def _cell(value: Any) -> Any:
     return value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=retry_transient)
+@transient_task(delays=(5, 30))
 def health_task() -> tuple[list[dict[str, Any]], dict[str, int]]:
     with session_scope() as session:
         return source_health(session), queue_counts(session)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=retry_transient)
+@transient_task(delays=(5, 30))
 def rescore_task(topic: Topic) -> RescoreOutcome:
     return rescore_when_topic_changed(topic)
 

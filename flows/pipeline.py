@@ -91,6 +91,18 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
+def transient_task(name: str | None = None, delays: tuple[int, int] = (2, 10)) -> Any:
+    """veille's task decorator: no result cache (tasks read and write the database), and two
+    retries, for transient failures only."""
+    return task(
+        cache_policy=NO_CACHE,
+        retries=2,
+        retry_delay_seconds=list(delays),
+        retry_condition_fn=retry_transient,
+        task_run_name=name,
+    )
+
+
 def _run_id() -> str | None:
     try:
         return str(get_run_context().flow_run.id)  # type: ignore[union-attr]
@@ -107,13 +119,7 @@ def poll_batches(due: list[SourceState], size: int = POLL_BATCH) -> list[list[So
     return [due[i : i + size] for i in range(0, len(due), size)]
 
 
-@task(
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_transient,
-    task_run_name="poll batch {index} ({count} sources)",
-)
+@transient_task("poll batch {index} ({count} sources)")
 def poll_batch_task(
     batch: list[SourceState], run_id: str | None, index: int, count: int
 ) -> list[PollSummary]:
@@ -136,13 +142,7 @@ class IngestReport:
     statuses: list[tuple[int, str, bool]] = field(default_factory=list)  # source, status, relevant
 
 
-@task(
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_transient,
-    task_run_name="ingest worker {worker}",
-)
+@transient_task("ingest worker {worker}")
 def ingest_worker_task(
     worker: int, run_id: str | None, budget: int | None, total: int, workers: int = 1
 ) -> IngestReport:
