@@ -67,16 +67,10 @@ def iter_rows(
         yield dict(row)
 
 
-def iter_articles(
-    session: Session,
-    *,
-    relevant: bool | None = None,
-    since: datetime | None = None,
-    source: str | None = None,
-    owner: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Articles as JSON-ready dicts (dates as ISO strings), oldest first."""
-    for row in iter_rows(session, relevant=relevant, since=since, source=source, owner=owner):
+def iter_articles(session: Session, **filters: Any) -> Iterator[dict[str, Any]]:
+    """Articles as JSON-ready dicts (dates as ISO strings), oldest first; ``filters`` as for
+    :func:`iter_rows`."""
+    for row in iter_rows(session, **filters):
         yield {key: _jsonable(value) for key, value in row.items()}
 
 
