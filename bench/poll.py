@@ -124,6 +124,68 @@ def serve(
     asyncio.run(main())
 
 
+# --- CPU accounting (Linux /proc) ------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (None: gone, or no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
+            return [int(c) for c in fh.read().split()]
+    except OSError:
+        return []
+
+
+def _postgres_backends(url: str) -> list[int]:
+    """Server processes serving the scratch database, when PostgreSQL runs on this machine."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            pids = conn.scalars(
+                sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid()"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return [int(p) for p in pids if os.path.exists(f"/proc/{p}")]
+
+
+def cpu_snapshot(server_pid: int, url: str) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of each process taking part in a cycle, by role."""
+    me = os.getpid()
+    roles = {
+        "poller": [me],
+        "parse workers": [c for c in _children(me) if c != server_pid],
+        "bench server": [server_pid],
+        "PostgreSQL": _postgres_backends(url),
+    }
+    out: dict[str, dict[int, float]] = {}
+    for role, pids in roles.items():
+        out[role] = {p: t for p in pids if (t := _cpu_seconds(p)) is not None}
+    return out
+
+
+def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+    """CPU seconds each role used between two snapshots (processes born in between count fully)."""
+    return {
+        role: sum(t - before.get(role, {}).get(pid, 0.0) for pid, t in pids.items())
+        for role, pids in after.items()
+    }
+
+
 # --- client ---------------------------------------------------------------------------------
 
 
@@ -175,7 +237,7 @@ def run_library_cycle(sources_file: str) -> tuple[int, int]:
     settings = get_settings()
     with session_scope() as session:
         due = due_sources(session, sync_sources(session, load_sources(sources_file)), force=True)
-    throttle = HostThrottle(settings.per_host_concurrency, settings.per_host_delay)
+    throttle = HostThrottle.from_settings(settings)
     summaries = []
     with make_client(settings) as client:
         for batch in poll_batches_as_completed(client, settings, due, POLL_BATCH, throttle, ROBOTS):
@@ -245,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{settings.per_host_delay}s apart): ideal {ideal:.2f}s"
     )
     runners = {"library": run_library_cycle, "flow": run_flow_cycle}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     # Import what the cycles use before timing them (scipy and Prefect alone take seconds);
     # caches that fill on first use (public-suffix list, parse workers) are timed.
     import flows.pipeline  # noqa: F401
@@ -267,15 +330,24 @@ def main(argv: list[str] | None = None) -> int:
             figures = []
             for cycle in (1, 2):
                 sent.value, requests.value = 0, 0
+                cpu_before = cpu_snapshot(server.pid, url)
                 started = time.perf_counter()
                 polled, new = runners[name](str(sources_file))
                 wall = time.perf_counter() - started
+                cpu = cpu_used(cpu_before, cpu_snapshot(server.pid, url))
                 figures.append((wall, sent.value, requests.value))
                 print(
                     f"{name:8s} cycle {cycle} ({'200s' if cycle == 1 else '304s'}): {polled} sources, "
                     f"{new} new URLs, {requests.value} requests, {sent.value:,} bytes sent, "
                     f"wall {wall:.2f}s = {wall / ideal:.2f}x ideal"
                 )
+                if sum(cpu.values()) > 0:
+                    total = sum(cpu.values())
+                    parts = ", ".join(f"{role} {sec:.2f}" for role, sec in cpu.items())
+                    print(
+                        f"{'':8s}   CPU {total:.2f}s ({parts}); on {cores} cores that is at least "
+                        f"{total / cores:.2f}s of wall time = {total / cores / ideal:.2f}x ideal"
+                    )
             (w1, b1, _), (w2, b2, _) = figures
             ok_time, ok_bytes = w1 / ideal <= args.target, b1 >= 5 * max(b2, 1)
             failed |= not (ok_time and ok_bytes)

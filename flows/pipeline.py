@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from monitors.db import DatabaseUnavailable, session_scope
 from monitors.http import HostThrottle, make_client
 from monitors.ingest import process_item
-from monitors.poll import POLL_BATCH, PollOutcome, SourceState, poll_many
+from monitors.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
 from monitors.relevance import Topic, load_topic
 from monitors.robots import ROBOTS, RobotsCache
 from monitors.settings import Settings, get_settings
@@ -62,10 +62,10 @@ def runtime() -> Runtime:
             _runtime = Runtime(
                 settings=settings,
                 client=make_client(settings),
-                throttle=HostThrottle(settings.per_host_concurrency, settings.per_host_delay),
+                throttle=HostThrottle.from_settings(settings),
                 topic=load_topic(),
                 robots=ROBOTS,
-                pool=ThreadPoolExecutor(max(1, settings.concurrency), thread_name_prefix="poll"),
+                pool=ThreadPoolExecutor(poll_threads(settings), thread_name_prefix="poll"),
             )
         return _runtime
 

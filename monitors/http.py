@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -179,7 +180,7 @@ def fetch(
             check_url_allowed(current, settings.allow_private_network)
             crawl_delay = 0.0
             if robots is not None and settings.respect_robots:
-                verdict = robots.check(client, current, settings)
+                verdict = robots.check(client, current, settings, throttle)
                 if not verdict.allowed:
                     result = FetchResult(
                         url,
@@ -299,10 +300,15 @@ def _too_large(url: str, current: str, status: int, hdrs: dict[str, str], cap: i
 
 
 class HostThrottle:
-    """Per-host politeness shared by all threads: at most N requests in flight per host,
-    and at least ``delay`` seconds between the starts of two requests to the same host."""
+    """Politeness shared by all threads: at most ``per_host`` requests in flight per host, at
+    least ``delay`` seconds between the starts of two requests to the same host and, with
+    ``total``, at most ``total`` requests in flight in all (``VEILLE_CONCURRENCY``).
 
-    def __init__(self, per_host: int, delay: float) -> None:
+    The total is counted on requests, not threads: a polling thread that waits for its feed
+    to be parsed holds no request slot, so parsing overlaps with the next requests.
+    """
+
+    def __init__(self, per_host: int, delay: float, total: int = 0) -> None:
         import threading
 
         self._per_host = max(1, per_host)
@@ -310,6 +316,21 @@ class HostThrottle:
         self._lock = threading.Lock()
         self._sems: dict[str, threading.BoundedSemaphore] = {}
         self._next_start: dict[str, float] = {}
+        self._total = threading.BoundedSemaphore(total) if total > 0 else None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HostThrottle:
+        return cls(settings.per_host_concurrency, settings.per_host_delay, settings.concurrency)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the ``total`` request slots (robots.txt fetches, which have no
+        per-host delay of their own)."""
+        if self._total is None:
+            yield
+            return
+        with self._total:
+            yield
 
     def _host(self, url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
@@ -328,8 +349,12 @@ class HostThrottle:
             self._next_start[host] = start + delay
         if start > now:
             time.sleep(start - now)
+        if self._total is not None:
+            self._total.acquire()
 
     def release(self, url: str) -> None:
+        if self._total is not None:
+            self._total.release()
         with self._lock:
             sem = self._sems.get(self._host(url))
         if sem is not None:

