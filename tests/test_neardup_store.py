@@ -148,6 +148,20 @@ def test_text_without_words_has_no_band_keys(db: Session) -> None:
     assert count == 0
 
 
+def test_deleting_articles_deletes_their_band_keys(db: Session) -> None:
+    """article_bands has no foreign key (a check per band row); a trigger keeps the cascade."""
+    src = _source(db)
+    first, second = list(dict.fromkeys(p["a"] for p in _pairs()))[:2]
+    _, kept = store_article(db, _outcome(src, "https://a.example/kept", first))
+    _, gone = store_article(db, _outcome(src, "https://a.example/gone", second))
+    assert kept != gone
+    count = "SELECT count(*) FROM article_bands WHERE article_id = :id"
+    assert db.scalar(sa.text(count), {"id": gone}) == 32
+    db.execute(sa.text("DELETE FROM articles WHERE id = :id"), {"id": gone})
+    assert db.scalar(sa.text(count), {"id": gone}) == 0
+    assert db.scalar(sa.text(count), {"id": kept}) == 32
+
+
 def test_lock_ids_sorted_distinct_and_deterministic() -> None:
     keys = band_keys(signature("Le sommet sur l'IA s'ouvre lundi au Grand Palais à Paris."))
     ids = lock_ids(keys)
@@ -202,6 +216,51 @@ def test_concurrent_copy_waits_for_the_first_and_links_to_it(clean_db: sa.Engine
             conn.execute(sa.text("SELECT id, cluster_id FROM articles WHERE cluster_id IS NOT NULL")).all()
         )
     assert rows == {first_id: first_id, second_id: first_id}
+
+
+def test_article_id_is_drawn_after_its_band_locks(clean_db: sa.Engine) -> None:
+    """The band locks are taken before the article row's id is drawn: an article stored while
+    another transaction holds one of its band locks gets an id after every id drawn
+    meanwhile, so ids follow lock order and the cluster root stays the lowest id."""
+    text = _pairs()[0]["a"]
+    with Session(clean_db) as setup:
+        src = _source(setup, "Order")
+        setup.commit()
+    holder = Session(clean_db)
+    holder.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:cls, :id)"),
+        {"cls": LOCK_CLASS, "id": lock_ids(band_keys(signature(text)))[0]},
+    )
+    result: dict[str, object] = {}
+
+    def store() -> None:
+        with Session(clean_db) as session:
+            result["stored"] = store_article(session, _outcome(src, "https://a.example/locked", text))
+            session.commit()
+
+    thread = threading.Thread(target=store)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        waiting = 0
+        while time.monotonic() < deadline and not waiting:
+            with clean_db.connect() as conn:
+                waiting = conn.scalar(
+                    sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                )
+            time.sleep(0.05)
+        assert waiting and thread.is_alive()
+        with Session(clean_db) as other:
+            _, other_id = store_article(
+                other, _outcome(src, "https://b.example/other", "Autre texte, sans rapport.")
+            )
+            other.commit()
+    finally:
+        holder.commit()
+        holder.close()
+        thread.join(timeout=30)
+    status, locked_id = result["stored"]  # type: ignore[misc]
+    assert status == "stored" and locked_id > other_id
 
 
 @pytest.mark.parametrize("kind", ["headline", "para_cut", "credits", "paywall"])
