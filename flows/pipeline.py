@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import DBAPIError, OperationalError
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from monitors.db import DatabaseUnavailable, session_scope
-from monitors.http import HostThrottle, make_client
+from monitors.http import Client, HostThrottle, make_client
 from monitors.ingest import process_item
 from monitors.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
 from monitors.relevance import Topic, load_topic
@@ -43,7 +43,7 @@ class Runtime:
     robots.txt cache, and one pool bounding concurrent polls to ``VEILLE_CONCURRENCY``."""
 
     settings: Settings
-    client: httpx.Client
+    client: Client
     throttle: HostThrottle
     topic: Topic
     robots: RobotsCache
@@ -84,7 +84,7 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry a task only when it failed for a passing reason (database or network hiccup)."""
     try:
         state.result()
-    except (DatabaseUnavailable, OperationalError, DBAPIError, httpx.TransportError):
+    except (DatabaseUnavailable, OperationalError, DBAPIError, Urllib3Error):
         return True
     except Exception:  # noqa: BLE001 - anything else is a bug or bad data: do not retry
         return False

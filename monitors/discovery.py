@@ -13,12 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from trafilatura.feeds import FeedParameters, determine_feed
 
 from monitors.encoding import decode_html
 from monitors.feeds import FeedError, parse_feed
-from monitors.http import FEED_TYPES, HTML_TYPES, FetchResult, HostThrottle, fetch
+from monitors.http import FEED_TYPES, HTML_TYPES, Client, FetchResult, HostThrottle, fetch
 from monitors.robots import RobotsCache
 from monitors.settings import Settings
 
@@ -37,7 +36,7 @@ def feed_links(html: bytes, page_url: str, content_type: str | None = None) -> l
 
 
 def discover_feeds(
-    client: httpx.Client,
+    client: Client,
     settings: Settings,
     failed_url: str,
     failed: FetchResult | None = None,

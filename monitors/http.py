@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -18,7 +19,10 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+import urllib3
+from urllib3.exceptions import DecodeError, LocationValueError
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from monitors.settings import Settings
 
@@ -120,18 +124,54 @@ def check_url_allowed(url: str, allow_private: bool) -> None:
             )
 
 
-def make_client(settings: Settings) -> httpx.Client:
-    """A client with veille's User-Agent, timeouts and connection limits; no env proxies."""
-    return httpx.Client(
-        headers={"User-Agent": settings.user_agent, "Accept-Language": "fr,en;q=0.8"},
-        timeout=httpx.Timeout(settings.timeout),
-        follow_redirects=False,
-        trust_env=False,
-        limits=httpx.Limits(
-            max_connections=max(settings.concurrency * 2, 10),
-            max_keepalive_connections=settings.concurrency,
-        ),
-    )
+class Client:
+    """veille's HTTP connection pools: a urllib3 ``PoolManager`` with veille's User-Agent,
+    timeouts, no retries and no redirects (``fetch`` follows them itself, checking each hop).
+
+    urllib3 rather than httpx: about half the CPU per request (measured on 2,000 local
+    requests: 0.54 ms against 1.0 ms), which is what a polling cycle over many feeds spends.
+    Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.headers = {
+            "User-Agent": settings.user_agent,
+            "Accept-Language": "fr,en;q=0.8",
+            "Accept-Encoding": "gzip, deflate",
+        }
+        self._pools = urllib3.PoolManager(
+            num_pools=max(settings.concurrency * 2, 10),  # hosts whose connections are kept
+            maxsize=max(1, settings.per_host_concurrency) + 1,  # kept per host (+1: robots.txt)
+            block=False,
+            timeout=urllib3.Timeout(connect=settings.timeout, read=settings.timeout),
+            retries=False,
+        )
+
+    def open(self, url: str, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
+        """Send a GET and return the response with its body unread."""
+        return self._pools.request(
+            "GET",
+            url,
+            headers={**self.headers, **headers},
+            preload_content=False,
+            decode_content=True,
+            redirect=False,
+            retries=False,
+        )
+
+    def close(self) -> None:
+        self._pools.clear()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_client(settings: Settings) -> Client:
+    """A client with veille's User-Agent, timeouts and connection pools; no env proxies."""
+    return Client(settings)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -151,7 +191,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def fetch(
-    client: httpx.Client,
+    client: Client,
     url: str,
     settings: Settings,
     *,
@@ -211,7 +251,7 @@ def fetch(
 
 
 def _get_once(
-    client: httpx.Client,
+    client: Client,
     url: str,
     current: str,
     headers: dict[str, str],
@@ -219,72 +259,104 @@ def _get_once(
     accept: tuple[str, ...] | None,
 ) -> FetchResult:
     try:
-        with client.stream("GET", current, headers=headers) as response:
-            hdrs = {k.lower(): v for k, v in response.headers.items()}
-            status = response.status_code
-            if status in {301, 302, 303, 307, 308} and "location" in hdrs:
-                _drain(response)
-                return FetchResult(url, urljoin(current, hdrs["location"]), "redirect", status)
-            if status == 304:
-                _drain(response)
-                return FetchResult(url, current, "not_modified", status, headers=hdrs)
-            if status >= 400:
-                _drain(response)
-                transient = status in TRANSIENT_STATUSES
-                return FetchResult(
-                    url,
-                    current,
-                    "error",
-                    status,
-                    headers=hdrs,
-                    error_class=TRANSIENT if transient else PERMANENT,
-                    reason=f"HTTP {status} {response.reason_phrase}".strip(),
-                    retry_after=parse_retry_after(hdrs.get("retry-after")),
-                )
-            ctype = hdrs.get("content-type", "").split(";")[0].strip().lower()
-            if accept is not None and ctype and ctype not in accept:
-                return FetchResult(
-                    url,
-                    current,
-                    "skipped",
-                    status,
-                    headers=hdrs,
-                    error_class=PERMANENT,
-                    reason=f"content type {ctype} is not one veille reads here",
-                )
-            declared = hdrs.get("content-length", "")
-            if declared.isdigit() and int(declared) > settings.max_bytes:
-                return _too_large(url, current, status, hdrs, settings.max_bytes)
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body.extend(chunk)
-                if len(body) > settings.max_bytes:
-                    return _too_large(url, current, status, hdrs, settings.max_bytes)
-            return FetchResult(url, current, "ok", status, bytes(body), hdrs)
-    except httpx.TimeoutException as exc:
+        response = client.open(current, headers)
+    except (Urllib3Error, OSError) as exc:
+        return _failure(url, current, exc)
+    consumed = False
+    try:
+        result, consumed = _read(response, url, current, settings, accept)
+        return result
+    except (Urllib3Error, OSError) as exc:
+        return _failure(url, current, exc)
+    finally:
+        # a connection goes back to its pool only with its body read to the end
+        if not consumed:
+            response.close()
+        response.release_conn()
+
+
+def _failure(url: str, current: str, exc: Exception) -> FetchResult:
+    """A request that raised: timeouts and network trouble are transient, a URL urllib3
+    cannot use or a body it cannot decode (bad gzip) permanent."""
+    if isinstance(exc, Urllib3Timeout):
         return FetchResult(
             url, current, "error", error_class=TRANSIENT, reason=f"timeout: {type(exc).__name__}"
         )
-    except httpx.TransportError as exc:
+    if isinstance(exc, LocationValueError):
+        return FetchResult(url, current, "error", error_class=PERMANENT, reason=f"invalid URL: {exc}")
+    if isinstance(exc, DecodeError):
+        reason = f"body could not be decoded: {_describe(exc)}"
+        return FetchResult(url, current, "error", error_class=PERMANENT, reason=reason)
+    return FetchResult(url, current, "error", error_class=TRANSIENT, reason=f"network: {_describe(exc)}")
+
+
+def _read(
+    response: urllib3.BaseHTTPResponse,
+    url: str,
+    current: str,
+    settings: Settings,
+    accept: tuple[str, ...] | None,
+) -> tuple[FetchResult, bool]:
+    """The response as a result, and whether its body was read to the end."""
+    hdrs = {k.lower(): v for k, v in response.headers.items()}
+    status = response.status
+    if status in {301, 302, 303, 307, 308} and "location" in hdrs:
+        drained = _drain(response, hdrs)
+        return FetchResult(url, urljoin(current, hdrs["location"]), "redirect", status), drained
+    if status == 304:
+        drained = _drain(response, hdrs)
+        return FetchResult(url, current, "not_modified", status, headers=hdrs), drained
+    if status >= 400:
+        drained = _drain(response, hdrs)
+        transient = status in TRANSIENT_STATUSES
         return FetchResult(
             url,
             current,
             "error",
-            error_class=TRANSIENT,
-            reason=f"network: {exc or type(exc).__name__}",
-        )
-    except httpx.InvalidURL as exc:
-        return FetchResult(url, current, "error", error_class=PERMANENT, reason=f"invalid URL: {exc}")
+            status,
+            headers=hdrs,
+            error_class=TRANSIENT if transient else PERMANENT,
+            reason=f"HTTP {status} {response.reason or ''}".strip(),
+            retry_after=parse_retry_after(hdrs.get("retry-after")),
+        ), drained
+    ctype = hdrs.get("content-type", "").split(";")[0].strip().lower()
+    if accept is not None and ctype and ctype not in accept:
+        return FetchResult(
+            url,
+            current,
+            "skipped",
+            status,
+            headers=hdrs,
+            error_class=PERMANENT,
+            reason=f"content type {ctype} is not one veille reads here",
+        ), False
+    declared = hdrs.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_bytes:
+        return _too_large(url, current, status, hdrs, settings.max_bytes), False
+    body = bytearray()
+    for chunk in response.stream(64 * 1024):
+        body.extend(chunk)
+        if len(body) > settings.max_bytes:
+            return _too_large(url, current, status, hdrs, settings.max_bytes), False
+    return FetchResult(url, current, "ok", status, bytes(body), hdrs), True
 
 
-def _drain(response: httpx.Response) -> None:
-    """Read a small body nobody needs (error page, redirect, 304): a connection whose
-    response was not read to the end is closed, and the next request to that host (the
-    feed after its robots.txt, the target of a redirect) would open a new one."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) <= DRAIN_MAX_BYTES:
-        with contextlib.suppress(httpx.HTTPError):  # then the connection is just closed
+def _describe(exc: BaseException) -> str:
+    """An exception as a reason: its message, without urllib3's object addresses."""
+    text = str(exc) or type(exc).__name__
+    return re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>: ", "", text)
+
+
+def _drain(response: urllib3.BaseHTTPResponse, hdrs: dict[str, str]) -> bool:
+    """Read a small body nobody needs (error page, redirect, 304), so the connection can be
+    reused: the next request to that host (the feed after its robots.txt, the target of a
+    redirect) would otherwise open a new one. True when the body was read."""
+    declared = hdrs.get("content-length", "")
+    if response.status in {204, 304} or (declared.isdigit() and int(declared) <= DRAIN_MAX_BYTES):
+        with contextlib.suppress(Urllib3Error, OSError):  # then the connection is just closed
             response.read()
+            return True
+    return False
 
 
 def _too_large(url: str, current: str, status: int, hdrs: dict[str, str], cap: int) -> FetchResult:

@@ -9,11 +9,9 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
-
 from monitors.dedup import fingerprint
 from monitors.extract import ExtractionError, extract_article
-from monitors.http import HTML_TYPES, PERMANENT, HostThrottle, fetch
+from monitors.http import HTML_TYPES, PERMANENT, Client, HostThrottle, fetch
 from monitors.language import detect_language, normalize_declared_language
 from monitors.relevance import Topic, score_relevance
 from monitors.robots import RobotsCache
@@ -93,7 +91,7 @@ def pick_declared_language(page: str | None, feed: str | None) -> tuple[str | No
 
 
 def process_item(
-    client: httpx.Client,
+    client: Client,
     settings: Settings,
     item: QueueItem,
     topic: Topic,

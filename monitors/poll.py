@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import httpx
-
 from monitors.discovery import discover_feeds
 from monitors.feeds import FeedEntry, FeedError
-from monitors.http import FEED_TYPES, HTML_TYPES, PERMANENT, FetchResult, HostThrottle, fetch
+from monitors.http import FEED_TYPES, HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle, fetch
 from monitors.listing import find_article_links
 from monitors.parsing import parse_feed_pooled, start_parsers
 from monitors.robots import RobotsCache
@@ -79,7 +77,7 @@ _ACCEPT = {"feed": FEED_TYPES, "sitemap": SITEMAP_TYPES, "listing": HTML_TYPES}
 
 
 def poll_source(
-    client: httpx.Client,
+    client: Client,
     settings: Settings,
     source: SourceState,
     throttle: HostThrottle | None = None,
@@ -153,7 +151,7 @@ def _read_listing(outcome: PollOutcome, result: FetchResult, link_pattern: str |
 
 
 def _read_sitemap(
-    client: httpx.Client,
+    client: Client,
     settings: Settings,
     outcome: PollOutcome,
     first: FetchResult,
@@ -231,7 +229,7 @@ def _discovery_due(source: SourceState, now: datetime | None) -> bool:
 
 
 def poll_many(
-    client: httpx.Client,
+    client: Client,
     settings: Settings,
     sources: Iterable[SourceState],
     handle: Callable[[SourceState, PollOutcome], T],
@@ -256,7 +254,7 @@ def poll_many(
 
 
 def poll_batches_as_completed(
-    client: httpx.Client,
+    client: Client,
     settings: Settings,
     sources: Iterable[SourceState],
     batch_size: int,

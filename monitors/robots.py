@@ -15,9 +15,7 @@ from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
 if TYPE_CHECKING:
-    import httpx
-
-    from monitors.http import HostThrottle
+    from monitors.http import Client, HostThrottle
     from monitors.settings import Settings
 
 UNREACHABLE_TTL = 300.0
@@ -56,7 +54,7 @@ class RobotsCache:
             self._entries.clear()
 
     def check(
-        self, client: httpx.Client, url: str, settings: Settings, throttle: HostThrottle | None = None
+        self, client: Client, url: str, settings: Settings, throttle: HostThrottle | None = None
     ) -> RobotsVerdict:
         """May veille's user agent fetch ``url``? Fetches robots.txt when not cached (in one
         of the ``throttle``'s request slots, when given)."""
@@ -77,9 +75,7 @@ class RobotsCache:
             return RobotsVerdict(False, delay_s, reason=f"disallowed by {site}/robots.txt")
         return RobotsVerdict(True, delay_s)
 
-    def _entry(
-        self, client: httpx.Client, site: str, settings: Settings, throttle: HostThrottle | None
-    ) -> _Entry:
+    def _entry(self, client: Client, site: str, settings: Settings, throttle: HostThrottle | None) -> _Entry:
         with self._lock:
             entry = self._entries.get(site)
             if entry is not None and entry.expires > time.monotonic():
@@ -95,9 +91,7 @@ class RobotsCache:
                 self._entries[site] = entry
             return entry
 
-    def _load(
-        self, client: httpx.Client, site: str, settings: Settings, throttle: HostThrottle | None
-    ) -> _Entry:
+    def _load(self, client: Client, site: str, settings: Settings, throttle: HostThrottle | None) -> _Entry:
         from monitors.http import TRANSIENT, fetch
 
         if throttle is None:

@@ -13,13 +13,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from monitors.http import make_client
+from monitors.http import Client, make_client
 from monitors.settings import Settings, get_settings
 
 _tmp = Path(tempfile.mkdtemp(prefix="veille-tests-"))
@@ -153,6 +152,6 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[httpx.Client]:
+def client(settings: Settings) -> Iterator[Client]:
     with make_client(settings) as c:
         yield c

@@ -104,3 +104,26 @@ def test_retry_after_http_date() -> None:
     now = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
     assert parse_retry_after("Mon, 10 Feb 2025 12:00:30 GMT", now) == 30.0
     assert parse_retry_after("garbage") is None
+
+
+def test_undecodable_body_is_permanent(settings, site: LocalSite) -> None:  # type: ignore[no-untyped-def]
+    site.add("/bad.html", b"<p>not gzip at all</p>", headers={"Content-Encoding": "gzip"})
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/bad.html", settings)
+    assert result.outcome == "error" and result.error_class == PERMANENT
+    assert "could not be decoded" in (result.reason or "")
+
+
+def test_gzip_body_is_decoded_and_the_connection_reused(settings, site: LocalSite) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    site.add(
+        "/page.html",
+        gzip.compress("<p>Sommet pour l’action sur l’IA</p>".encode()),
+        headers={"Content-Encoding": "gzip"},
+    )
+    with make_client(settings) as client:
+        first = fetch(client, f"{site.base}/page.html", settings)
+        second = fetch(client, f"{site.base}/page.html", settings)
+    assert first.ok and first.content == "<p>Sommet pour l’action sur l’IA</p>".encode() and second.ok
+    assert len({r["peer"] for r in site.log}) == 1

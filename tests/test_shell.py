@@ -8,12 +8,13 @@ import io
 import json
 import re
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
-import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -187,12 +188,15 @@ def test_feed_served_over_http(archive: sa.Engine) -> None:
     thread.start()
     try:
         base = f"http://127.0.0.1:{server.server_port}"
-        response = httpx.get(f"{base}/feed.atom", timeout=10)
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("application/atom+xml")
-        _check_feed(response.content, archive, 50)
-        assert feedparser.parse(response.content).feed.title == "veille test"
-        assert httpx.get(f"{base}/other", timeout=10).status_code == 404
+        with urllib.request.urlopen(f"{base}/feed.atom", timeout=10) as response:
+            assert response.status == 200
+            assert response.headers["content-type"].startswith("application/atom+xml")
+            content = response.read()
+        _check_feed(content, archive, 50)
+        assert feedparser.parse(content).feed.title == "veille test"
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{base}/other", timeout=10)
+        assert missing.value.code == 404
     finally:
         server.shutdown()
         server.server_close()

@@ -11,11 +11,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from monitors.http import HTML_TYPES, HostThrottle, fetch, make_client
+from monitors.http import HTML_TYPES, Client, HostThrottle, fetch, make_client
 from monitors.ingest import QueueItem, process_item
 from monitors.models import Source
 from monitors.poll import PollOutcome, SourceState, poll_source, poll_threads
@@ -36,7 +35,7 @@ def _source(db: Session, url: str, kind: str = "feed") -> SourceState:
 
 
 def _poll_and_apply(
-    db: Session, client: httpx.Client, settings: Settings, state: SourceState
+    db: Session, client: Client, settings: Settings, state: SourceState
 ) -> tuple[PollOutcome, Source]:
     out = poll_source(client, settings, state)
     apply_poll(db, out, settings=settings)
@@ -59,7 +58,7 @@ def _good_feed(site: LocalSite, path: str) -> None:
 
 @pytest.mark.parametrize("status", [404, 410])
 def test_gone_feed_is_permanent_and_discovery_suggests_without_switching(
-    site: LocalSite, db: Session, client: httpx.Client, settings: Settings, status: int
+    site: LocalSite, db: Session, client: Client, settings: Settings, status: int
 ) -> None:
     site.add("/old-feed.xml", "gone", status=status, content_type="text/plain")
     site.add("/", HOME_WITH_FEED)
@@ -80,7 +79,7 @@ def test_gone_feed_is_permanent_and_discovery_suggests_without_switching(
 
 
 def test_not_a_feed_suggests_the_feeds_the_page_and_common_paths_offer(
-    site: LocalSite, db: Session, client: httpx.Client, settings: Settings
+    site: LocalSite, db: Session, client: Client, settings: Settings
 ) -> None:
     site.add("/actualites", "<html><body><p>Nos actualités</p><a href='/feed'>RSS</a></body></html>")
     _good_feed(site, "/feed")
@@ -99,7 +98,7 @@ def test_not_a_feed_suggests_the_feeds_the_page_and_common_paths_offer(
 
 
 def test_429_with_retry_after_backs_off_at_least_that_long(
-    site: LocalSite, db: Session, client: httpx.Client, settings: Settings
+    site: LocalSite, db: Session, client: Client, settings: Settings
 ) -> None:
     site.add("/feed.xml", "slow down", status=429, content_type="text/plain", headers={"Retry-After": "7200"})
     out, src = _poll_and_apply(db, client, settings, _source(db, f"{site.base}/feed.xml"))
@@ -111,7 +110,7 @@ def test_429_with_retry_after_backs_off_at_least_that_long(
 
 
 def test_503_backs_off_exponentially_with_jitter(
-    site: LocalSite, db: Session, client: httpx.Client, settings: Settings
+    site: LocalSite, db: Session, client: Client, settings: Settings
 ) -> None:
     site.add("/feed.xml", "down", status=503, content_type="text/plain")
     state = _source(db, f"{site.base}/feed.xml")
@@ -127,7 +126,7 @@ def test_503_backs_off_exponentially_with_jitter(
     assert src.consecutive_failures == 3 and src.total_failures == 3
 
 
-def test_timeout_is_transient(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+def test_timeout_is_transient(site: LocalSite, client: Client, settings: Settings) -> None:
     def slow(_: Request) -> tuple[int, dict[str, str], bytes]:
         time.sleep(1.5)
         return 200, {"Content-Type": "application/rss+xml"}, b"<rss/>"
@@ -139,7 +138,7 @@ def test_timeout_is_transient(site: LocalSite, client: httpx.Client, settings: S
     assert out.error_class == "transient" and (out.error or "").startswith("timeout")
 
 
-def test_oversized_body_is_permanent(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+def test_oversized_body_is_permanent(site: LocalSite, client: Client, settings: Settings) -> None:
     site.add(
         "/huge.xml", rss_feed(site.base, [("x" * 5000, "a.html", NOW)]), content_type="application/rss+xml"
     )
@@ -150,7 +149,7 @@ def test_oversized_body_is_permanent(site: LocalSite, client: httpx.Client, sett
 
 @pytest.mark.parametrize("ctype", ["application/pdf", "image/jpeg"])
 def test_pdf_and_image_pages_are_skipped_with_the_reason(
-    site: LocalSite, client: httpx.Client, settings: Settings, ctype: str
+    site: LocalSite, client: Client, settings: Settings, ctype: str
 ) -> None:
     site.add("/doc", b"%PDF-1.4 binary", content_type=ctype)
     item = QueueItem(1, 1, f"{site.base}/doc", f"{site.base}/doc")
@@ -162,7 +161,7 @@ def test_pdf_and_image_pages_are_skipped_with_the_reason(
 
 
 def test_robots_disallow_is_skipped_with_the_reason_and_cached(
-    site: LocalSite, db: Session, client: httpx.Client, settings: Settings
+    site: LocalSite, db: Session, client: Client, settings: Settings
 ) -> None:
     site.add(
         "/robots.txt",
@@ -191,7 +190,7 @@ def test_robots_disallow_is_skipped_with_the_reason_and_cached(
 
 
 def test_robots_missing_allows_and_unreachable_defers(
-    site: LocalSite, client: httpx.Client, settings: Settings
+    site: LocalSite, client: Client, settings: Settings
 ) -> None:
     _good_feed(site, "/feed.xml")
     assert (
@@ -207,9 +206,7 @@ def test_robots_missing_allows_and_unreachable_defers(
     assert out.error_class == "transient" and "robots.txt" in (out.error or "")
 
 
-def test_crawl_delay_spaces_requests_to_the_host(
-    site: LocalSite, client: httpx.Client, settings: Settings
-) -> None:
+def test_crawl_delay_spaces_requests_to_the_host(site: LocalSite, client: Client, settings: Settings) -> None:
     site.add("/robots.txt", "User-agent: veille\nCrawl-delay: 1\n", content_type="text/plain")
     site.add("/page", "<html><body>x</body></html>")
     robots, throttle = RobotsCache(), HostThrottle(per_host=4, delay=0.0)
@@ -244,7 +241,7 @@ def test_user_agent_names_veille_and_the_contact_url(
 
 @pytest.mark.parametrize("total", [2, 0])
 def test_total_request_slots_cap_requests_in_flight(
-    site: LocalSite, client: httpx.Client, settings: Settings, total: int
+    site: LocalSite, client: Client, settings: Settings, total: int
 ) -> None:
     """VEILLE_CONCURRENCY counts requests in flight, whatever the number of polling threads."""
     lock, in_flight, peak = threading.Lock(), [0], [0]
@@ -277,9 +274,7 @@ def test_total_request_slots_cap_requests_in_flight(
         assert peak[0] > 2
 
 
-def test_robots_fetch_waits_for_a_request_slot(
-    site: LocalSite, client: httpx.Client, settings: Settings
-) -> None:
+def test_robots_fetch_waits_for_a_request_slot(site: LocalSite, client: Client, settings: Settings) -> None:
     """A robots.txt request counts against VEILLE_CONCURRENCY like any other."""
     site.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
     throttle = HostThrottle.from_settings(dataclasses.replace(settings, concurrency=1))

@@ -8,8 +8,7 @@ import dataclasses
 import gzip
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
+from monitors.http import Client
 from monitors.poll import PollOutcome, SourceState, poll_source
 from monitors.settings import Settings
 from tests.site import LocalSite, rss_feed
@@ -17,14 +16,14 @@ from tests.site import LocalSite, rss_feed
 NOW = datetime.now(UTC)
 
 
-def poll(client: httpx.Client, settings: Settings, kind: str, url: str, **kw: str) -> PollOutcome:
+def poll(client: Client, settings: Settings, kind: str, url: str, **kw: str) -> PollOutcome:
     return poll_source(client, settings, SourceState(1, "t", kind, url, **kw))
 
 
 # --- feeds ------------------------------------------------------------------------------
 
 
-def test_rss2_feed(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+def test_rss2_feed(site: LocalSite, client: Client, settings: Settings) -> None:
     items = [("Sommet de l’IA : « accélérer »", "a/un.html", NOW), ("Deuxième", "a/deux.html", NOW)]
     site.add("/rss.xml", rss_feed(site.base, items), content_type="application/rss+xml")
     out = poll(client, settings, "feed", f"{site.base}/rss.xml")
@@ -55,7 +54,7 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 </feed>"""
 
 
-def test_rss1_rdf_feed(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+def test_rss1_rdf_feed(site: LocalSite, client: Client, settings: Settings) -> None:
     site.add("/rdf.xml", RDF.format(base=site.base), content_type="application/rdf+xml")
     out = poll(client, settings, "feed", f"{site.base}/rdf.xml")
     assert out.error is None
@@ -64,7 +63,7 @@ def test_rss1_rdf_feed(site: LocalSite, client: httpx.Client, settings: Settings
     assert out.entries[0].published_at == datetime(2025, 2, 10, 9, 0, tzinfo=UTC)
 
 
-def test_atom_feed_resolves_relative_links(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+def test_atom_feed_resolves_relative_links(site: LocalSite, client: Client, settings: Settings) -> None:
     site.add("/atom.xml", ATOM, content_type="application/atom+xml")
     out = poll(client, settings, "feed", f"{site.base}/atom.xml")
     assert out.error is None
@@ -73,7 +72,7 @@ def test_atom_feed_resolves_relative_links(site: LocalSite, client: httpx.Client
 
 
 def test_bozo_feed_yields_partial_entries_and_the_reason(
-    site: LocalSite, client: httpx.Client, settings: Settings
+    site: LocalSite, client: Client, settings: Settings
 ) -> None:
     items = [(f"Article {i}", f"b/{i}.html", NOW) for i in range(3)]
     body = rss_feed(site.base, items)
@@ -85,7 +84,7 @@ def test_bozo_feed_yields_partial_entries_and_the_reason(
     assert out.warning is not None and out.warning.startswith("malformed feed, 2 entries read:")
 
 
-def test_feed_declared_update_period(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+def test_feed_declared_update_period(site: LocalSite, client: Client, settings: Settings) -> None:
     rss = rss_feed(site.base, [("x", "x.html", NOW)])
     site.add("/ttl.xml", rss.replace("<language>", "<ttl>120</ttl><language>"))
     sy = rss.replace(
@@ -114,7 +113,7 @@ def _urlset(base: str, urls: list[tuple[str, datetime | None]]) -> str:
 
 
 def test_sitemap_index_with_gzipped_child_and_window(
-    site: LocalSite, client: httpx.Client, settings: Settings
+    site: LocalSite, client: Client, settings: Settings
 ) -> None:
     recent, old = NOW - timedelta(days=1), NOW - timedelta(days=40)
     index = (
@@ -157,7 +156,7 @@ NEWS = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_google_news_sitemap_gzipped_uses_the_news_date(
-    site: LocalSite, client: httpx.Client, settings: Settings
+    site: LocalSite, client: Client, settings: Settings
 ) -> None:
     body = NEWS.format(
         base=site.base,
@@ -176,14 +175,14 @@ def test_google_news_sitemap_gzipped_uses_the_news_date(
 
 
 def test_sitemap_that_is_not_one_is_a_permanent_error(
-    site: LocalSite, client: httpx.Client, settings: Settings
+    site: LocalSite, client: Client, settings: Settings
 ) -> None:
     site.add("/sitemap.xml", "<html><body>Pas de plan</body></html>", content_type="text/html")
     out = poll(client, settings, "sitemap", f"{site.base}/sitemap.xml")
     assert out.error_class == "permanent" and out.error is not None and "not a sitemap" in out.error
 
 
-def test_gzip_bomb_is_refused(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+def test_gzip_bomb_is_refused(site: LocalSite, client: Client, settings: Settings) -> None:
     site.add("/big.xml.gz", gzip.compress(b" " * 200_000), content_type="application/x-gzip")
     small = dataclasses.replace(settings, max_bytes=50_000)
     out = poll(client, small, "sitemap", f"{site.base}/big.xml.gz")
@@ -214,7 +213,7 @@ LISTING = """<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>A
 
 
 def test_listing_heuristic_keeps_article_links_and_drops_navigation(
-    site: LocalSite, client: httpx.Client, settings: Settings
+    site: LocalSite, client: Client, settings: Settings
 ) -> None:
     site.add("/actualites", LISTING)
     out = poll(client, settings, "listing", f"{site.base}/actualites")
@@ -227,7 +226,7 @@ def test_listing_heuristic_keeps_article_links_and_drops_navigation(
     assert out.entries[0].published_at == datetime(2025, 2, 10, 8, 0, tzinfo=UTC)
 
 
-def test_listing_with_link_pattern(site: LocalSite, client: httpx.Client, settings: Settings) -> None:
+def test_listing_with_link_pattern(site: LocalSite, client: Client, settings: Settings) -> None:
     site.add("/actualites", LISTING)
     out = poll(client, settings, "listing", f"{site.base}/actualites", link_pattern=r"/communiques/\d{4}/")
     assert [e.url for e in out.entries] == [f"{site.base}/communiques/2025/02/declaration"]
