@@ -163,12 +163,23 @@ def _postgres_backends(url: str) -> list[int]:
     return [int(p) for p in pids if os.path.exists(f"/proc/{p}")]
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def cpu_snapshot(server_pid: int, url: str) -> dict[str, dict[int, float]]:
     """CPU seconds so far of each process taking part in a cycle, by role."""
     me = os.getpid()
+    children = [c for c in _children(me) if c != server_pid]
+    workers = [c for c in children if "multiprocessing" in _cmdline(c)]
     roles = {
         "poller": [me],
-        "parse workers": [c for c in _children(me) if c != server_pid],
+        "parse workers": workers,
+        "other children (Prefect's server)": [c for c in children if c not in workers],
         "bench server": [server_pid],
         "PostgreSQL": _postgres_backends(url),
     }
@@ -343,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if sum(cpu.values()) > 0:
                     total = sum(cpu.values())
-                    parts = ", ".join(f"{role} {sec:.2f}" for role, sec in cpu.items())
+                    parts = ", ".join(f"{role} {sec:.2f}" for role, sec in cpu.items() if sec > 0)
                     print(
                         f"{'':8s}   CPU {total:.2f}s ({parts}); on {cores} cores that is at least "
                         f"{total / cores:.2f}s of wall time = {total / cores / ideal:.2f}x ideal"

@@ -129,11 +129,13 @@ def poll_batch_task(
     with session_scope() as session:
         summaries = apply_polls(session, outcomes, run_id, rt.settings)
     logger = get_run_logger()
+    # one line per source in error, one for the batch: the run summary artifact has every source
     for source, summary in zip(batch, summaries, strict=True):
         if summary.error:
             logger.warning("%s: %s", source.name, summary.error)
-        else:
-            logger.info("%s: %s, %d new, %d known", source.name, summary.outcome, summary.new, summary.known)
+    new = sum(s.new for s in summaries)
+    failed = sum(1 for s in summaries if s.error)
+    logger.info("%d sources polled: %d new entries, %d in error", len(summaries), new, failed)
     return summaries
 
 
