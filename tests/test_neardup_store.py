@@ -170,6 +170,38 @@ def test_lock_ids_sorted_distinct_and_deterministic() -> None:
     assert lock_ids(list(reversed(keys))) == ids
 
 
+def _store_in_thread(engine: sa.Engine, outcome: IngestOutcome) -> tuple[threading.Thread, dict[str, object]]:
+    """Start storing ``outcome`` in its own transaction (committed) on another thread."""
+    result: dict[str, object] = {}
+
+    def store() -> None:
+        with Session(engine) as session:
+            result["stored"] = store_article(session, outcome)
+            session.commit()
+
+    thread = threading.Thread(target=store)
+    thread.start()
+    return thread, result
+
+
+def _waits_for_band_lock(engine: sa.Engine, seconds: float = 10) -> bool:
+    """True once some transaction waits for one of the band-key advisory locks."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            waiting = conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    " AND classid = CAST(:cls AS oid)"
+                ),
+                {"cls": LOCK_CLASS},
+            )
+        if waiting:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_concurrent_copy_waits_for_the_first_and_links_to_it(clean_db: sa.Engine) -> None:
     """Two transactions storing copies of one dispatch: the second waits on the band locks
     until the first commits, then finds it. Without the locks it would not see the first
@@ -181,29 +213,9 @@ def test_concurrent_copy_waits_for_the_first_and_links_to_it(clean_db: sa.Engine
         setup.commit()
     first = Session(clean_db)
     _, first_id = store_article(first, _outcome(src, "https://a.example/dispatch", first_text))
-    result: dict[str, object] = {}
-
-    def second_worker() -> None:
-        with Session(clean_db) as second:
-            result["stored"] = store_article(second, _outcome(src, "https://b.example/copy", second_text))
-            second.commit()
-
-    thread = threading.Thread(target=second_worker)
-    thread.start()
+    thread, result = _store_in_thread(clean_db, _outcome(src, "https://b.example/copy", second_text))
     try:
-        deadline = time.monotonic() + 10
-        waiting = 0
-        while time.monotonic() < deadline and not waiting:
-            with clean_db.connect() as conn:
-                waiting = conn.scalar(
-                    sa.text(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                        " AND classid = CAST(:cls AS oid)"
-                    ),
-                    {"cls": LOCK_CLASS},
-                )
-            time.sleep(0.05)
-        assert waiting, "the second copy did not wait for the first one's band locks"
+        assert _waits_for_band_lock(clean_db), "the second copy did not wait for the first one's band locks"
         assert thread.is_alive()
         first.commit()
     finally:
@@ -231,25 +243,9 @@ def test_article_id_is_drawn_after_its_band_locks(clean_db: sa.Engine) -> None:
         sa.text("SELECT pg_advisory_xact_lock(:cls, :id)"),
         {"cls": LOCK_CLASS, "id": lock_ids(band_keys(signature(text)))[0]},
     )
-    result: dict[str, object] = {}
-
-    def store() -> None:
-        with Session(clean_db) as session:
-            result["stored"] = store_article(session, _outcome(src, "https://a.example/locked", text))
-            session.commit()
-
-    thread = threading.Thread(target=store)
-    thread.start()
+    thread, result = _store_in_thread(clean_db, _outcome(src, "https://a.example/locked", text))
     try:
-        deadline = time.monotonic() + 10
-        waiting = 0
-        while time.monotonic() < deadline and not waiting:
-            with clean_db.connect() as conn:
-                waiting = conn.scalar(
-                    sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-                )
-            time.sleep(0.05)
-        assert waiting and thread.is_alive()
+        assert _waits_for_band_lock(clean_db) and thread.is_alive()
         with Session(clean_db) as other:
             _, other_id = store_article(
                 other, _outcome(src, "https://b.example/other", "Autre texte, sans rapport.")
