@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,14 +49,24 @@ def _page(i: int) -> str:
     )
 
 
-def _slow(body: bytes):  # type: ignore[no-untyped-def]
-    """A page that takes a moment to answer, so the two workers overlap."""
+class _BothWorkers:
+    """Page handlers that hold every request until both workers have asked for a page (each
+    sends its own User-Agent), so both take part however long one takes to start."""
 
-    def handler(request: Request) -> tuple[int, dict[str, str], bytes]:
-        time.sleep(0.1)
-        return 200, {"Content-Type": "text/html; charset=utf-8"}, body
+    def __init__(self) -> None:
+        self.agents: set[str] = set()
+        self.cond = threading.Condition()
 
-    return handler
+    def page(self, body: bytes):  # type: ignore[no-untyped-def]
+        def handler(request: Request) -> tuple[int, dict[str, str], bytes]:
+            with self.cond:
+                self.agents.add(request.headers.get("user-agent", ""))
+                self.cond.notify_all()
+                self.cond.wait_for(lambda: len(self.agents) >= 2, timeout=60)
+            time.sleep(0.05)
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, body
+
+        return handler
 
 
 def test_two_workers_fetch_every_url_exactly_once(
@@ -64,8 +75,9 @@ def test_two_workers_fetch_every_url_exactly_once(
     from prefect.settings import PREFECT_API_URL
 
     items = []
+    both = _BothWorkers()
     for i in range(PAGES):
-        site.add(f"/conseil/{i}.html", b"", handler=_slow(_page(i).encode()))
+        site.add(f"/conseil/{i}.html", b"", handler=both.page(_page(i).encode()))
         items.append((f"Conseil {i}", f"conseil/{i}.html", datetime(2025, 2, 1, tzinfo=UTC)))
     site.add("/conseils.xml", rss_feed(site.base, items), content_type="application/rss+xml")
     sources = write_sources(
@@ -89,7 +101,7 @@ def test_two_workers_fetch_every_url_exactly_once(
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, str(barrier), name],
-            env=env,
+            env={**env, "VEILLE_CONTACT_URL": f"https://example.org/worker-{name}"},
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -105,6 +117,7 @@ def test_two_workers_fetch_every_url_exactly_once(
         done.append(json.loads(line.removeprefix("RESULT ")))
 
     # Both took part, and together they handled each URL once.
+    assert len(both.agents) == 2
     assert all(len(statuses) > 0 for statuses in done), [len(s) for s in done]
     assert sum(len(s) for s in done) == PAGES
     assert all(status == "stored" for statuses in done for status in statuses)
