@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
-from urllib3.exceptions import DecodeError, LocationValueError
+from urllib3.exceptions import DecodeError, LocationValueError, NewConnectionError
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
@@ -93,7 +93,11 @@ class RefusedAddress(Exception):
 
 def check_url_allowed(url: str, allow_private: bool) -> None:
     """Refuse non-http(s) URLs and, unless allowed, loopback/private/link-local targets."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is what raises for a bad one
+    except ValueError as exc:
+        raise RefusedAddress(f"refused: malformed URL ({exc})") from exc
     if parts.scheme not in {"http", "https"}:
         raise RefusedAddress(f"refused: scheme {parts.scheme or '(none)'!r} is not http(s)")
     host = parts.hostname
@@ -278,7 +282,8 @@ def _get_once(
 def _failure(url: str, current: str, exc: Exception) -> FetchResult:
     """A request that raised: timeouts and network trouble are transient, a URL urllib3
     cannot use or a body it cannot decode (bad gzip) permanent."""
-    if isinstance(exc, Urllib3Timeout):
+    # urllib3's NewConnectionError (refused, DNS failure) subclasses its ConnectTimeoutError
+    if isinstance(exc, Urllib3Timeout) and not isinstance(exc, NewConnectionError):
         return FetchResult(
             url, current, "error", error_class=TRANSIENT, reason=f"timeout: {type(exc).__name__}"
         )
@@ -302,7 +307,12 @@ def _read(
     status = response.status
     if status in {301, 302, 303, 307, 308} and "location" in hdrs:
         drained = _drain(response, hdrs)
-        return FetchResult(url, urljoin(current, hdrs["location"]), "redirect", status), drained
+        try:
+            target = urljoin(current, hdrs["location"])
+        except ValueError as exc:
+            reason = f"redirect to a malformed URL: {hdrs['location']!r} ({exc})"
+            return FetchResult(url, current, "error", status, error_class=PERMANENT, reason=reason), drained
+        return FetchResult(url, target, "redirect", status), drained
     if status == 304:
         drained = _drain(response, hdrs)
         return FetchResult(url, current, "not_modified", status, headers=hdrs), drained

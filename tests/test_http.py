@@ -127,3 +127,24 @@ def test_gzip_body_is_decoded_and_the_connection_reused(settings, site: LocalSit
         second = fetch(client, f"{site.base}/page.html", settings)
     assert first.ok and first.content == "<p>Sommet pour l’action sur l’IA</p>".encode() and second.ok
     assert len({r["peer"] for r in site.log}) == 1
+
+
+@pytest.mark.parametrize("url", ["http://[::1:9/", "http://127.0.0.1:99999/"])
+def test_malformed_url_is_a_permanent_result(settings, url: str) -> None:  # type: ignore[no-untyped-def]
+    with make_client(settings) as client:
+        result = fetch(client, url, settings)
+    assert result.error_class == PERMANENT and result.outcome in {"refused", "error"}
+    assert "malformed" in (result.reason or "") or "invalid URL" in (result.reason or "")
+
+
+def test_redirect_to_a_malformed_url_is_recorded(settings, site: LocalSite) -> None:  # type: ignore[no-untyped-def]
+    site.add("/moved", b"", status=302, headers={"Location": "http://[::1:9/"})
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/moved", settings)
+    assert result.outcome in {"refused", "error"} and result.error_class == PERMANENT
+
+
+def test_refused_connection_is_a_network_error_not_a_timeout(settings) -> None:  # type: ignore[no-untyped-def]
+    with make_client(settings) as client:
+        result = fetch(client, "http://127.0.0.1:9/", settings)
+    assert (result.reason or "").startswith("network:"), result.reason
