@@ -39,8 +39,9 @@ from monitors.store import (
 
 @dataclass
 class Runtime:
-    """Per-process shared state for tasks: one HTTP client, one throttle, one topic, the
-    robots.txt cache, and one pool bounding concurrent polls to ``VEILLE_CONCURRENCY``."""
+    """Per-process shared state for tasks: one HTTP client, one throttle (at most
+    ``VEILLE_CONCURRENCY`` requests in flight), one topic, the robots.txt cache, and one pool
+    of polling threads."""
 
     settings: Settings
     client: Client

@@ -67,8 +67,8 @@ def poll_threads(settings: Settings) -> int:
     """Polling threads: one per request slot (``VEILLE_CONCURRENCY``, enforced by
     :class:`~monitors.http.HostThrottle`) plus half as many again, which parse a feed, read a
     sitemap or wait for a parse worker while holding no request slot, so the slots stay busy
-    with requests. Measured with bench/poll.py: +8 threads took the first cycle from 1.84x to
-    1.63x of the ideal; +16 did no better."""
+    with requests. bench/poll.py, alternating runs: first cycle 1.80x-2.34x of the ideal with
+    one thread per slot, 1.55x-1.76x with these; more threads did not help in our runs."""
     concurrency = max(1, settings.concurrency)
     return concurrency + max(1, concurrency // 2)
 
@@ -238,9 +238,11 @@ def poll_many(
     executor: Executor | None = None,
 ) -> list[T]:
     """Poll sources concurrently (on ``poll_threads(settings)`` threads unless an executor is
-    given; a throttle from ``HostThrottle.from_settings`` caps the requests in flight at
-    ``settings.concurrency``) and pass each outcome to ``handle`` in the worker thread (e.g.
+    given; the throttle, ``HostThrottle.from_settings`` by default, caps the requests in
+    flight at ``settings.concurrency``) and pass each outcome to ``handle`` in the worker thread (e.g.
     to store it)."""
+
+    throttle = throttle or HostThrottle.from_settings(settings)
 
     def one(source: SourceState) -> T:
         return handle(source, poll_source(client, settings, source, throttle, robots))
@@ -266,6 +268,7 @@ def poll_batches_as_completed(
     they answer, so the caller can store one batch while the next ones are being polled."""
 
     start_parsers(settings.parse_workers)
+    throttle = throttle or HostThrottle.from_settings(settings)
 
     def run(pool: Executor) -> Iterator[list[PollOutcome]]:
         futures = [pool.submit(poll_source, client, settings, s, throttle, robots) for s in sources]
