@@ -1,11 +1,12 @@
 """article_bands: the foreign key to articles becomes a delete trigger
 
 Every stored article inserts 32 band rows, and the foreign key checked each of them against
-``articles`` (one row lock and lookup per band row): about 0.3 ms per article, a tenth of
-the dedup stage. Band rows are only ever written by the store, for the article row it has
-just inserted in the same transaction, so the check never fails there; what the key still
-gave was the cascade when an article is deleted. A statement-level trigger keeps that: it
-deletes the band rows of the deleted articles through ``article_bands_article``.
+``articles`` (one row lock and lookup per band row): 0.2 ms per article in a one-off
+side-by-side measurement (2.41 -> 2.19 ms for the database part), several percent of the
+dedup stage. Band rows are only ever written by the store, for the article row it has just
+inserted in the same transaction, so the check never fails there; what the key still gave
+was the cascade when an article is deleted. A statement-level trigger keeps that: it deletes
+the band rows of the deleted articles through ``article_bands_article``.
 
 Revision ID: 0006_article_bands_no_fk
 Revises: 0005_url_listings
