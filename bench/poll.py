@@ -9,7 +9,8 @@ PostgreSQL database created for the run and dropped after. Two paths are measure
 - library: ``monitors.poll.poll_batches_as_completed`` + ``monitors.store.apply_polls``
   (thread pool of ``VEILLE_CONCURRENCY``, one transaction per batch of 50 outcomes);
 - flow: ``flows.pipeline.poll_flow`` (Prefect, one task per batch of sources, the same
-  pool), including the sync of the sources file into the database.
+  pool), including the sync of the sources file into the database, called as ``veille run``
+  calls its flows (``flows.pipeline.direct_run``: no flow-run heartbeats).
 
 Each path runs a first cycle (every feed answers 200) and a second one (every feed answers
 304 to the conditional GET). Printed: wall time, ratio to the latency-bound ideal
@@ -258,11 +259,13 @@ def run_library_cycle(sources_file: str) -> tuple[int, int]:
 
 
 def run_flow_cycle(sources_file: str) -> tuple[int, int]:
-    from flows.pipeline import poll_flow, reset_runtime
+    """The poll flow as ``veille run`` calls it (in this process: ``direct_run``)."""
+    from flows.pipeline import direct_run, poll_flow, reset_runtime
 
     reset_runtime()
     try:
-        summaries = poll_flow(sources_file, force=True)
+        with direct_run():
+            summaries = poll_flow(sources_file, force=True)
     finally:
         reset_runtime()
     return len(summaries), sum(s.new for s in summaries)

@@ -5,9 +5,12 @@ Orchestration only: every step calls a plain function from ``monitors``.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import DBAPIError, OperationalError
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -79,6 +83,28 @@ def reset_runtime() -> None:
             _runtime.pool.shutdown(wait=True)
             _runtime.client.close()
         _runtime = None
+
+
+#: Environment variables through which a user asks for flow-run heartbeats explicitly.
+HEARTBEAT_ENV = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+
+
+@contextmanager
+def direct_run() -> Iterator[None]:
+    """Prefect settings for flows called in this process (``veille run``, ``veille backfill``)
+    rather than by a deployment: no flow-run heartbeats, unless the user set
+    ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``.
+
+    Heartbeats feed Prefect's zombie-run automation, which watches deployment runs (``veille
+    serve`` keeps them). Prefect 3.9 also joins the heartbeat thread, which sleeps in steps of
+    one second, when each flow run ends: up to a second lost per flow and subflow run, about
+    three for a ``veille run`` (a flow and two subflows).
+    """
+    if any(os.environ.get(name) for name in HEARTBEAT_ENV):
+        yield
+        return
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:

@@ -93,6 +93,7 @@ def handle(args: argparse.Namespace) -> int:
     started = time.monotonic()
     prepare_database()
     from flows.backfill import backfill_flow
+    from flows.pipeline import direct_run
     from monitors.archive import database_now
     from monitors.db import session_scope
 
@@ -102,7 +103,7 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     with session_scope() as session:
         start = database_now(session)
-    with QueueProgress(start):
+    with QueueProgress(start), direct_run():
         rows = backfill_flow(args.since, until, sources_file=args.sources, names=args.source)
     print()
     if rows:

@@ -32,9 +32,10 @@ def register(sub: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     started = time.monotonic()
     prepare_database()
-    from flows.pipeline import run_flow
+    from flows.pipeline import direct_run, run_flow
 
-    rows = run_flow(sources_file=args.sources, force=args.all, max_items=args.max_items)
+    with direct_run():
+        rows = run_flow(sources_file=args.sources, force=args.all, max_items=args.max_items)
     print()
     if rows:
         print_table(rows)
