@@ -10,10 +10,12 @@ what the store does for near-duplicates: ``lock_bands`` (32 advisory locks), the
 ``link_and_index`` (one indexed lookup on article_bands, verification against the
 candidates' signatures, the cluster links, 32 band rows inserted); the article row insert
 and the commit are not counted (the store does them with or without dedup). Half the probes
-are light edits of planted texts (they find and join a cluster), half are unrelated. Untimed
-probes run first at each size (``steady_state_probes``: twice the buffer pool's pages, 32
-per probe), so the timed ones meet shared_buffers full of dirty pages, as a running archive
-does, not the clean pages the bulk load leaves.
+are light edits of planted texts (they find and join a cluster), half are unrelated.
+``--warmup`` untimed probes (default 1,000) are stored first at each size, so the timed ones
+meet an archive that has been ingesting (on a 128 MB ``shared_buffers``, a buffer pool of
+dirty pages, whose eviction writes them back), not only the clean pages the bulk load
+leaves. The figure depends on that: at full speed, write-back and checkpoints grow with the
+probes stored (README, Benchmarks).
 
 The whole dedup stage per article = text_hash + signature (``fingerprint``, one normalisation
 for both, as ingest calls it) + detect_wire on the extracted text (pure, in ingest and store)
@@ -21,7 +23,7 @@ for both, as ingest calls it) + detect_wire on the extracted text (pure, in inge
 pages and on the shared corpus's 120 real pages. Targets: database part at the largest size
 within 2x of the smallest; dedup stage < 10% of extraction.
 
-    python bench/dedup.py [--sizes 10000,100000,1000000] [--probes 200] [--admin-url URL]
+    python bench/dedup.py [--sizes 10000,100000,1000000] [--probes 200] [--warmup 1000] [--admin-url URL]
 """
 
 from __future__ import annotations
@@ -250,24 +252,6 @@ def load(url: str, first_id: int, count: int, source_id: int, rng: np.random.Gen
     return timings
 
 
-def steady_state_probes(engine: sa.Engine) -> int:
-    """Untimed probes to run first, so the timed ones meet the buffer pool in its steady state.
-
-    Each probe dirties about BANDS random pages of article_bands' index. Right after the bulk
-    load and its checkpoint, shared_buffers holds clean pages, and a miss only reads; once
-    every buffer has been dirtied, as in an archive that has been ingesting for a while, a
-    miss also writes a page back. Twice the buffer pool's pages, BANDS per probe, gets there
-    (at 1M articles on a 128 MB pool, timing without it gave 1.2-1.3 ms, with it 1.8-2.2 ms).
-    """
-    with engine.connect() as conn:
-        buffers = conn.scalar(
-            sa.text(
-                "SELECT pg_size_bytes(current_setting('shared_buffers')) / current_setting('block_size')::int"
-            )
-        )
-    return int(min(20_000, max(20, 2 * int(buffers or 0) // BANDS)))
-
-
 def measure(
     engine: sa.Engine, source_id: int, planted: list[str], probes: int, tag: str, warmup: int
 ) -> dict[str, float]:
@@ -353,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin-url", default=os.environ.get("VEILLE_BENCH_ADMIN_URL", ADMIN_URL))
     parser.add_argument("--sizes", default="10000,100000,1000000", help="archive sizes, ascending")
     parser.add_argument("--probes", type=int, default=200, help="timed probe articles per size")
+    parser.add_argument(
+        "--warmup", type=int, default=1000, help="untimed probe articles stored first at each size"
+    )
     parser.add_argument("--repeat", type=int, default=20, help="repetitions for the extraction baseline")
     parser.add_argument("--ratio-target", type=float, default=2.0)
     parser.add_argument("--stage-target", type=float, default=0.10)
@@ -388,10 +375,10 @@ def main(argv: list[str] | None = None) -> int:
         rng = np.random.default_rng(20250210)
         with engine.connect() as conn:
             current = conn.scalar(sa.text("SELECT count(*) FROM articles")) or 0
-        warmup = steady_state_probes(engine)
+        warmup = args.warmup
         print(
             f"scratch database {name}; {len(planted)} planted eval texts; {warmup} untimed probes"
-            " before each size's timed ones (buffer pool in steady state)",
+            " stored before each size's timed ones",
             flush=True,
         )
         print(
