@@ -12,7 +12,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.pipeline import transient_task
 from monitors.archive import source_health
-from monitors.db import get_engine, session_scope
+from monitors.db import ensure_schema, get_engine, session_scope
 from monitors.relevance import Topic, load_topic
 from monitors.rescore import rescore
 from monitors.store import queue_counts
@@ -95,6 +95,7 @@ def maintenance_report(health: list[dict[str, Any]], queue: dict[str, int], resc
 def maintenance_flow() -> dict[str, Any]:
     """Publish the source health report; rescore articles if the topic changed."""
     logger = get_run_logger()
+    ensure_schema()
     health, queue = health_task()
     outcome = rescore_task(load_topic())
     if health:

@@ -23,7 +23,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import DBAPIError, OperationalError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from monitors.db import DatabaseUnavailable, session_scope
+from monitors.db import DatabaseUnavailable, ensure_schema, session_scope
 from monitors.http import Client, HostThrottle, make_client
 from monitors.ingest import process_item
 from monitors.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
@@ -204,6 +204,7 @@ def ingest_worker_task(
 def poll_flow(sources_file: str | None = None, force: bool = False) -> list[PollSummary]:
     """Sync the sources file into the database and poll the sources that are due."""
     logger = get_run_logger()
+    ensure_schema()
     specs = load_sources(sources_file)
     with session_scope() as session:
         ids = sync_sources(session, specs)
@@ -219,6 +220,7 @@ def poll_flow(sources_file: str | None = None, force: bool = False) -> list[Poll
 def ingest_flow(max_items: int | None = None) -> IngestReport:
     """Fetch, extract, score and store every due URL of the queue."""
     settings = get_settings()
+    ensure_schema()
     with session_scope() as session:
         total = queue_counts(session).get("pending", 0)
     get_run_logger().info("%d URLs pending in the queue", total)
@@ -267,6 +269,7 @@ def run_flow(
     from flows.artifacts import publish_run_artifacts
     from monitors.archive import database_now
 
+    ensure_schema()
     with session_scope() as session:
         started = database_now(session)
     reset_runtime()

@@ -25,6 +25,7 @@ _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _embedded: dict[str, object] = {}
 _embedded_urls: dict[str, str] = {}
+_at_head: set[str] = set()  # URLs this process migrated, or found at the head
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -138,7 +139,24 @@ def migrate(url: str | None = None) -> str:
     url = url or database_url()
     check_connection(url)
     command.upgrade(alembic_config(url), "head")
+    with _lock:
+        _at_head.add(url)
     return url
+
+
+def ensure_schema(url: str | None = None) -> str:
+    """:func:`migrate`, once per process and database: flows call it first.
+
+    The commands migrate before they call a flow, but a deployment run started by a Prefect
+    worker begins with the flow itself; pointed at a new database, or at one an upgrade of
+    veille has left behind, it migrates instead of failing on a missing table or column.
+    Migrations hold an advisory lock, so workers that start together take turns.
+    """
+    url = url or database_url()
+    with _lock:
+        if url in _at_head:
+            return url
+    return migrate(url)
 
 
 def check_connection(url: str) -> None:

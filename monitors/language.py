@@ -13,8 +13,8 @@ title set, accuracy moved between 0.92 and 0.95 with the seed alone). Here the s
 computed exactly, with no sampling at all: the sum over every n-gram of the sample of
 log(P(n-gram | language) + alpha / 10000), one numpy product (each distinct n-gram's row times
 its count). The n-grams are extracted as integer codes with numpy and looked up in a sorted
-code array (no per-word cache, so the cost does not depend on which texts came before). Deterministic by construction, same answer in any
-thread, and a fraction of the cost.
+code array (no per-word cache, so the cost does not depend on which texts came before).
+Deterministic by construction, same answer in any thread, and a fraction of the cost.
 """
 
 from __future__ import annotations
