@@ -172,11 +172,17 @@ def _sample_codes(sample: str) -> np.ndarray:
     return _gram_codes(text)
 
 
-def _rows(codes: np.ndarray, model: _Model) -> np.ndarray:
-    """Profile rows of the codes that have one (the others are dropped), in the codes' order."""
+def _lookup(codes: np.ndarray, model: _Model) -> tuple[np.ndarray, np.ndarray]:
+    """Profile row of each code (meaningless where it has none) and which codes have one."""
     at = np.searchsorted(model.codes, codes)
     at[at == len(model.codes)] = 0
-    rows: np.ndarray = at[model.codes[at] == codes]
+    return at, model.codes[at] == codes
+
+
+def _rows(codes: np.ndarray, model: _Model) -> np.ndarray:
+    """Profile rows of the codes that have one (the others are dropped), in the codes' order."""
+    at, found = _lookup(codes, model)
+    rows: np.ndarray = at[found]
     return rows
 
 
@@ -194,9 +200,7 @@ def _row_counts(sample: str, model: _Model) -> tuple[np.ndarray, np.ndarray]:
     right after an extraction (caches cold) pays for.
     """
     codes, counts = np.unique(_sample_codes(sample), return_counts=True)
-    at = np.searchsorted(model.codes, codes)
-    at[at == len(model.codes)] = 0
-    found = model.codes[at] == codes
+    at, found = _lookup(codes, model)
     return at[found], counts[found]
 
 
