@@ -50,7 +50,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from bench.stages import build_page  # noqa: E402
+from bench.stages import CORPUS_DIR, build_page  # noqa: E402
 from monitors.dedup import (  # noqa: E402
     BANDS,
     NUM_PERM,
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--corpus",
         type=Path,
-        default=ROOT.parent / "shared" / "corpus" / "pages",
+        default=CORPUS_DIR,
         help="folder of real pages for the extraction baseline (skipped when empty)",
     )
     args = parser.parse_args(argv)

@@ -29,6 +29,8 @@ from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The shared corpus's real pages (outside the repository), used by the benches when present.
+CORPUS_DIR = ROOT.parent / "shared" / "corpus" / "pages"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--corpus",
         type=Path,
-        default=ROOT.parent / "shared" / "corpus" / "pages",
+        default=CORPUS_DIR,
         help="folder of real pages, measured for information (skipped when empty)",
     )
     args = parser.parse_args(argv)
