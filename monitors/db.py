@@ -156,7 +156,28 @@ def ensure_schema(url: str | None = None) -> str:
     with _lock:
         if url in _at_head:
             return url
+    if _migrated_by_newer_code(url):
+        # a newer veille migrated it (a rolling upgrade): leave it, as before flows migrated
+        with _lock:
+            _at_head.add(url)
+        return url
     return migrate(url)
+
+
+def _migrated_by_newer_code(url: str) -> bool:
+    """Whether the database is at a revision this checkout's migrations do not know."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()}
+    check_connection(url)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_heads()
+    finally:
+        engine.dispose()
+    return any(revision not in known for revision in current)
 
 
 def check_connection(url: str) -> None:

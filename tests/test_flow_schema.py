@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
-from monitors.db import alembic_config
+from monitors.db import alembic_config, ensure_schema, migrate
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -45,5 +45,22 @@ def test_ingest_flow_on_a_new_database_migrates_it_first(new_database: str) -> N
         with engine.connect() as conn:
             assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == head
             assert conn.scalar(sa.text("SELECT count(*) FROM url_queue")) == 0
+    finally:
+        engine.dispose()
+
+
+def test_a_database_migrated_by_newer_code_is_left_as_it_is(new_database: str) -> None:
+    """A rolling upgrade: a newer veille migrated the database; an older worker's flow must
+    not fail on a revision it does not know (alembic would raise), nor touch the schema."""
+    migrate(new_database)
+    engine = sa.create_engine(new_database)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+        fresh = make_url(new_database).set(query={"application_name": "older-worker"})
+        url = fresh.render_as_string(hide_password=False)  # a URL this process has not migrated
+        assert ensure_schema(url) == url
+        with engine.connect() as conn:
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "9999_from_the_future"
     finally:
         engine.dispose()
