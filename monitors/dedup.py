@@ -8,7 +8,8 @@ in ``article_bands(band, key, article_id)``. A candidate lookup is one indexed q
 Parameters (tuned on tests/eval/dedup_pairs.jsonl, measured by tests/test_dedup_eval.py):
 word 5-gram shingles of the accent-folded body text, each hashed to 32 bits from its words'
 CRC-32 (``_shingle_hashes``: vectorised, no string per shingle; datasketch's default SHA-1 per
-shingle was half the stage's cost); NUM_PERM = 128 permutations in BANDS = 32
+shingle was half the stage's cost), then datasketch's affine32 MinHash applied to the array
+(``_minhash``); NUM_PERM = 128 permutations in BANDS = 32
 bands of ROWS = 4 rows. A pair with Jaccard J shares at least one band key with probability
 1 - (1 - J**4)**32: 0.56 at J = 0.4, 0.74 at 0.45, 0.87 at 0.5, 0.99 at 0.6, but 3e-3 at
 J = 0.1 and 3e-7 at J = 0.01 (unrelated news), so at 1M stored articles a lookup returns a
@@ -127,42 +128,55 @@ def text_hash(text: str) -> str:
 # --- shingles and MinHash ------------------------------------------------------------------
 
 _WORD = re.compile(r"\w+")
+# What _WORD matches in ASCII text ([0-9A-Za-z_]) kept, every other byte made a space: most lines
+# of a folded text are ASCII, and a byte table plus split() is several times faster than findall.
+_ASCII_WORD_BYTES = bytes(b if chr(b).isalnum() and b < 128 or b == 0x5F else 0x20 for b in range(256))
 # Lines that are page furniture whatever their length.
-_BOILERPLATE_LINE = re.compile(
-    r"^(?:article r[ée]dig[ée] par|publi[ée] le|publi[ée]$|mis [àa] jour|modifi[ée] le"
+_BOILERPLATE_START = re.compile(
+    r"(?:article r[ée]dig[ée] par|publi[ée] le|publi[ée]$|mis [àa] jour|modifi[ée] le"
     r"|temps de lecture|lire aussi|lire plus tard|[àa] lire aussi|voir aussi|sur le m[êe]me sujet"
     r"|partager$|commentaires?$|connectez-vous|abonnez-vous|inscrivez-vous|newsletter\b"
     r"|il vous reste \d|la suite est r[ée]serv[ée]e|cet article est r[ée]serv[ée]"
     r"|veuillez v[ée]rifier|(?:photo|cr[ée]dit)s?\b|©|\(c\)|source ?:|contact presse)"
-    # Photo captions end with a credit such as "(FREDERIC PETRY / HANS LUCAS / AFP)".
-    r"|\([^()]*/[^()]*\)\s*$",
 )
+# Photo captions end with a credit such as "(FREDERIC PETRY / HANS LUCAS / AFP)".
+_CAPTION_CREDIT = re.compile(r"\([^()]*/[^()]*\)$")
 _BOILERPLATE_MAX_WORDS = 25
 
 
-def _content_tokens(normalized: str) -> list[str]:
-    """Words of the body text's lines (normalised and accent-folded), boilerplate and very
-    short lines dropped.
+def _is_boilerplate(line: str) -> bool:
+    """A line (whitespace collapsed, none at its ends) that is page furniture."""
+    return bool(_BOILERPLATE_START.match(line) or (line.endswith(")") and _CAPTION_CREDIT.search(line)))
+
+
+def _words(line: str) -> list[bytes]:
+    """``_WORD.findall(line)``, each word UTF-8 encoded (what the shingle hashes read)."""
+    if line.isascii():
+        return line.encode().translate(_ASCII_WORD_BYTES).split()
+    return [word.encode() for word in _WORD.findall(line)]
+
+
+def _content_tokens(normalized: str) -> list[bytes]:
+    """Words (UTF-8) of the body text's lines (normalised and accent-folded), boilerplate and
+    very short lines dropped.
 
     Headlines, bylines, dates and "Lire aussi" links are what differs between copies of one
     dispatch, so they are left out; if that leaves too little (a short or single-line text)
     the words of every non-empty line are kept instead.
     """
-    every: list[str] = []
-    kept: list[str] = []
+    every: list[bytes] = []
+    kept: list[bytes] = []
     seen: set[str] = set()
     for raw in normalized.splitlines():
         line = " ".join(raw.split())
         if not line:
             continue
-        words = _WORD.findall(line)
+        words = _words(line)
         every += words
         if line in seen:
             continue
         seen.add(line)
-        if len(words) < MIN_LINE_WORDS or (
-            len(words) <= _BOILERPLATE_MAX_WORDS and _BOILERPLATE_LINE.search(line)
-        ):
+        if len(words) < MIN_LINE_WORDS or (len(words) <= _BOILERPLATE_MAX_WORDS and _is_boilerplate(line)):
             continue
         kept += words
     return every if len(kept) < MIN_SHINGLE_TOKENS else kept
@@ -177,8 +191,8 @@ def _fold_accents(text: str) -> str:
     return _COMBINING.sub("", unicodedata.normalize("NFD", text))
 
 
-def _tokens(normalized: str) -> list[str]:
-    """Accent-folded words of the body text, in order: what the shingles are made of."""
+def _tokens(normalized: str) -> list[bytes]:
+    """Accent-folded words of the body text (UTF-8), in order: what the shingles are made of."""
     return _content_tokens(_fold_accents(normalized))
 
 
@@ -188,7 +202,7 @@ def shingles(text: str) -> set[str]:
     Texts shorter than SHINGLE_SIZE words give one shingle (the whole text); an empty text
     gives no shingles.
     """
-    tokens = _tokens(_normalize_lines(text))
+    tokens = [t.decode() for t in _tokens(_normalize_lines(text))]
     if not tokens:
         return set()
     if len(tokens) < SHINGLE_SIZE:
@@ -204,8 +218,8 @@ _POSITION_MULTIPLIERS = np.array(
 assert len(_POSITION_MULTIPLIERS) == SHINGLE_SIZE
 
 
-def _shingle_hashes(tokens: list[str]) -> list[int]:
-    """One deterministic 32-bit hash per word SHINGLE_SIZE-gram, computed from token hashes.
+def _shingle_hashes(tokens: list[bytes]) -> np.ndarray:
+    """One deterministic 32-bit hash (uint32) per word SHINGLE_SIZE-gram, from token hashes.
 
     Each word is hashed once (CRC-32 of its UTF-8 bytes); a shingle's hash is the
     high half of sum(word hash * position multiplier) mod 2**64, vectorised over the text.
@@ -213,25 +227,44 @@ def _shingle_hashes(tokens: list[str]) -> list[int]:
     again (MurmurHash3 finalizer) before its permutations, so a fast hash is enough.
     """
     if not tokens:
-        return []
-    words = np.fromiter(map(zlib.crc32, map(str.encode, tokens)), dtype=np.uint64, count=len(tokens))
+        return np.empty(0, dtype=np.uint32)
+    words = np.fromiter(map(zlib.crc32, tokens), dtype=np.uint64, count=len(tokens))
     size = min(SHINGLE_SIZE, len(words))
     count = len(words) - size + 1
     acc = np.zeros(count, dtype=np.uint64)
     for position in range(size):
         acc += words[position : position + count] * _POSITION_MULTIPLIERS[position]
-    return (acc >> np.uint64(32)).tolist()
+    return (acc >> np.uint64(32)).astype(np.uint32)
 
 
-_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME)
-_PERMUTATIONS = _TEMPLATE.permutations
+# datasketch's permutations for (NUM_PERM, SEED, affine32): a_k odd and b_k, uint32.
+_A, _B = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME).permutations
+# MurmurHash3's 32-bit finalizer, datasketch's pre-mix for the affine32 scheme.
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+
+
+def _minhash(hashes: np.ndarray) -> list[int]:
+    """``MinHash(NUM_PERM, SEED, scheme="affine32")`` updated with ``hashes`` (uint32): its hash
+    values, computed here on the array.
+
+    datasketch's ``update_batch`` takes a Python list and hashes it again through ``hashfunc``:
+    the round trip through Python ints cost as much as the permutations. Same arithmetic
+    (tests/test_dedup.py checks the values against datasketch's).
+    """
+    if not len(hashes):
+        return [_MAX_HASH] * NUM_PERM
+    s1, m1, s2, m2, s3 = _FMIX32
+    h = hashes ^ (hashes >> s1)
+    h *= m1
+    h ^= h >> s2
+    h *= m2
+    h ^= h >> s3
+    values: list[int] = (np.multiply.outer(h, _A) + _B).min(axis=0).tolist()
+    return values
 
 
 def _signature_normalized(normalized: str) -> list[int]:
-    # The shingle hashes are already 32-bit ints: datasketch's hashfunc is the identity (int).
-    mh = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=_PERMUTATIONS, scheme=_SCHEME, hashfunc=int)
-    mh.update_batch(_shingle_hashes(_tokens(normalized)))
-    return mh.hashvalues.tolist()  # type: ignore[no-any-return]
+    return _minhash(_shingle_hashes(_tokens(normalized)))
 
 
 def signature(text: str) -> list[int]:

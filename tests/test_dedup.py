@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from datasketch import MinHash
 
 from monitors.dedup import (
     BANDS,
     NUM_PERM,
     ROWS,
+    SEED,
     THRESHOLD,
+    _minhash,
+    _words,
     band_keys,
     detect_wire,
     diff_summary,
@@ -119,6 +126,36 @@ def test_signature_deterministic_across_processes() -> None:
     sig, keys = json.loads(out)
     assert sig == signature(text)
     assert [tuple(k) for k in keys] == band_keys(signature(text))
+
+
+# sha256 of json.dumps([[text_hash, signature, band_keys] for each seed, in name order]), as
+# stored in article rows: a change of normalisation, tokens, shingle hashes, permutations or
+# band keys makes stored articles incomparable with new ones and must come with a migration.
+STORED_FORM_DIGEST = "27e1288267d888a2810e15d889f3d1ad57205dc67f24313a98668fb2f73b1170"
+
+
+def test_stored_hashes_signatures_and_band_keys_do_not_change() -> None:
+    out = []
+    for path in SEEDS:
+        digest, sig = fingerprint(path.read_text(encoding="utf-8"))
+        out.append([digest, sig, band_keys(sig)])
+    assert hashlib.sha256(json.dumps(out).encode()).hexdigest() == STORED_FORM_DIGEST
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 600])
+def test_minhash_is_datasketchs(size: int) -> None:
+    hashes = np.random.default_rng(size).integers(0, 2**32, size=size, dtype=np.uint32)
+    reference = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32", hashfunc=int)
+    reference.update_batch(hashes.tolist())
+    assert _minhash(hashes) == reference.hashvalues.tolist()
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["l'ia, c'est (vraiment) l'avenir_2025 !", "œuvre · straße • 東京 ½ x²", "", "  -- ", "a\tb\x1fc"],
+)
+def test_words_are_the_word_regex_matches(line: str) -> None:
+    assert _words(line) == [w.encode() for w in re.findall(r"\w+", line)]
 
 
 def test_near_duplicate_detection_on_real_text() -> None:
