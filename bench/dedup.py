@@ -21,7 +21,9 @@ The whole dedup stage per article = text_hash + signature (``fingerprint``, one 
 for both, as ingest calls it) + detect_wire on the extracted text (pure, in ingest and store)
 + the database part above; it is compared to ``extract_article`` (trafilatura) on the seed
 pages and on the shared corpus's 120 real pages. Targets: database part at the largest size
-within 2x of the smallest; dedup stage < 10% of extraction.
+within 2x of the smallest; dedup stage < 10% of extraction, judged on the real pages (the seed
+pages, a few kilobytes of markup around each seed text, are printed for information; they are
+judged only when the corpus is missing).
 
     python bench/dedup.py [--sizes 10000,100000,1000000] [--probes 200] [--warmup 1000] [--admin-url URL]
 """
@@ -61,7 +63,7 @@ from monitors.dedup import (  # noqa: E402
     signature,
     text_hash,
 )
-from monitors.neardup import _LOOKUP_AND_INSERT_SQL, link_and_index, lock_bands  # noqa: E402
+from monitors.neardup import LOOKUP_AND_INSERT_SQL, link_and_index, lock_bands, lookup_params  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PAIRS = ROOT / "tests" / "eval" / "dedup_pairs.jsonl"
@@ -406,10 +408,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             current += int(cost["probes"]) + warmup
         with engine.connect() as conn:
-            keys = band_keys(signature(planted[0]))
-            params = {"bands": [b for b, _ in keys], "keys": [k for _, k in keys], "self": 0}
-            explain = sa.text("EXPLAIN " + str(_LOOKUP_AND_INSERT_SQL))
-            plan = "\n".join(row[0] for row in conn.execute(explain, params))
+            sig = signature(planted[0])
+            params = lookup_params(0, sig, band_keys(sig))
+            cur = conn.connection.driver_connection.cursor()
+            plan = "\n".join(row[0] for row in cur.execute("EXPLAIN " + LOOKUP_AND_INSERT_SQL, params))
         print("lookup plan:\n  " + plan.replace("\n", "\n  "))
     finally:
         engine.dispose()
@@ -426,16 +428,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{large[1]['median'] * 1e3:.2f} ms at {large[0]:,}: ratio {ratio:.2f}x "
         f"(target <= {args.ratio_target:.0f}x): {'OK' if ok_ratio else 'OVER TARGET'}"
     )
+    baselines = extraction_baselines(args.repeat, args.corpus)
+    judged = list(baselines)[-1]  # the real pages when the corpus is there
     ok_stage = True
-    for label, (extract_s, pure_s) in extraction_baselines(args.repeat, args.corpus).items():
+    for label, (extract_s, pure_s) in baselines.items():
         stage = pure_s + large[1]["median"]
         share = stage / extract_s
-        ok_stage = ok_stage and share < args.stage_target
+        verdict = "for information"
+        if label == judged:
+            ok_stage = share < args.stage_target
+            verdict = f"target < {args.stage_target:.0%}: {'OK' if ok_stage else 'OVER TARGET'}"
         print(
             f"dedup stage per article on {label}: pure {pure_s * 1e3:.2f} ms (text_hash + signature + wire)"
             f" + database {large[1]['median'] * 1e3:.2f} ms = {stage * 1e3:.2f} ms; extraction "
-            f"{extract_s * 1e3:.2f} ms: {share:.1%} (target < {args.stage_target:.0%}): "
-            f"{'OK' if share < args.stage_target else 'OVER TARGET'}"
+            f"{extract_s * 1e3:.2f} ms: {share:.1%} ({verdict})"
         )
     return 0 if ok_ratio and ok_stage else 1
 

@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from monitors.dedup import band_keys, signature, text_hash
+from monitors.dedup import band_keys, signature, similarity, text_hash
 from monitors.ingest import ArticleData, IngestOutcome, QueueItem
 from monitors.models import Source
-from monitors.neardup import LOCK_CLASS, lock_ids
+from monitors.neardup import LOCK_CLASS, link_and_index, lock_ids
 from monitors.store import store_article
 
 EVAL = Path(__file__).parent / "eval"
@@ -87,6 +87,17 @@ def test_copies_link_to_the_earliest_and_each_keeps_its_row(db: Session) -> None
         sa.text("SELECT count(*) FROM article_bands WHERE article_id = ANY(:ids)"), {"ids": [root]}
     )
     assert count == len(band_keys(signature(original)))
+
+
+def test_lookup_scores_candidates_as_similarity_does(db: Session) -> None:
+    pairs = {p["id"]: p for p in _pairs()}
+    original, copy = pairs["dup-E01a-0"]["a"], pairs["dup-E01a-0"]["b"]
+    src = _source(db)
+    _, root = store_article(db, _outcome(src, "https://a.example/original", original))
+    link = link_and_index(db, root + 1000, signature(copy))  # band rows need no article row
+    assert link.candidates == 1
+    assert link.best_similarity == similarity(signature(original), signature(copy))
+    assert link.root == root
 
 
 def test_unrelated_article_is_not_linked(db: Session) -> None:
