@@ -7,8 +7,9 @@ transaction that stores the article):
    MinHash signature, *before* the article row is inserted.
 2. :func:`link_and_index` finds candidates with one indexed query on ``article_bands (band,
    key)`` (the primary key), confirms them as :func:`monitors.dedup.is_near_duplicate` does
-   (the share of equal values of the stored signatures, counted by that query), links the
-   article to the earliest copy and inserts its own band keys.
+   (the share of equal values of the stored signatures, counted by that query; a cluster's
+   candidates only until one passes), links the article to the earliest copy and inserts its
+   own band keys.
 
 Decisions:
 
@@ -50,6 +51,9 @@ from monitors.dedup import NUM_PERM, band_keys
 from monitors.dedup import THRESHOLD as SIMILARITY_THRESHOLD
 
 LOCK_CLASS = 0x4C534842  # "LSHB": namespace of the band-key advisory locks
+#: Equal signature values that make a near-duplicate: the least k with k / NUM_PERM >= THRESHOLD,
+#: the same test as monitors.dedup.is_near_duplicate.
+MIN_SHARED = next(k for k in range(NUM_PERM + 1) if k / NUM_PERM >= SIMILARITY_THRESHOLD)
 
 # The statements below run on the session's psycopg connection, in its transaction, not through
 # Session.execute: on this path (three statements per stored article) SQLAlchemy's per-statement
@@ -60,9 +64,12 @@ LOCK_SQL = (
 )
 
 # One indexed query: the (band, key) pairs of the new article against the primary key of
-# article_bands; each candidate comes with the number of signature values it shares with the
-# new article (counted here, so no 128-value array travels back). The same statement inserts the
-# new article's band keys (one round trip); its own rows are not in the statement's snapshot.
+# article_bands, then the candidates' clusters. Each cluster is confirmed by the first of its
+# candidates that shares at least min_shared signature values with the new article: a copy of a
+# syndicated story meets every earlier copy of it in the lookup, and comparing all of them
+# made a copy's lookup cost grow with the cluster. A cluster none of whose candidates passes
+# reports its best count. The same statement inserts the new article's band keys (one round
+# trip); its own rows are not in the statement's snapshot.
 LOOKUP_AND_INSERT_SQL = """
     WITH q AS (
         SELECT * FROM unnest(CAST(%(bands)s AS smallint[]), CAST(%(keys)s AS bigint[])) AS q(band, key)
@@ -70,15 +77,26 @@ LOOKUP_AND_INSERT_SQL = """
         INSERT INTO article_bands (band, key, article_id)
         SELECT q.band, q.key, CAST(%(self)s AS bigint) FROM q
         ON CONFLICT DO NOTHING
+    ), cand AS (
+        SELECT coalesce(a.cluster_id, a.id) AS root, a.signature
+        FROM articles a
+        WHERE a.id IN (
+            SELECT b.article_id FROM q JOIN article_bands b ON b.band = q.band AND b.key = q.key
+            WHERE b.article_id <> CAST(%(self)s AS bigint)
+        )
+        AND a.signature IS NOT NULL
+    ), scored AS (
+        SELECT c.root, s.shared
+        FROM cand c CROSS JOIN LATERAL (
+            SELECT count(*) AS shared
+            FROM unnest(c.signature, CAST(%(sig)s AS bigint[])) AS u(x, y) WHERE x = y
+        ) s
     )
-    SELECT a.id, coalesce(a.cluster_id, a.id) AS root,
-        (SELECT count(*) FROM unnest(a.signature, CAST(%(sig)s AS bigint[])) AS s(x, y) WHERE x = y)
-    FROM articles a
-    WHERE a.id IN (
-        SELECT b.article_id FROM q JOIN article_bands b ON b.band = q.band AND b.key = q.key
-        WHERE b.article_id <> CAST(%(self)s AS bigint)
+    SELECT r.root, r.members, coalesce(
+        (SELECT s.shared FROM scored s WHERE s.root = r.root AND s.shared >= %(min_shared)s LIMIT 1),
+        (SELECT max(s.shared) FROM scored s WHERE s.root = r.root)
     )
-    AND a.signature IS NOT NULL
+    FROM (SELECT root, count(*) AS members FROM cand GROUP BY root) r
 """
 
 _INSERT_BANDS_SQL = """
@@ -118,7 +136,10 @@ def _cursor(session: Session) -> Any:
 
 @dataclass(frozen=True)
 class Link:
-    """Where an article landed: its cluster root (None: no near-duplicate) and the evidence."""
+    """Where an article landed: its cluster root (None: no near-duplicate) and the evidence: the
+    candidates the band keys found, and the best similarity compared (a cluster's candidates are
+    compared until one passes, so with a match this is at least the threshold, not always the
+    maximum)."""
 
     root: int | None
     candidates: int
@@ -148,6 +169,7 @@ def lookup_params(article_id: int, sig: list[int], keys: list[tuple[int, int]]) 
         "keys": _array(k for _, k in keys),
         "self": article_id,
         "sig": _array(sig),
+        "min_shared": MIN_SHARED,
     }
 
 
@@ -179,18 +201,14 @@ def link_and_index(
         cur.execute(_INSERT_BANDS_SQL, params)
         return Link(root=cluster_id, candidates=0, best_similarity=0.0)
     rows = cur.execute(LOOKUP_AND_INSERT_SQL, params).fetchall()
-    roots: list[int] = []
-    best = 0.0
-    for _id, root, shared in rows:
-        score = shared / NUM_PERM  # dedup.similarity: the share of equal MinHash values
-        best = max(best, score)
-        if score >= SIMILARITY_THRESHOLD:
-            roots.append(root)
+    candidates = sum(members for _root, members, _shared in rows)
+    best = max((shared for _root, _members, shared in rows), default=0) / NUM_PERM
+    roots = [root for root, _members, shared in rows if shared >= MIN_SHARED]
     if not roots:
-        return Link(root=None, candidates=len(rows), best_similarity=best)
+        return Link(root=None, candidates=candidates, best_similarity=best)
     root = min(roots)
     cur.execute(_LINK_SQL, {"root": root, "id": article_id})
-    return Link(root=root, candidates=len(rows), best_similarity=best)
+    return Link(root=root, candidates=candidates, best_similarity=best)
 
 
 __all__ = [

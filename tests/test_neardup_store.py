@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from monitors.dedup import band_keys, signature, similarity, text_hash
+from monitors.dedup import THRESHOLD, band_keys, signature, similarity, text_hash
 from monitors.ingest import ArticleData, IngestOutcome, QueueItem
 from monitors.models import Source
 from monitors.neardup import LOCK_CLASS, link_and_index, lock_ids
@@ -98,6 +98,19 @@ def test_lookup_scores_candidates_as_similarity_does(db: Session) -> None:
     assert link.candidates == 1
     assert link.best_similarity == similarity(signature(original), signature(copy))
     assert link.root == root
+
+
+def test_lookup_counts_every_candidate_of_a_cluster_and_confirms_it(db: Session) -> None:
+    pairs = {p["id"]: p for p in _pairs()}
+    texts = [pairs["dup-E01a-0"]["a"]] + [pairs[f"dup-E01a-{i}"]["b"] for i in range(3)]
+    src = _source(db)
+    ids = [store_article(db, _outcome(src, f"https://c.example/{i}", t))[1] for i, t in enumerate(texts)]
+    probe = signature(texts[0] + "\nUne ligne ajoutée par la rédaction pour la mise à jour.")
+    link = link_and_index(db, ids[-1] + 1000, probe)
+    assert link.root == ids[0]
+    shares = [similarity(probe, signature(t)) for t in texts]
+    assert link.candidates == sum(1 for t in texts if set(band_keys(signature(t))) & set(band_keys(probe)))
+    assert THRESHOLD <= link.best_similarity <= max(shares)
 
 
 def test_unrelated_article_is_not_linked(db: Session) -> None:
