@@ -11,7 +11,7 @@ what the store does for near-duplicates: ``lock_bands`` (32 advisory locks), the
 candidates' signatures, the cluster links, 32 band rows inserted); the article row insert
 and the commit are not counted (the store does them with or without dedup). Half the probes
 are light edits of planted texts (they find and join a cluster, which grows with every size's
-probes: about 7 copies per planted text at the first size, 20 at the third), half are
+probes: about 7, 14 and 22 copies per planted text after each size's probes), half are
 unrelated. The per-article figure is the mean over the probes (the medians of copies and of
 unrelated articles are printed apart).
 ``--warmup`` untimed probes (default 1,000) are stored first at each size, so the timed ones
