@@ -48,7 +48,6 @@ __all__ = [
     "normalize_text",
     "shingles",
     "signature",
-    "similarities",
     "similarity",
     "text_hash",
 ]
@@ -328,22 +327,6 @@ def similarity(a: list[int], b: list[int]) -> float:
     if _is_empty(x) or _is_empty(y):
         return 0.0
     return float(np.count_nonzero(x == y)) / NUM_PERM
-
-
-def similarities(sig: list[int], others: list[list[int]]) -> list[float]:
-    """``[similarity(sig, other) for other in others]`` in one vectorised pass (the candidates
-    of one LSH lookup)."""
-    x = _as_array(sig)
-    if not others:
-        return []
-    y = np.asarray(others, dtype=np.uint64)
-    if y.shape != (len(others), NUM_PERM):
-        raise ValueError(f"signatures must have {NUM_PERM} values each")
-    if _is_empty(x):
-        return [0.0] * len(others)
-    scores = np.count_nonzero(y == x, axis=1) / NUM_PERM
-    scores[np.all(y == _MAX_HASH, axis=1)] = 0.0
-    return [float(v) for v in scores]
 
 
 def is_near_duplicate(a: list[int], b: list[int]) -> bool:

@@ -29,7 +29,6 @@ from monitors.dedup import (
     normalize_text,
     shingles,
     signature,
-    similarities,
     similarity,
     text_hash,
 )
@@ -200,15 +199,6 @@ def test_boilerplate_lines_do_not_count() -> None:
 def test_fingerprint_is_text_hash_and_signature() -> None:
     for text in [*(p.read_text(encoding="utf-8") for p in SEEDS), "", "Sommet IA", "« Bonjour » : oui !"]:
         assert fingerprint(text) == (text_hash(text), signature(text))
-
-
-def test_similarities_match_similarity() -> None:
-    sigs = [signature(p.read_text(encoding="utf-8")) for p in SEEDS] + [signature("")]
-    for sig in sigs:
-        assert similarities(sig, sigs) == [similarity(sig, other) for other in sigs]
-    assert similarities(sigs[0], []) == []
-    with pytest.raises(ValueError):
-        similarities(sigs[0], [sigs[1][:10]])
 
 
 def test_short_and_empty_texts() -> None:
