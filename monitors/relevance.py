@@ -11,12 +11,16 @@ have diminishing returns) saturate into strengths; the required groups must all 
 (an AI term AND a summit term); the geometric mean of their strengths is lifted by the
 Paris-anchor strength, then damped when evidence of another event (Bletchley, Seoul, New Delhi,
 the EU AI Act alone, a product launch, another summit) comes without a tie to Paris.
-Matching is one pass over the article's tokens (its sentences folded together, on UTF-8 bytes,
-and separated by a break token) with every pattern of the topic indexed by its first token
-(``_Matcher``), built once per Topic; only tokens that start a pattern are visited. It gives the
-same matches as the per-term regexes kept on Term and Proximity (which define the semantics and
-are checked against the matcher in tests), and the same scores and evidence as one pass per
-sentence did.
+Matching is one pass over the article's tokens with every pattern of the topic indexed by its
+first token (``_Matcher``), built once per Topic; only tokens that start a pattern are visited.
+The article (title, description, text) is folded in one go into ASCII bytes, its sentences
+separated by a break token, character by character: the few distinct non-ASCII characters of
+Latin-script text are replaced with their folds, then one bytes.translate does the rest (NFKD
+over the whole text only for texts with many distinct characters). It gives the same tokens as
+fold(), the same matches as the per-term regexes kept on Term and Proximity (which define the
+semantics and are checked against the matcher in tests), and the same scores and evidence as
+one pass per sentence did. Scoring runs right after an extraction that evicts caches, so the
+code does few passes and touches few objects: per token, only C-level work (split, a dict test).
 """
 
 from __future__ import annotations
@@ -26,10 +30,9 @@ import math
 import re
 import tomllib
 import unicodedata
-from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import compress, count
+from itertools import compress, count, islice
 from pathlib import Path
 from typing import Any
 
@@ -39,24 +42,24 @@ ZONES = ("title", "lead", "body", "tail")
 _LIGATURE_PAIRS = (("œ", "oe"), ("Œ", "OE"), ("æ", "ae"), ("Æ", "AE"), ("ß", "ss"))
 _LIGATURES = str.maketrans(dict(_LIGATURE_PAIRS))
 _NON_ALNUM_RE = re.compile(r"[^0-9A-Za-z]+")
-_PUNCT_RE = re.compile(r"[^0-9A-Za-z\n ]+")  # everything but letters, digits, newlines, spaces
 _COMBINING_RE = re.compile(r"[\u0300-\u036f]+")
 _SENTENCE_RE = re.compile(r"[^\n.!?…]+(?:[.!?…]+|$)", re.MULTILINE)
+_END_RE = re.compile(r"[\n.!?]|…")  # the sentence ends _SENTENCE_RE splits on
 _BEST_SENTENCE_CHARS = 400
 
 #: Sentence ends, as _SENTENCE_RE splits; "…" becomes "..." (three ends) once NFKD-decomposed.
 _ENDS = ("\n", ".", "!", "?")
-#: Token put between sentences in a whole-text token run: no pattern holds it.
-SENTENCE_BREAK = "|"
-# byte tables for folding UTF-8 text: ASCII letters and digits kept, sentence ends turned into
-# newlines (or spaces, for a title: one unit), every other byte (punctuation, bytes of non-ASCII
-# characters) turned into a space
+#: Token put between sentences in a whole-text token run (folded, so bytes): no pattern holds it.
+SENTENCE_BREAK = b"|"
+_BREAK_SEPARATOR = b" " + SENTENCE_BREAK + b" "
+# bytes.translate table and deleted bytes folding the UTF-8 of NFKD text: ASCII letters and digits
+# kept, sentence ends turned into newlines, other ASCII bytes and the lead byte of a non-ASCII
+# character into a space; continuation bytes are deleted (a non-ASCII character becomes one
+# space), and so is the lead byte 0xCC of U+0300-033F (combining accents then vanish)
 _KEEP = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_FOLD_SENTENCES = bytes(b if b in _KEEP else 10 if b in b"\n.!?" else 32 for b in range(256))
-_FOLD_FLAT = bytes(b if b in _KEEP else 32 for b in range(256))
-# the combining accents of French and its neighbours in UTF-8 (U+0300-0303, U+0308, U+0327),
-# removed with bytes.replace; any other U+0300-036F mark is left to the regex
-_COMMON_MARKS = (b"\xcc\x80", b"\xcc\x81", b"\xcc\x82", b"\xcc\x83", b"\xcc\x88", b"\xcc\xa7")
+_FOLD_TABLE = bytes(b if b in _KEEP else 10 if b in b"\n.!?" else 32 for b in range(256))
+_FOLD_DELETE = b"\xcc" + bytes(range(0x80, 0xC0))
+# U+0300-036F in UTF-8: the lead byte 0xCD is shared with Greek letters, so those marks go by regex
 _COMBINING_UTF8_RE = re.compile(b"\xcc[\x80-\xbf]|\xcd[\x80-\xaf]")
 
 
@@ -144,28 +147,30 @@ class Proximity:
         return 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Pattern:
     owner: int
     rank: int  # order among its owner's alternatives: the regex tries longer ones first
-    tokens: tuple[str, ...]
+    tokens: tuple[bytes, ...]
     prefix_last: bool  # trailing "*": the last token is a prefix
     cased: bool
+    guards: frozenset[bytes]  # its owner's not_after tokens
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     """A trie node over lower-case tokens: patterns ending here, and children."""
 
-    children: dict[str, _Node] = field(default_factory=dict)
-    ends: list[_Pattern] = field(default_factory=list)
+    children: dict[bytes, _Node] = field(default_factory=dict)
+    ends: list[_Pattern] = field(default_factory=list)  # in match order: owner, then rank
     # patterns whose last token is a prefix ("model*"): (prefix, pattern), matched on the next token
-    prefix_ends: list[tuple[str, _Pattern]] = field(default_factory=list)
+    prefix_ends: list[tuple[bytes, _Pattern]] = field(default_factory=list)
 
 
 class _Matcher:
     """Every pattern set of a topic (a term, an exclusion, a case, a proximity side) in one trie
-    of lower-case tokens, so one pass over a sentence's tokens finds all their matches.
+    of lower-case tokens, so one pass over an article's tokens finds all their matches. Tokens
+    are bytes: folded text is ASCII, and bytes objects are smaller and faster to make than str.
 
     Semantics are those of the regexes built by ``_compile`` run with ``finditer``: matches start
     and end on token boundaries, each pattern set's matches do not overlap (leftmost first, its
@@ -175,22 +180,28 @@ class _Matcher:
 
     def __init__(self) -> None:
         self.root = _Node()
-        self.prefixes: tuple[str, ...] = ()  # heads of the one-token prefix patterns ("COP2*")
-        self.guards: list[frozenset[str]] = []
+        # the tokens that start a pattern, and the break token (the piece count), for the C-level
+        # search of the tokens to visit
+        self.first: dict[bytes, _Node] = {SENTENCE_BREAK: _Node()}
+        self.prefixes: tuple[bytes, ...] = ()  # heads of the one-token prefix patterns ("COP2*")
+        self.probes: tuple[bytes, ...] = ()  # the same after a space: in a run, at a token's start
+        self.owners = 0
 
     def add(self, patterns: Iterable[str], case_sensitive: bool, not_after: Iterable[str] = ()) -> int:
         """Register a pattern set; returns its owner id."""
-        owner = len(self.guards)
-        self.guards.append(frozenset(not_after))
+        owner = self.owners
+        self.owners += 1
+        guards = frozenset(t.encode() for t in not_after)
         entries = []
         for raw in patterns:
             wildcard = raw.rstrip().endswith("*")
             body = raw.rstrip().rstrip("*")
             regex_len = len(_pattern_regex(body, case_sensitive)) + (12 if wildcard else 0)
-            entries.append((regex_len, tuple(fold(body, keep_case=case_sensitive).split()), wildcard))
+            tokens = tuple(t.encode() for t in fold(body, keep_case=case_sensitive).split())
+            entries.append((regex_len, tokens, wildcard))
         entries.sort(key=lambda e: e[0], reverse=True)  # stable, as _compile's sort
         for rank, (_, tokens, wildcard) in enumerate(entries):
-            pattern = _Pattern(owner, rank, tokens, wildcard, case_sensitive)
+            pattern = _Pattern(owner, rank, tokens, wildcard, case_sensitive, guards)
             path = [t.lower() for t in tokens]
             node = self.root
             for token in path[:-1] if wildcard else path:
@@ -199,77 +210,103 @@ class _Matcher:
                 node.prefix_ends.append((path[-1], pattern))
                 if node is self.root:
                     self.prefixes += (path[-1],)
+                    self.probes += (b" " + path[-1],)
             else:
-                node.ends.append(pattern)
+                node.ends.append(pattern)  # owners are added in increasing order, ranks too
+        self.first.update(self.root.children)
         return owner
 
-    def _starts(self, lower: list[str]) -> list[int]:
-        """Positions of the tokens that can start a match, in order.
+    def scan(self, run: bytes) -> dict[int, dict[int, list[tuple[int, int]]]]:
+        """Matches in a folded, case-kept run of tokens (``_fold_article``): piece -> owner ->
+        [(first token, count)].
 
-        Found by C-level iteration (map, compress) rather than a Python test per token: most
-        tokens of an article start no pattern.
+        Pieces (sentences, or the title) are separated by ``SENTENCE_BREAK`` tokens and numbered
+        from 0: no match spans a break, and it is never a ``not_after`` token. Token positions
+        count over the whole run. Only the tokens that start a pattern (or a break) are visited,
+        found by C-level iteration (map, compress): most tokens of an article start none. The
+        case-kept tokens are split out only for the pieces where a case-sensitive pattern or
+        guard needs them.
         """
-        positions = list(compress(range(len(lower)), map(self.root.children.__contains__, lower)))
-        if self.prefixes:
-            joined = " " + " ".join(lower)
-            if any(" " + prefix in joined for prefix in self.prefixes):
-                positions.extend(i for i, t in enumerate(lower) if t.startswith(self.prefixes))
-                positions = list(set(positions))
-        positions.sort()
-        return positions
-
-    def scan(self, cased: list[str], lower: list[str]) -> dict[int, list[tuple[int, int]]]:
-        """Matches in a run of tokens: owner -> [(first token, token count)].
-
-        The run is one sentence, or several separated by a token that no pattern holds
-        (``SENTENCE_BREAK``): no match spans it, and it is never a ``not_after`` token.
-        """
+        lower_run = run.lower()
+        lower = lower_run.split()
+        if not lower or lower[-1] != SENTENCE_BREAK:  # a final break: walks stop before the end
+            lower.append(SENTENCE_BREAK)
+        first, prefixes = self.first, self.prefixes
+        starts: Iterable[int] = compress(count(), map(first.__contains__, lower))
+        if prefixes and (lower_run.startswith(prefixes) or any(map(lower_run.__contains__, self.probes))):
+            starts = sorted({*starts, *(i for i, t in enumerate(lower) if t.startswith(prefixes))})
+        else:
+            prefixes = ()
+        pieces: dict[int, dict[int, list[tuple[int, int]]]] = {}
         hits: dict[int, list[tuple[int, int]]] = {}
         next_free: dict[int, int] = {}
-        root, n = self.root, len(lower)
-        for i in self._starts(lower):
-            # patterns whose lower-case tokens match at token i (_candidates, inlined: hot loop)
-            candidates: list[_Pattern] = []
-            node: _Node | None = root
-            j = i
-            while node is not None and j < n:
-                if node.prefix_ends:
-                    candidates.extend(p for prefix, p in node.prefix_ends if lower[j].startswith(prefix))
-                node = node.children.get(lower[j])
-                j += 1
-                if node is not None and node.ends:
-                    candidates.extend(node.ends)
-            if not candidates:
+        breaks: list[int] = []  # positions of the break tokens so far: token i is in piece len(breaks)
+        piece = -1
+        cased_pieces: list[bytes] = []  # the run's pieces, split out when case is first needed
+        brk = first[SENTENCE_BREAK]
+        for i in starts:
+            node = first.get(lower[i])
+            if node is brk:
+                breaks.append(i)
                 continue
-            if len(candidates) > 1:
-                candidates.sort(key=_pattern_order)
-            taken: set[int] = set()
+            if (
+                node is not None
+                and lower[i + 1] not in node.children
+                and not node.prefix_ends
+                and not (prefixes and lower[i].startswith(prefixes))
+            ):
+                # the common case: a one-token match, or none ("la" not followed by "france")
+                candidates = node.ends
+            else:  # the trie walk from token i: every pattern that ends along it, in match order
+                candidates = []
+                if prefixes:
+                    token = lower[i]
+                    candidates.extend(p for prefix, p in self.root.prefix_ends if token.startswith(prefix))
+                j = i + 1
+                while node is not None:
+                    candidates += node.ends
+                    if node.prefix_ends:
+                        candidates.extend(p for prefix, p in node.prefix_ends if lower[j].startswith(prefix))
+                    node = node.children.get(lower[j])
+                    j += 1
+                if len(candidates) > 1:
+                    candidates.sort(key=_pattern_order)
             for p in candidates:
                 owner = p.owner
-                if owner in taken or next_free.get(owner, 0) > i:
+                if next_free.get(owner, 0) > i:  # overlaps its set's last match (or one just taken)
                     continue
-                if p.cased and not _cased_match(p, cased, i):
+                if p.cased:
+                    if not cased_pieces:
+                        cased_pieces = run.split(_BREAK_SEPARATOR)
+                    k = i - breaks[-1] - 1 if breaks else i  # token i in its piece
+                    # the piece's case-kept tokens up to the match's last (a partial split)
+                    cased = cased_pieces[len(breaks)].split(None, k + len(p.tokens))
+                    if not _cased_match(p, cased, k):
+                        continue
+                    if p.guards and i > 0 and (cased[k - 1] if k else SENTENCE_BREAK) in p.guards:
+                        continue
+                elif p.guards and i > 0 and lower[i - 1] in p.guards:
                     continue
-                guards = self.guards[owner]
-                if guards and i > 0 and (cased if p.cased else lower)[i - 1] in guards:
-                    continue
-                taken.add(owner)
                 next_free[owner] = i + len(p.tokens)
-                hits.setdefault(owner, []).append((i, len(p.tokens)))
-        return hits
+                if piece != len(breaks):
+                    piece = len(breaks)
+                    hits = pieces[piece] = {}
+                if owner in hits:
+                    hits[owner].append((i, len(p.tokens)))
+                else:
+                    hits[owner] = [(i, len(p.tokens))]
+        return pieces
 
 
 def _pattern_order(p: _Pattern) -> tuple[int, int]:
     return p.owner, p.rank
 
 
-def _cased_match(p: _Pattern, cased: list[str], i: int) -> bool:
-    last = len(p.tokens) - 1
-    for k, want in enumerate(p.tokens):
-        got = cased[i + k]
-        if not (got.startswith(want) if k == last and p.prefix_last else got == want):
-            return False
-    return True
+def _cased_match(p: _Pattern, cased: list[bytes], i: int) -> bool:
+    size = len(p.tokens)
+    if not p.prefix_last:
+        return tuple(cased[i : i + size]) == p.tokens
+    return tuple(cased[i : i + size - 1]) == p.tokens[:-1] and cased[i + size - 1].startswith(p.tokens[-1])
 
 
 @dataclass(frozen=True)
@@ -295,16 +332,24 @@ class Topic:
     proximities: tuple[Proximity, ...]
     cases: tuple[Term, ...]
     matcher: _Matcher = field(compare=False, repr=False)
-    # matcher owner -> indices in terms / cases, so scoring visits only what a sentence holds
-    terms_by_owner: Mapping[int, tuple[int, ...]] = field(init=False, compare=False, repr=False)
-    cases_by_owner: Mapping[int, tuple[int, ...]] = field(init=False, compare=False, repr=False)
+    # matcher owner -> what its matches count for, so scoring visits only what a piece holds:
+    # ((name, group, weight, exclusion owner) of its terms, names of its cases)
+    plan: Mapping[int, tuple[tuple[tuple[str, str, float, int], ...], tuple[str, ...]]] = field(
+        init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
-        for name, items in (("terms_by_owner", self.terms), ("cases_by_owner", self.cases)):
-            index: dict[int, tuple[int, ...]] = {}
-            for i, item in enumerate(items):
-                index[item.owner] = (*index.get(item.owner, ()), i)
-            object.__setattr__(self, name, index)
+        owners = [t.owner for t in self.terms]
+        if owners != sorted(owners):  # scoring visits owners in order, and adds up terms in order
+            raise ValueError("terms must own matcher pattern sets in their order")
+        plan: dict[int, tuple[tuple[tuple[str, str, float, int], ...], tuple[str, ...]]] = {}
+        for t in self.terms:
+            terms, cases = plan.get(t.owner, ((), ()))
+            plan[t.owner] = ((*terms, (t.name, t.group, t.weight, t.exclude_owner)), cases)
+        for c in self.cases:
+            terms, cases = plan.get(c.owner, ((), ()))
+            plan[c.owner] = (terms, (*cases, c.name))
+        object.__setattr__(self, "plan", plan)
 
 
 def load_topic(path: str | Path | None = None) -> Topic:
@@ -415,51 +460,105 @@ class RelevanceResult:
     topic_version: str
 
 
-def _sentences(text: str, zone_of: Any) -> Iterable[tuple[str, str]]:
-    for m in _SENTENCE_RE.finditer(text):
-        sentence = m.group(0).strip()
-        if sentence:
-            yield zone_of(m.start()), sentence
+def _fold_article(title: str, description: str, text: str) -> tuple[bytes, int, int]:
+    """The article as one folded, case-kept run of tokens for ``_Matcher.scan``: the title (one
+    piece), the pieces of the description, then those of the text, a SENTENCE_BREAK after each.
 
-
-def _fold_units(units: list[str]) -> list[str]:
-    """fold(unit, keep_case=True).split() of every unit, in one pass over their concatenation.
-
-    Returned lines may hold runs of spaces: split() them into tokens.
+    Returns the run, the number of the text's first piece and the text's sentence ends. Piece j of
+    a part starts right after its j-th sentence end (``_count_ends``), so a piece maps back to its
+    sentence and its offset without keeping either. The three parts are folded in one go, joined
+    by newlines: folds work character by character.
     """
-    if not units:
-        return []
-    joined = "\n".join(u.replace("\n", " ") for u in units)
-    for ligature, letters in _LIGATURE_PAIRS:  # str.replace beats a dict translate on long text
-        if ligature in joined:
-            joined = joined.replace(ligature, letters)
-    decomposed = unicodedata.normalize("NFKD", joined)
-    # single spaces are left alone (most of the text): fewer substitutions than fold() makes
-    folded = _PUNCT_RE.sub(" ", _COMBINING_RE.sub("", decomposed))
-    return folded.split("\n")
+    title_ends, desc_ends = _count_ends(title), _count_ends(description)
+    whole = f"{title}\n{description}\n{text}\n"
+    folded = _fold_chars(whole)
+    if folded is not None:
+        text_ends = folded.count(b"\n") - title_ends - desc_ends - 3
+    else:
+        text_ends = _count_ends(text)
+        folded = _fold_bytes(whole)
+        if folded.count(b"\n") != title_ends + desc_ends + text_ends + 3:  # NFKD made a new end ("？")
+            folded = _fold_bytes(_no_new_ends(whole))
+    if title_ends:
+        folded = folded.replace(b"\n", b" ", title_ends)
+    return folded.replace(b"\n", _BREAK_SEPARATOR), 2 + desc_ends, text_ends
 
 
-def _fold_bytes(text: str, table: bytes) -> str:
-    """fold(text, keep_case=True) with sentence ends kept as newlines (per ``table``).
+def _fold_chars(text: str) -> bytes | None:
+    """``_fold_bytes(_no_new_ends(text))``, done character by character, or None if the text holds
+    too many distinct characters for that.
+
+    Latin-script text is mostly Latin-1 once a few common characters ("’", "–") are replaced with
+    their folds (str.replace, after a memchr-fast ``in``), and Latin-1 folds by one byte table.
+    Any other character is replaced with its fold too (cached), while there are not too many:
+    that costs less than NFKD over the whole text. The same folds: NFKD decomposes character by
+    character and only reorders runs of combining marks, each of which folds to nothing or a
+    space either way.
+    """
+    for ch, wide_fold in _WIDE_FOLDS:
+        if ch in text:
+            text = text.replace(ch, wide_fold)
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        chars = set(text.encode().translate(None, _ASCII).decode())
+        if len(chars) > _MAX_CHAR_FOLDS:
+            return None
+        for ch in chars:
+            folded = _CHAR_FOLDS.get(ch)
+            if folded is None:
+                folded = _fold_char(ch)
+                if len(_CHAR_FOLDS) < _CHAR_FOLDS_KEPT:
+                    _CHAR_FOLDS[ch] = folded
+            text = text.replace(ch, folded)
+        raw = text.encode()
+    return raw.translate(_LATIN1_TABLE)
+
+
+def _fold_char(ch: str) -> str:
+    """A non-ASCII character as ``_fold_bytes(_no_new_ends(ch))`` folds it, ASCII left for the byte
+    table: NFKD (ligatures spelled out), U+0300-036F accents dropped, other non-ASCII characters
+    made spaces, and sentence ends too unless the character is "…"."""
+    decomposed = unicodedata.normalize("NFKD", ch.translate(_LIGATURES))
+    if ch != "…":
+        for e in _ENDS:
+            decomposed = decomposed.replace(e, " ")
+    return "".join(c if c.isascii() else "" if "\u0300" <= c <= "\u036f" else " " for c in decomposed)
+
+
+#: common characters beyond Latin-1 (typographic quotes, dashes, spaces, "…", "œ"), and those of
+#: Latin-1 whose fold is not one character ("ß", "æ", "½"), with their folds
+_WIDE_FOLDS = tuple(
+    (ch, _fold_char(ch))
+    for ch in "’‘‚‛“”„‹›–—‐‑‒―−…•‣€™\u2009\u200a\u200b\u202f\u2060\ufeffœŒ"
+    + "".join(chr(b) for b in range(128, 256) if len(_fold_char(chr(b))) != 1)
+)
+#: _FOLD_TABLE over Latin-1 bytes: a non-ASCII byte becomes its character's one-character fold
+_LATIN1_TABLE = _FOLD_TABLE[:128] + bytes(
+    _FOLD_TABLE[ord(f)] if len(f) == 1 else 32 for f in map(_fold_char, map(chr, range(128, 256)))
+)
+_ASCII = bytes(range(128))
+#: a text with more distinct characters beyond those than this is folded by NFKD as a whole
+_MAX_CHAR_FOLDS = 32
+#: non-ASCII character -> its fold (``_fold_char``), kept as texts bring them (at most this many)
+_CHAR_FOLDS: dict[str, str] = {}
+_CHAR_FOLDS_KEPT = 4096
+
+
+def _fold_bytes(text: str) -> bytes:
+    """fold(text, keep_case=True), as ASCII bytes, with sentence ends kept as newlines.
 
     Same tokens as fold(), without collapsing spaces: NFKD, accents dropped, everything but ASCII
-    letters and digits made a space. Done on the UTF-8 bytes (bytes.replace, bytes.translate),
-    several times faster than regex substitutions over the text.
+    letters and digits made a space. Done on the UTF-8 bytes with one bytes.translate, several
+    times faster than regex substitutions over the text.
     """
-    for ligature, letters in _LIGATURE_PAIRS:
+    for ligature, letters in _LIGATURE_PAIRS:  # str.replace beats a dict translate on long text
         if ligature in text:
             text = text.replace(ligature, letters)
     raw = unicodedata.normalize("NFKD", text).encode()
-    for mark in _COMMON_MARKS:
-        raw = raw.replace(mark, b"")
-    if b"\xcc" in raw or b"\xcd" in raw:
+    if b"\xcd" in raw:
         raw = _COMBINING_UTF8_RE.sub(b"", raw)
-    return raw.translate(table).decode("ascii")
-
-
-def _count_ends(text: str, end: int | None = None) -> int:
-    """Sentence ends in text[:end], "…" counting for the three ends it decomposes into."""
-    return sum(text.count(e, 0, end) for e in _ENDS) + 3 * text.count("…", 0, end)
+    return raw.translate(_FOLD_TABLE, _FOLD_DELETE)
 
 
 def _no_new_ends(text: str) -> str:
@@ -474,27 +573,40 @@ def _no_new_ends(text: str) -> str:
     return text
 
 
-def _fold_sentences(text: str) -> list[str]:
-    """Folded sentences of ``text``, one per piece between two sentence ends (empty ones too).
+def _count_ends(text: str, end: int | None = None) -> int:
+    """Sentence ends in text[:end], "…" counting for the three ends it decomposes into.
 
-    Piece j starts right after the j-th sentence end of the text (``_count_ends``), so a piece
-    maps back to its sentence and its offset without keeping either.
+    Only the ends present are counted: str.count parses its arguments slowly, ``in`` does not.
     """
-    lines = _fold_bytes(text, _FOLD_SENTENCES).split("\n")
-    if len(lines) != _count_ends(text) + 1:  # NFKD made a new sentence end ("？" -> "?")
-        lines = _fold_bytes(_no_new_ends(text), _FOLD_SENTENCES).split("\n")
-    return lines
+    if end is not None:
+        text = text[:end]
+    return sum([text.count(e) for e in _ENDS if e in text]) + (3 * text.count("…") if "…" in text else 0)
+
+
+def _ends_within(text: str, chars: int, text_ends: int) -> int:
+    """The last piece of ``text`` in a zone of its first ``chars`` characters (-1: none):
+    _count_ends(text, chars - 1), known when the text is shorter."""
+    if chars <= 0:
+        return -1
+    return text_ends if len(text) < chars else _count_ends(text, chars - 1)
 
 
 def _sentence_at(text: str, piece: int) -> str:
     """The sentence (as _SENTENCE_RE finds it, stripped) of piece ``piece`` of ``text``."""
-    start, seen = 0, 0
+    start = 0
     if piece:
-        for m in re.finditer(r"[\n.!?]|…", text):
-            seen += 3 if m.group(0) == "…" else 1
-            if seen >= piece:
+        ends = _END_RE.finditer(text)
+        if "…" not in text:  # the piece starts after the piece-th end
+            m = next(islice(ends, piece - 1, None), None)
+            if m:
                 start = m.end()
-                break
+        else:
+            seen = 0
+            for m in ends:
+                seen += 3 if m.group(0) == "…" else 1
+                if seen >= piece:
+                    start = m.end()
+                    break
     m2 = _SENTENCE_RE.match(text, start)
     return m2.group(0).strip() if m2 else ""
 
@@ -527,67 +639,54 @@ def score_relevance(
     title = (title or "").strip()
     description = (description or "").strip()
 
-    # one token run for the whole article: the title (one unit), then the sentences of the
-    # description (all lead), then those of the text, with a SENTENCE_BREAK token between pieces
-    desc_lines = _fold_sentences(description)
-    text_lines = _fold_sentences(text)
-    lines = [_fold_bytes(title, _FOLD_FLAT), *desc_lines, *text_lines]
-    joined = f" {SENTENCE_BREAK} ".join(lines)
-    cased_tokens, lower_tokens = joined.split(), joined.lower().split()
-    hits_all = topic.matcher.scan(cased_tokens, lower_tokens)
-
-    # which piece each hit is in: the number of break tokens before it
-    breaks = list(compress(count(), map(SENTENCE_BREAK.__eq__, lower_tokens)))
-    first_text = 1 + len(desc_lines)
-    lead = _count_ends(text, topic.lead_chars - 1) if topic.lead_chars > 0 else -1
-    body = _count_ends(text, topic.tail_after_chars - 1) if topic.tail_after_chars > 0 else -1
-
-    def zone_of(piece: int) -> str:
-        if piece == 0:
-            return "title"
-        if piece < first_text:
-            return "lead"
-        j = piece - first_text
-        return "lead" if j <= lead else "body" if j <= body else "tail"
-
-    by_piece: dict[int, dict[int, list[tuple[int, int]]]] = {}
-    for owner, found in hits_all.items():
-        for hit in found:
-            by_piece.setdefault(bisect_right(breaks, hit[0]), {}).setdefault(owner, []).append(hit)
+    run, first_text, text_ends = _fold_article(title, description, text)
+    pieces = topic.matcher.scan(run)
+    lead = _ends_within(text, topic.lead_chars, text_ends)
+    body = _ends_within(text, topic.tail_after_chars, text_ends)
 
     term_zones: dict[str, dict[str, int]] = {}
     case_zones: dict[str, dict[str, int]] = {}
     prox_zones: dict[str, dict[str, int]] = {}
     best: tuple[float, int] = (0.0, -1)
-    terms, topic_cases = topic.terms, topic.cases
-    terms_by_owner, cases_by_owner = topic.terms_by_owner, topic.cases_by_owner
-    for piece in sorted(by_piece):
-        hits = by_piece[piece]
-        zone = zone_of(piece)
+    plan = topic.plan
+    for piece, hits in pieces.items():
+        if piece == 0:
+            zone = "title"
+        elif piece < first_text:
+            zone = "lead"
+        else:
+            j = piece - first_text
+            zone = "lead" if j <= lead else "body" if j <= body else "tail"
         sentence_score = 0.0
         groups_here: set[str] = set()
-        for k in sorted(k for owner in hits for k in terms_by_owner.get(owner, ())):
-            term = terms[k]
-            found = hits[term.owner]
-            n = len(found)
-            if term.exclude_owner >= 0 and term.exclude_owner in hits:
-                spans = [(a, a + size) for a, size in hits[term.exclude_owner]]
-                n = sum(1 for i, _ in found if not any(a <= i < b for a, b in spans))
-            if n:
-                zc = term_zones.setdefault(term.name, {})
-                zc[zone] = zc.get(zone, 0) + n
-                sentence_score += term.weight * n
-                groups_here.add(term.group)
+        for owner in sorted(hits):  # terms in topic order
+            if owner not in plan:  # an exclusion, a proximity side
+                continue
+            found = hits[owner]
+            owner_terms, owner_cases = plan[owner]
+            for name, group, weight, exclude_owner in owner_terms:
+                n = len(found)
+                if exclude_owner in hits:
+                    spans = [(a, a + size) for a, size in hits[exclude_owner]]
+                    n = sum(1 for i, _ in found if not any(a <= i < b for a, b in spans))
+                if n:
+                    zc = term_zones.setdefault(name, {})
+                    zc[zone] = zc.get(zone, 0) + n
+                    sentence_score += weight * n
+                    groups_here.add(group)
+            for name in owner_cases:
+                zc = case_zones.setdefault(name, {})
+                zc[zone] = zc.get(zone, 0) + len(found)
         for prox in topic.proximities:
-            if _near(hits.get(prox.left_owner), hits.get(prox.right_owner), prox.window):
+            if (
+                prox.left_owner in hits
+                and prox.right_owner in hits
+                and _near(hits[prox.left_owner], hits[prox.right_owner], prox.window)
+            ):
                 zc = prox_zones.setdefault(prox.name, {})
                 zc[zone] = zc.get(zone, 0) + 1
                 sentence_score += prox.weight
                 groups_here.add(prox.group)
-        for owner in hits.keys() & cases_by_owner.keys():
-            for k in cases_by_owner[owner]:
-                zc = case_zones.setdefault(topic_cases[k].name, {})
-                zc[zone] = zc.get(zone, 0) + len(hits[owner])
         # prefer sentences that join several groups (the AI term AND the summit)
         sentence_score *= len(groups_here)
         if sentence_score > best[0]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.relevance import DEFAULT_TOPIC_PATH, Topic, _fold_units, _near, fold, load_topic
+from monitors.relevance import DEFAULT_TOPIC_PATH, Topic, _fold_article, _near, fold, load_topic
 
 TOPIC = load_topic()
 EVAL = Path(__file__).parent / "eval"
@@ -27,8 +27,8 @@ def _regex_counts(topic: Topic, sentence: str) -> dict[str, int]:
 
 
 def _matcher_counts(topic: Topic, sentence: str) -> dict[str, int]:
-    (line,) = _fold_units([sentence])
-    hits = topic.matcher.scan(line.split(), line.lower().split())
+    run, _, _ = _fold_article(sentence, "", "")  # the sentence as a title: one piece
+    hits = topic.matcher.scan(run).get(0, {})
     counts: dict[str, int] = {}
     for t in topic.terms:
         found = hits.get(t.owner, [])
