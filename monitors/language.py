@@ -20,9 +20,11 @@ Deterministic by construction, same answer in any thread, and a fraction of the 
 from __future__ import annotations
 
 import functools
+import math
 import re
 import threading
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
@@ -61,11 +63,23 @@ ALPHA, BASE_FREQ = 0.5, 10000
 _model_lock = threading.Lock()
 _model: _Model | None = None
 _normalized: dict[int, str] = {}  # code point -> langdetect's normalised char, filled lazily
+_known_chars: set[str] = set()  # the characters _normalized holds
 # langdetect's cleaning_text: "Latin" is 'A' <= ch <= 'z'; non-Latin is from U+0300 up, except
 # the Latin Extended Additional block (Vietnamese)
 _LATIN_RE = re.compile(r"[A-z]")
 _LATIN_BYTES = bytes(range(ord("A"), ord("z") + 1))
 _NON_LATIN_RE = re.compile("[\u0300-\u1dff\u1f00-\U0010ffff]")
+
+#: Above every n-gram code (three 16-bit code units use 48 bits).
+_SENTINEL = 2**64 - 1
+#: Cut a window of four UTF-16 code units down to its first one, two and three.
+_GRAM_MASKS = np.array([0xFFFF, 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF], dtype="<u8")
+#: Read past the end of a sample by the last windows: a code unit that no profile holds.
+_PADDING = b"\xff\xff" * 3
+_NO_GRAM = "\uffff"
+#: Stands in for an upper-case character beyond the BMP: upper case, in no profile.
+_UPPER_STAND_IN = "\u2c00"
+_CAPITAL_PAIR_RE = re.compile("(?=UU)")
 
 
 @dataclass(frozen=True)
@@ -80,14 +94,15 @@ class LanguageResult:
 class _Model:
     """langdetect's profiles as one matrix: n-gram -> row of log(P(n-gram | language) + smoothing).
 
-    Rows are in the order of the n-grams' integer codes, so a row number is the code's
-    position in ``codes`` and sorted codes read rows in memory order.
+    Rows are in the order of the n-grams' integer codes (``_gram_code``): a row number is the
+    code's position in ``codes``, which ends with a sentinel above every code so that a search
+    always lands on a real position.
     """
 
     index: dict[str, int]
     log_probs: np.ndarray  # (n-grams, languages), float32: 87,598 x 55, about 19 MB
     languages: tuple[str, ...]
-    codes: np.ndarray  # the n-grams as integers (_gram_code), sorted; row i is codes[i]'s
+    codes: np.ndarray  # uint64, sorted; row i is codes[i]'s, then the sentinel
 
 
 def _get_model() -> _Model:
@@ -102,65 +117,28 @@ def _get_model() -> _Model:
                 probs = np.array([factory.word_lang_prob_map[g] for g in grams], dtype=np.float64)
                 log_probs = np.log(probs + ALPHA / BASE_FREQ).astype(np.float32)
                 log_probs.setflags(write=False)
-                codes = np.array([_gram_code(g) for g in grams], dtype=np.int64)
+                codes = np.array([*map(_gram_code, grams), _SENTINEL], dtype=np.uint64)
                 codes.setflags(write=False)
                 index = {g: i for i, g in enumerate(grams)}
                 _model = _Model(index, log_probs, tuple(factory.langlist), codes)
     return _model
 
 
-def _normalize(text: str) -> str:
-    """langdetect's per-character normalisation (NGram.normalize), through a cached table."""
-    missing = set(map(ord, text)).difference(_normalized)
-    if missing:
-        # dict updates are atomic under the GIL; a race only computes an entry twice
-        _normalized.update({cp: NGram.normalize(chr(cp)) for cp in missing})
-    return text.translate(_normalized)
-
-
 def _gram_code(gram: str) -> int:
-    """An n-gram of 1 to 3 characters as one integer: 21 bits per code point.
+    """An n-gram of 1 to 3 characters as one integer: its UTF-16 code units, the first lowest.
 
-    No character is NUL after langdetect's normalisation, so lengths cannot collide.
+    That is what its little-endian UTF-16 bytes read as an unsigned integer. Every profile
+    character is in the Basic Multilingual Plane (one code unit), and none is NUL, so n-grams of
+    different lengths cannot share a code.
     """
-    code = 0
-    for ch in gram:
-        code = (code << 21) | ord(ch)
-    return code
+    return int.from_bytes(gram.encode("utf-16-le"), "little")
 
 
-def _gram_codes(text: str) -> np.ndarray:
-    """Codes of the n-grams langdetect's Detector extracts from a cleaned text, in its order,
-    plus codes of n-grams no profile holds (a lone space, a space between two letters), which
-    are dropped when looked up.
-
-    langdetect's NGram.add_char keeps a buffer of the last 3 characters, reset at each space,
-    and emits the 1-, 2- and 3-gram ending at each character, none inside an all-capitals run.
-    Over the words joined by single spaces, that is every 1-, 2- and 3-gram ending at each
-    position: computed here with numpy on the code points, not one Python step per n-gram.
+def _spaced(text: str) -> str:
+    """langdetect's cleaning_text and character normalisation of a sample, its words joined by
+    single spaces, with the space its n-gram buffer starts from (and one at the end when the
+    text ends on one): the string whose n-grams langdetect's Detector scores.
     """
-    words = _normalize(text).split(" ")
-    kept = [w for w in words if w]
-    if not kept:
-        return np.empty(0, dtype=np.int64)
-    # every word but the last is followed by a space, which closes its n-grams ("le ")
-    s = " " + " ".join(kept) + (" " if not words[-1] else "")
-    points = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-    n = len(points)
-    codes = np.full((n - 1, 3), -1, dtype=np.int64)  # row e-1: 1-, 2-, 3-gram ending at e
-    codes[:, 0] = points[1:]
-    codes[:, 1] = (points[:-1] << 21) | points[1:]
-    codes[1:, 2] = (points[:-2] << 42) | (points[1:-1] << 21) | points[2:]
-    upper = np.fromiter(map(str.isupper, s), dtype=bool, count=n)
-    if upper.sum() > 1:
-        # inside an all-capitals run (this and the previous character upper case): no n-gram
-        codes[upper[1:] & upper[:-1]] = -1
-    return codes.ravel()
-
-
-def _sample_codes(sample: str) -> np.ndarray:
-    """Codes of the sample's n-grams (langdetect's cleaning_text + _extract_ngrams), in order."""
-    text = sample
     if any(mark in text for mark in NGram.DMARK_CLASS):  # Vietnamese letters written with marks
         text = NGram.normalize_vi(text)
     # the non-Latin count is at most the non-ASCII one: count exactly only when that could win
@@ -169,49 +147,83 @@ def _sample_codes(sample: str) -> np.ndarray:
     if len(text) - len(ascii_bytes) > 2 * latin and len(_NON_LATIN_RE.findall(text)) > 2 * latin:
         # mostly non-Latin script: drop the Latin letters, as langdetect does
         text = _LATIN_RE.sub("", text)
-    return _gram_codes(text)
+    missing = set(text).difference(_known_chars)
+    if missing:
+        # dict and set updates are atomic under the GIL; a race only computes an entry twice
+        _normalized.update({ord(ch): NGram.normalize(ch) for ch in missing})
+        _known_chars.update(missing)
+    words = text.translate(_normalized).split(" ")
+    return " " + " ".join(filter(None, words)) + ("" if words[-1] else " ")
 
 
-def _lookup(codes: np.ndarray, model: _Model) -> tuple[np.ndarray, np.ndarray]:
-    """Profile row of each code (meaningless where it has none) and which codes have one."""
-    at = np.searchsorted(model.codes, codes)
-    at[at == len(model.codes)] = 0
-    return at, model.codes[at] == codes
+def _window_codes(spaced: str) -> np.ndarray:
+    """Codes of the 1-, 2- and 3-grams starting at each character of ``spaced``, shape (n, 3).
+
+    One overlapping view of the UTF-16 bytes (four code units from each position, read as one
+    integer) masked three ways: no Python step per n-gram. Windows that run past the end read
+    padding that no profile holds, and so do n-grams across a space ("e l"), which langdetect
+    never emits. Where langdetect takes no n-gram (inside an all-capitals run), the code is 0.
+    """
+    raw = spaced.encode("utf-16-le")
+    if len(raw) != 2 * len(spaced):  # characters beyond the BMP (emoji): one code unit each
+        spaced = "".join(
+            ch if ch <= "\uffff" else _UPPER_STAND_IN if ch.isupper() else _NO_GRAM for ch in spaced
+        )
+        raw = spaced.encode("utf-16-le")
+    windows = np.ndarray((len(spaced), 1), dtype="<u8", buffer=raw + _PADDING, strides=(2, 0))
+    codes: np.ndarray = windows & _GRAM_MASKS
+    if not spaced.islower():
+        capitals = {ch for ch in set(spaced) if ch.isupper()}
+        marks = spaced.translate(dict.fromkeys(map(ord, capitals), "U")) if capitals else ""
+        # NGram.add_char: a character that is upper case after an upper-case one ends no n-gram
+        ends = [match.start() + 1 for match in _CAPITAL_PAIR_RE.finditer(marks)]
+        if ends:
+            # in the flattened codes, the k-gram ending at e is item 3 * (e - k + 1) + k - 1
+            codes.ravel()[[3 * e + shift for e in ends for shift in (0, -2, -4)]] = 0
+    return codes
 
 
-def _rows(codes: np.ndarray, model: _Model) -> np.ndarray:
-    """Profile rows of the codes that have one (the others are dropped), in the codes' order."""
-    at, found = _lookup(codes, model)
-    rows: np.ndarray = at[found]
+def _found_rows(codes: np.ndarray, model: _Model) -> np.ndarray:
+    """Profile rows of the codes that have one, in the codes' order (the others are dropped)."""
+    at = model.codes.searchsorted(codes)
+    rows: np.ndarray = at[model.codes[at] == codes]
     return rows
 
 
 def _ngram_rows(sample: str, model: _Model) -> list[int]:
-    """Profile row numbers of the n-grams langdetect would score, in its order."""
-    rows: list[int] = _rows(_sample_codes(sample), model).tolist()
+    """Profile row numbers of the n-grams langdetect would score, in its order (by the character
+    each ends at, shortest first): what the detection sums, listed for the tests."""
+    codes = _window_codes(_spaced(sample))
+    # the n-gram of length k ending at character e starts at e - k + 1
+    ordered = [codes[e - k + 1, k - 1] for e in range(1, len(codes)) for k in (1, 2, 3) if e - k + 1 >= 0]
+    rows: list[int] = _found_rows(np.array(ordered, dtype=np.uint64), model).tolist()
     return rows
 
 
-def _row_counts(sample: str, model: _Model) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct profile rows of the sample's n-grams, ascending, and how often each occurs.
+def _log_likelihood(sample: str, model: _Model) -> list[float] | None:
+    """log P(n-grams | language) for each language: the sum of the rows of the sample's n-grams
+    (None when no n-gram is in a profile).
 
-    A sample repeats many n-grams ("e", "es", "de "): looking each distinct one up once, in
-    ascending order, reads the profile arrays in memory order, which is what a detection
-    right after an extraction (caches cold) pays for.
+    Summed in float64, where the float32 terms (multiples of 2**-23 between -10 and -1) add up
+    exactly, so the total does not depend on the order of the terms.
     """
-    codes, counts = np.unique(_sample_codes(sample), return_counts=True)
-    at, found = _lookup(codes, model)
-    return at[found], counts[found]
+    codes = _window_codes(_spaced(sample)).ravel()
+    codes.sort()  # searches and row reads then go through the profile arrays in memory order
+    rows = _found_rows(codes, model)
+    if not len(rows):
+        return None
+    total: list[float] = (np.ones(len(rows)) @ model.log_probs[rows]).tolist()
+    return total
 
 
-def _posterior(rows: np.ndarray, counts: np.ndarray, model: _Model, prior: np.ndarray | None) -> np.ndarray:
-    """P(language | n-grams) under naive Bayes with langdetect's profiles and smoothing: the
-    log-likelihood of each distinct n-gram (``rows``) times its count (``counts``)."""
-    log_post = counts.astype(np.float64) @ model.log_probs[rows]
-    if prior is not None:
-        log_post += np.log(prior)
-    post: np.ndarray = np.exp(log_post - log_post.max())
-    return post / post.sum()
+def _posterior(log_likelihood: list[float], log_prior: list[float] | None) -> list[float]:
+    """P(language | n-grams) under naive Bayes, from the log-likelihoods and an optional prior."""
+    if log_prior is not None:
+        log_likelihood = [a + b for a, b in zip(log_likelihood, log_prior, strict=True)]
+    top = max(log_likelihood)
+    weights = [math.exp(x - top) for x in log_likelihood]
+    total = math.fsum(weights)
+    return [w / total for w in weights]
 
 
 def clean_sample(text: str, limit: int = SAMPLE_CHARS) -> str:
@@ -244,14 +256,12 @@ def clean_sample(text: str, limit: int = SAMPLE_CHARS) -> str:
 
 
 @functools.cache
-def _prior(languages: tuple[str, ...]) -> np.ndarray:
+def _log_prior(languages: tuple[str, ...]) -> list[float]:
+    """log of the short-text prior: SHORT_TEXT_PRIOR, the rest spread over the other languages."""
     rest = [lang for lang in languages if lang not in SHORT_TEXT_PRIOR]
-    prior = np.array(
-        [SHORT_TEXT_PRIOR.get(lang, _PRIOR_REST / len(rest)) for lang in languages], dtype=np.float64
-    )
-    prior /= prior.sum()
-    prior.setflags(write=False)  # shared by every call (cached)
-    return prior
+    prior = [SHORT_TEXT_PRIOR.get(lang, _PRIOR_REST / len(rest)) for lang in languages]
+    total = sum(prior)
+    return [math.log(p / total) for p in prior]
 
 
 def _iso(code: str) -> str:
@@ -271,18 +281,20 @@ def detect_language(text: str, title: str | None = None) -> LanguageResult:
         # ALL-CAPS headlines: langdetect's profiles are built on mixed-case text
         sample = sample.lower()
         letters = sum(map(str.isalpha, sample))
-    words = _WORD_RE.findall(sample)
-    if len(words) < MIN_WORDS or letters < MIN_LETTERS:
+    # words are only counted up to the thresholds below
+    words = sum(1 for _ in islice(_WORD_RE.finditer(sample), max(MIN_WORDS, SHORT_TEXT_WORDS)))
+    if words < MIN_WORDS or letters < MIN_LETTERS:
         return LanguageResult(UNDETERMINED, 0.0)
 
     model = _get_model()
-    rows, counts = _row_counts(sample, model)
-    if not len(rows):
+    log_likelihood = _log_likelihood(sample, model)
+    if log_likelihood is None:
         return LanguageResult(UNDETERMINED, 0.0)
-    prior = _prior(model.languages) if len(words) < SHORT_TEXT_WORDS else None
-    probabilities = _posterior(rows, counts, model, prior)
-    best = int(probabilities.argmax())
-    confidence = round(float(probabilities[best]), 4)
+    prior = _log_prior(model.languages) if words < SHORT_TEXT_WORDS else None
+    probabilities = _posterior(log_likelihood, prior)
+    confidence = max(probabilities)
+    best = probabilities.index(confidence)
+    confidence = round(confidence, 4)
     if confidence < MIN_CONFIDENCE:
         return LanguageResult(UNDETERMINED, confidence)
     return LanguageResult(_iso(model.languages[best]), confidence)
