@@ -117,6 +117,8 @@ def langdetect_factory() -> DetectorFactory:
         "Привет мир, это тест на русском языке with some English",
         "Hà Nội là thủ đô của Việt Nam",
         "東京で人工知能サミットが開かれた",
+        "L'IA 🤖 au sommet de Paris 😀",  # beyond the BMP: one code unit each
+        "𝐀B et 𝐀𝐁C : l'IA à PARIS",  # upper case beyond the BMP ends an all-capitals pair
     ],
 )
 def test_ngrams_are_langdetects(text: str, langdetect_factory: DetectorFactory) -> None:
@@ -127,3 +129,13 @@ def test_ngrams_are_langdetects(text: str, langdetect_factory: DetectorFactory) 
     model = _get_model()
     expected = [model.index[g] for g in detector._extract_ngrams()]
     assert _ngram_rows(text, model) == expected
+
+
+def test_upper_stand_in_is_upper_case_and_in_no_profile() -> None:
+    """The stand-in for upper-case characters beyond the BMP must end all-capitals runs as they
+    do and must never match a profile n-gram."""
+    from monitors.language import _NO_GRAM, _UPPER_STAND_IN
+
+    assert _UPPER_STAND_IN.isupper() and not _NO_GRAM.isupper()
+    profile_chars = {ch for gram in _get_model().index for ch in gram}
+    assert _UPPER_STAND_IN not in profile_chars and _NO_GRAM not in profile_chars
