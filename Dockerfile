@@ -12,7 +12,9 @@ COPY monitors ./monitors
 COPY flows ./flows
 COPY migrations ./migrations
 COPY seeds ./seeds
-# Editable: veille finds seeds/ and migrations/ next to its code, in /app.
+# Editable: veille finds seeds/ and migrations/ next to its code, in /app. The slim image has no C
+# compiler, so monitors/_ngrams.c is not built: language detection takes its numpy path (same
+# results, about 0.2 ms more per article).
 RUN pip install -e ".[parquet]" \
     && useradd --create-home --uid 1000 veille
 USER veille

@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from monitors.extract import TRAFILATURA_OPTIONS, extract_article  # noqa: E402
-from monitors.language import detect_language  # noqa: E402
+from monitors.language import NGRAM_SUMS, detect_language  # noqa: E402
 from monitors.relevance import Topic, load_topic, score_relevance  # noqa: E402
 
 CHROME_TOP = """<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>{title}</title>
@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         score_relevance(topic, art.text, title=art.title, description=art.description)
 
     totals = {"cpu": [0.0, 0.0], "wall": [0.0, 0.0]}  # [extraction, language + relevance]
+    print(
+        f"language n-gram sums: {NGRAM_SUMS}"
+        + (" (monitors._ngrams not compiled)" if NGRAM_SUMS == "numpy" else "")
+    )
     print(f"{'article':<28} {'extract ms':>11} {'lang ms':>9} {'relev ms':>9} {'ratio':>7}  (CPU time)")
     for name, page in pages:
         art = extract_article(page.encode(), url, "text/html; charset=utf-8")

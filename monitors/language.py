@@ -11,10 +11,13 @@ passes 0.99999), in pure Python, one n-gram and 55 languages at a time: about 7 
 more than extraction itself, and its answer on short titles depends on the random seed (on the
 title set, accuracy moved between 0.92 and 0.95 with the seed alone). Here the same posterior is
 computed exactly, with no sampling at all: the sum over every n-gram of the sample of
-log(P(n-gram | language) + alpha / 10000), one numpy product (each distinct n-gram's row times
-its count). The n-grams are extracted as integer codes with numpy and looked up in a sorted
-code array (no per-word cache, so the cost does not depend on which texts came before).
-Deterministic by construction, same answer in any thread, and a fraction of the cost.
+log(P(n-gram | language) + alpha / 10000). The n-grams are integer codes (their UTF-16 code
+units), looked up and summed by one call to monitors/_ngrams.c, a small C extension compiled at
+install time; where no C compiler was found, by numpy calls on a sorted code array, with the
+same results to the last bit (tests/test_language.py compares the two). No per-word cache, so
+the cost does not depend on which texts came before. Deterministic by construction, same answer
+in any thread, and a fraction of the cost. Why C: right after a page's extraction, each numpy
+call costs 10-35 us of cold code, and the numpy path needs about fifteen (bench/stages.py).
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ from itertools import islice
 import numpy as np
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.utils.ngram import NGram
+
+try:  # compiled where a C compiler was found at install time (pyproject.toml: ext-modules)
+    from monitors import _ngrams
+except ImportError:  # pragma: no cover - depends on the install
+    _ngrams = None  # type: ignore[assignment]
+#: How n-gram sums are computed here: "compiled" (monitors/_ngrams.c) or "numpy".
+NGRAM_SUMS = "numpy" if _ngrams is None else "compiled"
 
 UNDETERMINED = "und"
 #: Characters of cleaned text handed to the detector; the head of an article is enough. The
@@ -103,6 +113,7 @@ class _Model:
     log_probs: np.ndarray  # (n-grams, languages), float32: 87,598 x 55, about 19 MB
     languages: tuple[str, ...]
     codes: np.ndarray  # uint64, sorted; row i is codes[i]'s, then the sentinel
+    packed: np.ndarray | None  # monitors._ngrams.build_index(...), where it is compiled
 
 
 def _get_model() -> _Model:
@@ -120,7 +131,13 @@ def _get_model() -> _Model:
                 codes = np.array([*map(_gram_code, grams), _SENTINEL], dtype=np.uint64)
                 codes.setflags(write=False)
                 index = {g: i for i, g in enumerate(grams)}
-                _model = _Model(index, log_probs, tuple(factory.langlist), codes)
+                packed = None
+                if _ngrams is not None:
+                    absent = float(np.float32(math.log(ALPHA / BASE_FREQ)))  # a zero probability's
+                    # numpy asks the kernel for huge pages for large arrays: fewer TLB misses
+                    packed = np.frombuffer(_ngrams.build_index(codes, log_probs, absent), np.uint8).copy()
+                    packed.setflags(write=False)
+                _model = _Model(index, log_probs, tuple(factory.langlist), codes, packed)
     return _model
 
 
@@ -207,12 +224,19 @@ def _log_likelihood(sample: str, model: _Model) -> list[float] | None:
     Summed in float64, where the float32 terms (multiples of 2**-23 between -10 and -1) add up
     exactly, so the total does not depend on the order of the terms.
     """
+    if model.packed is not None:
+        return _ngrams.log_likelihood(_spaced(sample), model.packed)
+    return _numpy_log_likelihood(sample, model)
+
+
+def _numpy_log_likelihood(sample: str, model: _Model) -> list[float] | None:
+    """_log_likelihood with numpy calls, where monitors._ngrams is not compiled."""
     codes = _window_codes(_spaced(sample)).ravel()
     codes.sort()  # searches and row reads then go through the profile arrays in memory order
     rows = _found_rows(codes, model)
     if not len(rows):
         return None
-    total: list[float] = (np.ones(len(rows)) @ model.log_probs[rows]).tolist()
+    total: list[float] = model.log_probs.take(rows, axis=0).sum(axis=0, dtype=np.float64).tolist()
     return total
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 
 from monitors.language import (
@@ -139,3 +142,86 @@ def test_upper_stand_in_is_upper_case_and_in_no_profile() -> None:
     assert _UPPER_STAND_IN.isupper() and not _NO_GRAM.isupper()
     profile_chars = {ch for gram in _get_model().index for ch in gram}
     assert _UPPER_STAND_IN not in profile_chars and _NO_GRAM not in profile_chars
+
+
+# --- the compiled n-gram sums (monitors/_ngrams.c) against the numpy path ---------------------
+
+
+def _compiled() -> Any:
+    return pytest.importorskip("monitors._ngrams", reason="monitors._ngrams is not compiled (no C compiler?)")
+
+
+def _both_paths(sample: str) -> tuple[list[float] | None, list[float] | None]:
+    from monitors.language import _numpy_log_likelihood, _spaced
+
+    ngrams = _compiled()
+    model = _get_model()
+    assert model.packed is not None  # compiled, so the model packs its index
+    return ngrams.log_likelihood(_spaced(sample), model.packed), _numpy_log_likelihood(sample, model)
+
+
+def _eval_texts() -> list[str]:
+    import json
+    from pathlib import Path
+
+    texts = []
+    for name in ("language.jsonl", "relevance.jsonl"):
+        for line in (Path(__file__).parent / "eval" / name).read_text("utf-8").splitlines():
+            item = json.loads(line)
+            texts.append(f"{item.get('title') or ''}\n{item['text']}")
+    return texts
+
+
+def test_compiled_sums_equal_numpy_on_eval_sets() -> None:
+    """Same log-likelihoods, to the last bit, on every eval text: cleaned (as detection runs it)
+    and raw, whole (past the sample's cap)."""
+    texts = _eval_texts()
+    assert len(texts) >= 320
+    differ = []
+    for text in texts:
+        for sample in (clean_sample(text), text):
+            compiled, reference = _both_paths(sample)
+            if compiled != reference:
+                differ.append(sample[:60])
+    assert not differ
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        FR,
+        "NASA and the EU sign an MoU on AI; the CEO of OpenAI attends",
+        "ÉLYSÉE ET MATIGNON : L'IA À PARIS",
+        "Hà Nội là thủ đô của Việt Nam",
+        "東京で人工知能サミットが開かれた",
+        "L'IA 🤖 au sommet de Paris 😀",
+        "𝐀B et 𝐀𝐁C : l'IA à PARIS",
+        "a",
+        "",
+        "   ",
+        "x😀",
+    ],
+)
+def test_compiled_sums_equal_numpy(text: str) -> None:
+    compiled, reference = _both_paths(text)
+    assert compiled == reference
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("aeiosnt AEIOSNT éèàçÉÀ’'-ßœ ПпЖжИи 東京 😀𝐀𝐁 ÂẠạ\u0301")),
+        max_size=80,
+    )
+)
+@settings(max_examples=400, deadline=None)
+def test_compiled_sums_equal_numpy_fuzzed(text: str) -> None:
+    compiled, reference = _both_paths(text)
+    assert compiled == reference
+
+
+def test_compiled_sums_reject_a_foreign_index() -> None:
+    ngrams = _compiled()
+    with pytest.raises(ValueError, match="build_index"):
+        ngrams.log_likelihood(" le sommet ", b"\x00" * 100)
+    with pytest.raises(TypeError):
+        ngrams.log_likelihood(b" le sommet ", _get_model().packed)
