@@ -113,7 +113,7 @@ class _Model:
     log_probs: np.ndarray  # (n-grams, languages), float32: 87,598 x 55, about 19 MB
     languages: tuple[str, ...]
     codes: np.ndarray  # uint64, sorted; row i is codes[i]'s, then the sentinel
-    packed: np.ndarray | None  # monitors._ngrams.build_index(...), where it is compiled
+    packed: np.ndarray | None  # monitors._ngrams.build_index(codes), where it is compiled
 
 
 def _get_model() -> _Model:
@@ -133,9 +133,9 @@ def _get_model() -> _Model:
                 index = {g: i for i, g in enumerate(grams)}
                 packed = None
                 if _ngrams is not None:
-                    absent = float(np.float32(math.log(ALPHA / BASE_FREQ)))  # a zero probability's
-                    # numpy asks the kernel for huge pages for large arrays: fewer TLB misses
-                    packed = np.frombuffer(_ngrams.build_index(codes, log_probs, absent), np.uint8).copy()
+                    # copied into numpy memory: numpy asks for huge pages for large arrays (fewer
+                    # TLB misses on lookups), and aligns it
+                    packed = np.frombuffer(_ngrams.build_index(codes), np.uint8).copy()
                     packed.setflags(write=False)
                 _model = _Model(index, log_probs, tuple(factory.langlist), codes, packed)
     return _model
@@ -225,7 +225,7 @@ def _log_likelihood(sample: str, model: _Model) -> list[float] | None:
     exactly, so the total does not depend on the order of the terms.
     """
     if model.packed is not None:
-        return _ngrams.log_likelihood(_spaced(sample), model.packed)
+        return _ngrams.log_likelihood(_spaced(sample), model.packed, model.log_probs)
     return _numpy_log_likelihood(sample, model)
 
 

@@ -157,7 +157,8 @@ def _both_paths(sample: str) -> tuple[list[float] | None, list[float] | None]:
     ngrams = _compiled()
     model = _get_model()
     assert model.packed is not None  # compiled, so the model packs its index
-    return ngrams.log_likelihood(_spaced(sample), model.packed), _numpy_log_likelihood(sample, model)
+    compiled = ngrams.log_likelihood(_spaced(sample), model.packed, model.log_probs)
+    return compiled, _numpy_log_likelihood(sample, model)
 
 
 def _eval_texts() -> list[str]:
@@ -221,7 +222,10 @@ def test_compiled_sums_equal_numpy_fuzzed(text: str) -> None:
 
 def test_compiled_sums_reject_a_foreign_index() -> None:
     ngrams = _compiled()
+    model = _get_model()
     with pytest.raises(ValueError, match="build_index"):
-        ngrams.log_likelihood(" le sommet ", b"\x00" * 100)
+        ngrams.log_likelihood(" le sommet ", b"\x00" * 100, model.log_probs)
+    with pytest.raises(ValueError, match="a row per indexed code"):
+        ngrams.log_likelihood(" le sommet ", model.packed, model.log_probs[:10])
     with pytest.raises(TypeError):
-        ngrams.log_likelihood(b" le sommet ", _get_model().packed)
+        ngrams.log_likelihood(b" le sommet ", model.packed, model.log_probs)
