@@ -181,12 +181,12 @@ def _window_codes(spaced: str) -> np.ndarray:
     padding that no profile holds, and so do n-grams across a space ("e l"), which langdetect
     never emits. Where langdetect takes no n-gram (inside an all-capitals run), the code is 0.
     """
-    raw = spaced.encode("utf-16-le")
+    raw = spaced.encode("utf-16-le", "surrogatepass")  # a lone surrogate is one code unit
     if len(raw) != 2 * len(spaced):  # characters beyond the BMP (emoji): one code unit each
         spaced = "".join(
             ch if ch <= "\uffff" else _UPPER_STAND_IN if ch.isupper() else _NO_GRAM for ch in spaced
         )
-        raw = spaced.encode("utf-16-le")
+        raw = spaced.encode("utf-16-le", "surrogatepass")
     windows = np.ndarray((len(spaced), 1), dtype="<u8", buffer=raw + _PADDING, strides=(2, 0))
     codes: np.ndarray = windows & _GRAM_MASKS
     if not spaced.islower():

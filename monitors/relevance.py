@@ -501,7 +501,9 @@ def _fold_chars(text: str) -> bytes | None:
     try:
         raw = text.encode("latin-1")
     except UnicodeEncodeError:
-        chars = set(text.encode().translate(None, _ASCII).decode())
+        # "surrogatepass": a lone surrogate (JSON can carry one) folds as any other character
+        non_ascii = text.encode("utf-8", "surrogatepass").translate(None, _ASCII)
+        chars = set(non_ascii.decode("utf-8", "surrogatepass"))
         if len(chars) > _MAX_CHAR_FOLDS:
             return None
         for ch in chars:
@@ -555,7 +557,7 @@ def _fold_bytes(text: str) -> bytes:
     for ligature, letters in _LIGATURE_PAIRS:  # str.replace beats a dict translate on long text
         if ligature in text:
             text = text.replace(ligature, letters)
-    raw = unicodedata.normalize("NFKD", text).encode()
+    raw = unicodedata.normalize("NFKD", text).encode("utf-8", "surrogatepass")
     if b"\xcd" in raw:
         raw = _COMBINING_UTF8_RE.sub(b"", raw)
     return raw.translate(_FOLD_TABLE, _FOLD_DELETE)

@@ -201,6 +201,7 @@ def test_compiled_sums_equal_numpy_on_eval_sets() -> None:
         "",
         "   ",
         "x😀",
+        "Le sommet \ud800 de Paris",  # a lone surrogate (JSON input can carry one): one code unit
     ],
 )
 def test_compiled_sums_equal_numpy(text: str) -> None:
@@ -210,7 +211,7 @@ def test_compiled_sums_equal_numpy(text: str) -> None:
 
 @given(
     st.text(
-        alphabet=st.sampled_from(list("aeiosnt AEIOSNT éèàçÉÀ’'-ßœ ПпЖжИи 東京 😀𝐀𝐁 ÂẠạ\u0301")),
+        alphabet=st.sampled_from(list("aeiosnt AEIOSNT éèàçÉÀ’'-ßœ ПпЖжИи 東京 😀𝐀𝐁 ÂẠạ\u0301\ud800")),
         max_size=80,
     )
 )
@@ -218,6 +219,15 @@ def test_compiled_sums_equal_numpy(text: str) -> None:
 def test_compiled_sums_equal_numpy_fuzzed(text: str) -> None:
     compiled, reference = _both_paths(text)
     assert compiled == reference
+
+
+def test_lone_surrogate_is_read_not_raised() -> None:
+    """A lone surrogate (JSON lines may carry "\\ud800") is one code unit that no profile holds."""
+    from monitors.language import _numpy_log_likelihood
+
+    text = "Le sommet de Paris \ud800 sur l'intelligence artificielle"
+    assert detect_language(text).language == "fr"
+    assert _numpy_log_likelihood(text, _get_model()) is not None
 
 
 def test_compiled_sums_reject_a_foreign_index() -> None:

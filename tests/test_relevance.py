@@ -184,6 +184,18 @@ def test_score_in_unit_interval_for_any_text(topic: Topic, text: str, title: str
     json.dumps(result.evidence)
 
 
+@pytest.mark.parametrize("many_scripts", [False, True])
+def test_lone_surrogate_folds_to_a_space(topic: Topic, many_scripts: bool) -> None:
+    """JSON lines can carry a lone surrogate ("\\ud800"): it is read as any other non-Latin
+    character (a space), on both folding paths (few or many distinct non-ASCII characters)."""
+    extra = " " + "".join(chr(0x0400 + i) for i in range(40)) if many_scripts else ""
+    text = PARIS + extra
+    with_surrogate = score_relevance(topic, text.replace(" ", " \ud800 ", 3), title="Sommet \udfff IA")
+    plain = score_relevance(topic, text.replace(" ", "   ", 3), title="Sommet   IA")
+    assert (with_surrogate.score, with_surrogate.terms) == (plain.score, plain.terms)
+    assert with_surrogate.relevant
+
+
 def test_version_changes_with_file(tmp_path: Path, topic: Topic) -> None:
     copy = tmp_path / "t.toml"
     shutil.copy(Path(__file__).parents[1] / "monitors" / "topics" / "ai_summit.toml", copy)
