@@ -135,6 +135,10 @@ log_likelihood(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n > (INT32_MAX - 1) / 3) { /* n-gram numbers are int32 */
+        PyErr_SetString(PyExc_ValueError, "spaced is too long: cut the sample first");
+        goto done;
+    }
     /* The sample's distinct n-grams (codes[d], seen counts[d] times: a common one such as "e"
      * or " d" comes back dozens of times), found through a local hash table of their numbers
      * (-1: free); then the rows of those in a profile. */
