@@ -60,7 +60,9 @@ build_index(PyObject *Py_UNUSED(module), PyObject *arg)
     if (PyObject_GetBuffer(arg, &codes_buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) < 0)
         return NULL;
     PyObject *index = NULL;
-    if (codes_buf.ndim != 1 || codes_buf.itemsize != 8) {
+    const size_t format_len = codes_buf.format ? strlen(codes_buf.format) : 0;
+    const char kind = format_len ? codes_buf.format[format_len - 1] : 'B'; /* 'Q' or 'L': uint64 */
+    if (codes_buf.ndim != 1 || codes_buf.itemsize != 8 || (kind != 'Q' && kind != 'L')) {
         PyErr_SetString(PyExc_ValueError, "codes must be a C-contiguous uint64 array");
         goto done;
     }
@@ -249,9 +251,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "monitors._ngrams",
-    "Compiled n-gram sums for monitors.language (optional: its numpy path gives the same results).",
-    -1, methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "monitors._ngrams",
+    .m_doc = "Compiled n-gram sums for monitors.language (optional: its numpy path gives the same results).",
+    .m_size = 0, /* no state: nothing to keep per interpreter */
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC

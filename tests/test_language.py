@@ -239,3 +239,5 @@ def test_compiled_sums_reject_a_foreign_index() -> None:
         ngrams.log_likelihood(" le sommet ", model.packed, model.log_probs[:10])
     with pytest.raises(TypeError):
         ngrams.log_likelihood(b" le sommet ", model.packed, model.log_probs)
+    with pytest.raises(ValueError, match="uint64"):
+        ngrams.build_index(model.codes.astype("float64"))
