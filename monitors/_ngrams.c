@@ -9,7 +9,8 @@
  * when no n-gram is in a profile.
  *
  * It computes exactly what _window_codes + _found_rows + the row sum compute, without a numpy
- * call per step (right after a page's extraction each numpy call costs 10-35 us of cold code).
+ * call per step (right after a page's extraction, each numpy call costs 10-35 us of cold code:
+ * a one-off measurement; bench/stages.py measures the whole stage).
  * Exactly: every float32 value is a multiple of 2**-23 between -10 and -1, so the double sums
  * of count * value here and of value there are both exact, hence equal.
  */

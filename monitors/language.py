@@ -17,7 +17,8 @@ install time; where no C compiler was found, by numpy calls on a sorted code arr
 same results to the last bit (tests/test_language.py compares the two). No per-word cache, so
 the cost does not depend on which texts came before. Deterministic by construction, same answer
 in any thread, and a fraction of the cost. Why C: right after a page's extraction, each numpy
-call costs 10-35 us of cold code, and the numpy path needs about fifteen (bench/stages.py).
+call costs 10-35 us of cold code (one-off measurement), and the numpy path needs about fifteen;
+bench/stages.py measures the stage with whichever path is installed and says which.
 """
 
 from __future__ import annotations
