@@ -54,7 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handling below
         return code
+    except BrokenPipeError:
+        return _reader_went_away()
     except (DatabaseUnavailable, SourcesError, OSError) as exc:
         print(f"veille: error: {exc}", file=sys.stderr)
         return 2
@@ -70,6 +73,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("veille: interrupted", file=sys.stderr)
         return 130
+
+
+def _reader_went_away() -> int:
+    """``veille stats | head``: the reader closed the pipe. Stop quietly, as ``cat`` does.
+
+    Output still buffered would fail again when Python flushes it at exit (an "Exception
+    ignored" message), so stdout is pointed at /dev/null first. 141 = 128 + SIGPIPE, what a
+    shell reports for a command killed by a closed pipe.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # stdout replaced by an object without one
+        return 141
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":

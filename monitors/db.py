@@ -8,9 +8,11 @@ Alembic head before use.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -42,9 +44,23 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _import_pgserver() -> Any:
+    """pgserver, imported lazily (only needed when no server is configured).
+
+    Importing it asks platformdirs for a runtime directory, which warns when
+    ``XDG_RUNTIME_DIR`` is unset (containers, cron, ssh without a login session) and falls
+    back to a private directory under /tmp: a fine place for pgserver's lock file, and a
+    warning on every command would only be noise.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*XDG_RUNTIME_DIR", category=UserWarning)
+        import pgserver
+    return pgserver
+
+
 def embedded_url(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL under ``data_dir`` and return its URL."""
-    import pgserver  # imported lazily: only needed when no server is configured
+    pgserver = _import_pgserver()
 
     pgdata = data_dir / "pgdata"
     key = str(pgdata)

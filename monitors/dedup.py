@@ -354,9 +354,9 @@ _INTERVIEW = re.compile(
 _WIRE_PATTERNS = [
     # Dateline: "PARIS (AFP) - ", "Paris, 10 février 2025 (Reuters) – ", "(AP) —".
     re.compile(r"\(" + _AG + r"\)\s*[-\u2013\u2014]"),
-    # "(AFP)" / "(Reuters)" / "(avec AFP)" / "(avec l'AFP)" anywhere. Bare "(AP)" is not enough.
+    # "(AFP)" / "(Reuters)" / "(avec AFP)" / "(Avec l'AFP)" anywhere. Bare "(AP)" is not enough.
     re.compile(
-        r"\((?:avec\s+(?:l['\u2019])?)?(AFP|Reuters|REUTERS|Agence France[- ]Presse"
+        r"\((?:[Aa]vec\s+(?:l['\u2019])?)?(AFP|Reuters|REUTERS|Agence France[- ]Presse"
         r"|Associated Press)\)"
     ),
     # Credit: "franceinfo avec AFP", "Le Figaro avec AFP et Reuters" (no article: a credit,

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitors.models import QueuedUrl, Source
+from monitors.sources import SourceSpec
 
 
 def _when(value: datetime | None, now: datetime) -> str:
@@ -82,3 +83,20 @@ def source_rows(session: Session, names: list[str] | None = None) -> list[dict[s
             }
         )
     return rows
+
+
+def new_source_row(spec: SourceSpec) -> dict[str, Any]:
+    """The row of a source a sources file names but the archive does not hold yet."""
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "owner": spec.owner,
+        "status": "new" if spec.enabled else "disabled",
+        "last_success": "-",
+        "new_7d": 0,
+        "next_poll": "due (not in the archive yet)" if spec.enabled else "never (disabled)",
+        "interval": "-",
+        "failures": 0,
+        "last_error": "",
+        "suggested": "",
+    }

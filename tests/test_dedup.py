@@ -227,6 +227,8 @@ def test_short_and_empty_texts() -> None:
         ("AFP - Le sommet s'est ouvert lundi.", None, "AFP"),
         ("Le texte de la dépêche.\n\nAvec AFP", None, "AFP"),
         ("Le texte de la dépêche.\n\n(avec l'AFP)", None, "AFP"),
+        ("Le sommet s'est ouvert lundi au Grand Palais. (Avec AFP)", None, "AFP"),
+        ("Le texte de la dépêche (Avec l'AFP) se termine ici.", None, "AFP"),
         ("Le texte de la dépêche.\nSource : AFP", None, "AFP"),
         ("Le texte.", "franceinfo avec AFP", "AFP"),
         ("Le texte.", "Agence France-Presse", "AFP"),

@@ -163,15 +163,28 @@ def test_sources_commands_table_enable_disable(clean_db: sa.Engine, tmp_path: Pa
         "next_poll",
         "interval",
     ]
-    assert "last_error" in header and "Parti A" in text and "2 sources: 2 active" in text
+    # listing writes nothing: the file's sources show as new until a run (or enable/disable) adds them
+    assert "last_error" in header and "Parti A" in text and "2 sources: 2 new" in text
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM sources")) == 0
+    # options anywhere: the file after the name
     with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["sources", "disable", "Journal B"]) == 0
+        assert main(["sources", "disable", "Journal B", "--sources", str(sources)]) == 0
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT status FROM sources WHERE name = 'Journal B'")) == "disabled"
+        assert conn.scalar(sa.text("SELECT count(*) FROM sources")) == 1
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["sources", "enable", "Journal B"]) == 0
         assert main(["sources", "--sources", str(sources)]) == 0
     assert "Journal B: active, due for a poll" in out.getvalue()
-    assert "2 sources: 2 active" in out.getvalue()
+    assert "2 sources: 1 active, 1 new" in out.getvalue()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["sources"]) == 0  # the archive's sources only
+    assert "Journal B" in out.getvalue() and "Parti A" not in out.getvalue()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["sources", "disable", "Nobody", "--sources", str(sources)]) == 2
+    assert "no source named 'Nobody' in" in err.getvalue()
     assert main(["sources", "enable", "Nobody"]) == 2

@@ -9,11 +9,16 @@ from typing import Any
 from flows.commands.common import prepare_database, print_table
 
 EXAMPLE = """examples:
-  veille sources                          # health table: status, last success, new items, errors
+  veille sources                          # health of every source in the archive
+  veille sources --sources my.toml        # health of that file's sources (new ones marked)
   veille sources check                    # fetch every source once now and report (stores nothing)
   veille sources check "Le Monde - Pixels" Renaissance
   veille sources enable "Parti socialiste"  # re-enable a source veille disabled after failures
   veille sources disable "Le Point"
+  veille sources disable "Mon blog" --sources my.toml   # before its first poll, too
+
+Listing and checking write nothing: sources enter the archive when `veille run` (or
+`veille backfill`, `veille serve`) polls them, or when enabled/disabled from a --sources file.
 """
 
 
@@ -26,7 +31,9 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("--sources", metavar="FILE", help="sources file (default: seeds/sources.toml)")
+    p.add_argument(
+        "--sources", metavar="FILE", help="show this file's sources (default: every source in the archive)"
+    )
     p.set_defaults(handler=handle_list)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     c = actions.add_parser(
@@ -51,19 +58,34 @@ def register(sub: Any) -> None:
             formatter_class=formatter,
         )
         e.add_argument("name", metavar="NAME")
+        e.add_argument(
+            "--sources",
+            metavar="FILE",
+            default=argparse.SUPPRESS,
+            help="also find NAME in this file, adding it to the archive if it is not there yet",
+        )
         e.set_defaults(handler=handle_enable if action == "enable" else handle_disable)
 
 
 def handle_list(args: argparse.Namespace) -> int:
+    """The health table; reads only (a listing must not enrol the default sources)."""
     prepare_database()
     from monitors.db import session_scope
-    from monitors.health import source_rows
-    from monitors.sources import load_sources, sync_sources
+    from monitors.health import new_source_row, source_rows
+    from monitors.sources import load_sources
 
-    specs = load_sources(args.sources)
+    specs = load_sources(args.sources) if args.sources else None
     with session_scope() as session:
-        sync_sources(session, specs)
-        rows = source_rows(session, [s.name for s in specs])
+        rows = source_rows(session, [s.name for s in specs] if specs else None)
+    if specs:
+        known = {r["name"] for r in rows}
+        rows += [new_source_row(s) for s in specs if s.name not in known]
+    if not rows:
+        print(
+            "no source in the archive yet: `veille run` polls those of seeds/sources.toml "
+            "(or of --sources FILE) and adds them; `veille sources --sources FILE` lists a file's"
+        )
+        return 0
     print_table(rows, width=48)
     counts: dict[str, int] = {}
     for r in rows:
@@ -115,23 +137,36 @@ def handle_check(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else 1
 
 
-def _set_enabled(name: str, enabled: bool) -> int:
+def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
     prepare_database()
     from monitors.db import session_scope
-    from monitors.sources import set_source_enabled
+    from monitors.sources import load_sources, set_source_enabled, sync_sources
 
+    name, file = args.name, getattr(args, "sources", None)
+    spec = None
+    if file:
+        spec = next((s for s in load_sources(file) if s.name == name), None)
+        if spec is None:
+            print(f"veille: error: no source named {name!r} in {file}", file=sys.stderr)
+            return 2
     with session_scope() as session:
+        if spec is not None:
+            sync_sources(session, [spec])  # a file's source not polled yet joins the archive
         found = set_source_enabled(session, name, enabled)
     if not found:
-        print(f"veille: error: no source named {name!r} in the database", file=sys.stderr)
+        print(
+            f"veille: error: no source named {name!r} in the archive "
+            "(name its sources file with --sources FILE to add it)",
+            file=sys.stderr,
+        )
         return 2
     print(f"{name}: {'active, due for a poll' if enabled else 'disabled'}")
     return 0
 
 
 def handle_enable(args: argparse.Namespace) -> int:
-    return _set_enabled(args.name, True)
+    return _set_enabled(args, True)
 
 
 def handle_disable(args: argparse.Namespace) -> int:
-    return _set_enabled(args.name, False)
+    return _set_enabled(args, False)

@@ -1,0 +1,69 @@
+"""Small things a new operator meets on the command line: a closed pipe, a listing that must not
+write, options after the source name, no warning noise from the embedded server's import."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _veille(argv: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from flows.cli import main; sys.exit(main())", *argv],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        text=True,
+        timeout=300,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+def test_stats_into_a_closed_pipe_ends_quietly(database_url: str) -> None:
+    """`veille stats | head -1`: the reader is gone before veille writes; no "Broken pipe"."""
+    read, write = os.pipe()
+    os.close(read)  # as head does after its first line: every write now fails with EPIPE
+    try:
+        done = _veille(
+            ["stats"],
+            {**os.environ, "VEILLE_DATABASE_URL": database_url},
+            stdout=write,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(write)
+    assert "Broken pipe" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    assert done.returncode == 141  # 128 + SIGPIPE, as a shell reports a command a pipe closed
+
+
+def test_sources_listing_does_not_enrol_the_default_sources(clean_db: sa.Engine) -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["sources"]) == 0
+    assert "no source in the archive yet" in out.getvalue()
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM sources")) == 0
+
+
+@pytest.mark.slow
+def test_no_runtime_dir_warning_without_xdg_runtime_dir(tmp_path: Path) -> None:
+    """The embedded server's import asked platformdirs for XDG_RUNTIME_DIR and warned on every
+    command when it is unset (cron, containers, ssh without a login session)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"XDG_RUNTIME_DIR", "VEILLE_DATABASE_URL"}}
+    env["VEILLE_DATA_DIR"] = str(tmp_path / "data")
+    env["PYTHONWARNINGS"] = "default"  # show every warning, as a fresh interpreter would once
+    done = _veille(["db-url", "--plain"], env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert "RuntimeDirWarning" not in done.stderr and "XDG_RUNTIME_DIR" not in done.stderr, done.stderr
+    assert done.stdout.startswith("postgresql://")
