@@ -8,17 +8,30 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from monitors.language import detect_language
-from monitors.relevance import Topic, score_relevance
+from monitors.relevance import Topic, parse_published, score_relevance
 
 HARD_NEGATIVE_TAG = "hard_negative"
+#: the shared labelled sets, read at run time from ``../shared/eval`` next to the repository
+#: (else /work/shared/eval): real text that may not be copied into the repository
+SHARED_SPLITS = ("dev", "test")
 LONG_TEXT_WORDS = 20
 TITLE_WORDS = (5, 10)
 _WORD_RE = re.compile(r"\w+(?:['’\-]\w+)*")
+
+
+def shared_eval_dir(root: Path | None = None) -> Path | None:
+    """The shared eval folder: ``<repo>/../shared/eval``, else ``/work/shared/eval``, the first
+    that holds the relevance splits; None when neither does."""
+    root = root or Path(__file__).resolve().parents[1]
+    for candidate in (root.parent / "shared" / "eval", Path("/work/shared/eval")):
+        if all((Path(candidate) / f"relevance-{s}.jsonl").is_file() for s in SHARED_SPLITS):
+            return Path(candidate)
+    return None
 
 
 def _read_jsonl(path: str | Path) -> list[dict[str, Any]]:
@@ -42,8 +55,15 @@ def _word_count(text: str) -> int:
     return len(_WORD_RE.findall(text))
 
 
-def evaluate_relevance(path: str | Path, topic: Topic) -> dict[str, Any]:
-    """Precision/recall/F1 for both labels, hard-negative precision, and the errors.
+def evaluate_relevance(
+    path: str | Path, topic: Topic, positive_labels: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """Precision/recall/F1 for both labels, hard-negative precision, per-kind figures, the errors.
+
+    Items say their truth either as ``relevant`` (tests/eval) or as a ``label`` (the shared
+    sets: relevant when it is one of ``positive_labels``, default the topic's ``labels``).
+    ``published_at`` is passed to scoring when it parses (else ignored). Per kind ("article",
+    "paragraph"): P/R/F1 and, for each negative label, the false-positive rate.
 
     hard_negative_precision: among items tagged "hard_negative" (all labelled not relevant:
     other AI summits, the AI Act alone, product launches, data centres, other Paris events,
@@ -51,15 +71,29 @@ def evaluate_relevance(path: str | Path, topic: Topic) -> dict[str, Any]:
     relevant, i.e. 1 - false-positive rate on the hard negatives.
     """
     items = _read_jsonl(path)
+    positives = set(topic.labels if positive_labels is None else positive_labels)
     counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    kinds: dict[str, dict[str, int]] = {}
+    negatives: dict[str, dict[str, list[int]]] = {}  # kind -> label -> [flagged, total]
     hard_total = hard_ok = 0
     errors: list[dict[str, Any]] = []
     for item in items:
-        result = score_relevance(topic, item.get("text", ""), title=item.get("title"))
-        truth = bool(item["relevant"])
+        try:
+            published = parse_published(item.get("published_at"))
+        except ValueError:
+            published = None
+        result = score_relevance(topic, item.get("text", ""), title=item.get("title"), published_at=published)
+        truth = bool(item["relevant"]) if "relevant" in item else item.get("label") in positives
         predicted = result.relevant
         key = ("t" if truth == predicted else "f") + ("p" if predicted else "n")
         counts[key] += 1
+        kind = item.get("kind", "text")
+        by_kind = kinds.setdefault(kind, {"tp": 0, "fp": 0, "fn": 0, "tn": 0})
+        by_kind[key] += 1
+        if not truth and "label" in item:
+            flagged = negatives.setdefault(kind, {}).setdefault(item["label"], [0, 0])
+            flagged[0] += int(predicted)
+            flagged[1] += 1
         if HARD_NEGATIVE_TAG in item.get("tags", []):
             hard_total += 1
             hard_ok += int(not predicted)
@@ -71,18 +105,28 @@ def evaluate_relevance(path: str | Path, topic: Topic) -> dict[str, Any]:
                     "score": result.score,
                     "terms": result.terms,
                     "tags": item.get("tags", []),
+                    "label": item.get("label"),
                     "disambiguation": result.evidence["disambiguation"]["cases"],
                 }
             )
     relevant = _prf(counts["tp"], counts["fp"], counts["fn"])
     not_relevant = _prf(counts["tn"], counts["fn"], counts["fp"])
     total = len(items)
+    per_kind: dict[str, dict[str, Any]] = {}
+    for kind, c in sorted(kinds.items()):
+        per_kind[kind] = {
+            **_prf(c["tp"], c["fp"], c["fn"]),
+            "n": sum(c.values()),
+            "fp_rate": {label: round(f / n, 4) for label, (f, n) in sorted(negatives.get(kind, {}).items())},
+        }
     return {
         "n": total,
         "accuracy": round((counts["tp"] + counts["tn"]) / total, 4) if total else 0.0,
         "relevant": relevant,
         "not_relevant": not_relevant,
         "confusion": counts,
+        "kinds": per_kind,
+        "flagged": counts["tp"] + counts["fp"],
         "hard_negatives": hard_total,
         "hard_negative_precision": round(hard_ok / hard_total, 4) if hard_total else 0.0,
         "topic_version": topic.version,
@@ -145,11 +189,15 @@ def evaluate_language(path: str | Path) -> dict[str, Any]:
     }
 
 
-def score_lines(lines: Iterable[str], topic: Topic) -> Iterator[str]:
-    """Score JSON lines ({"text", optional "title"/"description"/"id"}) into JSON lines.
+def score_lines(
+    lines: Iterable[str], topic: Topic, warn: Callable[[str], None] | None = None
+) -> Iterator[str]:
+    """Score JSON lines ({"text", optional "title"/"description"/"published_at"/"id"}) into JSON lines.
 
     A line that is not a JSON object with a string "text" yields {"error", "line"} instead of
-    raising, so one bad record never stops a batch. Blank lines are skipped.
+    raising, so one bad record never stops a batch. Blank lines are skipped. A "published_at"
+    that does not parse is ignored with a warning naming the line (``warn``), and the line is
+    still scored.
     """
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -168,8 +216,16 @@ def score_lines(lines: Iterable[str], topic: Topic) -> Iterator[str]:
                 raise ValueError('"title" must be a string')
             if description is not None and not isinstance(description, str):
                 raise ValueError('"description" must be a string')
+            try:
+                published = parse_published(record.get("published_at"))
+            except ValueError as exc:
+                published = None
+                if warn is not None:
+                    warn(f"line {number}: {exc}; scored without a date")
             language = detect_language(text, title=title)
-            relevance = score_relevance(topic, text, title=title, description=description)
+            relevance = score_relevance(
+                topic, text, title=title, description=description, published_at=published
+            )
         except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
             out: dict[str, Any] = {"line": number, "error": str(exc)}
             if isinstance(record, dict) and "id" in record:

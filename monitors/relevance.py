@@ -28,13 +28,15 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from itertools import compress, count, islice
 from pathlib import Path
 from typing import Any
+
+from monitors.topic_schema import parse_topic_file
 
 DEFAULT_TOPIC_PATH = Path(__file__).resolve().parent / "topics" / "ai_summit.toml"
 ZONES = ("title", "lead", "body", "tail")
@@ -332,6 +334,23 @@ class Topic:
     proximities: tuple[Proximity, ...]
     cases: tuple[Term, ...]
     matcher: _Matcher = field(compare=False, repr=False)
+    # [period]: the topic's active period (inclusive dates; None: open); an article published
+    # outside it needs the topic to dominate its text (scoring.outside_factor damps the score)
+    period: tuple[date | None, date | None] = (None, None)
+    outside_factor: float = 1.0
+    # [background]: markers ("depuis le", "after the") that put a following anchor mention in a
+    # background clause: such a mention weighs background_factor of a foreground one
+    background_owner: int = -1
+    background_window: int = 6
+    background_factor: float = 1.0
+    # another event dominates when its zone-weighted evidence exceeds dominance x the anchor's
+    dominance: float = 0.0
+    # groups that tie a text to the topic only when it was published inside the period ("le
+    # sommet de l'IA" in February 2025 is the Paris one; in May 2024, Seoul's)
+    period_anchor_groups: tuple[str, ...] = ()
+    # labels of the labelled sets (../shared/eval) that mean "relevant to this topic"
+    labels: tuple[str, ...] = ()
+    path: str = ""
     # matcher owner -> what its matches count for, so scoring visits only what a piece holds:
     # ((name, group, weight, exclusion owner) of its terms, names of its cases)
     plan: Mapping[int, tuple[tuple[tuple[str, str, float, int], ...], tuple[str, ...]]] = field(
@@ -359,8 +378,7 @@ def load_topic(path: str | Path | None = None) -> Topic:
     file changes the version recorded with each score.
     """
     topic_path = Path(path) if path is not None else DEFAULT_TOPIC_PATH
-    raw_bytes = topic_path.read_bytes()
-    data: dict[str, Any] = tomllib.loads(raw_bytes.decode("utf-8"))
+    data, raw_bytes = parse_topic_file(topic_path)
     digest = hashlib.sha256(raw_bytes).hexdigest()[:8]
 
     groups: dict[str, Any] = data.get("groups", {})
@@ -425,7 +443,10 @@ def load_topic(path: str | Path | None = None) -> Topic:
                     owner=matcher.add(spec["case_sensitive_patterns"], True),
                 )
             )
-    anchor_groups = tuple(g for g, spec in groups.items() if spec.get("anchor"))
+    anchor_groups = tuple(g for g, spec in groups.items() if spec.get("anchor") is True)
+    period_anchor_groups = tuple(g for g, spec in groups.items() if spec.get("anchor") == "in_period")
+    period = data.get("period", {})
+    background = data.get("background", {})
     return Topic(
         name=data["name"],
         version=f"{data['version']}+{digest}",
@@ -446,7 +467,44 @@ def load_topic(path: str | Path | None = None) -> Topic:
         proximities=proximities,
         cases=tuple(cases),
         matcher=matcher,
+        period=(_as_date(period.get("start")), _as_date(period.get("end"))),
+        outside_factor=float(scoring.get("outside_factor", 1.0)),
+        background_owner=matcher.add(background["patterns"], False) if background.get("patterns") else -1,
+        background_window=int(background.get("window", 6)),
+        background_factor=float(background.get("factor", 1.0)),
+        dominance=float(scoring.get("dominance", 0.0)),
+        period_anchor_groups=period_anchor_groups,
+        labels=tuple(data.get("labels", ())),
+        path=str(topic_path),
     )
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None:
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def parse_published(value: Any) -> date | None:
+    """A publication date from "2025-02-10", "2025-02" (the 1st), "2025" (1 January) or a full ISO
+    timestamp; None when absent. Raises ValueError when it does not parse."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"published_at must be a string, not {type(value).__name__}")
+    text = value.strip()
+    if re.fullmatch(r"\d{4}", text):
+        return date(int(text), 1, 1)
+    if re.fullmatch(r"\d{4}-\d{2}", text):
+        return date(int(text[:4]), int(text[5:]), 1)
+    try:
+        return (
+            date.fromisoformat(text[:10]) if len(text) > 10 and text[10] in "T " else date.fromisoformat(text)
+        )
+    except ValueError:
+        raise ValueError(f"published_at {value!r} is not an ISO date (YYYY, YYYY-MM, YYYY-MM-DD)") from None
 
 
 @dataclass(frozen=True)
@@ -624,6 +682,17 @@ def _near(lefts: list[tuple[int, int]] | None, rights: list[tuple[int, int]] | N
     return False
 
 
+def _in_background(found: list[tuple[int, int]], markers: list[tuple[int, int]], window: int) -> int:
+    """How many of ``found`` start within ``window`` tokens after the end of a background marker."""
+    return sum(1 for i, _ in found if any(0 <= i - (m + size) <= window for m, size in markers))
+
+
+def _background_discount(n_background: int, zones: Mapping[str, int], factor: float) -> float:
+    """The share of a term's weight kept when n_background of its mentions are background."""
+    total = sum(zones.values())
+    return 1.0 - (1.0 - factor) * min(n_background, total) / total
+
+
 def _zone_counts_total(zone_counts: Mapping[str, int], weights: Mapping[str, float]) -> float:
     """Zone-weighted total with diminishing returns on repeats: 1 + ln(count) per zone."""
     return sum(weights[z] * (1.0 + math.log(c)) for z, c in zone_counts.items() if c > 0)
@@ -634,9 +703,18 @@ def _strength(total: float, saturation: float) -> float:
 
 
 def score_relevance(
-    topic: Topic, text: str, title: str | None = None, description: str | None = None
+    topic: Topic,
+    text: str,
+    title: str | None = None,
+    description: str | None = None,
+    published_at: date | None = None,
 ) -> RelevanceResult:
-    """Score a text (with optional title and description/lead) against a topic."""
+    """Score a text (with optional title, description/lead and publication date) against a topic.
+
+    Aboutness, not mentions: an anchor mention inside a background clause ("depuis le sommet de
+    Paris", "after the Paris summit") weighs less; another event whose evidence outweighs the
+    anchor's damps the score; so does a publication date outside the topic's active period.
+    """
     text = text or ""
     title = (title or "").strip()
     description = (description or "").strip()
@@ -649,6 +727,13 @@ def score_relevance(
     term_zones: dict[str, dict[str, int]] = {}
     case_zones: dict[str, dict[str, int]] = {}
     prox_zones: dict[str, dict[str, int]] = {}
+    background: dict[str, int] = {}  # anchor mentions inside a background clause, per name
+    bg_owner, bg_window = topic.background_owner, topic.background_window
+    anchors = topic.anchor_groups + topic.period_anchor_groups
+    start, end = topic.period
+    inside = published_at is None or (
+        (start is None or published_at >= start) and (end is None or published_at <= end)
+    )
     best: tuple[float, int] = (0.0, -1)
     plan = topic.plan
     for piece, hits in pieces.items():
@@ -674,6 +759,10 @@ def score_relevance(
                 if n:
                     zc = term_zones.setdefault(name, {})
                     zc[zone] = zc.get(zone, 0) + n
+                    if bg_owner in hits and group in anchors:
+                        b = _in_background(found, hits[bg_owner], bg_window)
+                        if b:
+                            background[name] = background.get(name, 0) + min(b, n)
                     sentence_score += weight * n
                     groups_here.add(group)
             for name in owner_cases:
@@ -687,6 +776,12 @@ def score_relevance(
             ):
                 zc = prox_zones.setdefault(prox.name, {})
                 zc[zone] = zc.get(zone, 0) + 1
+                if (
+                    bg_owner in hits
+                    and prox.group in anchors
+                    and _in_background(hits[prox.left_owner], hits[bg_owner], bg_window)
+                ):
+                    background[prox.name] = background.get(prox.name, 0) + 1
                 sentence_score += prox.weight
                 groups_here.add(prox.group)
         # prefer sentences that join several groups (the AI term AND the summit)
@@ -710,6 +805,8 @@ def score_relevance(
         if not t_zones:
             continue
         contribution = term.weight * _zone_counts_total(t_zones, weights)
+        if term.name in background:
+            contribution *= _background_discount(background[term.name], t_zones, topic.background_factor)
         group_totals[term.group] = group_totals.get(term.group, 0.0) + contribution
         matched[term.name] = {
             "group": term.group,
@@ -722,6 +819,8 @@ def score_relevance(
         if not p_zones:
             continue
         contribution = prox.weight * _zone_counts_total(p_zones, weights)
+        if prox.name in background:
+            contribution *= _background_discount(background[prox.name], p_zones, topic.background_factor)
         group_totals[prox.group] = group_totals.get(prox.group, 0.0) + contribution
         matched[prox.name] = {
             "group": prox.group,
@@ -744,6 +843,8 @@ def score_relevance(
     cooccurrence = len(satisfied) == len(topic.required_groups)
 
     anchor_total = sum(group_totals.get(g, 0.0) for g in topic.anchor_groups)
+    if published_at is not None and inside:
+        anchor_total += sum(group_totals.get(g, 0.0) for g in topic.period_anchor_groups)
     anchor_strength = _strength(anchor_total, topic.saturation.get("anchor", 3.0))
     if cooccurrence:
         base = math.prod(strengths[g] for g in topic.required_groups) ** (1.0 / len(topic.required_groups))
@@ -765,9 +866,25 @@ def score_relevance(
         entry["contribution"] = round(entry["contribution"] + contribution, 4)
     factor = 1.0
     tied = anchor_total >= topic.tie_min
+    # another event is the subject when it alone (one case) outweighs the topic's own anchors
+    # (not the in-period names: "the AI summit" fits the other event as well), or when the title
+    # names it and no anchor
+    strongest = max((c["contribution"] for c in cases.values()), default=0.0)
+    own_anchor = sum(group_totals.get(g, 0.0) for g in topic.anchor_groups)
+    title_other = any("title" in z for z in case_zones.values())
+    title_anchor = any("title" in m["zones"] for m in matched.values() if m["group"] in anchors)
+    dominated = topic.dominance > 0 and (
+        strongest >= topic.tie_min
+        and strongest > topic.dominance * own_anchor
+        or (title_other and not title_anchor)
+    )
     if competitor_total > 0 and not tied:
         factor = topic.penalty_floor + (1.0 - topic.penalty_floor) * anchor_total / topic.tie_min
-        score *= factor
+    elif dominated:  # tied to the topic, but another event weighs more: that event is the subject
+        factor = topic.penalty_floor
+    score *= factor
+    if not inside:
+        score *= topic.outside_factor
 
     score = min(1.0, max(0.0, score))
     ordered = sorted(
@@ -787,6 +904,14 @@ def score_relevance(
             "cases": cases,
             "competitor": round(competitor_total, 4),
             "factor": round(factor, 4),
+            "dominated": dominated,
+        },
+        "background": dict(sorted(background.items())),
+        "period": {
+            "published_at": published_at.isoformat() if published_at else None,
+            "inside": inside,
+            "start": start.isoformat() if start else None,
+            "end": end.isoformat() if end else None,
         },
         "best_sentence": best_sentence[:_BEST_SENTENCE_CHARS],
         "threshold": topic.threshold,

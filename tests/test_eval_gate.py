@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from monitors.evaluation import evaluate_language, evaluate_relevance
+from monitors.evaluation import evaluate_language, evaluate_relevance, shared_eval_dir
 from monitors.relevance import load_topic, score_relevance
 
 EVAL_DIR = Path(__file__).parent / "eval"
@@ -62,3 +62,32 @@ def test_all_seeds_relevant() -> None:
     for path in sorted((Path(__file__).parents[1] / "seeds").glob("*.txt")):
         result = score_relevance(topic, path.read_text("utf-8"))
         assert result.relevant, (path.name, result.score, result.evidence)
+
+
+SHARED = shared_eval_dir(Path(__file__).resolve().parents[1])
+
+
+@pytest.fixture(scope="module")
+def shared_test_report() -> dict[str, Any]:
+    if SHARED is None:
+        pytest.skip("shared labelled sets absent (../shared/eval, /work/shared/eval): not measured")
+    return evaluate_relevance(SHARED / "relevance-test.jsonl", load_topic())
+
+
+SPLIT_FLOORS: dict[str, dict[str, float]] = FLOORS["relevance_test"]
+
+
+@pytest.mark.parametrize("metric", sorted(SPLIT_FLOORS["min"]))
+def test_shared_test_split_floor(shared_test_report: dict[str, Any], metric: str) -> None:
+    value, floor = _metric(shared_test_report, metric), SPLIT_FLOORS["min"][metric]
+    assert value >= floor, (
+        f"test split {metric} = {value} < floor {floor}; errors: {shared_test_report['errors']}"
+    )
+
+
+@pytest.mark.parametrize("metric", sorted(SPLIT_FLOORS["max"]))
+def test_shared_test_split_ceiling(shared_test_report: dict[str, Any], metric: str) -> None:
+    value, ceiling = _metric(shared_test_report, metric), SPLIT_FLOORS["max"][metric]
+    assert value <= ceiling, (
+        f"test split {metric} = {value} > {ceiling}; errors: {shared_test_report['errors']}"
+    )

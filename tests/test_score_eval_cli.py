@@ -95,3 +95,19 @@ def test_help_has_an_example(command: str) -> None:
         main([command, "--help"])
     assert exc.value.code == 0
     assert "example:" in out.getvalue()
+
+
+def test_score_uses_published_at_and_warns_on_a_bad_one() -> None:
+    text = "Le sommet sur l'IA s'ouvre lundi. Les dirigeants y parlent d'intelligence artificielle."
+    lines = [
+        {"id": "in", "text": text, "published_at": "2025-02-09"},
+        {"id": "bad", "text": text, "published_at": "le 9 février"},
+        {"id": "out", "text": text, "published_at": "2019-06"},
+    ]
+    code, out, err = _run(["score"], stdin="\n".join(json.dumps(x) for x in lines))
+    assert code == 0
+    rows = {r["id"]: r for r in map(json.loads, out.splitlines())}
+    assert set(rows) == {"in", "bad", "out"}  # the bad date's line is still scored
+    assert "warning: line 2:" in err and "published_at" in err
+    assert rows["in"]["relevance"] > rows["out"]["relevance"]
+    assert "error" not in rows["bad"] and isinstance(rows["bad"]["relevance"], float)

@@ -10,11 +10,15 @@ from typing import Any
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "eval"
 
-EXAMPLE = """Exits 1 when a metric is below its floor (tests/eval/floors.json), so it can gate CI.
+EXAMPLE = """Reads tests/eval (our own examples) and the shared labelled splits (../shared/eval,
+else /work/shared/eval: relevance-dev.jsonl, tuned on, and relevance-test.jsonl, reported on;
+the floors apply to test). Exits 1 when a metric is below its floor (tests/eval/floors.json),
+so it can gate CI.
 
 example:
   veille eval                                   # the shipped sets, topic and floors
   veille eval --topic my_topic.toml --errors    # try a topic edit, list what it gets wrong
+  veille eval --shared /data/eval               # the shared splits from another folder
 """
 
 
@@ -30,6 +34,9 @@ def register(sub: Any) -> None:
     p.add_argument("--topic", metavar="TOML", help="topic file (default: the AI Action Summit)")
     p.add_argument("--relevance-set", metavar="FILE", default=str(EVAL_DIR / "relevance.jsonl"))
     p.add_argument("--language-set", metavar="FILE", default=str(EVAL_DIR / "language.jsonl"))
+    p.add_argument(
+        "--shared", metavar="DIR", help="folder of relevance-dev/test.jsonl (default: ../shared/eval)"
+    )
     p.add_argument("--floors", metavar="FILE", default=str(EVAL_DIR / "floors.json"))
     p.add_argument("--errors", action="store_true", help="list every misclassified item")
     p.add_argument("--json", action="store_true", help="print the full reports as JSON")
@@ -44,13 +51,24 @@ def _metric(report: dict[str, Any], dotted: str) -> float:
 
 
 def check_floors(reports: dict[str, dict[str, Any]], floors: dict[str, Any]) -> list[str]:
-    """One line per metric below its floor (empty when all hold)."""
+    """One line per metric below its floor (or above its ceiling); empty when all hold.
+
+    A section of floors is either {metric: floor} or {"min": {...}, "max": {...}}; a section
+    whose report is missing (no shared sets) is skipped by the caller's choice of reports.
+    """
     failures = []
-    for section in ("relevance", "language"):
-        for metric, floor in sorted(floors.get(section, {}).items()):
+    for section, spec in sorted(floors.items()):
+        if section.startswith("_") or section not in reports:
+            continue
+        bounds = spec if "min" in spec or "max" in spec else {"min": spec}
+        for metric, floor in sorted(bounds.get("min", {}).items()):
             value = _metric(reports[section], metric)
             if value < float(floor):
                 failures.append(f"{section} {metric} = {value:.4f} < floor {float(floor):.4f}")
+        for metric, ceiling in sorted(bounds.get("max", {}).items()):
+            value = _metric(reports[section], metric)
+            if value > float(ceiling):
+                failures.append(f"{section} {metric} = {value:.4f} > ceiling {float(ceiling):.4f}")
     return failures
 
 
@@ -67,9 +85,22 @@ def _prf_rows(per_label: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _print_shared(name: str, report: dict[str, Any]) -> None:
+    from flows.commands.common import print_table
+
+    print(f"\n{name}: {report['n']} items, topic {report['topic_version']}")
+    print_table(
+        _prf_rows({f"{k}s" if not k.endswith("s") else k: v for k, v in report["kinds"].items()}),
+        out=sys.stdout,
+    )
+    for kind, figures in report["kinds"].items():
+        rates = ", ".join(f"{label} {rate:.3f}" for label, rate in figures["fp_rate"].items())
+        print(f"false-positive rate on {kind} negatives: {rates or 'none'}")
+
+
 def handle(args: argparse.Namespace) -> int:
     from flows.commands.common import print_table
-    from monitors.evaluation import evaluate_language, evaluate_relevance
+    from monitors.evaluation import SHARED_SPLITS, evaluate_language, evaluate_relevance, shared_eval_dir
     from monitors.relevance import load_topic
 
     topic = load_topic(args.topic)
@@ -77,12 +108,25 @@ def handle(args: argparse.Namespace) -> int:
     relevance = evaluate_relevance(args.relevance_set, topic)
     language = evaluate_language(args.language_set)
     reports = {"relevance": relevance, "language": language}
+    shared = Path(args.shared) if args.shared else shared_eval_dir()
+    warnings: list[str] = []
+    if shared is None or not all((shared / f"relevance-{s}.jsonl").is_file() for s in SHARED_SPLITS):
+        warnings.append(f"shared labelled sets not found ({shared or '../shared/eval'}): not measured")
+    elif not topic.labels:
+        warnings.append(f"topic {topic.name} declares no labels: the shared sets cannot measure it")
+    else:
+        for split in SHARED_SPLITS:
+            reports[f"relevance_{split}"] = evaluate_relevance(shared / f"relevance-{split}.jsonl", topic)
+    if not any(r["flagged"] for k, r in reports.items() if k.startswith("relevance")):
+        warnings.append(f"topic {topic.name} matches nothing in the labelled data")
     failures = check_floors(reports, floors)
     if args.json:
-        print(json.dumps({**reports, "failures": failures}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps({**reports, "warnings": warnings, "failures": failures}, ensure_ascii=False, indent=2)
+        )
         return 1 if failures else 0
 
-    print(f"relevance: {relevance['n']} items, topic {topic.version}")
+    print(f"relevance (tests/eval): {relevance['n']} items, topic {topic.version}")
     print_table(
         _prf_rows({"relevant": relevance["relevant"], "not_relevant": relevance["not_relevant"]}),
         out=sys.stdout,
@@ -91,6 +135,9 @@ def handle(args: argparse.Namespace) -> int:
         f"accuracy {relevance['accuracy']:.3f}; hard negatives {relevance['hard_negatives']},"
         f" precision on them {relevance['hard_negative_precision']:.3f}"
     )
+    for split in SHARED_SPLITS:
+        if f"relevance_{split}" in reports:
+            _print_shared(f"relevance ({shared}/relevance-{split}.jsonl)", reports[f"relevance_{split}"])
     print(f"\nlanguage: {language['n']} items")
     print_table(_prf_rows(language["per_language"]), out=sys.stdout)
     print(
@@ -99,18 +146,25 @@ def handle(args: argparse.Namespace) -> int:
         f" ({language['n_titles']}); undetermined {language['undetermined']}"
     )
     if args.errors:
-        print("\nrelevance errors:")
-        for e in relevance["errors"]:
-            print(f"  {e['id']}: expected {e['expected']}, score {e['score']}, terms {e['terms']}")
+        for key, report in reports.items():
+            if key.startswith("relevance"):
+                print(f"\n{key} errors:")
+                for e in report["errors"]:
+                    print(f"  {e['id']}: expected {e['expected']}, score {e['score']}, terms {e['terms']}")
         print("language errors:")
         for e in language["errors"]:
             print(f"  {e['id']}: expected {e['expected']}, got {e['got']} ({e['confidence']}): {e['text']}")
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     if failures:
         print("\nBELOW FLOOR:", file=sys.stderr)
         for line in failures:
             print(f"  {line}", file=sys.stderr)
         return 1
-    print(
-        f"\nall {sum(len(v) for k, v in floors.items() if not k.startswith('_'))} floors hold ({args.floors})"
+    checked = sum(
+        len(v.get("min", {})) + len(v.get("max", {})) if "min" in v or "max" in v else len(v)
+        for k, v in floors.items()
+        if not k.startswith("_") and k in reports
     )
+    print(f"\nall {checked} floors hold ({args.floors})")
     return 0

@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-EXAMPLE = """input: one JSON object per line with "text" and optional "title", "description", "id".
+EXAMPLE = """input: one JSON object per line with "text" and optional "title", "description",
+"published_at" (ISO date, month or year: relevance weighs the topic's active period; one that
+does not parse is ignored with a warning on stderr naming the line), "id".
 output: one JSON object per line with language, language_confidence, relevance, relevant,
 relevance_terms, topic_version (and "id" when given); a bad line gives {"line", "error"}.
 
@@ -40,7 +42,7 @@ def handle(args: argparse.Namespace) -> int:
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     errors = scored = 0
     try:
-        for line in score_lines(source, topic):
+        for line in score_lines(source, topic, warn=lambda m: print(f"warning: {m}", file=sys.stderr)):
             out.write(line + "\n")
             if line.startswith('{"line"'):
                 errors += 1

@@ -1,0 +1,66 @@
+"""A topic file with a mistake stops with the file and the line, before any scoring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitors.relevance import DEFAULT_TOPIC_PATH, load_topic
+from monitors.topic_schema import TopicError
+
+GOOD = """name = "weather"
+version = "0.1"
+threshold = 0.3
+required_groups = ["weather"]
+
+[groups.weather]
+description = "the weather"
+
+[[terms]]
+name = "weather"
+group = "weather"
+patterns = ["weather", "forecaster*"]
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "t.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_good_topic_loads(tmp_path: Path) -> None:
+    assert load_topic(_write(tmp_path, GOOD)).name == "weather"
+    load_topic(DEFAULT_TOPIC_PATH)
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "message"),
+    [
+        (lambda t: t.replace("threshold = 0.3", "threshold = = 0.3"), 3, "TOML syntax error"),
+        (
+            lambda t: t.replace('version = "0.1"\n', 'version = "0.1"\nthreshhold = 0.4\n'),
+            3,
+            "unknown key 'threshhold'",
+        ),
+        (
+            lambda t: t.replace('group = "weather"\n', 'group = "weather"\nwieght = 2\n'),
+            12,
+            "unknown key 'wieght'",
+        ),
+        (lambda t: t.replace('description = "the weather"', 'descr = "x"'), 7, "unknown key 'descr'"),
+        (lambda t: t.replace('"forecaster*"', '"forecaster*", " "'), 12, "empty pattern"),
+        (lambda t: t.replace('"forecaster*"', '"forecaster*", "*"'), 12, "empty pattern"),
+        (lambda t: t.replace('patterns = ["weather", "forecaster*"]', "patterns = []"), 12, "non-empty list"),
+        (lambda t: t.replace('group = "weather"\n', 'group = "wether"\n'), 11, "unknown group"),
+        (lambda t: t + '\n[period]\nstart = "Feb 2025"\n', 15, "not a date"),
+        (lambda t: t + "\n[zones]\ntitel = 2.0\n", 15, "unknown key 'titel' in [zones]"),
+    ],
+)
+def test_a_bad_topic_stops_with_file_and_line(tmp_path: Path, change, line: int, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = _write(tmp_path, change(GOOD))
+    with pytest.raises(TopicError) as exc:
+        load_topic(path)
+    assert str(exc.value).startswith(f"{path}:{line}: "), str(exc.value)
+    assert message in str(exc.value)
