@@ -13,6 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from flows.pipeline import transient_task
 from monitors.archive import source_health
 from monitors.db import ensure_schema, get_engine, session_scope
+from monitors.health import shorten_middle
 from monitors.relevance import Topic, load_topic
 from monitors.rescore import rescore
 from monitors.store import queue_counts
@@ -75,7 +76,7 @@ def maintenance_report(health: list[dict[str, Any]], queue: dict[str, int], resc
         lines += ["| source | health | failures in a row | last error |", "|---|---|---|---|"]
         lines += [
             f"| {r['name']} | {r['health']} | {r['consecutive_failures']} | "
-            f"{(r['last_error'] or '').replace('|', '/')[:120]} |"
+            f"{shorten_middle(r['last_error'] or '', 240).replace('|', '/')} |"
             for r in unhealthy
         ]
         lines.append("")

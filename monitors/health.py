@@ -12,6 +12,21 @@ from monitors.models import QueuedUrl, Source
 from monitors.sources import SourceSpec
 
 
+def shorten_middle(text: str, width: int) -> str:
+    """``text`` on one line, at most ``width`` characters, cut in the middle when too long.
+
+    Errors are written cause first; the start (the cause) and the end (the URL or the
+    detail) are kept and " … " marks what was left out, so a cut never hides the cause."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    if width < 8:
+        return text[:width]
+    tail = width // 4
+    head = width - tail - 1
+    return f"{text[:head].rstrip()}…{text[len(text) - tail :].lstrip()}"
+
+
 def _when(value: datetime | None, now: datetime) -> str:
     if value is None:
         return "-"
@@ -46,7 +61,7 @@ def suggestion_text(suggestion: dict[str, Any] | None) -> str:
 
 def source_rows(session: Session, names: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per source: name, kind, owner, status, last success, new items in 7 days,
-    next poll, interval, last error, discovered feeds."""
+    next poll, interval, failures, discovered feeds, last error (cause first)."""
     now = session.scalar(select(func.now()))
     assert now is not None
     recent = (
@@ -78,8 +93,8 @@ def source_rows(session: Session, names: list[str] | None = None) -> list[dict[s
                 "next_poll": _next(s.status, s.next_poll_at, now),
                 "interval": f"{s.poll_interval_seconds // 60}min",
                 "failures": s.consecutive_failures,
-                "last_error": error,
                 "suggested": suggestion_text(s.suggested_feeds),
+                "last_error": error,  # last: printed whole, never cut
             }
         )
     return rows
@@ -97,6 +112,6 @@ def new_source_row(spec: SourceSpec) -> dict[str, Any]:
         "next_poll": "due (not in the archive yet)" if spec.enabled else "never (disabled)",
         "interval": "-",
         "failures": 0,
-        "last_error": "",
         "suggested": "",
+        "last_error": "",
     }

@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
-from urllib3.exceptions import DecodeError, LocationValueError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    DecodeError,
+    LocationValueError,
+    NameResolutionError,
+    NewConnectionError,
+    SSLError,
+)
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
@@ -285,15 +292,15 @@ def _failure(url: str, current: str, exc: Exception) -> FetchResult:
     cannot use or a body it cannot decode (bad gzip) permanent."""
     # urllib3's NewConnectionError (refused, DNS failure) subclasses its ConnectTimeoutError
     if isinstance(exc, Urllib3Timeout) and not isinstance(exc, NewConnectionError):
-        return FetchResult(
-            url, current, "error", error_class=TRANSIENT, reason=f"timeout: {type(exc).__name__}"
-        )
+        host = urlsplit(current).netloc
+        what = "no connection to" if isinstance(exc, ConnectTimeoutError) else "no answer from"
+        return FetchResult(url, current, "error", error_class=TRANSIENT, reason=f"timeout: {what} {host}")
     if isinstance(exc, LocationValueError):
         return FetchResult(url, current, "error", error_class=PERMANENT, reason=f"invalid URL: {exc}")
     if isinstance(exc, DecodeError):
         reason = f"body could not be decoded: {_describe(exc)}"
         return FetchResult(url, current, "error", error_class=PERMANENT, reason=reason)
-    return FetchResult(url, current, "error", error_class=TRANSIENT, reason=f"network: {_describe(exc)}")
+    return FetchResult(url, current, "error", error_class=TRANSIENT, reason=network_reason(exc, current))
 
 
 def _read(
@@ -353,9 +360,29 @@ def _read(
 
 
 def _describe(exc: BaseException) -> str:
-    """An exception as a reason: its message, without urllib3's object addresses."""
+    """An exception as a reason: its message, without urllib3's object addresses and
+    connection prefixes (``HTTPConnection(host='x', port=80): ``)."""
     text = str(exc) or type(exc).__name__
-    return re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>: ", "", text)
+    text = re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>: ", "", text)
+    return re.sub(r"^\w*Connection(?:Pool)?\(host='[^']*', port=\d+\): ", "", text)
+
+
+def network_reason(exc: BaseException, url: str) -> str:
+    """A network failure as a reason that starts with its cause: ``host x does not resolve``,
+    ``connection refused by x``, then the details (errno text), never the other way round."""
+    host = urlsplit(url).netloc
+    text = _describe(exc)
+    errno_text = re.search(r"\[Errno -?\d+\] ([^)\]]+)", text)
+    detail = errno_text.group(1).strip() if errno_text else text
+    if isinstance(exc, NameResolutionError) or "Failed to resolve" in text:
+        return f"host {urlsplit(url).hostname} does not resolve (DNS: {detail})"
+    if "Connection refused" in text:
+        return f"connection refused by {host}"
+    if "Connection reset" in text or "RemoteDisconnected" in text:
+        return f"connection reset by {host} ({detail})"
+    if isinstance(exc, SSLError) or "SSL" in text:
+        return f"TLS error with {host}: {text}"
+    return f"network: {text}"
 
 
 def _drain(response: urllib3.BaseHTTPResponse, hdrs: dict[str, str]) -> bool:

@@ -173,13 +173,13 @@ def _read_sitemap(
             if result is first:
                 outcome.error_class, outcome.error = PERMANENT, str(exc)
                 return
-            problems.append(f"{result.final_url}: {exc}")
+            problems.append(f"{exc} ({result.final_url})")
             continue
         urls.extend(parsed.urls)
         if not parsed.is_index:
             continue
         if depth >= MAX_SITEMAP_DEPTH:
-            problems.append(f"{result.final_url}: sitemap index nested too deep, not followed")
+            problems.append(f"sitemap index nested too deep, not followed ({result.final_url})")
             continue
         # A child last modified before the window cannot hold URLs of the window. Polls read
         # the most recent children first; a backfill those modified closest after its start
@@ -197,7 +197,7 @@ def _read_sitemap(
             if got.ok:
                 pending.append((got, depth + 1))
             else:
-                problems.append(f"{child.url}: {got.reason}")
+                problems.append(f"{got.reason} ({child.url})")
     seen: set[str] = set()
     for u in urls:
         if u.url in seen:

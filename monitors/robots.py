@@ -63,7 +63,7 @@ class RobotsCache:
         if entry.unreachable:
             return RobotsVerdict(
                 False,
-                reason=f"robots.txt of {site} unreachable ({entry.unreachable}); will retry",
+                reason=f"{entry.unreachable} (robots.txt of {site} unreachable; will retry)",
                 transient=True,
             )
         if entry.parser is None:

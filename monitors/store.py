@@ -174,7 +174,7 @@ def _poll_log_rows(outcome: PollOutcome, run_id: str | None) -> list[dict]:
         rows.append(
             _log_row(
                 url=extra.url,
-                kind="discovery" if outcome.suggested_feeds is not None else outcome.kind,
+                kind="discovery" if outcome.suggested_feeds is not None else f"{outcome.kind}-child",
                 outcome=extra.outcome,
                 run_id=run_id,
                 source_id=outcome.source_id,
@@ -334,7 +334,7 @@ def _record_store_failure(
     session: Session, outcome: PollOutcome, exc: Exception, run_id: str | None
 ) -> PollSummary:
     message = str(getattr(exc, "orig", None) or exc).splitlines()[:2]  # the error and its DETAIL
-    reason = "could not store this poll: " + "; ".join(line.strip() for line in message)
+    reason = "; ".join(line.strip() for line in message) + " (could not store this poll)"
     with session.begin_nested():
         row = _log_row(
             url=outcome.fetch.url.replace("\x00", ""),

@@ -17,12 +17,19 @@ def prepare_database() -> str:
 
 
 def print_table(rows: list[dict[str, Any]], out: TextIO | None = None, width: int = 60) -> None:
-    """Plain aligned columns, cells cut at ``width`` characters (to stdout as it is now)."""
+    """Plain aligned columns, one line per row (to stdout as it is now). The last column
+    (where tables put the error) is printed whole, for the terminal to wrap; another cell
+    longer than ``width`` characters is shortened in the middle, so it keeps its start (an
+    error's cause, written first) and its end."""
+    from monitors.health import shorten_middle
+
     if not rows:
         return
     out = out or sys.stdout
     cols = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r[c])[:width]) for r in rows)) for c in cols}
+    cells = [{c: shorten_middle(str(r[c]), 100_000 if c == cols[-1] else width) for c in cols} for r in rows]
+    widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in cols[:-1]}
+    widths[cols[-1]] = 0  # nothing follows it: no padding
     print("  ".join(c.ljust(widths[c]) for c in cols).rstrip(), file=out)
-    for r in rows:
-        print("  ".join(str(r[c])[:width].ljust(widths[c]) for c in cols).rstrip(), file=out)
+    for r in cells:
+        print("  ".join(r[c].ljust(widths[c]) for c in cols).rstrip(), file=out)

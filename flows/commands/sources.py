@@ -86,7 +86,7 @@ def handle_list(args: argparse.Namespace) -> int:
             "(or of --sources FILE) and adds them; `veille sources --sources FILE` lists a file's"
         )
         return 0
-    print_table(rows, width=48)
+    print_table(rows, width=64)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
