@@ -101,6 +101,7 @@ def _print_shared(name: str, report: dict[str, Any]) -> None:
 def handle(args: argparse.Namespace) -> int:
     from flows.commands.common import print_table
     from monitors.evaluation import SHARED_SPLITS, evaluate_language, evaluate_relevance, shared_eval_dir
+    from flows.commands.eval_stories import print_story_reports, story_failures, story_reports
     from monitors.relevance import load_topic
 
     topic = load_topic(args.topic)
@@ -120,9 +121,15 @@ def handle(args: argparse.Namespace) -> int:
     if not any(r["flagged"] for k, r in reports.items() if k.startswith("relevance")):
         warnings.append(f"topic {topic.name} matches nothing in the labelled data")
     failures = check_floors(reports, floors)
+    stories = story_reports(shared)  # copies and stories: flows/commands/eval_stories.py
+    failures += story_failures(stories)
     if args.json:
         print(
-            json.dumps({**reports, "warnings": warnings, "failures": failures}, ensure_ascii=False, indent=2)
+            json.dumps(
+                {**reports, "stories": stories, "warnings": warnings, "failures": failures},
+                ensure_ascii=False,
+                indent=2,
+            )
         )
         return 1 if failures else 0
 
@@ -154,6 +161,7 @@ def handle(args: argparse.Namespace) -> int:
         print("language errors:")
         for e in language["errors"]:
             print(f"  {e['id']}: expected {e['expected']}, got {e['got']} ({e['confidence']}): {e['text']}")
+    print_story_reports(stories, errors=args.errors)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
     if failures:

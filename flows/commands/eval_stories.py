@@ -1,0 +1,67 @@
+"""`veille eval`'s copies and stories part: both splits of ``stories-*.jsonl``, test-split floors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+FLOORS = Path(__file__).resolve().parents[2] / "tests" / "eval" / "story_floors.json"
+
+
+def story_reports(eval_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The copies/stories report of each split found (empty when the shared sets are absent)."""
+    from monitors.story_eval import evaluate_stories, shared_eval_dir
+
+    directory = eval_dir or shared_eval_dir()
+    if directory is None:
+        return {}
+    return {
+        split: evaluate_stories(directory / f"stories-{split}.jsonl")
+        for split in ("dev", "test")
+        if (directory / f"stories-{split}.jsonl").is_file()
+    }
+
+
+def story_failures(reports: dict[str, dict[str, Any]], floors_path: Path = FLOORS) -> list[str]:
+    """One line per copies/stories figure of the test split outside its floor (or ceiling)."""
+    if "test" not in reports:
+        return []
+    floors = json.loads(floors_path.read_text("utf-8"))
+    test = reports["test"]
+    failures = []
+    for section in ("copies", "stories"):
+        for metric, floor in sorted(floors[section].items()):
+            value = float(test[section][metric])
+            if value < float(floor):
+                failures.append(f"{section} {metric} (test) = {value:.4f} < floor {float(floor):.4f}")
+    mixed = test["stories"]["mixed_stories"]
+    if mixed > int(floors["max_mixed_stories"]):
+        failures.append(f"stories mixing two events (test) = {mixed} > {floors['max_mixed_stories']}")
+    return failures
+
+
+def print_story_reports(reports: dict[str, dict[str, Any]], errors: bool = False) -> None:
+    """The copies and stories figures of each split, as `veille eval` prints them."""
+    if not reports:
+        print("\ncopies/stories: skipped (no ../shared/eval/stories-*.jsonl next to the repository)")
+        return
+    for split, r in reports.items():
+        c, s = r["copies"], r["stories"]
+        print(
+            f"\ncopies ({split}, {r['articles']} articles): precision {c['precision']:.3f}"
+            f" recall {c['recall']:.3f} ({c['pairs']} copy pairs, {c['predicted']} linked)"
+        )
+        print(
+            f"stories ({split}): B-cubed precision {s['precision']:.3f} recall {s['recall']:.3f}"
+            f" F1 {s['f1']:.3f}; {s['predicted']} stories for {s['events']} events;"
+            f" stories mixing two events: {s['mixed_stories']}"
+        )
+        if errors:
+            for pair in c["missed"]:
+                print(f"  copy missed: {pair}", file=sys.stdout)
+            for pair in c["wrong"]:
+                print(f"  wrongly linked: {pair}", file=sys.stdout)
+            for events in s["mixed"]:
+                print(f"  one story, several events: {', '.join(events)}", file=sys.stdout)

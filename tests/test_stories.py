@@ -1,0 +1,96 @@
+"""Story assignment rules (in memory) on texts we wrote: cross-lingual, time decay, short texts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from monitors.stories import (
+    JOIN_THRESHOLD,
+    MIN_SEED_WORDS,
+    StoryIndex,
+    cosine,
+    decay,
+    distance_days,
+    features,
+    word_count,
+)
+
+T0 = datetime(2025, 6, 12, 9, tzinfo=UTC)
+FR = (
+    "La ministre de la Culture, Rachida Dati, a annoncé jeudi 12 juin à Lyon un plan de 340 millions "
+    "d'euros pour rénover 85 musées de province d'ici 2030. Les premiers chantiers commenceront à Rouen, "
+    "Nancy et Pau dès l'automne, selon le ministère, et les collectivités paieront un tiers."
+)
+FR_OTHER_NEWSROOM = (
+    "À Lyon, Rachida Dati a présenté jeudi son plan musées : 340 millions d'euros pour 85 établissements "
+    "de province. À Pau comme à Nancy, les conservateurs saluent l'effort mais réclament du personnel ; "
+    "les élus redoutent de payer un tiers de la facture des chantiers."
+)
+EN = (
+    "Culture Minister Rachida Dati announced on Thursday 12 June in Lyon a 340 million euro plan to "
+    "renovate 85 provincial museums by 2030. Works start in Rouen, Nancy and Pau in the autumn, the "
+    "ministry said, with local authorities paying a third."
+)
+SAME_MINISTER_LATER = (
+    "Rachida Dati a été entendue mardi par les sénateurs sur la sécurité du Louvre après le vol de huit "
+    "bijoux de la couronne ; la ministre de la Culture promet 12 millions d'euros de caméras en 2026 et "
+    "un audit des alarmes, réclamé depuis 2019 par la Cour des comptes dans un rapport resté sans suite."
+)
+
+
+def test_french_and_english_editions_are_close() -> None:
+    assert cosine(features(FR), features(EN)) >= JOIN_THRESHOLD
+    assert cosine(features(FR), features(SAME_MINISTER_LATER)) < JOIN_THRESHOLD
+
+
+def test_one_event_one_story_across_newsrooms_and_languages() -> None:
+    index = StoryIndex()
+    first = index.assign(1, features(FR), T0, word_count(FR))
+    second = index.assign(
+        2, features(FR_OTHER_NEWSROOM), T0 + timedelta(hours=3), word_count(FR_OTHER_NEWSROOM)
+    )
+    third = index.assign(3, features(EN), T0 + timedelta(hours=5), word_count(EN))
+    assert first.created and first.story_id is not None
+    assert second.story_id == third.story_id == first.story_id
+
+
+def test_same_entity_other_event_is_another_story() -> None:
+    index = StoryIndex()
+    index.assign(1, features(FR), T0, word_count(FR))
+    later = index.assign(
+        2, features(SAME_MINISTER_LATER), T0 + timedelta(days=130), word_count(SAME_MINISTER_LATER)
+    )
+    assert later.created
+
+
+def test_the_same_text_months_later_is_outside_the_window() -> None:
+    index = StoryIndex()
+    index.assign(1, features(FR), T0, word_count(FR))
+    assert index.assign(2, features(FR_OTHER_NEWSROOM), T0 + timedelta(days=60), 60).created
+
+
+def test_short_text_never_seeds_a_story_but_may_join_one() -> None:
+    short = "Rachida Dati annonce 340 millions d'euros pour 85 musées de province, à Lyon."
+    assert word_count(short) < MIN_SEED_WORDS
+    index = StoryIndex()
+    alone = index.assign(1, features(short), T0, word_count(short))
+    assert alone.story_id is None and not index.stories
+    index.assign(2, features(FR), T0, word_count(FR))
+    assert index.assign(3, features(short), T0, word_count(short)).story_id is not None
+
+
+def test_copy_goes_to_its_originals_story() -> None:
+    index = StoryIndex()
+    a = index.assign(1, features(FR), T0, word_count(FR))
+    b = index.assign(2, features(SAME_MINISTER_LATER), T0, word_count(SAME_MINISTER_LATER))
+    assert a.story_id != b.story_id
+    assert index.assign(3, features(FR), T0, word_count(FR), story_id=b.story_id).story_id == b.story_id
+
+
+def test_decay_and_distance() -> None:
+    assert decay(0) == decay(1) == 1.0
+    assert decay(2) < 1.0 and decay(4) < decay(2) and decay(8) == 0.0
+    day = timedelta(days=1)
+    assert distance_days(T0 + day, T0, T0 + 2 * day) == 0.0
+    assert distance_days(T0 - 3 * day, T0, T0) == 3.0
+    assert distance_days(T0 - 10 * day, T0, T0, at_end=T0 + day) == 0.0  # a month-level date overlaps
