@@ -6,13 +6,14 @@ describe the head revision and are what the code queries.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Computed,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -160,6 +161,8 @@ class Article(Base):
         ForeignKey("articles.id", ondelete="SET NULL"), index=True
     )
     cluster_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
+    story_score: Mapped[float | None] = mapped_column(Float)
     wire: Mapped[str | None] = mapped_column(Text)
     search: Mapped[str] = mapped_column(
         TSVECTOR,
@@ -244,3 +247,55 @@ class FetchLog(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     bytes: Mapped[int | None] = mapped_column(Integer)
     elapsed_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class Story(Base):
+    """One news event across outlets and languages (migration 0007, monitors/story_store.py).
+
+    Counts, span and the central article (highest ``articles.story_score``) are recomputed from
+    the members by the SQL function ``story_refresh`` (also on article delete)."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime] = mapped_column(index=True)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+    title: Mapped[str | None] = mapped_column(Text)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    language: Mapped[str | None] = mapped_column(Text)
+    articles: Mapped[int] = mapped_column(Integer, server_default="0")
+    outlets: Mapped[int] = mapped_column(Integer, server_default="0")
+    media: Mapped[int] = mapped_column(Integer, server_default="0")
+    parties: Mapped[int] = mapped_column(Integer, server_default="0")
+    centroid: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class StoryKey(Base):
+    """Candidate lookup for story assignment: a feature id seen in a story on a day."""
+
+    __tablename__ = "story_keys"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class StoryEvent(Base):
+    """Why a story id exists or went away: created, merged (into ``other_story_id``), split."""
+
+    __tablename__ = "story_events"
+    __table_args__ = (CheckConstraint("kind IN ('created', 'merged', 'split')", name="story_events_kind"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(server_default=func.now())
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(Text)
+    other_story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+    detail: Mapped[dict[str, Any] | None]

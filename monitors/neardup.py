@@ -173,6 +173,12 @@ def lookup_params(article_id: int, sig: list[int], keys: list[tuple[int, int]]) 
     }
 
 
+def link_copy(session: Session, article_id: int, root: int) -> None:
+    """Link the article to a copy cluster's root found another way (monitors/story_store.py's
+    edit-tolerant copies), as a MinHash copy is linked."""
+    _cursor(session).execute(_LINK_SQL, {"root": root, "id": article_id})
+
+
 def link_and_index(
     session: Session,
     article_id: int,
@@ -217,6 +223,7 @@ __all__ = [
     "LOOKUP_AND_INSERT_SQL",
     "Link",
     "link_and_index",
+    "link_copy",
     "lookup_params",
     "lock_bands",
     "lock_ids",

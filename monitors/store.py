@@ -33,6 +33,7 @@ from monitors.neardup import link_and_index, lock_bands
 from monitors.poll import PollOutcome, SourceState
 from monitors.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.settings import Settings, get_settings
+from monitors.story_store import assign as assign_story
 from monitors.urls import canonicalize_url
 
 FAILING_AFTER = timedelta(days=3)
@@ -563,7 +564,16 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     if article_id is not None:
         session.add(ArticleHtml(article_id=article_id, content_type=a.content_type, html_zlib=a.html_zlib))
         _sighting(session, article_id, item.source_id, a.url)
-        link_and_index(session, article_id, a.signature, keys=keys)
+        link = link_and_index(session, article_id, a.signature, keys=keys)
+        assign_story(
+            session,
+            article_id,
+            text=a.text,
+            title=a.title,
+            language=a.language,
+            at=a.published_at or now(),
+            copy_root=link.root,
+        )
         return "stored", article_id
     same_url = session.execute(
         select(Article).where(Article.canonical_url == a.canonical_url).with_for_update()

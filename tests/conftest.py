@@ -89,7 +89,10 @@ def db(engine: sa.Engine) -> Iterator[Session]:
         conn.close()
 
 
-TABLES = "fetch_log, sightings, article_revisions, article_bands, article_html, url_queue, articles, sources"
+TABLES = (
+    "story_events, story_keys, stories, fetch_log, sightings, article_revisions, article_bands,"
+    " article_html, url_queue, articles, sources"
+)
 
 
 @pytest.fixture
