@@ -100,8 +100,8 @@ def _print_shared(name: str, report: dict[str, Any]) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from flows.commands.common import print_table
-    from monitors.evaluation import SHARED_SPLITS, evaluate_language, evaluate_relevance, shared_eval_dir
     from flows.commands.eval_stories import print_story_reports, story_failures, story_reports
+    from monitors.evaluation import SHARED_SPLITS, evaluate_language, evaluate_relevance, shared_eval_dir
     from monitors.relevance import load_topic
 
     topic = load_topic(args.topic)
