@@ -250,7 +250,7 @@ class FetchLog(Base):
 
 
 class Story(Base):
-    """One news event across outlets and languages (migration 0007, monitors/story_store.py).
+    """One news event across outlets and languages (migration 0008, monitors/story_store.py).
 
     Counts, span and the central article (highest ``articles.story_score``) are recomputed from
     the members by the SQL function ``story_refresh`` (also on article delete)."""

@@ -21,7 +21,7 @@ found only through a shared lookup key, and both transactions lock their lookup 
 looking, so the second waits for the first to commit and then finds its story (READ COMMITTED:
 the lookup is a new statement). The story locks come after the band locks in every
 transaction and are taken in sorted order in one statement, so they cannot deadlock with
-each other. Counts are recomputed from the members by ``story_refresh`` (migration 0007),
+each other. Counts are recomputed from the members by ``story_refresh`` (migration 0008),
 which a delete trigger on ``articles`` also calls.
 """
 

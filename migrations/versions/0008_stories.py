@@ -9,8 +9,8 @@ central article from its members, called by the store and by a delete trigger on
 deleting an article keeps its story right, and the views ``stories_by_day`` and
 ``story_outlets``.
 
-Revision ID: 0007_stories
-Revises: 0006_article_bands_no_fk
+Revision ID: 0008_stories
+Revises: 0007_errors_last_day
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0007_stories"
-down_revision: str | None = "0006_article_bands_no_fk"
+revision: str = "0008_stories"
+down_revision: str | None = "0007_errors_last_day"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
