@@ -212,15 +212,17 @@ def fetch(
     accept: tuple[str, ...] | None = HTML_TYPES,
     throttle: HostThrottle | None = None,
     robots: RobotsCache | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> FetchResult:
     """GET ``url`` with conditional headers, redirects checked hop by hop, size capped.
 
     With a ``throttle``, each hop waits for its host's turn (per-host politeness); with
     ``robots``, each hop must be allowed by its site's robots.txt, whose Crawl-delay the
-    throttle honours. ``accept=None`` takes any content type.
+    throttle honours. ``accept=None`` takes any content type. ``extra_headers`` go with
+    every hop (a ``Range`` for a WARC record).
     """
     started = time.monotonic()
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict(extra_headers or {})
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:

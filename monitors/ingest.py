@@ -11,7 +11,7 @@ from datetime import datetime
 
 from monitors.dedup import fingerprint
 from monitors.extract import ExtractionError, extract_article
-from monitors.http import HTML_TYPES, PERMANENT, Client, HostThrottle, fetch
+from monitors.http import HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle, fetch
 from monitors.language import detect_language, normalize_declared_language
 from monitors.relevance import Topic, score_relevance
 from monitors.robots import RobotsCache
@@ -100,6 +100,14 @@ def process_item(
 ) -> IngestOutcome:
     """Fetch and analyse one page; never raises for bad pages, classifies instead."""
     result = fetch(client, item.url, settings, accept=HTML_TYPES, throttle=throttle, robots=robots)
+    return analyse_page(item, result, topic)
+
+
+def analyse_page(
+    item: QueueItem, result: FetchResult, topic: Topic, page_url: str | None = None
+) -> IngestOutcome:
+    """Extract, detect the language, score and fingerprint a fetched page (the same steps
+    for a live page and for a web-archive capture, whose ``page_url`` is its original URL)."""
     out = IngestOutcome(
         item=item,
         outcome=result.outcome,
@@ -114,8 +122,9 @@ def process_item(
     if not result.ok:
         return out
     html = result.content or b""
+    page_url = page_url or result.final_url
     try:
-        extracted = extract_article(html, result.final_url, result.headers.get("content-type"))
+        extracted = extract_article(html, page_url, result.headers.get("content-type"))
     except ExtractionError as exc:
         out.outcome, out.error_class, out.reason = "error", PERMANENT, str(exc)
         return out
@@ -124,7 +133,7 @@ def process_item(
         out.reason = f"extraction failed: {type(exc).__name__}: {exc}"
         return out
     try:
-        canonical = canonicalize_url(result.final_url, rel_canonical=extracted.canonical_url)
+        canonical = canonicalize_url(page_url, rel_canonical=extracted.canonical_url)
     except ValueError:
         canonical = item.canonical_url
     title = extracted.title or item.feed_title

@@ -164,6 +164,9 @@ class Article(Base):
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
     story_score: Mapped[float | None] = mapped_column(Float)
     wire: Mapped[str | None] = mapped_column(Text)
+    #: where a backfill read it (the capture in a web archive) and when the archive took it
+    archived_url: Mapped[str | None] = mapped_column(Text)
+    captured_at: Mapped[datetime | None]
     search: Mapped[str] = mapped_column(
         TSVECTOR,
         Computed(
@@ -197,6 +200,8 @@ class Sighting(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    archive: Mapped[str | None] = mapped_column(Text)  # wayback | commoncrawl: seen in that archive
+    archived_url: Mapped[str | None] = mapped_column(Text)
 
 
 class ArticleRevision(Base):
@@ -299,3 +304,59 @@ class StoryEvent(Base):
     other_story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any] | None]
+
+
+ARCHIVES = ("wayback", "commoncrawl")
+JOB_STATES = ("pending", "discovering", "fetching", "done", "error")
+
+
+class BackfillJob(Base):
+    """One backfill from a web archive over one site and one month chunk, with its cursor
+    (CDX resume key; crawl and page for Common Crawl) so an interrupted backfill resumes."""
+
+    __tablename__ = "backfill_jobs"
+    __table_args__ = (
+        CheckConstraint(f"archive IN {ARCHIVES}", name="backfill_jobs_archive"),
+        CheckConstraint(f"state IN {JOB_STATES}", name="backfill_jobs_state"),
+        UniqueConstraint("archive", "site", "window_start", "window_end", name="backfill_jobs_chunk"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    archive: Mapped[str] = mapped_column(Text)
+    site: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    state: Mapped[str] = mapped_column(Text, server_default="pending")
+    crawl: Mapped[str | None] = mapped_column(Text)
+    page: Mapped[int] = mapped_column(Integer, server_default="0")
+    pages: Mapped[int | None] = mapped_column(Integer)
+    resume_key: Mapped[str | None] = mapped_column(Text)
+    discovered: Mapped[int] = mapped_column(Integer, server_default="0")
+    queued: Mapped[int] = mapped_column(Integer, server_default="0")
+    filtered: Mapped[int] = mapped_column(Integer, server_default="0")
+    malformed: Mapped[int] = mapped_column(Integer, server_default="0")
+    errors: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    relevant_only: Mapped[bool] = mapped_column(server_default="false")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    discovered_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class ArchiveCapture(Base):
+    """Where a queued URL found by a backfill lives in its archive."""
+
+    __tablename__ = "archive_captures"
+    __table_args__ = (Index("archive_captures_job", "job_id"),)
+
+    queue_id: Mapped[int] = mapped_column(ForeignKey("url_queue.id", ondelete="CASCADE"), primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("backfill_jobs.id", ondelete="CASCADE"))
+    archive: Mapped[str] = mapped_column(Text)
+    archived_url: Mapped[str] = mapped_column(Text)
+    captured_at: Mapped[datetime]
+    warc_filename: Mapped[str | None] = mapped_column(Text)
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+    warc_length: Mapped[int | None] = mapped_column(BigInteger)
+    relevance: Mapped[float | None] = mapped_column(Float)  # set when --relevant-only did not store it

@@ -62,6 +62,15 @@ class Settings:
     poll_interval_minutes: int = 10
     maintenance_cron: str = "30 4 * * *"
     parse_workers: int = 2
+    wayback_url: str = "https://web.archive.org"
+    commoncrawl_index_url: str = "https://index.commoncrawl.org"
+    commoncrawl_data_url: str = "https://data.commoncrawl.org"
+    wayback_delay: float = 1.0
+    commoncrawl_delay: float = 1.0
+    archive_concurrency: int = 2
+    archive_page_size: int = 500
+    archive_retries: int = 4
+    archive_retry_base: float = 2.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -92,6 +101,19 @@ class Settings:
             poll_interval_minutes=_int("VEILLE_POLL_INTERVAL_MINUTES", 10),
             maintenance_cron=os.environ.get("VEILLE_MAINTENANCE_CRON") or "30 4 * * *",
             parse_workers=_int("VEILLE_PARSE_WORKERS", 2),
+            wayback_url=(os.environ.get("VEILLE_WAYBACK_URL") or "https://web.archive.org").rstrip("/"),
+            commoncrawl_index_url=(
+                os.environ.get("VEILLE_COMMONCRAWL_INDEX_URL") or "https://index.commoncrawl.org"
+            ).rstrip("/"),
+            commoncrawl_data_url=(
+                os.environ.get("VEILLE_COMMONCRAWL_DATA_URL") or "https://data.commoncrawl.org"
+            ).rstrip("/"),
+            wayback_delay=_float("VEILLE_WAYBACK_DELAY", 1.0),
+            commoncrawl_delay=_float("VEILLE_COMMONCRAWL_DELAY", 1.0),
+            archive_concurrency=_int("VEILLE_ARCHIVE_CONCURRENCY", 2),
+            archive_page_size=_int("VEILLE_ARCHIVE_PAGE_SIZE", 500),
+            archive_retries=_int("VEILLE_ARCHIVE_RETRIES", 4),
+            archive_retry_base=_float("VEILLE_ARCHIVE_RETRY_BASE", 2.0),
         )
 
 

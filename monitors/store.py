@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from monitors.http import PERMANENT, TRANSIENT
 from monitors.ingest import IngestOutcome, QueueItem
 from monitors.language import normalize_declared_language
 from monitors.models import (
+    ArchiveCapture,
     Article,
     ArticleHtml,
     ArticleRevision,
@@ -453,6 +454,8 @@ def claim_items(session: Session, limit: int) -> list[QueueItem]:
             QueuedUrl.state == "pending",
             QueuedUrl.next_attempt_at <= t,
             or_(QueuedUrl.claimed_at.is_(None), QueuedUrl.claimed_at < t - CLAIM_LEASE),
+            # a web-archive capture is fetched from its archive by its backfill job
+            ~exists().where(ArchiveCapture.queue_id == QueuedUrl.id),
         )
         .order_by(QueuedUrl.next_attempt_at, QueuedUrl.id)
         .limit(limit)

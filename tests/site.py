@@ -286,6 +286,7 @@ class LocalSite:
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
+        self.prefixes: dict[str, Handler] = {}  # path prefix -> handler, when no route matches
         self.log: list[dict[str, Any]] = []
         site = self
 
@@ -299,6 +300,10 @@ class LocalSite:
                 path = self.path.split("#")[0]
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 route = site.routes.get(path) or site.routes.get(path.split("?")[0])
+                if route is None:
+                    prefix = next((p for p in site.prefixes if path.startswith(p)), None)
+                    if prefix is not None:
+                        route = Route(b"", handler=site.prefixes[prefix])
                 if route is None:
                     status, hdrs, body = 404, {"Content-Type": "text/html"}, b"<h1>Not found</h1>"
                 elif route.handler is not None:

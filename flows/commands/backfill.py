@@ -14,9 +14,13 @@ from flows.commands.common import prepare_database, print_table
 EXAMPLE = """example:
   veille backfill --since 2025-02-01 --until 2025-02-16          # the summit's fortnight
   veille backfill --since 2025-02-01 --source "Parti socialiste"  # one source (repeatable)
+  veille backfill --since 2025-02-01 --until 2025-02-28 --from wayback --site liberation.fr
+  veille backfill --since 2025-02-01 --until 2025-02-28 --from commoncrawl --relevant-only
 
-Sitemap sources are read over the window (index, children, Google News dates); feeds give
-what they still list in it; listing pages show only the present and are skipped.
+Without --from, sitemap sources are read over the window (index, children, Google News
+dates); feeds give what they still list in it; listing pages show only the present and are
+skipped. With --from, the sources' sites (or --site) are looked up in a web archive and the
+pages are read from the archive; an interrupted run resumes when run again (docs/backfill.md).
 """
 
 
@@ -38,6 +42,18 @@ def register(sub: Any) -> None:
     p.add_argument("--until", type=_date, metavar="DATE", help="window end (default: now)")
     p.add_argument("--sources", metavar="FILE", help="sources file (default: seeds/sources.toml)")
     p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
+    p.add_argument(
+        "--from",
+        dest="archive",
+        choices=("wayback", "commoncrawl"),
+        help="read the past from a web archive (Internet Archive or Common Crawl) instead of sitemaps",
+    )
+    p.add_argument("--site", metavar="DOMAIN", help="with --from: only this site (a source must be on it)")
+    p.add_argument(
+        "--relevant-only",
+        action="store_true",
+        help="with --from: store only captures relevant to a topic (others are recorded as seen)",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -100,6 +116,13 @@ def handle(args: argparse.Namespace) -> int:
     until = args.until or datetime.now(UTC)
     if args.since > until:
         print(f"veille: error: --since {args.since.date()} is after --until {until.date()}", file=sys.stderr)
+        return 2
+    if args.archive:
+        from flows.commands.archive_backfill import handle_archive
+
+        return handle_archive(args, until, started)
+    if args.site or args.relevant_only:
+        print("veille: error: --site and --relevant-only go with --from wayback|commoncrawl", file=sys.stderr)
         return 2
     with session_scope() as session:
         start = database_now(session)

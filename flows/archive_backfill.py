@@ -1,0 +1,253 @@
+"""Backfill from the web archives: a flow mapping over (site, month) jobs.
+
+Each job task discovers its captures page by page through the archive's CDX API (the page
+and the job's cursor committed together), then fetches them from the archive and runs them
+through the same analysis and store as any page. Jobs are locked per process (an advisory
+lock), so several work-pool workers running the same backfill share its jobs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.pipeline import _run_id, reset_runtime, runtime, transient_task
+from monitors import archives as ar
+from monitors.backfill_jobs import (
+    BackfillError,
+    claim_captures,
+    get_job,
+    job_lock,
+    job_summary,
+    log_archive_fetches,
+    plan_jobs,
+    record_job_error,
+    record_page,
+    set_job,
+    settle_job,
+    sites_of_sources,
+    store_capture,
+)
+from monitors.db import ensure_schema, get_engine, session_scope
+from monitors.http import HostThrottle
+from monitors.ingest import analyse_page
+from monitors.sources import load_sources, sync_sources
+
+_throttles: dict[str, HostThrottle] = {}
+_throttles_lock = threading.Lock()
+
+
+def archive_throttle(archive: str) -> HostThrottle:
+    """The process's throttle for an archive (its rate limit, shared by all jobs)."""
+    with _throttles_lock:
+        if not _throttles:
+            _throttles.update(ar.throttles(runtime().settings))
+        return _throttles[archive]
+
+
+def plan(
+    archive: str,
+    since: datetime,
+    until: datetime,
+    site: str | None = None,
+    sources_file: str | None = None,
+    relevant_only: bool = False,
+) -> tuple[list[int], list[ar.Crawl]]:
+    """Check the request, sync the sources and create (or find again) the backfill's jobs;
+    with Common Crawl, also the crawls that cover the window. Raises BackfillError."""
+    if archive not in ar.ARCHIVES:
+        raise BackfillError(f"unknown archive {archive!r}: wayback or commoncrawl")
+    if until < since:
+        raise BackfillError(f"--until {until.date()} is before --since {since.date()}")
+    crawls: list[ar.Crawl] = []
+    if archive == ar.COMMONCRAWL:
+        rt = runtime()
+        try:
+            listed = ar.commoncrawl_crawls(rt.client, rt.settings, archive_throttle(archive))
+        except ar.ArchiveError as exc:
+            raise BackfillError(str(exc)) from exc
+        crawls = ar.crawls_covering(listed, since, until)
+        if not crawls:
+            raise BackfillError(
+                f"no Common Crawl crawl covers {since.date()} .. {until.date()}"
+                f" ({len(listed)} crawls listed in collinfo.json)"
+            )
+    specs = load_sources(sources_file)
+    with session_scope() as session:
+        ids = sync_sources(session, specs)
+        sites = sites_of_sources(session, ids, site)
+        jobs = plan_jobs(session, archive, sites, since, until, relevant_only)
+    return jobs, crawls
+
+
+def discover(job_id: int, crawls: list[ar.Crawl], run_id: str | None) -> None:
+    """Read the job's CDX pages from its cursor on, each recorded with the next cursor in one
+    transaction; an archive error (after retries) is recorded on the job and stops discovery."""
+    with session_scope() as session:
+        job = get_job(session, job_id)
+        if job.state not in {"pending", "discovering"}:
+            return
+        set_job(session, job_id, state="discovering", last_error=None)
+        archive, site, start, end = job.archive, job.site, job.window_start, job.window_end
+    throttle = archive_throttle(archive)
+    try:
+        if archive == ar.WAYBACK:
+            _discover_wayback(job_id, site, start, end, throttle, run_id)
+        else:
+            _discover_commoncrawl(job_id, site, start, end, crawls, throttle, run_id)
+    except ar.ArchiveError as exc:
+        with session_scope() as session:
+            if exc.result is not None:
+                log_archive_fetches(session, [exc.result], get_job(session, job_id).source_id, run_id)
+            record_job_error(session, job_id, str(exc))
+        return
+    with session_scope() as session:
+        set_job(session, job_id, state="fetching", discovered_at=datetime.now(UTC))
+
+
+def _discover_wayback(
+    job_id: int, site: str, start: datetime, end: datetime, throttle: HostThrottle, run_id: str | None
+) -> None:
+    rt = runtime()
+    while True:
+        with session_scope() as session:
+            job = get_job(session, job_id)
+            key, page_no = job.resume_key, job.page
+        if page_no and not key:
+            return  # the last page was read
+        page = ar.wayback_page(rt.client, rt.settings, throttle, site, start, end, key)
+        with session_scope() as session:
+            job = get_job(session, job_id)
+            record_page(session, job, page, {"resume_key": page.resume_key, "page": page_no + 1}, run_id)
+        if not page.resume_key:
+            return
+
+
+def _discover_commoncrawl(
+    job_id: int,
+    site: str,
+    start: datetime,
+    end: datetime,
+    crawls: list[ar.Crawl],
+    throttle: HostThrottle,
+    run_id: str | None,
+) -> None:
+    rt = runtime()
+    mine = ar.crawls_covering(crawls, start, end)
+    with session_scope() as session:
+        job = get_job(session, job_id)
+        current, page_no, pages = job.crawl, job.page, job.pages
+    ids = [c.id for c in mine]
+    first = ids.index(current) if current in ids else 0
+    if current not in ids:
+        page_no, pages = 0, None
+    for crawl in mine[first:]:
+        if crawl.id != current:
+            page_no, pages = 0, None
+        if pages is None:
+            pages, fetches = ar.commoncrawl_num_pages(
+                rt.client, rt.settings, throttle, crawl, site, start, end
+            )
+            with session_scope() as session:
+                log_archive_fetches(session, fetches, get_job(session, job_id).source_id, run_id)
+                set_job(session, job_id, crawl=crawl.id, page=page_no, pages=pages)
+        while page_no < pages:
+            page = ar.commoncrawl_page(rt.client, rt.settings, throttle, crawl, site, start, end, page_no)
+            page_no += 1
+            with session_scope() as session:
+                job = get_job(session, job_id)
+                record_page(session, job, page, {"crawl": crawl.id, "page": page_no, "pages": pages}, run_id)
+        current = None
+        pages = None
+
+
+def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
+    """Claim the job's captures in batches on a few threads, fetch each from its archive,
+    analyse and store it; returns how many were settled."""
+    rt = runtime()
+    workers = max(1, min(rt.settings.concurrency, 8))
+    done = 0
+    lock = threading.Lock()
+
+    def worker() -> None:
+        nonlocal done
+        while True:
+            with session_scope() as session:
+                claimed = claim_captures(session, job_id, rt.settings.batch_size)
+            if not claimed:
+                return
+            for item, capture in claimed:
+                result = ar.fetch_capture(rt.client, rt.settings, capture, archive_throttle(capture.archive))
+                out = analyse_page(item, result, rt.topic, page_url=capture.original)
+                with session_scope() as session:
+                    store_capture(session, out, capture, rt.settings.max_attempts, run_id, relevant_only)
+                with lock:
+                    done += 1
+
+    with ThreadPoolExecutor(workers, thread_name_prefix=f"backfill-{job_id}") as pool:
+        for future in [pool.submit(worker) for _ in range(workers)]:
+            future.result()
+    return done
+
+
+@transient_task("archive backfill job {job_id}")
+def backfill_job_task(
+    job_id: int, crawls: list[ar.Crawl], relevant_only: bool, run_id: str | None
+) -> dict[str, Any]:
+    """One (archive, site, month) job: discovery from its cursor, then its captures."""
+    logger = get_run_logger()
+    with job_lock(get_engine(), job_id) as mine:
+        if not mine:
+            logger.info("job %d: another worker has it", job_id)
+        else:
+            discover(job_id, crawls, run_id)
+            settled = fetch_captures(job_id, relevant_only, run_id)
+            with session_scope() as session:
+                settle_job(session, job_id)
+            logger.info("job %d: %d captures settled", job_id, settled)
+    with session_scope() as session:
+        row = job_summary(session, job_id)
+    if row["error"]:
+        logger.warning("job %d (%s %s): %s", job_id, row["archive"], row["site"], row["error"])
+    return row
+
+
+@flow(name="veille-archive-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
+def archive_backfill_flow(
+    archive: str,
+    since: datetime,
+    until: datetime,
+    site: str | None = None,
+    sources_file: str | None = None,
+    relevant_only: bool = False,
+) -> list[dict[str, Any]]:
+    """Find the sites' captures over [since, until] in a web archive and ingest them."""
+    started = time.monotonic()
+    ensure_schema()
+    reset_runtime()
+    _throttles.clear()
+    try:
+        job_ids, crawls = plan(archive, since, until, site, sources_file, relevant_only)
+        get_run_logger().info(
+            "%s backfill %s .. %s: %d jobs", archive, since.date(), until.date(), len(job_ids)
+        )
+        run_id = _run_id()
+        futures = [backfill_job_task.submit(j, crawls, relevant_only, run_id) for j in job_ids]
+        rows = [f.result() for f in futures]
+    finally:
+        reset_runtime()
+        _throttles.clear()
+    if rows:
+        create_table_artifact(
+            key="veille-archive-backfill",
+            table=rows,
+            description=f"Backfill from {ar.ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
+        )
+    return rows

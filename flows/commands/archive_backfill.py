@@ -1,0 +1,105 @@
+"""`veille backfill --from wayback|commoncrawl`: the past from a web archive, with progress."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from datetime import datetime
+
+from flows.commands.common import print_table
+
+
+class CaptureProgress:
+    """A progress bar on stderr fed from the database: the jobs' captures settled out of
+    those queued so far, with the time left at the current pace (the total grows while
+    discovery runs)."""
+
+    def __init__(self, job_ids: list[int]) -> None:
+        self.job_ids = job_ids
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="archive-progress", daemon=True)
+
+    def _run(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        from monitors.backfill_jobs import progress_counts
+        from monitors.db import session_scope
+
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=Console(stderr=True)) as progress:
+            task = progress.add_task("archive captures", total=None)
+            while True:
+                stopping = self.stop.wait(0.5)
+                try:
+                    with session_scope() as session:
+                        total, done, discovering = progress_counts(session, self.job_ids)
+                except Exception:  # noqa: BLE001 - a missed refresh of the bar is harmless
+                    continue
+                label = "archive captures (discovering)" if discovering else "archive captures"
+                progress.update(task, description=label, total=total or None, completed=done)
+                if stopping:
+                    break
+
+    def __enter__(self) -> CaptureProgress:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def handle_archive(args: argparse.Namespace, until: datetime, started: float) -> int:
+    from flows.archive_backfill import archive_backfill_flow, plan
+    from flows.pipeline import direct_run, reset_runtime
+    from monitors.backfill_jobs import BackfillError
+
+    try:
+        job_ids, _ = plan(args.archive, args.since, until, args.site, args.sources, args.relevant_only)
+    except BackfillError as exc:
+        print(f"veille: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        reset_runtime()
+    with CaptureProgress(job_ids), direct_run():
+        rows = archive_backfill_flow(
+            args.archive,
+            args.since,
+            until,
+            site=args.site,
+            sources_file=args.sources,
+            relevant_only=args.relevant_only,
+        )
+    print()
+    print_table(rows)
+    failed = [r for r in rows if r["state"] == "error"]
+    print(
+        f"\nbackfill from {args.archive} {args.since.date()} .. {until.date()}: {len(rows)} jobs, "
+        f"{sum(r['captures'] for r in rows)} captures found, {sum(r['stored'] for r in rows)} stored, "
+        f"{sum(r['not_relevant'] for r in rows)} not relevant, {sum(r['skipped'] for r in rows)} skipped, "
+        f"{sum(r['pending'] for r in rows)} waiting, in {time.monotonic() - started:.1f}s"
+    )
+    if failed:
+        print(
+            f"veille: {len(failed)} jobs stopped on an archive error; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

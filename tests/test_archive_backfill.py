@@ -1,0 +1,265 @@
+"""`veille backfill --from wayback|commoncrawl`: the five seeds found and read from fake web
+archives (tests/fake_archives.py), with the bad input the archives really serve."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from monitors.urls import canonicalize_url
+from tests.fake_archives import FakeArchives, Snapshot, original_url, seed_snapshots, seed_sources
+from tests.site import LocalSite, seed_pages, write_sources
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+WINDOW = ["--since", "2025-02-01", "--until", "2025-02-28"]
+LIBE = "https://www.liberation.fr/2025/02"
+
+
+@pytest.fixture
+def archives(site: LocalSite, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArchives]:
+    monkeypatch.setenv("VEILLE_WAYBACK_URL", site.base)
+    monkeypatch.setenv("VEILLE_COMMONCRAWL_INDEX_URL", site.base)
+    monkeypatch.setenv("VEILLE_COMMONCRAWL_DATA_URL", site.base)
+    monkeypatch.setenv("VEILLE_WAYBACK_DELAY", "0")
+    monkeypatch.setenv("VEILLE_COMMONCRAWL_DELAY", "0")
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRY_BASE", "0.01")
+    monkeypatch.setenv("VEILLE_ARCHIVE_PAGE_SIZE", "2")  # several CDX pages per site
+    yield FakeArchives(site)
+
+
+def _bad_captures() -> list[Snapshot]:
+    """What archives serve besides articles: home and tag pages, an asset, a capture whose
+    replay redirects elsewhere, a soft 404, a PDF labelled HTML, a capture outside the window."""
+    home = "https://www.liberation.fr/"
+    return [
+        Snapshot(home, "20250210080000", b"<html><title>Accueil</title></html>"),
+        Snapshot(
+            "https://www.liberation.fr/tags/intelligence-artificielle/", "20250210080000", b"<html></html>"
+        ),
+        Snapshot("https://www.liberation.fr/static/app.css", "20250210080000", b"body{}", "text/css"),
+        Snapshot(
+            f"{LIBE}/ancien-article-sur-le-sommet.html", "20250210090000", b"", status=302, location=home
+        ),
+        Snapshot(
+            f"{LIBE}/page-disparue-du-sommet.html",
+            "20250210090000",
+            "<html><head><title>Page introuvable | Libération</title></head><body><h1>Oups</h1>"
+            "<p>Cette page n'existe pas ou plus.</p></body></html>".encode(),
+        ),
+        Snapshot(f"{LIBE}/rapport-du-sommet-ia.html", "20250210090000", b"%PDF-1.4 ...", "application/pdf"),
+        Snapshot(f"{LIBE}/un-article-de-mars-2025.html", "20250315090000", b"<html></html>"),
+    ]
+
+
+def _run(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["backfill", *args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def _articles(engine: sa.Engine) -> list[sa.Row]:  # type: ignore[type-arg]
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.text(
+                    "SELECT a.url, a.language, a.relevant, a.archived_url, a.captured_at, s.name AS source,"
+                    " si.archive, si.archived_url AS sighting_archived_url"
+                    " FROM articles a JOIN sources s ON s.id = a.source_id"
+                    " JOIN sightings si ON si.article_id = a.id ORDER BY a.url"
+                )
+            )
+        )
+
+
+@pytest.mark.parametrize("archive", ["wayback", "commoncrawl"])
+def test_backfill_from_an_archive_finds_the_seeds_french_and_relevant(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, archive: str
+) -> None:
+    archives.snapshots = seed_snapshots() + _bad_captures()
+    archives.malformed = {
+        "liberation.fr": [
+            ["fr,liberation)/x", "2025021"],
+            ["fr,liberation)/y", "2025-02-10", "ftp://x", "", "", "", ""],
+        ]
+        if archive == "wayback"
+        else ["{not json", '{"url": "https://www.liberation.fr/2025/02/a-b-c.html", "timestamp": "2025"}']
+    }
+    archives.truncated = {f"{LIBE}/rapport-du-sommet-ia.html"} if archive == "commoncrawl" else set()
+    archives.build_warc()
+    # the archive is busy at first: a 503, then a 429 with Retry-After, then it answers
+    first = "/cdx/search/cdx" if archive == "wayback" else "/CC-MAIN-2025-08-index"
+    archives.fail_first = {first: [(503, {}), (429, {"Retry-After": "0"})]}
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+
+    code, out, err = _run([*WINDOW, "--from", archive, "--sources", str(sources)])
+    assert code == 0, err
+    assert "archive captures" in err  # the progress bar
+
+    rows = _articles(clean_db)
+    originals = sorted(original_url(p.spec.slug, p.spec.site) for p in seed_pages())
+    assert [r.url for r in rows] == originals  # five articles, at their original URLs
+    for r in rows:
+        assert r.language == "fr", r.url
+        assert r.relevant is True, r.url
+        assert r.captured_at is not None and r.captured_at.year == 2025
+        assert r.archive == archive and r.archived_url == r.sighting_archived_url
+        if archive == "wayback":
+            assert r.archived_url == f"{archives.site.base}/web/20250212093000id_/{r.url}"
+        else:
+            assert r.archived_url.endswith(".warc.gz")
+    # each article belongs to its site's source
+    assert {r.source for r in rows} == {s["name"] for s in seed_sources()}
+
+    with clean_db.connect() as conn:
+        queue = dict(conn.execute(sa.text("SELECT url, coalesce(reason, state) FROM url_queue")).all())
+        logged = list(conn.scalars(sa.text("SELECT reason FROM fetch_log WHERE reason IS NOT NULL")))
+        job = conn.execute(
+            sa.text(
+                "SELECT state, malformed, filtered, last_error FROM backfill_jobs"
+                " WHERE site = 'liberation.fr'"
+            )
+        ).one()
+    # not articles: never queued
+    assert "https://www.liberation.fr/" not in queue
+    assert not any("/tags/" in u or u.endswith(".css") for u in queue)
+    assert f"{LIBE}/un-article-de-mars-2025.html" not in queue  # outside the window
+    # bad captures recorded and skipped, the rest went on
+    assert "redirect" in queue[f"{LIBE}/ancien-article-sur-le-sommet.html"]
+    assert "soft 404" in queue[f"{LIBE}/page-disparue-du-sommet.html"]
+    pdf = queue[f"{LIBE}/rapport-du-sommet-ia.html"]
+    assert ("truncated" in pdf) if archive == "commoncrawl" else ("application/pdf" in pdf)
+    assert job.state == "done" and job.malformed == 2 and job.last_error is None
+    assert sum("malformed CDX line" in r for r in logged) == 2
+    assert any("HTTP 503" in r for r in logged) and any("HTTP 429" in r for r in logged)
+
+    # the queries of docs/backfill.md run and see this backfill
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "backfill.md").read_text(encoding="utf-8")
+    queries = re.findall(r"```sql\n(.*?)```", docs, re.S)
+    assert len(queries) == 3
+    with clean_db.connect() as conn:
+        for query in queries:
+            assert conn.execute(sa.text(query)).all(), query
+
+    # the same command again: nothing fetched twice
+    hits = len(archives.site.log)
+    code, _, err = _run([*WINDOW, "--from", archive, "--sources", str(sources)])
+    assert code == 0, err
+    capture_prefix = "/web/" if archive == "wayback" else "/crawl-data/"
+    assert not [h for h in archives.site.log[hits:] if h["path"].startswith(capture_prefix)]
+    assert len(_articles(clean_db)) == 5
+
+
+def test_an_already_stored_url_is_not_fetched_from_the_archive(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    archives.snapshots = seed_snapshots()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    known = archives.snapshots[0].original
+    with clean_db.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner) VALUES ('franceinfo', 'feed',"
+                " 'https://www.francetvinfo.fr/rss.xml', 'media')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO url_queue (url, canonical_url, source_id, state)"
+                " SELECT :u, :c, id, 'fetched' FROM sources"
+            ),
+            {"u": known, "c": canonicalize_url(known)},
+        )
+    code, _, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources)])
+    assert code == 0, err
+    assert not [h for h in archives.site.log if h["path"].endswith(known)]
+    assert len(_articles(clean_db)) == 4
+
+
+def test_relevant_only_keeps_the_others_as_seen_with_their_score(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    off_topic = (
+        "<html lang='fr'><head><title>Ligue 1 : le résumé de la 22e journée</title></head><body><article>"
+        + "<p>Le PSG a battu Lyon trois buts à un au Parc des Princes samedi soir, devant 47 000 spectateurs."
+        " Les Parisiens ont dominé la rencontre de bout en bout et creusent l'écart en tête.</p>"
+        * 6
+        + "</article></body></html>"
+    )
+    archives.snapshots = [
+        *seed_snapshots(),
+        Snapshot(f"{LIBE}/ligue-1-resume-journee.html", "20250212093000", off_topic.encode()),
+    ]
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, out, err = _run(
+        [
+            *WINDOW,
+            "--from",
+            "wayback",
+            "--site",
+            "liberation.fr",
+            "--relevant-only",
+            "--sources",
+            str(sources),
+        ]
+    )
+    assert code == 0, err
+    rows = _articles(clean_db)
+    assert [r.url for r in rows] == [original_url("liberation/sommet-ia-macron-accelerer.html", "Libération")]
+    with clean_db.connect() as conn:
+        state, reason, score = conn.execute(
+            sa.text(
+                "SELECT q.state, q.reason, c.relevance FROM url_queue q"
+                " JOIN archive_captures c ON c.queue_id = q.id"
+                " WHERE q.url LIKE '%ligue-1%'"
+            )
+        ).one()
+    assert state == "skipped" and "not relevant" in reason and score is not None and score < 0.5
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "2025-03-01", "--until", "2025-02-01", "--from", "wayback"], "is after --until"),
+        (
+            ["--since", "2023-01-01", "--until", "2023-01-31", "--from", "commoncrawl"],
+            "no Common Crawl crawl covers",
+        ),
+        ([*WINDOW, "--from", "wayback", "--site", "example.org"], "no source on example.org"),
+        ([*WINDOW, "--site", "liberation.fr"], "go with --from"),
+    ],
+)
+def test_bad_requests_are_one_line_errors(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, args: list[str], message: str
+) -> None:
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, _, err = _run([*args, "--sources", str(sources)])
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_an_archive_that_stays_down_is_recorded_on_the_job_and_resumed(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "2")
+    archives.snapshots = seed_snapshots()
+    archives.fail_first = {"/cdx/search/cdx": [(503, {})] * 3}
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, _, err = _run([*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)])
+    assert code == 1 and "run the same command again" in err
+    with clean_db.connect() as conn:
+        state, errors, last = conn.execute(
+            sa.text("SELECT state, errors, last_error FROM backfill_jobs")
+        ).one()
+    assert state == "error" and errors == 1 and "HTTP 503" in last and "after 3 attempts" in last
+    code, _, err = _run([*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)])
+    assert code == 0, err
+    assert len(_articles(clean_db)) == 1
