@@ -26,7 +26,7 @@ from monitors.http import PERMANENT, FetchResult
 from monitors.ingest import IngestOutcome, QueueItem
 from monitors.listing import looks_like_article
 from monitors.models import BackfillJob, Source
-from monitors.store import CLAIM_LEASE, apply_ingest
+from monitors.store import CLAIM_LEASE, _insert_log_rows, _log_row, apply_ingest
 from monitors.urls import canonicalize_url, host_of
 
 #: First key of the advisory locks that keep one process per job (the second is the job id).
@@ -180,21 +180,6 @@ _CAPTURES = recordset_insert(
     },
     "ON CONFLICT (queue_id) DO NOTHING",
 )
-_LOG = recordset_insert(
-    "fetch_log",
-    {
-        "url": "text",
-        "kind": "text",
-        "outcome": "text",
-        "run_id": "text",
-        "source_id": "bigint",
-        "status_code": "integer",
-        "error_class": "text",
-        "reason": "text",
-        "bytes": "integer",
-        "elapsed_ms": "integer",
-    },
-)
 
 
 def log_archive_fetches(
@@ -202,22 +187,21 @@ def log_archive_fetches(
 ) -> None:
     """The archive requests in the fetch log (every attempt, so retries can be queried)."""
     rows = [
-        {
-            "url": f.url,
-            "kind": kind,
-            "outcome": f.outcome,
-            "run_id": run_id,
-            "source_id": source_id,
-            "status_code": f.status,
-            "error_class": f.error_class,
-            "reason": f.reason,
-            "bytes": f.size,
-            "elapsed_ms": f.elapsed_ms,
-        }
+        _log_row(
+            url=f.url,
+            kind=kind,
+            outcome=f.outcome,
+            run_id=run_id,
+            source_id=source_id,
+            status=f.status,
+            error_class=f.error_class,
+            reason=f.reason,
+            size=f.size,
+            elapsed_ms=f.elapsed_ms,
+        )
         for f in fetches
     ]
-    if rows:
-        session.execute(_LOG, as_rows(rows))
+    _insert_log_rows(session, rows)
 
 
 def candidates(page: CdxPage, site_root: str) -> tuple[dict[str, Capture], list[tuple[str, str]]]:
