@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from monitors.archive import new_relevant_since
 from monitors.db import session_scope
+from monitors.story_report import stories_since
 
 RUN_TABLE_KEY = "veille-run-summary"
 RUN_REPORT_KEY = "veille-run-report"
@@ -20,8 +21,13 @@ def _md(text: str | None) -> str:
     return (text or "(untitled)").replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
 
 
-def run_report(rows: list[dict[str, Any]], new_relevant: list[dict[str, Any]]) -> str:
-    """The markdown summary of a run: totals, new relevant articles as links, sources in error."""
+def run_report(
+    rows: list[dict[str, Any]],
+    new_relevant: list[dict[str, Any]],
+    stories: list[dict[str, Any]] | None = None,
+) -> str:
+    """The markdown summary of a run: totals, new relevant articles as links, new and growing
+    stories, sources in error."""
     totals = {k: sum(int(r[k]) for r in rows) for k in TOTALS}
     lines = [
         "# veille run",
@@ -40,11 +46,31 @@ def run_report(rows: list[dict[str, Any]], new_relevant: list[dict[str, Any]]) -
             lines.append(f"- {label} ({_md(a['source'])}, {when}, relevance {a['relevance']:.2f})")
     else:
         lines.append("None this run.")
+    lines += _stories_section(stories or [])
     errors = [r for r in rows if r["error"] or r["failed"]]
     if errors:
         lines += ["", "## Sources with errors", "", "| source | failed pages | error |", "|---|---|---|"]
         lines += [f"| {_md(r['source'])} | {r['failed']} | {_md(str(r['error']))} |" for r in errors]
     return "\n".join(lines) + "\n"
+
+
+def _stories_section(stories: list[dict[str, Any]]) -> list[str]:
+    """New and growing stories of the run (monitors/story_report.py's ``stories_since``)."""
+    new = [s for s in stories if s["new"]]
+    growing = [s for s in stories if not s["new"]]
+    lines = ["", f"## Stories: {len(new)} new, {len(growing)} growing", ""]
+    if not stories:
+        return [*lines, "None this run."]
+    lines += [
+        "| story | title | status | added | articles | outlets | media | parties |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {s['id']} | {_md(s['title'])} | {'new' if s['new'] else 'growing'} | {s['added']}"
+        f" | {s['articles']} | {s['outlets']} | {s['media']} | {s['parties']} |"
+        for s in stories
+    ]
+    return lines
 
 
 def publish_run_artifacts(rows: list[dict[str, Any]], since: datetime) -> None:
@@ -57,8 +83,9 @@ def publish_run_artifacts(rows: list[dict[str, Any]], since: datetime) -> None:
         )
     with session_scope() as session:
         new_relevant = new_relevant_since(session, since)
+        stories = stories_since(session, since)
     create_markdown_artifact(
         key=RUN_REPORT_KEY,
-        markdown=run_report(rows, new_relevant),
+        markdown=run_report(rows, new_relevant, stories),
         description="Run summary with links to the new relevant articles",
     )

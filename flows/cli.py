@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "flows.commands.sources",
     "flows.commands.serve",
     "flows.commands.search",
+    "flows.commands.stories",
     "flows.commands.stats",
     "flows.commands.feed",
     "flows.commands.backfill",

@@ -20,7 +20,7 @@ SELECT a.id, a.url, a.canonical_url, s.name AS source, s.owner, s.family, a.titl
        a.description, a.published_at, a.fetched_at, a.language, a.language_confidence,
        a.declared_language, a.relevance, a.relevant,
        coalesce(a.relevance_terms, ARRAY[]::text[]) AS relevance_terms, a.topic_version,
-       a.duplicate_of, a.cluster_id, a.wire,
+       a.duplicate_of, a.cluster_id, a.story_id, a.wire,
        coalesce((SELECT json_agg(json_build_object('source', ss.name, 'owner', ss.owner,
                                                   'url', si.url, 'first_seen', si.first_seen_at)
                                  ORDER BY si.first_seen_at, si.id)
@@ -146,6 +146,7 @@ def parquet_schema() -> Any:
             ("topic_version", pa.string()),
             ("duplicate_of", pa.int64()),
             ("cluster_id", pa.int64()),
+            ("story_id", pa.int64()),
             ("wire", pa.string()),
             ("sightings", pa.string()),  # JSON array of {source, owner, url, first_seen}
             ("text", pa.string()),

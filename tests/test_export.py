@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 FIELDS = {
     "id", "url", "canonical_url", "source", "owner", "title", "author", "published_at", "fetched_at",
     "language", "language_confidence", "relevance", "relevant", "relevance_terms", "duplicate_of", "text",
-    "cluster_id", "wire", "sightings",
+    "cluster_id", "story_id", "wire", "sightings",
 }  # fmt: skip
 
 
@@ -43,6 +43,8 @@ def test_export_jsonl(site: LocalSite, clean_db: sa.Engine, tmp_path: Path) -> N
                 "first_seen": rec["sightings"][0]["first_seen"],
             }
         ]
+    stories = {r["story_id"] for r in records}
+    assert None not in stories and len(stories) < len(records)  # the summit pages share stories
     franceinfo = next(r for r in records if "franceinfo" in r["url"])
     assert franceinfo["wire"] == "AFP"
     assert franceinfo["published_at"].startswith("2025-02-08")

@@ -160,6 +160,7 @@ def test_one_served_cycle_then_maintenance_publish_their_artifacts(
     assert len(links) == 5 and len(links & first) == 1
     assert {f"{site.base}/{p.spec.slug}" for p in pages[1:]} <= links
     assert "| Mixed | 1 |" in report.data  # listed among the sources with errors
+    assert re.search(r"## Stories: [1-9]\d* new, 0 growing", report.data)
 
     # A topic edit leaves one article scored with another version: maintenance rescores it.
     with clean_db.begin() as conn:

@@ -1,0 +1,98 @@
+"""`veille stories`: news events with their outlets and first publisher."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flows.commands.common import prepare_database
+
+EXAMPLE = """example:
+  veille stories                              # widest stories first
+  veille stories --since 2025-02-10 --topic ai_summit
+  veille stories --json | jq '.outlets'
+
+A story groups the articles of one news event across outlets and languages (docs/stories.md).
+In psql: SELECT * FROM stories_by_day; SELECT * FROM story_outlets WHERE story_id = 1;
+"""
+
+
+def register(sub: Any) -> None:
+    from flows.cli import formatter
+
+    p = sub.add_parser(
+        "stories",
+        help="list stories (one news event across outlets) with their outlets and first publisher",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
+    )
+    p.add_argument(
+        "--topic",
+        metavar="T",
+        help="only stories with an article relevant to topic T (a name in monitors/topics/ or a TOML file)",
+    )
+    p.add_argument("--since", metavar="D", help="only stories last seen on or after D (YYYY-MM-DD)")
+    p.add_argument("--limit", "-n", type=int, default=30, metavar="N", help="at most N stories (30)")
+    p.add_argument("--json", action="store_true", help="one JSON object per story")
+    p.set_defaults(handler=handle)
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise SystemExit(f"veille stories: --since {value!r} is not a date (YYYY-MM-DD)") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _check_topic(name: str) -> None:
+    """The topic must be the one veille scores articles with (articles carry one relevance)."""
+    from monitors.relevance import DEFAULT_TOPIC_PATH, load_topic
+
+    path = Path(name) if name.endswith(".toml") else DEFAULT_TOPIC_PATH.parent / f"{name}.toml"
+    if not path.is_file():
+        raise SystemExit(f"veille stories: no topic {name!r} (no file {path})")
+    topic, scored = load_topic(path), load_topic()
+    if topic.name != scored.name:
+        raise SystemExit(
+            f"veille stories: articles are scored for topic {scored.name!r}, not {topic.name!r}"
+            " (run `veille rescore --topic` first)"
+        )
+
+
+def handle(args: argparse.Namespace) -> int:
+    since = _since(args.since)
+    if args.topic:
+        _check_topic(args.topic)
+    prepare_database()
+    from monitors.db import session_scope
+    from monitors.story_report import list_stories
+
+    with session_scope() as session:
+        stories = list_stories(session, since=since, relevant_only=bool(args.topic), limit=args.limit)
+    if args.json:
+        for s in stories:
+            record = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in s.items()}
+            record["outlets_list"] = record.pop("outlet_names") or []
+            print(json.dumps(record, ensure_ascii=False))
+        return 0
+    if not stories:
+        print("no story yet" + (f" since {args.since}" if args.since else ""))
+        return 0
+    for s in stories:
+        span = f"{s['first_seen']:%Y-%m-%d}" + (
+            f"..{s['last_seen']:%Y-%m-%d}" if s["last_seen"].date() != s["first_seen"].date() else ""
+        )
+        print(
+            f"#{s['id']} {s['title'] or '(untitled)'}\n"
+            f"   {span}; {s['articles']} articles, {s['outlets']} outlets"
+            f" ({s['media']} media, {s['parties']} parties); language {s['language'] or '?'}\n"
+            f"   first: {s['first_publisher']} ({s['first_published']:%Y-%m-%d %H:%M})"
+            f"; outlets: {', '.join(s['outlet_names'] or [])}"
+        )
+    return 0

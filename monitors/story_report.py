@@ -1,0 +1,60 @@
+"""Reading stories back: the list ``veille stories`` prints and the run report's new and growing
+stories (read-only queries over ``stories``, ``articles`` and ``story_outlets``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+__all__ = ["list_stories", "stories_since"]
+
+LIST_SQL = """
+SELECT st.id, st.first_seen, st.last_seen, st.title, st.language, st.article_id,
+       src.name AS central_source, st.articles, st.outlets, st.media, st.parties,
+       first_pub.source AS first_publisher, first_pub.first_published,
+       (SELECT array_agg(o.source ORDER BY o.publication_rank, o.source)
+        FROM story_outlets o WHERE o.story_id = st.id) AS outlet_names
+FROM stories st
+LEFT JOIN sources src ON src.id = st.source_id
+LEFT JOIN LATERAL (
+    SELECT o.source, o.first_published FROM story_outlets o
+    WHERE o.story_id = st.id ORDER BY o.first_published, o.source LIMIT 1
+) first_pub ON true
+WHERE st.merged_into IS NULL AND st.articles > 0
+  AND (CAST(:since AS timestamptz) IS NULL OR st.last_seen >= CAST(:since AS timestamptz))
+  AND (NOT CAST(:relevant AS boolean)
+       OR EXISTS (SELECT 1 FROM articles m WHERE m.story_id = st.id AND m.relevant))
+ORDER BY st.outlets DESC, st.articles DESC, st.last_seen DESC, st.id
+LIMIT :limit
+"""
+
+SINCE_SQL = """
+SELECT st.id, st.title, st.articles, st.outlets, st.media, st.parties, st.first_seen, st.last_seen,
+       st.created_at >= CAST(:since AS timestamptz) AS new,
+       count(a.id) AS added
+FROM stories st JOIN articles a ON a.story_id = st.id
+WHERE a.fetched_at >= CAST(:since AS timestamptz) AND st.merged_into IS NULL
+GROUP BY st.id
+ORDER BY count(a.id) DESC, st.outlets DESC, st.id
+LIMIT :limit
+"""
+
+
+def list_stories(
+    session: Session, *, since: datetime | None = None, relevant_only: bool = False, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Stories seen since ``since`` (last seen), widest coverage first, with their outlets in
+    order of first publication and the first publisher."""
+    rows = session.execute(
+        text(LIST_SQL), {"since": since, "relevant": relevant_only, "limit": limit}
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def stories_since(session: Session, since: datetime, limit: int = 20) -> list[dict[str, Any]]:
+    """Stories that got articles fetched since ``since``: ``new`` when created since then,
+    else growing; ``added`` = how many articles they got."""
+    return [dict(r) for r in session.execute(text(SINCE_SQL), {"since": since, "limit": limit}).mappings()]

@@ -1,0 +1,50 @@
+"""`veille stories` after a run over the seed site, as docs/stories.md shows it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from tests.site import LocalSite, seed_site, write_sources
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def test_stories_command(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_site(site)
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "party"}],
+    )
+    assert main(["run", "--sources", str(sources)]) == 0
+    capsys.readouterr()
+    assert main(["stories", "--json"]) == 0
+    stories = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    with clean_db.connect() as conn:
+        expected = dict(
+            conn.execute(sa.text("SELECT story_id, count(*) FROM articles GROUP BY story_id")).all()
+        )
+    assert None not in expected
+    assert {s["id"]: s["articles"] for s in stories} == expected
+    widest = stories[0]
+    assert widest["first_publisher"] == "Seeds" and widest["outlets_list"] == ["Seeds"]
+    assert widest["parties"] == 1 and widest["media"] == 0 and widest["title"]
+
+    assert main(["stories", "--topic", "ai_summit"]) == 0
+    text = capsys.readouterr().out
+    assert f"#{widest['id']} " in text and "first: Seeds" in text
+    assert main(["stories", "--since", "2100-01-01"]) == 0
+    assert capsys.readouterr().out.strip() == "no story yet since 2100-01-01"
+    with pytest.raises(SystemExit, match="no topic 'nope'"):
+        main(["stories", "--topic", "nope"])
+    with pytest.raises(SystemExit, match="is not a date"):
+        main(["stories", "--since", "yesterday"])
+    with clean_db.connect() as conn:
+        views = conn.execute(sa.text("SELECT sum(articles) FROM stories_by_day")).scalar_one()
+    assert views == sum(expected.values())
