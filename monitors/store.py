@@ -35,6 +35,7 @@ from monitors.poll import PollOutcome, SourceState
 from monitors.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.settings import Settings, get_settings
 from monitors.story_store import assign as assign_story
+from monitors.story_store import lock_story_keys
 from monitors.urls import canonicalize_url
 
 FAILING_AFTER = timedelta(days=3)
@@ -540,6 +541,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     assert a is not None
     item = out.item
     keys = lock_bands(session, a.signature)
+    story_keys = lock_story_keys(session, a.text, a.title)
     values = {
         "canonical_url": a.canonical_url,
         "url": a.url,
@@ -576,6 +578,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
             language=a.language,
             at=a.published_at or now(),
             copy_root=link.root,
+            keys=story_keys,
         )
         return "stored", article_id
     same_url = session.execute(

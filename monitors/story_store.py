@@ -3,8 +3,9 @@
 Called by :func:`monitors.store.store_article` in the transaction that stores the article,
 after :func:`monitors.neardup.link_and_index`:
 
-1. :func:`assign` takes a transaction-level advisory lock per lookup key of the article (its
-   heaviest features, :func:`monitors.stories.lookup_keys`), in sorted order, in one statement.
+1. :func:`lock_story_keys` takes a transaction-level advisory lock per lookup key of the
+   article (its heaviest features, :func:`monitors.stories.lookup_keys`), in sorted order, in
+   one statement, right after the band locks and before the article row is written.
 2. Candidate stories are the ones sharing a lookup key on a day within
    :data:`monitors.stories.WINDOW_DAYS` (one indexed query on ``story_keys``); each is scored by
    cosine to its centroid times the time decay, in Python (:mod:`monitors.stories`).
@@ -20,8 +21,9 @@ at once would each miss the other's uncommitted story and create two. A candidat
 found only through a shared lookup key, and both transactions lock their lookup keys before
 looking, so the second waits for the first to commit and then finds its story (READ COMMITTED:
 the lookup is a new statement). The story locks come after the band locks in every
-transaction and are taken in sorted order in one statement, so they cannot deadlock with
-each other. Counts are recomputed from the members by ``story_refresh`` (migration 0008),
+transaction and are taken in sorted order in one statement, and both before any row is
+written: a transaction that waits for an advisory lock holds no row lock, so advisory and row
+locks cannot form a cycle. Counts are recomputed from the members by ``story_refresh`` (migration 0008),
 which a delete trigger on ``articles`` also calls.
 """
 
@@ -50,7 +52,7 @@ from monitors.stories import (
     word_count,
 )
 
-__all__ = ["COPY_CANDIDATE", "STORY_LOCK_CLASS", "StoryLink", "assign"]
+__all__ = ["COPY_CANDIDATE", "STORY_LOCK_CLASS", "StoryKeys", "StoryLink", "assign", "lock_story_keys"]
 
 STORY_LOCK_CLASS = 0x53545259  # "STRY": namespace of the story-key advisory locks
 #: Raw similarity (no decay) from which a story's members are compared for edit-tolerant copies.
@@ -131,6 +133,29 @@ def _find_copy(
     return None
 
 
+@dataclass(frozen=True)
+class StoryKeys:
+    """An article's story vector and lookup keys, computed once: the store locks the keys
+    (:func:`lock_story_keys`) before it writes any row, then :func:`assign` uses them."""
+
+    vector: dict[str, float]
+    hashes: list[int]
+
+
+def lock_story_keys(session: Session, text: str, title: str | None) -> StoryKeys:
+    """Compute the article's story features and take the advisory locks of its lookup keys
+    until the transaction ends. Call right after :func:`monitors.neardup.lock_bands`, before
+    the article row is written: with every advisory lock taken before any row lock, a
+    transaction waiting for a lock never holds a row another one waits for."""
+    vector = features(text, title)
+    hashes = [key_hash(k) for k in lookup_keys(vector)]
+    if hashes:
+        _cursor(session).execute(
+            LOCK_SQL, {"cls": STORY_LOCK_CLASS, "ids": _array(sorted({h >> 32 for h in hashes}))}
+        )
+    return StoryKeys(vector, hashes)
+
+
 def assign(
     session: Session,
     article_id: int,
@@ -140,15 +165,15 @@ def assign(
     language: str | None,
     at: datetime,
     copy_root: int | None = None,
+    keys: StoryKeys | None = None,
 ) -> StoryLink:
     """Put a stored article into its story (see the module docstring); ``at`` is its
-    publication time, else its fetch time; ``copy_root`` the cluster root MinHash linked it to."""
-    vector = features(text, title)
-    keys = lookup_keys(vector)
-    hashes = [key_hash(k) for k in keys]
+    publication time, else its fetch time; ``copy_root`` the cluster root MinHash linked it to;
+    ``keys`` what :func:`lock_story_keys` returned (taken now when None)."""
+    if keys is None:
+        keys = lock_story_keys(session, text, title)
+    vector, hashes = keys.vector, keys.hashes
     cur = _cursor(session)
-    if hashes:
-        cur.execute(LOCK_SQL, {"cls": STORY_LOCK_CLASS, "ids": _array(sorted({h >> 32 for h in hashes}))})
     window = timedelta(days=WINDOW_DAYS)
     rows = (
         cur.execute(
