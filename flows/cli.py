@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "flows.commands.db",
     "flows.commands.score",
     "flows.commands.eval",
+    "flows.commands.train",
     "flows.commands.rescore",
     "flows.commands.sources",
     "flows.commands.serve",

@@ -36,7 +36,8 @@ from itertools import compress, count, islice
 from pathlib import Path
 from typing import Any
 
-from monitors.topic_schema import parse_topic_file
+from monitors.learned import LinearModel, dense_features, model_text
+from monitors.topic_schema import TopicError, parse_topic_file
 
 DEFAULT_TOPIC_PATH = Path(__file__).resolve().parent / "topics" / "ai_summit.toml"
 ZONES = ("title", "lead", "body", "tail")
@@ -350,6 +351,10 @@ class Topic:
     period_anchor_groups: tuple[str, ...] = ()
     # labels of the labelled sets (../shared/eval) that mean "relevant to this topic"
     labels: tuple[str, ...] = ()
+    # [model]: the learned part (monitors/learned.py), consulted when the rules matched something
+    # but not enough; p x the rules' damping >= model_threshold makes the article relevant
+    model: LinearModel | None = field(default=None, compare=False, repr=False)
+    model_threshold: float = 0.5
     path: str = ""
     # matcher owner -> what its matches count for, so scoring visits only what a piece holds:
     # ((name, group, weight, exclusion owner) of its terms, names of its cases)
@@ -379,7 +384,8 @@ def load_topic(path: str | Path | None = None) -> Topic:
     """
     topic_path = Path(path) if path is not None else DEFAULT_TOPIC_PATH
     data, raw_bytes = parse_topic_file(topic_path)
-    digest = hashlib.sha256(raw_bytes).hexdigest()[:8]
+    model, model_bytes = _load_model(topic_path, data)
+    digest = hashlib.sha256(raw_bytes + model_bytes).hexdigest()[:8]
 
     groups: dict[str, Any] = data.get("groups", {})
     satisfies = {g: tuple(spec.get("satisfies", ())) for g, spec in groups.items()}
@@ -475,8 +481,28 @@ def load_topic(path: str | Path | None = None) -> Topic:
         dominance=float(scoring.get("dominance", 0.0)),
         period_anchor_groups=period_anchor_groups,
         labels=tuple(data.get("labels", ())),
+        model=model,
+        model_threshold=float(data.get("model", {}).get("threshold", 0.5)),
         path=str(topic_path),
     )
+
+
+def model_path(topic_path: Path, data: Mapping[str, Any]) -> Path | None:
+    """Where the topic's [model] file is (relative to the topic file), or None."""
+    spec = data.get("model")
+    return (topic_path.parent / spec["file"]) if spec and spec.get("file") else None
+
+
+def _load_model(topic_path: Path, data: Mapping[str, Any]) -> tuple[LinearModel | None, bytes]:
+    path = model_path(topic_path, data)
+    if path is None:
+        return None, b""
+    if not path.is_file():
+        raise TopicError(
+            f"{topic_path}: [model] file {path.name} not found;"
+            f" build it with: veille train-topic --topic {topic_path}"
+        )
+    return LinearModel.load(path), path.read_bytes()
 
 
 def _as_date(value: Any) -> date | None:
@@ -887,6 +913,26 @@ def score_relevance(
         score *= topic.outside_factor
 
     score = min(1.0, max(0.0, score))
+    learned: dict[str, Any] | None = None
+    if topic.model is not None and score < topic.threshold and matched:
+        # the rules found the topic's words but not enough: the learned part may lift the score,
+        # under the same damping (another event, outside the period)
+        damping = factor * (1.0 if inside else topic.outside_factor)
+        features = dense_features(
+            published_at is not None, inside, strengths[topic.required_groups[0]], score
+        )
+        reads = model_text(text, title)
+        probability = topic.model.probability(reads, features)
+        lifted = min(1.0, topic.threshold * probability * damping / topic.model_threshold)
+        learned = {
+            "probability": round(probability, 4),
+            "threshold": topic.model_threshold,
+            "damping": round(damping, 4),
+            "decided": lifted >= topic.threshold,
+        }
+        if lifted >= topic.threshold:
+            learned["features"] = topic.model.explain(reads, features)
+        score = max(score, lifted)
     ordered = sorted(
         (name for name, m in matched.items() if not m.get("proximity")),
         key=lambda n: (-matched[n]["contribution"], n),
@@ -913,6 +959,7 @@ def score_relevance(
             "start": start.isoformat() if start else None,
             "end": end.isoformat() if end else None,
         },
+        "model": learned,
         "best_sentence": best_sentence[:_BEST_SENTENCE_CHARS],
         "threshold": topic.threshold,
     }

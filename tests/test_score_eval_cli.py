@@ -88,7 +88,7 @@ def test_eval_fails_below_a_floor(tmp_path: Path) -> None:
     assert "relevance relevant.f1" in err and "< floor 1.0100" in err
 
 
-@pytest.mark.parametrize("command", ["score", "eval", "rescore"])
+@pytest.mark.parametrize("command", ["score", "eval", "rescore", "train-topic"])
 def test_help_has_an_example(command: str) -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exc:

@@ -1,0 +1,92 @@
+"""`veille train-topic`: build a topic's learned part from labelled text (reproducibly)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+EXAMPLE = """Fits a logistic regression over hashed words and character n-grams (plus the rules'
+evidence) on labelled JSON lines, prints story-grouped cross-validated precision/recall of
+rules + model at several model thresholds (choose [model] threshold from them), and writes the
+weights to the topic's [model] file. The file holds hashed weights only, no text.
+
+example:
+  veille train-topic                                  # the summit topic on ../shared/eval/relevance-dev.jsonl
+  veille train-topic --topic my_topic.toml --data my_labels.jsonl --output my_topic.model.npz
+"""
+
+
+def register(sub: Any) -> None:
+    from flows.cli import formatter
+
+    p = sub.add_parser(
+        "train-topic",
+        help="train a topic's learned part on labelled text (dev split by default)",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
+    )
+    p.add_argument("--topic", metavar="TOML", help="topic file (default: the AI Action Summit)")
+    p.add_argument(
+        "--data", metavar="FILE", help="labelled JSON lines (default: ../shared/eval/relevance-dev.jsonl)"
+    )
+    p.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength (default 1.0)")
+    p.add_argument(
+        "--output", "-o", metavar="FILE", help="where to write (default: the topic's [model] file)"
+    )
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from flows.commands.common import print_table
+    from monitors.evaluation import shared_eval_dir
+    from monitors.relevance import DEFAULT_TOPIC_PATH, model_path
+    from monitors.topic_schema import parse_topic_file
+    from monitors.training import train_topic
+
+    topic_path = Path(args.topic) if args.topic else DEFAULT_TOPIC_PATH
+    data_spec, _ = parse_topic_file(topic_path)
+    output = Path(args.output) if args.output else model_path(topic_path, data_spec)
+    if output is None:
+        print(f"error: {topic_path} has no [model] file and no --output was given", file=sys.stderr)
+        return 2
+    data = args.data
+    if data is None:
+        shared = shared_eval_dir()
+        if shared is None:
+            print("error: no --data and no ../shared/eval/relevance-dev.jsonl", file=sys.stderr)
+            return 2
+        data = shared / "relevance-dev.jsonl"
+    topic = _rules_only_topic(topic_path, data_spec)
+    model, report = train_topic(topic, data, c=args.c)
+    rows = [
+        {"threshold": t, "kind": kind, **figures}
+        for t, per_kind in report.items()
+        for kind, figures in per_kind.items()
+        if kind != "rules only" or t == next(iter(report))
+    ]
+    print(f"cross-validated on {data} (folds by story), rules + model:")
+    print_table(rows, out=sys.stdout)
+    model.save(output)
+    print(f"wrote {output} ({output.stat().st_size} bytes, {model.meta['n_items']} items)")
+    return 0
+
+
+def _rules_only_topic(topic_path: Path, data: dict[str, Any]) -> Any:
+    """The topic without its learned part (its model file may not exist yet)."""
+    import tempfile
+
+    from monitors.relevance import load_topic
+
+    if "model" not in data:
+        return load_topic(topic_path)
+    text = topic_path.read_text("utf-8")
+    start = text.index("[model]")
+    rest = text[start + len("[model]") :]
+    following = rest.find("\n[")
+    stripped = text[:start] + (rest[following:] if following >= 0 else "")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / topic_path.name
+        copy.write_text(stripped, "utf-8")
+        return load_topic(copy)

@@ -1,0 +1,92 @@
+"""The learned part: same features as scikit-learn's HashingVectorizer, reproducible training,
+explanations from re-featurised text, combined with the rules. Trained here on our own
+examples (tests/eval/relevance.jsonl), never on the shared sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitors.learned import N_FEATURES, LinearModel, _vectorizers, model_text, train
+from monitors.relevance import DEFAULT_TOPIC_PATH, load_topic, score_relevance
+from monitors.topic_schema import TopicError
+from monitors.training import _rule_features, train_topic
+
+EVAL = Path(__file__).parent / "eval" / "relevance.jsonl"
+
+
+def _rows(model: LinearModel, text: str) -> tuple[list[int], list[float], list[int], list[float]]:
+    (wi, wv), (ci, cv) = model._rows(text)
+    return wi.tolist(), wv.tolist(), ci.tolist(), cv.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="abcdeéèàl' IA-\n0123", max_size=80))
+def test_features_are_hashing_vectorizers(text: str) -> None:
+    model = LinearModel(np.zeros(N_FEATURES), np.zeros(N_FEATURES), np.zeros(4), 0.0)
+    folded = model_text(text, None)
+    words, chars = _vectorizers()
+    w, c = words.transform([folded]), chars.transform([folded])
+    w.sort_indices()
+    c.sort_indices()
+    wi, wv, ci, cv = _rows(model, folded)
+    assert wi == w.indices.tolist() and np.allclose(wv, w.data)
+    assert ci == c.indices.tolist() and np.allclose(cv, c.data)
+
+
+@pytest.fixture(scope="module")
+def topic_with_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("topic")
+    topic_file = folder / "summit.toml"
+    text = DEFAULT_TOPIC_PATH.read_text("utf-8") + '\n[model]\nfile = "summit.model.npz"\nthreshold = 0.4\n'
+    topic_file.write_text(text, "utf-8")
+    rules = load_topic(DEFAULT_TOPIC_PATH)
+    model, report = train_topic(rules, EVAL)
+    model.save(folder / "summit.model.npz")
+    items = [json.loads(line) for line in EVAL.read_text("utf-8").splitlines()]
+    dense, _, _ = _rule_features(rules, items)
+    again = train(items, [bool(i["relevant"]) for i in items], dense, 1.0, EVAL.name)
+    again.save(folder / "again.npz")
+    assert (folder / "summit.model.npz").read_bytes() == (folder / "again.npz").read_bytes()  # reproducible
+    assert set(report["0.40"]) >= {"rules only", "text"}
+    return topic_file
+
+
+def test_model_file_holds_weights_not_text(topic_with_model: Path) -> None:
+    raw = (topic_with_model.parent / "summit.model.npz").read_bytes()
+    with np.load(topic_with_model.parent / "summit.model.npz") as data:
+        assert set(data.files) == {
+            "word_index", "word_value", "char_index", "char_value", "dense", "intercept", "meta"
+        }  # fmt: skip
+        assert json.loads(str(data["meta"]))["n_items"] == sum(1 for _ in EVAL.open())
+    assert b"sommet" not in raw and b"Bouverot" not in raw
+
+
+def test_model_lifts_with_explained_features(topic_with_model: Path) -> None:
+    topic = load_topic(topic_with_model)
+    assert topic.model is not None and topic.version != load_topic().version
+    items = [json.loads(line) for line in EVAL.read_text("utf-8").splitlines()]
+    consulted = 0
+    for item in items:
+        result = score_relevance(topic, item["text"], title=item.get("title"))
+        learned = result.evidence["model"]
+        if learned is None:
+            continue
+        consulted += 1
+        assert 0.0 <= learned["probability"] <= 1.0
+        if learned["decided"]:
+            assert result.relevant and learned["features"], learned
+            assert all(isinstance(name, str) and weight > 0 for name, weight in learned["features"])
+    assert consulted > 0
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    topic_file = tmp_path / "t.toml"
+    topic_file.write_text(DEFAULT_TOPIC_PATH.read_text("utf-8") + '\n[model]\nfile = "absent.npz"\n', "utf-8")
+    with pytest.raises(TopicError, match="veille train-topic"):
+        load_topic(topic_file)
