@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from monitors.language import detect_language
-from monitors.relevance import Topic, parse_published, score_relevance
+from monitors.relevance import Topic, parse_published, score_item, score_relevance
 
 HARD_NEGATIVE_TAG = "hard_negative"
 #: the shared labelled sets, read at run time from ``../shared/eval`` next to the repository
@@ -78,11 +78,7 @@ def evaluate_relevance(
     hard_total = hard_ok = 0
     errors: list[dict[str, Any]] = []
     for item in items:
-        try:
-            published = parse_published(item.get("published_at"))
-        except ValueError:
-            published = None
-        result = score_relevance(topic, item.get("text", ""), title=item.get("title"), published_at=published)
+        result = score_item(topic, item)
         truth = bool(item["relevant"]) if "relevant" in item else item.get("label") in positives
         predicted = result.relevant
         key = ("t" if truth == predicted else "f") + ("p" if predicted else "n")

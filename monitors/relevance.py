@@ -505,6 +505,16 @@ def _load_model(topic_path: Path, data: Mapping[str, Any]) -> tuple[LinearModel 
     return LinearModel.load(path), path.read_bytes()
 
 
+def score_item(topic: Topic, item: Mapping[str, Any]) -> RelevanceResult:
+    """Score a labelled item ({"text", "title", "published_at"}); a date that does not parse is
+    ignored (``veille score`` warns about it, labelled sets are not the place to)."""
+    try:
+        published = parse_published(item.get("published_at"))
+    except ValueError:
+        published = None
+    return score_relevance(topic, item.get("text", ""), title=item.get("title"), published_at=published)
+
+
 def _as_date(value: Any) -> date | None:
     if value is None:
         return None

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from monitors.learned import LinearModel, dense_features, model_text, train
-from monitors.relevance import Topic, parse_published, score_relevance
+from monitors.relevance import Topic, score_item
 
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8)
 FOLDS = 5
@@ -31,17 +31,16 @@ def _rule_features(
     rules = dataclasses.replace(topic, model=None)
     dense, damping, verdicts = [], [], []
     for item in items:
-        try:
-            published = parse_published(item.get("published_at"))
-        except ValueError:
-            published = None
-        result = score_relevance(rules, item.get("text", ""), title=item.get("title"), published_at=published)
+        result = score_item(rules, item)
         period = result.evidence["period"]
         inside = bool(period["inside"])
         groups = result.evidence["groups"]
         dense.append(
             dense_features(
-                published is not None, inside, groups.get(topic.required_groups[0], 0.0), result.score
+                period["published_at"] is not None,
+                inside,
+                groups.get(topic.required_groups[0], 0.0),
+                result.score,
             )
         )
         damping.append(
