@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from monitors import fallback
+from monitors.blocking import BLOCKED
 from monitors.models import QueuedUrl, Source
 from monitors.sources import SourceSpec
 
@@ -82,18 +84,26 @@ def source_rows(session: Session, names: list[str] | None = None) -> list[dict[s
         error = ""
         if s.last_error:
             error = f"[{s.last_error_class}] {s.last_error}" if s.last_error_class else s.last_error
+        status = s.status
+        if s.fallback_since is not None:
+            status += " (on fallback)"
+        elif s.consecutive_failures and s.last_error_class == BLOCKED:
+            status += " (blocked)"
+        suggested = "; ".join(
+            x for x in (fallback.suggestion(s, now), suggestion_text(s.suggested_feeds)) if x
+        )
         rows.append(
             {
                 "name": s.name,
                 "kind": s.kind,
                 "owner": s.owner,
-                "status": s.status,
+                "status": status,
                 "last_success": _when(s.last_success_at, now),
                 "new_7d": new_7d,
                 "next_poll": _next(s.status, s.next_poll_at, now),
                 "interval": f"{s.poll_interval_seconds // 60}min",
                 "failures": s.consecutive_failures,
-                "suggested": suggestion_text(s.suggested_feeds),
+                "suggested": suggested,
                 "last_error": error,  # last: printed whole, never cut
             }
         )

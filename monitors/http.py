@@ -31,6 +31,7 @@ from urllib3.exceptions import (
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from monitors.blocking import CHALLENGE_MAX_BYTES, block_reason
 from monitors.settings import Settings
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class FetchResult:
     reason: str | None = None
     retry_after: float | None = None
     elapsed_ms: int = 0
+    blocked: bool = False  # refused as a bot: 401/403/429 or a challenge page (monitors.blocking)
 
     @property
     def ok(self) -> bool:
@@ -327,8 +329,9 @@ def _read(
         drained = _drain(response, hdrs)
         return FetchResult(url, current, "not_modified", status, headers=hdrs), drained
     if status >= 400:
-        drained = _drain(response, hdrs)
+        page, drained = _peek(response, DRAIN_MAX_BYTES)
         transient = status in TRANSIENT_STATUSES
+        blocked = block_reason(status, response.reason or "", hdrs, page)
         return FetchResult(
             url,
             current,
@@ -336,11 +339,16 @@ def _read(
             status,
             headers=hdrs,
             error_class=TRANSIENT if transient else PERMANENT,
-            reason=f"HTTP {status} {response.reason or ''}".strip(),
+            reason=blocked or f"HTTP {status} {response.reason or ''}".strip(),
             retry_after=parse_retry_after(hdrs.get("retry-after")),
+            blocked=blocked is not None,
         ), drained
     ctype = hdrs.get("content-type", "").split(";")[0].strip().lower()
     if accept is not None and ctype and ctype not in accept:
+        if ctype in HTML_TYPES:  # a challenge page where a feed or sitemap was expected?
+            page, drained = _peek(response, CHALLENGE_MAX_BYTES)
+            if blocked := block_reason(status, response.reason or "", hdrs, page):
+                return _challenge(url, current, status, hdrs, blocked), drained
         return FetchResult(
             url,
             current,
@@ -358,7 +366,27 @@ def _read(
         body.extend(chunk)
         if len(body) > settings.max_bytes:
             return _too_large(url, current, status, hdrs, settings.max_bytes), False
+    small_html = len(body) <= CHALLENGE_MAX_BYTES and (not ctype or ctype in HTML_TYPES)
+    if small_html and (blocked := block_reason(status, response.reason or "", hdrs, bytes(body))):
+        return _challenge(url, current, status, hdrs, blocked), True
     return FetchResult(url, current, "ok", status, bytes(body), hdrs), True
+
+
+def _challenge(url: str, current: str, status: int, hdrs: dict[str, str], reason: str) -> FetchResult:
+    """A challenge page served with a success status: blocked, worth retrying later."""
+    return FetchResult(
+        url, current, "error", status, headers=hdrs, error_class=TRANSIENT, reason=reason, blocked=True
+    )
+
+
+def _peek(response: urllib3.BaseHTTPResponse, limit: int) -> tuple[bytes, bool]:
+    """Up to ``limit`` bytes of a body read for inspection (an error or challenge page), and
+    whether that was all of it (then the connection can be reused)."""
+    try:
+        data = response.read(limit + 1)
+    except (Urllib3Error, OSError):
+        return b"", False
+    return data[:limit], len(data) <= limit
 
 
 def _describe(exc: BaseException) -> str:

@@ -50,6 +50,7 @@ class Source(Base):
         CheckConstraint(f"kind IN {SOURCE_KINDS}", name="sources_kind"),
         CheckConstraint(f"owner IN {OWNERS}", name="sources_owner"),
         CheckConstraint(f"status IN {SOURCE_STATUSES}", name="sources_status"),
+        CheckConstraint(f"fallback_kind IN {SOURCE_KINDS}", name="sources_fallback_kind"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -76,6 +77,11 @@ class Source(Base):
     not_modified_count: Mapped[int] = mapped_column(Integer, server_default="0")
     new_items_count: Mapped[int] = mapped_column(Integer, server_default="0")
     suggested_feeds: Mapped[dict[str, Any] | None]
+    fallback_url: Mapped[str | None] = mapped_column(Text)  # polled when the url fails for good
+    fallback_kind: Mapped[str | None] = mapped_column(Text)
+    fallback_since: Mapped[datetime | None]  # when veille last moved to the fallback
+    blocked_at: Mapped[datetime | None]  # the url was last seen refusing veille (401/403/429, challenge)
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 

@@ -7,12 +7,14 @@ A feed that fails for good triggers feed discovery on its site; the result is a 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from monitors.blocking import BLOCKED
 from monitors.discovery import discover_feeds
 from monitors.feeds import FeedEntry, FeedError
 from monitors.http import FEED_TYPES, HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle, fetch
@@ -41,6 +43,10 @@ class SourceState:
     last_modified: str | None = None
     link_pattern: str | None = None
     suggestion_checked_at: datetime | None = None
+    fallback_url: str | None = None
+    fallback_kind: str | None = None
+    use_fallback: bool = False  # on the fallback already: poll it instead of the primary URL
+    fallback_now: bool = False  # if the primary fails for good on this poll, try the fallback
 
 
 @dataclass
@@ -57,6 +63,13 @@ class PollOutcome:
     declared_interval: int | None = None  # seconds, from the feed's ttl / sy:updatePeriod
     suggested_feeds: dict[str, Any] | None = None  # discovery result, for a person to review
     ignored: int = 0  # sitemap URLs left out: older than the window or undated
+    via_fallback: bool = False  # the entries (or the error) come from the source's fallback URL
+    primary: PollOutcome | None = None  # the primary URL's failed poll, when it led to the fallback
+
+    @property
+    def fails_for_good(self) -> bool:
+        """Blocked, or a permanent failure: what a fallback is for."""
+        return self.error_class in {BLOCKED, PERMANENT}
 
     @property
     def not_modified(self) -> bool:
@@ -89,38 +102,80 @@ def poll_source(
 
     With a ``window`` (since, until) the poll is a backfill: no conditional GET (the whole
     document is wanted), and only entries dated within the window are kept.
+
+    A source with a fallback URL is polled there instead when it is on its fallback
+    (``use_fallback``), or right after its primary URL failed for good (blocked, or a
+    permanent error) when its streak of failures calls for it (``fallback_now``).
     """
-    result = fetch(
-        client,
-        source.url,
-        settings,
-        etag=None if window else source.etag,
-        last_modified=None if window else source.last_modified,
-        accept=_ACCEPT.get(source.kind, FEED_TYPES),
-        throttle=throttle,
-        robots=robots,
-    )
-    outcome = PollOutcome(source_id=source.id, fetch=result, kind=source.kind)
-    if not result.ok:
-        if result.outcome != "not_modified":
-            outcome.error_class = result.error_class
-            outcome.error = result.reason
-    elif source.kind == "feed":
-        _read_feed(outcome, result, settings.parse_workers)
-    elif source.kind == "sitemap":
-        _read_sitemap(client, settings, outcome, result, throttle, robots, now or datetime.now(UTC), window)
-    elif source.kind == "listing":
-        _read_listing(outcome, result, source.link_pattern)
-    else:
-        outcome.error_class = PERMANENT
-        outcome.error = f"unknown source kind {source.kind!r}"
+    fallback_kind = source.fallback_kind or "sitemap"
+    if source.fallback_url and source.use_fallback:
+        outcome = _poll_url(
+            client, settings, source, fallback_kind, source.fallback_url, throttle, robots, now, window
+        )
+        outcome.via_fallback = True
+        return outcome
+    outcome = _poll_url(client, settings, source, source.kind, source.url, throttle, robots, now, window)
+    if source.fallback_url and source.fallback_now and outcome.fails_for_good:
+        fallback = _poll_url(
+            client,
+            settings,
+            dataclasses.replace(source, etag=None, last_modified=None),
+            fallback_kind,
+            source.fallback_url,
+            throttle,
+            robots,
+            now,
+            window,
+        )
+        fallback.via_fallback, fallback.primary = True, outcome
+        return fallback
     if source.kind == "feed" and _feed_is_gone(outcome) and _discovery_due(source, now):
+        result = outcome.fetch
         outcome.suggested_feeds, fetches = discover_feeds(
             client, settings, source.url, result, throttle=throttle, robots=robots
         )
         outcome.suggested_feeds["because"] = outcome.error
         outcome.extra_fetches.extend(fetches)
-    if window is not None and source.kind == "feed":
+    return outcome
+
+
+def _poll_url(
+    client: Client,
+    settings: Settings,
+    source: SourceState,
+    kind: str,
+    url: str,
+    throttle: HostThrottle | None,
+    robots: RobotsCache | None,
+    now: datetime | None,
+    window: tuple[datetime, datetime] | None,
+) -> PollOutcome:
+    """Fetch one URL of a source as ``kind`` and list its entries (no discovery, no fallback)."""
+    result = fetch(
+        client,
+        url,
+        settings,
+        etag=None if window else source.etag,
+        last_modified=None if window else source.last_modified,
+        accept=_ACCEPT.get(kind, FEED_TYPES),
+        throttle=throttle,
+        robots=robots,
+    )
+    outcome = PollOutcome(source_id=source.id, fetch=result, kind=kind)
+    if not result.ok:
+        if result.outcome != "not_modified":
+            outcome.error_class = BLOCKED if result.blocked else result.error_class
+            outcome.error = result.reason
+    elif kind == "feed":
+        _read_feed(outcome, result, settings.parse_workers)
+    elif kind == "sitemap":
+        _read_sitemap(client, settings, outcome, result, throttle, robots, now or datetime.now(UTC), window)
+    elif kind == "listing":
+        _read_listing(outcome, result, source.link_pattern)
+    else:
+        outcome.error_class = PERMANENT
+        outcome.error = f"unknown source kind {kind!r}"
+    if window is not None and kind == "feed":
         kept = [e for e in outcome.entries if e.published_at and window[0] <= e.published_at <= window[1]]
         outcome.ignored += len(outcome.entries) - len(kept)
         outcome.entries = kept

@@ -15,15 +15,18 @@ from monitors.models import OWNERS, SOURCE_KINDS, Source
 
 DEFAULT_SOURCES = Path(__file__).resolve().parent.parent / "seeds" / "sources.toml"
 SYNC_CHUNK = 5000  # sources per upsert statement
+_COLUMNS = ("name", "kind", "url", "owner", "family", "link_pattern", "fallback_url", "fallback_kind")
 _SYNC = recordset_insert(
     "sources",
-    {name: "text" for name in ("name", "kind", "url", "owner", "family", "link_pattern")},
-    "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, url = excluded.url, "
-    "owner = excluded.owner, family = excluded.family, link_pattern = excluded.link_pattern "
-    "RETURNING name, id",
+    {name: "text" for name in _COLUMNS},
+    "ON CONFLICT (name) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+    # a new or removed fallback URL: back to the primary URL, the streak starts again
+    + ", fallback_since = CASE WHEN sources.fallback_url IS NOT DISTINCT FROM excluded.fallback_url"
+    " THEN sources.fallback_since END RETURNING name, id",
 )
 REQUIRED = ("name", "kind", "url", "owner")
-OPTIONAL = ("family", "link_pattern", "enabled")
+OPTIONAL = ("family", "link_pattern", "fallback", "fallback_kind", "enabled")
 _HEADER = re.compile(r"^\s*\[\[\s*source\s*\]\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
 
@@ -40,6 +43,8 @@ class SourceSpec:
     owner: str
     family: str | None = None
     link_pattern: str | None = None
+    fallback: str | None = None  # polled when ``url`` fails for good a few polls in a row
+    fallback_kind: str | None = None  # default sitemap (a news sitemap)
     enabled: bool = True
 
 
@@ -95,6 +100,19 @@ def parse_sources(text: str, origin: str = "<sources>") -> list[SourceSpec]:
             )
         if not re.match(r"^https?://", entry["url"]):
             raise SourcesError(f"{where('url')}: url must start with http:// or https://")
+        fallback = entry.get("fallback")
+        if fallback is not None and not (isinstance(fallback, str) and re.match(r"^https?://", fallback)):
+            raise SourcesError(
+                f"{where('fallback')}: fallback must be a URL starting with http:// or https://"
+            )
+        fallback_kind = entry.get("fallback_kind")
+        if fallback_kind is not None and fallback is None:
+            raise SourcesError(f"{where('fallback_kind')}: fallback_kind without a fallback URL")
+        if fallback is not None and (fallback_kind := fallback_kind or "sitemap") not in SOURCE_KINDS:
+            raise SourcesError(
+                f"{where('fallback_kind')}: unknown fallback_kind {fallback_kind!r} "
+                f"(one of {', '.join(SOURCE_KINDS)})"
+            )
         pattern = entry.get("link_pattern")
         if pattern is not None:
             try:
@@ -112,6 +130,8 @@ def parse_sources(text: str, origin: str = "<sources>") -> list[SourceSpec]:
                 owner=entry["owner"],
                 family=entry.get("family"),
                 link_pattern=pattern,
+                fallback=fallback,
+                fallback_kind=fallback_kind,
                 enabled=bool(entry.get("enabled", True)),
             )
         )
@@ -142,6 +162,8 @@ def sync_sources(session: Session, specs: list[SourceSpec]) -> list[int]:
             "owner": spec.owner,
             "family": spec.family,
             "link_pattern": spec.link_pattern,
+            "fallback_url": spec.fallback,
+            "fallback_kind": spec.fallback_kind,
         }
         for spec in specs
     }
@@ -167,7 +189,13 @@ def set_source_enabled(session: Session, name: str, enabled: bool) -> bool:
     """
     values: dict[str, object]
     if enabled:
-        values = {"status": "active", "consecutive_failures": 0, "failing_since": None, "next_poll_at": None}
+        values = {
+            "status": "active",
+            "consecutive_failures": 0,
+            "failing_since": None,
+            "next_poll_at": None,
+            "fallback_since": None,  # the primary URL is tried first again
+        }
     else:
         values = {"status": "disabled"}
     result = session.execute(update(Source).where(Source.name == name).values(**values).returning(Source.id))

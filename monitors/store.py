@@ -15,6 +15,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
+from monitors import fallback
+from monitors.blocking import BLOCKED
 from monitors.bulk import as_rows, recordset_insert
 from monitors.dedup import detect_wire, diff_summary
 from monitors.http import PERMANENT, TRANSIENT
@@ -64,19 +66,29 @@ def due_sources(session: Session, ids: list[int], force: bool = False) -> list[S
     query = select(Source).where(Source.id.in_(ids), Source.status != "disabled")
     if not force:
         query = query.where(or_(Source.next_poll_at.is_(None), Source.next_poll_at <= func.now()))
-    return [
-        SourceState(
-            id=s.id,
-            name=s.name,
-            kind=s.kind,
-            url=s.url,
-            etag=s.etag,
-            last_modified=s.last_modified,
-            link_pattern=s.link_pattern,
-            suggestion_checked_at=_checked_at(s.suggested_feeds),
+    t = now()
+    states = []
+    for s in session.scalars(query.order_by(Source.id)):
+        use_fallback = fallback.on_fallback(s, t)
+        # the validators belong to the URL last polled: none for a primary retried after the fallback
+        validators = s.fallback_since is None or use_fallback
+        states.append(
+            SourceState(
+                id=s.id,
+                name=s.name,
+                kind=s.kind,
+                url=s.url,
+                etag=s.etag if validators else None,
+                last_modified=s.last_modified if validators else None,
+                link_pattern=s.link_pattern,
+                suggestion_checked_at=_checked_at(s.suggested_feeds),
+                fallback_url=s.fallback_url,
+                fallback_kind=s.fallback_kind,
+                use_fallback=use_fallback,
+                fallback_now=fallback.fallback_now(s),
+            )
         )
-        for s in session.scalars(query.order_by(Source.id))
-    ]
+    return states
 
 
 def _checked_at(suggestion: dict | None) -> datetime | None:
@@ -159,10 +171,11 @@ def _log_row(
 
 def _poll_log_rows(outcome: PollOutcome, run_id: str | None) -> list[dict]:
     result = outcome.fetch
-    rows = [
+    rows = _poll_log_rows(outcome.primary, run_id) if outcome.primary is not None else []
+    rows += [
         _log_row(
             url=result.url,
-            kind=outcome.kind,
+            kind="fallback" if outcome.via_fallback else outcome.kind,
             outcome=result.outcome if result.outcome == "skipped" or not outcome.error else "error",
             run_id=run_id,
             source_id=outcome.source_id,
@@ -400,14 +413,16 @@ def _update_health(
     source.last_polled_at = t
     if outcome.suggested_feeds is not None:
         source.suggested_feeds = outcome.suggested_feeds
-    if outcome.error:
-        summary.outcome, summary.error = "error", outcome.error
+    error = fallback.record(source, outcome, t)
+    if error:
+        summary.outcome, summary.error = "error", error
         source.consecutive_failures += 1
         source.total_failures += 1
-        source.last_error = outcome.error
+        source.last_error = error
         source.last_error_class = outcome.error_class
         source.failing_since = source.failing_since or t
-        if outcome.error_class == TRANSIENT:
+        if outcome.error_class in {TRANSIENT, BLOCKED} or source.fallback_url:
+            # a blocked source, or one with a fallback to move to, is looked at again soon
             delay = failure_backoff(source.consecutive_failures, result.retry_after, low, high)
         else:  # permanent: no quick retry, look again after the longest interval
             delay = float(high)
@@ -436,6 +451,8 @@ def _update_health(
     source.next_poll_at = t + timedelta(seconds=wait)
     if outcome.warning:
         source.last_error, source.last_error_class = outcome.warning, "warning"
+    elif outcome.primary is not None:  # on the fallback now: the primary URL's cause stays visible
+        source.last_error, source.last_error_class = outcome.primary.error, outcome.primary.error_class
     if summary.new:
         source.new_items_count += summary.new
         source.last_new_item_at = t

@@ -102,10 +102,11 @@ def test_429_with_retry_after_backs_off_at_least_that_long(
 ) -> None:
     site.add("/feed.xml", "slow down", status=429, content_type="text/plain", headers={"Retry-After": "7200"})
     out, src = _poll_and_apply(db, client, settings, _source(db, f"{site.base}/feed.xml"))
-    assert out.error_class == "transient" and out.fetch.retry_after == 7200
+    assert out.error_class == "blocked" and out.fetch.retry_after == 7200  # rate limited: blocked
+    assert out.error == "blocked: HTTP 429 Too Many Requests (rate limited)"
     assert src.next_poll_at is not None
     assert src.next_poll_at - datetime.now(UTC) > timedelta(seconds=7200 - 60)
-    assert src.suggested_feeds is None  # transient: no discovery
+    assert src.suggested_feeds is None  # blocked: no discovery
     assert src.status == "active" and src.consecutive_failures == 1
 
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from flows.cli import main
 from monitors.sources import load_sources
@@ -44,6 +47,7 @@ def test_sources_check_reports_status_time_entries_and_suggestions(site: LocalSi
         "ms",
         "entries",
         "bytes",
+        "fallback",
         "error",
     ]
     assert " ok " in lines["Bon flux"] and " 200 " in lines["Bon flux"]
@@ -89,4 +93,92 @@ def test_default_sources_cover_press_and_parties() -> None:
         "Reconquête",
     }
     assert all(p.family for p in parties.values())
-    assert {p.kind for p in parties.values()} >= {"sitemap", "listing"}
+    # the kind that works: WordPress feeds where the site runs WordPress, listings otherwise
+    assert {p.kind for p in parties.values()} == {"feed", "listing"}
+
+
+def _origins(text: str) -> dict[str, str]:
+    """Each source's name -> the comment block just above its [[source]] header."""
+    origins: dict[str, str] = {}
+    comment: list[str] = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("#"):
+            comment.append(line.lstrip("# "))
+        elif line.strip() == "[[source]]":
+            name = lines[i + 1].split("=", 1)[1].strip().strip('"')
+            origins[name] = " ".join(comment)
+            comment = []
+        else:  # a key or a blank line: the block above the next header starts afresh
+            comment = []
+    return origins
+
+
+def test_default_sources_state_their_origin_and_fix_the_doubtful_ones() -> None:
+    """Issue 21: at least 45 sources, each with where its URL comes from and when it was last
+    seen answering; the doubtful URLs replaced by the ones dated checks saw answer."""
+    from monitors.sources import DEFAULT_SOURCES
+
+    specs = {s.name: s for s in load_sources()}
+    assert len(specs) >= 45
+    origins = _origins(DEFAULT_SOURCES.read_text(encoding="utf-8"))
+    assert set(origins) == set(specs)
+    for name, comment in origins.items():
+        assert "origin:" in comment, name
+        assert "last seen answering" in comment or "unverified" in comment, name
+    assert specs["La Croix"].url == "https://www.la-croix.com/feeds/rss/site.xml"
+    assert specs["L'Express"].url == "https://www.lexpress.fr/rss/alaune.xml"
+    assert specs["Le Point"].url == "https://www.lepoint.fr/arc/outboundfeeds/rss/?outputType=xml"
+    assert specs["Le Point"].fallback == "https://www.lepoint.fr/sitemap-news.xml"
+    assert specs["Les Echos - Tech et médias"].fallback == "https://www.lesechos.fr/sitemap_news.xml"
+    assert specs["L'Obs"].url == "https://www.nouvelobs.com/rss.xml"
+    assert specs["Libération"].url == "https://www.liberation.fr/arc/outboundfeeds/rss/?outputType=xml"
+    assert specs["Reconquête"].url == "https://www.parti-reconquete.fr/communiques"
+    assert specs["Parti socialiste"].url.endswith("/feed/")  # the site runs WordPress now
+    assert specs["Les Écologistes"].url.startswith("https://lesecologistes.fr/")  # no www
+    names = " ".join(specs)
+    for outlet in (
+        "BFMTV",
+        "CNews",
+        "Le JDD",
+        "L'Opinion",
+        "Europe 1",
+        "TF1 Info",
+        "Courrier international",
+        "France Inter",
+        "Sud Ouest",
+        "La Dépêche",
+    ):
+        assert outlet in names, outlet
+    assert all(s.fallback_kind in {"sitemap", "listing"} for s in specs.values() if s.fallback)
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        (
+            "Rassemblement national",
+            "https://rassemblementnational.fr/communiques/le-sommet-sur-l-ia",
+            "https://rassemblementnational.fr/communiques/page/2",
+        ),
+        (
+            "MoDem",
+            "https://www.mouvementdemocrate.fr/actualites/sommet-ia-une-ambition-europeenne",
+            "https://www.mouvementdemocrate.fr/actualites",
+        ),
+        (
+            "Les Républicains",
+            "https://republicains.fr/actualites/2025/02/10/intelligence-artificielle/",
+            "https://republicains.fr/actualites/page/2/",
+        ),
+        (
+            "Les Écologistes",
+            "https://lesecologistes.fr/posts/4321/sommet-ia-ecologie",
+            "https://lesecologistes.fr/agenda",
+        ),
+    ],
+)
+def test_confirmed_listings_have_link_patterns(name: str, good: str, bad: str) -> None:
+    pattern = {s.name: s for s in load_sources()}[name].link_pattern
+    assert pattern is not None
+    assert re.search(pattern, good) and not re.search(pattern, bad)

@@ -11,7 +11,8 @@ from flows.commands.common import prepare_database, print_table
 EXAMPLE = """examples:
   veille sources                          # health of every source in the archive
   veille sources --sources my.toml        # health of that file's sources (new ones marked)
-  veille sources check                    # fetch every source once now and report (stores nothing)
+  veille sources check --all              # probe every source, write a dated report (JSON + table)
+  veille sources check                    # fetch every source once now and print (stores nothing)
   veille sources check "Le Monde - Pixels" Renaissance
   veille sources enable "Parti socialiste"  # re-enable a source veille disabled after failures
   veille sources disable "Le Point"
@@ -38,11 +39,22 @@ def register(sub: Any) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     c = actions.add_parser(
         "check",
-        help="probe each source once (status, time, entries, errors); writes nothing",
-        epilog='example:\n  veille sources check "Le Monde - Pixels" Renaissance',
+        help="probe each source once (status, time, entries, fallback, errors); stores nothing",
+        epilog="examples:\n  veille sources check --all   # every source, and a dated report for a bug"
+        '\n  veille sources check "Le Monde - Pixels" Renaissance',
         formatter_class=formatter,
     )
     c.add_argument("names", nargs="*", metavar="NAME", help="only these sources (default: all)")
+    c.add_argument(
+        "--all",
+        action="store_true",
+        help="probe every source and write veille-sources-check-<UTC time>.json and .txt",
+    )
+    c.add_argument(
+        "--report-dir",
+        metavar="DIR",
+        help="where the report goes (default: the current directory); implies a report",
+    )
     c.add_argument(
         "--sources",
         metavar="FILE",
@@ -95,13 +107,20 @@ def handle_list(args: argparse.Namespace) -> int:
 
 
 def handle_check(args: argparse.Namespace) -> int:
-    from monitors.health import suggestion_text
+    import io
+    from datetime import UTC, datetime
+    from pathlib import Path
+
     from monitors.http import HostThrottle, make_client
-    from monitors.poll import PollOutcome, SourceState, poll_many
+    from monitors.poll import SourceState, poll_many
     from monitors.robots import ROBOTS
     from monitors.settings import get_settings
-    from monitors.sources import load_sources
+    from monitors.source_check import check_row, report_document, write_report
+    from monitors.sources import DEFAULT_SOURCES, load_sources
 
+    if args.all and args.names:
+        print("veille: error: give source names or --all, not both", file=sys.stderr)
+        return 2
     specs = load_sources(args.sources)
     if args.names:
         unknown = sorted(set(args.names) - {s.name for s in specs})
@@ -110,30 +129,39 @@ def handle_check(args: argparse.Namespace) -> int:
             return 2
         specs = [s for s in specs if s.name in args.names]
     settings = get_settings()
-    states = [SourceState(i, s.name, s.kind, s.url, link_pattern=s.link_pattern) for i, s in enumerate(specs)]
+    states = [
+        SourceState(
+            i,
+            s.name,
+            s.kind,
+            s.url,
+            link_pattern=s.link_pattern,
+            fallback_url=s.fallback,
+            fallback_kind=s.fallback_kind,
+            fallback_now=True,  # a primary URL that fails for good: probe the fallback too
+        )
+        for i, s in enumerate(specs)
+    ]
     throttle = HostThrottle.from_settings(settings)
-
-    def report(source: SourceState, out: PollOutcome) -> dict[str, Any]:
-        status = "ok" if not out.error else out.fetch.outcome if out.fetch.outcome != "ok" else "error"
-        note = out.error or out.warning or ""
-        if out.suggested_feeds is not None:
-            note = f"{note}; {suggestion_text(out.suggested_feeds)}"
-        return {
-            "name": source.name,
-            "kind": source.kind,
-            "status": status,
-            "http": out.fetch.status or "-",
-            "ms": out.fetch.elapsed_ms,
-            "entries": len(out.entries),
-            "bytes": out.fetch.size,
-            "error": note,
-        }
-
+    checked_at = datetime.now(UTC)
     with make_client(settings) as client:
-        rows = poll_many(client, settings, states, report, throttle, ROBOTS)
-    print_table(rows, width=70)
+        rows = poll_many(client, settings, states, check_row, throttle, ROBOTS)
+    table = io.StringIO()
+    print_table(rows, out=table, width=70)
     failed = sum(r["status"] != "ok" for r in rows)
-    print(f"\n{len(rows)} sources probed, {len(rows) - failed} ok, {failed} failed")
+    blocked = sum(r["status"] == "blocked" for r in rows)
+    rescued = sum(r["status"] != "ok" and r["fallback"].startswith("ok") for r in rows)
+    summary = (
+        f"\n{len(rows)} sources probed, {len(rows) - failed} ok, {failed} failed "
+        f"({blocked} blocked, {rescued} answered at their fallback)\n"
+    )
+    print(table.getvalue() + summary, end="")
+    if args.all or args.report_dir:
+        document = report_document(
+            rows, states, checked_at, Path(args.sources or DEFAULT_SOURCES), settings.user_agent
+        )
+        paths = write_report(document, table.getvalue() + summary, Path(args.report_dir or "."))
+        print(f"report: {paths[0]}\n        {paths[1]}")
     return 0 if failed == 0 else 1
 
 
