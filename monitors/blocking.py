@@ -15,21 +15,27 @@ BLOCKED = "blocked"  # the error class a blocked poll is recorded with
 BLOCK_STATUSES = {401, 403, 429}
 CHALLENGE_MAX_BYTES = 64 * 1024  # challenge pages are a few kB; larger bodies are not inspected
 
-# (service, pattern) searched in the first CHALLENGE_MAX_BYTES of a body, lower-cased.
-# Each pattern is specific to the service's block or challenge page, not to a site that
-# merely sits behind it (most sites behind Cloudflare serve their feeds fine).
+# (service, pattern) searched in a body of at most CHALLENGE_MAX_BYTES, lower-cased. Each
+# pattern belongs to the service's block or challenge page, not to the scripts it injects
+# into every page of a site behind it (Cloudflare's /cdn-cgi/challenge-platform/scripts,
+# Imperva's /_Incapsula_Resource, PerimeterX's _pxAppId, AWS WAF's token SDK): those sites
+# serve their feeds and pages fine.
 _BODY_MARKERS: tuple[tuple[str, re.Pattern[bytes]], ...] = tuple(
     (service, re.compile(pattern.encode()))
     for service, pattern in (
         ("Cloudflare", r"<title>\s*just a moment\.\.\.\s*</title>"),
-        ("Cloudflare", r"/cdn-cgi/challenge-platform/|window\._cf_chl_opt|cf-chl-widget"),
+        ("Cloudflare", r"window\._cf_chl_opt|cf-chl-widget|/cdn-cgi/challenge-platform/h/[bg]/orchestrate/"),
         ("Cloudflare", r"<title>\s*attention required! \| cloudflare\s*</title>"),
         ("DataDome", r"captcha-delivery\.com|ct\.datado\.me|\bdd=\{'rt'"),
-        ("Akamai", r"<title>\s*access denied\s*</title>[\s\S]{0,1000}(?:edgesuite|reference(?:&#32;|\s)(?:#|&#35;))"),
-        ("Imperva", r"_incapsula_resource|incapsula incident id"),
-        ("PerimeterX", r"px-captcha|_pxappid|captcha\.px-cdn\.net"),
+        (
+            "Akamai",
+            r"<title>\s*access denied\s*</title>[\s\S]{0,1000}"
+            r"(?:edgesuite|reference(?:&#32;|\s)(?:#|&#35;))",
+        ),
+        ("Imperva", r"incapsula incident id"),
+        ("PerimeterX", r"id=.px-captcha|captcha\.px-cdn\.net"),
         ("Sucuri", r"sucuri website firewall - access denied"),
-        ("AWS WAF", r"awswaf(?:\.com|-captcha)|aws-waf-token"),
+        ("AWS WAF", r"window\.gokuprops|awswaf-captcha"),
     )
 )
 

@@ -127,6 +127,20 @@ def test_an_article_that_quotes_a_challenge_is_not_one() -> None:
     assert challenge_service({}, (article + "</body></html>").encode()) is None
 
 
+def test_a_page_behind_a_protection_service_is_not_a_challenge() -> None:
+    """The scripts these services inject into every page of a protected site are no block."""
+    page = (
+        "<html><head><title>Sommet IA : ce qu'il faut retenir</title>"
+        "<script src='/_Incapsula_Resource?SWJIYLWA=719d34d31c8e3a6e6fffd425f7e032f3'></script>"
+        "<script>window._pxAppId = 'PXabc123';</script>"
+        "<script src='https://abc.token.awswaf.com/abc/challenge.js'></script></head>"
+        "<body><article><p>Le texte de l'article.</p></article>"
+        "<script>(function(){var s=document.createElement('script');"
+        "s.src='/cdn-cgi/challenge-platform/scripts/jsd/main.js';})();</script></body></html>"
+    )
+    assert challenge_service({"server": "cloudflare"}, page.encode()) is None
+
+
 def _source(db: Session, site: LocalSite, path: str, **extra: str) -> Source:
     src = Source(
         name=f"src-{path}", kind=extra.pop("kind", "feed"), url=f"{site.base}{path}", owner="media", **extra
