@@ -6,8 +6,8 @@ fallback. ``blocked_at``/``blocked_reason``: the primary URL was last seen refus
 (401, 403, 429 or a bot-protection challenge page) and why. ``source_health`` gains the
 labels ``blocked`` and ``on fallback`` and these columns (at its end).
 
-Revision ID: 0009_source_fallback
-Revises: 0008_stories
+Revision ID: 0010_source_fallback
+Revises: 0009_backfill_jobs
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_source_fallback"
-down_revision: str | None = "0008_stories"
+revision: str = "0010_source_fallback"
+down_revision: str | None = "0009_backfill_jobs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
