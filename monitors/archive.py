@@ -93,6 +93,8 @@ STATS_SQL = {
                (SELECT count(*) FROM sources WHERE status <> 'active') AS sources_not_active,
                (SELECT count(*) FROM articles) AS articles,
                (SELECT count(*) FROM articles WHERE relevant) AS relevant,
+               (SELECT count(*) FROM articles WHERE paywalled) AS paywalled,
+               (SELECT count(*) FROM articles WHERE truncated) AS truncated,
                (SELECT count(*) FROM sightings) AS sightings,
                (SELECT count(DISTINCT story_id) FROM wire_copies) AS wire_stories,
                (SELECT min(day) FROM articles_with_source WHERE relevant) AS first_relevant_day,

@@ -20,7 +20,8 @@ SELECT a.id, a.url, a.canonical_url, s.name AS source, s.owner, s.family, a.titl
        a.description, a.published_at, a.fetched_at, a.language, a.language_confidence,
        a.declared_language, a.relevance, a.relevant,
        coalesce(a.relevance_terms, ARRAY[]::text[]) AS relevance_terms, a.topic_version,
-       a.duplicate_of, a.cluster_id, a.story_id, a.wire,
+       a.duplicate_of, a.cluster_id, a.story_id, a.wire, a.modified_at, a.paywalled, a.truncated,
+       coalesce(a.access_reasons, ARRAY[]::text[]) AS access_reasons,
        coalesce((SELECT json_agg(json_build_object('source', ss.name, 'owner', ss.owner,
                                                   'url', si.url, 'first_seen', si.first_seen_at)
                                  ORDER BY si.first_seen_at, si.id)

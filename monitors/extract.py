@@ -1,4 +1,11 @@
-"""Article extraction with trafilatura: page in, text and metadata out."""
+"""Article extraction: page in, text and metadata out.
+
+The page is parsed once (lxml, through trafilatura's loader); titles, dates and access
+candidates are read from that tree (:mod:`monitors.metadata`), then trafilatura extracts the
+text from it (it works on a copy), and the text is cleaned of general boilerplate
+(:mod:`monitors.cleanup`), of the site's learned boilerplate (:mod:`monitors.boilerplate`)
+and of paywall notices (:mod:`monitors.paywall`).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,12 @@ from typing import Any
 
 import trafilatura
 from trafilatura.settings import Document
+from trafilatura.utils import load_html
 
+from monitors.cleanup import clean_lines, find_lead
 from monitors.encoding import decode_html
+from monitors.metadata import choose_dates, choose_title, read_page, site_keys
+from monitors.paywall import check_access, page_notice
 
 
 class ExtractionError(ValueError):
@@ -27,6 +38,13 @@ class Extracted:
     declared_language: str | None
     canonical_url: str | None
     sitename: str | None
+    modified_at: datetime | None = None
+    paywalled: bool = False
+    truncated: bool = False
+    #: why the flags are set ("notice: Il vous reste ...", "text stops mid-sentence", ...)
+    access_reasons: tuple[str, ...] = ()
+    #: where the title and dates came from, the dates that disagreed, what was removed
+    evidence: dict[str, Any] | None = None
 
 
 _HTML_LANG = re.compile(rb"<html[^>]*?\slang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?)", re.I)
@@ -86,25 +104,60 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
 }
 
 
-def extract_article(html: bytes, url: str, content_type: str | None = None) -> Extracted:
+def extract_article(
+    html: bytes,
+    url: str,
+    content_type: str | None = None,
+    *,
+    title_affixes: tuple[str, ...] = (),
+    now: datetime | None = None,
+) -> Extracted:
     """Extract main text and metadata; raise :class:`ExtractionError` when there is no text.
 
     The bytes are decoded here (a wrong declared charset must not cost the accents).
+    ``title_affixes`` are the site's names learned from its other pages' titles.
     """
-    doc = trafilatura.bare_extraction(decode_html(html, content_type), url=url, **TRAFILATURA_OPTIONS)
+    decoded = decode_html(html, content_type)
+    tree = load_html(decoded)
+    if tree is None:
+        raise ExtractionError("no article text found in the page")
+    meta = read_page(tree)
+    lead = None
+    doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise ExtractionError("no article text found in the page")
     text = (doc.text or "").strip()
-    title = (doc.title or "").strip() or None
-    if title and doc.sitename and title.strip() == doc.sitename.strip():
-        title = None
+    keys = site_keys(meta, url, title_affixes)
+    title, title_from = choose_title(meta, keys)
+    if title is None:
+        fallback = (doc.title or "").strip() or None
+        if fallback and not (doc.sitename and fallback == doc.sitename.strip()):
+            title, title_from = fallback, "trafilatura"
+    evidence: dict[str, Any] = {"title_from": title_from}
+    text, removed = clean_lines(
+        text, [t for t in (title, meta.og_title, meta.ld_headline, *meta.h1[:1]) if t]
+    )
+    if removed:
+        evidence["removed_lines"] = removed
+    lead = find_lead(tree, meta.description, text)
+    if lead:
+        text = f"{lead}\n{text}"
+        evidence["lead_restored"] = True
+    text, access = check_access(text, meta.accessible_for_free, page_notice(tree, decoded))
+    dates = choose_dates(meta, decoded, url, doc.date, now=now, tree=tree, text=text)
+    evidence.update(dates.evidence)
     return Extracted(
         text=text,
         title=title,
         author=clean_author(doc.author),
-        published_at=_parse_date(doc.date),
+        published_at=dates.published,
         description=(doc.description or "").strip() or None,
         declared_language=_declared_language(html),
         canonical_url=_canonical(html),
         sitename=doc.sitename,
+        modified_at=dates.modified,
+        paywalled=access.paywalled,
+        truncated=access.truncated,
+        access_reasons=tuple(access.reasons),
+        evidence=evidence,
     )

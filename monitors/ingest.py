@@ -56,6 +56,22 @@ class ArticleData:
     content_type: str | None
     html_zlib: bytes
     signature: list[int]  # MinHash of the text, for near-duplicate lookup (monitors.neardup)
+    modified_at: datetime | None = None
+    paywalled: bool = False
+    truncated: bool = False
+    access_reasons: list[str] | None = None
+    extraction_evidence: dict | None = None
+
+
+def extraction_columns(a: ArticleData) -> dict[str, object]:
+    """The article columns the extraction adds beyond text and metadata (migration 0010)."""
+    return {
+        "modified_at": a.modified_at,
+        "paywalled": a.paywalled,
+        "truncated": a.truncated,
+        "access_reasons": a.access_reasons,
+        "extraction_evidence": a.extraction_evidence,
+    }
 
 
 @dataclass
@@ -162,5 +178,10 @@ def analyse_page(
         content_type=result.content_type or None,
         html_zlib=zlib.compress(html, 6),
         signature=sig,
+        modified_at=extracted.modified_at,
+        paywalled=extracted.paywalled,
+        truncated=extracted.truncated,
+        access_reasons=list(extracted.access_reasons) or None,
+        extraction_evidence=extracted.evidence,
     )
     return out

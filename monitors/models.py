@@ -173,6 +173,14 @@ class Article(Base):
     #: where a backfill read it (the capture in a web archive) and when the archive took it
     archived_url: Mapped[str | None] = mapped_column(Text)
     captured_at: Mapped[datetime | None]
+    #: the page's own modification date, kept apart from the publication date
+    modified_at: Mapped[datetime | None]
+    #: behind a paywall / cut short, with why (monitors.paywall)
+    paywalled: Mapped[bool] = mapped_column(server_default="false")
+    truncated: Mapped[bool] = mapped_column(server_default="false")
+    access_reasons: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    #: where the title and dates came from, dates that disagreed, boilerplate removed
+    extraction_evidence: Mapped[dict[str, Any] | None]
     search: Mapped[str] = mapped_column(
         TSVECTOR,
         Computed(

@@ -20,7 +20,7 @@ from monitors.blocking import BLOCKED
 from monitors.bulk import as_rows, recordset_insert
 from monitors.dedup import detect_wire, diff_summary
 from monitors.http import PERMANENT, TRANSIENT
-from monitors.ingest import IngestOutcome, QueueItem
+from monitors.ingest import IngestOutcome, QueueItem, extraction_columns
 from monitors.language import normalize_declared_language
 from monitors.models import (
     ArchiveCapture,
@@ -580,6 +580,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
         "text_hash": a.text_hash,
         "wire": detect_wire(a.text, a.author),
         "signature": a.signature,
+        **extraction_columns(a),
     }
     stmt = insert(Article).values(**values).on_conflict_do_nothing().returning(Article.id)
     article_id = session.execute(stmt).scalar_one_or_none()

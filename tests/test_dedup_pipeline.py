@@ -98,8 +98,9 @@ def test_revision_keeps_the_earlier_version(site: LocalSite, clean_db: sa.Engine
     )
     changes = rev.changes
     assert changes["title_changed"] is True and changes["new_title"] == second_title
-    # Changed: the headline (extraction keeps it as the text's first line) and the edited one.
-    assert changes["paragraphs_added"] == 1 and changes["paragraphs_changed"] == 2
+    # Changed: the edited paragraph (the headline is stored as the title, not as the text's
+    # first line, so its correction changes the title only).
+    assert changes["paragraphs_added"] == 1 and changes["paragraphs_changed"] == 1
     assert (changes["old_length"], changes["new_length"]) == (len(before.text), len(after.text))
     assert "+Mise à jour : le communiqué a été complété" in changes["diff"]
     assert "-" + paragraphs[3] in changes["diff"] and "+" + fixed[3] in changes["diff"]

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 FIELDS = {
     "id", "url", "canonical_url", "source", "owner", "title", "author", "published_at", "fetched_at",
     "language", "language_confidence", "relevance", "relevant", "relevance_terms", "duplicate_of", "text",
-    "cluster_id", "story_id", "wire", "sightings",
+    "cluster_id", "story_id", "wire", "sightings", "modified_at", "paywalled", "truncated",
+    "access_reasons",
 }  # fmt: skip
 
 
@@ -45,6 +46,13 @@ def test_export_jsonl(site: LocalSite, clean_db: sa.Engine, tmp_path: Path) -> N
         ]
     stories = {r["story_id"] for r in records}
     assert None not in stories and len(stories) < len(records)  # the summit pages share stories
+    # Le Monde's seed ends with its paywall notice: flagged, with the reason, notice removed.
+    lemonde = next(r for r in records if "lemonde" in r["url"])
+    assert lemonde["paywalled"] is True and lemonde["truncated"] is True
+    assert any(reason.startswith("notice: Il vous reste 41.37") for reason in lemonde["access_reasons"])
+    assert "Il vous reste" not in lemonde["text"] and "réservée aux abonnés" not in lemonde["text"]
+    others = [r for r in records if r is not lemonde]
+    assert not any(r["paywalled"] for r in others), [r["access_reasons"] for r in others]
     franceinfo = next(r for r in records if "franceinfo" in r["url"])
     assert franceinfo["wire"] == "AFP"
     assert franceinfo["published_at"].startswith("2025-02-08")

@@ -1,0 +1,138 @@
+"""General clean-up of an extracted text: the lines every kind of site adds around an article.
+
+trafilatura keeps a few kinds of lines that are never the article, whatever the site:
+
+- the headline repeated as the first line (the title is stored apart);
+- photo credits and captions' credit lines ("Crédits photos : ...", "Foto: ...", "Beitragsbild: ...");
+- links to other articles ("À lire aussi ...", "Lesen Sie auch ...", "Read more ...");
+- date stamps ("Mis à jour le ...", "Last modified: ...", "Video verfügbar bis ...");
+- calls to subscribe, sign up or download an app in the last lines.
+
+Each rule is a short line (a long paragraph that happens to start with the words is kept),
+multilingual (French, English, German, Spanish), and written as a class of boilerplate, not
+as strings of pages seen. And a lead: many sites put the article's lead paragraph (the
+"chapô") in the page header where trafilatura does not look; when an element marked as a
+lead, or whose text is the page's description, is missing from the text, it is put back first.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from lxml.html import HtmlElement
+
+_CREDIT = re.compile(
+    r"^\W*(?:crédits?(?:\s+photos?)?|copyright|©|photos?|fotos?|bild(?:er)?|bildquelle|beitragsbild|"
+    r"titelbild|image illustrative|illustration|image credit|photo credit|source\s+photo)\s*[:©(]",
+    re.I,
+)
+_RELATED = re.compile(
+    r"^\W*(?:à lire aussi|a lire aussi|lire aussi|à lire également|voir aussi|à voir aussi|"
+    r"lesen sie auch|lesen sie hier|mehr zum thema|weitere beiträge|weitere artikel|"
+    r"das könnte sie auch interessieren|"
+    r"read also|read more|also read|see also|related(?: articles| stories| posts)?\s*:|"
+    r"le puede interesar|te puede interesar|lea también|lee también)\b",
+    re.I,
+)
+_STAMP = re.compile(
+    r"(?:^|\W)(?:last modified|last updated|updated on|zuletzt aktualisiert|letzte aktualisierung|"
+    r"aktualisiert am|"
+    r"mis à jour le|publié le|video verfügbar bis|verfügbar bis)\b",
+    re.I,
+)
+_CALL = re.compile(
+    r"\b(?:subscribe|sign up|newsletter|download (?:\w+ ){0,6}apps?|abonnez-vous|inscrivez-vous|suscr[ií]b|"
+    r"hazte miembro|nicht eingeloggt|jetzt anmelden|jetzt registrieren|follow us|suivez-nous|folgen sie uns|"
+    r"escr[ií]benos|puede escribirnos)",
+    re.I,
+)
+_SHORT = 160
+_LEAD_CLASS = re.compile(
+    r"(?:^|[\s_-])(?:lead|teaser|intro|chapo|chapeau|standfirst|summary|subheadline|sub-headline|deck|"
+    r"abstract|article-header|article__header|kicker-text|excerpt)(?:$|[\s_-])",
+    re.I,
+)
+_AWAY = {"nav", "footer", "aside", "form", "script", "style", "noscript", "button"}
+
+
+def _key(value: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKC", value).casefold() if ch.isalnum())
+
+
+def _is_title_line(line: str, titles: list[str]) -> bool:
+    k = _key(line)
+    if not k or len(line) > 300:
+        return False
+    return any(
+        t and (k == t or (len(t) >= 15 and (k.endswith(t) or t.endswith(k) and len(k) >= 15))) for t in titles
+    )
+
+
+def clean_lines(text: str, titles: list[str]) -> tuple[str, list[str]]:
+    """The text without the lines above, and what was removed (for the evidence)."""
+    lines = text.split("\n")
+    keys = [_key(t) for t in titles if t]
+    removed: list[str] = []
+    kept: list[str] = []
+    last = [i for i, line in enumerate(lines) if line.strip()][-3:]
+    for i, line in enumerate(lines):
+        s = line.strip()
+        why = None
+        if not s:
+            kept.append(line)
+            continue
+        if not any(k.strip() for k in kept) and _is_title_line(s, keys):
+            why = "title"
+        if why is None and len(s) <= _SHORT:
+            if _CREDIT.search(s):
+                why = "credit"
+            elif _RELATED.search(s):
+                why = "related"
+            elif _STAMP.search(s) and len(s) <= _SHORT:
+                why = "stamp"
+            elif i in last and _CALL.search(s):
+                why = "call"
+        if why:
+            removed.append(f"{why}: {s[:80]}")
+        else:
+            kept.append(line)
+    out = "\n".join(kept).strip()
+    if len(out) < 0.5 * len(text.strip()):
+        return text, []  # the rules never take most of a text away
+    return out, removed
+
+
+def _plain(value: str) -> str:
+    return " ".join(value.split()).casefold()
+
+
+def find_lead(tree: HtmlElement, description: str, text: str) -> str | None:
+    """The article's lead paragraph when the extraction missed it, else None."""
+    desc = _plain(description)[:50]
+    body = tree.find("body")
+    if body is None:
+        return None
+    for el in body.iter("p", "div", "h2"):
+        marked = bool(_LEAD_CLASS.search(el.get("class") or ""))
+        if not marked:
+            if el.tag != "p" or len(desc) < 40 or not _plain(el.text or "")[:50].startswith(desc[:30]):
+                continue
+        elif el.tag == "div" and len(el) > 3:
+            continue
+        content = " ".join(el.text_content().split())
+        if not (60 <= len(content) <= 1200):
+            continue
+        described = len(desc) >= 40 and content.casefold().startswith(desc)
+        ancestors = {a.tag for a in el.iterancestors()}
+        if ancestors & _AWAY or "a" in ancestors:
+            continue
+        if not described and not (marked and ancestors & {"article", "header", "main"}):
+            continue
+        linked = sum(len(" ".join(a.text_content().split())) for a in el.iter("a"))
+        if linked > len(content) / 2:
+            continue  # a teaser card of another article
+        if content[:60] in " ".join(text.split()):
+            return None  # the extraction has it already
+        return content
+    return None

@@ -1,0 +1,184 @@
+"""Titles, dates, general clean-up and paywall flags of the extraction (pages written here)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from monitors.cleanup import clean_lines
+from monitors.extract import extract_article
+from monitors.metadata import PageMeta, choose_title, parse_date, strip_site
+from monitors.paywall import check_access, stops_mid_sentence
+from tests.site import SEEDS
+
+NOW = datetime(2025, 3, 1, tzinfo=UTC)
+BODY = "".join(
+    f"<p>Paragraphe {i} de l'article sur le sommet, avec assez de mots pour que l'extracteur le garde "
+    f"comme du texte principal et non comme un menu ou une légende de photo.</p>"
+    for i in range(6)
+)
+
+
+def page(head: str = "", before: str = "", after: str = "", body: str = BODY, lang: str = "fr") -> bytes:
+    return (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">{head}</head><body>'
+        f"<header><nav><a href='/'>Accueil</a> <a href='/politique'>Politique</a></nav></header>"
+        f"<main><article>{before}{body}{after}</article></main>"
+        f"<footer><p>Mentions légales - Contact</p></footer></body></html>"
+    ).encode()
+
+
+def ld(**fields: object) -> str:
+    return f'<script type="application/ld+json">{json.dumps({"@type": "NewsArticle", **fields})}</script>'
+
+
+URL = "https://www.exemple-journal.fr/politique/article-sommet.html"
+
+
+# ---------------------------------------------------------------- titles
+
+
+def test_title_is_the_h1_that_agrees_with_the_metadata() -> None:
+    head = (
+        "<title>Le sommet s’ouvre à Paris - Exemple Journal</title>"
+        '<meta property="og:title" content="Le sommet s\'ouvre à Paris | Exemple Journal">'
+        '<meta property="og:site_name" content="Exemple Journal">'
+    )
+    art = extract_article(page(head, before="<h1>Le sommet s’ouvre à Paris</h1>"), URL, now=NOW)
+    assert art.title == "Le sommet s’ouvre à Paris"
+    assert art.evidence and art.evidence["title_from"].startswith("<h1>")
+    assert not art.text.startswith("Le sommet s’ouvre"), "the headline is not repeated as the first line"
+
+
+def test_site_name_is_taken_off_the_title_when_there_is_no_h1() -> None:
+    head = "<title>Exemple Journal | Budget : le gouvernement recule</title>"
+    art = extract_article(page(head), URL, now=NOW)
+    assert art.title == "Budget : le gouvernement recule"
+
+
+def test_kicker_before_the_headline_gives_way_to_the_metadata_title() -> None:
+    meta = PageMeta(
+        og_title="Le sommet s'ouvre à Paris", h1=["Intelligence artificielle Le sommet s'ouvre à Paris"]
+    )
+    assert choose_title(meta, set())[0] == "Le sommet s'ouvre à Paris"
+
+
+def test_strip_site_uses_learned_names_and_host() -> None:
+    keys = {"exemplejournal", "exemple"}
+    assert strip_site("Un titre - Exemple Journal", keys) == "Un titre"
+    assert strip_site("Un titre : la suite", keys) == "Un titre : la suite"
+    assert strip_site("Exemple Journal", keys) == "Exemple Journal"  # never empty
+
+
+def test_page_with_no_h1_no_metadata_no_date_keeps_what_it_has() -> None:
+    raw = f"<html><body><div>{BODY}</div></body></html>".encode()
+    art = extract_article(raw, "https://blog.example.org/page", now=NOW)
+    assert art.text.startswith("Paragraphe 0")
+    assert art.title is None and art.published_at is None and art.modified_at is None
+    assert not art.paywalled and not art.truncated
+
+
+# ---------------------------------------------------------------- dates
+
+
+def test_json_ld_publication_and_modification_dates_are_kept_apart() -> None:
+    head = ld(
+        headline="Titre", datePublished="2025-02-07T21:06:00+01:00", dateModified="2025-02-08T10:00:00+01:00"
+    )
+    art = extract_article(page(head), URL, now=NOW)
+    assert art.published_at == datetime(2025, 2, 7, 20, 6, tzinfo=UTC)
+    assert art.modified_at == datetime(2025, 2, 8, 9, 0, tzinfo=UTC)
+
+
+def test_french_phrases_give_publication_and_update() -> None:
+    byline = (
+        '<p class="meta">Publié le <time>7 février 2025</time> à 21h06, '
+        "mis à jour le 8 février 2025 à 10h00</p>"
+    )
+    art = extract_article(page(before=byline), "https://www.exemple-journal.fr/a", now=NOW)
+    assert art.published_at is not None and art.published_at.date().isoformat() == "2025-02-07"
+    assert art.published_at.hour == 20  # 21h06 Paris
+    assert art.modified_at is not None and art.modified_at.date().isoformat() == "2025-02-08"
+    assert "Publié le" not in art.text
+
+
+def test_future_and_prehistoric_dates_are_rejected() -> None:
+    head = '<meta property="article:published_time" content="2031-01-01T00:00:00Z">'
+    art = extract_article(page(head), "https://www.exemple-journal.fr/2025/02/09/sommet", now=NOW)
+    assert art.published_at == datetime(2025, 2, 9, tzinfo=UTC)
+    assert art.evidence and art.evidence["dates_rejected"][0]["why"] == "in the future"
+    head = '<meta property="article:published_time" content="1970-01-01T00:00:00Z">'
+    art = extract_article(page(head), "https://www.exemple-journal.fr/sommet", now=NOW)
+    assert art.published_at is None or art.published_at.year > 1994
+
+
+def test_contradictory_dates_keep_the_most_specific_and_record_the_others() -> None:
+    head = ld(headline="Titre", datePublished="2025-02-07T21:06:00+01:00")
+    art = extract_article(page(head), "https://www.exemple-journal.fr/2025/02/09/sommet", now=NOW)
+    assert art.published_at == datetime(2025, 2, 7, 20, 6, tzinfo=UTC)
+    assert art.evidence is not None
+    assert {"source": "url", "value": "2025-02-09T00:00:00+00:00"} in art.evidence["published_disagreeing"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2025-02-07", (datetime(2025, 2, 7, tzinfo=UTC), 2)),
+        ("2025-02-07T21:06:00Z", (datetime(2025, 2, 7, 21, 6, tzinfo=UTC), 3)),
+        ("Fri, 07 Feb 2025 21:06:00 GMT", (datetime(2025, 2, 7, 21, 6, tzinfo=UTC), 3)),
+        ("demain", None),
+    ],
+)
+def test_parse_date(raw: str, expected: tuple[datetime, int] | None) -> None:
+    assert parse_date(raw) == expected
+
+
+# ---------------------------------------------------------------- clean-up
+
+
+def test_general_boilerplate_lines_are_removed_but_never_most_of_the_text() -> None:
+    first = "Premier paragraphe de l'article, qui raconte le sommet et ses invités en quelques phrases."
+    last = "Dernier paragraphe, qui conclut sur les annonces du président et les réactions des ONG."
+    text = f"{first}\nCrédits photos : Agence\nÀ lire aussi : un autre sujet\n{last}"
+    cleaned, removed = clean_lines(text, [])
+    assert cleaned == f"{first}\n{last}"
+    assert [r.split(":")[0] for r in removed] == ["credit", "related"]
+    assert clean_lines("À lire aussi : tout", [])[0] == "À lire aussi : tout"
+
+
+# ---------------------------------------------------------------- paywall
+
+
+def test_le_monde_seed_notice_is_flagged_and_removed() -> None:
+    seed = (SEEDS / "003_1c57c69a5a136c3a.txt").read_text("utf-8")
+    body = "".join(f"<p>{line}</p>" for line in seed.splitlines() if line.strip())
+    art = extract_article(page(body=body), "https://www.lemonde.fr/pixels/article/x.html", now=NOW)
+    assert art.paywalled and art.truncated
+    assert art.access_reasons[0].startswith("notice: Il vous reste 41.37")
+    assert "Il vous reste" not in art.text and "abonnés" not in art.text.splitlines()[-1]
+
+
+def test_is_accessible_for_free_false_flags_a_paywall() -> None:
+    head = ld(headline="Titre", isAccessibleForFree=False)
+    art = extract_article(page(head), URL, now=NOW)
+    assert art.paywalled and "schema.org isAccessibleForFree: false" in art.access_reasons
+    assert not art.truncated
+
+
+def test_text_that_stops_mid_sentence_is_truncated() -> None:
+    cut = (
+        "Le ministre a présenté le plan devant les députés. Il a détaillé les mesures prévues pour "
+        "les entreprises et les collectivités, en insistant sur le calendrier et sur les moyens que"
+    )
+    assert stops_mid_sentence(f"Début.\n{cut}")
+    assert not stops_mid_sentence(f"Début.\n{cut} l'État engagera.")
+    assert not stops_mid_sentence("Début.\nPhoto : AFP")
+    text, access = check_access(f"Début.\n{cut}", None)
+    assert access.truncated and not access.paywalled and access.reasons == ["text stops mid-sentence"]
+
+
+def test_a_text_that_is_only_a_notice_is_kept() -> None:
+    text, access = check_access("Article réservé aux abonnés", None)
+    assert text == "Article réservé aux abonnés" and access.paywalled
