@@ -372,7 +372,7 @@ def visible_date(tree: HtmlElement) -> datetime | None:
         label = (el.get("class") or "") + " " + (el.get("id") or "")
         if not _DATE_CLASS.search(label) or _COMMENT.search(label):
             continue
-        if any(_COMMENT.search((a.get("class") or "") + " " + (a.get("id") or "")) for a in el.iterancestors()):
+        if any(_COMMENT.search(f"{a.get('class') or ''} {a.get('id') or ''}") for a in el.iterancestors()):
             continue  # a comment's date is not the article's
         text = " ".join(el.text_content().split())[:120]
         m = _VISIBLE_DATE.search(text)
