@@ -64,7 +64,7 @@ class ArticleData:
 
 
 def extraction_columns(a: ArticleData) -> dict[str, object]:
-    """The article columns the extraction adds beyond text and metadata (migration 0010)."""
+    """The article columns the extraction adds beyond text and metadata (migration 0011)."""
     return {
         "modified_at": a.modified_at,
         "paywalled": a.paywalled,

@@ -6,8 +6,8 @@ false, a text that stops mid-sentence) and ``extraction_evidence`` (where the ti
 dates came from, the dates that disagreed, the boilerplate lines removed).
 ``articles_with_source`` shows the new columns (appended, so the view is replaced in place).
 
-Revision ID: 0010_extraction_quality
-Revises: 0009_backfill_jobs
+Revision ID: 0011_extraction_quality
+Revises: 0010_source_fallback
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-revision: str = "0010_extraction_quality"
-down_revision: str | None = "0009_backfill_jobs"
+revision: str = "0011_extraction_quality"
+down_revision: str | None = "0010_source_fallback"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
