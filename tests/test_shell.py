@@ -46,7 +46,8 @@ def scalar(engine: sa.Engine, sql: str) -> object:
 @pytest.mark.parametrize("module", COMMAND_MODULES)
 def test_every_command_help_shows_an_example(module: str) -> None:
     out = io.StringIO()
-    command = {"run": "run", "export": "export", "db": "migrate", "train": "train-topic"}.get(module.rsplit(".", 1)[1])
+    aliases = {"run": "run", "export": "export", "db": "migrate", "train": "train-topic"}
+    command = aliases.get(module.rsplit(".", 1)[1])
     command = command or module.rsplit(".", 1)[1]
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
