@@ -184,9 +184,11 @@ class Article(Base):
     search: Mapped[str] = mapped_column(
         TSVECTOR,
         Computed(
-            "setweight(to_tsvector('french'::regconfig, coalesce(title, '')), 'A') || "
-            "setweight(to_tsvector('french'::regconfig, coalesce(description, '')), 'B') || "
-            "setweight(to_tsvector('french'::regconfig, text), 'C')",
+            # accents folded, then French stemming (migration 0007_french_unaccent)
+            "setweight(to_tsvector('french_unaccent'::regconfig, veille_unaccent(coalesce(title, ''))), 'A')"
+            " || setweight(to_tsvector('french_unaccent'::regconfig, "
+            "veille_unaccent(coalesce(description, ''))), 'B')"
+            " || setweight(to_tsvector('french_unaccent'::regconfig, veille_unaccent(text)), 'C')",
             persisted=True,
         ),
     )

@@ -14,8 +14,11 @@ EXAMPLE = """example:
   veille search '"Grand Palais" -Bletchley' --relevant --limit 5
   veille search "Mistral OR DeepSeek" --json | jq .url
 
-The query uses web-search syntax (websearch_to_tsquery, French stemming): words are ANDed,
-"quoted phrase", OR, -excluded. Title matches weigh more than description, then text.
+  veille search elysee                 # accents do not count: finds "Élysée" and "Elysée"
+
+The query uses web-search syntax (websearch_to_tsquery, French stemming, accents ignored):
+words are ANDed, "quoted phrase", OR, -excluded. Title matches weigh more than description,
+then text.
 In psql: SELECT * FROM search_articles('sommet IA', 20);
 """
 
@@ -26,7 +29,10 @@ def register(sub: Any) -> None:
     from flows.cli import formatter
 
     p = sub.add_parser(
-        "search", help="full-text search of the archive (French)", epilog=EXAMPLE, formatter_class=formatter
+        "search",
+        help="full-text search of the archive (French, accents ignored)",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
     )
     p.add_argument("query", help='web-search syntax: words, "phrase", OR, -word')
     p.add_argument("--limit", "-n", type=int, default=20, metavar="N", help="at most N results (20)")
