@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitors.embedded import kept_running
 from monitors.settings import Settings, get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -44,7 +45,7 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _import_pgserver() -> Any:
+def import_pgserver() -> Any:
     """pgserver, imported lazily (only needed when no server is configured).
 
     Importing it asks platformdirs for a runtime directory, which warns when
@@ -60,7 +61,7 @@ def _import_pgserver() -> Any:
 
 def embedded_url(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL under ``data_dir`` and return its URL."""
-    pgserver = _import_pgserver()
+    pgserver = import_pgserver()
 
     pgdata = data_dir / "pgdata"
     key = str(pgdata)
@@ -70,7 +71,10 @@ def embedded_url(data_dir: Path) -> str:
         server = _embedded.get(key)
         if server is None:
             pgdata.mkdir(parents=True, exist_ok=True)
-            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            # stopped when the last veille process using it exits, unless `veille db start`
+            # asked for it to stay up (monitors/embedded.py)
+            mode = None if kept_running(data_dir) else "stop"
+            server = pgserver.get_server(pgdata, cleanup_mode=mode)
             _embedded[key] = server
     uri: str = server.get_uri()  # type: ignore[attr-defined]
     admin = sa.create_engine(normalize_url(uri), isolation_level="AUTOCOMMIT")

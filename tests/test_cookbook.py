@@ -2,11 +2,18 @@
 
 Each question has a check of what its answer must be, derived from what the fixture archive
 (tests/archive.py) holds; a question added to the README without a check fails the suite.
+The same queries also run in psql on the embedded database right after a `veille run`, the
+way a new user reaches them.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -16,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.archive import EXTRAS
+from tests.site import LocalSite, seed_site, write_sources
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -172,3 +180,61 @@ def test_cookbook_query(question: str, archive_url: str) -> None:
             CHECKS[question](rows, conn)
     finally:
         engine.dispose()
+
+
+def _shell(command: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        ["sh", "-c", command], env=env, input=stdin, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("psql") is None, reason="the psql client is not installed")
+def test_cookbook_in_psql_on_the_embedded_database_after_the_quickstart(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    """The new user's path: `veille run` on the embedded database (local sources instead of
+    the network), `veille db start`, then every cookbook query in
+    `psql "$(veille db-url --plain)"` as documented, `veille psql`, `veille db stop`."""
+    from prefect.settings import PREFECT_API_URL
+
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if k != "VEILLE_DATABASE_URL"}
+    env.update(
+        VEILLE_DATA_DIR=str(data_dir),
+        PREFECT_API_URL=str(PREFECT_API_URL.value()),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    assert shutil.which("veille", path=env["PATH"]), "the veille command is not installed next to python"
+    with LocalSite() as site:
+        seed_site(site)
+        sources = write_sources(
+            tmp_path / "sources.toml",
+            [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+        )
+        _shell(f"veille run --sources {sources}", env)
+    try:
+        assert "stays up until `veille db stop`" in _shell("veille db start", env).stdout
+        assert "state: running" in _shell("veille db status", env).stdout
+        # every question in one psql session, stopping at the first error
+        script = "".join(f"\\echo {question}\n{sql};\n" for question, sql in cookbook().items())
+        done = _shell('psql "$(veille db-url --plain)" -X -v ON_ERROR_STOP=1 -f -', env, stdin=script)
+        assert all(question in done.stdout for question in cookbook()), done.stdout
+        count = _shell('veille psql -X -tA -c "SELECT count(*) FROM articles"', env).stdout.split()
+        assert count == ["5"]
+        # accent-free search on the embedded server, which has no unaccent extension
+        hits = [json.loads(line) for line in _shell("veille search elysee --json", env).stdout.splitlines()]
+        assert hits and all("\n" not in h["snippet"] for h in hits)
+        texts = _shell(
+            'veille psql -X -tA -c "SELECT count(*) FROM articles'
+            " WHERE concat_ws(' ', title, description, text) ~ '[EeÉé]lys[ée]e'\"",
+            env,
+        ).stdout.split()
+        assert len(hits) == int(texts[0]) > 0
+    finally:
+        stopped = _shell("veille db stop", env).stdout
+    assert "embedded PostgreSQL stopped" in stopped
+    assert "state: stopped" in _shell("veille db status", env).stdout
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists()

@@ -1,11 +1,35 @@
-"""`veille migrate` and `veille db-url`: the database behind veille."""
+"""`veille migrate`, `veille db-url`, `veille db start|status|stop` and `veille psql`: the
+database behind veille."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from flows.commands.common import prepare_database
+
+DB_EXAMPLE = """examples:
+  veille db start                      # start the embedded PostgreSQL and keep it up
+  psql "$(veille db-url --plain)"      # then any client can use it, between commands too
+  veille db status                     # which database, running or not, its URL
+  veille db stop                       # stop it (veille starts it again when needed)
+
+With VEILLE_DATABASE_URL set, veille uses that server: start and stop have nothing to do.
+"""
+
+PSQL_EXAMPLE = """examples:
+  veille psql                                  # interactive psql on the archive
+  veille psql -c "SELECT count(*) FROM articles"
+  veille psql -f my_queries.sql
+
+The embedded server stays up while psql runs. psql comes from PATH, else from the
+embedded server's own binaries.
+"""
 
 
 def register(sub: Any) -> None:
@@ -26,6 +50,31 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--plain", action="store_true", help="libpq form, for psql")
     p.set_defaults(handler=handle_db_url)
+    p = sub.add_parser(
+        "db",
+        help="start, stop or show the embedded PostgreSQL (kept up between commands)",
+        epilog=DB_EXAMPLE,
+        formatter_class=formatter,
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text, handler in (
+        ("start", "start the embedded server, migrate it, keep it up until `veille db stop`", handle_start),
+        ("status", "which database veille uses; for the embedded one, running or not", handle_status),
+        ("stop", "stop the embedded server", handle_stop),
+    ):
+        a = actions.add_parser(
+            action, help=text, epilog=f"example:\n  veille db {action}", formatter_class=formatter
+        )
+        a.set_defaults(handler=handler)
+    p = sub.add_parser(
+        "psql",
+        help="psql on the archive (embedded server included), extra arguments passed on",
+        epilog=PSQL_EXAMPLE,
+        formatter_class=formatter,
+        prefix_chars="+",  # every dash option belongs to psql
+    )
+    p.add_argument("psql_args", nargs=argparse.REMAINDER, metavar="PSQL_ARGS", help="passed to psql")
+    p.set_defaults(handler=handle_psql)
 
 
 def handle_migrate(args: argparse.Namespace) -> int:
@@ -44,3 +93,95 @@ def handle_db_url(args: argparse.Namespace) -> int:
         url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     print(url)
     return 0
+
+
+def _plain(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _external() -> str | None:
+    from monitors.settings import get_settings
+
+    url = get_settings().database_url
+    if not url:
+        return None
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def handle_start(args: argparse.Namespace) -> int:
+    from monitors.embedded import keep_marker
+    from monitors.settings import get_settings
+
+    external = _external()
+    if external:
+        print(f"veille uses {external} (VEILLE_DATABASE_URL): no embedded server to start")
+        return 0
+    data_dir = get_settings().data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    keep_marker(data_dir).touch()
+    url = prepare_database()
+    print(f"embedded PostgreSQL running, data in {data_dir / 'pgdata'}; it stays up until `veille db stop`")
+    print(f'open it with: psql "{_plain(url)}"  (or `veille psql`)')
+    return 0
+
+
+def handle_status(args: argparse.Namespace) -> int:
+    from monitors.db import EMBEDDED_DB
+    from monitors.embedded import status
+    from monitors.settings import get_settings
+
+    external = _external()
+    if external:
+        print(f"database: {external} (VEILLE_DATABASE_URL)")
+        return 0
+    st = status(get_settings().data_dir, EMBEDDED_DB)
+    print(f"database: embedded PostgreSQL, data in {st.data_dir / 'pgdata'}")
+    if not st.initialised:
+        print("state: not created yet (the first veille command that needs it creates it)")
+    elif st.running:
+        kept = "kept up by `veille db start`" if st.kept else "stops when the veille process using it exits"
+        print(f"state: running (pid {st.pid}), {kept}")
+        print(f"url: {st.url}")
+    else:
+        print("state: stopped (veille starts it when needed; `veille db start` keeps it up)")
+    return 0
+
+
+def handle_stop(args: argparse.Namespace) -> int:
+    from monitors.embedded import stop
+    from monitors.settings import get_settings
+
+    external = _external()
+    if external:
+        print(f"veille uses {external} (VEILLE_DATABASE_URL): no embedded server to stop")
+        return 0
+    data_dir = get_settings().data_dir
+    print("embedded PostgreSQL stopped" if stop(data_dir) else "embedded PostgreSQL was not running")
+    return 0
+
+
+def psql_executable() -> str:
+    """psql from PATH, else the one shipped with the embedded server."""
+    found = shutil.which("psql")
+    if found:
+        return found
+    from monitors.db import import_pgserver
+
+    bundled = Path(import_pgserver().__file__).parent / "pginstall" / "bin" / "psql"
+    if bundled.exists():
+        return str(bundled)
+    raise OSError("psql not found: install the PostgreSQL client (e.g. apt install postgresql-client)")
+
+
+def handle_psql(args: argparse.Namespace) -> int:
+    url = _plain(prepare_database())
+    extra = list(args.psql_args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    sys.stdout.flush()
+    # A child, not exec: this process holds the embedded server up while psql runs.
+    return subprocess.call([psql_executable(), url, *extra], env=os.environ.copy())
