@@ -77,7 +77,9 @@ def stop(data_dir: Path) -> bool:
         return False
     import os
 
-    from pgserver._commands import pg_ctl
+    from pgserver import _commands  # pg_ctl is made at import, one function per binary
+
+    pg_ctl = _commands.pg_ctl  # type: ignore[attr-defined]
 
     # pgserver runs the server as its own system user when veille runs as root
     user = "pgserver" if os.name != "nt" and os.geteuid() == 0 else None
