@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -57,13 +59,19 @@ def test_sources_listing_does_not_enrol_the_default_sources(clean_db: sa.Engine)
 
 
 @pytest.mark.slow
-def test_no_runtime_dir_warning_without_xdg_runtime_dir(tmp_path: Path) -> None:
+def test_no_runtime_dir_warning_without_xdg_runtime_dir() -> None:
     """The embedded server's import asked platformdirs for XDG_RUNTIME_DIR and warned on every
     command when it is unset (cron, containers, ssh without a login session)."""
     env = {k: v for k, v in os.environ.items() if k not in {"XDG_RUNTIME_DIR", "VEILLE_DATABASE_URL"}}
-    env["VEILLE_DATA_DIR"] = str(tmp_path / "data")
+    # not under tmp_path, which other pytest sessions run as root make private again (the
+    # embedded server then runs as its own user)
+    data = Path(tempfile.mkdtemp(prefix="veille-xdg-"))
+    env["VEILLE_DATA_DIR"] = str(data / "data")
     env["PYTHONWARNINGS"] = "default"  # show every warning, as a fresh interpreter would once
-    done = _veille(["db-url", "--plain"], env, capture_output=True)
+    try:
+        done = _veille(["db-url", "--plain"], env, capture_output=True)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
     assert done.returncode == 0, done.stderr
     assert "RuntimeDirWarning" not in done.stderr and "XDG_RUNTIME_DIR" not in done.stderr, done.stderr
     assert done.stdout.startswith("postgresql://")

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -200,7 +201,9 @@ def test_cookbook_in_psql_on_the_embedded_database_after_the_quickstart(
     `psql "$(veille db-url --plain)"` as documented, `veille psql`, `veille db stop`."""
     from prefect.settings import PREFECT_API_URL
 
-    data_dir = tmp_path / "data"
+    # Not under tmp_path: every pytest session run as root makes /tmp/pytest-of-root private
+    # again, and the embedded server then runs as its own user (pgserver's rule for root).
+    data_dir = Path(tempfile.mkdtemp(prefix="veille-psql-")) / "data"
     env = {k: v for k, v in os.environ.items() if k != "VEILLE_DATABASE_URL"}
     env.update(
         VEILLE_DATA_DIR=str(data_dir),
@@ -238,3 +241,4 @@ def test_cookbook_in_psql_on_the_embedded_database_after_the_quickstart(
     assert "embedded PostgreSQL stopped" in stopped
     assert "state: stopped" in _shell("veille db status", env).stdout
     assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+    shutil.rmtree(data_dir.parent, ignore_errors=True)
