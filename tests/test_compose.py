@@ -80,6 +80,14 @@ def test_the_stack_is_wired_as_the_readme_says() -> None:
     assert "http://localhost:4200" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+def test_prefect_yaml_needs_no_checkout_path() -> None:
+    """Prefect's step templating has no filters: `{{ $X | default(...) }}` was taken literally
+    and every worker run failed in its pull step. Workers import the installed package."""
+    data = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    assert data["pull"] == [{"prefect.deployments.steps.set_working_directory": {"directory": "."}}]
+    assert "|" not in json.dumps(data)  # no filter anywhere in a template
+
+
 def _yaml_deployments() -> dict[str, dict[str, Any]]:
     data = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
     return {d["name"]: d for d in data["deployments"]}
@@ -88,10 +96,13 @@ def _yaml_deployments() -> dict[str, dict[str, Any]]:
 def test_prefect_yaml_declares_the_served_deployments() -> None:
     served = {d.name: d for d in build_deployments(get_settings())}
     declared = _yaml_deployments()
-    assert set(declared) == set(served)
+    # the same deployments under their own names: `prefect deploy` must not overwrite serve's
+    assert set(declared) == {f"{name}-pool" for name in served}
     for name, d in declared.items():
-        s = served[name]
-        assert d["entrypoint"] == s.entrypoint, name
+        s = served[name.removesuffix("-pool")]
+        # a module path: workers import the installed package, wherever their checkout is
+        module, func = d["entrypoint"].split(":")
+        assert f"{module.replace('.', '/')}.py:{func}" == s.entrypoint, name
         assert sorted(d["tags"]) == sorted(s.tags), name
         assert d["work_pool"]["name"] == "veille"
         (schedule,) = d["schedules"]
@@ -104,4 +115,4 @@ def test_prefect_yaml_declares_the_served_deployments() -> None:
             assert datetime.fromisoformat(schedule["anchor_date"]) == expected.anchor_date
         # One run at a time, except drain-queue on a pool: one per worker.
         assert s.concurrency_limit == 1
-        assert d["concurrency_limit"] == (4 if name == "drain-queue" else 1), name
+        assert d["concurrency_limit"] == (4 if name == "drain-queue-pool" else 1), name

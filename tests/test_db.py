@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,10 @@ def test_unreachable_server_is_a_clear_error() -> None:
         check_connection("postgresql+psycopg://nobody@127.0.0.1:9/none")
 
 
-def test_embedded_server_starts_and_migrates(tmp_path: Path) -> None:
+def test_embedded_server_starts_and_migrates() -> None:
+    # Not under tmp_path: every pytest session run as root makes /tmp/pytest-of-root private
+    # again, and the embedded server then runs as its own user (pgserver's rule for root).
+    tmp_path = Path(tempfile.mkdtemp(prefix="veille-embedded-"))
     url = embedded_url(tmp_path / "data")
     assert (tmp_path / "data" / "pgdata").is_dir()
     migrate(url)
@@ -41,5 +46,6 @@ def test_embedded_server_starts_and_migrates(tmp_path: Path) -> None:
     finally:
         engine.dispose()
         stop_embedded(tmp_path / "data")
+        shutil.rmtree(tmp_path, ignore_errors=True)
     assert {"sources", "url_queue", "articles", "fetch_log", "sightings"} <= tables
     assert "PostgreSQL" in (version or "")
