@@ -71,6 +71,7 @@ class Settings:
     archive_page_size: int = 500
     archive_retries: int = 4
     archive_retry_base: float = 2.0
+    sources_file: Path | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -114,6 +115,7 @@ class Settings:
             archive_page_size=_int("VEILLE_ARCHIVE_PAGE_SIZE", 500),
             archive_retries=_int("VEILLE_ARCHIVE_RETRIES", 4),
             archive_retry_base=_float("VEILLE_ARCHIVE_RETRY_BASE", 2.0),
+            sources_file=Path(os.environ["VEILLE_SOURCES"]) if os.environ.get("VEILLE_SOURCES") else None,
         )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from monitors.bulk import as_rows, recordset_insert
 from monitors.models import OWNERS, SOURCE_KINDS, Source
+from monitors.settings import get_settings
 
 DEFAULT_SOURCES = Path(__file__).resolve().parent.parent / "seeds" / "sources.toml"
 SYNC_CHUNK = 5000  # sources per upsert statement
@@ -139,8 +140,8 @@ def parse_sources(text: str, origin: str = "<sources>") -> list[SourceSpec]:
 
 
 def load_sources(path: str | Path | None = None) -> list[SourceSpec]:
-    """Read and validate a sources file (default ``seeds/sources.toml``)."""
-    file = Path(path) if path else DEFAULT_SOURCES
+    """Read and validate a sources file (default: ``VEILLE_SOURCES``, else ``seeds/sources.toml``)."""
+    file = Path(path) if path else (get_settings().sources_file or DEFAULT_SOURCES)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:

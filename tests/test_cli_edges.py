@@ -75,3 +75,20 @@ def test_no_runtime_dir_warning_without_xdg_runtime_dir() -> None:
     assert done.returncode == 0, done.stderr
     assert "RuntimeDirWarning" not in done.stderr and "XDG_RUNTIME_DIR" not in done.stderr, done.stderr
     assert done.stdout.startswith("postgresql://")
+
+
+def test_veille_sources_names_the_default_sources_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VEILLE_SOURCES: the file a command without --sources reads (compose mounts one there)."""
+    from monitors.sources import load_sources
+    from tests.site import write_sources
+
+    mine = write_sources(
+        tmp_path / "mine.toml",
+        [{"name": "Mon journal", "kind": "feed", "url": "https://example.org/rss.xml", "owner": "media"}],
+    )
+    assert len(load_sources()) > 1  # the shipped file
+    monkeypatch.setenv("VEILLE_SOURCES", str(mine))
+    assert [s.name for s in load_sources()] == ["Mon journal"]
+    assert [s.name for s in load_sources(mine)] == ["Mon journal"]

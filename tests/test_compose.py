@@ -1,16 +1,25 @@
-"""docker-compose.yml against the Compose specification's JSON schema; prefect.yaml against
-the deployments `veille serve` builds. No Docker engine needed."""
+"""docker-compose.yml against the Compose specification's JSON schema and, where the tool is
+installed, `docker compose config` (or `docker-compose config`); what a server needs from it
+(loopback ports, a required password, pinned images that match the client, healthchecks, a
+mountable sources file, a small build context); prefect.yaml against the deployments
+`veille serve` builds. No Docker engine needed."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
+from packaging.specifiers import SpecifierSet
 
 from flows.deployments import build_deployments
 from monitors.settings import get_settings
@@ -65,10 +74,10 @@ def test_the_stack_is_wired_as_the_readme_says() -> None:
     assert "pg_isready" in " ".join(pg["healthcheck"]["test"])
     server = services["prefect-server"]
     assert "@postgres:5432/prefect" in server["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
-    assert "4200:4200" in server["ports"]
+    assert [p.rsplit(":", 2)[1:] for p in server["ports"]] == [["4200", "4200"]]
     assert server["depends_on"]["postgres"]["condition"] == "service_healthy"
     veille = services["veille"]
-    assert veille["build"] == "." and (ROOT / "Dockerfile").is_file()
+    assert veille["build"]["context"] == "." and (ROOT / "Dockerfile").is_file()
     assert veille["command"] == ["veille", "serve"]
     assert veille["environment"]["PREFECT_API_URL"] == "http://prefect-server:4200/api"
     assert "@postgres:5432/veille" in veille["environment"]["VEILLE_DATABASE_URL"]
@@ -116,3 +125,158 @@ def test_prefect_yaml_declares_the_served_deployments() -> None:
         # One run at a time, except drain-queue on a pool: one per worker.
         assert s.concurrency_limit == 1
         assert d["concurrency_limit"] == (4 if name == "drain-queue-pool" else 1), name
+
+
+# --- ready for a server ---------------------------------------------------------------------
+
+PASSWORD_REQUIRED = "${POSTGRES_PASSWORD:?"
+LONG_RUNNING = ("postgres", "prefect-server", "veille", "worker")
+
+
+def _raw() -> str:
+    return (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+
+
+def test_the_password_is_required_and_has_no_default() -> None:
+    raw = _raw()
+    assert "POSTGRES_PASSWORD:-" not in raw and ":veille@" not in raw
+    services = _compose()["services"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith(PASSWORD_REQUIRED)
+    assert (
+        PASSWORD_REQUIRED in services["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+    )
+    assert PASSWORD_REQUIRED in services["veille"]["environment"]["VEILLE_DATABASE_URL"]
+
+
+def test_ports_are_bound_to_loopback_unless_the_operator_opts_out() -> None:
+    for name, service in _compose()["services"].items():
+        for port in service.get("ports", []):
+            assert port.startswith("${BIND_ADDRESS:-127.0.0.1}:"), (name, port)
+
+
+def _pinned_prefect() -> str:
+    image = _compose()["services"]["prefect-server"]["image"]
+    match = re.fullmatch(r"prefecthq/prefect:\$\{PREFECT_VERSION:-([\d.]+)\}-python3\.11", image)
+    assert match, image
+    return match.group(1)
+
+
+def test_images_are_pinned_and_the_prefect_server_matches_the_client() -> None:
+    services = _compose()["services"]
+    assert re.fullmatch(r"postgres:16\.\d+", services["postgres"]["image"])
+    version = _pinned_prefect()
+    # the veille image installs that same Prefect: build arg and Dockerfile default agree
+    for name in ("veille", "deploy", "worker"):
+        assert services[name]["build"]["args"]["PREFECT_VERSION"] == f"${{PREFECT_VERSION:-{version}}}", name
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert f"ARG PREFECT_VERSION={version}" in dockerfile
+    assert '"prefect==${PREFECT_VERSION}"' in dockerfile
+    # and the version is one the package accepts
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    (spec,) = [d for d in project["dependencies"] if d.startswith("prefect")]
+    assert version in SpecifierSet(spec.removeprefix("prefect")), (version, spec)
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    assert f"PREFECT_VERSION={version}" in example
+
+
+def test_the_ui_api_url_is_not_fixed_and_api_auth_is_possible() -> None:
+    server = _compose()["services"]["prefect-server"]["environment"]
+    assert server["PREFECT_UI_API_URL"].startswith("${PREFECT_UI_API_URL:-")
+    # null: passed on from .env only when set (an empty value would enable an empty secret)
+    assert "PREFECT_SERVER_API_AUTH_STRING" in server and server["PREFECT_SERVER_API_AUTH_STRING"] is None
+    assert _compose()["services"]["veille"]["environment"]["PREFECT_API_AUTH_STRING"] is None
+
+
+def test_long_running_services_have_healthchecks() -> None:
+    services = _compose()["services"]
+    for name in LONG_RUNNING:
+        assert services[name]["healthcheck"]["test"], name
+    assert services["veille"]["healthcheck"]["test"] == ["CMD", "veille", "db", "status"]
+    assert "--with-healthcheck" in services["worker"]["command"]
+
+
+def test_the_sources_file_is_mountable() -> None:
+    services = _compose()["services"]
+    for name in ("veille", "worker"):
+        assert services[name]["environment"]["VEILLE_SOURCES"] == "/etc/veille/sources.toml"
+        (mount,) = [v for v in services[name]["volumes"] if isinstance(v, dict)]
+        assert mount["source"] == "${VEILLE_SOURCES:-./seeds/sources.toml}", name
+        assert mount["target"] == "/etc/veille/sources.toml" and mount["read_only"] is True
+
+
+def test_scale_out_deploys_before_workers_start() -> None:
+    services = _compose()["services"]
+    deploy = services["deploy"]
+    assert deploy["profiles"] == ["scale-out"] and deploy["working_dir"] == "/app"
+    script = deploy["command"][-1]
+    assert "prefect work-pool create veille --type process" in script
+    assert "prefect --no-prompt deploy --all" in script
+    assert services["worker"]["depends_on"]["deploy"]["condition"] == "service_completed_successfully"
+    assert "prefect.yaml" in (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+
+def test_the_build_context_leaves_out_the_heavy_and_the_secret() -> None:
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    for pattern in (".git", ".venv", ".env", "**/__pycache__"):
+        assert pattern in ignored, pattern
+
+
+def _compose_tool() -> list[str] | None:
+    """`docker compose` (v2), else `docker-compose` (v1), whichever answers `version`."""
+    for tool in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(tool[0]) is None:
+            continue
+        done = subprocess.run([*tool, "version"], capture_output=True, text=True, timeout=60)
+        if done.returncode == 0:
+            return tool
+    return None
+
+
+def _config(extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    tool = _compose_tool()
+    if tool is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"POSTGRES_PASSWORD", "BIND_ADDRESS", "VEILLE_SOURCES"}
+    }
+    return subprocess.run(
+        [*tool, *args, "config"],
+        cwd=ROOT,
+        env={**env, **extra_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _host_ips(service: dict[str, Any]) -> list[str]:
+    ips = []
+    for port in service.get("ports", []):
+        ips.append(port["host_ip"] if isinstance(port, dict) else port.split(":")[0])
+    return ips
+
+
+def test_docker_compose_config_accepts_the_file() -> None:
+    refused = _config({})
+    assert refused.returncode != 0 and "POSTGRES_PASSWORD" in refused.stderr  # no default password
+    done = _config({"POSTGRES_PASSWORD": "s3cret"})
+    assert done.returncode == 0, done.stderr
+    services = yaml.safe_load(done.stdout)["services"]
+    assert {"postgres", "prefect-server", "veille"} <= set(services)
+    assert _host_ips(services["postgres"]) == ["127.0.0.1"] == _host_ips(services["prefect-server"])
+    assert services["veille"]["environment"]["VEILLE_DATABASE_URL"].endswith(":s3cret@postgres:5432/veille")
+
+    opened = _config(
+        {"POSTGRES_PASSWORD": "s3cret", "BIND_ADDRESS": "0.0.0.0", "VEILLE_SOURCES": "/srv/veille/mine.toml"},
+        "--profile",
+        "scale-out",
+    )
+    assert opened.returncode == 0, opened.stderr
+    services = yaml.safe_load(opened.stdout)["services"]
+    assert {"deploy", "worker"} <= set(services)
+    assert _host_ips(services["postgres"]) == ["0.0.0.0"]
+    for name in ("veille", "worker"):
+        (mount,) = [v for v in services[name]["volumes"] if isinstance(v, dict)]
+        assert mount["source"] == "/srv/veille/mine.toml", name

@@ -40,7 +40,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--since", type=_date, required=True, metavar="DATE", help="window start (ISO date)")
     p.add_argument("--until", type=_date, metavar="DATE", help="window end (default: now)")
-    p.add_argument("--sources", metavar="FILE", help="sources file (default: seeds/sources.toml)")
+    p.add_argument(
+        "--sources", metavar="FILE", help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)"
+    )
     p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
     p.add_argument(
         "--from",

@@ -16,7 +16,7 @@ from flows.commands.common import prepare_database
 DB_EXAMPLE = """examples:
   veille db start                      # start the embedded PostgreSQL and keep it up
   psql "$(veille db-url --plain)"      # then any client can use it, between commands too
-  veille db status                     # which database, running or not, its URL
+  veille db status                     # which database, running/answering or not (exit 1 if not)
   veille db stop                       # stop it (veille starts it again when needed)
 
 With VEILLE_DATABASE_URL set, veille uses that server: start and stop have nothing to do.
@@ -136,7 +136,15 @@ def handle_status(args: argparse.Namespace) -> int:
 
     external = _external()
     if external:
+        from monitors.db import DatabaseUnavailable, check_connection, normalize_url
+
         print(f"database: {external} (VEILLE_DATABASE_URL)")
+        try:
+            check_connection(normalize_url(get_settings().database_url or ""))
+        except DatabaseUnavailable as exc:
+            print(f"state: not answering: {exc}")
+            return 1  # a healthcheck's answer (docker-compose.yml)
+        print("state: answering")
         return 0
     st = status(get_settings().data_dir, EMBEDDED_DB)
     print(f"database: embedded PostgreSQL, data in {st.data_dir / 'pgdata'}")

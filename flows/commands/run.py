@@ -23,7 +23,9 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("--sources", metavar="FILE", help="sources file (default: seeds/sources.toml)")
+    p.add_argument(
+        "--sources", metavar="FILE", help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)"
+    )
     p.add_argument("--all", action="store_true", help="poll every source, due or not")
     p.add_argument("--max-items", type=int, metavar="N", help="ingest at most about N pages")
     p.set_defaults(handler=handle)

@@ -27,7 +27,9 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("--sources", metavar="FILE", help="sources file (default: seeds/sources.toml)")
+    p.add_argument(
+        "--sources", metavar="FILE", help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)"
+    )
     p.add_argument(
         "--interval",
         type=int,

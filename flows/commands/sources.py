@@ -59,7 +59,7 @@ def register(sub: Any) -> None:
         "--sources",
         metavar="FILE",
         default=argparse.SUPPRESS,
-        help="sources file (default: seeds/sources.toml)",
+        help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)",
     )
     c.set_defaults(handler=handle_check)
     for action, verb in (("enable", "re-enable"), ("disable", "disable")):
