@@ -55,14 +55,14 @@ def test_the_schema_rejects_a_broken_compose_file() -> None:
 
 def _readme_services() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n### Docker Compose\n", 1)[1].split("\n#", 1)[0]
-    return re.findall(r"^\| `([\w.-]+)` \|", section, flags=re.M)
+    table = text.split("\n| service | what it is |\n", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"^\| `([\w.-]+)` \|", table, flags=re.M)
 
 
 def test_every_service_the_readme_names_exists() -> None:
     named = _readme_services()
     services = _compose()["services"]
-    assert named, "the README's Docker Compose section lists no service"
+    assert named, "the README's Docker Compose table lists no service"
     assert set(named) == set(services)
 
 

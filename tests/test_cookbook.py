@@ -1,7 +1,7 @@
-"""The README's SQL cookbook, read from README.md and run against the fixture archive.
+"""The SQL cookbook, read from docs/cookbook.md and run against the fixture archive.
 
 Each question has a check of what its answer must be, derived from what the fixture archive
-(tests/archive.py) holds; a question added to the README without a check fails the suite.
+(tests/archive.py) holds; a question added to the cookbook without a check fails the suite.
 The same queries also run in psql on the embedded database right after a `veille run`, the
 way a new user reaches them.
 """
@@ -26,14 +26,13 @@ import sqlalchemy as sa
 from tests.archive import EXTRAS
 from tests.site import LocalSite, seed_site, write_sources
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+COOKBOOK = Path(__file__).resolve().parent.parent / "docs" / "cookbook.md"
 
 
 def cookbook() -> dict[str, str]:
-    """Question (### heading) -> SQL of the block under it, from the README's cookbook section."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("\n## SQL cookbook\n", 1)[1].split("\n## ", 1)[0]
-    found = re.findall(r"^### (.+?)\n+```sql\n(.+?)```", section, flags=re.M | re.S)
+    """Question (a ``## ...?`` heading) -> SQL of the block under it, from docs/cookbook.md."""
+    text = COOKBOOK.read_text(encoding="utf-8")
+    found = re.findall(r"^## (.+?\?)\n+```sql\n(.+?)```", text, flags=re.M | re.S)
     return {question.strip(): sql.strip() for question, sql in found}
 
 
@@ -183,9 +182,11 @@ def test_cookbook_query(question: str, archive_url: str) -> None:
         engine.dispose()
 
 
-def _shell(command: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _shell(
+    command: str, env: dict[str, str], stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        ["sh", "-c", command], env=env, input=stdin, capture_output=True, text=True, timeout=600
+        ["sh", "-c", command], env=env, input=stdin, capture_output=True, text=True, timeout=600, cwd=cwd
     )
     assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     return done
@@ -197,8 +198,8 @@ def test_cookbook_in_psql_on_the_embedded_database_after_the_quickstart(
     prefect_harness: None, tmp_path: Path
 ) -> None:
     """The new user's path: `veille run` on the embedded database (local sources instead of
-    the network), `veille db start`, then every cookbook query in
-    `psql "$(veille db-url --plain)"` as documented, `veille psql`, `veille db stop`."""
+    the network), the README's next steps as written, then `veille db start`, every cookbook
+    query in `psql "$(veille db-url --plain)"` as documented, `veille psql`, `veille db stop`."""
     from prefect.settings import PREFECT_API_URL
 
     # Not under tmp_path: every pytest session run as root makes /tmp/pytest-of-root private
@@ -218,6 +219,17 @@ def test_cookbook_in_psql_on_the_embedded_database_after_the_quickstart(
             [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
         )
         _shell(f"veille run --sources {sources}", env)
+    # the README's next steps, line by line, as written
+    readme = (COOKBOOK.parent.parent / "README.md").read_text(encoding="utf-8")
+    steps = (
+        readme.split("Then, with `.venv/bin` on your `PATH`", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    )
+    ran = []
+    for line in steps.splitlines():
+        command = line.split("  #", 1)[0].strip()
+        if command:
+            ran.append(_shell(command, env, cwd=tmp_path).stdout)
+    assert len(ran) >= 5 and (tmp_path / "relevant.csv").is_file()
     try:
         assert "stays up until `veille db stop`" in _shell("veille db start", env).stdout
         assert "state: running" in _shell("veille db status", env).stdout

@@ -1,0 +1,89 @@
+"""The docs stay true to the command: every `veille ...` line in a code block of README.md or
+docs/*.md parses with veille's own parser, every command is in the README's table, every link
+to a file of the repository leads somewhere, and the README stays a ten-minute read."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from flows.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
+README_MAX_LINES = 320
+
+
+def _existing(paths: list[Path]) -> list[Path]:
+    return [p for p in paths if p.is_file()]
+
+
+def _code_lines(text: str) -> list[str]:
+    """Lines of fenced blocks (```sh, ```console, ```) and of 4-space indented blocks."""
+    lines: list[str] = []
+    fenced = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced or line.startswith("    "):
+            lines.append(line.strip())
+    return lines
+
+
+def _commands(path: Path) -> list[str]:
+    found = []
+    for line in _code_lines(path.read_text(encoding="utf-8")):
+        line = line.removeprefix("$ ")
+        # the veille part of a shell line: after `&&`, `;` or an env assignment, before a pipe
+        for part in re.split(r"&&|;|\|\|", line):
+            part = part.split(" | ")[0].split(" #")[0].strip()
+            part = re.sub(r"^(?:[A-Z_]+=\S+\s+)+", "", part)
+            part = re.sub(r"^\S*/veille\b", "veille", part)  # .venv/bin/veille
+            if part.startswith("veille ") and "$(" not in part:
+                found.append(part)
+    return found
+
+
+COMMANDS = [(path.relative_to(ROOT).as_posix(), cmd) for path in _existing(DOCS) for cmd in _commands(path)]
+
+
+def test_the_docs_show_commands() -> None:
+    assert len(COMMANDS) >= 10, COMMANDS
+
+
+@pytest.mark.parametrize(("where", "command"), COMMANDS)
+def test_every_documented_command_parses(where: str, command: str) -> None:
+    argv = shlex.split(command)[1:]
+    try:
+        build_parser().parse_args(argv)
+    except SystemExit as exc:
+        assert exc.code == 0, f"{where}: `{command}` is refused by veille's parser"
+
+
+def test_every_command_is_in_the_readme_table() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = "\n".join(line for line in text.splitlines() if line.startswith("| `veille "))
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]  # noqa: SLF001
+    missing = [name for name in sub.choices if f"`veille {name}" not in table]  # type: ignore[attr-defined]
+    assert not missing, f"commands missing from README's table: {missing}"
+
+
+def test_links_to_repository_files_lead_somewhere() -> None:
+    broken = []
+    for path in _existing(DOCS):
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text(encoding="utf-8")):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            if not (path.parent / target).exists():
+                broken.append(f"{path.relative_to(ROOT)} -> {target}")
+    assert not broken, broken
+
+
+def test_the_readme_is_a_short_guide() -> None:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").count("\n")
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines; move the depth to docs/"
