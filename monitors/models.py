@@ -184,7 +184,7 @@ class Article(Base):
     search: Mapped[str] = mapped_column(
         TSVECTOR,
         Computed(
-            # accents folded, then French stemming (migration 0011_french_unaccent)
+            # accents folded, then French stemming (migration 0012_french_unaccent)
             "setweight(to_tsvector('french_unaccent'::regconfig, veille_unaccent(coalesce(title, ''))), 'A')"
             " || setweight(to_tsvector('french_unaccent'::regconfig, "
             "veille_unaccent(coalesce(description, ''))), 'B')"

@@ -18,8 +18,8 @@ saved (``pg_get_viewdef``, their comments) and recreated as they were, whoever d
 description when only it matches) instead of both joined (their lead was shown twice), and
 returns it on one line.
 
-Revision ID: 0011_french_unaccent
-Revises: 0010_source_fallback
+Revision ID: 0012_french_unaccent
+Revises: 0011_extraction_quality
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_french_unaccent"
-down_revision: str | None = "0010_source_fallback"
+revision: str = "0012_french_unaccent"
+down_revision: str | None = "0011_extraction_quality"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
