@@ -597,6 +597,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
             at=a.published_at or now(),
             copy_root=link.root,
             keys=story_keys,
+            signature=a.signature,
         )
         return "stored", article_id
     same_url = session.execute(

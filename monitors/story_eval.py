@@ -26,6 +26,7 @@ from typing import Any
 from monitors import dedup
 from monitors.copies import Profile, compare, profile
 from monitors.stories import WINDOW_DAYS, StoryIndex, cosine, distance_days, features, word_count
+from monitors.story_store import PREFILTER_SHARED
 
 __all__ = ["COPY_CANDIDATE", "Replay", "evaluate_stories", "shared_eval_dir"]
 
@@ -52,6 +53,11 @@ def _span(value: str | None) -> tuple[datetime | None, datetime | None]:
         return start, start + timedelta(days=days) - timedelta(seconds=1)
     at = datetime.fromisoformat(value)
     return (at if at.tzinfo else at.replace(tzinfo=UTC)), None
+
+
+def _shared(a: list[int], b: list[int]) -> int:
+    """Equal values of two MinHash signatures (what the store's members query counts)."""
+    return sum(1 for x, y in zip(a, b, strict=True) if x == y)
 
 
 @dataclass
@@ -100,7 +106,13 @@ class Replay:
         ]
         for story in candidates:
             for member in story.members:
-                evidence = compare(prof, self.seen[member].profile)
+                other = self.seen[member]
+                translation = bool(prof.language and other.profile.language) and (
+                    prof.language != other.profile.language
+                )
+                if not translation and _shared(sig, other.signature) < PREFILTER_SHARED:
+                    continue  # as the store's members query: no 5-gram in common, no copy
+                evidence = compare(prof, other.profile)
                 if evidence.rule:
                     return self.seen[member].root, evidence.rule
         return None, None

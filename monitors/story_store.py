@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from monitors.copies import compare, profile
+from monitors.dedup import NUM_PERM
 from monitors.neardup import LOCK_SQL, _array, _cursor, link_copy
 from monitors.stories import (
     JOIN_THRESHOLD,
@@ -71,12 +72,23 @@ _CANDIDATES_SQL = """
     )
 """
 
+# The latest members of the closest stories, kept only when they could be a copy: another
+# language (a translation), or at least PREFILTER_SHARED equal MinHash values (a containment or
+# a respun copy keeps some word 5-grams: Jaccard >= 0.18 shares about 23 of 128 values; two
+# unrelated texts share none or one or two). Only those are read and compared in full.
 _MEMBERS_SQL = """
-    SELECT a.id, coalesce(a.cluster_id, a.id), a.story_id, a.text, a.language
-    FROM articles a
-    WHERE a.story_id = ANY(CAST(%(stories)s AS bigint[])) AND a.id <> %(self)s
-    ORDER BY a.id DESC LIMIT %(limit)s
+    SELECT m.id, m.root, m.story_id, a.text, a.language
+    FROM (
+        SELECT a.id, coalesce(a.cluster_id, a.id) AS root, a.story_id, a.language, a.signature
+        FROM articles a
+        WHERE a.story_id = ANY(CAST(%(stories)s AS bigint[])) AND a.id <> %(self)s
+        ORDER BY a.id DESC LIMIT %(limit)s
+    ) m JOIN articles a ON a.id = m.id
+    WHERE (m.language IS DISTINCT FROM %(lang)s AND m.language IS NOT NULL AND %(lang)s IS NOT NULL)
+       OR (SELECT count(*) FROM unnest(m.signature, CAST(%(sig)s AS bigint[])) AS u(x, y) WHERE x = y)
+          >= %(shared)s
 """
+PREFILTER_SHARED = 8
 
 _JOIN_SQL = """
     WITH upd AS (
@@ -116,15 +128,21 @@ def _json(vector: dict[str, float]) -> str:
 
 
 def _find_copy(
-    cur: Any, article_id: int, text: str, language: str | None, stories: list[int]
+    cur: Any, article_id: int, text: str, language: str | None, signature: list[int], stories: list[int]
 ) -> tuple[int, int | None, str] | None:
     """(original's cluster root, its story, rule) of the first member of ``stories`` that the
     article is an edit-tolerant copy of."""
-    if not stories:
+    if not stories or len(signature) != NUM_PERM:
         return None
-    rows = cur.execute(
-        _MEMBERS_SQL, {"stories": _array(stories), "self": article_id, "limit": MAX_COPY_MEMBERS}
-    ).fetchall()
+    params = {
+        "stories": _array(stories),
+        "self": article_id,
+        "limit": MAX_COPY_MEMBERS,
+        "lang": language,
+        "sig": _array(signature),
+        "shared": PREFILTER_SHARED,
+    }
+    rows = cur.execute(_MEMBERS_SQL, params).fetchall()
     mine = profile(text, language)
     for _id, root, story, member_text, member_language in rows:
         evidence = compare(mine, profile(member_text, member_language))
@@ -166,10 +184,12 @@ def assign(
     at: datetime,
     copy_root: int | None = None,
     keys: StoryKeys | None = None,
+    signature: list[int] | None = None,
 ) -> StoryLink:
     """Put a stored article into its story (see the module docstring); ``at`` is its
     publication time, else its fetch time; ``copy_root`` the cluster root MinHash linked it to;
-    ``keys`` what :func:`lock_story_keys` returned (taken now when None)."""
+    ``keys`` what :func:`lock_story_keys` returned (taken now when None); ``signature`` its
+    MinHash signature (without one, edit-tolerant copies are not looked for)."""
     if keys is None:
         keys = lock_story_keys(session, text, title)
     vector, hashes = keys.vector, keys.hashes
@@ -201,7 +221,7 @@ def assign(
         target = cur.execute("SELECT story_id FROM articles WHERE id = %s", (copy_root,)).fetchone()[0]
     else:
         close = sorted((r for r in scored if r[1] >= COPY_CANDIDATE), key=lambda r: -r[1])[:3]
-        found = _find_copy(cur, article_id, text, language, [r[2] for r in close])
+        found = _find_copy(cur, article_id, text, language, signature or [], [r[2] for r in close])
         if found is not None:
             copy_root, target, rule = found
             link_copy(session, article_id, copy_root)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from monitors.store import store_article
 from monitors.story_store import STORY_LOCK_CLASS
-from tests.test_copies import FULL, SUMMARY
+from tests.test_copies import ENGLISH, FULL, INDEPENDENT, RESPUN, SUMMARY
 from tests.test_neardup_store import _outcome, _source, _store_in_thread
 from tests.test_stories import EN, FR, FR_OTHER_NEWSROOM, SAME_MINISTER_LATER
 
@@ -73,6 +73,17 @@ def test_feed_summary_is_a_copy_in_its_originals_story(db: Session) -> None:
         (full, None, full, _story(db, full)),
         (summary, full, full, _story(db, full)),
     ]
+
+
+def test_respun_copy_and_translation_are_copies_and_an_independent_report_is_not(db: Session) -> None:
+    src = _source(db)
+    full = _store(db, src, "https://a.example/full", FULL)
+    respun = _store(db, src, "https://b.example/respun", RESPUN, T0 + timedelta(hours=1))
+    english = _store(db, src, "https://c.example/en", ENGLISH, T0 + timedelta(hours=2), lang="en")
+    independent = _store(db, src, "https://d.example/own", INDEPENDENT, T0 + timedelta(hours=3))
+    rows = dict(db.execute(sa.text("SELECT id, duplicate_of FROM articles")).all())
+    assert rows == {full: None, respun: full, english: full, independent: None}
+    assert _story(db, full) == _story(db, respun) == _story(db, english) == _story(db, independent)
 
 
 def test_short_text_never_seeds_a_story(db: Session) -> None:

@@ -1,0 +1,254 @@
+"""Benchmark: story assignment per article against archive size, and memory over a long run.
+
+Creates a scratch database (dropped at the end), migrates it to the real schema and grows a
+synthetic archive: ``size`` articles, four per story, spread at ``--per-day`` articles a day
+(1,400: a year of the default sources is about 500k), each story with a 60-feature centroid
+and 24 lookup keys (8 of its own names and numbers, 16 words drawn from a Zipf-like
+vocabulary of 5,000, so common words meet thousands of stories in a window). Articles and
+stories are generated in SQL; ``story_keys`` rows are computed in Python (blake2b, as the store
+does) and bulk-copied.
+
+At each size it times :func:`monitors.story_store.assign` (lock the keys, candidate lookup,
+scoring, edit-tolerant copy check against the closest stories' members, the writes and
+``story_refresh``) per probe article, each in its own transaction with the article row
+inserted first (not timed) and the commit timed. Half the probes are about an existing story
+of the last days (they join it), half are new events. The baseline, measured in the same run,
+is the same probes at the smallest size: the target is <= 5 ms per article at 1M and the
+ratio to the smallest size.
+
+``--long N`` then stores N more articles through ``assign`` (committed every 100) and prints
+the process's resident memory every N/10 articles: it must stay flat (nothing accumulates per
+article in the process).
+
+    python bench/stories.py [--sizes 10000,100000,1000000] [--probes 200] [--long 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from monitors.dedup import signature  # noqa: E402
+from monitors.neardup import link_and_index, lock_bands  # noqa: E402
+from monitors.stories import key_hash  # noqa: E402
+from monitors.story_store import assign  # noqa: E402
+
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+START = datetime(2024, 1, 1, tzinfo=UTC)
+VOCABULARY = 5000
+KEYS_PER_STORY = 24
+OWN_KEYS = 8
+
+
+def _word(rng: random.Random) -> str:
+    """A vocabulary word, Zipf-like: word k drawn with probability ~ 1/k."""
+    return f"mot{int(VOCABULARY ** rng.random())}"
+
+
+def _story_features(story: int) -> tuple[list[str], list[str]]:
+    """(own names/numbers, words) of a synthetic story, deterministic."""
+    rng = random.Random(story)
+    own = [f"nom{story}x{i}" for i in range(OWN_KEYS - 2)] + [f"{story % 977}{i},5" for i in range(2)]
+    words = [_word(rng) for _ in range(60)]
+    return own, words
+
+
+def _text(story: int, variant: int) -> str:
+    """An article about a synthetic story: its names capitalised, its numbers, its words."""
+    own, words = _story_features(story)
+    rng = random.Random(story * 1000 + variant)
+    names = " ".join(n.capitalize() if not n[0].isdigit() else n + " millions" for n in own)
+    body = " ".join(rng.sample(words, 40))
+    return f"{names} ; {body} ; suite {variant} {' '.join(_word(rng) for _ in range(60))}."
+
+
+def _keys(story: int) -> list[int]:
+    own, words = _story_features(story)
+    feats = [f"e:{n}" for n in own if not n[0].isdigit()] + [
+        f"n:{n.replace(',', '.')}e6" for n in own if n[0].isdigit()
+    ]
+    feats += [f"w:{w[:6]}" for w in dict.fromkeys(words)][: KEYS_PER_STORY - len(feats)]
+    return [key_hash(f) for f in feats]
+
+
+def load(engine: sa.Engine, size: int, first_story: int, per_day: int) -> None:
+    """Grow the archive to ``size`` articles (four per story), generated server-side."""
+    with engine.begin() as conn:
+        have = conn.scalar(sa.text("SELECT count(*) FROM articles")) or 0
+        if have >= size:
+            return
+        stories_from, stories_to = have // 4 + 1, size // 4
+        conn.execute(
+            sa.text(
+                """
+                INSERT INTO stories (id, first_seen, last_seen, articles, outlets, media, centroid)
+                SELECT g, :start + make_interval(days => (g * 4 / :per_day)::int),
+                       :start + make_interval(days => (g * 4 / :per_day)::int, hours => 6), 4, 4, 4,
+                       (SELECT jsonb_object_agg('w:mot' || ((g * 7 + k * 131) % 5000), 0.12)
+                        FROM generate_series(1, 52) k)
+                       || jsonb_build_object('e:nom' || g || 'x0', 0.3, 'e:nom' || g || 'x1', 0.3)
+                FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) g
+                """
+            ),
+            {"start": START, "per_day": per_day, "a": stories_from, "b": stories_to},
+        )
+        conn.execute(sa.text("SELECT setval('stories_id_seq', (SELECT max(id) FROM stories))"))
+        conn.execute(
+            sa.text(
+                """
+                INSERT INTO articles (canonical_url, url, source_id, text, text_hash, story_id, story_score,
+                                      published_at)
+                SELECT 'https://bench.invalid/' || g, 'https://bench.invalid/' || g, 1,
+                       'synthetic ' || g, md5(g::text) || g, (g - 1) / 4 + 1, 0.5,
+                       :start + make_interval(days => (g / :per_day)::int)
+                FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) g
+                """
+            ),
+            {"start": START, "per_day": per_day, "a": have + 1, "b": size},
+        )
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        buf = io.StringIO()
+        for story in range(stories_from, stories_to + 1):
+            day = (START + timedelta(days=story * 4 // per_day)).date().isoformat()
+            for key in dict.fromkeys(_keys(story)):
+                buf.write(f"{key}\t{day}\t{story}\n")
+        with cur.copy("COPY story_keys (key, day, story_id) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            copy.write(buf.getvalue())
+        raw.commit()
+        cur.execute("ANALYZE stories; ANALYZE story_keys; ANALYZE articles")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def probe(
+    engine: sa.Engine, n: int, size: int, per_day: int, tag: str, rng: random.Random
+) -> tuple[float, float]:
+    """Seconds for one assignment (half join a story of the archive's last days, half are new),
+    and for the near-duplicate lookup of the same article in the same transaction (baseline)."""
+    last_story = size // 4
+    story = last_story - rng.randrange(200) if n % 2 == 0 else 10_000_000 + n + size
+    text = _text(story, 100 + n)
+    at = START + timedelta(days=last_story * 4 // per_day)
+    with Session(engine) as session:
+        article_id = session.execute(
+            sa.text(
+                "INSERT INTO articles (canonical_url, url, source_id, text, text_hash, published_at)"
+                " VALUES (:u, :u, 1, :t, :h, :at) RETURNING id"
+            ),
+            {"u": f"https://probe.invalid/{tag}/{n}", "t": text, "h": uuid.uuid4().hex, "at": at},
+        ).scalar_one()
+        sig = signature(text)
+        start = time.perf_counter()
+        link_and_index(session, article_id, sig, keys=lock_bands(session, sig))
+        dedup = time.perf_counter() - start
+        start = time.perf_counter()
+        assign(session, article_id, text=text, title=None, language="fr", at=at, signature=sig)
+        story = time.perf_counter() - start
+        session.commit()
+        return story, dedup
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--admin-url", default=os.environ.get("VEILLE_BENCH_ADMIN_URL", ADMIN_URL))
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--probes", type=int, default=200)
+    parser.add_argument("--per-day", type=int, default=1400)
+    parser.add_argument("--long", type=int, default=20000, help="articles of the memory run (0: none)")
+    parser.add_argument("--target-ms", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    name = f"veille_bench_stories_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
+    os.environ["VEILLE_DATABASE_URL"] = url
+    engine = sa.create_engine(url)
+    rng = random.Random(20250210)
+    try:
+        from monitors.db import migrate
+
+        migrate(url)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO sources (id, name, kind, url, owner) VALUES (1, 'b', 'feed', 'x', 'media')"
+                )
+            )
+        print(f"scratch database {name}; {args.probes} probes per size; {args.per_day} articles a day")
+        results: dict[int, float] = {}
+        for size in sizes:
+            t0 = time.perf_counter()
+            load(engine, size, 1, args.per_day)
+            loaded = time.perf_counter() - t0
+            for n in range(20):  # warm-up, untimed
+                probe(engine, n, size, args.per_day, f"warm{size}", rng)
+            pairs = [probe(engine, n, size, args.per_day, f"s{size}", rng) for n in range(args.probes)]
+            times = [story for story, _ in pairs]
+            joins, news = times[0::2], times[1::2]
+            results[size] = statistics.mean(times) * 1000
+            dedup_ms = statistics.mean(d for _, d in pairs) * 1000
+            with engine.connect() as conn:
+                keys = conn.scalar(sa.text("SELECT count(*) FROM story_keys"))
+            print(
+                f"{size:>9} articles ({keys} story keys, loaded in {loaded:.0f} s): assignment mean"
+                f" {results[size]:.2f} ms (median joining {statistics.median(joins) * 1000:.2f} ms,"
+                f" new story {statistics.median(news) * 1000:.2f} ms); near-duplicate lookup of the"
+                f" same articles {dedup_ms:.2f} ms ({results[size] / dedup_ms:.1f}x)"
+            )
+        base = results[sizes[0]]
+        for size, ms in results.items():
+            print(f"  {size:>9}: {ms:.2f} ms per article, {ms / base:.2f}x the {sizes[0]}-article archive")
+        largest = results[sizes[-1]]
+        verdict = "met" if largest <= args.target_ms else "NOT met"
+        print(f"target <= {args.target_ms} ms per article at {sizes[-1]}: {largest:.2f} ms, {verdict}")
+        if args.long:
+            print(f"memory over {args.long} assignments (resident MB of this process):")
+            step = max(1, args.long // 10)
+            last = sizes[-1]
+            start = time.perf_counter()
+            samples = []
+            for n in range(args.long):
+                probe(engine, n, last, args.per_day, "long", rng)
+                if (n + 1) % step == 0:
+                    samples.append(_rss_mb())
+                    each = (time.perf_counter() - start) / (n + 1) * 1000
+                    print(f"  {n + 1:>7}: {samples[-1]:.1f} MB ({each:.2f} ms each)")
+            growth = samples[-1] - samples[0]
+            print(f"growth from the first to the last sample: {growth:+.1f} MB")
+        print("machine shared with other engineers: compare ratios within a run, not across runs")
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
