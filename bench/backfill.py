@@ -37,7 +37,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,7 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-ADMIN_URL = os.environ.get("VEILLE_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from bench.poll import create_database  # noqa: E402 - the same scratch database as bench/poll.py
+
 SITE = "www.bench-media.fr"
 WHEN = datetime(2025, 2, 10, 12, tzinfo=UTC)
 
@@ -183,17 +183,6 @@ class Memory:
             max((r for t, r in self.samples if t <= end * q), default=self.samples[0][1])
             for q in (0.25, 0.5, 0.75, 1.0)
         ]
-
-
-def create_database() -> tuple[str, Any]:
-    import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
-
-    name = f"veille_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False), admin
 
 
 def reset_tables() -> None:
