@@ -194,9 +194,9 @@ def parse_wayback_cdx(body: bytes, settings: Settings) -> CdxPage:
     if not isinstance(header, list) or "original" not in header or "timestamp" not in header:
         raise ArchiveError(f"CDX answer has no header row: {str(header)[:100]}")
     body_rows = rows[1:]
-    if len(body_rows) >= 2 and body_rows[-2] == [] and isinstance(body_rows[-1], list):
-        key = body_rows[-1]
-        page.resume_key = str(key[0]) if key else None
+    last = body_rows[-1] if body_rows else None
+    if len(body_rows) >= 2 and body_rows[-2] == [] and isinstance(last, list) and len(last) == 1:
+        page.resume_key = str(last[0])  # an empty row, then the resume key alone in its row
         body_rows = body_rows[:-2]
     for row in body_rows:
         try:

@@ -20,7 +20,7 @@ from monitors.archives import (
 from monitors.settings import get_settings
 
 cell = st.one_of(st.text(max_size=30), st.integers(), st.none(), st.just("20250210120000"))
-row = st.one_of(st.lists(cell, max_size=9), cell)
+row = st.one_of(st.lists(cell, min_size=1, max_size=9), cell)  # an empty row is the format's key separator
 
 
 @given(st.lists(row, max_size=20), st.booleans())
