@@ -44,6 +44,10 @@ def run_report(
             when = a["published_at"].date().isoformat() if a["published_at"] else "undated"
             label = f"[{_md(a['title'])}]({a['url']})"
             lines.append(f"- {label} ({_md(a['source'])}, {when}, relevance {a['relevance']:.2f})")
+            if a.get("topics"):
+                lines.append(f"  topics: {_md(', '.join(a['topics']))}")
+            if a.get("why"):
+                lines.append(f"  why: {_md(a['why'])}")
     else:
         lines.append("None this run.")
     lines += _stories_section(stories or [])

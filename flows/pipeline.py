@@ -39,6 +39,7 @@ from monitors.store import (
     due_sources,
     queue_counts,
 )
+from monitors.topic_set import load_topics
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Runtime:
     client: Client
     throttle: HostThrottle
     topic: Topic
+    topics: tuple[Topic, ...]  # the active topic folder: one article_topics row each
     robots: RobotsCache
     pool: ThreadPoolExecutor
 
@@ -69,6 +71,7 @@ def runtime() -> Runtime:
                 client=make_client(settings),
                 throttle=HostThrottle.from_settings(settings),
                 topic=load_topic(),
+                topics=tuple(load_topics()),
                 robots=ROBOTS,
                 pool=ThreadPoolExecutor(poll_threads(settings), thread_name_prefix="poll"),
             )
@@ -189,7 +192,7 @@ def ingest_worker_task(
         if not items:
             break
         for item in items:
-            out = process_item(rt.client, rt.settings, item, rt.topic, rt.throttle, rt.robots)
+            out = process_item(rt.client, rt.settings, item, rt.topic, rt.throttle, rt.robots, rt.topics)
             with session_scope() as session:
                 status = apply_ingest(session, out, rt.settings.max_attempts, run_id)
             relevant = bool(out.article and out.article.relevant and status in {"stored", "revised"})

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from monitors.explain import why
+
 
 @dataclass(frozen=True)
 class SearchHit:
@@ -43,7 +45,10 @@ def database_now(session: Session) -> datetime:
 
 
 NEW_RELEVANT_SQL = """
-SELECT a.id, a.title, a.url, s.name AS source, s.owner, a.relevance, a.published_at
+SELECT a.id, a.title, a.url, s.name AS source, s.owner, a.relevance, a.published_at,
+       a.relevance_evidence AS evidence,
+       (SELECT array_agg(t.topic ORDER BY t.topic) FROM article_topics t
+        WHERE t.article_id = a.id AND t.relevant) AS topics
 FROM articles a JOIN sources s ON s.id = a.source_id
 WHERE a.relevant AND a.fetched_at >= :since
   AND NOT EXISTS (SELECT 1 FROM article_revisions r WHERE r.article_id = a.id AND r.revised_at >= :since)
@@ -53,25 +58,38 @@ LIMIT :limit
 
 
 def new_relevant_since(session: Session, since: datetime, limit: int = 50) -> list[dict[str, Any]]:
-    """Relevant articles first stored since ``since`` (revisions of older ones left out)."""
-    rows = session.execute(text(NEW_RELEVANT_SQL), {"since": since, "limit": limit}).mappings()
-    return [dict(r) for r in rows]
+    """Relevant articles first stored since ``since`` (revisions of older ones left out), with
+    ``why`` they are relevant and the ``topics`` they are relevant to."""
+    rows = [
+        dict(r) for r in session.execute(text(NEW_RELEVANT_SQL), {"since": since, "limit": limit}).mappings()
+    ]
+    for row in rows:
+        row["why"] = why(row.pop("evidence"))
+    return rows
 
 
 NEWEST_RELEVANT_SQL = """
 SELECT a.id, a.title, a.url, a.description, a.author, s.name AS source, s.owner, s.family,
        a.published_at, a.fetched_at, a.updated_at, a.relevance, a.relevance_terms,
-       left(a.text, 600) AS excerpt
+       left(a.text, 600) AS excerpt, coalesce(t.evidence, a.relevance_evidence) AS evidence
 FROM articles a JOIN sources s ON s.id = a.source_id
-WHERE a.relevant
+LEFT JOIN article_topics t ON t.article_id = a.id AND t.topic = CAST(:topic AS text)
+WHERE (CAST(:topic AS text) IS NULL AND a.relevant) OR t.relevant
 ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC
 LIMIT :limit
 """
 
 
-def newest_relevant(session: Session, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest relevant articles, newest first (what the Atom feed lists)."""
-    return [dict(r) for r in session.execute(text(NEWEST_RELEVANT_SQL), {"limit": limit}).mappings()]
+def newest_relevant(session: Session, limit: int = 50, topic: str | None = None) -> list[dict[str, Any]]:
+    """The newest relevant articles (to ``topic`` when given), newest first (what the Atom feed
+    lists), each with ``why`` it is relevant (monitors.explain.why)."""
+    rows = [
+        dict(r)
+        for r in session.execute(text(NEWEST_RELEVANT_SQL), {"limit": limit, "topic": topic}).mappings()
+    ]
+    for row in rows:
+        row["why"] = why(row.pop("evidence"))
+    return rows
 
 
 HEALTH_SQL = """

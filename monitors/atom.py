@@ -54,6 +54,8 @@ def atom_feed(
         author = sub(entry, "author")
         sub(author, "name", row.get("author") or row["source"])
         summary = row.get("description") or row.get("excerpt")
+        if row.get("why"):  # the evidence first: why veille lists this article
+            summary = f"Pourquoi : {row['why']}" + (f"\n\n{summary}" if summary else "")
         if summary:
             sub(entry, "summary", summary, type="text")
         for term in (row["source"], row.get("owner"), row.get("family")):

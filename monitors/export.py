@@ -15,11 +15,16 @@ from typing import Any, TextIO
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from monitors.explain import why
+
 EXPORT_SQL = """
 SELECT a.id, a.url, a.canonical_url, s.name AS source, s.owner, s.family, a.title, a.author,
        a.description, a.published_at, a.fetched_at, a.language, a.language_confidence,
        a.declared_language, a.relevance, a.relevant,
        coalesce(a.relevance_terms, ARRAY[]::text[]) AS relevance_terms, a.topic_version,
+       a.relevance_evidence AS relevance_why,
+       coalesce((SELECT json_object_agg(t.topic, t.score ORDER BY t.topic) FROM article_topics t
+                 WHERE t.article_id = a.id AND t.relevant), '{}'::json) AS topics,
        a.duplicate_of, a.cluster_id, a.story_id, a.wire, a.modified_at, a.paywalled, a.truncated,
        coalesce(a.access_reasons, ARRAY[]::text[]) AS access_reasons,
        coalesce((SELECT json_agg(json_build_object('source', ss.name, 'owner', ss.owner,
@@ -36,7 +41,11 @@ SELECT a.id, a.url, a.canonical_url, s.name AS source, s.owner, s.family, a.titl
                  WHERE m.id = a.id OR m.cluster_id = a.cluster_id), '[]'::json) AS cluster_sightings,
        a.text
 FROM articles a JOIN sources s ON s.id = a.source_id
-WHERE (CAST(:relevant AS boolean) IS NULL OR a.relevant = CAST(:relevant AS boolean))
+WHERE (CAST(:relevant AS boolean) IS NULL OR CAST(:topic AS text) IS NOT NULL
+       OR a.relevant = CAST(:relevant AS boolean))
+  AND (CAST(:topic AS text) IS NULL
+       OR EXISTS (SELECT 1 FROM article_topics t WHERE t.article_id = a.id AND t.topic = CAST(:topic AS text)
+                  AND (CAST(:relevant AS boolean) IS NULL OR t.relevant = CAST(:relevant AS boolean))))
   AND (CAST(:since AS timestamptz) IS NULL
        OR coalesce(a.published_at, a.fetched_at) >= CAST(:since AS timestamptz))
   AND (CAST(:source AS text) IS NULL OR s.name = CAST(:source AS text))
@@ -58,14 +67,22 @@ def iter_rows(
     since: datetime | None = None,
     source: str | None = None,
     owner: str | None = None,
+    topic: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Articles as dicts of database values, oldest first, streamed with a server-side cursor."""
+    """Articles as dicts of database values, oldest first, streamed with a server-side cursor.
+
+    ``topic``: only articles scored against that topic (relevant to it with ``relevant``);
+    ``relevance_why`` says in one line why the article is relevant (monitors.explain.why);
+    ``topics`` maps each topic the article is relevant to to its score.
+    """
     result = session.execute(
         text(EXPORT_SQL).execution_options(stream_results=True, yield_per=500),
-        {"relevant": relevant, "since": since, "source": source, "owner": owner},
+        {"relevant": relevant, "since": since, "source": source, "owner": owner, "topic": topic},
     )
     for row in result.mappings():
-        yield dict(row)
+        record = dict(row)
+        record["relevance_why"] = why(record["relevance_why"])
+        yield record
 
 
 def iter_articles(session: Session, **filters: Any) -> Iterator[dict[str, Any]]:
@@ -82,12 +99,13 @@ def count_articles(
     since: datetime | None = None,
     source: str | None = None,
     owner: str | None = None,
+    topic: str | None = None,
 ) -> int:
     """How many articles an export with these filters writes (for a progress bar)."""
-    body = EXPORT_SQL.split("FROM articles a", 1)[1].rsplit("ORDER BY", 1)[0]
+    body = EXPORT_SQL.split("\nFROM articles a", 1)[1].rsplit("ORDER BY", 1)[0]
     count: int = session.execute(
         text("SELECT count(*) FROM articles a" + body),
-        {"relevant": relevant, "since": since, "source": source, "owner": owner},
+        {"relevant": relevant, "since": since, "source": source, "owner": owner, "topic": topic},
     ).scalar_one()
     return count
 
@@ -145,6 +163,8 @@ def parquet_schema() -> Any:
             ("relevant", pa.bool_()),
             ("relevance_terms", pa.list_(pa.string())),
             ("topic_version", pa.string()),
+            ("relevance_why", pa.string()),  # matched terms per zone and the best sentence
+            ("topics", pa.string()),  # JSON object {topic: score} of the topics it is relevant to
             ("duplicate_of", pa.int64()),
             ("cluster_id", pa.int64()),
             ("story_id", pa.int64()),
@@ -176,6 +196,7 @@ def write_parquet(records: Iterator[dict[str, Any]], path: str, batch_size: int 
         for record in records:
             row = dict(record)
             row["sightings"] = json.dumps(row.get("sightings") or [], ensure_ascii=False, default=str)
+            row["topics"] = json.dumps(row.get("topics") or {}, ensure_ascii=False)
             batch.append(row)
             count += 1
             if len(batch) >= batch_size:

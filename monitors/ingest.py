@@ -6,7 +6,8 @@ Fetch, extract, detect language, score relevance, fingerprint: everything but th
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitors.dedup import fingerprint
@@ -16,6 +17,7 @@ from monitors.language import detect_language, normalize_declared_language
 from monitors.relevance import Topic, score_relevance
 from monitors.robots import RobotsCache
 from monitors.settings import Settings
+from monitors.topic_scores import topic_row
 from monitors.urls import canonicalize_url
 
 
@@ -61,6 +63,7 @@ class ArticleData:
     truncated: bool = False
     access_reasons: list[str] | None = None
     extraction_evidence: dict | None = None
+    topic_scores: list[dict] = field(default_factory=list)  # article_topics rows, every topic
 
 
 def extraction_columns(a: ArticleData) -> dict[str, object]:
@@ -113,14 +116,23 @@ def process_item(
     topic: Topic,
     throttle: HostThrottle | None = None,
     robots: RobotsCache | None = None,
+    topics: Sequence[Topic] = (),
 ) -> IngestOutcome:
-    """Fetch and analyse one page; never raises for bad pages, classifies instead."""
+    """Fetch and analyse one page; never raises for bad pages, classifies instead.
+
+    ``topic`` scores the article's own relevance columns; every topic of ``topics`` (the active
+    topic folder) gives an ``article_topics`` row.
+    """
     result = fetch(client, item.url, settings, accept=HTML_TYPES, throttle=throttle, robots=robots)
-    return analyse_page(item, result, topic)
+    return analyse_page(item, result, topic, topics=topics)
 
 
 def analyse_page(
-    item: QueueItem, result: FetchResult, topic: Topic, page_url: str | None = None
+    item: QueueItem,
+    result: FetchResult,
+    topic: Topic,
+    page_url: str | None = None,
+    topics: Sequence[Topic] = (),
 ) -> IngestOutcome:
     """Extract, detect the language, score and fingerprint a fetched page (the same steps
     for a live page and for a web-archive capture, whose ``page_url`` is its original URL)."""
@@ -154,7 +166,22 @@ def analyse_page(
         canonical = item.canonical_url
     title = extracted.title or item.feed_title
     lang = detect_language(extracted.text, title=title)
-    rel_result = score_relevance(topic, extracted.text, title=title, description=extracted.description)
+    published = _published(extracted.published_at, item.feed_published_at)
+    day = published.date() if published else None
+    rel_result = score_relevance(
+        topic, extracted.text, title=title, description=extracted.description, published_at=day
+    )
+    topic_scores = [
+        topic_row(
+            t,
+            rel_result
+            if t.name == topic.name and t.version == topic.version
+            else score_relevance(
+                t, extracted.text, title=title, description=extracted.description, published_at=day
+            ),
+        )
+        for t in topics
+    ]
     hashed, sig = fingerprint(extracted.text)
     declared, declared_source = pick_declared_language(extracted.declared_language, item.feed_language)
     out.article = ArticleData(
@@ -163,7 +190,7 @@ def analyse_page(
         title=title,
         author=extracted.author or item.feed_author,
         description=extracted.description,
-        published_at=_published(extracted.published_at, item.feed_published_at),
+        published_at=published,
         text=extracted.text,
         text_hash=hashed,
         language=lang.language,
@@ -183,5 +210,6 @@ def analyse_page(
         truncated=extracted.truncated,
         access_reasons=list(extracted.access_reasons) or None,
         extraction_evidence=extracted.evidence,
+        topic_scores=topic_scores,
     )
     return out

@@ -56,7 +56,14 @@ def rescore_batch(
 ) -> int | None:
     """Rescore up to ``limit`` articles with id > ``after_id``; returns the last id, or None when done."""
     rows = session.execute(
-        select(Article.id, Article.title, Article.description, Article.text, Article.relevant)
+        select(
+            Article.id,
+            Article.title,
+            Article.description,
+            Article.text,
+            Article.relevant,
+            Article.published_at,
+        )
         .where(_stale(topic, all_articles), Article.id > after_id)
         .order_by(Article.id)
         .limit(limit)
@@ -65,8 +72,9 @@ def rescore_batch(
     if not rows:
         return None
     updates = []
-    for article_id, title, description, text, was_relevant in rows:
-        result = score_relevance(topic, text, title=title, description=description)
+    for article_id, title, description, text, was_relevant, published in rows:
+        day = published.date() if published else None
+        result = score_relevance(topic, text, title=title, description=description, published_at=day)
         if result.relevant and not was_relevant:
             report.became_relevant += 1
             report.became_relevant_ids.append(article_id)

@@ -72,6 +72,7 @@ class Settings:
     archive_retries: int = 4
     archive_retry_base: float = 2.0
     sources_file: Path | None = None
+    topics_dir: Path | None = None  # the topic folder (None: the shipped monitors/topics)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -116,6 +117,7 @@ class Settings:
             archive_retries=_int("VEILLE_ARCHIVE_RETRIES", 4),
             archive_retry_base=_float("VEILLE_ARCHIVE_RETRY_BASE", 2.0),
             sources_file=Path(os.environ["VEILLE_SOURCES"]) if os.environ.get("VEILLE_SOURCES") else None,
+            topics_dir=Path(os.environ["VEILLE_TOPICS_DIR"]) if os.environ.get("VEILLE_TOPICS_DIR") else None,
         )
 
 

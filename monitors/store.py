@@ -38,6 +38,7 @@ from monitors.schedule import adapt_interval, effective_interval, failure_backof
 from monitors.settings import Settings, get_settings
 from monitors.story_store import assign as assign_story
 from monitors.story_store import lock_story_keys
+from monitors.topic_scores import write_topic_scores
 from monitors.urls import canonicalize_url
 
 FAILING_AFTER = timedelta(days=3)
@@ -587,6 +588,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     if article_id is not None:
         session.add(ArticleHtml(article_id=article_id, content_type=a.content_type, html_zlib=a.html_zlib))
         _sighting(session, article_id, item.source_id, a.url)
+        write_topic_scores(session, article_id, a.topic_scores)
         link = link_and_index(session, article_id, a.signature, keys=keys)
         assign_story(
             session,
@@ -629,6 +631,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
         html.html_zlib, html.content_type, html.fetched_at = a.html_zlib, a.content_type, now()
     session.flush()
     link_and_index(session, same_url.id, a.signature, keys=keys, cluster_id=same_url.cluster_id, reindex=True)
+    write_topic_scores(session, same_url.id, a.topic_scores)
     return "revised", same_url.id
 
 

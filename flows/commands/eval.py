@@ -98,6 +98,38 @@ def _print_shared(name: str, report: dict[str, Any]) -> None:
         print(f"false-positive rate on {kind} negatives: {rates or 'none'}")
 
 
+def _shared_files(shared: Path | None) -> list[Path]:
+    from monitors.evaluation import SHARED_SPLITS
+
+    if shared is None:
+        return []
+    return [
+        shared / f"relevance-{s}.jsonl" for s in SHARED_SPLITS if (shared / f"relevance-{s}.jsonl").is_file()
+    ]
+
+
+def _other_topics(done: str, sets: list[Path]) -> list[str]:
+    """Warnings for the folder's other topics: labels to measure them by, or matching nothing."""
+    from monitors.evaluation import _read_jsonl
+    from monitors.relevance import score_item
+    from monitors.topic_set import load_topics
+
+    warnings = []
+    items = [item for path in sets for item in _read_jsonl(path)]
+    for other in load_topics():
+        if other.name == done:
+            continue
+        flagged = sum(score_item(other, item).relevant for item in items)
+        if flagged == 0:
+            warnings.append(f"topic {other.name} matches nothing in the labelled data ({len(items)} items)")
+        elif not other.labels:
+            warnings.append(
+                f"topic {other.name}: no labelled set names it (flags {flagged} of {len(items)} items);"
+                f" measure it with: veille eval --topic {other.path} --relevance-set YOUR_LABELS.jsonl"
+            )
+    return warnings
+
+
 def handle(args: argparse.Namespace) -> int:
     from flows.commands.common import print_table
     from flows.commands.eval_stories import print_story_reports, story_failures, story_reports
@@ -120,6 +152,8 @@ def handle(args: argparse.Namespace) -> int:
             reports[f"relevance_{split}"] = evaluate_relevance(shared / f"relevance-{split}.jsonl", topic)
     if not any(r["flagged"] for k, r in reports.items() if k.startswith("relevance")):
         warnings.append(f"topic {topic.name} matches nothing in the labelled data")
+    if args.topic is None:  # the other topics of the folder: at least say whether they match anything
+        warnings.extend(_other_topics(topic.name, [Path(args.relevance_set)] + _shared_files(shared)))
     failures = check_floors(reports, floors)
     stories = story_reports(shared)  # copies and stories: flows/commands/eval_stories.py
     failures += story_failures(stories)

@@ -12,6 +12,7 @@ from flows.commands.common import prepare_database
 EXAMPLE = """example:
   veille export --format jsonl --output archive.jsonl
   veille export --relevant --since 2025-02-01 | jq .title
+  veille export --topic eu_ai_act --relevant | jq '[.title, .relevance_why]'
   veille export --format csv --owner party --output partis.csv
   veille export --format parquet --relevant --output relevant.parquet   # needs pyarrow
 """
@@ -32,6 +33,11 @@ def register(sub: Any) -> None:
     p.add_argument("--since", type=datetime.fromisoformat, metavar="DATE", help="published since")
     p.add_argument("--source", metavar="NAME", help="only this source (its name)")
     p.add_argument("--owner", choices=["media", "party"], help="only media or only parties")
+    p.add_argument(
+        "--topic",
+        metavar="NAME",
+        help="only articles scored against this topic (with --relevant: relevant to it)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(handler=handle)
 
@@ -50,6 +56,7 @@ def handle(args: argparse.Namespace) -> int:
         "since": args.since,
         "source": args.source,
         "owner": args.owner,
+        "topic": args.topic,
     }
     with session_scope() as session:
         total = export.count_articles(session, **filters)

@@ -33,21 +33,24 @@ def register(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
     p.add_argument("--limit", "-n", type=int, default=50, metavar="N", help="newest N articles (50)")
     p.add_argument("--title", default="veille: articles pertinents", help="feed title")
+    p.add_argument("--topic", metavar="NAME", help="articles relevant to this topic (default: the summit's)")
     p.set_defaults(handler=handle)
 
 
-def render(limit: int, title: str, self_url: str | None = None) -> bytes:
-    """The feed as it is now in the database."""
+def render(limit: int, title: str, self_url: str | None = None, topic: str | None = None) -> bytes:
+    """The feed as it is now in the database (of one topic's relevant articles with ``topic``)."""
     from monitors.archive import newest_relevant
     from monitors.atom import atom_feed
     from monitors.db import session_scope
 
     with session_scope() as session:
-        articles = newest_relevant(session, limit)
+        articles = newest_relevant(session, limit, topic)
     return atom_feed(articles, title=title, self_url=self_url)
 
 
-def make_server(host: str, port: int, limit: int, title: str) -> ThreadingHTTPServer:
+def make_server(
+    host: str, port: int, limit: int, title: str, topic: str | None = None
+) -> ThreadingHTTPServer:
     """An HTTP server answering ``/feed.atom`` (and ``/``) with a freshly rendered feed."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -59,7 +62,7 @@ def make_server(host: str, port: int, limit: int, title: str) -> ThreadingHTTPSe
                 self.send_error(404, f"the feed is at {FEED_PATH}")
                 return
             try:
-                body = render(limit, title, f"http://{self.headers.get('Host', host)}{FEED_PATH}")
+                body = render(limit, title, f"http://{self.headers.get('Host', host)}{FEED_PATH}", topic)
             except Exception as exc:  # noqa: BLE001 - report to the reader, keep serving
                 self.send_error(503, f"feed unavailable: {type(exc).__name__}")
                 print(f"veille feed: {exc}", file=sys.stderr)
@@ -78,14 +81,14 @@ def make_server(host: str, port: int, limit: int, title: str) -> ThreadingHTTPSe
 def handle(args: argparse.Namespace) -> int:
     prepare_database()
     if args.serve is not None:
-        server = make_server(args.host, args.serve, args.limit, args.title)
+        server = make_server(args.host, args.serve, args.limit, args.title, args.topic)
         print(f"serving the feed at http://{args.host}:{server.server_port}{FEED_PATH} (Ctrl-C stops)")
         try:
             server.serve_forever()
         finally:
             server.server_close()
         return 0
-    body = render(args.limit, args.title)
+    body = render(args.limit, args.title, topic=args.topic)
     if args.output:
         Path(args.output).write_bytes(body)
         print(f"wrote {args.output}", file=sys.stderr)

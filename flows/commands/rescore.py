@@ -9,7 +9,10 @@ from typing import Any
 from flows.commands.common import prepare_database
 
 EXAMPLE = """Only articles whose topic_version differs from the topic's are rescored (all of them
-with --all); a second rescore finds nothing to do. Language is not recomputed.
+with --all); a second rescore finds nothing to do. Language is not recomputed. Then every topic
+of the topic folder (VEILLE_TOPICS_DIR, default monitors/topics; or only --topic) is scored
+into article_topics for the articles lacking its current version: adding or editing a topic
+file rescores the archive, with a progress bar; a removed topic's rows stay (its history).
 
 example:
   veille rescore                          # after editing monitors/topics/ai_summit.toml
@@ -40,11 +43,13 @@ def handle(args: argparse.Namespace) -> int:
     from monitors.db import get_engine
     from monitors.relevance import load_topic
     from monitors.rescore import rescore
+    from monitors.topic_scores import rescore_topics
+    from monitors.topic_set import load_topics
 
     topic = load_topic(args.topic)
     console = Console(stderr=True)
     with Progress(
-        TextColumn("rescoring"),
+        TextColumn("rescoring {task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -60,9 +65,23 @@ def handle(args: argparse.Namespace) -> int:
             on_start=lambda total: progress.update(task, total=total),
             on_batch=lambda done: progress.advance(task, done),
         )
+        # every topic of the folder (or the one given) into article_topics: a topic added or
+        # edited is scored on the whole archive; the rows of a removed topic stay
+        topics = [topic] if args.topic else load_topics()
+        per_topic = progress.add_task("topics", total=None)
+        done = rescore_topics(
+            get_engine(),
+            topics,
+            all_articles=args.all,
+            batch_size=args.batch_size,
+            on_start=lambda total: progress.update(per_topic, total=total),
+            on_batch=lambda n: progress.advance(per_topic, n),
+        )
     print(f"rescored {report.rescored} articles with topic {report.topic_version}")
     print(f"  {report.became_relevant} not relevant -> relevant")
     print(f"  {report.became_not_relevant} relevant -> not relevant")
     if report.rescored == 0:
         print("  nothing to do: every article already carries this topic version", file=sys.stderr)
+    for name, count in done.items():
+        print(f"article_topics: {count} articles scored for topic {name}")
     return 0

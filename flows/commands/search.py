@@ -12,6 +12,7 @@ from flows.commands.common import prepare_database
 EXAMPLE = """example:
   veille search "sommet IA Macron"
   veille search '"Grand Palais" -Bletchley' --relevant --limit 5
+  veille search 'Bruxelles' --topic eu_ai_act
   veille search "Mistral OR DeepSeek" --json | jq .url
 
   veille search elysee                 # accents do not count: finds "Élysée" and "Elysée"
@@ -37,6 +38,7 @@ def register(sub: Any) -> None:
     p.add_argument("query", help='web-search syntax: words, "phrase", OR, -word')
     p.add_argument("--limit", "-n", type=int, default=20, metavar="N", help="at most N results (20)")
     p.add_argument("--relevant", action="store_true", help="only articles relevant to the topic")
+    p.add_argument("--topic", metavar="NAME", help="only articles relevant to this topic (article_topics)")
     p.add_argument("--json", action="store_true", help="one JSON object per result")
     p.set_defaults(handler=handle)
 
@@ -48,12 +50,23 @@ def handle(args: argparse.Namespace) -> int:
 
     from monitors.archive import search
     from monitors.db import session_scope
+    from monitors.explain import why
+    from monitors.topic_scores import evidence_of
 
     with session_scope() as session:
-        hits = search(session, args.query, args.limit, args.relevant)
+        hits = search(
+            session,
+            args.query,
+            args.limit if args.topic is None else max(args.limit * 10, 200),
+            args.relevant,
+        )
+        evidence = evidence_of(session, [h.id for h in hits], args.topic)
+    if args.topic is not None:  # the topic's relevant articles, best ranked first
+        hits = [h for h in hits if evidence.get(h.id, (False, None))[0]][: args.limit]
+    reasons = {h.id: why(evidence.get(h.id, (False, None))[1]) for h in hits}
     if args.json:
         for hit in hits:
-            record = {**hit.__dict__}
+            record = {**hit.__dict__, "why": reasons[hit.id]}
             record["published_at"] = hit.published_at.isoformat() if hit.published_at else None
             print(json.dumps(record, ensure_ascii=False))
         return 0
@@ -70,5 +83,7 @@ def handle(args: argparse.Namespace) -> int:
         )
         snippet = _BOLD.sub(lambda m: f"[bold yellow]{m.group(1)}[/]", escape(hit.snippet))
         console.print(f"   {snippet}")
+        if reasons[hit.id] and (hit.relevant or args.topic):
+            console.print(f"   [dim]why: {escape(reasons[hit.id])}[/]")
         console.print(f"   [link={hit.url}]{escape(hit.url)}[/link]\n")
     return 0

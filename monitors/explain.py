@@ -1,0 +1,31 @@
+"""Why an article is relevant, in one line: the matched terms per zone and the sentence that
+weighed most (from a relevance evidence dict), for search results, exports, the Atom feed and
+run reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ZONE_ORDER = ("title", "lead", "body", "tail")
+SENTENCE_CHARS = 200
+
+
+def why(evidence: dict[str, Any] | None) -> str:
+    """ "title: A, B; lead: C x2; model: w:x, c:y | «best sentence»" (empty without evidence)."""
+    if not evidence:
+        return ""
+    per_zone: dict[str, list[str]] = {}
+    for name, match in (evidence.get("matched") or {}).items():
+        for zone, count in (match.get("zones") or {}).items():
+            per_zone.setdefault(zone, []).append(name if count == 1 else f"{name} x{count}")
+    parts = [f"{zone}: {', '.join(sorted(per_zone[zone]))}" for zone in ZONE_ORDER if zone in per_zone]
+    model = evidence.get("model")
+    if model and model.get("decided") and model.get("features"):
+        parts.append("model: " + ", ".join(str(f[0]) for f in model["features"][:3]))
+    line = "; ".join(parts)
+    sentence = (evidence.get("best_sentence") or "").strip()
+    if sentence:
+        if len(sentence) > SENTENCE_CHARS:
+            sentence = sentence[: SENTENCE_CHARS - 1].rstrip() + "…"
+        line = f"{line} | «{sentence}»" if line else f"«{sentence}»"
+    return line

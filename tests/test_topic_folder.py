@@ -1,0 +1,171 @@
+"""Several topics at once: a folder of topic files, article_topics rows for each, rescoring
+the archive when a topic is added or edited, history kept when one is removed."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from monitors.relevance import DEFAULT_TOPIC_PATH
+from monitors.topic_schema import TopicError
+from monitors.topic_scores import rescore_topics
+from monitors.topic_set import load_topics
+
+TOPICS = DEFAULT_TOPIC_PATH.parent
+TEXTS = {
+    "summit": "Le sommet pour l'action sur l'intelligence artificielle s'ouvre au Grand Palais les 10 "
+    "et 11 février. Emmanuel Macron y reçoit une centaine de pays pour parler d'IA.",
+    "act": "Le règlement européen sur l'IA (AI Act) s'applique aux modèles d'IA à usage général depuis "
+    "août : la Commission européenne publie le code de bonnes pratiques de l'AI Office.",
+    "budget": "Le gouvernement présente son budget rectificatif à l'Assemblée nationale mardi.",
+}
+
+
+def test_the_shipped_folder_holds_two_topics() -> None:
+    assert [t.name for t in load_topics(TOPICS)] == ["ai_summit", "eu_ai_act"]
+
+
+def test_empty_folder_duplicate_names_and_inactive(tmp_path: Path) -> None:
+    with pytest.raises(TopicError, match="no topic file"):
+        load_topics(tmp_path)
+    shutil.copy(TOPICS / "ai_summit.toml", tmp_path / "a.toml")
+    shutil.copy(TOPICS / "ai_summit.toml", tmp_path / "b.toml")
+    with pytest.raises(TopicError, match="already declared"):
+        load_topics(tmp_path)
+    (tmp_path / "b.toml").unlink()
+    raw = (
+        (TOPICS / "eu_ai_act.toml")
+        .read_text("utf-8")
+        .replace("threshold = 0.5", "threshold = 0.5\nactive = false", 1)
+    )
+    (tmp_path / "c.toml").write_text(raw, "utf-8")
+    assert [t.name for t in load_topics(tmp_path)] == ["ai_summit"]
+    assert [t.name for t in load_topics(tmp_path, include_inactive=True)] == ["ai_summit", "eu_ai_act"]
+
+
+@pytest.fixture
+def archive(clean_db: sa.Engine) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    with clean_db.begin() as conn:
+        source_id = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('t', 'feed', 'http://x/f', 'media') RETURNING id"
+            )
+        )
+        for key, text in TEXTS.items():
+            ids[key] = conn.scalar(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, text, text_hash)"
+                    " VALUES (:u, :u, :s, :x, :h) RETURNING id"
+                ),
+                {"u": f"http://x/{key}", "s": source_id, "x": text, "h": key},
+            )
+    return ids
+
+
+def _rows(engine: sa.Engine) -> dict[tuple[int, str], tuple[str, bool]]:
+    with engine.connect() as conn:
+        return {
+            (a, t): (v, r)
+            for a, t, v, r in conn.execute(
+                sa.text("SELECT article_id, topic, version, relevant FROM article_topics")
+            )
+        }
+
+
+def test_every_article_against_every_topic_then_edits_and_removal(
+    clean_db: sa.Engine, archive: dict[str, int], tmp_path: Path
+) -> None:
+    folder = tmp_path / "topics"
+    shutil.copytree(TOPICS, folder)
+    topics = load_topics(folder)
+    done = rescore_topics(clean_db, topics, batch_size=2)
+    assert done == {"ai_summit": 3, "eu_ai_act": 3}
+    rows = _rows(clean_db)
+    assert len(rows) == 6
+    assert rows[(archive["summit"], "ai_summit")][1] and not rows[(archive["summit"], "eu_ai_act")][1]
+    assert rows[(archive["act"], "eu_ai_act")][1] and not rows[(archive["act"], "ai_summit")][1]
+    assert not any(rows[(archive["budget"], t)][1] for t in ("ai_summit", "eu_ai_act"))
+    assert rescore_topics(clean_db, topics) == {"ai_summit": 0, "eu_ai_act": 0}  # idempotent
+
+    # editing a topic rescores only its rows; removing one keeps its history
+    edited = folder / "eu_ai_act.toml"
+    edited.write_text(edited.read_text("utf-8").replace('version = "1.0"', 'version = "1.1"'), "utf-8")
+    (folder / "ai_summit.toml").unlink()
+    again = load_topics(folder)
+    assert rescore_topics(clean_db, again) == {"eu_ai_act": 3}
+    rows = _rows(clean_db)
+    assert len(rows) == 6
+    assert all(v.startswith("1.1+") for (a, t), (v, _) in rows.items() if t == "eu_ai_act")
+    assert all(v.startswith("1.0+") for (a, t), (v, _) in rows.items() if t == "ai_summit")
+
+
+def test_rescore_command_fills_article_topics(clean_db: sa.Engine, archive: dict[str, int]) -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["rescore"]) == 0
+    assert "article_topics: 3 articles scored for topic eu_ai_act" in out.getvalue()
+    with clean_db.connect() as conn:
+        view = conn.execute(
+            sa.text(
+                "SELECT topic, relevant FROM article_topics_with_source WHERE article_id = :a ORDER BY topic"
+            ),
+            {"a": archive["act"]},
+        ).all()
+    assert [tuple(r) for r in view] == [("ai_summit", False), ("eu_ai_act", True)]
+
+
+def _cli(argv: list[str]) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(argv) == 0
+    return out.getvalue()
+
+
+def test_topic_filter_and_evidence_in_export_search_feed(
+    clean_db: sa.Engine, archive: dict[str, int]
+) -> None:
+    _cli(["rescore", "--all"])
+    rows = [
+        json.loads(line)
+        for line in _cli(["export", "--topic", "eu_ai_act", "--relevant", "--no-progress"]).splitlines()
+    ]
+    assert [r["id"] for r in rows] == [archive["act"]]
+    assert rows[0]["topics"] == {"eu_ai_act": pytest.approx(rows[0]["topics"]["eu_ai_act"])}
+    summit = [json.loads(line) for line in _cli(["export", "--relevant", "--no-progress"]).splitlines()]
+    assert [r["id"] for r in summit] == [archive["summit"]]
+    assert "lead:" in summit[0]["relevance_why"] and "«" in summit[0]["relevance_why"]
+
+    hits = [
+        json.loads(line) for line in _cli(["search", "IA", "--topic", "eu_ai_act", "--json"]).splitlines()
+    ]
+    assert [h["id"] for h in hits] == [archive["act"]]
+    assert "AI Act" in hits[0]["why"]
+    assert "why:" in _cli(["search", "sommet", "--relevant"])
+
+    feed = _cli(["feed", "--topic", "eu_ai_act"])
+    assert feed.count("<entry>") == 1 and "Pourquoi : " in feed and "AI Act" in feed
+    assert "Pourquoi : " in _cli(["feed"])
+
+
+def test_run_report_rows_say_why_and_which_topics(clean_db: sa.Engine, archive: dict[str, int]) -> None:
+    from datetime import datetime
+
+    from sqlalchemy.orm import Session
+
+    from monitors.archive import new_relevant_since
+
+    _cli(["rescore", "--all"])
+    with Session(clean_db) as session:
+        rows = new_relevant_since(session, datetime(2000, 1, 1, tzinfo=UTC))
+    assert [r["id"] for r in rows] == [archive["summit"]]
+    assert rows[0]["topics"] == ["ai_summit"] and "«" in rows[0]["why"]
