@@ -36,7 +36,8 @@ if str(ROOT) not in sys.path:
 
 from monitors.extract import TRAFILATURA_OPTIONS, extract_article  # noqa: E402
 from monitors.language import NGRAM_SUMS, detect_language  # noqa: E402
-from monitors.relevance import Topic, load_topic, score_relevance  # noqa: E402
+from monitors.relevance import Topic, score_relevance  # noqa: E402
+from monitors.topic_set import load_topics  # noqa: E402
 
 CHROME_TOP = """<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>{title}</title>
 </head><body><header><nav><ul><li><a href="/">Accueil</a></li><li><a href="/politique">Politique
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import trafilatura  # imported here so --help works without it
 
-    topic = load_topic()
+    topic = load_topics()  # every active topic, as the pipeline scores them
+    print(f"topics: {', '.join(t.name for t in topic)}")
     pages = [(p.name, build_page(p.read_text("utf-8"))) for p in sorted(args.seeds.glob("*.txt"))]
     if not pages:
         parser.error(f"no seed *.txt in {args.seeds}")
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     for _, page in pages:
         art = extract_article(page.encode(), url, "text/html; charset=utf-8")
         detect_language(art.text, title=art.title)
-        score_relevance(topic, art.text, title=art.title, description=art.description)
+        score_all(topic, art.text, title=art.title, description=art.description)
 
     totals = {"cpu": [0.0, 0.0], "wall": [0.0, 0.0]}  # [extraction, language + relevance]
     print(
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             runs["extract"].append(_time(partial(extract, page)))
             runs["lang"].append(_time(partial(detect_language, art.text, title=art.title)))
             runs["rel"].append(
-                _time(partial(score_relevance, topic, art.text, title=art.title, description=art.description))
+                _time(partial(score_all, topic, art.text, title=art.title, description=art.description))
             )
         for clock, k in (("cpu", 0), ("wall", 1)):
             med = {stage: statistics.median(r[k] for r in rs) for stage, rs in runs.items()}
@@ -132,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if overall <= args.target else 1
 
 
-def corpus_ratio(paths: list[Path], topic: Topic, repeat: int) -> float:
+def score_all(topics: list[Topic], text: str, title: str | None, description: str | None) -> None:
+    """Relevance against every active topic (what the pipeline does per page)."""
+    for t in topics:
+        score_relevance(t, text, title=title, description=description)
+
+
+def corpus_ratio(paths: list[Path], topic: list[Topic], repeat: int) -> float:
     """Language + relevance over extraction on real pages, CPU time, medians summed over pages."""
     from monitors.extract import ExtractionError
 
@@ -148,9 +156,7 @@ def corpus_ratio(paths: list[Path], topic: Topic, repeat: int) -> float:
         for _ in range(repeat):
             ext.append(_time(partial(extract_article, raw, url))[0])
             lang = _time(partial(detect_language, art.text, title=art.title))[0]
-            rel = _time(
-                partial(score_relevance, topic, art.text, title=art.title, description=art.description)
-            )[0]
+            rel = _time(partial(score_all, topic, art.text, title=art.title, description=art.description))[0]
             sco.append(lang + rel)
         extract_total += statistics.median(ext)
         score_total += statistics.median(sco)

@@ -169,3 +169,13 @@ def test_run_report_rows_say_why_and_which_topics(clean_db: sa.Engine, archive: 
         rows = new_relevant_since(session, datetime(2000, 1, 1, tzinfo=UTC))
     assert [r["id"] for r in rows] == [archive["summit"]]
     assert rows[0]["topics"] == ["ai_summit"] and "«" in rows[0]["why"]
+
+
+def test_docs_recipe_on_the_topic_view(clean_db: sa.Engine, archive: dict[str, int]) -> None:
+    """The SQL shown in docs/topics.md, as written there."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "topics.md").read_text("utf-8")
+    recipe = docs.split("      SELECT day,", 1)[1].split(";", 1)[0]
+    _cli(["rescore", "--all"])
+    with clean_db.connect() as conn:
+        rows = conn.execute(sa.text("SELECT day," + recipe)).all()
+    assert sum(r.relevant for r in rows) == 1
