@@ -23,6 +23,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import DBAPIError, OperationalError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from monitors.boilerplate import site_of
 from monitors.db import DatabaseUnavailable, ensure_schema, session_scope
 from monitors.http import Client, HostThrottle, make_client
 from monitors.ingest import process_item
@@ -30,6 +31,7 @@ from monitors.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_
 from monitors.relevance import Topic, load_topic
 from monitors.robots import ROBOTS, RobotsCache
 from monitors.settings import Settings, get_settings
+from monitors.site_profiles import learn, load_profile
 from monitors.sources import load_sources, sync_sources
 from monitors.store import (
     PollSummary,
@@ -192,9 +194,15 @@ def ingest_worker_task(
         if not items:
             break
         for item in items:
-            out = process_item(rt.client, rt.settings, item, rt.topic, rt.throttle, rt.robots, rt.topics)
+            with session_scope() as session:
+                site = load_profile(session, site_of(item.url))
+            out = process_item(
+                rt.client, rt.settings, item, rt.topic, rt.throttle, rt.robots, rt.topics, site
+            )
             with session_scope() as session:
                 status = apply_ingest(session, out, rt.settings.max_attempts, run_id)
+                if status == "stored" and out.article is not None:
+                    learn(session, out.article.site, out.article.blocks, list(out.article.title_segments))
             relevant = bool(out.article and out.article.relevant and status in {"stored", "revised"})
             report.statuses.append((item.source_id, status, relevant))
             if status in {"failed", "retry", "skipped"}:

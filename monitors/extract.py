@@ -10,7 +10,7 @@ and of paywall notices (:mod:`monitors.paywall`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ import trafilatura
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
+from monitors.boilerplate import SiteProfile, block_fingerprints, remove_known, title_segments
 from monitors.cleanup import clean_lines, find_lead
 from monitors.encoding import decode_html
 from monitors.metadata import choose_dates, choose_title, read_page, site_keys
@@ -45,6 +46,10 @@ class Extracted:
     access_reasons: tuple[str, ...] = ()
     #: where the title and dates came from, the dates that disagreed, what was removed
     evidence: dict[str, Any] | None = None
+    #: what this page teaches about its site: its blocks (fingerprint -> text) and the
+    #: segments of its <title> (monitors.boilerplate)
+    blocks: dict[int, str] = field(default_factory=dict)
+    title_segments: tuple[str, ...] = ()
 
 
 _HTML_LANG = re.compile(rb"<html[^>]*?\slang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?)", re.I)
@@ -95,6 +100,12 @@ def _parse_date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _block(line: str) -> int | None:
+    """The fingerprint of a line that could be boilerplate, else None."""
+    fps = block_fingerprints(line)
+    return fps[0] if fps else None
+
+
 #: How the pipeline calls trafilatura (bench/stages.py times the same call).
 TRAFILATURA_OPTIONS: dict[str, Any] = {
     "with_metadata": True,
@@ -109,13 +120,13 @@ def extract_article(
     url: str,
     content_type: str | None = None,
     *,
-    title_affixes: tuple[str, ...] = (),
+    site: SiteProfile | None = None,
     now: datetime | None = None,
 ) -> Extracted:
     """Extract main text and metadata; raise :class:`ExtractionError` when there is no text.
 
     The bytes are decoded here (a wrong declared charset must not cost the accents).
-    ``title_affixes`` are the site's names learned from its other pages' titles.
+    ``site`` is what the site's earlier pages taught (boilerplate blocks, title affixes).
     """
     decoded = decode_html(html, content_type)
     tree = load_html(decoded)
@@ -127,7 +138,7 @@ def extract_article(
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise ExtractionError("no article text found in the page")
     text = (doc.text or "").strip()
-    keys = site_keys(meta, url, title_affixes)
+    keys = site_keys(meta, url, site.title_affixes if site else ())
     title, title_from = choose_title(meta, keys)
     if title is None:
         fallback = (doc.title or "").strip() or None
@@ -139,6 +150,13 @@ def extract_article(
     )
     if removed:
         evidence["removed_lines"] = removed
+    blocks = {fp: line for line in text.split("\n") if (fp := _block(line)) is not None}
+    learned = remove_known(text, site)
+    text = learned.text
+    if learned.removed:
+        evidence["site_boilerplate_removed"] = learned.removed
+    elif learned.kept_all:
+        evidence["site_boilerplate_kept"] = "the known blocks were most of the text"
     lead = find_lead(tree, meta.description, text)
     if lead:
         text = f"{lead}\n{text}"
@@ -160,4 +178,6 @@ def extract_article(
         truncated=access.truncated,
         access_reasons=tuple(access.reasons),
         evidence=evidence,
+        blocks=blocks,
+        title_segments=tuple(title_segments(meta.html_title)),
     )

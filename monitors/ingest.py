@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitors.boilerplate import SiteProfile, site_of
 from monitors.dedup import fingerprint
 from monitors.extract import ExtractionError, extract_article
 from monitors.http import HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle, fetch
@@ -64,6 +65,9 @@ class ArticleData:
     access_reasons: list[str] | None = None
     extraction_evidence: dict | None = None
     topic_scores: list[dict] = field(default_factory=list)  # article_topics rows, every topic
+    site: str = ""
+    blocks: dict[int, str] = field(default_factory=dict)  # what the page teaches about its site
+    title_segments: tuple[str, ...] = ()
 
 
 def extraction_columns(a: ArticleData) -> dict[str, object]:
@@ -117,14 +121,16 @@ def process_item(
     throttle: HostThrottle | None = None,
     robots: RobotsCache | None = None,
     topics: Sequence[Topic] = (),
+    site: SiteProfile | None = None,
 ) -> IngestOutcome:
     """Fetch and analyse one page; never raises for bad pages, classifies instead.
 
     ``topic`` scores the article's own relevance columns; every topic of ``topics`` (the active
-    topic folder) gives an ``article_topics`` row.
+    topic folder) gives an ``article_topics`` row. ``site`` is what the site's earlier pages
+    taught (:func:`monitors.site_profiles.load_profile`).
     """
     result = fetch(client, item.url, settings, accept=HTML_TYPES, throttle=throttle, robots=robots)
-    return analyse_page(item, result, topic, topics=topics)
+    return analyse_page(item, result, topic, topics=topics, site=site)
 
 
 def analyse_page(
@@ -133,6 +139,7 @@ def analyse_page(
     topic: Topic,
     page_url: str | None = None,
     topics: Sequence[Topic] = (),
+    site: SiteProfile | None = None,
 ) -> IngestOutcome:
     """Extract, detect the language, score and fingerprint a fetched page (the same steps
     for a live page and for a web-archive capture, whose ``page_url`` is its original URL)."""
@@ -152,7 +159,7 @@ def analyse_page(
     html = result.content or b""
     page_url = page_url or result.final_url
     try:
-        extracted = extract_article(html, page_url, result.headers.get("content-type"))
+        extracted = extract_article(html, page_url, result.headers.get("content-type"), site=site)
     except ExtractionError as exc:
         out.outcome, out.error_class, out.reason = "error", PERMANENT, str(exc)
         return out
@@ -211,5 +218,8 @@ def analyse_page(
         access_reasons=list(extracted.access_reasons) or None,
         extraction_evidence=extracted.evidence,
         topic_scores=topic_scores,
+        site=site.site if site else site_of(item.url),
+        blocks=extracted.blocks,
+        title_segments=extracted.title_segments,
     )
     return out

@@ -249,6 +249,21 @@ class ArticleBand(Base):
     article_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
+class SiteBlock(Base):
+    """A block or ``<title>`` segment seen on a site's pages, and on how many (monitors.boilerplate)."""
+
+    __tablename__ = "site_blocks"
+    __table_args__ = (CheckConstraint("kind IN ('block', 'title')", name="site_blocks_kind"),)
+
+    site: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    pages: Mapped[int] = mapped_column(Integer, server_default="1")
+    sample: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
 class FetchLog(Base):
     """One line per HTTP attempt (or refusal), so failures are queryable, not just logged."""
 
