@@ -26,7 +26,8 @@ MIN_PAGES = 3
 MAX_BLOCK_CHARS = 400
 #: Learned removal keeps the text as extracted when it would leave less than this share.
 MIN_KEPT_SHARE = 0.3
-_SEPARATORS = re.compile(r"\s+[|\-–—•»«›‹·:~]{1,2}\s+|\s*[|•»«›‹]\s*|\s*//\s*")
+#: Separators between a title and a site's name; not ":" nor quotes, which headlines use.
+_SEPARATORS = re.compile(r"\s+[|\-–—•·~]{1,2}\s+|\s*[|•]\s*|\s+//\s+")
 
 
 def site_of(url: str) -> str:
