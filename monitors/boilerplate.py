@@ -6,7 +6,7 @@ subscription pitch the extractor kept — is that site's boilerplate, whatever i
 same goes for the segments of its ``<title>``s: the one every title shares is the site's name.
 
 Pure functions here (fingerprints, the profile, removal); :mod:`monitors.site_profiles`
-keeps the counts in PostgreSQL (table ``site_blocks``, migration 0013). A block counts once
+keeps the counts in PostgreSQL (table ``site_blocks``, migration 0014). A block counts once
 per page, and becomes boilerplate when :data:`MIN_PAGES` distinct pages of the site carried
 it. Removal never empties an article: when the known blocks are most of a text, the text is
 kept as extracted.

@@ -6,8 +6,8 @@ that carried it; ``sample`` is its text. Blocks seen on three pages or more are 
 the site's new extractions; title segments seen as often are the site's name (monitors/
 boilerplate.py).
 
-Revision ID: 0013_site_boilerplate
-Revises: 0012_french_unaccent
+Revision ID: 0014_site_boilerplate
+Revises: 0013_article_topics
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_site_boilerplate"
-down_revision: str | None = "0012_french_unaccent"
+revision: str = "0014_site_boilerplate"
+down_revision: str | None = "0013_article_topics"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
