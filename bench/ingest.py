@@ -1,0 +1,326 @@
+# ruff: noqa: E501
+"""Benchmark: `veille run` end-to-end per page against bare trafilatura on the same bytes.
+
+The 120 real pages of the shared corpus (``../shared/corpus/pages``) are served on loopback
+(one host, a threaded HTTP server in a child process) behind one RSS feed; politeness delays
+are off (``VEILLE_PER_HOST_DELAY=0``) because every page sits on one host. Each repetition,
+alternating so that load from other processes hits both alike:
+
+- bare: ``trafilatura.extract(page_bytes, url=..., with_metadata=True)`` over the 120 pages
+  in this process (after one warm-up pass);
+- veille: ``veille run --all`` in a fresh process on a fresh scratch database, migrated
+  beforehand (untimed, unless ``--cold``) (fetch, extract,
+  language, relevance, dedup, store), once with a one-page feed and once with the 120-page
+  feed; the per-page figure is (T120 - T1) / 119, so the fixed cost of a run (imports,
+  Prefect, migrations) is left out.
+
+Printed: the median per-page figures and the throughput ratio bare/veille (target >= 0.85).
+
+    python bench/ingest.py [--repeat 3] [--corpus DIR] [--pages N] [--keep-db] [--cold]
+    python bench/ingest.py --stages      # CPU per page of each analysis step, in-process
+    python bench/ingest.py --serve       # only serve the feed and pages (for profilers)
+
+Needs a PostgreSQL server (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres,
+override with VEILLE_BENCH_ADMIN_URL). Loopback only; each run's scratch database is dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS_DIR = ROOT.parent / "shared" / "corpus" / "pages"
+if not CORPUS_DIR.is_dir():
+    CORPUS_DIR = Path("/work/shared/corpus/pages")
+ADMIN_URL = os.environ.get("VEILLE_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+VEILLE = [sys.executable, "-m", "flows.cli"]
+
+
+def load_pages(corpus: Path, limit: int | None = None) -> list[tuple[str, bytes]]:
+    files = sorted(p for p in corpus.iterdir() if p.suffix in {".html", ".htm"})
+    return [(p.name, p.read_bytes()) for p in files[:limit]]
+
+
+# --- server (child process) -----------------------------------------------------------------
+
+
+def feed_xml(base: str, names: list[str]) -> bytes:
+    items = "".join(
+        f"<item><title>page {i}</title><link>{base}/p/{name}</link><guid>{base}/p/{name}</guid></item>"
+        for i, name in enumerate(names)
+    )
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>bench</title>"
+        f"<link>{base}/</link><description>corpus</description>{items}</channel></rss>"
+    ).encode()
+
+
+def serve(corpus: str, limit: int | None, port: Any, ready: Any) -> None:
+    pages = dict(load_pages(Path(corpus), limit))
+    names = sorted(pages)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            path = self.path
+            ctype = "text/html; charset=utf-8"
+            if path.startswith("/feed-"):
+                n = int(path.split("-")[1].split(".")[0])
+                body, ctype = feed_xml(base, names[:n]), "application/rss+xml; charset=utf-8"
+            elif path.startswith("/p/") and path[3:] in pages:
+                body, ctype = pages[path[3:]], "text/html"
+            else:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    port.value = srv.server_address[1]
+    ready.set()
+    srv.serve_forever()
+
+
+# --- the two measurements -------------------------------------------------------------------
+
+
+def bare(pages: list[tuple[str, bytes]], base: str) -> tuple[float, float]:
+    """Wall and CPU seconds for trafilatura.extract over every page, as a user would call it."""
+    import trafilatura
+
+    t, cpu = time.perf_counter(), time.process_time()
+    for name, body in pages:
+        trafilatura.extract(body, url=f"{base}/p/{name}", with_metadata=True)
+    return time.perf_counter() - t, time.process_time() - cpu
+
+
+def stages(pages: list[tuple[str, bytes]], repeat: int) -> None:
+    """CPU per page of each step of the analysis of a page, as monitors.ingest calls them."""
+    import zlib
+
+    import trafilatura
+
+    from monitors.dedup import fingerprint
+    from monitors.encoding import decode_html
+    from monitors.extract import TRAFILATURA_OPTIONS, extract_article
+    from monitors.language import detect_language
+    from monitors.relevance import load_topic, score_relevance
+
+    topic = load_topic()
+    done = {}
+    for name, body in pages:
+        with contextlib.suppress(ValueError):  # no article text: skipped by the later steps
+            done[name] = extract_article(body, f"http://x/{name}", "text/html")
+    steps = {
+        "bare trafilatura.extract(bytes, with_metadata=True)": lambda n, b: trafilatura.extract(
+            b, url=f"http://x/{n}", with_metadata=True
+        ),
+        "decode_html": lambda n, b: decode_html(b, "text/html"),
+        "trafilatura.bare_extraction as veille calls it": lambda n, b: trafilatura.bare_extraction(
+            decode_html(b, "text/html"), url=f"http://x/{n}", **TRAFILATURA_OPTIONS
+        ),
+        "extract_article (decode + extraction + metadata)": lambda n, b: (
+            n in done and extract_article(b, f"http://x/{n}", "text/html")
+        ),
+        "detect_language": lambda n, b: n in done and detect_language(done[n].text, title=done[n].title),
+        "score_relevance": lambda n, b: (
+            n in done
+            and score_relevance(topic, done[n].text, title=done[n].title, description=done[n].description)
+        ),
+        "fingerprint (MinHash)": lambda n, b: n in done and fingerprint(done[n].text),
+        "zlib.compress level 6": lambda n, b: zlib.compress(b, 6),
+        "zlib.compress level 1": lambda n, b: zlib.compress(b, 1),
+    }
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(repeat):
+        for step, fn in steps.items():
+            t = time.process_time()
+            for name, body in pages:
+                fn(name, body)
+            times[step].append((time.process_time() - t) / len(pages))
+    print(f"CPU per page, median of {repeat} (time.process_time, this process only):")
+    for step, ts in times.items():
+        print(f"  {statistics.median(ts) * 1000:7.2f} ms  {step}")
+
+
+def scratch_db() -> tuple[str, str]:
+    import sqlalchemy as sa
+
+    name = f"veille_bench_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return name, sa.make_url(ADMIN_URL).set(database=name).render_as_string(False)
+
+
+def drop_db(name: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def veille_env(url: str, tmp: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        VEILLE_DATABASE_URL=url,
+        VEILLE_DATA_DIR=tmp,
+        VEILLE_ALLOW_PRIVATE_NETWORK="1",
+        VEILLE_PER_HOST_DELAY="0",
+        VEILLE_RESPECT_ROBOTS="0",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def migrate(url: str, tmp: str) -> None:
+    """Bring a scratch database to the schema head (outside the timed run, as a live archive)."""
+    subprocess.run([*VEILLE, "migrate"], env=veille_env(url, tmp), check=True, capture_output=True, cwd=ROOT)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def veille_run(base: str, n: int, tmp: str, keep: bool, migrated: bool) -> tuple[float, float, str]:
+    """Wall and CPU seconds (the veille process and the children it waited for, not
+    PostgreSQL) of `veille run --all` over a feed of ``n`` pages on a fresh database."""
+    name, url = scratch_db()
+    try:
+        if migrated:
+            migrate(url, tmp)
+        sources = Path(tmp) / f"sources-{n}.toml"
+        sources.write_text(
+            f'[[source]]\nname = "bench"\nkind = "feed"\nurl = "{base}/feed-{n}.xml"\nowner = "media"\n'
+        )
+        t, cpu = time.perf_counter(), _children_cpu()
+        proc = subprocess.run(
+            [*VEILLE, "run", "--all", "--sources", str(sources)],
+            env=veille_env(url, tmp),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        elapsed, cpu = time.perf_counter() - t, _children_cpu() - cpu
+        if proc.returncode != 0:
+            raise SystemExit(f"veille run failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+        return elapsed, cpu, last
+    finally:
+        if not keep:
+            drop_db(name)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--corpus", type=Path, default=CORPUS_DIR)
+    ap.add_argument("--pages", type=int, default=None, help="use only the first N pages")
+    ap.add_argument("--keep-db", action="store_true", help="do not drop the scratch databases")
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="let the timed run migrate its new database (default: `veille migrate` first, untimed)",
+    )
+    ap.add_argument("--target", type=float, default=0.85)
+    ap.add_argument("--stages", action="store_true", help="only time each analysis step in-process")
+    ap.add_argument(
+        "--serve",
+        action="store_true",
+        help="only serve the feeds (/feed-1.xml, /feed-N.xml) and pages until interrupted, for profiling",
+    )
+    args = ap.parse_args()
+
+    pages = load_pages(args.corpus, args.pages)
+    n = len(pages)
+    if args.stages:
+        stages(pages, args.repeat)
+        return
+    ctx = mp.get_context("spawn")
+    port, ready = ctx.Value("i", 0), ctx.Event()
+    server = ctx.Process(target=serve, args=(str(args.corpus), args.pages, port, ready), daemon=True)
+    server.start()
+    ready.wait(30)
+    base = f"http://127.0.0.1:{port.value}"
+    print(f"{n} pages ({sum(len(b) for _, b in pages) / 1e6:.1f} MB) on {base}, {args.repeat} repetitions")
+    if args.serve:
+        print(f"feeds: {base}/feed-1.xml and {base}/feed-{n}.xml; Ctrl-C to stop", flush=True)
+        try:
+            server.join()
+        except KeyboardInterrupt:
+            server.terminate()
+        return
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start (shared)")
+
+    bare(pages, base)  # warm-up: imports and trafilatura's caches
+    bares, bare_cpus, ones, fulls, cpus = [], [], [], [], []
+    try:
+        with tempfile.TemporaryDirectory(prefix="veille-bench-") as tmp:
+            for r in range(args.repeat):
+                wall, cpu = bare(pages, base)
+                bares.append(wall / n)
+                bare_cpus.append(cpu / n)
+                t1, c1, _ = veille_run(base, 1, tmp, args.keep_db, not args.cold)
+                tn, cn, summary = veille_run(base, n, tmp, args.keep_db, not args.cold)
+                ones.append(t1)
+                fulls.append(tn)
+                cpus.append((cn - c1) / (n - 1))
+                per = (tn - t1) / (n - 1)
+                print(
+                    f"  rep {r + 1}: bare {bares[-1] * 1000:.1f} ms/page (cpu {bare_cpus[-1] * 1000:.1f}); "
+                    f"veille run 1 page {t1:.2f} s, {n} pages {tn:.2f} s -> {per * 1000:.1f} ms/page "
+                    f"(cpu {cpus[-1] * 1000:.1f}), ratio {bares[-1] / per:.2f}",
+                    flush=True,
+                )
+                print(f"         {summary}", flush=True)
+    finally:
+        server.terminate()
+        server.join(5)
+
+    per_pages = [(tn - t1) / (n - 1) for t1, tn in zip(ones, fulls, strict=True)]
+    b, v = statistics.median(bares), statistics.median(per_pages)
+    print()
+    print(f"bare trafilatura.extract(with_metadata=True)  {b * 1000:7.1f} ms/page (median)")
+    print(f"veille run, (T{n} - T1) / {n - 1}               {v * 1000:7.1f} ms/page (median)")
+    print(
+        f"cpu per page (veille process, not PostgreSQL): bare {statistics.median(bare_cpus) * 1000:.1f} ms, "
+        f"veille {statistics.median(cpus) * 1000:.1f} ms"
+    )
+    print(f"veille run fixed cost (one-page run)          {statistics.median(ones):7.2f} s (median)")
+    ratios = sorted(bb / pp for bb, pp in zip(bares, per_pages, strict=True))
+    print(
+        f"throughput ratio bare/veille: {b / v:.2f} (medians; per repetition {', '.join(f'{x:.2f}' for x in ratios)}); "
+        f"target >= {args.target}: {'met' if b / v >= args.target else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+# ruff: noqa: E501
+"""Benchmark: the fixed cost of a `veille run`, step by step.
+
+Each step runs in a fresh Python process (as a user's ``veille run`` does), the steps in turn
+within each repetition so that load from other processes hits them alike; medians of wall
+time are printed. Steps:
+
+- ``python``: interpreter start (the floor);
+- ``import prefect``;
+- ``import flows.pipeline``: everything `veille run` imports (Prefect, SQLAlchemy,
+  trafilatura, numpy, datasketch...);
+- ``migrations check``: ``monitors.db.migrate()`` on a database already at the head;
+- ``temporary Prefect server``: start and stop of the server Prefect launches when no
+  ``PREFECT_API_URL`` is set (``SubprocessASGIServer``), minus ``import prefect``;
+- ``embedded PostgreSQL``: start and stop of pgserver on an existing data folder;
+- ``veille run, nothing due``: the whole command on a migrated database whose only source
+  was just polled.
+
+    python bench/startup.py [--repeat 3] [--skip embedded,server]
+
+Needs a PostgreSQL server (VEILLE_BENCH_ADMIN_URL, default the local one) for the
+scratch database; the embedded step needs pgserver (installed with veille).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_URL = os.environ.get("VEILLE_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PY = sys.executable
+
+SERVER = """
+import time
+t = time.perf_counter()
+from prefect.server.api.server import SubprocessASGIServer
+t = time.perf_counter()
+s = SubprocessASGIServer()
+s.start()
+s.stop()
+print(time.perf_counter() - t)
+"""
+
+EMBEDDED = """
+import sys, time, pgserver
+t = time.perf_counter()
+s = pgserver.get_server(sys.argv[1], cleanup_mode="stop")
+s.psql("select 1")
+s.cleanup()
+print(time.perf_counter() - t)
+"""
+
+
+def timed(cmd: list[str], env: dict[str, str], inner: bool = False) -> float:
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return float(proc.stdout.strip().splitlines()[-1]) if inner else wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip", default="", help="comma-separated: embedded, server")
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+
+    import sqlalchemy as sa
+
+    name = f"veille_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(False)
+    tmp = tempfile.mkdtemp(prefix="veille-startup-")
+    env = dict(os.environ, VEILLE_DATABASE_URL=url, VEILLE_DATA_DIR=tmp, PYTHONPATH=str(ROOT))
+    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # as veille sets it
+    sources = Path(tmp) / "sources.toml"
+    # a source that is never due again during the bench: polled once below (it fails: nothing
+    # listens on port 9), then its backoff keeps it out of the due list
+    sources.write_text(
+        '[[source]]\nname = "idle"\nkind = "feed"\nurl = "http://127.0.0.1:9/feed.xml"\nowner = "media"\n'
+    )
+    veille = [PY, "-m", "flows.cli"]
+    steps: dict[str, tuple[list[str], bool]] = {
+        "python": ([PY, "-c", "pass"], False),
+        "import prefect": ([PY, "-c", "import prefect"], False),
+        "import flows.pipeline": ([PY, "-c", "import flows.pipeline"], False),
+        "migrations check (at head)": ([PY, "-c", "from monitors.db import migrate; migrate()"], False),
+        "veille stats": ([*veille, "stats"], False),
+        "veille run, nothing due": ([*veille, "run", "--sources", str(sources)], False),
+    }
+    if "server" not in skip:
+        steps["temporary Prefect server start+stop"] = ([PY, "-c", SERVER], True)
+    if "embedded" not in skip:
+        pgdata = Path(tmp) / "pgdata"
+        subprocess.run([PY, "-c", EMBEDDED, str(pgdata)], env=env, check=True, capture_output=True)
+        steps["embedded PostgreSQL start+stop"] = ([PY, "-c", EMBEDDED, str(pgdata)], True)
+    try:
+        subprocess.run([*veille, "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(
+            [*veille, "run", "--all", "--sources", str(sources)],
+            env=env,
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start (shared)")
+        times: dict[str, list[float]] = {k: [] for k in steps}
+        for _ in range(args.repeat):
+            for step, (cmd, inner) in steps.items():
+                times[step].append(timed(cmd, env, inner))
+        for step, ts in times.items():
+            print(f"{statistics.median(ts):6.2f} s  {step}   ({', '.join(f'{t:.2f}' for t in ts)})")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
