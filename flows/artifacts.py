@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -11,8 +11,13 @@ from monitors.archive import new_relevant_since
 from monitors.db import session_scope
 from monitors.story_report import stories_since
 
+if TYPE_CHECKING:
+    from flows.outcome import RunOutcome
+
 RUN_TABLE_KEY = "veille-run-summary"
 RUN_REPORT_KEY = "veille-run-report"
+DRAIN_TABLE_KEY = "veille-drain-summary"
+DRAIN_REPORT_KEY = "veille-drain-report"
 TOTALS = ("new_urls", "stored", "duplicates", "relevant", "failed", "retry")
 
 
@@ -25,13 +30,16 @@ def run_report(
     rows: list[dict[str, Any]],
     new_relevant: list[dict[str, Any]],
     stories: list[dict[str, Any]] | None = None,
+    outcome: RunOutcome | None = None,
+    title: str = "veille run",
 ) -> str:
-    """The markdown summary of a run: totals, new relevant articles as links, new and growing
-    stories, sources in error."""
+    """The markdown summary of a run: its verdict, totals, new relevant articles as links,
+    new and growing stories, sources in error."""
     totals = {k: sum(int(r[k]) for r in rows) for k in TOTALS}
-    lines = [
-        "# veille run",
-        "",
+    lines = [f"# {title}", ""]
+    if outcome is not None:
+        lines += [f"**{outcome.message}**", ""]
+    lines += [
         f"{len(rows)} sources polled or ingested: {totals['new_urls']} new URLs, "
         f"{totals['stored']} articles stored, {totals['duplicates']} duplicates, "
         f"{totals['relevant']} relevant, {totals['failed']} failed, {totals['retry']} to retry.",
@@ -77,11 +85,39 @@ def _stories_section(stories: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def publish_run_artifacts(rows: list[dict[str, Any]], since: datetime) -> None:
-    """Publish the per-source table and the markdown summary of the run that started at ``since``."""
+def publish_run_artifacts(
+    rows: list[dict[str, Any]], since: datetime, outcome: RunOutcome | None = None
+) -> None:
+    """Publish the per-source table and the markdown summary of the run that started at ``since``.
+
+    A cycle with nothing to do gets a short report under no key, so that the latest report
+    (what the UI shows under ``veille-run-report``) stays the last cycle that did work.
+    """
+    _publish(rows, since, outcome, RUN_TABLE_KEY, RUN_REPORT_KEY, "veille run")
+
+
+def publish_drain_artifacts(rows: list[dict[str, Any]], since: datetime, outcome: RunOutcome) -> None:
+    """The same for a queue drain run on its own (the drain-queue deployment)."""
+    _publish(rows, since, outcome, DRAIN_TABLE_KEY, DRAIN_REPORT_KEY, "veille queue drain")
+
+
+def _publish(
+    rows: list[dict[str, Any]],
+    since: datetime,
+    outcome: RunOutcome | None,
+    table_key: str,
+    report_key: str,
+    title: str,
+) -> None:
+    if outcome is not None and outcome.empty:
+        create_markdown_artifact(
+            markdown=f"# {title}: nothing to do\n\n{outcome.message}\n",
+            description="Empty cycle: nothing was due (not the latest report)",
+        )
+        return
     if rows:
         create_table_artifact(
-            key=RUN_TABLE_KEY,
+            key=table_key,
             table=rows,
             description="Per source: poll outcome, new URLs, stored, duplicates, relevant, failed, error",
         )
@@ -89,7 +125,7 @@ def publish_run_artifacts(rows: list[dict[str, Any]], since: datetime) -> None:
         new_relevant = new_relevant_since(session, since)
         stories = stories_since(session, since)
     create_markdown_artifact(
-        key=RUN_REPORT_KEY,
-        markdown=run_report(rows, new_relevant, stories),
+        key=report_key,
+        markdown=run_report(rows, new_relevant, stories, outcome, title),
         description="Run summary with links to the new relevant articles",
     )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -48,10 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if argv is None:  # the command itself (tests call main with their own arguments)
+        _end_with_veille()
     # Prefect's temporary server can take longer than its 20 s default on a busy machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from monitors.db import DatabaseUnavailable
+    from monitors.settings import SettingsError
     from monitors.sources import SourcesError
 
     try:
@@ -60,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _reader_went_away()
-    except (DatabaseUnavailable, SourcesError, OSError) as exc:
+    except (DatabaseUnavailable, SourcesError, SettingsError, OSError) as exc:
         print(f"veille: error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
@@ -74,7 +78,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("veille: interrupted", file=sys.stderr)
+        if argv is None:
+            _exit_now(130)
         return 130
+    except BaseException as exc:
+        # Prefect turns SIGTERM inside a flow run into its own TerminationSignal
+        if type(exc).__name__ != "TerminationSignal":
+            raise
+        print("veille: terminated", file=sys.stderr)
+        if argv is None:
+            _exit_now(143)
+        return 143
+
+
+def _exit_now(code: int) -> None:
+    """Run the exit handlers (stop Prefect's temporary server, the embedded PostgreSQL, the
+    watcher) and leave, without waiting for worker threads still inside a request."""
+    import atexit
+
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
+def _end_with_veille() -> None:
+    """Every process veille starts ends with it (:mod:`flows.reaper`). SIGTERM and SIGINT end
+    veille at once: the exit handlers run (Prefect's temporary server and the embedded
+    PostgreSQL are stopped) without waiting for worker threads inside a request; claimed
+    queue rows are free again as their holder's connection closes."""
+    import signal
+
+    from flows import reaper
+
+    reaper.start()
+
+    def terminate(signum: int, frame: object) -> None:
+        print("veille: interrupted" if signum == signal.SIGINT else "veille: terminated", file=sys.stderr)
+        _exit_now(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, terminate)
 
 
 def _reader_went_away() -> int:

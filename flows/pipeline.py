@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
@@ -24,10 +25,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from monitors.boilerplate import site_of
-from monitors.db import DatabaseUnavailable, ensure_schema, session_scope
+from monitors.db import DatabaseUnavailable, ensure_schema, get_engine, session_scope
 from monitors.http import Client, HostThrottle, make_client
 from monitors.ingest import process_item
 from monitors.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
+from monitors.queue import ClaimHolder, holder_for, release_claims, wait_for_database
 from monitors.relevance import Topic, load_topic
 from monitors.robots import ROBOTS, RobotsCache
 from monitors.settings import Settings, get_settings
@@ -116,7 +118,7 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry a task only when it failed for a passing reason (database or network hiccup)."""
     try:
         state.result()
-    except (DatabaseUnavailable, OperationalError, DBAPIError, Urllib3Error):
+    except (DatabaseUnavailable, OperationalError, DBAPIError, psycopg.OperationalError, Urllib3Error):
         return True
     except Exception:  # noqa: BLE001 - anything else is a bug or bad data: do not retry
         return False
@@ -174,41 +176,117 @@ def poll_batch_task(
 @dataclass
 class IngestReport:
     statuses: list[tuple[int, str, bool]] = field(default_factory=list)  # source, status, relevant
+    interruptions: list[str] = field(default_factory=list)  # database losses and worker crashes
+    gave_up: bool = False  # a worker stopped before the queue was drained
+
+    def extend(self, other: IngestReport) -> None:
+        self.statuses.extend(other.statuses)
+        self.interruptions.extend(other.interruptions)
+        self.gave_up = self.gave_up or other.gave_up
+
+
+#: Database losses a worker gets over before it gives up for this run.
+MAX_RECOVERIES = 5
+
+
+def _cause(exc: BaseException) -> str:
+    """A database error in one line, cause first."""
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(orig).__name__}: {str(orig).strip().splitlines()[0] if str(orig).strip() else ''}".rstrip(
+        ": "
+    )
 
 
 @transient_task("ingest worker {worker}")
 def ingest_worker_task(
     worker: int, run_id: str | None, budget: int | None, total: int, workers: int = 1
 ) -> IngestReport:
-    """Claim batches from the queue until it is drained (or the budget is spent)."""
+    """Claim batches from the queue until it is drained (or the budget is spent).
+
+    A lost database does not lose the worker's work: what it settled is counted, it waits up
+    to ``VEILLE_DB_WAIT`` seconds for the database, hands back the rows it claimed but did
+    not settle, and goes on; if the database stays away it stops, and its rows (held by its
+    claim token, see :mod:`monitors.queue`) are free for the next run at once.
+    """
     rt = runtime()
     logger = get_run_logger()
     report = IngestReport()
+    engine = get_engine()
+    holder = holder_for(engine)  # shared by the process's workers, released by ingest_flow
+    conflicts = 0
     while budget is None or len(report.statuses) < budget:
         # Small queues are split evenly between workers instead of going to the first one.
         size = min(rt.settings.batch_size, max(1, -(-total // workers)))
         if budget is not None:
             size = min(size, budget - len(report.statuses))
-        with session_scope() as session:
-            items = claim_items(session, size)
-        if not items:
-            break
-        for item in items:
+        unsettled: list[int] = []
+        try:
             with session_scope() as session:
-                site = load_profile(session, site_of(item.url))
-            out = process_item(
-                rt.client, rt.settings, item, rt.topic, rt.throttle, rt.robots, rt.topics, site
-            )
-            with session_scope() as session:
-                status = apply_ingest(session, out, rt.settings.max_attempts, run_id)
-                if status == "stored" and out.article is not None:
-                    learn(session, out.article.site, out.article.blocks, list(out.article.title_segments))
-            relevant = bool(out.article and out.article.relevant and status in {"stored", "revised"})
-            report.statuses.append((item.source_id, status, relevant))
-            if status in {"failed", "retry", "skipped"}:
-                logger.warning("%s: %s (%s)", item.url, status, out.reason)
+                items = claim_items(session, size, holder.token())
+            if not items:
+                break
+            unsettled = [item.id for item in items]
+            for item in items:
+                with session_scope() as session:
+                    site = load_profile(session, site_of(item.url))
+                out = process_item(
+                    rt.client, rt.settings, item, rt.topic, rt.throttle, rt.robots, rt.topics, site
+                )
+                with session_scope() as session:
+                    status = apply_ingest(session, out, rt.settings.max_attempts, run_id)
+                    if status == "stored" and out.article is not None:
+                        learn(session, out.article.site, out.article.blocks, list(out.article.title_segments))
+                unsettled.remove(item.id)
+                relevant = bool(out.article and out.article.relevant and status in {"stored", "revised"})
+                report.statuses.append((item.source_id, status, relevant))
+                if status in {"failed", "retry", "skipped"}:
+                    logger.warning("%s: %s (%s)", item.url, status, out.reason)
+        except (DBAPIError, psycopg.Error) as exc:
+            orig = getattr(exc, "orig", None) or exc
+            if str(getattr(orig, "sqlstate", "") or "").startswith("40") and conflicts < MAX_RECOVERIES:
+                # a deadlock or serialization failure: the other transaction went on, this
+                # one was rolled back; its rows go back to the queue and are tried again
+                conflicts += 1
+                logger.warning("%s: the rows are tried again", _cause(exc))
+                with session_scope() as session:
+                    release_claims(session, unsettled)
+                continue
+            lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+            lost = lost or isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
+            if not lost or len(report.interruptions) >= MAX_RECOVERIES:
+                raise  # not a lost connection (a bug, bad data): the task fails as it is
+            if not _recover(exc, engine, holder, unsettled, report, rt.settings.db_wait):
+                break
         logger.info("worker %d: %d pages done (about %d were due)", worker, len(report.statuses), total)
     return report
+
+
+def _recover(
+    exc: Exception, engine: Any, holder: ClaimHolder, unsettled: list[int], report: IngestReport, wait: float
+) -> bool:
+    """After a database error: wait for the database, hand back the unsettled rows; whether
+    the worker can go on."""
+    logger = get_run_logger()
+    reason = _cause(exc)
+    report.interruptions.append(f"database lost: {reason}")
+    logger.warning("database lost (%s): waiting up to %.0f s for it", reason, wait)
+    holder.close()
+    if wait_for_database(engine, wait):
+        try:
+            with session_scope() as session:
+                released = release_claims(session, unsettled)
+            logger.warning("database back: %d claimed pages handed back to the queue", released)
+            return True
+        except DBAPIError as again:
+            reason = _cause(again)
+    report.gave_up = True
+    logger.error(
+        "database unreachable for %.0f s (%s): worker stops, %d claimed pages left for the next run",
+        wait,
+        reason,
+        len(unsettled),
+    )
+    return False
 
 
 @flow(name="veille-poll", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
@@ -224,25 +302,69 @@ def poll_flow(sources_file: str | None = None, force: bool = False) -> list[Poll
     run_id = _run_id()
     batches = poll_batches(due)
     futures = [poll_batch_task.submit(b, run_id, i, len(b)) for i, b in enumerate(batches)]
-    return [summary for f in futures for summary in f.result()]
+    summaries: list[PollSummary] = []
+    for future, batch in zip(futures, batches, strict=True):
+        try:
+            summaries.extend(future.result())
+        except Exception as exc:  # noqa: BLE001 - e.g. the database stayed away through the retries
+            reason = f"poll not recorded: {_cause(exc)}"
+            logger.error("%d sources: %s", len(batch), reason)
+            summaries.extend(PollSummary(source.id, "error", error=reason) for source in batch)
+    return summaries
 
 
 @flow(name="veille-ingest", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
 def ingest_flow(max_items: int | None = None) -> IngestReport:
-    """Fetch, extract, score and store every due URL of the queue."""
+    """Fetch, extract, score and store every due URL of the queue; run on its own, it ends
+    in a state that says how it went and publishes its report (with :class:`IngestReport`
+    as its result)."""
+    from monitors.archive import database_now
+
     settings = get_settings()
     ensure_schema()
     with session_scope() as session:
         total = queue_counts(session).get("pending", 0)
+        since = database_now(session)
     get_run_logger().info("%d URLs pending in the queue", total)
     workers = max(1, min(settings.concurrency, 8, total))
     budget = None if max_items is None else max(1, max_items // workers)
     run_id = _run_id()
     futures = [ingest_worker_task.submit(w, run_id, budget, total, workers) for w in range(workers)]
     report = IngestReport()
-    for f in futures:
-        report.statuses.extend(f.result().statuses)
-    return report
+    try:
+        for f in futures:
+            try:
+                report.extend(f.result())
+            except Exception as exc:  # noqa: BLE001 - one worker's crash must not hide the others' counts
+                report.interruptions.append(f"worker failed: {_cause(exc)}")
+                report.gave_up = True
+    finally:
+        holder_for(get_engine()).close()  # the workers are done: their claims are settled or free
+    if _is_subflow():
+        return report  # the parent run judges and reports
+    return _finish_drain(report, since)  # type: ignore[no-any-return]
+
+
+def _is_subflow() -> bool:
+    try:
+        return get_run_context().flow_run.parent_task_run_id is not None  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - no run context: called outside a flow
+        return False
+
+
+def _finish_drain(report: IngestReport, since: Any) -> Any:
+    """A drain run on its own (the drain-queue deployment): its verdict, log line and artifacts."""
+    from flows.artifacts import publish_drain_artifacts
+    from flows.outcome import judge_ingest
+
+    outcome = judge_ingest(report.statuses, report.interruptions, report.gave_up)
+    logger = get_run_logger()
+    (logger.info if outcome.status == "ok" else logger.warning)(outcome.message)
+    try:
+        publish_drain_artifacts(summarize([], report, _source_names()), since, outcome)
+    except DBAPIError as exc:
+        logger.error("drain report not published: %s", _cause(exc))
+    return outcome.state(report)
 
 
 def summarize(polls: list[PollSummary], ingest: IngestReport, names: dict[int, str]) -> list[dict[str, Any]]:
@@ -276,8 +398,13 @@ def summarize(polls: list[PollSummary], ingest: IngestReport, names: dict[int, s
 def run_flow(
     sources_file: str | None = None, force: bool = False, max_items: int | None = None
 ) -> list[dict[str, Any]]:
-    """Poll due sources once, ingest the queue, publish a summary table and report."""
+    """Poll due sources once, ingest the queue, publish a summary table and report.
+
+    Ends in a state that says how it went (:mod:`flows.outcome`), with the per-source rows
+    as its result.
+    """
     from flows.artifacts import publish_run_artifacts
+    from flows.outcome import judge_run
     from monitors.archive import database_now
 
     ensure_schema()
@@ -289,15 +416,27 @@ def run_flow(
         ingest = ingest_flow(max_items)
     finally:
         reset_runtime()
+    rows = summarize(polls, ingest, _source_names())
+    outcome = judge_run(rows, ingest.interruptions, ingest.gave_up)
+    logger = get_run_logger()
+    (logger.info if outcome.status == "ok" else logger.warning)(outcome.message)
+    try:
+        publish_run_artifacts(rows, since=started, outcome=outcome)
+    except DBAPIError as exc:
+        logger.error("run report not published: %s", _cause(exc))
+    return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result
+
+
+def _source_names() -> dict[int, str]:
     from sqlalchemy import select
 
     from monitors.models import Source
 
-    with session_scope() as session:
-        names = dict(session.execute(select(Source.id, Source.name)).all())
-    rows = summarize(polls, ingest, names)
-    publish_run_artifacts(rows, since=started)
-    return rows
+    try:
+        with session_scope() as session:
+            return dict(session.execute(select(Source.id, Source.name)).all())  # type: ignore[arg-type]
+    except DBAPIError:
+        return {}  # the database went away: the rows show source ids
 
 
 def sources_path(value: str | Path | None) -> str | None:

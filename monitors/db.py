@@ -7,6 +7,7 @@ Alembic head before use.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import warnings
 from collections.abc import Iterator
@@ -74,21 +75,81 @@ def embedded_url(data_dir: Path) -> str:
             # stopped when the last veille process using it exits, unless `veille db start`
             # asked for it to stay up (monitors/embedded.py)
             mode = None if kept_running(data_dir) else "stop"
+            prune_dead_users(pgdata)
             server = pgserver.get_server(pgdata, cleanup_mode=mode)
+            # atexit runs last-in first-out: dead users are pruned just before pgserver
+            # decides whether this process is the last one and stops the server
+            atexit.register(prune_dead_users, pgdata)
             _embedded[key] = server
     uri: str = server.get_uri()  # type: ignore[attr-defined]
-    admin = sa.create_engine(normalize_url(uri), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": EMBEDDED_DB})
-            if not exists:
-                conn.execute(sa.text(f'CREATE DATABASE "{EMBEDDED_DB}"'))
-    finally:
-        admin.dispose()
+    create_database(normalize_url(uri), EMBEDDED_DB)
     url = normalize_url(make_url(uri).set(database=EMBEDDED_DB).render_as_string(False))
     with _lock:
         _embedded_urls[key] = url
     return url
+
+
+def create_database(admin_url: str, name: str) -> None:
+    """``CREATE DATABASE`` unless it exists; safe when several processes try at once (the
+    loser of the race sees a unique violation or "already exists", and the database is there)."""
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                return
+            try:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            except sa.exc.DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) not in {"23505", "42P04"}:
+                    raise
+    finally:
+        admin.dispose()
+
+
+def prune_dead_users(pgdata: Path) -> list[int]:
+    """Drop the processes that died (kill -9) from pgserver's list of the embedded server's
+    users, so that the server stops when its last live user exits; the live users."""
+    from pgserver.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        return _prune(pgdata)
+
+
+def _prune(pgdata: Path) -> list[int]:
+    import psutil
+    from pgserver.utils import DiskList
+
+    users = DiskList(pgdata / ".handle_pids.json")
+    try:
+        pids = users.get()
+    except ValueError:  # a list cut short by a crash while it was written
+        pids = []
+    alive = [pid for pid in pids if _alive(pid, psutil)]
+    if alive != pids:
+        users.put(alive)
+    return alive
+
+
+def stop_if_unused(pgdata: Path) -> bool:
+    """Stop the embedded server of ``pgdata`` if no live process uses it; whether it did."""
+    import os
+
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+    from pgserver.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        if _prune(pgdata) or not (pgdata / "postmaster.pid").exists():
+            return False
+        user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+        pg_ctl(["-w", "stop"], pgdata=pgdata, user=user)
+        return True
+
+
+def _alive(pid: int, psutil: Any) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def stop_embedded(data_dir: Path | None = None) -> None:

@@ -186,16 +186,25 @@ def evaluate_language(path: str | Path) -> dict[str, Any]:
 
 
 def score_lines(
-    lines: Iterable[str], topic: Topic, warn: Callable[[str], None] | None = None
+    lines: Iterable[str | bytes], topic: Topic, warn: Callable[[str], None] | None = None
 ) -> Iterator[str]:
     """Score JSON lines ({"text", optional "title"/"description"/"published_at"/"id"}) into JSON lines.
 
+    Lines may be bytes (a file read as it is): one that is not UTF-8 is an error line too.
     A line that is not a JSON object with a string "text" yields {"error", "line"} instead of
     raising, so one bad record never stops a batch. Blank lines are skipped. A "published_at"
     that does not parse is ignored with a warning naming the line (``warn``), and the line is
     still scored.
     """
-    for number, line in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                yield json.dumps({"line": number, "error": f"not UTF-8 text: {exc}"})
+                continue
+        else:
+            line = raw
         if not line.strip():
             continue
         record: Any = None

@@ -78,8 +78,10 @@ def parse_feed(content: bytes, base_url: str, content_type: str | None = None) -
         if not link:
             continue
         url = urljoin(base_url, link.strip())
-        if not url.startswith(("http://", "https://")) or url in seen:  # e.g. an Atom id "urn:..."
-            continue
+        if url in seen or (not url.startswith(("http://", "https://")) and link == raw.get("id")):
+            continue  # an Atom id ("urn:...") standing in for a missing link is no link
+        # a javascript:, mailto:, file:, data: or ftp: link stays an entry: the store declines
+        # it and records why (fetch_log, kind 'entry', outcome 'skipped')
         seen.add(url)
         entries.append(
             FeedEntry(

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -100,8 +100,15 @@ class RefusedAddress(Exception):
     """The URL points somewhere veille must not go (private network, odd scheme)."""
 
 
-def check_url_allowed(url: str, allow_private: bool) -> None:
-    """Refuse non-http(s) URLs and, unless allowed, loopback/private/link-local targets."""
+class Unresolvable(Exception):
+    """The URL's host does not resolve (transient: DNS may come back)."""
+
+
+def check_url_allowed(url: str, allow_private: bool) -> str:
+    """Refuse non-http(s) URLs and, unless allowed, any address that is not global (private,
+    loopback, link-local, shared 100.64.0.0/10, reserved, multicast...). Returns the address
+    to connect to: the host is resolved here, once, and the fetch connects to that address
+    (no second lookup that DNS rebinding could answer differently)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - parsing the port is what raises for a bad one
@@ -112,29 +119,34 @@ def check_url_allowed(url: str, allow_private: bool) -> None:
     host = parts.hostname
     if not host:
         raise RefusedAddress("refused: URL has no host")
-    if allow_private:
-        return
     try:
-        addresses = {ipaddress.ip_address(host)}
+        addresses = [ipaddress.ip_address(host)]
     except ValueError:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-        except socket.gaierror:
-            return  # resolution failure is reported by the fetch itself, as transient
-        addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
-    for addr in addresses:
-        if (
-            addr.is_private
-            or addr.is_loopback
-            or addr.is_link_local
-            or addr.is_multicast
-            or addr.is_reserved
-            or addr.is_unspecified
-        ):
-            raise RefusedAddress(
-                f"refused: {host} resolves to non-public address {addr} "
-                "(set VEILLE_ALLOW_PRIVATE_NETWORK=1 to allow)"
-            )
+            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        except (socket.gaierror, UnicodeError) as exc:
+            detail = getattr(exc, "strerror", None) or str(exc)
+            raise Unresolvable(f"host {host} does not resolve (DNS: {detail})") from exc
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    if not allow_private:
+        for addr in addresses:
+            if not is_public(addr):
+                raise RefusedAddress(
+                    f"refused: {host} resolves to non-public address {addr} "
+                    "(set VEILLE_ALLOW_PRIVATE_NETWORK=1 to allow)"
+                )
+    return str(addresses[0])
+
+
+def is_public(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether veille may connect to ``addr``: a global unicast address (IPv4 inside IPv6
+    judged as IPv4)."""
+    if isinstance(addr, ipaddress.IPv6Address):
+        inner = addr.ipv4_mapped or addr.sixtofour
+        if inner is not None:
+            addr = inner
+    return addr.is_global and not addr.is_multicast
 
 
 class Client:
@@ -161,17 +173,33 @@ class Client:
             retries=False,
         )
 
-    def open(self, url: str, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
-        """Send a GET and return the response with its body unread."""
-        return self._pools.request(
-            "GET",
-            url,
-            headers={**self.headers, **headers},
-            preload_content=False,
-            decode_content=True,
-            redirect=False,
-            retries=False,
+    def open(
+        self,
+        url: str,
+        headers: dict[str, str],
+        address: str | None = None,
+        timeout: urllib3.Timeout | None = None,
+    ) -> urllib3.BaseHTTPResponse:
+        """Send a GET and return the response with its body unread. With ``address``, connect
+        to that IP, the URL's host going in the Host header, TLS SNI and certificate check."""
+        headers = {**self.headers, **headers}
+        options: dict[str, Any] = {"preload_content": False, "decode_content": True, "redirect": False}
+        if timeout is not None:
+            options["timeout"] = timeout
+        if address is None:
+            return self._pools.request("GET", url, headers=headers, retries=False, **options)
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        https = parts.scheme == "https"
+        pool = self._pools.connection_from_host(
+            address,
+            parts.port or (443 if https else 80),
+            parts.scheme,
+            pool_kwargs={"server_hostname": host, "assert_hostname": host} if https else None,
         )
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers["Host"] = parts.netloc.rpartition("@")[2]
+        return pool.urlopen("GET", target, headers=headers, retries=False, **options)
 
     def close(self) -> None:
         self._pools.clear()
@@ -224,6 +252,7 @@ def fetch(
     every hop (a ``Range`` for a WARC record).
     """
     started = time.monotonic()
+    deadline = started + settings.fetch_deadline
     headers: dict[str, str] = dict(extra_headers or {})
     if etag:
         headers["If-None-Match"] = etag
@@ -233,7 +262,11 @@ def fetch(
     result: FetchResult
     try:
         for _ in range(MAX_REDIRECTS + 1):
-            check_url_allowed(current, settings.allow_private_network)
+            unresolved: Unresolvable | None = None
+            try:
+                address: str | None = check_url_allowed(current, settings.allow_private_network)
+            except Unresolvable as exc:  # reported below, after robots.txt says why it failed too
+                address, unresolved = None, exc
             crawl_delay = 0.0
             if robots is not None and settings.respect_robots:
                 verdict = robots.check(client, current, settings, throttle)
@@ -247,10 +280,12 @@ def fetch(
                     )
                     break
                 crawl_delay = verdict.crawl_delay
+            if unresolved is not None:
+                raise unresolved
             if throttle is not None:
                 throttle.acquire(current, min_delay=crawl_delay)
             try:
-                result = _get_once(client, url, current, headers, settings, accept)
+                result = _get_once(client, url, current, headers, settings, accept, address, deadline)
             finally:
                 if throttle is not None:
                     throttle.release(current)
@@ -262,6 +297,14 @@ def fetch(
             result = FetchResult(url, current, "error", error_class=PERMANENT, reason="too many redirects")
     except RefusedAddress as exc:
         result = FetchResult(url, current, "refused", error_class=PERMANENT, reason=str(exc))
+    except Unresolvable as exc:
+        result = FetchResult(url, current, "error", error_class=TRANSIENT, reason=str(exc))
+    if result.outcome == "error" and time.monotonic() >= deadline and result.error_class == TRANSIENT:
+        host = urlsplit(result.final_url).netloc
+        result.reason = (
+            f"deadline: no complete answer from {host} within {settings.fetch_deadline:g} s "
+            f"(VEILLE_FETCH_DEADLINE; {result.reason})"
+        )
     result.elapsed_ms = int((time.monotonic() - started) * 1000)
     return result
 
@@ -273,14 +316,21 @@ def _get_once(
     headers: dict[str, str],
     settings: Settings,
     accept: tuple[str, ...] | None,
+    address: str | None = None,
+    deadline: float | None = None,
 ) -> FetchResult:
+    deadline = deadline if deadline is not None else time.monotonic() + settings.fetch_deadline
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return FetchResult(url, current, "error", error_class=TRANSIENT, reason="timeout: no time left")
+    timeout = urllib3.Timeout(connect=min(settings.timeout, left), read=min(settings.timeout, left))
     try:
-        response = client.open(current, headers)
+        response = client.open(current, headers, address, timeout)
     except (Urllib3Error, OSError) as exc:
         return _failure(url, current, exc)
     consumed = False
     try:
-        result, consumed = _read(response, url, current, settings, accept)
+        result, consumed = _read(response, url, current, settings, accept, deadline)
         return result
     except (Urllib3Error, OSError) as exc:
         return _failure(url, current, exc)
@@ -313,6 +363,7 @@ def _read(
     current: str,
     settings: Settings,
     accept: tuple[str, ...] | None,
+    deadline: float,
 ) -> tuple[FetchResult, bool]:
     """The response as a result, and whether its body was read to the end."""
     hdrs = {k.lower(): v for k, v in response.headers.items()}
@@ -362,7 +413,18 @@ def _read(
     if declared.isdigit() and int(declared) > settings.max_bytes:
         return _too_large(url, current, status, hdrs, settings.max_bytes), False
     body = bytearray()
-    for chunk in response.stream(64 * 1024):
+    while True:
+        # what has arrived, not a full chunk: a body sent a byte at a time meets the deadline
+        left = deadline - time.monotonic()
+        if left <= 0:
+            reason = f"timeout: body from {urlsplit(current).netloc} still coming at the deadline"
+            return FetchResult(
+                url, current, "error", status, headers=hdrs, error_class=TRANSIENT, reason=reason
+            ), False
+        _socket_timeout(response, min(settings.timeout, left))
+        chunk = response.read1(64 * 1024)
+        if not chunk:
+            break
         body.extend(chunk)
         if len(body) > settings.max_bytes:
             return _too_large(url, current, status, hdrs, settings.max_bytes), False
@@ -387,6 +449,14 @@ def _peek(response: urllib3.BaseHTTPResponse, limit: int) -> tuple[bytes, bool]:
     except (Urllib3Error, OSError):
         return b"", False
     return data[:limit], len(data) <= limit
+
+
+def _socket_timeout(response: urllib3.BaseHTTPResponse, seconds: float) -> None:
+    """Bound the next read of the response's socket (urllib3 sets it again per request)."""
+    sock = getattr(getattr(response, "_connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.settimeout(max(seconds, 0.001))
 
 
 def _describe(exc: BaseException) -> str:

@@ -104,6 +104,7 @@ class QueuedUrl(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())
     claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[int | None] = mapped_column(BigInteger)  # the claimer's token (monitors.queue)
     feed_title: Mapped[str | None] = mapped_column(Text)
     feed_author: Mapped[str | None] = mapped_column(Text)
     feed_summary: Mapped[str | None] = mapped_column(Text)

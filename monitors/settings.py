@@ -17,6 +17,10 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+class SettingsError(ValueError):
+    """A ``VEILLE_*`` variable holds a value veille cannot use; the message names it."""
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -24,7 +28,7 @@ def _int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
 
 
 def _float(name: str, default: float) -> float:
@@ -34,7 +38,7 @@ def _float(name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class Settings:
     archive_retry_base: float = 2.0
     sources_file: Path | None = None
     topics_dir: Path | None = None  # the topic folder (None: the shipped monitors/topics)
+    db_wait: float = 30.0
+    fetch_deadline: float = 60.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -118,6 +124,8 @@ class Settings:
             archive_retry_base=_float("VEILLE_ARCHIVE_RETRY_BASE", 2.0),
             sources_file=Path(os.environ["VEILLE_SOURCES"]) if os.environ.get("VEILLE_SOURCES") else None,
             topics_dir=Path(os.environ["VEILLE_TOPICS_DIR"]) if os.environ.get("VEILLE_TOPICS_DIR") else None,
+            db_wait=_float("VEILLE_DB_WAIT", 30.0),
+            fetch_deadline=_float("VEILLE_FETCH_DEADLINE", 3 * _float("VEILLE_TIMEOUT", 20.0)),
         )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
@@ -20,10 +20,9 @@ from monitors.blocking import BLOCKED
 from monitors.bulk import as_rows, recordset_insert
 from monitors.dedup import detect_wire, diff_summary
 from monitors.http import PERMANENT, TRANSIENT
-from monitors.ingest import IngestOutcome, QueueItem, extraction_columns
+from monitors.ingest import IngestOutcome, extraction_columns
 from monitors.language import normalize_declared_language
 from monitors.models import (
-    ArchiveCapture,
     Article,
     ArticleHtml,
     ArticleRevision,
@@ -34,6 +33,7 @@ from monitors.models import (
 )
 from monitors.neardup import link_and_index, lock_bands
 from monitors.poll import PollOutcome, SourceState
+from monitors.queue import CLAIM_LEASE, claim_items
 from monitors.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.settings import Settings, get_settings
 from monitors.story_store import assign as assign_story
@@ -43,7 +43,6 @@ from monitors.urls import canonicalize_url
 
 FAILING_AFTER = timedelta(days=3)
 DISABLE_AFTER_FAILURES = 30
-CLAIM_LEASE = timedelta(minutes=10)
 RETRY_BASE_SECONDS = 60.0
 RETRY_MAX_SECONDS = 6 * 3600.0
 
@@ -274,7 +273,7 @@ _QUEUE_INSERT = recordset_insert(
     " feed_author = excluded.feed_author, feed_summary = excluded.feed_summary,"
     " feed_published_at = excluded.feed_published_at, feed_language = excluded.feed_language,"
     " state = 'pending', reason = 'feed entry changed: fetch again', attempts = 0,"
-    " next_attempt_at = now(), claimed_at = NULL, updated_at = now()"
+    " next_attempt_at = now(), claimed_at = NULL, claimed_by = NULL, updated_at = now()"
     " WHERE url_queue.state = 'fetched' AND url_queue.source_id = excluded.source_id"
     " AND (url_queue.feed_title IS DISTINCT FROM excluded.feed_title"
     " OR url_queue.feed_published_at IS DISTINCT FROM excluded.feed_published_at)"
@@ -460,46 +459,6 @@ def _update_health(
     return summary
 
 
-def claim_items(session: Session, limit: int) -> list[QueueItem]:
-    """Lease up to ``limit`` due queue rows; ``SKIP LOCKED`` keeps concurrent workers apart.
-
-    A lease that is not settled within :data:`CLAIM_LEASE` (a crashed worker) expires and
-    the row becomes claimable again.
-    """
-    t = now()
-    due = (
-        select(QueuedUrl.id)
-        .where(
-            QueuedUrl.state == "pending",
-            QueuedUrl.next_attempt_at <= t,
-            or_(QueuedUrl.claimed_at.is_(None), QueuedUrl.claimed_at < t - CLAIM_LEASE),
-            # a web-archive capture is fetched from its archive by its backfill job
-            ~exists().where(ArchiveCapture.queue_id == QueuedUrl.id),
-        )
-        .order_by(QueuedUrl.next_attempt_at, QueuedUrl.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        update(QueuedUrl)
-        .where(QueuedUrl.id.in_(due))
-        .values(claimed_at=t, attempts=QueuedUrl.attempts + 1)
-        .returning(
-            QueuedUrl.id,
-            QueuedUrl.source_id,
-            QueuedUrl.url,
-            QueuedUrl.canonical_url,
-            QueuedUrl.attempts,
-            QueuedUrl.feed_title,
-            QueuedUrl.feed_author,
-            QueuedUrl.feed_published_at,
-            QueuedUrl.feed_language,
-        )
-    ).all()
-    return sorted((QueueItem(*row) for row in rows), key=lambda i: i.id)  # type: ignore[call-arg]
-
-
 def retry_delay(attempts: int, retry_after: float | None) -> float:
     """Exponential backoff with full jitter, never sooner than the server's Retry-After."""
     backoff = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
@@ -527,7 +486,7 @@ def apply_ingest(session: Session, out: IngestOutcome, max_attempts: int, run_id
     )
     row = session.get(QueuedUrl, item.id, with_for_update=True)
     assert row is not None
-    row.claimed_at = None
+    row.claimed_at, row.claimed_by = None, None
     if out.article is None:
         if out.error_class == TRANSIENT and item.attempts < max_attempts:
             row.state = "pending"
@@ -660,6 +619,7 @@ def queue_counts(session: Session) -> dict[str, int]:
 
 
 __all__ = [
+    "CLAIM_LEASE",
     "PollSummary",
     "apply_ingest",
     "apply_poll",

@@ -31,10 +31,16 @@ def test_unreachable_server_is_a_clear_error() -> None:
         check_connection("postgresql+psycopg://nobody@127.0.0.1:9/none")
 
 
-def test_embedded_server_starts_and_migrates() -> None:
-    # Not under tmp_path: every pytest session run as root makes /tmp/pytest-of-root private
-    # again, and the embedded server then runs as its own user (pgserver's rule for root).
-    tmp_path = Path(tempfile.mkdtemp(prefix="veille-embedded-"))
+@pytest.fixture
+def own_dir() -> Path:
+    """A folder of the test's own under /tmp: pgserver (run as its own user under root) must
+    reach it, and pytest's shared base folder is reset to mode 0700 by concurrent sessions."""
+
+    return Path(tempfile.mkdtemp(prefix="veille-db-test-"))
+
+
+def test_embedded_server_starts_and_migrates(own_dir: Path) -> None:
+    tmp_path = own_dir
     url = embedded_url(tmp_path / "data")
     assert (tmp_path / "data" / "pgdata").is_dir()
     migrate(url)
@@ -49,3 +55,39 @@ def test_embedded_server_starts_and_migrates() -> None:
         shutil.rmtree(tmp_path, ignore_errors=True)
     assert {"sources", "url_queue", "articles", "fetch_log", "sightings"} <= tables
     assert "PostgreSQL" in (version or "")
+
+
+def _veille_env(data_dir: Path) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+    env["VEILLE_DATA_DIR"] = str(data_dir)
+    return env
+
+
+@pytest.mark.slow
+def test_three_migrates_at_once_on_a_new_data_folder(own_dir: Path) -> None:
+    """Three `veille migrate` started together on a folder that does not exist yet: the
+    embedded server is set up once, the database created once, and all three succeed; the
+    server stops when the last of them exits."""
+    import subprocess
+
+    from tests.test_concurrent_runs import ROOT, _command
+
+    data = own_dir / "new" / "data"
+    procs = [
+        subprocess.Popen(
+            [*_command(), "migrate"],
+            env=_veille_env(data),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
+    assert all("Traceback" not in err for _, err in outputs), outputs
+    assert all("schema at head" in out for out, _ in outputs), outputs
+    assert not (data / "pgdata" / "postmaster.pid").exists()  # stopped with its last user

@@ -38,7 +38,8 @@ def handle(args: argparse.Namespace) -> int:
     from monitors.relevance import load_topic
 
     topic = load_topic(args.topic)
-    source = open(args.file, encoding="utf-8") if args.file else sys.stdin  # noqa: SIM115
+    # bytes in, decoded line by line: a line that is not UTF-8 is an error line, not a crash
+    source = open(args.file, "rb") if args.file else getattr(sys.stdin, "buffer", sys.stdin)  # noqa: SIM115
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     errors = scored = 0
     try:

@@ -1,0 +1,133 @@
+"""What a run amounted to: all good, partly done, or nothing could run.
+
+One judgement feeds the flow's final state (type, name and message in the Prefect UI), the
+summary line on the parent run's log, the report artifact and ``veille run``'s exit code
+(docs/operating.md lists them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect.states import Completed, Failed, State
+
+#: ``veille run`` exit codes.
+EXIT_OK = 0  # every due source polled, every page settled (or nothing was due)
+EXIT_PARTIAL = 1  # some sources or pages failed, or the run was cut short (work left)
+EXIT_USAGE = 2  # bad command line, settings or sources file: nothing started
+EXIT_NOTHING = 3  # nothing could run: database unreachable, or every polled source failed
+
+
+@dataclass
+class RunOutcome:
+    status: str  # ok | partial | incomplete | failed
+    summary: str  # one line: the counts
+    problems: list[str] = field(default_factory=list)
+    empty: bool = False  # nothing was due and the queue was empty
+
+    @property
+    def exit_code(self) -> int:
+        return {"ok": EXIT_OK, "partial": EXIT_PARTIAL, "incomplete": EXIT_PARTIAL}.get(
+            self.status, EXIT_NOTHING
+        )
+
+    @property
+    def message(self) -> str:
+        """The state message: the verdict, then the counts."""
+        if self.empty:
+            return "Nothing to do: no source was due and the queue was empty."
+        if self.status == "ok":
+            return f"All good: {self.summary}."
+        head = {"partial": "Partly done", "incomplete": "Incomplete"}.get(self.status, "Nothing could run")
+        return f"{head} ({'; '.join(self.problems)}): {self.summary}."
+
+    def state(self, data: Any) -> State[Any]:
+        """The flow's final state, whose name :func:`exit_code_of` reads back: Completed (named
+        Partial when something failed), Failed named Incomplete when the run was cut short
+        with work left, Failed when nothing could run."""
+        name = STATE_NAMES[self.status]
+        if self.status in {"ok", "partial"}:
+            return Completed(message=self.message, data=data, name=name)
+        return Failed(message=self.message, data=RunFailed(self.message, data), name=name)
+
+
+class RunFailed(Exception):
+    """A run that could not do its work: raised where the flow is called directly; ``data``
+    holds what it did (the per-source rows, or the ingest report)."""
+
+    def __init__(self, message: str, data: Any) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+STATE_NAMES = {"ok": "Completed", "partial": "Partial", "incomplete": "Incomplete", "failed": "Failed"}
+
+
+def exit_code_of(state: State[Any]) -> int:
+    """``veille run``'s exit code for the final state of its flow run."""
+    if state.is_completed():
+        return EXIT_PARTIAL if state.name == STATE_NAMES["partial"] else EXIT_OK
+    return EXIT_PARTIAL if state.name == STATE_NAMES["incomplete"] else EXIT_NOTHING
+
+
+def judge_run(rows: list[dict[str, Any]], interruptions: list[str], gave_up: bool) -> RunOutcome:
+    """Judge a ``veille run`` from its per-source rows (:func:`flows.pipeline.summarize`) and
+    what interrupted its workers."""
+    polled = [r for r in rows if r["poll"] != "not due"]
+    errors = [r for r in polled if r["poll"] == "error"]
+    totals = {
+        k: sum(int(r[k]) for r in rows) for k in ("new_urls", "stored", "duplicates", "relevant", "failed")
+    }
+    summary = (
+        f"{len(polled)} sources polled ({len(errors)} with errors), {totals['new_urls']} new URLs, "
+        f"{totals['stored']} stored, {totals['duplicates']} duplicates, {totals['relevant']} relevant, "
+        f"{totals['failed']} pages failed"
+    )
+    problems = []
+    if errors:
+        problems.append(f"{len(errors)} of {len(polled)} sources in error")
+    if totals["failed"]:
+        problems.append(f"{totals['failed']} pages failed")
+    problems += _interrupted(interruptions, gave_up)
+    polled_ok = any(r["poll"] not in {"error", "not due"} for r in polled)
+    done = totals["stored"] + totals["duplicates"] > 0 or polled_ok
+    if not problems:
+        return RunOutcome("ok", summary, empty=not rows)
+    return RunOutcome(_status(done, bool(polled) and len(errors) == len(polled), gave_up), summary, problems)
+
+
+def judge_ingest(
+    statuses: list[tuple[int, str, bool]], interruptions: list[str], gave_up: bool
+) -> RunOutcome:
+    """Judge a queue drain (``veille-ingest`` run on its own)."""
+    counts: dict[str, int] = {}
+    for _, status, _ in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    stored = counts.get("stored", 0) + counts.get("revised", 0)
+    failed = counts.get("failed", 0) + counts.get("skipped", 0)
+    summary = (
+        f"{len(statuses)} pages: {stored} stored, "
+        f"{counts.get('duplicate', 0) + counts.get('unchanged', 0)} duplicates, "
+        f"{failed} failed, {counts.get('retry', 0)} to retry"
+    )
+    problems = [f"{failed} pages failed"] if failed else []
+    problems += _interrupted(interruptions, gave_up)
+    if not problems:
+        return RunOutcome("ok", summary, empty=not statuses)
+    return RunOutcome(_status(len(statuses) > 0, False, gave_up), summary, problems)
+
+
+def _status(done: bool, all_sources_failed: bool, gave_up: bool) -> str:
+    if not done and (all_sources_failed or gave_up):
+        return "failed"
+    return "incomplete" if gave_up else "partial"
+
+
+def _interrupted(interruptions: list[str], gave_up: bool) -> list[str]:
+    if not interruptions:
+        return []
+    first = interruptions[0]
+    if gave_up:
+        return [f"incomplete: {first}; the pages left are for the next run"]
+    return [f"interrupted {len(interruptions)} times, recovered ({first})"]

@@ -1,0 +1,132 @@
+"""A run's state says what happened: exit codes, state name and message, a summary line on
+the parent run, artifacts from every flow that does work, empty cycles labelled as such."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from prefect import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, LogFilter, LogFilterFlowRunId
+
+from flows.cli import main
+from flows.pipeline import ingest_flow, run_flow
+from tests.site import LocalSite, seed_site, write_sources
+from tests.test_serve import _artifacts
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _logs(flow_run_id: Any) -> list[str]:
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # logs go to the API in the background
+
+    async def read() -> list[str]:
+        async with get_client() as client:
+            logs = await client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+            )
+            return [log.message for log in logs]
+
+    return asyncio.run(read())
+
+
+def _latest(key: str) -> Any:
+    async def read() -> Any:
+        async with get_client() as client:
+            found = await client.read_latest_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+            return found[0] if found else None
+
+    return asyncio.run(read())
+
+
+def _sources(tmp_path: Path, site: LocalSite, *paths: str) -> Path:
+    return write_sources(
+        tmp_path / "sources.toml",
+        [
+            {"name": f"S{i}", "kind": "feed", "url": f"{site.base}{p}", "owner": "media"}
+            for i, p in enumerate(paths)
+        ],
+    )
+
+
+def _quiet(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    return code, out.getvalue()
+
+
+def test_partial_run_is_named_partial_with_a_message_and_a_summary_line(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    seed_site(site)
+    sources = _sources(tmp_path, site, "/feed.xml", "/missing.xml")
+    state = run_flow(sources_file=str(sources), return_state=True)
+    assert state.is_completed() and state.name == "Partial"
+    assert state.message.startswith("Partly done (1 of 2 sources in error)")
+    assert "5 stored" in state.message
+    flow_run_id = state.state_details.flow_run_id
+    assert any(m.startswith("Partly done") and "5 stored" in m for m in _logs(flow_run_id))
+    report = _artifacts(flow_run_id)["veille-run-report"].data
+    assert "**Partly done (1 of 2 sources in error)" in report
+
+    # the next cycle has nothing due: labelled empty, and the latest report stays the one above
+    state = run_flow(sources_file=str(sources), return_state=True)
+    assert state.is_completed() and state.name == "Completed"
+    assert state.message == "Nothing to do: no source was due and the queue was empty."
+    mine = _artifacts(state.state_details.flow_run_id)
+    assert list(mine) == [None] and "nothing to do" in mine[None].data
+    assert _latest("veille-run-report").flow_run_id == flow_run_id
+
+
+def test_exit_codes_all_good_partial_and_nothing(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    seed_site(site)
+    assert _quiet(["run", "--sources", str(_sources(tmp_path, site, "/feed.xml"))])[0] == 0
+    assert (
+        _quiet(["run", "--all", "--sources", str(_sources(tmp_path, site, "/feed.xml", "/nope.xml"))])[0] == 1
+    )
+    code, out = _quiet(["run", "--all", "--sources", str(_sources(tmp_path, site, "/nope.xml", "/gone.xml"))])
+    assert code == 3, out
+    assert "2 sources polled (2 with errors)" in out
+
+
+def test_nothing_could_run_when_the_database_is_unreachable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "X"\nkind = "feed"\nurl = "https://x.fr/f.xml"\nowner = "media"\n')
+    monkeypatch.setenv("VEILLE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
+    assert main(["run", "--sources", str(sources)]) == 3
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("veille: error: nothing could run: cannot reach PostgreSQL") and "Traceback" not in err
+    )
+
+
+def test_a_drain_run_on_its_own_publishes_its_report(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    from flows.pipeline import poll_flow
+
+    seed_site(site)
+    poll_flow(str(_sources(tmp_path, site, "/feed.xml")))
+    state = ingest_flow(return_state=True)
+    assert state.is_completed() and state.message.startswith("All good: 5 pages: 5 stored")
+    artifacts = _artifacts(state.state_details.flow_run_id)
+    assert {"veille-drain-summary", "veille-drain-report"} <= set(artifacts)
+    assert "## New relevant articles (5)" in artifacts["veille-drain-report"].data
+    # an empty drain is labelled as such and publishes no keyed report
+    state = ingest_flow(return_state=True)
+    assert state.message.startswith("Nothing to do")
+    assert list(_artifacts(state.state_details.flow_run_id)) == [None]
