@@ -18,9 +18,11 @@ Rules (measured on the shared corpus, ``bench/extract.py``; see docs/extraction.
   and kin, ``<time datetime>``, French phrases ("publié le 7 février 2025 à 21h06"), the URL
   and htmldate's extensive search (trafilatura's date); modification dates
   (``dateModified``, "mis à jour le ...") are kept apart. Dates in the future or before
-  :data:`MIN_DATE` are rejected. The chosen one is the most specific (a time with its zone
-  over a bare day over a month), ties broken by the order above; the others that disagree
-  are recorded in the evidence.
+  :data:`MIN_DATE` are rejected, and so are dates marked as updates by their element's class.
+  The chosen one is the most specific (a time with its zone over a bare day over a month)
+  within the most trusted kind of source present; the others that disagree are recorded in
+  the evidence. A time given in UTC takes the offset of the clock the page shows it on, so
+  that its day is the site's day.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 #: No news page is older than the web.
@@ -152,6 +157,27 @@ def _heading_text(el: HtmlElement) -> str:
     return "".join(parts)
 
 
+#: A class or id that says an element dates an update, not the publication
+#: ("mod_datetime", "updated", "last-modified", "aktualisiert", "date-maj").
+_MODIFIED_CLASS = re.compile(
+    r"(?:^|[\s_-])(?:mod|modified|update|updated|last-?updated|lastmod|aktualisiert|geaendert|"
+    r"maj|mise-a-jour|edited|revised|changed)(?:$|[\s_-])",
+    re.I,
+)
+
+
+def _label(el: HtmlElement) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''}"
+
+
+def _marked_modified(el: HtmlElement) -> bool:
+    """The element or its parent is marked as the date of an update."""
+    parent = el.getparent()
+    return bool(
+        _MODIFIED_CLASS.search(_label(el)) or (parent is not None and _MODIFIED_CLASS.search(_label(parent)))
+    )
+
+
 def read_page(tree: HtmlElement) -> PageMeta:
     """Collect the title, date and access candidates of a parsed page (one pass of XPaths)."""
     meta = PageMeta()
@@ -186,6 +212,8 @@ def read_page(tree: HtmlElement) -> PageMeta:
         prop = (el.get("itemprop") or "").lower()
         if prop == "datemodified":
             meta.modified.append(("<time itemprop=dateModified>", el.get("datetime") or ""))
+        elif prop != "datepublished" and _marked_modified(el):
+            meta.modified.append(("<time> marked as an update", el.get("datetime") or ""))
         elif prop == "datepublished" or el.get("pubdate") is not None:
             meta.published.append(("<time itemprop=datePublished>", el.get("datetime") or ""))
         else:
@@ -360,21 +388,28 @@ def dateline(text: str) -> datetime | None:
     return None
 
 
+#: Elements with a class or an id (libxml2 finds them; _DATE_CLASS reads their labels).
+_LABELLED = etree.XPath(".//body//*[@class or @id]")
+
+
+def _date_texts(tree: HtmlElement) -> Iterator[str]:
+    """The texts of the elements whose class or id says they show the article's date, in page
+    order: not a comment's, not an update's ("mod_datetime", "updated"), not a link."""
+    for el in _LABELLED(tree):
+        if not isinstance(el.tag, str) or el.tag in {"script", "style", "a", "option"}:
+            continue
+        label = _label(el)
+        if not _DATE_CLASS.search(label) or _COMMENT.search(label) or _MODIFIED_CLASS.search(label):
+            continue
+        if any(_COMMENT.search(_label(a)) for a in el.iterancestors()):
+            continue  # a comment's date is not the article's
+        yield " ".join(el.text_content().split())[:120]
+
+
 def visible_date(tree: HtmlElement) -> datetime | None:
     """The first date shown in an element whose class or id says it is a date (a byline's
     "20.12.2022", "31. Oktober 2023", "30 septembre 2018", "June 4, 2020")."""
-    body = tree.find("body")
-    if body is None:
-        return None
-    for el in body.iter():
-        if not isinstance(el.tag, str) or el.tag in {"script", "style", "a", "option"}:
-            continue
-        label = (el.get("class") or "") + " " + (el.get("id") or "")
-        if not _DATE_CLASS.search(label) or _COMMENT.search(label):
-            continue
-        if any(_COMMENT.search(f"{a.get('class') or ''} {a.get('id') or ''}") for a in el.iterancestors()):
-            continue  # a comment's date is not the article's
-        text = " ".join(el.text_content().split())[:120]
+    for text in _date_texts(tree):
         m = _VISIBLE_DATE.search(text)
         found = _match_date(m) if m else None
         if found is not None:
@@ -382,8 +417,57 @@ def visible_date(tree: HtmlElement) -> datetime | None:
     return None
 
 
+#: A date and a time of day as pages show them ("3/5/2022 22:41", "21.01.2022 11:46",
+#: "2022-05-03 22:41", "07/02/2025 à 21h06"), ending at the minutes.
+_SHOWN = re.compile(
+    r"(?:\b(?P<a>[0-3]?[0-9])[./](?P<b>[01]?[0-9])[./](?P<y>(?:19|20)[0-9]{2})"
+    r"|\b(?P<y2>(?:19|20)[0-9]{2})-(?P<m2>[01][0-9])-(?P<d2>[0-3][0-9]))"
+    r"[\s,|\-–—]*(?:um|à|a|at|a las)?\s*(?P<H>[0-2]?[0-9])[:h]$"
+)
+
+
+def shown_offset(html: str, instant: datetime) -> timedelta | None:
+    """The offset from UTC of the clock on which the page shows ``instant`` to its readers
+    ("3/5/2022 22:41" for ``2022-05-04T02:41Z``: -4 h), or None.
+
+    Metadata often gives the publication in UTC while the site's readers, and the day of
+    publication, are on the site's clock: the day is the one the site shows. A shown date
+    and time count only when they are the instant shifted by whole or half hours, within the
+    offsets that exist (-12 h to +14 h); both readings of a slashed date are tried. Only the
+    places where the instant's minutes are written are looked at (a scan of the whole page
+    would cost more than trafilatura's date search).
+    """
+    utc = instant.astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    body = max(html.find("<body"), 0)
+    for minute in (utc.minute, (utc.minute + 30) % 60):
+        for mark in (f":{minute:02d}", f"h{minute:02d}"):
+            at = html.find(mark, body)
+            seen = 0
+            while at >= 0 and seen < 200:
+                seen += 1
+                after = html[at + 3 : at + 4]
+                m = None if after.isdigit() else _SHOWN.search(html, max(at - 40, 0), at + 1)
+                at = html.find(mark, at + 1)
+                if m is None:
+                    continue
+                if m["y"]:
+                    a, b, y = int(m["a"]), int(m["b"]), int(m["y"])
+                    readings = [(y, b, a), (y, a, b)]
+                else:
+                    readings = [(int(m["y2"]), int(m["m2"]), int(m["d2"]))]
+                for y, mo, d in readings:
+                    try:
+                        local = datetime(y, mo, d, int(m["H"]), minute)
+                    except ValueError:
+                        continue
+                    delta = local - utc
+                    if delta and -timedelta(hours=12) <= delta <= timedelta(hours=14):
+                        return delta
+    return None
+
+
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])(?:[/-](0?[1-9]|[12]\d|3[01]))?(?=[/-]|$|\D)")
-_PARIS = timedelta(hours=1)  # phrases carry no zone: read them as Paris winter time, close enough for a day
+_PARIS = ZoneInfo("Europe/Paris")  # French phrases carry no zone: they are read on Paris's clock
 
 
 _PUBLISHED_WORDS = ("publié", "mis en ligne", "posté", "paru")
@@ -416,8 +500,7 @@ def _from_phrase(m: re.Match[str]) -> tuple[datetime, int] | None:
             day, month, year = int(m.group("d2")), int(m.group("m2")), int(m.group("y2"))
             hour, minute = m.group("H2"), m.group("M2")
         if hour is not None:
-            local = datetime(year, month, day, int(hour), int(minute or 0))
-            return (local - _PARIS).replace(tzinfo=UTC), 3
+            return datetime(year, month, day, int(hour), int(minute or 0), tzinfo=_PARIS), 3
         return datetime(year, month, day, tzinfo=UTC), 2
     except (ValueError, KeyError):
         return None
@@ -538,6 +621,13 @@ def choose_dates(
         best = min(found, key=lambda c: (_rank(c[0]), -c[2]))
         published = best[1]
         evidence["published_from"] = best[0]
+        if best[2] == 3 and published.utcoffset() == timedelta(0):
+            offset = shown_offset(head, published)
+            if offset is not None:  # the same instant, on the site's clock (and its day)
+                published = published.astimezone(timezone(offset))
+                evidence["published_offset_from"] = "the date and time the page shows"
+        if published.utcoffset():
+            evidence["published_local"] = published.isoformat()
         others = [
             {"source": s, "value": v.isoformat()}
             for s, v, p in found

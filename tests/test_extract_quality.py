@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -99,9 +99,38 @@ def test_french_phrases_give_publication_and_update() -> None:
     )
     art = extract_article(page(before=byline), "https://www.exemple-journal.fr/a", now=NOW)
     assert art.published_at is not None and art.published_at.date().isoformat() == "2025-02-07"
-    assert art.published_at.hour == 20  # 21h06 Paris
+    assert art.published_at == datetime(2025, 2, 7, 20, 6, tzinfo=UTC)  # 21h06 on Paris's clock
     assert art.modified_at is not None and art.modified_at.date().isoformat() == "2025-02-08"
     assert "Publié le" not in art.text
+
+
+def test_a_phrase_just_after_midnight_keeps_its_day() -> None:
+    byline = '<p class="meta">Publié le 8 février 2025 à 0h30</p>'
+    art = extract_article(page(before=byline), "https://www.exemple-journal.fr/a", now=NOW)
+    assert art.published_at == datetime(2025, 2, 7, 23, 30, tzinfo=UTC)
+    assert art.published_at.date().isoformat() == "2025-02-08"  # the day a Paris reader saw
+
+
+def test_a_time_marked_as_an_update_is_not_the_publication() -> None:
+    byline = (
+        '<p class="article-date">7 février 2025</p>'
+        '<span class="mod_datetime"><time datetime="2025-02-09T10:00:00+01:00">9 février 2025</time></span>'
+    )
+    art = extract_article(page(before=byline), "https://www.exemple-journal.fr/a", now=NOW)
+    assert art.published_at is not None and art.published_at.date().isoformat() == "2025-02-07"
+    assert art.modified_at == datetime(2025, 2, 9, 9, 0, tzinfo=UTC)
+
+
+def test_a_utc_timestamp_takes_the_clock_the_page_shows() -> None:
+    head = ld(headline="Titre", datePublished="Sat, 08 Feb 2025 02:41:00 GMT")
+    byline = "<p>Par Ana Pérez <span>7/2/2025 22:41</span></p>"
+    art = extract_article(page(head, before=byline), URL, now=NOW)
+    assert art.published_at == datetime(2025, 2, 8, 2, 41, tzinfo=UTC)  # the same instant
+    assert art.published_at.date().isoformat() == "2025-02-07"  # on the site's clock (UTC-4)
+    assert art.evidence is not None and art.evidence["published_local"] == "2025-02-07T22:41:00-04:00"
+    # a shown time that is not the instant on any clock changes nothing
+    art = extract_article(page(head, before="<p><span>7/2/2025 22:40</span></p>"), URL, now=NOW)
+    assert art.published_at is not None and art.published_at.utcoffset() == timedelta(0)
 
 
 def test_future_and_prehistoric_dates_are_rejected() -> None:
