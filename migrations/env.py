@@ -31,6 +31,11 @@ def run_migrations_online() -> None:
             context.configure(connection=connection, target_metadata=target_metadata)
             with context.begin_transaction():
                 context.run_migrations()
+        except BaseException:
+            # An aborted transaction refuses the unlock below and would hide the real error;
+            # the session-level lock survives the rollback.
+            connection.rollback()
+            raise
         finally:
             connection.exec_driver_sql("SELECT pg_advisory_unlock(724100)")
             connection.commit()
