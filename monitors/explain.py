@@ -19,6 +19,10 @@ def why(evidence: dict[str, Any] | None) -> str:
         for zone, count in (match.get("zones") or {}).items():
             per_zone.setdefault(zone, []).append(name if count == 1 else f"{name} x{count}")
     parts = [f"{zone}: {', '.join(sorted(per_zone[zone]))}" for zone in ZONE_ORDER if zone in per_zone]
+    short = evidence.get("short_text")
+    if short and short.get("decided"):
+        start, end = short["peak"]
+        parts.append(f"short text published in the peak {start}..{end}: {', '.join(short['groups'])}")
     model = evidence.get("model")
     if model and model.get("decided") and model.get("features"):
         parts.append("model: " + ", ".join(str(f[0]) for f in model["features"][:3]))

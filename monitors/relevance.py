@@ -355,6 +355,14 @@ class Topic:
     # but not enough; p x the rules' damping >= model_threshold makes the article relevant
     model: LinearModel | None = field(default=None, compare=False, repr=False)
     model_threshold: float = 0.5
+    # [period] peak_start/peak_end: the event itself and the days around it, when it dominates
+    # the coverage of its field; [short_text]: a text with no title nor lead of at most
+    # short_max_words words (a paragraph read on its own) published in the peak is relevant when
+    # one of short_groups is present and no other event outweighs it (score: short_score)
+    peak: tuple[date | None, date | None] = (None, None)
+    short_max_words: int = 0
+    short_groups: tuple[str, ...] = ()
+    short_score: float = 0.0
     path: str = ""
     # matcher owner -> what its matches count for, so scoring visits only what a piece holds:
     # ((name, group, weight, exclusion owner) of its terms, names of its cases)
@@ -483,6 +491,10 @@ def load_topic(path: str | Path | None = None) -> Topic:
         labels=tuple(data.get("labels", ())),
         model=model,
         model_threshold=float(data.get("model", {}).get("threshold", 0.5)),
+        peak=(_as_date(period.get("peak_start")), _as_date(period.get("peak_end"))),
+        short_max_words=int(data.get("short_text", {}).get("max_words", 0)),
+        short_groups=tuple(data.get("short_text", {}).get("groups", ())),
+        short_score=float(data.get("short_text", {}).get("score", float(data["threshold"]))),
         path=str(topic_path),
     )
 
@@ -738,6 +750,53 @@ def _strength(total: float, saturation: float) -> float:
     return 1.0 - math.exp(-total / saturation) if total > 0 else 0.0
 
 
+def _short_text(
+    topic: Topic,
+    score: float,
+    title: str,
+    description: str,
+    text: str,
+    published_at: date | None,
+    group_totals: Mapping[str, float],
+    strongest_case: float,
+) -> dict[str, Any] | None:
+    """The decision for a short text published in the topic's peak, or None when it does not apply.
+
+    A paragraph lifted from an article carries none of its title's words: a summit paragraph
+    on the 109 billion says "data centres" and "IA", not "sommet". In the days the event
+    dominates its field's coverage (``[period] peak_start/peak_end``), such a text (no title nor
+    lead, at most ``[short_text] max_words`` words) is relevant when one of ``[short_text]
+    groups`` is present and no other event outweighs it (its strongest case's evidence stays
+    under those groups').
+    """
+    start, end = topic.peak
+    if (
+        not topic.short_max_words
+        or score >= topic.threshold
+        or published_at is None
+        or start is None
+        or end is None
+        or title
+        or description
+        or not start <= published_at <= end
+    ):
+        return None
+    words = len(text.split())
+    if words > topic.short_max_words:
+        return None
+    evidence = sum(group_totals.get(g, 0.0) for g in topic.short_groups)
+    present = [g for g in topic.short_groups if group_totals.get(g, 0.0) > 0]
+    outweighed = strongest_case > evidence
+    return {
+        "words": words,
+        "peak": [start.isoformat(), end.isoformat()],
+        "groups": present,
+        "evidence": round(evidence, 4),
+        "other_event": round(strongest_case, 4),
+        "decided": bool(present) and not outweighed,
+    }
+
+
 def score_relevance(
     topic: Topic,
     text: str,
@@ -923,6 +982,9 @@ def score_relevance(
         score *= topic.outside_factor
 
     score = min(1.0, max(0.0, score))
+    short = _short_text(topic, score, title, description, text, published_at, group_totals, strongest)
+    if short is not None and short["decided"]:
+        score = max(score, topic.short_score)
     learned: dict[str, Any] | None = None
     if topic.model is not None and score < topic.threshold and matched:
         # the rules found the topic's words but not enough: the learned part may lift the score,
@@ -970,6 +1032,7 @@ def score_relevance(
             "end": end.isoformat() if end else None,
         },
         "model": learned,
+        "short_text": short,
         "best_sentence": best_sentence[:_BEST_SENTENCE_CHARS],
         "threshold": topic.threshold,
     }

@@ -18,7 +18,7 @@ from typing import Any
 TOP_KEYS = {
     "name", "version", "description", "threshold", "required_groups", "active",
     "zones", "scoring", "groups", "terms", "proximity", "disambiguation", "period", "background",
-    "model", "labels",
+    "model", "labels", "short_text",
 }  # fmt: skip
 SECTION_KEYS: dict[str, set[str]] = {
     "zones": {"title", "lead", "body", "tail", "lead_chars", "tail_after_chars"},
@@ -31,7 +31,8 @@ SECTION_KEYS: dict[str, set[str]] = {
         "outside_factor",
         "dominance",
     },  # fmt: skip
-    "period": {"start", "end"},
+    "period": {"start", "end", "peak_start", "peak_end"},
+    "short_text": {"max_words", "groups", "score"},
     "background": {"patterns", "window", "factor"},
     "model": {"file", "threshold", "rule_floor", "weight"},
 }
@@ -135,7 +136,7 @@ def check_topic_data(data: dict[str, Any], text: str, path: str | Path) -> None:
     if background is not None:
         start = _line_of(lines, r"^\s*\[\s*background\s*\]") - 1
         _check_patterns(background, lines, start, "[background]", fail)
-    for key in ("start", "end"):
+    for key in ("start", "end", "peak_start", "peak_end"):
         value = data.get("period", {}).get(key)
         if value is not None and not isinstance(value, date):
             try:
@@ -144,6 +145,13 @@ def check_topic_data(data: dict[str, Any], text: str, path: str | Path) -> None:
                 fail(
                     _line_of(lines, rf"^\s*{key}\s*="), f"[period] {key}: not a date (YYYY-MM-DD): {value!r}"
                 )
+    short = data.get("short_text", {})
+    for name in short.get("groups", []):
+        if name not in groups:
+            fail(
+                _line_of(lines, r"^\s*groups\s*=", _line_of(lines, r"^\s*\[\s*short_text\s*\]") - 1),
+                f"[short_text] groups: unknown group {name!r}",
+            )
 
 
 def _check_patterns(spec: dict[str, Any], lines: list[str], start: int, where: str, fail: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,51 @@ def test_score_lines_keeps_id_and_survives_bad_lines(topic: Topic) -> None:
     assert out[2]["id"] == "b" and "error" in out[2]
     assert "error" in out[3] and out[3]["line"] == 5
     assert out[4]["relevant"] is False and "id" not in out[4]
+
+
+# A paragraph read on its own ([short_text], [period] peak): our own examples, not shared text.
+_PARAGRAPH = (
+    "Le fonds souverain annonce qu'il financera trois centres de données en Bourgogne, "
+    "pour un montant de douze milliards d'euros, afin d'entraîner des modèles d'IA."
+)
+
+
+def test_short_text_in_the_peak_is_relevant_and_says_why(topic: Topic) -> None:
+    from monitors.explain import why
+
+    inside = score_relevance(topic, _PARAGRAPH, published_at=date(2025, 2, 12))
+    assert inside.relevant
+    short = inside.evidence["short_text"]
+    assert short["decided"] and set(short["groups"]) >= {"ai", "infra"}
+    assert "short text published in the peak 2025-02-01..2025-02-28" in why(inside.evidence)
+    # the same paragraph out of the peak, or with no date: the rules alone decide (no summit word)
+    for published in (date(2025, 6, 12), None):
+        result = score_relevance(topic, _PARAGRAPH, published_at=published)
+        assert not result.relevant and result.evidence["short_text"] is None
+
+
+def test_short_text_needs_no_title_few_words_and_no_stronger_event(topic: Topic) -> None:
+    peak = date(2025, 2, 10)
+    # an article (a title) is decided by the rules: the title would name the summit if it were
+    titled = score_relevance(topic, _PARAGRAPH, title="Bourgogne : trois centres", published_at=peak)
+    assert not titled.relevant
+    long_text = _PARAGRAPH + " Le chantier durera des années." * 20
+    assert score_relevance(topic, long_text, published_at=peak).evidence["short_text"] is None
+    # another event outweighs the AI words: a product launch
+    launch = "DeepSeek lance un nouveau modèle. OpenAI répond avec ChatGPT et Mistral avec Le Chat, dit l'IA."
+    result = score_relevance(topic, launch, published_at=peak)
+    assert not result.relevant and result.evidence["short_text"]["decided"] is False
+    # no AI, no infrastructure, no fund investing: French politics of the same days
+    budget = "Le Premier ministre engage la responsabilité du gouvernement sur le budget de l'État."
+    result = score_relevance(topic, budget, published_at=peak)
+    assert not result.relevant and result.evidence["short_text"]["groups"] == []
+
+
+def test_investment_by_funds_is_a_structure_not_a_list(topic: Topic) -> None:
+    peak = date(2025, 2, 11)
+    for text in (
+        "Les investissements viendront notamment de fonds canadiens et d'un groupe de télécoms.",
+        "The money comes from investments by a Gulf sovereign wealth fund and two pension funds.",
+    ):
+        result = score_relevance(topic, text, published_at=peak)
+        assert result.relevant and result.evidence["short_text"]["groups"] == ["invest"], text

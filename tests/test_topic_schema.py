@@ -56,6 +56,9 @@ def test_a_good_topic_loads(tmp_path: Path) -> None:
         (lambda t: t.replace('group = "weather"\n', 'group = "wether"\n'), 11, "unknown group"),
         (lambda t: t + '\n[period]\nstart = "Feb 2025"\n', 15, "not a date"),
         (lambda t: t + "\n[zones]\ntitel = 2.0\n", 15, "unknown key 'titel' in [zones]"),
+        (lambda t: t + '\n[period]\npeak_end = "fin"\n', 15, "[period] peak_end: not a date"),
+        (lambda t: t + "\n[short_text]\nmax_word = 80\n", 15, "unknown key 'max_word' in [short_text]"),
+        (lambda t: t + '\n[short_text]\ngroups = ["wether"]\n', 15, "unknown group 'wether'"),
     ],
 )
 def test_a_bad_topic_stops_with_file_and_line(tmp_path: Path, change, line: int, message: str) -> None:  # type: ignore[no-untyped-def]
