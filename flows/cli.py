@@ -57,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from monitors.db import DatabaseUnavailable
     from monitors.settings import SettingsError
     from monitors.sources import SourcesError
+    from monitors.topic_schema import TopicError
 
     try:
         code: int = args.handler(args)
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _reader_went_away()
-    except (DatabaseUnavailable, SourcesError, SettingsError, OSError) as exc:
+    except (DatabaseUnavailable, SourcesError, SettingsError, TopicError, OSError) as exc:
         print(f"veille: error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:

@@ -1,9 +1,10 @@
-"""The daily maintenance flow: a source health report, and a rescore when the topic changed."""
+"""The daily maintenance flow: a source health report, and a rescore when a topic changed
+(the summit topic's columns of ``articles``, and every active topic's ``article_topics`` rows)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ from monitors.health import shorten_middle
 from monitors.relevance import Topic, load_topic
 from monitors.rescore import rescore
 from monitors.store import queue_counts
+from monitors.topic_scores import rescore_topics
+from monitors.topic_set import load_topics
 
 HEALTH_TABLE_KEY = "veille-source-health"
 MAINTENANCE_REPORT_KEY = "veille-maintenance-report"
@@ -29,13 +32,21 @@ class RescoreOutcome:
     rescored: int
     changed_side: int
     note: str
+    # per active topic of the folder: articles scored into article_topics (lacking its version)
+    topics: dict[str, int] = field(default_factory=dict)
 
 
-def rescore_when_topic_changed(topic: Topic) -> RescoreOutcome:
-    """The rescore step of maintenance: recompute the articles scored with another topic version."""
-    report = rescore(get_engine(), topic)
+def rescore_when_topic_changed(topic: Topic, topics: list[Topic] | None = None) -> RescoreOutcome:
+    """The rescore step of maintenance: recompute the articles scored with another version of
+    the summit topic, then score every active topic (``topics``, default the folder's) into
+    article_topics for the articles lacking its current version (a topic added or edited)."""
+    engine = get_engine()
+    report = rescore(engine, topic)
+    per_topic = rescore_topics(engine, load_topics() if topics is None else topics)
     if report.candidates == 0:
-        return RescoreOutcome(topic.version, 0, 0, 0, "every article is scored with the current topic")
+        return RescoreOutcome(
+            topic.version, 0, 0, 0, "every article is scored with the current topic", per_topic
+        )
     return RescoreOutcome(
         topic.version,
         report.candidates,
@@ -43,6 +54,7 @@ def rescore_when_topic_changed(topic: Topic) -> RescoreOutcome:
         report.changed_side,
         f"{report.rescored} articles rescored, {report.became_relevant} became relevant, "
         f"{report.became_not_relevant} became not relevant",
+        per_topic,
     )
 
 
@@ -89,12 +101,22 @@ def maintenance_report(health: list[dict[str, Any]], queue: dict[str, int], resc
         "",
         f"Current version {rescore.topic_version}: {rescore.note}.",
     ]
+    if rescore.topics:
+        lines += [
+            "",
+            "## Topics (article_topics)",
+            "",
+            ", ".join(
+                f"{name}: {n} articles scored" if n else f"{name}: up to date"
+                for name, n in sorted(rescore.topics.items())
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 
 @flow(name="veille-maintenance")
 def maintenance_flow() -> dict[str, Any]:
-    """Publish the source health report; rescore articles if the topic changed."""
+    """Publish the source health report; rescore articles if a topic changed."""
     logger = get_run_logger()
     ensure_schema()
     health, queue = health_task()
@@ -120,4 +142,5 @@ def maintenance_flow() -> dict[str, Any]:
         "queue": queue,
         "stale": outcome.stale,
         "rescored": outcome.rescored,
+        "topics": outcome.topics,
     }

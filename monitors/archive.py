@@ -136,9 +136,58 @@ STATS_SQL = {
     "health": """
         SELECT health, count(*) AS sources FROM source_health GROUP BY health ORDER BY health
     """,
+    "by_topic": """
+        SELECT topic, count(*) AS scored, count(*) FILTER (WHERE relevant) AS relevant,
+               count(DISTINCT version) AS versions
+        FROM article_topics GROUP BY topic ORDER BY topic
+    """,
 }
 
 
-def stats(session: Session) -> dict[str, list[dict[str, Any]]]:
-    """Archive statistics, one list of rows per section (totals, by owner, ..., health)."""
-    return {name: [dict(r) for r in session.execute(text(sql)).mappings()] for name, sql in STATS_SQL.items()}
+#: ``veille stats --topic T``: the same sections for one topic, from article_topics (a removed
+#: topic's rows stay, so its history can still be counted)
+TOPIC_STATS_SQL = {
+    "totals": """
+        SELECT :topic AS topic,
+               count(*) AS scored,
+               (SELECT count(*) FROM articles) - count(*) AS not_scored,
+               count(*) FILTER (WHERE relevant) AS relevant,
+               count(DISTINCT version) AS versions,
+               min(day) FILTER (WHERE relevant) AS first_relevant_day,
+               max(day) FILTER (WHERE relevant) AS last_relevant_day
+        FROM article_topics_with_source WHERE topic = :topic
+    """,
+    "by_owner": """
+        SELECT owner, count(*) AS articles, count(*) FILTER (WHERE relevant) AS relevant
+        FROM article_topics_with_source WHERE topic = :topic GROUP BY owner ORDER BY owner
+    """,
+    "by_family": """
+        SELECT family, count(*) AS articles, count(*) FILTER (WHERE relevant) AS relevant
+        FROM article_topics_with_source WHERE topic = :topic AND family IS NOT NULL
+        GROUP BY family ORDER BY relevant DESC, family
+    """,
+    "by_language": """
+        SELECT coalesce(language, '?') AS language, count(*) AS articles,
+               count(*) FILTER (WHERE relevant) AS relevant
+        FROM article_topics_with_source WHERE topic = :topic GROUP BY 1 ORDER BY 3 DESC, 2 DESC, 1
+    """,
+    "by_day": """
+        SELECT day, count(*) AS relevant FROM article_topics_with_source
+        WHERE topic = :topic AND relevant GROUP BY day ORDER BY day DESC LIMIT 14
+    """,
+}
+
+
+def stats(session: Session, topic: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Archive statistics, one list of rows per section (totals, by owner, ..., health, by
+    topic); with ``topic``, the sections of that topic's scores (TOPIC_STATS_SQL)."""
+    queries = STATS_SQL if topic is None else TOPIC_STATS_SQL
+    return {
+        name: [dict(r) for r in session.execute(text(sql), {"topic": topic}).mappings()]
+        for name, sql in queries.items()
+    }
+
+
+def scored_topics(session: Session) -> list[str]:
+    """The topics article_topics holds rows of (active, inactive or removed)."""
+    return list(session.scalars(text("SELECT DISTINCT topic FROM article_topics ORDER BY topic")))

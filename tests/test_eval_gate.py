@@ -91,3 +91,16 @@ def test_shared_test_split_ceiling(shared_test_report: dict[str, Any], metric: s
     assert value <= ceiling, (
         f"test split {metric} = {value} > {ceiling}; errors: {shared_test_report['errors']}"
     )
+
+
+@pytest.mark.parametrize("metric", sorted(FLOORS["relevance_eu_ai_act"]))
+def test_second_topic_floor_on_its_own_examples(metric: str) -> None:
+    """The EU AI Act topic, on the examples we wrote for it (tests/eval/relevance-eu_ai_act.jsonl)."""
+    from monitors.topic_set import DEFAULT_TOPICS_DIR
+
+    report = evaluate_relevance(
+        EVAL_DIR / "relevance-eu_ai_act.jsonl", load_topic(DEFAULT_TOPICS_DIR / "eu_ai_act.toml")
+    )
+    assert report["n"] >= 20 and report["hard_negatives"] >= 8
+    value, floor = _metric(report, metric), FLOORS["relevance_eu_ai_act"][metric]
+    assert value >= floor, f"eu_ai_act {metric} = {value} < floor {floor}; errors: {report['errors']}"

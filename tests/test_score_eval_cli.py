@@ -111,3 +111,18 @@ def test_score_uses_published_at_and_warns_on_a_bad_one() -> None:
     assert "warning: line 2:" in err and "published_at" in err
     assert rows["in"]["relevance"] > rows["out"]["relevance"]
     assert "error" not in rows["bad"] and isinstance(rows["bad"]["relevance"], float)
+
+
+def test_a_bad_topic_file_or_an_empty_folder_is_an_error_with_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nversion = "0.1"\nthreshold = 0.3\nrequired_groups = ["a"]\ntreshold = 1\n')
+    code, out, err = _run(["score", "--topic", str(bad)], stdin=json.dumps(LINES[0]))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"veille: error: {bad}:5: unknown key 'treshold'"), err
+    empty = tmp_path / "topics"
+    empty.mkdir()
+    monkeypatch.setenv("VEILLE_TOPICS_DIR", str(empty))
+    code, _, err = _run(["eval"])
+    assert code == 2 and err.startswith(f"veille: error: {empty}: no topic file (*.toml)"), err

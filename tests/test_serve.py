@@ -172,6 +172,7 @@ def test_one_served_cycle_then_maintenance_publish_their_artifacts(
     assert state.is_completed()
     result = state.result()
     assert result["stale"] == 1 and result["rescored"] == 1 and result["unhealthy"] == []
+    assert result["topics"] == {"ai_summit": 0, "eu_ai_act": 0}  # the run scored every topic
     with clean_db.connect() as conn:
         versions = set(conn.scalars(sa.text("SELECT DISTINCT topic_version FROM articles")))
     assert versions == {load_topic().version}
@@ -182,4 +183,5 @@ def test_one_served_cycle_then_maintenance_publish_their_artifacts(
     assert {r["name"]: r["failed_urls"] for r in health_rows} == {"Seeds": 0, "Mixed": 1}
     text = artifacts["veille-maintenance-report"].data
     assert "1 articles rescored, 0 became relevant, 0 became not relevant" in text
+    assert "ai_summit: up to date, eu_ai_act: up to date" in text
     assert "2 ok" in text and "6 fetched" in text and "1 failed" in text

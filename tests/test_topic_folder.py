@@ -179,3 +179,73 @@ def test_docs_recipe_on_the_topic_view(clean_db: sa.Engine, archive: dict[str, i
     with clean_db.connect() as conn:
         rows = conn.execute(sa.text("SELECT day," + recipe)).all()
     assert sum(r.relevant for r in rows) == 1
+
+
+def test_stats_per_topic_and_the_topic_views(clean_db: sa.Engine, archive: dict[str, int]) -> None:
+    _cli(["rescore", "--all"])
+    with clean_db.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO sightings (article_id, source_id, url) SELECT id, source_id, url FROM articles"
+            )
+        )
+    data = json.loads(_cli(["stats", "--json"]))
+    by_topic = {r["topic"]: r for r in data["by_topic"]}
+    assert {t: (r["scored"], r["relevant"]) for t, r in by_topic.items()} == {
+        "ai_summit": (3, 1),
+        "eu_ai_act": (3, 1),
+    }
+    one = json.loads(_cli(["stats", "--topic", "eu_ai_act", "--json"]))
+    totals = one["totals"][0]
+    assert (totals["topic"], totals["scored"], totals["relevant"], totals["not_scored"]) == (
+        "eu_ai_act",
+        3,
+        1,
+        0,
+    )
+    assert one["by_owner"] == [{"owner": "media", "articles": 3, "relevant": 1}]
+    assert sum(r["relevant"] for r in one["by_day"]) == 1
+    text = _cli(["stats", "--topic", "eu_ai_act"])
+    assert "Topic eu_ai_act" in text and "By owner" in text and "Relevant by day" in text
+    # an unknown topic: the cause, exit 2
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["stats", "--topic", "nope"]) == 2
+    assert "no topic named 'nope'" in err.getvalue()
+    # the per-topic variants of the daily views: a topic column
+    with clean_db.connect() as conn:
+        owners = conn.execute(
+            sa.text("SELECT topic, owner, articles FROM daily_topic_relevant_by_owner ORDER BY topic")
+        ).all()
+        sources = conn.execute(sa.text("SELECT topic, articles FROM daily_topic_relevant_by_source")).all()
+        sightings = conn.execute(sa.text("SELECT topic, article_id FROM topic_relevant_sightings")).all()
+    assert [tuple(r) for r in owners] == [("ai_summit", "media", 1), ("eu_ai_act", "media", 1)]
+    assert sorted(tuple(r) for r in sources) == [("ai_summit", 1), ("eu_ai_act", 1)]
+    assert sorted(tuple(r) for r in sightings) == [
+        ("ai_summit", archive["summit"]),
+        ("eu_ai_act", archive["act"]),
+    ]
+
+
+def test_eval_measures_each_topic_and_warns_about_one_matching_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(["eval"]) == 0
+    assert "topic eu_ai_act (" in out.getvalue() and "relevance-eu_ai_act.jsonl" in out.getvalue()
+    assert "eu_ai_act" not in err.getvalue()  # measured on its own examples: nothing to warn about
+    folder = tmp_path / "topics"
+    folder.mkdir()
+    shutil.copy(TOPICS / "ai_summit.toml", folder)
+    (folder / "knitting.toml").write_text(
+        'name = "knitting"\nversion = "0.1"\nthreshold = 0.3\nrequired_groups = ["wool"]\n'
+        "[groups.wool]\n"
+        '[[terms]]\nname = "tricot"\ngroup = "wool"\npatterns = ["tricot", "knitting", "pelote de laine"]\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("VEILLE_TOPICS_DIR", str(folder))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(["eval"]) == 0  # a warning, not a failure
+    assert "warning: topic knitting matches nothing in the labelled data" in err.getvalue()

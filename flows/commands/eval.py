@@ -12,8 +12,10 @@ EVAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "eval"
 
 EXAMPLE = """Reads tests/eval (our own examples) and the shared labelled splits (../shared/eval,
 else /work/shared/eval: relevance-dev.jsonl, tuned on, and relevance-test.jsonl, reported on;
-the floors apply to test). Exits 1 when a metric is below its floor (tests/eval/floors.json),
-so it can gate CI.
+the floors apply to test). The folder's other topics are measured on their own examples,
+tests/eval/relevance-<name>.jsonl (floors: relevance_<name>); a topic that matches nothing in
+the labelled data is a warning. Exits 1 when a metric is below its floor
+(tests/eval/floors.json), so it can gate CI.
 
 example:
   veille eval                                   # the shipped sets, topic and floors
@@ -108,23 +110,39 @@ def _shared_files(shared: Path | None) -> list[Path]:
     ]
 
 
-def _other_topics(done: str, sets: list[Path]) -> list[str]:
-    """Warnings for the folder's other topics: labels to measure them by, or matching nothing."""
-    from monitors.evaluation import _read_jsonl
+def topic_set_path(name: str, eval_dir: Path = EVAL_DIR) -> Path:
+    """A topic's own labelled examples: ``tests/eval/relevance-<name>.jsonl`` (written by us)."""
+    return eval_dir / f"relevance-{name}.jsonl"
+
+
+def _other_topics(
+    done: str, sets: list[Path], reports: dict[str, dict[str, Any]], folder: str | None = None
+) -> list[str]:
+    """The folder's other topics: each with its own labelled set (``topic_set_path``) is measured
+    on it (``reports["relevance_<name>"]``, floors apply); warnings for those matching nothing in
+    the labelled data, or that no labelled set names."""
+    from monitors.evaluation import _read_jsonl, evaluate_relevance
     from monitors.relevance import score_item
     from monitors.topic_set import load_topics
 
     warnings = []
     items = [item for path in sets for item in _read_jsonl(path)]
-    for other in load_topics():
+    for other in load_topics(folder):
         if other.name == done:
             continue
-        flagged = sum(score_item(other, item).relevant for item in items)
+        own = topic_set_path(other.name)
+        if own.is_file():
+            reports[f"relevance_{other.name}"] = report = evaluate_relevance(own, other)
+            flagged = report["flagged"] + sum(score_item(other, item).relevant for item in items)
+            total = report["n"] + len(items)
+        else:
+            flagged = sum(score_item(other, item).relevant for item in items)
+            total = len(items)
         if flagged == 0:
-            warnings.append(f"topic {other.name} matches nothing in the labelled data ({len(items)} items)")
-        elif not other.labels:
+            warnings.append(f"topic {other.name} matches nothing in the labelled data ({total} items)")
+        elif not own.is_file() and not other.labels:
             warnings.append(
-                f"topic {other.name}: no labelled set names it (flags {flagged} of {len(items)} items);"
+                f"topic {other.name}: no labelled set names it (flags {flagged} of {total} items);"
                 f" measure it with: veille eval --topic {other.path} --relevance-set YOUR_LABELS.jsonl"
             )
     return warnings
@@ -152,8 +170,10 @@ def handle(args: argparse.Namespace) -> int:
             reports[f"relevance_{split}"] = evaluate_relevance(shared / f"relevance-{split}.jsonl", topic)
     if not any(r["flagged"] for k, r in reports.items() if k.startswith("relevance")):
         warnings.append(f"topic {topic.name} matches nothing in the labelled data")
-    if args.topic is None:  # the other topics of the folder: at least say whether they match anything
-        warnings.extend(_other_topics(topic.name, [Path(args.relevance_set)] + _shared_files(shared)))
+    if args.topic is None:  # the other topics of the folder: measured on their own sets, or warned about
+        warnings.extend(
+            _other_topics(topic.name, [Path(args.relevance_set)] + _shared_files(shared), reports)
+        )
     failures = check_floors(reports, floors)
     stories = story_reports(shared)  # copies and stories: flows/commands/eval_stories.py
     failures += story_failures(stories)
@@ -179,6 +199,21 @@ def handle(args: argparse.Namespace) -> int:
     for split in SHARED_SPLITS:
         if f"relevance_{split}" in reports:
             _print_shared(f"relevance ({shared}/relevance-{split}.jsonl)", reports[f"relevance_{split}"])
+    for key, report in reports.items():
+        if key.startswith("relevance_") and key[len("relevance_") :] not in SHARED_SPLITS:
+            name = key[len("relevance_") :]
+            print(
+                f"\ntopic {name} ({topic_set_path(name)}): {report['n']} items,"
+                f" topic {report['topic_version']}"
+            )
+            print_table(
+                _prf_rows({"relevant": report["relevant"], "not_relevant": report["not_relevant"]}),
+                out=sys.stdout,
+            )
+            print(
+                f"hard negatives {report['hard_negatives']},"
+                f" precision on them {report['hard_negative_precision']:.3f}"
+            )
     print(f"\nlanguage: {language['n']} items")
     print_table(_prf_rows(language["per_language"]), out=sys.stdout)
     print(

@@ -10,7 +10,8 @@ from typing import Any
 from flows.commands.common import prepare_database, print_table
 
 EXAMPLE = """example:
-  veille stats            # tables: totals, by owner, by family, by language, queue, source health
+  veille stats            # tables: totals, by owner, by family, by language, queue, source health, by topic
+  veille stats --topic eu_ai_act          # one topic: scored, relevant, by owner, family, language, day
   veille stats --json | jq .totals
 """
 
@@ -21,6 +22,8 @@ TITLES = {
     "by_language": "By language",
     "queue": "URL queue",
     "health": "Source health (see the source_health view)",
+    "by_topic": "By topic (article_topics; veille stats --topic NAME for one)",
+    "by_day": "Relevant by day (the last 14 days with any)",
 }
 
 
@@ -29,6 +32,11 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("stats", help="archive statistics", epilog=EXAMPLE, formatter_class=formatter)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--topic",
+        metavar="NAME",
+        help="statistics of one topic (its article_topics rows; a removed topic's history too)",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -38,17 +46,31 @@ def _plain(value: Any) -> Any:
 
 def handle(args: argparse.Namespace) -> int:
     prepare_database()
-    from monitors.archive import stats
+    import sys
+
+    from monitors.archive import scored_topics, stats
     from monitors.db import session_scope
+    from monitors.topic_set import load_topics
 
     with session_scope() as session:
-        sections = stats(session)
+        if args.topic is not None and args.topic not in scored_topics(session):
+            folder = [t.name for t in load_topics(include_inactive=True)]
+            if args.topic not in folder:
+                print(
+                    f"veille stats: no topic named {args.topic!r}"
+                    f" (topics in the folder: {', '.join(folder)})",
+                    file=sys.stderr,
+                )
+                return 2
+            print(f"note: topic {args.topic} has no scores yet; run: veille rescore", file=sys.stderr)
+        sections = stats(session, args.topic)
     if args.json:
         plain = {k: [{c: _plain(v) for c, v in r.items()} for r in rows] for k, rows in sections.items()}
         print(json.dumps(plain))
         return 0
     for name, rows in sections.items():
-        print(f"{TITLES[name]}\n{'-' * len(TITLES[name])}")
+        title = TITLES[name] if args.topic is None or name != "totals" else f"Topic {args.topic}"
+        print(f"{title}\n{'-' * len(title)}")
         if name == "totals":
             print_table([{"what": k, "value": v} for k, v in rows[0].items()])
         elif rows:
