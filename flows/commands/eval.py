@@ -100,6 +100,21 @@ def _print_shared(name: str, report: dict[str, Any]) -> None:
         print(f"false-positive rate on {kind} negatives: {rates or 'none'}")
 
 
+def _print_own(header: str, report: dict[str, Any]) -> None:
+    """A report on our own examples: the header, P/R/F1 of both labels, accuracy, hard negatives."""
+    from flows.commands.common import print_table
+
+    print(header)
+    print_table(
+        _prf_rows({"relevant": report["relevant"], "not_relevant": report["not_relevant"]}),
+        out=sys.stdout,
+    )
+    print(
+        f"accuracy {report['accuracy']:.3f}; hard negatives {report['hard_negatives']},"
+        f" precision on them {report['hard_negative_precision']:.3f}"
+    )
+
+
 def _shared_files(shared: Path | None) -> list[Path]:
     from monitors.evaluation import SHARED_SPLITS
 
@@ -187,33 +202,17 @@ def handle(args: argparse.Namespace) -> int:
         )
         return 1 if failures else 0
 
-    print(f"relevance (tests/eval): {relevance['n']} items, topic {topic.version}")
-    print_table(
-        _prf_rows({"relevant": relevance["relevant"], "not_relevant": relevance["not_relevant"]}),
-        out=sys.stdout,
-    )
-    print(
-        f"accuracy {relevance['accuracy']:.3f}; hard negatives {relevance['hard_negatives']},"
-        f" precision on them {relevance['hard_negative_precision']:.3f}"
-    )
+    _print_own(f"relevance (tests/eval): {relevance['n']} items, topic {topic.version}", relevance)
     for split in SHARED_SPLITS:
         if f"relevance_{split}" in reports:
             _print_shared(f"relevance ({shared}/relevance-{split}.jsonl)", reports[f"relevance_{split}"])
     for key, report in reports.items():
         if key.startswith("relevance_") and key[len("relevance_") :] not in SHARED_SPLITS:
             name = key[len("relevance_") :]
-            print(
-                f"\ntopic {name} ({topic_set_path(name)}): {report['n']} items,"
-                f" topic {report['topic_version']}"
+            header = (
+                f"topic {name} ({topic_set_path(name)}): {report['n']} items, topic {report['topic_version']}"
             )
-            print_table(
-                _prf_rows({"relevant": report["relevant"], "not_relevant": report["not_relevant"]}),
-                out=sys.stdout,
-            )
-            print(
-                f"hard negatives {report['hard_negatives']},"
-                f" precision on them {report['hard_negative_precision']:.3f}"
-            )
+            _print_own("\n" + header, report)
     print(f"\nlanguage: {language['n']} items")
     print_table(_prf_rows(language["per_language"]), out=sys.stdout)
     print(
