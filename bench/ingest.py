@@ -16,7 +16,15 @@ alternating so that load from other processes hits both alike:
 
 Printed: the median per-page figures and the throughput ratio bare/veille (target >= 0.85).
 
+``--quality`` measures what is stored instead of how fast: one ``veille run --all`` over the
+feed, then the articles as ``veille export`` writes them are scored against the corpus's
+``expected.json`` next to bare trafilatura on the same bytes and URL, with the scores of
+``bench/extract.py`` (with-recall, leaks, title, date) for the whole corpus and its fixed
+halves. The pages are served on loopback (``/p/<file name>``), so a rule that needs the
+page's real host or URL path gets no help here, for veille as for bare trafilatura.
+
     python bench/ingest.py [--repeat 3] [--corpus DIR] [--pages N] [--keep-db] [--cold]
+    python bench/ingest.py --quality      # stored articles against the ground truth
     python bench/ingest.py --stages      # CPU per page of each analysis step, in-process
     python bench/ingest.py --serve       # only serve the feed and pages (for profilers)
 
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import multiprocessing as mp
 import os
 import resource
@@ -40,6 +49,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS_DIR = ROOT.parent / "shared" / "corpus" / "pages"
@@ -59,7 +69,7 @@ def load_pages(corpus: Path, limit: int | None = None) -> list[tuple[str, bytes]
 
 def feed_xml(base: str, names: list[str]) -> bytes:
     items = "".join(
-        f"<item><title>page {i}</title><link>{base}/p/{name}</link><guid>{base}/p/{name}</guid></item>"
+        f"<item><title>page {i}</title><link>{base}/p/{quote(name)}</link><guid>{base}/p/{quote(name)}</guid></item>"
         for i, name in enumerate(names)
     )
     return (
@@ -80,7 +90,7 @@ def serve(corpus: str, limit: int | None, port: Any, ready: Any) -> None:
 
         def do_GET(self) -> None:  # noqa: N802
             base = f"http://127.0.0.1:{self.server.server_address[1]}"
-            path = self.path
+            path = unquote(self.path)  # a file name may hold a space, quoted in the feed
             ctype = "text/html; charset=utf-8"
             if path.startswith("/feed-"):
                 n = int(path.split("-")[1].split(".")[0])
@@ -210,9 +220,12 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def veille_run(base: str, n: int, tmp: str, keep: bool, migrated: bool) -> tuple[float, float, str]:
+def veille_run(
+    base: str, n: int, tmp: str, keep: bool, migrated: bool, inspect: Any = None
+) -> tuple[float, float, str]:
     """Wall and CPU seconds (the veille process and the children it waited for, not
-    PostgreSQL) of `veille run --all` over a feed of ``n`` pages on a fresh database."""
+    PostgreSQL) of `veille run --all` over a feed of ``n`` pages on a fresh database;
+    ``inspect(database_url)`` is called on the database before it is dropped."""
     name, url = scratch_db()
     try:
         if migrated:
@@ -233,10 +246,61 @@ def veille_run(base: str, n: int, tmp: str, keep: bool, migrated: bool) -> tuple
         if proc.returncode != 0:
             raise SystemExit(f"veille run failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+        if inspect is not None:
+            inspect(url)
         return elapsed, cpu, last
     finally:
         if not keep:
             drop_db(name)
+
+
+def stored_articles(url: str) -> dict[str, dict[str, Any]]:
+    """The articles of a scratch database as `veille export` writes them, by page file name."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from monitors.export import iter_articles
+
+    engine = sa.create_engine(url)
+    try:
+        with Session(engine) as session:
+            return {unquote(rec["url"].rsplit("/p/", 1)[-1]): rec for rec in iter_articles(session)}
+    finally:
+        engine.dispose()
+
+
+def quality(pages: list[tuple[str, bytes]], corpus: Path, base: str, tmp: str, keep: bool) -> None:
+    """Score the stored articles of one `veille run` and bare trafilatura on the same pages."""
+    sys.path.insert(0, str(ROOT))
+    from bench.extract import Result, Score, bare, half
+
+    expected_file = corpus.parent / "expected.json"
+    expected = json.loads(expected_file.read_text("utf-8")) if expected_file.is_file() else {}
+    stored: dict[str, dict[str, Any]] = {}
+    _, _, summary = veille_run(
+        base, len(pages), tmp, keep, True, inspect=lambda u: stored.update(stored_articles(u))
+    )
+    print(f"  {summary}")
+    scores = {(who, part): Score() for who in ("bare", "veille") for part in ("all", "dev", "held-out")}
+    for name, body in pages:
+        exp = expected.get(name, {})
+        rec = stored.get(name)
+        # the day as exported: published_at carries the site's offset when the page gave one
+        day = (rec.get("published_at") or "")[:10] or None if rec else None
+        results = {
+            "bare": bare(body, f"{base}/p/{quote(name)}"),
+            "veille": Result(rec["text"], rec["title"], day) if rec else Result(),
+        }
+        for who, res in results.items():
+            scores[(who, "all")].add(name, res, exp)
+            scores[(who, half(name))].add(name, res, exp)
+    print(f"{len(stored)} of {len(pages)} pages stored by veille run")
+    print(
+        "{:<8} {:<9} {:>11} {:>6} {:>6} {:>6}".format("who", "pages", "with-recall", "leaks", "title", "date")
+    )
+    for part in ("all", "dev", "held-out"):
+        for who in ("bare", "veille"):
+            print(f"{who:<8} {part:<9} {scores[(who, part)].row()}")
 
 
 def main() -> None:
@@ -252,6 +316,11 @@ def main() -> None:
     )
     ap.add_argument("--target", type=float, default=0.85)
     ap.add_argument("--stages", action="store_true", help="only time each analysis step in-process")
+    ap.add_argument(
+        "--quality",
+        action="store_true",
+        help="score the articles one veille run stores against the corpus's ground truth, next to bare trafilatura",
+    )
     ap.add_argument(
         "--serve",
         action="store_true",
@@ -279,6 +348,14 @@ def main() -> None:
             server.terminate()
         return
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start (shared)")
+    if args.quality:
+        try:
+            with tempfile.TemporaryDirectory(prefix="veille-bench-") as tmp:
+                quality(pages, args.corpus, base, tmp, args.keep_db)
+        finally:
+            server.terminate()
+            server.join(5)
+        return
 
     bare(pages, base)  # warm-up: imports and trafilatura's caches
     bares, bare_cpus, ones, fulls, cpus = [], [], [], [], []

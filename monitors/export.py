@@ -2,7 +2,9 @@
 
 ``sightings`` lists every source and URL that carried the article itself (exact copies);
 ``cluster_sightings`` adds those of its near-duplicates (same ``cluster_id``), so one record
-shows everyone who ran the story.
+shows everyone who ran the story. ``extraction_evidence`` says where the title and dates came
+from, the dates that disagreed and what the clean-up removed; ``published_at`` is written
+with the site's offset when the page gave one (its day is the site's day).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ SELECT a.id, a.url, a.canonical_url, s.name AS source, s.owner, s.family, a.titl
                  WHERE t.article_id = a.id AND t.relevant), '{}'::json) AS topics,
        a.duplicate_of, a.cluster_id, a.story_id, a.wire, a.modified_at, a.paywalled, a.truncated,
        coalesce(a.access_reasons, ARRAY[]::text[]) AS access_reasons,
+       a.extraction_evidence,
        coalesce((SELECT json_agg(json_build_object('source', ss.name, 'owner', ss.owner,
                                                   'url', si.url, 'first_seen', si.first_seen_at)
                                  ORDER BY si.first_seen_at, si.id)
@@ -82,7 +85,24 @@ def iter_rows(
     for row in result.mappings():
         record = dict(row)
         record["relevance_why"] = why(record["relevance_why"])
+        record["published_at"] = on_site_clock(record["published_at"], record["extraction_evidence"])
         yield record
+
+
+def on_site_clock(published: datetime | None, evidence: dict[str, Any] | None) -> datetime | None:
+    """The publication instant with the offset the page gave it (``published_local`` in the
+    extraction evidence), so that its day is the site's day; a ``timestamptz`` keeps only the
+    instant. Unchanged when the evidence names no offset or another instant."""
+    local = (evidence or {}).get("published_local")
+    if published is None or not isinstance(local, str):
+        return published
+    try:
+        shown = datetime.fromisoformat(local)
+    except ValueError:
+        return published
+    if shown.tzinfo is None or shown != published:
+        return published  # the stored date is not the extracted one (a feed's date, an edit)
+    return published.astimezone(shown.tzinfo)
 
 
 def iter_articles(session: Session, **filters: Any) -> Iterator[dict[str, Any]]:
@@ -170,6 +190,12 @@ def parquet_schema() -> Any:
             ("story_id", pa.int64()),
             ("wire", pa.string()),
             ("sightings", pa.string()),  # JSON array of {source, owner, url, first_seen}
+            ("modified_at", ts),
+            ("paywalled", pa.bool_()),
+            ("truncated", pa.bool_()),
+            ("access_reasons", pa.list_(pa.string())),
+            # JSON object: where the title and dates came from, dates that disagreed, what was removed
+            ("extraction_evidence", pa.string()),
             ("text", pa.string()),
         ]
     )
@@ -197,6 +223,10 @@ def write_parquet(records: Iterator[dict[str, Any]], path: str, batch_size: int 
             row = dict(record)
             row["sightings"] = json.dumps(row.get("sightings") or [], ensure_ascii=False, default=str)
             row["topics"] = json.dumps(row.get("topics") or {}, ensure_ascii=False)
+            evidence = row.get("extraction_evidence")
+            row["extraction_evidence"] = (
+                None if evidence is None else json.dumps(evidence, ensure_ascii=False)
+            )
             batch.append(row)
             count += 1
             if len(batch) >= batch_size:

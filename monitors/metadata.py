@@ -27,6 +27,7 @@ Rules (measured on the shared corpus, ``bench/extract.py``; see docs/extraction.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
@@ -178,6 +179,28 @@ def _marked_modified(el: HtmlElement) -> bool:
     )
 
 
+_HEADLINE_CLASS = re.compile(r"(?:^|[\s_-])(?:headline|title)(?:$|[\s_-])", re.I)
+
+
+def _h1(h: HtmlElement) -> tuple[str, bool]:
+    """An <h1>'s headline, and whether it is only a link to the site's home page (a logo).
+
+    When a part of the heading is marked as its headline by its class ("<span
+    class=kicker>..</span><span class=headline>..</span>"), that part is the headline.
+    """
+    links = list(h.iter("a"))
+    if len(links) == 1 and not (h.text or "").strip() and len(h) == 1 and not (h[0].tail or "").strip():
+        href = (links[0].get("href") or "").strip()
+        if href and urlsplit(href).path in {"", "/"} and not urlsplit(href).query:
+            return clean(links[0].text_content()), True
+    for part in h.iterdescendants():
+        if isinstance(part.tag, str) and _HEADLINE_CLASS.search(part.get("class") or ""):
+            text = clean(_heading_text(part))
+            if text:
+                return text, False
+    return clean(_heading_text(h)), False
+
+
 def read_page(tree: HtmlElement) -> PageMeta:
     """Collect the title, date and access candidates of a parsed page (one pass of XPaths)."""
     meta = PageMeta()
@@ -201,7 +224,12 @@ def read_page(tree: HtmlElement) -> PageMeta:
     title = tree.find(".//title")
     if title is not None:
         meta.html_title = clean(title.text_content())
-    meta.h1 = [t for t in (clean(_heading_text(h)) for h in tree.iter("h1")) if t][:6]
+    for h in itertools.islice(tree.iter("h1"), 6):
+        heading, home = _h1(h)
+        if home:
+            meta.site_names.append(heading)  # the site's logo, a link to its home page
+        elif heading:
+            meta.h1.append(heading)
     for script in tree.iterfind(".//script[@type='application/ld+json']"):
         raw = script.text or ""
         try:
@@ -223,6 +251,10 @@ def read_page(tree: HtmlElement) -> PageMeta:
 
 
 # ---------------------------------------------------------------- titles
+
+
+#: Labels that themes put between a site's name and a headline (WordPress's "Blog Archive").
+_ARCHIVE_LABELS = {"blogarchive", "blogarchiv"}
 
 
 def _is_site(segment: str, site_keys: set[str]) -> bool:
@@ -247,11 +279,15 @@ def site_keys(meta: PageMeta, url: str | None, learned: tuple[str, ...] = ()) ->
 
 
 def strip_site(title: str, keys: set[str]) -> str:
-    """Take the site's name off the ends of a title ("Headline | Site", "Site - Headline")."""
+    """Take the site's name off the ends of a title ("Headline | Site", "Site - Headline").
+
+    A segment that repeats a part of a segment naming the site ("Jugendwerk (ejw) - EJW") or
+    is a generic archive label ("Blog Archive") names the site too."""
     parts = [p for p in _SEPARATORS.split(title)]
     seps = _SEPARATORS.findall(title)
     if len(parts) < 2:
         return title
+    keys = keys | {_key(p) for p in parts if _is_site(p, keys)} | _ARCHIVE_LABELS
     start, end = 0, len(parts)
     while end - start > 1 and _is_site(parts[end - 1], keys):
         end -= 1
@@ -299,7 +335,7 @@ def choose_title(meta: PageMeta, keys: set[str]) -> tuple[str | None, str]:
     refs = [(src, t) for src, t in refs if t and not _is_site(t, keys)]
     h1s = [h for h in meta.h1 if not _is_site(h, keys) and len(h) <= 300]
     verdicts = [(src, ref, h, _agrees(h, ref)) for src, ref in refs for h in h1s]
-    for src, ref, h, verdict in sorted(verdicts, key=lambda v: v[3] != "same"):
+    for src, ref, h, verdict in sorted(verdicts, key=lambda v: {"kicker": 0, "same": 1}.get(v[3] or "", 2)):
         if verdict == "kicker":
             return ref, f"{src} (the <h1> adds a kicker)"
         if verdict:

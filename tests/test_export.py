@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
+from monitors.export import on_site_clock
 from tests.site import LocalSite, seed_site, write_sources
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -17,7 +19,7 @@ FIELDS = {
     "id", "url", "canonical_url", "source", "owner", "title", "author", "published_at", "fetched_at",
     "language", "language_confidence", "relevance", "relevant", "relevance_terms", "duplicate_of", "text",
     "cluster_id", "story_id", "wire", "sightings", "modified_at", "paywalled", "truncated",
-    "access_reasons",
+    "access_reasons", "extraction_evidence",
 }  # fmt: skip
 
 
@@ -35,6 +37,7 @@ def test_export_jsonl(site: LocalSite, clean_db: sa.Engine, tmp_path: Path) -> N
     for rec in records:
         assert set(rec) >= FIELDS, FIELDS - set(rec)
         assert rec["source"] == "Seeds" and rec["owner"] == "party"
+        assert rec["extraction_evidence"]["title_from"], "where the title came from is exported"
         assert rec["relevant"] is True and rec["relevance_terms"]
         assert rec["sightings"] == [
             {
@@ -60,3 +63,13 @@ def test_export_jsonl(site: LocalSite, clean_db: sa.Engine, tmp_path: Path) -> N
     recent = tmp_path / "recent.jsonl"
     assert main(["export", "--since", "2025-01-01", "-o", str(recent)]) == 0
     assert len(recent.read_text(encoding="utf-8").splitlines()) == 4
+
+
+def test_published_at_is_exported_on_the_site_clock() -> None:
+    instant = datetime(2022, 5, 4, 2, 41, tzinfo=UTC)
+    local = on_site_clock(instant, {"published_local": "2022-05-03T22:41:00-04:00"})
+    assert local == instant and local is not None and local.isoformat().startswith("2022-05-03T22:41")
+    # no offset given, or the stored date is not the extracted one: the instant as stored
+    assert on_site_clock(instant, {"published_from": "url"}) is instant
+    assert on_site_clock(instant, {"published_local": "2022-05-03T21:00:00-04:00"}) is instant
+    assert on_site_clock(None, {"published_local": "2022-05-03T22:41:00-04:00"}) is None

@@ -9,7 +9,7 @@ import pytest
 
 from monitors.cleanup import clean_lines
 from monitors.extract import extract_article
-from monitors.metadata import PageMeta, choose_title, parse_date, strip_site
+from monitors.metadata import PageMeta, _key, choose_title, parse_date, strip_site
 from monitors.paywall import check_access, stops_mid_sentence
 from tests.site import SEEDS
 
@@ -63,6 +63,35 @@ def test_kicker_before_the_headline_gives_way_to_the_metadata_title() -> None:
         og_title="Le sommet s'ouvre à Paris", h1=["Intelligence artificielle Le sommet s'ouvre à Paris"]
     )
     assert choose_title(meta, set())[0] == "Le sommet s'ouvre à Paris"
+
+
+def test_an_h1_that_links_home_is_the_site_not_the_title() -> None:
+    head = "<title>Mon Carnet » Blog Archive » Le sommet de Paris en dix chiffres</title>"
+    logo = '<h1><a href="https://moncarnet.example/">Moncarnet.example</a></h1>'
+    art = extract_article(page(head, before=logo), "http://127.0.0.1:8000/p/1", now=NOW)
+    assert art.title == "Le sommet de Paris en dix chiffres"
+
+
+def test_the_part_of_an_h1_marked_as_headline_is_the_title() -> None:
+    h1 = '<h1><span class="kicker">Sommet IA</span> <span class="headline">Paris accueille le monde</span>'
+    h1 += "</h1>"
+    art = extract_article(page(before=h1), URL, now=NOW)
+    assert art.title == "Paris accueille le monde"
+
+
+def test_a_kicker_in_the_h1_and_the_og_title_gives_way_to_the_headline() -> None:
+    head = '<meta property="og:title" content="Notre série | Le sommet s\'ouvre à Paris - EXEMPLE">' + ld(
+        headline="Le sommet s'ouvre à Paris"
+    )
+    art = extract_article(
+        page(head, before="<h1>Notre série<br>Le sommet s'ouvre à Paris</h1>"), URL, now=NOW
+    )
+    assert art.title == "Le sommet s'ouvre à Paris"
+
+
+def test_a_segment_repeating_the_site_name_is_the_site_too() -> None:
+    keys = {_key("Association des Jeunes Chercheurs")}
+    assert strip_site("Le sommet - Association des Jeunes Chercheurs (AJC) - AJC", keys) == "Le sommet"
 
 
 def test_strip_site_uses_learned_names_and_host() -> None:

@@ -132,6 +132,8 @@ def test_export_parquet(archive: sa.Engine, tmp_path: Path) -> None:
     rows = table.to_pylist()
     assert all(r["relevant"] for r in rows)
     assert min(r["published_at"] for r in rows) == datetime(2024, 5, 21, 17, 12, tzinfo=UTC)
+    assert all(json.loads(r["extraction_evidence"])["title_from"] for r in rows)
+    assert {"paywalled", "truncated", "access_reasons", "modified_at"} <= set(rows[0])
     code, _, err = run("export", "--format", "parquet")
     assert code == 2 and "needs --output" in err
 
