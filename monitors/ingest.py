@@ -5,6 +5,10 @@ Fetch, extract, detect language, score relevance, fingerprint: everything but th
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +24,7 @@ from monitors.robots import RobotsCache
 from monitors.settings import Settings
 from monitors.topic_scores import topic_row
 from monitors.urls import canonicalize_url
+from monitors.workers import Shared, WorkerDied, WorkerTimeout, get_pool
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,15 @@ def process_item(
     taught (:func:`monitors.site_profiles.load_profile`).
     """
     result = fetch(client, item.url, settings, accept=HTML_TYPES, throttle=throttle, robots=robots)
-    return analyse_page(item, result, topic, topics=topics, site=site)
+    return analyse_page(
+        item,
+        result,
+        topic,
+        topics=topics,
+        site=site,
+        workers=settings.parse_workers,
+        deadline=settings.analysis_deadline,
+    )
 
 
 def analyse_page(
@@ -140,9 +153,16 @@ def analyse_page(
     page_url: str | None = None,
     topics: Sequence[Topic] = (),
     site: SiteProfile | None = None,
+    workers: int = 0,
+    deadline: float | None = None,
 ) -> IngestOutcome:
     """Extract, detect the language, score and fingerprint a fetched page (the same steps
-    for a live page and for a web-archive capture, whose ``page_url`` is its original URL)."""
+    for a live page and for a web-archive capture, whose ``page_url`` is its original URL).
+
+    With ``workers`` > 0 the analysis (:func:`analyse_content`) runs in one of that many
+    worker processes (:mod:`monitors.workers`), killed if it takes more than ``deadline``
+    seconds; a page it fails on is a permanent error with its reason.
+    """
     out = IngestOutcome(
         item=item,
         outcome=result.outcome,
@@ -156,17 +176,48 @@ def analyse_page(
     )
     if not result.ok:
         return out
-    html = result.content or b""
-    page_url = page_url or result.final_url
+    page = (item, result.content or b"", page_url or result.final_url)
+    types = (result.headers.get("content-type"), result.content_type or None)
     try:
-        extracted = extract_article(html, page_url, result.headers.get("content-type"), site=site)
-    except ExtractionError as exc:
+        if workers > 0:
+            shared = _shared_topics(topic, topics)
+            out.article = get_pool(workers).call(_analyse_in_worker, (shared, *page, *types, site), deadline)
+        else:
+            out.article = analyse_content(*page, *types, topic, topics, site)
+    except AnalysisError as exc:
         out.outcome, out.error_class, out.reason = "error", PERMANENT, str(exc)
-        return out
-    except Exception as exc:  # noqa: BLE001 - a parser crash on one page must not stop the run
+    except WorkerTimeout as exc:
         out.outcome, out.error_class = "error", PERMANENT
-        out.reason = f"extraction failed: {type(exc).__name__}: {exc}"
-        return out
+        out.reason = f"analysis timed out: {exc} (VEILLE_ANALYSIS_DEADLINE)"
+    except WorkerDied as exc:
+        out.outcome, out.error_class = "error", PERMANENT
+        out.reason = f"analysis crashed: {exc}"
+    return out
+
+
+class AnalysisError(ValueError):
+    """The page holds no article veille can use (permanent for this page); the message says why."""
+
+
+def analyse_content(
+    item: QueueItem,
+    html: bytes,
+    page_url: str,
+    header_type: str | None,
+    content_type: str | None,
+    topic: Topic,
+    topics: Sequence[Topic] = (),
+    site: SiteProfile | None = None,
+) -> ArticleData:
+    """The pure analysis of a page's bytes: extraction and metadata, language, relevance for
+    ``topic`` and every topic of ``topics``, fingerprint, compressed HTML; raises
+    :class:`AnalysisError` when there is no article. No I/O: it runs in worker processes."""
+    try:
+        extracted = extract_article(html, page_url, header_type, site=site)
+    except ExtractionError as exc:
+        raise AnalysisError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a parser crash on one page must not stop the run
+        raise AnalysisError(f"extraction failed: {type(exc).__name__}: {exc}") from None
     try:
         canonical = canonicalize_url(page_url, rel_canonical=extracted.canonical_url)
     except ValueError:
@@ -191,7 +242,7 @@ def analyse_page(
     ]
     hashed, sig = fingerprint(extracted.text)
     declared, declared_source = pick_declared_language(extracted.declared_language, item.feed_language)
-    out.article = ArticleData(
+    return ArticleData(
         url=item.url,
         canonical_url=canonical,
         title=title,
@@ -209,7 +260,7 @@ def analyse_page(
         relevance_terms=list(rel_result.terms),
         relevance_evidence=rel_result.evidence,
         topic_version=rel_result.topic_version,
-        content_type=result.content_type or None,
+        content_type=content_type,
         html_zlib=zlib.compress(html, 6),
         signature=sig,
         modified_at=extracted.modified_at,
@@ -222,4 +273,52 @@ def analyse_page(
         blocks=extracted.blocks,
         title_segments=extracted.title_segments,
     )
-    return out
+
+
+#: Test-only: a worker whose page URL contains this variable's value hangs (ignoring SIGTERM,
+#: as a thread stuck in native code would), so tests can check the analysis deadline.
+HANG_ENV = "VEILLE_TEST_HANG_ANALYSIS"
+
+
+def _analyse_in_worker(
+    shared: Shared[tuple[Topic, tuple[Topic, ...]]],
+    item: QueueItem,
+    html: bytes,
+    page_url: str,
+    header_type: str | None,
+    content_type: str | None,
+    site: SiteProfile | None,
+) -> ArticleData:
+    """:func:`analyse_content` in a worker, the topics sent once per worker (``shared``)."""
+    hang = os.environ.get(HANG_ENV)
+    if hang and hang in item.url:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        while True:
+            time.sleep(1)
+    topic, topics = shared.get()
+    return analyse_content(item, html, page_url, header_type, content_type, topic, topics, site)
+
+
+_shared_lock = threading.Lock()
+_shared: list[tuple[Topic, tuple[Topic, ...], Shared[tuple[Topic, tuple[Topic, ...]]]]] = []
+
+
+def _shared_topics(topic: Topic, topics: Sequence[Topic]) -> Shared[tuple[Topic, tuple[Topic, ...]]]:
+    """The topics pickled once for the workers (a run passes the same objects for every page)."""
+    topics = tuple(topics)
+    with _shared_lock:
+        for known_topic, known_topics, shared in _shared:
+            if (
+                known_topic is topic
+                and len(known_topics) == len(topics)
+                and all(a is b for a, b in zip(known_topics, topics, strict=True))
+            ):
+                return shared
+        shared = Shared.of((topic, topics))
+        _shared[:] = [*_shared[-3:], (topic, topics, shared)]
+        return shared
+
+
+def warm() -> None:
+    """Load what the first analysis would (the language profiles), in a new worker."""
+    detect_language("Le sommet se tient à Paris cette semaine.")

@@ -79,6 +79,7 @@ class Settings:
     topics_dir: Path | None = None  # the topic folder (None: the shipped monitors/topics)
     db_wait: float = 30.0
     fetch_deadline: float = 60.0
+    analysis_deadline: float = 60.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -126,6 +127,7 @@ class Settings:
             topics_dir=Path(os.environ["VEILLE_TOPICS_DIR"]) if os.environ.get("VEILLE_TOPICS_DIR") else None,
             db_wait=_float("VEILLE_DB_WAIT", 30.0),
             fetch_deadline=_float("VEILLE_FETCH_DEADLINE", 3 * _float("VEILLE_TIMEOUT", 20.0)),
+            analysis_deadline=_float("VEILLE_ANALYSIS_DEADLINE", 60.0),
         )
 
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitors import parsing
+from monitors import parsing, workers
 from monitors.feeds import FeedEntry, FeedError, parse_feed
 from monitors.http import FEED_TYPES, FetchResult, HostThrottle, fetch, make_client
 from monitors.models import FetchLog, QueuedUrl, Source
@@ -145,14 +145,14 @@ def test_feeds_parsed_in_worker_processes_come_out_the_same() -> None:
     )
 
 
-def test_a_broken_parse_pool_is_replaced_and_the_feed_still_parsed() -> None:
-    pool = parsing._get_pool(1)
-    pool.submit(int).result()  # the worker is up
-    for process in list(pool._processes.values()):  # type: ignore[attr-defined]
-        os.kill(process.pid, signal.SIGKILL)
+def test_a_killed_parse_worker_is_replaced_and_the_feed_still_parsed() -> None:
+    pool = workers.get_pool(1)
+    assert parsing.parse_feed_pooled(FEED, "https://ex.fr/rss.xml", None, 1).entries  # the worker is up
+    [pid] = pool.pids()
+    os.kill(pid, signal.SIGKILL)
     parsed = parsing.parse_feed_pooled(FEED, "https://ex.fr/rss.xml", None, 1)
     assert len(parsed.entries) == 5
-    assert parsing._get_pool(1) is not pool
+    assert workers.get_pool(1) is pool and pool.pids() != [pid]  # replaced in the same pool
     parsing.shutdown_parsers()
 
 

@@ -1,0 +1,295 @@
+"""CPU-heavy pure work in worker processes, each call with a deadline.
+
+Feed parsing (feedparser, pure Python) and page analysis (trafilatura and lxml: extraction,
+language, relevance, fingerprint, compression) hold the GIL; run from many threads in one
+process they queue up behind it, and concurrent lxml from threads can wedge (a ``veille run``
+once sat for ten minutes with eight threads in libxml2's XPath). The threads hand that work
+to ``VEILLE_PARSE_WORKERS`` processes instead: bytes in, a plain picklable result out.
+
+Each worker has a pipe of its own and runs one call at a time, so a worker that must go
+takes only its own call with it:
+
+- a call still running after its deadline (``VEILLE_ANALYSIS_DEADLINE`` for a page): the
+  worker is killed (SIGKILL: a hang in native code may ignore SIGTERM) and replaced, and the
+  caller gets :class:`WorkerTimeout`;
+- a worker that dies during a call (``kill -9``, a crash in a C library): replaced, and the
+  call is tried once more on a fresh worker; a second death raises :class:`WorkerDied`.
+
+Written here rather than taken from a library: ``concurrent.futures.ProcessPoolExecutor``
+has no per-call deadline and one dead worker breaks every call in flight; pebble's pool
+shares one task pipe between its workers (a worker killed while writing to it can corrupt
+it) and breaks for good when a worker dies between tasks. Workers stop with the process
+(:func:`shutdown_workers`, run at exit), when their pipe closes (the parent died) and, as
+every child of veille, by :mod:`flows.reaper`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import importlib
+import multiprocessing
+import pickle
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+#: Modules (``module`` or ``module:function`` to call) a worker loads before its first call.
+PRELOAD = ("monitors.feeds", "monitors.ingest:warm")
+#: How long a new worker may take to load :data:`PRELOAD` (a loaded machine is slow to import).
+STARTUP_SECONDS = 300.0
+_READY = "ready"
+
+
+class WorkerTimeout(Exception):
+    """A call ran past its deadline; its worker was killed."""
+
+
+class WorkerDied(RuntimeError):
+    """The worker running a call died, twice (the call was tried on a fresh worker once)."""
+
+
+def _serve(conn: Connection, preload: tuple[str, ...]) -> None:
+    """A worker's loop: load, say ready, then run calls until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    for name in preload:
+        module, _, function = name.partition(":")
+        loaded = importlib.import_module(module)
+        if function:
+            getattr(loaded, function)()
+    conn.send(_READY)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if job is None:
+            return
+        fn, args = job
+        try:
+            reply: tuple[bool, Any] = (True, fn(*args))
+        except Exception as exc:  # noqa: BLE001 - sent back, raised again in the caller
+            reply = (False, exc)
+        try:
+            conn.send(reply)
+        except Exception as exc:  # noqa: BLE001 - the result or the error would not pickle
+            conn.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+class _Worker:
+    def __init__(self, ctx: Any, preload: tuple[str, ...]) -> None:
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=_serve, args=(child, preload), daemon=True, name="veille-worker")
+        self.process.start()
+        child.close()
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        if self.ready:
+            return
+        if not self.conn.poll(STARTUP_SECONDS):
+            raise WorkerDied(f"worker did not start within {STARTUP_SECONDS:.0f} s")
+        if self.conn.recv() != _READY:
+            raise WorkerDied("worker sent something else than ready")
+        self.ready = True
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.process.kill()
+        self.process.join(10)
+        self.conn.close()
+
+    def describe_exit(self) -> str:
+        self.process.join(2)
+        code = self.process.exitcode
+        if code is None:
+            return "it stopped answering"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit code {code}"
+
+
+class WorkerPool:
+    """Up to ``size`` worker processes (spawned, not forked: the parent runs threads), started
+    on first use; thread-safe, each worker serving one caller at a time."""
+
+    def __init__(self, size: int, preload: tuple[str, ...] = PRELOAD) -> None:
+        self.size = size
+        self.preload = preload
+        self._ctx = multiprocessing.get_context("spawn")
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._all: set[_Worker] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def start(self) -> None:
+        """Start every worker now (they take a moment to load), without waiting for them."""
+        while True:
+            with self._lock:
+                if self._closed or len(self._all) >= self.size:
+                    return
+                worker = self._spawn_locked()
+            self._idle.put(worker)
+
+    def _spawn_locked(self) -> _Worker:
+        worker = _Worker(self._ctx, self.preload)
+        self._all.add(worker)
+        return worker
+
+    def _acquire(self) -> _Worker:
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("the worker pool is shut down")
+                try:
+                    return self._idle.get_nowait()
+                except queue.Empty:
+                    if len(self._all) < self.size:
+                        return self._spawn_locked()
+            with contextlib.suppress(queue.Empty):
+                return self._idle.get(timeout=0.5)
+
+    def _retire(self, worker: _Worker) -> None:
+        """Kill a worker and start its replacement (which loads while the caller goes on)."""
+        worker.kill()
+        with self._lock:
+            self._all.discard(worker)
+            replacement = None if self._closed else self._spawn_locked()
+        if replacement is not None:
+            self._idle.put(replacement)
+
+    def call(self, fn: Callable[..., T], args: tuple[Any, ...], deadline: float | None = None) -> T:
+        """``fn(*args)`` in a worker, its exceptions raised here; :class:`WorkerTimeout` after
+        ``deadline`` seconds (the worker is killed), :class:`WorkerDied` if the call killed
+        two workers in a row. ``fn`` must be importable by name (a module-level function)."""
+        deaths = starts = 0
+        while True:
+            worker = self._acquire()
+            try:
+                worker.wait_ready()
+                if not worker.process.is_alive():
+                    raise WorkerDied(worker.describe_exit())
+                worker.conn.send((fn, args))
+            except (EOFError, OSError, WorkerDied) as exc:
+                # the worker died before it took the call (killed while idle, failed to start)
+                how = str(exc) if isinstance(exc, WorkerDied) else worker.describe_exit()
+                self._retire(worker)
+                starts += 1
+                if starts >= 3:
+                    raise WorkerDied(f"no worker could take the call ({how})") from None
+                continue
+            try:
+                answered = worker.conn.poll(deadline)
+                if answered:
+                    ok, value = worker.conn.recv()
+            except (EOFError, OSError):
+                how = worker.describe_exit()
+                self._retire(worker)
+                deaths += 1
+                if deaths >= 2:
+                    raise WorkerDied(f"the worker died twice during the call ({how})") from None
+                continue
+            if not answered:
+                self._retire(worker)
+                raise WorkerTimeout(f"no result after {deadline:g} s; the worker was stopped")
+            self._idle.put(worker)
+            if ok:
+                return value  # type: ignore[no-any-return]
+            raise value
+
+    def shutdown(self) -> None:
+        """Stop every worker: idle ones are asked to leave, busy or stuck ones are killed."""
+        with self._lock:
+            self._closed = True
+            workers = list(self._all)
+            self._all.clear()
+        for worker in workers:
+            with contextlib.suppress(OSError, ValueError):
+                if worker.ready or worker.process.is_alive():
+                    worker.conn.send(None)
+        end = time.monotonic() + 2.0
+        for worker in workers:
+            worker.process.join(max(0.0, end - time.monotonic()))
+            worker.kill()
+
+    def pids(self) -> list[int]:
+        """The workers' process ids (for tests and diagnostics)."""
+        with self._lock:
+            return [w.process.pid for w in self._all if w.process.pid is not None]
+
+
+_lock = threading.Lock()
+_pool: WorkerPool | None = None
+
+
+def get_pool(size: int) -> WorkerPool:
+    """The process's shared pool of ``size`` workers (replaced if the size changed)."""
+    global _pool
+    with _lock:
+        if _pool is None or _pool.size != size:
+            old, _pool = _pool, WorkerPool(size)
+            if old is not None:
+                old.shutdown()
+        return _pool
+
+
+def start_workers(size: int) -> None:
+    """Start the shared pool's workers now, so the first calls do not wait for them."""
+    if size > 0:
+        get_pool(size).start()
+
+
+def shutdown_workers() -> None:
+    """Stop the shared pool's workers (done at exit too)."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown()
+
+
+# registered after multiprocessing's own exit handler, so it runs first: that handler
+# terminates and joins daemon processes, and would wait for ever on one that ignores SIGTERM
+atexit.register(shutdown_workers)
+
+
+@dataclass(frozen=True)
+class Shared(Generic[T]):
+    """A value every call needs (the topics): pickled once here, unpickled once per worker."""
+
+    key: str
+    blob: bytes
+
+    @classmethod
+    def of(cls, value: T) -> Shared[T]:
+        blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        shared: Shared[T] = cls(hashlib.blake2b(blob, digest_size=16).hexdigest(), blob)
+        _remember(shared.key, value)
+        return shared
+
+    def get(self) -> T:
+        value = _values.get(self.key, _values)
+        if value is _values:  # not seen yet in this process
+            value = pickle.loads(self.blob)  # noqa: S301 - our own parent's bytes
+            _remember(self.key, value)
+        return value  # type: ignore[no-any-return]
+
+
+_values: dict[str, Any] = {}
+
+
+def _remember(key: str, value: Any) -> None:
+    if len(_values) >= 8:
+        _values.clear()
+    _values[key] = value

@@ -1,0 +1,190 @@
+"""Page analysis in worker processes: the same result as in a thread, a deadline that kills a
+hung worker (the page fails with its reason, the run goes on, nothing is left behind), and a
+worker killed mid-call that loses nothing.
+
+A test-only hook makes the analysis hang: a worker whose page URL contains the value of
+``VEILLE_TEST_HANG_ANALYSIS`` sleeps for ever, ignoring SIGTERM (as lxml stuck in libxml2's
+XPath does).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+import sqlalchemy as sa
+
+from monitors import workers
+from monitors.http import FetchResult
+from monitors.ingest import HANG_ENV, QueueItem, analyse_page
+from monitors.relevance import load_topic
+from monitors.topic_set import load_topics
+from tests.site import LocalSite, seed_pages, seed_site, write_sources
+from tests.test_concurrent_runs import ROOT, _command
+from tests.test_concurrent_runs import _env as run_env
+from tests.test_processes import MARK, _left, _wait_gone
+
+
+def _fetched(url: str, html: str) -> FetchResult:
+    return FetchResult(
+        url=url,
+        final_url=url,
+        outcome="ok",
+        status=200,
+        content=html.encode(),
+        headers={"content-type": "text/html"},
+    )
+
+
+def _item(n: int, url: str) -> QueueItem:
+    return QueueItem(id=n, source_id=1, url=url, canonical_url=url, feed_title="Titre du fil")
+
+
+def test_pages_analysed_in_workers_come_out_the_same() -> None:
+    topic, topics = load_topic(), load_topics()
+    for n, page in enumerate(seed_pages()):
+        url = f"https://example.fr/{page.spec.slug}"
+        in_thread = analyse_page(_item(n, url), _fetched(url, page.html), topic, topics=topics)
+        pooled = analyse_page(
+            _item(n, url), _fetched(url, page.html), topic, topics=topics, workers=2, deadline=60
+        )
+        assert in_thread.article is not None and len(in_thread.article.topic_scores) == len(topics)
+        assert pooled == in_thread
+
+
+def test_a_hung_analysis_is_killed_at_the_deadline_and_the_next_page_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    workers.shutdown_workers()  # the hook is read by workers started from now on
+    monkeypatch.setenv(HANG_ENV, "/hang/")
+    topic = load_topic()
+    page = seed_pages()[0]
+    try:
+        pool = workers.get_pool(1)
+        pool.start()
+        [pid] = pool.pids()
+        hung = "https://example.fr/hang/page.html"
+        started = time.monotonic()
+        out = analyse_page(_item(1, hung), _fetched(hung, page.html), topic, workers=1, deadline=3)
+        assert time.monotonic() - started < 60
+        assert out.article is None and out.outcome == "error" and out.error_class == "permanent"
+        assert out.reason is not None and out.reason.startswith("analysis timed out: no result after 3 s")
+        assert not psutil.pid_exists(pid)  # killed (it ignored SIGTERM) and reaped
+        fine = "https://example.fr/ok/page.html"
+        assert analyse_page(_item(2, fine), _fetched(fine, page.html), topic, workers=1, deadline=60).article
+        assert pool.pids() != [pid]
+    finally:
+        workers.shutdown_workers()
+
+
+def sleep_once(marker: str) -> str:
+    """In a worker: the first call writes its pid to ``marker`` and sleeps; later ones answer."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text(str(os.getpid()))
+        time.sleep(120)
+    return "done"
+
+
+def test_a_worker_killed_mid_call_is_replaced_and_the_call_answered(tmp_path: Path) -> None:
+    pool = workers.WorkerPool(1, preload=())
+    marker = tmp_path / "pid"
+    try:
+        answer: list[str] = []
+        caller = threading.Thread(target=lambda: answer.append(pool.call(sleep_once, (str(marker),), 60)))
+        caller.start()
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = int(marker.read_text())
+        os.kill(pid, signal.SIGKILL)
+        caller.join(60)
+        assert answer == ["done"]
+        assert pool.pids() and pid not in pool.pids()
+        for p in pool.pids():  # every idle worker killed: the next call still gets an answer
+            os.kill(p, signal.SIGKILL)
+        time.sleep(0.2)
+        assert pool.call(sleep_once, (str(marker),), 60) == "done"
+    finally:
+        pool.shutdown()
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.call(sleep_once, (str(marker),), 60)
+
+
+def test_a_call_that_kills_its_worker_twice_fails_with_its_reason() -> None:
+    pool = workers.WorkerPool(1, preload=())
+    try:
+        with pytest.raises(workers.WorkerDied, match=r"died twice during the call \(killed by SIGKILL\)"):
+            pool.call(_kill_self, (), 60)
+        assert pool.call(str.upper, ("still serving",), 60) == "STILL SERVING"
+    finally:
+        pool.shutdown()
+
+
+def _kill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_veille_run_with_a_hung_page_fails_that_page_and_goes_on(
+    site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path, prefect_harness: None
+) -> None:
+    pages = seed_site(site)
+    hung = pages[2].spec.slug
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    mark = uuid.uuid4().hex
+    env = run_env(database_url, tmp_path / "prefect", "veille-test/hang")
+    env.update({MARK: mark, HANG_ENV: hung, "VEILLE_ANALYSIS_DEADLINE": "4", "VEILLE_PARSE_WORKERS": "2"})
+    env.update(VEILLE_BATCH_SIZE="25", VEILLE_DATA_DIR=str(tmp_path / "data"))
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*_command(), "run", "--sources", str(sources)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    done = run()
+    assert done.returncode == 1, done.stdout + done.stderr  # partial: a page failed
+    assert "4 stored" in done.stdout and "1 pages failed" in done.stdout, done.stdout
+    assert _wait_gone(mark, 5) == []  # the hung worker too
+    with clean_db.connect() as conn:
+        state, reason = conn.execute(
+            sa.text("SELECT state, reason FROM url_queue WHERE url LIKE :u"), {"u": f"%{hung}"}
+        ).one()
+        logged = conn.scalar(
+            sa.text("SELECT reason FROM fetch_log WHERE kind = 'page' AND url LIKE :u"), {"u": f"%{hung}"}
+        )
+        articles = conn.scalar(sa.text("SELECT count(*) FROM articles"))
+    assert state == "failed"
+    assert reason.startswith("analysis timed out: no result after 4 s") and reason == logged
+    assert articles == 4
+
+    again = run()  # idempotent: nothing new, nothing twice
+    assert again.returncode in (0, 1), again.stdout + again.stderr
+    assert _left(mark) == []
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 4
+        assert conn.scalar(sa.text("SELECT count(*) FROM url_queue WHERE state = 'failed'")) == 1
+
+
+def test_analysis_deadline_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitors.settings import get_settings
+
+    monkeypatch.delenv("VEILLE_ANALYSIS_DEADLINE", raising=False)
+    assert get_settings().analysis_deadline == 60.0
+    monkeypatch.setenv("VEILLE_ANALYSIS_DEADLINE", "2.5")
+    assert get_settings().analysis_deadline == 2.5
