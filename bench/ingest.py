@@ -14,7 +14,9 @@ alternating so that load from other processes hits both alike:
   feed; the per-page figure is (T120 - T1) / 119, so the fixed cost of a run (imports,
   Prefect, migrations) is left out.
 
-Printed: the median per-page figures and the throughput ratio bare/veille (target >= 0.85).
+Printed: the median per-page figures, both throughputs (pages per second) and their ratio
+(target >= 0.85). ``--workers 0,2`` runs ``veille run`` with each ``VEILLE_PARSE_WORKERS``
+value in turn in every repetition (0: the page analysis in the ingest threads).
 
 ``--quality`` measures what is stored instead of how fast: one ``veille run --all`` over the
 feed, then the articles as ``veille export`` writes them are scored against the corpus's
@@ -23,7 +25,7 @@ feed, then the articles as ``veille export`` writes them are scored against the 
 halves. The pages are served on loopback (``/p/<file name>``), so a rule that needs the
 page's real host or URL path gets no help here, for veille as for bare trafilatura.
 
-    python bench/ingest.py [--repeat 3] [--corpus DIR] [--pages N] [--keep-db] [--cold]
+    python bench/ingest.py [--repeat 3] [--corpus DIR] [--pages N] [--keep-db] [--cold] [--workers 0,2]
     python bench/ingest.py --quality      # stored articles against the ground truth
     python bench/ingest.py --stages      # CPU per page of each analysis step, in-process
     python bench/ingest.py --serve       # only serve the feed and pages (for profilers)
@@ -197,8 +199,10 @@ def drop_db(name: str) -> None:
     engine.dispose()
 
 
-def veille_env(url: str, tmp: str) -> dict[str, str]:
+def veille_env(url: str, tmp: str, workers: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if workers is not None:
+        env["VEILLE_PARSE_WORKERS"] = workers
     env.update(
         VEILLE_DATABASE_URL=url,
         VEILLE_DATA_DIR=tmp,
@@ -221,7 +225,7 @@ def _children_cpu() -> float:
 
 
 def veille_run(
-    base: str, n: int, tmp: str, keep: bool, migrated: bool, inspect: Any = None
+    base: str, n: int, tmp: str, keep: bool, migrated: bool, inspect: Any = None, workers: str | None = None
 ) -> tuple[float, float, str]:
     """Wall and CPU seconds (the veille process and the children it waited for, not
     PostgreSQL) of `veille run --all` over a feed of ``n`` pages on a fresh database;
@@ -237,7 +241,7 @@ def veille_run(
         t, cpu = time.perf_counter(), _children_cpu()
         proc = subprocess.run(
             [*VEILLE, "run", "--all", "--sources", str(sources)],
-            env=veille_env(url, tmp),
+            env=veille_env(url, tmp, workers),
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -315,6 +319,11 @@ def main() -> None:
         help="let the timed run migrate its new database (default: `veille migrate` first, untimed)",
     )
     ap.add_argument("--target", type=float, default=0.85)
+    ap.add_argument(
+        "--workers",
+        default=None,
+        help="comma-separated VEILLE_PARSE_WORKERS values to run in turn (e.g. 0,2); default: the environment's",
+    )
     ap.add_argument("--stages", action="store_true", help="only time each analysis step in-process")
     ap.add_argument(
         "--quality",
@@ -358,45 +367,61 @@ def main() -> None:
         return
 
     bare(pages, base)  # warm-up: imports and trafilatura's caches
-    bares, bare_cpus, ones, fulls, cpus = [], [], [], [], []
+    variants: list[str | None] = [w.strip() for w in args.workers.split(",")] if args.workers else [None]
+    label = {v: f"VEILLE_PARSE_WORKERS={v}" if v is not None else "veille run" for v in variants}
+    bares: list[float] = []
+    bare_cpus: list[float] = []
+    ones: dict[str | None, list[float]] = {v: [] for v in variants}
+    fulls: dict[str | None, list[float]] = {v: [] for v in variants}
+    cpus: dict[str | None, list[float]] = {v: [] for v in variants}
     try:
         with tempfile.TemporaryDirectory(prefix="veille-bench-") as tmp:
             for r in range(args.repeat):
                 wall, cpu = bare(pages, base)
                 bares.append(wall / n)
                 bare_cpus.append(cpu / n)
-                t1, c1, _ = veille_run(base, 1, tmp, args.keep_db, not args.cold)
-                tn, cn, summary = veille_run(base, n, tmp, args.keep_db, not args.cold)
-                ones.append(t1)
-                fulls.append(tn)
-                cpus.append((cn - c1) / (n - 1))
-                per = (tn - t1) / (n - 1)
                 print(
-                    f"  rep {r + 1}: bare {bares[-1] * 1000:.1f} ms/page (cpu {bare_cpus[-1] * 1000:.1f}); "
-                    f"veille run 1 page {t1:.2f} s, {n} pages {tn:.2f} s -> {per * 1000:.1f} ms/page "
-                    f"(cpu {cpus[-1] * 1000:.1f}), ratio {bares[-1] / per:.2f}",
+                    f"  rep {r + 1}: bare {bares[-1] * 1000:.1f} ms/page (cpu {bare_cpus[-1] * 1000:.1f})",
                     flush=True,
                 )
-                print(f"         {summary}", flush=True)
+                # alternate the variants' order from one repetition to the next
+                for v in variants if r % 2 == 0 else variants[::-1]:
+                    t1, c1, _ = veille_run(base, 1, tmp, args.keep_db, not args.cold, v)
+                    tn, cn, summary = veille_run(base, n, tmp, args.keep_db, not args.cold, v)
+                    ones[v].append(t1)
+                    fulls[v].append(tn)
+                    cpus[v].append((cn - c1) / (n - 1))
+                    per = (tn - t1) / (n - 1)
+                    print(
+                        f"    {label[v]}: 1 page {t1:.2f} s, {n} pages {tn:.2f} s -> {per * 1000:.1f} ms/page "
+                        f"(cpu {cpus[v][-1] * 1000:.1f}), ratio {bares[-1] / per:.2f}; {summary}",
+                        flush=True,
+                    )
     finally:
         server.terminate()
         server.join(5)
 
-    per_pages = [(tn - t1) / (n - 1) for t1, tn in zip(ones, fulls, strict=True)]
-    b, v = statistics.median(bares), statistics.median(per_pages)
+    b = statistics.median(bares)
     print()
-    print(f"bare trafilatura.extract(with_metadata=True)  {b * 1000:7.1f} ms/page (median)")
-    print(f"veille run, (T{n} - T1) / {n - 1}               {v * 1000:7.1f} ms/page (median)")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     print(
-        f"cpu per page (veille process, not PostgreSQL): bare {statistics.median(bare_cpus) * 1000:.1f} ms, "
-        f"veille {statistics.median(cpus) * 1000:.1f} ms"
+        f"bare trafilatura.extract(with_metadata=True): {b * 1000:7.1f} ms/page, {1 / b:6.1f} pages/s "
+        f"(median; cpu {statistics.median(bare_cpus) * 1000:.1f} ms/page)"
     )
-    print(f"veille run fixed cost (one-page run)          {statistics.median(ones):7.2f} s (median)")
-    ratios = sorted(bb / pp for bb, pp in zip(bares, per_pages, strict=True))
-    print(
-        f"throughput ratio bare/veille: {b / v:.2f} (medians; per repetition {', '.join(f'{x:.2f}' for x in ratios)}); "
-        f"target >= {args.target}: {'met' if b / v >= args.target else 'NOT met'}"
-    )
+    for v in variants:
+        per_pages = [(tn - t1) / (n - 1) for t1, tn in zip(ones[v], fulls[v], strict=True)]
+        p = statistics.median(per_pages)
+        ratios = sorted(bb / pp for bb, pp in zip(bares, per_pages, strict=True))
+        print(
+            f"{label[v]}, (T{n} - T1) / {n - 1}: {p * 1000:7.1f} ms/page, {1 / p:6.1f} pages/s (median; "
+            f"cpu {statistics.median(cpus[v]) * 1000:.1f} ms/page in veille's processes, PostgreSQL not counted; "
+            f"fixed cost {statistics.median(ones[v]):.2f} s)"
+        )
+        print(
+            f"  throughput ratio veille/bare: {b / p:.2f} (medians; per repetition "
+            f"{', '.join(f'{x:.2f}' for x in ratios)}); target >= {args.target}: "
+            f"{'met' if b / p >= args.target else 'NOT met'}"
+        )
 
 
 if __name__ == "__main__":
