@@ -27,6 +27,12 @@ from monitors.urls import canonicalize_url
 from monitors.workers import Shared, WorkerDied, WorkerTimeout, get_pool
 
 
+#: zlib level of the stored page (``article_html``). On the corpus's 120 pages (112 kB on
+#: average): level 6 took 2.2 ms a page for 0.210 of the raw size, level 3 0.95 ms for 0.232,
+#: level 1 0.77 ms for 0.244. Level 3 halves the cost for 10% more bytes.
+HTML_ZLIB_LEVEL = 3
+
+
 @dataclass(frozen=True)
 class QueueItem:
     """A claimed row of the URL queue, with what the feed said about it."""
@@ -261,7 +267,7 @@ def analyse_content(
         relevance_evidence=rel_result.evidence,
         topic_version=rel_result.topic_version,
         content_type=content_type,
-        html_zlib=zlib.compress(html, 6),
+        html_zlib=zlib.compress(html, HTML_ZLIB_LEVEL),
         signature=sig,
         modified_at=extracted.modified_at,
         paywalled=extracted.paywalled,

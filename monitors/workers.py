@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import importlib
 import multiprocessing
+import multiprocessing.util  # its exit handler first, so that ours runs before it
 import pickle
 import queue
 import signal

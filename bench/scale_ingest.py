@@ -1,0 +1,201 @@
+# ruff: noqa: E501
+"""Benchmark: a long ingest (issue 19 item 4), resident memory as the archive grows.
+
+The 120 pages of the shared corpus are served on loopback under distinct URLs, each copy with
+a small text change (a sentence naming its number inside a paragraph of the article), behind
+feeds of 1,000 items each; one ``veille run --all`` polls them and ingests every page in one
+process. The bench samples the resident memory (RSS) of veille's process and of all its
+children (the analysis workers, Prefect's temporary server) every half second, and prints
+the peak of each stretch up to 10k, 50k and 100k pages done (queue rows no longer pending),
+with the stretch's throughput. Flat memory: the peaks stay about the same.
+
+    python bench/scale_ingest.py [--total 100000] [--checkpoints 10000,50000,100000] [--corpus DIR]
+
+Needs a PostgreSQL server (VEILLE_BENCH_ADMIN_URL, as bench/ingest.py); the scratch database
+is dropped at the end unless --keep-db. The 100k run takes hours on a shared 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import CORPUS_DIR, ROOT, VEILLE, drop_db, load_pages, migrate, scratch_db, veille_env  # noqa: E402
+
+FEED_SIZE = 1000
+_PARAGRAPH_END = re.compile(rb"</p>", re.IGNORECASE)
+
+
+def variant(body: bytes, n: int) -> bytes:
+    """Page ``body`` with a sentence naming ``n`` at the end of a paragraph in its middle (the
+    article's text, not the menu or the footer, on the corpus's pages)."""
+    ends = [m.start() for m in _PARAGRAPH_END.finditer(body)]
+    if not ends:
+        return body.replace(b"</body>", f"<p>Version {n}.</p></body>".encode())
+    at = ends[len(ends) // 2]
+    return body[:at] + f" Mise à jour numéro {n}.".encode() + body[at:]
+
+
+def serve(corpus: str, total: int, port: Any, ready: Any) -> None:
+    pages = [body for _, body in load_pages(Path(corpus))]
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            if self.path.startswith("/feed-"):
+                k = int(self.path[6:].split(".")[0])
+                first, last = k * FEED_SIZE, min(total, (k + 1) * FEED_SIZE)
+                items = "".join(
+                    f"<item><title>page {i}</title><link>{base}/p/{i}.html</link><guid>{base}/p/{i}.html</guid></item>"
+                    for i in range(first, last)
+                )
+                body = (
+                    f"<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>feed {k}</title>"
+                    f"<link>{base}/</link><description>corpus</description>{items}</channel></rss>"
+                ).encode()
+                ctype = "application/rss+xml; charset=utf-8"
+            elif self.path.startswith("/p/") and self.path.endswith(".html"):
+                i = int(self.path[3:-5])
+                body, ctype = variant(pages[i % len(pages)], i), "text/html"
+            else:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    port.value = srv.server_address[1]
+    ready.set()
+    srv.serve_forever()
+
+
+def rss_mb(proc: Any, psutil: Any) -> tuple[float, float]:
+    """RSS of the process and of it with all its children, in MB."""
+    try:
+        own = proc.memory_info().rss
+    except psutil.Error:
+        return 0.0, 0.0
+    total = own
+    for child in proc.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            continue
+    return own / 1e6, total / 1e6
+
+
+def main() -> None:
+    import psutil
+    import sqlalchemy as sa
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--total", type=int, default=100_000)
+    ap.add_argument("--checkpoints", default="10000,50000,100000")
+    ap.add_argument("--corpus", type=Path, default=CORPUS_DIR)
+    ap.add_argument("--keep-db", action="store_true")
+    args = ap.parse_args()
+    checkpoints = sorted(int(c) for c in args.checkpoints.split(",") if int(c) <= args.total)
+
+    ctx = mp.get_context("spawn")
+    port, ready = ctx.Value("i", 0), ctx.Event()
+    server = ctx.Process(target=serve, args=(str(args.corpus), args.total, port, ready), daemon=True)
+    server.start()
+    ready.wait(30)
+    base = f"http://127.0.0.1:{port.value}"
+    feeds = -(-args.total // FEED_SIZE)
+    print(
+        f"{args.total} pages behind {feeds} feeds on {base}; load average {os.getloadavg()[0]:.2f} (2 cores, shared)"
+    )
+    name, url = scratch_db()
+    engine = sa.create_engine(url)
+    try:
+        with tempfile.TemporaryDirectory(prefix="veille-scale-") as tmp:
+            migrate(url, tmp)
+            sources = Path(tmp) / "sources.toml"
+            sources.write_text(
+                "".join(
+                    f'[[source]]\nname = "feed {k}"\nkind = "feed"\nurl = "{base}/feed-{k}.xml"\nowner = "media"\n\n'
+                    for k in range(feeds)
+                )
+            )
+            env = veille_env(url, tmp)
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                [*VEILLE, "run", "--all", "--sources", str(sources)],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            watched = psutil.Process(proc.pid)
+            peak_own = peak_all = stretch_own = stretch_all = 0.0
+            last_done, last_t = 0, started
+            pending = list(checkpoints)
+            next_count = 0.0
+            while proc.poll() is None:
+                own, everything = rss_mb(watched, psutil)
+                peak_own, peak_all = max(peak_own, own), max(peak_all, everything)
+                stretch_own, stretch_all = max(stretch_own, own), max(stretch_all, everything)
+                now = time.perf_counter()
+                if now >= next_count:
+                    next_count = now + 5
+                    with engine.connect() as conn:
+                        done = (
+                            conn.scalar(sa.text("SELECT count(*) FROM url_queue WHERE state <> 'pending'"))
+                            or 0
+                        )
+                    while pending and done >= pending[0]:
+                        rate = (done - last_done) / max(now - last_t, 1e-9)
+                        print(
+                            f"  {pending[0]:>7} pages done at {now - started:7.0f} s: peak RSS since the last line "
+                            f"veille {stretch_own:6.0f} MB, with its children {stretch_all:6.0f} MB; "
+                            f"{rate:5.1f} pages/s; "
+                            f"load {os.getloadavg()[0]:.1f}",
+                            flush=True,
+                        )
+                        pending.pop(0)
+                        last_done, last_t = done, now
+                        stretch_own = stretch_all = 0.0
+                time.sleep(0.5)
+            out = proc.stdout.read() if proc.stdout else ""
+            print(f"veille run exited {proc.returncode} after {time.perf_counter() - started:.0f} s")
+            print("  " + (out.strip().splitlines() or [""])[-1])
+            with engine.connect() as conn:
+                states = dict(
+                    conn.execute(sa.text("SELECT state, count(*) FROM url_queue GROUP BY state")).all()
+                )
+                articles = conn.scalar(sa.text("SELECT count(*) FROM articles"))
+            print(
+                f"queue: {states}; articles: {articles}; peak RSS veille {peak_own:.0f} MB, all {peak_all:.0f} MB"
+            )
+    finally:
+        engine.dispose()
+        server.terminate()
+        if not args.keep_db:
+            drop_db(name)
+
+
+if __name__ == "__main__":
+    main()
