@@ -224,6 +224,10 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class RunFailed(RuntimeError):
+    """A `veille run` of the bench exited non-zero (its last lines say why)."""
+
+
 def veille_run(
     base: str, n: int, tmp: str, keep: bool, migrated: bool, inspect: Any = None, workers: str | None = None
 ) -> tuple[float, float, str]:
@@ -248,7 +252,8 @@ def veille_run(
         )
         elapsed, cpu = time.perf_counter() - t, _children_cpu() - cpu
         if proc.returncode != 0:
-            raise SystemExit(f"veille run failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
+            raise RunFailed(f"veille run over {n} pages failed (exit {proc.returncode}): {tail}")
         last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
         if inspect is not None:
             inspect(url)
@@ -374,6 +379,8 @@ def main() -> None:
     ones: dict[str | None, list[float]] = {v: [] for v in variants}
     fulls: dict[str | None, list[float]] = {v: [] for v in variants}
     cpus: dict[str | None, list[float]] = {v: [] for v in variants}
+    failures: dict[str | None, list[str]] = {v: [] for v in variants}
+    same_rep_bares: dict[str | None, list[float]] = {v: [] for v in variants}
     try:
         with tempfile.TemporaryDirectory(prefix="veille-bench-") as tmp:
             for r in range(args.repeat):
@@ -386,10 +393,16 @@ def main() -> None:
                 )
                 # alternate the variants' order from one repetition to the next
                 for v in variants if r % 2 == 0 else variants[::-1]:
-                    t1, c1, _ = veille_run(base, 1, tmp, args.keep_db, not args.cold, v)
-                    tn, cn, summary = veille_run(base, n, tmp, args.keep_db, not args.cold, v)
+                    try:
+                        t1, c1, _ = veille_run(base, 1, tmp, args.keep_db, not args.cold, v)
+                        tn, cn, summary = veille_run(base, n, tmp, args.keep_db, not args.cold, v)
+                    except RunFailed as exc:  # counted and shown; the other runs go on
+                        failures[v].append(str(exc))
+                        print(f"    {label[v]}: {exc}", flush=True)
+                        continue
                     ones[v].append(t1)
                     fulls[v].append(tn)
+                    same_rep_bares[v].append(bares[-1])
                     cpus[v].append((cn - c1) / (n - 1))
                     per = (tn - t1) / (n - 1)
                     print(
@@ -409,9 +422,13 @@ def main() -> None:
         f"(median; cpu {statistics.median(bare_cpus) * 1000:.1f} ms/page)"
     )
     for v in variants:
+        if failures[v]:
+            print(f"{label[v]}: {len(failures[v])} of {args.repeat} repetitions failed (shown above)")
+        if not fulls[v]:
+            continue
         per_pages = [(tn - t1) / (n - 1) for t1, tn in zip(ones[v], fulls[v], strict=True)]
         p = statistics.median(per_pages)
-        ratios = sorted(bb / pp for bb, pp in zip(bares, per_pages, strict=True))
+        ratios = sorted(bb / pp for bb, pp in zip(same_rep_bares[v], per_pages, strict=True))
         print(
             f"{label[v]}, (T{n} - T1) / {n - 1}: {p * 1000:7.1f} ms/page, {1 / p:6.1f} pages/s (median; "
             f"cpu {statistics.median(cpus[v]) * 1000:.1f} ms/page in veille's processes, PostgreSQL not counted; "

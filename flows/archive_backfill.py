@@ -185,7 +185,15 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
                 return
             for item, capture in claimed:
                 result = ar.fetch_capture(rt.client, rt.settings, capture, archive_throttle(capture.archive))
-                out = analyse_page(item, result, rt.topic, page_url=capture.original, topics=rt.topics)
+                out = analyse_page(
+                    item,
+                    result,
+                    rt.topic,
+                    page_url=capture.original,
+                    topics=rt.topics,
+                    workers=rt.settings.parse_workers,
+                    deadline=rt.settings.analysis_deadline,
+                )
                 with session_scope() as session:
                     store_capture(session, out, capture, rt.settings.max_attempts, run_id, relevant_only)
                 with lock:

@@ -26,7 +26,6 @@ from monitors.topic_scores import topic_row
 from monitors.urls import canonicalize_url
 from monitors.workers import Shared, WorkerDied, WorkerTimeout, get_pool
 
-
 #: zlib level of the stored page (``article_html``). On the corpus's 120 pages (112 kB on
 #: average): level 6 took 2.2 ms a page for 0.210 of the raw size, level 3 0.95 ms for 0.232,
 #: level 1 0.77 ms for 0.244. Level 3 halves the cost for 10% more bytes.
@@ -167,7 +166,8 @@ def analyse_page(
 
     With ``workers`` > 0 the analysis (:func:`analyse_content`) runs in one of that many
     worker processes (:mod:`monitors.workers`), killed if it takes more than ``deadline``
-    seconds; a page it fails on is a permanent error with its reason.
+    seconds; a page it fails on is a permanent error with its reason. With 0 it runs in this
+    thread, one page at a time in the process, with no deadline.
     """
     out = IngestOutcome(
         item=item,
@@ -189,7 +189,8 @@ def analyse_page(
             shared = _shared_topics(topic, topics)
             out.article = get_pool(workers).call(_analyse_in_worker, (shared, *page, *types, site), deadline)
         else:
-            out.article = analyse_content(*page, *types, topic, topics, site)
+            with _in_thread:
+                out.article = analyse_content(*page, *types, topic, topics, site)
     except AnalysisError as exc:
         out.outcome, out.error_class, out.reason = "error", PERMANENT, str(exc)
     except WorkerTimeout as exc:
@@ -199,6 +200,12 @@ def analyse_page(
         out.outcome, out.error_class = "error", PERMANENT
         out.reason = f"analysis crashed: {exc}"
     return out
+
+
+#: With no workers, one analysis at a time in the process: lxml from several threads at once
+#: can corrupt memory (a `veille run` with eight ingest threads aborted with "double free or
+#: corruption"; adbar/trafilatura#840), and the GIL runs them one at a time anyway.
+_in_thread = threading.Lock()
 
 
 class AnalysisError(ValueError):
