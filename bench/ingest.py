@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -80,9 +81,11 @@ def feed_xml(base: str, names: list[str]) -> bytes:
     ).encode()
 
 
-def serve(corpus: str, limit: int | None, port: Any, ready: Any) -> None:
-    pages = dict(load_pages(Path(corpus), limit))
-    names = sorted(pages)
+Route = Callable[[str, str], "tuple[bytes, str] | None"]
+
+
+def serve_routes(route: Route, port: Any, ready: Any) -> None:
+    """Serve ``route(path, base) -> (body, content type)`` (None: 404) on a loopback port."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -91,21 +94,11 @@ def serve(corpus: str, limit: int | None, port: Any, ready: Any) -> None:
             pass
 
         def do_GET(self) -> None:  # noqa: N802
-            base = f"http://127.0.0.1:{self.server.server_address[1]}"
-            path = unquote(self.path)  # a file name may hold a space, quoted in the feed
-            ctype = "text/html; charset=utf-8"
-            if path.startswith("/feed-"):
-                n = int(path.split("-")[1].split(".")[0])
-                body, ctype = feed_xml(base, names[:n]), "application/rss+xml; charset=utf-8"
-            elif path.startswith("/p/") and path[3:] in pages:
-                body, ctype = pages[path[3:]], "text/html"
-            else:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
+            found = route(unquote(self.path), f"http://127.0.0.1:{self.server.server_address[1]}")
+            body, ctype = found or (b"", "")
+            self.send_response(200 if found else 404)
+            if found:
+                self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -115,6 +108,22 @@ def serve(corpus: str, limit: int | None, port: Any, ready: Any) -> None:
     port.value = srv.server_address[1]
     ready.set()
     srv.serve_forever()
+
+
+def serve(corpus: str, limit: int | None, port: Any, ready: Any) -> None:
+    pages = dict(load_pages(Path(corpus), limit))
+    names = sorted(pages)
+
+    def route(path: str, base: str) -> tuple[bytes, str] | None:
+        # a file name may hold a space, quoted in the feed (the path comes unquoted)
+        if path.startswith("/feed-"):
+            n = int(path.split("-")[1].split(".")[0])
+            return feed_xml(base, names[:n]), "application/rss+xml; charset=utf-8"
+        if path.startswith("/p/") and path[3:] in pages:
+            return pages[path[3:]], "text/html"
+        return None
+
+    serve_routes(route, port, ready)
 
 
 # --- the two measurements -------------------------------------------------------------------

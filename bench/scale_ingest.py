@@ -25,12 +25,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import CORPUS_DIR, ROOT, VEILLE, drop_db, load_pages, migrate, scratch_db, veille_env  # noqa: E402
+from ingest import (  # noqa: E402
+    CORPUS_DIR,
+    ROOT,
+    VEILLE,
+    drop_db,
+    load_pages,
+    migrate,
+    scratch_db,
+    serve_routes,
+    veille_env,
+)
 
 FEED_SIZE = 1000
 _PARAGRAPH_END = re.compile(rb"</p>", re.IGNORECASE)
@@ -49,45 +58,24 @@ def variant(body: bytes, n: int) -> bytes:
 def serve(corpus: str, total: int, port: Any, ready: Any) -> None:
     pages = [body for _, body in load_pages(Path(corpus))]
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def route(path: str, base: str) -> tuple[bytes, str] | None:
+        if path.startswith("/feed-"):
+            k = int(path[6:].split(".")[0])
+            first, last = k * FEED_SIZE, min(total, (k + 1) * FEED_SIZE)
+            items = "".join(
+                f"<item><title>page {i}</title><link>{base}/p/{i}.html</link><guid>{base}/p/{i}.html</guid></item>"
+                for i in range(first, last)
+            )
+            return (
+                f"<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>feed {k}</title>"
+                f"<link>{base}/</link><description>corpus</description>{items}</channel></rss>"
+            ).encode(), "application/rss+xml; charset=utf-8"
+        if path.startswith("/p/") and path.endswith(".html"):
+            i = int(path[3:-5])
+            return variant(pages[i % len(pages)], i), "text/html"
+        return None
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:  # noqa: N802
-            base = f"http://127.0.0.1:{self.server.server_address[1]}"
-            if self.path.startswith("/feed-"):
-                k = int(self.path[6:].split(".")[0])
-                first, last = k * FEED_SIZE, min(total, (k + 1) * FEED_SIZE)
-                items = "".join(
-                    f"<item><title>page {i}</title><link>{base}/p/{i}.html</link><guid>{base}/p/{i}.html</guid></item>"
-                    for i in range(first, last)
-                )
-                body = (
-                    f"<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>feed {k}</title>"
-                    f"<link>{base}/</link><description>corpus</description>{items}</channel></rss>"
-                ).encode()
-                ctype = "application/rss+xml; charset=utf-8"
-            elif self.path.startswith("/p/") and self.path.endswith(".html"):
-                i = int(self.path[3:-5])
-                body, ctype = variant(pages[i % len(pages)], i), "text/html"
-            else:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    port.value = srv.server_address[1]
-    ready.set()
-    srv.serve_forever()
+    serve_routes(route, port, ready)
 
 
 def rss_mb(proc: Any, psutil: Any) -> tuple[float, float]:
