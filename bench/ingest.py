@@ -403,8 +403,8 @@ def main() -> None:
                 # alternate the variants' order from one repetition to the next
                 for v in variants if r % 2 == 0 else variants[::-1]:
                     try:
-                        t1, c1, _ = veille_run(base, 1, tmp, args.keep_db, not args.cold, v)
-                        tn, cn, summary = veille_run(base, n, tmp, args.keep_db, not args.cold, v)
+                        t1, c1, _ = veille_run(base, 1, tmp, args.keep_db, not args.cold, workers=v)
+                        tn, cn, summary = veille_run(base, n, tmp, args.keep_db, not args.cold, workers=v)
                     except RunFailed as exc:  # counted and shown; the other runs go on
                         failures[v].append(str(exc))
                         print(f"    {label[v]}: {exc}", flush=True)
