@@ -98,3 +98,50 @@ def test_numbers_are_language_neutral() -> None:
     fr = profile("Une levée de 1,7 milliard d'euros et 100 000 puces, le 9 septembre", "fr")
     en = profile("A round of 1.7 billion euros and 100,000 chips, on September 9", "en")
     assert fr.anchors == en.anchors
+
+
+# A French article and its English translation (ours), whose mapped words fall short of the
+# in-order rule (adjectives after nouns in French, before them in English; words the bilingual
+# list lacks), and independent reports of the same event in the other language that share
+# nearly all its names and numbers.
+CLOSURE_FR = (
+    "Le gouvernement a annoncé lundi la fermeture de la centrale nucléaire de Fessenheim d'ici 2027, "
+    "une décision attendue depuis dix ans par les associations écologistes. La ministre de la Transition "
+    "énergétique, Agnès Pannier-Runacher, a promis 45 millions d'euros pour reconvertir le site alsacien "
+    "et garantir un emploi aux 350 salariés restants. Les élus locaux craignent une perte de recettes "
+    "fiscales importante pour la commune, qui touchait chaque année 6 millions d'euros de la part "
+    "d'EDF. Le syndicat CGT a appelé à une grève nationale le 14 octobre."
+)
+CLOSURE_EN = (
+    "The government announced on Monday the closure of the Fessenheim nuclear plant by 2027, a decision "
+    "environmental groups had awaited for ten years. Energy Transition Minister Agnès Pannier-Runacher "
+    "promised 45 million euros to convert the Alsatian site and guarantee a job for the 350 remaining "
+    "employees. Local officials fear a significant loss of tax revenue for the town, which received 6 "
+    "million euros from EDF every year. The CGT union called a national strike on 14 October."
+)
+CLOSURE_FR_OWN_REPORT = (
+    "Fessenheim fermera en 2027 : à l'usine, les 350 salariés encore en poste ont appris la nouvelle par "
+    "la radio. Agnès Pannier-Runacher parle de 45 millions d'euros pour l'après, une somme que le maire "
+    "juge dérisoire face aux 6 millions versés chaque année par EDF. La CGT prépare la grève du 14 octobre "
+    "et les écologistes, eux, célèbrent une victoire."
+)
+CLOSURE_EN_OWN_REPORT = (
+    "Workers at Fessenheim heard on the radio that the plant will shut in 2027. The minister, Agnès "
+    "Pannier-Runacher, put 45 million euros on the table, which the mayor called derisory next to the 6 "
+    "million EDF paid every year. The CGT is preparing a strike on 14 October while green groups celebrate."
+)
+
+
+def test_translation_with_words_moved_locally_is_a_copy() -> None:
+    evidence = compare(profile(CLOSURE_FR, "fr"), profile(CLOSURE_EN, "en"))
+    assert evidence.words < 0.45  # the in-order mapped words alone would miss it
+    assert evidence.rule == "translation"
+
+
+def test_reports_in_the_other_language_sharing_every_name_and_number_are_not_translations() -> None:
+    for report, lang, other, other_lang in (
+        (CLOSURE_FR_OWN_REPORT, "fr", CLOSURE_EN, "en"),
+        (CLOSURE_EN_OWN_REPORT, "en", CLOSURE_FR, "fr"),
+    ):
+        evidence = compare(profile(report, lang), profile(other, other_lang))
+        assert evidence.anchors >= 0.9 and evidence.rule is None
