@@ -8,19 +8,24 @@ vocabulary of 5,000, so common words meet thousands of stories in a window). Art
 stories are generated in SQL; ``story_keys`` rows are computed in Python (blake2b, as the store
 does) and bulk-copied.
 
-At each size it times :func:`monitors.story_store.assign` (lock the keys, candidate lookup,
-scoring, edit-tolerant copy check against the closest stories' members, the writes and
-``story_refresh``) per probe article, each in its own transaction with the article row
-inserted first (not timed) and the commit timed. Half the probes are about an existing story
-of the last days (they join it), half are new events. The baseline, measured in the same run,
-is the same probes at the smallest size: the target is <= 5 ms per article at 1M and the
-ratio to the smallest size.
+After loading, ``VACUUM ANALYZE`` (what autovacuum does to an insert-only table: the key
+lookup is then an index-only scan).
 
-``--long N`` then stores N more articles through ``assign`` (committed every 100) and prints
-the process's resident memory every N/10 articles: it must stay flat (nothing accumulates per
-article in the process).
+At each size it runs what :func:`monitors.store.store_article` runs per probe article, each in
+its own transaction with the article row inserted first (not timed): the one lock statement
+(band keys and story keys, :func:`monitors.story_store.lock_story_keys`), the near-duplicate
+lookup (:func:`monitors.neardup.link_and_index`) and :func:`monitors.story_store.assign`
+(candidate lookup with the nearest stories' possible copies, scoring, the edit-tolerant copy
+check, the one write statement), each timed; the commit is not timed. Half the probes are
+about an existing story of the last days (they join it), half are new events. The baseline,
+measured in the same run, is the near-duplicate lookup of the same articles, and the same
+probes at the smallest size: the target is <= 5 ms per article at 1M.
 
-    python bench/stories.py [--sizes 10000,100000,1000000] [--probes 200] [--long 20000]
+``--long N`` then stores N more articles the same way (each committed) and prints the
+process's resident memory and its peak (``ru_maxrss``) every N/10 articles: it must stay flat
+(nothing accumulates per article in the process).
+
+    python bench/stories.py [--sizes 10000,100000,1000000] [--probes 200] [--long 100000]
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import argparse
 import io
 import os
 import random
+import resource
 import statistics
 import sys
 import time
@@ -45,9 +51,9 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from monitors.dedup import signature  # noqa: E402
-from monitors.neardup import link_and_index, lock_bands  # noqa: E402
+from monitors.neardup import link_and_index  # noqa: E402
 from monitors.stories import key_hash  # noqa: E402
-from monitors.story_store import assign  # noqa: E402
+from monitors.story_store import assign, lock_story_keys  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -133,38 +139,57 @@ def load(engine: sa.Engine, size: int, first_story: int, per_day: int) -> None:
         with cur.copy("COPY story_keys (key, day, story_id) FROM STDIN") as copy:  # type: ignore[attr-defined]
             copy.write(buf.getvalue())
         raw.commit()
-        cur.execute("ANALYZE stories; ANALYZE story_keys; ANALYZE articles")
-        raw.commit()
     finally:
         raw.close()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in ("stories", "story_keys", "articles"):
+            conn.execute(sa.text(f"VACUUM ANALYZE {table}"))
 
 
 def probe(
-    engine: sa.Engine, n: int, size: int, per_day: int, tag: str, rng: random.Random
-) -> tuple[float, float]:
-    """Seconds for one assignment (half join a story of the archive's last days, half are new),
-    and for the near-duplicate lookup of the same article in the same transaction (baseline)."""
+    engine: sa.Engine,
+    n: int,
+    size: int,
+    per_day: int,
+    tag: str,
+    rng: random.Random,
+    session: Session | None = None,
+) -> tuple[float, float, float]:
+    """Seconds for one story assignment (half join a story of the archive's last days, half are
+    new), for the near-duplicate lookup of the same article in the same transaction (baseline),
+    and for the lock statement both share. In its own committed transaction, or in
+    ``session``'s (left open)."""
     last_story = size // 4
     story = last_story - rng.randrange(200) if n % 2 == 0 else 10_000_000 + n + size
     text = _text(story, 100 + n)
     at = START + timedelta(days=last_story * 4 // per_day)
-    with Session(engine) as session:
-        article_id = session.execute(
-            sa.text(
-                "INSERT INTO articles (canonical_url, url, source_id, text, text_hash, published_at)"
-                " VALUES (:u, :u, 1, :t, :h, :at) RETURNING id"
-            ),
-            {"u": f"https://probe.invalid/{tag}/{n}", "t": text, "h": uuid.uuid4().hex, "at": at},
-        ).scalar_one()
-        sig = signature(text)
-        start = time.perf_counter()
-        link_and_index(session, article_id, sig, keys=lock_bands(session, sig))
-        dedup = time.perf_counter() - start
-        start = time.perf_counter()
-        assign(session, article_id, text=text, title=None, language="fr", at=at, signature=sig)
-        story = time.perf_counter() - start
-        session.commit()
-        return story, dedup
+    if session is not None:
+        return _probe(session, n, tag, text, at)
+    with Session(engine) as own:
+        timings = _probe(own, n, tag, text, at)
+        own.commit()
+        return timings
+
+
+def _probe(session: Session, n: int, tag: str, text: str, at: datetime) -> tuple[float, float, float]:
+    article_id = session.execute(
+        sa.text(
+            "INSERT INTO articles (canonical_url, url, source_id, text, text_hash, published_at)"
+            " VALUES (:u, :u, 1, :t, :h, :at) RETURNING id"
+        ),
+        {"u": f"https://probe.invalid/{tag}/{n}", "t": text, "h": uuid.uuid4().hex, "at": at},
+    ).scalar_one()
+    sig = signature(text)
+    start = time.perf_counter()
+    keys = lock_story_keys(session, text, None, sig)
+    locks = time.perf_counter() - start
+    start = time.perf_counter()
+    link_and_index(session, article_id, sig, keys=keys.bands)
+    dedup = time.perf_counter() - start
+    start = time.perf_counter()
+    assign(session, article_id, text=text, title=None, language="fr", at=at, keys=keys, signature=sig)
+    took = time.perf_counter() - start
+    return took, dedup, locks
 
 
 def _rss_mb() -> float:
@@ -178,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--per-day", type=int, default=1400)
-    parser.add_argument("--long", type=int, default=20000, help="articles of the memory run (0: none)")
+    parser.add_argument("--long", type=int, default=100000, help="articles of the memory run (0: none)")
     parser.add_argument("--target-ms", type=float, default=5.0)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -209,17 +234,21 @@ def main(argv: list[str] | None = None) -> int:
             for n in range(20):  # warm-up, untimed
                 probe(engine, n, size, args.per_day, f"warm{size}", rng)
             pairs = [probe(engine, n, size, args.per_day, f"s{size}", rng) for n in range(args.probes)]
-            times = [story for story, _ in pairs]
+            times = [story for story, _, _ in pairs]
             joins, news = times[0::2], times[1::2]
             results[size] = statistics.mean(times) * 1000
-            dedup_ms = statistics.mean(d for _, d in pairs) * 1000
+            dedup_ms = statistics.mean(d for _, d, _ in pairs) * 1000
+            locks_ms = statistics.mean(lk for _, _, lk in pairs) * 1000
             with engine.connect() as conn:
                 keys = conn.scalar(sa.text("SELECT count(*) FROM story_keys"))
+                created = conn.scalar(sa.text("SELECT count(*) FROM story_events WHERE kind = 'created'"))
+            print(f"  stories created by the probes so far: {created} (the rest joined one)")
             print(
                 f"{size:>9} articles ({keys} story keys, loaded in {loaded:.0f} s): assignment mean"
                 f" {results[size]:.2f} ms (median joining {statistics.median(joins) * 1000:.2f} ms,"
                 f" new story {statistics.median(news) * 1000:.2f} ms); near-duplicate lookup of the"
-                f" same articles {dedup_ms:.2f} ms ({results[size] / dedup_ms:.1f}x)"
+                f" same articles {dedup_ms:.2f} ms ({results[size] / dedup_ms:.1f}x); the lock statement"
+                f" both share {locks_ms:.2f} ms"
             )
         base = results[sizes[0]]
         for size, ms in results.items():
@@ -233,12 +262,19 @@ def main(argv: list[str] | None = None) -> int:
             last = sizes[-1]
             start = time.perf_counter()
             samples = []
-            for n in range(args.long):
-                probe(engine, n, last, args.per_day, "long", rng)
-                if (n + 1) % step == 0:
-                    samples.append(_rss_mb())
-                    each = (time.perf_counter() - start) / (n + 1) * 1000
-                    print(f"  {n + 1:>7}: {samples[-1]:.1f} MB ({each:.2f} ms each)")
+            # The archive grows as it would: a new article every 86400 / per_day seconds, half
+            # of them about a story of the last days; committed every 100 articles.
+            with Session(engine) as session:
+                for n in range(args.long):
+                    probe(engine, n, last + n, args.per_day, "long", rng, session)
+                    if (n + 1) % 100 == 0:
+                        session.commit()
+                    if (n + 1) % step == 0:
+                        samples.append(_rss_mb())
+                        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000
+                        each = (time.perf_counter() - start) / (n + 1) * 1000
+                        print(f"  {n + 1:>7}: {samples[-1]:.1f} MB, peak {peak:.1f} MB ({each:.2f} ms each)")
+                session.commit()
             growth = samples[-1] - samples[0]
             print(f"growth from the first to the last sample: {growth:+.1f} MB")
         print("machine shared with other engineers: compare ratios within a run, not across runs")

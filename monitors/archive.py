@@ -114,7 +114,7 @@ STATS_SQL = {
                (SELECT count(*) FROM articles WHERE paywalled) AS paywalled,
                (SELECT count(*) FROM articles WHERE truncated) AS truncated,
                (SELECT count(*) FROM sightings) AS sightings,
-               (SELECT count(DISTINCT story_id) FROM wire_copies) AS wire_stories,
+               (SELECT count(DISTINCT cluster_id) FROM wire_copies) AS wire_stories,
                (SELECT min(day) FROM articles_with_source WHERE relevant) AS first_relevant_day,
                (SELECT max(day) FROM articles_with_source WHERE relevant) AS last_relevant_day
     """,

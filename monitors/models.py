@@ -136,6 +136,7 @@ class Article(Base):
         Index("articles_search", "search", postgresql_using="gin"),
         Index("articles_published_at", "published_at"),
         Index("articles_relevant", "relevant", "published_at"),
+        Index("ix_articles_story_member", "story_id", "id"),
         CheckConstraint(
             "declared_language_source IN ('page', 'feed')", name="articles_declared_language_source"
         ),
@@ -168,7 +169,7 @@ class Article(Base):
         ForeignKey("articles.id", ondelete="SET NULL"), index=True
     )
     cluster_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
     story_score: Mapped[float | None] = mapped_column(Float)
     wire: Mapped[str | None] = mapped_column(Text)
     #: where a backfill read it (the capture in a web archive) and when the archive took it
@@ -289,8 +290,9 @@ class FetchLog(Base):
 class Story(Base):
     """One news event across outlets and languages (migration 0008, monitors/story_store.py).
 
-    Counts, span and the central article (highest ``articles.story_score``) are recomputed from
-    the members by the SQL function ``story_refresh`` (also on article delete)."""
+    Counts, outlets, span and the central article (highest ``articles.story_score``) are kept
+    up to date by the store's write statement and recomputed from the members by the SQL
+    function ``story_refresh`` on article delete and on merge."""
 
     __tablename__ = "stories"
 
@@ -305,6 +307,8 @@ class Story(Base):
     outlets: Mapped[int] = mapped_column(Integer, server_default="0")
     media: Mapped[int] = mapped_column(Integer, server_default="0")
     parties: Mapped[int] = mapped_column(Integer, server_default="0")
+    #: the outlets of the members (migration 0017): is an article's outlet new to the story?
+    source_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
     centroid: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -312,15 +316,15 @@ class Story(Base):
 
 
 class StoryKey(Base):
-    """Candidate lookup for story assignment: a feature id seen in a story on a day."""
+    """Candidate lookup for story assignment: a feature id seen in a story on a day. No foreign
+    key (migration 0017: the checks cost more than the lookup); a key of a merged story is
+    resolved through ``stories.merged_into``."""
 
     __tablename__ = "story_keys"
 
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    story_id: Mapped[int] = mapped_column(
-        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    story_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
 class StoryEvent(Base):

@@ -31,7 +31,7 @@ from monitors.models import (
     Sighting,
     Source,
 )
-from monitors.neardup import link_and_index, lock_bands
+from monitors.neardup import link_and_index
 from monitors.poll import PollOutcome, SourceState
 from monitors.queue import CLAIM_LEASE, claim_items
 from monitors.schedule import adapt_interval, effective_interval, failure_backoff
@@ -517,8 +517,8 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     a = out.article
     assert a is not None
     item = out.item
-    keys = lock_bands(session, a.signature)
-    story_keys = lock_story_keys(session, a.text, a.title)
+    story_keys = lock_story_keys(session, a.text, a.title, a.signature)  # band locks too, first
+    keys = story_keys.bands
     values = {
         "canonical_url": a.canonical_url,
         "url": a.url,

@@ -16,6 +16,18 @@ story's first..last seen span, then ``exp(-(distance - GRACE_DAYS) / TAU_DAYS)``
 words (a headline or a teaser never seeds a story alone). Stories last seen more than
 :data:`WINDOW_DAYS` away are not candidates at all (the sliding window).
 
+Merges: an article that joins one story but is nearly as close to a second one (both scores
+at least :data:`JOIN_THRESHOLD`, the second at least :data:`MERGE_RATIO` of the first) shows
+the two are one event seen twice (two early reports that did not meet): they are merged, the
+older story id survives (:func:`merge_pair`). An article clearly closer to one story does not
+merge: a summit and a speech at it, or a minister's two events, stay two stories.
+
+No splits: a story is never cut in two. Members are added one at a time, each similar to the
+story when it joined, and the time decay and window keep a story from drifting across weeks;
+cutting would re-label articles users may have exported or counted, and a wrong split cannot
+be told from a right one without the labels we lack (``story_events`` keeps ``split``
+reserved).
+
 :class:`StoryIndex` runs the algorithm in memory (evaluation, benchmarks' baseline);
 :mod:`monitors.story_store` runs the same functions against PostgreSQL.
 """
@@ -34,6 +46,7 @@ from monitors.copies import _MONTHS, _STOP, _TOKEN, BILINGUAL, _number_key, fold
 __all__ = [
     "GRACE_DAYS",
     "JOIN_THRESHOLD",
+    "MERGE_RATIO",
     "MIN_SEED_WORDS",
     "TAU_DAYS",
     "WINDOW_DAYS",
@@ -44,10 +57,15 @@ __all__ = [
     "decay",
     "features",
     "key_hash",
+    "merge_pair",
     "word_count",
 ]
 
 JOIN_THRESHOLD = 0.28
+#: An article whose second-best story scores at least this share of its best (both above
+#: JOIN_THRESHOLD) bridges them: the two stories are merged (chosen on dev: a same-event pair
+#: at 0.96, an opinion piece near its own story and at 0.39 of it near the summit's).
+MERGE_RATIO = 0.8
 MIN_SEED_WORDS = 40
 GRACE_DAYS = 1.0
 TAU_DAYS = 1.5
@@ -140,6 +158,14 @@ def add_vectors(
     return merged
 
 
+def merge_pair(best: tuple[float, int], second: tuple[float, int] | None) -> tuple[int, int] | None:
+    """(surviving id, merged id) when an article scoring ``best`` and ``second`` ((score,
+    story id), after decay) bridges two stories, else None. The older (lower) id survives."""
+    if second is None or second[0] < JOIN_THRESHOLD or second[0] < MERGE_RATIO * best[0]:
+        return None
+    return min(best[1], second[1]), max(best[1], second[1])
+
+
 def lookup_keys(vector: dict[str, float], limit: int = LOOKUP_KEYS) -> list[str]:
     """The article's heaviest features, entities/numbers/dates first: what finds its candidates."""
     ranked = sorted(vector.items(), key=lambda kv: (kv[0][0] == "w", -kv[1], kv[0]))
@@ -186,11 +212,13 @@ class Story:
 
 @dataclass(frozen=True)
 class Assignment:
-    """Where an article went: its story (None: too short to seed one) and the evidence."""
+    """Where an article went: its story (None: too short to seed one) and the evidence; the
+    story it merged into its own, if it bridged two."""
 
     story_id: int | None
     created: bool
     score: float
+    merged: int | None = None
 
 
 class StoryIndex:
@@ -198,22 +226,43 @@ class StoryIndex:
 
     def __init__(self) -> None:
         self.stories: dict[int, Story] = {}
+        self.merged: dict[int, int] = {}  # merged story id -> the story it went into
         self._next = 1
+
+    def ranked(
+        self, vector: dict[str, float], at: datetime, at_end: datetime | None = None
+    ) -> list[tuple[float, int]]:
+        """(score after time decay, story id) of the stories in the window, best first."""
+        scored = []
+        for story in self.stories.values():
+            weight = decay(distance_days(at, story.first_seen, story.last_seen, at_end))
+            if weight:
+                scored.append((cosine(vector, story.total) * weight, story.id))
+        scored.sort(key=lambda r: (-r[0], r[1]))
+        return scored
 
     def best(
         self, vector: dict[str, float], at: datetime, at_end: datetime | None = None
     ) -> tuple[Story | None, float]:
         """The most similar story after time decay, and its score."""
-        best: Story | None = None
-        best_score = 0.0
-        for story in self.stories.values():
-            weight = decay(distance_days(at, story.first_seen, story.last_seen, at_end))
-            if not weight:
-                continue
-            score = cosine(vector, story.total) * weight
-            if score > best_score:
-                best, best_score = story, score
-        return best, best_score
+        ranked = self.ranked(vector, at, at_end)
+        if not ranked or ranked[0][0] <= 0:
+            return None, 0.0
+        return self.stories[ranked[0][1]], ranked[0][0]
+
+    def merge(self, survivor: int, gone: int) -> None:
+        """Fold story ``gone`` into ``survivor``: members, centroid and span."""
+        keep, old = self.stories[survivor], self.stories.pop(gone)
+        keep.total = add_vectors(keep.total, old.total)
+        keep.first_seen, keep.last_seen = (
+            min(keep.first_seen, old.first_seen),
+            max(keep.last_seen, old.last_seen),
+        )
+        keep.members += old.members
+        for k, v in self.merged.items():
+            if v == gone:
+                self.merged[k] = survivor
+        self.merged[gone] = survivor
 
     def join(
         self, story: Story, article_id: int, vector: dict[str, float], at: datetime, at_end: datetime | None
@@ -233,13 +282,19 @@ class StoryIndex:
         at_end: datetime | None = None,
     ) -> Assignment:
         """Put the article in ``story_id`` (a copy's original's story) or the best story, or a new one."""
+        story_id = self.merged.get(story_id, story_id) if story_id is not None else None
         if story_id is not None and story_id in self.stories:
             self.join(self.stories[story_id], article_id, vector, at, at_end)
             return Assignment(story_id, False, 1.0)
-        story, score = self.best(vector, at, at_end)
-        if story is not None and score >= JOIN_THRESHOLD:
-            self.join(story, article_id, vector, at, at_end)
-            return Assignment(story.id, False, score)
+        ranked = self.ranked(vector, at, at_end)
+        score = ranked[0][0] if ranked else 0.0
+        if ranked and score >= JOIN_THRESHOLD:
+            pair = merge_pair(ranked[0], ranked[1] if len(ranked) > 1 else None)
+            target, gone = pair if pair else (ranked[0][1], None)
+            if gone is not None:
+                self.merge(target, gone)
+            self.join(self.stories[target], article_id, vector, at, at_end)
+            return Assignment(target, False, score, gone)
         if words < MIN_SEED_WORDS or not vector:
             return Assignment(None, False, score)
         new = Story(self._next, at, at_end or at, {})
@@ -247,6 +302,10 @@ class StoryIndex:
         self.stories[new.id] = new
         self.join(new, article_id, vector, at, None)
         return Assignment(new.id, True, score)
+
+    def story_of(self, story_id: int) -> int:
+        """The live story a (possibly merged) story id now is."""
+        return self.merged.get(story_id, story_id)
 
     def clusters(self) -> Iterable[list[int]]:
         return (s.members for s in self.stories.values())

@@ -188,6 +188,8 @@ def evaluate_stories(path: str | Path) -> dict[str, Any]:
         root, story = replay.add(n, m["text"], m.get("title"), m.get("lang"), at or now, at_end)
         roots[m["key"]] = root
         stories[m["key"]] = story if story is not None else f"alone:{m['key']}"
+    # a story merged into another after some of its articles were assigned: score the survivor
+    stories = {k: replay.index.story_of(v) if isinstance(v, int) else v for k, v in stories.items()}
     predicted_pairs = {frozenset((a, b)) for a, b in itertools.combinations(roots, 2) if roots[a] == roots[b]}
     tp = len(predicted_pairs & copy_pairs)
     copies = {

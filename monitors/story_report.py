@@ -25,8 +25,9 @@ LEFT JOIN LATERAL (
 ) first_pub ON true
 WHERE st.merged_into IS NULL AND st.articles > 0
   AND (CAST(:since AS timestamptz) IS NULL OR st.last_seen >= CAST(:since AS timestamptz))
-  AND (NOT CAST(:relevant AS boolean)
-       OR EXISTS (SELECT 1 FROM articles m WHERE m.story_id = st.id AND m.relevant))
+  AND (CAST(:topic AS text) IS NULL
+       OR EXISTS (SELECT 1 FROM articles m JOIN article_topics t ON t.article_id = m.id
+                  WHERE m.story_id = st.id AND t.topic = CAST(:topic AS text) AND t.relevant))
 ORDER BY st.outlets DESC, st.articles DESC, st.last_seen DESC, st.id
 LIMIT :limit
 """
@@ -44,13 +45,12 @@ LIMIT :limit
 
 
 def list_stories(
-    session: Session, *, since: datetime | None = None, relevant_only: bool = False, limit: int = 50
+    session: Session, *, since: datetime | None = None, topic: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
     """Stories seen since ``since`` (last seen), widest coverage first, with their outlets in
-    order of first publication and the first publisher."""
-    rows = session.execute(
-        text(LIST_SQL), {"since": since, "relevant": relevant_only, "limit": limit}
-    ).mappings()
+    order of first publication and the first publisher; with ``topic``, only stories with an
+    article relevant to it (``article_topics``, every topic an article was scored against)."""
+    rows = session.execute(text(LIST_SQL), {"since": since, "topic": topic, "limit": limit}).mappings()
     return [dict(r) for r in rows]
 
 

@@ -47,7 +47,7 @@ def check_parties_week_before(rows: Rows, conn: sa.Connection) -> None:
 
 
 def check_afp_dispatch(rows: Rows, conn: sa.Connection) -> None:
-    by_title = {r["story_title"]: r for r in rows}
+    by_title = {r["dispatch_title"]: r for r in rows}
     dispatch = by_title[EXTRAS["afp"].title]
     assert dispatch["outlets"] == 4
     assert dispatch["ran_it"] == "20 Minutes, La Tribune, Le Parisien, Ouest-France"

@@ -12,6 +12,7 @@ from monitors.stories import (
     decay,
     distance_days,
     features,
+    merge_pair,
     word_count,
 )
 
@@ -94,3 +95,58 @@ def test_decay_and_distance() -> None:
     assert distance_days(T0 + day, T0, T0 + 2 * day) == 0.0
     assert distance_days(T0 - 3 * day, T0, T0) == 3.0
     assert distance_days(T0 - 10 * day, T0, T0, at_end=T0 + day) == 0.0  # a month-level date overlaps
+
+
+# One event (a vote in the European Parliament) reported twice with little overlap, then an
+# article that covers what both said: it bridges the two stories.
+DIRECTIVE_VOTE = (
+    "Le Parlement européen a voté mardi à Strasbourg la directive sur le devoir de vigilance des "
+    "entreprises : 374 députés pour, 235 contre. Le texte oblige les sociétés de plus de 1000 salariés "
+    "à contrôler leurs fournisseurs, sous peine d'amendes. Les associations saluent une victoire, "
+    "le patronat dénonce une charge administrative de plus pour l'industrie européenne."
+)
+DIRECTIVE_RAPPORTEUR = (
+    "À Strasbourg, les eurodéputés ont adopté la directive sur le devoir de vigilance, portée par la "
+    "rapporteure Lara Wolters. Les entreprises devront surveiller les droits humains et l'environnement "
+    "chez leurs sous-traitants. Le Conseil doit encore confirmer le texte au printemps, et les États "
+    "auront deux ans pour le transposer dans leur droit national."
+)
+DIRECTIVE_BOTH = (
+    "Devoir de vigilance : à Strasbourg, le Parlement européen a adopté mardi la directive de la "
+    "rapporteure Lara Wolters, par 374 voix. Les entreprises devront surveiller fournisseurs et "
+    "sous-traitants, droits humains et environnement compris ; le Conseil doit encore confirmer le texte "
+    "et les associations saluent une victoire."
+)
+
+
+def test_merge_pair_needs_two_close_stories_nearly_as_close() -> None:
+    assert merge_pair((0.6, 1), (0.5, 2)) == (1, 2)
+    assert merge_pair((0.6, 5), (0.55, 2)) == (2, 5)  # the older id survives
+    assert merge_pair((0.73, 4), (0.29, 3)) is None  # clearly closer to one: no merge
+    assert merge_pair((0.3, 1), (0.27, 2)) is None  # the second is not close enough to join
+    assert merge_pair((0.6, 1), None) is None
+
+
+def test_an_article_that_bridges_two_stories_of_one_event_merges_them() -> None:
+    assert cosine(features(DIRECTIVE_VOTE), features(DIRECTIVE_RAPPORTEUR)) < JOIN_THRESHOLD
+    index = StoryIndex()
+    vote = index.assign(1, features(DIRECTIVE_VOTE), T0, word_count(DIRECTIVE_VOTE))
+    rapporteur = index.assign(
+        2, features(DIRECTIVE_RAPPORTEUR), T0 + timedelta(hours=1), word_count(DIRECTIVE_RAPPORTEUR)
+    )
+    assert vote.created and rapporteur.created
+    both = index.assign(3, features(DIRECTIVE_BOTH), T0 + timedelta(hours=2), word_count(DIRECTIVE_BOTH))
+    assert (both.story_id, both.merged) == (vote.story_id, rapporteur.story_id)
+    assert list(index.stories) == [vote.story_id] and index.stories[vote.story_id].members == [1, 2, 3]
+    assert index.story_of(rapporteur.story_id) == vote.story_id  # type: ignore[arg-type]
+    # a copy of the merged story's article goes to the survivor
+    copy = index.assign(4, features(DIRECTIVE_RAPPORTEUR), T0, 60, story_id=rapporteur.story_id)
+    assert copy.story_id == vote.story_id
+
+
+def test_an_article_clearly_closer_to_one_story_merges_nothing() -> None:
+    index = StoryIndex()
+    index.assign(1, features(FR), T0, word_count(FR))
+    index.assign(2, features(SAME_MINISTER_LATER), T0, word_count(SAME_MINISTER_LATER))
+    third = index.assign(3, features(FR_OTHER_NEWSROOM), T0, word_count(FR_OTHER_NEWSROOM))
+    assert third.merged is None and len(index.stories) == 2

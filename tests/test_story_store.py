@@ -5,15 +5,28 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
+from monitors import story_store
 from monitors.store import store_article
 from monitors.story_store import STORY_LOCK_CLASS
 from tests.test_copies import ENGLISH, FULL, INDEPENDENT, RESPUN, SUMMARY
 from tests.test_neardup_store import _outcome, _source, _store_in_thread
-from tests.test_stories import EN, FR, FR_OTHER_NEWSROOM, SAME_MINISTER_LATER
+from tests.test_stories import (
+    DIRECTIVE_BOTH,
+    DIRECTIVE_RAPPORTEUR,
+    DIRECTIVE_VOTE,
+    EN,
+    FR,
+    FR_OTHER_NEWSROOM,
+    SAME_MINISTER_LATER,
+)
 
 T0 = datetime(2025, 6, 12, 9, tzinfo=UTC)
 
@@ -161,3 +174,167 @@ def test_two_workers_storing_one_event_at_once_make_one_story(clean_db: sa.Engin
         assert conn.scalar(sa.text("SELECT count(*) FROM stories")) == 1
     assert [s for _, s in stories][0] == [s for _, s in stories][1] is not None
     assert [i for i, _ in stories] == [first_id, second_id]
+
+
+COUNTS = (
+    "SELECT id, articles, outlets, media, parties, source_ids, first_seen, last_seen, article_id, title"
+    " FROM stories ORDER BY id"
+)
+
+
+def _counts(conn: sa.Connection | Session) -> list[tuple[object, ...]]:
+    return [
+        (*r[:5], sorted(r[5]), *r[6:])
+        for r in conn.execute(sa.text(COUNTS)).all()  # type: ignore[union-attr]
+    ]
+
+
+def _recounted(conn: sa.Connection | Session) -> list[tuple[object, ...]]:
+    conn.execute(sa.text("SELECT story_refresh(id) FROM stories"))
+    return _counts(conn)
+
+
+VARIANTS = (FR, FR_OTHER_NEWSROOM, EN, SAME_MINISTER_LATER)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.integers(0, 60)), min_size=1, max_size=7))
+def test_counts_kept_in_place_equal_a_recount_of_the_members(
+    db: Session, arrivals: list[tuple[int, int, int]]
+) -> None:
+    """The store updates a story's counts, outlets, span and central article in place; they must
+    be what ``story_refresh`` recounts from the members, whatever arrives in whatever order
+    (copies, other outlets, a party, another language, another event)."""
+    nested = db.begin_nested()
+    try:
+        sources = [_source(db, name) for name in ("Alpha", "Beta", "Parti")]
+        db.execute(sa.text("UPDATE sources SET owner = 'party' WHERE id = :id"), {"id": sources[2]})
+        for n, (variant, source, hours) in enumerate(arrivals):
+            text = VARIANTS[variant] + f" Mise à jour numéro {n}."
+            lang = "en" if VARIANTS[variant] is EN else "fr"
+            _store(db, sources[source], f"https://x.example/{n}", text, T0 + timedelta(hours=hours), lang)
+        kept = _counts(db)
+        assert sum(r[1] for r in kept) == db.scalar(  # type: ignore[misc]
+            sa.text("SELECT count(*) FROM articles WHERE story_id IS NOT NULL")
+        )
+        assert kept == _recounted(db)
+    finally:
+        nested.rollback()
+
+
+def test_a_story_changed_after_it_was_read_is_locked_and_read_again(
+    clean_db: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another transaction changes the story between the candidate lookup and the write (it
+    joined without sharing a lookup key): the write sees the row version changed, writes
+    nothing, locks the story and writes from its new centroid, so nothing is lost."""
+    with Session(clean_db) as setup:
+        a, b = _source(setup, "Alpha"), _source(setup, "Beta")
+        first = _store(setup, a, "https://a.example/1", FR)
+        setup.commit()
+        story = _story(setup, first)
+    real = story_store._join
+    versions: list[str | None] = []
+
+    def racing(cur: Any, article_id: int, story_id: int, *args: Any) -> bool:
+        if not versions:
+            with clean_db.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "UPDATE stories SET centroid = centroid || '{\"e:concurrent\": 3.0}' WHERE id = :s"
+                    ),
+                    {"s": story_id},
+                )
+        versions.append(args[2])
+        return real(cur, article_id, story_id, *args)
+
+    monkeypatch.setattr(story_store, "_join", racing)
+    with Session(clean_db) as session:
+        second = _store(session, b, "https://b.example/1", FR_OTHER_NEWSROOM, T0 + timedelta(hours=1))
+        session.commit()
+        assert _story(session, second) == story
+    assert len(versions) == 2 and versions[0] is not None and versions[1] is None
+    with clean_db.begin() as conn:
+        centroid = conn.scalar(sa.text("SELECT centroid FROM stories WHERE id = :s"), {"s": story})
+        assert centroid["e:concurrent"] == 3.0 and "e:dati" in centroid
+        assert _counts(conn)[0][1:3] == (2, 2)
+        assert _counts(conn) == _recounted(conn)
+
+
+def test_an_article_bridging_two_stories_merges_them_and_counts_stay_right(db: Session) -> None:
+    """The older story id survives, the other names it in ``merged_into``, the 'merged' event
+    names both and the bridging article; counts are those of all members; a delete after the
+    merge keeps them right; the merged story is not listed."""
+    a, b, p = _source(db, "Alpha"), _source(db, "Beta"), _source(db, "Parti")
+    db.execute(sa.text("UPDATE sources SET owner = 'party' WHERE id = :id"), {"id": p})
+    vote = _store(db, a, "https://a.example/vote", DIRECTIVE_VOTE)
+    rapporteur = _store(db, b, "https://b.example/rap", DIRECTIVE_RAPPORTEUR, T0 + timedelta(hours=1))
+    older, newer = _story(db, vote), _story(db, rapporteur)
+    assert older is not None and newer is not None and older < newer
+    both = _store(db, p, "https://p.example/both", DIRECTIVE_BOTH, T0 + timedelta(hours=2))
+    assert _story(db, vote) == _story(db, rapporteur) == _story(db, both) == older
+    rows = {r[0]: r for r in _counts(db)}
+    assert rows[older][1:5] == (3, 3, 2, 1) and rows[newer][1:3] == (0, 0)
+    assert db.scalar(sa.text("SELECT merged_into FROM stories WHERE id = :id"), {"id": newer}) == older
+    events = db.execute(
+        sa.text("SELECT story_id, kind, other_story_id, article_id FROM story_events ORDER BY id")
+    ).all()
+    assert [tuple(e) for e in events] == [
+        (older, "created", None, vote),
+        (newer, "created", None, rapporteur),
+        (older, "merged", newer, both),
+    ]
+    assert _counts(db) == _recounted(db)
+    db.execute(sa.text("DELETE FROM articles WHERE id = :id"), {"id": rapporteur})
+    assert {r[0]: r for r in _counts(db)}[older][1:5] == (2, 2, 1, 1)
+    from monitors.story_report import list_stories
+
+    assert [s["id"] for s in list_stories(db)] == [older]
+
+
+def test_stories_of_a_topic_are_read_from_article_topics_not_the_legacy_column(db: Session) -> None:
+    """`veille stories --topic T`: stories with an article relevant to T in article_topics
+    (every topic an article was scored against), whatever ``articles.relevant`` says."""
+    from monitors.story_report import list_stories
+
+    src = _source(db)
+    museums = _story(db, _store(db, src, "https://a.example/1", FR))
+    louvre = _story(db, _store(db, src, "https://a.example/2", SAME_MINISTER_LATER, T0 + timedelta(days=40)))
+    first, second = (
+        db.scalar(sa.text("SELECT id FROM articles WHERE story_id = :s"), {"s": s}) for s in (museums, louvre)
+    )
+    db.execute(sa.text("UPDATE articles SET relevant = (id = :id)"), {"id": first})
+    db.execute(
+        sa.text(
+            "INSERT INTO article_topics (article_id, topic, version, score, relevant) VALUES"
+            " (:a, 'ai_summit', 'v', 0.1, false), (:b, 'ai_summit', 'v', 0.9, true),"
+            " (:a, 'eu_ai_act', 'v', 0.8, true)"
+        ),
+        {"a": first, "b": second},
+    )
+    assert [s["id"] for s in list_stories(db, topic="ai_summit")] == [louvre]
+    assert [s["id"] for s in list_stories(db, topic="eu_ai_act")] == [museums]
+    assert {s["id"] for s in list_stories(db)} == {museums, louvre}
+    assert list_stories(db, topic="other") == []
+
+
+def test_wire_copies_names_the_copy_cluster_and_the_story_apart(db: Session) -> None:
+    """wire_copies: ``cluster_id`` is the dispatch's copy cluster, ``story_id`` the news story
+    (the view used to call the cluster ``story_id`` next to ``articles.story_id``)."""
+    src = _source(db)
+    full = _store(db, src, "https://a.example/full", FULL)
+    summary = _store(db, src, "https://b.example/summary", SUMMARY, T0 + timedelta(hours=2))
+    db.execute(sa.text("UPDATE articles SET wire = 'AFP' WHERE id = :id"), {"id": full})
+    rows = db.execute(
+        sa.text("SELECT article_id, cluster_id, story_id, agency FROM wire_copies ORDER BY article_id")
+    ).all()
+    assert [tuple(r) for r in rows] == [
+        (full, full, _story(db, full), "AFP"),
+        (summary, full, _story(db, full), "AFP"),
+    ]
+    columns = db.execute(sa.text("SELECT * FROM wire_copies LIMIT 0")).keys()
+    assert len(list(columns)) == len(set(columns))
+    db.execute(sa.text("SAVEPOINT v"))
+    definition = db.scalar(sa.text("SELECT pg_get_viewdef('wire_copies'::regclass)"))
+    db.execute(sa.text(f"CREATE OR REPLACE VIEW wire_copies AS {definition}"))  # it can be made again
+    db.execute(sa.text("ROLLBACK TO SAVEPOINT v"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from flows.commands.common import prepare_database
@@ -32,7 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--topic",
         metavar="T",
-        help="only stories with an article relevant to topic T (a name in monitors/topics/ or a TOML file)",
+        help="only stories with an article relevant to topic T (a topic's name or its TOML file)",
     )
     p.add_argument("--since", metavar="D", help="only stories last seen on or after D (YYYY-MM-DD)")
     p.add_argument("--limit", "-n", type=int, default=30, metavar="N", help="at most N stories (30)")
@@ -50,31 +49,26 @@ def _since(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _check_topic(name: str) -> None:
-    """The topic must be the one veille scores articles with (articles carry one relevance)."""
-    from monitors.relevance import DEFAULT_TOPIC_PATH, load_topic
+def _topic_name(name: str) -> str:
+    """The name of topic ``name`` (a name in the topic folder, or a TOML file)."""
+    from monitors.topic_schema import TopicError
+    from monitors.topic_set import find_topic
 
-    path = Path(name) if name.endswith(".toml") else DEFAULT_TOPIC_PATH.parent / f"{name}.toml"
-    if not path.is_file():
-        raise SystemExit(f"veille stories: no topic {name!r} (no file {path})")
-    topic, scored = load_topic(path), load_topic()
-    if topic.name != scored.name:
-        raise SystemExit(
-            f"veille stories: articles are scored for topic {scored.name!r}, not {topic.name!r}"
-            " (run `veille rescore --topic` first)"
-        )
+    try:
+        return find_topic(name).name
+    except (TopicError, OSError) as exc:
+        raise SystemExit(f"veille stories: no topic {name!r} ({exc})") from exc
 
 
 def handle(args: argparse.Namespace) -> int:
     since = _since(args.since)
-    if args.topic:
-        _check_topic(args.topic)
+    topic = _topic_name(args.topic) if args.topic else None
     prepare_database()
     from monitors.db import session_scope
     from monitors.story_report import list_stories
 
     with session_scope() as session:
-        stories = list_stories(session, since=since, relevant_only=bool(args.topic), limit=args.limit)
+        stories = list_stories(session, since=since, topic=topic, limit=args.limit)
     if args.json:
         for s in stories:
             record = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in s.items()}
