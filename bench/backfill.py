@@ -209,7 +209,8 @@ def stored() -> int:
 
 
 def run_path(sources: Path, first: int, count: int) -> None:
-    from flows.pipeline import direct_run, run_flow
+    from flows.pipeline import direct_run
+    from flows.runs import run_flow
 
     with direct_run():
         run_flow(str(sources), force=True)

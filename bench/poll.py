@@ -8,7 +8,7 @@ PostgreSQL database created for the run and dropped after. Two paths are measure
 
 - library: ``monitors.poll.poll_batches_as_completed`` + ``monitors.store.apply_polls``
   (thread pool of ``VEILLE_CONCURRENCY``, one transaction per batch of 50 outcomes);
-- flow: ``flows.pipeline.poll_flow`` (Prefect, one task per batch of sources, the same
+- flow: ``flows.runs.poll_flow`` (Prefect, one task per batch of sources, the same
   pool), including the sync of the sources file into the database, called as ``veille run``
   calls its flows (``flows.pipeline.direct_run``: no flow-run heartbeats).
 
@@ -260,7 +260,8 @@ def run_library_cycle(sources_file: str) -> tuple[int, int]:
 
 def run_flow_cycle(sources_file: str) -> tuple[int, int]:
     """The poll flow as ``veille run`` calls it (in this process: ``direct_run``)."""
-    from flows.pipeline import direct_run, poll_flow, reset_runtime
+    from flows.pipeline import direct_run, reset_runtime
+    from flows.runs import poll_flow
 
     reset_runtime()
     try:

@@ -7,16 +7,24 @@ time are printed. Steps:
 
 - ``python``: interpreter start (the floor);
 - ``import prefect``;
-- ``import flows.pipeline``: everything `veille run` imports (Prefect, SQLAlchemy,
-  trafilatura, numpy, datasketch...);
+- ``import flows.direct``: what `veille run` imports without a Prefect server (SQLAlchemy,
+  the pipeline's modules; no Prefect, trafilatura or datasketch);
+- ``import flows.runs``: what it imports with one (Prefect and its flows, as well);
 - ``migrations check``: ``monitors.db.migrate()`` on a database already at the head;
 - ``temporary Prefect server``: start and stop of the server Prefect launches when no
   ``PREFECT_API_URL`` is set (``SubprocessASGIServer``), minus ``import prefect``;
 - ``embedded PostgreSQL``: start and stop of pgserver on an existing data folder;
 - ``veille run, nothing due``: the whole command on a migrated database whose only source
-  was just polled.
+  was just polled, three ways: without a Prefect server (the direct run), with
+  ``VEILLE_PREFECT=on`` and no server (the flows on Prefect's temporary server: how every
+  run went before the direct run), and with ``PREFECT_API_URL`` pointing at a ``prefect
+  server start`` the bench starts (its own PREFECT_HOME), the ratios of the first two to the
+  third printed at the end.
 
-    python bench/startup.py [--repeat 3] [--skip embedded,server]
+Child processes get bytecode caches (PYTHONDONTWRITEBYTECODE is dropped), as an installed
+veille has.
+
+    python bench/startup.py [--repeat 3] [--skip embedded,server,api]
 
 Needs a PostgreSQL server (VEILLE_BENCH_ADMIN_URL, default the local one) for the
 scratch database; the embedded step needs pgserver (installed with veille).
@@ -26,11 +34,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -68,10 +78,36 @@ def timed(cmd: list[str], env: dict[str, str], inner: bool = False) -> float:
     return float(proc.stdout.strip().splitlines()[-1]) if inner else wall
 
 
+def start_prefect_server(env: dict[str, str], home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``prefect server start`` on a free port with its own home; its API URL once healthy."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server_env = dict(env, PREFECT_HOME=str(home))
+    server_env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen(
+        [PY, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=server_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("prefect server start did not answer within 300 s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--skip", default="", help="comma-separated: embedded, server")
+    ap.add_argument("--skip", default="", help="comma-separated: embedded, server, api")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
@@ -85,6 +121,10 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="veille-startup-")
     env = dict(os.environ, VEILLE_DATABASE_URL=url, VEILLE_DATA_DIR=tmp, PYTHONPATH=str(ROOT))
     env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # as veille sets it
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PREFECT_API_URL", None)
+    env["PREFECT_HOME"] = str(Path(tmp) / "prefect-home")  # no profile of the user's
+    server: subprocess.Popen[bytes] | None = None
     sources = Path(tmp) / "sources.toml"
     # a source that is never due again during the bench: polled once below (it fails: nothing
     # listens on port 9), then its backoff keeps it out of the due list
@@ -95,11 +135,22 @@ def main() -> None:
     steps: dict[str, tuple[list[str], bool]] = {
         "python": ([PY, "-c", "pass"], False),
         "import prefect": ([PY, "-c", "import prefect"], False),
-        "import flows.pipeline": ([PY, "-c", "import flows.pipeline"], False),
+        "import flows.direct": ([PY, "-c", "import flows.direct"], False),
+        "import flows.runs": ([PY, "-c", "import flows.runs"], False),
         "migrations check (at head)": ([PY, "-c", "from monitors.db import migrate; migrate()"], False),
         "veille stats": ([*veille, "stats"], False),
-        "veille run, nothing due": ([*veille, "run", "--sources", str(sources)], False),
+        "veille run, nothing due, no server (direct)": ([*veille, "run", "--sources", str(sources)], False),
+        "veille run, nothing due, no server, VEILLE_PREFECT=on (before)": (
+            ["env", "VEILLE_PREFECT=on", *veille, "run", "--sources", str(sources)],
+            False,
+        ),
     }
+    if "api" not in skip:
+        server, api_url = start_prefect_server(env, Path(tmp) / "prefect-server-home")
+        steps["veille run, nothing due, with a Prefect server"] = (
+            ["env", f"PREFECT_API_URL={api_url}", *veille, "run", "--sources", str(sources)],
+            False,
+        )
     if "server" not in skip:
         steps["temporary Prefect server start+stop"] = ([PY, "-c", SERVER], True)
     if "embedded" not in skip:
@@ -115,6 +166,9 @@ def main() -> None:
             capture_output=True,
             cwd=ROOT,
         )
+        for step, (cmd, _) in steps.items():  # one untimed round: caches, the server's first flow
+            if step.startswith("veille run"):
+                subprocess.run(cmd, env=env, capture_output=True, cwd=ROOT)
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start (shared)")
         times: dict[str, list[float]] = {k: [] for k in steps}
         for _ in range(args.repeat):
@@ -122,7 +176,16 @@ def main() -> None:
                 times[step].append(timed(cmd, env, inner))
         for step, ts in times.items():
             print(f"{statistics.median(ts):6.2f} s  {step}   ({', '.join(f'{t:.2f}' for t in ts)})")
+        runs = [k for k in times if k.startswith("veille run")]
+        before = times[runs[1]]
+        for step in (runs[0], *runs[2:]):
+            ratios = [b / a for a, b in zip(times[step], before, strict=True)]
+            print(f"{statistics.median(ratios):6.2f}x faster than before, run by run: {step}")
+        print(f"machine: load average {os.getloadavg()[0]:.2f} at the end")
     finally:
+        if server is not None:
+            os.killpg(server.pid, 15)
+            server.wait(30)
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

@@ -11,7 +11,8 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.pipeline import _run_id, ingest_flow, poll_batches, reset_runtime, runtime, transient_task
+from flows.pipeline import _run_id, poll_batches, reset_runtime, runtime, transient_task
+from flows.runs import ingest_flow
 from monitors.db import session_scope
 from monitors.poll import PollOutcome, SourceState, poll_source
 from monitors.sources import load_sources, sync_sources

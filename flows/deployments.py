@@ -23,7 +23,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval
 
 from flows.maintenance import maintenance_flow
-from flows.pipeline import ingest_flow, run_flow
+from flows.runs import ingest_flow, run_flow
 from monitors.settings import Settings, get_settings
 
 TAGS = ["veille"]

@@ -8,9 +8,10 @@ summary line on the parent run's log, the report artifact and ``veille run``'s e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prefect.states import Completed, Failed, State
+if TYPE_CHECKING:  # Prefect is imported only by the flows (a direct run does without it)
+    from prefect.states import State
 
 #: ``veille run`` exit codes.
 EXIT_OK = 0  # every due source polled, every page settled (or nothing was due)
@@ -46,6 +47,8 @@ class RunOutcome:
         """The flow's final state, whose name :func:`exit_code_of` reads back: Completed (named
         Partial when something failed), Failed named Incomplete when the run was cut short
         with work left, Failed when nothing could run."""
+        from prefect.states import Completed, Failed
+
         name = STATE_NAMES[self.status]
         if self.status in {"ok", "partial"}:
             return Completed(message=self.message, data=data, name=name)

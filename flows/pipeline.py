@@ -1,26 +1,26 @@
-"""Prefect flows: poll due sources, then drain the URL queue in batches.
+"""The steps of a veille run and how they fit together: poll due sources, then drain the URL
+queue in batches.
 
-Orchestration only: every step calls a plain function from ``monitors``.
+Orchestration only: every step calls a plain function from ``monitors``. No Prefect import
+here: ``veille run`` without a Prefect server runs these steps directly
+(:mod:`flows.direct`), and :mod:`flows.runs` wraps the same steps in Prefect flows and tasks.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
-from prefect.context import get_run_context
-from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import DBAPIError, OperationalError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
@@ -44,6 +44,37 @@ from monitors.store import (
     queue_counts,
 )
 from monitors.topic_set import load_topics
+
+
+class Pending(Protocol):
+    """A step's result to come: a ``concurrent.futures.Future`` or a ``PrefectFuture``."""
+
+    def result(self) -> Any: ...
+
+
+#: Runs a step on a worker thread: ``submit(step, *args)`` returns its :class:`Pending` result.
+#: In a flow, a Prefect task run (:mod:`flows.runs`); in a direct run, a thread of a pool
+#: with the same retries (:mod:`flows.direct`).
+Submit = Callable[..., Pending]
+
+#: Failures worth another try: the database or the network hiccuped.
+TRANSIENT_ERRORS = (DatabaseUnavailable, OperationalError, DBAPIError, psycopg.OperationalError, Urllib3Error)
+#: Seconds before the first and the second retry of a step that failed for a passing reason.
+RETRY_DELAYS = (2, 10)
+
+
+def run_logger() -> Any:
+    """The Prefect run's logger inside a flow or task run (its lines go to the UI), else the
+    ``veille`` logger (a direct run prints it on stderr)."""
+    if "prefect.logging" in sys.modules:
+        from prefect.exceptions import MissingContextError
+        from prefect.logging import get_run_logger
+
+        try:
+            return get_run_logger()
+        except MissingContextError:
+            pass
+    return logging.getLogger("veille")
 
 
 @dataclass
@@ -107,6 +138,8 @@ def direct_run() -> Iterator[None]:
     one second, when each flow run ends: up to a second lost per flow and subflow run, about
     three for a ``veille run`` (a flow and two subflows).
     """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
     if any(os.environ.get(name) for name in HEARTBEAT_ENV):
         yield
         return
@@ -114,23 +147,30 @@ def direct_run() -> Iterator[None]:
         yield
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Whether a step that raised ``exc`` is worth another try (database or network hiccup);
+    anything else is a bug or bad data."""
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry a task only when it failed for a passing reason (database or network hiccup)."""
+    """Prefect's retry condition: retry a task only when it failed for a passing reason."""
     try:
         state.result()
-    except (DatabaseUnavailable, OperationalError, DBAPIError, psycopg.OperationalError, Urllib3Error):
-        return True
-    except Exception:  # noqa: BLE001 - anything else is a bug or bad data: do not retry
-        return False
+    except Exception as exc:  # noqa: BLE001 - judged below
+        return is_transient(exc)
     return False
 
 
-def transient_task(name: str | None = None, delays: tuple[int, int] = (2, 10)) -> Any:
+def transient_task(name: str | None = None, delays: tuple[int, int] = RETRY_DELAYS) -> Any:
     """veille's task decorator: no result cache (tasks read and write the database), and two
     retries, for transient failures only."""
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
     return task(
         cache_policy=NO_CACHE,
-        retries=2,
+        retries=len(delays),
         retry_delay_seconds=list(delays),
         retry_condition_fn=retry_transient,
         task_run_name=name,
@@ -138,6 +178,11 @@ def transient_task(name: str | None = None, delays: tuple[int, int] = (2, 10)) -
 
 
 def _run_id() -> str | None:
+    """The Prefect flow run's id, recorded with each fetch; None outside a flow run."""
+    if "prefect.context" not in sys.modules:
+        return None
+    from prefect.context import get_run_context
+
     try:
         return str(get_run_context().flow_run.id)  # type: ignore[union-attr]
     except Exception:  # noqa: BLE001
@@ -153,16 +198,16 @@ def poll_batches(due: list[SourceState], size: int = POLL_BATCH) -> list[list[So
     return [due[i : i + size] for i in range(0, len(due), size)]
 
 
-@transient_task("poll batch {index} ({count} sources)")
 def poll_batch_task(
     batch: list[SourceState], run_id: str | None, index: int, count: int
 ) -> list[PollSummary]:
-    """Poll a batch of sources on the shared pool, then store the batch in one transaction."""
+    """Poll a batch of sources on the shared pool, then store the batch in one transaction (the
+    body of the task ``poll batch N``)."""
     rt = runtime()
     outcomes = poll_many(rt.client, rt.settings, batch, _keep, rt.throttle, rt.robots, rt.pool)
     with session_scope() as session:
         summaries = apply_polls(session, outcomes, run_id, rt.settings)
-    logger = get_run_logger()
+    logger = run_logger()
     # one line per source in error, one for the batch: the run summary artifact has every source
     for source, summary in zip(batch, summaries, strict=True):
         if summary.error:
@@ -197,7 +242,6 @@ def _cause(exc: BaseException) -> str:
     )
 
 
-@transient_task("ingest worker {worker}")
 def ingest_worker_task(
     worker: int, run_id: str | None, budget: int | None, total: int, workers: int = 1
 ) -> IngestReport:
@@ -209,7 +253,7 @@ def ingest_worker_task(
     claim token, see :mod:`monitors.queue`) are free for the next run at once.
     """
     rt = runtime()
-    logger = get_run_logger()
+    logger = run_logger()
     report = IngestReport()
     engine = get_engine()
     holder = holder_for(engine)  # shared by the process's workers, released by ingest_flow
@@ -266,7 +310,7 @@ def _recover(
 ) -> bool:
     """After a database error: wait for the database, hand back the unsettled rows; whether
     the worker can go on."""
-    logger = get_run_logger()
+    logger = run_logger()
     reason = _cause(exc)
     report.interruptions.append(f"database lost: {reason}")
     logger.warning("database lost (%s): waiting up to %.0f s for it", reason, wait)
@@ -289,19 +333,20 @@ def _recover(
     return False
 
 
-@flow(name="veille-poll", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
-def poll_flow(sources_file: str | None = None, force: bool = False) -> list[PollSummary]:
-    """Sync the sources file into the database and poll the sources that are due."""
-    logger = get_run_logger()
+def poll_sources(
+    sources_file: str | None, force: bool, submit: Submit, run_id: str | None
+) -> list[PollSummary]:
+    """Sync the sources file into the database and poll the sources that are due, one step
+    per batch of sources (the body of the ``veille-poll`` flow)."""
+    logger = run_logger()
     ensure_schema()
     specs = load_sources(sources_file)
     with session_scope() as session:
         ids = sync_sources(session, specs)
         due = due_sources(session, ids, force=force)
     logger.info("%d sources in %s, %d due", len(ids), sources_file or "the default list", len(due))
-    run_id = _run_id()
     batches = poll_batches(due)
-    futures = [poll_batch_task.submit(b, run_id, i, len(b)) for i, b in enumerate(batches)]
+    futures = [submit(poll_batch_task, b, run_id, i, len(b)) for i, b in enumerate(batches)]
     summaries: list[PollSummary] = []
     for future, batch in zip(futures, batches, strict=True):
         try:
@@ -313,11 +358,9 @@ def poll_flow(sources_file: str | None = None, force: bool = False) -> list[Poll
     return summaries
 
 
-@flow(name="veille-ingest", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
-def ingest_flow(max_items: int | None = None) -> IngestReport:
-    """Fetch, extract, score and store every due URL of the queue; run on its own, it ends
-    in a state that says how it went and publishes its report (with :class:`IngestReport`
-    as its result)."""
+def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tuple[IngestReport, Any]:
+    """Fetch, extract, score and store every due URL of the queue, one step per worker (the
+    body of the ``veille-ingest`` flow); the report and the database time it started at."""
     from monitors.archive import database_now
 
     settings = get_settings()
@@ -325,12 +368,13 @@ def ingest_flow(max_items: int | None = None) -> IngestReport:
     with session_scope() as session:
         total = queue_counts(session).get("pending", 0)
         since = database_now(session)
-    get_run_logger().info("%d URLs pending in the queue", total)
+    run_logger().info("%d URLs pending in the queue", total)
+    report = IngestReport()
+    if not total:
+        return report, since  # nothing a worker could claim (claims take pending rows only)
     workers = max(1, min(settings.concurrency, 8, total))
     budget = None if max_items is None else max(1, max_items // workers)
-    run_id = _run_id()
-    futures = [ingest_worker_task.submit(w, run_id, budget, total, workers) for w in range(workers)]
-    report = IngestReport()
+    futures = [submit(ingest_worker_task, w, run_id, budget, total, workers) for w in range(workers)]
     try:
         for f in futures:
             try:
@@ -340,31 +384,31 @@ def ingest_flow(max_items: int | None = None) -> IngestReport:
                 report.gave_up = True
     finally:
         holder_for(get_engine()).close()  # the workers are done: their claims are settled or free
-    if _is_subflow():
-        return report  # the parent run judges and reports
-    return _finish_drain(report, since)  # type: ignore[no-any-return]
+    return report, since
 
 
-def _is_subflow() -> bool:
+def run_once(
+    poll: Callable[[], list[PollSummary]], ingest: Callable[[], IngestReport]
+) -> tuple[list[dict[str, Any]], Any, Any]:
+    """One cycle (the body of the ``veille-run`` flow): poll, then ingest, with a fresh shared
+    runtime; the per-source rows, the verdict (:class:`flows.outcome.RunOutcome`) and the
+    database time the cycle started at."""
+    from flows.outcome import judge_run
+    from monitors.archive import database_now
+
+    ensure_schema()
+    with session_scope() as session:
+        started = database_now(session)
+    reset_runtime()
     try:
-        return get_run_context().flow_run.parent_task_run_id is not None  # type: ignore[union-attr]
-    except Exception:  # noqa: BLE001 - no run context: called outside a flow
-        return False
-
-
-def _finish_drain(report: IngestReport, since: Any) -> Any:
-    """A drain run on its own (the drain-queue deployment): its verdict, log line and artifacts."""
-    from flows.artifacts import publish_drain_artifacts
-    from flows.outcome import judge_ingest
-
-    outcome = judge_ingest(report.statuses, report.interruptions, report.gave_up)
-    logger = get_run_logger()
-    (logger.info if outcome.status == "ok" else logger.warning)(outcome.message)
-    try:
-        publish_drain_artifacts(summarize([], report, _source_names()), since, outcome)
-    except DBAPIError as exc:
-        logger.error("drain report not published: %s", _cause(exc))
-    return outcome.state(report)
+        polls = poll()
+        report = ingest()
+    finally:
+        reset_runtime()
+    rows = summarize(polls, report, _source_names())
+    outcome = judge_run(rows, report.interruptions, report.gave_up)
+    (run_logger().info if outcome.status == "ok" else run_logger().warning)(outcome.message)
+    return rows, outcome, started
 
 
 def summarize(polls: list[PollSummary], ingest: IngestReport, names: dict[int, str]) -> list[dict[str, Any]]:
@@ -394,39 +438,6 @@ def summarize(polls: list[PollSummary], ingest: IngestReport, names: dict[int, s
     return rows
 
 
-@flow(name="veille-run", log_prints=True)
-def run_flow(
-    sources_file: str | None = None, force: bool = False, max_items: int | None = None
-) -> list[dict[str, Any]]:
-    """Poll due sources once, ingest the queue, publish a summary table and report.
-
-    Ends in a state that says how it went (:mod:`flows.outcome`), with the per-source rows
-    as its result.
-    """
-    from flows.artifacts import publish_run_artifacts
-    from flows.outcome import judge_run
-    from monitors.archive import database_now
-
-    ensure_schema()
-    with session_scope() as session:
-        started = database_now(session)
-    reset_runtime()
-    try:
-        polls = poll_flow(sources_file, force)
-        ingest = ingest_flow(max_items)
-    finally:
-        reset_runtime()
-    rows = summarize(polls, ingest, _source_names())
-    outcome = judge_run(rows, ingest.interruptions, ingest.gave_up)
-    logger = get_run_logger()
-    (logger.info if outcome.status == "ok" else logger.warning)(outcome.message)
-    try:
-        publish_run_artifacts(rows, since=started, outcome=outcome)
-    except DBAPIError as exc:
-        logger.error("run report not published: %s", _cause(exc))
-    return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result
-
-
 def _source_names() -> dict[int, str]:
     from sqlalchemy import select
 
@@ -441,3 +452,13 @@ def _source_names() -> dict[int, str]:
 
 def sources_path(value: str | Path | None) -> str | None:
     return str(value) if value else None
+
+
+def __getattr__(name: str) -> Any:
+    """The flows lived here before :mod:`flows.runs`: deployments made with the entrypoint
+    ``flows.pipeline:run_flow`` (or ``ingest_flow``, ``poll_flow``) keep working."""
+    if name in {"run_flow", "ingest_flow", "poll_flow"}:
+        from flows import runs
+
+        return getattr(runs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

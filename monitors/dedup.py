@@ -24,6 +24,7 @@ duplicate only shows it twice.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 import unicodedata
@@ -31,7 +32,6 @@ import zlib
 from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
 __all__ = [
     "BANDS",
@@ -236,8 +236,17 @@ def _shingle_hashes(tokens: list[bytes]) -> np.ndarray:
     return (acc >> np.uint64(32)).astype(np.uint32)
 
 
-# datasketch's permutations for (NUM_PERM, SEED, affine32): a_k odd and b_k, uint32.
-_A, _B = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME).permutations
+@functools.cache
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's permutations for (NUM_PERM, SEED, affine32): a_k odd and b_k, uint32.
+    Made on first use: datasketch imports scipy (0.3 s), which a run with nothing to ingest,
+    and every command that computes no signature, can do without."""
+    from datasketch import MinHash
+
+    a, b = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME).permutations
+    return a, b
+
+
 # MurmurHash3's 32-bit finalizer, datasketch's pre-mix for the affine32 scheme.
 _FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
 
@@ -258,7 +267,8 @@ def _minhash(hashes: np.ndarray) -> list[int]:
     h ^= h >> s2
     h *= m2
     h ^= h >> s3
-    values: list[int] = (np.multiply.outer(h, _A) + _B).min(axis=0).tolist()
+    a, b = _permutations()
+    values: list[int] = (np.multiply.outer(h, a) + b).min(axis=0).tolist()
     return values
 
 

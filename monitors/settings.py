@@ -41,6 +41,14 @@ def _float(name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first by default)."""
+    raw = (os.environ.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration; every field maps to a ``VEILLE_`` variable in ``.env.example``."""
@@ -80,6 +88,7 @@ class Settings:
     db_wait: float = 30.0
     fetch_deadline: float = 60.0
     analysis_deadline: float = 60.0
+    prefect: str = "auto"  # veille run as Prefect flows: auto (when a server is configured), on, off
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -128,6 +137,7 @@ class Settings:
             db_wait=_float("VEILLE_DB_WAIT", 30.0),
             fetch_deadline=_float("VEILLE_FETCH_DEADLINE", 3 * _float("VEILLE_TIMEOUT", 20.0)),
             analysis_deadline=_float("VEILLE_ANALYSIS_DEADLINE", 60.0),
+            prefect=_choice("VEILLE_PREFECT", ("auto", "on", "off")),
         )
 
 

@@ -225,7 +225,7 @@ def serve_archive(site: LocalSite) -> list[dict[str, str]]:
 def build_archive(site: LocalSite, tmp: Path, engine: sa.Engine) -> None:
     """Poll and ingest the archive sources with the real pipeline, then cluster the edited
     AFP copy with its original (the near-duplicate stage's job, not run by this pipeline)."""
-    from flows.pipeline import run_flow
+    from flows.runs import run_flow
 
     sources = write_sources(tmp / "archive_sources.toml", serve_archive(site))
     run_flow(sources_file=str(sources))

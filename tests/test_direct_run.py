@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 
 import flows.backfill
-import flows.pipeline
+import flows.runs
 from flows.cli import main
 from flows.pipeline import HEARTBEAT_ENV, direct_run
 
@@ -52,16 +52,19 @@ def test_direct_run_keeps_heartbeats_the_user_asked_for(monkeypatch: pytest.Monk
 def test_veille_run_and_backfill_call_their_flows_as_direct_runs(
     monkeypatch: pytest.MonkeyPatch, engine: sa.Engine
 ) -> None:
+    from prefect.states import Completed
+
     seen: dict[str, int | None] = {}
 
     def fake_flow(name: str) -> Any:
-        def run(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        def run(*args: Any, **kwargs: Any) -> Any:
             seen[name] = _heartbeat()
-            return []
+            return Completed(data=[]) if name == "run" else []
 
         return run
 
-    monkeypatch.setattr(flows.pipeline, "run_flow", fake_flow("run"))
+    monkeypatch.setenv("VEILLE_PREFECT", "on")  # veille run as flows, with or without a server
+    monkeypatch.setattr(flows.runs, "run_flow", fake_flow("run"))
     monkeypatch.setattr(flows.backfill, "backfill_flow", fake_flow("backfill"))
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["run"]) == 0

@@ -381,13 +381,15 @@ def test_a_bad_sources_file_stops_before_any_flow_in_one_line(
     content: str,
     expected: str,
 ) -> None:
-    import flows.pipeline
+    import flows.direct
+    import flows.runs
     from flows.cli import main
 
     def no_flow(*args: object, **kwargs: object) -> None:
         raise AssertionError("a flow started")
 
-    monkeypatch.setattr(flows.pipeline, "run_flow", no_flow)
+    monkeypatch.setattr(flows.runs, "run_flow", no_flow)
+    monkeypatch.setattr(flows.direct, "run_direct", no_flow)
     bad = tmp_path / "sources.toml"
     bad.write_text(content)
     assert main(["run", "--sources", str(bad)]) == 2

@@ -34,7 +34,7 @@ def new_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 
 def test_ingest_flow_on_a_new_database_migrates_it_first(new_database: str) -> None:
-    from flows.pipeline import ingest_flow
+    from flows.runs import ingest_flow
 
     report = ingest_flow()
 

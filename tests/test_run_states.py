@@ -15,7 +15,7 @@ from prefect import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, LogFilter, LogFilterFlowRunId
 
 from flows.cli import main
-from flows.pipeline import ingest_flow, run_flow
+from flows.runs import ingest_flow, run_flow
 from tests.site import LocalSite, seed_site, write_sources
 from tests.test_serve import _artifacts
 
@@ -117,7 +117,7 @@ def test_nothing_could_run_when_the_database_is_unreachable(
 def test_a_drain_run_on_its_own_publishes_its_report(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path
 ) -> None:
-    from flows.pipeline import poll_flow
+    from flows.runs import poll_flow
 
     seed_site(site)
     poll_flow(str(_sources(tmp_path, site, "/feed.xml")))

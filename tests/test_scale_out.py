@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from flows.pipeline import poll_flow
+from flows.runs import poll_flow
 from tests.site import LocalSite, Request, rss_feed, write_sources
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -25,7 +25,7 @@ PAGES = 40
 WORKER = """
 import json, sys, time
 from pathlib import Path
-from flows.pipeline import ingest_flow
+from flows.runs import ingest_flow
 barrier = Path(sys.argv[1])
 (barrier / sys.argv[2]).touch()
 deadline = time.monotonic() + 120

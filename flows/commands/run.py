@@ -33,39 +33,46 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Check the settings and the sources file, reach the database, then run the flow; the
-    exit code says how it went (docs/operating.md)."""
+    """Check the settings and the sources file, reach the database, then run the cycle: as
+    Prefect flows when a Prefect server is configured, else directly (``VEILLE_PREFECT``,
+    :mod:`flows.mode`); the exit code says how it went (docs/operating.md)."""
+    from flows.mode import use_flows
     from flows.outcome import EXIT_NOTHING
     from monitors.db import DatabaseUnavailable
     from monitors.settings import get_settings
     from monitors.sources import load_sources
 
     started = time.monotonic()
-    get_settings()  # a bad VEILLE_* value, or sources file, stops here: exit 2, before any flow
+    settings = get_settings()  # a bad VEILLE_* value, or sources file, stops here: exit 2, before any flow
     load_sources(args.sources)
     try:
         prepare_database()
     except DatabaseUnavailable as exc:
         print(f"veille: error: nothing could run: {exc}", file=sys.stderr)
         return EXIT_NOTHING
-    from flows.pipeline import direct_run, run_flow
+    if not use_flows(settings.prefect):
+        from flows.direct import run_direct
+
+        rows, outcome = run_direct(sources_file=args.sources, force=args.all, max_items=args.max_items)
+        return report(rows, outcome.exit_code, outcome.message, started)
+    from flows.outcome import RunFailed, exit_code_of
+    from flows.pipeline import direct_run
+    from flows.runs import run_flow
 
     with direct_run():
         state = run_flow(
             sources_file=args.sources, force=args.all, max_items=args.max_items, return_state=True
         )
-    return report(state, started)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, RunFailed):
+        result = result.data
+    return report(result, exit_code_of(state), state.message, started)
 
 
-def report(state: Any, started: float) -> int:
+def report(rows: Any, code: int, verdict: str | None, started: float) -> int:
     """Print the per-source table, the totals and the verdict; the exit code."""
-    from prefect.states import State
+    from flows.outcome import EXIT_NOTHING
 
-    from flows.outcome import EXIT_NOTHING, RunFailed, exit_code_of
-
-    rows = state.result(raise_on_failure=False) if isinstance(state, State) else state
-    if isinstance(rows, RunFailed):
-        rows = rows.data
     if isinstance(rows, BaseException) or not isinstance(rows, list):
         print(f"veille: error: the run failed: {rows}", file=sys.stderr)
         return EXIT_NOTHING
@@ -84,9 +91,6 @@ def report(state: Any, started: float) -> int:
     )
     if poll_errors:
         print("see `SELECT name, last_error_class, last_error FROM sources WHERE consecutive_failures > 0`")
-    if not isinstance(state, State):
-        return 0
-    code = exit_code_of(state)
     if code:
-        print(f"veille: {state.message}", file=sys.stderr)
+        print(f"veille: {verdict}", file=sys.stderr)
     return code

@@ -1,0 +1,87 @@
+"""A veille cycle without Prefect: the steps of :mod:`flows.pipeline` on a pool of threads.
+
+``veille run`` takes this path when no Prefect server is configured (:mod:`flows.mode`):
+starting Prefect's temporary server and recording three flow runs in it cost seconds for a
+history nobody can see. What a user relies on is kept: the same steps on the same number of
+threads (8), the same retries (a step that fails for a transient reason is tried again after
+2 s, then 10 s, as ``retry_transient`` does in a flow), the same verdict and exit code
+(:mod:`flows.outcome`), the log lines on stderr. No artifacts: they live in a Prefect server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from flows.pipeline import RETRY_DELAYS, drain_queue, is_transient, poll_sources, run_once
+
+#: Threads for the steps, as the flows' ``ThreadPoolTaskRunner(max_workers=8)``.
+STEP_THREADS = 8
+
+
+def with_retries(
+    step: Callable[..., Any], *args: Any, delays: tuple[float, ...] = RETRY_DELAYS, sleep: Any = time.sleep
+) -> Any:
+    """Call ``step``; when it fails for a transient reason (:func:`flows.pipeline.is_transient`),
+    wait and try again, once per delay; any other failure, or the last one, is raised."""
+    for delay in delays:
+        try:
+            return step(*args)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            logging.getLogger("veille").warning(
+                "%s failed (%s: %s), retried in %s s", step.__name__, type(exc).__name__, exc, delay
+            )
+        sleep(delay)
+    return step(*args)
+
+
+def run_direct(
+    sources_file: str | None = None, force: bool = False, max_items: int | None = None
+) -> tuple[list[dict[str, Any]], Any]:
+    """One cycle as ``veille-run`` does it, without Prefect: the per-source rows and the
+    verdict (:class:`flows.outcome.RunOutcome`)."""
+    show_logs()
+    with ThreadPoolExecutor(STEP_THREADS, thread_name_prefix="step") as pool:
+
+        def submit(step: Callable[..., Any], *args: Any) -> Future[Any]:
+            return pool.submit(with_retries, step, *args)
+
+        rows, outcome, _ = run_once(
+            lambda: poll_sources(sources_file, force, submit, None),
+            lambda: drain_queue(max_items, submit, None)[0],
+        )
+    return rows, outcome
+
+
+def show_logs() -> None:
+    """Print the ``veille`` logger's lines on stderr, as Prefect prints a flow's: INFO and up,
+    or the level of ``PREFECT_LOGGING_LEVEL`` when set (users quiet ``veille run`` with it)."""
+    logger = logging.getLogger("veille")
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        handler = _Stderr()
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(message)s", "%H:%M:%S")
+        )
+        logger.addHandler(handler)
+        logger.propagate = False
+    level = os.environ.get("PREFECT_LOGGING_LEVEL", "").strip().upper()
+    logger.setLevel(level if level in logging.getLevelNamesMapping() else logging.INFO)
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler on whatever ``sys.stderr`` is at the time of each line."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass

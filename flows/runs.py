@@ -1,0 +1,104 @@
+"""The Prefect flows of a veille cycle: ``veille-run`` (poll, then ingest), with its two
+subflows ``veille-poll`` and ``veille-ingest`` (also deployed on its own as drain-queue).
+
+They wrap the steps of :mod:`flows.pipeline`: each batch of sources and each ingest worker is
+a task run, retried on transient errors only (``retry_transient``); each flow ends in a state
+that says how it went (:mod:`flows.outcome`) and publishes its artifacts. ``veille run``
+calls them when a Prefect server is configured (:mod:`flows.mode`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+from prefect.context import get_run_context
+from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
+from sqlalchemy.exc import DBAPIError
+
+from flows import pipeline
+from flows.pipeline import (
+    IngestReport,
+    _cause,
+    _run_id,
+    _source_names,
+    drain_queue,
+    poll_sources,
+    run_logger,
+    run_once,
+    summarize,
+    transient_task,
+)
+from monitors.store import PollSummary
+
+#: The steps as Prefect tasks, named as the UI shows them.
+TASKS = {
+    pipeline.poll_batch_task: transient_task("poll batch {index} ({count} sources)")(
+        pipeline.poll_batch_task
+    ),
+    pipeline.ingest_worker_task: transient_task("ingest worker {worker}")(pipeline.ingest_worker_task),
+}
+
+
+def submit_task(step: Any, *args: Any) -> PrefectFuture[Any]:
+    """Run a step of :mod:`flows.pipeline` as a task run of the current flow."""
+    return TASKS[step].submit(*args)  # type: ignore[no-any-return]
+
+
+@flow(name="veille-poll", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
+def poll_flow(sources_file: str | None = None, force: bool = False) -> list[PollSummary]:
+    """Sync the sources file into the database and poll the sources that are due."""
+    return poll_sources(sources_file, force, submit_task, _run_id())
+
+
+@flow(name="veille-ingest", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
+def ingest_flow(max_items: int | None = None) -> IngestReport:
+    """Fetch, extract, score and store every due URL of the queue; run on its own, it ends
+    in a state that says how it went and publishes its report (with :class:`IngestReport`
+    as its result)."""
+    report, since = drain_queue(max_items, submit_task, _run_id())
+    if _is_subflow():
+        return report  # the parent run judges and reports
+    return _finish_drain(report, since)  # type: ignore[no-any-return]
+
+
+def _is_subflow() -> bool:
+    try:
+        return get_run_context().flow_run.parent_task_run_id is not None  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - no run context: called outside a flow
+        return False
+
+
+def _finish_drain(report: IngestReport, since: Any) -> Any:
+    """A drain run on its own (the drain-queue deployment): its verdict, log line and artifacts."""
+    from flows.artifacts import publish_drain_artifacts
+    from flows.outcome import judge_ingest
+
+    outcome = judge_ingest(report.statuses, report.interruptions, report.gave_up)
+    logger = run_logger()
+    (logger.info if outcome.status == "ok" else logger.warning)(outcome.message)
+    try:
+        publish_drain_artifacts(summarize([], report, _source_names()), since, outcome)
+    except DBAPIError as exc:
+        logger.error("drain report not published: %s", _cause(exc))
+    return outcome.state(report)
+
+
+@flow(name="veille-run", log_prints=True)
+def run_flow(
+    sources_file: str | None = None, force: bool = False, max_items: int | None = None
+) -> list[dict[str, Any]]:
+    """Poll due sources once, ingest the queue, publish a summary table and report.
+
+    Ends in a state that says how it went (:mod:`flows.outcome`), with the per-source rows
+    as its result.
+    """
+    from flows.artifacts import publish_run_artifacts
+
+    rows, outcome, started = run_once(lambda: poll_flow(sources_file, force), lambda: ingest_flow(max_items))
+    try:
+        publish_run_artifacts(rows, since=started, outcome=outcome)
+    except DBAPIError as exc:
+        run_logger().error("run report not published: %s", _cause(exc))
+    return outcome.state(rows)  # type: ignore[no-any-return]  # a state: its data is the result

@@ -1,0 +1,205 @@
+"""`veille run` without a Prefect server runs its cycle directly (flows/direct.py): no Prefect
+import, no temporary server, and what users rely on kept: the summary, the exit codes, the
+retries of transient failures, the log lines. With a server configured, the flows run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from flows.direct import with_retries
+from flows.mode import use_flows
+from tests.site import LocalSite, seed_site, write_sources
+from tests.test_concurrent_runs import ROOT
+
+
+def _sources(tmp_path: Path, site: LocalSite, *paths: str) -> Path:
+    return write_sources(
+        tmp_path / "sources.toml",
+        [
+            {"name": f"S{i}", "kind": "feed", "url": f"{site.base}{p}", "owner": "media"}
+            for i, p in enumerate(paths)
+        ],
+    )
+
+
+def _run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def direct(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`veille run` as a user without a Prefect server runs it; no flow may start."""
+    import flows.runs
+
+    def no_flow(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a Prefect flow started")
+
+    monkeypatch.setenv("VEILLE_PREFECT", "off")
+    monkeypatch.delenv("PREFECT_LOGGING_LEVEL", raising=False)  # Prefect's default: INFO
+    monkeypatch.setattr(flows.runs, "run_flow", no_flow)
+
+
+@pytest.mark.usefixtures("direct")
+def test_direct_run_stores_summarises_and_exits_as_the_flow_does(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    seed_site(site)
+    code, out, err = _run(["run", "--sources", str(_sources(tmp_path, site, "/feed.xml"))])
+    assert code == 0, out + err
+    assert "1 sources polled (0 with errors), 5 new URLs, 5 stored" in out
+    assert "| INFO    | 1 sources polled: 5 new entries, 0 in error" in err  # the log lines
+    assert "All good: 1 sources polled" in err
+    with clean_db.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM articles")).scalar() == 5
+        # fetched by no flow run: the fetch log has no run id
+        assert conn.execute(sa.text("SELECT count(*) FROM fetch_log WHERE run_id IS NOT NULL")).scalar() == 0
+
+    code, out, err = _run(["run", "--sources", str(_sources(tmp_path, site, "/feed.xml"))])
+    assert code == 0 and "nothing polled (no source was due" in out
+    assert "Nothing to do: no source was due and the queue was empty." in err
+
+    partial = _sources(tmp_path, site, "/feed.xml", "/nope.xml")
+    code, out, err = _run(["run", "--all", "--sources", str(partial)])
+    assert code == 1 and err.rstrip().splitlines()[-1].startswith(
+        "veille: Partly done (1 of 2 sources in error)"
+    )
+    code, out, _ = _run(
+        ["run", "--all", "--sources", str(_sources(tmp_path, site, "/nope.xml", "/gone.xml"))]
+    )
+    assert code == 3 and "2 sources polled (2 with errors)" in out
+
+
+def test_with_retries_tries_transient_failures_again_and_nothing_else() -> None:
+    calls: list[str] = []
+    waits: list[float] = []
+
+    def flaky(kind: str) -> str:
+        calls.append(kind)
+        if kind == "transient" and len(calls) < 3:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        if kind == "bug":
+            raise ValueError("bad data")
+        return "done"
+
+    assert with_retries(flaky, "transient", sleep=waits.append) == "done"
+    assert calls == ["transient"] * 3 and waits == [2, 10]  # the flows' retry_delay_seconds
+
+    calls.clear()
+    waits.clear()
+    with pytest.raises(ValueError):
+        with_retries(flaky, "bug", sleep=waits.append)
+    assert calls == ["bug"] and waits == []  # a bug is not retried
+
+    def down() -> None:
+        calls.append("down")
+        raise sa.exc.OperationalError("SELECT 1", {}, psycopg.OperationalError("no server"))
+
+    calls.clear()
+    with pytest.raises(sa.exc.OperationalError):
+        with_retries(down, sleep=waits.append)
+    assert calls == ["down"] * 3  # two retries, then the failure is the step's
+
+
+def test_veille_prefect_on_and_off_override_the_detection(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert use_flows("on") is True
+    assert use_flows("off") is False
+    monkeypatch.setenv("VEILLE_PREFECT", "sometimes")
+    code, _, err = _run(["run"])
+    assert (
+        code == 2 and err == "veille: error: VEILLE_PREFECT must be one of auto, on, off, got 'sometimes'\n"
+    )
+
+
+# Where a user can configure a Prefect server; our answer must be Prefect's own.
+CONFIGS = {
+    "nothing": {},
+    "environment": {"env": "http://127.0.0.1:4200/api"},
+    ".env": {".env": "PREFECT_API_URL=http://127.0.0.1:4200/api\n"},
+    "prefect.toml": {"prefect.toml": '[api]\nurl = "http://127.0.0.1:4200/api"\n'},
+    "pyproject.toml": {"pyproject.toml": '[tool.prefect.api]\nurl = "http://127.0.0.1:4200/api"\n'},
+    "profile": {
+        "profiles.toml": 'active = "mine"\n[profiles.mine]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n'
+    },
+    "inactive profile": {
+        "profiles.toml": 'active = "other"\n[profiles.other]\n[profiles.mine]\n'
+        'PREFECT_API_URL = "http://127.0.0.1:4200/api"\n'
+    },
+}
+
+PROBE = textwrap.dedent(
+    """
+    import sys
+    from flows.mode import prefect_api_configured
+    ours = prefect_api_configured()
+    assert "prefect" not in sys.modules, "the check imported Prefect"
+    from prefect.settings import get_current_settings
+    print(ours, bool(get_current_settings().api.url))
+    """
+)
+
+
+@pytest.mark.parametrize("where", list(CONFIGS))
+def test_a_configured_prefect_server_is_found_where_prefect_finds_it(where: str, tmp_path: Path) -> None:
+    config = CONFIGS[where]
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PYTHONPATH=str(ROOT), PREFECT_HOME=str(home))
+    if "env" in config:
+        env["PREFECT_API_URL"] = config["env"]
+    for name in (".env", "prefect.toml", "pyproject.toml"):
+        if name in config:
+            (tmp_path / name).write_text(config[name])
+    if "profiles.toml" in config:
+        (home / "profiles.toml").write_text(config["profiles.toml"])
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    ours, prefects = done.stdout.split()
+    assert ours == prefects, (where, done.stdout)
+    assert ours == str(where not in {"nothing", "inactive profile"})
+
+
+def test_veille_run_without_a_server_imports_no_prefect(
+    site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """The command as a user runs it, without a Prefect server: it stores the pages and
+    never imports Prefect (so it starts no temporary server)."""
+    seed_site(site)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VEILLE_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        VEILLE_DATABASE_URL=database_url,
+        VEILLE_DATA_DIR=str(tmp_path / "data"),
+        VEILLE_ALLOW_PRIVATE_NETWORK="1",
+        VEILLE_PER_HOST_DELAY="0",
+    )
+    probe = "import sys, flows.cli\ncode = flows.cli.main()\nprint('prefect' in sys.modules)\nsys.exit(code)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "run", "--sources", str(_sources(tmp_path, site, "/feed.xml"))],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "5 stored" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1] == "False"
