@@ -92,35 +92,76 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 143
 
 
+#: Seconds the exit handlers get after a signal; the watcher (flows/reaper.py) does the rest.
+EXIT_HANDLERS_SECONDS = 15.0
+
+
 def _exit_now(code: int) -> None:
-    """Run the exit handlers (stop Prefect's temporary server, the embedded PostgreSQL, the
-    watcher) and leave, without waiting for worker threads still inside a request."""
+    """End the worker processes, run the exit handlers (stop Prefect's temporary server, the
+    embedded PostgreSQL, the watcher) and leave, without waiting for worker threads still
+    inside a request."""
     import atexit
+    import threading
 
     with contextlib.suppress(Exception):
         sys.stdout.flush()
         sys.stderr.flush()
-    atexit._run_exitfuncs()
+    _end_worker_processes()
+    from flows import reaper
+
+    reaper.leave_without_waiting()  # the watcher ends the rest once this process is gone
+    # in a thread of their own, bounded: whatever an exit handler waits for, veille leaves;
+    # the watcher still ends what carries its token and stops an embedded server left unused
+    handlers = threading.Thread(target=atexit._run_exitfuncs, name="veille-exit", daemon=True)
+    handlers.start()
+    handlers.join(EXIT_HANDLERS_SECONDS)
     os._exit(code)
+
+
+def _end_worker_processes(grace: float = 2.0) -> None:
+    """End this process's multiprocessing children (the feed-parser and page-analysis
+    workers): multiprocessing's exit handler would wait for them, and idle workers wait for
+    work for ever. SIGTERM, then SIGKILL after ``grace`` seconds. (Their resource tracker
+    ignores both signals and ends when this process does.)"""
+    if "multiprocessing" not in sys.modules:
+        return
+    import multiprocessing
+    import time
+
+    children = multiprocessing.active_children()
+    for child in children:
+        with contextlib.suppress(Exception):
+            child.terminate()
+    deadline = time.monotonic() + grace
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            with contextlib.suppress(Exception):
+                child.kill()
+                child.join(1.0)
 
 
 def _end_with_veille() -> None:
     """Every process veille starts ends with it (:mod:`flows.reaper`). SIGTERM and SIGINT end
-    veille at once: the exit handlers run (Prefect's temporary server and the embedded
-    PostgreSQL are stopped) without waiting for worker threads inside a request; claimed
-    queue rows are free again as their holder's connection closes."""
+    veille at once (:mod:`flows.signals`): one line on stderr, the flow runs in progress
+    marked Interrupted when a Prefect server is there, the exit handlers run (Prefect's
+    temporary server and the embedded PostgreSQL are stopped, the watcher ends the worker
+    processes), exit code 128 + the signal's number (143, 130); no wait for worker threads
+    inside a request. Claimed queue rows are free again as their holder's connection closes."""
     import signal
 
-    from flows import reaper
+    from flows import reaper, signals
 
     reaper.start()
 
-    def terminate(signum: int, frame: object) -> None:
-        print("veille: interrupted" if signum == signal.SIGINT else "veille: terminated", file=sys.stderr)
+    def stop(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        verb = "interrupted" if signum == signal.SIGINT else "terminated"
+        print(f"veille: {verb} by {name}: what was not stored is left for the next run", file=sys.stderr)
+        signals.run_hooks(name)
         _exit_now(128 + signum)
 
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGINT, terminate)
+    signals.install(stop)
 
 
 def _reader_went_away() -> int:

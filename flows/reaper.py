@@ -55,8 +55,21 @@ def start() -> None:
     atexit.register(_finish, watcher, write)
 
 
+_wait_for_watcher = True
+
+
+def leave_without_waiting() -> None:
+    """At exit, let the watcher go without waiting for it to have cleaned up (a signal ends
+    veille: what the watcher ends, such as multiprocessing's resource tracker, may only end
+    with this process)."""
+    global _wait_for_watcher
+    _wait_for_watcher = False
+
+
 def _finish(watcher: subprocess.Popen[bytes], write: int) -> None:
     os.close(write)
+    if not _wait_for_watcher:
+        return
     try:
         watcher.wait(timeout=GRACE_SECONDS + 30)
     except subprocess.TimeoutExpired:

@@ -9,6 +9,9 @@ calls them when a Prefect server is configured (:mod:`flows.mode`).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prefect import flow
@@ -17,7 +20,7 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import DBAPIError
 
-from flows import pipeline
+from flows import pipeline, signals
 from flows.pipeline import (
     IngestReport,
     _cause,
@@ -41,6 +44,49 @@ TASKS = {
 }
 
 
+#: This process's flow runs in progress, outermost first (what a signal marks Interrupted).
+_ACTIVE: list[str] = []
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Around a flow's body: the command's SIGTERM and SIGINT handler rather than Prefect's
+    (which waits for the task runs in flight, a minute and more when they are inside requests),
+    and the run's id for :func:`_mark_interrupted`."""
+    signals.reclaim()
+    run_id = _run_id()
+    if run_id:
+        _ACTIVE.append(run_id)
+    try:
+        yield
+    finally:
+        if run_id:
+            _ACTIVE.remove(run_id)
+
+
+def _mark_interrupted(signal_name: str) -> None:
+    """The flow runs in progress end Crashed, named Interrupted (at most 3 s spent on it)."""
+    if not _ACTIVE:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    message = f"Interrupted by {signal_name}: what was not stored is left for the next run."
+    runs = list(reversed(_ACTIVE))
+
+    def mark() -> None:
+        with get_client(sync_client=True) as client:
+            for run_id in runs:
+                client.set_flow_run_state(run_id, Crashed(name="Interrupted", message=message), force=True)
+
+    marker = threading.Thread(target=mark, daemon=True)
+    marker.start()
+    marker.join(3.0)
+
+
+signals.on_signal(_mark_interrupted)
+
+
 def submit_task(step: Any, *args: Any) -> PrefectFuture[Any]:
     """Run a step of :mod:`flows.pipeline` as a task run of the current flow."""
     return TASKS[step].submit(*args)  # type: ignore[no-any-return]
@@ -49,7 +95,8 @@ def submit_task(step: Any, *args: Any) -> PrefectFuture[Any]:
 @flow(name="veille-poll", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
 def poll_flow(sources_file: str | None = None, force: bool = False) -> list[PollSummary]:
     """Sync the sources file into the database and poll the sources that are due."""
-    return poll_sources(sources_file, force, submit_task, _run_id())
+    with _interruptible():
+        return poll_sources(sources_file, force, submit_task, _run_id())
 
 
 @flow(name="veille-ingest", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
@@ -57,7 +104,8 @@ def ingest_flow(max_items: int | None = None) -> IngestReport:
     """Fetch, extract, score and store every due URL of the queue; run on its own, it ends
     in a state that says how it went and publishes its report (with :class:`IngestReport`
     as its result)."""
-    report, since = drain_queue(max_items, submit_task, _run_id())
+    with _interruptible():
+        report, since = drain_queue(max_items, submit_task, _run_id())
     if _is_subflow():
         return report  # the parent run judges and reports
     return _finish_drain(report, since)  # type: ignore[no-any-return]
@@ -96,7 +144,10 @@ def run_flow(
     """
     from flows.artifacts import publish_run_artifacts
 
-    rows, outcome, started = run_once(lambda: poll_flow(sources_file, force), lambda: ingest_flow(max_items))
+    with _interruptible():
+        rows, outcome, started = run_once(
+            lambda: poll_flow(sources_file, force), lambda: ingest_flow(max_items)
+        )
     try:
         publish_run_artifacts(rows, since=started, outcome=outcome)
     except DBAPIError as exc:

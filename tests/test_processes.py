@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -158,3 +159,125 @@ def test_killed_run_leaves_no_process_and_the_embedded_server_stops(
     while _postmaster_running(data_dir) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _postmaster_running(data_dir)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_mid_ingest_ends_every_process_promptly_and_a_rerun_finishes(
+    site: LocalSite, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """SIGTERM or SIGINT while the workers wait on slow pages: veille exits at once with
+    128 + the signal's number, says so in one line, leaves no process (parser workers,
+    watcher, the embedded PostgreSQL it started), and the next run stores every page."""
+    pages = seed_site(site)
+    asked = threading.Event()
+    release = threading.Event()
+
+    def slow(body: bytes) -> Any:
+        def handler(request: Request) -> tuple[int, dict[str, str], bytes]:
+            asked.set()
+            release.wait(60)
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, body
+
+        return handler
+
+    for page in pages:
+        site.add(page.spec.slug, b"", handler=slow(page.html.encode("utf-8")))
+    mark = uuid.uuid4().hex
+    data_dir = _data_dir()
+    env = _env(mark, data_dir, None)
+    command = [*_command(), "run", "--sources", str(_sources(site, tmp_path))]
+    proc = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert asked.wait(DEADLINE), "the run never asked for a page"
+        time.sleep(0.5)  # every worker in a request
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)  # returns once every holder of the pipes is gone
+        took = time.monotonic() - sent
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + sig, (proc.returncode, err[-3000:])
+    assert "Traceback" not in err, err[-3000:]
+    name = "interrupted" if sig == signal.SIGINT else "terminated"
+    assert f"veille: {name} by {sig.name}" in err, err[-2000:]
+    assert took < 20, took  # promptly: no wait for the requests in flight
+    assert _wait_gone(mark, 10) == []
+    deadline = time.monotonic() + 30
+    while _postmaster_running(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _postmaster_running(data_dir)
+
+    again = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "5 stored" in again.stdout, again.stdout
+    assert _left(mark) == []
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_signal_mid_ingest_with_a_prefect_server_marks_the_runs_interrupted(
+    site: LocalSite, database_url: str, clean_db: object, tmp_path: Path
+) -> None:
+    """The flows run against a Prefect server: SIGTERM ends veille as promptly (Prefect's own
+    handler would wait for the task runs in flight) and the run and its ingest subflow end
+    Crashed, named Interrupted, with the signal in their message."""
+    import asyncio
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.settings import get_current_settings
+
+    pages = seed_site(site)
+    asked = threading.Event()
+    release = threading.Event()
+
+    def slow(body: bytes) -> Any:
+        def handler(request: Request) -> tuple[int, dict[str, str], bytes]:
+            asked.set()
+            release.wait(60)
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, body
+
+        return handler
+
+    for page in pages:
+        site.add(page.spec.slug, b"", handler=slow(page.html.encode("utf-8")))
+    mark = uuid.uuid4().hex
+    env = _env(mark, _data_dir(), database_url)
+    env["PREFECT_API_URL"] = str(get_current_settings().api.url)
+    command = [*_command(), "run", "--sources", str(_sources(site, tmp_path))]
+    proc = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert asked.wait(DEADLINE), "the run never asked for a page"
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, (proc.returncode, err[-3000:])
+    assert "Traceback" not in err, err[-3000:]
+    assert took < 20, took
+    assert _wait_gone(mark, 10) == []
+
+    async def latest(flow_name: str) -> Any:
+        async with get_client() as client:
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+                sort=FlowRunSort.START_TIME_DESC,
+                limit=1,
+            )
+            return runs[0].state
+
+    for flow_name in ("veille-run", "veille-ingest"):
+        state = asyncio.run(latest(flow_name))
+        assert (state.type.value, state.name) == ("CRASHED", "Interrupted"), (flow_name, state)
+        assert state.message.startswith("Interrupted by SIGTERM"), state.message
