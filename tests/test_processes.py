@@ -92,15 +92,16 @@ def _sources(site: LocalSite, tmp_path: Path) -> Path:
     )
 
 
+@pytest.mark.parametrize("prefect", ["off", "on"], ids=["direct", "flows on Prefect's temporary server"])
 def test_run_under_capture_output_returns_and_leaves_no_process(
-    site: LocalSite, database_url: str, clean_db: object, tmp_path: Path
+    site: LocalSite, database_url: str, clean_db: object, tmp_path: Path, prefect: str
 ) -> None:
     seed_site(site)
     mark = uuid.uuid4().hex
     started = time.monotonic()
     done = subprocess.run(
         [*_command(), "run", "--sources", str(_sources(site, tmp_path))],
-        env=_env(mark, _data_dir(), database_url),
+        env={**_env(mark, _data_dir(), database_url), "VEILLE_PREFECT": prefect},
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -161,14 +162,12 @@ def test_killed_run_leaves_no_process_and_the_embedded_server_stops(
     assert not _postmaster_running(data_dir)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_mid_ingest_ends_every_process_promptly_and_a_rerun_finishes(
-    site: LocalSite, tmp_path: Path, sig: signal.Signals
-) -> None:
-    """SIGTERM or SIGINT while the workers wait on slow pages: veille exits at once with
-    128 + the signal's number, says so in one line, leaves no process (parser workers,
-    watcher, the embedded PostgreSQL it started), and the next run stores every page."""
-    pages = seed_site(site)
+def _signal_mid_ingest(
+    site: LocalSite, command: list[str], env: dict[str, str], sig: signal.Signals
+) -> tuple[subprocess.Popen[str], str, float]:
+    """Run ``command`` over the seed site whose pages hang until released, send ``sig`` once
+    the workers are inside their requests; the process, its stderr and the seconds from the
+    signal to the end of its output (every holder of its pipes gone)."""
     asked = threading.Event()
     release = threading.Event()
 
@@ -180,12 +179,8 @@ def test_a_signal_mid_ingest_ends_every_process_promptly_and_a_rerun_finishes(
 
         return handler
 
-    for page in pages:
+    for page in seed_site(site):
         site.add(page.spec.slug, b"", handler=slow(page.html.encode("utf-8")))
-    mark = uuid.uuid4().hex
-    data_dir = _data_dir()
-    env = _env(mark, data_dir, None)
-    command = [*_command(), "run", "--sources", str(_sources(site, tmp_path))]
     proc = subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -194,12 +189,26 @@ def test_a_signal_mid_ingest_ends_every_process_promptly_and_a_rerun_finishes(
         time.sleep(0.5)  # every worker in a request
         sent = time.monotonic()
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)  # returns once every holder of the pipes is gone
-        took = time.monotonic() - sent
+        _, err = proc.communicate(timeout=60)
+        return proc, err, time.monotonic() - sent
     finally:
         release.set()
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_mid_ingest_ends_every_process_promptly_and_a_rerun_finishes(
+    site: LocalSite, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """SIGTERM or SIGINT while the workers wait on slow pages: veille exits at once with
+    128 + the signal's number, says so in one line, leaves no process (parser workers,
+    watcher, the embedded PostgreSQL it started), and the next run stores every page."""
+    mark = uuid.uuid4().hex
+    data_dir = _data_dir()
+    env = _env(mark, data_dir, None)
+    command = [*_command(), "run", "--sources", str(_sources(site, tmp_path))]
+    proc, err, took = _signal_mid_ingest(site, command, env, sig)
     assert proc.returncode == 128 + sig, (proc.returncode, err[-3000:])
     assert "Traceback" not in err, err[-3000:]
     name = "interrupted" if sig == signal.SIGINT else "terminated"
@@ -231,38 +240,11 @@ def test_a_signal_mid_ingest_with_a_prefect_server_marks_the_runs_interrupted(
     from prefect.client.schemas.sorting import FlowRunSort
     from prefect.settings import get_current_settings
 
-    pages = seed_site(site)
-    asked = threading.Event()
-    release = threading.Event()
-
-    def slow(body: bytes) -> Any:
-        def handler(request: Request) -> tuple[int, dict[str, str], bytes]:
-            asked.set()
-            release.wait(60)
-            return 200, {"Content-Type": "text/html; charset=utf-8"}, body
-
-        return handler
-
-    for page in pages:
-        site.add(page.spec.slug, b"", handler=slow(page.html.encode("utf-8")))
     mark = uuid.uuid4().hex
     env = _env(mark, _data_dir(), database_url)
     env["PREFECT_API_URL"] = str(get_current_settings().api.url)
     command = [*_command(), "run", "--sources", str(_sources(site, tmp_path))]
-    proc = subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert asked.wait(DEADLINE), "the run never asked for a page"
-        time.sleep(0.5)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        release.set()
-        if proc.poll() is None:
-            proc.kill()
+    proc, err, took = _signal_mid_ingest(site, command, env, signal.SIGTERM)
     assert proc.returncode == 143, (proc.returncode, err[-3000:])
     assert "Traceback" not in err, err[-3000:]
     assert took < 20, took
