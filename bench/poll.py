@@ -8,16 +8,20 @@ PostgreSQL database created for the run and dropped after. Two paths are measure
 
 - library: ``monitors.poll.poll_batches_as_completed`` + ``monitors.store.apply_polls``
   (thread pool of ``VEILLE_CONCURRENCY``, one transaction per batch of 50 outcomes);
+- direct: ``flows.pipeline.poll_sources`` on the direct run's pool of threads, as ``veille
+  run`` polls without a Prefect server (``flows/direct.py``), the sync of the sources file
+  into the database included;
 - flow: ``flows.runs.poll_flow`` (Prefect, one task per batch of sources, the same
   pool), including the sync of the sources file into the database, called as ``veille run``
-  calls its flows (``flows.pipeline.direct_run``: no flow-run heartbeats).
+  calls its flows with a Prefect server (``flows.pipeline.direct_run``: no flow-run
+  heartbeats; here on Prefect's temporary server).
 
 Each path runs a first cycle (every feed answers 200) and a second one (every feed answers
 304 to the conditional GET). Printed: wall time, ratio to the latency-bound ideal
 (feeds x latency / concurrency; target <= 1.5) and bytes the server sent in each cycle
 (target: the 304 cycle at least 5x cheaper).
 
-    python bench/poll.py [--feeds 1000] [--latency 0.05] [--items 10] [--paths library,flow]
+    python bench/poll.py [--feeds 1000] [--latency 0.05] [--items 10] [--paths library,direct,flow]
 
 Needs a PostgreSQL server (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres,
 override with VEILLE_BENCH_ADMIN_URL). Loopback only.
@@ -272,6 +276,25 @@ def run_flow_cycle(sources_file: str) -> tuple[int, int]:
     return len(summaries), sum(s.new for s in summaries)
 
 
+def run_direct_cycle(sources_file: str) -> tuple[int, int]:
+    """The poll step as ``veille run`` runs it without a Prefect server (flows/direct.py): the
+    same batches on a pool of 8 threads, with the retries of transient failures."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flows.direct import STEP_THREADS, with_retries
+    from flows.pipeline import poll_sources, reset_runtime
+
+    reset_runtime()
+    try:
+        with ThreadPoolExecutor(STEP_THREADS) as pool:
+            summaries = poll_sources(
+                sources_file, True, lambda step, *a: pool.submit(with_retries, step, *a), None
+            )
+    finally:
+        reset_runtime()
+    return len(summaries), sum(s.new for s in summaries)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--feeds", type=int, default=1000)
@@ -279,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         "--latency", type=float, default=0.05, help="seconds each feed waits before answering"
     )
     parser.add_argument("--items", type=int, default=10, help="entries per feed")
-    parser.add_argument("--paths", default="library,flow", help="comma-separated: library, flow")
+    parser.add_argument(
+        "--paths", default="library,direct,flow", help="comma-separated: library, direct, flow"
+    )
     parser.add_argument("--target", type=float, default=1.5)
     args = parser.parse_args(argv)
 
@@ -321,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         f"concurrency {settings.concurrency} (per host: {settings.per_host_concurrency}, "
         f"{settings.per_host_delay}s apart): ideal {ideal:.2f}s"
     )
-    runners = {"library": run_library_cycle, "flow": run_flow_cycle}
+    runners = {"library": run_library_cycle, "direct": run_direct_cycle, "flow": run_flow_cycle}
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     # Import what the cycles use before timing them (scipy and Prefect alone take seconds);
     # caches that fill on first use (public-suffix list, parse workers) are timed.
@@ -334,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in [p.strip() for p in args.paths.split(",") if p.strip()]:
             if name == "flow":
                 from prefect import flow
+
+                import flows.runs  # noqa: F401
 
                 @flow
                 def warm() -> None:  # start Prefect's ephemeral API outside the timings
