@@ -35,9 +35,11 @@ from monitors.backfill_jobs import (
     sites_of_sources,
     store_capture,
 )
+from monitors.boilerplate import site_of
 from monitors.db import ensure_schema, get_engine, session_scope
 from monitors.http import HostThrottle
 from monitors.ingest import analyse_page
+from monitors.site_profiles import load_profile
 from monitors.sources import load_sources, sync_sources
 
 _throttles: dict[str, HostThrottle] = {}
@@ -184,6 +186,8 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
             if not claimed:
                 return
             for item, capture in claimed:
+                with session_scope() as session:
+                    site = load_profile(session, site_of(capture.original))
                 result = ar.fetch_capture(rt.client, rt.settings, capture, archive_throttle(capture.archive))
                 out = analyse_page(
                     item,
@@ -191,6 +195,7 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
                     rt.topic,
                     page_url=capture.original,
                     topics=rt.topics,
+                    site=site,
                     workers=rt.settings.parse_workers,
                     deadline=rt.settings.analysis_deadline,
                 )

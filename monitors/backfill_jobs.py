@@ -26,6 +26,7 @@ from monitors.http import PERMANENT, FetchResult
 from monitors.ingest import IngestOutcome, QueueItem
 from monitors.listing import looks_like_article
 from monitors.models import BackfillJob, Source
+from monitors.site_profiles import learn
 from monitors.store import CLAIM_LEASE, _insert_log_rows, _log_row, apply_ingest
 from monitors.urls import canonicalize_url, host_of
 
@@ -334,10 +335,10 @@ def store_capture(
     run_id: str | None,
     relevant_only: bool,
 ) -> str:
-    """Store an analysed capture as any page (queue, fetch log, article, copies), then mark
-    it as archived: the article gains ``archived_url`` and ``captured_at``, the sighting
-    made now names the archive. With ``relevant_only`` a capture relevant to no topic is
-    not stored: its queue row is settled as skipped and its score kept on the capture."""
+    """Store an analysed capture as any page (queue, fetch log, article, copies), the
+    article written with its ``archived_url`` and ``captured_at`` and its sighting naming the
+    archive. With ``relevant_only`` a capture relevant to no topic is not stored: its queue
+    row is settled as skipped and its score kept on the capture."""
     if relevant_only and out.article is not None and not out.article.relevant:
         score = out.article.relevance
         session.execute(
@@ -348,34 +349,12 @@ def store_capture(
         out.reason = f"not relevant to any topic (score {score:.3f}); --relevant-only"
         apply_ingest(session, out, max_attempts, run_id)
         return "not_relevant"
+    a = out.article
+    if a is not None:
+        a.archive, a.archived_url, a.captured_at = capture.archive, capture.archived_url, capture.captured_at
     status = apply_ingest(session, out, max_attempts, run_id)
-    if out.article is None:
-        return status
-    params = {
-        "queue": out.item.id,
-        "archive": capture.archive,
-        "archived": capture.archived_url,
-        "captured": capture.captured_at,
-        "source": out.item.source_id,
-        "url": out.item.url,
-    }
-    if status == "stored":  # a new article (not a live one this capture copies)
-        session.execute(
-            text(
-                "UPDATE articles a SET archived_url = :archived, captured_at = :captured FROM url_queue q"
-                " WHERE q.id = :queue AND a.id = q.article_id"
-            ),
-            params,
-        )
-    # the sighting this transaction made (its first_seen_at is the transaction's now())
-    session.execute(
-        text(
-            "UPDATE sightings s SET archive = :archive, archived_url = :archived FROM url_queue q"
-            " WHERE q.id = :queue AND s.article_id = q.article_id AND s.source_id = :source"
-            " AND s.url = :url AND s.first_seen_at = now() AND s.archive IS NULL"
-        ),
-        params,
-    )
+    if status == "stored" and a is not None:  # the site's boilerplate, learned as veille run does
+        learn(session, a.site, a.blocks, list(a.title_segments))
     return status
 
 

@@ -78,6 +78,11 @@ class ArticleData:
     site: str = ""
     blocks: dict[int, str] = field(default_factory=dict)  # what the page teaches about its site
     title_segments: tuple[str, ...] = ()
+    #: a web-archive capture: the archive, the capture's URL there and when it was taken;
+    #: written with the article and its sighting (one INSERT each, no UPDATE after)
+    archive: str | None = None
+    archived_url: str | None = None
+    captured_at: datetime | None = None
 
 
 def extraction_columns(a: ArticleData) -> dict[str, object]:

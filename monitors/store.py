@@ -20,7 +20,7 @@ from monitors.blocking import BLOCKED
 from monitors.bulk import as_rows, recordset_insert
 from monitors.dedup import detect_wire, diff_summary
 from monitors.http import PERMANENT, TRANSIENT
-from monitors.ingest import IngestOutcome, extraction_columns
+from monitors.ingest import ArticleData, IngestOutcome, extraction_columns
 from monitors.language import normalize_declared_language
 from monitors.models import (
     Article,
@@ -542,11 +542,12 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
         "signature": a.signature,
         **extraction_columns(a),
     }
-    stmt = insert(Article).values(**values).on_conflict_do_nothing().returning(Article.id)
+    archived = {"archived_url": a.archived_url, "captured_at": a.captured_at} if a.archive else {}
+    stmt = insert(Article).values(**values, **archived).on_conflict_do_nothing().returning(Article.id)
     article_id = session.execute(stmt).scalar_one_or_none()
     if article_id is not None:
         session.add(ArticleHtml(article_id=article_id, content_type=a.content_type, html_zlib=a.html_zlib))
-        _sighting(session, article_id, item.source_id, a.url)
+        _sighting(session, article_id, item.source_id, a)
         write_topic_scores(session, article_id, a.topic_scores)
         link = link_and_index(session, article_id, a.signature, keys=keys)
         assign_story(
@@ -567,9 +568,9 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     same_text_id = session.scalar(select(Article.id).where(Article.text_hash == a.text_hash))
     if same_url is None or (same_text_id is not None and same_text_id != same_url.id):
         assert same_text_id is not None, "insert conflicted on neither unique key"
-        _sighting(session, same_text_id, item.source_id, a.url)
+        _sighting(session, same_text_id, item.source_id, a)
         return "duplicate", same_text_id
-    _sighting(session, same_url.id, item.source_id, a.url)
+    _sighting(session, same_url.id, item.source_id, a)
     if same_url.text_hash == a.text_hash:
         return "unchanged", same_url.id
     session.add(
@@ -594,10 +595,12 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     return "revised", same_url.id
 
 
-def _sighting(session: Session, article_id: int, source_id: int, url: str) -> None:
+def _sighting(session: Session, article_id: int, source_id: int, a: ArticleData) -> None:
+    """The source saw the article at ``a.url`` (in a web archive, when ``a`` is a capture)."""
     session.execute(
         insert(Sighting)
-        .values(article_id=article_id, source_id=source_id, url=url)
+        .values(article_id=article_id, source_id=source_id, url=a.url)
+        .values(archive=a.archive, archived_url=a.archived_url)
         .on_conflict_do_nothing(constraint="sightings_unique")
     )
 

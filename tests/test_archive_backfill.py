@@ -138,6 +138,9 @@ def test_backfill_from_an_archive_finds_the_seeds_french_and_relevant(
     pdf = queue[f"{LIBE}/rapport-du-sommet-ia.html"]
     assert ("truncated" in pdf) if archive == "commoncrawl" else ("application/pdf" in pdf)
     assert job.state == "done" and job.malformed == 2 and job.last_error is None
+    with clean_db.connect() as conn:  # extraction as for any page: the site's boilerplate is learned
+        learned = set(conn.scalars(sa.text("SELECT DISTINCT site FROM site_blocks")))
+    assert {"liberation.fr", "lemonde.fr", "pcf.fr"} <= learned, learned
     assert sum("malformed CDX line" in r for r in logged) == 2
     assert any("HTTP 503" in r for r in logged) and any("HTTP 429" in r for r in logged)
 
