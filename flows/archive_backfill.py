@@ -106,8 +106,7 @@ def discover(job_id: int, crawls: list[ar.Crawl], run_id: str | None) -> None:
             _discover_commoncrawl(job_id, site, start, end, crawls, throttle, run_id)
     except ar.ArchiveError as exc:
         with session_scope() as session:
-            if exc.result is not None:
-                log_archive_fetches(session, [exc.result], get_job(session, job_id).source_id, run_id)
+            log_archive_fetches(session, exc.attempts, get_job(session, job_id).source_id, run_id)
             record_job_error(session, job_id, str(exc))
         return
     with session_scope() as session:

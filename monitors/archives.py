@@ -44,11 +44,12 @@ Sleep = Callable[[float], None]
 
 
 class ArchiveError(Exception):
-    """An archive request that failed for good (after its retries); the message says why."""
+    """An archive request that failed for good (after its retries); the message says why,
+    ``attempts`` holds every try (for the fetch log)."""
 
-    def __init__(self, message: str, result: FetchResult | None = None) -> None:
+    def __init__(self, message: str, attempts: list[FetchResult] | None = None) -> None:
         super().__init__(message)
-        self.result = result
+        self.attempts = attempts or []
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def _ok_or_raise(attempts: list[FetchResult], what: str) -> FetchResult:
     last = attempts[-1]
     if not last.ok:
         tries = f" after {len(attempts)} attempts" if len(attempts) > 1 else ""
-        raise ArchiveError(f"{what}: {last.reason or last.outcome}{tries} ({last.url})", last)
+        raise ArchiveError(f"{what}: {last.reason or last.outcome}{tries} ({last.url})", attempts)
     return last
 
 

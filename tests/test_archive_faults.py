@@ -1,0 +1,144 @@
+"""The archives' bad days, offline (tests/fake_archives.py on a local server): a 429's
+Retry-After honoured, 5xx backed off exponentially, timeouts retried then recorded on the
+job, a capture that times out kept in the queue with its reason, the CDX queries as the
+archives document them."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from monitors import archives as ar
+from monitors.http import make_client
+from monitors.settings import get_settings
+from tests.fake_archives import FakeArchives, seed_snapshots, seed_sources
+from tests.site import LocalSite, write_sources
+
+WINDOW = ["--since", "2025-02-01", "--until", "2025-02-28"]
+SINCE, UNTIL = ar.parse_cdx_time("20250201"), ar.parse_cdx_time("20250228235959")
+
+
+@pytest.fixture
+def archives(site: LocalSite, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArchives]:
+    for name in ("VEILLE_WAYBACK_URL", "VEILLE_COMMONCRAWL_INDEX_URL", "VEILLE_COMMONCRAWL_DATA_URL"):
+        monkeypatch.setenv(name, site.base)
+    monkeypatch.setenv("VEILLE_WAYBACK_DELAY", "0")
+    monkeypatch.setenv("VEILLE_COMMONCRAWL_DELAY", "0")
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRY_BASE", "0.01")
+    archives = FakeArchives(site)
+    archives.snapshots = seed_snapshots()
+    yield archives
+
+
+def _backfill(args: list[str]) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = main(["backfill", *args])
+    return code, err.getvalue()
+
+
+def test_a_429s_retry_after_is_honoured_and_5xx_back_off(
+    archives: FakeArchives, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRY_BASE", "1")
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "4")
+    archives.fail_first = {
+        "/cdx/search/cdx": [(503, {}), (502, {}), (429, {"Retry-After": "42"}), (503, {})],
+    }
+    settings = get_settings()
+    slept: list[float] = []
+    with make_client(settings) as client:
+        page = ar.wayback_page(
+            client, settings, None, "liberation.fr", SINCE, UNTIL, None, sleep=slept.append
+        )
+    assert [f.status for f in page.fetches] == [503, 502, 429, 503, 200]
+    assert len(page.captures) == 1
+    # full jitter within an exponential backoff: [base/2, base] * 2**attempt ...
+    assert 0.5 <= slept[0] <= 1 and 1 <= slept[1] <= 2 and 4 <= slept[3] <= 8
+    # ... but never sooner than the archive's Retry-After
+    assert slept[2] == 42
+
+
+def test_retry_after_is_capped_and_retries_are_bounded(
+    archives: FakeArchives, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    archives.fail_first = {"/cdx/search/cdx": [(429, {"Retry-After": "86400"})] * 3}
+    settings = get_settings()
+    slept: list[float] = []
+    with make_client(settings) as client, pytest.raises(ar.ArchiveError) as caught:
+        ar.wayback_page(client, settings, None, "pcf.fr", SINCE, UNTIL, None, sleep=slept.append)
+    assert slept == [ar.MAX_RETRY_AFTER]  # a day's Retry-After does not stall the backfill a day
+    assert "HTTP 429" in str(caught.value) and "after 2 attempts" in str(caught.value)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_cdx_server_that_times_out_is_retried_then_recorded_on_the_job(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VEILLE_TIMEOUT", "1")
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    archives.cdx_delay = 2.5
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    args = [*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)]
+    code, err = _backfill(args)
+    assert code == 1 and "run the same command again" in err
+    with clean_db.connect() as conn:
+        state, last = conn.execute(sa.text("SELECT state, last_error FROM backfill_jobs")).one()
+        attempts = list(conn.scalars(sa.text("SELECT reason FROM fetch_log WHERE kind = 'cdx'")))
+    assert state == "error" and "timeout" in last and "after 2 attempts" in last
+    assert len(attempts) == 2 and all("timeout" in r for r in attempts)
+
+    archives.cdx_delay = 0.0  # the archive is back: the same command finishes the job
+    code, err = _backfill(args)
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT state FROM backfill_jobs")) == "done"
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles WHERE archived_url IS NOT NULL")) == 1
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_capture_that_times_out_waits_in_the_queue_with_its_reason(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VEILLE_TIMEOUT", "1")
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    archives.capture_delay = 2.5
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, err = _backfill([*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)])
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        state, reason = conn.execute(sa.text("SELECT state, reason FROM url_queue")).one()
+        job = conn.scalar(sa.text("SELECT state FROM backfill_jobs"))
+        tries = conn.scalar(sa.text("SELECT count(*) FROM fetch_log WHERE kind = 'page'"))
+    assert state == "pending" and reason.startswith("retry 1/") and "timeout" in reason
+    assert job == "fetching"  # not done: its capture comes due again
+    assert tries == 1
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("archive", ["wayback", "commoncrawl"])
+def test_the_cdx_queries_ask_what_the_archives_document(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, archive: str
+) -> None:
+    archives.build_warc()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, err = _backfill([*WINDOW, "--from", archive, "--site", "lemonde.fr", "--sources", str(sources)])
+    assert code == 0, err
+    query = archives.cdx_requests[0]
+    assert query["from"] == ["20250201000000"] and query["to"][0].startswith("20250228")
+    assert query["output"] == ["json"]
+    if archive == "wayback":  # prefix on the site, HTML 200 only, one per URL key, paged by resume key
+        assert query["url"] == ["lemonde.fr/"] and query["matchType"] == ["prefix"]
+        assert sorted(query["filter"]) == ["mimetype:text/html", "statuscode:200"]
+        assert query["collapse"] == ["urlkey"] and query["showResumeKey"] == ["true"]
+    else:  # the site's URLs in the crawl's index, HTML 200 only, paged
+        assert query["url"] == ["lemonde.fr/*"] and query["showNumPages"] == ["true"]
+        assert sorted(query["filter"]) == ["=mime:text/html", "=status:200"]
+        assert archives.cdx_requests[1]["page"] == ["0"]
