@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.outcome import RunOutcome
 from flows.pipeline import _run_id, reset_runtime, runtime, transient_task
 from monitors import archives as ar
 from monitors.backfill_jobs import (
@@ -231,6 +232,25 @@ def backfill_job_task(
     return row
 
 
+def judge_backfill(rows: list[dict[str, Any]]) -> RunOutcome:
+    """The run's verdict from its job rows: all good, partly done (some jobs stopped on an
+    archive error and resume on the next run), or failed (every job did)."""
+    errors = [r for r in rows if r["state"] == "error"]
+    summary = (
+        f"{len(rows)} jobs, {sum(r['captures'] for r in rows)} captures found,"
+        f" {sum(r['stored'] for r in rows)} stored, {sum(r['pending'] for r in rows)} waiting"
+    )
+    if not errors:
+        return RunOutcome("ok", summary, empty=not rows)
+    problems = [f"{len(errors)} jobs stopped on an archive error ({errors[0]['error']}); run again to resume"]
+    return RunOutcome("failed" if len(errors) == len(rows) else "partial", summary, problems)
+
+
+def _utc(when: datetime) -> datetime:
+    """A deployment's parameters may come without a zone (``"2025-02-01"``): UTC, as the CLI."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 @flow(name="veille-archive-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
 def archive_backfill_flow(
     archive: str,
@@ -239,9 +259,13 @@ def archive_backfill_flow(
     site: str | None = None,
     sources_file: str | None = None,
     relevant_only: bool = False,
-) -> list[dict[str, Any]]:
-    """Find the sites' captures over [since, until] in a web archive and ingest them."""
+) -> Any:
+    """Find the sites' captures over [since, until] in a web archive and ingest them, one task
+    per (site, month) job; several runs of it (one per work-pool worker) share the jobs. Its
+    final state says whether every job finished (Completed), some stopped on an archive error
+    (Completed, named Partial) or all did (Failed); its result is the job rows."""
     started = time.monotonic()
+    since, until = _utc(since), _utc(until)
     ensure_schema()
     reset_runtime()
     _throttles.clear()
@@ -262,4 +286,4 @@ def archive_backfill_flow(
             table=rows,
             description=f"Backfill from {ar.ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
         )
-    return rows
+    return judge_backfill(rows).state(rows)

@@ -142,3 +142,16 @@ def test_the_cdx_queries_ask_what_the_archives_document(
         assert query["url"] == ["lemonde.fr/*"] and query["showNumPages"] == ["true"]
         assert sorted(query["filter"]) == ["=mime:text/html", "=status:200"]
         assert archives.cdx_requests[1]["page"] == ["0"]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_until_a_date_takes_in_the_whole_of_that_day(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    archives.snapshots = seed_snapshots("20250228183000")  # the last day of the window, evening
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, err = _backfill([*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)])
+    assert code == 0, err
+    assert archives.cdx_requests[0]["to"] == ["20250228235959"]
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1

@@ -97,6 +97,9 @@ def test_prefect_yaml_needs_no_checkout_path() -> None:
     assert "|" not in json.dumps(data)  # no filter anywhere in a template
 
 
+ARCHIVE_BACKFILL = "archive-backfill-pool"
+
+
 def _yaml_deployments() -> dict[str, dict[str, Any]]:
     data = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
     return {d["name"]: d for d in data["deployments"]}
@@ -105,8 +108,13 @@ def _yaml_deployments() -> dict[str, dict[str, Any]]:
 def test_prefect_yaml_declares_the_served_deployments() -> None:
     served = {d.name: d for d in build_deployments(get_settings())}
     declared = _yaml_deployments()
+    archive = declared.pop(ARCHIVE_BACKFILL)
     # the same deployments under their own names: `prefect deploy` must not overwrite serve's
     assert set(declared) == {f"{name}-pool" for name in served}
+    # and the archive backfill's, on no schedule (run by hand, once per worker sharing it)
+    assert archive["entrypoint"] == "flows.archive_backfill:archive_backfill_flow"
+    assert "schedules" not in archive and archive["work_pool"]["name"] == "veille"
+    assert archive["concurrency_limit"] > 1
     for name, d in declared.items():
         s = served[name.removesuffix("-pool")]
         # a module path: workers import the installed package, wherever their checkout is

@@ -1,7 +1,9 @@
 """The work-pool path as the README gives it, with real processes: `prefect server start`,
 `prefect work-pool create veille --type process`, `prefect deploy --all` from the repository
 root (prefect.yaml), `prefect worker start --pool veille`; a flow run of the pool's
-poll-and-ingest deployment ends Completed and stored the local site's articles.
+poll-and-ingest deployment ends Completed and stored the local site's articles; then two runs
+of the archive-backfill deployment (docs/backfill.md) share one backfill from a fake Wayback
+Machine: both Completed, every capture fetched once, every (site, month) job done.
 
 The server runs with its scheduler off: the deployments' schedules would otherwise start runs
 on the default sources, which are on the network."""
@@ -25,6 +27,7 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
+from tests.fake_archives import FakeArchives, seed_snapshots, seed_sources
 from tests.site import LocalSite, seed_site, write_sources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,11 +109,19 @@ def test_worker_runs_a_deployment_from_prefect_yaml(clean_db: sa.Engine, tmp_pat
         "PREFECT_LOGGING_LEVEL": "INFO",
         "VEILLE_DATABASE_URL": clean_db.url.render_as_string(hide_password=False),
         "VEILLE_TIMEOUT": "30",  # a loaded machine answers slowly
+        "VEILLE_WAYBACK_DELAY": "0",
+        "VEILLE_ARCHIVE_PAGE_SIZE": "2",
     }
     server_log, worker_log = tmp_path / "server.log", tmp_path / "worker.log"
     started: list[subprocess.Popen[bytes]] = []
     with LocalSite() as site:
         seed_site(site)
+        archives = FakeArchives(site)
+        # the seed pages as archived: the texts the first run stored from the live site, so
+        # each capture read is a sighting of its article in the archive
+        archives.snapshots = seed_snapshots()
+        env["VEILLE_WAYBACK_URL"] = site.base
+        archive_sources = write_sources(tmp_path / "archive.toml", seed_sources())
         sources = write_sources(
             tmp_path / "sources.toml",
             [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
@@ -132,7 +143,12 @@ def test_worker_runs_a_deployment_from_prefect_yaml(clean_db: sa.Engine, tmp_pat
             out = _prefect(["--no-prompt", "deploy", "--all"], env)
             deployments = {d["name"] for d in _api(base, "/deployments/filter", {})}
             # the pool's deployments do not overwrite those `veille serve` registers
-            assert deployments == {"poll-and-ingest-pool", "drain-queue-pool", "daily-pool"}, out
+            assert deployments == {
+                "poll-and-ingest-pool",
+                "drain-queue-pool",
+                "daily-pool",
+                "archive-backfill-pool",
+            }, out
 
             with worker_log.open("wb") as log:
                 started.append(
@@ -144,31 +160,47 @@ def test_worker_runs_a_deployment_from_prefect_yaml(clean_db: sa.Engine, tmp_pat
                         start_new_session=True,
                     )
                 )
-            out = _prefect(
-                [
-                    "deployment",
-                    "run",
-                    "veille-run/poll-and-ingest-pool",
-                    "--params",
-                    json.dumps({"sources_file": str(sources)}),
-                ],
-                env,
-            )
-            match = re.search(r"UUID: ([0-9a-f-]{36})", out)
-            assert match, out
-            run_id = match.group(1)
 
-            def finished() -> dict[str, Any] | None:
-                run: dict[str, Any] = _api(base, f"/flow_runs/{run_id}")
-                ended = run["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-                return run if ended else None
+            def run(deployment: str, params: dict[str, Any]) -> str:
+                out = _prefect(["deployment", "run", deployment, "--params", json.dumps(params)], env)
+                match = re.search(r"UUID: ([0-9a-f-]{36})", out)
+                assert match, out
+                return match.group(1)
 
-            run = _wait("the flow run ends", finished, 420, [worker_log, server_log])
-            assert run["state"]["type"] == "COMPLETED", worker_log.read_text(errors="replace")[-6000:]
-            assert run["work_queue_name"] == "default" and run["work_pool_name"] == "veille"
+            def finished(run_id: str) -> dict[str, Any]:
+                def check() -> dict[str, Any] | None:
+                    run: dict[str, Any] = _api(base, f"/flow_runs/{run_id}")
+                    ended = run["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+                    return run if ended else None
+
+                ended: dict[str, Any] = _wait("the flow run ends", check, 420, [worker_log, server_log])
+                assert ended["state"]["type"] == "COMPLETED", worker_log.read_text(errors="replace")[-6000:]
+                assert ended["work_queue_name"] == "default" and ended["work_pool_name"] == "veille"
+                return ended
+
+            finished(run("veille-run/poll-and-ingest-pool", {"sources_file": str(sources)}))
+            _check_poll_and_ingest(clean_db)
+
+            # a backfill from the archive, run twice (as on two workers): the runs share its jobs
+            window = {"archive": "wayback", "since": "2025-02-01", "until": "2025-02-28T23:59:59"}
+            params = {**window, "sources_file": str(archive_sources)}
+            runs = [run("veille-archive-backfill/archive-backfill-pool", params) for _ in range(2)]
+            for run_id in runs:
+                finished(run_id)
         finally:
             alive = _stop(started)
     assert not alive, f"left behind: {alive}"
+    with clean_db.connect() as conn:
+        jobs = list(conn.execute(sa.text("SELECT site, state, last_error FROM backfill_jobs")))
+        seen = conn.scalar(sa.text("SELECT count(DISTINCT url) FROM sightings WHERE archive = 'wayback'"))
+    assert len(jobs) == 5 and all(j.state == "done" for j in jobs), jobs  # one per (site, month)
+    assert seen == 5  # each capture read and stored, its sighting naming the archive
+    captures = [h["path"] for h in site.log if h["path"].startswith("/web/")]
+    assert len(captures) == len(set(captures)) == 5  # shared, not done twice
+    assert "Worker" in worker_log.read_text(errors="replace")
+
+
+def _check_poll_and_ingest(clean_db: sa.Engine) -> None:
     with clean_db.connect() as conn:
         stored = conn.scalar(sa.text("SELECT count(*) FROM articles"))
         sources_rows = conn.scalar(sa.text("SELECT count(*) FROM sources"))
@@ -181,4 +213,3 @@ def test_worker_runs_a_deployment_from_prefect_yaml(clean_db: sa.Engine, tmp_pat
     assert sources_rows == 1 and sum(queue.values()) == 5, queue
     assert stored >= 1 and queue.get("fetched", 0) >= stored, (stored, queue)
     assert unexplained == 0, queue
-    assert "Worker" in worker_log.read_text(errors="replace")

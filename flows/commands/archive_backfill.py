@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from datetime import datetime
+from typing import Any
 
 from flows.commands.common import print_table
 
@@ -68,6 +69,7 @@ class CaptureProgress:
 
 def handle_archive(args: argparse.Namespace, until: datetime, started: float) -> int:
     from flows.archive_backfill import archive_backfill_flow, plan
+    from flows.outcome import RunFailed
     from flows.pipeline import direct_run, reset_runtime
     from monitors.backfill_jobs import BackfillError
 
@@ -78,15 +80,20 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float) ->
         return 2
     finally:
         reset_runtime()
+    rows: list[dict[str, Any]]
     with CaptureProgress(job_ids), direct_run():
-        rows = archive_backfill_flow(
-            args.archive,
-            args.since,
-            until,
-            site=args.site,
-            sources_file=args.sources,
-            relevant_only=args.relevant_only,
-        )
+        try:
+            result: Any = archive_backfill_flow(
+                args.archive,
+                args.since,
+                until,
+                site=args.site,
+                sources_file=args.sources,
+                relevant_only=args.relevant_only,
+            )
+            rows = result
+        except RunFailed as exc:  # every job stopped on an archive error: the rows say which
+            rows = exc.data
     print()
     print_table(rows)
     failed = [r for r in rows if r["state"] == "error"]

@@ -6,7 +6,7 @@ import argparse
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flows.commands.common import prepare_database, print_table
@@ -29,6 +29,14 @@ def _date(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _until(value: str) -> datetime:
+    """The window's end, inclusive: a date alone (``2025-02-28``) runs to the end of that day."""
+    parsed = _date(value)
+    if len(value.strip()) == 10:  # YYYY-MM-DD, no time given
+        parsed += timedelta(days=1, microseconds=-1)
+    return parsed
+
+
 def register(sub: Any) -> None:
     from flows.cli import formatter
 
@@ -39,7 +47,9 @@ def register(sub: Any) -> None:
         formatter_class=formatter,
     )
     p.add_argument("--since", type=_date, required=True, metavar="DATE", help="window start (ISO date)")
-    p.add_argument("--until", type=_date, metavar="DATE", help="window end (default: now)")
+    p.add_argument(
+        "--until", type=_until, metavar="DATE", help="window end, inclusive: a date to its end (default: now)"
+    )
     p.add_argument(
         "--sources", metavar="FILE", help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)"
     )
