@@ -43,6 +43,18 @@ def _backfill(args: list[str]) -> tuple[int, str]:
     return code, err.getvalue()
 
 
+def _pcf_backfill(tmp_path: Path) -> list[str]:
+    """The command's arguments for the window on one site (one job, one capture)."""
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    return [*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)]
+
+
+def _slow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests give up after a second, and are tried twice."""
+    monkeypatch.setenv("VEILLE_TIMEOUT", "1")
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+
+
 def test_a_429s_retry_after_is_honoured_and_5xx_back_off(
     archives: FakeArchives, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -82,11 +94,9 @@ def test_retry_after_is_capped_and_retries_are_bounded(
 def test_a_cdx_server_that_times_out_is_retried_then_recorded_on_the_job(
     archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("VEILLE_TIMEOUT", "1")
-    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    _slow(monkeypatch)
     archives.cdx_delay = 2.5
-    sources = write_sources(tmp_path / "sources.toml", seed_sources())
-    args = [*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)]
+    args = _pcf_backfill(tmp_path)
     code, err = _backfill(args)
     assert code == 1 and "run the same command again" in err
     with clean_db.connect() as conn:
@@ -107,11 +117,9 @@ def test_a_cdx_server_that_times_out_is_retried_then_recorded_on_the_job(
 def test_a_capture_that_times_out_waits_in_the_queue_with_its_reason(
     archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("VEILLE_TIMEOUT", "1")
-    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    _slow(monkeypatch)
     archives.capture_delay = 2.5
-    sources = write_sources(tmp_path / "sources.toml", seed_sources())
-    code, err = _backfill([*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)])
+    code, err = _backfill(_pcf_backfill(tmp_path))
     assert code == 0, err
     with clean_db.connect() as conn:
         state, reason = conn.execute(sa.text("SELECT state, reason FROM url_queue")).one()
@@ -149,8 +157,7 @@ def test_until_a_date_takes_in_the_whole_of_that_day(
     archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
 ) -> None:
     archives.snapshots = seed_snapshots("20250228183000")  # the last day of the window, evening
-    sources = write_sources(tmp_path / "sources.toml", seed_sources())
-    code, err = _backfill([*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)])
+    code, err = _backfill(_pcf_backfill(tmp_path))
     assert code == 0, err
     assert archives.cdx_requests[0]["to"] == ["20250228235959"]
     with clean_db.connect() as conn:
