@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from monitors.archives import Capture, CdxPage
 from monitors.bulk import as_rows, recordset_insert
 from monitors.http import PERMANENT, FetchResult
-from monitors.ingest import IngestOutcome, QueueItem
+from monitors.ingest import ArticleData, IngestOutcome, QueueItem
 from monitors.listing import looks_like_article
 from monitors.models import BackfillJob, Source
 from monitors.site_profiles import learn
@@ -327,6 +327,16 @@ def claim_captures(session: Session, job_id: int, limit: int) -> list[tuple[Queu
     return out
 
 
+def relevant_to_a_topic(a: ArticleData) -> bool:
+    """Relevant to the main topic or to any active topic of the folder (``article_topics``)."""
+    return a.relevant or any(row["relevant"] for row in a.topic_scores)
+
+
+def best_score(a: ArticleData) -> float:
+    """The capture's highest score over the topics, kept for a capture not stored."""
+    return max([a.relevance, *(float(row["score"]) for row in a.topic_scores)])
+
+
 def store_capture(
     session: Session,
     out: IngestOutcome,
@@ -339,14 +349,14 @@ def store_capture(
     article written with its ``archived_url`` and ``captured_at`` and its sighting naming the
     archive. With ``relevant_only`` a capture relevant to no topic is not stored: its queue
     row is settled as skipped and its score kept on the capture."""
-    if relevant_only and out.article is not None and not out.article.relevant:
-        score = out.article.relevance
+    if relevant_only and out.article is not None and not relevant_to_a_topic(out.article):
+        score = best_score(out.article)
         session.execute(
             text("UPDATE archive_captures SET relevance = :score WHERE queue_id = :id"),
             {"score": score, "id": out.item.id},
         )
         out.article, out.outcome, out.error_class = None, "skipped", PERMANENT
-        out.reason = f"not relevant to any topic (score {score:.3f}); --relevant-only"
+        out.reason = f"not relevant to any topic (best score {score:.3f}); --relevant-only"
         apply_ingest(session, out, max_attempts, run_id)
         return "not_relevant"
     a = out.article

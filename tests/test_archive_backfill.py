@@ -197,9 +197,19 @@ def test_relevant_only_keeps_the_others_as_seen_with_their_score(
         * 6
         + "</article></body></html>"
     )
+    ai_act = (  # not the summit, but the folder's other topic (monitors/topics/eu_ai_act.toml)
+        "<html lang='fr'><head><title>AI Act : les premières interdictions du règlement européen"
+        " entrent en application</title></head><body><article>"
+        + "<p>Depuis le 2 février, les pratiques d'intelligence artificielle jugées inacceptables par le"
+        " règlement européen sur l'IA, l'AI Act, sont interdites dans l'Union : notation sociale,"
+        " reconnaissance des émotions au travail, police prédictive. Le Bureau de l'IA de la Commission"
+        " européenne publiera des lignes directrices ; les obligations des modèles d'IA à usage général"
+        " suivront le 2 août.</p>" * 3 + "</article></body></html>"
+    )
     archives.snapshots = [
         *seed_snapshots(),
         Snapshot(f"{LIBE}/ligue-1-resume-journee.html", "20250212093000", off_topic.encode()),
+        Snapshot(f"{LIBE}/ai-act-premieres-interdictions.html", "20250212093000", ai_act.encode()),
     ]
     sources = write_sources(tmp_path / "sources.toml", seed_sources())
     code, out, err = _run(
@@ -216,7 +226,21 @@ def test_relevant_only_keeps_the_others_as_seen_with_their_score(
     )
     assert code == 0, err
     rows = _articles(clean_db)
-    assert [r.url for r in rows] == [original_url("liberation/sommet-ia-macron-accelerer.html", "Libération")]
+    # relevant to at least one topic: the summit's article, and the AI Act's
+    assert [r.url for r in rows] == [
+        f"{LIBE}/ai-act-premieres-interdictions.html",
+        original_url("liberation/sommet-ia-macron-accelerer.html", "Libération"),
+    ]
+    with clean_db.connect() as conn:
+        topics = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT a.url, string_agg(t.topic, ',' ORDER BY t.topic) FROM articles a"
+                    " JOIN article_topics t ON t.article_id = a.id AND t.relevant GROUP BY a.url"
+                )
+            ).all()
+        )
+    assert topics[f"{LIBE}/ai-act-premieres-interdictions.html"] == "eu_ai_act"
     with clean_db.connect() as conn:
         state, reason, score = conn.execute(
             sa.text(
