@@ -2,7 +2,7 @@
 """Benchmark: a long ingest (issue 19 item 4), resident memory as the archive grows.
 
 The 120 pages of the shared corpus are served on loopback under distinct URLs, each copy with
-a small text change (a sentence naming its number inside a paragraph of the article), behind
+a small text change (a sentence naming its number at the end of three of its paragraphs), behind
 feeds of 1,000 items each; one ``veille run --all`` polls them and ingests every page in one
 process. The bench samples the resident memory (RSS) of veille's process and of all its
 children (the analysis workers, Prefect's temporary server) every half second, and prints
@@ -46,13 +46,14 @@ _PARAGRAPH_END = re.compile(rb"</p>", re.IGNORECASE)
 
 
 def variant(body: bytes, n: int) -> bytes:
-    """Page ``body`` with a sentence naming ``n`` at the end of a paragraph in its middle (the
-    article's text, not the menu or the footer, on the corpus's pages)."""
+    """Page ``body`` with a sentence naming ``n`` at the end of three paragraphs spread over
+    the page (at least one lies in the article's text on almost every corpus page)."""
     ends = [m.start() for m in _PARAGRAPH_END.finditer(body)]
     if not ends:
         return body.replace(b"</body>", f"<p>Version {n}.</p></body>".encode())
-    at = ends[len(ends) // 2]
-    return body[:at] + f" Mise à jour numéro {n}.".encode() + body[at:]
+    for at in sorted({ends[len(ends) * k // 4] for k in (3, 2, 1)}, reverse=True):
+        body = body[:at] + f" Mise à jour numéro {n}.".encode() + body[at:]
+    return body
 
 
 def serve(corpus: str, total: int, port: Any, ready: Any) -> None:
