@@ -40,7 +40,6 @@ from monitors.boilerplate import site_of
 from monitors.db import ensure_schema, get_engine, session_scope
 from monitors.http import HostThrottle
 from monitors.ingest import analyse_page
-from monitors.site_profiles import load_profile
 from monitors.sources import load_sources, sync_sources
 
 _throttles: dict[str, HostThrottle] = {}
@@ -187,7 +186,7 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
                 return
             for item, capture in claimed:
                 with session_scope() as session:
-                    site = load_profile(session, site_of(capture.original))
+                    site = rt.profiles.get(session, site_of(capture.original))
                 result = ar.fetch_capture(rt.client, rt.settings, capture, archive_throttle(capture.archive))
                 out = analyse_page(
                     item,
@@ -200,7 +199,11 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
                     deadline=rt.settings.analysis_deadline,
                 )
                 with session_scope() as session:
-                    store_capture(session, out, capture, rt.settings.max_attempts, run_id, relevant_only)
+                    status = store_capture(
+                        session, out, capture, rt.settings.max_attempts, run_id, relevant_only
+                    )
+                if status == "stored" and out.article is not None:
+                    rt.profiles.invalidate(out.article.site)  # store_capture counted its blocks
                 with lock:
                     done += 1
 

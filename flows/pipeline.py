@@ -22,18 +22,19 @@ from typing import Any, Protocol
 
 import psycopg
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from monitors.boilerplate import site_of
 from monitors.db import DatabaseUnavailable, ensure_schema, get_engine, session_scope
 from monitors.http import Client, HostThrottle, make_client
-from monitors.ingest import process_item
+from monitors.ingest import ArticleData, process_item
 from monitors.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
 from monitors.queue import ClaimHolder, holder_for, release_claims, wait_for_database
 from monitors.relevance import Topic, load_topic
 from monitors.robots import ROBOTS, RobotsCache
 from monitors.settings import Settings, get_settings
-from monitors.site_profiles import learn, load_profile
+from monitors.site_profiles import ProfileCache, learn
 from monitors.sources import load_sources, sync_sources
 from monitors.store import (
     PollSummary,
@@ -90,6 +91,8 @@ class Runtime:
     topics: tuple[Topic, ...]  # the active topic folder: one article_topics row each
     robots: RobotsCache
     pool: ThreadPoolExecutor
+    #: what each site's pages taught (boilerplate, title affixes), read once per site
+    profiles: ProfileCache = field(default_factory=ProfileCache)
 
 
 _runtime: Runtime | None = None
@@ -230,6 +233,12 @@ class IngestReport:
         self.gave_up = self.gave_up or other.gave_up
 
 
+def learn_from(session: Session, article: ArticleData) -> bool:
+    """Count a newly stored article's blocks and title segments for its site; whether the
+    site's profile changed (its cached profile is then dropped, once committed)."""
+    return learn(session, article.site, article.blocks, list(article.title_segments))
+
+
 #: Database losses a worker gets over before it gives up for this run.
 MAX_RECOVERIES = 5
 
@@ -272,14 +281,17 @@ def ingest_worker_task(
             unsettled = [item.id for item in items]
             for item in items:
                 with session_scope() as session:
-                    site = load_profile(session, site_of(item.url))
+                    site = rt.profiles.get(session, site_of(item.url))
                 out = process_item(
                     rt.client, rt.settings, item, rt.topic, rt.throttle, rt.robots, rt.topics, site
                 )
+                changed = False
                 with session_scope() as session:
                     status = apply_ingest(session, out, rt.settings.max_attempts, run_id)
                     if status == "stored" and out.article is not None:
-                        learn(session, out.article.site, out.article.blocks, list(out.article.title_segments))
+                        changed = learn_from(session, out.article)
+                if changed and out.article is not None:
+                    rt.profiles.invalidate(out.article.site)
                 unsettled.remove(item.id)
                 relevant = bool(out.article and out.article.relevant and status in {"stored", "revised"})
                 report.statuses.append((item.source_id, status, relevant))

@@ -13,9 +13,11 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
+from monitors.boilerplate import MIN_PAGES
 from monitors.urls import canonicalize_url
 from tests.fake_archives import FakeArchives, Snapshot, original_url, seed_snapshots, seed_sources
 from tests.site import LocalSite, seed_pages, write_sources
+from tests.test_site_boilerplate import ARTICLES, LETTER, PROMO, SITE, chrome_page
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -159,6 +161,36 @@ def test_backfill_from_an_archive_finds_the_seeds_french_and_relevant(
     capture_prefix = "/web/" if archive == "wayback" else "/crawl-data/"
     assert not [h for h in archives.site.log[hits:] if h["path"].startswith(capture_prefix)]
     assert len(_articles(clean_db)) == 5
+
+
+def test_captures_are_cleaned_and_counted_by_their_sites_profile(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages read from an archive teach their site's boilerplate and lose it, like live pages."""
+    monkeypatch.setenv("VEILLE_CONCURRENCY", "1")  # one worker: the captures in order
+    monkeypatch.setenv("VEILLE_BATCH_SIZE", "1")
+    captures = [(i, f"{LIBE}/article-{i}.html") for i in range(MIN_PAGES + 1)]
+    archives.snapshots = [Snapshot(u, f"2025021{i}090000", chrome_page(*ARTICLES[i])) for i, u in captures]
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, _, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources)])
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        learned = set(
+            conn.execute(
+                sa.text("SELECT kind, sample FROM site_blocks WHERE site = 'liberation.fr' AND pages >= :n"),
+                {"n": MIN_PAGES},
+            ).all()
+        )
+        texts = dict(conn.execute(sa.text("SELECT url, text FROM articles")).all())
+        evidence = conn.scalar(
+            sa.text("SELECT extraction_evidence FROM articles WHERE url = :u"), {"u": captures[-1][1]}
+        )
+    assert {("block", PROMO), ("block", LETTER), ("title", SITE)} <= learned
+    assert len(texts) == MIN_PAGES + 1
+    last = texts[captures[-1][1]]
+    assert PROMO not in last and LETTER not in last and ARTICLES[MIN_PAGES][1][0] in last
+    assert evidence["site_boilerplate_removed"]
+    assert PROMO in texts[captures[0][1]], "the first capture was stored before anything was learned"
 
 
 def test_an_already_stored_url_is_not_fetched_from_the_archive(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,6 +60,16 @@ def test_export_jsonl(site: LocalSite, clean_db: sa.Engine, tmp_path: Path) -> N
     franceinfo = next(r for r in records if "franceinfo" in r["url"])
     assert franceinfo["wire"] == "AFP"
     assert franceinfo["published_at"].startswith("2025-02-08")
+    # Where users look in SQL: the view says where each title and date came from, and the
+    # queries of docs/extraction.md run.
+    with clean_db.connect() as conn:
+        seen = conn.execute(sa.text("SELECT title_from, published_from FROM articles_with_source")).all()
+        assert len(seen) == 5 and all(title_from for title_from, _ in seen)
+        docs = (Path(__file__).resolve().parents[1] / "docs" / "extraction.md").read_text("utf-8")
+        queries = re.findall(r"```sql\n(.*?)```", docs, re.S)
+        assert len(queries) >= 3
+        for query in queries:
+            conn.execute(sa.text(query)).all()
     # Filters: nothing published before the Le Monde piece of May 2024 is dropped by --since 2025.
     recent = tmp_path / "recent.jsonl"
     assert main(["export", "--since", "2025-01-01", "-o", str(recent)]) == 0

@@ -20,7 +20,7 @@ from monitors.boilerplate import (
     title_segments,
 )
 from monitors.extract import extract_article
-from monitors.site_profiles import learn, load_profile
+from monitors.site_profiles import ProfileCache, learn, load_profile
 from tests.site import LocalSite, rss_feed, write_sources
 
 SITE = "Le Courrier du Val"
@@ -108,6 +108,28 @@ def test_blocks_recurring_on_a_sites_pages_are_removed_from_its_new_pages(db: Se
     assert art.evidence is not None and len(art.evidence["site_boilerplate_removed"]) == 3
     # another site learns nothing from these pages
     assert load_profile(db, "autre-journal.fr").blocks == frozenset()
+
+
+def test_profiles_are_cached_until_they_change(db: Session) -> None:
+    clock = [0.0]
+    cache = ProfileCache(ttl=60, clock=lambda: clock[0])
+    site = "courrier-du-val.fr"
+    changed = []
+    for i in range(MIN_PAGES):
+        profile = cache.get(db, site)
+        assert profile.blocks == frozenset()
+        art = extract_article(chrome_page(*ARTICLES[i]), url(i), site=profile)
+        changed.append(learn(db, site, art.blocks, list(art.title_segments)))
+        if changed[-1]:
+            cache.invalidate(site)
+    assert changed == [False] * (MIN_PAGES - 1) + [True], "the profile changes when blocks reach MIN_PAGES"
+    assert cache.loads == 1, "one read for the site's pages while its profile did not change"
+    assert len(cache.get(db, site).blocks) == 3 and cache.loads == 2
+    # a profile changed by another process is seen after the ttl
+    db.execute(sa.text("DELETE FROM site_blocks"))
+    assert len(cache.get(db, site).blocks) == 3 and cache.loads == 2
+    clock[0] = 61
+    assert cache.get(db, site).blocks == frozenset() and cache.loads == 3
 
 
 def test_too_few_pages_teach_nothing(db: Session) -> None:
