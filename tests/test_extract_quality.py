@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from flows.cli import main
 from monitors.cleanup import clean_lines
 from monitors.extract import extract_article
 from monitors.metadata import PageMeta, _key, choose_title, parse_date, strip_site
 from monitors.paywall import check_access, stops_mid_sentence
-from tests.site import SEEDS
+from tests.site import SEEDS, LocalSite, write_sources
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
 BODY = "".join(
@@ -107,6 +110,32 @@ def test_page_with_no_h1_no_metadata_no_date_keeps_what_it_has() -> None:
     assert art.text.startswith("Paragraphe 0")
     assert art.title is None and art.published_at is None and art.modified_at is None
     assert not art.paywalled and not art.truncated
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_veille_run_stores_a_bare_page_with_what_it_has(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """No <h1>, no metadata, no date, and a feed entry with neither title nor date."""
+    site.add("/bare.html", f"<html><body><div>{BODY}</div></body></html>", content_type="text/html")
+    feed = (
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>Fil</title><link>{site.base}/</link>"
+        f"<description>d</description><item><link>{site.base}/bare.html</link></item></channel></rss>"
+    )
+    site.add("/feed.xml", feed, content_type="application/rss+xml")
+    sources = write_sources(
+        tmp_path / "s.toml",
+        [{"name": "Nu", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    assert main(["run", "--sources", str(sources)]) == 0
+    with clean_db.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT title, published_at, modified_at, text, extraction_evidence FROM articles")
+        ).one()
+    assert row.title is None and row.published_at is None and row.modified_at is None
+    assert row.text.startswith("Paragraphe 0") and "Paragraphe 5" in row.text
+    assert row.extraction_evidence["title_from"] == "none"
+    assert "published_from" not in row.extraction_evidence
 
 
 # ---------------------------------------------------------------- dates

@@ -185,3 +185,35 @@ def test_veille_run_learns_a_sites_chrome(site: LocalSite, clean_db: sa.Engine, 
     last = texts[ARTICLES[i][0]]
     assert PROMO not in last and LETTER not in last and ARTICLES[i][1][0] in last
     assert PROMO in texts[ARTICLES[0][0]], "the first pages were stored before anything was learned"
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_veille_run_never_empties_a_page_made_of_its_sites_chrome(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A page whose every block is boilerplate for its site is stored as extracted."""
+    when = datetime(2025, 2, 10, 9, 0, tzinfo=UTC)
+    items = []
+    for i in range(MIN_PAGES):
+        site.add(
+            f"/actualite/article-{i}.html", chrome_page(*ARTICLES[i]), content_type="text/html; charset=utf-8"
+        )
+        items.append((ARTICLES[i][0], f"actualite/article-{i}.html", when))
+    only_chrome = chrome_page("Annonce", [])
+    site.add("/actualite/annonce.html", only_chrome, content_type="text/html; charset=utf-8")
+    site.add("/feed.xml", rss_feed(site.base, items), content_type="application/rss+xml")
+    sources = write_sources(
+        tmp_path / "s.toml",
+        [{"name": "Courrier", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    assert main(["run", "--sources", str(sources)]) == 0
+    items.append(("Annonce", "actualite/annonce.html", when))
+    site.add("/feed.xml", rss_feed(site.base, items), content_type="application/rss+xml")
+    assert main(["run", "--sources", str(sources), "--all"]) == 0
+    with clean_db.connect() as conn:
+        text, evidence = conn.execute(
+            sa.text("SELECT text, extraction_evidence FROM articles WHERE title = 'Annonce'")
+        ).one()
+    # the chrome is all the page has: kept (the general clean-up still takes the call to subscribe)
+    assert LETTER in text and SHARE in text
+    assert evidence["site_boilerplate_kept"] and "site_boilerplate_removed" not in evidence
