@@ -150,15 +150,22 @@ def test_fingerprints_ignore_case_and_punctuation() -> None:
     assert title_segments("Un titre") == []
 
 
+WHEN = datetime(2025, 2, 10, 9, 0, tzinfo=UTC)
+
+
+def serve_chrome_pages(site: LocalSite, count: int) -> list[tuple[str, str, datetime]]:
+    """Serve the first ``count`` articles in the site's chrome; their feed items."""
+    items = []
+    for i in range(count):
+        path = f"actualite/article-{i}.html"
+        site.add(f"/{path}", chrome_page(*ARTICLES[i]), content_type="text/html; charset=utf-8")
+        items.append((ARTICLES[i][0], path, WHEN))
+    return items
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_veille_run_learns_a_sites_chrome(site: LocalSite, clean_db: sa.Engine, tmp_path: Path) -> None:
-    when = datetime(2025, 2, 10, 9, 0, tzinfo=UTC)
-    items = []
-    for i in range(MIN_PAGES):
-        site.add(
-            f"/actualite/article-{i}.html", chrome_page(*ARTICLES[i]), content_type="text/html; charset=utf-8"
-        )
-        items.append((ARTICLES[i][0], f"actualite/article-{i}.html", when))
+    items = serve_chrome_pages(site, MIN_PAGES)
     site.add("/feed.xml", rss_feed(site.base, items), content_type="application/rss+xml")
     sources = write_sources(
         tmp_path / "s.toml",
@@ -169,7 +176,7 @@ def test_veille_run_learns_a_sites_chrome(site: LocalSite, clean_db: sa.Engine, 
     site.add(
         f"/actualite/article-{i}.html", chrome_page(*ARTICLES[i]), content_type="text/html; charset=utf-8"
     )
-    items.append((ARTICLES[i][0], f"actualite/article-{i}.html", when))
+    items.append((ARTICLES[i][0], f"actualite/article-{i}.html", WHEN))
     site.add("/feed.xml", rss_feed(site.base, items), content_type="application/rss+xml")
     assert main(["run", "--sources", str(sources), "--all"]) == 0
     with clean_db.connect() as conn:
@@ -192,13 +199,7 @@ def test_veille_run_never_empties_a_page_made_of_its_sites_chrome(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path
 ) -> None:
     """A page whose every block is boilerplate for its site is stored as extracted."""
-    when = datetime(2025, 2, 10, 9, 0, tzinfo=UTC)
-    items = []
-    for i in range(MIN_PAGES):
-        site.add(
-            f"/actualite/article-{i}.html", chrome_page(*ARTICLES[i]), content_type="text/html; charset=utf-8"
-        )
-        items.append((ARTICLES[i][0], f"actualite/article-{i}.html", when))
+    items = serve_chrome_pages(site, MIN_PAGES)
     only_chrome = chrome_page("Annonce", [])
     site.add("/actualite/annonce.html", only_chrome, content_type="text/html; charset=utf-8")
     site.add("/feed.xml", rss_feed(site.base, items), content_type="application/rss+xml")
@@ -207,7 +208,7 @@ def test_veille_run_never_empties_a_page_made_of_its_sites_chrome(
         [{"name": "Courrier", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
     )
     assert main(["run", "--sources", str(sources)]) == 0
-    items.append(("Annonce", "actualite/annonce.html", when))
+    items.append(("Annonce", "actualite/annonce.html", WHEN))
     site.add("/feed.xml", rss_feed(site.base, items), content_type="application/rss+xml")
     assert main(["run", "--sources", str(sources), "--all"]) == 0
     with clean_db.connect() as conn:
