@@ -216,9 +216,11 @@ class WorkerPool:
             workers = list(self._all)
             self._all.clear()
         for worker in workers:
+            if not worker.ready:  # still loading (or never used): nothing to finish
+                worker.kill()
+                continue
             with contextlib.suppress(OSError, ValueError):
-                if worker.ready or worker.process.is_alive():
-                    worker.conn.send(None)
+                worker.conn.send(None)
         end = time.monotonic() + 2.0
         for worker in workers:
             worker.process.join(max(0.0, end - time.monotonic()))
