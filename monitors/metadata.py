@@ -39,7 +39,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from lxml import etree
 from lxml.html import HtmlElement
 
 #: No news page is older than the web.
@@ -424,14 +423,13 @@ def dateline(text: str) -> datetime | None:
     return None
 
 
-#: Elements with a class or an id (libxml2 finds them; _DATE_CLASS reads their labels).
-_LABELLED = etree.XPath(".//body//*[@class or @id]")
-
-
 def _date_texts(tree: HtmlElement) -> Iterator[str]:
     """The texts of the elements whose class or id says they show the article's date, in page
     order: not a comment's, not an update's ("mod_datetime", "updated"), not a link."""
-    for el in _LABELLED(tree):
+    body = tree.find("body")
+    if body is None:
+        return
+    for el in body.iter():  # a generator: the walk stops at the first date found
         if not isinstance(el.tag, str) or el.tag in {"script", "style", "a", "option"}:
             continue
         label = _label(el)
