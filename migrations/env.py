@@ -26,11 +26,17 @@ def run_migrations_online() -> None:
     engine = create_engine(_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
         # Concurrent `veille run` processes must not migrate at the same time.
+        # The lock is the session's: end the transaction that took it, so that Alembic's own
+        # transaction is committed before the lock is released below. Unlocking first let the
+        # next process in while the migration was still uncommitted: it did not see
+        # alembic_version and failed creating it (UniqueViolation on pg_type).
         connection.exec_driver_sql("SELECT pg_advisory_lock(724100)")
+        connection.commit()
         try:
             context.configure(connection=connection, target_metadata=target_metadata)
             with context.begin_transaction():
                 context.run_migrations()
+            connection.commit()
         except BaseException:
             # An aborted transaction refuses the unlock below and would hide the real error;
             # the session-level lock survives the rollback.
