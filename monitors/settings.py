@@ -31,14 +31,18 @@ def _int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
 
 
-def _float(name: str, default: float) -> float:
+def _float(name: str, default: float, positive: bool = False) -> float:
+    """A number; with ``positive``, above 0 (a deadline of 0 would fail every page)."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if positive and not value > 0:
+        raise SettingsError(f"{name} must be a number of seconds above 0, got {raw!r}")
+    return value
 
 
 def _choice(name: str, choices: tuple[str, ...]) -> str:
@@ -135,8 +139,8 @@ class Settings:
             sources_file=Path(os.environ["VEILLE_SOURCES"]) if os.environ.get("VEILLE_SOURCES") else None,
             topics_dir=Path(os.environ["VEILLE_TOPICS_DIR"]) if os.environ.get("VEILLE_TOPICS_DIR") else None,
             db_wait=_float("VEILLE_DB_WAIT", 30.0),
-            fetch_deadline=_float("VEILLE_FETCH_DEADLINE", 3 * _float("VEILLE_TIMEOUT", 20.0)),
-            analysis_deadline=_float("VEILLE_ANALYSIS_DEADLINE", 60.0),
+            fetch_deadline=_float("VEILLE_FETCH_DEADLINE", 3 * _float("VEILLE_TIMEOUT", 20.0), positive=True),
+            analysis_deadline=_float("VEILLE_ANALYSIS_DEADLINE", 60.0, positive=True),
             prefect=_choice("VEILLE_PREFECT", ("auto", "on", "off")),
         )
 

@@ -408,6 +408,22 @@ def test_a_bad_setting_is_one_line_and_exit_2(
     assert capsys.readouterr().err == "veille: error: VEILLE_TIMEOUT must be a number, got 'soon'\n"
 
 
+@pytest.mark.parametrize("name", ["VEILLE_ANALYSIS_DEADLINE", "VEILLE_FETCH_DEADLINE"])
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_deadline_of_zero_or_less_is_refused(
+    name: str, value: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadline of 0 would fail every page: a configuration error, before any flow."""
+    from flows.cli import main
+
+    monkeypatch.setenv(name, value)
+    assert main(["run"]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"veille: error: {name} must be a number of seconds above 0, got {value!r}\n"
+    )
+
+
 def test_score_reports_binary_lines_one_by_one(tmp_path: Path) -> None:
     """A file or stdin with bytes that are not UTF-8 (under a strict UTF-8 locale, too): each
     such line is an error line, the others are scored, no traceback."""
