@@ -188,7 +188,7 @@ class Memory:
 def reset_tables() -> None:
     import sqlalchemy as sa
 
-    from monitors.db import get_engine
+    from monitors.archive.db import get_engine
 
     with get_engine().begin() as conn:
         conn.execute(
@@ -202,7 +202,7 @@ def reset_tables() -> None:
 def stored() -> int:
     import sqlalchemy as sa
 
-    from monitors.db import get_engine
+    from monitors.archive.db import get_engine
 
     with get_engine().connect() as conn:
         return int(conn.scalar(sa.text("SELECT count(*) FROM articles")) or 0)
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
-    from monitors.db import dispose_engines, migrate
+    from monitors.archive.db import dispose_engines, migrate
     from monitors.settings import get_settings
 
     migrate(url)

@@ -56,7 +56,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.stages import CORPUS_DIR, build_page  # noqa: E402
-from monitors.dedup import (  # noqa: E402
+from monitors.group.dedup import (  # noqa: E402
     BANDS,
     NUM_PERM,
     ROWS,
@@ -66,7 +66,7 @@ from monitors.dedup import (  # noqa: E402
     signature,
     text_hash,
 )
-from monitors.neardup import LOOKUP_AND_INSERT_SQL, link_and_index, lock_bands, lookup_params  # noqa: E402
+from monitors.group.neardup import LOOKUP_AND_INSERT_SQL, link_and_index, lock_bands, lookup_params  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PAIRS = ROOT / "tests" / "eval" / "dedup_pairs.jsonl"
@@ -134,7 +134,7 @@ def synthetic_chunk(
     rows["sig_head"] = (1, 0, 20, NUM_PERM, 1)  # ndim, no nulls, int8 oid, length, lower bound
     rows["sig"]["len"] = 8
     rows["sig"]["v"] = sigs
-    # Band keys exactly as monitors.dedup.band_keys computes them: blake2b over each band's
+    # Band keys exactly as monitors.group.dedup.band_keys computes them: blake2b over each band's
     # ROWS little-endian uint32 values.
     raw = np.ascontiguousarray(sigs.astype("<u4")).tobytes()
     width = 4 * ROWS
@@ -312,7 +312,7 @@ def measure(
 
 def _baseline(pages: list[bytes], repeat: int) -> tuple[float, float]:
     """(mean over pages of the median extract_article seconds, same for the pure dedup work)."""
-    from monitors.extract import ExtractionError, extract_article
+    from monitors.judge.extract import ExtractionError, extract_article
 
     extract_times, pure_times = [], []
     for page in pages:
@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
-    from monitors.db import migrate
+    from monitors.archive.db import migrate
 
     name = f"veille_bench_dedup_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")

@@ -2,8 +2,8 @@
 
 Both extractors get the same bytes in the same run: bare trafilatura is
 ``trafilatura.bare_extraction(html, url=url, with_metadata=True)`` with the options the
-pipeline passes (monitors/extract.py: TRAFILATURA_OPTIONS); veille is
-``monitors.extract.extract_article`` (the call monitors/ingest.py makes, without learned
+pipeline passes (monitors/judge/extract.py: TRAFILATURA_OPTIONS); veille is
+``monitors.judge.extract.extract_article`` (the call monitors/ingest.py makes, without learned
 per-site boilerplate: the corpus has about one page per site). Scores, against
 ``expected.json``:
 
@@ -44,7 +44,7 @@ if not CORPUS.is_dir():
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from monitors.extract import TRAFILATURA_OPTIONS, ExtractionError, extract_article  # noqa: E402
+from monitors.judge.extract import TRAFILATURA_OPTIONS, ExtractionError, extract_article  # noqa: E402
 
 _SPACE = re.compile(r"\s+")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "\u00a0": " "})

@@ -145,11 +145,11 @@ def stages(pages: list[tuple[str, bytes]], repeat: int) -> None:
 
     import trafilatura
 
-    from monitors.dedup import fingerprint
-    from monitors.encoding import decode_html
-    from monitors.extract import TRAFILATURA_OPTIONS, extract_article
-    from monitors.language import detect_language
-    from monitors.relevance import load_topic, score_relevance
+    from monitors.collect.encoding import decode_html
+    from monitors.group.dedup import fingerprint
+    from monitors.judge.extract import TRAFILATURA_OPTIONS, extract_article
+    from monitors.judge.language import detect_language
+    from monitors.judge.relevance import load_topic, score_relevance
 
     topic = load_topic()
     done = {}
@@ -277,7 +277,7 @@ def stored_articles(url: str) -> dict[str, dict[str, Any]]:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
-    from monitors.export import iter_articles
+    from monitors.archive.export import iter_articles
 
     engine = sa.create_engine(url)
     try:

@@ -6,7 +6,7 @@ A server process (asyncio, one listening socket per feed on its own loopback add
 404 robots.txt. veille polls them through the real code path and stores into a scratch
 PostgreSQL database created for the run and dropped after. Two paths are measured:
 
-- library: ``monitors.poll.poll_batches_as_completed`` + ``monitors.store.apply_polls``
+- library: ``monitors.collect.poll.poll_batches_as_completed`` + ``monitors.archive.store.apply_polls``
   (thread pool of ``VEILLE_CONCURRENCY``, one transaction per batch of 50 outcomes);
 - direct: ``flows.pipeline.poll_sources`` on the direct run's pool of threads, as ``veille
   run`` polls without a Prefect server (``flows/direct.py``), the sync of the sources file
@@ -220,7 +220,7 @@ def drop_database(url: str, admin: Any) -> None:
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
-    from monitors.db import dispose_engines
+    from monitors.archive.db import dispose_engines
 
     dispose_engines()
     with admin.connect() as conn:
@@ -231,7 +231,7 @@ def drop_database(url: str, admin: Any) -> None:
 def reset_tables() -> None:
     import sqlalchemy as sa
 
-    from monitors.db import get_engine
+    from monitors.archive.db import get_engine
 
     with get_engine().begin() as conn:
         conn.execute(
@@ -242,13 +242,13 @@ def reset_tables() -> None:
 def run_library_cycle(sources_file: str) -> tuple[int, int]:
     """Sync, then poll every source and store the outcomes in batches as they come in;
     returns (sources polled, new URLs)."""
-    from monitors.db import session_scope
-    from monitors.http import HostThrottle, make_client
-    from monitors.poll import POLL_BATCH, poll_batches_as_completed
-    from monitors.robots import ROBOTS
+    from monitors.archive.db import session_scope
+    from monitors.archive.store import apply_polls, due_sources
+    from monitors.collect.http import HostThrottle, make_client
+    from monitors.collect.poll import POLL_BATCH, poll_batches_as_completed
+    from monitors.collect.robots import ROBOTS
+    from monitors.collect.sources import load_sources, sync_sources
     from monitors.settings import get_settings
-    from monitors.sources import load_sources, sync_sources
-    from monitors.store import apply_polls, due_sources
 
     settings = get_settings()
     with session_scope() as session:
@@ -334,8 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     url, admin = create_database()
     os.environ["VEILLE_DATABASE_URL"] = url
-    from monitors.db import migrate
-    from monitors.robots import ROBOTS
+    from monitors.archive.db import migrate
+    from monitors.collect.robots import ROBOTS
     from monitors.settings import get_settings
 
     migrate(url)
@@ -351,8 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     # Import what the cycles use before timing them (scipy and Prefect alone take seconds);
     # caches that fill on first use (public-suffix list, parse workers) are timed.
     import flows.pipeline  # noqa: F401
-    import monitors.poll  # noqa: F401
-    import monitors.store  # noqa: F401
+    import monitors.archive.store  # noqa: F401
+    import monitors.collect.poll  # noqa: F401
 
     failed = False
     try:

@@ -2,7 +2,7 @@
 
 Builds one HTML page per seed text (article paragraphs wrapped in nav/footer chrome), then, in
 the same run and with repetitions, times trafilatura.bare_extraction as the pipeline calls it
-(monitors/extract.py: TRAFILATURA_OPTIONS) and detect_language + score_relevance as
+(monitors/judge/extract.py: TRAFILATURA_OPTIONS) and detect_language + score_relevance as
 monitors/ingest.py calls them (extracted text, title and description). Prints medians per
 article and the ratio; the target is scoring + language <= 15% of extraction.
 
@@ -34,10 +34,10 @@ CORPUS_DIR = ROOT.parent / "shared" / "corpus" / "pages"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from monitors.extract import TRAFILATURA_OPTIONS, extract_article  # noqa: E402
-from monitors.language import NGRAM_SUMS, detect_language  # noqa: E402
-from monitors.relevance import Topic, score_relevance  # noqa: E402
-from monitors.topic_set import load_topics  # noqa: E402
+from monitors.judge.extract import TRAFILATURA_OPTIONS, extract_article  # noqa: E402
+from monitors.judge.language import NGRAM_SUMS, detect_language  # noqa: E402
+from monitors.judge.relevance import Topic, score_relevance  # noqa: E402
+from monitors.judge.topic_set import load_topics  # noqa: E402
 
 CHROME_TOP = """<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>{title}</title>
 </head><body><header><nav><ul><li><a href="/">Accueil</a></li><li><a href="/politique">Politique
@@ -142,7 +142,7 @@ def score_all(topics: list[Topic], text: str, title: str | None, description: st
 
 def corpus_ratio(paths: list[Path], topic: list[Topic], repeat: int) -> float:
     """Language + relevance over extraction on real pages, CPU time, medians summed over pages."""
-    from monitors.extract import ExtractionError
+    from monitors.judge.extract import ExtractionError
 
     url = "https://example.org/article"
     extract_total = score_total = 0.0

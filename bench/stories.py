@@ -11,10 +11,10 @@ does) and bulk-copied.
 After loading, ``VACUUM ANALYZE`` (what autovacuum does to an insert-only table: the key
 lookup is then an index-only scan).
 
-At each size it runs what :func:`monitors.store.store_article` runs per probe article, each in
+At each size it runs what :func:`monitors.archive.store.store_article` runs per probe article, each in
 its own transaction with the article row inserted first (not timed): the one lock statement
-(band keys and story keys, :func:`monitors.story_store.lock_story_keys`), the near-duplicate
-lookup (:func:`monitors.neardup.link_and_index`) and :func:`monitors.story_store.assign`
+(band keys and story keys, :func:`monitors.group.story_store.lock_story_keys`), the near-duplicate
+lookup (:func:`monitors.group.neardup.link_and_index`) and :func:`monitors.group.story_store.assign`
 (candidate lookup with the nearest stories' possible copies, scoring, the edit-tolerant copy
 check, the one write statement), each timed; the commit is not timed. Half the probes are
 about an existing story of the last days (they join it), half are new events. The baseline,
@@ -50,10 +50,10 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from monitors.dedup import signature  # noqa: E402
-from monitors.neardup import link_and_index  # noqa: E402
-from monitors.stories import key_hash  # noqa: E402
-from monitors.story_store import assign, lock_story_keys  # noqa: E402
+from monitors.group.dedup import signature  # noqa: E402
+from monitors.group.neardup import link_and_index  # noqa: E402
+from monitors.group.stories import key_hash  # noqa: E402
+from monitors.group.story_store import assign, lock_story_keys  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = sa.create_engine(url)
     rng = random.Random(20250210)
     try:
-        from monitors.db import migrate
+        from monitors.archive.db import migrate
 
         migrate(url)
         with engine.begin() as conn:

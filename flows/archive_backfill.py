@@ -20,8 +20,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.outcome import RunOutcome
 from flows.pipeline import _run_id, reset_runtime, runtime, transient_task
-from monitors import archives as ar
-from monitors.backfill_jobs import (
+from monitors.archive.db import ensure_schema, get_engine, session_scope
+from monitors.collect import archives as ar
+from monitors.collect.backfill_jobs import (
     BackfillError,
     claim_captures,
     get_job,
@@ -36,11 +37,10 @@ from monitors.backfill_jobs import (
     sites_of_sources,
     store_capture,
 )
-from monitors.boilerplate import site_of
-from monitors.db import ensure_schema, get_engine, session_scope
-from monitors.http import HostThrottle
+from monitors.collect.http import HostThrottle
+from monitors.collect.sources import load_sources, sync_sources
 from monitors.ingest import analyse_page
-from monitors.sources import load_sources, sync_sources
+from monitors.judge.boilerplate import site_of
 
 _throttles: dict[str, HostThrottle] = {}
 _throttles_lock = threading.Lock()

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from monitors.archive import new_relevant_since
-from monitors.db import session_scope
-from monitors.story_report import stories_since
+from monitors.archive.db import session_scope
+from monitors.archive.reads import new_relevant_since
+from monitors.archive.story_report import stories_since
 
 if TYPE_CHECKING:
     from flows.outcome import RunOutcome
@@ -67,7 +67,7 @@ def run_report(
 
 
 def _stories_section(stories: list[dict[str, Any]]) -> list[str]:
-    """New and growing stories of the run (monitors/story_report.py's ``stories_since``)."""
+    """New and growing stories of the run (monitors/archive/story_report.py's ``stories_since``)."""
     new = [s for s in stories if s["new"]]
     growing = [s for s in stories if not s["new"]]
     lines = ["", f"## Stories: {len(new)} new, {len(growing)} growing", ""]

@@ -13,10 +13,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.pipeline import _run_id, poll_batches, reset_runtime, runtime, transient_task
 from flows.runs import ingest_flow
-from monitors.db import session_scope
-from monitors.poll import PollOutcome, SourceState, poll_source
-from monitors.sources import load_sources, sync_sources
-from monitors.store import PollSummary, apply_backfill, due_sources
+from monitors.archive.db import session_scope
+from monitors.archive.store import PollSummary, apply_backfill, due_sources
+from monitors.collect.poll import PollOutcome, SourceState, poll_source
+from monitors.collect.sources import load_sources, sync_sources
 
 #: Kinds whose documents carry dates; a listing page shows only what is current.
 BACKFILL_KINDS = ("sitemap", "feed")

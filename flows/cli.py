@@ -54,10 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Prefect's temporary server can take longer than its 20 s default on a busy machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from monitors.db import DatabaseUnavailable
+    from monitors.archive.db import DatabaseUnavailable
+    from monitors.collect.sources import SourcesError
+    from monitors.judge.topic_schema import TopicError
     from monitors.settings import SettingsError
-    from monitors.sources import SourcesError
-    from monitors.topic_schema import TopicError
 
     try:
         code: int = args.handler(args)

@@ -12,14 +12,14 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.pipeline import transient_task
-from monitors.archive import source_health
-from monitors.db import ensure_schema, get_engine, session_scope
-from monitors.health import shorten_middle
-from monitors.relevance import Topic, load_topic
-from monitors.rescore import rescore
-from monitors.store import queue_counts
-from monitors.topic_scores import rescore_topics
-from monitors.topic_set import load_topics
+from monitors.archive.db import ensure_schema, get_engine, session_scope
+from monitors.archive.reads import source_health
+from monitors.archive.store import queue_counts
+from monitors.archive.topic_scores import rescore_topics
+from monitors.collect.health import shorten_middle
+from monitors.judge.relevance import Topic, load_topic
+from monitors.judge.rescore import rescore
+from monitors.judge.topic_set import load_topics
 
 HEALTH_TABLE_KEY = "veille-source-health"
 MAINTENANCE_REPORT_KEY = "veille-maintenance-report"

@@ -25,18 +25,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from monitors.boilerplate import site_of
-from monitors.db import DatabaseUnavailable, ensure_schema, get_engine, session_scope
-from monitors.http import Client, HostThrottle, make_client
-from monitors.ingest import ArticleData, process_item
-from monitors.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
-from monitors.queue import ClaimHolder, holder_for, release_claims, wait_for_database
-from monitors.relevance import Topic, load_topic
-from monitors.robots import ROBOTS, RobotsCache
-from monitors.settings import Settings, get_settings
-from monitors.site_profiles import ProfileCache, learn
-from monitors.sources import load_sources, sync_sources
-from monitors.store import (
+from monitors.archive.db import DatabaseUnavailable, ensure_schema, get_engine, session_scope
+from monitors.archive.queue import ClaimHolder, holder_for, release_claims, wait_for_database
+from monitors.archive.store import (
     PollSummary,
     apply_ingest,
     apply_polls,
@@ -44,7 +35,16 @@ from monitors.store import (
     due_sources,
     queue_counts,
 )
-from monitors.topic_set import load_topics
+from monitors.collect.http import Client, HostThrottle, make_client
+from monitors.collect.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
+from monitors.collect.robots import ROBOTS, RobotsCache
+from monitors.collect.sources import load_sources, sync_sources
+from monitors.ingest import ArticleData, process_item
+from monitors.judge.boilerplate import site_of
+from monitors.judge.relevance import Topic, load_topic
+from monitors.judge.site_profiles import ProfileCache, learn
+from monitors.judge.topic_set import load_topics
+from monitors.settings import Settings, get_settings
 
 
 class Pending(Protocol):
@@ -259,7 +259,7 @@ def ingest_worker_task(
     A lost database does not lose the worker's work: what it settled is counted, it waits up
     to ``VEILLE_DB_WAIT`` seconds for the database, hands back the rows it claimed but did
     not settle, and goes on; if the database stays away it stops, and its rows (held by its
-    claim token, see :mod:`monitors.queue`) are free for the next run at once.
+    claim token, see :mod:`monitors.archive.queue`) are free for the next run at once.
     """
     rt = runtime()
     logger = run_logger()
@@ -373,7 +373,7 @@ def poll_sources(
 def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tuple[IngestReport, Any]:
     """Fetch, extract, score and store every due URL of the queue, one step per worker (the
     body of the ``veille-ingest`` flow); the report and the database time it started at."""
-    from monitors.archive import database_now
+    from monitors.archive.reads import database_now
 
     settings = get_settings()
     ensure_schema()
@@ -406,7 +406,7 @@ def run_once(
     runtime; the per-source rows, the verdict (:class:`flows.outcome.RunOutcome`) and the
     database time the cycle started at."""
     from flows.outcome import judge_run
-    from monitors.archive import database_now
+    from monitors.archive.reads import database_now
 
     ensure_schema()
     with session_scope() as session:
@@ -453,7 +453,7 @@ def summarize(polls: list[PollSummary], ingest: IngestReport, names: dict[int, s
 def _source_names() -> dict[int, str]:
     from sqlalchemy import select
 
-    from monitors.models import Source
+    from monitors.archive.models import Source
 
     try:
         with session_scope() as session:

@@ -33,7 +33,7 @@ from flows.pipeline import (
     summarize,
     transient_task,
 )
-from monitors.store import PollSummary
+from monitors.archive.store import PollSummary
 
 #: The steps as Prefect tasks, named as the UI shows them.
 TASKS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from monitors.db import database_url
-from monitors.models import Base
+from monitors.archive.db import database_url
+from monitors.archive.models import Base
 
 config = context.config
 target_metadata = Base.metadata

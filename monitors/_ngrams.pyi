@@ -1,4 +1,4 @@
-"""Compiled n-gram sums for monitors.language (monitors/_ngrams.c). Arrays are read through the
+"""Compiled n-gram sums for monitors.judge.language (monitors/_ngrams.c). Arrays are read through the
 buffer protocol: C-contiguous numpy arrays, or bytes."""
 
 import numpy as np

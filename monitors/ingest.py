@@ -14,16 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitors.boilerplate import SiteProfile, site_of
-from monitors.dedup import fingerprint
-from monitors.extract import ExtractionError, extract_article
-from monitors.http import HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle, fetch
-from monitors.language import detect_language, normalize_declared_language
-from monitors.relevance import Topic, score_relevance
-from monitors.robots import RobotsCache
+from monitors.archive.topic_scores import topic_row
+from monitors.collect.http import HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle, fetch
+from monitors.collect.robots import RobotsCache
+from monitors.group.dedup import fingerprint
+from monitors.group.urls import canonicalize_url
+from monitors.judge.boilerplate import SiteProfile, site_of
+from monitors.judge.extract import ExtractionError, extract_article
+from monitors.judge.language import detect_language, normalize_declared_language
+from monitors.judge.relevance import Topic, score_relevance
 from monitors.settings import Settings
-from monitors.topic_scores import topic_row
-from monitors.urls import canonicalize_url
 from monitors.workers import Shared, WorkerDied, WorkerTimeout, get_pool
 
 #: zlib level of the stored page (``article_html``). On the corpus's 120 pages (112 kB on
@@ -68,7 +68,7 @@ class ArticleData:
     topic_version: str
     content_type: str | None
     html_zlib: bytes
-    signature: list[int]  # MinHash of the text, for near-duplicate lookup (monitors.neardup)
+    signature: list[int]  # MinHash of the text, for near-duplicate lookup (monitors.group.neardup)
     modified_at: datetime | None = None
     paywalled: bool = False
     truncated: bool = False
@@ -142,7 +142,7 @@ def process_item(
 
     ``topic`` scores the article's own relevance columns; every topic of ``topics`` (the active
     topic folder) gives an ``article_topics`` row. ``site`` is what the site's earlier pages
-    taught (:func:`monitors.site_profiles.load_profile`).
+    taught (:func:`monitors.judge.site_profiles.load_profile`).
     """
     result = fetch(client, item.url, settings, accept=HTML_TYPES, throttle=throttle, robots=robots)
     return analyse_page(

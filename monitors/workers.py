@@ -44,7 +44,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 #: Modules (``module`` or ``module:function`` to call) a worker loads before its first call.
-PRELOAD = ("monitors.feeds", "monitors.ingest:warm")
+PRELOAD = ("monitors.collect.feeds", "monitors.ingest:warm")
 #: How long a new worker may take to load :data:`PRELOAD` (a loaded machine is slow to import).
 STARTUP_SECONDS = 300.0
 _READY = "ready"

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from monitors.http import Client, make_client
+from monitors.collect.http import Client, make_client
 from monitors.settings import Settings, get_settings
 
 _tmp = Path(tempfile.mkdtemp(prefix="veille-tests-"))
@@ -42,7 +42,7 @@ def _admin_url() -> str:
         with engine.connect():
             return url
     except sa.exc.OperationalError:
-        from monitors.db import embedded_url
+        from monitors.archive.db import embedded_url
 
         return str(make_url(embedded_url(_tmp / "embedded")).set(database="postgres").render_as_string(False))
     finally:
@@ -51,7 +51,7 @@ def _admin_url() -> str:
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    from monitors.db import dispose_engines, migrate
+    from monitors.archive.db import dispose_engines, migrate
 
     admin_url = _admin_url()
     name = f"veille_test_{uuid.uuid4().hex[:10]}"
@@ -70,7 +70,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> sa.Engine:
-    from monitors.db import get_engine
+    from monitors.archive.db import get_engine
 
     return get_engine(database_url)
 
@@ -128,7 +128,7 @@ def archive_url(
 ) -> Iterator[str]:
     """A second database holding the fixture archive (``tests/archive.py``), built once by
     running the pipeline over a LocalSite. Point ``VEILLE_DATABASE_URL`` at it to use it."""
-    from monitors.db import get_engine, migrate
+    from monitors.archive.db import get_engine, migrate
     from tests.archive import build_archive
     from tests.site import LocalSite
 

@@ -22,10 +22,10 @@ import pytest
 import sqlalchemy as sa
 
 from monitors import workers
-from monitors.http import FetchResult
+from monitors.collect.http import FetchResult
 from monitors.ingest import HANG_ENV, QueueItem, analyse_page
-from monitors.relevance import load_topic
-from monitors.topic_set import load_topics
+from monitors.judge.relevance import load_topic
+from monitors.judge.topic_set import load_topics
 from tests.site import LocalSite, seed_pages, seed_site, write_sources
 from tests.test_concurrent_runs import ROOT, _command
 from tests.test_concurrent_runs import _env as run_env

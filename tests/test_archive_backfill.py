@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from monitors.boilerplate import MIN_PAGES
-from monitors.urls import canonicalize_url
+from monitors.group.urls import canonicalize_url
+from monitors.judge.boilerplate import MIN_PAGES
 from tests.fake_archives import FakeArchives, Snapshot, original_url, seed_snapshots, seed_sources
 from tests.site import LocalSite, seed_pages, write_sources
 from tests.test_site_boilerplate import ARTICLES, LETTER, PROMO, SITE, chrome_page

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from monitors import archives as ar
-from monitors.http import make_client
+from monitors.collect import archives as ar
+from monitors.collect.http import make_client
 from monitors.settings import get_settings
 from tests.fake_archives import FakeArchives, seed_snapshots, seed_sources
 from tests.site import LocalSite, write_sources

@@ -1,4 +1,4 @@
-"""monitors/archives.py without a server: CDX answers of any shape, collinfo dates, soft 404s."""
+"""monitors/collect/archives.py without a server: CDX answers of any shape, collinfo dates, soft 404s."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitors.archives import (
+from monitors.collect.archives import (
     WAYBACK_FIELDS,
     crawls_covering,
     parse_cdx_time,

@@ -16,15 +16,15 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from flows.cli import main
-from monitors.blocking import block_reason, challenge_service
-from monitors.fallback import FALLBACK_AFTER
-from monitors.health import source_rows
-from monitors.http import Client
-from monitors.models import QueuedUrl, Source
-from monitors.poll import poll_source
+from monitors.archive.models import QueuedUrl, Source
+from monitors.archive.store import apply_poll, due_sources
+from monitors.collect.blocking import block_reason, challenge_service
+from monitors.collect.fallback import FALLBACK_AFTER
+from monitors.collect.health import source_rows
+from monitors.collect.http import Client
+from monitors.collect.poll import poll_source
+from monitors.collect.sources import SourcesError, parse_sources, sync_sources
 from monitors.settings import Settings
-from monitors.sources import SourcesError, parse_sources, sync_sources
-from monitors.store import apply_poll, due_sources
 from tests.site import LocalSite, rss_feed, write_sources
 
 NOW = datetime.now(UTC)

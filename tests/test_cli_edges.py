@@ -81,7 +81,7 @@ def test_veille_sources_names_the_default_sources_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """VEILLE_SOURCES: the file a command without --sources reads (compose mounts one there)."""
-    from monitors.sources import load_sources
+    from monitors.collect.sources import load_sources
     from tests.site import write_sources
 
     mine = write_sources(

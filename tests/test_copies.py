@@ -3,7 +3,7 @@ independent reports that must stay apart."""
 
 from __future__ import annotations
 
-from monitors.copies import compare, profile
+from monitors.group.copies import compare, profile
 
 FULL = (
     "La ministre de la Culture, Rachida Dati, a annoncé jeudi 12 juin à Lyon un plan de 340 millions "

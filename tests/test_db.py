@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from monitors.db import (
+from monitors.archive.db import (
     DatabaseUnavailable,
     check_connection,
     embedded_url,

@@ -6,13 +6,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from monitors.http import make_client
+from monitors.archive.models import Source
+from monitors.archive.store import apply_ingest, apply_poll, claim_items
+from monitors.collect.http import make_client
+from monitors.collect.poll import SourceState, poll_source
 from monitors.ingest import pick_declared_language, process_item
-from monitors.models import Source
-from monitors.poll import SourceState, poll_source
-from monitors.relevance import load_topic
+from monitors.judge.relevance import load_topic
 from monitors.settings import get_settings
-from monitors.store import apply_ingest, apply_poll, claim_items
 from tests.site import LocalSite, rss_feed, seed_pages
 
 

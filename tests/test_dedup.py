@@ -1,4 +1,4 @@
-"""Tests for monitors.dedup: hashing, MinHash signatures and band keys, wire detection, diffs."""
+"""Tests for monitors.group.dedup: hashing, MinHash signatures and band keys, wire detection, diffs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from monitors.dedup import (
+from monitors.group.dedup import (
     BANDS,
     NUM_PERM,
     ROWS,
@@ -110,7 +110,7 @@ def test_identical_bands_give_identical_keys() -> None:
 def test_signature_deterministic_across_processes() -> None:
     text = _seed("002")
     code = (
-        "import json, sys; from monitors.dedup import signature, band_keys;"
+        "import json, sys; from monitors.group.dedup import signature, band_keys;"
         "s = signature(sys.stdin.read()); print(json.dumps([s, band_keys(s)]))"
     )
     out = subprocess.run(

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from monitors import dedup
+from monitors.group import dedup
 
 EVAL = Path(__file__).parent / "eval"
 PAIRS = EVAL / "dedup_pairs.jsonl"

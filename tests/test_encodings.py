@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from monitors.encoding import decode_html, detect_encoding
-from monitors.feeds import parse_feed
+from monitors.collect.encoding import decode_html, detect_encoding
+from monitors.collect.feeds import parse_feed
 from tests.site import LocalSite, seed_pages, write_sources
 
 FULL = "Le président a reçu à l’Élysée « les acteurs » de l’IA ; l’œuvre commune est née, très élevée, près de là."
@@ -59,7 +59,7 @@ SHORT_PAGE = "<html><head><meta charset='utf-8'><title>Sommet à Paris</title></
 @pytest.mark.parametrize("body", ["cp1252", "iso-8859-1"])
 def test_short_page_labelled_utf8_keeps_its_accents(body: str) -> None:
     """trafilatura alone guesses windows-1250 here and turns "à" into "ŕ"."""
-    from monitors.extract import extract_article
+    from monitors.judge.extract import extract_article
 
     text = SHORT if body == "cp1252" else SHORT.replace("’", "'")
     page = SHORT_PAGE.format(t=text).encode(body)

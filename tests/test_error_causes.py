@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from flows.commands.common import print_table
 from flows.maintenance import RescoreOutcome, maintenance_report
-from monitors.health import shorten_middle
-from monitors.http import Client, fetch
-from monitors.models import Source
-from monitors.poll import SourceState, poll_source
-from monitors.robots import RobotsCache
+from monitors.archive.models import Source
+from monitors.archive.store import apply_poll
+from monitors.collect.health import shorten_middle
+from monitors.collect.http import Client, fetch
+from monitors.collect.poll import SourceState, poll_source
+from monitors.collect.robots import RobotsCache
 from monitors.settings import Settings
-from monitors.store import apply_poll
 from tests.site import LocalSite, rss_feed
 
 LONG_URL = "http://nonexistent-host.invalid/" + "rubrique/" * 12 + "feed.xml"

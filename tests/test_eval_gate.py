@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from monitors.evaluation import evaluate_language, evaluate_relevance, shared_eval_dir
-from monitors.relevance import load_topic, score_relevance
+from monitors.judge.evaluation import evaluate_language, evaluate_relevance, shared_eval_dir
+from monitors.judge.relevance import load_topic, score_relevance
 
 EVAL_DIR = Path(__file__).parent / "eval"
 FLOORS: dict[str, dict[str, float]] = json.loads((EVAL_DIR / "floors.json").read_text("utf-8"))
@@ -96,7 +96,7 @@ def test_shared_test_split_ceiling(shared_test_report: dict[str, Any], metric: s
 @pytest.mark.parametrize("metric", sorted(FLOORS["relevance_eu_ai_act"]))
 def test_second_topic_floor_on_its_own_examples(metric: str) -> None:
     """The EU AI Act topic, on the examples we wrote for it (tests/eval/relevance-eu_ai_act.jsonl)."""
-    from monitors.topic_set import DEFAULT_TOPICS_DIR
+    from monitors.judge.topic_set import DEFAULT_TOPICS_DIR
 
     report = evaluate_relevance(
         EVAL_DIR / "relevance-eu_ai_act.jsonl", load_topic(DEFAULT_TOPICS_DIR / "eu_ai_act.toml")

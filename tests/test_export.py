@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from monitors.export import on_site_clock
+from monitors.archive.export import on_site_clock
 from tests.site import LocalSite, seed_site, write_sources
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

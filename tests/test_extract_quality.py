@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from monitors.cleanup import clean_lines
-from monitors.extract import extract_article
-from monitors.metadata import PageMeta, _key, choose_title, parse_date, strip_site
-from monitors.paywall import check_access, stops_mid_sentence
+from monitors.judge.cleanup import clean_lines
+from monitors.judge.extract import extract_article
+from monitors.judge.metadata import PageMeta, _key, choose_title, parse_date, strip_site
+from monitors.judge.paywall import check_access, stops_mid_sentence
 from tests.site import SEEDS, LocalSite, write_sources
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from monitors.http import Client, fetch
-from monitors.poll import PollOutcome, SourceState, poll_source
+from monitors.collect.http import Client, fetch
+from monitors.collect.poll import PollOutcome, SourceState, poll_source
 from monitors.settings import Settings
 from tests.site import LocalSite, Request, rss_feed
 from tests.test_source_kinds import NOW
@@ -163,7 +163,7 @@ def test_connection_reset_is_transient(resetting_server: str, client: Client, se
 
 
 def test_redirect_to_a_private_address_is_refused(site: LocalSite, settings: Settings) -> None:
-    from monitors.http import make_client
+    from monitors.collect.http import make_client
 
     strict = dataclasses.replace(settings, allow_private_network=False)
     with make_client(strict) as client:
@@ -176,7 +176,7 @@ def test_redirect_to_a_private_address_is_refused(site: LocalSite, settings: Set
 
 @pytest.mark.parametrize("query", ["a & | b", "!", "'", "(sommet", "ia:*", "a <-> <-> b", "\\", "&&&", ""])
 def test_tsquery_syntax_in_search_is_plain_text(db: Session, query: str) -> None:
-    from monitors.archive import search
+    from monitors.archive.reads import search
 
     assert isinstance(search(db, query, 10, False), list)
 
@@ -208,7 +208,7 @@ def test_tsquery_syntax_in_search_is_plain_text(db: Session, query: str) -> None
     ],
 )
 def test_every_non_global_address_is_refused(url: str) -> None:
-    from monitors.http import RefusedAddress, check_url_allowed
+    from monitors.collect.http import RefusedAddress, check_url_allowed
 
     with pytest.raises(RefusedAddress, match="non-public"):
         check_url_allowed(url, allow_private=False)
@@ -220,7 +220,7 @@ def rebinding_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     after (a rebinding attacker's answer); 127.0.0.1 counts as public for the test."""
     import ipaddress
 
-    import monitors.http
+    import monitors.collect.http
 
     real = socket.getaddrinfo
     asked: dict[str, int] = {}
@@ -236,7 +236,7 @@ def rebinding_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return str(addr) == "127.0.0.1"
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(monitors.http, "is_public", is_public)
+    monkeypatch.setattr(monitors.collect.http, "is_public", is_public)
     return asked
 
 
@@ -245,7 +245,7 @@ def test_the_fetch_connects_to_the_address_that_was_checked(
 ) -> None:
     """One lookup per host and hop: the connection goes to the address the check accepted,
     with the host name in the Host header, also after a redirect to another host."""
-    from monitors.http import make_client
+    from monitors.collect.http import make_client
 
     port = site.server.server_port
     hosts: list[str] = []
@@ -303,7 +303,7 @@ def dripping_server() -> Iterator[str]:
 
 
 def test_a_dripping_body_ends_at_the_total_deadline(dripping_server: str, settings: Settings) -> None:
-    from monitors.http import make_client
+    from monitors.collect.http import make_client
 
     quick = dataclasses.replace(settings, timeout=2.0, fetch_deadline=3.0)
     started = time.monotonic()
@@ -326,10 +326,10 @@ def test_fetch_deadline_setting_defaults_to_three_timeouts(monkeypatch: pytest.M
 
 
 def test_declined_feed_entries_are_recorded_with_their_reason(db: Session) -> None:
-    from monitors.feeds import parse_feed
-    from monitors.http import FetchResult
-    from monitors.models import FetchLog, QueuedUrl, Source
-    from monitors.store import apply_poll
+    from monitors.archive.models import FetchLog, QueuedUrl, Source
+    from monitors.archive.store import apply_poll
+    from monitors.collect.feeds import parse_feed
+    from monitors.collect.http import FetchResult
 
     links = ["javascript:alert(1)", "mailto:redaction@example.fr", "file:///etc/passwd", "data:text/html,hi"]
     links += ["ftp://example.fr/a.txt", "https://example.fr/ok.html"]

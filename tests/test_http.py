@@ -1,4 +1,4 @@
-"""monitors.http: classification of outcomes, refusal of private addresses, size cap."""
+"""monitors.collect.http: classification of outcomes, refusal of private addresses, size cap."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from monitors.http import (
+from monitors.collect.http import (
     HTML_TYPES,
     PERMANENT,
     TRANSIENT,

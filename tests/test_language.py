@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 
-from monitors.language import (
+from monitors.judge.language import (
     LanguageResult,
     _get_model,
     _ngram_rows,
@@ -137,7 +137,7 @@ def test_ngrams_are_langdetects(text: str, langdetect_factory: DetectorFactory) 
 def test_upper_stand_in_is_upper_case_and_in_no_profile() -> None:
     """The stand-in for upper-case characters beyond the BMP must end all-capitals runs as they
     do and must never match a profile n-gram."""
-    from monitors.language import _NO_GRAM, _UPPER_STAND_IN
+    from monitors.judge.language import _NO_GRAM, _UPPER_STAND_IN
 
     assert _UPPER_STAND_IN.isupper() and not _NO_GRAM.isupper()
     profile_chars = {ch for gram in _get_model().index for ch in gram}
@@ -152,7 +152,7 @@ def _compiled() -> Any:
 
 
 def _both_paths(sample: str) -> tuple[list[float] | None, list[float] | None]:
-    from monitors.language import _numpy_log_likelihood, _spaced
+    from monitors.judge.language import _numpy_log_likelihood, _spaced
 
     ngrams = _compiled()
     model = _get_model()
@@ -223,7 +223,7 @@ def test_compiled_sums_equal_numpy_fuzzed(text: str) -> None:
 
 def test_lone_surrogate_is_read_not_raised() -> None:
     """A lone surrogate (JSON lines may carry "\\ud800") is one code unit that no profile holds."""
-    from monitors.language import _numpy_log_likelihood
+    from monitors.judge.language import _numpy_log_likelihood
 
     text = "Le sommet de Paris \ud800 sur l'intelligence artificielle"
     assert detect_language(text).language == "fr"

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.learned import N_FEATURES, LinearModel, _vectorizers, model_text, train
-from monitors.relevance import DEFAULT_TOPIC_PATH, load_topic, score_relevance
-from monitors.topic_schema import TopicError
-from monitors.training import _rule_features, train_topic
+from monitors.judge.learned import N_FEATURES, LinearModel, _vectorizers, model_text, train
+from monitors.judge.relevance import DEFAULT_TOPIC_PATH, load_topic, score_relevance
+from monitors.judge.topic_schema import TopicError
+from monitors.judge.training import _rule_features, train_topic
 
 EVAL = Path(__file__).parent / "eval" / "relevance.jsonl"
 

@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from monitors.dedup import THRESHOLD, band_keys, signature, similarity, text_hash
+from monitors.archive.models import Source
+from monitors.archive.store import store_article
+from monitors.group.dedup import THRESHOLD, band_keys, signature, similarity, text_hash
+from monitors.group.neardup import LOCK_CLASS, link_and_index, lock_ids
 from monitors.ingest import ArticleData, IngestOutcome, QueueItem
-from monitors.models import Source
-from monitors.neardup import LOCK_CLASS, link_and_index, lock_ids
-from monitors.store import store_article
 
 EVAL = Path(__file__).parent / "eval"
 

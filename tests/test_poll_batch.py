@@ -12,15 +12,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitors import parsing, workers
-from monitors.feeds import FeedEntry, FeedError, parse_feed
-from monitors.http import FEED_TYPES, FetchResult, HostThrottle, fetch, make_client
-from monitors.models import FetchLog, QueuedUrl, Source
-from monitors.poll import PollOutcome, SourceState, poll_batches_as_completed
-from monitors.robots import RobotsCache
+from monitors import workers
+from monitors.archive.models import FetchLog, QueuedUrl, Source
+from monitors.archive.store import apply_poll, apply_polls
+from monitors.collect import parsing
+from monitors.collect.feeds import FeedEntry, FeedError, parse_feed
+from monitors.collect.http import FEED_TYPES, FetchResult, HostThrottle, fetch, make_client
+from monitors.collect.poll import PollOutcome, SourceState, poll_batches_as_completed
+from monitors.collect.robots import RobotsCache
+from monitors.collect.sources import parse_sources, sync_sources
 from monitors.settings import get_settings
-from monitors.sources import parse_sources, sync_sources
-from monitors.store import apply_poll, apply_polls
 from tests.site import LocalSite, rss_feed
 
 

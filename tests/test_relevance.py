@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.evaluation import score_lines
-from monitors.relevance import Topic, fold, load_topic, score_relevance
+from monitors.judge.evaluation import score_lines
+from monitors.judge.relevance import Topic, fold, load_topic, score_relevance
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +239,7 @@ _PARAGRAPH = (
 
 
 def test_short_text_in_the_peak_is_relevant_and_says_why(topic: Topic) -> None:
-    from monitors.explain import why
+    from monitors.judge.explain import why
 
     inside = score_relevance(topic, _PARAGRAPH, published_at=date(2025, 2, 12))
     assert inside.relevant

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.relevance import DEFAULT_TOPIC_PATH, Topic, _fold_article, _near, fold, load_topic
+from monitors.judge.relevance import DEFAULT_TOPIC_PATH, Topic, _fold_article, _near, fold, load_topic
 
 TOPIC = load_topic()
 EVAL = Path(__file__).parent / "eval"

@@ -14,13 +14,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from monitors.feeds import FeedEntry
-from monitors.http import FetchResult
-from monitors.models import Source
-from monitors.poll import PollOutcome
-from monitors.schedule import adapt_interval, effective_interval, failure_backoff
+from monitors.archive.models import Source
+from monitors.archive.store import apply_poll, due_sources
+from monitors.collect.feeds import FeedEntry
+from monitors.collect.http import FetchResult
+from monitors.collect.poll import PollOutcome
+from monitors.collect.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.settings import get_settings
-from monitors.store import apply_poll, due_sources
 
 LOW, HIGH = 600, 86400
 
@@ -120,7 +120,7 @@ def test_failing_after_three_days_disabled_after_thirty_then_re_enabled(db: Sess
     db.flush()
     assert due_sources(db, [src.id], force=True) == []  # even --all skips it
 
-    from monitors.sources import set_source_enabled
+    from monitors.collect.sources import set_source_enabled
 
     assert set_source_enabled(db, "flaky", True)
     db.refresh(src)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from flows.cli import main
-from monitors.boilerplate import (
+from monitors.judge.boilerplate import (
     MIN_PAGES,
     SiteProfile,
     block_fingerprints,
@@ -19,8 +19,8 @@ from monitors.boilerplate import (
     site_of,
     title_segments,
 )
-from monitors.extract import extract_article
-from monitors.site_profiles import ProfileCache, learn, load_profile
+from monitors.judge.extract import extract_article
+from monitors.judge.site_profiles import ProfileCache, learn, load_profile
 from tests.site import LocalSite, rss_feed, write_sources
 
 SITE = "Le Courrier du Val"

@@ -14,14 +14,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from monitors.http import HTML_TYPES, Client, HostThrottle, fetch, make_client
+from monitors.archive.models import Source
+from monitors.archive.store import apply_poll
+from monitors.collect.http import HTML_TYPES, Client, HostThrottle, fetch, make_client
+from monitors.collect.poll import PollOutcome, SourceState, poll_source, poll_threads
+from monitors.collect.robots import RobotsCache
 from monitors.ingest import QueueItem, process_item
-from monitors.models import Source
-from monitors.poll import PollOutcome, SourceState, poll_source, poll_threads
-from monitors.relevance import load_topic
-from monitors.robots import RobotsCache
+from monitors.judge.relevance import load_topic
 from monitors.settings import Settings, get_settings
-from monitors.store import apply_poll
 from tests.site import LocalSite, Request, rss_feed
 
 NOW = datetime.now(UTC)

@@ -8,8 +8,8 @@ import dataclasses
 import gzip
 from datetime import UTC, datetime, timedelta
 
-from monitors.http import Client
-from monitors.poll import PollOutcome, SourceState, poll_source
+from monitors.collect.http import Client
+from monitors.collect.poll import PollOutcome, SourceState, poll_source
 from monitors.settings import Settings
 from tests.site import LocalSite, rss_feed
 

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitors.models import Source
-from monitors.sources import SourcesError, load_sources, parse_sources, sync_sources
+from monitors.archive.models import Source
+from monitors.collect.sources import SourcesError, load_sources, parse_sources, sync_sources
 
 GOOD = """
 [[source]]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from monitors.sources import load_sources
+from monitors.collect.sources import load_sources
 from tests.site import LocalSite, rss_feed, write_sources
 
 
@@ -117,7 +117,7 @@ def _origins(text: str) -> dict[str, str]:
 def test_default_sources_state_their_origin_and_fix_the_doubtful_ones() -> None:
     """Issue 21: at least 45 sources, each with where its URL comes from and when it was last
     seen answering; the doubtful URLs replaced by the ones dated checks saw answer."""
-    from monitors.sources import DEFAULT_SOURCES
+    from monitors.collect.sources import DEFAULT_SOURCES
 
     specs = {s.name: s for s in load_sources()}
     assert len(specs) >= 45

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitors.stories import (
+from monitors.group.stories import (
     JOIN_THRESHOLD,
     MIN_SEED_WORDS,
     StoryIndex,

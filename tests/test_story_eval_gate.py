@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from flows.commands.eval_stories import FLOORS, story_failures
-from monitors.story_eval import evaluate_stories, shared_eval_dir
+from monitors.group.story_eval import evaluate_stories, shared_eval_dir
 
 SHARED = shared_eval_dir()
 pytestmark = pytest.mark.skipif(SHARED is None, reason="no ../shared/eval/stories-*.jsonl (nor /work/shared)")

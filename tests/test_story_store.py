@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from monitors import story_store
-from monitors.store import store_article
-from monitors.story_store import STORY_LOCK_CLASS
+from monitors.archive.store import store_article
+from monitors.group import story_store
+from monitors.group.story_store import STORY_LOCK_CLASS
 from tests.test_copies import ENGLISH, FULL, INDEPENDENT, RESPUN, SUMMARY
 from tests.test_neardup_store import _outcome, _source, _store_in_thread
 from tests.test_stories import (
@@ -287,7 +287,7 @@ def test_an_article_bridging_two_stories_merges_them_and_counts_stay_right(db: S
     assert _counts(db) == _recounted(db)
     db.execute(sa.text("DELETE FROM articles WHERE id = :id"), {"id": rapporteur})
     assert {r[0]: r for r in _counts(db)}[older][1:5] == (2, 2, 1, 1)
-    from monitors.story_report import list_stories
+    from monitors.archive.story_report import list_stories
 
     assert [s["id"] for s in list_stories(db)] == [older]
 
@@ -295,7 +295,7 @@ def test_an_article_bridging_two_stories_merges_them_and_counts_stay_right(db: S
 def test_stories_of_a_topic_are_read_from_article_topics_not_the_legacy_column(db: Session) -> None:
     """`veille stories --topic T`: stories with an article relevant to T in article_topics
     (every topic an article was scored against), whatever ``articles.relevant`` says."""
-    from monitors.story_report import list_stories
+    from monitors.archive.story_report import list_stories
 
     src = _source(db)
     museums = _story(db, _store(db, src, "https://a.example/1", FR))

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from monitors.relevance import DEFAULT_TOPIC_PATH
-from monitors.topic_schema import TopicError
-from monitors.topic_scores import rescore_topics
-from monitors.topic_set import load_topics
+from monitors.archive.topic_scores import rescore_topics
+from monitors.judge.relevance import DEFAULT_TOPIC_PATH
+from monitors.judge.topic_schema import TopicError
+from monitors.judge.topic_set import load_topics
 
 TOPICS = DEFAULT_TOPIC_PATH.parent
 TEXTS = {
@@ -162,7 +162,7 @@ def test_run_report_rows_say_why_and_which_topics(clean_db: sa.Engine, archive: 
 
     from sqlalchemy.orm import Session
 
-    from monitors.archive import new_relevant_since
+    from monitors.archive.reads import new_relevant_since
 
     _cli(["rescore", "--all"])
     with Session(clean_db) as session:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from monitors.relevance import DEFAULT_TOPIC_PATH, load_topic
-from monitors.topic_schema import TopicError
+from monitors.judge.relevance import DEFAULT_TOPIC_PATH, load_topic
+from monitors.judge.topic_schema import TopicError
 
 GOOD = """name = "weather"
 version = "0.1"

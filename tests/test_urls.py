@@ -1,4 +1,4 @@
-"""Tests for monitors.urls: canonical URLs are idempotent and ignore tracking, fragments, AMP."""
+"""Tests for monitors.group.urls: canonical URLs are idempotent and ignore tracking, fragments, AMP."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.urls import _is_tracking, canonicalize_url, host_of, same_site
+from monitors.group.urls import _is_tracking, canonicalize_url, host_of, same_site
 
 # --- strategies ------------------------------------------------------------------------------
 

@@ -33,8 +33,8 @@ class CaptureProgress:
             TimeRemainingColumn,
         )
 
-        from monitors.backfill_jobs import progress_counts
-        from monitors.db import session_scope
+        from monitors.archive.db import session_scope
+        from monitors.collect.backfill_jobs import progress_counts
 
         columns = (
             TextColumn("{task.description}"),
@@ -71,7 +71,7 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float) ->
     from flows.archive_backfill import archive_backfill_flow, plan
     from flows.outcome import RunFailed
     from flows.pipeline import direct_run, reset_runtime
-    from monitors.backfill_jobs import BackfillError
+    from monitors.collect.backfill_jobs import BackfillError
 
     try:
         job_ids, _ = plan(args.archive, args.since, until, args.site, args.sources, args.relevant_only)

@@ -82,7 +82,7 @@ class QueueProgress:
     def _counts(self) -> tuple[int, int]:
         import sqlalchemy as sa
 
-        from monitors.db import get_engine
+        from monitors.archive.db import get_engine
 
         with get_engine().connect() as conn:
             total, done = conn.execute(
@@ -122,8 +122,8 @@ def handle(args: argparse.Namespace) -> int:
     prepare_database()
     from flows.backfill import backfill_flow
     from flows.pipeline import direct_run
-    from monitors.archive import database_now
-    from monitors.db import session_scope
+    from monitors.archive.db import session_scope
+    from monitors.archive.reads import database_now
 
     until = args.until or datetime.now(UTC)
     if args.since > until:

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 def prepare_database() -> str:
     """Resolve, reach and migrate the database; pin its URL for this process's tasks."""
-    from monitors.db import migrate
+    from monitors.archive.db import migrate
 
     url = migrate()
     os.environ["VEILLE_DATABASE_URL"] = url
@@ -21,7 +21,7 @@ def print_table(rows: list[dict[str, Any]], out: TextIO | None = None, width: in
     (where tables put the error) is printed whole, for the terminal to wrap; another cell
     longer than ``width`` characters is shortened in the middle, so it keeps its start (an
     error's cause, written first) and its end."""
-    from monitors.health import shorten_middle
+    from monitors.collect.health import shorten_middle
 
     if not rows:
         return

@@ -113,7 +113,7 @@ def _external() -> str | None:
 
 
 def handle_start(args: argparse.Namespace) -> int:
-    from monitors.embedded import keep_marker
+    from monitors.archive.embedded import keep_marker
     from monitors.settings import get_settings
 
     external = _external()
@@ -130,13 +130,13 @@ def handle_start(args: argparse.Namespace) -> int:
 
 
 def handle_status(args: argparse.Namespace) -> int:
-    from monitors.db import EMBEDDED_DB
-    from monitors.embedded import status
+    from monitors.archive.db import EMBEDDED_DB
+    from monitors.archive.embedded import status
     from monitors.settings import get_settings
 
     external = _external()
     if external:
-        from monitors.db import DatabaseUnavailable, check_connection, normalize_url
+        from monitors.archive.db import DatabaseUnavailable, check_connection, normalize_url
 
         print(f"database: {external} (VEILLE_DATABASE_URL)")
         try:
@@ -160,7 +160,7 @@ def handle_status(args: argparse.Namespace) -> int:
 
 
 def handle_stop(args: argparse.Namespace) -> int:
-    from monitors.embedded import stop
+    from monitors.archive.embedded import stop
     from monitors.settings import get_settings
 
     external = _external()
@@ -177,7 +177,7 @@ def psql_executable() -> str:
     found = shutil.which("psql")
     if found:
         return found
-    from monitors.db import import_pgserver
+    from monitors.archive.db import import_pgserver
 
     bundled = Path(import_pgserver().__file__).parent / "pginstall" / "bin" / "psql"
     if bundled.exists():

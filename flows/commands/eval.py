@@ -116,7 +116,7 @@ def _print_own(header: str, report: dict[str, Any]) -> None:
 
 
 def _shared_files(shared: Path | None) -> list[Path]:
-    from monitors.evaluation import SHARED_SPLITS
+    from monitors.judge.evaluation import SHARED_SPLITS
 
     if shared is None:
         return []
@@ -136,9 +136,9 @@ def _other_topics(
     """The folder's other topics: each with its own labelled set (``topic_set_path``) is measured
     on it (``reports["relevance_<name>"]``, floors apply); warnings for those matching nothing in
     the labelled data, or that no labelled set names."""
-    from monitors.evaluation import _read_jsonl, evaluate_relevance
-    from monitors.relevance import score_item
-    from monitors.topic_set import load_topics
+    from monitors.judge.evaluation import _read_jsonl, evaluate_relevance
+    from monitors.judge.relevance import score_item
+    from monitors.judge.topic_set import load_topics
 
     warnings = []
     items = [item for path in sets for item in _read_jsonl(path)]
@@ -166,8 +166,13 @@ def _other_topics(
 def handle(args: argparse.Namespace) -> int:
     from flows.commands.common import print_table
     from flows.commands.eval_stories import print_story_reports, story_failures, story_reports
-    from monitors.evaluation import SHARED_SPLITS, evaluate_language, evaluate_relevance, shared_eval_dir
-    from monitors.relevance import load_topic
+    from monitors.judge.evaluation import (
+        SHARED_SPLITS,
+        evaluate_language,
+        evaluate_relevance,
+        shared_eval_dir,
+    )
+    from monitors.judge.relevance import load_topic
 
     topic = load_topic(args.topic)
     floors = json.loads(Path(args.floors).read_text("utf-8"))

@@ -12,7 +12,7 @@ FLOORS = Path(__file__).resolve().parents[2] / "tests" / "eval" / "story_floors.
 
 def story_reports(eval_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """The copies/stories report of each split found (empty when the shared sets are absent)."""
-    from monitors.story_eval import evaluate_stories, shared_eval_dir
+    from monitors.group.story_eval import evaluate_stories, shared_eval_dir
 
     directory = eval_dir or shared_eval_dir()
     if directory is None:

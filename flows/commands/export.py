@@ -48,8 +48,8 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     prepare_database()
     from flows.commands.progress import track
-    from monitors import export
-    from monitors.db import session_scope
+    from monitors.archive import export
+    from monitors.archive.db import session_scope
 
     filters = {
         "relevant": True if args.relevant else None,

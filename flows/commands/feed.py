@@ -39,9 +39,9 @@ def register(sub: Any) -> None:
 
 def render(limit: int, title: str, self_url: str | None = None, topic: str | None = None) -> bytes:
     """The feed as it is now in the database (of one topic's relevant articles with ``topic``)."""
-    from monitors.archive import newest_relevant
-    from monitors.atom import atom_feed
-    from monitors.db import session_scope
+    from monitors.archive.atom import atom_feed
+    from monitors.archive.db import session_scope
+    from monitors.archive.reads import newest_relevant
 
     with session_scope() as session:
         articles = newest_relevant(session, limit, topic)

@@ -40,11 +40,11 @@ def handle(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from monitors.db import get_engine
-    from monitors.relevance import load_topic
-    from monitors.rescore import rescore
-    from monitors.topic_scores import rescore_topics
-    from monitors.topic_set import load_topics
+    from monitors.archive.db import get_engine
+    from monitors.archive.topic_scores import rescore_topics
+    from monitors.judge.relevance import load_topic
+    from monitors.judge.rescore import rescore
+    from monitors.judge.topic_set import load_topics
 
     topic = load_topic(args.topic)
     console = Console(stderr=True)

@@ -38,9 +38,9 @@ def handle(args: argparse.Namespace) -> int:
     :mod:`flows.mode`); the exit code says how it went (docs/operating.md)."""
     from flows.mode import use_flows
     from flows.outcome import EXIT_NOTHING
-    from monitors.db import DatabaseUnavailable
+    from monitors.archive.db import DatabaseUnavailable
+    from monitors.collect.sources import load_sources
     from monitors.settings import get_settings
-    from monitors.sources import load_sources
 
     started = time.monotonic()
     settings = get_settings()  # a bad VEILLE_* value, or sources file, stops here: exit 2, before any flow

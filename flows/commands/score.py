@@ -34,8 +34,8 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from monitors.evaluation import score_lines
-    from monitors.relevance import load_topic
+    from monitors.judge.evaluation import score_lines
+    from monitors.judge.relevance import load_topic
 
     topic = load_topic(args.topic)
     # bytes in, decoded line by line: a line that is not UTF-8 is an error line, not a crash

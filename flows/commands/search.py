@@ -48,10 +48,10 @@ def handle(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    from monitors.archive import search
-    from monitors.db import session_scope
-    from monitors.explain import why
-    from monitors.topic_scores import evidence_of
+    from monitors.archive.db import session_scope
+    from monitors.archive.reads import search
+    from monitors.archive.topic_scores import evidence_of
+    from monitors.judge.explain import why
 
     with session_scope() as session:
         hits = search(

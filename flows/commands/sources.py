@@ -82,9 +82,9 @@ def register(sub: Any) -> None:
 def handle_list(args: argparse.Namespace) -> int:
     """The health table; reads only (a listing must not enrol the default sources)."""
     prepare_database()
-    from monitors.db import session_scope
-    from monitors.health import new_source_row, source_rows
-    from monitors.sources import load_sources
+    from monitors.archive.db import session_scope
+    from monitors.collect.health import new_source_row, source_rows
+    from monitors.collect.sources import load_sources
 
     specs = load_sources(args.sources) if args.sources else None
     with session_scope() as session:
@@ -111,12 +111,12 @@ def handle_check(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from monitors.http import HostThrottle, make_client
-    from monitors.poll import SourceState, poll_many
-    from monitors.robots import ROBOTS
+    from monitors.collect.http import HostThrottle, make_client
+    from monitors.collect.poll import SourceState, poll_many
+    from monitors.collect.robots import ROBOTS
+    from monitors.collect.source_check import check_row, report_document, write_report
+    from monitors.collect.sources import DEFAULT_SOURCES, load_sources
     from monitors.settings import get_settings
-    from monitors.source_check import check_row, report_document, write_report
-    from monitors.sources import DEFAULT_SOURCES, load_sources
 
     if args.all and args.names:
         print("veille: error: give source names or --all, not both", file=sys.stderr)
@@ -167,8 +167,8 @@ def handle_check(args: argparse.Namespace) -> int:
 
 def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
     prepare_database()
-    from monitors.db import session_scope
-    from monitors.sources import load_sources, set_source_enabled, sync_sources
+    from monitors.archive.db import session_scope
+    from monitors.collect.sources import load_sources, set_source_enabled, sync_sources
 
     name, file = args.name, getattr(args, "sources", None)
     spec = None

@@ -48,9 +48,9 @@ def handle(args: argparse.Namespace) -> int:
     prepare_database()
     import sys
 
-    from monitors.archive import scored_topics, stats
-    from monitors.db import session_scope
-    from monitors.topic_set import load_topics
+    from monitors.archive.db import session_scope
+    from monitors.archive.reads import scored_topics, stats
+    from monitors.judge.topic_set import load_topics
 
     with session_scope() as session:
         if args.topic is not None and args.topic not in scored_topics(session):

@@ -51,8 +51,8 @@ def _since(value: str | None) -> datetime | None:
 
 def _topic_name(name: str) -> str:
     """The name of topic ``name`` (a name in the topic folder, or a TOML file)."""
-    from monitors.topic_schema import TopicError
-    from monitors.topic_set import find_topic
+    from monitors.judge.topic_schema import TopicError
+    from monitors.judge.topic_set import find_topic
 
     try:
         return find_topic(name).name
@@ -64,8 +64,8 @@ def handle(args: argparse.Namespace) -> int:
     since = _since(args.since)
     topic = _topic_name(args.topic) if args.topic else None
     prepare_database()
-    from monitors.db import session_scope
-    from monitors.story_report import list_stories
+    from monitors.archive.db import session_scope
+    from monitors.archive.story_report import list_stories
 
     with session_scope() as session:
         stories = list_stories(session, since=since, topic=topic, limit=args.limit)

@@ -40,10 +40,10 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from flows.commands.common import print_table
-    from monitors.evaluation import shared_eval_dir
-    from monitors.relevance import DEFAULT_TOPIC_PATH, model_path
-    from monitors.topic_schema import parse_topic_file
-    from monitors.training import train_topic
+    from monitors.judge.evaluation import shared_eval_dir
+    from monitors.judge.relevance import DEFAULT_TOPIC_PATH, model_path
+    from monitors.judge.topic_schema import parse_topic_file
+    from monitors.judge.training import train_topic
 
     topic_path = Path(args.topic) if args.topic else DEFAULT_TOPIC_PATH
     data_spec, _ = parse_topic_file(topic_path)
@@ -77,7 +77,7 @@ def _rules_only_topic(topic_path: Path, data: dict[str, Any]) -> Any:
     """The topic without its learned part (its model file may not exist yet)."""
     import tempfile
 
-    from monitors.relevance import load_topic
+    from monitors.judge.relevance import load_topic
 
     if "model" not in data:
         return load_topic(topic_path)

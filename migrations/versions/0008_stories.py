@@ -1,4 +1,4 @@
-"""stories: one news event across outlets and languages (monitors/story_store.py)
+"""stories: one news event across outlets and languages (monitors/group/story_store.py)
 
 ``stories`` (first/last seen, the most central article's title, article, outlet and language,
 article/outlet/media/party counts, the centroid), ``articles.story_id`` and ``story_score``

@@ -1,0 +1,1 @@
+"""The archive in PostgreSQL: schema, engine, writes, reads and exports."""

@@ -1,0 +1,64 @@
+"""An Atom (RFC 4287) feed of articles, so the topic can be followed in any feed reader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from xml.etree import ElementTree as ET
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+FEED_ID = "urn:veille:relevant"
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def atom_feed(
+    articles: Iterable[dict[str, Any]],
+    *,
+    title: str,
+    feed_id: str = FEED_ID,
+    self_url: str | None = None,
+    generated_at: datetime | None = None,
+) -> bytes:
+    """Serialize articles (dicts as :func:`monitors.archive.reads.newest_relevant` returns) as Atom."""
+    ET.register_namespace("", ATOM_NS)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        el = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        if text is not None:
+            el.text = text
+        return el
+
+    rows = list(articles)
+    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    sub(feed, "id", feed_id)
+    sub(feed, "title", title)
+    stamps = [r.get("updated_at") or r.get("fetched_at") for r in rows]
+    latest = max((s for s in stamps if s is not None), default=None)
+    sub(feed, "updated", _iso(latest or generated_at or datetime.now(UTC)))
+    sub(feed, "generator", "veille")
+    if self_url:
+        sub(feed, "link", rel="self", href=self_url, type="application/atom+xml")
+    for row in rows:
+        entry = sub(feed, "entry")
+        sub(entry, "id", row["url"])
+        sub(entry, "title", row.get("title") or row["url"])
+        sub(entry, "link", rel="alternate", href=row["url"], type="text/html")
+        updated = row.get("updated_at") or row.get("fetched_at") or latest or datetime.now(UTC)
+        sub(entry, "updated", _iso(updated))
+        if row.get("published_at"):
+            sub(entry, "published", _iso(row["published_at"]))
+        author = sub(entry, "author")
+        sub(author, "name", row.get("author") or row["source"])
+        summary = row.get("description") or row.get("excerpt")
+        if row.get("why"):  # the evidence first: why veille lists this article
+            summary = f"Pourquoi : {row['why']}" + (f"\n\n{summary}" if summary else "")
+        if summary:
+            sub(entry, "summary", summary, type="text")
+        for term in (row["source"], row.get("owner"), row.get("family")):
+            if term:
+                sub(entry, "category", term=term)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

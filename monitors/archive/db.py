@@ -1,0 +1,322 @@
+"""Engine and sessions for PostgreSQL: the configured server, or an embedded one.
+
+With ``VEILLE_DATABASE_URL`` unset, veille starts an embedded PostgreSQL (``pgserver``)
+whose data lives under ``VEILLE_DATA_DIR``; either way the schema is brought to the
+Alembic head before use.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import re
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitors.archive.embedded import kept_running
+from monitors.settings import Settings, get_settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+EMBEDDED_DB = "veille"
+
+_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+_embedded: dict[str, object] = {}
+_embedded_urls: dict[str, str] = {}
+_at_head: set[str] = set()  # URLs this process migrated, or found at the head
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be reached; the message says which one and why."""
+
+
+def normalize_url(url: str) -> str:
+    """Force the psycopg 3 driver on ``postgresql://`` URLs; refuse anything else."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql"):
+        raise ValueError(f"veille stores in PostgreSQL only, got a {parsed.drivername!r} URL")
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def import_pgserver() -> Any:
+    """pgserver, imported lazily (only needed when no server is configured).
+
+    Importing it asks platformdirs for a runtime directory, which warns when
+    ``XDG_RUNTIME_DIR`` is unset (containers, cron, ssh without a login session) and falls
+    back to a private directory under /tmp: a fine place for pgserver's lock file, and a
+    warning on every command would only be noise.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*XDG_RUNTIME_DIR", category=UserWarning)
+        import pgserver
+    return pgserver
+
+
+def embedded_url(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL under ``data_dir`` and return its URL."""
+    pgserver = import_pgserver()
+
+    pgdata = data_dir / "pgdata"
+    key = str(pgdata)
+    with _lock:
+        if key in _embedded_urls:
+            return _embedded_urls[key]
+        server = _embedded.get(key)
+        if server is None:
+            pgdata.mkdir(parents=True, exist_ok=True)
+            # stopped when the last veille process using it exits, unless `veille db start`
+            # asked for it to stay up (monitors/archive/embedded.py)
+            mode = None if kept_running(data_dir) else "stop"
+            prune_dead_users(pgdata)
+            server = pgserver.get_server(pgdata, cleanup_mode=mode)
+            # atexit runs last-in first-out: dead users are pruned just before pgserver
+            # decides whether this process is the last one and stops the server
+            atexit.register(prune_dead_users, pgdata)
+            _embedded[key] = server
+    uri: str = server.get_uri()  # type: ignore[attr-defined]
+    create_database(normalize_url(uri), EMBEDDED_DB)
+    url = normalize_url(make_url(uri).set(database=EMBEDDED_DB).render_as_string(False))
+    with _lock:
+        _embedded_urls[key] = url
+    return url
+
+
+def create_database(admin_url: str, name: str) -> None:
+    """``CREATE DATABASE`` unless it exists; safe when several processes try at once (the
+    loser of the race sees a unique violation or "already exists", and the database is there)."""
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                return
+            try:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            except sa.exc.DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) not in {"23505", "42P04"}:
+                    raise
+    finally:
+        admin.dispose()
+
+
+def prune_dead_users(pgdata: Path) -> list[int]:
+    """Drop the processes that died (kill -9) from pgserver's list of the embedded server's
+    users, so that the server stops when its last live user exits; the live users."""
+    from pgserver.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        return _prune(pgdata)
+
+
+def _prune(pgdata: Path) -> list[int]:
+    import psutil
+    from pgserver.utils import DiskList
+
+    users = DiskList(pgdata / ".handle_pids.json")
+    try:
+        pids = users.get()
+    except ValueError:  # a list cut short by a crash while it was written
+        pids = []
+    alive = [pid for pid in pids if _alive(pid, psutil)]
+    if alive != pids:
+        users.put(alive)
+    return alive
+
+
+def stop_if_unused(pgdata: Path) -> bool:
+    """Stop the embedded server of ``pgdata`` if no live process uses it; whether it did."""
+    import os
+
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+    from pgserver.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        if _prune(pgdata) or not (pgdata / "postmaster.pid").exists():
+            return False
+        user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+        pg_ctl(["-w", "stop"], pgdata=pgdata, user=user)
+        return True
+
+
+def _alive(pid: int, psutil: Any) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def stop_embedded(data_dir: Path | None = None) -> None:
+    """Stop the embedded server of ``data_dir`` (all of them without one); they also stop at exit."""
+    with _lock:
+        keys = [k for k in _embedded if data_dir is None or k == str(data_dir / "pgdata")]
+        servers = [_embedded.pop(k) for k in keys]
+        for k in keys:
+            _embedded_urls.pop(k, None)
+    for server in servers:
+        server.cleanup()  # type: ignore[attr-defined]
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """The URL veille uses: ``VEILLE_DATABASE_URL`` or the embedded server's."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return normalize_url(settings.database_url)
+    return embedded_url(settings.data_dir)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """One pooled engine per URL for the whole process (tasks run in threads)."""
+    url = url or database_url()
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            _engines[url] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session committed on success and rolled back on error."""
+    factory = sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str | None = None) -> str:
+    """Bring the schema to the Alembic head; returns the URL migrated.
+
+    A database already at the head costs one query (:func:`at_head`), not Alembic's 0.4 s of
+    imports and script loading: the usual case of every command."""
+    url = url or database_url()
+    if at_head(url):
+        return url
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+    with _lock:
+        _at_head.add(url)
+    return url
+
+
+def ensure_schema(url: str | None = None) -> str:
+    """:func:`migrate`, once per process and database: flows call it first.
+
+    The commands migrate before they call a flow, but a deployment run started by a Prefect
+    worker begins with the flow itself; pointed at a new database, or at one an upgrade of
+    veille has left behind, it migrates instead of failing on a missing table or column.
+    Migrations hold an advisory lock, so workers that start together take turns.
+    """
+    url = url or database_url()
+    with _lock:
+        if url in _at_head:
+            return url
+    if at_head(url):
+        return url
+    if _migrated_by_newer_code(url):
+        # a newer veille migrated it (a rolling upgrade): leave it, as before flows migrated
+        with _lock:
+            _at_head.add(url)
+        return url
+    return migrate(url)
+
+
+_REVISION_LINE = re.compile(r"""^(down_revision|revision)\b[^=\n]*=\s*["']([^"']+)["']""", re.M)
+
+
+@functools.cache
+def script_head() -> str | None:
+    """The head revision of ``migrations/versions``, read from the files' ``revision`` and
+    ``down_revision`` lines; None unless there is exactly one (then Alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for kind, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            (revisions if kind == "revision" else parents).add(value)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def at_head(url: str) -> bool:
+    """Whether the database's schema is at this checkout's head, in one query (on the pooled
+    engine the command then uses); remembered for the process. Raises
+    :class:`DatabaseUnavailable` when the server does not answer."""
+    with _lock:
+        if url in _at_head:
+            return True
+    try:
+        with get_engine(url).connect() as conn:
+            try:
+                current = set(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+            except sa.exc.ProgrammingError:  # a new database: no alembic_version yet
+                return False
+    except sa.exc.OperationalError as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {shown}: {exc.orig}") from exc
+    head = script_head()
+    if head is None or current != {head}:
+        return False
+    with _lock:
+        _at_head.add(url)
+    return True
+
+
+def _migrated_by_newer_code(url: str) -> bool:
+    """Whether the database is at a revision this checkout's migrations do not know."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()}
+    check_connection(url)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_heads()
+    finally:
+        engine.dispose()
+    return any(revision not in known for revision in current)
+
+
+def check_connection(url: str) -> None:
+    """Raise :class:`DatabaseUnavailable` with a readable reason if the server does not answer."""
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {shown}: {exc.orig}") from exc
+    finally:
+        engine.dispose()

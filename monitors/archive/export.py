@@ -1,0 +1,235 @@
+"""Export the archive (JSON lines, CSV, Parquet), one record per article, streamed from the database.
+
+``sightings`` lists every source and URL that carried the article itself (exact copies);
+``cluster_sightings`` adds those of its near-duplicates (same ``cluster_id``), so one record
+shows everyone who ran the story. ``extraction_evidence`` says where the title and dates came
+from, the dates that disagreed and what the clean-up removed; ``published_at`` is written
+with the site's offset when the page gave one (its day is the site's day).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, TextIO
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from monitors.judge.explain import why
+
+EXPORT_SQL = """
+SELECT a.id, a.url, a.canonical_url, s.name AS source, s.owner, s.family, a.title, a.author,
+       a.description, a.published_at, a.fetched_at, a.language, a.language_confidence,
+       a.declared_language, a.relevance, a.relevant,
+       coalesce(a.relevance_terms, ARRAY[]::text[]) AS relevance_terms, a.topic_version,
+       a.relevance_evidence AS relevance_why,
+       coalesce((SELECT json_object_agg(t.topic, t.score ORDER BY t.topic) FROM article_topics t
+                 WHERE t.article_id = a.id AND t.relevant), '{}'::json) AS topics,
+       a.duplicate_of, a.cluster_id, a.story_id, a.wire, a.modified_at, a.paywalled, a.truncated,
+       coalesce(a.access_reasons, ARRAY[]::text[]) AS access_reasons,
+       a.extraction_evidence,
+       coalesce((SELECT json_agg(json_build_object('source', ss.name, 'owner', ss.owner,
+                                                  'url', si.url, 'first_seen', si.first_seen_at)
+                                 ORDER BY si.first_seen_at, si.id)
+                 FROM sightings si JOIN sources ss ON ss.id = si.source_id
+                 WHERE si.article_id = a.id), '[]'::json) AS sightings,
+       coalesce((SELECT json_agg(json_build_object('article_id', si.article_id, 'source', ss.name,
+                                                  'owner', ss.owner, 'url', si.url,
+                                                  'first_seen', si.first_seen_at)
+                                 ORDER BY si.first_seen_at, si.id)
+                 FROM articles m JOIN sightings si ON si.article_id = m.id
+                 JOIN sources ss ON ss.id = si.source_id
+                 WHERE m.id = a.id OR m.cluster_id = a.cluster_id), '[]'::json) AS cluster_sightings,
+       a.text
+FROM articles a JOIN sources s ON s.id = a.source_id
+WHERE (CAST(:relevant AS boolean) IS NULL OR CAST(:topic AS text) IS NOT NULL
+       OR a.relevant = CAST(:relevant AS boolean))
+  AND (CAST(:topic AS text) IS NULL
+       OR EXISTS (SELECT 1 FROM article_topics t WHERE t.article_id = a.id AND t.topic = CAST(:topic AS text)
+                  AND (CAST(:relevant AS boolean) IS NULL OR t.relevant = CAST(:relevant AS boolean))))
+  AND (CAST(:since AS timestamptz) IS NULL
+       OR coalesce(a.published_at, a.fetched_at) >= CAST(:since AS timestamptz))
+  AND (CAST(:source AS text) IS NULL OR s.name = CAST(:source AS text))
+  AND (CAST(:owner AS text) IS NULL OR s.owner = CAST(:owner AS text))
+ORDER BY coalesce(a.published_at, a.fetched_at), a.id
+"""
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def iter_rows(
+    session: Session,
+    *,
+    relevant: bool | None = None,
+    since: datetime | None = None,
+    source: str | None = None,
+    owner: str | None = None,
+    topic: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Articles as dicts of database values, oldest first, streamed with a server-side cursor.
+
+    ``topic``: only articles scored against that topic (relevant to it with ``relevant``);
+    ``relevance_why`` says in one line why the article is relevant (monitors.judge.explain.why);
+    ``topics`` maps each topic the article is relevant to to its score.
+    """
+    result = session.execute(
+        text(EXPORT_SQL).execution_options(stream_results=True, yield_per=500),
+        {"relevant": relevant, "since": since, "source": source, "owner": owner, "topic": topic},
+    )
+    for row in result.mappings():
+        record = dict(row)
+        record["relevance_why"] = why(record["relevance_why"])
+        record["published_at"] = on_site_clock(record["published_at"], record["extraction_evidence"])
+        yield record
+
+
+def on_site_clock(published: datetime | None, evidence: dict[str, Any] | None) -> datetime | None:
+    """The publication instant with the offset the page gave it (``published_local`` in the
+    extraction evidence), so that its day is the site's day; a ``timestamptz`` keeps only the
+    instant. Unchanged when the evidence names no offset or another instant."""
+    local = (evidence or {}).get("published_local")
+    if published is None or not isinstance(local, str):
+        return published
+    try:
+        shown = datetime.fromisoformat(local)
+    except ValueError:
+        return published
+    if shown.tzinfo is None or shown != published:
+        return published  # the stored date is not the extracted one (a feed's date, an edit)
+    return published.astimezone(shown.tzinfo)
+
+
+def iter_articles(session: Session, **filters: Any) -> Iterator[dict[str, Any]]:
+    """Articles as JSON-ready dicts (dates as ISO strings), oldest first; ``filters`` as for
+    :func:`iter_rows`."""
+    for row in iter_rows(session, **filters):
+        yield {key: _jsonable(value) for key, value in row.items()}
+
+
+def count_articles(
+    session: Session,
+    *,
+    relevant: bool | None = None,
+    since: datetime | None = None,
+    source: str | None = None,
+    owner: str | None = None,
+    topic: str | None = None,
+) -> int:
+    """How many articles an export with these filters writes (for a progress bar)."""
+    body = EXPORT_SQL.split("\nFROM articles a", 1)[1].rsplit("ORDER BY", 1)[0]
+    count: int = session.execute(
+        text("SELECT count(*) FROM articles a" + body),
+        {"relevant": relevant, "since": since, "source": source, "owner": owner, "topic": topic},
+    ).scalar_one()
+    return count
+
+
+def write_jsonl(records: Iterator[dict[str, Any]], out: TextIO) -> int:
+    """Write records as JSON lines; returns how many were written."""
+    count = 0
+    for record in records:
+        out.write(json.dumps(record, ensure_ascii=False, default=str))
+        out.write("\n")
+        count += 1
+    return count
+
+
+def _flat(value: Any) -> Any:
+    """A CSV cell: lists joined with "; ", other structures as JSON, dates in ISO form."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "; ".join(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return _jsonable(value)
+
+
+def write_csv(records: Iterator[dict[str, Any]], out: TextIO) -> int:
+    """Write records as CSV with a header row (RFC 4180 quoting); returns how many."""
+    import csv
+
+    writer: csv.DictWriter[str] | None = None
+    count = 0
+    for record in records:
+        if writer is None:
+            writer = csv.DictWriter(out, fieldnames=list(record), lineterminator="\n")
+            writer.writeheader()
+        writer.writerow({k: _flat(v) for k, v in record.items()})
+        count += 1
+    return count
+
+
+def parquet_schema() -> Any:
+    """Column types of the Parquet export (fixed, so batches full of NULLs keep their type)."""
+    import pyarrow as pa
+
+    ts = pa.timestamp("us", tz="UTC")
+    strings = ("url", "canonical_url", "source", "owner", "family", "title", "author", "description")
+    return pa.schema(
+        [("id", pa.int64())]
+        + [(name, pa.string()) for name in strings]
+        + [
+            ("published_at", ts),
+            ("fetched_at", ts),
+            ("language", pa.string()),
+            ("language_confidence", pa.float64()),
+            ("declared_language", pa.string()),
+            ("relevance", pa.float64()),
+            ("relevant", pa.bool_()),
+            ("relevance_terms", pa.list_(pa.string())),
+            ("topic_version", pa.string()),
+            ("relevance_why", pa.string()),  # matched terms per zone and the best sentence
+            ("topics", pa.string()),  # JSON object {topic: score} of the topics it is relevant to
+            ("duplicate_of", pa.int64()),
+            ("cluster_id", pa.int64()),
+            ("story_id", pa.int64()),
+            ("wire", pa.string()),
+            ("sightings", pa.string()),  # JSON array of {source, owner, url, first_seen}
+            ("modified_at", ts),
+            ("paywalled", pa.bool_()),
+            ("truncated", pa.bool_()),
+            ("access_reasons", pa.list_(pa.string())),
+            # JSON object: where the title and dates came from, dates that disagreed, what was removed
+            ("extraction_evidence", pa.string()),
+            ("text", pa.string()),
+        ]
+    )
+
+
+def write_parquet(records: Iterator[dict[str, Any]], path: str, batch_size: int = 500) -> int:
+    """Write database-valued records (:func:`iter_rows`) to a Parquet file; returns how many."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise OSError("Parquet export needs pyarrow: pip install 'veille[parquet]'") from exc
+
+    schema = parquet_schema()
+    count = 0
+    batch: list[dict[str, Any]] = []
+    with pq.ParquetWriter(path, schema) as writer:
+
+        def flush() -> None:
+            if batch:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                batch.clear()
+
+        for record in records:
+            row = dict(record)
+            row["sightings"] = json.dumps(row.get("sightings") or [], ensure_ascii=False, default=str)
+            row["topics"] = json.dumps(row.get("topics") or {}, ensure_ascii=False)
+            evidence = row.get("extraction_evidence")
+            row["extraction_evidence"] = (
+                None if evidence is None else json.dumps(evidence, ensure_ascii=False)
+            )
+            batch.append(row)
+            count += 1
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+    return count

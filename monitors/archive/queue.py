@@ -1,0 +1,164 @@
+"""Leases on the URL queue: who holds a claimed row, and letting go of it.
+
+A worker claims rows under a token that it holds as a PostgreSQL session-level advisory lock
+on a connection of its own (:class:`ClaimHolder`). The lock lives exactly as long as that
+connection: when the worker is killed, or the database restarts, it is gone, and any worker
+may claim the rows again at once. A row whose holder is alive stays leased (two workers never
+fetch the same page), and a lease older than :data:`CLAIM_LEASE` expires whatever its holder
+(rows claimed by an older veille without a token, a worker stuck for good).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import exists, or_, select, text, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from monitors.archive.models import ArchiveCapture, QueuedUrl
+from monitors.ingest import QueueItem
+
+CLAIM_LEASE = timedelta(minutes=10)
+#: First key of the advisory locks that hold claim tokens ("vq"); the token is the second.
+LOCK_SPACE = 0x7671
+
+# Tokens whose advisory lock is held by a live session, on this database.
+_LIVE_TOKENS = (
+    "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND classid = :space"
+    " AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+class ClaimHolder:
+    """A claim token, held as an advisory lock on a connection of its own (see the module
+    docstring); one per process and database (:func:`holder_for`), shared by its workers, so
+    that a process holds one extra connection, not one per worker. :meth:`token` takes a new
+    one after :meth:`close`. Thread-safe."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+        self._token: int | None = None
+        self._lock = threading.Lock()
+
+    def token(self) -> int:
+        with self._lock:
+            if self._token is None:
+                conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                try:
+                    while True:
+                        token = random.randint(1, 2**31 - 1)
+                        sql = text("SELECT pg_try_advisory_lock(:space, :token)")
+                        if conn.scalar(sql, {"space": LOCK_SPACE, "token": token}):
+                            break
+                except BaseException:
+                    conn.close()
+                    raise
+                self._conn, self._token = conn, token
+            return self._token
+
+    def close(self) -> None:
+        """Let go of the token (its rows become claimable by anyone); never raises."""
+        with self._lock:
+            conn, self._conn, self._token = self._conn, None, None
+        if conn is None:
+            return
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock_all()"))
+        except DBAPIError:
+            conn.invalidate()  # the connection is dead already, and the lock with it
+        finally:
+            conn.close()
+
+
+_holders: dict[str, ClaimHolder] = {}
+_holders_lock = threading.Lock()
+
+
+def holder_for(engine: Engine) -> ClaimHolder:
+    """This process's claim holder for ``engine``'s database."""
+    key = engine.url.render_as_string(hide_password=False)
+    with _holders_lock:
+        holder = _holders.get(key)
+        if holder is None:
+            holder = _holders[key] = ClaimHolder(engine)
+        return holder
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def claim_items(session: Session, limit: int, token: int | None = None) -> list[QueueItem]:
+    """Lease up to ``limit`` due queue rows under ``token``; ``SKIP LOCKED`` keeps concurrent
+    workers apart. A row is due when it is pending, its time has come, and nobody holds it:
+    never claimed or settled, its holder's lock gone, or its lease expired."""
+    t = now()
+    due = (
+        select(QueuedUrl.id)
+        .where(
+            QueuedUrl.state == "pending",
+            QueuedUrl.next_attempt_at <= t,
+            or_(
+                QueuedUrl.claimed_at.is_(None),
+                QueuedUrl.claimed_at < t - CLAIM_LEASE,
+                text(f"url_queue.claimed_by NOT IN ({_LIVE_TOKENS})").bindparams(space=LOCK_SPACE),
+            ),
+            # a web-archive capture is fetched from its archive by its backfill job
+            ~exists().where(ArchiveCapture.queue_id == QueuedUrl.id),
+        )
+        .order_by(QueuedUrl.next_attempt_at, QueuedUrl.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        update(QueuedUrl)
+        .where(QueuedUrl.id.in_(due))
+        .values(claimed_at=t, claimed_by=token, attempts=QueuedUrl.attempts + 1)
+        .returning(
+            QueuedUrl.id,
+            QueuedUrl.source_id,
+            QueuedUrl.url,
+            QueuedUrl.canonical_url,
+            QueuedUrl.attempts,
+            QueuedUrl.feed_title,
+            QueuedUrl.feed_author,
+            QueuedUrl.feed_published_at,
+            QueuedUrl.feed_language,
+        )
+    ).all()
+    return sorted((QueueItem(*row) for row in rows), key=lambda i: i.id)  # type: ignore[call-arg]
+
+
+def release_claims(session: Session, ids: list[int]) -> int:
+    """Hand back claimed rows that were not settled (the attempt did not happen); returns how
+    many were still leased."""
+    if not ids:
+        return 0
+    result = session.execute(
+        update(QueuedUrl)
+        .where(QueuedUrl.id.in_(ids), QueuedUrl.state == "pending", QueuedUrl.claimed_at.is_not(None))
+        .values(claimed_at=None, claimed_by=None, attempts=sa.func.greatest(QueuedUrl.attempts - 1, 0))
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def wait_for_database(engine: Engine, seconds: float, step: float = 0.5) -> bool:
+    """Whether the database answers again within ``seconds`` (tried every ``step``)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except DBAPIError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(step)

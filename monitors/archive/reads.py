@@ -1,0 +1,193 @@
+"""Reading the archive: search, statistics, newest relevant articles, source health.
+
+Plain functions over a session; the SQL lives in the views and ``search_articles`` of
+migration 0006, so what the shell shows is what an analyst gets in psql.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from monitors.judge.explain import why
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: int
+    title: str | None
+    source: str
+    owner: str
+    family: str | None
+    published_at: datetime | None
+    url: str
+    relevant: bool | None
+    rank: float
+    snippet: str
+
+
+def search(session: Session, query: str, limit: int = 20, relevant_only: bool = False) -> list[SearchHit]:
+    """Ranked French web-search (``websearch_to_tsquery``) with highlighted snippets."""
+    rows = session.execute(
+        text("SELECT * FROM search_articles(:q, :n, :r)"), {"q": query, "n": limit, "r": relevant_only}
+    ).all()
+    return [SearchHit(*row) for row in rows]
+
+
+def database_now(session: Session) -> datetime:
+    """The database's clock: the reference for "since this run started" comparisons."""
+    value: datetime = session.execute(text("SELECT now()")).scalar_one()
+    return value
+
+
+NEW_RELEVANT_SQL = """
+SELECT a.id, a.title, a.url, s.name AS source, s.owner, a.relevance, a.published_at,
+       a.relevance_evidence AS evidence,
+       (SELECT array_agg(t.topic ORDER BY t.topic) FROM article_topics t
+        WHERE t.article_id = a.id AND t.relevant) AS topics
+FROM articles a JOIN sources s ON s.id = a.source_id
+WHERE a.relevant AND a.fetched_at >= :since
+  AND NOT EXISTS (SELECT 1 FROM article_revisions r WHERE r.article_id = a.id AND r.revised_at >= :since)
+ORDER BY a.relevance DESC, a.id
+LIMIT :limit
+"""
+
+
+def new_relevant_since(session: Session, since: datetime, limit: int = 50) -> list[dict[str, Any]]:
+    """Relevant articles first stored since ``since`` (revisions of older ones left out), with
+    ``why`` they are relevant and the ``topics`` they are relevant to."""
+    rows = [
+        dict(r) for r in session.execute(text(NEW_RELEVANT_SQL), {"since": since, "limit": limit}).mappings()
+    ]
+    for row in rows:
+        row["why"] = why(row.pop("evidence"))
+    return rows
+
+
+NEWEST_RELEVANT_SQL = """
+SELECT a.id, a.title, a.url, a.description, a.author, s.name AS source, s.owner, s.family,
+       a.published_at, a.fetched_at, a.updated_at, a.relevance, a.relevance_terms,
+       left(a.text, 600) AS excerpt, coalesce(t.evidence, a.relevance_evidence) AS evidence
+FROM articles a JOIN sources s ON s.id = a.source_id
+LEFT JOIN article_topics t ON t.article_id = a.id AND t.topic = CAST(:topic AS text)
+WHERE (CAST(:topic AS text) IS NULL AND a.relevant) OR t.relevant
+ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC
+LIMIT :limit
+"""
+
+
+def newest_relevant(session: Session, limit: int = 50, topic: str | None = None) -> list[dict[str, Any]]:
+    """The newest relevant articles (to ``topic`` when given), newest first (what the Atom feed
+    lists), each with ``why`` it is relevant (monitors.judge.explain.why)."""
+    rows = [
+        dict(r)
+        for r in session.execute(text(NEWEST_RELEVANT_SQL), {"limit": limit, "topic": topic}).mappings()
+    ]
+    for row in rows:
+        row["why"] = why(row.pop("evidence"))
+    return rows
+
+
+HEALTH_SQL = """
+SELECT name, owner, status, health, consecutive_failures, last_error_class, last_error,
+       last_success_at, last_new_item_at, articles, pending_urls, failed_urls, errors_last_day
+FROM source_health
+ORDER BY health = 'ok', name
+"""
+
+
+def source_health(session: Session) -> list[dict[str, Any]]:
+    """The ``source_health`` view, unhealthy sources first."""
+    return [dict(r) for r in session.execute(text(HEALTH_SQL)).mappings()]
+
+
+STATS_SQL = {
+    "totals": """
+        SELECT (SELECT count(*) FROM sources) AS sources,
+               (SELECT count(*) FROM sources WHERE status <> 'active') AS sources_not_active,
+               (SELECT count(*) FROM articles) AS articles,
+               (SELECT count(*) FROM articles WHERE relevant) AS relevant,
+               (SELECT count(*) FROM articles WHERE paywalled) AS paywalled,
+               (SELECT count(*) FROM articles WHERE truncated) AS truncated,
+               (SELECT count(*) FROM sightings) AS sightings,
+               (SELECT count(DISTINCT cluster_id) FROM wire_copies) AS wire_stories,
+               (SELECT min(day) FROM articles_with_source WHERE relevant) AS first_relevant_day,
+               (SELECT max(day) FROM articles_with_source WHERE relevant) AS last_relevant_day
+    """,
+    "by_owner": """
+        SELECT owner, count(*) AS articles, count(*) FILTER (WHERE relevant) AS relevant
+        FROM articles_with_source GROUP BY owner ORDER BY owner
+    """,
+    "by_family": """
+        SELECT family, count(*) AS articles, count(*) FILTER (WHERE relevant) AS relevant
+        FROM articles_with_source WHERE family IS NOT NULL GROUP BY family ORDER BY relevant DESC, family
+    """,
+    "by_language": """
+        SELECT coalesce(language, '?') AS language, count(*) AS articles
+        FROM articles GROUP BY 1 ORDER BY 2 DESC, 1
+    """,
+    "queue": """
+        SELECT state, count(*) AS urls FROM url_queue GROUP BY state ORDER BY state
+    """,
+    "health": """
+        SELECT health, count(*) AS sources FROM source_health GROUP BY health ORDER BY health
+    """,
+    "by_topic": """
+        SELECT topic, count(*) AS scored, count(*) FILTER (WHERE relevant) AS relevant,
+               count(DISTINCT version) AS versions
+        FROM article_topics GROUP BY topic ORDER BY topic
+    """,
+}
+
+
+#: ``veille stats --topic T``: the same sections for one topic, from article_topics (a removed
+#: topic's rows stay, so its history can still be counted)
+TOPIC_STATS_SQL = {
+    "totals": """
+        SELECT :topic AS topic,
+               count(*) AS scored,
+               (SELECT count(*) FROM articles) - count(*) AS not_scored,
+               count(*) FILTER (WHERE relevant) AS relevant,
+               count(DISTINCT version) AS versions,
+               min(day) FILTER (WHERE relevant) AS first_relevant_day,
+               max(day) FILTER (WHERE relevant) AS last_relevant_day
+        FROM article_topics_with_source WHERE topic = :topic
+    """,
+    "by_owner": """
+        SELECT owner, count(*) AS articles, count(*) FILTER (WHERE relevant) AS relevant
+        FROM article_topics_with_source WHERE topic = :topic GROUP BY owner ORDER BY owner
+    """,
+    "by_family": """
+        SELECT family, count(*) AS articles, count(*) FILTER (WHERE relevant) AS relevant
+        FROM article_topics_with_source WHERE topic = :topic AND family IS NOT NULL
+        GROUP BY family ORDER BY relevant DESC, family
+    """,
+    "by_language": """
+        SELECT coalesce(language, '?') AS language, count(*) AS articles,
+               count(*) FILTER (WHERE relevant) AS relevant
+        FROM article_topics_with_source WHERE topic = :topic GROUP BY 1 ORDER BY 3 DESC, 2 DESC, 1
+    """,
+    "by_day": """
+        SELECT day, count(*) AS relevant FROM article_topics_with_source
+        WHERE topic = :topic AND relevant GROUP BY day ORDER BY day DESC LIMIT 14
+    """,
+}
+
+
+def stats(session: Session, topic: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Archive statistics, one list of rows per section (totals, by owner, ..., health, by
+    topic); with ``topic``, the sections of that topic's scores (TOPIC_STATS_SQL)."""
+    queries = STATS_SQL if topic is None else TOPIC_STATS_SQL
+    return {
+        name: [dict(r) for r in session.execute(text(sql), {"topic": topic}).mappings()]
+        for name, sql in queries.items()
+    }
+
+
+def scored_topics(session: Session) -> list[str]:
+    """The topics article_topics holds rows of (active, inactive or removed)."""
+    return list(session.scalars(text("SELECT DISTINCT topic FROM article_topics ORDER BY topic")))

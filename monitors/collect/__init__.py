@@ -1,0 +1,1 @@
+"""Collecting: sources, HTTP, feeds, sitemaps, listing pages and the web archives."""

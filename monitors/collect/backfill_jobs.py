@@ -1,0 +1,436 @@
+"""Backfills from the web archives in the database: jobs and their cursors, the captures they
+queue, and what becomes of them.
+
+A job is one (archive, site, month chunk of the window). Each CDX page is recorded in one
+transaction with the job's cursor, so a backfill killed at any point resumes from the next
+page with nothing queued twice and nothing lost. Captures go into the same URL queue as
+listings (``ON CONFLICT`` on the canonical URL: a URL already queued or stored is not fetched
+again), with where they live in the archive in ``archive_captures``. Only a job's own
+workers claim its captures (``veille run`` leaves them alone: they are not on the site).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select, text, update
+from sqlalchemy.orm import Session
+
+from monitors.archive.bulk import as_rows, recordset_insert
+from monitors.archive.models import BackfillJob, Source
+from monitors.archive.store import CLAIM_LEASE, _insert_log_rows, _log_row, apply_ingest
+from monitors.collect.archives import Capture, CdxPage
+from monitors.collect.http import PERMANENT, FetchResult
+from monitors.collect.listing import looks_like_article
+from monitors.group.urls import canonicalize_url, host_of
+from monitors.ingest import ArticleData, IngestOutcome, QueueItem
+from monitors.judge.site_profiles import learn
+
+#: First key of the advisory locks that keep one process per job (the second is the job id).
+JOB_LOCK_SPACE = 0x7E11E
+
+
+class BackfillError(ValueError):
+    """A backfill that cannot start (bad window, unknown site, no crawl): one line, cause first."""
+
+
+@dataclass(frozen=True)
+class Site:
+    site: str  # host without www., the CDX prefix
+    source_id: int
+    source_name: str
+
+
+def month_chunks(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+    """[since, until] cut at month boundaries (UTC): one job per site and chunk."""
+    if until < since:
+        raise BackfillError(f"--until {until.date()} is before --since {since.date()}")
+    chunks = []
+    start = since.astimezone(UTC)
+    end = until.astimezone(UTC)
+    while start <= end:
+        nxt = (start.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=32)).replace(
+            day=1
+        )
+        chunks.append((start, min(end, nxt - timedelta(seconds=1))))
+        start = nxt
+    return chunks
+
+
+def sites_of_sources(session: Session, source_ids: list[int], only: str | None = None) -> list[Site]:
+    """The sites of the sources (one per host; the first source of a host owns its articles),
+    or just ``only`` (a domain: the sources on it or under it)."""
+    sources = session.execute(
+        select(Source.id, Source.name, Source.url).where(Source.id.in_(source_ids)).order_by(Source.id)
+    ).all()
+    sites: dict[str, Site] = {}
+    for source_id, name, url in sources:
+        try:
+            host = host_of(url)
+        except ValueError:
+            continue
+        sites.setdefault(host, Site(host, source_id, name))
+    if only is None:
+        return list(sites.values())
+    wanted = host_of(only if "://" in only else f"https://{only}/")
+    matched = [s for h, s in sites.items() if h == wanted or h.endswith("." + wanted)]
+    if not matched:
+        raise BackfillError(
+            f"no source on {wanted}: add one for it to the sources file (its articles need a source)"
+        )
+    return [Site(wanted, matched[0].source_id, matched[0].source_name)]
+
+
+def plan_jobs(
+    session: Session, archive: str, sites: list[Site], since: datetime, until: datetime, relevant_only: bool
+) -> list[int]:
+    """The jobs of a backfill (created, or found again to resume them); a job that stopped on
+    an error is taken up again from its cursor."""
+    rows = [
+        {
+            "archive": archive,
+            "site": s.site,
+            "source_id": s.source_id,
+            "window_start": start,
+            "window_end": end,
+            "relevant_only": relevant_only,
+        }
+        for s in sites
+        for start, end in month_chunks(since, until)
+    ]
+    if not rows:
+        return []
+    stmt = recordset_insert(
+        "backfill_jobs",
+        {
+            "archive": "text",
+            "site": "text",
+            "source_id": "bigint",
+            "window_start": "timestamptz",
+            "window_end": "timestamptz",
+            "relevant_only": "boolean",
+        },
+        "ON CONFLICT ON CONSTRAINT backfill_jobs_chunk DO UPDATE SET relevant_only = excluded.relevant_only,"
+        " source_id = excluded.source_id, updated_at = now(),"
+        " state = CASE WHEN backfill_jobs.state = 'error' THEN 'pending' ELSE backfill_jobs.state END"
+        " RETURNING id",
+    )
+    return sorted(session.scalars(stmt, as_rows(rows)))
+
+
+@contextmanager
+def job_lock(engine: Engine, job_id: int) -> Iterator[bool]:
+    """Hold the job's advisory lock on a connection of its own for as long as the job runs:
+    True when this process has the job, False when another one works on it. A killed process
+    loses its lock with its connection, so the leases it held on the job's captures are void:
+    they are released here at once rather than after the queue's lease time."""
+    with engine.connect() as conn:
+        got = bool(
+            conn.scalar(
+                text("SELECT pg_try_advisory_lock(:space, :id)"), {"space": JOB_LOCK_SPACE, "id": job_id}
+            )
+        )
+        conn.commit()
+        try:
+            if got:
+                conn.execute(
+                    text(
+                        "UPDATE url_queue q SET claimed_at = NULL FROM archive_captures c"
+                        " WHERE c.queue_id = q.id AND c.job_id = :id AND q.state = 'pending'"
+                        " AND q.claimed_at IS NOT NULL"
+                    ),
+                    {"id": job_id},
+                )
+                conn.commit()
+            yield got
+        finally:
+            if got:
+                conn.execute(
+                    text("SELECT pg_advisory_unlock(:space, :id)"), {"space": JOB_LOCK_SPACE, "id": job_id}
+                )
+                conn.commit()
+
+
+def get_job(session: Session, job_id: int) -> BackfillJob:
+    job = session.get(BackfillJob, job_id)
+    if job is None:
+        raise LookupError(f"no backfill job {job_id}")
+    return job
+
+
+_QUEUE = recordset_insert(
+    "url_queue",
+    {"url": "text", "canonical_url": "text", "source_id": "bigint"},
+    "ON CONFLICT (canonical_url) DO NOTHING RETURNING id, canonical_url",
+)
+_CAPTURES = recordset_insert(
+    "archive_captures",
+    {
+        "queue_id": "bigint",
+        "job_id": "bigint",
+        "archive": "text",
+        "archived_url": "text",
+        "captured_at": "timestamptz",
+        "warc_filename": "text",
+        "warc_offset": "bigint",
+        "warc_length": "bigint",
+    },
+    "ON CONFLICT (queue_id) DO NOTHING",
+)
+
+
+def log_archive_fetches(
+    session: Session, fetches: list[FetchResult], source_id: int | None, run_id: str | None, kind: str = "cdx"
+) -> None:
+    """The archive requests in the fetch log (every attempt, so retries can be queried)."""
+    rows = [
+        _log_row(
+            url=f.url,
+            kind=kind,
+            outcome=f.outcome,
+            run_id=run_id,
+            source_id=source_id,
+            status=f.status,
+            error_class=f.error_class,
+            reason=f.reason,
+            size=f.size,
+            elapsed_ms=f.elapsed_ms,
+        )
+        for f in fetches
+    ]
+    _insert_log_rows(session, rows)
+
+
+def candidates(page: CdxPage, site_root: str) -> tuple[dict[str, Capture], list[tuple[str, str]]]:
+    """The page's captures that pass the listings' filters, by canonical URL (the first
+    capture of a URL wins), and the others with why they were left out."""
+    kept: dict[str, Capture] = {}
+    left: list[tuple[str, str]] = []
+    for capture in page.captures:
+        try:
+            canonical = canonicalize_url(capture.original)
+        except ValueError as exc:
+            left.append((capture.original, f"unusable URL: {exc}"))
+            continue
+        if not looks_like_article(capture.original, site_root):
+            left.append((capture.original, "not an article link (home, section, tag page or asset)"))
+            continue
+        kept.setdefault(canonical, capture)
+    return kept, left
+
+
+def record_page(
+    session: Session,
+    job: BackfillJob,
+    page: CdxPage,
+    cursor: dict[str, Any],
+    run_id: str | None,
+) -> int:
+    """Queue a CDX page's article captures and move the job's cursor, in the caller's one
+    transaction; malformed lines go to the fetch log. Returns the captures newly queued."""
+    assert job.source_id is not None
+    kept, left = candidates(page, f"https://{job.site}/")
+    log_archive_fetches(session, page.fetches, job.source_id, run_id)
+    skipped = [
+        FetchResult(line, line, "skipped", error_class=PERMANENT, reason=reason)
+        for line, reason in page.malformed
+    ]
+    log_archive_fetches(session, skipped, job.source_id, run_id)
+    queued = 0
+    if kept:
+        rows = [
+            {"url": c.original, "canonical_url": k, "source_id": job.source_id}
+            for k, c in sorted(kept.items())
+        ]
+        ids = dict((canonical, qid) for qid, canonical in session.execute(_QUEUE, as_rows(rows)))
+        captures = [
+            {
+                "queue_id": ids[k],
+                "job_id": job.id,
+                "archive": c.archive,
+                "archived_url": c.archived_url,
+                "captured_at": c.captured_at,
+                "warc_filename": c.warc_filename,
+                "warc_offset": c.warc_offset,
+                "warc_length": c.warc_length,
+            }
+            for k, c in sorted(kept.items())
+            if k in ids
+        ]
+        if captures:
+            session.execute(_CAPTURES, as_rows(captures))
+        queued = len(captures)
+    session.execute(
+        update(BackfillJob)
+        .where(BackfillJob.id == job.id)
+        .values(
+            discovered=BackfillJob.discovered + len(page.captures),
+            queued=BackfillJob.queued + queued,
+            filtered=BackfillJob.filtered + len(left),
+            malformed=BackfillJob.malformed + len(page.malformed),
+            updated_at=datetime.now(UTC),
+            **cursor,
+        )
+    )
+    return queued
+
+
+def set_job(session: Session, job_id: int, **values: Any) -> None:
+    session.execute(
+        update(BackfillJob).where(BackfillJob.id == job_id).values(updated_at=datetime.now(UTC), **values)
+    )
+
+
+def record_job_error(session: Session, job_id: int, message: str) -> None:
+    """The job stops on an archive error (after retries); the next run resumes it."""
+    set_job(session, job_id, state="error", errors=BackfillJob.errors + 1, last_error=message)
+
+
+_CLAIM = text(
+    "WITH due AS (SELECT q.id FROM url_queue q JOIN archive_captures c ON c.queue_id = q.id"
+    " WHERE c.job_id = :job AND q.state = 'pending' AND q.next_attempt_at <= now()"
+    " AND (q.claimed_at IS NULL OR q.claimed_at < now() - CAST(:lease AS interval))"
+    " ORDER BY q.id LIMIT :limit FOR UPDATE OF q SKIP LOCKED)"
+    " UPDATE url_queue q SET claimed_at = now(), attempts = q.attempts + 1"
+    " FROM due JOIN archive_captures c ON c.queue_id = due.id WHERE q.id = due.id"
+    " RETURNING q.id, q.source_id, q.url, q.canonical_url, q.attempts, c.archive, c.archived_url,"
+    " c.captured_at, c.warc_filename, c.warc_offset, c.warc_length"
+)
+
+
+def claim_captures(session: Session, job_id: int, limit: int) -> list[tuple[QueueItem, Capture]]:
+    """Lease up to ``limit`` of the job's due captures (``SKIP LOCKED``, as the queue does)."""
+    rows = session.execute(
+        _CLAIM, {"job": job_id, "limit": limit, "lease": f"{int(CLAIM_LEASE.total_seconds())} seconds"}
+    ).all()
+    out = []
+    for (
+        qid,
+        source_id,
+        url,
+        canonical,
+        attempts,
+        archive,
+        archived,
+        captured,
+        fname,
+        offset,
+        length,
+    ) in sorted(rows):
+        item = QueueItem(id=qid, source_id=source_id, url=url, canonical_url=canonical, attempts=attempts)
+        capture = Capture(archive, url, captured, archived, None, None, fname, offset, length)
+        out.append((item, capture))
+    return out
+
+
+def relevant_to_a_topic(a: ArticleData) -> bool:
+    """Relevant to the main topic or to any active topic of the folder (``article_topics``)."""
+    return a.relevant or any(row["relevant"] for row in a.topic_scores)
+
+
+def best_score(a: ArticleData) -> float:
+    """The capture's highest score over the topics, kept for a capture not stored."""
+    return max([a.relevance, *(float(row["score"]) for row in a.topic_scores)])
+
+
+def store_capture(
+    session: Session,
+    out: IngestOutcome,
+    capture: Capture,
+    max_attempts: int,
+    run_id: str | None,
+    relevant_only: bool,
+) -> str:
+    """Store an analysed capture as any page (queue, fetch log, article, copies), the
+    article written with its ``archived_url`` and ``captured_at`` and its sighting naming the
+    archive. With ``relevant_only`` a capture relevant to no topic is not stored: its queue
+    row is settled as skipped and its score kept on the capture."""
+    if relevant_only and out.article is not None and not relevant_to_a_topic(out.article):
+        score = best_score(out.article)
+        session.execute(
+            text("UPDATE archive_captures SET relevance = :score WHERE queue_id = :id"),
+            {"score": score, "id": out.item.id},
+        )
+        out.article, out.outcome, out.error_class = None, "skipped", PERMANENT
+        out.reason = f"not relevant to any topic (best score {score:.3f}); --relevant-only"
+        apply_ingest(session, out, max_attempts, run_id)
+        return "not_relevant"
+    a = out.article
+    if a is not None:
+        a.archive, a.archived_url, a.captured_at = capture.archive, capture.archived_url, capture.captured_at
+    status = apply_ingest(session, out, max_attempts, run_id)
+    if status == "stored" and a is not None:  # the site's boilerplate, learned as veille run does
+        learn(session, a.site, a.blocks, list(a.title_segments))
+    return status
+
+
+def settle_job(session: Session, job_id: int) -> str:
+    """After a job's workers stop: done when none of its captures wait (a retry later keeps
+    it fetching); a job stopped on an error keeps that state."""
+    job = get_job(session, job_id)
+    if job.state == "error":
+        return job.state
+    waiting = session.scalar(
+        text(
+            "SELECT count(*) FROM archive_captures c JOIN url_queue q ON q.id = c.queue_id"
+            " WHERE c.job_id = :id AND q.state = 'pending'"
+        ),
+        {"id": job_id},
+    )
+    state = "fetching" if waiting else "done"
+    set_job(session, job_id, state=state, finished_at=datetime.now(UTC) if state == "done" else None)
+    return state
+
+
+def job_summary(session: Session, job_id: int) -> dict[str, Any]:
+    """One row of the backfill's report: the job, its counts and what became of its captures."""
+    job = get_job(session, job_id)
+    counts: dict[str, int] = dict(
+        session.execute(
+            text(
+                "SELECT CASE WHEN q.state = 'skipped' AND c.relevance IS NOT NULL THEN 'not_relevant'"
+                " ELSE q.state END, count(*) FROM archive_captures c JOIN url_queue q ON q.id = c.queue_id"
+                " WHERE c.job_id = :id GROUP BY 1"
+            ),
+            {"id": job_id},
+        ).all()
+    )
+    return {
+        "archive": job.archive,
+        "site": job.site,
+        "window": f"{job.window_start.date()} .. {job.window_end.date()}",
+        "state": job.state,
+        "captures": job.discovered,
+        "queued": job.queued,
+        "stored": counts.get("fetched", 0),
+        "not_relevant": counts.get("not_relevant", 0),
+        "skipped": counts.get("skipped", 0) + counts.get("failed", 0),
+        "pending": counts.get("pending", 0),
+        "malformed": job.malformed,
+        "error": job.last_error or "",
+    }
+
+
+def progress_counts(session: Session, job_ids: list[int]) -> tuple[int, int, bool]:
+    """(captures queued, captures settled, discovery still running) over the jobs."""
+    total, done = session.execute(
+        text(
+            "SELECT count(*), count(*) FILTER (WHERE q.state <> 'pending') FROM archive_captures c"
+            " JOIN url_queue q ON q.id = c.queue_id WHERE c.job_id = ANY(:ids)"
+        ),
+        {"ids": job_ids},
+    ).one()
+    discovering = bool(
+        session.scalar(
+            text(
+                "SELECT count(*) FROM backfill_jobs"
+                " WHERE id = ANY(:ids) AND state IN ('pending', 'discovering')"
+            ),
+            {"ids": job_ids},
+        )
+    )
+    return int(total), int(done), discovering

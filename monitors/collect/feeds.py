@@ -1,0 +1,118 @@
+"""Feed parsing (RSS 2.0, RSS 1.0/RDF, Atom) with feedparser: bytes in, entries out."""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+
+import feedparser
+
+from monitors.collect.encoding import declared_charsets, detect_encoding, to_utf8_xml
+
+_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
+
+
+class FeedError(ValueError):
+    """The body is not a feed at all (permanent for this URL)."""
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    url: str
+    title: str | None = None
+    author: str | None = None
+    summary: str | None = None
+    published_at: datetime | None = None
+
+
+@dataclass
+class ParsedFeed:
+    entries: list[FeedEntry] = field(default_factory=list)
+    title: str | None = None
+    language: str | None = None
+    bozo_reason: str | None = None  # set when the feed was malformed but partly readable
+    ttl_minutes: int | None = None
+    update_period_seconds: int | None = None  # what the feed declares (ttl, sy:updatePeriod)
+
+
+def _when(parsed: time.struct_time | None) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def parse_feed(content: bytes, base_url: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse a feed body; malformed feeds yield what could be read plus the reason."""
+    headers = {"content-location": base_url}
+    if content_type:
+        headers["content-type"] = content_type
+    encoding = detect_encoding(content, content_type)
+    declared = {c.lower().replace("_", "-") for c in declared_charsets(content, content_type)}
+    if encoding != "utf-8" or declared - {"utf-8", "utf8"}:
+        # A wrong or missing charset label: hand feedparser UTF-8 that says so.
+        content = to_utf8_xml(content, content_type)
+        mime = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
+        headers["content-type"] = f"{mime}; charset=utf-8"
+    parsed = feedparser.parse(content, response_headers=headers)
+    bozo = None
+    if parsed.get("bozo"):
+        exc = parsed.get("bozo_exception")
+        bozo = f"{type(exc).__name__}: {exc}" if exc else "malformed feed"
+    if not parsed.get("version") and not parsed.entries:
+        raise FeedError(f"not a feed: {bozo or 'no RSS/Atom structure found'}")
+    entries: list[FeedEntry] = []
+    seen: set[str] = set()
+    for raw in parsed.entries:
+        link = raw.get("link") or next(
+            (lk.get("href") for lk in raw.get("links", []) if lk.get("href")), None
+        )
+        if not link:
+            guid = raw.get("id") or ""
+            link = guid if guid.startswith(("http://", "https://")) else None
+        if not link:
+            continue
+        url = urljoin(base_url, link.strip())
+        if url in seen or (not url.startswith(("http://", "https://")) and link == raw.get("id")):
+            continue  # an Atom id ("urn:...") standing in for a missing link is no link
+        # a javascript:, mailto:, file:, data: or ftp: link stays an entry: the store declines
+        # it and records why (fetch_log, kind 'entry', outcome 'skipped')
+        seen.add(url)
+        entries.append(
+            FeedEntry(
+                url=url,
+                title=(raw.get("title") or "").strip() or None,
+                author=(raw.get("author") or "").strip() or None,
+                summary=(raw.get("summary") or "").strip() or None,
+                published_at=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
+            )
+        )
+    feed = parsed.get("feed", {})
+    ttl = feed.get("ttl")
+    ttl_minutes = int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None
+    return ParsedFeed(
+        entries=entries,
+        title=feed.get("title"),
+        language=feed.get("language"),
+        bozo_reason=bozo,
+        ttl_minutes=ttl_minutes,
+        update_period_seconds=_update_period(ttl_minutes, feed),
+    )
+
+
+def _update_period(ttl_minutes: int | None, feed: dict) -> int | None:
+    """Seconds between updates the feed declares: RSS ``<ttl>`` or ``sy:updatePeriod``
+    divided by ``sy:updateFrequency``; the longer one when both are given."""
+    periods = []
+    if ttl_minutes:
+        periods.append(ttl_minutes * 60)
+    period = _PERIODS.get(str(feed.get("sy_updateperiod", "")).strip().lower())
+    if period:
+        freq = str(feed.get("sy_updatefrequency", "1")).strip()
+        periods.append(period // max(1, int(freq) if freq.isdigit() else 1))
+    return max(periods) if periods else None

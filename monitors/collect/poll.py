@@ -1,0 +1,343 @@
+"""Polling stage: one source in, the entries it lists out (no database here).
+
+Three kinds: ``feed`` (RSS 2.0, RSS 1.0/RDF, Atom), ``sitemap`` (index, gzipped, Google
+News; only URLs dated within the window), ``listing`` (an HTML page of article links).
+A feed that fails for good triggers feed discovery on its site; the result is a suggestion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from monitors.collect.blocking import BLOCKED
+from monitors.collect.discovery import discover_feeds
+from monitors.collect.feeds import FeedEntry, FeedError
+from monitors.collect.http import FEED_TYPES, HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle, fetch
+from monitors.collect.listing import find_article_links
+from monitors.collect.parsing import parse_feed_pooled, start_parsers
+from monitors.collect.robots import RobotsCache
+from monitors.collect.sitemaps import SITEMAP_TYPES, SitemapError, SitemapUrl, parse_sitemap
+from monitors.settings import Settings
+
+MAX_CHILD_SITEMAPS = 20
+MAX_SITEMAP_DEPTH = 2
+REDISCOVER_AFTER = timedelta(days=7)
+POLL_BATCH = 50  # sources stored per transaction (and polled per Prefect task)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the poller needs to know of a source."""
+
+    id: int
+    name: str
+    kind: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    link_pattern: str | None = None
+    suggestion_checked_at: datetime | None = None
+    fallback_url: str | None = None
+    fallback_kind: str | None = None
+    use_fallback: bool = False  # on the fallback already: poll it instead of the primary URL
+    fallback_now: bool = False  # if the primary fails for good on this poll, try the fallback
+
+
+@dataclass
+class PollOutcome:
+    source_id: int
+    fetch: FetchResult
+    entries: list[FeedEntry] = field(default_factory=list)
+    warning: str | None = None  # partial success, e.g. a malformed feed that still had entries
+    error_class: str | None = None
+    error: str | None = None
+    language: str | None = None  # what the feed declares (<language>, xml:lang), as written
+    kind: str = "feed"
+    extra_fetches: list[FetchResult] = field(default_factory=list)  # sitemap children, discovery
+    declared_interval: int | None = None  # seconds, from the feed's ttl / sy:updatePeriod
+    suggested_feeds: dict[str, Any] | None = None  # discovery result, for a person to review
+    ignored: int = 0  # sitemap URLs left out: older than the window or undated
+    via_fallback: bool = False  # the entries (or the error) come from the source's fallback URL
+    primary: PollOutcome | None = None  # the primary URL's failed poll, when it led to the fallback
+
+    @property
+    def fails_for_good(self) -> bool:
+        """Blocked, or a permanent failure: what a fallback is for."""
+        return self.error_class in {BLOCKED, PERMANENT}
+
+    @property
+    def not_modified(self) -> bool:
+        return self.fetch.outcome == "not_modified"
+
+
+def poll_threads(settings: Settings) -> int:
+    """Polling threads: one per request slot (``VEILLE_CONCURRENCY``, enforced by
+    :class:`~monitors.collect.http.HostThrottle`) plus half as many again, which parse a feed, read a
+    sitemap or wait for a parse worker while holding no request slot, so the slots stay busy
+    with requests. bench/poll.py, alternating runs: first cycle 1.80x-2.34x of the ideal with
+    one thread per slot, 1.55x-1.76x with these; more threads did not help in our runs."""
+    concurrency = max(1, settings.concurrency)
+    return concurrency + max(1, concurrency // 2)
+
+
+_ACCEPT = {"feed": FEED_TYPES, "sitemap": SITEMAP_TYPES, "listing": HTML_TYPES}
+
+
+def poll_source(
+    client: Client,
+    settings: Settings,
+    source: SourceState,
+    throttle: HostThrottle | None = None,
+    robots: RobotsCache | None = None,
+    now: datetime | None = None,
+    window: tuple[datetime, datetime] | None = None,
+) -> PollOutcome:
+    """Fetch a source with conditional GET and list its entries.
+
+    With a ``window`` (since, until) the poll is a backfill: no conditional GET (the whole
+    document is wanted), and only entries dated within the window are kept.
+
+    A source with a fallback URL is polled there instead when it is on its fallback
+    (``use_fallback``), or right after its primary URL failed for good (blocked, or a
+    permanent error) when its streak of failures calls for it (``fallback_now``).
+    """
+    fallback_kind = source.fallback_kind or "sitemap"
+    if source.fallback_url and source.use_fallback:
+        outcome = _poll_url(
+            client, settings, source, fallback_kind, source.fallback_url, throttle, robots, now, window
+        )
+        outcome.via_fallback = True
+        return outcome
+    outcome = _poll_url(client, settings, source, source.kind, source.url, throttle, robots, now, window)
+    if source.fallback_url and source.fallback_now and outcome.fails_for_good:
+        fallback = _poll_url(
+            client,
+            settings,
+            dataclasses.replace(source, etag=None, last_modified=None),
+            fallback_kind,
+            source.fallback_url,
+            throttle,
+            robots,
+            now,
+            window,
+        )
+        fallback.via_fallback, fallback.primary = True, outcome
+        return fallback
+    if source.kind == "feed" and _feed_is_gone(outcome) and _discovery_due(source, now):
+        result = outcome.fetch
+        outcome.suggested_feeds, fetches = discover_feeds(
+            client, settings, source.url, result, throttle=throttle, robots=robots
+        )
+        outcome.suggested_feeds["because"] = outcome.error
+        outcome.extra_fetches.extend(fetches)
+    return outcome
+
+
+def _poll_url(
+    client: Client,
+    settings: Settings,
+    source: SourceState,
+    kind: str,
+    url: str,
+    throttle: HostThrottle | None,
+    robots: RobotsCache | None,
+    now: datetime | None,
+    window: tuple[datetime, datetime] | None,
+) -> PollOutcome:
+    """Fetch one URL of a source as ``kind`` and list its entries (no discovery, no fallback)."""
+    result = fetch(
+        client,
+        url,
+        settings,
+        etag=None if window else source.etag,
+        last_modified=None if window else source.last_modified,
+        accept=_ACCEPT.get(kind, FEED_TYPES),
+        throttle=throttle,
+        robots=robots,
+    )
+    outcome = PollOutcome(source_id=source.id, fetch=result, kind=kind)
+    if not result.ok:
+        if result.outcome != "not_modified":
+            outcome.error_class = BLOCKED if result.blocked else result.error_class
+            outcome.error = result.reason
+    elif kind == "feed":
+        _read_feed(outcome, result, settings.parse_workers)
+    elif kind == "sitemap":
+        _read_sitemap(client, settings, outcome, result, throttle, robots, now or datetime.now(UTC), window)
+    elif kind == "listing":
+        _read_listing(outcome, result, source.link_pattern)
+    else:
+        outcome.error_class = PERMANENT
+        outcome.error = f"unknown source kind {kind!r}"
+    if window is not None and kind == "feed":
+        kept = [e for e in outcome.entries if e.published_at and window[0] <= e.published_at <= window[1]]
+        outcome.ignored += len(outcome.entries) - len(kept)
+        outcome.entries = kept
+    return outcome
+
+
+def _read_feed(outcome: PollOutcome, result: FetchResult, workers: int) -> None:
+    try:
+        ctype = result.headers.get("content-type")
+        parsed = parse_feed_pooled(result.content or b"", result.final_url, ctype, workers)
+    except FeedError as exc:
+        outcome.error_class, outcome.error = PERMANENT, str(exc)
+        return
+    outcome.entries = parsed.entries
+    outcome.language = parsed.language
+    outcome.declared_interval = parsed.update_period_seconds
+    if parsed.bozo_reason:
+        outcome.warning = f"malformed feed, {len(parsed.entries)} entries read: {parsed.bozo_reason}"
+
+
+def _read_listing(outcome: PollOutcome, result: FetchResult, link_pattern: str | None) -> None:
+    outcome.entries = find_article_links(
+        result.content or b"", result.final_url, link_pattern, result.headers.get("content-type")
+    )
+    if not outcome.entries:
+        how = f"matching link_pattern {link_pattern!r}" if link_pattern else "that look like articles"
+        outcome.warning = f"listing page has no links {how}"
+
+
+def _read_sitemap(
+    client: Client,
+    settings: Settings,
+    outcome: PollOutcome,
+    first: FetchResult,
+    throttle: HostThrottle | None,
+    robots: RobotsCache | None,
+    now: datetime,
+    window: tuple[datetime, datetime] | None = None,
+) -> None:
+    since, until = window or (now - timedelta(days=settings.sitemap_window_days), now)
+    problems: list[str] = []
+    urls: list[SitemapUrl] = []
+    pending: list[tuple[FetchResult, int]] = [(first, 0)]
+    while pending:
+        result, depth = pending.pop(0)
+        try:
+            ctype = result.headers.get("content-type")
+            parsed = parse_sitemap(result.content or b"", ctype, settings.max_bytes)
+        except SitemapError as exc:
+            if result is first:
+                outcome.error_class, outcome.error = PERMANENT, str(exc)
+                return
+            problems.append(f"{exc} ({result.final_url})")
+            continue
+        urls.extend(parsed.urls)
+        if not parsed.is_index:
+            continue
+        if depth >= MAX_SITEMAP_DEPTH:
+            problems.append(f"sitemap index nested too deep, not followed ({result.final_url})")
+            continue
+        # A child last modified before the window cannot hold URLs of the window. Polls read
+        # the most recent children first; a backfill those modified closest after its start
+        # (monthly archives of the window come before later ones).
+        children = [c for c in parsed.sitemaps if c.lastmod is None or c.lastmod >= since]
+        outcome.ignored += len(parsed.sitemaps) - len(children)
+        oldest = datetime.min.replace(tzinfo=UTC)
+        children.sort(key=lambda c: c.lastmod or oldest, reverse=window is None)
+        if len(children) > MAX_CHILD_SITEMAPS:
+            extra = len(children) - MAX_CHILD_SITEMAPS
+            problems.append(f"{extra} child sitemaps beyond the first {MAX_CHILD_SITEMAPS} skipped")
+        for child in children[:MAX_CHILD_SITEMAPS]:
+            got = fetch(client, child.url, settings, accept=SITEMAP_TYPES, throttle=throttle, robots=robots)
+            outcome.extra_fetches.append(got)
+            if got.ok:
+                pending.append((got, depth + 1))
+            else:
+                problems.append(f"{got.reason} ({child.url})")
+    seen: set[str] = set()
+    for u in urls:
+        if u.url in seen:
+            continue
+        seen.add(u.url)
+        if u.date is None or u.date < since or u.date > until:
+            outcome.ignored += 1
+            continue
+        outcome.entries.append(FeedEntry(url=u.url, title=u.news_title, published_at=u.date))
+    if problems:
+        outcome.warning = f"{len(problems)} sitemap problem(s): " + "; ".join(problems[:3])
+
+
+def _feed_is_gone(outcome: PollOutcome) -> bool:
+    """A permanent failure that discovery may fix: 404, 410, not a feed, wrong content type."""
+    if outcome.error_class != PERMANENT:
+        return False
+    r = outcome.fetch
+    return (
+        r.status in {404, 410}
+        or (r.ok and outcome.error is not None)
+        or (r.outcome == "skipped" and (r.reason or "").startswith("content type"))
+    )
+
+
+def _discovery_due(source: SourceState, now: datetime | None) -> bool:
+    last = source.suggestion_checked_at
+    return last is None or (now or datetime.now(UTC)) - last >= REDISCOVER_AFTER
+
+
+def poll_many(
+    client: Client,
+    settings: Settings,
+    sources: Iterable[SourceState],
+    handle: Callable[[SourceState, PollOutcome], T],
+    throttle: HostThrottle | None = None,
+    robots: RobotsCache | None = None,
+    executor: Executor | None = None,
+) -> list[T]:
+    """Poll sources concurrently (on ``poll_threads(settings)`` threads unless an executor is
+    given; the throttle, ``HostThrottle.from_settings`` by default, caps the requests in
+    flight at ``settings.concurrency``) and pass each outcome to ``handle`` in the worker thread (e.g.
+    to store it)."""
+
+    throttle = throttle or HostThrottle.from_settings(settings)
+
+    def one(source: SourceState) -> T:
+        return handle(source, poll_source(client, settings, source, throttle, robots))
+
+    start_parsers(settings.parse_workers)
+
+    if executor is not None:
+        return [f.result() for f in [executor.submit(one, s) for s in sources]]
+    with ThreadPoolExecutor(max_workers=poll_threads(settings), thread_name_prefix="poll") as pool:
+        return [f.result() for f in [pool.submit(one, s) for s in sources]]
+
+
+def poll_batches_as_completed(
+    client: Client,
+    settings: Settings,
+    sources: Iterable[SourceState],
+    batch_size: int,
+    throttle: HostThrottle | None = None,
+    robots: RobotsCache | None = None,
+    executor: Executor | None = None,
+) -> Iterator[list[PollOutcome]]:
+    """Poll sources concurrently and yield their outcomes in batches of ``batch_size`` as
+    they answer, so the caller can store one batch while the next ones are being polled."""
+
+    start_parsers(settings.parse_workers)
+    throttle = throttle or HostThrottle.from_settings(settings)
+
+    def run(pool: Executor) -> Iterator[list[PollOutcome]]:
+        futures = [pool.submit(poll_source, client, settings, s, throttle, robots) for s in sources]
+        batch: list[PollOutcome] = []
+        for future in as_completed(futures):
+            batch.append(future.result())
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    if executor is not None:
+        yield from run(executor)
+        return
+    with ThreadPoolExecutor(max_workers=poll_threads(settings), thread_name_prefix="poll") as pool:
+        yield from run(pool)

@@ -1,0 +1,113 @@
+"""robots.txt: fetched once per site, cached in the process with a TTL, asked before each GET.
+
+Follows RFC 9309: a robots.txt that answers 4xx means no rules (allow all); one that cannot
+be reached (5xx, timeout) means disallow all for now, which the caller treats as a
+transient failure. ``Crawl-delay`` is returned so the throttle can space requests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+from urllib.robotparser import RobotFileParser
+
+if TYPE_CHECKING:
+    from monitors.collect.http import Client, HostThrottle
+    from monitors.settings import Settings
+
+UNREACHABLE_TTL = 300.0
+
+
+@dataclass(frozen=True)
+class RobotsVerdict:
+    allowed: bool
+    crawl_delay: float = 0.0
+    reason: str | None = None
+    transient: bool = False  # robots.txt unreachable: try again later
+
+
+@dataclass
+class _Entry:
+    expires: float
+    parser: RobotFileParser | None  # None: no usable robots.txt, everything allowed
+    unreachable: str | None = None
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class RobotsCache:
+    """Per-origin robots.txt rules shared by every thread of the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+        self._origin_locks: dict[str, threading.Lock] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def check(
+        self, client: Client, url: str, settings: Settings, throttle: HostThrottle | None = None
+    ) -> RobotsVerdict:
+        """May veille's user agent fetch ``url``? Fetches robots.txt when not cached (in one
+        of the ``throttle``'s request slots, when given)."""
+        site = origin(url)
+        entry = self._entry(client, site, settings, throttle)
+        if entry.unreachable:
+            return RobotsVerdict(
+                False,
+                reason=f"{entry.unreachable} (robots.txt of {site} unreachable; will retry)",
+                transient=True,
+            )
+        if entry.parser is None:
+            return RobotsVerdict(True)
+        agent = settings.user_agent
+        delay = entry.parser.crawl_delay(agent)
+        delay_s = min(float(delay or 0.0), settings.max_crawl_delay)
+        if not entry.parser.can_fetch(agent, url):
+            return RobotsVerdict(False, delay_s, reason=f"disallowed by {site}/robots.txt")
+        return RobotsVerdict(True, delay_s)
+
+    def _entry(self, client: Client, site: str, settings: Settings, throttle: HostThrottle | None) -> _Entry:
+        with self._lock:
+            entry = self._entries.get(site)
+            if entry is not None and entry.expires > time.monotonic():
+                return entry
+            lock = self._origin_locks.setdefault(site, threading.Lock())
+        with lock:  # one fetch per site even when many threads ask at once
+            with self._lock:
+                entry = self._entries.get(site)
+                if entry is not None and entry.expires > time.monotonic():
+                    return entry
+            entry = self._load(client, site, settings, throttle)
+            with self._lock:
+                self._entries[site] = entry
+            return entry
+
+    def _load(self, client: Client, site: str, settings: Settings, throttle: HostThrottle | None) -> _Entry:
+        from monitors.collect.http import TRANSIENT, fetch
+
+        if throttle is None:
+            result = fetch(client, f"{site}/robots.txt", settings, accept=None)
+        else:
+            with throttle.slot():
+                result = fetch(client, f"{site}/robots.txt", settings, accept=None)
+        now = time.monotonic()
+        if result.ok:
+            parser = RobotFileParser()
+            parser.parse((result.content or b"").decode("utf-8", "replace").splitlines())
+            return _Entry(now + settings.robots_ttl, parser)
+        if result.error_class == TRANSIENT:
+            return _Entry(now + min(UNREACHABLE_TTL, settings.robots_ttl), None, result.reason or "error")
+        return _Entry(now + settings.robots_ttl, None)  # 4xx, refused...: no rules apply
+
+
+ROBOTS = RobotsCache()
+"""The process-wide cache (robots rules outlive one run's HTTP client)."""

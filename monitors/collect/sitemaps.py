@@ -1,0 +1,123 @@
+"""Sitemaps (sitemaps.org and Google News): bytes in, child sitemaps or dated URLs out.
+
+Handles sitemap indexes, gzipped sitemaps (with the size cap applied to the inflated
+body) and the ``news:`` extension (``news:publication_date``, ``news:title``).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from monitors.collect.encoding import to_utf8_xml
+
+SITEMAP_TYPES = (
+    "application/xml",
+    "text/xml",
+    "application/x-gzip",
+    "application/gzip",
+    "application/octet-stream",
+    "text/plain",
+    "text/html",  # some servers label sitemaps as HTML; the parser decides
+)
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class SitemapError(ValueError):
+    """The body is not a sitemap (permanent for this URL)."""
+
+
+@dataclass(frozen=True)
+class SitemapUrl:
+    url: str
+    lastmod: datetime | None = None
+    news_date: datetime | None = None
+    news_title: str | None = None
+
+    @property
+    def date(self) -> datetime | None:
+        """The date that decides whether the URL is recent: the news date, else lastmod."""
+        return self.news_date or self.lastmod
+
+
+@dataclass
+class ParsedSitemap:
+    is_index: bool
+    sitemaps: list[SitemapUrl] = field(default_factory=list)  # children of an index
+    urls: list[SitemapUrl] = field(default_factory=list)
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """A W3C datetime (``2025-02-10``, ``2025-02-10T09:30:00+01:00``, ``...Z``), aware."""
+    if not value or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def gunzip(content: bytes, max_bytes: int) -> bytes:
+    """Inflate a gzip body, refusing to grow past ``max_bytes`` (gzip bombs)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(content, max_bytes + 1)
+    except zlib.error as exc:
+        raise SitemapError(f"corrupt gzip sitemap: {exc}") from exc
+    if len(out) > max_bytes or inflater.unconsumed_tail:
+        raise SitemapError(f"gzipped sitemap inflates past the {max_bytes} byte cap")
+    return out
+
+
+def _local(tag: object) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _child_text(el: etree._Element, *path: str) -> str | None:
+    """Text of the first descendant following local names ``path`` (namespaces ignored)."""
+    current = [el]
+    for name in path:
+        current = [c for parent in current for c in parent if _local(c.tag) == name]
+        if not current:
+            return None
+    text = current[0].text
+    return text.strip() if text and text.strip() else None
+
+
+def parse_sitemap(
+    content: bytes, content_type: str | None = None, max_bytes: int = 10 << 20
+) -> ParsedSitemap:
+    """Parse a sitemap or sitemap index; raise :class:`SitemapError` for anything else."""
+    if content.startswith(GZIP_MAGIC):
+        content = gunzip(content, max_bytes)
+    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(to_utf8_xml(content, content_type), parser)
+    except etree.XMLSyntaxError as exc:
+        raise SitemapError(f"not a sitemap: {exc}") from exc
+    if root is None or _local(root.tag) not in {"urlset", "sitemapindex"}:
+        found = _local(root.tag) if root is not None else "nothing parsable"
+        raise SitemapError(f"not a sitemap: root element is {found!r}, not urlset or sitemapindex")
+    out = ParsedSitemap(is_index=_local(root.tag) == "sitemapindex")
+    for el in root:
+        name = _local(el.tag)
+        loc = _child_text(el, "loc")
+        if not loc:
+            continue
+        lastmod = parse_date(_child_text(el, "lastmod"))
+        if name == "sitemap":
+            out.sitemaps.append(SitemapUrl(loc, lastmod))
+        elif name == "url":
+            out.urls.append(
+                SitemapUrl(
+                    loc,
+                    lastmod,
+                    news_date=parse_date(_child_text(el, "news", "publication_date")),
+                    news_title=_child_text(el, "news", "title"),
+                )
+            )
+    return out

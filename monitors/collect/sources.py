@@ -1,0 +1,203 @@
+"""The sources file (TOML): parse, validate with line numbers, and sync into the database."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from monitors.archive.bulk import as_rows, recordset_insert
+from monitors.archive.models import OWNERS, SOURCE_KINDS, Source
+from monitors.settings import get_settings
+
+DEFAULT_SOURCES = Path(__file__).resolve().parents[2] / "seeds" / "sources.toml"
+SYNC_CHUNK = 5000  # sources per upsert statement
+_COLUMNS = ("name", "kind", "url", "owner", "family", "link_pattern", "fallback_url", "fallback_kind")
+_SYNC = recordset_insert(
+    "sources",
+    {name: "text" for name in _COLUMNS},
+    "ON CONFLICT (name) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+    # a new or removed fallback URL: back to the primary URL, the streak starts again
+    + ", fallback_since = CASE WHEN sources.fallback_url IS NOT DISTINCT FROM excluded.fallback_url"
+    " THEN sources.fallback_since END RETURNING name, id",
+)
+REQUIRED = ("name", "kind", "url", "owner")
+OPTIONAL = ("family", "link_pattern", "fallback", "fallback_kind", "enabled")
+_HEADER = re.compile(r"^\s*\[\[\s*source\s*\]\]")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+
+
+class SourcesError(ValueError):
+    """The sources file is wrong; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    kind: str
+    url: str
+    owner: str
+    family: str | None = None
+    link_pattern: str | None = None
+    fallback: str | None = None  # polled when ``url`` fails for good a few polls in a row
+    fallback_kind: str | None = None  # default sitemap (a news sitemap)
+    enabled: bool = True
+
+
+def _line_index(text: str) -> tuple[list[int], list[dict[str, int]]]:
+    """Line numbers of each ``[[source]]`` header and of each key inside it."""
+    headers: list[int] = []
+    keys: list[dict[str, int]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _HEADER.match(line):
+            headers.append(number)
+            keys.append({})
+        elif keys and (m := _KEY.match(line)):
+            keys[-1].setdefault(m.group(1), number)
+    return headers, keys
+
+
+def parse_sources(text: str, origin: str = "<sources>") -> list[SourceSpec]:
+    """Parse a sources TOML document; raise :class:`SourcesError` naming the line at fault."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SourcesError(f"{origin}: not valid TOML: {exc}") from exc
+    extra = sorted(set(data) - {"source"})
+    if extra:
+        raise SourcesError(f"{origin}: unknown top-level key(s) {extra}; expected [[source]] tables")
+    entries = data.get("source", [])
+    if not isinstance(entries, list):
+        raise SourcesError(f"{origin}: 'source' must be an array of tables ([[source]])")
+    headers, key_lines = _line_index(text)
+    specs: list[SourceSpec] = []
+    names: set[str] = set()
+    for i, entry in enumerate(entries):
+        head = headers[i] if i < len(headers) else 0
+        lines = key_lines[i] if i < len(key_lines) else {}
+
+        def where(key: str | None = None, _h: int = head, _l: dict[str, int] = lines) -> str:
+            return f"{origin}:{_l.get(key, _h) if key else _h}"
+
+        for key in entry:
+            if key not in REQUIRED + OPTIONAL:
+                allowed = ", ".join(REQUIRED + OPTIONAL)
+                raise SourcesError(f"{where(key)}: unknown key {key!r} (allowed: {allowed})")
+        for key in REQUIRED:
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise SourcesError(f"{where(key)}: source #{i + 1} needs a non-empty {key!r}")
+        if entry["kind"] not in SOURCE_KINDS:
+            raise SourcesError(
+                f"{where('kind')}: unknown kind {entry['kind']!r} (one of {', '.join(SOURCE_KINDS)})"
+            )
+        if entry["owner"] not in OWNERS:
+            raise SourcesError(
+                f"{where('owner')}: unknown owner {entry['owner']!r} (one of {', '.join(OWNERS)})"
+            )
+        if not re.match(r"^https?://", entry["url"]):
+            raise SourcesError(f"{where('url')}: url must start with http:// or https://")
+        fallback = entry.get("fallback")
+        if fallback is not None and not (isinstance(fallback, str) and re.match(r"^https?://", fallback)):
+            raise SourcesError(
+                f"{where('fallback')}: fallback must be a URL starting with http:// or https://"
+            )
+        fallback_kind = entry.get("fallback_kind")
+        if fallback_kind is not None and fallback is None:
+            raise SourcesError(f"{where('fallback_kind')}: fallback_kind without a fallback URL")
+        if fallback is not None and (fallback_kind := fallback_kind or "sitemap") not in SOURCE_KINDS:
+            raise SourcesError(
+                f"{where('fallback_kind')}: unknown fallback_kind {fallback_kind!r} "
+                f"(one of {', '.join(SOURCE_KINDS)})"
+            )
+        pattern = entry.get("link_pattern")
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise SourcesError(f"{where('link_pattern')}: bad regular expression: {exc}") from exc
+        if entry["name"] in names:
+            raise SourcesError(f"{where('name')}: duplicate source name {entry['name']!r}")
+        names.add(entry["name"])
+        specs.append(
+            SourceSpec(
+                name=entry["name"],
+                kind=entry["kind"],
+                url=entry["url"],
+                owner=entry["owner"],
+                family=entry.get("family"),
+                link_pattern=pattern,
+                fallback=fallback,
+                fallback_kind=fallback_kind,
+                enabled=bool(entry.get("enabled", True)),
+            )
+        )
+    return specs
+
+
+def load_sources(path: str | Path | None = None) -> list[SourceSpec]:
+    """Read and validate a sources file (default: ``VEILLE_SOURCES``, else ``seeds/sources.toml``)."""
+    file = Path(path) if path else (get_settings().sources_file or DEFAULT_SOURCES)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SourcesError(f"cannot read sources file {file}: {exc.strerror}") from exc
+    return parse_sources(text, origin=str(file))
+
+
+def sync_sources(session: Session, specs: list[SourceSpec]) -> list[int]:
+    """Insert new sources and update changed ones by name; health columns are left alone.
+
+    Returns the ids of the sources named in ``specs`` (a source left out of the file is
+    kept in the database with its history, just not polled by this run).
+    """
+    rows = {  # by name: the last spec of a name wins, as when they were written one by one
+        spec.name: {
+            "name": spec.name,
+            "kind": spec.kind,
+            "url": spec.url,
+            "owner": spec.owner,
+            "family": spec.family,
+            "link_pattern": spec.link_pattern,
+            "fallback_url": spec.fallback,
+            "fallback_kind": spec.fallback_kind,
+        }
+        for spec in specs
+    }
+    ordered = list(rows.values())
+    ids: dict[str, int] = {}
+    for start in range(0, len(ordered), SYNC_CHUNK):  # one statement per chunk, not per source
+        chunk = as_rows(ordered[start : start + SYNC_CHUNK])
+        ids.update((name, id_) for name, id_ in session.execute(_SYNC, chunk))
+    disabled = [ids[spec.name] for spec in specs if not spec.enabled]
+    if disabled:
+        session.execute(update(Source).where(Source.id.in_(disabled)).values(status="disabled"))
+    return [ids[spec.name] for spec in specs]
+
+
+def source_ids_by_name(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Source.name, Source.id)).all())
+
+
+def set_source_enabled(session: Session, name: str, enabled: bool) -> bool:
+    """Re-enable a source (status active, failure streak cleared, due now) or disable it.
+
+    Returns False when no source has that name. History (totals, last error) is kept.
+    """
+    values: dict[str, object]
+    if enabled:
+        values = {
+            "status": "active",
+            "consecutive_failures": 0,
+            "failing_since": None,
+            "next_poll_at": None,
+            "fallback_since": None,  # the primary URL is tried first again
+        }
+    else:
+        values = {"status": "disabled"}
+    result = session.execute(update(Source).where(Source.name == name).values(**values).returning(Source.id))
+    return result.scalar_one_or_none() is not None

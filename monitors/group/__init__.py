@@ -1,0 +1,1 @@
+"""Grouping: canonical URLs, copies and near-duplicates, stories."""

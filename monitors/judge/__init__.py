@@ -1,0 +1,1 @@
+"""Judging a page: extraction, metadata, language and topic relevance."""

@@ -1,0 +1,253 @@
+"""Measure relevance and language detection on labelled text, and score JSON lines.
+
+The eval sets live in tests/eval/ (hand-written, labelled); tests/test_eval_gate.py pins
+floors on the figures computed here so a change that degrades them fails the build.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from monitors.judge.language import detect_language
+from monitors.judge.relevance import Topic, parse_published, score_item, score_relevance
+
+HARD_NEGATIVE_TAG = "hard_negative"
+#: the shared labelled sets, read at run time from ``../shared/eval`` next to the repository
+#: (else /work/shared/eval): real text that may not be copied into the repository
+SHARED_SPLITS = ("dev", "test")
+LONG_TEXT_WORDS = 20
+TITLE_WORDS = (5, 10)
+_WORD_RE = re.compile(r"\w+(?:['’\-]\w+)*")
+
+
+def shared_eval_dir(root: Path | None = None) -> Path | None:
+    """The shared eval folder: ``<repo>/../shared/eval``, else ``/work/shared/eval``, the first
+    that holds the relevance splits; None when neither does."""
+    root = root or Path(__file__).resolve().parents[2]
+    for candidate in (root.parent / "shared" / "eval", Path("/work/shared/eval")):
+        if all((Path(candidate) / f"relevance-{s}.jsonl").is_file() for s in SHARED_SPLITS):
+            return Path(candidate)
+    return None
+
+
+def _read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "support": tp + fn,
+    }
+
+
+def _word_count(text: str) -> int:
+    return len(_WORD_RE.findall(text))
+
+
+def evaluate_relevance(
+    path: str | Path, topic: Topic, positive_labels: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """Precision/recall/F1 for both labels, hard-negative precision, per-kind figures, the errors.
+
+    Items say their truth either as ``relevant`` (tests/eval) or as a ``label`` (the shared
+    sets: relevant when it is one of ``positive_labels``, default the topic's ``labels``).
+    ``published_at`` is passed to scoring when it parses (else ignored). Per kind ("article",
+    "paragraph"): P/R/F1 and, for each negative label, the false-positive rate.
+
+    hard_negative_precision: among items tagged "hard_negative" (all labelled not relevant:
+    other AI summits, the AI Act alone, product launches, data centres, other Paris events,
+    French politics without AI...), the fraction the scorer correctly does NOT flag as
+    relevant, i.e. 1 - false-positive rate on the hard negatives.
+    """
+    items = _read_jsonl(path)
+    positives = set(topic.labels if positive_labels is None else positive_labels)
+    counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    kinds: dict[str, dict[str, int]] = {}
+    negatives: dict[str, dict[str, list[int]]] = {}  # kind -> label -> [flagged, total]
+    hard_total = hard_ok = 0
+    errors: list[dict[str, Any]] = []
+    for item in items:
+        result = score_item(topic, item)
+        truth = bool(item["relevant"]) if "relevant" in item else item.get("label") in positives
+        predicted = result.relevant
+        key = ("t" if truth == predicted else "f") + ("p" if predicted else "n")
+        counts[key] += 1
+        kind = item.get("kind", "text")
+        by_kind = kinds.setdefault(kind, {"tp": 0, "fp": 0, "fn": 0, "tn": 0})
+        by_kind[key] += 1
+        if not truth and "label" in item:
+            flagged = negatives.setdefault(kind, {}).setdefault(item["label"], [0, 0])
+            flagged[0] += int(predicted)
+            flagged[1] += 1
+        if HARD_NEGATIVE_TAG in item.get("tags", []):
+            hard_total += 1
+            hard_ok += int(not predicted)
+        if truth != predicted:
+            errors.append(
+                {
+                    "id": item["id"],
+                    "expected": truth,
+                    "score": result.score,
+                    "terms": result.terms,
+                    "tags": item.get("tags", []),
+                    "label": item.get("label"),
+                    "disambiguation": result.evidence["disambiguation"]["cases"],
+                }
+            )
+    relevant = _prf(counts["tp"], counts["fp"], counts["fn"])
+    not_relevant = _prf(counts["tn"], counts["fn"], counts["fp"])
+    total = len(items)
+    per_kind: dict[str, dict[str, Any]] = {}
+    for kind, c in sorted(kinds.items()):
+        per_kind[kind] = {
+            **_prf(c["tp"], c["fp"], c["fn"]),
+            "n": sum(c.values()),
+            "fp_rate": {label: round(f / n, 4) for label, (f, n) in sorted(negatives.get(kind, {}).items())},
+        }
+    return {
+        "n": total,
+        "accuracy": round((counts["tp"] + counts["tn"]) / total, 4) if total else 0.0,
+        "relevant": relevant,
+        "not_relevant": not_relevant,
+        "confusion": counts,
+        "kinds": per_kind,
+        "flagged": counts["tp"] + counts["fp"],
+        "hard_negatives": hard_total,
+        "hard_negative_precision": round(hard_ok / hard_total, 4) if hard_total else 0.0,
+        "topic_version": topic.version,
+        "errors": errors,
+    }
+
+
+def evaluate_language(path: str | Path) -> dict[str, Any]:
+    """Accuracy overall, on texts of >= 20 words, on titles of 5-10 words; per-language P/R/F1.
+
+    "und" counts as a wrong answer (the labels are all real languages).
+    """
+    items = _read_jsonl(path)
+    buckets: dict[str, list[bool]] = {"overall": [], "long_texts": [], "titles": []}
+    predictions: list[tuple[str, str]] = []
+    errors: list[dict[str, Any]] = []
+    for item in items:
+        text = item["text"]
+        result = detect_language(text)
+        truth = item["language"]
+        ok = result.language == truth
+        predictions.append((truth, result.language))
+        buckets["overall"].append(ok)
+        words = _word_count(text)
+        if item.get("kind") == "title" and TITLE_WORDS[0] <= words <= TITLE_WORDS[1]:
+            buckets["titles"].append(ok)
+        elif item.get("kind", "text") == "text" and words >= LONG_TEXT_WORDS:
+            buckets["long_texts"].append(ok)
+        if not ok:
+            errors.append(
+                {
+                    "id": item["id"],
+                    "expected": truth,
+                    "got": result.language,
+                    "confidence": result.confidence,
+                    "kind": item.get("kind"),
+                    "text": text[:120],
+                }
+            )
+    per_language: dict[str, dict[str, float]] = {}
+    for lang in sorted({t for t, _ in predictions}):
+        tp = sum(1 for t, p in predictions if t == lang and p == lang)
+        fp = sum(1 for t, p in predictions if t != lang and p == lang)
+        fn = sum(1 for t, p in predictions if t == lang and p != lang)
+        per_language[lang] = _prf(tp, fp, fn)
+
+    def acc(values: list[bool]) -> float:
+        return round(sum(values) / len(values), 4) if values else 0.0
+
+    return {
+        "n": len(items),
+        "accuracy": acc(buckets["overall"]),
+        "accuracy_long_texts": acc(buckets["long_texts"]),
+        "n_long_texts": len(buckets["long_texts"]),
+        "accuracy_titles": acc(buckets["titles"]),
+        "n_titles": len(buckets["titles"]),
+        "undetermined": sum(1 for _, p in predictions if p == "und"),
+        "per_language": per_language,
+        "errors": errors,
+    }
+
+
+def score_lines(
+    lines: Iterable[str | bytes], topic: Topic, warn: Callable[[str], None] | None = None
+) -> Iterator[str]:
+    """Score JSON lines ({"text", optional "title"/"description"/"published_at"/"id"}) into JSON lines.
+
+    Lines may be bytes (a file read as it is): one that is not UTF-8 is an error line too.
+    A line that is not a JSON object with a string "text" yields {"error", "line"} instead of
+    raising, so one bad record never stops a batch. Blank lines are skipped. A "published_at"
+    that does not parse is ignored with a warning naming the line (``warn``), and the line is
+    still scored.
+    """
+    for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                yield json.dumps({"line": number, "error": f"not UTF-8 text: {exc}"})
+                continue
+        else:
+            line = raw
+        if not line.strip():
+            continue
+        record: Any = None
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("expected a JSON object")
+            text = record.get("text")
+            if not isinstance(text, str):
+                raise ValueError('missing or non-string "text"')
+            title = record.get("title")
+            description = record.get("description")
+            if title is not None and not isinstance(title, str):
+                raise ValueError('"title" must be a string')
+            if description is not None and not isinstance(description, str):
+                raise ValueError('"description" must be a string')
+            try:
+                published = parse_published(record.get("published_at"))
+            except ValueError as exc:
+                published = None
+                if warn is not None:
+                    warn(f"line {number}: {exc}; scored without a date")
+            language = detect_language(text, title=title)
+            relevance = score_relevance(
+                topic, text, title=title, description=description, published_at=published
+            )
+        except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
+            out: dict[str, Any] = {"line": number, "error": str(exc)}
+            if isinstance(record, dict) and "id" in record:
+                out["id"] = record["id"]
+            yield json.dumps(out, ensure_ascii=False)
+            continue
+        result: dict[str, Any] = {}
+        if "id" in record:
+            result["id"] = record["id"]
+        result.update(
+            {
+                "language": language.language,
+                "language_confidence": language.confidence,
+                "relevance": relevance.score,
+                "relevant": relevance.relevant,
+                "relevance_terms": relevance.terms,
+                "topic_version": relevance.topic_version,
+            }
+        )
+        yield json.dumps(result, ensure_ascii=False)

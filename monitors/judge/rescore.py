@@ -1,0 +1,129 @@
+"""Rescore the archive after the topic file changed: relevance only, in batches, idempotent.
+
+Every stored score carries the topic version it was computed with (``articles.topic_version``,
+the declared version plus a hash of the topic file). Rescoring picks the articles whose version
+differs from the current topic's (or every article when asked), recomputes their relevance from
+the stored title, description and text, and commits batch by batch, so an interrupted rescore
+resumes where it stopped and a second one finds nothing to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, func, select, true, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from monitors.archive.models import Article
+from monitors.judge.relevance import Topic, score_relevance
+
+DEFAULT_BATCH_SIZE = 200
+
+
+@dataclass
+class RescoreReport:
+    """What a rescore did: articles rescored, and which of them changed side."""
+
+    topic_version: str
+    candidates: int = 0
+    rescored: int = 0
+    became_relevant: int = 0
+    became_not_relevant: int = 0
+    became_relevant_ids: list[int] = field(default_factory=list)
+    became_not_relevant_ids: list[int] = field(default_factory=list)
+
+    @property
+    def changed_side(self) -> int:
+        return self.became_relevant + self.became_not_relevant
+
+
+def _stale(topic: Topic, all_articles: bool) -> ColumnElement[bool]:
+    """The WHERE clause selecting articles to rescore."""
+    if all_articles:
+        return true()
+    return Article.topic_version.is_distinct_from(topic.version)
+
+
+def count_stale(session: Session, topic: Topic, all_articles: bool = False) -> int:
+    """How many articles a rescore would recompute."""
+    return session.scalar(select(func.count()).select_from(Article).where(_stale(topic, all_articles))) or 0
+
+
+def rescore_batch(
+    session: Session, topic: Topic, after_id: int, limit: int, all_articles: bool, report: RescoreReport
+) -> int | None:
+    """Rescore up to ``limit`` articles with id > ``after_id``; returns the last id, or None when done."""
+    rows = session.execute(
+        select(
+            Article.id,
+            Article.title,
+            Article.description,
+            Article.text,
+            Article.relevant,
+            Article.published_at,
+        )
+        .where(_stale(topic, all_articles), Article.id > after_id)
+        .order_by(Article.id)
+        .limit(limit)
+        .with_for_update()
+    ).all()
+    if not rows:
+        return None
+    updates = []
+    for article_id, title, description, text, was_relevant, published in rows:
+        day = published.date() if published else None
+        result = score_relevance(topic, text, title=title, description=description, published_at=day)
+        if result.relevant and not was_relevant:
+            report.became_relevant += 1
+            report.became_relevant_ids.append(article_id)
+        elif was_relevant and not result.relevant:
+            report.became_not_relevant += 1
+            report.became_not_relevant_ids.append(article_id)
+        updates.append(
+            {
+                "id": article_id,
+                "relevance": result.score,
+                "relevant": result.relevant,
+                "relevance_terms": list(result.terms),
+                "relevance_evidence": result.evidence,
+                "topic_version": result.topic_version,
+            }
+        )
+    session.execute(update(Article), updates)
+    report.rescored += len(rows)
+    last_id: int = rows[-1][0]
+    return last_id
+
+
+def rescore(
+    engine: Engine,
+    topic: Topic,
+    *,
+    all_articles: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_start: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> RescoreReport:
+    """Recompute relevance for the stale articles (all with ``all_articles``), one committed
+    transaction per batch. ``on_start(total)`` and ``on_batch(done_in_batch)`` feed a progress bar.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    report = RescoreReport(topic_version=topic.version)
+    with Session(engine) as session:
+        report.candidates = count_stale(session, topic, all_articles)
+    if on_start:
+        on_start(report.candidates)
+    after_id = 0
+    while True:
+        before = report.rescored
+        with Session(engine) as session, session.begin():
+            last = rescore_batch(session, topic, after_id, batch_size, all_articles, report)
+        if last is None:
+            break
+        after_id = last
+        if on_batch:
+            on_batch(report.rescored - before)
+    return report

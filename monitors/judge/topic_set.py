@@ -1,0 +1,60 @@
+"""Topics as files in a folder: every ``*.toml`` there is a topic, scored on every article.
+
+The folder is ``VEILLE_TOPICS_DIR`` (default: the package's ``monitors/topics``). A topic with
+``active = false`` stays in the folder but is not scored; its stored scores stay too (removing
+or deactivating a topic keeps its history in ``article_topics``). An empty folder is an error,
+and so are two files declaring one name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitors.judge.relevance import DEFAULT_TOPIC_PATH, Topic, load_topic
+from monitors.judge.topic_schema import TopicError, parse_topic_file
+
+DEFAULT_TOPICS_DIR = DEFAULT_TOPIC_PATH.parent
+
+
+def topics_dir() -> Path:
+    """The topic folder: ``VEILLE_TOPICS_DIR`` (monitors.settings) or the shipped one."""
+    from monitors.settings import Settings
+
+    return Settings.from_env().topics_dir or DEFAULT_TOPICS_DIR
+
+
+def load_topics(folder: str | Path | None = None, include_inactive: bool = False) -> list[Topic]:
+    """The active topics of a folder, by file name; TopicError for an empty folder or a bad file."""
+    folder = Path(folder) if folder is not None else topics_dir()
+    if not folder.is_dir():
+        raise TopicError(f"{folder}: topic folder not found")
+    files = sorted(folder.glob("*.toml"))
+    if not files:
+        raise TopicError(f"{folder}: no topic file (*.toml) in the topic folder")
+    topics: list[Topic] = []
+    seen: dict[str, Path] = {}
+    for path in files:
+        data, _ = parse_topic_file(path)
+        if data["name"] in seen:
+            raise TopicError(
+                f"{path}:1: topic name {data['name']!r} already declared by {seen[data['name']]}"
+            )
+        seen[data["name"]] = path
+        if data.get("active", True) or include_inactive:
+            topics.append(load_topic(path))
+    if not topics:
+        raise TopicError(f"{folder}: every topic file there has active = false")
+    return topics
+
+
+def find_topic(name_or_path: str | None, folder: str | Path | None = None) -> Topic:
+    """A topic by file path, or by name among the folder's topics (None: the summit's file)."""
+    if name_or_path is None:
+        return load_topic()
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.is_file():
+        return load_topic(candidate)
+    for topic in load_topics(folder, include_inactive=True):
+        if topic.name == name_or_path:
+            return topic
+    raise TopicError(f"no topic named {name_or_path!r} in {Path(folder) if folder else topics_dir()}")
