@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from monitors.judge.evaluation import evaluate_language, evaluate_relevance, shared_eval_dir
+from monitors.judge.evaluation import evaluate_language, evaluate_relevance, read_labelled, shared_eval_dir
 from monitors.judge.relevance import load_topic, score_relevance
 
 EVAL_DIR = Path(__file__).parent / "eval"
@@ -33,8 +33,8 @@ def language_report() -> dict[str, Any]:
 
 
 def test_eval_sets_are_big_enough() -> None:
-    rel = [json.loads(x) for x in (EVAL_DIR / "relevance.jsonl").read_text("utf-8").splitlines()]
-    lang = [json.loads(x) for x in (EVAL_DIR / "language.jsonl").read_text("utf-8").splitlines()]
+    rel = read_labelled(EVAL_DIR / "relevance.jsonl")
+    lang = read_labelled(EVAL_DIR / "language.jsonl")
     assert len(rel) >= 120
     assert len(lang) >= 200
     assert sum(1 for r in rel if "seed" in r["tags"]) == 5

@@ -162,13 +162,13 @@ def _both_paths(sample: str) -> tuple[list[float] | None, list[float] | None]:
 
 
 def _eval_texts() -> list[str]:
-    import json
     from pathlib import Path
+
+    from monitors.judge.evaluation import read_labelled
 
     texts = []
     for name in ("language.jsonl", "relevance.jsonl"):
-        for line in (Path(__file__).parent / "eval" / name).read_text("utf-8").splitlines():
-            item = json.loads(line)
+        for item in read_labelled(Path(__file__).parent / "eval" / name):
             texts.append(f"{item.get('title') or ''}\n{item['text']}")
     return texts
 

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitors.judge.evaluation import read_labelled
 from monitors.judge.learned import N_FEATURES, LinearModel, _vectorizers, model_text, train
 from monitors.judge.relevance import DEFAULT_TOPIC_PATH, load_topic, score_relevance
 from monitors.judge.topic_schema import TopicError
@@ -48,7 +49,7 @@ def topic_with_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rules = load_topic(DEFAULT_TOPIC_PATH)
     model, report = train_topic(rules, EVAL)
     model.save(folder / "summit.model.npz")
-    items = [json.loads(line) for line in EVAL.read_text("utf-8").splitlines()]
+    items = read_labelled(EVAL)
     dense, _, _ = _rule_features(rules, items)
     again = train(items, [bool(i["relevant"]) for i in items], dense, 1.0, EVAL.name)
     again.save(folder / "again.npz")
@@ -70,7 +71,7 @@ def test_model_file_holds_weights_not_text(topic_with_model: Path) -> None:
 def test_model_lifts_with_explained_features(topic_with_model: Path) -> None:
     topic = load_topic(topic_with_model)
     assert topic.model is not None and topic.version != load_topic().version
-    items = [json.loads(line) for line in EVAL.read_text("utf-8").splitlines()]
+    items = read_labelled(EVAL)
     consulted = 0
     for item in items:
         result = score_relevance(topic, item["text"], title=item.get("title"))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitors.judge.evaluation import read_labelled
 from monitors.judge.relevance import DEFAULT_TOPIC_PATH, Topic, _fold_article, _near, fold, load_topic
 
 TOPIC = load_topic()
@@ -53,7 +53,7 @@ TRICKY = [
 
 
 def test_same_matches_on_the_eval_texts_and_tricky_sentences() -> None:
-    texts = [json.loads(line)["text"] for line in (EVAL / "relevance.jsonl").read_text("utf-8").splitlines()]
+    texts = [item["text"] for item in read_labelled(EVAL / "relevance.jsonl")]
     sentences = [s.strip() for text in texts for s in text.replace("!", ".").split(".") if s.strip()]
     for sentence in sentences + TRICKY:
         assert _matcher_counts(TOPIC, sentence) == _regex_counts(TOPIC, sentence), sentence

@@ -136,12 +136,12 @@ def _other_topics(
     """The folder's other topics: each with its own labelled set (``topic_set_path``) is measured
     on it (``reports["relevance_<name>"]``, floors apply); warnings for those matching nothing in
     the labelled data, or that no labelled set names."""
-    from monitors.judge.evaluation import _read_jsonl, evaluate_relevance
+    from monitors.judge.evaluation import evaluate_relevance, read_labelled
     from monitors.judge.relevance import score_item
     from monitors.judge.topic_set import load_topics
 
     warnings = []
-    items = [item for path in sets for item in _read_jsonl(path)]
+    items = [item for path in sets for item in read_labelled(path)]
     for other in load_topics(folder):
         if other.name == done:
             continue

@@ -34,9 +34,24 @@ def shared_eval_dir(root: Path | None = None) -> Path | None:
     return None
 
 
-def _read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+def read_labelled(path: str | Path) -> list[dict[str, Any]]:
+    """The items of a labelled JSON-lines set. An item that names a ``seed`` (a file path,
+    relative to the set's folder) takes its ``text`` from that file, and its ``title`` from the
+    file's line ``title_line`` (1-based) when given: the seed documents live once, in seeds/."""
+    folder = Path(path).resolve().parent
+    items = []
     with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        for line in handle:
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            if "seed" in item:
+                text = (folder / item["seed"]).read_text("utf-8")
+                item["text"] = text
+                number = item.get("title_line")
+                item["title"] = text.splitlines()[number - 1].strip() if number else item.get("title")
+            items.append(item)
+    return items
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -70,7 +85,7 @@ def evaluate_relevance(
     French politics without AI...), the fraction the scorer correctly does NOT flag as
     relevant, i.e. 1 - false-positive rate on the hard negatives.
     """
-    items = _read_jsonl(path)
+    items = read_labelled(path)
     positives = set(topic.labels if positive_labels is None else positive_labels)
     counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     kinds: dict[str, dict[str, int]] = {}
@@ -135,7 +150,7 @@ def evaluate_language(path: str | Path) -> dict[str, Any]:
 
     "und" counts as a wrong answer (the labels are all real languages).
     """
-    items = _read_jsonl(path)
+    items = read_labelled(path)
     buckets: dict[str, list[bool]] = {"overall": [], "long_texts": [], "titles": []}
     predictions: list[tuple[str, str]] = []
     errors: list[dict[str, Any]] = []

@@ -10,13 +10,13 @@ fits on everything and returns the model. lbfgs on the same data gives the same 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from monitors.judge.evaluation import read_labelled
 from monitors.judge.learned import LinearModel, dense_features, model_text, train
 from monitors.judge.relevance import Topic, score_item
 
@@ -59,7 +59,7 @@ def train_topic(
     """The model fitted on all of ``data``, and cross-validated figures per threshold and kind."""
     from sklearn.model_selection import GroupKFold
 
-    items = [json.loads(line) for line in Path(data).read_text("utf-8").splitlines() if line.strip()]
+    items = read_labelled(data)
     labels = [bool(i["relevant"]) if "relevant" in i else i.get("label") in topic.labels for i in items]
     if not any(labels) or all(labels):
         raise ValueError(f"{data}: training needs relevant and non-relevant items for topic {topic.name}")
