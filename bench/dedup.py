@@ -2,8 +2,8 @@
 the dedup stage's cost against trafilatura extraction, measured in the same run.
 
 Creates a scratch database (dropped at the end), migrates it to the real schema, plants the
-eval set's texts (tests/eval/dedup_pairs.jsonl, so lookups meet real clusters), then grows
-the archive with synthetic articles: random MinHash signatures with their real band keys,
+eval set's texts (the pairs of tests/eval/make_dedup_pairs.py, so lookups meet real clusters),
+then grows the archive with synthetic articles: random MinHash signatures with their real band keys,
 bulk-loaded with binary COPY (article_bands' indexes are dropped for the load and rebuilt,
 as a restore would). At each size it times, per probe article and in its own transaction,
 what the store does for near-duplicates: ``lock_bands`` (32 advisory locks), then
@@ -34,7 +34,6 @@ judged only when the corpus is missing).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -67,9 +66,9 @@ from monitors.group.dedup import (  # noqa: E402
     text_hash,
 )
 from monitors.group.neardup import LOOKUP_AND_INSERT_SQL, link_and_index, lock_bands, lookup_params  # noqa: E402
+from tests.eval.make_dedup_pairs import build_pairs  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-PAIRS = ROOT / "tests" / "eval" / "dedup_pairs.jsonl"
 CHUNK = 50_000  # synthetic articles generated and copied per chunk
 
 INSERT_SQL = sa.text(
@@ -173,7 +172,7 @@ def _mb(engine: sa.Engine, what: str) -> float:
 
 def planted_texts() -> list[str]:
     """One side of each eval pair: real texts, in clusters and topic-alike, to plant."""
-    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    pairs = build_pairs()
     return list(dict.fromkeys(p["a"] for p in pairs))
 
 

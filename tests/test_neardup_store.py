@@ -16,13 +16,13 @@ from monitors.archive.store import store_article
 from monitors.group.dedup import THRESHOLD, band_keys, signature, similarity, text_hash
 from monitors.group.neardup import LOCK_CLASS, link_and_index, lock_ids
 from monitors.ingest import ArticleData, IngestOutcome, QueueItem
+from tests.eval.make_dedup_pairs import build_pairs
 
 EVAL = Path(__file__).parent / "eval"
 
 
 def _pairs() -> list[dict]:
-    with (EVAL / "dedup_pairs.jsonl").open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return build_pairs()
 
 
 def _source(session: Session, name: str = "Test") -> int:

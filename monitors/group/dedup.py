@@ -5,7 +5,7 @@ Everything here is pure (no database): the store keeps ``text_hash`` for exact d
 in ``article_bands(band, key, article_id)``. A candidate lookup is one indexed query on
 (band, key); candidates are then confirmed with ``is_near_duplicate``.
 
-Parameters (tuned on tests/eval/dedup_pairs.jsonl, measured by tests/test_dedup_eval.py):
+Parameters (tuned on the pairs of tests/eval/make_dedup_pairs.py, measured by tests/test_dedup_eval.py):
 word 5-gram shingles of the accent-folded body text, each hashed to 32 bits from its words'
 CRC-32 (``_shingle_hashes``: vectorised, no string per shingle; datasketch's default SHA-1 per
 shingle was half the stage's cost), then datasketch's affine32 MinHash applied to the array

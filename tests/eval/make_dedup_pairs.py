@@ -1,8 +1,10 @@
 # ruff: noqa: E501
-"""Build tests/eval/dedup_pairs.jsonl (labelled near-duplicate pairs) from the texts below.
+"""Labelled near-duplicate pairs, built from the texts below and the seed documents in seeds/.
 
-Run: .venv/bin/python tests/eval/make_dedup_pairs.py. Deterministic (fixed random seed); the
-test suite checks that the committed JSONL matches what this script produces.
+``build_pairs()`` is what the tests and bench/dedup.py read; nothing is stored, so the seed
+documents live once, in seeds/. Deterministic (fixed random seed). To look at the pairs:
+.venv/bin/python tests/eval/make_dedup_pairs.py writes them to tests/eval/dedup_pairs.jsonl
+(not committed).
 
 The texts are synthetic French news written for this evaluation: the events are those of the Paris AI
 Action Summit (February 2025) but the wording, figures' phrasing and quotes are invented for
