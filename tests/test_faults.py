@@ -8,6 +8,7 @@ that holds them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import json
@@ -15,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -130,9 +131,10 @@ def test_redirect_loop_ends_as_too_many_redirects(
     assert "too many redirects" in (result.reason or "")
 
 
-@pytest.fixture
-def resetting_server() -> Iterator[str]:
-    """A server that accepts connections and resets them at once."""
+@contextlib.contextmanager
+def raw_server(handle: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
+    """A loopback TCP server that gives each connection to ``handle`` in its own thread, for
+    the faults an HTTP server library will not produce (resets, bodies that drip)."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(8)
@@ -145,16 +147,29 @@ def resetting_server() -> Iterator[str]:
                 conn, _ = server.accept()
             except OSError:
                 continue
-            conn.recv(1024)
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            conn.close()
+            threading.Thread(target=handle, args=(conn, stop), daemon=True).start()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    server.close()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+@pytest.fixture
+def resetting_server() -> Iterator[str]:
+    """A server that accepts connections and resets them at once."""
+
+    def reset(conn: socket.socket, stop: threading.Event) -> None:
+        conn.recv(1024)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        conn.close()
+
+    with raw_server(reset) as url:
+        yield url
 
 
 def test_connection_reset_is_transient(resetting_server: str, client: Client, settings: Settings) -> None:
@@ -267,12 +282,8 @@ def test_the_fetch_connects_to_the_address_that_was_checked(
 @pytest.fixture
 def dripping_server() -> Iterator[str]:
     """A server that sends its headers, then one byte of body every 0.2 s for a minute."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(4)
-    stop = threading.Event()
 
-    def drip(conn: socket.socket) -> None:
+    def drip(conn: socket.socket, stop: threading.Event) -> None:
         try:
             conn.recv(4096)
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 300\r\n\r\n")
@@ -285,21 +296,8 @@ def dripping_server() -> Iterator[str]:
         finally:
             conn.close()
 
-    def serve() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            threading.Thread(target=drip, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    server.close()
+    with raw_server(drip) as url:
+        yield url
 
 
 def test_a_dripping_body_ends_at_the_total_deadline(dripping_server: str, settings: Settings) -> None:
