@@ -15,11 +15,13 @@ time are printed. Steps:
   ``PREFECT_API_URL`` is set (``SubprocessASGIServer``), minus ``import prefect``;
 - ``embedded PostgreSQL``: start and stop of pgserver on an existing data folder;
 - ``veille run, nothing due``: the whole command on a migrated database whose only source
-  was just polled, three ways: without a Prefect server (the direct run), with
+  was just polled, four ways: without a Prefect server (the direct run), with
   ``VEILLE_PREFECT=on`` and no server (the flows on Prefect's temporary server: how every
   run went before the direct run), and with ``PREFECT_API_URL`` pointing at a ``prefect
-  server start`` the bench starts (its own PREFECT_HOME), the ratios of the first two to the
-  third printed at the end.
+  server start`` the bench starts (its own PREFECT_HOME), as it runs by default (nothing
+  due: the cycle runs directly and is recorded as one flow run, flows/record.py) and with
+  ``VEILLE_PREFECT=on`` (the flows, a run and two subflows: how it ran before); the ratios
+  to the temporary-server path, and of the recorded run to the flows, printed at the end.
 
 Child processes get bytecode caches (PYTHONDONTWRITEBYTECODE is dropped), as an installed
 veille has.
@@ -150,8 +152,20 @@ def main() -> None:
     }
     if "api" not in skip:
         server, api_url = start_prefect_server(env, Path(tmp) / "prefect-server-home")
-        steps["veille run, nothing due, with a Prefect server"] = (
+        steps["veille run, nothing due, with a Prefect server (recorded run)"] = (
             ["env", f"PREFECT_API_URL={api_url}", *veille, "run", "--sources", str(sources)],
+            False,
+        )
+        steps["veille run, nothing due, with a Prefect server, VEILLE_PREFECT=on (flows: before)"] = (
+            [
+                "env",
+                f"PREFECT_API_URL={api_url}",
+                "VEILLE_PREFECT=on",
+                *veille,
+                "run",
+                "--sources",
+                str(sources),
+            ],
             False,
         )
     if "server" not in skip:
@@ -179,9 +193,12 @@ def main() -> None:
             print(f"{statistics.median(ts):6.2f} s  {step}   ({', '.join(f'{t:.2f}' for t in ts)})")
         runs = [k for k in times if k.startswith("veille run")]
         before = times[runs[1]]
-        for step in (runs[0], *runs[2:]):
+        for step in (runs[0], *runs[2:3]):
             ratios = [b / a for a, b in zip(times[step], before, strict=True)]
             print(f"{statistics.median(ratios):6.2f}x faster than before, run by run: {step}")
+        if len(runs) == 4:  # with a server: the recorded run against the flows
+            ratios = [b / a for a, b in zip(times[runs[2]], times[runs[3]], strict=True)]
+            print(f"{statistics.median(ratios):6.2f}x faster than the flows, run by run: {runs[2]}")
         print(f"machine: load average {os.getloadavg()[0]:.2f} at the end")
     finally:
         if server is not None:

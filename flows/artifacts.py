@@ -1,15 +1,18 @@
-"""Artifacts a run leaves in the Prefect UI: what each source gave, and what was found."""
+"""Artifacts a run leaves in the Prefect UI: what each source gave, and what was found.
+
+:func:`run_artifacts` says what they are (plain data, no Prefect import); a flow publishes
+them with Prefect's artifact functions (:func:`publish_run_artifacts`), a cycle recorded
+over the REST API (:mod:`flows.record`) posts the same.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
 from monitors.archive.db import session_scope
-from monitors.archive.reads import new_relevant_since
-from monitors.archive.story_report import stories_since
 
 if TYPE_CHECKING:
     from flows.outcome import RunOutcome
@@ -88,17 +91,76 @@ def _stories_section(stories: list[dict[str, Any]]) -> list[str]:
 def publish_run_artifacts(
     rows: list[dict[str, Any]], since: datetime, outcome: RunOutcome | None = None
 ) -> None:
-    """Publish the per-source table and the markdown summary of the run that started at ``since``.
-
-    A cycle with nothing to do gets a short report under no key, so that the latest report
-    (what the UI shows under ``veille-run-report``) stays the last cycle that did work.
-    """
+    """Publish the per-source table and the markdown summary of the run that started at
+    ``since`` (:func:`run_artifacts`)."""
     _publish(rows, since, outcome, RUN_TABLE_KEY, RUN_REPORT_KEY, "veille run")
 
 
 def publish_drain_artifacts(rows: list[dict[str, Any]], since: datetime, outcome: RunOutcome) -> None:
     """The same for a queue drain run on its own (the drain-queue deployment)."""
     _publish(rows, since, outcome, DRAIN_TABLE_KEY, DRAIN_REPORT_KEY, "veille queue drain")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One artifact as Prefect stores it: ``kind`` is ``table`` (``data`` the rows) or
+    ``markdown``; ``key`` None for one that is not the latest of a series."""
+
+    kind: str
+    key: str | None
+    data: Any
+    description: str
+
+    def api_data(self) -> str:
+        """``data`` as the REST API takes it (a table as JSON text, as Prefect's client sends it)."""
+        return json.dumps(self.data, default=str) if self.kind == "table" else str(self.data)
+
+
+def run_artifacts(
+    rows: list[dict[str, Any]],
+    since: datetime,
+    outcome: RunOutcome | None,
+    table_key: str = RUN_TABLE_KEY,
+    report_key: str = RUN_REPORT_KEY,
+    title: str = "veille run",
+) -> list[Artifact]:
+    """What a run publishes: a short report under no key when it had nothing to do (so that
+    the latest ``report_key`` stays the last cycle that did work), else the per-source table
+    and the markdown summary of what was found since ``since``."""
+    if outcome is not None and outcome.empty:
+        return [
+            Artifact(
+                "markdown",
+                None,
+                f"# {title}: nothing to do\n\n{outcome.message}\n",
+                "Empty cycle: nothing was due (not the latest report)",
+            )
+        ]
+    from monitors.archive.reads import new_relevant_since
+    from monitors.archive.story_report import stories_since
+
+    found = []
+    if rows:
+        found.append(
+            Artifact(
+                "table",
+                table_key,
+                rows,
+                "Per source: poll outcome, new URLs, stored, duplicates, relevant, failed, error",
+            )
+        )
+    with session_scope() as session:
+        new_relevant = new_relevant_since(session, since)
+        stories = stories_since(session, since)
+    found.append(
+        Artifact(
+            "markdown",
+            report_key,
+            run_report(rows, new_relevant, stories, outcome, title),
+            "Run summary with links to the new relevant articles",
+        )
+    )
+    return found
 
 
 def _publish(
@@ -109,23 +171,13 @@ def _publish(
     report_key: str,
     title: str,
 ) -> None:
-    if outcome is not None and outcome.empty:
-        create_markdown_artifact(
-            markdown=f"# {title}: nothing to do\n\n{outcome.message}\n",
-            description="Empty cycle: nothing was due (not the latest report)",
-        )
-        return
-    if rows:
-        create_table_artifact(
-            key=table_key,
-            table=rows,
-            description="Per source: poll outcome, new URLs, stored, duplicates, relevant, failed, error",
-        )
-    with session_scope() as session:
-        new_relevant = new_relevant_since(session, since)
-        stories = stories_since(session, since)
-    create_markdown_artifact(
-        key=report_key,
-        markdown=run_report(rows, new_relevant, stories, outcome, title),
-        description="Run summary with links to the new relevant articles",
-    )
+    """Publish a run's artifacts from inside its flow run."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    for artifact in run_artifacts(rows, since, outcome, table_key, report_key, title):
+        if artifact.kind == "table":
+            create_table_artifact(key=artifact.key, table=artifact.data, description=artifact.description)
+        else:
+            create_markdown_artifact(
+                key=artifact.key, markdown=artifact.data, description=artifact.description
+            )

@@ -47,17 +47,25 @@ def run_direct(
 ) -> tuple[list[dict[str, Any]], Any]:
     """One cycle as ``veille-run`` does it, without Prefect: the per-source rows and the
     verdict (:class:`flows.outcome.RunOutcome`)."""
+    rows, outcome, _ = run_cycle(sources_file, force, max_items)
+    return rows, outcome
+
+
+def run_cycle(
+    sources_file: str | None, force: bool, max_items: int | None, run_id: str | None = None
+) -> tuple[list[dict[str, Any]], Any, Any]:
+    """:func:`run_direct`, with ``run_id`` recorded with each fetch (a flow run of a Prefect
+    server that records the cycle, :mod:`flows.record`); also the database time it started."""
     show_logs()
     with ThreadPoolExecutor(STEP_THREADS, thread_name_prefix="step") as pool:
 
         def submit(step: Callable[..., Any], *args: Any) -> Future[Any]:
             return pool.submit(with_retries, step, *args)
 
-        rows, outcome, _ = run_once(
-            lambda: poll_sources(sources_file, force, submit, None),
-            lambda: drain_queue(max_items, submit, None)[0],
+        return run_once(
+            lambda: poll_sources(sources_file, force, submit, run_id),
+            lambda: drain_queue(max_items, submit, run_id)[0],
         )
-    return rows, outcome
 
 
 def show_logs() -> None:

@@ -6,6 +6,9 @@ otherwise (:mod:`flows.direct`), since Prefect would start a temporary server of
 the length of the command. ``on``: always as flows (with that temporary server when none is
 configured, which keeps the runs in Prefect's local database). ``off``: always directly.
 
+With a server and nothing due, ``auto`` runs the cycle directly as well and records it as one
+flow run of that server (:mod:`flows.record`).
+
 Deciding costs no Prefect import in the usual cases: the environment, then the files Prefect
 reads its settings from (``.env``, ``prefect.toml``, ``pyproject.toml`` in the working folder,
 the profiles file), read as TOML or lines.
@@ -31,32 +34,49 @@ def use_flows(choice: str) -> bool:
 
 def prefect_api_configured() -> bool:
     """Whether Prefect would talk to a server rather than start its temporary one."""
-    if "prefect.settings" in sys.modules:  # already imported (tests, benches): ask it
-        from prefect.settings import get_current_settings
-
-        return bool(get_current_settings().api.url)
-    if os.environ.get(API_URL):
-        return True
-    if _dotenv_value(Path(".env"), API_URL):
-        return True
-    for path, keys in (
-        (Path("prefect.toml"), ("api", "url")),
-        (Path("pyproject.toml"), ("tool", "prefect", "api", "url")),
-    ):
-        if _toml_value(path, keys):
-            return True
-    return bool(_profile_api_url())
+    return bool(prefect_setting(API_URL))
 
 
-def _profile_api_url() -> str | None:
-    """``PREFECT_API_URL`` of the active profile in Prefect's profiles file."""
+#: Prefect settings read here, by their environment name: their keys in ``prefect.toml``
+#: (in ``pyproject.toml`` under ``[tool.prefect]``).
+TOML_KEYS = {
+    API_URL: ("api", "url"),
+    "PREFECT_API_KEY": ("api", "key"),
+    "PREFECT_API_AUTH_STRING": ("api", "auth_string"),
+    "PREFECT_API_SSL_CERT_FILE": ("api", "ssl_cert_file"),
+    "PREFECT_API_TLS_INSECURE_SKIP_VERIFY": ("api", "tls_insecure_skip_verify"),
+    "PREFECT_CLIENT_CUSTOM_HEADERS": ("client", "custom_headers"),
+}
+
+
+def prefect_setting(name: str) -> Any:
+    """A Prefect setting (one of :data:`TOML_KEYS`) where Prefect would find it, in its order:
+    the environment, ``.env``, ``prefect.toml``, ``pyproject.toml``, the active profile; or
+    Prefect's own answer when it is already imported (tests, benches). None when unset."""
+    if "prefect.settings" in sys.modules:
+        import prefect.settings
+
+        return getattr(prefect.settings, name).value() or None
+    if os.environ.get(name):
+        return os.environ[name]
+    if value := _dotenv_value(Path(".env"), name):
+        return value
+    keys = TOML_KEYS[name]
+    for path, prefix in ((Path("prefect.toml"), ()), (Path("pyproject.toml"), ("tool", "prefect"))):
+        if (value := _toml_value(path, (*prefix, *keys))) not in (None, ""):
+            return value
+    return _profile_value(name)
+
+
+def _profile_value(name: str) -> Any:
+    """A setting of the active profile in Prefect's profiles file."""
     home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
     path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
     data = _read_toml(path)
     active = os.environ.get("PREFECT_PROFILE") or data.get("active")
     profile = data.get("profiles", {}).get(active, {}) if active else {}
-    value = profile.get(API_URL) if isinstance(profile, dict) else None
-    return str(value) if value else None
+    value = profile.get(name) if isinstance(profile, dict) else None
+    return value if value not in (None, "") else None
 
 
 def _toml_value(path: Path, keys: tuple[str, ...]) -> Any:

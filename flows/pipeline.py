@@ -370,6 +370,23 @@ def poll_sources(
     return summaries
 
 
+def nothing_due(sources_file: str | None) -> bool:
+    """Whether a cycle would find nothing to do: no source of the file due, no URL pending
+    (syncing the sources file into the database, as the cycle does first)."""
+    from sqlalchemy import select
+
+    from monitors.archive.models import QueuedUrl
+
+    ensure_schema()
+    specs = load_sources(sources_file)
+    with session_scope() as session:
+        ids = sync_sources(session, specs)
+        if due_sources(session, ids, force=False):
+            return False
+        pending = select(QueuedUrl.id).where(QueuedUrl.state == "pending").limit(1)
+        return session.execute(pending).first() is None
+
+
 def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tuple[IngestReport, Any]:
     """Fetch, extract, score and store every due URL of the queue, one step per worker (the
     body of the ``veille-ingest`` flow); the report and the database time it started at."""

@@ -55,6 +55,10 @@ def handle(args: argparse.Namespace) -> int:
 
         rows, outcome = run_direct(sources_file=args.sources, force=args.all, max_items=args.max_items)
         return report(rows, outcome.exit_code, outcome.message, started)
+    if settings.prefect == "auto" and not args.all:
+        code = run_recorded(args, started)
+        if code is not None:
+            return code
     from flows.outcome import RunFailed, exit_code_of
     from flows.pipeline import direct_run
     from flows.runs import run_flow
@@ -67,6 +71,34 @@ def handle(args: argparse.Namespace) -> int:
     if isinstance(result, RunFailed):
         result = result.data
     return report(result, exit_code_of(state), state.message, started)
+
+
+def run_recorded(args: argparse.Namespace, started: float) -> int | None:
+    """With a Prefect server and nothing due: the cycle run directly, recorded as one
+    ``veille-run`` flow run (:mod:`flows.record`); None when there is work, or the run could
+    not be recorded (the flows run)."""
+    from flows.direct import run_cycle, show_logs
+    from flows.outcome import EXIT_NOTHING
+    from flows.pipeline import nothing_due
+
+    if not nothing_due(args.sources):
+        return None
+    from flows import record
+
+    show_logs()
+    run = record.begin(
+        "veille-run", {"sources_file": args.sources, "force": False, "max_items": args.max_items}
+    )
+    if run is None:
+        return None
+    try:
+        with run.capture():
+            rows, outcome, since = run_cycle(args.sources, False, args.max_items, run.id)
+            run.finish(rows, outcome, since)
+    except Exception as exc:  # noqa: BLE001 - reported as the flow path reports a failed run
+        run.fail(exc)
+        return report(exc, EXIT_NOTHING, None, started)
+    return report(rows, outcome.exit_code, outcome.message, started)
 
 
 def report(rows: Any, code: int, verdict: str | None, started: float) -> int:

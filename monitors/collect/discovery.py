@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from trafilatura.feeds import FeedParameters, determine_feed
-
 from monitors.collect.encoding import decode_html
 from monitors.collect.feeds import FeedError, parse_feed
 from monitors.collect.http import FEED_TYPES, HTML_TYPES, Client, FetchResult, HostThrottle, fetch
@@ -27,6 +25,11 @@ MAX_CANDIDATES = 5
 
 def feed_links(html: bytes, page_url: str, content_type: str | None = None) -> list[str]:
     """Feed URLs an HTML page advertises, absolute, in page order."""
+    from trafilatura.feeds import (
+        FeedParameters,
+        determine_feed,
+    )  # at the first page: a poll of feeds alone does without it
+
     parts = urlsplit(page_url)
     params = FeedParameters(f"{parts.scheme}://{parts.netloc}", parts.hostname or "", page_url)
     try:

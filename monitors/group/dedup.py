@@ -29,9 +29,10 @@ import hashlib
 import re
 import unicodedata
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported at the first signature: a run with no page does without it
+    import numpy as np
 
 __all__ = [
     "BANDS",
@@ -210,11 +211,21 @@ def shingles(text: str) -> set[str]:
 
 
 # Odd 64-bit multipliers, one per position in a shingle (fixed: they define stored signatures).
-_POSITION_MULTIPLIERS = np.array(
-    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD],
-    dtype=np.uint64,
+_POSITION_MULTIPLIERS = (
+    0x9E3779B97F4A7C15,
+    0xC2B2AE3D27D4EB4F,
+    0x165667B19E3779F9,
+    0xD6E8FEB86659FD93,
+    0xFF51AFD7ED558CCD,
 )
 assert len(_POSITION_MULTIPLIERS) == SHINGLE_SIZE
+
+
+@functools.cache
+def _multipliers() -> np.ndarray:
+    import numpy as np
+
+    return np.array(_POSITION_MULTIPLIERS, dtype=np.uint64)
 
 
 def _shingle_hashes(tokens: list[bytes]) -> np.ndarray:
@@ -225,14 +236,17 @@ def _shingle_hashes(tokens: list[bytes]) -> np.ndarray:
     This replaces one SHA-1 per shingle string; datasketch's affine32 scheme mixes the value
     again (MurmurHash3 finalizer) before its permutations, so a fast hash is enough.
     """
+    import numpy as np
+
     if not tokens:
         return np.empty(0, dtype=np.uint32)
     words = np.fromiter(map(zlib.crc32, tokens), dtype=np.uint64, count=len(tokens))
     size = min(SHINGLE_SIZE, len(words))
     count = len(words) - size + 1
     acc = np.zeros(count, dtype=np.uint64)
+    multipliers = _multipliers()
     for position in range(size):
-        acc += words[position : position + count] * _POSITION_MULTIPLIERS[position]
+        acc += words[position : position + count] * multipliers[position]
     return (acc >> np.uint64(32)).astype(np.uint32)
 
 
@@ -247,8 +261,12 @@ def _permutations() -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-# MurmurHash3's 32-bit finalizer, datasketch's pre-mix for the affine32 scheme.
-_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+@functools.cache
+def _fmix32() -> tuple[Any, ...]:
+    """MurmurHash3's 32-bit finalizer constants, datasketch's pre-mix for the affine32 scheme."""
+    import numpy as np
+
+    return tuple(np.uint32(c) for c in (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16))
 
 
 def _minhash(hashes: np.ndarray) -> list[int]:
@@ -261,7 +279,9 @@ def _minhash(hashes: np.ndarray) -> list[int]:
     """
     if not len(hashes):
         return [_MAX_HASH] * NUM_PERM
-    s1, m1, s2, m2, s3 = _FMIX32
+    import numpy as np
+
+    s1, m1, s2, m2, s3 = _fmix32()
     h = hashes ^ (hashes >> s1)
     h *= m1
     h ^= h >> s2
@@ -294,11 +314,13 @@ def fingerprint(text: str) -> tuple[str, list[int]]:
 def _as_array(sig: list[int]) -> np.ndarray:
     if len(sig) != NUM_PERM:
         raise ValueError(f"signature must have {NUM_PERM} values, got {len(sig)}")
+    import numpy as np
+
     return np.asarray(sig, dtype=np.uint64)
 
 
 def _is_empty(arr: np.ndarray) -> bool:
-    return bool(np.all(arr == _MAX_HASH))
+    return bool((arr == _MAX_HASH).all())
 
 
 def band_keys(sig: list[int]) -> list[tuple[int, int]]:
@@ -336,7 +358,7 @@ def similarity(a: list[int], b: list[int]) -> float:
     x, y = _as_array(a), _as_array(b)
     if _is_empty(x) or _is_empty(y):
         return 0.0
-    return float(np.count_nonzero(x == y)) / NUM_PERM
+    return float((x == y).sum()) / NUM_PERM
 
 
 def is_near_duplicate(a: list[int], b: list[int]) -> bool:

@@ -29,10 +29,13 @@ import re
 import threading
 from dataclasses import dataclass
 from itertools import islice
+from typing import TYPE_CHECKING
 
-import numpy as np
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.utils.ngram import NGram
+
+if TYPE_CHECKING:  # numpy is imported at the first detection: a run with no page does without it
+    import numpy as np
 
 try:  # compiled where a C compiler was found at install time (pyproject.toml: ext-modules)
     from monitors import _ngrams
@@ -84,7 +87,16 @@ _NON_LATIN_RE = re.compile("[\u0300-\u1dff\u1f00-\U0010ffff]")
 #: Above every n-gram code (three 16-bit code units use 48 bits).
 _SENTINEL = 2**64 - 1
 #: Cut a window of four UTF-16 code units down to its first one, two and three.
-_GRAM_MASKS = np.array([0xFFFF, 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF], dtype="<u8")
+_GRAM_MASKS = (0xFFFF, 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF)
+
+
+@functools.cache
+def _gram_masks() -> np.ndarray:
+    import numpy as np
+
+    return np.array(_GRAM_MASKS, dtype="<u8")
+
+
 #: Read past the end of a sample by the last windows: a code unit that no profile holds.
 _PADDING = b"\xff\xff" * 3
 _NO_GRAM = "\uffff"
@@ -119,6 +131,8 @@ class _Model:
 
 def _get_model() -> _Model:
     """Load langdetect's profiles once, under a lock (detection is called from threads)."""
+    import numpy as np
+
     global _model
     if _model is None:
         with _model_lock:
@@ -182,6 +196,8 @@ def _window_codes(spaced: str) -> np.ndarray:
     padding that no profile holds, and so do n-grams across a space ("e l"), which langdetect
     never emits. Where langdetect takes no n-gram (inside an all-capitals run), the code is 0.
     """
+    import numpy as np
+
     raw = spaced.encode("utf-16-le", "surrogatepass")  # a lone surrogate is one code unit
     if len(raw) != 2 * len(spaced):  # characters beyond the BMP (emoji): one code unit each
         spaced = "".join(
@@ -189,7 +205,7 @@ def _window_codes(spaced: str) -> np.ndarray:
         )
         raw = spaced.encode("utf-16-le", "surrogatepass")
     windows = np.ndarray((len(spaced), 1), dtype="<u8", buffer=raw + _PADDING, strides=(2, 0))
-    codes: np.ndarray = windows & _GRAM_MASKS
+    codes: np.ndarray = windows & _gram_masks()
     if not spaced.islower():
         capitals = {ch for ch in set(spaced) if ch.isupper()}
         marks = spaced.translate(dict.fromkeys(map(ord, capitals), "U")) if capitals else ""
@@ -211,6 +227,8 @@ def _found_rows(codes: np.ndarray, model: _Model) -> np.ndarray:
 def _ngram_rows(sample: str, model: _Model) -> list[int]:
     """Profile row numbers of the n-grams langdetect would score, in its order (by the character
     each ends at, shortest first): what the detection sums, listed for the tests."""
+    import numpy as np
+
     codes = _window_codes(_spaced(sample))
     # the n-gram of length k ending at character e starts at e - k + 1
     ordered = [codes[e - k + 1, k - 1] for e in range(1, len(codes)) for k in (1, 2, 3) if e - k + 1 >= 0]
@@ -232,6 +250,8 @@ def _log_likelihood(sample: str, model: _Model) -> list[float] | None:
 
 def _numpy_log_likelihood(sample: str, model: _Model) -> list[float] | None:
     """_log_likelihood with numpy calls, where monitors._ngrams is not compiled."""
+    import numpy as np
+
     codes = _window_codes(_spaced(sample)).ravel()
     codes.sort()  # searches and row reads then go through the profile arrays in memory order
     rows = _found_rows(codes, model)

@@ -21,9 +21,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported at the first use: a run with nothing to score does without it
+    import numpy as np
 
 N_FEATURES = 2**18
 WORD_NGRAMS = (1, 2)
@@ -70,6 +71,8 @@ class LinearModel:
 
     @classmethod
     def load(cls, path: str | Path) -> LinearModel:
+        import numpy as np
+
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             if meta.get("format") != FORMAT:
@@ -81,6 +84,8 @@ class LinearModel:
             return cls(words, chars, data["dense"].astype(np.float64), float(data["intercept"]), meta)
 
     def save(self, path: str | Path) -> None:
+        import numpy as np
+
         w_idx = np.flatnonzero(self.word_weights).astype(np.int32)
         c_idx = np.flatnonzero(self.char_weights).astype(np.int32)
         np.savez_compressed(
@@ -97,6 +102,8 @@ class LinearModel:
     def _rows(self, text: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """The L2-normalised hashed word and char rows of a model_text() as (indices, values),
         as HashingVectorizer makes them (checked in tests), from cached per-token hashes."""
+        import numpy as np
+
         tokens = text.split()
         word_idx: list[int] = []
         char_idx: list[int] = []
@@ -117,6 +124,8 @@ class LinearModel:
 
     def probability(self, text: str, dense: Sequence[float]) -> float:
         """P(relevant) for a model_text() and its dense features."""
+        import numpy as np
+
         (wi, wv), (ci, cv) = self._rows(text)
         z = float(wv @ self.word_weights[wi]) + float(cv @ self.char_weights[ci])
         z += float(np.dot(self.dense_weights, dense)) + self.intercept
@@ -197,6 +206,7 @@ def train(
     source: str,
 ) -> LinearModel:
     """Fit the logistic regression (balanced classes, lbfgs: deterministic) on the items."""
+    import numpy as np
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
 

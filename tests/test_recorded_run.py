@@ -1,0 +1,158 @@
+"""With a Prefect server configured, a ``veille run`` with nothing due runs directly and is
+recorded as one ``veille-run`` flow run (flows/record.py): its final state, log lines and
+summary artifact are in the server as a flow's would be, and Prefect is not imported."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from prefect import get_client
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName, LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.sorting import FlowRunSort
+
+from tests.site import LocalSite, seed_site
+from tests.test_run_states import _latest, _quiet, _sources
+from tests.test_serve import _artifacts
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+ROOT = Path(__file__).resolve().parents[1]
+NOTHING = "Nothing to do: no source was due and the queue was empty."
+
+
+def _runs(flow_name: str) -> list[Any]:
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            return await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            )
+
+    return asyncio.run(read())
+
+
+def _log_lines(flow_run_id: Any) -> list[str]:
+    async def read() -> list[str]:
+        async with get_client() as client:
+            logs = await client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+            )
+            return [log.message for log in logs]
+
+    return asyncio.run(read())
+
+
+def test_nothing_due_is_one_flow_run_with_its_state_logs_and_summary(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_site(site)
+    sources = str(_sources(tmp_path, site, "/feed.xml"))
+    assert _quiet(["run", "--sources", sources])[0] == 0  # work to do: the flows, as before
+    worked = _latest("veille-run-report").flow_run_id
+    polls = len(_runs("veille-poll"))
+
+    monkeypatch.setenv("PREFECT_LOGGING_LEVEL", "INFO")  # the tests' WARNING would keep the INFO lines out
+    code, out = _quiet(["run", "--sources", sources])
+    assert code == 0 and "nothing polled" in out, out
+    run = _runs("veille-run")[0]
+    assert run.id != worked
+    assert (run.state.type.value, run.state.name, run.state.message) == ("COMPLETED", "Completed", NOTHING)
+    assert run.parameters == {"sources_file": sources, "force": False, "max_items": None}
+    assert run.start_time is not None and run.end_time is not None
+    assert len(_runs("veille-poll")) == polls  # no subflow
+    artifacts = _artifacts(run.id)
+    assert list(artifacts) == [None] and "nothing to do" in artifacts[None].data
+    assert NOTHING in artifacts[None].data
+    lines = _log_lines(run.id)
+    assert any("0 due" in line for line in lines) and NOTHING in lines, lines
+    assert _latest("veille-run-report").flow_run_id == worked  # the latest report stays the working one
+
+
+def test_a_failing_direct_cycle_ends_its_flow_run_failed(
+    clean_db: sa.Engine, tmp_path: Path, site: LocalSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.direct
+
+    seed_site(site)
+    sources = str(_sources(tmp_path, site, "/feed.xml"))
+    assert _quiet(["run", "--sources", sources])[0] == 0
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("broken step")
+
+    monkeypatch.setattr(flows.direct, "run_cycle", broken)
+    assert _quiet(["run", "--sources", sources])[0] == 3
+    state = _runs("veille-run")[0].state
+    assert state.type.value == "FAILED"
+    assert state.message == "Flow run encountered an exception: RuntimeError: broken step"
+
+
+def test_settings_beyond_the_small_client_run_the_flows(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    from prefect.settings import PREFECT_CLIENT_CUSTOM_HEADERS, temporary_settings
+
+    from flows.record import PrefectAPI
+
+    seed_site(site)
+    sources = str(_sources(tmp_path, site, "/feed.xml"))
+    assert _quiet(["run", "--sources", sources])[0] == 0
+    polls = len(_runs("veille-poll"))
+    with temporary_settings(updates={PREFECT_CLIENT_CUSTOM_HEADERS: {"X-Proxy": "yes"}}):
+        assert PrefectAPI.from_settings() is None
+        assert _quiet(["run", "--sources", sources])[0] == 0
+    assert len(_runs("veille-poll")) == polls + 1  # the flows ran, with their subflows
+
+
+def test_auth_headers_as_prefects_client_sends_them() -> None:
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, temporary_settings
+
+    from flows.record import PrefectAPI
+
+    with temporary_settings(updates={PREFECT_API_KEY: "k1"}):
+        api = PrefectAPI.from_settings()
+        assert api is not None and api.headers["Authorization"] == "Bearer k1"
+    with temporary_settings(updates={PREFECT_API_KEY: "k1", PREFECT_API_AUTH_STRING: "admin:pass"}):
+        api = PrefectAPI.from_settings()
+        assert api is not None and api.headers["Authorization"] == "Basic YWRtaW46cGFzcw=="
+
+
+def test_the_command_records_it_without_importing_prefect(
+    site: LocalSite, clean_db: sa.Engine, database_url: str, tmp_path: Path
+) -> None:
+    """In a process of its own, the server found in the environment as a user sets it."""
+    from prefect.settings import get_current_settings
+
+    seed_site(site)
+    sources = str(_sources(tmp_path, site, "/feed.xml"))
+    assert _quiet(["run", "--sources", sources])[0] == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VEILLE_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        VEILLE_DATABASE_URL=database_url,
+        VEILLE_DATA_DIR=str(tmp_path / "data"),
+        VEILLE_ALLOW_PRIVATE_NETWORK="1",
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_API_URL=str(get_current_settings().api.url),
+    )
+    script = (
+        "import sys\nfrom flows.cli import main\n"
+        f"code = main(['run', '--sources', {sources!r}])\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'prefect'], 'prefect imported'\n"
+        "sys.exit(code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "View at " in proc.stderr and NOTHING in proc.stderr
+    run = _runs("veille-run")[0]
+    assert str(run.id) in proc.stderr
+    assert (run.state.type.value, run.state.message) == ("COMPLETED", NOTHING)
+    assert list(_artifacts(run.id)) == [None]
