@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from prefect import get_client
-from prefect.client.schemas.filters import FlowFilter, FlowFilterName, LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.client.schemas.sorting import FlowRunSort
 
 from tests.site import LocalSite, seed_site
-from tests.test_run_states import _latest, _quiet, _sources
+from tests.test_run_states import _latest, _logs, _quiet, _sources
 from tests.test_serve import _artifacts
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -33,17 +33,6 @@ def _runs(flow_name: str) -> list[Any]:
                 flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
                 sort=FlowRunSort.EXPECTED_START_TIME_DESC,
             )
-
-    return asyncio.run(read())
-
-
-def _log_lines(flow_run_id: Any) -> list[str]:
-    async def read() -> list[str]:
-        async with get_client() as client:
-            logs = await client.read_logs(
-                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
-            )
-            return [log.message for log in logs]
 
     return asyncio.run(read())
 
@@ -69,7 +58,7 @@ def test_nothing_due_is_one_flow_run_with_its_state_logs_and_summary(
     artifacts = _artifacts(run.id)
     assert list(artifacts) == [None] and "nothing to do" in artifacts[None].data
     assert NOTHING in artifacts[None].data
-    lines = _log_lines(run.id)
+    lines = _logs(run.id)
     assert any("0 due" in line for line in lines) and NOTHING in lines, lines
     assert _latest("veille-run-report").flow_run_id == worked  # the latest report stays the working one
 
