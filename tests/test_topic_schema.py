@@ -59,6 +59,12 @@ def test_a_good_topic_loads(tmp_path: Path) -> None:
         (lambda t: t + '\n[period]\npeak_end = "fin"\n', 15, "[period] peak_end: not a date"),
         (lambda t: t + "\n[short_text]\nmax_word = 80\n", 15, "unknown key 'max_word' in [short_text]"),
         (lambda t: t + '\n[short_text]\ngroups = ["wether"]\n', 15, "unknown group 'wether'"),
+        (
+            lambda t: t + '\n[short_text]\ngroups = ["weather"]\nevent_groups = ["wether"]\n',
+            16,
+            "[short_text] event_groups: unknown group 'wether'",
+        ),
+        (lambda t: t + '\n[short_text]\npeak_subjects = ["x"]\n', 15, "[short_text] peak_subjects: unknown"),
     ],
 )
 def test_a_bad_topic_stops_with_file_and_line(tmp_path: Path, change, line: int, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -21,8 +21,7 @@ def why(evidence: dict[str, Any] | None) -> str:
     parts = [f"{zone}: {', '.join(sorted(per_zone[zone]))}" for zone in ZONE_ORDER if zone in per_zone]
     short = evidence.get("short_text")
     if short and short.get("decided"):
-        start, end = short["peak"]
-        parts.append(f"short text published in the peak {start}..{end}: {', '.join(short['groups'])}")
+        parts.append(_short_reason(short, (evidence.get("period") or {}).get("published_at")))
     model = evidence.get("model")
     if model and model.get("decided") and model.get("features"):
         parts.append("model: " + ", ".join(str(f[0]) for f in model["features"][:3]))
@@ -33,3 +32,15 @@ def why(evidence: dict[str, Any] | None) -> str:
             sentence = sentence[: SENTENCE_CHARS - 1].rstrip() + "…"
         line = f"{line} | «{sentence}»" if line else f"«{sentence}»"
     return line
+
+
+def _short_reason(short: dict[str, Any], published_at: str | None) -> str:
+    """ "short text published in the peak 2025-02-01..2025-02-28: ai, entity" (or "in the
+    active period", "undated"): why a paragraph read on its own was kept. Evidence stored before
+    the event groups existed was always decided in the peak."""
+    if short.get("in_peak", True) and short.get("peak"):
+        start, end = short["peak"]
+        when = f"published in the peak {start}..{end}"
+    else:
+        when = "published in the active period" if published_at else "undated"
+    return f"short text {when}: {', '.join(short['groups'])}"

@@ -363,6 +363,16 @@ class Topic:
     short_max_words: int = 0
     short_groups: tuple[str, ...] = ()
     short_score: float = 0.0
+    # the event's own vocabulary a short text must carry (its names, people, organisations,
+    # places, figures, outcomes) and how much of it: with a subject word in the peak (peak_min),
+    # elsewhere in the active period or undated (period_min), or without one (alone_min)
+    short_event_groups: tuple[str, ...] = ()
+    short_peak_groups: tuple[str, ...] = ()  # event groups that count in the peak only
+    short_alone_groups: tuple[str, ...] = ()  # event groups that may stand without a subject word
+    short_peak_subjects: tuple[str, ...] = ()  # subject groups that suffice alone in the peak
+    short_peak_min: float = 0.0
+    short_period_min: float = math.inf
+    short_alone_min: float = math.inf
     path: str = ""
     # matcher owner -> what its matches count for, so scoring visits only what a piece holds:
     # ((name, group, weight, exclusion owner) of its terms, names of its cases)
@@ -495,6 +505,13 @@ def load_topic(path: str | Path | None = None) -> Topic:
         short_max_words=int(data.get("short_text", {}).get("max_words", 0)),
         short_groups=tuple(data.get("short_text", {}).get("groups", ())),
         short_score=float(data.get("short_text", {}).get("score", float(data["threshold"]))),
+        short_event_groups=tuple(data.get("short_text", {}).get("event_groups", ())),
+        short_peak_groups=tuple(data.get("short_text", {}).get("peak_groups", ())),
+        short_alone_groups=tuple(data.get("short_text", {}).get("alone_groups", ())),
+        short_peak_subjects=tuple(data.get("short_text", {}).get("peak_subjects", ())),
+        short_peak_min=float(data.get("short_text", {}).get("peak_min", 0.0)),
+        short_period_min=float(data.get("short_text", {}).get("period_min", math.inf)),
+        short_alone_min=float(data.get("short_text", {}).get("alone_min", math.inf)),
         path=str(topic_path),
     )
 
@@ -757,43 +774,67 @@ def _short_text(
     description: str,
     text: str,
     published_at: date | None,
+    inside: bool,
     group_totals: Mapping[str, float],
     strongest_case: float,
 ) -> dict[str, Any] | None:
-    """The decision for a short text published in the topic's peak, or None when it does not apply.
+    """The decision for a short untitled text read on its own, or None when it does not apply.
 
     A paragraph lifted from an article carries none of its title's words: a summit paragraph
-    on the 109 billion says "data centres" and "IA", not "sommet". In the days the event
-    dominates its field's coverage (``[period] peak_start/peak_end``), such a text (no title nor
-    lead, at most ``[short_text] max_words`` words) is relevant when one of ``[short_text]
-    groups`` is present and no other event outweighs it (its strongest case's evidence stays
-    under those groups').
+    on the 109 billion says "data centres", "MGX" and "IA", not "sommet". What makes it
+    recognisable is the event's own vocabulary (``[short_text] event_groups``: its names,
+    people, organisations, places, figures and outcomes) next to the subject
+    (``[short_text] groups``: AI, its infrastructure, investments by funds). Such a text (no
+    title nor lead, at most ``max_words`` words, not published outside the active period) is
+    relevant when it holds a subject word and event evidence of at least ``peak_min`` when
+    published in the peak (the days the event dominates its field's coverage), ``period_min``
+    otherwise (elsewhere in the period, or undated); or evidence of ``alone_min`` from the
+    ``alone_groups`` (facts only this event has) without a subject word; and no other event's
+    evidence (the strongest ``[[disambiguation]]`` case)
+    outweighs the event's own. ``peak_groups`` (a summit word, people who are in other news too)
+    count as event evidence in the peak only: there the date says which event they belong to;
+    so does ``peak_subjects`` (AI infrastructure, investments by funds: in the peak, that news
+    was the event's announcements), which suffices there without event evidence.
     """
     start, end = topic.peak
     if (
         not topic.short_max_words
         or score >= topic.threshold
-        or published_at is None
-        or start is None
-        or end is None
         or title
         or description
-        or not start <= published_at <= end
+        or (published_at is not None and not inside)
     ):
         return None
     words = len(text.split())
     if words > topic.short_max_words:
         return None
-    evidence = sum(group_totals.get(g, 0.0) for g in topic.short_groups)
-    present = [g for g in topic.short_groups if group_totals.get(g, 0.0) > 0]
-    outweighed = strongest_case > evidence
+    in_peak = bool(published_at and start and end and start <= published_at <= end)
+    if not in_peak and math.isinf(topic.short_period_min) and math.isinf(topic.short_alone_min):
+        return None  # a topic with the peak rule only
+    subject = sum(group_totals.get(g, 0.0) for g in topic.short_groups)
+    # names that need a date ("the AI summit") count only when the text is dated in the period
+    event_groups = [
+        g
+        for g in (*topic.short_event_groups, *(topic.short_peak_groups if in_peak else ()))
+        if published_at is not None or g not in topic.period_anchor_groups
+    ]
+    event = sum(group_totals.get(g, 0.0) for g in event_groups)
+    alone = sum(group_totals.get(g, 0.0) for g in topic.short_alone_groups)
+    needed = topic.short_peak_min if in_peak else topic.short_period_min
+    present = [g for g in (*topic.short_groups, *event_groups) if group_totals.get(g, 0.0) > 0]
+    outweighed = strongest_case > max(event, subject if needed <= 0 else 0.0)
+    peak_subject = in_peak and any(group_totals.get(g, 0.0) > 0 for g in topic.short_peak_subjects)
+    enough = (subject > 0 and (event >= needed or peak_subject)) or alone >= topic.short_alone_min
     return {
         "words": words,
-        "peak": [start.isoformat(), end.isoformat()],
+        "peak": [start.isoformat(), end.isoformat()] if start and end else None,
+        "in_peak": in_peak,
         "groups": present,
-        "evidence": round(evidence, 4),
+        "subject": round(subject, 4),
+        "event": round(event, 4),
+        "needed": needed,
         "other_event": round(strongest_case, 4),
-        "decided": bool(present) and not outweighed,
+        "decided": enough and not outweighed,
     }
 
 
@@ -982,7 +1023,7 @@ def score_relevance(
         score *= topic.outside_factor
 
     score = min(1.0, max(0.0, score))
-    short = _short_text(topic, score, title, description, text, published_at, group_totals, strongest)
+    short = _short_text(topic, score, title, description, text, published_at, inside, group_totals, strongest)
     if short is not None and short["decided"]:
         score = max(score, topic.short_score)
     learned: dict[str, Any] | None = None

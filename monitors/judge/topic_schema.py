@@ -32,7 +32,18 @@ SECTION_KEYS: dict[str, set[str]] = {
         "dominance",
     },  # fmt: skip
     "period": {"start", "end", "peak_start", "peak_end"},
-    "short_text": {"max_words", "groups", "score"},
+    "short_text": {
+        "max_words",
+        "groups",
+        "score",
+        "event_groups",
+        "peak_groups",
+        "alone_groups",
+        "peak_subjects",
+        "peak_min",
+        "period_min",
+        "alone_min",
+    },  # fmt: skip
     "background": {"patterns", "window", "factor"},
     "model": {"file", "threshold", "rule_floor", "weight"},
 }
@@ -146,12 +157,13 @@ def check_topic_data(data: dict[str, Any], text: str, path: str | Path) -> None:
                     _line_of(lines, rf"^\s*{key}\s*="), f"[period] {key}: not a date (YYYY-MM-DD): {value!r}"
                 )
     short = data.get("short_text", {})
-    for name in short.get("groups", []):
-        if name not in groups:
-            fail(
-                _line_of(lines, r"^\s*groups\s*=", _line_of(lines, r"^\s*\[\s*short_text\s*\]") - 1),
-                f"[short_text] groups: unknown group {name!r}",
-            )
+    for key in ("groups", "event_groups", "peak_groups", "alone_groups", "peak_subjects"):
+        for name in short.get(key, []):
+            if name not in groups:
+                fail(
+                    _line_of(lines, rf"^\s*{key}\s*=", _line_of(lines, r"^\s*\[\s*short_text\s*\]") - 1),
+                    f"[short_text] {key}: unknown group {name!r}",
+                )
 
 
 def _check_patterns(spec: dict[str, Any], lines: list[str], start: int, where: str, fail: Any) -> None:
