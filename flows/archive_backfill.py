@@ -1,13 +1,17 @@
-"""Backfill from the web archives: a flow mapping over (site, month) jobs.
+"""Backfill from the web archives: a flow mapping over (site, month) jobs, or for CC-NEWS
+(month, WARC file) jobs shared by every site.
 
 Each job task discovers its captures page by page through the archive's CDX API (the page
-and the job's cursor committed together), then fetches them from the archive and runs them
-through the same analysis and store as any page. Jobs are locked per process (an advisory
-lock), so several work-pool workers running the same backfill share its jobs.
+and the job's cursor committed together), or for CC-NEWS by streaming its WARC file (each
+batch of records committed with the byte offset reached), then fetches them from the
+archive and runs them through the same analysis and store as any page. Jobs are locked per
+process (an advisory lock), so several work-pool workers running the same backfill share
+its jobs.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,24 +27,36 @@ from flows.pipeline import _run_id, reset_runtime, runtime, transient_task
 from monitors.archive.db import ensure_schema, get_engine, session_scope
 from monitors.collect import archives as ar
 from monitors.collect.backfill_jobs import (
+    ALL_SITES,
     BackfillError,
+    Site,
+    SiteMatcher,
+    WarcBatch,
     claim_captures,
     get_job,
     job_lock,
     job_summary,
     log_archive_fetches,
+    month_chunks,
     plan_jobs,
     record_job_error,
     record_page,
+    record_warc_batch,
     set_job,
     settle_job,
     sites_of_sources,
     store_capture,
 )
-from monitors.collect.http import HostThrottle
+from monitors.collect.http import PERMANENT, FetchResult, HostThrottle
+from monitors.collect.listing import looks_like_article
 from monitors.collect.sources import load_sources, sync_sources
+from monitors.group.urls import canonicalize_url
 from monitors.ingest import analyse_page
 from monitors.judge.boilerplate import site_of
+
+#: A CC-NEWS job commits its batch (captures and byte offset) after VEILLE_ARCHIVE_PAGE_SIZE
+#: captures, or this many seconds, whichever comes first.
+WARC_COMMIT_SECONDS = 5.0
 
 _throttles: dict[str, HostThrottle] = {}
 _throttles_lock = threading.Lock()
@@ -61,11 +77,12 @@ def plan(
     site: str | None = None,
     sources_file: str | None = None,
     relevant_only: bool = False,
-) -> tuple[list[int], list[ar.Crawl]]:
+) -> tuple[list[int], list[ar.Crawl], list[Site]]:
     """Check the request, sync the sources and create (or find again) the backfill's jobs;
-    with Common Crawl, also the crawls that cover the window. Raises BackfillError."""
+    with Common Crawl, also the crawls that cover the window; and the sites. Raises
+    BackfillError."""
     if archive not in ar.ARCHIVES:
-        raise BackfillError(f"unknown archive {archive!r}: wayback or commoncrawl")
+        raise BackfillError(f"unknown archive {archive!r}: wayback, commoncrawl or ccnews")
     if until < since:
         raise BackfillError(f"--until {until.date()} is before --since {since.date()}")
     crawls: list[ar.Crawl] = []
@@ -81,17 +98,48 @@ def plan(
                 f"no Common Crawl crawl covers {since.date()} .. {until.date()}"
                 f" ({len(listed)} crawls listed in collinfo.json)"
             )
+    warc_files = ccnews_files(since, until) if archive == ar.CCNEWS else None
     specs = load_sources(sources_file)
     with session_scope() as session:
         ids = sync_sources(session, specs)
         sites = sites_of_sources(session, ids, site)
-        jobs = plan_jobs(session, archive, sites, since, until, relevant_only)
-    return jobs, crawls
+        jobs = plan_jobs(session, archive, sites, since, until, relevant_only, warc_files)
+    return jobs, crawls, sites
 
 
-def discover(job_id: int, crawls: list[ar.Crawl], run_id: str | None) -> None:
-    """Read the job's CDX pages from its cursor on, each recorded with the next cursor in one
-    transaction; an archive error (after retries) is recorded on the job and stops discovery."""
+def ccnews_files(since: datetime, until: datetime) -> dict[tuple[datetime, datetime], list[str]]:
+    """The CC-NEWS files of each month chunk of the window (those whose span meets it);
+    raises BackfillError when no month of the window is in CC-NEWS, or its list fails."""
+    rt = runtime()
+    files: dict[tuple[datetime, datetime], list[str]] = {}
+    missing = []
+    for start, end in month_chunks(since, until):
+        try:
+            listed = ar.ccnews_month(
+                rt.client, rt.settings, archive_throttle(ar.CCNEWS), start.year, start.month
+            )
+        except ar.ArchiveError as exc:
+            raise BackfillError(str(exc)) from exc
+        if listed is None:
+            missing.append(f"{start:%Y-%m}")
+            continue
+        files[(start, end)] = ar.files_covering(listed, start, end)
+    if not any(files.values()):
+        raise BackfillError(
+            f"no CC-NEWS month covers {since.date()} .. {until.date()}"
+            f" (no WARC file listed for {', '.join(missing) or 'the window'}; CC-NEWS starts in 2016-08)"
+        )
+    if missing:
+        logging.getLogger(__name__).warning(
+            "CC-NEWS has no files for %s: those months are skipped", ", ".join(missing)
+        )
+    return files
+
+
+def discover(job_id: int, crawls: list[ar.Crawl], sites: list[Site], run_id: str | None) -> None:
+    """Read the job's CDX pages (its WARC file) from its cursor on, each recorded with the next
+    cursor in one transaction; an archive error (after retries) is recorded on the job and
+    stops discovery."""
     with session_scope() as session:
         job = get_job(session, job_id)
         if job.state not in {"pending", "discovering"}:
@@ -102,6 +150,8 @@ def discover(job_id: int, crawls: list[ar.Crawl], run_id: str | None) -> None:
     try:
         if archive == ar.WAYBACK:
             _discover_wayback(job_id, site, start, end, throttle, run_id)
+        elif archive == ar.CCNEWS:
+            _discover_ccnews(job_id, start, end, sites, throttle, run_id)
         else:
             _discover_commoncrawl(job_id, site, start, end, crawls, throttle, run_id)
     except ar.ArchiveError as exc:
@@ -169,6 +219,73 @@ def _discover_commoncrawl(
         pages = None
 
 
+def _discover_ccnews(
+    job_id: int, start: datetime, end: datetime, sites: list[Site], throttle: HostThrottle, run_id: str | None
+) -> None:
+    """Stream the job's WARC file from its offset and queue the records of the sites (their
+    response records dated in the window, through the listings' article filters); every
+    batch is committed with the offset where the first record after it starts."""
+    rt = runtime()
+    with session_scope() as session:
+        job = get_job(session, job_id)
+        path, offset = job.warc_file, job.warc_offset
+    if job.site != ALL_SITES:
+        sites = [s for s in sites if s.site == job.site]
+    match = SiteMatcher(sites)
+    url = f"{rt.settings.commoncrawl_data_url}/{path}"
+    stream = ar.WarcStream(rt.client, rt.settings, throttle, url, offset)
+    batch = WarcBatch({}, cursor=offset)
+    problems: list[FetchResult] = []
+    last_commit = time.monotonic()
+
+    def commit() -> None:
+        nonlocal batch, problems, last_commit
+        with session_scope() as session:
+            log_archive_fetches(session, stream.fetches, None, run_id, kind="warc")
+            log_archive_fetches(session, problems, None, run_id, kind="warc")
+            record_warc_batch(session, job_id, batch)
+        stream.fetches.clear()
+        batch, problems, last_commit = WarcBatch({}, cursor=batch.cursor), [], time.monotonic()
+
+    for entry in stream:
+        batch.cursor = entry.end
+        if entry.problem:  # recorded; a record of the sites is queued, its fetch says what is wrong
+            batch.malformed += 1
+            problems.append(
+                FetchResult(
+                    f"{url}#offset={entry.offset}", url, "error", error_class=PERMANENT, reason=entry.problem
+                )
+            )
+        site = match(entry.uri) if entry.uri else None
+        if site is not None and entry.uri and (entry.date is None or start <= entry.date <= end):
+            batch.discovered += 1
+            try:
+                canonical = canonicalize_url(entry.uri)
+            except ValueError:
+                canonical = None
+            if canonical is None or not looks_like_article(entry.uri, f"https://{site.site}/"):
+                batch.filtered += 1
+            else:
+                capture = ar.Capture(
+                    archive=ar.CCNEWS,
+                    original=entry.uri,
+                    captured_at=entry.date or start,
+                    archived_url=f"{url}#offset={entry.offset}",
+                    warc_filename=path,
+                    warc_offset=entry.offset,
+                    warc_length=entry.length,
+                )
+                batch.kept.setdefault(canonical, (capture, site.source_id))
+                if entry.problem:
+                    batch.broken.setdefault(canonical, entry.problem)
+        if (
+            len(batch.kept) >= max(1, rt.settings.archive_page_size)
+            or time.monotonic() - last_commit >= WARC_COMMIT_SECONDS
+        ):
+            commit()
+    commit()
+
+
 def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
     """Claim the job's captures in batches on a few threads, fetch each from its archive,
     analyse and store it; returns how many were settled."""
@@ -215,7 +332,7 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
 
 @transient_task("archive backfill job {job_id}")
 def backfill_job_task(
-    job_id: int, crawls: list[ar.Crawl], relevant_only: bool, run_id: str | None
+    job_id: int, crawls: list[ar.Crawl], sites: list[Site], relevant_only: bool, run_id: str | None
 ) -> dict[str, Any]:
     """One (archive, site, month) job: discovery from its cursor, then its captures."""
     logger = get_run_logger()
@@ -223,7 +340,7 @@ def backfill_job_task(
         if not mine:
             logger.info("job %d: another worker has it", job_id)
         else:
-            discover(job_id, crawls, run_id)
+            discover(job_id, crawls, sites, run_id)
             settled = fetch_captures(job_id, relevant_only, run_id)
             with session_scope() as session:
                 settle_job(session, job_id)
@@ -264,21 +381,22 @@ def archive_backfill_flow(
     relevant_only: bool = False,
 ) -> Any:
     """Find the sites' captures over [since, until] in a web archive and ingest them, one task
-    per (site, month) job; several runs of it (one per work-pool worker) share the jobs. Its
-    final state says whether every job finished (Completed), some stopped on an archive error
-    (Completed, named Partial) or all did (Failed); its result is the job rows."""
+    per (site, month) job (CC-NEWS: per month and WARC file); several runs of it (one per
+    work-pool worker) share the jobs. Its final state says whether every job finished
+    (Completed), some stopped on an archive error (Completed, named Partial) or all did
+    (Failed); its result is the job rows."""
     started = time.monotonic()
     since, until = _utc(since), _utc(until)
     ensure_schema()
     reset_runtime()
     _throttles.clear()
     try:
-        job_ids, crawls = plan(archive, since, until, site, sources_file, relevant_only)
+        job_ids, crawls, sites = plan(archive, since, until, site, sources_file, relevant_only)
         get_run_logger().info(
             "%s backfill %s .. %s: %d jobs", archive, since.date(), until.date(), len(job_ids)
         )
         run_id = _run_id()
-        futures = [backfill_job_task.submit(j, crawls, relevant_only, run_id) for j in job_ids]
+        futures = [backfill_job_task.submit(j, crawls, sites, relevant_only, run_id) for j in job_ids]
         rows = [f.result() for f in futures]
     finally:
         reset_runtime()

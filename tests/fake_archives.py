@@ -1,5 +1,7 @@
-"""Fake web archives on a LocalSite: the Wayback Machine's CDX server and raw captures, and
-Common Crawl's collinfo.json, CDX index and WARC files (built here with warcio).
+"""Fake web archives on a LocalSite: the Wayback Machine's CDX server and raw captures,
+Common Crawl's collinfo.json, CDX index and WARC files, and CC-NEWS's monthly lists of WARC
+files (``warc.paths.gz``) and the files themselves, streamed (all WARC files built here with
+warcio).
 
 The answers follow the public formats: Wayback's CDX JSON (a header row, capture rows, an
 empty row and the resume key with ``showResumeKey``), pywb's JSON lines and
@@ -8,6 +10,7 @@ empty row and the resume key with ``showResumeKey``), pywb's JSON lines and
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import time
@@ -19,7 +22,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from tests.site import LocalSite, Request
+from tests.site import LocalSite, Request, SlowBody
 
 #: The seeds' sites, by the site name of tests.site.SPECS.
 DOMAINS = {
@@ -73,12 +76,19 @@ class FakeArchives:
     cdx_requests: list[dict[str, list[str]]] = field(default_factory=list)
     warc: bytes = b""
     cc_index: list[dict[str, str]] = field(default_factory=list)
+    ccnews: dict[str, bytes] = field(default_factory=dict)  # path -> WARC file
+    ccnews_offsets: dict[str, tuple[str, int, int]] = field(
+        default_factory=dict
+    )  # original -> file, offset, len
+    ccnews_ranges: list[tuple[str, str]] = field(default_factory=list)  # (path, Range) of each WARC request
+    ccnews_slow: dict[str, float | int] = field(default_factory=dict)  # SlowBody's chunk, delay, cut_at
 
     def __post_init__(self) -> None:
         self.site.add("/cdx/search/cdx", b"", handler=self._guard(self._wayback_cdx))
         self.site.prefixes["/web/"] = self._guard(self._wayback_capture)
         self.site.add("/collinfo.json", b"", handler=self._guard(self._collinfo))
         self.site.add(f"/{CRAWL}-index", b"", handler=self._guard(self._cc_index))
+        self.site.prefixes["/crawl-data/CC-NEWS/"] = self._guard(self._ccnews)
         self.site.prefixes["/crawl-data/"] = self._guard(self._warc_range)
 
     def _guard(
@@ -170,21 +180,8 @@ class FakeArchives:
         cut_at: int | None = None
         filename = f"crawl-data/{CRAWL}/segments/1739000000000.0/warc/{CRAWL}-20250212000000-00000.warc.gz"
         for snap in ordered:
-            http = [("Content-Type", snap.content_type), ("Content-Length", str(len(snap.body)))]
-            if snap.location:
-                http.append(("Location", snap.location))
-            reason = {200: "OK", 301: "Moved Permanently", 302: "Found"}.get(snap.status, "Other")
-            headers = StatusAndHeaders(f"{snap.status} {reason}", http, protocol="HTTP/1.1")
-            when = datetime.strptime(snap.timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-            record = writer.create_warc_record(
-                snap.original,
-                "response",
-                payload=io.BytesIO(snap.body),
-                http_headers=headers,
-                warc_headers_dict={"WARC-Date": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
-            )
             offset = buf.tell()
-            writer.write_record(record)
+            writer.write_record(self._response(writer, snap))
             length = buf.tell() - offset
             if snap.original in self.truncated and cut_at is None:
                 cut_at = offset + length // 2
@@ -206,6 +203,85 @@ class FakeArchives:
         self.warc = data[:cut_at] if cut_at is not None else data
         self.warc_path = "/" + filename
         self.cc_index = sorted(index, key=lambda r: (r["urlkey"], r["timestamp"]))
+
+    def build_ccnews(self, files: int = 2, others: list[Snapshot] | None = None) -> None:
+        """CC-NEWS: the snapshots (and ``others``, records of sites that are not sources) in
+        ``files`` WARC files per month, each opened by a warcinfo record, its records in
+        time order; a record in ``truncated`` is the last of its file, which is cut inside
+        it."""
+        by_month: dict[str, list[Snapshot]] = {}
+        for snap in sorted([*self.snapshots, *(others or [])], key=lambda s: (s.timestamp, s.original)):
+            by_month.setdefault(snap.timestamp[:6], []).append(snap)
+        for month, snaps in by_month.items():
+            size = -(-len(snaps) // files)
+            for n in range(files):
+                part = snaps[n * size : (n + 1) * size]
+                if not part:
+                    continue
+                part.sort(key=lambda s: s.original in self.truncated)
+                stamp = part[0].timestamp
+                path = f"crawl-data/CC-NEWS/{month[:4]}/{month[4:]}/CC-NEWS-{stamp}-{n:05d}.warc.gz"
+                self.ccnews["/" + path] = self._ccnews_file(path, part)
+
+    def _ccnews_file(self, path: str, snaps: list[Snapshot]) -> bytes:
+        buf = io.BytesIO()
+        writer = WARCWriter(buf, gzip=True)
+        writer.write_record(
+            writer.create_warcinfo_record(path.rsplit("/", 1)[-1], {"software": "veille tests"})
+        )
+        cut_at: int | None = None
+        for snap in snaps:
+            offset = buf.tell()
+            writer.write_record(self._response(writer, snap))
+            length = buf.tell() - offset
+            self.ccnews_offsets[snap.original] = (path, offset, length)
+            if snap.original in self.truncated and cut_at is None:
+                cut_at = offset + max(length // 2, length - 30)  # in the payload: its headers can be read
+        data = buf.getvalue()
+        return data[:cut_at] if cut_at is not None else data
+
+    def _ccnews(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+        path = request.path
+        if path.endswith("/warc.paths.gz"):
+            month = path.removesuffix("warc.paths.gz")
+            listed = sorted(p.lstrip("/") for p in self.ccnews if p.startswith(month))
+            if not listed:
+                return 404, {"Content-Type": "application/xml"}, b"<Error><Code>NoSuchKey</Code></Error>"
+            body = gzip.compress(("\n".join(listed) + "\n").encode())
+            return 200, {"Content-Type": "application/octet-stream"}, body
+        if path not in self.ccnews:
+            return 404, {"Content-Type": "application/xml"}, b"<Error><Code>NoSuchKey</Code></Error>"
+        data = self.ccnews[path]
+        rng = request.headers.get("range", "")
+        self.ccnews_ranges.append((path, rng))
+        status, headers = 200, {"Content-Type": "application/octet-stream"}
+        if rng.startswith("bytes="):
+            first_s, _, last_s = rng[len("bytes=") :].partition("-")
+            first = int(first_s)
+            last = int(last_s) if last_s else len(data) - 1
+            if first >= len(data):
+                return 416, {"Content-Type": "text/plain", "Content-Range": f"bytes */{len(data)}"}, b""
+            data = data[first : last + 1]
+            headers["Content-Range"] = f"bytes {first}-{first + len(data) - 1}/{len(self.ccnews[path])}"
+            status = 206
+        if self.ccnews_slow and not bounded_range(rng):
+            return status, headers, SlowBody.of(data, **self.ccnews_slow)  # type: ignore[arg-type]
+        return status, headers, data
+
+    def _response(self, writer: WARCWriter, snap: Snapshot) -> object:
+        http = [("Content-Type", snap.content_type), ("Content-Length", str(len(snap.body)))]
+        if snap.location:
+            http.append(("Location", snap.location))
+        reason = {200: "OK", 301: "Moved Permanently", 302: "Found"}.get(snap.status, "Other")
+        headers = StatusAndHeaders(f"{snap.status} {reason}", http, protocol="HTTP/1.1")
+        when = datetime.strptime(snap.timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        return writer.create_warc_record(
+            snap.original,
+            "response",
+            payload=io.BytesIO(snap.body),
+            http_headers=headers,
+            warc_headers_dict={"WARC-Date": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        )
 
     def _collinfo(self, request: Request) -> tuple[int, dict[str, str], bytes]:
         base = self.site.base
@@ -270,6 +346,11 @@ class FakeArchives:
             "Content-Range": f"bytes {first}-{first + len(part) - 1}/{len(self.warc)}",
         }
         return 206, headers, part
+
+
+def bounded_range(rng: str) -> bool:
+    """A bounded Range (``bytes=a-b``: one record), as opposed to ``bytes=a-`` (a stream)."""
+    return rng.startswith("bytes=") and not rng.endswith("-")
 
 
 def seed_snapshots(timestamp: str = "20250212093000") -> list[Snapshot]:

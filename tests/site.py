@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -264,6 +265,21 @@ def rss_feed(base: str, items: list[tuple[str, str, datetime]], title: str = "Fi
 Handler = Callable[["Request"], tuple[int, dict[str, str], bytes]]
 
 
+class SlowBody(bytes):
+    """A body a handler wants sent ``chunk`` bytes at a time, ``delay`` seconds apart, and
+    with ``cut_at``, the connection closed after that many bytes (a transfer cut short)."""
+
+    chunk: int = 4096
+    delay: float = 0.0
+    cut_at: int | None = None
+
+    @classmethod
+    def of(cls, data: bytes, chunk: int = 4096, delay: float = 0.0, cut_at: int | None = None) -> SlowBody:
+        body = cls(data)
+        body.chunk, body.delay, body.cut_at = chunk, delay, cut_at
+        return body
+
+
 @dataclass
 class Request:
     path: str
@@ -328,8 +344,22 @@ class LocalSite:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if body:
+                if isinstance(body, SlowBody):
+                    self._slow(body)
+                elif body:
                     self.wfile.write(body)
+
+            def _slow(self, body: SlowBody) -> None:
+                end = len(body) if body.cut_at is None else min(body.cut_at, len(body))
+                try:
+                    for i in range(0, end, body.chunk):
+                        self.wfile.write(body[i : min(i + body.chunk, end)])
+                        self.wfile.flush()
+                        time.sleep(body.delay)
+                except (BrokenPipeError, ConnectionResetError):  # the client went away (killed)
+                    pass
+                if body.cut_at is not None:
+                    self.close_connection = True
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True

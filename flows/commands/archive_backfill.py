@@ -1,4 +1,4 @@
-"""`veille backfill --from wayback|commoncrawl`: the past from a web archive, with progress."""
+"""`veille backfill --from wayback|commoncrawl|ccnews`: the past from a web archive, with progress."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float) ->
     from monitors.collect.backfill_jobs import BackfillError
 
     try:
-        job_ids, _ = plan(args.archive, args.since, until, args.site, args.sources, args.relevant_only)
+        job_ids, _, _ = plan(args.archive, args.since, until, args.site, args.sources, args.relevant_only)
     except BackfillError as exc:
         print(f"veille: error: {exc}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ EXAMPLE = """example:
   veille backfill --since 2025-02-01 --source "Parti socialiste"  # one source (repeatable)
   veille backfill --since 2025-02-01 --until 2025-02-28 --from wayback --site liberation.fr
   veille backfill --since 2025-02-01 --until 2025-02-28 --from commoncrawl --relevant-only
+  veille backfill --since 2025-02-10 --until 2025-02-12 --from ccnews --relevant-only
 
 Without --from, sitemap sources are read over the window (index, children, Google News
 dates); feeds give what they still list in it; listing pages show only the present and are
@@ -57,8 +58,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--from",
         dest="archive",
-        choices=("wayback", "commoncrawl"),
-        help="read the past from a web archive (Internet Archive or Common Crawl) instead of sitemaps",
+        choices=("wayback", "commoncrawl", "ccnews"),
+        help="read the past from a web archive (Internet Archive, Common Crawl, or Common Crawl's news"
+        " crawl CC-NEWS, whose monthly WARC files are read whole) instead of sitemaps",
     )
     p.add_argument("--site", metavar="DOMAIN", help="with --from: only this site (a source must be on it)")
     p.add_argument(

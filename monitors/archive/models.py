@@ -218,7 +218,7 @@ class Sighting(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    archive: Mapped[str | None] = mapped_column(Text)  # wayback | commoncrawl: seen in that archive
+    archive: Mapped[str | None] = mapped_column(Text)  # wayback | commoncrawl | ccnews: seen in that archive
     archived_url: Mapped[str | None] = mapped_column(Text)
 
 
@@ -342,7 +342,7 @@ class StoryEvent(Base):
     detail: Mapped[dict[str, Any] | None]
 
 
-ARCHIVES = ("wayback", "commoncrawl")
+ARCHIVES = ("wayback", "commoncrawl", "ccnews")
 JOB_STATES = ("pending", "discovering", "fetching", "done", "error")
 
 
@@ -354,7 +354,9 @@ class BackfillJob(Base):
     __table_args__ = (
         CheckConstraint(f"archive IN {ARCHIVES}", name="backfill_jobs_archive"),
         CheckConstraint(f"state IN {JOB_STATES}", name="backfill_jobs_state"),
-        UniqueConstraint("archive", "site", "window_start", "window_end", name="backfill_jobs_chunk"),
+        UniqueConstraint(
+            "archive", "site", "window_start", "window_end", "warc_file", name="backfill_jobs_chunk"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -368,6 +370,10 @@ class BackfillJob(Base):
     page: Mapped[int] = mapped_column(Integer, server_default="0")
     pages: Mapped[int | None] = mapped_column(Integer)
     resume_key: Mapped[str | None] = mapped_column(Text)
+    #: CC-NEWS: the job's WARC file ('' for the CDX archives) and the byte where its first
+    #: record not yet processed starts
+    warc_file: Mapped[str] = mapped_column(Text, server_default="")
+    warc_offset: Mapped[int] = mapped_column(BigInteger, server_default="0")
     discovered: Mapped[int] = mapped_column(Integer, server_default="0")
     queued: Mapped[int] = mapped_column(Integer, server_default="0")
     filtered: Mapped[int] = mapped_column(Integer, server_default="0")

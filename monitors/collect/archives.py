@@ -7,6 +7,10 @@ fetched from the archive (never from the site).
 - Common Crawl: the crawls listed by ``collinfo.json`` whose dates meet the window, each
   crawl's CDX index (pywb, JSON lines, ``page=N`` of ``showNumPages``); records read by byte
   range from the WARC file and parsed with ``warcio``.
+- CC-NEWS (Common Crawl's news crawl), which has no CDX index: the WARC files of each month
+  (``crawl-data/CC-NEWS/YYYY/MM/warc.paths.gz``) whose time span meets the window, each
+  streamed once (:class:`WarcStream`, ``warcio`` over the HTTP stream, never stored) for the
+  records of every site; a record is then read again by byte range, as Common Crawl's.
 
 All HTTP goes through :func:`monitors.collect.http.fetch`, with a throttle per archive (its delay is
 the archive's rate limit) and retries with backoff for 5xx, timeouts and 429 (whose
@@ -17,26 +21,44 @@ fetch log, and hides the page and resume key a job must store to resume.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import random
 import re
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
+from urllib3.exceptions import HTTPError as Urllib3Error
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from monitors.collect.http import HTML_TYPES, PERMANENT, TRANSIENT, Client, FetchResult, HostThrottle, fetch
+from monitors.collect.http import (
+    HTML_TYPES,
+    PERMANENT,
+    TRANSIENT,
+    Client,
+    FetchResult,
+    HostThrottle,
+    fetch,
+    network_reason,
+    open_stream,
+)
 from monitors.settings import Settings
 
 WAYBACK = "wayback"
 COMMONCRAWL = "commoncrawl"
-ARCHIVES = (WAYBACK, COMMONCRAWL)
-ARCHIVE_NAMES = {WAYBACK: "Internet Archive (Wayback Machine)", COMMONCRAWL: "Common Crawl"}
+CCNEWS = "ccnews"
+ARCHIVES = (WAYBACK, COMMONCRAWL, CCNEWS)
+ARCHIVE_NAMES = {
+    WAYBACK: "Internet Archive (Wayback Machine)",
+    COMMONCRAWL: "Common Crawl",
+    CCNEWS: "Common Crawl News (CC-NEWS)",
+}
 WAYBACK_FIELDS = ("urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length")
 MAX_RETRY_AFTER = 600.0
 
@@ -92,10 +114,15 @@ def throttles(settings: Settings) -> dict[str, HostThrottle]:
     """One throttle per archive: ``VEILLE_ARCHIVE_CONCURRENCY`` requests in flight per archive
     host, starts at least the archive's delay apart (its rate limit)."""
     per = max(1, settings.archive_concurrency)
-    return {
-        WAYBACK: HostThrottle(per, settings.wayback_delay),
-        COMMONCRAWL: HostThrottle(per, settings.commoncrawl_delay),
-    }
+    commoncrawl = HostThrottle(per, settings.commoncrawl_delay)  # CC-NEWS is on the same server
+    return {WAYBACK: HostThrottle(per, settings.wayback_delay), COMMONCRAWL: commoncrawl, CCNEWS: commoncrawl}
+
+
+def backoff_delay(settings: Settings, attempt: int, retry_after: float | None) -> float:
+    """The wait before retry ``attempt + 1``: exponential with full jitter, never sooner than
+    the archive's ``Retry-After`` (capped at :data:`MAX_RETRY_AFTER`)."""
+    backoff = settings.archive_retry_base * 2**attempt
+    return max(random.uniform(backoff / 2, backoff), min(retry_after or 0.0, MAX_RETRY_AFTER))
 
 
 def archive_get(
@@ -117,8 +144,7 @@ def archive_get(
         attempts.append(result)
         if result.error_class != TRANSIENT or attempt >= settings.archive_retries:
             break
-        backoff = settings.archive_retry_base * 2**attempt
-        sleep(max(random.uniform(backoff / 2, backoff), min(result.retry_after or 0.0, MAX_RETRY_AFTER)))
+        sleep(backoff_delay(settings, attempt, result.retry_after))
     return attempts
 
 
@@ -385,6 +411,247 @@ def commoncrawl_page(
     return out
 
 
+# --- CC-NEWS -----------------------------------------------------------------------------
+
+_CCNEWS_PATH = re.compile(r"crawl-data/CC-NEWS/\d{4}/\d{2}/[\w.-]+\.warc(?:\.gz)?")
+_CCNEWS_TIME = re.compile(r"CC-NEWS-(\d{14})-\d+\.warc")
+
+
+def ccnews_listing_url(settings: Settings, year: int, month: int) -> str:
+    """The month's list of WARC files (one path a line, gzipped)."""
+    return f"{settings.commoncrawl_data_url}/crawl-data/CC-NEWS/{year:04d}/{month:02d}/warc.paths.gz"
+
+
+def parse_warc_paths(body: bytes) -> list[str]:
+    """The WARC paths of a ``warc.paths.gz`` (gunzipped here unless the server already did);
+    a line that is not a CC-NEWS WARC path is left out."""
+    if body[:2] == b"\x1f\x8b":
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ArchiveError(f"CC-NEWS warc.paths.gz is not readable gzip: {exc}") from exc
+    lines = (line.strip() for line in body.decode("utf-8", "replace").splitlines())
+    return [line for line in lines if _CCNEWS_PATH.fullmatch(line) and ".." not in line]
+
+
+def warc_file_time(path: str) -> datetime | None:
+    """When a CC-NEWS WARC file was started (``CC-NEWS-20250212093000-01234.warc.gz``)."""
+    m = _CCNEWS_TIME.search(path)
+    try:
+        return datetime.strptime(m[1], "%Y%m%d%H%M%S").replace(tzinfo=UTC) if m else None
+    except ValueError:
+        return None
+
+
+def files_covering(paths: list[str], since: datetime, until: datetime) -> list[str]:
+    """The files whose span (from their start to the next file's) meets [since, until], in
+    order; a file whose name has no time is kept (it cannot be ruled out)."""
+    timed = sorted(((warc_file_time(p), p) for p in paths), key=lambda tp: (tp[0] or since, tp[1]))
+    kept = []
+    for i, (start, path) in enumerate(timed):
+        nxt = next((t for t, _ in timed[i + 1 :] if t is not None), None)
+        if start is None or (start <= until and (nxt is None or nxt > since)):
+            kept.append(path)
+    return kept
+
+
+def ccnews_month(
+    client: Client,
+    settings: Settings,
+    throttle: HostThrottle | None,
+    year: int,
+    month: int,
+    sleep: Sleep = time.sleep,
+) -> list[str] | None:
+    """The WARC paths of one CC-NEWS month, or None when the news crawl has no such month
+    (404 or 403, as the bucket answers a missing key); raises :class:`ArchiveError`."""
+    attempts = archive_get(
+        client, ccnews_listing_url(settings, year, month), settings, throttle, accept=None, sleep=sleep
+    )
+    if attempts[-1].status in {403, 404}:
+        return None
+    return parse_warc_paths(_ok_or_raise(attempts, "CC-NEWS file list failed").content or b"")
+
+
+@dataclass(frozen=True)
+class WarcEntry:
+    """One record of a streamed WARC file: where it is (``offset``, ``length``), and for a
+    response record its URL and WARC-Date; ``problem`` says why a record could not be read
+    (truncated, corrupt), then the file ends there."""
+
+    offset: int
+    length: int
+    uri: str | None = None
+    date: datetime | None = None
+    problem: str | None = None
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.length
+
+
+class _Counting:
+    """A response read by warcio: counts the bytes and keeps the last ones (to name a
+    truncated record at the end of the file)."""
+
+    KEEP = 1 << 20
+
+    def __init__(self, raw: object) -> None:
+        self.raw = raw
+        self.count = 0
+        self.last = bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.raw.read(size)  # type: ignore[attr-defined]
+        self.count += len(data)
+        self.last += data
+        if len(self.last) > 2 * self.KEEP:
+            del self.last[: len(self.last) - self.KEEP]
+        return data
+
+
+def _peek_record(head: bytes) -> tuple[str | None, datetime | None]:
+    """The WARC-Target-URI and WARC-Date of a record's first bytes (gzipped or not), for a
+    record too short to parse."""
+    try:
+        text = (
+            zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head[:65536])
+            if head[:2] == b"\x1f\x8b"
+            else head
+        )
+    except zlib.error:
+        return None, None
+    headers = text.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace") + ("\n" if b"\r\n\r\n" in text else "")
+    uri = re.search(r"^WARC-Target-URI:[ \t]*(\S+)\r?\n", headers, re.M | re.I)  # a whole line only
+    date = re.search(r"^WARC-Date:[ \t]*(\S+)\r?\n", headers, re.M | re.I)
+    return (uri[1] if uri else None), (_warc_date(date[1]) if date else None)
+
+
+def _warc_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class WarcStream:
+    """The records of a WARC file from byte ``start`` on, read from the HTTP stream with
+    ``warcio`` (nothing is stored: memory stays flat for a file of a gigabyte).
+
+    A connection lost or a read that times out resumes with a ``Range`` from the end of the
+    last complete record, with backoff; after ``VEILLE_ARCHIVE_RETRIES`` failures in a row
+    without progress, :class:`ArchiveError`. Bytes at the end that make no record (a cut
+    file) come as one entry with its ``problem``, as does a record ``warcio`` cannot read
+    (a corrupt gzip member: the rest of the file cannot be found again, so it ends there).
+    ``fetches`` holds every request, for the fetch log (the caller empties it).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        settings: Settings,
+        throttle: HostThrottle | None,
+        url: str,
+        start: int = 0,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self.client, self.settings, self.throttle = client, settings, throttle
+        self.url, self.start, self.sleep = url, start, sleep
+        self.fetches: list[FetchResult] = []
+
+    def __iter__(self) -> Iterator[WarcEntry]:
+        position, failures = self.start, 0
+        while True:
+            headers = {"Range": f"bytes={position}-"} if position else None
+            with open_stream(
+                self.client, self.url, self.settings, throttle=self.throttle, extra_headers=headers
+            ) as (result, response):
+                self.fetches.append(result)
+                if response is None:
+                    if result.status == 416:  # nothing from there on: the file was read to its end
+                        return
+                    if result.error_class == TRANSIENT and failures < self.settings.archive_retries:
+                        self.sleep(backoff_delay(self.settings, failures, result.retry_after))
+                        failures += 1
+                        continue
+                    tries = f" after {failures + 1} attempts" if failures else ""
+                    raise ArchiveError(
+                        f"CC-NEWS WARC file failed: {result.reason or result.outcome}{tries} ({self.url})",
+                        self.fetches,
+                    )
+                base = position
+                if response.status == 200 and position:  # the server sent the whole file
+                    base = 0
+                reader = _Counting(response)
+                end = position
+                try:
+                    if base < position:
+                        _discard(reader, position - base)
+                        reader.count, reader.last = 0, bytearray()
+                        base = position
+                    records = ArchiveIterator(reader)
+                    for record in records:
+                        uri = date = None
+                        if record.rec_type == "response":
+                            uri = record.rec_headers.get_header("WARC-Target-URI")
+                            date = _warc_date(record.rec_headers.get_header("WARC-Date"))
+                        while record.raw_stream.read(1 << 16):  # to the record's end
+                            pass
+                        missing = int(getattr(record.raw_stream, "limit", 0) or 0)  # its length says more
+                        start, length = base + records.get_record_offset(), records.get_record_length()
+                        problem = (
+                            f"truncated WARC record at byte {start}: {missing} bytes missing"
+                            if missing > 0
+                            else None
+                        )
+                        entry = WarcEntry(start, length, uri, date, problem)
+                        end = entry.end
+                        failures = 0
+                        yield entry
+                except (Urllib3Error, OSError) as exc:
+                    lost = FetchResult(self.url, self.url, "error", error_class=TRANSIENT)
+                    lost.reason = f"stream cut at byte {base + reader.count}: {network_reason(exc, self.url)}"
+                    self.fetches.append(lost)
+                    if failures >= self.settings.archive_retries:
+                        tries = f"after {failures + 1} attempts"
+                        raise ArchiveError(
+                            f"CC-NEWS WARC file failed: {lost.reason} {tries} ({self.url})", self.fetches
+                        ) from exc
+                    self.sleep(backoff_delay(self.settings, failures, None))
+                    failures += 1
+                    position = end
+                    continue
+                except Exception as exc:  # noqa: BLE001 - ArchiveLoadFailed, zlib.error, EOFError: this record
+                    yield WarcEntry(
+                        end, 0, None, None, f"corrupt WARC record at byte {end}: {type(exc).__name__}: {exc}"
+                    )
+                    return
+                tail = base + reader.count - end
+                if tail > 0:  # bytes that make no complete record: a cut file
+                    head = bytes(reader.last[-tail:]) if tail <= len(reader.last) else b""
+                    uri, date = _peek_record(head)
+                    yield WarcEntry(
+                        end,
+                        tail,
+                        uri,
+                        date,
+                        f"truncated WARC record at byte {end}: the file ends {tail} bytes into it",
+                    )
+                return
+
+
+def _discard(reader: _Counting, count: int) -> None:
+    """Skip ``count`` bytes of a stream (a server that ignored the Range)."""
+    while count > 0:
+        chunk = reader.read(min(count, 1 << 20))
+        if not chunk:
+            return
+        count -= len(chunk)
+
+
 # --- Captures ----------------------------------------------------------------------------
 
 _SOFT_404 = re.compile(
@@ -459,7 +726,7 @@ def _warc_record(
     first, last = capture.warc_offset, capture.warc_offset + capture.warc_length - 1
     attempts = archive_get(
         client,
-        capture.archived_url,
+        capture.archived_url.split("#", 1)[0],  # a CC-NEWS capture's URL names its offset after #
         settings,
         throttle,
         accept=None,

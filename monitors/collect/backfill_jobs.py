@@ -1,19 +1,21 @@
 """Backfills from the web archives in the database: jobs and their cursors, the captures they
 queue, and what becomes of them.
 
-A job is one (archive, site, month chunk of the window). Each CDX page is recorded in one
-transaction with the job's cursor, so a backfill killed at any point resumes from the next
-page with nothing queued twice and nothing lost. Captures go into the same URL queue as
-listings (``ON CONFLICT`` on the canonical URL: a URL already queued or stored is not fetched
-again), with where they live in the archive in ``archive_captures``. Only a job's own
-workers claim its captures (``veille run`` leaves them alone: they are not on the site).
+A job is one (archive, site, month chunk of the window); for CC-NEWS, which has no index,
+one (month chunk, WARC file) for every site at once. Each CDX page (each batch of a WARC
+file's records) is recorded in one transaction with the job's cursor, so a backfill killed
+at any point resumes from the next page with nothing queued twice and nothing lost.
+Captures go into the same URL queue as listings (``ON CONFLICT`` on the canonical URL: a URL
+already queued or stored is not fetched again), with where they live in the archive in
+``archive_captures``. Only a job's own workers claim its captures (``veille run`` leaves
+them alone: they are not on the site).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,23 +87,52 @@ def sites_of_sources(session: Session, source_ids: list[int], only: str | None =
     return [Site(wanted, matched[0].source_id, matched[0].source_name)]
 
 
+#: The ``site`` of a CC-NEWS job that reads its file for every source's site.
+ALL_SITES = "*"
+
+
 def plan_jobs(
-    session: Session, archive: str, sites: list[Site], since: datetime, until: datetime, relevant_only: bool
+    session: Session,
+    archive: str,
+    sites: list[Site],
+    since: datetime,
+    until: datetime,
+    relevant_only: bool,
+    warc_files: dict[tuple[datetime, datetime], list[str]] | None = None,
 ) -> list[int]:
     """The jobs of a backfill (created, or found again to resume them); a job that stopped on
-    an error is taken up again from its cursor."""
-    rows = [
-        {
-            "archive": archive,
-            "site": s.site,
-            "source_id": s.source_id,
-            "window_start": start,
-            "window_end": end,
-            "relevant_only": relevant_only,
-        }
-        for s in sites
-        for start, end in month_chunks(since, until)
-    ]
+    an error is taken up again from its cursor. With ``warc_files`` (CC-NEWS: the files of
+    each month chunk), one job per chunk and file, shared by the sites: its ``site`` is the
+    one site asked for, or ``*`` for all of them."""
+    if warc_files is None:
+        rows = [
+            {
+                "archive": archive,
+                "site": s.site,
+                "source_id": s.source_id,
+                "window_start": start,
+                "window_end": end,
+                "relevant_only": relevant_only,
+                "warc_file": "",
+            }
+            for s in sites
+            for start, end in month_chunks(since, until)
+        ]
+    else:
+        one = sites[0] if len(sites) == 1 else None
+        rows = [
+            {
+                "archive": archive,
+                "site": one.site if one else ALL_SITES,
+                "source_id": one.source_id if one else None,
+                "window_start": start,
+                "window_end": end,
+                "relevant_only": relevant_only,
+                "warc_file": path,
+            }
+            for (start, end), paths in sorted(warc_files.items())
+            for path in paths
+        ]
     if not rows:
         return []
     stmt = recordset_insert(
@@ -113,6 +144,7 @@ def plan_jobs(
             "window_start": "timestamptz",
             "window_end": "timestamptz",
             "relevant_only": "boolean",
+            "warc_file": "text",
         },
         "ON CONFLICT ON CONSTRAINT backfill_jobs_chunk DO UPDATE SET relevant_only = excluded.relevant_only,"
         " source_id = excluded.source_id, updated_at = now(),"
@@ -240,30 +272,7 @@ def record_page(
         for line, reason in page.malformed
     ]
     log_archive_fetches(session, skipped, job.source_id, run_id)
-    queued = 0
-    if kept:
-        rows = [
-            {"url": c.original, "canonical_url": k, "source_id": job.source_id}
-            for k, c in sorted(kept.items())
-        ]
-        ids = dict((canonical, qid) for qid, canonical in session.execute(_QUEUE, as_rows(rows)))
-        captures = [
-            {
-                "queue_id": ids[k],
-                "job_id": job.id,
-                "archive": c.archive,
-                "archived_url": c.archived_url,
-                "captured_at": c.captured_at,
-                "warc_filename": c.warc_filename,
-                "warc_offset": c.warc_offset,
-                "warc_length": c.warc_length,
-            }
-            for k, c in sorted(kept.items())
-            if k in ids
-        ]
-        if captures:
-            session.execute(_CAPTURES, as_rows(captures))
-        queued = len(captures)
+    queued = len(queue_captures(session, job.id, {k: (c, job.source_id) for k, c in kept.items()}))
     session.execute(
         update(BackfillJob)
         .where(BackfillJob.id == job.id)
@@ -274,6 +283,98 @@ def record_page(
             malformed=BackfillJob.malformed + len(page.malformed),
             updated_at=datetime.now(UTC),
             **cursor,
+        )
+    )
+    return queued
+
+
+def queue_captures(session: Session, job_id: int, kept: dict[str, tuple[Capture, int]]) -> dict[str, int]:
+    """Queue captures by canonical URL, each for its source, with where it lives in the
+    archive; a URL already queued or stored is left alone. Returns the queue ids of those
+    queued, by canonical URL."""
+    if not kept:
+        return {}
+    rows = [
+        {"url": c.original, "canonical_url": k, "source_id": source_id}
+        for k, (c, source_id) in sorted(kept.items())
+    ]
+    ids = dict((canonical, qid) for qid, canonical in session.execute(_QUEUE, as_rows(rows)))
+    captures = [
+        {
+            "queue_id": ids[k],
+            "job_id": job_id,
+            "archive": c.archive,
+            "archived_url": c.archived_url,
+            "captured_at": c.captured_at,
+            "warc_filename": c.warc_filename,
+            "warc_offset": c.warc_offset,
+            "warc_length": c.warc_length,
+        }
+        for k, (c, _) in sorted(kept.items())
+        if k in ids
+    ]
+    if captures:
+        session.execute(_CAPTURES, as_rows(captures))
+    return ids
+
+
+class SiteMatcher:
+    """Which of the sites a URL belongs to (its host, or a host under it), for the records
+    of a CC-NEWS file, read for every site at once."""
+
+    def __init__(self, sites: list[Site]) -> None:
+        self.by_host = {s.site: s for s in sites}
+
+    def __call__(self, url: str) -> Site | None:
+        try:
+            host = host_of(url).split(":")[0]
+        except ValueError:
+            return None
+        labels = host.split(".")
+        for i in range(len(labels) - 1):
+            site = self.by_host.get(".".join(labels[i:]))
+            if site is not None:
+                return site
+        return None
+
+
+@dataclass
+class WarcBatch:
+    """The records of a CC-NEWS file read since the last commit: the sites' article
+    captures (first of a URL wins), those whose record is cut, the counts, and the cursor
+    after them."""
+
+    kept: dict[str, tuple[Capture, int]]
+    broken: dict[str, str] = field(default_factory=dict)  # canonical URL -> why its record is unreadable
+    discovered: int = 0
+    filtered: int = 0
+    malformed: int = 0
+    cursor: int = 0
+
+
+def record_warc_batch(session: Session, job_id: int, batch: WarcBatch) -> int:
+    """Queue a batch of a CC-NEWS file's captures and move the job's cursor (the byte where
+    the first record not yet processed starts), in the caller's one transaction."""
+    ids = queue_captures(session, job_id, batch.kept)
+    failed = [{"id": ids[k], "reason": why} for k, why in batch.broken.items() if k in ids]
+    if failed:  # a record the stream found cut: an error on that capture only, never fetched
+        session.execute(
+            text(
+                "UPDATE url_queue SET state = 'failed', reason = :reason, updated_at = now() WHERE id = :id"
+            ),
+            failed,
+        )
+    queued = len(ids)
+    session.execute(
+        update(BackfillJob)
+        .where(BackfillJob.id == job_id)
+        .values(
+            discovered=BackfillJob.discovered + batch.discovered,
+            queued=BackfillJob.queued + queued,
+            filtered=BackfillJob.filtered + batch.filtered,
+            malformed=BackfillJob.malformed + batch.malformed,
+            warc_offset=batch.cursor,
+            updated_at=datetime.now(UTC),
         )
     )
     return queued
@@ -401,7 +502,7 @@ def job_summary(session: Session, job_id: int) -> dict[str, Any]:
     )
     return {
         "archive": job.archive,
-        "site": job.site,
+        "site": f"{job.site} {job.warc_file.rsplit('/', 1)[-1]}" if job.warc_file else job.site,
         "window": f"{job.window_start.date()} .. {job.window_end.date()}",
         "state": job.state,
         "captures": job.discovered,

@@ -309,6 +309,65 @@ def fetch(
     return result
 
 
+@contextlib.contextmanager
+def open_stream(
+    client: Client,
+    url: str,
+    settings: Settings,
+    *,
+    throttle: HostThrottle | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> Iterator[tuple[FetchResult, urllib3.BaseHTTPResponse | None]]:
+    """GET ``url`` for a body too large to hold (a WARC file of a gigabyte): the result (its
+    status and headers, or why it failed, as :func:`fetch` says it) and, when it is a success,
+    the response to read from, each read bounded by ``VEILLE_TIMEOUT`` but with no overall
+    deadline and no size cap. No redirect is followed. The request holds its throttle slot
+    until the block ends (a stream is a request in flight)."""
+    headers = {"Accept-Encoding": "identity", **(extra_headers or {})}
+    started = time.monotonic()
+    response: urllib3.BaseHTTPResponse | None = None
+    acquired = False
+    try:
+        try:
+            address = check_url_allowed(url, settings.allow_private_network)
+        except RefusedAddress as exc:
+            yield FetchResult(url, url, "refused", error_class=PERMANENT, reason=str(exc)), None
+            return
+        except Unresolvable as exc:
+            yield FetchResult(url, url, "error", error_class=TRANSIENT, reason=str(exc)), None
+            return
+        if throttle is not None:
+            throttle.acquire(url)
+            acquired = True
+        timeout = urllib3.Timeout(connect=settings.timeout, read=settings.timeout)
+        try:
+            response = client.open(url, headers, address, timeout)
+        except (Urllib3Error, OSError) as exc:
+            yield _failure(url, url, exc), None
+            return
+        if response.status >= 300:
+            try:
+                result, _ = _read(response, url, url, settings, None, started + settings.fetch_deadline)
+            except (Urllib3Error, OSError) as exc:
+                result = _failure(url, url, exc)
+            if result.outcome == "redirect":
+                reason = f"HTTP {response.status} redirect to {result.final_url} (not followed for a stream)"
+                result = FetchResult(url, url, "error", response.status, error_class=PERMANENT, reason=reason)
+            result.elapsed_ms = int((time.monotonic() - started) * 1000)
+            yield result, None
+            return
+        hdrs = {k.lower(): v for k, v in response.headers.items()}
+        ok = FetchResult(url, url, "ok", response.status, headers=hdrs)
+        ok.elapsed_ms = int((time.monotonic() - started) * 1000)
+        yield ok, response
+    finally:
+        if response is not None:
+            response.close()
+            response.release_conn()
+        if acquired and throttle is not None:
+            throttle.release(url)
+
+
 def _get_once(
     client: Client,
     url: str,

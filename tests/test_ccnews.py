@@ -1,0 +1,183 @@
+"""`veille backfill --from ccnews`: Common Crawl's news crawl, which has no index, read from a
+fake CC-NEWS (tests/fake_archives.py: the month's ``warc.paths.gz`` and WARC files built with
+warcio from the seed pages, among records of sites that are not sources, one record cut)."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from monitors.collect import archives as ar
+from monitors.collect.http import make_client
+from monitors.settings import get_settings
+from tests.fake_archives import FakeArchives, Snapshot, original_url, seed_snapshots, seed_sources
+from tests.site import seed_pages, write_sources
+from tests.test_archive_backfill import LIBE, WINDOW, _articles, _bad_captures, _run, archives  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def others(count: int = 6, size: int = 0) -> list[Snapshot]:
+    """Records of sites that are not sources, spread over the month (with ``size`` bytes of
+    noise each, which gzip cannot shrink)."""
+    return [
+        Snapshot(
+            f"https://www.{site}/2025/02/article-{i}.html",
+            f"202502{10 + i % 18:02d}080000",
+            b"<html lang='fr'><title>Autre site</title><body><p>Sommet IA.</p>"
+            + random.Random(i).randbytes(size).hex().encode()
+            + b"</body></html>",
+        )
+        for i in range(count)
+        for site in ("exemple-presse.fr", "liberation.fr.example.com")
+    ]
+
+
+def test_backfill_from_ccnews_finds_the_seeds_french_and_relevant(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+) -> None:
+    archives.snapshots = seed_snapshots() + _bad_captures()
+    archives.truncated = {f"{LIBE}/rapport-du-sommet-ia.html"}
+    archives.build_ccnews(files=2, others=others())
+    feb = sorted(p for p in archives.ccnews if "/2025/02/" in p)
+    assert len(feb) == 2
+    # the first file is busy at first: a 503, then a 429 with Retry-After, then it streams
+    archives.fail_first = {feb[0]: [(503, {}), (429, {"Retry-After": "0"})]}
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+
+    code, out, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])
+    assert code == 0, err
+
+    rows = _articles(clean_db)
+    originals = sorted(original_url(p.spec.slug, p.spec.site) for p in seed_pages())
+    assert [r.url for r in rows] == originals  # five articles, at their original URLs
+    for r in rows:
+        assert r.language == "fr" and r.relevant is True, r.url
+        assert r.archive == "ccnews" and r.archived_url == r.sighting_archived_url
+        path, offset, _ = archives.ccnews_offsets[r.url]
+        assert r.archived_url == f"{archives.site.base}/{path}#offset={offset}"  # the file and the record
+        assert r.captured_at == datetime(2025, 2, 12, 9, 30, tzinfo=UTC)  # its WARC-Date
+    assert {r.source for r in rows} == {s["name"] for s in seed_sources()}
+
+    with clean_db.connect() as conn:
+        queue = dict(conn.execute(sa.text("SELECT url, coalesce(reason, state) FROM url_queue")).all())
+        jobs = conn.execute(
+            sa.text(
+                "SELECT site, warc_file, warc_offset, state, malformed, last_error FROM backfill_jobs"
+                " ORDER BY warc_file"
+            )
+        ).all()
+        logged = list(conn.scalars(sa.text("SELECT reason FROM fetch_log WHERE reason IS NOT NULL")))
+    # other sites' records, home and tag pages, assets, and March: never queued
+    assert not [u for u in queue if "exemple-presse" in u or "example.com" in u]
+    assert "https://www.liberation.fr/" not in queue
+    assert not any("/tags/" in u or u.endswith(".css") for u in queue)
+    assert f"{LIBE}/un-article-de-mars-2025.html" not in queue
+    # bad records recorded and skipped, each on its own
+    assert "redirect" in queue[f"{LIBE}/ancien-article-sur-le-sommet.html"]
+    assert "soft 404" in queue[f"{LIBE}/page-disparue-du-sommet.html"]
+    assert "truncated" in queue[f"{LIBE}/rapport-du-sommet-ia.html"]
+    # one job per file, shared by every site, read to its end
+    assert [(j.site, "/" + j.warc_file) for j in jobs] == [("*", p) for p in feb]
+    assert [j.warc_offset for j in jobs[:1]] == [len(archives.ccnews[feb[0]])]
+    assert all(j.state == "done" and j.last_error is None for j in jobs)
+    assert sum(j.malformed for j in jobs) == 1  # the cut record
+    assert any("truncated WARC record at byte" in r for r in logged)
+    assert any("HTTP 503" in r for r in logged) and any("HTTP 429" in r for r in logged)
+
+    # the same command again: no file streamed again, no record fetched again
+    seen = len(archives.ccnews_ranges)
+    code, _, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])
+    assert code == 0, err
+    assert archives.ccnews_ranges[seen:] == []
+    assert len(_articles(clean_db)) == 5
+
+
+def test_one_site_gets_its_own_jobs_and_only_its_records(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+) -> None:
+    archives.snapshots = seed_snapshots()
+    archives.build_ccnews(files=1, others=others(2))
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    # the command of docs/backfill.md, for one site
+    window = ["--since", "2025-02-10", "--until", "2025-02-12", "--from", "ccnews", "--relevant-only"]
+    code, _, err = _run([*window, "--site", "lemonde.fr", "--sources", str(sources)])
+    assert code == 0, err
+    assert [r.url for r in _articles(clean_db)] == [
+        s.original for s in archives.snapshots if "lemonde" in s.original
+    ]
+    with clean_db.connect() as conn:
+        assert conn.execute(sa.text("SELECT site, state FROM backfill_jobs")).all() == [
+            ("lemonde.fr", "done")
+        ]
+
+
+def test_a_window_with_no_ccnews_month_is_a_one_line_error(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+) -> None:
+    archives.snapshots = seed_snapshots()
+    archives.build_ccnews()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, _, err = _run(
+        ["--since", "2015-01-01", "--until", "2015-02-28", "--from", "ccnews", "--sources", str(sources)]
+    )
+    assert code == 2
+    assert "no CC-NEWS month covers 2015-01-01 .. 2015-02-28" in err and "2015-01, 2015-02" in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_stream_cut_short_resumes_from_the_last_record_with_a_range(
+    archives: FakeArchives,  # noqa: F811
+) -> None:
+    archives.snapshots = seed_snapshots() + others(20, size=2000)  # about 100 kB
+    archives.build_ccnews(files=1)
+    ((path, data),) = archives.ccnews.items()
+    archives.ccnews_slow = {"chunk": 1024, "cut_at": len(data) // 2}  # the first answer stops halfway
+    settings = get_settings()
+    with make_client(settings) as client:
+        stream = ar.WarcStream(client, settings, None, archives.site.base + path, 0, sleep=lambda _: None)
+        entries = []
+        for entry in stream:
+            entries.append(entry)
+            if len(archives.ccnews_ranges) == 2:
+                archives.ccnews_slow = {}
+    uris = [e.uri for e in entries if e.uri]
+    assert sorted(uris) == sorted(s.original for s in archives.snapshots)  # each record once, none lost
+    assert [e.offset for e in entries] == sorted({e.offset for e in entries})
+    assert entries[-1].end == len(data)
+    first, second = archives.ccnews_ranges[:2]
+    assert first == (path, "") and second[1].startswith("bytes=") and second[1].endswith("-")
+    resumed_at = int(second[1][len("bytes=") : -1])
+    assert 0 < resumed_at <= len(data) // 2 and resumed_at in {e.offset for e in entries}
+    assert any("stream cut at byte" in (f.reason or "") for f in stream.fetches)
+
+
+def test_warc_paths_and_the_files_that_cover_a_window() -> None:
+    paths = [
+        "crawl-data/CC-NEWS/2025/02/CC-NEWS-20250201000000-00000.warc.gz",
+        "crawl-data/CC-NEWS/2025/02/CC-NEWS-20250210120000-00001.warc.gz",
+        "crawl-data/CC-NEWS/2025/02/CC-NEWS-20250220000000-00002.warc.gz",
+    ]
+    body = gzip.compress(
+        "\n".join([*paths, "not a path", "crawl-data/CC-NEWS/../../etc/passwd.warc.gz"]).encode()
+    )
+    assert ar.parse_warc_paths(body) == paths
+    assert ar.parse_warc_paths("\n".join(paths).encode()) == paths  # a server that gunzipped it
+    day = datetime(2025, 2, 11, tzinfo=UTC)
+    assert ar.files_covering(paths, day, day.replace(hour=23)) == [paths[1]]
+    assert ar.files_covering(paths, datetime(2025, 2, 9, tzinfo=UTC), day) == paths[:2]
+    assert (
+        ar.files_covering(paths, datetime(2025, 2, 25, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC))
+        == paths[2:]
+    )
