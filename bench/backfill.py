@@ -11,8 +11,10 @@ stored as its own article) in two ways:
   ``VEILLE_ARCHIVE_PAGE_SIZE`` captures with resume keys) and raw ``id_`` captures (what
   ``veille backfill --from wayback`` reads).
 
-The pages are cut into ``--rounds`` rounds (default 5 of 2,000 pages); in each round both
-paths run, in alternating order (the machine's load drifts, a shared machine's more so), each
+Before the rounds, each path reads ``--warmup`` other pages (default 200) once, untimed, so
+that neither pays the process's first-use costs (imports, connection pools, the analysis
+workers' start) inside a timed round. The pages are cut into ``--rounds`` rounds (default 5
+of 2,000 pages); in each round both paths run, in alternating order (the machine's load drifts, a shared machine's more so), each
 on an emptied scratch database (created for the run, dropped after) with the same settings (no
 per-host or per-archive delay, the same requests in flight), its flow called as its command
 calls it: ``veille run`` polls the round's feeds then ingests; the backfill reads the round's
@@ -21,7 +23,7 @@ second, CPU per page of this process; then over all rounds the ratio of throughp
 run (target >= 0.90), the same per CPU second, and the backfill's resident memory at the end of
 each round (target: flat).
 
-    python bench/backfill.py [--pages 10000] [--feeds 20] [--rounds 5]
+    python bench/backfill.py [--pages 10000] [--feeds 20] [--rounds 5] [--warmup 200]
 
 Needs a PostgreSQL server (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres,
 override with VEILLE_BENCH_ADMIN_URL). Loopback only.
@@ -74,12 +76,15 @@ def original(i: int) -> str:
     return f"https://{SITE}/2025/02/sommet-ia-depeche-{i:05d}.html"
 
 
-def serve(pages: int, feeds: int, port: Any, ready: Any) -> None:
-    """The live site and the simulated archive, in their own process."""
+def serve(pages: int, feeds: int, warmup: int, port: Any, ready: Any) -> None:
+    """The live site and the simulated archive, in their own process: the timed pages
+    [0, pages), listed by ``feeds`` feeds, and the warm-up pages [pages, pages + warmup),
+    listed by ``/feed/warm.xml``."""
     from tests.site import seed_pages
 
     templates = [p.html for p in seed_pages()]
     per_feed = -(-pages // feeds)
+    total = pages + warmup
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -98,8 +103,12 @@ def serve(pages: int, feeds: int, port: Any, ready: Any) -> None:
             path = self.path
             if path.startswith("/live/"):
                 return self.reply(200, "text/html; charset=utf-8", page_html(templates, int(path[6:-5])))
+            if path == "/feed/warm.xml":
+                return self.reply(200, "application/rss+xml", self.feed(range(pages, total), "warm"))
             if path.startswith("/feed/"):
-                return self.reply(200, "application/rss+xml", self.feed(int(path[6:-4])))
+                n = int(path[6:-4])
+                items = range(n * per_feed, min(pages, (n + 1) * per_feed))
+                return self.reply(200, "application/rss+xml", self.feed(items, str(n)))
             if path.startswith("/web/"):
                 ts, url = path[5:].split("/", 1)
                 i = int(url.rsplit("-", 1)[1][:5])
@@ -108,22 +117,22 @@ def serve(pages: int, feeds: int, port: Any, ready: Any) -> None:
                 return self.reply(200, "application/json", self.cdx(parse_qs(urlsplit(path).query)))
             return self.reply(404, "text/plain", b"not found")
 
-        def feed(self, n: int) -> bytes:
+        def feed(self, listed: range, name: str) -> bytes:
             base = f"http://127.0.0.1:{port.value}"
             items = "".join(
                 f"<item><title>Dépêche {i}</title><link>{base}/live/{i}.html</link><guid>{base}/live/{i}.html</guid>"
                 f"<pubDate>{format_datetime(WHEN)}</pubDate></item>"
-                for i in range(n * per_feed, min(pages, (n + 1) * per_feed))
+                for i in listed
             )
             return (
-                f"<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>Fil {n}</title>"
+                f"<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>Fil {name}</title>"
                 f"<link>{base}/</link><description>bench</description><language>fr</language>{items}</channel></rss>"
             ).encode()
 
         def cdx(self, q: dict[str, list[str]]) -> bytes:
             fields = q["fl"][0].split(",")
             low = index_of(q["from"][0])
-            high = min(pages, index_of(q["to"][0]) + 1)
+            high = min(total, index_of(q["to"][0]) + 1)
             start = int(unquote(q["resumeKey"][0])) if "resumeKey" in q else max(0, low)
             limit = int(q.get("limit", ["500"])[0])
             rows: list[Any] = [fields]
@@ -241,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=5, help="rounds of pages/rounds pages, the paths' order alternating"
     )
+    parser.add_argument(
+        "--warmup", type=int, default=200, help="pages each path reads once, untimed, before the rounds"
+    )
     parser.add_argument("--target", type=float, default=0.90)
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # each path's line as it ends
@@ -258,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
     port, ready = mp.Value("i", 0), mp.Event()
-    server = mp.Process(target=serve, args=(args.pages, args.feeds, port, ready), daemon=True)
+    server = mp.Process(target=serve, args=(args.pages, args.feeds, args.warmup, port, ready), daemon=True)
     server.start()
     if not ready.wait(60):
         print("server did not start", file=sys.stderr)
@@ -295,6 +307,19 @@ def main(argv: list[str] | None = None) -> int:
         return None
 
     warm()
+    if args.warmup > 0:  # both paths once, untimed: neither pays the process's first-use costs
+        warm_feed = tmp / "warm.toml"
+        warm_feed.write_text(
+            f'[[source]]\nname = "fil warm"\nkind = "feed"\nurl = "{base}/feed/warm.xml"\nowner = "media"\n',
+            encoding="utf-8",
+        )
+        for name, sources, fn in (("run", warm_feed, run_path), ("backfill", archive, backfill_path)):
+            reset_tables()
+            started = time.perf_counter()
+            fn(sources, args.pages, args.warmup)
+            print(
+                f"warm-up {name:8s}: {stored()} pages in {time.perf_counter() - started:.1f}s (not counted)"
+            )
     rounds = max(1, args.rounds)
     per_round = args.pages // rounds
     feeds_per_round = args.feeds // rounds
