@@ -228,9 +228,9 @@ def _discover_ccnews(
     rt = runtime()
     with session_scope() as session:
         job = get_job(session, job_id)
-        path, offset = job.warc_file, job.warc_offset
-    if job.site != ALL_SITES:
-        sites = [s for s in sites if s.site == job.site]
+        path, offset, only = job.warc_file, job.warc_offset, job.site
+    if only != ALL_SITES:
+        sites = [s for s in sites if s.site == only]
     match = SiteMatcher(sites)
     url = f"{rt.settings.commoncrawl_data_url}/{path}"
     stream = ar.WarcStream(rt.client, rt.settings, throttle, url, offset)
@@ -249,7 +249,7 @@ def _discover_ccnews(
 
     for entry in stream:
         batch.cursor = entry.end
-        if entry.problem:  # recorded; a record of the sites is queued, its fetch says what is wrong
+        if entry.problem:  # in the fetch log; a capture of the sites is settled as failed with it
             batch.malformed += 1
             problems.append(
                 FetchResult(
@@ -275,9 +275,9 @@ def _discover_ccnews(
                     warc_offset=entry.offset,
                     warc_length=entry.length,
                 )
-                batch.kept.setdefault(canonical, (capture, site.source_id))
-                if entry.problem:
-                    batch.broken.setdefault(canonical, entry.problem)
+                kept, _ = batch.kept.setdefault(canonical, (capture, site.source_id))
+                if entry.problem and kept is capture:  # not an earlier, whole record of the URL
+                    batch.broken[canonical] = entry.problem
         if (
             len(batch.kept) >= max(1, rt.settings.archive_page_size)
             or time.monotonic() - last_commit >= WARC_COMMIT_SECONDS
