@@ -192,7 +192,9 @@ def analyse_page(
     try:
         if workers > 0:
             shared = _shared_topics(topic, topics)
-            out.article = get_pool(workers).call(_analyse_in_worker, (shared, *page, *types, site), deadline)
+            out.article = get_pool(workers).call(
+                _analyse_in_worker, (shared, *page, *types, site), deadline, warm="monitors.ingest:warm"
+            )
         else:
             with _in_thread:
                 out.article = analyse_content(*page, *types, topic, topics, site)
@@ -338,5 +340,9 @@ def _shared_topics(topic: Topic, topics: Sequence[Topic]) -> Shared[tuple[Topic,
 
 
 def warm() -> None:
-    """Load what the first analysis would (the language profiles), in a new worker."""
+    """Load what the first analysis would (trafilatura, the language profiles, the MinHash
+    permutations), in a worker before its first page, outside the page's deadline."""
+    import trafilatura  # noqa: F401 - imported by extract_article at the first page
+
     detect_language("Le sommet se tient à Paris cette semaine.")
+    fingerprint("Le sommet se tient à Paris cette semaine.")

@@ -43,9 +43,14 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-#: Modules (``module`` or ``module:function`` to call) a worker loads before its first call.
-PRELOAD = ("monitors.collect.feeds", "monitors.ingest:warm")
-#: How long a new worker may take to load :data:`PRELOAD` (a loaded machine is slow to import).
+#: Modules (``module`` or ``module:function`` to call) a worker loads before its first call:
+#: only feed parsing, which a poll needs at once. What a page needs (trafilatura, the
+#: language profiles: about 1 s of CPU, several seconds on a loaded machine) is loaded by
+#: each worker before its first page (``warm`` of :meth:`WorkerPool.call`), so a poll does
+#: not wait for it and a run with nothing to fetch never pays it.
+PRELOAD = ("monitors.collect.feeds",)
+#: How long a new worker may take to load :data:`PRELOAD`, or a call's ``warm`` (a loaded
+#: machine is slow to import).
 STARTUP_SECONDS = 300.0
 _READY = "ready"
 
@@ -58,14 +63,19 @@ class WorkerDied(RuntimeError):
     """The worker running a call died, twice (the call was tried on a fresh worker once)."""
 
 
+def _load(name: str) -> None:
+    """Import ``module`` and call its ``function`` for ``module:function``."""
+    module, _, function = name.partition(":")
+    loaded = importlib.import_module(module)
+    if function:
+        getattr(loaded, function)()
+
+
 def _serve(conn: Connection, preload: tuple[str, ...]) -> None:
     """A worker's loop: load, say ready, then run calls until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     for name in preload:
-        module, _, function = name.partition(":")
-        loaded = importlib.import_module(module)
-        if function:
-            getattr(loaded, function)()
+        _load(name)
     conn.send(_READY)
     while True:
         try:
@@ -92,6 +102,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.ready = False
+        self.warmed: set[str] = set()  # the ``warm`` names this worker has loaded
 
     def wait_ready(self) -> None:
         if self.ready:
@@ -170,10 +181,19 @@ class WorkerPool:
         if replacement is not None:
             self._idle.put(replacement)
 
-    def call(self, fn: Callable[..., T], args: tuple[Any, ...], deadline: float | None = None) -> T:
+    def call(
+        self,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        deadline: float | None = None,
+        warm: str | None = None,
+    ) -> T:
         """``fn(*args)`` in a worker, its exceptions raised here; :class:`WorkerTimeout` after
         ``deadline`` seconds (the worker is killed), :class:`WorkerDied` if the call killed
-        two workers in a row. ``fn`` must be importable by name (a module-level function)."""
+        two workers in a row. ``fn`` must be importable by name (a module-level function).
+
+        ``warm`` (``module`` or ``module:function``) is loaded first by a worker that has not
+        loaded it yet, within :data:`STARTUP_SECONDS` rather than the call's deadline."""
         deaths = starts = 0
         while True:
             worker = self._acquire()
@@ -181,6 +201,14 @@ class WorkerPool:
                 worker.wait_ready()
                 if not worker.process.is_alive():
                     raise WorkerDied(worker.describe_exit())
+                if warm is not None and warm not in worker.warmed:
+                    worker.conn.send((_load, (warm,)))
+                    if not worker.conn.poll(STARTUP_SECONDS):
+                        raise WorkerDied(f"worker did not load {warm} within {STARTUP_SECONDS:.0f} s")
+                    ok, error = worker.conn.recv()
+                    if not ok:
+                        raise WorkerDied(f"worker could not load {warm}: {error}")
+                    worker.warmed.add(warm)
                 worker.conn.send((fn, args))
             except (EOFError, OSError, WorkerDied) as exc:
                 # the worker died before it took the call (killed while idle, failed to start)

@@ -23,9 +23,10 @@ import sqlalchemy as sa
 
 from monitors import workers
 from monitors.collect.http import FetchResult
-from monitors.ingest import HANG_ENV, QueueItem, analyse_page
+from monitors.ingest import HANG_ENV, QueueItem, _analyse_in_worker, _shared_topics, analyse_page
 from monitors.judge.relevance import load_topic
 from monitors.judge.topic_set import load_topics
+from tests import worker_calls
 from tests.site import LocalSite, seed_pages, seed_site, write_sources
 from tests.test_concurrent_runs import ROOT, _command
 from tests.test_concurrent_runs import _env as run_env
@@ -188,3 +189,51 @@ def test_analysis_deadline_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert get_settings().analysis_deadline == 60.0
     monkeypatch.setenv("VEILLE_ANALYSIS_DEADLINE", "2.5")
     assert get_settings().analysis_deadline == 2.5
+
+
+def test_workers_load_only_feed_parsing_until_their_first_page() -> None:
+    """A poll's feeds do not wait for the page analysis to load (issue 19: bench/poll.py paid
+    the workers' warm-up on the path that starts them); the first page loads it."""
+    pool = workers.WorkerPool(1)
+    try:
+        assert pool.call(worker_calls.heavy_modules_loaded, (), 60) == []
+        page = seed_pages()[0]
+        url = "https://example.fr/warm.html"
+        pooled = pool.call(
+            _analyse_in_worker,
+            (
+                _shared_topics(load_topic(), ()),
+                _item(1, url),
+                page.html.encode(),
+                url,
+                "text/html",
+                "text/html",
+                None,
+            ),
+            60,
+            warm="monitors.ingest:warm",
+        )
+        assert pooled.text
+        assert "trafilatura" in pool.call(worker_calls.heavy_modules_loaded, (), 60)
+    finally:
+        pool.shutdown()
+
+
+def test_a_calls_warm_up_is_loaded_once_per_worker_and_not_timed_by_its_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = tmp_path / "warms"
+    monkeypatch.setenv("VEILLE_TEST_WARM_COUNT", str(count))
+    pool = workers.WorkerPool(1, preload=())
+    warm = "tests.worker_calls:slow_warm"
+    try:
+        for _ in range(3):  # a 2 s warm-up, a 1 s deadline: the calls still answer
+            assert pool.call(worker_calls.heavy_modules_loaded, (), 1, warm=warm) == []
+        [pid] = pool.pids()
+        assert count.read_text().split() == [str(pid)]
+        os.kill(pid, signal.SIGKILL)  # its replacement warms up again
+        time.sleep(0.2)
+        assert pool.call(worker_calls.heavy_modules_loaded, (), 1, warm=warm) == []
+        assert len(count.read_text().split()) == 2
+    finally:
+        pool.shutdown()

@@ -20,6 +20,7 @@ from monitors.group.dedup import (
     SEED,
     THRESHOLD,
     _minhash,
+    _permutations,
     _words,
     band_keys,
     detect_wire,
@@ -147,6 +148,23 @@ def test_minhash_is_datasketchs(size: int) -> None:
     reference = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32", hashfunc=int)
     reference.update_batch(hashes.tolist())
     assert _minhash(hashes) == reference.hashvalues.tolist()
+
+
+def test_permutations_are_datasketchs() -> None:
+    a, b = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32").permutations
+    ours = _permutations()
+    assert ours[0].dtype == a.dtype and ours[1].dtype == b.dtype
+    assert ours[0].tolist() == a.tolist() and ours[1].tolist() == b.tolist()
+
+
+def test_a_signature_does_not_import_datasketch_or_scipy() -> None:
+    # datasketch imports scipy: over a second of CPU on a loaded machine, in every worker
+    code = (
+        "import sys; from monitors.group.dedup import fingerprint; fingerprint('un texte assez long ' * 20);"
+        "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(

@@ -64,9 +64,8 @@ MIN_LINE_WORDS: int = 6
 # Below this many tokens after boilerplate removal, all lines are kept.
 MIN_SHINGLE_TOKENS: int = 40
 SEED: int = 20250210  # fixed: signatures are stored, so they must never change between runs
-# datasketch >= 2.0 hashing scheme, pinned so stored signatures stay comparable across upgrades
-# (datasketch 1.x has no ``scheme`` argument: pyproject's "datasketch>=1.6" should become >=2.0).
-_SCHEME = "affine32"
+# datasketch >= 2.0's "affine32" hashing scheme (computed here, checked against datasketch by
+# tests/test_dedup.py), pinned so stored signatures stay comparable across upgrades.
 _MAX_HASH = (1 << 32) - 1
 
 assert BANDS * ROWS == NUM_PERM
@@ -252,12 +251,14 @@ def _shingle_hashes(tokens: list[bytes]) -> np.ndarray:
 
 @functools.cache
 def _permutations() -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's permutations for (NUM_PERM, SEED, affine32): a_k odd and b_k, uint32.
-    Made on first use: datasketch imports scipy (0.3 s), which a run with nothing to ingest,
-    and every command that computes no signature, can do without."""
-    from datasketch import MinHash
-
-    a, b = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME).permutations
+    """datasketch's permutations for (NUM_PERM, SEED, affine32): a_k odd and b_k, uint32,
+    drawn as ``MinHash._init_permutations`` draws them (NumPy's legacy ``RandomState``, whose
+    stream NumPy keeps stable). Not through datasketch: importing it imports scipy, 0.3 s of
+    CPU on a quiet machine and over 1 s on a loaded one, in every worker that analyses pages;
+    tests/test_dedup.py checks these against datasketch's."""
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
     return a, b
 
 
