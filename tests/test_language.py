@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -241,3 +242,37 @@ def test_compiled_sums_reject_a_foreign_index() -> None:
         ngrams.log_likelihood(b" le sommet ", model.packed, model.log_probs)
     with pytest.raises(ValueError, match="uint64"):
         ngrams.build_index(model.codes.astype("float64"))
+
+
+def test_the_model_cached_on_disk_is_the_model_built_from_the_profiles(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker reads the arrays from VEILLE_DATA_DIR/cache instead of langdetect's profiles
+    (issue 19: half a second of CPU per worker); a damaged cache file is built again."""
+    from monitors.judge import language
+
+    monkeypatch.setenv("VEILLE_DATA_DIR", str(tmp_path))
+    path = language._cache_file()
+    assert path is not None and path.parent == tmp_path / "cache"
+    built = language._build_model()
+    language._write_cached(path, built)
+    cached = language._read_cached(path)
+    assert cached is not None
+    assert cached.languages == built.languages
+    for name in ("log_probs", "codes", "packed"):
+        a, b = getattr(cached, name), getattr(built, name)
+        assert (a is None and b is None) or (a.dtype == b.dtype and np.array_equal(a, b))
+    grams = sorted(_profile_grams(), key=language._gram_code)
+    assert cached.index == {g: i for i, g in enumerate(grams)}
+    path.write_bytes(path.read_bytes()[:1000])  # a writer that died half-way
+    assert language._read_cached(path) is None
+    monkeypatch.setattr(language, "_model", None)
+    assert language._get_model().codes.tolist() == built.codes.tolist()  # built again, rewritten
+    assert language._read_cached(path) is not None
+
+
+def _profile_grams() -> list[str]:
+    """langdetect's n-grams, as it loads them."""
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    return list(factory.word_lang_prob_map)

@@ -256,6 +256,8 @@ def _permutations() -> tuple[np.ndarray, np.ndarray]:
     stream NumPy keeps stable). Not through datasketch: importing it imports scipy, 0.3 s of
     CPU on a quiet machine and over 1 s on a loaded one, in every worker that analyses pages;
     tests/test_dedup.py checks these against datasketch's."""
+    import numpy as np
+
     gen = np.random.RandomState(SEED)
     a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
     b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)

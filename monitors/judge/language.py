@@ -23,13 +23,19 @@ bench/stages.py measures the stage with whichever path is installed and says whi
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import math
+import os
 import re
+import tempfile
 import threading
+import zipfile
 from dataclasses import dataclass
 from itertools import islice
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.utils.ngram import NGram
@@ -122,37 +128,115 @@ class _Model:
     always lands on a real position.
     """
 
-    index: dict[str, int]
     log_probs: np.ndarray  # (n-grams, languages), float32: 87,598 x 55, about 19 MB
     languages: tuple[str, ...]
     codes: np.ndarray  # uint64, sorted; row i is codes[i]'s, then the sentinel
     packed: np.ndarray | None  # monitors._ngrams.build_index(codes), where it is compiled
 
+    @functools.cached_property
+    def index(self) -> dict[str, int]:
+        """n-gram -> row (for tests and diagnostics; detection searches ``codes``)."""
+        return {_gram_of(int(code)): i for i, code in enumerate(self.codes[:-1].tolist())}
 
-def _get_model() -> _Model:
-    """Load langdetect's profiles once, under a lock (detection is called from threads)."""
+
+#: Bump when what the cached arrays mean changes (the smoothing is in the file's key already).
+_CACHE_FORMAT = 1
+
+
+def _cache_file() -> Path | None:
+    """Where the built model is cached: ``VEILLE_DATA_DIR/cache``, named by what it is built
+    from (langdetect's profile files, the smoothing, the compiled index or not)."""
+    try:
+        from monitors.settings import get_settings
+
+        folder = get_settings().data_dir / "cache"
+        profiles = sorted(
+            (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+            for entry in Path(PROFILES_DIRECTORY).iterdir()
+        )
+    except Exception:  # noqa: BLE001 - no usable settings or profiles folder: no cache
+        return None
+    key = repr((_CACHE_FORMAT, ALPHA, BASE_FREQ, NGRAM_SUMS, profiles)).encode()
+    return folder / f"language-model-{hashlib.blake2b(key, digest_size=10).hexdigest()}.npz"
+
+
+def _read_cached(path: Path) -> _Model | None:
     import numpy as np
 
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            log_probs, codes = data["log_probs"], data["codes"]
+            languages = tuple(str(lang) for lang in data["languages"])
+            packed = data["packed"] if "packed" in data.files else None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None  # absent, or written by a process that died: built again
+    if log_probs.shape != (len(codes) - 1, len(languages)) or (packed is None) != (_ngrams is None):
+        return None
+    for array in (log_probs, codes, packed):
+        if array is not None:
+            array.setflags(write=False)
+    return _Model(log_probs, languages, codes, packed)
+
+
+def _write_cached(path: Path, model: _Model) -> None:
+    """Write the cache atomically (a temporary file renamed), best effort."""
+    import numpy as np
+
+    arrays: dict[str, Any] = {
+        "log_probs": model.log_probs,
+        "codes": model.codes,
+        "languages": np.array(model.languages),
+    }
+    if model.packed is not None:
+        arrays["packed"] = model.packed
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".language-", delete=False) as tmp:
+            np.savez(tmp, **arrays)
+        os.replace(tmp.name, path)
+    except OSError:
+        with contextlib.suppress(OSError, UnboundLocalError):
+            os.unlink(tmp.name)
+
+
+def _build_model() -> _Model:
+    """langdetect's profiles read and turned into arrays (about 0.5 s of CPU, 1 s when loaded)."""
+    import numpy as np
+
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    grams = sorted(factory.word_lang_prob_map, key=_gram_code)
+    probs = np.array([factory.word_lang_prob_map[g] for g in grams], dtype=np.float64)
+    log_probs = np.log(probs + ALPHA / BASE_FREQ).astype(np.float32)
+    log_probs.setflags(write=False)
+    codes = np.array([*map(_gram_code, grams), _SENTINEL], dtype=np.uint64)
+    codes.setflags(write=False)
+    packed = None
+    if _ngrams is not None:
+        # copied into numpy memory: numpy asks for huge pages for large arrays (fewer
+        # TLB misses on lookups), and aligns it
+        packed = np.frombuffer(_ngrams.build_index(codes), np.uint8).copy()
+        packed.setflags(write=False)
+    return _Model(log_probs, tuple(factory.langlist), codes, packed)
+
+
+def _get_model() -> _Model:
+    """Load langdetect's profiles once, under a lock (detection is called from threads).
+
+    The arrays built from them are cached on disk (:func:`_cache_file`): every worker process
+    that analyses pages loads them, and reading the cache costs milliseconds where reading the
+    profiles costs half a second of CPU."""
     global _model
     if _model is None:
         with _model_lock:
             if _model is None:
-                factory = DetectorFactory()
-                factory.load_profile(PROFILES_DIRECTORY)
-                grams = sorted(factory.word_lang_prob_map, key=_gram_code)
-                probs = np.array([factory.word_lang_prob_map[g] for g in grams], dtype=np.float64)
-                log_probs = np.log(probs + ALPHA / BASE_FREQ).astype(np.float32)
-                log_probs.setflags(write=False)
-                codes = np.array([*map(_gram_code, grams), _SENTINEL], dtype=np.uint64)
-                codes.setflags(write=False)
-                index = {g: i for i, g in enumerate(grams)}
-                packed = None
-                if _ngrams is not None:
-                    # copied into numpy memory: numpy asks for huge pages for large arrays (fewer
-                    # TLB misses on lookups), and aligns it
-                    packed = np.frombuffer(_ngrams.build_index(codes), np.uint8).copy()
-                    packed.setflags(write=False)
-                _model = _Model(index, log_probs, tuple(factory.langlist), codes, packed)
+                path = _cache_file()
+                model = _read_cached(path) if path is not None else None
+                if model is None:
+                    model = _build_model()
+                    if path is not None:
+                        _write_cached(path, model)
+                _model = model
     return _model
 
 
@@ -164,6 +248,11 @@ def _gram_code(gram: str) -> int:
     different lengths cannot share a code.
     """
     return int.from_bytes(gram.encode("utf-16-le"), "little")
+
+
+def _gram_of(code: int) -> str:
+    """The n-gram whose :func:`_gram_code` is ``code``."""
+    return code.to_bytes(6, "little").decode("utf-16-le").rstrip("\x00")
 
 
 def _spaced(text: str) -> str:
