@@ -100,7 +100,8 @@ def _checked_at(suggestion: dict | None) -> datetime | None:
 
 def log_fetch(session: Session, *, queue_id: int | None = None, **fields: Any) -> None:
     """Add one ``fetch_log`` row (the fields of :func:`_log_row`, plus the queue row it concerns)."""
-    session.add(FetchLog(**{**_log_row(**fields), "queue_id": queue_id}))
+    # a Core INSERT, not an ORM object: one row per page, nothing reads it back in the session
+    session.execute(insert(FetchLog).values({**_log_row(**fields), "queue_id": queue_id}))
 
 
 def _queue_rows(outcome: PollOutcome) -> tuple[dict[str, dict], list[dict]]:
@@ -484,23 +485,35 @@ def apply_ingest(session: Session, out: IngestOutcome, max_attempts: int, run_id
         size=out.bytes,
         elapsed_ms=out.elapsed_ms,
     )
-    row = session.get(QueuedUrl, item.id, with_for_update=True)
-    assert row is not None
-    row.claimed_at, row.claimed_by = None, None
+    # the queue row is locked first, as before the article's locks; written once, at the end
+    # (Core statements: the ORM's load of the whole row and its flush cost more than the SQL)
+    locked = session.execute(
+        select(QueuedUrl.id).where(QueuedUrl.id == item.id).with_for_update()
+    ).scalar_one_or_none()
+    assert locked is not None
+    changes: dict[str, Any] = {"claimed_at": None, "claimed_by": None}
     if out.article is None:
         if out.error_class == TRANSIENT and item.attempts < max_attempts:
-            row.state = "pending"
-            row.reason = f"retry {item.attempts}/{max_attempts}: {out.reason}"
-            row.next_attempt_at = now() + timedelta(seconds=retry_delay(item.attempts, out.retry_after))
-            return "retry"
-        row.state = "skipped" if out.outcome == "skipped" else "failed"
-        row.reason = out.reason if out.error_class != TRANSIENT else f"gave up: {out.reason}"
-        return row.state
-    status, article_id = store_article(session, out)
-    _listing_sightings(session, item.id, article_id)
-    row.state = "fetched"
-    row.article_id = article_id
-    row.reason = None if status in {"stored", "revised", "unchanged"} else status_reason(status, article_id)
+            changes["state"] = "pending"
+            changes["reason"] = f"retry {item.attempts}/{max_attempts}: {out.reason}"
+            delay = retry_delay(item.attempts, out.retry_after)
+            changes["next_attempt_at"] = now() + timedelta(seconds=delay)
+            status = "retry"
+        else:
+            status = changes["state"] = "skipped" if out.outcome == "skipped" else "failed"
+            changes["reason"] = out.reason if out.error_class != TRANSIENT else f"gave up: {out.reason}"
+    else:
+        status, article_id = store_article(session, out)
+        _listing_sightings(session, item.id, article_id)
+        changes["state"] = "fetched"
+        changes["article_id"] = article_id
+        changes["reason"] = (
+            None if status in {"stored", "revised", "unchanged"} else status_reason(status, article_id)
+        )
+    session.execute(
+        update(QueuedUrl).where(QueuedUrl.id == item.id).values(**changes),
+        execution_options={"synchronize_session": False},
+    )
     return status
 
 
@@ -546,7 +559,11 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     stmt = insert(Article).values(**values, **archived).on_conflict_do_nothing().returning(Article.id)
     article_id = session.execute(stmt).scalar_one_or_none()
     if article_id is not None:
-        session.add(ArticleHtml(article_id=article_id, content_type=a.content_type, html_zlib=a.html_zlib))
+        session.execute(
+            insert(ArticleHtml).values(
+                article_id=article_id, content_type=a.content_type, html_zlib=a.html_zlib
+            )
+        )
         _sighting(session, article_id, item.source_id, a)
         write_topic_scores(session, article_id, a.topic_scores)
         link = link_and_index(session, article_id, a.signature, keys=keys)
