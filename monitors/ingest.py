@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitors.archive.topic_scores import topic_row
 from monitors.collect.http import HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle, fetch
 from monitors.collect.robots import RobotsCache
 from monitors.group.dedup import fingerprint
@@ -22,7 +21,7 @@ from monitors.group.urls import canonicalize_url
 from monitors.judge.boilerplate import SiteProfile, site_of
 from monitors.judge.extract import ExtractionError, extract_article
 from monitors.judge.language import detect_language, normalize_declared_language
-from monitors.judge.relevance import Topic, score_relevance
+from monitors.judge.relevance import Topic, score_relevance, topic_row
 from monitors.settings import Settings
 from monitors.workers import Shared, WorkerDied, WorkerTimeout, get_pool
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from monitors.judge.relevance import RelevanceResult, Topic, score_relevance
+from monitors.judge.relevance import Topic, score_relevance, topic_row
 
 _UPSERT = text(
     "INSERT INTO article_topics (article_id, topic, version, score, relevant, terms, evidence, scored_at)"
@@ -20,20 +20,6 @@ _UPSERT = text(
     " relevant = EXCLUDED.relevant, terms = EXCLUDED.terms, evidence = EXCLUDED.evidence,"
     " scored_at = EXCLUDED.scored_at"
 )
-
-
-def topic_row(topic: Topic, result: RelevanceResult) -> dict[str, Any]:
-    """One article_topics row (without the article id) for a topic's result."""
-    import json
-
-    return {
-        "topic": topic.name,
-        "version": result.topic_version,
-        "score": result.score,
-        "relevant": result.relevant,
-        "terms": list(result.terms),
-        "evidence": json.dumps(result.evidence, ensure_ascii=False),
-    }
 
 
 def write_topic_scores(session: Session, article_id: int, rows: Sequence[dict[str, Any]]) -> None:

@@ -26,6 +26,7 @@ code does few passes and touches few objects: per token, only C-level work (spli
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import unicodedata
@@ -1085,3 +1086,15 @@ def score_relevance(
         evidence=evidence,
         topic_version=topic.version,
     )
+
+
+def topic_row(topic: Topic, result: RelevanceResult) -> dict[str, Any]:
+    """One ``article_topics`` row (without the article id) for a topic's result."""
+    return {
+        "topic": topic.name,
+        "version": result.topic_version,
+        "score": result.score,
+        "relevant": result.relevant,
+        "terms": list(result.terms),
+        "evidence": json.dumps(result.evidence, ensure_ascii=False),
+    }
