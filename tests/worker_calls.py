@@ -10,7 +10,9 @@ import time
 
 def heavy_modules_loaded() -> list[str]:
     """In a worker: which of the page analysis's heavy modules it has imported."""
-    return sorted(m for m in ("trafilatura", "scipy", "datasketch", "sqlalchemy", "monitors.ingest") if m in sys.modules)
+    return sorted(
+        m for m in ("trafilatura", "scipy", "datasketch", "sqlalchemy", "monitors.ingest") if m in sys.modules
+    )
 
 
 def slow_warm() -> None:
