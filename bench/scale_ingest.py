@@ -79,19 +79,60 @@ def serve(corpus: str, total: int, port: Any, ready: Any) -> None:
     serve_routes(route, port, ready)
 
 
-def rss_mb(proc: Any, psutil: Any) -> tuple[float, float]:
-    """RSS of the process and of it with all its children, in MB."""
+def rss_mb(proc: Any, psutil: Any) -> tuple[float, float, float]:
+    """RSS in MB of veille's process, of its largest analysis worker (a spawned child running
+    ``spawn_main``; multiprocessing's resource tracker is not one), and of the whole tree."""
     try:
         own = proc.memory_info().rss
+        children = proc.children(recursive=True)
     except psutil.Error:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
+    worker = 0
     total = own
-    for child in proc.children(recursive=True):
+    for child in children:
         try:
-            total += child.memory_info().rss
+            rss = child.memory_info().rss
+            is_worker = any("spawn_main" in part for part in child.cmdline())
         except psutil.Error:
             continue
-    return own / 1e6, total / 1e6
+        total += rss
+        if is_worker:
+            worker = max(worker, rss)
+    return own / 1e6, worker / 1e6, total / 1e6
+
+
+def tree_cpu(proc: Any, psutil: Any) -> float:
+    """CPU seconds (user + system) of veille's process and its live children."""
+    total = 0.0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def backends_cpu(conn: Any, seen: dict[int, float], psutil: Any) -> float:
+    """CPU seconds of the PostgreSQL backends serving the scratch database (local server),
+    summed over every backend seen so far (a closed one counts with its last sample)."""
+    import sqlalchemy as sa
+
+    for pid in conn.scalars(
+        sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    ):
+        try:
+            t = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        seen[pid] = max(seen.get(pid, 0.0), t.user + t.system)
+    return sum(seen.values())
 
 
 def main() -> None:
@@ -103,6 +144,9 @@ def main() -> None:
     ap.add_argument("--checkpoints", default="10000,50000,100000")
     ap.add_argument("--corpus", type=Path, default=CORPUS_DIR)
     ap.add_argument("--keep-db", action="store_true")
+    ap.add_argument(
+        "--log", type=Path, default=None, help="veille run's output (default: in the scratch folder)"
+    )
     args = ap.parse_args()
     checkpoints = sorted(int(c) for c in args.checkpoints.split(",") if int(c) <= args.total)
 
@@ -129,24 +173,31 @@ def main() -> None:
                 )
             )
             env = veille_env(url, tmp)
+            log_path = args.log or Path(tmp) / "veille-run.log"
+            log = log_path.open("w")  # a file, not a pipe: a pipe nobody reads blocks veille when full
             started = time.perf_counter()
             proc = subprocess.Popen(
                 [*VEILLE, "run", "--all", "--sources", str(sources)],
                 env=env,
                 cwd=ROOT,
-                stdout=subprocess.PIPE,
+                stdout=log,
                 stderr=subprocess.STDOUT,
                 text=True,
             )
             watched = psutil.Process(proc.pid)
-            peak_own = peak_all = stretch_own = stretch_all = 0.0
+            peak_own = peak_worker = peak_all = 0.0
+            stretch_own = stretch_worker = stretch_all = 0.0
             last_done, last_t = 0, started
+            backends: dict[int, float] = {}
+            last_cpu = last_db_cpu = 0.0
             pending = list(checkpoints)
             next_count = 0.0
             while proc.poll() is None:
-                own, everything = rss_mb(watched, psutil)
+                own, worker, everything = rss_mb(watched, psutil)
                 peak_own, peak_all = max(peak_own, own), max(peak_all, everything)
+                peak_worker = max(peak_worker, worker)
                 stretch_own, stretch_all = max(stretch_own, own), max(stretch_all, everything)
+                stretch_worker = max(stretch_worker, worker)
                 now = time.perf_counter()
                 if now >= next_count:
                     next_count = now + 5
@@ -155,20 +206,26 @@ def main() -> None:
                             conn.scalar(sa.text("SELECT count(*) FROM url_queue WHERE state <> 'pending'"))
                             or 0
                         )
+                        db_cpu = backends_cpu(conn, backends, psutil)
+                    cpu = max(tree_cpu(watched, psutil), last_cpu)
                     while pending and done >= pending[0]:
                         rate = (done - last_done) / max(now - last_t, 1e-9)
+                        per = max(done - last_done, 1)
                         print(
                             f"  {pending[0]:>7} pages done at {now - started:7.0f} s: peak RSS since the last line "
-                            f"veille {stretch_own:6.0f} MB, with its children {stretch_all:6.0f} MB; "
-                            f"{rate:5.1f} pages/s; "
+                            f"veille {stretch_own:6.0f} MB, largest analysis worker {stretch_worker:6.0f} MB, "
+                            f"all its processes {stretch_all:6.0f} MB; {rate:5.1f} pages/s; "
+                            f"CPU per page {(cpu - last_cpu) / per * 1000:5.1f} ms veille (all its processes), "
+                            f"{(db_cpu - last_db_cpu) / per * 1000:5.1f} ms PostgreSQL; "
                             f"load {os.getloadavg()[0]:.1f}",
                             flush=True,
                         )
                         pending.pop(0)
-                        last_done, last_t = done, now
-                        stretch_own = stretch_all = 0.0
+                        last_done, last_t, last_cpu, last_db_cpu = done, now, cpu, db_cpu
+                        stretch_own = stretch_worker = stretch_all = 0.0
                 time.sleep(0.5)
-            out = proc.stdout.read() if proc.stdout else ""
+            log.close()
+            out = log_path.read_text(errors="replace")
             print(f"veille run exited {proc.returncode} after {time.perf_counter() - started:.0f} s")
             print("  " + (out.strip().splitlines() or [""])[-1])
             with engine.connect() as conn:
@@ -177,7 +234,8 @@ def main() -> None:
                 )
                 articles = conn.scalar(sa.text("SELECT count(*) FROM articles"))
             print(
-                f"queue: {states}; articles: {articles}; peak RSS veille {peak_own:.0f} MB, all {peak_all:.0f} MB"
+                f"queue: {states}; articles: {articles}; peak RSS veille {peak_own:.0f} MB, "
+                f"largest analysis worker {peak_worker:.0f} MB, all {peak_all:.0f} MB"
             )
     finally:
         engine.dispose()
