@@ -96,13 +96,17 @@ def start_prefect_server(env: dict[str, str], home: Path) -> tuple[subprocess.Po
     )
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
+    try:
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    return proc, url
+            except OSError:
+                time.sleep(0.5)
+    except BaseException:  # interrupted while waiting: the server is not left behind
+        os.killpg(proc.pid, 9)
+        raise
+    os.killpg(proc.pid, 9)
     raise SystemExit("prefect server start did not answer within 300 s")
 
 
@@ -150,24 +154,6 @@ def main() -> None:
             False,
         ),
     }
-    if "api" not in skip:
-        server, api_url = start_prefect_server(env, Path(tmp) / "prefect-server-home")
-        steps["veille run, nothing due, with a Prefect server (recorded run)"] = (
-            ["env", f"PREFECT_API_URL={api_url}", *veille, "run", "--sources", str(sources)],
-            False,
-        )
-        steps["veille run, nothing due, with a Prefect server, VEILLE_PREFECT=on (flows: before)"] = (
-            [
-                "env",
-                f"PREFECT_API_URL={api_url}",
-                "VEILLE_PREFECT=on",
-                *veille,
-                "run",
-                "--sources",
-                str(sources),
-            ],
-            False,
-        )
     if "server" not in skip:
         steps["temporary Prefect server start+stop"] = ([PY, "-c", SERVER], True)
     if "embedded" not in skip:
@@ -175,6 +161,24 @@ def main() -> None:
         subprocess.run([PY, "-c", EMBEDDED, str(pgdata)], env=env, check=True, capture_output=True)
         steps["embedded PostgreSQL start+stop"] = ([PY, "-c", EMBEDDED, str(pgdata)], True)
     try:
+        if "api" not in skip:
+            server, api_url = start_prefect_server(env, Path(tmp) / "prefect-server-home")
+            steps["veille run, nothing due, with a Prefect server (recorded run)"] = (
+                ["env", f"PREFECT_API_URL={api_url}", *veille, "run", "--sources", str(sources)],
+                False,
+            )
+            steps["veille run, nothing due, with a Prefect server, VEILLE_PREFECT=on (flows: before)"] = (
+                [
+                    "env",
+                    f"PREFECT_API_URL={api_url}",
+                    "VEILLE_PREFECT=on",
+                    *veille,
+                    "run",
+                    "--sources",
+                    str(sources),
+                ],
+                False,
+            )
         subprocess.run([*veille, "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
         polled = subprocess.run(
             [*veille, "run", "--all", "--sources", str(sources)], env=env, capture_output=True, cwd=ROOT

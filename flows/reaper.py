@@ -107,6 +107,8 @@ def reap(token: str) -> None:
 
 def stop_orphaned_embedded_server() -> None:
     """Stop the embedded PostgreSQL when no live process uses it (its last user was killed)."""
+    if os.environ.get("VEILLE_DATABASE_URL"):
+        return  # a server of the user's: no embedded one (and no settings to load at exit)
     from monitors.settings import get_settings
 
     settings = get_settings()
@@ -122,6 +124,8 @@ def stop_orphaned_embedded_server() -> None:
 
 def main(token: str) -> None:
     os.environ.pop(TOKEN_ENV, None)
+    import psutil  # noqa: F401 - loaded while the command runs, not after it ended (it waits for us)
+
     # wait for the command to end: the pipe closes with its last holder
     while True:
         try:
