@@ -37,8 +37,8 @@ at most 2x at 1M). The machine's load average is printed with every line.
 
     python bench/archive_scale.py [--sizes 10000,100000,1000000] [--rounds 2] [--nice 10] [--per-day 1400] [--keep-db]
 
-Needs a PostgreSQL server (VEILLE_BENCH_ADMIN_URL, as bench/ingest.py). The fill to 1M takes
-15-30 minutes and about 8 GB of disk; its PostgreSQL backends can be reniced
+Needs a PostgreSQL server (VEILLE_BENCH_ADMIN_URL, as bench/ingest.py). The fill to 1M took
+54 minutes at a load of 15-20 and takes 11 GB of disk; its PostgreSQL backends can be reniced
 with ``--nice N`` (this process too), so other work on the machine goes first.
 """
 
