@@ -937,35 +937,24 @@ def score_relevance(
     weights = topic.zone_weights
     matched: dict[str, dict[str, Any]] = {}
     group_totals: dict[str, float] = {}
-    for term in topic.terms:
-        t_zones = term_zones.get(term.name)
-        if not t_zones:
+    rules: list[tuple[Term | Proximity, dict[str, int] | None, bool]]
+    rules = [(term, term_zones.get(term.name), False) for term in topic.terms]
+    rules += [(prox, prox_zones.get(prox.name), True) for prox in topic.proximities]
+    for rule, zones, is_proximity in rules:
+        if not zones:
             continue
-        contribution = term.weight * _zone_counts_total(t_zones, weights)
-        if term.name in background:
-            contribution *= _background_discount(background[term.name], t_zones, topic.background_factor)
-        group_totals[term.group] = group_totals.get(term.group, 0.0) + contribution
-        matched[term.name] = {
-            "group": term.group,
-            "count": sum(t_zones.values()),
-            "zones": dict(t_zones),
+        contribution = rule.weight * _zone_counts_total(zones, weights)
+        if rule.name in background:
+            contribution *= _background_discount(background[rule.name], zones, topic.background_factor)
+        group_totals[rule.group] = group_totals.get(rule.group, 0.0) + contribution
+        matched[rule.name] = {
+            "group": rule.group,
+            "count": sum(zones.values()),
+            "zones": dict(zones),
             "contribution": round(contribution, 4),
         }
-    for prox in topic.proximities:
-        p_zones = prox_zones.get(prox.name)
-        if not p_zones:
-            continue
-        contribution = prox.weight * _zone_counts_total(p_zones, weights)
-        if prox.name in background:
-            contribution *= _background_discount(background[prox.name], p_zones, topic.background_factor)
-        group_totals[prox.group] = group_totals.get(prox.group, 0.0) + contribution
-        matched[prox.name] = {
-            "group": prox.group,
-            "count": sum(p_zones.values()),
-            "zones": dict(p_zones),
-            "contribution": round(contribution, 4),
-            "proximity": True,
-        }
+        if is_proximity:
+            matched[rule.name]["proximity"] = True
 
     # groups that stand in for others (the Paris anchors are summit terms too)
     effective = dict(group_totals)
