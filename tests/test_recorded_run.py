@@ -82,6 +82,24 @@ def test_a_failing_direct_cycle_ends_its_flow_run_failed(
     assert state.message == "Flow run encountered an exception: RuntimeError: broken step"
 
 
+def test_a_database_error_while_checking_for_work_runs_the_flows(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.pipeline
+
+    seed_site(site)
+    sources = str(_sources(tmp_path, site, "/feed.xml"))
+    assert _quiet(["run", "--sources", sources])[0] == 0
+    polls = len(_runs("veille-poll"))
+
+    def lost(*args: object) -> bool:
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(flows.pipeline, "nothing_due", lost)
+    assert _quiet(["run", "--sources", sources])[0] == 0  # no traceback: the flows ran the cycle
+    assert len(_runs("veille-poll")) == polls + 1
+
+
 def test_settings_beyond_the_small_client_run_the_flows(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path
 ) -> None:

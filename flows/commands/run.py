@@ -76,13 +76,18 @@ def handle(args: argparse.Namespace) -> int:
 def run_recorded(args: argparse.Namespace, started: float) -> int | None:
     """With a Prefect server and nothing due: the cycle run directly, recorded as one
     ``veille-run`` flow run (:mod:`flows.record`); None when there is work, or the run could
-    not be recorded (the flows run)."""
+    not be recorded or the check for work met a database error (the flows run)."""
+    from sqlalchemy.exc import DBAPIError
+
     from flows.direct import run_cycle, show_logs
     from flows.outcome import EXIT_NOTHING
     from flows.pipeline import nothing_due
 
-    if not nothing_due(args.sources):
-        return None
+    try:
+        if not nothing_due(args.sources):
+            return None
+    except DBAPIError:
+        return None  # the flows run instead: they recover from a lost database, or say why in the run's state
     from flows import record
 
     show_logs()
