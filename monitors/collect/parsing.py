@@ -1,7 +1,8 @@
 """Feed parsing off the polling threads' GIL, in the worker processes of :mod:`monitors.workers`.
 
-feedparser is pure Python (about 6 ms of CPU for a 10-entry feed), so sixteen polling
-threads parsing in one process queue up behind the GIL. They hand the body to the
+Parsing is Python under the GIL (feedparser about 3 ms of CPU for a 10-entry feed, the RSS
+2.0 fast path of :mod:`monitors.collect.rss_fast` about 0.8 ms), so sixteen polling threads
+parsing in one process queue up behind it. They hand the body to the
 ``VEILLE_PARSE_WORKERS`` processes instead (bytes in, plain entries out), the same ones that
 analyse pages; 0 parses in the calling thread. A worker that dies or runs past the deadline
 is replaced and the feed is parsed in the thread, so a poll never fails because of a worker.
