@@ -250,7 +250,18 @@ def test_short_text_in_the_peak_needs_the_events_vocabulary_and_says_why(topic: 
     bare = score_relevance(topic, study, published_at=date(2025, 2, 12))
     assert not bare.relevant
     assert bare.evidence["short_text"]["decided"] is False and bare.evidence["short_text"]["event"] == 0
-    # the same paragraph naming one of the summit's people: in the peak, the date says which event
+    # naming one of the summit's people does not make a hospital study the summit's: AI in one
+    # sector ([short_text] other_groups) outweighs a name that is in other news too
+    in_hospitals = score_relevance(
+        topic, study + " Emmanuel Macron s'en est félicité.", published_at=date(2025, 2, 12)
+    )
+    assert not in_hospitals.relevant and in_hospitals.evidence["short_text"]["other_event"] > 0
+    # an AI paragraph of no sector naming one of the summit's people: in the peak, the date says
+    # which event
+    study = (
+        "Un outil d'IA conçu par une jeune équipe lyonnaise résume les rapports publics "
+        "en quelques secondes, mais se trompe encore sur les chiffres."
+    )
     named = study + " Emmanuel Macron s'en est félicité."
     inside = score_relevance(topic, named, published_at=date(2025, 2, 12))
     assert inside.relevant
@@ -328,3 +339,63 @@ def test_investment_by_funds_is_a_structure_not_a_list(topic: Topic) -> None:
     ):
         result = score_relevance(topic, text, published_at=peak)
         assert result.relevant and "invest" in result.evidence["short_text"]["groups"], text
+
+
+def test_short_text_themes_tie_a_paragraph_that_names_nothing_of_the_event(topic: Topic) -> None:
+    from monitors.judge.explain import why
+
+    # a speech on Europe's AI race: an AI word, a theme of the summit (competition,
+    # simplification) and the scene (Europe, America, China), nothing of the event's own names
+    speech = (
+        "Le chef de l'État a appelé les Européens à simplifier leurs règles pour ne pas perdre "
+        "la course à l'intelligence artificielle face à l'Amérique et à la Chine."
+    )
+    for published in (date(2025, 2, 11), None):
+        result = score_relevance(topic, speech, published_at=published)
+        short = result.evidence["short_text"]
+        assert result.relevant and short["decided"], published
+        assert set(short["theme"]) >= {"agenda", "scene"} and short["event"] > 0
+        assert "(themes: agenda + scene)" in why(result.evidence)
+    # elsewhere in the active period, the date says the summit was not the news
+    result = score_relevance(topic, speech, published_at=date(2025, 6, 11))
+    assert not result.relevant and result.evidence["short_text"]["theme"] == []
+    # an AI word alone, or with the scene but no theme, is not enough
+    for text in (
+        "L'intelligence artificielle progresse vite, disent les chercheurs.",
+        "L'intelligence artificielle progresse vite en France et en Chine, disent les chercheurs.",
+    ):
+        result = score_relevance(topic, text, published_at=date(2025, 2, 11))
+        assert not result.relevant and result.evidence["short_text"]["theme"] == [], text
+    # AI next to a theme in one clause stands for the scene ("open AI, in the public interest")
+    opened = "Les organisateurs défendent une IA ouverte, au service de l'intérêt général."
+    result = score_relevance(topic, opened)
+    assert result.relevant and "aitheme" in result.evidence["short_text"]["theme"]
+    # heads of state and delegations with an AI word are the stage itself
+    stage = "Delegations from dozens of countries listened to heads of state speak about AI."
+    result = score_relevance(topic, stage, published_at=date(2025, 2, 10))
+    assert result.relevant and "stage" in result.evidence["short_text"]["theme"]
+
+
+def test_short_text_themes_yield_to_another_event_or_subject(topic: Topic) -> None:
+    peak = date(2025, 2, 11)
+    # another event named, weighing half the themes or more: a model launch
+    launch = (
+        "The release of DeepSeek's cheap model raised doubts about whether the United States "
+        "can keep its lead in the AI race."
+    )
+    result = score_relevance(topic, launch, published_at=peak)
+    assert not result.relevant and result.evidence["short_text"]["theme"] == []
+    assert result.evidence["short_text"]["other_event"] > 0
+    # another subject of short texts ([short_text] other_groups): AI in one sector
+    banks = (
+        "L'intelligence artificielle pourrait supprimer des milliers d'emplois dans les agences "
+        "bancaires françaises, selon un syndicat."
+    )
+    result = score_relevance(topic, banks, published_at=peak)
+    assert not result.relevant and "AI in one sector" in result.terms
+    # a technology word is a subject only with the themes around it
+    themed = "Les start-up européennes réclament un marché unique pour rivaliser avec la Chine."
+    assert score_relevance(topic, themed, published_at=peak).relevant
+    bare = "Les start-up lyonnaises ont recruté davantage cette année."
+    result = score_relevance(topic, bare, published_at=peak)
+    assert not result.relevant and "tech" not in result.evidence["short_text"]["groups"]

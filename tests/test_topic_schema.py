@@ -65,6 +65,13 @@ def test_a_good_topic_loads(tmp_path: Path) -> None:
             "[short_text] event_groups: unknown group 'wether'",
         ),
         (lambda t: t + '\n[short_text]\npeak_subjects = ["x"]\n', 15, "[short_text] peak_subjects: unknown"),
+        (
+            lambda t: t + '\n[short_text]\ntheme_groups = ["weather", ["weather", "wether"]]\n',
+            15,
+            "[short_text] theme_groups: unknown group 'wether'",
+        ),
+        (lambda t: t + '\n[short_text]\nother_groups = ["x"]\n', 15, "[short_text] other_groups: unknown"),
+        (lambda t: t + "\n[short_text]\ntheme_groups = [1]\n", 15, "[short_text] theme_groups: a list of"),
     ],
 )
 def test_a_bad_topic_stops_with_file_and_line(tmp_path: Path, change, line: int, message: str) -> None:  # type: ignore[no-untyped-def]

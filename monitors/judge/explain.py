@@ -43,4 +43,5 @@ def _short_reason(short: dict[str, Any], published_at: str | None) -> str:
         when = f"published in the peak {start}..{end}"
     else:
         when = "published in the active period" if published_at else "undated"
-    return f"short text {when}: {', '.join(short['groups'])}"
+    themes = f" (themes: {' + '.join(short['theme'])})" if short.get("theme") else ""
+    return f"short text {when}: {', '.join(short['groups'])}{themes}"

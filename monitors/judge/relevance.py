@@ -371,6 +371,12 @@ class Topic:
     short_peak_groups: tuple[str, ...] = ()  # event groups that count in the peak only
     short_alone_groups: tuple[str, ...] = ()  # event groups that may stand without a subject word
     short_peak_subjects: tuple[str, ...] = ()  # subject groups that suffice alone in the peak
+    # the event's themes: when every entry (one group, or alternative groups) is met, their
+    # evidence counts as the event's (a combination, not one word, ties a generic text to the
+    # event), and short_theme_subjects then count as subject words too
+    short_theme_groups: tuple[tuple[str, ...], ...] = ()
+    short_theme_subjects: tuple[str, ...] = ()
+    short_other_groups: tuple[str, ...] = ()  # another subject's evidence, weighed like another event
     short_peak_min: float = 0.0
     short_period_min: float = math.inf
     short_alone_min: float = math.inf
@@ -510,6 +516,12 @@ def load_topic(path: str | Path | None = None) -> Topic:
         short_peak_groups=tuple(data.get("short_text", {}).get("peak_groups", ())),
         short_alone_groups=tuple(data.get("short_text", {}).get("alone_groups", ())),
         short_peak_subjects=tuple(data.get("short_text", {}).get("peak_subjects", ())),
+        short_theme_groups=tuple(
+            (e,) if isinstance(e, str) else tuple(e)
+            for e in data.get("short_text", {}).get("theme_groups", ())
+        ),
+        short_theme_subjects=tuple(data.get("short_text", {}).get("theme_subjects", ())),
+        short_other_groups=tuple(data.get("short_text", {}).get("other_groups", ())),
         short_peak_min=float(data.get("short_text", {}).get("peak_min", 0.0)),
         short_period_min=float(data.get("short_text", {}).get("period_min", math.inf)),
         short_alone_min=float(data.get("short_text", {}).get("alone_min", math.inf)),
@@ -796,6 +808,12 @@ def _short_text(
     count as event evidence in the peak only: there the date says which event they belong to;
     so does ``peak_subjects`` (AI infrastructure, investments by funds: in the peak, that news
     was the event's announcements), which suffices there without event evidence.
+
+    Most such paragraphs name nothing of the event: ``theme_groups`` ties them by a combination
+    (an AI word with one of the event's themes and its scene, its cast, AI next to a theme, or
+    its stage of leaders). In the peak or undated, when every entry is met, that evidence counts
+    as the event's and ``theme_subjects`` (technology words) count as subjects, unless another
+    event, or another subject (``other_groups``: AI in one sector), weighs ``1/dominance`` of it.
     """
     start, end = topic.peak
     if (
@@ -812,18 +830,39 @@ def _short_text(
     in_peak = bool(published_at and start and end and start <= published_at <= end)
     if not in_peak and math.isinf(topic.short_period_min) and math.isinf(topic.short_alone_min):
         return None  # a topic with the peak rule only
-    subject = sum(group_totals.get(g, 0.0) for g in topic.short_groups)
+    # the event's themes: each entry of theme_groups is met by one of its groups (peak_groups,
+    # people in other news too, in the peak only); all met, in the peak or undated (elsewhere in
+    # the period the date says the event was not the news), the evidence of the groups that met
+    # them counts as the event's
+    met = [
+        [g for g in entry if group_totals.get(g, 0.0) > 0 and (in_peak or g not in topic.short_peak_groups)]
+        for entry in topic.short_theme_groups
+    ]
+    themed = bool(met) and all(met) and (in_peak or published_at is None)
+    theme_hits = sorted({g for entry in met for g in entry}) if themed else []
+    # other_groups: evidence of another subject (AI in one sector, a visit to Washington), weighed
+    # like another event in short texts only
+    strongest_case = max([strongest_case, *(group_totals.get(g, 0.0) for g in topic.short_other_groups)])
+    # the themes are the weakest evidence: they count only when they outweigh any other event
+    # named by scoring.dominance (the factor by which another event dominates the anchors)
+    if strongest_case * max(topic.dominance, 1.0) >= sum(group_totals.get(g, 0.0) for g in theme_hits):
+        theme_hits = []
+    subject_groups = (*topic.short_groups, *(topic.short_theme_subjects if theme_hits else ()))
+    subject = sum(group_totals.get(g, 0.0) for g in subject_groups)
     # names that need a date ("the AI summit") count only when the text is dated in the period
     event_groups = [
         g
         for g in (*topic.short_event_groups, *(topic.short_peak_groups if in_peak else ()))
         if published_at is not None or g not in topic.period_anchor_groups
     ]
-    event = sum(group_totals.get(g, 0.0) for g in event_groups)
+    own = sum(group_totals.get(g, 0.0) for g in event_groups)
+    themes = sum(group_totals.get(g, 0.0) for g in theme_hits if g not in event_groups)
+    event = own + themes
     alone = sum(group_totals.get(g, 0.0) for g in topic.short_alone_groups)
     needed = topic.short_peak_min if in_peak else topic.short_period_min
-    present = [g for g in (*topic.short_groups, *event_groups) if group_totals.get(g, 0.0) > 0]
-    outweighed = strongest_case > max(event, subject if needed <= 0 else 0.0)
+    present = [g for g in (*subject_groups, *event_groups, *theme_hits) if group_totals.get(g, 0.0) > 0]
+    present = list(dict.fromkeys(present))
+    outweighed = strongest_case > max(own, themes, subject if needed <= 0 else 0.0)
     peak_subject = in_peak and any(group_totals.get(g, 0.0) > 0 for g in topic.short_peak_subjects)
     enough = (subject > 0 and (event >= needed or peak_subject)) or alone >= topic.short_alone_min
     return {
@@ -833,6 +872,7 @@ def _short_text(
         "groups": present,
         "subject": round(subject, 4),
         "event": round(event, 4),
+        "theme": theme_hits,
         "needed": needed,
         "other_event": round(strongest_case, 4),
         "decided": enough and not outweighed,

@@ -40,6 +40,9 @@ SECTION_KEYS: dict[str, set[str]] = {
         "peak_groups",
         "alone_groups",
         "peak_subjects",
+        "theme_groups",
+        "theme_subjects",
+        "other_groups",
         "peak_min",
         "period_min",
         "alone_min",
@@ -157,13 +160,21 @@ def check_topic_data(data: dict[str, Any], text: str, path: str | Path) -> None:
                     _line_of(lines, rf"^\s*{key}\s*="), f"[period] {key}: not a date (YYYY-MM-DD): {value!r}"
                 )
     short = data.get("short_text", {})
-    for key in ("groups", "event_groups", "peak_groups", "alone_groups", "peak_subjects"):
-        for name in short.get(key, []):
+    for key in (
+        "groups", "event_groups", "peak_groups", "alone_groups", "peak_subjects",
+        "theme_groups", "theme_subjects", "other_groups",
+    ):  # fmt: skip
+        entries = short.get(key, [])
+        where = _line_of(lines, rf"^\s*{key}\s*=", _line_of(lines, r"^\s*\[\s*short_text\s*\]") - 1)
+        if not isinstance(entries, list) or not all(
+            isinstance(e, str) or (isinstance(e, list) and e and all(isinstance(n, str) for n in e))
+            for e in entries
+        ):
+            fail(where, f"[short_text] {key}: a list of group names (or, in theme_groups, of lists of them)")
+        names = [n for entry in entries for n in ([entry] if isinstance(entry, str) else entry)]
+        for name in names:
             if name not in groups:
-                fail(
-                    _line_of(lines, rf"^\s*{key}\s*=", _line_of(lines, r"^\s*\[\s*short_text\s*\]") - 1),
-                    f"[short_text] {key}: unknown group {name!r}",
-                )
+                fail(where, f"[short_text] {key}: unknown group {name!r}")
 
 
 def _check_patterns(spec: dict[str, Any], lines: list[str], start: int, where: str, fail: Any) -> None:

@@ -1,0 +1,48 @@
+"""tests/eval/story_cv.py: the leave-one-story-out estimate documented in docs/topics.md."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from monitors.judge.relevance import load_topic, score_item
+from tests.eval.story_cv import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Our own sentences. Story "roost" alone names ROOST, story "envoy" alone Martin Tisné (two
+# `entity` terms of the summit topic); with the rule that only its own story matches dropped,
+# each paragraph must stand on what is left, and nothing else ties it to the summit.
+ITEMS = [
+    {"id": "a", "story": "roost", "kind": "paragraph", "label": "summit", "published_at": None,
+     "text": "ROOST proposera des outils libres pour repérer les contenus illicites avec l'IA."},
+    {"id": "b", "story": "envoy", "kind": "paragraph", "label": "summit", "published_at": None,
+     "text": "Martin Tisné a présenté un modèle d'IA entraîné sur des archives de presse."},
+    {"id": "c", "story": "other", "kind": "paragraph", "label": "ai_other", "published_at": "2025-02-12",
+     "text": "Une application de cuisine utilise l'IA pour proposer des recettes."},
+]  # fmt: skip
+
+
+def test_story_cv_drops_what_only_the_held_out_story_matches(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in ITEMS), "utf-8")
+    assert main(["--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "leave-one-story-out, labelled.jsonl" in out
+    # both summit paragraphs lose their only event term: found as scored, missed held out
+    assert all(score_item(load_topic(), i).relevant for i in ITEMS[:2])
+    assert "paragraph undated      P 0.000 R 0.000  tp 0 fp 0 fn 2" in out
+    assert "paragraph dated        P 0.000 R 0.000  tp 0 fp 0 fn 2" in out
+
+
+def test_story_cv_runs_as_documented(tmp_path: Path) -> None:
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in ITEMS), "utf-8")
+    done = subprocess.run(
+        [sys.executable, "tests/eval/story_cv.py", "--data", str(data), "--drop-groups", "entity,cast"],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "without ['cast', 'entity']" in done.stdout
