@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from flows.commands.common import print_table
-    from monitors.judge.evaluation import shared_eval_dir
+    from monitors.judge.evaluation import dev_split
     from monitors.judge.relevance import DEFAULT_TOPIC_PATH, model_path
     from monitors.judge.topic_schema import parse_topic_file
     from monitors.judge.training import train_topic
@@ -51,13 +51,10 @@ def handle(args: argparse.Namespace) -> int:
     if output is None:
         print(f"error: {topic_path} has no [model] file and no --output was given", file=sys.stderr)
         return 2
-    data = args.data
+    data = dev_split(args.data)
     if data is None:
-        shared = shared_eval_dir()
-        if shared is None:
-            print("error: no --data and no ../shared/eval/relevance-dev.jsonl", file=sys.stderr)
-            return 2
-        data = shared / "relevance-dev.jsonl"
+        print("error: no --data and no ../shared/eval/relevance-dev.jsonl", file=sys.stderr)
+        return 2
     topic = _rules_only_topic(topic_path, data_spec)
     model, report = train_topic(topic, data, c=args.c)
     rows = [

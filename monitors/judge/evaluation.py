@@ -34,6 +34,15 @@ def shared_eval_dir(root: Path | None = None) -> Path | None:
     return None
 
 
+def dev_split(data: str | Path | None = None) -> Path | None:
+    """``data`` when given, else the shared dev split (what rules and models are tuned on);
+    None when neither is there."""
+    if data is not None:
+        return Path(data)
+    shared = shared_eval_dir()
+    return shared / "relevance-dev.jsonl" if shared is not None else None
+
+
 def read_labelled(path: str | Path) -> list[dict[str, Any]]:
     """The items of a labelled JSON-lines set. An item that names a ``seed`` (a file path,
     relative to the set's folder) takes its ``text`` from that file, and its ``title`` from the

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from monitors.judge.evaluation import read_labelled, shared_eval_dir  # noqa: E402
+from monitors.judge.evaluation import dev_split, read_labelled  # noqa: E402
 from monitors.judge.relevance import Topic, load_topic, score_item  # noqa: E402
 
 EVENT_GROUPS = ("anchor", "named", "tie", "outcome", "entity", "cast")
@@ -85,13 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--drop-groups", default="", help="comma-separated groups to remove entirely")
     args = parser.parse_args(argv)
-    data = args.data
+    data = dev_split(args.data)
     if data is None:
-        shared = shared_eval_dir()
-        if shared is None:
-            print("no shared dev split (../shared/eval/relevance-dev.jsonl): pass --data", file=sys.stderr)
-            return 2
-        data = shared / "relevance-dev.jsonl"
+        print("no shared dev split (../shared/eval/relevance-dev.jsonl): pass --data", file=sys.stderr)
+        return 2
     topic = load_topic(args.topic)
     drop = frozenset(g for g in args.drop_groups.split(",") if g)
     report = story_cv(topic, read_labelled(data), drop_groups=drop)
