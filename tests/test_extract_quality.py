@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from flows.cli import main
 from monitors.judge.cleanup import clean_lines
-from monitors.judge.extract import extract_article
+from monitors.judge.extract import DATE_LANGUAGES, extract_article
 from monitors.judge.metadata import PageMeta, _key, choose_title, parse_date, strip_site
 from monitors.judge.paywall import check_access, stops_mid_sentence
 from tests.site import SEEDS, LocalSite, write_sources
@@ -269,3 +269,27 @@ def test_text_that_stops_mid_sentence_is_truncated() -> None:
 def test_a_text_that_is_only_a_notice_is_kept() -> None:
     text, access = check_access("Article réservé aux abonnés", None)
     assert text == "Article réservé aux abonnés" and access.paywalled
+
+
+def test_htmldate_asks_dateparser_in_veilles_languages_only() -> None:
+    """dateparser with all its 205 locales compiled them all at the first string none could
+    read (2.1 s of CPU per analysis worker, issue 19); limited to DATE_LANGUAGES, the strings
+    of those languages read as before and an unreadable one costs a few locales."""
+    from dateparser import DateDataParser
+    from htmldate import extractors
+
+    extract_article(page(), URL)  # the first extraction points htmldate at the limited parser
+    limited = extractors.get_external_parser()
+    assert limited.languages == list(DATE_LANGUAGES)
+    every = DateDataParser(settings=limited._settings)  # htmldate's own: all locales
+    for text in (
+        "7 février 2025 à 21:06",
+        "March 3, 2024, 10:15",
+        "30. Januar 2022",
+        "3 de marzo de 2024",
+        "12 maart 2023",
+        "12/03/2024",
+    ):
+        got = extractors._external_date(text)
+        assert got is not None and got == every.get_date_data(text)["date_obj"], text
+    assert extractors._external_date("Landladen April bis Juni: Montag - Sonntag: 08-18") is None
