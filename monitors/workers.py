@@ -103,6 +103,7 @@ class _Worker:
         child.close()
         self.ready = False
         self.warmed: set[str] = set()  # the ``warm`` names this worker has loaded
+        self.shared: set[str] = set()  # keys of the :class:`Shared` values it was sent
 
     def wait_ready(self) -> None:
         if self.ready:
@@ -209,7 +210,7 @@ class WorkerPool:
                     if not ok:
                         raise WorkerDied(f"worker could not load {warm}: {error}")
                     worker.warmed.add(warm)
-                worker.conn.send((fn, args))
+                worker.conn.send((fn, tuple(_for(worker, arg) for arg in args)))
             except (EOFError, OSError, WorkerDied) as exc:
                 # the worker died before it took the call (killed while idle, failed to start)
                 how = str(exc) if isinstance(exc, WorkerDied) else worker.describe_exit()
@@ -232,6 +233,12 @@ class WorkerPool:
             if not answered:
                 self._retire(worker)
                 raise WorkerTimeout(f"no result after {deadline:g} s; the worker was stopped")
+            sent = {arg.key for arg in args if isinstance(arg, Shared)}
+            if not ok and isinstance(value, SharedMissing):
+                worker.shared -= sent  # it let the value go: send the whole of it again
+                self._idle.put(worker)
+                continue
+            worker.shared |= sent
             self._idle.put(worker)
             if ok:
                 return value  # type: ignore[no-any-return]
@@ -290,17 +297,51 @@ def shutdown_workers() -> None:
         pool.shutdown()
 
 
+def _at_exit() -> None:
+    """Stop the workers, then multiprocessing's resource tracker (started with the first
+    worker), which ignores SIGTERM and would otherwise live until this process is gone: the
+    watcher of every veille command (:mod:`flows.reaper`) waits for it at exit, and gave it
+    3 s of grace before SIGKILL (3 s of every run that used the workers)."""
+    shutdown_workers()
+    stop_resource_tracker()
+
+
+def stop_resource_tracker() -> None:
+    """End multiprocessing's resource tracker the way it ends with its program (its pipe
+    closed: it releases what is left registered and exits), once no worker holds the pipe.
+    It starts again if something needs it later."""
+    from multiprocessing import resource_tracker
+
+    tracker = resource_tracker._resource_tracker
+    if getattr(tracker, "_pid", None) is None or multiprocessing.active_children():
+        return  # not running, or a child still holds its pipe (it would not see it closed)
+    with contextlib.suppress(Exception):
+        tracker._stop()  # type: ignore[attr-defined]
+
+
 # registered after multiprocessing's own exit handler, so it runs first: that handler
 # terminates and joins daemon processes, and would wait for ever on one that ignores SIGTERM
-atexit.register(shutdown_workers)
+atexit.register(_at_exit)
+
+
+def _for(worker: _Worker, arg: Any) -> Any:
+    """``arg`` as sent to ``worker``: a :class:`Shared` value it already has goes by its key."""
+    if isinstance(arg, Shared) and arg.blob is not None and arg.key in worker.shared:
+        return Shared(arg.key, None)
+    return arg
+
+
+class SharedMissing(LookupError):
+    """A worker was sent a :class:`Shared` value by its key only, and does not hold it."""
 
 
 @dataclass(frozen=True)
 class Shared(Generic[T]):
-    """A value every call needs (the topics): pickled once here, unpickled once per worker."""
+    """A value every call needs (the topics): pickled once here, sent whole to each worker
+    once (about 125 kB for the seed topics), then by its key only; unpickled once per worker."""
 
     key: str
-    blob: bytes
+    blob: bytes | None  # None: sent by key, to a worker that has it
 
     @classmethod
     def of(cls, value: T) -> Shared[T]:
@@ -312,6 +353,8 @@ class Shared(Generic[T]):
     def get(self) -> T:
         value = _values.get(self.key, _values)
         if value is _values:  # not seen yet in this process
+            if self.blob is None:
+                raise SharedMissing(self.key)
             value = pickle.loads(self.blob)  # noqa: S301 - our own parent's bytes
             _remember(self.key, value)
         return value  # type: ignore[no-any-return]

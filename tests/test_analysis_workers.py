@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -238,3 +239,42 @@ def test_a_calls_warm_up_is_loaded_once_per_worker_and_not_timed_by_its_deadline
         assert len(count.read_text().split()) == 2
     finally:
         pool.shutdown()
+
+
+def test_a_shared_value_goes_whole_once_per_worker_then_by_its_key() -> None:
+    """The topics (about 125 kB pickled) are not sent with every page (issue 19)."""
+    pool = workers.WorkerPool(1, preload=())
+    shared = workers.Shared.of(list(range(50_000)))
+    try:
+        assert pool.call(worker_calls.shared_value, (shared,), 60) == (50_000, True)
+        assert pool.call(worker_calls.shared_value, (shared,), 60) == (50_000, False)
+        pool.call(worker_calls.forget_shared, (), 60)  # the worker let it go: sent whole again
+        assert pool.call(worker_calls.shared_value, (shared,), 60) == (50_000, True)
+        assert pool.call(worker_calls.shared_value, (shared,), 60) == (50_000, False)
+        [pid] = pool.pids()
+        os.kill(pid, signal.SIGKILL)  # a new worker gets it whole
+        time.sleep(0.2)
+        assert pool.call(worker_calls.shared_value, (shared,), 60) == (50_000, True)
+    finally:
+        pool.shutdown()
+
+
+def test_the_resource_tracker_ends_with_the_workers_at_exit() -> None:
+    """multiprocessing's resource tracker ignores SIGTERM: left running at exit, the command's
+    watcher (flows/reaper.py) waited 3 s of grace for it before SIGKILL (issue 19)."""
+    code = (
+        "import os, psutil\n"
+        "from multiprocessing import resource_tracker\n"
+        "from monitors import workers\n"
+        "pool = workers.get_pool(1)\n"
+        "assert pool.call(str.upper, ('x',), 60) == 'X'\n"
+        "pid = resource_tracker._resource_tracker._pid\n"
+        "assert pid is not None and psutil.pid_exists(pid)\n"
+        "workers._at_exit()\n"
+        "print(pid, psutil.pid_exists(pid), workers._pool is None)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT, check=True
+    )
+    pid, alive, gone = done.stdout.split()
+    assert (alive, gone) == ("False", "True"), done.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import Any
 
 
 def heavy_modules_loaded() -> list[str]:
@@ -20,3 +21,16 @@ def slow_warm() -> None:
     time.sleep(2)
     with open(os.environ["VEILLE_TEST_WARM_COUNT"], "a") as f:
         f.write(f"{os.getpid()}\n")
+
+
+def shared_value(shared: Any) -> tuple[int, bool]:
+    """In a worker: the length of a :class:`monitors.workers.Shared` value, and whether it came
+    whole (True) or by its key only (False)."""
+    return len(shared.get()), shared.blob is not None
+
+
+def forget_shared() -> None:
+    """In a worker: drop every :class:`monitors.workers.Shared` value it holds."""
+    from monitors import workers
+
+    workers._values.clear()
