@@ -91,6 +91,22 @@ def _item_parts() -> st.SearchStrategy[list[str]]:
         st.just(("category", '<category domain="x">Politique</category>')),
         st.just(("enclosure", '<enclosure url="/media/son.mp3" type="audio/mpeg" length="1"/>')),
         st.just(("media", '<media:content url="https://cdn.example.fr/i.jpg" medium="image"/>')),
+        text.map(
+            lambda t: (
+                "mediafull",
+                '<media:content url="https://cdn.example.fr/i.jpg"><media:title>Photo</media:title>'
+                f'<media:description>{t}</media:description><media:credit role="author">AFP</media:credit>'
+                '<media:thumbnail url="/t.jpg"/><media:keywords>ia, sommet</media:keywords></media:content>',
+            )
+        ),
+        st.just(
+            (
+                "mediagroup",
+                '<media:group><media:content url="/v.mp4"/><media:title>Vidéo</media:title></media:group>',
+            )
+        ),
+        st.just(("mtitle", "<media:title>Titre média</media:title>")),
+        st.just(("mdesc", "<media:description>Légende directe</media:description>")),
         st.just(("slash", "<slash:comments>4</slash:comments>")),
         st.just(
             ("origlink", "<feedburner:origLink>https://media.example.fr/orig.html</feedburner:origLink>")
@@ -101,7 +117,6 @@ def _item_parts() -> st.SearchStrategy[list[str]]:
     # left to feedparser (the fast path must say so, and the result stays the same)
     other = st.sampled_from(
         [
-            "<media:title>Titre média</media:title>",
             '<atom:link rel="alternate" href="/atom-lien.html"/>',
             '<source url="https://autre.example.org/rss">Autre</source>',
             "<x:title>inconnu</x:title>",
@@ -178,7 +193,8 @@ TYPICAL = _feed(
             "<pubDate>Mon, 10 Feb 2025 09:00:00 +0100</pubDate>",
             "<dc:creator>Jean Dupont</dc:creator>",
             "<category>IA</category>",
-            '<media:content url="https://cdn.example.fr/i.jpg" medium="image"/>',
+            '<media:content url="https://cdn.example.fr/i.jpg" medium="image"><media:description>Légende</media:description>'
+            "<media:credit>AFP</media:credit></media:content>",
         ],
         ["<title>Sans lien</title>", "<guid>https://media.example.fr/2025/02/10/guid.html</guid>"],
     ],
@@ -209,7 +225,18 @@ def test_feeds_the_fast_path_leaves_to_feedparser() -> None:
 
     assert fast(rss()) is not None
     assert fast(rss(), "text/html") is None  # feedparser flags a feed served as HTML (bozo)
-    assert fast(rss("<media:title>m</media:title>")) is None  # would replace the item's title
+    assert (
+        fast(
+            rss("<media:title>m</media:title>", link="<link>/a.html</link>").replace(b"<title>t</title>", b"")
+        )
+        is None
+    )
+    assert fast(rss("<media:description>d</media:description><description>s</description>")) is None
+    # after content:encoded, a media:description beside the description replaces the summary
+    body = rss(
+        "<content:encoded>c</content:encoded><description>s</description><media:description>m</media:description>"
+    )
+    assert fast(body) is None and parse_feed(body, BASE, None).entries[0].summary == "m"
     assert fast(rss("<title>deux</title>")) is None  # repeats follow feedparser's depth rules
     assert fast(rss('<atom:link href="/b.html"/>')) is None
     assert fast(rss(root='xml:base="https://ailleurs.example.org/"')) is None

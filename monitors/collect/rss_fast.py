@@ -60,7 +60,26 @@ _ITEM_READ = {
     "author",
     "dc_creator",
 }
-_ITEM_HARMLESS = {"category", "dc_subject", "comments", "enclosure", "media_content", "media_thumbnail"}
+_ITEM_HARMLESS = {"category", "dc_subject", "comments", "enclosure"}
+#: Media RSS in an item: ``media:content``, ``media:group`` and what they hold. feedparser
+#: reads a ``media:title`` like a title and a ``media:description`` like a description; after
+#: the item's own (non-empty) title, and nested after its description, they change neither.
+_MEDIA = {
+    "media_content",
+    "media_group",
+    "media_thumbnail",
+    "media_title",
+    "media_description",
+    "media_credit",
+    "media_keywords",
+    "media_category",
+    "media_copyright",
+    "media_text",
+    "media_rating",
+    "media_restriction",
+    "media_license",
+    "media_hash",
+}
 #: Channel children read here, and those feedparser handles without touching what veille
 #: reads of the channel (title, language, ttl, sy:updatePeriod, sy:updateFrequency).
 _CHANNEL_READ = {"title", "language", "dc_language", "ttl", "sy_updateperiod", "sy_updatefrequency"}
@@ -205,6 +224,8 @@ def _item(el: Any, base: str) -> dict[str, Any]:
             has_enclosure |= name == "enclosure"
             if len(child):
                 raise _Unsupported
+        elif name in _MEDIA:
+            _media(child, name, entry, seen)
         elif _has_handler(name) or len(child):
             raise _Unsupported
     if link is not None:
@@ -216,6 +237,20 @@ def _item(el: Any, base: str) -> dict[str, Any]:
     if summary is not None or content is not None:
         entry["summary"] = summary if summary is not None else content
     return entry
+
+
+def _media(el: Any, name: str, entry: dict[str, Any], seen: set[str], nested: bool = False) -> None:
+    """A Media RSS element of an item, and what it holds, change nothing veille reads."""
+    if name not in _MEDIA:
+        raise _Unsupported
+    if name == "media_title" and not entry.get("title"):
+        raise _Unsupported  # it would become the item's title
+    if name == "media_description" and not (nested and "description" in seen):
+        raise _Unsupported  # it would become the item's summary
+    for child in el:
+        if inner := _name(child):
+            _check_attributes(child)
+            _media(child, inner, entry, seen, True)
 
 
 def _image(el: Any) -> None:
