@@ -293,3 +293,32 @@ def test_htmldate_asks_dateparser_in_veilles_languages_only() -> None:
         got = extractors._external_date(text)
         assert got is not None and got == every.get_date_data(text)["date_obj"], text
     assert extractors._external_date("Landladen April bis Juni: Montag - Sonntag: 08-18") is None
+
+
+def test_an_htmldate_without_the_parser_lookup_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """limit_date_languages patches a private htmldate lookup: a release without it (or a
+    dateparser keeping its settings elsewhere) must leave extraction working, not break it."""
+    from htmldate import extractors
+
+    from monitors.judge import extract
+
+    monkeypatch.delattr(extractors, "get_external_parser")
+    extract.limit_date_languages()
+    assert not hasattr(extractors, "get_external_parser")
+    assert extract_article(page(), URL).text
+
+
+def test_a_dateparser_without_private_settings_keeps_htmldates_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from monitors.judge import extract
+
+    class Bare:  # a parser object without ``_settings``
+        pass
+
+    monkeypatch.setattr(extract, "_htmldate_parser", Bare)
+    extract._date_parser.cache_clear()
+    try:
+        assert isinstance(extract._date_parser(), Bare)
+    finally:
+        extract._date_parser.cache_clear()

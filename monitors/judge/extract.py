@@ -131,7 +131,11 @@ def _date_parser() -> Any:
     """htmldate's dateparser with htmldate's settings, limited to :data:`DATE_LANGUAGES`."""
     from dateparser import DateDataParser
 
-    return DateDataParser(languages=list(DATE_LANGUAGES), settings=_htmldate_parser()._settings)
+    original = _htmldate_parser()
+    settings = getattr(original, "_settings", None)
+    if settings is None:  # a dateparser that keeps its settings elsewhere: htmldate's as is
+        return original
+    return DateDataParser(languages=list(DATE_LANGUAGES), settings=settings)
 
 
 def limit_date_languages() -> None:
@@ -140,7 +144,9 @@ def limit_date_languages() -> None:
     global _htmldate_parser
     from htmldate import extractors
 
-    current = extractors.get_external_parser
+    current = getattr(extractors, "get_external_parser", None)
+    if current is None:  # a later htmldate without this lookup: leave its parser alone
+        return
     if current is not _date_parser:
         _htmldate_parser = current
         extractors.get_external_parser = _date_parser
