@@ -101,20 +101,21 @@ def rss_mb(proc: Any, psutil: Any) -> tuple[float, float, float]:
     return own / 1e6, worker / 1e6, total / 1e6
 
 
-def tree_cpu(proc: Any, psutil: Any) -> float:
-    """CPU seconds (user + system) of veille's process and its live children."""
-    total = 0.0
+def tree_cpu(proc: Any, seen: dict[int, float], psutil: Any) -> float:
+    """CPU seconds (user + system) of veille's process and its children, summed over every
+    process seen so far (one that exited counts with its last sample: summing the live ones
+    only read 0 for the last stretch, which ends as the workers exit)."""
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
-        return 0.0
+        procs = []
     for p in procs:
         try:
             t = p.cpu_times()
         except psutil.Error:
             continue
-        total += t.user + t.system
-    return total
+        seen[p.pid] = max(seen.get(p.pid, 0.0), t.user + t.system)
+    return sum(seen.values())
 
 
 def backends_cpu(conn: Any, seen: dict[int, float], psutil: Any) -> float:
@@ -189,25 +190,30 @@ def main() -> None:
             stretch_own = stretch_worker = stretch_all = 0.0
             last_done, last_t = 0, started
             backends: dict[int, float] = {}
+            veille_procs: dict[int, float] = {}
             last_cpu = last_db_cpu = 0.0
             pending = list(checkpoints)
             next_count = 0.0
-            while proc.poll() is None:
+            while True:
+                exited = proc.poll() is not None  # one last count after veille's exit
                 own, worker, everything = rss_mb(watched, psutil)
+                # CPU sampled as often as RSS: a process's last sample is what counts once it
+                # exits (the workers and the backends end with the run's last stretch).
+                cpu = tree_cpu(watched, veille_procs, psutil)
+                with engine.connect() as conn:
+                    db_cpu = backends_cpu(conn, backends, psutil)
                 peak_own, peak_all = max(peak_own, own), max(peak_all, everything)
                 peak_worker = max(peak_worker, worker)
                 stretch_own, stretch_all = max(stretch_own, own), max(stretch_all, everything)
                 stretch_worker = max(stretch_worker, worker)
                 now = time.perf_counter()
-                if now >= next_count:
+                if now >= next_count or exited:
                     next_count = now + 5
                     with engine.connect() as conn:
                         done = (
                             conn.scalar(sa.text("SELECT count(*) FROM url_queue WHERE state <> 'pending'"))
                             or 0
                         )
-                        db_cpu = backends_cpu(conn, backends, psutil)
-                    cpu = max(tree_cpu(watched, psutil), last_cpu)
                     while pending and done >= pending[0]:
                         rate = (done - last_done) / max(now - last_t, 1e-9)
                         per = max(done - last_done, 1)
@@ -223,6 +229,8 @@ def main() -> None:
                         pending.pop(0)
                         last_done, last_t, last_cpu, last_db_cpu = done, now, cpu, db_cpu
                         stretch_own = stretch_worker = stretch_all = 0.0
+                if exited:
+                    break
                 time.sleep(0.5)
             log.close()
             out = log_path.read_text(errors="replace")
