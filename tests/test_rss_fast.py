@@ -11,6 +11,7 @@ return ``None`` from it.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -248,3 +249,19 @@ def test_feeds_the_fast_path_leaves_to_feedparser() -> None:
     assert fast(b'<rss version="0.91"><channel><item><link>/a.html</link></item></channel></rss>') is None
     assert fast(b'<rss version="2.0"><channel><item><title>ouvert</channel></rss>') is None  # not well-formed
     assert fast(b"") is None
+
+
+def test_an_unforeseen_failure_of_the_fast_path_falls_back_to_feedparser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast path is a shortcut: a body it breaks on unexpectedly is read by feedparser,
+    not lost."""
+    from monitors.collect import feeds
+
+    def broken(content: bytes, headers: dict[str, str]) -> None:
+        raise TypeError("unforeseen")
+
+    monkeypatch.setattr(feeds, "parse_rss", broken)
+    got = parse_feed(TYPICAL, BASE, "application/rss+xml")
+    assert got == parse_feed(TYPICAL, BASE, "application/rss+xml", fast=False)
+    assert len(got.entries) == 2

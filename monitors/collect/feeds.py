@@ -10,6 +10,7 @@ import calendar
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
@@ -52,6 +53,15 @@ def _when(parsed: time.struct_time | None) -> datetime | None:
         return None
 
 
+def _parse_fast(content: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
+    """The fast path's reading, or None for feedparser: it is only a shortcut, so an input it
+    fails on in a way it did not foresee goes to feedparser instead of failing the feed."""
+    try:
+        return parse_rss(content, headers)
+    except Exception:  # noqa: BLE001 - any failure of the shortcut: the reference parser reads it
+        return None
+
+
 def parse_feed(
     content: bytes, base_url: str, content_type: str | None = None, fast: bool = True
 ) -> ParsedFeed:
@@ -68,7 +78,7 @@ def parse_feed(
         content = to_utf8_xml(content, content_type)
         mime = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
         headers["content-type"] = f"{mime}; charset=utf-8"
-    parsed = (parse_rss(content, headers) if fast else None) or feedparser.parse(
+    parsed = (_parse_fast(content, headers) if fast else None) or feedparser.parse(
         content, response_headers=headers
     )
     bozo = None
