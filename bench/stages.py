@@ -34,7 +34,7 @@ CORPUS_DIR = ROOT.parent / "shared" / "corpus" / "pages"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from monitors.judge.extract import TRAFILATURA_OPTIONS, extract_article  # noqa: E402
+from monitors.judge.extract import TRAFILATURA_OPTIONS, Extracted, extract_article  # noqa: E402
 from monitors.judge.language import NGRAM_SUMS, detect_language  # noqa: E402
 from monitors.judge.relevance import Topic, score_relevance  # noqa: E402
 from monitors.judge.topic_set import load_topics  # noqa: E402
@@ -90,10 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         return trafilatura.bare_extraction(page, url=url, **TRAFILATURA_OPTIONS)
 
     # warm-up: lazy imports, langdetect profiles, lxml
-    for _, page in pages:
+    for name, page in pages:
         art = extract_article(page.encode(), url, "text/html; charset=utf-8")
         detect_language(art.text, title=art.title)
-        score_all(topic, art.text, title=art.title, description=art.description)
+        score_all(topic, art, slug_url(name))
 
     totals = {"cpu": [0.0, 0.0], "wall": [0.0, 0.0]}  # [extraction, language + relevance]
     print(
@@ -107,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             runs["extract"].append(_time(partial(extract, page)))
             runs["lang"].append(_time(partial(detect_language, art.text, title=art.title)))
-            runs["rel"].append(
-                _time(partial(score_all, topic, art.text, title=art.title, description=art.description))
-            )
+            runs["rel"].append(_time(partial(score_all, topic, art, slug_url(name))))
         for clock, k in (("cpu", 0), ("wall", 1)):
             med = {stage: statistics.median(r[k] for r in rs) for stage, rs in runs.items()}
             totals[clock][0] += med["extract"]
@@ -134,10 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if overall <= args.target else 1
 
 
-def score_all(topics: list[Topic], text: str, title: str | None, description: str | None) -> None:
-    """Relevance against every active topic (what the pipeline does per page)."""
+def slug_url(name: str) -> str:
+    """A page's address as the pipeline passes it to scoring (its words are the URL zone)."""
+    return f"https://example.org/2025/02/10/{name.removesuffix('.txt')}"
+
+
+def score_all(topics: list[Topic], art: Extracted, url: str) -> None:
+    """Relevance of an extracted article against every active topic, with the page's URL (what
+    the pipeline does per page)."""
     for t in topics:
-        score_relevance(t, text, title=title, description=description)
+        score_relevance(t, art.text, title=art.title, description=art.description, url=url)
 
 
 def corpus_ratio(paths: list[Path], topic: list[Topic], repeat: int) -> float:
@@ -156,7 +160,7 @@ def corpus_ratio(paths: list[Path], topic: list[Topic], repeat: int) -> float:
         for _ in range(repeat):
             ext.append(_time(partial(extract_article, raw, url))[0])
             lang = _time(partial(detect_language, art.text, title=art.title))[0]
-            rel = _time(partial(score_all, topic, art.text, title=art.title, description=art.description))[0]
+            rel = _time(partial(score_all, topic, art, slug_url(path.stem)))[0]
             sco.append(lang + rel)
         extract_total += statistics.median(ext)
         score_total += statistics.median(sco)

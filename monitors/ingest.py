@@ -246,7 +246,7 @@ def analyse_content(
     published = _published(extracted.published_at, item.feed_published_at)
     day = published.date() if published else None
     rel_result = score_relevance(
-        topic, extracted.text, title=title, description=extracted.description, published_at=day
+        topic, extracted.text, title=title, description=extracted.description, published_at=day, url=canonical
     )
     topic_scores = [
         topic_row(
@@ -254,7 +254,12 @@ def analyse_content(
             rel_result
             if t.name == topic.name and t.version == topic.version
             else score_relevance(
-                t, extracted.text, title=title, description=extracted.description, published_at=day
+                t,
+                extracted.text,
+                title=title,
+                description=extracted.description,
+                published_at=day,
+                url=canonical,
             ),
         )
         for t in topics

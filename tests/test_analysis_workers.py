@@ -9,6 +9,8 @@ XPath does).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -25,7 +27,7 @@ import sqlalchemy as sa
 from monitors import workers
 from monitors.collect.http import FetchResult
 from monitors.ingest import HANG_ENV, QueueItem, _analyse_in_worker, _shared_topics, analyse_page
-from monitors.judge.relevance import load_topic
+from monitors.judge.relevance import URL_ZONE, load_topic, score_relevance, url_words
 from monitors.judge.topic_set import load_topics
 from tests import worker_calls
 from tests.site import LocalSite, seed_pages, seed_site, write_sources
@@ -278,3 +280,38 @@ def test_the_resource_tracker_ends_with_the_workers_at_exit() -> None:
     )
     pid, alive, gone = done.stdout.split()
     assert (alive, gone) == ("False", "True"), done.stdout
+
+
+def test_the_page_url_reaches_scoring_as_rescoring_passes_it() -> None:
+    """The pipeline scores with the article's canonical URL, the one stored and read back by
+    ``veille rescore`` and the topic rescore: the same score either way. A page without a title
+    (nor a feed title) is read with its URL's words when the topic gives the URL zone a weight."""
+    shipped = load_topic()
+    topic = dataclasses.replace(shipped, zone_weights={**shipped.zone_weights, URL_ZONE: 1.0})
+    topics = [topic, *(t for t in load_topics() if t.name != topic.name)]
+    paragraph = (
+        "<p>Les représentants syndicaux ont regretté d'avoir été reçus une heure à peine, entre deux"
+        " tables rondes, et promettent de revenir à la charge dans les entreprises.</p>"
+    )
+    html = f"<html><head><meta charset=utf-8></head><body><article>{paragraph * 2}</article></body></html>"
+    url = "https://www.exemple.fr/2025/02/11/au-sommet-de-lia-a-paris-les-syndicats-reclament"
+    item = QueueItem(id=1, source_id=1, url=url, canonical_url=url)
+    for scoring in (topic, shipped):
+        article = analyse_page(item, _fetched(url, html), scoring, topics=topics).article
+        assert article is not None and article.title is None
+        evidence = article.relevance_evidence
+        assert evidence["url"] == (url_words(article.canonical_url, topic) if scoring is topic else None)
+        assert article.relevant == (scoring is topic)  # found by its URL only, with the zone on
+        day = article.published_at.date() if article.published_at else None
+        again = score_relevance(
+            scoring,
+            article.text,
+            title=article.title,
+            description=article.description,
+            published_at=day,
+            url=article.canonical_url,
+        )
+        assert again.score == article.relevance and again.evidence == evidence
+        if scoring is topic:  # every topic of the folder is scored with the URL too
+            for row in article.topic_scores:
+                assert (json.loads(row["evidence"])["url"] is not None) == (row["topic"] == topic.name)

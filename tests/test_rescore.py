@@ -129,3 +129,44 @@ def test_rescore_command_reports_sides(archive: dict[str, int], clean_db: sa.Eng
     with contextlib.redirect_stdout(out):
         assert main(["rescore", "--topic", str(topic_file)]) == 0
     assert "rescored 0 articles" in out.getvalue()
+
+
+def test_rescores_read_the_stored_canonical_url(clean_db: sa.Engine, tmp_path: Path) -> None:
+    """``veille rescore`` and the topic rescore score with the article's canonical URL, as the
+    pipeline did: with the URL zone on (``[zones] url``), an untitled paragraph-sized text of a
+    summit page becomes relevant by its URL's words."""
+    from monitors.archive.topic_scores import rescore_topics
+
+    paragraph = (
+        "Les représentants syndicaux ont regretté d'avoir été reçus une heure à peine, entre deux"
+        " tables rondes, et promettent de revenir à la charge dans les entreprises."
+    )
+    url = "https://www.exemple.fr/2025/02/11/au-sommet-de-lia-a-paris-les-syndicats-reclament"
+    with clean_db.begin() as conn:
+        source_id = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('u', 'feed', 'http://x/u', 'media') RETURNING id"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO articles (canonical_url, url, source_id, text, text_hash, published_at,"
+                " relevance, relevant, topic_version)"
+                " VALUES (:u, 'http://x/redirect', :s, :x, 'h', '2025-02-11', 0, false, 'old')"
+            ),
+            {"u": url, "s": source_id, "x": paragraph},
+        )
+    topic = load_topic(_edit_topic(tmp_path, "url.toml", **{"tail = 0.5\n": "tail = 0.5\nurl = 1.0\n"}))
+    assert topic.zone_weights["url"] == 1.0
+    assert rescore(clean_db, topic).became_relevant == 1
+    assert rescore_topics(clean_db, [topic]) == {topic.name: 1}
+    with clean_db.connect() as conn:
+        relevant, words = conn.execute(
+            sa.text("SELECT relevant, relevance_evidence->>'url' FROM articles")
+        ).one()
+        topic_row = conn.execute(
+            sa.text("SELECT relevant, evidence::jsonb->>'url' FROM article_topics")
+        ).one()
+    assert relevant and words.endswith("sommet de l IA a paris les syndicats reclament")
+    assert tuple(topic_row) == (True, words)

@@ -46,3 +46,25 @@ def test_story_cv_runs_as_documented(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "without ['cast', 'entity']" in done.stdout
+
+
+def test_story_cv_with_the_url_zone(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """``--url-weight 1`` (docs/topics.md, "The page's URL"): the items' URLs as a zone; a
+    paragraph that names nothing of the summit is found by its page's URL."""
+    items = [
+        {"id": "u", "story": "union", "kind": "paragraph", "label": "summit", "published_at": "2025-02-11",
+         "url": "https://www.exemple.fr/2025/02/11/au-sommet-de-lia-a-paris-les-syndicats-reclament",
+         "text": "Les syndicats promettent de revenir à la charge dans les entreprises."},
+        # another story naming the summit: its names are not the held-out story's alone, so kept
+        {"id": "o", "story": "opening", "kind": "article", "label": "summit", "published_at": "2025-02-10",
+         "title": "Le sommet pour l'action sur l'IA s'ouvre à Paris",
+         "text": "Le sommet pour l'action sur l'IA s'ouvre au Grand Palais à Paris, sommet de l'IA."},
+    ]  # fmt: skip
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), "utf-8")
+    assert main(["--data", str(data)]) == 0
+    assert "URL zone weight 0" in capsys.readouterr().out
+    assert main(["--data", str(data), "--url-weight", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "URL zone weight 1" in out
+    assert "paragraph dated        P 1.000 R 1.000  tp 1 fp 0 fn 0" in out

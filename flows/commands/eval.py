@@ -12,7 +12,8 @@ EVAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "eval"
 
 EXAMPLE = """Reads tests/eval (our own examples) and the shared labelled splits (../shared/eval,
 else /work/shared/eval: relevance-dev.jsonl, tuned on, and relevance-test.jsonl, reported on;
-the floors apply to test). The folder's other topics are measured on their own examples,
+the floors apply to test; each split's figures are printed with the items' URLs, the
+pipeline's context, and without them). The folder's other topics are measured on their own examples,
 tests/eval/relevance-<name>.jsonl (floors: relevance_<name>); a topic that matches nothing in
 the labelled data is a warning. Exits 1 when a metric is below its floor
 (tests/eval/floors.json), so it can gate CI.
@@ -98,6 +99,13 @@ def _print_shared(name: str, report: dict[str, Any]) -> None:
     for kind, figures in report["kinds"].items():
         rates = ", ".join(f"{label} {rate:.3f}" for label, rate in figures["fp_rate"].items())
         print(f"false-positive rate on {kind} negatives: {rates or 'none'}")
+    counterpart = report.get("url_counterpart", {})
+    for kind, figures in counterpart.get("kinds", {}).items():
+        rates = ", ".join(f"{label} {rate:.3f}" for label, rate in figures["fp_rate"].items())
+        print(
+            f"{kind}s {counterpart['label']}: P {figures['precision']:.3f} R {figures['recall']:.3f}"
+            f" F1 {figures['f1']:.3f}; false-positive rate {rates or 'none'}"
+        )
 
 
 def _print_own(header: str, report: dict[str, Any]) -> None:
@@ -163,6 +171,22 @@ def _other_topics(
     return warnings
 
 
+def url_counterpart(topic: Any) -> tuple[Any, str]:
+    """The topic the shared splits are also scored with, to show what the page's URL does: the
+    topic itself without URLs when it reads them (``[zones] url`` > 0), else the topic with a URL
+    zone of weight 1.0. Returns it and the label of its printed line."""
+    import dataclasses
+
+    from monitors.judge.relevance import URL_ZONE
+
+    if topic.zone_weights[URL_ZONE] > 0:
+        return topic, "without the URL"
+    weights = {**topic.zone_weights, URL_ZONE: 1.0}
+    return dataclasses.replace(
+        topic, zone_weights=weights
+    ), "with the URL as a zone of weight 1.0 (off in the topic)"
+
+
 def handle(args: argparse.Namespace) -> int:
     from flows.commands.common import print_table
     from flows.commands.eval_stories import print_story_reports, story_failures, story_reports
@@ -186,8 +210,14 @@ def handle(args: argparse.Namespace) -> int:
     elif not topic.labels:
         warnings.append(f"topic {topic.name} declares no labels: the shared sets cannot measure it")
     else:
+        url_topic, url_label = url_counterpart(topic)
         for split in SHARED_SPLITS:
-            reports[f"relevance_{split}"] = evaluate_relevance(shared / f"relevance-{split}.jsonl", topic)
+            path = shared / f"relevance-{split}.jsonl"
+            reports[f"relevance_{split}"] = report = evaluate_relevance(path, topic)
+            # what the page's URL adds: the same items without it when the topic reads it, with it
+            # (a zone of weight 1) when the topic does not
+            other = evaluate_relevance(path, url_topic, url=url_topic is not topic)
+            report["url_counterpart"] = {"label": url_label, "kinds": other["kinds"]}
     if not any(r["flagged"] for k, r in reports.items() if k.startswith("relevance")):
         warnings.append(f"topic {topic.name} matches nothing in the labelled data")
     if args.topic is None:  # the other topics of the folder: measured on their own sets, or warned about

@@ -8,12 +8,16 @@ from typing import Any
 
 EXAMPLE = """input: one JSON object per line with "text" and optional "title", "description",
 "published_at" (ISO date, month or year: relevance weighs the topic's active period; one that
-does not parse is ignored with a warning on stderr naming the line), "id".
+does not parse is ignored with a warning on stderr naming the line), "url" (the page's address:
+for a text without a title, its path words are a zone of the evidence when the topic gives
+[zones] url a weight; the shipped summit topic does not), "id".
 output: one JSON object per line with language, language_confidence, relevance, relevant,
-relevance_terms, topic_version (and "id" when given); a bad line gives {"line", "error"}.
+relevance_terms, topic_version (and "id" when given, "published_at" as read when given); a bad
+line gives {"line", "error"}.
 
 example:
   echo '{"title": "Sommet IA", "text": "Le sommet pour l action sur l IA s ouvre a Paris."}' | veille score
+  echo '{"text": "Ils parlent d IA.", "url": "https://x.fr/sommet-ia-paris"}' | veille score --topic url.toml
   veille score corpus.jsonl --topic my_topic.toml > scored.jsonl
 """
 

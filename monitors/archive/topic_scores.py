@@ -74,7 +74,7 @@ def rescore_topics(
             with Session(engine) as session, session.begin():
                 rows = session.execute(
                     text(
-                        "SELECT a.id, a.title, a.description, a.text, a.published_at"
+                        "SELECT a.id, a.title, a.description, a.text, a.published_at, a.canonical_url"
                         + _STALE
                         + " AND a.id > :after ORDER BY a.id LIMIT :limit"
                     ),
@@ -88,13 +88,14 @@ def rescore_topics(
                 ).all()
                 if not rows:
                     break
-                for article_id, title, description, body, published in rows:
+                for article_id, title, description, body, published, url in rows:
                     result = score_relevance(
                         topic,
                         body or "",
                         title=title,
                         description=description,
                         published_at=published.date() if published else None,
+                        url=url,
                     )
                     write_topic_scores(session, article_id, [topic_row(topic, result)])
                 after = rows[-1][0]

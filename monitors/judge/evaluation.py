@@ -80,13 +80,14 @@ def _word_count(text: str) -> int:
 
 
 def evaluate_relevance(
-    path: str | Path, topic: Topic, positive_labels: Iterable[str] | None = None
+    path: str | Path, topic: Topic, positive_labels: Iterable[str] | None = None, url: bool = True
 ) -> dict[str, Any]:
     """Precision/recall/F1 for both labels, hard-negative precision, per-kind figures, the errors.
 
     Items say their truth either as ``relevant`` (tests/eval) or as a ``label`` (the shared
     sets: relevant when it is one of ``positive_labels``, default the topic's ``labels``).
-    ``published_at`` is passed to scoring when it parses (else ignored). Per kind ("article",
+    ``published_at`` is passed to scoring when it parses (else ignored), and the item's ``url``
+    unless ``url`` is False (what the text alone gives). Per kind ("article",
     "paragraph"): P/R/F1 and, for each negative label, the false-positive rate.
 
     hard_negative_precision: among items tagged "hard_negative" (all labelled not relevant:
@@ -102,7 +103,7 @@ def evaluate_relevance(
     hard_total = hard_ok = 0
     errors: list[dict[str, Any]] = []
     for item in items:
-        result = score_item(topic, item)
+        result = score_item(topic, item, url=url)
         truth = bool(item["relevant"]) if "relevant" in item else item.get("label") in positives
         predicted = result.relevant
         key = ("t" if truth == predicted else "f") + ("p" if predicted else "n")
@@ -212,13 +213,15 @@ def evaluate_language(path: str | Path) -> dict[str, Any]:
 def score_lines(
     lines: Iterable[str | bytes], topic: Topic, warn: Callable[[str], None] | None = None
 ) -> Iterator[str]:
-    """Score JSON lines ({"text", optional "title"/"description"/"published_at"/"id"}) into JSON lines.
+    """Score JSON lines ({"text", optional "title"/"description"/"published_at"/"url"/"id"}) into
+    JSON lines.
 
     Lines may be bytes (a file read as it is): one that is not UTF-8 is an error line too.
     A line that is not a JSON object with a string "text" yields {"error", "line"} instead of
     raising, so one bad record never stops a batch. Blank lines are skipped. A "published_at"
     that does not parse is ignored with a warning naming the line (``warn``), and the line is
-    still scored.
+    still scored. The page's "url" is context, as in the pipeline: its path words are a weak
+    zone (``url``) of the topic's evidence; one that is not a string is ignored with a warning.
     """
     for number, raw in enumerate(lines, start=1):
         if isinstance(raw, bytes):
@@ -251,9 +254,14 @@ def score_lines(
                 published = None
                 if warn is not None:
                     warn(f"line {number}: {exc}; scored without a date")
+            url = record.get("url")
+            if url is not None and not isinstance(url, str):
+                url = None
+                if warn is not None:
+                    warn(f'line {number}: "url" must be a string; scored without it')
             language = detect_language(text, title=title)
             relevance = score_relevance(
-                topic, text, title=title, description=description, published_at=published
+                topic, text, title=title, description=description, published_at=published, url=url
             )
         except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
             out: dict[str, Any] = {"line": number, "error": str(exc)}
@@ -264,6 +272,8 @@ def score_lines(
         result: dict[str, Any] = {}
         if "id" in record:
             result["id"] = record["id"]
+        if record.get("published_at") is not None:
+            result["published_at"] = published.isoformat() if published else None
         result.update(
             {
                 "language": language.language,

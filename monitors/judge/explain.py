@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-ZONE_ORDER = ("title", "lead", "body", "tail")
+ZONE_ORDER = ("title", "lead", "body", "tail", "url")
 SENTENCE_CHARS = 200
 
 

@@ -36,12 +36,16 @@ from datetime import date
 from itertools import compress, count, islice
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from monitors.judge.learned import LinearModel, dense_features, model_text
 from monitors.judge.topic_schema import TopicError, parse_topic_file
 
 DEFAULT_TOPIC_PATH = Path(__file__).resolve().parents[1] / "topics" / "ai_summit.toml"
 ZONES = ("title", "lead", "body", "tail")
+#: the weak zone of the page's address: the words of its URL path (``url_words``); weight 0 (off)
+#: unless the topic's [zones] gives one
+URL_ZONE = "url"
 
 _LIGATURE_PAIRS = (("œ", "oe"), ("Œ", "OE"), ("æ", "ae"), ("Æ", "AE"), ("ß", "ss"))
 _LIGATURES = str.maketrans(dict(_LIGATURE_PAIRS))
@@ -381,6 +385,13 @@ class Topic:
     short_period_min: float = math.inf
     short_alone_min: float = math.inf
     path: str = ""
+    # lower-case form -> case of the case-sensitive patterns' tokens ("ia" -> "IA"): a URL's
+    # words are lower case, so they are given the case the topic's patterns ask for
+    url_cased: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # the groups a URL's words may count for: those that name the topic (its required groups, the
+    # groups standing for them, its anchors, the short text's event groups); other events' words
+    # in a URL (the [[disambiguation]] cases) always count
+    url_groups: frozenset[str] = frozenset()
     # matcher owner -> what its matches count for, so scoring visits only what a piece holds:
     # ((name, group, weight, exclusion owner) of its terms, names of its cases)
     plan: Mapping[int, tuple[tuple[tuple[str, str, float, int], ...], tuple[str, ...]]] = field(
@@ -485,7 +496,10 @@ def load_topic(path: str | Path | None = None) -> Topic:
         description=data.get("description", ""),
         required_groups=tuple(data["required_groups"]),
         satisfies=satisfies,
-        zone_weights={z: float(zones.get(z, 1.0)) for z in ZONES},
+        zone_weights={
+            **{z: float(zones.get(z, 1.0)) for z in ZONES},
+            URL_ZONE: float(zones.get(URL_ZONE, 0.0)),
+        },
         lead_chars=int(zones.get("lead_chars", 600)),
         tail_after_chars=int(zones.get("tail_after_chars", 4000)),
         saturation={g: float(v) for g, v in scoring.get("saturation", {}).items()},
@@ -526,6 +540,15 @@ def load_topic(path: str | Path | None = None) -> Topic:
         short_period_min=float(data.get("short_text", {}).get("period_min", math.inf)),
         short_alone_min=float(data.get("short_text", {}).get("alone_min", math.inf)),
         path=str(topic_path),
+        url_groups=frozenset((*data["required_groups"], *anchor_groups, *period_anchor_groups))
+        | frozenset(
+            g for g, stands_for in satisfies.items() if set(stands_for) & set(data["required_groups"])
+        )
+        | frozenset(data.get("short_text", {}).get("event_groups", ())),
+        url_cased=_cased_tokens(
+            [p for spec in data.get("terms", []) if spec.get("case_sensitive") for p in spec["patterns"]]
+            + [p for spec in data.get("disambiguation", []) for p in spec.get("case_sensitive_patterns", ())]
+        ),
     )
 
 
@@ -547,14 +570,78 @@ def _load_model(topic_path: Path, data: Mapping[str, Any]) -> tuple[LinearModel 
     return LinearModel.load(path), path.read_bytes()
 
 
-def score_item(topic: Topic, item: Mapping[str, Any]) -> RelevanceResult:
-    """Score a labelled item ({"text", "title", "published_at"}); a date that does not parse is
-    ignored (``veille score`` warns about it, labelled sets are not the place to)."""
+def _cased_tokens(patterns: Iterable[str]) -> dict[str, str]:
+    """Lower-case form -> case-kept form of the tokens of case-sensitive patterns that have
+    capitals ("IA", "AI", "Current")."""
+    cased: dict[str, str] = {}
+    for pattern in patterns:
+        for token in fold(pattern.rstrip("*"), keep_case=True).split():
+            if token != token.lower() and len(token) > 1:
+                cased.setdefault(token.lower(), token)
+    return cased
+
+
+#: path words of no meaning: file extensions and the like
+_URL_NOISE = frozenset({"html", "htm", "shtml", "php", "asp", "aspx", "jsp", "amp", "index"})
+#: elided articles and prepositions that URL slugs glue to the next word ("sommet-pour-lia",
+#: "lintelligence-artificielle", "daction")
+_URL_ELISIONS = ("l", "d")
+_VOWELS = frozenset("aeiouyh")
+
+
+def url_words(url: str | None, topic: Topic) -> str:
+    """The words of a URL's path as the topic reads them: ``https://x.fr/2025/02/10/sommet-pour-lia-a-paris``
+    -> "2025 sommet pour l IA a paris".
+
+    The host and query say nothing of the subject ("nation.ai", "?p=7562") and are left out; so
+    are numbers other than years, identifiers mixing letters and digits (longer than 6
+    characters: "g7" and "cop28" stay) and file extensions. An elided article glued to its word
+    ("lia", "lintelligence") is split off when the rest is a word the topic's patterns start
+    with, and words of case-sensitive patterns take their case ("ia" -> "IA"): slugs are lower
+    case.
+    """
+    if not url:
+        return ""
+    try:
+        path = unquote(urlsplit(url.strip()).path)
+    except ValueError:
+        return ""
+    first = topic.matcher.first
+    words: list[str] = []
+    for token in fold(path).split():
+        if token.isdigit():
+            if len(token) == 4 and token[:2] in ("19", "20"):
+                words.append(token)
+            continue
+        if token in _URL_NOISE or (len(token) > 6 and not token.isalpha()):
+            continue
+        if (
+            len(token) > 2
+            and token[0] in _URL_ELISIONS
+            and token[1] in _VOWELS
+            and token[1:].encode() in first
+        ):
+            words.append(token[0])
+            token = token[1:]
+        words.append(topic.url_cased.get(token, token))
+    return " ".join(words)
+
+
+def score_item(topic: Topic, item: Mapping[str, Any], url: bool = True) -> RelevanceResult:
+    """Score a labelled item ({"text", "title", "published_at", "url"}); a date that does not
+    parse is ignored (``veille score`` warns about it, labelled sets are not the place to).
+    ``url=False`` leaves the page's address out (what the text alone gives)."""
     try:
         published = parse_published(item.get("published_at"))
     except ValueError:
         published = None
-    return score_relevance(topic, item.get("text", ""), title=item.get("title"), published_at=published)
+    return score_relevance(
+        topic,
+        item.get("text", ""),
+        title=item.get("title"),
+        published_at=published,
+        url=item.get("url") if url else None,
+    )
 
 
 def _as_date(value: Any) -> date | None:
@@ -821,7 +908,7 @@ def _short_text(
         or score >= topic.threshold
         or title
         or description
-        or (published_at is not None and not inside)
+        or not inside  # dated, or its URL dated, outside the period
     ):
         return None
     words = len(text.split())
@@ -885,19 +972,31 @@ def score_relevance(
     title: str | None = None,
     description: str | None = None,
     published_at: date | None = None,
+    url: str | None = None,
 ) -> RelevanceResult:
-    """Score a text (with optional title, description/lead and publication date) against a topic.
+    """Score a text (with optional title, description/lead, publication date and page URL)
+    against a topic.
 
     Aboutness, not mentions: an anchor mention inside a background clause ("depuis le sommet de
     Paris", "after the Paris summit") weighs less; another event whose evidence outweighs the
     anchor's damps the score; so does a publication date outside the topic's active period.
+    The URL's path words (``url_words``) are a weak zone of their own (``[zones] url``; 0, the
+    default, leaves them out): the page's address says what the page is about, also for a
+    paragraph read without its title.
     """
     text = text or ""
     title = (title or "").strip()
     description = (description or "").strip()
 
     run, first_text, text_ends = _fold_article(title, description, text)
-    pieces = topic.matcher.scan(run)
+    zoned = list(topic.matcher.scan(run).items())
+    # the URL stands in for a missing title: a slug is made from the title, so with one it says
+    # nothing more
+    address = url_words(url, topic) if url and not title and topic.zone_weights[URL_ZONE] > 0 else ""
+    url_named: set[str] = set()  # the topic's groups the URL's words name
+    if address:
+        # one piece of its own, numbered -1: a zone apart, never the best sentence
+        zoned += [(-1, hits) for hits in topic.matcher.scan(address.encode() + _BREAK_SEPARATOR).values()]
     lead = _ends_within(text, topic.lead_chars, text_ends)
     body = _ends_within(text, topic.tail_after_chars, text_ends)
 
@@ -911,10 +1010,22 @@ def score_relevance(
     inside = published_at is None or (
         (start is None or published_at >= start) and (end is None or published_at <= end)
     )
+    # an undated text whose URL names years, none of them inside the period ("/2026/02/21/",
+    # "ai-impact-summit-2026"), is from another year: outside the period, as if dated so
+    url_years = sorted({int(w) for w in address.split() if w.isdigit()})
+    url_outside = (
+        published_at is None
+        and bool(url_years)
+        and not any((start is None or y >= start.year) and (end is None or y <= end.year) for y in url_years)
+    )
+    if url_outside:
+        inside = False
     best: tuple[float, int] = (0.0, -1)
     plan = topic.plan
-    for piece, hits in pieces.items():
-        if piece == 0:
+    for piece, hits in zoned:
+        if piece < 0:
+            zone = URL_ZONE
+        elif piece == 0:
             zone = "title"
         elif piece < first_text:
             zone = "lead"
@@ -929,6 +1040,10 @@ def score_relevance(
             found = hits[owner]
             owner_terms, owner_cases = plan[owner]
             for name, group, weight, exclude_owner in owner_terms:
+                if piece < 0:
+                    if group not in topic.url_groups:
+                        continue
+                    url_named.add(group)
                 n = len(found)
                 if exclude_owner in hits:
                     spans = [(a, a + size) for a, size in hits[exclude_owner]]
@@ -936,7 +1051,7 @@ def score_relevance(
                 if n:
                     zc = term_zones.setdefault(name, {})
                     zc[zone] = zc.get(zone, 0) + n
-                    if bg_owner in hits and group in anchors:
+                    if bg_owner in hits and group in anchors and piece >= 0:
                         b = _in_background(found, hits[bg_owner], bg_window)
                         if b:
                             background[name] = background.get(name, 0) + min(b, n)
@@ -949,12 +1064,16 @@ def score_relevance(
             if (
                 prox.left_owner in hits
                 and prox.right_owner in hits
+                and (piece >= 0 or prox.group in topic.url_groups)
                 and _near(hits[prox.left_owner], hits[prox.right_owner], prox.window)
             ):
+                if piece < 0:
+                    url_named.add(prox.group)
                 zc = prox_zones.setdefault(prox.name, {})
                 zc[zone] = zc.get(zone, 0) + 1
                 if (
-                    bg_owner in hits
+                    piece >= 0
+                    and bg_owner in hits
                     and prox.group in anchors
                     and _in_background(hits[prox.left_owner], hits[bg_owner], bg_window)
                 ):
@@ -963,8 +1082,26 @@ def score_relevance(
                 groups_here.add(prox.group)
         # prefer sentences that join several groups (the AI term AND the summit)
         sentence_score *= len(groups_here)
-        if sentence_score > best[0]:
+        if sentence_score > best[0] and piece >= 0:
             best = (sentence_score, piece)
+    # the URL's words count for the topic only when they name this event: one of its anchors (a
+    # name that says which event: "sommet-ia-paris", "paris-ai-summit", the coalition) and every
+    # required group; "modi-at-ai-summit" (an AI summit, not which one) or "macron-paris" alone
+    # say nothing of which event
+    url_names_topic = (
+        bool(address)
+        and any(g in url_named for g in topic.anchor_groups)
+        and all(
+            g in url_named or any(g in topic.satisfies.get(h, ()) for h in url_named)
+            for g in topic.required_groups
+        )
+    )
+    if url_named and not url_names_topic:
+        for zones_of in (term_zones, prox_zones):
+            for name in [n for n, z in zones_of.items() if URL_ZONE in z]:
+                del zones_of[name][URL_ZONE]
+                if not zones_of[name]:
+                    del zones_of[name]
     if best[1] < 0:
         best_sentence = ""
     elif best[1] == 0:
@@ -1101,9 +1238,13 @@ def score_relevance(
             "inside": inside,
             "start": start.isoformat() if start else None,
             "end": end.isoformat() if end else None,
+            "url_years": url_years,
+            "url_outside": url_outside,
         },
         "model": learned,
         "short_text": short,
+        "url": address or None,
+        "url_names_topic": url_names_topic,
         "best_sentence": best_sentence[:_BEST_SENTENCE_CHARS],
         "threshold": topic.threshold,
     }

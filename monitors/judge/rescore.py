@@ -63,6 +63,7 @@ def rescore_batch(
             Article.text,
             Article.relevant,
             Article.published_at,
+            Article.canonical_url,
         )
         .where(_stale(topic, all_articles), Article.id > after_id)
         .order_by(Article.id)
@@ -72,9 +73,9 @@ def rescore_batch(
     if not rows:
         return None
     updates = []
-    for article_id, title, description, text, was_relevant, published in rows:
+    for article_id, title, description, text, was_relevant, published, url in rows:
         day = published.date() if published else None
-        result = score_relevance(topic, text, title=title, description=description, published_at=day)
+        result = score_relevance(topic, text, title=title, description=description, published_at=day, url=url)
         if result.relevant and not was_relevant:
             report.became_relevant += 1
             report.became_relevant_ids.append(article_id)

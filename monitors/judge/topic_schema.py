@@ -21,7 +21,7 @@ TOP_KEYS = {
     "model", "labels", "short_text",
 }  # fmt: skip
 SECTION_KEYS: dict[str, set[str]] = {
-    "zones": {"title", "lead", "body", "tail", "lead_chars", "tail_after_chars"},
+    "zones": {"title", "lead", "body", "tail", "url", "lead_chars", "tail_after_chars"},
     "scoring": {
         "saturation",
         "anchor_floor",

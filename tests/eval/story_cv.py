@@ -6,9 +6,10 @@ because of it. For each story of a labelled set, this drops the topic's rules of
 groups that match in that story's items and in no other story's, scores the story's items
 with what is left (as dated, and with every date removed, as ``veille score`` may get them),
 and prints precision and recall per kind; ``--drop-groups`` removes whole groups instead (the
-rules' estimate with none of that vocabulary at all). Numbers for docs/topics.md:
+rules' estimate with none of that vocabulary at all); ``--url-weight`` scores with the items'
+URLs as a zone of that weight (default: the topic's ``[zones] url``). Numbers for docs/topics.md:
 
-    python tests/eval/story_cv.py [--topic TOML] [--data FILE] [--drop-groups entity,cast]
+    python tests/eval/story_cv.py [--topic TOML] [--data FILE] [--drop-groups entity,cast] [--url-weight 1]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from monitors.judge.evaluation import dev_split, read_labelled  # noqa: E402
-from monitors.judge.relevance import Topic, load_topic, score_item  # noqa: E402
+from monitors.judge.relevance import URL_ZONE, Topic, load_topic, score_item  # noqa: E402
 
 EVENT_GROUPS = ("anchor", "named", "tie", "outcome", "entity", "cast")
 
@@ -40,13 +41,15 @@ def story_cv(
     items: list[dict],
     event_groups: tuple[str, ...] = EVENT_GROUPS,
     drop_groups: frozenset[str] = frozenset(),
+    url: bool = True,
 ) -> dict[str, dict[str, float]]:
-    """Per "<kind> dated|undated": precision, recall, tp, fp, fn over held-out stories."""
+    """Per "<kind> dated|undated": precision, recall, tp, fp, fn over held-out stories (with the
+    items' URLs as context, or without them: ``url=False``)."""
     relevant = [bool(i["relevant"]) if "relevant" in i else i.get("label") in topic.labels for i in items]
     stories = [str(i.get("story") or i.get("id") or n) for n, i in enumerate(items)]
     matched = []
     for item in items:
-        found = score_item(topic, item).evidence["matched"]
+        found = score_item(topic, item, url=url).evidence["matched"]
         matched.append({n for n, m in found.items() if m["group"] in event_groups})
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for story in sorted(set(stories)):
@@ -57,7 +60,7 @@ def story_cv(
         for k in held:
             for undated in (False, True):
                 item = dict(items[k], published_at=None) if undated else items[k]
-                predicted = score_item(reduced, item).relevant
+                predicted = score_item(reduced, item, url=url).relevant
                 row = counts[f"{items[k].get('kind', 'article')} {'undated' if undated else 'dated'}"]
                 if predicted and relevant[k]:
                     row[0] += 1
@@ -84,17 +87,26 @@ def main(argv: list[str] | None = None) -> int:
         "--data", type=Path, default=None, help="labelled set (default: the shared dev split)"
     )
     parser.add_argument("--drop-groups", default="", help="comma-separated groups to remove entirely")
+    parser.add_argument(
+        "--url-weight",
+        type=float,
+        default=None,
+        help="weight of the page's URL as a zone ([zones] url; default: the topic's, 0 = without URLs)",
+    )
     args = parser.parse_args(argv)
     data = dev_split(args.data)
     if data is None:
         print("no shared dev split (../shared/eval/relevance-dev.jsonl): pass --data", file=sys.stderr)
         return 2
     topic = load_topic(args.topic)
+    if args.url_weight is not None:
+        topic = dataclasses.replace(topic, zone_weights={**topic.zone_weights, URL_ZONE: args.url_weight})
     drop = frozenset(g for g in args.drop_groups.split(",") if g)
     report = story_cv(topic, read_labelled(data), drop_groups=drop)
     print(
         f"leave-one-story-out, {data.name}, topic {topic.version}"
         + (f", without {sorted(drop)}" if drop else "")
+        + f", URL zone weight {topic.zone_weights[URL_ZONE]:g}"
     )
     for key, row in report.items():
         print(
