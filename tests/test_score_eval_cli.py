@@ -126,3 +126,30 @@ def test_a_bad_topic_file_or_an_empty_folder_is_an_error_with_where(
     monkeypatch.setenv("VEILLE_TOPICS_DIR", str(empty))
     code, _, err = _run(["eval"])
     assert code == 2 and err.startswith(f"veille: error: {empty}: no topic file (*.toml)"), err
+
+
+def test_score_says_why_per_zone_with_the_best_sentence_with_or_without_title_url_date() -> None:
+    """Each scored line carries relevance_why, the line search, export and the feed show: the
+    matched terms per zone and the sentence that weighed most (docs/relevance.md's example)."""
+    text = "Le sommet pour l action sur l IA s ouvre a Paris."
+    lines = [
+        {
+            "id": "full",
+            "title": "Sommet IA",
+            "text": text,
+            "url": "https://example.org/a",
+            "published_at": "2025-02-10",
+        },
+        {"id": "bare", "text": text},
+        {"id": "baddate", "text": text, "published_at": "hier"},
+        {"id": "off", "text": "The weather in London will stay mild today, forecasters said."},
+    ]
+    code, out, err = _run(["score"], stdin="\n".join(json.dumps(x) for x in lines))
+    assert code == 0
+    rows = {r["id"]: r for r in map(json.loads, out.splitlines())}
+    assert rows["full"]["relevance_why"].startswith("title: ")
+    for key in ("full", "bare", "baddate"):
+        why = rows[key]["relevance_why"]
+        assert "lead: " in why and why.endswith(f"«{text}»"), why
+    assert rows["off"]["relevance_why"] == ""
+    assert "warning: line 3: published_at 'hier'" in err

@@ -166,9 +166,12 @@ def test_run_report_rows_say_why_and_which_topics(clean_db: sa.Engine, archive: 
 
     _cli(["rescore", "--all"])
     with Session(clean_db) as session:
-        rows = new_relevant_since(session, datetime(2000, 1, 1, tzinfo=UTC))
-    assert [r["id"] for r in rows] == [archive["summit"]]
-    assert rows[0]["topics"] == ["ai_summit"] and "«" in rows[0]["why"]
+        rows = {r["id"]: r for r in new_relevant_since(session, datetime(2000, 1, 1, tzinfo=UTC))}
+    # an article relevant to another topic only is in the report too, with that topic's why
+    assert set(rows) == {archive["summit"], archive["act"]}
+    summit, act = rows[archive["summit"]], rows[archive["act"]]
+    assert summit["topics"] == ["ai_summit"] and "«" in summit["why"]
+    assert act["topics"] == ["eu_ai_act"] and "AI Act" in act["why"] and act["relevance"] >= 0.5
 
 
 def test_docs_recipe_on_the_topic_view(clean_db: sa.Engine, archive: dict[str, int]) -> None:
@@ -249,3 +252,45 @@ def test_eval_measures_each_topic_and_warns_about_one_matching_nothing(
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         assert main(["eval"]) == 0  # a warning, not a failure
     assert "warning: topic knitting matches nothing in the labelled data" in err.getvalue()
+
+
+def test_export_with_a_topic_gives_that_topics_relevance_columns(
+    clean_db: sa.Engine, archive: dict[str, int]
+) -> None:
+    """`veille export --topic eu_ai_act --relevant` (its --help example): relevance, relevant,
+    terms, version and why are the AI Act topic's, not the summit's."""
+    _cli(["rescore", "--all"])
+    (row,) = [
+        json.loads(line)
+        for line in _cli(["export", "--topic", "eu_ai_act", "--relevant", "--no-progress"]).splitlines()
+    ]
+    assert row["relevant"] is True and row["relevance"] == pytest.approx(row["topics"]["eu_ai_act"])
+    assert "AI Act" in row["relevance_terms"] and "AI Act" in row["relevance_why"]
+    with clean_db.connect() as conn:
+        version = conn.scalar(sa.text("SELECT version FROM article_topics WHERE topic = 'eu_ai_act' LIMIT 1"))
+    assert row["topic_version"] == version
+    csv_out = _cli(["export", "--format", "csv", "--topic", "eu_ai_act", "--relevant", "--no-progress"])
+    assert "AI Act" in csv_out.splitlines()[1]
+
+
+def test_an_unknown_topic_is_an_error_in_every_command_that_takes_one(
+    clean_db: sa.Engine, archive: dict[str, int]
+) -> None:
+    """A typo in --topic stops with exit 2 naming the folder's topics (it printed an empty,
+    successful result before: "nothing relevant")."""
+    _cli(["rescore", "--all"])
+    for argv in (["search", "IA"], ["export", "--no-progress"], ["feed"], ["stats"]):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            assert main([*argv, "--topic", "eu_ai_ac"]) == 2, argv
+        assert out.getvalue() == ""
+        assert (
+            f"veille {argv[0]}: no topic named 'eu_ai_ac' (topics in the folder: ai_summit, eu_ai_act)"
+            in (err.getvalue())
+        )
+
+
+def test_each_topics_feed_has_an_id_of_its_own(clean_db: sa.Engine, archive: dict[str, int]) -> None:
+    _cli(["rescore", "--all"])
+    assert "<id>urn:veille:relevant</id>" in _cli(["feed"])
+    assert "<id>urn:veille:relevant:eu_ai_act</id>" in _cli(["feed", "--topic", "eu_ai_act"])

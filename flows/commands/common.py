@@ -33,3 +33,28 @@ def print_table(rows: list[dict[str, Any]], out: TextIO | None = None, width: in
     print("  ".join(c.ljust(widths[c]) for c in cols).rstrip(), file=out)
     for r in cells:
         print("  ".join(r[c].ljust(widths[c]) for c in cols).rstrip(), file=out)
+
+
+def unknown_topic(command: str, topic: str | None) -> bool:
+    """True (after saying so on stderr) when ``--topic NAME`` names no topic: neither one the
+    archive holds scores of (a removed topic keeps its history) nor a file of the topic folder.
+    A typo would otherwise print an empty result that looks like "nothing relevant"; a topic of
+    the folder not scored yet gets a note to run `veille rescore`."""
+    if topic is None:
+        return False
+    from monitors.archive.db import session_scope
+    from monitors.archive.reads import scored_topics
+    from monitors.judge.topic_set import load_topics
+
+    with session_scope() as session:
+        if topic in scored_topics(session):
+            return False
+    folder = [t.name for t in load_topics(include_inactive=True)]
+    if topic not in folder:
+        print(
+            f"veille {command}: no topic named {topic!r} (topics in the folder: {', '.join(folder)})",
+            file=sys.stderr,
+        )
+        return True
+    print(f"note: topic {topic} has no scores yet; run: veille rescore", file=sys.stderr)
+    return False

@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from flows.commands.common import prepare_database
+from flows.commands.common import prepare_database, unknown_topic
 
 EXAMPLE = """example:
   veille export --format jsonl --output archive.jsonl
@@ -47,6 +47,8 @@ def handle(args: argparse.Namespace) -> int:
         print("veille: error: --format parquet needs --output FILE", file=sys.stderr)
         return 2
     prepare_database()
+    if unknown_topic("export", args.topic):
+        return 2
     from flows.commands.progress import track
     from monitors.archive import export
     from monitors.archive.db import session_scope

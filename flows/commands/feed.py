@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import prepare_database
+from flows.commands.common import prepare_database, unknown_topic
 
 EXAMPLE = """example:
   veille feed --output relevant.atom              # write the feed once
@@ -38,14 +38,16 @@ def register(sub: Any) -> None:
 
 
 def render(limit: int, title: str, self_url: str | None = None, topic: str | None = None) -> bytes:
-    """The feed as it is now in the database (of one topic's relevant articles with ``topic``)."""
-    from monitors.archive.atom import atom_feed
+    """The feed as it is now in the database (of one topic's relevant articles with ``topic``,
+    under an id of its own, so that a reader keeps two topics' feeds apart)."""
+    from monitors.archive.atom import FEED_ID, atom_feed
     from monitors.archive.db import session_scope
     from monitors.archive.reads import newest_relevant
 
     with session_scope() as session:
         articles = newest_relevant(session, limit, topic)
-    return atom_feed(articles, title=title, self_url=self_url)
+    feed_id = FEED_ID if topic is None else f"{FEED_ID}:{topic}"
+    return atom_feed(articles, title=title, feed_id=feed_id, self_url=self_url)
 
 
 def make_server(
@@ -80,6 +82,8 @@ def make_server(
 
 def handle(args: argparse.Namespace) -> int:
     prepare_database()
+    if unknown_topic("feed", args.topic):
+        return 2
     if args.serve is not None:
         server = make_server(args.host, args.serve, args.limit, args.title, args.topic)
         print(f"serving the feed at http://{args.host}:{server.server_port}{FEED_PATH} (Ctrl-C stops)")

@@ -12,8 +12,9 @@ does not parse is ignored with a warning on stderr naming the line), "url" (the 
 for a text without a title, its path words are a zone of the evidence when the topic gives
 [zones] url a weight; the shipped summit topic does not), "id".
 output: one JSON object per line with language, language_confidence, relevance, relevant,
-relevance_terms, topic_version (and "id" when given, "published_at" as read when given); a bad
-line gives {"line", "error"}.
+relevance_terms, relevance_why (the matched terms per zone and the sentence that weighed most,
+as search, export and the feed show it), topic_version (and "id" when given, "published_at" as
+read when given); a bad line gives {"line", "error"}.
 
 example:
   echo '{"title": "Sommet IA", "text": "Le sommet pour l action sur l IA s ouvre a Paris."}' | veille score

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from flows.commands.common import prepare_database
+from flows.commands.common import prepare_database, unknown_topic
 
 EXAMPLE = """example:
   veille search "sommet IA Macron"
@@ -45,6 +45,8 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     prepare_database()
+    if unknown_topic("search", args.topic):
+        return 2
     from rich.console import Console
     from rich.markup import escape
 

@@ -7,7 +7,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from flows.commands.common import prepare_database, print_table
+from flows.commands.common import prepare_database, print_table, unknown_topic
 
 EXAMPLE = """example:
   veille stats            # tables: totals, by owner, by family, by language, queue, source health, by topic
@@ -46,23 +46,12 @@ def _plain(value: Any) -> Any:
 
 def handle(args: argparse.Namespace) -> int:
     prepare_database()
-    import sys
-
     from monitors.archive.db import session_scope
-    from monitors.archive.reads import scored_topics, stats
-    from monitors.judge.topic_set import load_topics
+    from monitors.archive.reads import stats
 
+    if unknown_topic("stats", args.topic):
+        return 2
     with session_scope() as session:
-        if args.topic is not None and args.topic not in scored_topics(session):
-            folder = [t.name for t in load_topics(include_inactive=True)]
-            if args.topic not in folder:
-                print(
-                    f"veille stats: no topic named {args.topic!r}"
-                    f" (topics in the folder: {', '.join(folder)})",
-                    file=sys.stderr,
-                )
-                return 2
-            print(f"note: topic {args.topic} has no scores yet; run: veille rescore", file=sys.stderr)
         sections = stats(session, args.topic)
     if args.json:
         plain = {k: [{c: _plain(v) for c, v in r.items()} for r in rows] for k, rows in sections.items()}

@@ -22,9 +22,14 @@ from monitors.judge.explain import why
 EXPORT_SQL = """
 SELECT a.id, a.url, a.canonical_url, s.name AS source, s.owner, s.family, a.title, a.author,
        a.description, a.published_at, a.fetched_at, a.language, a.language_confidence,
-       a.declared_language, a.relevance, a.relevant,
-       coalesce(a.relevance_terms, ARRAY[]::text[]) AS relevance_terms, a.topic_version,
-       a.relevance_evidence AS relevance_why,
+       a.declared_language,
+       CASE WHEN tt.article_id IS NULL THEN a.relevance
+            ELSE CAST(CAST(tt.score AS numeric) AS double precision) END AS relevance,
+       CASE WHEN tt.article_id IS NULL THEN a.relevant ELSE tt.relevant END AS relevant,
+       coalesce(CASE WHEN tt.article_id IS NULL THEN a.relevance_terms ELSE tt.terms END,
+                ARRAY[]::text[]) AS relevance_terms,
+       CASE WHEN tt.article_id IS NULL THEN a.topic_version ELSE tt.version END AS topic_version,
+       CASE WHEN tt.article_id IS NULL THEN a.relevance_evidence ELSE tt.evidence END AS relevance_why,
        coalesce((SELECT json_object_agg(t.topic, t.score ORDER BY t.topic) FROM article_topics t
                  WHERE t.article_id = a.id AND t.relevant), '{}'::json) AS topics,
        a.duplicate_of, a.cluster_id, a.story_id, a.wire, a.modified_at, a.paywalled, a.truncated,
@@ -44,6 +49,7 @@ SELECT a.id, a.url, a.canonical_url, s.name AS source, s.owner, s.family, a.titl
                  WHERE m.id = a.id OR m.cluster_id = a.cluster_id), '[]'::json) AS cluster_sightings,
        a.text
 FROM articles a JOIN sources s ON s.id = a.source_id
+LEFT JOIN article_topics tt ON tt.article_id = a.id AND tt.topic = CAST(:topic AS text)
 WHERE (CAST(:relevant AS boolean) IS NULL OR CAST(:topic AS text) IS NOT NULL
        OR a.relevant = CAST(:relevant AS boolean))
   AND (CAST(:topic AS text) IS NULL
@@ -74,7 +80,9 @@ def iter_rows(
 ) -> Iterator[dict[str, Any]]:
     """Articles as dicts of database values, oldest first, streamed with a server-side cursor.
 
-    ``topic``: only articles scored against that topic (relevant to it with ``relevant``);
+    ``topic``: only articles scored against that topic (relevant to it with ``relevant``), and
+    ``relevance``, ``relevant``, ``relevance_terms``, ``topic_version`` and ``relevance_why``
+    are that topic's (article_topics), not the default topic's;
     ``relevance_why`` says in one line why the article is relevant (monitors.judge.explain.why);
     ``topics`` maps each topic the article is relevant to to its score.
     """

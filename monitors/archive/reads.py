@@ -45,21 +45,26 @@ def database_now(session: Session) -> datetime:
 
 
 NEW_RELEVANT_SQL = """
-SELECT a.id, a.title, a.url, s.name AS source, s.owner, a.relevance, a.published_at,
-       a.relevance_evidence AS evidence,
+SELECT a.id, a.title, a.url, s.name AS source, s.owner,
+       CASE WHEN a.relevant THEN a.relevance ELSE b.score END AS relevance, a.published_at,
+       CASE WHEN a.relevant THEN a.relevance_evidence ELSE b.evidence END AS evidence,
        (SELECT array_agg(t.topic ORDER BY t.topic) FROM article_topics t
         WHERE t.article_id = a.id AND t.relevant) AS topics
 FROM articles a JOIN sources s ON s.id = a.source_id
-WHERE a.relevant AND a.fetched_at >= :since
+LEFT JOIN LATERAL (SELECT CAST(CAST(t.score AS numeric) AS double precision) AS score, t.evidence
+                   FROM article_topics t WHERE t.article_id = a.id AND t.relevant
+                   ORDER BY t.score DESC, t.topic LIMIT 1) b ON true
+WHERE (a.relevant OR b.score IS NOT NULL) AND a.fetched_at >= :since
   AND NOT EXISTS (SELECT 1 FROM article_revisions r WHERE r.article_id = a.id AND r.revised_at >= :since)
-ORDER BY a.relevance DESC, a.id
+ORDER BY 6 DESC, a.id
 LIMIT :limit
 """
 
 
 def new_relevant_since(session: Session, since: datetime, limit: int = 50) -> list[dict[str, Any]]:
-    """Relevant articles first stored since ``since`` (revisions of older ones left out), with
-    ``why`` they are relevant and the ``topics`` they are relevant to."""
+    """Articles relevant to any topic first stored since ``since`` (revisions of older ones left
+    out), with the ``topics`` they are relevant to and ``why``: the default topic's evidence and
+    score when relevant to it, else those of the topic that scored it highest."""
     rows = [
         dict(r) for r in session.execute(text(NEW_RELEVANT_SQL), {"since": since, "limit": limit}).mappings()
     ]

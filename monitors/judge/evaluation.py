@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from monitors.judge.explain import why
 from monitors.judge.language import detect_language
 from monitors.judge.relevance import Topic, parse_published, score_item, score_relevance
 
@@ -281,6 +282,8 @@ def score_lines(
                 "relevance": relevance.score,
                 "relevant": relevance.relevant,
                 "relevance_terms": relevance.terms,
+                # why, as search, export and the feed say it: matched terms per zone, best sentence
+                "relevance_why": why(relevance.evidence),
                 "topic_version": relevance.topic_version,
             }
         )
