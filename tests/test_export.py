@@ -74,6 +74,15 @@ def test_export_jsonl(site: LocalSite, clean_db: sa.Engine, tmp_path: Path) -> N
     recent = tmp_path / "recent.jsonl"
     assert main(["export", "--since", "2025-01-01", "-o", str(recent)]) == 0
     assert len(recent.read_text(encoding="utf-8").splitlines()) == 4
+    # CSV: the header is the records' keys, in order; with nothing to export, the header alone
+    # (README's quickstart on a new archive: a script reading the file still finds its columns)
+    table = tmp_path / "all.csv"
+    assert main(["export", "--format", "csv", "--output", str(table)]) == 0
+    header = table.read_text(encoding="utf-8").splitlines()[0]
+    assert header.split(",") == list(records[0])
+    empty = tmp_path / "relevant.csv"
+    assert main(["export", "--format", "csv", "--since", "2100-01-01", "--output", str(empty)]) == 0
+    assert empty.read_text(encoding="utf-8") == header + "\n"
 
 
 def test_published_at_is_exported_on_the_site_clock() -> None:

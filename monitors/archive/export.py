@@ -157,16 +157,26 @@ def _flat(value: Any) -> Any:
     return _jsonable(value)
 
 
+# the export's columns, in order (EXPORT_SQL's; a test keeps them equal): the CSV header
+# when nothing matched too, so that a script reading the file finds its columns
+COLUMNS = (
+    "id", "url", "canonical_url", "source", "owner", "family", "title", "author", "description",
+    "published_at", "fetched_at", "language", "language_confidence", "declared_language",
+    "relevance", "relevant", "relevance_terms", "topic_version", "relevance_why", "topics",
+    "duplicate_of", "cluster_id", "story_id", "wire", "modified_at", "paywalled", "truncated",
+    "access_reasons", "extraction_evidence", "sightings", "cluster_sightings", "text",
+)  # fmt: skip
+
+
 def write_csv(records: Iterator[dict[str, Any]], out: TextIO) -> int:
-    """Write records as CSV with a header row (RFC 4180 quoting); returns how many."""
+    """Write records as CSV with a header row (RFC 4180 quoting), the header alone when there
+    is no record; returns how many."""
     import csv
 
-    writer: csv.DictWriter[str] | None = None
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
     count = 0
     for record in records:
-        if writer is None:
-            writer = csv.DictWriter(out, fieldnames=list(record), lineterminator="\n")
-            writer.writeheader()
         writer.writerow({k: _flat(v) for k, v in record.items()})
         count += 1
     return count
