@@ -294,3 +294,31 @@ def test_each_topics_feed_has_an_id_of_its_own(clean_db: sa.Engine, archive: dic
     _cli(["rescore", "--all"])
     assert "<id>urn:veille:relevant</id>" in _cli(["feed"])
     assert "<id>urn:veille:relevant:eu_ai_act</id>" in _cli(["feed", "--topic", "eu_ai_act"])
+
+
+@pytest.mark.parametrize("command", [["run", "--all"], ["backfill", "--since", "2025-02-01"]])
+def test_a_bad_topic_file_stops_the_ingesting_commands_before_they_start(
+    clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """A topic file with an unknown key in the folder: `veille run` (and backfill) stop with
+    exit 2 and the file and line, polling nothing (the error surfaced as the source's poll
+    error before, exit 3, "poll not recorded: TopicError: ...", once there was work)."""
+    folder = tmp_path / "topics"
+    shutil.copytree(TOPICS, folder)
+    bad = folder / "eu_ai_act.toml"
+    lines = bad.read_text("utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("threshold")) + 1
+    bad.write_text("\n".join([*lines[:at], "bogus_key = 1", *lines[at:]]) + "\n", "utf-8")
+    monkeypatch.setenv("VEILLE_TOPICS_DIR", str(folder))
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[[source]]\nname = "s"\nkind = "feed"\nurl = "http://127.0.0.1:9/feed.xml"\nowner = "media"\n'
+    )
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main([*command, "--sources", str(sources)]) == 2
+    assert err.getvalue().startswith(f"veille: error: {bad}:{at + 1}: unknown key 'bogus_key'"), (
+        err.getvalue()
+    )
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM fetch_log")) == 0

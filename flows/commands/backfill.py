@@ -120,7 +120,10 @@ class QueueProgress:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from monitors.judge.topic_set import check_topics
+
     started = time.monotonic()
+    check_topics()  # a bad topic file stops here, with its file and line (exit 2)
     prepare_database()
     from flows.backfill import backfill_flow
     from flows.pipeline import direct_run

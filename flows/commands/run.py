@@ -40,11 +40,14 @@ def handle(args: argparse.Namespace) -> int:
     from flows.outcome import EXIT_NOTHING
     from monitors.archive.db import DatabaseUnavailable
     from monitors.collect.sources import load_sources
+    from monitors.judge.topic_set import check_topics
     from monitors.settings import get_settings
 
     started = time.monotonic()
-    settings = get_settings()  # a bad VEILLE_* value, or sources file, stops here: exit 2, before any flow
+    # a bad VEILLE_* value, sources file or topic file stops here: exit 2, before any flow
+    settings = get_settings()
     load_sources(args.sources)
+    check_topics()
     try:
         prepare_database()
     except DatabaseUnavailable as exc:

@@ -45,6 +45,9 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from monitors.judge.topic_set import check_topics
+
+    check_topics()  # a bad topic file stops here, with its file and line, not in every run
     prepare_database()
     from prefect import serve
 

@@ -23,15 +23,17 @@ def topics_dir() -> Path:
     return Settings.from_env().topics_dir or DEFAULT_TOPICS_DIR
 
 
-def load_topics(folder: str | Path | None = None, include_inactive: bool = False) -> list[Topic]:
-    """The active topics of a folder, by file name; TopicError for an empty folder or a bad file."""
+def check_topics(folder: str | Path | None = None, include_inactive: bool = False) -> list[Path]:
+    """The files of a folder's active topics, by file name, each read and checked but not
+    compiled (cheap: what a command checks before it starts, so that a bad topic file stops it
+    with the file and line); TopicError for an empty folder or a bad file."""
     folder = Path(folder) if folder is not None else topics_dir()
     if not folder.is_dir():
         raise TopicError(f"{folder}: topic folder not found")
     files = sorted(folder.glob("*.toml"))
     if not files:
         raise TopicError(f"{folder}: no topic file (*.toml) in the topic folder")
-    topics: list[Topic] = []
+    active: list[Path] = []
     seen: dict[str, Path] = {}
     for path in files:
         data, _ = parse_topic_file(path)
@@ -41,10 +43,15 @@ def load_topics(folder: str | Path | None = None, include_inactive: bool = False
             )
         seen[data["name"]] = path
         if data.get("active", True) or include_inactive:
-            topics.append(load_topic(path))
-    if not topics:
+            active.append(path)
+    if not active:
         raise TopicError(f"{folder}: every topic file there has active = false")
-    return topics
+    return active
+
+
+def load_topics(folder: str | Path | None = None, include_inactive: bool = False) -> list[Topic]:
+    """The active topics of a folder, by file name; TopicError for an empty folder or a bad file."""
+    return [load_topic(path) for path in check_topics(folder, include_inactive)]
 
 
 def find_topic(name_or_path: str | None, folder: str | Path | None = None) -> Topic:
