@@ -125,7 +125,7 @@ def test_a_drain_run_on_its_own_publishes_its_report(
     assert state.is_completed() and state.message.startswith("All good: 5 pages: 5 stored")
     artifacts = _artifacts(state.state_details.flow_run_id)
     assert {"veille-drain-summary", "veille-drain-report"} <= set(artifacts)
-    assert "## New relevant articles (5)" in artifacts["veille-drain-report"].data
+    assert "## New articles relevant to a topic (5)" in artifacts["veille-drain-report"].data
     # an empty drain is labelled as such and publishes no keyed report
     state = ingest_flow(return_state=True)
     assert state.message.startswith("Nothing to do")

@@ -154,7 +154,7 @@ def test_one_served_cycle_then_maintenance_publish_their_artifacts(
 
     report = artifacts["veille-run-report"]
     assert report.type == "markdown"
-    assert "## New relevant articles (5)" in report.data
+    assert "## New articles relevant to a topic (5)" in report.data
     links = set(re.findall(r"\]\((http[^)]+)\)", report.data))
     first = {f"{site.base}/{pages[0].spec.slug}", f"{site.base}/copie/sommet.html"}
     assert len(links) == 5 and len(links & first) == 1
