@@ -19,7 +19,8 @@ PostgreSQL database created for the run and dropped after. Two paths are measure
 Each path runs a first cycle (every feed answers 200) and a second one (every feed answers
 304 to the conditional GET). Printed: wall time, ratio to the latency-bound ideal
 (feeds x latency / concurrency; target <= 1.5) and bytes the server sent in each cycle
-(target: the 304 cycle at least 5x cheaper).
+(target: the 304 cycle at least 5x cheaper); the CPU of each process taking part; how full
+the request slots were and how long a request held one (robots.txt fetches apart).
 
     python bench/poll.py [--feeds 1000] [--latency 0.05] [--items 10] [--paths library,direct,flow]
 
@@ -202,6 +203,88 @@ def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, flo
     }
 
 
+class SlotLog:
+    """When each of ``VEILLE_CONCURRENCY``'s request slots was taken and given back, by kind
+    (robots.txt fetches take theirs with ``HostThrottle.slot``, every other request with
+    ``acquire``/``release``): how full the slots were, and how long a request held one.
+    Installed on the class for the bench's run, so every path's throttle reports here."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.events: list[tuple[float, int]] = []  # (time, +1 taken / -1 given back)
+        self.held: dict[str, list[float]] = {"feed": [], "robots.txt": []}
+        self._started: dict[int, float] = {}
+        self._ident = threading.get_ident
+
+    def install(self) -> None:
+        import contextlib
+        from collections.abc import Iterator
+
+        from monitors.collect.http import HostThrottle
+
+        log, acquire, release, slot = self, HostThrottle.acquire, HostThrottle.release, HostThrottle.slot
+
+        def timed_acquire(throttle: HostThrottle, url: str, min_delay: float = 0.0) -> None:
+            acquire(throttle, url, min_delay)
+            log._started[log._ident()] = log._taken()
+
+        def timed_release(throttle: HostThrottle, url: str) -> None:
+            log._given("feed", log._started.pop(log._ident()))
+            release(throttle, url)
+
+        @contextlib.contextmanager
+        def timed_slot(throttle: HostThrottle) -> Iterator[None]:
+            with slot(throttle):
+                taken = log._taken()
+                try:
+                    yield
+                finally:
+                    log._given("robots.txt", taken)
+
+        HostThrottle.acquire = timed_acquire  # type: ignore[method-assign]
+        HostThrottle.release = timed_release  # type: ignore[method-assign]
+        HostThrottle.slot = timed_slot  # type: ignore[method-assign,assignment]
+
+    def _taken(self) -> float:
+        now = time.perf_counter()
+        self.events.append((now, 1))
+        return now
+
+    def _given(self, kind: str, taken: float) -> None:
+        now = time.perf_counter()
+        self.events.append((now, -1))
+        self.held[kind].append(now - taken)
+
+    def clear(self) -> None:
+        self.events.clear()
+        for held in self.held.values():
+            held.clear()
+
+    def report(self, slots: int, latency: float) -> str:
+        """Mean slots in use between the first slot taken and the last given back, the share of
+        that time all were in use, and the mean time a request held its slot, by kind."""
+        events = sorted(self.events)
+        if not events:
+            return "no request slot taken"
+        in_use, area, full, last = 0, 0.0, 0.0, events[0][0]
+        for when, step in events:
+            area += in_use * (when - last)
+            full += (when - last) if in_use >= slots else 0.0
+            in_use, last = in_use + step, when
+        span = max(events[-1][0] - events[0][0], 1e-9)
+        kinds = ", ".join(
+            f"{kind} {1000 * sum(held) / len(held):.1f} ms x {len(held)}"
+            for kind, held in self.held.items()
+            if held
+        )
+        return (
+            f"request slots: {area / span:.1f} of {slots} in use on average, all {slots} for "
+            f"{full / span:.0%} of the time; held per request: {kinds} (server latency: "
+            f"{1000 * latency:.0f} ms for feeds, none for robots.txt); {area:.1f} slot-seconds"
+        )
+
+
 # --- client ---------------------------------------------------------------------------------
 
 
@@ -340,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
 
     migrate(url)
     settings = get_settings()
+    slots = SlotLog()
+    slots.install()
     ideal = args.feeds * args.latency / settings.concurrency
     print(
         f"{args.feeds} feeds x {args.latency * 1000:.0f} ms, {args.items} entries each, "
@@ -373,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
             for cycle in (1, 2):
                 sent.value, requests.value = 0, 0
                 cpu_before = cpu_snapshot(server.pid, url)
+                slots.clear()
                 started = time.perf_counter()
                 polled, new = runners[name](str(sources_file))
                 wall = time.perf_counter() - started
@@ -390,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{'':8s}   CPU {total:.2f}s ({parts}); on {cores} cores that is at least "
                         f"{total / cores:.2f}s of wall time = {total / cores / ideal:.2f}x ideal"
                     )
+                print(f"{'':8s}   {slots.report(settings.concurrency, args.latency)}")
             (w1, b1, _), (w2, b2, _) = figures
             ok_time, ok_bytes = w1 / ideal <= args.target, b1 >= 5 * max(b2, 1)
             failed |= not (ok_time and ok_bytes)
