@@ -38,7 +38,7 @@ from monitors.archive.store import (
 from monitors.collect.http import Client, HostThrottle, make_client
 from monitors.collect.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
 from monitors.collect.robots import ROBOTS, RobotsCache
-from monitors.collect.sources import load_sources, sync_sources
+from monitors.collect.sources import load_sources, sources_label, sync_sources
 from monitors.ingest import ArticleData, process_item
 from monitors.judge.boilerplate import site_of
 from monitors.judge.relevance import Topic, load_topic
@@ -356,7 +356,7 @@ def poll_sources(
     with session_scope() as session:
         ids = sync_sources(session, specs)
         due = due_sources(session, ids, force=force)
-    logger.info("%d sources in %s, %d due", len(ids), sources_file or "the default list", len(due))
+    logger.info("%d sources in %s, %d due", len(ids), sources_label(sources_file), len(due))
     batches = poll_batches(due)
     futures = [submit(poll_batch_task, b, run_id, i, len(b)) for i, b in enumerate(batches)]
     summaries: list[PollSummary] = []

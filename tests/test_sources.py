@@ -7,7 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitors.archive.models import Source
-from monitors.collect.sources import SourcesError, load_sources, parse_sources, sync_sources
+from monitors.collect.sources import (
+    SourcesError,
+    load_sources,
+    parse_sources,
+    sources_label,
+    sync_sources,
+)
 
 GOOD = """
 [[source]]
@@ -76,3 +82,13 @@ def test_sync_is_an_upsert_by_name(db: Session) -> None:
     assert first == again
     urls = db.scalars(select(Source.url).where(Source.id.in_(first)).order_by(Source.id)).all()
     assert urls[0].endswith("/pixels/rss.xml")
+
+
+def test_sources_label_names_the_file_a_run_reads(tmp_path, monkeypatch):
+    """The run's log line names VEILLE_SOURCES when it is set (it said "the default list")."""
+    monkeypatch.delenv("VEILLE_SOURCES", raising=False)
+    assert sources_label() == "the default list"
+    mine = tmp_path / "mine.toml"
+    monkeypatch.setenv("VEILLE_SOURCES", str(mine))
+    assert sources_label() == str(mine)
+    assert sources_label(tmp_path / "other.toml") == str(tmp_path / "other.toml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,20 +50,24 @@ def _since(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _topic_name(name: str) -> str:
-    """The name of topic ``name`` (a name in the topic folder, or a TOML file)."""
+def _topic_name(name: str) -> str | None:
+    """The name of topic ``name`` (a name in the topic folder, or a TOML file); None, after
+    saying why on stderr, when there is no such topic (exit 2, as search, export and feed)."""
     from monitors.judge.topic_schema import TopicError
     from monitors.judge.topic_set import find_topic
 
     try:
         return find_topic(name).name
     except (TopicError, OSError) as exc:
-        raise SystemExit(f"veille stories: no topic {name!r} ({exc})") from exc
+        print(f"veille stories: no topic {name!r} ({exc})", file=sys.stderr)
+        return None
 
 
 def handle(args: argparse.Namespace) -> int:
     since = _since(args.since)
     topic = _topic_name(args.topic) if args.topic else None
+    if args.topic and topic is None:
+        return 2
     prepare_database()
     from monitors.archive.db import session_scope
     from monitors.archive.story_report import list_stories

@@ -139,9 +139,20 @@ def parse_sources(text: str, origin: str = "<sources>") -> list[SourceSpec]:
     return specs
 
 
+def sources_path(path: str | Path | None = None) -> Path:
+    """The sources file a run reads: ``path``, else ``VEILLE_SOURCES``, else the default list."""
+    return Path(path) if path else (get_settings().sources_file or DEFAULT_SOURCES)
+
+
+def sources_label(path: str | Path | None = None) -> str:
+    """How logs name the sources file a run reads ("the default list" for the shipped one)."""
+    file = sources_path(path)
+    return "the default list" if file == DEFAULT_SOURCES else str(file)
+
+
 def load_sources(path: str | Path | None = None) -> list[SourceSpec]:
     """Read and validate a sources file (default: ``VEILLE_SOURCES``, else ``seeds/sources.toml``)."""
-    file = Path(path) if path else (get_settings().sources_file or DEFAULT_SOURCES)
+    file = sources_path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
