@@ -194,9 +194,9 @@ def test_stats_per_topic_and_the_topic_views(clean_db: sa.Engine, archive: dict[
         )
     data = json.loads(_cli(["stats", "--json"]))
     by_topic = {r["topic"]: r for r in data["by_topic"]}
-    assert {t: (r["scored"], r["relevant"]) for t, r in by_topic.items()} == {
-        "ai_summit": (3, 1),
-        "eu_ai_act": (3, 1),
+    assert {t: (r["scored"], r["relevant"], r["state"]) for t, r in by_topic.items()} == {
+        "ai_summit": (3, 1, "active"),
+        "eu_ai_act": (3, 1, "active"),
     }
     one = json.loads(_cli(["stats", "--topic", "eu_ai_act", "--json"]))
     totals = one["totals"][0]
@@ -322,3 +322,14 @@ def test_a_bad_topic_file_stops_the_ingesting_commands_before_they_start(
     )
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM fetch_log")) == 0
+
+
+def test_stats_say_a_removed_topic_is_removed(clean_db: sa.Engine, archive: dict[str, int]) -> None:
+    """A topic whose file left the folder keeps its rows; `veille stats` marks it removed."""
+    _cli(["rescore", "--all"])
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("UPDATE article_topics SET topic = 'gone' WHERE topic = 'eu_ai_act'"))
+    rows = {r["topic"]: r for r in json.loads(_cli(["stats", "--json"]))["by_topic"]}
+    assert (rows["gone"]["state"], rows["gone"]["scored"]) == ("removed", 3)
+    assert rows["ai_summit"]["state"] == "active"
+    assert "removed" in _cli(["stats"])

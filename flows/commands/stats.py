@@ -44,6 +44,28 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else value
 
 
+def _mark_topic_states(rows: list[dict[str, Any]]) -> None:
+    """Say of each scored topic whether its file is in the topic folder and active, inactive
+    (``active = false``) or removed (its history kept); "unreadable" when the folder has a
+    bad file, so that stats still answer."""
+    from monitors.judge.topic_schema import TopicError, parse_topic_file
+    from monitors.judge.topic_set import check_topics
+
+    folder: dict[str, bool] | None
+    try:
+        parsed = [parse_topic_file(path)[0] for path in check_topics(include_inactive=True)]
+        folder = {data["name"]: bool(data.get("active", True)) for data in parsed}
+    except (TopicError, OSError):
+        folder = None
+    for row in rows:
+        if folder is None:
+            row["state"] = "unreadable"
+        elif row["topic"] not in folder:
+            row["state"] = "removed"
+        else:
+            row["state"] = "active" if folder[row["topic"]] else "inactive"
+
+
 def handle(args: argparse.Namespace) -> int:
     prepare_database()
     from monitors.archive.db import session_scope
@@ -53,6 +75,8 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     with session_scope() as session:
         sections = stats(session, args.topic)
+    if "by_topic" in sections:
+        _mark_topic_states(sections["by_topic"])
     if args.json:
         plain = {k: [{c: _plain(v) for c, v in r.items()} for r in rows] for k, rows in sections.items()}
         print(json.dumps(plain))
