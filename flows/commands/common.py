@@ -44,12 +44,12 @@ def unknown_topic(command: str, topic: str | None) -> bool:
         return False
     from monitors.archive.db import session_scope
     from monitors.archive.reads import scored_topics
-    from monitors.judge.topic_set import load_topics
+    from monitors.judge.topic_set import topic_files
 
     with session_scope() as session:
         if topic in scored_topics(session):
             return False
-    folder = [t.name for t in load_topics(include_inactive=True)]
+    folder = list(topic_files())  # names only: the files are read, not compiled
     if topic not in folder:
         print(
             f"veille {command}: no topic named {topic!r} (topics in the folder: {', '.join(folder)})",

@@ -48,13 +48,12 @@ def _mark_topic_states(rows: list[dict[str, Any]]) -> None:
     """Say of each scored topic whether its file is in the topic folder and active, inactive
     (``active = false``) or removed (its history kept); "unreadable" when the folder has a
     bad file, so that stats still answer."""
-    from monitors.judge.topic_schema import TopicError, parse_topic_file
-    from monitors.judge.topic_set import check_topics
+    from monitors.judge.topic_schema import TopicError
+    from monitors.judge.topic_set import topic_files
 
     folder: dict[str, bool] | None
     try:
-        parsed = [parse_topic_file(path)[0] for path in check_topics(include_inactive=True)]
-        folder = {data["name"]: bool(data.get("active", True)) for data in parsed}
+        folder = {name: active for name, (_, active) in topic_files().items()}
     except (TopicError, OSError):
         folder = None
     for row in rows:

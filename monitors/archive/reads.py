@@ -56,7 +56,7 @@ LEFT JOIN LATERAL (SELECT CAST(CAST(t.score AS numeric) AS double precision) AS 
                    ORDER BY t.score DESC, t.topic LIMIT 1) b ON true
 WHERE (a.relevant OR b.score IS NOT NULL) AND a.fetched_at >= :since
   AND NOT EXISTS (SELECT 1 FROM article_revisions r WHERE r.article_id = a.id AND r.revised_at >= :since)
-ORDER BY 6 DESC, a.id
+ORDER BY relevance DESC, a.id  -- the output column (the topic's score when not the default's)
 LIMIT :limit
 """
 

@@ -23,29 +23,36 @@ def topics_dir() -> Path:
     return Settings.from_env().topics_dir or DEFAULT_TOPICS_DIR
 
 
-def check_topics(folder: str | Path | None = None, include_inactive: bool = False) -> list[Path]:
-    """The files of a folder's active topics, by file name, each read and checked but not
-    compiled (cheap: what a command checks before it starts, so that a bad topic file stops it
-    with the file and line); TopicError for an empty folder or a bad file."""
+def topic_files(folder: str | Path | None = None) -> dict[str, tuple[Path, bool]]:
+    """Each topic of a folder by name: its file and whether it is active, every file read and
+    checked but not compiled (cheap); TopicError for a missing or empty folder, a bad file, or
+    two files declaring one name."""
     folder = Path(folder) if folder is not None else topics_dir()
     if not folder.is_dir():
         raise TopicError(f"{folder}: topic folder not found")
     files = sorted(folder.glob("*.toml"))
     if not files:
         raise TopicError(f"{folder}: no topic file (*.toml) in the topic folder")
-    active: list[Path] = []
-    seen: dict[str, Path] = {}
+    found: dict[str, tuple[Path, bool]] = {}
     for path in files:
         data, _ = parse_topic_file(path)
-        if data["name"] in seen:
+        if data["name"] in found:
             raise TopicError(
-                f"{path}:1: topic name {data['name']!r} already declared by {seen[data['name']]}"
+                f"{path}:1: topic name {data['name']!r} already declared by {found[data['name']][0]}"
             )
-        seen[data["name"]] = path
-        if data.get("active", True) or include_inactive:
-            active.append(path)
+        found[data["name"]] = (path, bool(data.get("active", True)))
+    return found
+
+
+def check_topics(folder: str | Path | None = None, include_inactive: bool = False) -> list[Path]:
+    """The files of a folder's active topics, by file name, each read and checked but not
+    compiled (cheap: what a command checks before it starts, so that a bad topic file stops it
+    with the file and line); TopicError for an empty folder or a bad file."""
+    found = topic_files(folder)
+    active = [path for path, is_active in found.values() if is_active or include_inactive]
     if not active:
-        raise TopicError(f"{folder}: every topic file there has active = false")
+        where = Path(folder) if folder is not None else topics_dir()
+        raise TopicError(f"{where}: every topic file there has active = false")
     return active
 
 
