@@ -399,3 +399,58 @@ def test_short_text_themes_yield_to_another_event_or_subject(topic: Topic) -> No
     bare = "Les start-up lyonnaises ont recruté davantage cette année."
     result = score_relevance(topic, bare, published_at=peak)
     assert not result.relevant and "tech" not in result.evidence["short_text"]["groups"]
+
+
+def test_the_gathering_without_a_subject_word_in_the_peak_only(topic: Topic) -> None:
+    """[short_text] bare_groups: a paragraph on the gathering itself names no AI; in the peak, a
+    summit or gathering word, the stage of leaders and the scene tie it, when nothing else is named."""
+    from monitors.judge.explain import why
+
+    gathering = (
+        "Des chefs d'État, des chercheurs et des patrons venus d'une centaine de pays participent "
+        "à ce rendez-vous international de deux jours."
+    )
+    result = score_relevance(topic, gathering, published_at=date(2025, 2, 10))
+    short = result.evidence["short_text"]
+    assert result.relevant and short["subject"] == 0 and set(short["bare"]) >= {"gathering", "world", "scene"}
+    assert "(the gathering: gathering + scene + world)" in why(result.evidence)
+    # undated, or elsewhere in the period: no date says which gathering it is
+    for published in (None, date(2025, 6, 10)):
+        result = score_relevance(topic, gathering, published_at=published)
+        assert not result.relevant and not (result.evidence["short_text"] or {}).get("bare"), published
+    # another meeting of that month named: the leaders' summit on Ukraine at the Élysée
+    ukraine = (
+        "Les dirigeants européens se retrouvent lundi à l'Élysée pour un sommet informel sur "
+        "l'Ukraine, à l'invitation du président français."
+    )
+    result = score_relevance(topic, ukraine, published_at=date(2025, 2, 17))
+    assert not result.relevant and result.evidence["short_text"]["bare"] == []
+    assert "february_2025_meetings" in result.evidence["disambiguation"]["cases"]
+    # a gathering word and the scene without the world's leaders: any event in France; and
+    # "dirigeants" alone, or Macron, are French politics that month too
+    for text in (
+        "Cet événement attire chaque année des milliers de visiteurs à Paris.",
+        "Les dirigeants des partis de gauche se sont donné rendez-vous mardi pour discuter d'une "
+        "motion de censure contre le gouvernement français.",
+        "Emmanuel Macron a donné rendez-vous aux chefs de parti à l'Élysée jeudi, en France.",
+    ):
+        assert not score_relevance(topic, text, published_at=date(2025, 2, 5)).relevant, text
+
+
+def test_another_event_recalled_in_the_background_weighs_less_in_a_short_text(topic: Topic) -> None:
+    """An earlier summit named after a background marker ("after Bletchley and Seoul") is
+    recalled, not the subject: in a short text it weighs [background] factor of a mention."""
+    recalled = (
+        "Après Bletchley Park et Séoul, ce sommet a mis l'accent sur l'innovation plutôt que sur "
+        "les risques de l'IA."
+    )
+    result = score_relevance(topic, recalled, published_at=date(2025, 2, 11))
+    cases = result.evidence["disambiguation"]["cases"]
+    assert cases["bletchley_2023"]["background"] == 1
+    assert cases["bletchley_2023"]["recalled"] < cases["bletchley_2023"]["contribution"]
+    assert result.relevant and not result.evidence["short_text"]["other_event"] > 1.5
+    # reported, not recalled: Seoul's summit is the subject
+    reported = "À Séoul, ce sommet a mis l'accent sur l'innovation plutôt que sur les risques de l'IA."
+    result = score_relevance(topic, reported, published_at=date(2025, 2, 11))
+    seoul = result.evidence["disambiguation"]["cases"]["seoul_2024"]
+    assert not result.relevant and "background" not in seoul

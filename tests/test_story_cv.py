@@ -68,3 +68,37 @@ def test_story_cv_with_the_url_zone(tmp_path: Path, capsys) -> None:  # type: ig
     out = capsys.readouterr().out
     assert "URL zone weight 1" in out
     assert "paragraph dated        P 1.000 R 1.000  tp 1 fp 0 fn 0" in out
+
+
+def test_story_cv_by_pattern_with_the_articles_paragraphs(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """``--patterns --pieces``: a pattern of any group found in one story only is dropped when
+    that story is held out (here Fluidstack, and MGX and Data4, patterns of one `entity` term
+    that the term rules keep since both stories match it), and the articles' paragraphs are
+    scored as untitled pieces."""
+    items = [
+        {"id": "f", "story": "funds", "kind": "paragraph", "label": "summit", "published_at": None,
+         "text": "Le fonds Brookfield et Fluidstack construiront des centres de données pour l'IA."},
+        {"id": "g", "story": "other-funds", "kind": "paragraph", "label": "summit", "published_at": None,
+         "text": "Le fonds MGX et Data4 construiront des centres de données pour l'IA en France."},
+        {"id": "h", "story": "opening", "kind": "article", "label": "summit", "published_at": "2025-02-10",
+         "title": "Le sommet pour l'action sur l'IA s'ouvre au Grand Palais",
+         "text": "Le sommet pour l'action sur l'IA s'ouvre au Grand Palais\n"
+                 "Des chefs d'État venus d'une centaine de pays participent à ce rendez-vous "
+                 "international de deux jours, ouvert lundi par le président de la République."},
+    ]  # fmt: skip
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), "utf-8")
+    assert all(score_item(load_topic(), i).relevant for i in items[:2])
+    assert main(["--data", str(data), "--url-weight", "0"]) == 0
+    by_term = capsys.readouterr().out
+    assert "paragraph undated      P 1.000 R 1.000  tp 2 fp 0 fn 0" in by_term  # terms shared: kept
+    assert main(["--data", str(data), "--url-weight", "0", "--pieces"]) == 0
+    # the article's second line, read untitled in the peak: the gathering (bare_groups)
+    assert "piece dated            P 1.000 R 1.000  tp 1 fp 0 fn 0" in capsys.readouterr().out
+    assert main(["--data", str(data), "--url-weight", "0", "--patterns", "--pieces"]) == 0
+    out = capsys.readouterr().out
+    assert "patterns found in one story only dropped, with the articles' paragraphs (piece)" in out
+    # each paragraph's fund and firm are its story's alone: held out, nothing of the event is left
+    assert "paragraph undated      P 0.000 R 0.000  tp 0 fp 0 fn 2" in out
+    # and the piece's leaders, hundred countries and rendez-vous are its story's alone
+    assert "piece dated            P 0.000 R 0.000  tp 0 fp 0 fn 1" in out

@@ -72,6 +72,11 @@ def test_a_good_topic_loads(tmp_path: Path) -> None:
         ),
         (lambda t: t + '\n[short_text]\nother_groups = ["x"]\n', 15, "[short_text] other_groups: unknown"),
         (lambda t: t + "\n[short_text]\ntheme_groups = [1]\n", 15, "[short_text] theme_groups: a list of"),
+        (
+            lambda t: t + '\n[short_text]\nbare_groups = [["weather"], ["wether"]]\n',
+            15,
+            "[short_text] bare_groups: unknown group 'wether'",
+        ),
     ],
 )
 def test_a_bad_topic_stops_with_file_and_line(tmp_path: Path, change, line: int, message: str) -> None:  # type: ignore[no-untyped-def]

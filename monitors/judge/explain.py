@@ -44,4 +44,6 @@ def _short_reason(short: dict[str, Any], published_at: str | None) -> str:
     else:
         when = "published in the active period" if published_at else "undated"
     themes = f" (themes: {' + '.join(short['theme'])})" if short.get("theme") else ""
+    if short.get("bare"):
+        themes += f" (the gathering: {' + '.join(short['bare'])})"
     return f"short text {when}: {', '.join(short['groups'])}{themes}"

@@ -381,6 +381,9 @@ class Topic:
     short_theme_groups: tuple[tuple[str, ...], ...] = ()
     short_theme_subjects: tuple[str, ...] = ()
     short_other_groups: tuple[str, ...] = ()  # another subject's evidence, weighed like another event
+    # the event as a gathering, without a subject word: in the peak, when every entry (one
+    # group, or alternative groups) is met and no other event nor other subject is named at all
+    short_bare_groups: tuple[tuple[str, ...], ...] = ()
     short_peak_min: float = 0.0
     short_period_min: float = math.inf
     short_alone_min: float = math.inf
@@ -420,6 +423,12 @@ def load_topic(path: str | Path | None = None) -> Topic:
     """
     topic_path = Path(path) if path is not None else DEFAULT_TOPIC_PATH
     data, raw_bytes = parse_topic_file(topic_path)
+    return topic_from_data(data, raw_bytes, topic_path)
+
+
+def topic_from_data(data: Mapping[str, Any], raw_bytes: bytes, topic_path: Path) -> Topic:
+    """The Topic of a parsed, checked topic file (``parse_topic_file``); ``raw_bytes`` make its
+    version. Also what tests/eval/story_cv.py builds a topic with some patterns left out from."""
     model, model_bytes = _load_model(topic_path, data)
     digest = hashlib.sha256(raw_bytes + model_bytes).hexdigest()[:8]
 
@@ -536,6 +545,10 @@ def load_topic(path: str | Path | None = None) -> Topic:
         ),
         short_theme_subjects=tuple(data.get("short_text", {}).get("theme_subjects", ())),
         short_other_groups=tuple(data.get("short_text", {}).get("other_groups", ())),
+        short_bare_groups=tuple(
+            (e,) if isinstance(e, str) else tuple(e)
+            for e in data.get("short_text", {}).get("bare_groups", ())
+        ),
         short_peak_min=float(data.get("short_text", {}).get("peak_min", 0.0)),
         short_period_min=float(data.get("short_text", {}).get("period_min", math.inf)),
         short_alone_min=float(data.get("short_text", {}).get("alone_min", math.inf)),
@@ -952,6 +965,15 @@ def _short_text(
     outweighed = strongest_case > max(own, themes, subject if needed <= 0 else 0.0)
     peak_subject = in_peak and any(group_totals.get(g, 0.0) > 0 for g in topic.short_peak_subjects)
     enough = (subject > 0 and (event >= needed or peak_subject)) or alone >= topic.short_alone_min
+    # the gathering itself, without a subject word (a paragraph on the heads of state arriving for
+    # the summit names no AI): in the peak only, each entry of bare_groups met, and nothing else
+    # named, no other event nor another subject of short texts (the weakest evidence, so the
+    # strictest gate)
+    bare_met = [[g for g in entry if group_totals.get(g, 0.0) > 0] for entry in topic.short_bare_groups]
+    bare = in_peak and bool(bare_met) and all(bare_met) and strongest_case == 0 and not enough
+    bare_hits = sorted({g for entry in bare_met for g in entry}) if bare else []
+    if bare:
+        present = list(dict.fromkeys([*present, *bare_hits]))
     return {
         "words": words,
         "peak": [start.isoformat(), end.isoformat()] if start and end else None,
@@ -960,9 +982,10 @@ def _short_text(
         "subject": round(subject, 4),
         "event": round(event, 4),
         "theme": theme_hits,
+        "bare": bare_hits,
         "needed": needed,
         "other_event": round(strongest_case, 4),
-        "decided": enough and not outweighed,
+        "decided": (enough and not outweighed) or bare,
     }
 
 
@@ -1004,6 +1027,7 @@ def score_relevance(
     case_zones: dict[str, dict[str, int]] = {}
     prox_zones: dict[str, dict[str, int]] = {}
     background: dict[str, int] = {}  # anchor mentions inside a background clause, per name
+    case_background: dict[str, int] = {}  # the same for other events' mentions, per case
     bg_owner, bg_window = topic.background_owner, topic.background_window
     anchors = topic.anchor_groups + topic.period_anchor_groups
     start, end = topic.period
@@ -1060,6 +1084,10 @@ def score_relevance(
             for name in owner_cases:
                 zc = case_zones.setdefault(name, {})
                 zc[zone] = zc.get(zone, 0) + len(found)
+                if bg_owner in hits and piece >= 0:
+                    b = _in_background(found, hits[bg_owner], bg_window)
+                    if b:
+                        case_background[name] = case_background.get(name, 0) + b
         for prox in topic.proximities:
             if (
                 prox.left_owner in hits
@@ -1167,6 +1195,12 @@ def score_relevance(
         entry = cases.setdefault(case.name, {"count": 0, "contribution": 0.0})
         entry["count"] += sum(c_zones.values())
         entry["contribution"] = round(entry["contribution"] + contribution, 4)
+        if case.name in case_background:
+            # "after Bletchley and Seoul", "previous summits in South Korea": that event is
+            # recalled, not reported; read so by short texts only (below)
+            entry["background"] = min(case_background[case.name], entry["count"])
+            contribution *= _background_discount(case_background[case.name], c_zones, topic.background_factor)
+        entry["recalled"] = round(entry.get("recalled", 0.0) + contribution, 4)
     factor = 1.0
     tied = anchor_total >= topic.tie_min
     # another event is the subject when it alone (one case) outweighs the topic's own anchors
@@ -1190,7 +1224,12 @@ def score_relevance(
         score *= topic.outside_factor
 
     score = min(1.0, max(0.0, score))
-    short = _short_text(topic, score, title, description, text, published_at, inside, group_totals, strongest)
+    # a paragraph read on its own weighs another event as the text does: recalled in a background
+    # clause, it weighs background_factor of a mention
+    strongest_recalled = max((c["recalled"] for c in cases.values()), default=0.0)
+    short = _short_text(
+        topic, score, title, description, text, published_at, inside, group_totals, strongest_recalled
+    )
     if short is not None and short["decided"]:
         score = max(score, topic.short_score)
     learned: dict[str, Any] | None = None

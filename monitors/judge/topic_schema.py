@@ -43,6 +43,7 @@ SECTION_KEYS: dict[str, set[str]] = {
         "theme_groups",
         "theme_subjects",
         "other_groups",
+        "bare_groups",
         "peak_min",
         "period_min",
         "alone_min",
@@ -162,7 +163,7 @@ def check_topic_data(data: dict[str, Any], text: str, path: str | Path) -> None:
     short = data.get("short_text", {})
     for key in (
         "groups", "event_groups", "peak_groups", "alone_groups", "peak_subjects",
-        "theme_groups", "theme_subjects", "other_groups",
+        "theme_groups", "theme_subjects", "other_groups", "bare_groups",
     ):  # fmt: skip
         entries = short.get(key, [])
         where = _line_of(lines, rf"^\s*{key}\s*=", _line_of(lines, r"^\s*\[\s*short_text\s*\]") - 1)
@@ -170,7 +171,11 @@ def check_topic_data(data: dict[str, Any], text: str, path: str | Path) -> None:
             isinstance(e, str) or (isinstance(e, list) and e and all(isinstance(n, str) for n in e))
             for e in entries
         ):
-            fail(where, f"[short_text] {key}: a list of group names (or, in theme_groups, of lists of them)")
+            fail(
+                where,
+                f"[short_text] {key}: a list of group names"
+                " (or, in theme_groups and bare_groups, of lists of them)",
+            )
         names = [n for entry in entries for n in ([entry] if isinstance(entry, str) else entry)]
         for name in names:
             if name not in groups:

@@ -7,25 +7,50 @@ groups that match in that story's items and in no other story's, scores the stor
 with what is left (as dated, and with every date removed, as ``veille score`` may get them),
 and prints precision and recall per kind; ``--drop-groups`` removes whole groups instead (the
 rules' estimate with none of that vocabulary at all); ``--url-weight`` scores with the items'
-URLs as a zone of that weight (default: the topic's ``[zones] url``). Numbers for docs/topics.md:
+URLs as a zone of that weight (default: the topic's ``[zones] url``). ``--patterns`` is stricter:
+it drops every *pattern* of the topic (terms, proximity sides, other events' cases, any group)
+found in the held-out story's items and in no other story's, so a word that only one story
+of the dev split holds counts for nothing on it; ``--pieces`` also scores the paragraphs cut
+from the articles (each line of at least 20 words but the title, read untitled, kind
+``piece``, labelled as their article). Numbers for docs/topics.md:
 
     python tests/eval/story_cv.py [--topic TOML] [--data FILE] [--drop-groups entity,cast] [--url-weight 1]
+    python tests/eval/story_cv.py --patterns --pieces
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from monitors.judge.evaluation import dev_split, read_labelled  # noqa: E402
-from monitors.judge.relevance import URL_ZONE, Topic, load_topic, score_item  # noqa: E402
+from monitors.judge.relevance import (  # noqa: E402
+    URL_ZONE,
+    Topic,
+    _compile,
+    fold,
+    load_topic,
+    score_item,
+    topic_from_data,
+)
+from monitors.judge.topic_schema import parse_topic_file  # noqa: E402
+
+#: the topic file's pattern lists, per table
+PATTERN_KEYS = {
+    "terms": ("patterns",),
+    "proximity": ("left", "right"),
+    "disambiguation": ("patterns", "case_sensitive_patterns"),
+}
 
 EVENT_GROUPS = ("anchor", "named", "tie", "outcome", "entity", "cast")
 
@@ -36,39 +61,117 @@ def _without(topic: Topic, names: set[str], groups: frozenset[str]) -> Topic:
     return dataclasses.replace(topic, terms=tuple(keep), proximities=tuple(near))
 
 
+def article_pieces(items: list[dict], min_words: int = 20) -> list[dict]:
+    """The paragraphs of the articles (lines of at least ``min_words`` words, the title's line
+    apart) as untitled items of kind ``piece``, with their article's label, date and story."""
+    pieces = []
+    for item in items:
+        if item.get("kind", "article") != "article":
+            continue
+        title = (item.get("title") or "").strip()
+        for n, line in enumerate(item.get("text", "").split("\n")):
+            line = line.strip()
+            if len(line.split()) >= min_words and line != title:
+                pieces.append(dict(item, id=f"{item.get('id')}#{n}", kind="piece", title=None, text=line))
+    return pieces
+
+
+def _stories(items: list[dict]) -> list[str]:
+    return [str(i.get("story") or i.get("id") or n) for n, i in enumerate(items)]
+
+
+def _pattern_reducer(path: Path, items: list[dict]) -> Callable[[str], Topic]:
+    """story -> the topic without the patterns found in that story's items only."""
+    data, raw = parse_topic_file(path)
+    stories = _stories(items)
+    texts = [" . ".join((i.get("title") or "", i.get("text", ""))) for i in items]
+    folded = [(fold(t), fold(t, keep_case=True)) for t in texts]
+    only: dict[str, set[tuple[str, int, str, str]]] = defaultdict(set)
+    for table, keys in PATTERN_KEYS.items():
+        for n, spec in enumerate(data.get(table, [])):
+            for key in keys:
+                cased = key == "case_sensitive_patterns" or (
+                    key == "patterns" and bool(spec.get("case_sensitive"))
+                )
+                for pattern in spec.get(key) or ():
+                    regex = _compile([pattern], cased)
+                    found = {
+                        stories[k]
+                        for k, (lower, kept) in enumerate(folded)
+                        if regex.search(kept if cased else lower)
+                    }
+                    if len(found) == 1:
+                        only[found.pop()].add((table, n, key, pattern))
+
+    def reduced(story: str) -> Topic:
+        kept = copy.deepcopy(data)
+        for table, n, key, pattern in only.get(story, ()):
+            kept[table][n][key] = [p for p in kept[table][n][key] if p != pattern]
+        for table, keys in PATTERN_KEYS.items():
+            specs = []
+            for spec in kept.get(table, []):
+                for key in [k for k in keys if k in spec and not spec[k]]:
+                    if table == "disambiguation":
+                        del spec[key]  # a case needs one of its two lists
+                if table == "disambiguation" and not any(spec.get(k) for k in keys):
+                    continue
+                if table != "disambiguation" and not all(spec.get(k) for k in keys):
+                    continue
+                specs.append(spec)
+            kept[table] = specs
+        return topic_from_data(kept, raw, path)
+
+    return reduced
+
+
 def story_cv(
     topic: Topic,
     items: list[dict],
     event_groups: tuple[str, ...] = EVENT_GROUPS,
     drop_groups: frozenset[str] = frozenset(),
     url: bool = True,
-) -> dict[str, dict[str, float]]:
-    """Per "<kind> dated|undated": precision, recall, tp, fp, fn over held-out stories (with the
-    items' URLs as context, or without them: ``url=False``)."""
+    patterns: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Per "<kind> dated|undated": precision, recall, tp, fp, fn over held-out stories, and
+    ``fp_kinds``: per label of the negatives, (flagged, of how many) (with the
+    items' URLs as context, or without them: ``url=False``); ``patterns``: every pattern found
+    in the held-out story only is dropped (``_pattern_reducer``), not only event groups' rules."""
     relevant = [bool(i["relevant"]) if "relevant" in i else i.get("label") in topic.labels for i in items]
-    stories = [str(i.get("story") or i.get("id") or n) for n, i in enumerate(items)]
+    stories = _stories(items)
     matched = []
     for item in items:
         found = score_item(topic, item, url=url).evidence["matched"]
         matched.append({n for n, m in found.items() if m["group"] in event_groups})
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    negatives: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    by_pattern = _pattern_reducer(Path(topic.path), items) if patterns else None
     for story in sorted(set(stories)):
         held = [k for k, s in enumerate(stories) if s == story]
-        elsewhere = set().union(*(matched[k] for k, s in enumerate(stories) if s != story))
-        here = set().union(*(matched[k] for k in held))
-        reduced = _without(topic, here - elsewhere, drop_groups)
+        if by_pattern is not None:
+            reduced = by_pattern(story)
+            if topic.zone_weights != reduced.zone_weights:
+                reduced = dataclasses.replace(reduced, zone_weights=topic.zone_weights)
+            if drop_groups:
+                reduced = _without(reduced, set(), drop_groups)
+        else:
+            elsewhere = set().union(*(matched[k] for k, s in enumerate(stories) if s != story))
+            here = set().union(*(matched[k] for k in held))
+            reduced = _without(topic, here - elsewhere, drop_groups)
         for k in held:
             for undated in (False, True):
                 item = dict(items[k], published_at=None) if undated else items[k]
                 predicted = score_item(reduced, item, url=url).relevant
-                row = counts[f"{items[k].get('kind', 'article')} {'undated' if undated else 'dated'}"]
+                key = f"{items[k].get('kind', 'article')} {'undated' if undated else 'dated'}"
+                row = counts[key]
                 if predicted and relevant[k]:
                     row[0] += 1
                 elif predicted:
                     row[1] += 1
                 elif relevant[k]:
                     row[2] += 1
-    report = {}
+                if not relevant[k]:
+                    negatives[key][str(items[k].get("label", "negative"))].append(predicted)
+    report: dict[str, dict[str, Any]] = {}
     for key, (tp, fp, fn) in sorted(counts.items()):
         report[key] = {
             "precision": round(tp / (tp + fp), 3) if tp + fp else 0.0,
@@ -76,6 +179,8 @@ def story_cv(
             "tp": tp,
             "fp": fp,
             "fn": fn,
+            # per kind of negative: (flagged, of how many)
+            "fp_kinds": {label: (sum(f), len(f)) for label, f in sorted(negatives[key].items())},
         }
     return report
 
@@ -93,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="weight of the page's URL as a zone ([zones] url; default: the topic's, 0 = without URLs)",
     )
+    parser.add_argument(
+        "--patterns", action="store_true", help="drop every pattern found in the held-out story only"
+    )
+    parser.add_argument(
+        "--pieces", action="store_true", help="also score the articles' paragraphs read untitled (kind piece)"
+    )
     args = parser.parse_args(argv)
     data = dev_split(args.data)
     if data is None:
@@ -102,15 +213,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.url_weight is not None:
         topic = dataclasses.replace(topic, zone_weights={**topic.zone_weights, URL_ZONE: args.url_weight})
     drop = frozenset(g for g in args.drop_groups.split(",") if g)
-    report = story_cv(topic, read_labelled(data), drop_groups=drop)
+    items = read_labelled(data)
+    if args.pieces:
+        items += article_pieces(items)
+    report = story_cv(topic, items, drop_groups=drop, patterns=args.patterns)
     print(
         f"leave-one-story-out, {data.name}, topic {topic.version}"
+        + (", patterns found in one story only dropped" if args.patterns else "")
+        + (", with the articles' paragraphs (piece)" if args.pieces else "")
         + (f", without {sorted(drop)}" if drop else "")
         + f", URL zone weight {topic.zone_weights[URL_ZONE]:g}"
     )
     for key, row in report.items():
         print(
             f"{key:22s} P {row['precision']:.3f} R {row['recall']:.3f}  tp {row['tp']} fp {row['fp']} fn {row['fn']}"
+            + "".join(f"  {label} {f}/{n}" for label, (f, n) in row["fp_kinds"].items())
         )
     return 0
 
