@@ -454,3 +454,16 @@ def test_another_event_recalled_in_the_background_weighs_less_in_a_short_text(to
     result = score_relevance(topic, reported, published_at=date(2025, 2, 11))
     seoul = result.evidence["disambiguation"]["cases"]["seoul_2024"]
     assert not result.relevant and "background" not in seoul
+
+
+def test_a_word_of_any_event_meets_the_themes_in_the_peak_only(topic: Topic) -> None:
+    """[short_text] peak_theme_groups: "cet événement" with AI and the scene is the summit in
+    February 2025; undated, it is any AI event in France."""
+    event = (
+        "L'événement, qui réunit chaque année à Lyon les acteurs français de l'intelligence "
+        "artificielle, a attiré cinq mille visiteurs."
+    )
+    result = score_relevance(topic, event, published_at=date(2025, 2, 12))
+    assert result.relevant and result.evidence["short_text"]["theme"] == ["gathering", "scene"]
+    result = score_relevance(topic, event)
+    assert not result.relevant and result.evidence["short_text"]["theme"] == []

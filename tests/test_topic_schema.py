@@ -73,6 +73,11 @@ def test_a_good_topic_loads(tmp_path: Path) -> None:
         (lambda t: t + '\n[short_text]\nother_groups = ["x"]\n', 15, "[short_text] other_groups: unknown"),
         (lambda t: t + "\n[short_text]\ntheme_groups = [1]\n", 15, "[short_text] theme_groups: a list of"),
         (
+            lambda t: t + '\n[short_text]\npeak_theme_groups = ["x"]\n',
+            15,
+            "[short_text] peak_theme_groups: unknown",
+        ),
+        (
             lambda t: t + '\n[short_text]\nbare_groups = [["weather"], ["wether"]]\n',
             15,
             "[short_text] bare_groups: unknown group 'wether'",

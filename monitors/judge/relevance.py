@@ -380,6 +380,9 @@ class Topic:
     # event), and short_theme_subjects then count as subject words too
     short_theme_groups: tuple[tuple[str, ...], ...] = ()
     short_theme_subjects: tuple[str, ...] = ()
+    # groups that meet an entry of theme_groups in the peak only (as peak_groups do), without
+    # counting as event evidence by themselves: a word of any event ("cet événement")
+    short_peak_theme_groups: tuple[str, ...] = ()
     short_other_groups: tuple[str, ...] = ()  # another subject's evidence, weighed like another event
     # the event as a gathering, without a subject word: in the peak, when every entry (one
     # group, or alternative groups) is met and no other event nor other subject is named at all
@@ -544,6 +547,7 @@ def topic_from_data(data: Mapping[str, Any], raw_bytes: bytes, topic_path: Path)
             for e in data.get("short_text", {}).get("theme_groups", ())
         ),
         short_theme_subjects=tuple(data.get("short_text", {}).get("theme_subjects", ())),
+        short_peak_theme_groups=tuple(data.get("short_text", {}).get("peak_theme_groups", ())),
         short_other_groups=tuple(data.get("short_text", {}).get("other_groups", ())),
         short_bare_groups=tuple(
             (e,) if isinstance(e, str) else tuple(e)
@@ -931,11 +935,16 @@ def _short_text(
     if not in_peak and math.isinf(topic.short_period_min) and math.isinf(topic.short_alone_min):
         return None  # a topic with the peak rule only
     # the event's themes: each entry of theme_groups is met by one of its groups (peak_groups,
-    # people in other news too, in the peak only); all met, in the peak or undated (elsewhere in
-    # the period the date says the event was not the news), the evidence of the groups that met
-    # them counts as the event's
+    # people in other news too, and peak_theme_groups, in the peak only); all met, in the peak
+    # or undated (elsewhere in the period the date says the event was not the news), the
+    # evidence of the groups that met them counts as the event's
     met = [
-        [g for g in entry if group_totals.get(g, 0.0) > 0 and (in_peak or g not in topic.short_peak_groups)]
+        [
+            g
+            for g in entry
+            if group_totals.get(g, 0.0) > 0
+            and (in_peak or (g not in topic.short_peak_groups and g not in topic.short_peak_theme_groups))
+        ]
         for entry in topic.short_theme_groups
     ]
     themed = bool(met) and all(met) and (in_peak or published_at is None)

@@ -42,6 +42,7 @@ SECTION_KEYS: dict[str, set[str]] = {
         "peak_subjects",
         "theme_groups",
         "theme_subjects",
+        "peak_theme_groups",
         "other_groups",
         "bare_groups",
         "peak_min",
@@ -163,7 +164,7 @@ def check_topic_data(data: dict[str, Any], text: str, path: str | Path) -> None:
     short = data.get("short_text", {})
     for key in (
         "groups", "event_groups", "peak_groups", "alone_groups", "peak_subjects",
-        "theme_groups", "theme_subjects", "other_groups", "bare_groups",
+        "theme_groups", "theme_subjects", "peak_theme_groups", "other_groups", "bare_groups",
     ):  # fmt: skip
         entries = short.get(key, [])
         where = _line_of(lines, rf"^\s*{key}\s*=", _line_of(lines, r"^\s*\[\s*short_text\s*\]") - 1)
