@@ -265,3 +265,79 @@ def test_an_unforeseen_failure_of_the_fast_path_falls_back_to_feedparser(
     got = parse_feed(TYPICAL, BASE, "application/rss+xml")
     assert got == parse_feed(TYPICAL, BASE, "application/rss+xml", fast=False)
     assert len(got.entries) == 2
+
+
+# URLs built from pieces that urllib rewrites or rejects (case of the scheme, extra slashes,
+# brackets, ports, params, empty queries and fragments, spaces, controls, non-ASCII) as well
+# as plain ones, so both the shortcut of ``_join`` and its way through ``_urljoin`` are drawn.
+_SCHEMES = st.sampled_from(["http", "https", "HTTP", "Https", "ftp", "feed", "javascript", ""])
+_SEPARATORS = st.sampled_from(["://", "://", "://", ":///", ":/", ":", "//", ""])
+_HOST_CHARS = st.sampled_from(list("abz09.-_:@[]%é ") + ["\t", "\n", "xn--", "example.fr", "127.0.0.1"])
+_PATH_CHARS = st.sampled_from(
+    list("/az09._~!$&'()*+,=:@%-;?#é ") + ["\t", "\r\n", "..", "//", "%C3%A9", "&amp;", "?", "#"]
+)
+
+
+@st.composite
+def _urls(draw: st.DrawFn) -> str:
+    host = "".join(draw(st.lists(_HOST_CHARS, max_size=4)))
+    port = draw(st.sampled_from(["", "", ":8080", ":", ":x", ":99999"]))
+    path = "".join(draw(st.lists(_PATH_CHARS, max_size=8)))
+    return f"{draw(_SCHEMES)}{draw(_SEPARATORS)}{host}{port}{path}"
+
+
+_PLAIN_URLS = st.builds(
+    lambda scheme, host, port, path, query, odd: f"{scheme}://{host}{port}{path}{query}{odd}",
+    st.sampled_from(["http", "https"]),
+    st.sampled_from(["media.example.fr", "127.1.0.1", "a-b.c", "x"]),
+    st.sampled_from(["", ":8080", ":1"]),
+    st.sampled_from(["", "/", "/a/b.html", "/%C3%A9t%C3%A9/", "/a/../b", "//c", "/a:b@c!$&'()*+,="]),
+    st.sampled_from(["", "?x=1&y=2", "?a=b?c", "?utm=1&amp;x=2", "?%20"]),
+    # mostly nothing; else one piece urllib drops, rewrites or rejects
+    st.sampled_from([""] * 8 + [";", ";p", "#", "#f", "?", " ", "\t", "\n", "é", "[", "]", "\x00"]),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(base=st.one_of(_PLAIN_URLS, _urls()), uri=st.one_of(_PLAIN_URLS, _urls()))
+def test_join_gives_what_feedparsers_urljoin_gives(base: str, uri: str) -> None:
+    from feedparser.urls import _urljoin
+
+    from monitors.collect.rss_fast import _join
+
+    assert _join(base, uri) == _urljoin(base, uri)
+
+
+def test_join_takes_its_shortcut_on_plain_absolute_urls() -> None:
+    from monitors.collect.rss_fast import _PLAIN_URL
+
+    for url in [
+        "https://media.example.fr/2025/02/10/sommet.html?utm=1&x=2",
+        "http://127.1.0.1:8080/a/1-2.html",
+    ]:
+        assert _PLAIN_URL.fullmatch(url)
+    for url in [
+        "HTTP://a/b",
+        "http://a/b;p",
+        "http://a/b?",
+        "http://a/b#f",
+        "http://[::1]/",
+        "http://a/é",
+        "http:///a",
+    ]:
+        assert not _PLAIN_URL.fullmatch(url)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x2FF)) | st.text())
+def test_fix_gives_what_feedparsers_steps_give(text: str) -> None:
+    import contextlib
+
+    from feedparser.html import _cp1252
+
+    from monitors.collect.rss_fast import _fix
+
+    expected = text
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        expected = expected.encode("iso-8859-1").decode("utf-8")
+    assert _fix(text) == expected.translate(_cp1252)
