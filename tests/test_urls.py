@@ -260,3 +260,21 @@ def test_host_of() -> None:
     assert host_of("http://127.0.0.1:8000/a") == "127.0.0.1:8000"
     with pytest.raises(ValueError):
         host_of("not a url")
+
+
+def test_the_character_checks_of_split_and_normalize_percent_hold_for_every_code_point() -> None:
+    """The regexes that replaced per-character loops accept exactly what the loops did."""
+    from monitors.group.urls import _PATH_SAFE, _PLAIN_PATH, _SPACE_OR_CONTROL
+
+    for code in range(0x110000):
+        c = chr(code)
+        assert bool(_SPACE_OR_CONTROL.search(c)) == (c.isspace() or code < 0x20), hex(code)
+        assert bool(_PLAIN_PATH.fullmatch(c)) == (c in _PATH_SAFE), hex(code)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("/az09-._~!$&'()*+,;=:@%2Fé [] ?#"))) | st.text())
+def test_normalize_percent_takes_its_shortcut_only_where_it_changes_nothing(path: str) -> None:
+    from monitors.group.urls import _PATH_SAFE, _normalize_percent
+
+    assert _normalize_percent(path, _PATH_SAFE) == _normalize_percent(path, frozenset(_PATH_SAFE))

@@ -106,6 +106,10 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 # Characters kept literally in a path (RFC 3986 pchar + "/"), everything else is percent-encoded.
 _PATH_SAFE = frozenset(_UNRESERVED | set("!$&'()*+,;=:@/"))
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+# A path of characters kept literally and no escape: _normalize_percent gives it back as it is.
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
+# What str.isspace() calls a space, and the C0 controls (tests/test_urls.py checks every code point).
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
 _HEX = "0123456789ABCDEF"
 
 
@@ -129,6 +133,8 @@ def _normalize_percent(part: str, safe: frozenset[str]) -> str:
 
     Escapes of reserved characters (e.g. ``%2F``) are kept, since decoding them changes meaning.
     """
+    if safe is _PATH_SAFE and _PLAIN_PATH.fullmatch(part):
+        return part  # the loop below would copy it character by character (a URL's paths mostly)
     out: list[str] = []
     i, n = 0, len(part)
     while i < n:
@@ -222,7 +228,7 @@ def _split(url: str) -> tuple[str, str, int | None, str, str]:
     text = url.strip()
     if not text:
         raise ValueError("empty URL")
-    if any(c.isspace() or ord(c) < 0x20 for c in text):
+    if _SPACE_OR_CONTROL.search(text):
         raise ValueError(f"URL contains whitespace or control characters: {url!r}")
     try:
         parts = urlsplit(text)
