@@ -277,4 +277,6 @@ def test_the_character_checks_of_split_and_normalize_percent_hold_for_every_code
 def test_normalize_percent_takes_its_shortcut_only_where_it_changes_nothing(path: str) -> None:
     from monitors.group.urls import _PATH_SAFE, _normalize_percent
 
-    assert _normalize_percent(path, _PATH_SAFE) == _normalize_percent(path, frozenset(_PATH_SAFE))
+    loop_only = frozenset(set(_PATH_SAFE))  # equal, not the same object: no shortcut
+    assert loop_only is not _PATH_SAFE  # frozenset(_PATH_SAFE) would be _PATH_SAFE itself
+    assert _normalize_percent(path, _PATH_SAFE) == _normalize_percent(path, loop_only)
