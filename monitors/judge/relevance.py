@@ -30,7 +30,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import compress, count, islice
@@ -429,6 +429,11 @@ def load_topic(path: str | Path | None = None) -> Topic:
     return topic_from_data(data, raw_bytes, topic_path)
 
 
+def _group_entries(entries: Iterable[str | Sequence[str]]) -> tuple[tuple[str, ...], ...]:
+    """[short_text] entries of one group name or of alternative names, each as a tuple."""
+    return tuple((e,) if isinstance(e, str) else tuple(e) for e in entries)
+
+
 def topic_from_data(data: Mapping[str, Any], raw_bytes: bytes, topic_path: Path) -> Topic:
     """The Topic of a parsed, checked topic file (``parse_topic_file``); ``raw_bytes`` make its
     version. Also what tests/eval/story_cv.py builds a topic with some patterns left out from."""
@@ -542,17 +547,11 @@ def topic_from_data(data: Mapping[str, Any], raw_bytes: bytes, topic_path: Path)
         short_peak_groups=tuple(data.get("short_text", {}).get("peak_groups", ())),
         short_alone_groups=tuple(data.get("short_text", {}).get("alone_groups", ())),
         short_peak_subjects=tuple(data.get("short_text", {}).get("peak_subjects", ())),
-        short_theme_groups=tuple(
-            (e,) if isinstance(e, str) else tuple(e)
-            for e in data.get("short_text", {}).get("theme_groups", ())
-        ),
+        short_theme_groups=_group_entries(data.get("short_text", {}).get("theme_groups", ())),
         short_theme_subjects=tuple(data.get("short_text", {}).get("theme_subjects", ())),
         short_peak_theme_groups=tuple(data.get("short_text", {}).get("peak_theme_groups", ())),
         short_other_groups=tuple(data.get("short_text", {}).get("other_groups", ())),
-        short_bare_groups=tuple(
-            (e,) if isinstance(e, str) else tuple(e)
-            for e in data.get("short_text", {}).get("bare_groups", ())
-        ),
+        short_bare_groups=_group_entries(data.get("short_text", {}).get("bare_groups", ())),
         short_peak_min=float(data.get("short_text", {}).get("peak_min", 0.0)),
         short_period_min=float(data.get("short_text", {}).get("period_min", math.inf)),
         short_alone_min=float(data.get("short_text", {}).get("alone_min", math.inf)),
