@@ -467,3 +467,85 @@ def test_a_word_of_any_event_meets_the_themes_in_the_peak_only(topic: Topic) -> 
     assert result.relevant and result.evidence["short_text"]["theme"] == ["gathering", "scene"]
     result = score_relevance(topic, event)
     assert not result.relevant and result.evidence["short_text"]["theme"] == []
+
+
+def test_day_named_in_a_text_takes_the_year_its_weekday_gives() -> None:
+    from monitors.judge.relevance import day_named_in
+
+    period, peak = (date(2023, 11, 1), date(2025, 12, 31)), (date(2025, 2, 1), date(2025, 2, 28))
+    assert day_named_in("Lundi 10 février, au Grand Palais", period, peak) == date(2025, 2, 10)
+    assert day_named_in("on Tuesday, Feb. 11, the last day", period, peak) == date(2025, 2, 11)
+    assert day_named_in("samedi 1er février 2025", period, peak) == date(2025, 2, 1)
+    # Monday 16 February is 2026 (outside the period), 10 February 2025 a Monday, not a Tuesday;
+    # a named year outside the peak; a day without its weekday says no year at all
+    for text in ("lundi 16 février", "Tuesday 10 February", "Monday, February 10 2026", "le 10 février"):
+        assert day_named_in(text, period, peak) is None, text
+
+
+def test_a_short_text_naming_a_day_of_the_peak_is_read_in_the_peak(topic: Topic) -> None:
+    """Undated, or dated elsewhere in the period (an aftermath), a paragraph whose own words
+    name a day of the peak ("mardi 11 février") is read as published in the peak."""
+    from monitors.judge.explain import why
+
+    text = "Mardi 11 février, dernier jour du sommet, les discussions sur l'IA se sont prolongées tard."
+    aftermath = (
+        "Looking back, most delegates who arrived at the summit on Monday, February 10 left "
+        "disappointed by what was agreed on artificial intelligence."
+    )
+    for said, published, day in ((text, None, "2025-02-11"), (aftermath, date(2025, 4, 2), "2025-02-10")):
+        result = score_relevance(topic, said, published_at=published)
+        short = result.evidence["short_text"]
+        assert result.relevant and short["in_peak"] and short["day"] == day, published
+        assert f"short text naming {day}, in the peak" in why(result.evidence)
+    # without the day, undated, "the summit" and AI say no which summit; a Monday 16 February is
+    # 2026's (the New Delhi summit); published outside the period, the text is not read so
+    for other, published in (
+        (text.replace("Mardi 11 février, d", "D"), None),
+        (text.replace("Mardi 11", "Lundi 16"), None),
+        (text, date(2026, 2, 11)),
+    ):
+        result = score_relevance(topic, other, published_at=published)
+        assert not result.relevant and not (result.evidence["short_text"] or {}).get("day"), other
+    # a day of the peak is a date, not the event's vocabulary: an AI word alone is not enough
+    app = "Jeudi 6 février, l'application a franchi le million de téléchargements grâce à son IA."
+    result = score_relevance(topic, app)
+    assert not result.relevant and result.evidence["short_text"]["in_peak"]
+
+
+def test_theme_words_match_their_inflections(topic: Topic) -> None:
+    """The themes and the scene are stems ("environnement*", "cooperation*", "europ*"): a
+    paragraph says "environnementale", "coopération", "européennes", not the listed form."""
+    text = (
+        "Les intervenants ont insisté sur l'empreinte environnementale de l'intelligence "
+        "artificielle et sur la coopération internationale nécessaire pour la réduire."
+    )
+    result = score_relevance(topic, text, published_at=date(2025, 2, 11))
+    assert result.relevant and set(result.evidence["short_text"]["theme"]) >= {"agenda", "scene"}
+    # and next to AI in one clause, undated ("l'IA et ses enjeux réglementaires")
+    undated = "Les débats sur l'IA et ses enjeux réglementaires ont occupé la deuxième journée."
+    result = score_relevance(topic, undated)
+    assert result.relevant and "aitheme" in result.evidence["short_text"]["theme"]
+    # agent nouns are not themes: regulators questioning a company over data is that company's news
+    apple = (
+        "Apple said its AI features would reach European users later this year, after regulators "
+        "in Brussels questioned how the company shares data with developers."
+    )
+    assert not score_relevance(topic, apple, published_at=date(2025, 2, 13)).relevant
+
+
+def test_other_events_recalled_over_recent_months_weigh_less(topic: Topic) -> None:
+    """ "ces derniers mois", "in recent months" are background markers: the conferences the host
+    held on other subjects are recalled, not reported."""
+    recalled = (
+        "Le président en a accueilli plusieurs ces derniers mois, pour l'Ukraine ou pour le Liban ; "
+        "cette fois, ce rendez-vous porte sur la tech et sur les start-up françaises."
+    )
+    result = score_relevance(topic, recalled, published_at=date(2025, 2, 8))
+    assert result.evidence["disambiguation"]["cases"]["february_2025_meetings"]["background"] == 1
+    assert result.relevant
+    # the other meeting reported, not only recalled: Kyiv's security is the subject
+    reported = (
+        "In recent months the president has hosted leaders on Ukraine and on Gaza; Monday's meeting "
+        "at the Élysée is about security guarantees for Kyiv."
+    )
+    assert not score_relevance(topic, reported, published_at=date(2025, 2, 17)).relevant

@@ -67,6 +67,10 @@ def _vocabulary() -> list[str]:
         for key in ("patterns", "case_sensitive_patterns", "exclude", "left", "right"):
             patterns.extend(spec.get(key, []))
     tokens = {tok for p in patterns for tok in fold(p.rstrip("*"), keep_case=True).split()}
+    # inflections of the prefix patterns' last tokens ("europ*": europeennes), and a token that
+    # starts with a head's first bytes only ("chin*": "chi")
+    heads = {fold(p.rstrip("*"), keep_case=True).split()[-1] for p in patterns if p.endswith("*")}
+    tokens |= {h + suffix for h in heads for suffix in ("s", "eennes", "X")} | {h[:3] for h in heads}
     tokens |= {tok.lower() for tok in tokens} | {"J", "j", "N", "COP28", "GPT4o", "models", "Etat"}
     return sorted(tokens)
 

@@ -36,9 +36,13 @@ def why(evidence: dict[str, Any] | None) -> str:
 
 def _short_reason(short: dict[str, Any], published_at: str | None) -> str:
     """ "short text published in the peak 2025-02-01..2025-02-28: ai, entity" (or "in the
-    active period", "undated"): why a paragraph read on its own was kept. Evidence stored before
-    the event groups existed was always decided in the peak."""
-    if short.get("in_peak", True) and short.get("peak"):
+    active period", "undated", "naming 2025-02-10, in the peak ..." when its own words named a
+    day of the peak): why a paragraph read on its own was kept. Evidence stored before the event
+    groups existed was always decided in the peak."""
+    if short.get("day") and short.get("peak"):
+        start, end = short["peak"]
+        when = f"naming {short['day']}, in the peak {start}..{end}"
+    elif short.get("in_peak", True) and short.get("peak"):
         start, end = short["peak"]
         when = f"published in the peak {start}..{end}"
     else:

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import compress, count, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -192,7 +193,10 @@ class _Matcher:
         # search of the tokens to visit
         self.first: dict[bytes, _Node] = {SENTENCE_BREAK: _Node()}
         self.prefixes: tuple[bytes, ...] = ()  # heads of the one-token prefix patterns ("COP2*")
-        self.probes: tuple[bytes, ...] = ()  # the same after a space: in a run, at a token's start
+        # the root's prefix patterns by the first bytes of their head (as many as the shortest
+        # head has): a token looks at the few whose head it may start with, not all of them
+        self.head_of = itemgetter(slice(0, 0))
+        self.by_head: dict[bytes, list[tuple[bytes, _Pattern]]] = {}
         self.owners = 0
 
     def add(self, patterns: Iterable[str], case_sensitive: bool, not_after: Iterable[str] = ()) -> int:
@@ -218,7 +222,11 @@ class _Matcher:
                 node.prefix_ends.append((path[-1], pattern))
                 if node is self.root:
                     self.prefixes += (path[-1],)
-                    self.probes += (b" " + path[-1],)
+                    shortest = min(len(h) for h in self.prefixes)
+                    self.head_of = itemgetter(slice(0, shortest))
+                    self.by_head = {}
+                    for head, p in self.root.prefix_ends:
+                        self.by_head.setdefault(head[:shortest], []).append((head, p))
             else:
                 node.ends.append(pattern)  # owners are added in increasing order, ranks too
         self.first.update(self.root.children)
@@ -241,8 +249,18 @@ class _Matcher:
             lower.append(SENTENCE_BREAK)
         first, prefixes = self.first, self.prefixes
         starts: Iterable[int] = compress(count(), map(first.__contains__, lower))
-        if prefixes and (lower_run.startswith(prefixes) or any(map(lower_run.__contains__, self.probes))):
-            starts = sorted({*starts, *(i for i, t in enumerate(lower) if t.startswith(prefixes))})
+        # the tokens a one-token prefix pattern may start: their first bytes are a head's (C-level)
+        prefixed = (
+            [
+                i
+                for i in compress(count(), map(self.by_head.__contains__, map(self.head_of, lower)))
+                if lower[i].startswith(prefixes)
+            ]
+            if prefixes
+            else []
+        )
+        if prefixed:
+            starts = sorted({*starts, *prefixed})
         else:
             prefixes = ()
         pieces: dict[int, dict[int, list[tuple[int, int]]]] = {}
@@ -267,9 +285,10 @@ class _Matcher:
                 candidates = node.ends
             else:  # the trie walk from token i: every pattern that ends along it, in match order
                 candidates = []
-                if prefixes:
-                    token = lower[i]
-                    candidates.extend(p for prefix, p in self.root.prefix_ends if token.startswith(prefix))
+                token = lower[i]
+                if prefixes and token.startswith(prefixes):
+                    heads = self.by_head.get(self.head_of(token), ())
+                    candidates.extend(p for head, p in heads if token.startswith(head))
                 j = i + 1
                 while node is not None:
                     candidates += node.ends
@@ -883,6 +902,80 @@ def _strength(total: float, saturation: float) -> float:
     return 1.0 - math.exp(-total / saturation) if total > 0 else 0.0
 
 
+# Days named in a text ("lundi 10 février", "Monday, Feb. 10", "samedi 8 février 2025"), read on
+# folded text: a weekday (in full), a day and a month (either order), and maybe a year
+_WEEKDAYS = {
+    name: n
+    for n, names in enumerate(
+        (
+            ("lundi", "monday"),
+            ("mardi", "tuesday"),
+            ("mercredi", "wednesday"),
+            ("jeudi", "thursday"),
+            ("vendredi", "friday"),
+            ("samedi", "saturday"),
+            ("dimanche", "sunday"),
+        )
+    )
+    for name in names
+}
+_MONTHS = {
+    name: n + 1
+    for n, names in enumerate(
+        (
+            ("janvier", "january", "jan"),
+            ("fevrier", "february", "feb"),
+            ("mars", "march", "mar"),
+            ("avril", "april", "apr"),
+            ("mai", "may"),
+            ("juin", "june", "jun"),
+            ("juillet", "july", "jul"),
+            ("aout", "august", "aug"),
+            ("septembre", "september", "sep", "sept"),
+            ("octobre", "october", "oct"),
+            ("novembre", "november", "nov"),
+            ("decembre", "december", "dec"),
+        )
+    )
+    for name in names
+}
+_WEEKDAY_ALT = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
+# weekdays have no accents: a text without one, lower-cased, names no day (and is not folded)
+_WEEKDAY_NAMES = tuple(_WEEKDAYS)
+_MONTH_ALT = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_NAMED_DAY = re.compile(
+    rf"(?<![0-9a-z])(?P<weekday>{_WEEKDAY_ALT}) "
+    rf"(?:(?:le )?(?P<day>[0-9]{{1,2}})(?: ?er)? (?P<month>{_MONTH_ALT})"  # lundi 10 fevrier
+    rf"|(?P<month2>{_MONTH_ALT}) (?P<day2>[0-9]{{1,2}})(?: ?(?:st|nd|rd|th))?)"  # monday february 10th
+    r"(?![0-9a-z])(?: (?P<year>[0-9]{4}))?"
+)
+
+
+def day_named_in(text: str, period: tuple[date | None, date | None], peak: tuple[date, date]) -> date | None:
+    """The first day the text names (a weekday, a day and a month) that falls in ``peak``, or None.
+
+    Without a year, the year is one of the active period's whose calendar gives that weekday
+    ("lundi 10 février" is 10 February 2025, not 2026, a Tuesday): a paragraph lifted from the
+    event's coverage often says the day it reports, where its page's date is lost."""
+    lowered = text.lower()
+    if not any(map(lowered.__contains__, _WEEKDAY_NAMES)):
+        return None
+    first = (period[0] or peak[0]).year
+    last = (period[1] or peak[1]).year
+    for m in _NAMED_DAY.finditer(fold(text)):
+        day = int(m.group("day") or m.group("day2"))
+        month = _MONTHS[m.group("month") or m.group("month2")]
+        years = [int(m.group("year"))] if m.group("year") else range(first, last + 1)
+        for year in years:
+            try:
+                named = date(year, month, day)
+            except ValueError:
+                continue
+            if named.weekday() == _WEEKDAYS[m.group("weekday")] and peak[0] <= named <= peak[1]:
+                return named
+    return None
+
+
 def _short_text(
     topic: Topic,
     score: float,
@@ -917,6 +1010,9 @@ def _short_text(
     its stage of leaders). In the peak or undated, when every entry is met, that evidence counts
     as the event's and ``theme_subjects`` (technology words) count as subjects, unless another
     event, or another subject (``other_groups``: AI in one sector), weighs ``1/dominance`` of it.
+
+    Undated, or dated elsewhere in the period, a text whose own words name a day of the peak
+    (``day_named_in``: "lundi 10 février") is read as published in the peak.
     """
     start, end = topic.peak
     if (
@@ -931,6 +1027,10 @@ def _short_text(
     if words > topic.short_max_words:
         return None
     in_peak = bool(published_at and start and end and start <= published_at <= end)
+    # undated, or dated elsewhere in the period (a preview, an aftermath): a text that names a day
+    # of the peak ("lundi 10 février") reports on the peak
+    named_day = day_named_in(text, topic.period, (start, end)) if start and end and not in_peak else None
+    in_peak = in_peak or named_day is not None
     if not in_peak and math.isinf(topic.short_period_min) and math.isinf(topic.short_alone_min):
         return None  # a topic with the peak rule only
     # the event's themes: each entry of theme_groups is met by one of its groups (peak_groups,
@@ -957,11 +1057,12 @@ def _short_text(
         theme_hits = []
     subject_groups = (*topic.short_groups, *(topic.short_theme_subjects if theme_hits else ()))
     subject = sum(group_totals.get(g, 0.0) for g in subject_groups)
-    # names that need a date ("the AI summit") count only when the text is dated in the period
+    # names that need a date ("the AI summit") count only when the text is dated in the period (or
+    # names a day of the peak)
     event_groups = [
         g
         for g in (*topic.short_event_groups, *(topic.short_peak_groups if in_peak else ()))
-        if published_at is not None or g not in topic.period_anchor_groups
+        if published_at is not None or named_day is not None or g not in topic.period_anchor_groups
     ]
     own = sum(group_totals.get(g, 0.0) for g in event_groups)
     themes = sum(group_totals.get(g, 0.0) for g in theme_hits if g not in event_groups)
@@ -986,6 +1087,7 @@ def _short_text(
         "words": words,
         "peak": [start.isoformat(), end.isoformat()] if start and end else None,
         "in_peak": in_peak,
+        "day": named_day.isoformat() if named_day else None,
         "groups": present,
         "subject": round(subject, 4),
         "event": round(event, 4),
