@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from monitors.judge.relevance import load_topic, score_item
 from tests.eval.story_cv import main
@@ -25,9 +26,15 @@ ITEMS = [
 ]  # fmt: skip
 
 
-def test_story_cv_drops_what_only_the_held_out_story_matches(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def _labelled(tmp_path: Path, items: list[Any]) -> Path:
+    """A labelled set of ``items`` as the shared splits are written: one JSON object a line."""
     data = tmp_path / "labelled.jsonl"
-    data.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in ITEMS), "utf-8")
+    data.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), "utf-8")
+    return data
+
+
+def test_story_cv_drops_what_only_the_held_out_story_matches(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    data = _labelled(tmp_path, ITEMS)
     assert main(["--data", str(data)]) == 0
     out = capsys.readouterr().out
     assert "leave-one-story-out, labelled.jsonl" in out
@@ -38,8 +45,7 @@ def test_story_cv_drops_what_only_the_held_out_story_matches(tmp_path: Path, cap
 
 
 def test_story_cv_runs_as_documented(tmp_path: Path) -> None:
-    data = tmp_path / "labelled.jsonl"
-    data.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in ITEMS), "utf-8")
+    data = _labelled(tmp_path, ITEMS)
     done = subprocess.run(
         [sys.executable, "tests/eval/story_cv.py", "--data", str(data), "--drop-groups", "entity,cast"],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
@@ -60,8 +66,7 @@ def test_story_cv_with_the_url_zone(tmp_path: Path, capsys) -> None:  # type: ig
          "title": "Le sommet pour l'action sur l'IA s'ouvre à Paris",
          "text": "Le sommet pour l'action sur l'IA s'ouvre au Grand Palais à Paris, sommet de l'IA."},
     ]  # fmt: skip
-    data = tmp_path / "labelled.jsonl"
-    data.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), "utf-8")
+    data = _labelled(tmp_path, items)
     assert main(["--data", str(data)]) == 0
     assert "URL zone weight 0" in capsys.readouterr().out
     assert main(["--data", str(data), "--url-weight", "1"]) == 0
@@ -86,8 +91,7 @@ def test_story_cv_by_pattern_with_the_articles_paragraphs(tmp_path: Path, capsys
                  "Des chefs d'État venus d'une centaine de pays participent à ce rendez-vous "
                  "international de deux jours, ouvert lundi par le président de la République."},
     ]  # fmt: skip
-    data = tmp_path / "labelled.jsonl"
-    data.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), "utf-8")
+    data = _labelled(tmp_path, items)
     assert all(score_item(load_topic(), i).relevant for i in items[:2])
     assert main(["--data", str(data), "--url-weight", "0"]) == 0
     by_term = capsys.readouterr().out
