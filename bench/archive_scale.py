@@ -206,7 +206,8 @@ def fill(raw: Any, vocab: Vocabulary, have: int, size: int, per_day: int, topics
     for first in range(have + 1, size + 1, CHUNK):
         last = min(size, first + CHUNK - 1)
         rng = random.Random(first)
-        arts, bands, stories, keys = [], [], [], []
+        arts, stories, keys = [], [], []
+        bands: list[str] = []
         signatures: dict[int, list[int]] = {}
         for i in range(first, last + 1):
             story = (i - 1) // PER_STORY + 1

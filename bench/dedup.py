@@ -319,7 +319,11 @@ def _baseline(pages: list[bytes], repeat: int) -> tuple[float, float]:
             extracted = extract_article(page, "https://example.fr/a")  # also the warm-up
         except ExtractionError:
             continue
-        extract_times.append(_median(lambda page=page: extract_article(page, "https://example.fr/a"), repeat))
+
+        def extract(page: bytes = page) -> object:
+            return extract_article(page, "https://example.fr/a")
+
+        extract_times.append(_median(extract, repeat))
 
         def pure(text: str = extracted.text, author: str | None = extracted.author) -> None:
             fingerprint(text)  # text_hash + signature, as ingest computes them
@@ -420,7 +424,9 @@ def main(argv: list[str] | None = None) -> int:
         with engine.connect() as conn:
             sig = signature(planted[0])
             params = lookup_params(0, sig, band_keys(sig))
-            cur = conn.connection.driver_connection.cursor()
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            cur = raw.cursor()
             plan = "\n".join(row[0] for row in cur.execute("EXPLAIN " + LOOKUP_AND_INSERT_SQL, params))
         print("lookup plan:\n  " + plan.replace("\n", "\n  "))
     finally:

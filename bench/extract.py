@@ -105,10 +105,12 @@ class Score:
 
 def bare(raw: bytes, url: str) -> Result:
     import trafilatura
+    from trafilatura.settings import Document
 
     doc = trafilatura.bare_extraction(raw, url=url, **TRAFILATURA_OPTIONS)
     if doc is None:
         return Result()
+    assert isinstance(doc, Document)  # not as_dict
     return Result(doc.text or "", doc.title, (doc.date or "")[:10] or None)
 
 

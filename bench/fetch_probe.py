@@ -317,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         target=serve, args=(args.sources, args.latency, args.items, ports, ready, sent, requests), daemon=True
     )
     server.start()
+    assert server.pid is not None  # set by start()
     failed = False
     try:
         if not ready.wait(60):

@@ -89,6 +89,7 @@ def serve_routes(route: Route, port: Any, ready: Any) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        server: ThreadingHTTPServer  # the one below (BaseServer's address may be a path or bytes)
 
         def log_message(self, *args: object) -> None:
             pass

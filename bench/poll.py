@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from multiprocessing.sharedctypes import Synchronized
@@ -121,7 +122,13 @@ def serve(
 
         servers = []
         for i in range(n):
-            srv = await asyncio.start_server(lambda r, w, i=i: handle(r, w, i), host(i), 0, backlog=64)
+
+            def on_connect(
+                r: asyncio.StreamReader, w: asyncio.StreamWriter, i: int = i
+            ) -> Coroutine[Any, Any, None]:
+                return handle(r, w, i)
+
+            srv = await asyncio.start_server(on_connect, host(i), 0, backlog=64)
             ports[i] = srv.sockets[0].getsockname()[1]
             servers.append(srv)
         ready.set()
@@ -225,17 +232,18 @@ class SlotLog:
 
         log, acquire, release, slot = self, HostThrottle.acquire, HostThrottle.release, HostThrottle.slot
 
-        def timed_acquire(throttle: HostThrottle, url: str, min_delay: float = 0.0) -> None:
-            acquire(throttle, url, min_delay)
+        # the first parameter named as the method's, so the patch has the method's signature
+        def timed_acquire(self: HostThrottle, url: str, min_delay: float = 0.0) -> None:
+            acquire(self, url, min_delay)
             log._started[log._ident()] = log._taken()
 
-        def timed_release(throttle: HostThrottle, url: str) -> None:
+        def timed_release(self: HostThrottle, url: str) -> None:
             log._given("feed", log._started.pop(log._ident()))
-            release(throttle, url)
+            release(self, url)
 
         @contextlib.contextmanager
-        def timed_slot(throttle: HostThrottle) -> Iterator[None]:
-            with slot(throttle):
+        def timed_slot(self: HostThrottle) -> Iterator[None]:
+            with slot(self):
                 taken = log._taken()
                 try:
                     yield
@@ -244,7 +252,7 @@ class SlotLog:
 
         HostThrottle.acquire = timed_acquire  # type: ignore[method-assign]
         HostThrottle.release = timed_release  # type: ignore[method-assign]
-        HostThrottle.slot = timed_slot  # type: ignore[method-assign,assignment]
+        HostThrottle.slot = timed_slot  # type: ignore[method-assign]
 
     def _taken(self) -> float:
         now = time.perf_counter()
@@ -404,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         target=serve, args=(args.feeds, args.latency, args.items, ports, ready, sent, requests), daemon=True
     )
     server.start()
+    assert server.pid is not None  # set by start()
     if not ready.wait(60):
         print("server did not start", file=sys.stderr)
         return 1

@@ -237,7 +237,7 @@ def main() -> None:
             print(f"veille run exited {proc.returncode} after {time.perf_counter() - started:.0f} s")
             print("  " + (out.strip().splitlines() or [""])[-1])
             with engine.connect() as conn:
-                states = dict(
+                states: dict[str, int] = dict(
                     conn.execute(sa.text("SELECT state, count(*) FROM url_queue GROUP BY state")).all()
                 )
                 articles = conn.scalar(sa.text("SELECT count(*) FROM articles"))

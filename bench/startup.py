@@ -184,7 +184,9 @@ def main() -> None:
             [*veille, "run", "--all", "--sources", str(sources)], env=env, capture_output=True, cwd=ROOT
         )
         if polled.returncode != 3:  # its only source fails: "nothing could run"
-            raise SystemExit(f"the first run ended {polled.returncode}:\n{polled.stderr}")
+            raise SystemExit(
+                f"the first run ended {polled.returncode}:\n{polled.stderr.decode(errors='replace')}"
+            )
         for step, (cmd, _) in steps.items():  # one untimed round: caches, the server's first flow
             if step.startswith("veille run"):
                 subprocess.run(cmd, env=env, capture_output=True, cwd=ROOT)

@@ -136,7 +136,7 @@ def load(engine: sa.Engine, size: int, first_story: int, per_day: int) -> None:
             day = (START + timedelta(days=story * 4 // per_day)).date().isoformat()
             for key in dict.fromkeys(_keys(story)):
                 buf.write(f"{key}\t{day}\t{story}\n")
-        with cur.copy("COPY story_keys (key, day, story_id) FROM STDIN") as copy:  # type: ignore[attr-defined]
+        with cur.copy("COPY story_keys (key, day, story_id) FROM STDIN") as copy:
             copy.write(buf.getvalue())
         raw.commit()
     finally:

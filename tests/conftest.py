@@ -132,7 +132,9 @@ def archive_url(
     from tests.archive import build_archive
     from tests.site import LocalSite
 
-    url = make_url(database_url).set(database=make_url(database_url).database + "_archive")
+    base = make_url(database_url)
+    assert base.database is not None
+    url = base.set(database=base.database + "_archive")
     admin = sa.create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))

@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -68,7 +69,7 @@ def _run(args: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def _articles(engine: sa.Engine) -> list[sa.Row]:  # type: ignore[type-arg]
+def _articles(engine: sa.Engine) -> list[sa.Row[Any]]:
     with engine.connect() as conn:
         return list(
             conn.execute(
@@ -122,7 +123,9 @@ def test_backfill_from_an_archive_finds_the_seeds_french_and_relevant(
     assert {r.source for r in rows} == {s["name"] for s in seed_sources()}
 
     with clean_db.connect() as conn:
-        queue = dict(conn.execute(sa.text("SELECT url, coalesce(reason, state) FROM url_queue")).all())
+        queue: dict[str, str] = dict(
+            conn.execute(sa.text("SELECT url, coalesce(reason, state) FROM url_queue")).all()
+        )
         logged = list(conn.scalars(sa.text("SELECT reason FROM fetch_log WHERE reason IS NOT NULL")))
         job = conn.execute(
             sa.text(
@@ -181,7 +184,7 @@ def test_captures_are_cleaned_and_counted_by_their_sites_profile(
                 {"n": MIN_PAGES},
             ).all()
         )
-        texts = dict(conn.execute(sa.text("SELECT url, text FROM articles")).all())
+        texts: dict[str, str] = dict(conn.execute(sa.text("SELECT url, text FROM articles")).all())
         evidence = conn.scalar(
             sa.text("SELECT extraction_evidence FROM articles WHERE url = :u"), {"u": captures[-1][1]}
         )
@@ -264,7 +267,7 @@ def test_relevant_only_keeps_the_others_as_seen_with_their_score(
         original_url("liberation/sommet-ia-macron-accelerer.html", "Libération"),
     ]
     with clean_db.connect() as conn:
-        topics = dict(
+        topics: dict[str, str] = dict(
             conn.execute(
                 sa.text(
                     "SELECT a.url, string_agg(t.topic, ',' ORDER BY t.topic) FROM articles a"

@@ -41,7 +41,9 @@ def test_every_wayback_row_is_a_capture_or_a_recorded_malformed_line(rows: list[
         st.one_of(st.text(max_size=80), st.dictionaries(st.text(max_size=8), cell, max_size=8)), max_size=20
     )
 )
-def test_every_commoncrawl_line_is_a_capture_or_a_recorded_malformed_line(lines: list[object]) -> None:
+def test_every_commoncrawl_line_is_a_capture_or_a_recorded_malformed_line(
+    lines: list[str | dict[str, str | int | None]],
+) -> None:
     text = [json.dumps(x) if isinstance(x, dict) else x for x in lines]
     text = [t.replace("\n", " ").replace("\r", " ") for t in text]
     body = "\n".join(text).encode("utf-8", "surrogatepass")

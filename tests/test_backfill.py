@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from tests.site import LocalSite, rss_feed, seed_site, write_sources
+from tests.site import LocalSite, Page, rss_feed, seed_site, write_sources
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def _sitemaps(site: LocalSite, pages: list) -> None:  # type: ignore[type-arg]
+def _sitemaps(site: LocalSite, pages: list[Page]) -> None:
     feb = "".join(
         f"<url><loc>{site.base}/{p.spec.slug}</loc><lastmod>{p.spec.published.isoformat()}</lastmod></url>"
         for p in pages

@@ -67,7 +67,9 @@ def test_backfill_from_ccnews_finds_the_seeds_french_and_relevant(
     assert {r.source for r in rows} == {s["name"] for s in seed_sources()}
 
     with clean_db.connect() as conn:
-        queue = dict(conn.execute(sa.text("SELECT url, coalesce(reason, state) FROM url_queue")).all())
+        queue: dict[str, str] = dict(
+            conn.execute(sa.text("SELECT url, coalesce(reason, state) FROM url_queue")).all()
+        )
         jobs = conn.execute(
             sa.text(
                 "SELECT site, warc_file, warc_offset, state, malformed, last_error FROM backfill_jobs"

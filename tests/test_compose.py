@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 import yaml
 from packaging.specifiers import SpecifierSet
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 
 from flows.deployments import build_deployments
 from monitors.settings import get_settings
@@ -123,11 +124,15 @@ def test_prefect_yaml_declares_the_served_deployments() -> None:
         assert sorted(d["tags"]) == sorted(s.tags), name
         assert d["work_pool"]["name"] == "veille"
         (schedule,) = d["schedules"]
+        assert s.schedules, name
         expected = s.schedules[0].schedule
+        assert isinstance(expected, CronSchedule | IntervalSchedule), (name, expected)
         assert schedule["timezone"] == expected.timezone == "Europe/Paris"
         if "cron" in schedule:
+            assert isinstance(expected, CronSchedule), (name, expected)
             assert schedule["cron"] == expected.cron
         else:
+            assert isinstance(expected, IntervalSchedule), (name, expected)
             assert timedelta(seconds=schedule["interval"]) == expected.interval
             assert datetime.fromisoformat(schedule["anchor_date"]) == expected.anchor_date
         # One run at a time, except drain-queue on a pool: one per worker.

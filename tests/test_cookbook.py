@@ -82,7 +82,7 @@ def check_by_owner(rows: Rows, conn: sa.Connection) -> None:
 
 def check_by_source(rows: Rows, conn: sa.Connection) -> None:
     got = {r["source"]: int(r["relevant_articles"]) for r in rows}
-    expected = dict(
+    expected: dict[str, int] = dict(
         conn.execute(
             sa.text(
                 "SELECT s.name, count(DISTINCT si.article_id) FROM sightings si"

@@ -77,7 +77,9 @@ class OwnPostgres:
         self.url = uri.render_as_string(hide_password=False)
 
     def stop(self) -> None:
-        from pgserver._commands import pg_ctl
+        # pgserver makes its command functions at import time (setattr), so its py.typed
+        # module declares none of them
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
         pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
 
@@ -151,7 +153,9 @@ def _queue(pg: OwnPostgres) -> tuple[int, dict[str, int]]:
     try:
         with engine.connect() as conn:
             articles = conn.scalar(sa.text("SELECT count(*) FROM articles"))
-            states = dict(conn.execute(sa.text("SELECT state, count(*) FROM url_queue GROUP BY state")).all())
+            states: dict[str, int] = dict(
+                conn.execute(sa.text("SELECT state, count(*) FROM url_queue GROUP BY state")).all()
+            )
     finally:
         engine.dispose()
     return int(articles or 0), {str(k): int(v) for k, v in states.items()}

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from monitors.group import dedup
-from tests.eval.make_dedup_pairs import build_pairs
+from tests.eval.make_dedup_pairs import Pair, build_pairs
 
 EVAL = Path(__file__).parent / "eval"
 FLOORS = EVAL / "dedup_floors.json"
 
 
-def _load_pairs() -> list[dict[str, Any]]:
+def _load_pairs() -> list[Pair]:
     return build_pairs()  # built, not stored: the seed pairs are seeds/ itself
 
 

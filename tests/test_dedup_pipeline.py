@@ -43,7 +43,7 @@ def test_wire_copies_are_flagged(site: LocalSite, clean_db: sa.Engine, tmp_path:
     )
     assert main(["run", "--sources", str(sources)]) == 0
     with clean_db.connect() as conn:
-        wire = dict(conn.execute(sa.text("SELECT url, wire FROM articles")).all())
+        wire: dict[str, str | None] = dict(conn.execute(sa.text("SELECT url, wire FROM articles")).all())
     by_slug = {url.removeprefix(site.base + "/"): value for url, value in wire.items()}
     # franceinfo's seed is credited "Article rédigé par franceinfo avec AFP"; Libération's own
     # report only carries a Reuters photo credit; the parties' statements are their own.

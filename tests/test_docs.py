@@ -69,7 +69,8 @@ def test_every_command_is_in_the_readme_table() -> None:
     table = "\n".join(line for line in text.splitlines() if line.startswith("| `veille "))
     parser = build_parser()
     (sub,) = [a for a in parser._actions if a.dest == "command"]  # noqa: SLF001
-    missing = [name for name in sub.choices if f"`veille {name}" not in table]  # type: ignore[attr-defined]
+    assert sub.choices is not None
+    missing = [name for name in sub.choices if f"`veille {name}" not in table]
     assert not missing, f"commands missing from README's table: {missing}"
 
 

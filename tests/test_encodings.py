@@ -130,8 +130,8 @@ def test_run_stores_correct_accents_from_feeds_listings_and_sitemaps(
     site.add("/enc/feed.xml", feed.encode("cp1252"), content_type="application/rss+xml; charset=utf-8")
 
     pages = seed_pages()
-    for page in pages:
-        site.add(page.spec.slug, page.html)
+    for seed in pages:
+        site.add(seed.spec.slug, seed.html)
     listing = (
         "<html><body><nav><a href='/'>Accueil</a></nav><main>"
         + "".join(f"<article><a href='/{p.spec.slug}'>{p.title}</a></article>" for p in pages[:3])
@@ -175,7 +175,9 @@ def test_run_stores_correct_accents_from_feeds_listings_and_sitemaps(
                 " JOIN url_queue q ON q.article_id = a.id JOIN sources s ON s.id = a.source_id"
             )
         ).all()
-        health = dict(conn.execute(sa.text("SELECT name, new_items_count FROM sources")).all())
+        health: dict[str, int] = dict(
+            conn.execute(sa.text("SELECT name, new_items_count FROM sources")).all()
+        )
     assert health == {"Encodages": len(CASES) + 1, "Parti": 3, "Agence": 2}
     by_url = {r.url: r for r in rows}
     assert {r.name for r in rows} == {"Encodages", "Parti", "Agence"}
@@ -184,5 +186,5 @@ def test_run_stores_correct_accents_from_feeds_listings_and_sitemaps(
         assert row.feed_title == title, url
         assert row.title == title, url
         assert text in row.text, (url, row.text[:120])
-    for page in pages:
-        assert f"{site.base}/{page.spec.slug}" in by_url
+    for seed in pages:
+        assert f"{site.base}/{seed.spec.slug}" in by_url

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -12,7 +12,23 @@ from monitors.judge.evaluation import evaluate_language, evaluate_relevance, rea
 from monitors.judge.relevance import load_topic, score_relevance
 
 EVAL_DIR = Path(__file__).parent / "eval"
-FLOORS: dict[str, dict[str, float]] = json.loads((EVAL_DIR / "floors.json").read_text("utf-8"))
+
+
+class SplitFloors(TypedDict):
+    min: dict[str, float]
+    max: dict[str, float]
+
+
+class Floors(TypedDict):
+    """tests/eval/floors.json (its "_comment" keys aside): metric floors per labelled set."""
+
+    relevance: dict[str, float]
+    language: dict[str, float]
+    relevance_test: SplitFloors  # the shared test split: floors and ceilings
+    relevance_eu_ai_act: dict[str, float]
+
+
+FLOORS: Floors = json.loads((EVAL_DIR / "floors.json").read_text("utf-8"))
 
 
 def _metric(report: dict[str, Any], dotted: str) -> float:
@@ -74,7 +90,7 @@ def shared_test_report() -> dict[str, Any]:
     return evaluate_relevance(SHARED / "relevance-test.jsonl", load_topic())
 
 
-SPLIT_FLOORS: dict[str, dict[str, float]] = FLOORS["relevance_test"]
+SPLIT_FLOORS = FLOORS["relevance_test"]
 
 
 @pytest.mark.parametrize("metric", sorted(SPLIT_FLOORS["min"]))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from prefect import flow
-from prefect.states import Completed
+from prefect.states import Completed, State
 from urllib3.exceptions import ProtocolError
 
 from flows import runs
@@ -32,12 +32,12 @@ def test_a_batch_reaches_its_task_run_as_submitted(monkeypatch: pytest.MonkeyPat
         return count
 
     monkeypatch.setitem(runs.TASKS, step, transient_task("batch {index} ({count} sources)")(step))
-    state = Completed(data="a result")
+    state: State[str] = Completed(data="a result")
     batch: list[Any] = [*_batch(50), state]
 
     @flow
     def one() -> int:
-        return runs.submit_task(step, batch, 3, len(batch)).result()  # type: ignore[no-any-return]
+        return runs.submit_task(step, batch, 3, len(batch)).result()
 
     assert one() == 51
     assert len(seen) == 1 and seen[0] is batch and seen[0][-1] is state
@@ -57,7 +57,7 @@ def test_a_quoted_batch_is_retried_after_a_transient_failure(monkeypatch: pytest
 
     @flow
     def one() -> int:
-        return runs.submit_task(step, batch, 0).result()  # type: ignore[no-any-return]
+        return runs.submit_task(step, batch, 0).result()
 
     assert one() == 5
     assert len(seen) == 2 and all(b is batch for b in seen)

@@ -16,6 +16,7 @@ from monitors.collect.http import (
     make_client,
     parse_retry_after,
 )
+from monitors.settings import Settings
 from tests.site import LocalSite
 
 
@@ -42,7 +43,7 @@ def test_public_literal_address_is_allowed() -> None:
     check_url_allowed("https://93.184.216.34/article", allow_private=False)
 
 
-def test_refusal_is_a_result_not_an_exception(settings, site: LocalSite) -> None:  # type: ignore[no-untyped-def]
+def test_refusal_is_a_result_not_an_exception(settings: Settings, site: LocalSite) -> None:
     strict = dataclasses.replace(settings, allow_private_network=False)
     site.add("/page.html", "<p>x</p>")
     with make_client(strict) as client:
@@ -52,7 +53,7 @@ def test_refusal_is_a_result_not_an_exception(settings, site: LocalSite) -> None
     assert site.log == []  # nothing was sent
 
 
-def test_every_redirect_hop_is_checked(settings, site: LocalSite) -> None:  # type: ignore[no-untyped-def]
+def test_every_redirect_hop_is_checked(settings: Settings, site: LocalSite) -> None:
     # The first hop is allowed (private network allowed for the local site); the second
     # points at a file:// URL, which no setting allows.
     site.add("/moved", b"", status=302, headers={"Location": "file:///etc/passwd"})
@@ -73,7 +74,7 @@ def test_every_redirect_hop_is_checked(settings, site: LocalSite) -> None:  # ty
         (429, TRANSIENT),
     ],
 )
-def test_status_classes(settings, site: LocalSite, status: int, klass: str) -> None:  # type: ignore[no-untyped-def]
+def test_status_classes(settings: Settings, site: LocalSite, status: int, klass: str) -> None:
     site.add("/x", b"nope", status=status, headers={"Retry-After": "7"})
     with make_client(settings) as client:
         result = fetch(client, f"{site.base}/x", settings)
@@ -81,7 +82,7 @@ def test_status_classes(settings, site: LocalSite, status: int, klass: str) -> N
     assert result.retry_after == 7.0
 
 
-def test_size_cap_and_content_type(settings, site: LocalSite) -> None:  # type: ignore[no-untyped-def]
+def test_size_cap_and_content_type(settings: Settings, site: LocalSite) -> None:
     small = dataclasses.replace(settings, max_bytes=1000)
     site.add("/big.html", b"<p>" + b"a" * 5000 + b"</p>")
     site.add("/doc.pdf", b"%PDF-1.4", content_type="application/pdf")
@@ -92,7 +93,7 @@ def test_size_cap_and_content_type(settings, site: LocalSite) -> None:  # type: 
     assert pdf.outcome == "skipped" and "application/pdf" in (pdf.reason or "")
 
 
-def test_connection_refused_is_transient(settings) -> None:  # type: ignore[no-untyped-def]
+def test_connection_refused_is_transient(settings: Settings) -> None:
     with make_client(settings) as client:
         result = fetch(client, "http://127.0.0.1:9/", settings)
     assert result.outcome == "error" and result.error_class == TRANSIENT
@@ -106,7 +107,7 @@ def test_retry_after_http_date() -> None:
     assert parse_retry_after("garbage") is None
 
 
-def test_undecodable_body_is_permanent(settings, site: LocalSite) -> None:  # type: ignore[no-untyped-def]
+def test_undecodable_body_is_permanent(settings: Settings, site: LocalSite) -> None:
     site.add("/bad.html", b"<p>not gzip at all</p>", headers={"Content-Encoding": "gzip"})
     with make_client(settings) as client:
         result = fetch(client, f"{site.base}/bad.html", settings)
@@ -114,7 +115,7 @@ def test_undecodable_body_is_permanent(settings, site: LocalSite) -> None:  # ty
     assert "could not be decoded" in (result.reason or "")
 
 
-def test_gzip_body_is_decoded_and_the_connection_reused(settings, site: LocalSite) -> None:  # type: ignore[no-untyped-def]
+def test_gzip_body_is_decoded_and_the_connection_reused(settings: Settings, site: LocalSite) -> None:
     import gzip
 
     site.add(
@@ -130,21 +131,21 @@ def test_gzip_body_is_decoded_and_the_connection_reused(settings, site: LocalSit
 
 
 @pytest.mark.parametrize("url", ["http://[::1:9/", "http://127.0.0.1:99999/"])
-def test_malformed_url_is_a_permanent_result(settings, url: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_url_is_a_permanent_result(settings: Settings, url: str) -> None:
     with make_client(settings) as client:
         result = fetch(client, url, settings)
     assert result.error_class == PERMANENT and result.outcome in {"refused", "error"}
     assert "malformed" in (result.reason or "") or "invalid URL" in (result.reason or "")
 
 
-def test_redirect_to_a_malformed_url_is_recorded(settings, site: LocalSite) -> None:  # type: ignore[no-untyped-def]
+def test_redirect_to_a_malformed_url_is_recorded(settings: Settings, site: LocalSite) -> None:
     site.add("/moved", b"", status=302, headers={"Location": "http://[::1:9/"})
     with make_client(settings) as client:
         result = fetch(client, f"{site.base}/moved", settings)
     assert result.outcome in {"refused", "error"} and result.error_class == PERMANENT
 
 
-def test_refused_connection_is_a_network_error_not_a_timeout(settings) -> None:  # type: ignore[no-untyped-def]
+def test_refused_connection_is_a_network_error_not_a_timeout(settings: Settings) -> None:
     with make_client(settings) as client:
         result = fetch(client, "http://127.0.0.1:9/", settings)
     assert result.reason == "connection refused by 127.0.0.1:9", result.reason  # the cause, first

@@ -16,12 +16,12 @@ from monitors.archive.store import store_article
 from monitors.group.dedup import THRESHOLD, band_keys, signature, similarity, text_hash
 from monitors.group.neardup import LOCK_CLASS, link_and_index, lock_ids
 from monitors.ingest import ArticleData, IngestOutcome, QueueItem
-from tests.eval.make_dedup_pairs import build_pairs
+from tests.eval.make_dedup_pairs import Pair, build_pairs
 
 EVAL = Path(__file__).parent / "eval"
 
 
-def _pairs() -> list[dict]:
+def _pairs() -> list[Pair]:
     return build_pairs()
 
 
@@ -194,9 +194,11 @@ def test_lock_ids_sorted_distinct_and_deterministic() -> None:
     assert lock_ids(list(reversed(keys))) == ids
 
 
-def _store_in_thread(engine: sa.Engine, outcome: IngestOutcome) -> tuple[threading.Thread, dict[str, object]]:
+def _store_in_thread(
+    engine: sa.Engine, outcome: IngestOutcome
+) -> tuple[threading.Thread, dict[str, tuple[str, int]]]:
     """Start storing ``outcome`` in its own transaction (committed) on another thread."""
-    result: dict[str, object] = {}
+    result: dict[str, tuple[str, int]] = {}
 
     def store() -> None:
         with Session(engine) as session:
@@ -245,10 +247,10 @@ def test_concurrent_copy_waits_for_the_first_and_links_to_it(clean_db: sa.Engine
     finally:
         first.close()
         thread.join(timeout=30)
-    status, second_id = result["stored"]  # type: ignore[misc]
+    status, second_id = result["stored"]
     assert status == "stored" and second_id != first_id
     with clean_db.connect() as conn:
-        rows = dict(
+        rows: dict[int, int] = dict(
             conn.execute(sa.text("SELECT id, cluster_id FROM articles WHERE cluster_id IS NOT NULL")).all()
         )
     assert rows == {first_id: first_id, second_id: first_id}
@@ -279,7 +281,7 @@ def test_article_id_is_drawn_after_its_band_locks(clean_db: sa.Engine) -> None:
         holder.commit()
         holder.close()
         thread.join(timeout=30)
-    status, locked_id = result["stored"]  # type: ignore[misc]
+    status, locked_id = result["stored"]
     assert status == "stored" and locked_id > other_id
 
 

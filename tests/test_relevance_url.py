@@ -8,6 +8,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
+
 from monitors.judge.evaluation import evaluate_relevance, score_lines
 from monitors.judge.explain import why
 from monitors.judge.relevance import URL_ZONE, load_topic, score_relevance, url_words
@@ -112,7 +114,7 @@ def test_score_lines_read_the_url_and_ignore_a_bad_one() -> None:
     assert warnings == ['line 3: "url" must be a string; scored without it']
 
 
-def test_the_score_help_example_with_a_url(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_score_help_example_with_a_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The example of ``veille score --help``, as documented: url.toml is the summit topic with
     the URL zone on; with the shipped topic the same line is read, and its URL left out."""
     import contextlib

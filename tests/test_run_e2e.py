@@ -106,7 +106,7 @@ def test_dead_entry_is_recorded_and_the_others_are_stored(
     )
     assert main(["run", "--sources", str(sources)]) == 1  # partly done: one page failed
     with clean_db.connect() as conn:
-        queue = dict(
+        queue: dict[str, str] = dict(
             conn.execute(sa.text("SELECT url, state || ':' || coalesce(reason, '') FROM url_queue")).all()
         )
         stored = conn.scalar(sa.text("SELECT count(*) FROM articles"))

@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from prefect import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 
 from flows.cli import main
 from flows.runs import ingest_flow, run_flow
@@ -41,7 +46,7 @@ def _latest(key: str) -> Any:
     async def read() -> Any:
         async with get_client() as client:
             found = await client.read_latest_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+                artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=[key]))
             )
             return found[0] if found else None
 
@@ -72,6 +77,7 @@ def test_partial_run_is_named_partial_with_a_message_and_a_summary_line(
     sources = _sources(tmp_path, site, "/feed.xml", "/missing.xml")
     state = run_flow(sources_file=str(sources), return_state=True)
     assert state.is_completed() and state.name == "Partial"
+    assert state.message is not None
     assert state.message.startswith("Partly done (1 of 2 sources in error)")
     assert "5 stored" in state.message
     flow_run_id = state.state_details.flow_run_id
@@ -122,11 +128,12 @@ def test_a_drain_run_on_its_own_publishes_its_report(
     seed_site(site)
     poll_flow(str(_sources(tmp_path, site, "/feed.xml")))
     state = ingest_flow(return_state=True)
-    assert state.is_completed() and state.message.startswith("All good: 5 pages: 5 stored")
+    assert state.is_completed() and state.message is not None
+    assert state.message.startswith("All good: 5 pages: 5 stored")
     artifacts = _artifacts(state.state_details.flow_run_id)
     assert {"veille-drain-summary", "veille-drain-report"} <= set(artifacts)
     assert "## New articles relevant to a topic (5)" in artifacts["veille-drain-report"].data
     # an empty drain is labelled as such and publishes no keyed report
     state = ingest_flow(return_state=True)
-    assert state.message.startswith("Nothing to do")
+    assert state.message is not None and state.message.startswith("Nothing to do")
     assert list(_artifacts(state.state_details.flow_run_id)) == [None]

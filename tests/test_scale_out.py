@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.runs import poll_flow
-from tests.site import LocalSite, Request, rss_feed, write_sources
+from tests.site import Handler, LocalSite, Request, rss_feed, write_sources
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ class _BothWorkers:
         self.agents: set[str] = set()
         self.cond = threading.Condition()
 
-    def page(self, body: bytes):  # type: ignore[no-untyped-def]
+    def page(self, body: bytes) -> Handler:
         def handler(request: Request) -> tuple[int, dict[str, str], bytes]:
             with self.cond:
                 self.agents.add(request.headers.get("user-agent", ""))
@@ -122,7 +122,9 @@ def test_two_workers_fetch_every_url_exactly_once(
     assert sum(len(s) for s in done) == PAGES
     assert all(status == "stored" for statuses in done for status in statuses)
     with clean_db.connect() as conn:
-        states = dict(conn.execute(sa.text("SELECT state, count(*) FROM url_queue GROUP BY state")).all())
+        states: dict[str, int] = dict(
+            conn.execute(sa.text("SELECT state, count(*) FROM url_queue GROUP BY state")).all()
+        )
         per_url = conn.execute(
             sa.text(
                 "SELECT q.id, count(f.id) FROM url_queue q"

@@ -85,7 +85,7 @@ def test_deployments_register_with_the_server() -> None:
 
     async def register_and_read() -> list[Any]:
         async with get_client() as client:
-            ids = [await d.apply() for d in deployments]
+            ids = [await d.aapply() for d in deployments]  # what apply() runs in an event loop
             return [await client.read_deployment(i) for i in ids]
 
     stored = {d.name: d for d in asyncio.run(register_and_read())}
@@ -97,8 +97,10 @@ def test_deployments_register_with_the_server() -> None:
     assert all(d.global_concurrency_limit.limit == 1 for d in stored.values())
 
 
-def _artifacts(flow_run_id: Any) -> dict[str, Any]:
-    async def read() -> dict[str, Any]:
+def _artifacts(flow_run_id: Any) -> dict[str | None, Any]:
+    """A flow run's artifacts by key (None: the one without a key)."""
+
+    async def read() -> dict[str | None, Any]:
         async with get_client() as client:
             found = await client.read_artifacts(
                 artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))

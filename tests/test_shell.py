@@ -69,7 +69,9 @@ def test_search_ranks_and_highlights(archive: sa.Engine) -> None:
     code, out, _ = run("search", '"centres de données" -Lyon', "--json")
     excluded = [json.loads(line) for line in out.splitlines()]
     with archive.connect() as conn:
-        texts = dict(conn.execute(sa.text("SELECT id, title || ' ' || text FROM articles")).all())
+        texts: dict[int, str] = dict(
+            conn.execute(sa.text("SELECT id, title || ' ' || text FROM articles")).all()
+        )
     assert len(excluded) == len(hits) - 1  # La Tribune's edited copy adds a paragraph on Lyon
     assert all("Lyon" not in texts[h["id"]] for h in excluded)
 

@@ -181,7 +181,7 @@ def test_veille_run_learns_a_sites_chrome(site: LocalSite, clean_db: sa.Engine, 
     assert main(["run", "--sources", str(sources), "--all"]) == 0
     with clean_db.connect() as conn:
         learned = conn.execute(sa.text("SELECT kind, pages, sample FROM site_blocks WHERE pages >= 3")).all()
-        texts = dict(conn.execute(sa.text("SELECT title, text FROM articles")).all())
+        texts: dict[str | None, str] = dict(conn.execute(sa.text("SELECT title, text FROM articles")).all())
     assert {(k, s) for k, _, s in learned} >= {
         ("block", PROMO),
         ("block", LETTER),

@@ -16,8 +16,10 @@ from tests.site import LocalSite, rss_feed
 NOW = datetime.now(UTC)
 
 
-def poll(client: Client, settings: Settings, kind: str, url: str, **kw: str) -> PollOutcome:
-    return poll_source(client, settings, SourceState(1, "t", kind, url, **kw))
+def poll(
+    client: Client, settings: Settings, kind: str, url: str, link_pattern: str | None = None
+) -> PollOutcome:
+    return poll_source(client, settings, SourceState(1, "t", kind, url, link_pattern=link_pattern))
 
 
 # --- feeds ------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -70,7 +72,7 @@ def test_default_list_covers_media_and_parties() -> None:
     assert all(s.family for s in parties)
 
 
-def test_missing_file_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SourcesError, match="cannot read sources file"):
         load_sources(tmp_path / "nope.toml")
 

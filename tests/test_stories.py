@@ -135,10 +135,11 @@ def test_an_article_that_bridges_two_stories_of_one_event_merges_them() -> None:
         2, features(DIRECTIVE_RAPPORTEUR), T0 + timedelta(hours=1), word_count(DIRECTIVE_RAPPORTEUR)
     )
     assert vote.created and rapporteur.created
+    assert vote.story_id is not None and rapporteur.story_id is not None
     both = index.assign(3, features(DIRECTIVE_BOTH), T0 + timedelta(hours=2), word_count(DIRECTIVE_BOTH))
     assert (both.story_id, both.merged) == (vote.story_id, rapporteur.story_id)
     assert list(index.stories) == [vote.story_id] and index.stories[vote.story_id].members == [1, 2, 3]
-    assert index.story_of(rapporteur.story_id) == vote.story_id  # type: ignore[arg-type]
+    assert index.story_of(rapporteur.story_id) == vote.story_id
     # a copy of the merged story's article goes to the survivor
     copy = index.assign(4, features(DIRECTIVE_RAPPORTEUR), T0, 60, story_id=rapporteur.story_id)
     assert copy.story_id == vote.story_id

@@ -27,7 +27,7 @@ def test_stories_command(
     assert main(["stories", "--json"]) == 0
     stories = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     with clean_db.connect() as conn:
-        expected = dict(
+        expected: dict[int | None, int] = dict(
             conn.execute(sa.text("SELECT story_id, count(*) FROM articles GROUP BY story_id")).all()
         )
     assert None not in expected

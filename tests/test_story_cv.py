@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from monitors.judge.relevance import load_topic, score_item
 from tests.eval.story_cv import main
 
@@ -16,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Our own sentences. Story "roost" alone names ROOST, story "envoy" alone Martin Tisné (two
 # `entity` terms of the summit topic); with the rule that only its own story matches dropped,
 # each paragraph must stand on what is left, and nothing else ties it to the summit.
-ITEMS = [
+ITEMS: list[dict[str, str | None]] = [
     {"id": "a", "story": "roost", "kind": "paragraph", "label": "summit", "published_at": None,
      "text": "ROOST proposera des outils libres pour repérer les contenus illicites avec l'IA."},
     {"id": "b", "story": "envoy", "kind": "paragraph", "label": "summit", "published_at": None,
@@ -33,7 +35,9 @@ def _labelled(tmp_path: Path, items: list[Any]) -> Path:
     return data
 
 
-def test_story_cv_drops_what_only_the_held_out_story_matches(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_story_cv_drops_what_only_the_held_out_story_matches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = _labelled(tmp_path, ITEMS)
     assert main(["--data", str(data)]) == 0
     out = capsys.readouterr().out
@@ -54,7 +58,7 @@ def test_story_cv_runs_as_documented(tmp_path: Path) -> None:
     assert "without ['cast', 'entity']" in done.stdout
 
 
-def test_story_cv_with_the_url_zone(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_story_cv_with_the_url_zone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--url-weight 1`` (docs/topics.md, "The page's URL"): the items' URLs as a zone; a
     paragraph that names nothing of the summit is found by its page's URL."""
     items = [
@@ -75,12 +79,14 @@ def test_story_cv_with_the_url_zone(tmp_path: Path, capsys) -> None:  # type: ig
     assert "paragraph dated        P 1.000 R 1.000  tp 1 fp 0 fn 0" in out
 
 
-def test_story_cv_by_pattern_with_the_articles_paragraphs(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_story_cv_by_pattern_with_the_articles_paragraphs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``--patterns --pieces``: a pattern of any group found in one story only is dropped when
     that story is held out (here Fluidstack, and MGX and Data4, patterns of one `entity` term
     that the term rules keep since both stories match it), and the articles' paragraphs are
     scored as untitled pieces."""
-    items = [
+    items: list[dict[str, str | None]] = [
         {"id": "f", "story": "funds", "kind": "paragraph", "label": "summit", "published_at": None,
          "text": "Le fonds Brookfield et Fluidstack construiront des centres de données pour l'IA."},
         {"id": "g", "story": "other-funds", "kind": "paragraph", "label": "summit", "published_at": None,

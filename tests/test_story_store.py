@@ -94,7 +94,7 @@ def test_respun_copy_and_translation_are_copies_and_an_independent_report_is_not
     respun = _store(db, src, "https://b.example/respun", RESPUN, T0 + timedelta(hours=1))
     english = _store(db, src, "https://c.example/en", ENGLISH, T0 + timedelta(hours=2), lang="en")
     independent = _store(db, src, "https://d.example/own", INDEPENDENT, T0 + timedelta(hours=3))
-    rows = dict(db.execute(sa.text("SELECT id, duplicate_of FROM articles")).all())
+    rows: dict[int, int | None] = dict(db.execute(sa.text("SELECT id, duplicate_of FROM articles")).all())
     assert rows == {full: None, respun: full, english: full, independent: None}
     assert _story(db, full) == _story(db, respun) == _story(db, english) == _story(db, independent)
 
@@ -168,7 +168,7 @@ def test_two_workers_storing_one_event_at_once_make_one_story(clean_db: sa.Engin
     finally:
         first.close()
         thread.join(timeout=30)
-    _status, second_id = result["stored"]  # type: ignore[misc]
+    _status, second_id = result["stored"]
     with clean_db.connect() as conn:
         stories = conn.execute(sa.text("SELECT id, story_id FROM articles ORDER BY id")).all()
         assert conn.scalar(sa.text("SELECT count(*) FROM stories")) == 1
@@ -183,10 +183,7 @@ COUNTS = (
 
 
 def _counts(conn: sa.Connection | Session) -> list[tuple[object, ...]]:
-    return [
-        (*r[:5], sorted(r[5]), *r[6:])
-        for r in conn.execute(sa.text(COUNTS)).all()  # type: ignore[union-attr]
-    ]
+    return [(*r[:5], sorted(r[5]), *r[6:]) for r in conn.execute(sa.text(COUNTS)).all()]
 
 
 def _recounted(conn: sa.Connection | Session) -> list[tuple[object, ...]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,9 @@ def test_a_good_topic_loads(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_a_bad_topic_stops_with_file_and_line(tmp_path: Path, change, line: int, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_topic_stops_with_file_and_line(
+    tmp_path: Path, change: Callable[[str], str], line: int, message: str
+) -> None:
     path = _write(tmp_path, change(GOOD))
     with pytest.raises(TopicError) as exc:
         load_topic(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from urllib.parse import quote
 
 import pytest
@@ -109,10 +110,10 @@ def test_tracking_parameters_never_matter(
     path: str,
     query: list[tuple[str, str]],
     tracking: list[tuple[str, str]],
-    rnd: object,
+    rnd: random.Random,
 ) -> None:
     mixed = list(query) + list(tracking)
-    rnd.shuffle(mixed)  # type: ignore[attr-defined]
+    rnd.shuffle(mixed)
     assert canonicalize_url(_build(scheme, host, path, mixed, "")) == canonicalize_url(
         _build(scheme, host, path, query, "")
     )

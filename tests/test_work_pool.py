@@ -204,7 +204,9 @@ def _check_poll_and_ingest(clean_db: sa.Engine) -> None:
     with clean_db.connect() as conn:
         stored = conn.scalar(sa.text("SELECT count(*) FROM articles"))
         sources_rows = conn.scalar(sa.text("SELECT count(*) FROM sources"))
-        queue = dict(conn.execute(sa.text("SELECT state, count(*) FROM url_queue GROUP BY state")).all())
+        queue: dict[str, int] = dict(
+            conn.execute(sa.text("SELECT state, count(*) FROM url_queue GROUP BY state")).all()
+        )
         unexplained = conn.scalar(
             sa.text("SELECT count(*) FROM url_queue WHERE state <> 'fetched' AND reason IS NULL")
         )

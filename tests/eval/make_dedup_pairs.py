@@ -20,8 +20,43 @@ import itertools
 import json
 import random
 from pathlib import Path
+from typing import TypedDict
 
-EVENTS: list[dict[str, object]] = [
+
+class Event(TypedDict):
+    """One event, two independent versions: "a" a wire dispatch, "b" an outlet's own report."""
+
+    id: str
+    headlines_a: list[str]
+    a: list[str]
+    headlines_b: list[str]
+    b: list[str]
+
+
+class Statement(TypedDict):
+    id: str
+    title: str
+    paras: list[str]
+
+
+class QuotingArticle(TypedDict):
+    id: str
+    quotes: str  # the id of the statement it quotes
+    title: str
+    paras: list[str]
+
+
+class Pair(TypedDict):
+    """A labelled pair: two extracted texts, duplicates of each other or not, and how made."""
+
+    id: str
+    a: str
+    b: str
+    duplicate: bool
+    kind: str
+
+
+EVENTS: list[Event] = [
     {
         "id": "E01",
         "headlines_a": [
@@ -300,7 +335,7 @@ STATEMENT_FOOTER = [
     "Contact presse : presse@mnc-exemple.fr",
 ]
 
-STATEMENTS: list[dict[str, object]] = [
+STATEMENTS: list[Statement] = [
     {
         "id": "S01",
         "title": "Sommet sur l'IA : les 109 milliards ne font pas une politique industrielle",
@@ -364,7 +399,7 @@ STATEMENTS: list[dict[str, object]] = [
 ]
 
 # Articles that quote a statement at length without being a copy of it (hard negatives).
-QUOTING_ARTICLES: list[dict[str, object]] = [
+QUOTING_ARTICLES: list[QuotingArticle] = [
     {
         "id": "Q01",
         "quotes": "S01",
@@ -508,9 +543,9 @@ def _paragraphs(text: str) -> list[str]:
 
 def duplicate_variants(
     key: str, titles: list[str], paras: list[str], kinds: list[str], rng: random.Random
-) -> list[dict[str, object]]:
+) -> list[Pair]:
     """Duplicate pairs: the same text as published twice, with the edits named by ``kind``."""
-    pairs = []
+    pairs: list[Pair] = []
     for n, kind in enumerate(kinds):
         out_a, out_b = rng.sample(OUTLETS, 2)
         title_a = titles[0]
@@ -529,7 +564,7 @@ def duplicate_variants(
             pb.insert(rng.randrange(2, len(pb) + 1), rng.choice(BACKGROUND))
             title_b = title_a
         elif kind == "lire_aussi":
-            pb.insert(2, "Lire aussi : " + rng.choice(EVENTS)["headlines_a"][0])  # type: ignore[index]
+            pb.insert(2, "Lire aussi : " + rng.choice(EVENTS)["headlines_a"][0])
             pb.insert(1, rng.choice(CAPTIONS))
         elif kind == "cut_and_added":
             del pb[len(pb) - 1]
@@ -573,10 +608,10 @@ def duplicate_variants(
     return pairs
 
 
-def build_pairs() -> list[dict[str, object]]:
+def build_pairs() -> list[Pair]:
     """All labelled pairs, deterministic."""
     rng = random.Random(20250210)
-    pairs: list[dict[str, object]] = []
+    pairs: list[Pair] = []
     kinds_cycle = [
         "headline",
         "para_cut",
@@ -604,20 +639,20 @@ def build_pairs() -> list[dict[str, object]]:
             ev["headlines_a"],
             ev["a"],
             next_kinds(3),
-            rng,  # type: ignore[arg-type]
+            rng,
         )
         pairs += duplicate_variants(
             f"{ev['id']}b",
             ev["headlines_b"],
             ev["b"],
             next_kinds(1),
-            rng,  # type: ignore[arg-type]
+            rng,
         )
     # Party statements republished (typo fixed, other credits, one paragraph cut).
     for st in STATEMENTS:
         for n, kind in enumerate(["typo_fix", "statement_site"]):
-            paras = list(st["paras"])  # type: ignore[call-overload]
-            title = str(st["title"])
+            paras = list(st["paras"])
+            title = st["title"]
             a = compose(
                 STATEMENT_HEADER + ["Paris, le 10 février 2025"],
                 title,
@@ -656,8 +691,8 @@ def build_pairs() -> list[dict[str, object]]:
         pairs.append(
             {
                 "id": f"non-{ev['id']}-same-event",
-                "a": compose(oa["head"], ev["headlines_a"][0], ev["a"], oa["foot"]),  # type: ignore[index, arg-type]
-                "b": compose(ob["head"], ev["headlines_b"][0], ev["b"], ob["foot"]),  # type: ignore[index, arg-type]
+                "a": compose(oa["head"], ev["headlines_a"][0], ev["a"], oa["foot"]),
+                "b": compose(ob["head"], ev["headlines_b"][0], ev["b"], ob["foot"]),
                 "duplicate": False,
                 "kind": "same_event",
             }
@@ -667,8 +702,8 @@ def build_pairs() -> list[dict[str, object]]:
         pairs.append(
             {
                 "id": f"non-{ev['id']}-same-event-bg",
-                "a": compose([], ev["headlines_a"][1], ev["a"][:2] + [bg] + ev["a"][2:], []),  # type: ignore[index, operator]
-                "b": compose([], ev["headlines_b"][0], ev["b"] + [bg], []),  # type: ignore[index, operator]
+                "a": compose([], ev["headlines_a"][1], ev["a"][:2] + [bg] + ev["a"][2:], []),
+                "b": compose([], ev["headlines_b"][0], ev["b"] + [bg], []),
                 "duplicate": False,
                 "kind": "same_event_shared_background",
             }
@@ -680,8 +715,8 @@ def build_pairs() -> list[dict[str, object]]:
         pairs.append(
             {
                 "id": f"non-{ev['id']}-{other['id']}",
-                "a": compose(out["head"], ev["headlines_a"][0], ev["a"], out["foot"]),  # type: ignore[index, arg-type]
-                "b": compose(out["head"], other["headlines_a"][0], other["a"], out["foot"]),  # type: ignore[index, arg-type]
+                "a": compose(out["head"], ev["headlines_a"][0], ev["a"], out["foot"]),
+                "b": compose(out["head"], other["headlines_a"][0], other["a"], out["foot"]),
                 "duplicate": False,
                 "kind": "same_outlet_other_story",
             }
@@ -693,29 +728,29 @@ def build_pairs() -> list[dict[str, object]]:
                 "id": f"non-{s1['id']}-{s2['id']}",
                 "a": compose(
                     STATEMENT_HEADER + ["Paris, le 10 février 2025"],
-                    str(s1["title"]),
+                    s1["title"],
                     s1["paras"],
                     STATEMENT_FOOTER,
-                ),  # type: ignore[arg-type]
+                ),
                 "b": compose(
                     STATEMENT_HEADER + ["Paris, le 12 février 2025"],
-                    str(s2["title"]),
+                    s2["title"],
                     s2["paras"],
                     STATEMENT_FOOTER,
-                ),  # type: ignore[arg-type]
+                ),
                 "duplicate": False,
                 "kind": "party_template",
             }
         )
     # Articles quoting a statement at length.
-    by_id = {str(s["id"]): s for s in STATEMENTS}
+    by_id = {s["id"]: s for s in STATEMENTS}
     for q in QUOTING_ARTICLES:
-        st = by_id[str(q["quotes"])]
+        st = by_id[q["quotes"]]
         pairs.append(
             {
                 "id": f"non-{q['id']}-{st['id']}",
-                "a": compose(STATEMENT_HEADER, str(st["title"]), st["paras"], STATEMENT_FOOTER),  # type: ignore[arg-type]
-                "b": compose(OWN_OUTLETS[0]["head"], str(q["title"]), q["paras"], []),  # type: ignore[arg-type]
+                "a": compose(STATEMENT_HEADER, st["title"], st["paras"], STATEMENT_FOOTER),
+                "b": compose(OWN_OUTLETS[0]["head"], q["title"], q["paras"], []),
                 "duplicate": False,
                 "kind": "quotes_statement",
             }
