@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -105,6 +105,33 @@ def test_a_source_the_database_rejects_does_not_sink_the_others(db: Session) -> 
     assert bad.last_error is not None and "could not store" in bad.last_error
     reasons = db.scalars(select(FetchLog.reason).where(FetchLog.source_id == bad.id)).all()
     assert len(reasons) == 1 and "could not store" in (reasons[0] or "")
+
+
+def test_a_poll_without_discovery_keeps_the_stored_suggestion(db: Session) -> None:
+    src = _src(db, "suggested")
+    gone = FetchResult(src.url, src.url, "error", 404, error_class="permanent", reason="HTTP 404")
+    suggestion = {"feeds": [{"url": "https://example.org/rss", "title": "Fil", "entries": 3}]}
+
+    def failed(suggested: dict) -> PollOutcome:
+        return PollOutcome(src.id, gone, error_class="permanent", error="HTTP 404", suggested_feeds=suggested)
+
+    apply_poll(db, failed(suggestion))
+    assert src.suggested_feeds == suggestion and src.consecutive_failures == 1
+    apply_poll(db, _ok(src.id, ["https://example.org/s/1"]))  # no discovery on this poll
+    assert src.suggested_feeds == suggestion and src.consecutive_failures == 0
+    newer = {"feeds": [], "homepage": "https://example.org/"}
+    apply_poll(db, failed(newer))
+    assert src.suggested_feeds == newer
+
+
+def test_entry_dates_are_stored_to_the_microsecond_with_their_offset(db: Session) -> None:
+    src = _src(db, "dated")
+    when = datetime(2025, 2, 10, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    outcome = _ok(src.id, [])
+    outcome.entries.append(FeedEntry(url="https://example.org/d/1", title="Daté", published_at=when))
+    apply_poll(db, outcome)
+    stored = db.scalar(select(QueuedUrl.feed_published_at).where(QueuedUrl.source_id == src.id))
+    assert stored == when and stored.utcoffset() is not None
 
 
 def test_a_source_deleted_while_polled_is_reported_not_written(db: Session) -> None:

@@ -11,6 +11,7 @@ answers. The primary URL in the sources file is never changed.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from monitors.archive.models import Source
 from monitors.collect.blocking import BLOCKED
@@ -18,6 +19,16 @@ from monitors.collect.poll import PollOutcome
 
 FALLBACK_AFTER = 3  # polls in a row that failed, the last one for good, before the fallback
 PRIMARY_RETRY_AFTER = timedelta(days=7)  # on the fallback, try the primary URL again this often
+
+
+class FallbackColumns(Protocol):
+    """The columns :func:`record` reads and writes: an ORM ``Source``, or the store's
+    ``SourceHealth`` (the health columns of a locked row, written back in one statement)."""
+
+    fallback_url: str | None
+    fallback_since: datetime | None
+    blocked_at: datetime | None
+    blocked_reason: str | None
 
 
 def on_fallback(source: Source, now: datetime) -> bool:
@@ -37,7 +48,7 @@ def fallback_now(source: Source) -> bool:
     )
 
 
-def record(source: Source, outcome: PollOutcome, t: datetime) -> str | None:
+def record(source: FallbackColumns, outcome: PollOutcome, t: datetime) -> str | None:
     """Update the blocked and fallback columns after a poll; returns the error to record
     (the fallback's, with the primary URL's cause after it) or None on success."""
     primary = outcome.primary if outcome.via_fallback else outcome

@@ -205,7 +205,10 @@ def _strip_variant_prefixes(host: str) -> str:
     return host
 
 
+@lru_cache(maxsize=4096)
 def _normalize_host(raw_host: str) -> str:
+    """A host lower-cased, in ASCII (IDNA), without its www./m. prefixes (cached: the entries
+    of a feed share their host)."""
     host = raw_host.strip().rstrip(".").lower()
     if not host:
         raise ValueError("URL has no host")
