@@ -20,6 +20,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from monitors.collect.http import Client, fetch
@@ -442,3 +445,92 @@ def test_score_reports_binary_lines_one_by_one(tmp_path: Path) -> None:
         lines = [json.loads(line) for line in done.stdout.decode().splitlines()]
         assert [line.get("line") for line in lines] == [None, 2, 3, None]
         assert all("not UTF-8" in lines[i]["error"] for i in (1, 2))
+
+
+# --- characters a feed names but no text can hold -------------------------------------------
+
+
+@pytest.mark.parametrize("ref", ["&#55357;", "&#xDC00;", "&#0;", "&#1114112;", "&#99999999999;", "&#xFFFF;"])
+@pytest.mark.parametrize("closed", [True, False], ids=["well-formed", "truncated"])
+def test_a_reference_to_no_character_loses_nothing(
+    site: LocalSite, client: Client, settings: Settings, db: Session, ref: str, closed: bool
+) -> None:
+    """feedparser raised on a lone surrogate's or an out-of-range reference (UnicodeEncodeError,
+    ValueError, OverflowError), which lost the feed and stopped the poll; a NUL in a title made
+    the source's whole poll unstorable. The reference becomes U+FFFD and the feed says so."""
+    from monitors.archive.models import QueuedUrl, Source
+    from monitors.archive.store import apply_poll
+
+    body = rss_feed(site.base, [("Sommet REF IA", "a/1.html", NOW), ("Deux", "a/2.html", NOW)])
+    body = body.replace("REF", ref)  # rss_feed escapes "&"
+    if not closed:
+        body = body.replace("</rss>", "")
+    site.add("/refs.xml", body, content_type="application/rss+xml")
+    out = poll(client, settings, f"{site.base}/refs.xml")
+    assert out.error is None, out.error
+    assert [e.title for e in out.entries] == ["Sommet \ufffd IA", "Deux"]
+    assert out.warning and "replaced by U+FFFD" in out.warning
+    source = Source(name="Refs", kind="feed", url=f"{site.base}/refs.xml", owner="media")
+    db.add(source)
+    db.flush()
+    summary = apply_poll(db, dataclasses.replace(out, source_id=source.id))
+    assert (summary.outcome, summary.new) == ("ok", 2)
+    titles = db.query(QueuedUrl.feed_title).filter(QueuedUrl.source_id == source.id).all()
+    assert sorted(t for (t,) in titles) == ["Deux", "Sommet \ufffd IA"]
+
+
+def test_a_valid_reference_is_left_alone() -> None:
+    from monitors.collect.feeds import replace_bad_char_refs
+
+    body = b"<title>&#233;t&#xE9; &#x1F600; &#9; &#55295; &#57344; &#1114111;</title>"
+    assert replace_bad_char_refs(body) == (body, 0)
+    assert replace_bad_char_refs(b"a &#xD800;&#1; b") == (b"a &#xFFFD;&#xFFFD; b", 2)
+
+
+@settings_(max_examples=300)
+@given(st.text())
+def test_entry_text_is_always_storable(value: str) -> None:
+    from monitors.collect.feeds import storable
+
+    cleaned = storable(value)
+    if cleaned is not None:
+        cleaned.encode("utf-8")  # no lone surrogate
+        assert "\x00" not in cleaned and cleaned == cleaned.strip()
+        if value.isascii() and "\x00" not in value:
+            assert cleaned == value.strip()
+
+
+def test_one_source_whose_reader_fails_does_not_stop_the_others(
+    site: LocalSite, client: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unforeseen failure reading one body (a bug in veille or a library) is that source's
+    recorded error; the other sources of the cycle are polled and stored as usual."""
+    from monitors.collect import poll as poll_module
+    from monitors.collect.poll import poll_batches_as_completed
+
+    real = poll_module.find_article_links
+
+    def fragile(content: bytes, base: str, *args: object, **kwargs: object) -> list:
+        if "/crash/" in base:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(content, base, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(poll_module, "find_article_links", fragile)
+    page = (
+        '<html><body><a href="/2025/02/10/sommet-ia-paris.html">Le sommet de l\'IA à Paris</a></body></html>'
+    )
+    site.add("/crash/index.html", page, content_type="text/html")
+    site.add("/fine/index.html", page, content_type="text/html")
+    sources = [
+        SourceState(1, "crash", "listing", f"{site.base}/crash/index.html"),
+        SourceState(2, "fine", "listing", f"{site.base}/fine/index.html"),
+    ]
+    outcomes = {
+        o.source_id: o for batch in poll_batches_as_completed(client, settings, sources, 1) for o in batch
+    }
+    assert outcomes[1].error_class == "permanent" and outcomes[1].entries == []
+    assert outcomes[1].error == (
+        "could not read this listing: RecursionError: maximum recursion depth exceeded"
+        " (a fault in veille or a library)"
+    )
+    assert outcomes[2].error is None and len(outcomes[2].entries) == 1

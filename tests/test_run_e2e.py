@@ -118,6 +118,37 @@ def test_dead_entry_is_recorded_and_the_others_are_stored(
     assert logged == [(404, "permanent")]  # recorded once, not retried
 
 
+def test_a_feed_naming_a_lone_surrogate_stops_nothing(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """One feed with a reference to no character (``&#55357;``) among the sources: before, its
+    parse raised out of the poll, its batch was not recorded and the run stored nothing (exit
+    3); now all five seeds are stored and the feed's health says what was replaced."""
+    pages = seed_site(site)
+    items = [(p.spec.feed_title + " ZZ", p.spec.slug, p.spec.published) for p in pages[:2]]
+    body = rss_feed(site.base, items).replace(" ZZ<", " &#55357;<", 1).replace(" ZZ<", "<")
+    site.add("/odd.xml", body, content_type="application/rss+xml")
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [
+            {"name": "Odd", "kind": "feed", "url": f"{site.base}/odd.xml", "owner": "media"},
+            {"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"},
+        ],
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--sources", str(sources)]) == 0
+    with clean_db.connect() as conn:
+        stored = conn.scalar(sa.text("SELECT count(*) FROM articles"))
+        health = dict(conn.execute(sa.text("SELECT name, last_error_class FROM sources")).all())
+        odd = conn.scalar(sa.text("SELECT last_error FROM sources WHERE name = 'Odd'"))
+        marked = sa.text("SELECT feed_title FROM url_queue WHERE feed_title LIKE '%\ufffd'")
+        titles = conn.scalars(marked).all()
+    assert stored == 5
+    assert health == {"Odd": "warning", "Seeds": None}
+    assert "1 character reference(s) to no character replaced by U+FFFD" in odd
+    assert titles == [pages[0].spec.feed_title + " \ufffd"]
+
+
 def test_unknown_source_kind_fails_with_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[[source]]\nname = "X"\nkind = "telegram"\nurl = "https://x.fr"\nowner = "media"\n')

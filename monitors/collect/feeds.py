@@ -7,6 +7,7 @@ rules, the same values at a fraction of the CPU); everything else through ``feed
 from __future__ import annotations
 
 import calendar
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,54 @@ from monitors.collect.encoding import declared_charsets, detect_encoding, to_utf
 from monitors.collect.rss_fast import parse_rss
 
 _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
+
+
+# A numeric character reference to no XML character: a lone surrogate, NUL or another C0
+# control, U+FFFE/U+FFFF, or beyond U+10FFFF. feedparser's loose parser turns it into a string
+# it cannot encode (or calls chr() out of range) and raises, which would lose the whole feed.
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,24}));")
+_REPLACEMENT_REF = b"&#xFFFD;"
+# What a parser may still hand over and PostgreSQL cannot store in text, or psycopg send.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _xml_char(code: int) -> bool:
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+def replace_bad_char_refs(content: bytes) -> tuple[bytes, int]:
+    """The body with each reference to no XML character replaced by U+FFFD's, and how many."""
+    if b"&#" not in content:
+        return content, 0
+    count = 0
+
+    def one(m: re.Match[bytes]) -> bytes:
+        nonlocal count
+        hexa, dec = m.group(1), m.group(2)
+        if _xml_char(int(hexa, 16) if hexa else int(dec)):
+            return m.group(0)
+        count += 1
+        return _REPLACEMENT_REF
+
+    fixed = _CHAR_REF.sub(one, content)
+    return (fixed, count) if count else (content, 0)
+
+
+def storable(value: str | None) -> str | None:
+    """``value`` stripped, with NUL dropped and lone surrogates made U+FFFD (None if empty):
+    such characters, which a feed can smuggle in, would make the whole batch of polls fail
+    to store."""
+    if not value:
+        return None
+    value = value.strip()
+    if not value.isascii() or "\x00" in value:
+        value = _UNSTORABLE.sub(lambda m: "" if m.group(0) == "\x00" else "\ufffd", value).strip()
+    return value or None
 
 
 class FeedError(ValueError):
@@ -78,13 +127,22 @@ def parse_feed(
         content = to_utf8_xml(content, content_type)
         mime = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
         headers["content-type"] = f"{mime}; charset=utf-8"
-    parsed = (_parse_fast(content, headers) if fast else None) or feedparser.parse(
-        content, response_headers=headers
-    )
+    parsed = _parse_fast(content, headers) if fast else None
+    replaced = 0
+    if parsed is None:
+        content, replaced = replace_bad_char_refs(content)
+        try:
+            parsed = feedparser.parse(content, response_headers=headers)
+        except Exception as failure:  # noqa: BLE001 - one body the parser chokes on loses only this feed
+            cause = f"{type(failure).__name__}: {failure}"
+            raise FeedError(f"the feed parser failed on this body: {cause}") from None
     bozo = None
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
         bozo = f"{type(exc).__name__}: {exc}" if exc else "malformed feed"
+    if replaced:
+        note = f"{replaced} character reference(s) to no character replaced by U+FFFD"
+        bozo = f"{bozo}; {note}" if bozo else note
     if not parsed.get("version") and not parsed["entries"]:
         raise FeedError(f"not a feed: {bozo or 'no RSS/Atom structure found'}")
     entries: list[FeedEntry] = []
@@ -107,9 +165,9 @@ def parse_feed(
         entries.append(
             FeedEntry(
                 url=url,
-                title=(raw.get("title") or "").strip() or None,
-                author=(raw.get("author") or "").strip() or None,
-                summary=(raw.get("summary") or "").strip() or None,
+                title=storable(raw.get("title")),
+                author=storable(raw.get("author")),
+                summary=storable(raw.get("summary")),
                 published_at=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
             )
         )
@@ -118,8 +176,8 @@ def parse_feed(
     ttl_minutes = int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None
     return ParsedFeed(
         entries=entries,
-        title=feed.get("title"),
-        language=feed.get("language"),
+        title=storable(feed.get("title")),
+        language=storable(feed.get("language")),
         bozo_reason=bozo,
         ttl_minutes=ttl_minutes,
         update_period_seconds=_update_period(ttl_minutes, feed),

@@ -166,15 +166,22 @@ def _poll_url(
         if result.outcome != "not_modified":
             outcome.error_class = BLOCKED if result.blocked else result.error_class
             outcome.error = result.reason
-    elif kind == "feed":
-        _read_feed(outcome, result, settings.parse_workers)
-    elif kind == "sitemap":
-        _read_sitemap(client, settings, outcome, result, throttle, robots, now or datetime.now(UTC), window)
-    elif kind == "listing":
-        _read_listing(outcome, result, source.link_pattern)
     else:
-        outcome.error_class = PERMANENT
-        outcome.error = f"unknown source kind {kind!r}"
+        try:
+            if kind == "feed":
+                _read_feed(outcome, result, settings.parse_workers)
+            elif kind == "sitemap":
+                when = now or datetime.now(UTC)
+                _read_sitemap(client, settings, outcome, result, throttle, robots, when, window)
+            elif kind == "listing":
+                _read_listing(outcome, result, source.link_pattern)
+            else:
+                outcome.error_class = PERMANENT
+                outcome.error = f"unknown source kind {kind!r}"
+        except Exception as exc:  # noqa: BLE001 - one source's body must not stop the others' polls
+            outcome.entries, outcome.warning, outcome.error_class = [], None, PERMANENT
+            cause = f"{type(exc).__name__}: {exc}"
+            outcome.error = f"could not read this {kind}: {cause} (a fault in veille or a library)"
     if window is not None and kind == "feed":
         kept = [e for e in outcome.entries if e.published_at and window[0] <= e.published_at <= window[1]]
         outcome.ignored += len(outcome.entries) - len(kept)
