@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -139,7 +140,9 @@ def test_a_feed_naming_a_lone_surrogate_stops_nothing(
         assert main(["run", "--sources", str(sources)]) == 0
     with clean_db.connect() as conn:
         stored = conn.scalar(sa.text("SELECT count(*) FROM articles"))
-        health = dict(conn.execute(sa.text("SELECT name, last_error_class FROM sources")).all())
+        health: dict[str, str | None] = dict(
+            conn.execute(sa.text("SELECT name, last_error_class FROM sources")).all()
+        )
         odd = conn.scalar(sa.text("SELECT last_error FROM sources WHERE name = 'Odd'"))
         marked = sa.text("SELECT feed_title FROM url_queue WHERE feed_title LIKE '%\ufffd'")
         titles = conn.scalars(marked).all()
@@ -147,6 +150,38 @@ def test_a_feed_naming_a_lone_surrogate_stops_nothing(
     assert health == {"Odd": "warning", "Seeds": None}
     assert "1 character reference(s) to no character replaced by U+FFFD" in odd
     assert titles == [pages[0].spec.feed_title + " \ufffd"]
+
+
+def test_a_page_whose_json_ld_names_a_lone_surrogate_is_stored(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A page's JSON-LD may escape half a surrogate pair ("\ud83d" alone): json.loads decodes it
+    to a string psycopg cannot send. The escape becomes U+FFFD, so the page is stored."""
+    pages = seed_site(site)
+    ld = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Sommet \\ud83d IA",'
+        ' "author": {"@type": "Person", "name": "Jeanne \\udc00 Dupont"},'
+        ' "publisher": {"@type": "Organization", "name": "Le Quotidien \\ud800"}}</script>'
+    )
+    odd = pages[0]
+    html = odd.html.replace("</head>", ld + "</head>", 1)
+    html = re.sub(r"<h1[^>]*>.*?</h1>", "", html, count=1, flags=re.S)
+    html = re.sub(r"<title>.*?</title>", "", html, count=1, flags=re.S)
+    html = re.sub(r"<meta property=.og:title.[^>]*>", "", html)
+    assert html != odd.html and "\\ud83d" in html
+    site.add(odd.spec.slug, html)
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--sources", str(sources)]) == 0
+    with clean_db.connect() as conn:
+        stored = conn.scalar(sa.text("SELECT count(*) FROM articles"))
+        failed = conn.scalars(sa.text("SELECT reason FROM url_queue WHERE state <> 'fetched'")).all()
+        marked = conn.scalars(sa.text("SELECT title FROM articles WHERE title LIKE '%\ufffd%'")).all()
+    assert (stored, failed) == (5, [])
+    assert marked == ["Sommet \ufffd IA"]
 
 
 def test_unknown_source_kind_fails_with_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,9 @@ guess, then windows-1252, the usual encoding of French pages that are not UTF-8.
 from __future__ import annotations
 
 import codecs
+import json
 import re
+from typing import Any
 
 import charset_normalizer
 
@@ -97,3 +99,38 @@ def to_utf8_xml(content: bytes, content_type: str | None = None) -> bytes:
         count=1,
     )
     return text.encode("utf-8")
+
+
+# A JSON escape of a surrogate: after json.loads, one without its other half stays alone.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(value: str | None) -> str | None:
+    """``value`` stripped, with NUL dropped and lone surrogates made U+FFFD (None if empty).
+
+    A feed's character reference or a page's JSON-LD escape can carry them, and one such
+    string would make the whole batch it is written with fail to store."""
+    if not value:
+        return None
+    value = value.strip()
+    if not value.isascii() or "\x00" in value:
+        value = _SURROGATE.sub("\ufffd", value.replace("\x00", "")).strip()
+    return value or None
+
+
+def loads_storable(raw: str) -> Any:
+    """``json.loads(raw)`` with each string's lone surrogates made U+FFFD: JSON may escape half
+    a surrogate pair (``"\\ud83d"`` alone), which decodes to a string nothing can encode."""
+    data = json.loads(raw)
+    return _without_lone_surrogates(data) if _SURROGATE_ESCAPE.search(raw) else data
+
+
+def _without_lone_surrogates(node: Any) -> Any:
+    if isinstance(node, str):
+        return _SURROGATE.sub("\ufffd", node)
+    if isinstance(node, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_without_lone_surrogates(v) for v in node]
+    return node

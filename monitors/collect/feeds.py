@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from monitors.collect.encoding import declared_charsets, detect_encoding, to_utf8_xml
+from monitors.collect.encoding import declared_charsets, detect_encoding, storable, to_utf8_xml
 from monitors.collect.rss_fast import parse_rss
 
 _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
@@ -27,8 +27,6 @@ _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 *
 # it cannot encode (or calls chr() out of range) and raises, which would lose the whole feed.
 _CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,24}));")
 _REPLACEMENT_REF = b"&#xFFFD;"
-# What a parser may still hand over and PostgreSQL cannot store in text, or psycopg send.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _xml_char(code: int) -> bool:
@@ -56,18 +54,6 @@ def replace_bad_char_refs(content: bytes) -> tuple[bytes, int]:
 
     fixed = _CHAR_REF.sub(one, content)
     return (fixed, count) if count else (content, 0)
-
-
-def storable(value: str | None) -> str | None:
-    """``value`` stripped, with NUL dropped and lone surrogates made U+FFFD (None if empty):
-    such characters, which a feed can smuggle in, would make the whole batch of polls fail
-    to store."""
-    if not value:
-        return None
-    value = value.strip()
-    if not value.isascii() or "\x00" in value:
-        value = _UNSTORABLE.sub(lambda m: "" if m.group(0) == "\x00" else "\ufffd", value).strip()
-    return value or None
 
 
 class FeedError(ValueError):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from monitors.collect.encoding import decode_html
+from monitors.collect.encoding import decode_html, storable
 from monitors.judge.boilerplate import SiteProfile, block_fingerprints, remove_known, title_segments
 from monitors.judge.cleanup import clean_lines, find_lead
 from monitors.judge.metadata import choose_dates, choose_title, read_page, site_keys
@@ -210,13 +210,13 @@ def extract_article(
     evidence.update(dates.evidence)
     return Extracted(
         text=text,
-        title=title,
-        author=clean_author(doc.author),
+        title=storable(title),
+        author=storable(clean_author(doc.author)),
         published_at=dates.published,
-        description=(doc.description or "").strip() or None,
+        description=storable(doc.description),
         declared_language=_declared_language(html),
         canonical_url=_canonical(html),
-        sitename=doc.sitename,
+        sitename=storable(doc.sitename),
         modified_at=dates.modified,
         paywalled=access.paywalled,
         truncated=access.truncated,

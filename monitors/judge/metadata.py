@@ -28,7 +28,6 @@ Rules (measured on the shared corpus, ``bench/extract.py``; see docs/extraction.
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -40,6 +39,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from lxml.html import HtmlElement
+
+from monitors.collect.encoding import loads_storable
 
 #: No news page is older than the web.
 MIN_DATE = datetime(1995, 1, 1, tzinfo=UTC)
@@ -232,7 +233,7 @@ def read_page(tree: HtmlElement) -> PageMeta:
     for script in tree.iterfind(".//script[@type='application/ld+json']"):
         raw = script.text or ""
         try:
-            _walk_ld(json.loads(raw), meta)
+            _walk_ld(loads_storable(raw), meta)
         except (ValueError, RecursionError):
             continue
     for el in tree.iterfind(".//time[@datetime]"):
