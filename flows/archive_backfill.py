@@ -16,6 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -25,6 +26,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.outcome import RunOutcome
 from flows.pipeline import _run_id, reset_runtime, runtime, transient_task
 from monitors.archive.db import ensure_schema, get_engine, session_scope
+from monitors.archive.store import store_or_fail
 from monitors.collect import archives as ar
 from monitors.collect.backfill_jobs import (
     ALL_SITES,
@@ -315,10 +317,15 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
                     workers=rt.settings.parse_workers,
                     deadline=rt.settings.analysis_deadline,
                 )
-                with session_scope() as session:
-                    status = store_capture(
-                        session, out, capture, rt.settings.max_attempts, run_id, relevant_only
-                    )
+                store = partial(
+                    store_capture,
+                    out=out,
+                    capture=capture,
+                    max_attempts=rt.settings.max_attempts,
+                    run_id=run_id,
+                    relevant_only=relevant_only,
+                )
+                status = store_or_fail(store, out, run_id, "failed")
                 if status == "stored" and out.article is not None:
                     rt.profiles.invalidate(out.article.site)  # store_capture counted its blocks
                 with lock:

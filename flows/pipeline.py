@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,12 +35,13 @@ from monitors.archive.store import (
     claim_items,
     due_sources,
     queue_counts,
+    store_or_fail,
 )
 from monitors.collect.http import Client, HostThrottle, make_client
 from monitors.collect.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
 from monitors.collect.robots import ROBOTS, RobotsCache
 from monitors.collect.sources import load_sources, sources_label, sync_sources
-from monitors.ingest import ArticleData, process_item
+from monitors.ingest import ArticleData, IngestOutcome, process_item
 from monitors.judge.boilerplate import site_of
 from monitors.judge.relevance import Topic, load_topic
 from monitors.judge.site_profiles import ProfileCache, learn
@@ -233,6 +235,14 @@ class IngestReport:
         self.gave_up = self.gave_up or other.gave_up
 
 
+def _store_page(
+    session: Session, out: IngestOutcome, max_attempts: int, run_id: str | None
+) -> tuple[str, bool]:
+    """Store a page's outcome; (what happened, whether its site's boilerplate profile changed)."""
+    status = apply_ingest(session, out, max_attempts, run_id)
+    return status, status == "stored" and out.article is not None and learn_from(session, out.article)
+
+
 def learn_from(session: Session, article: ArticleData) -> bool:
     """Count a newly stored article's blocks and title segments for its site; whether the
     site's profile changed (its cached profile is then dropped, once committed)."""
@@ -285,11 +295,8 @@ def ingest_worker_task(
                 out = process_item(
                     rt.client, rt.settings, item, rt.topic, rt.throttle, rt.robots, rt.topics, site
                 )
-                changed = False
-                with session_scope() as session:
-                    status = apply_ingest(session, out, rt.settings.max_attempts, run_id)
-                    if status == "stored" and out.article is not None:
-                        changed = learn_from(session, out.article)
+                store = partial(_store_page, out=out, max_attempts=rt.settings.max_attempts, run_id=run_id)
+                status, changed = store_or_fail(store, out, run_id, ("failed", False))
                 if changed and out.article is not None:
                     rt.profiles.invalidate(out.article.site)
                 unsettled.remove(item.id)

@@ -6,6 +6,7 @@ import contextlib
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -182,6 +183,51 @@ def test_a_page_whose_json_ld_names_a_lone_surrogate_is_stored(
         marked = conn.scalars(sa.text("SELECT title FROM articles WHERE title LIKE '%\ufffd%'")).all()
     assert (stored, failed) == (5, [])
     assert marked == ["Sommet \ufffd IA"]
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\ud800"], ids=["nul", "lone-surrogate"])
+def test_a_page_the_database_will_not_take_is_recorded_and_the_run_goes_on(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    """A value PostgreSQL rejects (NUL) or psycopg cannot send (a lone surrogate) in one page's
+    analysis, whatever let it through. Before: with a NUL the ingest worker's task failed, its
+    retry found nothing to claim, and the run said it succeeded while the page stayed pending,
+    unstored and unexplained; with a lone surrogate the run ended "worker failed", and the page
+    failed again on every run. Now that page is failed with its cause, once, and the others are
+    stored."""
+    import flows.pipeline
+
+    pages = seed_site(site)
+    odd_url = f"{site.base}/{pages[0].spec.slug}"
+    real = flows.pipeline.process_item
+
+    def odd(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        if out.article is not None and out.item.url == odd_url:
+            out.article.author = f"Jeanne {bad} Dupont"
+        return out
+
+    monkeypatch.setattr(flows.pipeline, "process_item", odd)
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--sources", str(sources)]) == 1  # partly done: one page failed
+        assert main(["run", "--sources", str(sources)]) == 0  # not tried again
+    with clean_db.connect() as conn:
+        stored = conn.scalars(sa.text("SELECT url FROM articles")).all()
+        queue = conn.execute(
+            sa.text("SELECT state, reason FROM url_queue WHERE url = :u"), {"u": odd_url}
+        ).one()
+        logged = conn.execute(
+            sa.text("SELECT outcome, error_class FROM fetch_log WHERE url = :u AND kind = 'page'"),
+            {"u": odd_url},
+        ).all()
+    assert len(stored) == 4 and odd_url not in stored
+    kind = "DataError" if bad == "\x00" else "UnicodeEncodeError"
+    assert queue.state == "failed" and queue.reason.startswith(f"could not store this page: {kind}: "), queue
+    assert logged == [("error", "permanent")]
 
 
 def test_unknown_source_kind_fails_with_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,11 +6,13 @@ Uniqueness is the database's job (``ON CONFLICT``), so concurrent runs and re-ru
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
+import orjson
+import psycopg
 from sqlalchemy import BigInteger, Table, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -18,6 +20,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from monitors.archive.bulk import as_rows, recordset_insert, recordset_update
+from monitors.archive.db import session_scope
 from monitors.archive.models import (
     Article,
     ArticleHtml,
@@ -586,6 +589,45 @@ def apply_ingest(session: Session, out: IngestOutcome, max_attempts: int, run_id
         )
     session.execute(_UPDATE_QUEUE_ROW, {**changes, "queue_id": item.id})
     return status
+
+
+#: What a page's data can fail to be stored with: the database rejects a value (DataError), or
+#: the value cannot be sent at all (a lone surrogate psycopg cannot encode, orjson refusing it).
+UNSTORABLE: tuple[type[Exception], ...] = (DataError, psycopg.DataError, UnicodeError, orjson.JSONEncodeError)
+T = TypeVar("T")
+
+
+def store_or_fail(write: Callable[[Session], T], out: IngestOutcome, run_id: str | None, failed: T) -> T:
+    """``write(session)`` in a transaction of its own (a page's store); when the database will not
+    take the page's data, that transaction is rolled back, the page is recorded as failed with
+    the cause (fetch log and queue row, class permanent) and ``failed`` is returned, so one
+    page's bad data does not stop the worker and is not tried again on every run."""
+    try:
+        with session_scope() as session:
+            return write(session)
+    except UNSTORABLE as exc:
+        cause = "; ".join(line.strip() for line in str(getattr(exc, "orig", None) or exc).splitlines()[:2])
+        reason = f"could not store this page: {type(exc).__name__}: {cause}"
+        item = out.item
+        with session_scope() as session:
+            log_fetch(
+                session,
+                url=item.url,
+                kind="page",
+                outcome="error",
+                run_id=run_id,
+                source_id=item.source_id,
+                queue_id=item.id,
+                status=out.status,
+                error_class=PERMANENT,
+                reason=reason,
+                size=out.bytes,
+                elapsed_ms=out.elapsed_ms,
+            )
+            changes = {"claimed_at": None, "claimed_by": None, "state": "failed", "reason": reason}
+            session.execute(_UPDATE_QUEUE_ROW, {**changes, "queue_id": item.id})
+        out.article, out.outcome, out.error_class, out.reason = None, "error", PERMANENT, reason
+        return failed
 
 
 def status_reason(status: str, article_id: int) -> str:
