@@ -87,18 +87,27 @@ def test_a_batch_is_stored_as_if_one_source_after_the_other(db: Session) -> None
     assert db.scalar(select(QueuedUrl.id).where(QueuedUrl.source_id == b.id)) is not None
 
 
-def test_a_source_the_database_rejects_does_not_sink_the_others(db: Session) -> None:
+@pytest.mark.parametrize(
+    ("bad_char", "cause"),
+    [("\x00", "\\u0000 cannot be converted"), ("\ud800", "surrogates not allowed")],
+    ids=["nul", "lone-surrogate"],
+)
+def test_a_source_the_database_rejects_does_not_sink_the_others(
+    db: Session, bad_char: str, cause: str
+) -> None:
+    """A NUL the database rejects, or a lone surrogate that cannot be sent at all (the batch
+    failed whole with it before: the error was not one the per-source retry caught)."""
     good, bad = _src(db, "nul-good"), _src(db, "nul-bad")
     summaries = apply_polls(
         db,
         [
             _ok(good.id, ["https://example.org/n/1"]),
-            _ok(bad.id, ["https://example.org/n/2"], title="bad \x00 title"),
+            _ok(bad.id, ["https://example.org/n/2"], title=f"bad {bad_char} title"),
         ],
     )
     assert (summaries[0].outcome, summaries[0].new) == ("ok", 1)
     assert summaries[1].outcome == "error" and "could not store" in (summaries[1].error or "")
-    assert "\\u0000 cannot be converted" in (summaries[1].error or "")
+    assert cause in (summaries[1].error or "")
     queued = db.scalars(select(QueuedUrl.canonical_url).where(QueuedUrl.source_id.in_([good.id, bad.id])))
     assert list(queued) == ["https://example.org/n/1"]
     db.refresh(bad)

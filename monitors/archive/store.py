@@ -52,6 +52,13 @@ RETRY_BASE_SECONDS = 60.0
 RETRY_MAX_SECONDS = 6 * 3600.0
 
 
+#: What data can fail to be stored with: the database rejects a value (DataError), or the value
+#: cannot be sent at all (a lone surrogate psycopg cannot encode, orjson refusing it).
+UNSTORABLE: tuple[type[Exception], ...] = (DataError, psycopg.DataError, UnicodeError, orjson.JSONEncodeError)
+#: A batch of polls the database would not take as a whole: each source is then tried alone.
+_REJECTED: tuple[type[Exception], ...] = (IntegrityError, *UNSTORABLE)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -357,14 +364,14 @@ def apply_polls(
     try:
         with session.begin_nested():
             return _apply_batch(session, outcomes, run_id, settings)
-    except (DataError, IntegrityError):
+    except _REJECTED:
         pass
     summaries = []
     for outcome in outcomes:
         try:
             with session.begin_nested():
                 summaries.extend(_apply_batch(session, [outcome], run_id, settings))
-        except (DataError, IntegrityError) as exc:
+        except _REJECTED as exc:
             summaries.append(_record_store_failure(session, outcome, exc, run_id))
     return summaries
 
@@ -591,9 +598,6 @@ def apply_ingest(session: Session, out: IngestOutcome, max_attempts: int, run_id
     return status
 
 
-#: What a page's data can fail to be stored with: the database rejects a value (DataError), or
-#: the value cannot be sent at all (a lone surrogate psycopg cannot encode, orjson refusing it).
-UNSTORABLE: tuple[type[Exception], ...] = (DataError, psycopg.DataError, UnicodeError, orjson.JSONEncodeError)
 T = TypeVar("T")
 
 
