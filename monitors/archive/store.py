@@ -376,11 +376,16 @@ def apply_polls(
     return summaries
 
 
+def _store_error(exc: Exception) -> str:
+    """A store failure in one line: the driver's error and its DETAIL."""
+    message = str(getattr(exc, "orig", None) or exc).splitlines()[:2]
+    return "; ".join(line.strip() for line in message)
+
+
 def _record_store_failure(
     session: Session, outcome: PollOutcome, exc: Exception, run_id: str | None
 ) -> PollSummary:
-    message = str(getattr(exc, "orig", None) or exc).splitlines()[:2]  # the error and its DETAIL
-    reason = "; ".join(line.strip() for line in message) + " (could not store this poll)"
+    reason = _store_error(exc) + " (could not store this poll)"
     with session.begin_nested():
         row = _log_row(
             url=outcome.fetch.url.replace("\x00", ""),
@@ -610,27 +615,11 @@ def store_or_fail(write: Callable[[Session], T], out: IngestOutcome, run_id: str
         with session_scope() as session:
             return write(session)
     except UNSTORABLE as exc:
-        cause = "; ".join(line.strip() for line in str(getattr(exc, "orig", None) or exc).splitlines()[:2])
-        reason = f"could not store this page: {type(exc).__name__}: {cause}"
-        item = out.item
-        with session_scope() as session:
-            log_fetch(
-                session,
-                url=item.url,
-                kind="page",
-                outcome="error",
-                run_id=run_id,
-                source_id=item.source_id,
-                queue_id=item.id,
-                status=out.status,
-                error_class=PERMANENT,
-                reason=reason,
-                size=out.bytes,
-                elapsed_ms=out.elapsed_ms,
-            )
-            changes = {"claimed_at": None, "claimed_by": None, "state": "failed", "reason": reason}
-            session.execute(_UPDATE_QUEUE_ROW, {**changes, "queue_id": item.id})
+        # the page is settled as a permanent failure, the way apply_ingest settles any other
+        reason = f"could not store this page: {type(exc).__name__}: {_store_error(exc)}"
         out.article, out.outcome, out.error_class, out.reason = None, "error", PERMANENT, reason
+        with session_scope() as session:
+            apply_ingest(session, out, max_attempts=1, run_id=run_id)  # attempts: transient only
         return failed
 
 
