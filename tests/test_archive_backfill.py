@@ -325,3 +325,40 @@ def test_an_archive_that_stays_down_is_recorded_on_the_job_and_resumed(
     code, _, err = _run([*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)])
     assert code == 0, err
     assert len(_articles(clean_db)) == 1
+
+
+def test_a_capture_the_database_will_not_take_is_failed_alone(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A capture whose analysis holds a value PostgreSQL rejects (a NUL, whatever let it
+    through) is settled as failed with its cause; the other captures are stored and the job
+    ends (``store.store_or_fail``, as in ``veille run``)."""
+    import flows.archive_backfill
+
+    archives.snapshots = seed_snapshots()
+    odd_url = original_url(seed_pages()[0].spec.slug, seed_pages()[0].spec.site)
+    real = flows.archive_backfill.analyse_page
+
+    def odd(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        if out.article is not None and kwargs.get("page_url") == odd_url:
+            out.article.author = "Jeanne \x00 Dupont"
+        return out
+
+    monkeypatch.setattr(flows.archive_backfill, "analyse_page", odd)
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, _, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources)])
+    assert code == 0, err  # as for its other failed captures (a PDF, a soft 404)
+    rows = _articles(clean_db)
+    assert len(rows) == 4 and odd_url not in [r.url for r in rows]
+    with clean_db.connect() as conn:
+        state, reason = conn.execute(
+            sa.text(
+                "SELECT q.state, q.reason FROM url_queue q JOIN archive_captures c ON c.queue_id = q.id"
+                " WHERE q.canonical_url = :u"
+            ),
+            {"u": canonicalize_url(odd_url)},
+        ).one()
+        jobs = set(conn.scalars(sa.text("SELECT state FROM backfill_jobs")))
+    assert state == "failed" and reason.startswith("could not store this page: DataError: "), reason
+    assert jobs == {"done"}
