@@ -47,7 +47,6 @@ def run_report(
         f"{totals['stored']} articles stored, {totals['duplicates']} duplicates, "
         f"{totals['relevant']} relevant, {totals['failed']} failed, {totals['retry']} to retry.",
         "",
-        # relevant to any topic (the totals' "relevant" counts the default topic's, ai_summit)
         f"## New articles relevant to a topic ({len(new_relevant)})",
         "",
     ]

@@ -300,7 +300,9 @@ def ingest_worker_task(
                 if changed and out.article is not None:
                     rt.profiles.invalidate(out.article.site)
                 unsettled.remove(item.id)
-                relevant = bool(out.article and out.article.relevant and status in {"stored", "revised"})
+                relevant = bool(
+                    out.article and out.article.relevant_to_a_topic() and status in {"stored", "revised"}
+                )
                 report.statuses.append((item.source_id, status, relevant))
                 if status in {"failed", "retry", "skipped"}:
                     logger.warning("%s: %s (%s)", item.url, status, out.reason)

@@ -83,6 +83,11 @@ class ArticleData:
     archived_url: str | None = None
     captured_at: datetime | None = None
 
+    def relevant_to_a_topic(self) -> bool:
+        """Relevant to the main topic or to any active topic of the folder (``article_topics``):
+        what a run and a backfill count as relevant."""
+        return self.relevant or any(row["relevant"] for row in self.topic_scores)
+
 
 def extraction_columns(a: ArticleData) -> dict[str, object]:
     """The article columns the extraction adds beyond text and metadata (migration 0011)."""

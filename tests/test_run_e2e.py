@@ -230,6 +230,60 @@ def test_a_page_the_database_will_not_take_is_recorded_and_the_run_goes_on(
     assert logged == [("error", "permanent")]
 
 
+ACT_PAGE = """<!doctype html><html lang="fr"><head><meta charset="utf-8">
+<title>AI Act : les obligations des modèles d'IA à usage général entrent en vigueur</title></head>
+<body><article><h1>AI Act : les obligations des modèles d'IA à usage général entrent en vigueur</h1>
+<p>Depuis le 2 août, le règlement européen sur l'intelligence artificielle (AI Act) s'applique aux
+fournisseurs de modèles d'IA à usage général. La Commission européenne et son AI Office attendent
+d'eux une documentation technique, un résumé des données d'entraînement et une politique de respect
+du droit d'auteur.</p>
+<p>Le code de bonnes pratiques publié par la Commission en juillet doit aider les fournisseurs à
+démontrer leur conformité au règlement. Plusieurs entreprises l'ont signé, d'autres le contestent
+et demandent un report du calendrier d'application de l'AI Act.</p>
+<p>Les modèles présentant un risque systémique devront en outre évaluer et atténuer ces risques,
+signaler les incidents graves à l'AI Office et garantir un niveau suffisant de cybersécurité. Les
+sanctions prévues par le règlement pourront atteindre 3 % du chiffre d'affaires mondial.</p>
+<p>Les autorités nationales de surveillance du marché doivent être désignées par chaque État membre.
+En France, la CNIL et la DGCCRF se partagent une partie des contrôles prévus par le texte
+européen, selon le projet de loi d'adaptation présenté au Parlement.</p>
+</article></body></html>"""
+
+
+def test_a_run_counts_an_article_relevant_to_another_topic_of_the_folder(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """The shipped folder holds two topics. A run's "relevant" (terminal summary, artifacts)
+    counts articles relevant to any of them; before, it counted the summit's only, so an AI Act
+    article was listed under "New articles relevant to a topic" but not in the totals."""
+    from datetime import UTC, datetime
+
+    pages = seed_site(site)
+    site.add("/ai-act-gpai.html", ACT_PAGE)
+    items = [(p.spec.feed_title, p.spec.slug, p.spec.published) for p in pages]
+    items.append(
+        ("AI Act : les modèles à usage général", "ai-act-gpai.html", datetime(2025, 8, 4, tzinfo=UTC))
+    )
+    site.add("/six.xml", rss_feed(site.base, items), content_type="application/rss+xml")
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Six", "kind": "feed", "url": f"{site.base}/six.xml", "owner": "media"}],
+    )
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["run", "--sources", str(sources)]) == 0
+    with clean_db.connect() as conn:
+        act = conn.execute(
+            sa.text(
+                "SELECT a.relevant, t.relevant FROM articles a JOIN article_topics t"
+                " ON t.article_id = a.id AND t.topic = 'eu_ai_act' WHERE a.url LIKE '%ai-act-gpai%'"
+            )
+        ).one()
+        summit = conn.scalar(sa.text("SELECT count(*) FROM articles WHERE relevant"))
+    assert tuple(act) == (False, True)  # the AI Act's, not the summit's
+    assert summit == 5
+    assert "6 stored, 0 duplicates, 6 relevant" in buffer.getvalue()
+
+
 def test_unknown_source_kind_fails_with_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[[source]]\nname = "X"\nkind = "telegram"\nurl = "https://x.fr"\nowner = "media"\n')

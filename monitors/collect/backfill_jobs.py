@@ -428,11 +428,6 @@ def claim_captures(session: Session, job_id: int, limit: int) -> list[tuple[Queu
     return out
 
 
-def relevant_to_a_topic(a: ArticleData) -> bool:
-    """Relevant to the main topic or to any active topic of the folder (``article_topics``)."""
-    return a.relevant or any(row["relevant"] for row in a.topic_scores)
-
-
 def best_score(a: ArticleData) -> float:
     """The capture's highest score over the topics, kept for a capture not stored."""
     return max([a.relevance, *(float(row["score"]) for row in a.topic_scores)])
@@ -450,7 +445,7 @@ def store_capture(
     article written with its ``archived_url`` and ``captured_at`` and its sighting naming the
     archive. With ``relevant_only`` a capture relevant to no topic is not stored: its queue
     row is settled as skipped and its score kept on the capture."""
-    if relevant_only and out.article is not None and not relevant_to_a_topic(out.article):
+    if relevant_only and out.article is not None and not out.article.relevant_to_a_topic():
         score = best_score(out.article)
         session.execute(
             text("UPDATE archive_captures SET relevance = :score WHERE queue_id = :id"),
