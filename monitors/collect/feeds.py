@@ -1,7 +1,9 @@
-"""Feed parsing (RSS 2.0, RSS 1.0/RDF, Atom) with feedparser: bytes in, entries out.
+"""Feed parsing (RSS 2.0, RSS 1.0/RDF, Atom with feedparser, JSON Feed): bytes in, entries out.
 
 Plain RSS 2.0 feeds go through :mod:`monitors.collect.rss_fast` (lxml with feedparser's own
-rules, the same values at a fraction of the CPU); everything else through ``feedparser.parse``.
+rules, the same values at a fraction of the CPU), JSON bodies through
+:mod:`monitors.collect.json_feed`; everything else through ``feedparser.parse``. All three give
+feedparser's shape, made into entries by the same code.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from monitors.collect.encoding import declared_charsets, detect_encoding, storable, to_utf8_xml
+from monitors.collect.json_feed import JsonFeedError, looks_like_json, parse_json_feed
 from monitors.collect.rss_fast import parse_rss
 
 _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
@@ -107,6 +110,8 @@ def parse_feed(
     if content_type:
         headers["content-type"] = content_type
     encoding = detect_encoding(content, content_type)
+    if looks_like_json(content, encoding, content_type):
+        return _json_feed(content, encoding, base_url)
     declared = {c.lower().replace("_", "-") for c in declared_charsets(content, content_type)}
     if encoding != "utf-8" or declared - {"utf-8", "utf8"}:
         # A wrong or missing charset label: hand feedparser UTF-8 that says so.
@@ -131,6 +136,25 @@ def parse_feed(
         bozo = f"{bozo}; {note}" if bozo else note
     if not parsed.get("version") and not parsed["entries"]:
         raise FeedError(f"not a feed: {bozo or 'no RSS/Atom structure found'}")
+    return _parsed_feed(parsed, base_url, bozo)
+
+
+def _json_feed(content: bytes, encoding: str, base_url: str) -> ParsedFeed:
+    """A JSON Feed body as a parsed feed; what was left out or ignored is the bozo reason."""
+    try:
+        parsed, reasons, count = parse_json_feed(content, encoding, base_url)
+    except JsonFeedError as exc:
+        raise FeedError(f"not a feed: {exc}") from None
+    bozo = None
+    if count:
+        more = f"; and {count - len(reasons)} more" if count > len(reasons) else ""
+        bozo = f"{count} JSON Feed problem(s): " + "; ".join(reasons) + more
+    return _parsed_feed(parsed, base_url, bozo)
+
+
+def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> ParsedFeed:
+    """feedparser's result (or the same shape) as entries: links resolved against the feed's
+    URL, each URL once, strings made storable, dates as aware UTC datetimes."""
     entries: list[FeedEntry] = []
     seen: set[str] = set()
     for raw in parsed["entries"]:

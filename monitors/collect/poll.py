@@ -1,6 +1,6 @@
 """Polling stage: one source in, the entries it lists out (no database here).
 
-Three kinds: ``feed`` (RSS 2.0, RSS 1.0/RDF, Atom), ``sitemap`` (index, gzipped, Google
+Three kinds: ``feed`` (RSS 2.0, RSS 1.0/RDF, Atom, JSON Feed 1.0/1.1), ``sitemap`` (index, gzipped, Google
 News; only URLs dated within the window), ``listing`` (an HTML page of article links).
 A feed that fails for good triggers feed discovery on its site; the result is a suggestion.
 """

@@ -1,0 +1,223 @@
+"""JSON Feed (https://www.jsonfeed.org/version/1.1/ and 1.0) read into what feedparser gives of an
+RSS or Atom feed, so :func:`monitors.collect.feeds.parse_feed` turns both into entries alike.
+
+A body is a JSON Feed by its top-level ``version`` (``https://jsonfeed.org/version/...``); the
+content type (``application/feed+json``, ``application/json``) is only a hint. Each item gives
+a link (``url``, else ``external_url``, else an ``id`` that is an http(s) URL), a title, a
+summary (``summary``, else ``content_text``, else ``content_html`` cleaned by feedparser's
+sanitizer as an RSS description is), its authors (1.1 ``authors``, 1.0 ``author``, else the
+feed's) and its dates, read by feedparser's date parsers as RSS dates are. Tags and an item's
+own language have no place in veille's entries (RSS categories have none either).
+
+An item that cannot be read (not an object, no http(s) URL) is left out and a value of the
+wrong type or a date that does not parse is ignored, each with a reason; the rest of the feed
+is read. Invalid JSON, or JSON that is not a JSON Feed, raises :class:`JsonFeedError`.
+
+Written here rather than taken from a library: the JSON Feed packages on PyPI are small and
+unmaintained (jsonfeed 0.0.1 of 2017, pyjsonfeed 1.0.0 of 2018) or fail a whole feed on one bad
+item (jsonfeed-util raises when an item has no id); fastfeedparser and feedparser-rs read
+JSON Feed but neither takes ``external_url``, parses dates by feedparser's rules or says why
+an item was left out, and fastfeedparser raises on ``"items": {}``. The format is plain JSON
+with a dozen fields; the standard library's parser reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urljoin
+
+from feedparser.datetimes import _parse_date
+from feedparser.sanitizer import _sanitize_html
+from feedparser.urls import resolve_relative_uris
+
+from monitors.collect.encoding import loads_storable
+
+JSON_TYPES = ("application/feed+json", "application/json")
+_VERSION = re.compile(r"https?://jsonfeed\.org/version/")
+_HTTP = ("http://", "https://")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+MAX_REASONS = 3  # reasons spelled out in the warning; the others are counted
+
+
+class JsonFeedError(ValueError):
+    """The body is JSON (or labelled JSON) but no JSON Feed can be read from it."""
+
+
+def looks_like_json(content: bytes, encoding: str, content_type: str | None) -> bool:
+    """Whether to read the body as JSON: it opens with ``{`` or ``[``, or it is labelled JSON
+    and does not open with ``<`` (an XML feed served as JSON is read as XML)."""
+    head = content[:1024].decode(encoding, errors="ignore").lstrip("\ufeff \t\r\n")
+    if head[:1] in ("{", "["):
+        return True
+    mime = (content_type or "").split(";")[0].strip().lower()
+    return mime in JSON_TYPES and not head.startswith("<")
+
+
+def _show(value: Any, width: int = 60) -> str:
+    """A value as it would be written in JSON, ASCII only (a reason is stored: no NUL, no lone
+    surrogate), shortened."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of a value's type, for reasons."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def parse_json_feed(content: bytes, encoding: str, base_url: str) -> tuple[dict[str, Any], list[str], int]:
+    """feedparser's shape of a JSON Feed body (``version``, ``feed``, ``entries`` with the keys
+    :func:`~monitors.collect.feeds.parse_feed` reads), the first reasons for what was left
+    out or ignored, and how many there were in all. Raises :class:`JsonFeedError`."""
+    text = content.decode(encoding, errors="replace").lstrip("\ufeff")
+    try:
+        doc = loads_storable(text)
+    except json.JSONDecodeError as exc:
+        raise JsonFeedError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except (ValueError, RecursionError) as exc:  # nested too deep, a number too long
+        raise JsonFeedError(f"invalid JSON: {type(exc).__name__}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise JsonFeedError(f"JSON, but not a JSON Feed: the document is {_kind(doc)}, not an object")
+    version = doc.get("version")
+    if not (isinstance(version, str) and _VERSION.match(version)):
+        found = "missing" if "version" not in doc else _show(version)
+        raise JsonFeedError(
+            f'JSON, but not a JSON Feed: its top-level "version" is {found}'
+            ' (a JSON Feed\'s is "https://jsonfeed.org/version/1.1")'
+        )
+    reader = _Reader(base_url)
+    feed: dict[str, Any] = {
+        key: value for key in ("title", "language") if (value := reader.text(doc, key, "feed")) is not None
+    }
+    feed_authors = reader.authors(doc, "feed")
+    items = doc.get("items")
+    entries: list[dict[str, Any]] = []
+    if not isinstance(items, list):
+        reader.problem('no "items" array' if items is None else f'"items" is {_kind(items)}, not an array')
+    else:
+        for number, item in enumerate(items, 1):
+            entry = reader.item(item, number, feed_authors)
+            if entry is not None:
+                entries.append(entry)
+    return (
+        {"version": version, "feed": feed, "entries": entries},
+        reader.reasons,
+        reader.count,
+    )
+
+
+class _Reader:
+    """Reads the values of one feed's objects, keeping the first reasons for what it ignores."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.reasons: list[str] = []
+        self.count = 0
+
+    def problem(self, reason: str) -> None:
+        self.count += 1
+        if len(self.reasons) < MAX_REASONS:
+            self.reasons.append(reason)
+
+    def text(self, obj: dict[str, Any], key: str, where: str) -> str | None:
+        """A string member; another type is ignored with a reason."""
+        value = obj.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        self.problem(f'{where}: "{key}" is {_kind(value)}, not a string')
+        return None
+
+    def authors(self, obj: dict[str, Any], where: str) -> str | None:
+        """The names of 1.1's ``authors`` (else 1.0's ``author``), joined with commas."""
+        many = obj.get("authors")
+        if many is not None and not isinstance(many, list):
+            self.problem(f'{where}: "authors" is {_kind(many)}, not an array')
+            many = None
+        one = obj.get("author")
+        people = many if many else [one] if one is not None else []
+        names = []
+        for person in people:
+            name = person.get("name") if isinstance(person, dict) else person  # or a bare name
+            if isinstance(name, str) and name.strip():
+                names.append(name.strip())
+        return ", ".join(dict.fromkeys(names)) or None
+
+    def link(self, item: dict[str, Any], where: str) -> str | None:
+        """``url`` (resolved against the feed's URL, as RSS links are), else ``external_url``,
+        else an ``id`` that is an http(s) URL, the first that is http(s)."""
+        for key in ("url", "external_url", "id"):
+            value = item.get(key)
+            if not isinstance(value, str) or not value.strip():
+                continue
+            value = value.strip()
+            if _CONTROL.search(value):  # a JSON escape can carry NUL, which no database column takes
+                if key != "id":
+                    self.problem(f'{where}: "{key}" {_show(value)} holds a control character')
+                continue
+            if key == "id":
+                if value.startswith(_HTTP):
+                    return value
+                continue
+            try:
+                if urljoin(self.base_url, value).startswith(_HTTP):
+                    return value
+            except ValueError:  # e.g. a malformed IPv6 host: not a URL
+                continue
+        return None
+
+    def date(self, item: dict[str, Any], key: str, where: str) -> Any:
+        """A date by feedparser's rules (RFC 3339 and the others RSS dates are read by), as the
+        UTC ``struct_time`` feedparser gives; one that does not parse is ignored with a reason."""
+        value = self.text(item, key, where)
+        if value is None or not value.strip():
+            return None
+        parsed = _parse_date(value.strip())
+        if parsed is None:
+            self.problem(f'{where}: "{key}" {_show(value)} is not a date')
+        return parsed
+
+    def item(self, item: Any, number: int, feed_authors: str | None) -> dict[str, Any] | None:
+        """One item as feedparser's entry, or None (with a reason) when it cannot be an entry."""
+        if not isinstance(item, dict):
+            self.problem(f"item {number} is {_kind(item)}, not an object")
+            return None
+        ident = item.get("id")
+        where = f"item {number}" + (f" (id {_show(ident)})" if isinstance(ident, str | int) else "")
+        link = self.link(item, where)
+        if link is None:
+            self.problem(f'{where} has no http(s) "url", "external_url" or "id" (left out)')
+            return None
+        entry: dict[str, Any] = {"link": link}
+        title = self.text(item, "title", where)
+        if title is not None:
+            entry["title"] = title
+        summary = self.text(item, "summary", where) or self.text(item, "content_text", where)
+        html = self.text(item, "content_html", where)
+        if not (summary and summary.strip()) and html and html.strip():
+            summary = self._html(html)
+        if summary is not None:
+            entry["summary"] = summary
+        author = self.authors(item, where) or feed_authors
+        if author is not None:
+            entry["author"] = author
+        for key, out in (("date_published", "published_parsed"), ("date_modified", "updated_parsed")):
+            when = self.date(item, key, where)
+            if when is not None:
+                entry[out] = when
+        return entry
+
+    def _html(self, html: str) -> str:
+        """HTML content made safe as feedparser makes an RSS description: relative links
+        resolved against the feed's URL, scripts and styles dropped."""
+        resolved = resolve_relative_uris(html, self.base_url, "utf-8", "text/html")
+        return str(_sanitize_html(resolved, "utf-8", "text/html"))
