@@ -83,10 +83,10 @@ def show_logs() -> None:
     logger.setLevel(level if level in logging.getLevelNamesMapping() else logging.INFO)
 
 
-class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+class _Stderr(logging.StreamHandler):
     """A handler on whatever ``sys.stderr`` is at the time of each line."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

@@ -483,7 +483,7 @@ def _source_names() -> dict[int, str]:
 
     try:
         with session_scope() as session:
-            return dict(session.execute(select(Source.id, Source.name)).all())  # type: ignore[arg-type]
+            return dict(session.execute(select(Source.id, Source.name)).all())
     except DBAPIError:
         return {}  # the database went away: the rows show source ids
 

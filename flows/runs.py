@@ -95,7 +95,7 @@ def submit_task(step: Any, *args: Any) -> PrefectFuture[Any]:
     so Prefect need not walk each source looking for one and copy the batch before the task
     starts (in the polling process, on its one GIL: bench/README.md, "the flow path's Prefect
     bookkeeping")."""
-    return TASKS[step].submit(*(quote(a) if isinstance(a, list | tuple | dict) else a for a in args))  # type: ignore[no-any-return]
+    return TASKS[step].submit(*(quote(a) if isinstance(a, list | tuple | dict) else a for a in args))
 
 
 @flow(name="veille-poll", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
@@ -114,7 +114,7 @@ def ingest_flow(max_items: int | None = None) -> IngestReport:
         report, since = drain_queue(max_items, submit_task, _run_id())
     if _is_subflow():
         return report  # the parent run judges and reports
-    return _finish_drain(report, since)  # type: ignore[no-any-return]
+    return _finish_drain(report, since)
 
 
 def _is_subflow() -> bool:
@@ -158,4 +158,4 @@ def run_flow(
         publish_run_artifacts(rows, since=started, outcome=outcome)
     except DBAPIError as exc:
         run_logger().error("run report not published: %s", _cause(exc))
-    return outcome.state(rows)  # type: ignore[no-any-return]  # a state: its data is the result
+    return outcome.state(rows)  # a state: its data is the result

@@ -241,7 +241,7 @@ class WorkerPool:
             worker.shared |= sent
             self._idle.put(worker)
             if ok:
-                return value  # type: ignore[no-any-return]
+                return value
             raise value
 
     def shutdown(self) -> None:
@@ -357,7 +357,7 @@ class Shared(Generic[T]):
                 raise SharedMissing(self.key)
             value = pickle.loads(self.blob)  # noqa: S301 - our own parent's bytes
             _remember(self.key, value)
-        return value  # type: ignore[no-any-return]
+        return value
 
 
 _values: dict[str, Any] = {}

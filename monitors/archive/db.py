@@ -206,7 +206,7 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         session.close()
 
 
-def alembic_config(url: str):  # type: ignore[no-untyped-def]
+def alembic_config(url: str):
     from alembic.config import Config
 
     cfg = Config()

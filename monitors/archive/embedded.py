@@ -41,7 +41,7 @@ def _plain(uri: str) -> str:
     return make_url(uri).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _postmaster(pgdata: Path):  # type: ignore[no-untyped-def]
+def _postmaster(pgdata: Path):
     from monitors.archive.db import import_pgserver
 
     import_pgserver()  # quietly, before pgserver.utils asks for the runtime directory

@@ -134,7 +134,7 @@ def claim_items(session: Session, limit: int, token: int | None = None) -> list[
             QueuedUrl.feed_language,
         )
     ).all()
-    return sorted((QueueItem(*row) for row in rows), key=lambda i: i.id)  # type: ignore[call-arg]
+    return sorted((QueueItem(*row) for row in rows), key=lambda i: i.id)
 
 
 def release_claims(session: Session, ids: list[int]) -> int:
