@@ -63,9 +63,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ingest import ADMIN_URL, CORPUS_DIR, load_pages  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python bench/archive_scale.py`: siblings are bench.*
+    sys.path.insert(0, str(ROOT))
+from bench.ingest import ADMIN_URL, CORPUS_DIR, load_pages  # noqa: E402
 
 #: the probe day: the newest generated articles are published the day before
 PROBE_AT = datetime(2025, 2, 10, 9, 0, tzinfo=UTC)

@@ -45,11 +45,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-for entry in (ROOT, ROOT / "bench"):
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
+if str(ROOT) not in sys.path:  # run as `python bench/fetch_probe.py`: siblings are bench.*
+    sys.path.insert(0, str(ROOT))
 
-from poll import _cpu_seconds, host, serve  # noqa: E402  (bench/poll.py's server)
+from bench.poll import _cpu_seconds, host, serve  # noqa: E402  (bench/poll.py's server)
 
 PATHS = ("threads", "httpx", "aiohttp", "h11")
 

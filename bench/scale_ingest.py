@@ -28,10 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import (  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python bench/scale_ingest.py`: siblings are bench.*
+    sys.path.insert(0, str(ROOT))
+from bench.ingest import (  # noqa: E402
     CORPUS_DIR,
-    ROOT,
     VEILLE,
     drop_db,
     load_pages,
