@@ -67,6 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/archive_scale.py`: siblings are bench.*
     sys.path.insert(0, str(ROOT))
 from bench.ingest import ADMIN_URL, CORPUS_DIR, load_pages  # noqa: E402
+from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
 
 #: the probe day: the newest generated articles are published the day before
 PROBE_AT = datetime(2025, 2, 10, 9, 0, tzinfo=UTC)
@@ -448,6 +449,7 @@ def main() -> None:
     ap.add_argument("--keep-db", action="store_true")
     ap.add_argument("--articles-cache", type=Path, help="keep the analysed corpus articles in this file")
     args = ap.parse_args()
+    unwind_on_sigterm()  # so the `finally` below drops the scratch database
     sizes = sorted(int(s) for s in args.sizes.split(","))
     if args.nice:
         os.nice(args.nice)
@@ -471,15 +473,15 @@ def main() -> None:
     topics = load_topics()
     name = f"veille_bench_archive_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    create_scratch_db(admin, name)
     url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(False)
     os.environ["VEILLE_DATABASE_URL"] = url
     engine = sa.create_engine(url, pool_size=1, max_overflow=0)
     import psycopg
 
-    raw = psycopg.connect(sa.make_url(url).set(drivername="postgresql").render_as_string(False))
+    raw = None
     try:
+        raw = psycopg.connect(sa.make_url(url).set(drivername="postgresql").render_as_string(False))
         migrate(url)
         renice_backend(raw.info.backend_pid, args.nice)
         with raw.cursor() as cur:
@@ -538,7 +540,8 @@ def main() -> None:
             f"load average at the end {os.getloadavg()[0]:.1f}; compare ratios within a run, not across runs"
         )
     finally:
-        raw.close()
+        if raw is not None:
+            raw.close()
         engine.dispose()
         if not args.keep_db:
             with admin.connect() as conn:

@@ -50,7 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.poll import create_database  # noqa: E402 - the same scratch database as bench/poll.py
+from bench.poll import create_database, drop_database  # noqa: E402 - the same scratch database as bench/poll.py
+from bench.unwind import unwind_on_sigterm  # noqa: E402
 
 SITE = "www.bench-media.fr"
 WHEN = datetime(2025, 2, 10, 12, tzinfo=UTC)
@@ -255,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--target", type=float, default=0.90)
     args = parser.parse_args(argv)
+    unwind_on_sigterm()  # so the `finally` below drops the database and stops the server
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # each path's line as it ends
 
     tmp = Path(tempfile.mkdtemp(prefix="veille-bench-"))
@@ -283,49 +285,46 @@ def main(argv: list[str] | None = None) -> int:
         encoding="utf-8",
     )
     url, admin = create_database()
-    os.environ["VEILLE_DATABASE_URL"] = url
-    import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
+    try:  # from here on, the scratch database is dropped whatever happens
+        os.environ["VEILLE_DATABASE_URL"] = url
+        from monitors.archive.db import migrate
+        from monitors.settings import get_settings
 
-    from monitors.archive.db import dispose_engines, migrate
-    from monitors.settings import get_settings
-
-    migrate(url)
-    settings = get_settings()
-    print(
-        f"{args.pages} pages; veille run: {args.feeds} feeds, backfill: Wayback CDX pages of "
-        f"{settings.archive_page_size}; concurrency {settings.concurrency}, {settings.per_host_concurrency} "
-        f"per host / {settings.archive_concurrency} per archive, no delay; {os.cpu_count()} CPUs (shared)"
-    )
-    from prefect import flow
-
-    import flows.archive_backfill  # noqa: F401 - imports outside the timings
-    import flows.pipeline  # noqa: F401
-
-    @flow
-    def warm() -> None:  # start Prefect's ephemeral API outside the timings
-        return None
-
-    warm()
-    if args.warmup > 0:  # both paths once, untimed: neither pays the process's first-use costs
-        warm_feed = tmp / "warm.toml"
-        warm_feed.write_text(
-            f'[[source]]\nname = "fil warm"\nkind = "feed"\nurl = "{base}/feed/warm.xml"\nowner = "media"\n',
-            encoding="utf-8",
+        migrate(url)
+        settings = get_settings()
+        print(
+            f"{args.pages} pages; veille run: {args.feeds} feeds, backfill: Wayback CDX pages of "
+            f"{settings.archive_page_size}; concurrency {settings.concurrency}, {settings.per_host_concurrency} "
+            f"per host / {settings.archive_concurrency} per archive, no delay; {os.cpu_count()} CPUs (shared)"
         )
-        for name, sources, fn in (("run", warm_feed, run_path), ("backfill", archive, backfill_path)):
-            reset_tables()
-            started = time.perf_counter()
-            fn(sources, args.pages, args.warmup)
-            print(
-                f"warm-up {name:8s}: {stored()} pages in {time.perf_counter() - started:.1f}s (not counted)"
+        from prefect import flow
+
+        import flows.archive_backfill  # noqa: F401 - imports outside the timings
+        import flows.pipeline  # noqa: F401
+
+        @flow
+        def warm() -> None:  # start Prefect's ephemeral API outside the timings
+            return None
+
+        warm()
+        if args.warmup > 0:  # both paths once, untimed: neither pays the process's first-use costs
+            warm_feed = tmp / "warm.toml"
+            warm_feed.write_text(
+                f'[[source]]\nname = "fil warm"\nkind = "feed"\nurl = "{base}/feed/warm.xml"\nowner = "media"\n',
+                encoding="utf-8",
             )
-    rounds = max(1, args.rounds)
-    per_round = args.pages // rounds
-    feeds_per_round = args.feeds // rounds
-    totals: dict[str, list[float]] = {"run": [0, 0.0, 0.0], "backfill": [0, 0.0, 0.0]}
-    memory_ends: list[int] = []
-    try:
+            for name, sources, fn in (("run", warm_feed, run_path), ("backfill", archive, backfill_path)):
+                reset_tables()
+                started = time.perf_counter()
+                fn(sources, args.pages, args.warmup)
+                print(
+                    f"warm-up {name:8s}: {stored()} pages in {time.perf_counter() - started:.1f}s (not counted)"
+                )
+        rounds = max(1, args.rounds)
+        per_round = args.pages // rounds
+        feeds_per_round = args.feeds // rounds
+        totals: dict[str, list[float]] = {"run": [0, 0.0, 0.0], "backfill": [0, 0.0, 0.0]}
+        memory_ends: list[int] = []
         for r in range(rounds):
             live = tmp / f"live{r}.toml"
             live.write_text(
@@ -356,10 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{cpu / max(n, 1) * 1000:.1f} ms CPU per page in this process; RSS at each quarter {mib} MiB"
                 )
     finally:
-        dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(url, admin)
         server.terminate()
     (rn, rw, rc), (bn, bw, bc) = totals["run"], totals["backfill"]
     ratio = (bn / bw) / (rn / rw)

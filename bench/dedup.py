@@ -55,6 +55,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.stages import CORPUS_DIR, build_page  # noqa: E402
+from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
 from monitors.group.dedup import (  # noqa: E402
     BANDS,
     NUM_PERM,
@@ -364,14 +365,14 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of real pages for the extraction baseline (skipped when empty)",
     )
     args = parser.parse_args(argv)
+    unwind_on_sigterm()  # so the `finally` below drops the scratch database
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
     from monitors.archive.db import migrate
 
     name = f"veille_bench_dedup_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    create_scratch_db(admin, name)
     url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
     engine = sa.create_engine(url)
     results: list[tuple[int, dict[str, float], dict[str, float], float]] = []

@@ -49,6 +49,7 @@ if str(ROOT) not in sys.path:  # run as `python bench/fetch_probe.py`: siblings 
     sys.path.insert(0, str(ROOT))
 
 from bench.poll import _cpu_seconds, host, serve  # noqa: E402  (bench/poll.py's server)
+from bench.unwind import unwind_on_sigterm  # noqa: E402
 
 PATHS = ("threads", "httpx", "aiohttp", "h11")
 
@@ -292,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated: " + ", ".join(PATHS))
     args = parser.parse_args(argv)
+    unwind_on_sigterm()  # so the `finally` below stops the server
     names = [p.strip() for p in args.paths.split(",") if p.strip()]
     unknown = [n for n in names if n not in RUNNERS]
     if unknown:

@@ -42,7 +42,6 @@ import json
 import multiprocessing as mp
 import os
 import resource
-import signal
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,11 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python bench/ingest.py`: siblings are bench.*
+    sys.path.insert(0, str(ROOT))
+
+from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
+
 CORPUS_DIR = ROOT.parent / "shared" / "corpus" / "pages"
 if not CORPUS_DIR.is_dir():
     CORPUS_DIR = Path("/work/shared/corpus/pages")
@@ -195,8 +199,7 @@ def scratch_db() -> tuple[str, str]:
 
     name = f"veille_bench_{uuid.uuid4().hex[:10]}"
     engine = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    create_scratch_db(engine, name)
     engine.dispose()
     return name, sa.make_url(ADMIN_URL).set(database=name).render_as_string(False)
 
@@ -291,7 +294,6 @@ def stored_articles(url: str) -> dict[str, dict[str, Any]]:
 
 def quality(pages: list[tuple[str, bytes]], corpus: Path, base: str, tmp: str, keep: bool) -> None:
     """Score the stored articles of one `veille run` and bare trafilatura on the same pages."""
-    sys.path.insert(0, str(ROOT))
     from bench.extract import Result, Score, bare, half
 
     expected_file = corpus.parent / "expected.json"
@@ -352,9 +354,7 @@ def main() -> None:
         help="only serve the feeds (/feed-1.xml, /feed-N.xml) and pages until interrupted, for profiling",
     )
     args = ap.parse_args()
-    # A bench stopped by SIGTERM (a timeout, a job runner) unwinds like Ctrl-C, so the
-    # `finally` below stops the page server instead of leaving it running.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    unwind_on_sigterm()  # so the `finally` below stops the page server
 
     pages = load_pages(args.corpus, args.pages)
     n = len(pages)

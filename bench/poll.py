@@ -49,6 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
+
 ADMIN_URL = os.environ.get("VEILLE_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -302,8 +304,7 @@ def create_database() -> tuple[str, Any]:
 
     name = f"veille_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    create_scratch_db(admin, name)
     return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False), admin
 
 
@@ -398,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--target", type=float, default=1.5)
     args = parser.parse_args(argv)
+    unwind_on_sigterm()  # so the `finally` below drops the database and stops the server
 
     tmp = Path(tempfile.mkdtemp(prefix="veille-bench-"))
     os.environ["VEILLE_ALLOW_PRIVATE_NETWORK"] = "1"
@@ -425,31 +427,31 @@ def main(argv: list[str] | None = None) -> int:
         encoding="utf-8",
     )
     url, admin = create_database()
-    os.environ["VEILLE_DATABASE_URL"] = url
-    from monitors.archive.db import migrate
-    from monitors.collect.robots import ROBOTS
-    from monitors.settings import get_settings
-
-    migrate(url)
-    settings = get_settings()
-    slots = SlotLog()
-    slots.install()
-    ideal = args.feeds * args.latency / settings.concurrency
-    print(
-        f"{args.feeds} feeds x {args.latency * 1000:.0f} ms, {args.items} entries each, "
-        f"concurrency {settings.concurrency} (per host: {settings.per_host_concurrency}, "
-        f"{settings.per_host_delay}s apart): ideal {ideal:.2f}s"
-    )
-    runners = {"library": run_library_cycle, "direct": run_direct_cycle, "flow": run_flow_cycle}
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    # Import what the cycles use before timing them (scipy and Prefect alone take seconds);
-    # caches that fill on first use (public-suffix list, parse workers) are timed.
-    import flows.pipeline  # noqa: F401
-    import monitors.archive.store  # noqa: F401
-    import monitors.collect.poll  # noqa: F401
-
     failed = False
-    try:
+    try:  # from here on, the scratch database is dropped whatever happens
+        os.environ["VEILLE_DATABASE_URL"] = url
+        from monitors.archive.db import migrate
+        from monitors.collect.robots import ROBOTS
+        from monitors.settings import get_settings
+
+        migrate(url)
+        settings = get_settings()
+        slots = SlotLog()
+        slots.install()
+        ideal = args.feeds * args.latency / settings.concurrency
+        print(
+            f"{args.feeds} feeds x {args.latency * 1000:.0f} ms, {args.items} entries each, "
+            f"concurrency {settings.concurrency} (per host: {settings.per_host_concurrency}, "
+            f"{settings.per_host_delay}s apart): ideal {ideal:.2f}s"
+        )
+        runners = {"library": run_library_cycle, "direct": run_direct_cycle, "flow": run_flow_cycle}
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        # Import what the cycles use before timing them (scipy and Prefect alone take seconds);
+        # caches that fill on first use (public-suffix list, parse workers) are timed.
+        import flows.pipeline  # noqa: F401
+        import monitors.archive.store  # noqa: F401
+        import monitors.collect.poll  # noqa: F401
+
         for name in [p.strip() for p in args.paths.split(",") if p.strip()]:
             if name == "flow":
                 from prefect import flow

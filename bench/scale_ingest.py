@@ -18,6 +18,7 @@ is dropped at the end unless --keep-db. The 100k run takes hours on a shared 2-c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
 import re
@@ -41,6 +42,7 @@ from bench.ingest import (  # noqa: E402
     serve_routes,
     veille_env,
 )
+from bench.unwind import stop, unwind_on_sigterm  # noqa: E402
 
 FEED_SIZE = 1000
 _PARAGRAPH_END = re.compile(rb"</p>", re.IGNORECASE)
@@ -150,6 +152,7 @@ def main() -> None:
         "--log", type=Path, default=None, help="veille run's output (default: in the scratch folder)"
     )
     args = ap.parse_args()
+    unwind_on_sigterm()  # so the clean-up below stops veille run and the server, drops the database
     checkpoints = sorted(int(c) for c in args.checkpoints.split(",") if int(c) <= args.total)
 
     ctx = mp.get_context("spawn")
@@ -165,7 +168,7 @@ def main() -> None:
     name, url = scratch_db()
     engine = sa.create_engine(url)
     try:
-        with tempfile.TemporaryDirectory(prefix="veille-scale-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="veille-scale-") as tmp, contextlib.ExitStack() as running:
             migrate(url, tmp)
             sources = Path(tmp) / "sources.toml"
             sources.write_text(
@@ -186,6 +189,7 @@ def main() -> None:
                 stderr=subprocess.STDOUT,
                 text=True,
             )
+            running.callback(stop, proc)  # still running when the bench unwinds: SIGTERM, as a user would
             watched = psutil.Process(proc.pid)
             peak_own = peak_worker = peak_all = 0.0
             stretch_own = stretch_worker = stretch_all = 0.0

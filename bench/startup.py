@@ -47,10 +47,19 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.unwind import create_scratch_db, run, unwind_on_sigterm  # noqa: E402
+
 ADMIN_URL = os.environ.get("VEILLE_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PY = sys.executable
 
+# When the bench unwinds, it sends SIGTERM to the step running: the server step unwinds, so
+# that Prefect's exit handler stops the server it started; the embedded step finishes first
+# (a second or two), as pgserver stops its server only once get_server has returned.
 SERVER = """
+from bench.unwind import unwind_on_sigterm; unwind_on_sigterm()
 import time
 t = time.perf_counter()
 from prefect.server.api.server import SubprocessASGIServer
@@ -62,6 +71,7 @@ print(time.perf_counter() - t)
 """
 
 EMBEDDED = """
+import signal; signal.signal(signal.SIGTERM, lambda *_: None)
 import sys, time, pgserver
 t = time.perf_counter()
 s = pgserver.get_server(sys.argv[1], cleanup_mode="stop")
@@ -73,7 +83,7 @@ print(time.perf_counter() - t)
 
 def timed(cmd: list[str], env: dict[str, str], inner: bool = False) -> float:
     t = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    proc = run(cmd, env=env, cwd=ROOT)
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -115,52 +125,55 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip", default="", help="comma-separated: embedded, server, api")
     args = ap.parse_args()
+    unwind_on_sigterm()  # so the `finally` below stops the children and drops the database
     skip = set(filter(None, args.skip.split(",")))
 
     import sqlalchemy as sa
 
     name = f"veille_bench_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    create_scratch_db(admin, name)
     url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(False)
-    tmp = tempfile.mkdtemp(prefix="veille-startup-")
-    env = dict(os.environ, VEILLE_DATABASE_URL=url, VEILLE_DATA_DIR=tmp, PYTHONPATH=str(ROOT))
-    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # as veille sets it
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("PREFECT_API_URL", None)
-    env["PREFECT_HOME"] = str(Path(tmp) / "prefect-home")  # no profile of the user's
     server: subprocess.Popen[bytes] | None = None
-    sources = Path(tmp) / "sources.toml"
-    # a source that is never due again during the bench: polled once below (it fails: nothing
-    # listens on port 9), then its backoff keeps it out of the due list
-    sources.write_text(
-        '[[source]]\nname = "idle"\nkind = "feed"\nurl = "http://127.0.0.1:9/feed.xml"\nowner = "media"\n'
-    )
-    veille = [PY, "-m", "flows.cli"]
-    steps: dict[str, tuple[list[str], bool]] = {
-        "python": ([PY, "-c", "pass"], False),
-        "import prefect": ([PY, "-c", "import prefect"], False),
-        "import flows.direct": ([PY, "-c", "import flows.direct"], False),
-        "import flows.runs": ([PY, "-c", "import flows.runs"], False),
-        "migrations check (at head)": (
-            [PY, "-c", "from monitors.archive.db import migrate; migrate()"],
-            False,
-        ),
-        "veille stats": ([*veille, "stats"], False),
-        "veille run, nothing due, no server (direct)": ([*veille, "run", "--sources", str(sources)], False),
-        "veille run, nothing due, no server, VEILLE_PREFECT=on (before)": (
-            ["env", "VEILLE_PREFECT=on", *veille, "run", "--sources", str(sources)],
-            False,
-        ),
-    }
-    if "server" not in skip:
-        steps["temporary Prefect server start+stop"] = ([PY, "-c", SERVER], True)
-    if "embedded" not in skip:
-        pgdata = Path(tmp) / "pgdata"
-        subprocess.run([PY, "-c", EMBEDDED, str(pgdata)], env=env, check=True, capture_output=True)
-        steps["embedded PostgreSQL start+stop"] = ([PY, "-c", EMBEDDED, str(pgdata)], True)
-    try:
+    try:  # from here on, the scratch database is dropped whatever happens
+        tmp = tempfile.mkdtemp(prefix="veille-startup-")
+        env = dict(os.environ, VEILLE_DATABASE_URL=url, VEILLE_DATA_DIR=tmp, PYTHONPATH=str(ROOT))
+        env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # as veille sets it
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.pop("PREFECT_API_URL", None)
+        env["PREFECT_HOME"] = str(Path(tmp) / "prefect-home")  # no profile of the user's
+        sources = Path(tmp) / "sources.toml"
+        # a source that is never due again during the bench: polled once below (it fails: nothing
+        # listens on port 9), then its backoff keeps it out of the due list
+        sources.write_text(
+            '[[source]]\nname = "idle"\nkind = "feed"\nurl = "http://127.0.0.1:9/feed.xml"\nowner = "media"\n'
+        )
+        veille = [PY, "-m", "flows.cli"]
+        steps: dict[str, tuple[list[str], bool]] = {
+            "python": ([PY, "-c", "pass"], False),
+            "import prefect": ([PY, "-c", "import prefect"], False),
+            "import flows.direct": ([PY, "-c", "import flows.direct"], False),
+            "import flows.runs": ([PY, "-c", "import flows.runs"], False),
+            "migrations check (at head)": (
+                [PY, "-c", "from monitors.archive.db import migrate; migrate()"],
+                False,
+            ),
+            "veille stats": ([*veille, "stats"], False),
+            "veille run, nothing due, no server (direct)": (
+                [*veille, "run", "--sources", str(sources)],
+                False,
+            ),
+            "veille run, nothing due, no server, VEILLE_PREFECT=on (before)": (
+                ["env", "VEILLE_PREFECT=on", *veille, "run", "--sources", str(sources)],
+                False,
+            ),
+        }
+        if "server" not in skip:
+            steps["temporary Prefect server start+stop"] = ([PY, "-c", SERVER], True)
+        if "embedded" not in skip:
+            pgdata = Path(tmp) / "pgdata"
+            run([PY, "-c", EMBEDDED, str(pgdata)], env=env).check_returncode()
+            steps["embedded PostgreSQL start+stop"] = ([PY, "-c", EMBEDDED, str(pgdata)], True)
         if "api" not in skip:
             server, api_url = start_prefect_server(env, Path(tmp) / "prefect-server-home")
             steps["veille run, nothing due, with a Prefect server (recorded run)"] = (
@@ -179,17 +192,13 @@ def main() -> None:
                 ],
                 False,
             )
-        subprocess.run([*veille, "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
-        polled = subprocess.run(
-            [*veille, "run", "--all", "--sources", str(sources)], env=env, capture_output=True, cwd=ROOT
-        )
+        run([*veille, "migrate"], env=env, cwd=ROOT).check_returncode()
+        polled = run([*veille, "run", "--all", "--sources", str(sources)], env=env, cwd=ROOT)
         if polled.returncode != 3:  # its only source fails: "nothing could run"
-            raise SystemExit(
-                f"the first run ended {polled.returncode}:\n{polled.stderr.decode(errors='replace')}"
-            )
+            raise SystemExit(f"the first run ended {polled.returncode}:\n{polled.stderr}")
         for step, (cmd, _) in steps.items():  # one untimed round: caches, the server's first flow
             if step.startswith("veille run"):
-                subprocess.run(cmd, env=env, capture_output=True, cwd=ROOT)
+                run(cmd, env=env, cwd=ROOT)
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start (shared)")
         times: dict[str, list[float]] = {k: [] for k in steps}
         for _ in range(args.repeat):

@@ -50,6 +50,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
 from monitors.group.dedup import signature  # noqa: E402
 from monitors.group.neardup import link_and_index  # noqa: E402
 from monitors.group.stories import key_hash  # noqa: E402
@@ -222,11 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", type=int, default=100000, help="articles of the memory run (0: none)")
     parser.add_argument("--target-ms", type=float, default=5.0)
     args = parser.parse_args(argv)
+    unwind_on_sigterm()  # so the `finally` below drops the scratch database
     sizes = [int(s) for s in args.sizes.split(",")]
     name = f"veille_bench_stories_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    create_scratch_db(admin, name)
     url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
     os.environ["VEILLE_DATABASE_URL"] = url
     engine = sa.create_engine(url)

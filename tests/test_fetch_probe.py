@@ -1,11 +1,13 @@
 """bench/fetch_probe.py runs as bench/README.md shows it, at a tiny size: every path fetches
 robots.txt and the feed of every source from the loopback server and the run leaves no
-process behind. Not timed (the figures are the bench's business)."""
+process behind, nor does a SIGTERM in the middle of it (bench/unwind.py). Not timed (the
+figures are the bench's business)."""
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import uuid
@@ -37,11 +39,47 @@ def test_the_probe_fetches_every_source_by_every_path() -> None:
         assert (feeds, robots, requests) == ("5", "5", "10"), (name, done.stdout)
     summary = done.stdout.split("summary", 1)[1]
     assert re.search(r"threads .*ratio 1\.00; CPU .*ratio 1\.00", summary), summary
-    left = []
+    left = _marked(marker)
+    assert not left, f"the probe left processes behind: {left}"
+
+
+def test_a_probe_stopped_by_sigterm_leaves_no_process() -> None:
+    """SIGTERM (a timeout, a job runner) once the server child is up: the probe unwinds and
+    stops it (before, the probe died at once and its server ran on, reparented)."""
+    marker = uuid.uuid4().hex
+    with subprocess.Popen(
+        [sys.executable, "bench/fetch_probe.py", "--sources", "200", "--latency", "0.2", "--repeat", "3"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "VEILLE_TEST_PROBE": marker},
+    ) as probe:
+        try:
+            assert probe.stdout is not None
+            for line in probe.stdout:  # printed once the server answers, before the first path
+                if "requests in flight: ideal" in line:
+                    break
+            running = _marked(marker)
+            probe.send_signal(signal.SIGTERM)
+            code = probe.wait(30)
+        finally:
+            probe.kill()
+            left = _marked(marker)
+            for pid in left:  # not left to run on after a failure
+                os.kill(pid, signal.SIGKILL)
+    assert len(running) >= 2, f"the probe and its server child should have been running: {running}"
+    assert code == 143, f"exit {code}: not unwound"
+    assert not left, f"the probe left processes behind: {left}"
+
+
+def _marked(marker: str) -> list[int]:
+    """The processes whose environment carries ``marker`` (the probe's children too)."""
+    found = []
     for proc in psutil.process_iter():
         try:
             if proc.environ().get("VEILLE_TEST_PROBE") == marker:
-                left.append(proc.pid)
+                found.append(proc.pid)
         except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
             continue
-    assert not left, f"the probe left processes behind: {left}"
+    return found
