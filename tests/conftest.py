@@ -7,7 +7,9 @@ database, migrates it with ``alembic upgrade head`` once, and drops it at the en
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -22,6 +24,9 @@ from monitors.collect.http import Client, make_client
 from monitors.settings import Settings, get_settings
 
 _tmp = Path(tempfile.mkdtemp(prefix="veille-tests-"))
+# removed at exit; registered before any embedded server starts, so (atexit runs last-in first-out)
+# after pgserver has stopped a server it started under it
+atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 os.environ.setdefault("VEILLE_DATA_DIR", str(_tmp / "data"))
 os.environ["VEILLE_ALLOW_PRIVATE_NETWORK"] = "1"
 os.environ["VEILLE_PER_HOST_DELAY"] = "0"

@@ -9,6 +9,7 @@ URL fetched once into one article each.
 from __future__ import annotations
 
 import random
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -96,6 +97,7 @@ def own_postgres() -> Iterator[OwnPostgres]:
     finally:
         pg.start()  # cleanup stops and deletes a running cluster
         pg.server.cleanup()
+        shutil.rmtree(folder.parent, ignore_errors=True)
 
 
 def _pages(site: LocalSite, on_page: Any) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,14 @@ def test_unreachable_server_is_a_clear_error() -> None:
 
 
 @pytest.fixture
-def own_dir() -> Path:
+def own_dir() -> Iterator[Path]:
     """A folder of the test's own under /tmp: pgserver (run as its own user under root) must
-    reach it, and pytest's shared base folder is reset to mode 0700 by concurrent sessions."""
+    reach it, and pytest's shared base folder is reset to mode 0700 by concurrent sessions;
+    removed after the test."""
 
-    return Path(tempfile.mkdtemp(prefix="veille-db-test-"))
+    folder = Path(tempfile.mkdtemp(prefix="veille-db-test-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_embedded_server_starts_and_migrates(own_dir: Path) -> None:

@@ -9,12 +9,14 @@ a value of its own and looks for processes that still carry it.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +32,25 @@ MARK = "VEILLE_TEST_PROCESS_MARK"
 DEADLINE = 240.0
 
 
+_MADE: list[Path] = []
+
+
 def _data_dir() -> Path:
     """A data folder of the test's own under /tmp (the embedded server's own user must reach
-    it; pytest's shared base folder is mode 0700)."""
-    folder = Path(tempfile.mkdtemp(prefix="veille-proc-test-")) / "data"
+    it; pytest's shared base folder is mode 0700), removed after the test (:func:`_remove_data_dirs`)."""
+    top = Path(tempfile.mkdtemp(prefix="veille-proc-test-"))
+    _MADE.append(top)
+    folder = top / "data"
     (folder / "prefect").mkdir(parents=True)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _remove_data_dirs() -> Iterator[None]:
+    """Each test's data folders go once it ends: an embedded cluster is some 70 MB."""
+    yield
+    while _MADE:
+        shutil.rmtree(_MADE.pop(), ignore_errors=True)
 
 
 def _env(mark: str, data_dir: Path, database_url: str | None) -> dict[str, str]:
