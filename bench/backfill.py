@@ -32,9 +32,11 @@ override with VEILLE_BENCH_ADMIN_URL). Loopback only.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -260,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # each path's line as it ends
 
     tmp = Path(tempfile.mkdtemp(prefix="veille-bench-"))
+    # removed at exit, after the handlers registered later (Prefect's server) have run
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     os.environ["VEILLE_ALLOW_PRIVATE_NETWORK"] = "1"
     os.environ["VEILLE_RESPECT_ROBOTS"] = "0"  # the archive path asks no robots.txt either
     os.environ["VEILLE_PER_HOST_DELAY"] = "0"

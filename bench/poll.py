@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -402,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     unwind_on_sigterm()  # so the `finally` below drops the database and stops the server
 
     tmp = Path(tempfile.mkdtemp(prefix="veille-bench-"))
+    # removed at exit, after the handlers registered later (Prefect's server) have run
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     os.environ["VEILLE_ALLOW_PRIVATE_NETWORK"] = "1"
     os.environ.setdefault("PREFECT_HOME", str(tmp / "prefect"))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")

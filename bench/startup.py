@@ -35,7 +35,9 @@ scratch database; the embedded step needs pgserver (installed with veille).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -137,6 +139,7 @@ def main() -> None:
     server: subprocess.Popen[bytes] | None = None
     try:  # from here on, the scratch database is dropped whatever happens
         tmp = tempfile.mkdtemp(prefix="veille-startup-")
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # at exit, once the children are gone
         env = dict(os.environ, VEILLE_DATABASE_URL=url, VEILLE_DATA_DIR=tmp, PYTHONPATH=str(ROOT))
         env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # as veille sets it
         env.pop("PYTHONDONTWRITEBYTECODE", None)
