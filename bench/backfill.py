@@ -258,6 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--target", type=float, default=0.90)
     args = parser.parse_args(argv)
+    rounds = max(1, args.rounds)
+    if args.feeds < rounds or args.feeds % rounds or args.pages % args.feeds:
+        # each round polls its own feeds, each listing pages/feeds pages: otherwise a round's
+        # `veille run` has no feed (a division by zero at the end) or not the round's pages
+        parser.error(
+            f"--feeds ({args.feeds}) must be a multiple of --rounds ({rounds}) and divide --pages ({args.pages})"
+        )
     unwind_on_sigterm()  # so the `finally` below drops the database and stops the server
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # each path's line as it ends
 
