@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 
@@ -14,6 +16,36 @@ def prepare_database() -> str:
     url = migrate()
     os.environ["VEILLE_DATABASE_URL"] = url
     return url
+
+
+def at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``minimum`` (to ``maximum``). Anything else is a
+    usage error naming the option (exit 2), not a traceback from the database or a library
+    (``--limit -1`` was a SQL error, ``--batch-size 0`` a ValueError)."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+        if number < minimum or (maximum is not None and number > maximum):
+            bounds = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {number}")
+        return number
+
+    parse.__name__ = "whole number"  # argparse names the type in some messages
+    return parse
+
+
+def above_zero(value: str) -> float:
+    """An argparse type: a number above 0."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return number
 
 
 def print_table(rows: list[dict[str, Any]], out: TextIO | None = None, width: int = 60) -> None:

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import prepare_database, unknown_topic
+from flows.commands.common import at_least, prepare_database, unknown_topic
 
 EXAMPLE = """example:
   veille feed --output relevant.atom              # write the feed once
@@ -29,9 +29,11 @@ def register(sub: Any) -> None:
     )
     where = p.add_mutually_exclusive_group()
     where.add_argument("--output", "-o", metavar="FILE", help="write the feed here (default: stdout)")
-    where.add_argument("--serve", type=int, metavar="PORT", help=f"serve it at http://HOST:PORT{FEED_PATH}")
+    where.add_argument(
+        "--serve", type=at_least(0, 65535), metavar="PORT", help=f"serve it at http://HOST:PORT{FEED_PATH}"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
-    p.add_argument("--limit", "-n", type=int, default=50, metavar="N", help="newest N articles (50)")
+    p.add_argument("--limit", "-n", type=at_least(1), default=50, metavar="N", help="newest N articles (50)")
     p.add_argument("--title", default="veille: articles pertinents", help="feed title")
     p.add_argument("--topic", metavar="NAME", help="articles relevant to this topic (default: the summit's)")
     p.set_defaults(handler=handle)

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from flows.commands.common import prepare_database, print_table
+from flows.commands.common import at_least, prepare_database, print_table
 
 EXAMPLE = """example:
   veille run                                  # poll due sources, ingest, print a summary
@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
         "--sources", metavar="FILE", help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)"
     )
     p.add_argument("--all", action="store_true", help="poll every source, due or not")
-    p.add_argument("--max-items", type=int, metavar="N", help="ingest at most about N pages")
+    p.add_argument("--max-items", type=at_least(1), metavar="N", help="ingest at most about N pages")
     p.set_defaults(handler=handle)
 
 

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from flows.commands.common import prepare_database, unknown_topic
+from flows.commands.common import at_least, prepare_database, unknown_topic
 
 EXAMPLE = """example:
   veille search "sommet IA Macron"
@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
         formatter_class=formatter,
     )
     p.add_argument("query", help='web-search syntax: words, "phrase", OR, -word')
-    p.add_argument("--limit", "-n", type=int, default=20, metavar="N", help="at most N results (20)")
+    p.add_argument("--limit", "-n", type=at_least(1), default=20, metavar="N", help="at most N results (20)")
     p.add_argument("--relevant", action="store_true", help="only articles relevant to the topic")
     p.add_argument("--topic", metavar="NAME", help="only articles relevant to this topic (article_topics)")
     p.add_argument("--json", action="store_true", help="one JSON object per result")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import prepare_database
+from flows.commands.common import at_least, prepare_database
 
 EXAMPLE = """example:
   veille serve                                # poll every 10 minutes, maintenance at 04:30
@@ -32,7 +33,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--interval",
-        type=int,
+        type=at_least(1),
         metavar="MINUTES",
         help="minutes between poll cycles (default: VEILLE_POLL_INTERVAL_MINUTES, 10)",
     )
@@ -54,8 +55,13 @@ def handle(args: argparse.Namespace) -> int:
     from flows.deployments import build_deployments
 
     sources = str(Path(args.sources).resolve()) if args.sources else None
-    deployments = build_deployments(
-        sources_file=sources, interval_minutes=args.interval, maintenance_cron=args.maintenance_cron
-    )
+    try:
+        deployments = build_deployments(
+            sources_file=sources, interval_minutes=args.interval, maintenance_cron=args.maintenance_cron
+        )
+    except ValueError as exc:  # a cron line Prefect refuses (the option's or VEILLE_MAINTENANCE_CRON's)
+        where = "--maintenance-cron" if args.maintenance_cron else "VEILLE_MAINTENANCE_CRON"
+        print(f"veille serve: error: {where}: {exc}", file=sys.stderr)
+        return 2
     serve(*deployments)
     return 0

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from flows.commands.common import prepare_database
+from flows.commands.common import at_least, prepare_database
 
 EXAMPLE = """example:
   veille stories                              # widest stories first
@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
         help="only stories with an article relevant to topic T (a topic's name or its TOML file)",
     )
     p.add_argument("--since", metavar="D", help="only stories last seen on or after D (YYYY-MM-DD)")
-    p.add_argument("--limit", "-n", type=int, default=30, metavar="N", help="at most N stories (30)")
+    p.add_argument("--limit", "-n", type=at_least(1), default=30, metavar="N", help="at most N stories (30)")
     p.add_argument("--json", action="store_true", help="one JSON object per story")
     p.set_defaults(handler=handle)
 

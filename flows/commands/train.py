@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from flows.commands.common import above_zero
+
 EXAMPLE = """Fits a logistic regression over hashed words and character n-grams (plus the rules'
 evidence) on labelled JSON lines, prints story-grouped cross-validated precision/recall of
 rules + model at several model thresholds (choose [model] threshold from them), and writes the
@@ -31,7 +33,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--data", metavar="FILE", help="labelled JSON lines (default: ../shared/eval/relevance-dev.jsonl)"
     )
-    p.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength (default 1.0)")
+    p.add_argument("--c", type=above_zero, default=1.0, help="inverse regularisation strength (default 1.0)")
     p.add_argument(
         "--output", "-o", metavar="FILE", help="where to write (default: the topic's [model] file)"
     )

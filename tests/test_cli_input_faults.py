@@ -1,0 +1,60 @@
+"""Input a user gets wrong on the command line: each is a one-line error naming the cause,
+exit 2, never a traceback (docs/operating.md, "Errors")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+
+EVAL = Path(__file__).parent / "eval"
+
+
+@pytest.mark.parametrize(
+    ("argv", "option", "says"),
+    [
+        (["search", "sommet", "--limit", "-3"], "--limit", "must be 1 or more, got -3"),
+        (["search", "sommet", "-n", "ten"], "--limit", "not a whole number: 'ten'"),
+        (["feed", "--limit", "-1"], "--limit", "must be 1 or more, got -1"),
+        (["feed", "--serve", "99999"], "--serve", "must be from 0 to 65535, got 99999"),
+        (["stories", "--limit", "-1"], "--limit", "must be 1 or more, got -1"),
+        (["rescore", "--batch-size", "0"], "--batch-size", "must be 1 or more, got 0"),
+        (["serve", "--interval", "0"], "--interval", "must be 1 or more, got 0"),
+        (["run", "--max-items", "-1", "--sources", "no-such-file.toml"], "--max-items", "must be 1 or more"),
+        (["train-topic", "--c", "0", "--data", str(EVAL / "relevance.jsonl")], "--c", "must be above 0"),
+    ],
+)
+def test_a_number_option_out_of_range_is_a_usage_error(
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    option: str,
+    says: str,
+) -> None:
+    """Before: a SQL error (LIMIT -1), a ValueError or an OverflowError with its traceback."""
+    if argv[0] == "train-topic":
+        argv = [*argv, "--output", str(tmp_path / "model.npz")]
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument {option}" in err and says in err, err
+    assert not (tmp_path / "model.npz").exists()
+
+
+@pytest.mark.parametrize("from_env", [False, True])
+def test_serve_with_a_bad_cron_line_says_which_and_serves_nothing(
+    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, from_env: bool
+) -> None:
+    if from_env:
+        monkeypatch.setenv("VEILLE_MAINTENANCE_CRON", "61 * * * *")
+        argv = ["serve"]
+    else:
+        argv = ["serve", "--maintenance-cron", "every day"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    where = "VEILLE_MAINTENANCE_CRON" if from_env else "--maintenance-cron"
+    assert err.startswith(f"veille serve: error: {where}: Invalid cron string"), err
