@@ -68,6 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DatabaseUnavailable, SourcesError, SettingsError, TopicError, OSError) as exc:
         print(f"veille: error: {exc}", file=sys.stderr)
         return 2
+    except ValueError as exc:
+        # a labelled set eval or train-topic cannot use (its module, heavy, is loaded by then)
+        evaluation = sys.modules.get("monitors.judge.evaluation")
+        if evaluation is None or not isinstance(exc, evaluation.LabelledDataError):
+            raise
+        print(f"veille: error: {exc}", file=sys.stderr)
+        return 2
     except RuntimeError as exc:
         if "ephemeral Prefect API server" not in str(exc):
             raise

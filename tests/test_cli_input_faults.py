@@ -58,3 +58,44 @@ def test_serve_with_a_bad_cron_line_says_which_and_serves_nothing(
     err = capsys.readouterr().err.strip()
     where = "VEILLE_MAINTENANCE_CRON" if from_env else "--maintenance-cron"
     assert err.startswith(f"veille serve: error: {where}: Invalid cron string"), err
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        (b'{"text": "Le sommet", "relevant": tru', b"2: not JSON: Expecting value"),
+        (b'["Le sommet", true]', b"2: expected a JSON object, got list"),
+        (b'{"title": "Sommet IA", "relevant": true}', b'2: missing or non-string "text"'),
+        (b'{"text": "\xe9t\xe9", "relevant": true}', b"2: not UTF-8 text"),
+    ],
+)
+@pytest.mark.parametrize("command", ["eval", "train-topic"])
+def test_a_bad_line_of_a_labelled_set_names_its_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, line: bytes, says: bytes
+) -> None:
+    """Before: a JSONDecodeError, TypeError or KeyError traceback (or a figure that silently
+    left the line out). Nothing is measured or written from a set that is not read whole."""
+    data = tmp_path / "labels.jsonl"
+    data.write_bytes(b'{"text": "Le sommet pour l\'action sur l\'IA.", "relevant": true}\n' + line + b"\n")
+    model = tmp_path / "model.npz"
+    if command == "eval":
+        argv = ["eval", "--relevance-set", str(data), "--shared", str(tmp_path)]
+    else:
+        argv = ["train-topic", "--data", str(data), "--output", str(model)]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"veille: error: {data}:"), err
+    assert says.decode("ascii") in err, err
+    assert "Traceback" not in err and out == ""
+    assert not model.exists()
+
+
+def test_train_topic_on_one_label_only_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "labels.jsonl"
+    data.write_text('{"text": "Le sommet pour l\'action sur l\'IA.", "relevant": true}\n', "utf-8")
+    assert main(["train-topic", "--data", str(data), "--output", str(tmp_path / "model.npz")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.strip()
+        == f"veille: error: {data}: training needs relevant and non-relevant items for topic ai_summit"
+    )

@@ -44,17 +44,34 @@ def dev_split(data: str | Path | None = None) -> Path | None:
     return shared / "relevance-dev.jsonl" if shared is not None else None
 
 
+class LabelledDataError(ValueError):
+    """A labelled set veille cannot measure or train on; the message starts with FILE:LINE."""
+
+
 def read_labelled(path: str | Path) -> list[dict[str, Any]]:
     """The items of a labelled JSON-lines set. An item that names a ``seed`` (a file path,
     relative to the set's folder) takes its ``text`` from that file, and its ``title`` from the
-    file's line ``title_line`` (1-based) when given: the seed documents live once, in seeds/."""
+    file's line ``title_line`` (1-based) when given: the seed documents live once, in seeds/.
+
+    A line that is not a JSON object with a string ``text`` (or a ``seed``) stops the reading
+    with :class:`LabelledDataError` naming the file and line: figures measured without it
+    would not be the set's."""
     folder = Path(path).resolve().parent
     items = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
+    with open(path, "rb") as handle:
+        for at, raw in enumerate(handle, 1):
+            if not raw.strip():
                 continue
-            item = json.loads(line)
+            try:
+                item = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise LabelledDataError(f"{path}:{at}: not UTF-8 text: {exc}") from None
+            except json.JSONDecodeError as exc:
+                raise LabelledDataError(f"{path}:{at}: not JSON: {exc}") from None
+            if not isinstance(item, dict):
+                raise LabelledDataError(f"{path}:{at}: expected a JSON object, got {type(item).__name__}")
+            if "seed" not in item and not isinstance(item.get("text"), str):
+                raise LabelledDataError(f'{path}:{at}: missing or non-string "text"')
             if "seed" in item:
                 text = (folder / item["seed"]).read_text("utf-8")
                 item["text"] = text

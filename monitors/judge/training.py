@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from monitors.judge.evaluation import read_labelled
+from monitors.judge.evaluation import LabelledDataError, read_labelled
 from monitors.judge.learned import LinearModel, dense_features, model_text, train
 from monitors.judge.relevance import Topic, score_item
 
@@ -62,7 +62,9 @@ def train_topic(
     items = read_labelled(data)
     labels = [bool(i["relevant"]) if "relevant" in i else i.get("label") in topic.labels for i in items]
     if not any(labels) or all(labels):
-        raise ValueError(f"{data}: training needs relevant and non-relevant items for topic {topic.name}")
+        raise LabelledDataError(
+            f"{data}: training needs relevant and non-relevant items for topic {topic.name}"
+        )
     dense, damping, verdicts = _rule_features(topic, items)
     groups = [str(i.get("story") or i.get("id") or n) for n, i in enumerate(items)]
     y = np.asarray(labels)
