@@ -99,3 +99,23 @@ def test_train_topic_on_one_label_only_says_so(tmp_path: Path, capsys: pytest.Ca
         err.strip()
         == f"veille: error: {data}: training needs relevant and non-relevant items for topic ai_summit"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("localhost/veille", "Could not parse SQLAlchemy URL"),
+        ("sqlite:///veille.db", "PostgreSQL only, got a 'sqlite' URL"),
+        ("postgresql://veille:secret@localhost:port/veille", "invalid literal for int()"),
+    ],
+)
+def test_a_database_url_that_is_not_one_is_a_setting_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str, says: str
+) -> None:
+    """Before: an ArgumentError or ValueError traceback. The value is not echoed (a password)."""
+    monkeypatch.setenv("VEILLE_DATABASE_URL", url)
+    for command in (["stats"], ["db", "status"], ["db-url"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("veille: error: VEILLE_DATABASE_URL is not a PostgreSQL URL"), (command, err)
+        assert says in err and "secret" not in err, err

@@ -109,6 +109,9 @@ def _external() -> str | None:
         return None
     from sqlalchemy.engine import make_url
 
+    from monitors.archive.db import database_url
+
+    database_url()  # one that is not a PostgreSQL URL is a SettingsError (exit 2), not a traceback
     return make_url(url).render_as_string(hide_password=True)
 
 

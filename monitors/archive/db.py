@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitors.archive.embedded import kept_running
-from monitors.settings import Settings, get_settings
+from monitors.settings import Settings, SettingsError, get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 EMBEDDED_DB = "veille"
@@ -169,7 +169,12 @@ def database_url(settings: Settings | None = None) -> str:
     """The URL veille uses: ``VEILLE_DATABASE_URL`` or the embedded server's."""
     settings = settings or get_settings()
     if settings.database_url:
-        return normalize_url(settings.database_url)
+        try:
+            return normalize_url(settings.database_url)
+        except (ValueError, sa.exc.ArgumentError) as exc:  # not shown: it may hold a password
+            raise SettingsError(
+                f"VEILLE_DATABASE_URL is not a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE): {exc}"
+            ) from None
     return embedded_url(settings.data_dir)
 
 
