@@ -153,3 +153,31 @@ def test_score_says_why_per_zone_with_the_best_sentence_with_or_without_title_ur
         assert "lead: " in why and why.endswith(f"«{text}»"), why
     assert rows["off"]["relevance_why"] == ""
     assert "warning: line 3: published_at 'hier'" in err
+
+
+def test_score_reads_a_long_text_without_sentence_ends(tmp_path: Path) -> None:
+    """A text of 4 MB with no sentence end (a dump of headlines, a page of tags) is one piece
+    holding 250,000 matches of a case-kept term ("IA"). Each match split the piece again up to
+    itself: quadratic, about half an hour for this line, a worker stuck as long on such a page.
+    The timeout is a hang guard (a few seconds here), not a measure of speed."""
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "long.jsonl"
+    corpus.write_text(json.dumps({"id": "long", "text": "sommet IA Paris " * 250_000}) + "\n", "utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from flows.cli import main; sys.exit(main())",
+            "score",
+            str(corpus),
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    row = json.loads(done.stdout)
+    assert row["id"] == "long" and "IA" in row["relevance_terms"] and "sommet" in row["relevance_terms"]

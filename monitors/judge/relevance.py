@@ -269,6 +269,7 @@ class _Matcher:
         breaks: list[int] = []  # positions of the break tokens so far: token i is in piece len(breaks)
         piece = -1
         cased_pieces: list[bytes] = []  # the run's pieces, split out when case is first needed
+        cased_tokens: dict[int, list[bytes]] = {}  # piece -> its case-kept tokens, split once
         brk = first[SENTENCE_BREAK]
         for i in starts:
             node = first.get(lower[i])
@@ -306,8 +307,11 @@ class _Matcher:
                     if not cased_pieces:
                         cased_pieces = run.split(_BREAK_SEPARATOR)
                     k = i - breaks[-1] - 1 if breaks else i  # token i in its piece
-                    # the piece's case-kept tokens up to the match's last (a partial split)
-                    cased = cased_pieces[len(breaks)].split(None, k + len(p.tokens))
+                    # the piece's case-kept tokens, split once per piece: splitting again up to
+                    # each match was quadratic in a long piece (text without sentence ends)
+                    cased = cased_tokens.get(len(breaks))
+                    if cased is None:
+                        cased = cased_tokens[len(breaks)] = cased_pieces[len(breaks)].split()
                     if not _cased_match(p, cased, k):
                         continue
                     if p.guards and i > 0 and (cased[k - 1] if k else SENTENCE_BREAK) in p.guards:
