@@ -119,3 +119,46 @@ def test_a_database_url_that_is_not_one_is_a_setting_error(
         err = capsys.readouterr().err
         assert err.startswith("veille: error: VEILLE_DATABASE_URL is not a PostgreSQL URL"), (command, err)
         assert says in err and "secret" not in err, err
+
+
+BAD_SOURCES = '[[source]]\nname = "X"\nkind = "feed"\nurl = "x.fr/rss.xml"\nowner = "media"\n'
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["serve"], "sources.toml:4: url must start with http:// or https://"),
+        (["backfill", "--since", "2025-02-01"], "sources.toml:4: url must start with http:// or https://"),
+        (
+            ["backfill", "--since", "2025-02-01", "--source", "Y", "--source", "X", "--source", "Z"],
+            "no source named 'Y', 'Z'",
+        ),
+    ],
+    ids=["serve", "backfill", "backfill-unknown-source"],
+)
+def test_serve_and_backfill_check_the_sources_file_before_starting(
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    says: str,
+) -> None:
+    """As `veille run` does. Before: `serve` served, and every scheduled run failed on the file;
+    `backfill` failed inside its flow, with Prefect's traceback (exit 1 for an unknown --source)."""
+    import prefect
+
+    import flows.backfill
+
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a flow or a schedule started")
+
+    monkeypatch.setattr(prefect, "serve", started)
+    monkeypatch.setattr(flows.backfill, "backfill_flow", started)
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        BAD_SOURCES if "--source" not in argv else BAD_SOURCES.replace("x.fr/", "https://x.fr/")
+    )
+    assert main([*argv, "--sources", str(sources)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"veille: error: {sources}") and err.count("\n") == 1 and says in err, err

@@ -70,6 +70,9 @@ def test_serve_command_serves_the_deployments(monkeypatch: pytest.MonkeyPatch, t
     served: list[Any] = []
     monkeypatch.setattr(prefect, "serve", lambda *deployments: served.extend(deployments))
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.toml").write_text(  # read before serving, as `veille run` does
+        '[[source]]\nname = "Mon journal"\nkind = "feed"\nurl = "https://journal.fr/rss"\nowner = "media"\n'
+    )
     assert main(["serve", "--interval", "3", "--sources", "mine.toml"]) == 0
     deps = _by_name(served)
     assert set(deps) == NAMES

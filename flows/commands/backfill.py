@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flows.commands.common import prepare_database, print_table
+from flows.commands.common import check_sources_and_topics, prepare_database, print_table
 
 EXAMPLE = """example:
   veille backfill --since 2025-02-01 --until 2025-02-16          # the summit's fortnight
@@ -120,10 +120,8 @@ class QueueProgress:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from monitors.judge.topic_set import check_topics
-
     started = time.monotonic()
-    check_topics()  # a bad topic file stops here, with its file and line (exit 2)
+    check_sources_and_topics(args.sources, args.source or ())
     prepare_database()
     from flows.backfill import backfill_flow
     from flows.pipeline import direct_run

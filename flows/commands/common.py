@@ -5,8 +5,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
+
+
+def check_sources_and_topics(sources_file: str | None, names: Sequence[str] = ()) -> None:
+    """Read the sources file and the topic folder before anything starts (the database, a
+    flow, a schedule): a bad one, or a source ``names`` holds that the file does not, raises
+    SourcesError or TopicError, one line with its file (and line), exit 2, instead of failing
+    inside every run (``veille run``, ``serve``, ``backfill --source``)."""
+    from monitors.collect.sources import SourcesError, load_sources, sources_path
+    from monitors.judge.topic_set import check_topics
+
+    specs = load_sources(sources_file)
+    unknown = sorted(set(names) - {s.name for s in specs})
+    if unknown:
+        raise SourcesError(f"{sources_path(sources_file)}: no source named {', '.join(map(repr, unknown))}")
+    check_topics()
 
 
 def prepare_database() -> str:

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from flows.commands.common import at_least, prepare_database, print_table
+from flows.commands.common import at_least, check_sources_and_topics, prepare_database, print_table
 
 EXAMPLE = """example:
   veille run                                  # poll due sources, ingest, print a summary
@@ -39,15 +39,12 @@ def handle(args: argparse.Namespace) -> int:
     from flows.mode import use_flows
     from flows.outcome import EXIT_NOTHING
     from monitors.archive.db import DatabaseUnavailable
-    from monitors.collect.sources import load_sources
-    from monitors.judge.topic_set import check_topics
     from monitors.settings import get_settings
 
     started = time.monotonic()
     # a bad VEILLE_* value, sources file or topic file stops here: exit 2, before any flow
     settings = get_settings()
-    load_sources(args.sources)
-    check_topics()
+    check_sources_and_topics(args.sources)
     try:
         prepare_database()
     except DatabaseUnavailable as exc:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import at_least, prepare_database
+from flows.commands.common import at_least, check_sources_and_topics, prepare_database
 
 EXAMPLE = """example:
   veille serve                                # poll every 10 minutes, maintenance at 04:30
@@ -46,9 +46,7 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from monitors.judge.topic_set import check_topics
-
-    check_topics()  # a bad topic file stops here, with its file and line, not in every run
+    check_sources_and_topics(args.sources)
     prepare_database()
     from prefect import serve
 
