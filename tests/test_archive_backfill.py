@@ -297,6 +297,8 @@ def test_relevant_only_keeps_the_others_as_seen_with_their_score(
         ),
         ([*WINDOW, "--from", "wayback", "--site", "example.org"], "no source on example.org"),
         ([*WINDOW, "--site", "liberation.fr"], "go with --from"),
+        # the archive path plans by site: a --source there was silently ignored
+        ([*WINDOW, "--from", "wayback", "--source", "franceinfo"], "--source goes with a sitemap backfill"),
     ],
 )
 def test_bad_requests_are_one_line_errors(

@@ -43,8 +43,10 @@ def test_stories_command(
     assert capsys.readouterr().out.strip() == "no story yet since 2100-01-01"
     assert main(["stories", "--topic", "nope"]) == 2
     assert "veille stories: no topic 'nope'" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="is not a date"):
+    with pytest.raises(SystemExit) as stop:  # a usage error, exit 2 as the others (was 1)
         main(["stories", "--since", "yesterday"])
+    assert stop.value.code == 2
+    assert "argument --since: 'yesterday' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
     with clean_db.connect() as conn:
         views = conn.execute(sa.text("SELECT sum(articles) FROM stories_by_day")).scalar_one()
     assert views == sum(expected.values())

@@ -132,6 +132,13 @@ def handle(args: argparse.Namespace) -> int:
     if args.since > until:
         print(f"veille: error: --since {args.since.date()} is after --until {until.date()}", file=sys.stderr)
         return 2
+    if args.archive and args.source:
+        # the archive path plans its jobs by site: a --source there was silently ignored
+        print(
+            "veille: error: --source goes with a sitemap backfill; with --from, choose a site with --site",
+            file=sys.stderr,
+        )
+        return 2
     if args.archive:
         from flows.commands.archive_backfill import handle_archive
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from flows.commands.common import at_least, prepare_database
@@ -34,20 +34,27 @@ def register(sub: Any) -> None:
         metavar="T",
         help="only stories with an article relevant to topic T (a topic's name or its TOML file)",
     )
-    p.add_argument("--since", metavar="D", help="only stories last seen on or after D (YYYY-MM-DD)")
+    p.add_argument(
+        "--since", type=_since, metavar="D", help="only stories last seen on or after D (YYYY-MM-DD)"
+    )
     p.add_argument("--limit", "-n", type=at_least(1), default=30, metavar="N", help="at most N stories (30)")
     p.add_argument("--json", action="store_true", help="one JSON object per story")
     p.set_defaults(handler=handle)
 
 
-def _since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
+def _since(value: str) -> datetime:
+    """An argparse type: a date or timestamp, UTC when it names no zone; anything else is a
+    usage error naming the option (exit 2, as other usage errors)."""
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise SystemExit(f"veille stories: --since {value!r} is not a date (YYYY-MM-DD)") from exc
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _shown(when: datetime) -> str:
+    """``--since`` as the user likely typed it: the date alone at midnight."""
+    return when.date().isoformat() if when.timetz().replace(tzinfo=None) == time() else when.isoformat()
 
 
 def _topic_name(name: str) -> str | None:
@@ -64,7 +71,7 @@ def _topic_name(name: str) -> str | None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    since = _since(args.since)
+    since: datetime | None = args.since
     topic = _topic_name(args.topic) if args.topic else None
     if args.topic and topic is None:
         return 2
@@ -81,7 +88,7 @@ def handle(args: argparse.Namespace) -> int:
             print(json.dumps(record, ensure_ascii=False))
         return 0
     if not stories:
-        print("no story yet" + (f" since {args.since}" if args.since else ""))
+        print("no story yet" + (f" since {_shown(since)}" if since else ""))
         return 0
     for s in stories:
         span = f"{s['first_seen']:%Y-%m-%d}" + (
