@@ -162,3 +162,18 @@ def test_serve_and_backfill_check_the_sources_file_before_starting(
     assert main([*argv, "--sources", str(sources)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"veille: error: {sources}") and err.count("\n") == 1 and says in err, err
+
+
+def test_feed_serve_on_a_port_in_use_names_the_address(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: "veille: error: [Errno 98] Address already in use", no address named."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["feed", "--serve", str(port)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"veille: error: cannot serve the feed on 127.0.0.1:{port}: Address already in use", err

@@ -77,7 +77,10 @@ def make_server(
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:  # a host that does not resolve, a port in use: say which
+        raise OSError(f"cannot serve the feed on {host}:{port}: {exc.strerror or exc}") from exc
     server.daemon_threads = True
     return server
 
