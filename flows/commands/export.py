@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import stat
 import sys
+import tempfile
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from flows import signals
 from flows.commands.common import prepare_database, unknown_topic
 
 EXAMPLE = """example:
@@ -28,7 +34,12 @@ def register(sub: Any) -> None:
         formatter_class=formatter,
     )
     p.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
-    p.add_argument("--output", "-o", metavar="FILE", help="write here, not stdout (needed for parquet)")
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write here, not stdout (needed for parquet); FILE is replaced only once the export is complete",
+    )
     p.add_argument("--relevant", action="store_true", help="only articles relevant to the topic")
     p.add_argument("--since", type=datetime.fromisoformat, metavar="DATE", help="published since")
     p.add_argument("--source", metavar="NAME", help="only this source (its name)")
@@ -47,7 +58,7 @@ def handle(args: argparse.Namespace) -> int:
         print("veille: error: --format parquet needs --output FILE", file=sys.stderr)
         return 2
     prepare_database()
-    if unknown_topic("export", args.topic):
+    if unknown_topic("export", args.topic) or unknown_source(args.source):
         return 2
     from flows.commands.progress import track
     from monitors.archive import export
@@ -66,16 +77,84 @@ def handle(args: argparse.Namespace) -> int:
         rows = reader(session, **filters)
         if not args.no_progress:
             rows = track(rows, total, f"exporting {args.format}")
-        if args.format == "parquet":
-            count = export.write_parquet(rows, args.output)
+        write = export.write_csv if args.format == "csv" else export.write_jsonl
+        if args.output is None:
+            count = write(rows, sys.stdout)
         else:
-            write = export.write_csv if args.format == "csv" else export.write_jsonl
-            newline = "" if args.format == "csv" else None
-            out = open(args.output, "w", encoding="utf-8", newline=newline) if args.output else sys.stdout  # noqa: SIM115
-            try:
-                count = write(rows, out)
-            finally:
-                if args.output:
-                    out.close()
+            with replaced_when_complete(args.output) as path:
+                if args.format == "parquet":
+                    count = export.write_parquet(rows, path)
+                else:
+                    newline = "" if args.format == "csv" else None
+                    with open(path, "w", encoding="utf-8", newline=newline) as out:
+                        count = write(rows, out)
     print(f"exported {count} articles", file=sys.stderr)
     return 0
+
+
+def unknown_source(name: str | None) -> bool:
+    """True (after saying so on stderr) when ``--source NAME`` names no source of the archive
+    (the filter matches the name exactly): a typo would otherwise export 0 articles, exit 0."""
+    if name is None:
+        return False
+    import difflib
+
+    from monitors.archive.db import session_scope
+    from monitors.archive.export import source_names
+
+    with session_scope() as session:
+        names = source_names(session)
+    if name in names:
+        return False
+    near = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(map(repr, near))}? " if near else ""
+    print(
+        f"veille export: no source named {name!r} in the archive ({hint}its sources: veille sources)",
+        file=sys.stderr,
+    )
+    return True
+
+
+#: temporary files of the exports in progress, removed when a signal ends the command
+_partial: set[str] = set()
+
+
+def _remove_partial(signal_name: str) -> None:
+    for path in list(_partial):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+@contextlib.contextmanager
+def replaced_when_complete(path: str) -> Iterator[str]:
+    """A temporary file beside ``path`` (``.NAME.*.part``) to write the export to, moved onto
+    ``path`` only when the block ends without error: an export cut short (an error, a full
+    disk, Ctrl-C, SIGTERM) leaves the previous file as it was and no partial file. The new file
+    gets the old one's mode, or the umask's default (not the temporary file's 0600). A path
+    that is no regular file (``/dev/stdout``, a FIFO) is written in place, as before."""
+    target = os.path.realpath(path)  # a symbolic link keeps pointing at the new export
+    try:
+        mode: int | None = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        yield path
+        return
+    if mode is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    folder, name = os.path.split(target)
+    signals.on_signal(_remove_partial)  # the signal handler leaves without unwinding this block
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=".part", delete=False) as tmp:
+        _partial.add(tmp.name)
+    try:
+        yield tmp.name
+        os.chmod(tmp.name, stat.S_IMODE(mode))
+        os.replace(tmp.name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp.name)
+        raise
+    finally:
+        _partial.discard(tmp.name)

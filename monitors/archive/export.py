@@ -120,6 +120,11 @@ def iter_articles(session: Session, **filters: Any) -> Iterator[dict[str, Any]]:
         yield {key: _jsonable(value) for key, value in row.items()}
 
 
+def source_names(session: Session) -> list[str]:
+    """The names ``source`` can take (the archive's sources), sorted."""
+    return list(session.scalars(text("SELECT name FROM sources ORDER BY name")))
+
+
 def count_articles(
     session: Session,
     *,
