@@ -158,3 +158,15 @@ def test_an_unknown_source_is_an_error(archive: sa.Engine, tmp_path: Path) -> No
     ) in err.getvalue()
     assert main(["export", "--source", "Le Monde", "--no-progress", "-o", str(out)]) == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_a_folder_that_does_not_exist_is_named_as_the_user_wrote_it(
+    archive: sa.Engine, tmp_path: Path
+) -> None:
+    """The error names the file asked for, not the temporary one written beside it."""
+    out = tmp_path / "nowhere" / "export.csv"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["export", "--format", "csv", "--no-progress", "-o", str(out)]) == 2
+    assert err.getvalue().strip() == f"veille: error: cannot write {out}: No such file or directory"
+    assert not out.parent.exists()

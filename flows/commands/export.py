@@ -146,8 +146,11 @@ def replaced_when_complete(path: str) -> Iterator[str]:
         mode = 0o666 & ~umask
     folder, name = os.path.split(target)
     signals.on_signal(_remove_partial)  # the signal handler leaves without unwinding this block
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=".part", delete=False) as tmp:
-        _partial.add(tmp.name)
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=".part", delete=False) as tmp:
+            _partial.add(tmp.name)
+    except OSError as exc:  # a folder that does not exist or cannot be written: name the file asked for
+        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
         yield tmp.name
         os.chmod(tmp.name, stat.S_IMODE(mode))
