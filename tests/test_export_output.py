@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import signal
 import stat
 import subprocess
@@ -21,7 +20,7 @@ import sqlalchemy as sa
 
 from flows.cli import main
 from monitors.archive import export
-from tests.test_concurrent_runs import ROOT
+from tests.output_files import ROOT, command_env, umask
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -69,7 +68,7 @@ def test_an_export_cut_short_leaves_the_previous_file(
     argv = ["export", "--format", fmt, "--no-progress", "-o", str(out)]
     assert main(argv) == 0
     before = out.read_bytes()
-    assert before and stat.S_IMODE(out.stat().st_mode) == 0o666 & ~_umask()  # not 0600
+    assert before and stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask()  # not 0600
     with archive.begin() as conn:  # a later export would differ
         conn.execute(sa.text("UPDATE articles SET title = 'changed'"))
     for exc in (OSError(28, "No space left on device"), KeyboardInterrupt()):
@@ -85,12 +84,6 @@ def test_an_export_cut_short_leaves_the_previous_file(
     assert main(argv) == 0  # complete: replaced, its mode kept
     assert out.read_bytes() != before and stat.S_IMODE(out.stat().st_mode) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # a veille command whose export stops after two rows, says so in a file, and waits for a signal
@@ -122,8 +115,7 @@ def test_a_signal_mid_export_leaves_the_previous_file(
     out = folder / "archive.jsonl"
     out.write_text('{"previous": "export"}\n', encoding="utf-8")
     ready = tmp_path / "ready"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VEILLE_"))}
-    env.update(PYTHONPATH=str(ROOT), VEILLE_DATABASE_URL=database_url, VEILLE_DATA_DIR=str(tmp_path))
+    env = command_env(VEILLE_DATABASE_URL=database_url, VEILLE_DATA_DIR=str(tmp_path))
     command = [sys.executable, "-c", _STALLED, str(ready), "export", "--no-progress", "-o", str(out)]
     proc = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:

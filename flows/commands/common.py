@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import os
+import stat
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
+
+from flows import signals
 
 
 def check_sources_and_topics(sources_file: str | None, names: Sequence[str] = ()) -> None:
@@ -105,3 +111,91 @@ def unknown_topic(command: str, topic: str | None) -> bool:
         return True
     print(f"note: topic {topic} has no scores yet; run: veille rescore", file=sys.stderr)
     return False
+
+
+#: temporary files of the outputs being written, removed when a signal ends the command
+_partial: set[str] = set()
+#: what a directory fsync raises where the OS or the file system does not do it
+_NO_DIRECTORY_SYNC = {errno.EBADF, errno.EINVAL, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTSUP}
+
+
+def _remove_partial(signal_name: str) -> None:
+    for path in list(_partial):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+@contextlib.contextmanager
+def replaced_when_complete(path: str | os.PathLike[str]) -> Iterator[str]:
+    """A temporary file beside ``path`` (``.NAME.*.part``) to write a command's output to,
+    moved onto ``path`` only when the block ends without error: an output cut short (an
+    error, a full disk, Ctrl-C, SIGTERM) leaves the previous file as it was and no partial
+    file. The temporary file is flushed to disk (fsync) before the move and the folder after
+    it, so that a crash or power loss right after leaves the old file or the new one whole,
+    never an empty one. The new file gets the old one's mode, or the umask's default (not the
+    temporary file's 0600). A path that is no regular file (``/dev/stdout``, a FIFO) is
+    written in place, as before. Errors name ``path``, never the temporary file."""
+    path = os.fspath(path)
+    target = os.path.realpath(path)  # a symbolic link keeps pointing at the new file
+    try:
+        mode: int | None = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        yield path
+        return
+    if mode is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    folder, name = os.path.split(target)
+    signals.on_signal(_remove_partial)  # the signal handler leaves without unwinding this block
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=".part", delete=False) as tmp:
+            _partial.add(tmp.name)
+    except OSError as exc:  # a folder that does not exist or cannot be written: name the file asked for
+        raise _naming(path, exc) from exc
+    try:
+        yield tmp.name
+        os.chmod(tmp.name, stat.S_IMODE(mode))
+        _fsync(tmp.name)
+        os.replace(tmp.name, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp.name)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename in (None, tmp.name):
+            raise _naming(path, exc) from exc  # a write that failed (a full disk): say which file
+        raise
+    finally:
+        _partial.discard(tmp.name)
+    _fsync_folder(folder, path)
+
+
+def _naming(path: str, exc: OSError) -> OSError:
+    """The error as one line naming the file asked for (no errno: it is not named again)."""
+    return OSError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _fsync(name: str) -> None:
+    """Flush a written file's data to disk (read-write: some systems refuse a read-only fsync)."""
+    fd = os.open(name, os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: str, path: str) -> None:
+    """Flush the folder's entry for the renamed file, where the OS allows it (not on Windows,
+    nor every file system): best effort there, an error (naming ``path``) otherwise."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _NO_DIRECTORY_SYNC:
+            raise _naming(path, exc) from exc
+    finally:
+        os.close(fd)

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import stat
 import sys
-import tempfile
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from flows import signals
-from flows.commands.common import prepare_database, unknown_topic
+from flows.commands.common import prepare_database, replaced_when_complete, unknown_topic
 
 EXAMPLE = """example:
   veille export --format jsonl --output archive.jsonl
@@ -113,51 +107,3 @@ def unknown_source(name: str | None) -> bool:
         file=sys.stderr,
     )
     return True
-
-
-#: temporary files of the exports in progress, removed when a signal ends the command
-_partial: set[str] = set()
-
-
-def _remove_partial(signal_name: str) -> None:
-    for path in list(_partial):
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-
-
-@contextlib.contextmanager
-def replaced_when_complete(path: str) -> Iterator[str]:
-    """A temporary file beside ``path`` (``.NAME.*.part``) to write the export to, moved onto
-    ``path`` only when the block ends without error: an export cut short (an error, a full
-    disk, Ctrl-C, SIGTERM) leaves the previous file as it was and no partial file. The new file
-    gets the old one's mode, or the umask's default (not the temporary file's 0600). A path
-    that is no regular file (``/dev/stdout``, a FIFO) is written in place, as before."""
-    target = os.path.realpath(path)  # a symbolic link keeps pointing at the new export
-    try:
-        mode: int | None = os.stat(target).st_mode
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and not stat.S_ISREG(mode):
-        yield path
-        return
-    if mode is None:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    folder, name = os.path.split(target)
-    signals.on_signal(_remove_partial)  # the signal handler leaves without unwinding this block
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=".part", delete=False) as tmp:
-            _partial.add(tmp.name)
-    except OSError as exc:  # a folder that does not exist or cannot be written: name the file asked for
-        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        yield tmp.name
-        os.chmod(tmp.name, stat.S_IMODE(mode))
-        os.replace(tmp.name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp.name)
-        raise
-    finally:
-        _partial.discard(tmp.name)
