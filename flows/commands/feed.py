@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import at_least, prepare_database, unknown_topic
+from flows.commands.common import at_least, prepare_database, replaced_when_complete, unknown_topic
 
 EXAMPLE = """example:
   veille feed --output relevant.atom              # write the feed once
@@ -28,7 +28,12 @@ def register(sub: Any) -> None:
         formatter_class=formatter,
     )
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--output", "-o", metavar="FILE", help="write the feed here (default: stdout)")
+    where.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the feed here (default: stdout); FILE is replaced only once the feed is complete",
+    )
     where.add_argument(
         "--serve", type=at_least(0, 65535), metavar="PORT", help=f"serve it at http://HOST:PORT{FEED_PATH}"
     )
@@ -99,7 +104,8 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     body = render(args.limit, args.title, topic=args.topic)
     if args.output:
-        Path(args.output).write_bytes(body)
+        with replaced_when_complete(args.output) as path:
+            Path(path).write_bytes(body)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(body.decode("utf-8"))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, TextIO
+
+from flows.commands.common import replaced_when_complete
 
 EXAMPLE = """input: one JSON object per line with "text" and optional "title", "description",
 "published_at" (ISO date, month or year: relevance weighs the topic's active period; one that
@@ -34,30 +36,43 @@ def register(sub: Any) -> None:
     )
     p.add_argument("file", nargs="?", metavar="FILE", help="JSON lines to score (default: stdin)")
     p.add_argument("--topic", metavar="TOML", help="topic file (default: the AI Action Summit)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write here instead of stdout; FILE is replaced only once every line is scored",
+    )
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from monitors.judge.evaluation import score_lines
     from monitors.judge.relevance import load_topic
 
     topic = load_topic(args.topic)
     # bytes in, decoded line by line: a line that is not UTF-8 is an error line, not a crash
     source = open(args.file, "rb") if args.file else getattr(sys.stdin, "buffer", sys.stdin)  # noqa: SIM115
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
-    errors = scored = 0
     try:
-        for line in score_lines(source, topic, warn=lambda m: print(f"warning: {m}", file=sys.stderr)):
-            out.write(line + "\n")
-            if line.startswith('{"line"'):
-                errors += 1
-            else:
-                scored += 1
+        if args.output is None:
+            scored, errors = _score(source, topic, sys.stdout)
+        else:
+            with replaced_when_complete(args.output) as path, open(path, "w", encoding="utf-8") as out:
+                scored, errors = _score(source, topic, out)
     finally:
         if args.file:
             source.close()
-        if args.output:
-            out.close()
     print(f"scored {scored} lines, {errors} errors (topic {topic.version})", file=sys.stderr)
     return 1 if errors and not scored else 0
+
+
+def _score(source: Any, topic: Any, out: TextIO) -> tuple[int, int]:
+    """Score ``source``'s lines to ``out`` as they come; the counts of scored and error lines."""
+    from monitors.judge.evaluation import score_lines
+
+    errors = scored = 0
+    for line in score_lines(source, topic, warn=lambda m: print(f"warning: {m}", file=sys.stderr)):
+        out.write(line + "\n")
+        if line.startswith('{"line"'):
+            errors += 1
+        else:
+            scored += 1
+    return scored, errors

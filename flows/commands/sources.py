@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from pathlib import Path
 from typing import Any
 
-from flows.commands.common import prepare_database, print_table
+from flows.commands.common import prepare_database, print_table, replaced_when_complete
 
 EXAMPLE = """examples:
   veille sources                          # health of every source in the archive
@@ -109,12 +111,11 @@ def handle_list(args: argparse.Namespace) -> int:
 def handle_check(args: argparse.Namespace) -> int:
     import io
     from datetime import UTC, datetime
-    from pathlib import Path
 
     from monitors.collect.http import HostThrottle, make_client
     from monitors.collect.poll import SourceState, poll_many
     from monitors.collect.robots import ROBOTS
-    from monitors.collect.source_check import check_row, report_document, write_report
+    from monitors.collect.source_check import check_row, report_document, report_files
     from monitors.collect.sources import DEFAULT_SOURCES, load_sources
     from monitors.settings import get_settings
 
@@ -160,9 +161,22 @@ def handle_check(args: argparse.Namespace) -> int:
         document = report_document(
             rows, states, checked_at, Path(args.sources or DEFAULT_SOURCES), settings.user_agent
         )
-        paths = write_report(document, table.getvalue() + summary, Path(args.report_dir or "."))
+        files = report_files(document, table.getvalue() + summary)
+        paths = _write_report(files, Path(args.report_dir or "."))
         print(f"report: {paths[0]}\n        {paths[1]}")
     return 0 if failed == 0 else 1
+
+
+def _write_report(files: dict[str, str], directory: Path) -> list[Path]:
+    """Write the report's files in ``directory`` (made if need be). Each goes to a temporary
+    file first and both replace a file only once both are written: a report cut short (a
+    full disk, a signal) leaves no partial report."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / name for name in files]
+    with contextlib.ExitStack() as written:
+        for path, text in zip(paths, files.values(), strict=True):
+            Path(written.enter_context(replaced_when_complete(path))).write_text(text, encoding="utf-8")
+    return paths
 
 
 def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:

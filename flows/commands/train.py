@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import above_zero
+from flows.commands.common import above_zero, replaced_when_complete
 
 EXAMPLE = """Fits a logistic regression over hashed words and character n-grams (plus the rules'
 evidence) on labelled JSON lines, prints story-grouped cross-validated precision/recall of
@@ -35,7 +35,10 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--c", type=above_zero, default=1.0, help="inverse regularisation strength (default 1.0)")
     p.add_argument(
-        "--output", "-o", metavar="FILE", help="where to write (default: the topic's [model] file)"
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="where to write (default: the topic's [model] file); replaced only once the model is complete",
     )
     p.set_defaults(handler=handle)
 
@@ -67,7 +70,8 @@ def handle(args: argparse.Namespace) -> int:
     ]
     print(f"cross-validated on {data} (folds by story), rules + model:")
     print_table(rows, out=sys.stdout)
-    model.save(output)
+    with replaced_when_complete(output) as path, open(path, "wb") as out:
+        model.save(out)  # a file object: numpy would add .npz to a name without it
     print(f"wrote {output} ({output.stat().st_size} bytes, {model.meta['n_items']} items)")
     return 0
 

@@ -92,17 +92,16 @@ def report_document(
     }
 
 
-def write_report(document: dict[str, Any], table: str, directory: Path) -> tuple[Path, Path]:
-    """Write ``veille-sources-check-<UTC time>.json`` and ``.txt`` in ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
+def report_files(document: dict[str, Any], table: str) -> dict[str, str]:
+    """The report's two files, name to text: ``veille-sources-check-<UTC time>.json`` (for
+    machines) and ``.txt`` (the table, for people). The command writes them."""
     stamp = datetime.fromisoformat(document["checked_at"]).strftime("%Y%m%dT%H%M%SZ")
-    json_path = directory / f"{REPORT_PREFIX}-{stamp}.json"
-    text_path = directory / f"{REPORT_PREFIX}-{stamp}.txt"
-    json_path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     head = (
         f"veille sources check, {document['checked_at']} (veille {document['veille_version']}, "
         f"user agent {document['user_agent']})\nsources file: {document['sources_file']} "
         f"(sha256 {document['sources_file_sha256'][:12]})\n\n"
     )
-    text_path.write_text(head + table, encoding="utf-8")
-    return json_path, text_path
+    return {
+        f"{REPORT_PREFIX}-{stamp}.json": json.dumps(document, ensure_ascii=False, indent=2) + "\n",
+        f"{REPORT_PREFIX}-{stamp}.txt": head + table,
+    }

@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:  # numpy is imported at the first use: a run with nothing to score does without it
     import numpy as np
@@ -83,7 +83,9 @@ class LinearModel:
             chars[data["char_index"]] = data["char_value"]
             return cls(words, chars, data["dense"].astype(np.float64), float(data["intercept"]), meta)
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path | BinaryIO) -> None:
+        """Write the weights as a compressed .npz (numpy adds ``.npz`` to a name without it;
+        a file object is written as it is)."""
         import numpy as np
 
         w_idx = np.flatnonzero(self.word_weights).astype(np.int32)
