@@ -9,6 +9,9 @@ from pathlib import Path
 import platformdirs
 
 PROJECT_URL = "https://github.com/veille-project/veille"
+#: `veille score` refuses a longer input line: 4 MiB, ten times an article of a few hundred kB
+#: of text (even with its accents escaped as \u00e9); scoring takes tens of times a line's size
+SCORE_MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -21,14 +24,18 @@ class SettingsError(ValueError):
     """A ``VEILLE_*`` variable holds a value veille cannot use; the message names it."""
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, minimum: int | None = None) -> int:
+    """An integer; with ``minimum``, at least that (a line cap of 0 would refuse every line)."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name} must be an integer of at least {minimum}, got {raw!r}")
+    return value
 
 
 def _float(name: str, default: float, positive: bool = False) -> float:
@@ -93,6 +100,7 @@ class Settings:
     fetch_deadline: float = 60.0
     analysis_deadline: float = 60.0
     prefect: str = "auto"  # veille run as Prefect flows: auto (when a server is configured), on, off
+    score_max_line_bytes: int = SCORE_MAX_LINE_BYTES  # `veille score`: longer input lines are refused
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -142,6 +150,7 @@ class Settings:
             fetch_deadline=_float("VEILLE_FETCH_DEADLINE", 3 * _float("VEILLE_TIMEOUT", 20.0), positive=True),
             analysis_deadline=_float("VEILLE_ANALYSIS_DEADLINE", 60.0, positive=True),
             prefect=_choice("VEILLE_PREFECT", ("auto", "on", "off")),
+            score_max_line_bytes=_int("VEILLE_SCORE_MAX_LINE_BYTES", SCORE_MAX_LINE_BYTES, minimum=1),
         )
 
 

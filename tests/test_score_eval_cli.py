@@ -181,3 +181,50 @@ def test_score_reads_a_long_text_without_sentence_ends(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     row = json.loads(done.stdout)
     assert row["id"] == "long" and "IA" in row["relevance_terms"] and "sommet" in row["relevance_terms"]
+
+
+def test_score_refuses_a_line_over_the_cap_unread_and_scores_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line over VEILLE_SCORE_MAX_LINE_BYTES is an error line naming its number, its size and
+    the limit, as a bad JSON line is; the lines after it are scored. Before, the whole line was
+    read and scored (a 50 MB line took the process past 2 GB)."""
+    monkeypatch.setenv("VEILLE_SCORE_MAX_LINE_BYTES", "5000")
+    huge = json.dumps({"id": "huge", "text": "sommet IA Paris " * 2_000})  # 32,029 bytes
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join([json.dumps(LINES[0]), huge, json.dumps(LINES[1])]) + "\n", "utf-8")
+    code, out, err = _run(["score", str(corpus)])
+    assert code == 0
+    a, bad, b = (json.loads(line) for line in out.splitlines())
+    assert (a["id"], a["relevant"], b["id"], b["language"]) == ("a", True, "b", "en")
+    assert bad == {
+        "line": 2,
+        "error": f"line too long: {len(huge)} bytes, over the limit of 5000 bytes "
+        "(VEILLE_SCORE_MAX_LINE_BYTES); not read, not scored",
+    }
+    assert "scored 2 lines, 1 errors" in err
+    # stdin, read as text (a StringIO): the same, the size in UTF-8 bytes; alone, it fails (exit 1)
+    accented = huge.replace("sommet", "été")  # 26,029 characters, 30,029 bytes
+    code, out, _ = _run(["score"], stdin=accented + "\n")
+    assert code == 1
+    assert json.loads(out)["error"].startswith(f"line too long: {len(accented.encode())} bytes,")
+
+
+def test_score_takes_an_article_of_hundreds_of_kb_by_default() -> None:
+    """The default cap (4 MiB) is far above a long article's text, accents escaped included."""
+    text = "Le sommet pour l'action sur l'IA s'ouvre au Grand Palais, à Paris, dès février. " * 6_000
+    line = json.dumps({"id": "long", "text": text})  # ~560 kB, each é as \\u00e9
+    assert len(line) > 500_000
+    code, out, _ = _run(["score"], stdin=line + "\n")
+    assert code == 0
+    assert json.loads(out)["relevant"] is True
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "lots"])
+def test_a_line_cap_that_is_not_a_positive_integer_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("VEILLE_SCORE_MAX_LINE_BYTES", value)
+    code, out, err = _run(["score"], stdin=json.dumps(LINES[0]) + "\n")
+    assert code == 2 and out == ""
+    assert "VEILLE_SCORE_MAX_LINE_BYTES must be an integer" in err

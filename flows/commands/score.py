@@ -16,7 +16,8 @@ for a text without a title, its path words are a zone of the evidence when the t
 output: one JSON object per line with language, language_confidence, relevance, relevant,
 relevance_terms, relevance_why (the matched terms per zone and the sentence that weighed most,
 as search, export and the feed show it), topic_version (and "id" when given, "published_at" as
-read when given); a bad line gives {"line", "error"}.
+read when given); a bad line gives {"line", "error"}, and so does a line over
+VEILLE_SCORE_MAX_LINE_BYTES (default 4 MiB), skipped without being read into memory.
 
 example:
   echo '{"title": "Sommet IA", "text": "Le sommet pour l action sur l IA s ouvre a Paris."}' | veille score
@@ -46,17 +47,22 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from monitors.judge.lines import bounded_lines
     from monitors.judge.relevance import load_topic
+    from monitors.settings import get_settings
 
+    max_line = get_settings().score_max_line_bytes
     topic = load_topic(args.topic)
-    # bytes in, decoded line by line: a line that is not UTF-8 is an error line, not a crash
+    # bytes in, decoded line by line: a line that is not UTF-8 is an error line, not a crash;
+    # one over VEILLE_SCORE_MAX_LINE_BYTES is skipped unread and is an error line too
     source = open(args.file, "rb") if args.file else getattr(sys.stdin, "buffer", sys.stdin)  # noqa: SIM115
+    lines = bounded_lines(source, max_line)
     try:
         if args.output is None:
-            scored, errors = _score(source, topic, sys.stdout)
+            scored, errors = _score(lines, topic, sys.stdout)
         else:
             with replaced_when_complete(args.output) as path, open(path, "w", encoding="utf-8") as out:
-                scored, errors = _score(source, topic, out)
+                scored, errors = _score(lines, topic, out)
     finally:
         if args.file:
             source.close()
@@ -64,12 +70,12 @@ def handle(args: argparse.Namespace) -> int:
     return 1 if errors and not scored else 0
 
 
-def _score(source: Any, topic: Any, out: TextIO) -> tuple[int, int]:
-    """Score ``source``'s lines to ``out`` as they come; the counts of scored and error lines."""
+def _score(lines: Any, topic: Any, out: TextIO) -> tuple[int, int]:
+    """Score ``lines`` to ``out`` as they come; the counts of scored and error lines."""
     from monitors.judge.evaluation import score_lines
 
     errors = scored = 0
-    for line in score_lines(source, topic, warn=lambda m: print(f"warning: {m}", file=sys.stderr)):
+    for line in score_lines(lines, topic, warn=lambda m: print(f"warning: {m}", file=sys.stderr)):
         out.write(line + "\n")
         if line.startswith('{"line"'):
             errors += 1

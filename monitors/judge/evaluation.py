@@ -14,6 +14,7 @@ from typing import Any
 
 from monitors.judge.explain import why
 from monitors.judge.language import detect_language
+from monitors.judge.lines import LineTooLong
 from monitors.judge.relevance import Topic, parse_published, score_item, score_relevance
 
 HARD_NEGATIVE_TAG = "hard_negative"
@@ -228,13 +229,24 @@ def evaluate_language(path: str | Path) -> dict[str, Any]:
     }
 
 
+def too_long_error(line: LineTooLong) -> str:
+    """Why a line was not scored: its size and the limit, and the setting that raises it."""
+    return (
+        f"line too long: {line.size} bytes, over the limit of {line.limit} bytes "
+        "(VEILLE_SCORE_MAX_LINE_BYTES); not read, not scored"
+    )
+
+
 def score_lines(
-    lines: Iterable[str | bytes], topic: Topic, warn: Callable[[str], None] | None = None
+    lines: Iterable[str | bytes | LineTooLong],
+    topic: Topic,
+    warn: Callable[[str], None] | None = None,
 ) -> Iterator[str]:
     """Score JSON lines ({"text", optional "title"/"description"/"published_at"/"url"/"id"}) into
     JSON lines.
 
-    Lines may be bytes (a file read as it is): one that is not UTF-8 is an error line too.
+    Lines may be bytes (a file read as it is): one that is not UTF-8 is an error line too; so
+    is a :class:`LineTooLong` (a line ``bounded_lines`` did not read: too many bytes).
     A line that is not a JSON object with a string "text" yields {"error", "line"} instead of
     raising, so one bad record never stops a batch. Blank lines are skipped. A "published_at"
     that does not parse is ignored with a warning naming the line (``warn``), and the line is
@@ -242,6 +254,9 @@ def score_lines(
     zone (``url``) of the topic's evidence; one that is not a string is ignored with a warning.
     """
     for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, LineTooLong):
+            yield json.dumps({"line": number, "error": too_long_error(raw)})
+            continue
         if isinstance(raw, bytes):
             try:
                 line = raw.decode("utf-8-sig")

@@ -1,0 +1,59 @@
+"""Read a stream line by line without ever holding more than a set number of bytes of one line.
+
+``for line in stream`` reads a whole line into memory however long it is: a 50 MB line of
+``veille score`` input took the process past 2 GB. Here a line longer than ``max_bytes`` is
+skipped in bounded chunks up to its newline and stands as a :class:`LineTooLong` (its size),
+so the caller can report it on that line number and go on with the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+#: bytes (or characters, on a text stream) read at a time while skipping an overlong line
+SKIP_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class LineTooLong:
+    """A line that was not read: ``size`` bytes (its newline excluded), over ``limit``."""
+
+    size: int
+    limit: int
+
+
+def _size(piece: str | bytes) -> int:
+    return len(piece.encode("utf-8")) if isinstance(piece, str) else len(piece)
+
+
+def _ends(piece: str | bytes) -> bool:
+    return piece.endswith("\n") if isinstance(piece, str) else piece.endswith(b"\n")
+
+
+def bounded_lines(stream: IO[bytes] | IO[str], max_bytes: int) -> Iterator[str | bytes | LineTooLong]:
+    """Each line of ``stream`` (newline kept), or a :class:`LineTooLong` in its place when it holds
+    more than ``max_bytes`` bytes; memory stays within about ``max_bytes`` whatever the input.
+
+    A text stream (``sys.stdin`` replaced by a ``StringIO``) is read the same way and its lines
+    are measured in UTF-8 bytes.
+    """
+    while True:
+        line = stream.readline(max_bytes + 1)
+        if not line:
+            return
+        size = _size(line)
+        ends = _ends(line)
+        if ends:
+            size -= 1
+        if size <= max_bytes:
+            yield line
+            continue
+        while not ends:  # skip the rest of the line in bounded chunks, counting it
+            piece = stream.readline(SKIP_CHUNK)
+            if not piece:
+                break
+            ends = _ends(piece)
+            size += _size(piece) - (1 if ends else 0)
+        yield LineTooLong(size=size, limit=max_bytes)
