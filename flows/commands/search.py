@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from flows.commands.common import at_least, prepare_database, unknown_topic
+from monitors.archive.web_query import MAX_QUERY_WORDS, QueryError, web_query
 
 EXAMPLE = """example:
   veille search "sommet IA Macron"
@@ -19,11 +20,19 @@ EXAMPLE = """example:
 
 The query uses web-search syntax (websearch_to_tsquery, French stemming, accents ignored):
 words are ANDed, "quoted phrase", OR, -excluded. Title matches weigh more than description,
-then text.
+then text. A word or phrase typed twice counts once; more than {MAX_QUERY_WORDS} words is an error.
 In psql: SELECT * FROM search_articles('sommet IA', 20);
-"""
+""".replace("{MAX_QUERY_WORDS}", str(MAX_QUERY_WORDS))
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def _query(value: str) -> str:
+    """The query without its repeated words; too many words is a usage error (exit 2)."""
+    try:
+        return web_query(value)
+    except QueryError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def register(sub: Any) -> None:
@@ -35,7 +44,11 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("query", help='web-search syntax: words, "phrase", OR, -word')
+    p.add_argument(
+        "query",
+        type=_query,
+        help=f'web-search syntax: words, "phrase", OR, -word (at most {MAX_QUERY_WORDS} words)',
+    )
     p.add_argument("--limit", "-n", type=at_least(1), default=20, metavar="N", help="at most N results (20)")
     p.add_argument("--relevant", action="store_true", help="only articles relevant to the topic")
     p.add_argument("--topic", metavar="NAME", help="only articles relevant to this topic (article_topics)")

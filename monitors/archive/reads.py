@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from monitors.archive.web_query import web_query
 from monitors.judge.explain import why
 
 
@@ -31,9 +32,11 @@ class SearchHit:
 
 
 def search(session: Session, query: str, limit: int = 20, relevant_only: bool = False) -> list[SearchHit]:
-    """Ranked French web-search (``websearch_to_tsquery``) with highlighted snippets."""
+    """Ranked French web-search (``websearch_to_tsquery``) with highlighted snippets; the query
+    without its repeated words (``web_query``: a QueryError past MAX_QUERY_WORDS words)."""
     rows = session.execute(
-        text("SELECT * FROM search_articles(:q, :n, :r)"), {"q": query, "n": limit, "r": relevant_only}
+        text("SELECT * FROM search_articles(:q, :n, :r)"),
+        {"q": web_query(query), "n": limit, "r": relevant_only},
     ).all()
     return [SearchHit(*row) for row in rows]
 

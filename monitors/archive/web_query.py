@@ -1,0 +1,75 @@
+"""A search query in web-search syntax, made safe to hand to ``websearch_to_tsquery``.
+
+``ts_headline`` (the snippet of ``search_articles``) takes time that grows much faster than the
+number of items in the query: "sommet" typed 300 times took minutes for 20 results. Repeated
+words and phrases are dropped here (``a a`` means ``a``, ``x OR x`` means ``x``) without changing
+what the query means, and a query of more than :data:`MAX_QUERY_WORDS` words is refused.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: words a query may hold once repeated ones are dropped (OR excluded): one of 32 costs a
+#: snippet about 12 ms, one of 64 about 80 ms (one-off), and `search --topic` makes 200 of them
+MAX_QUERY_WORDS = 32
+
+# what websearch_to_tsquery reads as one operand: a "phrase" (to the next quote or the end), or
+# a run of anything but spaces and quotes
+_TOKEN = re.compile(r'-?"[^"]*(?:"|$)|[^\s"]+')
+# an operand that is self-contained: a word of letters and digits joined by ' ’ . - (l'IA,
+# aujourd'hui, Grand-Palais, 3.5), or a closed "phrase", either maybe negated by a leading -
+_PLAIN = re.compile(r'-?(?:[^\W_]+(?:[\'’.\-][^\W_]+)*|"[^"]*")')
+_WORD = re.compile(r"[^\W_]+")
+
+
+class QueryError(ValueError):
+    """A query veille will not run; the message says why and what to do."""
+
+
+def _is_or(token: str) -> bool:
+    return token.lower() == "or"
+
+
+def _plain(tokens: list[str]) -> bool:
+    """Whether every token is a self-contained operand or an OR between two of them: then the
+    query is an OR of groups of ANDed operands, and a repeated operand or group can go."""
+    for i, token in enumerate(tokens):
+        if _is_or(token):
+            if i == 0 or i == len(tokens) - 1 or _is_or(tokens[i - 1]):
+                return False
+        elif not _PLAIN.fullmatch(token):
+            return False
+    return True
+
+
+def _dedupe(tokens: list[str]) -> list[str]:
+    groups: list[list[str]] = [[]]
+    for token in tokens:
+        if _is_or(token):
+            groups.append([])
+        elif token not in groups[-1]:
+            groups[-1].append(token)
+    kept: list[list[str]] = []
+    for group in groups:  # (a b) OR (b a) is (a b)
+        if set(group) not in [set(k) for k in kept]:
+            kept.append(group)
+    return [token for i, group in enumerate(kept) for token in ((["OR"] if i else []) + group)]
+
+
+def web_query(query: str) -> str:
+    """``query`` with its repeated words, phrases and OR branches dropped (the same text
+    repeated: "Sommet" and "sommet" are both kept); raises :class:`QueryError` past
+    :data:`MAX_QUERY_WORDS` words. A query with a token whose reach the split on spaces cannot
+    tell ("a OR OR b", a dangling -, an apostrophe opening a quote) is kept as it is."""
+    tokens = _TOKEN.findall(query)
+    if _plain(tokens):
+        tokens = _dedupe(tokens)
+        query = " ".join(tokens)
+    words = sum(len(_WORD.findall(t)) for t in tokens if not _is_or(t))
+    if words > MAX_QUERY_WORDS:
+        raise QueryError(
+            f"too many words: the query has {words}, a search takes at most {MAX_QUERY_WORDS}"
+            " (a word typed twice counts once); keep the words that matter"
+        )
+    return query
