@@ -228,3 +228,62 @@ def test_a_line_cap_that_is_not_a_positive_integer_is_an_error(
     code, out, err = _run(["score"], stdin=json.dumps(LINES[0]) + "\n")
     assert code == 2 and out == ""
     assert "VEILLE_SCORE_MAX_LINE_BYTES must be an integer" in err
+
+
+# written for this test: a summit article and a paragraph of its follow-up that names nothing of
+# the summit (a firm, a place and a person that do not exist)
+BATCH = [
+    {
+        "id": "article",
+        "title": "Sommet pour l'action sur l'IA : Valorine promet 4,2 milliards d'euros à Villeurbanne",
+        "text": (
+            "En marge du Sommet pour l'action sur l'intelligence artificielle, au Grand Palais, "
+            "l'entreprise lyonnaise Valorine a annoncé lundi un investissement de 4,2 milliards "
+            "d'euros dans un centre de calcul à Villeurbanne. Sa directrice, Hélène Corbière, a "
+            "détaillé le calendrier devant Emmanuel Macron et les autres dirigeants présents à Paris."
+        ),
+        "published_at": "2025-02-10",
+    },
+    {
+        "id": "paragraph",
+        "text": (
+            "Le chantier de Valorine à Villeurbanne doit commencer à l'automne, a précisé Hélène "
+            "Corbière, qui évoque 4,2 milliards d'euros et plusieurs centaines d'emplois sur dix ans."
+        ),
+        "published_at": "2025-02-11",
+    },
+]
+
+
+def test_score_judges_a_file_as_a_batch_unless_no_context(tmp_path: Path) -> None:
+    """As documented in `veille score --help`: the lines are one batch; --no-context scores each
+    line alone."""
+    corpus = tmp_path / "batch.jsonl"
+    corpus.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in BATCH) + "\n", encoding="utf-8")
+    code, out, err = _run(["score", str(corpus)])
+    assert code == 0
+    article, paragraph = (json.loads(line) for line in out.splitlines())
+    assert article["relevant"] and "relevance_context" not in article
+    assert paragraph["relevant"]
+    context = paragraph["relevance_context"]
+    assert (context["neighbour"], context["neighbour_id"]) == (1, "article")
+    assert {"e:valorine", "n:4.2e9"} <= set(context["shared"])
+    assert "in context: like line 1" in paragraph["relevance_why"]
+    assert "1 relevant by their context" in err
+
+    code, out, err = _run(["score", str(corpus), "--no-context"])
+    assert code == 0
+    article, paragraph = (json.loads(line) for line in out.splitlines())
+    assert article["relevant"] and not paragraph["relevant"]
+    assert "relevance_context" not in paragraph
+    assert "each line alone" in err
+
+
+def test_eval_prints_our_examples_with_the_set_as_context(tmp_path: Path) -> None:
+    """`veille eval` shows what the batch adds (veille score's default) beside the figures the
+    floors apply to (each item alone). ``--shared`` names an empty folder: no shared split read."""
+    code, out, err = _run(["eval", "--shared", str(tmp_path)])
+    assert code == 0, err
+    assert "shared labelled sets not found" in err
+    line = next(x for x in out.splitlines() if x.startswith("with the set as context"))
+    assert "(veille score's default): relevant P " in line and "precision on hard negatives" in line

@@ -112,3 +112,40 @@ def test_story_cv_by_pattern_with_the_articles_paragraphs(
     assert "paragraph undated      P 0.000 R 0.000  tp 0 fp 0 fn 2" in out
     # and the piece's leaders, hundred countries and rendez-vous are its story's alone
     assert "piece dated            P 0.000 R 0.000  tp 0 fp 0 fn 1" in out
+
+
+def test_story_cv_in_context(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--context`` (docs/topics.md, "Paragraphs in context"): each held-out story's items are
+    also judged in the batch of the whole split; a paragraph of the article's follow-up that names
+    nothing of the summit is found by its article, a paragraph on the same town only is not.
+    Our own text: a firm, a place and a person that do not exist."""
+    items: list[dict[str, str | None]] = [
+        {"id": "a", "story": "valorine", "kind": "article", "label": "summit", "published_at": "2025-02-10",
+         "title": "Sommet pour l'action sur l'IA : Valorine promet 4,2 milliards d'euros à Villeurbanne",
+         "text": "En marge du Sommet pour l'action sur l'intelligence artificielle, au Grand Palais, "
+                 "l'entreprise Valorine a annoncé un investissement de 4,2 milliards d'euros à "
+                 "Villeurbanne, a dit sa directrice, Hélène Corbière."},
+        {"id": "p", "story": "valorine", "kind": "paragraph", "label": "summit", "published_at": "2025-02-11",
+         "text": "Le chantier de Valorine à Villeurbanne doit commencer à l'automne, a précisé Hélène "
+                 "Corbière, qui évoque 4,2 milliards d'euros et plusieurs centaines d'emplois."},
+        {"id": "n", "story": "pool", "kind": "paragraph", "label": "politics_other",
+         "published_at": "2025-02-11",
+         "text": "Le chantier de la nouvelle piscine de Villeurbanne doit commencer à l'automne, selon "
+                 "la mairie, pour un coût de 12 millions d'euros."},
+        # another story naming the summit, so that its names are not the held-out story's alone
+        {"id": "o", "story": "opening", "kind": "article", "label": "summit", "published_at": "2025-02-10",
+         "title": "Le Sommet pour l'action sur l'IA s'ouvre à Paris",
+         "text": "Le Sommet pour l'action sur l'intelligence artificielle s'ouvre au Grand Palais."},
+    ]  # fmt: skip
+    data = _labelled(tmp_path, items)
+    assert main(["--data", str(data), "--patterns", "--context", "--choose"]) == 0
+    out = capsys.readouterr().out
+    alone, rest = out.split("in the batch of the whole split", 1)
+    in_context, chosen = rest.split("options chosen by nested", 1)
+    assert "each line alone:" in alone
+    assert "paragraph dated        P 0.000 R 0.000  tp 0 fp 0 fn 1  politics_other 0/1" in alone
+    assert "paragraph dated        P 1.000 R 1.000  tp 1 fp 0 fn 0  politics_other 0/1" in in_context
+    assert "paragraph undated      P 1.000 R 1.000  tp 1 fp 0 fn 0  politics_other 0/1" in in_context
+    assert "the whole split chooses" in chosen
+    assert main(["--data", str(data), "--patterns", "--context", "--other-sources"]) == 0
+    assert "neighbours from other pages only" in capsys.readouterr().out

@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Any
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "eval"
+CONTEXT_LABEL = "with the set as context (veille score's default)"
 
 EXAMPLE = """Reads tests/eval (our own examples) and the shared labelled splits (../shared/eval,
 else /work/shared/eval: relevance-dev.jsonl, tuned on, and relevance-test.jsonl, reported on;
 the floors apply to test; each split's figures are printed with the items' URLs, the
-pipeline's context, and without them). The folder's other topics are measured on their own examples,
-tests/eval/relevance-<name>.jsonl (floors: relevance_<name>); a topic that matches nothing in
-the labelled data is a warning. Exits 1 when a metric is below its floor
-(tests/eval/floors.json), so it can gate CI.
+pipeline's context, and without them, and with the whole set as context, as veille score
+judges a file: the floors apply to each item judged alone). The folder's other topics are
+measured on their own examples, tests/eval/relevance-<name>.jsonl (floors: relevance_<name>);
+a topic that matches nothing in the labelled data is a warning. Exits 1 when a metric is below
+its floor (tests/eval/floors.json), so it can gate CI.
 
 example:
   veille eval                                   # the shipped sets, topic and floors
@@ -99,13 +101,14 @@ def _print_shared(name: str, report: dict[str, Any]) -> None:
     for kind, figures in report["kinds"].items():
         rates = ", ".join(f"{label} {rate:.3f}" for label, rate in figures["fp_rate"].items())
         print(f"false-positive rate on {kind} negatives: {rates or 'none'}")
-    counterpart = report.get("url_counterpart", {})
-    for kind, figures in counterpart.get("kinds", {}).items():
-        rates = ", ".join(f"{label} {rate:.3f}" for label, rate in figures["fp_rate"].items())
-        print(
-            f"{kind}s {counterpart['label']}: P {figures['precision']:.3f} R {figures['recall']:.3f}"
-            f" F1 {figures['f1']:.3f}; false-positive rate {rates or 'none'}"
-        )
+    for name in ("url_counterpart", "context_counterpart"):
+        counterpart = report.get(name, {})
+        for kind, figures in counterpart.get("kinds", {}).items():
+            rates = ", ".join(f"{label} {rate:.3f}" for label, rate in figures["fp_rate"].items())
+            print(
+                f"{kind}s {counterpart['label']}: P {figures['precision']:.3f} R {figures['recall']:.3f}"
+                f" F1 {figures['f1']:.3f}; false-positive rate {rates or 'none'}"
+            )
 
 
 def _print_own(header: str, report: dict[str, Any]) -> None:
@@ -121,6 +124,14 @@ def _print_own(header: str, report: dict[str, Any]) -> None:
         f"accuracy {report['accuracy']:.3f}; hard negatives {report['hard_negatives']},"
         f" precision on them {report['hard_negative_precision']:.3f}"
     )
+    counterpart = report.get("context_counterpart")
+    if counterpart:
+        figures = counterpart["relevant"]
+        print(
+            f"{counterpart['label']}: relevant P {figures['precision']:.3f} R {figures['recall']:.3f}"
+            f" F1 {figures['f1']:.3f};"
+            f" precision on hard negatives {counterpart['hard_negative_precision']:.3f}"
+        )
 
 
 def _shared_files(shared: Path | None) -> list[Path]:
@@ -201,6 +212,14 @@ def handle(args: argparse.Namespace) -> int:
     topic = load_topic(args.topic)
     floors = json.loads(Path(args.floors).read_text("utf-8"))
     relevance = evaluate_relevance(args.relevance_set, topic)
+    # what the batch adds (veille score's default; the floors apply to each item alone, as the
+    # pipeline scores articles)
+    in_context = evaluate_relevance(args.relevance_set, topic, context=True)
+    relevance["context_counterpart"] = {
+        "label": CONTEXT_LABEL,
+        "relevant": in_context["relevant"],
+        "hard_negative_precision": in_context["hard_negative_precision"],
+    }
     language = evaluate_language(args.language_set)
     reports = {"relevance": relevance, "language": language}
     shared = Path(args.shared) if args.shared else shared_eval_dir()
@@ -218,6 +237,8 @@ def handle(args: argparse.Namespace) -> int:
             # (a zone of weight 1) when the topic does not
             other = evaluate_relevance(path, url_topic, url=url_topic is not topic)
             report["url_counterpart"] = {"label": url_label, "kinds": other["kinds"]}
+            in_context = evaluate_relevance(path, topic, context=True)
+            report["context_counterpart"] = {"label": CONTEXT_LABEL, "kinds": in_context["kinds"]}
     if not any(r["flagged"] for k, r in reports.items() if k.startswith("relevance")):
         warnings.append(f"topic {topic.name} matches nothing in the labelled data")
     if args.topic is None:  # the other topics of the folder: measured on their own sets, or warned about

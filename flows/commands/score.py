@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any, TextIO
 
@@ -18,11 +19,19 @@ relevance_terms, relevance_why (the matched terms per zone and the sentence that
 as search, export and the feed show it), topic_version (and "id" when given, "published_at" as
 read when given); a bad line gives {"line", "error"}, and so does a line over
 VEILLE_SCORE_MAX_LINE_BYTES (default 4 MiB), skipped without being read into memory.
+the lines are one batch (the file is read and scored whole, then written; --no-context for a
+file too large to hold): a short untitled text the rules missed
+that is close to a line they found about the event (similar story vectors, two distinctive
+names or numbers in common, dates within a week) is relevant too, with "relevance_context"
+naming that line, the similarity and the shared features (docs/topics.md, "Paragraphs in
+context"); a line's result then depends on the others. --no-context scores each line alone,
+as it streams (as the pipeline scores articles).
 
 example:
   echo '{"title": "Sommet IA", "text": "Le sommet pour l action sur l IA s ouvre a Paris."}' | veille score
   echo '{"text": "Ils parlent d IA.", "url": "https://x.fr/sommet-ia-paris"}' | veille score --topic url.toml
   veille score corpus.jsonl --topic my_topic.toml > scored.jsonl
+  veille score corpus.jsonl --no-context      # each line alone
 """
 
 
@@ -43,6 +52,12 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="write here instead of stdout; FILE is replaced only once every line is scored",
     )
+    p.add_argument(
+        "--no-context",
+        action="store_true",
+        help="score each line alone (default: the lines are a batch, a short text may be relevant "
+        "for a line about the event close to it)",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -57,28 +72,33 @@ def handle(args: argparse.Namespace) -> int:
     # one over VEILLE_SCORE_MAX_LINE_BYTES is skipped unread and is an error line too
     source = open(args.file, "rb") if args.file else getattr(sys.stdin, "buffer", sys.stdin)  # noqa: SIM115
     lines = bounded_lines(source, max_line)
+    context = not args.no_context
     try:
         if args.output is None:
-            scored, errors = _score(lines, topic, sys.stdout)
+            scored, errors, lifted = _score(lines, topic, sys.stdout, context)
         else:
             with replaced_when_complete(args.output) as path, open(path, "w", encoding="utf-8") as out:
-                scored, errors = _score(lines, topic, out)
+                scored, errors, lifted = _score(lines, topic, out, context)
     finally:
         if args.file:
             source.close()
-    print(f"scored {scored} lines, {errors} errors (topic {topic.version})", file=sys.stderr)
+    how = f"{lifted} relevant by their context" if context else "each line alone"
+    print(f"scored {scored} lines, {errors} errors, {how} (topic {topic.version})", file=sys.stderr)
     return 1 if errors and not scored else 0
 
 
-def _score(lines: Any, topic: Any, out: TextIO) -> tuple[int, int]:
-    """Score ``lines`` to ``out`` as they come; the counts of scored and error lines."""
+def _score(lines: Any, topic: Any, out: TextIO, context: bool) -> tuple[int, int, int]:
+    """Score ``lines`` to ``out`` (as they come, or as one batch with ``context``); the
+    counts of scored lines, error lines, and lines relevant by their context."""
     from monitors.judge.evaluation import score_lines
 
-    errors = scored = 0
-    for line in score_lines(lines, topic, warn=lambda m: print(f"warning: {m}", file=sys.stderr)):
+    errors = scored = lifted = 0
+    warn = lambda m: print(f"warning: {m}", file=sys.stderr)  # noqa: E731
+    for line in score_lines(lines, topic, warn=warn, context=context):
         out.write(line + "\n")
         if line.startswith('{"line"'):
             errors += 1
         else:
             scored += 1
-    return scored, errors
+            lifted += "relevance_context" in json.loads(line)
+    return scored, errors, lifted

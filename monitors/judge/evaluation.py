@@ -6,16 +6,20 @@ floors on the figures computed here so a change that degrades them fails the bui
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from monitors.judge.context import propagate
 from monitors.judge.explain import why
 from monitors.judge.language import detect_language
 from monitors.judge.lines import LineTooLong
-from monitors.judge.relevance import Topic, parse_published, score_item, score_relevance
+from monitors.judge.relevance import RelevanceResult, Topic, parse_published, score_item, score_relevance
 
 HARD_NEGATIVE_TAG = "hard_negative"
 #: the shared labelled sets, read at run time from ``../shared/eval`` next to the repository
@@ -99,7 +103,11 @@ def _word_count(text: str) -> int:
 
 
 def evaluate_relevance(
-    path: str | Path, topic: Topic, positive_labels: Iterable[str] | None = None, url: bool = True
+    path: str | Path,
+    topic: Topic,
+    positive_labels: Iterable[str] | None = None,
+    url: bool = True,
+    context: bool = False,
 ) -> dict[str, Any]:
     """Precision/recall/F1 for both labels, hard-negative precision, per-kind figures, the errors.
 
@@ -107,7 +115,9 @@ def evaluate_relevance(
     sets: relevant when it is one of ``positive_labels``, default the topic's ``labels``).
     ``published_at`` is passed to scoring when it parses (else ignored), and the item's ``url``
     unless ``url`` is False (what the text alone gives). Per kind ("article",
-    "paragraph"): P/R/F1 and, for each negative label, the false-positive rate.
+    "paragraph"): P/R/F1 and, for each negative label, the false-positive rate. ``context``: the
+    set is one batch, and short texts close to an item the rules found about the event are
+    relevant too (:func:`monitors.judge.context.propagate`); by default each item is alone.
 
     hard_negative_precision: among items tagged "hard_negative" (all labelled not relevant:
     other AI summits, the AI Act alone, product launches, data centres, other Paris events,
@@ -121,8 +131,10 @@ def evaluate_relevance(
     negatives: dict[str, dict[str, list[int]]] = {}  # kind -> label -> [flagged, total]
     hard_total = hard_ok = 0
     errors: list[dict[str, Any]] = []
-    for item in items:
-        result = score_item(topic, item, url=url)
+    results = [score_item(topic, item, url=url) for item in items]
+    if context:
+        results = propagate(topic, items, results)
+    for item, result in zip(items, results, strict=True):
         truth = bool(item["relevant"]) if "relevant" in item else item.get("label") in positives
         predicted = result.relevant
         key = ("t" if truth == predicted else "f") + ("p" if predicted else "n")
@@ -237,22 +249,21 @@ def too_long_error(line: LineTooLong) -> str:
     )
 
 
-def score_lines(
-    lines: Iterable[str | bytes | LineTooLong],
-    topic: Topic,
-    warn: Callable[[str], None] | None = None,
-) -> Iterator[str]:
-    """Score JSON lines ({"text", optional "title"/"description"/"published_at"/"url"/"id"}) into
-    JSON lines.
+@dataclass(frozen=True)
+class _Scored:
+    """One line of ``score_lines``: its number, the record read, and what the rules said."""
 
-    Lines may be bytes (a file read as it is): one that is not UTF-8 is an error line too; so
-    is a :class:`LineTooLong` (a line ``bounded_lines`` did not read: too many bytes).
-    A line that is not a JSON object with a string "text" yields {"error", "line"} instead of
-    raising, so one bad record never stops a batch. Blank lines are skipped. A "published_at"
-    that does not parse is ignored with a warning naming the line (``warn``), and the line is
-    still scored. The page's "url" is context, as in the pipeline: its path words are a weak
-    zone (``url``) of the topic's evidence; one that is not a string is ignored with a warning.
-    """
+    number: int
+    record: dict[str, Any]
+    published: date | None
+    language: Any
+    relevance: RelevanceResult
+
+
+def _score_each(
+    lines: Iterable[str | bytes | LineTooLong], topic: Topic, warn: Callable[[str], None] | None
+) -> Iterator[_Scored | str]:
+    """Each line scored on its own, or its error line (JSON)."""
     for number, raw in enumerate(lines, start=1):
         if isinstance(raw, LineTooLong):
             yield json.dumps({"line": number, "error": too_long_error(raw)})
@@ -302,21 +313,65 @@ def score_lines(
                 out["id"] = record["id"]
             yield json.dumps(out, ensure_ascii=False)
             continue
-        result: dict[str, Any] = {}
-        if "id" in record:
-            result["id"] = record["id"]
-        if record.get("published_at") is not None:
-            result["published_at"] = published.isoformat() if published else None
-        result.update(
-            {
-                "language": language.language,
-                "language_confidence": language.confidence,
-                "relevance": relevance.score,
-                "relevant": relevance.relevant,
-                "relevance_terms": relevance.terms,
-                # why, as search, export and the feed say it: matched terms per zone, best sentence
-                "relevance_why": why(relevance.evidence),
-                "topic_version": relevance.topic_version,
-            }
-        )
-        yield json.dumps(result, ensure_ascii=False)
+        yield _Scored(number, record, published, language, relevance)
+
+
+def _render(scored: _Scored) -> str:
+    record, relevance = scored.record, scored.relevance
+    result: dict[str, Any] = {}
+    if "id" in record:
+        result["id"] = record["id"]
+    if record.get("published_at") is not None:
+        result["published_at"] = scored.published.isoformat() if scored.published else None
+    result.update(
+        {
+            "language": scored.language.language,
+            "language_confidence": scored.language.confidence,
+            "relevance": relevance.score,
+            "relevant": relevance.relevant,
+            "relevance_terms": relevance.terms,
+            # why, as search, export and the feed say it: matched terms per zone, best sentence
+            "relevance_why": why(relevance.evidence),
+            "topic_version": relevance.topic_version,
+        }
+    )
+    if relevance.evidence.get("context"):
+        result["relevance_context"] = relevance.evidence["context"]
+    return json.dumps(result, ensure_ascii=False)
+
+
+def score_lines(
+    lines: Iterable[str | bytes | LineTooLong],
+    topic: Topic,
+    warn: Callable[[str], None] | None = None,
+    context: bool = True,
+) -> Iterator[str]:
+    """Score JSON lines ({"text", optional "title"/"description"/"published_at"/"url"/"id"}) into
+    JSON lines.
+
+    Lines may be bytes (a file read as it is): one that is not UTF-8 is an error line too; so
+    is a :class:`LineTooLong` (a line ``bounded_lines`` did not read: too many bytes).
+    A line that is not a JSON object with a string "text" yields {"error", "line"} instead of
+    raising, so one bad record never stops a batch. Blank lines are skipped. A "published_at"
+    that does not parse is ignored with a warning naming the line (``warn``), and the line is
+    still scored. The page's "url" is context, as in the pipeline: its path words are a weak
+    zone (``url``) of the topic's evidence; one that is not a string is ignored with a warning.
+
+    ``context`` (the default): the lines are a batch, read whole before any is written, and a
+    short text the rules missed that is close to a line they found about the event is relevant
+    too (:func:`monitors.judge.context.propagate`; its evidence, ``relevance_context``, names
+    that line): a line's result then depends on the others. ``context=False`` scores each line
+    alone, as it streams.
+    """
+    if not context:
+        for scored in _score_each(lines, topic, warn):
+            yield scored if isinstance(scored, str) else _render(scored)
+        return
+    done = list(_score_each(lines, topic, warn))
+    kept = [s for s in done if not isinstance(s, str)]
+    lifted = propagate(
+        topic, [s.record for s in kept], [s.relevance for s in kept], refs=[s.number for s in kept]
+    )
+    after = {id(s): dataclasses.replace(s, relevance=r) for s, r in zip(kept, lifted, strict=True)}
+    for scored in done:
+        yield scored if isinstance(scored, str) else _render(after[id(scored)])

@@ -22,6 +22,9 @@ def why(evidence: dict[str, Any] | None) -> str:
     short = evidence.get("short_text")
     if short and short.get("decided"):
         parts.append(_short_reason(short, (evidence.get("period") or {}).get("published_at")))
+    context = evidence.get("context")
+    if context and context.get("decided"):
+        parts.append(_context_reason(context))
     model = evidence.get("model")
     if model and model.get("decided") and model.get("features"):
         parts.append("model: " + ", ".join(str(f[0]) for f in model["features"][:3]))
@@ -51,3 +54,15 @@ def _short_reason(short: dict[str, Any], published_at: str | None) -> str:
     if short.get("bare"):
         themes += f" (the gathering: {' + '.join(short['bare'])})"
     return f"short text {when}: {', '.join(short['groups'])}{themes}"
+
+
+def _context_reason(context: dict[str, Any]) -> str:
+    """ "in context: like line 3 «Sommet IA: ...» (similarity 0.44; shared valorine, 4.2e9)": why
+    a short text the rules missed was kept for its neighbour in the batch."""
+    shared = ", ".join(str(f).split(":", 1)[-1] for f in context.get("shared") or ())
+    title = context.get("neighbour_title") or ""
+    return (
+        f"in context: like line {context.get('neighbour')}"
+        + (f" «{title}»" if title else "")
+        + f" (similarity {context.get('similarity')}; shared {shared})"
+    )
