@@ -12,10 +12,15 @@ it drops every *pattern* of the topic (terms, proximity sides, other events' cas
 found in the held-out story's items and in no other story's, so a word that only one story
 of the dev split holds counts for nothing on it; ``--pieces`` also scores the paragraphs cut
 from the articles (each line of at least 20 words but the title, read untitled, kind
-``piece``, labelled as their article). Numbers for docs/topics.md:
+``piece``, labelled as their article). ``--context`` also judges each held-out story's items in
+the batch of the whole split, scored by what the held-out story's topic knows, then propagated
+(``monitors/judge/context.py``); ``--other-sources`` keeps a paragraph's own page out of its
+neighbours; ``--choose`` chooses the context's options by nested leave-one-story-out. Numbers
+for docs/topics.md:
 
     python tests/eval/story_cv.py [--topic TOML] [--data FILE] [--drop-groups entity,cast] [--url-weight 1]
     python tests/eval/story_cv.py --patterns --pieces
+    python tests/eval/story_cv.py --patterns --pieces --context [--other-sources] [--choose]
 """
 
 from __future__ import annotations
