@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
+from tests.test_context import PARAGRAPH, SEED
 
 LINES = [
     {
@@ -230,29 +231,9 @@ def test_a_line_cap_that_is_not_a_positive_integer_is_an_error(
     assert "VEILLE_SCORE_MAX_LINE_BYTES must be an integer" in err
 
 
-# written for this test: a summit article and a paragraph of its follow-up that names nothing of
-# the summit (a firm, a place and a person that do not exist)
-BATCH = [
-    {
-        "id": "article",
-        "title": "Sommet pour l'action sur l'IA : Valorine promet 4,2 milliards d'euros à Villeurbanne",
-        "text": (
-            "En marge du Sommet pour l'action sur l'intelligence artificielle, au Grand Palais, "
-            "l'entreprise lyonnaise Valorine a annoncé lundi un investissement de 4,2 milliards "
-            "d'euros dans un centre de calcul à Villeurbanne. Sa directrice, Hélène Corbière, a "
-            "détaillé le calendrier devant Emmanuel Macron et les autres dirigeants présents à Paris."
-        ),
-        "published_at": "2025-02-10",
-    },
-    {
-        "id": "paragraph",
-        "text": (
-            "Le chantier de Valorine à Villeurbanne doit commencer à l'automne, a précisé Hélène "
-            "Corbière, qui évoque 4,2 milliards d'euros et plusieurs centaines d'emplois sur dix ans."
-        ),
-        "published_at": "2025-02-11",
-    },
-]
+# our own text (tests/test_context.py): a summit article, and a paragraph of its follow-up that
+# names nothing of the summit
+BATCH = [dict(SEED, id="article"), dict(PARAGRAPH, id="paragraph")]
 
 
 def test_score_judges_a_file_as_a_batch_unless_no_context(tmp_path: Path) -> None:
