@@ -236,12 +236,12 @@ def test_a_line_cap_that_is_not_a_positive_integer_is_an_error(
 BATCH = [dict(SEED, id="article"), dict(PARAGRAPH, id="paragraph")]
 
 
-def test_score_judges_a_file_as_a_batch_unless_no_context(tmp_path: Path) -> None:
-    """As documented in `veille score --help`: the lines are one batch; --no-context scores each
-    line alone."""
+def test_score_judges_a_file_as_a_batch_with_context(tmp_path: Path) -> None:
+    """As documented in `veille score --help`: --context reads the lines as one batch; by
+    default each line is scored alone."""
     corpus = tmp_path / "batch.jsonl"
     corpus.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in BATCH) + "\n", encoding="utf-8")
-    code, out, err = _run(["score", str(corpus)])
+    code, out, err = _run(["score", str(corpus), "--context"])
     assert code == 0
     article, paragraph = (json.loads(line) for line in out.splitlines())
     assert article["relevant"] and "relevance_context" not in article
@@ -252,7 +252,7 @@ def test_score_judges_a_file_as_a_batch_unless_no_context(tmp_path: Path) -> Non
     assert "in context: like line 1" in paragraph["relevance_why"]
     assert "1 relevant by their context" in err
 
-    code, out, err = _run(["score", str(corpus), "--no-context"])
+    code, out, err = _run(["score", str(corpus)])
     assert code == 0
     article, paragraph = (json.loads(line) for line in out.splitlines())
     assert article["relevant"] and not paragraph["relevant"]
@@ -261,10 +261,10 @@ def test_score_judges_a_file_as_a_batch_unless_no_context(tmp_path: Path) -> Non
 
 
 def test_eval_prints_our_examples_with_the_set_as_context(tmp_path: Path) -> None:
-    """`veille eval` shows what the batch adds (veille score's default) beside the figures the
+    """`veille eval` shows what the batch adds (veille score --context) beside the figures the
     floors apply to (each item alone). ``--shared`` names an empty folder: no shared split read."""
     code, out, err = _run(["eval", "--shared", str(tmp_path)])
     assert code == 0, err
     assert "shared labelled sets not found" in err
     line = next(x for x in out.splitlines() if x.startswith("with the set as context"))
-    assert "(veille score's default): relevant P " in line and "precision on hard negatives" in line
+    assert "(veille score --context): relevant P " in line and "precision on hard negatives" in line

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "eval"
-CONTEXT_LABEL = "with the set as context (veille score's default)"
+CONTEXT_LABEL = "with the set as context (veille score --context)"
 
 EXAMPLE = """Reads tests/eval (our own examples) and the shared labelled splits (../shared/eval,
 else /work/shared/eval: relevance-dev.jsonl, tuned on, and relevance-test.jsonl, reported on;
@@ -212,7 +212,7 @@ def handle(args: argparse.Namespace) -> int:
     topic = load_topic(args.topic)
     floors = json.loads(Path(args.floors).read_text("utf-8"))
     relevance = evaluate_relevance(args.relevance_set, topic)
-    # what the batch adds (veille score's default; the floors apply to each item alone, as the
+    # what the batch adds (veille score --context; the floors apply to each item alone, as the
     # pipeline scores articles)
     in_context = evaluate_relevance(args.relevance_set, topic, context=True)
     relevance["context_counterpart"] = {

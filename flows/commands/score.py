@@ -19,19 +19,18 @@ relevance_terms, relevance_why (the matched terms per zone and the sentence that
 as search, export and the feed show it), topic_version (and "id" when given, "published_at" as
 read when given); a bad line gives {"line", "error"}, and so does a line over
 VEILLE_SCORE_MAX_LINE_BYTES (default 4 MiB), skipped without being read into memory.
-the lines are one batch (the file is read and scored whole, then written; --no-context for a
-file too large to hold): a short untitled text the rules missed
-that is close to a line they found about the event (similar story vectors, two distinctive
-names or numbers in common, dates within a week) is relevant too, with "relevance_context"
-naming that line, the similarity and the shared features (docs/topics.md, "Paragraphs in
-context"); a line's result then depends on the others. --no-context scores each line alone,
-as it streams (as the pipeline scores articles).
+each line is scored alone, as it streams (as the pipeline scores articles). --context reads
+the lines as one batch (the file is read and scored whole, then written): a short untitled
+text the rules missed that is close to a line they found about the event (similar story
+vectors, two distinctive names or numbers in common, dates within a week) is relevant too,
+with "relevance_context" naming that line, the similarity and the shared features
+(docs/topics.md, "Paragraphs in context"); a line's result then depends on the others.
 
 example:
   echo '{"title": "Sommet IA", "text": "Le sommet pour l action sur l IA s ouvre a Paris."}' | veille score
   echo '{"text": "Ils parlent d IA.", "url": "https://x.fr/sommet-ia-paris"}' | veille score --topic url.toml
   veille score corpus.jsonl --topic my_topic.toml > scored.jsonl
-  veille score corpus.jsonl --no-context      # each line alone
+  veille score corpus.jsonl --context         # the lines as one batch
 """
 
 
@@ -53,10 +52,10 @@ def register(sub: Any) -> None:
         help="write here instead of stdout; FILE is replaced only once every line is scored",
     )
     p.add_argument(
-        "--no-context",
+        "--context",
         action="store_true",
-        help="score each line alone (default: the lines are a batch, a short text may be relevant "
-        "for a line about the event close to it)",
+        help="read the lines as one batch, held in memory: a short text may be relevant for a line "
+        "about the event close to it (default: each line alone, streamed)",
     )
     p.set_defaults(handler=handle)
 
@@ -72,7 +71,7 @@ def handle(args: argparse.Namespace) -> int:
     # one over VEILLE_SCORE_MAX_LINE_BYTES is skipped unread and is an error line too
     source = open(args.file, "rb") if args.file else getattr(sys.stdin, "buffer", sys.stdin)  # noqa: SIM115
     lines = bounded_lines(source, max_line)
-    context = not args.no_context
+    context = args.context
     try:
         if args.output is None:
             scored, errors, lifted = _score(lines, topic, sys.stdout, context)

@@ -344,7 +344,7 @@ def score_lines(
     lines: Iterable[str | bytes | LineTooLong],
     topic: Topic,
     warn: Callable[[str], None] | None = None,
-    context: bool = True,
+    context: bool = False,
 ) -> Iterator[str]:
     """Score JSON lines ({"text", optional "title"/"description"/"published_at"/"url"/"id"}) into
     JSON lines.
@@ -357,11 +357,11 @@ def score_lines(
     still scored. The page's "url" is context, as in the pipeline: its path words are a weak
     zone (``url``) of the topic's evidence; one that is not a string is ignored with a warning.
 
-    ``context`` (the default): the lines are a batch, read whole before any is written, and a
-    short text the rules missed that is close to a line they found about the event is relevant
-    too (:func:`monitors.judge.context.propagate`; its evidence, ``relevance_context``, names
-    that line): a line's result then depends on the others. ``context=False`` scores each line
-    alone, as it streams.
+    ``context``: the lines are a batch, read whole before any is written, and a short text the
+    rules missed that is close to a line they found about the event is relevant too
+    (:func:`monitors.judge.context.propagate`; its evidence, ``relevance_context``, names that
+    line): a line's result then depends on the others. By default each line is scored alone, as
+    it streams.
     """
     if not context:
         for scored in _score_each(lines, topic, warn):
