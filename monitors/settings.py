@@ -9,8 +9,9 @@ from pathlib import Path
 import platformdirs
 
 PROJECT_URL = "https://github.com/veille-project/veille"
-#: `veille score` refuses a longer input line: 4 MiB, ten times an article of a few hundred kB
-#: of text (even with its accents escaped as \u00e9); scoring takes tens of times a line's size
+#: `veille score` refuses a longer input line, eval and train-topic a longer labelled line: 4 MiB,
+#: ten times an article of a few hundred kB of text (even with its accents escaped as \u00e9);
+#: scoring takes tens of times a line's size
 SCORE_MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
@@ -100,7 +101,7 @@ class Settings:
     fetch_deadline: float = 60.0
     analysis_deadline: float = 60.0
     prefect: str = "auto"  # veille run as Prefect flows: auto (when a server is configured), on, off
-    score_max_line_bytes: int = SCORE_MAX_LINE_BYTES  # `veille score`: longer input lines are refused
+    score_max_line_bytes: int = SCORE_MAX_LINE_BYTES  # score, eval, train-topic refuse longer lines
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -3,6 +3,7 @@ exit 2, never a traceback (docs/operating.md, "Errors")."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,58 @@ def test_feed_serve_on_a_port_in_use_names_the_address(
         assert main(["feed", "--serve", str(port)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"veille: error: cannot serve the feed on 127.0.0.1:{port}: Address already in use", err
+
+
+def _labelled_argv(command: str, option: str, data: Path, tmp_path: Path) -> list[str]:
+    if command == "eval":
+        return ["eval", option, str(data), "--shared", str(tmp_path)]
+    return ["train-topic", "--data", str(data), "--output", str(tmp_path / "model.npz")]
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [("eval", "--relevance-set"), ("eval", "--language-set"), ("train-topic", "--data")],
+)
+def test_a_line_of_a_labelled_set_over_the_line_cap_names_its_file_line_and_size(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    option: str,
+) -> None:
+    """A labelled line over VEILLE_SCORE_MAX_LINE_BYTES (as ``veille score``'s input) stops the
+    command as a bad line does, naming FILE:LINE, its size and the limit, exit 2. Before, the
+    whole line was read, however long, and measured or trained on."""
+    monkeypatch.setenv("VEILLE_SCORE_MAX_LINE_BYTES", "5000")
+    first = {"text": "Le sommet pour l'action sur l'IA s'ouvre à Paris.", "relevant": True, "language": "fr"}
+    huge = {"text": "The AI Action Summit opens in Paris. " * 1_000, "relevant": False, "language": "en"}
+    long_line = json.dumps(huge).encode()
+    data = tmp_path / "labels.jsonl"
+    short = json.dumps(first).encode()
+    data.write_bytes(short + b"\n" + long_line + b"\n" + short + b"\n")
+    assert main(_labelled_argv(command, option, data, tmp_path)) == 2
+    out, err = capsys.readouterr()
+    assert err.strip() == (
+        f"veille: error: {data}:2: line too long: {len(long_line)} bytes, over the limit of 5000 bytes "
+        "(VEILLE_SCORE_MAX_LINE_BYTES); not read"
+    ), err
+    assert out == ""
+    assert not (tmp_path / "model.npz").exists()
+
+
+@pytest.mark.parametrize("command", ["eval", "train-topic"])
+def test_the_default_line_cap_applies_to_a_labelled_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Without the setting, the cap is veille score's 4 MiB: a line one byte over is refused
+    unread (before: read whole, then 'not JSON')."""
+    monkeypatch.delenv("VEILLE_SCORE_MAX_LINE_BYTES", raising=False)
+    data = tmp_path / "labels.jsonl"
+    with data.open("wb") as handle:
+        handle.write(b'{"text": "Le sommet pour l\'action sur l\'IA.", "relevant": true}\n')
+        handle.write(b"x" * (4 * 1024 * 1024 + 1) + b"\n")
+    assert main(_labelled_argv(command, "--relevance-set", data, tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"veille: error: {data}:2: line too long: 4194305 bytes, over the limit of 4194304 bytes"
+    ), err

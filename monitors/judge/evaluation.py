@@ -18,7 +18,7 @@ from typing import Any
 from monitors.judge.context import propagate
 from monitors.judge.explain import why
 from monitors.judge.language import detect_language
-from monitors.judge.lines import LineTooLong
+from monitors.judge.lines import LineTooLong, bounded_lines
 from monitors.judge.relevance import RelevanceResult, Topic, parse_published, score_item, score_relevance
 
 HARD_NEGATIVE_TAG = "hard_negative"
@@ -53,18 +53,27 @@ class LabelledDataError(ValueError):
     """A labelled set veille cannot measure or train on; the message starts with FILE:LINE."""
 
 
-def read_labelled(path: str | Path) -> list[dict[str, Any]]:
+def read_labelled(path: str | Path, max_line_bytes: int | None = None) -> list[dict[str, Any]]:
     """The items of a labelled JSON-lines set. An item that names a ``seed`` (a file path,
     relative to the set's folder) takes its ``text`` from that file, and its ``title`` from the
     file's line ``title_line`` (1-based) when given: the seed documents live once, in seeds/.
 
     A line that is not a JSON object with a string ``text`` (or a ``seed``) stops the reading
     with :class:`LabelledDataError` naming the file and line: figures measured without it
-    would not be the set's."""
+    would not be the set's. So does a line over ``max_line_bytes`` (default
+    ``VEILLE_SCORE_MAX_LINE_BYTES``, as ``veille score``), found in bounded reads without
+    holding it whole."""
+    if max_line_bytes is None:
+        from monitors.settings import get_settings
+
+        max_line_bytes = get_settings().score_max_line_bytes
     folder = Path(path).resolve().parent
     items = []
     with open(path, "rb") as handle:
-        for at, raw in enumerate(handle, 1):
+        for at, raw in enumerate(bounded_lines(handle, max_line_bytes), 1):
+            if isinstance(raw, LineTooLong):
+                raise LabelledDataError(f"{path}:{at}: {line_too_long(raw)}; not read")
+            assert isinstance(raw, bytes)  # a binary file
             if not raw.strip():
                 continue
             try:
@@ -241,12 +250,18 @@ def evaluate_language(path: str | Path) -> dict[str, Any]:
     }
 
 
-def too_long_error(line: LineTooLong) -> str:
-    """Why a line was not scored: its size and the limit, and the setting that raises it."""
+def line_too_long(line: LineTooLong) -> str:
+    """What is wrong with a line ``bounded_lines`` did not read: its size, the limit, and the
+    setting that raises it."""
     return (
         f"line too long: {line.size} bytes, over the limit of {line.limit} bytes "
-        "(VEILLE_SCORE_MAX_LINE_BYTES); not read, not scored"
+        "(VEILLE_SCORE_MAX_LINE_BYTES)"
     )
+
+
+def too_long_error(line: LineTooLong) -> str:
+    """Why a line was not scored (``veille score``'s error line)."""
+    return f"{line_too_long(line)}; not read, not scored"
 
 
 @dataclass(frozen=True)
