@@ -370,6 +370,22 @@ def test_discovery_suggests_a_json_feed_the_home_page_advertises(
     ]
 
 
+def test_discovery_tries_feed_json_when_nothing_is_advertised(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """A site whose only feed is a JSON Feed at /feed.json, linked from nowhere: the usual
+    paths include it (before: /feed/, /rss.xml, /feed.xml only, and no suggestion)."""
+    site.add("/old.xml", "gone", status=404, content_type="text/plain")
+    site.add("/", "<html><head><title>Accueil</title></head><body>Accueil</body></html>")
+    site.add("/feed.json", json_feed(site.base, [_item(site.base, 1)]), content_type="application/feed+json")
+    out = poll_source(client, settings, SourceState(1, "x", "feed", f"{site.base}/old.xml"))
+    assert out.suggested_feeds is not None
+    assert out.suggested_feeds["feeds"] == [
+        {"url": f"{site.base}/feed.json", "title": "Fil JSON", "entries": 1}
+    ]
+    assert len(site.hits("/feed.json")) == 1
+
+
 # --- any JSON value in any place ----------------------------------------------------------
 
 _JSON = st.recursive(

@@ -19,7 +19,7 @@ from monitors.collect.http import FEED_TYPES, HTML_TYPES, Client, FetchResult, H
 from monitors.collect.robots import RobotsCache
 from monitors.settings import Settings
 
-COMMON_PATHS = ("/feed/", "/rss.xml", "/feed.xml")
+COMMON_PATHS = ("/feed/", "/rss.xml", "/feed.xml", "/feed.json")
 MAX_CANDIDATES = 5
 
 
