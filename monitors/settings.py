@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,20 @@ class SettingsError(ValueError):
     """A ``VEILLE_*`` variable holds a value veille cannot use; the message names it."""
 
 
-def _int(name: str, default: int, minimum: int | None = None) -> int:
-    """An integer; with ``minimum``, at least that (a line cap of 0 would refuse every line)."""
+#: The longest wait a setting in seconds may ask for: a worker's answer is awaited with poll(2),
+#: whose timeout is an int of milliseconds (2**31 - 1 ms, about 24.8 days). Past it the wait
+#: raises OverflowError: VEILLE_ANALYSIS_DEADLINE=inf, or a year, hung every ingest worker.
+SECONDS_MAX = 2_147_483
+#: A source's poll interval is stored in seconds in an int4 column (about 68 years).
+INTERVAL_MAX = 2**31 - 1
+#: The sitemap window reaches back at most this many days (about 270 years): a date before
+#: year 1 cannot be computed (1e9 days failed every sitemap with an OverflowError).
+SITEMAP_DAYS_MAX = 100_000
+
+
+def _int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An integer within ``minimum``..``maximum`` when given (a line cap of 0 would refuse every
+    line); out of range is a :class:`SettingsError` naming the variable, the value and the range."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -34,13 +47,26 @@ def _int(name: str, default: int, minimum: int | None = None) -> int:
         value = int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
-    if minimum is not None and value < minimum:
-        raise SettingsError(f"{name} must be an integer of at least {minimum}, got {raw!r}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if maximum is None:
+            allowed = f"of at least {minimum}"
+        elif minimum is None:
+            allowed = f"of at most {maximum}"
+        else:
+            allowed = f"from {minimum} to {maximum}"
+        raise SettingsError(f"{name} must be an integer {allowed}, got {raw!r}")
     return value
 
 
-def _float(name: str, default: float, positive: bool = False) -> float:
-    """A number; with ``positive``, above 0 (a deadline of 0 would fail every page)."""
+def _float(
+    name: str,
+    default: float,
+    positive: bool = False,
+    maximum: float = SECONDS_MAX,
+    unit: str = "seconds",
+) -> float:
+    """A finite number from 0 (above 0 with ``positive``: a deadline of 0 would fail every page)
+    to ``maximum``; nan, inf, a negative or a too large value is a :class:`SettingsError`."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -48,8 +74,11 @@ def _float(name: str, default: float, positive: bool = False) -> float:
         value = float(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
-    if positive and not value > 0:
-        raise SettingsError(f"{name} must be a number of seconds above 0, got {raw!r}")
+    low_ok = value > 0 if positive else value >= 0
+    if not (math.isfinite(value) and low_ok and value <= maximum):
+        most = int(maximum) if float(maximum).is_integer() else maximum
+        allowed = f"above 0 and at most {most}" if positive else f"from 0 to {most}"
+        raise SettingsError(f"{name} must be a number of {unit} {allowed}, got {raw!r}")
     return value
 
 
@@ -110,28 +139,37 @@ class Settings:
         )
         contact = os.environ.get("VEILLE_CONTACT_URL") or PROJECT_URL
         agent = os.environ.get("VEILLE_USER_AGENT") or f"veille/0.1 (+{contact})"
+        timeout = _float("VEILLE_TIMEOUT", 20.0, positive=True)
+        low = _int("VEILLE_MIN_POLL_INTERVAL", 600, minimum=1, maximum=INTERVAL_MAX)
+        high = _int("VEILLE_MAX_POLL_INTERVAL", 86400, minimum=1, maximum=INTERVAL_MAX)
+        if low > high:  # the adaptive interval would silently stay at the maximum
+            raise SettingsError(
+                f"VEILLE_MIN_POLL_INTERVAL ({low}) must not be above VEILLE_MAX_POLL_INTERVAL ({high})"
+            )
         return cls(
             database_url=os.environ.get("VEILLE_DATABASE_URL") or None,
             data_dir=data_dir,
             allow_private_network=_bool(os.environ.get("VEILLE_ALLOW_PRIVATE_NETWORK")),
             contact_url=contact,
             user_agent=agent,
-            timeout=_float("VEILLE_TIMEOUT", 20.0),
-            max_bytes=_int("VEILLE_MAX_BYTES", 10 * 1024 * 1024),
-            concurrency=_int("VEILLE_CONCURRENCY", 16),
-            per_host_concurrency=_int("VEILLE_PER_HOST_CONCURRENCY", 2),
+            timeout=timeout,
+            max_bytes=_int("VEILLE_MAX_BYTES", 10 * 1024 * 1024, minimum=1),
+            concurrency=_int("VEILLE_CONCURRENCY", 16, minimum=1),
+            per_host_concurrency=_int("VEILLE_PER_HOST_CONCURRENCY", 2, minimum=1),
             per_host_delay=_float("VEILLE_PER_HOST_DELAY", 1.0),
-            max_attempts=_int("VEILLE_MAX_ATTEMPTS", 4),
-            batch_size=_int("VEILLE_BATCH_SIZE", 25),
+            max_attempts=_int("VEILLE_MAX_ATTEMPTS", 4, minimum=1),
+            batch_size=_int("VEILLE_BATCH_SIZE", 25, minimum=1),
             respect_robots=_bool(os.environ.get("VEILLE_RESPECT_ROBOTS"), default=True),
             robots_ttl=_float("VEILLE_ROBOTS_TTL", 3600.0),
             max_crawl_delay=_float("VEILLE_MAX_CRAWL_DELAY", 60.0),
-            min_poll_interval=_int("VEILLE_MIN_POLL_INTERVAL", 600),
-            max_poll_interval=_int("VEILLE_MAX_POLL_INTERVAL", 86400),
-            sitemap_window_days=_float("VEILLE_SITEMAP_WINDOW_DAYS", 7.0),
-            poll_interval_minutes=_int("VEILLE_POLL_INTERVAL_MINUTES", 10),
+            min_poll_interval=low,
+            max_poll_interval=high,
+            sitemap_window_days=_float(
+                "VEILLE_SITEMAP_WINDOW_DAYS", 7.0, positive=True, maximum=SITEMAP_DAYS_MAX, unit="days"
+            ),
+            poll_interval_minutes=_int("VEILLE_POLL_INTERVAL_MINUTES", 10, minimum=1),
             maintenance_cron=os.environ.get("VEILLE_MAINTENANCE_CRON") or "30 4 * * *",
-            parse_workers=_int("VEILLE_PARSE_WORKERS", 2),
+            parse_workers=_int("VEILLE_PARSE_WORKERS", 2, minimum=0),
             wayback_url=(os.environ.get("VEILLE_WAYBACK_URL") or "https://web.archive.org").rstrip("/"),
             commoncrawl_index_url=(
                 os.environ.get("VEILLE_COMMONCRAWL_INDEX_URL") or "https://index.commoncrawl.org"
@@ -141,14 +179,14 @@ class Settings:
             ).rstrip("/"),
             wayback_delay=_float("VEILLE_WAYBACK_DELAY", 1.0),
             commoncrawl_delay=_float("VEILLE_COMMONCRAWL_DELAY", 1.0),
-            archive_concurrency=_int("VEILLE_ARCHIVE_CONCURRENCY", 2),
-            archive_page_size=_int("VEILLE_ARCHIVE_PAGE_SIZE", 500),
-            archive_retries=_int("VEILLE_ARCHIVE_RETRIES", 4),
+            archive_concurrency=_int("VEILLE_ARCHIVE_CONCURRENCY", 2, minimum=1),
+            archive_page_size=_int("VEILLE_ARCHIVE_PAGE_SIZE", 500, minimum=1),
+            archive_retries=_int("VEILLE_ARCHIVE_RETRIES", 4, minimum=0),
             archive_retry_base=_float("VEILLE_ARCHIVE_RETRY_BASE", 2.0),
             sources_file=Path(os.environ["VEILLE_SOURCES"]) if os.environ.get("VEILLE_SOURCES") else None,
             topics_dir=Path(os.environ["VEILLE_TOPICS_DIR"]) if os.environ.get("VEILLE_TOPICS_DIR") else None,
             db_wait=_float("VEILLE_DB_WAIT", 30.0),
-            fetch_deadline=_float("VEILLE_FETCH_DEADLINE", 3 * _float("VEILLE_TIMEOUT", 20.0), positive=True),
+            fetch_deadline=_float("VEILLE_FETCH_DEADLINE", 3 * timeout, positive=True),
             analysis_deadline=_float("VEILLE_ANALYSIS_DEADLINE", 60.0, positive=True),
             prefect=_choice("VEILLE_PREFECT", ("auto", "on", "off")),
             score_max_line_bytes=_int("VEILLE_SCORE_MAX_LINE_BYTES", SCORE_MAX_LINE_BYTES, minimum=1),

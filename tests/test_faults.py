@@ -421,7 +421,7 @@ def test_a_deadline_of_zero_or_less_is_refused(
     assert main(["run"]) == 2
     assert (
         capsys.readouterr().err
-        == f"veille: error: {name} must be a number of seconds above 0, got {value!r}\n"
+        == f"veille: error: {name} must be a number of seconds above 0 and at most 2147483, got {value!r}\n"
     )
 
 
