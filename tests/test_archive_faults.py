@@ -90,6 +90,18 @@ def test_retry_after_is_capped_and_retries_are_bounded(
     assert "HTTP 429" in str(caught.value) and "after 2 attempts" in str(caught.value)
 
 
+@pytest.mark.parametrize("attempt", [12, 40, 2000])
+def test_the_backoff_of_many_retries_is_capped(monkeypatch: pytest.MonkeyPatch, attempt: int) -> None:
+    """VEILLE_ARCHIVE_RETRIES has no upper bound: the n-th retry waits at most
+    MAX_RETRY_AFTER (between half of it and all of it), not base x 2**n seconds (an 8-day wait
+    at the 19th retry), and a thousand retries do not overflow."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRY_BASE", "2")
+    settings = get_settings()
+    waits = [ar.backoff_delay(settings, attempt, None) for _ in range(20)]
+    assert all(ar.MAX_RETRY_AFTER / 2 <= w <= ar.MAX_RETRY_AFTER for w in waits)
+    assert ar.backoff_delay(settings, attempt, 86400.0) == ar.MAX_RETRY_AFTER
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_cdx_server_that_times_out_is_retried_then_recorded_on_the_job(
     archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

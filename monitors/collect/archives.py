@@ -120,8 +120,10 @@ def throttles(settings: Settings) -> dict[str, HostThrottle]:
 
 def backoff_delay(settings: Settings, attempt: int, retry_after: float | None) -> float:
     """The wait before retry ``attempt + 1``: exponential with full jitter, never sooner than
-    the archive's ``Retry-After`` (capped at :data:`MAX_RETRY_AFTER`)."""
-    backoff = settings.archive_retry_base * 2**attempt
+    the archive's ``Retry-After``; both capped at :data:`MAX_RETRY_AFTER`, so many retries
+    (``VEILLE_ARCHIVE_RETRIES=40``) wait ten minutes each at most, not 2**39 base seconds
+    (and 1,024 or more no longer overflow a float)."""
+    backoff = min(settings.archive_retry_base * 2.0 ** min(attempt, 64), MAX_RETRY_AFTER)
     return max(random.uniform(backoff / 2, backoff), min(retry_after or 0.0, MAX_RETRY_AFTER))
 
 
