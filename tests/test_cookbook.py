@@ -121,6 +121,12 @@ def check_macron(rows: Rows, conn: sa.Connection) -> None:
     assert all("**Macron**" in r["snippet"] for r in rows)
 
 
+def check_query_size(rows: Rows, conn: sa.Connection) -> None:
+    assert rows == [
+        {"query": "'sommet' & 'ia' & 'sommet' & !'lait'", "items": 8}
+    ]  # repeats kept: 4 words, 3 &, 1 !
+
+
 def check_terms(rows: Rows, conn: sa.Connection) -> None:
     terms: Counter[str] = Counter()
     for (names,) in conn.execute(
@@ -157,6 +163,7 @@ CHECKS: dict[str, Callable[[Rows, sa.Connection], None]] = {
     "Which outlets ran the most relevant articles, copies included?": check_by_source,
     "What was said about data centres?": check_data_centres,
     "How did the parties talk about Macron in their communiqués on the summit?": check_macron,
+    "How big is the query a search runs?": check_query_size,
     "Which terms made party communiqués relevant?": check_terms,
     "Which sources need attention?": check_health,
     "Which pages could not be fetched, and why?": check_failed_pages,

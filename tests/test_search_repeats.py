@@ -1,17 +1,21 @@
 """`veille search` with a word typed hundreds of times: the repeats are dropped before the
 tsquery is built (ts_headline's time grew much faster than the query: "sommet" typed 300 times
 took minutes), the meaning of web-search syntax is kept, and a query of too many words is a
-usage error."""
+usage error; search_articles in SQL refuses a query too big (migration 0021_search_repeats)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import shutil
+import subprocess
+import uuid
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from flows.cli import main
 from monitors.archive.web_query import MAX_QUERY_WORDS, web_query
@@ -66,11 +70,11 @@ def search(query: str) -> list[dict[str, object]]:
 
 
 def tsquery_items(engine: sa.Engine, query: str) -> int:
-    """The nodes of the tsquery search_articles builds from ``query``."""
+    """The nodes of the tsquery search_articles builds from ``query`` (``search_query``)."""
     with engine.connect() as conn:
         return int(
             conn.scalar(
-                sa.text("SELECT numnode(websearch_to_tsquery('french_unaccent', veille_unaccent(:q)))"),
+                sa.text("SELECT numnode(search_query(:q))"),
                 {"q": query},
             )
         )
@@ -117,3 +121,104 @@ def test_a_query_of_too_many_words_is_a_usage_error(articles: None) -> None:
 )
 def test_a_query_whose_tokens_reach_further_is_kept_as_it_is(query: str) -> None:
     assert web_query(query) == query
+
+
+# search_articles in SQL (migration 0021_search_repeats): the query as typed, bounded in size
+SQL_LIMIT = 128  # tsquery items (numnode), docs/cookbook.md
+REPEATED = " ".join(["sommet"] * 300)  # 599 items
+TOO_BIG = (
+    f"too many words: the query makes a tsquery of 599 items (numnode), a search takes at most {SQL_LIMIT}"
+)
+
+
+def test_search_articles_in_sql_refuses_a_word_typed_300_times(articles: None, engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        hits = conn.execute(sa.text("SELECT title FROM search_articles('sommet sommet', 10)")).scalars().all()
+        assert set(hits) == {title for title, _ in ARTICLES}  # a few repeats still search
+        with pytest.raises(sa.exc.DBAPIError) as exc:
+            conn.execute(
+                sa.text("SELECT title, source, snippet FROM search_articles(:q, 10)"), {"q": REPEATED}
+            )
+    error = exc.value.orig
+    assert error.sqlstate == "54000"  # program_limit_exceeded
+    assert str(error).startswith(TOO_BIG)
+    assert "Type each word once" in error.diag.message_hint
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="the psql client is not installed")
+def test_the_readme_recipe_in_psql_with_a_repeated_word(articles: None, database_url: str) -> None:
+    url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    recipe = "SELECT title, source, snippet FROM search_articles('{q}', 10);"
+    done = subprocess.run(
+        ["psql", url, "-X", "-tA", "-v", "ON_ERROR_STOP=1", "-c", recipe.format(q=REPEATED)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"ERROR:  {TOO_BIG}" in done.stderr
+    ok = subprocess.run(
+        ["psql", url, "-X", "-tA", "-v", "ON_ERROR_STOP=1", "-c", recipe.format(q="sommet -lyon")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert len(ok.stdout.splitlines()) == 3 and "**sommet**" in ok.stdout
+
+
+def test_search_query_is_the_tsquery_search_articles_runs(articles: None, engine: sa.Engine) -> None:
+    query = '"grand palais" sommet -lyon OR livre'
+    with engine.connect() as conn:
+        built = conn.scalar(sa.text("SELECT search_query(:q)::text"), {"q": query})
+        assert built == conn.scalar(
+            sa.text("SELECT websearch_to_tsquery('french_unaccent', veille_unaccent(:q))::text"), {"q": query}
+        )
+        most = " ".join(["sommet"] * ((SQL_LIMIT + 1) // 2))  # 64 operands, 63 ANDs
+        assert conn.scalar(sa.text("SELECT numnode(search_query(:q))"), {"q": most}) == SQL_LIMIT - 1
+        assert conn.scalar(sa.text("SELECT count(*) FROM search_articles(:q)"), {"q": most}) == len(ARTICLES)
+    assert {h["title"] for h in search(query)} == {"Sommet au Grand Palais", "Palais sans sommet"}
+
+
+def test_what_veille_search_accepts_fits_the_sql_limit(articles: None, engine: sa.Engine) -> None:
+    # the most items 32 words make: 16 negated hyphenated pairs (3 lexemes, 2 <->, 1 !)
+    query = " ".join(f"-sommet{i}-palais{i}" for i in range(MAX_QUERY_WORDS // 2))
+    assert web_query(query) == query
+    with engine.connect() as conn:
+        assert SQL_LIMIT >= conn.scalar(sa.text("SELECT numnode(search_query(:q))"), {"q": query}) > 100
+    assert {h["title"] for h in search(query)} == {title for title, _ in ARTICLES}
+
+
+def test_downgrade_restores_the_previous_search_articles(database_url: str) -> None:
+    from alembic import command
+
+    from monitors.archive.db import alembic_config
+
+    name = f"veille_test_down_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    engine = sa.create_engine(url)
+    definition = sa.text(
+        "SELECT pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc'),"
+        " to_regprocedure('search_query(text)') IS NOT NULL"
+        " FROM pg_proc p WHERE p.oid = 'search_articles(text, integer, boolean)'::regprocedure"
+    )
+    try:
+        config = alembic_config(url)
+        command.upgrade(config, "0020_ccnews_jobs")
+        with engine.connect() as conn:
+            before = conn.execute(definition).one()
+        command.upgrade(config, "0021_search_repeats")
+        with engine.connect() as conn:
+            upgraded = conn.execute(definition).one()
+        command.downgrade(config, "0020_ccnews_jobs")
+        with engine.connect() as conn:
+            assert conn.execute(definition).one() == before
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    assert "search_query(query)" in upgraded[0] and upgraded[2] and not before[2]
