@@ -100,6 +100,18 @@ def test_repeats_go_and_web_search_syntax_keeps_its_meaning(
     assert search(sent[-1]) == hits
 
 
+def test_repeats_that_differ_in_case_or_accents_go(
+    articles: None, engine: sa.Engine, sent: list[str]
+) -> None:
+    """The search ignores case and accents, so its de-duplication does too: the first form typed
+    is kept."""
+    once = search("Sommet")
+    assert search(" ".join(["Sommet", "sommet", "SOMMET", "sommét", "Sommet"] * 20)) == once
+    assert sent[-1] == "Sommet" and tsquery_items(engine, sent[-1]) == 1
+    assert web_query('"Grand Palais" OR "grand palais" OR "GRAND PALAÎS"') == '"Grand Palais"'
+    assert web_query("Sommet sommets") == "Sommet sommets"  # another form: the stemmer's business
+
+
 def test_a_query_of_too_many_words_is_a_usage_error(articles: None) -> None:
     words = " ".join(f"mot{i}" for i in range(MAX_QUERY_WORDS + 1))
     err = io.StringIO()

@@ -9,6 +9,7 @@ what the query means, and a query of more than :data:`MAX_QUERY_WORDS` words is 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 #: words a query may hold once repeated ones are dropped (OR excluded): one of 32 costs a
 #: snippet about 12 ms, one of 64 about 80 ms (one-off), and `search --topic` makes 200 of them
@@ -43,25 +44,38 @@ def _plain(tokens: list[str]) -> bool:
     return True
 
 
+def _key(token: str) -> str:
+    """What the search reads of an operand: case and accents do not count (``french_unaccent``),
+    so "Sommet", "SOMMET" and "sommét" are one word."""
+    decomposed = unicodedata.normalize("NFKD", token.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def _dedupe(tokens: list[str]) -> list[str]:
     groups: list[list[str]] = [[]]
+    keys: list[set[str]] = [set()]
     for token in tokens:
         if _is_or(token):
             groups.append([])
-        elif token not in groups[-1]:
+            keys.append(set())
+        elif _key(token) not in keys[-1]:  # the first form typed is kept
             groups[-1].append(token)
+            keys[-1].add(_key(token))
     kept: list[list[str]] = []
-    for group in groups:  # (a b) OR (b a) is (a b)
-        if set(group) not in [set(k) for k in kept]:
+    kept_keys: list[set[str]] = []
+    for group, group_keys in zip(groups, keys, strict=True):  # (a b) OR (b a) is (a b)
+        if group_keys not in kept_keys:
             kept.append(group)
+            kept_keys.append(group_keys)
     return [token for i, group in enumerate(kept) for token in ((["OR"] if i else []) + group)]
 
 
 def web_query(query: str) -> str:
-    """``query`` with its repeated words, phrases and OR branches dropped (the same text
-    repeated: "Sommet" and "sommet" are both kept); raises :class:`QueryError` past
-    :data:`MAX_QUERY_WORDS` words. A query with a token whose reach the split on spaces cannot
-    tell ("a OR OR b", a dangling -, an apostrophe opening a quote) is kept as it is."""
+    """``query`` with its repeated words, phrases and OR branches dropped (the same words but
+    for case and accents: "Sommet sommet SOMMÉT" is "Sommet"; "sommets" is another); raises
+    :class:`QueryError` past :data:`MAX_QUERY_WORDS` words. A query with a token whose reach the
+    split on spaces cannot tell ("a OR OR b", a dangling -, an apostrophe opening a quote) is
+    kept as it is."""
     tokens = _TOKEN.findall(query)
     if _plain(tokens):
         tokens = _dedupe(tokens)
