@@ -32,6 +32,9 @@ class SettingsError(ValueError):
 SECONDS_MAX = 2_147_483
 #: A source's poll interval is stored in seconds in an int4 column (about 68 years).
 INTERVAL_MAX = 2**31 - 1
+#: `veille serve`'s cycle, in minutes, within the same 68 years (10**13 minutes overflowed
+#: the schedule's timedelta: OverflowError when the deployments were built).
+INTERVAL_MINUTES_MAX = INTERVAL_MAX // 60
 #: The sitemap window reaches back at most this many days (about 270 years): a date before
 #: year 1 cannot be computed (1e9 days failed every sitemap with an OverflowError).
 SITEMAP_DAYS_MAX = 100_000
@@ -167,7 +170,9 @@ class Settings:
             sitemap_window_days=_float(
                 "VEILLE_SITEMAP_WINDOW_DAYS", 7.0, positive=True, maximum=SITEMAP_DAYS_MAX, unit="days"
             ),
-            poll_interval_minutes=_int("VEILLE_POLL_INTERVAL_MINUTES", 10, minimum=1),
+            poll_interval_minutes=_int(
+                "VEILLE_POLL_INTERVAL_MINUTES", 10, minimum=1, maximum=INTERVAL_MINUTES_MAX
+            ),
             maintenance_cron=os.environ.get("VEILLE_MAINTENANCE_CRON") or "30 4 * * *",
             parse_workers=_int("VEILLE_PARSE_WORKERS", 2, minimum=0),
             wayback_url=(os.environ.get("VEILLE_WAYBACK_URL") or "https://web.archive.org").rstrip("/"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitors.settings import INTERVAL_MAX, SECONDS_MAX, SITEMAP_DAYS_MAX, get_settings
+from monitors.settings import INTERVAL_MAX, INTERVAL_MINUTES_MAX, SECONDS_MAX, SITEMAP_DAYS_MAX, get_settings
 
 AT_LEAST_0 = "an integer of at least 0"
 AT_LEAST_1 = "an integer of at least 1"
@@ -23,6 +23,7 @@ SECONDS = f"a number of seconds from 0 to {SECONDS_MAX}"
 POSITIVE_SECONDS = f"a number of seconds above 0 and at most {SECONDS_MAX}"
 INTERVAL = f"an integer from 1 to {INTERVAL_MAX}"
 DAYS = f"a number of days above 0 and at most {SITEMAP_DAYS_MAX}"
+MINUTES = f"an integer from 1 to {INTERVAL_MINUTES_MAX}"
 
 #: (variable, bad value, the range the message states)
 BAD = [
@@ -52,7 +53,8 @@ BAD = [
     ("VEILLE_SITEMAP_WINDOW_DAYS", "-1", DAYS),
     ("VEILLE_SITEMAP_WINDOW_DAYS", "nan", DAYS),
     ("VEILLE_SITEMAP_WINDOW_DAYS", "1e9", DAYS),
-    ("VEILLE_POLL_INTERVAL_MINUTES", "0", AT_LEAST_1),
+    ("VEILLE_POLL_INTERVAL_MINUTES", "0", MINUTES),
+    ("VEILLE_POLL_INTERVAL_MINUTES", "10000000000000", MINUTES),
     ("VEILLE_PARSE_WORKERS", "-1", AT_LEAST_0),
     ("VEILLE_WAYBACK_DELAY", "-1", SECONDS),
     ("VEILLE_COMMONCRAWL_DELAY", "inf", SECONDS),
@@ -135,6 +137,8 @@ def test_the_ends_of_each_range_are_accepted(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("VEILLE_MIN_POLL_INTERVAL", str(INTERVAL_MAX))
     monkeypatch.setenv("VEILLE_MAX_POLL_INTERVAL", str(INTERVAL_MAX))
     monkeypatch.setenv("VEILLE_SITEMAP_WINDOW_DAYS", str(SITEMAP_DAYS_MAX))
+    monkeypatch.setenv("VEILLE_POLL_INTERVAL_MINUTES", str(INTERVAL_MINUTES_MAX))
     settings = get_settings()
+    assert settings.poll_interval_minutes == INTERVAL_MINUTES_MAX
     assert settings.analysis_deadline == SECONDS_MAX and settings.min_poll_interval == INTERVAL_MAX
     assert settings.sitemap_window_days == SITEMAP_DAYS_MAX

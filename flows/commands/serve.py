@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.commands.common import at_least, check_sources_and_topics, prepare_database
+from monitors.settings import INTERVAL_MINUTES_MAX
 
 EXAMPLE = """example:
   veille serve                                # poll every 10 minutes, maintenance at 04:30
@@ -33,7 +34,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--interval",
-        type=at_least(1),
+        type=at_least(1, INTERVAL_MINUTES_MAX),
         metavar="MINUTES",
         help="minutes between poll cycles (default: VEILLE_POLL_INTERVAL_MINUTES, 10)",
     )
