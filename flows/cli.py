@@ -69,9 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"veille: error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:
-        # a labelled set eval or train-topic cannot use (its module, heavy, is loaded by then)
-        evaluation = sys.modules.get("monitors.judge.evaluation")
-        if evaluation is None or not isinstance(exc, evaluation.LabelledDataError):
+        # a labelled set eval or train-topic cannot use (its module is loaded by then)
+        lines = sys.modules.get("monitors.judge.lines")
+        if lines is None or not isinstance(exc, lines.LabelledDataError):
             raise
         print(f"veille: error: {exc}", file=sys.stderr)
         return 2

@@ -234,3 +234,58 @@ def test_the_default_line_cap_applies_to_a_labelled_set(
     assert err.startswith(
         f"veille: error: {data}:2: line too long: 4194305 bytes, over the limit of 4194304 bytes"
     ), err
+
+
+def _story_member(key: str, text: str, published_at: object = "2031-03-02") -> dict[str, object]:
+    return {
+        "key": key,
+        "outlet": "Exemple",
+        "url": f"https://example.org/{key}",
+        "lang": "fr",
+        "published_at": published_at,
+        "title": None,
+        "text": text,
+        "event": "e-1",
+    }
+
+
+GOOD_GROUP = {
+    "group_id": "g1",
+    "relation": "wire_copy",
+    "event": "e-1",
+    "is_copy": True,
+    "members": [
+        _story_member("a", "Le conseil municipal de Villebrune a voté mardi le budget de la piscine."),
+        _story_member("b", "Le conseil municipal de Villebrune a voté mardi soir le budget de la piscine."),
+    ],
+    "note": "our own text",
+}
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "says"),
+    [
+        ("{not json", "not JSON"),
+        ('["a list"]', "expected a JSON object, got list"),
+        (json.dumps({**GOOD_GROUP, "members": []}), '"members" must be a non-empty list'),
+        (json.dumps({**GOOD_GROUP, "is_copy": "yes"}), 'missing or non-boolean "is_copy"'),
+        (
+            json.dumps({**GOOD_GROUP, "members": [{"key": "c", "text": 3}]}),
+            'member 1 (c) has no string "text"',
+        ),
+        (
+            json.dumps({**GOOD_GROUP, "members": [_story_member("d", "Un texte.", "mardi dernier")]}),
+            "member 1 (d): \"published_at\" 'mardi dernier' is not a date",
+        ),
+    ],
+)
+def test_a_bad_line_of_a_stories_set_names_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad_line: str, says: str
+) -> None:
+    """`veille eval --shared DIR` reads DIR's stories-*.jsonl: a line it cannot use is one error
+    naming FILE:LINE, exit 2 (before: a JSONDecodeError, KeyError or ValueError traceback)."""
+    stories = tmp_path / "stories-dev.jsonl"
+    stories.write_text(json.dumps(GOOD_GROUP, ensure_ascii=False) + "\n" + bad_line + "\n", encoding="utf-8")
+    assert main(["eval", "--shared", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"veille: error: {stories}:2: ") and says in err

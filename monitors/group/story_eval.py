@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import calendar
 import itertools
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from monitors.group import dedup
 from monitors.group.copies import Profile, compare, profile
 from monitors.group.stories import WINDOW_DAYS, StoryIndex, cosine, distance_days, features, word_count
 from monitors.group.story_store import PREFILTER_SHARED
+from monitors.judge.lines import LabelledDataError, json_objects
 
 __all__ = ["COPY_CANDIDATE", "Replay", "evaluate_stories", "shared_eval_dir"]
 
@@ -160,9 +160,31 @@ def _bcubed(predicted: dict[str, Any], gold: dict[str, str]) -> dict[str, float]
     }
 
 
+def _group(path: str | Path, at: int, group: dict[str, Any]) -> dict[str, Any]:
+    """A group line as ``evaluate_stories`` reads it, or :class:`LabelledDataError` at FILE:LINE."""
+    members = group.get("members")
+    if not isinstance(group.get("is_copy"), bool):
+        raise LabelledDataError(f'{path}:{at}: missing or non-boolean "is_copy"')
+    if not isinstance(members, list) or not members:
+        raise LabelledDataError(f'{path}:{at}: "members" must be a non-empty list')
+    for n, member in enumerate(members, 1):
+        if not isinstance(member, dict) or not isinstance(member.get("key"), str):
+            raise LabelledDataError(f'{path}:{at}: member {n} has no string "key"')
+        if not isinstance(member.get("text"), str):
+            raise LabelledDataError(f'{path}:{at}: member {n} ({member["key"]}) has no string "text"')
+        value = member.get("published_at")
+        try:
+            _span(value)
+        except (TypeError, ValueError) as exc:
+            raise LabelledDataError(
+                f'{path}:{at}: member {n} ({member["key"]}): "published_at" {value!r} is not a date: {exc}'
+            ) from None
+    return group
+
+
 def evaluate_stories(path: str | Path) -> dict[str, Any]:
     """Copies precision/recall (pairs), stories B-cubed and mixed stories on one split."""
-    groups = [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line.strip()]
+    groups = [_group(path, at, group) for at, group in json_objects(path)]
     members: list[dict[str, Any]] = []
     copy_pairs: set[frozenset[str]] = set()
     for group in groups:

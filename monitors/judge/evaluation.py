@@ -18,7 +18,7 @@ from typing import Any
 from monitors.judge.context import propagate
 from monitors.judge.explain import why
 from monitors.judge.language import detect_language
-from monitors.judge.lines import LineTooLong, bounded_lines
+from monitors.judge.lines import LabelledDataError, LineTooLong, json_objects, line_too_long
 from monitors.judge.relevance import RelevanceResult, Topic, parse_published, score_item, score_relevance
 
 HARD_NEGATIVE_TAG = "hard_negative"
@@ -49,10 +49,6 @@ def dev_split(data: str | Path | None = None) -> Path | None:
     return shared / "relevance-dev.jsonl" if shared is not None else None
 
 
-class LabelledDataError(ValueError):
-    """A labelled set veille cannot measure or train on; the message starts with FILE:LINE."""
-
-
 def read_labelled(path: str | Path, max_line_bytes: int | None = None) -> list[dict[str, Any]]:
     """The items of a labelled JSON-lines set. An item that names a ``seed`` (a file path,
     relative to the set's folder) takes its ``text`` from that file, and its ``title`` from the
@@ -63,35 +59,17 @@ def read_labelled(path: str | Path, max_line_bytes: int | None = None) -> list[d
     would not be the set's. So does a line over ``max_line_bytes`` (default
     ``VEILLE_SCORE_MAX_LINE_BYTES``, as ``veille score``), found in bounded reads without
     holding it whole."""
-    if max_line_bytes is None:
-        from monitors.settings import get_settings
-
-        max_line_bytes = get_settings().score_max_line_bytes
     folder = Path(path).resolve().parent
     items = []
-    with open(path, "rb") as handle:
-        for at, raw in enumerate(bounded_lines(handle, max_line_bytes), 1):
-            if isinstance(raw, LineTooLong):
-                raise LabelledDataError(f"{path}:{at}: {line_too_long(raw)}; not read")
-            assert isinstance(raw, bytes)  # a binary file
-            if not raw.strip():
-                continue
-            try:
-                item = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise LabelledDataError(f"{path}:{at}: not UTF-8 text: {exc}") from None
-            except json.JSONDecodeError as exc:
-                raise LabelledDataError(f"{path}:{at}: not JSON: {exc}") from None
-            if not isinstance(item, dict):
-                raise LabelledDataError(f"{path}:{at}: expected a JSON object, got {type(item).__name__}")
-            if "seed" not in item and not isinstance(item.get("text"), str):
-                raise LabelledDataError(f'{path}:{at}: missing or non-string "text"')
-            if "seed" in item:
-                text = (folder / item["seed"]).read_text("utf-8")
-                item["text"] = text
-                number = item.get("title_line")
-                item["title"] = text.splitlines()[number - 1].strip() if number else item.get("title")
-            items.append(item)
+    for at, item in json_objects(path, max_line_bytes):
+        if "seed" not in item and not isinstance(item.get("text"), str):
+            raise LabelledDataError(f'{path}:{at}: missing or non-string "text"')
+        if "seed" in item:
+            text = (folder / item["seed"]).read_text("utf-8")
+            item["text"] = text
+            number = item.get("title_line")
+            item["title"] = text.splitlines()[number - 1].strip() if number else item.get("title")
+        items.append(item)
     return items
 
 
@@ -248,15 +226,6 @@ def evaluate_language(path: str | Path) -> dict[str, Any]:
         "per_language": per_language,
         "errors": errors,
     }
-
-
-def line_too_long(line: LineTooLong) -> str:
-    """What is wrong with a line ``bounded_lines`` did not read: its size, the limit, and the
-    setting that raises it."""
-    return (
-        f"line too long: {line.size} bytes, over the limit of {line.limit} bytes "
-        "(VEILLE_SCORE_MAX_LINE_BYTES)"
-    )
 
 
 def too_long_error(line: LineTooLong) -> str:

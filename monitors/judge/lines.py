@@ -8,9 +8,11 @@ so the caller can report it on that line number and go on with the next.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from pathlib import Path
+from typing import IO, Any
 
 #: bytes (or characters, on a text stream) read at a time while skipping an overlong line
 SKIP_CHUNK = 1 << 16
@@ -57,3 +59,43 @@ def bounded_lines(stream: IO[bytes] | IO[str], max_bytes: int) -> Iterator[str |
             ends = _ends(piece)
             size += _size(piece) - (1 if ends else 0)
         yield LineTooLong(size=size, limit=max_bytes)
+
+
+def line_too_long(line: LineTooLong) -> str:
+    """What is wrong with a line ``bounded_lines`` did not read: its size, the limit, and the
+    setting that raises it."""
+    return (
+        f"line too long: {line.size} bytes, over the limit of {line.limit} bytes "
+        "(VEILLE_SCORE_MAX_LINE_BYTES)"
+    )
+
+
+class LabelledDataError(ValueError):
+    """A labelled set veille cannot measure or train on; the message starts with FILE:LINE."""
+
+
+def json_objects(path: str | Path, max_line_bytes: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line of a JSON-lines file as (line number, object). A line over
+    ``max_line_bytes`` (default ``VEILLE_SCORE_MAX_LINE_BYTES``), not UTF-8, not JSON or not an
+    object raises :class:`LabelledDataError` naming FILE:LINE: figures measured without that
+    line would not be the set's."""
+    if max_line_bytes is None:
+        from monitors.settings import get_settings
+
+        max_line_bytes = get_settings().score_max_line_bytes
+    with open(path, "rb") as handle:
+        for at, raw in enumerate(bounded_lines(handle, max_line_bytes), 1):
+            if isinstance(raw, LineTooLong):
+                raise LabelledDataError(f"{path}:{at}: {line_too_long(raw)}; not read")
+            assert isinstance(raw, bytes)  # a binary file
+            if not raw.strip():
+                continue
+            try:
+                item = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise LabelledDataError(f"{path}:{at}: not UTF-8 text: {exc}") from None
+            except json.JSONDecodeError as exc:
+                raise LabelledDataError(f"{path}:{at}: not JSON: {exc}") from None
+            if not isinstance(item, dict):
+                raise LabelledDataError(f"{path}:{at}: expected a JSON object, got {type(item).__name__}")
+            yield at, item
