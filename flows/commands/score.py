@@ -99,5 +99,6 @@ def _score(lines: Any, topic: Any, out: TextIO, context: bool) -> tuple[int, int
             errors += 1
         else:
             scored += 1
-            lifted += "relevance_context" in json.loads(line)
+            if context and '"relevance_context"' in line:  # parsed only where it may be
+                lifted += "relevance_context" in json.loads(line)
     return scored, errors, lifted

@@ -58,9 +58,9 @@ def _dedupe(tokens: list[str]) -> list[str]:
         if _is_or(token):
             groups.append([])
             keys.append(set())
-        elif _key(token) not in keys[-1]:  # the first form typed is kept
+        elif (key := _key(token)) not in keys[-1]:  # the first form typed is kept
             groups[-1].append(token)
-            keys[-1].add(_key(token))
+            keys[-1].add(key)
     kept: list[list[str]] = []
     kept_keys: list[set[str]] = []
     for group, group_keys in zip(groups, keys, strict=True):  # (a b) OR (b a) is (a b)
