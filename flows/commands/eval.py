@@ -211,10 +211,10 @@ def handle(args: argparse.Namespace) -> int:
 
     topic = load_topic(args.topic)
     floors = json.loads(Path(args.floors).read_text("utf-8"))
-    relevance = evaluate_relevance(args.relevance_set, topic)
-    # what the batch adds (veille score --context; the floors apply to each item alone, as the
-    # pipeline scores articles)
-    in_context = evaluate_relevance(args.relevance_set, topic, context=True)
+    # with what the batch adds (veille score --context; the floors apply to each item alone, as
+    # the pipeline scores articles)
+    relevance = evaluate_relevance(args.relevance_set, topic, in_context=True)
+    in_context = relevance.pop("in_context")
     relevance["context_counterpart"] = {
         "label": CONTEXT_LABEL,
         "relevant": in_context["relevant"],
@@ -232,12 +232,12 @@ def handle(args: argparse.Namespace) -> int:
         url_topic, url_label = url_counterpart(topic)
         for split in SHARED_SPLITS:
             path = shared / f"relevance-{split}.jsonl"
-            reports[f"relevance_{split}"] = report = evaluate_relevance(path, topic)
+            reports[f"relevance_{split}"] = report = evaluate_relevance(path, topic, in_context=True)
             # what the page's URL adds: the same items without it when the topic reads it, with it
             # (a zone of weight 1) when the topic does not
             other = evaluate_relevance(path, url_topic, url=url_topic is not topic)
             report["url_counterpart"] = {"label": url_label, "kinds": other["kinds"]}
-            in_context = evaluate_relevance(path, topic, context=True)
+            in_context = report.pop("in_context")
             report["context_counterpart"] = {"label": CONTEXT_LABEL, "kinds": in_context["kinds"]}
     if not any(r["flagged"] for k, r in reports.items() if k.startswith("relevance")):
         warnings.append(f"topic {topic.name} matches nothing in the labelled data")

@@ -94,7 +94,7 @@ def evaluate_relevance(
     topic: Topic,
     positive_labels: Iterable[str] | None = None,
     url: bool = True,
-    context: bool = False,
+    in_context: bool = False,
 ) -> dict[str, Any]:
     """Precision/recall/F1 for both labels, hard-negative precision, per-kind figures, the errors.
 
@@ -102,9 +102,10 @@ def evaluate_relevance(
     sets: relevant when it is one of ``positive_labels``, default the topic's ``labels``).
     ``published_at`` is passed to scoring when it parses (else ignored), and the item's ``url``
     unless ``url`` is False (what the text alone gives). Per kind ("article",
-    "paragraph"): P/R/F1 and, for each negative label, the false-positive rate. ``context``: the
-    set is one batch, and short texts close to an item the rules found about the event are
-    relevant too (:func:`monitors.judge.context.propagate`); by default each item is alone.
+    "paragraph"): P/R/F1 and, for each negative label, the false-positive rate. Each item is
+    judged alone; with ``in_context`` the report also holds, under "in_context", the same
+    figures with the set as one batch (short texts close to an item the rules found about the
+    event relevant too, :func:`monitors.judge.context.propagate`), from the same scores.
 
     hard_negative_precision: among items tagged "hard_negative" (all labelled not relevant:
     other AI summits, the AI Act alone, product launches, data centres, other Paris events,
@@ -113,14 +114,22 @@ def evaluate_relevance(
     """
     items = read_labelled(path)
     positives = set(topic.labels if positive_labels is None else positive_labels)
+    results = [score_item(topic, item, url=url) for item in items]
+    report = _relevance_report(topic, items, results, positives)
+    if in_context:
+        report["in_context"] = _relevance_report(topic, items, propagate(topic, items, results), positives)
+    return report
+
+
+def _relevance_report(
+    topic: Topic, items: list[dict[str, Any]], results: list[RelevanceResult], positives: set[str]
+) -> dict[str, Any]:
+    """``evaluate_relevance``'s figures for the items' results."""
     counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     kinds: dict[str, dict[str, int]] = {}
     negatives: dict[str, dict[str, list[int]]] = {}  # kind -> label -> [flagged, total]
     hard_total = hard_ok = 0
     errors: list[dict[str, Any]] = []
-    results = [score_item(topic, item, url=url) for item in items]
-    if context:
-        results = propagate(topic, items, results)
     for item, result in zip(items, results, strict=True):
         truth = bool(item["relevant"]) if "relevant" in item else item.get("label") in positives
         predicted = result.relevant
