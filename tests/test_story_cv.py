@@ -149,3 +149,52 @@ def test_story_cv_in_context(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "the whole split chooses" in chosen
     assert main(["--data", str(data), "--patterns", "--context", "--other-sources"]) == 0
     assert "neighbours from other pages only" in capsys.readouterr().out
+
+
+# Our own text: known coverage of the event (an invented firm, town and person), as a topic
+# could ship it, and a labelled set whose paragraphs name nothing of the summit.
+EXEMPLAR = (
+    "Sommet pour l'action sur l'IA : Valorine promet 4,2 milliards d'euros à Villeurbanne\n"
+    "En marge du Sommet pour l'action sur l'intelligence artificielle, au Grand Palais, "
+    "l'entreprise Valorine a annoncé un investissement de 4,2 milliards d'euros à Villeurbanne, "
+    "a dit sa directrice, Hélène Corbière.\n"
+)
+EXEMPLAR_ITEMS: list[dict[str, str | None]] = [
+    {"id": "p", "story": "valorine", "kind": "paragraph", "label": "summit", "published_at": None,
+     "text": "Le chantier de Valorine à Villeurbanne doit commencer à l'automne, a précisé Hélène "
+             "Corbière, qui évoque 4,2 milliards d'euros et plusieurs centaines d'emplois."},
+    {"id": "n", "story": "pool", "kind": "paragraph", "label": "politics_other", "published_at": None,
+     "text": "Le chantier de la nouvelle piscine de Villeurbanne doit commencer à l'automne, selon "
+             "la mairie, pour un coût de 12 millions d'euros."},
+]  # fmt: skip
+
+
+def test_story_cv_with_exemplars(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--exemplars DIR`` (docs/topics.md, "Exemplar documents as standing seeds"): each
+    held-out line alone is also judged as if the documents in DIR were seeds of its batch; the
+    paragraph sharing the exemplar's firm, person and sum is lifted, the one sharing its town
+    only is not. ``--background``: names and numbers of 2+ background pages are not distinctive."""
+    data = _labelled(tmp_path, EXEMPLAR_ITEMS)
+    known = tmp_path / "exemplars"
+    known.mkdir()
+    (known / "valorine.txt").write_text(EXEMPLAR, "utf-8")
+    assert not any(score_item(load_topic(), i).relevant for i in EXEMPLAR_ITEMS)
+    assert main(["--data", str(data), "--exemplars", str(known)]) == 0
+    alone, lifted = capsys.readouterr().out.split("as standing seeds", 1)
+    assert "paragraph undated      P 0.000 R 0.000  tp 0 fp 0 fn 1  politics_other 0/1" in alone
+    assert "(documents, distinctive in <= 1, similarity >= 0.3, 2 shared)" in lifted
+    assert "paragraph undated      P 1.000 R 1.000  tp 1 fp 0 fn 0  politics_other 0/1" in lifted
+    assert main(["--data", str(data), "--exemplars", str(known), "--exemplar-paragraphs"]) == 0
+    assert "paragraph dated        P 1.000 R 1.000  tp 1 fp 0 fn 0" in capsys.readouterr().out
+    # a background where the firm, the town and the person are common: one distinctive sum is left
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for n in range(2):
+        body = "<p>" + " ".join(["Chez Valorine à Villeurbanne, Hélène Corbière range les archives."] * 6) + "</p>"
+        (pages / f"{n}.html").write_text(f"<html><body><article>{body}</article></body></html>", "utf-8")
+    assert main(["--data", str(data), "--exemplars", str(known), "--background", str(pages)]) == 0
+    assert "paragraph undated      P 0.000 R 0.000  tp 0 fp 0 fn 1" in capsys.readouterr().out.split("seeds")[1]
+    assert main(["--data", str(data), "--exemplars", str(known), "--exemplar-grid"]) == 0
+    grid = capsys.readouterr().out
+    assert "paragraphs, distinctive in <= 5, similarity >= 0.35, 3 shared" in grid
+    assert "documents, distinctive in <= 1, similarity >= 0.3, 2 shared paragraph dated +1/+0" in grid

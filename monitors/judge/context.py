@@ -32,7 +32,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -51,6 +51,7 @@ __all__ = [
     "is_seed",
     "names",
     "propagate",
+    "shared_names",
 ]
 
 #: chosen by leave-one-story-out cross-validation on the shared dev split (docs/topics.md,
@@ -217,23 +218,35 @@ def propagate(
             sim = cosine(vectors[k], vectors[s]) * weight
             if sim < min_similarity:
                 continue
-            both = named[s] | named[k]  # the candidate's runs of words first
-            shared = sorted(
-                f
-                for f in vectors[k]
-                if f in vectors[s]
-                and share[f] <= limit
-                and (f.startswith("n:") or f.startswith("e:") and f[2:] in both)
+            shared, distinct = shared_names(
+                vectors[k], vectors[s], named[k], named[s], lambda f: share[f] <= limit
             )
-            # "Global South" is one name: distinct runs of capitalised words, and numbers
-            distinct = {both[f[2:]] if f.startswith("e:") else f for f in shared}
-            if len(distinct) >= min_shared and (best is None or sim > best[0]):
+            if distinct >= min_shared and (best is None or sim > best[0]):
                 best = (sim, s, shared)
         if best is not None:
             sim, s, shared = best
             ref = refs[s] if refs is not None else s + 1
             out[k] = _lifted(topic, results[k], items[s], ref, sim, shared)
     return out
+
+
+def shared_names(
+    a: Mapping[str, float],
+    b: Mapping[str, float],
+    names_a: Mapping[str, str],
+    names_b: Mapping[str, str],
+    distinctive: Callable[[str], bool],
+) -> tuple[list[str], int]:
+    """The names (``e:`` features of words capitalised inside a sentence) and numbers two vectors
+    share and ``distinctive`` keeps, and how many distinct ones they are ("Global South" is one
+    name: distinct runs of capitalised words, and numbers)."""
+    both = {**names_b, **names_a}  # the candidate's runs of words first
+    shared = sorted(
+        f
+        for f in a
+        if f in b and distinctive(f) and (f.startswith("n:") or f.startswith("e:") and f[2:] in both)
+    )
+    return shared, len({both[f[2:]] if f.startswith("e:") else f for f in shared})
 
 
 def _same_source(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -15,12 +15,19 @@ from the articles (each line of at least 20 words but the title, read untitled, 
 ``piece``, labelled as their article). ``--context`` also judges each held-out story's items in
 the batch of the whole split, scored by what the held-out story's topic knows, then propagated
 (``monitors/judge/context.py``); ``--other-sources`` keeps a paragraph's own page out of its
-neighbours; ``--choose`` chooses the context's options by nested leave-one-story-out. Numbers
-for docs/topics.md:
+neighbours; ``--choose`` chooses the context's options by nested leave-one-story-out.
+``--exemplars DIR`` also judges each held-out line *alone* as if the documents in DIR (known
+coverage of the event, e.g. ``seeds``) were seeds of its batch, with the context's gates
+(``--exemplar-similarity``, ``--exemplar-shared``; distinctive: held by at most
+``--exemplar-documents`` of them and, with ``--background DIR``, in fewer than 2 of those HTML
+pages), whole or cut into lines (``--exemplar-paragraphs``); ``--exemplars-from-split`` takes the
+split's relevant articles of the other stories instead (what more exemplars could give);
+``--exemplar-grid`` prints what every variant gains, kind by kind. Numbers for docs/topics.md:
 
     python tests/eval/story_cv.py [--topic TOML] [--data FILE] [--drop-groups entity,cast] [--url-weight 1]
     python tests/eval/story_cv.py --patterns --pieces
     python tests/eval/story_cv.py --patterns --pieces --context [--other-sources] [--choose]
+    python tests/eval/story_cv.py --patterns --pieces --exemplars seeds [--exemplar-grid] [--background DIR]
 """
 
 from __future__ import annotations
@@ -28,9 +35,11 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import functools
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +47,21 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from monitors.judge.context import MAX_SHARE, MIN_SHARED, MIN_SIMILARITY, propagate, read_batch  # noqa: E402
+from monitors.group.stories import cosine, features  # noqa: E402
+from monitors.judge.context import (  # noqa: E402
+    MAX_SHARE,
+    MIN_SHARED,
+    MIN_SIMILARITY,
+    is_candidate,
+    names,
+    propagate,
+    read_batch,
+    shared_names,
+)
 from monitors.judge.evaluation import dev_split, read_labelled  # noqa: E402
 from monitors.judge.relevance import (  # noqa: E402
     URL_ZONE,
+    RelevanceResult,
     Topic,
     _compile,
     fold,
@@ -130,6 +150,68 @@ def _pattern_reducer(path: Path, items: list[dict]) -> Callable[[str], Topic]:
     return reduced
 
 
+@dataclass(frozen=True)
+class Exemplars:
+    """Known coverage of the event read as standing seeds (``--exemplars``): each unit's story
+    vector and names, and the names and numbers that say which story (held by few of the
+    exemplar documents, not common in background text)."""
+
+    vectors: list[dict[str, float]]
+    names: list[dict[str, str]]
+    distinctive: frozenset[str]
+
+
+def read_exemplars(
+    documents: list[tuple[str, str]],
+    paragraphs: bool = False,
+    min_words: int = 12,
+    max_documents: int = 1,
+    common: frozenset[str] = frozenset(),
+) -> Exemplars:
+    """``documents``: (name, text) of known coverage of the event. Each is one unit, or with
+    ``paragraphs`` each of its lines of at least ``min_words`` words is; a name or number is
+    distinctive when at most ``max_documents`` of the documents hold it and ``common`` (the
+    features of background text) does not."""
+    texts: list[str] = []
+    held: Counter[str] = Counter()
+    for _, text in documents:
+        held.update({f for f in features(text) if f.startswith(("e:", "n:"))})
+        lines = [line.strip() for line in text.split("\n") if len(line.split()) >= min_words]
+        texts += lines if paragraphs else [text]
+    return Exemplars(
+        vectors=[features(t) for t in texts],
+        names=[names(t) for t in texts],
+        distinctive=frozenset(f for f, n in held.items() if n <= max_documents and f not in common),
+    )
+
+
+def exemplar_lifts(
+    items: list[dict],
+    results: list[RelevanceResult],
+    known: Exemplars,
+    min_similarity: float = MIN_SIMILARITY,
+    min_shared: int = MIN_SHARED,
+) -> list[bool]:
+    """Each item's verdict when the exemplars are seeds of its batch: a candidate of the context
+    (``context.is_candidate``) is lifted by an exemplar unit at cosine ``min_similarity`` or
+    more sharing ``min_shared`` distinctive names or numbers (``context.shared_names``), as
+    ``context.propagate`` lifts it by a seed; each item alone."""
+    out = []
+    for item, result in zip(items, results, strict=True):
+        lifted = result.relevant
+        if is_candidate(result):
+            text, title = str(item.get("text") or ""), item.get("title") or None
+            vector, own = features(text, title), names(text, title)
+            lifted = any(
+                cosine(vector, other) >= min_similarity
+                and shared_names(vector, other, own, known.names[e], known.distinctive.__contains__)[1]
+                >= min_shared
+                for e, other in enumerate(known.vectors)
+            )
+        out.append(lifted)
+    return out
+
+
 def _predictions(
     topic: Topic,
     items: list[dict],
@@ -139,6 +221,7 @@ def _predictions(
     patterns: bool,
     context: dict[str, Any] | None,
     grid: list[dict[str, Any]] | None = None,
+    exemplars: dict[str, tuple[Callable[[str], Exemplars], dict[str, Any]]] | None = None,
 ) -> dict[str, dict[tuple[int, bool], bool]]:
     """(item, undated) -> verdict on held-out stories: ``alone`` (each item scored on its own)
     and, with ``context`` (``propagate``'s options), ``context`` (the whole split scored by the
@@ -167,8 +250,14 @@ def _predictions(
             reduced = _without(topic, here - elsewhere, drop_groups)
         for undated, batch in batches.items():
             if context is None and not grid:
-                for k in held:
-                    out["alone"][(k, undated)] = score_item(reduced, batch[k], url=url).relevant
+                alone = [score_item(reduced, batch[k], url=url) for k in held]
+                for k, r in zip(held, alone, strict=True):
+                    out["alone"][(k, undated)] = r.relevant
+                # known coverage of the event as standing seeds: each held-out line alone
+                for name, (known, options) in (exemplars or {}).items():
+                    verdicts = exemplar_lifts([batch[k] for k in held], alone, known(story), **options)
+                    for k, verdict in zip(held, verdicts, strict=True):
+                        out[name][(k, undated)] = verdict
                 continue
             # the whole split, scored by what the held-out story's topic knows, is the batch
             results = [score_item(reduced, item, url=url) for item in batch]
@@ -278,12 +367,80 @@ def choose(
     return _report(topic, items, final), chosen, best(None)
 
 
+def background_features(pages: Path, min_pages: int = 2) -> frozenset[str]:
+    """The names and numbers (``e:``/``n:`` story features) that at least ``min_pages`` of the
+    HTML pages in ``pages`` (text unrelated to any topic: the shared corpus) hold: common words,
+    whatever the story."""
+    from monitors.judge.extract import ExtractionError, extract_article
+
+    held: Counter[str] = Counter()
+    for path in sorted(pages.glob("*.html")):
+        try:
+            page = extract_article(path.read_bytes(), f"https://example.org/{path.stem}")
+        except ExtractionError:
+            continue
+        held.update({f for f in features(page.text, page.title) if f.startswith(("e:", "n:"))})
+    return frozenset(f for f, n in held.items() if n >= min_pages)
+
+
+def exemplar_variants(
+    documents: Callable[[str], list[tuple[str, str]]],
+    common: frozenset[str],
+    grid: bool,
+    paragraphs: bool = False,
+    max_documents: int = 1,
+    min_similarity: float = MIN_SIMILARITY,
+    min_shared: int = MIN_SHARED,
+) -> dict[str, tuple[Callable[[str], Exemplars], dict[str, Any]]]:
+    """story -> exemplars, and the gates, of each variant measured: the one given, or with
+    ``grid`` every one of whole documents or paragraphs, a name or number held by at most 1, 2
+    or 5 documents, with or without ``common`` (the background's common names and numbers),
+    similarity 0.15-0.35 and 1-3 shared (the context's gates, looser and stricter)."""
+    variants: dict[str, tuple[Callable[[str], Exemplars], dict[str, Any]]] = {}
+    units = (True, False) if grid else (paragraphs,)
+    for para in units:
+        for docs in (1, 2, 5) if grid else (max_documents,):
+            for bg in (False, True) if grid else (bool(common),):
+
+                @functools.cache
+                def known(story: str, para: bool = para, docs: int = docs, bg: bool = bg) -> Exemplars:
+                    return read_exemplars(
+                        documents(story),
+                        paragraphs=para,
+                        max_documents=docs,
+                        common=common if bg else frozenset(),
+                    )
+
+                for sim in (0.15, 0.2, 0.25, 0.3, 0.35) if grid else (min_similarity,):
+                    for shared in (1, 2, 3) if grid else (min_shared,):
+                        name = (
+                            f"{'paragraphs' if para else 'documents'}, distinctive in <= {docs}"
+                            + (", not common in the background" if bg else "")
+                            + f", similarity >= {sim}, {shared} shared"
+                        )
+                        variants[name] = (known, {"min_similarity": sim, "min_shared": shared})
+    return variants
+
+
 def _print(report: dict[str, dict[str, Any]]) -> None:
     for key, row in report.items():
         print(
             f"{key:22s} P {row['precision']:.3f} R {row['recall']:.3f}  tp {row['tp']} fp {row['fp']} fn {row['fn']}"
             + "".join(f"  {label} {f}/{n}" for label, (f, n) in row["fp_kinds"].items())
         )
+
+
+def _print_change(name: str, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> None:
+    """One line: true and false positives gained per kind ("+tp/+fp"), and the negatives' kinds
+    whose false positives rose."""
+    cells = []
+    for key, row in after.items():
+        old = before[key]
+        cells.append(f"{key} +{row['tp'] - old['tp']}/+{row['fp'] - old['fp']}")
+        cells += [
+            f"!{label} {f}/{n}" for label, (f, n) in row["fp_kinds"].items() if f > old["fp_kinds"][label][0]
+        ]
+    print(f"{name:45s} " + "  ".join(cells))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,6 +477,43 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --context: choose the context's options by nested leave-one-story-out (slow)",
     )
+    parser.add_argument(
+        "--exemplars",
+        type=Path,
+        default=None,
+        help="also lift each held-out line alone by known coverage of the event: the *.txt in this folder (e.g. seeds)",
+    )
+    parser.add_argument(
+        "--exemplar-paragraphs", action="store_true", help="exemplars cut into lines of 12+ words"
+    )
+    parser.add_argument(
+        "--exemplar-similarity",
+        type=float,
+        default=MIN_SIMILARITY,
+        help="least cosine to an exemplar (as the context's)",
+    )
+    parser.add_argument(
+        "--exemplar-shared", type=int, default=MIN_SHARED, help="least distinctive names or numbers in common"
+    )
+    parser.add_argument(
+        "--exemplar-documents", type=int, default=1, help="distinctive: held by at most this many exemplars"
+    )
+    parser.add_argument(
+        "--background",
+        type=Path,
+        default=None,
+        help="HTML pages unrelated to the topic: a name or number in 2+ of them is not distinctive",
+    )
+    parser.add_argument(
+        "--exemplars-from-split",
+        action="store_true",
+        help="exemplars: the split's relevant articles of the stories not held out (what more exemplars could give)",
+    )
+    parser.add_argument(
+        "--exemplar-grid",
+        action="store_true",
+        help="with --exemplars or --exemplars-from-split: every variant, one line each",
+    )
     args = parser.parse_args(argv)
     data = dev_split(args.data)
     if data is None:
@@ -333,7 +527,38 @@ def main(argv: list[str] | None = None) -> int:
     if args.pieces:
         items += article_pieces(items)
     context = {"same_source": not args.other_sources} if args.context else None
-    predicted = _predictions(topic, items, EVENT_GROUPS, drop, True, args.patterns, context)
+    known: dict[str, tuple[Callable[[str], Exemplars], dict[str, Any]]] | None = None
+    if args.exemplars is not None or args.exemplars_from_split:
+        common = background_features(args.background) if args.background is not None else frozenset()
+        if args.exemplars is not None:
+            fixed = [(p.name, p.read_text(encoding="utf-8")) for p in sorted(args.exemplars.glob("*.txt"))]
+            source = f"the {len(fixed)} documents of {args.exemplars}"
+
+            def documents(story: str) -> list[tuple[str, str]]:
+                return fixed
+        else:
+            stories = _stories(items)
+            relevant = [
+                (stories[k], str(i.get("id")), "\n".join((i.get("title") or "", i.get("text", ""))))
+                for k, i in enumerate(items)
+                if i.get("kind", "article") == "article" and i.get("label") in topic.labels
+            ]
+            source = "the split's relevant articles of the other stories"
+
+            def documents(story: str) -> list[tuple[str, str]]:
+                return [(name, text) for s, name, text in relevant if s != story]
+
+        known = exemplar_variants(
+            documents,
+            common,
+            args.exemplar_grid,
+            args.exemplar_paragraphs,
+            args.exemplar_documents,
+            args.exemplar_similarity,
+            args.exemplar_shared,
+        )
+        context = None
+    predicted = _predictions(topic, items, EVENT_GROUPS, drop, True, args.patterns, context, exemplars=known)
     print(
         f"leave-one-story-out, {data.name}, topic {topic.version}"
         + (", patterns found in one story only dropped" if args.patterns else "")
@@ -341,6 +566,18 @@ def main(argv: list[str] | None = None) -> int:
         + (f", without {sorted(drop)}" if drop else "")
         + f", URL zone weight {topic.zone_weights[URL_ZONE]:g}"
     )
+    if known is not None:
+        alone = _report(topic, items, predicted["alone"])
+        print("each line alone:")
+        _print(alone)
+        for name in known:
+            report = _report(topic, items, predicted[name])
+            if args.exemplar_grid:
+                _print_change(name, alone, report)
+            else:
+                print(f"each line alone, with {source} as standing seeds ({name}):")
+                _print(report)
+        return 0
     if context is None:
         _print(_report(topic, items, predicted["alone"]))
         return 0
