@@ -190,10 +190,13 @@ def test_story_cv_with_exemplars(tmp_path: Path, capsys: pytest.CaptureFixture[s
     pages = tmp_path / "pages"
     pages.mkdir()
     for n in range(2):
-        body = "<p>" + " ".join(["Chez Valorine à Villeurbanne, Hélène Corbière range les archives."] * 6) + "</p>"
-        (pages / f"{n}.html").write_text(f"<html><body><article>{body}</article></body></html>", "utf-8")
+        body = " ".join(["Chez Valorine à Villeurbanne, Hélène Corbière range les archives."] * 6)
+        (pages / f"{n}.html").write_text(
+            f"<html><body><article><p>{body}</p></article></body></html>", "utf-8"
+        )
     assert main(["--data", str(data), "--exemplars", str(known), "--background", str(pages)]) == 0
-    assert "paragraph undated      P 0.000 R 0.000  tp 0 fp 0 fn 1" in capsys.readouterr().out.split("seeds")[1]
+    with_background = capsys.readouterr().out.split("as standing seeds")[1]
+    assert "paragraph undated      P 0.000 R 0.000  tp 0 fp 0 fn 1" in with_background
     assert main(["--data", str(data), "--exemplars", str(known), "--exemplar-grid"]) == 0
     grid = capsys.readouterr().out
     assert "paragraphs, distinctive in <= 5, similarity >= 0.35, 3 shared" in grid

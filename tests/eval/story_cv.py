@@ -477,43 +477,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --context: choose the context's options by nested leave-one-story-out (slow)",
     )
-    parser.add_argument(
-        "--exemplars",
-        type=Path,
-        default=None,
-        help="also lift each held-out line alone by known coverage of the event: the *.txt in this folder (e.g. seeds)",
-    )
-    parser.add_argument(
-        "--exemplar-paragraphs", action="store_true", help="exemplars cut into lines of 12+ words"
-    )
-    parser.add_argument(
-        "--exemplar-similarity",
-        type=float,
-        default=MIN_SIMILARITY,
-        help="least cosine to an exemplar (as the context's)",
-    )
-    parser.add_argument(
-        "--exemplar-shared", type=int, default=MIN_SHARED, help="least distinctive names or numbers in common"
-    )
-    parser.add_argument(
-        "--exemplar-documents", type=int, default=1, help="distinctive: held by at most this many exemplars"
-    )
-    parser.add_argument(
-        "--background",
-        type=Path,
-        default=None,
-        help="HTML pages unrelated to the topic: a name or number in 2+ of them is not distinctive",
-    )
-    parser.add_argument(
-        "--exemplars-from-split",
-        action="store_true",
-        help="exemplars: the split's relevant articles of the stories not held out (what more exemplars could give)",
-    )
-    parser.add_argument(
-        "--exemplar-grid",
-        action="store_true",
-        help="with --exemplars or --exemplars-from-split: every variant, one line each",
-    )
+    known_coverage = parser.add_argument_group("known coverage of the event as standing seeds")
+    for flag, options in (
+        ("--exemplars", {"type": Path, "help": "the *.txt documents of this folder (e.g. seeds)"}),
+        (
+            "--exemplars-from-split",
+            {"action": "store_true", "help": "the split's relevant articles of other stories"},
+        ),
+        ("--exemplar-paragraphs", {"action": "store_true", "help": "exemplars cut into lines of 12+ words"}),
+        ("--exemplar-similarity", {"type": float, "default": MIN_SIMILARITY, "help": "least cosine to one"}),
+        (
+            "--exemplar-shared",
+            {"type": int, "default": MIN_SHARED, "help": "least distinctive names in common"},
+        ),
+        ("--exemplar-documents", {"type": int, "default": 1, "help": "distinctive: in at most N exemplars"}),
+        ("--background", {"type": Path, "help": "HTML pages: a name in 2+ of them is not distinctive"}),
+        ("--exemplar-grid", {"action": "store_true", "help": "every variant's gains, one line each"}),
+    ):
+        known_coverage.add_argument(flag, **options)
     args = parser.parse_args(argv)
     data = dev_split(args.data)
     if data is None:
