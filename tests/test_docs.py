@@ -4,8 +4,11 @@ to a file of the repository leads somewhere, and the README stays a ten-minute r
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,57 @@ def test_links_to_repository_files_lead_somewhere() -> None:
 def test_the_readme_is_a_short_guide() -> None:
     lines = (ROOT / "README.md").read_text(encoding="utf-8").count("\n")
     assert lines <= README_MAX_LINES, f"README.md has {lines} lines; move the depth to docs/"
+
+
+# .env.example: every setting, each at its default, and a file the shell can source as it says
+
+ENV_EXAMPLE = ROOT / ".env.example"
+#: VEILLE_* variables the code reads that are not settings: set by veille for its own processes
+#: or by the tests
+INTERNAL_VARIABLES = {"VEILLE_PROCESS_TOKEN", "VEILLE_TEST_HANG_ANALYSIS"}
+
+
+def _read_variables() -> set[str]:
+    """The VEILLE_* names the app's code (monitors/, flows/, migrations/) spells out."""
+    names: set[str] = set()
+    for folder in ("monitors", "flows", "migrations"):
+        for path in (ROOT / folder).rglob("*.py"):
+            names.update(re.findall(r"\b(VEILLE_[A-Z_]+)\b", path.read_text(encoding="utf-8")))
+    return names - INTERNAL_VARIABLES
+
+
+def _example_variables() -> set[str]:
+    text = ENV_EXAMPLE.read_text(encoding="utf-8")
+    return set(re.findall(r"^#? ?(VEILLE_[A-Z_]+)=", text, flags=re.M))
+
+
+def test_env_example_lists_exactly_the_settings_veille_reads() -> None:
+    read, listed = _read_variables(), _example_variables()
+    assert read - listed == set(), "read by veille, missing from .env.example"
+    assert listed - read == set(), "in .env.example, read by nothing"
+
+
+def _settings_after_sourcing(env_file: Path, env: dict[str, str]) -> dict[str, str]:
+    """Each setting (repr) after `set -a; . FILE` in sh, as .env.example's first line says."""
+    code = "from dataclasses import asdict; from monitors.settings import Settings\n"
+    code += "for k, v in asdict(Settings.from_env()).items(): print(k, repr(v))"
+    done = subprocess.run(
+        ["sh", "-c", 'set -a; . "$1" && exec "$2" -c "$3"', "sh", str(env_file), sys.executable, code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and not done.stderr, f"{env_file.name}: {done.stderr}"
+    return dict(line.split(" ", 1) for line in done.stdout.splitlines())
+
+
+def test_env_example_sourced_as_it_says_sets_the_defaults(tmp_path: Path) -> None:
+    """`set -a; . ./.env` on an untouched copy runs in sh, silently, and changes no setting."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    defaults = _settings_after_sourcing(empty, env)
+    sourced = _settings_after_sourcing(ENV_EXAMPLE, env)
+    assert {k: (v, defaults[k]) for k, v in sourced.items() if defaults[k] != v} == {}
