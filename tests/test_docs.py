@@ -4,6 +4,7 @@ to a file of the repository leads somewhere, and the README stays a ten-minute r
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shlex
@@ -145,3 +146,43 @@ def test_env_example_sourced_as_it_says_sets_the_defaults(tmp_path: Path) -> Non
     defaults = _settings_after_sourcing(empty, env)
     sourced = _settings_after_sourcing(ENV_EXAMPLE, env)
     assert {k: (v, defaults[k]) for k, v in sourced.items() if defaults[k] != v} == {}
+
+
+# --help: every option explained, with its default when it has one
+
+
+def _options() -> list[tuple[str, argparse.Action]]:
+    found: list[tuple[str, argparse.Action]] = []
+
+    def walk(parser: argparse.ArgumentParser, name: str) -> None:
+        for action in parser._actions:  # noqa: SLF001
+            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                for sub, subparser in action.choices.items():
+                    walk(subparser, f"{name} {sub}")
+            elif not isinstance(action, argparse._HelpAction):  # noqa: SLF001
+                found.append((name, action))
+
+    walk(build_parser(), "veille")
+    return found
+
+
+def _stated(default: object, text: str) -> bool:
+    """The default as help shows it: the value, or a path by its place in the repository."""
+    shown = str(default)
+    if isinstance(default, str) and Path(default).is_absolute() and Path(default).is_relative_to(ROOT):
+        shown = Path(default).relative_to(ROOT).as_posix()
+    return shown in text
+
+
+def test_every_option_of_every_command_is_explained_with_its_default() -> None:
+    unexplained, silent = [], []
+    for command, action in _options():
+        name = "/".join(action.option_strings) or action.dest
+        if not action.help or action.help == argparse.SUPPRESS:
+            unexplained.append(f"{command} {name}")
+        elif action.default not in (None, False, argparse.SUPPRESS) and not _stated(
+            action.default, action.help
+        ):
+            silent.append(f"{command} {name} (default {action.default!r})")
+    assert unexplained == [], "options without help"
+    assert silent == [], "a default the help does not state"

@@ -37,12 +37,27 @@ def register(sub: Any) -> None:
         formatter_class=formatter,
     )
     p.add_argument("--topic", metavar="TOML", help="topic file (default: the AI Action Summit)")
-    p.add_argument("--relevance-set", metavar="FILE", default=str(EVAL_DIR / "relevance.jsonl"))
-    p.add_argument("--language-set", metavar="FILE", default=str(EVAL_DIR / "language.jsonl"))
+    p.add_argument(
+        "--relevance-set",
+        metavar="FILE",
+        default=str(EVAL_DIR / "relevance.jsonl"),
+        help="our labelled JSON lines for relevance (default: tests/eval/relevance.jsonl)",
+    )
+    p.add_argument(
+        "--language-set",
+        metavar="FILE",
+        default=str(EVAL_DIR / "language.jsonl"),
+        help="our labelled JSON lines for language (default: tests/eval/language.jsonl)",
+    )
     p.add_argument(
         "--shared", metavar="DIR", help="folder of relevance-dev/test.jsonl (default: ../shared/eval)"
     )
-    p.add_argument("--floors", metavar="FILE", default=str(EVAL_DIR / "floors.json"))
+    p.add_argument(
+        "--floors",
+        metavar="FILE",
+        default=str(EVAL_DIR / "floors.json"),
+        help="the minimum of each metric, JSON; exit 1 below one (default: tests/eval/floors.json)",
+    )
     p.add_argument("--errors", action="store_true", help="list every misclassified item")
     p.add_argument("--json", action="store_true", help="print the full reports as JSON")
     p.set_defaults(handler=handle)

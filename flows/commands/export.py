@@ -27,14 +27,23 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
+    p.add_argument(
+        "--format",
+        choices=["jsonl", "csv", "parquet"],
+        default="jsonl",
+        help="one JSON object per line, CSV with a header, or Parquet (default: jsonl)",
+    )
     p.add_argument(
         "--output",
         "-o",
         metavar="FILE",
         help="write here, not stdout (needed for parquet); FILE is replaced only once the export is complete",
     )
-    p.add_argument("--relevant", action="store_true", help="only articles relevant to the topic")
+    p.add_argument(
+        "--relevant",
+        action="store_true",
+        help="only relevant articles (to the AI Action Summit, or to --topic)",
+    )
     p.add_argument("--since", type=datetime.fromisoformat, metavar="DATE", help="published since")
     p.add_argument("--source", metavar="NAME", help="only this source (its name)")
     p.add_argument("--owner", choices=["media", "party"], help="only media or only parties")

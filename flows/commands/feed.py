@@ -39,7 +39,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
     p.add_argument("--limit", "-n", type=at_least(1), default=50, metavar="N", help="newest N articles (50)")
-    p.add_argument("--title", default="veille: articles pertinents", help="feed title")
+    p.add_argument(
+        "--title",
+        default="veille: articles pertinents",
+        help='feed title (default: "veille: articles pertinents")',
+    )
     p.add_argument("--topic", metavar="NAME", help="articles relevant to this topic (default: the summit's)")
     p.set_defaults(handler=handle)
 

@@ -32,7 +32,11 @@ def register(sub: Any) -> None:
     p.add_argument("--topic", metavar="TOML", help="topic file (default: the AI Action Summit)")
     p.add_argument("--all", action="store_true", help="rescore every article, whatever its topic version")
     p.add_argument(
-        "--batch-size", type=at_least(1), default=200, metavar="N", help="articles per transaction"
+        "--batch-size",
+        type=at_least(1),
+        default=200,
+        metavar="N",
+        help="articles per transaction (default: 200)",
     )
     p.set_defaults(handler=handle)
 

@@ -50,7 +50,7 @@ def register(sub: Any) -> None:
         help=f'web-search syntax: words, "phrase", OR, -word (at most {MAX_QUERY_WORDS} words)',
     )
     p.add_argument("--limit", "-n", type=at_least(1), default=20, metavar="N", help="at most N results (20)")
-    p.add_argument("--relevant", action="store_true", help="only articles relevant to the topic")
+    p.add_argument("--relevant", action="store_true", help="only articles relevant to the AI Action Summit")
     p.add_argument("--topic", metavar="NAME", help="only articles relevant to this topic (article_topics)")
     p.add_argument("--json", action="store_true", help="one JSON object per result")
     p.set_defaults(handler=handle)

@@ -71,7 +71,11 @@ def register(sub: Any) -> None:
             epilog=f'example:\n  veille sources {action} "Parti socialiste"',
             formatter_class=formatter,
         )
-        e.add_argument("name", metavar="NAME")
+        e.add_argument(
+            "name",
+            metavar="NAME",
+            help="the source's name, as `veille sources` lists it (or in --sources FILE)",
+        )
         e.add_argument(
             "--sources",
             metavar="FILE",
