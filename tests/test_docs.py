@@ -186,3 +186,45 @@ def test_every_option_of_every_command_is_explained_with_its_default() -> None:
             silent.append(f"{command} {name} (default {action.default!r})")
     assert unexplained == [], "options without help"
     assert silent == [], "a default the help does not state"
+
+
+# every option a doc names for a command, in a code block or inline, is an option of it
+
+
+def _subparser(words: list[str]) -> tuple[argparse.ArgumentParser, list[str]]:
+    """The parser of ``veille WORDS...`` and the command words that led to it."""
+    parser, path = build_parser(), ["veille"]
+    for word in words:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+        if not subs or word not in subs[0].choices:
+            break
+        parser = subs[0].choices[word]
+        path.append(word)
+    return parser, path
+
+
+def _mentions(path: Path) -> list[str]:
+    """`veille ...` spans: inline code and lines of code blocks."""
+    text = path.read_text(encoding="utf-8")
+    spans = [" ".join(s.split()) for s in re.findall(r"`(veille [^`]+)`", text)]
+    return spans + [c for c in _commands(path)]
+
+
+MENTIONS = sorted({(p.relative_to(ROOT).as_posix(), m) for p in _existing(DOCS) for m in _mentions(p)})
+
+
+def test_the_docs_mention_commands_inline() -> None:
+    assert len(MENTIONS) > len(COMMANDS), MENTIONS
+
+
+@pytest.mark.parametrize(("where", "mention"), MENTIONS)
+def test_every_option_the_docs_name_exists(where: str, mention: str) -> None:
+    words = mention.split()
+    parser, path = _subparser(words[1:])
+    assert len(path) > 1 or words[1:2] == ["--help"], f"{where}: `{mention}`: no such command"
+    if path[1:] == ["psql"]:
+        return  # its arguments are psql's
+    known = {s for a in parser._actions for s in a.option_strings}  # noqa: SLF001
+    shell = re.sub(r"\"[^\"]*\"|'[^']*'", "", mention.split(" | ")[0].split(" #")[0])  # not quoted words
+    unknown = [o for o in re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", shell) if o not in known]
+    assert not unknown, f"{where}: `{mention}`: {' '.join(path)} has no {unknown}"
