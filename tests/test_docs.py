@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from flows.cli import build_parser
 
@@ -228,3 +229,56 @@ def test_every_option_the_docs_name_exists(where: str, mention: str) -> None:
     shell = re.sub(r"\"[^\"]*\"|'[^']*'", "", mention.split(" | ")[0].split(" #")[0])  # not quoted words
     unknown = [o for o in re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", shell) if o not in known]
     assert not unknown, f"{where}: `{mention}`: {' '.join(path)} has no {unknown}"
+
+
+# every SQL statement the docs and the commands' help show runs on an archive as written
+
+
+def _sql_statements(text: str) -> list[str]:
+    """SQL of fenced ```sql blocks, of 4-space indented blocks opening with SELECT, of
+    `psql ... -c "..."` lines and of a help's "In psql:" line, one statement each."""
+    chunks = re.findall(r"^```sql\n(.*?)^```", text, flags=re.M | re.S)
+    chunks += re.findall(r"^    (SELECT\b.*?)(?:\n(?!    )|\Z)", text, flags=re.M | re.S)
+    chunks += re.findall(r"psql\b[^\n`]* -c \"(SELECT [^\"]*)\"", text)
+    chunks += re.findall(r"^In psql: (.*)$", text, flags=re.M)
+    statements = []
+    for chunk in chunks:
+        for statement in re.split(r";\s*", chunk):
+            lines = [line for line in statement.splitlines() if not line.strip().startswith("--")]
+            if " ".join(lines).strip() and "..." not in statement:  # not a placeholder
+                statements.append(" ".join(" ".join(lines).split()))
+    return statements
+
+
+def _help_texts() -> dict[str, str]:
+    """Each command's --help text, by its command line."""
+    commands = {command for command, _ in _options()}
+    return {command: _subparser(command.split()[1:])[0].format_help() for command in commands}
+
+
+SQL = sorted(
+    {
+        (p.relative_to(ROOT).as_posix(), s)
+        for p in _existing(DOCS)
+        for s in _sql_statements(p.read_text("utf-8"))
+    }
+    | {(f"{c} --help", s) for c, text in _help_texts().items() for s in _sql_statements(text)}
+)
+
+
+def test_the_docs_show_sql_in_every_form() -> None:
+    places = {where for where, _ in SQL}
+    assert {"README.md", "docs/stories.md", "docs/operating.md", "veille search --help"} <= places, places
+    assert len(SQL) >= 30
+
+
+@pytest.mark.parametrize(("where", "statement"), SQL)
+def test_every_documented_sql_statement_runs(where: str, statement: str, archive_url: str) -> None:
+    engine = sa.create_engine(archive_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(statement)).all()
+    finally:
+        engine.dispose()
+    if where == "README.md":  # the guide's examples answer on the fixture archive
+        assert rows, statement
