@@ -282,3 +282,22 @@ def test_every_documented_sql_statement_runs(where: str, statement: str, archive
         engine.dispose()
     if where == "README.md":  # the guide's examples answer on the fixture archive
         assert rows, statement
+
+
+def test_the_development_layout_names_every_module() -> None:
+    """docs/development.md's layout lists each module of monitors/, flows/ and bench/."""
+    text = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    layout = text.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([\w/.]+)`", layout))
+    modules = [p for p in (ROOT / "monitors").rglob("*.py") if p.parent.name != "topics"]
+    modules += [*(ROOT / "flows").glob("*.py"), *(ROOT / "bench").glob("*.py")]
+    missing = []
+    for path in modules:
+        if path.stem == "__init__":
+            continue
+        if path.parent.parent == ROOT / "monitors" or path.parent == ROOT / "monitors":
+            if path.stem not in named:
+                missing.append(path.relative_to(ROOT).as_posix())
+        elif path.name not in named:
+            missing.append(path.relative_to(ROOT).as_posix())
+    assert missing == [], "modules docs/development.md's layout does not name"
