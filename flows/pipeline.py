@@ -410,9 +410,14 @@ def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tu
     report = IngestReport()
     if not total:
         return report, since  # nothing a worker could claim (claims take pending rows only)
-    workers = max(1, min(settings.concurrency, 8, total))
-    budget = None if max_items is None else max(1, max_items // workers)
-    futures = [submit(ingest_worker_task, w, run_id, budget, total, workers) for w in range(workers)]
+    workers = max(1, min(settings.concurrency, 8, total, max_items or total))
+    # --max-items N: the N pages shared between the workers, none of them more than N in all
+    budgets: list[int | None] = (
+        [None] * workers
+        if max_items is None
+        else [max_items // workers + (w < max_items % workers) for w in range(workers)]
+    )
+    futures = [submit(ingest_worker_task, w, run_id, budgets[w], total, workers) for w in range(workers)]
     try:
         for f in futures:
             try:

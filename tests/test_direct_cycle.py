@@ -203,3 +203,28 @@ def test_veille_run_without_a_server_imports_no_prefect(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "5 stored" in done.stdout
     assert done.stdout.rstrip().splitlines()[-1] == "False"
+
+
+@pytest.mark.usefixtures("direct")
+def test_max_items_ingests_at_most_that_many_pages(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """`veille run --max-items N` (README, `veille run --help`: "ingest at most N pages")
+    leaves the rest of the queue pending for the next run, whatever the number of workers."""
+    seed_site(site)
+    sources = str(_sources(tmp_path, site, "/feed.xml"))
+
+    def counts() -> tuple[int, int]:
+        with clean_db.connect() as conn:
+            stored = conn.execute(sa.text("SELECT count(*) FROM url_queue WHERE state <> 'pending'")).scalar()
+            pending = conn.execute(sa.text("SELECT count(*) FROM url_queue WHERE state = 'pending'")).scalar()
+        return int(stored or 0), int(pending or 0)
+
+    code, out, err = _run(["run", "--sources", sources, "--max-items", "2"])
+    assert code in (0, 1), out + err
+    assert counts() == (2, 3)
+    code, out, err = _run(["run", "--sources", sources, "--max-items", "1"])
+    assert counts() == (3, 2)
+    code, out, err = _run(["run", "--sources", sources])
+    assert code == 0, out + err
+    assert counts() == (5, 0)

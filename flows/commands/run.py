@@ -28,7 +28,12 @@ def register(sub: Any) -> None:
         "--sources", metavar="FILE", help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)"
     )
     p.add_argument("--all", action="store_true", help="poll every source, due or not")
-    p.add_argument("--max-items", type=at_least(1), metavar="N", help="ingest at most about N pages")
+    p.add_argument(
+        "--max-items",
+        type=at_least(1),
+        metavar="N",
+        help="ingest at most N pages (the rest of the queue waits for the next run)",
+    )
     p.set_defaults(handler=handle)
 
 
