@@ -6,8 +6,14 @@ import contextlib
 import csv
 import io
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -205,3 +211,39 @@ def test_feed_served_over_http(archive: sa.Engine) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_feed_serve_as_the_help_shows(archive: sa.Engine, archive_url: str) -> None:
+    """`veille feed --serve PORT --host ... --limit N --title T`, a real process as a user
+    starts it: the address it prints answers with the feed, Ctrl-C stops it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "VEILLE_DATABASE_URL": archive_url}
+    argv = ["feed", "--serve", str(port), "--host", "127.0.0.1", "--limit", "3", "--title", "Mon fil"]
+    code = "import sys; from flows.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith(f"serving the feed at http://127.0.0.1:{port}/feed.atom"), line
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/feed.atom", timeout=10) as response:
+                    content = response.read()
+                break
+            except urllib.error.URLError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        _check_feed(content, archive, 3)
+        assert feedparser.parse(content).feed.title == "Mon fil"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode in (0, 130)
