@@ -268,3 +268,24 @@ def test_eval_prints_our_examples_with_the_set_as_context(tmp_path: Path) -> Non
     assert "shared labelled sets not found" in err
     line = next(x for x in out.splitlines() if x.startswith("with the set as context"))
     assert "(veille score --context): relevant P " in line and "precision on hard negatives" in line
+
+
+def test_eval_errors_lists_every_misclassified_item(tmp_path: Path) -> None:
+    """`veille eval --errors` (README, `veille eval --help`: "list every misclassified item"):
+    as many relevance lines as false positives and negatives, each naming its item, and every
+    language error. ``--shared`` names an empty folder: no shared split read."""
+    code, out, _ = _run(["eval", "--shared", str(tmp_path), "--json"])
+    assert code == 0
+    report = json.loads(out)
+    confusion = report["relevance"]["confusion"]
+    code, out, _ = _run(["eval", "--shared", str(tmp_path), "--errors"])
+    assert code == 0
+    listed = out.split("relevance errors:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(listed) == confusion["fp"] + confusion["fn"] > 0
+    assert [line.split(":")[0].strip() for line in listed] == [e["id"] for e in report["relevance"]["errors"]]
+    languages = out.split("language errors:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split(":")[0].strip() for line in languages] == [
+        e["id"] for e in report["language"]["errors"]
+    ]
+    # and what was not measured names the folder that was read
+    assert f"copies/stories: skipped (no stories-*.jsonl in {tmp_path})" in out

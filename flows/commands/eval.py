@@ -300,7 +300,7 @@ def handle(args: argparse.Namespace) -> int:
         print("language errors:")
         for e in language["errors"]:
             print(f"  {e['id']}: expected {e['expected']}, got {e['got']} ({e['confidence']}): {e['text']}")
-    print_story_reports(stories, errors=args.errors)
+    print_story_reports(stories, errors=args.errors, folder=shared)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
     if failures:

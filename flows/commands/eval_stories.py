@@ -42,10 +42,14 @@ def story_failures(reports: dict[str, dict[str, Any]], floors_path: Path = FLOOR
     return failures
 
 
-def print_story_reports(reports: dict[str, dict[str, Any]], errors: bool = False) -> None:
-    """The copies and stories figures of each split, as `veille eval` prints them."""
+def print_story_reports(
+    reports: dict[str, dict[str, Any]], errors: bool = False, folder: Path | None = None
+) -> None:
+    """The copies and stories figures of each split, as `veille eval` prints them; ``folder``
+    is where the stories sets were looked for (None: no shared folder found)."""
     if not reports:
-        print("\ncopies/stories: skipped (no ../shared/eval/stories-*.jsonl next to the repository)")
+        where = f"in {folder}" if folder is not None else "next to the repository (../shared/eval)"
+        print(f"\ncopies/stories: skipped (no stories-*.jsonl {where})")
         return
     for split, r in reports.items():
         c, s = r["copies"], r["stories"]
