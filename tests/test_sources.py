@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,24 @@ def test_sources_label_names_the_file_a_run_reads(tmp_path, monkeypatch):
     monkeypatch.setenv("VEILLE_SOURCES", str(mine))
     assert sources_label() == str(mine)
     assert sources_label(tmp_path / "other.toml") == str(tmp_path / "other.toml")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_documented_source_tables_parse_and_their_mistake_reads_as_shown() -> None:
+    """README's table to add a source and docs/sources.md's file format, as written there; the
+    mistake docs/sources.md shows is the message veille gives for it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (table,) = re.findall(r"```toml\n(.*?)```", readme, flags=re.S)
+    assert [s.name for s in parse_sources(table, "README.md")] == ["Le Monde - Pixels"]
+    doc = (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
+    block = doc.split("## The file format\n\n", 1)[1].split("\n\n", 1)[0]
+    fmt = "\n".join(line.removeprefix("    ") for line in block.splitlines())
+    (spec,) = parse_sources(fmt, "s.toml")
+    assert (spec.fallback_kind, spec.link_pattern, spec.enabled) == ("sitemap", "/communiques/[^/]+/?$", True)
+    shown = re.search(r"is `(s\.toml:\d+: unknown fallback_kind 'page'[^`]*)`", doc)
+    assert shown, "docs/sources.md no longer shows the mistake"
+    with pytest.raises(SourcesError) as mistake:
+        parse_sources(fmt.replace('fallback_kind = "sitemap"', 'fallback_kind = "page"'), "s.toml")
+    assert str(mistake.value) == shown.group(1)
