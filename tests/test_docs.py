@@ -301,3 +301,38 @@ def test_the_development_layout_names_every_module() -> None:
         elif path.name not in named:
             missing.append(path.relative_to(ROOT).as_posix())
     assert missing == [], "modules docs/development.md's layout does not name"
+
+
+def _example_values() -> dict[str, str]:
+    text = ENV_EXAMPLE.read_text(encoding="utf-8")
+    return {k: v.strip('"') for k, v in re.findall(r"^(VEILLE_[A-Z_]+)=(.*)$", text, flags=re.M)}
+
+
+def test_settings_tables_of_the_docs_give_the_defaults() -> None:
+    """A docs table row `| VEILLE_X[, VEILLE_Y] | value[, value] | ...` states the value
+    .env.example holds (its defaults, test above); a row in words ("unset: ...") is left."""
+    values, checked = _example_values(), 0
+    for path in _existing(DOCS):
+        for names, cell in re.findall(
+            r"^\| ((?:`VEILLE_[A-Z_]+`(?:, )?)+) \| ([^|]+) \|", path.read_text("utf-8"), re.M
+        ):
+            shown = re.findall(r"`?([\w.:/-]+)`?(?:, |$)", cell.strip())
+            if not all(re.fullmatch(r"[\d.]+|https?://[\w./-]+|[\w/.-]+\.toml", v) for v in shown):
+                continue
+            for name, value in zip(re.findall(r"VEILLE_[A-Z_]+", names), shown * 2, strict=False):
+                default = values[name] or {"VEILLE_SOURCES": "seeds/sources.toml"}.get(name, "")
+                assert value == default, (
+                    f"{path.relative_to(ROOT)}: {name} shown as {value}, default {default}"
+                )
+                checked += 1
+    assert checked >= 10
+
+
+def test_serve_help_states_the_settings_defaults() -> None:
+    from monitors.settings import Settings
+
+    serve, _ = _subparser(["serve"])
+    text = " ".join(serve.format_help().split())
+    defaults = Settings.__dataclass_fields__
+    assert f"VEILLE_POLL_INTERVAL_MINUTES, {defaults['poll_interval_minutes'].default})" in text
+    assert f'VEILLE_MAINTENANCE_CRON, "{defaults["maintenance_cron"].default}")' in text
