@@ -5,6 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -289,3 +293,47 @@ def test_eval_errors_lists_every_misclassified_item(tmp_path: Path) -> None:
     ]
     # and what was not measured names the folder that was read
     assert f"copies/stories: skipped (no stories-*.jsonl in {tmp_path})" in out
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_writing_another_topic_as_docs_relevance_says(tmp_path: Path) -> None:
+    """docs/relevance.md, "Writing another topic": labels of one's own as it gives them,
+    `{"text", "title", "relevant"}` per line (no id), then its two commands as written (eval
+    with ``--shared`` an empty folder added: no shared split read). Each error is named by its
+    file and line, and the figures by the set they come from."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "relevance.md").read_text(encoding="utf-8")
+    block = doc.split("**Writing another topic**", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    score, evaluate = block.strip().splitlines()
+    (tmp_path / "my_topic.toml").write_text(
+        'name = "weather"\nversion = "0.1"\nthreshold = 0.3\nrequired_groups = ["weather"]\n'
+        '[groups.weather]\n[[terms]]\nname = "weather"\ngroup = "weather"\npatterns = ["weather", "météo"]\n',
+        encoding="utf-8",
+    )
+    labels = [
+        {"text": "La météo annonce de la pluie demain sur Paris.", "title": "Météo", "relevant": True},
+        {"text": "Le sommet sur l'IA s'ouvre au Grand Palais.", "title": "Sommet IA", "relevant": False},
+        {"text": "Un hiver doux et sec est attendu partout.", "title": "Hiver", "relevant": True},
+    ]
+    for name in ("my_labels.jsonl", "my_corpus.jsonl"):
+        (tmp_path / name).write_text("".join(json.dumps(x) + "\n" for x in labels), encoding="utf-8")
+    (tmp_path / "empty").mkdir()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def sh(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["sh", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    done = sh(score)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line) for line in done.stdout.splitlines()] == [
+        [0.4866, ["weather"]],
+        [0, []],
+        [0, []],
+    ]
+    done = sh(f"{evaluate} --shared empty")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1  # the shipped floors are the summit's
+    assert "relevance (my_labels.jsonl): 3 items" in done.stdout
+    errors = done.stdout.split("relevance errors:\n", 1)[1].split("\n", 1)[0]
+    assert errors.startswith("  my_labels.jsonl:3: expected True, score 0")

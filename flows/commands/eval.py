@@ -273,7 +273,8 @@ def handle(args: argparse.Namespace) -> int:
         )
         return 1 if failures else 0
 
-    _print_own(f"relevance (tests/eval): {relevance['n']} items, topic {topic.version}", relevance)
+    own = "tests/eval" if Path(args.relevance_set) == EVAL_DIR / "relevance.jsonl" else args.relevance_set
+    _print_own(f"relevance ({own}): {relevance['n']} items, topic {topic.version}", relevance)
     for split in SHARED_SPLITS:
         if f"relevance_{split}" in reports:
             _print_shared(f"relevance ({shared}/relevance-{split}.jsonl)", reports[f"relevance_{split}"])

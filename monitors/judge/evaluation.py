@@ -58,12 +58,14 @@ def read_labelled(path: str | Path, max_line_bytes: int | None = None) -> list[d
     with :class:`LabelledDataError` naming the file and line: figures measured without it
     would not be the set's. So does a line over ``max_line_bytes`` (default
     ``VEILLE_SCORE_MAX_LINE_BYTES``, as ``veille score``), found in bounded reads without
-    holding it whole."""
+    holding it whole. An item without an ``id`` (docs/relevance.md's ``{"text", "title",
+    "relevant"}``) is named ``FILE:LINE``, as its errors are listed."""
     folder = Path(path).resolve().parent
     items = []
     for at, item in json_objects(path, max_line_bytes):
         if "seed" not in item and not isinstance(item.get("text"), str):
             raise LabelledDataError(f'{path}:{at}: missing or non-string "text"')
+        item.setdefault("id", f"{Path(path).name}:{at}")
         if "seed" in item:
             text = (folder / item["seed"]).read_text("utf-8")
             item["text"] = text
