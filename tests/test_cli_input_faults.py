@@ -103,6 +103,22 @@ def test_train_topic_on_one_label_only_says_so(tmp_path: Path, capsys: pytest.Ca
     )
 
 
+def test_train_topic_on_too_few_items_to_cross_validate_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both labels, but a fold whose training items are all of one class: before, sklearn's
+    ValueError traceback ("This solver needs samples of at least 2 classes"), exit 1."""
+    data = tmp_path / "labels.jsonl"
+    lines = [("Le sommet pour l'action sur l'IA s'ouvre à Paris.", True)] * 2
+    lines += [("La météo annonce de la pluie.", False)]
+    data.write_text("".join(json.dumps({"text": t, "relevant": r}) + "\n" for t, r in lines), "utf-8")
+    model = tmp_path / "model.npz"
+    assert main(["train-topic", "--data", str(data), "--output", str(model)]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"veille: error: {data}: 3 items are too few to cross-validate"), err
+    assert "Traceback" not in err and not model.exists()
+
+
 @pytest.mark.parametrize(
     ("url", "says"),
     [

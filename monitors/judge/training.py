@@ -71,6 +71,12 @@ def train_topic(
     oof = np.zeros(len(items))
     folds = min(FOLDS, len(set(groups)))
     for fit_idx, held_idx in GroupKFold(folds).split(np.zeros(len(items)), y, groups):
+        if len({labels[k] for k in fit_idx}) < 2:  # the fit would fail: one class to learn
+            raise LabelledDataError(
+                f"{data}: {len(items)} items are too few to cross-validate in {folds} folds by story:"
+                " one fold's training items are all of one class; label more relevant and"
+                " non-relevant items"
+            )
         model = train(
             [items[k] for k in fit_idx], [labels[k] for k in fit_idx], [dense[k] for k in fit_idx], c, "cv"
         )
