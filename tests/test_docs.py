@@ -5,6 +5,7 @@ to a file of the repository leads somewhere, and the README stays a ten-minute r
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import shlex
@@ -336,3 +337,38 @@ def test_serve_help_states_the_settings_defaults() -> None:
     defaults = Settings.__dataclass_fields__
     assert f"VEILLE_POLL_INTERVAL_MINUTES, {defaults['poll_interval_minutes'].default})" in text
     assert f'VEILLE_MAINTENANCE_CRON, "{defaults["maintenance_cron"].default}")' in text
+
+
+# the scripts the docs run (bench/, tests/eval/): each exists and takes the options shown
+
+SCRIPT_MENTIONS = sorted(
+    {
+        (path.relative_to(ROOT).as_posix(), " ".join(m.split()))
+        for path in _existing(DOCS)
+        for m in re.findall(
+            r"python3? ((?:bench|tests/eval)/\w+\.py(?:[ \t]+[^`|\n#]*)?)", path.read_text("utf-8")
+        )
+    }
+)
+
+
+@functools.cache
+def _script_options(script: str) -> frozenset[str]:
+    done = subprocess.run(
+        [sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, f"{script} --help: {done.stderr[-2000:]}"
+    return frozenset(re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", done.stdout))
+
+
+def test_the_docs_run_scripts() -> None:
+    assert len({m.split()[0] for _, m in SCRIPT_MENTIONS}) >= 8, SCRIPT_MENTIONS
+
+
+@pytest.mark.parametrize(("where", "mention"), SCRIPT_MENTIONS)
+def test_every_script_the_docs_run_takes_the_options_shown(where: str, mention: str) -> None:
+    script, *rest = mention.split()
+    assert (ROOT / script).is_file(), f"{where}: {script} does not exist"
+    named = re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", " ".join(rest))
+    unknown = [o for o in named if o not in _script_options(script)]
+    assert not unknown, f"{where}: `python {mention}`: {script} has no {unknown}"
