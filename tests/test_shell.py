@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -247,3 +248,43 @@ def test_feed_serve_as_the_help_shows(archive: sa.Engine, archive_url: str) -> N
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
     assert proc.returncode in (0, 130)
+
+
+def _jq_pipelines() -> list[tuple[str, str, str]]:
+    """(where, veille command, jq filter) of every `veille ... | jq FILTER` the docs and the
+    commands' help show, for the commands that read the archive."""
+    from tests.test_docs import DOCS, ROOT, _help_texts
+
+    texts = {p.relative_to(ROOT).as_posix(): p.read_text("utf-8") for p in DOCS}
+    texts.update({f"{c} --help": t for c, t in _help_texts().items()})
+    found = set()
+    for where, text in texts.items():
+        for command, jq in re.findall(
+            r"(veille (?:search|export|stats|stories)\b[^|`\n]*)\| *jq ([^`#\n]*)", text
+        ):
+            found.add((where, command.strip(), jq.strip()))
+    return sorted(found)
+
+
+JQ_PIPELINES = _jq_pipelines()
+
+
+def test_the_docs_pipe_commands_into_jq() -> None:
+    assert {c.split()[1] for _, c, _ in JQ_PIPELINES} == {"search", "export", "stats", "stories"}
+
+
+@pytest.mark.parametrize(("where", "command", "jq"), JQ_PIPELINES)
+def test_every_key_a_documented_jq_filter_reads_is_in_the_output(
+    archive: sa.Engine, where: str, command: str, jq: str
+) -> None:
+    """`veille stories --json | jq .first_publisher` and the like: the command, as written, on
+    the fixture archive, prints JSON objects that have every key the filter reads."""
+    code, out, err = run(*shlex.split(command)[1:])
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()] if "\n" in out.strip() else [json.loads(out)]
+    assert records, f"{where}: `{command}` printed nothing"
+    keys = re.findall(r"\.(\w+)", jq)
+    assert keys
+    for record in records:
+        missing = [k for k in keys if k not in record]
+        assert not missing, f"{where}: `{command} | jq {jq}`: no {missing} in {sorted(record)}"
