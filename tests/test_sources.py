@@ -18,6 +18,9 @@ from monitors.collect.sources import (
     sync_sources,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
 GOOD = """
 [[source]]
 name = "Le Monde - Pixels"
@@ -71,6 +74,9 @@ def test_default_list_covers_media_and_parties() -> None:
     assert len([s for s in media if s.kind == "feed"]) >= 12
     assert len(parties) >= 8
     assert all(s.family for s in parties)
+    # as many as README says it lists
+    said = re.search(r"\[`seeds/sources.toml`\]\(seeds/sources.toml\) lists (\d+) sources", README)
+    assert said and int(said.group(1)) == len(specs)
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -97,14 +103,10 @@ def test_sources_label_names_the_file_a_run_reads(tmp_path, monkeypatch):
     assert sources_label(tmp_path / "other.toml") == str(tmp_path / "other.toml")
 
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
 def test_the_documented_source_tables_parse_and_their_mistake_reads_as_shown() -> None:
     """README's table to add a source and docs/sources.md's file format, as written there; the
     mistake docs/sources.md shows is the message veille gives for it."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    (table,) = re.findall(r"```toml\n(.*?)```", readme, flags=re.S)
+    (table,) = re.findall(r"```toml\n(.*?)```", README, flags=re.S)
     assert [s.name for s in parse_sources(table, "README.md")] == ["Le Monde - Pixels"]
     doc = (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
     block = doc.split("## The file format\n\n", 1)[1].split("\n\n", 1)[0]
