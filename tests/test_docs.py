@@ -372,3 +372,14 @@ def test_every_script_the_docs_run_takes_the_options_shown(where: str, mention: 
     named = re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", " ".join(rest))
     unknown = [o for o in named if o not in _script_options(script)]
     assert not unknown, f"{where}: `python {mention}`: {script} has no {unknown}"
+
+
+def test_ci_runs_exactly_the_readmes_test_command() -> None:
+    """README: "`.ci/run` runs exactly that test command" (the block under "Run the tests")."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("Run the tests", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0].strip()
+    assert "`.ci/run` runs exactly that test command" in readme
+    script = [
+        line for line in (ROOT / ".ci" / "run").read_text("utf-8").splitlines() if line and line[0] != "#"
+    ]
+    assert script[-1] == block, (script[-1], block)
