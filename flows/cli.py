@@ -47,6 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cause_first(exc: BaseException) -> str:
+    """An error as one line; a file the system refused is named first, like FILE:LINE errors
+    ("topic.toml: No such file or directory", not "[Errno 2] No such file ...: 'topic.toml'")."""
+    if (
+        isinstance(exc, OSError)
+        and exc.filename is not None
+        and exc.strerror
+        and str(exc).startswith("[Errno")
+    ):
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if argv is None:  # the command itself (tests call main with their own arguments)
@@ -66,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_went_away()
     except (DatabaseUnavailable, SourcesError, SettingsError, TopicError, OSError) as exc:
-        print(f"veille: error: {exc}", file=sys.stderr)
+        print(f"veille: error: {_cause_first(exc)}", file=sys.stderr)
         return 2
     except ValueError as exc:
         # a labelled set eval or train-topic cannot use (its module is loaded by then)

@@ -305,3 +305,23 @@ def test_a_bad_line_of_a_stories_set_names_file_and_line(
     assert main(["eval", "--shared", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"veille: error: {stories}:2: ") and says in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["score", "{missing}"],
+        ["score", "--topic", "{missing}"],
+        ["rescore", "--topic", "{missing}"],
+        ["train-topic", "--topic", "{missing}"],
+        ["eval", "--topic", "{missing}", "--shared", "{tmp}"],
+    ],
+)
+def test_a_missing_file_is_named_first(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """Before: "veille: error: [Errno 2] No such file or directory: '...'", the file last."""
+    missing = tmp_path / "nope.toml"
+    argv = [a.format(missing=missing, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"veille: error: {missing}: No such file or directory\n"
