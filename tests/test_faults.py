@@ -316,6 +316,52 @@ def test_a_dripping_body_ends_at_the_total_deadline(dripping_server: str, settin
     assert (result.reason or "").startswith("deadline: no complete answer from 127.0.0.1")
 
 
+def _drip_head(head: bytes) -> Callable[[socket.socket, threading.Event], None]:
+    """A server that sends ``head`` whole, then one more header line every 0.2 s for a minute
+    (or, with an empty ``head``, its status line a byte at a time)."""
+
+    def drip(conn: socket.socket, stop: threading.Event) -> None:
+        try:
+            conn.recv(4096)
+            conn.sendall(head)
+            pieces = [bytes([b]) for b in b"HTTP/1.1 200 OK\r\n"] if not head else []
+            pieces += [b"X-Drip-%d: y\r\n" % i for i in range(300)]
+            for piece in pieces:
+                if stop.wait(0.2):
+                    break
+                conn.sendall(piece)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    return drip
+
+
+@pytest.mark.parametrize(
+    "head", [b"", b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"], ids=["status", "headers"]
+)
+@pytest.mark.parametrize("stream", [False, True], ids=["fetch", "open_stream"])
+def test_a_dripping_status_line_or_headers_end_at_the_total_deadline(
+    settings: Settings, head: bytes, stream: bool
+) -> None:
+    from monitors.collect.http import make_client, open_stream
+
+    quick = dataclasses.replace(settings, timeout=2.0, fetch_deadline=3.0)
+    started = time.monotonic()
+    with raw_server(_drip_head(head)) as url, make_client(quick) as client:
+        if stream:
+            with open_stream(client, f"{url}/slow.warc.gz", quick) as (result, response):
+                assert response is None
+        else:
+            result = fetch(client, f"{url}/slow.html", quick)
+    elapsed = time.monotonic() - started
+    assert elapsed < 5.0, elapsed  # not the minute the server would take
+    assert result.outcome == "error" and result.error_class == "transient", result
+    if not stream:  # open_stream's reason says the timeout only
+        assert (result.reason or "").startswith("deadline: no complete answer from 127.0.0.1")
+
+
 def test_fetch_deadline_setting_defaults_to_three_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     from monitors.settings import get_settings
 

@@ -8,9 +8,14 @@ retry) from a transient one (timeout, 5xx, 429: retry later with backoff).
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import heapq
 import ipaddress
+import itertools
+import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -149,6 +156,101 @@ def is_public(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return addr.is_global and not addr.is_multicast
 
 
+class _Watchdog:
+    """Shuts a socket down when its deadline passes. http.client reads a response's status
+    line and headers with one timeout per read, so a server sending a byte every few seconds
+    would hold the request past VEILLE_FETCH_DEADLINE for as long as it likes (100 header
+    lines of 64 KiB); at the deadline the read in flight ends and the request fails.
+    One thread for all requests, started when first needed."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int]] = []
+        self._watched: dict[int, socket.socket] = {}
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, sock: socket.socket, deadline: float) -> int:
+        with self._cond:
+            token = next(self._tokens)
+            self._watched[token] = sock
+            heapq.heappush(self._heap, (deadline, token))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="veille-http-deadline", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+            return token
+
+    def unwatch(self, token: int) -> bool:
+        """Stop watching; False when the deadline came first (the socket was shut down)."""
+        with self._cond:
+            return self._watched.pop(token, None) is not None
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][1] not in self._watched:
+                    heapq.heappop(self._heap)  # finished in time
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                when, token = self._heap[0]
+                left = when - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                heapq.heappop(self._heap)
+                sock = self._watched.pop(token)
+                with contextlib.suppress(OSError):  # the plain socket's: under TLS too
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+if hasattr(os, "register_at_fork"):  # a forked child has no watchdog thread: it starts its own
+    os.register_at_fork(after_in_child=_WATCHDOG._reset)
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("veille_http_deadline", default=None)
+
+
+class _DeadlineMixin:
+    """A connection whose wait for the response's status line and headers ends at the
+    deadline :meth:`Client.open` was given (the body's reads are bounded by ``_read``)."""
+
+    sock: socket.socket | None
+
+    def getresponse(self) -> Any:
+        deadline = _DEADLINE.get()
+        if deadline is None or self.sock is None:
+            return super().getresponse()  # type: ignore[misc]
+        token = _WATCHDOG.watch(self.sock, deadline)
+        try:
+            response = super().getresponse()  # type: ignore[misc]
+        finally:
+            in_time = _WATCHDOG.unwatch(token)
+        if not in_time:  # headers cut short by the shutdown are no response
+            response.close()
+            raise TimeoutError("status line and headers still coming at the deadline")
+        return response
+
+
+class _Connection(_DeadlineMixin, HTTPConnection):
+    pass
+
+
+class _TLSConnection(_DeadlineMixin, HTTPSConnection):
+    pass
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TLSPool(HTTPSConnectionPool):
+    ConnectionCls = _TLSConnection
+
+
 class Client:
     """veille's HTTP connection pools: a urllib3 ``PoolManager`` with veille's User-Agent,
     timeouts, no retries and no redirects (``fetch`` follows them itself, checking each hop).
@@ -172,6 +274,7 @@ class Client:
             timeout=urllib3.Timeout(connect=settings.timeout, read=settings.timeout),
             retries=False,
         )
+        self._pools.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
 
     def open(
         self,
@@ -179,9 +282,21 @@ class Client:
         headers: dict[str, str],
         address: str | None = None,
         timeout: urllib3.Timeout | None = None,
+        deadline: float | None = None,
     ) -> urllib3.BaseHTTPResponse:
         """Send a GET and return the response with its body unread. With ``address``, connect
-        to that IP, the URL's host going in the Host header, TLS SNI and certificate check."""
+        to that IP, the URL's host going in the Host header, TLS SNI and certificate check.
+        With ``deadline`` (a ``time.monotonic()`` value), a status line and headers still
+        arriving then are cut off (a transient network error)."""
+        reset = _DEADLINE.set(deadline)
+        try:
+            return self._open(url, headers, address, timeout)
+        finally:
+            _DEADLINE.reset(reset)
+
+    def _open(
+        self, url: str, headers: dict[str, str], address: str | None, timeout: urllib3.Timeout | None
+    ) -> urllib3.BaseHTTPResponse:
         headers = {**self.headers, **headers}
         options: dict[str, Any] = {"preload_content": False, "decode_content": True, "redirect": False}
         if timeout is not None:
@@ -321,8 +436,9 @@ def open_stream(
     """GET ``url`` for a body too large to hold (a WARC file of a gigabyte): the result (its
     status and headers, or why it failed, as :func:`fetch` says it) and, when it is a success,
     the response to read from, each read bounded by ``VEILLE_TIMEOUT`` but with no overall
-    deadline and no size cap. No redirect is followed. The request holds its throttle slot
-    until the block ends (a stream is a request in flight)."""
+    deadline (the status line and headers have ``VEILLE_FETCH_DEADLINE``) and no size cap.
+    No redirect is followed. The request holds its throttle slot until the block ends (a
+    stream is a request in flight)."""
     headers = {"Accept-Encoding": "identity", **(extra_headers or {})}
     started = time.monotonic()
     response: urllib3.BaseHTTPResponse | None = None
@@ -341,7 +457,7 @@ def open_stream(
             acquired = True
         timeout = urllib3.Timeout(connect=settings.timeout, read=settings.timeout)
         try:
-            response = client.open(url, headers, address, timeout)
+            response = client.open(url, headers, address, timeout, started + settings.fetch_deadline)
         except (Urllib3Error, OSError) as exc:
             yield _failure(url, url, exc), None
             return
@@ -384,7 +500,7 @@ def _get_once(
         return FetchResult(url, current, "error", error_class=TRANSIENT, reason="timeout: no time left")
     timeout = urllib3.Timeout(connect=min(settings.timeout, left), read=min(settings.timeout, left))
     try:
-        response = client.open(current, headers, address, timeout)
+        response = client.open(current, headers, address, timeout, deadline)
     except (Urllib3Error, OSError) as exc:
         return _failure(url, current, exc)
     consumed = False
