@@ -83,6 +83,29 @@ def test_feed_titles_keep_their_accents(body: str, header: str | None, decl: str
     assert parsed.entries[0].summary == text
 
 
+# XML 1.0 Appendix F: UTF-16 and UTF-32 without a byte-order mark are known by their "<?".
+WIDE = ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "utf-32"]  # utf-32: with its BOM
+
+
+@pytest.mark.parametrize("body", WIDE)
+@pytest.mark.parametrize("header", [None, "application/rss+xml"])
+def test_utf16_and_utf32_feeds_and_sitemaps_without_a_bom_keep_their_accents(
+    body: str, header: str | None
+) -> None:
+    from monitors.collect.sitemaps import parse_sitemap
+
+    feed = (
+        f"<?xml version='1.0' encoding='{body[:6]}'?><rss version='2.0'><channel><title>Fil</title>"
+        f"<item><title>{FULL}</title><link>https://ex.fr/a.html</link></item></channel></rss>"
+    ).encode(body)
+    assert [e.title for e in parse_feed(feed, "https://ex.fr/rss.xml", header).entries] == [FULL]
+    sitemap = (
+        f"<?xml version='1.0' encoding='{body[:6]}'?><urlset><url><loc>https://ex.fr/élysée.html</loc>"
+        "</url></urlset>"
+    ).encode(body)
+    assert [u.url for u in parse_sitemap(sitemap, header).urls] == ["https://ex.fr/élysée.html"]
+
+
 PAGE = """<!DOCTYPE html><html lang="fr"><head>{meta}<title>{title}</title></head><body>
 <nav><a href="/">Accueil</a> <a href="/politique">Politique</a></nav>
 <main><article><h1>{title}</h1>

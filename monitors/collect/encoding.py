@@ -1,6 +1,7 @@
 """Bytes to text for pages and XML whose declared charset may be missing or wrong.
 
-Order of trust: a byte-order mark, then strict UTF-8 (latin-1 text with accents is almost
+Order of trust: a byte-order mark (or an XML declaration in UTF-16 or UTF-32, XML 1.0
+Appendix F), then strict UTF-8 (latin-1 text with accents is almost
 never valid UTF-8, so a body that decodes is UTF-8 whatever its label says), then the
 declared charsets (HTTP header, ``<meta>``, XML declaration), then charset_normalizer's
 guess, then windows-1252, the usual encoding of French pages that are not UTF-8.
@@ -17,8 +18,18 @@ import charset_normalizer
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16's: FF FE 00 00 opens with FF FE
+    (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# XML 1.0 Appendix F: "<?" in UTF-32 or UTF-16 without a byte-order mark. Without this check
+# such a body is "valid UTF-8" (its NULs are) or falls to a Western guess, and is lost.
+_XML_SIGNATURES = (
+    (b"\x00\x00\x00<", "utf_32_be"),
+    (b"<\x00\x00\x00", "utf_32_le"),
+    (b"\x00<\x00?", "utf_16_be"),
+    (b"<\x00?\x00", "utf_16_le"),
 )
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
@@ -56,6 +67,9 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
     """The codec name that decodes ``content`` correctly, by the order of trust above."""
     for bom, name in _BOMS:
         if content.startswith(bom):
+            return name
+    for signature, name in _XML_SIGNATURES:
+        if content.startswith(signature):
             return name
     try:
         content.decode("utf-8")
