@@ -147,6 +147,28 @@ def test_sitemap_index_with_gzipped_child_and_window(
     assert [e.url for e in out.entries] == [f"{site.base}/p/nouveau.html"]
 
 
+def test_sitemap_index_cycles_and_repeats_are_read_once(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    def index(*paths: str) -> str:
+        rows = "".join(f"<sitemap><loc>{site.base}{p}</loc></sitemap>" for p in paths)
+        return f"<sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{rows}</sitemapindex>"
+
+    # an index listing itself 20 times, its child listing it back and itself, a child twice
+    site.add(
+        "/idx.xml", index(*["/idx.xml"] * 20, "/child.xml", "/child.xml"), content_type="application/xml"
+    )
+    site.add("/child.xml", index("/idx.xml", "/child.xml", "/leaf.xml"), content_type="application/xml")
+    site.add("/leaf.xml", _urlset(site.base, [("p/feuille.html", NOW)]), content_type="application/xml")
+    out = poll(client, settings, "sitemap", f"{site.base}/idx.xml")
+    assert out.error is None and [e.url for e in out.entries] == [f"{site.base}/p/feuille.html"]
+    assert [len(site.hits(p)) for p in ("/idx.xml", "/child.xml", "/leaf.xml")] == [1, 1, 1]
+    assert out.warning == (
+        f"2 sitemap problem(s): 21 child sitemap(s) listed again or already read, skipped ({site.base}/idx.xml); "
+        f"2 child sitemap(s) listed again or already read, skipped ({site.base}/child.xml)"
+    )
+
+
 NEWS = """<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
  <url><loc>{base}/n/frais.html</loc><news:news><news:publication><news:name>Le Site</news:name>

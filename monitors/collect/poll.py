@@ -226,6 +226,7 @@ def _read_sitemap(
     problems: list[str] = []
     urls: list[SitemapUrl] = []
     pending: list[tuple[FetchResult, int]] = [(first, 0)]
+    read = {first.url, first.final_url}  # each sitemap once: an index may list itself or a parent
     while pending:
         result, depth = pending.pop(0)
         try:
@@ -248,14 +249,27 @@ def _read_sitemap(
         # (monthly archives of the window come before later ones).
         children = [c for c in parsed.sitemaps if c.lastmod is None or c.lastmod >= since]
         outcome.ignored += len(parsed.sitemaps) - len(children)
+        fresh = list({c.url: c for c in children if c.url not in read}.values())
+        if len(fresh) < len(children):
+            again = len(children) - len(fresh)
+            problems.append(
+                f"{again} child sitemap(s) listed again or already read, skipped ({result.final_url})"
+            )
+            children = fresh
         oldest = datetime.min.replace(tzinfo=UTC)
         children.sort(key=lambda c: c.lastmod or oldest, reverse=window is None)
         if len(children) > MAX_CHILD_SITEMAPS:
             extra = len(children) - MAX_CHILD_SITEMAPS
             problems.append(f"{extra} child sitemaps beyond the first {MAX_CHILD_SITEMAPS} skipped")
         for child in children[:MAX_CHILD_SITEMAPS]:
+            if child.url in read:  # listed by another index of this poll meanwhile
+                continue
+            read.add(child.url)
             got = fetch(client, child.url, settings, accept=SITEMAP_TYPES, throttle=throttle, robots=robots)
             outcome.extra_fetches.append(got)
+            if got.ok and got.final_url != child.url and got.final_url in read:
+                continue  # a redirect to a sitemap read already
+            read.add(got.final_url)
             if got.ok:
                 pending.append((got, depth + 1))
             else:
