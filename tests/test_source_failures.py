@@ -207,6 +207,49 @@ def test_robots_missing_allows_and_unreachable_defers(
     assert out.error_class == "transient" and "robots.txt" in (out.error or "")
 
 
+def test_robots_over_the_byte_cap_is_read_up_to_it(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """RFC 9309 2.5: a crawler may stop parsing at its limit (at least 500 KiB), not drop the
+    rules it has read; refused as too large, the robots.txt meant no rules at all."""
+    cap = dataclasses.replace(settings, max_bytes=600_000)
+    rules = b"User-agent: *\nDisallow: /prive/\n" + b"# commentaire de remplissage\n" * 40_000
+    site.add("/robots.txt", rules + b"Disallow: /public/\n", content_type="text/plain")  # past the cap
+    _good_feed(site, "/prive/feed.xml")
+    _good_feed(site, "/public/feed.xml")
+    robots = RobotsCache()
+    out = poll_source(client, cap, SourceState(1, "p", "feed", f"{site.base}/prive/feed.xml"), robots=robots)
+    assert out.fetch.outcome == "skipped" and out.error == f"disallowed by {site.base}/robots.txt"
+    ok = poll_source(client, cap, SourceState(2, "q", "feed", f"{site.base}/public/feed.xml"), robots=robots)
+    assert ok.error is None and len(ok.entries) == 1
+    assert site.hits("/prive/feed.xml") == [] and len(site.hits("/robots.txt")) == 1
+
+
+def test_truncate_keeps_the_head_of_a_body_without_a_length(client: Client, settings: Settings) -> None:
+    """The cap met while reading (no Content-Length): with truncate, the first bytes are kept."""
+    import socket
+
+    from tests.test_faults import raw_server
+
+    def endless(conn: socket.socket, stop: threading.Event) -> None:
+        try:
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
+            while not stop.is_set():
+                conn.sendall(b"Disallow: /x\n" * 4096)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    cap = dataclasses.replace(settings, max_bytes=100_000)
+    with raw_server(endless) as url:
+        cut = fetch(client, f"{url}/robots.txt", cap, accept=None, truncate=True)
+        refused = fetch(client, f"{url}/robots.txt", cap, accept=None)
+    assert cut.ok and cut.content == (b"Disallow: /x\n" * 10_000)[:100_000]
+    assert refused.error_class == "permanent" and "byte cap" in (refused.reason or "")
+
+
 def test_crawl_delay_spaces_requests_to_the_host(site: LocalSite, client: Client, settings: Settings) -> None:
     site.add("/robots.txt", "User-agent: veille\nCrawl-delay: 1\n", content_type="text/plain")
     site.add("/page", "<html><body>x</body></html>")

@@ -358,13 +358,16 @@ def fetch(
     throttle: HostThrottle | None = None,
     robots: RobotsCache | None = None,
     extra_headers: dict[str, str] | None = None,
+    truncate: bool = False,
 ) -> FetchResult:
     """GET ``url`` with conditional headers, redirects checked hop by hop, size capped.
 
     With a ``throttle``, each hop waits for its host's turn (per-host politeness); with
     ``robots``, each hop must be allowed by its site's robots.txt, whose Crawl-delay the
     throttle honours. ``accept=None`` takes any content type. ``extra_headers`` go with
-    every hop (a ``Range`` for a WARC record).
+    every hop (a ``Range`` for a WARC record). With ``truncate``, a body over
+    ``VEILLE_MAX_BYTES`` is cut there and kept rather than refused (robots.txt: RFC 9309 lets
+    a crawler ignore what lies past its parsing limit, not the rules before it).
     """
     started = time.monotonic()
     deadline = started + settings.fetch_deadline
@@ -400,7 +403,9 @@ def fetch(
             if throttle is not None:
                 throttle.acquire(current, min_delay=crawl_delay)
             try:
-                result = _get_once(client, url, current, headers, settings, accept, address, deadline)
+                result = _get_once(
+                    client, url, current, headers, settings, accept, address, deadline, truncate
+                )
             finally:
                 if throttle is not None:
                     throttle.release(current)
@@ -493,6 +498,7 @@ def _get_once(
     accept: tuple[str, ...] | None,
     address: str | None = None,
     deadline: float | None = None,
+    truncate: bool = False,
 ) -> FetchResult:
     deadline = deadline if deadline is not None else time.monotonic() + settings.fetch_deadline
     left = deadline - time.monotonic()
@@ -505,7 +511,7 @@ def _get_once(
         return _failure(url, current, exc)
     consumed = False
     try:
-        result, consumed = _read(response, url, current, settings, accept, deadline)
+        result, consumed = _read(response, url, current, settings, accept, deadline, truncate)
         return result
     except (Urllib3Error, OSError) as exc:
         return _failure(url, current, exc)
@@ -539,8 +545,10 @@ def _read(
     settings: Settings,
     accept: tuple[str, ...] | None,
     deadline: float,
+    truncate: bool = False,
 ) -> tuple[FetchResult, bool]:
-    """The response as a result, and whether its body was read to the end."""
+    """The response as a result, and whether its body was read to the end (with
+    ``truncate``, a body over the cap is its first ``max_bytes`` bytes, not an error)."""
     hdrs = {k.lower(): v for k, v in response.headers.items()}
     status = response.status
     if status in {301, 302, 303, 307, 308} and "location" in hdrs:
@@ -585,9 +593,10 @@ def _read(
             reason=f"content type {ctype} is not one veille reads here",
         ), False
     declared = hdrs.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.max_bytes:
+    if declared.isdigit() and int(declared) > settings.max_bytes and not truncate:
         return _too_large(url, current, status, hdrs, settings.max_bytes), False
     body = bytearray()
+    complete = True
     while True:
         # what has arrived, not a full chunk: a body sent a byte at a time meets the deadline
         left = deadline - time.monotonic()
@@ -602,11 +611,15 @@ def _read(
             break
         body.extend(chunk)
         if len(body) > settings.max_bytes:
-            return _too_large(url, current, status, hdrs, settings.max_bytes), False
+            if not truncate:
+                return _too_large(url, current, status, hdrs, settings.max_bytes), False
+            del body[settings.max_bytes :]
+            complete = False
+            break
     small_html = len(body) <= CHALLENGE_MAX_BYTES and (not ctype or ctype in HTML_TYPES)
     if small_html and (blocked := block_reason(status, response.reason or "", hdrs, bytes(body))):
-        return _challenge(url, current, status, hdrs, blocked), True
-    return FetchResult(url, current, "ok", status, bytes(body), hdrs), True
+        return _challenge(url, current, status, hdrs, blocked), complete
+    return FetchResult(url, current, "ok", status, bytes(body), hdrs), complete
 
 
 def _challenge(url: str, current: str, status: int, hdrs: dict[str, str], reason: str) -> FetchResult:

@@ -2,7 +2,9 @@
 
 Follows RFC 9309: a robots.txt that answers 4xx means no rules (allow all); one that cannot
 be reached (5xx, timeout) means disallow all for now, which the caller treats as a
-transient failure. ``Crawl-delay`` is returned so the throttle can space requests.
+transient failure; more than five redirects means no rules; one over ``VEILLE_MAX_BYTES`` is
+read up to that size (the parsing limit, at least 500 KiB). ``Crawl-delay`` is returned so
+the throttle can space requests.
 """
 
 from __future__ import annotations
@@ -94,15 +96,20 @@ class RobotsCache:
     def _load(self, client: Client, site: str, settings: Settings, throttle: HostThrottle | None) -> _Entry:
         from monitors.collect.http import TRANSIENT, fetch
 
+        # a robots.txt over VEILLE_MAX_BYTES is read up to it (RFC 9309 2.5: a parsing limit
+        # of at least 500 KiB); refused as too large, it would have meant no rules at all
         if throttle is None:
-            result = fetch(client, f"{site}/robots.txt", settings, accept=None)
+            result = fetch(client, f"{site}/robots.txt", settings, accept=None, truncate=True)
         else:
             with throttle.slot():
-                result = fetch(client, f"{site}/robots.txt", settings, accept=None)
+                result = fetch(client, f"{site}/robots.txt", settings, accept=None, truncate=True)
         now = time.monotonic()
         if result.ok:
             parser = RobotFileParser()
-            parser.parse((result.content or b"").decode("utf-8", "replace").splitlines())
+            content = result.content or b""
+            if len(content) >= settings.max_bytes:  # cut at the cap: its last line may be half a rule
+                content = content[: content.rfind(b"\n") + 1]
+            parser.parse(content.decode("utf-8", "replace").splitlines())
             return _Entry(now + settings.robots_ttl, parser)
         if result.error_class == TRANSIENT:
             return _Entry(now + min(UNREACHABLE_TTL, settings.robots_ttl), None, result.reason or "error")
