@@ -217,7 +217,7 @@ def _logged_reason(db: Session, source_id: int) -> str | None:
     ("body", "cause"),
     [
         (
-            b'{"version": "https://jsonfeed.org/version/1.1", "items": [',
+            b'{"version": "https://jsonfeed.org/version/1.1", "items": [}',
             "not a feed: invalid JSON: Expecting value at line 1 column 59",
         ),
         (b"", "not a feed: invalid JSON: Expecting value at line 1 column 1"),
@@ -235,7 +235,7 @@ def _logged_reason(db: Session, source_id: int) -> str | None:
             "not a feed: JSON, but not a JSON Feed: the document is an array, not an object",
         ),
     ],
-    ids=["truncated", "empty", "nested-too-deep", "no-version", "other-version", "array"],
+    ids=["invalid", "empty", "nested-too-deep", "no-version", "other-version", "array"],
 )
 def test_json_that_is_no_json_feed_is_a_permanent_error_cause_first(
     site: LocalSite, db: Session, client: Client, settings: Settings, body: bytes, cause: str
@@ -245,6 +245,34 @@ def test_json_that_is_no_json_feed_is_a_permanent_error_cause_first(
     assert src.last_error is not None and src.last_error.startswith(cause), src.last_error
     assert src.last_error_class == "permanent" and src.consecutive_failures == 1
     assert _logged_reason(db, src.id) == src.last_error
+
+
+@pytest.mark.parametrize("cut", [59, 120, -3], ids=["in-items", "in-a-string", "before-the-end"])
+def test_a_json_feed_cut_short_is_a_transient_error_and_read_once_whole(
+    site: LocalSite, db: Session, client: Client, settings: Settings, cut: int
+) -> None:
+    """A body that ends before its document does (its framing said complete: a server that
+    stopped writing, a cache that kept half) is tried again later, as a cut RSS feed is read,
+    not given up on for a day with a search for other feeds."""
+    whole = json_feed(site.base, [_item(site.base, 1), _item(site.base, 2)])
+    out, src = _poll_and_store(db, client, settings, site, whole[:cut])
+    assert out.error_class == "transient" and out.entries == [] and out.suggested_feeds is None
+    assert src.last_error is not None
+    assert src.last_error.startswith("JSON Feed cut short: the body ends before its document does ("), (
+        src.last_error
+    )
+    assert f"; {len(whole[:cut])} bytes received)" in src.last_error
+    assert src.last_error_class == "transient" and src.consecutive_failures == 1
+    assert src.next_poll_at is not None and src.last_polled_at is not None
+    assert src.next_poll_at - src.last_polled_at < timedelta(hours=1)  # backoff, not the day
+    assert _logged_reason(db, src.id) == src.last_error
+    site.add("/feed.json", whole, content_type="application/feed+json")
+    again = poll_source(client, settings, SourceState(src.id, src.name, "feed", src.url))
+    apply_poll(db, again, settings=settings)
+    db.flush()
+    db.refresh(src)
+    assert again.error is None and len(again.entries) == 2
+    assert src.consecutive_failures == 0 and src.last_success_at is not None
 
 
 BASE = "http://127.0.0.1:1"  # replaced by the site's base in the test
@@ -433,4 +461,6 @@ def test_any_body_opening_like_json_is_a_json_feed_or_says_why_not(body: bytes) 
     try:
         parse_feed(b"{" + body, "https://example.org/feed.json", "application/feed+json")
     except FeedError as exc:
-        assert str(exc).startswith(("not a feed: invalid JSON: ", "not a feed: JSON, but not a JSON Feed: "))
+        assert str(exc).startswith(
+            ("not a feed: invalid JSON: ", "not a feed: JSON, but not a JSON Feed: ", "JSON Feed cut short: ")
+        )

@@ -60,7 +60,12 @@ def replace_bad_char_refs(content: bytes) -> tuple[bytes, int]:
 
 
 class FeedError(ValueError):
-    """The body is not a feed at all (permanent for this URL)."""
+    """The body is not a feed at all (permanent for this URL), or with ``transient``, a feed
+    cut short (a JSON Feed that ends before its document does: try again later)."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,8 @@ def _json_feed(content: bytes, encoding: str, base_url: str) -> ParsedFeed:
     try:
         parsed, reasons, count = parse_json_feed(content, encoding, base_url)
     except JsonFeedError as exc:
+        if exc.cut:
+            raise FeedError(f"JSON Feed cut short: {exc}", transient=True) from None
         raise FeedError(f"not a feed: {exc}") from None
     bozo = None
     if count:

@@ -11,7 +11,11 @@ own language have no place in veille's entries (RSS categories have none either)
 
 An item that cannot be read (not an object, no http(s) URL) is left out and a value of the
 wrong type or a date that does not parse is ignored, each with a reason; the rest of the feed
-is read. Invalid JSON, or JSON that is not a JSON Feed, raises :class:`JsonFeedError`.
+is read. Invalid JSON, or JSON that is not a JSON Feed, raises :class:`JsonFeedError`; JSON
+that ends before its document does (a response cut short) raises it marked ``cut``, which the
+poll records as a transient error (retried with backoff), as feedparser reads a cut RSS feed
+as malformed, not absent, and Media Cloud's rss-fetcher counts a parse error as a soft
+failure.
 
 Written here rather than taken from a library: the JSON Feed packages on PyPI are small and
 unmaintained (jsonfeed 0.0.1 of 2017, pyjsonfeed 1.0.0 of 2018) or fail a whole feed on one bad
@@ -42,7 +46,35 @@ MAX_REASONS = 3  # reasons spelled out in the warning; the others are counted
 
 
 class JsonFeedError(ValueError):
-    """The body is JSON (or labelled JSON) but no JSON Feed can be read from it."""
+    """The body is JSON (or labelled JSON) but no JSON Feed can be read from it; ``cut`` when
+    the body ends before its document does (a transfer cut short: worth trying again)."""
+
+    def __init__(self, message: str, cut: bool = False) -> None:
+        super().__init__(message)
+        self.cut = cut
+
+
+# a whole string, a bracket, or the quote that opens a string the text ends inside
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[][{}]|"')
+
+
+def _ends_early(text: str, error: json.JSONDecodeError) -> bool:
+    """Whether ``text`` is a JSON document cut short: it ends inside a string or with a bracket
+    still open, and the decoder failed there (in that last string, or at the very end), not
+    on something wrong before it."""
+    depth, open_string = 0, None
+    for token in _TOKENS.finditer(text):
+        mark = token.group()
+        if mark == '"':
+            open_string = token.start()
+            break
+        if mark in "[{":
+            depth += 1
+        elif mark in "]}":
+            depth -= 1
+    if open_string is not None:
+        return error.pos >= open_string
+    return depth > 0 and error.pos >= len(text.rstrip())
 
 
 def looks_like_json(content: bytes, encoding: str, content_type: str | None) -> bool:
@@ -83,7 +115,12 @@ def parse_json_feed(content: bytes, encoding: str, base_url: str) -> tuple[dict[
     try:
         doc = loads_storable(text)
     except json.JSONDecodeError as exc:
-        raise JsonFeedError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        # json's "Unterminated string starting at" names its place after it
+        where = f"{exc.msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno}"
+        if _ends_early(text, exc):
+            reason = f"the body ends before its document does ({where}; {len(content)} bytes received)"
+            raise JsonFeedError(reason, cut=True) from None
+        raise JsonFeedError(f"invalid JSON: {where}") from None
     except (ValueError, RecursionError) as exc:  # nested too deep, a number too long
         raise JsonFeedError(f"invalid JSON: {type(exc).__name__}: {exc}") from None
     if not isinstance(doc, dict):

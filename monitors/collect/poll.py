@@ -17,7 +17,16 @@ from typing import Any, TypeVar
 from monitors.collect.blocking import BLOCKED
 from monitors.collect.discovery import discover_feeds
 from monitors.collect.feeds import FeedEntry, FeedError
-from monitors.collect.http import FEED_TYPES, HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle, fetch
+from monitors.collect.http import (
+    FEED_TYPES,
+    HTML_TYPES,
+    PERMANENT,
+    TRANSIENT,
+    Client,
+    FetchResult,
+    HostThrottle,
+    fetch,
+)
 from monitors.collect.listing import find_article_links
 from monitors.collect.parsing import parse_feed_pooled, start_parsers
 from monitors.collect.robots import RobotsCache
@@ -194,7 +203,7 @@ def _read_feed(outcome: PollOutcome, result: FetchResult, workers: int) -> None:
         ctype = result.headers.get("content-type")
         parsed = parse_feed_pooled(result.content or b"", result.final_url, ctype, workers)
     except FeedError as exc:
-        outcome.error_class, outcome.error = PERMANENT, str(exc)
+        outcome.error_class, outcome.error = TRANSIENT if exc.transient else PERMANENT, str(exc)
         return
     outcome.entries = parsed.entries
     outcome.language = parsed.language
