@@ -149,3 +149,64 @@ def test_refused_connection_is_a_network_error_not_a_timeout(settings: Settings)
     with make_client(settings) as client:
         result = fetch(client, "http://127.0.0.1:9/", settings)
     assert result.reason == "connection refused by 127.0.0.1:9", result.reason  # the cause, first
+
+
+LIMITS = "response from {host} over http.client's limits (100 headers, 64 KiB a line): "
+RAW_ANSWERS = {
+    "many-headers": b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(150)) + b"\r\n",
+    "long-header": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\nContent-Length: 2\r\n\r\nok",
+    "not-http": b"<html><body>bonjour</body></html>",
+    "body-cut": b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5000\r\n\r\n<html>",
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "klass", "cause"),
+    [
+        (
+            "many-headers",
+            PERMANENT,
+            LIMITS + "got more than 100 headers",
+        ),
+        (
+            "long-header",
+            PERMANENT,
+            LIMITS + "got more than 65536 bytes",
+        ),
+        (
+            "not-http",
+            TRANSIENT,
+            "not an HTTP response from {host}: status line '<html><body>bonjour</body></html>'",
+        ),
+        (
+            "body-cut",
+            TRANSIENT,
+            "body cut short: {host} closed the connection before its end (IncompleteRead(6 bytes read",
+        ),
+    ],
+    ids=["many-headers", "long-header", "not-http", "body-cut"],
+)
+def test_a_malformed_answer_is_classed_and_its_cause_comes_first(
+    settings: Settings, answer: str, klass: str, cause: str
+) -> None:
+    """A server over http.client's header limits answers the same each time (permanent); a
+    status line that is no HTTP, or a body cut short, may be a glitch (transient)."""
+    import socket
+    import threading
+
+    from tests.test_faults import raw_server
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        try:
+            conn.recv(4096)
+            conn.sendall(RAW_ANSWERS[answer])
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    with raw_server(serve) as url, make_client(settings) as client:
+        result = fetch(client, f"{url}/page.html", settings, accept=None)
+    host = url.removeprefix("http://")
+    assert result.outcome == "error" and result.error_class == klass
+    assert (result.reason or "").startswith(cause.format(host=host)), result.reason

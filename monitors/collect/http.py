@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.client import BadStatusLine, HTTPException, LineTooLong, RemoteDisconnected
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -33,6 +34,7 @@ from urllib3.exceptions import (
     LocationValueError,
     NameResolutionError,
     NewConnectionError,
+    ProtocolError,
     SSLError,
 )
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -225,13 +227,16 @@ class _DeadlineMixin:
         if deadline is None or self.sock is None:
             return super().getresponse()  # type: ignore[misc]
         token = _WATCHDOG.watch(self.sock, deadline)
+        late = TimeoutError("status line and headers still coming at the deadline")
         try:
             response = super().getresponse()  # type: ignore[misc]
-        finally:
-            in_time = _WATCHDOG.unwatch(token)
-        if not in_time:  # headers cut short by the shutdown are no response
+        except Exception:
+            if not _WATCHDOG.unwatch(token):  # what the shutdown broke is the deadline's doing
+                raise late from None
+            raise
+        if not _WATCHDOG.unwatch(token):  # headers cut short by the shutdown are no response
             response.close()
-            raise TimeoutError("status line and headers still coming at the deadline")
+            raise late
         return response
 
 
@@ -535,6 +540,19 @@ def _failure(url: str, current: str, exc: Exception) -> FetchResult:
     if isinstance(exc, DecodeError):
         reason = f"body could not be decoded: {_describe(exc)}"
         return FetchResult(url, current, "error", error_class=PERMANENT, reason=reason)
+    # urllib3 wraps what http.client raised reading the status line and headers
+    cause = exc.args[1] if isinstance(exc, ProtocolError) and len(exc.args) > 1 else None
+    host = urlsplit(current).netloc
+    if isinstance(cause, LineTooLong) or (type(cause) is HTTPException and "headers" in str(cause)):
+        # the server's answer, each time: no retry will read it
+        reason = f"response from {host} over http.client's limits (100 headers, 64 KiB a line): {cause}"
+        return FetchResult(url, current, "error", error_class=PERMANENT, reason=reason)
+    if type(cause).__name__ == "IncompleteRead":  # http.client's or urllib3's
+        reason = f"body cut short: {host} closed the connection before its end ({cause})"
+        return FetchResult(url, current, "error", error_class=TRANSIENT, reason=reason)
+    if isinstance(cause, BadStatusLine) and not isinstance(cause, RemoteDisconnected):
+        reason = f"not an HTTP response from {host}: status line {str(cause)[:80]!r}"
+        return FetchResult(url, current, "error", error_class=TRANSIENT, reason=reason)
     return FetchResult(url, current, "error", error_class=TRANSIENT, reason=network_reason(exc, current))
 
 
