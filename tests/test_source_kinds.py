@@ -8,6 +8,8 @@ import dataclasses
 import gzip
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from monitors.collect.http import Client
 from monitors.collect.poll import PollOutcome, SourceState, poll_source
 from monitors.settings import Settings
@@ -248,6 +250,23 @@ def test_listing_heuristic_keeps_article_links_and_drops_navigation(
     ]
     assert out.entries[0].title == "Sommet IA : notre position sur l’intelligence artificielle"
     assert out.entries[0].published_at == datetime(2025, 2, 10, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("where", ["link", "base"])
+def test_a_malformed_link_or_base_loses_one_link_not_the_listing(
+    site: LocalSite, client: Client, settings: Settings, where: str
+) -> None:
+    bad = '<a href="http://[::1/actualites/un-lien-mal-forme-ipv6">Mal formé</a>'
+    page = LISTING.replace("<h1>Actualités</h1>", f"<h1>Actualités</h1>{bad}")
+    if where == "base":
+        page = page.replace("<title>", '<base href="http://[::1/"><title>')
+    site.add("/actualites", page)
+    out = poll(client, settings, "listing", f"{site.base}/actualites")
+    assert out.error is None and out.warning is None
+    assert [e.url for e in out.entries] == [
+        f"{site.base}/actualites/sommet-ia-notre-position-sur-l-intelligence-artificielle",
+        f"{site.base}/communiques/2025/02/declaration",
+    ]
 
 
 def test_listing_with_link_pattern(site: LocalSite, client: Client, settings: Settings) -> None:

@@ -8,6 +8,7 @@ drops section, tag, pagination, account and legal pages.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
@@ -111,14 +112,18 @@ def find_article_links(
     base = listing_url
     base_el = doc.find(".//base[@href]")
     if base_el is not None:
-        base = urljoin(listing_url, base_el.get("href", ""))
+        with contextlib.suppress(ValueError):  # a malformed <base> is no base
+            base = urljoin(listing_url, base_el.get("href", ""))
     pattern = re.compile(link_pattern) if link_pattern else None
     found: dict[str, FeedEntry] = {}
     for a in doc.iter("a"):
         href = (a.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
             continue
-        url = urljoin(base, href).split("#")[0]
+        try:
+            url = urljoin(base, href).split("#")[0]
+        except ValueError:  # a malformed link ("http://[::1/x") is one link less, not the page lost
+            continue
         if pattern is not None:
             if not pattern.search(url):
                 continue
