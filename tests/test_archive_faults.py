@@ -126,6 +126,40 @@ def test_a_cdx_server_that_times_out_is_retried_then_recorded_on_the_job(
 
 
 @pytest.mark.usefixtures("prefect_harness")
+def test_a_cdx_answer_nested_too_deep_is_recorded_on_the_job(
+    archives: FakeArchives, site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """json.loads raises RecursionError, not a ValueError, for 100,000 nested arrays: the job
+    records why and the next run finishes it, where the error escaped the backfill."""
+    fake = site.routes["/cdx/search/cdx"]
+    site.add("/cdx/search/cdx", b"[" * 100_000, content_type="application/json")
+    args = _pcf_backfill(tmp_path)
+    code, err = _backfill(args)
+    assert code == 1 and "run the same command again" in err, err
+    with clean_db.connect() as conn:
+        state, last = conn.execute(sa.text("SELECT state, last_error FROM backfill_jobs")).one()
+    assert state == "error" and last == "CDX answer is not JSON: nested too deep to read (RecursionError)"
+
+    site.routes["/cdx/search/cdx"] = fake  # the archive answers again: the same command finishes
+    code, err = _backfill(args)
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT state FROM backfill_jobs")) == "done"
+
+
+def test_archive_json_nested_too_deep_is_an_archive_error_or_a_malformed_line() -> None:
+    settings = get_settings()
+    deep = b"[" * 100_000
+    with pytest.raises(ar.ArchiveError, match=r"collinfo.json is not JSON: nested too deep"):
+        ar.parse_collinfo(deep)
+    page = ar.parse_commoncrawl_cdx(deep + b"\n", settings)
+    assert (
+        page.captures == []
+        and page.malformed[0][1] == "malformed CDX line: nested too deep to read (RecursionError)"
+    )
+
+
+@pytest.mark.usefixtures("prefect_harness")
 def test_a_capture_that_times_out_waits_in_the_queue_with_its_reason(
     archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

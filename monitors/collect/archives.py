@@ -207,13 +207,21 @@ def wayback_capture_url(settings: Settings, timestamp: str, original: str) -> st
     return f"{settings.wayback_url}/web/{timestamp}id_/{original}"
 
 
+def _json_failure(exc: BaseException) -> str:
+    """Why an archive's JSON could not be read; json's own message, or for a document nested
+    deeper than Python's recursion limit (which json.loads raises as RecursionError), that."""
+    if isinstance(exc, RecursionError):
+        return "nested too deep to read (RecursionError)"
+    return str(exc)
+
+
 def parse_wayback_cdx(body: bytes, settings: Settings) -> CdxPage:
     """A Wayback CDX JSON answer: a header row, capture rows, then (with ``showResumeKey``)
     an empty row and the resume key. A row that cannot be read is kept as malformed."""
     try:
         rows = json.loads(body.decode("utf-8")) if body.strip() else []
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArchiveError(f"CDX answer is not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep to read
+        raise ArchiveError(f"CDX answer is not JSON: {_json_failure(exc)}") from exc
     if not isinstance(rows, list):
         raise ArchiveError("CDX answer is not a JSON list")
     page = CdxPage()
@@ -283,8 +291,8 @@ def parse_collinfo(body: bytes) -> list[Crawl]:
     fortnight before the week in the crawl's id (``CC-MAIN-2025-08``: week 8 of 2025)."""
     try:
         entries = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArchiveError(f"Common Crawl collinfo.json is not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise ArchiveError(f"Common Crawl collinfo.json is not JSON: {_json_failure(exc)}") from exc
     crawls = []
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict) or "id" not in entry or "cdx-api" not in entry:
@@ -348,8 +356,8 @@ def commoncrawl_num_pages(
     result = _ok_or_raise(attempts, f"Common Crawl index {crawl.id} failed")
     try:
         return int(json.loads((result.content or b"{}").decode("utf-8"))["pages"]), attempts
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ArchiveError(f"Common Crawl showNumPages answer unreadable: {exc}") from exc
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise ArchiveError(f"Common Crawl showNumPages answer unreadable: {_json_failure(exc)}") from exc
 
 
 def parse_commoncrawl_cdx(body: bytes, settings: Settings) -> CdxPage:
@@ -385,8 +393,9 @@ def parse_commoncrawl_cdx(body: bytes, settings: Settings) -> CdxPage:
                     warc_length=length,
                 )
             )
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            page.malformed.append((line[:300].decode("utf-8", "replace"), f"malformed CDX line: {exc}"))
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            reason = f"malformed CDX line: {_json_failure(exc)}"
+            page.malformed.append((line[:300].decode("utf-8", "replace"), reason))
     return page
 
 
