@@ -238,16 +238,21 @@ LISTING = """<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>A
 </body></html>"""
 
 
+def _listing_articles(base: str) -> list[str]:
+    """The two article links the heuristic keeps from LISTING."""
+    return [
+        f"{base}/actualites/sommet-ia-notre-position-sur-l-intelligence-artificielle",
+        f"{base}/communiques/2025/02/declaration",
+    ]
+
+
 def test_listing_heuristic_keeps_article_links_and_drops_navigation(
     site: LocalSite, client: Client, settings: Settings
 ) -> None:
     site.add("/actualites", LISTING)
     out = poll(client, settings, "listing", f"{site.base}/actualites")
     assert out.error is None and out.warning is None
-    assert [e.url for e in out.entries] == [
-        f"{site.base}/actualites/sommet-ia-notre-position-sur-l-intelligence-artificielle",
-        f"{site.base}/communiques/2025/02/declaration",
-    ]
+    assert [e.url for e in out.entries] == _listing_articles(site.base)
     assert out.entries[0].title == "Sommet IA : notre position sur l’intelligence artificielle"
     assert out.entries[0].published_at == datetime(2025, 2, 10, 8, 0, tzinfo=UTC)
 
@@ -263,10 +268,7 @@ def test_a_malformed_link_or_base_loses_one_link_not_the_listing(
     site.add("/actualites", page)
     out = poll(client, settings, "listing", f"{site.base}/actualites")
     assert out.error is None and out.warning is None
-    assert [e.url for e in out.entries] == [
-        f"{site.base}/actualites/sommet-ia-notre-position-sur-l-intelligence-artificielle",
-        f"{site.base}/communiques/2025/02/declaration",
-    ]
+    assert [e.url for e in out.entries] == _listing_articles(site.base)
 
 
 def test_listing_with_link_pattern(site: LocalSite, client: Client, settings: Settings) -> None:
