@@ -152,6 +152,34 @@ def limit_date_languages() -> None:
         extractors.get_external_parser = _date_parser
 
 
+_htmldate_find_date: Any = None  # htmldate's ``find_date``, as trafilatura imported it
+
+
+def _find_date(*args: Any, **kwargs: Any) -> Any:
+    """htmldate's ``find_date``, None when it raises on a malformed date: a page dated
+    ``2025-02-08T10:00:00+25:00`` made htmldate raise ValueError (an offset of a day or more),
+    and trafilatura, which catches ValueError around its whole extraction, discarded the page's
+    text with it. veille reads the page's dates itself (:func:`choose_dates`) anyway."""
+    try:
+        return _htmldate_find_date(*args, **kwargs)
+    except (ValueError, OverflowError):
+        return None
+
+
+def guard_date_search() -> None:
+    """Make trafilatura's metadata step use :func:`_find_date` (trafilatura has no option to
+    keep the text when its date search fails; it calls ``metadata.find_date``)."""
+    global _htmldate_find_date
+    from trafilatura import metadata
+
+    current = getattr(metadata, "find_date", None)
+    if current is None:  # a later trafilatura that calls htmldate another way: leave it
+        return
+    if current is not _find_date:
+        _htmldate_find_date = current
+        metadata.find_date = _find_date
+
+
 def extract_article(
     html: bytes,
     url: str,
@@ -172,6 +200,7 @@ def extract_article(
     from trafilatura.utils import load_html
 
     limit_date_languages()
+    guard_date_search()
     decoded = decode_html(html, content_type)
     tree = load_html(decoded)
     if tree is None:
