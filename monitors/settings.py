@@ -38,6 +38,11 @@ INTERVAL_MINUTES_MAX = INTERVAL_MAX // 60
 #: The sitemap window reaches back at most this many days (about 270 years): a date before
 #: year 1 cannot be computed (1e9 days failed every sitemap with an OverflowError).
 SITEMAP_DAYS_MAX = 100_000
+#: At most this many worker processes: each is a Python process with trafilatura and the language
+#: profiles loaded (about 90 MB once it has analysed a page) and holds 3 file descriptors in
+#: veille's process, beside the HTTP connections; 256 is far past any machine's cores. With no
+#: bound, VEILLE_PARSE_WORKERS=100000 was accepted, and a poll starts every worker at once.
+PARSE_WORKERS_MAX = 256
 
 
 def _int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -174,7 +179,7 @@ class Settings:
                 "VEILLE_POLL_INTERVAL_MINUTES", 10, minimum=1, maximum=INTERVAL_MINUTES_MAX
             ),
             maintenance_cron=os.environ.get("VEILLE_MAINTENANCE_CRON") or "30 4 * * *",
-            parse_workers=_int("VEILLE_PARSE_WORKERS", 2, minimum=0),
+            parse_workers=_int("VEILLE_PARSE_WORKERS", 2, minimum=0, maximum=PARSE_WORKERS_MAX),
             wayback_url=(os.environ.get("VEILLE_WAYBACK_URL") or "https://web.archive.org").rstrip("/"),
             commoncrawl_index_url=(
                 os.environ.get("VEILLE_COMMONCRAWL_INDEX_URL") or "https://index.commoncrawl.org"

@@ -6,7 +6,8 @@ database, CHANGELOG): an analysis deadline of inf or a year hung every ingest wo
 timeout of 0, -5, nan or inf and a per-host delay of inf failed every poll with a ValueError or
 OverflowError; a batch size of 0 left the queue pending, -1 ended the run Incomplete on
 PostgreSQL's "LIMIT must not be negative"; a size cap of 0 or -1 refused every body; a sitemap
-window of 0 or -1 days queued nothing, nan or 1e9 failed every sitemap; the others were
+window of 0 or -1 days queued nothing, nan or 1e9 failed every sitemap; 100000 parse workers
+were accepted (a run starts every one of them, about 90 MB each); the others were
 silently clamped or ignored (a concurrency of 0 ran with no total cap, a minimum poll interval
 above the maximum stayed at the maximum).
 """
@@ -15,7 +16,14 @@ from __future__ import annotations
 
 import pytest
 
-from monitors.settings import INTERVAL_MAX, INTERVAL_MINUTES_MAX, SECONDS_MAX, SITEMAP_DAYS_MAX, get_settings
+from monitors.settings import (
+    INTERVAL_MAX,
+    INTERVAL_MINUTES_MAX,
+    PARSE_WORKERS_MAX,
+    SECONDS_MAX,
+    SITEMAP_DAYS_MAX,
+    get_settings,
+)
 
 AT_LEAST_0 = "an integer of at least 0"
 AT_LEAST_1 = "an integer of at least 1"
@@ -24,6 +32,7 @@ POSITIVE_SECONDS = f"a number of seconds above 0 and at most {SECONDS_MAX}"
 INTERVAL = f"an integer from 1 to {INTERVAL_MAX}"
 DAYS = f"a number of days above 0 and at most {SITEMAP_DAYS_MAX}"
 MINUTES = f"an integer from 1 to {INTERVAL_MINUTES_MAX}"
+WORKERS = f"an integer from 0 to {PARSE_WORKERS_MAX}"
 
 #: (variable, bad value, the range the message states)
 BAD = [
@@ -55,7 +64,9 @@ BAD = [
     ("VEILLE_SITEMAP_WINDOW_DAYS", "1e9", DAYS),
     ("VEILLE_POLL_INTERVAL_MINUTES", "0", MINUTES),
     ("VEILLE_POLL_INTERVAL_MINUTES", "10000000000000", MINUTES),
-    ("VEILLE_PARSE_WORKERS", "-1", AT_LEAST_0),
+    ("VEILLE_PARSE_WORKERS", "-1", WORKERS),
+    ("VEILLE_PARSE_WORKERS", "100000", WORKERS),
+    ("VEILLE_PARSE_WORKERS", "257", WORKERS),
     ("VEILLE_WAYBACK_DELAY", "-1", SECONDS),
     ("VEILLE_COMMONCRAWL_DELAY", "inf", SECONDS),
     ("VEILLE_ARCHIVE_CONCURRENCY", "0", AT_LEAST_1),
@@ -138,7 +149,9 @@ def test_the_ends_of_each_range_are_accepted(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("VEILLE_MAX_POLL_INTERVAL", str(INTERVAL_MAX))
     monkeypatch.setenv("VEILLE_SITEMAP_WINDOW_DAYS", str(SITEMAP_DAYS_MAX))
     monkeypatch.setenv("VEILLE_POLL_INTERVAL_MINUTES", str(INTERVAL_MINUTES_MAX))
+    monkeypatch.setenv("VEILLE_PARSE_WORKERS", str(PARSE_WORKERS_MAX))
     settings = get_settings()
+    assert settings.parse_workers == PARSE_WORKERS_MAX
     assert settings.poll_interval_minutes == INTERVAL_MINUTES_MAX
     assert settings.analysis_deadline == SECONDS_MAX and settings.min_poll_interval == INTERVAL_MAX
     assert settings.sitemap_window_days == SITEMAP_DAYS_MAX
