@@ -42,3 +42,15 @@ def test_a_date_with_an_impossible_offset_costs_the_date_not_the_text(head: str,
     got = extract_article(page(head, body).encode(), URL)
     assert got.text.startswith("Le sommet sur l'intelligence artificielle") and "Paragraphe 7." in got.text
     assert got.published_at == datetime(2025, 2, 8, tzinfo=UTC)  # the day; its time is unreadable
+
+
+ACCENTED = "L’Élysée œuvre pour que l’IA « serve » l’intérêt général, dit-on à 20 € près."
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_keeps_its_characters_and_language(codec: str) -> None:
+    """Before: read as windows-1252 with a NUL between letters, the characters outside
+    latin-1 (’ œ €) garbled, and ``<html lang>`` not found (its bytes hold zeros)."""
+    got = extract_article(page(body=f"<p>{ACCENTED * 4}</p>").encode(codec), URL)
+    assert ACCENTED in got.text and "\x00" not in got.text
+    assert got.declared_language == "fr"

@@ -1,7 +1,8 @@
 """Bytes to text for pages and XML whose declared charset may be missing or wrong.
 
-Order of trust: a byte-order mark (or an XML declaration in UTF-16 or UTF-32, XML 1.0
-Appendix F), then strict UTF-8 (latin-1 text with accents is almost
+Order of trust: a byte-order mark (without one: an XML declaration in UTF-16 or UTF-32, XML
+1.0 Appendix F, or UTF-16's zero bytes around a page's first two characters), then strict
+UTF-8 (latin-1 text with accents is almost
 never valid UTF-8, so a body that decodes is UTF-8 whatever its label says), then the
 declared charsets (HTTP header, ``<meta>``, XML declaration), then charset_normalizer's
 guess, then windows-1252, the usual encoding of French pages that are not UTF-8.
@@ -63,6 +64,21 @@ def _codec(name: str) -> str | None:
     return "cp1252" if codec in _WESTERN else codec
 
 
+def _utf16_without_bom(content: bytes) -> str | None:
+    """UTF-16 without a byte-order mark, told by its first two characters being ASCII (``<!``,
+    ``<h``, ``<?``, whitespace): one zero byte after (LE) or before (BE) each. Such a body is
+    valid UTF-8 when it is all ASCII (NUL is a character there), and read as UTF-8 or
+    windows-1252 it was text with a NUL between letters, its non-Latin-1 characters garbled."""
+    head = content[:4]
+    if len(head) < 4:
+        return None
+    if head[1] == head[3] == 0 and head[0] and head[2] and head[0] < 0x80 and head[2] < 0x80:
+        return "utf_16_le"
+    if head[0] == head[2] == 0 and head[1] and head[3] and head[1] < 0x80 and head[3] < 0x80:
+        return "utf_16_be"
+    return None
+
+
 def detect_encoding(content: bytes, content_type: str | None = None) -> str:
     """The codec name that decodes ``content`` correctly, by the order of trust above."""
     for bom, name in _BOMS:
@@ -71,6 +87,9 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
     for signature, name in _XML_SIGNATURES:
         if content.startswith(signature):
             return name
+    utf16 = _utf16_without_bom(content)
+    if utf16:
+        return utf16
     try:
         content.decode("utf-8")
         return "utf-8"

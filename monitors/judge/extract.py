@@ -49,22 +49,24 @@ class Extracted:
     title_segments: tuple[str, ...] = ()
 
 
-_HTML_LANG = re.compile(rb"<html[^>]*?\slang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?)", re.I)
-_CANONICAL = re.compile(rb"<link\s[^>]*rel\s*=\s*[\"']?canonical[\"']?[^>]*>", re.I)
-_HREF = re.compile(rb"href\s*=\s*[\"']([^\"']+)[\"']", re.I)
+# read on the decoded page, not its bytes: in UTF-16 ``<html lang="fr">`` has a zero byte
+# between its letters
+_HTML_LANG = re.compile(r"<html[^>]*?\slang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?)", re.I | re.A)
+_CANONICAL = re.compile(r"<link\s[^>]*rel\s*=\s*[\"']?canonical[\"']?[^>]*>", re.I)
+_HREF = re.compile(r"href\s*=\s*[\"']([^\"']+)[\"']", re.I)
 
 
-def _declared_language(html: bytes) -> str | None:
+def _declared_language(html: str) -> str | None:
     m = _HTML_LANG.search(html[:5000])
-    return m.group(1).decode("ascii").lower() if m else None
+    return m.group(1).lower() if m else None
 
 
-def _canonical(html: bytes) -> str | None:
+def _canonical(html: str) -> str | None:
     m = _CANONICAL.search(html)
     if not m:
         return None
     href = _HREF.search(m.group(0))
-    return href.group(1).decode("utf-8", "replace").strip() if href else None
+    return href.group(1).strip() if href else None
 
 
 _AUTHOR_PREFIX = re.compile(r"^\s*(?:article\s+)?(?:rédigé\s+)?(?:par|by)\s+", re.I)
@@ -243,8 +245,8 @@ def extract_article(
         author=storable(clean_author(doc.author)),
         published_at=dates.published,
         description=storable(doc.description),
-        declared_language=_declared_language(html),
-        canonical_url=_canonical(html),
+        declared_language=_declared_language(decoded),
+        canonical_url=_canonical(decoded),
         sitename=storable(doc.sitename),
         modified_at=dates.modified,
         paywalled=access.paywalled,
