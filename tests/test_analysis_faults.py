@@ -5,11 +5,18 @@ page's metadata may cost its text.
 
 from __future__ import annotations
 
+import gzip
+import random
+import struct
+import zlib
 from datetime import UTC, datetime
 
 import pytest
 
+from monitors.collect.http import FetchResult
+from monitors.ingest import QueueItem, analyse_page
 from monitors.judge.extract import extract_article
+from monitors.judge.relevance import load_topic
 
 URL = "https://example.fr/politique/sommet.html"
 PARA = (
@@ -54,3 +61,63 @@ def test_utf16_without_a_byte_order_mark_keeps_its_characters_and_language(codec
     got = extract_article(page(body=f"<p>{ACCENTED * 4}</p>").encode(codec), URL)
     assert ACCENTED in got.text and "\x00" not in got.text
     assert got.declared_language == "fr"
+
+
+def test_a_gzip_body_served_as_html_is_unpacked() -> None:
+    """A body compressed with no Content-Encoding to say so. Before: no article text."""
+    got = extract_article(gzip.compress(page().encode()), URL)
+    assert got.text.startswith("Le sommet sur l'intelligence artificielle")
+    assert got.title == "Sommet IA à Paris"
+
+
+def _png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    pixels = zlib.compress(bytes(random.Random(1).randrange(256) for _ in range(64 * 65)))
+    header = struct.pack(">IIBBBBB", 64, 64, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+NOT_PAGES = [
+    (b"", "empty page: the response had no body"),
+    (b" \n\t\r\n" * 100, "blank page: 500 bytes of whitespace only"),
+    (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n" + zlib.compress(random.Random(2).randbytes(4000)),
+        r"binary data, not a text page: the body starts with b'%PDF-1.4\n1 0 obj'",
+    ),
+    (_png(), r"binary data, not a text page: the body starts with b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR'"),
+    (b"\x00" * 3000, "binary data, not a text page: the body starts with b'" + r"\x00" * 16 + "'"),
+    (  # gzip's magic number, then no gzip stream: trafilatura cannot unpack it
+        b"\x1f\x8b\x08\x00" + random.Random(3).randbytes(3000),
+        r"binary data, not a text page: the body starts with b'\x1f\x8b\x08\x00",
+    ),
+]
+
+
+NOT_PAGE_IDS = ["empty", "blank", "pdf", "png", "nul", "broken-gzip"]
+
+
+@pytest.mark.parametrize(("body", "reason"), NOT_PAGES, ids=NOT_PAGE_IDS)
+def test_a_body_that_is_no_page_fails_with_its_cause_first(body: bytes, reason: str) -> None:
+    """Recorded as the page's reason in the queue and the fetch log. Before, each of these was
+    "no article text found in the page", as a page whose article the extractor missed."""
+    topic = load_topic()
+    out = analyse_page(_item(), _fetched(body), topic)
+    assert out.outcome == "error" and out.error_class == "permanent" and out.article is None
+    assert out.reason is not None and out.reason.startswith(reason)
+
+
+def test_stray_control_characters_do_not_make_a_page_binary() -> None:
+    got = extract_article(page(body="<p>Pa\x00ris\x01 et\x0b Lyon\x1f.</p>").encode(), URL)
+    assert "Paragraphe 7." in got.text
+
+
+def _item() -> QueueItem:
+    return QueueItem(id=1, source_id=1, url=URL, canonical_url=URL)
+
+
+def _fetched(body: bytes) -> FetchResult:
+    return FetchResult(
+        url=URL, final_url=URL, outcome="ok", status=200, content=body, headers={"content-type": "text/html"}
+    )

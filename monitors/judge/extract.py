@@ -154,6 +154,40 @@ def limit_date_languages() -> None:
         extractors.get_external_parser = _date_parser
 
 
+#: Share of the first characters that may be control characters or undecodable bytes (U+FFFD)
+#: in a text page; random or compressed bytes read as windows-1252 give about 14%, an HTML page
+#: none, or a few stray ones.
+BINARY_SHARE = 0.05
+_BINARY_SAMPLE = 4096
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
+
+
+def unpacked(html: bytes) -> bytes:
+    """A body compressed without saying so (gzip or zstd served as text/html with no
+    Content-Encoding) unpacked by trafilatura, within its cap (20 MB out: a bomb stays packed
+    and fails as binary data); any other body as it is."""
+    if html[:3] == b"\x1f\x8b\x08" or html[:4] == b"\x28\xb5\x2f\xfd":
+        from trafilatura.utils import handle_compressed_file
+
+        return handle_compressed_file(html)
+    return html
+
+
+def not_a_page(html: bytes, decoded: str) -> str | None:
+    """Why a body is no page to extract, cause first (empty, blank, binary data), or None.
+
+    Without it these failed as "no article text found in the page", which does not tell a PDF
+    or an image served as text/html from an article the extractor missed."""
+    if not html:
+        return "empty page: the response had no body"
+    if not decoded.strip():
+        return f"blank page: {len(html)} bytes of whitespace only"
+    head = decoded[:_BINARY_SAMPLE]
+    if len(_CONTROL.findall(head)) > BINARY_SHARE * len(head):
+        return f"binary data, not a text page: the body starts with {html[:16]!r}"
+    return None
+
+
 _htmldate_find_date: Any = None  # htmldate's ``find_date``, as trafilatura imported it
 
 
@@ -203,7 +237,11 @@ def extract_article(
 
     limit_date_languages()
     guard_date_search()
+    html = unpacked(html)
     decoded = decode_html(html, content_type)
+    why_not = not_a_page(html, decoded)
+    if why_not:
+        raise ExtractionError(why_not)
     tree = load_html(decoded)
     if tree is None:
         raise ExtractionError("no article text found in the page")
