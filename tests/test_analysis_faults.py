@@ -15,7 +15,7 @@ import pytest
 
 from monitors.collect.http import FetchResult
 from monitors.ingest import QueueItem, analyse_page
-from monitors.judge.extract import extract_article
+from monitors.judge.extract import ExtractionError, extract_article
 from monitors.judge.relevance import load_topic
 
 URL = "https://example.fr/politique/sommet.html"
@@ -25,13 +25,14 @@ PARA = (
 )
 
 
-def page(head: str = "", body: str = "", lang: str = "fr") -> str:
-    """An article page: a title, a heading and eight paragraphs, with ``head`` and ``body``
-    added to its head and to the top of its article."""
+def page(head: str = "", body: str = "", lang: str = "fr", after: str = "") -> str:
+    """An article page: a title, a heading and eight paragraphs, with ``head`` added to its
+    head, ``body`` before the paragraphs and ``after`` after them."""
     paragraphs = "".join(f"<p>{PARA * 3} Paragraphe {i}.</p>" for i in range(8))
     return (
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>Sommet IA à Paris</title>'
-        f"{head}</head><body><article><h1>Sommet IA à Paris</h1>{body}{paragraphs}</article></body></html>"
+        f"{head}</head><body><article><h1>Sommet IA à Paris</h1>{body}{paragraphs}{after}</article>"
+        "</body></html>"
     )
 
 
@@ -121,3 +122,23 @@ def _fetched(body: bytes) -> FetchResult:
     return FetchResult(
         url=URL, final_url=URL, outcome="ok", status=200, content=body, headers={"content-type": "text/html"}
     )
+
+
+def _nested(depth: int, inner: str) -> str:
+    return "<div>" * depth + inner + "</div>" * depth
+
+
+def test_a_page_nested_past_the_parsers_limit_says_so() -> None:
+    """libxml2 stops reading at 256 nested elements, with no exception. Before: an article
+    below that depth failed as "no article text found in the page"; one above it was stored
+    cut where the parser stopped, with nothing to say so."""
+    buried = f'<html lang="fr"><body>{_nested(300, f"<p>{PARA * 3}</p>")}</body></html>'
+    with pytest.raises(ExtractionError, match=r"^HTML parser limit: Excessive depth in document: 256"):
+        extract_article(buried.encode(), URL)
+    cut = extract_article(page(after=_nested(300, "<p>Cette fin de l'article est perdue.</p>")).encode(), URL)
+    assert "Paragraphe 7." in cut.text and "Cette fin" not in cut.text
+    assert cut.truncated and any(
+        r.startswith("HTML parser limit: Excessive depth") for r in cut.access_reasons
+    )
+    whole = extract_article(page().encode(), URL)  # the next page is read whole again
+    assert not whole.truncated and whole.access_reasons == ()

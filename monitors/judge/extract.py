@@ -188,6 +188,19 @@ def not_a_page(html: bytes, decoded: str) -> str | None:
     return None
 
 
+def parser_limit() -> str | None:
+    """The resource limit at which libxml2 stopped the last parse of trafilatura's HTML parser
+    (in this thread), or None: past 256 nested elements, or a text of 10 MB in one piece, it
+    stops reading and the tree holds only what came before, with no exception."""
+    from trafilatura import utils
+
+    parser = getattr(utils, "HTML_PARSER", None)
+    for entry in getattr(parser, "error_log", ()):
+        if entry.type_name == "ERR_RESOURCE_LIMIT":
+            return str(entry.message).strip()
+    return None
+
+
 _htmldate_find_date: Any = None  # htmldate's ``find_date``, as trafilatura imported it
 
 
@@ -243,13 +256,19 @@ def extract_article(
     if why_not:
         raise ExtractionError(why_not)
     tree = load_html(decoded)
+    limit = parser_limit()
+    nothing = (
+        f"HTML parser limit: {limit}; no article text before it"
+        if limit
+        else "no article text found in the page"
+    )
     if tree is None:
-        raise ExtractionError("no article text found in the page")
+        raise ExtractionError(nothing)
     meta = read_page(tree)
     lead = None
     doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if not isinstance(doc, Document) or not (doc.text or "").strip():
-        raise ExtractionError("no article text found in the page")
+        raise ExtractionError(nothing)
     text = (doc.text or "").strip()
     keys = site_keys(meta, url, site.title_affixes if site else ())
     title, title_from = choose_title(meta, keys)
@@ -275,6 +294,9 @@ def extract_article(
         text = f"{lead}\n{text}"
         evidence["lead_restored"] = True
     text, access = check_access(text, meta.accessible_for_free, page_notice(tree, decoded))
+    if limit:  # the text stops where the parser did
+        access.truncated = True
+        access.reasons.append(f"HTML parser limit: {limit}")
     dates = choose_dates(meta, decoded, url, doc.date, now=now, tree=tree, text=text)
     evidence.update(dates.evidence)
     return Extracted(
