@@ -64,6 +64,17 @@ def test_utf16_without_a_byte_order_mark_keeps_its_characters_and_language(codec
     assert got.declared_language == "fr"
 
 
+def test_a_utf8_page_with_pieces_in_windows_1252_keeps_every_accent() -> None:
+    """Not valid UTF-8, so it was read whole as windows-1252: its UTF-8 accents became "Ã©"."""
+    head, tail = page(body="<p>Début en UTF-8 : l’été à Paris, œuvre.</p>").split("</article>")
+    piece = "<p>Fin en windows-1252 : l’hiver à Noël, cœur.</p>".encode("cp1252")
+    html = head.encode() + piece + b"</article>" + tail.encode()
+    got = extract_article(html, URL, "text/html; charset=utf-8")
+    assert "Début en UTF-8 : l’été à Paris, œuvre." in got.text
+    assert "Fin en windows-1252 : l’hiver à Noël, cœur." in got.text
+    assert got.title == "Sommet IA à Paris"
+
+
 def test_a_gzip_body_served_as_html_is_unpacked() -> None:
     """A body compressed with no Content-Encoding to say so. Before: no article text."""
     got = extract_article(gzip.compress(page().encode()), URL)

@@ -113,9 +113,28 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
     return "cp1252"
 
 
+def _windows_1252(error: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: the bytes that are not UTF-8, read as windows-1252."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return error.object[error.start : error.end].decode("cp1252", errors="replace"), error.end
+
+
+codecs.register_error("veille.windows-1252", _windows_1252)
+
+
 def decode_html(content: bytes, content_type: str | None = None) -> str:
-    """Decode a page or a listing to text with correct accents."""
-    return content.decode(detect_encoding(content, content_type), errors="replace")
+    """Decode a page or a listing to text with correct accents.
+
+    A page read as windows-1252 keeps the UTF-8 in it: its bytes that form UTF-8 characters
+    are read as UTF-8, the others as windows-1252 (the same text where it has none). A UTF-8
+    page with pieces in windows-1252 (a template, a pasted quote) is not valid UTF-8, and read
+    whole as windows-1252 its UTF-8 accents became "Ã©"; in a windows-1252 page such pairs of
+    bytes ("Ã" then "©") are almost only UTF-8 mislabelled."""
+    encoding = detect_encoding(content, content_type)
+    if encoding == "cp1252":
+        return content.decode("utf-8", errors="veille.windows-1252")
+    return content.decode(encoding, errors="replace")
 
 
 def to_utf8_xml(content: bytes, content_type: str | None = None) -> bytes:
