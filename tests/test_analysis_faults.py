@@ -6,8 +6,10 @@ page's metadata may cost its text.
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import struct
+import tracemalloc
 import zlib
 from datetime import UTC, datetime
 
@@ -153,3 +155,21 @@ def test_a_page_nested_past_the_parsers_limit_says_so() -> None:
     )
     whole = extract_article(page().encode(), URL)  # the next page is read whole again
     assert not whole.truncated and whole.access_reasons == ()
+
+
+def test_a_huge_json_ld_script_costs_no_more_memory_than_the_page() -> None:
+    """Before: trafilatura's JSON clean-up took about 130 bytes of memory per character of the
+    script (650 MB for a script of 5 MB). Its dates are still read (by veille)."""
+    dated = {"@type": "NewsArticle", "datePublished": "2025-02-08T10:00:00+01:00"}
+    script = json.dumps({**dated, "articleBody": "x" * 3_000_000})
+    html = page(head=f'<script type="application/ld+json">{script}</script>').encode()
+    extract_article(page().encode(), URL)  # trafilatura and its caches loaded before measuring
+    tracemalloc.start()
+    try:
+        got = extract_article(html, URL)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * len(html), f"{peak / 2**20:.0f} MB for a page of {len(html) / 2**20:.0f} MB"
+    assert got.published_at == datetime.fromisoformat("2025-02-08T10:00:00+01:00")
+    assert got.evidence is not None and got.evidence["json_ld_not_given_to_trafilatura"] == [len(script)]

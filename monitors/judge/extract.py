@@ -188,6 +188,27 @@ def not_a_page(html: bytes, decoded: str) -> str | None:
     return None
 
 
+#: A JSON-LD script longer than this is emptied before trafilatura reads the page: its JSON
+#: clean-up (a regular expression over the whole script) takes about 130 bytes of memory per
+#: character, 650 MB for a script of 5 MB (one-off). veille has read the script's headline,
+#: dates and access flag itself (:func:`read_page`) before; trafilatura would have taken the
+#: author and the site's name from it.
+JSON_LD_MAX_CHARS = 1_000_000
+
+
+def _empty_huge_scripts(tree: Any) -> list[int]:
+    """Empty the JSON scripts trafilatura reads that are over :data:`JSON_LD_MAX_CHARS`;
+    their lengths."""
+    emptied = []
+    for script in tree.iterfind(".//script[@type]"):
+        if script.get("type") in {"application/ld+json", "application/settings+json"}:
+            size = len(script.text or "")
+            if size > JSON_LD_MAX_CHARS:
+                script.text = None
+                emptied.append(size)
+    return emptied
+
+
 def parser_limit() -> str | None:
     """The resource limit at which libxml2 stopped the last parse of trafilatura's HTML parser
     (in this thread), or None: past 256 nested elements, or a text of 10 MB in one piece, it
@@ -266,6 +287,7 @@ def extract_article(
         raise ExtractionError(nothing)
     meta = read_page(tree)
     lead = None
+    emptied = _empty_huge_scripts(tree)
     doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise ExtractionError(nothing)
@@ -277,6 +299,8 @@ def extract_article(
         if fallback and not (doc.sitename and fallback == doc.sitename.strip()):
             title, title_from = fallback, "trafilatura"
     evidence: dict[str, Any] = {"title_from": title_from}
+    if emptied:
+        evidence["json_ld_not_given_to_trafilatura"] = emptied
     text, removed = clean_lines(
         text, [t for t in (title, meta.og_title, meta.ld_headline, *meta.h1[:1]) if t]
     )
