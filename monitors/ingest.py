@@ -19,7 +19,7 @@ from monitors.collect.robots import RobotsCache
 from monitors.group.dedup import fingerprint
 from monitors.group.urls import canonicalize_url
 from monitors.judge.boilerplate import SiteProfile, site_of
-from monitors.judge.extract import ExtractionError, extract_article
+from monitors.judge.extract import Extracted, ExtractionError, extract_article
 from monitors.judge.language import detect_language, normalize_declared_language
 from monitors.judge.relevance import Topic, score_relevance, topic_row
 from monitors.settings import Settings
@@ -242,6 +242,25 @@ def analyse_content(
         raise AnalysisError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - a parser crash on one page must not stop the run
         raise AnalysisError(f"extraction failed: {type(exc).__name__}: {exc}") from None
+    try:
+        return _analysed(item, html, page_url, extracted, content_type, topic, topics, site)
+    except Exception as exc:  # noqa: BLE001 - nor a bug met by one page in the later steps
+        # before, it ended the ingest worker: the run Incomplete, the rest of its batch left for
+        # the next run, where the same page stopped it again
+        raise AnalysisError(f"analysis failed: {type(exc).__name__}: {exc}") from None
+
+
+def _analysed(
+    item: QueueItem,
+    html: bytes,
+    page_url: str,
+    extracted: Extracted,
+    content_type: str | None,
+    topic: Topic,
+    topics: Sequence[Topic],
+    site: SiteProfile | None,
+) -> ArticleData:
+    """The steps of :func:`analyse_content` after the extraction."""
     try:
         canonical = canonicalize_url(page_url, rel_canonical=extracted.canonical_url)
     except ValueError:

@@ -173,3 +173,19 @@ def test_a_huge_json_ld_script_costs_no_more_memory_than_the_page() -> None:
     assert peak < 20 * len(html), f"{peak / 2**20:.0f} MB for a page of {len(html) / 2**20:.0f} MB"
     assert got.published_at == datetime.fromisoformat("2025-02-08T10:00:00+01:00")
     assert got.evidence is not None and got.evidence["json_ld_not_given_to_trafilatura"] == [len(script)]
+
+
+def test_a_bug_met_by_one_page_after_its_extraction_fails_that_page_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before: the exception left analyse_page, ended the ingest worker (the run Incomplete,
+    the rest of its batch left claimed for the next run, where the same page stopped it again)."""
+    import monitors.ingest
+
+    def broken(text: str, title: str | None = None) -> object:
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(monitors.ingest, "detect_language", broken)
+    out = analyse_page(_item(), _fetched(page().encode()), load_topic())
+    assert out.outcome == "error" and out.error_class == "permanent" and out.article is None
+    assert out.reason == "analysis failed: IndexError: list index out of range"
