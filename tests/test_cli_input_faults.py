@@ -325,3 +325,15 @@ def test_a_missing_file_is_named_first(
     argv = [a.format(missing=missing, tmp=tmp_path) for a in argv]
     assert main(argv) == 2
     assert capsys.readouterr().err == f"veille: error: {missing}: No such file or directory\n"
+
+
+def test_sources_check_of_an_unknown_name_says_which_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: "no source named 'Y'", not saying which sources file was read."""
+    sources = tmp_path / "mine.toml"
+    sources.write_text(BAD_SOURCES.replace("x.fr/rss.xml", "https://x.fr/rss.xml"), "utf-8")
+    assert main(["sources", "check", "X", "Y", "--sources", str(sources)]) == 2
+    err = capsys.readouterr().err
+    hint = f"(its names: `veille sources --sources {sources}`)"
+    assert err == f"veille: error: no source named 'Y' in {sources} {hint}\n"

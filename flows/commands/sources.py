@@ -120,7 +120,7 @@ def handle_check(args: argparse.Namespace) -> int:
     from monitors.collect.poll import SourceState, poll_many
     from monitors.collect.robots import ROBOTS
     from monitors.collect.source_check import check_row, report_document, report_files
-    from monitors.collect.sources import DEFAULT_SOURCES, load_sources
+    from monitors.collect.sources import DEFAULT_SOURCES, load_sources, sources_path
     from monitors.settings import get_settings
 
     if args.all and args.names:
@@ -130,7 +130,12 @@ def handle_check(args: argparse.Namespace) -> int:
     if args.names:
         unknown = sorted(set(args.names) - {s.name for s in specs})
         if unknown:
-            print(f"veille: error: no source named {', '.join(map(repr, unknown))}", file=sys.stderr)
+            file = sources_path(args.sources)
+            print(
+                f"veille: error: no source named {', '.join(map(repr, unknown))} in {file}"
+                f" (its names: `veille sources --sources {file}`)",
+                file=sys.stderr,
+            )
             return 2
         specs = [s for s in specs if s.name in args.names]
     settings = get_settings()
