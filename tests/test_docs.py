@@ -11,6 +11,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -383,3 +384,14 @@ def test_ci_runs_exactly_the_readmes_test_command() -> None:
         line for line in (ROOT / ".ci" / "run").read_text("utf-8").splitlines() if line and line[0] != "#"
     ]
     assert script[-1] == block, (script[-1], block)
+
+
+def test_every_extra_the_docs_install_exists() -> None:
+    """`pip install 'veille[parquet]'`, `veille[learn]`: extras of pyproject.toml."""
+    extras = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["optional-dependencies"]
+    )
+    texts = [p.read_text("utf-8") for p in _existing(DOCS)]
+    texts += [p.read_text("utf-8") for p in (ROOT / "monitors").rglob("*.py")]
+    named = {extra for text in texts for extra in re.findall(r"pip install '?veille\[(\w+)\]", text)}
+    assert {"parquet", "learn"} <= named and named <= extras, (named, extras)
