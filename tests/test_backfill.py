@@ -103,3 +103,52 @@ def test_backfill_rejects_an_empty_window(tmp_path: Path, clean_db: sa.Engine) -
         code = main(["backfill", "--since", "2025-03-01", "--until", "2025-02-01"])
     assert code == 2
     assert "is after --until" in err.getvalue()
+
+
+def test_backfill_of_one_source_reads_that_source_only(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """`veille backfill --since 2025-02-01 --source "Parti socialiste"` (its help's example,
+    README's table): only the named sources are read; --source is repeatable."""
+    pages = seed_site(site)
+    _sitemaps(site, pages)
+    site.add(
+        "/old.xml", rss_feed(site.base, [(p.spec.feed_title, p.spec.slug, p.spec.published) for p in pages])
+    )
+    feb = next(p for p in pages if p.spec.published.year == 2025)
+    site.add("/other.xml", rss_feed(site.base, [(feb.spec.feed_title, feb.spec.slug, feb.spec.published)]))
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [
+            {
+                "name": "Parti socialiste",
+                "kind": "sitemap",
+                "url": f"{site.base}/sitemap.xml",
+                "owner": "party",
+            },
+            {"name": "Fil", "kind": "feed", "url": f"{site.base}/old.xml", "owner": "media"},
+            {"name": "Autre", "kind": "feed", "url": f"{site.base}/other.xml", "owner": "media"},
+        ],
+    )
+
+    def backfill(*names: str) -> None:
+        argv = ["backfill", "--since", "2025-02-01", "--until", "2025-02-28", "--sources", str(sources)]
+        for name in names:
+            argv += ["--source", name]
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            assert main(argv) == 0
+
+    def seen() -> dict[str, int]:
+        with clean_db.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT s.name, count(*) FROM sightings g JOIN sources s ON s.id = g.source_id GROUP BY 1"
+                )
+            ).all()
+        return {name: int(n) for name, n in rows}
+
+    backfill("Parti socialiste")
+    assert seen() == {"Parti socialiste": 4}
+    assert site.hits("/old.xml") == [] and site.hits("/other.xml") == []
+    backfill("Fil", "Autre")
+    assert seen() == {"Parti socialiste": 4, "Fil": 4, "Autre": 1}
