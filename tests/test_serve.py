@@ -73,11 +73,14 @@ def test_serve_command_serves_the_deployments(monkeypatch: pytest.MonkeyPatch, t
     (tmp_path / "mine.toml").write_text(  # read before serving, as `veille run` does
         '[[source]]\nname = "Mon journal"\nkind = "feed"\nurl = "https://journal.fr/rss"\nowner = "media"\n'
     )
-    assert main(["serve", "--interval", "3", "--sources", "mine.toml"]) == 0
+    assert (
+        main(["serve", "--interval", "3", "--sources", "mine.toml", "--maintenance-cron", "0 6 * * 1"]) == 0
+    )
     deps = _by_name(served)
     assert set(deps) == NAMES
     cycle = deps["veille-run/poll-and-ingest"]
     assert cycle.schedules[0].schedule.interval == timedelta(minutes=3)
+    assert deps["veille-maintenance/daily"].schedules[0].schedule.cron == "0 6 * * 1"
     # served runs start in their own process: the sources file is passed as an absolute path
     assert cycle.parameters["sources_file"] == str(tmp_path / "mine.toml")
 
