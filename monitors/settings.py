@@ -120,6 +120,8 @@ class Settings:
     min_poll_interval: int = 600
     max_poll_interval: int = 86400
     sitemap_window_days: float = 7.0
+    #: sitemaps.org allows a sitemap 50 MB uncompressed (50,000 URLs), more than a page's cap
+    sitemap_max_bytes: int = 50 * 1024 * 1024
     poll_interval_minutes: int = 10
     maintenance_cron: str = "30 4 * * *"
     parse_workers: int = 2
@@ -175,6 +177,7 @@ class Settings:
             sitemap_window_days=_float(
                 "VEILLE_SITEMAP_WINDOW_DAYS", 7.0, positive=True, maximum=SITEMAP_DAYS_MAX, unit="days"
             ),
+            sitemap_max_bytes=_int("VEILLE_SITEMAP_MAX_BYTES", 50 * 1024 * 1024, minimum=1),
             poll_interval_minutes=_int(
                 "VEILLE_POLL_INTERVAL_MINUTES", 10, minimum=1, maximum=INTERVAL_MINUTES_MAX
             ),

@@ -210,9 +210,31 @@ def test_sitemap_that_is_not_one_is_a_permanent_error(
 
 def test_gzip_bomb_is_refused(site: LocalSite, client: Client, settings: Settings) -> None:
     site.add("/big.xml.gz", gzip.compress(b" " * 200_000), content_type="application/x-gzip")
-    small = dataclasses.replace(settings, max_bytes=50_000)
+    small = dataclasses.replace(settings, sitemap_max_bytes=50_000)
     out = poll(client, small, "sitemap", f"{site.base}/big.xml.gz")
-    assert out.error_class == "permanent" and "byte cap" in (out.error or "")
+    assert out.error_class == "permanent" and "50000 byte cap" in (out.error or "")
+
+
+def test_sitemaps_have_their_own_cap_above_a_pages(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """sitemaps.org allows a sitemap 50 MB uncompressed, five times a page's 10 MB cap: a
+    sitemap (an index's child too) is held to VEILLE_SITEMAP_MAX_BYTES, not VEILLE_MAX_BYTES."""
+    paths: list[tuple[str, datetime | None]] = [(f"p/article-{n:05d}.html", NOW) for n in range(300)]
+    body = _urlset(site.base, paths)
+    site.add("/big.xml", body, content_type="application/xml")
+    index = f"<sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'><sitemap><loc>{site.base}/big.xml</loc></sitemap></sitemapindex>"
+    site.add("/index.xml", index, content_type="application/xml")
+    pages_cap = dataclasses.replace(settings, max_bytes=len(body) // 4, sitemap_max_bytes=len(body) + 1)
+    for url in (f"{site.base}/big.xml", f"{site.base}/index.xml"):
+        out = poll(client, pages_cap, "sitemap", url)
+        assert out.error is None and out.warning is None, (out.error, out.warning)
+        assert len(out.entries) == 300
+    tight = dataclasses.replace(settings, sitemap_max_bytes=len(body) // 2)
+    out = poll(client, tight, "sitemap", f"{site.base}/big.xml")
+    assert out.error_class == "permanent" and out.error == f"body larger than the {len(body) // 2} byte cap"
+    out = poll(client, tight, "sitemap", f"{site.base}/index.xml")
+    assert out.entries == [] and f"{len(body) // 2} byte cap" in (out.warning or "")
 
 
 # --- listings -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import heapq
+import http.client
 import ipaddress
 import itertools
 import os
@@ -51,6 +52,12 @@ TRANSIENT = "transient"
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 MAX_REDIRECTS = 5
 DRAIN_MAX_BYTES = 64 * 1024
+#: http.client refuses an answer of more than 100 header lines ("got more than 100 headers");
+#: sites send more (a Set-Cookie per tracker, long CSP and Link lists), so, as HTTPie and many
+#: scrapers do, veille reads up to 1,000. Still bounded: 64 KiB a line, and the status line and
+#: headers must come before VEILLE_FETCH_DEADLINE.
+MAX_HEADERS = 1000
+http.client._MAXHEADERS = max(http.client._MAXHEADERS, MAX_HEADERS)  # type: ignore[attr-defined]
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 FEED_TYPES = (
@@ -364,6 +371,7 @@ def fetch(
     robots: RobotsCache | None = None,
     extra_headers: dict[str, str] | None = None,
     truncate: bool = False,
+    max_bytes: int | None = None,
 ) -> FetchResult:
     """GET ``url`` with conditional headers, redirects checked hop by hop, size capped.
 
@@ -372,7 +380,8 @@ def fetch(
     throttle honours. ``accept=None`` takes any content type. ``extra_headers`` go with
     every hop (a ``Range`` for a WARC record). With ``truncate``, a body over
     ``VEILLE_MAX_BYTES`` is cut there and kept rather than refused (robots.txt: RFC 9309 lets
-    a crawler ignore what lies past its parsing limit, not the rules before it).
+    a crawler ignore what lies past its parsing limit, not the rules before it). ``max_bytes``
+    replaces ``VEILLE_MAX_BYTES`` as the cap (sitemaps: ``VEILLE_SITEMAP_MAX_BYTES``).
     """
     started = time.monotonic()
     deadline = started + settings.fetch_deadline
@@ -409,7 +418,7 @@ def fetch(
                 throttle.acquire(current, min_delay=crawl_delay)
             try:
                 result = _get_once(
-                    client, url, current, headers, settings, accept, address, deadline, truncate
+                    client, url, current, headers, settings, accept, address, deadline, truncate, max_bytes
                 )
             finally:
                 if throttle is not None:
@@ -504,6 +513,7 @@ def _get_once(
     address: str | None = None,
     deadline: float | None = None,
     truncate: bool = False,
+    max_bytes: int | None = None,
 ) -> FetchResult:
     deadline = deadline if deadline is not None else time.monotonic() + settings.fetch_deadline
     left = deadline - time.monotonic()
@@ -516,7 +526,7 @@ def _get_once(
         return _failure(url, current, exc)
     consumed = False
     try:
-        result, consumed = _read(response, url, current, settings, accept, deadline, truncate)
+        result, consumed = _read(response, url, current, settings, accept, deadline, truncate, max_bytes)
         return result
     except (Urllib3Error, OSError) as exc:
         return _failure(url, current, exc)
@@ -545,7 +555,8 @@ def _failure(url: str, current: str, exc: Exception) -> FetchResult:
     host = urlsplit(current).netloc
     if isinstance(cause, LineTooLong) or (type(cause) is HTTPException and "headers" in str(cause)):
         # the server's answer, each time: no retry will read it
-        reason = f"response from {host} over http.client's limits (100 headers, 64 KiB a line): {cause}"
+        limits = f"{http.client._MAXHEADERS} headers, 64 KiB a line"  # type: ignore[attr-defined]
+        reason = f"response from {host} over http.client's limits ({limits}): {cause}"
         return FetchResult(url, current, "error", error_class=PERMANENT, reason=reason)
     if type(cause).__name__ == "IncompleteRead":  # http.client's or urllib3's
         reason = f"body cut short: {host} closed the connection before its end ({cause})"
@@ -564,9 +575,12 @@ def _read(
     accept: tuple[str, ...] | None,
     deadline: float,
     truncate: bool = False,
+    max_bytes: int | None = None,
 ) -> tuple[FetchResult, bool]:
     """The response as a result, and whether its body was read to the end (with
-    ``truncate``, a body over the cap is its first ``max_bytes`` bytes, not an error)."""
+    ``truncate``, a body over the cap is its first ``max_bytes`` bytes, not an error; the cap
+    is ``max_bytes``, else ``VEILLE_MAX_BYTES``)."""
+    cap = settings.max_bytes if max_bytes is None else max_bytes
     hdrs = {k.lower(): v for k, v in response.headers.items()}
     status = response.status
     if status in {301, 302, 303, 307, 308} and "location" in hdrs:
@@ -611,8 +625,8 @@ def _read(
             reason=f"content type {ctype} is not one veille reads here",
         ), False
     declared = hdrs.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.max_bytes and not truncate:
-        return _too_large(url, current, status, hdrs, settings.max_bytes), False
+    if declared.isdigit() and int(declared) > cap and not truncate:
+        return _too_large(url, current, status, hdrs, cap), False
     body = bytearray()
     complete = True
     while True:
@@ -628,10 +642,10 @@ def _read(
         if not chunk:
             break
         body.extend(chunk)
-        if len(body) > settings.max_bytes:
+        if len(body) > cap:
             if not truncate:
-                return _too_large(url, current, status, hdrs, settings.max_bytes), False
-            del body[settings.max_bytes :]
+                return _too_large(url, current, status, hdrs, cap), False
+            del body[cap:]
             complete = False
             break
     small_html = len(body) <= CHALLENGE_MAX_BYTES and (not ctype or ctype in HTML_TYPES)

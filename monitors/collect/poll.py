@@ -169,6 +169,7 @@ def _poll_url(
         accept=_ACCEPT.get(kind, FEED_TYPES),
         throttle=throttle,
         robots=robots,
+        max_bytes=settings.sitemap_max_bytes if kind == "sitemap" else None,
     )
     outcome = PollOutcome(source_id=source.id, fetch=result, kind=kind)
     if not result.ok:
@@ -240,7 +241,7 @@ def _read_sitemap(
         result, depth = pending.pop(0)
         try:
             ctype = result.headers.get("content-type")
-            parsed = parse_sitemap(result.content or b"", ctype, settings.max_bytes)
+            parsed = parse_sitemap(result.content or b"", ctype, settings.sitemap_max_bytes)
         except SitemapError as exc:
             if result is first:
                 outcome.error_class, outcome.error = PERMANENT, str(exc)
@@ -274,7 +275,15 @@ def _read_sitemap(
             if child.url in read:  # listed by another index of this poll meanwhile
                 continue
             read.add(child.url)
-            got = fetch(client, child.url, settings, accept=SITEMAP_TYPES, throttle=throttle, robots=robots)
+            got = fetch(
+                client,
+                child.url,
+                settings,
+                accept=SITEMAP_TYPES,
+                throttle=throttle,
+                robots=robots,
+                max_bytes=settings.sitemap_max_bytes,
+            )
             outcome.extra_fetches.append(got)
             if got.ok and got.final_url != child.url and got.final_url in read:
                 continue  # a redirect to a sitemap read already
