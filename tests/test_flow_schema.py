@@ -64,3 +64,39 @@ def test_a_database_migrated_by_newer_code_is_left_as_it_is(new_database: str) -
             assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "9999_from_the_future"
     finally:
         engine.dispose()
+
+
+UNDESCRIBED = sa.text(
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm')"
+    " AND obj_description(c.oid, 'pg_class') IS NULL"
+    " UNION ALL SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+    " WHERE n.nspname = 'public' AND obj_description(p.oid, 'pg_proc') IS NULL"
+    " AND p.prorettype NOT IN ('trigger'::regtype, 'void'::regtype, 'internal'::regtype)"
+    " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')"
+    " ORDER BY 1"
+)
+
+
+def test_every_view_and_function_is_described_as_readme_says(new_database: str) -> None:
+    """README: "Documented views (\\dv+ in psql)": each view, and each function a query can call
+    (not the triggers' internals), has its description; language_disagreements (0002) had none
+    before 0022."""
+    from alembic import command
+
+    config = alembic_config(new_database)
+    engine = sa.create_engine(new_database)
+    try:
+        command.upgrade(config, "0021_search_repeats")
+        with engine.connect() as conn:
+            assert list(conn.scalars(UNDESCRIBED)) == ["language_disagreements"]
+        command.upgrade(config, "head")
+        with engine.connect() as conn:
+            assert list(conn.scalars(UNDESCRIBED)) == []
+            described = conn.scalar(sa.text("SELECT obj_description('language_disagreements'::regclass)"))
+        assert described.startswith("Articles whose detected language")
+        command.downgrade(config, "0021_search_repeats")
+        with engine.connect() as conn:
+            assert list(conn.scalars(UNDESCRIBED)) == ["language_disagreements"]
+    finally:
+        engine.dispose()
