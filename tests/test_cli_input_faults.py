@@ -26,9 +26,14 @@ EVAL = Path(__file__).parent / "eval"
         (["serve", "--interval", "10000000000000"], "--interval", "must be from 1 to 35791394"),
         (["run", "--max-items", "-1", "--sources", "no-such-file.toml"], "--max-items", "must be 1 or more"),
         (["train-topic", "--c", "0", "--data", str(EVAL / "relevance.jsonl")], "--c", "must be above 0"),
+        (["search", "  "], "query", "the query has no word to search for ('  '): give at least one"),
+        (["export", "--since", "notadate"], "--since", "'notadate' is not a date (YYYY-MM-DD)"),
+        (["stories", "--since", "hier"], "--since", "'hier' is not a date (YYYY-MM-DD)"),
+        (["backfill", "--since", "2025-13-01"], "--since", "'2025-13-01' is not a date (YYYY-MM-DD)"),
+        (["backfill", "--since", "2025-02-01", "--until", "fin"], "--until", "'fin' is not a date"),
     ],
 )
-def test_a_number_option_out_of_range_is_a_usage_error(
+def test_a_number_or_date_option_out_of_range_is_a_usage_error(
     database_url: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -36,7 +41,8 @@ def test_a_number_option_out_of_range_is_a_usage_error(
     option: str,
     says: str,
 ) -> None:
-    """Before: a SQL error (LIMIT -1), a ValueError or an OverflowError with its traceback."""
+    """Before: a SQL error (LIMIT -1), a ValueError or an OverflowError with its traceback; for
+    export's --since, argparse's "invalid fromisoformat value", for backfill's "invalid _date value"."""
     if argv[0] == "train-topic":
         argv = [*argv, "--output", str(tmp_path / "model.npz")]
     with pytest.raises(SystemExit) as stop:

@@ -91,6 +91,10 @@ def test_search_ranks_and_highlights(archive: sa.Engine) -> None:
     assert "**" not in out  # matches are styled, not starred
     code, out, _ = run("search", "cryptomonnaie")  # in no article
     assert code == 0 and "no article matches" in out
+    # only words the index leaves out: said so, not "no article matches" (no word at all:
+    # test_cli_input_faults)
+    code, out, err = run("search", "le de la")
+    assert code == 2 and "French stop words" in err and "no article matches" not in out
 
 
 def test_export_jsonl_with_filters(archive: sa.Engine) -> None:

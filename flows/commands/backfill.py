@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flows.commands.common import check_sources_and_topics, prepare_database, print_table
+from flows.commands.common import check_sources_and_topics, date_arg, prepare_database, print_table
 
 EXAMPLE = """example:
   veille backfill --since 2025-02-01 --until 2025-02-16          # the summit's fortnight
@@ -25,14 +25,9 @@ pages are read from the archive; an interrupted run resumes when run again (docs
 """
 
 
-def _date(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _until(value: str) -> datetime:
     """The window's end, inclusive: a date alone (``2025-02-28``) runs to the end of that day."""
-    parsed = _date(value)
+    parsed = date_arg(value)
     if len(value.strip()) == 10:  # YYYY-MM-DD, no time given
         parsed += timedelta(days=1, microseconds=-1)
     return parsed
@@ -47,7 +42,7 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("--since", type=_date, required=True, metavar="DATE", help="window start (ISO date)")
+    p.add_argument("--since", type=date_arg, required=True, metavar="DATE", help="window start (ISO date)")
     p.add_argument(
         "--until", type=_until, metavar="DATE", help="window end, inclusive: a date to its end (default: now)"
     )

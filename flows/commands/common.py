@@ -10,6 +10,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from flows import signals
@@ -37,6 +38,16 @@ def prepare_database() -> str:
     url = migrate()
     os.environ["VEILLE_DATABASE_URL"] = url
     return url
+
+
+def date_arg(value: str) -> datetime:
+    """An argparse type: an ISO date or timestamp, UTC when it names no zone. Anything else is
+    a usage error naming the option (exit 2), not argparse's "invalid fromisoformat value"."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:

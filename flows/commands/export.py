@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from typing import Any
 
-from flows.commands.common import prepare_database, replaced_when_complete, unknown_topic
+from flows.commands.common import date_arg, prepare_database, replaced_when_complete, unknown_topic
 
 EXAMPLE = """example:
   veille export --format jsonl --output archive.jsonl
@@ -44,7 +43,12 @@ def register(sub: Any) -> None:
         action="store_true",
         help="only relevant articles (to the AI Action Summit, or to --topic)",
     )
-    p.add_argument("--since", type=datetime.fromisoformat, metavar="DATE", help="published since")
+    p.add_argument(
+        "--since",
+        type=date_arg,
+        metavar="DATE",
+        help="published since DATE (ISO; UTC unless it says)",
+    )
     p.add_argument("--source", metavar="NAME", help="only this source (its name)")
     p.add_argument("--owner", choices=["media", "party"], help="only media or only parties")
     p.add_argument(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from typing import Any
 
 from flows.commands.common import at_least, prepare_database, unknown_topic
@@ -62,6 +63,7 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     from rich.console import Console
     from rich.markup import escape
+    from sqlalchemy import text
 
     from monitors.archive.db import session_scope
     from monitors.archive.reads import search
@@ -76,6 +78,16 @@ def handle(args: argparse.Namespace) -> int:
             args.relevant,
         )
         evidence = evidence_of(session, [h.id for h in hits], args.topic)
+        searchable = bool(hits) or session.scalar(
+            text("SELECT numnode(search_query(:q)) > 0"), {"q": args.query}
+        )
+    if not searchable:  # "le", "de la": French stop words are not indexed, nothing can match
+        print(
+            f"veille: error: no word of {args.query!r} is searched: French stop words (le, la, de,"
+            " et...) are left out of the index; add a word that carries meaning",
+            file=sys.stderr,
+        )
+        return 2
     if args.topic is not None:  # the topic's relevant articles, best ranked first
         hits = [h for h in hits if evidence.get(h.id, (False, None))[0]][: args.limit]
     reasons = {h.id: why(evidence.get(h.id, (False, None))[1]) for h in hits}

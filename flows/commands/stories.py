@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from typing import Any
 
-from flows.commands.common import at_least, prepare_database
+from flows.commands.common import at_least, date_arg, prepare_database
 
 EXAMPLE = """example:
   veille stories                              # widest stories first
@@ -35,21 +35,11 @@ def register(sub: Any) -> None:
         help="only stories with an article relevant to topic T (a topic's name or its TOML file)",
     )
     p.add_argument(
-        "--since", type=_since, metavar="D", help="only stories last seen on or after D (YYYY-MM-DD)"
+        "--since", type=date_arg, metavar="D", help="only stories last seen on or after D (YYYY-MM-DD)"
     )
     p.add_argument("--limit", "-n", type=at_least(1), default=30, metavar="N", help="at most N stories (30)")
     p.add_argument("--json", action="store_true", help="one JSON object per story")
     p.set_defaults(handler=handle)
-
-
-def _since(value: str) -> datetime:
-    """An argparse type: a date or timestamp, UTC when it names no zone; anything else is a
-    usage error naming the option (exit 2, as other usage errors)."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _shown(when: datetime) -> str:
