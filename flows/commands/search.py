@@ -26,10 +26,14 @@ In psql: SELECT * FROM search_articles('sommet IA', 20);
 """.replace("{MAX_QUERY_WORDS}", str(MAX_QUERY_WORDS))
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+_A_WORD = re.compile(r"[^\W_]")  # a letter or a digit: what websearch_to_tsquery can make a word of
 
 
 def _query(value: str) -> str:
-    """The query without its repeated words; too many words is a usage error (exit 2)."""
+    """The query without its repeated words; no word, or too many, is a usage error (exit 2).
+    (The library's ``search`` takes any text: one without a word matches nothing.)"""
+    if not _A_WORD.search(value):
+        raise argparse.ArgumentTypeError(f"the query has no word to search for ({value!r}): give one")
     try:
         return web_query(value)
     except QueryError as exc:

@@ -73,17 +73,14 @@ def _dedupe(tokens: list[str]) -> list[str]:
 def web_query(query: str) -> str:
     """``query`` with its repeated words, phrases and OR branches dropped (the same words but
     for case and accents: "Sommet sommet SOMMÉT" is "Sommet"; "sommets" is another); raises
-    :class:`QueryError` past :data:`MAX_QUERY_WORDS` words, or with none. A query with a token whose reach the
+    :class:`QueryError` past :data:`MAX_QUERY_WORDS` words. A query with a token whose reach the
     split on spaces cannot tell ("a OR OR b", a dangling -, an apostrophe opening a quote) is
     kept as it is."""
-    typed = query
     tokens = _TOKEN.findall(query)
     if _plain(tokens):
         tokens = _dedupe(tokens)
         query = " ".join(tokens)
     words = sum(len(_WORD.findall(t)) for t in tokens if not _is_or(t))
-    if words == 0:
-        raise QueryError(f"the query has no word to search for ({typed!r}): give at least one")
     if words > MAX_QUERY_WORDS:
         raise QueryError(
             f"too many words: the query has {words}, a search takes at most {MAX_QUERY_WORDS}"
