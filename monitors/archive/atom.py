@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +10,16 @@ from xml.etree import ElementTree as ET
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_ID = "urn:veille:relevant"
+# what XML 1.0 cannot hold, not even escaped (its Char production): C0 controls but tab and line
+# breaks, lone surrogates, U+FFFE and U+FFFF; ElementTree writes them as they are, and one such
+# character in a title made the whole feed unreadable to every feed reader
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(value: str) -> str:
+    """``value`` without the characters XML 1.0 cannot hold (an article's stray control
+    characters), so that the feed stays well-formed whatever the archive holds."""
+    return _NOT_XML.sub("", value)
 
 
 def _iso(value: datetime) -> str:
@@ -27,9 +38,9 @@ def atom_feed(
     ET.register_namespace("", ATOM_NS)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        el = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        el = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", {k: xml_safe(v) for k, v in attrs.items()})
         if text is not None:
-            el.text = text
+            el.text = xml_safe(text)
         return el
 
     rows = list(articles)

@@ -1,0 +1,112 @@
+"""What veille shows users (the Atom feed, `search`, `stories`, exports) with hostile article
+content in the archive: characters XML cannot hold, `]]>` and `<script>`, a 100,000-character
+title, bidi overrides, line breaks and quotes, a formula-like title, terminal escape sequences,
+a NaN and an infinite score, no publication date, URLs with spaces, accents and brackets."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import feedparser
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+# (slug, title, text); PostgreSQL text holds no NUL and no lone surrogate, so those cannot be stored
+HOSTILE = [
+    ("ctl", "Bell\x07 back\x08 vt\x0b ff\x0c so\x0e us\x1f del\x7f nonchar\ufffe\uffff end", "ctl \x01\x02"),
+    ("cdata", "Close ]]> then <script>alert(1)</script> & done", "text ]]> <script>x</script>"),
+    ("long", "L" * 100_000, "long text"),
+    ("bidi", "abc \u202edlrow\u202c \u2066iso\u2069 rtl", "bidi text"),
+    ("csv", 'Line1\nLine2\r\n"quoted", comma;', 'text "q" \r\n x'),
+    ("formula", '=HYPERLINK("http://evil","x")', "+1+1"),
+    ("ansi", "\x1b[31mRED\x1b[0m \x1b]8;;http://evil\x07link\x1b]8;;\x07 \x1b[2J cleared", "ansi \x1b[1m"),
+]
+SOURCE = "Src \x1b[5mblink"
+
+
+def url(n: int, slug: str) -> str:
+    """A URL with a space and an accent; brackets in the second one's."""
+    return f"http://x/{slug} é space/" + ("a[1]=]" if slug == "cdata" else str(n))
+
+
+@pytest.fixture
+def hostile(clean_db: sa.Engine) -> sa.Engine:
+    """The HOSTILE articles, all relevant and in one story; the first with a NaN relevance, the
+    second an infinite one, the third no publication date."""
+    with clean_db.begin() as conn:
+        source_id = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES (:n, 'feed', 'http://x/f', 'media') RETURNING id"
+            ),
+            {"n": SOURCE},
+        )
+        story_id = conn.scalar(
+            sa.text(
+                "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media)"
+                " VALUES (now(), now(), :t, 'fr\x1b[0m', 7, 1, 1) RETURNING id"
+            ),
+            {"t": HOSTILE[-1][1]},
+        )
+        for n, (slug, title, body) in enumerate(HOSTILE):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, description, text,"
+                    " text_hash, relevant, relevance, published_at, story_id)"
+                    " VALUES (:u, :u, :s, :t, :t, :x || ' sommet', :h, true, :r, :p, :story)"
+                ),
+                {
+                    "u": url(n, slug),
+                    "s": source_id,
+                    "t": title,
+                    "x": body,
+                    "h": str(n),
+                    "r": [float("nan"), float("inf")][n] if n < 2 else 0.5,
+                    "p": None if n == 2 else f"2025-02-10T10:0{n}:00+01:00",
+                    "story": story_id,
+                },
+            )
+    return clean_db
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_the_atom_feed_is_well_formed_xml_whatever_the_articles_hold(
+    hostile: sa.Engine, tmp_path: Path
+) -> None:
+    """A control character, U+FFFE or U+FFFF in one title made the whole feed ill-formed XML,
+    unreadable to every feed reader; they are left out, the rest is kept as it is."""
+    from monitors.archive.atom import xml_safe
+
+    target = tmp_path / "feed.atom"
+    assert run("feed", "--output", str(target)) == (0, "", f"wrote {target}\n")
+    body = target.read_bytes()
+    root = ET.fromstring(body)  # a real XML parser: raises on an ill-formed document
+    entries = {e.findtext(f"{ATOM}id"): e for e in root.iter(f"{ATOM}entry")}
+    assert len(entries) == len(HOSTILE)
+    for n, (slug, title, _) in enumerate(HOSTILE):
+        entry = entries[url(n, slug)]
+        shown = entry.findtext(f"{ATOM}title")
+        assert shown == xml_safe(title).replace("\r\n", "\n"), slug  # XML reads CR LF as LF
+        assert entry.find(f"{ATOM}link").get("href") == url(n, slug)  # type: ignore[union-attr]
+        assert entry.findtext(f"{ATOM}author/{ATOM}name") == xml_safe(SOURCE)
+        assert (entry.find(f"{ATOM}published") is None) == (slug == "long")  # no publication date
+    assert entries[url(0, "ctl")].findtext(f"{ATOM}title") == "Bell back vt ff so us del\x7f nonchar end"
+    assert entries[url(1, "cdata")].findtext(f"{ATOM}title") == HOSTILE[1][1]  # ]]> and <script> as text
+    assert len(entries[url(2, "long")].findtext(f"{ATOM}title") or "") == 100_000
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert len(parsed.entries) == len(HOSTILE)
