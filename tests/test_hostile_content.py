@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -110,3 +111,53 @@ def test_the_atom_feed_is_well_formed_xml_whatever_the_articles_hold(
     parsed = feedparser.parse(body)
     assert not parsed.bozo, parsed.get("bozo_exception")
     assert len(parsed.entries) == len(HOSTILE)
+
+
+def test_search_shows_escape_sequences_not_obey_them(hostile: sa.Engine) -> None:
+    """`veille search` printed titles, snippets and source names as they are: an ESC sequence
+    (a colour, ESC [2J clearing the screen, an OSC 8 link) acted on the reader's terminal. Now
+    control characters are shown (ESC as ␛) and line breaks as spaces."""
+    code, out, err = run("search", "ansi")
+    assert code == 0, err
+    assert "\x1b" not in out and "\x07" not in out
+    assert "␛[31mRED␛[0m ␛]8;;http://evil␇link␛]8;;␇ ␛[2J cleared" in out
+    assert "Src ␛[5mblink" in out and "ansi ␛[1m" in out
+    code, out, err = run("search", "sommet")
+    assert code == 0, err
+    assert not any(ord(c) < 32 and c != "\n" or 0x7F <= ord(c) < 0xA0 for c in out)
+    assert 'Line1 Line2 "quoted", comma;' in out  # a title on one line
+    assert "us␟ del␡ nonchar" in out
+    for n, (slug, _, _) in enumerate(HOSTILE):
+        assert url(n, slug) in out
+    code, out, err = run("search", "sommet", "--json")  # JSON escapes control characters itself
+    assert code == 0, err
+    titles = [json.loads(line)["title"] for line in out.splitlines()]
+    assert sorted(titles) == sorted(t for _, t, _ in HOSTILE)
+
+
+def test_search_shows_brackets_and_markup_as_they_are(hostile: sa.Engine) -> None:
+    """A "]" in an article's URL ended `veille search` with a rich MarkupError traceback (the
+    URL went into console markup unescaped)."""
+    code, out, err = run("search", "Close")
+    assert code == 0, err
+    assert url(1, "cdata") in out and HOSTILE[1][1] in out
+
+
+def test_stories_show_escape_sequences_not_obey_them(hostile: sa.Engine) -> None:
+    """`veille stories` printed a story's title, language and outlet names as they are."""
+    code, out, err = run("stories")
+    assert code == 0, err
+    assert "\x1b" not in out and "\x07" not in out
+    assert "␛[31mRED␛[0m" in out and "first: Src ␛[5mblink" in out and "language fr␛[0m" in out
+
+
+def test_tables_show_control_characters_not_obey_them() -> None:
+    """The tables of `stats`, `sources`, `run` (print_table) printed cells as they are: an error
+    message or a name holding an ESC sequence acted on the terminal."""
+    from flows.commands.common import print_table
+
+    out = io.StringIO()
+    print_table(
+        [{"name": "Src \x1b[5mblink", "last_error": "HTTP 500: \x1b]8;;http://evil\x07x\r\nmore"}], out
+    )
+    assert out.getvalue().splitlines()[1] == "Src ␛[5mblink  HTTP 500: ␛]8;;http://evil␇x more"

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import errno
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -80,6 +81,27 @@ def above_zero(value: str) -> float:
     return number
 
 
+# C0 and C1 control characters and DEL: an escape sequence in an article's title (ESC [ 2 J, an
+# OSC 8 link, a colour) printed as it is would act on the reader's terminal, not be shown
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_BREAKS = re.compile("[\t\n\r\x0b\x0c]+")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # its control picture: ESC shows as ␛
+    return "\u2421" if code == 0x7F else "\ufffd"
+
+
+def terminal_safe(value: str) -> str:
+    """``value`` on one line with its control characters shown, not obeyed: tabs and line breaks
+    as a space, the other C0 controls as their Unicode control pictures (ESC as ␛), DEL as ␡, C1
+    controls as U+FFFD. For what the archive holds (titles, names, snippets, errors), printed to
+    a terminal by ``veille search``, ``stories`` and the tables."""
+    return _CONTROL.sub(_visible, _BREAKS.sub(" ", value))
+
+
 def print_table(rows: list[dict[str, Any]], out: TextIO | None = None, width: int = 60) -> None:
     """Plain aligned columns, one line per row (to stdout as it is now). The last column
     (where tables put the error) is printed whole, for the terminal to wrap; another cell
@@ -91,7 +113,10 @@ def print_table(rows: list[dict[str, Any]], out: TextIO | None = None, width: in
         return
     out = out or sys.stdout
     cols = list(rows[0])
-    cells = [{c: shorten_middle(str(r[c]), 100_000 if c == cols[-1] else width) for c in cols} for r in rows]
+    cells = [
+        {c: shorten_middle(terminal_safe(str(r[c])), 100_000 if c == cols[-1] else width) for c in cols}
+        for r in rows
+    ]
     widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in cols[:-1]}
     widths[cols[-1]] = 0  # nothing follows it: no padding
     print("  ".join(c.ljust(widths[c]) for c in cols).rstrip(), file=out)

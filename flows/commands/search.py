@@ -8,7 +8,7 @@ import re
 import sys
 from typing import Any
 
-from flows.commands.common import at_least, prepare_database, unknown_topic
+from flows.commands.common import at_least, prepare_database, terminal_safe, unknown_topic
 from monitors.archive.web_query import MAX_QUERY_WORDS, QueryError, web_query
 
 EXAMPLE = """example:
@@ -66,7 +66,8 @@ def handle(args: argparse.Namespace) -> int:
     if unknown_topic("search", args.topic):
         return 2
     from rich.console import Console
-    from rich.markup import escape
+    from rich.style import Style
+    from rich.text import Text
     from sqlalchemy import text
 
     from monitors.archive.db import session_scope
@@ -103,18 +104,26 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     console = Console(highlight=False, soft_wrap=True)
     if not hits:
-        console.print(f"no article matches {args.query!r}")
+        console.print(Text(f"no article matches {args.query!r}"))
         return 0
     for i, hit in enumerate(hits, 1):
+        # Text, not markup: what the archive holds is shown as it is (a "]" in a URL was a
+        # MarkupError), its control characters made visible (terminal_safe), never obeyed
         when = hit.published_at.date().isoformat() if hit.published_at else "undated"
-        flag = " [green]relevant[/]" if hit.relevant else ""
-        console.print(
-            f"[bold]{i}. {escape(hit.title or '(untitled)')}[/]  "
-            f"[dim]{escape(hit.source)} ({hit.owner}), {when}, rank {hit.rank:.3f}[/]{flag}"
+        head = Text.assemble(
+            (f"{i}. {terminal_safe(hit.title or '(untitled)')}", "bold"),
+            "  ",
+            (f"{terminal_safe(hit.source)} ({hit.owner}), {when}, rank {hit.rank:.3f}", "dim"),
         )
-        snippet = _BOLD.sub(lambda m: f"[bold yellow]{m.group(1)}[/]", escape(hit.snippet))
-        console.print(f"   {snippet}")
+        if hit.relevant:
+            head.append(" relevant", "green")
+        console.print(head)
+        snippet = Text("   ")
+        for n, part in enumerate(_BOLD.split(terminal_safe(hit.snippet))):
+            snippet.append(part, "bold yellow" if n % 2 else "")
+        console.print(snippet)
         if reasons[hit.id] and (hit.relevant or args.topic):
-            console.print(f"   [dim]why: {escape(reasons[hit.id])}[/]")
-        console.print(f"   [link={hit.url}]{escape(hit.url)}[/link]\n")
+            console.print(Text(f"   why: {terminal_safe(reasons[hit.id])}", "dim"))
+        url = terminal_safe(hit.url)
+        console.print(Text.assemble("   ", (url, Style(link=url)), "\n"))
     return 0

@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, time
 from typing import Any
 
-from flows.commands.common import at_least, date_arg, prepare_database
+from flows.commands.common import at_least, date_arg, prepare_database, terminal_safe
 
 EXAMPLE = """example:
   veille stories                              # widest stories first
@@ -84,11 +84,13 @@ def handle(args: argparse.Namespace) -> int:
         span = f"{s['first_seen']:%Y-%m-%d}" + (
             f"..{s['last_seen']:%Y-%m-%d}" if s["last_seen"].date() != s["first_seen"].date() else ""
         )
+        # what the archive holds (titles, source names) with its control characters shown, not
+        # obeyed by the terminal (an ESC sequence in a title)
         print(
-            f"#{s['id']} {s['title'] or '(untitled)'}\n"
+            f"#{s['id']} {terminal_safe(s['title'] or '(untitled)')}\n"
             f"   {span}; {s['articles']} articles, {s['outlets']} outlets"
-            f" ({s['media']} media, {s['parties']} parties); language {s['language'] or '?'}\n"
-            f"   first: {s['first_publisher']} ({s['first_published']:%Y-%m-%d %H:%M})"
-            f"; outlets: {', '.join(s['outlet_names'] or [])}"
+            f" ({s['media']} media, {s['parties']} parties); language {terminal_safe(s['language'] or '?')}\n"
+            f"   first: {terminal_safe(str(s['first_publisher']))} ({s['first_published']:%Y-%m-%d %H:%M})"
+            f"; outlets: {terminal_safe(', '.join(s['outlet_names'] or []))}"
         )
     return 0
