@@ -151,6 +151,23 @@ def test_stories_show_escape_sequences_not_obey_them(hostile: sa.Engine) -> None
     assert "␛[31mRED␛[0m" in out and "first: Src ␛[5mblink" in out and "language fr␛[0m" in out
 
 
+def test_a_jsonl_export_is_strict_json(hostile: sa.Engine) -> None:
+    """A NaN or infinite relevance was written as bare NaN / Infinity: not JSON (JSON.parse,
+    PostgreSQL's jsonb refuse it; jq turned Infinity into 1.797e308). It is null now."""
+    code, out, err = run("export", "--no-progress")
+    assert code == 0, err
+
+    def strict(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    records = {r["url"]: r for r in (json.loads(line, parse_constant=strict) for line in out.splitlines())}
+    assert records[url(0, "ctl")]["relevance"] is None and records[url(1, "cdata")]["relevance"] is None
+    assert records[url(3, "bidi")]["relevance"] == 0.5
+    assert records[url(2, "long")]["published_at"] is None
+    for n, (slug, title, body) in enumerate(HOSTILE):  # the rest as stored, to the character
+        assert (records[url(n, slug)]["title"], records[url(n, slug)]["text"]) == (title, body + " sommet")
+
+
 def test_tables_show_control_characters_not_obey_them() -> None:
     """The tables of `stats`, `sources`, `run` (print_table) printed cells as they are: an error
     message or a name holding an ESC sequence acted on the terminal."""

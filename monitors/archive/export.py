@@ -10,6 +10,7 @@ with the site's offset when the page gave one (its day is the site's day).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TextIO
@@ -144,10 +145,15 @@ def count_articles(
 
 
 def write_jsonl(records: Iterator[dict[str, Any]], out: TextIO) -> int:
-    """Write records as JSON lines; returns how many were written."""
+    """Write records as JSON lines (strict JSON: a NaN or infinite number as null); returns how
+    many were written."""
     count = 0
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False, default=str))
+        # JSON has no NaN nor infinity: Python writes them as bare NaN/Infinity, which jq turns
+        # into other numbers and strict readers (JSON.parse, PostgreSQL's jsonb) refuse; null,
+        # as pandas' to_json writes them
+        finite = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
+        out.write(json.dumps(finite, ensure_ascii=False, default=str, allow_nan=False))
         out.write("\n")
         count += 1
     return count
