@@ -184,6 +184,13 @@ def test_fragment_never_matters(url: str, fragment: str) -> None:
         ("https://lemonde.fr/a/./b/../c//d", "https://lemonde.fr/a/c/d"),
         # international host names in IDNA form
         ("https://café.fr/a", "https://xn--caf-dma.fr/a"),
+        # IPv6 literal hosts (were refused as "invalid host name '::1'"): compressed, default port dropped
+        ("http://[::1]/a", "http://[::1]/a"),
+        ("https://[2001:DB8:0:0::1]:443/a", "https://[2001:db8::1]/a"),
+        ("http://[2001:db8::1]:8080/a?b=1#c", "http://[2001:db8::1]:8080/a?b=1"),
+        # escapes that are not UTF-8 keep their bytes (were all one U+FFFD, "%EF%BF%BD")
+        ("https://lemonde.fr/s?q=caf%e9", "https://lemonde.fr/s?q=caf%E9"),
+        ("https://lemonde.fr/s?q%FF=1", "https://lemonde.fr/s?q%FF=1"),
     ],
 )
 def test_rules(url: str, expected: str) -> None:
@@ -233,11 +240,40 @@ def test_rel_canonical(url: str, rel: str | None, expected: str) -> None:
         "https://lemonde.fr:99999/",
         "https://-x-.fr/",
         "/relative/path",
+        "http://[zz]/a",
+        "http://[::1/a",
+        "http://[::1]]/a",
+        "http://[fe80::1%25eth0]/a",
+        "http://[1::2::3]/a",
     ],
 )
 def test_invalid_urls_raise_value_error(bad: str) -> None:
     with pytest.raises(ValueError):
         canonicalize_url(bad)
+
+
+def test_query_values_in_another_charset_stay_apart() -> None:
+    """Latin-1 query strings (older French sites): "é" and "è" are two pages, not one U+FFFD."""
+    urls = [f"https://example.fr/recherche?mot=caf%{code}" for code in ("E9", "E8", "C3%A9")]
+    assert len({canonicalize_url(u) for u in urls}) == 3
+
+
+def test_a_url_longer_than_postgresql_can_index_is_refused() -> None:
+    """A 3,000-byte URL in a feed failed the whole poll: the unique index on the queue's
+    canonical URL holds at most 2,704 bytes (ProgramLimitExceeded)."""
+    from monitors.group.urls import MAX_URL_BYTES
+
+    longest = "https://example.fr/" + "a" * (MAX_URL_BYTES - len("https://example.fr/"))
+    assert canonicalize_url(longest) == longest
+    for too_long in (
+        longest + "b",
+        longest[:-10] + "?utm_source=" + "x" * 100,  # the given URL counts too (it is stored)
+        "https://example.fr/" + "é" * 1000,  # 2,000 bytes, 6,000 once escaped
+    ):
+        with pytest.raises(ValueError, match="longer than 2048 bytes"):
+            canonicalize_url(too_long)
+    # an over-long rel=canonical is ignored, as any unusable one
+    assert canonicalize_url("https://example.fr/a", "/" + "b" * 3000) == "https://example.fr/a"
 
 
 def test_non_string_raises_value_error() -> None:

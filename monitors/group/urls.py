@@ -7,15 +7,20 @@ library plus the public-suffix data shipped with courlan (``tld``) to find regis
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 
 from courlan import extract_domain
 
-__all__ = ["canonicalize_url", "host_of", "same_site"]
+__all__ = ["MAX_URL_BYTES", "canonicalize_url", "host_of", "same_site"]
 
 _SCHEMES = frozenset({"http", "https"})
+#: Longest URL accepted, in UTF-8 bytes, as given and in canonical form: the sitemap protocol's
+#: limit, and below what PostgreSQL can index (a btree entry holds at most 2704 bytes; a longer
+#: URL in the unique keys of ``url_queue``, ``url_listings`` or ``sightings`` failed the poll).
+MAX_URL_BYTES = 2048
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Host prefixes that name a variant of the same site, not a different site.
 _VARIANT_HOST_PREFIXES = ("www.", "m.", "mobile.")
@@ -111,6 +116,8 @@ _PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
 # What str.isspace() calls a space, and the C0 controls (tests/test_urls.py checks every code point).
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
 _HEX = "0123456789ABCDEF"
+# The host and port of a netloc whose host is an IPv6 literal: "[::1]" or "[::1]:8080".
+_BRACKETED = re.compile(r"\[[^\[\]]*\](?::[0-9]*)?")
 
 
 def _is_tracking(key: str, value: str) -> bool:
@@ -212,14 +219,21 @@ def _normalize_host(raw_host: str) -> str:
     host = raw_host.strip().rstrip(".").lower()
     if not host:
         raise ValueError("URL has no host")
-    if host.startswith("[") or re.fullmatch(r"[0-9a-z.\-_:]+", host):
+    if ":" in host:  # urlsplit's hostname of "[::1]": an IPv6 literal, without its brackets
+        try:
+            if "%" in host:  # a zone ("fe80::1%25eth0") names an interface of one machine
+                raise ValueError("a zone identifier has no meaning on the web")
+            return f"[{ipaddress.IPv6Address(host).compressed}]"
+        except ValueError as exc:
+            raise ValueError(f"invalid IPv6 host {raw_host!r}: {exc}") from None
+    if re.fullmatch(r"[0-9a-z.\-_:]+", host):
         ascii_host = host
     else:
         try:
             ascii_host = host.encode("idna").decode("ascii")
         except UnicodeError as exc:
             raise ValueError(f"invalid international host name {raw_host!r}: {exc}") from exc
-    if not re.fullmatch(r"\[[0-9a-f:.]+\]|[0-9a-z](?:[0-9a-z.\-_]*[0-9a-z])?", ascii_host):
+    if not re.fullmatch(r"[0-9a-z](?:[0-9a-z.\-_]*[0-9a-z])?", ascii_host):
         raise ValueError(f"invalid host name {raw_host!r}")
     return _strip_variant_prefixes(ascii_host)
 
@@ -233,6 +247,8 @@ def _split(url: str) -> tuple[str, str, int | None, str, str]:
         raise ValueError("empty URL")
     if _SPACE_OR_CONTROL.search(text):
         raise ValueError(f"URL contains whitespace or control characters: {url!r}")
+    if len(text) > MAX_URL_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_URL_BYTES:
+        raise ValueError(f"URL longer than {MAX_URL_BYTES} bytes: {text[:80]!r}...")
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -243,6 +259,8 @@ def _split(url: str) -> tuple[str, str, int | None, str, str]:
         raise ValueError(f"not an absolute http(s) URL: {url!r}")
     if not parts.hostname:
         raise ValueError(f"URL has no host: {url!r}")
+    if "[" in parts.netloc and not _BRACKETED.fullmatch(parts.netloc.rpartition("@")[2]):
+        raise ValueError(f"malformed URL {url!r}: stray characters around the bracketed IPv6 host")
     host = _normalize_host(parts.hostname)
     if port == _DEFAULT_PORTS[scheme]:
         port = None
@@ -250,13 +268,20 @@ def _split(url: str) -> tuple[str, str, int | None, str, str]:
 
 
 def _canonical_query(query: str) -> str:
+    """The query without tracking and AMP parameters, sorted, every key and value escaped
+    alike. Escapes that are not UTF-8 (``%E9``, a Latin-1 "é") keep their bytes: decoded with
+    the replacement character, ``?q=caf%E9`` and ``?q=caf%E8`` were one URL."""
     pairs = [
         (k, v)
-        for k, v in parse_qsl(query, keep_blank_values=True)
+        for k, v in parse_qsl(query, keep_blank_values=True, errors="surrogateescape")
         if k and not _is_tracking(k, v) and not _is_amp_param(k, v)
     ]
     pairs.sort()
-    return "&".join(quote(k, safe="") + ("=" + quote(v, safe="") if v else "") for k, v in pairs)
+    return "&".join(_quote(k) + ("=" + _quote(v) if v else "") for k, v in pairs)
+
+
+def _quote(part: str) -> str:
+    return quote(part, safe="", errors="surrogateescape")
 
 
 def _canonical(url: str) -> str:
@@ -270,7 +295,10 @@ def _canonical(url: str) -> str:
             break
         path = new_path
     netloc = host if port is None else f"{host}:{port}"
-    return urlunsplit((scheme, netloc, path, _canonical_query(query), ""))
+    canonical = urlunsplit((scheme, netloc, path, _canonical_query(query), ""))
+    if len(canonical) > MAX_URL_BYTES:  # ASCII: every other character is escaped
+        raise ValueError(f"URL longer than {MAX_URL_BYTES} bytes once normalised: {canonical[:80]!r}...")
+    return canonical
 
 
 def canonicalize_url(url: str, rel_canonical: str | None = None) -> str:
@@ -281,7 +309,8 @@ def canonicalize_url(url: str, rel_canonical: str | None = None) -> str:
     the trailing slash (except for the root) and normalises percent-encoding. ``rel_canonical``
     (the page's ``<link rel="canonical">``, possibly relative) wins when it is on the same site;
     a canonical pointing to another site is ignored (syndication partners must not absorb our
-    source). Idempotent. Raises ValueError for anything that is not an absolute http(s) URL.
+    source). Idempotent. Raises ValueError for anything that is not an absolute http(s) URL,
+    and for a URL longer than :data:`MAX_URL_BYTES` (given or normalised).
     """
     canonical = _canonical(url)
     if rel_canonical and rel_canonical.strip():
