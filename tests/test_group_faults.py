@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
+
+from tests.test_neardup_store import _source
+from tests.test_stories import FR, FR_OTHER_NEWSROOM
+from tests.test_story_store import _store, _story
 
 
 def test_a_feed_entry_with_an_over_long_url_is_declined_and_the_poll_goes_on(db: Session) -> None:
@@ -40,3 +47,43 @@ def test_a_feed_entry_with_an_over_long_url_is_declined_and_the_poll_goes_on(db:
     assert [(url, reason and "longer than 2048 bytes" in reason) for url, reason in declined] == [
         (long_link, True)
     ]
+
+
+@pytest.mark.parametrize(
+    "pub_date",
+    ["Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 0001 00:00:00 GMT"],
+    ids=["end-of-time", "year-one"],
+)
+def test_a_feed_date_at_the_ends_of_the_calendar_is_stored_and_grouped(db: Session, pub_date: str) -> None:
+    """Some feeds write "31 Dec 9999" (or year 1) for an entry; for a page without its own date
+    that is the article's published_at. Story assignment computed its window as a date seven
+    days beyond and raised OverflowError out of store_article, which the ingest worker does not
+    catch (its task failed at that page). The article is stored, and a second one of the event joins it."""
+    from monitors.collect.feeds import parse_feed
+    from monitors.ingest import _published
+
+    body = (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>f</title><item><title>T</title>"
+        f"<link>https://a.example/1</link><pubDate>{pub_date}</pubDate></item></channel></rss>"
+    ).encode()
+    entry = parse_feed(body, "https://a.example/feed.xml", "application/rss+xml").entries[0]
+    at = _published(None, entry.published_at)  # the page had no date of its own
+    assert at is not None and at.year in (1, 9999)
+    a, b = _source(db, "Alpha"), _source(db, "Beta")
+    first = _store(db, a, "https://a.example/1", FR, at)
+    second = _store(db, b, "https://b.example/1", FR_OTHER_NEWSROOM, at)
+    assert _story(db, first) is not None and _story(db, first) == _story(db, second)
+    first_seen = db.scalar(
+        sa.text("SELECT first_seen FROM stories WHERE id = :id"), {"id": _story(db, first)}
+    )
+    assert first_seen == at
+
+
+def test_a_naive_date_is_read_as_utc_by_story_assignment(db: Session) -> None:
+    """assign() compared a naive ``at`` with the stories' aware spans (TypeError); it is UTC,
+    as the database reads a naive timestamp in a UTC session."""
+    a, b = _source(db, "Alpha"), _source(db, "Beta")
+    naive = datetime(2025, 6, 12, 9)
+    first = _store(db, a, "https://a.example/1", FR, naive)
+    second = _store(db, b, "https://b.example/1", FR_OTHER_NEWSROOM, naive + timedelta(hours=2))
+    assert _story(db, first) is not None and _story(db, first) == _story(db, second)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -330,9 +330,10 @@ def assign(
     MinHash signature (without one, edit-tolerant copies are not looked for)."""
     if keys is None:
         keys = lock_story_keys(session, text, title)
+    if at.tzinfo is None:  # as the database reads a naive timestamp (UTC sessions)
+        at = at.replace(tzinfo=UTC)
     vector, hashes = keys.vector, keys.hashes
     cur = _cursor(session)
-    window = timedelta(days=WINDOW_DAYS)
     sig = signature or []
     copies = copy_root is None and len(sig) == NUM_PERM
     rows = (
@@ -340,8 +341,8 @@ def assign(
             _CANDIDATES_SQL,
             {
                 "keys": _array(hashes),
-                "d0": (at - window).date(),
-                "d1": (at + window).date(),
+                "d0": _day(at, -WINDOW_DAYS),
+                "d1": _day(at, WINDOW_DAYS),
                 "limit": MAX_CANDIDATES,
                 "per_key": PER_KEY_STORIES,
                 "near": NEAR_STORIES,
@@ -410,6 +411,16 @@ def assign(
             centroid = cur.execute(_LOCK_STORY_SQL, (story_id,)).fetchone()[0]
         _join(cur, article_id, story_id, vector, centroid, None, day, hashes)
     return StoryLink(story_id, False, score, copy_root if rule else None, rule, merged)
+
+
+def _day(at: datetime, days: float) -> date:
+    """The day ``days`` from ``at``, held to the calendar's ends: a feed's "31 Dec 9999" (or
+    "1 Jan 0001") for a page without its own date raised OverflowError here, out of the
+    store, and the ingest worker's task failed at that page."""
+    try:
+        return (at + timedelta(days=days)).date()
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 def _merge(
