@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tests.test_neardup_store import _source
-from tests.test_stories import FR, FR_OTHER_NEWSROOM
-from tests.test_story_store import _store, _story
+from tests.test_stories import DIRECTIVE_VOTE, EN, FR, FR_OTHER_NEWSROOM, SAME_MINISTER_LATER
+from tests.test_story_store import T0, _store, _story
 
 
 def test_a_feed_entry_with_an_over_long_url_is_declined_and_the_poll_goes_on(db: Session) -> None:
@@ -87,3 +88,37 @@ def test_a_naive_date_is_read_as_utc_by_story_assignment(db: Session) -> None:
     first = _store(db, a, "https://a.example/1", FR, naive)
     second = _store(db, b, "https://b.example/1", FR_OTHER_NEWSROOM, naive + timedelta(hours=2))
     assert _story(db, first) is not None and _story(db, first) == _story(db, second)
+
+
+def test_stories_limit_keeps_the_widest_n_as_documented(
+    clean_db: sa.Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille stories --limit N` / `-n N`: at most N stories, widest coverage first (README,
+    docs/stories.md; no test ran it). A limit beyond PostgreSQL's bigint (a user's "all") was a
+    DataError traceback; it lists every story."""
+    from flows.cli import main
+
+    with Session(clean_db) as session:
+        alpha, beta, gamma = (_source(session, name) for name in ("Alpha", "Beta", "Gamma"))
+        widest = _store(session, alpha, "https://a.example/1", FR)
+        _store(session, beta, "https://b.example/1", FR_OTHER_NEWSROOM, T0 + timedelta(hours=2))
+        _store(session, gamma, "https://g.example/1", EN, T0 + timedelta(hours=3), lang="en")
+        older = _store(session, alpha, "https://a.example/2", DIRECTIVE_VOTE, T0 + timedelta(days=20))
+        latest = _store(session, beta, "https://b.example/2", SAME_MINISTER_LATER, T0 + timedelta(days=40))
+        stories = [_story(session, a) for a in (widest, latest, older)]
+        session.commit()
+    assert None not in stories and len(set(stories)) == 3
+
+    def listed(*options: str) -> list[int]:
+        capsys.readouterr()
+        assert main(["stories", "--json", *options]) == 0
+        return [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()]
+
+    assert listed() == stories  # outlets, then articles, then the latest first
+    assert listed("--limit", "2") == stories[:2]
+    assert listed("-n", "1") == stories[:1]
+    assert listed("--limit", "3") == listed("--limit", "99999999999999999999") == stories
+    capsys.readouterr()
+    assert main(["stories", "-n", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"#{stories[0]} ") and out.count("\n#") == 0  # one story: one "#id" line

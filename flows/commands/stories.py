@@ -20,6 +20,10 @@ In psql: SELECT * FROM stories_by_day; SELECT * FROM story_outlets WHERE story_i
 """
 
 
+#: PostgreSQL's LIMIT is a bigint.
+_MAX_LIMIT = 2**63 - 1
+
+
 def register(sub: Any) -> None:
     from flows.cli import formatter
 
@@ -70,7 +74,8 @@ def handle(args: argparse.Namespace) -> int:
     from monitors.archive.story_report import list_stories
 
     with session_scope() as session:
-        stories = list_stories(session, since=since, topic=topic, limit=args.limit)
+        # a limit beyond PostgreSQL's bigint ("all") was a DataError: there are fewer stories
+        stories = list_stories(session, since=since, topic=topic, limit=min(args.limit, _MAX_LIMIT))
     if args.json:
         for s in stories:
             record = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in s.items()}
