@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import datetime, timedelta
@@ -10,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tests.test_neardup_store import _source
+from monitors.archive.store import store_article
+from tests.test_neardup_store import _outcome, _source
 from tests.test_stories import DIRECTIVE_VOTE, EN, FR, FR_OTHER_NEWSROOM, SAME_MINISTER_LATER
 from tests.test_story_store import T0, _store, _story
 
@@ -122,3 +124,45 @@ def test_stories_limit_keeps_the_widest_n_as_documented(
     assert main(["stories", "-n", "1"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"#{stories[0]} ") and out.count("\n#") == 0  # one story: one "#id" line
+
+
+def _revise(db: Session, src: int, url: str, text: str, at: datetime | None = T0) -> tuple[str, int]:
+    outcome = _outcome(src, url, text)
+    assert outcome.article is not None
+    article = dataclasses.replace(outcome.article, published_at=at)
+    return store_article(db, dataclasses.replace(outcome, article=article))
+
+
+def test_a_teaser_revised_into_a_full_article_gets_its_story(db: Session) -> None:
+    """A page first fetched as a two-line alert (too short to seed a story) and fetched again
+    once written out is a revision of the same article; it stayed without a story for good,
+    since only a new article was assigned one. A revision of an article without a story is
+    assigned now, joining the event's story when there is one."""
+    alpha, beta = _source(db, "Alpha"), _source(db, "Beta")
+    teaser = _store(
+        db, alpha, "https://a.example/alerte", "Rachida Dati annonce 340 millions pour 85 musées."
+    )
+    assert _story(db, teaser) is None
+    assert _revise(db, alpha, "https://a.example/alerte", FR) == ("revised", teaser)
+    story = _story(db, teaser)
+    assert story is not None
+    row = db.execute(sa.text("SELECT articles, article_id FROM stories WHERE id = :id"), {"id": story})
+    assert tuple(row.one()) == (1, teaser)
+    other = _store(db, beta, "https://b.example/1", FR_OTHER_NEWSROOM, T0 + timedelta(hours=2))
+    assert _story(db, other) == story
+    # the article's next revision keeps its story (a story is never re-decided)
+    assert _revise(db, alpha, "https://a.example/alerte", FR + " Mise à jour.") == ("revised", teaser)
+    assert _story(db, teaser) == story
+    assert db.scalar(sa.text("SELECT articles FROM stories WHERE id = :id"), {"id": story}) == 2
+
+
+def test_a_teaser_revised_next_to_an_existing_story_joins_it(db: Session) -> None:
+    alpha, beta = _source(db, "Alpha"), _source(db, "Beta")
+    teaser = _store(
+        db, alpha, "https://a.example/alerte", "Rachida Dati annonce 340 millions pour 85 musées."
+    )
+    first = _store(db, beta, "https://b.example/1", FR_OTHER_NEWSROOM)  # seeds the story after it
+    assert _story(db, teaser) is None and _story(db, first) is not None
+    assert _revise(db, alpha, "https://a.example/alerte", FR)[0] == "revised"
+    assert _story(db, teaser) == _story(db, first)
+    assert db.scalar(sa.text("SELECT count(*) FROM stories")) == 1

@@ -711,7 +711,24 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     if html is not None:
         html.html_zlib, html.content_type, html.fetched_at = a.html_zlib, a.content_type, now()
     session.flush()
-    link_and_index(session, same_url.id, a.signature, keys=keys, cluster_id=same_url.cluster_id, reindex=True)
+    link = link_and_index(
+        session, same_url.id, a.signature, keys=keys, cluster_id=same_url.cluster_id, reindex=True
+    )
+    if same_url.story_id is None:
+        # a teaser too short to seed a story, now written out: grouped as a new article is (an
+        # article already in a story keeps it, a story is never re-decided)
+        assign_story(
+            session,
+            same_url.id,
+            text=a.text,
+            title=a.title,
+            language=a.language,
+            at=a.published_at or same_url.fetched_at,
+            copy_root=link.root if link.root != same_url.id else None,
+            keys=story_keys,
+            # a cluster's root is linked to nothing else (its copies point to it)
+            signature=a.signature if link.root is None else None,
+        )
     write_topic_scores(session, same_url.id, a.topic_scores)
     return "revised", same_url.id
 
