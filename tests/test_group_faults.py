@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from monitors.archive.store import store_article
+from monitors.group.copies import profile
+from monitors.group.stories import features
 from tests.test_neardup_store import _outcome, _source
 from tests.test_stories import DIRECTIVE_VOTE, EN, FR, FR_OTHER_NEWSROOM, SAME_MINISTER_LATER
 from tests.test_story_store import T0, _store, _story
@@ -166,3 +168,23 @@ def test_a_teaser_revised_next_to_an_existing_story_joins_it(db: Session) -> Non
     assert _revise(db, alpha, "https://a.example/alerte", FR)[0] == "revised"
     assert _story(db, teaser) == _story(db, first)
     assert db.scalar(sa.text("SELECT count(*) FROM stories")) == 1
+
+
+def test_digits_int_cannot_read_next_to_a_month_neither_crash_features_nor_profile() -> None:
+    """ "❶" (a dingbat list number) or "፩" (Ethiopic one) is str.isdigit() but not decimal, and
+    NFKC keeps it: next to a month name, features() and profile() called int() on it
+    (ValueError), out of the store, failing the ingest worker's task at that page."""
+    odd = [c for c in map(chr, range(0x110000)) if c.isdigit() and not c.isdecimal()]
+    assert "❶" in odd and "፩" in odd
+    for c in odd:
+        for text in (f"Le {c} mai", f"mai {c} Le candidat", f"May {c}"):
+            features(text)
+            profile(text, "fr")
+    assert "d:12-5" in features("Le 12 mai ❶ Lyon") and profile("le 12 mai ❶").anchors == ("m5-12",)
+
+
+def test_an_article_with_a_numbered_list_in_dingbats_is_stored(db: Session) -> None:
+    src = _source(db)
+    text = FR + " Le calendrier : ❶ mai, les appels d'offres ; ❷ juin, les premiers chantiers."
+    article = _store(db, src, "https://a.example/liste", text)
+    assert _story(db, article) is not None

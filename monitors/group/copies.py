@@ -271,15 +271,15 @@ def profile(text: str, language: str | None = None) -> Profile:
         low = lower[i]
         nxt = lower[i + 1] if i + 1 < len(lower) else ""
         prev = lower[i - 1] if i else ""
-        if token[0].isdigit():
+        if token[0].isdecimal():  # not isdigit(): "❶" or "፩" is a digit int() cannot read
             if len(token) <= 2 and nxt in _MONTHS:
                 anchors.append(f"{_MONTHS[nxt]}-{int(token)}")  # "9 septembre"
             elif not (len(token) <= 2 and prev in _MONTHS):  # "September 9": done at the month
                 anchors.append(_number_key(token, nxt))
         elif low in _MONTHS:
-            if prev.isdigit() and len(prev) <= 2:
+            if prev.isdecimal() and len(prev) <= 2:
                 continue
-            day = f"-{int(nxt)}" if nxt.isdigit() and len(nxt) <= 2 else ""
+            day = f"-{int(nxt)}" if nxt.isdecimal() and len(nxt) <= 2 else ""
             anchors.append(_MONTHS[low] + day)
         elif token[0].isupper() and len(token) > 1 and low not in _STOP and low not in BILINGUAL:
             anchors.append(low)

@@ -109,7 +109,7 @@ def features(text: str, title: str | None = None) -> dict[str, float]:
             low = lower[i]
             nxt = lower[i + 1] if i + 1 < len(lower) else ""
             prev = lower[i - 1] if i else ""
-            if token[0].isdigit():
+            if token[0].isdecimal():  # not isdigit(): "❶" or "፩" is a digit int() cannot read
                 if nxt in _MONTHS and len(token) <= 2:
                     counts[f"d:{int(token)}-{_MONTHS[nxt][1:]}"] += 1
                 elif prev in _MONTHS and len(token) <= 2:
