@@ -34,6 +34,18 @@ _LIVE_TOKENS = (
     " AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 
+# Whether this session holds the token's lock (False, or an error, once the connection is gone).
+_HELD = (
+    "SELECT EXISTS (SELECT FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"
+    " AND classid = :space AND objid = :token AND objsubid = 2 AND granted)"
+)
+# PostgreSQL 14+ can end idle sessions (idle_session_timeout): not the holder's, which is idle
+# between claims by design; a no-op on servers without the setting.
+_NO_IDLE_TIMEOUT = (
+    "SELECT set_config('idle_session_timeout', '0', false)"
+    " WHERE current_setting('idle_session_timeout', true) IS NOT NULL"
+)
+
 
 class ClaimHolder:
     """A claim token, held as an advisory lock on a connection of its own (see the module
@@ -48,10 +60,17 @@ class ClaimHolder:
         self._lock = threading.Lock()
 
     def token(self) -> int:
+        """The token, checked still held first: a connection ended under it (a server restart,
+        ``pg_terminate_backend``, a timeout) took the lock with it, and claiming under the dead
+        token left the rows free for any other worker to fetch too; a new one is taken then."""
         with self._lock:
+            if self._token is not None and not self._still_held():
+                self._drop()
             if self._token is None:
                 conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
                 try:
+                    # an idle_session_timeout set on the server must not end the holder between claims
+                    conn.execute(text(_NO_IDLE_TIMEOUT))
                     while True:
                         token = random.randint(1, 2**31 - 1)
                         sql = text("SELECT pg_try_advisory_lock(:space, :token)")
@@ -62,6 +81,21 @@ class ClaimHolder:
                     raise
                 self._conn, self._token = conn, token
             return self._token
+
+    def _still_held(self) -> bool:
+        assert self._conn is not None
+        try:
+            held = self._conn.scalar(text(_HELD), {"space": LOCK_SPACE, "token": self._token})
+        except DBAPIError:
+            return False
+        return bool(held)
+
+    def _drop(self) -> None:
+        """Forget a token whose connection is gone (its lock went with it)."""
+        conn, self._conn, self._token = self._conn, None, None
+        if conn is not None:
+            conn.invalidate()
+            conn.close()
 
     def close(self) -> None:
         """Let go of the token (its rows become claimable by anyone); never raises."""

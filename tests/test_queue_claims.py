@@ -1,0 +1,137 @@
+"""The URL queue's claims (monitors/archive/queue.py): two workers never hold the same row, a
+dead holder's rows are free at once, a lease expires, and a holder whose connection the
+server ended (restart, ``pg_terminate_backend``, ``idle_session_timeout``) does not go on
+claiming under a token nobody holds any more."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from monitors.archive.queue import CLAIM_LEASE, LOCK_SPACE, ClaimHolder, claim_items
+
+
+@pytest.fixture
+def queue(clean_db: sa.Engine) -> Iterator[sa.Engine]:
+    """Six due rows in the queue."""
+    with clean_db.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('claims', 'feed', 'https://example.org/feed', 'media') RETURNING id"
+            )
+        )
+        conn.execute(
+            sa.text("INSERT INTO url_queue (url, canonical_url, source_id) VALUES (:u, :u, :s)"),
+            [{"u": f"https://example.org/{i}", "s": source} for i in range(6)],
+        )
+    yield clean_db
+
+
+def _claim(engine: sa.Engine, holder: ClaimHolder, limit: int) -> set[int]:
+    with Session(engine) as session, session.begin():
+        return {item.id for item in claim_items(session, limit, holder.token())}
+
+
+def _live(engine: sa.Engine, token: int) -> bool:
+    """Whether some session holds ``token``'s advisory lock (what other workers look at)."""
+    with engine.connect() as conn:
+        sql = (
+            "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND classid = :c AND objid = :t)"
+        )
+        return bool(conn.scalar(sa.text(sql), {"c": LOCK_SPACE, "t": token}))
+
+
+def _end_holder_session(engine: sa.Engine, token: int) -> None:
+    """What a DBA, a pooler or a restart does to the holder's connection."""
+    with engine.begin() as conn:
+        ended = conn.scalar(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND classid = :c AND objid = :t"
+            ),
+            {"c": LOCK_SPACE, "t": token},
+        )
+    assert ended == 1
+    for _ in range(50):
+        if not _live(engine, token):
+            return
+        time.sleep(0.05)
+
+
+def test_two_holders_never_claim_the_same_row(queue: sa.Engine) -> None:
+    a, b = ClaimHolder(queue), ClaimHolder(queue)
+    try:
+        first, second = _claim(queue, a, 4), _claim(queue, b, 4)
+        assert len(first) == 4 and len(second) == 2 and not first & second
+        assert _claim(queue, a, 4) == set()  # all six leased to live holders
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_closed_holders_rows_are_free_at_once(queue: sa.Engine) -> None:
+    a, b = ClaimHolder(queue), ClaimHolder(queue)
+    try:
+        held = _claim(queue, a, 3)
+        a.close()  # the worker died: its lock with it
+        assert held <= _claim(queue, b, 6)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_lease_older_than_the_limit_expires_whatever_its_holder(queue: sa.Engine) -> None:
+    a, b = ClaimHolder(queue), ClaimHolder(queue)
+    try:
+        held = _claim(queue, a, 2)
+        with queue.begin() as conn:  # an old veille's claim (no token), and a stuck live holder's
+            conn.execute(
+                sa.text("UPDATE url_queue SET claimed_at = now() - :age, claimed_by = NULL WHERE id = :id"),
+                {"age": CLAIM_LEASE + timedelta(seconds=5), "id": min(held)},
+            )
+            conn.execute(
+                sa.text("UPDATE url_queue SET claimed_at = now() - :age WHERE id = :id"),
+                {"age": CLAIM_LEASE + timedelta(seconds=5), "id": max(held)},
+            )
+        assert held <= _claim(queue, b, 6)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_holder_whose_session_was_ended_takes_a_new_token(queue: sa.Engine) -> None:
+    """Before: the holder kept its token after its connection was terminated; its new claims
+    were under a lock nobody held, so another worker claimed (and fetched) the same rows."""
+    a, b = ClaimHolder(queue), ClaimHolder(queue)
+    try:
+        _end_holder_session(queue, a.token())
+        first = _claim(queue, a, 2)
+        assert _live(queue, a.token())
+        second = _claim(queue, b, 6)
+        assert len(first) == 2 and len(second) == 4 and not first & second
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_holder_outlives_an_idle_session_timeout(database_url: str, queue: sa.Engine) -> None:
+    """A server with ``idle_session_timeout`` ended the holder's connection, idle between
+    claims by design, and with it the lease of every row being fetched."""
+    timed = sa.create_engine(database_url, connect_args={"options": "-c idle_session_timeout=300"})
+    a, b = ClaimHolder(timed), ClaimHolder(queue)
+    try:
+        token = a.token()
+        first = _claim(timed, a, 3)
+        time.sleep(1)  # idle for more than the timeout
+        assert _live(queue, token) and a.token() == token
+        assert not first & _claim(queue, b, 6)
+    finally:
+        a.close()
+        b.close()
+        timed.dispose()
