@@ -13,10 +13,11 @@ from typing import Any, TypeVar, cast
 
 import orjson
 import psycopg
+from psycopg.errors import ProgramLimitExceeded
 from sqlalchemy import BigInteger, Table, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from monitors.archive.bulk import as_rows, recordset_insert, recordset_update
@@ -57,6 +58,17 @@ RETRY_MAX_SECONDS = 6 * 3600.0
 UNSTORABLE: tuple[type[Exception], ...] = (DataError, psycopg.DataError, UnicodeError, orjson.JSONEncodeError)
 #: A batch of polls the database would not take as a whole: each source is then tried alone.
 _REJECTED: tuple[type[Exception], ...] = (IntegrityError, *UNSTORABLE)
+
+
+def unstorable(exc: BaseException) -> bool:
+    """Whether ``exc`` says that the data cannot be stored (:data:`UNSTORABLE`, or a value over
+    one of PostgreSQL's limits, e.g. an index row too large), as opposed to a lost database."""
+    return isinstance(exc, UNSTORABLE) or isinstance(getattr(exc, "orig", None), ProgramLimitExceeded)
+
+
+# what to catch to ask unstorable(): a limit exceeded comes wrapped as an OperationalError
+_MAYBE_UNSTORABLE: tuple[type[Exception], ...] = (*UNSTORABLE, OperationalError)
+_MAYBE_REJECTED: tuple[type[Exception], ...] = (*_REJECTED, OperationalError)
 
 
 def now() -> datetime:
@@ -364,14 +376,17 @@ def apply_polls(
     try:
         with session.begin_nested():
             return _apply_batch(session, outcomes, run_id, settings)
-    except _REJECTED:
-        pass
+    except _MAYBE_REJECTED as exc:
+        if not (isinstance(exc, IntegrityError) or unstorable(exc)):
+            raise
     summaries = []
     for outcome in outcomes:
         try:
             with session.begin_nested():
                 summaries.extend(_apply_batch(session, [outcome], run_id, settings))
-        except _REJECTED as exc:
+        except _MAYBE_REJECTED as exc:
+            if not (isinstance(exc, IntegrityError) or unstorable(exc)):
+                raise
             summaries.append(_record_store_failure(session, outcome, exc, run_id))
     return summaries
 
@@ -614,7 +629,9 @@ def store_or_fail(write: Callable[[Session], T], out: IngestOutcome, run_id: str
     try:
         with session_scope() as session:
             return write(session)
-    except UNSTORABLE as exc:
+    except _MAYBE_UNSTORABLE as exc:
+        if not unstorable(exc):
+            raise  # the database went away: the caller waits for it and tries again
         # the page is settled as a permanent failure, the way apply_ingest settles any other
         reason = f"could not store this page: {type(exc).__name__}: {_store_error(exc)}"
         out.article, out.outcome, out.error_class, out.reason = None, "error", PERMANENT, reason
