@@ -38,12 +38,21 @@ class DatabaseUnavailable(RuntimeError):
     """The database could not be reached; the message says which one and why."""
 
 
+class SchemaError(DatabaseUnavailable):
+    """The database is reached but this veille cannot use its schema: a newer veille migrated
+    it, or the migration failed (e.g. no right to create tables); the message says what to do."""
+
+
 def normalize_url(url: str) -> str:
-    """Force the psycopg 3 driver on ``postgresql://`` URLs; refuse anything else."""
+    """The psycopg 3 driver on any PostgreSQL URL (``postgres://``, ``postgresql://``, and one
+    naming another driver, e.g. ``postgresql+psycopg2://`` copied from another program's
+    settings: veille ships psycopg only, and those failed with a ModuleNotFoundError or an
+    async driver's MissingGreenlet traceback); anything else is refused."""
     parsed = make_url(url)
-    if not parsed.drivername.startswith("postgresql"):
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend not in {"postgresql", "postgres"}:
         raise ValueError(f"veille stores in PostgreSQL only, got a {parsed.drivername!r} URL")
-    if parsed.drivername in {"postgresql", "postgres"}:
+    if parsed.drivername != "postgresql+psycopg":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
 
@@ -230,7 +239,26 @@ def migrate(url: str | None = None) -> str:
         return url
     from alembic import command
 
-    command.upgrade(alembic_config(url), "head")
+    shown = make_url(url).render_as_string(hide_password=True)
+    unknown = _unknown_revisions(url)
+    if unknown:
+        raise SchemaError(
+            f"the database at {shown} is at schema revision {', '.join(sorted(unknown))}, newer than"
+            f" this veille knows (its latest is {script_head()}): a newer veille migrated it;"
+            " use that version, or downgrade the schema with it (alembic downgrade"
+            f" {script_head()}) to use this one"
+        )
+    try:
+        command.upgrade(alembic_config(url), "head")
+    except sa.exc.OperationalError as exc:
+        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {shown}: {exc.orig}") from exc
+    except sa.exc.DBAPIError as exc:  # e.g. a user without the right to create tables
+        cause = (str(exc.orig).splitlines() or [type(exc.orig).__name__])[0]
+        if getattr(exc.orig, "sqlstate", None) == "42501":  # insufficient_privilege
+            cause += "; run `veille migrate` once as a user who may create and alter its tables"
+        raise SchemaError(
+            f"could not migrate the database at {shown} to schema revision {script_head()}: {cause}"
+        ) from exc
     with _lock:
         _at_head.add(url)
     return url
@@ -300,6 +328,11 @@ def at_head(url: str) -> bool:
 
 def _migrated_by_newer_code(url: str) -> bool:
     """Whether the database is at a revision this checkout's migrations do not know."""
+    return bool(_unknown_revisions(url))
+
+
+def _unknown_revisions(url: str) -> set[str]:
+    """The database's revisions that this checkout's migrations do not know."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
@@ -311,7 +344,7 @@ def _migrated_by_newer_code(url: str) -> bool:
             current = MigrationContext.configure(conn).get_current_heads()
     finally:
         engine.dispose()
-    return any(revision not in known for revision in current)
+    return {revision for revision in current if revision not in known}
 
 
 def check_connection(url: str) -> None:
