@@ -73,6 +73,23 @@ def database_url() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture
+def new_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An empty database on the test server, set as VEILLE_DATABASE_URL, dropped after."""
+    name = f"veille_test_new_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    monkeypatch.setenv("VEILLE_DATABASE_URL", url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> sa.Engine:
     from monitors.archive.db import get_engine

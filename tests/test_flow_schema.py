@@ -3,9 +3,6 @@ new database the flow brings the schema to the Alembic head instead of failing."
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
@@ -14,23 +11,6 @@ from sqlalchemy.engine import make_url
 from monitors.archive.db import alembic_config, ensure_schema, migrate
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-@pytest.fixture
-def new_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """An empty database on the test server, set as VEILLE_DATABASE_URL, dropped after."""
-    name = f"veille_test_new_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    monkeypatch.setenv("VEILLE_DATABASE_URL", url)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_ingest_flow_on_a_new_database_migrates_it_first(new_database: str) -> None:

@@ -11,7 +11,6 @@ on stderr, cause first, exit 2, never a traceback.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -19,23 +18,6 @@ from sqlalchemy.engine import make_url
 
 from flows.cli import main
 from monitors.archive.db import migrate, normalize_url, script_head
-
-
-@pytest.fixture
-def new_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """An empty database on the test server, set as VEILLE_DATABASE_URL, dropped after."""
-    name = f"veille_test_schema_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    monkeypatch.setenv("VEILLE_DATABASE_URL", url)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _fresh(url: str, **query: str) -> str:
