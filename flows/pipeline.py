@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from urllib3.exceptions import HTTPError as Urllib3Error
 
@@ -60,8 +60,17 @@ class Pending(Protocol):
 #: with the same retries (:mod:`flows.direct`).
 Submit = Callable[..., Pending]
 
-#: Failures worth another try: the database or the network hiccuped.
-TRANSIENT_ERRORS = (DatabaseUnavailable, OperationalError, DBAPIError, psycopg.OperationalError, Urllib3Error)
+#: Failures worth another try: the database or the network hiccuped. Not every database
+#: error: a constraint violated, bad data or a bug in a query (IntegrityError, DataError,
+#: ProgrammingError) fails the same way on every try.
+TRANSIENT_ERRORS = (
+    DatabaseUnavailable,
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    Urllib3Error,
+)
 #: Seconds before the first and the second retry of a step that failed for a passing reason.
 RETRY_DELAYS = (2, 10)
 
@@ -153,9 +162,10 @@ def direct_run() -> Iterator[None]:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether a step that raised ``exc`` is worth another try (database or network hiccup);
-    anything else is a bug or bad data."""
-    return isinstance(exc, TRANSIENT_ERRORS)
+    """Whether a step that raised ``exc`` is worth another try (database or network hiccup,
+    a connection lost whatever the error says); anything else is a bug or bad data."""
+    lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    return lost or isinstance(exc, TRANSIENT_ERRORS)
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
