@@ -26,8 +26,9 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from monitors.archive import queue as claims
 from monitors.archive.db import DatabaseUnavailable, ensure_schema, get_engine, session_scope
-from monitors.archive.queue import ClaimHolder, holder_for, release_claims, wait_for_database
+from monitors.archive.queue import ClaimHolder, holder_for, release_claims, renew_claims, wait_for_database
 from monitors.archive.store import (
     PollSummary,
     apply_ingest,
@@ -427,17 +428,47 @@ def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tu
         if max_items is None
         else [max_items // workers + (w < max_items % workers) for w in range(workers)]
     )
+    holder = holder_for(get_engine())
     futures = [submit(ingest_worker_task, w, run_id, budgets[w], total, workers) for w in range(workers)]
     try:
-        for f in futures:
-            try:
-                report.extend(f.result())
-            except Exception as exc:  # noqa: BLE001 - one worker's crash must not hide the others' counts
-                report.interruptions.append(f"worker failed: {_cause(exc)}")
-                report.gave_up = True
+        with leases_kept(holder):
+            for f in futures:
+                try:
+                    report.extend(f.result())
+                except Exception as exc:  # noqa: BLE001 - one worker's crash must not hide the others' counts
+                    report.interruptions.append(f"worker failed: {_cause(exc)}")
+                    report.gave_up = True
     finally:
-        holder_for(get_engine()).close()  # the workers are done: their claims are settled or free
+        holder.close()  # the workers are done: their claims are settled or free
     return report, since
+
+
+@contextmanager
+def leases_kept(holder: ClaimHolder) -> Iterator[None]:
+    """While the workers run: renew the lease of the rows they claimed, every quarter of
+    ``CLAIM_LEASE``. A worker takes a batch at once and may spend longer than the lease on it
+    (a site's crawl delay, slow pages); the lease expiring would let another worker, of this
+    run or another, claim the rows it has not reached and fetch them a second time."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(claims.CLAIM_LEASE.total_seconds() / 4):
+            token = holder.held()
+            if token is None:
+                continue
+            try:
+                with session_scope() as session:
+                    renew_claims(session, token)
+            except DBAPIError:
+                pass  # the database went away: the workers wait for it, the next beat renews
+
+    beat = threading.Thread(target=renew, name="claim-leases", daemon=True)
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beat.join(5.0)
 
 
 def run_once(

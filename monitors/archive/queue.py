@@ -4,8 +4,9 @@ A worker claims rows under a token that it holds as a PostgreSQL session-level a
 on a connection of its own (:class:`ClaimHolder`). The lock lives exactly as long as that
 connection: when the worker is killed, or the database restarts, it is gone, and any worker
 may claim the rows again at once. A row whose holder is alive stays leased (two workers never
-fetch the same page), and a lease older than :data:`CLAIM_LEASE` expires whatever its holder
-(rows claimed by an older veille without a token, a worker stuck for good).
+fetch the same page): its process renews the lease while its workers run (:func:`renew_claims`),
+and a lease older than :data:`CLAIM_LEASE` expires whatever its holder (rows claimed by an
+older veille without a token, a process whose workers no longer run).
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ class ClaimHolder:
             conn.invalidate()
             conn.close()
 
+    def held(self) -> int | None:
+        """The token held now: None before the first :meth:`token` and after :meth:`close`."""
+        with self._lock:
+            return self._token
+
     def close(self) -> None:
         """Let go of the token (its rows become claimable by anyone); never raises."""
         with self._lock:
@@ -180,6 +186,18 @@ def release_claims(session: Session, ids: list[int]) -> int:
         update(QueuedUrl)
         .where(QueuedUrl.id.in_(ids), QueuedUrl.state == "pending", QueuedUrl.claimed_at.is_not(None))
         .values(claimed_at=None, claimed_by=None, attempts=sa.func.greatest(QueuedUrl.attempts - 1, 0))
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def renew_claims(session: Session, token: int) -> int:
+    """Renew the lease of the rows claimed under ``token`` and not settled yet, so that a live
+    worker slow over its batch (a crawl delay, slow pages) keeps them past :data:`CLAIM_LEASE`;
+    returns how many."""
+    result = session.execute(
+        update(QueuedUrl)
+        .where(QueuedUrl.claimed_by == token, QueuedUrl.state == "pending", QueuedUrl.claimed_at.is_not(None))
+        .values(claimed_at=now())
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
