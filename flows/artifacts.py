@@ -8,11 +8,15 @@ over the REST API (:mod:`flows.record`) posts the same.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
+from flows.commands.common import terminal_safe
 from monitors.archive.db import session_scope
+from monitors.collect.health import shorten_middle
 
 if TYPE_CHECKING:
     from flows.outcome import RunOutcome
@@ -24,9 +28,35 @@ DRAIN_REPORT_KEY = "veille-drain-report"
 TOTALS = ("new_urls", "stored", "duplicates", "relevant", "failed", "retry")
 
 
-def _md(text: str | None) -> str:
-    """Escape what would break a markdown link label or table cell."""
-    return (text or "(untitled)").replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
+#: ASCII punctuation that means something inline in markdown (backslash escapes, code, emphasis,
+#: strikethrough, links and images (no link without its brackets), raw HTML and autolinks,
+#: entities, table cells): escaped in archive text.
+_MARKUP = re.compile(r"([\\`*_~\[\]<>&|])")
+#: Characters of archive text in a report at most (a title, a source name, an error, a why).
+TEXT_WIDTH = 300
+#: The new relevant articles a report lists at most, the most relevant first.
+REPORT_ARTICLES = 50
+
+
+def markdown_text(text: str | None, width: int = TEXT_WIDTH) -> str:
+    """Archive text (an article's title, a source's name, an error) as literal markdown text:
+    on one line, its control characters shown as their pictures (``terminal_safe``), at most
+    ``width`` characters, and every character markdown gives a meaning to escaped. The UI
+    renders the report: a title must not add a heading, a link, an image or HTML, nor end the
+    list item or the table row it is in."""
+    one_line = shorten_middle(terminal_safe(text or ""), width)
+    return _MARKUP.sub(r"\\\1", one_line)
+
+
+#: What a link destination must not hold as it is: it would end the link or break the line.
+_URL_SAFE = "!#$%&'*+,-./:;=?@[]^_{|}~"
+
+
+def _link(label: str, url: str | None) -> str:
+    """A markdown link to an article, or its label alone when its URL is not http(s)."""
+    if not url or urlsplit(url).scheme.lower() not in {"http", "https"}:
+        return label
+    return f"[{label}]({quote(url, safe=_URL_SAFE)})"
 
 
 def run_report(
@@ -41,31 +71,42 @@ def run_report(
     totals = {k: sum(int(r[k]) for r in rows) for k in TOTALS}
     lines = [f"# {title}", ""]
     if outcome is not None:
-        lines += [f"**{outcome.message}**", ""]
+        lines += [f"**{markdown_text(outcome.message, 1000)}**", ""]
     lines += [
         f"{len(rows)} sources polled or ingested: {totals['new_urls']} new URLs, "
         f"{totals['stored']} articles stored, {totals['duplicates']} duplicates, "
         f"{totals['relevant']} relevant, {totals['failed']} failed, {totals['retry']} to retry.",
         "",
-        f"## New articles relevant to a topic ({len(new_relevant)})",
-        "",
     ]
-    if new_relevant:
-        for a in new_relevant:
+    shown = new_relevant[:REPORT_ARTICLES]
+    if len(new_relevant) > REPORT_ARTICLES:  # the query was asked for one more: there are others
+        lines += [
+            f"## New articles relevant to a topic (the {REPORT_ARTICLES} most relevant; more were stored)",
+            "",
+            "The others are in the archive: `veille export`, or the view `topic_relevant_sightings`.",
+            "",
+        ]
+    else:
+        lines += [f"## New articles relevant to a topic ({len(shown)})", ""]
+    if shown:
+        for a in shown:
             when = a["published_at"].date().isoformat() if a["published_at"] else "undated"
-            label = f"[{_md(a['title'])}]({a['url']})"
-            lines.append(f"- {label} ({_md(a['source'])}, {when}, relevance {a['relevance']:.2f})")
+            label = _link(markdown_text(a["title"]) or "(untitled)", a["url"])
+            lines.append(f"- {label} ({markdown_text(a['source'])}, {when}, relevance {a['relevance']:.2f})")
             if a.get("topics"):
-                lines.append(f"  topics: {_md(', '.join(a['topics']))}")
+                lines.append(f"  topics: {markdown_text(', '.join(a['topics']))}")
             if a.get("why"):
-                lines.append(f"  why: {_md(a['why'])}")
+                lines.append(f"  why: {markdown_text(a['why'])}")
     else:
         lines.append("None this run.")
     lines += _stories_section(stories or [])
     errors = [r for r in rows if r["error"] or r["failed"]]
     if errors:
         lines += ["", "## Sources with errors", "", "| source | failed pages | error |", "|---|---|---|"]
-        lines += [f"| {_md(r['source'])} | {r['failed']} | {_md(str(r['error']))} |" for r in errors]
+        lines += [
+            f"| {markdown_text(r['source'])} | {r['failed']} | {markdown_text(str(r['error']))} |"
+            for r in errors
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -81,8 +122,8 @@ def _stories_section(stories: list[dict[str, Any]]) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {s['id']} | {_md(s['title'])} | {'new' if s['new'] else 'growing'} | {s['added']}"
-        f" | {s['articles']} | {s['outlets']} | {s['media']} | {s['parties']} |"
+        f"| {s['id']} | {markdown_text(s['title']) or '(untitled)'} | {'new' if s['new'] else 'growing'}"
+        f" | {s['added']} | {s['articles']} | {s['outlets']} | {s['media']} | {s['parties']} |"
         for s in stories
     ]
     return lines
@@ -150,7 +191,7 @@ def run_artifacts(
             )
         )
     with session_scope() as session:
-        new_relevant = new_relevant_since(session, since)
+        new_relevant = new_relevant_since(session, since, limit=REPORT_ARTICLES + 1)
         stories = stories_since(session, since)
     found.append(
         Artifact(

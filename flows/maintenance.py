@@ -11,12 +11,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from flows.artifacts import markdown_text
 from flows.pipeline import transient_task
 from monitors.archive.db import ensure_schema, get_engine, session_scope
 from monitors.archive.reads import source_health
 from monitors.archive.store import queue_counts
 from monitors.archive.topic_scores import rescore_topics
-from monitors.collect.health import shorten_middle
 from monitors.judge.relevance import Topic, load_topic
 from monitors.judge.rescore import rescore
 from monitors.judge.topic_set import load_topics
@@ -87,8 +87,8 @@ def maintenance_report(health: list[dict[str, Any]], queue: dict[str, int], resc
     if unhealthy:
         lines += ["| source | health | failures in a row | last error |", "|---|---|---|---|"]
         lines += [
-            f"| {r['name']} | {r['health']} | {r['consecutive_failures']} | "
-            f"{shorten_middle(r['last_error'] or '', 240).replace('|', '/')} |"
+            f"| {markdown_text(r['name'])} | {r['health']} | {r['consecutive_failures']} | "
+            f"{markdown_text(r['last_error'] or '', 240) if r['last_error'] else ''} |"
             for r in unhealthy
         ]
         lines.append("")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
@@ -153,3 +154,187 @@ def _page(path: str) -> str:
         f"<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'><title>{path}</title></head>"
         f"<body><main><article><h1>{path}</h1>{text}</article></main></body></html>"
     )
+
+
+# Article titles and URLs as a feed or a page may give them, aimed at the report's markdown.
+HOSTILE_TITLES = [
+    "Titre\n# Pirate\n\n<script>alert(1)</script>",
+    "[clic](javascript:alert(1)) et ![image](http://evil.example/x.png)",
+    "<img src=x onerror=alert(1)> **gras** _penché_ `code` ~~barré~~",
+    "fin par une barre oblique \\",
+    "a | b | c",
+    "&lt;b&gt; entités &amp; &#60;i&#62;",
+    "L" * 100_000,
+    "\x1b[31mROUGE\x1b[0m cloche\x07 fin",
+    "Crochet ] puis (parenthèse) et <http://autolien.example>",
+]
+HOSTILE_URLS = {1: "http://x.example/a b)c<d>", 4: "javascript:alert(1)"}
+TEXT_WIDTH = 300  # characters of a title (a name, an error) a report shows at most
+REPORT_ARTICLES = 50  # the new relevant articles a report lists at most
+HOSTILE_SOURCE = "Src | *gras* <b>gras</b>\n| faux | rang |"
+
+
+def _article_url(n: int) -> str:
+    return HOSTILE_URLS.get(n, f"http://x.example/article/{n}")
+
+
+def _insert_articles(
+    engine: sa.Engine, titles: list[str], source: str, url: Callable[[int], str] = _article_url
+) -> None:
+    with engine.begin() as conn:
+        source_id = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES (:n, 'feed', 'http://x.example/f', 'media') RETURNING id"
+            ),
+            {"n": source},
+        )
+        story_id = conn.scalar(
+            sa.text(
+                "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media)"
+                " VALUES (now(), now(), :t, 'fr', 2, 1, 1) RETURNING id"
+            ),
+            {"t": titles[0]},
+        )
+        for n, title in enumerate(titles):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash, relevant,"
+                    " relevance, published_at, story_id)"
+                    " VALUES (:u, :u, :s, :t, 'texte sommet', :h, true, :r, now(), :story)"
+                ),
+                {
+                    "u": url(n),
+                    "s": source_id,
+                    "t": title,
+                    "h": str(n),
+                    "r": 0.9 - n / 1000,
+                    "story": story_id if n < 2 else None,
+                },
+            )
+
+
+def _text(tokens: list[Any] | None) -> str:
+    """What inline tokens show as text."""
+    return "".join(t.content for t in tokens or [] if t.type == "text")
+
+
+def _tokens(tokens: list[Any]) -> Iterator[Any]:
+    for token in tokens:
+        yield token
+        yield from _tokens(token.children or [])
+
+
+def test_the_run_report_shows_hostile_titles_as_text(clean_db: sa.Engine) -> None:
+    """The report is markdown the Prefect UI renders: an article's title, a source's name or an
+    error shows as the text it is, on its line, shortened when very long: it adds no heading,
+    link, image, emphasis or HTML, and ends no list item or table row. A title's `\\` ended its
+    link (the `]` after it escaped), a line break in one added a heading and raw HTML."""
+    from markdown_it import MarkdownIt
+
+    from flows.artifacts import run_artifacts
+    from flows.commands.common import terminal_safe
+    from flows.outcome import RunOutcome
+    from monitors.archive.reads import database_now
+    from monitors.collect.health import shorten_middle
+
+    with session_scope() as session:
+        since = database_now(session)
+    _insert_articles(clean_db, HOSTILE_TITLES, HOSTILE_SOURCE)
+    rows = [
+        {
+            "source": HOSTILE_SOURCE,
+            "poll": "error",
+            "new_urls": 0,
+            "stored": 9,
+            "duplicates": 0,
+            "relevant": 9,
+            "failed": 1,
+            "retry": 0,
+            "error": "HTTP 500 <b>boom</b>\n| rang | injecté |",
+        }
+    ]
+    outcome = RunOutcome("partial", "1 source polled", ["1 of 1 sources in error"])
+    report = next(a for a in run_artifacts(rows, since, outcome) if a.kind == "markdown").data
+    assert len(report) < 20_000  # a 100,000-character title is shortened
+
+    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(report)
+    every = list(_tokens(tokens))
+    assert not [t for t in every if t.type in {"html_inline", "html_block", "image", "code_inline"}]
+    assert not [t for t in every if t.type in {"em_open", "s_open"}]
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert headings == [
+        "veille run",
+        f"New articles relevant to a topic ({len(HOSTILE_TITLES)})",
+        "Stories: 1 new, 0 growing",
+        "Sources with errors",
+    ]
+    items = [tokens[i + 2].children or [] for i, t in enumerate(tokens) if t.type == "list_item_open"]
+    assert len(items) == len(HOSTILE_TITLES)
+    for n, (inline, title) in enumerate(zip(items, HOSTILE_TITLES, strict=True)):
+        shown = shorten_middle(terminal_safe(title), TEXT_WIDTH)
+        links = [t for t in inline if t.type == "link_open"]
+        if n == 4:  # a javascript: URL is no link
+            assert links == [] and _text(inline).startswith(shown)
+            continue
+        assert len(links) == 1
+        assert unquote(str(links[0].attrs["href"])) == _article_url(n)
+        start = inline.index(links[0])
+        end = next(i for i, t in enumerate(inline) if t.type == "link_close")
+        assert _text(inline[start + 1 : end]) == shown
+        assert shorten_middle(terminal_safe(HOSTILE_SOURCE), TEXT_WIDTH) in _text(inline[end:])
+    rows_of = [i for i, t in enumerate(tokens) if t.type == "tr_open"]
+    assert len(rows_of) == 2 + 2  # the stories table and the sources table: a header and a row each
+    cells = [_text(t.children) for t in tokens[rows_of[-1] :] if t.type == "inline"]
+    assert cells == [
+        shorten_middle(terminal_safe(HOSTILE_SOURCE), TEXT_WIDTH),
+        "1",
+        "HTTP 500 <b>boom</b> | rang | injecté |",
+    ]
+
+
+def test_a_large_run_report_says_it_lists_only_the_most_relevant(clean_db: sa.Engine) -> None:
+    """A run that stored more new relevant articles than the report lists says so; its heading
+    gave the count of the list (50) as if it were the run's."""
+    from flows.artifacts import run_artifacts
+    from monitors.archive.reads import database_now
+
+    with session_scope() as session:
+        since = database_now(session)
+    titles = [f"Article {n}" for n in range(REPORT_ARTICLES + 10)]
+    _insert_articles(clean_db, titles, "Source", url=lambda n: f"http://x.example/{n}")
+    report = next(a for a in run_artifacts([], since, None) if a.kind == "markdown").data
+    assert (
+        f"## New articles relevant to a topic (the {REPORT_ARTICLES} most relevant; more were stored)"
+        in report
+    )
+    assert report.count("\n- [Article ") == REPORT_ARTICLES
+
+
+def test_the_maintenance_report_shows_hostile_source_names_and_errors_as_text() -> None:
+    """A source's name (the sources file) and last error (what a server answered) stay in their
+    table cells: a `|` or a line break in them added cells and rows, `<b>` was HTML."""
+    from markdown_it import MarkdownIt
+
+    from flows.maintenance import RescoreOutcome, maintenance_report
+
+    health = [
+        {
+            "name": HOSTILE_SOURCE,
+            "health": "failing",
+            "consecutive_failures": 3,
+            "last_error": "HTTP 503: <html><b>down</b>\n| a | b |",
+        }
+    ]
+    report = maintenance_report(health, {"pending": 2}, RescoreOutcome("1.0", 0, 0, 0, "up to date"))
+    tokens = MarkdownIt("commonmark").enable("table").parse(report)
+    assert not [t for t in _tokens(tokens) if t.type in {"html_inline", "html_block", "em_open"}]
+    rows = [i for i, t in enumerate(tokens) if t.type == "tr_open"]
+    assert len(rows) == 2
+    cells = [_text(t.children) for t in tokens[rows[1] :] if t.type == "inline"][:4]
+    assert cells == [
+        "Src | *gras* <b>gras</b> | faux | rang |",
+        "failing",
+        "3",
+        "HTTP 503: <html><b>down</b> | a | b |",
+    ]
