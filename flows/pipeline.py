@@ -37,6 +37,7 @@ from monitors.archive.store import (
     due_sources,
     queue_counts,
     store_or_fail,
+    unstorable,
 )
 from monitors.collect.http import Client, HostThrottle, make_client
 from monitors.collect.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
@@ -166,7 +167,8 @@ def is_transient(exc: BaseException) -> bool:
     """Whether a step that raised ``exc`` is worth another try (database or network hiccup,
     a connection lost whatever the error says); anything else is a bug or bad data."""
     lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
-    return lost or isinstance(exc, TRANSIENT_ERRORS)
+    # a value over a PostgreSQL limit comes as an OperationalError too, and fails every try
+    return (lost or isinstance(exc, TRANSIENT_ERRORS)) and not unstorable(exc)
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:

@@ -25,6 +25,9 @@ from monitors.archive.db import get_engine, session_scope
 PERMANENT = {
     "no such table": "SELECT * FROM no_such_table",
     "bad data": "SELECT CAST('douze' AS integer)",
+    # ProgramLimitExceeded: an OperationalError, as a lost connection is
+    "over a limit": "SELECT to_tsvector('simple', string_agg(md5(i::text) || i, ' '))"
+    " FROM generate_series(1, 60000) i",
     "constraint": "INSERT INTO sources (id, name, kind, url, owner) SELECT id, name, kind, url, owner"
     " FROM sources LIMIT 1",
 }
