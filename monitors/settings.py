@@ -122,6 +122,9 @@ class Settings:
     sitemap_window_days: float = 7.0
     #: sitemaps.org allows a sitemap 50 MB uncompressed (50,000 URLs), more than a page's cap
     sitemap_max_bytes: int = 50 * 1024 * 1024
+    #: requests one poll of a sitemap source makes, the sitemap itself included; the child
+    #: sitemaps beyond it are left for the next poll
+    sitemap_max_fetches: int = 50
     poll_interval_minutes: int = 10
     maintenance_cron: str = "30 4 * * *"
     parse_workers: int = 2
@@ -178,6 +181,7 @@ class Settings:
                 "VEILLE_SITEMAP_WINDOW_DAYS", 7.0, positive=True, maximum=SITEMAP_DAYS_MAX, unit="days"
             ),
             sitemap_max_bytes=_int("VEILLE_SITEMAP_MAX_BYTES", 50 * 1024 * 1024, minimum=1),
+            sitemap_max_fetches=_int("VEILLE_SITEMAP_MAX_FETCHES", 50, minimum=1),
             poll_interval_minutes=_int(
                 "VEILLE_POLL_INTERVAL_MINUTES", 10, minimum=1, maximum=INTERVAL_MINUTES_MAX
             ),

@@ -9,6 +9,7 @@ import gzip
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.orm import Session
 
 from monitors.collect.http import Client
 from monitors.collect.poll import PollOutcome, SourceState, poll_source
@@ -235,6 +236,76 @@ def test_sitemaps_have_their_own_cap_above_a_pages(
     assert out.error_class == "permanent" and out.error == f"body larger than the {len(body) // 2} byte cap"
     out = poll(client, tight, "sitemap", f"{site.base}/index.xml")
     assert out.entries == [] and f"{len(body) // 2} byte cap" in (out.warning or "")
+
+
+def _index(base: str, children: list[tuple[str, datetime | None]]) -> str:
+    rows = "".join(
+        f"<sitemap><loc>{base}{path}</loc>"
+        + (f"<lastmod>{when.isoformat()}</lastmod>" if when else "")
+        + "</sitemap>"
+        for path, when in children
+    )
+    return f"<sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{rows}</sitemapindex>"
+
+
+def test_a_sitemap_poll_makes_at_most_its_budget_of_requests(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """An index of 20 indexes of 20 sitemaps was 421 requests in one poll: VEILLE_SITEMAP_MAX_FETCHES
+    (50) requests now, the index included, and the warning says how many children were left."""
+    site.add("/sitemap.xml", _index(site.base, [(f"/idx-{i}.xml", NOW) for i in range(20)]), etag='"v1"')
+    for i in range(20):
+        site.add(f"/idx-{i}.xml", _index(site.base, [(f"/leaf-{i}-{j}.xml", NOW) for j in range(20)]))
+        for j in range(20):
+            site.add(f"/leaf-{i}-{j}.xml", _urlset(site.base, [(f"p/{i}-{j}.html", NOW)]))
+    assert settings.sitemap_max_fetches == 50
+    out = poll(client, settings, "sitemap", f"{site.base}/sitemap.xml")
+    assert out.error is None
+    assert len(site.log) == 50 and 1 + len(out.extra_fetches) == 50
+    assert len(out.entries) == 50 - 1 - 20  # the 20 indexes first, then 29 of their sitemaps
+    assert out.warning is not None and out.warning.startswith(
+        "1 sitemap problem(s): stopped after 50 requests (VEILLE_SITEMAP_MAX_FETCHES), "
+        f"{400 - 29} child sitemap(s) left for the next poll"
+    )
+    assert out.fetch.etag is None  # the next poll reads the index again, not a 304
+
+
+def test_a_sitemap_poll_cut_short_goes_on_at_the_next_poll(
+    site: LocalSite, client: Client, settings: Settings, db: Session
+) -> None:
+    """The next poll skips the children read since they last changed and reads those left."""
+    from monitors.archive.models import Source
+    from monitors.archive.store import apply_poll, due_sources
+
+    children: list[tuple[str, datetime | None]] = [
+        (f"/day-{i}.xml", NOW - timedelta(hours=i + 1)) for i in range(8)
+    ]
+    site.add("/sitemap.xml", _index(site.base, children), etag='"v1"', content_type="application/xml")
+    for i in range(8):
+        site.add(f"/day-{i}.xml", _urlset(site.base, [(f"p/{i}.html", NOW)]), content_type="application/xml")
+    src = Source(name="budget", kind="sitemap", url=f"{site.base}/sitemap.xml", owner="media")
+    db.add(src)
+    db.flush()
+    five = dataclasses.replace(settings, sitemap_max_fetches=5)
+
+    def poll_due() -> PollOutcome:
+        (state,) = due_sources(db, [src.id], force=True)
+        out = poll_source(client, five, state)
+        apply_poll(db, out, settings=five)
+        db.flush()
+        return out
+
+    first = poll_due()
+    assert sorted(e.url for e in first.entries) == [f"{site.base}/p/{i}.html" for i in range(4)]
+    assert "4 child sitemap(s) left for the next poll" in (first.warning or "")
+    assert src.etag is None and src.last_error_class == "warning"
+    second = poll_due()
+    assert site.hits("/sitemap.xml")[-1]["if_none_match"] is None
+    assert sorted(e.url for e in second.entries) == [f"{site.base}/p/{i}.html" for i in range(4, 8)]
+    assert second.warning is None and src.etag == '"v1"'
+    assert [len(site.hits(path)) for path, _ in children] == [1] * 8
+    third = poll_due()  # all read, nothing changed: one conditional request
+    assert third.not_modified and len(site.hits("/sitemap.xml")) == 3
 
 
 # --- listings -----------------------------------------------------------------------------

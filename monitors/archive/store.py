@@ -92,7 +92,9 @@ def due_sources(session: Session, ids: list[int], force: bool = False) -> list[S
         query = query.where(or_(Source.next_poll_at.is_(None), Source.next_poll_at <= func.now()))
     t = now()
     states = []
-    for s in session.scalars(query.order_by(Source.id)):
+    sources = list(session.scalars(query.order_by(Source.id)))
+    read = _sitemaps_read(session, [s.id for s in sources if s.kind == "sitemap" or s.fallback_url], t)
+    for s in sources:
         use_fallback = fallback.on_fallback(s, t)
         # the validators belong to the URL last polled: none for a primary retried after the fallback
         validators = s.fallback_since is None or use_fallback
@@ -110,9 +112,33 @@ def due_sources(session: Session, ids: list[int], force: bool = False) -> list[S
                 fallback_kind=s.fallback_kind,
                 use_fallback=use_fallback,
                 fallback_now=fallback.fallback_now(s),
+                sitemaps_read=read.get(s.id, {}),
             )
         )
     return states
+
+
+def _sitemaps_read(session: Session, ids: list[int], t: datetime) -> dict[int, dict[str, datetime]]:
+    """Per source, the child sitemaps its polls read within the sitemap window, and when last:
+    the poller skips those unchanged since, so a poll cut short goes on with the others."""
+    if not ids:
+        return {}
+    since = t - timedelta(days=get_settings().sitemap_window_days)
+    rows = session.execute(
+        select(FetchLog.source_id, FetchLog.url, func.max(FetchLog.at))
+        .where(
+            FetchLog.source_id.in_(ids),
+            FetchLog.kind == "sitemap-child",
+            FetchLog.outcome == "ok",
+            FetchLog.at >= since,
+        )
+        .group_by(FetchLog.source_id, FetchLog.url)
+    )
+    out: dict[int, dict[str, datetime]] = {}
+    for source_id, url, at in rows:
+        if source_id is not None:
+            out.setdefault(source_id, {})[url] = at
+    return out
 
 
 def _checked_at(suggestion: dict | None) -> datetime | None:

@@ -35,6 +35,9 @@ from monitors.settings import Settings
 
 MAX_CHILD_SITEMAPS = 20
 MAX_SITEMAP_DEPTH = 2
+# A child sitemap read at least this long after its lastmod is taken as unchanged since: the
+# read time is when the fetch was logged, a little after the request.
+READ_MARGIN = timedelta(minutes=15)
 REDISCOVER_AFTER = timedelta(days=7)
 POLL_BATCH = 50  # sources stored per transaction (and polled per Prefect task)
 T = TypeVar("T")
@@ -56,6 +59,8 @@ class SourceState:
     fallback_kind: str | None = None
     use_fallback: bool = False  # on the fallback already: poll it instead of the primary URL
     fallback_now: bool = False  # if the primary fails for good on this poll, try the fallback
+    # child sitemap URL -> when a poll last read it (fetch_log): one unchanged since is not read again
+    sitemaps_read: dict[str, datetime] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass
@@ -182,7 +187,8 @@ def _poll_url(
                 _read_feed(outcome, result, settings.parse_workers)
             elif kind == "sitemap":
                 when = now or datetime.now(UTC)
-                _read_sitemap(client, settings, outcome, result, throttle, robots, when, window)
+                read = source.sitemaps_read
+                _read_sitemap(client, settings, outcome, result, throttle, robots, when, window, read)
             elif kind == "listing":
                 _read_listing(outcome, result, source.link_pattern)
             else:
@@ -231,8 +237,18 @@ def _read_sitemap(
     robots: RobotsCache | None,
     now: datetime,
     window: tuple[datetime, datetime] | None = None,
+    read_before: dict[str, datetime] | None = None,
 ) -> None:
+    """List the sitemap's URLs dated within the window, reading an index's children.
+
+    A poll makes at most ``VEILLE_SITEMAP_MAX_FETCHES`` requests: the children beyond are left,
+    counted in the warning, and the sitemap's validators are not kept, so the next poll reads
+    the index again and, skipping the children read since they last changed
+    (``read_before``), goes on with those left. A backfill reads them all."""
     since, until = window or (now - timedelta(days=settings.sitemap_window_days), now)
+    budget = settings.sitemap_max_fetches - 1 if window is None else None  # the first fetch spent
+    read_before = read_before if window is None else None
+    left = 0  # children not read for want of budget
     problems: list[str] = []
     urls: list[SitemapUrl] = []
     pending: list[tuple[FetchResult, int]] = [(first, 0)]
@@ -259,6 +275,8 @@ def _read_sitemap(
         # (monthly archives of the window come before later ones).
         children = [c for c in parsed.sitemaps if c.lastmod is None or c.lastmod >= since]
         outcome.ignored += len(parsed.sitemaps) - len(children)
+        if read_before:
+            children = [c for c in children if not _unchanged_since_read(c, read_before)]
         fresh = list({c.url: c for c in children if c.url not in read}.values())
         if len(fresh) < len(children):
             again = len(children) - len(fresh)
@@ -271,9 +289,12 @@ def _read_sitemap(
         if len(children) > MAX_CHILD_SITEMAPS:
             extra = len(children) - MAX_CHILD_SITEMAPS
             problems.append(f"{extra} child sitemaps beyond the first {MAX_CHILD_SITEMAPS} skipped")
-        for child in children[:MAX_CHILD_SITEMAPS]:
+        for n, child in enumerate(children[:MAX_CHILD_SITEMAPS]):
             if child.url in read:  # listed by another index of this poll meanwhile
                 continue
+            if budget is not None and len(outcome.extra_fetches) >= budget:
+                left += len([c for c in children[n:MAX_CHILD_SITEMAPS] if c.url not in read])
+                break
             read.add(child.url)
             got = fetch(
                 client,
@@ -301,8 +322,23 @@ def _read_sitemap(
             outcome.ignored += 1
             continue
         outcome.entries.append(FeedEntry(url=u.url, title=u.news_title, published_at=u.date))
+    if left:
+        # the next poll must read the index again, not be told it has not changed
+        kept = {k: v for k, v in first.headers.items() if k not in {"etag", "last-modified"}}
+        outcome.fetch = dataclasses.replace(first, headers=kept)
+        problems.insert(
+            0,
+            f"stopped after {settings.sitemap_max_fetches} requests (VEILLE_SITEMAP_MAX_FETCHES), "
+            f"{left} child sitemap(s) left for the next poll",
+        )
     if problems:
         outcome.warning = f"{len(problems)} sitemap problem(s): " + "; ".join(problems[:3])
+
+
+def _unchanged_since_read(child: SitemapUrl, read_before: dict[str, datetime]) -> bool:
+    """Was this child sitemap read by an earlier poll after its last change?"""
+    at = read_before.get(child.url)
+    return at is not None and child.lastmod is not None and child.lastmod <= at - READ_MARGIN
 
 
 def _feed_is_gone(outcome: PollOutcome) -> bool:
