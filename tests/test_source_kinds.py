@@ -308,6 +308,35 @@ def test_a_sitemap_poll_cut_short_goes_on_at_the_next_poll(
     assert third.not_modified and len(site.hits("/sitemap.xml")) == 3
 
 
+def test_a_sitemap_nested_past_the_parser_limit_says_so(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """Past 256 nested elements libxml2 stops and its recovery returned what it had: a sitemap
+    index whose children sit deeper gave 0 URLs, no error, no warning."""
+    deep = "<x>" * 300
+    site.add(
+        "/deep.xml",
+        f"<sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{deep}"
+        f"<sitemap><loc>{site.base}/leaf.xml</loc></sitemap>{deep.replace('<', '</')}</sitemapindex>",
+        content_type="application/xml",
+    )
+    site.add("/leaf.xml", _urlset(site.base, [("p/feuille.html", NOW)]), content_type="application/xml")
+    out = poll(client, settings, "sitemap", f"{site.base}/deep.xml")
+    assert out.entries == [] and out.error_class == "permanent"
+    assert out.error == (
+        "sitemap cut short at line 1 by a parser limit (Excessive depth in document: 256), the rest not read"
+    )
+    # read in part: the URLs before the deep part are kept, the warning says the rest is missing
+    index = _index(site.base, [("/leaf.xml", NOW)]).replace("</sitemapindex>", f"{deep}</sitemapindex>")
+    site.add("/partial.xml", index, content_type="application/xml")
+    out = poll(client, settings, "sitemap", f"{site.base}/partial.xml")
+    assert out.error is None and [e.url for e in out.entries] == [f"{site.base}/p/feuille.html"]
+    assert out.warning == (
+        "1 sitemap problem(s): sitemap cut short at line 1 by a parser limit (Excessive depth in "
+        f"document: 256), the rest not read ({site.base}/partial.xml)"
+    )
+
+
 # --- listings -----------------------------------------------------------------------------
 
 LISTING = """<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Actualités</title></head><body>

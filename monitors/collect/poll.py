@@ -264,6 +264,11 @@ def _read_sitemap(
                 return
             problems.append(f"{exc} ({result.final_url})")
             continue
+        if parsed.cut_short:
+            if result is first and not parsed.urls and not parsed.sitemaps:
+                outcome.error_class, outcome.error = PERMANENT, parsed.cut_short
+                return
+            problems.append(f"{parsed.cut_short} ({result.final_url})")
         urls.extend(parsed.urls)
         if not parsed.is_index:
             continue

@@ -48,6 +48,7 @@ class ParsedSitemap:
     is_index: bool
     sitemaps: list[SitemapUrl] = field(default_factory=list)  # children of an index
     urls: list[SitemapUrl] = field(default_factory=list)
+    cut_short: str | None = None  # why the document was read only in part
 
 
 def parse_date(value: str | None) -> datetime | None:
@@ -88,6 +89,17 @@ def _child_text(el: etree._Element, *path: str) -> str | None:
     return text.strip() if text and text.strip() else None
 
 
+def _cut_short(parser: etree.XMLParser) -> str | None:
+    """Why the recovering parser stopped before the end, when a limit stopped it: past 256
+    nested elements libxml2 gives up on the rest of the document and recovery returns what it
+    had, the sitemap's later URLs missing without a word."""
+    for error in parser.error_log:
+        if error.type_name == "ERR_RESOURCE_LIMIT" or "Excessive depth" in error.message:
+            cause = error.message.split(", use XML_PARSE_HUGE")[0].strip()
+            return f"sitemap cut short at line {error.line} by a parser limit ({cause}), the rest not read"
+    return None
+
+
 def parse_sitemap(
     content: bytes, content_type: str | None = None, max_bytes: int = 10 << 20
 ) -> ParsedSitemap:
@@ -102,7 +114,7 @@ def parse_sitemap(
     if root is None or _local(root.tag) not in {"urlset", "sitemapindex"}:
         found = _local(root.tag) if root is not None else "nothing parsable"
         raise SitemapError(f"not a sitemap: root element is {found!r}, not urlset or sitemapindex")
-    out = ParsedSitemap(is_index=_local(root.tag) == "sitemapindex")
+    out = ParsedSitemap(is_index=_local(root.tag) == "sitemapindex", cut_short=_cut_short(parser))
     for el in root:
         name = _local(el.tag)
         loc = _child_text(el, "loc")
