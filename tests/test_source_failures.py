@@ -225,6 +225,27 @@ def test_robots_over_the_byte_cap_is_read_up_to_it(
     assert site.hits("/prive/feed.xml") == [] and len(site.hits("/robots.txt")) == 1
 
 
+@pytest.mark.parametrize(
+    "codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"], ids=lambda c: c
+)
+def test_robots_in_utf16_or_with_a_bom_keeps_its_rules(
+    codec: str, site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """A robots.txt in UTF-16 (with its byte-order mark or without) read as UTF-8 was noise, so
+    no rules; one in UTF-8 with a BOM lost its first line's user-agent to the U+FEFF before it."""
+    rules = "User-agent: *\nDisallow: /privé/\n"
+    site.add("/robots.txt", rules.encode(codec), content_type="text/plain")
+    _good_feed(site, "/priv%C3%A9/feed.xml")
+    out = poll_source(
+        client,
+        settings,
+        SourceState(1, "p", "feed", f"{site.base}/priv%C3%A9/feed.xml"),
+        robots=RobotsCache(),
+    )
+    assert out.fetch.outcome == "skipped" and out.error == f"disallowed by {site.base}/robots.txt"
+    assert site.hits("/priv%C3%A9/feed.xml") == []
+
+
 def test_truncate_keeps_the_head_of_a_body_without_a_length(client: Client, settings: Settings) -> None:
     """The cap met while reading (no Content-Length): with truncate, the first bytes are kept."""
     import socket

@@ -79,17 +79,30 @@ def _utf16_without_bom(content: bytes) -> str | None:
     return None
 
 
-def detect_encoding(content: bytes, content_type: str | None = None) -> str:
-    """The codec name that decodes ``content`` correctly, by the order of trust above."""
+def unicode_signature(content: bytes) -> str | None:
+    """The codec a body's first bytes show, with or without a byte-order mark: a BOM, an XML
+    declaration in UTF-16 or UTF-32, UTF-16's zero bytes around two ASCII characters."""
     for bom, name in _BOMS:
         if content.startswith(bom):
             return name
     for signature, name in _XML_SIGNATURES:
         if content.startswith(signature):
             return name
-    utf16 = _utf16_without_bom(content)
-    if utf16:
-        return utf16
+    return _utf16_without_bom(content)
+
+
+def decode_utf8_text(content: bytes) -> str:
+    """Decode a text that should be UTF-8 (robots.txt, RFC 9309) but may come in UTF-16 or
+    UTF-32, or open with a byte-order mark: read as UTF-8, such a file was noise and a NUL
+    between letters, or its first line began with U+FEFF."""
+    return content.decode(unicode_signature(content) or "utf-8-sig", errors="replace").lstrip("\ufeff")
+
+
+def detect_encoding(content: bytes, content_type: str | None = None) -> str:
+    """The codec name that decodes ``content`` correctly, by the order of trust above."""
+    signature = unicode_signature(content)
+    if signature:
+        return signature
     try:
         content.decode("utf-8")
         return "utf-8"

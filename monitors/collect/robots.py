@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
+from monitors.collect.encoding import decode_utf8_text
+
 if TYPE_CHECKING:
     from monitors.collect.http import Client, HostThrottle
     from monitors.settings import Settings
@@ -107,9 +109,10 @@ class RobotsCache:
         if result.ok:
             parser = RobotFileParser()
             content = result.content or b""
+            text = decode_utf8_text(content)  # UTF-8 as RFC 9309 says, or what its BOM or NULs show
             if len(content) >= settings.max_bytes:  # cut at the cap: its last line may be half a rule
-                content = content[: content.rfind(b"\n") + 1]
-            parser.parse(content.decode("utf-8", "replace").splitlines())
+                text = text[: text.rfind("\n") + 1]
+            parser.parse(text.splitlines())
             return _Entry(now + settings.robots_ttl, parser)
         if result.error_class == TRANSIENT:
             return _Entry(now + min(UNREACHABLE_TTL, settings.robots_ttl), None, result.reason or "error")
