@@ -122,6 +122,47 @@ def test_a_body_that_is_no_page_fails_with_its_cause_first(body: bytes, reason: 
     assert out.reason is not None and out.reason.startswith(reason)
 
 
+DISPATCH = (
+    "Sommet IA à Paris : les dirigeants s'accordent\r\n\r\n"
+    f"{PARA}\r\nSuite du premier paragraphe, coupée à la ligne.\r\n\r\n{PARA * 2}\r\n\r\n"
+    "Note : a < b et c > d, selon l'équipe & ses partenaires.\r\n"
+)
+
+
+def test_plain_text_served_as_html_is_read_as_its_paragraphs() -> None:
+    """A text file served as text/html has no element to take text from: it failed as "no
+    article text found in the page", as a page whose article the extractor missed."""
+    out = analyse_page(_item(), _fetched(DISPATCH.encode()), load_topic())
+    assert out.outcome == "ok" and out.article is not None, out.reason
+    got = out.article
+    assert got.title == "Sommet IA à Paris : les dirigeants s'accordent"
+    assert got.text.split("\n") == [
+        f"{PARA.strip()} Suite du premier paragraphe, coupée à la ligne.",
+        (PARA * 2).strip(),
+        "Note : a < b et c > d, selon l'équipe & ses partenaires.",
+    ]
+    assert (got.extraction_evidence or {})["plain_text"] is True
+    one_line = PARA * 3  # no short first line: no title
+    untitled = extract_article(one_line.encode("utf-8"), URL, "text/html")
+    assert untitled.title is None and untitled.text == one_line.strip()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"Not Found", "plain text, not a page, too short for an article: 2 word(s), 'Not Found'"),
+        (
+            b'{"error": "not found", "status": 404}',
+            """JSON, not a page: the body starts with '{"error": "not found", "status": 404}'""",
+        ),
+    ],
+    ids=["message", "json"],
+)
+def test_a_message_or_json_served_as_html_fails_with_what_it_is(body: bytes, reason: str) -> None:
+    out = analyse_page(_item(), _fetched(body), load_topic())
+    assert out.outcome == "error" and out.error_class == "permanent" and out.reason == reason
+
+
 def test_stray_control_characters_do_not_make_a_page_binary() -> None:
     got = extract_article(page(body="<p>Pa\x00ris\x01 et\x0b Lyon\x1f.</p>").encode(), URL)
     assert "Paragraphe 7." in got.text

@@ -9,10 +9,12 @@ and of paywall notices (:mod:`monitors.judge.paywall`).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from html import escape as html_escape
 from typing import Any
 
 from monitors.collect.encoding import decode_html, storable
@@ -188,6 +190,55 @@ def not_a_page(html: bytes, decoded: str) -> str | None:
     return None
 
 
+# What starts a tag in HTML: "<p>", "<a href", "<br/>", "</div>", "<!--", "<!DOCTYPE", "<?xml".
+# A body with none is plain text, whatever its Content-Type says.
+_TAG = re.compile(r"<(?:[a-z][\w:-]*[\s/>]|/[a-z][\w:-]*\s*>|!--|!doctype|\?xml)", re.I)
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+PLAIN_TITLE_MAX = 150
+#: Fewer words than this in a plain-text body is a server's message ("OK", "Not Found"), not
+#: an article.
+PLAIN_MIN_WORDS = 25
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def plain_text_page(decoded: str) -> str | None:
+    """A body without a single tag (plain text served as text/html) as the page it stands for,
+    or None for a body with tags: its paragraphs (split at blank lines, else at line breaks)
+    as ``<p>``, its first one as the title when it is one short line not ending a sentence
+    (a dispatch's layout). Read as HTML such a body had no element to take text from, and
+    failed as "no article text found in the page". JSON, or a few words (a server's
+    message), raise :class:`ExtractionError` saying so."""
+    if _TAG.search(decoded):
+        return None
+    words = decoded.split()
+    start = decoded.lstrip()[:40]
+    if start.startswith(("{", "[")) and _is_json(decoded):
+        raise ExtractionError(f"JSON, not a page: the body starts with {start!r}")
+    if len(words) < PLAIN_MIN_WORDS:
+        raise ExtractionError(
+            f"plain text, not a page, too short for an article: {len(words)} word(s), {start!r}"
+        )
+    text = decoded.replace("\r\n", "\n").replace("\r", "\n")
+    if _BLANK_LINE.search(text):
+        blocks = [" ".join(b.split()) for b in _BLANK_LINE.split(text)]
+    else:
+        blocks = [" ".join(line.split()) for line in text.split("\n")]
+    blocks = [b for b in blocks if b]
+    head = body = ""
+    if len(blocks) > 1 and len(blocks[0]) <= PLAIN_TITLE_MAX and blocks[0][-1] not in ".!?…:;,":
+        title = html_escape(blocks.pop(0))
+        head, body = f"<title>{title}</title>", f"<h1>{title}</h1>"
+    body += "".join(f"<p>{html_escape(b)}</p>" for b in blocks)
+    return f"<!DOCTYPE html><html><head>{head}</head><body><article>{body}</article></body></html>"
+
+
 #: A JSON-LD script longer than this is emptied before trafilatura reads the page: its JSON
 #: clean-up (a regular expression over the whole script) takes about 130 bytes of memory per
 #: character, 650 MB for a script of 5 MB (one-off). veille has read the script's headline,
@@ -276,6 +327,9 @@ def extract_article(
     why_not = not_a_page(html, decoded)
     if why_not:
         raise ExtractionError(why_not)
+    as_page = plain_text_page(decoded)
+    if as_page is not None:
+        decoded = as_page
     tree = load_html(decoded)
     limit = parser_limit()
     nothing = (
@@ -299,6 +353,8 @@ def extract_article(
         if fallback and not (doc.sitename and fallback == doc.sitename.strip()):
             title, title_from = fallback, "trafilatura"
     evidence: dict[str, Any] = {"title_from": title_from}
+    if as_page is not None:
+        evidence["plain_text"] = True  # no tag in the body: read as paragraphs of text
     if emptied:
         evidence["json_ld_not_given_to_trafilatura"] = emptied
     text, removed = clean_lines(
