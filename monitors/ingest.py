@@ -23,7 +23,7 @@ from monitors.judge.extract import Extracted, ExtractionError, extract_article
 from monitors.judge.language import detect_language, normalize_declared_language
 from monitors.judge.relevance import Topic, score_relevance, topic_row
 from monitors.settings import Settings
-from monitors.workers import Shared, WorkerDied, WorkerTimeout, get_pool
+from monitors.workers import Shared, WorkerDied, WorkerResultError, WorkerTimeout, get_pool
 
 #: zlib level of the stored page (``article_html``). On the corpus's 120 pages (112 kB on
 #: average): level 6 took 2.2 ms a page for 0.210 of the raw size, level 3 0.95 ms for 0.232,
@@ -210,6 +210,9 @@ def analyse_page(
     except WorkerDied as exc:
         out.outcome, out.error_class = "error", PERMANENT
         out.reason = f"analysis crashed: {exc}"
+    except WorkerResultError as exc:  # before, it ended the ingest worker, the run Incomplete
+        out.outcome, out.error_class = "error", PERMANENT
+        out.reason = f"analysis result lost: {exc}"
     return out
 
 

@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -61,6 +62,11 @@ class WorkerTimeout(Exception):
 
 class WorkerDied(RuntimeError):
     """The worker running a call died, twice (the call was tried on a fresh worker once)."""
+
+
+class WorkerResultError(RuntimeError):
+    """A call's result (or its exception) could not be pickled in the worker or unpickled
+    here: that call fails, the worker goes on serving."""
 
 
 def _load(name: str) -> None:
@@ -90,9 +96,11 @@ def _serve(conn: Connection, preload: tuple[str, ...]) -> None:
         except Exception as exc:  # noqa: BLE001 - sent back, raised again in the caller
             reply = (False, exc)
         try:
-            conn.send(reply)
+            conn.send(reply)  # pickled whole before a byte is written: a failure sends nothing
         except Exception as exc:  # noqa: BLE001 - the result or the error would not pickle
-            conn.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            what = "result" if reply[0] else f"error ({type(reply[1]).__name__})"
+            cause = f"{type(exc).__name__}: {exc}"
+            conn.send((False, WorkerResultError(f"the call's {what} could not be sent back: {cause}")))
 
 
 class _Worker:
@@ -222,7 +230,10 @@ class WorkerPool:
             try:
                 answered = worker.conn.poll(deadline)
                 if answered:
-                    ok, value = worker.conn.recv()
+                    ok, value = _loads(worker.conn.recv_bytes())
+            except WorkerResultError:  # the whole answer was read: the worker can go on
+                self._idle.put(worker)
+                raise
             except (EOFError, OSError):
                 how = worker.describe_exit()
                 self._retire(worker)
@@ -265,6 +276,17 @@ class WorkerPool:
         """The workers' process ids (for tests and diagnostics)."""
         with self._lock:
             return [w.process.pid for w in self._all if w.process.pid is not None]
+
+
+def _loads(data: bytes) -> tuple[bool, Any]:
+    """A worker's answer unpickled; :class:`WorkerResultError` when it cannot be (a class whose
+    pickle does not rebuild it: the call's answer is lost, not the pool's worker, which was
+    left out of the pool for good and, once all were, every later call waited for ever)."""
+    try:
+        ok, value = ForkingPickler.loads(data)
+    except Exception as exc:  # noqa: BLE001 - whatever unpickling a class runs may raise
+        raise WorkerResultError(f"the call's answer could not be read: {type(exc).__name__}: {exc}") from None
+    return ok, value
 
 
 _lock = threading.Lock()

@@ -136,6 +136,81 @@ def _kill_self() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _call_within(pool: workers.WorkerPool, fn: object, seconds: float = 60) -> list[object]:
+    """``pool.call(fn, ())`` in a thread: its value or exception, or [] if it never answered."""
+    got: list[object] = []
+
+    def run() -> None:
+        try:
+            got.append(pool.call(fn, (), 30))  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            got.append(exc)
+
+    caller = threading.Thread(target=run, daemon=True)
+    caller.start()
+    caller.join(seconds)
+    return got
+
+
+@pytest.mark.parametrize(
+    ("fn", "reason"),
+    [
+        (
+            worker_calls.unpicklable_result,
+            "the call's result could not be sent back: TypeError: cannot pickle '_thread.lock' object",
+        ),
+        (
+            worker_calls.unreadable_result,
+            "the call's answer could not be read: TypeError: Unreadable.__init__() missing 1 required"
+            " positional argument: 'value'",
+        ),
+        (
+            worker_calls.unreadable_error,
+            "the call's answer could not be read: TypeError: UnreadableError.__init__() missing 1"
+            " required positional argument: 'detail'",
+        ),
+    ],
+    ids=["unpicklable", "unreadable", "unreadable-error"],
+)
+def test_an_answer_that_cannot_come_back_fails_that_call_and_the_worker_serves_on(
+    fn: object, reason: str
+) -> None:
+    """Before, a result that would not pickle came back as a bare RuntimeError, and one whose
+    pickle would not load raised in the caller with the worker left out of the pool: the next
+    call of a one-worker pool waited for ever."""
+    pool = workers.WorkerPool(1, preload=())
+    try:
+        for _ in range(2):
+            [error] = _call_within(pool, fn)
+            assert isinstance(error, workers.WorkerResultError) and str(error) == reason
+        assert pool.call(str.upper, ("still serving",), 60) == "STILL SERVING"
+        assert len(pool.pids()) == 1
+    finally:
+        pool.shutdown()
+
+
+def test_a_page_whose_analysis_cannot_come_back_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """analyse_page records the page as failed with its reason; the next page is analysed."""
+    import monitors.ingest
+
+    topic = load_topic()
+    page = seed_pages()[0]
+    url = "https://example.fr/une/page.html"
+    workers.shutdown_workers()
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(monitors.ingest, "_analyse_in_worker", worker_calls.unpicklable_result)
+            out = analyse_page(_item(1, url), _fetched(url, page.html), topic, workers=1, deadline=60)
+        assert out.article is None and out.outcome == "error" and out.error_class == "permanent"
+        assert out.reason == (
+            "analysis result lost: the call's result could not be sent back: TypeError: cannot pickle"
+            " '_thread.lock' object"
+        )
+        assert analyse_page(_item(2, url), _fetched(url, page.html), topic, workers=1, deadline=60).article
+    finally:
+        workers.shutdown_workers()
+
+
 @pytest.mark.slow
 def test_veille_run_with_a_hung_page_fails_that_page_and_goes_on(
     site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path, prefect_harness: None

@@ -34,3 +34,37 @@ def forget_shared() -> None:
     from monitors import workers
 
     workers._values.clear()
+
+
+class Unreadable:
+    """Pickles, but its pickle cannot rebuild it (its class needs an argument it does not keep)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return (Unreadable, ())
+
+
+class UnreadableError(Exception):
+    """An exception whose pickle cannot rebuild it (two arguments, one given back)."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+def unpicklable_result(*args: Any) -> Any:
+    """In a worker: a result that cannot be pickled (a lock)."""
+    import threading
+
+    return threading.Lock()
+
+
+def unreadable_result(*args: Any) -> Unreadable:
+    """In a worker: a result that pickles but cannot be unpickled by the caller."""
+    return Unreadable(1)
+
+
+def unreadable_error(*args: Any) -> None:
+    raise UnreadableError("a page's odd failure", "detail")

@@ -5,13 +5,21 @@ Parsing is Python under the GIL (feedparser about 3 ms of CPU for a 10-entry fee
 parsing in one process queue up behind it. They hand the body to the
 ``VEILLE_PARSE_WORKERS`` processes instead (bytes in, plain entries out), the same ones that
 analyse pages; 0 parses in the calling thread. A worker that dies or runs past the deadline
-is replaced and the feed is parsed in the thread, so a poll never fails because of a worker.
+is replaced, and the feed is parsed in the thread (so too when its result could not come
+back), so a poll never fails because of a worker.
 """
 
 from __future__ import annotations
 
 from monitors.collect.feeds import ParsedFeed, parse_feed
-from monitors.workers import WorkerDied, WorkerTimeout, get_pool, shutdown_workers, start_workers
+from monitors.workers import (
+    WorkerDied,
+    WorkerResultError,
+    WorkerTimeout,
+    get_pool,
+    shutdown_workers,
+    start_workers,
+)
 
 #: Seconds a worker may spend on one feed (feedparser takes milliseconds).
 PARSE_DEADLINE = 60.0
@@ -35,5 +43,5 @@ def parse_feed_pooled(content: bytes, base_url: str, content_type: str | None, w
         return parse_feed(content, base_url, content_type)
     try:
         return get_pool(workers).call(parse_feed, (content, base_url, content_type), PARSE_DEADLINE)
-    except (WorkerDied, WorkerTimeout):
+    except (WorkerDied, WorkerTimeout, WorkerResultError):
         return parse_feed(content, base_url, content_type)
