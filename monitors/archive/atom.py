@@ -22,6 +22,54 @@ def xml_safe(value: str) -> str:
     return _NOT_XML.sub("", value)
 
 
+# RFC 3987: the ASCII an IRI may hold as it is (unreserved, reserved, "%" of an escape); "[" and
+# "]" only around an IPv6 host, so not after the authority
+_IRI_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#@!$&'()*+,;=[]")
+_AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+# bidi formatting characters, which RFC 3987 (4.1) forbids in an IRI
+_BIDI = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _iri_char(char: str) -> bool:
+    """May ``char`` stand as it is in an IRI (outside an IPv6 host's brackets)?"""
+    if char in "[]":
+        return False
+    if char in _IRI_ASCII:
+        return True
+    code = ord(char)
+    if code < 0xA0 or char in _BIDI or 0xD800 <= code <= 0xF8FF or 0xFDD0 <= code <= 0xFDEF:
+        return False  # controls, space, "<>\"{}|\\^`", surrogates, private use, noncharacters
+    return (code & 0xFFFE) != 0xFFFE
+
+
+def iri(value: str) -> str:
+    """``value`` (a URL as the archive holds it) as a valid IRI, for an Atom id or href: what an
+    IRI cannot hold (a space, a control character, ``"<>{}|\\^```, ``[]`` after the host, a
+    "%" not starting an escape, a bidi control) percent-encoded in UTF-8; the rest, accented
+    letters included, as it is, so a valid URL keeps its id. A feed reader refused an entry
+    with a space in its id or link, or the whole feed (RFC 4287 wants IRIs)."""
+    head = _AUTHORITY.match(value)
+    host_end = head.end() if head else 0
+    fragment = False  # after the first "#", another one is data
+    out = []
+    i = 0
+    while i < len(value):
+        char = value[i]
+        if char == "%" and _ESCAPE.match(value, i):
+            out.append(value[i : i + 3])
+            i += 3
+            continue
+        keep = (char in "[]" and i < host_end) or (_iri_char(char) and not (fragment and char == "#"))
+        if keep:
+            out.append(char)
+        else:  # "%" not starting an escape, or a character an IRI cannot hold
+            out.append("".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass")))
+        fragment = fragment or (char == "#" and i >= host_end)
+        i += 1
+    return "".join(out)
+
+
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -45,19 +93,19 @@ def atom_feed(
 
     rows = list(articles)
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
-    sub(feed, "id", feed_id)
+    sub(feed, "id", iri(feed_id))
     sub(feed, "title", title)
     stamps = [r.get("updated_at") or r.get("fetched_at") for r in rows]
     latest = max((s for s in stamps if s is not None), default=None)
     sub(feed, "updated", _iso(latest or generated_at or datetime.now(UTC)))
     sub(feed, "generator", "veille")
     if self_url:
-        sub(feed, "link", rel="self", href=self_url, type="application/atom+xml")
+        sub(feed, "link", rel="self", href=iri(self_url), type="application/atom+xml")
     for row in rows:
         entry = sub(feed, "entry")
-        sub(entry, "id", row["url"])
+        sub(entry, "id", iri(row["url"]))
         sub(entry, "title", row.get("title") or row["url"])
-        sub(entry, "link", rel="alternate", href=row["url"], type="text/html")
+        sub(entry, "link", rel="alternate", href=iri(row["url"]), type="text/html")
         updated = row.get("updated_at") or row.get("fetched_at") or latest or datetime.now(UTC)
         sub(entry, "updated", _iso(updated))
         if row.get("published_at"):
