@@ -202,6 +202,51 @@ def test_a_jsonl_export_is_strict_json(hostile: sa.Engine) -> None:
         assert (records[url(n, slug)]["title"], records[url(n, slug)]["text"]) == (title, body + " sommet")
 
 
+def test_json_outputs_escape_del_and_c1_and_write_no_nan(hostile: sa.Engine) -> None:
+    """`search --json`, `stories --json` and the JSON lines export wrote DEL and the C1 controls
+    as they are (JSON allows them, but a terminal obeys C1's CSI and OSC as it does ESC, which
+    JSON writes escaped); the export's `topics` wrote a NaN or infinite topic score as the
+    string "NaN" (PostgreSQL's json) where `relevance` is null. All read back as stored."""
+    c1 = "C1 \x9b31m csi \x9d8;;http://evil\x9c osc \x85 nel \x7f del"
+    with hostile.begin() as conn:
+        source_id, story_id, ctl = conn.execute(
+            sa.text("SELECT source_id, story_id, id FROM articles WHERE url = :u"), {"u": url(0, "ctl")}
+        ).one()
+        conn.execute(
+            sa.text(
+                "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash, relevant,"
+                " relevance, story_id) VALUES ('http://x/c1', 'http://x/c1', :s, :t, 'csi sommet', 'c1',"
+                " true, 0.5, :story)"
+            ),
+            {"s": source_id, "t": c1, "story": story_id},
+        )
+        conn.execute(sa.text("UPDATE stories SET title = :t"), {"t": c1})
+        for topic, score in (("a", "NaN"), ("b", "Infinity"), ("c", "0.25")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO article_topics (article_id, topic, version, score, relevant)"
+                    " VALUES (:a, :t, 'v1', CAST(:s AS real), true)"
+                ),
+                {"a": ctl, "t": topic, "s": score},
+            )
+
+    def strict(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    def lines(*argv: str) -> list[dict]:
+        code, out, err = run(*argv)
+        assert code == 0, err
+        assert not any(0x7F <= ord(c) <= 0x9F for c in out), argv
+        return [json.loads(line, parse_constant=strict) for line in out.splitlines()]
+
+    assert [r["title"] for r in lines("search", "csi", "--json")] == [c1]
+    assert [r["title"] for r in lines("stories", "--json")] == [c1]
+    records = {r["url"]: r for r in lines("export", "--no-progress")}
+    assert records["http://x/c1"]["title"] == c1
+    assert records[url(0, "ctl")]["topics"] == {"a": None, "b": None, "c": 0.25}
+    assert records[url(0, "ctl")]["relevance"] is None
+
+
 def test_csv_and_parquet_exports_read_back_as_stored(hostile: sa.Engine, tmp_path: Path) -> None:
     """(Behaved already: a guard.) The csv module and pyarrow read back every title and text
     as stored: line breaks, quotes, bidi controls, and a formula-like title unchanged

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from typing import Any
@@ -96,11 +95,13 @@ def handle(args: argparse.Namespace) -> int:
     if args.topic is not None:  # the topic's relevant articles, best ranked first
         hits = [h for h in hits if evidence.get(h.id, (False, None))[0]][: args.limit]
     reasons = {h.id: why(evidence.get(h.id, (False, None))[1]) for h in hits}
-    if args.json:
+    if args.json:  # strict JSON, its control characters escaped (DEL and C1 too)
+        from monitors.archive.export import json_line
+
         for hit in hits:
             record = {**hit.__dict__, "why": reasons[hit.id]}
             record["published_at"] = hit.published_at.isoformat() if hit.published_at else None
-            print(json.dumps(record, ensure_ascii=False))
+            print(json_line(record))
         return 0
     console = Console(highlight=False, soft_wrap=True)
     if not hits:

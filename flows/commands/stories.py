@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime, time
 from typing import Any
@@ -76,11 +75,13 @@ def handle(args: argparse.Namespace) -> int:
     with session_scope() as session:
         # a limit beyond PostgreSQL's bigint ("all") was a DataError: there are fewer stories
         stories = list_stories(session, since=since, topic=topic, limit=min(args.limit, _MAX_LIMIT))
-    if args.json:
+    if args.json:  # strict JSON, its control characters escaped (DEL and C1 too)
+        from monitors.archive.export import json_line
+
         for s in stories:
             record = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in s.items()}
             record["outlets_list"] = record.pop("outlet_names") or []
-            print(json.dumps(record, ensure_ascii=False))
+            print(json_line(record))
         return 0
     if not stories:
         print("no story yet" + (f" since {_shown(since)}" if since else ""))

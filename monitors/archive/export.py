@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TextIO
@@ -31,7 +32,9 @@ SELECT a.id, a.url, a.canonical_url, s.name AS source, s.owner, s.family, a.titl
                 ARRAY[]::text[]) AS relevance_terms,
        CASE WHEN tt.article_id IS NULL THEN a.topic_version ELSE tt.version END AS topic_version,
        CASE WHEN tt.article_id IS NULL THEN a.relevance_evidence ELSE tt.evidence END AS relevance_why,
-       coalesce((SELECT json_object_agg(t.topic, t.score ORDER BY t.topic) FROM article_topics t
+       coalesce((SELECT json_object_agg(t.topic, CASE WHEN t.score IN ('NaN', 'Infinity', '-Infinity')
+                                                      THEN NULL ELSE t.score END ORDER BY t.topic)
+                 FROM article_topics t
                  WHERE t.article_id = a.id AND t.relevant), '{}'::json) AS topics,
        a.duplicate_of, a.cluster_id, a.story_id, a.wire, a.modified_at, a.paywalled, a.truncated,
        coalesce(a.access_reasons, ARRAY[]::text[]) AS access_reasons,
@@ -144,16 +147,38 @@ def count_articles(
     return count
 
 
+# DEL and the C1 controls: JSON lets them stand unescaped, but a terminal obeys the C1 ones
+# (CSI, OSC as one character each), as it does ESC, which JSON writes escaped
+_TERMINAL_CONTROLS = re.compile("[\x7f-\x9f]")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite number, at any depth, as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """A record as one line of strict JSON, for ``export --format jsonl``, ``search --json`` and
+    ``stories --json``: a NaN or infinite number is null (JSON has none: Python writes bare
+    NaN/Infinity, which jq turns into other numbers and strict readers, JSON.parse and
+    PostgreSQL's jsonb, refuse; pandas' to_json writes null), and DEL and the C1 controls are
+    escaped like the C0 ones (``\\u009b``), so the line printed to a terminal cannot act on
+    it; both read back as stored."""
+    text = json.dumps(_finite(record), ensure_ascii=False, default=str, allow_nan=False)
+    return _TERMINAL_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def write_jsonl(records: Iterator[dict[str, Any]], out: TextIO) -> int:
-    """Write records as JSON lines (strict JSON: a NaN or infinite number as null); returns how
-    many were written."""
+    """Write records as JSON lines (:func:`json_line`); returns how many were written."""
     count = 0
     for record in records:
-        # JSON has no NaN nor infinity: Python writes them as bare NaN/Infinity, which jq turns
-        # into other numbers and strict readers (JSON.parse, PostgreSQL's jsonb) refuse; null,
-        # as pandas' to_json writes them
-        finite = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
-        out.write(json.dumps(finite, ensure_ascii=False, default=str, allow_nan=False))
+        out.write(json_line(record))
         out.write("\n")
         count += 1
     return count
