@@ -236,3 +236,24 @@ def test_downgrade_restores_the_previous_search_articles(database_url: str) -> N
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     assert "search_query(query)" in upgraded[0] and upgraded[2] and not before[2]
+
+
+def test_search_n_and_limit_print_the_best_ranked_n(articles: None) -> None:
+    """`veille search -n N` (`--limit N`), as its help and README show: the N best ranked of
+    what matches, in rank order, as text and as JSON; more than match prints them all."""
+
+    def run(*argv: str) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["search", "sommet", *argv]) == 0
+        return out.getvalue()
+
+    every = [json.loads(line) for line in run("--json").splitlines()]
+    assert len(every) == len(ARTICLES)
+    ranks = [h["rank"] for h in every]
+    assert ranks == sorted(ranks, reverse=True) and len(set(ranks)) > 1
+    for argv, n in ((("-n", "2"), 2), (("--limit", "3"), 3), (("-n", "1"), 1), (("-n", "50"), 4)):
+        assert [json.loads(line) for line in run(*argv, "--json").splitlines()] == every[:n], argv
+    shown = run("-n", "2")
+    assert f"1. {every[0]['title']}" in shown and f"2. {every[1]['title']}" in shown
+    assert "3. " not in shown
