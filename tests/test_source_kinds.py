@@ -107,13 +107,17 @@ def test_feed_declared_update_period(site: LocalSite, client: Client, settings: 
 # --- sitemaps -----------------------------------------------------------------------------
 
 
-def _urlset(base: str, urls: list[tuple[str, datetime | None]]) -> str:
-    rows = "".join(
-        f"<url><loc>{base}/{path}</loc>"
+def _rows(tag: str, base: str, items: list[tuple[str, datetime | None]]) -> str:
+    return "".join(
+        f"<{tag}><loc>{base}{path}</loc>"
         + (f"<lastmod>{when.isoformat()}</lastmod>" if when else "")
-        + "</url>"
-        for path, when in urls
+        + f"</{tag}>"
+        for path, when in items
     )
+
+
+def _urlset(base: str, urls: list[tuple[str, datetime | None]]) -> str:
+    rows = _rows("url", f"{base}/", urls)
     return f"<?xml version='1.0' encoding='UTF-8'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{rows}</urlset>"
 
 
@@ -239,12 +243,7 @@ def test_sitemaps_have_their_own_cap_above_a_pages(
 
 
 def _index(base: str, children: list[tuple[str, datetime | None]]) -> str:
-    rows = "".join(
-        f"<sitemap><loc>{base}{path}</loc>"
-        + (f"<lastmod>{when.isoformat()}</lastmod>" if when else "")
-        + "</sitemap>"
-        for path, when in children
-    )
+    rows = _rows("sitemap", base, children)
     return f"<sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{rows}</sitemapindex>"
 
 
