@@ -322,3 +322,50 @@ def test_a_dateparser_without_private_settings_keeps_htmldates_parser(
         assert isinstance(extract._date_parser(), Bare)
     finally:
         extract._date_parser.cache_clear()
+
+
+def test_a_bare_year_is_no_publication_date_and_the_evidence_says_why() -> None:
+    """htmldate's fallback reads a page whose only date clue is a year ("© 2024") as 1 January:
+    a precise-looking day the page never gave. It is rejected as too vague, with the reason."""
+    art = extract_article(page(after="<p>Copyright © 2024 Exemple Journal</p>"), URL, now=NOW)
+    assert art.published_at is None
+    assert art.evidence is not None
+    assert art.evidence["dates_rejected"] == [
+        {
+            "source": "htmldate",
+            "value": "2024",
+            "why": "a year only (htmldate reads it as 1 January): too vague to date the publication",
+        }
+    ]
+    # 1 January shown as a day is a day
+    art = extract_article(page(before="<p>Le 1er janvier 2025, le sommet</p>"), URL, now=NOW)
+    assert art.published_at == datetime(2025, 1, 1, tzinfo=UTC)
+    assert art.evidence is not None and "dates_rejected" not in art.evidence
+
+
+def test_a_month_given_as_its_first_day_is_kept_as_a_month() -> None:
+    art = extract_article(page(before="<p>Édition 02/2025 de la lettre</p>"), URL, now=NOW)
+    assert art.published_at == datetime(2025, 2, 1, tzinfo=UTC)
+    assert art.evidence is not None and art.evidence["published_precision"] == "month"
+    art = extract_article(page(before="<p>Publié le 01/02/2025</p>"), URL, now=NOW)
+    assert art.evidence is not None and "published_precision" not in art.evidence
+
+
+def test_unreadable_dates_are_listed_with_the_rejected_ones() -> None:
+    """A date the page gives that cannot be read is evidence too: before, it vanished."""
+    head = (
+        '<meta property="article:published_time" content="le 7 du mois">'
+        '<meta property="article:modified_time" content="2025-02-31">'
+    )
+    art = extract_article(
+        page(head, before="<p>Publié le 31 février 2025</p>"),
+        "https://www.exemple-journal.fr/2025/02/30/sommet",
+        now=NOW,
+    )
+    assert art.evidence is not None
+    rejected = art.evidence["dates_rejected"]
+    assert {"source": "meta article:published_time", "value": "le 7 du mois", "why": "unreadable"} in rejected
+    assert {"source": "meta article:modified_time", "value": "2025-02-31", "why": "unreadable"} in rejected
+    phrase = {"source": "phrase publié le", "value": "Publié le 31 février 2025", "why": "unreadable"}
+    assert phrase in rejected
+    assert {"source": "url", "value": "/2025/02/30", "why": "unreadable"} in rejected

@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from lxml.html import HtmlElement
 
-from monitors.collect.encoding import loads_storable
+from monitors.collect.encoding import loads_storable, storable
 
 #: No news page is older than the web.
 MIN_DATE = datetime(1995, 1, 1, tzinfo=UTC)
@@ -565,6 +565,32 @@ def parse_date(value: str | None) -> tuple[datetime, int] | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), 3
 
 
+_YEAR_ONLY = "a year only (htmldate reads it as 1 January): too vague to date the publication"
+
+
+def _phrase_text(m: re.Match[str]) -> str:
+    """A French date phrase as the page wrote it, tags and spaces collapsed (for the evidence)."""
+    return _SPACE.sub(" ", re.sub(r"<[^>]*>|&nbsp;", " ", m.group(0))).strip()
+
+
+def shows_day(html: str, url: str | None, when: date) -> bool:
+    """Whether the page or its URL writes ``when`` as a day: "2025-01-01", "20250101",
+    "01/01/2025", "1.1.25", "1er janvier 2025", "January 1, 2025", "1. Januar 2025".
+
+    htmldate gives a bare year ("© 2024", "Fondée en 1995") as 1 January and a month
+    ("02/2025") as its first day; such a date is a day only when the page shows that day."""
+    d, mo, y = when.day, when.month, when.year
+    names = "|".join(sorted((n for n, i in _ALL_MONTHS.items() if i == mo), key=len, reverse=True))
+    year, sp = rf"(?:{y}|{y % 100:02d})", r"(?:\s|&nbsp;|&#160;)+"
+    pattern = re.compile(
+        rf"(?<!\d)(?:{y}[-/._]0?{mo}[-/._]0?{d}(?!\d)|{y}{mo:02d}{d:02d}(?!\d)"
+        rf"|0?{d}[-/._]0?{mo}[-/._]{year}(?!\d)|0?{mo}/0?{d}/{year}(?!\d)"
+        rf"|0?{d}(?:er|st|\.)?{sp}(?:{names})\.?,?{sp}{y}|(?:{names})\.?{sp}0?{d}(?:st)?,?{sp}{y})",
+        re.I,
+    )
+    return bool(pattern.search(html) or (url and pattern.search(url)))
+
+
 @dataclass
 class Dates:
     published: datetime | None
@@ -611,9 +637,15 @@ def choose_dates(
     rejected: list[dict[str, str]] = []
 
     def consider(
-        source: str, parsed: tuple[datetime, int] | None, into: list[tuple[str, datetime, int]]
+        source: str,
+        parsed: tuple[datetime, int] | None,
+        into: list[tuple[str, datetime, int]],
+        raw: str | None = None,
     ) -> None:
         if parsed is None:
+            shown = storable(raw)
+            if shown:  # read but not understood: say so, as for a date refused
+                rejected.append({"source": source, "value": shown[:100], "why": "unreadable"})
             return
         value, precision = parsed
         if value > latest:
@@ -624,20 +656,28 @@ def choose_dates(
             into.append((source, value, precision))
 
     for source, raw in meta.published:
-        consider(source, parse_date(raw), found)
+        consider(source, parse_date(raw), found, raw)
     head = html[:300_000]
     m = _phrase(_FR_PUBLISHED, head, _PUBLISHED_WORDS)
     if m:
-        consider("phrase publié le", _from_phrase(m), found)
+        consider("phrase publié le", _from_phrase(m), found, _phrase_text(m))
     if url:
         u = _URL_DATE.search(urlsplit(url).path)
         if u:
             try:
                 day = int(u[3]) if u[3] else 1
-                consider("url", (datetime(int(u[1]), int(u[2]), day, tzinfo=UTC), 2 if u[3] else 1), found)
+                parsed_url = (datetime(int(u[1]), int(u[2]), day, tzinfo=UTC), 2 if u[3] else 1)
             except ValueError:
-                pass
-    consider("htmldate", parse_date(htmldate), found)
+                parsed_url = None
+            consider("url", parsed_url, found, u[0])
+    guessed = parse_date(htmldate)
+    if guessed is not None and guessed[0].day == 1 and not shows_day(head, url, guessed[0].date()):
+        if guessed[0].month == 1:  # htmldate's fallback on a bare year ("© 2024"): no day at all
+            rejected.append({"source": "htmldate", "value": str(guessed[0].year), "why": _YEAR_ONLY})
+            guessed = None
+        else:  # a month ("02/2025") that htmldate gives as its first day
+            guessed = (guessed[0], 1)
+    consider("htmldate", guessed, found)
     if not any(_rank(c[0]) == 0 for c in found):
         shown = dateline(text) or (visible_date(tree) if tree is not None else None)
         if shown is not None:
@@ -645,10 +685,10 @@ def choose_dates(
 
     modified: list[tuple[str, datetime, int]] = []
     for source, raw in meta.modified:
-        consider(source, parse_date(raw), modified)
+        consider(source, parse_date(raw), modified, raw)
     m = _phrase(_FR_MODIFIED, head, _MODIFIED_WORDS)
     if m:
-        consider("phrase mis à jour le", _from_phrase(m), modified)
+        consider("phrase mis à jour le", _from_phrase(m), modified, _phrase_text(m))
 
     evidence: dict[str, Any] = {}
     published = None
@@ -656,6 +696,8 @@ def choose_dates(
         best = min(found, key=lambda c: (_rank(c[0]), -c[2]))
         published = best[1]
         evidence["published_from"] = best[0]
+        if best[2] == 1:  # stored as the month's first day: say it is a month
+            evidence["published_precision"] = "month"
         if best[2] == 3 and published.utcoffset() == timedelta(0):
             offset = shown_offset(head, published)
             if offset is not None:  # the same instant, on the site's clock (and its day)
