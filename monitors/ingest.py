@@ -21,6 +21,7 @@ from monitors.group.urls import canonicalize_url
 from monitors.judge.boilerplate import SiteProfile, site_of
 from monitors.judge.extract import Extracted, ExtractionError, extract_article
 from monitors.judge.language import detect_language, normalize_declared_language
+from monitors.judge.metadata import impossible
 from monitors.judge.relevance import Topic, score_relevance, topic_row
 from monitors.settings import Settings
 from monitors.workers import Shared, WorkerDied, WorkerResultError, WorkerTimeout, get_pool
@@ -114,8 +115,14 @@ class IngestOutcome:
     final_url: str | None = None
 
 
-def _published(extracted: datetime | None, feed: datetime | None) -> datetime | None:
-    """The page's date, unless the feed gives the same day with a time (more precise)."""
+def _published(
+    extracted: datetime | None, feed: datetime | None, now: datetime | None = None
+) -> datetime | None:
+    """The page's date, unless the feed gives the same day with a time (more precise); the
+    feed's when the page has none. A feed date no page date could be (in the future, before
+    the web: :func:`impossible`) is not used."""
+    if feed is not None and impossible(feed, now):
+        feed = None
     if extracted is None:
         return feed
     if feed is not None and feed.date() == extracted.date():
@@ -271,6 +278,13 @@ def _analysed(
     title = extracted.title or item.feed_title
     lang = detect_language(extracted.text, title=title)
     published = _published(extracted.published_at, item.feed_published_at)
+    evidence = extracted.evidence
+    feed_at = item.feed_published_at
+    why = impossible(feed_at) if feed_at is not None else None
+    if feed_at is not None and why:  # the evidence says why the feed's date was not used
+        evidence = dict(evidence or {})
+        refused = {"source": "feed", "value": feed_at.isoformat(), "why": why}
+        evidence["dates_rejected"] = [*evidence.get("dates_rejected", []), refused]
     day = published.date() if published else None
     rel_result = score_relevance(
         topic, extracted.text, title=title, description=extracted.description, published_at=day, url=canonical
@@ -318,7 +332,7 @@ def _analysed(
         paywalled=extracted.paywalled,
         truncated=extracted.truncated,
         access_reasons=list(extracted.access_reasons) or None,
-        extraction_evidence=extracted.evidence,
+        extraction_evidence=evidence,
         topic_scores=topic_scores,
         site=site.site if site else site_of(item.url),
         blocks=extracted.blocks,

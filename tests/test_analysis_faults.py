@@ -11,7 +11,7 @@ import random
 import struct
 import tracemalloc
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -230,3 +230,29 @@ def test_a_bug_met_by_one_page_after_its_extraction_fails_that_page_only(
     out = analyse_page(_item(), _fetched(page().encode()), load_topic())
     assert out.outcome == "error" and out.error_class == "permanent" and out.article is None
     assert out.reason == "analysis failed: IndexError: list index out of range"
+
+
+@pytest.mark.parametrize(
+    ("feed_date", "why"),
+    [
+        (datetime(1970, 1, 1, tzinfo=UTC), "before the site existed"),  # a CMS's epoch zero
+        (datetime(1, 1, 1, tzinfo=UTC), "before the site existed"),
+        (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), "in the future"),
+        (datetime.now(UTC) + timedelta(days=400), "in the future"),  # a page dated next year
+    ],
+    ids=["epoch", "year-one", "end-of-time", "next-year"],
+)
+def test_a_feed_date_no_page_date_could_be_is_not_the_publication(feed_date: datetime, why: str) -> None:
+    """A page's own dates in the future or before 1995 are rejected; before, the feed's date of
+    an undated page was used as its published_at whatever it was (1970-01-01, 9999-12-31)."""
+    item = QueueItem(id=1, source_id=1, url=URL, canonical_url=URL, feed_published_at=feed_date)
+    out = analyse_page(item, _fetched(page().encode()), load_topic())
+    assert out.article is not None and out.article.published_at is None
+    evidence = out.article.extraction_evidence
+    assert evidence is not None
+    assert {"source": "feed", "value": feed_date.isoformat(), "why": why} in evidence["dates_rejected"]
+    # a plausible feed date is still the date of an undated page
+    fine = datetime(2025, 2, 8, 10, tzinfo=UTC)
+    item = QueueItem(id=1, source_id=1, url=URL, canonical_url=URL, feed_published_at=fine)
+    out = analyse_page(item, _fetched(page().encode()), load_topic())
+    assert out.article is not None and out.article.published_at == fine

@@ -61,18 +61,18 @@ def test_a_feed_entry_with_an_over_long_url_is_declined_and_the_poll_goes_on(db:
 )
 def test_a_feed_date_at_the_ends_of_the_calendar_is_stored_and_grouped(db: Session, pub_date: str) -> None:
     """Some feeds write "31 Dec 9999" (or year 1) for an entry; for a page without its own date
-    that is the article's published_at. Story assignment computed its window as a date seven
+    that was the article's published_at (ingest now refuses it, store_article must still bear
+    it). Story assignment computed its window as a date seven
     days beyond and raised OverflowError out of store_article, which the ingest worker does not
     catch (its task failed at that page). The article is stored, and a second one of the event joins it."""
     from monitors.collect.feeds import parse_feed
-    from monitors.ingest import _published
 
     body = (
         "<?xml version='1.0'?><rss version='2.0'><channel><title>f</title><item><title>T</title>"
         f"<link>https://a.example/1</link><pubDate>{pub_date}</pubDate></item></channel></rss>"
     ).encode()
     entry = parse_feed(body, "https://a.example/feed.xml", "application/rss+xml").entries[0]
-    at = _published(None, entry.published_at)  # the page had no date of its own
+    at = entry.published_at  # as read from the feed (ingest no longer takes it for published_at)
     assert at is not None and at.year in (1, 9999)
     a, b = _source(db, "Alpha"), _source(db, "Beta")
     first = _store(db, a, "https://a.example/1", FR, at)

@@ -565,6 +565,19 @@ def parse_date(value: str | None) -> tuple[datetime, int] | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), 3
 
 
+def impossible(value: datetime, now: datetime | None = None) -> str | None:
+    """Why ``value`` cannot be a publication date, or None: in the future (more than a day
+    after ``now``, zones' slack) or before :data:`MIN_DATE` (a 1970 epoch, year 1, 31 Dec 9999).
+    The same rule for a page's dates and a feed's."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if value > (now or datetime.now(UTC)) + timedelta(days=1):
+        return "in the future"
+    if value < MIN_DATE:
+        return "before the site existed"
+    return None
+
+
 _YEAR_ONLY = "a year only (htmldate reads it as 1 January): too vague to date the publication"
 
 
@@ -632,7 +645,6 @@ def choose_dates(
 ) -> Dates:
     """Publication and modification dates with the evidence of every candidate."""
     now = now or datetime.now(UTC)
-    latest = now + timedelta(days=1)
     found: list[tuple[str, datetime, int]] = []
     rejected: list[dict[str, str]] = []
 
@@ -648,10 +660,9 @@ def choose_dates(
                 rejected.append({"source": source, "value": shown[:100], "why": "unreadable"})
             return
         value, precision = parsed
-        if value > latest:
-            rejected.append({"source": source, "value": value.isoformat(), "why": "in the future"})
-        elif value < MIN_DATE:
-            rejected.append({"source": source, "value": value.isoformat(), "why": "before the site existed"})
+        why = impossible(value, now)
+        if why:
+            rejected.append({"source": source, "value": value.isoformat(), "why": why})
         else:
             into.append((source, value, precision))
 
