@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from monitors.archive.store import store_article
 from monitors.group.copies import profile
 from monitors.group.stories import features
-from tests.test_neardup_store import _outcome, _source
+from tests.test_neardup_store import _links, _outcome, _pairs, _source
 from tests.test_stories import DIRECTIVE_VOTE, EN, FR, FR_OTHER_NEWSROOM, SAME_MINISTER_LATER
 from tests.test_story_store import T0, _store, _story
 
@@ -188,3 +188,36 @@ def test_an_article_with_a_numbered_list_in_dingbats_is_stored(db: Session) -> N
     text = FR + " Le calendrier : ❶ mai, les appels d'offres ; ❷ juin, les premiers chantiers."
     article = _store(db, src, "https://a.example/liste", text)
     assert _story(db, article) is not None
+
+
+def test_a_copy_of_a_deleted_cluster_root_is_stored_in_its_cluster(db: Session) -> None:
+    """Deleting a cluster's root (the first copy of a dispatch) leaves its copies with its id as
+    cluster_id (duplicate_of set NULL by the foreign key). The next copy was linked with
+    duplicate_of = that id: a foreign-key violation out of the store, on every later copy of
+    the dispatch. It joins the cluster as the remaining copies are."""
+    pairs = {p["id"]: p for p in _pairs()}
+    original = pairs["dup-E01a-0"]["a"]
+    first_copy, second_copy = pairs["dup-E01a-0"]["b"], pairs["dup-E01a-1"]["b"]
+    src = _source(db)
+    root = store_article(db, _outcome(src, "https://a.example/original", original))[1]
+    copy = store_article(db, _outcome(src, "https://b.example/copy-1", first_copy))[1]
+    db.execute(sa.text("DELETE FROM articles WHERE id = :id"), {"id": root})
+    assert _links(db, [copy]) == {copy: (None, root)}
+    status, later = store_article(db, _outcome(src, "https://b.example/copy-2", second_copy))
+    assert status == "stored"
+    assert _links(db, [copy, later]) == {copy: (None, root), later: (None, root)}
+
+
+def test_a_story_whose_members_were_all_deleted_is_not_joined(db: Session) -> None:
+    """Its centroid and span are the deleted articles': an article of the event joined it and
+    the story came back with their first_seen. It seeds a story of its own now."""
+    alpha, beta = _source(db, "Alpha"), _source(db, "Beta")
+    first = _store(db, alpha, "https://a.example/1", FR)
+    emptied = _story(db, first)
+    db.execute(sa.text("DELETE FROM articles WHERE id = :id"), {"id": first})
+    later = T0 + timedelta(hours=30)
+    second = _store(db, beta, "https://b.example/1", FR_OTHER_NEWSROOM, later)
+    story = _story(db, second)
+    assert story is not None and story != emptied
+    row = db.execute(sa.text("SELECT first_seen, articles FROM stories WHERE id = :id"), {"id": story})
+    assert tuple(row.one()) == (later, 1)

@@ -109,11 +109,15 @@ _INSERT_BANDS_SQL = """
 _DELETE_BANDS_SQL = "DELETE FROM article_bands WHERE article_id = CAST(%(id)s AS bigint)"
 
 # One round trip for both rows: the root becomes its own cluster if it was not in one yet, the
-# new article points to it.
+# new article points to it. A root deleted since (its copies keep its id as ``cluster_id``, their
+# ``duplicate_of`` set NULL by the foreign key) is no row to point to: the new copy joins the
+# cluster the same way, ``duplicate_of`` NULL (it was a foreign-key violation that failed the
+# store of every later copy of the dispatch).
 _LINK_SQL = """
     UPDATE articles
     SET cluster_id = CAST(%(root)s AS bigint),
-        duplicate_of = CASE WHEN id = CAST(%(id)s AS bigint) THEN CAST(%(root)s AS bigint)
+        duplicate_of = CASE WHEN id = CAST(%(id)s AS bigint)
+                            THEN (SELECT r.id FROM articles r WHERE r.id = CAST(%(root)s AS bigint))
                             ELSE duplicate_of END
     WHERE id = CAST(%(id)s AS bigint) OR (id = CAST(%(root)s AS bigint) AND cluster_id IS NULL)
 """

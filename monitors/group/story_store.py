@@ -81,7 +81,9 @@ PREFILTER_SHARED = 8
 # most lookup keys, the latest members that could be a copy of the article: another language
 # (a translation) or at least PREFILTER_SHARED equal MinHash values; only those texts are sent.
 # A key of a story merged into another finds the survivor (merged_into always names a live
-# story: a merge repoints older merges). ``xmin`` is the story row's version (see _JOIN_SQL);
+# story: a merge repoints older merges). A story whose members were all deleted is no
+# candidate: its centroid and span are the deleted articles' (an article joined it, and the
+# story came back with their first_seen). ``xmin`` is the story row's version (see _JOIN_SQL);
 # ``root_story`` the story of the MinHash copy's original, if any.
 _CANDIDATES_SQL = """
     WITH hits AS (
@@ -98,7 +100,7 @@ _CANDIDATES_SQL = """
                CAST(t.xmin AS text) AS xmin, h.n
         FROM hits h JOIN stories s ON s.id = h.story_id
         JOIN stories t ON t.id = coalesce(s.merged_into, s.id)
-        WHERE t.merged_into IS NULL
+        WHERE t.merged_into IS NULL AND t.articles > 0
         ORDER BY t.id, h.n DESC
     ), ranked AS (
         SELECT cand.*, row_number() OVER (ORDER BY n DESC, id DESC) AS rank FROM cand
