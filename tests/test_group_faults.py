@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from monitors.archive.store import store_article
 from monitors.group.copies import profile
 from monitors.group.stories import features
+from monitors.group.urls import canonicalize_url
 from tests.test_neardup_store import _links, _outcome, _pairs, _source
 from tests.test_stories import DIRECTIVE_VOTE, EN, FR, FR_OTHER_NEWSROOM, SAME_MINISTER_LATER
 from tests.test_story_store import T0, _store, _story
@@ -221,3 +222,57 @@ def test_a_story_whose_members_were_all_deleted_is_not_joined(db: Session) -> No
     assert story is not None and story != emptied
     row = db.execute(sa.text("SELECT first_seen, articles FROM stories WHERE id = :id"), {"id": story})
     assert tuple(row.one()) == (later, 1)
+
+
+def _article_page(title: str, text: str, head: str) -> bytes:
+    paragraphs = "".join(f"<p>{sentence}.</p>" for sentence in text.split(". ") * 3)
+    return (
+        f'<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>{title}</title>{head}</head>'
+        f"<body><article><h1>{title}</h1>{paragraphs}</article></body></html>"
+    ).encode()
+
+
+def test_a_site_whose_template_names_its_home_page_canonical_keeps_its_articles_apart(db: Session) -> None:
+    """A layout that writes `<link rel="canonical" href="https://site/">` on every page (a
+    framework's fixed tag, a misconfigured SEO plugin) made every article of the site one
+    canonical URL: each new article was stored as a revision of the previous one, which
+    disappeared from the archive but for article_revisions. A canonical naming the home page
+    from another page is ignored; a canonical naming another article still wins."""
+    from monitors.collect.http import FetchResult
+    from monitors.ingest import QueueItem, analyse_page
+    from monitors.judge.relevance import load_topic
+
+    src = _source(db)
+    topic = load_topic()
+    stored = []
+    pages = [
+        (
+            "https://www.example.fr/culture/musees.html",
+            FR,
+            '<link rel="canonical" href="https://www.example.fr/">',
+        ),
+        (
+            "https://www.example.fr/culture/louvre.html",
+            SAME_MINISTER_LATER,
+            '<link rel="canonical" href="/">',
+        ),
+        (
+            "https://m.example.fr/culture/louvre",
+            SAME_MINISTER_LATER,
+            '<link rel="canonical" href="/culture/louvre.html">',
+        ),
+    ]
+    for n, (url, text, head) in enumerate(pages):
+        item = QueueItem(id=n, source_id=src, url=url, canonical_url=canonicalize_url(url))
+        body = _article_page("Titre", text, head)
+        fetched = FetchResult(url, url, "ok", 200, body, headers={"content-type": "text/html"})
+        out = analyse_page(item, fetched, topic)
+        assert out.article is not None, out.reason
+        stored.append((out.article.canonical_url, *store_article(db, out)))
+    assert stored == [
+        ("https://example.fr/culture/musees.html", "stored", stored[0][2]),
+        ("https://example.fr/culture/louvre.html", "stored", stored[1][2]),
+        ("https://example.fr/culture/louvre.html", "unchanged", stored[1][2]),
+    ]
+    assert stored[0][2] != stored[1][2]
+    assert db.scalar(sa.text("SELECT count(*) FROM article_revisions")) == 0

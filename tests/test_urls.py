@@ -217,6 +217,12 @@ def test_rules(url: str, expected: str) -> None:
         ("https://fr.news.yahoo.com/a", "https://www.lemonde.fr/b", "https://fr.news.yahoo.com/a"),
         ("https://alice.github.io/a", "https://bob.github.io/b", "https://alice.github.io/a"),
         ("http://127.0.0.1:8000/a", "http://127.0.0.1:8001/b", "http://127.0.0.1:8000/a"),
+        # the home page named from another page: a template's fixed tag, ignored
+        ("https://www.lemonde.fr/x/y", "https://www.lemonde.fr/", "https://lemonde.fr/x/y"),
+        ("https://www.lemonde.fr/x/y", "/", "https://lemonde.fr/x/y"),
+        ("https://lemonde.fr/?p=12", "https://lemonde.fr/", "https://lemonde.fr/?p=12"),
+        ("https://www.lemonde.fr/", "https://lemonde.fr/", "https://lemonde.fr/"),
+        ("https://www.lemonde.fr/x/y", "/?p=12", "https://lemonde.fr/?p=12"),
         # invalid or empty canonical: ignored
         ("https://lemonde.fr/a", "javascript:void(0)", "https://lemonde.fr/a"),
         ("https://lemonde.fr/a", "", "https://lemonde.fr/a"),

@@ -309,8 +309,9 @@ def canonicalize_url(url: str, rel_canonical: str | None = None) -> str:
     the trailing slash (except for the root) and normalises percent-encoding. ``rel_canonical``
     (the page's ``<link rel="canonical">``, possibly relative) wins when it is on the same site;
     a canonical pointing to another site is ignored (syndication partners must not absorb our
-    source). Idempotent. Raises ValueError for anything that is not an absolute http(s) URL,
-    and for a URL longer than :data:`MAX_URL_BYTES` (given or normalised).
+    source), and so is one naming the site's home page from another page (a template's tag).
+    Idempotent. Raises ValueError for anything that is not an absolute http(s) URL, and for a
+    URL longer than :data:`MAX_URL_BYTES` (given or normalised).
     """
     canonical = _canonical(url)
     if rel_canonical and rel_canonical.strip():
@@ -318,9 +319,17 @@ def canonicalize_url(url: str, rel_canonical: str | None = None) -> str:
             candidate = _canonical(urljoin(url.strip(), rel_canonical.strip()))
         except ValueError:
             return canonical
-        if same_site(canonical, candidate):
+        if same_site(canonical, candidate) and not _is_home(candidate, canonical):
             return candidate
     return canonical
+
+
+def _is_home(candidate: str, page: str) -> bool:
+    """A canonical naming the site's home page from another page: a template's fixed tag
+    (a framework layout or an SEO plugin writes the home page on every page), not the
+    page's identity. Taken as given, every article of the site was one URL, each new one
+    stored as a revision of the last."""
+    return urlsplit(candidate).path == "/" and not urlsplit(candidate).query and candidate != page
 
 
 def host_of(url: str) -> str:
