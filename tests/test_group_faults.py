@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -276,3 +277,57 @@ def test_a_site_whose_template_names_its_home_page_canonical_keeps_its_articles_
     ]
     assert stored[0][2] != stored[1][2]
     assert db.scalar(sa.text("SELECT count(*) FROM article_revisions")) == 0
+
+
+def _group_line(event: str | None, *keys: str, dated: bool = True) -> str:
+    members = []
+    for key in keys:
+        member: dict[str, object] = {
+            "key": key,
+            "lang": "fr",
+            "text": f"Le conseil de Villebrune vote ({key}).",
+        }
+        if event is not None:
+            member["event"] = event
+        if dated:
+            member["published_at"] = "2031-03-02"
+        members.append(member)
+    return json.dumps({"is_copy": False, "members": members})
+
+
+@pytest.mark.parametrize(
+    ("lines", "says"),
+    [
+        ([_group_line("e-1", "a"), _group_line(None, "b")], ':2: member 1 (b) has no string "event"'),
+        (
+            [_group_line("e-1", "a"), _group_line("e-2", "b", "a")],
+            ":2: member key 'a' is already used on line 1",
+        ),
+        ([], ": no labelled group"),
+    ],
+    ids=["no-event", "repeated-key", "empty"],
+)
+def test_a_stories_set_it_cannot_measure_is_one_error_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: list[str], says: str
+) -> None:
+    """`veille eval --shared DIR`: a member without "event" was a KeyError traceback, an empty
+    file "max() arg is an empty sequence"; a key used twice silently merged two articles'
+    results. Each is one error naming the file (and line), exit 2."""
+    from flows.cli import main
+
+    stories = tmp_path / "stories-dev.jsonl"
+    stories.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    assert main(["eval", "--shared", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"veille: error: {stories}") and says in err, err
+
+
+def test_a_stories_set_without_any_date_is_measured(tmp_path: Path) -> None:
+    """Undated articles are replayed after the dated ones, at the latest date seen: with no date
+    at all that was max() of nothing (ValueError)."""
+    from monitors.group.story_eval import evaluate_stories
+
+    stories = tmp_path / "stories-dev.jsonl"
+    stories.write_text(_group_line("e-1", "a", "b", dated=False) + "\n", encoding="utf-8")
+    report = evaluate_stories(stories)
+    assert report["articles"] == 2 and set(report["assignments"]) == {"a", "b"}

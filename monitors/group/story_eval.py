@@ -172,6 +172,8 @@ def _group(path: str | Path, at: int, group: dict[str, Any]) -> dict[str, Any]:
             raise LabelledDataError(f'{path}:{at}: member {n} has no string "key"')
         if not isinstance(member.get("text"), str):
             raise LabelledDataError(f'{path}:{at}: member {n} ({member["key"]}) has no string "text"')
+        if not isinstance(member.get("event"), str):
+            raise LabelledDataError(f'{path}:{at}: member {n} ({member["key"]}) has no string "event"')
         value = member.get("published_at")
         try:
             _span(value)
@@ -184,7 +186,19 @@ def _group(path: str | Path, at: int, group: dict[str, Any]) -> dict[str, Any]:
 
 def evaluate_stories(path: str | Path) -> dict[str, Any]:
     """Copies precision/recall (pairs), stories B-cubed and mixed stories on one split."""
-    groups = [_group(path, at, group) for at, group in json_objects(path)]
+    groups: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for line, group in json_objects(path):
+        groups.append(_group(path, line, group))
+        for member in group["members"]:
+            key = member["key"]
+            if key in seen:  # the key names an article's copy cluster and story
+                raise LabelledDataError(
+                    f"{path}:{line}: member key {key!r} is already used on line {seen[key]}"
+                )
+            seen[key] = line
+    if not groups:
+        raise LabelledDataError(f"{path}: no labelled group (an empty file measures nothing)")
     members: list[dict[str, Any]] = []
     copy_pairs: set[frozenset[str]] = set()
     for group in groups:
@@ -199,7 +213,8 @@ def evaluate_stories(path: str | Path) -> dict[str, Any]:
         if start is not None:
             dated.append((start, n))
     dated.sort()
-    now = max(at for at, _ in dated)  # an undated article is fetched after everything else
+    # an undated article is fetched after everything else (a split with no date: any one time)
+    now = max((at for at, _ in dated), default=datetime(2000, 1, 1, tzinfo=UTC))
     order = [n for _, n in dated] + [n for n, m in enumerate(members) if spans[m["key"]][0] is None]
     replay = Replay()
     roots: dict[str, int] = {}
