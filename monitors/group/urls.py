@@ -268,15 +268,17 @@ def _split(url: str) -> tuple[str, str, int | None, str, str]:
 
 
 def _canonical_query(query: str) -> str:
-    """The query without tracking and AMP parameters, sorted, every key and value escaped
-    alike. Escapes that are not UTF-8 (``%E9``, a Latin-1 "é") keep their bytes: decoded with
-    the replacement character, ``?q=caf%E9`` and ``?q=caf%E8`` were one URL."""
+    """The query without tracking and AMP parameters, sorted by key, every key and value escaped
+    alike. A repeated key keeps its values in their order (``?id=2&id=1`` is ``id`` 1 to PHP,
+    ``?id=1&id=2`` is 2: sorting the values made them one URL). Escapes that are not UTF-8
+    (``%E9``, a Latin-1 "é") keep their bytes: decoded with the replacement character,
+    ``?q=caf%E9`` and ``?q=caf%E8`` were one URL."""
     pairs = [
         (k, v)
         for k, v in parse_qsl(query, keep_blank_values=True, errors="surrogateescape")
         if k and not _is_tracking(k, v) and not _is_amp_param(k, v)
     ]
-    pairs.sort()
+    pairs.sort(key=lambda pair: pair[0])  # stable: a repeated key's values stay in order
     return "&".join(_quote(k) + ("=" + _quote(v) if v else "") for k, v in pairs)
 
 
