@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from monitors.archive.store import store_article
-from monitors.group.copies import profile
+from monitors.group.copies import compare, profile
 from monitors.group.stories import features
 from monitors.group.urls import canonicalize_url
 from tests.test_neardup_store import _links, _outcome, _pairs, _source
@@ -331,3 +331,31 @@ def test_a_stories_set_without_any_date_is_measured(tmp_path: Path) -> None:
     stories.write_text(_group_line("e-1", "a", "b", dated=False) + "\n", encoding="utf-8")
     report = evaluate_stories(stories)
     assert report["articles"] == 2 and set(report["assignments"]) == {"a", "b"}
+
+
+TEASER = (
+    "Rachida Dati annonce à Lyon 340 millions d'euros pour 85 musées de province : Rouen, Nancy et Pau "
+    "d'abord, d'ici 2030."
+)
+
+
+def test_an_undetermined_language_is_no_language_for_copies() -> None:
+    """Language detection answers "und" for a text too short or too mixed to tell; taken for a
+    language, a French teaser was a "translation" of an independent French report (the
+    translation rule has no minimum length and looser thresholds than the same-language ones)."""
+    from monitors.judge.language import UNDETERMINED
+
+    assert UNDETERMINED == "und"
+    report = profile(FR_OTHER_NEWSROOM, "fr")
+    assert compare(profile(TEASER, "fr"), report).rule is None
+    assert compare(profile(TEASER, UNDETERMINED), report).rule is None
+    assert compare(profile(TEASER, None), report).rule is None
+
+
+def test_an_undetermined_article_is_not_linked_as_a_translation(db: Session) -> None:
+    alpha, beta = _source(db, "Alpha"), _source(db, "Beta")
+    report = _store(db, beta, "https://b.example/1", FR_OTHER_NEWSROOM)
+    teaser = _store(db, alpha, "https://a.example/alerte", TEASER, T0 + timedelta(hours=1), lang="und")
+    links = _links(db, [report, teaser])
+    assert links == {report: (None, None), teaser: (None, None)}
+    assert _story(db, teaser) == _story(db, report)  # the same event, not a copy

@@ -30,6 +30,7 @@ from difflib import SequenceMatcher
 
 __all__ = [
     "MIN_CONTAINED_WORDS",
+    "UNDETERMINED",
     "CopyEvidence",
     "Profile",
     "compare",
@@ -261,8 +262,18 @@ class Profile:
     shingles: frozenset[int]  # hashes of word 5-grams
 
 
+#: What language detection answers for a text too short or too mixed to tell
+#: (:data:`monitors.judge.language.UNDETERMINED`): no language, not another one.
+UNDETERMINED = "und"
+
+
 def profile(text: str, language: str | None = None) -> Profile:
-    """The words, mapped content words, anchors and 5-gram hashes of a text."""
+    """The words, mapped content words, anchors and 5-gram hashes of a text; ``language``
+    "und" is unknown (None): taken for a language, a French teaser detected "und" was a
+    "translation" of an independent French report, the translation rule having no minimum
+    length and looser thresholds than the same-language ones."""
+    if language == UNDETERMINED:
+        language = None
     folded = fold(text)
     raw = _TOKEN.findall(folded)
     lower = [t.lower() for t in raw]

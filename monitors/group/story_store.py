@@ -40,7 +40,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from monitors.group.copies import compare, profile
+from monitors.group.copies import UNDETERMINED, compare, profile
 from monitors.group.dedup import NUM_PERM, band_keys
 from monitors.group.neardup import LOCK_CLASS, _array, _cursor, link_copy, lock_ids
 from monitors.group.stories import (
@@ -115,7 +115,7 @@ _CANDIDATES_SQL = """
                    ORDER BY a.id DESC LIMIT %(members)s
                ) m JOIN articles a ON a.id = m.id
                WHERE (m.language IS DISTINCT FROM %(lang)s AND m.language IS NOT NULL
-                      AND CAST(%(lang)s AS text) IS NOT NULL)
+                      AND m.language <> %(und)s AND CAST(%(lang)s AS text) IS NOT NULL)
                   OR (SELECT count(*) FROM unnest(m.signature, CAST(%(sig)s AS bigint[])) AS u(x, y)
                       WHERE x = y) >= %(shared)s
            ) END
@@ -351,7 +351,8 @@ def assign(
                 "copies": copies,
                 "self": article_id,
                 "members": COPY_MEMBERS,
-                "lang": language,
+                "lang": None if language == UNDETERMINED else language,  # no language, not another
+                "und": UNDETERMINED,
                 "sig": _array(sig) if copies else "{}",
                 "shared": PREFILTER_SHARED,
             },
