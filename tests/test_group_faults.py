@@ -124,6 +124,10 @@ def test_stories_limit_keeps_the_widest_n_as_documented(
     assert listed("--limit", "2") == stories[:2]
     assert listed("-n", "1") == stories[:1]
     assert listed("--limit", "3") == listed("--limit", "99999999999999999999") == stories
+    # --since D: last seen on or after D (the latest story was last seen on T0 + 40 days, 09:00)
+    day = (T0 + timedelta(days=40)).date().isoformat()
+    assert listed("--since", day) == listed("--since", day, "-n", "1") == stories[1:2]
+    assert listed("--since", (T0 + timedelta(days=20)).date().isoformat(), "--limit", "1") == stories[1:2]
     capsys.readouterr()
     assert main(["stories", "-n", "1"]) == 0
     out = capsys.readouterr().out
