@@ -215,6 +215,10 @@ def test_contradictory_dates_keep_the_most_specific_and_record_the_others() -> N
         ("2025-02-07", (datetime(2025, 2, 7, tzinfo=UTC), 2)),
         ("2025-02-07T21:06:00Z", (datetime(2025, 2, 7, 21, 6, tzinfo=UTC), 3)),
         ("Fri, 07 Feb 2025 21:06:00 GMT", (datetime(2025, 2, 7, 21, 6, tzinfo=UTC), 3)),
+        # zones email.utils does not know were read as UTC ("GMT+1", "CET": an hour late)
+        ("Fri, 07 Feb 2025 21:06:00 GMT+1", (datetime(2025, 2, 7, 20, 6, tzinfo=UTC), 3)),
+        ("Fri, 07 Feb 2025 21:06:00 CET", (datetime(2025, 2, 7, 20, 6, tzinfo=UTC), 3)),
+        ("ven., 07 févr. 2025 21:06:00 CET", (datetime(2025, 2, 7, 20, 6, tzinfo=UTC), 3)),
         ("demain", None),
     ],
 )

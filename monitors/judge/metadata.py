@@ -349,7 +349,8 @@ def choose_title(meta: PageMeta, keys: set[str]) -> tuple[str | None, str]:
 
 # ---------------------------------------------------------------- dates
 
-_MONTHS = {
+#: French month names and their abbreviations, accented or not (also read in feeds' dates).
+MONTHS = {
     "janvier": 1, "janv": 1, "février": 2, "fevrier": 2, "févr": 2, "fevr": 2, "mars": 3,
     "avril": 4, "avr": 4, "mai": 5, "juin": 6, "juillet": 7, "juil": 7, "août": 8, "aout": 8,
     "septembre": 9, "sept": 9, "octobre": 10, "oct": 10, "novembre": 11, "nov": 11,
@@ -361,7 +362,7 @@ _FR_DATE = (
     r"(?P<d>[0-3]?[0-9])(?:er)?"
     + _TAGS
     + r"(?P<m>"
-    + "|".join(sorted(_MONTHS, key=len, reverse=True))
+    + "|".join(sorted(MONTHS, key=len, reverse=True))
     + r")\b\.?"
     + _TAGS
     + r"(?P<y>(?:19|20)[0-9]{2})(?:"
@@ -378,7 +379,7 @@ _FR_DATE = (
 _FR_PUBLISHED = re.compile(r"(?:publié|mis en ligne|posté|paru)e?" + _TAGS + _FR_DATE, re.I)
 _FR_MODIFIED = re.compile(r"(?:mis à jour|mise à jour|modifié|actualisé)e?" + _TAGS + _FR_DATE, re.I)
 _ALL_MONTHS = {
-    **_MONTHS,
+    **MONTHS,
     "januar": 1, "jan": 1, "january": 1, "februar": 2, "feb": 2, "february": 2,
     "märz": 3, "march": 3, "mar": 3,
     "april": 4, "apr": 4, "may": 5, "juni": 6, "june": 6, "jun": 6, "juli": 7, "july": 7, "jul": 7,
@@ -395,6 +396,35 @@ _VISIBLE_DATE = re.compile(
     + r")\.?\s+(?P<d4>[0-3]?[0-9])(?:st|nd|rd|th)?,?\s+(?P<y4>(?:19|20)[0-9]{2}))\b",
     re.I,
 )
+#: Zone names that feedparser and email.utils do not know (they read them as UTC: "21:06
+#: CET" came out an hour late), in hours east of UTC. Ambiguous names (IST, CST in Europe) stay out.
+_ZONES = {
+    "cet": 1, "cest": 2, "mez": 1, "mesz": 2, "wet": 0, "west": 1, "eet": 2, "eest": 3,
+    "bst": 1, "utc": 0,
+}  # fmt: skip
+_ZONE = re.compile(
+    r"\s(?:(?P<name>[a-z]{3,4})|(?:gmt|utc)(?P<sign>[+-])(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?)$", re.I
+)
+_FR_DAY = re.compile(r"^\s*(?:lun|mar|mer|jeu|ven|sam|dim)[a-z]*\.?,?\s+", re.I)
+_EN_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_FR_MONTH = re.compile(r"(?<=\s)(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\b\.?", re.I)
+
+
+def rfc822_in_english(value: str) -> str:
+    """An RFC 822 date as French and European sites write it, made one that feedparser and
+    email.utils read right: a zone name they do not know ("CET", "CEST", "MESZ") or "GMT+1"
+    as an offset, French day and month names ("ven., 07 févr. 2025", a server's French
+    locale) in English. Anything else comes back as it was (stripped)."""
+    fixed = _FR_DAY.sub("", value.strip())
+    fixed = _FR_MONTH.sub(lambda m: _EN_MONTHS[MONTHS[m[1].lower()] - 1], fixed)
+    zone = _ZONE.search(fixed)
+    if zone and zone["name"] and zone["name"].lower() in _ZONES:
+        fixed = f"{fixed[: zone.start()]} {_ZONES[zone['name'].lower()]:+03d}00"
+    elif zone and zone["sign"]:
+        fixed = f"{fixed[: zone.start()]} {zone['sign']}{int(zone['h']):02d}{zone['m'] or '00'}"
+    return fixed
+
+
 _COMMENT = re.compile(r"comment|kommentar|reply|respons", re.I)
 _DATE_CLASS = re.compile(r"date|datum|time|zeit|publi|posted|byline|meta", re.I)
 
@@ -529,7 +559,7 @@ def _phrase(pattern: re.Pattern[str], html: str, words: tuple[str, ...]) -> re.M
 def _from_phrase(m: re.Match[str]) -> tuple[datetime, int] | None:
     try:
         if m.group("d"):
-            day, month, year = int(m.group("d")), _MONTHS[m.group("m").lower()], int(m.group("y"))
+            day, month, year = int(m.group("d")), MONTHS[m.group("m").lower()], int(m.group("y"))
             hour, minute = m.group("H"), m.group("M")
         else:
             day, month, year = int(m.group("d2")), int(m.group("m2")), int(m.group("y2"))
@@ -552,7 +582,7 @@ def parse_date(value: str | None) -> tuple[datetime, int] | None:
         m = re.match(r"^(\d{4})-(\d{2})-(\d{2})", value)
         if not m:
             try:  # RFC 2822, as some JSON-LD carries it ("Wed, 04 May 2022 02:41:00 GMT")
-                mail = parsedate_to_datetime(value)
+                mail = parsedate_to_datetime(rfc822_in_english(value))
             except (TypeError, ValueError, IndexError):
                 return None
             return (mail if mail.tzinfo else mail.replace(tzinfo=UTC)), 3

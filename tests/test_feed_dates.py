@@ -1,0 +1,61 @@
+"""Entry dates as French and European feeds write them (RSS both ways, Atom, JSON Feed)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from monitors.collect.feeds import parse_feed
+
+BASE = "https://exemple-journal.fr/feed"
+#: (as the feed writes it, the instant): before, the zone names were read as UTC (an hour or
+#: two late), "GMT+1" and French day and month names not at all (the entry undated)
+DATES = [
+    ("Fri, 07 Feb 2025 21:06:00 CET", datetime(2025, 2, 7, 20, 6, tzinfo=UTC)),
+    ("Tue, 06 May 2025 10:00:00 CEST", datetime(2025, 5, 6, 8, 0, tzinfo=UTC)),
+    ("Tue, 06 May 2025 10:00:00 MESZ", datetime(2025, 5, 6, 8, 0, tzinfo=UTC)),
+    ("Fri, 07 Feb 2025 21:06:00 GMT+1", datetime(2025, 2, 7, 20, 6, tzinfo=UTC)),
+    ("Tue, 06 May 2025 10:00:00 UTC+2", datetime(2025, 5, 6, 8, 0, tzinfo=UTC)),
+    ("ven., 07 févr. 2025 21:06:00 +0100", datetime(2025, 2, 7, 20, 6, tzinfo=UTC)),
+    ("mardi 6 mai 2025 10:00:00 CEST", datetime(2025, 5, 6, 8, 0, tzinfo=UTC)),
+    ("sam., 01 mars 2025 08:00:00 +0100", datetime(2025, 3, 1, 7, 0, tzinfo=UTC)),
+    # what feedparser read right stays as it was
+    ("Fri, 07 Feb 2025 21:06:00 GMT", datetime(2025, 2, 7, 21, 6, tzinfo=UTC)),
+    ("Fri, 07 Feb 2025 21:06:00 EST", datetime(2025, 2, 8, 2, 6, tzinfo=UTC)),
+    ("Fri, 07 Dec 2025 21:06:00 +0100", datetime(2025, 12, 7, 20, 6, tzinfo=UTC)),
+    ("2025-02-07T21:06:00+01:00", datetime(2025, 2, 7, 20, 6, tzinfo=UTC)),
+]
+
+
+def _rss(date: str) -> bytes:
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Fil</title>"
+        f"<item><title>T</title><link>https://exemple-journal.fr/a</link><pubDate>{date}</pubDate>"
+        "</item></channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(("raw", "instant"), DATES)
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_rss_dates_with_european_zones_and_french_names(raw: str, instant: datetime, fast: bool) -> None:
+    feed = parse_feed(_rss(raw), BASE, "application/rss+xml", fast=fast)
+    assert feed.entries[0].published_at == instant
+
+
+@pytest.mark.parametrize(("raw", "instant"), DATES[:6])
+def test_atom_and_json_feed_dates_are_read_the_same_way(raw: str, instant: datetime) -> None:
+    atom = (
+        "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'><title>Fil</title>"
+        f"<entry><title>T</title><link href='https://exemple-journal.fr/a'/><id>urn:a</id>"
+        f"<published>{raw}</published></entry></feed>"
+    ).encode()
+    assert parse_feed(atom, BASE, "application/atom+xml").entries[0].published_at == instant
+    body = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Fil",
+        "items": [{"id": "a", "url": "https://exemple-journal.fr/a", "date_published": raw}],
+    }
+    got = parse_feed(json.dumps(body).encode(), BASE, "application/feed+json")
+    assert got.entries[0].published_at == instant
