@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from monitors.collect.http import HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle, fetch
 from monitors.collect.robots import RobotsCache
@@ -128,6 +129,28 @@ def _published(
     if feed is not None and feed.date() == extracted.date():
         return feed
     return extracted
+
+
+def _date_evidence(
+    extracted: Extracted, feed: datetime | None, published: datetime | None
+) -> dict[str, Any] | None:
+    """The extraction's evidence, with the feed's part: why its date was refused, or that it
+    is the publication date (``published_from`` "feed ...", the page's own in ``published_page``)."""
+    evidence = extracted.evidence
+    why = impossible(feed) if feed is not None else None
+    if feed is not None and why:
+        evidence = dict(evidence or {})
+        refused = {"source": "feed", "value": feed.isoformat(), "why": why}
+        evidence["dates_rejected"] = [*evidence.get("dates_rejected", []), refused]
+    elif published is not None and published != extracted.published_at:
+        evidence = dict(evidence or {})
+        if extracted.published_at is None:
+            evidence["published_from"] = "feed (the page gives no date)"
+        else:
+            page = {"source": evidence.get("published_from"), "value": extracted.published_at.isoformat()}
+            evidence["published_page"] = page
+            evidence["published_from"] = "feed (the page's day, with a time)"
+    return evidence
 
 
 def pick_declared_language(page: str | None, feed: str | None) -> tuple[str | None, str | None]:
@@ -278,13 +301,7 @@ def _analysed(
     title = extracted.title or item.feed_title
     lang = detect_language(extracted.text, title=title)
     published = _published(extracted.published_at, item.feed_published_at)
-    evidence = extracted.evidence
-    feed_at = item.feed_published_at
-    why = impossible(feed_at) if feed_at is not None else None
-    if feed_at is not None and why:  # the evidence says why the feed's date was not used
-        evidence = dict(evidence or {})
-        refused = {"source": "feed", "value": feed_at.isoformat(), "why": why}
-        evidence["dates_rejected"] = [*evidence.get("dates_rejected", []), refused]
+    evidence = _date_evidence(extracted, item.feed_published_at, published)
     day = published.date() if published else None
     rel_result = score_relevance(
         topic, extracted.text, title=title, description=extracted.description, published_at=day, url=canonical

@@ -256,3 +256,29 @@ def test_a_feed_date_no_page_date_could_be_is_not_the_publication(feed_date: dat
     item = QueueItem(id=1, source_id=1, url=URL, canonical_url=URL, feed_published_at=fine)
     out = analyse_page(item, _fetched(page().encode()), load_topic())
     assert out.article is not None and out.article.published_at == fine
+
+
+def test_the_evidence_names_the_feed_when_its_date_is_the_publication() -> None:
+    """Before: an undated page stored with its feed's date had no published_from, and a page
+    whose day the feed gave with a time kept the page's field as published_from."""
+    at = datetime(2025, 2, 7, 20, 6, tzinfo=UTC)
+    item = QueueItem(id=1, source_id=1, url=URL, canonical_url=URL, feed_published_at=at)
+    out = analyse_page(item, _fetched(page().encode()), load_topic())
+    assert out.article is not None and out.article.published_at == at
+    assert out.article.extraction_evidence is not None
+    assert out.article.extraction_evidence["published_from"] == "feed (the page gives no date)"
+    dated = page(head='<meta property="article:published_time" content="2025-02-07">')
+    out = analyse_page(item, _fetched(dated.encode()), load_topic())
+    assert out.article is not None and out.article.published_at == at
+    evidence = out.article.extraction_evidence
+    assert evidence is not None
+    assert evidence["published_from"] == "feed (the page's day, with a time)"
+    assert evidence["published_page"] == {
+        "source": "meta article:published_time",
+        "value": "2025-02-07T00:00:00+00:00",
+    }
+    # the page's own date stays the page's
+    other = page(head='<meta property="article:published_time" content="2025-02-06">')
+    out = analyse_page(item, _fetched(other.encode()), load_topic())
+    assert out.article is not None and out.article.extraction_evidence is not None
+    assert out.article.extraction_evidence["published_from"] == "meta article:published_time"
