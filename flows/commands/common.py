@@ -70,6 +70,25 @@ def at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+#: PostgreSQL's LIMIT is a bigint
+BIGINT_MAX = 2**63 - 1
+#: ``search_articles(query, max_results integer)`` takes an integer
+INTEGER_MAX = 2**31 - 1
+
+
+def row_count(ceiling: int = BIGINT_MAX) -> Callable[[str], int]:
+    """An argparse type for a count of rows (``--limit N``, ``--batch-size N``): a whole number
+    from 1, one beyond ``ceiling`` (a user's "all") taken as ``ceiling``. No table holds that
+    many rows, and the database refuses more (a DataError traceback: LIMIT is a bigint)."""
+    whole = at_least(1)
+
+    def parse(value: str) -> int:
+        return min(whole(value), ceiling)
+
+    parse.__name__ = "whole number"
+    return parse
+
+
 def above_zero(value: str) -> float:
     """An argparse type: a number above 0."""
     try:

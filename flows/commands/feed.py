@@ -8,7 +8,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import at_least, prepare_database, replaced_when_complete, unknown_topic
+from flows.commands.common import (
+    at_least,
+    prepare_database,
+    replaced_when_complete,
+    row_count,
+    unknown_topic,
+)
 
 EXAMPLE = """example:
   veille feed --output relevant.atom              # write the feed once
@@ -38,7 +44,7 @@ def register(sub: Any) -> None:
         "--serve", type=at_least(0, 65535), metavar="PORT", help=f"serve it at http://HOST:PORT{FEED_PATH}"
     )
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
-    p.add_argument("--limit", "-n", type=at_least(1), default=50, metavar="N", help="newest N articles (50)")
+    p.add_argument("--limit", "-n", type=row_count(), default=50, metavar="N", help="newest N articles (50)")
     p.add_argument(
         "--title",
         default="veille: articles pertinents",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from flows.commands.common import at_least, prepare_database
+from flows.commands.common import prepare_database, row_count
 
 EXAMPLE = """Only articles whose topic_version differs from the topic's are rescored (all of them
 with --all); a second rescore finds nothing to do. Language is not recomputed. Then every topic
@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
     p.add_argument("--all", action="store_true", help="rescore every article, whatever its topic version")
     p.add_argument(
         "--batch-size",
-        type=at_least(1),
+        type=row_count(),
         default=200,
         metavar="N",
         help="articles per transaction (default: 200)",

@@ -7,7 +7,7 @@ import re
 import sys
 from typing import Any
 
-from flows.commands.common import at_least, prepare_database, terminal_safe, unknown_topic
+from flows.commands.common import INTEGER_MAX, prepare_database, row_count, terminal_safe, unknown_topic
 from monitors.archive.web_query import MAX_QUERY_WORDS, QueryError, web_query
 
 EXAMPLE = """example:
@@ -53,7 +53,10 @@ def register(sub: Any) -> None:
         type=_query,
         help=f'web-search syntax: words, "phrase", OR, -word (at most {MAX_QUERY_WORDS} words)',
     )
-    p.add_argument("--limit", "-n", type=at_least(1), default=20, metavar="N", help="at most N results (20)")
+    # search_articles takes an integer: a limit beyond it (a user's "all") is taken as it
+    p.add_argument(
+        "--limit", "-n", type=row_count(INTEGER_MAX), default=20, metavar="N", help="at most N results (20)"
+    )
     p.add_argument("--relevant", action="store_true", help="only articles relevant to the AI Action Summit")
     p.add_argument("--topic", metavar="NAME", help="only articles relevant to this topic (article_topics)")
     p.add_argument("--json", action="store_true", help="one JSON object per result")
@@ -78,7 +81,7 @@ def handle(args: argparse.Namespace) -> int:
         hits = search(
             session,
             args.query,
-            args.limit if args.topic is None else max(args.limit * 10, 200),
+            args.limit if args.topic is None else min(max(args.limit * 10, 200), INTEGER_MAX),
             args.relevant,
         )
         evidence = evidence_of(session, [h.id for h in hits], args.topic)

@@ -7,7 +7,7 @@ import sys
 from datetime import datetime, time
 from typing import Any
 
-from flows.commands.common import at_least, date_arg, prepare_database, terminal_safe
+from flows.commands.common import date_arg, prepare_database, row_count, terminal_safe
 
 EXAMPLE = """example:
   veille stories                              # widest stories first
@@ -17,10 +17,6 @@ EXAMPLE = """example:
 A story groups the articles of one news event across outlets and languages (docs/stories.md).
 In psql: SELECT * FROM stories_by_day; SELECT * FROM story_outlets WHERE story_id = 1;
 """
-
-
-#: PostgreSQL's LIMIT is a bigint.
-_MAX_LIMIT = 2**63 - 1
 
 
 def register(sub: Any) -> None:
@@ -40,7 +36,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--since", type=date_arg, metavar="D", help="only stories last seen on or after D (YYYY-MM-DD)"
     )
-    p.add_argument("--limit", "-n", type=at_least(1), default=30, metavar="N", help="at most N stories (30)")
+    p.add_argument("--limit", "-n", type=row_count(), default=30, metavar="N", help="at most N stories (30)")
     p.add_argument("--json", action="store_true", help="one JSON object per story")
     p.set_defaults(handler=handle)
 
@@ -73,8 +69,7 @@ def handle(args: argparse.Namespace) -> int:
     from monitors.archive.story_report import list_stories
 
     with session_scope() as session:
-        # a limit beyond PostgreSQL's bigint ("all") was a DataError: there are fewer stories
-        stories = list_stories(session, since=since, topic=topic, limit=min(args.limit, _MAX_LIMIT))
+        stories = list_stories(session, since=since, topic=topic, limit=args.limit)
     if args.json:  # strict JSON, its control characters escaped (DEL and C1 too)
         from monitors.archive.export import json_line
 
