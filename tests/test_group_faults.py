@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,10 +14,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from flows.cli import main
 from monitors.archive.store import store_article
 from monitors.group.copies import compare, profile
 from monitors.group.stories import features
 from monitors.group.urls import canonicalize_url
+from tests.site import LocalSite, rss_feed, seed_pages, write_sources
+from tests.test_direct_cycle import direct  # noqa: F401 - the fixture: `veille run` with no flow
 from tests.test_neardup_store import _links, _outcome, _pairs, _source
 from tests.test_stories import DIRECTIVE_VOTE, EN, FR, FR_OTHER_NEWSROOM, SAME_MINISTER_LATER
 from tests.test_story_store import T0, _store, _story
@@ -363,3 +368,30 @@ def test_an_undetermined_article_is_not_linked_as_a_translation(db: Session) -> 
     links = _links(db, [report, teaser])
     assert links == {report: (None, None), teaser: (None, None)}
     assert _story(db, teaser) == _story(db, report)  # the same event, not a copy
+
+
+@pytest.mark.usefixtures("direct")
+def test_a_feed_link_with_raw_spaces_is_fetched_as_a_browser_would(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A feed's ``<link>`` with spaces in its path (a CMS's file name, written as it is) was
+    declined as unusable (whitespace), the article never fetched; a browser escapes the spaces
+    (%20) and opens the page. It is fetched, stored under the escaped URL and queued once."""
+    page = seed_pages()[0]
+    site.add("/mon%20article%20sur%20le%20sommet.html", page.html)
+    when = page.spec.published
+    feed = rss_feed(site.base, [(page.spec.feed_title, "mon article sur le sommet.html", when)])
+    site.add("/feed.xml", feed, content_type="application/rss+xml; charset=utf-8")
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Spaces", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["run", "--sources", str(sources)]) == 0, out.getvalue()
+    with clean_db.connect() as conn:
+        stored = conn.execute(sa.text("SELECT canonical_url FROM articles")).scalars().all()
+        declined = conn.execute(sa.text("SELECT reason FROM fetch_log WHERE outcome = 'skipped'")).all()
+    assert stored == [f"{site.base}/mon%20article%20sur%20le%20sommet.html"]
+    assert declined == []
+    assert len(site.hits("/mon%20article%20sur%20le%20sommet.html")) == 1

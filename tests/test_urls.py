@@ -6,7 +6,7 @@ import random
 from urllib.parse import quote
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from monitors.group.urls import _is_tracking, canonicalize_url, host_of, same_site
@@ -266,6 +266,41 @@ def test_invalid_urls_raise_value_error(bad: str) -> None:
         canonicalize_url(bad)
 
 
+def test_a_link_with_raw_spaces_is_the_page_a_browser_opens() -> None:
+    """A feed, sitemap or listing link with a space in its path or query ("/mon article.html",
+    a CMS's file name) was refused as unusable, the article never fetched; a browser (WHATWG
+    URL) escapes it (%20) and opens the page. A space in the host, and control characters
+    anywhere, are still refused."""
+    page = "https://site.fr/mon%20article.html?q=sommet%20IA"
+    assert canonicalize_url("https://site.fr/mon article.html?q=sommet IA") == page
+    assert canonicalize_url("\u00a0 https://site.fr/mon article.html?q=sommet%20IA \n") == page
+    assert canonicalize_url('https://site.fr/a"<>`{}|b') == "https://site.fr/a%22%3C%3E%60%7B%7D%7Cb"
+    assert canonicalize_url("https://site.fr/a", "/mon article.html") == "https://site.fr/mon%20article.html"
+    for bad in (
+        "https://si te.fr/a",
+        "https://site.fr\u00a0/a",
+        "https://us er@site.fr/a",
+        "https://site.fr/a\tb",
+        "https://site.fr/a\nb",
+        "https://site.fr/a?b=\x00",
+        "https://site.fr/a\x85b",
+    ):
+        with pytest.raises(ValueError):
+            canonicalize_url(bad)
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(["http", "https"]), _HOSTS, _PATH, _QUERY)
+def test_raw_spaces_are_escaped_spaces(
+    scheme: str, host: str, path: str, query: list[tuple[str, str]]
+) -> None:
+    raw = f"{scheme}://{host}{path}" + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "")
+    assume(raw == raw.rstrip())  # a trailing space is stripped, as browsers do, not escaped
+    once = canonicalize_url(raw)
+    assert canonicalize_url(raw.replace(" ", "%20")) == once
+    assert canonicalize_url(once) == once and " " not in once
+
+
 def test_the_order_of_a_repeated_keys_values_is_kept() -> None:
     """PHP reads the last of ``?id=1&id=2``, Django's getlist() gives them in order: the two
     orders are two pages, which sorting the pairs made one URL (the second never fetched)."""
@@ -327,11 +362,12 @@ def test_host_of() -> None:
 
 def test_the_character_checks_of_split_and_normalize_percent_hold_for_every_code_point() -> None:
     """The regexes that replaced per-character loops accept exactly what the loops did."""
-    from monitors.group.urls import _PATH_SAFE, _PLAIN_PATH, _SPACE_OR_CONTROL
+    from monitors.group.urls import _CONTROL, _PATH_SAFE, _PLAIN_PATH, _SPACE_OR_CONTROL
 
     for code in range(0x110000):
         c = chr(code)
         assert bool(_SPACE_OR_CONTROL.search(c)) == (c.isspace() or code < 0x20), hex(code)
+        assert bool(_CONTROL.search(c)) == (code < 0x20 or code == 0x85), hex(code)
         assert bool(_PLAIN_PATH.fullmatch(c)) == (c in _PATH_SAFE), hex(code)
 
 

@@ -113,8 +113,11 @@ _PATH_SAFE = frozenset(_UNRESERVED | set("!$&'()*+,;=:@/"))
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
 # A path of characters kept literally and no escape: _normalize_percent gives it back as it is.
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
-# What str.isspace() calls a space, and the C0 controls (tests/test_urls.py checks every code point).
+# What str.isspace() calls a space, and the C0 controls (tests/test_urls.py checks every code point):
+# refused in the host (and the rest of the authority), as a browser does.
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
+# The C0 controls and NEL (the C1 control str.isspace() counts): refused anywhere.
+_CONTROL = re.compile(r"[\x00-\x1f\x85]")
 _HEX = "0123456789ABCDEF"
 # The host and port of a netloc whose host is an IPv6 literal: "[::1]" or "[::1]:8080".
 _BRACKETED = re.compile(r"\[[^\[\]]*\](?::[0-9]*)?")
@@ -245,8 +248,10 @@ def _split(url: str) -> tuple[str, str, int | None, str, str]:
     text = url.strip()
     if not text:
         raise ValueError("empty URL")
-    if _SPACE_OR_CONTROL.search(text):
-        raise ValueError(f"URL contains whitespace or control characters: {url!r}")
+    # a space in the path or the query ("/mon article.html", a CMS's file name) is escaped
+    # below (%20), as browsers do (WHATWG URL): refused, the article was never fetched
+    if _CONTROL.search(text):
+        raise ValueError(f"URL contains control characters: {url!r}")
     if len(text) > MAX_URL_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_URL_BYTES:
         raise ValueError(f"URL longer than {MAX_URL_BYTES} bytes: {text[:80]!r}...")
     try:
@@ -254,6 +259,8 @@ def _split(url: str) -> tuple[str, str, int | None, str, str]:
         port = parts.port
     except ValueError as exc:
         raise ValueError(f"malformed URL {url!r}: {exc}") from exc
+    if _SPACE_OR_CONTROL.search(parts.netloc):
+        raise ValueError(f"URL contains whitespace in its host (or port, user info): {url!r}")
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES:
         raise ValueError(f"not an absolute http(s) URL: {url!r}")
