@@ -131,6 +131,26 @@ def test_rescore_command_reports_sides(archive: dict[str, int], clean_db: sa.Eng
     assert "rescored 0 articles" in out.getvalue()
 
 
+def test_rescore_with_another_topics_file_leaves_the_articles_columns(
+    archive: dict[str, int], clean_db: sa.Engine
+) -> None:
+    """The articles' relevance columns hold the summit topic's scores (docs/topics.md). Before,
+    `veille rescore --topic eu_ai_act.toml` (its help: "`--topic FILE` does one topic") wrote
+    the EU AI Act's scores into them, so the views, the export and the feed counted that topic
+    as the summit's until the daily maintenance put them back."""
+    eu_file = DEFAULT_TOPIC_PATH.parent / "eu_ai_act.toml"
+    before = _state(clean_db, archive)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["rescore", "--topic", str(eu_file)]) == 0
+    assert _state(clean_db, archive) == before
+    assert "relevance columns left as they are" in out.getvalue()
+    assert "article_topics: 3 articles scored for topic eu_ai_act" in out.getvalue()
+    with clean_db.connect() as conn:
+        scored = conn.execute(sa.text("SELECT topic, version FROM article_topics")).all()
+    assert sorted(set(scored)) == [("eu_ai_act", load_topic(eu_file).version)] and len(scored) == 3
+
+
 def test_rescores_read_the_stored_canonical_url(clean_db: sa.Engine, tmp_path: Path) -> None:
     """``veille rescore`` and the topic rescore score with the article's canonical URL, as the
     pipeline did: with the URL zone on (``[zones] url``), an untitled paragraph-sized text of a

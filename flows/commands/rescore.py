@@ -13,10 +13,13 @@ with --all); a second rescore finds nothing to do. Language is not recomputed. T
 of the topic folder (VEILLE_TOPICS_DIR, default monitors/topics; or only --topic) is scored
 into article_topics for the articles lacking its current version: adding or editing a topic
 file rescores the archive, with a progress bar; a removed topic's rows stay (its history).
+The articles' own relevance columns hold the AI Action Summit topic's scores: --topic with
+another topic's file (another name) scores article_topics only.
 
 example:
   veille rescore                          # after editing monitors/topics/ai_summit.toml
   veille rescore --all --batch-size 500
+  veille rescore --topic monitors/topics/eu_ai_act.toml   # that topic's article_topics rows only
 """
 
 
@@ -53,6 +56,9 @@ def handle(args: argparse.Namespace) -> int:
     from monitors.judge.topic_set import load_topics
 
     topic = load_topic(args.topic)
+    # the articles' own relevance columns hold the default topic's scores (the pipeline writes
+    # them with it); another topic given by --topic goes to article_topics only
+    summit = topic.name == load_topic().name
     console = Console(stderr=True)
     with Progress(
         TextColumn("rescoring {task.description}"),
@@ -62,15 +68,17 @@ def handle(args: argparse.Namespace) -> int:
         console=console,
         disable=not console.is_terminal,
     ) as progress:
-        task = progress.add_task("rescore", total=None)
-        report = rescore(
-            get_engine(),
-            topic,
-            all_articles=args.all,
-            batch_size=args.batch_size,
-            on_start=lambda total: progress.update(task, total=total),
-            on_batch=lambda done: progress.advance(task, done),
-        )
+        report = None
+        if summit:
+            task = progress.add_task("rescore", total=None)
+            report = rescore(
+                get_engine(),
+                topic,
+                all_articles=args.all,
+                batch_size=args.batch_size,
+                on_start=lambda total: progress.update(task, total=total),
+                on_batch=lambda done: progress.advance(task, done),
+            )
         # every topic of the folder (or the one given) into article_topics: a topic added or
         # edited is scored on the whole archive; the rows of a removed topic stay
         topics = [topic] if args.topic else load_topics()
@@ -83,11 +91,17 @@ def handle(args: argparse.Namespace) -> int:
             on_start=lambda total: progress.update(per_topic, total=total),
             on_batch=lambda n: progress.advance(per_topic, n),
         )
-    print(f"rescored {report.rescored} articles with topic {report.topic_version}")
-    print(f"  {report.became_relevant} not relevant -> relevant")
-    print(f"  {report.became_not_relevant} relevant -> not relevant")
-    if report.rescored == 0:
-        print("  nothing to do: every article already carries this topic version", file=sys.stderr)
+    if report is None:
+        print(
+            f"articles' relevance columns left as they are: they hold topic {load_topic().name}'s"
+            f" scores, not {topic.name}'s"
+        )
+    else:
+        print(f"rescored {report.rescored} articles with topic {report.topic_version}")
+        print(f"  {report.became_relevant} not relevant -> relevant")
+        print(f"  {report.became_not_relevant} relevant -> not relevant")
+        if report.rescored == 0:
+            print("  nothing to do: every article already carries this topic version", file=sys.stderr)
     for name, count in done.items():
         print(f"article_topics: {count} articles scored for topic {name}")
     return 0
