@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -190,3 +191,44 @@ def test_rescores_read_the_stored_canonical_url(clean_db: sa.Engine, tmp_path: P
         ).one()
     assert relevant and words.endswith("sommet de l IA a paris les syndicats reclament")
     assert tuple(topic_row) == (True, words)
+
+
+def test_a_rescore_that_loses_the_database_says_so_and_a_rerun_finishes(
+    archive: dict[str, int],
+    clean_db: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The server ends the rescore's connection in its second batch (a restart, an
+    administrator's pg_terminate_backend). Before: the command ended in a psycopg traceback.
+    Now: one line, cause first, saying what stays and what to do; the rerun it advises
+    resumes where the first stopped."""
+    import monitors.judge.rescore as rescore_module
+
+    real = rescore_module.score_relevance
+    calls = 0
+
+    def end_the_connection(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the first batch (one article) is committed
+            with clean_db.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname ="
+                        " current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction'"
+                    )
+                )
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rescore_module, "score_relevance", end_the_connection)
+    capsys.readouterr()
+    assert main(["rescore", "--batch-size", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("veille: error: lost the database during the rescore") and "Traceback" not in err
+    assert "run `veille rescore` again" in err and err.count("\n") == 1, err
+    monkeypatch.setattr(rescore_module, "score_relevance", real)
+    assert main(["rescore"]) == 0
+    out = capsys.readouterr().out
+    assert "rescored 2 articles" in out  # the first batch stayed done
+    assert {v[1] for v in _state(clean_db, archive).values()} == {load_topic().version}

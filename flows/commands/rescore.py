@@ -49,7 +49,7 @@ def handle(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from monitors.archive.db import get_engine
+    from monitors.archive.db import get_engine, lost_database_reported
     from monitors.archive.topic_scores import rescore_topics
     from monitors.judge.relevance import load_topic
     from monitors.judge.rescore import rescore
@@ -60,14 +60,18 @@ def handle(args: argparse.Namespace) -> int:
     # them with it); another topic given by --topic goes to article_topics only
     summit = topic.name == load_topic().name
     console = Console(stderr=True)
-    with Progress(
-        TextColumn("rescoring {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    ) as progress:
+    # batches are committed one by one: after a lost database, a rerun resumes
+    with (
+        lost_database_reported("the rescore", "veille rescore"),
+        Progress(
+            TextColumn("rescoring {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        ) as progress,
+    ):
         report = None
         if summit:
             task = progress.add_task("rescore", total=None)

@@ -220,6 +220,28 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         session.close()
 
 
+#: SQLSTATEs of a connection the server ended: connection exceptions, and an administrator's
+#: or a crash's shutdown (pg_terminate_backend, a restart)
+_LOST = ("08", "57P01", "57P02", "57P03")
+
+
+@contextmanager
+def lost_database_reported(what: str, again: str) -> Iterator[None]:
+    """Turn the loss of the database during ``what`` (a restart, a connection the server
+    ended) into :class:`DatabaseUnavailable`, one line saying to run ``again``, instead of the
+    driver's traceback; any other error goes through as it is."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        if not (exc.connection_invalidated or (sqlstate and sqlstate.startswith(_LOST))):
+            raise
+        cause = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        raise DatabaseUnavailable(
+            f"lost the database during {what} ({cause}): what was committed stays; run `{again}` again"
+        ) from exc
+
+
 def alembic_config(url: str):
     from alembic.config import Config
 
