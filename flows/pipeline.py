@@ -296,9 +296,11 @@ def ingest_worker_task(
         if budget is not None:
             size = min(size, budget - len(report.statuses))
         unsettled: list[int] = []
+        token: int | None = None
         try:
+            token = holder.token()
             with session_scope() as session:
-                items = claim_items(session, size, holder.token())
+                items = claim_items(session, size, token)
             if not items:
                 break
             unsettled = [item.id for item in items]
@@ -327,32 +329,33 @@ def ingest_worker_task(
                 conflicts += 1
                 logger.warning("%s: the rows are tried again", _cause(exc))
                 with session_scope() as session:
-                    release_claims(session, unsettled)
+                    release_claims(session, unsettled, token)
                 continue
             lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
             lost = lost or isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
             if not lost or len(report.interruptions) >= MAX_RECOVERIES:
                 raise  # not a lost connection (a bug, bad data): the task fails as it is
-            if not _recover(exc, engine, holder, unsettled, report, rt.settings.db_wait):
+            if not _recover(exc, engine, token, unsettled, report, rt.settings.db_wait):
                 break
         logger.info("worker %d: %d pages done (about %d were due)", worker, len(report.statuses), total)
     return report
 
 
 def _recover(
-    exc: Exception, engine: Any, holder: ClaimHolder, unsettled: list[int], report: IngestReport, wait: float
+    exc: Exception, engine: Any, token: int | None, unsettled: list[int], report: IngestReport, wait: float
 ) -> bool:
-    """After a database error: wait for the database, hand back the unsettled rows; whether
-    the worker can go on."""
+    """After a database error: wait for the database, hand back the unsettled rows still held
+    under ``token``; whether the worker can go on. The process's claim holder is left alone:
+    its lock may have outlived this worker's connection, and then protects the rows the other
+    workers are fetching; one that died is replaced at the next claim (``ClaimHolder.token``)."""
     logger = run_logger()
     reason = _cause(exc)
     report.interruptions.append(f"database lost: {reason}")
     logger.warning("database lost (%s): waiting up to %.0f s for it", reason, wait)
-    holder.close()
     if wait_for_database(engine, wait):
         try:
             with session_scope() as session:
-                released = release_claims(session, unsettled)
+                released = release_claims(session, unsettled, token)
             logger.warning("database back: %d claimed pages handed back to the queue", released)
             return True
         except DBAPIError as again:

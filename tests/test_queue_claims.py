@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from monitors.archive.queue import CLAIM_LEASE, LOCK_SPACE, ClaimHolder, claim_items
+from monitors.archive.queue import CLAIM_LEASE, LOCK_SPACE, ClaimHolder, claim_items, release_claims
 
 
 @pytest.fixture
@@ -135,3 +135,23 @@ def test_the_holder_outlives_an_idle_session_timeout(database_url: str, queue: s
         a.close()
         b.close()
         timed.dispose()
+
+
+def test_a_worker_hands_back_only_the_rows_it_still_holds(queue: sa.Engine) -> None:
+    """A worker that lost the database hands back its unsettled rows when it is back. Before,
+    it handed back every one of them, also those another worker had claimed meanwhile (its
+    lock died with its connection) and was fetching: free again, a third fetched them too."""
+    a, b, c = ClaimHolder(queue), ClaimHolder(queue), ClaimHolder(queue)
+    try:
+        old_token = a.token()
+        unsettled = _claim(queue, a, 3)
+        _end_holder_session(queue, old_token)  # the restart
+        taken = _claim(queue, b, 2)  # b claims two of a's rows (a's lock is gone)
+        assert taken <= unsettled
+        with Session(queue) as session, session.begin():
+            assert release_claims(session, sorted(unsettled), old_token) == 1
+        assert not _claim(queue, c, 6) & taken  # what b holds stays b's
+    finally:
+        a.close()
+        b.close()
+        c.close()

@@ -177,14 +177,17 @@ def claim_items(session: Session, limit: int, token: int | None = None) -> list[
     return sorted((QueueItem(*row) for row in rows), key=lambda i: i.id)
 
 
-def release_claims(session: Session, ids: list[int]) -> int:
-    """Hand back claimed rows that were not settled (the attempt did not happen); returns how
-    many were still leased."""
+def release_claims(session: Session, ids: list[int], token: int | None) -> int:
+    """Hand back the rows claimed under ``token`` that were not settled (the attempt did not
+    happen); returns how many were still held. A row another worker claimed in the meantime
+    (this one's lock died with its connection) stays his: released, it was free for a third
+    worker to fetch as well."""
     if not ids:
         return 0
+    holder = QueuedUrl.claimed_by.is_(None) if token is None else QueuedUrl.claimed_by == token
     result = session.execute(
         update(QueuedUrl)
-        .where(QueuedUrl.id.in_(ids), QueuedUrl.state == "pending", QueuedUrl.claimed_at.is_not(None))
+        .where(QueuedUrl.id.in_(ids), QueuedUrl.state == "pending", QueuedUrl.claimed_at.is_not(None), holder)
         .values(claimed_at=None, claimed_by=None, attempts=sa.func.greatest(QueuedUrl.attempts - 1, 0))
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
