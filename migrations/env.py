@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from monitors.archive.db import database_url
+from monitors.archive.db import connect_args, database_url
 from monitors.archive.models import Base
 
 config = context.config
@@ -23,7 +23,8 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(_url(), poolclass=pool.NullPool)
+    url = _url()
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args(url))
     with engine.connect() as connection:
         # Concurrent `veille run` processes must not migrate at the same time.
         # The lock is the session's: end the transaction that took it, so that Alembic's own

@@ -95,3 +95,58 @@ def test_three_migrates_at_once_on_a_new_data_folder(own_dir: Path) -> None:
     assert all("Traceback" not in err for _, err in outputs), outputs
     assert all("schema at head" in out for out, _ in outputs), outputs
     assert not (data / "pgdata" / "postmaster.pid").exists()  # stopped with its last user
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and never says a word (a dead backend behind a port
+    forward; a firewall dropping packets behaves alike for the client): its port."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def test_a_server_that_never_answers_is_an_error_after_the_connect_timeout(
+    silent_server: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: every command waited for good (or the system's TCP timeout, minutes, for a
+    firewall dropping packets) before any message."""
+    import threading
+    import time
+
+    from flows.cli import main
+    from monitors.archive.db import CONNECT_TIMEOUT
+
+    monkeypatch.setenv("VEILLE_DATABASE_URL", f"postgresql://veille@127.0.0.1:{silent_server}/veille")
+    codes: list[int] = []
+    started = time.monotonic()
+    command = threading.Thread(target=lambda: codes.append(main(["migrate"])), daemon=True)
+    command.start()
+    command.join(timeout=CONNECT_TIMEOUT + 20)
+    assert codes == [2], "still waiting"
+    assert time.monotonic() - started < CONNECT_TIMEOUT + 10
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"veille: error: cannot reach PostgreSQL at postgresql+psycopg://veille@127.0.0.1:{silent_server}"
+    )
+    assert "timeout" in err

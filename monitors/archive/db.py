@@ -103,7 +103,7 @@ def embedded_url(data_dir: Path) -> str:
 def create_database(admin_url: str, name: str) -> None:
     """``CREATE DATABASE`` unless it exists; safe when several processes try at once (the
     loser of the race sees a unique violation or "already exists", and the database is there)."""
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args=connect_args(admin_url))
     try:
         with admin.connect() as conn:
             if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
@@ -187,13 +187,26 @@ def database_url(settings: Settings | None = None) -> str:
     return embedded_url(settings.data_dir)
 
 
+#: Seconds a connection may take to be made (libpq's connect_timeout) unless the URL sets its
+#: own: a server behind a firewall that drops packets, or a port where nothing answers, hung
+#: every command for minutes (the system's TCP timeout) or for good before "cannot reach".
+CONNECT_TIMEOUT = 10
+
+
+def connect_args(url: str) -> dict[str, Any]:
+    """The driver's arguments for ``url``: :data:`CONNECT_TIMEOUT` unless the URL has one."""
+    return {} if "connect_timeout" in make_url(url).query else {"connect_timeout": CONNECT_TIMEOUT}
+
+
 def get_engine(url: str | None = None) -> Engine:
     """One pooled engine per URL for the whole process (tasks run in threads)."""
     url = url or database_url()
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            engine = sa.create_engine(
+                url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args(url)
+            )
             _engines[url] = engine
     return engine
 
@@ -360,7 +373,7 @@ def _unknown_revisions(url: str) -> set[str]:
 
     known = {script.revision for script in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()}
     check_connection(url)
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(url, connect_args=connect_args(url))
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_heads()
@@ -371,7 +384,7 @@ def _unknown_revisions(url: str) -> set[str]:
 
 def check_connection(url: str) -> None:
     """Raise :class:`DatabaseUnavailable` with a readable reason if the server does not answer."""
-    engine = sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args(url))
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
