@@ -150,3 +150,22 @@ def test_a_server_that_never_answers_is_an_error_after_the_connect_timeout(
         f"veille: error: cannot reach PostgreSQL at postgresql+psycopg://veille@127.0.0.1:{silent_server}"
     )
     assert "timeout" in err
+
+
+def test_db_commands_with_a_configured_server(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/operating.md: with VEILLE_DATABASE_URL set, `db start` and `db stop` have nothing
+    to do and `veille db status` says whether that server answers, exit 1 if not (the compose
+    healthcheck). A guard: it passed when written."""
+    from flows.cli import main
+
+    monkeypatch.setenv("VEILLE_DATABASE_URL", database_url)
+    assert main(["db", "status"]) == 0
+    assert "state: answering" in capsys.readouterr().out
+    for action in ("start", "stop"):
+        assert main(["db", action]) == 0
+        assert f"no embedded server to {action}" in capsys.readouterr().out
+    monkeypatch.setenv("VEILLE_DATABASE_URL", "postgresql://veille@127.0.0.1:9/veille")
+    assert main(["db", "status"]) == 1
+    assert "state: not answering: cannot reach PostgreSQL at" in capsys.readouterr().out
