@@ -373,3 +373,19 @@ def test_unreadable_dates_are_listed_with_the_rejected_ones() -> None:
     phrase = {"source": "phrase publié le", "value": "Publié le 31 février 2025", "why": "unreadable"}
     assert phrase in rejected
     assert {"source": "url", "value": "/2025/02/30", "why": "unreadable"} in rejected
+
+
+def test_a_modification_before_the_publication_is_listed_as_rejected() -> None:
+    head = (
+        '<meta property="article:published_time" content="2025-02-07T21:06:00+01:00">'
+        '<meta property="article:modified_time" content="2025-02-01T08:00:00+01:00">'
+    )
+    art = extract_article(page(head), URL, now=NOW)
+    assert art.modified_at is None and art.evidence is not None
+    assert art.evidence["dates_rejected"] == [
+        {
+            "source": "meta article:modified_time",
+            "value": "2025-02-01T08:00:00+01:00",
+            "why": "a modification before the publication",
+        }
+    ]

@@ -760,7 +760,9 @@ def choose_dates(
         best_mod = min(modified, key=lambda c: (_rank(c[0]), -c[2]))
         mod = best_mod[1]
         if published is not None and mod < published:
-            mod = None  # a "modification" before the publication is noise
+            mod = None  # a "modification" before the publication is noise: say so
+            why = "a modification before the publication"
+            rejected.append({"source": best_mod[0], "value": best_mod[1].isoformat(), "why": why})
         else:
             evidence["modified_from"] = best_mod[0]
     if rejected:
