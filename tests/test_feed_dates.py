@@ -21,6 +21,7 @@ DATES = [
     ("ven., 07 févr. 2025 21:06:00 +0100", datetime(2025, 2, 7, 20, 6, tzinfo=UTC)),
     ("mardi 6 mai 2025 10:00:00 CEST", datetime(2025, 5, 6, 8, 0, tzinfo=UTC)),
     ("sam., 01 mars 2025 08:00:00 +0100", datetime(2025, 3, 1, 7, 0, tzinfo=UTC)),
+    ("lun. 1er déc. 2025 08:00 CET", datetime(2025, 12, 1, 7, 0, tzinfo=UTC)),
     # what feedparser read right stays as it was
     ("Fri, 07 Feb 2025 21:06:00 GMT", datetime(2025, 2, 7, 21, 6, tzinfo=UTC)),
     ("Fri, 07 Feb 2025 21:06:00 EST", datetime(2025, 2, 8, 2, 6, tzinfo=UTC)),

@@ -405,9 +405,16 @@ _ZONES = {
 _ZONE = re.compile(
     r"\s(?:(?P<name>[a-z]{3,4})|(?:gmt|utc)(?P<sign>[+-])(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?)$", re.I
 )
-_FR_DAY = re.compile(r"^\s*(?:lun|mar|mer|jeu|ven|sam|dim)[a-z]*\.?,?\s+", re.I)
+_FR_MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+#: A French day name before a day and a French month ("ven., 07 févr.", "mardi 6 mai"), not
+#: an English month ("Mar. 7, 2025", "March 7").
+_FR_DAY = re.compile(
+    r"^\s*(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lun|mar|mer|jeu|ven|sam|dim)\.?,?\s+"
+    rf"(?=[0-3]?[0-9](?:er)?\s+(?:{_FR_MONTH_NAMES})\b)",
+    re.I,
+)
 _EN_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_FR_MONTH = re.compile(r"(?<=\s)(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\b\.?", re.I)
+_FR_MONTH = re.compile(rf"(?<=\s)({_FR_MONTH_NAMES})\b\.?", re.I)
 
 
 def rfc822_in_english(value: str) -> str:
@@ -415,7 +422,7 @@ def rfc822_in_english(value: str) -> str:
     email.utils read right: a zone name they do not know ("CET", "CEST", "MESZ") or "GMT+1"
     as an offset, French day and month names ("ven., 07 févr. 2025", a server's French
     locale) in English. Anything else comes back as it was (stripped)."""
-    fixed = _FR_DAY.sub("", value.strip())
+    fixed = re.sub(r"(?<![0-9])1er(?=\s)", "1", _FR_DAY.sub("", value.strip()))
     fixed = _FR_MONTH.sub(lambda m: _EN_MONTHS[MONTHS[m[1].lower()] - 1], fixed)
     zone = _ZONE.search(fixed)
     if zone and zone["name"] and zone["name"].lower() in _ZONES:
