@@ -3,6 +3,8 @@ independent reports that must stay apart."""
 
 from __future__ import annotations
 
+import random
+
 from monitors.group.copies import compare, profile
 
 FULL = (
@@ -145,3 +147,61 @@ def test_reports_in_the_other_language_sharing_every_name_and_number_are_not_tra
     ):
         evidence = compare(profile(report, lang), profile(other, other_lang))
         assert evidence.anchors >= 0.9 and evidence.rule is None
+
+
+def _pages(seed: int, words: int) -> str:
+    """``words`` words of made-up prose (lower-case words, some names and numbers), in sentences."""
+    rnd = random.Random(seed)
+    vocabulary = [f"{rnd.choice('bcdfglmnprstv')}{rnd.choice('aeiou')}{n:03d}tion" for n in range(800)]
+    names = ["Dati", "Lyon", "Rouen", "Nancy", "Macron", "Bruxelles", "Mistral", "Pau"]
+    out = []
+    for i in range(words):
+        r = rnd.random()
+        out.append(
+            rnd.choice(names)
+            if r < 0.05
+            else str(rnd.randrange(10, 99))
+            if r < 0.08
+            else rnd.choice(vocabulary)
+        )
+        if i % 20 == 19:
+            out[-1] += "."
+    return " ".join(out)
+
+
+def test_the_in_order_measures_of_a_huge_text_read_its_first_pages_only() -> None:
+    """Two 30,000-word texts took 13 s a comparison (longest common subsequences, quadratic),
+    up to 30 per stored article with its story locks held. The in-order measures read the
+    first MAX_ORDERED_WORDS words of each text (their figures are those of the first pages:
+    the compared size is bounded); the 5-gram containment and the length take the whole text."""
+    from monitors.group.copies import MAX_ORDERED_WORDS
+
+    huge = _pages(1, 30_000).split()
+    edited = [w if i % 9 else "autrement" for i, w in enumerate(huge[:20_000])] + _pages(2, 10_000).split()
+    a, b = profile(" ".join(huge), "fr"), profile(" ".join(edited), "fr")
+    assert (
+        len(a.words) == 30_000 and len(a.content) <= MAX_ORDERED_WORDS and len(a.anchors) <= MAX_ORDERED_WORDS
+    )
+    whole = compare(a, b)
+    first = compare(
+        profile(" ".join(huge[:MAX_ORDERED_WORDS]), "fr"), profile(" ".join(edited[:MAX_ORDERED_WORDS]), "fr")
+    )
+    assert (whole.words, whole.words_longer, whole.anchors) == (
+        first.words,
+        first.words_longer,
+        first.anchors,
+    )
+    assert whole.shorter_words == 30_000 and whole.containment < first.containment  # the whole texts
+    assert whole.rule == first.rule == "containment"  # the same words in order, one word in 9 changed
+
+
+def test_a_huge_copy_edited_after_the_first_pages_is_still_a_copy() -> None:
+    """The cap bounds the cost, not the judgment: a huge text and the same with its last pages
+    rewritten are one article (5-gram containment over the whole texts), a summary of its
+    start is contained in it, and two huge texts of their own are no copies."""
+    body = _pages(3, 24_000)
+    huge = FULL + "\n" + body
+    edited = FULL + "\n" + body[: len(body) * 9 // 10] + " " + _pages(4, 2_000)
+    assert compare(profile(huge, "fr"), profile(edited, "fr")).rule == "containment"
+    assert compare(profile(SUMMARY, "fr"), profile(huge, "fr")).rule == "containment"
+    assert compare(profile(huge, "fr"), profile(_pages(5, 26_000), "fr")).rule is None

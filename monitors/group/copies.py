@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 __all__ = [
+    "MAX_ORDERED_WORDS",
     "MIN_CONTAINED_WORDS",
     "UNDETERMINED",
     "CopyEvidence",
@@ -65,6 +66,13 @@ TRANSLATION_ALIGNED = 0.5
 ALIGN_WINDOW = 0.12
 ALIGN_STEM = 4
 MIN_ANCHORS = 6
+#: The in-order measures (content words and anchors: longest common subsequences, quadratic in
+#: the worst case) read the first this many words of each text: a longer text (a 20,000-word
+#: report) cost about 1 s a comparison, 30,000 words 13 s, up to 30 comparisons per stored
+#: article while its story locks are held. Four pages, longer than nearly every news article
+#: (dev's longest has 120 content words); the 5-gram containment and the length still take the
+#: whole text. bench/copies.py measures it.
+MAX_ORDERED_WORDS = 2000
 #: Content words are compared on their first letters: a crude stem that also matches cognates
 #: across French and English ("accessibilité"/"accessibility", "rénover"/"renovate").
 CONTENT_STEM = 5
@@ -259,6 +267,7 @@ class Profile:
     words: tuple[str, ...]  # folded, lower-cased words in order
     content: tuple[str, ...]  # words without stop words, mapped to the shared (English) form
     anchors: tuple[str, ...]  # names, numbers and months in order, language-neutral
+    # (content and anchors: of the first MAX_ORDERED_WORDS words)
     shingles: frozenset[int]  # hashes of word 5-grams
 
 
@@ -268,7 +277,8 @@ UNDETERMINED = "und"
 
 
 def profile(text: str, language: str | None = None) -> Profile:
-    """The words, mapped content words, anchors and 5-gram hashes of a text; ``language``
+    """The words, mapped content words, anchors and 5-gram hashes of a text (content words and
+    anchors of its first :data:`MAX_ORDERED_WORDS` words only); ``language``
     "und" is unknown (None): taken for a language, a French teaser detected "und" was a
     "translation" of an independent French report, the translation rule having no minimum
     length and looser thresholds than the same-language ones."""
@@ -278,7 +288,7 @@ def profile(text: str, language: str | None = None) -> Profile:
     raw = _TOKEN.findall(folded)
     lower = [t.lower() for t in raw]
     anchors: list[str] = []
-    for i, token in enumerate(raw):
+    for i, token in enumerate(raw[:MAX_ORDERED_WORDS]):
         low = lower[i]
         nxt = lower[i + 1] if i + 1 < len(lower) else ""
         prev = lower[i - 1] if i else ""
@@ -296,7 +306,7 @@ def profile(text: str, language: str | None = None) -> Profile:
             anchors.append(low)
     content = tuple(
         BILINGUAL.get(w, w)[:CONTENT_STEM]
-        for w in lower
+        for w in lower[:MAX_ORDERED_WORDS]
         if w not in _STOP and w not in _MONTHS and len(w) > 1 and not w[0].isdigit()
     )
     shingles = frozenset(hash(tuple(lower[i : i + 5])) for i in range(max(0, len(lower) - 4)))
