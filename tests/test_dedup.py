@@ -259,6 +259,11 @@ def test_short_and_empty_texts() -> None:
         ("Le texte.", "The AP", "AP"),
         ("Le Monde avec AFP et Reuters\n\nLe texte.", None, "AFP"),
         (_seed("000"), None, "AFP"),
+        # datelines crediting several agencies: the first of ours
+        ("PARIS (AFP/Reuters) - Le sommet s'est ouvert lundi.", None, "AFP"),
+        ("BERLIN (dpa/AFP) – Le chancelier a salué l'accord.", None, "AFP"),
+        ("LONDRES (Reuters / AFP) — Le Premier ministre a signé.", None, "Reuters"),
+        ("MADRID, 10 février (EFE, AP) - El Gobierno anunció.", None, "AP"),
     ],
 )
 def test_detect_wire_positive(text: str, author: str | None, expected: str) -> None:
@@ -273,6 +278,11 @@ def test_detect_wire_positive(text: str, author: str | None, expected: str) -> N
         ("Jean-Luc Mélenchon à Angers. (FREDERIC PETRY / HANS LUCAS / AFP)\n\nTexte.", None),
         ("© AFP\n\nNotre reportage au Grand Palais.", None),
         ("Photo AFP\n\nNotre reportage au Grand Palais.", None),
+        # a photographer and an agency, even before a dash, or an agency and a picture library
+        ("Emmanuel Macron à Paris (Jean Dupont/AFP) - Notre reportage au Grand Palais.", None),
+        ("Le chancelier à Berlin. (JOHN MACDOUGALL / AFP) – Notre reportage.", None),
+        ("Le chancelier à Berlin (AFP/Getty Images) - Notre reportage.", None),
+        ("BERLIN (dpa) - Le chancelier a salué l'accord.", None),  # not an agency we track
         # agencies as sources of a quote
         ("« Nous avançons », a déclaré le ministre à l'AFP.", None),
         ("Selon Reuters, l'accord sera signé mardi.", None),

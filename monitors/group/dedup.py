@@ -386,9 +386,19 @@ _AVEC_CREDIT = re.compile(r"avec(?<=\bavec)\s+" + _AG + r"(?![\w-])")
 _INTERVIEW = re.compile(
     r"entretien|interview|[ée]change|contact|conversation|partenariat|accord", re.IGNORECASE
 )
+# Agencies a dateline credits beside ours ("BERLIN (dpa/AFP) -"): one word or a fixed name each,
+# so that a photo credit, a photographer's name and an agency ("(Jean Dupont/AFP)"), is no dateline.
+_CO_AGENCY = (
+    r"(?:AFP|Agence France[- ]Presse|REUTERS|Reuters|AP|Associated Press|dpa|DPA|EFE|ANSA|Belga|ATS"
+    r"|APA|ANP|Kyodo|Xinhua|TASS|PAP|AAP|UPI|Anadolu|AA|Yonhap|Lusa|Europa Press|Bloomberg|SDA|KNA)"
+)
+_AND = r"\s*[/,]\s*"
 _WIRE_PATTERNS = [
-    # Dateline: "PARIS (AFP) - ", "Paris, 10 février 2025 (Reuters) – ", "(AP) —".
-    re.compile(r"\(" + _AG + r"\)\s*[-\u2013\u2014]"),
+    # Dateline: "PARIS (AFP) - ", "Paris, 10 février 2025 (Reuters) – ", "(AP) —", and with
+    # several agencies, the first of ours: "PARIS (AFP/Reuters) -", "BERLIN (dpa/AFP) –".
+    re.compile(
+        r"\((?:" + _CO_AGENCY + _AND + r")*?" + _AG + r"(?:" + _AND + _CO_AGENCY + r")*\)\s*[-\u2013\u2014]"
+    ),
     # "(AFP)" / "(Reuters)" / "(avec AFP)" / "(Avec l'AFP)" anywhere. Bare "(AP)" is not enough.
     re.compile(
         r"\((?:[Aa]vec\s+(?:l['\u2019])?)?(AFP|Reuters|REUTERS|Agence France[- ]Presse"
@@ -415,7 +425,8 @@ def _agency(name: str) -> str | None:
 def detect_wire(text: str, author: str | None = None) -> str | None:
     """Which wire agency the article is a copy of: "AFP", "Reuters", "AP" or None.
 
-    Counts credits, not mentions: the author field naming an agency, datelines ("PARIS (AFP) -"),
+    Counts credits, not mentions: the author field naming an agency, datelines ("PARIS (AFP) -",
+    "BERLIN (dpa/AFP) -": the first of ours among several agencies),
     "(AFP)", "avec AFP" credits ("Article rédigé par franceinfo avec AFP"), a line starting
     "Reuters - ", and short credit lines ("AFP", "Source : Reuters"). Deliberately ignored:
     photo credits ("(Bertrand Guay/Reuters)", "© AFP", "Photo AFP") since outlets illustrate
