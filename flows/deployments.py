@@ -38,6 +38,33 @@ def _deployment(flow: Flow[..., Any], **options: Any) -> RunnerDeployment:
     return deployment
 
 
+#: Cron nicknames, which Prefect's cron reads as their five-field lines.
+NICKNAMES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+
+
+def check_cron(line: str) -> str:
+    """``line`` when it is a cron line of five fields (minute hour day month weekday) that
+    fires; a ValueError saying why not. Prefect takes a sixth field as seconds ("30 4 * * * *":
+    a run every second from 04:30:00 to 04:30:59) and a date that never comes ("0 0 31 2 *":
+    no run ever) without a word."""
+    from prefect._vendor.croniter import CroniterBadDateError, croniter
+
+    fields = line.split()
+    if len(fields) == 1 and fields[0].lower() in NICKNAMES:
+        return line
+    if len(fields) != 5:
+        raise ValueError(
+            f"{line!r} has {len(fields)} fields: a cron line has 5 (minute hour day month weekday)"
+        )
+    if not croniter.is_valid(line):
+        raise ValueError(f"{line!r} is not a valid cron line (minute hour day month weekday)")
+    try:
+        croniter(line, datetime.now(UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"{line!r} never fires: no such date") from None
+    return line
+
+
 def build_deployments(
     settings: Settings | None = None,
     sources_file: str | None = None,
@@ -70,7 +97,7 @@ def build_deployments(
     daily = _deployment(
         maintenance_flow,
         name="daily",
-        schedules=[Cron(maintenance_cron or settings.maintenance_cron, timezone=TIMEZONE)],
+        schedules=[Cron(check_cron(maintenance_cron or settings.maintenance_cron), timezone=TIMEZONE)],
         concurrency_limit=1,
         tags=[*TAGS, "maintenance"],
         description="Source health report; rescore when the topic changed.",

@@ -341,3 +341,40 @@ def test_the_maintenance_report_shows_hostile_source_names_and_errors_as_text() 
         "3",
         "HTTP 503: <html><b>down</b> | a | b |",
     ]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize(
+    ("where", "line", "cause"),
+    [
+        ("--maintenance-cron", "30 4 * * * *", "has 6 fields: a cron line has 5"),
+        ("VEILLE_MAINTENANCE_CRON", "0 0 31 2 *", "never fires"),
+        ("--maintenance-cron", "0 0 30 2 *", "never fires"),
+    ],
+)
+def test_serve_refuses_a_cron_line_prefect_would_misread(
+    where: str, line: str, cause: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille serve` with a maintenance cron line of six fields (Prefect reads the sixth as
+    seconds: 60 maintenance runs a day) or one that never fires (no maintenance ever) stops
+    with a usage error naming the option or setting and why, before serving anything."""
+    import prefect
+
+    from flows.cli import main
+
+    served: list[Any] = []
+    monkeypatch.setattr(prefect, "serve", lambda *deployments: served.extend(deployments))
+    argv = ["serve"]
+    if where.startswith("--"):
+        argv += [where, line]
+    else:
+        monkeypatch.setenv(where, line)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"veille serve: error: {where}: ") and cause in err
+    assert served == []
+
+    monkeypatch.delenv("VEILLE_MAINTENANCE_CRON", raising=False)
+    for good in ("0 6 * * 1", "@daily", "0 0 29 2 *"):
+        assert main(["serve", "--maintenance-cron", good]) == 0
+    assert len(served) == 9
