@@ -11,7 +11,16 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.pipeline import _run_id, poll_batches, reset_runtime, runtime, transient_task
+from flows.outcome import judge_run
+from flows.pipeline import (
+    _run_id,
+    _source_names,
+    poll_batches,
+    reset_runtime,
+    runtime,
+    summarize,
+    transient_task,
+)
 from flows.runs import ingest_flow
 from monitors.archive.db import session_scope
 from monitors.archive.store import PollSummary, apply_backfill, due_sources
@@ -60,7 +69,10 @@ def backfill_flow(
     sources_file: str | None = None,
     names: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Queue what the sitemap and feed sources list for [since, until], then ingest it."""
+    """Queue what the sitemap and feed sources list for [since, until], then ingest it.
+
+    Ends in a state that says how it went, as ``veille-run`` does (:mod:`flows.outcome`), with
+    the per-source rows as its result."""
     logger = get_run_logger()
     if since > until:
         raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
@@ -89,21 +101,11 @@ def backfill_flow(
         ingest = ingest_flow()
     finally:
         reset_runtime()
-    names_by_id = {s.id: s.name for s in sources}
-    stored: dict[int, int] = {}
-    for source_id, status, _relevant in ingest.statuses:
-        if status in {"stored", "revised"}:
-            stored[source_id] = stored.get(source_id, 0) + 1
-    rows = [
-        {
-            "source": names_by_id.get(s.source_id, str(s.source_id)),
-            "poll": s.outcome,
-            "new_urls": s.new,
-            "stored": stored.get(s.source_id, 0),
-            "error": s.error or s.warning or "",
-        }
-        for s in summaries
-    ]
+    # the run's rows and verdict, as a `veille run`'s: a backfill whose every source failed
+    # is no Completed run with exit code 0
+    rows = summarize(summaries, ingest, _source_names())
+    outcome = judge_run(rows, ingest.interruptions, ingest.gave_up)
+    (logger.info if outcome.status == "ok" else logger.warning)(outcome.message)
     if rows:
         create_table_artifact(key="veille-backfill-summary", table=rows, description="Backfill per source")
-    return rows
+    return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result

@@ -3,6 +3,8 @@ the queue lasts, what a run's state and artifacts say."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -378,3 +380,32 @@ def test_serve_refuses_a_cron_line_prefect_would_misread(
     for good in ("0 6 * * 1", "@daily", "0 0 29 2 *"):
         assert main(["serve", "--maintenance-cron", good]) == 0
     assert len(served) == 9
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_backfill_whose_sources_failed_says_so(site: Any, clean_db: sa.Engine, tmp_path: Path) -> None:
+    """`veille backfill --since D` (sitemaps and feeds) ends as a run does: exit 3 and a Failed
+    state when every source failed and nothing was stored, exit 1 when some did; it was exit 0
+    and Completed whatever happened."""
+    from flows.cli import main
+    from tests.site import seed_site, write_sources
+
+    seed_site(site)
+    dead = [
+        {"name": "Mort", "kind": "sitemap", "url": f"{site.base}/nope.xml", "owner": "media"},
+        {"name": "Disparu", "kind": "feed", "url": f"{site.base}/gone.xml", "owner": "party"},
+    ]
+    argv = ["backfill", "--since", "2025-01-01", "--until", "2025-12-31", "--sources"]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([*argv, str(write_sources(tmp_path / "dead.toml", dead))])
+    assert code == 3, out.getvalue()
+    assert "veille: Nothing could run (2 of 2 sources in error)" in err.getvalue()
+
+    alive = {"name": "Fil", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([*argv, str(write_sources(tmp_path / "some.toml", [alive, *dead]))])
+    assert code == 1, out.getvalue()
+    assert "veille: Partly done (2 of 3 sources in error)" in err.getvalue()
+    assert "backfill 2025-01-01 .. 2025-12-31: 3 sources read, 4 new URLs, 4 stored" in out.getvalue()

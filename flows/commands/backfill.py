@@ -143,14 +143,27 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     with session_scope() as session:
         start = database_now(session)
+    from flows.outcome import RunFailed, exit_code_of
+
     with QueueProgress(start), direct_run():
-        rows = backfill_flow(args.since, until, sources_file=args.sources, names=args.source)
+        state = backfill_flow(
+            args.since, until, sources_file=args.sources, names=args.source, return_state=True
+        )
+    rows = state.result(raise_on_failure=False)
+    if isinstance(rows, RunFailed):
+        rows = rows.data
+    if isinstance(rows, BaseException):
+        raise rows  # the flow raised: reported as the command's error
     print()
     if rows:
         print_table(rows)
+    read = [r for r in rows if r["poll"] != "not due"]
     print(
-        f"\nbackfill {args.since.date()} .. {until.date()}: {len(rows)} sources read, "
+        f"\nbackfill {args.since.date()} .. {until.date()}: {len(read)} sources read, "
         f"{sum(r['new_urls'] for r in rows)} new URLs, {sum(r['stored'] for r in rows)} stored, "
         f"in {time.monotonic() - started:.1f}s"
     )
-    return 0
+    code = exit_code_of(state)
+    if code:
+        print(f"veille: {state.message}", file=sys.stderr)
+    return code
