@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -409,3 +410,68 @@ def test_a_backfill_whose_sources_failed_says_so(site: Any, clean_db: sa.Engine,
     assert code == 1, out.getvalue()
     assert "veille: Partly done (2 of 3 sources in error)" in err.getvalue()
     assert "backfill 2025-01-01 .. 2025-12-31: 3 sources read, 4 new URLs, 4 stored" in out.getvalue()
+
+
+def _interpolate(value: Any, env: dict[str, str]) -> str | None:
+    """A value of docker-compose.yml as compose fills it from .env: ``${NAME}``,
+    ``${NAME:-default}``, ``${NAME:?error}`` (raises), ``$$``; None for a bare key (the host's)."""
+    import re
+
+    if value is None:
+        return env.get("__host__")
+
+    def one(match: re.Match[str]) -> str:
+        name, op, arg = match.group(1), match.group(2) or "", match.group(3) or ""
+        got = env.get(name)
+        if op == ":?" and not got:
+            raise ValueError(f"{name}: {arg}")
+        if op == ":-" and not got:
+            return arg
+        return got or ""
+
+    return re.sub(r"\$\{([A-Z_]+)(?:(:-|:\?)([^}]*))?\}", one, str(value)).replace("$$", "$")
+
+
+def test_compose_passes_the_settings_of_env_into_the_containers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: `cp .env.example .env`, set POSTGRES_PASSWORD (and any setting), `docker compose
+    up -d`. Compose reads .env for interpolation only: a VEILLE_* line reached the `veille` and
+    `worker` containers only where docker-compose.yml named it (2 settings of 38), so
+    VEILLE_CONCURRENCY or VEILLE_MAINTENANCE_CRON set in .env did nothing there."""
+    import re
+
+    import yaml
+    from dotenv import dotenv_values
+
+    from monitors.settings import get_settings
+
+    root = Path(__file__).resolve().parent.parent
+    example = (root / ".env.example").read_text(encoding="utf-8")
+    dotenv = example.replace("POSTGRES_PASSWORD=\n", "POSTGRES_PASSWORD=s3cret\n")
+    dotenv = dotenv.replace("VEILLE_CONCURRENCY=16\n", "VEILLE_CONCURRENCY=4\n")
+    dotenv = dotenv.replace('VEILLE_MAINTENANCE_CRON="30 4 * * *"', 'VEILLE_MAINTENANCE_CRON="0 6 * * 1"')
+    dotenv = dotenv.replace("VEILLE_RESPECT_ROBOTS=1\n", "VEILLE_RESPECT_ROBOTS=0\n")
+    env = {k: v for k, v in dotenv_values(stream=io.StringIO(dotenv)).items() if v is not None}
+    assert env["VEILLE_CONCURRENCY"] == "4"
+    note = example.split("# --- docker compose only", 1)[1].split("\n\n", 1)[0]
+    # what the note names as not passed (VEILLE_SOURCES is a file, mounted)
+    not_passed = {"VEILLE_DATABASE_URL", "VEILLE_DATA_DIR", "VEILLE_TOPICS_DIR", "VEILLE_SOURCES"}
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text(encoding="utf-8"))
+    for name in ("veille", "worker"):
+        container = {k: _interpolate(v, env) for k, v in compose["services"][name]["environment"].items()}
+        for setting, value in env.items():
+            if setting.startswith("VEILLE_") and setting not in not_passed:
+                assert setting in container, (name, setting)
+                assert container[setting] == value or not value, (name, setting)  # empty: the default
+        assert container["VEILLE_SOURCES"] == "/etc/veille/sources.toml"  # the mounted file
+        for key in [k for k in os.environ if k.startswith("VEILLE_")]:
+            monkeypatch.delenv(key)
+        for key, passed in container.items():
+            if key.startswith("VEILLE_") and passed is not None:
+                monkeypatch.setenv(key, passed)
+        settings = get_settings()
+        assert settings.concurrency == 4 and settings.maintenance_cron == "0 6 * * 1"
+        assert settings.respect_robots is False and settings.timeout == 20.0
+        assert settings.database_url is not None and settings.database_url.endswith(
+            ":s3cret@postgres:5432/veille"
+        )
+    assert not_passed - {"VEILLE_SOURCES"} <= set(re.findall(r"VEILLE_[A-Z_]+", note))  # and says so
