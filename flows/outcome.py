@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # Prefect is imported only by the flows (a direct run does wi
 
 #: ``veille run`` exit codes.
 EXIT_OK = 0  # every due source polled, every page settled (or nothing was due)
-EXIT_PARTIAL = 1  # some sources or pages failed, or the run was cut short (work left)
+EXIT_PARTIAL = 1  # some sources or pages failed (or wait for a retry), or the run was cut short
 EXIT_USAGE = 2  # bad command line, settings or sources file: nothing started
 EXIT_NOTHING = 3  # nothing could run: database unreachable, or every polled source failed
 
@@ -80,18 +80,21 @@ def judge_run(rows: list[dict[str, Any]], interruptions: list[str], gave_up: boo
     polled = [r for r in rows if r["poll"] != "not due"]
     errors = [r for r in polled if r["poll"] == "error"]
     totals = {
-        k: sum(int(r[k]) for r in rows) for k in ("new_urls", "stored", "duplicates", "relevant", "failed")
+        k: sum(int(r.get(k, 0)) for r in rows)
+        for k in ("new_urls", "stored", "duplicates", "relevant", "failed", "retry")
     }
     summary = (
         f"{len(polled)} sources polled ({len(errors)} with errors), {totals['new_urls']} new URLs, "
         f"{totals['stored']} stored, {totals['duplicates']} duplicates, {totals['relevant']} relevant, "
         f"{totals['failed']} pages failed"
-    )
+    ) + (f", {totals['retry']} to retry" if totals["retry"] else "")
     problems = []
     if errors:
         problems.append(f"{len(errors)} of {len(polled)} sources in error")
     if totals["failed"]:
         problems.append(f"{totals['failed']} pages failed")
+    if totals["retry"]:  # not settled: a timeout or a 5xx, tried again by a later run
+        problems.append(f"{totals['retry']} pages to retry")
     problems += _interrupted(interruptions, gave_up)
     polled_ok = any(r["poll"] not in {"error", "not due"} for r in polled)
     done = totals["stored"] + totals["duplicates"] > 0 or polled_ok
@@ -115,6 +118,8 @@ def judge_ingest(
         f"{failed} failed, {counts.get('retry', 0)} to retry"
     )
     problems = [f"{failed} pages failed"] if failed else []
+    if counts.get("retry"):  # not settled: a timeout or a 5xx, tried again by a later run
+        problems.append(f"{counts['retry']} pages to retry")
     problems += _interrupted(interruptions, gave_up)
     if not problems:
         return RunOutcome("ok", summary, empty=not statuses)

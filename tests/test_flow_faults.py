@@ -475,3 +475,27 @@ def test_compose_passes_the_settings_of_env_into_the_containers(monkeypatch: pyt
             ":s3cret@postgres:5432/veille"
         )
     assert not_passed - {"VEILLE_SOURCES"} <= set(re.findall(r"VEILLE_[A-Z_]+", note))  # and says so
+
+
+def test_a_run_whose_pages_wait_for_a_retry_is_not_all_good(
+    site: Any, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose every page answered 503 (back in the queue for a later try) stored nothing:
+    it is Partly done, exit 1, as docs/operating.md's exit codes say (0: every page settled).
+    It was "All good", exit 0: the pages to retry counted for nothing."""
+    from flows.cli import main
+    from tests.site import rss_feed, write_sources
+
+    monkeypatch.setenv("VEILLE_PREFECT", "off")
+    items = [(f"Indisponible {i}", f"busy/{i}.html", datetime(2025, 2, 1, tzinfo=UTC)) for i in range(2)]
+    for i in range(2):
+        site.add(f"/busy/{i}.html", "<h1>Service indisponible</h1>", status=503)
+    site.add("/busy.xml", rss_feed(site.base, items), content_type="application/rss+xml")
+    feed = {"name": "Occupé", "kind": "feed", "url": f"{site.base}/busy.xml", "owner": "media"}
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["run", "--sources", str(write_sources(tmp_path / "s.toml", [feed]))])
+    assert code == 1, out.getvalue() + err.getvalue()
+    assert err.getvalue().rstrip().splitlines()[-1].startswith("veille: Partly done (2 pages to retry)")
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM url_queue WHERE state = 'pending'")) == 2
