@@ -22,9 +22,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
+from sqlalchemy.exc import DBAPIError
 
 from flows.outcome import RunOutcome
-from flows.pipeline import _run_id, reset_runtime, runtime, transient_task
+from flows.pipeline import _cause, _run_id, reset_runtime, runtime, transient_task
 from monitors.archive.db import ensure_schema, get_engine, session_scope
 from monitors.archive.store import store_or_fail
 from monitors.collect import archives as ar
@@ -359,6 +360,25 @@ def backfill_job_task(
     return row
 
 
+def _job_row(job_id: int, future: Any) -> dict[str, Any]:
+    """A job task's row; for a task that failed (a bug, bad data, the database gone through
+    its retries), the job's row in state ``error`` with the cause: one job's failure must not
+    hide the others' rows, their artifact and the run's verdict."""
+    try:
+        row: dict[str, Any] = future.result()
+        return row
+    except Exception as exc:  # noqa: BLE001 - judged with the other jobs
+        cause = f"job failed: {_cause(exc)}"
+        get_run_logger().error("job %d: %s", job_id, cause)
+    try:
+        with session_scope() as session:
+            row = job_summary(session, job_id)
+    except DBAPIError:
+        counts = ("captures", "queued", "stored", "not_relevant", "skipped", "pending", "malformed")
+        row = {"archive": "", "site": f"job {job_id}", "window": "", **dict.fromkeys(counts, 0)}
+    return {**row, "state": "error", "error": cause}
+
+
 def judge_backfill(rows: list[dict[str, Any]]) -> RunOutcome:
     """The run's verdict from its job rows: all good, partly done (some jobs stopped on an
     archive error and resume on the next run), or failed (every job did)."""
@@ -404,7 +424,7 @@ def archive_backfill_flow(
         )
         run_id = _run_id()
         futures = [backfill_job_task.submit(j, crawls, sites, relevant_only, run_id) for j in job_ids]
-        rows = [f.result() for f in futures]
+        rows = [_job_row(j, f) for j, f in zip(job_ids, futures, strict=True)]
     finally:
         reset_runtime()
         _throttles.clear()

@@ -499,3 +499,46 @@ def test_a_run_whose_pages_wait_for_a_retry_is_not_all_good(
     assert err.getvalue().rstrip().splitlines()[-1].startswith("veille: Partly done (2 pages to retry)")
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM url_queue WHERE state = 'pending'")) == 2
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_an_archive_backfill_job_that_fails_does_not_hide_the_others(
+    site: Any, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One job of an archive backfill fails (here a bug in its fetch step): its row says so,
+    the run is Partly done (exit 1) and the other jobs' articles are stored and reported. The
+    failure ended the flow with its exception: no table, no verdict, a traceback."""
+    import flows.archive_backfill as archive_backfill
+    from flows.cli import main
+    from tests.fake_archives import FakeArchives, seed_snapshots, seed_sources
+    from tests.site import write_sources
+
+    for name, value in {"VEILLE_WAYBACK_URL": site.base, "VEILLE_WAYBACK_DELAY": "0"}.items():
+        monkeypatch.setenv(name, value)
+    archives = FakeArchives(site)
+    archives.snapshots = seed_snapshots()
+    fetch = archive_backfill.fetch_captures
+    failed: list[int] = []
+    lock = threading.Lock()
+
+    def fetch_or_fail(job_id: int, *args: Any) -> int:
+        with lock:
+            first = not failed
+            if first:
+                failed.append(job_id)
+        if first:
+            raise RuntimeError("a bug in one job")
+        return fetch(job_id, *args)
+
+    monkeypatch.setattr(archive_backfill, "fetch_captures", fetch_or_fail)
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["backfill", "--since", "2025-02-01", "--until", "2025-02-28", "--from", "wayback"]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([*argv, "--sources", str(sources)])
+    assert code == 1, err.getvalue()
+    assert "job failed: RuntimeError: a bug in one job" in out.getvalue()
+    with clean_db.connect() as conn:
+        jobs = conn.scalar(sa.text("SELECT count(*) FROM backfill_jobs"))
+        stored = conn.scalar(sa.text("SELECT count(DISTINCT source_id) FROM articles"))
+    assert jobs > 1 and stored >= 1  # the other jobs went on
