@@ -97,7 +97,12 @@ def build_deployments(
     daily = _deployment(
         maintenance_flow,
         name="daily",
-        schedules=[Cron(check_cron(maintenance_cron or settings.maintenance_cron), timezone=TIMEZONE)],
+        schedules=[
+            Cron(
+                check_cron(settings.maintenance_cron if maintenance_cron is None else maintenance_cron),
+                timezone=TIMEZONE,
+            )
+        ],
         concurrency_limit=1,
         tags=[*TAGS, "maintenance"],
         description="Source health report; rescore when the topic changed.",

@@ -59,7 +59,7 @@ def handle(args: argparse.Namespace) -> int:
             sources_file=sources, interval_minutes=args.interval, maintenance_cron=args.maintenance_cron
         )
     except ValueError as exc:  # a cron line Prefect refuses (the option's or VEILLE_MAINTENANCE_CRON's)
-        where = "--maintenance-cron" if args.maintenance_cron else "VEILLE_MAINTENANCE_CRON"
+        where = "--maintenance-cron" if args.maintenance_cron is not None else "VEILLE_MAINTENANCE_CRON"
         print(f"veille serve: error: {where}: {exc}", file=sys.stderr)
         return 2
     serve(*deployments)
