@@ -52,16 +52,17 @@ def check_cron(line: str) -> str:
     fields = line.split()
     if len(fields) == 1 and fields[0].lower() in NICKNAMES:
         return line
+    invalid = f"Invalid cron string {line!r}"  # Prefect's words for a line it refuses
     if len(fields) != 5:
         raise ValueError(
-            f"{line!r} has {len(fields)} fields: a cron line has 5 (minute hour day month weekday)"
+            f"{invalid}: {len(fields)} fields, a cron line has 5 (minute hour day month weekday)"
         )
     if not croniter.is_valid(line):
-        raise ValueError(f"{line!r} is not a valid cron line (minute hour day month weekday)")
+        raise ValueError(f"{invalid} (minute hour day month weekday)")
     try:
         croniter(line, datetime.now(UTC)).get_next(datetime)
     except CroniterBadDateError:
-        raise ValueError(f"{line!r} never fires: no such date") from None
+        raise ValueError(f"{invalid}: it never fires, no such date") from None
     return line
 
 

@@ -350,10 +350,14 @@ def test_the_maintenance_report_shows_hostile_source_names_and_errors_as_text() 
 @pytest.mark.parametrize(
     ("where", "line", "cause"),
     [
-        ("--maintenance-cron", "30 4 * * * *", "has 6 fields: a cron line has 5"),
-        ("VEILLE_MAINTENANCE_CRON", "0 0 31 2 *", "never fires"),
-        ("--maintenance-cron", "0 0 30 2 *", "never fires"),
-        ("--maintenance-cron", "", "has 0 fields"),  # was the default, without a word
+        (
+            "--maintenance-cron",
+            "30 4 * * * *",
+            "Invalid cron string '30 4 * * * *': 6 fields, a cron line has 5",
+        ),
+        ("VEILLE_MAINTENANCE_CRON", "0 0 31 2 *", "Invalid cron string '0 0 31 2 *': it never fires"),
+        ("--maintenance-cron", "0 0 30 2 *", "it never fires"),
+        ("--maintenance-cron", "", "Invalid cron string '': 0 fields"),  # was the default, without a word
     ],
 )
 def test_serve_refuses_a_cron_line_prefect_would_misread(
