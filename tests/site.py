@@ -400,3 +400,36 @@ def write_sources(path: Path, sources: list[dict[str, str]]) -> Path:
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def run_twice_with_one_odd_page(
+    site: LocalSite, tmp_path: Path, monkeypatch: Any, alter: Callable[[Any], None]
+) -> str:
+    """Seed ``site``, alter one page's analysed article with ``alter`` (whatever let a bad value
+    through to the store), and run ``veille run`` twice on its feed: the first run is partly done
+    (that page failed), the second has nothing to try again. Returns the odd page's URL."""
+    import contextlib
+    import io
+
+    import flows.pipeline
+    from flows.cli import main
+
+    pages = seed_site(site)
+    odd_url = f"{site.base}/{pages[0].spec.slug}"
+    real = flows.pipeline.process_item
+
+    def odd(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        if out.article is not None and out.item.url == odd_url:
+            alter(out.article)
+        return out
+
+    monkeypatch.setattr(flows.pipeline, "process_item", odd)
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--sources", str(sources)]) == 1  # partly done: one page failed
+        assert main(["run", "--sources", str(sources)]) == 0  # not tried again
+    return odd_url

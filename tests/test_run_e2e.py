@@ -12,7 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from tests.site import FOOTER_LINES, LocalSite, rss_feed, seed_site, write_sources
+from tests.site import (
+    FOOTER_LINES,
+    LocalSite,
+    rss_feed,
+    run_twice_with_one_odd_page,
+    seed_site,
+    write_sources,
+)
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -195,26 +202,11 @@ def test_a_page_the_database_will_not_take_is_recorded_and_the_run_goes_on(
     unstored and unexplained; with a lone surrogate the run ended "worker failed", and the page
     failed again on every run. Now that page is failed with its cause, once, and the others are
     stored."""
-    import flows.pipeline
 
-    pages = seed_site(site)
-    odd_url = f"{site.base}/{pages[0].spec.slug}"
-    real = flows.pipeline.process_item
+    def bad_author(article: Any) -> None:
+        article.author = f"Jeanne {bad} Dupont"
 
-    def odd(*args: Any, **kwargs: Any) -> Any:
-        out = real(*args, **kwargs)
-        if out.article is not None and out.item.url == odd_url:
-            out.article.author = f"Jeanne {bad} Dupont"
-        return out
-
-    monkeypatch.setattr(flows.pipeline, "process_item", odd)
-    sources = write_sources(
-        tmp_path / "sources.toml",
-        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
-    )
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["run", "--sources", str(sources)]) == 1  # partly done: one page failed
-        assert main(["run", "--sources", str(sources)]) == 0  # not tried again
+    odd_url = run_twice_with_one_odd_page(site, tmp_path, monkeypatch, bad_author)
     with clean_db.connect() as conn:
         stored = conn.scalars(sa.text("SELECT url FROM articles")).all()
         queue = conn.execute(

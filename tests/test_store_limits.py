@@ -7,8 +7,6 @@ failed on it again on every run.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import random
 import string
 from pathlib import Path
@@ -17,8 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from flows.cli import main
-from tests.site import LocalSite, seed_site, write_sources
+from tests.site import LocalSite, run_twice_with_one_odd_page
 
 
 def _noise(n: int, seed: int = 7) -> str:
@@ -34,26 +31,11 @@ def test_a_page_over_an_index_limit_is_failed_once_and_the_run_goes_on(
     """Whatever lets an over-long value through to an index (here the page's URL, kept in
     sightings): the page is failed with its cause, once, like a value PostgreSQL rejects, not
     taken for a lost database and tried again on every run."""
-    import flows.pipeline
 
-    pages = seed_site(site)
-    odd_url = f"{site.base}/{pages[0].spec.slug}"
-    real = flows.pipeline.process_item
+    def long_url(article: Any) -> None:
+        article.url = f"{article.url}?session={_noise(4000)}"
 
-    def odd(*args: Any, **kwargs: Any) -> Any:
-        out = real(*args, **kwargs)
-        if out.article is not None and out.item.url == odd_url:
-            out.article.url = f"{odd_url}?session={_noise(4000)}"
-        return out
-
-    monkeypatch.setattr(flows.pipeline, "process_item", odd)
-    sources = write_sources(
-        tmp_path / "sources.toml",
-        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
-    )
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["run", "--sources", str(sources)]) == 1  # partly done: one page failed
-        assert main(["run", "--sources", str(sources)]) == 0  # not tried again
+    odd_url = run_twice_with_one_odd_page(site, tmp_path, monkeypatch, long_url)
     with clean_db.connect() as conn:
         stored = conn.scalar(sa.text("SELECT count(*) FROM articles"))
         state, reason = conn.execute(
