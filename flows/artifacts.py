@@ -36,6 +36,8 @@ _MARKUP = re.compile(r"([\\`*_~\[\]<>&|])")
 TEXT_WIDTH = 300
 #: The new relevant articles a report lists at most, the most relevant first.
 REPORT_ARTICLES = 50
+#: The sources in error a report lists at most, those with the most failed pages first.
+REPORT_ERRORS = 50
 
 
 def markdown_text(text: str | None, width: int = TEXT_WIDTH) -> str:
@@ -100,14 +102,30 @@ def run_report(
     else:
         lines.append("None this run.")
     lines += _stories_section(stories or [])
-    errors = [r for r in rows if r["error"] or r["failed"]]
-    if errors:
-        lines += ["", "## Sources with errors", "", "| source | failed pages | error |", "|---|---|---|"]
-        lines += [
-            f"| {markdown_text(r['source'])} | {r['failed']} | {markdown_text(str(r['error']))} |"
-            for r in errors
-        ]
+    lines += _errors_section(rows)
     return "\n".join(lines) + "\n"
+
+
+def _errors_section(rows: list[dict[str, Any]]) -> list[str]:
+    """The sources in error, at most :data:`REPORT_ERRORS` of them (the most failed pages
+    first), then how many more: with hundreds of failing sources the report grew without end."""
+    errors = sorted((r for r in rows if r["error"] or r["failed"]), key=lambda r: -int(r["failed"]))
+    if not errors:
+        return []
+    lines = ["", "## Sources with errors", ""]
+    if len(errors) > REPORT_ERRORS:
+        lines += [
+            f"{len(errors)} sources in error: the {REPORT_ERRORS} with the most failed pages are"
+            f" listed, {len(errors) - REPORT_ERRORS} more are not. Every one is in the run's"
+            " per-source table, `veille sources` and the view `source_health`.",
+            "",
+        ]
+    lines += ["| source | failed pages | error |", "|---|---|---|"]
+    lines += [
+        f"| {markdown_text(r['source'])} | {r['failed']} | {markdown_text(str(r['error']))} |"
+        for r in errors[:REPORT_ERRORS]
+    ]
+    return lines
 
 
 def _stories_section(stories: list[dict[str, Any]]) -> list[str]:

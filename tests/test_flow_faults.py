@@ -317,6 +317,32 @@ def test_a_large_run_report_says_it_lists_only_the_most_relevant(clean_db: sa.En
     assert report.count("\n- [Article ") == REPORT_ARTICLES
 
 
+def test_the_run_report_lists_at_most_50_sources_in_error_and_says_how_many_more() -> None:
+    """With hundreds of failing sources the report (a Prefect artifact) listed every one: it
+    lists the 50 with the most failed pages and says how many more there are."""
+    from flows.artifacts import REPORT_ERRORS, run_report
+
+    def row(n: int, failed: int) -> dict[str, Any]:
+        return {
+            "source": f"Source {n:03d}",
+            "poll": "error",
+            **dict.fromkeys(("new_urls", "stored", "duplicates", "relevant", "retry"), 0),
+            "failed": failed,
+            "error": f"HTTP 500 at source {n:03d} " + "x" * 200,
+        }
+
+    rows = [row(n, failed=n % 3) for n in range(300)] + [row(300, failed=0) | {"error": None}]
+    report = run_report(rows, [])
+    table = [line for line in report.splitlines() if line.startswith("| Source ")]
+    assert len(table) == REPORT_ERRORS == 50
+    assert all(line.split(" | ")[1] == "2" for line in table)  # the most failed pages first
+    assert "300 sources in error: the 50 with the most failed pages are listed, 250 more are not" in report
+    assert len(report) < 30_000
+    few = run_report(rows[:3] + rows[-1:], [])  # the last source had no error
+    assert few.count("| Source ") == 3 and "more are not" not in few and "Source 300" not in few
+    assert few.index("Source 002") < few.index("Source 001") < few.index("Source 000")
+
+
 def test_the_maintenance_report_shows_hostile_source_names_and_errors_as_text() -> None:
     """A source's name (the sources file) and last error (what a server answered) stay in their
     table cells: a `|` or a line break in them added cells and rows, `<b>` was HTML."""
