@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from monitors.archive.models import Source
 from monitors.collect.sources import (
+    MAX_NAME_CHARS,
     SourcesError,
     load_sources,
     parse_sources,
@@ -118,3 +119,43 @@ def test_the_documented_source_tables_parse_and_their_mistake_reads_as_shown() -
     with pytest.raises(SourcesError) as mistake:
         parse_sources(fmt.replace('fallback_kind = "sitemap"', 'fallback_kind = "page"'), "s.toml")
     assert str(mistake.value) == shown.group(1)
+
+
+def _incompressible(chars: int, seed: int, alphabet: str) -> str:
+    """A name PostgreSQL cannot compress (its btree index stores values compressed)."""
+    import random
+
+    rnd = random.Random(seed)
+    return "".join(rnd.choice(alphabet) for _ in range(chars))
+
+
+def test_a_source_name_too_long_to_index_is_an_error_naming_its_line(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name of 3,000 characters broke the sync with PostgreSQL's traceback (index row size
+    exceeds btree maximum 2704 for "sources_name_key"); it is refused as any invalid entry is,
+    naming the file and line, exit 2, before anything is written."""
+    from flows.cli import main
+
+    long_name = "Le " + _incompressible(3000, 1, "abcdefghijklmnopqrstuvwxyz0123456789 ")
+    text = GOOD.replace('name = "PCF"', f'name = "{long_name}"')
+    with pytest.raises(SourcesError) as err:
+        parse_sources(text, "s.toml")
+    assert str(err.value).startswith(
+        f"s.toml:9: source #2's name is 3,003 characters long, more than a name takes ({MAX_NAME_CHARS})"
+    )
+    sources = tmp_path / "long.toml"
+    sources.write_text(text, encoding="utf-8")
+    assert main(["run", "--sources", str(sources)]) == 2
+    err_text = capsys.readouterr().err
+    assert f"{sources}:9: source #2's name is 3,003 characters long" in err_text
+    assert "Traceback" not in err_text and "btree" not in err_text
+
+
+def test_the_longest_name_allowed_fits_the_index(db: Session) -> None:
+    """MAX_NAME_CHARS characters of 4-byte UTF-8 that do not compress are stored and found."""
+    name = _incompressible(MAX_NAME_CHARS, 2, "😀😁😂🤣😃😄😅😆😉😊😋😎😍😘🥰😗")
+    assert len(name.encode()) == 4 * MAX_NAME_CHARS
+    text = GOOD.replace('name = "PCF"', f'name = "{name}"')
+    ids = sync_sources(db, parse_sources(text, "s.toml"))
+    assert db.scalar(select(Source.name).where(Source.id == ids[1])) == name

@@ -30,6 +30,10 @@ REQUIRED = ("name", "kind", "url", "owner")
 OPTIONAL = ("family", "link_pattern", "fallback", "fallback_kind", "enabled")
 _HEADER = re.compile(r"^\s*\[\[\s*source\s*\]\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+#: the longest source name: ``sources.name`` is unique, and PostgreSQL's btree index takes a
+#: value of at most 2,704 bytes (past it, an insert fails); 500 characters are at most 2,000
+#: bytes in UTF-8, so any name within the limit fits
+MAX_NAME_CHARS = 500
 
 
 class SourcesError(ValueError):
@@ -91,6 +95,12 @@ def parse_sources(text: str, origin: str = "<sources>") -> list[SourceSpec]:
         for key in REQUIRED:
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 raise SourcesError(f"{where(key)}: source #{i + 1} needs a non-empty {key!r}")
+        if len(entry["name"]) > MAX_NAME_CHARS:
+            raise SourcesError(
+                f"{where('name')}: source #{i + 1}'s name is {len(entry['name']):,} characters long,"
+                f" more than a name takes ({MAX_NAME_CHARS}): shorten it (it begins"
+                f" {entry['name'][:40]!r})"
+            )
         if entry["kind"] not in SOURCE_KINDS:
             raise SourcesError(
                 f"{where('kind')}: unknown kind {entry['kind']!r} (one of {', '.join(SOURCE_KINDS)})"
