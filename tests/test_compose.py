@@ -208,13 +208,35 @@ def test_long_running_services_have_healthchecks() -> None:
     assert "--with-healthcheck" in services["worker"]["command"]
 
 
+def _mount(service: dict[str, Any], target: str) -> dict[str, Any]:
+    (mount,) = [v for v in service["volumes"] if isinstance(v, dict) and v["target"] == target]
+    return mount
+
+
 def test_the_sources_file_is_mountable() -> None:
     services = _compose()["services"]
     for name in ("veille", "worker"):
         assert services[name]["environment"]["VEILLE_SOURCES"] == "/etc/veille/sources.toml"
-        (mount,) = [v for v in services[name]["volumes"] if isinstance(v, dict)]
+        mount = _mount(services[name], "/etc/veille/sources.toml")
         assert mount["source"] == "${VEILLE_SOURCES:-./seeds/sources.toml}", name
-        assert mount["target"] == "/etc/veille/sources.toml" and mount["read_only"] is True
+        assert mount["type"] == "bind" and mount["read_only"] is True
+
+
+def test_the_topic_folder_is_mountable() -> None:
+    """VEILLE_TOPICS_DIR on the host (.env) names a folder the containers see, at the path their
+    own VEILLE_TOPICS_DIR gives; it was passed to no container (a host path they cannot see),
+    so the containers scored the image's shipped topics whatever it said. Unset or empty: the
+    shipped folder, which holds topics veille loads."""
+    from monitors.judge.topic_set import load_topics
+
+    services = _compose()["services"]
+    for name in ("veille", "worker"):
+        assert services[name]["environment"]["VEILLE_TOPICS_DIR"] == "/etc/veille/topics", name
+        mount = _mount(services[name], "/etc/veille/topics")
+        assert mount["source"] == "${VEILLE_TOPICS_DIR:-./monitors/topics}", name
+        assert mount["type"] == "bind" and mount["read_only"] is True
+    default = ROOT / "monitors" / "topics"
+    assert {t.name for t in load_topics(default)} >= {"ai_summit"}
 
 
 def test_scale_out_deploys_before_workers_start() -> None:
@@ -252,7 +274,7 @@ def _config(extra_env: dict[str, str], *args: str) -> subprocess.CompletedProces
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"POSTGRES_PASSWORD", "BIND_ADDRESS", "VEILLE_SOURCES"}
+        if k not in {"POSTGRES_PASSWORD", "BIND_ADDRESS", "VEILLE_SOURCES", "VEILLE_TOPICS_DIR"}
     }
     return subprocess.run(
         [*tool, *args, "config"],
@@ -282,7 +304,12 @@ def test_docker_compose_config_accepts_the_file() -> None:
     assert services["veille"]["environment"]["VEILLE_DATABASE_URL"].endswith(":s3cret@postgres:5432/veille")
 
     opened = _config(
-        {"POSTGRES_PASSWORD": "s3cret", "BIND_ADDRESS": "0.0.0.0", "VEILLE_SOURCES": "/srv/veille/mine.toml"},
+        {
+            "POSTGRES_PASSWORD": "s3cret",
+            "BIND_ADDRESS": "0.0.0.0",
+            "VEILLE_SOURCES": "/srv/veille/mine.toml",
+            "VEILLE_TOPICS_DIR": "/srv/veille/topics",
+        },
         "--profile",
         "scale-out",
     )
@@ -291,8 +318,11 @@ def test_docker_compose_config_accepts_the_file() -> None:
     assert {"deploy", "worker"} <= set(services)
     assert _host_ips(services["postgres"]) == ["0.0.0.0"]
     for name in ("veille", "worker"):
-        (mount,) = [v for v in services[name]["volumes"] if isinstance(v, dict)]
-        assert mount["source"] == "/srv/veille/mine.toml", name
+        assert _mount(services[name], "/etc/veille/sources.toml")["source"] == "/srv/veille/mine.toml", name
+        assert _mount(services[name], "/etc/veille/topics")["source"] == "/srv/veille/topics", name
+        assert services[name]["environment"]["VEILLE_TOPICS_DIR"] == "/etc/veille/topics", name
+    default = yaml.safe_load(done.stdout)["services"]["veille"]
+    assert _mount(default, "/etc/veille/topics")["source"] == str(ROOT / "monitors" / "topics")
 
 
 def test_env_example_says_which_settings_reach_the_containers() -> None:
