@@ -121,6 +121,13 @@ def check_macron(rows: Rows, conn: sa.Connection) -> None:
     assert all("**Macron**" in r["snippet"] for r in rows)
 
 
+def check_topic_search(rows: Rows, conn: sa.Connection) -> None:
+    relevant = "id IN (SELECT article_id FROM article_topics WHERE topic = 'ai_summit' AND relevant)"
+    assert {r["source"] for r in rows} == _containing(conn, "Grand Palais", relevant)
+    assert len(rows) >= 3
+    assert all("**Grand** **Palais**" in r["snippet"] for r in rows)
+
+
 def check_query_size(rows: Rows, conn: sa.Connection) -> None:
     assert rows == [
         {"query": "'sommet' & 'ia' & 'sommet' & !'lait'", "items": 8}
@@ -163,6 +170,7 @@ CHECKS: dict[str, Callable[[Rows, sa.Connection], None]] = {
     "Which outlets ran the most relevant articles, copies included?": check_by_source,
     "What was said about data centres?": check_data_centres,
     "How did the parties talk about Macron in their communiqués on the summit?": check_macron,
+    "Which articles relevant to the summit topic mention the Grand Palais?": check_topic_search,
     "How big is the query a search runs?": check_query_size,
     "Which terms made party communiqués relevant?": check_terms,
     "Which sources need attention?": check_health,

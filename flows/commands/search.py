@@ -21,7 +21,7 @@ EXAMPLE = """example:
 The query uses web-search syntax (websearch_to_tsquery, French stemming, accents ignored):
 words are ANDed, "quoted phrase", OR, -excluded. Title matches weigh more than description,
 then text. A word or phrase typed twice counts once; more than {MAX_QUERY_WORDS} words is an error.
-In psql: SELECT * FROM search_articles('sommet IA', 20);
+In psql: SELECT * FROM search_articles('sommet IA', 20);  -- topic => 'eu_ai_act'
 """.replace("{MAX_QUERY_WORDS}", str(MAX_QUERY_WORDS))
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -78,12 +78,7 @@ def handle(args: argparse.Namespace) -> int:
     from monitors.judge.explain import why
 
     with session_scope() as session:
-        hits = search(
-            session,
-            args.query,
-            args.limit if args.topic is None else min(max(args.limit * 10, 200), INTEGER_MAX),
-            args.relevant,
-        )
+        hits = search(session, args.query, args.limit, args.relevant, args.topic)
         evidence = evidence_of(session, [h.id for h in hits], args.topic)
         searchable = bool(hits) or session.scalar(
             text("SELECT numnode(search_query(:q)) > 0"), {"q": args.query}
@@ -95,8 +90,6 @@ def handle(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.topic is not None:  # the topic's relevant articles, best ranked first
-        hits = [h for h in hits if evidence.get(h.id, (False, None))[0]][: args.limit]
     reasons = {h.id: why(evidence.get(h.id, (False, None))[1]) for h in hits}
     if args.json:  # strict JSON, its control characters escaped (DEL and C1 too)
         from monitors.archive.export import json_line

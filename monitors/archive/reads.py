@@ -31,12 +31,15 @@ class SearchHit:
     snippet: str
 
 
-def search(session: Session, query: str, limit: int = 20, relevant_only: bool = False) -> list[SearchHit]:
+def search(
+    session: Session, query: str, limit: int = 20, relevant_only: bool = False, topic: str | None = None
+) -> list[SearchHit]:
     """Ranked French web-search (``websearch_to_tsquery``) with highlighted snippets; the query
-    without its repeated words (``web_query``: a QueryError past MAX_QUERY_WORDS words)."""
+    without its repeated words (``web_query``: a QueryError past MAX_QUERY_WORDS words); with
+    ``topic``, only the articles relevant to it (article_topics), the best ``limit`` of them."""
     rows = session.execute(
-        text("SELECT * FROM search_articles(:q, :n, :r)"),
-        {"q": web_query(query), "n": limit, "r": relevant_only},
+        text("SELECT * FROM search_articles(:q, :n, :r, :t)"),
+        {"q": web_query(query), "n": limit, "r": relevant_only, "t": topic},
     ).all()
     return [SearchHit(*row) for row in rows]
 

@@ -1,0 +1,205 @@
+"""Benchmark: ``search_articles`` (what ``veille search`` runs) against its definition of
+migration 0021 (the baseline), both measured in the same run on the same scratch archive.
+
+A scratch database (created and dropped here) is migrated to the head, and 0021's function is
+added beside it as ``search_articles_0021``. It is filled with ``--articles`` articles of
+French prose (a title, a description, a text of 300 to 3,000 words, about 2 to 20 kB, every
+one naming "sommet"), a tenth of them relevant to the topic ``bench`` (``article_topics``).
+Then, interleaved ``--repeat`` times, each query at each limit (``-n 20`` and ``-n 128``) is
+timed both ways:
+
+- plain: ``search_articles(q, n)`` against ``search_articles_0021(q, n)``; 0021 parsed every
+  hit's whole text again to choose its snippet (``to_tsvector(veille_unaccent(text))``);
+- ``--topic``: ``search_articles(q, n, topic => 'bench')`` against what ``veille search
+  --topic`` did before: ``search_articles_0021(q, max(10 n, 200))``, then the topic's relevant
+  articles kept (``article_topics``) and the first n of them.
+
+Printed: the median wall time of each and the ratio baseline / new (how many times faster).
+The machine is shared: quote ratios, not times.
+
+    python bench/search.py [--articles 2000] [--repeat 5] [--queries "sommet,sommet IA Elysée"]
+
+Needs a PostgreSQL server (VEILLE_BENCH_ADMIN_URL, as bench/ingest.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python bench/search.py`: siblings are bench.*
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from bench.ingest import ADMIN_URL  # noqa: E402
+from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
+
+#: French words, accented ones among them (the folding is part of what is measured)
+WORDS = str.split(
+    "le la les de des du un une et à au aux en pour sur dans par avec sans sous entre président "
+    "ministre gouvernement Élysée réunion sommet intelligence artificielle données européen "
+    "négociation règlement économie sécurité société été année février déclaration Paris Bruxelles "
+    "Grand Palais entreprises chercheurs dirigeants représentants pays développement numérique "
+    "énergie électricité centres investissements milliards annoncé précisé détaillé réclament "
+    "IA élus député Assemblée nationale opposition majorité réforme santé éducation école hôpital "
+    "été très déjà après avant pendant où été général intérêt coopération à côté"
+)
+TOPIC = "bench"
+LIMITS = (20, 128)
+
+
+def prose(rnd: random.Random, words: int) -> str:
+    drawn = rnd.choices(WORDS, weights=[1 / (i + 1) ** 0.5 for i in range(len(WORDS))], k=words)
+    drawn[rnd.randrange(words)] = "sommet"
+    sentences = [" ".join(drawn[i : i + 18]).capitalize() + "." for i in range(0, words, 18)]
+    return "\n\n".join(" ".join(sentences[i : i + 5]) for i in range(0, len(sentences), 5))
+
+
+def fill(conn: sa.Connection, count: int) -> None:
+    rnd = random.Random(7)
+    source = conn.scalar(
+        sa.text(
+            "INSERT INTO sources (name, kind, url, owner)"
+            " VALUES ('bench', 'feed', 'https://b.invalid/', 'media') RETURNING id"
+        )
+    )
+    rows = [
+        {
+            "u": f"https://b.invalid/{i}",
+            "s": source,
+            "t": prose(rnd, 10).rstrip("."),
+            "d": prose(rnd, 30),
+            "x": prose(rnd, rnd.choice((300, 800, 1500, 3000))),
+            "h": f"h{i}",
+        }
+        for i in range(count)
+    ]
+    conn.execute(
+        sa.text(
+            "INSERT INTO articles (canonical_url, url, source_id, title, description, text, text_hash)"
+            " VALUES (:u, :u, :s, :t, :d, :x, :h)"
+        ),
+        rows,
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO article_topics (article_id, topic, version, score, relevant)"
+            " SELECT id, :topic, 'v1', 0.5, id % 10 = 0 FROM articles"
+        ),
+        {"topic": TOPIC},
+    )
+    conn.execute(sa.text("ANALYZE"))
+
+
+def timed(run: Callable[[], int], repeat: int) -> tuple[float, int]:
+    runs, rows = [], 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        rows = run()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs), rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--articles", type=int, default=2000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--queries", default="sommet,sommet IA Elysée")
+    args = ap.parse_args()
+    unwind_on_sigterm()  # so the `finally` below drops the scratch database
+    from monitors.archive.db import migrate
+
+    m0021 = importlib.import_module("migrations.versions.0021_search_repeats")
+    name = f"veille_bench_search_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    create_scratch_db(admin, name)
+    url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(False)
+    engine = sa.create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        migrate(url)
+        with engine.begin() as conn:
+            baseline = m0021.NEW_FUNCTION.replace("search_articles(", "search_articles_0021(", 1)
+            conn.execute(sa.text(baseline))
+            start = time.perf_counter()
+            fill(conn, args.articles)
+        print(
+            f"{args.articles} articles in {time.perf_counter() - start:.0f} s; median of {args.repeat} runs,"
+            f" interleaved; load {os.getloadavg()[0]:.1f} (2 cores, shared)"
+        )
+        print(f"{'query':<22} {'search':<12} {'0021':>9} {'now':>9} {'ratio':>7}  rows")
+        worst = float("inf")
+        with engine.connect() as conn:
+
+            def rows(sql: str, **params: object) -> Callable[[], int]:
+                return lambda: len(conn.execute(sa.text(sql), params).all())
+
+            def topic_before(q: str, n: int) -> Callable[[], int]:
+                def run() -> int:  # flows/commands/search.py before 0023
+                    hits = conn.execute(
+                        sa.text("SELECT * FROM search_articles_0021(:q, :n)"), {"q": q, "n": max(n * 10, 200)}
+                    ).all()
+                    relevant = set(
+                        conn.scalars(
+                            sa.text(
+                                "SELECT article_id FROM article_topics WHERE topic = :t AND relevant"
+                                " AND article_id = ANY(:ids)"
+                            ),
+                            {"t": TOPIC, "ids": [h.id for h in hits]},
+                        )
+                    )
+                    return len([h for h in hits if h.id in relevant][:n])
+
+                return run
+
+            for q in args.queries.split(","):
+                for n in LIMITS:
+                    cases = (
+                        (
+                            f"-n {n}",
+                            rows("SELECT * FROM search_articles_0021(:q, :n)", q=q, n=n),
+                            rows("SELECT * FROM search_articles(:q, :n)", q=q, n=n),
+                        ),
+                        (
+                            f"-n {n} --topic",
+                            topic_before(q, n),
+                            rows("SELECT * FROM search_articles(:q, :n, topic => :t)", q=q, n=n, t=TOPIC),
+                        ),
+                    )
+                    for label, before, now in cases:
+                        old_t = new_t = 0.0
+                        old_rows = new_rows = 0
+                        samples_old, samples_new = [], []
+                        for _ in range(args.repeat):  # interleaved: the same machine state for both
+                            t, old_rows = timed(before, 1)
+                            samples_old.append(t)
+                            t, new_rows = timed(now, 1)
+                            samples_new.append(t)
+                        old_t, new_t = statistics.median(samples_old), statistics.median(samples_new)
+                        worst = min(worst, old_t / new_t)
+                        shown = f"{new_rows}" if new_rows == old_rows else f"{new_rows} (0021: {old_rows})"
+                        print(
+                            f"{q!r:<22} {label:<12} {old_t * 1000:>7.0f}ms {new_t * 1000:>7.0f}ms"
+                            f" {old_t / new_t:>6.1f}x  {shown}",
+                            flush=True,
+                        )
+        print(f"\nnew against 0021: at least {worst:.1f}x faster")
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""`veille search` at larger limits and with `--topic` (migration 0023_search_speed): a hit's
+snippet is chosen from the stored search vector, not from its text parsed again, and `--topic`
+filters in the database, before the limit, so a relevant article ranked low is still found.
+(Speed is measured in bench/search.py, not here.)"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+
+HITS = 260  # more than the 200 hits `search --topic` used to ask for before keeping the topic's
+
+
+@pytest.fixture
+def articles(clean_db: sa.Engine) -> list[int]:
+    """HITS articles naming "sommet", ranked by how often (the first the most); the five ranked
+    lowest are the only ones relevant to topic ``eu_ai_act``."""
+    with clean_db.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('Journal', 'feed', 'http://j/', 'media') RETURNING id"
+            )
+        )
+        ids = []
+        for i in range(HITS):
+            text = " ".join(["Le sommet de Paris."] * (HITS - i) + ["Un texte sur la pêche en Bretagne."] * i)
+            ids.append(
+                conn.scalar(
+                    sa.text(
+                        "INSERT INTO articles (canonical_url, url, source_id, title, description, text,"
+                        " text_hash, published_at) VALUES (:u, :u, :s, :t, :d, :x, :h, :p) RETURNING id"
+                    ),
+                    {
+                        "u": f"http://j/{i}",
+                        "s": source,
+                        "t": f"Article {i}",
+                        "d": "Une description sans le mot.",
+                        "x": text,
+                        "h": f"h{i}",
+                        "p": "2025-02-10T12:00:00+01:00",
+                    },
+                )
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO article_topics (article_id, topic, version, score, relevant)"
+                " SELECT id, 'eu_ai_act', 'v1', 0.9, id = ANY(:relevant) FROM articles"
+            ),
+            {"relevant": ids[-5:]},
+        )
+    return ids
+
+
+def search(*args: str) -> list[dict[str, object]]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["search", *args, "--json"]) == 0
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_a_topic_s_relevant_articles_ranked_low_are_found(articles: list[int]) -> None:
+    """`--topic` kept the topic's articles among the 200 best hits (ten times the limit): the
+    five relevant ones, ranked 256th to 260th, were not found ("no article matches")."""
+    hits = search("sommet", "--topic", "eu_ai_act", "-n", "3")
+    assert [h["id"] for h in hits] == articles[-5:-2]
+    assert [h["id"] for h in search("sommet", "--topic", "eu_ai_act")] == articles[-5:]
+    assert len(search("sommet", "-n", "128")) == 128  # without a topic, as before
+
+
+def test_a_snippet_does_not_parse_the_hit_s_text_again(articles: list[int], clean_db: sa.Engine) -> None:
+    """Telling whether the text matches (else the snippet is the description's) folded and
+    parsed every hit's whole text again, veille_unaccent most of the time: now the query is
+    folded once, whatever the number of hits. The same snippets come out."""
+    with clean_db.connect() as conn, conn.begin():
+        before = conn.execute(sa.text("SELECT id, snippet FROM search_articles('sommet', 128)")).all()
+        body = conn.scalar(sa.text("SELECT prosrc FROM pg_proc WHERE proname = 'veille_unaccent'"))
+        conn.execute(sa.text("CREATE TEMPORARY SEQUENCE folds"))
+        # the same folding, counted (rolled back with the transaction)
+        conn.execute(
+            sa.text(
+                "CREATE OR REPLACE FUNCTION veille_unaccent(input text) RETURNS text"
+                " LANGUAGE plpgsql IMMUTABLE STRICT AS $f$ BEGIN PERFORM nextval('folds');"
+                f" RETURN ({body.strip().removeprefix('SELECT')}); END $f$"
+            )
+        )
+        after = conn.execute(sa.text("SELECT id, snippet FROM search_articles('sommet', 128)")).all()
+        folds = conn.scalar(sa.text("SELECT nextval('folds') - 1"))
+        conn.rollback()
+    assert len(after) == 128 and after == before
+    assert all("**sommet**" in snippet for _, snippet in after)  # from the text, which matches
+    assert folds <= 2  # the query, not each of the 128 texts (129 before)
