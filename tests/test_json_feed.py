@@ -464,3 +464,47 @@ def test_any_body_opening_like_json_is_a_json_feed_or_says_why_not(body: bytes) 
         assert str(exc).startswith(
             ("not a feed: invalid JSON: ", "not a feed: JSON, but not a JSON Feed: ", "JSON Feed cut short: ")
         )
+
+
+def test_an_item_s_own_language_is_its_row_s_declared_language(
+    site: LocalSite, db: Session, client: Client, settings: Settings
+) -> None:
+    """A JSON Feed 1.1 item's `language` was dropped: an English item of a French feed was
+    queued as declared French (url_queue.feed_language, the article's declared language when
+    its page declares none). It comes before the feed's; an item without one takes the feed's."""
+    items = [
+        _item(site.base, 1, language="en-GB"),
+        _item(site.base, 2),
+        _item(site.base, 3, language=" "),
+        _item(site.base, 4, language="de", tags=["KI"]),
+    ]
+    out, src = _poll_and_store(db, client, settings, site, json_feed(site.base, items))
+    assert out.error is None and out.warning is None
+    assert [e.language for e in out.entries] == ["en-GB", None, None, "de"]
+    rows = db.execute(
+        sa.select(QueuedUrl.url, QueuedUrl.feed_language).where(QueuedUrl.source_id == src.id)
+    ).all()
+    assert dict(rows) == {
+        f"{site.base}/j/1.html": "en",
+        f"{site.base}/j/2.html": "fr",
+        f"{site.base}/j/3.html": "fr",
+        f"{site.base}/j/4.html": "de",
+    }
+
+
+def test_a_feed_that_says_it_is_finished_is_read_and_said(
+    site: LocalSite, db: Session, client: Client, settings: Settings
+) -> None:
+    """`"expired": true` (JSON Feed: the feed will not update again) was ignored: the source
+    looked healthy while it could give nothing new. Its items are read (they were published)
+    and the poll is a warning saying so, in sources.last_error."""
+    body = json_feed(site.base, [_item(site.base, 1)], expired=True)
+    out, src = _poll_and_store(db, client, settings, site, body)
+    assert [e.url for e in out.entries] == [f"{site.base}/j/1.html"]
+    assert src.last_error_class == "warning"
+    assert 'the feed says it is finished ("expired": true): it will not update again' in (
+        src.last_error or ""
+    )
+    for not_finished in (False, "true", None):
+        parsed = parse_feed(json_feed(site.base, [_item(site.base, 1)], expired=not_finished), site.base)
+        assert parsed.bozo_reason is None, not_finished

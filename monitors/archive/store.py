@@ -202,7 +202,8 @@ def _queue_rows(outcome: PollOutcome) -> tuple[dict[str, dict], list[dict]]:
                 "feed_author": entry.author,
                 "feed_summary": entry.summary,
                 "feed_published_at": entry.published_at,
-                "feed_language": feed_language,
+                # an entry's own language (a JSON Feed item's) before the feed's
+                "feed_language": normalize_declared_language(entry.language) or feed_language,
             },
         )
     return rows, skipped

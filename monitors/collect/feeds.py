@@ -78,6 +78,7 @@ class FeedEntry:
     author: str | None = None
     summary: str | None = None
     published_at: datetime | None = None
+    language: str | None = None  # the entry's own, when it declares one (a JSON Feed item's)
 
 
 @dataclass
@@ -202,6 +203,7 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
                 author=storable(raw.get("author")),
                 summary=storable(raw.get("summary")),
                 published_at=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
+                language=storable(raw.get("language")) if isinstance(raw.get("language"), str) else None,
             )
         )
     feed = parsed.get("feed", {})

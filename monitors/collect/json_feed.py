@@ -6,8 +6,10 @@ content type (``application/feed+json``, ``application/json``) is only a hint. E
 a link (``url``, else ``external_url``, else an ``id`` that is an http(s) URL), a title, a
 summary (``summary``, else ``content_text``, else ``content_html`` cleaned by feedparser's
 sanitizer as an RSS description is), its authors (1.1 ``authors``, 1.0 ``author``, else the
-feed's) and its dates, read by feedparser's date parsers as RSS dates are. Tags and an item's
-own language have no place in veille's entries (RSS categories have none either).
+feed's), its dates, read by feedparser's date parsers as RSS dates are, and its own
+``language`` (the declared language of its row, before the feed's). Tags have no place in
+veille's entries (RSS categories have none either). A feed that says it is finished
+(``"expired": true``: it will not update again) is read, and said, as a warning of the poll.
 
 An item that cannot be read (not an object, no http(s) URL) is left out and a value of the
 wrong type or a date that does not parse is ignored, each with a reason; the rest of the feed
@@ -137,6 +139,11 @@ def parse_json_feed(content: bytes, encoding: str, base_url: str) -> tuple[dict[
         key: value for key in ("title", "language") if (value := reader.text(doc, key, "feed")) is not None
     }
     feed_authors = reader.authors(doc, "feed")
+    if doc.get("expired") is True:  # the spec's only value that means it: true
+        reader.problem(
+            'the feed says it is finished ("expired": true): it will not update again;'
+            " disable the source or find its new feed"
+        )
     items = doc.get("items")
     entries: list[dict[str, Any]] = []
     if not isinstance(items, list):
@@ -247,6 +254,9 @@ class _Reader:
         author = self.authors(item, where) or feed_authors
         if author is not None:
             entry["author"] = author
+        language = self.text(item, "language", where)
+        if language is not None and language.strip():
+            entry["language"] = language
         for key, out in (("date_published", "published_parsed"), ("date_modified", "updated_parsed")):
             when = self.date(item, key, where)
             if when is not None:
