@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -398,3 +399,45 @@ def test_listing_with_link_pattern(site: LocalSite, client: Client, settings: Se
     assert [e.url for e in out.entries] == [f"{site.base}/communiques/2025/02/declaration"]
     out = poll(client, settings, "listing", f"{site.base}/actualites", link_pattern=r"/nothing-matches/")
     assert out.entries == [] and out.warning is not None and "link_pattern" in out.warning
+
+
+def test_the_child_sitemaps_read_are_found_by_an_index_of_their_own(db: Session) -> None:
+    """Each poll batch asks which child sitemaps its sources read in the window; only the
+    source_id index served the question, reading every fetch_log row of the batch's sources
+    (their page fetches, their whole history). The partial index of migration 0024 holds the
+    child-sitemap rows alone (bench/sitemaps_read.py: 29x on 2M rows)."""
+    import sqlalchemy as sa
+
+    from monitors.archive.models import Source
+    from monitors.archive.store import _sitemaps_read
+
+    src = Source(name="children", kind="sitemap", url="http://s.example/sitemap.xml", owner="media")
+    db.add(src)
+    db.flush()
+    db.execute(
+        sa.text(
+            "INSERT INTO fetch_log (at, source_id, url, kind, outcome)"
+            " SELECT now() - g * interval '1 minute', :s, 'http://s.example/p/' || g,"
+            "        CASE WHEN g % 100 = 0 THEN 'sitemap-child' ELSE 'page' END, 'ok'"
+            " FROM generate_series(1, 5000) g"
+        ),
+        {"s": src.id},
+    )
+    db.execute(sa.text("ANALYZE fetch_log"))
+    sent: list[tuple[str, Any]] = []
+
+    def listen(conn: object, cursor: object, statement: str, params: Any, *_: object) -> None:
+        if "sitemap-child" in str(params) or "fetch_log" in statement:
+            sent.append((statement, params))
+
+    engine = db.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", listen)
+    try:
+        read = _sitemaps_read(db, [src.id], datetime.now(UTC))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listen)
+    assert len(read[src.id]) == 50  # the 5,000 minutes of rows are within the 7-day window
+    ((statement, params),) = sent
+    db.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(row[0] for row in db.connection().exec_driver_sql(f"EXPLAIN {statement}", params))
+    assert "fetch_log_sitemap_children" in plan, plan

@@ -270,7 +270,16 @@ class FetchLog(Base):
     """One line per HTTP attempt (or refusal), so failures are queryable, not just logged."""
 
     __tablename__ = "fetch_log"
-    __table_args__ = (Index("fetch_log_at", "at"),)
+    __table_args__ = (
+        Index("fetch_log_at", "at"),
+        # the child sitemaps a source's polls read (store._sitemaps_read; migration 0024)
+        Index(
+            "fetch_log_sitemap_children",
+            "source_id",
+            "at",
+            postgresql_where="kind = 'sitemap-child' AND outcome = 'ok'",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[datetime] = mapped_column(server_default=func.now())
