@@ -279,3 +279,66 @@ def test_tables_show_control_characters_not_obey_them() -> None:
         [{"name": "Src \x1b[5mblink", "last_error": "HTTP 500: \x1b]8;;http://evil\x07x\r\nmore"}], out
     )
     assert out.getvalue().splitlines()[1] == "Src ␛[5mblink  HTTP 500: ␛]8;;http://evil␇x more"
+
+
+def _bidi_depth(line: str, upto: int) -> int:
+    """How many bidirectional embeddings, overrides and isolates are open before ``upto`` in
+    ``line`` (paired as UAX #9 pairs them)."""
+    stack: list[str] = []
+    for char in line[:upto]:
+        if char in "\u202a\u202b\u202d\u202e":
+            stack.append("e")
+        elif char in "\u2066\u2067\u2068":
+            stack.append("i")
+        elif char == "\u202c" and stack and stack[-1] == "e":
+            stack.pop()
+        elif char == "\u2069" and "i" in stack:
+            while stack.pop() != "i":
+                pass
+    return len(stack)
+
+
+OPEN_BIDI = [
+    "Titre \u202einversé",
+    "RLE \u202b dans \u2067 un isolat",
+    "fermé \u202e ok \u202c \u2069 orphelin",
+]
+
+
+def test_an_unclosed_bidi_override_does_not_reverse_the_rest_of_the_line(clean_db: sa.Engine) -> None:
+    """A title or a name that opens a right-to-left override (U+202E) or isolate and does not
+    close it reordered what the line printed after it: in `veille search` the source, the date
+    and the rank; in a table the next cells (the error). Each is closed at the end of its value;
+    right-to-left text and balanced controls are shown as they are."""
+    from flows.commands.common import print_table, terminal_safe
+
+    with clean_db.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('Journal \u202e', 'feed', 'http://j/', 'media') RETURNING id"
+            )
+        )
+        for n, title in enumerate(OPEN_BIDI):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash)"
+                    " VALUES (:u, :u, :s, :t, 'Le sommet de Paris.', :h)"
+                ),
+                {"u": f"http://j/{n}", "s": source, "t": title, "h": f"h{n}"},
+            )
+    code, out, err = run("search", "sommet")
+    assert code == 0, err
+    heads = [line for line in out.splitlines() if line[:3] in {"1. ", "2. ", "3. "}]
+    assert len(heads) == 3
+    for line in heads:
+        after_title = line.index("  Journal")
+        assert _bidi_depth(line, after_title) == 0, line
+        assert _bidi_depth(line, line.index(" (media)")) == 0, line  # the source name's own RLO
+    table = io.StringIO()
+    print_table([{"name": OPEN_BIDI[1], "error": "HTTP 500"}], table)
+    row = table.getvalue().splitlines()[1]
+    assert _bidi_depth(row, row.index("HTTP 500")) == 0
+    assert terminal_safe("مرحبا \u202bعربي\u202c \u2067x\u2069") == "مرحبا \u202bعربي\u202c \u2067x\u2069"
+    assert terminal_safe(OPEN_BIDI[0]) == OPEN_BIDI[0] + "\u202c"
+    assert terminal_safe(OPEN_BIDI[1]) == OPEN_BIDI[1] + "\u2069\u202c"

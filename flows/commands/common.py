@@ -113,12 +113,40 @@ def _visible(match: re.Match[str]) -> str:
     return "\u2421" if code == 0x7F else "\ufffd"
 
 
+# Unicode's bidirectional embeddings and overrides (LRE, RLE, LRO, RLO), closed by PDF, and
+# isolates (LRI, RLI, FSI), closed by PDI: one left open reorders the rest of its line
+_EMBEDDINGS, _PDF = "\u202a\u202b\u202d\u202e", "\u202c"
+_ISOLATES, _PDI = "\u2066\u2067\u2068", "\u2069"
+
+
+def _bidi_closed(value: str) -> str:
+    """``value`` with the bidirectional embeddings, overrides and isolates it leaves open closed
+    at its end (as Unicode's algorithm pairs them, UAX #9), so right-to-left text shows as it
+    is but cannot reverse what follows it on the line: a title's RLO (U+202E) turned the source,
+    the date and the URL printed after it around."""
+    if not any(c in _EMBEDDINGS or c in _ISOLATES for c in value):
+        return value
+    stack: list[str] = []
+    for char in value:
+        if char in _EMBEDDINGS:
+            stack.append(_PDF)
+        elif char in _ISOLATES:
+            stack.append(_PDI)
+        elif char == _PDF and stack and stack[-1] == _PDF:  # a PDF does not close an isolate
+            stack.pop()
+        elif char == _PDI and _PDI in stack:  # a PDI closes the embeddings opened inside it too
+            while stack.pop() != _PDI:
+                pass
+    return value + "".join(reversed(stack))
+
+
 def terminal_safe(value: str) -> str:
     """``value`` on one line with its control characters shown, not obeyed: tabs and line breaks
     as a space, the other C0 controls as their Unicode control pictures (ESC as ␛), DEL as ␡, C1
-    controls as U+FFFD. For what the archive holds (titles, names, snippets, errors), printed to
-    a terminal by ``veille search``, ``stories`` and the tables."""
-    return _CONTROL.sub(_visible, _BREAKS.sub(" ", value))
+    controls as U+FFFD, and the bidirectional controls it leaves open closed at its end. For
+    what the archive holds (titles, names, snippets, errors), printed to a terminal by
+    ``veille search``, ``stories`` and the tables."""
+    return _bidi_closed(_CONTROL.sub(_visible, _BREAKS.sub(" ", value)))
 
 
 def print_table(rows: list[dict[str, Any]], out: TextIO | None = None, width: int = 60) -> None:
