@@ -31,7 +31,6 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,7 +41,7 @@ if str(ROOT) not in sys.path:  # run as `python bench/search.py`: siblings are b
 import sqlalchemy as sa  # noqa: E402
 
 from bench.ingest import ADMIN_URL  # noqa: E402
-from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
+from bench.unwind import scratch_database, unwind_on_sigterm  # noqa: E402
 
 #: French words, accented ones among them (the folding is part of what is measured)
 WORDS = str.split(
@@ -101,13 +100,73 @@ def fill(conn: sa.Connection, count: int) -> None:
     conn.execute(sa.text("ANALYZE"))
 
 
-def timed(run: Callable[[], int], repeat: int) -> tuple[float, int]:
-    runs, rows = [], 0
+def interleaved(
+    before: Callable[[], int], now: Callable[[], int], repeat: int
+) -> tuple[float, float, int, int]:
+    """Median seconds of ``before`` and of ``now``, run in turn ``repeat`` times (the same
+    machine state for both), and the rows each gave."""
+    old, new = [], []
+    old_rows = new_rows = 0
     for _ in range(repeat):
         start = time.perf_counter()
-        rows = run()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs), rows
+        old_rows = before()
+        old.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        new_rows = now()
+        new.append(time.perf_counter() - start)
+    return statistics.median(old), statistics.median(new), old_rows, new_rows
+
+
+def compare(conn: sa.Connection, queries: list[str], repeat: int) -> float:
+    """Print each case's times and ratio; returns the smallest ratio."""
+
+    def rows(sql: str, **params: object) -> Callable[[], int]:
+        return lambda: len(conn.execute(sa.text(sql), params).all())
+
+    def topic_before(q: str, n: int) -> Callable[[], int]:
+        def run() -> int:  # flows/commands/search.py before 0023
+            hits = conn.execute(
+                sa.text("SELECT * FROM search_articles_0021(:q, :n)"), {"q": q, "n": max(n * 10, 200)}
+            ).all()
+            relevant = set(
+                conn.scalars(
+                    sa.text(
+                        "SELECT article_id FROM article_topics WHERE topic = :t AND relevant"
+                        " AND article_id = ANY(:ids)"
+                    ),
+                    {"t": TOPIC, "ids": [h.id for h in hits]},
+                )
+            )
+            return len([h for h in hits if h.id in relevant][:n])
+
+        return run
+
+    print(f"{'query':<22} {'search':<12} {'0021':>9} {'now':>9} {'ratio':>7}  rows")
+    worst = float("inf")
+    for q in queries:
+        for n in LIMITS:
+            cases = (
+                (
+                    f"-n {n}",
+                    rows("SELECT * FROM search_articles_0021(:q, :n)", q=q, n=n),
+                    rows("SELECT * FROM search_articles(:q, :n)", q=q, n=n),
+                ),
+                (
+                    f"-n {n} --topic",
+                    topic_before(q, n),
+                    rows("SELECT * FROM search_articles(:q, :n, topic => :t)", q=q, n=n, t=TOPIC),
+                ),
+            )
+            for label, before, now in cases:
+                old_t, new_t, old_rows, new_rows = interleaved(before, now, repeat)
+                worst = min(worst, old_t / new_t)
+                shown = f"{new_rows}" if new_rows == old_rows else f"{new_rows} (0021: {old_rows})"
+                print(
+                    f"{q!r:<22} {label:<12} {old_t * 1000:>7.0f}ms {new_t * 1000:>7.0f}ms"
+                    f" {old_t / new_t:>6.1f}x  {shown}",
+                    flush=True,
+                )
+    return worst
 
 
 def main() -> int:
@@ -116,88 +175,26 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--queries", default="sommet,sommet IA Elysée")
     args = ap.parse_args()
-    unwind_on_sigterm()  # so the `finally` below drops the scratch database
-    from monitors.archive.db import migrate
-
+    unwind_on_sigterm()  # so the scratch database is dropped on SIGTERM too
     m0021 = importlib.import_module("migrations.versions.0021_search_repeats")
-    name = f"veille_bench_search_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    create_scratch_db(admin, name)
-    url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(False)
-    engine = sa.create_engine(url, pool_size=1, max_overflow=0)
-    try:
-        migrate(url)
-        with engine.begin() as conn:
-            baseline = m0021.NEW_FUNCTION.replace("search_articles(", "search_articles_0021(", 1)
-            conn.execute(sa.text(baseline))
-            start = time.perf_counter()
-            fill(conn, args.articles)
-        print(
-            f"{args.articles} articles in {time.perf_counter() - start:.0f} s; median of {args.repeat} runs,"
-            f" interleaved; load {os.getloadavg()[0]:.1f} (2 cores, shared)"
-        )
-        print(f"{'query':<22} {'search':<12} {'0021':>9} {'now':>9} {'ratio':>7}  rows")
-        worst = float("inf")
-        with engine.connect() as conn:
-
-            def rows(sql: str, **params: object) -> Callable[[], int]:
-                return lambda: len(conn.execute(sa.text(sql), params).all())
-
-            def topic_before(q: str, n: int) -> Callable[[], int]:
-                def run() -> int:  # flows/commands/search.py before 0023
-                    hits = conn.execute(
-                        sa.text("SELECT * FROM search_articles_0021(:q, :n)"), {"q": q, "n": max(n * 10, 200)}
-                    ).all()
-                    relevant = set(
-                        conn.scalars(
-                            sa.text(
-                                "SELECT article_id FROM article_topics WHERE topic = :t AND relevant"
-                                " AND article_id = ANY(:ids)"
-                            ),
-                            {"t": TOPIC, "ids": [h.id for h in hits]},
-                        )
-                    )
-                    return len([h for h in hits if h.id in relevant][:n])
-
-                return run
-
-            for q in args.queries.split(","):
-                for n in LIMITS:
-                    cases = (
-                        (
-                            f"-n {n}",
-                            rows("SELECT * FROM search_articles_0021(:q, :n)", q=q, n=n),
-                            rows("SELECT * FROM search_articles(:q, :n)", q=q, n=n),
-                        ),
-                        (
-                            f"-n {n} --topic",
-                            topic_before(q, n),
-                            rows("SELECT * FROM search_articles(:q, :n, topic => :t)", q=q, n=n, t=TOPIC),
-                        ),
-                    )
-                    for label, before, now in cases:
-                        old_t = new_t = 0.0
-                        old_rows = new_rows = 0
-                        samples_old, samples_new = [], []
-                        for _ in range(args.repeat):  # interleaved: the same machine state for both
-                            t, old_rows = timed(before, 1)
-                            samples_old.append(t)
-                            t, new_rows = timed(now, 1)
-                            samples_new.append(t)
-                        old_t, new_t = statistics.median(samples_old), statistics.median(samples_new)
-                        worst = min(worst, old_t / new_t)
-                        shown = f"{new_rows}" if new_rows == old_rows else f"{new_rows} (0021: {old_rows})"
-                        print(
-                            f"{q!r:<22} {label:<12} {old_t * 1000:>7.0f}ms {new_t * 1000:>7.0f}ms"
-                            f" {old_t / new_t:>6.1f}x  {shown}",
-                            flush=True,
-                        )
-        print(f"\nnew against 0021: at least {worst:.1f}x faster")
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(ADMIN_URL, "veille_bench_search") as url:
+        engine = sa.create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text(m0021.NEW_FUNCTION.replace("search_articles(", "search_articles_0021(", 1))
+                )
+                start = time.perf_counter()
+                fill(conn, args.articles)
+            print(
+                f"{args.articles} articles in {time.perf_counter() - start:.0f} s; median of"
+                f" {args.repeat} runs, interleaved; load {os.getloadavg()[0]:.1f} (2 cores, shared)"
+            )
+            with engine.connect() as conn:
+                worst = compare(conn, args.queries.split(","), args.repeat)
+            print(f"\nnew against 0021: at least {worst:.1f}x faster")
+        finally:
+            engine.dispose()
     return 0
 
 

@@ -24,7 +24,6 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,7 +35,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.ingest import ADMIN_URL  # noqa: E402
-from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
+from bench.unwind import scratch_database, unwind_on_sigterm  # noqa: E402
 
 INDEX = (
     "CREATE INDEX fetch_log_sitemap_children ON fetch_log (source_id, at)"
@@ -136,48 +135,39 @@ def main() -> int:
     ap.add_argument("--child-share", type=float, default=0.02)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
-    unwind_on_sigterm()  # so the `finally` below drops the scratch database
-    from monitors.archive.db import migrate
-
-    name = f"veille_bench_sitemaps_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    create_scratch_db(admin, name)
-    url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(False)
-    engine = sa.create_engine(url, pool_size=1, max_overflow=0)
-    try:
-        migrate(url)
-        with engine.begin() as conn:
-            present = conn.scalar(sa.text("SELECT to_regclass('fetch_log_sitemap_children') IS NOT NULL"))
-            if present:  # the schema has it: the baseline is the schema without it
-                conn.execute(sa.text("DROP INDEX fetch_log_sitemap_children"))
-            start = time.perf_counter()
-            fill(conn, args.sources, args.rows, args.days, args.child_share)
-        print(
-            f"{args.rows:,} fetch_log rows, {args.sources} sources, {args.days} days, filled in"
-            f" {time.perf_counter() - start:.0f} s; median per batch of {BATCH} sources, {args.repeat}"
-            f" rounds; load {os.getloadavg()[0]:.1f} (2 cores, shared)",
-            flush=True,
-        )
-        results = []
-        for label, create in (("baseline", False), ("index", True), ("baseline", False)):
+    unwind_on_sigterm()  # so the scratch database is dropped on SIGTERM too
+    with scratch_database(ADMIN_URL, "veille_bench_sitemaps") as url:
+        engine = sa.create_engine(url, pool_size=1, max_overflow=0)
+        try:
             with engine.begin() as conn:
-                if create:
-                    conn.execute(sa.text(INDEX))
-                else:
-                    conn.execute(sa.text("DROP INDEX IF EXISTS fetch_log_sitemap_children"))
-                conn.execute(sa.text("ANALYZE fetch_log"))
-            seconds, found = timed(engine, args.repeat, args.sources)
-            results.append((label, seconds))
-            shown = f"{label:<9} {seconds * 1000:>8.2f} ms per batch, {found} children; {plan(engine)}"
-            print(shown, flush=True)
-        base = statistics.median([s for label, s in results if label == "baseline"])
-        indexed = next(s for label, s in results if label == "index")
-        print(f"\nbaseline / with the index: {base / indexed:.1f}x")
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+                present = conn.scalar(sa.text("SELECT to_regclass('fetch_log_sitemap_children') IS NOT NULL"))
+                if present:  # the schema has it: the baseline is the schema without it
+                    conn.execute(sa.text("DROP INDEX fetch_log_sitemap_children"))
+                start = time.perf_counter()
+                fill(conn, args.sources, args.rows, args.days, args.child_share)
+            print(
+                f"{args.rows:,} fetch_log rows, {args.sources} sources, {args.days} days, filled in"
+                f" {time.perf_counter() - start:.0f} s; median per batch of {BATCH} sources, {args.repeat}"
+                f" rounds; load {os.getloadavg()[0]:.1f} (2 cores, shared)",
+                flush=True,
+            )
+            results = []
+            for label, create in (("baseline", False), ("index", True), ("baseline", False)):
+                with engine.begin() as conn:
+                    if create:
+                        conn.execute(sa.text(INDEX))
+                    else:
+                        conn.execute(sa.text("DROP INDEX IF EXISTS fetch_log_sitemap_children"))
+                    conn.execute(sa.text("ANALYZE fetch_log"))
+                seconds, found = timed(engine, args.repeat, args.sources)
+                results.append((label, seconds))
+                shown = f"{label:<9} {seconds * 1000:>8.2f} ms per batch, {found} children; {plan(engine)}"
+                print(shown, flush=True)
+            base = statistics.median([s for label, s in results if label == "baseline"])
+            indexed = next(s for label, s in results if label == "index")
+            print(f"\nbaseline / with the index: {base / indexed:.1f}x")
+        finally:
+            engine.dispose()
     return 0
 
 

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 #: a process that SIGTERM ended exits 128 + 15, as the shell reports it
@@ -96,3 +97,28 @@ def create_scratch_db(admin: Any, name: str) -> None:
         with contextlib.suppress(Exception), admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         raise
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A scratch database ``<prefix>_<random>`` on the server of ``admin_url``, migrated to the
+    head: yields its URL and drops it on the way out (SIGTERM included, after
+    :func:`unwind_on_sigterm`), its engines disposed first."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from monitors.archive.db import dispose_engines, migrate
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    create_scratch_db(admin, name)
+    try:
+        url = sa.make_url(admin_url).set(database=name).render_as_string(False)
+        migrate(url)
+        yield url
+    finally:
+        dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
