@@ -51,6 +51,25 @@ def test_empty_folder_duplicate_names_and_inactive(tmp_path: Path) -> None:
     assert [t.name for t in load_topics(tmp_path, include_inactive=True)] == ["ai_summit", "eu_ai_act"]
 
 
+def test_a_duplicate_name_points_at_its_line_and_a_file_is_not_a_folder(tmp_path: Path) -> None:
+    """The second file declaring a name is named with the line of its ``name`` (before: line 1,
+    a comment); VEILLE_TOPICS_DIR naming a file says so (before: "topic folder not found")."""
+    shutil.copy(TOPICS / "ai_summit.toml", tmp_path / "a.toml")
+    shutil.copy(TOPICS / "ai_summit.toml", tmp_path / "b.toml")
+    lines = (TOPICS / "ai_summit.toml").read_text("utf-8").splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if text.startswith("name = "))
+    assert line > 1
+    with pytest.raises(TopicError) as exc:
+        load_topics(tmp_path)
+    assert str(exc.value).startswith(f"{tmp_path / 'b.toml'}:{line}: topic name 'ai_summit' already declared")
+    with pytest.raises(TopicError) as exc:
+        load_topics(tmp_path / "a.toml")
+    assert (
+        str(exc.value)
+        == f"{tmp_path / 'a.toml'}: not a folder: the topic folder holds the topic files (*.toml)"
+    )
+
+
 @pytest.fixture
 def archive(clean_db: sa.Engine) -> dict[str, int]:
     ids: dict[str, int] = {}

@@ -83,6 +83,62 @@ def test_a_good_topic_loads(tmp_path: Path) -> None:
             15,
             "[short_text] bare_groups: unknown group 'wether'",
         ),
+        # values of the wrong type or out of range (before: a traceback when the topic was
+        # compiled, or silently wrong: active = "no" left it active, [] divided by zero)
+        (lambda t: t.replace("threshold = 0.3", 'threshold = "high"'), 3, "threshold must be a number"),
+        (lambda t: t.replace("threshold = 0.3", "threshold = 5"), 3, "threshold must be from 0 to 1"),
+        (lambda t: t.replace("threshold = 0.3", "threshold = nan"), 3, "threshold must be a finite number"),
+        (lambda t: t.replace('name = "weather"', 'name = ["weather"]', 1), 1, "name must be a non-empty"),
+        (lambda t: t.replace('version = "0.1"', "version = [1]"), 2, "version must be a string"),
+        (
+            lambda t: t.replace('version = "0.1"\n', 'version = "0.1"\nactive = "no"\n'),
+            3,
+            "active must be true",
+        ),
+        (lambda t: t.replace('["weather"]\n', "[]\n", 1), 4, "required_groups must be a non-empty list"),
+        (
+            lambda t: t.replace('["weather"]\n', '"weather"\n', 1),
+            4,
+            "required_groups must be a non-empty list",
+        ),
+        (
+            lambda t: t.replace('["weather"]\n', '["wether"]\n', 1),
+            4,
+            "required_groups: unknown group 'wether'",
+        ),
+        (
+            lambda t: t.replace('group = "weather"\n', 'group = "weather"\nweight = "x"\n'),
+            12,
+            "weight must be",
+        ),
+        (lambda t: t.replace('"the weather"\n', '"x"\nanchor = "maybe"\n'), 8, "anchor must be true, false"),
+        (lambda t: t.replace('"the weather"\n', '"x"\nsatisfies = ["x"]\n'), 8, "satisfies an unknown group"),
+        (lambda t: t + '\n[zones]\ntitle = "x"\n', 15, "[zones] title must be a number"),
+        (lambda t: t + "\n[zones]\nlead_chars = 1.5\n", 15, "[zones] lead_chars must be a whole number"),
+        (lambda t: t + "\n[scoring]\nsaturation = 3\n", 15, "[scoring] saturation must be a table"),
+        (lambda t: t + "\n[scoring]\nsaturation = { weather = 0 }\n", 15, "must be a number above 0"),
+        (lambda t: t + "\n[scoring]\nsaturation = { wether = 1.0 }\n", 15, "unknown group 'wether'"),
+        (lambda t: t + "\n[scoring]\nanchor_floor = 1.5\n", 15, "[scoring] anchor_floor must be from 0"),
+        (
+            lambda t: t + '\n[[terms]]\nname = "t"\ngroup = "weather"\n',
+            14,
+            "[[terms]] 't': missing 'patterns'",
+        ),
+        (lambda t: t + '\n[[disambiguation]]\ncase = "other"\n', 14, "'other': missing 'patterns'"),
+        (
+            lambda t: (
+                t
+                + '\n[[proximity]]\nname = "p"\ngroup = "weather"\nwindow = 0\nleft = ["a"]\nright = ["b"]\n'
+            ),
+            17,
+            "[[proximity]] window must be at least 1",
+        ),
+        (lambda t: t + "\n[period]\nstart = 2025-02-01\nend = 2025-01-31\n", 16, "end 2025-01-31 is before"),
+        # patterns are words, not regular expressions: before, "(a+)+b" silently meant "a b"
+        # and "forecast* model*" meant "forecast model*"
+        (lambda t: t.replace('"forecaster*"', '"(a+)+b"'), 12, "not regular expressions; '('"),
+        (lambda t: t.replace('"forecaster*"', '"forecast* model*"'), 12, "not regular expressions; '*'"),
+        (lambda t: t.replace('"forecaster*"', '"rain|snow"'), 12, "not regular expressions; '|'"),
     ],
 )
 def test_a_bad_topic_stops_with_file_and_line(

@@ -8,6 +8,7 @@ and so are two files declaring one name.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from monitors.judge.relevance import DEFAULT_TOPIC_PATH, Topic, load_topic
@@ -28,6 +29,8 @@ def topic_files(folder: str | Path | None = None) -> dict[str, tuple[Path, bool]
     checked but not compiled (cheap); TopicError for a missing or empty folder, a bad file, or
     two files declaring one name."""
     folder = Path(folder) if folder is not None else topics_dir()
+    if folder.exists() and not folder.is_dir():
+        raise TopicError(f"{folder}: not a folder: the topic folder holds the topic files (*.toml)")
     if not folder.is_dir():
         raise TopicError(f"{folder}: topic folder not found")
     files = sorted(folder.glob("*.toml"))
@@ -35,13 +38,24 @@ def topic_files(folder: str | Path | None = None) -> dict[str, tuple[Path, bool]
         raise TopicError(f"{folder}: no topic file (*.toml) in the topic folder")
     found: dict[str, tuple[Path, bool]] = {}
     for path in files:
-        data, _ = parse_topic_file(path)
+        data, raw = parse_topic_file(path)
         if data["name"] in found:
+            line = _name_line(raw.decode("utf-8"))
             raise TopicError(
-                f"{path}:1: topic name {data['name']!r} already declared by {found[data['name']][0]}"
+                f"{path}:{line}: topic name {data['name']!r} already declared by {found[data['name']][0]}"
             )
         found[data["name"]] = (path, bool(data.get("active", True)))
     return found
+
+
+def _name_line(text: str) -> int:
+    """The line of the top-level ``name = ...`` of a topic file's text (1 when not found)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("["):
+            break  # past the top-level keys
+        if re.match(r"\s*name\s*=", line):
+            return number
+    return 1
 
 
 def check_topics(folder: str | Path | None = None, include_inactive: bool = False) -> list[Path]:
