@@ -91,3 +91,48 @@ def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
     topic_file.write_text(DEFAULT_TOPIC_PATH.read_text("utf-8") + '\n[model]\nfile = "absent.npz"\n', "utf-8")
     with pytest.raises(TopicError, match="veille train-topic"):
         load_topic(topic_file)
+
+
+def test_train_topic_on_a_topic_whose_comments_name_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped topic's comments show a "[model]" section; with the real section added after
+    them, `veille train-topic` trains (before: it cut the text at the comment, kept the real
+    section and stopped on the model file it was asked to build)."""
+    from flows.cli import main
+
+    topic_file = tmp_path / "summit.toml"
+    topic_file.write_text(
+        DEFAULT_TOPIC_PATH.read_text("utf-8") + '\n[model]\nfile = "summit.model.npz"\nthreshold = 0.4\n',
+        "utf-8",
+    )
+    assert "#   [model]" in DEFAULT_TOPIC_PATH.read_text("utf-8")  # the case: a comment names it first
+    assert main(["train-topic", "--topic", str(topic_file), "--data", str(EVAL)]) == 0, (
+        capsys.readouterr().err
+    )
+    assert (tmp_path / "summit.model.npz").is_file()
+    assert load_topic(topic_file).model is not None
+
+
+def test_without_scikit_learn_a_model_and_training_say_what_to_install(
+    topic_with_model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """scikit-learn is optional (veille[learn]): without it, a topic with a [model] stops when it
+    is loaded, and train-topic before it starts (before: an ImportError traceback on the first
+    text the model was consulted on, in `veille score` as in a run's analysis)."""
+    import sys
+
+    from flows.cli import main
+
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn raises ImportError
+    with pytest.raises(TopicError, match=r"\[model\] needs scikit-learn.*veille\[learn\]"):
+        load_topic(topic_with_model)
+    argv = ["train-topic", "--data", str(EVAL), "--output", str(tmp_path / "m.npz")]
+    assert main(argv) == 2
+    assert "veille train-topic needs scikit-learn" in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists()

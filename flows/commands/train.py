@@ -46,10 +46,14 @@ def register(sub: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     from flows.commands.common import print_table
     from monitors.judge.evaluation import dev_split
+    from monitors.judge.learned import NEEDS_LEARN, learn_installed
     from monitors.judge.relevance import DEFAULT_TOPIC_PATH, model_path
     from monitors.judge.topic_schema import parse_topic_file
     from monitors.judge.training import train_topic
 
+    if not learn_installed():
+        print(f"veille: error: veille train-topic needs scikit-learn: {NEEDS_LEARN}", file=sys.stderr)
+        return 2
     topic_path = Path(args.topic) if args.topic else DEFAULT_TOPIC_PATH
     data_spec, _ = parse_topic_file(topic_path)
     output = Path(args.output) if args.output else model_path(topic_path, data_spec)
@@ -77,19 +81,10 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _rules_only_topic(topic_path: Path, data: dict[str, Any]) -> Any:
-    """The topic without its learned part (its model file may not exist yet)."""
-    import tempfile
+    """The topic without its learned part (its model file may not exist yet): built from the
+    parsed data without ``[model]`` (before, the file's text was cut at its first "[model]",
+    which a comment may hold: the real section stayed and a missing model file stopped it)."""
+    from monitors.judge.relevance import topic_from_data
 
-    from monitors.judge.relevance import load_topic
-
-    if "model" not in data:
-        return load_topic(topic_path)
-    text = topic_path.read_text("utf-8")
-    start = text.index("[model]")
-    rest = text[start + len("[model]") :]
-    following = rest.find("\n[")
-    stripped = text[:start] + (rest[following:] if following >= 0 else "")
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / topic_path.name
-        copy.write_text(stripped, "utf-8")
-        return load_topic(copy)
+    rules = {key: value for key, value in data.items() if key != "model"}
+    return topic_from_data(rules, topic_path.read_bytes(), topic_path)

@@ -34,6 +34,20 @@ DENSE = ("rules:published_in_period", "rules:published_outside_period", "rules:f
 FORMAT = 1
 
 
+#: what a topic's [model] and ``veille train-topic`` need, and how to get it
+NEEDS_LEARN = "scikit-learn is not installed (pip install 'veille[learn]')"
+
+
+def learn_installed() -> bool:
+    """Whether scikit-learn can be imported (without importing it: that takes a second)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("sklearn") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _vectorizers() -> tuple[Any, Any]:
     from sklearn.feature_extraction.text import HashingVectorizer
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from monitors.judge.learned import LinearModel, dense_features, model_text
+from monitors.judge.learned import NEEDS_LEARN, LinearModel, dense_features, learn_installed, model_text
 from monitors.judge.topic_schema import TopicError, parse_topic_file
 
 DEFAULT_TOPIC_PATH = Path(__file__).resolve().parents[1] / "topics" / "ai_summit.toml"
@@ -606,6 +606,8 @@ def _load_model(topic_path: Path, data: Mapping[str, Any]) -> tuple[LinearModel 
             f"{topic_path}: [model] file {path.name} not found;"
             f" build it with: veille train-topic --topic {topic_path}"
         )
+    if not learn_installed():  # else every text the model is consulted on ends in an ImportError
+        raise TopicError(f"{topic_path}: its [model] needs scikit-learn: {NEEDS_LEARN}")
     return LinearModel.load(path), path.read_bytes()
 
 
