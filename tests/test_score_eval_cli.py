@@ -274,6 +274,35 @@ def test_eval_prints_our_examples_with_the_set_as_context(tmp_path: Path) -> Non
     assert "(veille score --context): relevant P " in line and "precision on hard negatives" in line
 
 
+def test_eval_measures_a_folder_holding_the_dev_split_alone(tmp_path: Path) -> None:
+    """`veille eval --shared DIR` with DIR holding relevance-dev.jsonl alone (what the house
+    rules ask for: tuning never reads the test split) measures dev and says test is not
+    measured (before: both files were needed, and such a folder measured nothing). Labelled
+    items we wrote here, in the shared sets' form (``label``, ``kind``); an empty dev file is a
+    warning, not figures of nothing."""
+    items = [
+        {"id": "a", "kind": "article", "label": "summit", "title": "Sommet pour l'action sur l'IA",
+         "text": "Le sommet pour l'action sur l'intelligence artificielle s'ouvre au Grand Palais à Paris."},
+        {"id": "b", "kind": "article", "label": "politics_other", "title": "Budget",
+         "text": "Le gouvernement présente son budget rectificatif à l'Assemblée nationale mardi."},
+    ]  # fmt: skip
+    (tmp_path / "relevance-dev.jsonl").write_text(
+        "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items), "utf-8"
+    )
+    code, out, err = _run(["eval", "--shared", str(tmp_path), "--json"])
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["relevance_dev"]["n"] == 2
+    assert report["relevance_dev"]["kinds"]["article"]["recall"] == 1.0
+    assert "relevance_test" not in report
+    assert f"no relevance-test.jsonl in {tmp_path}: the test split is not measured" in report["warnings"][0]
+    assert not any("not found" in line for line in report["warnings"])
+    (tmp_path / "relevance-dev.jsonl").write_text("", "utf-8")
+    code, out, err = _run(["eval", "--shared", str(tmp_path)])
+    assert code == 0
+    assert f"{tmp_path / 'relevance-dev.jsonl'} holds no item: the dev split measures nothing" in err
+
+
 def test_eval_errors_lists_every_misclassified_item(tmp_path: Path) -> None:
     """`veille eval --errors` (README, `veille eval --help`: "list every misclassified item"):
     as many relevance lines as false positives and negatives, each naming its item, and every

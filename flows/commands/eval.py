@@ -239,15 +239,27 @@ def handle(args: argparse.Namespace) -> int:
     reports = {"relevance": relevance, "language": language}
     shared = Path(args.shared) if args.shared else shared_eval_dir()
     warnings: list[str] = []
-    if shared is None or not all((shared / f"relevance-{s}.jsonl").is_file() for s in SHARED_SPLITS):
+    # each split the folder holds is measured: a folder of the dev split alone (what tuning may
+    # read) measures dev (before, both were needed and such a folder measured nothing)
+    splits = [s for s in SHARED_SPLITS if shared is not None and (shared / f"relevance-{s}.jsonl").is_file()]
+    if not splits:
         warnings.append(f"shared labelled sets not found ({shared or '../shared/eval'}): not measured")
     elif not topic.labels:
         warnings.append(f"topic {topic.name} declares no labels: the shared sets cannot measure it")
     else:
-        url_topic, url_label = url_counterpart(topic)
+        assert shared is not None
         for split in SHARED_SPLITS:
+            if split not in splits:
+                warnings.append(
+                    f"no relevance-{split}.jsonl in {shared}: the {split} split is not measured"
+                    " (nor its floors checked)"
+                )
+        url_topic, url_label = url_counterpart(topic)
+        for split in splits:
             path = shared / f"relevance-{split}.jsonl"
             reports[f"relevance_{split}"] = report = evaluate_relevance(path, topic, in_context=True)
+            if not report["n"]:
+                warnings.append(f"{path} holds no item: the {split} split measures nothing")
             # what the page's URL adds: the same items without it when the topic reads it, with it
             # (a zone of weight 1) when the topic does not
             other = evaluate_relevance(path, url_topic, url=url_topic is not topic)
