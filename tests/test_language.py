@@ -276,3 +276,26 @@ def _profile_grams() -> list[str]:
     factory = DetectorFactory()
     factory.load_profile(PROFILES_DIRECTORY)
     return list(factory.word_lang_prob_map)
+
+
+MIXED = (
+    "Le président a annoncé un plan pour l'intelligence artificielle. "
+    "The president announced a plan for artificial intelligence today."
+)
+
+
+def test_confidence_of_a_text_in_two_languages_says_so() -> None:
+    """Half French, half English: the language is one of them, its confidence about a half
+    (before: 1.0, the whole sample's posterior, which naive Bayes pushes to 0 or 1 whatever
+    the text); a text in one language keeps a confidence near 1 sentence by sentence too."""
+    mixed = detect_language(MIXED)
+    assert mixed.language in ("fr", "en")
+    assert 0.3 <= mixed.confidence <= 0.7, mixed
+    five = detect_language(
+        "Der Gipfel beginnt in Paris. Le sommet commence à Paris. The summit begins in Paris. "
+        "La cumbre empieza en París. Il vertice comincia a Parigi."
+    )
+    assert five.confidence < 0.5, five
+    for text in (FR + " " + FR_TECH, EN + " " + EN.replace("this week", "next week")):
+        assert detect_language(text).confidence >= 0.99
+    assert detect_language(MIXED) == mixed  # deterministic
