@@ -54,6 +54,17 @@ def test_a_date_with_an_impossible_offset_costs_the_date_not_the_text(head: str,
     assert got.published_at == datetime(2025, 2, 8, tzinfo=UTC)  # the day; its time is unreadable
 
 
+@pytest.mark.parametrize("root", ["label", "object", "video", "math"])
+def test_a_page_that_is_one_fragment_htmldate_drops_keeps_its_text(root: str) -> None:
+    """A body that is one element of htmldate's cleaning list with the paragraphs inside (a
+    fragment a server sends as a page): the parser makes it the document's root, htmldate
+    drops it before its date search and lxml's bare ``assert parent is not None`` ended the
+    extraction (reason "extraction failed: AssertionError: ")."""
+    paragraphs = "".join(f"<p>{PARA * 3} Paragraphe {i}.</p>" for i in range(3))
+    got = extract_article(f"<{root}>{paragraphs}</{root}>".encode(), URL, "text/html")
+    assert got.text.startswith("Le sommet sur l'intelligence artificielle") and "Paragraphe 2." in got.text
+
+
 ACCENTED = "L’Élysée œuvre pour que l’IA « serve » l’intérêt général, dit-on à 20 € près."
 
 
@@ -98,7 +109,7 @@ NOT_PAGES = [
     (b" \n\t\r\n" * 100, "blank page: 500 bytes of whitespace only"),
     (
         b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n" + zlib.compress(random.Random(2).randbytes(4000)),
-        r"binary data, not a text page: the body starts with b'%PDF-1.4\n1 0 obj'",
+        r"PDF document, not a page: the body starts with b'%PDF-1.4\n1 0 obj'",
     ),
     (_png(), r"binary data, not a text page: the body starts with b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR'"),
     (b"\x00" * 3000, "binary data, not a text page: the body starts with b'" + r"\x00" * 16 + "'"),
@@ -109,7 +120,38 @@ NOT_PAGES = [
 ]
 
 
-NOT_PAGE_IDS = ["empty", "blank", "pdf", "png", "nul", "broken-gzip"]
+# a PDF whose streams are text has no binary bytes to tell it; an SVG image or an Atom feed
+# served as text/html parse as documents; a frameset's text is in its frames. Before: the
+# PDF's and the SVG's text were stored as articles (title "%PDF-1.4", "Logo"), the feed's too,
+# and the frameset failed as "no article text found in the page"
+_WORDS = "Le sommet pour l'action sur l'intelligence artificielle s'ouvre au Grand Palais. " * 6
+NOT_PAGES += [
+    (
+        b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n2 0 obj\n<< /Length 44 >>\nstream\n"
+        + f"BT /F1 24 Tf 100 700 Td ({_WORDS}) Tj ET\nendstream\nendobj\n%%EOF\n".encode() * 20,
+        r"PDF document, not a page: the body starts with b'%PDF-1.4\n1 0 obj'",
+    ),
+    (
+        f'<?xml version="1.0" encoding="UTF-8"?><svg xmlns="http://www.w3.org/2000/svg" width="100">'
+        f"<title>Logo</title><text x='0' y='15'>{_WORDS}</text></svg>".encode(),
+        "SVG image, not a page: its root element is <svg>",
+    ),
+    (
+        f'<feed xmlns="http://www.w3.org/2005/Atom"><title>Actualités</title><entry><title>Sommet IA</title>'
+        f"<summary>{_WORDS}</summary></entry></feed>".encode(),
+        "Atom feed, not a page: its root element is <feed>",
+    ),
+    (
+        b"<!DOCTYPE html><html><head><title>Sommet IA</title></head><frameset cols='30%,70%'>"
+        b"<frame src='menu.html'><frame src='article.html'><noframes><p>"
+        + _WORDS.encode()
+        + b"</p></noframes></frameset></html>",
+        "frameset page, no text of its own: the text is in its frames (menu.html, article.html)",
+    ),
+]
+
+
+NOT_PAGE_IDS = ["empty", "blank", "pdf", "png", "nul", "broken-gzip", "pdf-text", "svg", "atom", "frameset"]
 
 
 @pytest.mark.parametrize(("body", "reason"), NOT_PAGES, ids=NOT_PAGE_IDS)

@@ -184,10 +184,51 @@ def not_a_page(html: bytes, decoded: str) -> str | None:
         return "empty page: the response had no body"
     if not decoded.strip():
         return f"blank page: {len(html)} bytes of whitespace only"
+    start = html[:1024].lstrip()
+    if start.startswith(b"%PDF-"):  # a PDF whose streams are text reads as a page otherwise
+        return f"PDF document, not a page: the body starts with {start[:16]!r}"
     head = decoded[:_BINARY_SAMPLE]
     if len(_CONTROL.findall(head)) > BINARY_SHARE * len(head):
         return f"binary data, not a text page: the body starts with {html[:16]!r}"
     return None
+
+
+#: Root elements of XML documents that are no web page, and what each is: parsed as HTML they
+#: gave an SVG's labels, a feed's or a sitemap's text as an article's.
+NOT_PAGE_ROOTS = {
+    "svg": "SVG image",
+    "rss": "RSS feed",
+    "feed": "Atom feed",
+    "rdf": "RSS 1.0 feed",
+    "urlset": "sitemap",
+    "sitemapindex": "sitemap index",
+}
+
+
+def not_a_page_root(tree: Any) -> str | None:
+    """Why a parsed document is no page when its root element is not HTML's (an SVG image, a
+    feed, a sitemap served as text/html), cause first, or None."""
+    root = tree
+    if root.tag == "html":  # an XML document without its prolog: the parser put it in a body
+        body = root.find("body")
+        children = [] if body is None or (body.text or "").strip() else list(body)
+        if len(children) == 1 and not (children[0].tail or "").strip():
+            root = children[0]
+    tag = root.tag
+    name = tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower() if isinstance(tag, str) else ""
+    kind = NOT_PAGE_ROOTS.get(name)
+    return f"{kind}, not a page: its root element is <{tag}>" if kind else None
+
+
+def frames_only(tree: Any) -> str | None:
+    """Why a frameset page has no text of its own (its frames are pages of their own, which
+    veille does not fetch from it), or None for a page without a frameset."""
+    frameset = tree.find(".//frameset")
+    if frameset is None:
+        return None
+    sources = [src for frame in tree.iter("frame", "iframe") if (src := (frame.get("src") or "").strip())]
+    shown = ", ".join(sources[:5]) + (", ..." if len(sources) > 5 else "")
+    return f"frameset page, no text of its own: the text is in its frames ({shown or 'none named'})"
 
 
 # What starts a tag in HTML: "<p>", "<a href", "<br/>", "</div>", "<!--", "<!DOCTYPE", "<?xml".
@@ -280,10 +321,13 @@ def _find_date(*args: Any, **kwargs: Any) -> Any:
     """htmldate's ``find_date``, None when it raises on a malformed date: a page dated
     ``2025-02-08T10:00:00+25:00`` made htmldate raise ValueError (an offset of a day or more),
     and trafilatura, which catches ValueError around its whole extraction, discarded the page's
-    text with it. veille reads the page's dates itself (:func:`choose_dates`) anyway."""
+    text with it. veille reads the page's dates itself (:func:`choose_dates`) anyway. So did
+    a document whose root element is one htmldate drops before its search (``<label>``,
+    ``<object>``, ``<video>``, ``<math>``...: a page that is one such fragment): lxml asserts
+    that what it drops has a parent, and the bare AssertionError ended the extraction."""
     try:
         return _htmldate_find_date(*args, **kwargs)
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError, AssertionError):
         return None
 
 
@@ -339,12 +383,15 @@ def extract_article(
     )
     if tree is None:
         raise ExtractionError(nothing)
+    wrong_root = not_a_page_root(tree)
+    if wrong_root:
+        raise ExtractionError(wrong_root)
     meta = read_page(tree)
     lead = None
     emptied = _empty_huge_scripts(tree)
     doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if not isinstance(doc, Document) or not (doc.text or "").strip():
-        raise ExtractionError(nothing)
+        raise ExtractionError(frames_only(tree) or nothing)
     text = (doc.text or "").strip()
     keys = site_keys(meta, url, site.title_affixes if site else ())
     title, title_from = choose_title(meta, keys)
