@@ -150,6 +150,11 @@ def _date_evidence(
             page = {"source": evidence.get("published_from"), "value": extracted.published_at.isoformat()}
             evidence["published_page"] = page
             evidence["published_from"] = "feed (the page's day, with a time)"
+        # the feed's clock, as the page's (metadata.choose_dates): the stored timestamptz keeps
+        # the instant only, and rescoring reads the day back from here (export.publication_day)
+        evidence.pop("published_local", None)
+        if published.utcoffset():
+            evidence["published_local"] = published.isoformat()
     return evidence
 
 

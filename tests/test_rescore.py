@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,83 @@ def test_a_rescore_that_loses_the_database_says_so_and_a_rerun_finishes(
     out = capsys.readouterr().out
     assert "rescored 2 articles" in out  # the first batch stayed done
     assert {v[1] for v in _state(clean_db, archive).values()} == {load_topic().version}
+
+
+@pytest.mark.parametrize(
+    ("page_date", "feed_date"),
+    [
+        ("2025-03-01T00:30:00+01:00", None),  # the page's date, on Paris's clock
+        (None, "Sat, 01 Mar 2025 00:30:00 +0100"),  # the feed's, the page giving none
+    ],
+    ids=["page", "feed"],
+)
+def test_rescores_read_the_day_the_pipeline_scored_with(
+    clean_db: sa.Engine, page_date: str | None, feed_date: str | None
+) -> None:
+    """An article published at 00:30 on 1 March in Paris is scored as of 1 March (the site's
+    day); the database keeps the instant, 28 February 23:30 UTC, and both rescores read that
+    day back (before: 28 February, so a rescore with an unchanged topic could move an article
+    across a period's or peak's bound). The feed's offset is kept in the evidence too."""
+    from email.utils import parsedate_to_datetime
+
+    from monitors.archive.topic_scores import rescore_topics
+    from monitors.collect.http import FetchResult
+    from monitors.ingest import QueueItem, analyse_page
+
+    url = "https://example.fr/2025/sommet.html"
+    meta = f'<meta property="article:published_time" content="{page_date}">' if page_date else ""
+    html = (
+        f'<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Sommet IA</title>{meta}</head>'
+        f"<body><article><h1>Sommet IA</h1>{('<p>' + TEXTS['summit'] + '</p>') * 4}</article></body></html>"
+    )
+    item = QueueItem(
+        id=1,
+        source_id=1,
+        url=url,
+        canonical_url=url,
+        feed_published_at=parsedate_to_datetime(feed_date) if feed_date else None,
+    )
+    fetched = FetchResult(
+        url=url,
+        final_url=url,
+        outcome="ok",
+        status=200,
+        content=html.encode(),
+        headers={"content-type": "text/html"},
+    )
+    topic = load_topic()
+    out = analyse_page(item, fetched, topic)
+    assert out.article is not None, out.reason
+    article = out.article
+    assert article.relevance_evidence["period"]["published_at"] == "2025-03-01"
+    with clean_db.begin() as conn:
+        source_id = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('s', 'feed', 'http://x/f', 'media') RETURNING id"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO articles (canonical_url, url, source_id, text, text_hash, published_at,"
+                " extraction_evidence, topic_version)"
+                " VALUES (:u, :u, :s, :x, 'h', :p, CAST(:e AS jsonb), 'old')"
+            ),
+            {
+                "u": url,
+                "s": source_id,
+                "x": article.text,
+                "p": article.published_at,
+                "e": json.dumps(article.extraction_evidence),
+            },
+        )
+    rescore(clean_db, topic, all_articles=True)
+    rescore_topics(clean_db, [topic], all_articles=True)
+    with clean_db.connect() as conn:
+        stored = conn.scalar(
+            sa.text("SELECT relevance_evidence -> 'period' ->> 'published_at' FROM articles")
+        )
+        row = conn.scalar(sa.text("SELECT evidence -> 'period' ->> 'published_at' FROM article_topics"))
+        utc_day = conn.scalar(sa.text("SELECT (published_at AT TIME ZONE 'UTC')::date FROM articles"))
+    assert str(utc_day) == "2025-02-28"  # the case: the instant's UTC day is another
+    assert stored == row == "2025-03-01"
