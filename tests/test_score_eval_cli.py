@@ -118,6 +118,36 @@ def test_score_uses_published_at_and_warns_on_a_bad_one() -> None:
     assert "error" not in rows["bad"] and isinstance(rows["bad"]["relevance"], float)
 
 
+def test_score_reads_a_timestamp_whole_or_warns() -> None:
+    """A timestamp gives its own day (its clock's: the site's day, as the pipeline scores); one
+    whose time does not read is ignored with a warning, the line scored (before, its first ten
+    characters were taken: "2025-02-10T99:99" and "2025-02-10 whatever" read as 10 February).
+    A month out of range says what is wrong with it after the value."""
+    values = {
+        "z": "2025-02-10T10:00:00Z",
+        "offset": "2025-02-28T23:30:00-05:00",
+        "space": "2025-02-10 10:00",
+        "hour": "2025-02-10T99:99",
+        "words": "2025-02-10 whatever",
+        "month": "2025-13",
+    }
+    lines = [{"id": key, "text": "Le sommet sur l'IA.", "published_at": v} for key, v in values.items()]
+    code, out, err = _run(["score"], stdin="\n".join(json.dumps(x) for x in lines))
+    assert code == 0
+    rows = {r["id"]: r for r in map(json.loads, out.splitlines())}
+    assert {k: rows[k]["published_at"] for k in values} == {
+        "z": "2025-02-10", "offset": "2025-02-28", "space": "2025-02-10",
+        "hour": None, "words": None, "month": None,
+    }  # fmt: skip
+    assert "warning: line 4: published_at '2025-02-10T99:99' is not an ISO date" in err
+    assert "hour must be in 0..23; scored without a date" in err
+    assert "warning: line 5: published_at '2025-02-10 whatever' is not an ISO date" in err
+    assert (
+        "warning: line 6: published_at '2025-13' is not an ISO date" in err
+        and "month must be in 1..12" in err
+    )
+
+
 def test_a_bad_topic_file_or_an_empty_folder_is_an_error_with_where(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

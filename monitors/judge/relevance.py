@@ -32,7 +32,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from itertools import compress, count, islice
 from operator import itemgetter
 from pathlib import Path
@@ -701,16 +701,22 @@ def parse_published(value: Any) -> date | None:
     if not isinstance(value, str):
         raise ValueError(f"published_at must be a string, not {type(value).__name__}")
     text = value.strip()
-    if re.fullmatch(r"\d{4}", text):
-        return date(int(text), 1, 1)
-    if re.fullmatch(r"\d{4}-\d{2}", text):
-        return date(int(text[:4]), int(text[5:]), 1)
     try:
-        return (
-            date.fromisoformat(text[:10]) if len(text) > 10 and text[10] in "T " else date.fromisoformat(text)
-        )
-    except ValueError:
-        raise ValueError(f"published_at {value!r} is not an ISO date (YYYY, YYYY-MM, YYYY-MM-DD)") from None
+        if re.fullmatch(r"\d{4}", text):
+            return date(int(text), 1, 1)
+        if re.fullmatch(r"\d{4}-\d{2}", text):
+            return date(int(text[:4]), int(text[5:]), 1)
+        if len(text) > 10 and text[10] in "T ":
+            # the whole timestamp must read (before, "2025-02-10T99:99" or "2025-02-10 whatever"
+            # gave its first ten characters); its day is the one it was written with, on its
+            # own clock (the site's day, as the pipeline scores)
+            return datetime.fromisoformat(text).date()
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        why = "" if str(exc).startswith("Invalid isoformat") else f": {exc}"  # a range ("month must ...")
+        raise ValueError(
+            f"published_at {value!r} is not an ISO date (YYYY, YYYY-MM, YYYY-MM-DD, or a timestamp){why}"
+        ) from None
 
 
 @dataclass(frozen=True)
