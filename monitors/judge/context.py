@@ -208,9 +208,19 @@ def propagate(
     # a name or number that many of the batch's items hold ("Macron", "IA", "Mistral" in a
     # batch on French AI) says nothing of which story
     limit = max(2.0, max_share * len(items))
+    # a seed can lift a candidate only when they share min_shared distinctive names or numbers:
+    # with min_shared >= 1, only the seeds holding one of the candidate's are compared (the same
+    # result, in the same order; every pair was, a time quadratic in the batch)
+    by_feature: dict[str, list[int]] = {}
+    if min_shared >= 1:
+        for s in seeds:
+            for f in vectors[s]:
+                if f.startswith(_NAMING) and share[f] <= limit:
+                    by_feature.setdefault(f, []).append(s)
     for k in candidates:
         best: tuple[float, int, list[str]] | None = None
-        for s in seeds:
+        near = sorted({s for f in vectors[k] for s in by_feature.get(f, ())}) if min_shared >= 1 else seeds
+        for s in near:
             if s == k or not same_source and _same_source(items[k], items[s]):
                 continue
             a, b = spans[k], spans[s]
