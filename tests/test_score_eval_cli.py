@@ -333,6 +333,34 @@ def test_eval_measures_a_folder_holding_the_dev_split_alone(tmp_path: Path) -> N
     assert f"{tmp_path / 'relevance-dev.jsonl'} holds no item: the dev split measures nothing" in err
 
 
+@pytest.mark.parametrize(
+    ("floors", "message"),
+    [
+        ('{"relevance": {"relevant.f1": 0.9,}}', "floors.json:1: not JSON: "),
+        ("[0.9]", "floors.json:1: expected a JSON object of floors, got list"),
+        (
+            '{"relevance": {"relevant.f2": 0.9}}',
+            "floors.json: relevance: 'relevant.f2' is no figure of the report",
+        ),
+        (
+            '{"relevance": {"relevant.f1": "0.9"}}',
+            "floors.json: relevance relevant.f1: the bound must be a number",
+        ),
+    ],
+    ids=["syntax", "list", "unknown-metric", "string"],
+)
+def test_eval_with_a_bad_floors_file_says_what_is_wrong(tmp_path: Path, floors: str, message: str) -> None:
+    """`veille eval --floors FILE` (its gate): a file that is not JSON stops at once with its
+    line, a metric no report has or a bound that is not a number names it; exit 2 (before: a
+    JSONDecodeError, KeyError or ValueError traceback, after the whole evaluation)."""
+    path = tmp_path / "floors.json"
+    path.write_text(floors, "utf-8")
+    code, out, err = _run(["eval", "--shared", str(tmp_path / "none"), "--floors", str(path)])
+    assert code == 2, err
+    assert err.startswith(f"veille: error: {tmp_path}/{message}"), err
+    assert "Traceback" not in err
+
+
 def test_eval_errors_lists_every_misclassified_item(tmp_path: Path) -> None:
     """`veille eval --errors` (README, `veille eval --help`: "list every misclassified item"):
     as many relevance lines as false positives and negatives, each naming its item, and every

@@ -75,21 +75,56 @@ def check_floors(reports: dict[str, dict[str, Any]], floors: dict[str, Any]) -> 
 
     A section of floors is either {metric: floor} or {"min": {...}, "max": {...}}; a section
     whose report is missing (no shared sets) is skipped by the caller's choice of reports.
+    A metric the report does not have, or a bound that is not a number, raises
+    :class:`~monitors.judge.lines.LabelledDataError` saying which (before: a KeyError or
+    ValueError traceback).
     """
+    from monitors.judge.lines import LabelledDataError
+
+    def figures(section: str, bounds: Any) -> list[tuple[str, float, float]]:
+        if not isinstance(bounds, dict):
+            raise LabelledDataError(f"{section}: expected {{metric: bound}}, got {bounds!r}")
+        out = []
+        for metric, bound in sorted(bounds.items()):
+            try:
+                value = _metric(reports[section], metric)
+            except (KeyError, TypeError, ValueError):
+                raise LabelledDataError(f"{section}: {metric!r} is no figure of the report") from None
+            if not isinstance(bound, int | float) or isinstance(bound, bool):
+                raise LabelledDataError(f"{section} {metric}: the bound must be a number, not {bound!r}")
+            out.append((metric, value, float(bound)))
+        return out
+
     failures = []
     for section, spec in sorted(floors.items()):
         if section.startswith("_") or section not in reports:
             continue
+        if not isinstance(spec, dict):
+            raise LabelledDataError(f"{section}: expected an object of floors, got {spec!r}")
         bounds = spec if "min" in spec or "max" in spec else {"min": spec}
-        for metric, floor in sorted(bounds.get("min", {}).items()):
-            value = _metric(reports[section], metric)
-            if value < float(floor):
-                failures.append(f"{section} {metric} = {value:.4f} < floor {float(floor):.4f}")
-        for metric, ceiling in sorted(bounds.get("max", {}).items()):
-            value = _metric(reports[section], metric)
-            if value > float(ceiling):
-                failures.append(f"{section} {metric} = {value:.4f} > ceiling {float(ceiling):.4f}")
+        for metric, value, floor in figures(section, bounds.get("min", {})):
+            if value < floor:
+                failures.append(f"{section} {metric} = {value:.4f} < floor {floor:.4f}")
+        for metric, value, ceiling in figures(section, bounds.get("max", {})):
+            if value > ceiling:
+                failures.append(f"{section} {metric} = {value:.4f} > ceiling {ceiling:.4f}")
     return failures
+
+
+def _read_floors(path: Path) -> dict[str, Any]:
+    """The floors file, read before anything is measured: one that is not a JSON object stops
+    with ``FILE:LINE`` (before: a JSONDecodeError traceback after the whole evaluation)."""
+    from monitors.judge.lines import LabelledDataError
+
+    try:
+        floors = json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise LabelledDataError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise LabelledDataError(f"{path}:1: not UTF-8 text: {exc.reason}") from None
+    if not isinstance(floors, dict):
+        raise LabelledDataError(f"{path}:1: expected a JSON object of floors, got {type(floors).__name__}")
+    return floors
 
 
 def _prf_rows(per_label: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -222,10 +257,11 @@ def handle(args: argparse.Namespace) -> int:
         evaluate_relevance,
         shared_eval_dir,
     )
+    from monitors.judge.lines import LabelledDataError
     from monitors.judge.relevance import load_topic
 
     topic = load_topic(args.topic)
-    floors = json.loads(Path(args.floors).read_text("utf-8"))
+    floors = _read_floors(Path(args.floors))
     # with what the batch adds (veille score --context; the floors apply to each item alone, as
     # the pipeline scores articles)
     relevance = evaluate_relevance(args.relevance_set, topic, in_context=True)
@@ -272,7 +308,10 @@ def handle(args: argparse.Namespace) -> int:
         warnings.extend(
             _other_topics(topic.name, [Path(args.relevance_set)] + _shared_files(shared), reports)
         )
-    failures = check_floors(reports, floors)
+    try:
+        failures = check_floors(reports, floors)
+    except LabelledDataError as exc:
+        raise LabelledDataError(f"{args.floors}: {exc}") from None
     stories = story_reports(shared)  # copies and stories: flows/commands/eval_stories.py
     failures += story_failures(stories)
     if args.json:
