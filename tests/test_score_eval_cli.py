@@ -118,6 +118,29 @@ def test_score_uses_published_at_and_warns_on_a_bad_one() -> None:
     assert "error" not in rows["bad"] and isinstance(rows["bad"]["relevance"], float)
 
 
+def test_a_lone_surrogate_escape_is_u_fffd_not_a_crash(tmp_path: Path) -> None:
+    """JSON may escape half a surrogate pair alone ("\\ud800"); decoded as is, nothing can
+    encode it, and writing the line's result (its id, its best sentence) ended `veille score`
+    with a UnicodeEncodeError traceback, the lines after it lost. Read as U+FFFD, as the
+    pipeline reads JSON-LD; a labelled set's items too."""
+    from monitors.judge.evaluation import read_labelled
+
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"id": "a\\udc00", "text": "Le sommet de Paris sur l\'IA \\ud800 s\'ouvre au Grand Palais."}\n'
+        '{"id": "b", "text": "ok", "title": "\\ud83d", "url": "http://x.fr/\\ud800"}\n',
+        "utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    code, _, err = _run(["score", str(source), "-o", str(out)])
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert [r.get("id") for r in rows] == ["a\ufffd", "b"]
+    assert rows[0]["relevant"] and "error" not in rows[1]
+    items = read_labelled(source)
+    assert items[0]["id"] == "a\ufffd" and "\ud800" not in items[0]["text"] and "\ufffd" in items[0]["text"]
+
+
 def test_score_reads_a_timestamp_whole_or_warns() -> None:
     """A timestamp gives its own day (its clock's: the site's day, as the pipeline scores); one
     whose time does not read is ignored with a warning, the line scored (before, its first ten

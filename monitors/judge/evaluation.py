@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from monitors.collect.encoding import loads_storable
 from monitors.judge.context import propagate
 from monitors.judge.explain import why
 from monitors.judge.language import detect_language
@@ -275,7 +276,9 @@ def _score_each(
             continue
         record: Any = None
         try:
-            record = json.loads(line)
+            # half a surrogate pair escaped alone ("\ud83d") is U+FFFD: as decoded, no output
+            # could encode it (it ended the command with a UnicodeEncodeError traceback)
+            record = loads_storable(line)
             if not isinstance(record, dict):
                 raise ValueError("expected a JSON object")
             text = record.get("text")

@@ -79,6 +79,8 @@ def json_objects(path: str | Path, max_line_bytes: int | None = None) -> Iterato
     ``max_line_bytes`` (default ``VEILLE_SCORE_MAX_LINE_BYTES``), not UTF-8, not JSON or not an
     object raises :class:`LabelledDataError` naming FILE:LINE: figures measured without that
     line would not be the set's."""
+    from monitors.collect.encoding import loads_storable
+
     if max_line_bytes is None:
         from monitors.settings import get_settings
 
@@ -91,7 +93,7 @@ def json_objects(path: str | Path, max_line_bytes: int | None = None) -> Iterato
             if not raw.strip():
                 continue
             try:
-                item = json.loads(raw.decode("utf-8"))
+                item = loads_storable(raw.decode("utf-8"))  # a lone surrogate escape: U+FFFD
             except UnicodeDecodeError as exc:
                 raise LabelledDataError(f"{path}:{at}: not UTF-8 text: {exc}") from None
             except json.JSONDecodeError as exc:
