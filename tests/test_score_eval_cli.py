@@ -141,6 +141,16 @@ def test_a_lone_surrogate_escape_is_u_fffd_not_a_crash(tmp_path: Path) -> None:
     assert items[0]["id"] == "a\ufffd" and "\ud800" not in items[0]["text"] and "\ufffd" in items[0]["text"]
 
 
+def test_score_dash_is_stdin() -> None:
+    """`veille score -` reads stdin, as cat and jq do (before: "-: No such file or directory")."""
+    line = json.dumps(
+        {"id": "x", "text": "Le sommet pour l'action sur l'IA s'ouvre au Grand Palais à Paris."}
+    )
+    code, out, err = _run(["score", "-"], stdin=line + "\n")
+    assert code == 0, err
+    assert json.loads(out)["id"] == "x"
+
+
 def test_score_reads_a_timestamp_whole_or_warns() -> None:
     """A timestamp gives its own day (its clock's: the site's day, as the pipeline scores); one
     whose time does not read is ignored with a warning, the line scored (before, its first ten

@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("file", nargs="?", metavar="FILE", help="JSON lines to score (default: stdin)")
+    p.add_argument("file", nargs="?", metavar="FILE", help="JSON lines to score (default, or -: stdin)")
     p.add_argument("--topic", metavar="TOML", help="topic file (default: the AI Action Summit)")
     p.add_argument(
         "--output",
@@ -69,7 +69,8 @@ def handle(args: argparse.Namespace) -> int:
     topic = load_topic(args.topic)
     # bytes in, decoded line by line: a line that is not UTF-8 is an error line, not a crash;
     # one over VEILLE_SCORE_MAX_LINE_BYTES is skipped unread and is an error line too
-    source = open(args.file, "rb") if args.file else getattr(sys.stdin, "buffer", sys.stdin)  # noqa: SIM115
+    from_file = args.file not in (None, "-")  # "-" is stdin, as for cat and jq
+    source = open(args.file, "rb") if from_file else getattr(sys.stdin, "buffer", sys.stdin)  # noqa: SIM115
     lines = bounded_lines(source, max_line)
     context = args.context
     try:
@@ -79,7 +80,7 @@ def handle(args: argparse.Namespace) -> int:
             with replaced_when_complete(args.output) as path, open(path, "w", encoding="utf-8") as out:
                 scored, errors, lifted = _score(lines, topic, out, context)
     finally:
-        if args.file:
+        if from_file:
             source.close()
     how = f"{lifted} relevant by their context" if context else "each line alone"
     print(f"scored {scored} lines, {errors} errors, {how} (topic {topic.version})", file=sys.stderr)
