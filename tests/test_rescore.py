@@ -66,6 +66,15 @@ def archive(clean_db: sa.Engine) -> dict[str, int]:
     return ids
 
 
+def _source(conn: sa.Connection, name: str) -> int:
+    """A feed source's id, for articles inserted by hand."""
+    source_id: int = conn.scalar(
+        sa.text("INSERT INTO sources (name, kind, url, owner) VALUES (:n, 'feed', :u, 'media') RETURNING id"),
+        {"n": name, "u": f"http://x/{name}"},
+    )
+    return source_id
+
+
 def _state(engine: sa.Engine, ids: dict[str, int]) -> dict[str, tuple[bool, str, float]]:
     with engine.connect() as conn:
         rows = {
@@ -165,12 +174,7 @@ def test_rescores_read_the_stored_canonical_url(clean_db: sa.Engine, tmp_path: P
     )
     url = "https://www.exemple.fr/2025/02/11/au-sommet-de-lia-a-paris-les-syndicats-reclament"
     with clean_db.begin() as conn:
-        source_id = conn.scalar(
-            sa.text(
-                "INSERT INTO sources (name, kind, url, owner)"
-                " VALUES ('u', 'feed', 'http://x/u', 'media') RETURNING id"
-            )
-        )
+        source_id = _source(conn, "u")
         conn.execute(
             sa.text(
                 "INSERT INTO articles (canonical_url, url, source_id, text, text_hash, published_at,"
@@ -253,8 +257,8 @@ def test_rescores_read_the_day_the_pipeline_scored_with(
     from email.utils import parsedate_to_datetime
 
     from monitors.archive.topic_scores import rescore_topics
-    from monitors.collect.http import FetchResult
     from monitors.ingest import QueueItem, analyse_page
+    from tests.test_analysis_workers import _fetched
 
     url = "https://example.fr/2025/sommet.html"
     meta = f'<meta property="article:published_time" content="{page_date}">' if page_date else ""
@@ -269,26 +273,12 @@ def test_rescores_read_the_day_the_pipeline_scored_with(
         canonical_url=url,
         feed_published_at=parsedate_to_datetime(feed_date) if feed_date else None,
     )
-    fetched = FetchResult(
-        url=url,
-        final_url=url,
-        outcome="ok",
-        status=200,
-        content=html.encode(),
-        headers={"content-type": "text/html"},
-    )
     topic = load_topic()
-    out = analyse_page(item, fetched, topic)
+    out = analyse_page(item, _fetched(url, html), topic)
     assert out.article is not None, out.reason
     article = out.article
     assert article.relevance_evidence["period"]["published_at"] == "2025-03-01"
     with clean_db.begin() as conn:
-        source_id = conn.scalar(
-            sa.text(
-                "INSERT INTO sources (name, kind, url, owner)"
-                " VALUES ('s', 'feed', 'http://x/f', 'media') RETURNING id"
-            )
-        )
         conn.execute(
             sa.text(
                 "INSERT INTO articles (canonical_url, url, source_id, text, text_hash, published_at,"
@@ -297,7 +287,7 @@ def test_rescores_read_the_day_the_pipeline_scored_with(
             ),
             {
                 "u": url,
-                "s": source_id,
+                "s": _source(conn, "s"),
                 "x": article.text,
                 "p": article.published_at,
                 "e": json.dumps(article.extraction_evidence),
