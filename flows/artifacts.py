@@ -130,11 +130,19 @@ def _errors_section(rows: list[dict[str, Any]]) -> list[str]:
 
 def _stories_section(stories: list[dict[str, Any]]) -> list[str]:
     """New and growing stories of the run (monitors/archive/story_report.py's ``stories_since``)."""
-    new = [s for s in stories if s["new"]]
-    growing = [s for s in stories if not s["new"]]
-    lines = ["", f"## Stories: {len(new)} new, {len(growing)} growing", ""]
     if not stories:
-        return [*lines, "None this run."]
+        return ["", "## Stories: 0 new, 0 growing", "", "None this run."]
+    listed_new = sum(1 for s in stories if s["new"])
+    # the run's counts, not the list's: stories_since lists the 20 that got the most articles
+    new = int(stories[0].get("all_new", listed_new))
+    total = int(stories[0].get("all_stories", len(stories)))
+    lines = ["", f"## Stories: {new} new, {total - new} growing", ""]
+    if total > len(stories):
+        lines += [
+            f"The {len(stories)} that got the most articles this run are listed; `veille stories"
+            " --since DATE` lists every one.",
+            "",
+        ]
     lines += [
         "| story | title | status | added | articles | outlets | media | parties |",
         "|---|---|---|---|---|---|---|---|",

@@ -343,6 +343,45 @@ def test_the_run_report_lists_at_most_50_sources_in_error_and_says_how_many_more
     assert few.index("Source 002") < few.index("Source 001") < few.index("Source 000")
 
 
+def test_the_run_report_counts_every_story_of_the_run_not_the_20_listed(clean_db: sa.Engine) -> None:
+    """The stories heading counted the stories listed (at most 20) as if they were the run's: a
+    first run that made 30 stories said "Stories: 20 new, 0 growing"."""
+    from flows.artifacts import run_artifacts
+    from monitors.archive.reads import database_now
+
+    with clean_db.begin() as conn:
+        old = conn.scalar(
+            sa.text(
+                "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media,"
+                " created_at) VALUES (now(), now(), 'Ancienne', 'fr', 1, 1, 1, now() - interval '1 day')"
+                " RETURNING id"
+            )
+        )
+    with session_scope() as session:
+        since = database_now(session)
+    _insert_articles(clean_db, [f"Article {n}" for n in range(32)], "Source")  # its story: 2 of them
+    with clean_db.begin() as conn:
+        ids = conn.scalars(sa.text("SELECT id FROM articles WHERE story_id IS NULL ORDER BY id")).all()
+        for n, article in enumerate(ids):
+            story = old
+            if n > 0:
+                story = conn.scalar(
+                    sa.text(
+                        "INSERT INTO stories (first_seen, last_seen, title, language, articles,"
+                        " outlets, media) VALUES (now(), now(), :t, 'fr', 1, 1, 1) RETURNING id"
+                    ),
+                    {"t": f"Story {n}"},
+                )
+            conn.execute(
+                sa.text("UPDATE articles SET story_id = :s WHERE id = :a"), {"s": story, "a": article}
+            )
+    report = next(a for a in run_artifacts([], since, None) if a.kind == "markdown").data
+    assert "## Stories: 30 new, 1 growing" in report  # 29 + the two-article story; the old one
+    assert "The 20 that got the most articles this run are listed" in report
+    stories_table = report.split("## Stories", 1)[1]
+    assert stories_table.count("| new |") + stories_table.count("| growing |") == 20
+
+
 def test_the_maintenance_report_shows_hostile_source_names_and_errors_as_text() -> None:
     """A source's name (the sources file) and last error (what a server answered) stay in their
     table cells: a `|` or a line break in them added cells and rows, `<b>` was HTML."""

@@ -35,7 +35,10 @@ LIMIT :limit
 SINCE_SQL = """
 SELECT st.id, st.title, st.articles, st.outlets, st.media, st.parties, st.first_seen, st.last_seen,
        st.created_at >= CAST(:since AS timestamptz) AS new,
-       count(a.id) AS added
+       count(a.id) AS added,
+       -- over every story of the run, not only the ones listed (computed before the LIMIT)
+       count(*) FILTER (WHERE st.created_at >= CAST(:since AS timestamptz)) OVER () AS all_new,
+       count(*) OVER () AS all_stories
 FROM stories st JOIN articles a ON a.story_id = st.id
 WHERE a.fetched_at >= CAST(:since AS timestamptz) AND st.merged_into IS NULL
 GROUP BY st.id
@@ -55,6 +58,7 @@ def list_stories(
 
 
 def stories_since(session: Session, since: datetime, limit: int = 20) -> list[dict[str, Any]]:
-    """Stories that got articles fetched since ``since``: ``new`` when created since then,
-    else growing; ``added`` = how many articles they got."""
+    """Stories that got articles fetched since ``since``, the ``limit`` that got the most:
+    ``new`` when created since then, else growing; ``added`` = how many articles they got;
+    ``all_new`` and ``all_stories`` count every such story, listed or not."""
     return [dict(r) for r in session.execute(text(SINCE_SQL), {"since": since, "limit": limit}).mappings()]
