@@ -342,3 +342,20 @@ def test_an_unclosed_bidi_override_does_not_reverse_the_rest_of_the_line(clean_d
     assert terminal_safe("مرحبا \u202bعربي\u202c \u2067x\u2069") == "مرحبا \u202bعربي\u202c \u2067x\u2069"
     assert terminal_safe(OPEN_BIDI[0]) == OPEN_BIDI[0] + "\u202c"
     assert terminal_safe(OPEN_BIDI[1]) == OPEN_BIDI[1] + "\u2069\u202c"
+
+
+def test_a_very_long_title_is_shortened_on_the_terminal_and_whole_in_json(hostile: sa.Engine) -> None:
+    """`veille search` and `veille stories` printed a 100,000-character title whole: one hit
+    filled the screen. The terminal shows 300 characters of it (its start and end, cut in the
+    middle); `--json` keeps it whole."""
+    code, out, err = run("search", "long")
+    assert code == 0, err
+    (head,) = [line for line in out.splitlines() if line.startswith("1. ")]
+    assert head.startswith("1. " + "L" * 200) and "…" in head and len(head) < 400
+    assert len(out) < 2_000
+    code, out, err = run("search", "long", "--json")
+    assert code == 0, err
+    assert json.loads(out.splitlines()[0])["title"] == "L" * 100_000
+    code, out, err = run("stories")
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) < 1_000

@@ -149,6 +149,19 @@ def terminal_safe(value: str) -> str:
     return _bidi_closed(_CONTROL.sub(_visible, _BREAKS.sub(" ", value)))
 
 
+#: characters of an archive value (a title, a name, a snippet) a terminal line shows at most
+LINE_WIDTH = 300
+
+
+def terminal_line(value: str, width: int = LINE_WIDTH) -> str:
+    """``value`` as :func:`terminal_safe` shows it, at most ``width`` characters (cut in the
+    middle, keeping its start and its end): a title of 100,000 characters filled the screen
+    with one search hit. ``--json`` and the exports keep the value whole."""
+    from monitors.collect.health import shorten_middle
+
+    return shorten_middle(terminal_safe(value), width)
+
+
 def print_table(rows: list[dict[str, Any]], out: TextIO | None = None, width: int = 60) -> None:
     """Plain aligned columns, one line per row (to stdout as it is now). The last column
     (where tables put the error) is printed whole, for the terminal to wrap; another cell

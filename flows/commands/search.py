@@ -7,7 +7,15 @@ import re
 import sys
 from typing import Any
 
-from flows.commands.common import INTEGER_MAX, prepare_database, row_count, terminal_safe, unknown_topic
+from flows.commands.common import (
+    INTEGER_MAX,
+    LINE_WIDTH,
+    prepare_database,
+    row_count,
+    terminal_line,
+    terminal_safe,
+    unknown_topic,
+)
 from monitors.archive.web_query import MAX_QUERY_WORDS, QueryError, web_query
 
 EXAMPLE = """example:
@@ -108,19 +116,19 @@ def handle(args: argparse.Namespace) -> int:
         # MarkupError), its control characters made visible (terminal_safe), never obeyed
         when = hit.published_at.date().isoformat() if hit.published_at else "undated"
         head = Text.assemble(
-            (f"{i}. {terminal_safe(hit.title or '(untitled)')}", "bold"),
+            (f"{i}. {terminal_line(hit.title or '(untitled)')}", "bold"),
             "  ",
-            (f"{terminal_safe(hit.source)} ({hit.owner}), {when}, rank {hit.rank:.3f}", "dim"),
+            (f"{terminal_line(hit.source)} ({hit.owner}), {when}, rank {hit.rank:.3f}", "dim"),
         )
         if hit.relevant:
             head.append(" relevant", "green")
         console.print(head)
         snippet = Text("   ")
-        for n, part in enumerate(_BOLD.split(terminal_safe(hit.snippet))):
+        for n, part in enumerate(_BOLD.split(terminal_line(hit.snippet, 3 * LINE_WIDTH))):
             snippet.append(part, "bold yellow" if n % 2 else "")
         console.print(snippet)
         if reasons[hit.id] and (hit.relevant or args.topic):
-            console.print(Text(f"   why: {terminal_safe(reasons[hit.id])}", "dim"))
+            console.print(Text(f"   why: {terminal_line(reasons[hit.id], 3 * LINE_WIDTH)}", "dim"))
         url = terminal_safe(hit.url)
         console.print(Text.assemble("   ", (url, Style(link=url)), "\n"))
     return 0

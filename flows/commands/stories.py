@@ -7,7 +7,7 @@ import sys
 from datetime import datetime, time
 from typing import Any
 
-from flows.commands.common import date_arg, prepare_database, row_count, terminal_safe
+from flows.commands.common import date_arg, prepare_database, row_count, terminal_line, terminal_safe
 
 EXAMPLE = """example:
   veille stories                              # widest stories first
@@ -88,10 +88,10 @@ def handle(args: argparse.Namespace) -> int:
         # what the archive holds (titles, source names) with its control characters shown, not
         # obeyed by the terminal (an ESC sequence in a title)
         print(
-            f"#{s['id']} {terminal_safe(s['title'] or '(untitled)')}\n"
+            f"#{s['id']} {terminal_line(s['title'] or '(untitled)')}\n"
             f"   {span}; {s['articles']} articles, {s['outlets']} outlets"
             f" ({s['media']} media, {s['parties']} parties); language {terminal_safe(s['language'] or '?')}\n"
-            f"   first: {terminal_safe(str(s['first_publisher']))} ({s['first_published']:%Y-%m-%d %H:%M})"
+            f"   first: {terminal_line(str(s['first_publisher']))} ({s['first_published']:%Y-%m-%d %H:%M})"
             f"; outlets: {terminal_safe(', '.join(s['outlet_names'] or []))}"
         )
     return 0
