@@ -11,7 +11,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.artifacts import markdown_text
+from flows.artifacts import REPORT_ERRORS, markdown_text
 from flows.pipeline import transient_task
 from monitors.archive.db import ensure_schema, get_engine, session_scope
 from monitors.archive.reads import source_health
@@ -83,13 +83,22 @@ def maintenance_report(health: list[dict[str, Any]], queue: dict[str, int], resc
         ", ".join(f"{n} {label}" for label, n in sorted(labels.items())) or "no sources yet",
         "",
     ]
-    unhealthy = [r for r in health if r["health"] != "ok"]
+    # at most REPORT_ERRORS, the longest failure streaks first: with hundreds of unhealthy
+    # sources the report listed every one
+    unhealthy = sorted((r for r in health if r["health"] != "ok"), key=lambda r: -r["consecutive_failures"])
+    if len(unhealthy) > REPORT_ERRORS:
+        lines += [
+            f"{len(unhealthy)} sources are not ok: the {REPORT_ERRORS} with the most failures in a row"
+            f" are listed, {len(unhealthy) - REPORT_ERRORS} more are not. Every one is in the"
+            " `veille-source-health` table, `veille sources` and the view `source_health`.",
+            "",
+        ]
     if unhealthy:
         lines += ["| source | health | failures in a row | last error |", "|---|---|---|---|"]
         lines += [
             f"| {markdown_text(r['name'])} | {r['health']} | {r['consecutive_failures']} | "
             f"{markdown_text(r['last_error'] or '', 240) if r['last_error'] else ''} |"
-            for r in unhealthy
+            for r in unhealthy[:REPORT_ERRORS]
         ]
         lines.append("")
     lines += [

@@ -411,6 +411,30 @@ def test_the_maintenance_report_shows_hostile_source_names_and_errors_as_text() 
     ]
 
 
+def test_the_maintenance_report_lists_at_most_50_unhealthy_sources_and_says_how_many_more() -> None:
+    """The daily maintenance report listed every source not ok (hundreds on a large list of
+    quiet or failing sources); it lists the 50 with the most failures in a row and counts the
+    others, as the run report does."""
+    from flows.artifacts import REPORT_ERRORS
+    from flows.maintenance import RescoreOutcome, maintenance_report
+
+    health = [
+        {
+            "name": f"Source {n:03d}",
+            "health": "failing",
+            "consecutive_failures": n % 7,
+            "last_error": "HTTP 500",
+        }
+        for n in range(400)
+    ] + [{"name": "Bonne", "health": "ok", "consecutive_failures": 0, "last_error": None}]
+    report = maintenance_report(health, {}, RescoreOutcome("1.0", 0, 0, 0, "up to date"))
+    rows = [line for line in report.splitlines() if line.startswith("| Source ")]
+    assert len(rows) == REPORT_ERRORS == 50
+    assert all(line.split(" | ")[2] == "6" for line in rows)  # the longest streaks first
+    assert "400 sources are not ok: the 50 with the most failures in a row are listed, 350 more" in report
+    assert "400 failing, 1 ok" in report and len(report) < 20_000
+
+
 @pytest.mark.usefixtures("prefect_harness")
 @pytest.mark.parametrize(
     ("where", "line", "cause"),
