@@ -549,3 +549,33 @@ def test_other_events_recalled_over_recent_months_weigh_less(topic: Topic) -> No
         "at the Élysée is about security guarantees for Kyiv."
     )
     assert not score_relevance(topic, reported, published_at=date(2025, 2, 17)).relevant
+
+
+def test_invisible_characters_inside_words_do_not_cut_them() -> None:
+    """Soft hyphens (``&shy;``), zero-width spaces and joiners, word joiners and a stray BOM
+    show nothing; text pasted from a page may hold them inside words. Folded as punctuation,
+    they cut the word ("intelli\u00adgence" was "intelli gence"), so no term matched; deleted,
+    the text scores as its visible letters do."""
+    topic = load_topic()
+    title = "Sommet pour l'action sur l'IA à Paris"
+    text = (
+        "Le sommet pour l'action sur l'intelligence artificielle s'ouvre au Grand Palais. "
+        "Les chefs d'État parlent d'intelligence artificielle."
+    )
+    hidden = {
+        "Sommet": "Som\u00admet",
+        "intelligence": "intelli\u00adgence",
+        "artificielle": "arti\u200bficielle",
+        "Grand Palais": "Grand Pa\u2060lais",
+        "sommet": "som\u200dmet",
+        "IA": "I\u200cA",
+    }
+    shown_title, shown_text = title, text
+    for word, with_invisible in hidden.items():
+        shown_title = shown_title.replace(word, with_invisible)
+        shown_text = shown_text.replace(word, with_invisible)
+    assert shown_text != text and "\ufeff" not in shown_text
+    plain = score_relevance(topic, text, title=title)
+    seen = score_relevance(topic, "\ufeff" + shown_text, title=shown_title)
+    assert plain.relevant and seen.relevant
+    assert (seen.score, seen.terms) == (plain.score, plain.terms)

@@ -1111,6 +1111,20 @@ def _short_text(
     }
 
 
+#: characters that show nothing and sit inside words: the soft hyphen, zero-width space and
+#: (non-)joiners, the word joiner, a stray byte-order mark. Folded as other non-letters, they
+#: cut a word in two ("intelli\u00adgence" was the words "intelli gence", matching no term), so
+#: they are deleted before scoring, as the near-duplicate stage deletes them (dedup.py)
+_INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
+
+
+def _visible(value: str) -> str:
+    """``value`` without :data:`_INVISIBLE_RE`'s characters (ASCII text is left as it is)."""
+    if value.isascii() or not _INVISIBLE_RE.search(value):
+        return value
+    return _INVISIBLE_RE.sub("", value)
+
+
 def score_relevance(
     topic: Topic,
     text: str,
@@ -1129,9 +1143,9 @@ def score_relevance(
     default, leaves them out): the page's address says what the page is about, also for a
     paragraph read without its title.
     """
-    text = text or ""
-    title = (title or "").strip()
-    description = (description or "").strip()
+    text = _visible(text or "")
+    title = _visible(title or "").strip()
+    description = _visible(description or "").strip()
 
     run, first_text, text_ends = _fold_article(title, description, text)
     zoned = list(topic.matcher.scan(run).items())
