@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 from flows.commands.common import terminal_safe
 from monitors.archive.db import session_scope
 from monitors.collect.health import shorten_middle
+from monitors.dates import article_day
 
 if TYPE_CHECKING:
     from flows.outcome import RunOutcome
@@ -92,7 +93,7 @@ def run_report(
         lines += [f"## New articles relevant to a topic ({len(shown)})", ""]
     if shown:
         for a in shown:
-            when = a["published_at"].date().isoformat() if a["published_at"] else "undated"
+            when = day.isoformat() if (day := article_day(a["published_at"])) else "undated"
             label = _link(markdown_text(a["title"]) or "(untitled)", a["url"])
             lines.append(f"- {label} ({markdown_text(a['source'])}, {when}, relevance {a['relevance']:.2f})")
             if a.get("topics"):

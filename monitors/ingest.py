@@ -17,6 +17,7 @@ from typing import Any
 
 from monitors.collect.http import HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle, fetch
 from monitors.collect.robots import RobotsCache
+from monitors.dates import article_day
 from monitors.group.dedup import fingerprint
 from monitors.group.urls import canonicalize_url
 from monitors.judge.boilerplate import SiteProfile, site_of
@@ -126,7 +127,7 @@ def _published(
         feed = None
     if extracted is None:
         return feed
-    if feed is not None and feed.date() == extracted.date():
+    if feed is not None and article_day(feed) == article_day(extracted):
         return feed
     return extracted
 
@@ -307,7 +308,7 @@ def _analysed(
     lang = detect_language(extracted.text, title=title)
     published = _published(extracted.published_at, item.feed_published_at)
     evidence = _date_evidence(extracted, item.feed_published_at, published)
-    day = published.date() if published else None
+    day = article_day(published)
     rel_result = score_relevance(
         topic, extracted.text, title=title, description=extracted.description, published_at=day, url=canonical
     )

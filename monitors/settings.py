@@ -6,6 +6,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
@@ -98,6 +99,19 @@ def _choice(name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def zone_setting(name: str, default: str) -> str:
+    """An IANA time zone's name (``Europe/Paris``, ``UTC``); one zoneinfo does not know is a
+    :class:`SettingsError` naming the variable."""
+    raw = (os.environ.get(name) or "").strip() or default
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(
+            f"{name} must name an IANA time zone (Europe/Paris, America/Montreal, UTC), got {raw!r}"
+        ) from exc
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration; every field maps to a ``VEILLE_`` variable in ``.env.example``."""
@@ -144,6 +158,8 @@ class Settings:
     analysis_deadline: float = 60.0
     prefect: str = "auto"  # veille run as Prefect flows: auto (when a server is configured), on, off
     score_max_line_bytes: int = SCORE_MAX_LINE_BYTES  # score, eval, train-topic refuse longer lines
+    #: the clock of dates that name no zone, and of an article's day (monitors.dates)
+    local_timezone: str = "Europe/Paris"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -207,6 +223,7 @@ class Settings:
             analysis_deadline=_float("VEILLE_ANALYSIS_DEADLINE", 60.0, positive=True),
             prefect=_choice("VEILLE_PREFECT", ("auto", "on", "off")),
             score_max_line_bytes=_int("VEILLE_SCORE_MAX_LINE_BYTES", SCORE_MAX_LINE_BYTES, minimum=1),
+            local_timezone=zone_setting("VEILLE_LOCAL_TIMEZONE", "Europe/Paris"),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from monitors.judge.paywall import check_access, stops_mid_sentence
 from tests.site import SEEDS, LocalSite, write_sources
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
+PARIS = ZoneInfo("Europe/Paris")  # VEILLE_LOCAL_TIMEZONE's default
 BODY = "".join(
     f"<p>Paragraphe {i} de l'article sur le sommet, avec assez de mots pour que l'extracteur le garde "
     f"comme du texte principal et non comme un menu ou une légende de photo.</p>"
@@ -194,7 +196,7 @@ def test_a_utc_timestamp_takes_the_clock_the_page_shows() -> None:
 def test_future_and_prehistoric_dates_are_rejected() -> None:
     head = '<meta property="article:published_time" content="2031-01-01T00:00:00Z">'
     art = extract_article(page(head), "https://www.exemple-journal.fr/2025/02/09/sommet", now=NOW)
-    assert art.published_at == datetime(2025, 2, 9, tzinfo=UTC)
+    assert art.published_at == datetime(2025, 2, 9, tzinfo=PARIS)  # a day: its midnight on the local clock
     assert art.evidence and art.evidence["dates_rejected"][0]["why"] == "in the future"
     head = '<meta property="article:published_time" content="1970-01-01T00:00:00Z">'
     art = extract_article(page(head), "https://www.exemple-journal.fr/sommet", now=NOW)
@@ -206,13 +208,13 @@ def test_contradictory_dates_keep_the_most_specific_and_record_the_others() -> N
     art = extract_article(page(head), "https://www.exemple-journal.fr/2025/02/09/sommet", now=NOW)
     assert art.published_at == datetime(2025, 2, 7, 20, 6, tzinfo=UTC)
     assert art.evidence is not None
-    assert {"source": "url", "value": "2025-02-09T00:00:00+00:00"} in art.evidence["published_disagreeing"]
+    assert {"source": "url", "value": "2025-02-09T00:00:00+01:00"} in art.evidence["published_disagreeing"]
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("2025-02-07", (datetime(2025, 2, 7, tzinfo=UTC), 2)),
+        ("2025-02-07", (datetime(2025, 2, 7, tzinfo=PARIS), 2)),  # a day: its local midnight
         ("2025-02-07T21:06:00Z", (datetime(2025, 2, 7, 21, 6, tzinfo=UTC), 3)),
         ("Fri, 07 Feb 2025 21:06:00 GMT", (datetime(2025, 2, 7, 21, 6, tzinfo=UTC), 3)),
         # zones email.utils does not know were read as UTC ("GMT+1", "CET": an hour late)
@@ -343,13 +345,13 @@ def test_a_bare_year_is_no_publication_date_and_the_evidence_says_why() -> None:
     ]
     # 1 January shown as a day is a day
     art = extract_article(page(before="<p>Le 1er janvier 2025, le sommet</p>"), URL, now=NOW)
-    assert art.published_at == datetime(2025, 1, 1, tzinfo=UTC)
+    assert art.published_at == datetime(2025, 1, 1, tzinfo=PARIS)
     assert art.evidence is not None and "dates_rejected" not in art.evidence
 
 
 def test_a_month_given_as_its_first_day_is_kept_as_a_month() -> None:
     art = extract_article(page(before="<p>Édition 02/2025 de la lettre</p>"), URL, now=NOW)
-    assert art.published_at == datetime(2025, 2, 1, tzinfo=UTC)
+    assert art.published_at == datetime(2025, 2, 1, tzinfo=PARIS)
     assert art.evidence is not None and art.evidence["published_precision"] == "month"
     art = extract_article(page(before="<p>Publié le 01/02/2025</p>"), URL, now=NOW)
     assert art.evidence is not None and "published_precision" not in art.evidence

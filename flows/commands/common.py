@@ -11,7 +11,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
 from flows import signals
@@ -42,13 +42,17 @@ def prepare_database() -> str:
 
 
 def date_arg(value: str) -> datetime:
-    """An argparse type: an ISO date or timestamp, UTC when it names no zone. Anything else is
-    a usage error naming the option (exit 2), not argparse's "invalid fromisoformat value"."""
+    """An argparse type: an ISO date or timestamp, on the local clock (VEILLE_LOCAL_TIMEZONE,
+    Europe/Paris) when it names no zone, as an article's day is (``--since 2025-02-10`` takes
+    the articles of 10 February from its first minute in Paris). Anything else is a usage error
+    naming the option (exit 2), not argparse's "invalid fromisoformat value"."""
+    from monitors.dates import on_local_clock
+
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return on_local_clock(parsed)
 
 
 def at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:

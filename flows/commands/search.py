@@ -17,6 +17,7 @@ from flows.commands.common import (
     unknown_topic,
 )
 from monitors.archive.web_query import MAX_QUERY_WORDS, QueryError, web_query
+from monitors.dates import article_day
 
 EXAMPLE = """example:
   veille search "sommet IA Macron"
@@ -114,7 +115,7 @@ def handle(args: argparse.Namespace) -> int:
     for i, hit in enumerate(hits, 1):
         # Text, not markup: what the archive holds is shown as it is (a "]" in a URL was a
         # MarkupError), its control characters made visible (terminal_safe), never obeyed
-        when = hit.published_at.date().isoformat() if hit.published_at else "undated"
+        when = day.isoformat() if (day := article_day(hit.published_at)) else "undated"
         head = Text.assemble(
             (f"{i}. {terminal_line(hit.title or '(untitled)')}", "bold"),
             "  ",

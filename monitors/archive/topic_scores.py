@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from monitors.archive.export import publication_day
+from monitors.dates import article_day
 from monitors.judge.relevance import Topic, score_relevance, topic_row
 
 _UPSERT = text(
@@ -75,8 +75,9 @@ def rescore_topics(
             with Session(engine) as session, session.begin():
                 rows = session.execute(
                     text(
-                        "SELECT a.id, a.title, a.description, a.text, a.published_at, a.canonical_url,"
-                        " a.extraction_evidence" + _STALE + " AND a.id > :after ORDER BY a.id LIMIT :limit"
+                        "SELECT a.id, a.title, a.description, a.text, a.published_at, a.canonical_url"
+                        + _STALE
+                        + " AND a.id > :after ORDER BY a.id LIMIT :limit"
                     ),
                     {
                         "topic": topic.name,
@@ -88,13 +89,13 @@ def rescore_topics(
                 ).all()
                 if not rows:
                     break
-                for article_id, title, description, body, published, url, evidence in rows:
+                for article_id, title, description, body, published, url in rows:
                     result = score_relevance(
                         topic,
                         body or "",
                         title=title,
                         description=description,
-                        published_at=publication_day(published, evidence),  # the site's day
+                        published_at=article_day(published),  # the local clock's, as at ingest
                         url=url,
                     )
                     write_topic_scores(session, article_id, [topic_row(topic, result)])

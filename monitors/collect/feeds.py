@@ -17,13 +17,11 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
-from feedparser.datetimes import registerDateHandler
-from feedparser.datetimes.rfc822 import _parse_date_rfc822
 
 from monitors.collect.encoding import declared_charsets, detect_encoding, storable, to_utf8_xml
 from monitors.collect.json_feed import JsonFeedError, looks_like_json, parse_json_feed
 from monitors.collect.rss_fast import parse_rss
-from monitors.judge.metadata import rfc822_in_english
+from monitors.dates import feed_date_handler  # noqa: F401 - registers it with feedparser
 
 _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
 
@@ -89,19 +87,6 @@ class ParsedFeed:
     bozo_reason: str | None = None  # set when the feed was malformed but partly readable
     ttl_minutes: int | None = None
     update_period_seconds: int | None = None  # what the feed declares (ttl, sy:updatePeriod)
-
-
-def _parse_date_european(value: str) -> time.struct_time | None:
-    """An RFC 822 date as French and European feeds write it, for feedparser, which tries this
-    first and its own parsers when it gives None (:func:`rfc822_in_english`: before, "21:06
-    CET" was read as UTC, "GMT+1" and French month names not at all)."""
-    fixed = rfc822_in_english(value)
-    if fixed == value.strip():
-        return None  # nothing European about it: feedparser's parsers read it as before
-    return _parse_date_rfc822(fixed)
-
-
-registerDateHandler(_parse_date_european)
 
 
 def _when(parsed: time.struct_time | None) -> datetime | None:

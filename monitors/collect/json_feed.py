@@ -34,11 +34,11 @@ import re
 from typing import Any
 from urllib.parse import urljoin
 
-from feedparser.datetimes import _parse_date
 from feedparser.sanitizer import _sanitize_html
 from feedparser.urls import resolve_relative_uris
 
 from monitors.collect.encoding import loads_storable
+from monitors.dates import parse_feed_date
 
 JSON_TYPES = ("application/feed+json", "application/json")
 _VERSION = re.compile(r"https?://jsonfeed\.org/version/")
@@ -225,7 +225,7 @@ class _Reader:
         value = self.text(item, key, where)
         if value is None or not value.strip():
             return None
-        parsed = _parse_date(value.strip())
+        parsed = parse_feed_date(value.strip())
         if parsed is None:
             self.problem(f'{where}: "{key}" {_show(value)} is not a date')
         return parsed

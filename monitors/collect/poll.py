@@ -326,7 +326,8 @@ def _read_sitemap(
         if u.date is None or u.date < since or u.date > until:
             outcome.ignored += 1
             continue
-        outcome.entries.append(FeedEntry(url=u.url, title=u.news_title, published_at=u.date))
+        # lastmod decides the window only: it is the page's last change, not its publication
+        outcome.entries.append(FeedEntry(url=u.url, title=u.news_title, published_at=u.news_date))
     if left:
         # the next poll must read the index again, not be told it has not changed
         kept = {k: v for k, v in first.headers.items() if k not in {"etag", "last-modified"}}

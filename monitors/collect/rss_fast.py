@@ -29,13 +29,14 @@ import contextlib
 import re
 from typing import Any
 
-from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.sanitizer import _sanitize_html, replace_doctype
 from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_uris
 from lxml import etree
+
+from monitors.dates import parse_feed_date
 
 _MIXIN: Any = _FeedParserMixin  # feedparser's parser: its namespace prefixes and handlers
 _PREFIXES: dict[str, str] = {uri.lower(): prefix for uri, prefix in _MIXIN.namespaces.items()}
@@ -237,9 +238,9 @@ def _item(el: Any, base: str) -> dict[str, Any]:
             entry["id"] = guid = _fix(guid)
             entry["guidislink"] = is_link
         elif name == "pubdate":
-            entry["published_parsed"] = _parse_date(_fix(_text(child, True).strip()))
+            entry["published_parsed"] = parse_feed_date(_fix(_text(child, True).strip()))
         elif name == "dc_date":
-            entry["updated_parsed"] = _parse_date(_fix(_text(child, True).strip()))
+            entry["updated_parsed"] = parse_feed_date(_fix(_text(child, True).strip()))
         elif name in {"author", "dc_creator"}:
             entry["author"] = _fix(_text(child, True).strip())
         elif name in _ITEM_HARMLESS:

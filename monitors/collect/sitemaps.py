@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from lxml import etree
 
 from monitors.collect.encoding import to_utf8_xml
+from monitors.dates import on_local_clock
 
 SITEMAP_TYPES = (
     "application/xml",
@@ -39,7 +40,8 @@ class SitemapUrl:
 
     @property
     def date(self) -> datetime | None:
-        """The date that decides whether the URL is recent: the news date, else lastmod."""
+        """The date that decides whether the URL is recent: the news date, else lastmod. Only
+        the news date is a publication date; lastmod dates the page's last change."""
         return self.news_date or self.lastmod
 
 
@@ -52,14 +54,15 @@ class ParsedSitemap:
 
 
 def parse_date(value: str | None) -> datetime | None:
-    """A W3C datetime (``2025-02-10``, ``2025-02-10T09:30:00+01:00``, ``...Z``), aware."""
+    """A W3C datetime (``2025-02-10``, ``2025-02-10T09:30:00+01:00``, ``...Z``), aware; one
+    without a zone on the local clock (a day at its local midnight: :mod:`monitors.dates`)."""
     if not value or not value.strip():
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return on_local_clock(parsed)
 
 
 def gunzip(content: bytes, max_bytes: int) -> bytes:

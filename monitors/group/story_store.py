@@ -40,6 +40,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from monitors.dates import article_day
 from monitors.group.copies import UNDETERMINED, compare, profile
 from monitors.group.dedup import NUM_PERM, band_keys
 from monitors.group.neardup import LOCK_CLASS, _array, _cursor, link_copy, lock_ids
@@ -393,7 +394,7 @@ def assign(
             joined = _merge(cur, article_id, *pair, scores=(scored[0][0], scored[1][0]))
             if joined is not None:
                 target, merged = (pair[0], joined, None), pair[1]
-    day = at.date()
+    day = _day(at, 0)
     if target is None:
         if word_count(text) < MIN_SEED_WORDS or not vector:
             return StoryLink(None, False, score, copy_root if rule else None, rule)
@@ -421,9 +422,9 @@ def _day(at: datetime, days: float) -> date:
     "1 Jan 0001") for a page without its own date raised OverflowError here, out of the
     store, and the ingest worker's task failed at that page."""
     try:
-        return (at + timedelta(days=days)).date()
+        return article_day(at + timedelta(days=days)) or date.max  # the local day (monitors.dates)
     except OverflowError:
-        return date.max if days > 0 else date.min
+        return date.max if days > 0 else date.min if days < 0 else at.date()
 
 
 def _merge(

@@ -36,11 +36,11 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from lxml.html import HtmlElement
 
 from monitors.collect.encoding import loads_storable, storable
+from monitors.dates import MONTHS, article_day, local_midnight, local_zone, on_local_clock, rfc822_in_english
 
 #: No news page is older than the web.
 MIN_DATE = datetime(1995, 1, 1, tzinfo=UTC)
@@ -349,13 +349,6 @@ def choose_title(meta: PageMeta, keys: set[str]) -> tuple[str | None, str]:
 
 # ---------------------------------------------------------------- dates
 
-#: French month names and their abbreviations, accented or not (also read in feeds' dates).
-MONTHS = {
-    "janvier": 1, "janv": 1, "février": 2, "fevrier": 2, "févr": 2, "fevr": 2, "mars": 3,
-    "avril": 4, "avr": 4, "mai": 5, "juin": 6, "juillet": 7, "juil": 7, "août": 8, "aout": 8,
-    "septembre": 9, "sept": 9, "octobre": 10, "oct": 10, "novembre": 11, "nov": 11,
-    "décembre": 12, "decembre": 12, "déc": 12, "dec": 12,
-}  # fmt: skip
 _TAGS = r"(?:\s|&nbsp;|<[^>]{0,200}>)*"
 _FR_DATE = (
     r"(?:(?:le\s*)?" + _TAGS + r"(?:(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\s+)?"
@@ -396,40 +389,6 @@ _VISIBLE_DATE = re.compile(
     + r")\.?\s+(?P<d4>[0-3]?[0-9])(?:st|nd|rd|th)?,?\s+(?P<y4>(?:19|20)[0-9]{2}))\b",
     re.I,
 )
-#: Zone names that feedparser and email.utils do not know (they read them as UTC: "21:06
-#: CET" came out an hour late), in hours east of UTC. Ambiguous names (IST, CST in Europe) stay out.
-_ZONES = {
-    "cet": 1, "cest": 2, "mez": 1, "mesz": 2, "wet": 0, "west": 1, "eet": 2, "eest": 3,
-    "bst": 1, "utc": 0,
-}  # fmt: skip
-_ZONE = re.compile(
-    r"\s(?:(?P<name>[a-z]{3,4})|(?:gmt|utc)(?P<sign>[+-])(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?)$", re.I
-)
-_FR_MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
-#: A French day name before a day and a French month ("ven., 07 févr.", "mardi 6 mai"), not
-#: an English month ("Mar. 7, 2025", "March 7").
-_FR_DAY = re.compile(
-    r"^\s*(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lun|mar|mer|jeu|ven|sam|dim)\.?,?\s+"
-    rf"(?=[0-3]?[0-9](?:er)?\s+(?:{_FR_MONTH_NAMES})\b)",
-    re.I,
-)
-_EN_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_FR_MONTH = re.compile(rf"(?<=\s)({_FR_MONTH_NAMES})\b\.?", re.I)
-
-
-def rfc822_in_english(value: str) -> str:
-    """An RFC 822 date as French and European sites write it, made one that feedparser and
-    email.utils read right: a zone name they do not know ("CET", "CEST", "MESZ") or "GMT+1"
-    as an offset, French day and month names ("ven., 07 févr. 2025", a server's French
-    locale) in English. Anything else comes back as it was (stripped)."""
-    fixed = re.sub(r"(?<![0-9])1er(?=\s)", "1", _FR_DAY.sub("", value.strip()))
-    fixed = _FR_MONTH.sub(lambda m: _EN_MONTHS[MONTHS[m[1].lower()] - 1], fixed)
-    zone = _ZONE.search(fixed)
-    if zone and zone["name"] and zone["name"].lower() in _ZONES:
-        fixed = f"{fixed[: zone.start()]} {_ZONES[zone['name'].lower()]:+03d}00"
-    elif zone and zone["sign"]:
-        fixed = f"{fixed[: zone.start()]} {zone['sign']}{int(zone['h']):02d}{zone['m'] or '00'}"
-    return fixed
 
 
 _COMMENT = re.compile(r"comment|kommentar|reply|respons", re.I)
@@ -439,12 +398,12 @@ _DATE_CLASS = re.compile(r"date|datum|time|zeit|publi|posted|byline|meta", re.I)
 def _match_date(m: re.Match[str]) -> datetime | None:
     try:
         if m["y"]:
-            return datetime(int(m["y"]), int(m["m"]), int(m["d"]), tzinfo=UTC)
+            return local_midnight(int(m["y"]), int(m["m"]), int(m["d"]))
         if m["y2"]:
-            return datetime(int(m["y2"]), int(m["m2"]), int(m["d2"]), tzinfo=UTC)
+            return local_midnight(int(m["y2"]), int(m["m2"]), int(m["d2"]))
         if m["y3"]:
-            return datetime(int(m["y3"]), _ALL_MONTHS[m["m3"].lower()], int(m["d3"]), tzinfo=UTC)
-        return datetime(int(m["y4"]), _ALL_MONTHS[m["m4"].lower()], int(m["d4"]), tzinfo=UTC)
+            return local_midnight(int(m["y3"]), _ALL_MONTHS[m["m3"].lower()], int(m["d3"]))
+        return local_midnight(int(m["y4"]), _ALL_MONTHS[m["m4"].lower()], int(m["d4"]))
     except (ValueError, KeyError):
         return None
 
@@ -539,7 +498,6 @@ def shown_offset(html: str, instant: datetime) -> timedelta | None:
 
 
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])(?:[/-](0?[1-9]|[12]\d|3[01]))?(?=[/-]|$|\D)")
-_PARIS = ZoneInfo("Europe/Paris")  # French phrases carry no zone: they are read on Paris's clock
 
 
 _PUBLISHED_WORDS = ("publié", "mis en ligne", "posté", "paru")
@@ -572,8 +530,9 @@ def _from_phrase(m: re.Match[str]) -> tuple[datetime, int] | None:
             day, month, year = int(m.group("d2")), int(m.group("m2")), int(m.group("y2"))
             hour, minute = m.group("H2"), m.group("M2")
         if hour is not None:
-            return datetime(year, month, day, int(hour), int(minute or 0), tzinfo=_PARIS), 3
-        return datetime(year, month, day, tzinfo=UTC), 2
+            # French phrases carry no zone: they are read on the local clock (Paris by default)
+            return datetime(year, month, day, int(hour), int(minute or 0), tzinfo=local_zone()), 3
+        return local_midnight(year, month, day), 2
     except (ValueError, KeyError):
         return None
 
@@ -589,25 +548,27 @@ def parse_date(value: str | None) -> tuple[datetime, int] | None:
         m = re.match(r"^(\d{4})-(\d{2})-(\d{2})", value)
         if not m:
             try:  # RFC 2822, as some JSON-LD carries it ("Wed, 04 May 2022 02:41:00 GMT")
-                mail = parsedate_to_datetime(rfc822_in_english(value))
+                fixed = rfc822_in_english(value)
+                mail = parsedate_to_datetime(fixed)
             except (TypeError, ValueError, IndexError):
                 return None
-            return (mail if mail.tzinfo else mail.replace(tzinfo=UTC)), 3
+            if mail.tzinfo is None and fixed.endswith("-0000"):  # UTC, the sender's zone unknown
+                return mail.replace(tzinfo=UTC), 3
+            return on_local_clock(mail), 3
         try:
-            return datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=UTC), 2
+            return local_midnight(int(m[1]), int(m[2]), int(m[3])), 2
         except ValueError:
             return None
     if len(value) <= 10:
-        return parsed.replace(tzinfo=UTC), 2
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), 3
+        return local_midnight(parsed.year, parsed.month, parsed.day), 2
+    return on_local_clock(parsed), 3
 
 
 def impossible(value: datetime, now: datetime | None = None) -> str | None:
     """Why ``value`` cannot be a publication date, or None: in the future (more than a day
     after ``now``, zones' slack) or before :data:`MIN_DATE` (a 1970 epoch, year 1, 31 Dec 9999).
     The same rule for a page's dates and a feed's."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+    value = on_local_clock(value)
     if value > (now or datetime.now(UTC)) + timedelta(days=1):
         return "in the future"
     if value < MIN_DATE:
@@ -714,7 +675,7 @@ def choose_dates(
         if u:
             try:
                 day = int(u[3]) if u[3] else 1
-                parsed_url = (datetime(int(u[1]), int(u[2]), day, tzinfo=UTC), 2 if u[3] else 1)
+                parsed_url = (local_midnight(int(u[1]), int(u[2]), day), 2 if u[3] else 1)
             except ValueError:
                 parsed_url = None
             consider("url", parsed_url, found, u[0])
@@ -757,7 +718,7 @@ def choose_dates(
             {"source": s, "value": v.isoformat()}
             for s, v, p in found
             if (s, v, p) != best
-            and v.date() != best[1].date()
+            and article_day(v) != article_day(best[1])
             and not (p == 1 and v.strftime("%Y-%m") == best[1].strftime("%Y-%m"))
         ]
         if others:
@@ -778,4 +739,4 @@ def choose_dates(
 
 
 def day(value: datetime | None) -> date | None:
-    return value.date() if value else None
+    return article_day(value)

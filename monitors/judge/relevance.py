@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from monitors.dates import article_day
 from monitors.judge.learned import NEEDS_LEARN, LinearModel, dense_features, learn_installed, model_text
 from monitors.judge.topic_schema import TopicError, parse_topic_file
 
@@ -693,7 +694,8 @@ def _as_date(value: Any) -> date | None:
 
 def parse_published(value: Any) -> date | None:
     """A publication date from "2025-02-10", "2025-02" (the 1st), "2025" (1 January) or a full ISO
-    timestamp; None when absent. Raises ValueError when it does not parse."""
+    timestamp (its day on the local clock: "2025-02-10T23:30:00Z" is 11 February in Paris);
+    None when absent. Raises ValueError when it does not parse."""
     if value is None or value == "":
         return None
     if isinstance(value, date):
@@ -708,9 +710,9 @@ def parse_published(value: Any) -> date | None:
             return date(int(text[:4]), int(text[5:]), 1)
         if len(text) > 10 and text[10] in "T ":
             # the whole timestamp must read (before, "2025-02-10T99:99" or "2025-02-10 whatever"
-            # gave its first ten characters); its day is the one it was written with, on its
-            # own clock (the site's day, as the pipeline scores)
-            return datetime.fromisoformat(text).date()
+            # gave its first ten characters); its day is its instant on the local clock, as at
+            # ingest and rescore (monitors.dates): "2025-02-09T23:30:00Z" is 10 February in Paris
+            return article_day(datetime.fromisoformat(text))
         return date.fromisoformat(text)
     except ValueError as exc:
         why = "" if str(exc).startswith("Invalid isoformat") else f": {exc}"  # a range ("month must ...")

@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, func, select, true, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from monitors.archive.export import publication_day
 from monitors.archive.models import Article
+from monitors.dates import article_day
 from monitors.judge.relevance import Topic, score_relevance
 
 DEFAULT_BATCH_SIZE = 200
@@ -65,7 +65,6 @@ def rescore_batch(
             Article.relevant,
             Article.published_at,
             Article.canonical_url,
-            Article.extraction_evidence,
         )
         .where(_stale(topic, all_articles), Article.id > after_id)
         .order_by(Article.id)
@@ -75,8 +74,8 @@ def rescore_batch(
     if not rows:
         return None
     updates = []
-    for article_id, title, description, text, was_relevant, published, url, evidence in rows:
-        day = publication_day(published, evidence)  # the site's day, as the pipeline scored it
+    for article_id, title, description, text, was_relevant, published, url in rows:
+        day = article_day(published)  # on the local clock, as at ingest (monitors.dates)
         result = score_relevance(topic, text, title=title, description=description, published_at=day, url=url)
         if result.relevant and not was_relevant:
             report.became_relevant += 1

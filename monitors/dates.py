@@ -1,0 +1,174 @@
+"""Dates as every stage reads them: the local time zone, dates without a zone, an article's day,
+and RFC 822 dates as French and European sites write them.
+
+Shared by collection (feeds, sitemaps) and analysis (pages, relevance, rescore), so that neither
+depends on the other for it, and so that one rule holds everywhere:
+
+- A date and time that names no zone ("2025-02-10 14:30", a French page's "à 14h30") is on the
+  local clock, :func:`local_zone` (``VEILLE_LOCAL_TIMEZONE``, Europe/Paris by default; summer
+  time included). A date without a time is that day's midnight on the same clock.
+- An article's day (the topic's period and peak, the views' ``day``, listings) is its instant on
+  the local clock (:func:`article_day`), whatever the page's offset or the database session's
+  TimeZone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from datetime import UTC, date, datetime
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import feedparser
+
+# feedparser has a public way to register a date handler but none to call its parsers: its
+# private RFC 822 and dispatching parsers are imported here only, and only here.
+from feedparser.datetimes import _parse_date as _feedparser_date
+from feedparser.datetimes.rfc822 import _parse_date_rfc822
+
+from monitors.settings import zone_setting
+
+LOCAL_TIMEZONE_VARIABLE = "VEILLE_LOCAL_TIMEZONE"
+DEFAULT_LOCAL_TIMEZONE = "Europe/Paris"
+
+
+@cache
+def _zone(raw: str | None) -> ZoneInfo:
+    return ZoneInfo(zone_setting(LOCAL_TIMEZONE_VARIABLE, DEFAULT_LOCAL_TIMEZONE))
+
+
+def local_zone() -> ZoneInfo:
+    """The local time zone, ``VEILLE_LOCAL_TIMEZONE`` (read from the environment each time:
+    tests and worker processes change it); an unknown name is a :class:`SettingsError`
+    naming the variable."""
+    return _zone(os.environ.get(LOCAL_TIMEZONE_VARIABLE))
+
+
+def on_local_clock(value: datetime) -> datetime:
+    """``value`` as it is when aware; a naive one read on the local clock (an hour that summer
+    time skips or repeats is read with the offset before the change, as zoneinfo does)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=local_zone())
+
+
+def local_midnight(year: int, month: int, day: int) -> datetime:
+    """The start of a day known only as a day, on the local clock (its day stays that day)."""
+    return datetime(year, month, day, tzinfo=local_zone())
+
+
+def article_day(instant: datetime | None) -> date | None:
+    """An article's day: its instant on the local clock (a naive one is taken as local)."""
+    if instant is None:
+        return None
+    return on_local_clock(instant).astimezone(local_zone()).date()
+
+
+# ---------------------------------------------------------------- RFC 822 as Europe writes it
+
+#: French month names and their abbreviations, accented or not (pages' phrases and feeds' dates).
+MONTHS = {
+    "janvier": 1, "janv": 1, "février": 2, "fevrier": 2, "févr": 2, "fevr": 2, "mars": 3,
+    "avril": 4, "avr": 4, "mai": 5, "juin": 6, "juillet": 7, "juil": 7, "août": 8, "aout": 8,
+    "septembre": 9, "sept": 9, "octobre": 10, "oct": 10, "novembre": 11, "nov": 11,
+    "décembre": 12, "decembre": 12, "déc": 12, "dec": 12,
+}  # fmt: skip
+
+#: Zone names that feedparser and email.utils do not know (they read them as UTC: "21:06
+#: CET" came out an hour late), in hours east of UTC. Ambiguous names (IST, CST in Europe) stay out.
+_ZONES = {
+    "cet": 1, "cest": 2, "mez": 1, "mesz": 2, "wet": 0, "west": 1, "eet": 2, "eest": 3,
+    "bst": 1, "utc": 0,
+}  # fmt: skip
+_ZONE = re.compile(
+    r"\s(?:(?P<name>[a-z]{3,4})|(?:gmt|utc)(?P<sign>[+-])(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?)$", re.I
+)
+_FR_MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+#: A French day name before a day and a French month ("ven., 07 févr.", "mardi 6 mai"), not
+#: an English month ("Mar. 7, 2025", "March 7").
+_FR_DAY = re.compile(
+    r"^\s*(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lun|mar|mer|jeu|ven|sam|dim)\.?,?\s+"
+    rf"(?=[0-3]?[0-9](?:er)?\s+(?:{_FR_MONTH_NAMES})\b)",
+    re.I,
+)
+_EN_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_FR_MONTH = re.compile(rf"(?<=\s)({_FR_MONTH_NAMES})\b\.?", re.I)
+
+
+def rfc822_in_english(value: str) -> str:
+    """An RFC 822 date as French and European sites write it, made one that feedparser and
+    email.utils read right: a zone name they do not know ("CET", "CEST", "MESZ") or "GMT+1"
+    as an offset, French day and month names ("ven., 07 févr. 2025", a server's French
+    locale) in English. Anything else comes back as it was (stripped)."""
+    fixed = re.sub(r"(?<![0-9])1er(?=\s)", "1", _FR_DAY.sub("", value.strip()))
+    fixed = _FR_MONTH.sub(lambda m: _EN_MONTHS[MONTHS[m[1].lower()] - 1], fixed)
+    zone = _ZONE.search(fixed)
+    if zone and zone["name"] and zone["name"].lower() in _ZONES:
+        fixed = f"{fixed[: zone.start()]} {_ZONES[zone['name'].lower()]:+03d}00"
+    elif zone and zone["sign"]:
+        fixed = f"{fixed[: zone.start()]} {zone['sign']}{int(zone['h']):02d}{zone['m'] or '00'}"
+    return fixed
+
+
+#: An RFC 822 date that ends at its time of day or its year: no zone given.
+_RFC822_ZONELESS = re.compile(
+    r"^(?:[a-z]{3},?\s+)?(?P<d>[0-3]?\d)\s+(?P<m>[a-z]{3})[a-z]*\.?\s+(?P<y>\d{4})"
+    r"(?:\s+(?P<H>[0-2]?\d):(?P<M>[0-5]\d)(?::(?P<S>[0-5]\d))?)?$",
+    re.I,
+)
+
+
+def zoneless(value: str) -> datetime | None:
+    """A date that names no zone, read on the local clock ("2025-02-10T14:30:00", "Mon, 10 Feb
+    2025 14:30", a bare day at its local midnight); None for a date with a zone or unreadable."""
+    text = value.strip()
+    if len(text) >= 10 and text[:4].isdigit():
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return parsed.replace(tzinfo=local_zone()) if parsed.tzinfo is None else None
+    m = _RFC822_ZONELESS.match(text)
+    if m is None or m["m"].lower() not in _EN_MONTHS:
+        return None
+    try:
+        return datetime(
+            int(m["y"]),
+            _EN_MONTHS.index(m["m"].lower()) + 1,
+            int(m["d"]),
+            int(m["H"] or 0),
+            int(m["M"] or 0),
+            int(m["S"] or 0),
+            tzinfo=local_zone(),
+        )
+    except ValueError:
+        return None
+
+
+def _utc_struct(value: datetime) -> time.struct_time | None:
+    try:
+        return value.astimezone(UTC).timetuple()
+    except (OverflowError, ValueError):
+        return None
+
+
+def feed_date_handler(value: str) -> time.struct_time | None:
+    """feedparser's first date handler: a date without a zone on the local clock (feedparser
+    reads it as UTC), an RFC 822 date as European feeds write it (:func:`rfc822_in_english`);
+    None lets feedparser's own parsers read the rest as before."""
+    fixed = rfc822_in_english(value)
+    local = zoneless(fixed)
+    if local is not None:
+        return _utc_struct(local)
+    if fixed == value.strip():
+        return None  # nothing European about it: feedparser's parsers read it as before
+    return _parse_date_rfc822(fixed)
+
+
+def parse_feed_date(value: str) -> time.struct_time | None:
+    """A feed's date by feedparser's rules and :func:`feed_date_handler`, as the UTC
+    ``struct_time`` feedparser gives (for the parsers that read feeds without feedparser)."""
+    return _feedparser_date(value)
+
+
+feedparser.registerDateHandler(feed_date_handler)

@@ -1,0 +1,281 @@
+# ruff: noqa: E501
+"""Dates and time zones: a date without a zone is on the local clock (VEILLE_LOCAL_TIMEZONE,
+Europe/Paris), an article's day is its instant on that clock at ingest, rescore and in listings
+alike (whatever the database session's TimeZone), a sitemap's lastmod is no publication date."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.commands.common import date_arg
+from monitors.collect.feeds import parse_feed
+from monitors.collect.http import Client
+from monitors.collect.poll import SourceState, poll_source
+from monitors.collect.sitemaps import parse_date as sitemap_date
+from monitors.dates import article_day, local_zone
+from monitors.ingest import QueueItem, analyse_content
+from monitors.judge.extract import extract_article
+from monitors.judge.metadata import parse_date
+from monitors.judge.relevance import DEFAULT_TOPIC_PATH, load_topic, parse_published
+from monitors.judge.rescore import rescore
+from monitors.settings import Settings, SettingsError, get_settings
+from tests.site import LocalSite
+
+NOW = datetime(2025, 8, 1, tzinfo=UTC)
+BODY = "".join(
+    f"<p>Paragraphe {i} : le sommet pour l'action sur l'intelligence artificielle s'ouvre au Grand Palais"
+    " les 10 et 11 février. Emmanuel Macron y reçoit une centaine de pays pour parler d'IA.</p>"
+    for i in range(4)
+)
+
+
+def _page(head: str) -> bytes:
+    return (
+        f'<!doctype html><html lang="fr"><head><meta charset="utf-8">{head}</head><body>'
+        f"<main><article><h1>Le sommet de l'IA s'ouvre à Paris</h1>{BODY}</article></main></body></html>"
+    ).encode()
+
+
+def _ld(published: str) -> str:
+    body = {
+        "@type": "NewsArticle",
+        "headline": "Le sommet de l'IA s'ouvre à Paris",
+        "datePublished": published,
+    }
+    return f'<script type="application/ld+json">{json.dumps(body)}</script>'
+
+
+# ---------------------------------------------------------------- a date without a zone
+
+
+@pytest.mark.parametrize(
+    ("raw", "instant"),
+    [
+        ("2025-02-10 14:30", datetime(2025, 2, 10, 13, 30, tzinfo=UTC)),  # winter: +01:00
+        ("2025-07-10T14:30:00", datetime(2025, 7, 10, 12, 30, tzinfo=UTC)),  # summer: +02:00
+        ("Mon, 10 Feb 2025 14:30:00", datetime(2025, 2, 10, 13, 30, tzinfo=UTC)),
+        # what names its zone stays as it was
+        ("2025-02-10T14:30:00Z", datetime(2025, 2, 10, 14, 30, tzinfo=UTC)),
+        ("2025-02-10T14:30:00+05:00", datetime(2025, 2, 10, 9, 30, tzinfo=UTC)),
+        ("Mon, 10 Feb 2025 14:30:00 GMT", datetime(2025, 2, 10, 14, 30, tzinfo=UTC)),
+        ("Mon, 10 Feb 2025 14:30:00 -0000", datetime(2025, 2, 10, 14, 30, tzinfo=UTC)),
+    ],
+)
+def test_a_page_date_without_a_zone_is_on_the_local_clock(raw: str, instant: datetime) -> None:
+    parsed = parse_date(raw)
+    assert parsed is not None and parsed[0] == instant and parsed[1] == 3
+    art = extract_article(_page(_ld(raw)), "https://www.exemple-journal.fr/sommet", now=NOW)
+    assert art.published_at == instant
+
+
+def test_the_local_clock_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "America/Montreal")
+    parsed = parse_date("2025-02-10 14:30")
+    assert parsed is not None and parsed[0] == datetime(2025, 2, 10, 19, 30, tzinfo=UTC)
+    # a day alone keeps its day on any clock: it is that day's local midnight
+    day = parse_date("2025-02-10")
+    assert day is not None and day[1] == 2 and article_day(day[0]) == date(2025, 2, 10)
+    assert day[0] == datetime(2025, 2, 10, 5, tzinfo=UTC)
+    art = extract_article(_page(_ld("2025-02-10")), "https://www.exemple-journal.fr/sommet", now=NOW)
+    assert article_day(art.published_at) == date(2025, 2, 10)
+    # and the phrase "publié le ... à 23h30" is read on it too
+    phrase = _page("").replace(b"<h1>", "<p>Publié le 10 février 2025 à 23h30</p><h1>".encode())
+    art = extract_article(phrase, "https://www.exemple-journal.fr/sommet", now=NOW)
+    assert art.published_at == datetime(2025, 2, 11, 4, 30, tzinfo=UTC)
+    assert get_settings().local_timezone == "America/Montreal"
+
+
+def test_an_unknown_time_zone_is_a_settings_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "Europe/Lutece")
+    with pytest.raises(SettingsError, match="VEILLE_LOCAL_TIMEZONE must name an IANA time zone"):
+        get_settings()
+    with pytest.raises(SettingsError, match="Europe/Lutece"):
+        local_zone()
+
+
+def test_summer_time_changes_are_read_as_zoneinfo_reads_them() -> None:
+    # 02:30 on 30 March 2025 does not exist in Paris (and 02:30 on 26 October comes twice): the
+    # offset before the change is taken, and the day is never another one
+    spring = parse_date("2025-03-30T02:30:00")
+    autumn = parse_date("2025-10-26T02:30:00")
+    # (astimezone: Python's == between zones is False for a time in a gap or a fold, PEP 495)
+    assert spring is not None and spring[0].astimezone(UTC) == datetime(2025, 3, 30, 1, 30, tzinfo=UTC)
+    assert autumn is not None and autumn[0].astimezone(UTC) == datetime(2025, 10, 26, 0, 30, tzinfo=UTC)
+    assert article_day(datetime(2025, 3, 29, 23, 30, tzinfo=UTC)) == date(2025, 3, 30)  # 00:30 +01:00
+    assert article_day(datetime(2025, 3, 30, 22, 30, tzinfo=UTC)) == date(2025, 3, 31)  # 00:30 +02:00
+
+
+def _rss(when: str) -> bytes:
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Fil</title>"
+        f"<item><title>T</title><link>https://exemple-journal.fr/a</link><pubDate>{when}</pubDate>"
+        "</item></channel></rss>"
+    ).encode()
+
+
+def _atom(when: str) -> bytes:
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'><title>Fil</title>"
+        "<entry><title>T</title><link href='https://exemple-journal.fr/a'/><id>urn:a</id>"
+        f"<published>{when}</published></entry></feed>"
+    ).encode()
+
+
+def _json_feed(when: str) -> bytes:
+    items = [{"id": "a", "url": "https://exemple-journal.fr/a", "date_published": when}]
+    return json.dumps(
+        {"version": "https://jsonfeed.org/version/1.1", "title": "Fil", "items": items}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "ctype"),
+    [
+        ("rss fast", _rss("Mon, 10 Feb 2025 14:30:00"), "application/rss+xml"),
+        ("rss feedparser", _rss("Mon, 10 Feb 2025 14:30:00"), "application/rss+xml"),
+        ("rss iso", _rss("2025-02-10T14:30:00"), "application/rss+xml"),
+        ("atom", _atom("2025-02-10T14:30:00"), "application/atom+xml"),
+        ("json feed", _json_feed("2025-02-10T14:30:00"), "application/feed+json"),
+    ],
+)
+def test_a_feed_date_without_a_zone_is_on_the_local_clock(kind: str, body: bytes, ctype: str) -> None:
+    feed = parse_feed(body, "https://exemple-journal.fr/feed", ctype, fast=kind != "rss feedparser")
+    assert feed.entries[0].published_at == datetime(2025, 2, 10, 13, 30, tzinfo=UTC)
+
+
+def test_a_feed_day_without_a_time_keeps_its_day_on_the_local_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "America/Montreal")
+    for body in (_rss("Mon, 10 Feb 2025"), _atom("2025-02-10")):
+        when = parse_feed(body, "https://exemple-journal.fr/feed").entries[0].published_at
+        assert article_day(when) == date(2025, 2, 10)
+
+
+def test_a_sitemap_date_without_a_zone_is_on_the_local_clock() -> None:
+    assert sitemap_date("2025-02-10T14:30:00") == datetime(2025, 2, 10, 13, 30, tzinfo=UTC)
+    assert sitemap_date("2025-02-10T14:30:00Z") == datetime(2025, 2, 10, 14, 30, tzinfo=UTC)
+    assert article_day(sitemap_date("2025-02-10")) == date(2025, 2, 10)
+
+
+# ---------------------------------------------------------------- lastmod is no publication
+
+
+def test_a_sitemap_lastmod_is_not_the_publication_date(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    fresh = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0)
+    body = (
+        "<?xml version='1.0' encoding='UTF-8'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'"
+        " xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>"
+        f"<url><loc>{site.base}/p/modifie.html</loc><lastmod>{fresh.isoformat()}</lastmod></url>"
+        f"<url><loc>{site.base}/p/depeche.html</loc><lastmod>{fresh.isoformat()}</lastmod>"
+        f"<news:news><news:publication_date>{(fresh - timedelta(hours=1)).isoformat()}</news:publication_date>"
+        "<news:title>Dépêche</news:title></news:news></url></urlset>"
+    )
+    site.add("/sitemap.xml", body, content_type="application/xml")
+    out = poll_source(client, settings, SourceState(1, "t", "sitemap", f"{site.base}/sitemap.xml"))
+    assert out.error is None
+    dated = {e.url.rsplit("/", 1)[1]: e.published_at for e in out.entries}
+    # the window still reads lastmod (the page changed recently), but the entry is undated: an
+    # undated page is not dated by its last change, nor said to be dated by its feed
+    assert dated == {"modifie.html": None, "depeche.html": fresh - timedelta(hours=1)}
+    item = QueueItem(
+        id=1, source_id=1, url=f"{site.base}/p/modifie.html", canonical_url=f"{site.base}/p/modifie.html",
+        feed_published_at=dated["modifie.html"],
+    )  # fmt: skip
+    undated = _page("").replace(b"<h1>", b"<h1 class='titre'>")
+    topic = load_topic(DEFAULT_TOPIC_PATH)
+    article = analyse_content(item, undated, item.url, "text/html", "text/html", topic)
+    assert article.published_at is None
+    assert "published_from" not in (article.extraction_evidence or {})
+
+
+# ---------------------------------------------------------------- the day: ingest = rescore
+
+
+def _narrow_topic(tmp_path: Path) -> Path:
+    """The shipped topic whose period starts on 10 February 2025 (the boundary tested)."""
+    raw = DEFAULT_TOPIC_PATH.read_text("utf-8")
+    assert 'start = "2023-11-01"' in raw
+    path = tmp_path / "boundary.toml"
+    path.write_text(raw.replace('start = "2023-11-01"', 'start = "2025-02-10"'), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "published",
+    ["2025-02-09T23:30:00Z", "2025-02-10T00:30:00+01:00", "2025-02-09T18:30:00-05:00"],
+    ids=["utc", "paris", "new-york"],
+)
+def test_ingest_and_rescore_give_an_article_the_same_day_whatever_the_session_time_zone(
+    clean_db: sa.Engine, database_url: str, tmp_path: Path, published: str
+) -> None:
+    # 23:30 UTC on 9 February is 00:30 on 10 February in Paris: the first day of the period
+    topic = load_topic(_narrow_topic(tmp_path))
+    url = "https://www.exemple-journal.fr/politique/ouverture-du-sommet"
+    item = QueueItem(id=1, source_id=1, url=url, canonical_url=url)
+    article = analyse_content(item, _page(_ld(published)), url, "text/html", "text/html", topic)
+    assert article.published_at == datetime(2025, 2, 9, 23, 30, tzinfo=UTC)
+    assert article.relevance_evidence["period"]["published_at"] == "2025-02-10"
+    assert article.relevant
+    with clean_db.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner) VALUES ('tz', 'feed', 'http://x/f', 'media') RETURNING id"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO articles (canonical_url, url, source_id, title, description, text, text_hash,"
+                " published_at, relevance, relevant, relevance_evidence, topic_version)"
+                " VALUES (:u, :u, :s, :t, :d, :x, 'h', :p, :r, :rel, CAST(:e AS jsonb), :v)"
+            ),
+            {
+                "u": url,
+                "s": source,
+                "t": article.title,
+                "d": article.description,
+                "x": article.text,
+                "p": article.published_at,
+                "r": article.relevance,
+                "rel": article.relevant,
+                "e": json.dumps(article.relevance_evidence),
+                "v": topic.version,
+            },
+        )
+    for zone in ("UTC", "Europe/Paris", "Pacific/Auckland", "America/Los_Angeles"):
+        engine = sa.create_engine(database_url, connect_args={"options": f"-c timezone={zone}"})
+        try:
+            report = rescore(engine, topic, all_articles=True)
+            with engine.connect() as conn:
+                relevance, relevant, day = conn.execute(
+                    sa.text(
+                        "SELECT relevance, relevant, relevance_evidence#>>'{period,published_at}' FROM articles"
+                    )
+                ).one()
+        finally:
+            engine.dispose()
+        assert report.rescored == 1 and report.changed_side == 0, zone
+        assert (relevance, relevant, day) == (article.relevance, article.relevant, "2025-02-10"), zone
+
+
+def test_a_scored_timestamp_takes_its_day_on_the_local_clock() -> None:
+    # `veille score` and the eval read a timestamp's day as ingest does
+    assert parse_published("2025-02-09T23:30:00Z") == date(2025, 2, 10)
+    assert parse_published("2025-02-10T00:30:00+01:00") == date(2025, 2, 10)
+    assert parse_published("2025-02-10T23:30:00") == date(2025, 2, 10)
+    assert parse_published("2025-02-10") == date(2025, 2, 10)
+    assert parse_published("9999-12-31T23:00:00-05:00") == date(9999, 12, 31)  # no overflow
+
+
+# ---------------------------------------------------------------- --since / --until
+
+
+def test_a_command_line_date_is_on_the_local_clock() -> None:
+    assert date_arg("2025-02-10") == datetime(2025, 2, 9, 23, tzinfo=UTC)
+    assert date_arg("2025-07-10T08:00") == datetime(2025, 7, 10, 6, tzinfo=UTC)
+    assert date_arg("2025-02-10T00:00+00:00") == datetime(2025, 2, 10, tzinfo=UTC)
