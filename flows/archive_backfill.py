@@ -396,9 +396,9 @@ def judge_backfill(rows: list[dict[str, Any]]) -> RunOutcome:
 def _utc(when: datetime) -> datetime:
     """A deployment's parameters may come without a zone (``"2025-02-01"``): on the local
     clock, as the CLI reads them (monitors.dates)."""
-    from monitors.dates import on_local_clock
+    from monitors.dates import on_local_clock_bounded
 
-    return on_local_clock(when)
+    return on_local_clock_bounded(when)
 
 
 @flow(name="veille-archive-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]

@@ -52,6 +52,18 @@ def on_local_clock(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=local_zone())
 
 
+def on_local_clock_bounded(value: datetime) -> datetime:
+    """:func:`on_local_clock`, held to the instants Python can write in UTC: a naive 1 January
+    of year 1 is before the first UTC instant on a clock east of UTC (then the first one; the
+    last one for the symmetric case), where converting it raised OverflowError."""
+    local = on_local_clock(value)
+    try:
+        local.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if local.year == 1 else datetime.max).replace(tzinfo=UTC)
+    return local
+
+
 def local_midnight(year: int, month: int, day: int) -> datetime:
     """The start of a day known only as a day, on the local clock (its day stays that day)."""
     return datetime(year, month, day, tzinfo=local_zone())

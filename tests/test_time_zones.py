@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from flows.cli import main
 from flows.commands.common import date_arg
 from monitors.collect.feeds import parse_feed
 from monitors.collect.http import Client
@@ -279,3 +280,42 @@ def test_a_command_line_date_is_on_the_local_clock() -> None:
     assert date_arg("2025-02-10") == datetime(2025, 2, 9, 23, tzinfo=UTC)
     assert date_arg("2025-07-10T08:00") == datetime(2025, 7, 10, 6, tzinfo=UTC)
     assert date_arg("2025-02-10T00:00+00:00") == datetime(2025, 2, 10, tzinfo=UTC)
+    # the first day of year 1 on a clock east of UTC is before the first UTC instant: held to it
+    assert date_arg("0001-01-01") == datetime.min.replace(tzinfo=UTC)
+    assert date_arg("9999-12-31").astimezone(UTC) == datetime(9999, 12, 30, 23, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- listings
+
+
+def test_stories_and_search_show_days_and_times_on_the_local_clock(
+    clean_db: sa.Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at = datetime(2025, 2, 9, 23, 30, tzinfo=UTC)  # 00:30 on 10 February in Paris
+    with clean_db.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner) VALUES ('Le Fil', 'feed', 'http://x/f', 'media') RETURNING id"
+            )
+        )
+        story = conn.scalar(
+            sa.text(
+                "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media, source_ids)"
+                " VALUES (:at, :at, 'Ouverture du sommet', 'fr', 1, 1, 1, ARRAY[:s]::bigint[]) RETURNING id"
+            ),
+            {"at": at, "s": source},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash, published_at, story_id)"
+                " VALUES ('http://x/a', 'http://x/a', :s, 'Ouverture', 'Texte', 'h', :at, :st)"
+            ),
+            {"s": source, "at": at, "st": story},
+        )
+    capsys.readouterr()
+    assert main(["stories"]) == 0
+    out = capsys.readouterr().out
+    assert "   2025-02-10; 1 articles" in out and "first: Le Fil (2025-02-10 00:30)" in out, out
+    assert main(["search", "ouverture"]) == 0
+    out = capsys.readouterr().out
+    assert "Le Fil (media), 2025-02-10, rank" in out, out

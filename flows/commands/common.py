@@ -46,13 +46,13 @@ def date_arg(value: str) -> datetime:
     Europe/Paris) when it names no zone, as an article's day is (``--since 2025-02-10`` takes
     the articles of 10 February from its first minute in Paris). Anything else is a usage error
     naming the option (exit 2), not argparse's "invalid fromisoformat value"."""
-    from monitors.dates import on_local_clock
+    from monitors.dates import on_local_clock_bounded
 
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    return on_local_clock(parsed)
+    return on_local_clock_bounded(parsed)
 
 
 def at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:

@@ -67,6 +67,7 @@ def handle(args: argparse.Namespace) -> int:
     prepare_database()
     from monitors.archive.db import session_scope
     from monitors.archive.story_report import list_stories
+    from monitors.dates import article_day, local_zone
 
     with session_scope() as session:
         stories = list_stories(session, since=since, topic=topic, limit=args.limit)
@@ -82,16 +83,17 @@ def handle(args: argparse.Namespace) -> int:
         print("no story yet" + (f" since {_shown(since)}" if since else ""))
         return 0
     for s in stories:
-        span = f"{s['first_seen']:%Y-%m-%d}" + (
-            f"..{s['last_seen']:%Y-%m-%d}" if s["last_seen"].date() != s["first_seen"].date() else ""
-        )
+        # days and times on the local clock (monitors.dates), not the database session's
+        first, last = article_day(s["first_seen"]), article_day(s["last_seen"])
+        span = f"{first}" + (f"..{last}" if last != first else "")
+        published = s["first_published"].astimezone(local_zone())
         # what the archive holds (titles, source names) with its control characters shown, not
         # obeyed by the terminal (an ESC sequence in a title)
         print(
             f"#{s['id']} {terminal_line(s['title'] or '(untitled)')}\n"
             f"   {span}; {s['articles']} articles, {s['outlets']} outlets"
             f" ({s['media']} media, {s['parties']} parties); language {terminal_safe(s['language'] or '?')}\n"
-            f"   first: {terminal_line(str(s['first_publisher']))} ({s['first_published']:%Y-%m-%d %H:%M})"
+            f"   first: {terminal_line(str(s['first_publisher']))} ({published:%Y-%m-%d %H:%M})"
             f"; outlets: {terminal_safe(', '.join(s['outlet_names'] or []))}"
         )
     return 0
