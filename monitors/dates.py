@@ -70,10 +70,15 @@ def local_midnight(year: int, month: int, day: int) -> datetime:
 
 
 def article_day(instant: datetime | None) -> date | None:
-    """An article's day: its instant on the local clock (a naive one is taken as local)."""
+    """An article's day: its instant on the local clock (a naive one is taken as local); at the
+    calendar's ends, where the local clock would leave it (31 December 9999 at 23:30 UTC), the
+    day it is written on."""
     if instant is None:
         return None
-    return on_local_clock(instant).astimezone(local_zone()).date()
+    try:
+        return on_local_clock(instant).astimezone(local_zone()).date()
+    except OverflowError:
+        return instant.date()
 
 
 # ---------------------------------------------------------------- RFC 822 as Europe writes it

@@ -109,6 +109,7 @@ def test_summer_time_changes_are_read_as_zoneinfo_reads_them() -> None:
     assert autumn is not None and autumn[0].astimezone(UTC) == datetime(2025, 10, 26, 0, 30, tzinfo=UTC)
     assert article_day(datetime(2025, 3, 29, 23, 30, tzinfo=UTC)) == date(2025, 3, 30)  # 00:30 +01:00
     assert article_day(datetime(2025, 3, 30, 22, 30, tzinfo=UTC)) == date(2025, 3, 31)  # 00:30 +02:00
+    assert article_day(datetime(9999, 12, 31, 23, 30, tzinfo=UTC)) == date(9999, 12, 31)  # no overflow
 
 
 def _rss(when: str) -> bytes:
