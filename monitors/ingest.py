@@ -118,16 +118,19 @@ class IngestOutcome:
 
 
 def _published(
-    extracted: datetime | None, feed: datetime | None, now: datetime | None = None
+    extracted: datetime | None,
+    feed: datetime | None,
+    now: datetime | None = None,
+    with_time: bool = False,
 ) -> datetime | None:
-    """The page's date, unless the feed gives the same day with a time (more precise); the
-    feed's when the page has none. A feed date no page date could be (in the future, before
-    the web: :func:`impossible`) is not used."""
+    """The page's date, unless the page gives only its day (``with_time`` False) and the feed
+    gives the same day with a time (more precise); the feed's when the page has none. A feed
+    date no page date could be (in the future, before the web: :func:`impossible`) is not used."""
     if feed is not None and impossible(feed, now):
         feed = None
     if extracted is None:
         return feed
-    if feed is not None and article_day(feed) == article_day(extracted):
+    if feed is not None and not with_time and article_day(feed) == article_day(extracted):
         return feed
     return extracted
 
@@ -306,7 +309,9 @@ def _analysed(
         canonical = item.canonical_url
     title = extracted.title or item.feed_title
     lang = detect_language(extracted.text, title=title)
-    published = _published(extracted.published_at, item.feed_published_at)
+    published = _published(
+        extracted.published_at, item.feed_published_at, with_time=extracted.published_with_time
+    )
     evidence = _date_evidence(extracted, item.feed_published_at, published)
     day = article_day(published)
     rel_result = score_relevance(

@@ -317,8 +317,16 @@ def test_the_evidence_names_the_feed_when_its_date_is_the_publication() -> None:
     assert evidence["published_from"] == "feed (the page's day, with a time)"
     assert evidence["published_page"] == {
         "source": "meta article:published_time",
-        "value": "2025-02-07T00:00:00+00:00",
+        "value": "2025-02-07T00:00:00+01:00",  # a day: its midnight on the local clock
     }
+    # a page that gives its own time keeps it: the feed's is no more precise (before, the
+    # feed's time of the same day replaced it)
+    timed = page(head='<meta property="article:published_time" content="2025-02-07T08:15:00+01:00">')
+    out = analyse_page(item, _fetched(timed.encode()), load_topic())
+    assert out.article is not None and out.article.extraction_evidence is not None
+    assert out.article.published_at == datetime(2025, 2, 7, 7, 15, tzinfo=UTC)
+    assert out.article.extraction_evidence["published_from"] == "meta article:published_time"
+    assert "published_page" not in out.article.extraction_evidence
     # the page's own date stays the page's
     other = page(head='<meta property="article:published_time" content="2025-02-06">')
     out = analyse_page(item, _fetched(other.encode()), load_topic())

@@ -39,6 +39,8 @@ class Extracted:
     canonical_url: str | None
     sitename: str | None
     modified_at: datetime | None = None
+    #: ``published_at`` has a time of day (else it is a day or a month: its local midnight)
+    published_with_time: bool = False
     paywalled: bool = False
     truncated: bool = False
     #: why the flags are set ("notice: Il vous reste ...", "text stops mid-sentence", ...)
@@ -436,6 +438,7 @@ def extract_article(
         canonical_url=_canonical(decoded),
         sitename=storable(doc.sitename),
         modified_at=dates.modified,
+        published_with_time=dates.published_with_time,
         paywalled=access.paywalled,
         truncated=access.truncated,
         access_reasons=tuple(access.reasons),

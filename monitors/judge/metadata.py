@@ -607,6 +607,8 @@ class Dates:
     published: datetime | None
     modified: datetime | None
     evidence: dict[str, Any]
+    #: the publication is given with a time of day (not a day or a month alone)
+    published_with_time: bool = False
 
 
 #: How much a kind of source is trusted: article metadata first, then what the reader sees,
@@ -701,9 +703,11 @@ def choose_dates(
 
     evidence: dict[str, Any] = {}
     published = None
+    with_time = False
     if found:
         best = min(found, key=lambda c: (_rank(c[0]), -c[2]))
         published = best[1]
+        with_time = best[2] == 3
         evidence["published_from"] = best[0]
         if best[2] == 1:  # stored as the month's first day: say it is a month
             evidence["published_precision"] = "month"
@@ -735,7 +739,7 @@ def choose_dates(
             evidence["modified_from"] = best_mod[0]
     if rejected:
         evidence["dates_rejected"] = rejected
-    return Dates(published, mod, evidence)
+    return Dates(published, mod, evidence, with_time)
 
 
 def day(value: datetime | None) -> date | None:
