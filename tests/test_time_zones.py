@@ -157,6 +157,19 @@ def test_a_feed_day_without_a_time_keeps_its_day_on_the_local_clock(monkeypatch:
         assert article_day(when) == date(2025, 2, 10)
 
 
+def test_a_listing_date_without_a_zone_is_on_the_local_clock(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    listing = (
+        "<html><body><main><article><a href='/actualites/le-sommet-de-l-ia-s-ouvre-a-paris'>"
+        "Le sommet de l'IA s'ouvre à Paris</a><time datetime='2025-02-10T09:00'>10 février</time>"
+        "</article></main></body></html>"
+    )
+    site.add("/actualites", listing)
+    out = poll_source(client, settings, SourceState(1, "t", "listing", f"{site.base}/actualites"))
+    assert [e.published_at for e in out.entries] == [datetime(2025, 2, 10, 8, tzinfo=UTC)]
+
+
 def test_a_sitemap_date_without_a_zone_is_on_the_local_clock() -> None:
     assert sitemap_date("2025-02-10T14:30:00") == datetime(2025, 2, 10, 13, 30, tzinfo=UTC)
     assert sitemap_date("2025-02-10T14:30:00Z") == datetime(2025, 2, 10, 14, 30, tzinfo=UTC)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -19,6 +19,7 @@ from lxml import etree
 
 from monitors.collect.encoding import decode_html
 from monitors.collect.feeds import FeedEntry
+from monitors.dates import on_local_clock
 
 _CHROME_TAGS = ("nav", "header", "footer", "aside", "form")
 _CHROME_ROLES = ("navigation", "banner", "contentinfo", "search", "menu", "menubar")
@@ -93,7 +94,7 @@ def _date_near(a: etree._Element) -> datetime | None:
                     when = datetime.fromisoformat(value.strip())
                 except ValueError:
                     continue
-                return when if when.tzinfo else when.replace(tzinfo=UTC)
+                return on_local_clock(when)  # without a zone: the local clock (monitors.dates)
         node = node.getparent()
     return None
 
