@@ -39,6 +39,7 @@ from monitors.collect.backfill_jobs import (
     get_job,
     job_lock,
     job_summary,
+    local_month,
     log_archive_fetches,
     month_chunks,
     plan_jobs,
@@ -117,14 +118,13 @@ def ccnews_files(since: datetime, until: datetime) -> dict[tuple[datetime, datet
     files: dict[tuple[datetime, datetime], list[str]] = {}
     missing = []
     for start, end in month_chunks(since, until):
+        year, month = local_month(start)
         try:
-            listed = ar.ccnews_month(
-                rt.client, rt.settings, archive_throttle(ar.CCNEWS), start.year, start.month
-            )
+            listed = ar.ccnews_month(rt.client, rt.settings, archive_throttle(ar.CCNEWS), year, month)
         except ar.ArchiveError as exc:
             raise BackfillError(str(exc)) from exc
         if listed is None:
-            missing.append(f"{start:%Y-%m}")
+            missing.append(f"{year:04d}-{month:02d}")
             continue
         files[(start, end)] = ar.files_covering(listed, start, end)
     if not any(files.values()):

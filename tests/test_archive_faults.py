@@ -186,7 +186,8 @@ def test_the_cdx_queries_ask_what_the_archives_document(
     code, err = _backfill([*WINDOW, "--from", archive, "--site", "lemonde.fr", "--sources", str(sources)])
     assert code == 0, err
     query = archives.cdx_requests[0]
-    assert query["from"] == ["20250201000000"] and query["to"][0].startswith("20250228")
+    # 1 February 00:00 in Paris (VEILLE_LOCAL_TIMEZONE's default), the archives' UTC stamps
+    assert query["from"] == ["20250131230000"] and query["to"][0].startswith("20250228")
     assert query["output"] == ["json"]
     if archive == "wayback":  # prefix on the site, HTML 200 only, one per URL key, paged by resume key
         assert query["url"] == ["lemonde.fr/"] and query["matchType"] == ["prefix"]
@@ -205,6 +206,6 @@ def test_until_a_date_takes_in_the_whole_of_that_day(
     archives.snapshots = seed_snapshots("20250228183000")  # the last day of the window, evening
     code, err = _backfill(_pcf_backfill(tmp_path))
     assert code == 0, err
-    assert archives.cdx_requests[0]["to"] == ["20250228235959"]
+    assert archives.cdx_requests[0]["to"] == ["20250228225959"]  # 23:59:59 in Paris
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1

@@ -28,6 +28,7 @@ from monitors.archive.store import CLAIM_LEASE, _insert_log_rows, _log_row, appl
 from monitors.collect.archives import Capture, CdxPage
 from monitors.collect.http import PERMANENT, FetchResult
 from monitors.collect.listing import looks_like_article
+from monitors.dates import local_zone
 from monitors.group.urls import canonicalize_url, host_of
 from monitors.ingest import ArticleData, IngestOutcome, QueueItem
 from monitors.judge.site_profiles import learn
@@ -48,19 +49,33 @@ class Site:
 
 
 def month_chunks(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
-    """[since, until] cut at month boundaries (UTC): one job per site and chunk."""
+    """[since, until] cut at month boundaries on the local clock (monitors.dates, as the command
+    line's dates are: ``--since 2025-02-01 --until 2025-02-28`` is one month, one job per site),
+    as UTC instants."""
     if until < since:
         raise BackfillError(f"--until {until.date()} is before --since {since.date()}")
+    zone = local_zone()
     chunks = []
-    start = since.astimezone(UTC)
-    end = until.astimezone(UTC)
+    try:
+        start, end = since.astimezone(zone), until.astimezone(zone)
+    except OverflowError:  # at the calendar's ends, where the local clock cannot go: UTC's months
+        start, end = since.astimezone(UTC), until.astimezone(UTC)
     while start <= end:
-        nxt = (start.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=32)).replace(
-            day=1
-        )
-        chunks.append((start, min(end, nxt - timedelta(seconds=1))))
+        first = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        nxt = (first + timedelta(days=32)).replace(day=1)
+        chunks.append((start.astimezone(UTC), min(end, nxt - timedelta(seconds=1)).astimezone(UTC)))
         start = nxt
     return chunks
+
+
+def local_month(at: datetime) -> tuple[int, int]:
+    """The (year, month) of ``at`` on the local clock: the month a chunk of
+    :func:`month_chunks` stands for."""
+    try:
+        local = at.astimezone(local_zone())
+    except OverflowError:
+        local = at
+    return local.year, local.month
 
 
 def sites_of_sources(session: Session, source_ids: list[int], only: str | None = None) -> list[Site]:
