@@ -155,7 +155,7 @@ def _date_evidence(
             evidence["published_page"] = page
             evidence["published_from"] = "feed (the page's day, with a time)"
         # the feed's clock, as the page's (metadata.choose_dates): the stored timestamptz keeps
-        # the instant only, and rescoring reads the day back from here (export.publication_day)
+        # the instant only, and the export shows it on the site's clock (export.on_site_clock)
         evidence.pop("published_local", None)
         if published.utcoffset():
             evidence["published_local"] = published.isoformat()

@@ -152,7 +152,7 @@ def test_score_dash_is_stdin() -> None:
 
 
 def test_score_reads_a_timestamp_whole_or_warns() -> None:
-    """A timestamp gives its own day (its clock's: the site's day, as the pipeline scores); one
+    """A timestamp gives its day on the local clock (Europe/Paris, as the pipeline scores); one
     whose time does not read is ignored with a warning, the line scored (before, its first ten
     characters were taken: "2025-02-10T99:99" and "2025-02-10 whatever" read as 10 February).
     A month out of range says what is wrong with it after the value."""
@@ -169,7 +169,7 @@ def test_score_reads_a_timestamp_whole_or_warns() -> None:
     assert code == 0
     rows = {r["id"]: r for r in map(json.loads, out.splitlines())}
     assert {k: rows[k]["published_at"] for k in values} == {
-        "z": "2025-02-10", "offset": "2025-02-28", "space": "2025-02-10",
+        "z": "2025-02-10", "offset": "2025-03-01", "space": "2025-02-10",  # 05:30 on 1 March in Paris
         "hour": None, "words": None, "month": None,
     }  # fmt: skip
     assert "warning: line 4: published_at '2025-02-10T99:99' is not an ISO date" in err

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
 from sqlalchemy import text
@@ -115,20 +115,6 @@ def on_site_clock(published: datetime | None, evidence: dict[str, Any] | None) -
     if shown.tzinfo is None or shown != published:
         return published  # the stored date is not the extracted one (a feed's date, an edit)
     return published.astimezone(shown.tzinfo)
-
-
-def publication_day(published: datetime | None, evidence: dict[str, Any] | None) -> date | None:
-    """The day an article was published on its site's clock, the day the pipeline scored it
-    with (:func:`on_site_clock`; UTC when the evidence names no offset, as the page then gave
-    its date in UTC). What rescoring reads back: the stored ``timestamptz`` alone gives the
-    instant, and its day on the server's clock differs near midnight (a Paris article of 00:30
-    on 1 March was rescored as of 28 February)."""
-    if published is None:
-        return None
-    shown = on_site_clock(published, evidence)
-    if shown is None or shown is published:  # no offset of the site's to put back
-        return published.astimezone(UTC).date()
-    return shown.date()
 
 
 def iter_articles(session: Session, **filters: Any) -> Iterator[dict[str, Any]]:
