@@ -14,9 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from flows.commands.common import terminal_safe
+from flows.commands.common import terminal_line
 from monitors.archive.db import session_scope
-from monitors.collect.health import shorten_middle
 from monitors.dates import article_day
 
 if TYPE_CHECKING:
@@ -43,11 +42,11 @@ REPORT_ERRORS = 50
 
 def markdown_text(text: str | None, width: int = TEXT_WIDTH) -> str:
     """Archive text (an article's title, a source's name, an error) as literal markdown text:
-    on one line, its control characters shown as their pictures (``terminal_safe``), at most
-    ``width`` characters, and every character markdown gives a meaning to escaped. The UI
-    renders the report: a title must not add a heading, a link, an image or HTML, nor end the
-    list item or the table row it is in."""
-    one_line = shorten_middle(terminal_safe(text or ""), width)
+    on one line, its control characters shown as their pictures and its bidi controls closed
+    (``terminal_line``), at most ``width`` characters, and every character markdown gives a
+    meaning to escaped. The UI renders the report: a title must not add a heading, a link, an
+    image or HTML, nor end the list item or the table row it is in."""
+    one_line = terminal_line(text or "", width)
     return _MARKUP.sub(r"\\\1", one_line)
 
 

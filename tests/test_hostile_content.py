@@ -359,3 +359,27 @@ def test_a_very_long_title_is_shortened_on_the_terminal_and_whole_in_json(hostil
     code, out, err = run("stories")
     assert code == 0, err
     assert max(len(line) for line in out.splitlines()) < 1_000
+
+
+def test_a_long_value_cut_in_the_middle_leaves_no_bidi_control_open() -> None:
+    """A value that closes its override (or isolate) itself, past the part `terminal_line` cuts
+    out, kept its opening and lost its closing: the cut title reversed the source, date and rank
+    printed after it, as an unclosed one did. What is left after the cut is closed."""
+    from flows.commands.common import terminal_line
+
+    for opening, closing in (("\u202e", "\u202c"), ("\u2067", "\u2069"), ("\u202b\u2066", "\u2069\u202c")):
+        value = opening + "a" * 1_000 + closing + "b" * 1_000
+        line = terminal_line(value)
+        assert line.startswith(opening + "a") and "…" in line and len(line) <= 300 + len(opening), line
+        assert _bidi_depth(line, len(line)) == 0, repr(line[:5] + line[-5:])
+    assert terminal_line("\u202eshort\u202c") == "\u202eshort\u202c"
+
+
+def test_a_long_title_cut_in_a_report_leaves_no_bidi_control_open() -> None:
+    """The same in the run and maintenance reports (``markdown_text``, 300 characters): the
+    title's override reversed the cells after it in the report's table."""
+    from flows.artifacts import markdown_text
+
+    cell = markdown_text("\u202e" + "a" * 1_000 + "\u202c" + "b" * 1_000)
+    assert cell.startswith("\u202ea") and "…" in cell
+    assert _bidi_depth(cell, len(cell)) == 0, repr(cell[:5] + cell[-5:])

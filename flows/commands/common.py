@@ -160,10 +160,11 @@ LINE_WIDTH = 300
 def terminal_line(value: str, width: int = LINE_WIDTH) -> str:
     """``value`` as :func:`terminal_safe` shows it, at most ``width`` characters (cut in the
     middle, keeping its start and its end): a title of 100,000 characters filled the screen
-    with one search hit. ``--json`` and the exports keep the value whole."""
+    with one search hit. ``--json`` and the exports keep the value whole. What the cut leaves is
+    closed again: a value closing its own override in the part cut out kept only the opening."""
     from monitors.collect.health import shorten_middle
 
-    return shorten_middle(terminal_safe(value), width)
+    return _bidi_closed(shorten_middle(terminal_safe(value), width))
 
 
 def print_table(rows: list[dict[str, Any]], out: TextIO | None = None, width: int = 60) -> None:
