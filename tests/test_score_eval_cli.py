@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -392,6 +393,25 @@ def test_eval_with_a_bad_floors_file_says_what_is_wrong(tmp_path: Path, floors: 
     assert code == 2, err
     assert err.startswith(f"veille: error: {tmp_path}/{message}"), err
     assert "Traceback" not in err
+
+
+def test_a_floor_beside_min_and_max_is_an_error_not_skipped() -> None:
+    """In a section with "min"/"max", a metric beside them (or "mx" for "max") was never
+    checked: the gate passed whatever the figure. It names the key, as an unknown metric."""
+    from flows.commands.eval import check_floors
+    from monitors.judge.lines import LabelledDataError
+
+    reports = {"relevance": {"relevant": {"f1": 0.5, "precision": 0.5}}}
+    assert check_floors(reports, {"relevance": {"min": {"relevant.f1": 0.9}}}) == [
+        "relevance relevant.f1 = 0.5000 < floor 0.9000"
+    ]
+    for spec in (
+        {"min": {"relevant.f1": 0.4}, "relevant.precision": 0.99},
+        {"min": {"relevant.f1": 0.4}, "mx": {"relevant.precision": 0.1}},
+    ):
+        stray = next(key for key in spec if key != "min")
+        with pytest.raises(LabelledDataError, match=rf"^relevance: '{re.escape(stray)}' beside"):
+            check_floors(reports, {"relevance": spec})
 
 
 def test_eval_errors_lists_every_misclassified_item(tmp_path: Path) -> None:

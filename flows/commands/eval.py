@@ -75,7 +75,8 @@ def check_floors(reports: dict[str, dict[str, Any]], floors: dict[str, Any]) -> 
 
     A section of floors is either {metric: floor} or {"min": {...}, "max": {...}}; a section
     whose report is missing (no shared sets) is skipped by the caller's choice of reports.
-    A metric the report does not have, or a bound that is not a number, raises
+    A metric the report does not have, a bound that is not a number, or a key beside "min" and
+    "max" in a section that has them, raises
     :class:`~monitors.judge.lines.LabelledDataError` saying which (before: a KeyError or
     ValueError traceback).
     """
@@ -102,6 +103,13 @@ def check_floors(reports: dict[str, dict[str, Any]], floors: dict[str, Any]) -> 
         if not isinstance(spec, dict):
             raise LabelledDataError(f"{section}: expected an object of floors, got {spec!r}")
         bounds = spec if "min" in spec or "max" in spec else {"min": spec}
+        # beside "min" and "max", a metric (or a misspelt "max") was never checked
+        stray = sorted(key for key in bounds if key not in ("min", "max"))
+        if stray:
+            raise LabelledDataError(
+                f"{section}: {stray[0]!r} beside \"min\"/\"max\" is never checked:"
+                " put each metric in \"min\" or \"max\""
+            )
         for metric, value, floor in figures(section, bounds.get("min", {})):
             if value < floor:
                 failures.append(f"{section} {metric} = {value:.4f} < floor {floor:.4f}")
