@@ -299,3 +299,17 @@ def test_confidence_of_a_text_in_two_languages_says_so() -> None:
     for text in (FR + " " + FR_TECH, EN + " " + EN.replace("this week", "next week")):
         assert detect_language(text).confidence >= 0.99
     assert detect_language(MIXED) == mixed  # deterministic
+
+
+def test_a_short_first_sentence_joins_the_next_one() -> None:
+    """A text opening with a short sentence ("Bonjour.") and one more ended detect_language in
+    an IndexError (the page's analysis failed: "analysis failed: IndexError"); with more
+    sentences, the short one was joined to the wrong one and the last sentence was not read
+    (French, then English: confidence 1.0, the English sentence unseen)."""
+    from monitors.judge.language import _sentences
+
+    french = "Le président a annoncé un plan pour l'intelligence artificielle aujourd'hui."
+    english = "The president announced a plan for artificial intelligence today."
+    assert detect_language(f"Bonjour. {french}").language == "fr"
+    assert _sentences(f"Oui. {french} {english}") == [f"Oui. {french}", english]
+    assert detect_language(f"Oui. {french} {english}").confidence < 0.7

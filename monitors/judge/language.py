@@ -457,7 +457,8 @@ def _sentences(sample: str) -> list[str]:
     if len(joined) > 1 and (
         len(joined[0].split()) < MIN_WORDS or sum(map(str.isalpha, joined[0])) < MIN_LETTERS
     ):
-        joined[1] = f"{joined.pop(0)} {joined[0]}"
+        first = joined.pop(0)  # a short first sentence joins the next one
+        joined[0] = f"{first} {joined[0]}"
     return joined
 
 
