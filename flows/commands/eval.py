@@ -107,8 +107,8 @@ def check_floors(reports: dict[str, dict[str, Any]], floors: dict[str, Any]) -> 
         stray = sorted(key for key in bounds if key not in ("min", "max"))
         if stray:
             raise LabelledDataError(
-                f"{section}: {stray[0]!r} beside \"min\"/\"max\" is never checked:"
-                " put each metric in \"min\" or \"max\""
+                f'{section}: {stray[0]!r} beside "min"/"max" is never checked:'
+                ' put each metric in "min" or "max"'
             )
         for metric, value, floor in figures(section, bounds.get("min", {})):
             if value < floor:
