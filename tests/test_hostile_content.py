@@ -375,6 +375,18 @@ def test_a_long_value_cut_in_the_middle_leaves_no_bidi_control_open() -> None:
     assert terminal_line("\u202eshort\u202c") == "\u202eshort\u202c"
 
 
+def test_a_long_cell_cut_in_a_table_leaves_no_bidi_control_open() -> None:
+    """The same in the tables (``print_table``: a cell past 60 characters is cut in the
+    middle): the name's override reversed the next cells (the error)."""
+    from flows.commands.common import print_table
+
+    table = io.StringIO()
+    print_table([{"name": "\u202e" + "a" * 100 + "\u202c" + "b" * 100, "error": "HTTP 500"}], table)
+    row = table.getvalue().splitlines()[1]
+    assert row.startswith("\u202ea") and "…" in row
+    assert _bidi_depth(row, row.index("HTTP 500")) == 0, repr(row)
+
+
 def test_a_long_title_cut_in_a_report_leaves_no_bidi_control_open() -> None:
     """The same in the run and maintenance reports (``markdown_text``, 300 characters): the
     title's override reversed the cells after it in the report's table."""

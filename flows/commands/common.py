@@ -172,16 +172,11 @@ def print_table(rows: list[dict[str, Any]], out: TextIO | None = None, width: in
     (where tables put the error) is printed whole, for the terminal to wrap; another cell
     longer than ``width`` characters is shortened in the middle, so it keeps its start (an
     error's cause, written first) and its end."""
-    from monitors.collect.health import shorten_middle
-
     if not rows:
         return
     out = out or sys.stdout
     cols = list(rows[0])
-    cells = [
-        {c: shorten_middle(terminal_safe(str(r[c])), 100_000 if c == cols[-1] else width) for c in cols}
-        for r in rows
-    ]
+    cells = [{c: terminal_line(str(r[c]), 100_000 if c == cols[-1] else width) for c in cols} for r in rows]
     widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in cols[:-1]}
     widths[cols[-1]] = 0  # nothing follows it: no padding
     print("  ".join(c.ljust(widths[c]) for c in cols).rstrip(), file=out)
