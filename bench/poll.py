@@ -113,12 +113,15 @@ def serve(
                         + b"\r\n\r\n"
                         + payload
                     )
-                    writer.write(out)
-                    await writer.drain()
+                    # counted before the answer leaves: a client that has its answer finds its
+                    # request counted (counted after, the last request of one run could land in
+                    # the next run's count, once the caller has reset it)
                     with sent.get_lock():
                         sent.value += len(out)
                     with requests.get_lock():
                         requests.value += 1
+                    writer.write(out)
+                    await writer.drain()
             except (asyncio.IncompleteReadError, ConnectionError):
                 pass
             finally:

@@ -83,3 +83,36 @@ def _marked(marker: str) -> list[int]:
         except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
             continue
     return found
+
+
+def test_the_probe_server_counts_a_request_before_it_answers() -> None:
+    """The probe resets the request count between runs: a request counted only after its
+    answer left could land in the next run's count once the client had its answer (11
+    requests where 10 were made, under load). With the count held, no answer comes; once
+    released, the answer comes with the request counted."""
+    import multiprocessing as mp
+    import socket
+
+    from bench.poll import host, serve
+
+    ports, ready = mp.Array("i", 1), mp.Event()
+    sent, requests = mp.Value("q", 0), mp.Value("q", 0)
+    server = mp.Process(target=serve, args=(1, 0.0, 1, ports, ready, sent, requests), daemon=True)
+    server.start()
+    try:
+        assert ready.wait(30)
+        with socket.create_connection((host(0), ports[0]), timeout=10) as conn:
+            with requests.get_lock():  # the server cannot count while this is held
+                conn.sendall(b"GET /robots.txt HTTP/1.1\r\nHost: probe\r\n\r\n")
+                conn.settimeout(1.0)
+                try:
+                    early = conn.recv(1024)
+                except TimeoutError:
+                    early = b""
+            assert early == b"", f"answered before the request was counted: {early!r}"
+            conn.settimeout(10)
+            assert conn.recv(1024).startswith(b"HTTP/1.1 404")
+            assert requests.value == 1
+    finally:
+        server.terminate()
+        server.join(5)
