@@ -326,7 +326,7 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
                     run_id=run_id,
                     relevant_only=relevant_only,
                 )
-                status = store_or_fail(store, out, run_id, "failed")
+                status = store_or_fail(store, out, run_id, str, rt.settings.max_attempts)
                 if status == "stored" and out.article is not None:
                     rt.profiles.invalidate(out.article.site)  # store_capture counted its blocks
                 with lock:

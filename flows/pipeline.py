@@ -311,7 +311,9 @@ def ingest_worker_task(
                     rt.client, rt.settings, item, rt.topic, rt.throttle, rt.robots, rt.topics, site
                 )
                 store = partial(_store_page, out=out, max_attempts=rt.settings.max_attempts, run_id=run_id)
-                status, changed = store_or_fail(store, out, run_id, ("failed", False))
+                status, changed = store_or_fail(
+                    store, out, run_id, lambda status: (status, False), rt.settings.max_attempts
+                )
                 if changed and out.article is not None:
                     rt.profiles.invalidate(out.article.site)
                 unsettled.remove(item.id)

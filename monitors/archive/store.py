@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 
 import orjson
 import psycopg
-from psycopg.errors import ProgramLimitExceeded
+from psycopg.errors import ProgramLimitExceeded, QueryCanceled
 from sqlalchemy import BigInteger, Table, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -64,6 +64,14 @@ def unstorable(exc: BaseException) -> bool:
     """Whether ``exc`` says that the data cannot be stored (:data:`UNSTORABLE`, or a value over
     one of PostgreSQL's limits, e.g. an index row too large), as opposed to a lost database."""
     return isinstance(exc, UNSTORABLE) or isinstance(getattr(exc, "orig", None), ProgramLimitExceeded)
+
+
+def cancelled(exc: BaseException) -> bool:
+    """Whether the server cancelled the statement (``statement_timeout``, ``pg_cancel_backend``:
+    QueryCanceled, SQLSTATE 57014, wrapped as an OperationalError like a lost connection): the
+    database is there and the data is fine, the same write may pass another time (a lock
+    released, a lighter load), so it is a transient failure, tried at most max_attempts times."""
+    return isinstance(getattr(exc, "orig", None) or exc, QueryCanceled)
 
 
 # what to catch to ask unstorable(): a limit exceeded comes wrapped as an OperationalError
@@ -648,15 +656,29 @@ def apply_ingest(session: Session, out: IngestOutcome, max_attempts: int, run_id
 T = TypeVar("T")
 
 
-def store_or_fail(write: Callable[[Session], T], out: IngestOutcome, run_id: str | None, failed: T) -> T:
+def store_or_fail(
+    write: Callable[[Session], T],
+    out: IngestOutcome,
+    run_id: str | None,
+    settled: Callable[[str], T],
+    max_attempts: int,
+) -> T:
     """``write(session)`` in a transaction of its own (a page's store); when the database will not
     take the page's data, that transaction is rolled back, the page is recorded as failed with
-    the cause (fetch log and queue row, class permanent) and ``failed`` is returned, so one
-    page's bad data does not stop the worker and is not tried again on every run."""
+    the cause (fetch log and queue row, class permanent) and ``settled("failed")`` is returned,
+    so one page's bad data does not stop the worker and is not tried again on every run. A
+    store the server cancelled (:func:`cancelled`) is recorded the same way as a transient
+    failure: the page is retried later, ``settled("retry")``, and given up after
+    ``max_attempts``."""
     try:
         with session_scope() as session:
             return write(session)
     except _MAYBE_UNSTORABLE as exc:
+        if cancelled(exc):
+            out.article, out.outcome, out.error_class = None, "error", TRANSIENT
+            out.reason = f"the database cancelled the store: {_store_error(exc)}"
+            with session_scope() as session:
+                return settled(apply_ingest(session, out, max_attempts=max_attempts, run_id=run_id))
         if not unstorable(exc):
             raise  # the database went away: the caller waits for it and tries again
         # the page is settled as a permanent failure, the way apply_ingest settles any other
@@ -664,7 +686,7 @@ def store_or_fail(write: Callable[[Session], T], out: IngestOutcome, run_id: str
         out.article, out.outcome, out.error_class, out.reason = None, "error", PERMANENT, reason
         with session_scope() as session:
             apply_ingest(session, out, max_attempts=1, run_id=run_id)  # attempts: transient only
-        return failed
+        return settled("failed")
 
 
 def status_reason(status: str, article_id: int) -> str:

@@ -1,0 +1,83 @@
+"""A statement PostgreSQL cancels (``statement_timeout``, or ``pg_cancel_backend``): psycopg
+raises QueryCanceled, an OperationalError like a lost connection. The page whose store was
+cancelled is recorded with the cause and retried like any passing failure, at most
+``VEILLE_MAX_ATTEMPTS`` times; the run goes on, without a traceback. Before, the ingest worker
+took it for a lost database: it waited, handed the page back, met it again, and after five
+"losses" the task failed with the driver's traceback and was retried by Prefect."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.site import LocalSite, seed_site, write_sources
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_store_cancelled_by_statement_timeout_is_recorded_retried_then_given_up(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.pipeline
+    from flows.cli import main
+
+    pages = seed_site(site)
+    odd_url = f"{site.base}/{pages[0].spec.slug}"
+    real = flows.pipeline.apply_ingest
+
+    def slow_store(session: Any, out: Any, *args: Any, **kwargs: Any) -> Any:
+        if out.item.url == odd_url and out.article is not None:
+            # a store that runs past the server's statement_timeout (a lock wait, a slow plan)
+            session.execute(sa.text("SET LOCAL statement_timeout = '50ms'"))
+            session.execute(sa.text("SELECT pg_sleep(1)"))
+        return real(session, out, *args, **kwargs)
+
+    monkeypatch.setattr(flows.pipeline, "apply_ingest", slow_store)
+    monkeypatch.setenv("VEILLE_MAX_ATTEMPTS", "2")
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+
+    def run() -> tuple[int, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["run", "--sources", str(sources)])
+        return code, out.getvalue() + err.getvalue()
+
+    def queue_row() -> tuple[str, str, int]:
+        with clean_db.connect() as conn:
+            return conn.execute(
+                sa.text("SELECT state, reason, attempts FROM url_queue WHERE url = :u"), {"u": odd_url}
+            ).one()
+
+    code, output = run()
+    assert code == 1, output  # partly done: a page waits for its retry
+    assert "Traceback" not in output, output
+    state, reason, attempts = queue_row()
+    assert (state, attempts) == ("pending", 1)
+    assert reason.startswith("retry 1/2: the database cancelled the store: "), reason
+    assert "statement timeout" in reason, reason
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 4  # the others are stored
+        logged = conn.execute(
+            sa.text("SELECT error_class, reason FROM fetch_log WHERE url = :u AND kind = 'page'"),
+            {"u": odd_url},
+        ).all()
+        assert [c for c, _ in logged] == ["transient"], logged
+        conn.execute(sa.text("UPDATE url_queue SET next_attempt_at = now() WHERE url = :u"), {"u": odd_url})
+        conn.commit()
+
+    code, output = run()  # the retry meets the same timeout: the page is given up, once
+    assert "Traceback" not in output, output
+    state, reason, attempts = queue_row()
+    assert (state, attempts) == ("failed", 2)
+    assert reason.startswith("gave up: the database cancelled the store: "), reason
+
+    code, output = run()  # nothing to try again
+    assert code == 0, output
+    assert queue_row()[0] == "failed"
