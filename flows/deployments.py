@@ -8,7 +8,8 @@ for a process work pool).
 - ``veille-maintenance/daily``: ``VEILLE_MAINTENANCE_CRON`` (Europe/Paris), source health report,
   rescore when the topic version changed.
 
-Each deployment allows one run at a time; tasks retry on transient errors only
+Each deployment allows one run at a time, and a run that comes due while the previous one
+still runs is skipped, not queued (:data:`ONE_AT_A_TIME`); tasks retry on transient errors only
 (``retry_transient``); flows themselves are not retried, since Prefect cannot tell why a
 flow failed.
 """
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import Flow
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval
 
@@ -30,6 +32,14 @@ TAGS = ["veille"]
 TIMEZONE = "Europe/Paris"
 # Interval schedules count from this instant, so cycles land on round minutes.
 ANCHOR = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+#: One run at a time. A cycle that comes due while the previous one still runs (a slow site,
+#: a large backlog) is cancelled by the server, state Cancelled with the message "Deployment
+#: concurrency limit reached.", and the runner logs "Aborted submission of flow run ...":
+#: the next cycle on the schedule does its work. Prefect's default (ENQUEUE) would keep it
+#: waiting, AwaitingConcurrencySlot, so that overrunning cycles pile up and run back to back.
+ONE_AT_A_TIME = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
 
 
 def _deployment(flow: Flow[..., Any], **options: Any) -> RunnerDeployment:
@@ -72,7 +82,8 @@ def build_deployments(
     interval_minutes: int | None = None,
     maintenance_cron: str | None = None,
 ) -> list[RunnerDeployment]:
-    """The three scheduled deployments, each limited to one concurrent run."""
+    """The three scheduled deployments, each limited to one concurrent run (a run due while
+    the previous one runs is skipped: :data:`ONE_AT_A_TIME`)."""
     settings = settings or get_settings()
     minutes = interval_minutes or settings.poll_interval_minutes
     if minutes < 1:
@@ -82,7 +93,7 @@ def build_deployments(
         run_flow,
         name="poll-and-ingest",
         schedules=[Interval(interval, anchor_date=ANCHOR, timezone=TIMEZONE)],
-        concurrency_limit=1,
+        concurrency_limit=ONE_AT_A_TIME,
         parameters={"sources_file": sources_file},
         tags=[*TAGS, "poll", "ingest"],
         description="Poll the due sources, then ingest the URL queue.",
@@ -91,7 +102,7 @@ def build_deployments(
         ingest_flow,
         name="drain-queue",
         schedules=[Interval(interval, anchor_date=ANCHOR + interval / 2, timezone=TIMEZONE)],
-        concurrency_limit=1,
+        concurrency_limit=ONE_AT_A_TIME,
         tags=[*TAGS, "ingest"],
         description="Ingest what the URL queue holds (retries come due, backlog).",
     )
@@ -104,7 +115,7 @@ def build_deployments(
                 timezone=TIMEZONE,
             )
         ],
-        concurrency_limit=1,
+        concurrency_limit=ONE_AT_A_TIME,
         tags=[*TAGS, "maintenance"],
         description="Source health report; rescore when the topic changed.",
     )

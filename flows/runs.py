@@ -9,6 +9,7 @@ calls them when a Prefect server is configured (:mod:`flows.mode`).
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,20 +68,44 @@ def _interruptible() -> Iterator[None]:
 
 def _mark_interrupted(signal_name: str) -> None:
     """The flow runs in progress end Crashed, named Interrupted (at most 3 s spent on it)."""
-    if not _ACTIVE:
-        return
+    if _ACTIVE:
+        mark_interrupted(list(reversed(_ACTIVE)), signal_name)
+
+
+def mark_interrupted(runs: list[str], signal_name: str, subflows: bool = False) -> None:
+    """``runs`` (flow run ids, with their subflows still running when ``subflows``) end
+    Crashed, named Interrupted, with the signal in their message; at most 3 s spent on it.
+    Forced, so the deployment's concurrency slot is released too."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
     from prefect.states import Crashed
 
     message = f"Interrupted by {signal_name}: what was not stored is left for the next run."
-    runs = list(reversed(_ACTIVE))
 
     def mark() -> None:
         with get_client(sync_client=True) as client:
-            for run_id in runs:
+            ids: list[Any] = list(runs)
+            if subflows:
+                running = FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+                )
+                children = client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(
+                        parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=runs), state=running
+                    )
+                )
+                ids = [c.id for c in children] + ids  # innermost first
+            for run_id in ids:
                 client.set_flow_run_state(run_id, Crashed(name="Interrupted", message=message), force=True)
 
-    marker = threading.Thread(target=mark, daemon=True)
+    context = contextvars.copy_context()  # the settings in force (the API URL) go along
+    marker = threading.Thread(target=context.run, args=(mark,), daemon=True)
     marker.start()
     marker.join(3.0)
 

@@ -171,14 +171,13 @@ def test_serve_and_backfill_check_the_sources_file_before_starting(
 ) -> None:
     """As `veille run` does. Before: `serve` served, and every scheduled run failed on the file;
     `backfill` failed inside its flow, with Prefect's traceback (exit 1 for an unknown --source)."""
-    import prefect
-
     import flows.backfill
+    import flows.commands.serve
 
     def started(*args: object, **kwargs: object) -> None:
         raise AssertionError("a flow or a schedule started")
 
-    monkeypatch.setattr(prefect, "serve", started)
+    monkeypatch.setattr(flows.commands.serve, "serve_deployments", started)
     monkeypatch.setattr(flows.backfill, "backfill_flow", started)
     sources = tmp_path / "sources.toml"
     sources.write_text(

@@ -135,9 +135,13 @@ def test_prefect_yaml_declares_the_served_deployments() -> None:
             assert isinstance(expected, IntervalSchedule), (name, expected)
             assert timedelta(seconds=schedule["interval"]) == expected.interval
             assert datetime.fromisoformat(schedule["anchor_date"]) == expected.anchor_date
-        # One run at a time, except drain-queue on a pool: one per worker.
+        # One run at a time, except drain-queue on a pool: one per worker; a run due while
+        # the limit is reached is skipped (cancelled), not queued, as with `veille serve`
         assert s.concurrency_limit == 1
-        assert d["concurrency_limit"] == (4 if name == "drain-queue-pool" else 1), name
+        assert s.concurrency_options.collision_strategy.value == "CANCEL_NEW"
+        limit = d["concurrency_limit"]
+        assert limit["limit"] == (4 if name == "drain-queue-pool" else 1), name
+        assert limit["collision_strategy"] == "CANCEL_NEW", name
 
 
 # --- ready for a server ---------------------------------------------------------------------

@@ -63,12 +63,11 @@ def test_deployments_have_schedules_tags_and_one_run_at_a_time() -> None:
 
 
 def test_serve_command_serves_the_deployments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import prefect
-
+    import flows.commands.serve
     from flows.cli import main
 
     served: list[Any] = []
-    monkeypatch.setattr(prefect, "serve", lambda *deployments: served.extend(deployments))
+    monkeypatch.setattr(flows.commands.serve, "serve_deployments", served.extend)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mine.toml").write_text(  # read before serving, as `veille run` does
         '[[source]]\nname = "Mon journal"\nkind = "feed"\nurl = "https://journal.fr/rss"\nowner = "media"\n'
@@ -193,3 +192,32 @@ def test_one_served_cycle_then_maintenance_publish_their_artifacts(
     assert "1 articles rescored, 0 became relevant, 0 became not relevant" in text
     assert "ai_summit: up to date, eu_ai_act: up to date" in text
     assert "2 ok" in text and "6 fetched" in text and "1 failed" in text
+
+
+def test_a_cycle_due_while_the_previous_one_runs_is_skipped_not_queued() -> None:
+    """An overrunning cycle (a slow site, a backlog longer than the interval): the next cycle
+    the schedule brings is cancelled by the server, with the reason, rather than kept waiting
+    for the slot (Prefect's default, AwaitingConcurrencySlot), where cycles would pile up and
+    run back to back. The same for each served deployment."""
+    from prefect.states import Completed, Pending, Running
+
+    async def collide(deployment: Any) -> tuple[Any, Any]:
+        async with get_client() as client:
+            deployment_id = await deployment.aapply()
+            first = await client.create_flow_run_from_deployment(deployment_id)
+            second = await client.create_flow_run_from_deployment(deployment_id)
+            await client.set_flow_run_state(first.id, Pending())
+            await client.set_flow_run_state(first.id, Running())
+            await client.set_flow_run_state(second.id, Pending())  # what the runner proposes
+            skipped = (await client.read_flow_run(second.id)).state
+            # the previous cycle ends: the slot is free again for the next one
+            await client.set_flow_run_state(first.id, Completed())
+            third = await client.create_flow_run_from_deployment(deployment_id)
+            await client.set_flow_run_state(third.id, Pending())
+            return skipped, (await client.read_flow_run(third.id)).state
+
+    for deployment in build_deployments(get_settings()):
+        skipped, next_one = asyncio.run(collide(deployment))
+        assert skipped.type.value == "CANCELLED", (deployment.name, skipped)
+        assert skipped.message == "Deployment concurrency limit reached.", skipped
+        assert next_one.type.value == "PENDING", (deployment.name, next_one)

@@ -16,7 +16,11 @@ EXAMPLE = """example:
   PREFECT_API_URL=http://localhost:4200/api veille serve   # runs show in that server's UI
 
 Deployments: veille-run/poll-and-ingest, veille-ingest/drain-queue, veille-maintenance/daily,
-each limited to one concurrent run. Stop with Ctrl-C.
+each limited to one concurrent run: a run due while the previous one still runs is skipped
+(Cancelled), not queued. With no Prefect server configured (PREFECT_API_URL), veille serve
+starts one of its own for its length. Stop with Ctrl-C (exit 130) or SIGTERM (exit 143): the
+runs in progress end at once, marked Interrupted; what they had not stored is left for the
+next cycle.
 """
 
 
@@ -49,7 +53,17 @@ def register(sub: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     check_sources_and_topics(args.sources)
     prepare_database()
-    from prefect import serve
+    from flows import signals
+    from flows.mode import prefect_api_configured
+
+    signals.on_signal(end_served_runs)
+    # before Prefect is imported, so that its settings see the server's URL everywhere
+    try:
+        api_url = None if prefect_api_configured() else start_prefect_server()
+    except ServerNotStarted as exc:
+        print(f"veille serve: error: {exc}", file=sys.stderr)
+        return 2
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.deployments import build_deployments
 
@@ -62,5 +76,156 @@ def handle(args: argparse.Namespace) -> int:
         where = "--maintenance-cron" if args.maintenance_cron is not None else "VEILLE_MAINTENANCE_CRON"
         print(f"veille serve: error: {where}: {exc}", file=sys.stderr)
         return 2
-    serve(*deployments)
+    if api_url is None:
+        _serve_in_a_thread(deployments)
+        return 0
+    print(
+        f"veille serve: no Prefect server configured (PREFECT_API_URL): started one at {api_url}"
+        " for the length of this command (set PREFECT_API_URL to keep the runs in yours)",
+        file=sys.stderr,
+    )
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):  # where Prefect was imported before
+        _serve_in_a_thread(deployments)
     return 0
+
+
+def _serve_in_a_thread(deployments: list[Any]) -> None:
+    """:func:`serve_deployments` on a thread of its own: Prefect's runner then installs no
+    SIGTERM handler (it does so only on the main thread, and its handler cancels each run and
+    waits for it, then exits 0), so SIGTERM and SIGINT stay veille's
+    (:func:`flows.cli._end_with_veille`: one line, 143 or 130, the served runs ended at once by
+    :func:`end_served_runs`)."""
+    import contextvars
+    import threading
+
+    failure: list[BaseException] = []
+    context = contextvars.copy_context()  # the settings in force here (the API URL) go along
+
+    def target() -> None:
+        try:
+            context.run(serve_deployments, deployments)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
+            failure.append(exc)
+
+    runner = threading.Thread(target=target, name="veille-serve", daemon=True)
+    runner.start()
+    while runner.is_alive():
+        runner.join(0.5)  # the main thread stays free for the signal handler
+    if failure:
+        raise failure[0]
+
+
+#: The runners serving in this process (:func:`end_served_runs` stops them).
+_RUNNERS: list[Any] = []
+
+
+def serve_deployments(deployments: list[Any]) -> None:
+    """What ``prefect.serve`` does (a runner polls the server for the deployments' scheduled
+    runs and starts each in a process of its own), with the runner kept for
+    :func:`end_served_runs`."""
+    import asyncio
+
+    from prefect.runner import Runner
+
+    runner = Runner()
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    _RUNNERS.append(runner)
+    names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
+    print(f"veille serve: serving {names}; stop with Ctrl-C", flush=True)
+    asyncio.run(runner.start())
+
+
+class ServerNotStarted(Exception):
+    """The Prefect server `veille serve` started did not answer."""
+
+
+#: Seconds a Prefect server started by `veille serve` gets to answer.
+SERVER_START_SECONDS = 120.0
+
+
+def start_prefect_server() -> str:
+    """Start a Prefect server (``prefect server start``, its scheduler on, no UI) on a free
+    loopback port, stopped when this command exits; its API URL, also set in the environment
+    for the served runs. Not Prefect's temporary server, the one it starts when no server is
+    configured: that one runs no scheduler, so served deployments would never run."""
+    import atexit
+    import os
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--no-ui", "--analytics-off", "--log-level", "WARNING"]
+    server = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C in the terminal reaches veille, which stops it
+        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+    )
+
+    def stop() -> None:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(5)
+
+    atexit.register(stop)
+    api_url = f"http://127.0.0.1:{port}/api"
+    wait = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
+    timeout = float(wait or SERVER_START_SECONDS)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    os.environ["PREFECT_API_URL"] = api_url  # the served runs' processes
+                    return api_url
+        except OSError:
+            time.sleep(0.5)
+    stop()
+    raise ServerNotStarted(
+        f"the Prefect server veille serve started (`prefect server start --port {port}`) did not"
+        f" answer within {timeout:.0f} s: start one with `prefect server start` and set PREFECT_API_URL"
+    )
+
+
+def end_served_runs(signal_name: str) -> None:
+    """On SIGTERM or SIGINT: the flow runs this command's runner started (processes of their
+    own, which carry their run's id) are killed at once, so none goes on fetching and storing
+    after `veille serve` said it stopped (their claimed queue rows are free as their
+    connections close), and they end Crashed, named Interrupted, which releases their
+    deployment's concurrency slot for the next `veille serve`. Prefect's own handling
+    (cancel each run, wait for it) takes a minute and more with requests in flight."""
+    import contextlib
+    import logging
+
+    import psutil
+
+    from flows.runs import mark_interrupted
+
+    for runner in _RUNNERS:
+        runner.stopping = True  # it starts no other run meanwhile
+    runs: dict[str, list[Any]] = {}
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if run_id := child.environ().get("PREFECT__FLOW_RUN_ID"):
+                runs.setdefault(run_id, []).append(child)
+    for procs in runs.values():
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+    if runs:
+        mark_interrupted(list(runs), signal_name, subflows=True)
+    # the runner's threads meet the end of the server and of the runs while the exit handlers
+    # run: the command's one line says what happened
+    logging.disable(logging.CRITICAL)
