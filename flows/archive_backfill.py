@@ -57,6 +57,7 @@ from monitors.collect.sources import load_sources, sync_sources
 from monitors.group.urls import canonicalize_url
 from monitors.ingest import analyse_page
 from monitors.judge.boilerplate import site_of
+from monitors.settings import BACKFILL_BUDGET, stopped_at_budget
 
 #: A CC-NEWS job commits its batch (captures and byte offset) after VEILLE_ARCHIVE_PAGE_SIZE
 #: captures, or this many seconds, whichever comes first.
@@ -289,6 +290,51 @@ def _discover_ccnews(
     commit()
 
 
+class FetchBudget:
+    """The captures one backfill run may fetch (``VEILLE_BACKFILL_MAX_FETCHES``,
+    ``--max-fetches``), shared by its jobs' workers; the captures beyond stay queued with their
+    job, which the next run resumes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.spent = 0
+        self._lock = threading.Lock()
+
+    def take(self, wanted: int) -> int:
+        """Up to ``wanted`` fetches from what is left (0: spent)."""
+        with self._lock:
+            granted = max(0, min(wanted, self.limit - self.spent))
+            self.spent += granted
+            return granted
+
+    def give_back(self, unused: int) -> None:
+        with self._lock:
+            self.spent -= unused
+
+    def note(self, rows: list[dict[str, Any]]) -> str | None:
+        """The line saying the run spent its budget and what it left, if it did."""
+        left = sum(r["pending"] for r in rows)
+        if self.spent < self.limit or not left:
+            return None
+        return stopped_at_budget(
+            self.limit,
+            "capture fetches",
+            BACKFILL_BUDGET,
+            left,
+            "capture(s)",
+            "run",
+        )
+
+
+#: The budget of the run in progress in this process (set by :func:`archive_backfill_flow`).
+_budget = FetchBudget(0)
+
+
+def budget_note(rows: list[dict[str, Any]]) -> str | None:
+    """The last run's "stopped after N capture fetches" line, if it spent its budget."""
+    return _budget.note(rows)
+
+
 def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
     """Claim the job's captures in batches on a few threads, fetch each from its archive,
     analyse and store it; returns how many were settled."""
@@ -300,8 +346,12 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
     def worker() -> None:
         nonlocal done
         while True:
+            allowed = _budget.take(rt.settings.batch_size)
+            if not allowed:
+                return  # the run's budget is spent: the job's other captures wait for the next run
             with session_scope() as session:
-                claimed = claim_captures(session, job_id, rt.settings.batch_size)
+                claimed = claim_captures(session, job_id, allowed)
+            _budget.give_back(allowed - len(claimed))
             if not claimed:
                 return
             for item, capture in claimed:
@@ -379,17 +429,21 @@ def _job_row(job_id: int, future: Any) -> dict[str, Any]:
     return {**row, "state": "error", "error": cause}
 
 
-def judge_backfill(rows: list[dict[str, Any]]) -> RunOutcome:
+def judge_backfill(rows: list[dict[str, Any]], stopped: str | None = None) -> RunOutcome:
     """The run's verdict from its job rows: all good, partly done (some jobs stopped on an
-    archive error and resume on the next run), or failed (every job did)."""
+    archive error, or the run spent its fetch budget, ``stopped``: they resume on the next
+    run), or failed (every job stopped on an error)."""
     errors = [r for r in rows if r["state"] == "error"]
     summary = (
         f"{len(rows)} jobs, {sum(r['captures'] for r in rows)} captures found,"
         f" {sum(r['stored'] for r in rows)} stored, {sum(r['pending'] for r in rows)} waiting"
     )
+    problems = [stopped] if stopped else []
     if not errors:
-        return RunOutcome("ok", summary, empty=not rows)
-    problems = [f"{len(errors)} jobs stopped on an archive error ({errors[0]['error']}); run again to resume"]
+        return RunOutcome("partial" if problems else "ok", summary, problems, empty=not rows)
+    problems.append(
+        f"{len(errors)} jobs stopped on an archive error ({errors[0]['error']}); run again to resume"
+    )
     return RunOutcome("failed" if len(errors) == len(rows) else "partial", summary, problems)
 
 
@@ -409,12 +463,16 @@ def archive_backfill_flow(
     site: str | None = None,
     sources_file: str | None = None,
     relevant_only: bool = False,
+    max_fetches: int | None = None,
 ) -> Any:
     """Find the sites' captures over [since, until] in a web archive and ingest them, one task
     per (site, month) job (CC-NEWS: per month and WARC file); several runs of it (one per
     work-pool worker) share the jobs. Its final state says whether every job finished
     (Completed), some stopped on an archive error (Completed, named Partial) or all did
-    (Failed); its result is the job rows."""
+    (Failed); its result is the job rows. At most ``max_fetches`` captures are fetched (default
+    ``VEILLE_BACKFILL_MAX_FETCHES``): the jobs keep the others for the next run, and the run
+    is partly done, saying so."""
+    global _budget
     started = time.monotonic()
     since, until = _utc(since), _utc(until)
     ensure_schema()
@@ -426,6 +484,7 @@ def archive_backfill_flow(
             "%s backfill %s .. %s: %d jobs", archive, since.date(), until.date(), len(job_ids)
         )
         run_id = _run_id()
+        _budget = FetchBudget(max_fetches or runtime().settings.backfill_max_fetches)
         futures = [backfill_job_task.submit(j, crawls, sites, relevant_only, run_id) for j in job_ids]
         rows = [_job_row(j, f) for j, f in zip(job_ids, futures, strict=True)]
     finally:
@@ -437,4 +496,7 @@ def archive_backfill_flow(
             table=rows,
             description=f"Backfill from {ar.ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
         )
-    return judge_backfill(rows).state(rows)
+    stopped = budget_note(rows)
+    if stopped:
+        get_run_logger().warning(stopped)
+    return judge_backfill(rows, stopped).state(rows)

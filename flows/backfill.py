@@ -23,9 +23,10 @@ from flows.pipeline import (
 )
 from flows.runs import ingest_flow
 from monitors.archive.db import session_scope
-from monitors.archive.store import PollSummary, apply_backfill, due_sources
+from monitors.archive.store import PollSummary, apply_backfill, due_sources, queue_counts
 from monitors.collect.poll import PollOutcome, SourceState, poll_source
 from monitors.collect.sources import load_sources, sync_sources
+from monitors.settings import BACKFILL_BUDGET, get_settings, stopped_at_budget
 
 #: Kinds whose documents carry dates; a listing page shows only what is current.
 BACKFILL_KINDS = ("sitemap", "feed")
@@ -62,14 +63,28 @@ def backfill_batch_task(
     return summaries
 
 
+def _budget_spent(budget: int, fetched: int) -> str | None:
+    """The line saying the backfill spent its budget and how many queued URLs it left, if so."""
+    if fetched < budget:
+        return None
+    with session_scope() as session:
+        left = queue_counts(session).get("pending", 0)
+    if not left:
+        return None
+    return stopped_at_budget(budget, "page fetches", BACKFILL_BUDGET, left, "queued URL(s)", "run")
+
+
 @flow(name="veille-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
 def backfill_flow(
     since: datetime,
     until: datetime,
     sources_file: str | None = None,
     names: list[str] | None = None,
+    max_fetches: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Queue what the sitemap and feed sources list for [since, until], then ingest it.
+    """Queue what the sitemap and feed sources list for [since, until], then ingest it, at most
+    ``max_fetches`` pages (default ``VEILLE_BACKFILL_MAX_FETCHES``): the rest stays queued, for
+    the next backfill (or ``veille run``) to fetch, and the run is partly done, saying so.
 
     Ends in a state that says how it went, as ``veille-run`` does (:mod:`flows.outcome`), with
     the per-source rows as its result."""
@@ -98,13 +113,20 @@ def backfill_flow(
             for i, batch in enumerate(poll_batches(usable))
         ]
         summaries = [s for f in futures for s in f.result()]
-        ingest = ingest_flow()
+        budget = max_fetches or get_settings().backfill_max_fetches
+        ingest = ingest_flow(max_items=budget)
+        stopped = _budget_spent(budget, len(ingest.statuses))
     finally:
         reset_runtime()
     # the run's rows and verdict, as a `veille run`'s: a backfill whose every source failed
     # is no Completed run with exit code 0
     rows = summarize(summaries, ingest, _source_names())
     outcome = judge_run(rows, ingest.interruptions, ingest.gave_up)
+    if stopped:
+        logger.warning(stopped)
+        outcome.problems.append(stopped)
+        if outcome.status == "ok":
+            outcome.status = "partial"  # work left for the next run, as a run cut short
     (logger.info if outcome.status == "ok" else logger.warning)(outcome.message)
     if rows:
         create_table_artifact(key="veille-backfill-summary", table=rows, description="Backfill per source")

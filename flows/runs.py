@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 from prefect import flow
 from prefect.context import get_run_context
@@ -97,7 +98,8 @@ def mark_interrupted(runs: list[str], signal_name: str, subflows: bool = False) 
                 )
                 children = client.read_flow_runs(
                     flow_run_filter=FlowRunFilter(
-                        parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=runs), state=running
+                        parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[UUID(r) for r in runs]),
+                        state=running,
                     )
                 )
                 ids = [c.id for c in children] + ids  # innermost first

@@ -46,6 +46,16 @@ SITEMAP_DAYS_MAX = 100_000
 PARSE_WORKERS_MAX = 256
 
 
+#: Where a backfill's fetch budget comes from, as its "stopped after" line names it.
+BACKFILL_BUDGET = "--max-fetches, VEILLE_BACKFILL_MAX_FETCHES"
+
+
+def stopped_at_budget(spent: int, what: str, setting: str, left: int, leftover: str, until: str) -> str:
+    """The line a bounded read (a sitemap poll, a backfill) ends with when it spent its budget:
+    how much, under which setting, and what it left for the next one."""
+    return f"stopped after {spent} {what} ({setting}), {left} {leftover} left for the next {until}"
+
+
 def _int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
     """An integer within ``minimum``..``maximum`` when given (a line cap of 0 would refuse every
     line); out of range is a :class:`SettingsError` naming the variable, the value and the range."""
@@ -139,6 +149,9 @@ class Settings:
     #: requests one poll of a sitemap source makes, the sitemap itself included; the child
     #: sitemaps beyond it are left for the next poll
     sitemap_max_fetches: int = 50
+    #: pages (queued URLs, or archive captures) one `veille backfill` fetches; the rest is
+    #: left queued for the next run
+    backfill_max_fetches: int = 2000
     poll_interval_minutes: int = 10
     maintenance_cron: str = "30 4 * * *"
     parse_workers: int = 2
@@ -198,6 +211,7 @@ class Settings:
             ),
             sitemap_max_bytes=_int("VEILLE_SITEMAP_MAX_BYTES", 50 * 1024 * 1024, minimum=1),
             sitemap_max_fetches=_int("VEILLE_SITEMAP_MAX_FETCHES", 50, minimum=1),
+            backfill_max_fetches=_int("VEILLE_BACKFILL_MAX_FETCHES", 2000, minimum=1),
             poll_interval_minutes=_int(
                 "VEILLE_POLL_INTERVAL_MINUTES", 10, minimum=1, maximum=INTERVAL_MINUTES_MAX
             ),

@@ -364,3 +364,28 @@ def test_a_capture_the_database_will_not_take_is_failed_alone(
         jobs = set(conn.scalars(sa.text("SELECT state FROM backfill_jobs")))
     assert state == "failed" and reason.startswith("could not store this page: DataError: "), reason
     assert jobs == {"done"}
+
+
+def test_a_backfill_fetches_at_most_its_budget_of_captures_and_resumes(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """--max-fetches N: at most N captures fetched from the archive in one run; the jobs keep
+    the others, the run says so (exit 1), and the same command again fetches the rest, each
+    capture once."""
+    archives.snapshots = seed_snapshots()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+
+    def fetched() -> int:
+        return sum(1 for hit in archives.site.log if hit["path"].startswith("/web/"))
+
+    code, _, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources), "--max-fetches", "2"])
+    assert code == 1, err
+    assert (
+        "stopped after 2 capture fetches (--max-fetches, VEILLE_BACKFILL_MAX_FETCHES), "
+        "3 capture(s) left for the next run" in err
+    ), err
+    assert fetched() == 2 and len(_articles(clean_db)) == 2
+
+    code, _, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources)])
+    assert code == 0, err
+    assert fetched() == 5 and len(_articles(clean_db)) == 5

@@ -152,3 +152,46 @@ def test_backfill_of_one_source_reads_that_source_only(
     assert site.hits("/old.xml") == [] and site.hits("/other.xml") == []
     backfill("Fil", "Autre")
     assert seen() == {"Parti socialiste": 4, "Fil": 4, "Autre": 1}
+
+
+def test_backfill_fetches_at_most_its_budget_and_the_next_run_goes_on(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VEILLE_BACKFILL_MAX_FETCHES (or --max-fetches) bounds the pages one backfill fetches, as
+    VEILLE_SITEMAP_MAX_FETCHES bounds a sitemap poll: the rest stays queued, the run says so
+    (partly done, exit 1) and the same command again goes on with what was left."""
+    pages = seed_site(site)
+    _sitemaps(site, pages)
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Archive", "kind": "sitemap", "url": f"{site.base}/sitemap.xml", "owner": "party"}],
+    )
+    argv = ["backfill", "--since", "2025-02-01", "--until", "2025-02-28", "--sources", str(sources)]
+    page_paths = {"/" + p.spec.slug for p in pages}
+
+    def run(*extra: str) -> tuple[int, str]:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main([*argv, *extra])
+        return code, err.getvalue()
+
+    def fetched() -> int:
+        return sum(1 for hit in site.log if hit["path"] in page_paths)
+
+    monkeypatch.setenv("VEILLE_BACKFILL_MAX_FETCHES", "3")
+    code, err = run()
+    assert code == 1, err
+    assert (
+        "stopped after 3 page fetches (--max-fetches, VEILLE_BACKFILL_MAX_FETCHES), "
+        "1 queued URL(s) left for the next run" in err
+    ), err
+    assert fetched() == 3
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 3
+        assert conn.scalar(sa.text("SELECT count(*) FROM url_queue WHERE state = 'pending'")) == 1
+
+    code, err = run("--max-fetches", "10")  # the option wins over the setting
+    assert code == 0, err
+    assert fetched() == 4  # the one left, no page twice
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 4

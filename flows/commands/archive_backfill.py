@@ -68,7 +68,7 @@ class CaptureProgress:
 
 
 def handle_archive(args: argparse.Namespace, until: datetime, started: float) -> int:
-    from flows.archive_backfill import archive_backfill_flow, plan
+    from flows.archive_backfill import archive_backfill_flow, budget_note, plan
     from flows.outcome import RunFailed
     from flows.pipeline import direct_run, reset_runtime
     from monitors.collect.backfill_jobs import BackfillError
@@ -90,6 +90,7 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float) ->
                 site=args.site,
                 sources_file=args.sources,
                 relevant_only=args.relevant_only,
+                max_fetches=args.max_fetches,
             )
             rows = result
         except RunFailed as exc:  # every job stopped on an archive error: the rows say which
@@ -103,10 +104,12 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float) ->
         f"{sum(r['not_relevant'] for r in rows)} not relevant, {sum(r['skipped'] for r in rows)} skipped, "
         f"{sum(r['pending'] for r in rows)} waiting, in {time.monotonic() - started:.1f}s"
     )
+    stopped = budget_note(rows)
+    if stopped:
+        print(f"veille: {stopped}: run the same command again to go on", file=sys.stderr)
     if failed:
         print(
             f"veille: {len(failed)} jobs stopped on an archive error; run the same command again to resume",
             file=sys.stderr,
         )
-        return 1
-    return 0
+    return 1 if failed or stopped else 0

@@ -9,7 +9,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flows.commands.common import check_sources_and_topics, date_arg, prepare_database, print_table
+from flows.commands.common import (
+    at_least,
+    check_sources_and_topics,
+    date_arg,
+    prepare_database,
+    print_table,
+)
 
 EXAMPLE = """example:
   veille backfill --since 2025-02-01 --until 2025-02-16          # the summit's fortnight
@@ -62,6 +68,13 @@ def register(sub: Any) -> None:
         "--relevant-only",
         action="store_true",
         help="with --from: store only captures relevant to a topic (others are recorded as seen)",
+    )
+    p.add_argument(
+        "--max-fetches",
+        type=at_least(1),
+        metavar="N",
+        help="pages (captures, with --from) this run fetches at most; the rest stays queued for the"
+        " next run (default: VEILLE_BACKFILL_MAX_FETCHES, 2000)",
     )
     p.set_defaults(handler=handle)
 
@@ -147,7 +160,12 @@ def handle(args: argparse.Namespace) -> int:
 
     with QueueProgress(start), direct_run():
         state = backfill_flow(
-            args.since, until, sources_file=args.sources, names=args.source, return_state=True
+            args.since,
+            until,
+            sources_file=args.sources,
+            names=args.source,
+            max_fetches=args.max_fetches,
+            return_state=True,
         )
     rows = state.result(raise_on_failure=False)
     if isinstance(rows, RunFailed):

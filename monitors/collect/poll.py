@@ -31,7 +31,7 @@ from monitors.collect.listing import find_article_links
 from monitors.collect.parsing import parse_feed_pooled, start_parsers
 from monitors.collect.robots import RobotsCache
 from monitors.collect.sitemaps import SITEMAP_TYPES, SitemapError, SitemapUrl, parse_sitemap
-from monitors.settings import Settings
+from monitors.settings import Settings, stopped_at_budget
 
 MAX_CHILD_SITEMAPS = 20
 MAX_SITEMAP_DEPTH = 2
@@ -334,8 +334,14 @@ def _read_sitemap(
         outcome.fetch = dataclasses.replace(first, headers=kept)
         problems.insert(
             0,
-            f"stopped after {settings.sitemap_max_fetches} requests (VEILLE_SITEMAP_MAX_FETCHES), "
-            f"{left} child sitemap(s) left for the next poll",
+            stopped_at_budget(
+                settings.sitemap_max_fetches,
+                "requests",
+                "VEILLE_SITEMAP_MAX_FETCHES",
+                left,
+                "child sitemap(s)",
+                "poll",
+            ),
         )
     if problems:
         outcome.warning = f"{len(problems)} sitemap problem(s): " + "; ".join(problems[:3])
