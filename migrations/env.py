@@ -17,7 +17,14 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)
+    """``alembic upgrade head --sql``: the SQL as a script. The named paramstyle (Alembic's own
+    template) keeps a ``%`` as written, where psycopg's would double it (``format('%%s')``)."""
+    context.configure(
+        url=_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+    )
     with context.begin_transaction():
         context.run_migrations()
 

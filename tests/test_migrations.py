@@ -65,3 +65,44 @@ def test_every_migration_goes_down_and_up_on_an_archive_with_data(archive_copy: 
             assert conn.scalars(SCHEMA).all() == at_head
     finally:
         engine.dispose()
+
+
+def test_the_migrations_as_a_script_make_the_same_schema(database_url: str, new_database: str) -> None:
+    """`alembic upgrade head --sql` (offline mode: the SQL as a script, for a DBA to run). It
+    stopped in 0012 with "'MockConnection' object has no attribute 'scalar'" (the migration
+    read the database), and a `%` in a function body came out doubled (`format('%%s')`). Now
+    the script runs on an empty database and makes the schema `alembic upgrade head` makes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head", "--sql"],
+        cwd=root,
+        env={**os.environ, "VEILLE_DATABASE_URL": new_database},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "%%" not in done.stdout
+    script = sa.create_engine(new_database)
+    migrated = sa.create_engine(database_url)
+    try:
+        with script.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.execute(done.stdout)  # as a script: no parameters, every statement in turn
+            raw.commit()
+            assert (
+                conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+                == ScriptDirectory.from_config(alembic_config(new_database)).get_current_head()
+            )
+            from_script = conn.scalars(SCHEMA).all()
+        with migrated.connect() as conn:
+            assert from_script == conn.scalars(SCHEMA).all()
+    finally:
+        script.dispose()
+        migrated.dispose()

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_french_unaccent"
@@ -153,47 +152,66 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# The views are saved, dropped and made again by the server itself (plpgsql), not read back
+# into Python: the migration then also runs as a script, `alembic upgrade head --sql`.
+SAVE_VIEWS = f"CREATE TEMP TABLE veille_saved_views AS {DEPENDENT_VIEWS}"
+VIEW_KIND = "CASE WHEN v.relkind = 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END"
+DROP_VIEWS = f"""
+DO $$
+DECLARE v record;
+BEGIN
+    FOR v IN SELECT * FROM veille_saved_views ORDER BY depth DESC, name DESC LOOP
+        EXECUTE format('DROP %s IF EXISTS %s', {VIEW_KIND}, v.name);
+    END LOOP;
+END $$
+"""
+RESTORE_VIEWS = f"""
+DO $$
+DECLARE v record;
+BEGIN
+    FOR v IN SELECT * FROM veille_saved_views ORDER BY depth, name LOOP
+        EXECUTE format('CREATE %s %s AS %s', {VIEW_KIND}, v.name, v.body);
+        IF v.comment IS NOT NULL THEN
+            EXECUTE format('COMMENT ON %s %s IS %L', {VIEW_KIND}, v.name, v.comment);
+        END IF;
+    END LOOP;
+END $$
+"""
+
+
 def _rebuild_search_column(expression: str) -> None:
     """Drop and add ``articles.search`` (and its index), keeping the views that read it."""
-    conn = op.get_bind()
-    views = conn.execute(sa.text(DEPENDENT_VIEWS)).mappings().all()
-    for view in reversed(views):
-        kind = "MATERIALIZED VIEW" if view["relkind"] == "m" else "VIEW"
-        op.execute(f"DROP {kind} IF EXISTS {view['name']}")
+    op.execute(SAVE_VIEWS)
+    op.execute(DROP_VIEWS)
     op.execute("DROP INDEX IF EXISTS articles_search")
     op.execute("ALTER TABLE articles DROP COLUMN search")
     op.execute(f"ALTER TABLE articles ADD COLUMN search tsvector GENERATED ALWAYS AS ({expression}) STORED")
     op.execute("CREATE INDEX articles_search ON articles USING gin (search)")
-    for view in views:
-        kind = "MATERIALIZED VIEW" if view["relkind"] == "m" else "VIEW"
-        op.execute(f"CREATE {kind} {view['name']} AS {view['body']}")
-        if view["comment"]:
-            op.execute(f"COMMENT ON {kind} {view['name']} IS {_quote(view['comment'])}")
+    op.execute(RESTORE_VIEWS)
+    op.execute("DROP TABLE veille_saved_views")
 
 
-def _unaccent_installable() -> bool:
-    """Whether this server ships the unaccent extension and this role may install it."""
-    return bool(
-        op.get_bind().scalar(
-            sa.text(
-                "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'unaccent')"
-                " OR (EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent')"
-                "     AND has_database_privilege(current_database(), 'CREATE'))"
-            )
-        )
-    )
+#: Where this server ships the unaccent extension and this role may install it, the
+#: configuration maps words through it too (decided by the server: a script works as well).
+UNACCENT_IF_INSTALLABLE = """
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'unaccent')
+       OR (EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent')
+           AND has_database_privilege(current_database(), 'CREATE')) THEN
+        CREATE EXTENSION IF NOT EXISTS unaccent;
+        ALTER TEXT SEARCH CONFIGURATION french_unaccent
+            ALTER MAPPING FOR hword, hword_part, word WITH unaccent, french_stem;
+    END IF;
+END $$
+"""
 
 
 def upgrade() -> None:
     op.execute(FOLD_FUNCTION)
     op.execute(f"COMMENT ON FUNCTION veille_unaccent(text) IS {_quote(FOLD_COMMENT)}")
     op.execute("CREATE TEXT SEARCH CONFIGURATION french_unaccent (COPY = pg_catalog.french)")
-    if _unaccent_installable():
-        op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
-        op.execute(
-            "ALTER TEXT SEARCH CONFIGURATION french_unaccent"
-            " ALTER MAPPING FOR hword, hword_part, word WITH unaccent, french_stem"
-        )
+    op.execute(UNACCENT_IF_INSTALLABLE)
     op.execute(
         "COMMENT ON TEXT SEARCH CONFIGURATION french_unaccent IS "
         + _quote("French stemming of text folded by veille_unaccent(): accents do not count.")
