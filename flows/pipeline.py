@@ -8,6 +8,7 @@ here: ``veille run`` without a Prefect server runs these steps directly
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -33,6 +34,7 @@ from monitors.archive.store import (
     PollSummary,
     apply_ingest,
     apply_polls,
+    cancelled,
     claim_items,
     due_sources,
     queue_counts,
@@ -333,6 +335,15 @@ def ingest_worker_task(
                 with session_scope() as session:
                     release_claims(session, unsettled, token)
                 continue
+            if cancelled(exc):
+                # the server cancelled a statement (statement_timeout): the database is there,
+                # and waiting for it, or the same query again at once, would not help; the
+                # worker stops, saying why, and its rows go back to the queue
+                report.interruptions.append(f"the database cancelled a statement: {_cause(exc)}")
+                logger.warning("%s: this worker stops", report.interruptions[-1])
+                with contextlib.suppress(DBAPIError, psycopg.Error), session_scope() as session:
+                    release_claims(session, unsettled, token)
+                break
             lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
             lost = lost or isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
             if not lost or len(report.interruptions) >= MAX_RECOVERIES:

@@ -81,3 +81,51 @@ def test_a_store_cancelled_by_statement_timeout_is_recorded_retried_then_given_u
     code, output = run()  # nothing to try again
     assert code == 0, output
     assert queue_row()[0] == "failed"
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_claim_cancelled_by_statement_timeout_stops_the_worker_saying_why(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue claim itself cancelled (a statement_timeout shorter than the claim on a large
+    queue): the run says so and ends partly done, the rows go back to the queue, and the next
+    run stores them. Before, the worker took it for a lost database: it waited for a database
+    that was there and claimed again, five times, and then failed."""
+    import flows.pipeline
+    from flows.cli import main
+
+    seed_site(site)
+    real = flows.pipeline.claim_items
+
+    def slow_claim(session: Any, *args: Any, **kwargs: Any) -> Any:
+        session.execute(sa.text("SET LOCAL statement_timeout = '50ms'"))
+        session.execute(sa.text("SELECT pg_sleep(1)"))
+        return real(session, *args, **kwargs)
+
+    monkeypatch.setattr(flows.pipeline, "claim_items", slow_claim)
+    monkeypatch.setenv("VEILLE_DB_WAIT", "1")
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["run", "--sources", str(sources)])
+    output = out.getvalue() + err.getvalue()
+    assert code == 1, output
+    assert (
+        "the database cancelled a statement: QueryCanceled: canceling statement due to statement timeout"
+        in (output)
+    ), output
+    assert "database lost" not in output, output
+    assert "Traceback" not in output, output
+    with clean_db.connect() as conn:
+        assert (
+            conn.execute(sa.text("SELECT state, claimed_by FROM url_queue")).all() == [("pending", None)] * 5
+        )
+
+    monkeypatch.setattr(flows.pipeline, "claim_items", real)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["run", "--sources", str(sources)]) == 0
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 5
