@@ -37,6 +37,35 @@ def prefect_api_configured() -> bool:
     return bool(prefect_setting(API_URL))
 
 
+class PrefectUnreachable(Exception):
+    """The Prefect API configured (``PREFECT_API_URL``) does not answer."""
+
+
+def check_prefect_api(timeout: float = 10.0) -> None:
+    """When a Prefect API is configured and does not answer (no server there, a typo in
+    ``PREFECT_API_URL``), raise :class:`PrefectUnreachable`, one line naming the URL and the
+    cause: the command would otherwise fail deep in Prefect's client with a traceback. Any
+    HTTP answer counts (a 401 of an API behind authentication: Prefect's client takes it from
+    there)."""
+    import urllib.error
+    import urllib.request
+
+    url = prefect_setting(API_URL)
+    if not url:
+        return
+    try:
+        with urllib.request.urlopen(f"{str(url).rstrip('/')}/health", timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise PrefectUnreachable(
+            f"cannot reach the Prefect API at {url} (PREFECT_API_URL): {reason}; start that server"
+            " (`prefect server start`) or unset PREFECT_API_URL"
+        ) from None
+
+
 #: Prefect settings read here, by their environment name: their keys in ``prefect.toml``
 #: (in ``pyproject.toml`` under ``[tool.prefect]``).
 TOML_KEYS = {

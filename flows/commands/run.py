@@ -60,6 +60,13 @@ def handle(args: argparse.Namespace) -> int:
 
         rows, outcome = run_direct(sources_file=args.sources, force=args.all, max_items=args.max_items)
         return report(rows, outcome.exit_code, outcome.message, started)
+    from flows.mode import PrefectUnreachable, check_prefect_api
+
+    try:
+        check_prefect_api()
+    except PrefectUnreachable as exc:
+        print(f"veille: error: nothing could run: {exc}", file=sys.stderr)
+        return EXIT_NOTHING
     if settings.prefect == "auto" and not args.all:
         code = run_recorded(args, started)
         if code is not None:

@@ -54,15 +54,16 @@ def handle(args: argparse.Namespace) -> int:
     check_sources_and_topics(args.sources)
     prepare_database()
     from flows import signals
-    from flows.mode import prefect_api_configured
+    from flows.mode import PrefectUnreachable, check_prefect_api, prefect_api_configured
 
     signals.on_signal(end_served_runs)
     # before Prefect is imported, so that its settings see the server's URL everywhere
     try:
+        check_prefect_api()
         api_url = None if prefect_api_configured() else start_prefect_server()
-    except ServerNotStarted as exc:
-        print(f"veille serve: error: {exc}", file=sys.stderr)
-        return 2
+    except (PrefectUnreachable, ServerNotStarted) as exc:
+        print(f"veille serve: error: nothing could run: {exc}", file=sys.stderr)
+        return 3
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.deployments import build_deployments
