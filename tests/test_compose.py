@@ -138,6 +138,7 @@ def test_prefect_yaml_declares_the_served_deployments() -> None:
         # One run at a time, except drain-queue on a pool: one per worker; a run due while
         # the limit is reached is skipped (cancelled), not queued, as with `veille serve`
         assert s.concurrency_limit == 1
+        assert s.concurrency_options is not None
         assert s.concurrency_options.collision_strategy.value == "CANCEL_NEW"
         limit = d["concurrency_limit"]
         assert limit["limit"] == (4 if name == "drain-queue-pool" else 1), name

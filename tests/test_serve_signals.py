@@ -82,6 +82,25 @@ def _runs(api_url: str) -> list[dict[str, Any]]:
     return [{**r, "flow": flows.get(r["flow_id"])} for r in runs]
 
 
+def _stop(proc: subprocess.Popen[str], err: Lines, sig: signal.Signals) -> float:
+    """Send ``sig`` and wait for veille serve to end: exit 128 + the signal's number, its one
+    line, no traceback; the seconds it took."""
+    sent = time.monotonic()
+    try:
+        proc.send_signal(sig)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    took = time.monotonic() - sent
+    text = err.text()
+    verb = "interrupted" if sig == signal.SIGINT else "terminated"
+    assert code == 128 + sig, (code, text[-3000:])
+    assert f"veille: {verb} by {sig.name}: what was not stored is left for the next run" in text, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    return took
+
+
 def test_serve_runs_its_cycle_and_stops_cleanly_on_sigterm_and_sigint(
     site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path
 ) -> None:
@@ -110,17 +129,10 @@ def test_serve_runs_its_cycle_and_stops_cleanly_on_sigterm_and_sigint(
     try:
         assert asked.wait(CYCLE_WAIT), "no cycle came on the schedule: " + "".join(err.lines)[-3000:]
         time.sleep(0.5)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(60)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    text = err.text()
-    assert code == 143, (code, text[-3000:])
-    assert "veille: terminated by SIGTERM: what was not stored is left for the next run" in text, text[-3000:]
-    assert "Traceback" not in text, text[-3000:]
+    except BaseException:
+        proc.kill()
+        raise
+    took = _stop(proc, err, signal.SIGTERM)
     assert took < 20, took
     assert _wait_gone(mark, 10) == []  # the Prefect server, the run's process, its workers
     release.set()  # the pages answer now: nobody is left to fetch them
@@ -145,15 +157,10 @@ def test_serve_runs_its_cycle_and_stops_cleanly_on_sigterm_and_sigint(
                 stored = conn.scalar(sa.text("SELECT count(*) FROM articles")) or 0
         assert stored == 5, "".join(err.lines)[-3000:]
         runs = _runs(api_url)
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    text = err.text()
-    assert code == 130, (code, text[-3000:])
-    assert "veille: interrupted by SIGINT" in text, text[-3000:]
-    assert "Traceback" not in text, text[-3000:]
+    except BaseException:
+        proc.kill()
+        raise
+    _stop(proc, err, signal.SIGINT)
     assert _wait_gone(mark, 10) == []
     interrupted = [r for r in runs if r["state"]["name"] == "Interrupted"]
     assert {r["flow"] for r in interrupted} >= {"veille-run", "veille-ingest"}, runs

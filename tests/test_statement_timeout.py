@@ -18,12 +18,21 @@ import sqlalchemy as sa
 from tests.site import LocalSite, seed_site, write_sources
 
 
+def _run(sources: Path) -> tuple[int, str]:
+    """`veille run --sources FILE`, in this process: its exit code and its output."""
+    from flows.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["run", "--sources", str(sources)])
+    return code, out.getvalue() + err.getvalue()
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_store_cancelled_by_statement_timeout_is_recorded_retried_then_given_up(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import flows.pipeline
-    from flows.cli import main
 
     pages = seed_site(site)
     odd_url = f"{site.base}/{pages[0].spec.slug}"
@@ -43,19 +52,13 @@ def test_a_store_cancelled_by_statement_timeout_is_recorded_retried_then_given_u
         [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
     )
 
-    def run() -> tuple[int, str]:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(["run", "--sources", str(sources)])
-        return code, out.getvalue() + err.getvalue()
-
     def queue_row() -> tuple[str, str, int]:
         with clean_db.connect() as conn:
             return conn.execute(
                 sa.text("SELECT state, reason, attempts FROM url_queue WHERE url = :u"), {"u": odd_url}
             ).one()
 
-    code, output = run()
+    code, output = _run(sources)
     assert code == 1, output  # partly done: a page waits for its retry
     assert "Traceback" not in output, output
     state, reason, attempts = queue_row()
@@ -72,13 +75,13 @@ def test_a_store_cancelled_by_statement_timeout_is_recorded_retried_then_given_u
         conn.execute(sa.text("UPDATE url_queue SET next_attempt_at = now() WHERE url = :u"), {"u": odd_url})
         conn.commit()
 
-    code, output = run()  # the retry meets the same timeout: the page is given up, once
+    code, output = _run(sources)  # the retry meets the same timeout: the page is given up, once
     assert "Traceback" not in output, output
     state, reason, attempts = queue_row()
     assert (state, attempts) == ("failed", 2)
     assert reason.startswith("gave up: the database cancelled the store: "), reason
 
-    code, output = run()  # nothing to try again
+    code, output = _run(sources)  # nothing to try again
     assert code == 0, output
     assert queue_row()[0] == "failed"
 
@@ -92,7 +95,6 @@ def test_a_claim_cancelled_by_statement_timeout_stops_the_worker_saying_why(
     run stores them. Before, the worker took it for a lost database: it waited for a database
     that was there and claimed again, five times, and then failed."""
     import flows.pipeline
-    from flows.cli import main
 
     seed_site(site)
     real = flows.pipeline.claim_items
@@ -108,10 +110,7 @@ def test_a_claim_cancelled_by_statement_timeout_stops_the_worker_saying_why(
         tmp_path / "sources.toml",
         [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
     )
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["run", "--sources", str(sources)])
-    output = out.getvalue() + err.getvalue()
+    code, output = _run(sources)
     assert code == 1, output
     assert (
         "the database cancelled a statement: QueryCanceled: canceling statement due to statement timeout"
@@ -125,7 +124,47 @@ def test_a_claim_cancelled_by_statement_timeout_stops_the_worker_saying_why(
         )
 
     monkeypatch.setattr(flows.pipeline, "claim_items", real)
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert main(["run", "--sources", str(sources)]) == 0
+    assert _run(sources)[0] == 0
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 5
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_poll_record_cancelled_by_statement_timeout_fails_that_source_alone(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record of a batch of polls cancelled for one source: the others are recorded and
+    ingested, that source carries the cause (class transient: it stays due, polled again next
+    cycle), the run is partly done, without a traceback. Before, the poll task failed."""
+    import monitors.archive.store as store
+
+    pages = seed_site(site)
+    site.add("/lent.xml", site.routes["/feed.xml"].body, content_type="application/rss+xml")
+    real = store._apply_batch  # noqa: SLF001
+
+    def slow_batch(session: Any, outcomes: list[Any], *args: Any, **kwargs: Any) -> Any:
+        if any(o.fetch.url.endswith("/lent.xml") for o in outcomes):
+            session.execute(sa.text("SET LOCAL statement_timeout = '50ms'"))
+            session.execute(sa.text("SELECT pg_sleep(1)"))
+        return real(session, outcomes, *args, **kwargs)
+
+    monkeypatch.setattr(store, "_apply_batch", slow_batch)
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [
+            {"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"},
+            {"name": "Lent", "kind": "feed", "url": f"{site.base}/lent.xml", "owner": "media"},
+        ],
+    )
+    code, output = _run(sources)
+    assert code == 1, output
+    assert "Traceback" not in output, output
+    with clean_db.connect() as conn:
+        health: dict[str, str | None] = dict(
+            conn.execute(sa.text("SELECT name, last_error_class || ': ' || last_error FROM sources")).all()
+        )
+        stored = conn.scalar(sa.text("SELECT count(*) FROM articles"))
+    assert health["Seeds"] is None
+    lent = health["Lent"] or ""
+    assert lent.startswith("transient: canceling statement due to statement timeout"), health
+    assert stored == len(pages)

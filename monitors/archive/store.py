@@ -399,8 +399,9 @@ def apply_polls(
     sources locked in one query); summaries in the order of ``outcomes``.
 
     The batch goes in one savepoint; if the database rejects it (a source with data it
-    cannot store, e.g. a NUL byte), each source is written in its own savepoint instead, and
-    a source that still fails gets its error recorded without sinking the others.
+    cannot store, e.g. a NUL byte) or cancels it (``statement_timeout``), each source is
+    written in its own savepoint instead, and a source that still fails gets its error
+    recorded without sinking the others (class transient when cancelled).
     """
     settings = settings or get_settings()
     if not outcomes:
@@ -412,7 +413,7 @@ def apply_polls(
         with session.begin_nested():
             return _apply_batch(session, outcomes, run_id, settings)
     except _MAYBE_REJECTED as exc:
-        if not (isinstance(exc, IntegrityError) or unstorable(exc)):
+        if not (isinstance(exc, IntegrityError) or unstorable(exc) or cancelled(exc)):
             raise
     summaries = []
     for outcome in outcomes:
@@ -420,7 +421,7 @@ def apply_polls(
             with session.begin_nested():
                 summaries.extend(_apply_batch(session, [outcome], run_id, settings))
         except _MAYBE_REJECTED as exc:
-            if not (isinstance(exc, IntegrityError) or unstorable(exc)):
+            if not (isinstance(exc, IntegrityError) or unstorable(exc) or cancelled(exc)):
                 raise
             summaries.append(_record_store_failure(session, outcome, exc, run_id))
     return summaries
@@ -436,6 +437,8 @@ def _record_store_failure(
     session: Session, outcome: PollOutcome, exc: Exception, run_id: str | None
 ) -> PollSummary:
     reason = _store_error(exc) + " (could not store this poll)"
+    # a statement the server cancelled may pass next time: the source stays due
+    error_class = TRANSIENT if cancelled(exc) else PERMANENT
     with session.begin_nested():
         row = _log_row(
             url=outcome.fetch.url.replace("\x00", ""),
@@ -444,14 +447,14 @@ def _record_store_failure(
             run_id=run_id,
             source_id=outcome.source_id,
             status=outcome.fetch.status,
-            error_class=PERMANENT,
+            error_class=error_class,
             reason=reason,
         )
         _insert_log_rows(session, [row])
         session.execute(
             update(Source)
             .where(Source.id == outcome.source_id)
-            .values(last_polled_at=now(), last_error=reason, last_error_class=PERMANENT)
+            .values(last_polled_at=now(), last_error=reason, last_error_class=error_class)
         )
     return PollSummary(outcome.source_id, "error", error=reason)
 
