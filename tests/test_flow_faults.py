@@ -455,12 +455,11 @@ def test_serve_refuses_a_cron_line_prefect_would_misread(
     """`veille serve` with a maintenance cron line of six fields (Prefect reads the sixth as
     seconds: 60 maintenance runs a day) or one that never fires (no maintenance ever) stops
     with a usage error naming the option or setting and why, before serving anything."""
-    import prefect
-
+    import flows.commands.serve
     from flows.cli import main
 
     served: list[Any] = []
-    monkeypatch.setattr(prefect, "serve", lambda *deployments: served.extend(deployments))
+    monkeypatch.setattr(flows.commands.serve, "serve_deployments", served.extend)
     argv = ["serve"]
     if where.startswith("--"):
         argv += [where, line]
