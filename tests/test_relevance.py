@@ -579,3 +579,19 @@ def test_invisible_characters_inside_words_do_not_cut_them() -> None:
     seen = score_relevance(topic, "\ufeff" + shown_text, title=shown_title)
     assert plain.relevant and seen.relevant
     assert (seen.score, seen.terms) == (plain.score, plain.terms)
+
+
+@pytest.mark.parametrize("invisible", ["\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
+def test_every_fold_deletes_invisible_characters(invisible: str) -> None:
+    """Not only scoring: the folds the learned model reads (``relevance.fold``) and those of
+    the copy and story features (``copies.fold``, ``stories.features``) keep a word with an
+    invisible character inside it whole, as the text shows it."""
+    from monitors.group import copies, stories
+
+    assert fold(f"l'intelli{invisible}gence") == "l intelligence"
+    assert copies.fold(f"Ma{invisible}cron") == "Macron"
+    shown = stories.features("Le président Emmanuel Macron a reçu Narendra Modi.", None)
+    hidden = stories.features(
+        f"Le président Emmanuel Ma{invisible}cron a reçu Narendra Mo{invisible}di.", None
+    )
+    assert hidden == shown

@@ -77,8 +77,15 @@ MAX_ORDERED_WORDS = 2000
 #: across French and English ("accessibilité"/"accessibility", "rénover"/"renovate").
 CONTENT_STEM = 5
 
+#: characters that show nothing and sit inside words: the soft hyphen, zero-width space and
+#: (non-)joiners, the word joiner, a stray byte-order mark. Every fold deletes them (here, in
+#: dedup's normalisation and in relevance's): made a space, they cut a word in two
+#: ("intelli\u00adgence", "Ma\u00adcron")
+INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+
 _QUOTES = str.maketrans(
     {
+        **dict.fromkeys(INVISIBLE, None),
         **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc\u00b4`", "'"),
         **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u2039\u203a", '"'),
         **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),

@@ -31,6 +31,8 @@ import unicodedata
 import zlib
 from typing import TYPE_CHECKING, Any
 
+from monitors.group.copies import INVISIBLE
+
 if TYPE_CHECKING:  # numpy is imported at the first signature: a run with no page does without it
     import numpy as np
 
@@ -76,7 +78,7 @@ _TRANSLATE: dict[str, str] = {
     **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc\u00b4\u0060", "'"),
     **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u2039\u203a", '"'),
     **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63", "-"),
-    **dict.fromkeys("\u00ad\u200b\u200c\u200d\u2060\ufeff", ""),
+    **dict.fromkeys(INVISIBLE, ""),
 }
 # A regex touches only the few matching characters; str.translate with a dict looks up every
 # character of non-ASCII text and was the costliest step of hashing and shingling.

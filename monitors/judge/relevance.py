@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from monitors.dates import article_day
+from monitors.group.copies import INVISIBLE
 from monitors.judge.learned import NEEDS_LEARN, LinearModel, dense_features, learn_installed, model_text
 from monitors.judge.topic_schema import TopicError, parse_topic_file
 
@@ -50,7 +51,9 @@ ZONES = ("title", "lead", "body", "tail")
 URL_ZONE = "url"
 
 _LIGATURE_PAIRS = (("œ", "oe"), ("Œ", "OE"), ("æ", "ae"), ("Æ", "AE"), ("ß", "ss"))
-_LIGATURES = str.maketrans(dict(_LIGATURE_PAIRS))
+#: ligatures spelled out, and the invisible characters (``copies.INVISIBLE``) deleted: every fold
+#: of the module (``fold``, the per-character folds) reads "intelli\u00adgence" as one word
+_LIGATURES = str.maketrans({**dict(_LIGATURE_PAIRS), **dict.fromkeys(INVISIBLE, None)})
 _NON_ALNUM_RE = re.compile(r"[^0-9A-Za-z]+")
 _COMBINING_RE = re.compile(r"[\u0300-\u036f]+")
 _SENTENCE_RE = re.compile(r"[^\n.!?…]+(?:[.!?…]+|$)", re.MULTILINE)
@@ -1113,11 +1116,10 @@ def _short_text(
     }
 
 
-#: characters that show nothing and sit inside words: the soft hyphen, zero-width space and
-#: (non-)joiners, the word joiner, a stray byte-order mark. Folded as other non-letters, they
-#: cut a word in two ("intelli\u00adgence" was the words "intelli gence", matching no term), so
-#: they are deleted before scoring, as the near-duplicate stage deletes them (dedup.py)
-_INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
+#: ``copies.INVISIBLE``: folded as other non-letters, they cut a word in two
+#: ("intelli\u00adgence" was the words "intelli gence", matching no term), so they are deleted
+#: before scoring (the byte fold of long texts would make them spaces), as every fold does
+_INVISIBLE_RE = re.compile("[" + INVISIBLE + "]")
 
 
 def _visible(value: str) -> str:
