@@ -23,7 +23,15 @@ import pytest
 import sqlalchemy as sa
 
 from tests.site import LocalSite, Request, seed_site
-from tests.test_processes import ROOT, _command, _data_dir, _env, _sources, _wait_gone
+from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
+    ROOT,
+    _command,
+    _data_dir,
+    _env,
+    _remove_data_dirs,
+    _sources,
+    _wait_gone,
+)
 
 pytestmark = pytest.mark.slow
 
