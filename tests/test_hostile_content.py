@@ -395,3 +395,37 @@ def test_a_long_title_cut_in_a_report_leaves_no_bidi_control_open() -> None:
     cell = markdown_text("\u202e" + "a" * 1_000 + "\u202c" + "b" * 1_000)
     assert cell.startswith("\u202ea") and "…" in cell
     assert _bidi_depth(cell, len(cell)) == 0, repr(cell[:5] + cell[-5:])
+
+
+def test_a_story_of_outlets_with_long_names_lists_them_on_one_short_line(hostile: sa.Engine) -> None:
+    """`veille stories` cut a story's title and first publisher to 300 characters but printed its
+    outlets' names whole: source names may be 500 characters long, so three such outlets made a
+    line of 1,500. The outlets' list is cut as the title is; `--json` keeps the names whole."""
+    names = [f"Outlet {n} " + "N" * 490 for n in range(3)]
+    with hostile.begin() as conn:
+        story_id = conn.scalar(sa.text("SELECT story_id FROM articles LIMIT 1"))
+        for n, name in enumerate(names):
+            source_id = conn.scalar(
+                sa.text(
+                    "INSERT INTO sources (name, kind, url, owner)"
+                    " VALUES (:n, 'feed', :u, 'media') RETURNING id"
+                ),
+                {"n": name, "u": f"http://x/long{n}"},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash,"
+                    " relevant, published_at, story_id)"
+                    " VALUES (:u, :u, :s, 'Long outlet', 'sommet', :h, true, now(), :story)"
+                ),
+                {"u": f"http://x/long{n}/a", "s": source_id, "h": f"long{n}", "story": story_id},
+            )
+    code, out, err = run("stories")
+    assert code == 0, err
+    (outlets,) = [line for line in out.splitlines() if "outlets: " in line]
+    assert "Outlet 0" in outlets and "…" in outlets
+    assert len(outlets.split("outlets: ", 1)[1]) <= 301, len(outlets)
+    code, out, err = run("stories", "--json")
+    assert code == 0, err
+    listed = json.loads(out.splitlines()[0])
+    assert set(names) <= set(listed.get("outlets_list") or listed.get("outlet_names") or []), listed.keys()

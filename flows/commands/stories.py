@@ -94,6 +94,6 @@ def handle(args: argparse.Namespace) -> int:
             f"   {span}; {s['articles']} articles, {s['outlets']} outlets"
             f" ({s['media']} media, {s['parties']} parties); language {terminal_safe(s['language'] or '?')}\n"
             f"   first: {terminal_line(str(s['first_publisher']))} ({published:%Y-%m-%d %H:%M})"
-            f"; outlets: {terminal_safe(', '.join(s['outlet_names'] or []))}"
+            f"; outlets: {terminal_line(', '.join(s['outlet_names'] or []))}"
         )
     return 0
