@@ -7,9 +7,11 @@ depends on the other for it, and so that one rule holds everywhere:
 - A date and time that names no zone ("2025-02-10 14:30", a French page's "à 14h30") is on the
   local clock, :func:`local_zone` (``VEILLE_LOCAL_TIMEZONE``, Europe/Paris by default; summer
   time included). A date without a time is that day's midnight on the same clock.
-- An article's day (the topic's period and peak, the views' ``day``, listings) is its instant on
-  the local clock (:func:`article_day`), whatever the page's offset or the database session's
-  TimeZone.
+- An article's day (the topic's period and peak, listings) is its instant on the local clock
+  (:func:`article_day`), whatever the page's offset or the database session's TimeZone. The SQL
+  views' ``day`` is on Europe/Paris's clock, written in the views (``AT TIME ZONE
+  'Europe/Paris'``), the default local clock: another ``VEILLE_LOCAL_TIMEZONE`` does not reach
+  them (docs/operating.md).
 """
 
 from __future__ import annotations
