@@ -30,10 +30,7 @@ import feedparser
 from feedparser.datetimes import _parse_date as _feedparser_date
 from feedparser.datetimes.rfc822 import _parse_date_rfc822
 
-from monitors.settings import zone_setting
-
-LOCAL_TIMEZONE_VARIABLE = "VEILLE_LOCAL_TIMEZONE"
-DEFAULT_LOCAL_TIMEZONE = "Europe/Paris"
+from monitors.settings import DEFAULT_LOCAL_TIMEZONE, LOCAL_TIMEZONE_VARIABLE, zone_setting
 
 
 @cache

@@ -46,6 +46,11 @@ SITEMAP_DAYS_MAX = 100_000
 PARSE_WORKERS_MAX = 256
 
 
+#: The local clock's setting and default (monitors.dates reads it at each use; Settings checks
+#: it when a command starts, so a wrong name stops it at once)
+LOCAL_TIMEZONE_VARIABLE = "VEILLE_LOCAL_TIMEZONE"
+DEFAULT_LOCAL_TIMEZONE = "Europe/Paris"
+
 #: Where a backfill's fetch budget comes from, as its "stopped after" line names it.
 BACKFILL_BUDGET = "--max-fetches, VEILLE_BACKFILL_MAX_FETCHES"
 
@@ -172,7 +177,7 @@ class Settings:
     prefect: str = "auto"  # veille run as Prefect flows: auto (when a server is configured), on, off
     score_max_line_bytes: int = SCORE_MAX_LINE_BYTES  # score, eval, train-topic refuse longer lines
     #: the clock of dates that name no zone, and of an article's day (monitors.dates)
-    local_timezone: str = "Europe/Paris"
+    local_timezone: str = DEFAULT_LOCAL_TIMEZONE
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -237,7 +242,7 @@ class Settings:
             analysis_deadline=_float("VEILLE_ANALYSIS_DEADLINE", 60.0, positive=True),
             prefect=_choice("VEILLE_PREFECT", ("auto", "on", "off")),
             score_max_line_bytes=_int("VEILLE_SCORE_MAX_LINE_BYTES", SCORE_MAX_LINE_BYTES, minimum=1),
-            local_timezone=zone_setting("VEILLE_LOCAL_TIMEZONE", "Europe/Paris"),
+            local_timezone=zone_setting(LOCAL_TIMEZONE_VARIABLE, DEFAULT_LOCAL_TIMEZONE),
         )
 
 
