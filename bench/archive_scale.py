@@ -101,7 +101,7 @@ TOKEN = re.compile(r"[^\W\d_]{2,}")
 def analyse_corpus(corpus: Path) -> list[Any]:
     """The corpus pages analysed as veille's workers do (``analyse_content``): ArticleData."""
     from monitors.ingest import AnalysisError, QueueItem, analyse_content
-    from monitors.judge.relevance import load_topic
+    from monitors.judge.topic import load_topic
     from monitors.judge.topic_set import load_topics
 
     topic, topics = load_topic(), load_topics()

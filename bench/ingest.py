@@ -155,7 +155,8 @@ def stages(pages: list[tuple[str, bytes]], repeat: int) -> None:
     from monitors.group.dedup import fingerprint
     from monitors.judge.extract import TRAFILATURA_OPTIONS, extract_article
     from monitors.judge.language import detect_language
-    from monitors.judge.relevance import load_topic, score_relevance
+    from monitors.judge.relevance import score_relevance
+    from monitors.judge.topic import load_topic
 
     topic = load_topic()
     done = {}

@@ -36,7 +36,8 @@ if str(ROOT) not in sys.path:
 
 from monitors.judge.extract import TRAFILATURA_OPTIONS, Extracted, extract_article  # noqa: E402
 from monitors.judge.language import NGRAM_SUMS, detect_language  # noqa: E402
-from monitors.judge.relevance import Topic, score_relevance  # noqa: E402
+from monitors.judge.relevance import score_relevance  # noqa: E402
+from monitors.judge.topic import Topic  # noqa: E402
 from monitors.judge.topic_set import load_topics  # noqa: E402
 
 CHROME_TOP = """<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>{title}</title>

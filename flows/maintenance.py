@@ -17,8 +17,8 @@ from monitors.archive.db import ensure_schema, get_engine, session_scope
 from monitors.archive.reads import source_health
 from monitors.archive.store import queue_counts
 from monitors.archive.topic_scores import rescore_topics
-from monitors.judge.relevance import Topic, load_topic
 from monitors.judge.rescore import rescore
+from monitors.judge.topic import Topic, load_topic
 from monitors.judge.topic_set import load_topics
 
 HEALTH_TABLE_KEY = "veille-source-health"

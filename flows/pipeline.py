@@ -47,8 +47,8 @@ from monitors.collect.robots import ROBOTS, RobotsCache
 from monitors.collect.sources import load_sources, sources_label, sync_sources
 from monitors.ingest import ArticleData, IngestOutcome, process_item
 from monitors.judge.boilerplate import site_of
-from monitors.judge.relevance import Topic, load_topic
 from monitors.judge.site_profiles import ProfileCache, learn
+from monitors.judge.topic import Topic, load_topic
 from monitors.judge.topic_set import load_topics
 from monitors.settings import Settings, get_settings
 

@@ -24,7 +24,8 @@ from monitors.judge.boilerplate import SiteProfile, site_of
 from monitors.judge.extract import Extracted, ExtractionError, extract_article
 from monitors.judge.language import detect_language, normalize_declared_language
 from monitors.judge.metadata import impossible
-from monitors.judge.relevance import Topic, score_relevance, topic_row
+from monitors.judge.relevance import score_relevance, topic_row
+from monitors.judge.topic import Topic
 from monitors.settings import Settings
 from monitors.workers import Shared, WorkerDied, WorkerResultError, WorkerTimeout, get_pool
 

@@ -19,7 +19,7 @@ import pytest
 from monitors.collect.http import FetchResult
 from monitors.ingest import QueueItem, analyse_page
 from monitors.judge.extract import ExtractionError, extract_article
-from monitors.judge.relevance import load_topic
+from monitors.judge.topic import load_topic
 
 URL = "https://example.fr/politique/sommet.html"
 PARA = (

@@ -27,7 +27,8 @@ import sqlalchemy as sa
 from monitors import workers
 from monitors.collect.http import FetchResult
 from monitors.ingest import HANG_ENV, QueueItem, _analyse_in_worker, _shared_topics, analyse_page
-from monitors.judge.relevance import URL_ZONE, load_topic, score_relevance, url_words
+from monitors.judge.relevance import score_relevance, url_words
+from monitors.judge.topic import URL_ZONE, load_topic
 from monitors.judge.topic_set import load_topics
 from tests import worker_calls
 from tests.site import LocalSite, seed_pages, seed_site, write_sources

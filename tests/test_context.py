@@ -11,7 +11,8 @@ import pytest
 
 from monitors.judge.context import is_seed, names, propagate
 from monitors.judge.explain import why
-from monitors.judge.relevance import RelevanceResult, Topic, load_topic, score_item
+from monitors.judge.relevance import RelevanceResult, score_item
+from monitors.judge.topic import Topic, load_topic
 
 SEED = {
     "id": "seed",

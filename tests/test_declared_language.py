@@ -11,7 +11,7 @@ from monitors.archive.store import apply_ingest, apply_poll, claim_items
 from monitors.collect.http import make_client
 from monitors.collect.poll import SourceState, poll_source
 from monitors.ingest import pick_declared_language, process_item
-from monitors.judge.relevance import load_topic
+from monitors.judge.topic import load_topic
 from monitors.settings import get_settings
 from tests.site import LocalSite, rss_feed, seed_pages
 

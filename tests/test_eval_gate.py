@@ -9,7 +9,8 @@ from typing import Any, TypedDict
 import pytest
 
 from monitors.judge.evaluation import evaluate_language, evaluate_relevance, read_labelled, shared_eval_dir
-from monitors.judge.relevance import load_topic, score_relevance
+from monitors.judge.relevance import score_relevance
+from monitors.judge.topic import load_topic
 
 EVAL_DIR = Path(__file__).parent / "eval"
 

@@ -250,7 +250,7 @@ def test_a_site_whose_template_names_its_home_page_canonical_keeps_its_articles_
     from another page is ignored; a canonical naming another article still wins."""
     from monitors.collect.http import FetchResult
     from monitors.ingest import QueueItem, analyse_page
-    from monitors.judge.relevance import load_topic
+    from monitors.judge.topic import load_topic
 
     src = _source(db)
     topic = load_topic()

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from monitors.judge.evaluation import read_labelled
 from monitors.judge.learned import N_FEATURES, LinearModel, _vectorizers, model_text, train
-from monitors.judge.relevance import DEFAULT_TOPIC_PATH, load_topic, score_relevance
+from monitors.judge.relevance import score_relevance
+from monitors.judge.topic import DEFAULT_TOPIC_PATH, load_topic
 from monitors.judge.topic_schema import TopicError
 from monitors.judge.training import _rule_features, train_topic
 

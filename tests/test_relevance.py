@@ -12,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitors.judge.evaluation import score_lines
-from monitors.judge.relevance import Topic, fold, load_topic, score_relevance
+from monitors.judge.relevance import score_relevance
+from monitors.judge.textfold import fold
+from monitors.judge.topic import Topic, load_topic
 
 
 @pytest.fixture(scope="module")
@@ -470,7 +472,7 @@ def test_a_word_of_any_event_meets_the_themes_in_the_peak_only(topic: Topic) -> 
 
 
 def test_day_named_in_a_text_takes_the_year_its_weekday_gives() -> None:
-    from monitors.judge.relevance import day_named_in
+    from monitors.judge.days import day_named_in
 
     period, peak = (date(2023, 11, 1), date(2025, 12, 31)), (date(2025, 2, 1), date(2025, 2, 28))
     assert day_named_in("Lundi 10 février, au Grand Palais", period, peak) == date(2025, 2, 10)
@@ -583,7 +585,7 @@ def test_invisible_characters_inside_words_do_not_cut_them() -> None:
 
 @pytest.mark.parametrize("invisible", ["\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
 def test_every_fold_deletes_invisible_characters(invisible: str) -> None:
-    """Not only scoring: the folds the learned model reads (``relevance.fold``) and those of
+    """Not only scoring: the folds the learned model reads (``textfold.fold``) and those of
     the copy and story features (``copies.fold``, ``stories.features``) keep a word with an
     invisible character inside it whole, as the text shows it."""
     from monitors.group import copies, stories

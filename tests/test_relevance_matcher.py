@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitors.judge.evaluation import read_labelled
-from monitors.judge.relevance import DEFAULT_TOPIC_PATH, Topic, _fold_article, _near, fold, load_topic
+from monitors.judge.matcher import near
+from monitors.judge.textfold import fold, fold_article
+from monitors.judge.topic import DEFAULT_TOPIC_PATH, Topic, load_topic
 
 TOPIC = load_topic()
 EVAL = Path(__file__).parent / "eval"
@@ -27,7 +29,7 @@ def _regex_counts(topic: Topic, sentence: str) -> dict[str, int]:
 
 
 def _matcher_counts(topic: Topic, sentence: str) -> dict[str, int]:
-    run, _, _ = _fold_article(sentence, "", "")  # the sentence as a title: one piece
+    run, _, _ = fold_article(sentence, "", "")  # the sentence as a title: one piece
     hits = topic.matcher.scan(run).get(0, {})
     counts: dict[str, int] = {}
     for t in topic.terms:
@@ -35,7 +37,7 @@ def _matcher_counts(topic: Topic, sentence: str) -> dict[str, int]:
         spans = [(a, a + n) for a, n in hits.get(t.exclude_owner, [])] if t.exclude_owner >= 0 else []
         counts[f"term:{t.name}"] = sum(1 for i, _ in found if not any(a <= i < b for a, b in spans))
     for p in topic.proximities:
-        counts[f"prox:{p.name}"] = int(_near(hits.get(p.left_owner), hits.get(p.right_owner), p.window))
+        counts[f"prox:{p.name}"] = int(near(hits.get(p.left_owner), hits.get(p.right_owner), p.window))
     for c in topic.cases:
         key = f"case:{c.name}"
         counts[key] = counts.get(key, 0) + len(hits.get(c.owner, []))

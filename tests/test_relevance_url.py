@@ -12,7 +12,8 @@ import pytest
 
 from monitors.judge.evaluation import evaluate_relevance, score_lines
 from monitors.judge.explain import why
-from monitors.judge.relevance import URL_ZONE, load_topic, score_relevance, url_words
+from monitors.judge.relevance import score_relevance, url_words
+from monitors.judge.topic import URL_ZONE, load_topic
 
 SHIPPED = load_topic()
 TOPIC = dataclasses.replace(SHIPPED, zone_weights={**SHIPPED.zone_weights, URL_ZONE: 1.0})

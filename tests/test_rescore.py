@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from monitors.judge.relevance import DEFAULT_TOPIC_PATH, load_topic
 from monitors.judge.rescore import rescore
+from monitors.judge.topic import DEFAULT_TOPIC_PATH, load_topic
 
 # Under the shipped topic: the summit article is relevant (0.85), the Mistral launch is not
 # (0.11: AI + "sommet" but a product launch without a tie to Paris), the budget is not (0.0).

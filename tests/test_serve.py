@@ -16,7 +16,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from prefect.flows import load_flow_from_entrypoint
 
 from flows.deployments import build_deployments
-from monitors.judge.relevance import load_topic
+from monitors.judge.topic import load_topic
 from monitors.settings import get_settings
 from tests.site import LocalSite, rss_feed, seed_site, write_sources
 

@@ -20,7 +20,7 @@ from monitors.collect.http import HTML_TYPES, Client, HostThrottle, fetch, make_
 from monitors.collect.poll import PollOutcome, SourceState, poll_source, poll_threads
 from monitors.collect.robots import RobotsCache
 from monitors.ingest import QueueItem, process_item
-from monitors.judge.relevance import load_topic
+from monitors.judge.topic import load_topic
 from monitors.settings import Settings, get_settings
 from tests.site import LocalSite, Request, rss_feed
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from monitors.judge.relevance import load_topic, score_item
+from monitors.judge.relevance import score_item
+from monitors.judge.topic import load_topic
 from tests.eval.story_cv import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,10 +20,11 @@ from monitors.collect.poll import SourceState, poll_source
 from monitors.collect.sitemaps import parse_date as sitemap_date
 from monitors.dates import article_day, local_zone
 from monitors.ingest import QueueItem, analyse_content
+from monitors.judge.days import parse_published
 from monitors.judge.extract import extract_article
 from monitors.judge.metadata import parse_date
-from monitors.judge.relevance import DEFAULT_TOPIC_PATH, load_topic, parse_published
 from monitors.judge.rescore import rescore
+from monitors.judge.topic import DEFAULT_TOPIC_PATH, load_topic
 from monitors.settings import Settings, SettingsError, get_settings
 from tests.site import LocalSite
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from flows.cli import main
 from monitors.archive.topic_scores import rescore_topics
-from monitors.judge.relevance import DEFAULT_TOPIC_PATH
+from monitors.judge.topic import DEFAULT_TOPIC_PATH
 from monitors.judge.topic_schema import TopicError
 from monitors.judge.topic_set import load_topics
 

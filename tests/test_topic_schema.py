@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitors.judge.relevance import DEFAULT_TOPIC_PATH, load_topic
+from monitors.judge.topic import DEFAULT_TOPIC_PATH, load_topic
 from monitors.judge.topic_schema import TopicError
 
 GOOD = """name = "weather"

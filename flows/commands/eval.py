@@ -246,7 +246,7 @@ def url_counterpart(topic: Any) -> tuple[Any, str]:
     zone of weight 1.0. Returns it and the label of its printed line."""
     import dataclasses
 
-    from monitors.judge.relevance import URL_ZONE
+    from monitors.judge.topic import URL_ZONE
 
     if topic.zone_weights[URL_ZONE] > 0:
         return topic, "without the URL"
@@ -266,7 +266,7 @@ def handle(args: argparse.Namespace) -> int:
         shared_eval_dir,
     )
     from monitors.judge.lines import LabelledDataError
-    from monitors.judge.relevance import load_topic
+    from monitors.judge.topic import load_topic
 
     topic = load_topic(args.topic)
     floors = _read_floors(Path(args.floors))

@@ -51,8 +51,8 @@ def handle(args: argparse.Namespace) -> int:
 
     from monitors.archive.db import get_engine, lost_database_reported
     from monitors.archive.topic_scores import rescore_topics
-    from monitors.judge.relevance import load_topic
     from monitors.judge.rescore import rescore
+    from monitors.judge.topic import load_topic
     from monitors.judge.topic_set import load_topics
 
     topic = load_topic(args.topic)

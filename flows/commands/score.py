@@ -62,7 +62,7 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from monitors.judge.lines import bounded_lines
-    from monitors.judge.relevance import load_topic
+    from monitors.judge.topic import load_topic
     from monitors.settings import get_settings
 
     max_line = get_settings().score_max_line_bytes

@@ -47,7 +47,7 @@ def handle(args: argparse.Namespace) -> int:
     from flows.commands.common import print_table
     from monitors.judge.evaluation import dev_split
     from monitors.judge.learned import NEEDS_LEARN, learn_installed
-    from monitors.judge.relevance import DEFAULT_TOPIC_PATH, model_path
+    from monitors.judge.topic import DEFAULT_TOPIC_PATH, model_path
     from monitors.judge.topic_schema import parse_topic_file
     from monitors.judge.training import train_topic
 
@@ -84,7 +84,7 @@ def _rules_only_topic(topic_path: Path, data: dict[str, Any]) -> Any:
     """The topic without its learned part (its model file may not exist yet): built from the
     parsed data without ``[model]`` (before, the file's text was cut at its first "[model]",
     which a comment may hold: the real section stayed and a missing model file stopped it)."""
-    from monitors.judge.relevance import topic_from_data
+    from monitors.judge.topic import topic_from_data
 
     rules = {key: value for key, value in data.items() if key != "model"}
     return topic_from_data(rules, topic_path.read_bytes(), topic_path)

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from monitors.dates import article_day
-from monitors.judge.relevance import Topic, score_relevance, topic_row
+from monitors.judge.relevance import score_relevance, topic_row
+from monitors.judge.topic import Topic
 
 _UPSERT = text(
     "INSERT INTO article_topics (article_id, topic, version, score, relevant, terms, evidence, scored_at)"

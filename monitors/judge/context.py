@@ -39,7 +39,9 @@ from typing import Any
 
 from monitors.group.copies import _TOKEN, fold
 from monitors.group.stories import cosine, decay, features
-from monitors.judge.relevance import _WEEKDAYS, RelevanceResult, Topic, parse_published
+from monitors.judge.days import WEEKDAYS, parse_published
+from monitors.judge.relevance import RelevanceResult
+from monitors.judge.topic import Topic
 
 __all__ = [
     "MAX_SHARE",
@@ -80,7 +82,7 @@ def names(text: str, title: str | None = None) -> dict[str, str]:
         end = -1
         for m in _TOKEN.finditer(folded):
             token = m.group()
-            capital = token[0].isupper() and len(token) > 1 and token.lower() not in _WEEKDAYS
+            capital = token[0].isupper() and len(token) > 1 and token.lower() not in WEEKDAYS
             if not capital or folded[end : m.start()].strip():
                 for word in words:
                     found.setdefault(word, " ".join(run))

@@ -17,10 +17,12 @@ from typing import Any
 
 from monitors.collect.encoding import loads_storable
 from monitors.judge.context import propagate
+from monitors.judge.days import parse_published
 from monitors.judge.explain import why
 from monitors.judge.language import detect_language
 from monitors.judge.lines import LabelledDataError, LineTooLong, json_objects, line_too_long
-from monitors.judge.relevance import RelevanceResult, Topic, parse_published, score_item, score_relevance
+from monitors.judge.relevance import RelevanceResult, score_item, score_relevance
+from monitors.judge.topic import Topic
 
 HARD_NEGATIVE_TAG = "hard_negative"
 #: the shared labelled sets, read at run time from ``../shared/eval`` next to the repository

@@ -7,7 +7,7 @@ and nothing is downloaded at run time. Explanations are recovered by re-featuris
 scored text: each n-gram of the input is hashed again and its contribution (value x weight)
 read from the model, so the strongest features of *this* text appear in the evidence.
 
-Inputs are the folded text (accents, case, punctuation: ``relevance.fold``) of the title and
+Inputs are the folded text (accents, case, punctuation: ``textfold.fold``) of the title and
 the first ``max_chars`` of the text, plus a few features read off the rules' evidence (published
 inside the topic's period, outside it, AI-group strength, rule score), so the model learns how
 much to trust them.
@@ -62,7 +62,7 @@ def _vectorizers() -> tuple[Any, Any]:
 
 def model_text(text: str, title: str | None) -> str:
     """What the model reads: the folded title and first MAX_CHARS of the text."""
-    from monitors.judge.relevance import fold
+    from monitors.judge.textfold import fold
 
     return fold(f"{title or ''}\n{text[:MAX_CHARS]}")
 

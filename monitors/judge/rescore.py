@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from monitors.archive.models import Article
 from monitors.dates import article_day
-from monitors.judge.relevance import Topic, score_relevance
+from monitors.judge.relevance import score_relevance
+from monitors.judge.topic import Topic
 
 DEFAULT_BATCH_SIZE = 200
 

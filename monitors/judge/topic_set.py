@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from monitors.judge.relevance import DEFAULT_TOPIC_PATH, Topic, load_topic
+from monitors.judge.topic import DEFAULT_TOPIC_PATH, Topic, load_topic
 from monitors.judge.topic_schema import TopicError, parse_topic_file
 
 DEFAULT_TOPICS_DIR = DEFAULT_TOPIC_PATH.parent

@@ -18,7 +18,8 @@ import numpy as np
 
 from monitors.judge.evaluation import LabelledDataError, read_labelled
 from monitors.judge.learned import LinearModel, dense_features, model_text, train
-from monitors.judge.relevance import Topic, score_item
+from monitors.judge.relevance import score_item
+from monitors.judge.topic import Topic
 
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8)
 FOLDS = 5

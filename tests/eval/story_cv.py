@@ -59,16 +59,10 @@ from monitors.judge.context import (  # noqa: E402
     shared_names,
 )
 from monitors.judge.evaluation import dev_split, read_labelled  # noqa: E402
-from monitors.judge.relevance import (  # noqa: E402
-    URL_ZONE,
-    RelevanceResult,
-    Topic,
-    _compile,
-    fold,
-    load_topic,
-    score_item,
-    topic_from_data,
-)
+from monitors.judge.matcher import compile_patterns  # noqa: E402
+from monitors.judge.relevance import RelevanceResult, score_item  # noqa: E402
+from monitors.judge.textfold import fold  # noqa: E402
+from monitors.judge.topic import URL_ZONE, Topic, load_topic, topic_from_data  # noqa: E402
 from monitors.judge.topic_schema import parse_topic_file  # noqa: E402
 
 #: the topic file's pattern lists, per table
@@ -120,7 +114,7 @@ def _pattern_reducer(path: Path, items: list[dict]) -> Callable[[str], Topic]:
                     key == "patterns" and bool(spec.get("case_sensitive"))
                 )
                 for pattern in spec.get(key) or ():
-                    regex = _compile([pattern], cased)
+                    regex = compile_patterns([pattern], cased)
                     found = {
                         stories[k]
                         for k, (lower, kept) in enumerate(folded)

@@ -1,0 +1,287 @@
+"""Matching a topic's patterns: per-term regexes (the semantics) and one trie over them all.
+
+A pattern is a folded phrase (``textfold.fold``), bounded by token edges, its last token a prefix
+when it ends in "*". ``Term`` and ``Proximity`` keep the regexes that define what matches;
+``Matcher`` indexes every pattern set of a topic by its first token, so one pass over an article's
+tokens finds all their matches, visiting only the tokens that start a pattern. Both give the same
+matches (checked against each other in tests/test_relevance_matcher.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import compress, count
+from operator import itemgetter
+
+from monitors.judge.textfold import BREAK_SEPARATOR, SENTENCE_BREAK, fold
+
+
+def _pattern_regex(pattern: str, case_sensitive: bool) -> str:
+    tokens = fold(pattern, keep_case=case_sensitive).split()
+    if not tokens:
+        raise ValueError(f"empty pattern: {pattern!r}")
+    return " ".join(re.escape(token) for token in tokens)
+
+
+def compile_patterns(
+    patterns: Iterable[str], case_sensitive: bool, not_after: Iterable[str] = ()
+) -> re.Pattern[str]:
+    """One alternation per term, longest first, bounded by token edges."""
+    alternatives = []
+    for raw in patterns:
+        wildcard = raw.rstrip().endswith("*")
+        body = _pattern_regex(raw.rstrip().rstrip("*"), case_sensitive)
+        if wildcard:
+            body += "[0-9A-Za-z]*"
+        alternatives.append(body)
+    alternatives.sort(key=len, reverse=True)
+    guards = "".join(f"(?<!^{re.escape(t)} )(?<! {re.escape(t)} )" for t in not_after)
+    return re.compile(guards + r"(?<![0-9A-Za-z])(?:" + "|".join(alternatives) + r")(?![0-9A-Za-z])")
+
+
+@dataclass(frozen=True)
+class Term:
+    """A weighted term of the topic (or evidence for a competing event)."""
+
+    name: str
+    group: str
+    weight: float
+    case_sensitive: bool
+    regex: re.Pattern[str] = field(compare=False, repr=False)
+    exclude: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    owner: int = field(default=-1, compare=False, repr=False)  # pattern set in the Topic's matcher
+    exclude_owner: int = field(default=-1, compare=False, repr=False)
+
+    def count(self, lower: str, cased: str) -> int:
+        """Occurrences in one folded sentence, minus those inside an excluded phrase."""
+        target = cased if self.case_sensitive else lower
+        starts = [m.start() for m in self.regex.finditer(target)]
+        if not starts:
+            return 0
+        if self.exclude is None:
+            return len(starts)
+        spans = [m.span() for m in self.exclude.finditer(lower)]
+        return sum(1 for s in starts if not any(a <= s < b for a, b in spans))
+
+
+@dataclass(frozen=True)
+class Proximity:
+    """A tie that holds when a left word and a right phrase are within `window` tokens."""
+
+    name: str
+    group: str
+    weight: float
+    window: int
+    left: re.Pattern[str] = field(compare=False, repr=False)
+    right: re.Pattern[str] = field(compare=False, repr=False)
+    left_owner: int = field(default=-1, compare=False, repr=False)
+    right_owner: int = field(default=-1, compare=False, repr=False)
+
+    def count(self, lower: str) -> int:
+        """1 if the sentence holds the tie, else 0 (a tie is a sentence-level fact)."""
+        lefts = [lower.count(" ", 0, m.start()) for m in self.left.finditer(lower)]
+        if not lefts:
+            return 0
+        for m in self.right.finditer(lower):
+            first = lower.count(" ", 0, m.start())
+            last = first + m.group(0).count(" ")
+            if any(first - self.window <= i <= last + self.window for i in lefts):
+                return 1
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    owner: int
+    rank: int  # order among its owner's alternatives: the regex tries longer ones first
+    tokens: tuple[bytes, ...]
+    prefix_last: bool  # trailing "*": the last token is a prefix
+    cased: bool
+    guards: frozenset[bytes]  # its owner's not_after tokens
+
+
+@dataclass(slots=True)
+class _Node:
+    """A trie node over lower-case tokens: patterns ending here, and children."""
+
+    children: dict[bytes, _Node] = field(default_factory=dict)
+    ends: list[_Pattern] = field(default_factory=list)  # in match order: owner, then rank
+    # patterns whose last token is a prefix ("model*"): (prefix, pattern), matched on the next token
+    prefix_ends: list[tuple[bytes, _Pattern]] = field(default_factory=list)
+
+
+class Matcher:
+    """Every pattern set of a topic (a term, an exclusion, a case, a proximity side) in one trie
+    of lower-case tokens, so one pass over an article's tokens finds all their matches. Tokens
+    are bytes: folded text is ASCII, and bytes objects are smaller and faster to make than str.
+
+    Semantics are those of the regexes built by ``compile_patterns`` run with ``finditer``: matches start
+    and end on token boundaries, each pattern set's matches do not overlap (leftmost first, its
+    longer alternatives first), ``not_after`` rejects a match right after one of those tokens,
+    case-sensitive sets compare the case-kept tokens.
+    """
+
+    def __init__(self) -> None:
+        self.root = _Node()
+        # the tokens that start a pattern, and the break token (the piece count), for the C-level
+        # search of the tokens to visit
+        self.first: dict[bytes, _Node] = {SENTENCE_BREAK: _Node()}
+        self.prefixes: tuple[bytes, ...] = ()  # heads of the one-token prefix patterns ("COP2*")
+        # the root's prefix patterns by the first bytes of their head (as many as the shortest
+        # head has): a token looks at the few whose head it may start with, not all of them
+        self.head_of = itemgetter(slice(0, 0))
+        self.by_head: dict[bytes, list[tuple[bytes, _Pattern]]] = {}
+        self.owners = 0
+
+    def add(self, patterns: Iterable[str], case_sensitive: bool, not_after: Iterable[str] = ()) -> int:
+        """Register a pattern set; returns its owner id."""
+        owner = self.owners
+        self.owners += 1
+        guards = frozenset(t.encode() for t in not_after)
+        entries = []
+        for raw in patterns:
+            wildcard = raw.rstrip().endswith("*")
+            body = raw.rstrip().rstrip("*")
+            regex_len = len(_pattern_regex(body, case_sensitive)) + (12 if wildcard else 0)
+            tokens = tuple(t.encode() for t in fold(body, keep_case=case_sensitive).split())
+            entries.append((regex_len, tokens, wildcard))
+        entries.sort(key=lambda e: e[0], reverse=True)  # stable, as compile_patterns's sort
+        for rank, (_, tokens, wildcard) in enumerate(entries):
+            pattern = _Pattern(owner, rank, tokens, wildcard, case_sensitive, guards)
+            path = [t.lower() for t in tokens]
+            node = self.root
+            for token in path[:-1] if wildcard else path:
+                node = node.children.setdefault(token, _Node())
+            if wildcard:
+                node.prefix_ends.append((path[-1], pattern))
+                if node is self.root:
+                    self.prefixes += (path[-1],)
+                    shortest = min(len(h) for h in self.prefixes)
+                    self.head_of = itemgetter(slice(0, shortest))
+                    self.by_head = {}
+                    for head, p in self.root.prefix_ends:
+                        self.by_head.setdefault(head[:shortest], []).append((head, p))
+            else:
+                node.ends.append(pattern)  # owners are added in increasing order, ranks too
+        self.first.update(self.root.children)
+        return owner
+
+    def scan(self, run: bytes) -> dict[int, dict[int, list[tuple[int, int]]]]:
+        """Matches in a folded, case-kept run of tokens (``fold_article``): piece -> owner ->
+        [(first token, count)].
+
+        Pieces (sentences, or the title) are separated by ``SENTENCE_BREAK`` tokens and numbered
+        from 0: no match spans a break, and it is never a ``not_after`` token. Token positions
+        count over the whole run. Only the tokens that start a pattern (or a break) are visited,
+        found by C-level iteration (map, compress): most tokens of an article start none. The
+        case-kept tokens are split out only for the pieces where a case-sensitive pattern or
+        guard needs them.
+        """
+        lower_run = run.lower()
+        lower = lower_run.split()
+        if not lower or lower[-1] != SENTENCE_BREAK:  # a final break: walks stop before the end
+            lower.append(SENTENCE_BREAK)
+        first, prefixes = self.first, self.prefixes
+        starts: Iterable[int] = compress(count(), map(first.__contains__, lower))
+        # the tokens a one-token prefix pattern may start: their first bytes are a head's (C-level)
+        prefixed = (
+            [
+                i
+                for i in compress(count(), map(self.by_head.__contains__, map(self.head_of, lower)))
+                if lower[i].startswith(prefixes)
+            ]
+            if prefixes
+            else []
+        )
+        if prefixed:
+            starts = sorted({*starts, *prefixed})
+        else:
+            prefixes = ()
+        pieces: dict[int, dict[int, list[tuple[int, int]]]] = {}
+        hits: dict[int, list[tuple[int, int]]] = {}
+        next_free: dict[int, int] = {}
+        breaks: list[int] = []  # positions of the break tokens so far: token i is in piece len(breaks)
+        piece = -1
+        cased_pieces: list[bytes] = []  # the run's pieces, split out when case is first needed
+        cased_tokens: dict[int, list[bytes]] = {}  # piece -> its case-kept tokens, split once
+        brk = first[SENTENCE_BREAK]
+        for i in starts:
+            node = first.get(lower[i])
+            if node is brk:
+                breaks.append(i)
+                continue
+            if (
+                node is not None
+                and lower[i + 1] not in node.children
+                and not node.prefix_ends
+                and not (prefixes and lower[i].startswith(prefixes))
+            ):
+                # the common case: a one-token match, or none ("la" not followed by "france")
+                candidates = node.ends
+            else:  # the trie walk from token i: every pattern that ends along it, in match order
+                candidates = []
+                token = lower[i]
+                if prefixes and token.startswith(prefixes):
+                    heads = self.by_head.get(self.head_of(token), ())
+                    candidates.extend(p for head, p in heads if token.startswith(head))
+                j = i + 1
+                while node is not None:
+                    candidates += node.ends
+                    if node.prefix_ends:
+                        candidates.extend(p for prefix, p in node.prefix_ends if lower[j].startswith(prefix))
+                    node = node.children.get(lower[j])
+                    j += 1
+                if len(candidates) > 1:
+                    candidates.sort(key=_pattern_order)
+            for p in candidates:
+                owner = p.owner
+                if next_free.get(owner, 0) > i:  # overlaps its set's last match (or one just taken)
+                    continue
+                if p.cased:
+                    if not cased_pieces:
+                        cased_pieces = run.split(BREAK_SEPARATOR)
+                    k = i - breaks[-1] - 1 if breaks else i  # token i in its piece
+                    # the piece's case-kept tokens, split once per piece: splitting again up to
+                    # each match was quadratic in a long piece (text without sentence ends)
+                    cased = cased_tokens.get(len(breaks))
+                    if cased is None:
+                        cased = cased_tokens[len(breaks)] = cased_pieces[len(breaks)].split()
+                    if not _cased_match(p, cased, k):
+                        continue
+                    if p.guards and i > 0 and (cased[k - 1] if k else SENTENCE_BREAK) in p.guards:
+                        continue
+                elif p.guards and i > 0 and lower[i - 1] in p.guards:
+                    continue
+                next_free[owner] = i + len(p.tokens)
+                if piece != len(breaks):
+                    piece = len(breaks)
+                    hits = pieces[piece] = {}
+                if owner in hits:
+                    hits[owner].append((i, len(p.tokens)))
+                else:
+                    hits[owner] = [(i, len(p.tokens))]
+        return pieces
+
+
+def _pattern_order(p: _Pattern) -> tuple[int, int]:
+    return p.owner, p.rank
+
+
+def _cased_match(p: _Pattern, cased: list[bytes], i: int) -> bool:
+    size = len(p.tokens)
+    if not p.prefix_last:
+        return tuple(cased[i : i + size]) == p.tokens
+    return tuple(cased[i : i + size - 1]) == p.tokens[:-1] and cased[i + size - 1].startswith(p.tokens[-1])
+
+
+def near(lefts: list[tuple[int, int]] | None, rights: list[tuple[int, int]] | None, window: int) -> bool:
+    """Proximity.count on matcher hits: a left match within ``window`` tokens of a right one."""
+    if not lefts or not rights:
+        return False
+    for first, size in rights:
+        last = first + size - 1
+        if any(first - window <= i <= last + window for i, _ in lefts):
+            return True
+    return False
