@@ -395,3 +395,30 @@ def test_every_extra_the_docs_install_exists() -> None:
     texts += [p.read_text("utf-8") for p in (ROOT / "monitors").rglob("*.py")]
     named = {extra for text in texts for extra in re.findall(r"pip install '?veille\[(\w+)\]", text)}
     assert {"parquet", "learn"} <= named and named <= extras, (named, extras)
+
+
+def test_env_example_leaves_a_default_that_follows_another_setting_unset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A value .env.example writes out is that setting's default whatever the other settings
+    are: one whose default follows another (VEILLE_FETCH_DEADLINE, three times VEILLE_TIMEOUT)
+    is left empty, or a user who sets VEILLE_TIMEOUT=30 in .env would still get a 60 s deadline."""
+    from monitors.settings import Settings
+
+    values = {k: v for k, v in _example_values().items() if re.fullmatch(r"\d+(?:\.\d+)?", v)}
+    changed = {k: str(float(v) * 2 if "." in v else int(v) * 2) for k, v in values.items() if float(v) > 1}
+    assert "VEILLE_TIMEOUT" in changed and len(values) >= 20, values
+    fields = Settings.__dataclass_fields__
+    followed = {}
+    for name, value in values.items():
+        for key in [k for k in os.environ if k.startswith("VEILLE_")]:
+            monkeypatch.delenv(key)
+        for other, doubled in changed.items():
+            if other != name:
+                monkeypatch.setenv(other, doubled)
+        field = name.removeprefix("VEILLE_").lower()
+        assert field in fields, name
+        default = getattr(Settings.from_env(), field)
+        if float(default) != float(value):
+            followed[name] = (value, default)
+    assert followed == {}, "written out in .env.example, but its default follows other settings"
