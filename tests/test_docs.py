@@ -422,3 +422,47 @@ def test_env_example_leaves_a_default_that_follows_another_setting_unset(
         if float(default) != float(value):
             followed[name] = (value, default)
     assert followed == {}, "written out in .env.example, but its default follows other settings"
+
+
+# the sizes the docs give of our labelled sets are the files'
+
+
+def _labelled(name: str) -> list[dict]:
+    import json
+
+    path = ROOT / "tests" / "eval" / name
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def test_the_docs_count_our_labelled_sets_as_they_are() -> None:
+    """docs/relevance.md ("`relevance.jsonl`: N items, H of them hard negatives ...; P of them
+    single paragraphs", "`language.jsonl`: N items ..., T titles") and docs/topics.md (the EU AI
+    Act's "N examples we wrote, R relevant and H hard negatives") count tests/eval's files."""
+    relevance_md = " ".join((ROOT / "docs" / "relevance.md").read_text("utf-8").split())
+    topics_md = " ".join((ROOT / "docs" / "topics.md").read_text("utf-8").split())
+    said = re.search(
+        r"`relevance\.jsonl`: (\d+) items, (\d+) of them hard negatives.*?; (\d+) of them single "
+        r"paragraphs.*?`language\.jsonl`: (\d+) items.*?(\d+) titles",
+        relevance_md,
+    )
+    eu = re.search(r"the EU AI Act: (\d+) examples we wrote, (\d+) relevant and (\d+) hard negatives", topics_md)
+    assert said and eu, "the counts' sentences changed: change this test with them"
+    relevance, language, eu_set = (
+        _labelled("relevance.jsonl"),
+        _labelled("language.jsonl"),
+        _labelled("relevance-eu_ai_act.jsonl"),
+    )
+    counted = (
+        len(relevance),
+        sum("hard_negative" in item["tags"] for item in relevance),
+        sum(item.get("kind") == "paragraph" for item in relevance),
+        len(language),
+        sum(item["kind"] == "title" for item in language),
+    )
+    assert tuple(map(int, said.groups())) == counted, "docs/relevance.md, `veille eval`"
+    eu_counted = (
+        len(eu_set),
+        sum(item["relevant"] for item in eu_set),
+        sum("hard_negative" in item["tags"] for item in eu_set),
+    )
+    assert tuple(map(int, eu.groups())) == eu_counted, "docs/topics.md, the EU AI Act's examples"
