@@ -424,6 +424,51 @@ def test_env_example_leaves_a_default_that_follows_another_setting_unset(
     assert followed == {}, "written out in .env.example, but its default follows other settings"
 
 
+# every command, subcommand and option of veille's parser is documented: README or docs/
+
+GUIDES = _existing([ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+
+
+def _documentation() -> dict[str, str]:
+    """What README and docs/ say of each command line (`veille sources check`): the `veille ...`
+    spans and code lines that call it, and the README table rows whose first cell names it."""
+    said: dict[str, list[str]] = {}
+    for path in GUIDES:
+        for mention in _mentions(path):
+            said.setdefault(" ".join(_subparser(mention.split()[1:])[1]), []).append(mention)
+    for row in (ROOT / "README.md").read_text("utf-8").splitlines():
+        if row.startswith("| `veille "):
+            for span in re.findall(r"`(veille [^`]+)`", row.split(" | ", 1)[0]):
+                said.setdefault(" ".join(_subparser(span.split()[1:])[1]), []).append(row)
+    return {command: "\n".join(texts) for command, texts in said.items()}
+
+
+def test_every_command_and_option_is_documented() -> None:
+    """`veille X --help` is not the only place a user learns of X or of its options."""
+    said = _documentation()
+    commands = []
+
+    def walk(parser: argparse.ArgumentParser, name: str) -> None:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+        if not subs:
+            commands.append(name)
+        for sub in subs:
+            for word, subparser in sub.choices.items():
+                walk(subparser, f"{name} {word}")
+
+    walk(build_parser(), "veille")
+    assert {"veille run", "veille migrate", "veille db stop", "veille sources check"} <= set(commands)
+    undocumented = sorted(c for c in commands if c not in said)
+    unsaid = sorted(
+        f"{command} {action.option_strings[0]}"
+        for command, action in _options()
+        if action.option_strings
+        and not any(re.search(rf"(?<![\w-]){o}(?![\w-])", said.get(command, "")) for o in action.option_strings)
+    )
+    assert undocumented == [], "commands no `veille ...` of README or docs/ names"
+    assert unsaid == [], "options no `veille ...` of README or docs/ names"
+
+
 # the sizes the docs give of our labelled sets are the files'
 
 

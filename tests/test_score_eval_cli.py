@@ -477,3 +477,30 @@ def test_writing_another_topic_as_docs_relevance_says(tmp_path: Path) -> None:
     assert "relevance (my_labels.jsonl): 3 items" in done.stdout
     errors = done.stdout.split("relevance errors:\n", 1)[1].split("\n", 1)[0]
     assert errors.startswith("  my_labels.jsonl:3: expected True, score 0")
+
+
+def test_eval_on_sets_and_floors_of_ones_own_as_docs_relevance_says(tmp_path: Path) -> None:
+    """docs/relevance.md's `veille eval --relevance-set FILE --language-set FILE --floors FILE`,
+    as written (``--shared`` an empty folder added): figures of those sets, gated by those floors."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "relevance.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r"`(veille eval --relevance-set [^`]+)`", " ".join(doc.split()))
+    summit = "Le sommet pour l'action sur l'IA s'ouvre au Grand Palais à Paris les 10 et 11 février."
+    relevance = [{"text": summit, "title": "Sommet IA", "relevant": True}, {**LINES[1], "relevant": False}]
+    weather = "La météo annonce de la pluie demain sur Paris et un vent fort sur toute la côte atlantique."
+    language = [{"text": weather, "language": "fr", "kind": "text"}, {**LINES[1], "language": "en", "kind": "text"}]
+    for name, items in (("rel.jsonl", relevance), ("lang.jsonl", language)):
+        (tmp_path / name).write_text("".join(json.dumps(x) + "\n" for x in items), encoding="utf-8")
+    floors = tmp_path / "floors.json"
+    argv = command.split()[1:]
+    for path in (tmp_path / "rel.jsonl", tmp_path / "lang.jsonl", floors):
+        argv[argv.index("FILE")] = str(path)
+    argv += ["--shared", str(tmp_path / "none")]
+    floors.write_text(json.dumps({"relevance": {"relevant.f1": 0.9}, "language": {"accuracy": 1.0}}), "utf-8")
+    code, out, err = _run(argv)
+    assert (code, "Traceback" in err) == (0, False), err
+    assert f"relevance ({tmp_path / 'rel.jsonl'}): 2 items" in out and "language: 2 items" in out
+    assert f"all 2 floors hold ({floors})" in out
+    language[0]["language"] = "en"  # now one of the two is misread: accuracy 0.5, below its floor
+    (tmp_path / "lang.jsonl").write_text("".join(json.dumps(x) + "\n" for x in language), encoding="utf-8")
+    code, out, err = _run(argv)
+    assert code == 1 and "language accuracy" in out + err, out + err
