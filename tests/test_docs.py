@@ -511,3 +511,17 @@ def test_the_docs_count_our_labelled_sets_as_they_are() -> None:
         sum("hard_negative" in item["tags"] for item in eu_set),
     )
     assert tuple(map(int, eu.groups())) == eu_counted, "docs/topics.md, the EU AI Act's examples"
+
+
+def test_every_test_file_the_docs_cite_exists() -> None:
+    """`tests/test_x.py` cited by README, docs/, bench/README.md or CHANGELOG.md as the test that
+    does something is a file of tests/ (a branch's file that did not land is named so: "the
+    branch's `tests/...`")."""
+    cited, missing = 0, []
+    for path in [*_existing(DOCS), ROOT / "CHANGELOG.md"]:
+        text = " ".join(path.read_text("utf-8").split())
+        for match in re.finditer(r"(the branch's )?`?(tests/test_\w+\.py)", text):
+            cited += 1
+            if not match.group(1) and not (ROOT / match.group(2)).is_file():
+                missing.append(f"{path.relative_to(ROOT)}: {match.group(2)}")
+    assert cited >= 50 and missing == [], missing
