@@ -525,3 +525,18 @@ def test_every_test_file_the_docs_cite_exists() -> None:
             if not match.group(1) and not (ROOT / match.group(2)).is_file():
                 missing.append(f"{path.relative_to(ROOT)}: {match.group(2)}")
     assert cited >= 50 and missing == [], missing
+
+
+def test_every_variable_the_tests_and_benches_offer_is_documented() -> None:
+    """A `VEILLE_*` that tests/ or bench/ read with a default (`os.environ.get`: a knob for
+    whoever runs them, such as the tests' server) is a setting of .env.example or is named in
+    docs/development.md or bench/README.md."""
+    offered: set[str] = set()
+    for path in [*(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]:
+        offered.update(re.findall(r"environ\.get\(\s*\"(VEILLE_[A-Z_]+)\"", path.read_text("utf-8")))
+    said = (ROOT / "docs" / "development.md").read_text("utf-8") + (ROOT / "bench" / "README.md").read_text(
+        "utf-8"
+    )
+    assert {"VEILLE_TEST_ADMIN_URL", "VEILLE_BENCH_ADMIN_URL"} <= offered
+    missing = sorted(name for name in offered - _example_variables() if f"`{name}`" not in said)
+    assert missing == [], "read by tests/ or bench/ with a default, documented nowhere"
