@@ -12,6 +12,7 @@ import shlex
 import subprocess
 import sys
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -443,6 +444,10 @@ def _documentation() -> dict[str, str]:
     return {command: "\n".join(texts) for command, texts in said.items()}
 
 
+def _named(options: Sequence[str], text: str) -> bool:
+    return any(re.search(rf"(?<![\w-]){option}(?![\w-])", text) for option in options)
+
+
 def test_every_command_and_option_is_documented() -> None:
     """`veille X --help` is not the only place a user learns of X or of its options."""
     said = _documentation()
@@ -462,8 +467,7 @@ def test_every_command_and_option_is_documented() -> None:
     unsaid = sorted(
         f"{command} {action.option_strings[0]}"
         for command, action in _options()
-        if action.option_strings
-        and not any(re.search(rf"(?<![\w-]){o}(?![\w-])", said.get(command, "")) for o in action.option_strings)
+        if action.option_strings and not _named(action.option_strings, said.get(command, ""))
     )
     assert undocumented == [], "commands no `veille ...` of README or docs/ names"
     assert unsaid == [], "options no `veille ...` of README or docs/ names"
@@ -490,7 +494,11 @@ def test_the_docs_count_our_labelled_sets_as_they_are() -> None:
         r"paragraphs.*?`language\.jsonl`: (\d+) items.*?(\d+) titles",
         relevance_md,
     )
-    eu = re.search(r"the EU AI Act: (\d+) examples we wrote, (\d+) relevant and (\d+) hard negatives", topics_md)
+    eu = re.search(
+        r"the EU AI Act: (\d+) examples we wrote, "
+        r"(\d+) relevant and (\d+) hard negatives",
+        topics_md,
+    )
     assert said and eu, "the counts' sentences changed: change this test with them"
     relevance, language, eu_set = (
         _labelled("relevance.jsonl"),

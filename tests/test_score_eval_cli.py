@@ -487,7 +487,10 @@ def test_eval_on_sets_and_floors_of_ones_own_as_docs_relevance_says(tmp_path: Pa
     summit = "Le sommet pour l'action sur l'IA s'ouvre au Grand Palais à Paris les 10 et 11 février."
     relevance = [{"text": summit, "title": "Sommet IA", "relevant": True}, {**LINES[1], "relevant": False}]
     weather = "La météo annonce de la pluie demain sur Paris et un vent fort sur toute la côte atlantique."
-    language = [{"text": weather, "language": "fr", "kind": "text"}, {**LINES[1], "language": "en", "kind": "text"}]
+    language = [
+        {"text": weather, "language": "fr", "kind": "text"},
+        {**LINES[1], "language": "en", "kind": "text"},
+    ]
     for name, items in (("rel.jsonl", relevance), ("lang.jsonl", language)):
         (tmp_path / name).write_text("".join(json.dumps(x) + "\n" for x in items), encoding="utf-8")
     floors = tmp_path / "floors.json"
@@ -504,3 +507,44 @@ def test_eval_on_sets_and_floors_of_ones_own_as_docs_relevance_says(tmp_path: Pa
     (tmp_path / "lang.jsonl").write_text("".join(json.dumps(x) + "\n" for x in language), encoding="utf-8")
     code, out, err = _run(argv)
     assert code == 1 and "language accuracy" in out + err, out + err
+
+
+def _echo_pipelines() -> list[tuple[str, str]]:
+    """(where, shell line) of each `echo '{...}' | veille score ...` the docs and the help show
+    (those that need a topic file of the reader's own, `--topic url.toml`, aside: see
+    tests/test_relevance_url.py)."""
+    from tests.test_docs import DOCS, ROOT, _help_texts
+
+    texts = {p.relative_to(ROOT).as_posix(): p.read_text("utf-8") for p in DOCS}
+    texts.update({f"{c} --help": t for c, t in _help_texts().items()})
+    return sorted(
+        {
+            (where, line.strip())
+            for where, text in texts.items()
+            for line in re.findall(r"^\s*(echo '\{.*\}' \| veille score\b.*)$", text, flags=re.M)
+            if "--topic" not in line
+        }
+    )
+
+
+ECHO_PIPELINES = _echo_pipelines()
+
+
+def test_the_docs_pipe_echo_into_score() -> None:
+    assert {where for where, _ in ECHO_PIPELINES} >= {"docs/relevance.md", "veille score --help"}
+
+
+@pytest.mark.parametrize(("where", "line"), ECHO_PIPELINES)
+def test_every_echo_into_score_runs_as_written(where: str, line: str) -> None:
+    """The line in sh, as a reader pastes it (jq included when installed): exit 0, and what it
+    prints is the scored line (or the field jq picks), not an error or a null."""
+    command = line.split("  #", 1)[0].strip()
+    if shutil.which("jq") is None:
+        command = command.split(" | jq", 1)[0]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{where}: {command}\n{done.stderr}"
+    out = done.stdout.strip()
+    assert out and out != "null" and '"error"' not in out, f"{where}: {command} printed {out!r}"
+    if "| jq" not in command:
+        assert {"relevance", "relevant", "relevance_why", "language"} <= set(json.loads(out))
