@@ -161,8 +161,10 @@ def test_worker_runs_a_deployment_from_prefect_yaml(clean_db: sa.Engine, tmp_pat
                     )
                 )
 
-            def run(deployment: str, params: dict[str, Any]) -> str:
-                out = _prefect(["deployment", "run", deployment, "--params", json.dumps(params)], env)
+            def run(deployment: str, params: dict[str, Any] | None = None, *options: str) -> str:
+                if params is not None:
+                    options = ("--params", json.dumps(params), *options)
+                out = _prefect(["deployment", "run", deployment, *options], env)
                 match = re.search(r"UUID: ([0-9a-f-]{36})", out)
                 assert match, out
                 return match.group(1)
@@ -178,11 +180,15 @@ def test_worker_runs_a_deployment_from_prefect_yaml(clean_db: sa.Engine, tmp_pat
                 assert ended["work_queue_name"] == "default" and ended["work_pool_name"] == "veille"
                 return ended
 
-            finished(run("veille-run/poll-and-ingest-pool", {"sources_file": str(sources)}))
+            # docs/operating.md's run by hand, as written but for the sources file's path
+            deployment, param = _documented_run()
+            finished(run(deployment, None, "--param", param.replace("/path/sources.toml", str(sources))))
             _check_poll_and_ingest(clean_db)
 
-            # a backfill from the archive, run twice (as on two workers): the runs share its jobs
-            window = {"archive": "wayback", "since": "2025-02-01", "until": "2025-02-28T23:59:59"}
+            # docs/backfill.md's archive backfill, run twice (as on two workers): the runs share
+            # its jobs; the sources file added (the default sources are on the network)
+            window = _documented_backfill_params()
+            assert window == {"archive": "wayback", "since": "2025-02-01", "until": "2025-02-28T23:59:59"}
             params = {**window, "sources_file": str(archive_sources)}
             runs = [run("veille-archive-backfill/archive-backfill-pool", params) for _ in range(2)]
             for run_id in runs:
@@ -198,6 +204,28 @@ def test_worker_runs_a_deployment_from_prefect_yaml(clean_db: sa.Engine, tmp_pat
     captures = [h["path"] for h in site.log if h["path"].startswith("/web/")]
     assert len(captures) == len(set(captures)) == 5  # shared, not done twice
     assert "Worker" in worker_log.read_text(errors="replace")
+
+
+def _documented_run() -> tuple[str, str]:
+    """docs/operating.md: `prefect deployment run veille-run/poll-and-ingest-pool --param
+    sources_file=/path/sources.toml` (the deployment, the --param)."""
+    text = " ".join((ROOT / "docs" / "operating.md").read_text("utf-8").split())
+    found = re.search(r"`prefect deployment run (\S+) --param (sources_file=/path/sources\.toml)`", text)
+    assert found, "docs/operating.md no longer shows how to start a run by hand"
+    return found.group(1), found.group(2)
+
+
+def _documented_backfill_params() -> dict[str, Any]:
+    """docs/backfill.md's `prefect deployment run veille-archive-backfill/archive-backfill-pool
+    --params '{...}'`: its parameters."""
+    text = (ROOT / "docs" / "backfill.md").read_text("utf-8")
+    found = re.search(
+        r"prefect deployment run veille-archive-backfill/archive-backfill-pool \\\n\s*--params '(\{[^']*\})'",
+        text,
+    )
+    assert found, "docs/backfill.md no longer shows how to run the archive backfill on the pool"
+    params: dict[str, Any] = json.loads(found.group(1))
+    return params
 
 
 def _check_poll_and_ingest(clean_db: sa.Engine) -> None:
