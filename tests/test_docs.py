@@ -548,3 +548,37 @@ def test_every_variable_the_tests_and_benches_offer_is_documented() -> None:
     assert {"VEILLE_TEST_ADMIN_URL", "VEILLE_BENCH_ADMIN_URL"} <= offered
     missing = sorted(name for name in offered - _example_variables() if f"`{name}`" not in said)
     assert missing == [], "read by tests/ or bench/ with a default, documented nowhere"
+
+
+def _example_blocks() -> dict[str, str]:
+    """Each VEILLE_* of .env.example -> the comment lines just above its block of assignments."""
+    blocks: dict[str, str] = {}
+    comment: list[str] = []
+    names: list[str] = []
+    for line in ENV_EXAMPLE.read_text("utf-8").splitlines():
+        if line.startswith("#") and not re.match(r"^# ?VEILLE_[A-Z_]+=", line):
+            if names:
+                comment, names = [], []
+            comment.append(line.lstrip("# "))
+        elif found := re.match(r"^#? ?(VEILLE_[A-Z_]+)=", line):
+            names.append(found.group(1))
+            blocks[found.group(1)] = " ".join(comment)
+        else:
+            comment, names = [], []
+    return blocks
+
+
+def test_env_example_says_what_each_setting_left_empty_defaults_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A setting .env.example leaves empty has its default in words in the comment above it, and
+    a default that is a plain string (the contact URL) is given as it is."""
+    from monitors.settings import Settings
+
+    for key in [k for k in os.environ if k.startswith("VEILLE_")]:
+        monkeypatch.delenv(key)
+    defaults = Settings.from_env()
+    blocks, values = _example_blocks(), _example_values()
+    empty = sorted(name for name, value in values.items() if value == "")
+    assert {"VEILLE_CONTACT_URL", "VEILLE_DATABASE_URL", "VEILLE_FETCH_DEADLINE"} <= set(empty)
+    unsaid = [n for n in empty if not re.search(r"\bdefault\b|\bUnset\b", blocks[n], flags=re.I)]
+    assert unsaid == [], "left empty, with no default said"
+    assert defaults.contact_url in blocks["VEILLE_CONTACT_URL"]
