@@ -582,3 +582,73 @@ def test_env_example_says_what_each_setting_left_empty_defaults_to(monkeypatch: 
     unsaid = [n for n in empty if not re.search(r"\bdefault\b|\bUnset\b", blocks[n], flags=re.I)]
     assert unsaid == [], "left empty, with no default said"
     assert defaults.contact_url in blocks["VEILLE_CONTACT_URL"]
+
+
+# the figures the docs give of veille's fixed limits are the code's
+
+
+def _limits() -> list[tuple[str, str, object]]:
+    """(doc, the sentence with its figure as a group, the code's value) for each fixed limit a
+    user reads about."""
+    from flows.artifacts import REPORT_ARTICLES, REPORT_ERRORS, TEXT_WIDTH
+    from flows.commands.common import LINE_WIDTH
+    from flows.direct import STEP_THREADS
+    from monitors.archive.queue import CLAIM_LEASE
+    from monitors.archive.store import DISABLE_AFTER_FAILURES, FAILING_AFTER
+    from monitors.archive.web_query import MAX_QUERY_WORDS
+    from monitors.collect.archives import MAX_RETRY_AFTER
+    from monitors.collect.fallback import FALLBACK_AFTER, PRIMARY_RETRY_AFTER
+    from monitors.collect.http import MAX_HEADERS
+    from monitors.collect.poll import MAX_CHILD_SITEMAPS, POLL_BATCH
+    from monitors.collect.sources import MAX_NAME_CHARS
+    from monitors.group.urls import MAX_URL_BYTES
+
+    limits = {
+        "README.md": [
+            (r"disables a source after (\d+) consecutive failures", DISABLE_AFTER_FAILURES),
+            (r"moves to it after (\d+) failures in a row", FALLBACK_AFTER),
+            (r"more than (\d+) words is a usage error", MAX_QUERY_WORDS),
+        ],
+        "docs/sources.md": [
+            (r"after (\d+) consecutive failures it is `disabled`", DISABLE_AFTER_FAILURES),
+            (r"A source failing for (\d+) days becomes `failing`", FAILING_AFTER.days),
+            (r"once the `url` has failed (\d+) polls in a row", FALLBACK_AFTER),
+            (r"Every (\d+) days veille tries the primary URL again", PRIMARY_RETRY_AFTER.days),
+            (r"at most (\d+) characters, shown in reports", MAX_NAME_CHARS),
+            (r"up to ([\d,]+) header lines", MAX_HEADERS),
+        ],
+        "docs/operating.md": [
+            (r"an index's (\d+) most recent children", MAX_CHILD_SITEMAPS),
+            (r"one Prefect task per batch of (\d+)", POLL_BATCH),
+            (r"a batch of (\d+) sources, an ingest worker", POLL_BATCH),
+            (r"on the same (\d+) threads", STEP_THREADS),
+            (r"at most the (\d+) most relevant new articles", REPORT_ARTICLES),
+            (r"the (\d+) sources in error with the most failed pages", REPORT_ERRORS),
+            (r"report lists at most the (\d+) sources not ok", REPORT_ERRORS),
+            (r"on one line, shortened to (\d+) characters", TEXT_WIDTH),
+            (r"at most (\d+) characters of a title or a name", LINE_WIDTH),
+            (r"a search takes at most (\d+)", MAX_QUERY_WORDS),
+            (r"a lease not renewed for (ten) minutes", CLAIM_LEASE.seconds // 60),
+            (r"free as soon as its connection closes, or after (\d+) minutes", CLAIM_LEASE.seconds // 60),
+        ],
+        "docs/backfill.md": [
+            (r"base × 2\^\*n\*, at most (\d+) s", int(MAX_RETRY_AFTER)),
+        ],
+        "docs/deduplication.md": [
+            (r"A link longer than (\d+) bytes", MAX_URL_BYTES),
+        ],
+    }
+    return [(doc, sentence, value) for doc, pairs in limits.items() for sentence, value in pairs]
+
+
+def test_the_figures_of_veilles_limits_in_the_docs_are_the_codes() -> None:
+    words = {"ten": 10}
+    wrong = []
+    for doc, sentence, value in _limits():
+        text = " ".join((ROOT / doc).read_text("utf-8").split())
+        found = re.search(sentence, text)
+        assert found, f"{doc}: no longer says /{sentence}/: change this test with it"
+        said = found.group(1)
+        if int(words.get(said, said.replace(",", ""))) != value:
+            wrong.append(f"{doc}: {found.group(0)!r}, the code's {value}")
+    assert wrong == []
