@@ -92,3 +92,25 @@ def test_veille_sources_names_the_default_sources_file(
     monkeypatch.setenv("VEILLE_SOURCES", str(mine))
     assert [s.name for s in load_sources()] == ["Mon journal"]
     assert [s.name for s in load_sources(mine)] == ["Mon journal"]
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="the psql client is not installed")
+def test_veille_psql_passes_its_arguments_to_psql_as_the_docs_say(archive_url: str, tmp_path: Path) -> None:
+    """README: "`veille psql --help` is psql's own: its arguments go to psql"; `veille psql -f
+    my_queries.sql` (its help's example) runs a file of queries on the archive."""
+    env = {**os.environ, "VEILLE_DATABASE_URL": archive_url}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "`veille psql --help` is psql's own" in readme
+    done = _veille(["psql", "--help"], env, capture_output=True)
+    assert done.returncode == 0 and done.stdout.startswith("psql is the PostgreSQL interactive terminal")
+    queries = tmp_path / "my_queries.sql"
+    queries.write_text("SELECT count(*) FROM articles;\nSELECT count(*) FROM sources;\n", "utf-8")
+    done = _veille(["psql", "-X", "-tA", "-f", str(queries)], env, capture_output=True)
+    engine = sa.create_engine(archive_url)
+    try:
+        with engine.connect() as conn:
+            counts = [conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) for t in ("articles", "sources")]
+    finally:
+        engine.dispose()
+    assert (done.returncode, done.stdout.split()) == (0, [str(n) for n in counts]), done.stderr
+    assert counts[0]
