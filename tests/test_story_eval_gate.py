@@ -40,3 +40,34 @@ def test_a_floor_breach_is_reported(reports: dict[str, dict[str, Any]], tmp_path
     assert story_failures(reports, strict) == [
         f"copies recall (test) = {reports['test']['copies']['recall']:.4f} < floor 1.0100"
     ]
+
+
+def test_docs_stories_gives_the_dev_split_as_measured() -> None:
+    """docs/stories.md's "Measured" row for dev (articles, copy pairs, copies P/R, B-cubed P/R/F1,
+    stories mixing two events) is what the dev split measures now. Dev only: the test row is the
+    gate's (above) and is not re-read here."""
+    import re
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "stories.md").read_text("utf-8")
+    row = re.search(
+        r"^\| dev \((\d+) articles, (\d+) copy pairs\) \| ([\d.]+) \| ([\d.]+) \| "
+        r"([\d.]+) / ([\d.]+) / ([\d.]+) \| (\d+)\b",
+        doc,
+        flags=re.M,
+    )
+    assert row, "docs/stories.md's dev row changed: change this test with it"
+    assert SHARED is not None
+    dev = evaluate_stories(SHARED / "stories-dev.jsonl")
+    copies, stories = dev["copies"], dev["stories"]
+    measured = [
+        dev["articles"],
+        copies["pairs"],
+        round(copies["precision"], 2),
+        round(copies["recall"], 2),
+        round(stories["precision"], 3),
+        round(stories["recall"], 2),
+        round(stories["f1"], 3),
+        stories["mixed_stories"],
+    ]
+    said = [float(x) if "." in x else int(x) for x in row.groups()]
+    assert said == measured
