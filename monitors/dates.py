@@ -9,9 +9,9 @@ depends on the other for it, and so that one rule holds everywhere:
   time included). A date without a time is that day's midnight on the same clock.
 - An article's day (the topic's period and peak, listings) is its instant on the local clock
   (:func:`article_day`), whatever the page's offset or the database session's TimeZone. The SQL
-  views' ``day`` is on Europe/Paris's clock, written in the views (``AT TIME ZONE
-  'Europe/Paris'``), the default local clock: another ``VEILLE_LOCAL_TIMEZONE`` does not reach
-  them (docs/operating.md).
+  views' ``day`` is on the same clock: each command records it in the database
+  (monitors.archive.db.record_local_timezone), where the views read it
+  (``veille_local_timezone()``, docs/operating.md).
 """
 
 from __future__ import annotations

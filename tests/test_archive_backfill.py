@@ -7,6 +7,7 @@ import contextlib
 import io
 import re
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,10 @@ def test_backfill_from_an_archive_finds_the_seeds_french_and_relevant(
     with clean_db.connect() as conn:
         for query in queries:
             assert conn.execute(sa.text(query)).all(), query
+        # the jobs' window on the local clock, as typed: not 31 January (UTC's day of Paris's midnight)
+        windows = conn.execute(sa.text(queries[0])).mappings().all()
+    assert {(w["since"], w["until"]) for w in windows} == {(date(2025, 2, 1), date(2025, 2, 28))}
+    assert "2025-02-01 .. 2025-02-28" in out  # the report's window column
 
     # the same command again: nothing fetched twice
     hits = len(archives.site.log)

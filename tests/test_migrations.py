@@ -71,7 +71,8 @@ def test_the_migrations_as_a_script_make_the_same_schema(database_url: str, new_
     """`alembic upgrade head --sql` (offline mode: the SQL as a script, for a DBA to run). It
     stopped in 0012 with "'MockConnection' object has no attribute 'scalar'" (the migration
     read the database), and a `%` in a function body came out doubled (`format('%%s')`). Now
-    the script runs on an empty database and makes the schema `alembic upgrade head` makes."""
+    the script runs on an empty database and makes the schema `alembic upgrade head` makes,
+    with the local clock of the environment that wrote it (VEILLE_LOCAL_TIMEZONE)."""
     import os
     import subprocess
     import sys
@@ -81,7 +82,8 @@ def test_the_migrations_as_a_script_make_the_same_schema(database_url: str, new_
     done = subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head", "--sql"],
         cwd=root,
-        env={**os.environ, "VEILLE_DATABASE_URL": new_database},
+        # the local clock the views count days on is the setting's when the script is written
+        env={**os.environ, "VEILLE_DATABASE_URL": new_database, "VEILLE_LOCAL_TIMEZONE": "America/Montreal"},
         capture_output=True,
         text=True,
         timeout=300,
@@ -101,6 +103,7 @@ def test_the_migrations_as_a_script_make_the_same_schema(database_url: str, new_
                 == ScriptDirectory.from_config(alembic_config(new_database)).get_current_head()
             )
             from_script = conn.scalars(SCHEMA).all()
+            assert conn.scalar(sa.text("SELECT local_timezone FROM veille_settings")) == "America/Montreal"
         with migrated.connect() as conn:
             assert from_script == conn.scalars(SCHEMA).all()
     finally:

@@ -6,6 +6,7 @@ alike (whatever the database session's TimeZone), a sitemap's lastmod is no publ
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -334,3 +335,137 @@ def test_stories_and_search_show_days_and_times_on_the_local_clock(
     assert main(["search", "ouverture"]) == 0
     out = capsys.readouterr().out
     assert "Le Fil (media), 2025-02-10, rank" in out, out
+
+
+# ---------------------------------------------------------------- the SQL views
+
+#: every view's day column (daily_* by owner and family read relevant_sightings' day)
+VIEW_DAYS = [
+    ("articles_with_source", "day"),
+    ("relevant_sightings", "day"),
+    ("daily_relevant_by_source", "day"),
+    ("daily_relevant_by_owner", "day"),
+    ("daily_relevant_by_family", "day"),
+    ("stories_by_day", "day"),
+    ("story_outlets", "first_day"),
+    ("article_topics_with_source", "day"),
+    ("topic_relevant_sightings", "day"),
+    ("daily_topic_relevant_by_source", "day"),
+    ("daily_topic_relevant_by_owner", "day"),
+    ("daily_topic_relevant_by_family", "day"),
+    ("wire_copies", "dispatch_day"),
+]
+
+
+#: docs/operating.md's query of days on the local clock
+OWN_DAYS = (
+    (Path(__file__).resolve().parent.parent / "docs" / "operating.md")
+    .read_text(encoding="utf-8")
+    .split("In your own queries", 1)[1]
+    .split("```sql\n", 1)[1]
+    .split("```", 1)[0]
+)
+
+
+@pytest.fixture
+def clock_restored(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The test database back on the default clock after the test, whatever it recorded."""
+    from monitors.archive.db import migrate
+
+    yield
+    monkeypatch.delenv("VEILLE_LOCAL_TIMEZONE", raising=False)
+    migrate(database_url)
+
+
+def test_the_views_count_days_on_the_configured_clock(
+    clean_db: sa.Engine, database_url: str, monkeypatch: pytest.MonkeyPatch, clock_restored: None
+) -> None:
+    """Every view's day is the article's day as Python gives it (monitors.dates), on the clock
+    of VEILLE_LOCAL_TIMEZONE, read from a plain session as psql's (no veille setting in it);
+    another setting moves the views' days at the next command. Before, the views were on
+    Europe/Paris's clock whatever the setting: 10 February for an article of 9 February
+    in Montreal."""
+    from monitors.archive.db import migrate
+
+    at = datetime(2025, 2, 10, 3, tzinfo=UTC)  # 04:00 on the 10th in Paris, 22:00 on the 9th in Montreal
+    with clean_db.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner, family) VALUES ('Le Fil', 'feed', 'http://x/f',"
+                " 'media', 'centre') RETURNING id"
+            )
+        )
+        story = conn.scalar(
+            sa.text(
+                "INSERT INTO stories (first_seen, last_seen, title) VALUES (:at, :at, 'Ouverture') RETURNING id"
+            ),
+            {"at": at},
+        )
+        article = conn.scalar(
+            sa.text(
+                "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash, published_at,"
+                " relevant, story_id, wire) VALUES ('http://x/a', 'http://x/a', :s, 'Ouverture', 'Texte', 'h',"
+                " :at, true, :st, 'AFP') RETURNING id"
+            ),
+            {"s": source, "at": at, "st": story},
+        )
+        conn.execute(
+            sa.text("INSERT INTO sightings (article_id, source_id, url) VALUES (:a, :s, 'http://x/a')"),
+            {"a": article, "s": source},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO article_topics (article_id, topic, version, score, relevant)"
+                " VALUES (:a, 'ai_summit', '1', 0.9, true)"
+            ),
+            {"a": article},
+        )
+    for zone, day in (("America/Montreal", date(2025, 2, 9)), ("Europe/Paris", date(2025, 2, 10))):
+        monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", zone)
+        assert article_day(at) == day
+        migrate(database_url)  # what every command and flow does first
+        plain = sa.create_engine(database_url)
+        try:
+            with plain.connect() as conn:
+                days = {
+                    view: conn.scalars(sa.text(f"SELECT {col} FROM {view}")).all() for view, col in VIEW_DAYS
+                }
+                recorded = conn.scalar(sa.text("SELECT veille_local_timezone()"))
+                documented = conn.execute(sa.text(OWN_DAYS)).all()
+        finally:
+            plain.dispose()
+        assert days == {view: [day] for view, _ in VIEW_DAYS}, zone
+        assert recorded == zone
+        assert documented == [(day, 1)]  # docs/operating.md's query of days
+
+
+def test_a_user_who_may_not_write_the_clock_is_told_which_clocks_differ(
+    clean_db: sa.Engine, database_url: str, monkeypatch: pytest.MonkeyPatch, clock_restored: None
+) -> None:
+    """A read-only user with the database's clock uses it as before; with another one, one
+    line naming both clocks (and nothing silently counted on two clocks)."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    from monitors.archive.db import SchemaError, record_local_timezone
+
+    role = f"veille_reader_{uuid.uuid4().hex[:8]}"
+    with clean_db.begin() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {role} LOGIN"))
+        conn.execute(sa.text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"))
+    reader = make_url(database_url).set(username=role).render_as_string(hide_password=False)
+    try:
+        record_local_timezone(reader)  # Europe/Paris, as recorded: nothing to write
+        monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "Asia/Tokyo")
+        with pytest.raises(
+            SchemaError, match="on Europe/Paris's clock and VEILLE_LOCAL_TIMEZONE is Asia/Tokyo"
+        ):
+            record_local_timezone(reader)
+    finally:
+        from monitors.archive.db import get_engine
+
+        get_engine(reader).dispose()
+        with clean_db.begin() as conn:
+            conn.execute(sa.text(f"DROP OWNED BY {role}"))
+            conn.execute(sa.text(f"DROP ROLE {role}"))

@@ -22,7 +22,14 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitors.archive.embedded import kept_running
-from monitors.settings import Settings, SettingsError, get_settings
+from monitors.settings import (
+    DEFAULT_LOCAL_TIMEZONE,
+    LOCAL_TIMEZONE_VARIABLE,
+    Settings,
+    SettingsError,
+    get_settings,
+    zone_setting,
+)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 EMBEDDED_DB = "veille"
@@ -32,6 +39,7 @@ _engines: dict[str, Engine] = {}
 _embedded: dict[str, object] = {}
 _embedded_urls: dict[str, str] = {}
 _at_head: set[str] = set()  # URLs this process migrated, or found at the head
+_clocks: dict[str, str] = {}  # URL -> the local clock this process found or wrote in it
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -265,11 +273,17 @@ def alembic_config(url: str):
 
 
 def migrate(url: str | None = None) -> str:
-    """Bring the schema to the Alembic head; returns the URL migrated.
+    """Bring the schema to the Alembic head and record the local clock in it
+    (:func:`record_local_timezone`); returns the URL migrated.
 
-    A database already at the head costs one query (:func:`at_head`), not Alembic's 0.4 s of
-    imports and script loading: the usual case of every command."""
-    url = url or database_url()
+    A database already at the head costs two queries (:func:`at_head`, the clock), not
+    Alembic's 0.4 s of imports and script loading: the usual case of every command."""
+    url = _upgrade(url or database_url())
+    record_local_timezone(url)
+    return url
+
+
+def _upgrade(url: str) -> str:
     if at_head(url):
         return url
     from alembic import command
@@ -309,16 +323,70 @@ def ensure_schema(url: str | None = None) -> str:
     """
     url = url or database_url()
     with _lock:
-        if url in _at_head:
-            return url
-    if at_head(url):
+        known = url in _at_head
+    if known or at_head(url):
+        record_local_timezone(url)
         return url
     if _migrated_by_newer_code(url):
         # a newer veille migrated it (a rolling upgrade): leave it, as before flows migrated
         with _lock:
             _at_head.add(url)
+        record_local_timezone(url)
         return url
     return migrate(url)
+
+
+#: PostgreSQL's SQLSTATEs of a user who may not write: insufficient_privilege, a read-only
+#: transaction (a standby, default_transaction_read_only)
+_READ_ONLY = {"42501", "25006"}
+
+
+def record_local_timezone(url: str) -> None:
+    """Write ``VEILLE_LOCAL_TIMEZONE`` in the database (``veille_settings``, migration 0025)
+    unless it is there already: the views compute their ``day`` on that clock when they are
+    read (``veille_local_timezone()``), so a psql user counts the days veille gives. Once per
+    process, database and setting; a changed setting is written at the next command (docs/
+    operating.md). A zone PostgreSQL does not know is a :class:`SettingsError`; a user who may
+    not write it, when it differs, a :class:`SchemaError` naming both clocks."""
+    zone = zone_setting(LOCAL_TIMEZONE_VARIABLE, DEFAULT_LOCAL_TIMEZONE)
+    with _lock:
+        if _clocks.get(url) == zone:
+            return
+    shown = make_url(url).render_as_string(hide_password=True)
+    with get_engine(url).connect() as conn:
+        try:
+            stored = conn.scalar(sa.text("SELECT local_timezone FROM veille_settings"))
+        except sa.exc.ProgrammingError:  # a newer veille's schema without the table
+            return
+        if stored != zone:
+            try:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO veille_settings (local_timezone) VALUES (:zone) ON CONFLICT (id)"
+                        " DO UPDATE SET local_timezone = excluded.local_timezone, updated_at = now()"
+                    ),
+                    {"zone": zone},
+                )
+            except sa.exc.DBAPIError as exc:
+                cause = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if sqlstate == "22023":  # invalid_parameter_value: a zone its tz database lacks
+                    raise SettingsError(
+                        f"{LOCAL_TIMEZONE_VARIABLE} names a time zone PostgreSQL at {shown} does not"
+                        f" know ({cause}): use a name both know, e.g. UTC or {DEFAULT_LOCAL_TIMEZONE}"
+                    ) from None
+                if sqlstate in _READ_ONLY:
+                    views = stored or DEFAULT_LOCAL_TIMEZONE
+                    raise SchemaError(
+                        f"the database at {shown} counts the views' days on {views}'s clock and"
+                        f" {LOCAL_TIMEZONE_VARIABLE} is {zone}, but this user may not change it"
+                        f" ({cause}): set {LOCAL_TIMEZONE_VARIABLE}={views}, or run `veille migrate`"
+                        " once as a user who may write veille_settings"
+                    ) from exc
+                raise
+        conn.commit()
+    with _lock:
+        _clocks[url] = zone
 
 
 _REVISION_LINE = re.compile(r"""^(down_revision|revision)\b[^=\n]*=\s*["']([^"']+)["']""", re.M)

@@ -28,7 +28,7 @@ from monitors.archive.store import CLAIM_LEASE, _insert_log_rows, _log_row, appl
 from monitors.collect.archives import Capture, CdxPage
 from monitors.collect.http import PERMANENT, FetchResult
 from monitors.collect.listing import looks_like_article
-from monitors.dates import local_zone
+from monitors.dates import article_day, local_zone
 from monitors.group.urls import canonicalize_url, host_of
 from monitors.ingest import ArticleData, IngestOutcome, QueueItem
 from monitors.judge.site_profiles import learn
@@ -513,7 +513,8 @@ def job_summary(session: Session, job_id: int) -> dict[str, Any]:
     return {
         "archive": job.archive,
         "site": f"{job.site} {job.warc_file.rsplit('/', 1)[-1]}" if job.warc_file else job.site,
-        "window": f"{job.window_start.date()} .. {job.window_end.date()}",
+        # days on the local clock, as --since/--until were typed (not the session's TimeZone)
+        "window": f"{article_day(job.window_start)} .. {article_day(job.window_end)}",
         "state": job.state,
         "captures": job.discovered,
         "queued": job.queued,
