@@ -39,7 +39,6 @@ from monitors.collect.backfill_jobs import (
     get_job,
     job_lock,
     job_summary,
-    local_month,
     log_archive_fetches,
     month_chunks,
     plan_jobs,
@@ -117,17 +116,20 @@ def ccnews_files(since: datetime, until: datetime) -> dict[tuple[datetime, datet
     raises BackfillError when no month of the window is in CC-NEWS, or its list fails."""
     rt = runtime()
     files: dict[tuple[datetime, datetime], list[str]] = {}
-    missing = []
+    lists: dict[tuple[int, int], list[str] | None] = {}  # each UTC month's files, read once
     for start, end in month_chunks(since, until):
-        year, month = local_month(start)
-        try:
-            listed = ar.ccnews_month(rt.client, rt.settings, archive_throttle(ar.CCNEWS), year, month)
-        except ar.ArchiveError as exc:
-            raise BackfillError(str(exc)) from exc
-        if listed is None:
-            missing.append(f"{year:04d}-{month:02d}")
-            continue
-        files[(start, end)] = ar.files_covering(listed, start, end)
+        paths: list[str] = []
+        for year, month in ar.ccnews_months(start, end):  # the local month's UTC months
+            if (year, month) not in lists:
+                try:
+                    lists[(year, month)] = ar.ccnews_month(
+                        rt.client, rt.settings, archive_throttle(ar.CCNEWS), year, month
+                    )
+                except ar.ArchiveError as exc:
+                    raise BackfillError(str(exc)) from exc
+            paths += lists[(year, month)] or []
+        files[(start, end)] = ar.files_covering(paths, start, end)
+    missing = [f"{year:04d}-{month:02d}" for (year, month), listed in lists.items() if listed is None]
     if not any(files.values()):
         raise BackfillError(
             f"no CC-NEWS month covers {since.date()} .. {until.date()}"

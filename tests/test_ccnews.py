@@ -135,7 +135,9 @@ def test_a_window_with_no_ccnews_month_is_a_one_line_error(
         ["--since", "2015-01-01", "--until", "2015-02-28", "--from", "ccnews", "--sources", str(sources)]
     )
     assert code == 2
-    assert "no CC-NEWS month covers 2015-01-01 .. 2015-02-28" in err and "2015-01, 2015-02" in err
+    assert "no CC-NEWS month covers 2015-01-01 .. 2015-02-28" in err
+    # UTC months: January in Paris starts on 31 December at 23:00 UTC
+    assert "no WARC file listed for 2014-12, 2015-01, 2015-02;" in err
     assert len(err.strip().splitlines()) == 1, err
 
 
@@ -183,3 +185,45 @@ def test_warc_paths_and_the_files_that_cover_a_window() -> None:
         ar.files_covering(paths, datetime(2025, 2, 25, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC))
         == paths[2:]
     )
+    # the UTC months' lists a window needs, across a year's end
+    assert ar.ccnews_months(datetime(2024, 11, 30, 23, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)) == [
+        (2024, 11),
+        (2024, 12),
+        (2025, 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "inside", "outside"),
+    [
+        # 00:30 on 1 February in Paris is in January's UTC files; 23:30 on 31 January is not asked
+        ("Europe/Paris", "20250131233000", "20250131223000"),
+        # 22:00 on 28 February in Montreal is in March's UTC files; 01:00 on 1 March is not asked
+        ("America/Montreal", "20250301030000", "20250301060000"),
+    ],
+)
+def test_a_local_month_reads_the_utc_files_of_its_border_hours(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    zone: str,
+    inside: str,
+    outside: str,
+) -> None:
+    """CC-NEWS lists its WARC files by UTC month, and a month on the local clock starts and ends
+    an hour or a few away from UTC's: February in Paris begins on 31 January at 23:00 UTC, in
+    Montreal it ends on 1 March at 04:59 UTC. Only February's list was read, so the captures of
+    those hours were never found (the seeds of the first Paris hour of the month, here)."""
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", zone)
+    late = Snapshot(f"{LIBE}/hors-de-la-fenetre.html", outside, b"<html lang='fr'><p>Sommet IA.</p></html>")
+    archives.snapshots = [*seed_snapshots(inside), late]
+    archives.build_ccnews(files=1, others=others(2))  # and records in February's own files
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, _, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])
+    assert code == 0, err
+    originals = sorted(original_url(p.spec.slug, p.spec.site) for p in seed_pages())
+    assert [r.url for r in _articles(clean_db)] == originals
+    with clean_db.connect() as conn:
+        queued = set(conn.scalars(sa.text("SELECT url FROM url_queue")))
+    assert late.original not in queued  # the other month's hours of the same file: not the window's

@@ -466,6 +466,19 @@ def files_covering(paths: list[str], since: datetime, until: datetime) -> list[s
     return kept
 
 
+def ccnews_months(start: datetime, end: datetime) -> list[tuple[int, int]]:
+    """The (year, month) of the file lists that hold [start, end]: CC-NEWS names and lists its
+    files by UTC time, and a month on the local clock meets two or three UTC months (February
+    in Paris starts on 31 January at 23:00 UTC)."""
+    first, last = start.astimezone(UTC), end.astimezone(UTC)
+    months = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
 def ccnews_month(
     client: Client,
     settings: Settings,

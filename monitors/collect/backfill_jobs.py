@@ -68,16 +68,6 @@ def month_chunks(since: datetime, until: datetime) -> list[tuple[datetime, datet
     return chunks
 
 
-def local_month(at: datetime) -> tuple[int, int]:
-    """The (year, month) of ``at`` on the local clock: the month a chunk of
-    :func:`month_chunks` stands for."""
-    try:
-        local = at.astimezone(local_zone())
-    except OverflowError:
-        local = at
-    return local.year, local.month
-
-
 def sites_of_sources(session: Session, source_ids: list[int], only: str | None = None) -> list[Site]:
     """The sites of the sources (one per host; the first source of a host owns its articles),
     or just ``only`` (a domain: the sources on it or under it)."""
