@@ -53,6 +53,7 @@ from monitors.collect.backfill_jobs import (
 from monitors.collect.http import PERMANENT, FetchResult, HostThrottle
 from monitors.collect.listing import looks_like_article
 from monitors.collect.sources import load_sources, sync_sources
+from monitors.dates import article_day
 from monitors.group.urls import canonicalize_url
 from monitors.ingest import analyse_page
 from monitors.judge.boilerplate import site_of
@@ -88,7 +89,7 @@ def plan(
     if archive not in ar.ARCHIVES:
         raise BackfillError(f"unknown archive {archive!r}: wayback, commoncrawl or ccnews")
     if until < since:
-        raise BackfillError(f"--until {until.date()} is before --since {since.date()}")
+        raise BackfillError(f"--until {article_day(until)} is before --since {article_day(since)}")
     crawls: list[ar.Crawl] = []
     if archive == ar.COMMONCRAWL:
         rt = runtime()
@@ -99,7 +100,7 @@ def plan(
         crawls = ar.crawls_covering(listed, since, until)
         if not crawls:
             raise BackfillError(
-                f"no Common Crawl crawl covers {since.date()} .. {until.date()}"
+                f"no Common Crawl crawl covers {article_day(since)} .. {article_day(until)}"
                 f" ({len(listed)} crawls listed in collinfo.json)"
             )
     warc_files = ccnews_files(since, until) if archive == ar.CCNEWS else None
@@ -132,7 +133,7 @@ def ccnews_files(since: datetime, until: datetime) -> dict[tuple[datetime, datet
     missing = [f"{year:04d}-{month:02d}" for (year, month), listed in lists.items() if listed is None]
     if not any(files.values()):
         raise BackfillError(
-            f"no CC-NEWS month covers {since.date()} .. {until.date()}"
+            f"no CC-NEWS month covers {article_day(since)} .. {article_day(until)}"
             f" (no WARC file listed for {', '.join(missing) or 'the window'}; CC-NEWS starts in 2016-08)"
         )
     if missing:
@@ -483,7 +484,7 @@ def archive_backfill_flow(
     try:
         job_ids, crawls, sites = plan(archive, since, until, site, sources_file, relevant_only)
         get_run_logger().info(
-            "%s backfill %s .. %s: %d jobs", archive, since.date(), until.date(), len(job_ids)
+            "%s backfill %s .. %s: %d jobs", archive, article_day(since), article_day(until), len(job_ids)
         )
         run_id = _run_id()
         _budget = FetchBudget(max_fetches or runtime().settings.backfill_max_fetches)

@@ -26,6 +26,7 @@ from monitors.archive.db import session_scope
 from monitors.archive.store import PollSummary, apply_backfill, due_sources, queue_counts
 from monitors.collect.poll import PollOutcome, SourceState, poll_source
 from monitors.collect.sources import load_sources, sync_sources
+from monitors.dates import article_day
 from monitors.settings import BACKFILL_BUDGET, get_settings, stopped_at_budget
 
 #: Kinds whose documents carry dates; a listing page shows only what is current.
@@ -106,7 +107,7 @@ def backfill_flow(
         skipped = [s.name for s in sources if s.kind not in BACKFILL_KINDS]
         if skipped:
             logger.warning("listing sources cannot reach back in time, skipped: %s", ", ".join(skipped))
-        logger.info("backfill %s .. %s over %d sources", since.date(), until.date(), len(usable))
+        logger.info("backfill %s .. %s over %d sources", article_day(since), article_day(until), len(usable))
         run_id = _run_id()
         futures = [
             backfill_batch_task.submit(batch, since, until, run_id, i)

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -469,3 +470,36 @@ def test_a_user_who_may_not_write_the_clock_is_told_which_clocks_differ(
         with clean_db.begin() as conn:
             conn.execute(sa.text(f"DROP OWNED BY {role}"))
             conn.execute(sa.text(f"DROP ROLE {role}"))
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_backfill_until_now_ends_on_the_local_day(
+    site: LocalSite,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clock_restored: None,
+) -> None:
+    """`veille backfill --since D` without --until runs until now, and says so with the local
+    day, as --since is typed; it wrote now's UTC day (the day before in Kiribati, the day after
+    in American Samoa, for most of a day)."""
+    import contextlib
+    import io
+
+    from tests.site import write_sources
+
+    now = datetime.now(UTC)
+    # a clock whose day is not UTC's now: UTC+14 from 10:00 UTC, UTC-11 before 11:00 UTC
+    zone = "Pacific/Kiritimati" if now.hour >= 10 else "Pacific/Pago_Pago"
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", zone)
+    today = now.astimezone(ZoneInfo(zone)).date()
+    assert today != now.date()
+    gone = [{"name": "Disparu", "kind": "feed", "url": f"{site.base}/gone.xml", "owner": "media"}]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        main(
+            ["backfill", "--since", "2025-01-01", "--sources", str(write_sources(tmp_path / "s.toml", gone))]
+        )
+    assert f"backfill 2025-01-01 .. {today}: 1 sources read" in out.getvalue(), (
+        out.getvalue() + err.getvalue()
+    )

@@ -72,6 +72,7 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float) ->
     from flows.outcome import RunFailed
     from flows.pipeline import direct_run, reset_runtime
     from monitors.collect.backfill_jobs import BackfillError
+    from monitors.dates import article_day
 
     try:
         job_ids, _, _ = plan(args.archive, args.since, until, args.site, args.sources, args.relevant_only)
@@ -99,7 +100,8 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float) ->
     print_table(rows)
     failed = [r for r in rows if r["state"] == "error"]
     print(
-        f"\nbackfill from {args.archive} {args.since.date()} .. {until.date()}: {len(rows)} jobs, "
+        f"\nbackfill from {args.archive} {article_day(args.since)} .. {article_day(until)}: "
+        f"{len(rows)} jobs, "
         f"{sum(r['captures'] for r in rows)} captures found, {sum(r['stored'] for r in rows)} stored, "
         f"{sum(r['not_relevant'] for r in rows)} not relevant, {sum(r['skipped'] for r in rows)} skipped, "
         f"{sum(r['pending'] for r in rows)} waiting, in {time.monotonic() - started:.1f}s"

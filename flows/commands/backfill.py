@@ -135,10 +135,14 @@ def handle(args: argparse.Namespace) -> int:
     from flows.pipeline import direct_run
     from monitors.archive.db import session_scope
     from monitors.archive.reads import database_now
+    from monitors.dates import article_day
 
     until = args.until or datetime.now(UTC)
     if args.since > until:
-        print(f"veille: error: --since {args.since.date()} is after --until {until.date()}", file=sys.stderr)
+        print(
+            f"veille: error: --since {article_day(args.since)} is after --until {article_day(until)}",
+            file=sys.stderr,
+        )
         return 2
     if args.archive and args.source:
         # the archive path plans its jobs by site: a --source there was silently ignored
@@ -177,7 +181,7 @@ def handle(args: argparse.Namespace) -> int:
         print_table(rows)
     read = [r for r in rows if r["poll"] != "not due"]
     print(
-        f"\nbackfill {args.since.date()} .. {until.date()}: {len(read)} sources read, "
+        f"\nbackfill {article_day(args.since)} .. {article_day(until)}: {len(read)} sources read, "
         f"{sum(r['new_urls'] for r in rows)} new URLs, {sum(r['stored'] for r in rows)} stored, "
         f"in {time.monotonic() - started:.1f}s"
     )

@@ -53,7 +53,7 @@ def month_chunks(since: datetime, until: datetime) -> list[tuple[datetime, datet
     line's dates are: ``--since 2025-02-01 --until 2025-02-28`` is one month, one job per site),
     as UTC instants."""
     if until < since:
-        raise BackfillError(f"--until {until.date()} is before --since {since.date()}")
+        raise BackfillError(f"--until {article_day(until)} is before --since {article_day(since)}")
     zone = local_zone()
     chunks = []
     try:
