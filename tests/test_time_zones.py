@@ -379,7 +379,11 @@ def clock_restored(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 def test_the_views_count_days_on_the_configured_clock(
-    clean_db: sa.Engine, database_url: str, monkeypatch: pytest.MonkeyPatch, clock_restored: None
+    clean_db: sa.Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    clock_restored: None,
 ) -> None:
     """Every view's day is the article's day as Python gives it (monitors.dates), on the clock
     of VEILLE_LOCAL_TIMEZONE, read from a plain session as psql's (no veille setting in it);
@@ -438,6 +442,11 @@ def test_the_views_count_days_on_the_configured_clock(
         assert days == {view: [day] for view, _ in VIEW_DAYS}, zone
         assert recorded == zone
         assert documented == [(day, 1)]  # docs/operating.md's query of days
+        # `veille stats`, a command reading the views, says the same day as veille search
+        capsys.readouterr()
+        assert main(["stats", "--json"]) == 0
+        totals = json.loads(capsys.readouterr().out)["totals"][0]
+        assert totals["first_relevant_day"] == totals["last_relevant_day"] == day.isoformat(), zone
 
 
 def test_a_user_who_may_not_write_the_clock_is_told_which_clocks_differ(
