@@ -370,11 +370,17 @@ OWN_DAYS = (
 
 @pytest.fixture
 def clock_restored(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The test database back on the default clock after the test, whatever it recorded."""
+    """The test database back on the session's clock after the test, whatever it recorded."""
+    import os
+
     from monitors.archive.db import migrate
 
+    before = os.environ.get("VEILLE_LOCAL_TIMEZONE")
     yield
-    monkeypatch.delenv("VEILLE_LOCAL_TIMEZONE", raising=False)
+    if before is None:
+        monkeypatch.delenv("VEILLE_LOCAL_TIMEZONE", raising=False)
+    else:
+        monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", before)
     migrate(database_url)
 
 
