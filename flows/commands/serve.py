@@ -20,7 +20,8 @@ each limited to one concurrent run: a run due while the previous one still runs 
 (Cancelled), not queued. With no Prefect server configured (PREFECT_API_URL), veille serve
 starts one of its own for its length. Stop with Ctrl-C (exit 130) or SIGTERM (exit 143): the
 runs in progress end at once, marked Interrupted; what they had not stored is left for the
-next cycle.
+next cycle; the deployments' schedules are paused, and the next veille serve resumes them.
+One veille serve per database and per PREFECT_HOME: a second one is refused (exit 3).
 """
 
 
@@ -52,7 +53,19 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     check_sources_and_topics(args.sources)
-    prepare_database()
+    database_url = prepare_database()
+    try:
+        hold_serve_locks(database_url)
+    except AlreadyServing as exc:
+        print(f"veille serve: error: {exc}", file=sys.stderr)
+        return 3
+    try:
+        return _serve(args)
+    finally:
+        release_serve_locks()
+
+
+def _serve(args: argparse.Namespace) -> int:
     from flows import signals
     from flows.mode import PrefectUnreachable, check_prefect_api, prefect_api_configured
 
@@ -118,6 +131,8 @@ def _serve_in_a_thread(deployments: list[Any]) -> None:
 
 #: The runners serving in this process (:func:`end_served_runs` stops them).
 _RUNNERS: list[Any] = []
+#: The deployments they serve, "flow/deployment" (:func:`pause_served_schedules` pauses them).
+_SERVED: list[str] = []
 
 
 def serve_deployments(deployments: list[Any]) -> None:
@@ -132,6 +147,7 @@ def serve_deployments(deployments: list[Any]) -> None:
     for deployment in deployments:
         runner.add_deployment(deployment)
     _RUNNERS.append(runner)
+    _SERVED.extend(f"{d.flow_name}/{d.name}" for d in deployments)
     names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
     print(f"veille serve: serving {names}; stop with Ctrl-C", flush=True)
     asyncio.run(runner.start())
@@ -206,7 +222,9 @@ def end_served_runs(signal_name: str) -> None:
     after `veille serve` said it stopped (their claimed queue rows are free as their
     connections close), and they end Crashed, named Interrupted, which releases their
     deployment's concurrency slot for the next `veille serve`. Prefect's own handling
-    (cancel each run, wait for it) takes a minute and more with requests in flight."""
+    (cancel each run, wait for it) takes a minute and more with requests in flight. The
+    deployments' schedules are paused (:func:`pause_served_schedules`), as Prefect's runner
+    does when it stops."""
     import contextlib
     import logging
 
@@ -227,6 +245,117 @@ def end_served_runs(signal_name: str) -> None:
                 proc.kill()
     if runs:
         mark_interrupted(list(runs), signal_name, subflows=True)
+    pause_served_schedules()
     # the runner's threads meet the end of the server and of the runs while the exit handlers
     # run: the command's one line says what happened
     logging.disable(logging.CRITICAL)
+
+
+#: Seconds :func:`pause_served_schedules` may take: veille serve is stopping.
+PAUSE_SECONDS = 5.0
+
+
+def pause_served_schedules() -> None:
+    """Pause the schedules of the deployments this command served, as Prefect's runner does
+    when it stops (``pause_on_shutdown``): on a Prefect server of the user's (PREFECT_API_URL),
+    which outlives veille serve, the scheduler would otherwise go on making a run every
+    interval that no one executes (each Late, then piling up), and the UI would show a
+    schedule as active that nothing serves. Pausing also deletes the runs already scheduled;
+    the next `veille serve` registers the deployments again, unpaused. At most
+    :data:`PAUSE_SECONDS`: a server that does not answer leaves them as they are."""
+    import contextlib
+    import contextvars
+    import threading
+
+    if not _SERVED:
+        return
+
+    def pause() -> None:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            for name in _SERVED:
+                with contextlib.suppress(Exception):  # stopping: one not paused is no reason to stay
+                    client.pause_deployment(client.read_deployment_by_name(name).id)
+
+    context = contextvars.copy_context()  # the settings in force (the API URL) go along
+    pauser = threading.Thread(target=context.run, args=(pause,), daemon=True)
+    pauser.start()
+    pauser.join(PAUSE_SECONDS)
+
+
+class AlreadyServing(Exception):
+    """Another `veille serve` serves the same database or uses the same PREFECT_HOME."""
+
+
+#: Advisory lock keys held by a `veille serve` for its length, on its database ("VSRV", 1).
+SERVE_LOCK = (0x56535256, 1)
+#: This process's hold on its database and PREFECT_HOME (kept open until it exits).
+_HELD: list[Any] = []
+
+
+def hold_serve_locks(database_url: str) -> None:
+    """One `veille serve` per database and per PREFECT_HOME, or :class:`AlreadyServing`
+    naming the other one. Two on one database would both poll the same sources each cycle;
+    two on one PREFECT_HOME would register the same deployments in one Prefect database,
+    each runner executing the other's runs with its own settings. Both holds are the
+    system's (a session advisory lock, an flock), released when the process ends, however
+    it ends: a killed veille serve leaves nothing to clean up."""
+    import fcntl
+    import os
+    import socket
+
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    who = f"veille serve, pid {os.getpid()} on {socket.gethostname()}"
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    lock_file = home / "veille-serve.lock"
+    handle = open(lock_file, "a+")  # noqa: SIM115 - held open for the command's length
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        other = handle.read().strip() or "another process"
+        handle.close()
+        raise AlreadyServing(
+            f"another veille serve ({other}) already uses PREFECT_HOME {home}: two would serve"
+            " the same deployments from one Prefect database; stop it first, or give this one"
+            " a PREFECT_HOME of its own"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(who)
+    handle.flush()
+    _HELD.append(handle)
+    engine = sa.create_engine(database_url, poolclass=NullPool, connect_args={"application_name": who})
+    conn = engine.connect()
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    if conn.scalar(sa.text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": SERVE_LOCK[0], "o": SERVE_LOCK[1]}):
+        _HELD.append(conn)
+        return
+    other = conn.scalar(
+        sa.text(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.classid = :c AND l.objid = :o AND l.granted"
+        ),
+        {"c": SERVE_LOCK[0], "o": SERVE_LOCK[1]},
+    )
+    conn.close()
+    engine.dispose()
+    shown = sa.engine.make_url(database_url).render_as_string(hide_password=True)
+    raise AlreadyServing(
+        f"another veille serve ({other or 'another process'}) already serves the database"
+        f" {shown}: two would poll the same sources every cycle; stop it first"
+    )
+
+
+def release_serve_locks() -> None:
+    """Let go of what :func:`hold_serve_locks` holds (the command returns; a process that
+    ends lets go of them anyway)."""
+    import contextlib
+
+    while _HELD:
+        with contextlib.suppress(Exception):
+            _HELD.pop().close()
