@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Prefect's temporary server can take longer than its 20 s default on a busy machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from monitors.archive.db import DatabaseUnavailable
+    from monitors.archive.db import DatabaseUnavailable, StatementCancelled
     from monitors.collect.sources import SourcesError
     from monitors.judge.topic_schema import TopicError
     from monitors.settings import SettingsError
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _reader_went_away()
-    except (DatabaseUnavailable, SourcesError, SettingsError, TopicError, OSError) as exc:
+    except (DatabaseUnavailable, StatementCancelled, SourcesError, SettingsError, TopicError, OSError) as exc:
         print(f"veille: error: {_cause_first(exc)}", file=sys.stderr)
         return 2
     except ValueError as exc:

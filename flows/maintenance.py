@@ -12,8 +12,9 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.artifacts import REPORT_ERRORS, markdown_text
-from flows.pipeline import transient_task
-from monitors.archive.db import ensure_schema, get_engine, session_scope
+from flows.outcome import RunOutcome
+from flows.pipeline import _cause, transient_task
+from monitors.archive.db import cancelled, cancelled_cause, ensure_schema, get_engine, session_scope
 from monitors.archive.reads import source_health
 from monitors.archive.store import queue_counts
 from monitors.archive.topic_scores import rescore_topics
@@ -73,16 +74,24 @@ def rescore_task(topic: Topic) -> RescoreOutcome:
     return rescore_when_topic_changed(topic)
 
 
-def maintenance_report(health: list[dict[str, Any]], queue: dict[str, int], rescore: RescoreOutcome) -> str:
-    labels = Counter(r["health"] for r in health)
-    lines = [
-        "# veille maintenance",
-        "",
-        "## Sources",
-        "",
-        ", ".join(f"{n} {label}" for label, n in sorted(labels.items())) or "no sources yet",
-        "",
-    ]
+def maintenance_report(
+    health: list[dict[str, Any]] | None,
+    queue: dict[str, int] | None,
+    rescore: RescoreOutcome,
+    problems: list[str] | None = None,
+) -> str:
+    """The report artifact; ``health`` and ``queue`` None when they could not be read
+    (``problems`` says why)."""
+    lines = ["# veille maintenance", ""]
+    if problems:
+        lines += ["## Not done", "", *(f"- {markdown_text(p, 600)}" for p in problems), ""]
+    lines += ["## Sources", ""]
+    if health is None:
+        lines += ["not read (see above)", ""]
+        health = []
+    else:
+        labels = Counter(r["health"] for r in health)
+        lines += [", ".join(f"{n} {label}" for label, n in sorted(labels.items())) or "no sources yet", ""]
     # at most REPORT_ERRORS, the longest failure streaks first: with hundreds of unhealthy
     # sources the report listed every one
     unhealthy = sorted((r for r in health if r["health"] != "ok"), key=lambda r: -r["consecutive_failures"])
@@ -104,7 +113,9 @@ def maintenance_report(health: list[dict[str, Any]], queue: dict[str, int], resc
     lines += [
         "## URL queue",
         "",
-        ", ".join(f"{n} {state}" for state, n in sorted(queue.items())) or "empty",
+        "not read (see above)"
+        if queue is None
+        else ", ".join(f"{n} {state}" for state, n in sorted(queue.items())) or "empty",
         "",
         "## Topic",
         "",
@@ -123,13 +134,46 @@ def maintenance_report(health: list[dict[str, Any]], queue: dict[str, int], resc
     return "\n".join(lines) + "\n"
 
 
+def _why_not(step: str, exc: BaseException, resumes: str) -> str:
+    """Why a step of maintenance failed, cause first; a statement the server cancelled says
+    where such a cancel comes from and that the work resumes (``resumes``)."""
+    if cancelled(exc):
+        return f"{cancelled_cause(step, exc)}: {resumes}"
+    return f"{step} failed: {_cause(exc)}; {resumes}"
+
+
 @flow(name="veille-maintenance")
 def maintenance_flow() -> dict[str, Any]:
-    """Publish the source health report; rescore articles if a topic changed."""
+    """Publish the source health report; rescore articles if a topic changed.
+
+    A step that fails (after its retries: a statement the server cancelled, the database
+    gone) does not stop the other, and the run ends in a state that says what was not done,
+    as a ``veille-run`` does (:mod:`flows.outcome`): Completed (All good), Completed named
+    Partial (one step done), Failed (neither); the report artifact says it too."""
     logger = get_run_logger()
     ensure_schema()
-    health, queue = health_task()
-    outcome = rescore_task(load_topic())
+    topic = load_topic()
+    problems: list[str] = []
+    health: list[dict[str, Any]] | None = None
+    queue: dict[str, int] | None = None
+    read = health_task(return_state=True)
+    if read.is_completed():
+        health, queue = read.result()
+    else:
+        failure = read.result(raise_on_failure=False)
+        problems.append(_why_not("the source health report", failure, "the next maintenance reads it again"))
+    scored = rescore_task(topic, return_state=True)
+    if scored.is_completed():
+        outcome: RescoreOutcome = scored.result()
+    else:
+        failure = scored.result(raise_on_failure=False)
+        why = _why_not(
+            "the rescore",
+            failure,
+            "the articles rescored so far stay; the next maintenance (or `veille rescore`) goes on",
+        )
+        problems.append(why)
+        outcome = RescoreOutcome(topic.version, 0, 0, 0, f"not rescored ({why})")
     if health:
         create_table_artifact(
             key=HEALTH_TABLE_KEY,
@@ -138,18 +182,27 @@ def maintenance_flow() -> dict[str, Any]:
         )
     create_markdown_artifact(
         key=MAINTENANCE_REPORT_KEY,
-        markdown=maintenance_report(health, queue, outcome),
+        markdown=maintenance_report(health, queue, outcome, problems),
         description="Daily maintenance: source health, queue, topic version",
     )
-    unhealthy = [r["name"] for r in health if r["health"] != "ok"]
+    unhealthy = [r["name"] for r in health or [] if r["health"] != "ok"]
     if unhealthy:
         logger.warning("%d sources need attention: %s", len(unhealthy), ", ".join(unhealthy))
     logger.info("topic %s: %s", outcome.topic_version, outcome.note)
-    return {
-        "sources": len(health),
+    for problem in problems:
+        logger.error(problem)
+    result = {
+        "sources": len(health or []),
         "unhealthy": unhealthy,
-        "queue": queue,
+        "queue": queue or {},
         "stale": outcome.stale,
         "rescored": outcome.rescored,
         "topics": outcome.topics,
+        "problems": problems,
     }
+    summary = (
+        f"{len(health)} sources ({len(unhealthy)} not ok)" if health is not None else "source health not read"
+    ) + f", {outcome.rescored} articles rescored"
+    done = (health is not None) + scored.is_completed()
+    status = "ok" if not problems else "partial" if done else "failed"
+    return RunOutcome(status, summary, problems).state(result)  # type: ignore[return-value]  # a state: its data is the result

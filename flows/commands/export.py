@@ -69,7 +69,7 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     from flows.commands.progress import track
     from monitors.archive import export
-    from monitors.archive.db import session_scope
+    from monitors.archive.db import lost_database_reported, session_scope
 
     filters = {
         "relevant": True if args.relevant else None,
@@ -78,7 +78,16 @@ def handle(args: argparse.Namespace) -> int:
         "owner": args.owner,
         "topic": args.topic,
     }
-    with session_scope() as session:
+    left = f"{args.output} is left as it was" if args.output else "the output stops there, incomplete"
+    with (
+        lost_database_reported(
+            "the export",
+            "veille export",
+            when_cancelled=f"{left}; raise the statement_timeout of veille's role, or export less at a"
+            " time (--since, --source, --relevant)",
+        ),
+        session_scope() as session,
+    ):
         total = export.count_articles(session, **filters)
         reader = export.iter_rows if args.format == "parquet" else export.iter_articles
         rows = reader(session, **filters)

@@ -44,6 +44,14 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=handle)
 
 
+#: What to do when the server cancels a statement of the rescore (statement_timeout).
+_CANCELLED = (
+    "the batches committed stay rescored; run `veille rescore` again to go on from there (with"
+    " --all it starts over); if it is cancelled again, lower --batch-size or raise the"
+    " statement_timeout of veille's role"
+)
+
+
 def handle(args: argparse.Namespace) -> int:
     prepare_database()
     from rich.console import Console
@@ -62,7 +70,7 @@ def handle(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     # batches are committed one by one: after a lost database, a rerun resumes
     with (
-        lost_database_reported("the rescore", "veille rescore"),
+        lost_database_reported("the rescore", "veille rescore", when_cancelled=_CANCELLED),
         Progress(
             TextColumn("rescoring {task.description}"),
             BarColumn(),

@@ -246,14 +246,45 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 _LOST = ("08", "57P01", "57P02", "57P03")
 
 
+class StatementCancelled(Exception):
+    """The server cancelled a statement of a command (``statement_timeout``,
+    ``pg_cancel_backend``): one line saying which work, why, and what to do."""
+
+
+def cancelled(exc: BaseException) -> bool:
+    """Whether the server cancelled the statement (``statement_timeout``, ``pg_cancel_backend``:
+    QueryCanceled, SQLSTATE 57014, wrapped as an OperationalError like a lost connection): the
+    database is there and the data is fine, the same write may pass another time (a lock
+    released, a lighter load), so it is a transient failure, tried at most max_attempts times."""
+    from psycopg.errors import QueryCanceled
+
+    return isinstance(getattr(exc, "orig", None) or exc, QueryCanceled)
+
+
+def cancelled_cause(what: str, exc: BaseException) -> str:
+    """A cancelled statement (:func:`cancelled`) in words, cause first: which work, the
+    server's reason, where such a cancel comes from."""
+    orig = getattr(exc, "orig", None) or exc
+    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    return (
+        f"the database cancelled a statement of {what} ({reason}: a statement_timeout set on the"
+        " database or veille's role, or pg_cancel_backend)"
+    )
+
+
 @contextmanager
-def lost_database_reported(what: str, again: str) -> Iterator[None]:
+def lost_database_reported(what: str, again: str, when_cancelled: str | None = None) -> Iterator[None]:
     """Turn the loss of the database during ``what`` (a restart, a connection the server
-    ended) into :class:`DatabaseUnavailable`, one line saying to run ``again``, instead of the
-    driver's traceback; any other error goes through as it is."""
+    ended) into :class:`DatabaseUnavailable`, one line saying to run ``again``, and a statement
+    the server cancelled into :class:`StatementCancelled`, the cause then ``when_cancelled``
+    (by default: what was committed stays, run ``again`` to go on), instead of the driver's
+    traceback; any other error goes through as it is."""
     try:
         yield
     except sa.exc.DBAPIError as exc:
+        if cancelled(exc):
+            advice = when_cancelled or f"what was committed stays; run `{again}` again to go on"
+            raise StatementCancelled(f"{cancelled_cause(what, exc)}: {advice}") from exc
         sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
         if not (exc.connection_invalidated or (sqlstate and sqlstate.startswith(_LOST))):
             raise

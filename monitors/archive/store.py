@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 
 import orjson
 import psycopg
-from psycopg.errors import ProgramLimitExceeded, QueryCanceled
+from psycopg.errors import ProgramLimitExceeded
 from sqlalchemy import BigInteger, Table, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -21,7 +21,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from monitors.archive.bulk import as_rows, recordset_insert, recordset_update
-from monitors.archive.db import session_scope
+from monitors.archive.db import cancelled, session_scope
 from monitors.archive.models import (
     Article,
     ArticleHtml,
@@ -64,14 +64,6 @@ def unstorable(exc: BaseException) -> bool:
     """Whether ``exc`` says that the data cannot be stored (:data:`UNSTORABLE`, or a value over
     one of PostgreSQL's limits, e.g. an index row too large), as opposed to a lost database."""
     return isinstance(exc, UNSTORABLE) or isinstance(getattr(exc, "orig", None), ProgramLimitExceeded)
-
-
-def cancelled(exc: BaseException) -> bool:
-    """Whether the server cancelled the statement (``statement_timeout``, ``pg_cancel_backend``:
-    QueryCanceled, SQLSTATE 57014, wrapped as an OperationalError like a lost connection): the
-    database is there and the data is fine, the same write may pass another time (a lock
-    released, a lighter load), so it is a transient failure, tried at most max_attempts times."""
-    return isinstance(getattr(exc, "orig", None) or exc, QueryCanceled)
 
 
 # what to catch to ask unstorable(): a limit exceeded comes wrapped as an OperationalError
