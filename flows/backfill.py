@@ -11,8 +11,10 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.archive_backfill import FetchBudget
 from flows.outcome import judge_run
 from flows.pipeline import (
+    IngestReport,
     _run_id,
     _source_names,
     poll_batches,
@@ -33,26 +35,51 @@ from monitors.settings import BACKFILL_BUDGET, get_settings, stopped_at_budget
 BACKFILL_KINDS = ("sitemap", "feed")
 
 
+#: The fetch budget of the backfill in progress in this process (set by :func:`backfill_flow`).
+_budget = FetchBudget(0)
+
+
 @transient_task("backfill batch {index}")
 def backfill_batch_task(
     batch: list[SourceState], since: datetime, until: datetime, run_id: str | None, index: int
 ) -> list[PollSummary]:
-    """Read a batch of sources over the window (concurrently), then record them."""
+    """Read a batch of sources over the window (concurrently), then record them. Every request
+    (a source's document, each child sitemap) is taken from the run's fetch budget: a source
+    met once it is spent is not read, a child sitemap is left unread."""
     rt = runtime()
 
-    def read(source: SourceState) -> PollOutcome:
-        return poll_source(rt.client, rt.settings, source, rt.throttle, rt.robots, window=(since, until))
+    def allow() -> bool:
+        return _budget.take(1) == 1
+
+    def read(source: SourceState) -> PollOutcome | None:
+        if not allow():
+            return None
+        return poll_source(
+            rt.client, rt.settings, source, rt.throttle, rt.robots, window=(since, until), allow=allow
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, min(rt.settings.concurrency, len(batch)))) as pool:
         outcomes = list(pool.map(read, batch))
     summaries = []
     with session_scope() as session:
-        for outcome in outcomes:
-            summaries.append(apply_backfill(session, outcome, run_id))
+        for source, outcome in zip(batch, outcomes, strict=True):
+            if outcome is None:
+                summaries.append(
+                    PollSummary(source.id, NOT_READ, warning=f"{NOT_READ}: the fetch budget was spent")
+                )
+                continue
+            summary = apply_backfill(session, outcome, run_id)
+            if outcome.unread:
+                summary.unread = outcome.unread
+                note = f"{outcome.unread} child sitemap(s) not read: the fetch budget was spent"
+                summary.warning = f"{note}; {summary.warning}" if summary.warning else note
+            summaries.append(summary)
     logger = get_run_logger()
     for source, outcome, summary in zip(batch, outcomes, summaries, strict=True):
         if summary.error:
             logger.warning("%s: %s", source.name, summary.error)
+        elif outcome is None:
+            logger.warning("%s: %s", source.name, summary.warning)
         else:
             logger.info(
                 "%s: %d URLs in the window (%d new), %d outside it",
@@ -64,15 +91,30 @@ def backfill_batch_task(
     return summaries
 
 
-def _budget_spent(budget: int, fetched: int) -> str | None:
-    """The line saying the backfill spent its budget and how many queued URLs it left, if so."""
-    if fetched < budget:
+#: A source's poll column when the backfill's budget was spent before it was read.
+NOT_READ = "not read"
+
+
+def _budget_spent(budget: FetchBudget, summaries: list[PollSummary]) -> str | None:
+    """The line saying the backfill spent its budget and what it left, if so: the queued URLs
+    (fetched by the same command again, or `veille run`), and the sources and child sitemaps
+    not read (read by the same command again only within a budget that covers them)."""
+    if budget.spent < budget.limit:
         return None
     with session_scope() as session:
         left = queue_counts(session).get("pending", 0)
-    if not left:
+    sources = sum(1 for s in summaries if s.outcome == NOT_READ)
+    children = sum(s.unread for s in summaries)
+    if not (left or sources or children):
         return None
-    return stopped_at_budget(budget, "page fetches", BACKFILL_BUDGET, left, "queued URL(s)", "run")
+    line = stopped_at_budget(budget.limit, "fetches", BACKFILL_BUDGET, left, "queued URL(s)", "run")
+    unread = [f"{n} {what}" for n, what in ((sources, "source(s)"), (children, "child sitemap(s)")) if n]
+    if unread:
+        line += (
+            f"; {' and '.join(unread)} not read: the listing is read again from the start by the"
+            " next run, so give it a budget that covers it"
+        )
+    return line
 
 
 @flow(name="veille-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
@@ -84,8 +126,9 @@ def backfill_flow(
     max_fetches: int | None = None,
 ) -> list[dict[str, Any]]:
     """Queue what the sitemap and feed sources list for [since, until], then ingest it, at most
-    ``max_fetches`` pages (default ``VEILLE_BACKFILL_MAX_FETCHES``): the rest stays queued, for
-    the next backfill (or ``veille run``) to fetch, and the run is partly done, saying so.
+    ``max_fetches`` requests in all (default ``VEILLE_BACKFILL_MAX_FETCHES``): the sources'
+    documents and child sitemaps first, then the pages; the rest stays queued, for the next
+    backfill (or ``veille run``) to fetch, and the run is partly done, saying so.
 
     Ends in a state that says how it went, as ``veille-run`` does (:mod:`flows.outcome`), with
     the per-source rows as its result."""
@@ -109,14 +152,18 @@ def backfill_flow(
             logger.warning("listing sources cannot reach back in time, skipped: %s", ", ".join(skipped))
         logger.info("backfill %s .. %s over %d sources", article_day(since), article_day(until), len(usable))
         run_id = _run_id()
+        global _budget
+        budget = _budget = FetchBudget(max_fetches or get_settings().backfill_max_fetches)
         futures = [
             backfill_batch_task.submit(batch, since, until, run_id, i)
             for i, batch in enumerate(poll_batches(usable))
         ]
         summaries = [s for f in futures for s in f.result()]
-        budget = max_fetches or get_settings().backfill_max_fetches
-        ingest = ingest_flow(max_items=budget)
-        stopped = _budget_spent(budget, len(ingest.statuses))
+        # the pages get what the listing (the sources' documents, child sitemaps) left
+        pages = budget.take(budget.limit)
+        ingest = ingest_flow(max_items=pages) if pages else IngestReport()
+        budget.give_back(pages - len(ingest.statuses))
+        stopped = _budget_spent(budget, summaries)
     finally:
         reset_runtime()
     # the run's rows and verdict, as a `veille run`'s: a backfill whose every source failed

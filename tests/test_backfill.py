@@ -157,9 +157,10 @@ def test_backfill_of_one_source_reads_that_source_only(
 def test_backfill_fetches_at_most_its_budget_and_the_next_run_goes_on(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """VEILLE_BACKFILL_MAX_FETCHES (or --max-fetches) bounds the pages one backfill fetches, as
-    VEILLE_SITEMAP_MAX_FETCHES bounds a sitemap poll: the rest stays queued, the run says so
-    (partly done, exit 1) and the same command again goes on with what was left."""
+    """VEILLE_BACKFILL_MAX_FETCHES (or --max-fetches) bounds the requests one backfill makes,
+    the sitemaps it reads included, as VEILLE_SITEMAP_MAX_FETCHES bounds a sitemap poll: the
+    rest stays queued, the run says so (partly done, exit 1) and the same command again goes
+    on with what was left."""
     pages = seed_site(site)
     _sitemaps(site, pages)
     sources = write_sources(
@@ -178,20 +179,71 @@ def test_backfill_fetches_at_most_its_budget_and_the_next_run_goes_on(
     def fetched() -> int:
         return sum(1 for hit in site.log if hit["path"] in page_paths)
 
-    monkeypatch.setenv("VEILLE_BACKFILL_MAX_FETCHES", "3")
+    # the index and its two children of the window (2025-02, recent), then two pages
+    monkeypatch.setenv("VEILLE_BACKFILL_MAX_FETCHES", "5")
     code, err = run()
     assert code == 1, err
     assert (
-        "stopped after 3 page fetches (--max-fetches, VEILLE_BACKFILL_MAX_FETCHES), "
-        "1 queued URL(s) left for the next run" in err
+        "stopped after 5 fetches (--max-fetches, VEILLE_BACKFILL_MAX_FETCHES), "
+        "2 queued URL(s) left for the next run" in err
     ), err
-    assert fetched() == 3
+    assert len(_requests(site)) == 5, _requests(site)
+    assert fetched() == 2
     with clean_db.connect() as conn:
-        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 3
-        assert conn.scalar(sa.text("SELECT count(*) FROM url_queue WHERE state = 'pending'")) == 1
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 2
+        assert conn.scalar(sa.text("SELECT count(*) FROM url_queue WHERE state = 'pending'")) == 2
 
     code, err = run("--max-fetches", "10")  # the option wins over the setting
     assert code == 0, err
-    assert fetched() == 4  # the one left, no page twice
+    assert fetched() == 4  # the ones left, no page twice
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 4
+
+
+def _requests(site: LocalSite) -> list[str]:
+    """The paths the site was asked for, but robots.txt (read once per site and run)."""
+    return [hit["path"] for hit in site.log if hit["path"] != "/robots.txt"]
+
+
+def test_the_backfill_budget_covers_the_child_sitemaps(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A sitemap index of six monthly children and --max-fetches 4: four requests in all (the
+    index and three children; before, every child was read outside the budget, then the
+    pages), the children not read named in the run's line, exit 1."""
+    pages = seed_site(site)
+    children = "".join(
+        f"<sitemap><loc>{site.base}/sitemap-{n}.xml</loc><lastmod>2025-02-28T23:00:00+00:00</lastmod></sitemap>"
+        for n in range(6)
+    )
+    site.add(
+        "/sitemap.xml",
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + children + "</sitemapindex>",
+        content_type="application/xml",
+    )
+    for n in range(6):
+        page = pages[n % len(pages)]
+        site.add(
+            f"/sitemap-{n}.xml",
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<url><loc>{site.base}/{page.spec.slug}</loc><lastmod>{page.spec.published.isoformat()}</lastmod></url>"
+            "</urlset>",
+            content_type="application/xml",
+        )
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Archive", "kind": "sitemap", "url": f"{site.base}/sitemap.xml", "owner": "party"}],
+    )
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(
+            ["backfill", "--since", "2025-02-01", "--until", "2025-02-28", "--sources", str(sources)]
+            + ["--max-fetches", "4"]
+        )
+    assert code == 1, err.getvalue()
+    assert _requests(site) == ["/sitemap.xml", "/sitemap-0.xml", "/sitemap-1.xml", "/sitemap-2.xml"]
+    assert (
+        "stopped after 4 fetches (--max-fetches, VEILLE_BACKFILL_MAX_FETCHES), 3 queued URL(s) left"
+        " for the next run; 3 child sitemap(s) not read: the listing is read again from the start by"
+        " the next run, so give it a budget that covers it" in err.getvalue()
+    ), err.getvalue()

@@ -73,8 +73,8 @@ def register(sub: Any) -> None:
         "--max-fetches",
         type=at_least(1),
         metavar="N",
-        help="pages (captures, with --from) this run fetches at most; the rest stays queued for the"
-        " next run (default: VEILLE_BACKFILL_MAX_FETCHES, 2000)",
+        help="requests this run makes at most, the feeds and sitemaps read included (captures, with"
+        " --from); the rest stays queued for the next run (default: VEILLE_BACKFILL_MAX_FETCHES, 2000)",
     )
     p.set_defaults(handler=handle)
 

@@ -83,6 +83,7 @@ class PollSummary:
     known: int = 0
     error: str | None = None
     warning: str | None = None
+    unread: int = 0  # child sitemaps a backfill left unread: its fetch budget was spent
 
 
 def due_sources(session: Session, ids: list[int], force: bool = False) -> list[SourceState]:

@@ -77,6 +77,7 @@ class PollOutcome:
     declared_interval: int | None = None  # seconds, from the feed's ttl / sy:updatePeriod
     suggested_feeds: dict[str, Any] | None = None  # discovery result, for a person to review
     ignored: int = 0  # sitemap URLs left out: older than the window or undated
+    unread: int = 0  # child sitemaps a backfill left unread: its fetch budget was spent
     via_fallback: bool = False  # the entries (or the error) come from the source's fallback URL
     primary: PollOutcome | None = None  # the primary URL's failed poll, when it led to the fallback
 
@@ -111,11 +112,14 @@ def poll_source(
     robots: RobotsCache | None = None,
     now: datetime | None = None,
     window: tuple[datetime, datetime] | None = None,
+    allow: Callable[[], bool] | None = None,
 ) -> PollOutcome:
     """Fetch a source with conditional GET and list its entries.
 
     With a ``window`` (since, until) the poll is a backfill: no conditional GET (the whole
-    document is wanted), and only entries dated within the window are kept.
+    document is wanted), and only entries dated within the window are kept. ``allow()``, when
+    given, is asked before each request after the first (a child sitemap, the fallback URL):
+    False leaves it unread (a backfill's fetch budget, spent).
 
     A source with a fallback URL is polled there instead when it is on its fallback
     (``use_fallback``), or right after its primary URL failed for good (blocked, or a
@@ -124,12 +128,14 @@ def poll_source(
     fallback_kind = source.fallback_kind or "sitemap"
     if source.fallback_url and source.use_fallback:
         outcome = _poll_url(
-            client, settings, source, fallback_kind, source.fallback_url, throttle, robots, now, window
+            client, settings, source, fallback_kind, source.fallback_url, throttle, robots, now, window, allow
         )
         outcome.via_fallback = True
         return outcome
-    outcome = _poll_url(client, settings, source, source.kind, source.url, throttle, robots, now, window)
-    if source.fallback_url and source.fallback_now and outcome.fails_for_good:
+    outcome = _poll_url(
+        client, settings, source, source.kind, source.url, throttle, robots, now, window, allow
+    )
+    if source.fallback_url and source.fallback_now and outcome.fails_for_good and (allow is None or allow()):
         fallback = _poll_url(
             client,
             settings,
@@ -140,6 +146,7 @@ def poll_source(
             robots,
             now,
             window,
+            allow,
         )
         fallback.via_fallback, fallback.primary = True, outcome
         return fallback
@@ -163,6 +170,7 @@ def _poll_url(
     robots: RobotsCache | None,
     now: datetime | None,
     window: tuple[datetime, datetime] | None,
+    allow: Callable[[], bool] | None = None,
 ) -> PollOutcome:
     """Fetch one URL of a source as ``kind`` and list its entries (no discovery, no fallback)."""
     result = fetch(
@@ -188,7 +196,7 @@ def _poll_url(
             elif kind == "sitemap":
                 when = now or datetime.now(UTC)
                 read = source.sitemaps_read
-                _read_sitemap(client, settings, outcome, result, throttle, robots, when, window, read)
+                _read_sitemap(client, settings, outcome, result, throttle, robots, when, window, read, allow)
             elif kind == "listing":
                 _read_listing(outcome, result, source.link_pattern)
             else:
@@ -238,13 +246,15 @@ def _read_sitemap(
     now: datetime,
     window: tuple[datetime, datetime] | None = None,
     read_before: dict[str, datetime] | None = None,
+    allow: Callable[[], bool] | None = None,
 ) -> None:
     """List the sitemap's URLs dated within the window, reading an index's children.
 
     A poll makes at most ``VEILLE_SITEMAP_MAX_FETCHES`` requests: the children beyond are left,
     counted in the warning, and the sitemap's validators are not kept, so the next poll reads
     the index again and, skipping the children read since they last changed
-    (``read_before``), goes on with those left. A backfill reads them all."""
+    (``read_before``), goes on with those left. A backfill reads them all, as long as
+    ``allow()`` (its fetch budget) says yes: those it leaves are counted in ``unread``."""
     since, until = window or (now - timedelta(days=settings.sitemap_window_days), now)
     budget = settings.sitemap_max_fetches - 1 if window is None else None  # the first fetch spent
     read_before = read_before if window is None else None
@@ -299,6 +309,9 @@ def _read_sitemap(
                 continue
             if budget is not None and len(outcome.extra_fetches) >= budget:
                 left += len([c for c in children[n:MAX_CHILD_SITEMAPS] if c.url not in read])
+                break
+            if allow is not None and not allow():
+                outcome.unread += len([c for c in children[n:MAX_CHILD_SITEMAPS] if c.url not in read])
                 break
             read.add(child.url)
             got = fetch(
