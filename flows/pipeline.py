@@ -250,12 +250,48 @@ class IngestReport:
         self.gave_up = self.gave_up or other.gave_up
 
 
+@dataclass
+class StoreAttempt:
+    """A page's store whose COMMIT may have been lost with the connection: what it wrote
+    (``result``) and its transaction id, which tell after the database is back whether it
+    committed (:meth:`committed`)."""
+
+    result: tuple[str, bool] | None = None
+    xid: int | None = None
+
+    def committed(self) -> bool:
+        """Whether the store's transaction committed: the server applied it, though the
+        connection was lost before its answer (``txid_status``). False when it never reached
+        the COMMIT, was rolled back, or the database cannot tell."""
+        if self.result is None or self.xid is None:
+            return False
+        from sqlalchemy import text
+
+        try:
+            with session_scope() as session:
+                status = session.scalar(text("SELECT txid_status(:xid)"), {"xid": self.xid})
+        except DBAPIError:
+            return False
+        return bool(status == "committed")
+
+
 def _store_page(
-    session: Session, out: IngestOutcome, max_attempts: int, run_id: str | None
+    session: Session,
+    out: IngestOutcome,
+    max_attempts: int,
+    run_id: str | None,
+    attempt: StoreAttempt | None = None,
 ) -> tuple[str, bool]:
-    """Store a page's outcome; (what happened, whether its site's boilerplate profile changed)."""
+    """Store a page's outcome; (what happened, whether its site's boilerplate profile changed).
+    ``attempt`` keeps the result and the transaction id, for a COMMIT whose answer is lost."""
     status = apply_ingest(session, out, max_attempts, run_id)
-    return status, status == "stored" and out.article is not None and learn_from(session, out.article)
+    result = status, status == "stored" and out.article is not None and learn_from(session, out.article)
+    if attempt is not None:
+        from sqlalchemy import text
+
+        attempt.xid = session.scalar(text("SELECT txid_current()"))
+        attempt.result = result
+    return result
 
 
 def learn_from(session: Session, article: ArticleData) -> bool:
@@ -299,6 +335,7 @@ def ingest_worker_task(
             size = min(size, budget - len(report.statuses))
         unsettled: list[int] = []
         token: int | None = None
+        in_flight: tuple[Any, IngestOutcome, StoreAttempt] | None = None  # a store under way
         try:
             token = holder.token()
             with session_scope() as session:
@@ -312,19 +349,21 @@ def ingest_worker_task(
                 out = process_item(
                     rt.client, rt.settings, item, rt.topic, rt.throttle, rt.robots, rt.topics, site
                 )
-                store = partial(_store_page, out=out, max_attempts=rt.settings.max_attempts, run_id=run_id)
+                attempt = StoreAttempt()
+                store = partial(
+                    _store_page,
+                    out=out,
+                    max_attempts=rt.settings.max_attempts,
+                    run_id=run_id,
+                    attempt=attempt,
+                )
+                in_flight = (item, out, attempt)
                 status, changed = store_or_fail(
                     store, out, run_id, lambda status: (status, False), rt.settings.max_attempts
                 )
-                if changed and out.article is not None:
-                    rt.profiles.invalidate(out.article.site)
+                in_flight = None
                 unsettled.remove(item.id)
-                relevant = bool(
-                    out.article and out.article.relevant_to_a_topic() and status in {"stored", "revised"}
-                )
-                report.statuses.append((item.source_id, status, relevant))
-                if status in {"failed", "retry", "skipped"}:
-                    logger.warning("%s: %s (%s)", item.url, status, out.reason)
+                _settled(report, rt, item, out, status, changed)
         except (DBAPIError, psycopg.Error) as exc:
             orig = getattr(exc, "orig", None) or exc
             if str(getattr(orig, "sqlstate", "") or "").startswith("40") and conflicts < MAX_RECOVERIES:
@@ -350,8 +389,27 @@ def ingest_worker_task(
                 raise  # not a lost connection (a bug, bad data): the task fails as it is
             if not _recover(exc, engine, token, unsettled, report, rt.settings.db_wait):
                 break
+            if in_flight is not None and in_flight[2].committed():
+                # the connection was lost with the COMMIT's answer, not before it: the page is
+                # stored, and counted as such (it is not in the queue any more to be again)
+                item, out, attempt = in_flight
+                assert attempt.result is not None
+                _settled(report, rt, item, out, *attempt.result)
         logger.info("worker %d: %d pages done (about %d were due)", worker, len(report.statuses), total)
     return report
+
+
+def _settled(
+    report: IngestReport, rt: Runtime, item: Any, out: IngestOutcome, status: str, changed: bool
+) -> None:
+    """Count a page whose store committed (``status``); its site's cached profile goes when the
+    store taught it something (``changed``)."""
+    if changed and out.article is not None:
+        rt.profiles.invalidate(out.article.site)
+    relevant = bool(out.article and out.article.relevant_to_a_topic() and status in {"stored", "revised"})
+    report.statuses.append((item.source_id, status, relevant))
+    if status in {"failed", "retry", "skipped"}:
+        run_logger().warning("%s: %s (%s)", item.url, status, out.reason)
 
 
 def _recover(
