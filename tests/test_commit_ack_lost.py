@@ -57,7 +57,9 @@ def test_a_store_committed_whose_answer_was_lost_is_counted(
     assert "recovered" in output, output
     with clean_db.connect() as conn:
         articles = conn.scalar(sa.text("SELECT count(*) FROM articles"))
-        states = dict(conn.execute(sa.text("SELECT state, count(*) FROM url_queue GROUP BY state")).all())
+        states: dict[str, int] = dict(
+            conn.execute(sa.text("SELECT state, count(*) FROM url_queue GROUP BY state")).all()
+        )
     assert articles == 5 and states == {"fetched": 5}
     stored = re.search(r"(\d+) stored", out.getvalue())
     assert stored and int(stored.group(1)) == 5, output  # each once, the odd page included
