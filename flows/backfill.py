@@ -10,13 +10,16 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
+from sqlalchemy.exc import DBAPIError
 
 from flows.archive_backfill import FetchBudget
 from flows.outcome import judge_run
 from flows.pipeline import (
     IngestReport,
+    _cause,
     _run_id,
     _source_names,
+    is_transient,
     poll_batches,
     reset_runtime,
     runtime,
@@ -24,7 +27,7 @@ from flows.pipeline import (
     transient_task,
 )
 from flows.runs import ingest_flow
-from monitors.archive.db import session_scope
+from monitors.archive.db import cancelled, session_scope
 from monitors.archive.store import PollSummary, apply_backfill, due_sources, queue_counts
 from monitors.collect.poll import PollOutcome, SourceState, poll_source
 from monitors.collect.sources import load_sources, sync_sources
@@ -68,7 +71,16 @@ def backfill_batch_task(
                     PollSummary(source.id, NOT_READ, warning=f"{NOT_READ}: the fetch budget was spent")
                 )
                 continue
-            summary = apply_backfill(session, outcome, run_id)
+            try:
+                with session.begin_nested():  # one source's record does not sink the batch's
+                    summary = apply_backfill(session, outcome, run_id)
+            except DBAPIError as exc:
+                if is_transient(exc) and not cancelled(exc):
+                    raise  # the database went away: the task is tried again
+                summaries.append(
+                    PollSummary(source.id, "error", error=f"backfill not recorded: {_cause(exc)}")
+                )
+                continue
             if outcome.unread:
                 summary.unread = outcome.unread
                 note = f"{outcome.unread} child sitemap(s) not read: the fetch budget was spent"
@@ -154,11 +166,18 @@ def backfill_flow(
         run_id = _run_id()
         global _budget
         budget = _budget = FetchBudget(max_fetches or get_settings().backfill_max_fetches)
+        batches = poll_batches(usable)
         futures = [
-            backfill_batch_task.submit(batch, since, until, run_id, i)
-            for i, batch in enumerate(poll_batches(usable))
+            backfill_batch_task.submit(batch, since, until, run_id, i) for i, batch in enumerate(batches)
         ]
-        summaries = [s for f in futures for s in f.result()]
+        summaries: list[PollSummary] = []
+        for future, batch in zip(futures, batches, strict=True):
+            try:
+                summaries.extend(future.result())
+            except Exception as exc:  # noqa: BLE001 - a batch failed through its retries: the others go on
+                reason = f"backfill not recorded: {_cause(exc)}"
+                logger.error("%d sources: %s", len(batch), reason)
+                summaries.extend(PollSummary(source.id, "error", error=reason) for source in batch)
         # the pages get what the listing (the sources' documents, child sitemaps) left
         pages = budget.take(budget.limit)
         ingest = ingest_flow(max_items=pages) if pages else IngestReport()

@@ -6,6 +6,7 @@ import contextlib
 import io
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -247,3 +248,66 @@ def test_the_backfill_budget_covers_the_child_sitemaps(
         " for the next run; 3 child sitemap(s) not read: the listing is read again from the start by"
         " the next run, so give it a budget that covers it" in err.getvalue()
     ), err.getvalue()
+
+
+def test_a_source_whose_backfill_the_database_refuses_fails_alone(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source whose record the database refuses (here a statement that fails in PostgreSQL,
+    as bad data or a bug would) is that source's error, cause first; the other source of its
+    batch is recorded and its pages stored, the run partly done (exit 1). A batch that fails
+    whole (through its retries) is its sources' error, the run Failed (exit 3) with its
+    verdict. Before, either ended `veille backfill` with the driver's traceback."""
+    import flows.backfill
+
+    pages = seed_site(site)
+    _sitemaps(site, pages)
+    site.add(
+        "/broken.xml",
+        rss_feed(site.base, [(p.spec.feed_title, p.spec.slug, p.spec.published) for p in pages]),
+    )
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [
+            {"name": "Archive", "kind": "sitemap", "url": f"{site.base}/sitemap.xml", "owner": "party"},
+            {"name": "Broken", "kind": "feed", "url": f"{site.base}/broken.xml", "owner": "media"},
+        ],
+    )
+    real = flows.backfill.apply_backfill
+
+    def refused(session: Any, outcome: Any, run_id: Any = None) -> Any:
+        if outcome.fetch.url.endswith("/broken.xml"):
+            session.execute(sa.text("SELECT 1 / 0"))
+        return real(session, outcome, run_id)
+
+    monkeypatch.setattr(flows.backfill, "apply_backfill", refused)
+    argv = ["backfill", "--since", "2025-02-01", "--until", "2025-02-28", "--sources", str(sources)]
+
+    def run() -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            code = main(argv)
+        return code, out.getvalue(), err.getvalue()
+
+    code, out, err = run()
+    assert code == 1, out + err
+    assert "backfill not recorded: DivisionByZero: division by zero" in out, out
+    assert "Traceback" not in out + err
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 4  # Archive's, in the window
+        listed = conn.scalar(
+            sa.text(
+                "SELECT count(*) FROM url_listings l JOIN sources s ON s.id = l.source_id"
+                " WHERE s.name = 'Broken'"
+            )
+        )
+        assert listed == 0
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a fault in veille")
+
+    monkeypatch.setattr(flows.backfill, "poll_source", broken)
+    code, out, err = run()
+    assert code == 3, out + err
+    assert "backfill not recorded: RuntimeError: a fault in veille" in out, out
+    assert "veille: Nothing could run (2 of 2 sources in error)" in err, err
