@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.artifacts import REPORT_ERRORS, markdown_text
 from flows.outcome import RunOutcome
-from flows.pipeline import _cause, transient_task
+from flows.pipeline import _cause, run_logger, transient_task
 from monitors.archive.db import cancelled, cancelled_cause, ensure_schema, get_engine, session_scope
 from monitors.archive.reads import source_health
 from monitors.archive.store import queue_counts
@@ -37,13 +38,42 @@ class RescoreOutcome:
     topics: dict[str, int] = field(default_factory=dict)
 
 
+#: Seconds between two progress lines of a long rescore in the maintenance run's log.
+PROGRESS_SECONDS = 30.0
+
+
+class Progress:
+    """Log lines saying how far a long step has gone (``what: N of M articles``), at most one
+    every :data:`PROGRESS_SECONDS` and one at the end: a rescore of the whole archive after a
+    topic change takes a while, and the maintenance run's log said nothing until it ended."""
+
+    def __init__(self, what: str) -> None:
+        self.what, self.total, self.done = what, 0, 0
+        self.last = time.monotonic()
+
+    def start(self, total: int) -> None:
+        self.total = total
+        if total:
+            run_logger().info("%s: %d articles to do", self.what, total)
+
+    def advance(self, done: int) -> None:
+        self.done += done
+        if self.done >= self.total or time.monotonic() - self.last >= PROGRESS_SECONDS:
+            self.last = time.monotonic()
+            run_logger().info("%s: %d of %d articles done", self.what, self.done, self.total)
+
+
 def rescore_when_topic_changed(topic: Topic, topics: list[Topic] | None = None) -> RescoreOutcome:
     """The rescore step of maintenance: recompute the articles scored with another version of
     the summit topic, then score every active topic (``topics``, default the folder's) into
     article_topics for the articles lacking its current version (a topic added or edited)."""
     engine = get_engine()
-    report = rescore(engine, topic)
-    per_topic = rescore_topics(engine, load_topics() if topics is None else topics)
+    summit = Progress(f"rescore with topic {topic.name} {topic.version}")
+    report = rescore(engine, topic, on_start=summit.start, on_batch=summit.advance)
+    scored = Progress("article_topics")
+    per_topic = rescore_topics(
+        engine, load_topics() if topics is None else topics, on_start=scored.start, on_batch=scored.advance
+    )
     if report.candidates == 0:
         return RescoreOutcome(
             topic.version, 0, 0, 0, "every article is scored with the current topic", per_topic

@@ -303,3 +303,41 @@ def test_rescores_read_the_day_the_pipeline_scored_with(
         utc_day = conn.scalar(sa.text("SELECT (published_at AT TIME ZONE 'UTC')::date FROM articles"))
     assert str(utc_day) == "2025-02-28"  # the case: the instant's UTC day is another
     assert stored == row == "2025-03-01"
+
+
+def test_the_maintenance_rescore_logs_how_far_it_has_gone(
+    archive: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The maintenance run's rescore (the whole archive after a topic change: a long step)
+    says in its log what it has to do and how far it has gone, a line at most every
+    PROGRESS_SECONDS and one at the end; before, nothing until it ended."""
+    import logging
+
+    import flows.maintenance
+
+    class Lines(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.INFO)
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(record.getMessage())
+
+    monkeypatch.setattr(flows.maintenance, "PROGRESS_SECONDS", 3600.0)
+    logger, handler = logging.getLogger("veille"), Lines()
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    logger.addHandler(handler)
+    try:
+        topic = load_topic()
+        outcome = flows.maintenance.rescore_when_topic_changed(topic, [topic])
+    finally:
+        logger.removeHandler(handler)
+    assert outcome.rescored == 3
+    lines = handler.lines
+    what = f"rescore with topic {topic.name} {topic.version}"
+    assert lines == [
+        f"{what}: 3 articles to do",
+        f"{what}: 3 of 3 articles done",  # the end, however soon
+        "article_topics: 3 articles to do",
+        "article_topics: 3 of 3 articles done",
+    ], lines
