@@ -26,6 +26,8 @@ class RunOutcome:
     summary: str  # one line: the counts
     problems: list[str] = field(default_factory=list)
     empty: bool = False  # nothing was due and the queue was empty
+    #: the message when ``empty``: what there was to do, and that there was nothing
+    nothing: str = "Nothing to do: no source was due and the queue was empty."
 
     @property
     def exit_code(self) -> int:
@@ -37,7 +39,7 @@ class RunOutcome:
     def message(self) -> str:
         """The state message: the verdict, then the counts."""
         if self.empty:
-            return "Nothing to do: no source was due and the queue was empty."
+            return self.nothing
         if self.status == "ok":
             return f"All good: {self.summary}."
         head = {"partial": "Partly done", "incomplete": "Incomplete"}.get(self.status, "Nothing could run")
@@ -122,7 +124,10 @@ def judge_ingest(
         problems.append(f"{counts['retry']} pages to retry")
     problems += _interrupted(interruptions, gave_up)
     if not problems:
-        return RunOutcome("ok", summary, empty=not statuses)
+        # a drain polls nothing: it says so of the queue alone
+        return RunOutcome(
+            "ok", summary, empty=not statuses, nothing="Nothing to do: no URL of the queue was due."
+        )
     return RunOutcome(_status(len(statuses) > 0, False, gave_up), summary, problems)
 
 
