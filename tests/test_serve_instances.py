@@ -190,14 +190,19 @@ def test_stopping_serve_pauses_its_schedules_on_the_users_prefect_server(
         found = _deployments(api_url)
         return set(found) == SERVED and all(d["paused"] is paused for d in found.values())
 
-    proc = _serve(sources, env, interval="60")
-    err = Lines(proc)
-    try:
-        _wait_for(lambda: served(False), 120, "veille serve did not register its deployments", err)
-        _wait_for(lambda: _scheduled(api_url) > 0, 60, "the server's scheduler made no run", err)
-    except BaseException:
-        proc.kill()
-        raise
+    def serving() -> tuple[subprocess.Popen[str], Lines]:
+        """veille serve, once its deployments are active and the server schedules their runs."""
+        proc = _serve(sources, env, interval="60")
+        err = Lines(proc)
+        try:
+            _wait_for(lambda: served(False), 120, "veille serve did not make its deployments active", err)
+            _wait_for(lambda: _scheduled(api_url) > 0, 60, "the server's scheduler made no run", err)
+        except BaseException:
+            proc.kill()
+            raise
+        return proc, err
+
+    proc, err = serving()
     took = _stop(proc, err, signal.SIGTERM)
     assert took < 20, took
     assert _wait_gone(mark, 10) == []
@@ -208,14 +213,7 @@ def test_stopping_serve_pauses_its_schedules_on_the_users_prefect_server(
     assert _scheduled(api_url) == 0
 
     # the next veille serve makes them active again
-    proc = _serve(sources, env, interval="60")
-    err = Lines(proc)
-    try:
-        _wait_for(lambda: served(False), 120, "veille serve did not resume its deployments", err)
-        _wait_for(lambda: _scheduled(api_url) > 0, 60, "the server's scheduler made no run", err)
-    except BaseException:
-        proc.kill()
-        raise
+    proc, err = serving()
     _stop(proc, err, signal.SIGINT)
     assert _wait_gone(mark, 10) == []
     assert served(True)

@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from flows.cli import main
 from monitors.archive.db import dispose_engines
-from monitors.judge.relevance import load_topic
+from monitors.judge.topic import load_topic
 
 OLD_VERSION = "0.9+oldtopic"
 CANCELLED = "canceling statement due to statement timeout"
