@@ -163,3 +163,29 @@ def test_the_command_records_it_without_importing_prefect(
     assert str(run.id) in proc.stderr
     assert (run.state.type.value, run.state.message) == ("COMPLETED", NOTHING)
     assert list(_artifacts(run.id)) == [None]
+
+
+def test_tls_settings_as_docs_operating_says(tmp_path: Path) -> None:
+    """docs/operating.md: `PREFECT_API_SSL_CERT_FILE` is the CA file for an https server, and
+    `PREFECT_API_TLS_INSECURE_SKIP_VERIFY`, which this small client does not handle, runs the
+    flows instead (no recorded run)."""
+    from prefect.settings import (
+        PREFECT_API_SSL_CERT_FILE,
+        PREFECT_API_TLS_INSECURE_SKIP_VERIFY,
+        PREFECT_API_URL,
+        temporary_settings,
+    )
+
+    from flows.record import PrefectAPI
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    https = {PREFECT_API_URL: "https://prefect.example.org/api", PREFECT_API_SSL_CERT_FILE: str(ca)}
+    with temporary_settings(updates=https):
+        api = PrefectAPI.from_settings()
+        assert api is not None and api.pool.connection_pool_kw["ca_certs"] == str(ca)
+    with temporary_settings(updates={**https, PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        api = PrefectAPI.from_settings()
+        assert api is not None and api.pool.connection_pool_kw["ca_certs"] is None
+    with temporary_settings(updates={**https, PREFECT_API_TLS_INSECURE_SKIP_VERIFY: True}):
+        assert PrefectAPI.from_settings() is None
