@@ -81,6 +81,8 @@ BAD = [
     ("VEILLE_ANALYSIS_DEADLINE", "inf", POSITIVE_SECONDS),
     ("VEILLE_ANALYSIS_DEADLINE", "31536000", POSITIVE_SECONDS),
     ("VEILLE_SCORE_MAX_LINE_BYTES", "0", AT_LEAST_1),
+    ("VEILLE_SITEMAP_MAX_FETCHES", "0", AT_LEAST_1),
+    ("VEILLE_BACKFILL_MAX_FETCHES", "0", AT_LEAST_1),
 ]
 
 
@@ -156,3 +158,27 @@ def test_the_ends_of_each_range_are_accepted(monkeypatch: pytest.MonkeyPatch) ->
     assert settings.poll_interval_minutes == INTERVAL_MINUTES_MAX
     assert settings.analysis_deadline == SECONDS_MAX and settings.min_poll_interval == INTERVAL_MAX
     assert settings.sitemap_window_days == SITEMAP_DAYS_MAX
+
+
+def test_every_numeric_setting_is_checked_here_with_the_range_env_example_gives() -> None:
+    """README: each number of .env.example comes "with its range: a value out of it stops any
+    command". Every number of Settings is refused out of its range above, and the bounds the
+    message names are written in .env.example, beside the variable or in the file's header."""
+    import re
+    import typing
+
+    from monitors.settings import Settings
+    from tests.test_docs import ENV_EXAMPLE, _example_blocks
+
+    hints = typing.get_type_hints(Settings)
+    numeric = {f"VEILLE_{name.upper()}" for name, kind in hints.items() if kind in (int, float)}
+    assert "VEILLE_TIMEOUT" in numeric and "VEILLE_ALLOW_PRIVATE_NETWORK" not in numeric
+    assert numeric - {name for name, _, _ in BAD} == set(), "numeric settings no test takes out of range"
+    blocks, header = _example_blocks(), ENV_EXAMPLE.read_text("utf-8").split("\n\n", 1)[0]
+    unsaid = [
+        (name, bound)
+        for name, _, allowed in BAD
+        for bound in re.findall(r"\d+", allowed)
+        if bound not in blocks[name].replace(",", "") and bound not in header
+    ]
+    assert unsaid == [], "bounds .env.example does not give"
