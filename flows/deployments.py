@@ -5,8 +5,9 @@ for a process work pool).
   that are due, then ingest the queue; publishes the run table and report artifacts.
 - ``veille-ingest/drain-queue``: ingest whatever the queue holds (retries that came due,
   or a backlog) half an interval after each cycle; the unit of scale-out on a work pool.
-- ``veille-maintenance/daily``: ``VEILLE_MAINTENANCE_CRON`` (Europe/Paris), source health report,
-  rescore when the topic version changed.
+- ``veille-maintenance/daily``: ``VEILLE_MAINTENANCE_CRON`` on the local clock
+  (``VEILLE_LOCAL_TIMEZONE``, Europe/Paris), source health report, rescore when the topic
+  version changed.
 
 Each deployment allows one run at a time, and a run that comes due while the previous one
 still runs is skipped, not queued (:data:`ONE_AT_A_TIME`); tasks retry on transient errors only
@@ -29,7 +30,6 @@ from flows.runs import ingest_flow, run_flow
 from monitors.settings import Settings, get_settings
 
 TAGS = ["veille"]
-TIMEZONE = "Europe/Paris"
 # Interval schedules count from this instant, so cycles land on round minutes.
 ANCHOR = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -89,10 +89,12 @@ def build_deployments(
     if minutes < 1:
         raise ValueError(f"the poll interval must be at least 1 minute, got {minutes}")
     interval = timedelta(minutes=minutes)
+    # the schedules are on the local clock, as an article's day is: "30 4 * * *" is 04:30 there
+    zone = settings.local_timezone
     cycle = _deployment(
         run_flow,
         name="poll-and-ingest",
-        schedules=[Interval(interval, anchor_date=ANCHOR, timezone=TIMEZONE)],
+        schedules=[Interval(interval, anchor_date=ANCHOR, timezone=zone)],
         concurrency_limit=ONE_AT_A_TIME,
         parameters={"sources_file": sources_file},
         tags=[*TAGS, "poll", "ingest"],
@@ -101,7 +103,7 @@ def build_deployments(
     drain = _deployment(
         ingest_flow,
         name="drain-queue",
-        schedules=[Interval(interval, anchor_date=ANCHOR + interval / 2, timezone=TIMEZONE)],
+        schedules=[Interval(interval, anchor_date=ANCHOR + interval / 2, timezone=zone)],
         concurrency_limit=ONE_AT_A_TIME,
         tags=[*TAGS, "ingest"],
         description="Ingest what the URL queue holds (retries come due, backlog).",
@@ -112,7 +114,7 @@ def build_deployments(
         schedules=[
             Cron(
                 check_cron(settings.maintenance_cron if maintenance_cron is None else maintenance_cron),
-                timezone=TIMEZONE,
+                timezone=zone,
             )
         ],
         concurrency_limit=ONE_AT_A_TIME,

@@ -62,6 +62,14 @@ def test_deployments_have_schedules_tags_and_one_run_at_a_time() -> None:
         build_deployments(get_settings(), interval_minutes=-5)
 
 
+def test_schedules_are_on_the_local_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The maintenance cron ("30 4 * * *") is 04:30 on VEILLE_LOCAL_TIMEZONE's clock, as an
+    article's day is; it was Europe/Paris whatever the setting."""
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "America/Montreal")
+    for d in build_deployments(get_settings()):
+        assert d.schedules[0].schedule.timezone == "America/Montreal", d.name
+
+
 def test_serve_command_serves_the_deployments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import flows.commands.serve
     from flows.cli import main

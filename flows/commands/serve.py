@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--maintenance-cron",
         metavar="CRON",
-        help='cron line, Europe/Paris (default: VEILLE_MAINTENANCE_CRON, "30 4 * * *")',
+        help='cron line on VEILLE_LOCAL_TIMEZONE (default: VEILLE_MAINTENANCE_CRON, "30 4 * * *")',
     )
     p.set_defaults(handler=handle)
 
