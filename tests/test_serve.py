@@ -66,8 +66,8 @@ def test_schedules_are_on_the_local_clock(monkeypatch: pytest.MonkeyPatch) -> No
     """The maintenance cron ("30 4 * * *") is 04:30 on VEILLE_LOCAL_TIMEZONE's clock, as an
     article's day is; it was Europe/Paris whatever the setting."""
     monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "America/Montreal")
-    for d in build_deployments(get_settings()):
-        assert d.schedules[0].schedule.timezone == "America/Montreal", d.name
+    for name, d in _by_name(build_deployments(get_settings())).items():
+        assert d.schedules[0].schedule.timezone == "America/Montreal", name
 
 
 def test_serve_command_serves_the_deployments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
