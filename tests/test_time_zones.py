@@ -487,6 +487,66 @@ def test_a_user_who_may_not_write_the_clock_is_told_which_clocks_differ(
             conn.execute(sa.text(f"DROP ROLE {role}"))
 
 
+def test_a_reader_granted_before_the_clock_table_still_reads_the_views(
+    new_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only role granted the archive's tables before migration 0025 (`GRANT SELECT ON ALL
+    TABLES`, which covers the tables of that moment) read every view until then; after it, each
+    view with a day said "permission denied for table veille_settings" (veille_local_timezone()
+    reads it with the reader's rights). It reads them on, and a command it runs with another
+    clock is told which clocks differ instead of going on silently."""
+    import uuid
+
+    from alembic import command
+    from sqlalchemy.engine import make_url
+
+    from monitors.archive.db import SchemaError, alembic_config, get_engine, migrate, record_local_timezone
+
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "Europe/Paris")
+    command.upgrade(alembic_config(new_database), "0024_sitemap_children_index")
+    role = f"veille_reader_{uuid.uuid4().hex[:8]}"
+    owner = sa.create_engine(new_database)
+    try:
+        with owner.begin() as conn:
+            source = conn.scalar(
+                sa.text(
+                    "INSERT INTO sources (name, kind, url, owner) VALUES ('Le Fil', 'feed', 'http://x/f',"
+                    " 'media') RETURNING id"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash, published_at,"
+                    " relevant) VALUES ('http://x/a', 'http://x/a', :s, 'Ouverture', 'Texte', 'h', :at, true)"
+                ),
+                {"s": source, "at": datetime(2025, 2, 10, 3, tzinfo=UTC)},
+            )
+            conn.execute(sa.text(f"CREATE ROLE {role} LOGIN"))
+            conn.execute(sa.text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"))
+        migrate(new_database)
+        reader = make_url(new_database).set(username=role).render_as_string(hide_password=False)
+        plain = sa.create_engine(reader)
+        try:
+            with plain.connect() as conn:
+                assert conn.scalars(sa.text("SELECT day FROM articles_with_source")).all() == [
+                    date(2025, 2, 10)
+                ]
+        finally:
+            plain.dispose()
+        monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "America/Montreal")
+        with pytest.raises(
+            SchemaError, match="on Europe/Paris's clock and VEILLE_LOCAL_TIMEZONE is America/Montreal"
+        ):
+            record_local_timezone(reader)
+    finally:
+        for url in (new_database, make_url(new_database).set(username=role).render_as_string(False)):
+            get_engine(url).dispose()
+        with owner.begin() as conn:
+            conn.execute(sa.text(f"DROP OWNED BY {role}"))
+            conn.execute(sa.text(f"DROP ROLE IF EXISTS {role}"))
+        owner.dispose()
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_backfill_until_now_ends_on_the_local_day(
     site: LocalSite,
