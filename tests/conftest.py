@@ -90,6 +90,23 @@ def new_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
         admin.dispose()
 
 
+@pytest.fixture
+def clock_restored(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The test database back on the session's clock after the test, whatever it recorded: a
+    test that runs a command with another VEILLE_LOCAL_TIMEZONE writes it in the database
+    (veille_settings), and the views of the tests after it, read without a command, counted
+    their days on it."""
+    from monitors.archive.db import migrate
+
+    before = os.environ.get("VEILLE_LOCAL_TIMEZONE")
+    yield
+    if before is None:
+        monkeypatch.delenv("VEILLE_LOCAL_TIMEZONE", raising=False)
+    else:
+        monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", before)
+    migrate(database_url)
+
+
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> sa.Engine:
     from monitors.archive.db import get_engine

@@ -207,6 +207,7 @@ def test_a_local_month_reads_the_utc_files_of_its_border_hours(
     clean_db: sa.Engine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    clock_restored: None,
     zone: str,
     inside: str,
     outside: str,

@@ -6,7 +6,6 @@ alike (whatever the database session's TimeZone), a sitemap's lastmod is no publ
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -366,22 +365,6 @@ OWN_DAYS = (
     .split("```sql\n", 1)[1]
     .split("```", 1)[0]
 )
-
-
-@pytest.fixture
-def clock_restored(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The test database back on the session's clock after the test, whatever it recorded."""
-    import os
-
-    from monitors.archive.db import migrate
-
-    before = os.environ.get("VEILLE_LOCAL_TIMEZONE")
-    yield
-    if before is None:
-        monkeypatch.delenv("VEILLE_LOCAL_TIMEZONE", raising=False)
-    else:
-        monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", before)
-    migrate(database_url)
 
 
 def test_the_views_count_days_on_the_configured_clock(
