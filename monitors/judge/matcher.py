@@ -1,10 +1,12 @@
 """Matching a topic's patterns: per-term regexes (the semantics) and one trie over them all.
 
 A pattern is a folded phrase (``textfold.fold``), bounded by token edges, its last token a prefix
-when it ends in "*". ``Term`` and ``Proximity`` keep the regexes that define what matches;
-``Matcher`` indexes every pattern set of a topic by its first token, so one pass over an article's
-tokens finds all their matches, visiting only the tokens that start a pattern. Both give the same
-matches (checked against each other in tests/test_relevance_matcher.py).
+when it ends in "*". Terms flagged ``case_sensitive`` ("IA", "AI") are matched on the folded
+text with its case kept, so Italian/Spanish "ia" and French "j'ai" do not count. ``Term`` and
+``Proximity`` keep the regexes that define what matches; ``Matcher`` indexes every pattern set of
+a topic by its first token, so one pass over an article's tokens finds all their matches,
+visiting only the tokens that start a pattern. Both give the same matches (checked against each
+other in tests/test_relevance_matcher.py).
 """
 
 from __future__ import annotations
