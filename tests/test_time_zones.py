@@ -477,7 +477,9 @@ def test_a_reader_granted_before_the_clock_table_still_reads_the_views(
     TABLES`, which covers the tables of that moment) read every view until then; after it, each
     view with a day said "permission denied for table veille_settings" (veille_local_timezone()
     reads it with the reader's rights). It reads them on, and a command it runs with another
-    clock is told which clocks differ instead of going on silently."""
+    clock is told which clocks differ instead of going on silently; on a database without the
+    row (the default clock) with the default setting, it was told that Europe/Paris differed
+    from Europe/Paris."""
     import uuid
 
     from alembic import command
@@ -521,6 +523,12 @@ def test_a_reader_granted_before_the_clock_table_still_reads_the_views(
             SchemaError, match="on Europe/Paris's clock and VEILLE_LOCAL_TIMEZONE is America/Montreal"
         ):
             record_local_timezone(reader)
+        # a database without the row (a schema-only pg_dump, a row deleted) is on the default
+        # clock, as veille_local_timezone() says: nothing to write, no error for that clock
+        with owner.begin() as conn:
+            conn.execute(sa.text("DELETE FROM veille_settings"))
+        monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "Europe/Paris")
+        record_local_timezone(reader)
     finally:
         for url in (new_database, make_url(new_database).set(username=role).render_as_string(False)):
             get_engine(url).dispose()

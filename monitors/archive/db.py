@@ -389,7 +389,8 @@ def record_local_timezone(url: str) -> None:
             stored = conn.scalar(sa.text("SELECT local_timezone FROM veille_settings"))
         except sa.exc.ProgrammingError:  # a newer veille's schema without the table
             return
-        if stored != zone:
+        # no row (a schema-only pg_dump, a row deleted): the views are on the function's default
+        if (stored or DEFAULT_LOCAL_TIMEZONE) != zone:
             try:
                 conn.execute(
                     sa.text(
