@@ -168,10 +168,32 @@ def _utc_struct(value: datetime) -> time.struct_time | None:
         return None
 
 
+#: A date that ends with an IANA zone name ("... 14:30:00 Europe/Paris", a server printing
+#: its configured zone): feedparser took it for an unknown zone, that is UTC.
+_IANA_ZONE = re.compile(r"^(?P<date>.*\d)\s+(?P<zone>[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+)$")
+
+
+def _in_named_zone(value: str) -> datetime | None:
+    """A date ending with an IANA zone name, on that zone's clock (summer time included)."""
+    m = _IANA_ZONE.match(value.strip())
+    if m is None:
+        return None
+    try:
+        zone = ZoneInfo(m["zone"])
+    except (KeyError, ValueError, OSError):  # not a zone this system knows ("Foo/Bar")
+        return None
+    local = zoneless(rfc822_in_english(m["date"]))
+    return None if local is None else local.replace(tzinfo=zone)
+
+
 def feed_date_handler(value: str) -> time.struct_time | None:
     """feedparser's first date handler: a date without a zone on the local clock (feedparser
-    reads it as UTC), an RFC 822 date as European feeds write it (:func:`rfc822_in_english`);
-    None lets feedparser's own parsers read the rest as before."""
+    reads it as UTC), one ending with an IANA zone name ("Europe/Paris") on that zone's clock,
+    an RFC 822 date as European feeds write it (:func:`rfc822_in_english`); None lets
+    feedparser's own parsers read the rest as before."""
+    named = _in_named_zone(value)
+    if named is not None:
+        return _utc_struct(named)
     fixed = rfc822_in_english(value)
     local = zoneless(fixed)
     if local is not None:

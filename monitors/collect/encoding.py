@@ -150,6 +150,20 @@ def decode_html(content: bytes, content_type: str | None = None) -> str:
     return content.decode(encoding, errors="replace")
 
 
+_XML_SPACE = b" \t\r\n"
+
+
+def xml_declaration_first(content: bytes) -> bytes:
+    """An XML body with the blank lines or spaces some servers print before ``<?xml`` (after
+    a UTF-8 BOM, if any) taken out: the declaration must come first, and libxml2's recovering
+    parser, finding it later, also dropped the entities (``&amp;``, ``&apos;``) of the text."""
+    bom = codecs.BOM_UTF8 if content.startswith(codecs.BOM_UTF8) else b""
+    body = content[len(bom) :]
+    if body[:1] in (b" ", b"\t", b"\r", b"\n") and body.lstrip(_XML_SPACE).startswith(b"<?xml"):
+        return bom + body.lstrip(_XML_SPACE)
+    return content
+
+
 def to_utf8_xml(content: bytes, content_type: str | None = None) -> bytes:
     """Re-encode an XML document (feed, sitemap) as UTF-8 with a matching declaration.
 

@@ -9,6 +9,7 @@ feedparser's shape, made into entries by the same code.
 from __future__ import annotations
 
 import calendar
+import html
 import re
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,13 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from monitors.collect.encoding import declared_charsets, detect_encoding, storable, to_utf8_xml
+from monitors.collect.encoding import (
+    declared_charsets,
+    detect_encoding,
+    storable,
+    to_utf8_xml,
+    xml_declaration_first,
+)
 from monitors.collect.json_feed import JsonFeedError, looks_like_json, parse_json_feed
 from monitors.collect.rss_fast import parse_rss
 from monitors.dates import feed_date_handler  # noqa: F401 - registers it with feedparser
@@ -116,6 +123,7 @@ def parse_feed(
     headers = {"content-location": base_url}
     if content_type:
         headers["content-type"] = content_type
+    content = xml_declaration_first(content)
     encoding = detect_encoding(content, content_type)
     if looks_like_json(content, encoding, content_type):
         return _json_feed(content, encoding, base_url)
@@ -167,8 +175,10 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
     entries: list[FeedEntry] = []
     seen: set[str] = set()
     for raw in parsed["entries"]:
-        link = raw.get("link") or next(
-            (lk.get("href") for lk in raw.get("links", []) if lk.get("href")), None
+        link = (
+            _original_link(raw)
+            or raw.get("link")
+            or next((lk.get("href") for lk in raw.get("links", []) if lk.get("href")), None)
         )
         if not link:
             guid = raw.get("id") or ""
@@ -184,8 +194,8 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
         entries.append(
             FeedEntry(
                 url=url,
-                title=storable(raw.get("title")),
-                author=storable(raw.get("author")),
+                title=storable(_plain(raw.get("title"))),
+                author=storable(_plain(raw.get("author"))),
                 summary=storable(raw.get("summary")),
                 published_at=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
                 language=storable(raw.get("language")) if isinstance(raw.get("language"), str) else None,
@@ -202,6 +212,28 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
         ttl_minutes=ttl_minutes,
         update_period_seconds=_update_period(ttl_minutes, feed),
     )
+
+
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def _plain(value: str | None) -> str | None:
+    """A title or author as text: feedparser leaves a title that looks like HTML as HTML, so
+    a double-escaped one (``L&amp;eacute;gislatives`` in the XML) kept ``&eacute;`` and a
+    bolded one its ``<b>``; the tags go, the entities are read, the spaces collapsed."""
+    if not value or ("<" not in value and "&" not in value):
+        return value
+    text = " ".join(html.unescape(_TAG.sub(" ", value)).split())
+    return text or None
+
+
+def _original_link(raw: dict[str, Any]) -> str | None:
+    """The article's own URL a FeedBurner feed gives beside its tracking redirect
+    (``feedburner:origLink``), when it is an http(s) URL."""
+    orig = raw.get("feedburner_origlink")
+    if isinstance(orig, str) and orig.strip().startswith(("http://", "https://")):
+        return orig.strip()
+    return None
 
 
 def _update_period(ttl_minutes: int | None, feed: dict) -> int | None:

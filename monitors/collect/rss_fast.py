@@ -67,6 +67,7 @@ _ITEM_READ = {
     "dc_date",
     "author",
     "dc_creator",
+    "feedburner_origlink",
 }
 _ITEM_HARMLESS = {"category", "dc_subject", "comments", "enclosure"}
 #: Media RSS in an item: ``media:content``, ``media:group`` and what they hold. feedparser
@@ -241,6 +242,8 @@ def _item(el: Any, base: str) -> dict[str, Any]:
             entry["published_parsed"] = parse_feed_date(_fix(_text(child, True).strip()))
         elif name == "dc_date":
             entry["updated_parsed"] = parse_feed_date(_fix(_text(child, True).strip()))
+        elif name == "feedburner_origlink":
+            entry["feedburner_origlink"] = _fix(_text(child).strip())
         elif name in {"author", "dc_creator"}:
             entry["author"] = _fix(_text(child, True).strip())
         elif name in _ITEM_HARMLESS:

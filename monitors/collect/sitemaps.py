@@ -12,7 +12,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from monitors.collect.encoding import to_utf8_xml
+from monitors.collect.encoding import to_utf8_xml, xml_declaration_first
 from monitors.dates import on_local_clock
 
 SITEMAP_TYPES = (
@@ -109,6 +109,7 @@ def parse_sitemap(
     """Parse a sitemap or sitemap index; raise :class:`SitemapError` for anything else."""
     if content.startswith(GZIP_MAGIC):
         content = gunzip(content, max_bytes)
+    content = xml_declaration_first(content)
     parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
     try:
         root = etree.fromstring(to_utf8_xml(content, content_type), parser)

@@ -1,0 +1,140 @@
+"""Quirks of real French news feeds and sitemaps, served locally and polled as veille polls.
+
+Each feed here is one we wrote to look like what newsrooms' CMSes print: FeedBurner's tracking
+links, double-escaped titles, a server's IANA zone name after the time, blank lines before
+``<?xml``. Both the RSS fast path and feedparser are checked where they differ.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from monitors.collect.feeds import parse_feed
+from monitors.collect.http import Client
+from monitors.collect.poll import PollOutcome, SourceState, poll_source
+from monitors.settings import Settings
+from tests.site import LocalSite
+
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+    'xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"><channel><title>La Gazette</title>'
+)
+
+
+def _rss(items: str) -> str:
+    return f"{HEAD}{items}</channel></rss>"
+
+
+def _poll(client: Client, settings: Settings, url: str, kind: str = "feed") -> PollOutcome:
+    return poll_source(client, settings, SourceState(1, "Gazette", kind, url))
+
+
+def test_feedburner_origlink_is_the_entry_url(site: LocalSite, client: Client, settings: Settings) -> None:
+    """A FeedBurner feed's <link> is its tracking redirect; the article is feedburner:origLink."""
+    body = _rss(
+        "<item><title>Budget : le 49.3 une nouvelle fois</title>"
+        "<link>https://feeds.feedburner.com/~r/lagazette/~3/Xy12/</link>"
+        f"<feedburner:origLink>{site.base}/politique/budget-49-3.html</feedburner:origLink>"
+        "<pubDate>Mon, 10 Feb 2025 14:30:00 +0100</pubDate></item>"
+        "<item><title>Sans origine</title><link>https://lagazette.test/sans-origine.html</link></item>"
+    )
+    site.add("/feedburner.xml", body, content_type="application/rss+xml")
+    out = _poll(client, settings, f"{site.base}/feedburner.xml")
+    assert out.error is None and out.warning is None
+    assert [e.url for e in out.entries] == [
+        f"{site.base}/politique/budget-49-3.html",
+        "https://lagazette.test/sans-origine.html",
+    ]
+    for fast in (True, False):
+        parsed = parse_feed(body.encode(), f"{site.base}/feedburner.xml", "application/rss+xml", fast=fast)
+        assert parsed.entries[0].url == f"{site.base}/politique/budget-49-3.html"
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_double_escaped_and_html_titles_are_plain_text(fast: bool) -> None:
+    """CMSes escape titles twice (``&amp;eacute;`` in the XML) or put markup in them: the
+    entry's title is the text a reader sees, not its HTML."""
+    body = _rss(
+        "<item><title>L&amp;eacute;gislatives : l&amp;#039;&amp;eacute;t&amp;eacute; des alliances</title>"
+        "<link>https://lagazette.test/a.html</link></item>"
+        "<item><title><![CDATA[Retraites &ndash; <b>le vote</b> &amp; ses suites]]></title>"
+        "<link>https://lagazette.test/b.html</link></item>"
+        "<item><title>Pierre &amp; Marie Curie</title><link>https://lagazette.test/c.html</link>"
+        "<author>R&amp;eacute;daction</author></item>"
+    )
+    parsed = parse_feed(body.encode(), "https://lagazette.test/rss.xml", "application/rss+xml", fast=fast)
+    assert [e.title for e in parsed.entries] == [
+        "Législatives : l'été des alliances",
+        "Retraites – le vote & ses suites",
+        "Pierre & Marie Curie",
+    ]
+    assert parsed.entries[2].author == "Rédaction"
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+@pytest.mark.parametrize(
+    ("raw", "instant"),
+    [
+        ("Mon, 10 Feb 2025 14:30:00 Europe/Paris", datetime(2025, 2, 10, 13, 30, tzinfo=UTC)),
+        ("Sun, 10 Aug 2025 14:30:00 Europe/Paris", datetime(2025, 8, 10, 12, 30, tzinfo=UTC)),
+        ("2025-08-10T14:30:00 Europe/Paris", datetime(2025, 8, 10, 12, 30, tzinfo=UTC)),
+        ("lun., 10 févr. 2025 14:30:00 America/Guadeloupe", datetime(2025, 2, 10, 18, 30, tzinfo=UTC)),
+    ],
+)
+def test_dates_ending_with_an_iana_zone_name_are_on_that_clock(
+    raw: str, instant: datetime, fast: bool
+) -> None:
+    """A server that prints its configured zone ("Europe/Paris") after the time: feedparser
+    read the unknown zone as UTC, an hour or two late."""
+    body = _rss(
+        f"<item><title>A</title><link>https://lagazette.test/a.html</link><pubDate>{raw}</pubDate></item>"
+    )
+    parsed = parse_feed(body.encode(), "https://lagazette.test/rss.xml", "application/rss+xml", fast=fast)
+    assert parsed.entries[0].published_at == instant
+
+
+def test_unknown_zone_path_is_not_a_zone() -> None:
+    body = _rss(
+        "<item><title>A</title><link>https://lagazette.test/a.html</link>"
+        "<pubDate>Mon, 10 Feb 2025 14:30:00 Nulle/Part</pubDate></item>"
+    )
+    parsed = parse_feed(body.encode(), "https://lagazette.test/rss.xml", "application/rss+xml")
+    assert parsed.entries[0].published_at in (None, datetime(2025, 2, 10, 14, 30, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("prefix", [b"\n\n  ", b"\xef\xbb\xbf\r\n"], ids=["blank-lines", "bom-then-newline"])
+def test_blank_lines_before_the_xml_declaration_are_no_malformed_feed(
+    site: LocalSite, client: Client, settings: Settings, prefix: bytes
+) -> None:
+    """A PHP include printing newlines before ``<?xml``: the feed is whole, not a warning."""
+    body = _rss("<item><title>Nîmes &amp; Alès</title><link>https://lagazette.test/a.html</link></item>")
+    site.add("/blank.xml", prefix + body.encode(), content_type="application/rss+xml; charset=utf-8")
+    out = _poll(client, settings, f"{site.base}/blank.xml")
+    assert out.error is None and out.warning is None
+    assert [e.title for e in out.entries] == ["Nîmes & Alès"]
+
+
+@pytest.mark.parametrize("ctype", ["application/octet-stream", "text/plain"])
+def test_news_sitemap_after_blank_lines_keeps_its_entities(
+    site: LocalSite, client: Client, settings: Settings, ctype: str
+) -> None:
+    """libxml2's recovering parser, finding ``<?xml`` after blank lines, dropped every entity
+    of the text: ``L&apos;État &amp; moi`` became ``LÉtat  moi``."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    body = (
+        '\n\n<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        f"<url><loc>{site.base}/politique/etat-et-moi.html</loc><news:news><news:publication>"
+        "<news:name>La Gazette</news:name><news:language>fr</news:language></news:publication>"
+        f"<news:publication_date>{now.isoformat()}</news:publication_date>"
+        "<news:title>L&apos;État &amp; moi</news:title></news:news></url></urlset>"
+    )
+    site.add("/news-sitemap.xml", body, content_type=ctype)
+    out = _poll(client, settings, f"{site.base}/news-sitemap.xml", kind="sitemap")
+    assert out.error is None
+    assert [(e.url, e.title, e.published_at) for e in out.entries] == [
+        (f"{site.base}/politique/etat-et-moi.html", "L'État & moi", now)
+    ]
