@@ -7,7 +7,10 @@ links, double-escaped titles, a server's IANA zone name after the time, blank li
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,6 +23,23 @@ from tests.site import LocalSite
 HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
     'xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"><channel><title>La Gazette</title>'
+)
+
+
+FRENCH_DAYS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
+FRENCH_MONTHS = (
+    "janv.",
+    "févr.",
+    "mars",
+    "avr.",
+    "mai",
+    "juin",
+    "juil.",
+    "août",
+    "sept.",
+    "oct.",
+    "nov.",
+    "déc.",
 )
 
 
@@ -137,4 +157,50 @@ def test_news_sitemap_after_blank_lines_keeps_its_entities(
     assert out.error is None
     assert [(e.url, e.title, e.published_at) for e in out.entries] == [
         (f"{site.base}/politique/etat-et-moi.html", "L'État & moi", now)
+    ]
+
+
+def test_sitemap_with_relative_locs_and_rfc822_dates(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """An index listing ``/sitemaps/news-1.xml.gz`` (relative, gzipped, served as
+    octet-stream) whose URLs are relative too and dated as feeds date them: every URL is
+    resolved against its sitemap, every date read (they were all lost: a relative child was
+    never fetched, a relative URL was no URL, an RFC 822 date no date)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    paris = ZoneInfo("Europe/Paris")
+    here = now.astimezone(paris)
+    month = FRENCH_MONTHS[here.month - 1]
+    zone = "CEST" if here.dst() else "CET"
+    french = f"{FRENCH_DAYS[here.weekday()]} {here:%d} {month} {here:%Y %H:%M:%S} {zone}"
+    index = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>/sitemaps/news-1.xml.gz</loc><lastmod>{now.date().isoformat()}</lastmod></sitemap>"
+        "</sitemapindex>"
+    )
+    child = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        "<url><loc>/politique/conseil-des-ministres.html</loc><news:news>"
+        f"<news:publication_date>{format_datetime(now)}</news:publication_date>"
+        "<news:title>Conseil des ministres</news:title></news:news></url>"
+        "<url><loc>societe/greve-sncf.html</loc>"
+        f"<lastmod>{french}</lastmod></url>"
+        "</urlset>"
+    )
+    site.add("/sitemap_index.xml", index, content_type="application/xml")
+    site.add(
+        "/sitemaps/news-1.xml.gz", gzip.compress(child.encode()), content_type="application/octet-stream"
+    )
+    out = _poll(client, settings, f"{site.base}/sitemap_index.xml", kind="sitemap")
+    assert out.error is None and out.warning is None
+    assert [(e.url, e.title, e.published_at) for e in out.entries] == [
+        (f"{site.base}/politique/conseil-des-ministres.html", "Conseil des ministres", now),
+        (
+            f"{site.base}/sitemaps/societe/greve-sncf.html",
+            None,
+            None,
+        ),  # lastmod: in the window, no publication
     ]

@@ -267,7 +267,9 @@ def _read_sitemap(
         result, depth = pending.pop(0)
         try:
             ctype = result.headers.get("content-type")
-            parsed = parse_sitemap(result.content or b"", ctype, settings.sitemap_max_bytes)
+            parsed = parse_sitemap(
+                result.content or b"", ctype, settings.sitemap_max_bytes, base_url=result.final_url
+            )
         except SitemapError as exc:
             if result is first:
                 outcome.error_class, outcome.error = PERMANENT, str(exc)

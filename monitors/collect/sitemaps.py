@@ -6,14 +6,17 @@ body) and the ``news:`` extension (``news:publication_date``, ``news:title``).
 
 from __future__ import annotations
 
+import calendar
+import contextlib
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from urllib.parse import urljoin
 
 from lxml import etree
 
 from monitors.collect.encoding import to_utf8_xml, xml_declaration_first
-from monitors.dates import on_local_clock
+from monitors.dates import on_local_clock, parse_feed_date
 
 SITEMAP_TYPES = (
     "application/xml",
@@ -55,13 +58,23 @@ class ParsedSitemap:
 
 def parse_date(value: str | None) -> datetime | None:
     """A W3C datetime (``2025-02-10``, ``2025-02-10T09:30:00+01:00``, ``...Z``), aware; one
-    without a zone on the local clock (a day at its local midnight: :mod:`monitors.dates`)."""
+    without a zone on the local clock (a day at its local midnight: :mod:`monitors.dates`).
+    Else a date as feeds write it (``Mon, 10 Feb 2025 14:30:00 +0100``, ``lun., 10 févr.
+    2025 ... CET``), which some CMSes print in sitemaps too, by the feeds' rules."""
     if not value or not value.strip():
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        return None
+        # only an RFC 822 date: feedparser's lenient W3C reading would take "2025-02-10T14h30"
+        # for UTC midnight
+        as_feed = None if value.strip()[:4].isdigit() else parse_feed_date(value.strip())
+        if as_feed is None:
+            return None
+        try:
+            return datetime.fromtimestamp(calendar.timegm(as_feed), tz=UTC)
+        except (OverflowError, ValueError):
+            return None
     return on_local_clock(parsed)
 
 
@@ -104,9 +117,12 @@ def _cut_short(parser: etree.XMLParser) -> str | None:
 
 
 def parse_sitemap(
-    content: bytes, content_type: str | None = None, max_bytes: int = 10 << 20
+    content: bytes, content_type: str | None = None, max_bytes: int = 10 << 20, base_url: str | None = None
 ) -> ParsedSitemap:
-    """Parse a sitemap or sitemap index; raise :class:`SitemapError` for anything else."""
+    """Parse a sitemap or sitemap index; raise :class:`SitemapError` for anything else.
+
+    A relative ``<loc>`` (sitemaps.org wants them absolute; some CMSes print ``/article.html``)
+    is resolved against ``base_url``, the sitemap's own URL."""
     if content.startswith(GZIP_MAGIC):
         content = gunzip(content, max_bytes)
     content = xml_declaration_first(content)
@@ -124,6 +140,9 @@ def parse_sitemap(
         loc = _child_text(el, "loc")
         if not loc:
             continue
+        if base_url and not loc.startswith(("http://", "https://")):
+            with contextlib.suppress(ValueError):  # a loc that is no URL: the store says why it is skipped
+                loc = urljoin(base_url, loc)
         lastmod = parse_date(_child_text(el, "lastmod"))
         if name == "sitemap":
             out.sitemaps.append(SitemapUrl(loc, lastmod))
