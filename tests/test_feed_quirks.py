@@ -83,12 +83,15 @@ def test_double_escaped_and_html_titles_are_plain_text(fast: bool) -> None:
         "<link>https://lagazette.test/b.html</link></item>"
         "<item><title>Pierre &amp; Marie Curie</title><link>https://lagazette.test/c.html</link>"
         "<author>R&amp;eacute;daction</author></item>"
+        "<item><title>Inflation &lt; 2 % en janvier, &gt; 1 % en février</title>"
+        "<link>https://lagazette.test/d.html</link></item>"
     )
     parsed = parse_feed(body.encode(), "https://lagazette.test/rss.xml", "application/rss+xml", fast=fast)
     assert [e.title for e in parsed.entries] == [
         "Législatives : l'été des alliances",
         "Retraites – le vote & ses suites",
         "Pierre & Marie Curie",
+        "Inflation < 2 % en janvier, > 1 % en février",
     ]
     assert parsed.entries[2].author == "Rédaction"
 
@@ -204,3 +207,67 @@ def test_sitemap_with_relative_locs_and_rfc822_dates(
             None,
         ),  # lastmod: in the window, no publication
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "ctype"),
+    [
+        ("feed", "text/rss+xml"),
+        ("feed", "application/x-atom+xml"),
+        ("feed", "binary/octet-stream"),  # Amazon S3's label for a file uploaded without one
+        ("sitemap", "binary/octet-stream"),
+        ("sitemap", "text/x-xml"),
+    ],
+)
+def test_feeds_and_sitemaps_under_other_xml_labels_are_read(
+    site: LocalSite, client: Client, settings: Settings, kind: str, ctype: str
+) -> None:
+    """Any XML type (``.../xml``, ``...+xml``), or S3's ``binary/octet-stream``, is a body the
+    parser decides on, as ``text/xml`` is: it was refused, "content type ... is not one veille
+    reads here"."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    if kind == "feed":
+        body = _rss(
+            f"<item><title>A</title><link>{site.base}/a.html</link><pubDate>{format_datetime(now)}</pubDate></item>"
+        )
+    else:
+        body = (
+            '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<url><loc>{site.base}/a.html</loc><lastmod>{now.isoformat()}</lastmod></url></urlset>"
+        )
+    site.add("/labelled", body, content_type=ctype)
+    out = _poll(client, settings, f"{site.base}/labelled", kind=kind)
+    assert out.error is None
+    assert [e.url for e in out.entries] == [f"{site.base}/a.html"]
+
+
+def test_an_image_is_still_no_feed(site: LocalSite, client: Client, settings: Settings) -> None:
+    site.add("/logo.png", b"\x89PNG\r\n\x1a\n", content_type="image/png")
+    out = _poll(client, settings, f"{site.base}/logo.png")
+    assert out.error_class == "permanent" and "image/png" in (out.error or "") and out.entries == []
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "cause"),
+    [
+        (b"", "application/rss+xml", "not a feed: the body is empty"),
+        (b"\r\n  \n", "text/xml", "not a feed: the body is empty"),
+        (
+            b"<!DOCTYPE html>\n<html lang=fr><head><title>Erreur 404 &ndash; Page introuvable</title></head>"
+            b"<body><h1>Oups</h1></body></html>",
+            "application/rss+xml",
+            "not a feed: an HTML page ('Erreur 404 \u2013 Page introuvable')",
+        ),
+        (b"<html><body>Maintenance</body></html>", "text/xml", "not a feed: an HTML page"),
+    ],
+    ids=["empty", "blank", "html-error-page", "html-no-title"],
+)
+def test_a_200_that_is_no_feed_says_what_it_is(
+    site: LocalSite, client: Client, settings: Settings, body: bytes, ctype: str, cause: str
+) -> None:
+    """An empty 200 or an HTML error page served as the feed: a permanent error whose reason
+    names it (it said "no RSS/Atom structure found", or a SAX parser's line and column)."""
+    site.add("/une.xml", body, content_type=ctype)
+    out = _poll(client, settings, f"{site.base}/une.xml")
+    assert out.error_class == "permanent" and out.entries == []
+    assert out.error == cause

@@ -150,8 +150,27 @@ def parse_feed(
         note = f"{replaced} character reference(s) to no character replaced by U+FFFD"
         bozo = f"{bozo}; {note}" if bozo else note
     if not parsed.get("version") and not parsed["entries"]:
-        raise FeedError(f"not a feed: {bozo or 'no RSS/Atom structure found'}")
+        raise FeedError(f"not a feed: {_what_it_is(content) or bozo or 'no RSS/Atom structure found'}")
     return _parsed_feed(parsed, base_url, bozo)
+
+
+_HTML_START = re.compile(
+    rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.I | re.S
+)
+_HTML_TITLE = re.compile(rb"<title[^>]*>([^<]{1,200})", re.I)
+
+
+def _what_it_is(content: bytes) -> str | None:
+    """What a body that is no feed is, when it says: an empty body (a server that answered
+    200 and wrote nothing) or an HTML page (an error or consent page served as 200), with its
+    title, so the error names the cause."""
+    if not content.strip():
+        return "the body is empty"
+    if not _HTML_START.match(content[:4096]):
+        return None
+    title = _HTML_TITLE.search(content[:65536])
+    named = " ".join(title.group(1).decode("utf-8", "replace").split()) if title else ""
+    return f"an HTML page ({html.unescape(named)!r})" if named else "an HTML page"
 
 
 def _json_feed(content: bytes, encoding: str, base_url: str) -> ParsedFeed:
@@ -214,7 +233,7 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
     )
 
 
-_TAG = re.compile(r"<[^<>]*>")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 
 
 def _plain(value: str | None) -> str | None:

@@ -75,6 +75,24 @@ FEED_TYPES = (
 )
 
 
+_XML_TYPE = re.compile(r"[a-z]+/(?:x-)?(?:[a-z0-9.-]+\+)?xml")
+_JSON_TYPE = re.compile(r"[a-z]+/(?:x-)?(?:[a-z0-9.-]+\+)?json")
+
+
+def accepted_type(ctype: str, accept: tuple[str, ...]) -> bool:
+    """Is ``ctype`` (lowercase, no parameters) one of ``accept``? Where XML is accepted, so is
+    any XML label (``text/rss+xml``, ``application/x-atom+xml``, ``text/x-xml``), likewise
+    for JSON, and where ``application/octet-stream`` is, Amazon S3's ``binary/octet-stream``:
+    the parser decides on the body, as it does for ``text/xml``."""
+    if ctype in accept:
+        return True
+    if _XML_TYPE.fullmatch(ctype):
+        return "application/xml" in accept
+    if _JSON_TYPE.fullmatch(ctype):
+        return "application/json" in accept
+    return ctype == "binary/octet-stream" and "application/octet-stream" in accept
+
+
 @dataclass
 class FetchResult:
     """What one GET produced, success or not."""
@@ -610,7 +628,7 @@ def _read(
             blocked=blocked is not None,
         ), drained
     ctype = hdrs.get("content-type", "").split(";")[0].strip().lower()
-    if accept is not None and ctype and ctype not in accept:
+    if accept is not None and ctype and not accepted_type(ctype, accept):
         if ctype in HTML_TYPES:  # a challenge page where a feed or sitemap was expected?
             page, drained = _peek(response, CHALLENGE_MAX_BYTES)
             if blocked := block_reason(status, response.reason or "", hdrs, page):
