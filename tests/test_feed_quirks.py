@@ -271,3 +271,42 @@ def test_a_200_that_is_no_feed_says_what_it_is(
     out = _poll(client, settings, f"{site.base}/une.xml")
     assert out.error_class == "permanent" and out.entries == []
     assert out.error == cause
+
+
+NETSCAPE = (
+    '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+    '"http://my.netscape.com/publish/formats/rss-0.91.dtd">'
+)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+@pytest.mark.parametrize(
+    "doctype", [NETSCAPE, '<!DOCTYPE rss SYSTEM "rss.dtd">', ""], ids=["netscape", "system", "none"]
+)
+def test_html_named_entities_are_read_not_dropped(doctype: str, fast: bool) -> None:
+    """HTML's ``&eacute;`` or ``&nbsp;`` in an RSS 0.91 feed that names Netscape's DTD: the
+    parser dropped them without a word ("&eacute;t&eacute;" became "t"); without a DOCTYPE
+    they were read, but the feed called malformed on every poll. CDATA is left as written."""
+    body = (
+        f'<?xml version="1.0" encoding="ISO-8859-1"?>{doctype}<rss version="0.91"><channel>'
+        "<title>Le Journal de l&rsquo;&Eacute;t&eacute;</title><language>fr</language>"
+        "<item><title>&Eacute;t&eacute;&nbsp;: la s&eacute;cheresse</title>"
+        "<link>https://lejournal.test/ete-secheresse.html</link>"
+        "<description><![CDATA[<p>Code &eacute;crit tel quel</p>]]></description></item>"
+        "</channel></rss>"
+    )
+    parsed = parse_feed(body.encode("iso-8859-1"), "https://lejournal.test/rss.xml", "text/xml", fast=fast)
+    assert parsed.bozo_reason is None
+    assert parsed.title == "Le Journal de l\u2019\u00c9t\u00e9"
+    assert [e.title for e in parsed.entries] == ["\u00c9t\u00e9\u00a0: la s\u00e9cheresse"]
+    assert parsed.entries[0].summary == "<p>Code &eacute;crit tel quel</p>"  # HTML, as written
+
+
+def test_an_entity_the_feed_declares_is_its_own() -> None:
+    body = (
+        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY eacute "E-AIGU">]><rss version="2.0"><channel>'
+        "<title>T</title><item><title>&eacute;t&eacute;</title><link>https://lejournal.test/a.html</link>"
+        "</item></channel></rss>"
+    )
+    parsed = parse_feed(body.encode(), "https://lejournal.test/rss.xml", "text/xml")
+    assert [e.title for e in parsed.entries] == ["E-AIGUtE-AIGU"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import html
+import html.entities
 import re
 import time
 from dataclasses import dataclass, field
@@ -65,6 +66,33 @@ def replace_bad_char_refs(content: bytes) -> tuple[bytes, int]:
 
     fixed = _CHAR_REF.sub(one, content)
     return (fixed, count) if count else (content, 0)
+
+
+_NAMED_REF = re.compile(rb"&([A-Za-z][A-Za-z0-9]{1,31});")
+_CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.S)
+_DECLARED = re.compile(rb"<!ENTITY\s+([A-Za-z][A-Za-z0-9]*)")
+_XML_NAMES = {b"amp", b"lt", b"gt", b"quot", b"apos"}
+
+
+def html_entities_as_refs(content: bytes) -> bytes:
+    """The body with HTML's named entities (``&eacute;``, ``&nbsp;``, ``&rsquo;``) outside
+    CDATA made numeric references, which every XML parser reads. XML knows only five names:
+    feedparser read the others through its loose parser (and called the feed malformed), or,
+    when a DOCTYPE names an external DTD (RSS 0.91's Netscape one), dropped them without a
+    word: "&eacute;t&eacute;" became "t". A name the document declares itself is left."""
+    if b"&" not in content or not _NAMED_REF.search(content):
+        return content
+    declared = set(_DECLARED.findall(content)) | _XML_NAMES
+
+    def one(m: re.Match[bytes]) -> bytes:
+        name = m.group(1)
+        text = None if name in declared else html.entities.html5.get(name.decode("ascii") + ";")
+        if text is None:
+            return m.group(0)
+        return b"".join(b"&#%d;" % ord(ch) for ch in text)
+
+    parts = _CDATA.split(content)
+    return b"".join(part if n % 2 else _NAMED_REF.sub(one, part) for n, part in enumerate(parts))
 
 
 class FeedError(ValueError):
@@ -133,6 +161,7 @@ def parse_feed(
         content = to_utf8_xml(content, content_type)
         mime = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
         headers["content-type"] = f"{mime}; charset=utf-8"
+    content = html_entities_as_refs(content)
     parsed = _parse_fast(content, headers) if fast else None
     replaced = 0
     if parsed is None:
