@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 
 from flows.commands.common import terminal_line
 from monitors.archive.db import session_scope
+from monitors.archive.store import BAD_ENTRY
 from monitors.dates import article_day
 
 if TYPE_CHECKING:
@@ -74,8 +75,9 @@ def run_report(
     lines = [f"# {title}", ""]
     if outcome is not None:
         lines += [f"**{markdown_text(outcome.message, 1000)}**", ""]
+    sources = sum(r.get("poll") != BAD_ENTRY for r in rows)
     lines += [
-        f"{len(rows)} sources polled or ingested: {totals['new_urls']} new URLs, "
+        f"{sources} sources polled or ingested: {totals['new_urls']} new URLs, "
         f"{totals['stored']} articles stored, {totals['duplicates']} duplicates, "
         f"{totals['relevant']} relevant, {totals['failed']} failed, {totals['retry']} to retry.",
         "",

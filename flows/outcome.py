@@ -79,7 +79,10 @@ def exit_code_of(state: State[Any]) -> int:
 def judge_run(rows: list[dict[str, Any]], interruptions: list[str], gave_up: bool) -> RunOutcome:
     """Judge a ``veille run`` from its per-source rows (:func:`flows.pipeline.summarize`) and
     what interrupted its workers."""
-    polled = [r for r in rows if r["poll"] != "not due"]
+    from monitors.archive.store import BAD_ENTRY
+
+    bad = [r for r in rows if r["poll"] == BAD_ENTRY]
+    polled = [r for r in rows if r["poll"] not in {"not due", BAD_ENTRY}]
     errors = [r for r in polled if r["poll"] == "error"]
     totals = {
         k: sum(int(r.get(k, 0)) for r in rows)
@@ -91,6 +94,10 @@ def judge_run(rows: list[dict[str, Any]], interruptions: list[str], gave_up: boo
         f"{totals['failed']} pages failed"
     ) + (f", {totals['retry']} to retry" if totals["retry"] else "")
     problems = []
+    if bad:  # the first one's file:line and reason; each one's is in its row
+        first = bad[0]["error"].removeprefix("skipped: ")
+        many = f"{len(bad)} bad entries" if len(bad) > 1 else "a bad entry"
+        problems.append(f"{many} of the sources file skipped ({first})")
     if errors:
         problems.append(f"{len(errors)} of {len(polled)} sources in error")
     if totals["failed"]:

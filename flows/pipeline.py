@@ -31,6 +31,7 @@ from monitors.archive import queue as claims
 from monitors.archive.db import DatabaseUnavailable, ensure_schema, get_engine, session_scope
 from monitors.archive.queue import ClaimHolder, holder_for, release_claims, renew_claims, wait_for_database
 from monitors.archive.store import (
+    BAD_ENTRY,
     PollSummary,
     apply_ingest,
     apply_polls,
@@ -44,7 +45,7 @@ from monitors.archive.store import (
 from monitors.collect.http import Client, HostThrottle, make_client
 from monitors.collect.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
 from monitors.collect.robots import ROBOTS, RobotsCache
-from monitors.collect.sources import load_sources, sources_label, sync_sources
+from monitors.collect.sources import load_sources, load_sources_file, sources_label, sync_sources
 from monitors.ingest import ArticleData, IngestOutcome, process_item
 from monitors.judge.boilerplate import site_of
 from monitors.judge.site_profiles import ProfileCache, learn
@@ -448,11 +449,13 @@ def poll_sources(
     per batch of sources (the body of the ``veille-poll`` flow)."""
     logger = run_logger()
     ensure_schema()
-    specs = load_sources(sources_file)
+    read = load_sources_file(sources_file)
     with session_scope() as session:
-        ids = sync_sources(session, specs)
+        ids = sync_sources(session, read.specs)
         due = due_sources(session, ids, force=force)
     logger.info("%d sources in %s, %d due", len(ids), sources_label(sources_file), len(due))
+    for bad in read.bad:  # left out, the others polled: each is a row of the run's report
+        logger.warning("sources file entry skipped: %s", bad)
     batches = poll_batches(due)
     futures = [submit(poll_batch_task, b, run_id, i, len(b)) for i, b in enumerate(batches)]
     summaries: list[PollSummary] = []
@@ -463,6 +466,10 @@ def poll_sources(
             reason = f"poll not recorded: {_cause(exc)}"
             logger.error("%d sources: %s", len(batch), reason)
             summaries.extend(PollSummary(source.id, "error", error=reason) for source in batch)
+    summaries += [
+        PollSummary(-number, BAD_ENTRY, error=f"skipped: {bad}", name=bad.name)
+        for number, bad in enumerate(read.bad, start=1)
+    ]
     return summaries
 
 
@@ -579,6 +586,7 @@ def summarize(polls: list[PollSummary], ingest: IngestReport, names: dict[int, s
         per[source_id]["relevant"] += int(relevant)
     rows = []
     polled = {p.source_id: p for p in polls}
+    names = names | {p.source_id: p.name for p in polls if p.name is not None}
     for source_id in sorted(set(polled) | set(per), key=lambda i: names.get(i, "")):
         p = polled.get(source_id)
         c = per[source_id]

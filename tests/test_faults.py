@@ -413,13 +413,8 @@ def test_declined_feed_entries_are_recorded_with_their_reason(db: Session) -> No
             "unknown kind",
         ),
         ('[[source]]\nname = "X"\nkind = "feed"\nowner = "media"\n', "url"),
-        (
-            '[[source]]\nname = "X"\nkind = "feed"\nurl = "https://x.fr/a"\nowner = "media"\n'
-            '[[source]]\nname = "X"\nkind = "feed"\nurl = "https://x.fr/b"\nowner = "media"\n',
-            "X",
-        ),
     ],
-    ids=["syntax", "unknown-kind", "missing-url", "duplicate-name"],
+    ids=["syntax", "unknown-kind", "missing-url"],
 )
 def test_a_bad_sources_file_stops_before_any_flow_in_one_line(
     tmp_path: Path,

@@ -58,7 +58,7 @@ def test_parses_a_valid_file() -> None:
         (GOOD.replace('name = "PCF"', 'name = "Le Monde - Pixels"'), "s.toml:9: duplicate source name"),
         (GOOD.replace('link_pattern = "/actualites/"', 'link_pattern = "(["'), "s.toml:14: bad regular"),
         (GOOD.replace('name = "PCF"\n', ""), "s.toml:8: source #2 needs a non-empty 'name'"),
-        (GOOD + "\n[[source]\n", "s.toml: not valid TOML"),
+        (GOOD + "\n[[source]\n", "s.toml:16: not valid TOML"),
         ("[feeds]\nx = 1\n", "unknown top-level key(s) ['feeds']"),
     ],
 )
@@ -134,7 +134,8 @@ def test_a_source_name_too_long_to_index_is_an_error_naming_its_line(
 ) -> None:
     """A name of 3,000 characters broke the sync with PostgreSQL's traceback (index row size
     exceeds btree maximum 2704 for "sources_name_key"); it is refused as any invalid entry is,
-    naming the file and line, exit 2, before anything is written."""
+    naming the file and line: `veille sources check` exits 2 (a run leaves it out, polling
+    the others: tests/test_sources_bad_entries.py)."""
     from flows.cli import main
 
     long_name = "Le " + _incompressible(3000, 1, "abcdefghijklmnopqrstuvwxyz0123456789 ")
@@ -146,7 +147,7 @@ def test_a_source_name_too_long_to_index_is_an_error_naming_its_line(
     )
     sources = tmp_path / "long.toml"
     sources.write_text(text, encoding="utf-8")
-    assert main(["run", "--sources", str(sources)]) == 2
+    assert main(["sources", "check", "--sources", str(sources)]) == 2
     err_text = capsys.readouterr().err
     assert f"{sources}:9: source #2's name is 3,003 characters long" in err_text
     assert "Traceback" not in err_text and "btree" not in err_text

@@ -19,17 +19,33 @@ from flows import signals
 
 def check_sources_and_topics(sources_file: str | None, names: Sequence[str] = ()) -> None:
     """Read the sources file and the topic folder before anything starts (the database, a
-    flow, a schedule): a bad one, or a source ``names`` holds that the file does not, raises
-    SourcesError or TopicError, one line with its file (and line), exit 2, instead of failing
-    inside every run (``veille run``, ``serve``, ``backfill --source``)."""
-    from monitors.collect.sources import SourcesError, load_sources, sources_path
+    flow, a schedule): a file that cannot be read or parsed, one with no valid entry, or a
+    source ``names`` holds that the file does not, raises SourcesError or TopicError, one line
+    with its file (and line), exit 2, instead of failing inside every run (``veille run``,
+    ``serve``, ``backfill --source``). Bad entries among good ones are warned of on stderr and
+    left out: the others are polled (each run's report lists them)."""
+    from monitors.collect.sources import SourcesError, load_sources_file, sources_path
     from monitors.judge.topic_set import check_topics
 
-    specs = load_sources(sources_file)
-    unknown = sorted(set(names) - {s.name for s in specs})
+    read = load_sources_file(sources_file)
+    if read.bad and not read.specs:
+        raise read.refused()
+    valid = {s.name for s in read.specs}
+    bad_names = {b.name: b for b in read.bad}
+    for name in names:
+        if name in bad_names and name not in valid:
+            raise SourcesError(f"{bad_names[name]} (source {name!r} is skipped until it is fixed)")
+    unknown = sorted(set(names) - valid)
     if unknown:
         raise SourcesError(f"{sources_path(sources_file)}: no source named {', '.join(map(repr, unknown))}")
+    warn_bad_entries(read)
     check_topics()
+
+
+def warn_bad_entries(read: Any) -> None:
+    """One stderr line per bad entry of a sources file (:class:`SourcesFile`), cause first."""
+    for bad in read.bad:
+        print(f"veille: warning: {bad} (skipped; the file's other sources are polled)", file=sys.stderr)
 
 
 def prepare_database() -> str:

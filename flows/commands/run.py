@@ -131,13 +131,21 @@ def report(rows: Any, code: int, verdict: str | None, started: float) -> int:
     else:
         print("nothing polled (no source was due; use --all to force)")
     totals = {k: sum(r[k] for r in rows) for k in ("new_urls", "stored", "duplicates", "relevant", "failed")}
-    polled = [r for r in rows if r["poll"] != "not due"]
+    from monitors.archive.store import BAD_ENTRY
+
+    polled = [r for r in rows if r["poll"] not in {"not due", BAD_ENTRY}]
     poll_errors = sum(1 for r in polled if r["poll"] == "error")
+    bad = [r["error"].removeprefix("skipped: ") for r in rows if r["poll"] == BAD_ENTRY]
     print(
         f"\n{len(polled)} sources polled ({poll_errors} with errors), {totals['new_urls']} new URLs, "
         f"{totals['stored']} stored, {totals['duplicates']} duplicates, {totals['relevant']} relevant, "
         f"{totals['failed']} pages failed, in {time.monotonic() - started:.1f}s"
     )
+    if bad:
+        many = f"{len(bad)} bad entries" if len(bad) > 1 else "a bad entry"
+        print(f"{many} of the sources file skipped (the other sources were polled):")
+        print("".join(f"  {reason}\n" for reason in bad), end="")
+        print("fix them; `veille sources check` lists them and fails while one is left")
     if poll_errors:
         print("see `SELECT name, last_error_class, last_error FROM sources WHERE consecutive_failures > 0`")
     if code:

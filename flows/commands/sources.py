@@ -90,9 +90,18 @@ def handle_list(args: argparse.Namespace) -> int:
     prepare_database()
     from monitors.archive.db import session_scope
     from monitors.collect.health import new_source_row, source_rows
-    from monitors.collect.sources import load_sources
+    from monitors.collect.sources import SourcesError, load_sources_file
 
-    specs = load_sources(args.sources) if args.sources else None
+    specs = None
+    if args.sources:
+        read = load_sources_file(args.sources)
+        specs = read.specs
+    else:  # the archive's sources; the bad entries of the file runs read are shown too
+        try:
+            read = load_sources_file()
+        except SourcesError as exc:
+            read = None
+            print(f"veille: warning: {exc} (runs stop on it)", file=sys.stderr)
     with session_scope() as session:
         rows = source_rows(session, [s.name for s in specs] if specs else None)
     if specs:
@@ -103,12 +112,15 @@ def handle_list(args: argparse.Namespace) -> int:
             "no source in the archive yet: `veille run` polls those of seeds/sources.toml "
             "(or of --sources FILE) and adds them; `veille sources --sources FILE` lists a file's"
         )
-        return 0
-    print_table(rows, width=64)
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    print(f"\n{len(rows)} sources: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    else:
+        print_table(rows, width=64)
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        print(f"\n{len(rows)} sources: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    if read is not None and read.bad:
+        print(f"\n{len(read.bad)} bad entries of {read.origin}, skipped by runs until fixed:")
+        print("".join(f"  {bad}\n" for bad in read.bad), end="")
     return 0
 
 
@@ -120,13 +132,16 @@ def handle_check(args: argparse.Namespace) -> int:
     from monitors.collect.poll import SourceState, poll_many
     from monitors.collect.robots import ROBOTS
     from monitors.collect.source_check import check_row, report_document, report_files
-    from monitors.collect.sources import DEFAULT_SOURCES, load_sources, sources_path
+    from monitors.collect.sources import DEFAULT_SOURCES, load_sources_file, sources_path
     from monitors.settings import get_settings
 
     if args.all and args.names:
         print("veille: error: give source names or --all, not both", file=sys.stderr)
         return 2
-    specs = load_sources(args.sources)
+    read = load_sources_file(args.sources)
+    if read.bad:  # a check validates: every bad entry named, nothing probed
+        raise read.refused()
+    specs = read.specs
     if args.names:
         unknown = sorted(set(args.names) - {s.name for s in specs})
         if unknown:
@@ -191,12 +206,17 @@ def _write_report(files: dict[str, str], directory: Path) -> list[Path]:
 def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
     prepare_database()
     from monitors.archive.db import session_scope
-    from monitors.collect.sources import load_sources, set_source_enabled, sync_sources
+    from monitors.collect.sources import load_sources_file, set_source_enabled, sync_sources
 
     name, file = args.name, getattr(args, "sources", None)
     spec = None
     if file:
-        spec = next((s for s in load_sources(file) if s.name == name), None)
+        read = load_sources_file(file)
+        spec = next((s for s in read.specs if s.name == name), None)
+        bad = next((b for b in read.bad if b.name == name), None)
+        if spec is None and bad is not None:
+            print(f"veille: error: {bad} (fix source {name!r} first)", file=sys.stderr)
+            return 2
         if spec is None:
             print(f"veille: error: no source named {name!r} in {file}", file=sys.stderr)
             return 2

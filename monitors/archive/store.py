@@ -75,6 +75,10 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+#: A :class:`PollSummary`'s outcome for an entry of the sources file left out as invalid.
+BAD_ENTRY = "bad entry"
+
+
 @dataclass
 class PollSummary:
     source_id: int
@@ -84,6 +88,7 @@ class PollSummary:
     error: str | None = None
     warning: str | None = None
     unread: int = 0  # child sitemaps a backfill left unread: its fetch budget was spent
+    name: str | None = None  # a bad entry of the sources file (outcome "bad entry") has no row
 
 
 def due_sources(session: Session, ids: list[int], force: bool = False) -> list[SourceState]:
