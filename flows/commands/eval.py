@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,43 @@ def _read_floors(path: Path) -> dict[str, Any]:
     if not isinstance(floors, dict):
         raise LabelledDataError(f"{path}:1: expected a JSON object of floors, got {type(floors).__name__}")
     return floors
+
+
+def _key_line(path: Path, key: str) -> int:
+    """The line of ``"key":`` in a JSON file (1 when not found)."""
+    pattern = re.compile(rf'"{re.escape(key)}"\s*:')
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if pattern.search(line):
+            return number
+    return 1
+
+
+def floor_sections(topic_names: list[str]) -> list[str]:
+    """The sections a floors file may have: our sets, the shared splits, each topic's own set."""
+    from monitors.judge.evaluation import SHARED_SPLITS
+
+    names = set(topic_names) | {p.stem.removeprefix("relevance-") for p in EVAL_DIR.glob("relevance-*.jsonl")}
+    return ["relevance", "language", *(f"relevance_{s}" for s in SHARED_SPLITS)] + sorted(
+        f"relevance_{n}" for n in names if n not in SHARED_SPLITS
+    )
+
+
+def check_floor_sections(path: Path, floors: dict[str, Any], known: list[str]) -> None:
+    """A section no report has (a misspelling: ``relevence``) was skipped as if not measured:
+    raise :class:`~monitors.judge.lines.LabelledDataError` naming the file, line and key."""
+    import difflib
+
+    from monitors.judge.lines import LabelledDataError
+
+    for section in floors:
+        if section.startswith("_") or section in known:
+            continue
+        near = difflib.get_close_matches(section, known, n=1, cutoff=0.6)
+        hint = f" ({near[0]!r} misspelt?)" if near else ""
+        raise LabelledDataError(
+            f"{path}:{_key_line(path, section)}: unknown floors section {section!r}{hint}, never"
+            f" checked; the sections: {', '.join(known)} (a key starting with _ is a comment)"
+        )
 
 
 def _prf_rows(per_label: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -267,9 +305,16 @@ def handle(args: argparse.Namespace) -> int:
     )
     from monitors.judge.lines import LabelledDataError
     from monitors.judge.topic import load_topic
+    from monitors.judge.topic_schema import TopicError
+    from monitors.judge.topic_set import topic_files
 
     topic = load_topic(args.topic)
     floors = _read_floors(Path(args.floors))
+    try:
+        names = [topic.name, *topic_files()]
+    except TopicError:  # a folder eval does not read with --topic; its other topics are not measured
+        names = [topic.name]
+    check_floor_sections(Path(args.floors), floors, floor_sections(names))
     # with what the batch adds (veille score --context; the floors apply to each item alone, as
     # the pipeline scores articles)
     relevance = evaluate_relevance(args.relevance_set, topic, in_context=True)

@@ -7,6 +7,7 @@ floors on the figures computed here so a change that degrades them fails the bui
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -63,6 +64,11 @@ def read_labelled(path: str | Path, max_line_bytes: int | None = None) -> list[d
     ``VEILLE_SCORE_MAX_LINE_BYTES``, as ``veille score``), found in bounded reads without
     holding it whole. An item without an ``id`` (docs/relevance.md's ``{"text", "title",
     "relevant"}``) is named ``FILE:LINE``, as its errors are listed."""
+    return [item for _, item in _labelled_lines(path, max_line_bytes)]
+
+
+def _labelled_lines(path: str | Path, max_line_bytes: int | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """:func:`read_labelled`'s items with their line numbers."""
     folder = Path(path).resolve().parent
     items = []
     for at, item in json_objects(path, max_line_bytes):
@@ -74,8 +80,48 @@ def read_labelled(path: str | Path, max_line_bytes: int | None = None) -> list[d
             item["text"] = text
             number = item.get("title_line")
             item["title"] = text.splitlines()[number - 1].strip() if number else item.get("title")
-        items.append(item)
+        items.append((at, item))
     return items
+
+
+def read_relevance_labelled(
+    path: str | Path, positives: Iterable[str]
+) -> tuple[list[dict[str, Any]], list[bool]]:
+    """A labelled relevance set's items and whether each is relevant (:func:`relevance_truth`)."""
+    lines = _labelled_lines(path)
+    known = set(positives)
+    return [item for _, item in lines], [relevance_truth(item, known, f"{path}:{at}") for at, item in lines]
+
+
+def _misspelt(word: str, known: Iterable[str]) -> str | None:
+    """The one of ``known`` that ``word`` looks like a misspelling of, if any."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.75)
+    return close[0] if close and close[0] != word else None
+
+
+def relevance_truth(item: dict[str, Any], positives: set[str], where: str) -> bool:
+    """Whether a labelled item is relevant: its ``relevant`` (true or false), else whether its
+    ``label`` is one of ``positives``. An item with neither (a misspelt key: ``relevent``), a
+    ``relevant`` that is not a boolean (``"false"`` was true), or a label that looks like a
+    misspelling of a positive one (``sumit``: counted as not relevant, silently) raises
+    :class:`LabelledDataError` naming ``where`` (FILE:LINE)."""
+    if "relevant" in item:
+        if not isinstance(item["relevant"], bool):
+            raise LabelledDataError(f'{where}: "relevant" must be true or false, not {item["relevant"]!r}')
+        return item["relevant"]
+    if "label" in item:
+        label = item["label"]
+        if not isinstance(label, str):
+            raise LabelledDataError(f'{where}: "label" must be a string, not {label!r}')
+        if label not in positives and (near := _misspelt(label, positives)):
+            raise LabelledDataError(
+                f"{where}: label {label!r} is not the topic's label {near!r} (misspelt?);"
+                f" the topic's labels: {', '.join(sorted(positives))}"
+            )
+        return label in positives
+    near = next((k for k in item if _misspelt(k, ("relevant", "label"))), None)
+    hint = f" ({near!r} misspelt?)" if near else ""
+    raise LabelledDataError(f'{where}: no "relevant" (true or false) nor "label"{hint}: its truth is unknown')
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -117,26 +163,25 @@ def evaluate_relevance(
     French politics without AI...), the fraction the scorer correctly does NOT flag as
     relevant, i.e. 1 - false-positive rate on the hard negatives.
     """
-    items = read_labelled(path)
     positives = set(topic.labels if positive_labels is None else positive_labels)
+    items, truths = read_relevance_labelled(path, positives)
     results = [score_item(topic, item, url=url) for item in items]
-    report = _relevance_report(topic, items, results, positives)
+    report = _relevance_report(topic, items, truths, results)
     if in_context:
-        report["in_context"] = _relevance_report(topic, items, propagate(topic, items, results), positives)
+        report["in_context"] = _relevance_report(topic, items, truths, propagate(topic, items, results))
     return report
 
 
 def _relevance_report(
-    topic: Topic, items: list[dict[str, Any]], results: list[RelevanceResult], positives: set[str]
+    topic: Topic, items: list[dict[str, Any]], truths: list[bool], results: list[RelevanceResult]
 ) -> dict[str, Any]:
-    """``evaluate_relevance``'s figures for the items' results."""
+    """``evaluate_relevance``'s figures for the items' results (``truths``: their labels)."""
     counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     kinds: dict[str, dict[str, int]] = {}
     negatives: dict[str, dict[str, list[int]]] = {}  # kind -> label -> [flagged, total]
     hard_total = hard_ok = 0
     errors: list[dict[str, Any]] = []
-    for item, result in zip(items, results, strict=True):
-        truth = bool(item["relevant"]) if "relevant" in item else item.get("label") in positives
+    for item, truth, result in zip(items, truths, results, strict=True):
         predicted = result.relevant
         key = ("t" if truth == predicted else "f") + ("p" if predicted else "n")
         counts[key] += 1
@@ -192,7 +237,13 @@ def evaluate_language(path: str | Path) -> dict[str, Any]:
 
     "und" counts as a wrong answer (the labels are all real languages).
     """
-    items = read_labelled(path)
+    items = []
+    for at, item in _labelled_lines(path):
+        if not isinstance(item.get("language"), str) or not item["language"]:
+            near = next((k for k in item if _misspelt(k, ("language",))), None)
+            hint = f" ({near!r} misspelt?)" if near else ""
+            raise LabelledDataError(f'{path}:{at}: no "language" (a code such as "fr"){hint}')
+        items.append(item)
     buckets: dict[str, list[bool]] = {"overall": [], "long_texts": [], "titles": []}
     predictions: list[tuple[str, str]] = []
     errors: list[dict[str, Any]] = []

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from monitors.judge.evaluation import LabelledDataError, read_labelled
+from monitors.judge.evaluation import LabelledDataError, read_relevance_labelled
 from monitors.judge.learned import LinearModel, dense_features, model_text, train
 from monitors.judge.relevance import score_item
 from monitors.judge.topic import Topic
@@ -60,8 +60,7 @@ def train_topic(
     """The model fitted on all of ``data``, and cross-validated figures per threshold and kind."""
     from sklearn.model_selection import GroupKFold
 
-    items = read_labelled(data)
-    labels = [bool(i["relevant"]) if "relevant" in i else i.get("label") in topic.labels for i in items]
+    items, labels = read_relevance_labelled(data, topic.labels)
     if not any(labels) or all(labels):
         raise LabelledDataError(
             f"{data}: training needs relevant and non-relevant items for topic {topic.name}"
