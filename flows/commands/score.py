@@ -29,6 +29,7 @@ with "relevance_context" naming that line, the similarity and the shared feature
 example:
   echo '{"title": "Sommet IA", "text": "Le sommet pour l action sur l IA s ouvre a Paris."}' | veille score
   echo '{"text": "Ils parlent d IA.", "url": "https://x.fr/sommet-ia-paris"}' | veille score --topic url.toml
+  veille score corpus.jsonl --topic eu_ai_act   # a topic of the folder, by name
   veille score corpus.jsonl --topic my_topic.toml > scored.jsonl
   veille score corpus.jsonl --context         # the lines as one batch
 """
@@ -44,7 +45,12 @@ def register(sub: Any) -> None:
         formatter_class=formatter,
     )
     p.add_argument("file", nargs="?", metavar="FILE", help="JSON lines to score (default, or -: stdin)")
-    p.add_argument("--topic", metavar="TOML", help="topic file (default: the AI Action Summit)")
+    p.add_argument(
+        "--topic",
+        metavar="NAME",
+        help="a topic of the topic folder (VEILLE_TOPICS_DIR), by name, or a topic file's path"
+        " (default: the AI Action Summit; in a folder of your own, its only topic)",
+    )
     p.add_argument(
         "--output",
         "-o",
@@ -62,11 +68,11 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from monitors.judge.lines import bounded_lines
-    from monitors.judge.topic import load_topic
+    from monitors.judge.topic_set import find_topic
     from monitors.settings import get_settings
 
     max_line = get_settings().score_max_line_bytes
-    topic = load_topic(args.topic)
+    topic = find_topic(args.topic)
     # bytes in, decoded line by line: a line that is not UTF-8 is an error line, not a crash;
     # one over VEILLE_SCORE_MAX_LINE_BYTES is skipped unread and is an error line too
     from_file = args.file not in (None, "-")  # "-" is stdin, as for cat and jq

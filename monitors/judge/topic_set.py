@@ -8,6 +8,7 @@ and so are two files declaring one name.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from monitors.judge.topic import DEFAULT_TOPIC_PATH, Topic, load_topic
 from monitors.judge.topic_schema import TopicError, parse_topic_file
 
 DEFAULT_TOPICS_DIR = DEFAULT_TOPIC_PATH.parent
+#: the shipped default topic's name (monitors/topics/ai_summit.toml)
+DEFAULT_TOPIC_NAME = "ai_summit"
 
 
 def topics_dir() -> Path:
@@ -76,13 +79,42 @@ def load_topics(folder: str | Path | None = None, include_inactive: bool = False
 
 
 def find_topic(name_or_path: str | None, folder: str | Path | None = None) -> Topic:
-    """A topic by file path, or by name among the folder's topics (None: the summit's file)."""
+    """A topic by name among the folder's topics (``VEILLE_TOPICS_DIR``), as ``search``,
+    ``export``, ``feed`` and ``stats`` take it, or by file path (a value ending in ``.toml`` or
+    holding a ``/``, or naming a file when no topic has that name). None: the folder's default
+    topic (:func:`default_topic_path`). An unknown name is a TopicError listing the folder's
+    topics."""
     if name_or_path is None:
-        return load_topic()
+        return load_topic(default_topic_path(folder))
     candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or candidate.is_file():
+    if candidate.suffix == ".toml" or "/" in name_or_path or os.sep in name_or_path:
         return load_topic(candidate)
-    for topic in load_topics(folder, include_inactive=True):
-        if topic.name == name_or_path:
-            return topic
-    raise TopicError(f"no topic named {name_or_path!r} in {Path(folder) if folder else topics_dir()}")
+    found = topic_files(folder)
+    if name_or_path in found:
+        return load_topic(found[name_or_path][0])
+    if candidate.is_file():
+        return load_topic(candidate)
+    where = Path(folder) if folder is not None else topics_dir()
+    raise TopicError(
+        f"no topic named {name_or_path!r} (topics in the folder {where}: {', '.join(sorted(found))};"
+        " or give a topic file's path)"
+    )
+
+
+def default_topic_path(folder: str | Path | None = None) -> Path:
+    """The topic a command scores with when none is named: in the shipped folder, the summit;
+    in ``VEILLE_TOPICS_DIR``, the topic of that name if the folder has it, else its only
+    active topic; a folder of several others is a TopicError asking for ``--topic NAME``."""
+    where = Path(folder) if folder is not None else topics_dir()
+    if where.resolve() == DEFAULT_TOPICS_DIR.resolve():
+        return DEFAULT_TOPIC_PATH
+    found = topic_files(where)
+    summit = found.get(DEFAULT_TOPIC_NAME)
+    if summit is not None and summit[1]:
+        return summit[0]
+    active = sorted(name for name, (_, is_active) in found.items() if is_active)
+    if len(active) == 1:
+        return found[active[0]][0]
+    if not active:
+        raise TopicError(f"{where}: every topic file there has active = false")
+    raise TopicError(f"{where} holds {len(active)} topics: name one with --topic NAME ({', '.join(active)})")
