@@ -60,7 +60,7 @@ def test_a_misspelt_truth_is_an_error_naming_its_line(
     with pytest.raises(LabelledDataError) as err:
         evaluate_relevance(path, load_topic())
     assert str(err.value).startswith(f"{tmp_path}/{says}")
-    code, out, err_text = _run(["eval", "--shared", str(tmp_path / "none"), "--relevance-set", str(path)])
+    code, out, err_text = _run(["eval", "--shared", str(tmp_path), "--relevance-set", str(path)])
     assert code == 2 and out == "" and err_text.startswith(f"veille: error: {tmp_path}/{says}")
 
 
@@ -75,7 +75,7 @@ def test_a_misspelt_language_key_is_an_error_naming_its_line(tmp_path: Path) -> 
     """Before: a KeyError traceback ('language')."""
     path = tmp_path / "lang.jsonl"
     path.write_text(json.dumps({"text": OTHER, "langauge": "fr"}) + "\n", "utf-8")
-    code, _, err = _run(["eval", "--shared", str(tmp_path / "none"), "--language-set", str(path)])
+    code, _, err = _run(["eval", "--shared", str(tmp_path), "--language-set", str(path)])
     assert (
         code == 2
         and err == f'veille: error: {path}:1: no "language" (a code such as "fr") (\'langauge\' misspelt?)\n'
@@ -100,7 +100,7 @@ def test_a_misspelt_floors_section_is_an_error_not_skipped(tmp_path: Path, floor
     """Before: the gate passed, the section skipped as if not measured."""
     path = tmp_path / "floors.json"
     path.write_text(floors, "utf-8")
-    code, out, err = _run(["eval", "--shared", str(tmp_path / "none"), "--floors", str(path)])
+    code, out, err = _run(["eval", "--shared", str(tmp_path), "--floors", str(path)])
     assert code == 2 and out == "", err
     assert err.startswith(
         f"veille: error: {tmp_path}/{says}, never checked; the sections: relevance, language,"

@@ -389,7 +389,7 @@ def test_eval_with_a_bad_floors_file_says_what_is_wrong(tmp_path: Path, floors: 
     JSONDecodeError, KeyError or ValueError traceback, after the whole evaluation)."""
     path = tmp_path / "floors.json"
     path.write_text(floors, "utf-8")
-    code, out, err = _run(["eval", "--shared", str(tmp_path / "none"), "--floors", str(path)])
+    code, out, err = _run(["eval", "--shared", str(tmp_path), "--floors", str(path)])
     assert code == 2, err
     assert err.startswith(f"veille: error: {tmp_path}/{message}"), err
     assert "Traceback" not in err
@@ -497,7 +497,7 @@ def test_eval_on_sets_and_floors_of_ones_own_as_docs_relevance_says(tmp_path: Pa
     argv = command.split()[1:]
     for path in (tmp_path / "rel.jsonl", tmp_path / "lang.jsonl", floors):
         argv[argv.index("FILE")] = str(path)
-    argv += ["--shared", str(tmp_path / "none")]
+    argv += ["--shared", str(tmp_path)]
     floors.write_text(json.dumps({"relevance": {"relevant.f1": 0.9}, "language": {"accuracy": 1.0}}), "utf-8")
     code, out, err = _run(argv)
     assert (code, "Traceback" in err) == (0, False), err

@@ -13,6 +13,8 @@ from flows.commands.common import (
     at_least,
     check_sources_and_topics,
     date_arg,
+    not_empty,
+    path_arg,
     prepare_database,
     print_table,
 )
@@ -53,7 +55,10 @@ def register(sub: Any) -> None:
         "--until", type=_until, metavar="DATE", help="window end, inclusive: a date to its end (default: now)"
     )
     p.add_argument(
-        "--sources", metavar="FILE", help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)"
+        "--sources",
+        metavar="FILE",
+        type=path_arg,
+        help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)",
     )
     p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
     p.add_argument(
@@ -63,7 +68,12 @@ def register(sub: Any) -> None:
         help="read the past from a web archive (Internet Archive, Common Crawl, or Common Crawl's news"
         " crawl CC-NEWS, whose monthly WARC files are read whole) instead of sitemaps",
     )
-    p.add_argument("--site", metavar="DOMAIN", help="with --from: only this site (a source must be on it)")
+    p.add_argument(
+        "--site",
+        metavar="DOMAIN",
+        type=not_empty("a domain"),
+        help="with --from: only this site (a source must be on it)",
+    )
     p.add_argument(
         "--relevant-only",
         action="store_true",

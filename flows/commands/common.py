@@ -48,6 +48,25 @@ def warn_bad_entries(read: Any) -> None:
         print(f"veille: warning: {bad} (skipped; the file's other sources are polled)", file=sys.stderr)
 
 
+def not_empty(what: str) -> Callable[[str], str]:
+    """An argparse type: any string but the empty one, a usage error naming the option (exit 2).
+    An unset shell variable gives one, and an empty value read as "not given": ``--sources ""``
+    read the default sources file, ``-o ""`` wrote to stdout or over the topic's model,
+    ``--shared ""`` read the default shared folder, ``--site ""`` backfilled every site."""
+
+    def parse(value: str) -> str:
+        if not value:
+            raise argparse.ArgumentTypeError(f"empty (an unset variable?): give {what}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+#: an argparse type: a file or folder path, not empty
+path_arg = not_empty("a file or folder")
+
+
 def prepare_database() -> str:
     """Resolve, reach and migrate the database; pin its URL for this process's tasks."""
     from monitors.archive.db import migrate

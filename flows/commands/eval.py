@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from flows.commands.common import path_arg
+
 EVAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "eval"
 CONTEXT_LABEL = "with the set as context (veille score --context)"
 
@@ -37,25 +39,33 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("--topic", metavar="TOML", help="topic file (default: the AI Action Summit)")
+    p.add_argument(
+        "--topic", metavar="TOML", type=path_arg, help="topic file (default: the AI Action Summit)"
+    )
     p.add_argument(
         "--relevance-set",
         metavar="FILE",
+        type=path_arg,
         default=str(EVAL_DIR / "relevance.jsonl"),
         help="our labelled JSON lines for relevance (default: tests/eval/relevance.jsonl)",
     )
     p.add_argument(
         "--language-set",
         metavar="FILE",
+        type=path_arg,
         default=str(EVAL_DIR / "language.jsonl"),
         help="our labelled JSON lines for language (default: tests/eval/language.jsonl)",
     )
     p.add_argument(
-        "--shared", metavar="DIR", help="folder of relevance-dev/test.jsonl (default: ../shared/eval)"
+        "--shared",
+        metavar="DIR",
+        type=path_arg,
+        help="folder of relevance-dev/test.jsonl (default: ../shared/eval)",
     )
     p.add_argument(
         "--floors",
         metavar="FILE",
+        type=path_arg,
         default=str(EVAL_DIR / "floors.json"),
         help="the minimum of each metric, JSON; exit 1 below one (default: tests/eval/floors.json)",
     )
@@ -326,6 +336,10 @@ def handle(args: argparse.Namespace) -> int:
     }
     language = evaluate_language(args.language_set)
     reports = {"relevance": relevance, "language": language}
+    if args.shared is not None and not Path(args.shared).is_dir():
+        # a typo measured nothing, with a warning, and the gate passed (exit 0)
+        why = "not a folder" if Path(args.shared).exists() else "no such folder"
+        raise LabelledDataError(f"{args.shared}: {why} (--shared DIR: the folder of relevance-dev.jsonl)")
     shared = Path(args.shared) if args.shared else shared_eval_dir()
     warnings: list[str] = []
     # each split the folder holds is measured: a folder of the dev split alone (what tuning may

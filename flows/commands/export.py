@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from flows.commands.common import date_arg, prepare_database, replaced_when_complete, unknown_topic
+from flows.commands.common import date_arg, path_arg, prepare_database, replaced_when_complete, unknown_topic
 
 EXAMPLE = """example:
   veille export --format jsonl --output archive.jsonl
@@ -36,6 +36,7 @@ def register(sub: Any) -> None:
         "--output",
         "-o",
         metavar="FILE",
+        type=path_arg,
         help="write here, not stdout (needed for parquet); FILE is replaced only once the export is complete",
     )
     p.add_argument(

@@ -10,6 +10,7 @@ from typing import Any
 
 from flows.commands.common import (
     at_least,
+    path_arg,
     prepare_database,
     replaced_when_complete,
     row_count,
@@ -38,6 +39,7 @@ def register(sub: Any) -> None:
         "--output",
         "-o",
         metavar="FILE",
+        type=path_arg,
         help="write the feed here (default: stdout); FILE is replaced only once the feed is complete",
     )
     where.add_argument(

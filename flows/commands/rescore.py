@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from flows.commands.common import prepare_database, row_count
+from flows.commands.common import path_arg, prepare_database, row_count
 
 EXAMPLE = """Only articles whose topic_version differs from the topic's are rescored (all of them
 with --all); a second rescore finds nothing to do. Language is not recomputed. Then every topic
@@ -32,7 +32,9 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("--topic", metavar="TOML", help="topic file (default: the AI Action Summit)")
+    p.add_argument(
+        "--topic", metavar="TOML", type=path_arg, help="topic file (default: the AI Action Summit)"
+    )
     p.add_argument("--all", action="store_true", help="rescore every article, whatever its topic version")
     p.add_argument(
         "--batch-size",

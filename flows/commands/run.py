@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from flows.commands.common import at_least, check_sources_and_topics, prepare_database, print_table
+from flows.commands.common import at_least, check_sources_and_topics, path_arg, prepare_database, print_table
 
 EXAMPLE = """example:
   veille run                                  # poll due sources, ingest, print a summary
@@ -25,7 +25,10 @@ def register(sub: Any) -> None:
         formatter_class=formatter,
     )
     p.add_argument(
-        "--sources", metavar="FILE", help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)"
+        "--sources",
+        metavar="FILE",
+        type=path_arg,
+        help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)",
     )
     p.add_argument("--all", action="store_true", help="poll every source, due or not")
     p.add_argument(

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from flows.commands.common import replaced_when_complete
+from flows.commands.common import path_arg, replaced_when_complete
 
 EXAMPLE = """input: one JSON object per line with "text" and optional "title", "description",
 "published_at" (ISO date, month or year: relevance weighs the topic's active period; one that
@@ -44,7 +44,9 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("file", nargs="?", metavar="FILE", help="JSON lines to score (default, or -: stdin)")
+    p.add_argument(
+        "file", nargs="?", metavar="FILE", type=path_arg, help="JSON lines to score (default, or -: stdin)"
+    )
     p.add_argument(
         "--topic",
         metavar="NAME",
@@ -55,6 +57,7 @@ def register(sub: Any) -> None:
         "--output",
         "-o",
         metavar="FILE",
+        type=path_arg,
         help="write here instead of stdout; FILE is replaced only once every line is scored",
     )
     p.add_argument(

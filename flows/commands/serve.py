@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import at_least, check_sources_and_topics, prepare_database
+from flows.commands.common import at_least, check_sources_and_topics, path_arg, prepare_database
 from monitors.settings import INTERVAL_MINUTES_MAX
 
 EXAMPLE = """example:
@@ -35,7 +35,10 @@ def register(sub: Any) -> None:
         formatter_class=formatter,
     )
     p.add_argument(
-        "--sources", metavar="FILE", help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)"
+        "--sources",
+        metavar="FILE",
+        type=path_arg,
+        help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)",
     )
     p.add_argument(
         "--interval",

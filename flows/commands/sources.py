@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import prepare_database, print_table, replaced_when_complete
+from flows.commands.common import path_arg, prepare_database, print_table, replaced_when_complete
 
 EXAMPLE = """examples:
   veille sources                          # health of every source in the archive
@@ -35,7 +35,10 @@ def register(sub: Any) -> None:
         formatter_class=formatter,
     )
     p.add_argument(
-        "--sources", metavar="FILE", help="show this file's sources (default: every source in the archive)"
+        "--sources",
+        metavar="FILE",
+        type=path_arg,
+        help="show this file's sources (default: every source in the archive)",
     )
     p.set_defaults(handler=handle_list)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
@@ -55,11 +58,13 @@ def register(sub: Any) -> None:
     c.add_argument(
         "--report-dir",
         metavar="DIR",
+        type=path_arg,
         help="where the report goes (default: the current directory); implies a report",
     )
     c.add_argument(
         "--sources",
         metavar="FILE",
+        type=path_arg,
         default=argparse.SUPPRESS,
         help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)",
     )
@@ -79,6 +84,7 @@ def register(sub: Any) -> None:
         e.add_argument(
             "--sources",
             metavar="FILE",
+            type=path_arg,
             default=argparse.SUPPRESS,
             help="also find NAME in this file, adding it to the archive if it is not there yet",
         )
@@ -132,11 +138,16 @@ def handle_check(args: argparse.Namespace) -> int:
     from monitors.collect.poll import SourceState, poll_many
     from monitors.collect.robots import ROBOTS
     from monitors.collect.source_check import check_row, report_document, report_files
-    from monitors.collect.sources import DEFAULT_SOURCES, load_sources_file, sources_path
+    from monitors.collect.sources import load_sources_file, sources_path
     from monitors.settings import get_settings
 
     if args.all and args.names:
         print("veille: error: give source names or --all, not both", file=sys.stderr)
+        return 2
+    report_dir = Path(args.report_dir or ".")
+    if (args.all or args.report_dir) and report_dir.exists() and not report_dir.is_dir():
+        # found before the probes (it failed after them, "File exists")
+        print(f"veille: error: {report_dir}: not a folder (--report-dir DIR)", file=sys.stderr)
         return 2
     read = load_sources_file(args.sources)
     if read.bad:  # a check validates: every bad entry named, nothing probed
@@ -182,11 +193,9 @@ def handle_check(args: argparse.Namespace) -> int:
     )
     print(table.getvalue() + summary, end="")
     if args.all or args.report_dir:
-        document = report_document(
-            rows, states, checked_at, Path(args.sources or DEFAULT_SOURCES), settings.user_agent
-        )
+        document = report_document(rows, states, checked_at, sources_path(args.sources), settings.user_agent)
         files = report_files(document, table.getvalue() + summary)
-        paths = _write_report(files, Path(args.report_dir or "."))
+        paths = _write_report(files, report_dir)
         print(f"report: {paths[0]}\n        {paths[1]}")
     return 0 if failed == 0 else 1
 

@@ -61,8 +61,8 @@ def _topic_name(name: str) -> str | None:
 
 def handle(args: argparse.Namespace) -> int:
     since: datetime | None = args.since
-    topic = _topic_name(args.topic) if args.topic else None
-    if args.topic and topic is None:
+    topic = _topic_name(args.topic) if args.topic is not None else None
+    if args.topic is not None and topic is None:
         return 2
     prepare_database()
     from monitors.archive.db import session_scope

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import above_zero, replaced_when_complete
+from flows.commands.common import above_zero, path_arg, replaced_when_complete
 
 EXAMPLE = """Fits a logistic regression over hashed words and character n-grams (plus the rules'
 evidence) on labelled JSON lines, prints story-grouped cross-validated precision/recall of
@@ -29,15 +29,21 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("--topic", metavar="TOML", help="topic file (default: the AI Action Summit)")
     p.add_argument(
-        "--data", metavar="FILE", help="labelled JSON lines (default: ../shared/eval/relevance-dev.jsonl)"
+        "--topic", metavar="TOML", type=path_arg, help="topic file (default: the AI Action Summit)"
+    )
+    p.add_argument(
+        "--data",
+        metavar="FILE",
+        type=path_arg,
+        help="labelled JSON lines (default: ../shared/eval/relevance-dev.jsonl)",
     )
     p.add_argument("--c", type=above_zero, default=1.0, help="inverse regularisation strength (default 1.0)")
     p.add_argument(
         "--output",
         "-o",
         metavar="FILE",
+        type=path_arg,
         help="where to write (default: the topic's [model] file); replaced only once the model is complete",
     )
     p.set_defaults(handler=handle)

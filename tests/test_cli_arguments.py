@@ -1,0 +1,114 @@
+"""The CLI's arguments, swept for bad input: an empty path or name read as "not given" (the
+default sources file, stdout, the shipped model, the default shared folder, every site), a
+--shared folder that does not exist passing the gate, a --report-dir that is a file found
+after the probes, the check report naming the wrong sources file. Each is now a one-line
+error, exit 2, before anything runs."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from tests.site import LocalSite, rss_feed, write_sources
+
+
+def _run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's usage errors
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["run", "--sources", ""], "--sources"),
+        (["serve", "--sources", ""], "--sources"),
+        (["backfill", "--since", "2025-02-01", "--sources", ""], "--sources"),
+        (["backfill", "--since", "2025-02-01", "--site", ""], "--site"),
+        (["sources", "--sources", ""], "--sources"),
+        (["sources", "check", "--sources", ""], "--sources"),
+        (["sources", "check", "--report-dir", ""], "--report-dir"),
+        (["sources", "enable", "X", "--sources", ""], "--sources"),
+        (["export", "--format", "jsonl", "--output", ""], "--output/-o"),
+        (["feed", "--output", ""], "--output/-o"),
+        (["score", "", "--output", "x.jsonl"], "FILE"),
+        (["score", "--output", ""], "--output/-o"),
+        (["eval", "--shared", ""], "--shared"),
+        (["eval", "--floors", ""], "--floors"),
+        (["eval", "--topic", ""], "--topic"),
+        (["eval", "--relevance-set", ""], "--relevance-set"),
+        (["train-topic", "--output", ""], "--output/-o"),
+        (["train-topic", "--data", ""], "--data"),
+        (["rescore", "--topic", ""], "--topic"),
+    ],
+)
+def test_an_empty_path_is_a_usage_error_naming_the_option(argv: list[str], option: str) -> None:
+    """Before: `run --sources ""` polled the default sources, `train-topic -o ""` wrote over the
+    topic's model, `eval --shared ""` read the default shared folder, `backfill --site ""`
+    backfilled every source, `feed -o ""` wrote to stdout."""
+    code, out, err = _run(argv)
+    assert (code, out) == (2, ""), err
+    last = err.strip().splitlines()[-1]
+    assert last.endswith(
+        f"error: argument {option}: empty (an unset variable?): give " + last.split("give ")[-1]
+    )
+    assert "Traceback" not in err
+
+
+def test_stories_of_an_empty_topic_name_is_an_error(database_url: str) -> None:
+    """Before: `stories --topic ""` listed every story, as if no topic was given (search,
+    export, feed and stats say no topic has that name)."""
+    code, out, err = _run(["stories", "--topic", ""])
+    assert (code, out) == (2, "")
+    assert err.startswith("veille stories: no topic ''")
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_eval_of_a_shared_folder_that_is_not_one_is_an_error(tmp_path: Path, kind: str) -> None:
+    """Before: a warning ("shared labelled sets not found"), nothing measured, exit 0: a typo in
+    a CI gate passed."""
+    shared = tmp_path / "eval"
+    if kind == "file":
+        shared.write_text("x", "utf-8")
+    code, out, err = _run(["eval", "--shared", str(shared)])
+    why = "no such folder" if kind == "missing" else "not a folder"
+    assert (code, out) == (2, "")
+    assert err == f"veille: error: {shared}: {why} (--shared DIR: the folder of relevance-dev.jsonl)\n"
+
+
+def test_sources_check_report_names_the_file_checked_and_a_bad_folder_first(
+    site: LocalSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With VEILLE_SOURCES set, the report named seeds/sources.toml and its SHA-256, not the
+    file probed. A --report-dir that is a file failed after every probe ("File exists")."""
+    site.add(
+        "/f.xml",
+        rss_feed(site.base, [("Un", "a/un.html", datetime(2025, 2, 10, tzinfo=UTC))]),
+        content_type="application/rss+xml",
+    )
+    mine = write_sources(
+        tmp_path / "mine.toml", [{"name": "A", "kind": "feed", "url": f"{site.base}/f.xml", "owner": "media"}]
+    )
+    monkeypatch.setenv("VEILLE_SOURCES", str(mine))
+    taken = tmp_path / "taken"
+    taken.write_text("", "utf-8")
+    code, out, err = _run(["sources", "check", "--report-dir", str(taken)])
+    assert (code, out) == (2, "") and err == f"veille: error: {taken}: not a folder (--report-dir DIR)\n"
+    assert not site.hits("/f.xml")  # nothing probed
+    code, out, err = _run(["sources", "check", "--report-dir", str(tmp_path / "r")])
+    assert code == 0, out + err
+    (report,) = (tmp_path / "r").glob("veille-sources-check-*.json")
+    document = json.loads(report.read_text("utf-8"))
+    assert document["sources_file"] == str(mine)
+    assert document["sources_file_sha256"] == hashlib.sha256(mine.read_bytes()).hexdigest()
