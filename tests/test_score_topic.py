@@ -81,3 +81,29 @@ def test_the_shipped_folder_still_scores_with_the_summit(monkeypatch: pytest.Mon
     monkeypatch.delenv("VEILLE_TOPICS_DIR", raising=False)
     code, out, _ = _score([])
     assert code == 0 and json.loads(out)["topic_version"] == load_topic().version
+
+
+def test_eval_rescore_and_train_topic_take_a_topic_name_too(new_database: str, tmp_path: Path) -> None:
+    """Before: `--topic eu_ai_act` was `eu_ai_act: No such file or directory` in each."""
+    empty = tmp_path / "shared"
+    empty.mkdir()  # no shared split read
+    code, out, err = _run_cli(["eval", "--topic", "eu_ai_act", "--shared", str(empty), "--json"])
+    assert code in (0, 1), err
+    assert (
+        json.loads(out)["relevance"]["topic_version"]
+        == load_topic(DEFAULT_TOPIC_PATH.parent / "eu_ai_act.toml").version
+    )
+    code, out, err = _run_cli(["rescore", "--topic", "eu_ai_act"])
+    assert code == 0, err
+    assert "left as they are: they hold topic ai_summit's scores, not eu_ai_act's" in out
+    for argv in (["rescore", "--topic", "eu_ai_ac"], ["train-topic", "--topic", "eu_ai_ac"]):
+        code, out, err = _run_cli(argv)
+        assert (code, out) == (2, "")
+        assert err.startswith("veille: error: no topic named 'eu_ai_ac' (topics in the folder "), err
+
+
+def _run_cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()

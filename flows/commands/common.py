@@ -67,6 +67,18 @@ def not_empty(what: str) -> Callable[[str], str]:
 path_arg = not_empty("a file or folder")
 
 
+def add_topic_option(parser: argparse.ArgumentParser) -> None:
+    """``--topic NAME``: a topic of the topic folder by name, or a topic file's path (eval,
+    rescore, train-topic; resolved by :func:`monitors.judge.topic_set.topic_file`)."""
+    parser.add_argument(
+        "--topic",
+        metavar="NAME",
+        type=path_arg,
+        help="a topic of the topic folder (VEILLE_TOPICS_DIR) by name, or a topic file's path"
+        " (default: the AI Action Summit)",
+    )
+
+
 def prepare_database() -> str:
     """Resolve, reach and migrate the database; pin its URL for this process's tasks."""
     from monitors.archive.db import migrate

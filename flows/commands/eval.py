@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import path_arg
+from flows.commands.common import add_topic_option, path_arg
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "eval"
 CONTEXT_LABEL = "with the set as context (veille score --context)"
@@ -39,9 +39,7 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument(
-        "--topic", metavar="TOML", type=path_arg, help="topic file (default: the AI Action Summit)"
-    )
+    add_topic_option(p)
     p.add_argument(
         "--relevance-set",
         metavar="FILE",
@@ -316,9 +314,9 @@ def handle(args: argparse.Namespace) -> int:
     from monitors.judge.lines import LabelledDataError
     from monitors.judge.topic import load_topic
     from monitors.judge.topic_schema import TopicError
-    from monitors.judge.topic_set import topic_files
+    from monitors.judge.topic_set import find_topic, topic_files
 
-    topic = load_topic(args.topic)
+    topic = find_topic(args.topic) if args.topic is not None else load_topic()
     floors = _read_floors(Path(args.floors))
     try:
         names = [topic.name, *topic_files()]

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from flows.commands.common import path_arg, prepare_database, row_count
+from flows.commands.common import add_topic_option, prepare_database, row_count
 
 EXAMPLE = """Only articles whose topic_version differs from the topic's are rescored (all of them
 with --all); a second rescore finds nothing to do. Language is not recomputed. Then every topic
@@ -32,9 +32,7 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument(
-        "--topic", metavar="TOML", type=path_arg, help="topic file (default: the AI Action Summit)"
-    )
+    add_topic_option(p)
     p.add_argument("--all", action="store_true", help="rescore every article, whatever its topic version")
     p.add_argument(
         "--batch-size",
@@ -63,9 +61,9 @@ def handle(args: argparse.Namespace) -> int:
     from monitors.archive.topic_scores import rescore_topics
     from monitors.judge.rescore import rescore
     from monitors.judge.topic import load_topic
-    from monitors.judge.topic_set import load_topics
+    from monitors.judge.topic_set import find_topic, load_topics
 
-    topic = load_topic(args.topic)
+    topic = find_topic(args.topic) if args.topic is not None else load_topic()
     # the articles' own relevance columns hold the default topic's scores (the pipeline writes
     # them with it); another topic given by --topic goes to article_topics only
     summit = topic.name == load_topic().name

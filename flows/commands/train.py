@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import above_zero, path_arg, replaced_when_complete
+from flows.commands.common import above_zero, add_topic_option, path_arg, replaced_when_complete
 
 EXAMPLE = """Fits a logistic regression over hashed words and character n-grams (plus the rules'
 evidence) on labelled JSON lines, prints story-grouped cross-validated precision/recall of
@@ -29,9 +29,7 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument(
-        "--topic", metavar="TOML", type=path_arg, help="topic file (default: the AI Action Summit)"
-    )
+    add_topic_option(p)
     p.add_argument(
         "--data",
         metavar="FILE",
@@ -55,12 +53,13 @@ def handle(args: argparse.Namespace) -> int:
     from monitors.judge.learned import NEEDS_LEARN, learn_installed
     from monitors.judge.topic import DEFAULT_TOPIC_PATH, model_path
     from monitors.judge.topic_schema import parse_topic_file
+    from monitors.judge.topic_set import topic_file
     from monitors.judge.training import train_topic
 
     if not learn_installed():
         print(f"veille: error: veille train-topic needs scikit-learn: {NEEDS_LEARN}", file=sys.stderr)
         return 2
-    topic_path = Path(args.topic) if args.topic else DEFAULT_TOPIC_PATH
+    topic_path = topic_file(args.topic) if args.topic is not None else DEFAULT_TOPIC_PATH
     data_spec, _ = parse_topic_file(topic_path)
     output = Path(args.output) if args.output else model_path(topic_path, data_spec)
     if output is None:

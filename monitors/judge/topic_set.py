@@ -79,21 +79,26 @@ def load_topics(folder: str | Path | None = None, include_inactive: bool = False
 
 
 def find_topic(name_or_path: str | None, folder: str | Path | None = None) -> Topic:
-    """A topic by name among the folder's topics (``VEILLE_TOPICS_DIR``), as ``search``,
-    ``export``, ``feed`` and ``stats`` take it, or by file path (a value ending in ``.toml`` or
-    holding a ``/``, or naming a file when no topic has that name). None: the folder's default
-    topic (:func:`default_topic_path`). An unknown name is a TopicError listing the folder's
-    topics."""
+    """A topic by name among the folder's topics or by file path (:func:`topic_file`); None:
+    the folder's default topic (:func:`default_topic_path`)."""
     if name_or_path is None:
         return load_topic(default_topic_path(folder))
+    return load_topic(topic_file(name_or_path, folder))
+
+
+def topic_file(name_or_path: str, folder: str | Path | None = None) -> Path:
+    """The file of a topic given by name among the folder's topics (``VEILLE_TOPICS_DIR``), as
+    ``search``, ``export``, ``feed`` and ``stats`` take it, or by file path (a value ending in
+    ``.toml`` or holding a ``/``, or naming a file when no topic has that name). An unknown
+    name is a TopicError listing the folder's topics."""
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml" or "/" in name_or_path or os.sep in name_or_path:
-        return load_topic(candidate)
+        return candidate
     found = topic_files(folder)
     if name_or_path in found:
-        return load_topic(found[name_or_path][0])
+        return found[name_or_path][0]
     if candidate.is_file():
-        return load_topic(candidate)
+        return candidate
     where = Path(folder) if folder is not None else topics_dir()
     raise TopicError(
         f"no topic named {name_or_path!r} (topics in the folder {where}: {', '.join(sorted(found))};"
