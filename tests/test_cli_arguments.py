@@ -112,3 +112,43 @@ def test_sources_check_report_names_the_file_checked_and_a_bad_folder_first(
     document = json.loads(report.read_text("utf-8"))
     assert document["sources_file"] == str(mine)
     assert document["sources_file_sha256"] == hashlib.sha256(mine.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("value", ["inf", "1e999", "nan"])
+def test_train_topic_c_must_be_finite(value: str) -> None:
+    """Before: `--c inf` (or 1e999, read as inf) was taken, a model without regularisation."""
+    code, out, err = _run(["train-topic", "--c", value])
+    assert (code, out) == (2, "")
+    assert err.strip().splitlines()[-1].endswith(f"argument --c: must be above 0 and finite, got {value}")
+
+
+def test_a_sources_file_without_entries_is_warned_of(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a truncated or emptied sources file made every run poll nothing, silently."""
+    import flows.commands.serve
+
+    def started(*args: object, **kwargs: object) -> None:
+        raise SystemExit(0)  # the schedule would start here: the check is done
+
+    monkeypatch.setattr(flows.commands.serve, "serve_deployments", started)
+    empty = tmp_path / "sources.toml"
+    empty.write_text("# nothing yet\n", "utf-8")
+    _, _, err = _run(["serve", "--sources", str(empty)])
+    assert err.startswith(f"veille: warning: {empty} has no [[source]] entry: no source is polled\n")
+
+
+def test_veille_sources_lists_the_bad_entries_of_the_file_runs_read(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --sources: the archive's sources, then the bad entries of VEILLE_SOURCES."""
+    mine = tmp_path / "mine.toml"
+    mine.write_text(
+        '[[source]]\nname = "A"\nkind = "feed"\nurl = "https://a.fr/"\nowner = "media"\n\n'
+        '[[source]]\nname = "B"\nkind = "feed"\nurl = "b.fr"\nowner = "media"\n',
+        "utf-8",
+    )
+    monkeypatch.setenv("VEILLE_SOURCES", str(mine))
+    code, out, _ = _run(["sources"])
+    assert code == 0
+    assert f"a bad entry of {mine}, skipped by runs until fixed:\n  {mine}:10: url must start" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import math
 import os
 import re
 import stat
@@ -38,6 +39,8 @@ def check_sources_and_topics(sources_file: str | None, names: Sequence[str] = ()
     unknown = sorted(set(names) - valid)
     if unknown:
         raise SourcesError(f"{sources_path(sources_file)}: no source named {', '.join(map(repr, unknown))}")
+    if not read.specs:  # a truncated or emptied file: every run would poll nothing, silently
+        print(f"veille: warning: {read.origin} has no [[source]] entry: no source is polled", file=sys.stderr)
     warn_bad_entries(read)
     check_topics()
 
@@ -141,13 +144,13 @@ def row_count(ceiling: int = BIGINT_MAX) -> Callable[[str], int]:
 
 
 def above_zero(value: str) -> float:
-    """An argparse type: a number above 0."""
+    """An argparse type: a finite number above 0 (``--c inf`` or ``1e999`` was taken)."""
     try:
         number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    if not 0 < number < math.inf:
+        raise argparse.ArgumentTypeError(f"must be above 0 and finite, got {value}")
     return number
 
 

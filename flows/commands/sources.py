@@ -125,7 +125,8 @@ def handle_list(args: argparse.Namespace) -> int:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
         print(f"\n{len(rows)} sources: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     if read is not None and read.bad:
-        print(f"\n{len(read.bad)} bad entries of {read.origin}, skipped by runs until fixed:")
+        many = f"{len(read.bad)} bad entries" if len(read.bad) > 1 else "a bad entry"
+        print(f"\n{many} of {read.origin}, skipped by runs until fixed:")
         print("".join(f"  {bad}\n" for bad in read.bad), end="")
     return 0
 
