@@ -190,28 +190,12 @@ def topic_from_data(data: Mapping[str, Any], raw_bytes: bytes, topic_path: Path)
     cases = []
     for spec in data.get("disambiguation", []):
         weight = float(spec.get("weight", 1.0))
-        if spec.get("patterns"):
-            cases.append(
-                Term(
-                    spec["case"],
-                    "case",
-                    weight,
-                    False,
-                    compile_patterns(spec["patterns"], False),
-                    owner=matcher.add(spec["patterns"], False),
+        for key, cased in (("patterns", False), ("case_sensitive_patterns", True)):
+            if spec.get(key):
+                regex = compile_patterns(spec[key], cased)
+                cases.append(
+                    Term(spec["case"], "case", weight, cased, regex, owner=matcher.add(spec[key], cased))
                 )
-            )
-        if spec.get("case_sensitive_patterns"):
-            cases.append(
-                Term(
-                    spec["case"],
-                    "case",
-                    weight,
-                    True,
-                    compile_patterns(spec["case_sensitive_patterns"], True),
-                    owner=matcher.add(spec["case_sensitive_patterns"], True),
-                )
-            )
     anchor_groups = tuple(g for g, spec in groups.items() if spec.get("anchor") is True)
     period_anchor_groups = tuple(g for g, spec in groups.items() if spec.get("anchor") == "in_period")
     period = data.get("period", {})
