@@ -369,7 +369,7 @@ def store_round(engine: Any, articles: list[Any], tag: str) -> list[tuple[float,
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
-    from monitors.archive.store import apply_ingest
+    from monitors.archive.articles import apply_ingest
     from monitors.ingest import IngestOutcome, QueueItem
     from monitors.judge.site_profiles import learn
 

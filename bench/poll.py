@@ -6,7 +6,7 @@ A server process (asyncio, one listening socket per feed on its own loopback add
 404 robots.txt. veille polls them through the real code path and stores into a scratch
 PostgreSQL database created for the run and dropped after. Two paths are measured:
 
-- library: ``monitors.collect.poll.poll_batches_as_completed`` + ``monitors.archive.store.apply_polls``
+- library: ``monitors.collect.poll.poll_batches_as_completed`` + ``monitors.archive.polls.apply_polls``
   (thread pool of ``VEILLE_CONCURRENCY``, one transaction per batch of 50 outcomes);
 - direct: ``flows.pipeline.poll_sources`` on the direct run's pool of threads, as ``veille
   run`` polls without a Prefect server (``flows/direct.py``), the sync of the sources file
@@ -340,7 +340,7 @@ def run_library_cycle(sources_file: str) -> tuple[int, int]:
     """Sync, then poll every source and store the outcomes in batches as they come in;
     returns (sources polled, new URLs)."""
     from monitors.archive.db import session_scope
-    from monitors.archive.store import apply_polls, due_sources
+    from monitors.archive.polls import apply_polls, due_sources
     from monitors.collect.http import HostThrottle, make_client
     from monitors.collect.poll import POLL_BATCH, poll_batches_as_completed
     from monitors.collect.robots import ROBOTS
@@ -456,7 +456,8 @@ def main(argv: list[str] | None = None) -> int:
         # Import what the cycles use before timing them (scipy and Prefect alone take seconds);
         # caches that fill on first use (public-suffix list, parse workers) are timed.
         import flows.pipeline  # noqa: F401
-        import monitors.archive.store  # noqa: F401
+        import monitors.archive.articles  # noqa: F401
+        import monitors.archive.polls  # noqa: F401
         import monitors.collect.poll  # noqa: F401
 
         for name in [p.strip() for p in args.paths.split(",") if p.strip()]:

@@ -1,4 +1,4 @@
-"""Benchmark: ``store._sitemaps_read`` (the child sitemaps read within the sitemap window, one
+"""Benchmark: ``polls._sitemaps_read`` (the child sitemaps read within the sitemap window, one
 query per batch of due sources) on a large ``fetch_log``, with and without an index of its own.
 
 A scratch database (created and dropped here) is migrated to the head and given ``--sources``
@@ -91,7 +91,7 @@ def batches(sources: int) -> list[list[int]]:
 
 def timed(engine: sa.Engine, repeat: int, sources: int) -> tuple[float, int]:
     """Median seconds of one ``_sitemaps_read`` call per batch; the children found in all."""
-    from monitors.archive.store import _sitemaps_read
+    from monitors.archive.polls import _sitemaps_read
 
     runs: list[float] = []
     found = 0

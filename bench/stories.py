@@ -11,7 +11,7 @@ does) and bulk-copied.
 After loading, ``VACUUM ANALYZE`` (what autovacuum does to an insert-only table: the key
 lookup is then an index-only scan).
 
-At each size it runs what :func:`monitors.archive.store.store_article` runs per probe article, each in
+At each size it runs what :func:`monitors.archive.articles.store_article` runs per probe article, each in
 its own transaction with the article row inserted first (not timed): the one lock statement
 (band keys and story keys, :func:`monitors.group.story_store.lock_story_keys`), the near-duplicate
 lookup (:func:`monitors.group.neardup.link_and_index`) and :func:`monitors.group.story_store.assign`

@@ -26,8 +26,8 @@ from sqlalchemy.exc import DBAPIError
 
 from flows.outcome import RunOutcome
 from flows.pipeline import _cause, _run_id, reset_runtime, runtime, transient_task
+from monitors.archive.articles import store_or_fail
 from monitors.archive.db import ensure_schema, get_engine, session_scope
-from monitors.archive.store import store_or_fail
 from monitors.collect import archives as ar
 from monitors.collect.backfill_jobs import (
     ALL_SITES,

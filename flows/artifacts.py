@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 
 from flows.commands.common import terminal_line
 from monitors.archive.db import session_scope
-from monitors.archive.store import BAD_ENTRY
+from monitors.archive.polls import BAD_ENTRY
 from monitors.dates import article_day
 
 if TYPE_CHECKING:

@@ -28,7 +28,8 @@ from flows.pipeline import (
 )
 from flows.runs import ingest_flow
 from monitors.archive.db import cancelled, session_scope
-from monitors.archive.store import PollSummary, apply_backfill, due_sources, queue_counts
+from monitors.archive.polls import PollSummary, apply_backfill, due_sources
+from monitors.archive.queue import queue_counts
 from monitors.collect.poll import PollOutcome, SourceState, poll_source
 from monitors.collect.sources import load_sources, sync_sources
 from monitors.dates import article_day

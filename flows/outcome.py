@@ -79,7 +79,7 @@ def exit_code_of(state: State[Any]) -> int:
 def judge_run(rows: list[dict[str, Any]], interruptions: list[str], gave_up: bool) -> RunOutcome:
     """Judge a ``veille run`` from its per-source rows (:func:`flows.pipeline.summarize`) and
     what interrupted its workers."""
-    from monitors.archive.store import BAD_ENTRY
+    from monitors.archive.polls import BAD_ENTRY
 
     bad = [r for r in rows if r["poll"] == BAD_ENTRY]
     polled = [r for r in rows if r["poll"] not in {"not due", BAD_ENTRY}]

@@ -28,20 +28,19 @@ from sqlalchemy.orm import Session
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from monitors.archive import queue as claims
-from monitors.archive.db import DatabaseUnavailable, ensure_schema, get_engine, session_scope
-from monitors.archive.queue import ClaimHolder, holder_for, release_claims, renew_claims, wait_for_database
-from monitors.archive.store import (
-    BAD_ENTRY,
-    PollSummary,
-    apply_ingest,
-    apply_polls,
-    cancelled,
+from monitors.archive.articles import apply_ingest, store_or_fail
+from monitors.archive.db import DatabaseUnavailable, cancelled, ensure_schema, get_engine, session_scope
+from monitors.archive.polls import BAD_ENTRY, PollSummary, apply_polls, due_sources
+from monitors.archive.queue import (
+    ClaimHolder,
     claim_items,
-    due_sources,
+    holder_for,
     queue_counts,
-    store_or_fail,
-    unstorable,
+    release_claims,
+    renew_claims,
+    wait_for_database,
 )
+from monitors.archive.write_errors import unstorable
 from monitors.collect.http import Client, HostThrottle, make_client
 from monitors.collect.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
 from monitors.collect.robots import ROBOTS, RobotsCache

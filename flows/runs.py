@@ -36,7 +36,7 @@ from flows.pipeline import (
     summarize,
     transient_task,
 )
-from monitors.archive.store import PollSummary
+from monitors.archive.polls import PollSummary
 
 #: The steps as Prefect tasks, named as the UI shows them.
 TASKS = {

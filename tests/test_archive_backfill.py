@@ -339,7 +339,7 @@ def test_a_capture_the_database_will_not_take_is_failed_alone(
 ) -> None:
     """A capture whose analysis holds a value PostgreSQL rejects (a NUL, whatever let it
     through) is settled as failed with its cause; the other captures are stored and the job
-    ends (``store.store_or_fail``, as in ``veille run``)."""
+    ends (``articles.store_or_fail``, as in ``veille run``)."""
     import flows.archive_backfill
 
     archives.snapshots = seed_snapshots()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from flows.cli import main
 from monitors.archive.models import QueuedUrl, Source
-from monitors.archive.store import apply_poll, due_sources
+from monitors.archive.polls import apply_poll, due_sources
 from monitors.collect.blocking import block_reason, challenge_service
 from monitors.collect.fallback import FALLBACK_AFTER
 from monitors.collect.health import source_rows

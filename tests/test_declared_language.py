@@ -6,8 +6,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from monitors.archive.articles import apply_ingest
 from monitors.archive.models import Source
-from monitors.archive.store import apply_ingest, apply_poll, claim_items
+from monitors.archive.polls import apply_poll
+from monitors.archive.queue import claim_items
 from monitors.collect.http import make_client
 from monitors.collect.poll import SourceState, poll_source
 from monitors.ingest import pick_declared_language, process_item

@@ -593,8 +593,8 @@ def _limits() -> list[tuple[str, str, object]]:
     from flows.artifacts import REPORT_ARTICLES, REPORT_ERRORS, TEXT_WIDTH
     from flows.commands.common import LINE_WIDTH
     from flows.direct import STEP_THREADS
+    from monitors.archive.polls import DISABLE_AFTER_FAILURES, FAILING_AFTER
     from monitors.archive.queue import CLAIM_LEASE
-    from monitors.archive.store import DISABLE_AFTER_FAILURES, FAILING_AFTER
     from monitors.archive.web_query import MAX_QUERY_WORDS
     from monitors.collect.archives import MAX_RETRY_AFTER
     from monitors.collect.fallback import FALLBACK_AFTER, PRIMARY_RETRY_AFTER

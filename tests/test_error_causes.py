@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from flows.commands.common import print_table
 from flows.maintenance import RescoreOutcome, maintenance_report
 from monitors.archive.models import Source
-from monitors.archive.store import apply_poll
+from monitors.archive.polls import apply_poll
 from monitors.collect.health import shorten_middle
 from monitors.collect.http import Client, fetch
 from monitors.collect.poll import SourceState, poll_source

@@ -374,7 +374,7 @@ def test_fetch_deadline_setting_defaults_to_three_timeouts(monkeypatch: pytest.M
 
 def test_declined_feed_entries_are_recorded_with_their_reason(db: Session) -> None:
     from monitors.archive.models import FetchLog, QueuedUrl, Source
-    from monitors.archive.store import apply_poll
+    from monitors.archive.polls import apply_poll
     from monitors.collect.feeds import parse_feed
     from monitors.collect.http import FetchResult
 
@@ -500,7 +500,7 @@ def test_a_reference_to_no_character_loses_nothing(
     ValueError, OverflowError), which lost the feed and stopped the poll; a NUL in a title made
     the source's whole poll unstorable. The reference becomes U+FFFD and the feed says so."""
     from monitors.archive.models import QueuedUrl, Source
-    from monitors.archive.store import apply_poll
+    from monitors.archive.polls import apply_poll
 
     body = rss_feed(site.base, [("Sommet REF IA", "a/1.html", NOW), ("Deux", "a/2.html", NOW)])
     body = body.replace("REF", ref)  # rss_feed escapes "&"

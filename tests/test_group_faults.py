@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from flows.cli import main
-from monitors.archive.store import store_article
+from monitors.archive.articles import store_article
 from monitors.group.copies import compare, profile
 from monitors.group.stories import features
 from monitors.group.urls import canonicalize_url
@@ -31,7 +31,7 @@ def test_a_feed_entry_with_an_over_long_url_is_declined_and_the_poll_goes_on(db:
     ProgramLimitExceeded: the queue's unique index on the canonical URL holds at most 2,704
     bytes. The entry is now declined with its reason, as other unusable links are."""
     from monitors.archive.models import FetchLog, QueuedUrl, Source
-    from monitors.archive.store import apply_poll
+    from monitors.archive.polls import apply_poll
     from monitors.collect.feeds import parse_feed
     from monitors.collect.http import FetchResult
     from monitors.collect.poll import PollOutcome

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from monitors.archive.models import FetchLog, QueuedUrl, Source
-from monitors.archive.store import apply_poll
+from monitors.archive.polls import apply_poll
 from monitors.collect.feeds import FeedError, parse_feed
 from monitors.collect.http import Client
 from monitors.collect.poll import PollOutcome, SourceState, poll_source

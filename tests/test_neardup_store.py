@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from monitors.archive.articles import store_article
 from monitors.archive.models import Source
-from monitors.archive.store import store_article
 from monitors.group.dedup import THRESHOLD, band_keys, signature, similarity, text_hash
 from monitors.group.neardup import LOCK_CLASS, link_and_index, lock_ids
 from monitors.ingest import ArticleData, IngestOutcome, QueueItem

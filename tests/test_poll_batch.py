@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from monitors import workers
 from monitors.archive.models import FetchLog, QueuedUrl, Source
-from monitors.archive.store import apply_poll, apply_polls
+from monitors.archive.polls import apply_poll, apply_polls
 from monitors.collect import parsing
 from monitors.collect.feeds import FeedEntry, FeedError, parse_feed
 from monitors.collect.http import FEED_TYPES, FetchResult, HostThrottle, fetch, make_client

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from monitors.archive.models import Source
-from monitors.archive.store import apply_poll, due_sources
+from monitors.archive.polls import apply_poll, due_sources
 from monitors.collect.feeds import FeedEntry
 from monitors.collect.http import FetchResult
 from monitors.collect.poll import PollOutcome

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from monitors.archive.models import Source
-from monitors.archive.store import apply_poll
+from monitors.archive.polls import apply_poll
 from monitors.collect.http import HTML_TYPES, Client, HostThrottle, fetch, make_client
 from monitors.collect.poll import PollOutcome, SourceState, poll_source, poll_threads
 from monitors.collect.robots import RobotsCache

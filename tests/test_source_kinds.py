@@ -275,7 +275,7 @@ def test_a_sitemap_poll_cut_short_goes_on_at_the_next_poll(
 ) -> None:
     """The next poll skips the children read since they last changed and reads those left."""
     from monitors.archive.models import Source
-    from monitors.archive.store import apply_poll, due_sources
+    from monitors.archive.polls import apply_poll, due_sources
 
     children: list[tuple[str, datetime | None]] = [
         (f"/day-{i}.xml", NOW - timedelta(hours=i + 1)) for i in range(8)
@@ -409,7 +409,7 @@ def test_the_child_sitemaps_read_are_found_by_an_index_of_their_own(db: Session)
     import sqlalchemy as sa
 
     from monitors.archive.models import Source
-    from monitors.archive.store import _sitemaps_read
+    from monitors.archive.polls import _sitemaps_read
 
     src = Source(name="children", kind="sitemap", url="http://s.example/sitemap.xml", owner="media")
     db.add(src)

@@ -136,11 +136,11 @@ def test_a_poll_record_cancelled_by_statement_timeout_fails_that_source_alone(
     """The record of a batch of polls cancelled for one source: the others are recorded and
     ingested, that source carries the cause (class transient: it stays due, polled again next
     cycle), the run is partly done, without a traceback. Before, the poll task failed."""
-    import monitors.archive.store as store
+    import monitors.archive.polls as polls
 
     pages = seed_site(site)
     site.add("/lent.xml", site.routes["/feed.xml"].body, content_type="application/rss+xml")
-    real = store._apply_batch  # noqa: SLF001
+    real = polls._apply_batch  # noqa: SLF001
 
     def slow_batch(session: Any, outcomes: list[Any], *args: Any, **kwargs: Any) -> Any:
         if any(o.fetch.url.endswith("/lent.xml") for o in outcomes):
@@ -148,7 +148,7 @@ def test_a_poll_record_cancelled_by_statement_timeout_fails_that_source_alone(
             session.execute(sa.text("SELECT pg_sleep(1)"))
         return real(session, outcomes, *args, **kwargs)
 
-    monkeypatch.setattr(store, "_apply_batch", slow_batch)
+    monkeypatch.setattr(polls, "_apply_batch", slow_batch)
     sources = write_sources(
         tmp_path / "sources.toml",
         [

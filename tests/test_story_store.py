@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from monitors.archive.store import store_article
+from monitors.archive.articles import store_article
 from monitors.group import story_store
 from monitors.group.story_store import STORY_LOCK_CLASS
 from tests.test_copies import ENGLISH, FULL, INDEPENDENT, RESPUN, SUMMARY

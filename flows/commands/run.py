@@ -134,7 +134,7 @@ def report(rows: Any, code: int, verdict: str | None, started: float) -> int:
     else:
         print("nothing polled (no source was due; use --all to force)")
     totals = {k: sum(r[k] for r in rows) for k in ("new_urls", "stored", "duplicates", "relevant", "failed")}
-    from monitors.archive.store import BAD_ENTRY
+    from monitors.archive.polls import BAD_ENTRY
 
     polled = [r for r in rows if r["poll"] not in {"not due", BAD_ENTRY}]
     poll_errors = sum(1 for r in polled if r["poll"] == "error")

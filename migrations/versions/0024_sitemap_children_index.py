@@ -1,7 +1,7 @@
 """``fetch_log_sitemap_children``: the child sitemaps a source's polls read, by source and time
 
 Each poll batch asks which child sitemaps its sources' polls read within the sitemap window
-(``store._sitemaps_read``: ``kind = 'sitemap-child'``, ``outcome = 'ok'``, ``at >= since``).
+(``polls._sitemaps_read``: ``kind = 'sitemap-child'``, ``outcome = 'ok'``, ``at >= since``).
 Only the ``source_id`` index served it, so the query read every ``fetch_log`` row of the batch's
 sources (page fetches, polls, their whole history) to keep the few child-sitemap rows of the
 last days: about 30 ms a batch of 50 sources on 2M rows, growing with the log, which is never

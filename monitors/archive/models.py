@@ -7,7 +7,7 @@ describe the head revision and are what the code queries.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -21,12 +21,18 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     SmallInteger,
+    Table,
     Text,
     UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def table(model: Any) -> Table:
+    """A model's Core table (the page and poll paths build their statements on it once)."""
+    return cast(Table, model.__table__)
 
 
 class Base(DeclarativeBase):
@@ -272,7 +278,7 @@ class FetchLog(Base):
     __tablename__ = "fetch_log"
     __table_args__ = (
         Index("fetch_log_at", "at"),
-        # the child sitemaps a source's polls read (store._sitemaps_read; migration 0024)
+        # the child sitemaps a source's polls read (polls._sitemaps_read; migration 0024)
         Index(
             "fetch_log_sitemap_children",
             "source_id",

@@ -1,4 +1,4 @@
-"""Leases on the URL queue: who holds a claimed row, and letting go of it.
+"""Leases on the URL queue: who holds a claimed row, and letting go of it; the rows per state.
 
 A worker claims rows under a token that it holds as a PostgreSQL session-level advisory lock
 on a connection of its own (:class:`ClaimHolder`). The lock lives exactly as long as that
@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy import exists, or_, select, text, update
+from sqlalchemy import exists, func, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -203,6 +203,11 @@ def renew_claims(session: Session, token: int) -> int:
         .values(claimed_at=now())
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def queue_counts(session: Session) -> dict[str, int]:
+    """How many queue rows there are in each state (pending, fetched, failed, skipped)."""
+    return dict(session.execute(select(QueuedUrl.state, func.count()).group_by(QueuedUrl.state)).all())
 
 
 def wait_for_database(engine: Engine, seconds: float, step: float = 0.5) -> bool:

@@ -22,9 +22,11 @@ from typing import Any
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
+from monitors.archive.articles import apply_ingest
 from monitors.archive.bulk import as_rows, recordset_insert
+from monitors.archive.fetch_log import insert_log_rows, log_row
 from monitors.archive.models import BackfillJob, Source
-from monitors.archive.store import CLAIM_LEASE, _insert_log_rows, _log_row, apply_ingest
+from monitors.archive.queue import CLAIM_LEASE
 from monitors.collect.archives import Capture, CdxPage
 from monitors.collect.http import PERMANENT, FetchResult
 from monitors.collect.listing import looks_like_article
@@ -225,7 +227,7 @@ def log_archive_fetches(
 ) -> None:
     """The archive requests in the fetch log (every attempt, so retries can be queried)."""
     rows = [
-        _log_row(
+        log_row(
             url=f.url,
             kind=kind,
             outcome=f.outcome,
@@ -239,7 +241,7 @@ def log_archive_fetches(
         )
         for f in fetches
     ]
-    _insert_log_rows(session, rows)
+    insert_log_rows(session, rows)
 
 
 def candidates(page: CdxPage, site_root: str) -> tuple[dict[str, Capture], list[tuple[str, str]]]:

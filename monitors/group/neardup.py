@@ -1,6 +1,6 @@
 """Near-duplicate linking in PostgreSQL: LSH band keys in ``article_bands``, clusters on ``articles``.
 
-How an article joins a cluster (called by :func:`monitors.archive.store.store_article`, in the
+How an article joins a cluster (called by :func:`monitors.archive.articles.store_article`, in the
 transaction that stores the article):
 
 1. :func:`lock_bands` takes a transaction-level advisory lock per band key of the article's

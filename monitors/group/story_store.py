@@ -1,6 +1,6 @@
 """Stories in PostgreSQL: assign a stored article to its story, and find the copies MinHash misses.
 
-Called by :func:`monitors.archive.store.store_article` in the transaction that stores the article,
+Called by :func:`monitors.archive.articles.store_article` in the transaction that stores the article,
 after :func:`monitors.group.neardup.link_and_index`:
 
 1. :func:`lock_story_keys` takes a transaction-level advisory lock per lookup key of the

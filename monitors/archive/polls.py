@@ -1,78 +1,45 @@
-"""Every database write of the pipeline: queue, sources' health, articles, fetch log.
+"""Poll outcomes written: their entries queued (``url_queue``, ``url_listings``), their fetches
+in the fetch log, the sources' health and next poll time; which sources are due.
 
 Uniqueness is the database's job (``ON CONFLICT``), so concurrent runs and re-runs are safe.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from datetime import datetime, timedelta
+from typing import Any
 
-import orjson
-import psycopg
-from psycopg.errors import ProgramLimitExceeded
-from sqlalchemy import BigInteger, Table, any_, bindparam, func, or_, select, text, update
+from sqlalchemy import BigInteger, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from monitors.archive.bulk import as_rows, recordset_insert, recordset_update
-from monitors.archive.db import cancelled, session_scope
-from monitors.archive.models import (
-    Article,
-    ArticleHtml,
-    ArticleRevision,
-    FetchLog,
-    QueuedUrl,
-    Sighting,
-    Source,
-)
-from monitors.archive.queue import CLAIM_LEASE, claim_items
-from monitors.archive.topic_scores import write_topic_scores
+from monitors.archive.db import cancelled
+from monitors.archive.fetch_log import insert_log_rows, log_row
+from monitors.archive.models import FetchLog, Source, table
+from monitors.archive.queue import now
+from monitors.archive.write_errors import UNSTORABLE, store_error, unstorable
 from monitors.collect import fallback
 from monitors.collect.blocking import BLOCKED
 from monitors.collect.http import PERMANENT, TRANSIENT
 from monitors.collect.poll import PollOutcome, SourceState
 from monitors.collect.schedule import adapt_interval, effective_interval, failure_backoff
-from monitors.group.dedup import detect_wire, diff_summary
-from monitors.group.neardup import link_and_index
-from monitors.group.story_store import assign as assign_story
-from monitors.group.story_store import lock_story_keys
 from monitors.group.urls import canonicalize_url
-from monitors.ingest import ArticleData, IngestOutcome, extraction_columns
 from monitors.judge.language import normalize_declared_language
 from monitors.settings import Settings, get_settings
 
 FAILING_AFTER = timedelta(days=3)
 DISABLE_AFTER_FAILURES = 30
-RETRY_BASE_SECONDS = 60.0
-RETRY_MAX_SECONDS = 6 * 3600.0
 
 
-#: What data can fail to be stored with: the database rejects a value (DataError), or the value
-#: cannot be sent at all (a lone surrogate psycopg cannot encode, orjson refusing it).
-UNSTORABLE: tuple[type[Exception], ...] = (DataError, psycopg.DataError, UnicodeError, orjson.JSONEncodeError)
 #: A batch of polls the database would not take as a whole: each source is then tried alone.
 _REJECTED: tuple[type[Exception], ...] = (IntegrityError, *UNSTORABLE)
-
-
-def unstorable(exc: BaseException) -> bool:
-    """Whether ``exc`` says that the data cannot be stored (:data:`UNSTORABLE`, or a value over
-    one of PostgreSQL's limits, e.g. an index row too large), as opposed to a lost database."""
-    return isinstance(exc, UNSTORABLE) or isinstance(getattr(exc, "orig", None), ProgramLimitExceeded)
-
-
 # what to catch to ask unstorable(): a limit exceeded comes wrapped as an OperationalError
-_MAYBE_UNSTORABLE: tuple[type[Exception], ...] = (*UNSTORABLE, OperationalError)
 _MAYBE_REJECTED: tuple[type[Exception], ...] = (*_REJECTED, OperationalError)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 #: A :class:`PollSummary`'s outcome for an entry of the sources file left out as invalid.
@@ -154,29 +121,6 @@ def _checked_at(suggestion: dict | None) -> datetime | None:
         return None
 
 
-def _table(model: Any) -> Table:
-    return cast(Table, model.__table__)
-
-
-# The page path's statements, built once on the tables and given their values as parameters:
-# built on the ORM classes with .values() for every page, each cost 1-2 ms of CPU in
-# SQLAlchemy (the values coerced one by one, the ORM's bulk-persistence layer around them).
-_INSERT_FETCH_LOG = insert(_table(FetchLog))
-_INSERT_ARTICLE = insert(_table(Article)).on_conflict_do_nothing().returning(_table(Article).c.id)
-_INSERT_ARTICLE_HTML = insert(_table(ArticleHtml))
-_INSERT_SIGHTING = insert(_table(Sighting)).on_conflict_do_nothing(constraint="sightings_unique")
-_LOCK_QUEUE_ROW = (
-    select(_table(QueuedUrl).c.id).where(_table(QueuedUrl).c.id == bindparam("queue_id")).with_for_update()
-)
-_UPDATE_QUEUE_ROW = update(_table(QueuedUrl)).where(_table(QueuedUrl).c.id == bindparam("queue_id"))
-
-
-def log_fetch(session: Session, *, queue_id: int | None = None, **fields: Any) -> None:
-    """Add one ``fetch_log`` row (the fields of :func:`_log_row`, plus the queue row it concerns)."""
-    # a Core INSERT, not an ORM object: one row per page, nothing reads it back in the session
-    session.execute(_INSERT_FETCH_LOG, {**_log_row(**fields), "queue_id": queue_id})
-
-
 def _queue_rows(outcome: PollOutcome) -> tuple[dict[str, dict], list[dict]]:
     """The outcome's entries as queue rows by canonical URL, and fetch-log rows for the
     entries whose URL is unusable."""
@@ -188,7 +132,7 @@ def _queue_rows(outcome: PollOutcome) -> tuple[dict[str, dict], list[dict]]:
             canonical = canonicalize_url(entry.url)
         except ValueError as exc:
             skipped.append(
-                _log_row(
+                log_row(
                     url=entry.url,
                     kind="entry",
                     outcome="skipped",
@@ -215,40 +159,11 @@ def _queue_rows(outcome: PollOutcome) -> tuple[dict[str, dict], list[dict]]:
     return rows, skipped
 
 
-def _log_row(
-    *,
-    url: str,
-    kind: str,
-    outcome: str,
-    run_id: str | None = None,
-    source_id: int | None = None,
-    status: int | None = None,
-    error_class: str | None = None,
-    reason: str | None = None,
-    size: int | None = None,
-    elapsed_ms: int | None = None,
-) -> dict:
-    """One ``fetch_log`` row with every column set, so rows can go in one multi-row insert."""
-    return {
-        "url": url,
-        "kind": kind,
-        "outcome": outcome,
-        "run_id": run_id,
-        "source_id": source_id,
-        "queue_id": None,
-        "status_code": status,
-        "error_class": error_class,
-        "reason": reason,
-        "bytes": size,
-        "elapsed_ms": elapsed_ms,
-    }
-
-
 def _poll_log_rows(outcome: PollOutcome, run_id: str | None) -> list[dict]:
     result = outcome.fetch
     rows = _poll_log_rows(outcome.primary, run_id) if outcome.primary is not None else []
     rows += [
-        _log_row(
+        log_row(
             url=result.url,
             kind="fallback" if outcome.via_fallback else outcome.kind,
             outcome=result.outcome if result.outcome == "skipped" or not outcome.error else "error",
@@ -263,7 +178,7 @@ def _poll_log_rows(outcome: PollOutcome, run_id: str | None) -> list[dict]:
     ]
     for extra in outcome.extra_fetches:
         rows.append(
-            _log_row(
+            log_row(
                 url=extra.url,
                 kind="discovery" if outcome.suggested_feeds is not None else f"{outcome.kind}-child",
                 outcome=extra.outcome,
@@ -303,7 +218,7 @@ def _enqueue_many(session: Session, outcomes: list[PollOutcome]) -> dict[int, tu
         for canonical, row in rows.items():
             owned.setdefault(canonical, row)
             listings.append({"canonical_url": canonical, "source_id": row["source_id"], "url": row["url"]})
-    _insert_log_rows(session, skipped)
+    insert_log_rows(session, skipped)
     counts = {source_id: (0, n) for source_id, n in listed.items()}
     if not owned:
         return counts
@@ -354,27 +269,6 @@ _QUEUE_INSERT = recordset_insert(
     " OR url_queue.feed_published_at IS DISTINCT FROM excluded.feed_published_at)"
     " RETURNING source_id, xmax = 0 AS inserted",
 )
-_LOG_INSERT = recordset_insert(
-    "fetch_log",
-    {
-        "url": "text",
-        "kind": "text",
-        "outcome": "text",
-        "run_id": "text",
-        "source_id": "bigint",
-        "queue_id": "bigint",
-        "status_code": "integer",
-        "error_class": "text",
-        "reason": "text",
-        "bytes": "integer",
-        "elapsed_ms": "integer",
-    },
-)
-
-
-def _insert_log_rows(session: Session, rows: list[dict]) -> None:
-    if rows:
-        session.execute(_LOG_INSERT, as_rows(rows))
 
 
 def apply_poll(
@@ -425,20 +319,14 @@ def apply_polls(
     return summaries
 
 
-def _store_error(exc: Exception) -> str:
-    """A store failure in one line: the driver's error and its DETAIL."""
-    message = str(getattr(exc, "orig", None) or exc).splitlines()[:2]
-    return "; ".join(line.strip() for line in message)
-
-
 def _record_store_failure(
     session: Session, outcome: PollOutcome, exc: Exception, run_id: str | None
 ) -> PollSummary:
-    reason = _store_error(exc) + " (could not store this poll)"
+    reason = store_error(exc) + " (could not store this poll)"
     # a statement the server cancelled may pass next time: the source stays due
     error_class = TRANSIENT if cancelled(exc) else PERMANENT
     with session.begin_nested():
-        row = _log_row(
+        row = log_row(
             url=outcome.fetch.url.replace("\x00", ""),
             kind=outcome.kind,
             outcome="error",
@@ -448,7 +336,7 @@ def _record_store_failure(
             error_class=error_class,
             reason=reason,
         )
-        _insert_log_rows(session, [row])
+        insert_log_rows(session, [row])
         session.execute(
             update(Source)
             .where(Source.id == outcome.source_id)
@@ -488,7 +376,7 @@ class SourceHealth:
     suggested_feeds: dict[str, Any] | None = None  # not read: a new discovery result, or None to keep
 
 
-_SOURCES = _table(Source)
+_SOURCES = table(Source)
 _HEALTH_READ = [f.name for f in fields(SourceHealth) if f.name != "suggested_feeds"]
 _LOCK_SOURCES = (
     select(*(_SOURCES.c[name] for name in _HEALTH_READ))
@@ -513,7 +401,7 @@ def _apply_batch(
     session.flush()  # the caller's pending changes to these sources first, as they were read
     sources = {row[0]: SourceHealth(*row) for row in session.execute(_LOCK_SOURCES, {"ids": ids})}
     present = [o for o in outcomes if o.source_id in sources]
-    _insert_log_rows(session, [row for o in present for row in _poll_log_rows(o, run_id)])
+    insert_log_rows(session, [row for o in present for row in _poll_log_rows(o, run_id)])
     counts = _enqueue_many(session, [o for o in present if not o.error])
     t = now()
     summaries = []
@@ -602,253 +490,13 @@ def _update_health(
     return summary
 
 
-def retry_delay(attempts: int, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter, never sooner than the server's Retry-After."""
-    backoff = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
-    delay = random.uniform(backoff / 2, backoff)
-    return max(delay, retry_after or 0.0)
-
-
-def apply_ingest(session: Session, out: IngestOutcome, max_attempts: int, run_id: str | None = None) -> str:
-    """Store an ingest outcome; returns what happened (stored, duplicate, unchanged, revised,
-    retry, failed, skipped)."""
-    item = out.item
-    log_fetch(
-        session,
-        url=item.url,
-        kind="page",
-        outcome=out.outcome if out.article or out.outcome != "ok" else "error",
-        run_id=run_id,
-        source_id=item.source_id,
-        queue_id=item.id,
-        status=out.status,
-        error_class=out.error_class,
-        reason=out.reason,
-        size=out.bytes,
-        elapsed_ms=out.elapsed_ms,
-    )
-    # the queue row is locked first, as before the article's locks; written once, at the end
-    # (Core statements: the ORM's load of the whole row and its flush cost more than the SQL)
-    locked = session.execute(_LOCK_QUEUE_ROW, {"queue_id": item.id}).scalar_one_or_none()
-    assert locked is not None
-    changes: dict[str, Any] = {"claimed_at": None, "claimed_by": None}
-    if out.article is None:
-        if out.error_class == TRANSIENT and item.attempts < max_attempts:
-            changes["state"] = "pending"
-            changes["reason"] = f"retry {item.attempts}/{max_attempts}: {out.reason}"
-            delay = retry_delay(item.attempts, out.retry_after)
-            changes["next_attempt_at"] = now() + timedelta(seconds=delay)
-            status = "retry"
-        else:
-            status = changes["state"] = "skipped" if out.outcome == "skipped" else "failed"
-            changes["reason"] = out.reason if out.error_class != TRANSIENT else f"gave up: {out.reason}"
-    else:
-        status, article_id = store_article(session, out)
-        _listing_sightings(session, item.id, article_id)
-        changes["state"] = "fetched"
-        changes["article_id"] = article_id
-        changes["reason"] = (
-            None if status in {"stored", "revised", "unchanged"} else status_reason(status, article_id)
-        )
-    session.execute(_UPDATE_QUEUE_ROW, {**changes, "queue_id": item.id})
-    return status
-
-
-T = TypeVar("T")
-
-
-def store_or_fail(
-    write: Callable[[Session], T],
-    out: IngestOutcome,
-    run_id: str | None,
-    settled: Callable[[str], T],
-    max_attempts: int,
-) -> T:
-    """``write(session)`` in a transaction of its own (a page's store); when the database will not
-    take the page's data, that transaction is rolled back, the page is recorded as failed with
-    the cause (fetch log and queue row, class permanent) and ``settled("failed")`` is returned,
-    so one page's bad data does not stop the worker and is not tried again on every run. A
-    store the server cancelled (:func:`cancelled`) is recorded the same way as a transient
-    failure: the page is retried later, ``settled("retry")``, and given up after
-    ``max_attempts``."""
-    try:
-        with session_scope() as session:
-            return write(session)
-    except _MAYBE_UNSTORABLE as exc:
-        if cancelled(exc):
-            out.article, out.outcome, out.error_class = None, "error", TRANSIENT
-            out.reason = f"the database cancelled the store: {_store_error(exc)}"
-            with session_scope() as session:
-                return settled(apply_ingest(session, out, max_attempts=max_attempts, run_id=run_id))
-        if not unstorable(exc):
-            raise  # the database went away: the caller waits for it and tries again
-        # the page is settled as a permanent failure, the way apply_ingest settles any other
-        reason = f"could not store this page: {type(exc).__name__}: {_store_error(exc)}"
-        out.article, out.outcome, out.error_class, out.reason = None, "error", PERMANENT, reason
-        with session_scope() as session:
-            apply_ingest(session, out, max_attempts=1, run_id=run_id)  # attempts: transient only
-        return settled("failed")
-
-
-def status_reason(status: str, article_id: int) -> str:
-    return f"same text as article {article_id}" if status == "duplicate" else status
-
-
-def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
-    """Insert the article or fold it into the one it duplicates; returns (status, article id).
-
-    A near-duplicate (different text, same story) is stored as its own row and linked to the
-    earliest copy by :mod:`monitors.group.neardup`, whose band locks are taken first.
-    """
-    a = out.article
-    assert a is not None
-    item = out.item
-    story_keys = lock_story_keys(session, a.text, a.title, a.signature)  # band locks too, first
-    keys = story_keys.bands
-    values = {
-        "canonical_url": a.canonical_url,
-        "url": a.url,
-        "source_id": item.source_id,
-        "title": a.title,
-        "author": a.author,
-        "description": a.description,
-        "published_at": a.published_at,
-        "language": a.language,
-        "language_confidence": a.language_confidence,
-        "declared_language": a.declared_language,
-        "declared_language_source": a.declared_language_source,
-        "relevance": a.relevance,
-        "relevant": a.relevant,
-        "relevance_terms": a.relevance_terms,
-        "relevance_evidence": a.relevance_evidence,
-        "topic_version": a.topic_version,
-        "text": a.text,
-        "text_hash": a.text_hash,
-        "wire": detect_wire(a.text, a.author),
-        "signature": a.signature,
-        **extraction_columns(a),
-    }
-    archived = {"archived_url": a.archived_url, "captured_at": a.captured_at} if a.archive else {}
-    article_id = session.execute(_INSERT_ARTICLE, {**values, **archived}).scalar_one_or_none()
-    if article_id is not None:
-        session.execute(
-            _INSERT_ARTICLE_HTML,
-            {"article_id": article_id, "content_type": a.content_type, "html_zlib": a.html_zlib},
-        )
-        _sighting(session, article_id, item.source_id, a)
-        write_topic_scores(session, article_id, a.topic_scores)
-        link = link_and_index(session, article_id, a.signature, keys=keys)
-        assign_story(
-            session,
-            article_id,
-            text=a.text,
-            title=a.title,
-            language=a.language,
-            at=a.published_at or now(),
-            copy_root=link.root,
-            keys=story_keys,
-            signature=a.signature,
-        )
-        return "stored", article_id
-    same_url = session.execute(
-        select(Article).where(Article.canonical_url == a.canonical_url).with_for_update()
-    ).scalar_one_or_none()
-    same_text_id = session.scalar(select(Article.id).where(Article.text_hash == a.text_hash))
-    if same_url is None or (same_text_id is not None and same_text_id != same_url.id):
-        assert same_text_id is not None, "insert conflicted on neither unique key"
-        _sighting(session, same_text_id, item.source_id, a)
-        return "duplicate", same_text_id
-    _sighting(session, same_url.id, item.source_id, a)
-    if same_url.text_hash == a.text_hash:
-        return "unchanged", same_url.id
-    session.add(
-        ArticleRevision(
-            article_id=same_url.id,
-            title=same_url.title,
-            text=same_url.text,
-            text_hash=same_url.text_hash,
-            changes=diff_summary(same_url.text, a.text, same_url.title, a.title),
-        )
-    )
-    for key, value in values.items():
-        if key not in {"canonical_url", "source_id"}:
-            setattr(same_url, key, value)
-    same_url.fetched_at = now()
-    html = session.get(ArticleHtml, same_url.id)
-    if html is not None:
-        html.html_zlib, html.content_type, html.fetched_at = a.html_zlib, a.content_type, now()
-    session.flush()
-    link = link_and_index(
-        session, same_url.id, a.signature, keys=keys, cluster_id=same_url.cluster_id, reindex=True
-    )
-    if same_url.story_id is None:
-        # a teaser too short to seed a story, now written out: grouped as a new article is (an
-        # article already in a story keeps it, a story is never re-decided)
-        assign_story(
-            session,
-            same_url.id,
-            text=a.text,
-            title=a.title,
-            language=a.language,
-            at=a.published_at or same_url.fetched_at,
-            copy_root=link.root if link.root != same_url.id else None,
-            keys=story_keys,
-            # a cluster's root is linked to nothing else (its copies point to it)
-            signature=a.signature if link.root is None else None,
-        )
-    write_topic_scores(session, same_url.id, a.topic_scores)
-    return "revised", same_url.id
-
-
-def _sighting(session: Session, article_id: int, source_id: int, a: ArticleData) -> None:
-    """The source saw the article at ``a.url`` (in a web archive, when ``a`` is a capture)."""
-    session.execute(
-        _INSERT_SIGHTING,
-        {
-            "article_id": article_id,
-            "source_id": source_id,
-            "url": a.url,
-            "archive": a.archive,
-            "archived_url": a.archived_url,
-        },
-    )
-
-
-def _listing_sightings(session: Session, queue_id: int, article_id: int) -> None:
-    """Every source that listed the queue row's URL saw the article it led to."""
-    session.execute(
-        text(
-            "INSERT INTO sightings (article_id, source_id, url)"
-            " SELECT :article_id, source_id, url FROM url_listings WHERE queue_id = :queue_id"
-            " ON CONFLICT DO NOTHING"
-        ),
-        {"article_id": article_id, "queue_id": queue_id},
-    )
-
-
-def queue_counts(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(QueuedUrl.state, func.count()).group_by(QueuedUrl.state)).all())
-
-
-__all__ = [
-    "CLAIM_LEASE",
-    "PollSummary",
-    "apply_ingest",
-    "apply_poll",
-    "apply_polls",
-    "claim_items",
-    "due_sources",
-    "queue_counts",
-]
-
-
 def apply_backfill(session: Session, outcome: PollOutcome, run_id: str | None = None) -> PollSummary:
     """Record a backfill poll: its fetches in the log and its entries in the queue.
 
     The source's health, validators and schedule are left alone: a backfill reads the past
     and says nothing of how the source behaves now.
     """
-    _insert_log_rows(session, _poll_log_rows(outcome, run_id))
+    insert_log_rows(session, _poll_log_rows(outcome, run_id))
     summary = PollSummary(outcome.source_id, outcome.fetch.outcome, warning=outcome.warning)
     if outcome.error:
         summary.outcome, summary.error = "error", outcome.error
