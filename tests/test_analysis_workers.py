@@ -90,10 +90,16 @@ def test_a_hung_analysis_is_killed_at_the_deadline_and_the_next_page_goes_on(
 
 
 def sleep_once(marker: str) -> str:
-    """In a worker: the first call writes its pid to ``marker`` and sleeps; later ones answer."""
+    """In a worker: the first call writes its pid to ``marker`` and sleeps; later ones answer.
+
+    The pid is written to a side file then renamed, so the test never reads the marker empty
+    (``write_text`` creates the file before it writes: the test read ``''`` once under load).
+    """
     path = Path(marker)
     if not path.exists():
-        path.write_text(str(os.getpid()))
+        side = path.with_suffix(".tmp")
+        side.write_text(str(os.getpid()))
+        side.replace(path)
         time.sleep(120)
     return "done"
 
