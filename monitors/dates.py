@@ -9,8 +9,8 @@ depends on the other for it, and so that one rule holds everywhere:
   time included). A date without a time is that day's midnight on the same clock.
 - An article's day (the topic's period and peak, listings) is its instant on the local clock
   (:func:`article_day`), whatever the page's offset or the database session's TimeZone. The SQL
-  views' ``day`` is on the same clock: each command records it in the database
-  (monitors.archive.db.record_local_timezone), where the views read it
+  views' ``day`` is on the clock the database keeps, which a process with the setting records
+  there (monitors.archive.db.record_local_timezone) and the views read
   (``veille_local_timezone()``, docs/operating.md).
 """
 

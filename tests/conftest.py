@@ -92,19 +92,23 @@ def new_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 @pytest.fixture
 def clock_restored(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The test database back on the session's clock after the test, whatever it recorded: a
+    """The test database back on the clock it had before the test, whatever it recorded: a
     test that runs a command with another VEILLE_LOCAL_TIMEZONE writes it in the database
     (veille_settings), and the views of the tests after it, read without a command, counted
-    their days on it."""
-    from monitors.archive.db import migrate
+    their days on it. A process without the setting does not write it, so the clock found
+    before is written back as an explicit setting."""
+    from monitors.archive.db import get_engine, record_local_timezone
 
+    with get_engine(database_url).connect() as conn:
+        found = conn.scalar(sa.text("SELECT local_timezone FROM veille_settings"))
     before = os.environ.get("VEILLE_LOCAL_TIMEZONE")
     yield
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", found or "Europe/Paris")
+    record_local_timezone(database_url)
     if before is None:
         monkeypatch.delenv("VEILLE_LOCAL_TIMEZONE", raising=False)
     else:
         monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", before)
-    migrate(database_url)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import atexit
 import functools
+import logging
+import os
 import re
 import threading
 import warnings
@@ -39,7 +41,9 @@ _engines: dict[str, Engine] = {}
 _embedded: dict[str, object] = {}
 _embedded_urls: dict[str, str] = {}
 _at_head: set[str] = set()  # URLs this process migrated, or found at the head
-_clocks: dict[str, str] = {}  # URL -> the local clock this process found or wrote in it
+#: URL -> the local clock this process found or wrote in it, and whether its environment set it
+_clocks: dict[str, tuple[str, bool]] = {}
+_log = logging.getLogger("veille")
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -304,8 +308,8 @@ def alembic_config(url: str):
 
 
 def migrate(url: str | None = None) -> str:
-    """Bring the schema to the Alembic head and record the local clock in it
-    (:func:`record_local_timezone`); returns the URL migrated.
+    """Bring the schema to the Alembic head and record the local clock in it when the
+    environment sets one (:func:`record_local_timezone`); returns the URL migrated.
 
     A database already at the head costs two queries (:func:`at_head`, the clock), not
     Alembic's 0.4 s of imports and script loading: the usual case of every command."""
@@ -373,15 +377,21 @@ _READ_ONLY = {"42501", "25006"}
 
 
 def record_local_timezone(url: str) -> None:
-    """Write ``VEILLE_LOCAL_TIMEZONE`` in the database (``veille_settings``, migration 0025)
-    unless it is there already: the views compute their ``day`` on that clock when they are
-    read (``veille_local_timezone()``), so a psql user counts the days veille gives. Once per
-    process, database and setting; a changed setting is written at the next command (docs/
-    operating.md). A zone PostgreSQL does not know is a :class:`SettingsError`; a user who may
-    not write it, when it differs, a :class:`SchemaError` naming both clocks."""
+    """Keep the database's local clock (``veille_settings``, migration 0025) and this process's
+    ``VEILLE_LOCAL_TIMEZONE`` in step: the views compute their ``day`` on the stored clock when
+    they are read (``veille_local_timezone()``), so a psql user counts the days veille gives.
+
+    Only a setting the environment gives writes it: a process without ``VEILLE_LOCAL_TIMEZONE``
+    (a worker, a one-off command started elsewhere) keeps the stored clock, and says so when it
+    is not the default its own dates are read on. An explicit setting that differs is written,
+    with a warning naming both clocks (every process on the database moves to it: docs/
+    operating.md). Once per process, database and setting. A zone PostgreSQL does not know is
+    a :class:`SettingsError`; a user who may not write it, when it differs, a
+    :class:`SchemaError` naming both clocks."""
     zone = zone_setting(LOCAL_TIMEZONE_VARIABLE, DEFAULT_LOCAL_TIMEZONE)
+    explicit = bool((os.environ.get(LOCAL_TIMEZONE_VARIABLE) or "").strip())
     with _lock:
-        if _clocks.get(url) == zone:
+        if _clocks.get(url) == (zone, explicit):
             return
     shown = make_url(url).render_as_string(hide_password=True)
     with get_engine(url).connect() as conn:
@@ -390,7 +400,20 @@ def record_local_timezone(url: str) -> None:
         except sa.exc.ProgrammingError:  # a newer veille's schema without the table
             return
         # no row (a schema-only pg_dump, a row deleted): the views are on the function's default
-        if (stored or DEFAULT_LOCAL_TIMEZONE) != zone:
+        views = stored or DEFAULT_LOCAL_TIMEZONE
+        if views != zone and not explicit:
+            _log.warning(
+                "%s is not set: this process reads dates without a zone and gives articles their"
+                " day on %s's clock (the default), while the database at %s counts the views' days"
+                " on %s's (kept): set %s=%s for every veille process on it",
+                LOCAL_TIMEZONE_VARIABLE,
+                zone,
+                shown,
+                views,
+                LOCAL_TIMEZONE_VARIABLE,
+                views,
+            )
+        elif views != zone:
             try:
                 conn.execute(
                     sa.text(
@@ -408,7 +431,6 @@ def record_local_timezone(url: str) -> None:
                         f" know ({cause}): use a name both know, e.g. UTC or {DEFAULT_LOCAL_TIMEZONE}"
                     ) from None
                 if sqlstate in _READ_ONLY:
-                    views = stored or DEFAULT_LOCAL_TIMEZONE
                     raise SchemaError(
                         f"the database at {shown} counts the views' days on {views}'s clock and"
                         f" {LOCAL_TIMEZONE_VARIABLE} is {zone}, but this user may not change it"
@@ -416,9 +438,19 @@ def record_local_timezone(url: str) -> None:
                         " once as a user who may write veille_settings"
                     ) from exc
                 raise
-        conn.commit()
+            conn.commit()
+            _log.warning(
+                "%s is %s and the database at %s counted the views' days on %s's clock: they are"
+                " now on %s's for every process reading it (give every veille process on it this"
+                " setting, or none: docs/operating.md)",
+                LOCAL_TIMEZONE_VARIABLE,
+                zone,
+                shown,
+                views,
+                zone,
+            )
     with _lock:
-        _clocks[url] = zone
+        _clocks[url] = (zone, explicit)
 
 
 _REVISION_LINE = re.compile(r"""^(down_revision|revision)\b[^=\n]*=\s*["']([^"']+)["']""", re.M)

@@ -1,0 +1,173 @@
+"""The database's local clock (``veille_settings``, ``veille_local_timezone()``): who writes it,
+and what every role reads from it (docs/operating.md, "Dates and time zones")."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from monitors.archive.db import ensure_schema, get_engine, migrate, record_local_timezone
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIABLE = "VEILLE_LOCAL_TIMEZONE"
+
+
+def _stored(url: str) -> str | None:
+    with get_engine(url).connect() as conn:
+        return conn.scalar(sa.text("SELECT local_timezone FROM veille_settings"))
+
+
+def _veille(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A veille command in a process of its own (nothing cached from this one)."""
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from flows.cli import main; sys.exit(main())", *argv],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_process_without_the_setting_keeps_the_stored_clock(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    clock_restored: None,
+) -> None:
+    """The database is on Montreal's clock (`VEILLE_LOCAL_TIMEZONE=America/Montreal veille
+    migrate`); a worker or a one-off command whose environment does not set the variable
+    opens it: the clock stays Montreal's, and that process says its own dates are on the
+    default clock. Before, every such process wrote Europe/Paris, the default, and the views'
+    days moved to Paris's clock for everyone."""
+    monkeypatch.setenv(VARIABLE, "America/Montreal")
+    migrate(database_url)
+    assert _stored(database_url) == "America/Montreal"
+
+    monkeypatch.delenv(VARIABLE)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="veille"):
+        ensure_schema(database_url)  # what a flow started by a worker does first
+    assert _stored(database_url) == "America/Montreal"
+    warned = [r.getMessage() for r in caplog.records if r.name == "veille"]
+    assert len(warned) == 1, warned
+    assert warned[0].startswith(f"{VARIABLE} is not set: this process reads dates without a zone")
+    assert "on America/Montreal's (kept): set VEILLE_LOCAL_TIMEZONE=America/Montreal" in warned[0]
+
+    # a command in a process of its own, `veille migrate` included, without the variable
+    env = {k: v for k, v in os.environ.items() if k != VARIABLE}
+    for argv in (["stats", "--json"], ["migrate"]):
+        done = _veille(argv, {**env, "VEILLE_DATABASE_URL": database_url})
+        assert done.returncode == 0, done.stderr
+        assert f"{VARIABLE} is not set" in done.stderr, argv
+        assert _stored(database_url) == "America/Montreal", argv
+
+
+def test_an_explicit_setting_that_differs_is_written_with_a_warning(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    clock_restored: None,
+) -> None:
+    """A process whose environment sets another clock moves the database to it (the documented
+    way to change it), and says so naming both clocks, the setting first; the same setting
+    again writes nothing and says nothing."""
+    monkeypatch.setenv(VARIABLE, "America/Montreal")
+    record_local_timezone(database_url)
+    monkeypatch.setenv(VARIABLE, "Asia/Tokyo")
+    with get_engine(database_url).connect() as conn:
+        written = conn.scalar(sa.text("SELECT updated_at FROM veille_settings"))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="veille"):
+        record_local_timezone(database_url)
+        record_local_timezone(database_url)  # once per process, database and setting
+    assert _stored(database_url) == "Asia/Tokyo"
+    warned = [r.getMessage() for r in caplog.records if r.name == "veille"]
+    assert len(warned) == 1, warned
+    assert warned[0].startswith(f"{VARIABLE} is Asia/Tokyo and the database at "), warned[0]
+    assert "counted the views' days on America/Montreal's clock: they are now on Asia/Tokyo's" in warned[0]
+    with get_engine(database_url).connect() as conn:
+        assert conn.scalar(sa.text("SELECT updated_at FROM veille_settings")) > written
+
+
+@pytest.fixture
+def other_schema(database_url: str) -> Iterator[tuple[str, str]]:
+    """A role whose search_path puts a schema of its own first, and that schema's name; both
+    dropped after."""
+    suffix = uuid.uuid4().hex[:8]
+    role, schema = f"veille_path_{suffix}", f"elsewhere_{suffix}"
+    owner = get_engine(database_url)
+    with owner.begin() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {role} LOGIN"))
+        conn.execute(sa.text(f"CREATE SCHEMA {schema} AUTHORIZATION {role}"))
+        conn.execute(sa.text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"))
+        conn.execute(sa.text(f"ALTER ROLE {role} SET search_path = {schema}"))
+    try:
+        yield role, schema
+    finally:
+        with owner.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+            conn.execute(sa.text(f"DROP OWNED BY {role}"))
+            conn.execute(sa.text(f"DROP ROLE {role}"))
+
+
+def test_the_clock_function_reads_the_archive_table_whatever_the_search_path(
+    database_url: str, other_schema: tuple[str, str]
+) -> None:
+    """`veille_local_timezone()` read `veille_settings` by its bare name, found on the caller's
+    search_path: a role whose search_path does not name the archive's schema got "relation
+    veille_settings does not exist" from every view with a day, and one with a table of that
+    name in a schema of its own got that table's clock. It reads the table in the schema the
+    migrations made it in (migration 0027_clock_function_schema)."""
+    role, schema = other_schema
+    at = datetime(2025, 2, 10, 3, tzinfo=UTC)  # the 10th in Paris, the 9th in Montreal
+    owner = get_engine(database_url)
+    with owner.begin() as conn:
+        zone = conn.scalar(sa.text("SELECT local_timezone FROM public.veille_settings"))
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner) VALUES (:n, 'feed', 'http://x/f', 'media')"
+                " RETURNING id"
+            ),
+            {"n": f"Le Fil {schema}"},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash, published_at)"
+                " VALUES (:u, :u, :s, 'Ouverture', 'Texte', 'h', :at)"
+            ),
+            {"u": f"http://x/{schema}", "s": source, "at": at},
+        )
+    expected = at.astimezone(ZoneInfo(zone)).date()
+    reader = make_url(database_url).set(username=role).render_as_string(hide_password=False)
+    plain = sa.create_engine(reader)
+    query = sa.text(
+        "SELECT public.veille_local_timezone(), (SELECT day FROM public.articles_with_source WHERE url = :u)"
+    )
+    try:
+        with plain.connect() as conn:
+            assert conn.scalar(sa.text("SHOW search_path")) == schema
+            # nothing of that name on the role's path: the archive's table is read
+            assert conn.execute(query, {"u": f"http://x/{schema}"}).one() == (zone, expected)
+        other = "America/Montreal" if zone != "America/Montreal" else "Asia/Tokyo"
+        with plain.begin() as conn:  # a table of that name, another clock, in the role's own schema
+            conn.execute(sa.text("CREATE TABLE veille_settings (id boolean, local_timezone text)"))
+            conn.execute(sa.text("INSERT INTO veille_settings VALUES (true, :z)"), {"z": other})
+        with plain.connect() as conn:
+            assert conn.execute(query, {"u": f"http://x/{schema}"}).one() == (zone, expected)
+    finally:
+        plain.dispose()
+        with owner.begin() as conn:
+            conn.execute(sa.text("DELETE FROM articles WHERE url = :u"), {"u": f"http://x/{schema}"})
+            conn.execute(sa.text("DELETE FROM sources WHERE id = :s"), {"s": source})
