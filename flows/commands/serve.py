@@ -340,8 +340,10 @@ def hold_serve_locks(database_url: str) -> None:
         return
     other = conn.scalar(
         sa.text(
+            # pg_locks is the whole server's: the holder on this database, not another's
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
             " WHERE l.locktype = 'advisory' AND l.classid = :c AND l.objid = :o AND l.granted"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         ),
         {"c": SERVE_LOCK[0], "o": SERVE_LOCK[1]},
     )
