@@ -271,6 +271,15 @@ def _remove_partial(signal_name: str) -> None:
             os.unlink(path)
 
 
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name one file: the same path, a symbolic or hard link to it (one
+    that does not exist yet is no file read)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def replaced_when_complete(path: str | os.PathLike[str]) -> Iterator[str]:
     """A temporary file beside ``path`` (``.NAME.*.part``) to write a command's output to,

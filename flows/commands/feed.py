@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
     where.add_argument(
         "--serve", type=at_least(0, 65535), metavar="PORT", help=f"serve it at http://HOST:PORT{FEED_PATH}"
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
+    p.add_argument("--host", help="with --serve: the address to serve on (127.0.0.1)")
     p.add_argument("--limit", "-n", type=row_count(), default=50, metavar="N", help="newest N articles (50)")
     p.add_argument(
         "--title",
@@ -103,12 +103,21 @@ def make_server(
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.host is not None and args.serve is None:
+        # the address of the server --serve starts: without it, it was silently ignored
+        print(
+            f"veille: error: --host {args.host} is the address --serve listens on, and no --serve PORT"
+            " was given: add --serve PORT to serve the feed, or leave --host out to write it",
+            file=sys.stderr,
+        )
+        return 2
     prepare_database()
     if unknown_topic("feed", args.topic):
         return 2
     if args.serve is not None:
-        server = make_server(args.host, args.serve, args.limit, args.title, args.topic)
-        print(f"serving the feed at http://{args.host}:{server.server_port}{FEED_PATH} (Ctrl-C stops)")
+        host = args.host or "127.0.0.1"
+        server = make_server(host, args.serve, args.limit, args.title, args.topic)
+        print(f"serving the feed at http://{host}:{server.server_port}{FEED_PATH} (Ctrl-C stops)")
         try:
             server.serve_forever()
         finally:

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from flows.commands.common import path_arg, replaced_when_complete
+from flows.commands.common import path_arg, replaced_when_complete, same_file
 
 EXAMPLE = """input: one JSON object per line with "text" and optional "title", "description",
 "published_at" (ISO date, month or year: relevance weighs the topic's active period; one that
@@ -74,11 +74,19 @@ def handle(args: argparse.Namespace) -> int:
     from monitors.judge.topic_set import find_topic
     from monitors.settings import get_settings
 
+    from_file = args.file not in (None, "-")  # "-" is stdin, as for cat and jq
+    if from_file and args.output is not None and same_file(args.file, args.output):
+        # the output replaces its file once every line is scored: the input would be lost
+        print(
+            f"veille: error: --output {args.output} is the file being scored ({args.file}): it would"
+            " be replaced by the scores; write them to another file",
+            file=sys.stderr,
+        )
+        return 2
     max_line = get_settings().score_max_line_bytes
     topic = find_topic(args.topic)
     # bytes in, decoded line by line: a line that is not UTF-8 is an error line, not a crash;
     # one over VEILLE_SCORE_MAX_LINE_BYTES is skipped unread and is an error line too
-    from_file = args.file not in (None, "-")  # "-" is stdin, as for cat and jq
     source = open(args.file, "rb") if from_file else getattr(sys.stdin, "buffer", sys.stdin)  # noqa: SIM115
     lines = bounded_lines(source, max_line)
     context = args.context
