@@ -14,18 +14,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import DBAPIError
 
-from flows.outcome import RunOutcome
-from flows.pipeline import _cause, _run_id, reset_runtime, runtime, transient_task
+from flows.outcome import RunOutcome, bad_entries_problem
+from flows.pipeline import _cause, _run_id, reset_runtime, runtime, skipped_entries, transient_task
 from monitors.archive.articles import store_or_fail
 from monitors.archive.db import ensure_schema, get_engine, session_scope
 from monitors.collect import archives as ar
@@ -41,20 +42,22 @@ from monitors.collect.backfill_jobs import (
     job_summary,
     log_archive_fetches,
     month_chunks,
+    on_site,
     plan_jobs,
     record_job_error,
     record_page,
     record_warc_batch,
     set_job,
     settle_job,
+    site_host,
     sites_of_sources,
     store_capture,
 )
 from monitors.collect.http import PERMANENT, FetchResult, HostThrottle
 from monitors.collect.listing import looks_like_article
-from monitors.collect.sources import load_sources, sync_sources
+from monitors.collect.sources import BadEntry, load_sources_file, record_problems, sync_sources
 from monitors.dates import article_day
-from monitors.group.urls import canonicalize_url
+from monitors.group.urls import canonicalize_url, host_of
 from monitors.ingest import analyse_page
 from monitors.judge.boilerplate import site_of
 from monitors.settings import BACKFILL_BUDGET, stopped_at_budget
@@ -75,6 +78,27 @@ def archive_throttle(archive: str) -> HostThrottle:
         return _throttles[archive]
 
 
+class Plan(NamedTuple):
+    """A backfill's jobs, its Common Crawl crawls, its sites, and the bad entries of the
+    sources file it leaves out (:func:`plan`)."""
+
+    jobs: list[int]
+    crawls: list[ar.Crawl]
+    sites: list[Site]
+    bad: list[BadEntry]
+
+
+def _may_be_on(entry: BadEntry, site: str | None) -> bool:
+    """Whether a bad entry may be a source of ``site`` (any site: every one; an entry
+    without a usable URL may be of any)."""
+    if site is None or not entry.url:
+        return True
+    try:
+        return on_site(host_of(entry.url or ""), site_host(site))
+    except ValueError:
+        return True
+
+
 def plan(
     archive: str,
     since: datetime,
@@ -82,10 +106,11 @@ def plan(
     site: str | None = None,
     sources_file: str | None = None,
     relevant_only: bool = False,
-) -> tuple[list[int], list[ar.Crawl], list[Site]]:
-    """Check the request, sync the sources and create (or find again) the backfill's jobs;
-    with Common Crawl, also the crawls that cover the window; and the sites. Raises
-    BackfillError."""
+) -> Plan:
+    """Check the request, sync the sources (the file's bad entries into ``source_problems``)
+    and create (or find again) the backfill's jobs; with Common Crawl, also the crawls that
+    cover the window; the sites; and the file's bad entries (of ``site`` if given), which it
+    leaves out. Raises BackfillError."""
     if archive not in ar.ARCHIVES:
         raise BackfillError(f"unknown archive {archive!r}: wayback, commoncrawl or ccnews")
     if until < since:
@@ -104,12 +129,13 @@ def plan(
                 f" ({len(listed)} crawls listed in collinfo.json)"
             )
     warc_files = ccnews_files(since, until) if archive == ar.CCNEWS else None
-    specs = load_sources(sources_file)
+    read = load_sources_file(sources_file)
     with session_scope() as session:
-        ids = sync_sources(session, specs)
+        ids = sync_sources(session, read.specs)
+        record_problems(session, read)
         sites = sites_of_sources(session, ids, site)
         jobs = plan_jobs(session, archive, sites, since, until, relevant_only, warc_files)
-    return jobs, crawls, sites
+    return Plan(jobs, crawls, sites, [b for b in read.bad if _may_be_on(b, site)])
 
 
 def ccnews_files(since: datetime, until: datetime) -> dict[tuple[datetime, datetime], list[str]]:
@@ -432,16 +458,20 @@ def _job_row(job_id: int, future: Any) -> dict[str, Any]:
     return {**row, "state": "error", "error": cause}
 
 
-def judge_backfill(rows: list[dict[str, Any]], stopped: str | None = None) -> RunOutcome:
+def judge_backfill(
+    rows: list[dict[str, Any]], stopped: str | None = None, bad: Sequence[BadEntry] = ()
+) -> RunOutcome:
     """The run's verdict from its job rows: all good, partly done (some jobs stopped on an
     archive error, or the run spent its fetch budget, ``stopped``: they resume on the next
-    run), or failed (every job stopped on an error)."""
+    run; or it left out ``bad`` entries of the sources file, as ``veille run`` does), or
+    failed (every job stopped on an error)."""
     errors = [r for r in rows if r["state"] == "error"]
     summary = (
         f"{len(rows)} jobs, {sum(r['captures'] for r in rows)} captures found,"
         f" {sum(r['stored'] for r in rows)} stored, {sum(r['pending'] for r in rows)} waiting"
     )
-    problems = [stopped] if stopped else []
+    problems = [bad_entries_problem([str(b) for b in bad])] if bad else []
+    problems += [stopped] if stopped else []
     if not errors:
         return RunOutcome("partial" if problems else "ok", summary, problems, empty=not rows)
     problems.append(
@@ -482,7 +512,8 @@ def archive_backfill_flow(
     reset_runtime()
     _throttles.clear()
     try:
-        job_ids, crawls, sites = plan(archive, since, until, site, sources_file, relevant_only)
+        job_ids, crawls, sites, bad = plan(archive, since, until, site, sources_file, relevant_only)
+        skipped_entries(bad)  # each warned of; the run's state says so
         get_run_logger().info(
             "%s backfill %s .. %s: %d jobs", archive, article_day(since), article_day(until), len(job_ids)
         )
@@ -502,4 +533,4 @@ def archive_backfill_flow(
     stopped = budget_note(rows)
     if stopped:
         get_run_logger().warning(stopped)
-    return judge_backfill(rows, stopped).state(rows)
+    return judge_backfill(rows, stopped, bad).state(rows)

@@ -23,6 +23,7 @@ from flows.pipeline import (
     poll_batches,
     reset_runtime,
     runtime,
+    skipped_entries,
     summarize,
     transient_task,
 )
@@ -31,7 +32,7 @@ from monitors.archive.db import cancelled, session_scope
 from monitors.archive.polls import PollSummary, apply_backfill, due_sources
 from monitors.archive.queue import queue_counts
 from monitors.collect.poll import PollOutcome, SourceState, poll_source
-from monitors.collect.sources import load_sources, sync_sources
+from monitors.collect.sources import load_sources_file, record_problems, sync_sources
 from monitors.dates import article_day
 from monitors.settings import BACKFILL_BUDGET, get_settings, stopped_at_budget
 
@@ -150,15 +151,19 @@ def backfill_flow(
         raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     reset_runtime()
     try:
-        specs = load_sources(sources_file)
-        if names:
-            unknown = sorted(set(names) - {s.name for s in specs})
+        read = load_sources_file(sources_file)
+        specs, bad = read.specs, read.bad
+        if names:  # the named sources, and the bad entries of those names
+            bad = [b for b in bad if b.name in names]
+            unknown = sorted(set(names) - {s.name for s in specs} - {b.name for b in bad})
             if unknown:
                 raise ValueError(f"no source named {', '.join(map(repr, unknown))} in the sources file")
             specs = [s for s in specs if s.name in names]
         with session_scope() as session:
             ids = sync_sources(session, specs)
+            record_problems(session, read)
             sources = due_sources(session, ids, force=True)
+        left_out = skipped_entries(bad)  # each warned of, a row of the report: the run is Partial
         usable = [s for s in sources if s.kind in BACKFILL_KINDS]
         skipped = [s.name for s in sources if s.kind not in BACKFILL_KINDS]
         if skipped:
@@ -179,6 +184,7 @@ def backfill_flow(
                 reason = f"backfill not recorded: {_cause(exc)}"
                 logger.error("%d sources: %s", len(batch), reason)
                 summaries.extend(PollSummary(source.id, "error", error=reason) for source in batch)
+        summaries += left_out
         # the pages get what the listing (the sources' documents, child sitemaps) left
         pages = budget.take(budget.limit)
         ingest = ingest_flow(max_items=pages) if pages else IngestReport()

@@ -95,9 +95,7 @@ def judge_run(rows: list[dict[str, Any]], interruptions: list[str], gave_up: boo
     ) + (f", {totals['retry']} to retry" if totals["retry"] else "")
     problems = []
     if bad:  # the first one's file:line and reason; each one's is in its row
-        first = bad[0]["error"].removeprefix("skipped: ")
-        many = f"{len(bad)} bad entries" if len(bad) > 1 else "a bad entry"
-        problems.append(f"{many} of the sources file skipped ({first})")
+        problems.append(bad_entries_problem([r["error"].removeprefix("skipped: ") for r in bad]))
     if errors:
         problems.append(f"{len(errors)} of {len(polled)} sources in error")
     if totals["failed"]:
@@ -110,6 +108,13 @@ def judge_run(rows: list[dict[str, Any]], interruptions: list[str], gave_up: boo
     if not problems:
         return RunOutcome("ok", summary, empty=not rows)
     return RunOutcome(_status(done, bool(polled) and len(errors) == len(polled), gave_up), summary, problems)
+
+
+def bad_entries_problem(bad: list[str]) -> str:
+    """A run's problem when it left out bad entries of the sources file (each ``FILE:LINE:
+    reason``): how many, and the first one."""
+    many = f"{len(bad)} bad entries" if len(bad) > 1 else "a bad entry"
+    return f"{many} of the sources file skipped ({bad[0]})"
 
 
 def judge_ingest(

@@ -44,7 +44,14 @@ from monitors.archive.write_errors import unstorable
 from monitors.collect.http import Client, HostThrottle, make_client
 from monitors.collect.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
 from monitors.collect.robots import ROBOTS, RobotsCache
-from monitors.collect.sources import load_sources, load_sources_file, sources_label, sync_sources
+from monitors.collect.sources import (
+    BadEntry,
+    load_sources,
+    load_sources_file,
+    record_problems,
+    sources_label,
+    sync_sources,
+)
 from monitors.ingest import ArticleData, IngestOutcome, process_item
 from monitors.judge.boilerplate import site_of
 from monitors.judge.site_profiles import ProfileCache, learn
@@ -441,20 +448,34 @@ def _recover(
     return False
 
 
+def skipped_entries(bad: list[BadEntry]) -> list[PollSummary]:
+    """Warn of each bad entry of the sources file on the run's log, cause first, and give its
+    row of the run's report (poll ``bad entry``, which makes the run Partial,
+    :func:`flows.outcome.judge_run`): left out, the file's other sources are read."""
+    logger = run_logger()
+    for entry in bad:
+        logger.warning("%s (sources file entry skipped; the file's other sources are read)", entry)
+    return [
+        PollSummary(-number, BAD_ENTRY, error=f"skipped: {entry}", name=entry.name)
+        for number, entry in enumerate(bad, start=1)
+    ]
+
+
 def poll_sources(
     sources_file: str | None, force: bool, submit: Submit, run_id: str | None
 ) -> list[PollSummary]:
-    """Sync the sources file into the database and poll the sources that are due, one step
-    per batch of sources (the body of the ``veille-poll`` flow)."""
+    """Sync the sources file into the database (its bad entries into ``source_problems``) and
+    poll the sources that are due, one step per batch of sources (the body of the
+    ``veille-poll`` flow)."""
     logger = run_logger()
     ensure_schema()
     read = load_sources_file(sources_file)
     with session_scope() as session:
         ids = sync_sources(session, read.specs)
+        record_problems(session, read)
         due = due_sources(session, ids, force=force)
     logger.info("%d sources in %s, %d due", len(ids), sources_label(sources_file), len(due))
-    for bad in read.bad:  # left out, the others polled: each is a row of the run's report
-        logger.warning("sources file entry skipped: %s", bad)
+    skipped = skipped_entries(read.bad)  # left out, the others polled: each is a row of the report
     batches = poll_batches(due)
     futures = [submit(poll_batch_task, b, run_id, i, len(b)) for i, b in enumerate(batches)]
     summaries: list[PollSummary] = []
@@ -465,11 +486,7 @@ def poll_sources(
             reason = f"poll not recorded: {_cause(exc)}"
             logger.error("%d sources: %s", len(batch), reason)
             summaries.extend(PollSummary(source.id, "error", error=reason) for source in batch)
-    summaries += [
-        PollSummary(-number, BAD_ENTRY, error=f"skipped: {bad}", name=bad.name)
-        for number, bad in enumerate(read.bad, start=1)
-    ]
-    return summaries
+    return summaries + skipped
 
 
 def nothing_due(sources_file: str | None) -> bool:

@@ -134,7 +134,7 @@ def db(engine: sa.Engine) -> Iterator[Session]:
 
 TABLES = (
     "story_events, story_keys, stories, fetch_log, sightings, article_revisions, article_bands,"
-    " article_html, url_queue, articles, sources, site_blocks"
+    " article_html, url_queue, articles, sources, site_blocks, source_problems"
 )
 
 

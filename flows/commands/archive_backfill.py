@@ -69,20 +69,20 @@ class CaptureProgress:
 
 def handle_archive(args: argparse.Namespace, until: datetime, started: float) -> int:
     from flows.archive_backfill import archive_backfill_flow, budget_note, plan
-    from flows.outcome import RunFailed
+    from flows.outcome import RunFailed, bad_entries_problem
     from flows.pipeline import direct_run, reset_runtime
     from monitors.collect.backfill_jobs import BackfillError
     from monitors.dates import article_day
 
     try:
-        job_ids, _, _ = plan(args.archive, args.since, until, args.site, args.sources, args.relevant_only)
+        planned = plan(args.archive, args.since, until, args.site, args.sources, args.relevant_only)
     except BackfillError as exc:
         print(f"veille: error: {exc}", file=sys.stderr)
         return 2
     finally:
         reset_runtime()
     rows: list[dict[str, Any]]
-    with CaptureProgress(job_ids), direct_run():
+    with CaptureProgress(planned.jobs), direct_run():
         try:
             result: Any = archive_backfill_flow(
                 args.archive,
@@ -114,4 +114,6 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float) ->
             f"veille: {len(failed)} jobs stopped on an archive error; run the same command again to resume",
             file=sys.stderr,
         )
-    return 1 if failed or stopped else 0
+    if planned.bad:  # warned of before the run (check_sources_and_topics); partly done, as `veille run`
+        print(f"veille: {bad_entries_problem([str(b) for b in planned.bad])}", file=sys.stderr)
+    return 1 if failed or stopped or planned.bad else 0

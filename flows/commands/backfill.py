@@ -230,7 +230,9 @@ def handle(args: argparse.Namespace) -> int:
     print()
     if rows:
         print_table(rows)
-    read = [r for r in rows if r["poll"] != "not due"]
+    from monitors.archive.polls import BAD_ENTRY
+
+    read = [r for r in rows if r["poll"] not in {"not due", BAD_ENTRY}]
     print(
         f"\nbackfill {article_day(args.since)} .. {article_day(until)}: {len(read)} sources read, "
         f"{sum(r['new_urls'] for r in rows)} new URLs, {sum(r['stored'] for r in rows)} stored, "

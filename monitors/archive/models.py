@@ -417,3 +417,30 @@ class ArchiveCapture(Base):
     warc_offset: Mapped[int | None] = mapped_column(BigInteger)
     warc_length: Mapped[int | None] = mapped_column(BigInteger)
     relevance: Mapped[float | None] = mapped_column(Float)  # set when --relevant-only did not store it
+
+
+class SourceProblem(Base):
+    """A bad entry of a sources file, left out of the runs until it is fixed (migration 0028):
+    a file's rows are its bad entries as its last load found them (monitors/collect/sources.py)."""
+
+    __tablename__ = "source_problems"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    file: Mapped[str] = mapped_column(Text)  # the sources file, its absolute path
+    line: Mapped[int] = mapped_column(Integer)  # the line named in the warning (0: not found)
+    name: Mapped[str | None] = mapped_column(Text)  # the entry's name, if it has one
+    url: Mapped[str | None] = mapped_column(Text)  # the entry's url, if it is a string
+    reason: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# one row per (file, line, reason); md5: a reason may quote a value of any length, and a file
+# path be long, past what a btree index entry takes (2,704 bytes)
+Index(
+    "source_problems_key",
+    func.md5(SourceProblem.file),
+    SourceProblem.line,
+    func.md5(SourceProblem.reason),
+    unique=True,
+)

@@ -70,6 +70,16 @@ def month_chunks(since: datetime, until: datetime) -> list[tuple[datetime, datet
     return chunks
 
 
+def site_host(only: str) -> str:
+    """The host a backfill's ``--site`` names (a domain, or a URL)."""
+    return host_of(only if "://" in only else f"https://{only}/")
+
+
+def on_site(host: str, wanted: str) -> bool:
+    """Whether ``host`` is the site ``wanted`` (:func:`site_host`) or under it."""
+    return host == wanted or host.endswith("." + wanted)
+
+
 def sites_of_sources(session: Session, source_ids: list[int], only: str | None = None) -> list[Site]:
     """The sites of the sources (one per host; the first source of a host owns its articles),
     or just ``only`` (a domain: the sources on it or under it)."""
@@ -85,8 +95,8 @@ def sites_of_sources(session: Session, source_ids: list[int], only: str | None =
         sites.setdefault(host, Site(host, source_id, name))
     if only is None:
         return list(sites.values())
-    wanted = host_of(only if "://" in only else f"https://{only}/")
-    matched = [s for h, s in sites.items() if h == wanted or h.endswith("." + wanted)]
+    wanted = site_host(only)
+    matched = [s for h, s in sites.items() if on_site(h, wanted)]
     if not matched:
         raise BackfillError(
             f"no source on {wanted}: add one for it to the sources file (its articles need a source)"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from monitors.archive.bulk import as_rows, recordset_insert
@@ -28,8 +29,6 @@ _SYNC = recordset_insert(
 )
 REQUIRED = ("name", "kind", "url", "owner")
 OPTIONAL = ("family", "link_pattern", "fallback", "fallback_kind", "enabled")
-_HEADER = re.compile(r"^\s*\[\[\s*source\s*\]\]")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
 #: the longest source name: ``sources.name`` is unique, and PostgreSQL's btree index takes a
 #: value of at most 2,704 bytes (past it, an insert fails); 500 characters are at most 2,000
 #: bytes in UTF-8, so any name within the limit fits
@@ -60,6 +59,9 @@ class BadEntry:
     where: str
     name: str  # its name, or "source #N" when it has none
     reason: str
+    line: int = 0
+    source_name: str | None = None  # its name as written, if it has one
+    url: str | None = None  # its url as written, if it is a string
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"
@@ -72,6 +74,7 @@ class SourcesFile:
     origin: str
     specs: list[SourceSpec]
     bad: list[BadEntry]
+    path: Path | None = None  # the file read, absolute (None for a text read by itself)
 
     def refused(self) -> SourcesError:
         """The error a validation (``veille sources check``) gives: every bad entry, one a line."""
@@ -81,17 +84,124 @@ class SourcesFile:
         return SourcesError("\n".join(lines))
 
 
-def _line_index(text: str) -> tuple[list[int], list[dict[str, int]]]:
-    """Line numbers of each ``[[source]]`` header and of each key inside it."""
-    headers: list[int] = []
-    keys: list[dict[str, int]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if _HEADER.match(line):
-            headers.append(number)
-            keys.append({})
-        elif keys and (m := _KEY.match(line)):
-            keys[-1].setdefault(m.group(1), number)
-    return headers, keys
+class _Lines:
+    """Where each source entry of a sources file starts, and the line of each of its keys.
+
+    :mod:`tomllib` gives no positions, so the document (already parsed, hence valid TOML) is
+    scanned once more: ``[[source]]`` headers (``[[ "source" ]]`` too), and the tables of an
+    inline array (``source = [{...}, {...}]``), strings and comments skipped, so that a
+    ``[[source]]`` inside a multi-line string is no header."""
+
+    _SPACE = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
+    _INLINE_SPACE = re.compile(r"[ \t]*")
+    _STRING = re.compile(
+        r'"""(?:\\[\s\S]|[^\\])*?"{3,5}|\'\'\'[\s\S]*?\'{3,5}|"(?:\\.|[^"\\\n])*"|\'[^\'\n]*\''
+    )
+    _BARE = re.compile(r"[A-Za-z0-9_-]+")
+    _SCALAR = re.compile(r"[^\s,\]}#]+(?:[ T][0-9:.+Z-]+)?")  # a date-time may hold one space
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.ends = [m.start() for m in re.finditer("\n", text)]
+        #: per entry, in the order tomllib lists them: its first line, and its keys' lines
+        self.entries: list[tuple[int, dict[str, int]]] = []
+        self._scan()
+
+    def line(self, at: int) -> int:
+        return bisect.bisect_left(self.ends, at) + 1
+
+    def _space(self, at: int) -> int:
+        return self._SPACE.match(self.text, at).end()  # type: ignore[union-attr]  # matches ""
+
+    def _key(self, at: int) -> tuple[list[str], int]:
+        """A dotted key's parts (quotes taken off) and where it ends."""
+        parts: list[str] = []
+        while True:
+            at = self._INLINE_SPACE.match(self.text, at).end()  # type: ignore[union-attr]
+            m = self._STRING.match(self.text, at) or self._BARE.match(self.text, at)
+            if m is None:
+                return parts, at
+            part = m.group()
+            parts.append(part[1:-1] if part[0] in "\"'" else part)
+            at = self._INLINE_SPACE.match(self.text, m.end()).end()  # type: ignore[union-attr]
+            if not self.text.startswith(".", at):
+                return parts, at
+            at += 1
+
+    def _value(self, at: int) -> int:
+        """Where the value at ``at`` ends (a string, an array, an inline table, a scalar)."""
+        text = self.text
+        if at >= len(text):
+            return at
+        if text[at] in "[{":
+            close = "]" if text[at] == "[" else "}"
+            at = self._space(at + 1)
+            while at < len(text) and text[at] != close:
+                if close == "}":  # key = value
+                    _, at = self._key(at)
+                    at = self._INLINE_SPACE.match(text, at + 1).end()  # type: ignore[union-attr]  # past "="
+                at = self._space(self._value(at))
+                if text.startswith(",", at):
+                    at = self._space(at + 1)
+            return at + 1
+        m = self._STRING.match(text, at) or self._SCALAR.match(text, at)
+        return m.end() if m else at + 1
+
+    def _entry_table(self, at: int) -> int:
+        """An inline table of the source array: its line and its keys' lines; where it ends."""
+        keys: dict[str, int] = {}
+        self.entries.append((self.line(at), keys))
+        text = self.text
+        at = self._space(at + 1)
+        while at < len(text) and text[at] != "}":
+            key, end = self._key(at)
+            if key:
+                keys.setdefault(key[0], self.line(at))
+            at = self._INLINE_SPACE.match(text, end + 1).end()  # type: ignore[union-attr]  # past "="
+            at = self._space(self._value(at))
+            if text.startswith(",", at):
+                at = self._space(at + 1)
+        return at + 1
+
+    def _scan(self) -> None:
+        text = self.text
+        keys: dict[str, int] | None = None  # the keys of the [[source]] table being read
+        root = True  # before any table header: a key there is a top-level one
+        at = self._space(0)
+        while at < len(text):
+            if text.startswith("[", at):  # a table header, [[array]] or [table]
+                double = text.startswith("[[", at)
+                name, end = self._key(at + (2 if double else 1))
+                root = False
+                keys = None
+                if double and name == ["source"]:
+                    keys = {}
+                    self.entries.append((self.line(at), keys))
+                at = end + (2 if double else 1)
+            else:  # key = value
+                name, end = self._key(at)
+                if not name:  # not a key (cannot be, the text parsed): on to the next line
+                    at = text.find("\n", at)
+                    at = len(text) if at < 0 else at
+                else:
+                    if keys is not None:
+                        keys.setdefault(name[0], self.line(at))
+                    at = self._INLINE_SPACE.match(text, end + 1).end()  # type: ignore[union-attr]
+                    if root and name == ["source"] and text.startswith("[", at):  # an inline array
+                        at = self._space(at + 1)
+                        while at < len(text) and text[at] != "]":
+                            if text[at] == "{":
+                                at = self._entry_table(at)
+                            else:  # not a table: its line, for the error saying so
+                                self.entries.append((self.line(at), {}))
+                                at = self._value(at)
+                            at = self._space(at)
+                            if text.startswith(",", at):
+                                at = self._space(at + 1)
+                        at += 1
+                    else:
+                        at = self._value(at)
+            at = self._space(at)
 
 
 class _Bad(Exception):
@@ -181,20 +291,30 @@ def read_sources(text: str, origin: str = "<sources>") -> SourcesFile:
     entries = data.get("source", [])
     if not isinstance(entries, list):
         raise SourcesError(f"{origin}: 'source' must be an array of tables ([[source]])")
-    headers, key_lines = _line_index(text)
+    lines: list[tuple[int, dict[str, int]]] | None = None  # scanned for the first bad entry only
     specs: list[SourceSpec] = []
     bad: list[BadEntry] = []
     names: set[str] = set()
     for i, entry in enumerate(entries):
-        head = headers[i] if i < len(headers) else 0
-        lines = key_lines[i] if i < len(key_lines) else {}
         try:
             spec = _check_entry(entry, i + 1, names)
         except _Bad as fault:
-            name = entry.get("name") if isinstance(entry, dict) else None
-            label = name if isinstance(name, str) and name.strip() else f"source #{i + 1}"
-            line = lines.get(fault.key, head) if fault.key else head
-            bad.append(BadEntry(f"{origin}:{line}", label[:MAX_NAME_CHARS], fault.reason))
+            lines = _Lines(text).entries if lines is None else lines
+            head, keys = lines[i] if i < len(lines) else (0, {})
+            name, url = (entry.get("name"), entry.get("url")) if isinstance(entry, dict) else (None, None)
+            named = name if isinstance(name, str) and name.strip() else None
+            line = keys.get(fault.key, head) if fault.key else head
+            label = (named or f"source #{i + 1}")[:MAX_NAME_CHARS]
+            bad.append(
+                BadEntry(
+                    f"{origin}:{line}",
+                    label,
+                    fault.reason,
+                    line=line,
+                    source_name=named[:MAX_NAME_CHARS] if named else None,
+                    url=url if isinstance(url, str) else None,
+                )
+            )
             continue
         names.add(spec.name)
         specs.append(spec)
@@ -231,7 +351,8 @@ def load_sources_file(path: str | Path | None = None) -> SourcesFile:
         raise SourcesError(f"{file}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
     except OSError as exc:
         raise SourcesError(f"cannot read sources file {file}: {exc.strerror}") from exc
-    return read_sources(text, origin=str(file))
+    read = read_sources(text, origin=str(file))
+    return replace(read, path=file.resolve())
 
 
 def load_sources(path: str | Path | None = None) -> list[SourceSpec]:
@@ -268,6 +389,45 @@ def sync_sources(session: Session, specs: list[SourceSpec]) -> list[int]:
     if disabled:
         session.execute(update(Source).where(Source.id.in_(disabled)).values(status="disabled"))
     return [ids[spec.name] for spec in specs]
+
+
+_PROBLEMS = recordset_insert(
+    "source_problems",
+    {"file": "text", "line": "integer", "name": "text", "url": "text", "reason": "text"},
+    "ON CONFLICT (md5(file), line, md5(reason)) DO UPDATE SET name = excluded.name,"
+    " url = excluded.url, last_seen_at = now()",
+)
+_PROBLEMS_FIXED = text(
+    "DELETE FROM source_problems WHERE md5(file) = md5(:file) AND file = :file AND last_seen_at < now()"
+)
+
+
+def _storable(value: str | None) -> str | None:
+    """A value PostgreSQL's text takes: a TOML string may hold a NUL (``\\u0000``), text may not."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
+def record_problems(session: Session, read: SourcesFile) -> None:
+    """Keep ``source_problems`` to the bad entries of the file ``read`` as this load found
+    them, where a user can query them: each one upserted (``last_seen_at`` now, its
+    ``first_seen_at`` kept), the file's rows this load did not find (fixed, or moved to
+    another line) deleted. A text read without a file (``read.path`` None) records nothing."""
+    if read.path is None:
+        return
+    file = _storable(str(read.path))
+    rows = {  # one row per (line, reason): entries of one line (an inline array) may share one
+        (bad.line, bad.reason): {
+            "file": file,
+            "line": bad.line,
+            "name": _storable(bad.source_name),
+            "url": _storable(bad.url),
+            "reason": _storable(bad.reason),
+        }
+        for bad in reversed(read.bad)  # the first entry of a line and reason wins
+    }
+    if rows:
+        session.execute(_PROBLEMS, as_rows(list(rows.values())))
+    session.execute(_PROBLEMS_FIXED, {"file": file})
 
 
 def source_ids_by_name(session: Session) -> dict[str, int]:
