@@ -5,6 +5,7 @@ entry of an inline array is reported at its own line."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -16,6 +17,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitors.collect.sources import read_sources
 from tests.fake_archives import FakeArchives, seed_snapshots, seed_sources
@@ -255,3 +258,45 @@ def test_entries_are_reported_at_their_own_line(text: str, reported: list[str]) 
     """An entry of an inline array was reported at line 0; a quoted `[["source"]]` header too,
     and a `[[source]]` line inside a multi-line string shifted the entries after it."""
     assert [str(b) for b in read_sources(text, "s.toml").bad] == reported
+
+
+_TRICKY = st.text(alphabet="ab \"'[]{}#=,.\\\n\t", max_size=12)  # what could pass for TOML syntax
+
+
+@st.composite
+def _sources_texts(draw: st.DrawFn) -> tuple[str, list[int]]:
+    """A sources file, as [[source]] tables or an inline array, whose strings and comments hold
+    brackets, braces, quotes and `[[source]]` lines; and the line each bad entry is to be
+    reported at (its `kind` line; an inline table's own line)."""
+    inline = draw(st.booleans())
+    lines = ["source = ["] if inline else []
+    expected: list[int] = []
+    for i in range(draw(st.integers(1, 6))):
+        bad = draw(st.booleans())
+        name = json.dumps(f"S{i}{draw(_TRICKY)}", ensure_ascii=False)  # a TOML basic string too
+        family = "'''\n[[source]]\n" + draw(_TRICKY).replace("'", "") + "'''"
+        comment = "# " + draw(_TRICKY).replace("\n", " ")
+        kind = '"fed"' if bad else '"feed"'
+        fields = [f"name = {name}", f"kind = {kind}", 'url = "https://a.fr/x"', 'owner = "media"']
+        if inline:  # TOML 1.0: an inline table on one line (a multi-line string would break it)
+            lines.append(comment)
+            if bad:
+                expected.append(len(lines) + 1)
+            lines.append("  { " + ", ".join(fields) + " },  " + comment)
+        else:
+            lines += [comment, "[[ source ]]" if draw(st.booleans()) else '[["source"]]']
+            lines += [fields[0], f"family = {family}"]
+            if bad:
+                expected.append(len("\n".join(lines).splitlines()) + 1)
+            lines += [f"{fields[1]}  {comment}", *fields[2:], ""]
+    if inline:
+        lines.append("]")
+    return "\n".join(lines) + "\n", expected
+
+
+@given(_sources_texts())
+def test_a_bad_entry_is_reported_at_its_line_however_the_file_is_written(
+    case: tuple[str, list[int]],
+) -> None:
+    text, expected = case
+    assert [b.line for b in read_sources(text, "s.toml").bad] == expected, text
