@@ -482,7 +482,8 @@ def judge_backfill(
 
 def _utc(when: datetime) -> datetime:
     """A deployment's parameters may come without a zone (``"2025-02-01"``): on the local
-    clock, as the CLI reads them (monitors.dates)."""
+    clock, as the CLI reads them (monitors.dates), once the database is open (a worker without
+    ``VEILLE_LOCAL_TIMEZONE`` takes the database's)."""
     from monitors.dates import on_local_clock_bounded
 
     return on_local_clock_bounded(when)
@@ -507,8 +508,8 @@ def archive_backfill_flow(
     is partly done, saying so."""
     global _budget
     started = time.monotonic()
+    ensure_schema()  # first: without VEILLE_LOCAL_TIMEZONE, the parameters are on the database's clock
     since, until = _utc(since), _utc(until)
-    ensure_schema()
     reset_runtime()
     _throttles.clear()
     try:

@@ -5,13 +5,14 @@ Shared by collection (feeds, sitemaps) and analysis (pages, relevance, rescore),
 depends on the other for it, and so that one rule holds everywhere:
 
 - A date and time that names no zone ("2025-02-10 14:30", a French page's "à 14h30") is on the
-  local clock, :func:`local_zone` (``VEILLE_LOCAL_TIMEZONE``, Europe/Paris by default; summer
-  time included). A date without a time is that day's midnight on the same clock.
+  local clock, :func:`local_zone` (``VEILLE_LOCAL_TIMEZONE``; without it the database's, once
+  the process has opened it, Europe/Paris before; summer time included). A date without a time
+  is that day's midnight on the same clock.
 - An article's day (the topic's period and peak, listings) is its instant on the local clock
   (:func:`article_day`), whatever the page's offset or the database session's TimeZone. The SQL
   views' ``day`` is on the clock the database keeps, which a process with the setting records
-  there (monitors.archive.db.record_local_timezone) and the views read
-  (``veille_local_timezone()``, docs/operating.md).
+  there and a process without it adopts (monitors.archive.db.record_local_timezone), and the
+  views read (``veille_local_timezone()``, docs/operating.md).
 """
 
 from __future__ import annotations
@@ -30,19 +31,20 @@ import feedparser
 from feedparser.datetimes import _parse_date as _feedparser_date
 from feedparser.datetimes.rfc822 import _parse_date_rfc822
 
-from monitors.settings import DEFAULT_LOCAL_TIMEZONE, LOCAL_TIMEZONE_VARIABLE, zone_setting
+from monitors.settings import LOCAL_TIMEZONE_VARIABLE, adopted_local_timezone, local_timezone
 
 
 @cache
-def _zone(raw: str | None) -> ZoneInfo:
-    return ZoneInfo(zone_setting(LOCAL_TIMEZONE_VARIABLE, DEFAULT_LOCAL_TIMEZONE))
+def _zone(raw: str | None, adopted: str | None) -> ZoneInfo:
+    return ZoneInfo(local_timezone())
 
 
 def local_zone() -> ZoneInfo:
     """The local time zone, ``VEILLE_LOCAL_TIMEZONE`` (read from the environment each time:
-    tests and worker processes change it); an unknown name is a :class:`SettingsError`
-    naming the variable."""
-    return _zone(os.environ.get(LOCAL_TIMEZONE_VARIABLE))
+    tests and worker processes change it), else the database's once this process has opened
+    it (:func:`monitors.settings.adopt_local_timezone`), else Europe/Paris; an unknown name is
+    a :class:`SettingsError` naming the variable."""
+    return _zone(os.environ.get(LOCAL_TIMEZONE_VARIABLE), adopted_local_timezone())
 
 
 def on_local_clock(value: datetime) -> datetime:

@@ -127,6 +127,30 @@ def zone_setting(name: str, default: str) -> str:
     return raw
 
 
+#: The clock a process whose environment does not set ``VEILLE_LOCAL_TIMEZONE`` took from the
+#: database it opened (monitors.archive.db.record_local_timezone), so that its dates and days
+#: are those of the views; None until then (and in a process that opens none).
+_adopted_zone: str | None = None
+
+
+def adopt_local_timezone(zone: str | None) -> None:
+    """Take ``zone`` (the database's clock) as this process's local clock when its environment
+    does not set ``VEILLE_LOCAL_TIMEZONE``; None goes back to the default."""
+    global _adopted_zone
+    _adopted_zone = zone
+
+
+def adopted_local_timezone() -> str | None:
+    """The clock :func:`adopt_local_timezone` took, if any (worker processes are sent it)."""
+    return _adopted_zone
+
+
+def local_timezone() -> str:
+    """The local clock's name: ``VEILLE_LOCAL_TIMEZONE`` when the environment sets it, else the
+    database's (:func:`adopt_local_timezone`), else Europe/Paris."""
+    return zone_setting(LOCAL_TIMEZONE_VARIABLE, _adopted_zone or DEFAULT_LOCAL_TIMEZONE)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration; every field maps to a ``VEILLE_`` variable in ``.env.example``."""
@@ -176,7 +200,8 @@ class Settings:
     analysis_deadline: float = 60.0
     prefect: str = "auto"  # veille run as Prefect flows: auto (when a server is configured), on, off
     score_max_line_bytes: int = SCORE_MAX_LINE_BYTES  # score, eval, train-topic refuse longer lines
-    #: the clock of dates that name no zone, and of an article's day (monitors.dates)
+    #: the clock of dates that name no zone, and of an article's day (monitors.dates): the
+    #: setting, else the database's once the process has opened it
     local_timezone: str = DEFAULT_LOCAL_TIMEZONE
 
     @classmethod
@@ -242,7 +267,7 @@ class Settings:
             analysis_deadline=_float("VEILLE_ANALYSIS_DEADLINE", 60.0, positive=True),
             prefect=_choice("VEILLE_PREFECT", ("auto", "on", "off")),
             score_max_line_bytes=_int("VEILLE_SCORE_MAX_LINE_BYTES", SCORE_MAX_LINE_BYTES, minimum=1),
-            local_timezone=zone_setting(LOCAL_TIMEZONE_VARIABLE, DEFAULT_LOCAL_TIMEZONE),
+            local_timezone=local_timezone(),
         )
 
 

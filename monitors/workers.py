@@ -15,6 +15,10 @@ takes only its own call with it:
 - a worker that dies during a call (``kill -9``, a crash in a C library): replaced, and the
   call is tried once more on a fresh worker; a second death raises :class:`WorkerDied`.
 
+Each call carries the local clock its caller took from the database when its environment
+does not set ``VEILLE_LOCAL_TIMEZONE`` (:func:`monitors.settings.adopt_local_timezone`): a
+worker reads dates and gives days on its parent's clock.
+
 Written here rather than taken from a library: ``concurrent.futures.ProcessPoolExecutor``
 has no per-call deadline and one dead worker breaks every call in flight; pebble's pool
 shares one task pipe between its workers (a worker killed while writing to it can corrupt
@@ -41,6 +45,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Generic, TypeVar
+
+from monitors.settings import adopt_local_timezone, adopted_local_timezone
 
 T = TypeVar("T")
 
@@ -90,7 +96,8 @@ def _serve(conn: Connection, preload: tuple[str, ...]) -> None:
             return  # the parent is gone
         if job is None:
             return
-        fn, args = job
+        fn, args, zone = job
+        adopt_local_timezone(zone)  # the parent's clock, taken from its database (monitors.dates)
         try:
             reply: tuple[bool, Any] = (True, fn(*args))
         except Exception as exc:  # noqa: BLE001 - sent back, raised again in the caller
@@ -211,14 +218,15 @@ class WorkerPool:
                 if not worker.process.is_alive():
                     raise WorkerDied(worker.describe_exit())
                 if warm is not None and warm not in worker.warmed:
-                    worker.conn.send((_load, (warm,)))
+                    worker.conn.send((_load, (warm,), None))
                     if not worker.conn.poll(STARTUP_SECONDS):
                         raise WorkerDied(f"worker did not load {warm} within {STARTUP_SECONDS:.0f} s")
                     ok, error = worker.conn.recv()
                     if not ok:
                         raise WorkerDied(f"worker could not load {warm}: {error}")
                     worker.warmed.add(warm)
-                worker.conn.send((fn, tuple(_for(worker, arg) for arg in args)))
+                zone = adopted_local_timezone()
+                worker.conn.send((fn, tuple(_for(worker, arg) for arg in args), zone))
             except (EOFError, OSError, WorkerDied) as exc:
                 # the worker died before it took the call (killed while idle, failed to start)
                 how = str(exc) if isinstance(exc, WorkerDied) else worker.describe_exit()

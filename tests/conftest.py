@@ -90,6 +90,16 @@ def new_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
         admin.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _adopted_clock_dropped() -> Iterator[None]:
+    """No test inherits the clock a previous one's process took from a database it opened
+    without VEILLE_LOCAL_TIMEZONE (monitors.settings.adopt_local_timezone)."""
+    from monitors.settings import adopt_local_timezone
+
+    yield
+    adopt_local_timezone(None)
+
+
 @pytest.fixture
 def clock_restored(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The test database back on the clock it had before the test, whatever it recorded: a

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from monitors.archive.db import ensure_schema, get_engine, migrate, record_local_timezone
+from monitors.dates import article_day, zoneless
+from monitors.workers import WorkerPool
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIABLE = "VEILLE_LOCAL_TIMEZONE"
@@ -48,22 +50,27 @@ def test_a_process_without_the_setting_keeps_the_stored_clock(
 ) -> None:
     """The database is on Montreal's clock (`VEILLE_LOCAL_TIMEZONE=America/Montreal veille
     migrate`); a worker or a one-off command whose environment does not set the variable
-    opens it: the clock stays Montreal's, and that process says its own dates are on the
-    default clock. Before, every such process wrote Europe/Paris, the default, and the views'
-    days moved to Paris's clock for everyone."""
+    opens it: the clock stays Montreal's, and that process says in one line that its dates
+    and days are on it (its command-line dates were read before, on the default's). Before,
+    every such process wrote Europe/Paris, the default, and the views' days moved to Paris's
+    clock for everyone."""
     monkeypatch.setenv(VARIABLE, "America/Montreal")
     migrate(database_url)
     assert _stored(database_url) == "America/Montreal"
 
     monkeypatch.delenv(VARIABLE)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="veille"):
+    with caplog.at_level(logging.INFO, logger="veille"):
         ensure_schema(database_url)  # what a flow started by a worker does first
     assert _stored(database_url) == "America/Montreal"
-    warned = [r.getMessage() for r in caplog.records if r.name == "veille"]
-    assert len(warned) == 1, warned
-    assert warned[0].startswith(f"{VARIABLE} is not set: this process reads dates without a zone")
-    assert "on America/Montreal's (kept): set VEILLE_LOCAL_TIMEZONE=America/Montreal" in warned[0]
+    said = [r for r in caplog.records if r.name == "veille"]
+    assert [r.levelno for r in said] == [logging.WARNING], said
+    assert said[0].getMessage().startswith(f"{VARIABLE} is not set: this process reads dates without a zone")
+    assert "day on America/Montreal's clock, the one the database at " in said[0].getMessage()
+    assert (
+        "command line are on Europe/Paris's: set VEILLE_LOCAL_TIMEZONE=America/Montreal"
+        in said[0].getMessage()
+    )
 
     # a command in a process of its own, `veille migrate` included, without the variable
     env = {k: v for k, v in os.environ.items() if k != VARIABLE}
@@ -72,6 +79,53 @@ def test_a_process_without_the_setting_keeps_the_stored_clock(
         assert done.returncode == 0, done.stderr
         assert f"{VARIABLE} is not set" in done.stderr, argv
         assert _stored(database_url) == "America/Montreal", argv
+
+
+def test_a_process_without_the_setting_gives_days_on_the_stored_clock(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, clock_restored: None
+) -> None:
+    """A process whose environment does not set the variable (a Prefect worker's flow run)
+    opens a database on New York's clock: it reads dates and gives articles their day on New
+    York's clock, as the views do, in its worker processes too. Before, it kept the database's
+    clock but gave its own days on Paris's: 2025-02-11T03:30Z was the 11th for it (the topics'
+    periods and peaks, `veille search`) and the 10th in the views."""
+    at = datetime(2025, 2, 11, 3, 30, tzinfo=UTC)  # 22:30 on the 10th in New York, the 11th in Paris
+    monkeypatch.setenv(VARIABLE, "America/New_York")
+    migrate(database_url)
+    monkeypatch.delenv(VARIABLE)
+    ensure_schema(database_url)  # what a flow started by a worker does first
+
+    assert article_day(at) == date(2025, 2, 10)
+    assert zoneless("2025-02-10 22:30") == at
+    with get_engine(database_url).connect() as conn:
+        view_day = conn.scalar(
+            sa.text("SELECT (CAST(:at AS timestamptz) AT TIME ZONE (SELECT veille_local_timezone()))::date"),
+            {"at": at},
+        )
+    assert view_day == article_day(at)
+    pool = WorkerPool(1, preload=())
+    try:  # the page and feed workers a flow hands dates to
+        assert pool.call(article_day, (at,), 120.0) == date(2025, 2, 10)
+    finally:
+        pool.shutdown()
+
+    # a process of its own (nothing cached), opening the database as a flow does
+    env = {k: v for k, v in os.environ.items() if k != VARIABLE}
+    script = (
+        "from datetime import datetime; from monitors.archive.db import ensure_schema;"
+        " from monitors.dates import article_day; ensure_schema();"
+        " print(article_day(datetime.fromisoformat('2025-02-11T03:30:00+00:00')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "VEILLE_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2025-02-10"
 
 
 def test_an_explicit_setting_that_differs_is_written_with_a_warning(

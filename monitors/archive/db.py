@@ -29,6 +29,7 @@ from monitors.settings import (
     LOCAL_TIMEZONE_VARIABLE,
     Settings,
     SettingsError,
+    adopt_local_timezone,
     get_settings,
     zone_setting,
 )
@@ -41,8 +42,9 @@ _engines: dict[str, Engine] = {}
 _embedded: dict[str, object] = {}
 _embedded_urls: dict[str, str] = {}
 _at_head: set[str] = set()  # URLs this process migrated, or found at the head
-#: URL -> the local clock this process found or wrote in it, and whether its environment set it
-_clocks: dict[str, tuple[str, bool]] = {}
+#: URL -> this process's setting (or the default), whether its environment set it, and the
+#: clock the database keeps (found or written)
+_clocks: dict[str, tuple[str, bool, str]] = {}
 _log = logging.getLogger("veille")
 
 
@@ -382,17 +384,21 @@ def record_local_timezone(url: str) -> None:
     they are read (``veille_local_timezone()``), so a psql user counts the days veille gives.
 
     Only a setting the environment gives writes it: a process without ``VEILLE_LOCAL_TIMEZONE``
-    (a worker, a one-off command started elsewhere) keeps the stored clock, and says so when it
-    is not the default its own dates are read on. An explicit setting that differs is written,
-    with a warning naming both clocks (every process on the database moves to it: docs/
-    operating.md). Once per process, database and setting. A zone PostgreSQL does not know is
-    a :class:`SettingsError`; a user who may not write it, when it differs, a
-    :class:`SchemaError` naming both clocks."""
+    (a worker, a one-off command started elsewhere) keeps the stored clock and adopts it for
+    its own dates and days (:func:`monitors.settings.adopt_local_timezone`; its worker
+    processes are sent it), with a warning naming it when it is not the default. An
+    explicit setting that differs is written, with a warning naming both clocks (every process
+    on the database moves to it: docs/operating.md). Once per process, database and setting.
+    A zone PostgreSQL does not know is a :class:`SettingsError`; a user who may not write it,
+    when it differs, a :class:`SchemaError` naming both clocks."""
     zone = zone_setting(LOCAL_TIMEZONE_VARIABLE, DEFAULT_LOCAL_TIMEZONE)
     explicit = bool((os.environ.get(LOCAL_TIMEZONE_VARIABLE) or "").strip())
     with _lock:
-        if _clocks.get(url) == (zone, explicit):
-            return
+        known = _clocks.get(url)
+    if known is not None and known[:2] == (zone, explicit):
+        if not explicit:  # another database may have been adopted since: this one's again
+            adopt_local_timezone(known[2])
+        return
     shown = make_url(url).render_as_string(hide_password=True)
     with get_engine(url).connect() as conn:
         try:
@@ -401,18 +407,24 @@ def record_local_timezone(url: str) -> None:
             return
         # no row (a schema-only pg_dump, a row deleted): the views are on the function's default
         views = stored or DEFAULT_LOCAL_TIMEZONE
-        if views != zone and not explicit:
-            _log.warning(
-                "%s is not set: this process reads dates without a zone and gives articles their"
-                " day on %s's clock (the default), while the database at %s counts the views' days"
-                " on %s's (kept): set %s=%s for every veille process on it",
-                LOCAL_TIMEZONE_VARIABLE,
-                zone,
-                shown,
-                views,
-                LOCAL_TIMEZONE_VARIABLE,
-                views,
-            )
+        if not explicit:
+            # this process's dates and days on the views' clock (monitors.dates.local_zone)
+            adopt_local_timezone(views)
+            if views != DEFAULT_LOCAL_TIMEZONE:
+                # a warning, not an info line: most commands show no INFO, and the dates of
+                # their options were read before the database was opened, on the default clock
+                _log.warning(
+                    "%s is not set: this process reads dates without a zone and gives articles"
+                    " their day on %s's clock, the one the database at %s keeps for its views;"
+                    " dates given on the command line are on %s's: set %s=%s for every veille"
+                    " process on it",
+                    LOCAL_TIMEZONE_VARIABLE,
+                    views,
+                    shown,
+                    DEFAULT_LOCAL_TIMEZONE,
+                    LOCAL_TIMEZONE_VARIABLE,
+                    views,
+                )
         elif views != zone:
             try:
                 conn.execute(
@@ -450,7 +462,7 @@ def record_local_timezone(url: str) -> None:
                 zone,
             )
     with _lock:
-        _clocks[url] = (zone, explicit)
+        _clocks[url] = (zone, explicit, views)
 
 
 _REVISION_LINE = re.compile(r"""^(down_revision|revision)\b[^=\n]*=\s*["']([^"']+)["']""", re.M)
