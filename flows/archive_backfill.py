@@ -56,7 +56,7 @@ from monitors.collect.backfill_jobs import (
 from monitors.collect.http import PERMANENT, FetchResult, HostThrottle
 from monitors.collect.listing import looks_like_article
 from monitors.collect.sources import BadEntry, load_sources_file, record_problems, sync_sources
-from monitors.dates import article_day
+from monitors.dates import article_day, backfill_day
 from monitors.group.urls import canonicalize_url, host_of
 from monitors.ingest import analyse_page
 from monitors.judge.boilerplate import site_of
@@ -510,6 +510,11 @@ def archive_backfill_flow(
     started = time.monotonic()
     ensure_schema()  # first: without VEILLE_LOCAL_TIMEZONE, the parameters are on the database's clock
     since, until = _utc(since), _utc(until)
+    for name, bound in (("since", since), ("until", until)):
+        try:  # the CLI's rule for --since/--until, for a deployment's parameters too
+            backfill_day(bound)
+        except ValueError as exc:
+            raise BackfillError(f"{name}: {exc}") from None
     reset_runtime()
     _throttles.clear()
     try:

@@ -82,6 +82,33 @@ def article_day(instant: datetime | None) -> date | None:
         return instant.date()
 
 
+#: The first day a backfill reads: the web archives' era begins in 1996, the year of the
+#: Wayback Machine's first captures; no archive, sitemap or feed has a page from before it.
+EARLIEST_BACKFILL_DAY = date(1996, 1, 1)
+
+
+def backfill_day(instant: datetime) -> date:
+    """The day (on the local clock) of a backfill window's bound, when it is from
+    :data:`EARLIEST_BACKFILL_DAY` to today; a ValueError saying the rule otherwise (a day of
+    year 1 asked the archives for two thousand years of months; one in the future read
+    nothing). One rule for `veille backfill --since/--until` and the archive backfill flow's
+    ``since``/``until`` parameters."""
+    day, today = article_day(instant), article_day(datetime.now(UTC))
+    assert day is not None and today is not None
+    if day < EARLIEST_BACKFILL_DAY:
+        raise ValueError(
+            f"{day} is before {EARLIEST_BACKFILL_DAY}, the web archives' first year (the Wayback"
+            " Machine's first captures): nothing is there to read; give a day from"
+            f" {EARLIEST_BACKFILL_DAY} to today"
+        )
+    if day > today:
+        raise ValueError(
+            f"{day} is after today ({today} on the local clock, VEILLE_LOCAL_TIMEZONE): nothing"
+            f" is published there yet; give a day from {EARLIEST_BACKFILL_DAY} to today"
+        )
+    return day
+
+
 # ---------------------------------------------------------------- RFC 822 as Europe writes it
 
 #: French month names and their abbreviations, accented or not (pages' phrases and feeds' dates).

@@ -7,14 +7,17 @@ import contextlib
 import io
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from flows.archive_backfill import archive_backfill_flow
 from flows.cli import main
+from monitors.collect.backfill_jobs import BackfillError
+from monitors.dates import article_day
 from monitors.group.urls import canonicalize_url
 from monitors.judge.boilerplate import MIN_PAGES
 from tests.fake_archives import FakeArchives, Snapshot, original_url, seed_snapshots, seed_sources
@@ -394,3 +397,44 @@ def test_a_backfill_fetches_at_most_its_budget_of_captures_and_resumes(
     code, _, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources)])
     assert code == 0, err
     assert fetched() == 5 and len(_articles(clean_db)) == 5
+
+
+def _local_tomorrow() -> str:
+    today = article_day(datetime.now(UTC))
+    assert today is not None
+    return (today + timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "says"),
+    [
+        ("1995-12-31", "1996-01-31", "since: 1995-12-31 is before 1996-01-01, the web archives' first year"),
+        ("2025-02-01", "tomorrow", "until: {tomorrow} is after today"),
+    ],
+)
+def test_the_flow_s_window_is_held_to_the_cli_s_rule(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, since: str, until: str, says: str
+) -> None:
+    """The archive backfill deployment's `since`/`until` parameters (a run started from the
+    Prefect UI or `prefect deployment run`, never seen by the CLI) follow `veille backfill
+    --since/--until`'s rule, days from 1996-01-01 to today: the run fails with the CLI's message
+    and plans no job. Before, a day of 1995 or one after today was planned and asked of the
+    archive."""
+    tomorrow = _local_tomorrow()
+    archives.snapshots = seed_snapshots()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    state: Any = archive_backfill_flow(  # a State (return_state), mypy sees an Awaitable
+        "wayback",
+        since,  # a deployment's parameters come as text
+        tomorrow if until == "tomorrow" else until,
+        site="pcf.fr",
+        sources_file=str(sources),
+        return_state=True,
+    )
+    assert state.is_failed()
+    with pytest.raises(BackfillError) as failed:
+        state.result()
+    assert str(failed.value).startswith(says.format(tomorrow=tomorrow)), failed.value
+    assert "give a day from 1996-01-01 to today" in str(failed.value)
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM backfill_jobs")) == 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flows.commands.common import (
@@ -33,40 +33,26 @@ pages are read from the archive; an interrupted run resumes when run again (docs
 """
 
 
-#: The first day a backfill reads: the web archives' era begins in 1996, the year of the
-#: Wayback Machine's first captures; no archive, sitemap or feed has a page from before it.
-EARLIEST_DAY = date(1996, 1, 1)
-
-
 def _in_archive_era(parsed: datetime) -> datetime:
-    """``parsed`` when its day (on the local clock) is from :data:`EARLIEST_DAY` to today; an
-    argparse error saying the rule otherwise (``--since 0001-01-01`` was taken: thousands of
-    empty monthly chunks asked of the archives; one in the future read nothing)."""
-    from monitors.dates import article_day
+    """``parsed`` when its day (on the local clock) is from 1996-01-01 to today; an argparse
+    error saying the rule otherwise (:func:`monitors.dates.backfill_day`)."""
+    from monitors.dates import backfill_day
 
-    day, today = article_day(parsed), article_day(datetime.now(UTC))
-    assert day is not None and today is not None
-    if day < EARLIEST_DAY:
-        raise argparse.ArgumentTypeError(
-            f"{day} is before {EARLIEST_DAY}, the web archives' first year (the Wayback Machine's"
-            f" first captures): nothing is there to read; give a day from {EARLIEST_DAY} to today"
-        )
-    if day > today:
-        raise argparse.ArgumentTypeError(
-            f"{day} is after today ({today} on the local clock, VEILLE_LOCAL_TIMEZONE): nothing"
-            f" is published there yet; give a day from {EARLIEST_DAY} to today"
-        )
+    try:
+        backfill_day(parsed)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return parsed
 
 
 def _since(value: str) -> datetime:
-    """The window's start, from :data:`EARLIEST_DAY` to today."""
+    """The window's start, from 1996-01-01 to today."""
     return _in_archive_era(date_arg(value))
 
 
 def _until(value: str) -> datetime:
     """The window's end, inclusive: a date alone (``2025-02-28``) runs to the end of that day;
-    from :data:`EARLIEST_DAY` to today."""
+    from 1996-01-01 to today."""
     parsed = date_arg(value)
     if len(value.strip()) == 10:  # YYYY-MM-DD, no time given
         parsed += timedelta(days=1, microseconds=-1)
