@@ -30,6 +30,33 @@ DATES = [
 ]
 
 
+#: (as French feeds write it, the instant): dates by the French grammar of monitors.dates, any
+#: case, with or without accents; a time without a zone on the local clock (Paris); numeric dates
+#: day first. Before, each of them left the entry undated.
+FRENCH = [
+    ("10/02/2025 14:30", datetime(2025, 2, 10, 13, 30, tzinfo=UTC)),
+    ("Lundi 10 Février 2025 - 14:30", datetime(2025, 2, 10, 13, 30, tzinfo=UTC)),
+    ("lundi 10 février 2025 à 14h30", datetime(2025, 2, 10, 13, 30, tzinfo=UTC)),
+    ("LUNDI 10 FEVRIER 2025 A 14H30", datetime(2025, 2, 10, 13, 30, tzinfo=UTC)),
+    ("le 3 juill. 2025, 8h05", datetime(2025, 7, 3, 6, 5, tzinfo=UTC)),  # summer time: +02:00
+    ("1er août 2025 à 9h", datetime(2025, 8, 1, 7, 0, tzinfo=UTC)),
+    ("02/10/2025", datetime(2025, 10, 1, 22, 0, tzinfo=UTC)),  # 2 October, local midnight
+    ("10.02.2025 14:30:15", datetime(2025, 2, 10, 13, 30, 15, tzinfo=UTC)),
+    ("10/02/2025 14:30 CET", datetime(2025, 2, 10, 13, 30, tzinfo=UTC)),
+    ("10/02/2025 14:30 +00:00", datetime(2025, 2, 10, 14, 30, tzinfo=UTC)),
+    ("10/02/2025 14:30 Europe/London", datetime(2025, 2, 10, 14, 30, tzinfo=UTC)),
+]
+#: what is no date, or no real day or time, stays unreadable: nothing guessed
+NOT_DATES = [
+    "31/02/2025 14:30",  # no 31 February
+    "lundi 10 février 2025 à 25h30",
+    "10/02/25 14h30",  # which century
+    "10 février à 14h30",  # which year
+    "février 2025",  # which day
+    "Publié le 10/02/2025",  # a phrase around it
+]
+
+
 def _rss(date: str) -> bytes:
     return (
         "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Fil</title>"
@@ -38,14 +65,14 @@ def _rss(date: str) -> bytes:
     ).encode()
 
 
-@pytest.mark.parametrize(("raw", "instant"), DATES)
+@pytest.mark.parametrize(("raw", "instant"), DATES + FRENCH)
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
 def test_rss_dates_with_european_zones_and_french_names(raw: str, instant: datetime, fast: bool) -> None:
     feed = parse_feed(_rss(raw), BASE, "application/rss+xml", fast=fast)
     assert feed.entries[0].published_at == instant
 
 
-@pytest.mark.parametrize(("raw", "instant"), DATES[:6])
+@pytest.mark.parametrize(("raw", "instant"), DATES[:6] + FRENCH[:3])
 def test_atom_and_json_feed_dates_are_read_the_same_way(raw: str, instant: datetime) -> None:
     atom = (
         "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'><title>Fil</title>"
@@ -60,3 +87,16 @@ def test_atom_and_json_feed_dates_are_read_the_same_way(raw: str, instant: datet
     }
     got = parse_feed(json.dumps(body).encode(), BASE, "application/feed+json")
     assert got.entries[0].published_at == instant
+
+
+@pytest.mark.parametrize("raw", NOT_DATES)
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_what_no_grammar_reads_stays_undated(raw: str, fast: bool) -> None:
+    feed = parse_feed(_rss(raw), BASE, "application/rss+xml", fast=fast)
+    assert feed.entries[0].published_at is None
+
+
+def test_a_french_time_is_on_the_configured_local_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "America/Montreal")
+    feed = parse_feed(_rss("lundi 10 février 2025 à 14h30"), BASE, "application/rss+xml")
+    assert feed.entries[0].published_at == datetime(2025, 2, 10, 19, 30, tzinfo=UTC)

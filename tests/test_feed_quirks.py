@@ -8,7 +8,7 @@ links, double-escaped titles, a server's IANA zone name after the time, blank li
 from __future__ import annotations
 
 import gzip
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ import pytest
 from monitors.collect.feeds import parse_feed
 from monitors.collect.http import Client
 from monitors.collect.poll import PollOutcome, SourceState, poll_source
+from monitors.collect.sitemaps import parse_period as sitemap_period
 from monitors.settings import Settings
 from tests.site import LocalSite
 
@@ -207,6 +208,63 @@ def test_sitemap_with_relative_locs_and_rfc822_dates(
             None,
         ),  # lastmod: in the window, no publication
     ]
+
+
+DAY_NAMES = ("Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche")
+MONTH_NAMES = [
+    "Janvier", "Février", "Mars", "Avril", "Mai", "Juin",
+    "Juillet", "Août", "Septembre", "Octobre", "Novembre", "Décembre",
+]  # fmt: skip
+
+
+def test_sitemap_dates_of_a_month_a_year_or_written_in_french(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """W3C datetimes may be a year or a month (``2025``, ``2025-02``): a child sitemap or a URL so
+    dated is read when that period meets the window; dates written as French sites write them
+    (``10/02/2025 14:30`` day first, ``Lundi 10 Février 2025 - 14:30``) are read on the local
+    clock. Before, each of them was undated: the child never read, the URLs left out."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    here = (now - timedelta(hours=1)).astimezone(ZoneInfo("Europe/Paris"))
+    numeric = f"{here:%d/%m/%Y %H:%M}"
+    words = f"{DAY_NAMES[here.weekday()]} {here.day} {MONTH_NAMES[here.month - 1]} {here:%Y - %H:%M}"
+    long_ago = now.year - 3
+    index = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>/sitemap-mois.xml</loc><lastmod>{here:%Y-%m}</lastmod></sitemap>"
+        f"<sitemap><loc>/sitemap-ancien.xml</loc><lastmod>{long_ago}-01</lastmod></sitemap>"
+        "</sitemapindex>"
+    )
+    child = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>/a/annee.html</loc><lastmod>{here:%Y}</lastmod></url>"
+        f"<url><loc>/a/mois.html</loc><lastmod>{here:%Y-%m}</lastmod></url>"
+        f"<url><loc>/a/chiffres.html</loc><lastmod>{numeric}</lastmod></url>"
+        f"<url><loc>/a/lettres.html</loc><lastmod>{words.upper()}</lastmod></url>"
+        f"<url><loc>/a/vieux-mois.html</loc><lastmod>{long_ago}-01</lastmod></url>"
+        f"<url><loc>/a/vieille-annee.html</loc><lastmod>{long_ago}</lastmod></url>"
+        "<url><loc>/a/illisible.html</loc><lastmod>le mois dernier</lastmod></url>"
+        "</urlset>"
+    )
+    site.add("/sitemap_index.xml", index, content_type="application/xml")
+    site.add("/sitemap-mois.xml", child, content_type="application/xml")
+    site.add("/sitemap-ancien.xml", "never read", status=500, content_type="text/plain")
+    out = _poll(client, settings, f"{site.base}/sitemap_index.xml", kind="sitemap")
+    assert out.error is None and out.warning is None
+    assert [e.url.removeprefix(site.base) for e in out.entries] == [
+        "/a/annee.html",
+        "/a/mois.html",
+        "/a/chiffres.html",
+        "/a/lettres.html",
+    ]
+    assert out.ignored == 4  # the old child, the two old URLs and the unreadable one
+    assert sitemap_period(numeric) == sitemap_period(words) == (now - timedelta(hours=1),) * 2
+    assert sitemap_period(f"{here:%Y-%m}") == (
+        datetime(here.year, here.month, 1, tzinfo=ZoneInfo("Europe/Paris")),
+        datetime(here.year + here.month // 12, here.month % 12 + 1, 1, tzinfo=ZoneInfo("Europe/Paris")),
+    )
 
 
 @pytest.mark.parametrize(

@@ -290,7 +290,7 @@ def _read_sitemap(
         # A child last modified before the window cannot hold URLs of the window. Polls read
         # the most recent children first; a backfill those modified closest after its start
         # (monthly archives of the window come before later ones).
-        children = [c for c in parsed.sitemaps if c.lastmod is None or c.lastmod >= since]
+        children = [c for c in parsed.sitemaps if c.date_end is None or c.date_end >= since]
         outcome.ignored += len(parsed.sitemaps) - len(children)
         if read_before:
             children = [c for c in children if not _unchanged_since_read(c, read_before)]
@@ -338,7 +338,8 @@ def _read_sitemap(
         if u.url in seen:
             continue
         seen.add(u.url)
-        if u.date is None or u.date < since or u.date > until:
+        # a lastmod of a month or a year ("2025-02") is kept when that period meets the window
+        if u.date is None or (u.date_end or u.date) < since or u.date > until:
             outcome.ignored += 1
             continue
         # lastmod decides the window only: it is the page's last change, not its publication
@@ -365,7 +366,7 @@ def _read_sitemap(
 def _unchanged_since_read(child: SitemapUrl, read_before: dict[str, datetime]) -> bool:
     """Was this child sitemap read by an earlier poll after its last change?"""
     at = read_before.get(child.url)
-    return at is not None and child.lastmod is not None and child.lastmod <= at - READ_MARGIN
+    return at is not None and child.date_end is not None and child.date_end <= at - READ_MARGIN
 
 
 def _feed_is_gone(outcome: PollOutcome) -> bool:

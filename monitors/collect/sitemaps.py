@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from monitors.collect.encoding import to_utf8_xml, xml_declaration_first
-from monitors.dates import on_local_clock, parse_feed_date
+from monitors.dates import french_date, parse_feed_date, w3c_period
 
 SITEMAP_TYPES = (
     "application/xml",
@@ -40,12 +40,20 @@ class SitemapUrl:
     lastmod: datetime | None = None
     news_date: datetime | None = None
     news_title: str | None = None
+    #: the end of the period lastmod names: "2025-02" is February, changed at some time before
+    #: 1 March (W3C datetimes may be a year, a month or a day); lastmod itself when an instant
+    lastmod_end: datetime | None = None
 
     @property
     def date(self) -> datetime | None:
         """The date that decides whether the URL is recent: the news date, else lastmod. Only
         the news date is a publication date; lastmod dates the page's last change."""
         return self.news_date or self.lastmod
+
+    @property
+    def date_end(self) -> datetime | None:
+        """The latest instant :attr:`date` may mean (the end of lastmod's month, for one)."""
+        return self.news_date or self.lastmod_end or self.lastmod
 
 
 @dataclass
@@ -56,26 +64,38 @@ class ParsedSitemap:
     cut_short: str | None = None  # why the document was read only in part
 
 
-def parse_date(value: str | None) -> datetime | None:
-    """A W3C datetime (``2025-02-10``, ``2025-02-10T09:30:00+01:00``, ``...Z``), aware; one
-    without a zone on the local clock (a day at its local midnight: :mod:`monitors.dates`).
-    Else a date as feeds write it (``Mon, 10 Feb 2025 14:30:00 +0100``, ``lun., 10 févr.
-    2025 ... CET``), which some CMSes print in sitemaps too, by the feeds' rules."""
+def parse_period(value: str | None) -> tuple[datetime, datetime] | None:
+    """The period a sitemap date names, first and last instants, aware (None if unreadable):
+    a W3C datetime of any precision (``2025``, ``2025-02``, ``2025-02-10``,
+    ``2025-02-10T09:30:00+01:00``), without a zone on the local clock (:mod:`monitors.dates`);
+    else one instant written as feeds write dates (``Mon, 10 Feb 2025 14:30:00 +0100``, ``lun.,
+    10 févr. 2025 ... CET``) or as French sites do (``10/02/2025 14:30``, day first; ``lundi 10
+    février 2025 à 14h30``), which some CMSes print in sitemaps too."""
     if not value or not value.strip():
         return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+    text = value.strip()
+    period = w3c_period(text)
+    if period is not None:
+        return period
+    instant = french_date(text)
+    if instant is None and not text[:4].isdigit():
         # only an RFC 822 date: feedparser's lenient W3C reading would take "2025-02-10T14h30"
         # for UTC midnight
-        as_feed = None if value.strip()[:4].isdigit() else parse_feed_date(value.strip())
+        as_feed = parse_feed_date(text)
         if as_feed is None:
             return None
         try:
-            return datetime.fromtimestamp(calendar.timegm(as_feed), tz=UTC)
+            instant = datetime.fromtimestamp(calendar.timegm(as_feed), tz=UTC)
         except (OverflowError, ValueError):
             return None
-    return on_local_clock(parsed)
+    return None if instant is None else (instant, instant)
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """The first instant of :func:`parse_period` (a day at its local midnight, a month at its
+    first day's), or None."""
+    period = parse_period(value)
+    return None if period is None else period[0]
 
 
 def gunzip(content: bytes, max_bytes: int) -> bytes:
@@ -143,9 +163,9 @@ def parse_sitemap(
         if base_url and not loc.startswith(("http://", "https://")):
             with contextlib.suppress(ValueError):  # a loc that is no URL: the store says why it is skipped
                 loc = urljoin(base_url, loc)
-        lastmod = parse_date(_child_text(el, "lastmod"))
+        lastmod, lastmod_end = parse_period(_child_text(el, "lastmod")) or (None, None)
         if name == "sitemap":
-            out.sitemaps.append(SitemapUrl(loc, lastmod))
+            out.sitemaps.append(SitemapUrl(loc, lastmod, lastmod_end=lastmod_end))
         elif name == "url":
             out.urls.append(
                 SitemapUrl(
@@ -153,6 +173,7 @@ def parse_sitemap(
                     lastmod,
                     news_date=parse_date(_child_text(el, "news", "publication_date")),
                     news_title=_child_text(el, "news", "title"),
+                    lastmod_end=lastmod_end,
                 )
             )
     return out
