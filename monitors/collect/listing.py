@@ -9,6 +9,7 @@ drops section, tag, pagination, account and legal pages.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
@@ -19,7 +20,7 @@ from lxml import etree
 
 from monitors.collect.encoding import decode_html
 from monitors.collect.feeds import FeedEntry
-from monitors.dates import on_local_clock
+from monitors.dates import french_date, on_local_clock
 
 _CHROME_TAGS = ("nav", "header", "footer", "aside", "form")
 _CHROME_ROLES = ("navigation", "banner", "contentinfo", "search", "menu", "menubar")
@@ -102,7 +103,8 @@ def _date_near(a: etree._Element) -> datetime | None:
 def find_article_links(
     content: bytes, listing_url: str, link_pattern: str | None = None, content_type: str | None = None
 ) -> list[FeedEntry]:
-    """Article links of a listing page, in page order, each once, with their anchor text."""
+    """Article links of a listing page, in page order, each once, with the title the best of
+    its links gives (:func:`anchor_title`)."""
     text = decode_html(content, content_type)
     if not text.strip():
         return []
@@ -117,6 +119,7 @@ def find_article_links(
             base = urljoin(listing_url, base_el.get("href", ""))
     pattern = re.compile(link_pattern) if link_pattern else None
     found: dict[str, FeedEntry] = {}
+    ranks: dict[str, int] = {}
     for a in doc.iter("a"):
         href = (a.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
@@ -130,8 +133,96 @@ def find_article_links(
                 continue
         elif _in_chrome(a) or not looks_like_article(url, listing_url):
             continue
-        title = " ".join((a.text_content() or a.get("title") or "").split()) or None
+        title, rank = anchor_title(a)
         previous = found.get(url)
-        if previous is None or (title and len(title) > len(previous.title or "")):
+        if previous is None:
             found[url] = FeedEntry(url=url, title=title, published_at=_date_near(a))
+            ranks[url] = rank
+        elif _better(title, rank, previous.title, ranks[url]):
+            found[url] = dataclasses.replace(previous, title=title)
+            ranks[url] = rank
     return list(found.values())
+
+
+# ---------------------------------------------------------------- an article's title among its links
+
+#: What a "read more" link says, in French and the languages of the European press. A link
+#: that says only this is no title; said after a teaser ("... Lire la suite") or before the
+#: title ("Weiterlesen » Title", a screen reader's text), it is cut off.
+_MORE = (
+    r"(?:lire la suite|lire l['’]article|lire plus|en savoir plus|voir plus|voir l['’]article|"
+    r"read more|read the full story|continue reading|full story|weiterlesen|mehr lesen|mehr erfahren|"
+    r"leer m[aá]s|seguir leyendo|leggi tutto|continua a leggere|lees meer|verder lezen)"
+)
+#: a word that is "read more" only when the link says nothing else ("Rien ne va plus" keeps it)
+_MORE_WORD = r"(?:la suite|suite|plus|more|mehr|lire|lesen)"
+_MARKS = r"[\s»›→>…:|\-–—.+]*"
+_ONLY_MORE = re.compile(rf"{_MARKS}(?:(?:hier|ici|here)\s+)?(?:{_MORE}|{_MORE_WORD}){_MARKS}", re.I)
+_MORE_AFTER = re.compile(rf"(?:\s|…|\.\.\.){_MARKS}{_MORE}{_MARKS}$", re.I)
+_MORE_BEFORE = re.compile(rf"^{_MARKS}{_MORE}\s*[»›→>:|\-–—]{_MARKS}", re.I)
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+#: More words than a headline has: a teaser paragraph wrapped in the link
+TEASER_WORDS = 30
+
+#: How much a link's text is trusted as the article's title, most first
+IN_HEADING, TITLE_ATTRIBUTE, TEXT, TEASER, NO_TITLE = 4, 3, 2, 1, 0
+
+
+def _clean(text: str | None) -> str:
+    """Spaces collapsed, a "read more" phrase before or after the title cut off; "" when
+    nothing but that phrase is left."""
+    flat = " ".join((text or "").split())
+    if not flat or _ONLY_MORE.fullmatch(flat):
+        return ""
+    flat = _MORE_BEFORE.sub("", _MORE_AFTER.sub("", flat)).strip()
+    return "" if _ONLY_MORE.fullmatch(flat) else flat
+
+
+def _in_heading(a: etree._Element) -> bool:
+    for depth, anc in enumerate(a.iterancestors()):
+        if depth >= 3:
+            return False
+        if anc.tag in _HEADINGS:
+            return True
+    return False
+
+
+def anchor_title(a: etree._Element) -> tuple[str | None, int]:
+    """The title one link gives its article, and how much it is trusted: the text of a
+    heading the link is in or holds (a card wrapped whole in its link: kicker, headline,
+    teaser, date), else its text without "read more" words, else, for a link that says only
+    "Lire la suite" (or nothing: an image), its ``title`` attribute, else its image's alt. A
+    text of more than :data:`TEASER_WORDS` words, or in a paragraph, is a teaser; a date or
+    a figure alone is no title."""
+    if _in_heading(a):
+        text = _clean(a.text_content())
+        if text:
+            return text, IN_HEADING
+    for heading in a.iter(*_HEADINGS):
+        text = _clean(heading.text_content())
+        if text:
+            return text, IN_HEADING
+    text = _clean(a.text_content())
+    if not text:
+        attribute = _clean(a.get("title"))
+        if attribute:
+            return attribute, TITLE_ATTRIBUTE
+        alt = next((_clean(img.get("alt")) for img in a.iter("img") if _clean(img.get("alt"))), "")
+        return (alt, TEASER) if alt else (None, NO_TITLE)
+    if text.replace(" ", "").isdigit() or french_date(text) is not None:
+        return None, NO_TITLE
+    in_paragraph = any(anc.tag == "p" for anc in a.iterancestors()) or next(a.iter("p"), None) is not None
+    if len(text.split()) > TEASER_WORDS or in_paragraph:
+        return text, TEASER
+    return text, TEXT
+
+
+def _better(title: str | None, rank: int, previous: str | None, previous_rank: int) -> bool:
+    """Whether a later link's title beats the one kept: a more trusted kind wins; among
+    plain texts the longest (a kicker or a short label loses to the headline), among the
+    others the first."""
+    if not title:
+        return False
+    if rank != previous_rank:
+        return rank > previous_rank
+    return rank == TEXT and len(title) > len(previous or "")
