@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitors.collect.http import HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle, fetch
+from monitors.collect.http import (
+    HTML_TYPES,
+    PERMANENT,
+    Client,
+    FetchResult,
+    HostThrottle,
+    empty_is_transient,
+    fetch,
+)
 from monitors.collect.robots import RobotsCache
 from monitors.dates import article_day
 from monitors.group.dedup import fingerprint
@@ -189,6 +197,7 @@ def process_item(
     taught (:func:`monitors.judge.site_profiles.load_profile`).
     """
     result = fetch(client, item.url, settings, accept=HTML_TYPES, throttle=throttle, robots=robots)
+    result = empty_is_transient(result)  # a live page's empty 200: tried again, not lost
     return analyse_page(
         item,
         result,

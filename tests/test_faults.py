@@ -39,8 +39,12 @@ def poll(client: Client, settings: Settings, url: str) -> PollOutcome:
 # --- feeds ---------------------------------------------------------------------------------
 
 
-def test_empty_feed_body_is_a_permanent_error(site: LocalSite, client: Client, settings: Settings) -> None:
-    site.add("/empty.xml", b"", content_type="application/rss+xml")
+def test_a_feed_of_its_xml_declaration_alone_is_a_permanent_error(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """A body with nothing but ``<?xml ...?>`` is no feed (an empty body is transient: a deploy
+    or a cache glitch, tests/test_empty_answers.py)."""
+    site.add("/empty.xml", b'<?xml version="1.0" encoding="UTF-8"?>\n', content_type="application/rss+xml")
     out = poll(client, settings, f"{site.base}/empty.xml")
     assert out.error and out.error_class == "permanent" and out.entries == []
 

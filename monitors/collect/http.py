@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import heapq
 import http.client
 import ipaddress
@@ -128,6 +129,23 @@ class FetchResult:
     @property
     def size(self) -> int:
         return len(self.content or b"")
+
+
+def empty_is_transient(result: FetchResult) -> FetchResult:
+    """A success with an empty body (or blanks only) where a document was expected (a feed,
+    a sitemap, a listing, an article), as a transient error: a server that answers 200 with
+    nothing is, as a rule, between two deploys or serving a cache entry gone wrong, and the
+    same URL answers the next time. As a permanent failure the page was lost for good and a
+    feed sent to discovery. mediacloud/rss-fetcher counts it a soft error, retried with backoff,
+    as veille does timeouts and 5xx. robots.txt (empty: no rule) and the web archives' answers
+    (an empty CDX answer: no capture) are not read through this."""
+    if not result.ok or (result.content or b"").strip():
+        return result
+    host = urlsplit(result.final_url).netloc
+    size = len(result.content or b"")
+    what = "an empty body" if not size else f"a blank body ({size} bytes of whitespace)"
+    reason = f"empty answer: {host} sent HTTP {result.status} with {what}; tried again later"
+    return dataclasses.replace(result, outcome="error", error_class=TRANSIENT, reason=reason)
 
 
 class RefusedAddress(Exception):

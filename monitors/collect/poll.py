@@ -25,6 +25,7 @@ from monitors.collect.http import (
     Client,
     FetchResult,
     HostThrottle,
+    empty_is_transient,
     fetch,
 )
 from monitors.collect.listing import find_article_links
@@ -184,6 +185,7 @@ def _poll_url(
         robots=robots,
         max_bytes=settings.sitemap_max_bytes if kind == "sitemap" else None,
     )
+    result = empty_is_transient(result)
     outcome = PollOutcome(source_id=source.id, fetch=result, kind=kind)
     if not result.ok:
         if result.outcome != "not_modified":
@@ -316,14 +318,16 @@ def _read_sitemap(
                 outcome.unread += len([c for c in children[n:MAX_CHILD_SITEMAPS] if c.url not in read])
                 break
             read.add(child.url)
-            got = fetch(
-                client,
-                child.url,
-                settings,
-                accept=SITEMAP_TYPES,
-                throttle=throttle,
-                robots=robots,
-                max_bytes=settings.sitemap_max_bytes,
+            got = empty_is_transient(
+                fetch(
+                    client,
+                    child.url,
+                    settings,
+                    accept=SITEMAP_TYPES,
+                    throttle=throttle,
+                    robots=robots,
+                    max_bytes=settings.sitemap_max_bytes,
+                )
             )
             outcome.extra_fetches.append(got)
             if got.ok and got.final_url != child.url and got.final_url in read:
