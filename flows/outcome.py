@@ -94,6 +94,10 @@ def judge_run(rows: list[dict[str, Any]], interruptions: list[str], gave_up: boo
         f"{totals['failed']} pages failed"
     ) + (f", {totals['retry']} to retry" if totals["retry"] else "")
     problems = []
+    settled = totals["stored"] + totals["duplicates"] + totals["failed"]
+    every_fetch_failed = len(errors) == len(polled) and not settled
+    if hint := offline_hint([r["error"] for r in errors] if every_fetch_failed else []):
+        problems.append(hint)  # the cause first: N lines of "does not resolve" say less
     if bad:  # the first one's file:line and reason; each one's is in its row
         problems.append(bad_entries_problem([r["error"].removeprefix("skipped: ") for r in bad]))
     if errors:
@@ -115,6 +119,23 @@ def bad_entries_problem(bad: list[str]) -> str:
     reason``): how many, and the first one."""
     many = f"{len(bad)} bad entries" if len(bad) > 1 else "a bad entry"
     return f"{many} of the sources file skipped ({bad[0]})"
+
+
+def offline_hint(reasons: list[str]) -> str | None:
+    """When every fetch of a run failed before reaching a server (``reasons``: one for each
+    source polled, no page settled either), the likely cause: the machine is offline, or its
+    DNS is down. None when one fetch got an answer, or fewer than two sources were polled (one
+    host that does not resolve says nothing of the network)."""
+    from monitors.collect.http import reached_no_server
+
+    causes = [reached_no_server(r) for r in reasons]
+    if len(causes) < 2 or None in causes:
+        return None
+    if set(causes) == {"did not resolve"}:
+        return "every fetch failed to resolve its host: is the network up?"
+    counts = {c: causes.count(c) for c in dict.fromkeys(c for c in causes if c)}
+    detail = ", ".join(f"{n} host{'s' if n > 1 else ''} {what}" for what, n in counts.items())
+    return f"every fetch failed before reaching a server ({detail}): is the network up?"
 
 
 def judge_ingest(

@@ -94,6 +94,25 @@ def test_partial_run_is_named_partial_with_a_message_and_a_summary_line(
     assert _latest("veille-run-report").flow_run_id == flow_run_id
 
 
+def test_an_offline_run_names_the_cause_in_its_state_and_report(clean_db: sa.Engine, tmp_path: Path) -> None:
+    """Every fetch failed to resolve its host (reserved .invalid names: no network needed): the
+    state message and the report artifact say so first (tests/test_offline_hint.py: the command)."""
+    sources = write_sources(
+        tmp_path / "offline.toml",
+        [
+            {"name": f"S{i}", "kind": "feed", "url": f"http://{host}.invalid/rss.xml", "owner": "media"}
+            for i, host in enumerate(("nouvelles", "journal", "gazette"))
+        ],
+    )
+    state = run_flow(sources_file=str(sources), return_state=True)
+    assert state.is_failed() and state.name == "Failed"
+    hint = "every fetch failed to resolve its host: is the network up?"
+    assert state.message is not None
+    assert state.message.startswith(f"Nothing could run ({hint}; 3 of 3 sources in error)")
+    report = _artifacts(state.state_details.flow_run_id)["veille-run-report"].data
+    assert hint in report
+
+
 def test_exit_codes_all_good_partial_and_nothing(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path
 ) -> None:

@@ -741,6 +741,25 @@ def network_reason(exc: BaseException, url: str) -> str:
     return f"network: {text}"
 
 
+#: How :func:`network_reason` and :func:`check_url_allowed` begin a failure that reached no
+#: server, and what each says of the host
+_UNREACHED = (
+    (re.compile(r"host \S+ does not resolve"), "did not resolve"),
+    (re.compile(r"connection refused by "), "refused the connection"),
+    (re.compile(r"timeout: no connection to "), "took no connection in time"),
+    (re.compile(r"network: .*(?:Network is unreachable|No route to host)"), "was unreachable"),
+)
+
+
+def reached_no_server(reason: str | None) -> str | None:
+    """What a fetch's failure says of its host when it reached no server ("did not resolve",
+    "refused the connection", ...), else None (an HTTP error, a bad body: a server answered)."""
+    for pattern, what in _UNREACHED:
+        if reason and pattern.match(reason):
+            return what
+    return None
+
+
 def _drain(response: urllib3.BaseHTTPResponse, hdrs: dict[str, str]) -> bool:
     """Read a small body nobody needs (error page, redirect, 304), so the connection can be
     reused: the next request to that host (the feed after its robots.txt, the target of a
