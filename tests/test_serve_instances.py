@@ -3,7 +3,8 @@
 A second `veille serve` on the same PREFECT_HOME or the same database is refused at once, one
 line naming the other one, exit 3, no process left (before, it started a Prefect server of its
 own and served the same deployments: two runners on one Prefect database, each running the
-other's runs, both polling the same sources). Stopping `veille serve` pauses its deployments'
+other's runs, both polling the same sources); one refused lets go of what it took (the
+PREFECT_HOME lock, taken before the database's). Stopping `veille serve` pauses its deployments'
 schedules on the user's server, as Prefect's own runner does when it stops (before, the
 server kept scheduling runs that no one would ever execute); the next `veille serve` makes
 them active again.
@@ -11,6 +12,7 @@ them active again.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -27,6 +29,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from flows.commands.serve import SERVE_LOCK
 from tests.site import LocalSite, seed_site
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
     ROOT,
@@ -217,3 +220,33 @@ def test_stopping_serve_pauses_its_schedules_on_the_users_prefect_server(
     _stop(proc, err, signal.SIGINT)
     assert _wait_gone(mark, 10) == []
     assert served(True)
+
+
+def test_a_refused_serve_lets_go_of_the_prefect_home_lock(
+    database_url: str,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A second veille serve on the same database (another PREFECT_HOME) is refused by the
+    database's advisory lock after it took its PREFECT_HOME's: it lets go of that one too
+    (before, it stayed held by the process that had been refused)."""
+    import flows.commands.serve
+    from flows.cli import main
+
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a refused veille serve served")
+
+    monkeypatch.setattr(flows.commands.serve, "serve_deployments", started)
+    home = tmp_path / "prefect-home"
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    with clean_db.connect() as other:  # the first veille serve's hold on the database
+        other.execute(sa.text("SELECT pg_advisory_lock(:c, :o)"), {"c": SERVE_LOCK[0], "o": SERVE_LOCK[1]})
+        assert main(["serve"]) == 3
+        other.execute(sa.text("SELECT pg_advisory_unlock(:c, :o)"), {"c": SERVE_LOCK[0], "o": SERVE_LOCK[1]})
+        other.commit()
+    assert "already serves the database" in capsys.readouterr().err
+    assert flows.commands.serve._HELD == []
+    with open(home / "veille-serve.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError while still held

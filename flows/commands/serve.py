@@ -59,7 +59,10 @@ def handle(args: argparse.Namespace) -> int:
     database_url = prepare_database()
     try:
         hold_serve_locks(database_url)
-    except AlreadyServing as exc:
+    except BaseException as exc:
+        release_serve_locks()  # what it took before it was refused (the PREFECT_HOME lock)
+        if not isinstance(exc, AlreadyServing):
+            raise
         print(f"veille serve: error: {exc}", file=sys.stderr)
         return 3
     try:
