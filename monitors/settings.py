@@ -199,6 +199,10 @@ class Settings:
     fetch_deadline: float = 60.0
     analysis_deadline: float = 60.0
     prefect: str = "auto"  # veille run as Prefect flows: auto (when a server is configured), on, off
+    #: `veille serve`: seconds it waits for a Prefect server that stopped answering to come
+    #: back before it stops (exit 4), and seconds between two checks of that server's health
+    prefect_wait: float = 120.0
+    prefect_check_interval: float = 5.0
     score_max_line_bytes: int = SCORE_MAX_LINE_BYTES  # score, eval, train-topic refuse longer lines
     #: the clock of dates that name no zone, and of an article's day (monitors.dates): the
     #: setting, else the database's once the process has opened it
@@ -266,6 +270,8 @@ class Settings:
             fetch_deadline=_float("VEILLE_FETCH_DEADLINE", 3 * timeout, positive=True),
             analysis_deadline=_float("VEILLE_ANALYSIS_DEADLINE", 60.0, positive=True),
             prefect=_choice("VEILLE_PREFECT", ("auto", "on", "off")),
+            prefect_wait=_float("VEILLE_PREFECT_WAIT", 120.0),
+            prefect_check_interval=_float("VEILLE_PREFECT_CHECK_INTERVAL", 5.0, positive=True),
             score_max_line_bytes=_int("VEILLE_SCORE_MAX_LINE_BYTES", SCORE_MAX_LINE_BYTES, minimum=1),
             local_timezone=local_timezone(),
         )

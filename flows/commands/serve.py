@@ -22,6 +22,8 @@ starts one of its own for its length. Stop with Ctrl-C (exit 130) or SIGTERM (ex
 runs in progress end at once, marked Interrupted; what they had not stored is left for the
 next cycle; the deployments' schedules are paused, and the next veille serve resumes them.
 One veille serve per database and per PREFECT_HOME: a second one is refused (exit 3).
+A Prefect server that stops answering is waited for up to VEILLE_PREFECT_WAIT seconds (120),
+then veille serve stops (exit 4); the one it started itself is restarted once.
 """
 
 
@@ -96,43 +98,95 @@ def _serve(args: argparse.Namespace) -> int:
         where = "--maintenance-cron" if args.maintenance_cron is not None else "VEILLE_MAINTENANCE_CRON"
         print(f"veille serve: error: {where}: {exc}", file=sys.stderr)
         return 2
+    from flows.serve_watch import Watch, quiet_connection_losses
+    from monitors.settings import get_settings
+
+    quiet_connection_losses()
+
+    settings = get_settings()
+    watched = api_url or str(PREFECT_API_URL.value())
+    watch = Watch(
+        watched,
+        settings.prefect_check_interval,
+        settings.prefect_wait,
+        own=_OWN_SERVER[-1] if api_url else None,
+    )
     if api_url is None:
-        _serve_in_a_thread(deployments)
-        return 0
+        return _serve_in_a_thread(deployments, watch)
     print(
         f"veille serve: no Prefect server configured (PREFECT_API_URL): started one at {api_url}"
         " for the length of this command (set PREFECT_API_URL to keep the runs in yours)",
         file=sys.stderr,
     )
     with temporary_settings(updates={PREFECT_API_URL: api_url}):  # where Prefect was imported before
-        _serve_in_a_thread(deployments)
-    return 0
+        return _serve_in_a_thread(deployments, watch)
 
 
-def _serve_in_a_thread(deployments: list[Any]) -> None:
+def _serve_in_a_thread(deployments: list[Any], watch: Any) -> int:
     """:func:`serve_deployments` on a thread of its own: Prefect's runner then installs no
     SIGTERM handler (it does so only on the main thread, and its handler cancels each run and
     waits for it, then exits 0), so SIGTERM and SIGINT stay veille's
     (:func:`flows.cli._end_with_veille`: one line, 143 or 130, the served runs ended at once by
-    :func:`end_served_runs`)."""
+    :func:`end_served_runs`). The main thread meanwhile checks the Prefect server's health
+    (:class:`flows.serve_watch.Watch`); the exit code: 0 when the runner ended, 4 when the
+    server went away and did not come back."""
     import contextvars
     import threading
+    import time
+
+    from flows.serve_watch import EXIT_SERVER_GONE
 
     failure: list[BaseException] = []
     context = contextvars.copy_context()  # the settings in force here (the API URL) go along
 
     def target() -> None:
         try:
-            context.run(serve_deployments, deployments)
+            context.copy().run(serve_deployments, deployments)
         except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
             failure.append(exc)
 
-    runner = threading.Thread(target=target, name="veille-serve", daemon=True)
-    runner.start()
-    while runner.is_alive():
-        runner.join(0.5)  # the main thread stays free for the signal handler
-    if failure:
-        raise failure[0]
+    def start() -> threading.Thread:
+        thread = threading.Thread(target=target, name="veille-serve", daemon=True)
+        thread.start()
+        return thread
+
+    runner: threading.Thread | None = start()
+    while True:
+        if runner is not None:
+            runner.join(0.5)  # the main thread stays free for the signal handler
+        else:
+            time.sleep(0.5)
+        if runner is not None and not runner.is_alive():
+            if not failure:
+                return 0
+            watch.check_now()
+            if not watch.down:
+                raise failure[0]
+            # Prefect's runner gave up on the server (its client's retries are spent, past
+            # about four minutes): a new one starts if the server answers within the wait
+            failure.clear()
+            runner = None
+        stop = watch.check() or watch.stopping
+        if stop is not None:
+            print(stop, file=sys.stderr, flush=True)
+            _stop_serving()
+            return EXIT_SERVER_GONE
+        if runner is None and not watch.down:
+            runner = start()
+
+
+def _stop_serving() -> None:
+    """The Prefect server went away for good: the runner starts nothing more, the runs it had
+    started are killed (nothing can record their end), the server veille serve started is
+    stopped; Prefect's threads, which meet the end of the server, log nothing more."""
+    import logging
+
+    for runner in _RUNNERS:
+        runner.stopping = True
+    _kill_served_runs()
+    logging.disable(logging.CRITICAL)
+    for server in _OWN_SERVER:
+        server.stop()
 
 
 #: The runners serving in this process (:func:`end_served_runs` stops them).
@@ -153,7 +207,7 @@ def serve_deployments(deployments: list[Any]) -> None:
     for deployment in deployments:
         runner.add_deployment(deployment)
     _RUNNERS.append(runner)
-    _SERVED.extend(f"{d.flow_name}/{d.name}" for d in deployments)
+    _SERVED.extend(n for d in deployments if (n := f"{d.flow_name}/{d.name}") not in _SERVED)
     names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
     print(f"veille serve: serving {names}; stop with Ctrl-C", flush=True)
     asyncio.run(runner.start())
@@ -167,47 +221,81 @@ class ServerNotStarted(Exception):
 SERVER_START_SECONDS = 120.0
 
 
+class OwnPrefectServer:
+    """A Prefect server `veille serve` started (``prefect server start``, its scheduler on,
+    no UI) on a loopback port, in a session of its own (a Ctrl-C in the terminal reaches
+    veille, which stops it); :mod:`flows.serve_watch` restarts it once, on the same port."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.api_url = f"http://127.0.0.1:{port}/api"
+        self.restarted = False
+        self.process: Any = None
+        self.launch()
+
+    def launch(self) -> None:
+        import os
+        import subprocess
+
+        command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port), "--no-ui", "--analytics-off", "--log-level", "WARNING"]
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+        )
+
+    def ended(self) -> int | None:
+        """Its process's exit code once it has ended, else None."""
+        code: int | None = self.process.poll()
+        return code
+
+    def restart(self) -> None:
+        self.stop()
+        self.restarted = True
+        self.launch()
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+#: The Prefect server this `veille serve` started, if it did.
+_OWN_SERVER: list[OwnPrefectServer] = []
+
+
 def start_prefect_server() -> str:
-    """Start a Prefect server (``prefect server start``, its scheduler on, no UI) on a free
-    loopback port, stopped when this command exits; its API URL, also set in the environment
-    for the served runs. Not Prefect's temporary server, the one it starts when no server is
-    configured: that one runs no scheduler, so served deployments would never run."""
+    """Start a Prefect server (:class:`OwnPrefectServer`) on a free loopback port, stopped
+    when this command exits; its API URL, also set in the environment for the served runs.
+    Not Prefect's temporary server, the one it starts when no server is configured: that one
+    runs no scheduler, so served deployments would never run."""
     import atexit
     import os
     import socket
-    import subprocess
     import time
     import urllib.request
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--no-ui", "--analytics-off", "--log-level", "WARNING"]
-    server = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # a Ctrl-C in the terminal reaches veille, which stops it
-        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
-    )
-
-    def stop() -> None:
-        if server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(5)
-
-    atexit.register(stop)
-    api_url = f"http://127.0.0.1:{port}/api"
+    server = OwnPrefectServer(port)
+    _OWN_SERVER.append(server)
+    atexit.register(server.stop)
+    api_url = server.api_url
     wait = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
     timeout = float(wait or SERVER_START_SECONDS)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and server.poll() is None:
+    while time.monotonic() < deadline and server.ended() is None:
         try:
             with urllib.request.urlopen(f"{api_url}/health", timeout=2) as answer:
                 if answer.status == 200:
@@ -215,7 +303,7 @@ def start_prefect_server() -> str:
                     return api_url
         except OSError:
             time.sleep(0.5)
-    stop()
+    server.stop()
     raise ServerNotStarted(
         f"the Prefect server veille serve started (`prefect server start --port {port}`) did not"
         f" answer within {timeout:.0f} s: start one with `prefect server start` and set PREFECT_API_URL"
@@ -231,15 +319,28 @@ def end_served_runs(signal_name: str) -> None:
     (cancel each run, wait for it) takes a minute and more with requests in flight. The
     deployments' schedules are paused (:func:`pause_served_schedules`), as Prefect's runner
     does when it stops."""
-    import contextlib
     import logging
-
-    import psutil
 
     from flows.runs import mark_interrupted
 
     for runner in _RUNNERS:
         runner.stopping = True  # it starts no other run meanwhile
+    runs = _kill_served_runs()
+    if runs:
+        mark_interrupted(list(runs), signal_name, subflows=True)
+    pause_served_schedules()
+    # the runner's threads meet the end of the server and of the runs while the exit handlers
+    # run: the command's one line says what happened
+    logging.disable(logging.CRITICAL)
+
+
+def _kill_served_runs() -> list[str]:
+    """Kill the processes of the flow runs this command's runner started (they carry their
+    run's id); those runs' ids."""
+    import contextlib
+
+    import psutil
+
     runs: dict[str, list[Any]] = {}
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
@@ -249,12 +350,7 @@ def end_served_runs(signal_name: str) -> None:
         for proc in procs:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
-    if runs:
-        mark_interrupted(list(runs), signal_name, subflows=True)
-    pause_served_schedules()
-    # the runner's threads meet the end of the server and of the runs while the exit handlers
-    # run: the command's one line says what happened
-    logging.disable(logging.CRITICAL)
+    return list(runs)
 
 
 #: Seconds :func:`pause_served_schedules` may take: veille serve is stopping.
