@@ -159,7 +159,10 @@ def _serve_in_a_thread(deployments: list[Any], watch: Any) -> int:
         if runner is not None and not runner.is_alive():
             if not failure:
                 return 0
-            watch.check_now()
+            for _ in range(RECHECKS):  # the server killed under it: its socket closes first
+                if watch.check_now() is not None or watch.down:
+                    break
+                time.sleep(1.0)
             if not watch.down:
                 raise failure[0]
             # Prefect's runner gave up on the server (its client's retries are spent, past
@@ -173,6 +176,11 @@ def _serve_in_a_thread(deployments: list[Any], watch: Any) -> int:
             return EXIT_SERVER_GONE
         if runner is None and not watch.down:
             runner = start()
+
+
+#: Checks of the server, a second apart, when Prefect's runner ended on an error: if the
+#: server answers them all, the error is the runner's own and is raised.
+RECHECKS = 3
 
 
 def _stop_serving() -> None:
@@ -191,8 +199,8 @@ def _stop_serving() -> None:
 
 #: The runners serving in this process (:func:`end_served_runs` stops them).
 _RUNNERS: list[Any] = []
-#: The deployments they serve, "flow/deployment" (:func:`pause_served_schedules` pauses them).
-_SERVED: list[str] = []
+#: The deployments they serve, "flow/deployment": their id (:func:`pause_served_schedules`).
+_SERVED: dict[str, Any] = {}
 
 
 def serve_deployments(deployments: list[Any]) -> None:
@@ -205,9 +213,8 @@ def serve_deployments(deployments: list[Any]) -> None:
 
     runner = Runner()
     for deployment in deployments:
-        runner.add_deployment(deployment)
+        _SERVED[f"{deployment.flow_name}/{deployment.name}"] = runner.add_deployment(deployment)
     _RUNNERS.append(runner)
-    _SERVED.extend(n for d in deployments if (n := f"{d.flow_name}/{d.name}") not in _SERVED)
     names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
     print(f"veille serve: serving {names}; stop with Ctrl-C", flush=True)
     asyncio.run(runner.start())
@@ -354,7 +361,9 @@ def _kill_served_runs() -> list[str]:
 
 
 #: Seconds :func:`pause_served_schedules` may take: veille serve is stopping.
-PAUSE_SECONDS = 5.0
+PAUSE_SECONDS = 8.0
+#: Seconds between its two pauses of a deployment.
+PAUSE_AGAIN_SECONDS = 0.5
 
 
 def pause_served_schedules() -> None:
@@ -363,11 +372,16 @@ def pause_served_schedules() -> None:
     which outlives veille serve, the scheduler would otherwise go on making a run every
     interval that no one executes (each Late, then piling up), and the UI would show a
     schedule as active that nothing serves. Pausing also deletes the runs already scheduled;
-    the next `veille serve` registers the deployments again, unpaused. At most
+    the next `veille serve` registers the deployments again, unpaused. Each is paused by its
+    id (a busy server answered a lookup by name and a pause, six requests in a row, too late:
+    left active), and again :data:`PAUSE_AGAIN_SECONDS` later (a scheduler loop that had read
+    it active may add runs after the first pause deleted them). One request at a time: the
+    server's SQLite database makes concurrent pauses wait on each other (seconds). At most
     :data:`PAUSE_SECONDS`: a server that does not answer leaves them as they are."""
     import contextlib
     import contextvars
     import threading
+    import time
 
     if not _SERVED:
         return
@@ -376,9 +390,12 @@ def pause_served_schedules() -> None:
         from prefect.client.orchestration import get_client
 
         with get_client(sync_client=True) as client:
-            for name in _SERVED:
-                with contextlib.suppress(Exception):  # stopping: one not paused is no reason to stay
-                    client.pause_deployment(client.read_deployment_by_name(name).id)
+            for attempt in range(2):
+                if attempt:
+                    time.sleep(PAUSE_AGAIN_SECONDS)
+                for deployment_id in _SERVED.values():
+                    with contextlib.suppress(Exception):  # stopping: one not paused is no reason to stay
+                        client.pause_deployment(deployment_id)
 
     context = contextvars.copy_context()  # the settings in force (the API URL) go along
     pauser = threading.Thread(target=context.run, args=(pause,), daemon=True)
