@@ -138,18 +138,25 @@ def _nothing_held(engine: sa.Engine, prefect_home: Path) -> None:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if still held
 
 
+def _watching(database_url: str, api_url: str, wait: str) -> tuple[str, dict[str, str]]:
+    """A mark and an environment for veille serve on ``api_url``, its server checked every
+    second, waited for ``wait`` seconds."""
+    mark = uuid.uuid4().hex
+    env = {
+        **_env(mark, _data_dir(), database_url),
+        "PREFECT_API_URL": api_url,
+        "VEILLE_PREFECT_WAIT": wait,
+        "VEILLE_PREFECT_CHECK_INTERVAL": "1",
+    }
+    return mark, env
+
+
 def test_serve_waits_for_the_users_prefect_server_and_serves_on_when_it_comes_back(
     site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path, users_server: PrefectServer
 ) -> None:
     api_url = users_server.api_url
     seed_site(site)
-    mark = uuid.uuid4().hex
-    env = {
-        **_env(mark, _data_dir(), database_url),
-        "PREFECT_API_URL": api_url,
-        "VEILLE_PREFECT_WAIT": "120",  # a restarted server answers within 10-30 s
-        "VEILLE_PREFECT_CHECK_INTERVAL": "1",
-    }
+    mark, env = _watching(database_url, api_url, wait="120")  # a restarted server answers within 10-30 s
     proc, err = _serving(_sources(site, tmp_path), env, api_url)
     try:
         users_server.kill()
@@ -205,13 +212,7 @@ def test_serve_stops_with_exit_4_when_the_users_prefect_server_does_not_come_bac
 ) -> None:
     api_url = users_server.api_url
     seed_site(site)
-    mark = uuid.uuid4().hex
-    env = {
-        **_env(mark, _data_dir(), database_url),
-        "PREFECT_API_URL": api_url,
-        "VEILLE_PREFECT_WAIT": "5",
-        "VEILLE_PREFECT_CHECK_INTERVAL": "1",
-    }
+    mark, env = _watching(database_url, api_url, wait="5")
     proc, err = _serving(_sources(site, tmp_path), env, api_url)
     users_server.kill()
     killed = time.monotonic()
