@@ -265,6 +265,14 @@ def french_date(value: str) -> datetime | None:
 _W3C_REDUCED = re.compile(r"(?P<y>\d{4})(?:-(?P<m>0[1-9]|1[0-2]))?")
 
 
+def names_no_day(value: str) -> bool:
+    """True for a W3C date of a year or a month alone ("2025", "2025-02"): a period, not a
+    day. feedparser reads such an entry date as the period's first day, a day the feed never
+    gave; an entry so dated is undated (a sitemap's lastmod so written is a window,
+    :func:`w3c_period`)."""
+    return _W3C_REDUCED.fullmatch(value.strip()) is not None
+
+
 def w3c_period(value: str) -> tuple[datetime, datetime] | None:
     """The period a W3C date names, from its first instant to the next period's first, on
     the local clock: "2025" is the year 2025, "2025-02" February 2025, "2025-02-10" that

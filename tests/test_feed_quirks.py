@@ -367,3 +367,29 @@ def test_an_entity_the_feed_declares_is_its_own() -> None:
     )
     parsed = parse_feed(body.encode(), "https://lejournal.test/rss.xml", "text/xml")
     assert [e.title for e in parsed.entries] == ["E-AIGUtE-AIGU"]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+@pytest.mark.parametrize("raw", ["2025", "2025-02", " 2025-02 "])
+def test_an_entry_dated_by_a_year_or_a_month_only_is_undated(raw: str, fast: bool) -> None:
+    """A W3C date of a year or a month names no day: feedparser read "2025-02" as 1 February,
+    a day the feed never gave, so the article was counted on it. Nothing is guessed: undated.
+    (A sitemap's lastmod of a month is the period it names: that is a window, not a day.)"""
+    body = _rss(
+        "<item><title>A</title><link>https://lagazette.test/a.html</link>"
+        f"<pubDate>{raw}</pubDate></item>"
+        "<item><title>B</title><link>https://lagazette.test/b.html</link>"
+        "<pubDate>2025-02-10T14:30:00Z</pubDate></item>"
+    )
+    parsed = parse_feed(body.encode(), "https://lagazette.test/rss.xml", "application/rss+xml", fast=fast)
+    assert [e.published_at for e in parsed.entries] == [None, datetime(2025, 2, 10, 14, 30, tzinfo=UTC)]
+
+
+def test_an_atom_entry_published_by_month_falls_back_to_its_dated_update() -> None:
+    body = (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>'
+        '<entry><title>A</title><link href="https://lagazette.test/a.html"/>'
+        "<published>2025-02</published><updated>2025-02-11T08:00:00+01:00</updated></entry></feed>"
+    )
+    parsed = parse_feed(body.encode(), "https://lagazette.test/atom.xml", "application/atom+xml")
+    assert parsed.entries[0].published_at == datetime(2025, 2, 11, 7, 0, tzinfo=UTC)

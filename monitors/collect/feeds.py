@@ -29,7 +29,7 @@ from monitors.collect.encoding import (
 )
 from monitors.collect.json_feed import JsonFeedError, looks_like_json, parse_json_feed
 from monitors.collect.rss_fast import parse_rss
-from monitors.dates import feed_date_handler  # noqa: F401 - registers it with feedparser
+from monitors.dates import feed_date_handler, names_no_day  # noqa: F401 - registers the handler with feedparser
 
 _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
 
@@ -131,6 +131,17 @@ def _when(parsed: time.struct_time | None) -> datetime | None:
         return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
     except (OverflowError, ValueError):
         return None
+
+
+def _entry_date(raw: dict[str, Any]) -> datetime | None:
+    """The entry's publication date, else its update's; a date that names no day (a year or
+    a month alone, :func:`names_no_day`) is none, not the period's first day."""
+    for key in ("published", "updated"):
+        parsed = raw.get(f"{key}_parsed")
+        text = raw.get(key)
+        if parsed and not (isinstance(text, str) and names_no_day(text)):
+            return _when(parsed)
+    return None
 
 
 def _parse_fast(content: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
@@ -245,7 +256,7 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
                 title=storable(_plain(raw.get("title"))),
                 author=storable(_plain(raw.get("author"))),
                 summary=storable(raw.get("summary")),
-                published_at=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
+                published_at=_entry_date(raw),
                 language=storable(raw.get("language")) if isinstance(raw.get("language"), str) else None,
             )
         )

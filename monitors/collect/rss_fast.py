@@ -239,9 +239,11 @@ def _item(el: Any, base: str) -> dict[str, Any]:
             entry["id"] = guid = _fix(guid)
             entry["guidislink"] = is_link
         elif name == "pubdate":
-            entry["published_parsed"] = parse_feed_date(_fix(_text(child, True).strip()))
+            entry["published"] = text = _fix(_text(child, True).strip())
+            entry["published_parsed"] = parse_feed_date(text)
         elif name == "dc_date":
-            entry["updated_parsed"] = parse_feed_date(_fix(_text(child, True).strip()))
+            entry["updated"] = text = _fix(_text(child, True).strip())
+            entry["updated_parsed"] = parse_feed_date(text)
         elif name == "feedburner_origlink":
             entry["feedburner_origlink"] = _fix(_text(child).strip())
         elif name in {"author", "dc_creator"}:
