@@ -41,27 +41,42 @@ class PrefectUnreachable(Exception):
     """The Prefect API configured (``PREFECT_API_URL``) does not answer."""
 
 
+def health(api_url: str, timeout: float) -> int | str:
+    """``GET {api_url}/health``: the HTTP status of the answer, or why there was none, in a few
+    words ("connection refused", "no answer within 2 s"). The one probe of a Prefect API here:
+    the command's check, `veille serve`'s start of its own server and its watch."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except TimeoutError:
+        return f"no answer within {timeout:g} s"
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, TimeoutError):
+            return f"no answer within {timeout:g} s"
+        return str(getattr(reason, "strerror", None) or reason).lower()
+    except (OSError, ValueError) as exc:
+        return str(getattr(exc, "strerror", None) or exc).lower()
+
+
 def check_prefect_api(timeout: float = 10.0) -> None:
     """When a Prefect API is configured and does not answer (no server there, a typo in
     ``PREFECT_API_URL``), raise :class:`PrefectUnreachable`, one line naming the URL and the
     cause: the command would otherwise fail deep in Prefect's client with a traceback. Any
     HTTP answer counts (a 401 of an API behind authentication: Prefect's client takes it from
     there)."""
-    import urllib.error
-    import urllib.request
-
     url = prefect_setting(API_URL)
     if not url:
         return
-    try:
-        with urllib.request.urlopen(f"{str(url).rstrip('/')}/health", timeout=timeout):
-            return
-    except urllib.error.HTTPError:
-        return
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
+    answer = health(str(url), timeout)
+    if isinstance(answer, str):
         raise PrefectUnreachable(
-            f"cannot reach the Prefect API at {url} (PREFECT_API_URL): {reason}; start that server"
+            f"cannot reach the Prefect API at {url} (PREFECT_API_URL): {answer}; start that server"
             " (`prefect server start`) or unset PREFECT_API_URL"
         ) from None
 

@@ -44,23 +44,12 @@ class OwnServer(Protocol):
 
 def why_not_answering(api_url: str, timeout: float = PROBE_SECONDS) -> str | None:
     """None when ``{api_url}/health`` answers 200; else why not, in a few words."""
-    import urllib.error
-    import urllib.request
+    from flows.mode import health
 
-    try:
-        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as answer:
-            return None if answer.status == 200 else f"HTTP {answer.status}"
-    except urllib.error.HTTPError as exc:
-        return f"HTTP {exc.code}"
-    except TimeoutError:
-        return f"no answer within {timeout:g} s"
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError):
-            return f"no answer within {timeout:g} s"
-        return str(getattr(reason, "strerror", None) or reason).lower()
-    except OSError as exc:
-        return str(exc.strerror or exc).lower()
+    answer = health(api_url, timeout)
+    if answer == 200:
+        return None
+    return f"HTTP {answer}" if isinstance(answer, int) else answer
 
 
 def _clock(moment: datetime) -> str:

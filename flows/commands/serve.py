@@ -290,7 +290,8 @@ def start_prefect_server() -> str:
     import os
     import socket
     import time
-    import urllib.request
+
+    from flows.mode import health
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -303,13 +304,10 @@ def start_prefect_server() -> str:
     timeout = float(wait or SERVER_START_SECONDS)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and server.ended() is None:
-        try:
-            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as answer:
-                if answer.status == 200:
-                    os.environ["PREFECT_API_URL"] = api_url  # the served runs' processes
-                    return api_url
-        except OSError:
-            time.sleep(0.5)
+        if health(api_url, 2) == 200:
+            os.environ["PREFECT_API_URL"] = api_url  # the served runs' processes
+            return api_url
+        time.sleep(0.5)
     server.stop()
     raise ServerNotStarted(
         f"the Prefect server veille serve started (`prefect server start --port {port}`) did not"
