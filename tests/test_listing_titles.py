@@ -9,6 +9,9 @@ holds the headline. The longest link text won before: the teaser, or the whole c
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from monitors.collect.http import Client
@@ -103,3 +106,37 @@ def test_read_more_words_are_cut_only_around_the_title(card: str, title: str) ->
     page = f"<html><body><main>{card}</main></body></html>".encode()
     entries = find_article_links(page, "https://mairie.example/n/")
     assert [e.title for e in entries] == [title]
+
+
+@pytest.mark.parametrize(
+    ("time", "day"),
+    [
+        # a <time> that holds its date in its text only, as French sites write it
+        ("<time>10/02/2025 14:30</time>", (2025, 2, 10, 14, 30)),
+        ("<time>lundi 11 février 2025</time>", (2025, 2, 11, 0, 0)),
+        # an unreadable datetime attribute: the text is read instead
+        ('<time datetime="le 9 février">9 février 2025</time>', (2025, 2, 9, 0, 0)),
+        # the attribute still wins when it reads
+        ('<time datetime="2025-02-08T09:00:00+01:00">10 février 2025</time>', (2025, 2, 8, 9, 0)),
+    ],
+)
+def test_a_listing_date_is_read_from_a_time_text_without_its_attribute(
+    time: str, day: tuple[int, int, int, int, int]
+) -> None:
+    """Before: only ``<time datetime>`` was read; a card whose ``<time>`` held the date in its
+    text alone gave an undated entry, so the page was dated only at ingest (or never)."""
+    card = (
+        f'<article><a href="/n/le-budget-est-adopte-par-le-conseil">Le budget est adopté</a>{time}</article>'
+    )
+    entries = find_article_links(
+        f"<html><body><main>{card}</main></body></html>".encode(), "https://mairie.example/n/"
+    )
+    assert [e.published_at for e in entries] == [datetime(*day, tzinfo=ZoneInfo("Europe/Paris"))]
+
+
+def test_a_time_text_that_is_no_date_leaves_the_entry_undated() -> None:
+    card = '<article><a href="/n/le-budget-est-adopte-par-le-conseil">Le budget est adopté</a><time>il y a 3 heures</time></article>'
+    entries = find_article_links(
+        f"<html><body><main>{card}</main></body></html>".encode(), "https://mairie.example/n/"
+    )
+    assert [e.published_at for e in entries] == [None]

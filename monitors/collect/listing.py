@@ -82,20 +82,28 @@ def looks_like_article(url: str, listing_url: str) -> bool:
     return bool(_DATE_IN_PATH.search(path + "/") and slug)
 
 
+def _time_value(t: etree._Element) -> datetime | None:
+    """A ``<time>``'s instant: its ``datetime`` attribute (ISO), else its text as French sites
+    write it (``<time>10/02/2025 14:30</time>``, ``<time>lundi 10 février 2025</time>``:
+    :func:`monitors.dates.french_date`); None when neither is a date."""
+    value = (t.get("datetime") or "").strip()
+    if value:
+        try:
+            return on_local_clock(datetime.fromisoformat(value))  # no zone: the local clock
+        except ValueError:
+            pass
+    return french_date(" ".join(t.text_content().split()))
+
+
 def _date_near(a: etree._Element) -> datetime | None:
-    """A ``<time datetime>`` in the link's card (up to three levels up)."""
+    """A ``<time>`` in the link's card (up to three levels up) that names a date."""
     node: etree._Element | None = a
     for _ in range(4):
         if node is None:
             break
         for t in node.iter("time"):
-            value = t.get("datetime")
-            if value:
-                try:
-                    when = datetime.fromisoformat(value.strip())
-                except ValueError:
-                    continue
-                return on_local_clock(when)  # without a zone: the local clock (monitors.dates)
+            if (when := _time_value(t)) is not None:
+                return when
         node = node.getparent()
     return None
 
