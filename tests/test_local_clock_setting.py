@@ -3,6 +3,7 @@ and what every role reads from it (docs/operating.md, "Dates and time zones").""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -50,10 +51,9 @@ def test_a_process_without_the_setting_keeps_the_stored_clock(
 ) -> None:
     """The database is on Montreal's clock (`VEILLE_LOCAL_TIMEZONE=America/Montreal veille
     migrate`); a worker or a one-off command whose environment does not set the variable
-    opens it: the clock stays Montreal's, and that process says in one line that its dates
-    and days are on it (its command-line dates were read before, on the default's). Before,
-    every such process wrote Europe/Paris, the default, and the views' days moved to Paris's
-    clock for everyone."""
+    opens it: the clock stays Montreal's, and that process says in an info line that its dates
+    and days are on it. Before, every such process wrote Europe/Paris, the default, and the
+    views' days moved to Paris's clock for everyone."""
     monkeypatch.setenv(VARIABLE, "America/Montreal")
     migrate(database_url)
     assert _stored(database_url) == "America/Montreal"
@@ -64,20 +64,15 @@ def test_a_process_without_the_setting_keeps_the_stored_clock(
         ensure_schema(database_url)  # what a flow started by a worker does first
     assert _stored(database_url) == "America/Montreal"
     said = [r for r in caplog.records if r.name == "veille"]
-    assert [r.levelno for r in said] == [logging.WARNING], said
+    assert [r.levelno for r in said] == [logging.INFO], said
     assert said[0].getMessage().startswith(f"{VARIABLE} is not set: this process reads dates without a zone")
     assert "day on America/Montreal's clock, the one the database at " in said[0].getMessage()
-    assert (
-        "command line are on Europe/Paris's: set VEILLE_LOCAL_TIMEZONE=America/Montreal"
-        in said[0].getMessage()
-    )
 
     # a command in a process of its own, `veille migrate` included, without the variable
     env = {k: v for k, v in os.environ.items() if k != VARIABLE}
     for argv in (["stats", "--json"], ["migrate"]):
         done = _veille(argv, {**env, "VEILLE_DATABASE_URL": database_url})
         assert done.returncode == 0, done.stderr
-        assert f"{VARIABLE} is not set" in done.stderr, argv
         assert _stored(database_url) == "America/Montreal", argv
 
 
@@ -126,6 +121,69 @@ def test_a_process_without_the_setting_gives_days_on_the_stored_clock(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "2025-02-10"
+
+
+def _two_articles_around_midnight(engine: sa.Engine) -> None:
+    """Two articles and their stories: one of 9 February in New York (the 10th in Paris), one
+    of 10 February there."""
+    with engine.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('Le Fil', 'feed', 'http://x/f', 'media') RETURNING id"
+            )
+        )
+        for slug, at in (("eve", NEW_YORK_EVE), ("day", NEW_YORK_DAY)):
+            story = conn.scalar(
+                sa.text(
+                    "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media,"
+                    " source_ids) VALUES (:at, :at, :t, 'fr', 1, 1, 1, ARRAY[:s]::bigint[]) RETURNING id"
+                ),
+                {"at": at, "s": source, "t": slug},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash,"
+                    " published_at, story_id) VALUES (:u, :u, :s, :t, 'Texte', :t, :at, :st)"
+                ),
+                {"u": f"http://x/{slug}", "s": source, "t": slug, "at": at, "st": story},
+            )
+
+
+#: 22:30 on 9 February in New York (04:30 on the 10th in Paris), and 01:00 on the 10th there
+NEW_YORK_EVE = datetime(2025, 2, 10, 3, 30, tzinfo=UTC)
+NEW_YORK_DAY = datetime(2025, 2, 10, 6, 0, tzinfo=UTC)
+
+
+def test_command_line_dates_are_on_the_stored_clock_without_the_setting(
+    clean_db: sa.Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    clock_restored: None,
+) -> None:
+    """The database is on New York's clock and the command's environment does not set the
+    variable: `veille export --since 2025-02-10` and `veille stories --since 2025-02-10` take
+    10 February from its first minute in New York, the day the views give. Before, argparse
+    read the date on Europe/Paris's clock before the database was opened: the article of
+    22:30 on the 9th in New York was exported. A date with an offset stays as given."""
+    from flows.cli import main
+
+    monkeypatch.setenv(VARIABLE, "America/New_York")
+    migrate(database_url)
+    monkeypatch.delenv(VARIABLE)
+    _two_articles_around_midnight(clean_db)
+    capsys.readouterr()
+
+    assert main(["export", "--since", "2025-02-10", "--no-progress"]) == 0
+    exported = [json.loads(line)["title"] for line in capsys.readouterr().out.splitlines()]
+    assert exported == ["day"]
+    assert main(["stories", "--since", "2025-02-10", "--json"]) == 0
+    stories = [json.loads(line)["title"] for line in capsys.readouterr().out.splitlines()]
+    assert stories == ["day"]
+    assert main(["export", "--since", "2025-02-10T00:00+01:00", "--no-progress"]) == 0
+    exported = [json.loads(line)["title"] for line in capsys.readouterr().out.splitlines()]
+    assert sorted(exported) == ["day", "eve"]
 
 
 def test_an_explicit_setting_that_differs_is_written_with_a_warning(

@@ -5,6 +5,7 @@ alike (whatever the database session's TimeZone), a sitemap's lastmod is no publ
 
 from __future__ import annotations
 
+import argparse
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from flows.commands.common import date_arg
+from flows.commands.common import date_arg, on_local_clock_dates
 from monitors.collect.feeds import parse_feed
 from monitors.collect.http import Client
 from monitors.collect.poll import SourceState, poll_source
@@ -292,13 +293,23 @@ def test_a_scored_timestamp_takes_its_day_on_the_local_clock() -> None:
 # ---------------------------------------------------------------- --since / --until
 
 
+def _on_local_clock(value: str) -> datetime:
+    """``value`` as a command reads it: :func:`date_arg`, then :func:`on_local_clock_dates`
+    once the database is open (here, none: the environment's clock, Europe/Paris)."""
+    args = argparse.Namespace(since=date_arg(value))
+    on_local_clock_dates(args)
+    when: datetime = args.since
+    return when
+
+
 def test_a_command_line_date_is_on_the_local_clock() -> None:
-    assert date_arg("2025-02-10") == datetime(2025, 2, 9, 23, tzinfo=UTC)
-    assert date_arg("2025-07-10T08:00") == datetime(2025, 7, 10, 6, tzinfo=UTC)
-    assert date_arg("2025-02-10T00:00+00:00") == datetime(2025, 2, 10, tzinfo=UTC)
+    assert date_arg("2025-02-10") == datetime(2025, 2, 10)  # as given, until the database is open
+    assert _on_local_clock("2025-02-10") == datetime(2025, 2, 9, 23, tzinfo=UTC)
+    assert _on_local_clock("2025-07-10T08:00") == datetime(2025, 7, 10, 6, tzinfo=UTC)
+    assert _on_local_clock("2025-02-10T00:00+00:00") == datetime(2025, 2, 10, tzinfo=UTC)
     # the first day of year 1 on a clock east of UTC is before the first UTC instant: held to it
-    assert date_arg("0001-01-01") == datetime.min.replace(tzinfo=UTC)
-    assert date_arg("9999-12-31").astimezone(UTC) == datetime(9999, 12, 30, 23, tzinfo=UTC)
+    assert _on_local_clock("0001-01-01") == datetime.min.replace(tzinfo=UTC)
+    assert _on_local_clock("9999-12-31").astimezone(UTC) == datetime(9999, 12, 30, 23, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- listings

@@ -34,8 +34,10 @@ pages are read from the archive; an interrupted run resumes when run again (docs
 
 
 def _in_archive_era(parsed: datetime) -> datetime:
-    """``parsed`` when its day (on the local clock) is from 1996-01-01 to today; an argparse
-    error saying the rule otherwise (:func:`monitors.dates.backfill_day`)."""
+    """``parsed`` when its day (the day a date without a zone names, whatever the clock) is from
+    1996-01-01 to today; an argparse error saying the rule otherwise
+    (:func:`monitors.dates.backfill_day`). Checked before the database is opened: "today" is on
+    this process's clock (VEILLE_LOCAL_TIMEZONE, else Europe/Paris), not yet the database's."""
     from monitors.dates import backfill_day
 
     try:
@@ -167,7 +169,7 @@ class QueueProgress:
 def handle(args: argparse.Namespace) -> int:
     started = time.monotonic()
     check_sources_and_topics(args.sources, args.source or ())
-    prepare_database()
+    prepare_database(args)  # --since/--until read on the database's clock when VEILLE_LOCAL_TIMEZONE is unset
     from flows.backfill import backfill_flow
     from flows.pipeline import direct_run
     from monitors.archive.db import session_scope

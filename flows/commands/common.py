@@ -82,27 +82,43 @@ def add_topic_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def prepare_database() -> str:
-    """Resolve, reach and migrate the database; pin its URL for this process's tasks."""
+def prepare_database(args: argparse.Namespace | None = None) -> str:
+    """Resolve, reach and migrate the database; pin its URL for this process's tasks. Then the
+    dates of ``args`` (:func:`date_arg`) that name no zone are read on the local clock, which is
+    now the database's when ``VEILLE_LOCAL_TIMEZONE`` is not set (:func:`on_local_clock_dates`)."""
     from monitors.archive.db import migrate
 
     url = migrate()
     os.environ["VEILLE_DATABASE_URL"] = url
+    if args is not None:
+        on_local_clock_dates(args)
     return url
 
 
 def date_arg(value: str) -> datetime:
-    """An argparse type: an ISO date or timestamp, on the local clock (VEILLE_LOCAL_TIMEZONE,
-    Europe/Paris) when it names no zone, as an article's day is (``--since 2025-02-10`` takes
-    the articles of 10 February from its first minute in Paris). Anything else is a usage error
-    naming the option (exit 2), not argparse's "invalid fromisoformat value"."""
-    from monitors.dates import on_local_clock_bounded
-
+    """An argparse type: an ISO date or timestamp, as given: one that names no zone stays naive
+    until the command has opened the database, then :func:`on_local_clock_dates` reads it on
+    the local clock, as an article's day is (VEILLE_LOCAL_TIMEZONE, else the database's clock:
+    ``--since 2025-02-10`` takes the articles of 10 February from its first minute there).
+    Anything else is a usage error naming the option (exit 2), not argparse's "invalid
+    fromisoformat value"."""
     try:
-        parsed = datetime.fromisoformat(value)
+        return datetime.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    return on_local_clock_bounded(parsed)
+
+
+def on_local_clock_dates(args: argparse.Namespace) -> None:
+    """Read the command's dates that name no zone (:func:`date_arg`) on the local clock, in
+    place: one place for every command, called once the database is open, so that a process
+    without ``VEILLE_LOCAL_TIMEZONE`` reads them on the clock the database's views use (before,
+    argparse read them on Europe/Paris's, whatever the database kept). A date with a zone
+    stays as given."""
+    from monitors.dates import on_local_clock_bounded
+
+    for name, value in vars(args).items():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            setattr(args, name, on_local_clock_bounded(value))
 
 
 def at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:

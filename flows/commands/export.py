@@ -65,7 +65,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.format == "parquet" and not args.output:
         print("veille: error: --format parquet needs --output FILE", file=sys.stderr)
         return 2
-    prepare_database()
+    prepare_database(args)  # --since read on the database's clock when VEILLE_LOCAL_TIMEZONE is unset
     if unknown_topic("export", args.topic) or unknown_source(args.source):
         return 2
     from flows.commands.progress import track

@@ -60,11 +60,11 @@ def _topic_name(name: str) -> str | None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    since: datetime | None = args.since
     topic = _topic_name(args.topic) if args.topic is not None else None
     if args.topic is not None and topic is None:
         return 2
-    prepare_database()
+    prepare_database(args)  # --since read on the database's clock when VEILLE_LOCAL_TIMEZONE is unset
+    since: datetime | None = args.since
     from monitors.archive.db import session_scope
     from monitors.archive.story_report import list_stories
     from monitors.dates import article_day, local_zone

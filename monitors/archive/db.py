@@ -386,7 +386,8 @@ def record_local_timezone(url: str) -> None:
     Only a setting the environment gives writes it: a process without ``VEILLE_LOCAL_TIMEZONE``
     (a worker, a one-off command started elsewhere) keeps the stored clock and adopts it for
     its own dates and days (:func:`monitors.settings.adopt_local_timezone`; its worker
-    processes are sent it), with a warning naming it when it is not the default. An
+    processes are sent it, and the commands read their dates after it), with an info line
+    naming it when it is not the default. An
     explicit setting that differs is written, with a warning naming both clocks (every process
     on the database moves to it: docs/operating.md). Once per process, database and setting.
     A zone PostgreSQL does not know is a :class:`SettingsError`; a user who may not write it,
@@ -411,19 +412,13 @@ def record_local_timezone(url: str) -> None:
             # this process's dates and days on the views' clock (monitors.dates.local_zone)
             adopt_local_timezone(views)
             if views != DEFAULT_LOCAL_TIMEZONE:
-                # a warning, not an info line: most commands show no INFO, and the dates of
-                # their options were read before the database was opened, on the default clock
-                _log.warning(
-                    "%s is not set: this process reads dates without a zone and gives articles"
-                    " their day on %s's clock, the one the database at %s keeps for its views;"
-                    " dates given on the command line are on %s's: set %s=%s for every veille"
-                    " process on it",
+                _log.info(
+                    "%s is not set: this process reads dates without a zone (its command-line"
+                    " dates too) and gives articles their day on %s's clock, the one the database"
+                    " at %s keeps for its views",
                     LOCAL_TIMEZONE_VARIABLE,
                     views,
                     shown,
-                    DEFAULT_LOCAL_TIMEZONE,
-                    LOCAL_TIMEZONE_VARIABLE,
-                    views,
                 )
         elif views != zone:
             try:
