@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "flows.commands.rescore",
     "flows.commands.sources",
     "flows.commands.serve",
+    "flows.commands.deploy",
     "flows.commands.search",
     "flows.commands.stories",
     "flows.commands.stats",

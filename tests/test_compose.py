@@ -127,7 +127,9 @@ def test_prefect_yaml_declares_the_served_deployments() -> None:
         assert s.schedules, name
         expected = s.schedules[0].schedule
         assert isinstance(expected, CronSchedule | IntervalSchedule), (name, expected)
-        assert schedule["timezone"] == expected.timezone == "Europe/Paris"
+        # on the local clock, as serve's: `veille deploy` sets the variable (test_work_pool.py)
+        assert schedule["timezone"] == "{{ $VEILLE_LOCAL_TIMEZONE }}", name
+        assert expected.timezone == get_settings().local_timezone, name
         if "cron" in schedule:
             assert isinstance(expected, CronSchedule), (name, expected)
             assert schedule["cron"] == expected.cron
@@ -250,7 +252,8 @@ def test_scale_out_deploys_before_workers_start() -> None:
     assert deploy["profiles"] == ["scale-out"] and deploy["working_dir"] == "/app"
     script = deploy["command"][-1]
     assert "prefect work-pool create veille --type process" in script
-    assert "prefect --no-prompt deploy --all" in script
+    assert script.endswith("&& veille deploy")  # prefect deploy --all on the local clock
+    assert deploy["depends_on"]["postgres"]["condition"] == "service_healthy"  # its clock
     assert services["worker"]["depends_on"]["deploy"]["condition"] == "service_completed_successfully"
     assert "prefect.yaml" in (ROOT / "Dockerfile").read_text(encoding="utf-8")
 

@@ -1,9 +1,10 @@
 """The work-pool path as the README gives it, with real processes: `prefect server start`,
-`prefect work-pool create veille --type process`, `prefect deploy --all` from the repository
-root (prefect.yaml), `prefect worker start --pool veille`; a flow run of the pool's
-poll-and-ingest deployment ends Completed and stored the local site's articles; then two runs
-of the archive-backfill deployment (docs/backfill.md) share one backfill from a fake Wayback
-Machine: both Completed, every capture fetched once, every (site, month) job done.
+`prefect work-pool create veille --type process`, `veille deploy` from the repository root
+(`prefect deploy --all` of prefect.yaml, its schedules on the database's clock), `prefect
+worker start --pool veille`; a flow run of the pool's poll-and-ingest deployment ends Completed
+and stored the local site's articles; then two runs of the archive-backfill deployment
+(docs/backfill.md) share one backfill from a fake Wayback Machine: both Completed, every
+capture fetched once, every (site, month) job done.
 
 The server runs with its scheduler off: the deployments' schedules would otherwise start runs
 on the default sources, which are on the network."""
@@ -94,8 +95,33 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> list[psutil.Process]:
     return alive
 
 
+def _veille(args: list[str], env: dict[str, str]) -> str:
+    """A veille command from the repository root, as the README runs `veille deploy`."""
+    done = subprocess.run(
+        [str(BIN / "veille"), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"veille {' '.join(args)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout + done.stderr
+
+
+#: The database's clock in the work-pool test: `veille deploy` and the workers run without
+#: VEILLE_LOCAL_TIMEZONE, so the schedules must follow the stored one, as `veille serve`'s do
+STORED_ZONE = "America/New_York"
+
+
 @pytest.mark.slow
-def test_worker_runs_a_deployment_from_prefect_yaml(clean_db: sa.Engine, tmp_path: Path) -> None:
+def test_worker_runs_a_deployment_from_prefect_yaml(
+    clean_db: sa.Engine,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clock_restored: None,
+) -> None:
+    from monitors.archive.db import migrate
+
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", STORED_ZONE)  # `VEILLE_LOCAL_TIMEZONE=... veille migrate`
+    migrate(database_url)
+    monkeypatch.delenv("VEILLE_LOCAL_TIMEZONE")
     port = _free_port()
     base = f"http://127.0.0.1:{port}/api"
     env = {
@@ -140,14 +166,22 @@ def test_worker_runs_a_deployment_from_prefect_yaml(clean_db: sa.Engine, tmp_pat
             _wait("the Prefect server answers", lambda: _api(base, "/health"), 180, [server_log])
 
             _prefect(["work-pool", "create", "veille", "--type", "process"], env)
-            out = _prefect(["--no-prompt", "deploy", "--all"], env)
-            deployments = {d["name"] for d in _api(base, "/deployments/filter", {})}
+            out = _veille(["deploy"], env)
+            found = {d["name"]: d for d in _api(base, "/deployments/filter", {})}
             # the pool's deployments do not overwrite those `veille serve` registers
-            assert deployments == {
+            assert set(found) == {
                 "poll-and-ingest-pool",
                 "drain-queue-pool",
                 "daily-pool",
                 "archive-backfill-pool",
+            }, out
+            # their schedules on the database's clock, the variable unset (Europe/Paris's before)
+            zones = {n: [s["schedule"]["timezone"] for s in d["schedules"]] for n, d in found.items()}
+            assert zones == {
+                "poll-and-ingest-pool": [STORED_ZONE],
+                "drain-queue-pool": [STORED_ZONE],
+                "daily-pool": [STORED_ZONE],
+                "archive-backfill-pool": [],
             }, out
 
             with worker_log.open("wb") as log:
