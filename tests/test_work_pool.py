@@ -277,3 +277,17 @@ def _check_poll_and_ingest(clean_db: sa.Engine) -> None:
     assert sources_rows == 1 and sum(queue.values()) == 5, queue
     assert stored >= 1 and queue.get("fetched", 0) >= stored, (stored, queue)
     assert unexplained == 0, queue
+
+
+def test_deploy_outside_the_repository_root_says_where_to_run_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille deploy` reads prefect.yaml where it is run, as `prefect deploy` does: elsewhere
+    it stops at once (exit 2, nothing deployed, the database not opened), saying where to run it."""
+    from flows.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VEILLE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert main(["deploy"]) == 2
+    err = capsys.readouterr().err
+    assert f"veille deploy: no prefect.yaml in {tmp_path}: run it from the repository root" in err, err
