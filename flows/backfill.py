@@ -19,6 +19,7 @@ from flows.pipeline import (
     _cause,
     _run_id,
     _source_names,
+    fetch_kinds,
     is_transient,
     poll_batches,
     reset_runtime,
@@ -195,7 +196,7 @@ def backfill_flow(
     # the run's rows and verdict, as a `veille run`'s: a backfill whose every source failed
     # is no Completed run with exit code 0
     rows = summarize(summaries, ingest, _source_names())
-    outcome = judge_run(rows, ingest.interruptions, ingest.gave_up)
+    outcome = judge_run(rows, ingest.interruptions, ingest.gave_up, fetch_kinds(summaries, ingest))
     if stopped:
         logger.warning(stopped)
         outcome.problems.append(stopped)

@@ -7,11 +7,16 @@ summary line on the parent run's log, the report artifact and ``veille run``'s e
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # Prefect is imported only by the flows (a direct run does without it)
     from prefect.states import State
+
+    from monitors.archive.queue import Waiting
 
 #: ``veille run`` exit codes.
 EXIT_OK = 0  # every due source polled, every page settled (or nothing was due)
@@ -76,9 +81,12 @@ def exit_code_of(state: State[Any]) -> int:
     return EXIT_PARTIAL if state.name == STATE_NAMES["incomplete"] else EXIT_NOTHING
 
 
-def judge_run(rows: list[dict[str, Any]], interruptions: list[str], gave_up: bool) -> RunOutcome:
-    """Judge a ``veille run`` from its per-source rows (:func:`flows.pipeline.summarize`) and
-    what interrupted its workers."""
+def judge_run(
+    rows: list[dict[str, Any]], interruptions: list[str], gave_up: bool, unreached: Sequence[str | None] = ()
+) -> RunOutcome:
+    """Judge a ``veille run`` from its per-source rows (:func:`flows.pipeline.summarize`), what
+    interrupted its workers and how each of its fetches reached no server (``unreached``,
+    :func:`flows.pipeline.fetch_kinds`)."""
     from monitors.archive.polls import BAD_ENTRY
 
     bad = [r for r in rows if r["poll"] == BAD_ENTRY]
@@ -94,9 +102,7 @@ def judge_run(rows: list[dict[str, Any]], interruptions: list[str], gave_up: boo
         f"{totals['failed']} pages failed"
     ) + (f", {totals['retry']} to retry" if totals["retry"] else "")
     problems = []
-    settled = totals["stored"] + totals["duplicates"] + totals["failed"]
-    every_fetch_failed = len(errors) == len(polled) and not settled
-    if hint := offline_hint([r["error"] for r in errors] if every_fetch_failed else []):
+    if hint := offline_hint(unreached):
         problems.append(hint)  # the cause first: N lines of "does not resolve" say less
     if bad:  # the first one's file:line and reason; each one's is in its row
         problems.append(bad_entries_problem([r["error"].removeprefix("skipped: ") for r in bad]))
@@ -121,27 +127,67 @@ def bad_entries_problem(bad: list[str]) -> str:
     return f"{many} of the sources file skipped ({bad[0]})"
 
 
-def offline_hint(reasons: list[str]) -> str | None:
-    """When every fetch of a run failed before reaching a server (``reasons``: one for each
-    source polled, no page settled either), the likely cause: the machine is offline, or its
-    DNS is down. None when one fetch got an answer, or fewer than two sources were polled (one
-    host that does not resolve says nothing of the network)."""
-    from monitors.collect.http import reached_no_server
+def offline_hint(kinds: Sequence[str | None]) -> str | None:
+    """When every fetch of a run failed before reaching a server, the likely cause: the machine
+    is offline, or its DNS is down. ``kinds``: one for each fetch the run judges (each source
+    polled, each page fetched), how it reached no server (:attr:`FetchResult.unreached
+    <monitors.collect.http.FetchResult.unreached>`), None when it got an answer. None when one
+    did, or there were fewer than two (one host that does not resolve says nothing of the
+    network)."""
+    from monitors.collect.http import DNS
 
-    causes = [reached_no_server(r) for r in reasons]
-    if len(causes) < 2 or None in causes:
+    if not (detail := unreached_detail(kinds)):
         return None
-    if set(causes) == {"did not resolve"}:
+    if set(kinds) == {DNS}:
         return "every fetch failed to resolve its host: is the network up?"
-    counts = {c: causes.count(c) for c in dict.fromkeys(c for c in causes if c)}
-    detail = ", ".join(f"{n} host{'s' if n > 1 else ''} {what}" for what, n in counts.items())
     return f"every fetch failed before reaching a server ({detail}): is the network up?"
 
 
+def unreached_detail(kinds: Sequence[str | None]) -> str | None:
+    """How two fetches or more all failed before reaching a server ("2 hosts did not resolve,
+    1 host refused the connection"), or None (fewer, or one got an answer)."""
+    from monitors.collect.http import UNREACHED
+
+    if len(kinds) < 2 or None in kinds:
+        return None
+    counts = Counter(kinds)
+    return ", ".join(  # in UNREACHED's order: the same words whatever order the fetches ended in
+        f"{counts[k]} host{'s' if counts[k] > 1 else ''} {what}" for k, what in UNREACHED.items() if counts[k]
+    )
+
+
+def nothing_to_do(waiting: Waiting, drain: bool = False) -> str | None:
+    """The message of a run that found nothing due, when queued URLs wait for a retry after a
+    failure (the queue is not empty: how many, when the first is due) and, when the last fetch
+    of each source and URL that waits reached no server, that cause. None otherwise:
+    the run's usual words are true."""
+    detail = unreached_detail(waiting.sources + waiting.urls)
+    said = {"source": waiting.sources if detail else [], "url": waiting.urls}
+    if not any(said.values()):
+        return None
+    counts = [
+        f"{len(v)} {'source' if k == 'source' else 'URL'}{'s' if len(v) > 1 else ''}"
+        for k, v in said.items()
+        if v
+    ]
+    first = min(waiting.first[k] for k, v in said.items() if v).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    verb = "waits" if sum(map(len, said.values())) == 1 else "wait"
+    head = "no URL of the queue was due" if drain else "no source was due and no URL of the queue"
+    waits = f"{' and '.join(counts)} {verb} for a retry after a failure, the first at {first}"
+    message = f"Nothing to do: {head}; {waits}"
+    if detail:
+        return f"{message}, and the last fetch of each reached no server ({detail}): is the network up?"
+    return f"{message}."
+
+
 def judge_ingest(
-    statuses: list[tuple[int, str, bool]], interruptions: list[str], gave_up: bool
+    statuses: list[tuple[int, str, bool]],
+    interruptions: list[str],
+    gave_up: bool,
+    unreached: Sequence[str | None] = (),
 ) -> RunOutcome:
-    """Judge a queue drain (``veille-ingest`` run on its own)."""
+    """Judge a queue drain (``veille-ingest`` run on its own); ``unreached``: how each page's
+    fetch reached no server (None: a server answered)."""
     counts: dict[str, int] = {}
     for _, status, _ in statuses:
         counts[status] = counts.get(status, 0) + 1
@@ -152,7 +198,9 @@ def judge_ingest(
         f"{counts.get('duplicate', 0) + counts.get('unchanged', 0)} duplicates, "
         f"{failed} failed, {counts.get('retry', 0)} to retry"
     )
-    problems = [f"{failed} pages failed"] if failed else []
+    problems = [hint] if (hint := offline_hint(unreached)) else []  # the cause first
+    if failed:
+        problems.append(f"{failed} pages failed")
     if counts.get("retry"):  # not settled: a timeout or a 5xx, tried again by a later run
         problems.append(f"{counts['retry']} pages to retry")
     problems += _interrupted(interruptions, gave_up)

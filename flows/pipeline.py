@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -58,6 +58,9 @@ from monitors.judge.site_profiles import ProfileCache, learn
 from monitors.judge.topic import Topic, load_topic
 from monitors.judge.topic_set import load_topics
 from monitors.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from flows.outcome import RunOutcome
 
 
 class Pending(Protocol):
@@ -248,11 +251,14 @@ def poll_batch_task(
 @dataclass
 class IngestReport:
     statuses: list[tuple[int, str, bool]] = field(default_factory=list)  # source, status, relevant
+    #: for each of ``statuses``, how its fetch reached no server (None: a server answered)
+    unreached: list[str | None] = field(default_factory=list)
     interruptions: list[str] = field(default_factory=list)  # database losses and worker crashes
     gave_up: bool = False  # a worker stopped before the queue was drained
 
     def extend(self, other: IngestReport) -> None:
         self.statuses.extend(other.statuses)
+        self.unreached.extend(other.unreached)
         self.interruptions.extend(other.interruptions)
         self.gave_up = self.gave_up or other.gave_up
 
@@ -415,6 +421,7 @@ def _settled(
         rt.profiles.invalidate(out.article.site)
     relevant = bool(out.article and out.article.relevant_to_a_topic() and status in {"stored", "revised"})
     report.statuses.append((item.source_id, status, relevant))
+    report.unreached.append(out.unreached)
     if status in {"failed", "retry", "skipped"}:
         run_logger().warning("%s: %s (%s)", item.url, status, out.reason)
 
@@ -589,9 +596,31 @@ def run_once(
     finally:
         reset_runtime()
     rows = summarize(polls, report, _source_names())
-    outcome = judge_run(rows, report.interruptions, report.gave_up)
+    outcome = judge_run(rows, report.interruptions, report.gave_up, fetch_kinds(polls, report))
+    if outcome.empty:
+        say_what_waits(outcome)
     (run_logger().info if outcome.status == "ok" else run_logger().warning)(outcome.message)
     return rows, outcome, started
+
+
+def say_what_waits(outcome: RunOutcome, drain: bool = False) -> None:
+    """A run that found nothing due says what waits for a retry, and why when no server was
+    reached (:func:`flows.outcome.nothing_to_do`); its usual words when nothing waits, or the
+    database cannot say."""
+    from flows.outcome import nothing_to_do
+
+    try:
+        with session_scope() as session:
+            found = claims.waiting(session, sources=not drain)
+    except DBAPIError:
+        return
+    outcome.nothing = nothing_to_do(found, drain) or outcome.nothing
+
+
+def fetch_kinds(polls: list[PollSummary], ingest: IngestReport) -> list[str | None]:
+    """How each fetch of a cycle reached no server, None where it got an answer: each source
+    polled, then each page fetched (the verdict's offline hint, :func:`flows.outcome.offline_hint`)."""
+    return [p.unreached for p in polls if p.outcome != BAD_ENTRY] + ingest.unreached
 
 
 def summarize(polls: list[PollSummary], ingest: IngestReport, names: dict[int, str]) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from flows.pipeline import (
     poll_sources,
     run_logger,
     run_once,
+    say_what_waits,
     summarize,
     transient_task,
 )
@@ -156,7 +157,9 @@ def _finish_drain(report: IngestReport, since: Any) -> Any:
     from flows.artifacts import publish_drain_artifacts
     from flows.outcome import judge_ingest
 
-    outcome = judge_ingest(report.statuses, report.interruptions, report.gave_up)
+    outcome = judge_ingest(report.statuses, report.interruptions, report.gave_up, report.unreached)
+    if outcome.empty:
+        say_what_waits(outcome, drain=True)
     logger = run_logger()
     (logger.info if outcome.status == "ok" else logger.warning)(outcome.message)
     try:

@@ -124,6 +124,7 @@ class IngestOutcome:
     bytes: int = 0
     elapsed_ms: int = 0
     final_url: str | None = None
+    unreached: str | None = None  # the fetch reached no server: how (FetchResult.unreached)
 
 
 def _published(
@@ -237,6 +238,7 @@ def analyse_page(
         bytes=result.size,
         elapsed_ms=result.elapsed_ms,
         final_url=result.final_url,
+        unreached=result.unreached,
     )
     if not result.ok:
         return out

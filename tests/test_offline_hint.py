@@ -9,12 +9,17 @@ closed local port: no real network is needed.
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from flows.outcome import judge_run, offline_hint
+from flows.outcome import judge_ingest, judge_run, nothing_to_do, offline_hint
+from monitors.archive.queue import Waiting
+from monitors.collect.http import Client, fetch
+from monitors.collect.robots import RobotsCache
+from monitors.settings import Settings
 from tests.site import LocalSite, seed_site, write_sources
 from tests.test_direct_cycle import _run, direct  # noqa: F401 - direct: the fixture, no flow may start
 
@@ -38,24 +43,33 @@ def _row(error: str, **counts: int) -> dict[str, object]:
 
 
 def test_the_hint_needs_every_fetch_to_have_reached_no_server() -> None:
-    refused = "connection refused by 127.0.0.1:9"
-    assert offline_hint([DNS, DNS.replace("nouvelles", "journal")]) == (
-        "every fetch failed to resolve its host: is the network up?"
-    )
-    assert offline_hint([DNS, refused, "timeout: no connection to x.fr"]) == (
+    assert offline_hint(["dns", "dns"]) == "every fetch failed to resolve its host: is the network up?"
+    assert offline_hint(["dns", "refused", "connect-timeout", "no-route"]) == (
         "every fetch failed before reaching a server (1 host did not resolve, 1 host refused the "
-        "connection, 1 host took no connection in time): is the network up?"
+        "connection, 1 host took no connection in time, 1 host was unreachable): is the network up?"
     )
-    assert offline_hint([DNS]) is None  # one host that does not resolve says nothing of the network
-    assert offline_hint([DNS, "HTTP 404 Not Found"]) is None  # a server answered
-    assert offline_hint([DNS, "timeout: no answer from x.fr"]) is None  # connected, then slow
-    outcome = judge_run([_row(DNS), _row(DNS, retry=3)], [], False)
+    assert offline_hint(["dns"]) is None  # one host that does not resolve says nothing of the network
+    assert offline_hint(["dns", None]) is None  # a server answered (an HTTP error, a page, a timeout)
+    rows = [_row(DNS), _row(DNS, retry=3)]
+    outcome = judge_run(rows, [], False, ["dns", "dns", "dns", "dns", "dns"])
     assert outcome.status == "failed"
     hint = "every fetch failed to resolve its host: is the network up?"
     assert outcome.message.startswith(f"Nothing could run ({hint}; 2 of 2 sources in error")
-    # a page stored, or a source polled: some fetch reached its server
-    assert "network" not in judge_run([_row(DNS), _row(DNS, stored=1)], [], False).message
-    assert "network" not in judge_run([_row(DNS), _row(DNS), _row("")], [], False).message
+    # the reason's words decide nothing: a server answered the second fetch
+    assert "network" not in judge_run(rows, [], False, ["dns", None]).message
+
+
+def test_a_fetch_says_how_it_reached_no_server(settings: Settings, client: Client) -> None:
+    """The kind is set where the HTTP client catches the failure, whatever the reason's words
+    (robots.txt's failure, worded as its own, carries it to the page's fetch)."""
+    port = _closed_port()
+    assert fetch(client, "http://nouvelles.invalid/a", settings).unreached == "dns"
+    refused = fetch(client, f"http://127.0.0.1:{port}/a", settings, robots=RobotsCache())
+    assert refused.reason is not None and "robots.txt" in refused.reason
+    assert refused.unreached == "refused"
+    with LocalSite() as up:
+        up.add("/a", "<html><body>x</body></html>")
+        assert fetch(client, f"{up.base}/nothing", settings).unreached is None  # a 404: a server answered
 
 
 @pytest.mark.usefixtures("direct", "clean_db")
@@ -97,3 +111,75 @@ def test_a_run_where_one_server_answered_gives_no_such_hint(
     assert code == 1, out + err
     last = err.rstrip().splitlines()[-1]
     assert last.startswith("veille: Partly done (1 of 2 sources in error)") and "network" not in err
+
+
+def test_a_drain_whose_every_page_reached_no_server_says_so_first() -> None:
+    statuses = [(1, "retry", False), (1, "retry", False), (2, "failed", False)]
+    outcome = judge_ingest(statuses, [], False, ["dns", "refused", "dns"])
+    assert outcome.message.startswith(
+        "Partly done (every fetch failed before reaching a server (2 hosts did not resolve, 1 host "
+        "refused the connection): is the network up?; 1 pages failed; 2 pages to retry): 3 pages"
+    )
+    assert "network" not in judge_ingest(statuses, [], False, ["dns", None, "dns"]).message
+
+
+@pytest.mark.usefixtures("direct")
+def test_a_run_whose_queued_pages_reach_no_server_says_so_first(clean_db: sa.Engine, tmp_path: Path) -> None:
+    """`veille run` with no source due and a queue whose pages are on hosts that do not
+    resolve and on a server that has stopped: the verdict gives the cause first, and each
+    page's row of the fetch log says how it reached no server."""
+    with LocalSite() as site:
+        links = ["http://nouvelles.invalid/a", "http://journal.invalid/b", f"{site.base}/c"]
+        site.add("/c", "<html><body><p>Une page.</p></body></html>", status=503)
+        items = "".join(f"<item><title>t{i}</title><link>{u}</link></item>" for i, u in enumerate(links))
+        feed = f"<rss version='2.0'><channel><title>f</title>{items}</channel></rss>"
+        site.add("/feed.xml", feed, content_type="application/rss+xml")
+        sources = write_sources(
+            tmp_path / "s.toml",
+            [{"name": "ici", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+        )
+        code, out, err = _run(["run", "--sources", str(sources)])  # polled: the feed's server answered
+        assert code == 1 and "network" not in err, out + err
+        # nothing due: the run says what waits, but one of them got an answer (a 503)
+        code, out, err = _run(["run", "--sources", str(sources)])
+        assert code == 0 and "network" not in err, out + err
+        assert "Nothing to do: no source was due and no URL of the queue; 3 URLs wait for a retry" in err
+    # the server has stopped: its port refuses connections; the pages are due again
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("UPDATE url_queue SET next_attempt_at = now() - interval '1 second'"))
+    code, out, err = _run(["run", "--sources", str(sources)])
+    assert code == 1, out + err
+    last = err.rstrip().splitlines()[-1]
+    hint = (
+        "every fetch failed before reaching a server (2 hosts did not resolve, 1 host refused the "
+        "connection): is the network up?"
+    )
+    assert last.startswith(f"veille: Partly done ({hint}; 3 pages to retry)"), last
+    # nothing due now: what waits does so after fetches that reached no server
+    code, out, err = _run(["run", "--sources", str(sources)])
+    assert code == 0, out + err
+    assert (
+        "Nothing to do: no source was due and no URL of the queue; 3 URLs wait for a retry after a "
+        "failure, the first at "
+    ) in err
+    assert f", and the last fetch of each reached no server ({hint.split('(', 1)[1]}" in err, err
+    with clean_db.connect() as conn:
+        kinds = conn.execute(sa.text("SELECT unreached FROM fetch_log WHERE kind = 'page'")).scalars().all()
+    # the first run's 503 reached a server; the second run's fetch of that page did not
+    assert sorted(k or "" for k in kinds) == ["", "dns", "dns", "dns", "dns", "refused"], kinds
+
+
+def test_nothing_due_says_what_waits_and_why_only_when_true() -> None:
+    at = {"source": datetime(2026, 5, 4, 10, 30, tzinfo=UTC), "url": datetime(2026, 5, 4, 9, 15, tzinfo=UTC)}
+    assert nothing_to_do(Waiting()) is None  # the usual words: nothing waits
+    # a source in its backoff after a 404, the queue empty: the usual words are true
+    assert nothing_to_do(Waiting(sources=[None], first=at)) is None
+    assert nothing_to_do(Waiting(sources=["dns"], urls=[None], first=at)) == (
+        "Nothing to do: no source was due and no URL of the queue; 1 URL waits for a retry after a "
+        "failure, the first at 2026-05-04 09:15 UTC."
+    )
+    assert nothing_to_do(Waiting(sources=["dns", "refused"], urls=["dns"], first=at)) == (
+        "Nothing to do: no source was due and no URL of the queue; 2 sources and 1 URL wait for a "
+        "retry after a failure, the first at 2026-05-04 09:15 UTC, and the last fetch of each reached "
+        "no server (2 hosts did not resolve, 1 host refused the connection): is the network up?"
+    )

@@ -156,3 +156,25 @@ def test_a_drain_run_on_its_own_publishes_its_report(
     state = ingest_flow(return_state=True)
     assert state.message == "Nothing to do: no URL of the queue was due."  # it polled nothing
     assert list(_artifacts(state.state_details.flow_run_id)) == [None]
+
+
+def test_a_drain_whose_pages_reach_no_server_says_so_first(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """The drain-queue deployment's run: every page on a host that does not resolve gives the
+    cause first; the next drain, with nothing due, says what waits and why."""
+    from flows.runs import poll_flow
+
+    links = "".join(f"<item><title>t</title><link>http://{h}.invalid/a</link></item>" for h in ("un", "deux"))
+    site.add("/dns.xml", f"<rss version='2.0'><channel><title>f</title>{links}</channel></rss>")
+    poll_flow(str(_sources(tmp_path, site, "/dns.xml")))
+    state = ingest_flow(return_state=True)
+    hint = "every fetch failed to resolve its host: is the network up?"
+    assert state.message is not None and state.message.startswith(f"Partly done ({hint}; 2 pages to retry)")
+    state = ingest_flow(return_state=True)
+    assert state.message is not None and state.message.startswith(
+        "Nothing to do: no URL of the queue was due; 2 URLs wait for a retry after a failure, the first at "
+    )
+    assert state.message.endswith(
+        ", and the last fetch of each reached no server (2 hosts did not resolve): is the network up?"
+    )

@@ -73,6 +73,7 @@ def apply_ingest(session: Session, out: IngestOutcome, max_attempts: int, run_id
         reason=out.reason,
         size=out.bytes,
         elapsed_ms=out.elapsed_ms,
+        unreached=out.unreached,
     )
     # the queue row is locked first, as before the article's locks; written once, at the end
     # (Core statements: the ORM's load of the whole row and its flush cost more than the SQL)

@@ -36,6 +36,7 @@ def log_row(
     reason: str | None = None,
     size: int | None = None,
     elapsed_ms: int | None = None,
+    unreached: str | None = None,
 ) -> dict:
     """One ``fetch_log`` row with every column set, so rows can go in one multi-row insert."""
     return {
@@ -50,6 +51,7 @@ def log_row(
         "reason": reason,
         "bytes": size,
         "elapsed_ms": elapsed_ms,
+        "unreached": unreached,
     }
 
 
@@ -67,6 +69,7 @@ _LOG_INSERT = recordset_insert(
         "reason": "text",
         "bytes": "integer",
         "elapsed_ms": "integer",
+        "unreached": "text",
     },
 )
 

@@ -56,6 +56,7 @@ class PollSummary:
     warning: str | None = None
     unread: int = 0  # child sitemaps a backfill left unread: its fetch budget was spent
     name: str | None = None  # a bad entry of the sources file (outcome "bad entry") has no row
+    unreached: str | None = None  # the failed fetch reached no server: how (FetchResult.unreached)
 
 
 def due_sources(session: Session, ids: list[int], force: bool = False) -> list[SourceState]:
@@ -174,6 +175,7 @@ def _poll_log_rows(outcome: PollOutcome, run_id: str | None) -> list[dict]:
             reason=outcome.error or outcome.warning,
             size=result.size,
             elapsed_ms=result.elapsed_ms,
+            unreached=result.unreached,
         )
     ]
     for extra in outcome.extra_fetches:
@@ -189,6 +191,7 @@ def _poll_log_rows(outcome: PollOutcome, run_id: str | None) -> list[dict]:
                 reason=extra.reason,
                 size=extra.size,
                 elapsed_ms=extra.elapsed_ms,
+                unreached=extra.unreached,
             )
         )
     return rows
@@ -446,7 +449,7 @@ def _update_health(
         source.suggested_feeds = outcome.suggested_feeds
     error = fallback.record(source, outcome, t)
     if error:
-        summary.outcome, summary.error = "error", error
+        summary.outcome, summary.error, summary.unreached = "error", error, result.unreached
         source.consecutive_failures += 1
         source.total_failures += 1
         source.last_error = error
@@ -499,7 +502,7 @@ def apply_backfill(session: Session, outcome: PollOutcome, run_id: str | None = 
     insert_log_rows(session, _poll_log_rows(outcome, run_id))
     summary = PollSummary(outcome.source_id, outcome.fetch.outcome, warning=outcome.warning)
     if outcome.error:
-        summary.outcome, summary.error = "error", outcome.error
+        summary.outcome, summary.error, summary.unreached = "error", outcome.error, outcome.fetch.unreached
         return summary
     summary.new, summary.known = _enqueue_many(session, [outcome]).get(outcome.source_id, (0, 0))
     return summary

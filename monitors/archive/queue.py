@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -208,6 +209,53 @@ def renew_claims(session: Session, token: int) -> int:
 def queue_counts(session: Session) -> dict[str, int]:
     """How many queue rows there are in each state (pending, fetched, failed, skipped)."""
     return dict(session.execute(select(QueuedUrl.state, func.count()).group_by(QueuedUrl.state)).all())
+
+
+@dataclass
+class Waiting:
+    """What a run with nothing due leaves waiting for a retry after a failure: for each source
+    in its failure backoff and each queued URL, how its last fetch reached no server (None: it
+    got an answer, :attr:`FetchResult.unreached <monitors.collect.http.FetchResult.unreached>`),
+    and when the first of each is due."""
+
+    sources: list[str | None] = field(default_factory=list)
+    urls: list[str | None] = field(default_factory=list)
+    first: dict[str, datetime] = field(default_factory=dict)  # "source", "url": the first due
+
+
+_WAITING = text(
+    """
+    SELECT 'url' AS what, f.unreached, count(*) AS n, min(q.next_attempt_at) AS first
+      FROM url_queue q
+      LEFT JOIN LATERAL (SELECT unreached FROM fetch_log l WHERE l.queue_id = q.id
+                          ORDER BY l.id DESC LIMIT 1) f ON true
+     WHERE q.state = 'pending' AND q.next_attempt_at > :now AND q.attempts > 0
+       AND NOT EXISTS (SELECT 1 FROM archive_captures c WHERE c.queue_id = q.id)
+     GROUP BY f.unreached
+    UNION ALL
+    SELECT 'source', f.unreached, count(*), min(s.next_poll_at)
+      FROM sources s
+      LEFT JOIN LATERAL (SELECT unreached FROM fetch_log l
+                          WHERE l.source_id = s.id AND l.queue_id IS NULL
+                            AND l.kind IN ('feed', 'sitemap', 'listing', 'fallback')
+                          ORDER BY l.id DESC LIMIT 1) f ON true
+     WHERE s.status <> 'disabled' AND s.consecutive_failures > 0 AND s.next_poll_at > :now
+     GROUP BY f.unreached
+    """
+)
+
+
+def waiting(session: Session, sources: bool = True) -> Waiting:
+    """The sources (with ``sources``) and queued URLs waiting for a retry after a failure, read
+    when a run found nothing due: its verdict says they wait, and why when no server was
+    reached (:func:`flows.outcome.nothing_to_do`)."""
+    found = Waiting()
+    for what, kind, n, first in session.execute(_WAITING, {"now": now()}):
+        if what == "source" and not sources:
+            continue
+        (found.sources if what == "source" else found.urls).extend([kind] * n)
+        found.first[what] = min(found.first.get(what, first), first)
+    return found
 
 
 def wait_for_database(engine: Engine, seconds: float, step: float = 0.5) -> bool:

@@ -248,6 +248,7 @@ def log_archive_fetches(
             reason=f.reason,
             size=f.size,
             elapsed_ms=f.elapsed_ms,
+            unreached=f.unreached,
         )
         for f in fetches
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import errno
 import heapq
 import http.client
 import ipaddress
@@ -109,6 +110,8 @@ class FetchResult:
     retry_after: float | None = None
     elapsed_ms: int = 0
     blocked: bool = False  # refused as a bot: 401/403/429 or a challenge page (monitors.collect.blocking)
+    #: the failure never reached a server: how (a key of :data:`UNREACHED`), else None
+    unreached: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -137,8 +140,9 @@ def empty_is_transient(result: FetchResult) -> FetchResult:
     nothing is, as a rule, between two deploys or serving a cache entry gone wrong, and the
     same URL answers the next time. As a permanent failure the page was lost for good and a
     feed sent to discovery. mediacloud/rss-fetcher counts it a soft error, retried with backoff,
-    as veille does timeouts and 5xx. robots.txt (empty: no rule) and the web archives' answers
-    (an empty CDX answer: no capture) are not read through this."""
+    as veille does timeouts and 5xx. robots.txt (empty: no rule) and the web archives' index
+    answers (an empty CDX answer: no capture) are not read through this; a Wayback capture is
+    (:func:`monitors.collect.archives.fetch_capture`)."""
     if not result.ok or (result.content or b"").strip():
         return result
     host = urlsplit(result.final_url).netloc
@@ -445,6 +449,7 @@ def fetch(
                         "error" if verdict.transient else "skipped",
                         error_class=TRANSIENT if verdict.transient else PERMANENT,
                         reason=verdict.reason,
+                        unreached=verdict.unreached,  # robots.txt's fetch reached no server
                     )
                     break
                 crawl_delay = verdict.crawl_delay
@@ -468,7 +473,7 @@ def fetch(
     except RefusedAddress as exc:
         result = FetchResult(url, current, "refused", error_class=PERMANENT, reason=str(exc))
     except Unresolvable as exc:
-        result = FetchResult(url, current, "error", error_class=TRANSIENT, reason=str(exc))
+        result = FetchResult(url, current, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS)
     if result.outcome == "error" and time.monotonic() >= deadline and result.error_class == TRANSIENT:
         host = urlsplit(result.final_url).netloc
         result.reason = (
@@ -505,7 +510,7 @@ def open_stream(
             yield FetchResult(url, url, "refused", error_class=PERMANENT, reason=str(exc)), None
             return
         except Unresolvable as exc:
-            yield FetchResult(url, url, "error", error_class=TRANSIENT, reason=str(exc)), None
+            yield FetchResult(url, url, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS), None
             return
         if throttle is not None:
             throttle.acquire(url)
@@ -579,8 +584,10 @@ def _failure(url: str, current: str, exc: Exception) -> FetchResult:
     # urllib3's NewConnectionError (refused, DNS failure) subclasses its ConnectTimeoutError
     if isinstance(exc, Urllib3Timeout) and not isinstance(exc, NewConnectionError):
         host = urlsplit(current).netloc
-        what = "no connection to" if isinstance(exc, ConnectTimeoutError) else "no answer from"
-        return FetchResult(url, current, "error", error_class=TRANSIENT, reason=f"timeout: {what} {host}")
+        unreached = CONNECT_TIMEOUT if isinstance(exc, ConnectTimeoutError) else None
+        what = "no connection to" if unreached else "no answer from"
+        reason = f"timeout: {what} {host}"
+        return FetchResult(url, current, "error", error_class=TRANSIENT, reason=reason, unreached=unreached)
     if isinstance(exc, LocationValueError):
         return FetchResult(url, current, "error", error_class=PERMANENT, reason=f"invalid URL: {exc}")
     if isinstance(exc, DecodeError):
@@ -600,7 +607,10 @@ def _failure(url: str, current: str, exc: Exception) -> FetchResult:
     if isinstance(cause, BadStatusLine) and not isinstance(cause, RemoteDisconnected):
         reason = f"not an HTTP response from {host}: status line {str(cause)[:80]!r}"
         return FetchResult(url, current, "error", error_class=TRANSIENT, reason=reason)
-    return FetchResult(url, current, "error", error_class=TRANSIENT, reason=network_reason(exc, current))
+    reason = network_reason(exc, current)
+    return FetchResult(
+        url, current, "error", error_class=TRANSIENT, reason=reason, unreached=unreached_kind(exc)
+    )
 
 
 def _read(
@@ -741,23 +751,32 @@ def network_reason(exc: BaseException, url: str) -> str:
     return f"network: {text}"
 
 
-#: How :func:`network_reason` and :func:`check_url_allowed` begin a failure that reached no
-#: server, and what each says of the host
-_UNREACHED = (
-    (re.compile(r"host \S+ does not resolve"), "did not resolve"),
-    (re.compile(r"connection refused by "), "refused the connection"),
-    (re.compile(r"timeout: no connection to "), "took no connection in time"),
-    (re.compile(r"network: .*(?:Network is unreachable|No route to host)"), "was unreachable"),
-)
-
-
-def reached_no_server(reason: str | None) -> str | None:
-    """What a fetch's failure says of its host when it reached no server ("did not resolve",
-    "refused the connection", ...), else None (an HTTP error, a bad body: a server answered)."""
-    for pattern, what in _UNREACHED:
-        if reason and pattern.match(reason):
-            return what
+def unreached_kind(exc: BaseException) -> str | None:
+    """How a request that raised ``exc`` failed to reach a server (a key of :data:`UNREACHED`),
+    from the exception's type and errno, not its words; None when a connection was made (a
+    reset, a TLS error, a bad answer: a server was there)."""
+    if isinstance(exc, NameResolutionError):
+        return DNS
+    if not isinstance(exc, NewConnectionError):
+        return None
+    cause = exc.__cause__  # urllib3 raises it from the OSError of connect()
+    if isinstance(cause, ConnectionRefusedError):
+        return REFUSED
+    if isinstance(cause, OSError) and cause.errno in _NO_ROUTE:
+        return NO_ROUTE
     return None
+
+
+DNS, REFUSED, CONNECT_TIMEOUT, NO_ROUTE = "dns", "refused", "connect-timeout", "no-route"
+#: The ways a fetch fails before reaching a server (:attr:`FetchResult.unreached`, the
+#: ``unreached`` column of ``fetch_log``), and what each says of the host.
+UNREACHED = {
+    DNS: "did not resolve",
+    REFUSED: "refused the connection",
+    CONNECT_TIMEOUT: "took no connection in time",
+    NO_ROUTE: "was unreachable",
+}
+_NO_ROUTE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
 
 
 def _drain(response: urllib3.BaseHTTPResponse, hdrs: dict[str, str]) -> bool:

@@ -31,6 +31,7 @@ class RobotsVerdict:
     crawl_delay: float = 0.0
     reason: str | None = None
     transient: bool = False  # robots.txt unreachable: try again later
+    unreached: str | None = None  # its fetch reached no server: how (monitors.collect.http.UNREACHED)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class _Entry:
     expires: float
     parser: RobotFileParser | None  # None: no usable robots.txt, everything allowed
     unreachable: str | None = None
+    unreached: str | None = None  # the fetch's FetchResult.unreached
 
 
 def origin(url: str) -> str:
@@ -69,6 +71,7 @@ class RobotsCache:
                 False,
                 reason=f"{entry.unreachable} (robots.txt of {site} unreachable; will retry)",
                 transient=True,
+                unreached=entry.unreached,
             )
         if entry.parser is None:
             return RobotsVerdict(True)
@@ -115,7 +118,8 @@ class RobotsCache:
             parser.parse(text.splitlines())
             return _Entry(now + settings.robots_ttl, parser)
         if result.error_class == TRANSIENT:
-            return _Entry(now + min(UNREACHABLE_TTL, settings.robots_ttl), None, result.reason or "error")
+            ttl = min(UNREACHABLE_TTL, settings.robots_ttl)
+            return _Entry(now + ttl, None, result.reason or "error", result.unreached)
         return _Entry(now + settings.robots_ttl, None)  # 4xx, refused...: no rules apply
 
 
