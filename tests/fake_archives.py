@@ -73,6 +73,7 @@ class FakeArchives:
     truncated: set[str] = field(default_factory=set)  # originals whose WARC record is cut
     cdx_delay: float = 0.0
     capture_delay: float = 0.0
+    empty_captures: int = 0  # Wayback captures answered as an empty 200 first (playback under load)
     cdx_requests: list[dict[str, list[str]]] = field(default_factory=list)
     warc: bytes = b""
     cc_index: list[dict[str, str]] = field(default_factory=list)
@@ -154,6 +155,9 @@ class FakeArchives:
     def _wayback_capture(self, request: Request) -> tuple[int, dict[str, str], bytes]:
         if self.capture_delay:
             time.sleep(self.capture_delay)
+        if self.empty_captures > 0:
+            self.empty_captures -= 1
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, b""
         rest = request.path[len("/web/") :]
         ts, original = rest.split("/", 1)
         ts = ts.removesuffix("id_")

@@ -177,6 +177,32 @@ def test_a_capture_that_times_out_waits_in_the_queue_with_its_reason(
 
 
 @pytest.mark.usefixtures("prefect_harness")
+def test_an_empty_wayback_capture_is_retried_with_backoff_then_stored(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wayback's playback under load answers 200 with an empty body: backed off and tried again
+    within the run, then left in the queue for the next run, not failed for good."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    archives.empty_captures = 2  # both tries of the first run
+    code, err = _backfill(_pcf_backfill(tmp_path))
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        state, reason = conn.execute(sa.text("SELECT state, reason FROM url_queue")).one()
+        job = conn.scalar(sa.text("SELECT state FROM backfill_jobs"))
+    assert archives.empty_captures == 0  # tried twice: the in-run retry with backoff
+    assert state == "pending" and reason.startswith("retry 1/"), reason
+    assert "empty answer:" in reason and "HTTP 200 with an empty body; tried again later" in reason
+    assert job == "fetching"  # not done: its capture comes due again
+    with clean_db.begin() as conn:  # its retry time has come
+        conn.execute(sa.text("UPDATE url_queue SET next_attempt_at = now() - interval '1 second'"))
+    code, err = _backfill(_pcf_backfill(tmp_path))
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT state FROM url_queue")) == "fetched"
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1
+
+
+@pytest.mark.usefixtures("prefect_harness")
 @pytest.mark.parametrize("archive", ["wayback", "commoncrawl"])
 def test_the_cdx_queries_ask_what_the_archives_document(
     archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, archive: str

@@ -44,6 +44,7 @@ from monitors.collect.http import (
     Client,
     FetchResult,
     HostThrottle,
+    empty_is_transient,
     fetch,
     network_reason,
     open_stream,
@@ -136,13 +137,17 @@ def archive_get(
     accept: tuple[str, ...] | None = None,
     extra_headers: dict[str, str] | None = None,
     sleep: Sleep = time.sleep,
+    empty_transient: bool = False,
 ) -> list[FetchResult]:
-    """GET from an archive, retrying transient failures (5xx, timeouts, 429) with exponential
-    backoff and full jitter, never sooner than the archive's ``Retry-After``; every attempt
-    is returned (the last one is the outcome), for the fetch log."""
+    """GET from an archive, retrying transient failures (5xx, timeouts, 429; with
+    ``empty_transient``, an empty 200 too) with exponential backoff and full jitter, never
+    sooner than the archive's ``Retry-After``; every attempt is returned (the last one is the
+    outcome), for the fetch log."""
     attempts: list[FetchResult] = []
     for attempt in range(max(0, settings.archive_retries) + 1):
         result = fetch(client, url, settings, accept=accept, throttle=throttle, extra_headers=extra_headers)
+        if empty_transient:
+            result = empty_is_transient(result)
         attempts.append(result)
         if result.error_class != TRANSIENT or attempt >= settings.archive_retries:
             break
@@ -715,10 +720,21 @@ def fetch_capture(
     sleep: Sleep = time.sleep,
 ) -> FetchResult:
     """The archived page as a fetch result: ok with the HTML, or skipped (a redirect, a soft
-    404, not HTML) or an error (archive down, a truncated WARC record), with the reason."""
+    404, not HTML) or an error (archive down, a truncated WARC record), with the reason.
+
+    Wayback's empty 200 is a transient error, retried with backoff as its 503s are: under load
+    its playback sends empty bodies for captures it serves whole later, and as a permanent
+    failure the page was lost to the backfill for good. A Common Crawl record with an empty
+    payload is what the crawler got, the same on every read: it stays a failure."""
     if capture.archive == WAYBACK:
         result = archive_get(
-            client, capture.archived_url, settings, throttle, accept=HTML_TYPES, sleep=sleep
+            client,
+            capture.archived_url,
+            settings,
+            throttle,
+            accept=HTML_TYPES,
+            sleep=sleep,
+            empty_transient=True,
         )[-1]
         if result.ok and result.final_url != capture.archived_url:
             target = original_of(result.final_url, settings) or result.final_url
