@@ -8,16 +8,19 @@ closed local port: no real network is needed.
 
 from __future__ import annotations
 
+import errno
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from urllib3.connection import HTTPConnection
+from urllib3.exceptions import NewConnectionError
 
 from flows.outcome import judge_ingest, judge_run, nothing_to_do, offline_hint
 from monitors.archive.queue import Waiting
-from monitors.collect.http import Client, fetch
+from monitors.collect.http import Client, fetch, unreached_kind
 from monitors.collect.robots import RobotsCache
 from monitors.settings import Settings
 from tests.site import LocalSite, seed_site, write_sources
@@ -111,6 +114,24 @@ def test_a_run_where_one_server_answered_gives_no_such_hint(
     assert code == 1, out + err
     last = err.rstrip().splitlines()[-1]
     assert last.startswith("veille: Partly done (1 of 2 sources in error)") and "network" not in err
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (OSError(errno.ENETUNREACH, "Network is unreachable"), "no-route"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), "no-route"),
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), "refused"),
+        (OSError(errno.EACCES, "Permission denied"), None),  # said by no errno of an unreached host
+    ],
+)
+def test_a_connection_that_failed_is_told_by_its_errno(error: OSError, kind: str | None) -> None:
+    """A network unreachable cannot be made offline: urllib3's error is built as it raises it."""
+    conn = HTTPConnection("127.0.0.1", 9)
+    try:
+        raise NewConnectionError(conn, f"Failed to establish a new connection: {error}") from error
+    except NewConnectionError as exc:
+        assert unreached_kind(exc) == kind
 
 
 def test_a_drain_whose_every_page_reached_no_server_says_so_first() -> None:
