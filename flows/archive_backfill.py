@@ -130,12 +130,37 @@ def plan(
             )
     warc_files = ccnews_files(since, until) if archive == ar.CCNEWS else None
     read = load_sources_file(sources_file)
-    with session_scope() as session:
+    with session_scope() as session:  # committed first: a refused backfill records them too
         ids = sync_sources(session, read.specs)
         record_problems(session, read)
-        sites = sites_of_sources(session, ids, site)
+    with session_scope() as session:
+        try:
+            sites = sites_of_sources(session, ids, site)
+        except BackfillError as exc:
+            raise _only_bad_entries(read.bad, site) or exc from None
         jobs = plan_jobs(session, archive, sites, since, until, relevant_only, warc_files)
     return Plan(jobs, crawls, sites, [b for b in read.bad if _may_be_on(b, site)])
+
+
+def _only_bad_entries(bad: list[BadEntry], site: str | None) -> BackfillError | None:
+    """The error of a ``site`` no valid source is on while bad entries of the file are (their
+    URL on it, with or without its scheme): each one's line and reason, as recorded in
+    ``source_problems``, rather than "no source on" a site the file names."""
+    wanted = site_host(site) if site else None
+    on_it = []
+    for entry in bad:
+        try:
+            if wanted and entry.url and on_site(site_host(entry.url), wanted):
+                on_it.append(entry)
+        except ValueError:
+            continue
+    if not on_it:
+        return None
+    what = "its entry is" if len(on_it) == 1 else f"its {len(on_it)} entries are"
+    return BackfillError(
+        "; ".join(map(str, on_it))
+        + f" (no usable source on {wanted}: {what} skipped until fixed, see `veille sources`)"
+    )
 
 
 def ccnews_files(since: datetime, until: datetime) -> dict[tuple[datetime, datetime], list[str]]:

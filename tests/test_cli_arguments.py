@@ -138,10 +138,14 @@ def test_a_sources_file_without_entries_is_warned_of(
     assert err.startswith(f"veille: warning: {empty} has no [[source]] entry: no source is polled\n")
 
 
-def test_veille_sources_lists_the_bad_entries_of_the_file_runs_read(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_veille_sources_lists_the_bad_entries_runs_recorded(
+    clean_db: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without --sources: the archive's sources, then the bad entries of VEILLE_SOURCES."""
+    """Without --sources: the archive's sources, then the bad entries runs recorded (of
+    VEILLE_SOURCES once a run read it), not the file's as it is now."""
+    from monitors.archive.db import session_scope
+    from monitors.collect.sources import load_sources_file, record_problems
+
     mine = tmp_path / "mine.toml"
     mine.write_text(
         '[[source]]\nname = "A"\nkind = "feed"\nurl = "https://a.fr/"\nowner = "media"\n\n'
@@ -150,5 +154,12 @@ def test_veille_sources_lists_the_bad_entries_of_the_file_runs_read(
     )
     monkeypatch.setenv("VEILLE_SOURCES", str(mine))
     code, out, _ = _run(["sources"])
+    assert code == 0 and str(mine) not in out  # no run read it yet
+    with session_scope() as session:  # a run's load
+        record_problems(session, load_sources_file())
+    code, out, _ = _run(["sources"])
     assert code == 0
-    assert f"a bad entry of {mine}, skipped by runs until fixed:\n  {mine}:10: url must start" in out
+    assert (
+        "a bad entry of the sources file (table source_problems), skipped by runs until fixed:\n"
+        f"  url must start with http:// or https:// — B, {mine.resolve()}:10, found by runs since"
+    ) in out

@@ -83,6 +83,66 @@ def test_bad_entries_are_rows_a_user_can_query_until_they_are_fixed(
     assert _problems(clean_db, path) == []
 
 
+def test_veille_sources_lists_the_recorded_problems_not_the_file_as_it_is_now(
+    clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`veille sources` re-read the sources file it would run with: a problem a scheduled run
+    recorded against a file since edited, or a worker against another file, was not shown, and
+    an entry no run had read was. It lists the rows of source_problems, cause first, with the
+    entry's file and line and when runs found it; with --sources FILE, that file's, with its
+    bad entries no run recorded yet and the recorded ones it no longer has marked so."""
+    from monitors.archive.db import session_scope
+    from monitors.collect.sources import load_sources_file, record_problems
+
+    path = _file(tmp_path, MIXED).resolve()  # the rows name a file by its absolute path
+    worker = tmp_path.resolve() / "worker.toml"  # another file, a worker's, since gone
+    worker.write_text(
+        '[[source]]\nname = "W"\nkind = "feed"\nurl = "https://w.fr"\nowner = "nobody"\n', "utf-8"
+    )
+    with session_scope() as session:  # as the runs record them
+        record_problems(session, load_sources_file(path))
+        record_problems(session, load_sources_file(worker))
+    worker.unlink()
+    # the file edited since: Typo fixed, a new mistake at the end
+    path.write_text(
+        path.read_text("utf-8").replace('kind = "fed"', 'kind = "feed"')
+        + '\n[[source]]\nname = "New"\nkind = "feed"\nurl = "https://n.fr"\nowner = "media"\nx = 1\n',
+        "utf-8",
+    )
+    monkeypatch.setenv("VEILLE_SOURCES", str(path))
+    with clean_db.connect() as conn:
+        seen = {
+            r.line: r
+            for r in conn.execute(sa.text("SELECT line, first_seen_at, last_seen_at FROM source_problems"))
+        }
+    from monitors.dates import local_zone
+
+    def when(line: int) -> str:
+        first, last = (t.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M %Z") for t in seen[line][1:])
+        return f"found by runs since {first}, last {last}"
+
+    code, out, _ = _run(["sources"])
+    assert code == 0
+    listed = out.split("(table source_problems), skipped by runs until fixed:\n", 1)[1].splitlines()
+    assert listed == [  # by file, then line: what the runs recorded, the Typo too
+        f"  unknown kind 'fed' (one of feed, sitemap, listing) — Typo, {path}:9, {when(9)}",
+        f"  url must start with http:// or https:// — No scheme, {path}:16, {when(16)}",
+        f"  unknown owner 'nobody' (one of media, party) — W, {worker}:5, {when(5)}",
+    ]
+    assert out.split("\n\n")[-1].startswith("3 bad entries of the sources file")
+    # the file now: its recorded rows, the one fixed and the one not recorded yet marked
+    code, out, _ = _run(["sources", "--sources", str(path)])
+    assert code == 0
+    listed = out.split("(table source_problems), skipped by runs until fixed:\n", 1)[1].splitlines()
+    assert listed == [
+        f"  unknown kind 'fed' (one of feed, sitemap, listing) — Typo, {path}:9, {when(9)}"
+        "; not in the file now (the next run clears it)",
+        f"  url must start with http:// or https:// — No scheme, {path}:16, {when(16)}",
+        "  unknown key 'x' (allowed: name, kind, url, owner, family, link_pattern, fallback,"
+        f" fallback_kind, enabled) — New, {path}:24, not recorded yet (the next run records it)",
+    ]
+
+
 def test_values_no_index_or_text_takes_are_recorded(db: sa.orm.Session, tmp_path: Path) -> None:
     """A reason quoting a value of any length (past what a btree index entry takes), a NUL
     (text takes none), two entries of one line with one reason: each recorded, once."""
@@ -198,6 +258,37 @@ def test_veille_backfill_from_an_archive_exits_partly_done_on_a_bad_entry(
         f"veille: a bad entry of the sources file skipped ({path}:{pcf}: unknown kind 'fed'"
         " (one of feed, sitemap, listing))"
     )
+
+
+def test_a_backfill_of_a_site_whose_only_entries_are_bad_says_they_are_there_but_bad(
+    archives: FakeArchives,  # noqa: F811 - the fixture imported above
+    clean_db: sa.Engine,
+    tmp_path: Path,
+) -> None:
+    """`--site pcf.fr` with pcf.fr's entries of the file all bad said "no source on pcf.fr: add
+    one for it to the sources file", which it holds: the error gives each entry's line and
+    reason, those its rows of source_problems hold (recorded, the backfill refused)."""
+    archives.snapshots = seed_snapshots()
+    path = write_sources(tmp_path / "sources.toml", [s for s in seed_sources() if "pcf.fr" not in s["url"]])
+    bad = (  # pcf.fr's entries: one of an unknown kind, one whose url has no scheme; another site's
+        '\n[[source]]\nname = "PCF typo"\nkind = "fed"\nurl = "https://www.pcf.fr/rss"\nowner = "party"\n'
+        '\n[[source]]\nname = "Other"\nkind = "fed"\nurl = "https://autre.fr/rss"\nowner = "media"\n'
+        '\n[[source]]\nname = "PCF bare"\nkind = "feed"\nurl = "pcf.fr/rss"\nowner = "party"\n'
+    )
+    path.write_text(path.read_text("utf-8") + bad, "utf-8")
+    code, out, err = backfill([*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(path)])
+    rows = _problems(clean_db, path)
+    assert [r.name for r in rows] == ["PCF typo", "Other", "PCF bare"]
+    typo, bare = rows[0], rows[2]
+    assert code == 2 and out == "", out
+    assert err.splitlines()[-1] == (
+        f"veille: error: {path}:{typo.line}: {typo.reason}; {path}:{bare.line}: {bare.reason}"
+        " (no usable source on pcf.fr: its 2 entries are skipped until fixed, see `veille sources`)"
+    )
+    assert "no source on pcf.fr" not in err
+    # a site the file does not name at all: the error as before
+    code, _, err = backfill([*WINDOW, "--from", "wayback", "--site", "nowhere.fr", "--sources", str(path)])
+    assert code == 2 and err.splitlines()[-1].startswith("veille: error: no source on nowhere.fr: add one")
 
 
 INLINE = """\

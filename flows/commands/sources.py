@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flows.commands.common import path_arg, prepare_database, print_table, replaced_when_complete
+
+if TYPE_CHECKING:
+    from monitors.archive.models import SourceProblem
+    from monitors.collect.sources import SourcesFile
 
 EXAMPLE = """examples:
   veille sources                          # health of every source in the archive
@@ -92,24 +97,27 @@ def register(sub: Any) -> None:
 
 
 def handle_list(args: argparse.Namespace) -> int:
-    """The health table; reads only (a listing must not enrol the default sources)."""
+    """The health table, then the bad entries ``source_problems`` records (those a run, a
+    backfill or a worker found, whatever file it read); reads only (a listing must not enrol
+    the default sources)."""
     prepare_database()
     from monitors.archive.db import session_scope
     from monitors.collect.health import new_source_row, source_rows
-    from monitors.collect.sources import SourcesError, load_sources_file
+    from monitors.collect.sources import SourcesError, load_sources_file, recorded_problems
 
     specs = None
+    read = None
     if args.sources:
         read = load_sources_file(args.sources)
         specs = read.specs
-    else:  # the archive's sources; the bad entries of the file runs read are shown too
+    else:  # the archive's sources
         try:
-            read = load_sources_file()
+            load_sources_file()
         except SourcesError as exc:
-            read = None
             print(f"veille: warning: {exc} (runs stop on it)", file=sys.stderr)
     with session_scope() as session:
         rows = source_rows(session, [s.name for s in specs] if specs else None)
+        recorded = recorded_problems(session, read.path if read else None)
     if specs:
         known = {r["name"] for r in rows}
         rows += [new_source_row(s) for s in specs if s.name not in known]
@@ -124,11 +132,42 @@ def handle_list(args: argparse.Namespace) -> int:
         for r in rows:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
         print(f"\n{len(rows)} sources: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
-    if read is not None and read.bad:
-        many = f"{len(read.bad)} bad entries" if len(read.bad) > 1 else "a bad entry"
-        print(f"\n{many} of {read.origin}, skipped by runs until fixed:")
-        print("".join(f"  {bad}\n" for bad in read.bad), end="")
+    _print_problems(recorded, read)
     return 0
+
+
+def _print_problems(recorded: list[SourceProblem], read: SourcesFile | None) -> None:
+    """Each recorded bad entry, cause first, then its entry (name, file:line) and when runs
+    found it; with a file read (``--sources FILE``), its bad entries no run recorded yet, and
+    the recorded ones it no longer has, marked so."""
+    from monitors.collect.sources import pg_text
+    from monitors.dates import local_zone
+
+    def when(at: datetime) -> str:
+        return at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M %Z")
+
+    def entry(name: str | None, file: str, line: int) -> str:
+        return f"{name + ', ' if name else ''}{file}:{line}"
+
+    bad = read.bad if read else []
+    now = {(b.line, pg_text(b.reason)) for b in bad}
+    lines = [
+        f"{p.reason} — {entry(p.name, p.file, p.line)}, found by runs since {when(p.first_seen_at)},"
+        f" last {when(p.last_seen_at)}"
+        + ("; not in the file now (the next run clears it)" if read and (p.line, p.reason) not in now else "")
+        for p in recorded
+    ]
+    known = {(p.line, p.reason) for p in recorded}
+    where = str(read.path or read.origin) if read else ""
+    lines += [
+        f"{b.reason} — {entry(b.source_name, where, b.line)}, not recorded yet (the next run records it)"
+        for b in bad
+        if (b.line, pg_text(b.reason)) not in known
+    ]
+    if lines:
+        many = f"{len(lines)} bad entries" if len(lines) > 1 else "a bad entry"
+        print(f"\n{many} of the sources file (table source_problems), skipped by runs until fixed:")
+        print("".join(f"  {line}\n" for line in lines), end="")
 
 
 def handle_check(args: argparse.Namespace) -> int:

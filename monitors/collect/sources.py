@@ -12,7 +12,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from monitors.archive.bulk import as_rows, recordset_insert
-from monitors.archive.models import OWNERS, SOURCE_KINDS, Source
+from monitors.archive.models import OWNERS, SOURCE_KINDS, Source, SourceProblem
 from monitors.settings import get_settings
 
 DEFAULT_SOURCES = Path(__file__).resolve().parents[2] / "seeds" / "sources.toml"
@@ -402,7 +402,7 @@ _PROBLEMS_FIXED = text(
 )
 
 
-def _storable(value: str | None) -> str | None:
+def pg_text(value: str | None) -> str | None:
     """A value PostgreSQL's text takes: a TOML string may hold a NUL (``\\u0000``), text may not."""
     return None if value is None else value.replace("\x00", "\ufffd")
 
@@ -414,20 +414,29 @@ def record_problems(session: Session, read: SourcesFile) -> None:
     another line) deleted. A text read without a file (``read.path`` None) records nothing."""
     if read.path is None:
         return
-    file = _storable(str(read.path))
+    file = pg_text(str(read.path))
     rows = {  # one row per (line, reason): entries of one line (an inline array) may share one
         (bad.line, bad.reason): {
             "file": file,
             "line": bad.line,
-            "name": _storable(bad.source_name),
-            "url": _storable(bad.url),
-            "reason": _storable(bad.reason),
+            "name": pg_text(bad.source_name),
+            "url": pg_text(bad.url),
+            "reason": pg_text(bad.reason),
         }
         for bad in reversed(read.bad)  # the first entry of a line and reason wins
     }
     if rows:
         session.execute(_PROBLEMS, as_rows(list(rows.values())))
     session.execute(_PROBLEMS_FIXED, {"file": file})
+
+
+def recorded_problems(session: Session, file: Path | None = None) -> list[SourceProblem]:
+    """The rows of ``source_problems`` (of ``file``, absolute, if given): the bad entries each
+    file's last load by a run, a backfill or a worker found, by file and line."""
+    query = select(SourceProblem).order_by(SourceProblem.file, SourceProblem.line, SourceProblem.reason)
+    if file is not None:
+        query = query.where(SourceProblem.file == pg_text(str(file)))
+    return list(session.scalars(query))
 
 
 def source_ids_by_name(session: Session) -> dict[str, int]:
