@@ -295,7 +295,8 @@ def stored_articles(url: str) -> dict[str, dict[str, Any]]:
 
 def quality(pages: list[tuple[str, bytes]], corpus: Path, base: str, tmp: str, keep: bool) -> None:
     """Score the stored articles of one `veille run` and bare trafilatura on the same pages."""
-    from bench.extract import Result, Score, bare, half
+    from bench.extract import bare
+    from monitors.judge.extract_eval import PARTS, Result, Score, half
 
     expected_file = corpus.parent / "expected.json"
     expected = json.loads(expected_file.read_text("utf-8")) if expected_file.is_file() else {}
@@ -304,7 +305,7 @@ def quality(pages: list[tuple[str, bytes]], corpus: Path, base: str, tmp: str, k
         base, len(pages), tmp, keep, True, inspect=lambda u: stored.update(stored_articles(u))
     )
     print(f"  {summary}")
-    scores = {(who, part): Score() for who in ("bare", "veille") for part in ("all", "dev", "held-out")}
+    scores = {(who, part): Score() for who in ("bare", "veille") for part in PARTS}
     for name, body in pages:
         exp = expected.get(name, {})
         rec = stored.get(name)
@@ -321,7 +322,7 @@ def quality(pages: list[tuple[str, bytes]], corpus: Path, base: str, tmp: str, k
     print(
         "{:<8} {:<9} {:>11} {:>6} {:>6} {:>6}".format("who", "pages", "with-recall", "leaks", "title", "date")
     )
-    for part in ("all", "dev", "held-out"):
+    for part in PARTS:
         for who in ("bare", "veille"):
             print(f"{who:<8} {part:<9} {scores[(who, part)].row()}")
 

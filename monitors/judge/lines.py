@@ -101,3 +101,18 @@ def json_objects(path: str | Path, max_line_bytes: int | None = None) -> Iterato
             if not isinstance(item, dict):
                 raise LabelledDataError(f"{path}:{at}: expected a JSON object, got {type(item).__name__}")
             yield at, item
+
+
+def json_object_file(path: Path, what: str) -> dict[str, Any]:
+    """A JSON file that holds one object (floors, a corpus's ground truth); one that is not UTF-8,
+    not JSON or not an object raises :class:`LabelledDataError` naming ``FILE:LINE`` and ``what``
+    it should hold."""
+    try:
+        value = json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise LabelledDataError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise LabelledDataError(f"{path}:1: not UTF-8 text: {exc.reason}") from None
+    if not isinstance(value, dict):
+        raise LabelledDataError(f"{path}:1: expected a JSON object of {what}, got {type(value).__name__}")
+    return value
