@@ -27,6 +27,7 @@ class Floors(TypedDict):
     language: dict[str, float]
     relevance_test: SplitFloors  # the shared test split: floors and ceilings
     relevance_eu_ai_act: dict[str, float]
+    extraction: SplitFloors  # the shared corpus: tests/test_extract_gate.py
 
 
 FLOORS: Floors = json.loads((EVAL_DIR / "floors.json").read_text("utf-8"))

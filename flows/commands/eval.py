@@ -20,13 +20,16 @@ the floors apply to test; each split's figures are printed with the items' URLs,
 pipeline's context, and without them, and with the whole set as context, as veille score
 judges a file: the floors apply to each item judged alone). The folder's other topics are
 measured on their own examples, tests/eval/relevance-<name>.jsonl (floors: relevance_<name>);
-a topic that matches nothing in the labelled data is a warning. Exits 1 when a metric is below
-its floor (tests/eval/floors.json), so it can gate CI.
+a topic that matches nothing in the labelled data is a warning. --extraction also measures
+veille's extraction on the shared corpus (../shared/corpus, else /work/shared/corpus, or
+--corpus DIR): with-recall, leaks, title and date, whole and per half (floors: extraction).
+Exits 1 when a metric is below its floor (tests/eval/floors.json), so it can gate CI.
 
 example:
   veille eval                                   # the shipped sets, topic and floors
   veille eval --topic my_topic.toml --errors    # try a topic edit, list what it gets wrong
   veille eval --shared /data/eval               # the shared splits from another folder
+  veille eval --extraction                      # and extraction on the shared corpus
 """
 
 
@@ -66,6 +69,18 @@ def register(sub: Any) -> None:
         type=path_arg,
         default=str(EVAL_DIR / "floors.json"),
         help="the minimum of each metric, JSON; exit 1 below one (default: tests/eval/floors.json)",
+    )
+    p.add_argument(
+        "--extraction",
+        action="store_true",
+        help="also measure extraction on the shared corpus (../shared/corpus; about 10 s more):"
+        " with-recall, leaks, title and date per half; floors: extraction",
+    )
+    p.add_argument(
+        "--corpus",
+        metavar="DIR",
+        type=path_arg,
+        help="the corpus --extraction measures: pages/*.html and expected.json (implies --extraction)",
     )
     p.add_argument("--errors", action="store_true", help="list every misclassified item")
     p.add_argument("--json", action="store_true", help="print the full reports as JSON")
@@ -131,17 +146,9 @@ def check_floors(reports: dict[str, dict[str, Any]], floors: dict[str, Any]) -> 
 def _read_floors(path: Path) -> dict[str, Any]:
     """The floors file, read before anything is measured: one that is not a JSON object stops
     with ``FILE:LINE`` (before: a JSONDecodeError traceback after the whole evaluation)."""
-    from monitors.judge.lines import LabelledDataError
+    from monitors.judge.lines import json_object_file
 
-    try:
-        floors = json.loads(path.read_text("utf-8"))
-    except json.JSONDecodeError as exc:
-        raise LabelledDataError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
-    except UnicodeDecodeError as exc:
-        raise LabelledDataError(f"{path}:1: not UTF-8 text: {exc.reason}") from None
-    if not isinstance(floors, dict):
-        raise LabelledDataError(f"{path}:1: expected a JSON object of floors, got {type(floors).__name__}")
-    return floors
+    return json_object_file(path, "floors")
 
 
 def _key_line(path: Path, key: str) -> int:
@@ -158,7 +165,7 @@ def floor_sections(topic_names: list[str]) -> list[str]:
     from monitors.judge.evaluation import SHARED_SPLITS
 
     names = set(topic_names) | {p.stem.removeprefix("relevance-") for p in EVAL_DIR.glob("relevance-*.jsonl")}
-    return ["relevance", "language", *(f"relevance_{s}" for s in SHARED_SPLITS)] + sorted(
+    return ["relevance", "language", "extraction", *(f"relevance_{s}" for s in SHARED_SPLITS)] + sorted(
         f"relevance_{n}" for n in names if n not in SHARED_SPLITS
     )
 
@@ -304,6 +311,7 @@ def url_counterpart(topic: Any) -> tuple[Any, str]:
 
 def handle(args: argparse.Namespace) -> int:
     from flows.commands.common import print_table
+    from flows.commands.eval_extraction import extraction_report, print_extraction
     from flows.commands.eval_stories import print_story_reports, story_failures, story_reports
     from monitors.judge.evaluation import (
         SHARED_SPLITS,
@@ -373,6 +381,13 @@ def handle(args: argparse.Namespace) -> int:
         warnings.extend(
             _other_topics(topic.name, [Path(args.relevance_set)] + _shared_files(shared), reports)
         )
+    asked = args.extraction or args.corpus is not None
+    if asked:  # flows/commands/eval_extraction.py
+        extraction, why_not = extraction_report(args.corpus)
+        if extraction is not None:
+            reports["extraction"] = extraction
+        if why_not:
+            warnings.append(why_not)
     try:
         failures = check_floors(reports, floors)
     except LabelledDataError as exc:
@@ -418,6 +433,7 @@ def handle(args: argparse.Namespace) -> int:
         for e in language["errors"]:
             print(f"  {e['id']}: expected {e['expected']}, got {e['got']} ({e['confidence']}): {e['text']}")
     print_story_reports(stories, errors=args.errors, folder=shared)
+    print_extraction(reports.get("extraction"), asked)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
     if failures:
