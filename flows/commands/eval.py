@@ -331,6 +331,9 @@ def handle(args: argparse.Namespace) -> int:
     except TopicError:  # a folder eval does not read with --topic; its other topics are not measured
         names = [topic.name]
     check_floor_sections(Path(args.floors), floors, floor_sections(names))
+    # first: a --corpus that cannot be read stops the command before the rest is measured
+    asked = args.extraction or args.corpus is not None
+    extraction, no_corpus = extraction_report(args.corpus) if asked else (None, None)
     # with what the batch adds (veille score --context; the floors apply to each item alone, as
     # the pipeline scores articles)
     relevance = evaluate_relevance(args.relevance_set, topic, in_context=True)
@@ -347,7 +350,7 @@ def handle(args: argparse.Namespace) -> int:
         why = "not a folder" if Path(args.shared).exists() else "no such folder"
         raise LabelledDataError(f"{args.shared}: {why} (--shared DIR: the folder of relevance-dev.jsonl)")
     shared = Path(args.shared) if args.shared else shared_eval_dir()
-    warnings: list[str] = []
+    warnings: list[str] = [no_corpus] if no_corpus else []
     # each split the folder holds is measured: a folder of the dev split alone (what tuning may
     # read) measures dev (before, both were needed and such a folder measured nothing)
     splits = [s for s in SHARED_SPLITS if shared is not None and (shared / f"relevance-{s}.jsonl").is_file()]
@@ -381,13 +384,8 @@ def handle(args: argparse.Namespace) -> int:
         warnings.extend(
             _other_topics(topic.name, [Path(args.relevance_set)] + _shared_files(shared), reports)
         )
-    asked = args.extraction or args.corpus is not None
-    if asked:  # flows/commands/eval_extraction.py
-        extraction, why_not = extraction_report(args.corpus)
-        if extraction is not None:
-            reports["extraction"] = extraction
-        if why_not:
-            warnings.append(why_not)
+    if extraction is not None:
+        reports["extraction"] = extraction
     try:
         failures = check_floors(reports, floors)
     except LabelledDataError as exc:
