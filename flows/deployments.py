@@ -9,6 +9,11 @@ for a process work pool).
   (``VEILLE_LOCAL_TIMEZONE``, Europe/Paris), source health report, rescore when the topic
   version changed.
 
+With ``VEILLE_INSTANCE`` set (several ``veille serve``, each with its database, on one Prefect
+server), each name carries it after an "@": ``veille-run/poll-and-ingest@NAME``. A served
+deployment is tagged ``database:HOST:PORT/NAME`` (:func:`database_tag`), the database its runs
+use, which ``veille serve`` reads to tell another one's deployments from its own.
+
 Each deployment allows one run at a time, and a run that comes due while the previous one
 still runs is skipped, not queued (:data:`ONE_AT_A_TIME`); tasks retry on transient errors only
 (``retry_transient``); flows themselves are not retried, since Prefect cannot tell why a
@@ -24,6 +29,7 @@ from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval
+from sqlalchemy.engine import make_url
 
 from flows.maintenance import maintenance_flow
 from flows.runs import ingest_flow, run_flow
@@ -46,6 +52,24 @@ def _deployment(flow: Flow[..., Any], **options: Any) -> RunnerDeployment:
     deployment = flow.to_deployment(**options)
     assert isinstance(deployment, RunnerDeployment)  # to_deployment is sync in a sync context
     return deployment
+
+
+#: The prefix of the tag naming a served deployment's database (:func:`database_tag`).
+DATABASE_TAG = "database:"
+
+
+def database_tag(url: str) -> str:
+    """The tag naming the database at ``url``: ``database:HOST:PORT/NAME`` (the socket's
+    folder for a local socket, as the embedded database's), no user or password."""
+    parsed = make_url(url)
+    host = parsed.host or str(parsed.query.get("host") or "localhost")
+    where = f"{host}:{parsed.port}" if parsed.port else host
+    return f"{DATABASE_TAG}{where}/{parsed.database}"
+
+
+def deployment_name(name: str, settings: Settings) -> str:
+    """``name``, followed by "@" and the instance's name when ``VEILLE_INSTANCE`` gives one."""
+    return f"{name}@{settings.instance}" if settings.instance else name
 
 
 #: Cron nicknames, which Prefect's cron reads as their five-field lines.
@@ -81,10 +105,13 @@ def build_deployments(
     sources_file: str | None = None,
     interval_minutes: int | None = None,
     maintenance_cron: str | None = None,
+    database_url: str | None = None,
 ) -> list[RunnerDeployment]:
     """The three scheduled deployments, each limited to one concurrent run (a run due while
-    the previous one runs is skipped: :data:`ONE_AT_A_TIME`)."""
+    the previous one runs is skipped: :data:`ONE_AT_A_TIME`), tagged with the database at
+    ``database_url`` when given."""
     settings = settings or get_settings()
+    tags = [*TAGS, database_tag(database_url)] if database_url else TAGS
     minutes = interval_minutes or settings.poll_interval_minutes
     if minutes < 1:
         raise ValueError(f"the poll interval must be at least 1 minute, got {minutes}")
@@ -93,24 +120,24 @@ def build_deployments(
     zone = settings.local_timezone
     cycle = _deployment(
         run_flow,
-        name="poll-and-ingest",
+        name=deployment_name("poll-and-ingest", settings),
         schedules=[Interval(interval, anchor_date=ANCHOR, timezone=zone)],
         concurrency_limit=ONE_AT_A_TIME,
         parameters={"sources_file": sources_file},
-        tags=[*TAGS, "poll", "ingest"],
+        tags=[*tags, "poll", "ingest"],
         description="Poll the due sources, then ingest the URL queue.",
     )
     drain = _deployment(
         ingest_flow,
-        name="drain-queue",
+        name=deployment_name("drain-queue", settings),
         schedules=[Interval(interval, anchor_date=ANCHOR + interval / 2, timezone=zone)],
         concurrency_limit=ONE_AT_A_TIME,
-        tags=[*TAGS, "ingest"],
+        tags=[*tags, "ingest"],
         description="Ingest what the URL queue holds (retries come due, backlog).",
     )
     daily = _deployment(
         maintenance_flow,
-        name="daily",
+        name=deployment_name("daily", settings),
         schedules=[
             Cron(
                 check_cron(settings.maintenance_cron if maintenance_cron is None else maintenance_cron),
@@ -118,7 +145,7 @@ def build_deployments(
             )
         ],
         concurrency_limit=ONE_AT_A_TIME,
-        tags=[*TAGS, "maintenance"],
+        tags=[*tags, "maintenance"],
         description="Source health report; rescore when the topic changed.",
     )
     return [cycle, drain, daily]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -114,6 +115,22 @@ def _choice(name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+#: A name of ``veille serve``'s instance (VEILLE_INSTANCE): what a deployment's name may carry
+#: after an "@", on Prefect's command line and in its UI.
+INSTANCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+
+
+def _instance(name: str) -> str | None:
+    """A short name (letters, digits, ``-``, ``_``, ``.``; at most 40), or None when unset."""
+    raw = (os.environ.get(name) or "").strip()
+    if raw and not INSTANCE_NAME.fullmatch(raw):
+        raise SettingsError(
+            f"{name} must be a short name (letters, digits, '-', '_' or '.', at most 40, starting"
+            f" with a letter or a digit), got {raw!r}"
+        )
+    return raw or None
+
+
 def zone_setting(name: str, default: str) -> str:
     """An IANA time zone's name (``Europe/Paris``, ``UTC``); one zoneinfo does not know is a
     :class:`SettingsError` naming the variable."""
@@ -203,6 +220,9 @@ class Settings:
     #: back before it stops (exit 4), and seconds between two checks of that server's health
     prefect_wait: float = 120.0
     prefect_check_interval: float = 5.0
+    #: `veille serve`: the name of this instance, carried by its deployments' names
+    #: ("poll-and-ingest@NAME"), for several of them, each with its database, on one Prefect server
+    instance: str | None = None
     score_max_line_bytes: int = SCORE_MAX_LINE_BYTES  # score, eval, train-topic refuse longer lines
     #: the clock of dates that name no zone, and of an article's day (monitors.dates): the
     #: setting, else the database's once the process has opened it
@@ -272,6 +292,7 @@ class Settings:
             prefect=_choice("VEILLE_PREFECT", ("auto", "on", "off")),
             prefect_wait=_float("VEILLE_PREFECT_WAIT", 120.0),
             prefect_check_interval=_float("VEILLE_PREFECT_CHECK_INTERVAL", 5.0, positive=True),
+            instance=_instance("VEILLE_INSTANCE"),
             score_max_line_bytes=_int("VEILLE_SCORE_MAX_LINE_BYTES", SCORE_MAX_LINE_BYTES, minimum=1),
             local_timezone=local_timezone(),
         )

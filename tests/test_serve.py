@@ -70,6 +70,32 @@ def test_schedules_are_on_the_local_clock(monkeypatch: pytest.MonkeyPatch) -> No
         assert d.schedules[0].schedule.timezone == "America/Montreal", name
 
 
+def test_an_instance_name_goes_into_the_deployments_names_and_the_database_into_a_tag(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """VEILLE_INSTANCE: several veille serve, each with its database, on one Prefect server
+    (tests/test_serve_instances.py serves two); unset, the names stay as docs and prefect.yaml say."""
+    from flows.cli import main
+
+    url = "postgresql+psycopg://veille:secret@db:5433/veille"
+    assert set(_by_name(build_deployments(get_settings(), database_url=url))) == NAMES
+    monkeypatch.setenv("VEILLE_INSTANCE", "paris-2")
+    deps = _by_name(build_deployments(get_settings(), database_url=url))
+    assert set(deps) == {f"{name}@paris-2" for name in NAMES}
+    for d in deps.values():
+        assert "database:db:5433/veille" in d.tags and not any("secret" in t for t in d.tags)
+    socket = "postgresql+psycopg://postgres:@/veille?host=/home/me/.local/share/veille/pgdata"
+    (cycle, *_) = build_deployments(get_settings(), database_url=socket)
+    assert "database:/home/me/.local/share/veille/pgdata/veille" in cycle.tags
+
+    monkeypatch.setenv("VEILLE_INSTANCE", "paris/2")  # Prefect reads "/" as flow/deployment
+    assert main(["serve"]) == 2
+    assert capsys.readouterr().err == (
+        "veille: error: VEILLE_INSTANCE must be a short name (letters, digits, '-', '_' or '.',"
+        " at most 40, starting with a letter or a digit), got 'paris/2'\n"
+    )
+
+
 def test_serve_command_serves_the_deployments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import flows.commands.serve
     from flows.cli import main

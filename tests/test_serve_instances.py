@@ -30,7 +30,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.commands.serve import SERVE_LOCK
-from tests.site import LocalSite, seed_site
+from tests.site import LocalSite, seed_site, write_sources
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
     ROOT,
     _command,
@@ -250,3 +250,101 @@ def test_a_refused_serve_lets_go_of_the_prefect_home_lock(
     assert flows.commands.serve._HELD == []
     with open(home / "veille-serve.lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError while still held
+
+
+def test_a_serve_of_another_database_on_the_same_prefect_server_keeps_off_its_deployments(
+    site: LocalSite,
+    database_url: str,
+    new_database: str,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    users_prefect_server: str,
+) -> None:
+    """Two veille serve of two databases on one Prefect server of the user's: the second,
+    unnamed, is refused (exit 3, one line naming the other database and VEILLE_INSTANCE);
+    named with VEILLE_INSTANCE it serves deployments of its own, and stopping it pauses only
+    those. Before, the second registered the same deployments (the same ids): both runners
+    took each other's runs, with their own database, and the second's stop paused the first's
+    schedules while it went on "serving"."""
+    api_url = users_prefect_server
+    seed_site(site)
+    first_sources = write_sources(
+        tmp_path / "first.toml",
+        [{"name": "A", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    second_sources = write_sources(
+        tmp_path / "second.toml",
+        [{"name": "B", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    first_mark, second_mark = uuid.uuid4().hex, uuid.uuid4().hex
+    first_env = {**_env(first_mark, _data_dir(), database_url), "PREFECT_API_URL": api_url}
+    second_env = {**_env(second_mark, _data_dir(), new_database), "PREFECT_API_URL": api_url}
+
+    def first_served() -> bool:
+        """The first one's deployments, active, with its sources file."""
+        found = _deployments(api_url)
+        active = all(name in found and found[name]["paused"] is False for name in SERVED)
+        return active and found["poll-and-ingest"]["parameters"]["sources_file"] == str(first_sources)
+
+    first = _serve(first_sources, first_env, interval="60")
+    first_err = Lines(first)
+    try:
+        _wait_for(first_served, 120, "the first veille serve did not make its deployments active", first_err)
+        polled = lambda: all(_deployments(api_url)[n]["last_polled"] for n in SERVED)  # noqa: E731
+        _wait_for(polled, 60, "the first veille serve's runner did not poll", first_err)
+
+        # the second one, another database, no name of its own: refused before it registers anything
+        second = _serve(second_sources, second_env, interval="60")
+        second_err = Lines(second)
+        deadline = time.monotonic() + 120
+        while second.poll() is None and time.monotonic() < deadline:
+            if not first_served():  # it took the first one's deployments over
+                second.send_signal(signal.SIGTERM)
+                second.wait(60)
+                time.sleep(1)
+                raise AssertionError(
+                    "the second veille serve took the first one's deployments over; after its stop:"
+                    f" {[(n, d['paused'], d['parameters']) for n, d in _deployments(api_url).items()]}"
+                )
+            time.sleep(0.5)
+        if second.poll() is None:
+            second.kill()
+        text = second_err.text()
+        assert second.returncode == 3, text[-3000:]
+        shown = sa.engine.make_url(database_url)
+        assert text.startswith(
+            "veille serve: error: another veille serve, of the database"
+            f" {shown.host}:{shown.port}/{shown.database}, serves veille-run/poll-and-ingest,"
+            f" veille-ingest/drain-queue, veille-maintenance/daily on the Prefect server at {api_url} "
+        ), text
+        assert "VEILLE_INSTANCE" in text and "Traceback" not in text and text.count("\n") == 1, text
+        assert _wait_gone(second_mark, 10) == []
+        assert first_served() and first.poll() is None
+
+        # named: deployments of its own, which its stop pauses, and only those
+        named = {f"{name}@second" for name in SERVED}
+        second = _serve(second_sources, {**second_env, "VEILLE_INSTANCE": "second"}, interval="60")
+        second_err = Lines(second)
+        try:
+            _wait_for(
+                lambda: named <= {n for n, d in _deployments(api_url).items() if not d["paused"]},
+                120,
+                "the named veille serve did not make its deployments active",
+                second_err,
+            )
+        except BaseException:
+            second.kill()
+            raise
+        found = _deployments(api_url)
+        assert found["poll-and-ingest@second"]["parameters"]["sources_file"] == str(second_sources)
+        _stop(second, second_err, signal.SIGTERM)
+        assert _wait_gone(second_mark, 10) == []
+        found = _deployments(api_url)
+        assert all(found[n]["paused"] for n in named), found
+        assert first_served(), found
+    except BaseException:
+        first.kill()
+        raise
+    _stop(first, first_err, signal.SIGTERM)
+    assert _wait_gone(first_mark, 10) == []
+    assert all(d["paused"] for d in _deployments(api_url).values())

@@ -22,6 +22,9 @@ starts one of its own for its length. Stop with Ctrl-C (exit 130) or SIGTERM (ex
 runs in progress end at once, marked Interrupted; what they had not stored is left for the
 next cycle; the deployments' schedules are paused, and the next veille serve resumes them.
 One veille serve per database and per PREFECT_HOME: a second one is refused (exit 3).
+Several, each with its database, on one Prefect server (PREFECT_API_URL): give each a name
+with VEILLE_INSTANCE (its deployments are then veille-run/poll-and-ingest@NAME, ...); one
+without a name of its own is refused (exit 3) while another's runner serves those deployments.
 A Prefect server that stops answering is waited for up to VEILLE_PREFECT_WAIT seconds (120),
 then veille serve stops (exit 4); the one it started itself is restarted once.
 """
@@ -68,12 +71,12 @@ def handle(args: argparse.Namespace) -> int:
         print(f"veille serve: error: {exc}", file=sys.stderr)
         return 3
     try:
-        return _serve(args)
+        return _serve(args, database_url)
     finally:
         release_serve_locks()
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, database_url: str) -> int:
     from flows import signals
     from flows.mode import PrefectUnreachable, check_prefect_api, prefect_api_configured
 
@@ -92,12 +95,21 @@ def _serve(args: argparse.Namespace) -> int:
     sources = str(Path(args.sources).resolve()) if args.sources else None
     try:
         deployments = build_deployments(
-            sources_file=sources, interval_minutes=args.interval, maintenance_cron=args.maintenance_cron
+            sources_file=sources,
+            interval_minutes=args.interval,
+            maintenance_cron=args.maintenance_cron,
+            database_url=database_url,
         )
     except ValueError as exc:  # a cron line Prefect refuses (the option's or VEILLE_MAINTENANCE_CRON's)
         where = "--maintenance-cron" if args.maintenance_cron is not None else "VEILLE_MAINTENANCE_CRON"
         print(f"veille serve: error: {where}: {exc}", file=sys.stderr)
         return 2
+    if api_url is None:  # a server of the user's, which another veille serve may use
+        try:
+            check_not_served_elsewhere(deployments)
+        except ServedElsewhere as exc:
+            print(f"veille serve: error: {exc}", file=sys.stderr)
+            return 3
     from flows.serve_watch import Watch, quiet_connection_losses
     from monitors.settings import get_settings
 
@@ -399,6 +411,59 @@ def pause_served_schedules() -> None:
     pauser = threading.Thread(target=context.run, args=(pause,), daemon=True)
     pauser.start()
     pauser.join(PAUSE_SECONDS)
+
+
+class ServedElsewhere(Exception):
+    """Another `veille serve`, of another database, serves deployments of the same names on
+    the same Prefect server."""
+
+
+#: Seconds since a runner last asked for a deployment's runs within which that deployment is
+#: served: Prefect's own, past which its UI shows the deployment Not Ready (a runner asks
+#: every ``PREFECT_RUNNER_POLL_FREQUENCY`` seconds, 10).
+SERVED_WITHIN_SECONDS = 60.0
+
+
+def check_not_served_elsewhere(deployments: list[Any]) -> None:
+    """:class:`ServedElsewhere` when deployments of these names on the Prefect server are
+    served by another `veille serve`, of another database (tagged with it, active, asked for
+    by a runner within :data:`SERVED_WITHIN_SECONDS`): registering them would take them over,
+    the same ids, so that both runners would run each other's runs on their own databases,
+    and this one's stop would pause the other's schedules. Deployments of a veille serve that
+    stopped (paused), or died (not asked for since), or of this database, are taken over as
+    before."""
+    from datetime import UTC, datetime
+
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.deployments import DATABASE_TAG
+
+    taken: list[str] = []
+    other, since = "", 0.0
+    with get_client(sync_client=True) as client:
+        for deployment in deployments:
+            name = f"{deployment.flow_name}/{deployment.name}"
+            try:
+                found = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue
+            owner = next((t for t in found.tags if t.startswith(DATABASE_TAG)), None)
+            if owner is None or owner in deployment.tags or found.paused or found.last_polled is None:
+                continue
+            age = (datetime.now(UTC) - found.last_polled).total_seconds()
+            if age < SERVED_WITHIN_SECONDS:
+                taken.append(name)
+                other, since = owner.removeprefix(DATABASE_TAG), age
+    if taken:
+        raise ServedElsewhere(
+            f"another veille serve, of the database {other}, serves {', '.join(taken)} on the"
+            f" Prefect server at {PREFECT_API_URL.value()} (its runner asked for their runs"
+            f" {max(since, 0):.0f} s ago): this one would take them over, and pause them when it"
+            " stops; give each veille serve of this server a name of its own with VEILLE_INSTANCE"
+            " (its deployments are then named poll-and-ingest@NAME, ...), or stop the other one first"
+        )
 
 
 class AlreadyServing(Exception):
