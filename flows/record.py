@@ -31,8 +31,25 @@ from flows import signals
 from flows.mode import API_URL, prefect_setting
 from flows.outcome import STATE_NAMES, RunOutcome
 
-#: Seconds a request may take (connect and read); a signal's last word gets less.
-TIMEOUT = 10.0
+#: Seconds a request may take (connect and read); a signal's last word gets less. Prefect's
+#: client's own (PREFECT_API_REQUEST_TIMEOUT, 60): its server, on SQLite, waits up to 60 s for
+#: a write lock before it answers 503 (PRAGMA busy_timeout), so that a busy server answers late.
+TIMEOUT = 60.0
+#: A request the server answered "busy, try again" (503: its SQLite locked; 429, 502, 408) is
+#: tried again, as Prefect's client does: up to 5 times, after 0, 2, 4, 8 and 16 s (or the
+#: server's Retry-After). Not one that timed out reading (the server may have done it: a second
+#: flow run, left Running), nor one that could not connect (the cycle then runs as flows).
+RETRIES = urllib3.Retry(
+    total=5,
+    connect=0,
+    read=0,
+    status=5,
+    other=0,
+    allowed_methods=None,
+    status_forcelist=(408, 429, 502, 503),
+    backoff_factor=1.0,
+    raise_on_status=False,
+)
 TRUE = {"1", "true", "t", "yes", "y", "on"}
 
 
@@ -47,7 +64,7 @@ class PrefectAPI:
     def __init__(self, url: str, headers: dict[str, str], ca_certs: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.headers = {"Content-Type": "application/json", "User-Agent": "veille", **headers}
-        self.pool = urllib3.PoolManager(ca_certs=ca_certs, retries=False)
+        self.pool = urllib3.PoolManager(ca_certs=ca_certs, retries=RETRIES)
 
     @classmethod
     def from_settings(cls) -> PrefectAPI | None:
@@ -66,10 +83,15 @@ class PrefectAPI:
         cert = prefect_setting("PREFECT_API_SSL_CERT_FILE") if str(url).startswith("https:") else None
         return cls(str(url), headers, str(cert) if cert else None)
 
-    def post(self, path: str, body: Any, timeout: float = TIMEOUT) -> Any:
+    def post(self, path: str, body: Any, timeout: float = TIMEOUT, retries: Any = RETRIES) -> Any:
         try:
             response = self.pool.request(
-                "POST", self.url + path, body=json.dumps(body).encode(), headers=self.headers, timeout=timeout
+                "POST",
+                self.url + path,
+                body=json.dumps(body).encode(),
+                headers=self.headers,
+                timeout=timeout,
+                retries=retries,
             )
         except urllib3.exceptions.HTTPError as exc:
             raise RecordError(f"{type(exc).__name__}: {exc}") from exc
@@ -141,14 +163,20 @@ class RecordedRun:
         )
 
     def _end(self, state: dict[str, Any], message: str) -> None:
+        """Post the run's log lines, then its final state, even when the lines were not taken
+        (a run left Running for ever in the UI is worse than one without its lines)."""
+        logger = logging.getLogger("veille")
         try:
             if self.lines:
-                self.api.post("/logs/", self.lines)
+                try:
+                    self.api.post("/logs/", self.lines)
+                except RecordError as exc:
+                    logger.error("the run's log lines were not recorded in Prefect: %s", exc)
             self.api.post(
                 f"/flow_runs/{self.id}/set_state", {"state": {**state, "message": message}, "force": True}
             )
         except RecordError as exc:
-            logging.getLogger("veille").error("the run's end was not recorded in Prefect: %s", exc)
+            logger.error("the run's end was not recorded in Prefect: %s", exc)
         finally:
             _forget(self)
 
@@ -216,7 +244,9 @@ def _mark_interrupted(signal_name: str) -> None:
     for run in list(_ACTIVE):
         state = {"type": "CRASHED", "name": "Interrupted", "message": message}
         with suppress(RecordError):
-            run.api.post(f"/flow_runs/{run.id}/set_state", {"state": state, "force": True}, timeout=3.0)
+            run.api.post(
+                f"/flow_runs/{run.id}/set_state", {"state": state, "force": True}, timeout=3.0, retries=False
+            )
 
 
 signals.on_signal(_mark_interrupted)
