@@ -6,13 +6,13 @@ mountable sources file, a small build context); prefect.yaml against the deploym
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
 import shutil
 import subprocess
 import tomllib
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ import pytest
 import yaml
 from packaging.specifiers import SpecifierSet
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+from prefect.utilities.templating import apply_values
 
+from flows.commands.deploy import on_interval, placeholders
 from flows.deployments import build_deployments
 from monitors.settings import get_settings
 
@@ -106,8 +108,40 @@ def _yaml_deployments() -> dict[str, dict[str, Any]]:
     return {d["name"]: d for d in data["deployments"]}
 
 
-def test_prefect_yaml_declares_the_served_deployments() -> None:
-    served = {d.name: d for d in build_deployments(get_settings())}
+def _schedule(config: dict[str, Any]) -> CronSchedule | IntervalSchedule:
+    """A prefect.yaml schedule as `prefect deploy` reads it: its "{{ $VAR }}" placeholders
+    filled from the environment (an unset one left as written), then Prefect's schedule class."""
+    filled = apply_values(copy.deepcopy(config), {}, remove_notset=False)  # it writes in place
+    assert isinstance(filled, dict)
+    config = filled
+    if "cron" in config:
+        return CronSchedule(cron=config["cron"], timezone=config["timezone"])
+    return IntervalSchedule(
+        interval=config["interval"], anchor_date=config["anchor_date"], timezone=config["timezone"]
+    )
+
+
+#: settings that are not the defaults, so that a schedule fixed in prefect.yaml shows
+SCHEDULE_SETTINGS = {
+    "VEILLE_POLL_INTERVAL_MINUTES": "15",
+    "VEILLE_MAINTENANCE_CRON": "0 5 * * 1",
+    "VEILLE_LOCAL_TIMEZONE": "America/Montreal",
+}
+
+
+def test_prefect_yaml_declares_the_served_deployments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """prefect.yaml's deployments are serve's under their own names, on serve's schedules once
+    `veille deploy` has given it the settings (test_work_pool.py deploys so with a server)."""
+    for name, value in SCHEDULE_SETTINGS.items():
+        monkeypatch.setenv(name, value)
+    settings = get_settings()
+    # what `veille deploy` deploys: a copy on the settings' interval, the placeholders' values
+    raw = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    deployed = {d["name"]: d for d in on_interval(raw, settings.poll_interval_minutes)["deployments"]}
+    for name, value in placeholders(settings.maintenance_cron, settings.local_timezone).items():
+        monkeypatch.setenv(name, value)
+    served = {d.name: d for d in build_deployments(settings)}
+    # what `veille deploy` sets for prefect.yaml's placeholders (test_work_pool.py deploys so)
     declared = _yaml_deployments()
     archive = declared.pop(ARCHIVE_BACKFILL)
     # the same deployments under their own names: `prefect deploy` must not overwrite serve's
@@ -123,20 +157,13 @@ def test_prefect_yaml_declares_the_served_deployments() -> None:
         assert f"{module.replace('.', '/')}.py:{func}" == s.entrypoint, name
         assert sorted(d["tags"]) == sorted(s.tags), name
         assert d["work_pool"]["name"] == "veille"
-        (schedule,) = d["schedules"]
-        assert s.schedules, name
+        assert len(d["schedules"]) == 1 and s.schedules, name
         expected = s.schedules[0].schedule
         assert isinstance(expected, CronSchedule | IntervalSchedule), (name, expected)
-        # on the local clock, as serve's: `veille deploy` sets the variable (test_work_pool.py)
-        assert schedule["timezone"] == "{{ $VEILLE_LOCAL_TIMEZONE }}", name
-        assert expected.timezone == get_settings().local_timezone, name
-        if "cron" in schedule:
-            assert isinstance(expected, CronSchedule), (name, expected)
-            assert schedule["cron"] == expected.cron
-        else:
-            assert isinstance(expected, IntervalSchedule), (name, expected)
-            assert timedelta(seconds=schedule["interval"]) == expected.interval
-            assert datetime.fromisoformat(schedule["anchor_date"]) == expected.anchor_date
+        # serve's schedule as `veille deploy` deploys it: the settings' interval, cron line
+        # and clock (prefect.yaml's 600 s or a fixed "30 4 * * *" would not follow them)
+        assert expected.timezone == "America/Montreal", name
+        assert _schedule(deployed[name]["schedules"][0]) == expected, name
         # One run at a time, except drain-queue on a pool: one per worker; a run due while
         # the limit is reached is skipped (cancelled), not queued, as with `veille serve`
         assert s.concurrency_limit == 1
@@ -145,6 +172,10 @@ def test_prefect_yaml_declares_the_served_deployments() -> None:
         limit = d["concurrency_limit"]
         assert limit["limit"] == (4 if name == "drain-queue-pool" else 1), name
         assert limit["collision_strategy"] == "CANCEL_NEW", name
+    # a plain `prefect deploy` without the cron line is refused, not deployed on another one
+    monkeypatch.delenv("VEILLE_MAINTENANCE_CRON")
+    with pytest.raises(ValueError, match="Invalid cron string"):
+        _schedule(declared["daily-pool"]["schedules"][0])
 
 
 # --- ready for a server ---------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The work-pool path as the README gives it, with real processes: `prefect server start`,
 `prefect work-pool create veille --type process`, `veille deploy` from the repository root
-(`prefect deploy --all` of prefect.yaml, its schedules on the database's clock), `prefect
+(`prefect deploy --all` of prefect.yaml, its schedules on the database's clock and on the
+settings' poll interval and maintenance cron line), `prefect
 worker start --pool veille`; a flow run of the pool's poll-and-ingest deployment ends Completed
 and stored the local site's articles; then two runs of the archive-backfill deployment
 (docs/backfill.md) share one backfill from a fake Wayback Machine: both Completed, every
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,8 @@ def _veille(args: list[str], env: dict[str, str]) -> str:
 #: The database's clock in the work-pool test: `veille deploy` and the workers run without
 #: VEILLE_LOCAL_TIMEZONE, so the schedules must follow the stored one, as `veille serve`'s do
 STORED_ZONE = "America/New_York"
+#: `veille deploy`'s schedule settings in the work-pool test (serve's defaults are 10 and 30 4 * * *)
+SCHEDULE_SETTINGS = {"VEILLE_POLL_INTERVAL_MINUTES": "15", "VEILLE_MAINTENANCE_CRON": "0 5 * * 1"}
 
 
 @pytest.mark.slow
@@ -166,7 +170,9 @@ def test_worker_runs_a_deployment_from_prefect_yaml(
             _wait("the Prefect server answers", lambda: _api(base, "/health"), 180, [server_log])
 
             _prefect(["work-pool", "create", "veille", "--type", "process"], env)
-            out = _veille(["deploy"], env)
+            # the settings the schedules follow, as serve's do (not their defaults, so that
+            # prefect.yaml's 600 s and "30 4 * * *" show)
+            out = _veille(["deploy"], {**env, **SCHEDULE_SETTINGS})
             found = {d["name"]: d for d in _api(base, "/deployments/filter", {})}
             # the pool's deployments do not overwrite those `veille serve` registers
             assert set(found) == {
@@ -183,6 +189,14 @@ def test_worker_runs_a_deployment_from_prefect_yaml(
                 "daily-pool": [STORED_ZONE],
                 "archive-backfill-pool": [],
             }, out
+            schedules = {n: [s["schedule"] for s in d["schedules"]] for n, d in found.items()}
+            every = 15 * 60  # VEILLE_POLL_INTERVAL_MINUTES, the drain half an interval after the cycle
+            for name, anchor in [("poll-and-ingest-pool", "00:00:00"), ("drain-queue-pool", "00:07:30")]:
+                intervals = [
+                    (s["interval"], datetime.fromisoformat(s["anchor_date"])) for s in schedules[name]
+                ]
+                assert intervals == [(every, datetime.fromisoformat(f"2025-01-01T{anchor}+00:00"))], out
+            assert [s["cron"] for s in schedules["daily-pool"]] == ["0 5 * * 1"], out
 
             with worker_log.open("wb") as log:
                 started.append(

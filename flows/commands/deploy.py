@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import subprocess
 import sys
+import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from flows.commands.common import prepare_database
 
@@ -16,9 +21,9 @@ EXAMPLE = """example:
   veille deploy                            # from the repository root (prefect.yaml)
   prefect worker start --pool veille       # on each machine, VEILLE_DATABASE_URL set
 
-`prefect deploy --all` from the repository root, the schedules' time zone (prefect.yaml's
-"{{ $VEILLE_LOCAL_TIMEZONE }}") set to the local clock as `veille serve` takes it:
-VEILLE_LOCAL_TIMEZONE, else the one the database keeps (docs/operating.md).
+`prefect deploy --all` from the repository root, the schedules set as `veille serve`'s:
+every VEILLE_POLL_INTERVAL_MINUTES, VEILLE_MAINTENANCE_CRON, on the local clock
+(VEILLE_LOCAL_TIMEZONE, else the one the database keeps) (docs/operating.md).
 """
 
 #: the file `prefect deploy` reads, in the folder it is run from
@@ -38,10 +43,12 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Run ``prefect --no-prompt deploy --all`` with ``VEILLE_LOCAL_TIMEZONE`` set to the local
-    clock, the database's when the environment does not set it: prefect.yaml's schedules read
-    their zone from it, as serve's deployments do (flows.deployments), and Prefect cannot read
-    the database's. Its exit code is this command's."""
+    """Run ``prefect --no-prompt deploy --all`` on prefect.yaml with the schedules ``veille
+    serve`` would take (flows.deployments): the maintenance cron line and the local clock (the
+    database's when the environment does not set it: Prefect cannot read it) as its
+    ``{{ $VAR }}`` values, resolved (a setting left unset has its default: Prefect would leave
+    the placeholder empty), the poll interval in a copy of the file (:func:`on_interval`). Its
+    exit code is this command's."""
     if not Path(PREFECT_FILE).is_file():
         print(
             f"veille deploy: no {PREFECT_FILE} in {os.getcwd()}: run it from the repository root"
@@ -49,11 +56,55 @@ def handle(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    prepare_database()  # without VEILLE_LOCAL_TIMEZONE, the database's clock is adopted
-    from monitors.settings import LOCAL_TIMEZONE_VARIABLE, local_timezone
+    from flows.deployments import check_cron
+    from monitors.settings import get_settings, local_timezone
 
+    settings = get_settings()
+    try:
+        cron = check_cron(settings.maintenance_cron)
+    except ValueError as exc:  # as serve says it, before anything is deployed
+        print(f"veille deploy: error: VEILLE_MAINTENANCE_CRON: {exc}", file=sys.stderr)
+        return 2
+    prepare_database()  # without VEILLE_LOCAL_TIMEZONE, the database's clock is adopted
     zone = local_timezone()
-    print(f"veille deploy: the schedules are on {zone}'s clock", file=sys.stderr)
+    minutes = settings.poll_interval_minutes
+    print(
+        f"veille deploy: the schedules are on {zone}'s clock: every {minutes} min, maintenance {cron!r}",
+        file=sys.stderr,
+    )
     sys.stderr.flush()
-    command = [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"]
-    return subprocess.call(command, env={**os.environ, LOCAL_TIMEZONE_VARIABLE: zone})
+    config = on_interval(yaml.safe_load(Path(PREFECT_FILE).read_text(encoding="utf-8")), minutes)
+    with tempfile.TemporaryDirectory(prefix="veille-deploy-") as folder:
+        resolved = Path(folder) / PREFECT_FILE
+        resolved.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        command = [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"]
+        command += ["--prefect-file", str(resolved)]
+        return subprocess.call(command, env={**os.environ, **placeholders(cron, zone)})
+
+
+def placeholders(cron: str, zone: str) -> dict[str, str]:
+    """prefect.yaml's ``{{ $VAR }}`` values: the maintenance ``cron`` line, ``zone``'s clock."""
+    from monitors.settings import LOCAL_TIMEZONE_VARIABLE
+
+    return {"VEILLE_MAINTENANCE_CRON": cron, LOCAL_TIMEZONE_VARIABLE: zone}
+
+
+def on_interval(config: dict[str, Any], minutes: int) -> dict[str, Any]:
+    """prefect.yaml's content (as read) with its interval schedules every ``minutes``, each
+    anchor's offset from :data:`flows.deployments.ANCHOR` kept as the same share of the
+    interval (the drain's, half of it, as :func:`flows.deployments.build_deployments` has it). Not a
+    placeholder: Prefect checks an interval as a duration before it fills them in."""
+    from flows.deployments import ANCHOR
+
+    config = copy.deepcopy(config)
+    interval = timedelta(minutes=minutes)
+    for deployment in config.get("deployments") or []:
+        for schedule in deployment.get("schedules") or []:
+            if "interval" not in schedule:
+                continue
+            written = timedelta(seconds=schedule["interval"])
+            anchor = schedule["anchor_date"]  # quoted in prefect.yaml: a string
+            offset = (datetime.fromisoformat(anchor) if isinstance(anchor, str) else anchor) - ANCHOR
+            schedule["interval"] = int(interval.total_seconds())
+            schedule["anchor_date"] = (ANCHOR + offset * (interval / written)).isoformat()
+    return config
