@@ -89,20 +89,30 @@ def article_day(instant: datetime | None) -> date | None:
 EARLIEST_BACKFILL_DAY = date(1996, 1, 1)
 
 
-def backfill_day(instant: datetime) -> date:
-    """The day (on the local clock) of a backfill window's bound, when it is from
-    :data:`EARLIEST_BACKFILL_DAY` to today; a ValueError saying the rule otherwise (a day of
-    year 1 asked the archives for two thousand years of months; one in the future read
-    nothing). One rule for `veille backfill --since/--until` and the archive backfill flow's
-    ``since``/``until`` parameters."""
-    day, today = article_day(instant), article_day(datetime.now(UTC))
-    assert day is not None and today is not None
+def archive_era_day(instant: datetime) -> date:
+    """The day (on the local clock) of a backfill window's bound, when it is not before
+    :data:`EARLIEST_BACKFILL_DAY`; a ValueError saying the rule otherwise. Half of
+    :func:`backfill_day`'s, which needs no clock for a date without a zone: `veille backfill`
+    checks it as it reads its options, today once it has the database's clock."""
+    day = article_day(instant)
+    assert day is not None
     if day < EARLIEST_BACKFILL_DAY:
         raise ValueError(
             f"{day} is before {EARLIEST_BACKFILL_DAY}, the web archives' first year (the Wayback"
             " Machine's first captures): nothing is there to read; give a day from"
             f" {EARLIEST_BACKFILL_DAY} to today"
         )
+    return day
+
+
+def backfill_day(instant: datetime) -> date:
+    """The day (on the local clock) of a backfill window's bound, when it is from
+    :data:`EARLIEST_BACKFILL_DAY` to today; a ValueError saying the rule otherwise (a day of
+    year 1 asked the archives for two thousand years of months; one in the future read
+    nothing). One rule for `veille backfill --since/--until` and the archive backfill flow's
+    ``since``/``until`` parameters."""
+    day, today = archive_era_day(instant), article_day(datetime.now(UTC))
+    assert today is not None
     if day > today:
         raise ValueError(
             f"{day} is after today ({today} on the local clock, VEILLE_LOCAL_TIMEZONE): nothing"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -94,11 +95,17 @@ def _local_tomorrow() -> str:
     ],
 )
 def test_backfill_dates_outside_the_archives_era_are_usage_errors(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], option: str, says: str
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    option: str,
+    says: str,
 ) -> None:
     """`veille backfill --since 0001-01-01` was taken (and asked the archives for two thousand
     years of months); one after today read nothing. Days from 1996-01-01 (the Wayback Machine's
-    first captures) to today on the local clock, the rule in the error (docs/backfill.md)."""
+    first captures) to today on the local clock, the rule in the error (docs/backfill.md),
+    before the sources file is read (today once the database, and its clock, is open)."""
     argv = [_local_tomorrow() if a == "tomorrow" else a for a in argv]
     missing = tmp_path / "no-sources.toml"  # nothing to read, were the dates taken
     with pytest.raises(SystemExit) as stop:
@@ -122,3 +129,38 @@ def test_backfill_takes_the_era_s_first_day_and_today() -> None:
     assert (_day(args.since), _day(args.until)) == ("1996-01-01", today)
     args = build_parser().parse_args(["backfill", "--since", today])
     assert _day(args.since) == today
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_backfill_s_today_is_the_database_s(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    clock_restored: None,
+    zone: str,
+) -> None:
+    """Without VEILLE_LOCAL_TIMEZONE, `veille backfill`'s today is the database's clock's, the
+    one its days are counted on. Argparse held --since/--until to the process's (Europe/Paris)
+    before the database was open: on a database kept at UTC+14 its today was refused ("after
+    today") for most of the day, at UTC-11 its tomorrow was taken."""
+    from monitors.archive.db import migrate
+    from monitors.settings import adopt_local_timezone
+
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", zone)  # `VEILLE_LOCAL_TIMEZONE=... veille migrate`
+    migrate(database_url)
+    monkeypatch.delenv("VEILLE_LOCAL_TIMEZONE")
+    adopt_local_timezone(None)  # a new process: it has not read the database's clock yet
+    there = datetime.now(ZoneInfo(zone)).date()
+    if there == datetime.now(ZoneInfo("Europe/Paris")).date():
+        pytest.skip(f"{zone}'s today is Paris's at this hour ({there}): the clocks agree")
+    missing = tmp_path / "no-sources.toml"  # the command stops there once the dates are taken
+    assert main(["backfill", "--since", str(there), "--until", str(there), "--sources", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "after today" not in err and str(missing) in err, err
+    tomorrow = there + timedelta(days=1)
+    with pytest.raises(SystemExit) as stop:
+        main(["backfill", "--since", str(tomorrow), "--sources", str(missing)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument --since: {tomorrow} is after today ({there} on the local clock" in err, err

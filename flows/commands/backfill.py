@@ -34,17 +34,34 @@ pages are read from the archive; an interrupted run resumes when run again (docs
 
 
 def _in_archive_era(parsed: datetime) -> datetime:
-    """``parsed`` when its day (the day a date without a zone names, whatever the clock) is from
-    1996-01-01 to today; an argparse error saying the rule otherwise
-    (:func:`monitors.dates.backfill_day`). Checked before the database is opened: "today" is on
-    this process's clock (VEILLE_LOCAL_TIMEZONE, else Europe/Paris), not yet the database's."""
-    from monitors.dates import backfill_day
+    """``parsed`` when its day (the day a date without a zone names, whatever the clock) is not
+    before 1996-01-01; an argparse error saying the rule otherwise
+    (:func:`monitors.dates.archive_era_day`). "Not after today" waits for the database's clock
+    (:func:`_check_window`): here, today would be this process's (VEILLE_LOCAL_TIMEZONE, else
+    Europe/Paris's), a day off near midnight from the database's."""
+    from monitors.dates import archive_era_day
 
     try:
-        backfill_day(parsed)
+        archive_era_day(parsed)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return parsed
+
+
+def _check_window(args: argparse.Namespace) -> None:
+    """--since and --until from 1996-01-01 to today on the local clock, which is the database's
+    when VEILLE_LOCAL_TIMEZONE is not set (so: after :func:`prepare_database`); a usage error
+    as argparse gives one otherwise (exit 2) (:func:`monitors.dates.backfill_day`)."""
+    from monitors.dates import backfill_day
+
+    for option in ("since", "until"):
+        value = getattr(args, option)
+        if value is None:
+            continue
+        try:
+            backfill_day(value)
+        except ValueError as exc:
+            args.usage_error(f"argument --{option}: {exc}")
 
 
 def _since(value: str) -> datetime:
@@ -115,7 +132,7 @@ def register(sub: Any) -> None:
         help="requests this run makes at most, the feeds and sitemaps read included (captures, with"
         " --from); the rest stays queued for the next run (default: VEILLE_BACKFILL_MAX_FETCHES, 2000)",
     )
-    p.set_defaults(handler=handle)
+    p.set_defaults(handler=handle, usage_error=p.error)
 
 
 class QueueProgress:
@@ -168,8 +185,11 @@ class QueueProgress:
 
 def handle(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    # --since/--until read on the database's clock when VEILLE_LOCAL_TIMEZONE is unset, and held
+    # to its today before the sources file is read: a date error comes first, as from argparse
+    prepare_database(args)
+    _check_window(args)
     check_sources_and_topics(args.sources, args.source or ())
-    prepare_database(args)  # --since/--until read on the database's clock when VEILLE_LOCAL_TIMEZONE is unset
     from flows.backfill import backfill_flow
     from flows.pipeline import direct_run
     from monitors.archive.db import session_scope
