@@ -91,8 +91,10 @@ class Watch:
 
     def check(self, now: float | None = None) -> str | None:
         """Check the server when it is time to; None to serve on, else the message to stop
-        with (exit :data:`EXIT_SERVER_GONE`), also kept in :attr:`stopping`."""
-        self.stopping = self._check(time.monotonic() if now is None else now)
+        with (exit :data:`EXIT_SERVER_GONE`), also kept in :attr:`stopping`: once given up, the
+        watch stays so (a stop found by :meth:`check_now` is not undone by the next check)."""
+        if self.stopping is None:
+            self.stopping = self._check(time.monotonic() if now is None else now)
         return self.stopping
 
     def _check(self, now: float) -> str | None:
@@ -113,6 +115,7 @@ class Watch:
             return None
         self.why = why
         if self.own is not None and ended is not None:
+            self._went_down(now)  # down, also when it ended again (the runner's failure is its end)
             if self.own.restarted:
                 return (
                     f"veille serve: error: {self.which} ended again ({why}) after veille serve"
@@ -121,7 +124,6 @@ class Watch:
                     " own (`prefect server start`) and set PREFECT_API_URL, then start veille"
                     " serve again"
                 )
-            self._went_down(now)
             _say(
                 f"veille serve: {self.which} ended at {_clock(self.down_at or datetime.now(UTC))}"
                 f" ({why}): no run can start; veille serve restarts it once, on the same port,"

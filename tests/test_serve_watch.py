@@ -139,3 +139,77 @@ def test_a_server_of_its_own_is_restarted_once(
         "start veille serve again (it starts a new server), or run a Prefect server of your own"
         " (`prefect server start`) and set PREFECT_API_URL"
     )
+
+
+@pytest.fixture
+def served_here() -> Iterator[None]:
+    """`_serve_in_a_thread` in this process: what it leaves behind (its runner, the logging it
+    turns off as it stops) is undone after."""
+    import logging
+
+    from flows.commands import serve
+
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+        serve._RUNNERS.clear()
+        serve._SERVED.clear()
+
+
+def _runner_starting_on(api_url: str, watch: Watch) -> int:
+    """`veille serve`'s runner started on ``api_url`` (a stand-in answering /health, whose events
+    websocket answers 404: Prefect's runner fails to start), with ``watch`` checking it."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.commands.serve import _serve_in_a_thread
+
+    ended: list[int | BaseException] = []
+
+    def serve() -> None:
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: api_url}):
+                ended.append(_serve_in_a_thread([], watch))
+        except BaseException as exc:  # noqa: BLE001 - raised again below
+            ended.append(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    thread.join(60)  # it ends within seconds: a watch that waits for its next check hangs
+    assert ended, "veille serve went on serving after its runner failed to start"
+    if isinstance(ended[0], BaseException):
+        raise ended[0]
+    return ended[0]
+
+
+def test_a_runner_failing_to_start_as_its_own_server_ends_again_stops_with_exit_4(
+    health: tuple[str, type[Health]], served_here: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The restarted server answered, then ended again while Prefect's runner was starting: the
+    runner's start failure ("Runner failed to start: event_emitter ...") is the server's end,
+    judged by the watch (exit 4, its line), not raised (exit 1, Prefect's message). Before, the
+    watch said "ended again" but was not down, and the runner's error was raised."""
+    api_url, handler = health
+    own = FakeOwn()
+    own.restarted, own.code = True, None  # restarted once, answering
+    watch = Watch(api_url, interval=3600, wait=120, own=own)
+    assert watch.check() is None and not watch.down  # the last check before the runner starts
+    own.code, handler.status = -9, 503  # it ends again
+    assert _runner_starting_on(api_url, watch) == 4
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(
+        f"veille serve: error: the Prefect server veille serve started ({api_url}) ended again"
+        " (its process ended, exit code -9) after veille serve restarted it: no run can start"
+    ), last
+
+
+def test_a_runner_failing_to_start_on_a_server_that_answers_raises_its_error(
+    health: tuple[str, type[Health]], served_here: None
+) -> None:
+    """The server answers its health checks: the runner's start failure is its own, raised
+    (`veille serve` exits 1 with it), not taken for a lost server."""
+    api_url, _ = health
+    watch = Watch(api_url, interval=3600, wait=120)
+    with pytest.raises(RuntimeError, match="Runner failed to start: event_emitter"):
+        _runner_starting_on(api_url, watch)
+    assert not watch.down
