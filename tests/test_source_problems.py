@@ -391,3 +391,47 @@ def test_a_bad_entry_is_reported_at_its_line_however_the_file_is_written(
 ) -> None:
     text, expected = case
     assert [b.line for b in read_sources(text, "s.toml").bad] == expected, text
+
+
+def test_the_bad_entries_of_a_file_no_run_reads_any_more_go(
+    clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each load of a file sets its rows' last_seen_at (or deletes them), so rows not seen for
+    PROBLEMS_KEPT_DAYS are of a file no run reads any more (dropped, renamed, moved): `veille
+    sources` no longer lists them and the next load of any file deletes them. They were listed
+    forever, with their last-seen time."""
+    from monitors.archive.db import session_scope
+    from monitors.collect.sources import PROBLEMS_KEPT_DAYS, load_sources_file, record_problems
+
+    def bad(name: str) -> Path:
+        path = tmp_path.resolve() / f"{name}.toml"
+        path.write_text(
+            f'[[source]]\nname = "{name}"\nkind = "fed"\nurl = "https://{name}.fr"\nowner = "media"\n'
+        )
+        return path
+
+    old, recent, read = bad("old"), bad("recent"), bad("read")
+    with session_scope() as session:
+        for path in (old, recent, read):
+            record_problems(session, load_sources_file(path))
+    with clean_db.begin() as conn:  # old: read last PROBLEMS_KEPT_DAYS + 1 days ago; recent: 1 day less
+        for path, days in ((old, PROBLEMS_KEPT_DAYS + 1), (recent, PROBLEMS_KEPT_DAYS - 1)):
+            conn.execute(
+                sa.text(
+                    "UPDATE source_problems SET last_seen_at = now() - make_interval(days => :d)"
+                    " WHERE file = :f"
+                ),
+                {"d": days, "f": str(path)},
+            )
+    monkeypatch.setenv("VEILLE_SOURCES", str(read))
+    code, out, _ = _run(["sources"])
+    assert code == 0
+    listed = out.split("(table source_problems), skipped by runs until fixed:\n", 1)[1]
+    assert str(recent) in listed and str(read) in listed and str(old) not in listed, listed
+    with session_scope() as session:  # the next run reads its own file
+        record_problems(session, load_sources_file(read))
+    with clean_db.connect() as conn:
+        files = (
+            conn.execute(sa.text("SELECT DISTINCT file FROM source_problems ORDER BY file")).scalars().all()
+        )
+    assert files == sorted([str(read), str(recent)])
