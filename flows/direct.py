@@ -65,6 +65,7 @@ def run_cycle(
         return run_once(
             lambda: poll_sources(sources_file, force, submit, run_id),
             lambda: drain_queue(max_items, submit, run_id)[0],
+            sources_file,
         )
 
 

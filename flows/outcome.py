@@ -8,7 +8,7 @@ summary line on the parent run's log, the report artifact and ``veille run``'s e
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -82,11 +82,11 @@ def exit_code_of(state: State[Any]) -> int:
 
 
 def judge_run(
-    rows: list[dict[str, Any]], interruptions: list[str], gave_up: bool, unreached: Sequence[str | None] = ()
+    rows: list[dict[str, Any]], interruptions: list[str], gave_up: bool, unreached: Sequence[Fetch] = ()
 ) -> RunOutcome:
     """Judge a ``veille run`` from its per-source rows (:func:`flows.pipeline.summarize`), what
-    interrupted its workers and how each of its fetches reached no server (``unreached``,
-    :func:`flows.pipeline.fetch_kinds`)."""
+    interrupted its workers and each of its fetches' host and how it reached no server
+    (``unreached``, :func:`flows.pipeline.fetch_kinds`)."""
     from monitors.archive.polls import BAD_ENTRY
 
     bad = [r for r in rows if r["poll"] == BAD_ENTRY]
@@ -127,30 +127,55 @@ def bad_entries_problem(bad: list[str]) -> str:
     return f"{many} of the sources file skipped ({bad[0]})"
 
 
-def offline_hint(kinds: Sequence[str | None]) -> str | None:
-    """When every fetch of a run failed before reaching a server, the likely cause: the machine
-    is offline, or its DNS is down. ``kinds``: one for each fetch the run judges (each source
-    polled, each page fetched), how it reached no server (:attr:`FetchResult.unreached
-    <monitors.collect.http.FetchResult.unreached>`), None when it got an answer. None when one
-    did, or there were fewer than two (one host that does not resolve says nothing of the
-    network)."""
-    from monitors.collect.http import DNS
-
-    if not (detail := unreached_detail(kinds)):
-        return None
-    if set(kinds) == {DNS}:
-        return "every fetch failed to resolve its host: is the network up?"
-    return f"every fetch failed before reaching a server ({detail}): is the network up?"
+#: One fetch of a run: the host it went to (``host:port`` as the URL gives it, None when no
+#: fetch was made: a poll not recorded) and how it reached no server (a key of
+#: :data:`UNREACHED <monitors.collect.http.UNREACHED>`, None when a server answered).
+Fetch = tuple[str | None, str | None]
 
 
-def unreached_detail(kinds: Sequence[str | None]) -> str | None:
-    """How two fetches or more all failed before reaching a server ("2 hosts did not resolve,
-    1 host refused the connection"), or None (fewer, or one got an answer)."""
+def host_kinds(fetches: Iterable[Fetch]) -> dict[str, str | None]:
+    """Each host the fetches went to, and how it was unreached: None when one of its fetches
+    reached a server, else the way its fetches failed (the first in ``UNREACHED``'s order when
+    they differ). A host, not a fetch, is what says something of the network: one dead host
+    with many pages queued is one host."""
     from monitors.collect.http import UNREACHED
 
-    if len(kinds) < 2 or None in kinds:
+    order = {k: i for i, k in enumerate(UNREACHED)}
+    seen: dict[str, set[str | None]] = {}
+    for host, kind in fetches:
+        if host is not None:
+            seen.setdefault(host, set()).add(kind)
+    return {
+        host: None if None in kinds else min(kinds, key=lambda k: order.get(k or "", len(order)))
+        for host, kinds in seen.items()
+    }
+
+
+def offline_hint(fetches: Iterable[Fetch]) -> str | None:
+    """When no host a run's fetches went to was reached, two hosts or more, the likely cause:
+    the machine is offline, or its DNS is down. ``fetches``: one for each fetch the run judges
+    (each source polled, each page fetched), its host and how it reached no server
+    (:attr:`FetchResult.unreached <monitors.collect.http.FetchResult.unreached>`). None when a
+    host answered a fetch, or fewer than two hosts were tried (one host that does not resolve
+    says nothing of the network, however many of its pages failed)."""
+    from monitors.collect.http import DNS
+
+    hosts = host_kinds(fetches)
+    if not (detail := unreached_detail(hosts)):
         return None
-    counts = Counter(kinds)
+    if set(hosts.values()) == {DNS}:
+        return f"none of the {len(hosts)} hosts resolved: is the network up?"
+    return f"none of the {len(hosts)} hosts was reached ({detail}): is the network up?"
+
+
+def unreached_detail(hosts: dict[str, str | None]) -> str | None:
+    """How two hosts or more (:func:`host_kinds`) were all unreached ("2 hosts did not
+    resolve, 1 host refused the connection"), or None (fewer, or one was reached)."""
+    from monitors.collect.http import UNREACHED
+
+    if len(hosts) < 2 or None in hosts.values():
+        return None
+    counts = Counter(hosts.values())
     return ", ".join(  # in UNREACHED's order: the same words whatever order the fetches ended in
         f"{counts[k]} host{'s' if counts[k] > 1 else ''} {what}" for k, what in UNREACHED.items() if counts[k]
     )
@@ -161,7 +186,7 @@ def nothing_to_do(waiting: Waiting, drain: bool = False) -> str | None:
     failure (the queue is not empty: how many, when the first is due) and, when the last fetch
     of each source and URL that waits reached no server, that cause. None otherwise:
     the run's usual words are true."""
-    detail = unreached_detail(waiting.sources + waiting.urls)
+    detail = unreached_detail(host_kinds(waiting.sources + waiting.urls))
     said = {"source": waiting.sources if detail else [], "url": waiting.urls}
     if not any(said.values()):
         return None
@@ -184,10 +209,10 @@ def judge_ingest(
     statuses: list[tuple[int, str, bool]],
     interruptions: list[str],
     gave_up: bool,
-    unreached: Sequence[str | None] = (),
+    unreached: Sequence[Fetch] = (),
 ) -> RunOutcome:
-    """Judge a queue drain (``veille-ingest`` run on its own); ``unreached``: how each page's
-    fetch reached no server (None: a server answered)."""
+    """Judge a queue drain (``veille-ingest`` run on its own); ``unreached``: each page's
+    fetch, its host and how it reached no server (None: a server answered)."""
     counts: dict[str, int] = {}
     for _, status, _ in statuses:
         counts[status] = counts.get(status, 0) + 1

@@ -41,11 +41,12 @@ from monitors.archive.queue import (
     wait_for_database,
 )
 from monitors.archive.write_errors import unstorable
-from monitors.collect.http import Client, HostThrottle, make_client
+from monitors.collect.http import Client, HostThrottle, host_of, make_client
 from monitors.collect.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
 from monitors.collect.robots import ROBOTS, RobotsCache
 from monitors.collect.sources import (
     BadEntry,
+    SourcesError,
     load_sources,
     load_sources_file,
     record_problems,
@@ -251,8 +252,9 @@ def poll_batch_task(
 @dataclass
 class IngestReport:
     statuses: list[tuple[int, str, bool]] = field(default_factory=list)  # source, status, relevant
-    #: for each of ``statuses``, how its fetch reached no server (None: a server answered)
-    unreached: list[str | None] = field(default_factory=list)
+    #: for each of ``statuses``, its fetch's host and how it reached no server (None: a server
+    #: answered; :data:`flows.outcome.Fetch`)
+    unreached: list[tuple[str | None, str | None]] = field(default_factory=list)
     interruptions: list[str] = field(default_factory=list)  # database losses and worker crashes
     gave_up: bool = False  # a worker stopped before the queue was drained
 
@@ -421,7 +423,7 @@ def _settled(
         rt.profiles.invalidate(out.article.site)
     relevant = bool(out.article and out.article.relevant_to_a_topic() and status in {"stored", "revised"})
     report.statuses.append((item.source_id, status, relevant))
-    report.unreached.append(out.unreached)
+    report.unreached.append((host_of(out.final_url or item.url), out.unreached))
     if status in {"failed", "retry", "skipped"}:
         run_logger().warning("%s: %s (%s)", item.url, status, out.reason)
 
@@ -578,11 +580,11 @@ def leases_kept(holder: ClaimHolder) -> Iterator[None]:
 
 
 def run_once(
-    poll: Callable[[], list[PollSummary]], ingest: Callable[[], IngestReport]
+    poll: Callable[[], list[PollSummary]], ingest: Callable[[], IngestReport], sources_file: str | None
 ) -> tuple[list[dict[str, Any]], Any, Any]:
-    """One cycle (the body of the ``veille-run`` flow): poll, then ingest, with a fresh shared
-    runtime; the per-source rows, the verdict (:class:`flows.outcome.RunOutcome`) and the
-    database time the cycle started at."""
+    """One cycle (the body of the ``veille-run`` flow): poll the sources of ``sources_file``,
+    then ingest, with a fresh shared runtime; the per-source rows, the verdict
+    (:class:`flows.outcome.RunOutcome`) and the database time the cycle started at."""
     from flows.outcome import judge_run
     from monitors.archive.reads import database_now
 
@@ -598,29 +600,38 @@ def run_once(
     rows = summarize(polls, report, _source_names())
     outcome = judge_run(rows, report.interruptions, report.gave_up, fetch_kinds(polls, report))
     if outcome.empty:
-        say_what_waits(outcome)
+        say_what_waits(outcome, sources_file=sources_file)
     (run_logger().info if outcome.status == "ok" else run_logger().warning)(outcome.message)
     return rows, outcome, started
 
 
-def say_what_waits(outcome: RunOutcome, drain: bool = False) -> None:
-    """A run that found nothing due says what waits for a retry, and why when no server was
-    reached (:func:`flows.outcome.nothing_to_do`); its usual words when nothing waits, or the
-    database cannot say."""
+def say_what_waits(outcome: RunOutcome, drain: bool = False, sources_file: str | None = None) -> None:
+    """A run that found nothing due says what waits for a retry (the sources of the file it
+    reads, ``sources_file``, none for a drain, and the queue's URLs), and why when no server
+    was reached (:func:`flows.outcome.nothing_to_do`); its usual words when nothing waits, or
+    the database cannot say."""
     from flows.outcome import nothing_to_do
 
     try:
+        names = [] if drain else [spec.name for spec in load_sources_file(sources_file).specs]
+    except SourcesError:  # the file changed since the poll read it: its sources cannot be told
+        names = []
+    try:
         with session_scope() as session:
-            found = claims.waiting(session, sources=not drain)
+            found = claims.waiting(session, names)
     except DBAPIError:
         return
     outcome.nothing = nothing_to_do(found, drain) or outcome.nothing
 
 
-def fetch_kinds(polls: list[PollSummary], ingest: IngestReport) -> list[str | None]:
-    """How each fetch of a cycle reached no server, None where it got an answer: each source
-    polled, then each page fetched (the verdict's offline hint, :func:`flows.outcome.offline_hint`)."""
-    return [p.unreached for p in polls if p.outcome != BAD_ENTRY] + ingest.unreached
+def fetch_kinds(polls: list[PollSummary], ingest: IngestReport) -> list[tuple[str | None, str | None]]:
+    """Each fetch of a cycle, its host and how it reached no server (None where it got an
+    answer): each source polled, then each page fetched (the verdict's offline hint,
+    :func:`flows.outcome.offline_hint`, decided per host)."""
+    return [(p.host, p.unreached) for p in polls if p.outcome != BAD_ENTRY] + [
+        (host, kind)
+        for host, kind in ingest.unreached  # a list, when a result came back as JSON
+    ]
 
 
 def summarize(polls: list[PollSummary], ingest: IngestReport, names: dict[int, str]) -> list[dict[str, Any]]:

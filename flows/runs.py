@@ -182,7 +182,7 @@ def run_flow(
 
     with _interruptible():
         rows, outcome, started = run_once(
-            lambda: poll_flow(sources_file, force), lambda: ingest_flow(max_items)
+            lambda: poll_flow(sources_file, force), lambda: ingest_flow(max_items), sources_file
         )
     try:
         publish_run_artifacts(rows, since=started, outcome=outcome)

@@ -8,6 +8,7 @@ closed local port: no real network is needed.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import socket
 from datetime import UTC, datetime
@@ -18,9 +19,9 @@ import sqlalchemy as sa
 from urllib3.connection import HTTPConnection
 from urllib3.exceptions import NewConnectionError
 
-from flows.outcome import judge_ingest, judge_run, nothing_to_do, offline_hint
+from flows.outcome import Fetch, judge_ingest, judge_run, nothing_to_do, offline_hint
 from monitors.archive.queue import Waiting
-from monitors.collect.http import Client, fetch, unreached_kind
+from monitors.collect.http import UNREACHED, Client, fetch, make_client, unreached_kind
 from monitors.collect.robots import RobotsCache
 from monitors.settings import Settings
 from tests.site import LocalSite, seed_site, write_sources
@@ -45,21 +46,67 @@ def _row(error: str, **counts: int) -> dict[str, object]:
     return row | {k: counts.get(k, 0) for k in ("stored", "duplicates", "relevant", "failed", "retry")}
 
 
-def test_the_hint_needs_every_fetch_to_have_reached_no_server() -> None:
-    assert offline_hint(["dns", "dns"]) == "every fetch failed to resolve its host: is the network up?"
-    assert offline_hint(["dns", "refused", "connect-timeout", "no-route"]) == (
-        "every fetch failed before reaching a server (1 host did not resolve, 1 host refused the "
-        "connection, 1 host took no connection in time, 1 host was unreachable): is the network up?"
+def test_the_hint_needs_every_host_to_have_reached_no_server() -> None:
+    hint = "none of the 2 hosts resolved: is the network up?"
+    assert offline_hint([("a.invalid", "dns"), ("b.invalid", "dns")]) == hint
+    four = [("a", "dns"), ("b", "refused"), ("c", "connect-timeout"), ("d", "no-route"), ("e", "tls-timeout")]
+    assert offline_hint(four) == (
+        "none of the 5 hosts was reached (1 host did not resolve, 1 host refused the connection, "
+        "1 host took no connection in time, 1 host was unreachable, 1 host accepted the connection "
+        "but completed no TLS handshake in time): is the network up?"
     )
-    assert offline_hint(["dns"]) is None  # one host that does not resolve says nothing of the network
-    assert offline_hint(["dns", None]) is None  # a server answered (an HTTP error, a page, a timeout)
+    assert offline_hint([("a", "dns")]) is None  # one host that does not resolve says nothing of the network
+    assert offline_hint([("a", "dns"), ("b", None)]) is None  # a server answered (an HTTP error, a page)
     rows = [_row(DNS), _row(DNS, retry=3)]
-    outcome = judge_run(rows, [], False, ["dns", "dns", "dns", "dns", "dns"])
+    fetches = [("nouvelles.invalid", "dns"), ("journal.invalid", "dns")] * 2 + [("gazette.invalid", "dns")]
+    outcome = judge_run(rows, [], False, fetches)
     assert outcome.status == "failed"
-    hint = "every fetch failed to resolve its host: is the network up?"
+    hint = "none of the 3 hosts resolved: is the network up?"
     assert outcome.message.startswith(f"Nothing could run ({hint}; 2 of 2 sources in error")
     # the reason's words decide nothing: a server answered the second fetch
-    assert "network" not in judge_run(rows, [], False, ["dns", None]).message
+    assert "network" not in judge_run(rows, [], False, [("a", "dns"), ("b", None)]).message
+
+
+def test_the_hint_is_decided_per_host_not_per_fetch() -> None:
+    """One dead host says nothing of the network however many of its fetches failed; hosts,
+    not fetches, are counted; a host one of whose fetches got an answer was reached."""
+    dead = [("mort.invalid", "dns")] * 5
+    assert offline_hint(dead) is None  # main: "every fetch failed to resolve its host"
+    assert offline_hint([("127.0.0.1:9", "refused"), ("127.0.0.1:9", "connect-timeout")]) is None
+    # three hosts, seven fetches: three hosts counted, a host that failed two ways counted once
+    fetches = [("a.invalid", "dns")] * 4 + [("127.0.0.1:9", "refused"), ("127.0.0.1:9", "connect-timeout")]
+    assert offline_hint([*fetches, ("b.invalid", "dns")]) == (
+        "none of the 3 hosts was reached (2 hosts did not resolve, 1 host refused the connection): "
+        "is the network up?"
+    )
+    # a host that answered one fetch was reached: its other fetches' failures are its own
+    assert offline_hint([*fetches, ("127.0.0.1:9", None)]) is None
+    # a poll not recorded (the database gone) made no fetch: it neither hides nor makes the hint
+    assert offline_hint([("a.invalid", "dns"), ("b.invalid", "dns"), (None, None)]) == (
+        "none of the 2 hosts resolved: is the network up?"
+    )
+    # a drain: the pages of one dead host, among pages stored from hosts that answered
+    statuses = [(1, "retry", False)] * 3 + [(2, "stored", False)] * 2
+    outcome = judge_ingest(statuses, [], False, [*dead[:3], ("ici.example", None), ("la.example", None)])
+    assert "network" not in outcome.message
+    assert judge_ingest(statuses[:3], [], False, dead[:3]).message.startswith(
+        "Partly done (3 pages to retry)"
+    )
+
+
+def test_nothing_due_with_the_pages_of_one_dead_host_waiting_says_nothing_of_the_network() -> None:
+    """Only what waits is read when nothing is due: the pages of the hosts that answered were
+    stored, and one dead host's three pages wait. That is one host, not three."""
+    at = {"url": datetime(2026, 5, 4, 9, 15, tzinfo=UTC)}
+    dead: list[Fetch] = [("mort.invalid", "dns")] * 3
+    assert nothing_to_do(Waiting(urls=dead, first=at)) == (
+        "Nothing to do: no source was due and no URL of the queue; 3 URLs wait for a retry after a "
+        "failure, the first at 2026-05-04 09:15 UTC."
+    )
+    two = Waiting(urls=[*dead, ("autre.invalid", "dns")], first=at)
+    assert (nothing_to_do(two) or "").endswith(
+        "and the last fetch of each reached no server (2 hosts did not resolve): is the network up?"
+    )
 
 
 def test_a_fetch_says_how_it_reached_no_server(settings: Settings, client: Client) -> None:
@@ -83,8 +130,8 @@ def test_an_offline_run_says_so_first(site: LocalSite, tmp_path: Path) -> None:
         "mixed": ["http://nouvelles.invalid/rss.xml", f"http://127.0.0.1:{port}/feed.xml"],
     }
     hints = {
-        "dns": "every fetch failed to resolve its host: is the network up?",
-        "mixed": "every fetch failed before reaching a server (1 host did not resolve, 1 host refused "
+        "dns": "none of the 2 hosts resolved: is the network up?",
+        "mixed": "none of the 2 hosts was reached (1 host did not resolve, 1 host refused "
         "the connection): is the network up?",
     }
     for case, feeds in urls.items():
@@ -136,12 +183,14 @@ def test_a_connection_that_failed_is_told_by_its_errno(error: OSError, kind: str
 
 def test_a_drain_whose_every_page_reached_no_server_says_so_first() -> None:
     statuses = [(1, "retry", False), (1, "retry", False), (2, "failed", False)]
-    outcome = judge_ingest(statuses, [], False, ["dns", "refused", "dns"])
+    fetches = [("a.invalid", "dns"), ("127.0.0.1:9", "refused"), ("b.invalid", "dns")]
+    outcome = judge_ingest(statuses, [], False, fetches)
     assert outcome.message.startswith(
-        "Partly done (every fetch failed before reaching a server (2 hosts did not resolve, 1 host "
+        "Partly done (none of the 3 hosts was reached (2 hosts did not resolve, 1 host "
         "refused the connection): is the network up?; 1 pages failed; 2 pages to retry): 3 pages"
     )
-    assert "network" not in judge_ingest(statuses, [], False, ["dns", None, "dns"]).message
+    answered = [("a.invalid", "dns"), ("127.0.0.1:9", None), ("b.invalid", "dns")]
+    assert "network" not in judge_ingest(statuses, [], False, answered).message
 
 
 @pytest.mark.usefixtures("direct")
@@ -172,7 +221,7 @@ def test_a_run_whose_queued_pages_reach_no_server_says_so_first(clean_db: sa.Eng
     assert code == 1, out + err
     last = err.rstrip().splitlines()[-1]
     hint = (
-        "every fetch failed before reaching a server (2 hosts did not resolve, 1 host refused the "
+        "none of the 3 hosts was reached (2 hosts did not resolve, 1 host refused the "
         "connection): is the network up?"
     )
     assert last.startswith(f"veille: Partly done ({hint}; 3 pages to retry)"), last
@@ -194,13 +243,106 @@ def test_nothing_due_says_what_waits_and_why_only_when_true() -> None:
     at = {"source": datetime(2026, 5, 4, 10, 30, tzinfo=UTC), "url": datetime(2026, 5, 4, 9, 15, tzinfo=UTC)}
     assert nothing_to_do(Waiting()) is None  # the usual words: nothing waits
     # a source in its backoff after a 404, the queue empty: the usual words are true
-    assert nothing_to_do(Waiting(sources=[None], first=at)) is None
-    assert nothing_to_do(Waiting(sources=["dns"], urls=[None], first=at)) == (
+    assert nothing_to_do(Waiting(sources=[("a", None)], first=at)) is None
+    assert nothing_to_do(Waiting(sources=[("a.invalid", "dns")], urls=[("b", None)], first=at)) == (
         "Nothing to do: no source was due and no URL of the queue; 1 URL waits for a retry after a "
         "failure, the first at 2026-05-04 09:15 UTC."
     )
-    assert nothing_to_do(Waiting(sources=["dns", "refused"], urls=["dns"], first=at)) == (
+    waiting = Waiting(
+        sources=[("a.invalid", "dns"), ("b:9", "refused")], urls=[("c.invalid", "dns")], first=at
+    )
+    assert nothing_to_do(waiting) == (
         "Nothing to do: no source was due and no URL of the queue; 2 sources and 1 URL wait for a "
         "retry after a failure, the first at 2026-05-04 09:15 UTC, and the last fetch of each reached "
         "no server (2 hosts did not resolve, 1 host refused the connection): is the network up?"
     )
+
+
+@pytest.mark.usefixtures("direct", "clean_db")
+def test_a_run_whose_sources_are_all_on_one_dead_host_gives_no_such_hint(tmp_path: Path) -> None:
+    """Three sources on one host that does not resolve: one host down, not the network (the
+    hint counted fetches, and said "every fetch failed to resolve its host")."""
+    sources = write_sources(
+        tmp_path / "one.toml",
+        [
+            {"name": f"r{i}", "kind": "feed", "url": f"http://nouvelles.invalid/{i}.xml", "owner": "media"}
+            for i in range(3)
+        ],
+    )
+    code, out, err = _run(["run", "--all", "--sources", str(sources)])
+    assert code == 3, out + err
+    last = err.rstrip().splitlines()[-1]
+    assert last.startswith("veille: Nothing could run (3 of 3 sources in error)"), last
+    assert "network" not in err
+
+
+@pytest.mark.usefixtures("direct")
+def test_nothing_due_counts_the_sources_of_the_file_the_run_reads(
+    clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A run with nothing due says what waits among what it covers: the queue, and the sources
+    of its own file, not those of another file (a worker's, an old one), whose sources neither
+    add to its count nor, one of them answered, hide why its own pages wait."""
+    with LocalSite() as site:
+        site.add("/gone.xml", "gone", status=404)
+        other = write_sources(
+            tmp_path / "other.toml",
+            [
+                {"name": "ailleurs", "kind": "feed", "url": f"{site.base}/gone.xml", "owner": "media"},
+                {"name": "loin", "kind": "feed", "url": "http://loin.invalid/rss.xml", "owner": "media"},
+            ],
+        )
+        assert _run(["run", "--sources", str(other)])[0] == 3  # both in their failure backoff now
+        links = "".join(
+            f"<item><title>t</title><link>http://{h}.invalid/a</link></item>" for h in ("un", "de")
+        )
+        site.add("/feed.xml", f"<rss version='2.0'><channel><title>f</title>{links}</channel></rss>")
+        mine = write_sources(
+            tmp_path / "mine.toml",
+            [{"name": "ici", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+        )
+        code, out, err = _run(["run", "--sources", str(mine)])
+        assert code == 1, out + err  # its two pages wait for a retry
+        code, out, err = _run(["run", "--sources", str(mine)])
+    assert code == 0, out + err
+    assert (
+        "Nothing to do: no source was due and no URL of the queue; 2 URLs wait for a retry after a "
+        "failure, the first at "
+    ) in err, err
+    assert (
+        ", and the last fetch of each reached no server (2 hosts did not resolve): is the network up?" in err
+    )
+    # the other file's run covers its sources: one of them got an answer (a 404), so the
+    # network is up, and the sources are not said (their usual words are true)
+    code, out, err = _run(["run", "--sources", str(other)])
+    assert code == 0 and "2 URLs wait for a retry" in err and "network" not in err, out + err
+
+
+def test_a_tls_handshake_that_never_completes_reached_no_server(settings: Settings) -> None:
+    """A server that accepts the TCP connection and never answers the ClientHello: urllib3
+    says "read timed out", as if a request had gone; no TLS server was reached (a captive
+    portal or filtering proxy does this for every host). A plain HTTP request to the same
+    socket is sent, and its answer never comes: a server took it."""
+    quick = dataclasses.replace(settings, timeout=1.0)
+    with socket.socket() as mute, make_client(quick) as client:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)  # the kernel completes the TCP handshakes: nothing ever reads or answers
+        port = mute.getsockname()[1]
+        tls = fetch(client, f"https://127.0.0.1:{port}/a", quick)
+        assert (tls.outcome, tls.error_class, tls.unreached) == ("error", "transient", "tls-timeout")
+        assert tls.reason == f"timeout: no TLS handshake (connection accepted) with 127.0.0.1:{port}"
+        plain = fetch(client, f"http://127.0.0.1:{port}/a", quick)
+        assert plain.unreached is None and plain.reason == f"timeout: no answer from 127.0.0.1:{port}"
+
+
+def test_the_column_comment_names_every_kind(clean_db: sa.Engine) -> None:
+    """A psql user reading fetch_log's comments learns every value unreached takes."""
+    with clean_db.connect() as conn:
+        comment = conn.scalar(
+            sa.text(
+                "SELECT col_description(attrelid, attnum) FROM pg_attribute"
+                " WHERE attrelid = 'fetch_log'::regclass AND attname = 'unreached'"
+            )
+        )
+    assert comment is not None
+    assert all(kind in comment for kind in UNREACHED), comment

@@ -106,7 +106,7 @@ def test_an_offline_run_names_the_cause_in_its_state_and_report(clean_db: sa.Eng
     )
     state = run_flow(sources_file=str(sources), return_state=True)
     assert state.is_failed() and state.name == "Failed"
-    hint = "every fetch failed to resolve its host: is the network up?"
+    hint = "none of the 3 hosts resolved: is the network up?"
     assert state.message is not None
     assert state.message.startswith(f"Nothing could run ({hint}; 3 of 3 sources in error)")
     report = _artifacts(state.state_details.flow_run_id)["veille-run-report"].data
@@ -169,7 +169,7 @@ def test_a_drain_whose_pages_reach_no_server_says_so_first(
     site.add("/dns.xml", f"<rss version='2.0'><channel><title>f</title>{links}</channel></rss>")
     poll_flow(str(_sources(tmp_path, site, "/dns.xml")))
     state = ingest_flow(return_state=True)
-    hint = "every fetch failed to resolve its host: is the network up?"
+    hint = "none of the 2 hosts resolved: is the network up?"
     assert state.message is not None and state.message.startswith(f"Partly done ({hint}; 2 pages to retry)")
     state = ingest_flow(return_state=True)
     assert state.message is not None and state.message.startswith(

@@ -25,7 +25,7 @@ from monitors.archive.queue import now
 from monitors.archive.write_errors import UNSTORABLE, store_error, unstorable
 from monitors.collect import fallback
 from monitors.collect.blocking import BLOCKED
-from monitors.collect.http import PERMANENT, TRANSIENT
+from monitors.collect.http import PERMANENT, TRANSIENT, host_of
 from monitors.collect.poll import PollOutcome, SourceState
 from monitors.collect.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.group.urls import canonicalize_url
@@ -57,6 +57,7 @@ class PollSummary:
     unread: int = 0  # child sitemaps a backfill left unread: its fetch budget was spent
     name: str | None = None  # a bad entry of the sources file (outcome "bad entry") has no row
     unreached: str | None = None  # the failed fetch reached no server: how (FetchResult.unreached)
+    host: str | None = None  # the host its last fetch went to (None: no fetch, e.g. not recorded)
 
 
 def due_sources(session: Session, ids: list[int], force: bool = False) -> list[SourceState]:
@@ -437,13 +438,20 @@ def _expire_loaded(session: Session, ids: Iterable[int]) -> None:
             session.expire(loaded)
 
 
+def _summary(outcome: PollOutcome) -> PollSummary:
+    """A poll's summary before its counts: its outcome, warning and the host its fetch ended at."""
+    fetched = outcome.fetch
+    host = host_of(fetched.final_url or fetched.url)
+    return PollSummary(outcome.source_id, fetched.outcome, warning=outcome.warning, host=host)
+
+
 def _update_health(
     source: SourceHealth, outcome: PollOutcome, new: int, known: int, t: datetime, settings: Settings
 ) -> PollSummary:
     """A source's health columns and next poll time after one poll."""
     result = outcome.fetch
     low, high = settings.min_poll_interval, settings.max_poll_interval
-    summary = PollSummary(outcome.source_id, result.outcome, warning=outcome.warning)
+    summary = _summary(outcome)
     source.last_polled_at = t
     if outcome.suggested_feeds is not None:
         source.suggested_feeds = outcome.suggested_feeds
@@ -500,7 +508,7 @@ def apply_backfill(session: Session, outcome: PollOutcome, run_id: str | None = 
     and says nothing of how the source behaves now.
     """
     insert_log_rows(session, _poll_log_rows(outcome, run_id))
-    summary = PollSummary(outcome.source_id, outcome.fetch.outcome, warning=outcome.warning)
+    summary = _summary(outcome)
     if outcome.error:
         summary.outcome, summary.error, summary.unreached = "error", outcome.error, outcome.fetch.unreached
         return summary

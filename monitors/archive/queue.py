@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -214,46 +215,52 @@ def queue_counts(session: Session) -> dict[str, int]:
 @dataclass
 class Waiting:
     """What a run with nothing due leaves waiting for a retry after a failure: for each source
-    in its failure backoff and each queued URL, how its last fetch reached no server (None: it
-    got an answer, :attr:`FetchResult.unreached <monitors.collect.http.FetchResult.unreached>`),
-    and when the first of each is due."""
+    in its failure backoff and each queued URL, the host of its last fetch and how that fetch
+    reached no server (None: it got an answer, :attr:`FetchResult.unreached
+    <monitors.collect.http.FetchResult.unreached>`), and when the first of each is due."""
 
-    sources: list[str | None] = field(default_factory=list)
-    urls: list[str | None] = field(default_factory=list)
+    sources: list[tuple[str | None, str | None]] = field(default_factory=list)
+    urls: list[tuple[str | None, str | None]] = field(default_factory=list)
     first: dict[str, datetime] = field(default_factory=dict)  # "source", "url": the first due
 
 
-_WAITING = text(
-    """
-    SELECT 'url' AS what, f.unreached, count(*) AS n, min(q.next_attempt_at) AS first
+# a URL's host:port, lower case, without user info: monitors.collect.http.host_of's
+_HOST = "lower(substring({} from '^[^:/?#]*://(?:[^@/?#]*@)?([^/?#]*)'))"
+_WAITING_URLS = f"""
+    SELECT 'url' AS what, {_HOST.format("coalesce(f.url, q.url)")} AS host, f.unreached,
+           count(*) AS n, min(q.next_attempt_at) AS first
       FROM url_queue q
-      LEFT JOIN LATERAL (SELECT unreached FROM fetch_log l WHERE l.queue_id = q.id
+      LEFT JOIN LATERAL (SELECT url, unreached FROM fetch_log l WHERE l.queue_id = q.id
                           ORDER BY l.id DESC LIMIT 1) f ON true
      WHERE q.state = 'pending' AND q.next_attempt_at > :now AND q.attempts > 0
        AND NOT EXISTS (SELECT 1 FROM archive_captures c WHERE c.queue_id = q.id)
-     GROUP BY f.unreached
-    UNION ALL
-    SELECT 'source', f.unreached, count(*), min(s.next_poll_at)
+     GROUP BY 2, f.unreached
+"""
+# the sources of the files the run reads (by name: a source's name is its key), not every
+# source of the archive: another file's sources are no run's of this one
+_WAITING_SOURCES = f"""
+    SELECT 'source', {_HOST.format("coalesce(f.url, s.url)")}, f.unreached, count(*), min(s.next_poll_at)
       FROM sources s
-      LEFT JOIN LATERAL (SELECT unreached FROM fetch_log l
+      LEFT JOIN LATERAL (SELECT url, unreached FROM fetch_log l
                           WHERE l.source_id = s.id AND l.queue_id IS NULL
                             AND l.kind IN ('feed', 'sitemap', 'listing', 'fallback')
                           ORDER BY l.id DESC LIMIT 1) f ON true
      WHERE s.status <> 'disabled' AND s.consecutive_failures > 0 AND s.next_poll_at > :now
-     GROUP BY f.unreached
-    """
-)
+       AND s.name = ANY(:names)
+     GROUP BY 2, f.unreached
+"""
 
 
-def waiting(session: Session, sources: bool = True) -> Waiting:
-    """The sources (with ``sources``) and queued URLs waiting for a retry after a failure, read
-    when a run found nothing due: its verdict says they wait, and why when no server was
-    reached (:func:`flows.outcome.nothing_to_do`)."""
+def waiting(session: Session, sources: Sequence[str] = ()) -> Waiting:
+    """The sources named ``sources`` (those of the files the run reads; none for a drain) and
+    the queued URLs waiting for a retry after a failure, read when a run found nothing due:
+    its verdict says they wait, and why when no server was reached
+    (:func:`flows.outcome.nothing_to_do`)."""
     found = Waiting()
-    for what, kind, n, first in session.execute(_WAITING, {"now": now()}):
-        if what == "source" and not sources:
-            continue
-        (found.sources if what == "source" else found.urls).extend([kind] * n)
+    sql = _WAITING_URLS + (f" UNION ALL {_WAITING_SOURCES}" if sources else "")
+    params: dict[str, object] = {"now": now()} | ({"names": list(sources)} if sources else {})
+    for what, host, kind, n, first in session.execute(text(sql), params):
+        (found.sources if what == "source" else found.urls).extend([(host, kind)] * n)
         found.first[what] = min(found.first.get(what, first), first)
     return found
 

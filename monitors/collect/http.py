@@ -291,8 +291,19 @@ class _Connection(_DeadlineMixin, HTTPConnection):
     pass
 
 
+class TLSHandshakeTimeout(ConnectTimeoutError):
+    """A TCP connection accepted whose TLS handshake did not complete in time: no server
+    answered the ClientHello (urllib3 reports it as a read timeout, as if a request had gone)."""
+
+
 class _TLSConnection(_DeadlineMixin, HTTPSConnection):
-    pass
+    def connect(self) -> None:
+        # urllib3 raises its own ConnectTimeoutError when the TCP connection takes too long; a
+        # socket timeout out of connect() is the TLS handshake's
+        try:
+            super().connect()
+        except TimeoutError as exc:
+            raise TLSHandshakeTimeout(self, f"TLS handshake with {self.host} not completed in time") from exc
 
 
 class _Pool(HTTPConnectionPool):
@@ -584,8 +595,12 @@ def _failure(url: str, current: str, exc: Exception) -> FetchResult:
     # urllib3's NewConnectionError (refused, DNS failure) subclasses its ConnectTimeoutError
     if isinstance(exc, Urllib3Timeout) and not isinstance(exc, NewConnectionError):
         host = urlsplit(current).netloc
-        unreached = CONNECT_TIMEOUT if isinstance(exc, ConnectTimeoutError) else None
-        what = "no connection to" if unreached else "no answer from"
+        if isinstance(exc, TLSHandshakeTimeout):  # accepted, but no TLS server answered
+            unreached: str | None = TLS_TIMEOUT
+            what = "no TLS handshake (connection accepted) with"
+        else:
+            unreached = CONNECT_TIMEOUT if isinstance(exc, ConnectTimeoutError) else None
+            what = "no connection to" if unreached else "no answer from"
         reason = f"timeout: {what} {host}"
         return FetchResult(url, current, "error", error_class=TRANSIENT, reason=reason, unreached=unreached)
     if isinstance(exc, LocationValueError):
@@ -768,14 +783,26 @@ def unreached_kind(exc: BaseException) -> str | None:
 
 
 DNS, REFUSED, CONNECT_TIMEOUT, NO_ROUTE = "dns", "refused", "connect-timeout", "no-route"
+TLS_TIMEOUT = "tls-timeout"
 #: The ways a fetch fails before reaching a server (:attr:`FetchResult.unreached`, the
-#: ``unreached`` column of ``fetch_log``), and what each says of the host.
+#: ``unreached`` column of ``fetch_log``), and what each says of the host. A TLS handshake
+#: that never completes reached no HTTPS server either: something took the TCP connection (a
+#: captive portal, a filtering proxy or firewall does so for every host) but nothing answered.
 UNREACHED = {
     DNS: "did not resolve",
     REFUSED: "refused the connection",
     CONNECT_TIMEOUT: "took no connection in time",
     NO_ROUTE: "was unreachable",
+    TLS_TIMEOUT: "accepted the connection but completed no TLS handshake in time",
 }
+
+
+def host_of(url: str) -> str:
+    """The server a URL's fetch goes to, as the offline hint counts hosts: its ``host:port``
+    (lower case, without user info), the same in ``monitors.archive.queue``'s SQL."""
+    return urlsplit(url).netloc.rpartition("@")[2].lower()
+
+
 _NO_ROUTE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
 
 
