@@ -26,6 +26,19 @@ RUN_TABLE_KEY = "veille-run-summary"
 RUN_REPORT_KEY = "veille-run-report"
 DRAIN_TABLE_KEY = "veille-drain-summary"
 DRAIN_REPORT_KEY = "veille-drain-report"
+
+
+def artifact_key(key: str) -> str:
+    """``key``, or with ``VEILLE_INSTANCE`` set ``key-NAME`` (the name in lower case, "_" and
+    "." as "-": Prefect's keys take lower-case letters, digits and "-" alone): several `veille
+    serve` on one Prefect server, each with its database, keep each its own latest report, one
+    database's no longer hiding the other's."""
+    from monitors.settings import get_settings
+
+    instance = get_settings().instance
+    return f"{key}-{re.sub(r'[^a-z0-9-]', '-', instance.lower())}" if instance else key
+
+
 TOTALS = ("new_urls", "stored", "duplicates", "relevant", "failed", "retry")
 
 
@@ -162,12 +175,13 @@ def publish_run_artifacts(
 ) -> None:
     """Publish the per-source table and the markdown summary of the run that started at
     ``since`` (:func:`run_artifacts`)."""
-    _publish(rows, since, outcome, RUN_TABLE_KEY, RUN_REPORT_KEY, "veille run")
+    _publish(rows, since, outcome, artifact_key(RUN_TABLE_KEY), artifact_key(RUN_REPORT_KEY), "veille run")
 
 
 def publish_drain_artifacts(rows: list[dict[str, Any]], since: datetime, outcome: RunOutcome) -> None:
     """The same for a queue drain run on its own (the drain-queue deployment)."""
-    _publish(rows, since, outcome, DRAIN_TABLE_KEY, DRAIN_REPORT_KEY, "veille queue drain")
+    title = "veille queue drain"
+    _publish(rows, since, outcome, artifact_key(DRAIN_TABLE_KEY), artifact_key(DRAIN_REPORT_KEY), title)
 
 
 @dataclass(frozen=True)
@@ -189,13 +203,16 @@ def run_artifacts(
     rows: list[dict[str, Any]],
     since: datetime,
     outcome: RunOutcome | None,
-    table_key: str = RUN_TABLE_KEY,
-    report_key: str = RUN_REPORT_KEY,
+    table_key: str | None = None,
+    report_key: str | None = None,
     title: str = "veille run",
 ) -> list[Artifact]:
     """What a run publishes: a short report under no key when it had nothing to do (so that
     the latest ``report_key`` stays the last cycle that did work), else the per-source table
-    and the markdown summary of what was found since ``since``."""
+    and the markdown summary of what was found since ``since``. The keys are a run's
+    (:func:`artifact_key`) unless given."""
+    table_key = table_key or artifact_key(RUN_TABLE_KEY)
+    report_key = report_key or artifact_key(RUN_REPORT_KEY)
     if outcome is not None and outcome.empty:
         return [
             Artifact(

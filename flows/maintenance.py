@@ -12,7 +12,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.artifacts import REPORT_ERRORS, markdown_text
+from flows.artifacts import REPORT_ERRORS, artifact_key, markdown_text
 from flows.outcome import RunOutcome
 from flows.pipeline import _cause, run_logger, transient_task
 from monitors.archive.db import cancelled, cancelled_cause, ensure_schema, get_engine, session_scope
@@ -206,12 +206,12 @@ def maintenance_flow() -> dict[str, Any]:
         outcome = RescoreOutcome(topic.version, 0, 0, 0, f"not rescored ({why})")
     if health:
         create_table_artifact(
-            key=HEALTH_TABLE_KEY,
+            key=artifact_key(HEALTH_TABLE_KEY),
             table=[{k: _cell(v) for k, v in row.items()} for row in health],
             description="Source health (the source_health view), unhealthy sources first",
         )
     create_markdown_artifact(
-        key=MAINTENANCE_REPORT_KEY,
+        key=artifact_key(MAINTENANCE_REPORT_KEY),
         markdown=maintenance_report(health, queue, outcome, problems),
         description="Daily maintenance: source health, queue, topic version",
     )

@@ -178,3 +178,44 @@ def test_a_drain_whose_pages_reach_no_server_says_so_first(
     assert state.message.endswith(
         ", and the last fetch of each reached no server (2 hosts did not resolve): is the network up?"
     )
+
+
+def test_an_instance_keeps_its_own_latest_reports(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With VEILLE_INSTANCE set (several veille serve on one Prefect server, each with its
+    database), a run's, a drain's and a maintenance's artifacts are keyed with the instance's
+    name (lower case, "_" and "." as "-"): one database's latest report no longer hides the
+    other's. Before, every instance published under veille-run-report and the others."""
+    from datetime import UTC, datetime
+
+    from flows.artifacts import run_artifacts
+    from flows.maintenance import maintenance_flow
+    from flows.runs import poll_flow
+
+    monkeypatch.setenv("VEILLE_INSTANCE", "Paris_1.b")
+    seed_site(site)
+    poll_flow(str(_sources(tmp_path, site, "/feed.xml")))
+    drain = ingest_flow(return_state=True)
+    drained = set(_artifacts(drain.state_details.flow_run_id))
+    assert drained == {"veille-drain-summary-paris-1-b", "veille-drain-report-paris-1-b"}, drained
+
+    missing = write_sources(
+        tmp_path / "missing.toml",
+        [{"name": "Missing", "kind": "feed", "url": f"{site.base}/missing.xml", "owner": "media"}],
+    )
+    since = datetime.now(UTC)
+    run = run_flow(sources_file=str(missing), return_state=True)
+    run_id = run.state_details.flow_run_id
+    assert set(_artifacts(run_id)) == {"veille-run-summary-paris-1-b", "veille-run-report-paris-1-b"}
+    assert _latest("veille-run-report-paris-1-b").flow_run_id == run_id
+    assert getattr(_latest("veille-run-report"), "flow_run_id", None) != run_id
+    # a cycle recorded over the REST API (flows.record) takes the same keys
+    assert {a.key for a in run_artifacts([], since, None)} == {"veille-run-report-paris-1-b"}
+
+    daily = maintenance_flow(return_state=True)
+    kept = set(_artifacts(daily.state_details.flow_run_id))
+    assert "veille-maintenance-report-paris-1-b" in kept and "veille-maintenance-report" not in kept, kept
+
+    monkeypatch.delenv("VEILLE_INSTANCE")  # unset: the keys as they were
+    assert {a.key for a in run_artifacts([], since, None)} == {"veille-run-report"}
