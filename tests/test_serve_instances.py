@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -59,11 +60,19 @@ def _serve(sources: Path, env: dict[str, str], interval: str = "1") -> subproces
 
 
 def _post(api_url: str, path: str, body: dict[str, Any]) -> Any:
+    """POST ``body``; again a second later on a 503 (the server's SQLite database busy, as
+    under load on a just started server), up to five times."""
     request = urllib.request.Request(
         f"{api_url}{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.load(answer)
+    for attempt in range(5):
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return json.load(answer) if answer.status != 204 else None
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or attempt == 4:
+                raise
+        time.sleep(1)
 
 
 def _deployments(api_url: str) -> dict[str, dict[str, Any]]:
@@ -252,6 +261,19 @@ def test_a_refused_serve_lets_go_of_the_prefect_home_lock(
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError while still held
 
 
+def _refused_for(proc: subprocess.Popen[str], text: str, database_url: str, api_url: str) -> None:
+    """``proc`` was refused (exit 3, one line) as another veille serve, of the database at
+    ``database_url``, serves the deployments on the Prefect server at ``api_url``."""
+    assert proc.returncode == 3, text[-3000:]
+    shown = sa.engine.make_url(database_url)
+    assert text.startswith(
+        "veille serve: error: another veille serve, of the database"
+        f" {shown.host}:{shown.port}/{shown.database}, serves veille-run/poll-and-ingest,"
+        f" veille-ingest/drain-queue, veille-maintenance/daily on the Prefect server at {api_url} ("
+    ), text
+    assert "VEILLE_INSTANCE" in text and "Traceback" not in text and text.count("\n") == 1, text
+
+
 def test_a_serve_of_another_database_on_the_same_prefect_server_keeps_off_its_deployments(
     site: LocalSite,
     database_url: str,
@@ -309,15 +331,7 @@ def test_a_serve_of_another_database_on_the_same_prefect_server_keeps_off_its_de
             time.sleep(0.5)
         if second.poll() is None:
             second.kill()
-        text = second_err.text()
-        assert second.returncode == 3, text[-3000:]
-        shown = sa.engine.make_url(database_url)
-        assert text.startswith(
-            "veille serve: error: another veille serve, of the database"
-            f" {shown.host}:{shown.port}/{shown.database}, serves veille-run/poll-and-ingest,"
-            f" veille-ingest/drain-queue, veille-maintenance/daily on the Prefect server at {api_url} "
-        ), text
-        assert "VEILLE_INSTANCE" in text and "Traceback" not in text and text.count("\n") == 1, text
+        _refused_for(second, second_err.text(), database_url, api_url)
         assert _wait_gone(second_mark, 10) == []
         assert first_served() and first.poll() is None
 
@@ -348,3 +362,180 @@ def test_a_serve_of_another_database_on_the_same_prefect_server_keeps_off_its_de
     _stop(first, first_err, signal.SIGTERM)
     assert _wait_gone(first_mark, 10) == []
     assert all(d["paused"] for d in _deployments(api_url).values())
+
+
+def _claims(api_url: str) -> list[dict[str, Any]]:
+    """The claims veille serve holds on the server (Prefect variables tagged veille-serve)."""
+    return [v for v in _post(api_url, "/variables/filter", {}) if "veille-serve" in v["tags"]]
+
+
+def test_two_serves_of_two_databases_started_together_one_serves_the_other_is_refused(
+    site: LocalSite,
+    database_url: str,
+    new_database: str,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    users_prefect_server: str,
+) -> None:
+    """Two unnamed veille serve of two databases started at once on one Prefect server: one
+    serves, the other is refused (exit 3, one line naming the first one's database). Before,
+    both read the server before either had registered anything, both passed, and both served
+    the same deployments (each running the other's runs on its own database). Now each first
+    makes the claim, a Prefect variable the server creates once: the second reads it and stops.
+    The one that served deletes its claim when it stops."""
+    api_url = users_prefect_server
+    seed_site(site)
+    started = []
+    for name, url in (("a", database_url), ("b", new_database)):
+        sources = write_sources(
+            tmp_path / f"{name}.toml",
+            [{"name": name, "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+        )
+        mark = uuid.uuid4().hex
+        env = {**_env(mark, _data_dir(), url), "PREFECT_API_URL": api_url}
+        started.append((url, sources, mark, env))
+    procs = [_serve(sources, env, interval="60") for _, sources, _, env in started]
+    errs = [Lines(proc) for proc in procs]
+    try:
+        _wait_for(
+            lambda: any(p.poll() is not None for p in procs),
+            120,
+            "neither veille serve was refused (both serve the same deployments)",
+        )
+        loser = next(i for i, p in enumerate(procs) if p.poll() is not None)
+        winner = 1 - loser
+        _refused_for(procs[loser], errs[loser].text(), started[winner][0], api_url)
+        shown = sa.engine.make_url(started[winner][0])
+        assert _wait_gone(started[loser][2], 10) == []
+
+        def winner_serves() -> bool:
+            found = _deployments(api_url)
+            ours = all(n in found and not found[n]["paused"] and found[n]["last_polled"] for n in SERVED)
+            return ours and found["poll-and-ingest"]["parameters"]["sources_file"] == str(started[winner][1])
+
+        _wait_for(winner_serves, 120, "the other veille serve does not serve", errs[winner])
+        assert procs[winner].poll() is None
+        assert [c["value"]["database"] for c in _claims(api_url)] == [
+            f"database:{shown.host}:{shown.port}/{shown.database}"
+        ]
+    except BaseException:
+        for proc in procs:
+            proc.kill()
+        raise
+    _stop(procs[winner], errs[winner], signal.SIGTERM)
+    assert _wait_gone(started[winner][2], 10) == []
+    assert _claims(api_url) == []
+
+
+def _deploy_by_hand(api_url: str, name: str, **fields: Any) -> str:
+    """A deployment of veille-run made without veille (an older veille's, a plain `prefect
+    deploy`): no database tag; its id."""
+    flow = _post(api_url, "/flows/", {"name": "veille-run"})
+    body = {"name": name, "flow_id": flow["id"], "tags": ["veille", "poll", "ingest"], **fields}
+    made: str = _post(api_url, "/deployments/", {**body, "entrypoint": "flows.runs:run_flow"})["id"]
+    return made
+
+
+def test_a_work_pools_deployment_of_the_same_name_is_not_taken_out_of_its_pool(
+    database_url: str, clean_db: sa.Engine, tmp_path: Path, users_prefect_server: str, site: LocalSite
+) -> None:
+    """veille-run/poll-and-ingest deployed to a work pool (prefect.yaml's name before it was
+    poll-and-ingest-pool, or a plain `prefect deploy`): veille serve is refused, exit 3, one
+    line naming the deployment, its pool and what to do, and leaves it as it was. Before, it
+    registered its own deployment of that name over it without a word (its entrypoint,
+    parameters and tags replaced, still in the pool): this runner and the pool's workers would
+    both take its runs."""
+    api_url = users_prefect_server
+    _post(api_url, "/work_pools/", {"name": "veille", "type": "process"})
+    _deploy_by_hand(api_url, "poll-and-ingest", work_pool_name="veille")
+    seed_site(site)
+    mark = uuid.uuid4().hex
+    env = {**_env(mark, _data_dir(), database_url), "PREFECT_API_URL": api_url}
+    proc = _serve(_sources(site, tmp_path), env, interval="60")
+    err = Lines(proc)
+    try:
+        proc.wait(120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(
+            f"veille serve served a work pool's deployment: {_deployments(api_url)}"
+        ) from None
+    text = err.text()
+    assert proc.returncode == 3, text[-3000:]
+    assert text.startswith(
+        "veille serve: error: veille-run/poll-and-ingest (work pool veille) on the Prefect server at"
+        f" {api_url}: a work pool's deployments, which its workers run; veille serve would rewrite"
+    ), text
+    assert "prefect deployment delete" in text and "VEILLE_INSTANCE" in text, text
+    assert "Traceback" not in text and text.count("\n") == 1, text
+    assert _wait_gone(mark, 10) == []
+    found = _deployments(api_url)
+    assert list(found) == ["poll-and-ingest"], found
+    assert found["poll-and-ingest"]["work_pool_name"] == "veille"
+    assert found["poll-and-ingest"]["entrypoint"] == "flows.runs:run_flow"
+    assert found["poll-and-ingest"]["tags"] == ["veille", "poll", "ingest"]
+    assert _claims(api_url) == []  # its claim let go of
+
+
+def test_a_deployment_without_a_database_tag_is_taken_over_only_when_no_runner_serves_it(
+    database_url: str, users_prefect_server: str
+) -> None:
+    """A served deployment of the same name without a database tag (an older veille serve's):
+    while a runner asks for its runs, veille cannot tell which database it serves: refused,
+    naming it; once it is paused (its veille serve stopped), taken over, and `veille serve`
+    says so (the names returned). Before, both were taken over without a word."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.commands.serve import ServedElsewhere, check_not_served_elsewhere
+    from flows.deployments import build_deployments
+
+    api_url = users_prefect_server
+    made = _deploy_by_hand(api_url, "poll-and-ingest")
+    _post(api_url, "/deployments/get_scheduled_flow_runs", {"deployment_ids": [made]})  # a runner's poll
+    deployments = build_deployments(database_url=database_url)
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        with pytest.raises(ServedElsewhere) as refused:
+            check_not_served_elsewhere(deployments)
+        assert str(refused.value).startswith(
+            f"veille-run/poll-and-ingest on the Prefect server at {api_url}: no database tag,"
+            " and a runner asked for their runs "
+        ), refused.value
+        _post(api_url, f"/deployments/{made}/pause_deployment", {})
+        assert check_not_served_elsewhere(deployments) == ["veille-run/poll-and-ingest"]
+
+
+def test_a_serve_whose_claim_another_took_over_stops(
+    site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path, users_prefect_server: str
+) -> None:
+    """The claim a veille serve renews is taken over as a dead one's by another, of another
+    database (as when its Prefect server did not answer it for a minute): at its next renewal
+    it stops, exit 3, one line naming the other one, rather than serve the same deployments
+    beside it."""
+    api_url = users_prefect_server
+    seed_site(site)
+    mark = uuid.uuid4().hex
+    env = {**_env(mark, _data_dir(), database_url), "PREFECT_API_URL": api_url}
+    proc = _serve(_sources(site, tmp_path), env, interval="60")
+    err = Lines(proc)
+    try:
+        _wait_for(lambda: len(_claims(api_url)) == 1, 120, "veille serve made no claim", err)
+        claim = _claims(api_url)[0]
+        urllib.request.urlopen(
+            urllib.request.Request(f"{api_url}/variables/{claim['id']}", method="DELETE"), timeout=10
+        ).close()
+        other = {"database": "database:elsewhere:5432/other", "holder": "veille serve, pid 1 on elsewhere"}
+        _post(api_url, "/variables/", {"name": claim["name"], "value": other, "tags": ["veille-serve"]})
+        proc.wait(60)
+    except BaseException:
+        proc.kill()
+        raise
+    text = err.text()
+    assert proc.returncode == 3, text[-3000:]
+    last = text.splitlines()[-1]
+    assert last.startswith(
+        "veille serve: error: another veille serve, of the database elsewhere:5432/other"
+        " (veille serve, pid 1 on elsewhere), took over veille-run/poll-and-ingest,"
+    ), text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    assert _wait_gone(mark, 10) == []
+    assert [c["value"] for c in _claims(api_url)] == [other]  # the other one's stays
