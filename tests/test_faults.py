@@ -17,16 +17,24 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitors.collect.http import Client, fetch
+from monitors.archive.articles import apply_ingest
+from monitors.archive.models import QueuedUrl, Source
+from monitors.archive.polls import apply_poll
+from monitors.archive.queue import claim_items
+from monitors.collect.http import Client, fetch, make_client
 from monitors.collect.poll import PollOutcome, SourceState, poll_source
+from monitors.ingest import process_item
+from monitors.judge.topic import load_topic
 from monitors.settings import Settings
 from tests.site import LocalSite, Request, rss_feed
 from tests.test_source_kinds import NOW
@@ -191,6 +199,86 @@ def test_redirect_to_a_private_address_is_refused(site: LocalSite, settings: Set
     with make_client(strict) as client:
         result = fetch(client, "http://100.100.100.200/latest/meta-data/", strict)
     assert result.outcome == "refused" and "100.100.100.200" in (result.reason or "")
+
+
+# --- server headers ---------------------------------------------------------------------------
+
+#: Retry-After misprints: twenty digits (a float past any date), and a Unix time in milliseconds
+HUGE_RETRY_AFTERS = ("99999999999999999999", "1733412345000")
+
+
+@pytest.mark.parametrize("retry_after", HUGE_RETRY_AFTERS)
+def test_a_page_with_a_huge_retry_after_is_retried_within_a_day(
+    site: LocalSite, db: Session, settings: Settings, retry_after: str
+) -> None:
+    """A 503 whose ``Retry-After`` is absurd goes back to the queue for at most a day; its next
+    attempt's date overflowed (OverflowError), which killed the ingest worker with its batch."""
+    site.add("/une.xml", rss_feed(site.base, [("Un article", "a/1.html", NOW)]))
+    site.add("/a/1.html", "busy", status=503, content_type="text/plain", headers={"Retry-After": retry_after})
+    src = Source(name="Une", kind="feed", url=f"{site.base}/une.xml", owner="media")
+    db.add(src)
+    db.flush()
+    with make_client(settings) as client:
+        apply_poll(db, poll_source(client, settings, SourceState(src.id, src.name, "feed", src.url)))
+        [item] = claim_items(db, 5)
+        out = process_item(client, settings, item, load_topic())
+        assert apply_ingest(db, out, settings.max_attempts) == "retry"
+    row = db.get(QueuedUrl, item.id)
+    assert row is not None
+    db.refresh(row)
+    assert row.state == "pending" and (row.reason or "").startswith("retry 1/")
+    wait = row.next_attempt_at - datetime.now(UTC)
+    assert timedelta(hours=23) < wait <= timedelta(days=1, minutes=1)
+
+
+@pytest.mark.parametrize("retry_after", HUGE_RETRY_AFTERS)
+def test_a_source_with_a_huge_retry_after_is_polled_again_within_a_day(
+    site: LocalSite, db: Session, client: Client, settings: Settings, retry_after: str
+) -> None:
+    """Likewise a source's: its failure is stored, its next poll a day away at most."""
+    site.add(
+        "/feed.xml", "slow down", status=429, content_type="text/plain", headers={"Retry-After": retry_after}
+    )
+    src = Source(name="Lente", kind="feed", url=f"{site.base}/feed.xml", owner="media")
+    db.add(src)
+    db.flush()
+    apply_poll(
+        db, poll_source(client, settings, SourceState(src.id, src.name, "feed", src.url)), settings=settings
+    )
+    db.flush()
+    db.refresh(src)
+    assert (
+        src.last_error == "blocked: HTTP 429 Too Many Requests (rate limited)"
+        and src.consecutive_failures == 1
+    )
+    assert src.next_poll_at is not None
+    assert src.next_poll_at - datetime.now(UTC) <= timedelta(days=1, minutes=1)
+
+
+def test_a_feed_whose_etag_holds_a_nul_is_stored_with_its_entries(
+    site: LocalSite, db: Session, client: Client, settings: Settings
+) -> None:
+    """A NUL in ``ETag`` or ``Last-Modified`` (PostgreSQL text cannot hold one) is dropped: the
+    poll was not stored at all ("could not store this poll"), its entries lost at every poll."""
+    site.add(
+        "/feed.xml",
+        rss_feed(site.base, [("Un article", "a/1.html", NOW)]),
+        content_type="application/rss+xml",
+        headers={"ETag": '"ab\x00cd"', "Last-Modified": "Mon, 10 Feb 2025 12:00:00 GMT\x00"},
+    )
+    src = Source(name="Nulle", kind="feed", url=f"{site.base}/feed.xml", owner="media")
+    db.add(src)
+    db.flush()
+    apply_poll(
+        db, poll_source(client, settings, SourceState(src.id, src.name, "feed", src.url)), settings=settings
+    )
+    db.flush()
+    db.refresh(src)
+    assert src.last_error is None and src.etag == '"abcd"'
+    assert src.last_modified == "Mon, 10 Feb 2025 12:00:00 GMT"
+    assert db.scalars(select(QueuedUrl.url).where(QueuedUrl.source_id == src.id)).all() == [
+        f"{site.base}/a/1.html"
+    ]
 
 
 # --- search ------------------------------------------------------------------------------

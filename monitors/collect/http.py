@@ -53,6 +53,9 @@ PERMANENT = "permanent"
 TRANSIENT = "transient"
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 MAX_REDIRECTS = 5
+#: the longest ``Retry-After`` honoured, in seconds: a day, the longest poll interval's default
+#: (``VEILLE_MAX_POLL_INTERVAL``); a longer one is taken as a day
+MAX_RETRY_AFTER = 86400.0
 DRAIN_MAX_BYTES = 64 * 1024
 #: http.client refuses an answer of more than 100 header lines ("got more than 100 headers");
 #: sites send more (a Set-Cookie per tracker, long CSP and Link lists), so, as HTTPie and many
@@ -395,19 +398,21 @@ def make_client(settings: Settings) -> Client:
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), at most
+    :data:`MAX_RETRY_AFTER`: a server's misprint (milliseconds, a timestamp, twenty digits)
+    neither puts a page or a source to sleep for years nor overflows the date of its next try."""
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), MAX_RETRY_AFTER)
 
 
 def fetch(
@@ -543,7 +548,7 @@ def open_stream(
             result.elapsed_ms = int((time.monotonic() - started) * 1000)
             yield result, None
             return
-        hdrs = {k.lower(): v for k, v in response.headers.items()}
+        hdrs = _headers(response)
         ok = FetchResult(url, url, "ok", response.status, headers=hdrs)
         ok.elapsed_ms = int((time.monotonic() - started) * 1000)
         yield ok, response
@@ -628,6 +633,13 @@ def _failure(url: str, current: str, exc: Exception) -> FetchResult:
     )
 
 
+def _headers(response: urllib3.BaseHTTPResponse) -> dict[str, str]:
+    """The response's headers, names in lowercase, values without NUL characters: PostgreSQL
+    text cannot hold one, and a source's ``ETag`` or ``Last-Modified`` is stored with its poll
+    (one with a NUL lost every poll of the source: "could not store this poll")."""
+    return {k.lower(): v.replace("\x00", "") for k, v in response.headers.items()}
+
+
 def _read(
     response: urllib3.BaseHTTPResponse,
     url: str,
@@ -642,7 +654,7 @@ def _read(
     ``truncate``, a body over the cap is its first ``max_bytes`` bytes, not an error; the cap
     is ``max_bytes``, else ``VEILLE_MAX_BYTES``)."""
     cap = settings.max_bytes if max_bytes is None else max_bytes
-    hdrs = {k.lower(): v for k, v in response.headers.items()}
+    hdrs = _headers(response)
     status = response.status
     if status in {301, 302, 303, 307, 308} and "location" in hdrs:
         drained = _drain(response, hdrs)
