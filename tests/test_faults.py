@@ -281,6 +281,45 @@ def test_a_feed_whose_etag_holds_a_nul_is_stored_with_its_entries(
     ]
 
 
+# --- pages ----------------------------------------------------------------------------------
+
+
+def test_a_removed_article_answered_200_is_a_soft_404_not_an_article(
+    site: LocalSite, db: Session, settings: Settings
+) -> None:
+    """A feed's article removed since, answered 200 with the site's "page introuvable" page,
+    fails once with the reason; it was stored as an article whose text was the error page's.
+    An article whose title says "404" is still one (its text is no error page's few lines)."""
+    gone = (
+        "<html><head><title>Page introuvable | Le Parisien</title></head><body><main>"
+        "<h1>Oups ! Cette page n'existe pas ou plus.</h1><p>Erreur 404. Retournez à l'accueil "
+        "ou consultez nos dernières actualités.</p></main></body></html>"
+    )
+    body = " ".join(["La Peugeot 404, berline dessinée par Pininfarina, a fêté ses soixante ans."] * 20)
+    car = f"<html><head><title>La Peugeot 404 a soixante ans</title></head><body><article><h1>La Peugeot 404 a soixante ans</h1><p>{body}</p></article></body></html>"
+    site.add(
+        "/une.xml", rss_feed(site.base, [("Sommet de l'IA", "a/1.html", NOW), ("La 404", "a/2.html", NOW)])
+    )
+    site.add("/a/1.html", gone)
+    site.add("/a/2.html", car)
+    src = Source(name="Une", kind="feed", url=f"{site.base}/une.xml", owner="media")
+    db.add(src)
+    db.flush()
+    with make_client(settings) as client:
+        apply_poll(db, poll_source(client, settings, SourceState(src.id, src.name, "feed", src.url)))
+        done = {
+            item.url: apply_ingest(
+                db, process_item(client, settings, item, load_topic()), settings.max_attempts
+            )
+            for item in claim_items(db, 5)
+        }
+    assert done == {f"{site.base}/a/1.html": "failed", f"{site.base}/a/2.html": "stored"}
+    rows = dict(
+        db.execute(select(QueuedUrl.url, QueuedUrl.reason).where(QueuedUrl.source_id == src.id)).all()
+    )
+    assert rows[f"{site.base}/a/1.html"] == "soft 404: the page's title says 'Page introuvable | Le Parisien'"
+
+
 # --- search ------------------------------------------------------------------------------
 
 

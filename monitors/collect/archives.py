@@ -49,6 +49,7 @@ from monitors.collect.http import (
     network_reason,
     open_stream,
 )
+from monitors.judge.not_found import soft_404
 from monitors.settings import Settings
 
 WAYBACK = "wayback"
@@ -682,23 +683,6 @@ def _discard(reader: _Counting, count: int) -> None:
 
 
 # --- Captures ----------------------------------------------------------------------------
-
-_SOFT_404 = re.compile(
-    r"\b(?:404|page (?:introuvable|non trouv[ée]e|inexistante)|(?:page|article|contenu) (?:not found|"
-    r"introuvable)|not found|cette page n.existe (?:pas|plus)|erreur 404)\b",
-    re.I,
-)
-_TITLE = re.compile(rb"<(title|h1)\b[^>]*>(.*?)</\1\s*>", re.I | re.S)
-
-
-def soft_404(html: bytes) -> str | None:
-    """Why a 200 page is a "not found" page in disguise (its title or first heading says
-    so), or None."""
-    for match in _TITLE.finditer(html[:200_000]):
-        text = re.sub(rb"<[^>]+>", b" ", match.group(2)).decode("utf-8", "replace")
-        if _SOFT_404.search(text):
-            return f"soft 404: the capture's {match.group(1).decode().lower()} says {text.strip()[:80]!r}"
-    return None
 
 
 def original_of(wayback_url: str, settings: Settings) -> str | None:

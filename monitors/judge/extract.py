@@ -21,6 +21,7 @@ from monitors.collect.encoding import decode_html, storable
 from monitors.judge.boilerplate import SiteProfile, block_fingerprints, remove_known, title_segments
 from monitors.judge.cleanup import clean_lines, find_lead
 from monitors.judge.metadata import choose_dates, choose_title, read_page, site_keys
+from monitors.judge.not_found import ARTICLE_MIN_WORDS, soft_404
 from monitors.judge.paywall import check_access, page_notice
 
 
@@ -395,6 +396,10 @@ def extract_article(
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise ExtractionError(frames_only(tree) or nothing)
     text = (doc.text or "").strip()
+    if len(text.split()) < ARTICLE_MIN_WORDS and (
+        gone := soft_404(decoded[:200_000].encode("utf-8", "replace"), "page")
+    ):
+        raise ExtractionError(gone)
     keys = site_keys(meta, url, site.title_affixes if site else ())
     title, title_from = choose_title(meta, keys)
     if title is None:
