@@ -23,6 +23,7 @@ from monitors.collect.http import (
     HostThrottle,
     empty_is_transient,
     fetch,
+    home_is_gone,
 )
 from monitors.collect.robots import RobotsCache
 from monitors.dates import article_day
@@ -199,6 +200,7 @@ def process_item(
     """
     result = fetch(client, item.url, settings, accept=HTML_TYPES, throttle=throttle, robots=robots)
     result = empty_is_transient(result)  # a live page's empty 200: tried again, not lost
+    result = home_is_gone(result)
     return analyse_page(
         item,
         result,

@@ -320,6 +320,45 @@ def test_a_removed_article_answered_200_is_a_soft_404_not_an_article(
     assert rows[f"{site.base}/a/1.html"] == "soft 404: the page's title says 'Page introuvable | Le Parisien'"
 
 
+def test_an_article_redirected_to_the_home_page_is_gone_not_stored(
+    site: LocalSite, db: Session, settings: Settings
+) -> None:
+    """A removed article whose URL the site sends to its home page fails once with the reason;
+    the home page was stored as the article. A redirect to another article is followed."""
+    links = "".join(
+        f'<li><a href="/politique/sommet-ia-{i}.html">Sommet de l\'IA, épisode {i} : Macron reçoit</a>'
+        f"<p>Résumé de l'épisode {i} du sommet de Paris et de ses dirigeants.</p></li>"
+        for i in range(40)
+    )
+    site.add(
+        "/", f"<html><head><title>Le Journal</title></head><body><main><ul>{links}</ul></main></body></html>"
+    )
+    site.add("/a/retire.html", b"", status=301, headers={"Location": "/"})
+    site.add("/a/ancien.html", b"", status=301, headers={"Location": "/a/nouveau.html"})
+    body = " ".join(["Le sommet pour l'action sur l'IA réunit les dirigeants à Paris."] * 20)
+    site.add(
+        "/a/nouveau.html",
+        f"<html><head><title>Le sommet</title></head><body><article><p>{body}</p></article></body></html>",
+    )
+    site.add(
+        "/une.xml", rss_feed(site.base, [("Retiré", "a/retire.html", NOW), ("Déplacé", "a/ancien.html", NOW)])
+    )
+    src = Source(name="Une", kind="feed", url=f"{site.base}/une.xml", owner="media")
+    db.add(src)
+    db.flush()
+    with make_client(settings) as client:
+        apply_poll(db, poll_source(client, settings, SourceState(src.id, src.name, "feed", src.url)))
+        done = {
+            item.url: apply_ingest(
+                db, process_item(client, settings, item, load_topic()), settings.max_attempts
+            )
+            for item in claim_items(db, 5)
+        }
+    assert done == {f"{site.base}/a/retire.html": "failed", f"{site.base}/a/ancien.html": "stored"}
+    reason = db.scalar(select(QueuedUrl.reason).where(QueuedUrl.url == f"{site.base}/a/retire.html"))
+    assert reason == f"redirected to the home page {site.base}/: the article is gone"
+
+
 # --- search ------------------------------------------------------------------------------
 
 

@@ -155,6 +155,19 @@ def empty_is_transient(result: FetchResult) -> FetchResult:
     return dataclasses.replace(result, outcome="error", error_class=TRANSIENT, reason=reason)
 
 
+def home_is_gone(result: FetchResult) -> FetchResult:
+    """An article's URL redirected to a home page (its site's, or a new domain's), as a
+    permanent error: sites send a removed article's URL there, and the home page was stored as
+    the article, its text the site's front page."""
+    if not result.ok or result.final_url == result.url:
+        return result
+    final, first = urlsplit(result.final_url), urlsplit(result.url)
+    if final.path not in {"", "/"} or final.query or first.path in {"", "/"}:
+        return result
+    reason = f"redirected to the home page {result.final_url}: the article is gone"
+    return dataclasses.replace(result, outcome="error", error_class=PERMANENT, reason=reason, content=None)
+
+
 class RefusedAddress(Exception):
     """The URL points somewhere veille must not go (private network, odd scheme)."""
 
