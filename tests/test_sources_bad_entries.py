@@ -198,3 +198,30 @@ def test_a_duplicate_name_keeps_the_first_entry_and_the_run_goes_on(
     assert err.getvalue().startswith(
         f"veille: warning: {path}:7: duplicate source name 'X' (the first entry of that name is kept)"
     )
+
+
+def test_a_url_pasted_with_blanks_around_it_is_that_url() -> None:
+    """`url = " https://a.fr/feed.xml "`: the leading blank made it a bad entry ("url must
+    start with http://"), a trailing one was sent and answered 404. A blank inside, no host or
+    a broken address is a bad entry saying so, not a refused fetch at every poll."""
+    entry = '[[source]]\nname = "{name}"\nkind = "feed"\nurl = "{url}"\nowner = "media"\n'
+    text = "\n".join(
+        entry.format(name=name, url=url)
+        for name, url in (
+            ("Around", " https://a.fr/feed.xml\\t "),
+            ("Inside", "https://a.fr/flux rss.xml"),
+            ("No host", "https:///feed.xml"),
+            ("Broken", "http://[::1/feed.xml"),
+        )
+    )
+    text = text.replace('owner = "media"\n', 'owner = "media"\nfallback = " https://a.fr/sitemap.xml "\n', 1)
+    read = read_sources(text, "s.toml")
+    assert [(s.name, s.url, s.fallback) for s in read.specs] == [
+        ("Around", "https://a.fr/feed.xml", "https://a.fr/sitemap.xml")
+    ]
+    assert [str(b) for b in read.bad] == [
+        "s.toml:11: url has a blank inside, at character 18 (write a space as %20):"
+        " 'https://a.fr/flux rss.xml'",
+        "s.toml:17: url has no host: 'https:///feed.xml'",
+        "s.toml:23: url is no URL: Invalid IPv6 URL: 'http://[::1/feed.xml'",
+    ]

@@ -7,6 +7,7 @@ import re
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
@@ -213,6 +214,21 @@ class _Bad(Exception):
         self.reason = reason
 
 
+def _check_url(key: str, url: str) -> None:
+    """Raise :class:`_Bad` for a URL with a blank inside (write it ``%20``) or no host."""
+    blank = re.search(r"\s", url)
+    if blank:
+        raise _Bad(
+            key, f"{key} has a blank inside, at character {blank.start() + 1} (write a space as %20): {url!r}"
+        )
+    try:
+        host = urlsplit(url).hostname
+    except ValueError as exc:
+        raise _Bad(key, f"{key} is no URL: {exc}: {url!r}") from None
+    if not host:
+        raise _Bad(key, f"{key} has no host: {url!r}")
+
+
 def _check_entry(entry: object, number: int, names: set[str]) -> SourceSpec:
     """Validate the ``number``-th ``[[source]]`` table; raise :class:`_Bad` at its first fault."""
     if not isinstance(entry, dict):
@@ -234,11 +250,19 @@ def _check_entry(entry: object, number: int, names: set[str]) -> SourceSpec:
         raise _Bad("kind", f"unknown kind {entry['kind']!r} (one of {', '.join(SOURCE_KINDS)})")
     if entry["owner"] not in OWNERS:
         raise _Bad("owner", f"unknown owner {entry['owner']!r} (one of {', '.join(OWNERS)})")
-    if not re.match(r"^https?://", entry["url"]):
+    # a URL pasted with a blank around it is that URL (" https://..." was refused, a trailing
+    # blank was sent and answered 404); one with a blank inside or no host is a bad entry
+    url = entry["url"].strip()
+    if not re.match(r"^https?://", url):
         raise _Bad("url", "url must start with http:// or https://")
+    _check_url("url", url)
     fallback = entry.get("fallback")
+    if isinstance(fallback, str):
+        fallback = fallback.strip()
     if fallback is not None and not (isinstance(fallback, str) and re.match(r"^https?://", fallback)):
         raise _Bad("fallback", "fallback must be a URL starting with http:// or https://")
+    if fallback is not None:
+        _check_url("fallback", fallback)
     fallback_kind = entry.get("fallback_kind")
     if fallback_kind is not None and fallback is None:
         raise _Bad("fallback_kind", "fallback_kind without a fallback URL")
@@ -263,7 +287,7 @@ def _check_entry(entry: object, number: int, names: set[str]) -> SourceSpec:
     return SourceSpec(
         name=entry["name"],
         kind=entry["kind"],
-        url=entry["url"],
+        url=url,
         owner=entry["owner"],
         family=entry.get("family"),
         link_pattern=pattern,
