@@ -359,6 +359,28 @@ def test_an_article_redirected_to_the_home_page_is_gone_not_stored(
     assert reason == f"redirected to the home page {site.base}/: the article is gone"
 
 
+def test_a_listing_page_answered_200_as_not_found_is_a_failing_source(
+    site: LocalSite, db: Session, client: Client, settings: Settings
+) -> None:
+    """A party's "actualités" page removed in a redesign and answered 200 with the site's
+    "page introuvable" page fails with the cause (counted, the source failing in time); it was
+    a warning, "no links that look like articles", on a source healthy for good."""
+    site.add(
+        "/actualites",
+        "<html><head><title>Page introuvable - Renaissance</title></head><body><nav><a href='/'>Accueil</a>"
+        "</nav><main><h1>Oups, cette page n'existe pas</h1><p>Erreur 404</p></main></body></html>",
+    )
+    src = Source(name="Parti", kind="listing", url=f"{site.base}/actualites", owner="party")
+    db.add(src)
+    db.flush()
+    state = SourceState(src.id, src.name, "listing", src.url)
+    apply_poll(db, poll_source(client, settings, state), settings=settings)
+    db.flush()
+    db.refresh(src)
+    assert src.last_error == "soft 404: the listing page's title says 'Page introuvable - Renaissance'"
+    assert src.last_error_class == "permanent" and src.consecutive_failures == 1
+
+
 # --- search ------------------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ from monitors.collect.listing import find_article_links
 from monitors.collect.parsing import parse_feed_pooled, start_parsers
 from monitors.collect.robots import RobotsCache
 from monitors.collect.sitemaps import SITEMAP_TYPES, SitemapError, SitemapUrl, parse_sitemap
+from monitors.judge.not_found import soft_404
 from monitors.settings import Settings, stopped_at_budget
 
 MAX_CHILD_SITEMAPS = 20
@@ -234,6 +235,12 @@ def _read_listing(outcome: PollOutcome, result: FetchResult, link_pattern: str |
         result.content or b"", result.final_url, link_pattern, result.headers.get("content-type")
     )
     if not outcome.entries:
+        # a listing page removed in a redesign, answered 200 with the site's "page introuvable"
+        # page, is a failure with its cause (it was a warning, the source healthy for good)
+        gone = soft_404(result.content or b"", "listing page")
+        if gone:
+            outcome.error_class, outcome.error = PERMANENT, gone
+            return
         how = f"matching link_pattern {link_pattern!r}" if link_pattern else "that look like articles"
         outcome.warning = f"listing page has no links {how}"
 
