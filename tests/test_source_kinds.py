@@ -206,6 +206,20 @@ def test_google_news_sitemap_gzipped_uses_the_news_date(
     assert len(poll(client, wide, "sitemap", f"{site.base}/news.xml.gz").entries) == 2
 
 
+def test_a_news_sitemap_dated_a_few_hours_ahead_is_read(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """A site printing Paris time as UTC dates its newest URLs an hour or two ahead: they are
+    read, as a page's dates within a day ahead are (zones' slack); they were left out, for
+    good once the sitemap answered 304. A URL dated years ahead is still left out."""
+    paris_as_utc = (NOW + timedelta(hours=1)).replace(tzinfo=None).isoformat() + "Z"
+    body = NEWS.format(base=site.base, fresh=paris_as_utc, stale="2999-01-01T00:00:00Z")
+    site.add("/news.xml", body, content_type="application/xml")
+    out = poll(client, settings, "sitemap", f"{site.base}/news.xml")
+    assert out.error is None and [e.url for e in out.entries] == [f"{site.base}/n/frais.html"]
+    assert out.ignored == 1
+
+
 def test_sitemap_that_is_not_one_is_a_permanent_error(
     site: LocalSite, client: Client, settings: Settings
 ) -> None:
