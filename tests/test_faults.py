@@ -203,6 +203,18 @@ def test_redirect_to_a_private_address_is_refused(site: LocalSite, settings: Set
 
 # --- server headers ---------------------------------------------------------------------------
 
+
+def _polled_source(db: Session, client: Client, settings: Settings, url: str, kind: str = "feed") -> Source:
+    """A new source of ``url``, polled once and its poll stored."""
+    src = Source(name=url, kind=kind, url=url, owner="media")
+    db.add(src)
+    db.flush()
+    apply_poll(db, poll_source(client, settings, SourceState(src.id, src.name, kind, url)), settings=settings)
+    db.flush()
+    db.refresh(src)
+    return src
+
+
 #: Retry-After misprints: twenty digits (a float past any date), and a Unix time in milliseconds
 HUGE_RETRY_AFTERS = ("99999999999999999999", "1733412345000")
 
@@ -239,14 +251,7 @@ def test_a_source_with_a_huge_retry_after_is_polled_again_within_a_day(
     site.add(
         "/feed.xml", "slow down", status=429, content_type="text/plain", headers={"Retry-After": retry_after}
     )
-    src = Source(name="Lente", kind="feed", url=f"{site.base}/feed.xml", owner="media")
-    db.add(src)
-    db.flush()
-    apply_poll(
-        db, poll_source(client, settings, SourceState(src.id, src.name, "feed", src.url)), settings=settings
-    )
-    db.flush()
-    db.refresh(src)
+    src = _polled_source(db, client, settings, f"{site.base}/feed.xml")
     assert (
         src.last_error == "blocked: HTTP 429 Too Many Requests (rate limited)"
         and src.consecutive_failures == 1
@@ -266,14 +271,7 @@ def test_a_feed_whose_etag_holds_a_nul_is_stored_with_its_entries(
         content_type="application/rss+xml",
         headers={"ETag": '"ab\x00cd"', "Last-Modified": "Mon, 10 Feb 2025 12:00:00 GMT\x00"},
     )
-    src = Source(name="Nulle", kind="feed", url=f"{site.base}/feed.xml", owner="media")
-    db.add(src)
-    db.flush()
-    apply_poll(
-        db, poll_source(client, settings, SourceState(src.id, src.name, "feed", src.url)), settings=settings
-    )
-    db.flush()
-    db.refresh(src)
+    src = _polled_source(db, client, settings, f"{site.base}/feed.xml")
     assert src.last_error is None and src.etag == '"abcd"'
     assert src.last_modified == "Mon, 10 Feb 2025 12:00:00 GMT"
     assert db.scalars(select(QueuedUrl.url).where(QueuedUrl.source_id == src.id)).all() == [
@@ -282,6 +280,21 @@ def test_a_feed_whose_etag_holds_a_nul_is_stored_with_its_entries(
 
 
 # --- pages ----------------------------------------------------------------------------------
+
+
+def _poll_and_ingest(site: LocalSite, db: Session, settings: Settings) -> dict[str, str]:
+    """Poll the site's feed /une.xml, then ingest its entries: what became of each URL."""
+    src = Source(name="Une", kind="feed", url=f"{site.base}/une.xml", owner="media")
+    db.add(src)
+    db.flush()
+    with make_client(settings) as client:
+        apply_poll(db, poll_source(client, settings, SourceState(src.id, src.name, "feed", src.url)))
+        return {
+            item.url: apply_ingest(
+                db, process_item(client, settings, item, load_topic()), settings.max_attempts
+            )
+            for item in claim_items(db, 5)
+        }
 
 
 def test_a_removed_article_answered_200_is_a_soft_404_not_an_article(
@@ -302,22 +315,10 @@ def test_a_removed_article_answered_200_is_a_soft_404_not_an_article(
     )
     site.add("/a/1.html", gone)
     site.add("/a/2.html", car)
-    src = Source(name="Une", kind="feed", url=f"{site.base}/une.xml", owner="media")
-    db.add(src)
-    db.flush()
-    with make_client(settings) as client:
-        apply_poll(db, poll_source(client, settings, SourceState(src.id, src.name, "feed", src.url)))
-        done = {
-            item.url: apply_ingest(
-                db, process_item(client, settings, item, load_topic()), settings.max_attempts
-            )
-            for item in claim_items(db, 5)
-        }
+    done = _poll_and_ingest(site, db, settings)
     assert done == {f"{site.base}/a/1.html": "failed", f"{site.base}/a/2.html": "stored"}
-    rows = dict(
-        db.execute(select(QueuedUrl.url, QueuedUrl.reason).where(QueuedUrl.source_id == src.id)).all()
-    )
-    assert rows[f"{site.base}/a/1.html"] == "soft 404: the page's title says 'Page introuvable | Le Parisien'"
+    reason = db.scalar(select(QueuedUrl.reason).where(QueuedUrl.url == f"{site.base}/a/1.html"))
+    assert reason == "soft 404: the page's title says 'Page introuvable | Le Parisien'"
 
 
 def test_an_article_redirected_to_the_home_page_is_gone_not_stored(
@@ -343,17 +344,7 @@ def test_an_article_redirected_to_the_home_page_is_gone_not_stored(
     site.add(
         "/une.xml", rss_feed(site.base, [("Retiré", "a/retire.html", NOW), ("Déplacé", "a/ancien.html", NOW)])
     )
-    src = Source(name="Une", kind="feed", url=f"{site.base}/une.xml", owner="media")
-    db.add(src)
-    db.flush()
-    with make_client(settings) as client:
-        apply_poll(db, poll_source(client, settings, SourceState(src.id, src.name, "feed", src.url)))
-        done = {
-            item.url: apply_ingest(
-                db, process_item(client, settings, item, load_topic()), settings.max_attempts
-            )
-            for item in claim_items(db, 5)
-        }
+    done = _poll_and_ingest(site, db, settings)
     assert done == {f"{site.base}/a/retire.html": "failed", f"{site.base}/a/ancien.html": "stored"}
     reason = db.scalar(select(QueuedUrl.reason).where(QueuedUrl.url == f"{site.base}/a/retire.html"))
     assert reason == f"redirected to the home page {site.base}/: the article is gone"
@@ -370,13 +361,7 @@ def test_a_listing_page_answered_200_as_not_found_is_a_failing_source(
         "<html><head><title>Page introuvable - Renaissance</title></head><body><nav><a href='/'>Accueil</a>"
         "</nav><main><h1>Oups, cette page n'existe pas</h1><p>Erreur 404</p></main></body></html>",
     )
-    src = Source(name="Parti", kind="listing", url=f"{site.base}/actualites", owner="party")
-    db.add(src)
-    db.flush()
-    state = SourceState(src.id, src.name, "listing", src.url)
-    apply_poll(db, poll_source(client, settings, state), settings=settings)
-    db.flush()
-    db.refresh(src)
+    src = _polled_source(db, client, settings, f"{site.base}/actualites", "listing")
     assert src.last_error == "soft 404: the listing page's title says 'Page introuvable - Renaissance'"
     assert src.last_error_class == "permanent" and src.consecutive_failures == 1
 
