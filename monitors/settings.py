@@ -18,14 +18,26 @@ PROJECT_URL = "https://github.com/veille-project/veille"
 SCORE_MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
-def _bool(value: str | None, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
 class SettingsError(ValueError):
     """A ``VEILLE_*`` variable holds a value veille cannot use; the message names it."""
+
+
+#: The words a yes/no setting takes (any case); empty or unset is its default.
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    """A yes/no setting; another word is a :class:`SettingsError` (a typo such as
+    ``VEILLE_RESPECT_ROBOTS=flase`` read as "no" turned robots.txt off without a word)."""
+    raw = (os.environ.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in TRUE_WORDS + FALSE_WORDS:
+        raise SettingsError(
+            f"{name} must be {'/'.join(TRUE_WORDS)} or {'/'.join(FALSE_WORDS)}, got {os.environ[name]!r}"
+        )
+    return raw in TRUE_WORDS
 
 
 #: The longest wait a setting in seconds may ask for: a worker's answer is awaited with poll(2),
@@ -245,7 +257,7 @@ class Settings:
         return cls(
             database_url=os.environ.get("VEILLE_DATABASE_URL") or None,
             data_dir=data_dir,
-            allow_private_network=_bool(os.environ.get("VEILLE_ALLOW_PRIVATE_NETWORK")),
+            allow_private_network=_bool("VEILLE_ALLOW_PRIVATE_NETWORK"),
             contact_url=contact,
             user_agent=agent,
             timeout=timeout,
@@ -255,7 +267,7 @@ class Settings:
             per_host_delay=_float("VEILLE_PER_HOST_DELAY", 1.0),
             max_attempts=_int("VEILLE_MAX_ATTEMPTS", 4, minimum=1),
             batch_size=_int("VEILLE_BATCH_SIZE", 25, minimum=1),
-            respect_robots=_bool(os.environ.get("VEILLE_RESPECT_ROBOTS"), default=True),
+            respect_robots=_bool("VEILLE_RESPECT_ROBOTS", default=True),
             robots_ttl=_float("VEILLE_ROBOTS_TTL", 3600.0),
             max_crawl_delay=_float("VEILLE_MAX_CRAWL_DELAY", 60.0),
             min_poll_interval=low,

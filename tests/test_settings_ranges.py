@@ -185,3 +185,39 @@ def test_every_numeric_setting_is_checked_here_with_the_range_env_example_gives(
         if bound not in blocks[name].replace(",", "") and bound not in header
     ]
     assert unsaid == [], "bounds .env.example does not give"
+
+
+YES_NO = "1/true/yes/on or 0/false/no/off"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("VEILLE_RESPECT_ROBOTS", "flase"), ("VEILLE_ALLOW_PRIVATE_NETWORK", "2")]
+)
+def test_a_yes_no_setting_with_another_word_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, value: str
+) -> None:
+    """Before: any word but 1/true/yes/on read as "no", so VEILLE_RESPECT_ROBOTS=flase turned
+    robots.txt off without a word."""
+    monkeypatch.setenv(name, value)
+    err = _run_stops_at_the_settings(monkeypatch, capsys)
+    assert err == f"veille: error: {name} must be {YES_NO}, got {value!r}\n"
+
+
+def test_the_yes_no_words_env_example_gives_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Either case, blanks around; empty is the default (robots.txt honoured, private
+    addresses refused), as .env.example says."""
+    from tests.test_docs import _example_blocks
+
+    blocks = _example_blocks()
+    for name in ("VEILLE_RESPECT_ROBOTS", "VEILLE_ALLOW_PRIVATE_NETWORK"):
+        assert YES_NO in blocks[name], name
+    words = (("ON", True), (" yes ", True), ("1", True), ("Off", False), ("no", False), ("0", False))
+    for word, meaning in words:
+        monkeypatch.setenv("VEILLE_RESPECT_ROBOTS", word)
+        monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", word)
+        settings = get_settings()
+        assert (settings.respect_robots, settings.allow_private_network) == (meaning, meaning), word
+    monkeypatch.setenv("VEILLE_RESPECT_ROBOTS", "")
+    monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", "")
+    settings = get_settings()
+    assert (settings.respect_robots, settings.allow_private_network) == (True, False)
