@@ -688,3 +688,42 @@ def test_every_view_and_function_a_user_can_query_is_named_in_the_docs(database_
     assert {"articles_with_source", "source_health", "story_outlets", "search_articles"} <= names
     unnamed = sorted(name for name in names if not re.search(rf"\b{name}\b", text))
     assert unnamed == [], "views and functions README and docs/ never name"
+
+
+def test_the_cookbook_gives_every_health_label_of_source_health(database_url: str) -> None:
+    """docs/cookbook.md's table lists the `health` labels of `source_health` a query may meet
+    (`WHERE health <> 'ok'`): the view's own labels and the sources' statuses it passes on.
+    It lacked `blocked` and `on fallback` (migration 0010), which docs/sources.md names."""
+    from monitors.archive.models import SOURCE_STATUSES
+
+    row = next(
+        line
+        for line in (ROOT / "docs" / "cookbook.md").read_text("utf-8").splitlines()
+        if "| `source_health` |" in line
+    )
+    said = set(re.findall(r"`([a-z][a-z ]*)`", row.split("label (", 1)[1].split(")", 1)[0]))
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            definition = conn.scalar(sa.text("SELECT pg_get_viewdef('source_health')"))
+    finally:
+        engine.dispose()
+    labels = set(re.findall(r"(?:THEN|ELSE) '([a-z ]+)'::text", definition))
+    assert "THEN s.status" in definition and {"ok", "blocked"} <= labels
+    assert said == labels | (set(SOURCE_STATUSES) - {"active"})
+
+
+def test_the_cookbooks_table_names_every_view(database_url: str) -> None:
+    """docs/cookbook.md's table is where a user looks up what there is to query: every view
+    `\\dv` lists is a row of it (article_topics_with_source, language_disagreements,
+    stories_by_day and story_outlets were named elsewhere only)."""
+    text = (ROOT / "docs" / "cookbook.md").read_text("utf-8")
+    table = "\n".join(line.split("|")[1] for line in text.splitlines() if line.startswith("| `"))
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            views = set(conn.scalars(sa.text("SELECT viewname FROM pg_views WHERE schemaname = 'public'")))
+    finally:
+        engine.dispose()
+    assert {"source_health", "story_outlets"} <= views
+    assert sorted(v for v in views if f"`{v}`" not in table) == []
