@@ -727,3 +727,13 @@ def test_the_cookbooks_table_names_every_view(database_url: str) -> None:
         engine.dispose()
     assert {"source_health", "story_outlets"} <= views
     assert sorted(v for v in views if f"`{v}`" not in table) == []
+
+
+def test_every_setting_is_named_in_the_guides_too() -> None:
+    """.env.example lists the settings; README or a page of docs/ names each one where its
+    behaviour is told, so that a reader of the page finds the knob (`VEILLE_BATCH_SIZE` and
+    `VEILLE_RESPECT_ROBOTS` were in .env.example alone)."""
+    text = "\n".join(path.read_text("utf-8") for path in GUIDES)
+    read = _read_variables()
+    assert {"VEILLE_BATCH_SIZE", "VEILLE_RESPECT_ROBOTS"} <= read
+    assert sorted(name for name in read if not re.search(rf"\b{name}\b", text)) == []
