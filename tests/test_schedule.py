@@ -163,6 +163,12 @@ def test_sources_commands_table_enable_disable(clean_db: sa.Engine, tmp_path: Pa
         "next_poll",
         "interval",
     ]
+    # README's command table names the columns in their order (it left out failures)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    said = readme.split("those not polled yet marked `new`): ", 1)[1].split(";", 1)[0].split(", ")
+    words = {"last success": "last_success", "new items in 7 days": "new_7d", "next poll": "next_poll"}
+    words |= {"failures (in a row)": "failures", "suggested feeds": "suggested", "last error": "last_error"}
+    assert [words.get(column, column) for column in said] == header
     # listing writes nothing: the file's sources show as new until a run (or enable/disable) adds them
     assert "last_error" in header and "Parti A" in text and "2 sources: 2 new" in text
     with clean_db.connect() as conn:
