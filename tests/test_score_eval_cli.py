@@ -47,17 +47,22 @@ def _run(argv: list[str], stdin: str | None = None) -> tuple[int, str, str]:
 
 
 def test_score_reads_stdin_and_writes_json_lines() -> None:
-    payload = "\n".join(json.dumps(x) for x in LINES) + "\n[1, 2]\n"
+    payload = "\n".join(json.dumps(x) for x in LINES) + "\n[1, 2]\n{'text': 'x'}\n"
     code, out, err = _run(["score"], stdin=payload)
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
-    assert [r.get("id") for r in rows] == ["a", "b", None]
-    a, b, bad = rows
+    assert [r.get("id") for r in rows] == ["a", "b", None, None]
+    a, b, bad, not_json = rows
     assert set(a) >= {"language", "language_confidence", "relevance", "relevant", "relevance_terms"}
     assert (a["language"], a["relevant"]) == ("fr", True)
     assert (b["language"], b["relevant"], b["relevance_terms"]) == ("en", False, [])
     assert bad == {"line": 3, "error": "expected a JSON object"}
-    assert "scored 2 lines, 1 errors" in err
+    # the cause first: what the line is not, then the parser's words (they were alone)
+    assert not_json == {
+        "line": 4,
+        "error": "not JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+    }
+    assert "scored 2 lines, 2 errors" in err
 
 
 def test_score_reads_a_file_with_another_topic(tmp_path: Path) -> None:

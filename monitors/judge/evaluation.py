@@ -331,7 +331,10 @@ def _score_each(
         try:
             # half a surrogate pair escaped alone ("\ud83d") is U+FFFD: as decoded, no output
             # could encode it (it ended the command with a UnicodeEncodeError traceback)
-            record = loads_storable(line)
+            try:
+                record = loads_storable(line)
+            except json.JSONDecodeError as exc:  # say what the line is not, as eval's sets do
+                raise ValueError(f"not JSON: {exc}") from exc
             if not isinstance(record, dict):
                 raise ValueError("expected a JSON object")
             text = record.get("text")
