@@ -737,3 +737,15 @@ def test_every_setting_is_named_in_the_guides_too() -> None:
     read = _read_variables()
     assert {"VEILLE_BATCH_SIZE", "VEILLE_RESPECT_ROBOTS"} <= read
     assert sorted(name for name in read if not re.search(rf"\b{name}\b", text)) == []
+
+
+def test_the_export_fields_the_docs_list_are_the_exports_in_order() -> None:
+    """docs/operating.md, "What `veille export` writes": its table names every field of the
+    export in the order of the CSV header (monitors.archive.export.COLUMNS, the header of an
+    empty export, which tests/test_export.py holds to the records' keys)."""
+    from monitors.archive.export import COLUMNS
+
+    text = (ROOT / "docs" / "operating.md").read_text("utf-8")
+    section = text.split("## What `veille export` writes\n", 1)[1].split("\n## ", 1)[0]
+    cells = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    assert tuple(name for cell in cells for name in re.findall(r"`([a-z_]+)`", cell)) == COLUMNS
