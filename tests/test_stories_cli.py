@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,10 @@ def test_stories_command(
     assert None not in expected
     assert {s["id"]: s["articles"] for s in stories} == expected
     widest = stories[0]
+    # docs/stories.md names each field of --json
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "stories.md").read_text("utf-8")
+    said = doc.split("`--json` prints one object per story", 1)[1].split("\n\n", 1)[0]
+    assert set(re.findall(r"`([a-z_]+)`", said)) == set(widest)
     assert widest["first_publisher"] == "Seeds" and widest["outlets_list"] == ["Seeds"]
     assert widest["parties"] == 1 and widest["media"] == 0 and widest["title"]
 

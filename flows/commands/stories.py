@@ -12,7 +12,7 @@ from flows.commands.common import date_arg, prepare_database, row_count, termina
 EXAMPLE = """example:
   veille stories                              # widest stories first
   veille stories --since 2025-02-10 --topic ai_summit
-  veille stories --json | jq '.outlets'
+  veille stories --json | jq '.outlets_list'  # the outlets' names (.outlets: how many)
 
 A story groups the articles of one news event across outlets and languages (docs/stories.md).
 In psql: SELECT * FROM stories_by_day; SELECT * FROM story_outlets WHERE story_id = 1;
