@@ -47,7 +47,12 @@ def test_stories_command(
     assert main(["stories", "--since", "2100-01-01"]) == 0
     assert capsys.readouterr().out.strip() == "no story yet since 2100-01-01"
     assert main(["stories", "--topic", "nope"]) == 2
-    assert "veille stories: no topic 'nope'" in capsys.readouterr().err
+    # once, cause first (it was "no topic 'nope' (no topic named 'nope' (...))")
+    assert capsys.readouterr().err.startswith("veille stories: no topic named 'nope' (topics in the folder ")
+    assert main(["stories", "--topic", str(tmp_path / "missing.toml")]) == 2
+    assert (
+        capsys.readouterr().err == f"veille stories: {tmp_path / 'missing.toml'}: No such file or directory\n"
+    )
     with pytest.raises(SystemExit) as stop:  # a usage error, exit 2 as the others (was 1)
         main(["stories", "--since", "yesterday"])
     assert stop.value.code == 2

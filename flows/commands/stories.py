@@ -49,13 +49,14 @@ def _shown(when: datetime) -> str:
 def _topic_name(name: str) -> str | None:
     """The name of topic ``name`` (a name in the topic folder, or a TOML file); None, after
     saying why on stderr, when there is no such topic (exit 2, as search, export and feed)."""
+    from flows.cli import _cause_first
     from monitors.judge.topic_schema import TopicError
     from monitors.judge.topic_set import find_topic
 
     try:
         return find_topic(name).name
-    except (TopicError, OSError) as exc:
-        print(f"veille stories: no topic {name!r} ({exc})", file=sys.stderr)
+    except (TopicError, OSError) as exc:  # the cause alone, as score and rescore say it
+        print(f"veille stories: {_cause_first(exc)}", file=sys.stderr)
         return None
 
 
