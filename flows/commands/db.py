@@ -16,10 +16,12 @@ from flows.commands.common import prepare_database
 DB_EXAMPLE = """examples:
   veille db start                      # start the embedded PostgreSQL and keep it up
   psql "$(veille db-url --plain)"      # then any client can use it, between commands too
-  veille db status                     # which database, running/answering or not (exit 1 if not)
+  veille db status                     # which database; the embedded one running or stopped
   veille db stop                       # stop it (veille starts it again when needed)
 
-With VEILLE_DATABASE_URL set, veille uses that server: start and stop have nothing to do.
+With VEILLE_DATABASE_URL set, veille uses that server: start and stop have nothing to do, and
+status says whether it answers (exit 1 if not: a healthcheck). A stopped embedded server is
+no error (exit 0): the next command that needs it starts it.
 """
 
 PSQL_EXAMPLE = """examples:
