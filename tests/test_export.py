@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flows.cli import main
 from monitors.archive.export import on_site_clock
 from tests.site import LocalSite, seed_site, write_sources
+from tests.test_docs import _subparser
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -74,6 +75,15 @@ def test_export_jsonl(site: LocalSite, clean_db: sa.Engine, tmp_path: Path) -> N
     recent = tmp_path / "recent.jsonl"
     assert main(["export", "--since", "2025-01-01", "-o", str(recent)]) == 0
     assert len(recent.read_text(encoding="utf-8").splitlines()) == 4
+    # an undated article counts from its fetch, as --help and docs/operating.md say
+    undated = "UPDATE articles SET published_at = NULL WHERE url LIKE '%lemonde%' RETURNING id"
+    with clean_db.begin() as conn:
+        lemonde_id = conn.scalar(sa.text(undated))
+    assert main(["export", "--since", "2025-01-01", "-o", str(recent)]) == 0
+    ids = [json.loads(line)["id"] for line in recent.read_text(encoding="utf-8").splitlines()]
+    assert len(ids) == 5 and ids[-1] == lemonde_id  # fetched today: last
+    help_text = " ".join(_subparser(["export"])[0].format_help().split())
+    assert "published (else fetched, for an undated article) since DATE" in help_text
     # CSV: the header is the records' keys, in order; with nothing to export, the header alone
     # (README's quickstart on a new archive: a script reading the file still finds its columns)
     table = tmp_path / "all.csv"

@@ -48,7 +48,8 @@ def register(sub: Any) -> None:
         "--since",
         type=date_arg,
         metavar="DATE",
-        help="published since DATE (ISO; local time, VEILLE_LOCAL_TIMEZONE, unless it says)",
+        help="published (else fetched, for an undated article) since DATE (ISO; local time,"
+        " VEILLE_LOCAL_TIMEZONE, unless it says)",
     )
     p.add_argument("--source", metavar="NAME", help="only this source (its name)")
     p.add_argument("--owner", choices=["media", "party"], help="only media or only parties")
