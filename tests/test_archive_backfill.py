@@ -304,7 +304,9 @@ def test_relevant_only_keeps_the_others_as_seen_with_their_score(
             "no Common Crawl crawl covers",
         ),
         ([*WINDOW, "--from", "wayback", "--site", "example.org"], "no source on example.org"),
-        ([*WINDOW, "--site", "liberation.fr"], "go with --from"),
+        # every archive named (ccnews was left out)
+        ([*WINDOW, "--site", "liberation.fr"], "go with --from wayback|commoncrawl|ccnews"),
+        ([*WINDOW, "--relevant-only"], "go with --from wayback|commoncrawl|ccnews"),
         # the archive path plans by site: a --source there was silently ignored
         ([*WINDOW, "--from", "wayback", "--source", "franceinfo"], "--source goes with a sitemap backfill"),
     ],

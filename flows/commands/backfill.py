@@ -19,6 +19,9 @@ from flows.commands.common import (
     print_table,
 )
 
+#: the web archives `--from` reads (the error of a --site without it names each one)
+ARCHIVES = ("wayback", "commoncrawl", "ccnews")
+
 EXAMPLE = """example:
   veille backfill --since 2025-02-01 --until 2025-02-16          # the summit's fortnight
   veille backfill --since 2025-02-01 --source "Parti socialiste"  # one source (repeatable)
@@ -110,7 +113,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--from",
         dest="archive",
-        choices=("wayback", "commoncrawl", "ccnews"),
+        choices=ARCHIVES,
         help="read the past from a web archive (Internet Archive, Common Crawl, or Common Crawl's news"
         " crawl CC-NEWS, whose monthly WARC files are read whole) instead of sitemaps",
     )
@@ -215,7 +218,9 @@ def handle(args: argparse.Namespace) -> int:
 
         return handle_archive(args, until, started)
     if args.site or args.relevant_only:
-        print("veille: error: --site and --relevant-only go with --from wayback|commoncrawl", file=sys.stderr)
+        print(
+            f"veille: error: --site and --relevant-only go with --from {'|'.join(ARCHIVES)}", file=sys.stderr
+        )
         return 2
     with session_scope() as session:
         start = database_now(session)
