@@ -236,8 +236,10 @@ def test_a_blocked_source_moves_to_its_fallback_after_a_streak_and_back(
     assert kinds[-2:] == [("feed", "error"), ("fallback", "ok")]
 
     primary_hits = len(site.hits("/rss.xml"))
+    cause = src.last_error
     src = _poll(db, client, settings, src)  # on the fallback: the primary is left alone, validators sent
     assert len(site.hits("/rss.xml")) == primary_hits
+    assert cause is not None and src.last_error == cause  # the primary URL's cause stays while on it
     assert site.hits("/sitemap-news.xml")[-1]["if_none_match"] == '"news-1"'
 
     # a week later the primary URL is tried again, without the fallback's validators
@@ -251,6 +253,7 @@ def test_a_blocked_source_moves_to_its_fallback_after_a_streak_and_back(
     src = _poll(db, client, settings, src)
     assert site.hits("/rss.xml")[-1]["if_none_match"] is None
     assert src.fallback_since is None and src.blocked_reason is None and src.consecutive_failures == 0
+    assert src.last_error is None  # back on the primary URL, answering: no trouble left
     assert source_rows(db, [src.name])[0]["status"] == "active"
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session
 
 from monitors import workers
@@ -221,3 +222,30 @@ def test_the_connection_is_reused_after_a_small_error_response(site: LocalSite) 
     assert missing.status == 404 and missing.error_class == "permanent"
     assert feed.ok and again.outcome == "not_modified" and after.ok
     assert len({r["peer"] for r in site.log}) == 1  # one TCP connection for the three requests
+
+
+def test_a_clean_poll_clears_the_last_error_and_the_warning_label(db: Session) -> None:
+    """``last_error`` is the source's current trouble: a clean poll after a warning or a failure
+    clears it (``fetch_log`` keeps the history). It stayed, so ``source_health`` labelled a
+    source that had recovered ``warning`` for good, and the cookbook's "what failed" listed it."""
+    src = _src(db, "recovered")
+    warned = _ok(src.id, ["https://example.org/r/1"])
+    warned.warning = "feed read with errors: 1 entry left out"
+    apply_poll(db, warned)
+    assert (src.last_error_class, src.last_error) == ("warning", warned.warning)
+    db.flush()
+    health = "SELECT health FROM source_health WHERE id = :id"
+    assert db.execute(sa_text(health), {"id": src.id}).scalar_one() == "warning"
+    apply_poll(db, _ok(src.id, ["https://example.org/r/2"]))
+    assert (src.last_error_class, src.last_error) == (None, None)
+    db.flush()
+    assert db.execute(sa_text(health), {"id": src.id}).scalar_one() == "ok"
+    gone = FetchResult(src.url, src.url, "error", 503, error_class="transient", reason="HTTP 503")
+    apply_poll(db, PollOutcome(src.id, gone, error_class="transient", error="HTTP 503"))
+    assert (src.last_error_class, src.last_error, src.consecutive_failures) == ("transient", "HTTP 503", 1)
+    apply_poll(db, _ok(src.id, ["https://example.org/r/3"]))
+    assert (src.last_error_class, src.last_error, src.consecutive_failures) == (None, None, 0)
+    db.flush()
+    assert db.execute(sa_text(health), {"id": src.id}).scalar_one() == "ok"
+    logged = db.scalars(select(FetchLog.reason).where(FetchLog.source_id == src.id)).all()
+    assert "HTTP 503" in logged  # the history stays in the log

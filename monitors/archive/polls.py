@@ -495,6 +495,9 @@ def _update_health(
         source.last_error, source.last_error_class = outcome.warning, "warning"
     elif outcome.primary is not None:  # on the fallback now: the primary URL's cause stays visible
         source.last_error, source.last_error_class = outcome.primary.error, outcome.primary.error_class
+    elif not outcome.via_fallback:  # over (fetch_log keeps the history); on the fallback, the
+        # primary URL's cause stays until the primary answers again
+        source.last_error, source.last_error_class = None, None
     if summary.new:
         source.new_items_count += summary.new
         source.last_new_item_at = t
