@@ -64,7 +64,7 @@ def _cause_first(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if argv is None:  # the command itself (tests call main with their own arguments)
-        _end_with_veille()
+        _end_with_veille(args.command)
     # Prefect's temporary server can take longer than its 20 s default on a busy machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -162,13 +162,20 @@ def _end_worker_processes(grace: float = 2.0) -> None:
                 child.join(1.0)
 
 
-def _end_with_veille() -> None:
+#: The commands that store their work as they go: stopped by a signal, the rest of it waits for
+#: the next run. The others only read (or write a file only once complete), and a signal
+#: leaves nothing half done to mention.
+STORING_COMMANDS = frozenset({"run", "serve", "backfill", "rescore"})
+
+
+def _end_with_veille(command: str) -> None:
     """Every process veille starts ends with it (:mod:`flows.reaper`). SIGTERM and SIGINT end
     veille at once (:mod:`flows.signals`): one line on stderr, the flow runs in progress
     marked Interrupted when a Prefect server is there, the exit handlers run (Prefect's
     temporary server and the embedded PostgreSQL are stopped, the watcher ends the worker
     processes), exit code 128 + the signal's number (143, 130); no wait for worker threads
-    inside a request. Claimed queue rows are free again as their holder's connection closes."""
+    inside a request. Claimed queue rows are free again as their holder's connection closes.
+    The line says what is left for the next run only for the :data:`STORING_COMMANDS`."""
     import signal
 
     from flows import reaper, signals
@@ -178,7 +185,8 @@ def _end_with_veille() -> None:
     def stop(signum: int, frame: object) -> None:
         name = signal.Signals(signum).name
         verb = "interrupted" if signum == signal.SIGINT else "terminated"
-        print(f"veille: {verb} by {name}: what was not stored is left for the next run", file=sys.stderr)
+        left = ": what was not stored is left for the next run" if command in STORING_COMMANDS else ""
+        print(f"veille: {verb} by {name}{left}", file=sys.stderr)
         signals.run_hooks(name)
         _exit_now(128 + signum)
 

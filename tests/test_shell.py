@@ -210,6 +210,11 @@ def test_feed_served_over_http(archive: sa.Engine) -> None:
             content = response.read()
         _check_feed(content, archive, 50)
         assert feedparser.parse(content).feed.title == "veille test"
+        head = urllib.request.Request(f"{base}/feed.atom", method="HEAD")
+        with urllib.request.urlopen(head, timeout=10) as response:  # http.server's 501 before
+            assert response.status == 200 and response.read() == b""
+            assert response.headers["content-type"].startswith("application/atom+xml")
+            assert int(response.headers["content-length"]) > 0
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(f"{base}/other", timeout=10)
         assert missing.value.code == 404
@@ -252,6 +257,32 @@ def test_feed_serve_as_the_help_shows(archive: sa.Engine, archive_url: str) -> N
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
     assert proc.returncode in (0, 130)
+
+
+def test_feed_serve_stopped_by_a_signal_says_so_and_nothing_about_a_next_run(archive_url: str) -> None:
+    """`veille feed --serve` stores nothing: stopped by SIGTERM it says it was terminated, not
+    that "what was not stored is left for the next run" (the line of the commands that store
+    as they go, tests/test_serve_signals.py)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "VEILLE_DATABASE_URL": archive_url}
+    code = "import sys; from flows.cli import main; sys.exit(main())"  # as the veille script
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "feed", "--serve", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith(f"serving the feed at http://127.0.0.1:{port}/feed.atom"), line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "veille: terminated by SIGTERM", err
 
 
 def _jq_pipelines() -> list[tuple[str, str, str]]:

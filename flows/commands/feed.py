@@ -79,6 +79,14 @@ def make_server(
             print(f"{self.address_string()} {format % args}", file=sys.stderr)
 
         def do_GET(self) -> None:  # noqa: N802
+            self._answer(body_too=True)
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            """What a GET would answer, without the body (link checkers and feed readers
+            ask it first; http.server answers 501 to a method it does not find)."""
+            self._answer(body_too=False)
+
+        def _answer(self, body_too: bool) -> None:
             if self.path.split("?")[0] not in {FEED_PATH, "/"}:
                 self.send_error(404, f"the feed is at {FEED_PATH}")
                 return
@@ -92,7 +100,8 @@ def make_server(
             self.send_header("Content-Type", "application/atom+xml; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if body_too:
+                self.wfile.write(body)
 
     try:
         server = ThreadingHTTPServer((host, port), Handler)
