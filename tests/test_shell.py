@@ -318,8 +318,19 @@ def test_every_key_a_documented_jq_filter_reads_is_in_the_output(
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()] if "\n" in out.strip() else [json.loads(out)]
     assert records, f"{where}: `{command}` printed nothing"
-    keys = re.findall(r"\.(\w+)", jq)
-    assert keys
+    paths = [re.findall(r"\.(\w+)|\[(\d+)\]", path) for path in jq.strip("'[]").split(",")]
+    assert all(paths)
     for record in records:
-        missing = [k for k in keys if k not in record]
-        assert not missing, f"{where}: `{command} | jq {jq}`: no {missing} in {sorted(record)}"
+        for path in paths:  # each step of the path is there: a key of an object, an index of a list
+            value: object = record
+            for key, index in path:
+                if key:
+                    assert isinstance(value, dict) and key in value, (
+                        f"{where}: `{command} | jq {jq}`: no {key!r} in {value!r:.200}"
+                    )
+                    value = value[key]
+                else:
+                    assert isinstance(value, list) and len(value) > int(index), (
+                        f"{where}: `{command} | jq {jq}`: no [{index}] in {value!r:.200}"
+                    )
+                    value = value[int(index)]

@@ -12,7 +12,7 @@ from flows.commands.common import prepare_database, print_table, unknown_topic
 EXAMPLE = """example:
   veille stats            # tables: totals, by owner, by family, by language, queue, source health, by topic
   veille stats --topic eu_ai_act          # one topic: scored, relevant, by owner, family, language, day
-  veille stats --json | jq .totals
+  veille stats --json | jq '.totals[0].articles'  # each section a list of rows, as its table
 """
 
 TITLES = {
@@ -31,7 +31,12 @@ def register(sub: Any) -> None:
     from flows.cli import formatter
 
     p = sub.add_parser("stats", help="archive statistics", epilog=EXAMPLE, formatter_class=formatter)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: a key per section, each a list of rows as its table prints them"
+        " (totals is one row)",
+    )
     p.add_argument(
         "--topic",
         metavar="NAME",
