@@ -66,6 +66,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/archive_scale.py`: siblings are bench.*
     sys.path.insert(0, str(ROOT))
+from bench.arguments import positive_int, positive_ints  # noqa: E402
 from bench.ingest import ADMIN_URL, CORPUS_DIR, load_pages  # noqa: E402
 from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
 
@@ -434,14 +435,14 @@ def main() -> None:
     import sqlalchemy as sa
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="10000,100000,1000000")
-    ap.add_argument("--rounds", type=int, default=2, help="timed rounds per size, after one untimed")
+    ap.add_argument("--sizes", type=positive_ints, default="10000,100000,1000000")
+    ap.add_argument("--rounds", type=positive_int, default=2, help="timed rounds per size, after one untimed")
     ap.add_argument(
         "--nice", type=int, default=0, help="niceness of this process and of its PostgreSQL backends"
     )
     ap.add_argument(
         "--per-day",
-        type=int,
+        type=positive_int,
         default=1400,
         help="generated articles a day (a year of the default sources: about 500k)",
     )
@@ -450,7 +451,7 @@ def main() -> None:
     ap.add_argument("--articles-cache", type=Path, help="keep the analysed corpus articles in this file")
     args = ap.parse_args()
     unwind_on_sigterm()  # so the `finally` below drops the scratch database
-    sizes = sorted(int(s) for s in args.sizes.split(","))
+    sizes = sorted(args.sizes)
     if args.nice:
         os.nice(args.nice)
 

@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.arguments import non_negative_int, positive_float, positive_int  # noqa: E402
 from bench.poll import create_database, drop_database  # noqa: E402 - the same scratch database as bench/poll.py
 from bench.unwind import unwind_on_sigterm  # noqa: E402
 
@@ -248,15 +249,21 @@ def cpu_seconds() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--pages", type=int, default=10_000)
-    parser.add_argument("--feeds", type=int, default=20, help="feeds listing the live pages")
+    parser.add_argument("--pages", type=positive_int, default=10_000)
+    parser.add_argument("--feeds", type=positive_int, default=20, help="feeds listing the live pages")
     parser.add_argument(
-        "--rounds", type=int, default=5, help="rounds of pages/rounds pages, the paths' order alternating"
+        "--rounds",
+        type=positive_int,
+        default=5,
+        help="rounds of pages/rounds pages, the paths' order alternating",
     )
     parser.add_argument(
-        "--warmup", type=int, default=200, help="pages each path reads once, untimed, before the rounds"
+        "--warmup",
+        type=non_negative_int,
+        default=200,
+        help="pages each path reads once, untimed, before the rounds",
     )
-    parser.add_argument("--target", type=float, default=0.90)
+    parser.add_argument("--target", type=positive_float, default=0.90)
     args = parser.parse_args(argv)
     rounds = max(1, args.rounds)
     if args.feeds < rounds or args.feeds % rounds or args.pages % args.feeds:

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.arguments import non_negative_int, positive_int, positive_ints  # noqa: E402
 from monitors.group import copies  # noqa: E402
 
 
@@ -60,11 +61,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="1000,5000,20000,30000", help="words per text")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--uncapped-up-to", type=int, default=20_000, metavar="WORDS")
+    parser.add_argument("--sizes", type=positive_ints, default="1000,5000,20000,30000", help="words per text")
+    parser.add_argument("--repeat", type=positive_int, default=3)
+    parser.add_argument("--uncapped-up-to", type=non_negative_int, default=20_000, metavar="WORDS")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = args.sizes
     cap = copies.MAX_ORDERED_WORDS
     print(f"MAX_ORDERED_WORDS = {cap}; median of {args.repeat} comparisons per pair")
     worst = 0.0

@@ -54,6 +54,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.arguments import non_negative_int, positive_float, positive_int, positive_ints  # noqa: E402
 from bench.stages import CORPUS_DIR, build_page  # noqa: E402
 from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
 from monitors.group.dedup import (  # noqa: E402
@@ -350,14 +351,21 @@ def extraction_baselines(repeat: int, corpus: Path) -> dict[str, tuple[float, fl
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--admin-url", default=os.environ.get("VEILLE_BENCH_ADMIN_URL", ADMIN_URL))
-    parser.add_argument("--sizes", default="10000,100000,1000000", help="archive sizes, ascending")
-    parser.add_argument("--probes", type=int, default=200, help="timed probe articles per size")
     parser.add_argument(
-        "--warmup", type=int, default=1000, help="untimed probe articles stored first at each size"
+        "--sizes", type=positive_ints, default="10000,100000,1000000", help="archive sizes, ascending"
     )
-    parser.add_argument("--repeat", type=int, default=20, help="repetitions for the extraction baseline")
-    parser.add_argument("--ratio-target", type=float, default=2.0)
-    parser.add_argument("--stage-target", type=float, default=0.10)
+    parser.add_argument("--probes", type=positive_int, default=200, help="timed probe articles per size")
+    parser.add_argument(
+        "--warmup",
+        type=non_negative_int,
+        default=1000,
+        help="untimed probe articles stored first at each size",
+    )
+    parser.add_argument(
+        "--repeat", type=positive_int, default=20, help="repetitions for the extraction baseline"
+    )
+    parser.add_argument("--ratio-target", type=positive_float, default=2.0)
+    parser.add_argument("--stage-target", type=positive_float, default=0.10)
     parser.add_argument(
         "--corpus",
         type=Path,
@@ -366,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     unwind_on_sigterm()  # so the `finally` below drops the scratch database
-    sizes = sorted(int(s) for s in args.sizes.split(","))
+    sizes = sorted(args.sizes)
 
     from monitors.archive.db import migrate
 

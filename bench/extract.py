@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.arguments import positive_float, positive_int  # noqa: E402
 from monitors.judge.extract import TRAFILATURA_OPTIONS  # noqa: E402
 from monitors.judge.extract_eval import (  # noqa: E402
     PARTS,
@@ -74,8 +75,8 @@ def _cpu(fn: Callable[[], object]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="folder with pages/ and expected.json")
-    parser.add_argument("--repeat", type=int, default=5, help="timed repetitions per page")
-    parser.add_argument("--max-ratio", type=float, default=1.2, help="target: veille / bare time")
+    parser.add_argument("--repeat", type=positive_int, default=5, help="timed repetitions per page")
+    parser.add_argument("--max-ratio", type=positive_float, default=1.2, help="target: veille / bare time")
     parser.add_argument("--show-misses", choices=["dev", "held-out", "all"], help="print title/date misses")
     args = parser.parse_args(argv)
     try:

@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/fetch_probe.py`: siblings are bench.*
     sys.path.insert(0, str(ROOT))
 
+from bench.arguments import positive_float, positive_int  # noqa: E402
 from bench.poll import _cpu_seconds, host, serve  # noqa: E402  (bench/poll.py's server)
 from bench.unwind import unwind_on_sigterm  # noqa: E402
 
@@ -285,12 +286,12 @@ def available(name: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sources", type=int, default=1000)
+    parser.add_argument("--sources", type=positive_int, default=1000)
     parser.add_argument(
-        "--latency", type=float, default=0.05, help="seconds each feed waits before answering"
+        "--latency", type=positive_float, default=0.05, help="seconds each feed waits before answering"
     )
-    parser.add_argument("--items", type=int, default=10, help="entries per feed")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--items", type=positive_int, default=10, help="entries per feed")
+    parser.add_argument("--repeat", type=positive_int, default=3)
     parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated: " + ", ".join(PATHS))
     args = parser.parse_args(argv)
     unwind_on_sigterm()  # so the `finally` below stops the server

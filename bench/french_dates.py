@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.arguments import positive_int  # noqa: E402
 from monitors.dates import french_date, local_zone  # noqa: E402
 
 #: dates as French feeds and sitemaps write them (made up, not copied from any site)
@@ -54,7 +55,7 @@ def _per_date(read: object, rounds: int, repeat: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=positive_int, default=5)
     args = parser.parse_args(argv)
     start = time.perf_counter()
     from dateparser import DateDataParser

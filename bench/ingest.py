@@ -58,11 +58,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/ingest.py`: siblings are bench.*
     sys.path.insert(0, str(ROOT))
 
+from bench.arguments import positive_float, positive_int  # noqa: E402
 from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
+from monitors.judge.extract_eval import shared_corpus_dir  # noqa: E402
 
-CORPUS_DIR = ROOT.parent / "shared" / "corpus" / "pages"
-if not CORPUS_DIR.is_dir():
-    CORPUS_DIR = Path("/work/shared/corpus/pages")
+#: The shared corpus's real pages, found as bench/extract.py and `veille eval --extraction` find it.
+CORPUS_DIR = (shared_corpus_dir(ROOT) or ROOT.parent / "shared" / "corpus") / "pages"
 ADMIN_URL = os.environ.get("VEILLE_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 VEILLE = [sys.executable, "-m", "flows.cli"]
 
@@ -329,16 +330,16 @@ def quality(pages: list[tuple[str, bytes]], corpus: Path, base: str, tmp: str, k
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=positive_int, default=3)
     ap.add_argument("--corpus", type=Path, default=CORPUS_DIR)
-    ap.add_argument("--pages", type=int, default=None, help="use only the first N pages")
+    ap.add_argument("--pages", type=positive_int, default=None, help="use only the first N pages")
     ap.add_argument("--keep-db", action="store_true", help="do not drop the scratch databases")
     ap.add_argument(
         "--cold",
         action="store_true",
         help="let the timed run migrate its new database (default: `veille migrate` first, untimed)",
     )
-    ap.add_argument("--target", type=float, default=0.85)
+    ap.add_argument("--target", type=positive_float, default=0.85)
     ap.add_argument(
         "--workers",
         default=None,

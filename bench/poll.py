@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.arguments import positive_float, positive_int  # noqa: E402
 from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
 
 ADMIN_URL = os.environ.get("VEILLE_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -394,15 +395,15 @@ def run_direct_cycle(sources_file: str) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--feeds", type=positive_int, default=1000)
     parser.add_argument(
-        "--latency", type=float, default=0.05, help="seconds each feed waits before answering"
+        "--latency", type=positive_float, default=0.05, help="seconds each feed waits before answering"
     )
-    parser.add_argument("--items", type=int, default=10, help="entries per feed")
+    parser.add_argument("--items", type=positive_int, default=10, help="entries per feed")
     parser.add_argument(
         "--paths", default="library,direct,flow", help="comma-separated: library, direct, flow"
     )
-    parser.add_argument("--target", type=float, default=1.5)
+    parser.add_argument("--target", type=positive_float, default=1.5)
     args = parser.parse_args(argv)
     unwind_on_sigterm()  # so the `finally` below drops the database and stops the server
 

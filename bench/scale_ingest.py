@@ -32,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/scale_ingest.py`: siblings are bench.*
     sys.path.insert(0, str(ROOT))
+from bench.arguments import positive_int, positive_ints  # noqa: E402
 from bench.ingest import (  # noqa: E402
     CORPUS_DIR,
     VEILLE,
@@ -144,8 +145,8 @@ def main() -> None:
     import sqlalchemy as sa
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--total", type=int, default=100_000)
-    ap.add_argument("--checkpoints", default="10000,50000,100000")
+    ap.add_argument("--total", type=positive_int, default=100_000)
+    ap.add_argument("--checkpoints", type=positive_ints, default="10000,50000,100000")
     ap.add_argument("--corpus", type=Path, default=CORPUS_DIR)
     ap.add_argument("--keep-db", action="store_true")
     ap.add_argument(
@@ -153,7 +154,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     unwind_on_sigterm()  # so the clean-up below stops veille run and the server, drops the database
-    checkpoints = sorted(int(c) for c in args.checkpoints.split(",") if int(c) <= args.total)
+    checkpoints = sorted(c for c in args.checkpoints if c <= args.total)
 
     ctx = mp.get_context("spawn")
     port, ready = ctx.Value("i", 0), ctx.Event()

@@ -40,6 +40,7 @@ if str(ROOT) not in sys.path:  # run as `python bench/search.py`: siblings are b
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.arguments import positive_int  # noqa: E402
 from bench.ingest import ADMIN_URL  # noqa: E402
 from bench.unwind import scratch_database, unwind_on_sigterm  # noqa: E402
 
@@ -171,8 +172,8 @@ def compare(conn: sa.Connection, queries: list[str], repeat: int) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--articles", type=int, default=2000)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--articles", type=positive_int, default=2000)
+    ap.add_argument("--repeat", type=positive_int, default=5)
     ap.add_argument("--queries", default="sommet,sommet IA Elysée")
     args = ap.parse_args()
     unwind_on_sigterm()  # so the scratch database is dropped on SIGTERM too

@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:  # run as `python bench/sitemaps_read.py`: sibling
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.arguments import positive_int  # noqa: E402
 from bench.ingest import ADMIN_URL  # noqa: E402
 from bench.unwind import scratch_database, unwind_on_sigterm  # noqa: E402
 
@@ -129,11 +130,11 @@ def plan(engine: sa.Engine) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=2_000_000)
-    ap.add_argument("--sources", type=int, default=400)
-    ap.add_argument("--days", type=int, default=180)
+    ap.add_argument("--rows", type=positive_int, default=2_000_000)
+    ap.add_argument("--sources", type=positive_int, default=400)
+    ap.add_argument("--days", type=positive_int, default=180)
     ap.add_argument("--child-share", type=float, default=0.02)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=positive_int, default=5)
     args = ap.parse_args()
     unwind_on_sigterm()  # so the scratch database is dropped on SIGTERM too
     with scratch_database(ADMIN_URL, "veille_bench_sitemaps") as url:

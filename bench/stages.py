@@ -29,16 +29,20 @@ from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The shared corpus's real pages (outside the repository), used by the benches when present.
-CORPUS_DIR = ROOT.parent / "shared" / "corpus" / "pages"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.arguments import positive_float, positive_int  # noqa: E402
 from monitors.judge.extract import TRAFILATURA_OPTIONS, Extracted, extract_article  # noqa: E402
+from monitors.judge.extract_eval import shared_corpus_dir  # noqa: E402
 from monitors.judge.language import NGRAM_SUMS, detect_language  # noqa: E402
 from monitors.judge.relevance import score_relevance  # noqa: E402
 from monitors.judge.topic import Topic  # noqa: E402
 from monitors.judge.topic_set import load_topics  # noqa: E402
+
+#: The shared corpus's real pages (outside the repository), used by the benches when present;
+#: found as bench/extract.py and `veille eval --extraction` find it.
+CORPUS_DIR = (shared_corpus_dir(ROOT) or ROOT.parent / "shared" / "corpus") / "pages"
 
 CHROME_TOP = """<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>{title}</title>
 </head><body><header><nav><ul><li><a href="/">Accueil</a></li><li><a href="/politique">Politique
@@ -67,8 +71,8 @@ def _time(fn: Callable[[], object]) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seeds", type=Path, default=ROOT / "seeds")
-    parser.add_argument("--repeat", type=int, default=20, help="repetitions per article")
-    parser.add_argument("--target", type=float, default=0.15, help="max scoring/extraction")
+    parser.add_argument("--repeat", type=positive_int, default=20, help="repetitions per article")
+    parser.add_argument("--target", type=positive_float, default=0.15, help="max scoring/extraction")
     parser.add_argument(
         "--corpus",
         type=Path,

@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.arguments import positive_int  # noqa: E402
 from bench.unwind import create_scratch_db, run, unwind_on_sigterm  # noqa: E402
 
 ADMIN_URL = os.environ.get("VEILLE_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -124,7 +125,7 @@ def start_prefect_server(env: dict[str, str], home: Path) -> tuple[subprocess.Po
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=positive_int, default=3)
     ap.add_argument("--skip", default="", help="comma-separated: embedded, server, api")
     args = ap.parse_args()
     unwind_on_sigterm()  # so the `finally` below stops the children and drops the database

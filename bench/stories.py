@@ -50,6 +50,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.arguments import non_negative_int, positive_float, positive_int, positive_ints  # noqa: E402
 from bench.unwind import create_scratch_db, unwind_on_sigterm  # noqa: E402
 from monitors.group.dedup import signature  # noqa: E402
 from monitors.group.neardup import link_and_index  # noqa: E402
@@ -217,14 +218,16 @@ def _rss_mb() -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--admin-url", default=os.environ.get("VEILLE_BENCH_ADMIN_URL", ADMIN_URL))
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--probes", type=int, default=200)
-    parser.add_argument("--per-day", type=int, default=1400)
-    parser.add_argument("--long", type=int, default=100000, help="articles of the memory run (0: none)")
-    parser.add_argument("--target-ms", type=float, default=5.0)
+    parser.add_argument("--sizes", type=positive_ints, default="10000,100000,1000000")
+    parser.add_argument("--probes", type=positive_int, default=200)
+    parser.add_argument("--per-day", type=positive_int, default=1400)
+    parser.add_argument(
+        "--long", type=non_negative_int, default=100000, help="articles of the memory run (0: none)"
+    )
+    parser.add_argument("--target-ms", type=positive_float, default=5.0)
     args = parser.parse_args(argv)
     unwind_on_sigterm()  # so the `finally` below drops the scratch database
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = args.sizes
     name = f"veille_bench_stories_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
     create_scratch_db(admin, name)

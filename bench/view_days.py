@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:  # run as `python bench/view_days.py`: siblings ar
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.arguments import positive_int  # noqa: E402
 from bench.ingest import ADMIN_URL  # noqa: E402
 from bench.unwind import scratch_database, unwind_on_sigterm  # noqa: E402
 
@@ -104,8 +105,8 @@ def timed(engine: sa.Engine, sql: str, repeat: int) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--articles", type=int, default=300_000)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--articles", type=positive_int, default=300_000)
+    ap.add_argument("--repeat", type=positive_int, default=5)
     args = ap.parse_args()
     unwind_on_sigterm()  # so the scratch database is dropped on SIGTERM too
     local_clock = importlib.import_module("migrations.versions.0025_local_clock_views")

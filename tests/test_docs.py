@@ -655,13 +655,15 @@ def test_the_figures_of_veilles_limits_in_the_docs_are_the_codes() -> None:
 
 
 def test_bench_readme_lists_every_bench() -> None:
-    """bench/README.md's table has a row per bench script (bench/unwind.py is no bench: the
-    paragraph above the table describes it), and no row for a script that is gone."""
+    """bench/README.md's table has a row per bench script (bench/unwind.py and
+    bench/arguments.py are no benches: the paragraphs above the table describe them), and no
+    row for a script that is gone."""
     text = (ROOT / "bench" / "README.md").read_text("utf-8")
     rows = set(re.findall(r"^\| `(bench/\w+\.py)` \|", text, flags=re.M))
     scripts = {p.relative_to(ROOT).as_posix() for p in (ROOT / "bench").glob("*.py")}
     assert "`bench/unwind.py`" in text.split("| bench |", 1)[0]
-    assert rows == scripts - {"bench/unwind.py", "bench/__init__.py"}
+    assert "`bench/arguments.py`" in text.split("| bench |", 1)[0]
+    assert rows == scripts - {"bench/unwind.py", "bench/arguments.py", "bench/__init__.py"}
 
 
 QUERYABLE = sa.text(
