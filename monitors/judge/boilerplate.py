@@ -36,26 +36,40 @@ def site_of(url: str) -> str:
     return host.removeprefix("www.")
 
 
+#: A run of characters that are not alphanumeric (``str.isalnum``): ``[\W_]`` matches exactly
+#: those (checked over every code point), in one C scan instead of a Python test per character.
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _norm(line: str) -> str:
     folded = unicodedata.normalize("NFKC", line).casefold()
-    return " ".join("".join(ch if ch.isalnum() else " " for ch in folded).split())
+    return " ".join(_NOT_ALNUM.sub(" ", folded).split())
+
+
+def _digest(normed: str) -> int:
+    digest = hashlib.blake2b(normed.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def fingerprint(line: str) -> int:
     """A signed 64-bit fingerprint of a block, blind to case, punctuation and spacing."""
-    digest = hashlib.blake2b(_norm(line).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return _digest(_norm(line))
+
+
+def block_fingerprint(line: str) -> int | None:
+    """The fingerprint of a line that could be boilerplate (short enough, with some letters),
+    else None."""
+    s = line.strip()
+    if not 2 <= len(s) <= MAX_BLOCK_CHARS:
+        return None
+    normed = _norm(s)
+    return _digest(normed) if normed else None
 
 
 def block_fingerprints(text: str) -> list[int]:
     """The distinct fingerprints of a text's blocks that could be boilerplate (short enough,
     with some letters), sorted (the database takes their row locks in that order)."""
-    out = set()
-    for line in text.split("\n"):
-        s = line.strip()
-        if 2 <= len(s) <= MAX_BLOCK_CHARS and _norm(s):
-            out.add(fingerprint(s))
-    return sorted(out)
+    return sorted({fp for line in text.split("\n") if (fp := block_fingerprint(line)) is not None})
 
 
 def title_segments(title: str | None) -> list[str]:

@@ -18,7 +18,7 @@ from html import escape as html_escape
 from typing import Any
 
 from monitors.collect.encoding import decode_html, storable
-from monitors.judge.boilerplate import SiteProfile, block_fingerprints, remove_known, title_segments
+from monitors.judge.boilerplate import SiteProfile, block_fingerprint, remove_known, title_segments
 from monitors.judge.cleanup import clean_lines, find_lead
 from monitors.judge.metadata import choose_dates, choose_title, read_page, site_keys
 from monitors.judge.not_found import ARTICLE_MIN_WORDS, soft_404
@@ -102,12 +102,6 @@ def _parse_date(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _block(line: str) -> int | None:
-    """The fingerprint of a line that could be boilerplate, else None."""
-    fps = block_fingerprints(line)
-    return fps[0] if fps else None
 
 
 #: How the pipeline calls trafilatura (bench/stages.py times the same call).
@@ -416,7 +410,7 @@ def extract_article(
     )
     if removed:
         evidence["removed_lines"] = removed
-    blocks = {fp: line for line in text.split("\n") if (fp := _block(line)) is not None}
+    blocks = {fp: line for line in text.split("\n") if (fp := block_fingerprint(line)) is not None}
     learned = remove_known(text, site)
     text = learned.text
     if learned.removed:
@@ -427,11 +421,12 @@ def extract_article(
     if lead:
         text = f"{lead}\n{text}"
         evidence["lead_restored"] = True
-    text, access = check_access(text, meta.accessible_for_free, page_notice(tree, decoded))
+    lowered = decoded.lower()  # the page notice's words and the French date phrases look in it
+    text, access = check_access(text, meta.accessible_for_free, page_notice(tree, decoded, lowered))
     if limit:  # the text stops where the parser did
         access.truncated = True
         access.reasons.append(f"HTML parser limit: {limit}")
-    dates = choose_dates(meta, decoded, url, doc.date, now=now, tree=tree, text=text)
+    dates = choose_dates(meta, decoded, url, doc.date, now=now, tree=tree, text=text, lowered=lowered)
     evidence.update(dates.evidence)
     return Extracted(
         text=text,

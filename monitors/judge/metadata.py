@@ -37,6 +37,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 from monitors.collect.encoding import loads_storable, storable
@@ -420,14 +421,20 @@ def dateline(text: str) -> datetime | None:
     return None
 
 
+#: The body and its elements with a class or an id, in page order.
+_LABELLED = etree.XPath("descendant-or-self::*[@class or @id]")
+
+
 def _date_texts(tree: HtmlElement) -> Iterator[str]:
     """The texts of the elements whose class or id says they show the article's date, in page
     order: not a comment's, not an update's ("mod_datetime", "updated"), not a link."""
     body = tree.find("body")
     if body is None:
         return
-    for el in body.iter():  # a generator: the walk stops at the first date found
-        if not isinstance(el.tag, str) or el.tag in {"script", "style", "a", "option"}:
+    # only elements with a class or an id can say so (the label of the others is blank); the
+    # walk stops at the first date found
+    for el in _LABELLED(body):
+        if el.tag in {"script", "style", "a", "option"}:
             continue
         label = _label(el)
         if not _DATE_CLASS.search(label) or _COMMENT.search(label) or _MODIFIED_CLASS.search(label):
@@ -504,10 +511,12 @@ _PUBLISHED_WORDS = ("publié", "mis en ligne", "posté", "paru")
 _MODIFIED_WORDS = ("mis à jour", "mise à jour", "modifié", "actualisé")
 
 
-def _phrase(pattern: re.Pattern[str], html: str, words: tuple[str, ...]) -> re.Match[str] | None:
-    """The first French date phrase, tried only where one of its words occurs (a scan of the
-    whole page with the full pattern costs more than trafilatura's own date search)."""
-    lowered = html.lower()
+def _phrase(
+    pattern: re.Pattern[str], html: str, words: tuple[str, ...], lowered: str
+) -> re.Match[str] | None:
+    """The first French date phrase, tried only where one of its words occurs in ``lowered``
+    (``html.lower()``; a scan of the whole page with the full pattern costs more than
+    trafilatura's own date search)."""
     positions: list[int] = []
     for word in words:
         at = lowered.find(word)
@@ -642,8 +651,10 @@ def choose_dates(
     now: datetime | None = None,
     tree: HtmlElement | None = None,
     text: str = "",
+    lowered: str | None = None,
 ) -> Dates:
-    """Publication and modification dates with the evidence of every candidate."""
+    """Publication and modification dates with the evidence of every candidate. ``lowered``
+    is ``html.lower()`` when the caller has it (the page is lowercased once)."""
     now = now or datetime.now(UTC)
     found: list[tuple[str, datetime, int]] = []
     rejected: list[dict[str, str]] = []
@@ -669,7 +680,10 @@ def choose_dates(
     for source, raw in meta.published:
         consider(source, parse_date(raw), found, raw)
     head = html[:300_000]
-    m = _phrase(_FR_PUBLISHED, head, _PUBLISHED_WORDS)
+    # the first 300,000 characters' lowercase copy (str.lower reads a final sigma by what
+    # follows it, so the whole page's copy cut there is not it when the page is longer)
+    head_lowered = lowered if lowered is not None and head is html else head.lower()
+    m = _phrase(_FR_PUBLISHED, head, _PUBLISHED_WORDS, head_lowered)
     if m:
         consider("phrase publié le", _from_phrase(m), found, _phrase_text(m))
     if url:
@@ -697,7 +711,7 @@ def choose_dates(
     modified: list[tuple[str, datetime, int]] = []
     for source, raw in meta.modified:
         consider(source, parse_date(raw), modified, raw)
-    m = _phrase(_FR_MODIFIED, head, _MODIFIED_WORDS)
+    m = _phrase(_FR_MODIFIED, head, _MODIFIED_WORDS, head_lowered)
     if m:
         consider("phrase mis à jour le", _from_phrase(m), modified, _phrase_text(m))
 
