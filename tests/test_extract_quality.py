@@ -253,6 +253,22 @@ def test_le_monde_seed_notice_is_flagged_and_removed() -> None:
     assert "Il vous reste" not in art.text and "abonnés" not in art.text.splitlines()[-1]
 
 
+@pytest.mark.parametrize("whose", ["cet ", "l'", "l’"])
+def test_a_notice_of_the_share_left_alone_is_a_paywall(whose: str) -> None:
+    """"Il vous reste 60 % de cet article à lire." on its own line, without the "réservée aux
+    abonnés" sentence that follows it on some sites: the pattern asked "cetarticle"."""
+    lines = [
+        "Premier paragraphe de l'article, qui raconte le sommet et ses invités en quelques phrases.",
+        "Deuxième paragraphe, sur les annonces du président et les réactions des ONG présentes.",
+        f"Il vous reste 60 % de {whose}article à lire.",
+    ]
+    body = "".join(f"<p>{line}</p>" for line in lines)
+    art = extract_article(page(body=body), "https://www.example.fr/article/x.html", now=NOW)
+    assert art.paywalled and art.truncated, art.access_reasons
+    assert art.access_reasons[0].startswith("notice: Il vous reste 60 %"), art.access_reasons
+    assert "Il vous reste" not in art.text
+
+
 def test_is_accessible_for_free_false_flags_a_paywall() -> None:
     head = ld(headline="Titre", isAccessibleForFree=False)
     art = extract_article(page(head), URL, now=NOW)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from lxml.html import HtmlElement
 
 _NOTICE_LINES = [
-    r"il vous reste \d+(?:[.,]\d+)?\s*%\s*de (?:cet|l['’])article à lire",
+    r"il vous reste \d+(?:[.,]\d+)?\s*%\s*de (?:cet |l['’])article à lire",
     r"la suite (?:de cet article )?est réservée aux (?:abonnés|adhérents)",
     r"(?:cet )?article (?:est )?réservé aux abonnés",
     r"(?:contenu|article|réservé) (?:réservé )?(?:aux )?abonnés",
@@ -39,7 +39,7 @@ _NOTICE = re.compile(r"(?:" + "|".join(_NOTICE_LINES) + r")", re.I)
 #: Notices that speak of *this* article ("the rest of this article"), trusted anywhere in the
 #: page; a bare "réservé aux abonnés" outside the text may be the badge of another article.
 _STRONG = re.compile(
-    r"il vous reste \d+(?:[.,]\d+)?\s*%\s*de (?:cet|l['’])article|la suite (?:de cet article )?est réservée"
+    r"il vous reste \d+(?:[.,]\d+)?\s*%\s*de (?:cet |l['’])article|la suite (?:de cet article )?est réservée"
     r"|(?:subscribe|log in|sign in) to (?:continue|keep) reading"
     r"|continue reading,? (?:please )?(?:subscribe|log in)"
     r"|dieser (?:artikel|beitrag) ist (?:nur )?(?:für|exklusiv für) abonnenten",
