@@ -255,8 +255,9 @@ def test_le_monde_seed_notice_is_flagged_and_removed() -> None:
 
 @pytest.mark.parametrize("whose", ["cet ", "l'", "l’"])
 def test_a_notice_of_the_share_left_alone_is_a_paywall(whose: str) -> None:
-    """ "Il vous reste 60 % de cet article à lire." on its own line, without the "réservée aux
-    abonnés" sentence that follows it on some sites: the pattern asked "cetarticle"."""
+    """A notice "Il vous reste 60 % de cet article à lire." on its own line, without the
+    "réservée aux abonnés" sentence that follows it on some sites (the pattern read
+    "cetarticle")."""
     lines = [
         "Premier paragraphe de l'article, qui raconte le sommet et ses invités en quelques phrases.",
         "Deuxième paragraphe, sur les annonces du président et les réactions des ONG présentes.",
