@@ -29,7 +29,7 @@ from flows.outcome import RunOutcome, bad_entries_problem
 from flows.pipeline import _cause, _run_id, reset_runtime, runtime, skipped_entries, transient_task
 from monitors.archive.articles import store_or_fail
 from monitors.archive.db import ensure_schema, get_engine, session_scope
-from monitors.collect import archives as ar
+from monitors.collect.archives import ccnews as ar
 from monitors.collect.backfill_jobs import (
     ALL_SITES,
     BackfillError,

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from monitors.collect import archives as ar
+from monitors.collect.archives import ccnews as ar
 from monitors.collect.http import make_client
 from monitors.settings import get_settings
 from tests.fake_archives import FakeArchives, seed_snapshots, seed_sources

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitors.collect.archives import (
+from monitors.collect.archives.ccnews import (
     WAYBACK_FIELDS,
     crawls_covering,
     parse_cdx_time,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from monitors.collect import archives as ar
+from monitors.collect.archives import ccnews as ar
 from monitors.collect.http import make_client
 from monitors.settings import get_settings
 from tests.fake_archives import FakeArchives, Snapshot, original_url, seed_snapshots, seed_sources
