@@ -29,7 +29,26 @@ from flows.outcome import RunOutcome, bad_entries_problem
 from flows.pipeline import _cause, _run_id, reset_runtime, runtime, skipped_entries, transient_task
 from monitors.archive.articles import store_or_fail
 from monitors.archive.db import ensure_schema, get_engine, session_scope
-from monitors.collect.archives import ccnews as ar
+from monitors.collect.archives.captures import fetch_capture
+from monitors.collect.archives.ccnews import WarcStream, ccnews_month, ccnews_months, files_covering
+from monitors.collect.archives.common import (
+    ARCHIVE_NAMES,
+    ARCHIVES,
+    CCNEWS,
+    COMMONCRAWL,
+    WAYBACK,
+    ArchiveError,
+    Capture,
+    throttles,
+)
+from monitors.collect.archives.commoncrawl import (
+    Crawl,
+    commoncrawl_crawls,
+    commoncrawl_num_pages,
+    commoncrawl_page,
+    crawls_covering,
+)
+from monitors.collect.archives.wayback import wayback_page
 from monitors.collect.backfill_jobs import (
     ALL_SITES,
     BackfillError,
@@ -74,7 +93,7 @@ def archive_throttle(archive: str) -> HostThrottle:
     """The process's throttle for an archive (its rate limit, shared by all jobs)."""
     with _throttles_lock:
         if not _throttles:
-            _throttles.update(ar.throttles(runtime().settings))
+            _throttles.update(throttles(runtime().settings))
         return _throttles[archive]
 
 
@@ -83,7 +102,7 @@ class Plan(NamedTuple):
     sources file it leaves out (:func:`plan`)."""
 
     jobs: list[int]
-    crawls: list[ar.Crawl]
+    crawls: list[Crawl]
     sites: list[Site]
     bad: list[BadEntry]
 
@@ -111,24 +130,24 @@ def plan(
     and create (or find again) the backfill's jobs; with Common Crawl, also the crawls that
     cover the window; the sites; and the file's bad entries (of ``site`` if given), which it
     leaves out. Raises BackfillError."""
-    if archive not in ar.ARCHIVES:
+    if archive not in ARCHIVES:
         raise BackfillError(f"unknown archive {archive!r}: wayback, commoncrawl or ccnews")
     if until < since:
         raise BackfillError(f"--until {article_day(until)} is before --since {article_day(since)}")
-    crawls: list[ar.Crawl] = []
-    if archive == ar.COMMONCRAWL:
+    crawls: list[Crawl] = []
+    if archive == COMMONCRAWL:
         rt = runtime()
         try:
-            listed = ar.commoncrawl_crawls(rt.client, rt.settings, archive_throttle(archive))
-        except ar.ArchiveError as exc:
+            listed = commoncrawl_crawls(rt.client, rt.settings, archive_throttle(archive))
+        except ArchiveError as exc:
             raise BackfillError(str(exc)) from exc
-        crawls = ar.crawls_covering(listed, since, until)
+        crawls = crawls_covering(listed, since, until)
         if not crawls:
             raise BackfillError(
                 f"no Common Crawl crawl covers {article_day(since)} .. {article_day(until)}"
                 f" ({len(listed)} crawls listed in collinfo.json)"
             )
-    warc_files = ccnews_files(since, until) if archive == ar.CCNEWS else None
+    warc_files = ccnews_files(since, until) if archive == CCNEWS else None
     read = load_sources_file(sources_file)
     with session_scope() as session:  # committed first: a refused backfill records them too
         ids = sync_sources(session, read.specs)
@@ -171,16 +190,16 @@ def ccnews_files(since: datetime, until: datetime) -> dict[tuple[datetime, datet
     lists: dict[tuple[int, int], list[str] | None] = {}  # each UTC month's files, read once
     for start, end in month_chunks(since, until):
         paths: list[str] = []
-        for year, month in ar.ccnews_months(start, end):  # the local month's UTC months
+        for year, month in ccnews_months(start, end):  # the local month's UTC months
             if (year, month) not in lists:
                 try:
-                    lists[(year, month)] = ar.ccnews_month(
-                        rt.client, rt.settings, archive_throttle(ar.CCNEWS), year, month
+                    lists[(year, month)] = ccnews_month(
+                        rt.client, rt.settings, archive_throttle(CCNEWS), year, month
                     )
-                except ar.ArchiveError as exc:
+                except ArchiveError as exc:
                     raise BackfillError(str(exc)) from exc
             paths += lists[(year, month)] or []
-        files[(start, end)] = ar.files_covering(paths, start, end)
+        files[(start, end)] = files_covering(paths, start, end)
     missing = [f"{year:04d}-{month:02d}" for (year, month), listed in lists.items() if listed is None]
     if not any(files.values()):
         raise BackfillError(
@@ -194,7 +213,7 @@ def ccnews_files(since: datetime, until: datetime) -> dict[tuple[datetime, datet
     return files
 
 
-def discover(job_id: int, crawls: list[ar.Crawl], sites: list[Site], run_id: str | None) -> None:
+def discover(job_id: int, crawls: list[Crawl], sites: list[Site], run_id: str | None) -> None:
     """Read the job's CDX pages (its WARC file) from its cursor on, each recorded with the next
     cursor in one transaction; an archive error (after retries) is recorded on the job and
     stops discovery."""
@@ -206,13 +225,13 @@ def discover(job_id: int, crawls: list[ar.Crawl], sites: list[Site], run_id: str
         archive, site, start, end = job.archive, job.site, job.window_start, job.window_end
     throttle = archive_throttle(archive)
     try:
-        if archive == ar.WAYBACK:
+        if archive == WAYBACK:
             _discover_wayback(job_id, site, start, end, throttle, run_id)
-        elif archive == ar.CCNEWS:
+        elif archive == CCNEWS:
             _discover_ccnews(job_id, start, end, sites, throttle, run_id)
         else:
             _discover_commoncrawl(job_id, site, start, end, crawls, throttle, run_id)
-    except ar.ArchiveError as exc:
+    except ArchiveError as exc:
         with session_scope() as session:
             log_archive_fetches(session, exc.attempts, get_job(session, job_id).source_id, run_id)
             record_job_error(session, job_id, str(exc))
@@ -231,7 +250,7 @@ def _discover_wayback(
             key, page_no = job.resume_key, job.page
         if page_no and not key:
             return  # the last page was read
-        page = ar.wayback_page(rt.client, rt.settings, throttle, site, start, end, key)
+        page = wayback_page(rt.client, rt.settings, throttle, site, start, end, key)
         with session_scope() as session:
             job = get_job(session, job_id)
             record_page(session, job, page, {"resume_key": page.resume_key, "page": page_no + 1}, run_id)
@@ -244,12 +263,12 @@ def _discover_commoncrawl(
     site: str,
     start: datetime,
     end: datetime,
-    crawls: list[ar.Crawl],
+    crawls: list[Crawl],
     throttle: HostThrottle,
     run_id: str | None,
 ) -> None:
     rt = runtime()
-    mine = ar.crawls_covering(crawls, start, end)
+    mine = crawls_covering(crawls, start, end)
     with session_scope() as session:
         job = get_job(session, job_id)
         current, page_no, pages = job.crawl, job.page, job.pages
@@ -261,14 +280,12 @@ def _discover_commoncrawl(
         if crawl.id != current:
             page_no, pages = 0, None
         if pages is None:
-            pages, fetches = ar.commoncrawl_num_pages(
-                rt.client, rt.settings, throttle, crawl, site, start, end
-            )
+            pages, fetches = commoncrawl_num_pages(rt.client, rt.settings, throttle, crawl, site, start, end)
             with session_scope() as session:
                 log_archive_fetches(session, fetches, get_job(session, job_id).source_id, run_id)
                 set_job(session, job_id, crawl=crawl.id, page=page_no, pages=pages)
         while page_no < pages:
-            page = ar.commoncrawl_page(rt.client, rt.settings, throttle, crawl, site, start, end, page_no)
+            page = commoncrawl_page(rt.client, rt.settings, throttle, crawl, site, start, end, page_no)
             page_no += 1
             with session_scope() as session:
                 job = get_job(session, job_id)
@@ -291,7 +308,7 @@ def _discover_ccnews(
         sites = [s for s in sites if s.site == only]
     match = SiteMatcher(sites)
     url = f"{rt.settings.commoncrawl_data_url}/{path}"
-    stream = ar.WarcStream(rt.client, rt.settings, throttle, url, offset)
+    stream = WarcStream(rt.client, rt.settings, throttle, url, offset)
     batch = WarcBatch({}, cursor=offset)
     problems: list[FetchResult] = []
     last_commit = time.monotonic()
@@ -324,8 +341,8 @@ def _discover_ccnews(
             if canonical is None or not looks_like_article(entry.uri, f"https://{site.site}/"):
                 batch.filtered += 1
             else:
-                capture = ar.Capture(
-                    archive=ar.CCNEWS,
+                capture = Capture(
+                    archive=CCNEWS,
                     original=entry.uri,
                     captured_at=entry.date or start,
                     archived_url=f"{url}#offset={entry.offset}",
@@ -411,7 +428,7 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
             for item, capture in claimed:
                 with session_scope() as session:
                     site = rt.profiles.get(session, site_of(capture.original))
-                result = ar.fetch_capture(rt.client, rt.settings, capture, archive_throttle(capture.archive))
+                result = fetch_capture(rt.client, rt.settings, capture, archive_throttle(capture.archive))
                 out = analyse_page(
                     item,
                     result,
@@ -444,7 +461,7 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
 
 @transient_task("archive backfill job {job_id}")
 def backfill_job_task(
-    job_id: int, crawls: list[ar.Crawl], sites: list[Site], relevant_only: bool, run_id: str | None
+    job_id: int, crawls: list[Crawl], sites: list[Site], relevant_only: bool, run_id: str | None
 ) -> dict[str, Any]:
     """One (archive, site, month) job: discovery from its cursor, then its captures."""
     logger = get_run_logger()
@@ -559,7 +576,7 @@ def archive_backfill_flow(
         create_table_artifact(
             key="veille-archive-backfill",
             table=rows,
-            description=f"Backfill from {ar.ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
+            description=f"Backfill from {ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
         )
     stopped = budget_note(rows)
     if stopped:

@@ -14,14 +14,16 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from monitors.collect.archives import ccnews as ar
+from monitors.collect.archives.common import MAX_RETRY_AFTER, ArchiveError, backoff_delay, parse_cdx_time
+from monitors.collect.archives.commoncrawl import parse_collinfo, parse_commoncrawl_cdx
+from monitors.collect.archives.wayback import wayback_page
 from monitors.collect.http import make_client
 from monitors.settings import get_settings
 from tests.fake_archives import FakeArchives, seed_snapshots, seed_sources
 from tests.site import LocalSite, write_sources
 
 WINDOW = ["--since", "2025-02-01", "--until", "2025-02-28"]
-SINCE, UNTIL = ar.parse_cdx_time("20250201"), ar.parse_cdx_time("20250228235959")
+SINCE, UNTIL = parse_cdx_time("20250201"), parse_cdx_time("20250228235959")
 
 
 @pytest.fixture
@@ -66,9 +68,7 @@ def test_a_429s_retry_after_is_honoured_and_5xx_back_off(
     settings = get_settings()
     slept: list[float] = []
     with make_client(settings) as client:
-        page = ar.wayback_page(
-            client, settings, None, "liberation.fr", SINCE, UNTIL, None, sleep=slept.append
-        )
+        page = wayback_page(client, settings, None, "liberation.fr", SINCE, UNTIL, None, sleep=slept.append)
     assert [f.status for f in page.fetches] == [503, 502, 429, 503, 200]
     assert len(page.captures) == 1
     # full jitter within an exponential backoff: [base/2, base] * 2**attempt ...
@@ -84,9 +84,9 @@ def test_retry_after_is_capped_and_retries_are_bounded(
     archives.fail_first = {"/cdx/search/cdx": [(429, {"Retry-After": "86400"})] * 3}
     settings = get_settings()
     slept: list[float] = []
-    with make_client(settings) as client, pytest.raises(ar.ArchiveError) as caught:
-        ar.wayback_page(client, settings, None, "pcf.fr", SINCE, UNTIL, None, sleep=slept.append)
-    assert slept == [ar.MAX_RETRY_AFTER]  # a day's Retry-After does not stall the backfill a day
+    with make_client(settings) as client, pytest.raises(ArchiveError) as caught:
+        wayback_page(client, settings, None, "pcf.fr", SINCE, UNTIL, None, sleep=slept.append)
+    assert slept == [MAX_RETRY_AFTER]  # a day's Retry-After does not stall the backfill a day
     assert "HTTP 429" in str(caught.value) and "after 2 attempts" in str(caught.value)
 
 
@@ -97,9 +97,9 @@ def test_the_backoff_of_many_retries_is_capped(monkeypatch: pytest.MonkeyPatch, 
     at the 19th retry), and a thousand retries do not overflow."""
     monkeypatch.setenv("VEILLE_ARCHIVE_RETRY_BASE", "2")
     settings = get_settings()
-    waits = [ar.backoff_delay(settings, attempt, None) for _ in range(20)]
-    assert all(ar.MAX_RETRY_AFTER / 2 <= w <= ar.MAX_RETRY_AFTER for w in waits)
-    assert ar.backoff_delay(settings, attempt, 86400.0) == ar.MAX_RETRY_AFTER
+    waits = [backoff_delay(settings, attempt, None) for _ in range(20)]
+    assert all(MAX_RETRY_AFTER / 2 <= w <= MAX_RETRY_AFTER for w in waits)
+    assert backoff_delay(settings, attempt, 86400.0) == MAX_RETRY_AFTER
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -150,9 +150,9 @@ def test_a_cdx_answer_nested_too_deep_is_recorded_on_the_job(
 def test_archive_json_nested_too_deep_is_an_archive_error_or_a_malformed_line() -> None:
     settings = get_settings()
     deep = b"[" * 100_000
-    with pytest.raises(ar.ArchiveError, match=r"collinfo.json is not JSON: nested too deep"):
-        ar.parse_collinfo(deep)
-    page = ar.parse_commoncrawl_cdx(deep + b"\n", settings)
+    with pytest.raises(ArchiveError, match=r"collinfo.json is not JSON: nested too deep"):
+        parse_collinfo(deep)
+    page = parse_commoncrawl_cdx(deep + b"\n", settings)
     assert (
         page.captures == []
         and page.malformed[0][1] == "malformed CDX line: nested too deep to read (RecursionError)"

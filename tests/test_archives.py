@@ -1,4 +1,4 @@
-"""monitors/collect/archives.py without a server: CDX answers of any shape, collinfo dates, soft 404s."""
+"""monitors/collect/archives/ without a server: CDX answers of any shape, collinfo dates, soft 404s."""
 
 from __future__ import annotations
 
@@ -8,15 +8,10 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitors.collect.archives.ccnews import (
-    WAYBACK_FIELDS,
-    crawls_covering,
-    parse_cdx_time,
-    parse_collinfo,
-    parse_commoncrawl_cdx,
-    parse_wayback_cdx,
-    soft_404,
-)
+from monitors.collect.archives.common import parse_cdx_time
+from monitors.collect.archives.commoncrawl import crawls_covering, parse_collinfo, parse_commoncrawl_cdx
+from monitors.collect.archives.wayback import WAYBACK_FIELDS, parse_wayback_cdx
+from monitors.judge.not_found import soft_404
 from monitors.settings import get_settings
 
 cell = st.one_of(st.text(max_size=30), st.integers(), st.none(), st.just("20250210120000"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from monitors.collect.archives import ccnews as ar
+from monitors.collect.archives.ccnews import WarcStream, ccnews_months, files_covering, parse_warc_paths
 from monitors.collect.http import make_client
 from monitors.settings import get_settings
 from tests.fake_archives import FakeArchives, Snapshot, original_url, seed_snapshots, seed_sources
@@ -150,7 +150,7 @@ def test_a_stream_cut_short_resumes_from_the_last_record_with_a_range(
     archives.ccnews_slow = {"chunk": 1024, "cut_at": len(data) // 2}  # the first answer stops halfway
     settings = get_settings()
     with make_client(settings) as client:
-        stream = ar.WarcStream(client, settings, None, archives.site.base + path, 0, sleep=lambda _: None)
+        stream = WarcStream(client, settings, None, archives.site.base + path, 0, sleep=lambda _: None)
         entries = []
         for entry in stream:
             entries.append(entry)
@@ -176,17 +176,17 @@ def test_warc_paths_and_the_files_that_cover_a_window() -> None:
     body = gzip.compress(
         "\n".join([*paths, "not a path", "crawl-data/CC-NEWS/../../etc/passwd.warc.gz"]).encode()
     )
-    assert ar.parse_warc_paths(body) == paths
-    assert ar.parse_warc_paths("\n".join(paths).encode()) == paths  # a server that gunzipped it
+    assert parse_warc_paths(body) == paths
+    assert parse_warc_paths("\n".join(paths).encode()) == paths  # a server that gunzipped it
     day = datetime(2025, 2, 11, tzinfo=UTC)
-    assert ar.files_covering(paths, day, day.replace(hour=23)) == [paths[1]]
-    assert ar.files_covering(paths, datetime(2025, 2, 9, tzinfo=UTC), day) == paths[:2]
+    assert files_covering(paths, day, day.replace(hour=23)) == [paths[1]]
+    assert files_covering(paths, datetime(2025, 2, 9, tzinfo=UTC), day) == paths[:2]
     assert (
-        ar.files_covering(paths, datetime(2025, 2, 25, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC))
+        files_covering(paths, datetime(2025, 2, 25, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC))
         == paths[2:]
     )
     # the UTC months' lists a window needs, across a year's end
-    assert ar.ccnews_months(datetime(2024, 11, 30, 23, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)) == [
+    assert ccnews_months(datetime(2024, 11, 30, 23, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)) == [
         (2024, 11),
         (2024, 12),
         (2025, 1),

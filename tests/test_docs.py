@@ -596,7 +596,7 @@ def _limits() -> list[tuple[str, str, object]]:
     from monitors.archive.polls import DISABLE_AFTER_FAILURES, FAILING_AFTER
     from monitors.archive.queue import CLAIM_LEASE
     from monitors.archive.web_query import MAX_QUERY_WORDS
-    from monitors.collect.archives.ccnews import MAX_RETRY_AFTER
+    from monitors.collect.archives.common import MAX_RETRY_AFTER
     from monitors.collect.fallback import FALLBACK_AFTER, PRIMARY_RETRY_AFTER
     from monitors.collect.http import MAX_HEADERS
     from monitors.collect.poll import MAX_CHILD_SITEMAPS, POLL_BATCH

@@ -27,7 +27,7 @@ from monitors.archive.bulk import as_rows, recordset_insert
 from monitors.archive.fetch_log import insert_log_rows, log_row
 from monitors.archive.models import BackfillJob, Source
 from monitors.archive.queue import CLAIM_LEASE
-from monitors.collect.archives.ccnews import Capture, CdxPage
+from monitors.collect.archives.common import Capture, CdxPage
 from monitors.collect.http import PERMANENT, FetchResult
 from monitors.collect.listing import looks_like_article
 from monitors.dates import article_day, local_zone

@@ -145,7 +145,7 @@ def empty_is_transient(result: FetchResult) -> FetchResult:
     feed sent to discovery. mediacloud/rss-fetcher counts it a soft error, retried with backoff,
     as veille does timeouts and 5xx. robots.txt (empty: no rule) and the web archives' index
     answers (an empty CDX answer: no capture) are not read through this; a Wayback capture is
-    (:func:`monitors.collect.archives.fetch_capture`)."""
+    (:func:`monitors.collect.archives.captures.fetch_capture`)."""
     if not result.ok or (result.content or b"").strip():
         return result
     host = urlsplit(result.final_url).netloc

@@ -1,0 +1,157 @@
+"""What every archive shares: the archives' names, a failed request (:class:`ArchiveError`),
+a capture and a CDX page, the throttle per archive, GET with retries and backoff, CDX times.
+
+All HTTP goes through :func:`monitors.collect.http.fetch`, with a throttle per archive (its delay is
+the archive's rate limit) and retries with backoff for 5xx, timeouts and 429 (whose
+``Retry-After`` is honoured). The CDX paging is ours rather than ``cdx_toolkit``'s: that
+library sends its own requests (``requests``), around veille's HTTP module, politeness and
+fetch log, and hides the page and resume key a job must store to resume.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from monitors.collect.http import TRANSIENT, Client, FetchResult, HostThrottle, empty_is_transient, fetch
+from monitors.settings import Settings
+
+WAYBACK = "wayback"
+COMMONCRAWL = "commoncrawl"
+CCNEWS = "ccnews"
+ARCHIVES = (WAYBACK, COMMONCRAWL, CCNEWS)
+ARCHIVE_NAMES = {
+    WAYBACK: "Internet Archive (Wayback Machine)",
+    COMMONCRAWL: "Common Crawl",
+    CCNEWS: "Common Crawl News (CC-NEWS)",
+}
+MAX_RETRY_AFTER = 600.0
+
+Sleep = Callable[[float], None]
+
+
+class ArchiveError(Exception):
+    """An archive request that failed for good (after its retries); the message says why,
+    ``attempts`` holds every try (for the fetch log)."""
+
+    def __init__(self, message: str, attempts: list[FetchResult] | None = None) -> None:
+        super().__init__(message)
+        self.attempts = attempts or []
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One capture of a page in an archive."""
+
+    archive: str
+    original: str
+    captured_at: datetime
+    archived_url: str
+    mime: str | None = None
+    status: int | None = None
+    warc_filename: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
+
+
+@dataclass
+class CdxPage:
+    """One page of a CDX answer: its captures, the lines it could not read (with why), the
+    cursor of the next page (``None`` when this was the last) and the requests it took."""
+
+    captures: list[Capture] = field(default_factory=list)
+    malformed: list[tuple[str, str]] = field(default_factory=list)  # (line, reason)
+    resume_key: str | None = None
+    fetches: list[FetchResult] = field(default_factory=list)
+
+
+def throttles(settings: Settings) -> dict[str, HostThrottle]:
+    """One throttle per archive: ``VEILLE_ARCHIVE_CONCURRENCY`` requests in flight per archive
+    host, starts at least the archive's delay apart (its rate limit)."""
+    per = max(1, settings.archive_concurrency)
+    commoncrawl = HostThrottle(per, settings.commoncrawl_delay)  # CC-NEWS is on the same server
+    return {WAYBACK: HostThrottle(per, settings.wayback_delay), COMMONCRAWL: commoncrawl, CCNEWS: commoncrawl}
+
+
+def backoff_delay(settings: Settings, attempt: int, retry_after: float | None) -> float:
+    """The wait before retry ``attempt + 1``: exponential with full jitter, never sooner than
+    the archive's ``Retry-After``; both capped at :data:`MAX_RETRY_AFTER`, so many retries
+    (``VEILLE_ARCHIVE_RETRIES=40``) wait ten minutes each at most, not 2**39 base seconds
+    (and 1,024 or more no longer overflow a float)."""
+    backoff = min(settings.archive_retry_base * 2.0 ** min(attempt, 64), MAX_RETRY_AFTER)
+    return max(random.uniform(backoff / 2, backoff), min(retry_after or 0.0, MAX_RETRY_AFTER))
+
+
+def archive_get(
+    client: Client,
+    url: str,
+    settings: Settings,
+    throttle: HostThrottle | None,
+    *,
+    accept: tuple[str, ...] | None = None,
+    extra_headers: dict[str, str] | None = None,
+    sleep: Sleep = time.sleep,
+    empty_transient: bool = False,
+) -> list[FetchResult]:
+    """GET from an archive, retrying transient failures (5xx, timeouts, 429; with
+    ``empty_transient``, an empty 200 too) with exponential backoff and full jitter, never
+    sooner than the archive's ``Retry-After``; every attempt is returned (the last one is the
+    outcome), for the fetch log."""
+    attempts: list[FetchResult] = []
+    for attempt in range(max(0, settings.archive_retries) + 1):
+        result = fetch(client, url, settings, accept=accept, throttle=throttle, extra_headers=extra_headers)
+        if empty_transient:
+            result = empty_is_transient(result)
+        attempts.append(result)
+        if result.error_class != TRANSIENT or attempt >= settings.archive_retries:
+            break
+        sleep(backoff_delay(settings, attempt, result.retry_after))
+    return attempts
+
+
+def ok_or_raise(attempts: list[FetchResult], what: str) -> FetchResult:
+    """The last attempt when it succeeded, else :class:`ArchiveError` saying why (``what`` first)."""
+    last = attempts[-1]
+    if not last.ok:
+        tries = f" after {len(attempts)} attempts" if len(attempts) > 1 else ""
+        raise ArchiveError(f"{what}: {last.reason or last.outcome}{tries} ({last.url})", attempts)
+    return last
+
+
+def cdx_time(when: datetime) -> str:
+    """A CDX timestamp (14 digits, UTC)."""
+    return when.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+def parse_cdx_time(value: str) -> datetime:
+    """A CDX timestamp (4 to 14 digits, UTC) as an aware datetime; ValueError if malformed."""
+    if not value.isdigit() or not 4 <= len(value) <= 14:
+        raise ValueError(f"bad timestamp {value!r}")
+    padded = value + "0101000000"[len(value) - 4 :] if len(value) < 14 else value
+    return datetime.strptime(padded, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+def http_url(value: object) -> str:
+    """``value`` when it is an http(s) URL; ValueError if not."""
+    if not isinstance(value, str) or urlsplit(value).scheme not in {"http", "https"}:
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    return value
+
+
+def json_failure(exc: BaseException) -> str:
+    """Why an archive's JSON could not be read; json's own message, or for a document nested
+    deeper than Python's recursion limit (which json.loads raises as RecursionError), that."""
+    if isinstance(exc, RecursionError):
+        return "nested too deep to read (RecursionError)"
+    return str(exc)
+
+
+def iso_time(value: object) -> datetime:
+    """An ISO 8601 time (``Z`` for UTC) as an aware datetime, UTC when it names no zone;
+    ValueError if malformed."""
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
