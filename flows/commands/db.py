@@ -117,13 +117,20 @@ def _external() -> str | None:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _embedded_in_use(action: str) -> bool:
+    """Whether veille uses its embedded server; if not (VEILLE_DATABASE_URL names another), says
+    there is no embedded server to ``action``."""
+    external = _external()
+    if external:
+        print(f"veille uses {external} (VEILLE_DATABASE_URL): no embedded server to {action}")
+    return not external
+
+
 def handle_start(args: argparse.Namespace) -> int:
     from monitors.archive.embedded import keep_marker
     from monitors.settings import get_settings
 
-    external = _external()
-    if external:
-        print(f"veille uses {external} (VEILLE_DATABASE_URL): no embedded server to start")
+    if not _embedded_in_use("start"):
         return 0
     data_dir = get_settings().data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -168,9 +175,7 @@ def handle_stop(args: argparse.Namespace) -> int:
     from monitors.archive.embedded import stop
     from monitors.settings import get_settings
 
-    external = _external()
-    if external:
-        print(f"veille uses {external} (VEILLE_DATABASE_URL): no embedded server to stop")
+    if not _embedded_in_use("stop"):
         return 0
     data_dir = get_settings().data_dir
     print("embedded PostgreSQL stopped" if stop(data_dir) else "embedded PostgreSQL was not running")
