@@ -189,14 +189,25 @@ def test_a_second_serve_on_the_same_prefect_home_or_database_is_refused(
     assert _wait_gone(first_mark, 10) == []
 
 
+def _on_users_server(
+    site: LocalSite, tmp_path: Path, database_url: str, api_url: str
+) -> tuple[Path, str, dict[str, str]]:
+    """The local site seeded, its sources file, and the mark and environment of a veille serve
+    on the user's Prefect server at ``api_url``."""
+    seed_site(site)
+    mark = uuid.uuid4().hex
+    return (
+        _sources(site, tmp_path),
+        mark,
+        {**_env(mark, _data_dir(), database_url), "PREFECT_API_URL": api_url},
+    )
+
+
 def test_stopping_serve_pauses_its_schedules_on_the_users_prefect_server(
     site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path, users_prefect_server: str
 ) -> None:
     api_url = users_prefect_server
-    seed_site(site)
-    sources = _sources(site, tmp_path)
-    mark = uuid.uuid4().hex
-    env = {**_env(mark, _data_dir(), database_url), "PREFECT_API_URL": api_url}
+    sources, mark, env = _on_users_server(site, tmp_path, database_url, api_url)
 
     def served(paused: bool) -> bool:
         found = _deployments(api_url)

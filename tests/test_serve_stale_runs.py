@@ -10,24 +10,21 @@ from __future__ import annotations
 import signal
 import urllib.error
 import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.site import LocalSite, seed_site
+from tests.site import LocalSite
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
-    _data_dir,
-    _env,
     _remove_data_dirs,
-    _sources,
     _wait_gone,
 )
 from tests.test_serve_instances import (  # noqa: F401  (users_prefect_server: a fixture)
     SERVED,
     _deployments,
+    _on_users_server,
     _post,
     _serve,
     _wait_for,
@@ -76,10 +73,7 @@ def test_serve_started_again_deletes_the_runs_that_came_due_while_it_was_gone(
     users_prefect_server: str,  # noqa: F811 - the fixture imported above
 ) -> None:
     api_url = users_prefect_server
-    seed_site(site)
-    sources = _sources(site, tmp_path)
-    mark = uuid.uuid4().hex
-    env = {**_env(mark, _data_dir(), database_url), "PREFECT_API_URL": api_url}
+    sources, mark, env = _on_users_server(site, tmp_path, database_url, api_url)
 
     def scheduled_ahead() -> bool:
         found = _deployments(api_url)
