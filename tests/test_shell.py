@@ -231,7 +231,13 @@ def test_feed_serve_as_the_help_shows(archive: sa.Engine, archive_url: str) -> N
         port = s.getsockname()[1]
     env = {**os.environ, "VEILLE_DATABASE_URL": archive_url}
     argv = ["feed", "--serve", str(port), "--host", "127.0.0.1", "--limit", "3", "--title", "Mon fil"]
-    code = "import sys; from flows.cli import main; sys.exit(main(sys.argv[1:]))"
+    # Ctrl-C as at a terminal: a suite started in the background (`pytest &` in a script) runs
+    # with SIGINT ignored, which its children inherit, and Python then never raises
+    # KeyboardInterrupt (the `veille` script itself takes SIGINT back: flows/signals.py)
+    code = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from flows.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *argv],
         env=env,
