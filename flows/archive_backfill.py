@@ -1,5 +1,7 @@
-"""Backfill from the web archives: a flow mapping over (site, month) jobs, or for CC-NEWS
-(month, WARC file) jobs shared by every site.
+"""Backfill from the web archives: steps mapping over (site, month) jobs, or for CC-NEWS
+(month, WARC file) jobs shared by every site; :mod:`flows.backfill_flows` wraps them in the
+``veille-archive-backfill`` flow, :mod:`flows.direct` runs them on threads when no Prefect
+server is configured (``VEILLE_PREFECT``, :mod:`flows.mode`).
 
 Each job task discovers its captures page by page through the archive's CDX API (the page
 and the job's cursor committed together), or for CC-NEWS by streaming its WARC file (each
@@ -20,19 +22,15 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, NamedTuple
 
-from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
-from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import DBAPIError
 
 from flows.outcome import RunOutcome, bad_entries_problem
-from flows.pipeline import _cause, _run_id, reset_runtime, runtime, skipped_entries, transient_task
+from flows.pipeline import Submit, _cause, reset_runtime, run_logger, runtime, skipped_entries
 from monitors.archive.articles import store_or_fail
 from monitors.archive.db import ensure_schema, get_engine, session_scope
 from monitors.collect.archives.captures import fetch_capture
 from monitors.collect.archives.ccnews import WarcStream, ccnews_month, ccnews_months, files_covering
 from monitors.collect.archives.common import (
-    ARCHIVE_NAMES,
     ARCHIVES,
     CCNEWS,
     COMMONCRAWL,
@@ -397,7 +395,7 @@ class FetchBudget:
         )
 
 
-#: The budget of the run in progress in this process (set by :func:`archive_backfill_flow`).
+#: The budget of the run in progress in this process (set by :func:`archive_backfill`).
 _budget = FetchBudget(0)
 
 
@@ -459,12 +457,12 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
     return done
 
 
-@transient_task("archive backfill job {job_id}")
 def backfill_job_task(
     job_id: int, crawls: list[Crawl], sites: list[Site], relevant_only: bool, run_id: str | None
 ) -> dict[str, Any]:
-    """One (archive, site, month) job: discovery from its cursor, then its captures."""
-    logger = get_run_logger()
+    """One (archive, site, month) job: discovery from its cursor, then its captures (the body
+    of the task ``archive backfill job N``)."""
+    logger = run_logger()
     with job_lock(get_engine(), job_id) as mine:
         if not mine:
             logger.info("job %d: another worker has it", job_id)
@@ -490,7 +488,7 @@ def _job_row(job_id: int, future: Any) -> dict[str, Any]:
         return row
     except Exception as exc:  # noqa: BLE001 - judged with the other jobs
         cause = f"job failed: {_cause(exc)}"
-        get_run_logger().error("job %d: %s", job_id, cause)
+        run_logger().error("job %d: %s", job_id, cause)
     try:
         with session_scope() as session:
             row = job_summary(session, job_id)
@@ -531,25 +529,24 @@ def _utc(when: datetime) -> datetime:
     return on_local_clock_bounded(when)
 
 
-@flow(name="veille-archive-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
-def archive_backfill_flow(
+def archive_backfill(
     archive: str,
     since: datetime,
     until: datetime,
-    site: str | None = None,
-    sources_file: str | None = None,
-    relevant_only: bool = False,
-    max_fetches: int | None = None,
-) -> Any:
-    """Find the sites' captures over [since, until] in a web archive and ingest them, one task
-    per (site, month) job (CC-NEWS: per month and WARC file); several runs of it (one per
-    work-pool worker) share the jobs. Its final state says whether every job finished
-    (Completed), some stopped on an archive error (Completed, named Partial) or all did
-    (Failed); its result is the job rows. At most ``max_fetches`` captures are fetched (default
-    ``VEILLE_BACKFILL_MAX_FETCHES``): the jobs keep the others for the next run, and the run
-    is partly done, saying so."""
+    site: str | None,
+    sources_file: str | None,
+    relevant_only: bool,
+    max_fetches: int | None,
+    submit: Submit,
+    run_id: str | None,
+) -> tuple[list[dict[str, Any]], RunOutcome]:
+    """Find the sites' captures over [since, until] in a web archive and ingest them, one step
+    per (site, month) job (CC-NEWS: per month and WARC file) run by ``submit``; several runs of
+    it (one per work-pool worker) share the jobs. At most ``max_fetches`` captures are fetched
+    (default ``VEILLE_BACKFILL_MAX_FETCHES``): the jobs keep the others for the next run, and
+    the run is partly done, saying so. The job rows and the verdict: every job finished (ok),
+    some stopped on an archive error (partial) or all did (failed)."""
     global _budget
-    started = time.monotonic()
     ensure_schema()  # first: without VEILLE_LOCAL_TIMEZONE, the parameters are on the database's clock
     since, until = _utc(since), _utc(until)
     for name, bound in (("since", since), ("until", until)):
@@ -562,23 +559,26 @@ def archive_backfill_flow(
     try:
         job_ids, crawls, sites, bad = plan(archive, since, until, site, sources_file, relevant_only)
         skipped_entries(bad)  # each warned of; the run's state says so
-        get_run_logger().info(
+        run_logger().info(
             "%s backfill %s .. %s: %d jobs", archive, article_day(since), article_day(until), len(job_ids)
         )
-        run_id = _run_id()
         _budget = FetchBudget(max_fetches or runtime().settings.backfill_max_fetches)
-        futures = [backfill_job_task.submit(j, crawls, sites, relevant_only, run_id) for j in job_ids]
+        futures = [submit(backfill_job_task, j, crawls, sites, relevant_only, run_id) for j in job_ids]
         rows = [_job_row(j, f) for j, f in zip(job_ids, futures, strict=True)]
     finally:
         reset_runtime()
         _throttles.clear()
-    if rows:
-        create_table_artifact(
-            key="veille-archive-backfill",
-            table=rows,
-            description=f"Backfill from {ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
-        )
     stopped = budget_note(rows)
     if stopped:
-        get_run_logger().warning(stopped)
-    return judge_backfill(rows, stopped, bad).state(rows)
+        run_logger().warning(stopped)
+    return rows, judge_backfill(rows, stopped, bad)
+
+
+def __getattr__(name: str) -> Any:
+    """The flow lived here before :mod:`flows.backfill_flows`: deployments made with the
+    entrypoint ``flows.archive_backfill:archive_backfill_flow`` keep working."""
+    if name == "archive_backfill_flow":
+        from flows import backfill_flows
+
+        return backfill_flows.archive_backfill_flow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,34 +1,35 @@
-"""Backfill flow: read the sources' past (sitemaps, and feeds as far back as they go) over a
-date window, queue what was published in it, then ingest the queue."""
+"""Backfill: read the sources' past (sitemaps, and feeds as far back as they go) over a date
+window, queue what was published in it, then ingest the queue.
+
+The steps, without Prefect (as :mod:`flows.pipeline` for a cycle): :mod:`flows.backfill_flows`
+wraps them in the ``veille-backfill`` flow, :mod:`flows.direct` runs them on threads when no
+Prefect server is configured (``VEILLE_PREFECT``, :mod:`flows.mode`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
-from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import DBAPIError
 
 from flows.archive_backfill import FetchBudget
-from flows.outcome import judge_run
+from flows.outcome import RunOutcome, judge_run
 from flows.pipeline import (
     IngestReport,
+    Submit,
     _cause,
-    _run_id,
     _source_names,
     fetch_kinds,
     is_transient,
     poll_batches,
     reset_runtime,
+    run_logger,
     runtime,
     skipped_entries,
     summarize,
-    transient_task,
 )
-from flows.runs import ingest_flow
 from monitors.archive.db import cancelled, session_scope
 from monitors.archive.polls import PollSummary, apply_backfill, due_sources
 from monitors.archive.queue import queue_counts
@@ -41,17 +42,17 @@ from monitors.settings import BACKFILL_BUDGET, get_settings, stopped_at_budget
 BACKFILL_KINDS = ("sitemap", "feed")
 
 
-#: The fetch budget of the backfill in progress in this process (set by :func:`backfill_flow`).
+#: The fetch budget of the backfill in progress in this process (set by :func:`backfill`).
 _budget = FetchBudget(0)
 
 
-@transient_task("backfill batch {index}")
 def backfill_batch_task(
     batch: list[SourceState], since: datetime, until: datetime, run_id: str | None, index: int
 ) -> list[PollSummary]:
     """Read a batch of sources over the window (concurrently), then record them. Every request
     (a source's document, each child sitemap) is taken from the run's fetch budget: a source
-    met once it is spent is not read, a child sitemap is left unread."""
+    met once it is spent is not read, a child sitemap is left unread (the body of the task
+    ``backfill batch N``)."""
     rt = runtime()
 
     def allow() -> bool:
@@ -89,7 +90,7 @@ def backfill_batch_task(
                 note = f"{outcome.unread} child sitemap(s) not read: the fetch budget was spent"
                 summary.warning = f"{note}; {summary.warning}" if summary.warning else note
             summaries.append(summary)
-    logger = get_run_logger()
+    logger = run_logger()
     for source, outcome, summary in zip(batch, outcomes, summaries, strict=True):
         if summary.error:
             logger.warning("%s: %s", source.name, summary.error)
@@ -132,22 +133,25 @@ def _budget_spent(budget: FetchBudget, summaries: list[PollSummary]) -> str | No
     return line
 
 
-@flow(name="veille-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
-def backfill_flow(
+def backfill(
     since: datetime,
     until: datetime,
-    sources_file: str | None = None,
-    names: list[str] | None = None,
-    max_fetches: int | None = None,
-) -> list[dict[str, Any]]:
+    sources_file: str | None,
+    names: list[str] | None,
+    max_fetches: int | None,
+    submit: Submit,
+    ingest: Callable[[int], IngestReport],
+    run_id: str | None,
+) -> tuple[list[dict[str, Any]], RunOutcome]:
     """Queue what the sitemap and feed sources list for [since, until], then ingest it, at most
     ``max_fetches`` requests in all (default ``VEILLE_BACKFILL_MAX_FETCHES``): the sources'
     documents and child sitemaps first, then the pages; the rest stays queued, for the next
     backfill (or ``veille run``) to fetch, and the run is partly done, saying so.
 
-    Ends in a state that says how it went, as ``veille-run`` does (:mod:`flows.outcome`), with
-    the per-source rows as its result."""
-    logger = get_run_logger()
+    Each batch of sources is a step run by ``submit`` (with ``run_id`` recorded with each
+    fetch), the pages are ingested by ``ingest(pages)``. The per-source rows and the verdict,
+    as a ``veille run``'s (:mod:`flows.outcome`)."""
+    logger = run_logger()
     if since > until:
         raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     reset_runtime()
@@ -170,12 +174,11 @@ def backfill_flow(
         if skipped:
             logger.warning("listing sources cannot reach back in time, skipped: %s", ", ".join(skipped))
         logger.info("backfill %s .. %s over %d sources", article_day(since), article_day(until), len(usable))
-        run_id = _run_id()
         global _budget
         budget = _budget = FetchBudget(max_fetches or get_settings().backfill_max_fetches)
         batches = poll_batches(usable)
         futures = [
-            backfill_batch_task.submit(batch, since, until, run_id, i) for i, batch in enumerate(batches)
+            submit(backfill_batch_task, batch, since, until, run_id, i) for i, batch in enumerate(batches)
         ]
         summaries: list[PollSummary] = []
         for future, batch in zip(futures, batches, strict=True):
@@ -188,21 +191,28 @@ def backfill_flow(
         summaries += left_out
         # the pages get what the listing (the sources' documents, child sitemaps) left
         pages = budget.take(budget.limit)
-        ingest = ingest_flow(max_items=pages) if pages else IngestReport()
-        budget.give_back(pages - len(ingest.statuses))
+        report = ingest(pages) if pages else IngestReport()
+        budget.give_back(pages - len(report.statuses))
         stopped = _budget_spent(budget, summaries)
     finally:
         reset_runtime()
     # the run's rows and verdict, as a `veille run`'s: a backfill whose every source failed
     # is no Completed run with exit code 0
-    rows = summarize(summaries, ingest, _source_names())
-    outcome = judge_run(rows, ingest.interruptions, ingest.gave_up, fetch_kinds(summaries, ingest))
+    rows = summarize(summaries, report, _source_names())
+    outcome = judge_run(rows, report.interruptions, report.gave_up, fetch_kinds(summaries, report))
     if stopped:
         logger.warning(stopped)
         outcome.problems.append(stopped)
         if outcome.status == "ok":
             outcome.status = "partial"  # work left for the next run, as a run cut short
     (logger.info if outcome.status == "ok" else logger.warning)(outcome.message)
-    if rows:
-        create_table_artifact(key="veille-backfill-summary", table=rows, description="Backfill per source")
-    return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result
+    return rows, outcome
+
+
+def __getattr__(name: str) -> Any:
+    """The flow lived here before :mod:`flows.backfill_flows`; importing it here keeps working."""
+    if name == "backfill_flow":
+        from flows import backfill_flows
+
+        return backfill_flows.backfill_flow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,11 +1,13 @@
-"""A veille cycle without Prefect: the steps of :mod:`flows.pipeline` on a pool of threads.
+"""A veille cycle or backfill without Prefect: the steps of :mod:`flows.pipeline` (of
+:mod:`flows.backfill`, :mod:`flows.archive_backfill`) on a pool of threads.
 
-``veille run`` takes this path when no Prefect server is configured (:mod:`flows.mode`):
-starting Prefect's temporary server and recording three flow runs in it cost seconds for a
-history nobody can see. What a user relies on is kept: the same steps on the same number of
-threads (8), the same retries (a step that fails for a transient reason is tried again after
-2 s, then 10 s, as ``retry_transient`` does in a flow), the same verdict and exit code
-(:mod:`flows.outcome`), the log lines on stderr. No artifacts: they live in a Prefect server.
+``veille run`` and ``veille backfill`` take this path when no Prefect server is configured
+(:mod:`flows.mode`): starting Prefect's temporary server and recording flow runs in it cost
+seconds for a history nobody can see. What a user relies on is kept: the same steps on the
+same number of threads (8; 4 for a backfill's batches or jobs, as its flow's task runner), the
+same retries (a step that fails for a transient reason is tried again after 2 s, then 10 s, as
+``retry_transient`` does in a flow), the same verdict and exit code (:mod:`flows.outcome`), the
+log lines on stderr. No artifacts: they live in a Prefect server.
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-from flows.pipeline import RETRY_DELAYS, drain_queue, is_transient, poll_sources, run_once
+from flows.pipeline import RETRY_DELAYS, Submit, drain_queue, is_transient, poll_sources, run_once
 
 #: Threads for the steps, as the flows' ``ThreadPoolTaskRunner(max_workers=8)``.
 STEP_THREADS = 8
+#: Threads for a backfill's batches or jobs, as the backfill flows' task runners.
+BACKFILL_THREADS = 4
 
 
 def with_retries(
@@ -57,16 +63,63 @@ def run_cycle(
     """:func:`run_direct`, with ``run_id`` recorded with each fetch (a flow run of a Prefect
     server that records the cycle, :mod:`flows.record`); also the database time it started."""
     show_logs()
-    with ThreadPoolExecutor(STEP_THREADS, thread_name_prefix="step") as pool:
-
-        def submit(step: Callable[..., Any], *args: Any) -> Future[Any]:
-            return pool.submit(with_retries, step, *args)
-
+    with steps() as submit:
         return run_once(
             lambda: poll_sources(sources_file, force, submit, run_id),
             lambda: drain_queue(max_items, submit, run_id)[0],
             sources_file,
         )
+
+
+def backfill_direct(
+    since: datetime,
+    until: datetime,
+    sources_file: str | None = None,
+    names: list[str] | None = None,
+    max_fetches: int | None = None,
+) -> tuple[list[dict[str, Any]], Any]:
+    """A backfill as ``veille-backfill`` does it, without Prefect (:func:`flows.backfill.backfill`):
+    the per-source rows and the verdict."""
+    from flows.backfill import backfill
+
+    def ingest(pages: int) -> Any:
+        with steps() as submit:
+            return drain_queue(pages, submit, None)[0]
+
+    show_logs()
+    with steps(BACKFILL_THREADS) as submit:
+        return backfill(since, until, sources_file, names, max_fetches, submit, ingest, None)
+
+
+def archive_backfill_direct(
+    archive: str,
+    since: datetime,
+    until: datetime,
+    site: str | None = None,
+    sources_file: str | None = None,
+    relevant_only: bool = False,
+    max_fetches: int | None = None,
+) -> tuple[list[dict[str, Any]], Any]:
+    """A backfill as ``veille-archive-backfill`` does it, without Prefect
+    (:func:`flows.archive_backfill.archive_backfill`): the job rows and the verdict."""
+    from flows.archive_backfill import archive_backfill
+
+    show_logs()
+    with steps(BACKFILL_THREADS) as submit:
+        return archive_backfill(
+            archive, since, until, site, sources_file, relevant_only, max_fetches, submit, None
+        )
+
+
+@contextmanager
+def steps(threads: int = STEP_THREADS) -> Iterator[Submit]:
+    """A pool of ``threads`` running steps with the flows' retries: its ``submit``."""
+    with ThreadPoolExecutor(threads, thread_name_prefix="step") as pool:
+
+        def submit(step: Callable[..., Any], *args: Any) -> Future[Any]:
+            return pool.submit(with_retries, step, *args)
+
+        yield submit
 
 
 def show_logs() -> None:

@@ -46,9 +46,9 @@ def _sitemaps(site: LocalSite, pages: list[Page]) -> None:
     )
 
 
-def test_backfill_reads_the_window_only_and_leaves_source_health_alone(
-    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
-) -> None:
+def sitemap_feed_and_listing(site: LocalSite, tmp_path: Path) -> tuple[list[Page], Path]:
+    """The seed pages in a sitemap index (tests' months) and an old feed; a sources file with
+    a sitemap, a feed and a listing source (which cannot reach back: skipped)."""
     pages = seed_site(site)
     _sitemaps(site, pages)
     site.add(
@@ -62,6 +62,13 @@ def test_backfill_reads_the_window_only_and_leaves_source_health_alone(
             {"name": "Page", "kind": "listing", "url": f"{site.base}/feed.xml", "owner": "party"},
         ],
     )
+    return pages, sources
+
+
+def test_backfill_reads_the_window_only_and_leaves_source_health_alone(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    pages, sources = sitemap_feed_and_listing(site, tmp_path)
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         code = main(["backfill", "--since", "2025-02-01", "--until", "2025-02-28", "--sources", str(sources)])

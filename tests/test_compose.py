@@ -147,7 +147,7 @@ def test_prefect_yaml_declares_the_served_deployments(monkeypatch: pytest.Monkey
     # the same deployments under their own names: `prefect deploy` must not overwrite serve's
     assert set(declared) == {f"{name}-pool" for name in served}
     # and the archive backfill's, on no schedule (run by hand, once per worker sharing it)
-    assert archive["entrypoint"] == "flows.archive_backfill:archive_backfill_flow"
+    assert archive["entrypoint"] == "flows.backfill_flows:archive_backfill_flow"
     assert "schedules" not in archive and archive["work_pool"]["name"] == "veille"
     assert archive["concurrency_limit"] > 1
     for name, d in declared.items():

@@ -67,10 +67,12 @@ class CaptureProgress:
         self.thread.join(timeout=10)
 
 
-def handle_archive(args: argparse.Namespace, until: datetime, started: float) -> int:
-    from flows.archive_backfill import archive_backfill_flow, budget_note, plan
-    from flows.outcome import RunFailed, bad_entries_problem
-    from flows.pipeline import direct_run, reset_runtime
+def handle_archive(args: argparse.Namespace, until: datetime, started: float, as_flows: bool) -> int:
+    """The backfill from a web archive, as the ``veille-archive-backfill`` flow when
+    ``as_flows`` (a Prefect server configured, ``VEILLE_PREFECT``), else directly."""
+    from flows.archive_backfill import budget_note, plan
+    from flows.outcome import bad_entries_problem
+    from flows.pipeline import reset_runtime
     from monitors.collect.backfill_jobs import BackfillError
     from monitors.dates import article_day
 
@@ -81,21 +83,8 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float) ->
         return 2
     finally:
         reset_runtime()
-    rows: list[dict[str, Any]]
-    with CaptureProgress(planned.jobs), direct_run():
-        try:
-            result: Any = archive_backfill_flow(
-                args.archive,
-                args.since,
-                until,
-                site=args.site,
-                sources_file=args.sources,
-                relevant_only=args.relevant_only,
-                max_fetches=args.max_fetches,
-            )
-            rows = result
-        except RunFailed as exc:  # every job stopped on an archive error: the rows say which
-            rows = exc.data
+    with CaptureProgress(planned.jobs):
+        rows = _archive_backfill(args, until, as_flows)
     print()
     print_table(rows)
     failed = [r for r in rows if r["state"] == "error"]
@@ -117,3 +106,22 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float) ->
     if planned.bad:  # warned of before the run (check_sources_and_topics); partly done, as `veille run`
         print(f"veille: {bad_entries_problem([str(b) for b in planned.bad])}", file=sys.stderr)
     return 1 if failed or stopped or planned.bad else 0
+
+
+def _archive_backfill(args: argparse.Namespace, until: datetime, as_flows: bool) -> list[dict[str, Any]]:
+    """The job rows of the backfill, run as the flow or directly."""
+    params = (args.archive, args.since, until, args.site, args.sources, args.relevant_only, args.max_fetches)
+    if not as_flows:
+        from flows.direct import archive_backfill_direct
+
+        return archive_backfill_direct(*params)[0]
+    from flows.backfill_flows import archive_backfill_flow
+    from flows.outcome import RunFailed
+    from flows.pipeline import direct_run
+
+    with direct_run():
+        try:
+            rows: Any = archive_backfill_flow(*params)
+        except RunFailed as exc:  # every job stopped on an archive error: the rows say which
+            rows = exc.data
+    return list(rows)

@@ -193,8 +193,6 @@ def handle(args: argparse.Namespace) -> int:
     prepare_database(args)
     _check_window(args)
     check_sources_and_topics(args.sources, args.source or ())
-    from flows.backfill import backfill_flow
-    from flows.pipeline import direct_run
     from monitors.archive.db import session_scope
     from monitors.archive.reads import database_now
     from monitors.dates import article_day
@@ -213,10 +211,19 @@ def handle(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from flows.mode import PrefectUnreachable
+
+    try:
+        as_flows = run_as_flows()
+    except PrefectUnreachable as exc:
+        from flows.outcome import EXIT_NOTHING
+
+        print(f"veille: error: nothing could run: {exc}", file=sys.stderr)
+        return EXIT_NOTHING
     if args.archive:
         from flows.commands.archive_backfill import handle_archive
 
-        return handle_archive(args, until, started)
+        return handle_archive(args, until, started, as_flows)
     if args.site or args.relevant_only:
         print(
             f"veille: error: --site and --relevant-only go with --from {'|'.join(ARCHIVES)}", file=sys.stderr
@@ -224,10 +231,51 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     with session_scope() as session:
         start = database_now(session)
-    from flows.outcome import RunFailed, exit_code_of
+    with QueueProgress(start):
+        rows, code, verdict = _backfill(args, until, as_flows)
+    print()
+    if rows:
+        print_table(rows)
+    from monitors.archive.polls import BAD_ENTRY
 
-    with QueueProgress(start), direct_run():
-        state = backfill_flow(
+    read = [r for r in rows if r["poll"] not in {"not due", BAD_ENTRY}]
+    print(
+        f"\nbackfill {article_day(args.since)} .. {article_day(until)}: {len(read)} sources read, "
+        f"{sum(r['new_urls'] for r in rows)} new URLs, {sum(r['stored'] for r in rows)} stored, "
+        f"in {time.monotonic() - started:.1f}s"
+    )
+    if code:
+        print(f"veille: {verdict}", file=sys.stderr)
+    return code
+
+
+def run_as_flows() -> bool:
+    """Whether the backfill runs as Prefect flows, as ``veille run`` decides
+    (``VEILLE_PREFECT``, :mod:`flows.mode`): with a server configured, or always with ``on``;
+    directly otherwise, without Prefect's temporary server. Raises
+    :class:`flows.mode.PrefectUnreachable` when the configured server does not answer."""
+    from flows.mode import check_prefect_api, use_flows
+    from monitors.settings import get_settings
+
+    if not use_flows(get_settings().prefect):
+        return False
+    check_prefect_api()
+    return True
+
+
+def _backfill(args: argparse.Namespace, until: datetime, as_flows: bool) -> tuple[list[Any], int, str]:
+    """The backfill, as the ``veille-backfill`` flow or directly: its rows, exit code and verdict."""
+    if not as_flows:
+        from flows.direct import backfill_direct
+
+        rows, outcome = backfill_direct(args.since, until, args.sources, args.source, args.max_fetches)
+        return rows, outcome.exit_code, outcome.message
+    import flows.backfill
+    from flows.outcome import RunFailed, exit_code_of
+    from flows.pipeline import direct_run
+
+    with direct_run():
+        state = flows.backfill.backfill_flow(
             args.since,
             until,
             sources_file=args.sources,
@@ -240,18 +288,4 @@ def handle(args: argparse.Namespace) -> int:
         rows = rows.data
     if isinstance(rows, BaseException):
         raise rows  # the flow raised: reported as the command's error
-    print()
-    if rows:
-        print_table(rows)
-    from monitors.archive.polls import BAD_ENTRY
-
-    read = [r for r in rows if r["poll"] not in {"not due", BAD_ENTRY}]
-    print(
-        f"\nbackfill {article_day(args.since)} .. {article_day(until)}: {len(read)} sources read, "
-        f"{sum(r['new_urls'] for r in rows)} new URLs, {sum(r['stored'] for r in rows)} stored, "
-        f"in {time.monotonic() - started:.1f}s"
-    )
-    code = exit_code_of(state)
-    if code:
-        print(f"veille: {state.message}", file=sys.stderr)
-    return code
+    return rows, exit_code_of(state), str(state.message)

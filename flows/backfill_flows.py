@@ -1,0 +1,83 @@
+"""The Prefect flows of the backfills: ``veille-backfill`` (sitemaps and feeds over a date
+window, then the pages in its ``veille-ingest`` subflow) and ``veille-archive-backfill`` (a
+web archive, one task per job, also deployed to the work pool).
+
+They wrap the steps of :mod:`flows.backfill` and :mod:`flows.archive_backfill` as
+:mod:`flows.runs` wraps a cycle's: each batch of sources and each job is a task run, retried on
+transient errors only; each flow ends in a state that says how it went (:mod:`flows.outcome`)
+and publishes its table. ``veille backfill`` calls them when a Prefect server is configured
+(:mod:`flows.mode`), else runs the same steps directly (:mod:`flows.direct`).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows import archive_backfill
+from flows import backfill as sitemaps
+from flows.pipeline import _run_id, transient_task
+from flows.runs import TASKS, ingest_flow, submit_task
+from monitors.collect.archives.common import ARCHIVE_NAMES
+
+TASKS[sitemaps.backfill_batch_task] = transient_task("backfill batch {index}")(sitemaps.backfill_batch_task)
+TASKS[archive_backfill.backfill_job_task] = transient_task("archive backfill job {job_id}")(
+    archive_backfill.backfill_job_task
+)
+
+
+@flow(name="veille-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
+def backfill_flow(
+    since: datetime,
+    until: datetime,
+    sources_file: str | None = None,
+    names: list[str] | None = None,
+    max_fetches: int | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`flows.backfill.backfill`, the pages in a ``veille-ingest`` subflow. Ends in a
+    state that says how it went, as ``veille-run`` does (:mod:`flows.outcome`), with the
+    per-source rows as its result."""
+    rows, outcome = sitemaps.backfill(
+        since,
+        until,
+        sources_file,
+        names,
+        max_fetches,
+        submit_task,
+        lambda pages: ingest_flow(max_items=pages),
+        _run_id(),
+    )
+    if rows:
+        create_table_artifact(key="veille-backfill-summary", table=rows, description="Backfill per source")
+    return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result
+
+
+@flow(name="veille-archive-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
+def archive_backfill_flow(
+    archive: str,
+    since: datetime,
+    until: datetime,
+    site: str | None = None,
+    sources_file: str | None = None,
+    relevant_only: bool = False,
+    max_fetches: int | None = None,
+) -> Any:
+    """:func:`flows.archive_backfill.archive_backfill`, one task per job. Its final state says
+    whether every job finished (Completed), some stopped on an archive error (Completed, named
+    Partial) or all did (Failed); its result is the job rows."""
+    started = time.monotonic()
+    rows, outcome = archive_backfill.archive_backfill(
+        archive, since, until, site, sources_file, relevant_only, max_fetches, submit_task, _run_id()
+    )
+    if rows:
+        create_table_artifact(
+            key="veille-archive-backfill",
+            table=rows,
+            description=f"Backfill from {ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
+        )
+    return outcome.state(rows)
