@@ -850,22 +850,32 @@ def hold_serve_locks(database_url: str) -> None:
     if conn.scalar(sa.text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": SERVE_LOCK[0], "o": SERVE_LOCK[1]}):
         _HELD.append(conn)
         return
-    other = conn.scalar(
+    holder = serve_lock_holder(conn)
+    conn.close()
+    engine.dispose()
+    shown = sa.engine.make_url(database_url).render_as_string(hide_password=True)
+    raise AlreadyServing(
+        f"another veille serve ({holder or 'another process'}) already serves the database"
+        f" {shown}: two would poll the same sources every cycle; stop it first"
+    )
+
+
+def serve_lock_holder(conn: Any) -> str | None:
+    """The application name of the session holding the serve lock on ``conn``'s database, or
+    None. pg_locks lists the whole server's locks, and the serve lock has the same keys on every
+    database: without the database in the query, the first holder listed could be the
+    `veille serve` of another database on the same server."""
+    import sqlalchemy as sa
+
+    holder: str | None = conn.scalar(
         sa.text(
-            # pg_locks is the whole server's: the holder on this database, not another's
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
             " WHERE l.locktype = 'advisory' AND l.classid = :c AND l.objid = :o AND l.granted"
             " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         ),
         {"c": SERVE_LOCK[0], "o": SERVE_LOCK[1]},
     )
-    conn.close()
-    engine.dispose()
-    shown = sa.engine.make_url(database_url).render_as_string(hide_password=True)
-    raise AlreadyServing(
-        f"another veille serve ({other or 'another process'}) already serves the database"
-        f" {shown}: two would poll the same sources every cycle; stop it first"
-    )
+    return holder
 
 
 def release_serve_locks() -> None:
