@@ -67,6 +67,14 @@ def database_tag(url: str) -> str:
     return f"{DATABASE_TAG}{where}/{parsed.database}"
 
 
+def local_database(url: str) -> bool:
+    """Whether the database at ``url`` is reached on this machine only (a loopback address or a
+    local socket): its tag then names a different database on each machine."""
+    parsed = make_url(url)
+    host = parsed.host or str(parsed.query.get("host") or "localhost")
+    return host in {"localhost", "::1"} or host.startswith(("127.", "/"))
+
+
 def deployment_name(name: str, settings: Settings) -> str:
     """``name``, followed by "@" and the instance's name when ``VEILLE_INSTANCE`` gives one."""
     return f"{name}@{settings.instance}" if settings.instance else name

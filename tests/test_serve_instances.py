@@ -550,3 +550,45 @@ def test_a_serve_whose_claim_another_took_over_stops(
     assert "Traceback" not in text, text[-3000:]
     assert _wait_gone(mark, 10) == []
     assert [c["value"] for c in _claims(api_url)] == [other]  # the other one's stays
+
+
+def test_a_claim_of_another_machine_on_its_own_local_database_of_the_same_name_is_kept(
+    site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path, users_prefect_server: str
+) -> None:
+    """Two machines, each with a database on its own localhost under the same name, served on
+    one Prefect server: their claims carry the same database tag. The second one's serve is
+    refused (exit 3, one line naming the other machine), the first one's claim kept. Before, a
+    claim of its own tag was read as a dead serve of this very database (whose lock says none
+    serves it) and taken over, fresh as it was: both machines served the same deployments."""
+    from flows.deployments import database_tag, local_database
+
+    assert local_database(database_url), database_url  # the test server is this machine's
+    api_url = users_prefect_server
+    seed_site(site)
+    other = {
+        "database": database_tag(database_url),
+        "holder": "veille serve, pid 1 on another-machine",
+        "machine": "another-machine",
+        "deployments": "veille-run/poll-and-ingest, veille-ingest/drain-queue, veille-maintenance/daily",
+        "renewed": "2026-01-01T00:00:00+00:00",
+    }
+    _post(api_url, "/variables/", {"name": "veille-serve", "value": other, "tags": ["veille-serve"]})
+    mark = uuid.uuid4().hex
+    env = {**_env(mark, _data_dir(), database_url), "PREFECT_API_URL": api_url}
+    proc = _serve(_sources(site, tmp_path), env, interval="60")
+    err = Lines(proc)
+    try:
+        proc.wait(120)
+    except BaseException:
+        proc.kill()
+        raise
+    text = err.text()
+    assert proc.returncode == 3, text[-3000:]
+    shown = sa.engine.make_url(database_url)
+    assert text.startswith(
+        "veille serve: error: another veille serve, of the database"
+        f" {shown.host}:{shown.port}/{shown.database} on another-machine, serves veille-run/poll-and-ingest,"
+    ), text
+    assert "VEILLE_INSTANCE" in text and "Traceback" not in text and text.count("\n") == 1, text
+    assert _wait_gone(mark, 10) == []
+    assert [c["value"] for c in _claims(api_url)] == [other]  # the other machine's stays

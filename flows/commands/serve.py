@@ -677,10 +677,11 @@ def _now_text() -> str:
 def claim_deployments(deployments: list[Any], database_url: str) -> Claim:
     """:class:`Claim` this database's deployments' names on the Prefect server, or
     :class:`ServedElsewhere` when another `veille serve`, of another database, holds a claim on
-    them renewed within :data:`SERVED_WITHIN_SECONDS`. A claim of this database's is a
-    `veille serve` of it that died (the database's lock says none serves it): taken over, as is
-    a stale one, by deleting it by its id and making this one's (two that found it stale: one
-    makes it, the other reads it and is refused)."""
+    them renewed within :data:`SERVED_WITHIN_SECONDS` (a database on localhost or a local
+    socket is another one when the claim is another machine's, though its tag is the same).
+    A claim of this database's is a `veille serve` of it that died (the database's lock says
+    none serves it): taken over, as is a stale one, by deleting it by its id and making this
+    one's (two that found it stale: one makes it, the other reads it and is refused)."""
     import os
     import socket
     from datetime import UTC, datetime
@@ -690,14 +691,16 @@ def claim_deployments(deployments: list[Any], database_url: str) -> Claim:
     from prefect.client.schemas.actions import VariableCreate
     from prefect.exceptions import ObjectAlreadyExists
 
-    from flows.deployments import DATABASE_TAG, database_tag
+    from flows.deployments import DATABASE_TAG, database_tag, local_database
     from monitors.settings import get_settings
 
     names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
     mine = database_tag(database_url)
+    machine = socket.gethostname()
     value = {
         "database": mine,
-        "holder": f"veille serve, pid {os.getpid()} on {socket.gethostname()}",
+        "holder": f"veille serve, pid {os.getpid()} on {machine}",
+        "machine": machine,
         "deployments": names,
         "renewed": _now_text(),
     }
@@ -719,8 +722,13 @@ def claim_deployments(deployments: list[Any], database_url: str) -> Claim:
             age = (
                 (datetime.now(UTC) - held.updated).total_seconds() if held.updated else SERVED_WITHIN_SECONDS
             )
-            if holder.get("database") != mine and age < SERVED_WITHIN_SECONDS:
-                other = str(holder.get("database", "?")).removeprefix(DATABASE_TAG)
+            theirs = str(holder.get("database", "?"))
+            # the same tag on another machine is another database when the tag names a local one
+            there = str(holder.get("machine") or machine)
+            if theirs == mine and local_database(database_url) and there != machine:
+                theirs = f"{theirs} on {there}"
+            if theirs != mine and age < SERVED_WITHIN_SECONDS:
+                other = theirs.removeprefix(DATABASE_TAG)
                 since = f"{holder.get('holder', 'its claim')}, renewed {max(age, 0):.0f} s ago"
                 raise _refusal(other, names, since)
             try:
