@@ -20,6 +20,7 @@ import re
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -715,6 +716,7 @@ def _read(
         return _too_large(url, current, status, hdrs, cap), False
     body = bytearray()
     complete = True
+    decoder = _Decoder.for_encoding(hdrs.get("content-encoding", ""))
     while True:
         # what has arrived, not a full chunk: a body sent a byte at a time meets the deadline
         left = deadline - time.monotonic()
@@ -724,9 +726,20 @@ def _read(
                 url, current, "error", status, headers=hdrs, error_class=TRANSIENT, reason=reason
             ), False
         _socket_timeout(response, min(settings.timeout, left))
-        chunk = response.read1(64 * 1024)
-        if not chunk:
-            break
+        if decoder is None:
+            chunk = response.read1(64 * 1024)
+            if not chunk:
+                break
+        else:
+            raw = response.read1(64 * 1024, decode_content=False)
+            if not raw:
+                if cut := decoder.cut_short():
+                    reason = f"body cut short: {urlsplit(current).netloc} sent {cut}; tried again later"
+                    return FetchResult(
+                        url, current, "error", status, headers=hdrs, error_class=TRANSIENT, reason=reason
+                    ), True
+                break
+            chunk = decoder.decode(raw, cap - len(body) + 1)
         body.extend(chunk)
         if len(body) > cap:
             if not truncate:
@@ -738,6 +751,67 @@ def _read(
     if small_html and (blocked := block_reason(status, response.reason or "", hdrs, bytes(body))):
         return _challenge(url, current, status, hdrs, blocked), complete
     return FetchResult(url, current, "ok", status, bytes(body), hdrs), complete
+
+
+class _Decoder:
+    """A gzip or deflate body (``Content-Encoding``) decoded here rather than by urllib3, to
+    know whether its compressed stream came whole: urllib3, as zlib, gives what a stream that
+    stops before its end holds as if it were all (a server or proxy that compresses on the fly
+    and fails midway still ends the chunked body properly, or sends the Content-Length of what
+    it sent), and the article was stored with its text cut. Other encodings (``br``, two of
+    them) are left to urllib3, as before. Bad data is urllib3's :class:`DecodeError`, as it was
+    (a permanent failure: "body could not be decoded")."""
+
+    ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._obj = zlib.decompressobj(self.ENCODINGS[encoding])
+        self._received = 0
+        self._raw = False  # "deflate" sent as raw deflate, without zlib's header (urllib3 reads it)
+        self._members = 0  # gzip members after the first (a stream may hold several)
+        self._member_out = 0  # bytes the current member gave
+        self._trailer = False  # data after a whole gzip stream that is no gzip member: ignored
+
+    @classmethod
+    def for_encoding(cls, header: str) -> _Decoder | None:
+        encoding = header.strip().lower()
+        return cls(encoding) if encoding in cls.ENCODINGS else None
+
+    def decode(self, data: bytes, room: int) -> bytes:
+        """What ``data`` decodes to, at most ``room`` bytes (more means the body is over its
+        cap: what is left is not decoded, a gzip bomb never expands in memory)."""
+        first = self._received == 0
+        self._received += len(data)
+        out = bytearray()
+        while data and not self._trailer and len(out) < room:
+            try:
+                got = self._obj.decompress(data, room - len(out))
+            except zlib.error as exc:
+                if first and not out and self.encoding == "deflate" and not self._raw:
+                    self._raw, self._obj = True, zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                if self._members:  # junk after a whole gzip member, ignored as urllib3 does
+                    self._trailer = True
+                    break
+                raise DecodeError(f"{self.encoding} data is corrupt: {exc}") from exc
+            out += got
+            self._member_out += len(got)
+            data = b""
+            if self._obj.eof and self._obj.unused_data and self.encoding != "deflate":
+                data, self._members, self._member_out = self._obj.unused_data, self._members + 1, 0
+                self._obj = zlib.decompressobj(self.ENCODINGS[self.encoding])
+        return bytes(out)
+
+    def cut_short(self) -> str | None:
+        """Why the body, all of it received, is no whole compressed stream; None when it is (or
+        when what stops early is bytes after a whole gzip member that gave nothing: padding)."""
+        if self._received == 0 or self._trailer or self._obj.eof or (self._members and not self._member_out):
+            return None
+        return (
+            f"a {self.encoding} body whose compressed stream stops before its end "
+            f"({self._received} bytes, all that its HTTP framing announced)"
+        )
 
 
 def _challenge(url: str, current: str, status: int, hdrs: dict[str, str], reason: str) -> FetchResult:
