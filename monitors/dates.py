@@ -18,6 +18,7 @@ depends on the other for it, and so that one rule holds everywhere:
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
 import time
@@ -357,9 +358,48 @@ def feed_date_handler(value: str) -> time.struct_time | None:
     return _parse_date_rfc822(fixed)
 
 
+#: A W3C (ISO 8601) date as feeds and sitemaps write one, its fields read as written, out of
+#: range or not: a month, then a day, a time, seconds (with a fraction), a zone.
+_W3C_FIELDS = re.compile(
+    r"(?P<y>\d{4})-(?P<mo>\d{1,2})(?:-(?P<d>\d{1,2})(?:[Tt ]\s*(?P<H>\d{1,2}):(?P<M>\d{1,2})"
+    r"(?::(?P<S>\d{1,2})(?:[.,]\d+)?)?)?)?\s*(?:[Zz]|(?P<sign>[+-])(?P<oh>\d{2}):?(?P<om>\d{2}))?"
+)
+
+
+def unreal_date(value: str) -> str | None:
+    """Why a W3C date names no real day or time ("2025-13-45T10:00:00Z": there is no month
+    13), or None (a real one, or no W3C date: RFC 822 dates are checked by feedparser's parser,
+    which refuses "45 Feb" and "25:61"). feedparser's W3C parser "rolls" such a date into a
+    real one (30 February into 2 March, month 13 into January of the next year): a date nobody
+    wrote. 24:00 (the day's end, ISO 8601) and second 60 (a leap second) are real."""
+    m = _W3C_FIELDS.fullmatch(value.strip())
+    if m is None:
+        return None
+    year, month = int(m["y"]), int(m["mo"])
+    if not 1 <= month <= 12:
+        return f"there is no month {month}"
+    if m["d"] is not None:
+        day = int(m["d"])
+        if not 1 <= day <= calendar.monthrange(max(year, 1), month)[1]:
+            return f"{calendar.month_name[month]} {year} has no day {day}"
+    if m["H"] is not None:
+        hour, minute, second = int(m["H"]), int(m["M"]), int(m["S"] or 0)
+        if hour > 24 or (hour == 24 and (minute or second)):
+            return f"there is no hour {hour}:{minute:02d}"
+        if minute > 59 or second > 60:
+            return f"there is no time {hour:02d}:{minute:02d}:{second:02d}"
+    if m["oh"] is not None and (int(m["oh"]) > 23 or int(m["om"]) > 59):
+        return f"there is no offset {m['sign']}{m['oh']}:{m['om']}"
+    return None
+
+
 def parse_feed_date(value: str) -> time.struct_time | None:
     """A feed's date by feedparser's rules and :func:`feed_date_handler`, as the UTC
-    ``struct_time`` feedparser gives (for the parsers that read feeds without feedparser)."""
+    ``struct_time`` feedparser gives (for the parsers that read feeds without feedparser); None
+    for a date that names no real day or time (:func:`unreal_date`), not the day feedparser
+    rolls it into."""
+    if unreal_date(value):
+        return None
     return _feedparser_date(value)
 
 

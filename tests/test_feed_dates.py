@@ -100,3 +100,74 @@ def test_a_french_time_is_on_the_configured_local_clock(monkeypatch: pytest.Monk
     monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "America/Montreal")
     feed = parse_feed(_rss("lundi 10 février 2025 à 14h30"), BASE, "application/rss+xml")
     assert feed.entries[0].published_at == datetime(2025, 2, 10, 19, 30, tzinfo=UTC)
+
+
+#: dates that name no real day or time; feedparser's W3C parser "rolled" the first ones into
+#: real ones (month 13 day 45 into 1 January 2026, 30 February into 2 March): a date nobody wrote
+UNREAL = [
+    "2025-13-45T10:00:00Z",
+    "2025-02-30T10:00:00+01:00",
+    "2025-02-10T25:61:00Z",
+    "2025-02-10T10:00:00+25:00",
+    "2025-13",
+    "Mon, 45 Feb 2025 25:61:00 GMT",
+    "Sat, 29 Feb 2025 10:00:00 GMT",  # 2025 is no leap year
+]
+
+
+def _two_items(date: str) -> bytes:
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Fil</title>"
+        f"<item><title>T</title><link>https://exemple-journal.fr/a</link><pubDate>{date}</pubDate></item>"
+        "<item><title>U</title><link>https://exemple-journal.fr/b</link>"
+        "<pubDate>2025-02-10T10:00:00Z</pubDate></item></channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize("raw", UNREAL)
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_a_date_naming_no_real_day_is_absent_not_rolled(raw: str, fast: bool) -> None:
+    """The entry is kept, undated; the other entry keeps its date. A W3C date so refused is said
+    in the feed's warning (RFC 822 ones were refused already, by feedparser's own parser)."""
+    feed = parse_feed(_two_items(raw), BASE, "application/rss+xml", fast=fast)
+    assert [e.published_at for e in feed.entries] == [None, datetime(2025, 2, 10, 10, 0, tzinfo=UTC)]
+    if raw[:4].isdigit():
+        assert "1 entry date(s) naming no real day or time, taken as absent" in (feed.bozo_reason or "")
+        assert repr(raw) in (feed.bozo_reason or "")
+
+
+@pytest.mark.parametrize("raw", UNREAL[:4])
+def test_atom_and_json_feed_dates_naming_no_real_day_are_absent(raw: str) -> None:
+    atom = (
+        "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'><title>Fil</title>"
+        f"<entry><title>T</title><link href='https://exemple-journal.fr/a'/><id>urn:a</id>"
+        f"<published>{raw}</published></entry></feed>"
+    ).encode()
+    got = parse_feed(atom, BASE, "application/atom+xml")
+    assert got.entries[0].published_at is None and "no real day or time" in (got.bozo_reason or "")
+    body = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Fil",
+        "items": [{"id": "a", "url": "https://exemple-journal.fr/a", "date_published": raw}],
+    }
+    got = parse_feed(json.dumps(body).encode(), BASE, "application/feed+json")
+    assert got.entries[0].published_at is None and f'{raw}" is not a date (' in (got.bozo_reason or "")
+
+
+@pytest.mark.parametrize("raw", [*UNREAL, "2025-02-30"])
+def test_a_sitemap_lastmod_naming_no_real_day_is_absent(raw: str) -> None:
+    """Sitemaps read lastmod with Python's own ISO parser, which refuses these; pinned here."""
+    from monitors.collect.sitemaps import parse_period
+
+    assert parse_period(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "instant"),
+    [
+        ("2025-02-10T24:00:00Z", datetime(2025, 2, 11, 0, 0, tzinfo=UTC)),  # the day's end, ISO 8601
+        ("2024-02-29T10:00:00Z", datetime(2024, 2, 29, 10, 0, tzinfo=UTC)),  # a leap day
+    ],
+)
+def test_real_dates_at_the_edges_are_read(raw: str, instant: datetime) -> None:
+    assert parse_feed(_rss(raw), BASE, "application/rss+xml").entries[0].published_at == instant

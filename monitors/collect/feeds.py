@@ -29,7 +29,7 @@ from monitors.collect.encoding import (
 )
 from monitors.collect.json_feed import JsonFeedError, looks_like_json, parse_json_feed
 from monitors.collect.rss_fast import parse_rss
-from monitors.dates import feed_date_handler, names_no_day  # noqa: F401 - registers the handler with feedparser
+from monitors.dates import feed_date_handler, names_no_day, unreal_date  # noqa: F401 - registers the handler with feedparser
 
 _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
 
@@ -133,12 +133,19 @@ def _when(parsed: time.struct_time | None) -> datetime | None:
         return None
 
 
-def _entry_date(raw: dict[str, Any]) -> datetime | None:
+def _entry_date(raw: dict[str, Any], unreal: list[str] | None = None) -> datetime | None:
     """The entry's publication date, else its update's; a date that names no day (a year or
-    a month alone, :func:`names_no_day`) is none, not the period's first day."""
+    a month alone, :func:`names_no_day`) is none, not the period's first day, and so is one
+    that names no real day or time ("2025-13-45T10:00:00Z", :func:`unreal_date`), not the day
+    feedparser rolls it into: its text, with why, goes to ``unreal``."""
     for key in ("published", "updated"):
         parsed = raw.get(f"{key}_parsed")
         text = raw.get(key)
+        if isinstance(text, str) and (why := unreal_date(text)):
+            said = f"{text.strip()!r} ({why})"
+            if unreal is not None and (key == "published" or raw.get("published") != text):
+                unreal.append(said)  # feedparser copies a lone "updated" into "published": once
+            continue
         if parsed and not (isinstance(text, str) and names_no_day(text)):
             return _when(parsed)
     return None
@@ -233,6 +240,7 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
     URL, each URL once, strings made storable, dates as aware UTC datetimes."""
     entries: list[FeedEntry] = []
     seen: set[str] = set()
+    unreal: list[str] = []
     for raw in parsed["entries"]:
         link = (
             _original_link(raw)
@@ -256,10 +264,18 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
                 title=storable(_plain(raw.get("title"))),
                 author=storable(_plain(raw.get("author"))),
                 summary=storable(raw.get("summary")),
-                published_at=_entry_date(raw),
+                published_at=_entry_date(raw, unreal),
                 language=storable(raw.get("language")) if isinstance(raw.get("language"), str) else None,
             )
         )
+    if unreal:
+        more = f" and {len(unreal) - 2} more" if len(unreal) > 2 else ""
+        note = (
+            f"{len(unreal)} entry date(s) naming no real day or time, taken as absent: "
+            + ", ".join(unreal[:2])
+            + more
+        )
+        bozo = f"{bozo}; {note}" if bozo else note
     feed = parsed.get("feed", {})
     ttl = feed.get("ttl")
     ttl_minutes = int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None

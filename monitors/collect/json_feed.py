@@ -38,7 +38,7 @@ from feedparser.sanitizer import _sanitize_html
 from feedparser.urls import resolve_relative_uris
 
 from monitors.collect.encoding import loads_storable
-from monitors.dates import parse_feed_date
+from monitors.dates import parse_feed_date, unreal_date
 
 JSON_TYPES = ("application/feed+json", "application/json")
 _VERSION = re.compile(r"https?://jsonfeed\.org/version/")
@@ -227,7 +227,8 @@ class _Reader:
             return None
         parsed = parse_feed_date(value.strip())
         if parsed is None:
-            self.problem(f'{where}: "{key}" {_show(value)} is not a date')
+            why = unreal_date(value)
+            self.problem(f'{where}: "{key}" {_show(value)} is not a date' + (f" ({why})" if why else ""))
         return parsed
 
     def item(self, item: Any, number: int, feed_authors: str | None) -> dict[str, Any] | None:

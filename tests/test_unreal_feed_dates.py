@@ -1,0 +1,50 @@
+"""A feed entry dated with a day or time that does not exist: stored undated, the feed's
+warning saying so, the article dated by its page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitors.archive.models import Article, FetchLog, QueuedUrl, Source
+from monitors.settings import Settings
+from tests.site import LocalSite
+from tests.test_faults import _poll_and_ingest
+
+BODY = " ".join(["Le sommet pour l'action sur l'intelligence artificielle s'ouvre à Paris."] * 20)
+PAGE = (
+    "<html><head><title>Sommet de l'IA</title>"
+    '<meta property="article:published_time" content="2025-02-10T09:00:00+01:00"></head>'
+    f"<body><article><h1>Sommet de l'IA</h1><p>{BODY}</p></article></body></html>"
+)
+
+
+def test_an_entry_dated_month_13_is_stored_with_its_pages_date(
+    site: LocalSite, db: Session, settings: Settings
+) -> None:
+    """Before, feedparser rolled 2025-13-45 into 1 January 2026 (the feed's date), and the
+    article was published on a day nobody wrote."""
+    site.add(
+        "/une.xml",
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Une</title>"
+        f"<item><title>Sommet de l'IA</title><link>{site.base}/a/1.html</link>"
+        "<pubDate>2025-13-45T10:00:00Z</pubDate></item></channel></rss>",
+        content_type="application/rss+xml",
+    )
+    site.add("/a/1.html", PAGE)
+    url = f"{site.base}/a/1.html"
+    assert _poll_and_ingest(site, db, settings) == {url: "stored"}
+    queued = db.scalars(select(QueuedUrl).where(QueuedUrl.url == url)).one()
+    assert queued.feed_published_at is None
+    source = db.scalars(select(Source).where(Source.url == f"{site.base}/une.xml")).one()
+    warning = (
+        "1 entry date(s) naming no real day or time, taken as absent: "
+        "'2025-13-45T10:00:00Z' (there is no month 13)"
+    )
+    assert warning in (source.last_error or "") and source.last_error_class == "warning"
+    logged = db.scalars(select(FetchLog.reason).where(FetchLog.url == source.url)).all()
+    assert any(warning in (r or "") for r in logged)
+    article = db.scalars(select(Article).where(Article.url == url)).one()
+    assert article.published_at == datetime(2025, 2, 10, 8, 0, tzinfo=UTC)
