@@ -198,7 +198,9 @@ def process_item(
     topic folder) gives an ``article_topics`` row. ``site`` is what the site's earlier pages
     taught (:func:`monitors.judge.site_profiles.load_profile`).
     """
-    result = fetch(client, item.url, settings, accept=HTML_TYPES, throttle=throttle, robots=robots)
+    result = fetch(
+        client, item.url, settings, accept=HTML_TYPES, throttle=throttle, robots=robots, follow_refresh=True
+    )
     result = empty_is_transient(result)  # a live page's empty 200: tried again, not lost
     result = home_is_gone(result)
     return analyse_page(

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from html import unescape as html_unescape
 from http.client import BadStatusLine, HTTPException, LineTooLong, RemoteDisconnected
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -442,6 +443,7 @@ def fetch(
     extra_headers: dict[str, str] | None = None,
     truncate: bool = False,
     max_bytes: int | None = None,
+    follow_refresh: bool = False,
 ) -> FetchResult:
     """GET ``url`` with conditional headers, redirects checked hop by hop, size capped.
 
@@ -452,6 +454,8 @@ def fetch(
     ``VEILLE_MAX_BYTES`` is cut there and kept rather than refused (robots.txt: RFC 9309 lets
     a crawler ignore what lies past its parsing limit, not the rules before it). ``max_bytes``
     replaces ``VEILLE_MAX_BYTES`` as the cap (sitemaps: ``VEILLE_SITEMAP_MAX_BYTES``).
+    With ``follow_refresh`` (articles), one HTML meta refresh is followed as a redirect
+    (:func:`meta_refresh`): a hop like the others, checked and counted the same way.
     """
     started = time.monotonic()
     deadline = started + settings.fetch_deadline
@@ -462,6 +466,8 @@ def fetch(
         headers["If-Modified-Since"] = last_modified
     current = url
     result: FetchResult
+    visited = [url]  # each hop's URL: a meta refresh back to one is a loop
+    refreshed = False
     try:
         for _ in range(MAX_REDIRECTS + 1):
             unresolved: Unresolvable | None = None
@@ -496,8 +502,18 @@ def fetch(
                     throttle.release(current)
             if result.outcome == "redirect":
                 current = result.final_url
+                visited.append(current)
                 continue
-            break
+            refresh = meta_refresh(result) if follow_refresh else None
+            if refresh is None:
+                break
+            if failure := _refresh_refused(refresh, current, visited, refreshed):
+                result = FetchResult(
+                    url, current, "error", result.status, error_class=PERMANENT, reason=failure
+                )
+                break
+            current, refreshed = refresh, True
+            visited.append(current)
         else:
             result = FetchResult(url, current, "error", error_class=PERMANENT, reason="too many redirects")
     except RefusedAddress as exc:
@@ -512,6 +528,78 @@ def fetch(
         )
     result.elapsed_ms = int((time.monotonic() - started) * 1000)
     return result
+
+
+#: The longest meta refresh delay followed, in seconds: a stub's "redirected in 5 seconds";
+#: a page that reloads itself, or goes to the home page, after minutes is a page to read.
+REFRESH_MAX_DELAY = 10.0
+_REFRESH_HINT = re.compile(rb"http-equiv\s*=\s*[\"']?\s*refresh", re.I)
+_REFRESH_TAG = re.compile(rb"<meta\b[^>]*?http-equiv\s*=\s*[\"']?\s*refresh\b[^>]*>", re.I)
+_REFRESH_CONTENT = re.compile(rb"""\scontent\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+#: what a browser running scripts does not read: comments, and <noscript> (a "please enable
+#: JavaScript" page that a refresh there leads to is no article)
+_NOT_READ = re.compile(rb"<!--.*?-->|<noscript\b.*?</noscript\s*>", re.I | re.S)
+
+
+def meta_refresh(result: FetchResult) -> str | None:
+    """Where an HTML page's ``<meta http-equiv="refresh" content="0; url=...">`` sends a
+    browser (the URL, resolved against the page's), when it does so within
+    :data:`REFRESH_MAX_DELAY` seconds; None for any other page, or a refresh with no URL (a
+    reload). Read as the HTML standard reads ``content``: a delay, then ``;`` or ``,``, an
+    optional ``url=``, the URL, quoted or not."""
+    body = result.content or b""
+    if not result.ok or result.content_type not in {"", *HTML_TYPES} or not _REFRESH_HINT.search(body):
+        return None
+    for tag in _REFRESH_TAG.finditer(_NOT_READ.sub(b"", body)):
+        content = _REFRESH_CONTENT.search(tag.group(0))
+        if content is None:
+            continue
+        raw = next(g for g in content.groups() if g is not None)
+        try:
+            value = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            value = raw.decode("cp1252", "replace")
+        target = _refresh_url(html_unescape(value))
+        if target is not None:
+            try:
+                return urljoin(result.final_url, target)
+            except ValueError:
+                return target  # refused as a malformed URL by the next hop's check
+    return None
+
+
+def _refresh_url(value: str) -> str | None:
+    """The URL of a refresh's ``content`` when its delay is short enough, else None."""
+    m = re.match(r"\s*(\d*)(?:\.[\d.]*)?", value)
+    if m is None or not m.group(0).strip():
+        return None
+    if m.group(1) and int(m.group(1)) > REFRESH_MAX_DELAY:
+        return None
+    rest = value[m.end() :].lstrip(" \t\n\r\f")
+    if rest[:1] in {";", ","}:
+        rest = rest[1:].lstrip(" \t\n\r\f")
+    if named := re.match(r"url\s*=\s*", rest, re.I):
+        rest = rest[named.end() :]
+    if rest[:1] in {"'", '"'}:
+        rest = rest[1:].split(rest[0], 1)[0]
+    rest = rest.strip()
+    return rest or None
+
+
+def _refresh_refused(target: str, current: str, visited: list[str], refreshed: bool) -> str | None:
+    """Why a meta refresh from ``current`` to ``target`` is not followed (a permanent failure),
+    or None: a URL that is not http(s), one fetched already (a loop), a second refresh."""
+    try:
+        scheme = urlsplit(target).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme not in {"http", "https"}:
+        return f"meta refresh to a non-http URL: {current} refreshes to {target[:200]!r}"
+    if target in visited:
+        return f"meta refresh loop: {current} refreshes to {target}, already fetched"
+    if refreshed:
+        return f"meta refresh again: {current} refreshes to {target} (veille follows one meta refresh)"
+    return None
 
 
 @contextlib.contextmanager
