@@ -505,8 +505,8 @@ def fetch(
                 visited.append(current)
                 continue
             refresh = meta_refresh(result) if follow_refresh else None
-            if refresh is None:
-                break
+            if refresh is None or refresh.split("#", 1)[0] == current.split("#", 1)[0]:
+                break  # no refresh, or a reload of this very page: the page is what it holds
             if failure := _refresh_refused(refresh, current, visited, refreshed):
                 result = FetchResult(
                     url, current, "error", result.status, error_class=PERMANENT, reason=failure
