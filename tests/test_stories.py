@@ -6,12 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 from monitors.group.stories import (
     JOIN_THRESHOLD,
+    LOOKUP_KEYS,
     MIN_SEED_WORDS,
     StoryIndex,
+    article_keys,
     cosine,
     decay,
     distance_days,
     features,
+    is_lookup_key,
+    lookup_keys,
     merge_pair,
     word_count,
 )
@@ -151,3 +155,63 @@ def test_an_article_clearly_closer_to_one_story_merges_nothing() -> None:
     index.assign(2, features(SAME_MINISTER_LATER), T0, word_count(SAME_MINISTER_LATER))
     third = index.assign(3, features(FR_OTHER_NEWSROOM), T0, word_count(FR_OTHER_NEWSROOM))
     assert third.merged is None and len(index.stories) == 2
+
+
+def test_lookup_keys_leave_out_small_numbers_years_and_common_words() -> None:
+    """A lookup key must say which event an article is about: a count (1, 2, 10, 4.5) or the
+    year is in most articles of a window, and so is a function word capitalised at a
+    sentence's start; they are still features of the vector, only not keys."""
+    for key in ("n:1", "n:2", "n:10", "n:0", "n:4.5", "n:100", "y:2025", "y:1998"):
+        assert not is_lookup_key(key), key
+    for key in ("n:109", "n:340e6", "n:1.7e9", "n:17.6", "d:12-6", "e:dati", "w:museum"):
+        assert is_lookup_key(key), key
+    assert not is_lookup_key("e:die", {"die"}) and is_lookup_key("e:die")
+
+    # the text writes "die" in lower case too: "Die" is no name, whatever the language
+    vector, keys = article_keys("Die Hafenarbeiter in Hamburg streiken, die Reeder warten am Terminal 1.")
+    assert {"e:die", "n:1"} <= set(vector) and {"e:die", "n:1"}.isdisjoint(keys)
+    assert {"e:hafenarbeiter", "e:hamburg"} <= set(keys)
+    # a short text that never writes it in lower case: the detected language's stop list says
+    # "die" is a common word; "Hamburg" is in none
+    short = "Die Hafenarbeiter in Hamburg streiken."
+    assert "e:die" in article_keys(short)[1] and "e:die" not in article_keys(short, language="de")[1]
+    # the stop list's names (written capitalised there) stay keys: "New" goes, "York" stays
+    _, keys = article_keys("New York Mayor Zohran Mamdani met tenants.", language="en")
+    assert "e:new" not in keys and {"e:york", "e:mamdani"} <= set(keys)
+    # same features, fewer keys: a dropped key is not replaced by a lighter feature
+    vector, keys = article_keys(FR)
+    heaviest = sorted(vector, key=lambda k: (k[0] == "w", -vector[k], k))[:LOOKUP_KEYS]
+    assert vector == features(FR) and set(keys) < set(heaviest) and set(keys) == set(lookup_keys(vector))
+    assert "n:85" in vector and "n:85" not in keys and "n:340e6" in keys
+
+
+def test_same_event_reports_still_share_keys_unrelated_ones_do_not() -> None:
+    """The rule drops only keys that carry no event: the two reports of one event still share
+    their names, two unrelated German reports share nothing (they shared ``die`` and ``1``)."""
+    fr, other = (
+        set(article_keys(FR, language="fr")[1]),
+        set(article_keys(FR_OTHER_NEWSROOM, language="fr")[1]),
+    )
+    assert {"e:dati", "e:lyon", "e:pau", "e:nancy"} <= fr & other
+    port = article_keys(HAMBURG_PORT, "Streik im Hamburger Hafen", "de")
+    museum = article_keys(MUNICH_MUSEUM, "Gabriele Münter im Lenbachhaus", "de")
+    assert {"e:die", "n:1"} <= set(port[0]) & set(museum[0])  # features both have
+    assert not set(port[1]) & set(museum[1])
+
+
+# Two unrelated German reports (ours) that share only the article "die" (also capitalised at a
+# sentence's start) and the number 1: on main both were lookup keys of each.
+HAMBURG_PORT = (
+    "Die Hafenarbeiter in Hamburg legen seit Montag die Containerterminals lahm. Die Gewerkschaft "
+    "Verdi fordert für die Beschäftigten am Terminal 1 einen Inflationsausgleich, die Betreiber HHLA "
+    "und Eurogate lehnen das Angebot ab. Frachter stauen sich vor Finkenwerder, Reedereien wie "
+    "Maersk und Hapag-Lloyd leiten Schiffe nach Rotterdam und Bremerhaven um. Bürgermeister "
+    "Tschentscher rief beide Seiten zu einer Schlichtung im Rathaus auf."
+)
+MUNICH_MUSEUM = (
+    "Die Ausstellung im Lenbachhaus zeigt ab Freitag die frühen Bilder von Gabriele Münter. "
+    "Kuratorin Matthias Mühling hat Leihgaben aus Oslo, Murnau und Wien versammelt, die zum "
+    "ersten Mal gemeinsam zu sehen sind. Im Saal 1 hängen die Landschaften vom Staffelsee, "
+    "daneben Briefe an Kandinsky. Der Freistaat Bayern trägt die Versicherungskosten, "
+    "Sponsor ist die Stiftung Pinakothek."
+)

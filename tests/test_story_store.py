@@ -25,6 +25,8 @@ from tests.test_stories import (
     EN,
     FR,
     FR_OTHER_NEWSROOM,
+    HAMBURG_PORT,
+    MUNICH_MUSEUM,
     SAME_MINISTER_LATER,
 )
 
@@ -40,7 +42,7 @@ def _store(db: Session, src: int, url: str, text: str, at: datetime | None = T0,
     return article_id
 
 
-def _story(db: Session, article_id: int) -> int | None:
+def _story(db: Session | sa.Connection, article_id: int) -> int | None:
     return db.scalar(sa.text("SELECT story_id FROM articles WHERE id = :id"), {"id": article_id})
 
 
@@ -174,6 +176,41 @@ def test_two_workers_storing_one_event_at_once_make_one_story(clean_db: sa.Engin
         assert conn.scalar(sa.text("SELECT count(*) FROM stories")) == 1
     assert [s for _, s in stories][0] == [s for _, s in stories][1] is not None
     assert [i for i, _ in stories] == [first_id, second_id]
+
+
+def test_unrelated_articles_sharing_only_die_and_1_do_not_wait_for_each_other(clean_db: sa.Engine) -> None:
+    """Two workers storing unrelated German reports at once: they share only "Die"/"die" and
+    the number 1, which are no lookup keys, so the second takes no lock the first holds (on
+    main it waited for the first to commit, as two reports of one event do) and neither finds
+    the other's story: the two stories have no key in common."""
+    with Session(clean_db) as setup:
+        a, b = _source(setup, "Alpha"), _source(setup, "Beta")
+        setup.commit()
+    first = Session(clean_db)
+    first_id = _store(first, a, "https://a.example/hafen", HAMBURG_PORT, lang="de")
+    outcome = _outcome(b, "https://b.example/museum", MUNICH_MUSEUM, title="Gabriele Münter im Lenbachhaus")
+    assert outcome.article is not None
+    article = dataclasses.replace(outcome.article, published_at=T0, language="de")
+    thread, result = _store_in_thread(clean_db, dataclasses.replace(outcome, article=article))
+    try:
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the unrelated article waited for the first one's story-key locks"
+    finally:
+        first.commit()
+        first.close()
+        thread.join(timeout=30)
+    _status, second_id = result["stored"]
+    with clean_db.connect() as conn:
+        one, two = _story(conn, first_id), _story(conn, second_id)
+        assert one is not None and two is not None and one != two
+        shared = conn.scalar(
+            sa.text(
+                "SELECT count(*) FROM story_keys x JOIN story_keys y ON y.key = x.key"
+                " WHERE x.story_id = :one AND y.story_id = :two"
+            ),
+            {"one": one, "two": two},
+        )
+    assert shared == 0
 
 
 COUNTS = (

@@ -151,7 +151,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
     a = out.article
     assert a is not None
     item = out.item
-    story_keys = lock_story_keys(session, a.text, a.title, a.signature)  # band locks too, first
+    story_keys = lock_story_keys(session, a.text, a.title, a.signature, a.language)  # band locks first
     keys = story_keys.bands
     values = {
         "canonical_url": a.canonical_url,

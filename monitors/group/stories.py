@@ -28,16 +28,23 @@ cutting would re-label articles users may have exported or counted, and a wrong 
 be told from a right one without the labels we lack (``story_events`` keeps ``split``
 reserved).
 
+Lookup keys (:func:`article_keys`): in the database a story is a candidate only when it shares
+one of the article's heaviest features, and each such key is locked while the article is
+stored; features that say nothing about which event it is (small numbers, years, common words
+capitalised by their place) are no keys, though they stay in the vector.
+
 :class:`StoryIndex` runs the algorithm in memory (evaluation, benchmarks' baseline);
 :mod:`monitors.group.story_store` runs the same functions against PostgreSQL.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
+import pkgutil
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -53,10 +60,14 @@ __all__ = [
     "Assignment",
     "StoryIndex",
     "add_vectors",
+    "article_keys",
     "cosine",
     "decay",
     "features",
+    "is_lookup_key",
     "key_hash",
+    "lookup_keys",
+    "lowercase_stop_words",
     "merge_pair",
     "word_count",
 ]
@@ -76,6 +87,8 @@ STEM = 6
 CENTROID_SIZE = 200
 #: Features of an article used to look up candidate stories (the heaviest, names and numbers first).
 LOOKUP_KEYS = 24
+#: Significant digits from which a number without a scale is a lookup key (``109``, ``4.80``).
+KEY_DIGITS = 3
 
 _WEIGHT = {"e": 1.0, "n": 2.0, "d": 1.5, "y": 0.5, "w": 1.0}
 
@@ -101,7 +114,58 @@ def word_count(text: str) -> int:
 
 def features(text: str, title: str | None = None) -> dict[str, float]:
     """The article's sparse vector (unit length): entities, numbers, dates and mapped words."""
+    return _vector(_counts(text, title)[0])
+
+
+def article_keys(
+    text: str, title: str | None = None, language: str | None = None, limit: int = LOOKUP_KEYS
+) -> tuple[dict[str, float], list[str]]:
+    """The article's vector (:func:`features`) and its lookup keys (:func:`lookup_keys`), from one
+    reading of the text. Common words are not names: those the text also writes in lower case
+    (``Die`` at a sentence's start, ``die`` inside one), and, for the language detected
+    (ISO 639-1), the words its stop list writes in lower case (:func:`lowercase_stop_words`),
+    which a short text may not show in lower case itself."""
+    counts, lowered = _counts(text, title)
+    vector = _vector(counts)
+    return vector, lookup_keys(vector, limit, common=lowered | lowercase_stop_words(language))
+
+
+#: jusText's stop lists (installed with trafilatura; the most frequent words of each language's
+#: Wikipedia, in their written case) of the languages the detector reports
+#: (:mod:`monitors.judge.language`, langdetect's profiles); those it has no list for are left out.
+_STOP_LISTS = {
+    "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "bn": "Bengali", "ca": "Catalan",
+    "cs": "Czech", "cy": "Welsh", "da": "Danish", "de": "German", "el": "Greek", "en": "English",
+    "es": "Spanish", "et": "Estonian", "fa": "Persian", "fi": "Finnish", "fr": "French",
+    "gu": "Gujarati", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian",
+    "id": "Indonesian", "it": "Italian", "kn": "Kannada", "ko": "Korean", "lt": "Lithuanian",
+    "lv": "Latvian", "mk": "Macedonian", "ml": "Malayalam", "mr": "Marathi", "ne": "Nepali",
+    "nl": "Dutch", "no": "Norwegian_Bokmal", "pl": "Polish", "pt": "Portuguese", "ro": "Romanian",
+    "ru": "Russian", "sk": "Slovak", "sl": "Slovenian", "sq": "Albanian", "sv": "Swedish",
+    "sw": "Swahili", "ta": "Tamil", "te": "Telugu", "tl": "Tagalog", "tr": "Turkish",
+    "uk": "Ukrainian", "ur": "Urdu", "vi": "Vietnamese",
+}  # fmt: skip
+
+
+@functools.cache
+def lowercase_stop_words(language: str | None) -> frozenset[str]:
+    """The words of the language's stop list written there in lower case, folded as features
+    fold them: function words and common nouns (``die``, ``new``), not the names the list also
+    holds because Wikipedia names them often (``Paris``, ``John``, ``York``). Empty for a
+    language without a list, ``und`` or None."""
+    name = _STOP_LISTS.get(language or "")
+    if name is None:
+        return frozenset()
+    data = pkgutil.get_data("justext", f"stoplists/{name}.txt") or b""
+    words = (w.strip() for w in data.decode("utf-8").splitlines())
+    return frozenset(fold(w).lower() for w in words if w and w == w.lower() and w != w.upper())
+
+
+def _counts(text: str, title: str | None) -> tuple[Counter[str], set[str]]:
+    """Feature counts of the title and text, and the words written in lower case somewhere in
+    them (an ``e:`` feature of such a word is a common word capitalised by its place)."""
     counts: Counter[str] = Counter()
+    lowered: set[str] = set()
     for part in (title or "", text):
         raw = _TOKEN.findall(fold(part))
         lower = [t.lower() for t in raw]
@@ -118,7 +182,10 @@ def features(text: str, title: str | None = None) -> dict[str, float]:
                     counts[f"y:{token}"] += 1
                 else:
                     counts["n:" + _number_key(token, nxt)[1:]] += 1
-            elif low in _MONTHS:
+                continue
+            if token[0].islower():
+                lowered.add(low)
+            if low in _MONTHS:
                 continue
             elif token[0].isupper() and len(token) > 1 and low not in _WORD_WORDS and low not in _COMMON_CAPS:
                 if low in BILINGUAL:
@@ -127,6 +194,10 @@ def features(text: str, title: str | None = None) -> dict[str, float]:
                     counts["e:" + low] += 1
             elif len(low) >= 4 and low not in _WORD_WORDS and not low.isdigit():
                 counts["w:" + BILINGUAL.get(low, low)[:STEM]] += 1
+    return counts, lowered
+
+
+def _vector(counts: Counter[str]) -> dict[str, float]:
     vector = {k: _WEIGHT[k[0]] * (1.0 + math.log(c)) for k, c in counts.items()}
     return _unit(vector)
 
@@ -166,10 +237,34 @@ def merge_pair(best: tuple[float, int], second: tuple[float, int] | None) -> tup
     return min(best[1], second[1]), max(best[1], second[1])
 
 
-def lookup_keys(vector: dict[str, float], limit: int = LOOKUP_KEYS) -> list[str]:
-    """The article's heaviest features, entities/numbers/dates first: what finds its candidates."""
+def is_lookup_key(key: str, common: Collection[str] = ()) -> bool:
+    """Whether a feature says which event an article is about, so that it may find (and lock)
+    candidate stories: not a year (in a window of days nearly every article names the current
+    one), not a number with fewer than :data:`KEY_DIGITS` significant digits and no scale
+    (``1``, ``2``, ``10``, ``4.5``: counts and ranks any article has; ``1.7e9``, ``2025`` as a
+    number of several digits, ``109`` are kept), not an entity whose word is in ``common`` (the
+    article also writes it in lower case: a function word or common noun capitalised at a
+    sentence's start, ``Die``/``die``, ``The``/``the``, in any language written with case)."""
+    kind, value = key[0], key[2:]
+    if kind == "y":
+        return False
+    if kind == "n":
+        mantissa, _, scale = value.partition("e")
+        return bool(scale) or len(mantissa.replace(".", "").strip("0")) >= KEY_DIGITS
+    if kind == "e":
+        return value not in common
+    return True
+
+
+def lookup_keys(
+    vector: dict[str, float], limit: int = LOOKUP_KEYS, common: Collection[str] = ()
+) -> list[str]:
+    """What finds the article's candidate stories: its ``limit`` heaviest features, entities,
+    numbers and dates first, less those that are no lookup keys (:func:`is_lookup_key`). A
+    dropped feature is not replaced by a lighter one: that would be a content word, shared by
+    more articles than the names and numbers it would stand in for."""
     ranked = sorted(vector.items(), key=lambda kv: (kv[0][0] == "w", -kv[1], kv[0]))
-    return [k for k, _ in ranked[:limit]]
+    return [k for k, _ in ranked[:limit] if is_lookup_key(k, common)]
 
 
 def key_hash(key: str) -> int:

@@ -4,7 +4,8 @@ Called by :func:`monitors.archive.articles.store_article` in the transaction tha
 after :func:`monitors.group.neardup.link_and_index`:
 
 1. :func:`lock_story_keys` takes a transaction-level advisory lock per lookup key of the
-   article (its heaviest features, :func:`monitors.group.stories.lookup_keys`), in sorted order, in
+   article (its heaviest features that say which event it is about: no small number, year or
+   common word, :func:`monitors.group.stories.article_keys`), in sorted order, in
    the statement that takes the band locks (after them), before the article row is written.
 2. One statement finds the candidate stories (sharing a lookup key on a day within
    :data:`monitors.group.stories.WINDOW_DAYS`, :data:`PER_KEY_STORIES` per key) and the latest
@@ -49,12 +50,11 @@ from monitors.group.stories import (
     MIN_SEED_WORDS,
     WINDOW_DAYS,
     add_vectors,
+    article_keys,
     cosine,
     decay,
     distance_days,
-    features,
     key_hash,
-    lookup_keys,
     merge_pair,
     word_count,
 )
@@ -278,16 +278,21 @@ _LOCK_BOTH_SQL = (
 
 
 def lock_story_keys(
-    session: Session, text: str, title: str | None, signature: list[int] | None = None
+    session: Session,
+    text: str,
+    title: str | None,
+    signature: list[int] | None = None,
+    language: str | None = None,
 ) -> StoryKeys:
     """Compute the article's story features and take the advisory locks of its lookup keys
     until the transaction ends; with ``signature``, also the band-key locks of
     :func:`monitors.group.neardup.lock_bands`, first, in the same statement (``StoryKeys.bands`` are
     then the band keys for :func:`monitors.group.neardup.link_and_index`). Call before the article
     row is written: with every advisory lock taken before any row lock, a transaction waiting
-    for a lock never holds a row another one waits for."""
-    vector = features(text, title)
-    hashes = [key_hash(k) for k in lookup_keys(vector)]
+    for a lock never holds a row another one waits for. ``language`` (the detected one) keeps
+    its common words out of the keys (:func:`monitors.group.stories.article_keys`)."""
+    vector, keys = article_keys(text, title, language)
+    hashes = [key_hash(k) for k in keys]
     bands = band_keys(signature) if signature is not None and len(signature) == NUM_PERM else []
     band_ids = lock_ids(bands)
     story_ids = sorted({h >> 32 for h in hashes})
@@ -332,7 +337,7 @@ def assign(
     ``keys`` what :func:`lock_story_keys` returned (taken now when None); ``signature`` its
     MinHash signature (without one, edit-tolerant copies are not looked for)."""
     if keys is None:
-        keys = lock_story_keys(session, text, title)
+        keys = lock_story_keys(session, text, title, language=language)
     if at.tzinfo is None:  # as the database reads a naive timestamp (UTC sessions)
         at = at.replace(tzinfo=UTC)
     vector, hashes = keys.vector, keys.hashes
