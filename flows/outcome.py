@@ -128,7 +128,8 @@ def bad_entries_problem(bad: list[str]) -> str:
 
 
 #: One fetch of a run: the host it went to (``host:port`` as the URL gives it, None when no
-#: fetch was made: a poll not recorded) and how it reached no server (a key of
+#: request was sent: a poll not recorded, an address refused, a page robots.txt disallows, no
+#: time left; a fetch never tried says nothing of its host) and how it reached no server (a key of
 #: :data:`UNREACHED <monitors.collect.http.UNREACHED>`, None when a server answered).
 Fetch = tuple[str | None, str | None]
 

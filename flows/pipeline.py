@@ -41,7 +41,7 @@ from monitors.archive.queue import (
     wait_for_database,
 )
 from monitors.archive.write_errors import unstorable
-from monitors.collect.http import Client, HostThrottle, host_of, make_client
+from monitors.collect.http import Client, HostThrottle, make_client
 from monitors.collect.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
 from monitors.collect.robots import ROBOTS, RobotsCache
 from monitors.collect.sources import (
@@ -423,7 +423,7 @@ def _settled(
         rt.profiles.invalidate(out.article.site)
     relevant = bool(out.article and out.article.relevant_to_a_topic() and status in {"stored", "revised"})
     report.statuses.append((item.source_id, status, relevant))
-    report.unreached.append((host_of(out.final_url or item.url), out.unreached))
+    report.unreached.append((out.host, out.unreached))  # None: never sent, its host not told of
     if status in {"failed", "retry", "skipped"}:
         run_logger().warning("%s: %s (%s)", item.url, status, out.reason)
 

@@ -126,6 +126,7 @@ class IngestOutcome:
     elapsed_ms: int = 0
     final_url: str | None = None
     unreached: str | None = None  # the fetch reached no server: how (FetchResult.unreached)
+    host: str | None = None  # its last request's host, None when none was sent (FetchResult.host)
 
 
 def _published(
@@ -243,6 +244,7 @@ def analyse_page(
         elapsed_ms=result.elapsed_ms,
         final_url=result.final_url,
         unreached=result.unreached,
+        host=result.host,
     )
     if not result.ok:
         return out

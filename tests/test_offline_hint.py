@@ -21,7 +21,7 @@ from urllib3.exceptions import NewConnectionError
 
 from flows.outcome import Fetch, judge_ingest, judge_run, nothing_to_do, offline_hint
 from monitors.archive.queue import Waiting
-from monitors.collect.http import UNREACHED, Client, fetch, make_client, unreached_kind
+from monitors.collect.http import UNREACHED, Client, HostThrottle, fetch, make_client, unreached_kind
 from monitors.collect.robots import RobotsCache
 from monitors.settings import Settings
 from tests.site import LocalSite, seed_site, write_sources
@@ -346,3 +346,56 @@ def test_the_column_comment_names_every_kind(clean_db: sa.Engine) -> None:
         )
     assert comment is not None
     assert all(kind in comment for kind in UNREACHED), comment
+
+
+def test_a_fetch_never_sent_tells_of_no_host(settings: Settings, client: Client) -> None:
+    """Only a request that went tells of its host: an address refused as private-network, a
+    page robots.txt disallows (its rules from the cache) and a hop with no time left tell of
+    none; one robots.txt fetched for the check did go, and a redirect's first hop did."""
+    strict = dataclasses.replace(settings, allow_private_network=False)
+    with LocalSite() as there, LocalSite() as here:
+        host = there.base.removeprefix("http://")
+        there.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+        there.add("/a", "<html><body>a</body></html>")
+        refused = fetch(client, f"{there.base}/a", strict)
+        assert (refused.outcome, refused.host) == ("refused", None)
+        robots = RobotsCache()
+        fresh = fetch(client, f"{there.base}/private/x", settings, robots=robots)
+        assert (fresh.outcome, fresh.host) == ("skipped", host)  # its robots.txt was fetched now
+        cached = fetch(client, f"{there.base}/private/y", settings, robots=robots)
+        assert (cached.outcome, cached.host) == ("skipped", None)
+        here.add("/go", "", status=302, headers={"Location": f"{there.base}/private/z"})
+        hop = fetch(client, f"{here.base}/go", settings, robots=robots)
+        assert (hop.outcome, hop.final_url, hop.host) == ("skipped", f"{there.base}/private/z", here.base[7:])
+        assert fetch(client, f"{there.base}/a", settings).host == host  # sent: answered
+        # a per-host delay longer than the fetch's deadline: the second request has no time left
+        quick = dataclasses.replace(settings, fetch_deadline=0.5)
+        throttle = HostThrottle(per_host=1, delay=1.5)
+        assert fetch(client, f"{there.base}/a", quick, throttle=throttle).ok
+        late = fetch(client, f"{there.base}/a", quick, throttle=throttle)
+        assert late.outcome == "error" and "no time left" in (late.reason or "")
+        assert late.host is None
+
+
+@pytest.mark.usefixtures("direct", "clean_db")
+def test_sources_never_fetched_do_not_hide_an_offline_run(
+    site: LocalSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two hosts that do not resolve and a source whose address is refused (private network):
+    that one was never fetched, and says nothing of the network (main counted it as a host
+    that answered, and the run gave no hint)."""
+    seed_site(site)
+    monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", "0")
+    sources = write_sources(
+        tmp_path / "s.toml",
+        [
+            {"name": "a", "kind": "feed", "url": "http://nouvelles.invalid/rss.xml", "owner": "media"},
+            {"name": "b", "kind": "feed", "url": "http://journal.invalid/feed/", "owner": "media"},
+            {"name": "c", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"},
+        ],
+    )
+    code, out, err = _run(["run", "--all", "--sources", str(sources)])
+    assert code == 3, out + err
+    last = err.rstrip().splitlines()[-1]
+    hint = "none of the 2 hosts resolved: is the network up?"
+    assert last.startswith(f"veille: Nothing could run ({hint}; 3 of 3 sources in error)"), last

@@ -25,7 +25,7 @@ from monitors.archive.queue import now
 from monitors.archive.write_errors import UNSTORABLE, store_error, unstorable
 from monitors.collect import fallback
 from monitors.collect.blocking import BLOCKED
-from monitors.collect.http import PERMANENT, TRANSIENT, host_of
+from monitors.collect.http import PERMANENT, TRANSIENT
 from monitors.collect.poll import PollOutcome, SourceState
 from monitors.collect.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.group.urls import canonicalize_url
@@ -57,7 +57,7 @@ class PollSummary:
     unread: int = 0  # child sitemaps a backfill left unread: its fetch budget was spent
     name: str | None = None  # a bad entry of the sources file (outcome "bad entry") has no row
     unreached: str | None = None  # the failed fetch reached no server: how (FetchResult.unreached)
-    host: str | None = None  # the host its last fetch went to (None: no fetch, e.g. not recorded)
+    host: str | None = None  # its fetch's last request's host (None: none sent, or not recorded)
 
 
 def due_sources(session: Session, ids: list[int], force: bool = False) -> list[SourceState]:
@@ -439,10 +439,10 @@ def _expire_loaded(session: Session, ids: Iterable[int]) -> None:
 
 
 def _summary(outcome: PollOutcome) -> PollSummary:
-    """A poll's summary before its counts: its outcome, warning and the host its fetch ended at."""
+    """A poll's summary before its counts: its outcome, warning and the host its fetch's last
+    request went to (None when it sent none: refused, disallowed, no time left)."""
     fetched = outcome.fetch
-    host = host_of(fetched.final_url or fetched.url)
-    return PollSummary(outcome.source_id, fetched.outcome, warning=outcome.warning, host=host)
+    return PollSummary(outcome.source_id, fetched.outcome, warning=outcome.warning, host=fetched.host)
 
 
 def _update_health(

@@ -117,10 +117,28 @@ class FetchResult:
     blocked: bool = False  # refused as a bot: 401/403/429 or a challenge page (monitors.collect.blocking)
     #: the failure never reached a server: how (a key of :data:`UNREACHED`), else None
     unreached: str | None = None
+    #: False when the request for ``final_url`` was never sent: its address refused (private
+    #: network), robots.txt disallowed it, or no time was left for it
+    sent: bool = True
+    #: with ``sent`` False, the URL of the last request the fetch did send (a redirect's, or
+    #: the robots.txt fetched for this check), None when it sent none
+    last_sent: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
+
+    @property
+    def sent_url(self) -> str | None:
+        """The URL of the last request the fetch sent, None when it sent none."""
+        return self.final_url if self.sent else self.last_sent
+
+    @property
+    def host(self) -> str | None:
+        """The host whose answer, or failure to answer (``unreached``), the fetch's last request
+        says something of, as the offline hint counts hosts (:func:`host_of`); None when the
+        fetch sent no request: a fetch never tried says nothing of its host."""
+        return host_of(self.sent_url) if self.sent_url else None
 
     @property
     def content_type(self) -> str:
@@ -468,6 +486,7 @@ def fetch(
     result: FetchResult
     visited = [url]  # each hop's URL: a meta refresh back to one is a loop
     refreshed = False
+    sent: str | None = None  # the URL of the last request sent, the offline hint's (FetchResult.host)
     try:
         for _ in range(MAX_REDIRECTS + 1):
             unresolved: Unresolvable | None = None
@@ -478,6 +497,7 @@ def fetch(
             crawl_delay = 0.0
             if robots is not None and settings.respect_robots:
                 verdict = robots.check(client, current, settings, throttle)
+                sent = verdict.fetched or sent
                 if not verdict.allowed:
                     result = FetchResult(
                         url,
@@ -487,6 +507,8 @@ def fetch(
                         reason=verdict.reason,
                         unreached=verdict.unreached,  # robots.txt's fetch reached no server
                     )
+                    if not verdict.transient:  # disallowed: the page's request never went
+                        result.sent, result.last_sent = False, sent
                     break
                 crawl_delay = verdict.crawl_delay
             if unresolved is not None:
@@ -500,8 +522,10 @@ def fetch(
             finally:
                 if throttle is not None:
                     throttle.release(current)
+            if not result.sent:  # no time left for it
+                result.last_sent = sent
             if result.outcome == "redirect":
-                current = result.final_url
+                sent, current = current, result.final_url
                 visited.append(current)
                 continue
             refresh = meta_refresh(result) if follow_refresh else None
@@ -512,12 +536,22 @@ def fetch(
                     url, current, "error", result.status, error_class=PERMANENT, reason=failure
                 )
                 break
-            current, refreshed = refresh, True
+            sent, current, refreshed = current, refresh, True
             visited.append(current)
         else:
-            result = FetchResult(url, current, "error", error_class=PERMANENT, reason="too many redirects")
+            result = FetchResult(  # the last redirect's target was not asked
+                url,
+                current,
+                "error",
+                error_class=PERMANENT,
+                reason="too many redirects",
+                sent=False,
+                last_sent=sent,
+            )
     except RefusedAddress as exc:
-        result = FetchResult(url, current, "refused", error_class=PERMANENT, reason=str(exc))
+        result = FetchResult(
+            url, current, "refused", error_class=PERMANENT, reason=str(exc), sent=False, last_sent=sent
+        )
     except Unresolvable as exc:
         result = FetchResult(url, current, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS)
     if result.outcome == "error" and time.monotonic() >= deadline and result.error_class == TRANSIENT:
@@ -625,7 +659,7 @@ def open_stream(
         try:
             address = check_url_allowed(url, settings.allow_private_network)
         except RefusedAddress as exc:
-            yield FetchResult(url, url, "refused", error_class=PERMANENT, reason=str(exc)), None
+            yield FetchResult(url, url, "refused", error_class=PERMANENT, reason=str(exc), sent=False), None
             return
         except Unresolvable as exc:
             yield FetchResult(url, url, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS), None
@@ -677,7 +711,9 @@ def _get_once(
     deadline = deadline if deadline is not None else time.monotonic() + settings.fetch_deadline
     left = deadline - time.monotonic()
     if left <= 0:
-        return FetchResult(url, current, "error", error_class=TRANSIENT, reason="timeout: no time left")
+        return FetchResult(
+            url, current, "error", error_class=TRANSIENT, reason="timeout: no time left", sent=False
+        )
     timeout = urllib3.Timeout(connect=min(settings.timeout, left), read=min(settings.timeout, left))
     try:
         response = client.open(current, headers, address, timeout, deadline)

@@ -19,7 +19,7 @@ from urllib.robotparser import RobotFileParser
 from monitors.collect.encoding import decode_utf8_text
 
 if TYPE_CHECKING:
-    from monitors.collect.http import Client, HostThrottle
+    from monitors.collect.http import Client, FetchResult, HostThrottle
     from monitors.settings import Settings
 
 UNREACHABLE_TTL = 300.0
@@ -32,6 +32,9 @@ class RobotsVerdict:
     reason: str | None = None
     transient: bool = False  # robots.txt unreachable: try again later
     unreached: str | None = None  # its fetch reached no server: how (monitors.collect.http.UNREACHED)
+    #: the URL of the last request robots.txt's fetch sent for this check, None when the rules
+    #: came from the cache (or no request went): a request sent now, whose host it tells of
+    fetched: str | None = None
 
 
 @dataclass
@@ -40,6 +43,7 @@ class _Entry:
     parser: RobotFileParser | None  # None: no usable robots.txt, everything allowed
     unreachable: str | None = None
     unreached: str | None = None  # the fetch's FetchResult.unreached
+    sent_url: str | None = None  # the fetch's FetchResult.sent_url
 
 
 def origin(url: str) -> str:
@@ -65,41 +69,46 @@ class RobotsCache:
         """May veille's user agent fetch ``url``? Fetches robots.txt when not cached (in one
         of the ``throttle``'s request slots, when given)."""
         site = origin(url)
-        entry = self._entry(client, site, settings, throttle)
+        entry, fresh = self._entry(client, site, settings, throttle)
+        fetched = entry.sent_url if fresh else None
         if entry.unreachable:
             return RobotsVerdict(
                 False,
                 reason=f"{entry.unreachable} (robots.txt of {site} unreachable; will retry)",
                 transient=True,
                 unreached=entry.unreached,
+                fetched=fetched,
             )
         if entry.parser is None:
-            return RobotsVerdict(True)
+            return RobotsVerdict(True, fetched=fetched)
         agent = settings.user_agent
         delay = entry.parser.crawl_delay(agent)
         delay_s = min(float(delay or 0.0), settings.max_crawl_delay)
         if not entry.parser.can_fetch(agent, url):
-            return RobotsVerdict(False, delay_s, reason=f"disallowed by {site}/robots.txt")
-        return RobotsVerdict(True, delay_s)
+            return RobotsVerdict(False, delay_s, reason=f"disallowed by {site}/robots.txt", fetched=fetched)
+        return RobotsVerdict(True, delay_s, fetched=fetched)
 
-    def _entry(self, client: Client, site: str, settings: Settings, throttle: HostThrottle | None) -> _Entry:
+    def _entry(
+        self, client: Client, site: str, settings: Settings, throttle: HostThrottle | None
+    ) -> tuple[_Entry, bool]:
+        """The site's rules, and whether they were fetched by this call (not the cache's)."""
         with self._lock:
             entry = self._entries.get(site)
             if entry is not None and entry.expires > time.monotonic():
-                return entry
+                return entry, False
             lock = self._origin_locks.setdefault(site, threading.Lock())
         with lock:  # one fetch per site even when many threads ask at once
             with self._lock:
                 entry = self._entries.get(site)
                 if entry is not None and entry.expires > time.monotonic():
-                    return entry
+                    return entry, False
             entry = self._load(client, site, settings, throttle)
             with self._lock:
                 self._entries[site] = entry
-            return entry
+            return entry, True
 
     def _load(self, client: Client, site: str, settings: Settings, throttle: HostThrottle | None) -> _Entry:
-        from monitors.collect.http import TRANSIENT, fetch
+        from monitors.collect.http import fetch
 
         # a robots.txt over VEILLE_MAX_BYTES is read up to it (RFC 9309 2.5: a parsing limit
         # of at least 500 KiB); refused as too large, it would have meant no rules at all
@@ -108,6 +117,15 @@ class RobotsCache:
         else:
             with throttle.slot():
                 result = fetch(client, f"{site}/robots.txt", settings, accept=None, truncate=True)
+        entry = self._rules(result, settings)
+        entry.sent_url = result.sent_url
+        return entry
+
+    @staticmethod
+    def _rules(result: FetchResult, settings: Settings) -> _Entry:
+        """The cache entry a robots.txt fetch's result makes."""
+        from monitors.collect.http import TRANSIENT
+
         now = time.monotonic()
         if result.ok:
             parser = RobotFileParser()
