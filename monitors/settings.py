@@ -52,6 +52,10 @@ INTERVAL_MINUTES_MAX = INTERVAL_MAX // 60
 #: The sitemap window reaches back at most this many days (about 270 years): a date before
 #: year 1 cannot be computed (1e9 days failed every sitemap with an OverflowError).
 SITEMAP_DAYS_MAX = 100_000
+#: The bad entries of a sources file no run reads are kept at most this many days (about 270
+#: years): PostgreSQL's now() less an interval too long for a timestamp (1e9 days) is an error,
+#: and every run would fail recording its file's bad entries.
+PROBLEMS_DAYS_MAX = 100_000
 #: At most this many worker processes: each is a Python process with trafilatura and the language
 #: profiles loaded (about 90 MB once it has analysed a page) and holds 3 file descriptors in
 #: veille's process, beside the HTTP connections; 256 is far past any machine's cores. With no
@@ -236,6 +240,9 @@ class Settings:
     #: ("poll-and-ingest@NAME"), for several of them, each with its database, on one Prefect server
     instance: str | None = None
     score_max_line_bytes: int = SCORE_MAX_LINE_BYTES  # score, eval, train-topic refuse longer lines
+    #: days the bad entries (``source_problems``) of a sources file no run reads any more are
+    #: kept: a file dropped, renamed or moved, or one of several files read now and then
+    problems_kept_days: int = 7
     #: the clock of dates that name no zone, and of an article's day (monitors.dates): the
     #: setting, else the database's once the process has opened it
     local_timezone: str = DEFAULT_LOCAL_TIMEZONE
@@ -306,6 +313,7 @@ class Settings:
             prefect_check_interval=_float("VEILLE_PREFECT_CHECK_INTERVAL", 5.0, positive=True),
             instance=_instance("VEILLE_INSTANCE"),
             score_max_line_bytes=_int("VEILLE_SCORE_MAX_LINE_BYTES", SCORE_MAX_LINE_BYTES, minimum=1),
+            problems_kept_days=_int("VEILLE_PROBLEMS_KEPT_DAYS", 7, minimum=1, maximum=PROBLEMS_DAYS_MAX),
             local_timezone=local_timezone(),
         )
 

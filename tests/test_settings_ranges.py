@@ -20,6 +20,7 @@ from monitors.settings import (
     INTERVAL_MAX,
     INTERVAL_MINUTES_MAX,
     PARSE_WORKERS_MAX,
+    PROBLEMS_DAYS_MAX,
     SECONDS_MAX,
     SITEMAP_DAYS_MAX,
     get_settings,
@@ -33,6 +34,7 @@ INTERVAL = f"an integer from 1 to {INTERVAL_MAX}"
 DAYS = f"a number of days above 0 and at most {SITEMAP_DAYS_MAX}"
 MINUTES = f"an integer from 1 to {INTERVAL_MINUTES_MAX}"
 WORKERS = f"an integer from 0 to {PARSE_WORKERS_MAX}"
+KEPT_DAYS = f"an integer from 1 to {PROBLEMS_DAYS_MAX}"
 
 #: (variable, bad value, the range the message states)
 BAD = [
@@ -86,6 +88,9 @@ BAD = [
     ("VEILLE_PREFECT_WAIT", "-1", SECONDS),
     ("VEILLE_PREFECT_WAIT", "inf", SECONDS),
     ("VEILLE_PREFECT_CHECK_INTERVAL", "0", POSITIVE_SECONDS),
+    ("VEILLE_PROBLEMS_KEPT_DAYS", "0", KEPT_DAYS),
+    ("VEILLE_PROBLEMS_KEPT_DAYS", "-7", KEPT_DAYS),
+    ("VEILLE_PROBLEMS_KEPT_DAYS", "1000000000", KEPT_DAYS),
 ]
 
 
@@ -156,7 +161,9 @@ def test_the_ends_of_each_range_are_accepted(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("VEILLE_SITEMAP_WINDOW_DAYS", str(SITEMAP_DAYS_MAX))
     monkeypatch.setenv("VEILLE_POLL_INTERVAL_MINUTES", str(INTERVAL_MINUTES_MAX))
     monkeypatch.setenv("VEILLE_PARSE_WORKERS", str(PARSE_WORKERS_MAX))
+    monkeypatch.setenv("VEILLE_PROBLEMS_KEPT_DAYS", str(PROBLEMS_DAYS_MAX))
     settings = get_settings()
+    assert settings.problems_kept_days == PROBLEMS_DAYS_MAX
     assert settings.parse_workers == PARSE_WORKERS_MAX
     assert settings.poll_interval_minutes == INTERVAL_MINUTES_MAX
     assert settings.analysis_deadline == SECONDS_MAX and settings.min_poll_interval == INTERVAL_MAX

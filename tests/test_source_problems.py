@@ -393,15 +393,20 @@ def test_a_bad_entry_is_reported_at_its_line_however_the_file_is_written(
     assert [b.line for b in read_sources(text, "s.toml").bad] == expected, text
 
 
+@pytest.mark.parametrize(("setting", "kept_days"), [(None, 7), ("30", 30)])
 def test_the_bad_entries_of_a_file_no_run_reads_any_more_go(
-    clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None, kept_days: int
 ) -> None:
     """Each load of a file sets its rows' last_seen_at (or deletes them), so rows not seen for
-    PROBLEMS_KEPT_DAYS are of a file no run reads any more (dropped, renamed, moved): `veille
-    sources` no longer lists them and the next load of any file deletes them. They were listed
-    forever, with their last-seen time."""
+    VEILLE_PROBLEMS_KEPT_DAYS (default 7) are of a file no run reads any more (dropped, renamed,
+    moved): `veille sources` no longer lists them and the next load of any file deletes them.
+    They were listed forever, with their last-seen time; then kept 7 days, a constant a user of
+    several files read now and then could not raise."""
     from monitors.archive.db import session_scope
-    from monitors.collect.sources import PROBLEMS_KEPT_DAYS, load_sources_file, record_problems
+    from monitors.collect.sources import load_sources_file, record_problems
+
+    if setting is not None:
+        monkeypatch.setenv("VEILLE_PROBLEMS_KEPT_DAYS", setting)
 
     def bad(name: str) -> Path:
         path = tmp_path.resolve() / f"{name}.toml"
@@ -414,8 +419,8 @@ def test_the_bad_entries_of_a_file_no_run_reads_any_more_go(
     with session_scope() as session:
         for path in (old, recent, read):
             record_problems(session, load_sources_file(path))
-    with clean_db.begin() as conn:  # old: read last PROBLEMS_KEPT_DAYS + 1 days ago; recent: 1 day less
-        for path, days in ((old, PROBLEMS_KEPT_DAYS + 1), (recent, PROBLEMS_KEPT_DAYS - 1)):
+    with clean_db.begin() as conn:  # old: read last kept_days + 1 days ago; recent: 1 day less
+        for path, days in ((old, kept_days + 1), (recent, kept_days - 1)):
             conn.execute(
                 sa.text(
                     "UPDATE source_problems SET last_seen_at = now() - make_interval(days => :d)"

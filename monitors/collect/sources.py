@@ -424,10 +424,10 @@ _PROBLEMS = recordset_insert(
 _PROBLEMS_FIXED = text(
     "DELETE FROM source_problems WHERE md5(file) = md5(:file) AND file = :file AND last_seen_at < now()"
 )
-#: How long the bad entries of a file no run reads any more are kept. Every load of a file
-#: sets its rows' ``last_seen_at`` (or deletes them), so a row not seen for that long is of a
-#: file no run, backfill or worker has read since: a file dropped, renamed or moved.
-PROBLEMS_KEPT_DAYS = 7
+#: The bad entries of a file no run reads any more are kept ``VEILLE_PROBLEMS_KEPT_DAYS``
+#: (:attr:`Settings.problems_kept_days <monitors.settings.Settings.problems_kept_days>`). Every
+#: load of a file sets its rows' ``last_seen_at`` (or deletes them), so a row not seen for that
+#: long is of a file no run, backfill or worker has read since: a file dropped, renamed or moved.
 _PROBLEMS_STALE = text(
     "DELETE FROM source_problems WHERE last_seen_at < now() - make_interval(days => :days)"
 )
@@ -443,11 +443,11 @@ def record_problems(session: Session, read: SourcesFile) -> None:
     them, where a user can query them: each one upserted (``last_seen_at`` now, its
     ``first_seen_at`` kept), the file's rows this load did not find (fixed, or moved to
     another line) deleted, and the rows of any file no load has seen for
-    :data:`PROBLEMS_KEPT_DAYS` (no run reads it any more). A text read without a file
+    ``VEILLE_PROBLEMS_KEPT_DAYS`` (no run reads it any more). A text read without a file
     (``read.path`` None) records nothing."""
     if read.path is None:
         return
-    session.execute(_PROBLEMS_STALE, {"days": PROBLEMS_KEPT_DAYS})
+    session.execute(_PROBLEMS_STALE, {"days": get_settings().problems_kept_days})
     file = pg_text(str(read.path))
     rows = {  # one row per (line, reason): entries of one line (an inline array) may share one
         (bad.line, bad.reason): {
@@ -467,8 +467,8 @@ def record_problems(session: Session, read: SourcesFile) -> None:
 def recorded_problems(session: Session, file: Path | None = None) -> list[SourceProblem]:
     """The rows of ``source_problems`` (of ``file``, absolute, if given): the bad entries each
     file's last load by a run, a backfill or a worker found, by file and line; not those of a
-    file no load has seen for :data:`PROBLEMS_KEPT_DAYS` (the next run deletes them)."""
-    kept = func.now() - func.make_interval(0, 0, 0, PROBLEMS_KEPT_DAYS)
+    file no load has seen for ``VEILLE_PROBLEMS_KEPT_DAYS`` (the next run deletes them)."""
+    kept = func.now() - func.make_interval(0, 0, 0, get_settings().problems_kept_days)
     query = (
         select(SourceProblem)
         .where(SourceProblem.last_seen_at >= kept)
