@@ -26,13 +26,15 @@ RUN_TABLE_KEY = "veille-run-summary"
 RUN_REPORT_KEY = "veille-run-report"
 DRAIN_TABLE_KEY = "veille-drain-summary"
 DRAIN_REPORT_KEY = "veille-drain-report"
+BACKFILL_TABLE_KEY = "veille-backfill-summary"
+ARCHIVE_BACKFILL_TABLE_KEY = "veille-archive-backfill"
 
 
 def artifact_key(key: str) -> str:
     """``key``, or with ``VEILLE_INSTANCE`` set ``key-NAME`` (the name in lower case, "_" and
     "." as "-": Prefect's keys take lower-case letters, digits and "-" alone): several `veille
-    serve` on one Prefect server, each with its database, keep each its own latest report, one
-    database's no longer hiding the other's."""
+    serve` (or `veille backfill`) on one Prefect server, each with its database, keep each its
+    own latest report, one database's no longer hiding the other's."""
     from monitors.settings import get_settings
 
     instance = get_settings().instance

@@ -21,6 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import archive_backfill
 from flows import backfill as sitemaps
+from flows.artifacts import ARCHIVE_BACKFILL_TABLE_KEY, BACKFILL_TABLE_KEY, artifact_key
 from flows.pipeline import _run_id, transient_task
 from flows.runs import TASKS, ingest_flow, submit_task
 from monitors.collect.archives.common import ARCHIVE_NAMES
@@ -53,7 +54,8 @@ def backfill_flow(
         _run_id(),
     )
     if rows:
-        create_table_artifact(key="veille-backfill-summary", table=rows, description="Backfill per source")
+        key = artifact_key(BACKFILL_TABLE_KEY)  # one per VEILLE_INSTANCE, as veille serve's
+        create_table_artifact(key=key, table=rows, description="Backfill per source")
     return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result
 
 
@@ -76,7 +78,7 @@ def archive_backfill_flow(
     )
     if rows:
         create_table_artifact(
-            key="veille-archive-backfill",
+            key=artifact_key(ARCHIVE_BACKFILL_TABLE_KEY),
             table=rows,
             description=f"Backfill from {ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
         )

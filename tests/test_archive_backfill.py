@@ -440,3 +440,39 @@ def test_the_flow_s_window_is_held_to_the_cli_s_rule(
     assert "give a day from 1996-01-01 to today" in str(failed.value)
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM backfill_jobs")) == 0
+
+
+def test_backfill_artifacts_are_keyed_with_the_instance(
+    archives: FakeArchives,
+    site: LocalSite,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With VEILLE_INSTANCE set, both backfill flows' tables are keyed with the instance's name
+    as `veille serve`'s are (flows.artifacts.artifact_key): two instances backfilling on one
+    Prefect server each keep their latest table. Before, both published under
+    veille-backfill-summary and veille-archive-backfill, one hiding the other's."""
+    from flows.backfill import backfill_flow
+    from tests.site import seed_site
+    from tests.test_serve import _artifacts
+
+    monkeypatch.setenv("VEILLE_INSTANCE", "Lyon_2.a")
+    seed_site(site)
+    feed = write_sources(
+        tmp_path / "feed.toml",
+        [{"name": "F", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    days = (datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC))
+    state: Any = backfill_flow(*days, sources_file=str(feed), return_state=True)
+    assert state.is_completed(), state.message
+    keys = set(_artifacts(state.state_details.flow_run_id))
+    assert "veille-backfill-summary-lyon-2-a" in keys and "veille-backfill-summary" not in keys, keys
+    archives.snapshots = seed_snapshots()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    state = archive_backfill_flow(
+        "wayback", *days, site="pcf.fr", sources_file=str(sources), return_state=True
+    )
+    assert state.is_completed(), state.message
+    keys = set(_artifacts(state.state_details.flow_run_id))
+    assert "veille-archive-backfill-lyon-2-a" in keys and "veille-archive-backfill" not in keys, keys
