@@ -53,3 +53,20 @@ def test_every_bench_is_checked() -> None:
     checked = {bench for bench, _, _ in ZERO_COUNTS}
     scripts = {p.stem for p in (ROOT / "bench").glob("*.py")} - {"unwind", "arguments", "__init__"}
     assert checked == scripts
+
+
+def test_bench_backfill_times_no_import() -> None:
+    """bench/backfill.py's timed paths import nothing: both flows are imported once before the
+    warm-up and the rounds. Before, each path imported its flow in its first call (flows.runs
+    for `veille run`, flows.backfill_flows for the backfill), inside that arm's timing only."""
+    import ast
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "bench" / "backfill.py").read_text("utf-8"))
+    paths = [
+        f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name in {"run_path", "backfill_path"}
+    ]
+    assert len(paths) == 2
+    imports = [
+        (f.name, n.lineno) for f in paths for n in ast.walk(f) if isinstance(n, ast.Import | ast.ImportFrom)
+    ]
+    assert imports == [], imports
