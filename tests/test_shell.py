@@ -223,14 +223,32 @@ def test_feed_served_over_http(archive: sa.Engine) -> None:
         server.server_close()
 
 
-def test_feed_serve_as_the_help_shows(archive: sa.Engine, archive_url: str) -> None:
-    """`veille feed --serve PORT --host ... --limit N --title T`, a real process as a user
-    starts it: the address it prints answers with the feed, Ctrl-C stops it."""
+def _start_feed_serve(archive_url: str, code: str, *options: str) -> tuple[subprocess.Popen[str], int]:
+    """`veille feed --serve PORT [options]` on a free port, in a child process running
+    ``code`` (which calls the CLI with its arguments) on the archive's database: the process
+    and the port once it has said where it serves (killed if it says something else)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "VEILLE_DATABASE_URL": archive_url}
-    argv = ["feed", "--serve", str(port), "--host", "127.0.0.1", "--limit", "3", "--title", "Mon fil"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "feed", "--serve", str(port), *options],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline() if proc.stdout else ""
+    if not line.startswith(f"serving the feed at http://127.0.0.1:{port}/feed.atom"):
+        proc.kill()
+        _, err = proc.communicate(timeout=30)
+        raise AssertionError(f"{line!r}, {err}")
+    return proc, port
+
+
+def test_feed_serve_as_the_help_shows(archive: sa.Engine, archive_url: str) -> None:
+    """`veille feed --serve PORT --host ... --limit N --title T`, a real process as a user
+    starts it: the address it prints answers with the feed, Ctrl-C stops it."""
     # Ctrl-C as at a terminal: a suite started in the background (`pytest &` in a script) runs
     # with SIGINT ignored, which its children inherit, and Python then never raises
     # KeyboardInterrupt (the `veille` script itself takes SIGINT back: flows/signals.py)
@@ -238,16 +256,9 @@ def test_feed_serve_as_the_help_shows(archive: sa.Engine, archive_url: str) -> N
         "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "from flows.cli import main; sys.exit(main(sys.argv[1:]))"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, *argv],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    options = ["--host", "127.0.0.1", "--limit", "3", "--title", "Mon fil"]
+    proc, port = _start_feed_serve(archive_url, code, *options)
     try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith(f"serving the feed at http://127.0.0.1:{port}/feed.atom"), line
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -269,24 +280,10 @@ def test_feed_serve_stopped_by_a_signal_says_so_and_nothing_about_a_next_run(arc
     """`veille feed --serve` stores nothing: stopped by SIGTERM it says it was terminated, not
     that "what was not stored is left for the next run" (the line of the commands that store
     as they go, tests/test_serve_signals.py)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "VEILLE_DATABASE_URL": archive_url}
     code = "import sys; from flows.cli import main; sys.exit(main())"  # as the veille script
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, "feed", "--serve", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith(f"serving the feed at http://127.0.0.1:{port}/feed.atom"), line
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+    proc, _ = _start_feed_serve(archive_url, code)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert err.strip().splitlines()[-1] == "veille: terminated by SIGTERM", err
 
