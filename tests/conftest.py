@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -216,3 +217,12 @@ def settings() -> Settings:
 def client(settings: Settings) -> Iterator[Client]:
     with make_client(settings) as c:
         yield c
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A local port that refuses connections for the whole test: bound, never listening. A
+    port bound then released could be taken by any other process before the test connects."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield int(s.getsockname()[1])

@@ -5,7 +5,6 @@ one error in ``source_health.errors_last_day``, whatever discovery fetched aroun
 from __future__ import annotations
 
 import io
-import socket
 from datetime import UTC, datetime
 
 from hypothesis import given
@@ -28,12 +27,6 @@ from tests.site import LocalSite, rss_feed
 LONG_URL = "http://nonexistent-host.invalid/" + "rubrique/" * 12 + "feed.xml"
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_unresolvable_host_reads_cause_first(client: Client, settings: Settings) -> None:
     direct = fetch(client, "http://nonexistent-host.invalid/feed.xml", settings)
     assert direct.error_class == "transient"
@@ -45,8 +38,8 @@ def test_unresolvable_host_reads_cause_first(client: Client, settings: Settings)
     assert "HTTPConnection(" not in reason
 
 
-def test_refused_connection_reads_cause_first(client: Client, settings: Settings) -> None:
-    port = _closed_port()
+def test_refused_connection_reads_cause_first(client: Client, settings: Settings, closed_port: int) -> None:
+    port = closed_port
     result = fetch(client, f"http://127.0.0.1:{port}/feed.xml", settings)
     assert result.reason == f"connection refused by 127.0.0.1:{port}"
 

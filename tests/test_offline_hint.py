@@ -30,12 +30,6 @@ from tests.test_direct_cycle import _run, direct  # noqa: F401 - direct: the fix
 DNS = "host nouvelles.invalid does not resolve (DNS: Name or service not known)"
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _row(error: str, **counts: int) -> dict[str, object]:
     row: dict[str, object] = {
         "source": "s",
@@ -109,10 +103,10 @@ def test_nothing_due_with_the_pages_of_one_dead_host_waiting_says_nothing_of_the
     )
 
 
-def test_a_fetch_says_how_it_reached_no_server(settings: Settings, client: Client) -> None:
+def test_a_fetch_says_how_it_reached_no_server(settings: Settings, client: Client, closed_port: int) -> None:
     """The kind is set where the HTTP client catches the failure, whatever the reason's words
     (robots.txt's failure, worded as its own, carries it to the page's fetch)."""
-    port = _closed_port()
+    port = closed_port
     assert fetch(client, "http://nouvelles.invalid/a", settings).unreached == "dns"
     refused = fetch(client, f"http://127.0.0.1:{port}/a", settings, robots=RobotsCache())
     assert refused.reason is not None and "robots.txt" in refused.reason
@@ -123,8 +117,8 @@ def test_a_fetch_says_how_it_reached_no_server(settings: Settings, client: Clien
 
 
 @pytest.mark.usefixtures("direct", "clean_db")
-def test_an_offline_run_says_so_first(site: LocalSite, tmp_path: Path) -> None:
-    port = _closed_port()
+def test_an_offline_run_says_so_first(site: LocalSite, tmp_path: Path, closed_port: int) -> None:
+    port = closed_port
     urls = {
         "dns": ["http://nouvelles.invalid/rss.xml", "http://journal.invalid/feed/"],
         "mixed": ["http://nouvelles.invalid/rss.xml", f"http://127.0.0.1:{port}/feed.xml"],
