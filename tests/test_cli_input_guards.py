@@ -12,6 +12,7 @@ import pytest
 
 from flows.cli import build_parser, main
 from monitors.dates import article_day
+from tests.clock import one_day_for
 
 LINES = (
     json.dumps({"id": "a", "title": "Sommet IA", "text": "Le sommet pour l'action sur l'IA s'ouvre à Paris."})
@@ -74,6 +75,7 @@ def test_feed_host_without_serve_is_an_error(
 
 
 def _local_today() -> str:
+    one_day_for()  # the command's today is this one, also if the test starts at 23:59:59
     today = article_day(datetime.now(UTC))
     assert today is not None
     return today.isoformat()
@@ -151,6 +153,7 @@ def test_backfill_s_today_is_the_database_s(
     migrate(database_url)
     monkeypatch.delenv("VEILLE_LOCAL_TIMEZONE")
     adopt_local_timezone(None)  # a new process: it has not read the database's clock yet
+    one_day_for(60, zone, "Europe/Paris")  # neither clock turns a day during the test
     there = datetime.now(ZoneInfo(zone)).date()
     if there == datetime.now(ZoneInfo("Europe/Paris")).date():
         pytest.skip(f"{zone}'s today is Paris's at this hour ({there}): the clocks agree")

@@ -1,0 +1,50 @@
+"""The suite's own guards against failing at random: the hour it runs at, a loaded machine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import tests.clock
+from tests.clock import one_day_for, seconds_to_midnight
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def test_seconds_to_midnight_on_a_zone_s_clock() -> None:
+    assert seconds_to_midnight(datetime(2026, 12, 5, 22, 59, 30, tzinfo=UTC), PARIS) == 30
+    assert seconds_to_midnight(datetime(2026, 12, 5, 23, 0, 0, tzinfo=UTC), PARIS) == 86400
+    # the night of a clock change: 23 hours from one midnight to the next in March
+    assert seconds_to_midnight(datetime(2026, 3, 28, 23, 0, 0, tzinfo=UTC), PARIS) == 23 * 3600
+    kiritimati = ZoneInfo("Pacific/Kiritimati")  # UTC+14: its day turns at 10:00 UTC
+    assert seconds_to_midnight(datetime(2026, 12, 5, 9, 59, 0, tzinfo=UTC), kiritimati) == 60
+
+
+def test_one_day_for_waits_past_a_near_midnight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """10 s before midnight in Paris a test needing 60 s of one day sleeps past midnight; at
+    noon, or in a zone whose midnight is hours away, it does not sleep."""
+    clock = [datetime(2026, 12, 5, 22, 59, 50, tzinfo=UTC)]
+    slept: list[float] = []
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
+            return clock[0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += timedelta(seconds=seconds)
+
+    monkeypatch.setattr(tests.clock, "datetime", Clock)
+    monkeypatch.setattr(tests.clock.time, "sleep", sleep)
+    one_day_for(60, "Europe/Paris")
+    assert slept == [10.5] and clock[0].astimezone(PARIS).date().isoformat() == "2026-12-06"
+    one_day_for(60, "Europe/Paris", "Pacific/Kiritimati")
+    assert slept == [10.5]
+    clock[0] = datetime(2026, 12, 5, 22, 59, 50, tzinfo=UTC)
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "Europe/Paris")
+    one_day_for()  # the local clock
+    assert slept == [10.5, 10.5]
+
