@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -36,6 +37,12 @@ os.environ["VEILLE_TIMEOUT"] = "5"
 os.environ.setdefault("PREFECT_HOME", str(_tmp / "prefect"))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+# Hypothesis as on CI (its "ci" profile, which CI=true loads) on every machine: the same
+# examples each run, no 200 ms deadline per example that a loaded machine misses (timing is
+# not what these tests check), no example database. HYPOTHESIS_PROFILE=default explores anew.
+hypothesis.settings.register_profile("veille", hypothesis.settings.get_profile("ci"))
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "veille"))
 
 LOCAL_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import hypothesis
 import pytest
 
 import tests.clock
@@ -48,3 +49,13 @@ def test_one_day_for_waits_past_a_near_midnight(monkeypatch: pytest.MonkeyPatch)
     one_day_for()  # the local clock
     assert slept == [10.5, 10.5]
 
+
+def test_hypothesis_runs_as_on_ci_everywhere() -> None:
+    """Property tests without a per-example deadline (a loaded 2-core machine runs an example
+    past Hypothesis's 200 ms default: DeadlineExceeded, or Flaky when the rerun is quick) and
+    with the same examples on every run, as CI=true gives; tests/conftest.py loads it."""
+    current = hypothesis.settings.default
+    assert current is not None
+    assert current.deadline is None
+    assert current.derandomize is True
+    assert current.database is None
