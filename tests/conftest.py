@@ -40,8 +40,15 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 # Hypothesis as on CI (its "ci" profile, which CI=true loads) on every machine: the same
 # examples each run, no 200 ms deadline per example that a loaded machine misses (timing is
-# not what these tests check), no example database. HYPOTHESIS_PROFILE=default explores anew.
+# not what these tests check), no example database. HYPOTHESIS_PROFILE=explore draws new
+# examples each run (and keeps failing ones in .hypothesis/), still without a deadline.
 hypothesis.settings.register_profile("veille", hypothesis.settings.get_profile("ci"))
+hypothesis.settings.register_profile(
+    "explore",
+    hypothesis.settings.get_profile("ci"),
+    derandomize=False,
+    database=hypothesis.settings.get_profile("default").database,
+)
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "veille"))
 
 LOCAL_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
