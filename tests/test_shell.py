@@ -226,24 +226,30 @@ def test_feed_served_over_http(archive: sa.Engine) -> None:
 def _start_feed_serve(archive_url: str, code: str, *options: str) -> tuple[subprocess.Popen[str], int]:
     """`veille feed --serve PORT [options]` on a free port, in a child process running
     ``code`` (which calls the CLI with its arguments) on the archive's database: the process
-    and the port once it has said where it serves (killed if it says something else)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    and the port once it has said where it serves (killed if it says something else). The port
+    is free when chosen, not held: another process may bind it before the child does, and the
+    child then says so ("Address already in use"): started again on another port, five times
+    at most."""
     env = {**os.environ, "VEILLE_DATABASE_URL": archive_url}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, "feed", "--serve", str(port), *options],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline() if proc.stdout else ""
-    if not line.startswith(f"serving the feed at http://127.0.0.1:{port}/feed.atom"):
+    for _ in range(5):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, "feed", "--serve", str(port), *options],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        line = proc.stdout.readline() if proc.stdout else ""
+        if line.startswith(f"serving the feed at http://127.0.0.1:{port}/feed.atom"):
+            return proc, port
         proc.kill()
         _, err = proc.communicate(timeout=30)
-        raise AssertionError(f"{line!r}, {err}")
-    return proc, port
+        if line or "Address already in use" not in err:
+            raise AssertionError(f"{line!r}, {err}")
+    raise AssertionError(f"five ports taken before veille feed --serve bound them: {err}")
 
 
 def test_feed_serve_as_the_help_shows(archive: sa.Engine, archive_url: str) -> None:
