@@ -447,6 +447,24 @@ def _deploy_by_hand(api_url: str, name: str, **fields: Any) -> str:
     return made
 
 
+def _refused_serve(site: LocalSite, tmp_path: Path, database_url: str, api_url: str) -> str:
+    """What a `veille serve` on the user's server that must be refused wrote: it ended by
+    itself within 120 s, exit 3, one line, no traceback, no process left behind."""
+    sources, mark, env = _on_users_server(site, tmp_path, database_url, api_url)
+    proc = _serve(sources, env, interval="60")
+    err = Lines(proc)
+    try:
+        proc.wait(120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"veille serve was not refused: it serves {_deployments(api_url)}") from None
+    text = err.text()
+    assert proc.returncode == 3, text[-3000:]
+    assert "Traceback" not in text and text.count("\n") == 1, text
+    assert _wait_gone(mark, 10) == []
+    return text
+
+
 def test_a_work_pools_deployment_of_the_same_name_is_not_taken_out_of_its_pool(
     database_url: str, clean_db: sa.Engine, tmp_path: Path, users_prefect_server: str, site: LocalSite
 ) -> None:
@@ -459,27 +477,12 @@ def test_a_work_pools_deployment_of_the_same_name_is_not_taken_out_of_its_pool(
     api_url = users_prefect_server
     _post(api_url, "/work_pools/", {"name": "veille", "type": "process"})
     _deploy_by_hand(api_url, "poll-and-ingest", work_pool_name="veille")
-    seed_site(site)
-    mark = uuid.uuid4().hex
-    env = {**_env(mark, _data_dir(), database_url), "PREFECT_API_URL": api_url}
-    proc = _serve(_sources(site, tmp_path), env, interval="60")
-    err = Lines(proc)
-    try:
-        proc.wait(120)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise AssertionError(
-            f"veille serve served a work pool's deployment: {_deployments(api_url)}"
-        ) from None
-    text = err.text()
-    assert proc.returncode == 3, text[-3000:]
+    text = _refused_serve(site, tmp_path, database_url, api_url)
     assert text.startswith(
         "veille serve: error: veille-run/poll-and-ingest (work pool veille) on the Prefect server at"
         f" {api_url}: a work pool's deployments, which its workers run; veille serve would rewrite"
     ), text
     assert "prefect deployment delete" in text and "VEILLE_INSTANCE" in text, text
-    assert "Traceback" not in text and text.count("\n") == 1, text
-    assert _wait_gone(mark, 10) == []
     found = _deployments(api_url)
     assert list(found) == ["poll-and-ingest"], found
     assert found["poll-and-ingest"]["work_pool_name"] == "veille"
@@ -523,10 +526,8 @@ def test_a_serve_whose_claim_another_took_over_stops(
     it stops, exit 3, one line naming the other one, rather than serve the same deployments
     beside it."""
     api_url = users_prefect_server
-    seed_site(site)
-    mark = uuid.uuid4().hex
-    env = {**_env(mark, _data_dir(), database_url), "PREFECT_API_URL": api_url}
-    proc = _serve(_sources(site, tmp_path), env, interval="60")
+    sources, mark, env = _on_users_server(site, tmp_path, database_url, api_url)
+    proc = _serve(sources, env, interval="60")
     err = Lines(proc)
     try:
         _wait_for(lambda: len(_claims(api_url)) == 1, 120, "veille serve made no claim", err)
@@ -564,7 +565,6 @@ def test_a_claim_of_another_machine_on_its_own_local_database_of_the_same_name_i
 
     assert local_database(database_url), database_url  # the test server is this machine's
     api_url = users_prefect_server
-    seed_site(site)
     other = {
         "database": database_tag(database_url),
         "holder": "veille serve, pid 1 on another-machine",
@@ -573,22 +573,11 @@ def test_a_claim_of_another_machine_on_its_own_local_database_of_the_same_name_i
         "renewed": "2026-01-01T00:00:00+00:00",
     }
     _post(api_url, "/variables/", {"name": "veille-serve", "value": other, "tags": ["veille-serve"]})
-    mark = uuid.uuid4().hex
-    env = {**_env(mark, _data_dir(), database_url), "PREFECT_API_URL": api_url}
-    proc = _serve(_sources(site, tmp_path), env, interval="60")
-    err = Lines(proc)
-    try:
-        proc.wait(120)
-    except BaseException:
-        proc.kill()
-        raise
-    text = err.text()
-    assert proc.returncode == 3, text[-3000:]
+    text = _refused_serve(site, tmp_path, database_url, api_url)
     shown = sa.engine.make_url(database_url)
     assert text.startswith(
         "veille serve: error: another veille serve, of the database"
         f" {shown.host}:{shown.port}/{shown.database} on another-machine, serves veille-run/poll-and-ingest,"
     ), text
-    assert "VEILLE_INSTANCE" in text and "Traceback" not in text and text.count("\n") == 1, text
-    assert _wait_gone(mark, 10) == []
+    assert "VEILLE_INSTANCE" in text, text
     assert [c["value"] for c in _claims(api_url)] == [other]  # the other machine's stays
