@@ -29,14 +29,21 @@ _tmp = Path(tempfile.mkdtemp(prefix="veille-tests-"))
 # removed at exit; registered before any embedded server starts, so (atexit runs last-in first-out)
 # after pgserver has stopped a server it started under it
 atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
-os.environ.setdefault("VEILLE_DATA_DIR", str(_tmp / "data"))
+# The suite runs as on CI whoever runs it: a contributor's own settings are not read (their
+# PREFECT_API_URL would have the tests register deployments on their Prefect server, their
+# VEILLE_DATA_DIR hold the tests' files, their VEILLE_LOCAL_TIMEZONE or VEILLE_BATCH_SIZE
+# change what the tests see). The suite's own knobs, VEILLE_TEST_*, are kept.
+for _name in [n for n in os.environ if n.startswith(("VEILLE_", "PREFECT_"))]:
+    if not _name.startswith("VEILLE_TEST_"):
+        del os.environ[_name]
+os.environ["VEILLE_DATA_DIR"] = str(_tmp / "data")
 os.environ["VEILLE_ALLOW_PRIVATE_NETWORK"] = "1"
 os.environ["VEILLE_PER_HOST_DELAY"] = "0"
 os.environ["VEILLE_PER_HOST_CONCURRENCY"] = "8"
 os.environ["VEILLE_TIMEOUT"] = "5"
-os.environ.setdefault("PREFECT_HOME", str(_tmp / "prefect"))
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ["PREFECT_HOME"] = str(_tmp / "prefect")
+os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 
 # Hypothesis as on CI (its "ci" profile, which CI=true loads) on every machine: the same
 # examples each run, no 200 ms deadline per example that a loaded machine misses (timing is

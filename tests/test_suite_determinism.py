@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +13,7 @@ import pytest
 
 import tests.clock
 from tests.clock import one_day_for, seconds_to_midnight
+from tests.test_processes import ROOT
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -62,3 +65,37 @@ def test_hypothesis_runs_as_on_ci_everywhere() -> None:
     assert current.derandomize is not explore
     assert (current.database is None) is not explore
     assert hypothesis.settings.get_profile("explore").deadline is None
+
+
+#: A contributor's own settings, which the suite must not read.
+CONTRIBUTORS = {
+    "PREFECT_API_URL": "http://127.0.0.1:9/api",
+    "PREFECT_HOME": "/nonexistent/prefect",
+    "VEILLE_DATA_DIR": "/nonexistent/data",
+    "VEILLE_LOCAL_TIMEZONE": "America/New_York",
+    "VEILLE_BATCH_SIZE": "7",
+}
+
+
+def test_the_suite_reads_no_settings_of_the_contributors() -> None:
+    """Run by the test below in a pytest of its own, with a contributor's settings set."""
+    assert not {n for n in CONTRIBUTORS if os.environ.get(n) == CONTRIBUTORS[n]}
+
+
+def test_a_contributors_settings_do_not_reach_the_tests() -> None:
+    """A contributor with PREFECT_API_URL (their Prefect server), VEILLE_DATA_DIR or
+    VEILLE_LOCAL_TIMEZONE set runs the suite as CI does: tests/conftest.py drops VEILLE_* and
+    PREFECT_* (but the suite's own VEILLE_TEST_*) before anything reads them. Before, the
+    tests registered their deployments on the contributor's server and wrote into their data
+    folder."""
+    env = {**os.environ, **CONTRIBUTORS}
+    probe = "tests/test_suite_determinism.py::test_the_suite_reads_no_settings_of_the_contributors"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
