@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given
@@ -144,6 +145,11 @@ def test_redirect_loop_ends_as_too_many_redirects(
     result = fetch(client, f"{site.base}/loop-a", settings)
     assert result.outcome == "error" and result.error_class == "permanent"
     assert "too many redirects" in (result.reason or "")
+    # the last redirect's target (loop-a) was not asked: the host reached is the last asked's
+    # (the offline hint counts it), the target is where it stopped
+    assert result.final_url == f"{site.base}/loop-a" and not result.sent
+    assert result.sent_url == f"{site.base}/loop-b"
+    assert result.host == urlsplit(site.base).netloc
 
 
 @contextlib.contextmanager
