@@ -60,7 +60,8 @@ def print_story_reports(
         print(
             f"stories ({split}): B-cubed precision {s['precision']:.3f} recall {s['recall']:.3f}"
             f" F1 {s['f1']:.3f}; {s['predicted']} stories for {s['events']} events;"
-            f" stories mixing two events: {s['mixed_stories']}"
+            f" stories mixing two events: {s['mixed_stories']};"
+            f" best story not found by lookup keys: {s['missed_by_keys']}"
         )
         if errors:
             for pair in c["missed"]:

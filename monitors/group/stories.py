@@ -317,7 +317,8 @@ class Assignment:
 
 
 class StoryIndex:
-    """The clustering in memory: the same rule as the database path, every story a candidate."""
+    """The clustering in memory: the same rule as the database path, every story a candidate
+    unless the caller names the candidates."""
 
     def __init__(self) -> None:
         self.stories: dict[int, Story] = {}
@@ -325,11 +326,18 @@ class StoryIndex:
         self._next = 1
 
     def ranked(
-        self, vector: dict[str, float], at: datetime, at_end: datetime | None = None
+        self,
+        vector: dict[str, float],
+        at: datetime,
+        at_end: datetime | None = None,
+        candidates: Collection[int] | None = None,
     ) -> list[tuple[float, int]]:
-        """(score after time decay, story id) of the stories in the window, best first."""
+        """(score after time decay, story id) of the stories in the window, best first; only
+        ``candidates`` (story ids) when given, as the store scores only the stories its lookup
+        keys find (:mod:`monitors.group.story_eval` replays that lookup)."""
         scored = []
-        for story in self.stories.values():
+        pool = self.stories.values() if candidates is None else (self.stories[i] for i in candidates)
+        for story in pool:
             weight = decay(distance_days(at, story.first_seen, story.last_seen, at_end))
             if weight:
                 scored.append((cosine(vector, story.total) * weight, story.id))
@@ -375,13 +383,15 @@ class StoryIndex:
         words: int,
         story_id: int | None = None,
         at_end: datetime | None = None,
+        candidates: Collection[int] | None = None,
     ) -> Assignment:
-        """Put the article in ``story_id`` (a copy's original's story) or the best story, or a new one."""
+        """Put the article in ``story_id`` (a copy's original's story) or the best story (of
+        ``candidates`` when given, else of all), or a new one."""
         story_id = self.merged.get(story_id, story_id) if story_id is not None else None
         if story_id is not None and story_id in self.stories:
             self.join(self.stories[story_id], article_id, vector, at, at_end)
             return Assignment(story_id, False, 1.0)
-        ranked = self.ranked(vector, at, at_end)
+        ranked = self.ranked(vector, at, at_end, candidates)
         score = ranked[0][0] if ranked else 0.0
         if ranked and score >= JOIN_THRESHOLD:
             pair = merge_pair(ranked[0], ranked[1] if len(ranked) > 1 else None)

@@ -1,8 +1,13 @@
 """Copies and stories measured on the labelled groups of ``stories-{dev,test}.jsonl``.
 
 The split's articles are replayed in publication order through the same rules the store runs
-(:func:`link`): exact text hash, MinHash near-duplicate, then containment / respin /
-translation against the members of the candidate stories, then story assignment. An article
+(:mod:`monitors.group.story_store`): exact text hash, MinHash near-duplicate, then containment /
+respin / translation against the latest members of the nearest candidate stories, then story
+assignment among the candidates. Candidates are found as the store finds them, through the
+article's lookup keys (:func:`monitors.group.stories.article_keys`, the store's function): a
+change to the keys that stops them finding an event's story shows as lower recall (scoring every
+story, as this replay did before, hid it), and ``missed_by_keys`` counts the articles whose best
+story the keys did not find. An article
 without a date gets its fetch time, which in a replay is the latest date already seen; a date
 known only to the month is the span of that month.
 
@@ -16,23 +21,27 @@ from __future__ import annotations
 
 import calendar
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from monitors.group import dedup
 from monitors.group.copies import Profile, compare, profile
-from monitors.group.stories import WINDOW_DAYS, StoryIndex, cosine, distance_days, features, word_count
-from monitors.group.story_store import PREFILTER_SHARED
+from monitors.group.stories import JOIN_THRESHOLD, WINDOW_DAYS, StoryIndex, article_keys, cosine, word_count
+from monitors.group.story_store import (
+    COPY_CANDIDATE,
+    COPY_MEMBERS,
+    MAX_CANDIDATES,
+    NEAR_STORIES,
+    PER_KEY_STORIES,
+    PREFILTER_SHARED,
+    key_day,
+)
 from monitors.judge.lines import LabelledDataError, json_objects
 
 __all__ = ["COPY_CANDIDATE", "Replay", "evaluate_stories", "shared_eval_dir"]
-
-#: A story is searched for an article's copies when the article's raw similarity to it reaches
-#: this (no time decay: a republication can come days later).
-COPY_CANDIDATE = 0.15
 
 
 def shared_eval_dir() -> Path | None:
@@ -68,24 +77,47 @@ class _Seen:
     text_hash: str
     root: int  # copy cluster root (itself when an original)
     story: int | None
+    order: int  # storage order (the store's article id)
 
 
 class Replay:
-    """Articles through exact, near-duplicate, edit-tolerant copies and story assignment, in memory."""
+    """Articles through exact, near-duplicate, edit-tolerant copies and story assignment, in
+    memory, finding candidate stories as the store does: through the lookup keys of
+    :func:`monitors.group.stories.article_keys` (``story_keys`` rows kept in a dict, read as
+    :data:`monitors.group.story_store._CANDIDATES_SQL` reads them), so that keys that stop
+    finding an event's story lower the recall. ``missed`` counts the articles whose best story
+    (over every story, at least :data:`JOIN_THRESHOLD`) their keys did not find."""
 
     def __init__(self) -> None:
         self.index = StoryIndex()
         self.seen: dict[int, _Seen] = {}
         self.rules: dict[int, str] = {}
+        # story_keys: key -> (last day, first day, story); a day range for a date known to the month
+        self.story_keys: dict[str, set[tuple[date, date, int]]] = defaultdict(set)
+        self.missed = 0
+
+    def candidates(self, keys: list[str], at: datetime, at_end: datetime | None) -> list[int]:
+        """The live stories the keys find, the most shared first: per key the
+        :data:`PER_KEY_STORIES` latest (day, story) rows within :data:`WINDOW_DAYS`, the
+        :data:`MAX_CANDIDATES` stories with the most rows, a merged story's rows finding the
+        survivor. A date known to the month is any day of it, for the row's day as for the
+        window."""
+        d0, d1 = key_day(at, -WINDOW_DAYS), key_day(at_end or at, WINDOW_DAYS)
+        hits: Counter[int] = Counter()
+        for key in keys:
+            rows = sorted(
+                (r for r in self.story_keys.get(key, ()) if r[0] >= d0 and r[1] <= d1), reverse=True
+            )
+            hits.update(story for _, _, story in rows[:PER_KEY_STORIES])
+        live: dict[int, int] = {}
+        for story, n in sorted(hits.items(), key=lambda kv: (-kv[1], -kv[0]))[:MAX_CANDIDATES]:
+            target = self.index.story_of(story)
+            if target in self.index.stories:
+                live[target] = max(live.get(target, 0), n)
+        return [story for story, _ in sorted(live.items(), key=lambda kv: (-kv[1], -kv[0]))]
 
     def _copy_of(
-        self,
-        prof: Profile,
-        sig: list[int],
-        thash: str,
-        vector: dict[str, float],
-        at: datetime,
-        at_end: datetime | None,
+        self, prof: Profile, sig: list[int], thash: str, vector: dict[str, float], near: list[int]
     ) -> tuple[int | None, str | None]:
         for s in self.seen.values():
             if s.text_hash == thash:
@@ -98,14 +130,12 @@ class Replay:
         ]
         if roots:
             return min(roots), "minhash"
-        candidates = [
-            story
-            for story in self.index.stories.values()
-            if distance_days(at, story.first_seen, story.last_seen, at_end) <= WINDOW_DAYS
-            and cosine(vector, story.total) >= COPY_CANDIDATE
-        ]
-        for story in candidates:
-            for member in story.members:
+        # as the store: the latest members of the nearest stories that could be a copy
+        stories = [(cosine(vector, self.index.stories[i].total), i) for i in near[:NEAR_STORIES]]
+        nearest = sorted((r for r in stories if r[0] >= COPY_CANDIDATE), key=lambda r: (-r[0], r[1]))
+        for _raw, story in nearest:
+            latest = sorted(self.index.stories[story].members, key=lambda m: -self.seen[m].order)
+            for member in latest[:COPY_MEMBERS]:
                 other = self.seen[member]
                 translation = bool(prof.language and other.profile.language) and (
                     prof.language != other.profile.language
@@ -114,7 +144,7 @@ class Replay:
                     continue  # as the store's members query: no 5-gram in common, no copy
                 evidence = compare(prof, other.profile)
                 if evidence.rule:
-                    return self.seen[member].root, evidence.rule
+                    return other.root, evidence.rule
         return None, None
 
     def add(
@@ -129,16 +159,31 @@ class Replay:
         """Store one article; returns (copy cluster root, story id)."""
         prof = profile(text, language)
         thash, sig = dedup.fingerprint(text)
-        vector = features(text, title)
-        root, rule = self._copy_of(prof, sig, thash, vector, at, at_end)
+        vector, keys = article_keys(text, title, language)
+        near = self.candidates(keys, at, at_end)
+        root, rule = self._copy_of(prof, sig, thash, vector, near)
         story_id = self.seen[root].story if root is not None else None
         if rule:
             self.rules[article_id] = rule
+        if story_id is None:
+            best = self.index.ranked(vector, at, at_end)
+            if best and best[0][0] >= JOIN_THRESHOLD and best[0][1] not in near:
+                self.missed += 1
         assignment = self.index.assign(
-            article_id, vector, at, word_count(text), story_id=story_id, at_end=at_end
+            article_id, vector, at, word_count(text), story_id=story_id, at_end=at_end, candidates=near
         )
+        if assignment.story_id is not None:
+            days = (key_day(at_end or at, 0), key_day(at, 0))
+            for key in keys:
+                self.story_keys[key].add((*days, assignment.story_id))
         self.seen[article_id] = _Seen(
-            article_id, prof, sig, thash, root if root is not None else article_id, assignment.story_id
+            article_id,
+            prof,
+            sig,
+            thash,
+            root if root is not None else article_id,
+            assignment.story_id,
+            len(self.seen),
         )
         return self.seen[article_id].root, assignment.story_id
 
@@ -252,6 +297,7 @@ def evaluate_stories(path: str | Path) -> dict[str, Any]:
             "events": len(set(gold.values())),
             "mixed_stories": len(mixed),
             "mixed": mixed,
+            "missed_by_keys": replay.missed,
         },
         "assignments": {m["key"]: stories[m["key"]] for m in members},
     }

@@ -59,7 +59,15 @@ from monitors.group.stories import (
     word_count,
 )
 
-__all__ = ["COPY_CANDIDATE", "STORY_LOCK_CLASS", "StoryKeys", "StoryLink", "assign", "lock_story_keys"]
+__all__ = [
+    "COPY_CANDIDATE",
+    "STORY_LOCK_CLASS",
+    "StoryKeys",
+    "StoryLink",
+    "assign",
+    "key_day",
+    "lock_story_keys",
+]
 
 STORY_LOCK_CLASS = 0x53545259  # "STRY": namespace of the story-key advisory locks
 #: Raw similarity (no decay) from which a story's members are compared for edit-tolerant copies.
@@ -349,8 +357,8 @@ def assign(
             _CANDIDATES_SQL,
             {
                 "keys": _array(hashes),
-                "d0": _day(at, -WINDOW_DAYS),
-                "d1": _day(at, WINDOW_DAYS),
+                "d0": key_day(at, -WINDOW_DAYS),
+                "d1": key_day(at, WINDOW_DAYS),
                 "limit": MAX_CANDIDATES,
                 "per_key": PER_KEY_STORIES,
                 "near": NEAR_STORIES,
@@ -399,7 +407,7 @@ def assign(
             joined = _merge(cur, article_id, *pair, scores=(scored[0][0], scored[1][0]))
             if joined is not None:
                 target, merged = (pair[0], joined, None), pair[1]
-    day = _day(at, 0)
+    day = key_day(at, 0)
     if target is None:
         if word_count(text) < MIN_SEED_WORDS or not vector:
             return StoryLink(None, False, score, copy_root if rule else None, rule)
@@ -422,8 +430,9 @@ def assign(
     return StoryLink(story_id, False, score, copy_root if rule else None, rule, merged)
 
 
-def _day(at: datetime, days: float) -> date:
-    """The day ``days`` from ``at``, held to the calendar's ends: a feed's "31 Dec 9999" (or
+def key_day(at: datetime, days: float) -> date:
+    """The day ``days`` from ``at`` (a ``story_keys`` day, or a bound of the lookup window),
+    held to the calendar's ends: a feed's "31 Dec 9999" (or
     "1 Jan 0001") for a page without its own date raised OverflowError here, out of the
     store, and the ingest worker's task failed at that page."""
     try:
