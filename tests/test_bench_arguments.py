@@ -30,6 +30,7 @@ ZERO_COUNTS = [
     ("stages", "--repeat", "0"),
     ("startup", "--repeat", "0"),
     ("stories", "--probes", "0"),
+    ("story_keys", "--top", "0"),
     ("view_days", "--repeat", "0"),
 ]
 

@@ -19,6 +19,7 @@ from monitors.group.story_store import STORY_LOCK_CLASS
 from tests.test_copies import ENGLISH, FULL, INDEPENDENT, RESPUN, SUMMARY
 from tests.test_neardup_store import _outcome, _source, _store_in_thread
 from tests.test_stories import (
+    BAKERIES,
     DIRECTIVE_BOTH,
     DIRECTIVE_RAPPORTEUR,
     DIRECTIVE_VOTE,
@@ -27,6 +28,7 @@ from tests.test_stories import (
     FR_OTHER_NEWSROOM,
     HAMBURG_PORT,
     MUNICH_MUSEUM,
+    ROADS,
     SAME_MINISTER_LATER,
 )
 
@@ -178,17 +180,28 @@ def test_two_workers_storing_one_event_at_once_make_one_story(clean_db: sa.Engin
     assert [i for i, _ in stories] == [first_id, second_id]
 
 
-def test_unrelated_articles_sharing_only_die_and_1_do_not_wait_for_each_other(clean_db: sa.Engine) -> None:
-    """Two workers storing unrelated German reports at once: they share only "Die"/"die" and
-    the number 1, which are no lookup keys, so the second takes no lock the first holds (on
-    main it waited for the first to commit, as two reports of one event do) and neither finds
-    the other's story: the two stories have no key in common."""
+@pytest.mark.parametrize(
+    ("text", "other", "title"),
+    [
+        (HAMBURG_PORT, MUNICH_MUSEUM, "Gabriele Münter im Lenbachhaus"),
+        (ROADS, BAKERIES, "Bäckereien schließen"),
+    ],
+    ids=["die-and-1", "jahr-prozent-deutschland"],
+)
+def test_unrelated_articles_sharing_only_common_words_do_not_wait_for_each_other(
+    clean_db: sa.Engine, text: str, other: str, title: str
+) -> None:
+    """Two workers storing unrelated German reports at once: they share only common words
+    ("Die"/"die" and the number 1; the nouns "Jahr" and "Prozent" and "Deutschland", in the
+    German stop list), which are no lookup keys, so the second takes no lock the first holds
+    (before, it waited for the first to commit, as two reports of one event do) and neither
+    finds the other's story: the two stories have no key in common."""
     with Session(clean_db) as setup:
         a, b = _source(setup, "Alpha"), _source(setup, "Beta")
         setup.commit()
     first = Session(clean_db)
-    first_id = _store(first, a, "https://a.example/hafen", HAMBURG_PORT, lang="de")
-    outcome = _outcome(b, "https://b.example/museum", MUNICH_MUSEUM, title="Gabriele Münter im Lenbachhaus")
+    first_id = _store(first, a, "https://a.example/hafen", text, lang="de")
+    outcome = _outcome(b, "https://b.example/museum", other, title=title)
     assert outcome.article is not None
     article = dataclasses.replace(outcome.article, published_at=T0, language="de")
     thread, result = _store_in_thread(clean_db, dataclasses.replace(outcome, article=article))

@@ -31,7 +31,8 @@ reserved).
 Lookup keys (:func:`article_keys`): in the database a story is a candidate only when it shares
 one of the article's heaviest features, and each such key is locked while the article is
 stored; features that say nothing about which event it is (small numbers, years, common words
-capitalised by their place) are no keys, though they stay in the vector.
+capitalised by their place, the language's most frequent words) are no keys, though they stay
+in the vector.
 
 :class:`StoryIndex` runs the algorithm in memory (evaluation, benchmarks' baseline);
 :mod:`monitors.group.story_store` runs the same functions against PostgreSQL.
@@ -67,8 +68,8 @@ __all__ = [
     "is_lookup_key",
     "key_hash",
     "lookup_keys",
-    "lowercase_stop_words",
     "merge_pair",
+    "stop_words",
     "word_count",
 ]
 
@@ -121,13 +122,13 @@ def article_keys(
     text: str, title: str | None = None, language: str | None = None, limit: int = LOOKUP_KEYS
 ) -> tuple[dict[str, float], list[str]]:
     """The article's vector (:func:`features`) and its lookup keys (:func:`lookup_keys`), from one
-    reading of the text. Common words are not names: those the text also writes in lower case
+    reading of the text. Common words are no keys: those the text also writes in lower case
     (``Die`` at a sentence's start, ``die`` inside one), and, for the language detected
-    (ISO 639-1), the words its stop list writes in lower case (:func:`lowercase_stop_words`),
-    which a short text may not show in lower case itself."""
+    (ISO 639-1), the words of its stop list (:func:`stop_words`), which a short text may not
+    show in lower case itself."""
     counts, lowered = _counts(text, title)
     vector = _vector(counts)
-    return vector, lookup_keys(vector, limit, common=lowered | lowercase_stop_words(language))
+    return vector, lookup_keys(vector, limit, common=lowered | stop_words(language))
 
 
 #: jusText's stop lists (installed with trafilatura; the most frequent words of each language's
@@ -148,17 +149,19 @@ _STOP_LISTS = {
 
 
 @functools.cache
-def lowercase_stop_words(language: str | None) -> frozenset[str]:
-    """The words of the language's stop list written there in lower case, folded as features
-    fold them: function words and common nouns (``die``, ``new``), not the names the list also
-    holds because Wikipedia names them often (``Paris``, ``John``, ``York``). Empty for a
-    language without a list, ``und`` or None."""
+def stop_words(language: str | None) -> frozenset[str]:
+    """The words of the language's stop list, folded and in lower case as features have them.
+    The list is the language's most frequent words (in Wikipedia), so most articles share them
+    whatever their event: function words (``die``), common nouns, capitalised in German
+    (``Jahr``, ``Prozent``), and the most named places and first names (``Paris``,
+    ``Deutschland``, ``John``), which appear in a large share of a language's news whatever
+    its event. Empty for a language without a list, ``und`` or None."""
     name = _STOP_LISTS.get(language or "")
     if name is None:
         return frozenset()
     data = pkgutil.get_data("justext", f"stoplists/{name}.txt") or b""
-    words = (w.strip() for w in data.decode("utf-8").splitlines())
-    return frozenset(fold(w).lower() for w in words if w and w == w.lower() and w != w.upper())
+    words = (_TOKEN.findall(fold(line)) for line in data.decode("utf-8").splitlines())
+    return frozenset(w[0].lower() for w in words if len(w) == 1)  # "Geschichte." too, not "C'est"
 
 
 def _counts(text: str, title: str | None) -> tuple[Counter[str], set[str]]:
@@ -244,7 +247,8 @@ def is_lookup_key(key: str, common: Collection[str] = ()) -> bool:
     (``1``, ``2``, ``10``, ``4.5``: counts and ranks any article has; ``1.7e9``, ``2025`` as a
     number of several digits, ``109`` are kept), not an entity whose word is in ``common`` (the
     article also writes it in lower case: a function word or common noun capitalised at a
-    sentence's start, ``Die``/``die``, ``The``/``the``, in any language written with case)."""
+    sentence's start, ``Die``/``die``, ``The``/``the``, in any language written with case; or
+    its language's stop list has it, :func:`stop_words`)."""
     kind, value = key[0], key[2:]
     if kind == "y":
         return False
