@@ -18,11 +18,13 @@ from urllib.parse import unquote
 import pytest
 import sqlalchemy as sa
 from prefect import flow
+from sqlalchemy.orm import Session
 
 from flows import runs
 from flows.direct import with_retries
 from flows.pipeline import drain_queue, poll_sources, reset_runtime, transient_task
 from monitors.archive.db import get_engine, session_scope
+from monitors.archive.queue import ClaimHolder
 
 # A database error that every try meets again: a bug in a query, bad data, a constraint.
 PERMANENT = {
@@ -105,7 +107,6 @@ def test_a_slow_worker_keeps_its_claims_past_the_lease(
     of its rows to claim: the lease of a live run's claims is renewed. It expired whatever the
     holder, and the other worker fetched the same pages a second time."""
     from monitors.archive import queue
-    from monitors.archive.queue import ClaimHolder, claim_items
     from tests.site import Request, rss_feed, write_sources
 
     monkeypatch.setattr(queue, "CLAIM_LEASE", timedelta(seconds=1.5))
@@ -137,17 +138,52 @@ def test_a_slow_worker_keeps_its_claims_past_the_lease(
             poll_sources(str(sources), True, submit, None)
             drain = pool.submit(drain_queue, None, submit, None)
             assert asked.wait(60), "the worker never fetched a page"
-            time.sleep(2.5)  # past the lease, the worker still on its first page
-            with session_scope() as session:
-                stolen = claim_items(session, 10, other.token())
+            _no_claim_past_the_lease(other, queue.CLAIM_LEASE)  # the worker still on its first page
         finally:
             release.set()
             other.close()
         report, _ = drain.result(timeout=120)
     reset_runtime()
-    assert stolen == []
     assert sorted(status for _, status, _ in report.statuses) == ["stored"] * 3
     assert all(len(site.hits(f"/lent/{i}.html")) == 1 for i in range(3))
+
+
+def _no_claim_past_the_lease(other: ClaimHolder, lease: timedelta) -> None:
+    """Past the lease the worker's rows were claimed under, another holder claims none of
+    them: their lease was renewed. Waits on the rows' ``claimed_at`` rather than a fixed sleep
+    (a renewal late on a loaded machine let the lease run out under the test: it failed at
+    random). A try locks the rows first, so it reads the lease it is judged on; a try made when
+    the last renewal was itself older than the lease (its beat late) is rolled back, and made
+    again after the next renewal. Rows taken under a live lease, or never renewed, fail."""
+    from monitors.archive.models import QueuedUrl
+    from monitors.archive.queue import claim_items, now
+
+    lent = QueuedUrl.url.like("%/lent/%")
+    with session_scope() as session:
+        claimed = session.scalar(sa.select(sa.func.max(QueuedUrl.claimed_at)).where(lent))
+    assert claimed is not None, "the worker's rows are not claimed"
+    time.sleep(max(0.0, (claimed + lease - now()).total_seconds()) + 0.05)
+    give_up = time.monotonic() + 60
+    while True:
+        with get_engine().connect() as conn, Session(conn) as session:
+            # locked: a renewal under way ends before the read, and the try skips no row
+            leases = list(session.scalars(sa.select(QueuedUrl.claimed_at).where(lent).with_for_update()))
+            assert leases and None not in leases, "the worker's rows are no longer claimed"
+            renewed = min(at for at in leases if at is not None)
+            stolen = claim_items(session, 10, other.token())
+            tried = now()
+            session.rollback()  # the try leaves the rows as they were, for the next and the worker
+        if not stolen:
+            assert renewed > claimed
+            return
+        assert tried - renewed >= lease, f"rows taken under a lease renewed {tried - renewed} before"
+        while True:  # the lease ran out: the next renewal, if any
+            with session_scope() as session:
+                latest = session.scalar(sa.select(sa.func.min(QueuedUrl.claimed_at)).where(lent))
+            if latest is not None and latest > renewed:
+                break
+            assert time.monotonic() < give_up, "the worker's lease was never renewed"
+            time.sleep(0.05)
 
 
 def _page(path: str) -> str:
