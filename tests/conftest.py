@@ -45,6 +45,63 @@ os.environ["PREFECT_HOME"] = str(_tmp / "prefect")
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 
+#: Where the tests' processes run: pytest, and the commands they start, in the repo's folder.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _prefect_files_steering(folders: list[Path]) -> tuple[list[Path], list[str]]:
+    """The files of ``folders`` that change a Prefect setting, and the settings they change.
+    Prefect reads ``.env``, ``prefect.toml`` and ``pyproject.toml``'s ``[tool.prefect]`` in the
+    working folder (veille's flows/mode.py too); the environment is cleaned above, but not
+    these, which a contributor keeps in the repo (README's compose path: ``cp .env.example
+    .env``). Asked of Prefect itself: its settings there and in an empty folder, compared.
+    Nothing is imported unless such a file names a Prefect setting (CI has none)."""
+
+    def names_prefect(folder: Path) -> list[Path]:
+        found = []
+        for name, mark in ((".env", "PREFECT_"), ("prefect.toml", ""), ("pyproject.toml", "[tool.prefect")):
+            try:
+                if mark in (folder / name).read_text(errors="replace"):
+                    found.append(folder / name)
+            except OSError:
+                pass
+        return found
+
+    files = [path for folder in folders for path in names_prefect(folder)]
+    if not files:
+        return [], []
+    from prefect.settings import Settings
+
+    empty = Path(tempfile.mkdtemp(dir=_tmp))
+    here = Path.cwd()
+    try:
+        os.chdir(empty)
+        clean = Settings().to_environment_variables(exclude_unset=False)
+        changed: set[str] = set()
+        for folder in {path.parent for path in files}:
+            os.chdir(folder)
+            there = Settings().to_environment_variables(exclude_unset=False)
+            changed |= {n for n in clean.keys() | there.keys() if clean.get(n) != there.get(n)}
+    finally:
+        os.chdir(here)
+    return (files, sorted(changed)) if changed else ([], [])
+
+
+_steering, _changed = _prefect_files_steering(sorted({Path.cwd().resolve(), ROOT}))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run (exit 4, before any test) where Prefect would read a contributor's files."""
+    if _changed:
+        raise pytest.UsageError(
+            f"{', '.join(map(str, _steering))} set Prefect settings ({', '.join(_changed)}) that"
+            " Prefect would read in the tests' processes (they run in the repo's folder, as on CI):"
+            " the tests would use your Prefect server or settings. Move the file aside while they"
+            " run (mv .env .env.off), or export its lines in your shell instead (`set -a; . ./.env`:"
+            " the suite drops PREFECT_* and VEILLE_* from its environment)"
+        )
+
+
 # Hypothesis as on CI (its "ci" profile, which CI=true loads) on every machine: the same
 # examples each run, no 200 ms deadline per example that a loaded machine misses (timing is
 # not what these tests check), no example database. HYPOTHESIS_PROFILE=explore draws new

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import hypothesis
@@ -99,3 +101,56 @@ def test_a_contributors_settings_do_not_reach_the_tests() -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+#: A contributor's Prefect settings in a file of the repo's folder, which Prefect reads there.
+STEERING = {
+    ".env": "PREFECT_API_URL=http://127.0.0.1:9/api\n",
+    "prefect.toml": '[api]\nurl = "http://127.0.0.1:9/api"\n',
+    "pyproject.toml": '[tool.prefect.api]\nurl = "http://127.0.0.1:9/api"\n',
+}
+PROBE = """
+def test_probe() -> None:
+    import prefect.settings
+
+    assert not prefect.settings.PREFECT_API_URL.value()
+"""
+
+
+def _clone_with(tmp_path: Path, files: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """pytest run in a copy of the repo's tests/conftest.py with a probe test, ``files`` in
+    its folder (never the repo's own folder)."""
+    clone = tmp_path / "clone"
+    (clone / "tests").mkdir(parents=True)
+    for name in ("conftest.py", "__init__.py"):
+        shutil.copy(ROOT / "tests" / name, clone / "tests" / name)
+    (clone / "tests" / "test_probe.py").write_text(PROBE)
+    for name, text in files.items():
+        (clone / name).write_text(text)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_probe.py"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(STEERING))
+def test_a_prefect_file_in_the_repo_folder_does_not_steer_the_tests(name: str, tmp_path: Path) -> None:
+    """A contributor's .env (or prefect.toml, or [tool.prefect] in pyproject.toml) setting
+    PREFECT_API_URL in the repo's folder, where the tests and the commands they start run,
+    would have Prefect talk to their server in every one of them (the environment is cleaned,
+    not these files): the suite stops before any test, exit 4, naming the file and setting."""
+    done = _clone_with(tmp_path, {name: STEERING[name]})
+    assert done.returncode == 4, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"{tmp_path / 'clone' / name} set Prefect settings (PREFECT_API_URL" in done.stderr
+    assert "passed" not in done.stdout
+
+
+def test_the_compose_env_file_as_copied_lets_the_tests_run(tmp_path: Path) -> None:
+    """The other side: `cp .env.example .env` (README's compose path) sets no Prefect setting
+    (PREFECT_VERSION is the compose image's tag), so the suite runs with it; the probe passes."""
+    done = _clone_with(tmp_path, {".env": (ROOT / ".env.example").read_text(encoding="utf-8")})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "1 passed" in done.stdout
