@@ -77,14 +77,17 @@ def _prefect_files_steering(folders: list[Path]) -> tuple[list[Path], list[str]]
     try:
         os.chdir(empty)
         clean = Settings().to_environment_variables(exclude_unset=False)
+        steering: list[Path] = []
         changed: set[str] = set()
-        for folder in {path.parent for path in files}:
+        for folder in sorted({path.parent for path in files}):
             os.chdir(folder)
             there = Settings().to_environment_variables(exclude_unset=False)
-            changed |= {n for n in clean.keys() | there.keys() if clean.get(n) != there.get(n)}
+            if names := {n for n in clean.keys() | there.keys() if clean.get(n) != there.get(n)}:
+                steering += [path for path in files if path.parent == folder]
+                changed |= names
     finally:
         os.chdir(here)
-    return (files, sorted(changed)) if changed else ([], [])
+    return steering, sorted(changed)
 
 
 _steering, _changed = _prefect_files_steering(sorted({Path.cwd().resolve(), ROOT}))
