@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, t
 )
 from tests.test_serve_instances import (  # noqa: F401  (users_prefect_server: a fixture)
     SERVED,
+    _ask,
     _deployments,
     _on_users_server,
     _post,
@@ -49,8 +49,8 @@ def _runs_of(api_url: str, deployment_id: str, states: list[str]) -> list[dict[s
 
 def _exists(api_url: str, run_id: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{api_url}/flow_runs/{run_id}", timeout=10):
-            return True
+        _ask(api_url, f"/flow_runs/{run_id}", method="GET")
+        return True
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return False
