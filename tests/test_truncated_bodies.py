@@ -106,3 +106,32 @@ def test_a_page_cut_short_is_retried_not_stored(site: LocalSite, db: Session, se
     logged = db.scalars(select(FetchLog.reason).where(FetchLog.url == url)).all()
     assert len(logged) == 1 and (logged[0] or "").startswith("body cut short")
     assert db.scalars(select(Article).where(Article.url == url)).all() == []
+
+
+@pytest.mark.parametrize("cut", [10, 11, 30])
+def test_a_second_gzip_member_cut_short_is_a_transient_failure(
+    site: LocalSite, client: Client, settings: Settings, cut: int
+) -> None:
+    """A body of two gzip members whose second stops early, within its 10-byte header or before
+    its deflate data gave a byte: the page's end is missing, as with a cut first member (main
+    took the second member's first bytes for padding and stored the first half as the page)."""
+    second = gzip.compress(ARTICLE[5000:])
+    site.add(
+        "/two-cut.html",
+        gzip.compress(ARTICLE[:5000]) + second[:cut],
+        headers={"Content-Encoding": "gzip"},
+    )
+    result = fetch(client, f"{site.base}/two-cut.html", settings)
+    assert result.outcome == "error" and result.error_class == TRANSIENT and result.content is None
+    assert "sent a gzip body whose compressed stream stops before its end" in (result.reason or "")
+
+
+@pytest.mark.parametrize("padding", [b"\x00", b"\x00" * 2, b"\x00" * 512, b"\n", b"\r\n"])
+def test_bytes_after_a_whole_gzip_stream_that_start_no_member_are_padding(
+    site: LocalSite, client: Client, settings: Settings, padding: bytes
+) -> None:
+    """Zero bytes (a tape-style block) or a newline a server adds after the last member start
+    no gzip member: the body is whole, whatever their length (one byte alone included)."""
+    site.add("/padded.html", gzip.compress(ARTICLE) + padding, headers={"Content-Encoding": "gzip"})
+    result = fetch(client, f"{site.base}/padded.html", settings)
+    assert result.ok and result.content == ARTICLE

@@ -877,6 +877,10 @@ def _read(
     return FetchResult(url, current, "ok", status, bytes(body), hdrs), complete
 
 
+#: the first two bytes of every gzip member (RFC 1952)
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 class _Decoder:
     """A gzip or deflate body (``Content-Encoding``) decoded here rather than by urllib3, to
     know whether its compressed stream came whole: urllib3, as zlib, gives what a stream that
@@ -895,6 +899,7 @@ class _Decoder:
         self._raw = False  # "deflate" sent as raw deflate, without zlib's header (urllib3 reads it)
         self._members = 0  # gzip members after the first (a stream may hold several)
         self._member_out = 0  # bytes the current member gave
+        self._head = b""  # the first bytes (two at most) of the member after the first in progress
         self._trailer = False  # data after a whole gzip stream that is no gzip member: ignored
 
     @classmethod
@@ -909,6 +914,8 @@ class _Decoder:
         self._received += len(data)
         out = bytearray()
         while data and not self._trailer and len(out) < room:
+            if self._members and len(self._head) < 2:
+                self._head += data[: 2 - len(self._head)]
             try:
                 got = self._obj.decompress(data, room - len(out))
             except zlib.error as exc:
@@ -924,13 +931,18 @@ class _Decoder:
             data = b""
             if self._obj.eof and self._obj.unused_data and self.encoding != "deflate":
                 data, self._members, self._member_out = self._obj.unused_data, self._members + 1, 0
+                self._head = b""
                 self._obj = zlib.decompressobj(self.ENCODINGS[self.encoding])
         return bytes(out)
 
     def cut_short(self) -> str | None:
         """Why the body, all of it received, is no whole compressed stream; None when it is (or
-        when what stops early is bytes after a whole gzip member that gave nothing: padding)."""
-        if self._received == 0 or self._trailer or self._obj.eof or (self._members and not self._member_out):
+        when what stops early after a whole gzip member starts no member: padding, a zero or a
+        newline too short for zlib to refuse). A member after the first is one from its magic
+        bytes (``1f 8b``, or its ``1f`` alone): one cut before giving a byte is cut all the same."""
+        if self._received == 0 or self._trailer or self._obj.eof:
+            return None
+        if self._members and not self._member_out and not GZIP_MAGIC.startswith(self._head):
             return None
         return (
             f"a {self.encoding} body whose compressed stream stops before its end "
