@@ -226,3 +226,38 @@ def test_an_answer_with_hundreds_of_headers_is_read(settings: Settings) -> None:
     raw = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n" + headers + b"Content-Length: 2\r\n\r\nok"
     result, _ = _fetch_raw(settings, raw)
     assert result.outcome == "ok" and result.content == b"ok", result.reason
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "compress", "BR", "gzip, br", "x-unknown"])
+def test_a_body_in_an_encoding_veille_cannot_decode_is_a_permanent_failure(
+    settings: Settings, site: LocalSite, encoding: str
+) -> None:
+    """veille asks for gzip or deflate; a server that compresses with brotli (or zstd, or
+    anything else) all the same sent bytes no parser can read: the failure says so, cause first,
+    rather than the compressed bytes stored and extracted as a page (main: ``ok``)."""
+    packed = bytes(range(256)) * 4  # what a brotli stream looks like to a text parser
+    site.add("/br.html", packed, headers={"Content-Encoding": encoding})
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/br.html", settings)
+    assert (result.outcome, result.error_class, result.content) == ("error", PERMANENT, None)
+    named = ", ".join(c.strip() for c in encoding.lower().split(","))
+    assert result.reason == (
+        f"unsupported content-encoding: {named}: {site.base.removeprefix('http://')} compressed "
+        "its answer in a way veille cannot decode (it asks for gzip or deflate)"
+    )
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip, identity", "identity, gzip", " X-GZIP ", "gzip,"])
+def test_identity_and_x_gzip_content_encodings_are_read(
+    settings: Settings, site: LocalSite, encoding: str
+) -> None:
+    """``identity`` is no coding at all, in a list too (main read "gzip, identity" as two
+    codings, its identity as deflate: "body could not be decoded"); x-gzip is gzip."""
+    import gzip
+
+    page = "<p>Sommet pour l’action sur l’IA</p>".encode()
+    body = page if encoding == "identity" else gzip.compress(page)
+    site.add("/page.html", body, headers={"Content-Encoding": encoding})
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/page.html", settings)
+    assert result.ok and result.content == page, result.reason

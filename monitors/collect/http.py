@@ -44,6 +44,7 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.response import HTTPResponse
 
 from monitors.collect.blocking import CHALLENGE_MAX_BYTES, block_reason
 from monitors.settings import Settings
@@ -835,12 +836,17 @@ def _read(
             error_class=PERMANENT,
             reason=f"content type {ctype} is not one veille reads here",
         ), False
+    codings = content_codings(hdrs.get("content-encoding", ""))
+    if unknown := [
+        c for c in codings if c not in _Decoder.ENCODINGS and c not in HTTPResponse.CONTENT_DECODERS
+    ]:
+        return _undecodable(url, current, status, hdrs, codings, unknown), False
     declared = hdrs.get("content-length", "")
     if declared.isdigit() and int(declared) > cap and not truncate:
         return _too_large(url, current, status, hdrs, cap), False
     body = bytearray()
     complete = True
-    decoder = _Decoder.for_encoding(hdrs.get("content-encoding", ""))
+    decoder = _Decoder(codings[0]) if len(codings) == 1 and codings[0] in _Decoder.ENCODINGS else None
     while True:
         # what has arrived, not a full chunk: a body sent a byte at a time meets the deadline
         left = deadline - time.monotonic()
@@ -881,14 +887,35 @@ def _read(
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+def content_codings(header: str) -> list[str]:
+    """The codings a ``Content-Encoding`` header names, in the order applied, lower case,
+    without ``identity`` (no coding: ``gzip, identity`` is gzip) and empty items."""
+    return [c for c in (part.strip().lower() for part in header.split(",")) if c and c != "identity"]
+
+
+def _undecodable(
+    url: str, current: str, status: int, hdrs: dict[str, str], codings: list[str], unknown: list[str]
+) -> FetchResult:
+    """A body in a coding veille cannot decode (brotli, zstd: not installed), sent although the
+    request asked for gzip or deflate: a permanent failure (the server answers the same way
+    next time), not its compressed bytes stored and extracted as a page."""
+    host = urlsplit(current).netloc
+    reason = (
+        f"unsupported content-encoding: {', '.join(codings)}: {host} compressed its answer in a way "
+        "veille cannot decode (it asks for gzip or deflate)"
+    )
+    return FetchResult(url, current, "error", status, headers=hdrs, error_class=PERMANENT, reason=reason)
+
+
 class _Decoder:
     """A gzip or deflate body (``Content-Encoding``) decoded here rather than by urllib3, to
     know whether its compressed stream came whole: urllib3, as zlib, gives what a stream that
     stops before its end holds as if it were all (a server or proxy that compresses on the fly
     and fails midway still ends the chunked body properly, or sends the Content-Length of what
-    it sent), and the article was stored with its text cut. Other encodings (``br``, two of
-    them) are left to urllib3, as before. Bad data is urllib3's :class:`DecodeError`, as it was
-    (a permanent failure: "body could not be decoded")."""
+    it sent), and the article was stored with its text cut. Two codings (``deflate, gzip``) are
+    left to urllib3, as one it decodes and veille does not (``br`` with brotli installed); one
+    neither decodes is refused before the body is read (:func:`_undecodable`). Bad data is
+    urllib3's :class:`DecodeError`, as it was (a permanent failure: "body could not be decoded")."""
 
     ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
@@ -901,11 +928,6 @@ class _Decoder:
         self._member_out = 0  # bytes the current member gave
         self._head = b""  # the first bytes (two at most) of the member after the first in progress
         self._trailer = False  # data after a whole gzip stream that is no gzip member: ignored
-
-    @classmethod
-    def for_encoding(cls, header: str) -> _Decoder | None:
-        encoding = header.strip().lower()
-        return cls(encoding) if encoding in cls.ENCODINGS else None
 
     def decode(self, data: bytes, room: int) -> bytes:
         """What ``data`` decodes to, at most ``room`` bytes (more means the body is over its
