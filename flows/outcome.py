@@ -130,7 +130,9 @@ def bad_entries_problem(bad: list[str]) -> str:
 #: One fetch of a run: the host it went to (``host:port`` as the URL gives it, None when no
 #: request was sent: a poll not recorded, an address refused, a page robots.txt disallows, no
 #: time left; a fetch never tried says nothing of its host) and how it reached no server (a key of
-#: :data:`UNREACHED <monitors.collect.http.UNREACHED>`, None when a server answered).
+#: :data:`UNREACHED <monitors.collect.http.UNREACHED>`, None when a server answered, or
+#: :data:`NOT_SENT <monitors.collect.http.NOT_SENT>`: no request sent, its host not told of either;
+#: what a run with nothing due reads back from ``fetch_log``, where the host is the URL's).
 Fetch = tuple[str | None, str | None]
 
 
@@ -139,12 +141,12 @@ def host_kinds(fetches: Iterable[Fetch]) -> dict[str, str | None]:
     reached a server, else the way its fetches failed (the first in ``UNREACHED``'s order when
     they differ). A host, not a fetch, is what says something of the network: one dead host
     with many pages queued is one host."""
-    from monitors.collect.http import UNREACHED
+    from monitors.collect.http import NOT_SENT, UNREACHED
 
     order = {k: i for i, k in enumerate(UNREACHED)}
     seen: dict[str, set[str | None]] = {}
     for host, kind in fetches:
-        if host is not None:
+        if host is not None and kind != NOT_SENT:  # a fetch that sent nothing tells of no host
             seen.setdefault(host, set()).add(kind)
     return {
         host: None if None in kinds else min(kinds, key=lambda k: order.get(k or "", len(order)))
@@ -202,8 +204,28 @@ def nothing_to_do(waiting: Waiting, drain: bool = False) -> str | None:
     waits = f"{' and '.join(counts)} {verb} for a retry after a failure, the first at {first}"
     message = f"Nothing to do: {head}; {waits}"
     if detail:
+        if untried := _not_tried(said):
+            detail = f"{detail}; {untried}"
         return f"{message}, and the last fetch of each reached no server ({detail}): is the network up?"
     return f"{message}."
+
+
+def _not_tried(said: dict[str, list[Fetch]]) -> str | None:
+    """How many of what waits were not tried (their last fetch sent no request, :data:`NOT_SENT
+    <monitors.collect.http.NOT_SENT>`), in words, or None: they reached no server, but say
+    nothing of theirs, nor of the network."""
+    from monitors.collect.http import NOT_SENT
+
+    counts = {k: sum(kind == NOT_SENT for _, kind in v) for k, v in said.items()}
+    if not any(counts.values()):
+        return None
+    parts = [
+        f"{n} {'source' if k == 'source' else 'URL'}{'s' if n > 1 else ''}" for k, n in counts.items() if n
+    ]
+    return (
+        f"{' and '.join(parts)} not tried, no request sent: the fetch's time (VEILLE_FETCH_DEADLINE) "
+        "ran out first, or its address or robots.txt refused it"
+    )
 
 
 def judge_ingest(

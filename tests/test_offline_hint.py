@@ -21,7 +21,15 @@ from urllib3.exceptions import NewConnectionError
 
 from flows.outcome import Fetch, judge_ingest, judge_run, nothing_to_do, offline_hint
 from monitors.archive.queue import Waiting
-from monitors.collect.http import UNREACHED, Client, HostThrottle, fetch, make_client, unreached_kind
+from monitors.collect.http import (
+    NOT_SENT,
+    UNREACHED,
+    Client,
+    HostThrottle,
+    fetch,
+    make_client,
+    unreached_kind,
+)
 from monitors.collect.robots import RobotsCache
 from monitors.settings import Settings
 from tests.site import LocalSite, seed_site, write_sources
@@ -339,7 +347,7 @@ def test_the_column_comment_names_every_kind(clean_db: sa.Engine) -> None:
             )
         )
     assert comment is not None
-    assert all(kind in comment for kind in UNREACHED), comment
+    assert all(kind in comment for kind in [*UNREACHED, NOT_SENT]), comment
 
 
 def test_a_fetch_never_sent_tells_of_no_host(settings: Settings, client: Client) -> None:
@@ -352,15 +360,20 @@ def test_a_fetch_never_sent_tells_of_no_host(settings: Settings, client: Client)
         there.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
         there.add("/a", "<html><body>a</body></html>")
         refused = fetch(client, f"{there.base}/a", strict)
-        assert (refused.outcome, refused.host) == ("refused", None)
+        assert (refused.outcome, refused.host, refused.unreached) == ("refused", None, NOT_SENT)
         robots = RobotsCache()
         fresh = fetch(client, f"{there.base}/private/x", settings, robots=robots)
-        assert (fresh.outcome, fresh.host) == ("skipped", host)  # its robots.txt was fetched now
+        assert (fresh.outcome, fresh.host, fresh.unreached) == (
+            "skipped",
+            host,
+            None,
+        )  # robots.txt fetched now
         cached = fetch(client, f"{there.base}/private/y", settings, robots=robots)
-        assert (cached.outcome, cached.host) == ("skipped", None)
+        assert (cached.outcome, cached.host, cached.unreached) == ("skipped", None, NOT_SENT)
         here.add("/go", "", status=302, headers={"Location": f"{there.base}/private/z"})
         hop = fetch(client, f"{here.base}/go", settings, robots=robots)
         assert (hop.outcome, hop.final_url, hop.host) == ("skipped", f"{there.base}/private/z", here.base[7:])
+        assert hop.unreached is None  # its first hop's server answered
         assert fetch(client, f"{there.base}/a", settings).host == host  # sent: answered
         # a per-host delay longer than the fetch's deadline: the second request has no time left
         quick = dataclasses.replace(settings, fetch_deadline=0.5)
@@ -368,7 +381,11 @@ def test_a_fetch_never_sent_tells_of_no_host(settings: Settings, client: Client)
         assert fetch(client, f"{there.base}/a", quick, throttle=throttle).ok
         late = fetch(client, f"{there.base}/a", quick, throttle=throttle)
         assert late.outcome == "error" and "no time left" in (late.reason or "")
-        assert late.host is None
+        assert (late.host, late.unreached) == (None, NOT_SENT)  # main: unreached None, "answered"
+        assert late.reason == (
+            f"deadline: no time left to ask {host}: the 0.5 s of VEILLE_FETCH_DEADLINE went before "
+            "its request (waiting for the host's turn, redirects, robots.txt); not tried"
+        )
 
 
 @pytest.mark.usefixtures("direct", "clean_db")
@@ -393,3 +410,72 @@ def test_sources_never_fetched_do_not_hide_an_offline_run(
     last = err.rstrip().splitlines()[-1]
     hint = "none of the 2 hosts resolved: is the network up?"
     assert last.startswith(f"veille: Nothing could run ({hint}; 3 of 3 sources in error)"), last
+
+
+def test_a_fetch_that_sent_nothing_neither_makes_nor_hides_a_hint() -> None:
+    """What a run with nothing due reads back from fetch_log names the URL's host even for a
+    fetch that sent no request (``not-sent``): that host was not asked, so it is not counted
+    (main counted 3 hosts, 2 of them unreached, and said "none of the 3 hosts was reached")."""
+    assert offline_hint([("a.invalid", "dns"), ("b.invalid", "dns"), ("c:80", NOT_SENT)]) == (
+        "none of the 2 hosts resolved: is the network up?"
+    )
+    assert offline_hint([("a.invalid", "dns"), ("c:80", NOT_SENT)]) is None  # one host tried
+
+
+def test_nothing_due_says_which_urls_were_not_tried() -> None:
+    at = {"url": datetime(2026, 5, 4, 9, 15, tzinfo=UTC)}
+    waiting = Waiting(urls=[("a.invalid", "dns"), ("b.invalid", "dns"), ("c:80", NOT_SENT)], first=at)
+    assert nothing_to_do(waiting) == (
+        "Nothing to do: no source was due and no URL of the queue; 3 URLs wait for a retry after a "
+        "failure, the first at 2026-05-04 09:15 UTC, and the last fetch of each reached no server (2 "
+        "hosts did not resolve; 1 URL not tried, no request sent: the fetch's time "
+        "(VEILLE_FETCH_DEADLINE) ran out first, or its address or robots.txt refused it): is the "
+        "network up?"
+    )
+    # one host tried: nothing is said of the network, nor of the URL not tried
+    one = Waiting(urls=[("a.invalid", "dns"), ("c:80", NOT_SENT)], first=at)
+    assert nothing_to_do(one) == (
+        "Nothing to do: no source was due and no URL of the queue; 2 URLs wait for a retry after a "
+        "failure, the first at 2026-05-04 09:15 UTC."
+    )
+
+
+@pytest.mark.usefixtures("direct")
+def test_a_page_with_no_time_left_is_logged_not_sent_and_told_as_not_tried(
+    clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A per-host delay longer than VEILLE_FETCH_DEADLINE: the page on the feed's host waits for
+    its turn past its deadline, and no request goes. Its fetch_log row says ``not-sent`` (main:
+    NULL, "a server answered"), and a run with nothing due reads it so: the two hosts that did
+    not resolve are all the hosts tried, and the page is said not tried."""
+    monkeypatch.setenv("VEILLE_PER_HOST_DELAY", "3")
+    monkeypatch.setenv("VEILLE_FETCH_DEADLINE", "1")
+    with LocalSite() as site:
+        links = ["http://nouvelles.invalid/a", "http://journal.invalid/b", f"{site.base}/c"]
+        site.add("/c", "<html><body><p>Une page.</p></body></html>")
+        items = "".join(f"<item><title>t{i}</title><link>{u}</link></item>" for i, u in enumerate(links))
+        feed = f"<rss version='2.0'><channel><title>f</title>{items}</channel></rss>"
+        site.add("/feed.xml", feed, content_type="application/rss+xml")
+        sources = write_sources(
+            tmp_path / "s.toml",
+            [{"name": "ici", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+        )
+        code, out, err = _run(["run", "--sources", str(sources)])
+        assert code == 1 and "network" not in err, out + err  # the feed's server answered
+        assert site.hits("/c") == []  # never asked
+        code, out, err = _run(["run", "--sources", str(sources)])
+    assert code == 0, out + err
+    with clean_db.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT url, unreached, reason FROM fetch_log WHERE kind = 'page' ORDER BY url")
+        ).all()
+    page = {url: (kind, reason) for url, kind, reason in rows}
+    assert page[f"{site.base}/c"][0] == NOT_SENT, rows
+    assert (page[f"{site.base}/c"][1] or "").startswith("deadline: no time left to ask 127.0.0.1:")
+    assert page["http://nouvelles.invalid/a"][0] == "dns"
+    assert (
+        "3 URLs wait for a retry after a failure, the first at " in err
+        and "and the last fetch of each reached no server (2 hosts did not resolve; 1 URL not tried, "
+        "no request sent: "
+        in err
+    ), err

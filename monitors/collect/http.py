@@ -116,7 +116,8 @@ class FetchResult:
     retry_after: float | None = None
     elapsed_ms: int = 0
     blocked: bool = False  # refused as a bot: 401/403/429 or a challenge page (monitors.collect.blocking)
-    #: the failure never reached a server: how (a key of :data:`UNREACHED`), else None
+    #: the failure never reached a server: how (a key of :data:`UNREACHED`, or :data:`NOT_SENT`
+    #: when the fetch sent no request at all), else None
     unreached: str | None = None
     #: False when the request for ``final_url`` was never sent: its address refused (private
     #: network), robots.txt disallowed it, or no time was left for it
@@ -557,10 +558,19 @@ def fetch(
         result = FetchResult(url, current, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS)
     if result.outcome == "error" and time.monotonic() >= deadline and result.error_class == TRANSIENT:
         host = urlsplit(result.final_url).netloc
-        result.reason = (
-            f"deadline: no complete answer from {host} within {settings.fetch_deadline:g} s "
-            f"(VEILLE_FETCH_DEADLINE; {result.reason})"
-        )
+        if result.sent:
+            result.reason = (
+                f"deadline: no complete answer from {host} within {settings.fetch_deadline:g} s "
+                f"(VEILLE_FETCH_DEADLINE; {result.reason})"
+            )
+        else:  # the time went before the request did: its host was never asked
+            result.reason = (
+                f"deadline: no time left to ask {host}: the {settings.fetch_deadline:g} s of "
+                "VEILLE_FETCH_DEADLINE went before its request (waiting for the host's turn, "
+                "redirects, robots.txt); not tried"
+            )
+    if result.sent_url is None and result.unreached is None:
+        result.unreached = NOT_SENT  # no request went: no server was asked
     result.elapsed_ms = int((time.monotonic() - started) * 1000)
     return result
 
@@ -660,7 +670,10 @@ def open_stream(
         try:
             address = check_url_allowed(url, settings.allow_private_network)
         except RefusedAddress as exc:
-            yield FetchResult(url, url, "refused", error_class=PERMANENT, reason=str(exc), sent=False), None
+            refused = FetchResult(
+                url, url, "refused", error_class=PERMANENT, reason=str(exc), sent=False, unreached=NOT_SENT
+            )
+            yield refused, None
             return
         except Unresolvable as exc:
             yield FetchResult(url, url, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS), None
@@ -1052,6 +1065,15 @@ UNREACHED = {
     NO_ROUTE: "was unreachable",
     TLS_TIMEOUT: "accepted the connection but completed no TLS handshake in time",
 }
+
+
+#: A fetch that sent no request at all (:attr:`FetchResult.host` None): its address refused
+#: (``VEILLE_ALLOW_PRIVATE_NETWORK``), robots.txt's rules from the cache disallowing it, or
+#: ``VEILLE_FETCH_DEADLINE`` spent before its request went (waiting for its host's turn: a
+#: per-host or crawl delay). No server was asked, so it says nothing of its host or the network:
+#: not a key of :data:`UNREACHED`, and the offline hints leave it out. NULL in ``fetch_log`` says
+#: a server answered one of the fetch's requests (a redirect's first hop, the robots.txt fetched).
+NOT_SENT = "not-sent"
 
 
 def host_of(url: str) -> str:
