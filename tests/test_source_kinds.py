@@ -322,6 +322,50 @@ def test_a_sitemap_poll_cut_short_goes_on_at_the_next_poll(
     assert third.not_modified and len(site.hits("/sitemap.xml")) == 3
 
 
+def test_a_child_sitemap_that_could_not_be_read_is_logged_with_its_reason_and_read_again(
+    site: LocalSite, client: Client, settings: Settings, db: Session
+) -> None:
+    """A child sitemap fetched whole but not a sitemap (a maintenance page) was logged in
+    fetch_log as ``ok`` with no reason (its cause only in the source's warning, three at most),
+    and so counted as read: the next poll skipped it until it changed, its URLs lost. Its row
+    now says ``error`` with the cause, and the next poll reads it again."""
+    from sqlalchemy import select
+
+    from monitors.archive.models import FetchLog, Source
+    from monitors.archive.polls import apply_poll, due_sources
+
+    children: list[tuple[str, datetime | None]] = [
+        (f"/{name}.xml", NOW - timedelta(hours=3)) for name in ("good", "html")
+    ]
+    site.add("/sitemap.xml", _index(site.base, children), content_type="application/xml")
+    site.add("/good.xml", _urlset(site.base, [("p/1.html", NOW)]), content_type="application/xml")
+    site.add("/html.xml", "<html><body>Maintenance</body></html>", content_type="application/xml")
+    src = Source(name="children", kind="sitemap", url=f"{site.base}/sitemap.xml", owner="media")
+    db.add(src)
+    db.flush()
+
+    def poll_due() -> PollOutcome:
+        (state,) = due_sources(db, [src.id], force=True)
+        out = poll_source(client, settings, state)
+        apply_poll(db, out, settings=settings)
+        db.flush()
+        return out
+
+    first = poll_due()
+    assert [e.url for e in first.entries] == [f"{site.base}/p/1.html"]
+    rows = db.execute(
+        select(FetchLog.url, FetchLog.outcome, FetchLog.error_class, FetchLog.reason).where(
+            FetchLog.kind == "sitemap-child"
+        )
+    ).all()
+    logged = {url.rsplit("/", 1)[1]: (outcome, cls, reason or "") for url, outcome, cls, reason in rows}
+    assert logged["good.xml"] == ("ok", None, "")
+    assert logged["html.xml"][:2] == ("error", "permanent")
+    assert logged["html.xml"][2].startswith("not a sitemap: root element is 'html'"), logged
+    poll_due()
+    assert [len(site.hits(f"/{n}.xml")) for n in ("good", "html")] == [1, 2]
+
+
 def test_a_sitemap_nested_past_the_parser_limit_says_so(
     site: LocalSite, client: Client, settings: Settings
 ) -> None:

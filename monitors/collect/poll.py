@@ -287,12 +287,16 @@ def _read_sitemap(
                 outcome.error_class, outcome.error = PERMANENT, str(exc)
                 return
             problems.append(f"{exc} ({result.final_url})")
+            # its fetch_log row says why, and is no read child: the next poll tries it again
+            result.outcome, result.error_class, result.reason = "error", PERMANENT, str(exc)
             continue
         if parsed.cut_short:
             if result is first and not parsed.urls and not parsed.sitemaps:
                 outcome.error_class, outcome.error = PERMANENT, parsed.cut_short
                 return
             problems.append(f"{parsed.cut_short} ({result.final_url})")
+            if result is not first:  # read, in part, as it will be again: its row says why
+                result.reason = parsed.cut_short
         urls.extend(parsed.urls)
         if not parsed.is_index:
             continue
