@@ -195,21 +195,27 @@ def test_a_drain_whose_every_page_reached_no_server_says_so_first() -> None:
     assert "network" not in judge_ingest(statuses, [], False, answered).message
 
 
+def _two_dead_hosts_and_page_c(site: LocalSite, tmp_path: Path) -> Path:
+    """A sources file of one feed on ``site`` listing a page on each of two hosts that do not
+    resolve and ``site``'s /c (which the caller serves as it likes)."""
+    links = ["http://nouvelles.invalid/a", "http://journal.invalid/b", f"{site.base}/c"]
+    items = "".join(f"<item><title>t{i}</title><link>{u}</link></item>" for i, u in enumerate(links))
+    feed = f"<rss version='2.0'><channel><title>f</title>{items}</channel></rss>"
+    site.add("/feed.xml", feed, content_type="application/rss+xml")
+    return write_sources(
+        tmp_path / "s.toml",
+        [{"name": "ici", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+
+
 @pytest.mark.usefixtures("direct")
 def test_a_run_whose_queued_pages_reach_no_server_says_so_first(clean_db: sa.Engine, tmp_path: Path) -> None:
     """`veille run` with no source due and a queue whose pages are on hosts that do not
     resolve and on a server that has stopped: the verdict gives the cause first, and each
     page's row of the fetch log says how it reached no server."""
     with LocalSite() as site:
-        links = ["http://nouvelles.invalid/a", "http://journal.invalid/b", f"{site.base}/c"]
         site.add("/c", "<html><body><p>Une page.</p></body></html>", status=503)
-        items = "".join(f"<item><title>t{i}</title><link>{u}</link></item>" for i, u in enumerate(links))
-        feed = f"<rss version='2.0'><channel><title>f</title>{items}</channel></rss>"
-        site.add("/feed.xml", feed, content_type="application/rss+xml")
-        sources = write_sources(
-            tmp_path / "s.toml",
-            [{"name": "ici", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
-        )
+        sources = _two_dead_hosts_and_page_c(site, tmp_path)
         code, out, err = _run(["run", "--sources", str(sources)])  # polled: the feed's server answered
         assert code == 1 and "network" not in err, out + err
         # nothing due: the run says what waits, but one of them got an answer (a 503)
@@ -451,15 +457,8 @@ def test_a_page_with_no_time_left_is_logged_not_sent_and_told_as_not_tried(
     monkeypatch.setenv("VEILLE_PER_HOST_DELAY", "3")
     monkeypatch.setenv("VEILLE_FETCH_DEADLINE", "1")
     with LocalSite() as site:
-        links = ["http://nouvelles.invalid/a", "http://journal.invalid/b", f"{site.base}/c"]
         site.add("/c", "<html><body><p>Une page.</p></body></html>")
-        items = "".join(f"<item><title>t{i}</title><link>{u}</link></item>" for i, u in enumerate(links))
-        feed = f"<rss version='2.0'><channel><title>f</title>{items}</channel></rss>"
-        site.add("/feed.xml", feed, content_type="application/rss+xml")
-        sources = write_sources(
-            tmp_path / "s.toml",
-            [{"name": "ici", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
-        )
+        sources = _two_dead_hosts_and_page_c(site, tmp_path)
         code, out, err = _run(["run", "--sources", str(sources)])
         assert code == 1 and "network" not in err, out + err  # the feed's server answered
         assert site.hits("/c") == []  # never asked

@@ -284,12 +284,22 @@ def test_a_sitemap_poll_makes_at_most_its_budget_of_requests(
     assert out.fetch.etag is None  # the next poll reads the index again, not a 304
 
 
+def _poll_and_apply(db: Session, client: Client, settings: Settings, source_id: int) -> PollOutcome:
+    """Poll the source now and record the poll (its fetch_log rows, its schedule)."""
+    from monitors.archive.polls import apply_poll, due_sources
+
+    (state,) = due_sources(db, [source_id], force=True)
+    out = poll_source(client, settings, state)
+    apply_poll(db, out, settings=settings)
+    db.flush()
+    return out
+
+
 def test_a_sitemap_poll_cut_short_goes_on_at_the_next_poll(
     site: LocalSite, client: Client, settings: Settings, db: Session
 ) -> None:
     """The next poll skips the children read since they last changed and reads those left."""
     from monitors.archive.models import Source
-    from monitors.archive.polls import apply_poll, due_sources
 
     children: list[tuple[str, datetime | None]] = [
         (f"/day-{i}.xml", NOW - timedelta(hours=i + 1)) for i in range(8)
@@ -303,11 +313,7 @@ def test_a_sitemap_poll_cut_short_goes_on_at_the_next_poll(
     five = dataclasses.replace(settings, sitemap_max_fetches=5)
 
     def poll_due() -> PollOutcome:
-        (state,) = due_sources(db, [src.id], force=True)
-        out = poll_source(client, five, state)
-        apply_poll(db, out, settings=five)
-        db.flush()
-        return out
+        return _poll_and_apply(db, client, five, src.id)
 
     first = poll_due()
     assert sorted(e.url for e in first.entries) == [f"{site.base}/p/{i}.html" for i in range(4)]
@@ -332,7 +338,6 @@ def test_a_child_sitemap_that_could_not_be_read_is_logged_with_its_reason_and_re
     from sqlalchemy import select
 
     from monitors.archive.models import FetchLog, Source
-    from monitors.archive.polls import apply_poll, due_sources
 
     children: list[tuple[str, datetime | None]] = [
         (f"/{name}.xml", NOW - timedelta(hours=3)) for name in ("good", "html")
@@ -345,11 +350,7 @@ def test_a_child_sitemap_that_could_not_be_read_is_logged_with_its_reason_and_re
     db.flush()
 
     def poll_due() -> PollOutcome:
-        (state,) = due_sources(db, [src.id], force=True)
-        out = poll_source(client, settings, state)
-        apply_poll(db, out, settings=settings)
-        db.flush()
-        return out
+        return _poll_and_apply(db, client, settings, src.id)
 
     first = poll_due()
     assert [e.url for e in first.entries] == [f"{site.base}/p/1.html"]
