@@ -850,10 +850,8 @@ def _read(
             reason=f"content type {ctype} is not one veille reads here",
         ), False
     codings = content_codings(hdrs.get("content-encoding", ""))
-    if unknown := [
-        c for c in codings if c not in _Decoder.ENCODINGS and c not in HTTPResponse.CONTENT_DECODERS
-    ]:
-        return _undecodable(url, current, status, hdrs, codings, unknown), False
+    if any(c not in _Decoder.ENCODINGS and c not in HTTPResponse.CONTENT_DECODERS for c in codings):
+        return _undecodable(url, current, status, hdrs, codings), False
     declared = hdrs.get("content-length", "")
     if declared.isdigit() and int(declared) > cap and not truncate:
         return _too_large(url, current, status, hdrs, cap), False
@@ -907,7 +905,7 @@ def content_codings(header: str) -> list[str]:
 
 
 def _undecodable(
-    url: str, current: str, status: int, hdrs: dict[str, str], codings: list[str], unknown: list[str]
+    url: str, current: str, status: int, hdrs: dict[str, str], codings: list[str]
 ) -> FetchResult:
     """A body in a coding veille cannot decode (brotli, zstd: not installed), sent although the
     request asked for gzip or deflate: a permanent failure (the server answers the same way
