@@ -106,6 +106,80 @@ def test_strip_site_uses_learned_names_and_host() -> None:
     assert strip_site("Exemple Journal", keys) == "Exemple Journal"  # never empty
 
 
+def test_entities_left_in_metadata_titles_are_decoded() -> None:
+    """A JSON-LD headline with the entities WordPress writes in it and an og:title escaped twice
+    give the title as readers see it; the <h1> agrees with them again (on main: "&#8217;",
+    "&amp;" in the stored title, and no agreement)."""
+    head = ld(headline="L&#8217;été des festivals &amp; des concerts en plein air")
+    art = extract_article(page(head), URL, now=NOW)
+    assert art.title == "L’été des festivals & des concerts en plein air"
+    head = (
+        '<meta property="og:title" content="Budget 2025 &amp;#8211; le Sénat adopte le texte &amp;amp; '
+        'les amendements">'
+    )
+    h1s = "<h1>Politique</h1><h1>Budget 2025 – le Sénat adopte le texte & les amendements</h1>"
+    art = extract_article(page(head, before=h1s), URL, now=NOW)
+    assert art.title == "Budget 2025 – le Sénat adopte le texte & les amendements"
+    assert art.evidence and art.evidence["title_from"] == "<h1> (same as og:title)"
+
+
+def test_a_metadata_title_cut_short_gives_way_to_the_whole_one() -> None:
+    head = (
+        '<meta property="og:title" content="Le sommet de Paris réunit cent pays autour de…">'
+        "<title>Le sommet de Paris réunit cent pays autour de l'intelligence artificielle</title>"
+    )
+    art = extract_article(page(head), URL, now=NOW)
+    assert art.title == "Le sommet de Paris réunit cent pays autour de l'intelligence artificielle"
+
+
+def test_a_metadata_title_padded_with_a_section_gives_way_to_the_bare_one() -> None:
+    head = (
+        '<meta property="og:title" content="Le sommet de Paris réunit cent pays | Rubrique Économie">'
+        + ld(headline="Le sommet de Paris réunit cent pays")
+    )
+    art = extract_article(page(head), URL, now=NOW)
+    assert art.title == "Le sommet de Paris réunit cent pays"
+    assert art.evidence and art.evidence["title_from"] == "json-ld headline"
+    # a subtitle longer than what the two share is no padding: the first title stays
+    meta = PageMeta(
+        og_title="Le sommet de Paris : ce que les cent pays ont signé jeudi soir",
+        ld_headline="Le sommet de Paris",
+    )
+    assert choose_title(meta, set())[0] == "Le sommet de Paris : ce que les cent pays ont signé jeudi soir"
+
+
+def test_a_title_segment_led_by_the_hosts_name_is_the_site() -> None:
+    """ "Nordpresse Abendausgabe Online" on nordpresse.example: the host's label and the
+    edition's words (on main the segment stayed: the label is under half of it)."""
+    head = "<title>Der Haushalt wird im Landtag beschlossen - Nordpresse Abendausgabe Online</title>"
+    art = extract_article(page(head, lang="de"), "https://www.nordpresse.example/politik/haushalt", now=NOW)
+    assert art.title == "Der Haushalt wird im Landtag beschlossen"
+    keys = {"nordpresse"}
+    # one word is no edition's name, nor a segment of four words
+    assert strip_site("Der Haushalt - Nordpresse", keys) == "Der Haushalt"
+    kept = "Der Haushalt - Nordpresse im Landtag heute"
+    assert strip_site(kept, keys) == kept
+
+
+@pytest.mark.parametrize(
+    ("title", "url"),
+    [
+        # the host's label under a country's second level (on main: "com" was taken for it)
+        ("O orçamento é votado no Senado | Gazeta Exemplar", "https://www.gazetaexemplar.com.br/politica/1"),
+        ("Budget vote in the Commons - Exampleshire Herald", "https://www.exampleshireherald.co.uk/news/1"),
+        # a name written with accents or umlauts that its host spells without them
+        ("Le budget est voté au Sénat - Télé Exemple", "https://www.teleexemple.fr/politique/1"),
+        (
+            "Der Haushalt wird beschlossen | Süddeutsches Beispielblatt",
+            "https://www.sueddeutschesbeispielblatt.de/1",
+        ),
+    ],
+)
+def test_the_site_name_spelt_as_the_host_is_taken_off(title: str, url: str) -> None:
+    art = extract_article(page(f"<title>{title}</title>"), url, now=NOW)
+    assert art.title == title.replace(" | ", " - ").split(" - ")[0]
+
+
 def test_page_with_no_h1_no_metadata_no_date_keeps_what_it_has() -> None:
     raw = f"<html><body><div>{BODY}</div></body></html>".encode()
     art = extract_article(raw, "https://blog.example.org/page", now=NOW)

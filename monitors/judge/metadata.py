@@ -27,6 +27,7 @@ Rules (measured on the shared corpus, ``bench/extract.py``; see docs/extraction.
 
 from __future__ import annotations
 
+import html as html_lib
 import itertools
 import re
 import unicodedata
@@ -56,6 +57,18 @@ def clean(value: str | None) -> str:
         return ""
     value = value.replace("\u00ad", "").replace("\u200b", "").replace("\ufeff", "")
     return _SPACE.sub(" ", value).strip()
+
+
+#: An HTML entity ("&amp;", "&#8217;", "&#x2019;", "&eacute;").
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def unescaped(value: str) -> str:
+    """A metadata title with the HTML entities left in it decoded: sites escape ``og:title``
+    twice (``content="L&amp;#8217;été"``) and write entities in JSON-LD strings
+    (``"headline": "L&#8217;été"``), which readers get as "L&#8217;été" and which kept such
+    a title from agreeing with its ``<h1>`` ("L’été")."""
+    return html_lib.unescape(value) if _ENTITY.search(value) else value
 
 
 def _key(value: str) -> str:
@@ -123,7 +136,7 @@ def _walk_ld(node: Any, meta: PageMeta, depth: int = 0) -> None:
     )
     if articleish or "headline" in node:
         if isinstance(node.get("headline"), str) and not meta.ld_headline:
-            meta.ld_headline = clean(node["headline"])
+            meta.ld_headline = clean(unescaped(node["headline"]))
         for key, target in (("datePublished", meta.published), ("dateCreated", meta.published)):
             if isinstance(node.get(key), str):
                 target.append((f"json-ld {key}", node[key]))
@@ -211,9 +224,9 @@ def read_page(tree: HtmlElement) -> PageMeta:
         if not name or content is None:
             continue
         if name == "og:title" and not meta.og_title:
-            meta.og_title = clean(content)
+            meta.og_title = clean(unescaped(content))
         elif name == "twitter:title" and not meta.twitter_title:
-            meta.twitter_title = clean(content)
+            meta.twitter_title = clean(unescaped(content))
         elif name in {"og:site_name", "application-name", "twitter:site"}:
             meta.site_names.append(clean(content).lstrip("@"))
         elif name in _PUBLISHED_META:
@@ -224,7 +237,7 @@ def read_page(tree: HtmlElement) -> PageMeta:
             meta.description = clean(content)
     title = tree.find(".//title")
     if title is not None:
-        meta.html_title = clean(title.text_content())
+        meta.html_title = clean(unescaped(title.text_content()))
     for h in itertools.islice(tree.iter("h1"), 6):
         heading, home = _h1(h)
         if home:
@@ -258,25 +271,58 @@ def read_page(tree: HtmlElement) -> PageMeta:
 _ARCHIVE_LABELS = {"blogarchive", "blogarchiv"}
 
 
+_TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "œ": "oe"})
+
+
+def _forms(value: str) -> set[str]:
+    """The comparison keys of a name: as written, without its accents ("Télérama":
+    "telerama") and with German's umlauts spelt out ("Süddeutsche": "sueddeutsche"), as host
+    names write them."""
+    key = _key(value)
+    bare = "".join(ch for ch in unicodedata.normalize("NFKD", key) if not unicodedata.combining(ch))
+    spelt = "".join(
+        ch for ch in unicodedata.normalize("NFKD", key.translate(_TRANSLIT)) if not unicodedata.combining(ch)
+    )
+    return {k for k in (key, bare, spelt) if k}
+
+
 def _is_site(segment: str, site_keys: set[str]) -> bool:
-    key = _key(segment)
-    if not key:
+    forms = _forms(segment)
+    if not forms:
         return True
     return any(
         key == s or (len(key) >= 3 and key in s) or (len(s) >= 4 and s in key and 2 * len(s) >= len(key))
+        for key in forms
         for s in site_keys
     )
 
 
+#: Second-level labels under a country's domain (``example.com.br``, ``example.co.uk``):
+#: the site's name is the label before them.
+_SECOND_LEVEL = {"com", "co", "org", "net", "gov", "gouv", "ac", "edu", "or", "ne", "go", "gv", "nic"}
+
+
 def site_keys(meta: PageMeta, url: str | None, learned: tuple[str, ...] = ()) -> set[str]:
     """Comparison keys of the names the site goes by: declared names, host labels, learned affixes."""
-    keys = {_key(n) for n in [*meta.site_names, *learned] if _key(n)}
+    keys = {k for n in [*meta.site_names, *learned] for k in _forms(n)}
     host = (urlsplit(url).hostname or "") if url else ""
     labels = [lab for lab in host.split(".") if lab not in {"www", "m", "amp"}]
+    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL:
+        labels = [*labels[:-2], "".join(labels[-2:])]
     if len(labels) >= 2:
         keys.add(_key(labels[-2]))
         keys.add(_key("".join(labels[-2:])))
     return {k for k in keys if len(k) >= 2}
+
+
+def _ends_with_site(segment: str, keys: set[str]) -> bool:
+    """A title's end segment names the site: it is one of its names (:func:`_is_site`), or
+    a name of three words at most led by one of them ("ZEIT ONLINE", "heise online", "NDR
+    Info" on zeit.de, heise.de, ndr.de: the host's label, the edition's word after it)."""
+    if _is_site(segment, keys):
+        return True
+    words = segment.split()
+    return 1 < len(words) <= 3 and any(len(k) >= 3 and k in keys for k in _forms(words[0]))
 
 
 def strip_site(title: str, keys: set[str]) -> str:
@@ -288,11 +334,11 @@ def strip_site(title: str, keys: set[str]) -> str:
     seps = _SEPARATORS.findall(title)
     if len(parts) < 2:
         return title
-    keys = keys | {_key(p) for p in parts if _is_site(p, keys)} | _ARCHIVE_LABELS
+    keys = keys | {k for p in parts if _is_site(p, keys) for k in _forms(p)} | _ARCHIVE_LABELS
     start, end = 0, len(parts)
-    while end - start > 1 and _is_site(parts[end - 1], keys):
+    while end - start > 1 and _ends_with_site(parts[end - 1], keys):
         end -= 1
-    while end - start > 1 and _is_site(parts[start], keys):
+    while end - start > 1 and _ends_with_site(parts[start], keys):
         start += 1
     if (start, end) == (0, len(parts)):
         return title
@@ -324,6 +370,31 @@ def _key_words(value: str) -> list[str]:
     return [w for w in (_key(w) for w in value.split()) if w]
 
 
+_ELLIPSIS = re.compile(r"\s*(?:…|\.{3})\s*$")
+
+
+def cut_or_padded(title: str, other: str) -> bool:
+    """Whether a metadata title is another one of the page's cut short (``"Le sommet de
+    Paris réunit…"`` for ``"Le sommet de Paris réunit cent pays"``: share cards cut titles
+    at a length) or with segments around it that the other has not, shorter than what they
+    share (``"Le sommet de Paris réunit cent pays | Économie"``: a section's or a site's
+    name that the page does not declare as its name)."""
+    a, b = _key(title), _key(other)
+    if len(b) < 12 or a == b:
+        return False
+    if _ELLIPSIS.search(title):
+        cut = _key(_ELLIPSIS.sub("", title))
+        return len(cut) >= 12 and len(b) > len(cut) and b.startswith(cut)
+    if len(b) >= len(a):
+        return False
+    parts = _SEPARATORS.split(title)
+    words = [len(p.split()) for p in parts]
+    for i, j in itertools.combinations(range(len(parts) + 1), 2):
+        if (i, j) != (0, len(parts)) and "".join(_key(p) for p in parts[i:j]) == b:
+            return sum(words) - sum(words[i:j]) < sum(words[i:j])
+    return False
+
+
 def choose_title(meta: PageMeta, keys: set[str]) -> tuple[str | None, str]:
     """The article's title and where it came from (for the evidence)."""
     metas = [
@@ -334,6 +405,9 @@ def choose_title(meta: PageMeta, keys: set[str]) -> tuple[str | None, str]:
     ]
     refs = [(src, strip_site(t, keys)) for src, t in metas if t]
     refs = [(src, t) for src, t in refs if t and not _is_site(t, keys)]
+    # a metadata title that another one shows to be cut or padded comes after the others
+    others = list(refs)  # (list.sort empties the list it sorts while it sorts)
+    refs.sort(key=lambda r: any(cut_or_padded(r[1], o[1]) for o in others))
     h1s = [h for h in meta.h1 if not _is_site(h, keys) and len(h) <= 300]
     verdicts = [(src, ref, h, _agrees(h, ref)) for src, ref in refs for h in h1s]
     for src, ref, h, verdict in sorted(verdicts, key=lambda v: {"kicker": 0, "same": 1}.get(v[3] or "", 2)):
