@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import lxml.html
 import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from monitors.judge.cleanup import clean_lines
+from monitors.judge.cleanup import clean_lines, find_lead
 from monitors.judge.extract import DATE_LANGUAGES, extract_article
 from monitors.judge.metadata import PageMeta, _key, choose_title, parse_date, strip_site
 from monitors.judge.paywall import check_access, stops_mid_sentence
@@ -313,6 +314,48 @@ def test_general_boilerplate_lines_are_removed_but_never_most_of_the_text() -> N
     assert cleaned == f"{first}\n{last}"
     assert [r.split(":")[0] for r in removed] == ["credit", "related"]
     assert clean_lines("À lire aussi : tout", [])[0] == "À lire aussi : tout"
+
+
+def test_labels_above_the_repeated_headline_are_removed() -> None:
+    """A section's name and a kicker over the headline, which trafilatura keeps with it, go
+    with the headline (on main they stayed as the text's first lines)."""
+    body = "Premier paragraphe de l'article, qui raconte le sommet et ses invités en quelques phrases."
+    text = f"Économie\nEntretien exclusif\nLe sommet s'ouvre à Paris\n{body}"
+    cleaned, removed = clean_lines(text, ["Le sommet s'ouvre à Paris"])
+    assert cleaned == body
+    assert removed == [
+        "above the title: Économie",
+        "above the title: Entretien exclusif",
+        "title: Le sommet s'ouvre à Paris",
+    ]
+    # a sentence above the headline is text, not a label; nor are lines when no headline follows
+    text = f"Le président l'a dit.\nLe sommet s'ouvre à Paris\n{body}"
+    assert clean_lines(text, ["Le sommet s'ouvre à Paris"])[0] == text
+    text = f"Économie\n{body}\nLe sommet s'ouvre à Paris"
+    assert clean_lines(text, ["Le sommet s'ouvre à Paris"])[0] == text
+
+
+def test_another_articles_teaser_is_no_text_and_no_lead() -> None:
+    """A teaser cut by an ellipsis and followed by "Weiterlesen" (another article's card) is
+    taken out of the text, and is never put back as the article's lead (on main it was: its
+    element's class says "teaser")."""
+    first = "Premier paragraphe de l'article, qui raconte le sommet et ses invités en quelques phrases."
+    last = "Dernier paragraphe, qui conclut sur les annonces du président et les réactions des ONG."
+    teaser = (
+        "Vous voulez en savoir plus sur les jardins partagés ? Les habitants du quartier ont… Lire la suite"
+    )
+    cleaned, removed = clean_lines(f"{first}\n{teaser}\n{last}", [])
+    assert cleaned == f"{first}\n{last}"
+    assert removed == [f"teaser: {teaser[:80]}"]
+    card = (
+        '<main><div class="teaser">Das Gemeinschaftsgartenprojekt im Viertel wächst, und die Nachbarn '
+        "pflanzen seit dem Frühjahr gemeinsam… Weiterlesen »Gärten in der Stadt</div>"
+        f"<p>{first}</p></main>"
+    )
+    tree = lxml.html.fromstring(f"<html><body>{card}</body></html>")
+    assert find_lead(tree, "", first) is None
+    lead = card.replace("… Weiterlesen »Gärten in der Stadt", ".")
+    assert find_lead(lxml.html.fromstring(f"<html><body>{lead}</body></html>"), "", first)
 
 
 # ---------------------------------------------------------------- paywall

@@ -2,9 +2,11 @@
 
 trafilatura keeps a few kinds of lines that are never the article, whatever the site:
 
-- the headline repeated as the first line (the title is stored apart);
+- the headline repeated as the first line (the title is stored apart), and the labels
+  above it (a section's name, a kicker: up to two lines of five words at most);
 - photo credits and captions' credit lines ("Crédits photos : ...", "Foto: ...", "Beitragsbild: ...");
-- links to other articles ("À lire aussi ...", "Lesen Sie auch ...", "Read more ...");
+- links to other articles ("À lire aussi ...", "Lesen Sie auch ...", "Read more ..."), and
+  their teasers (first words cut by an ellipsis, then "Weiterlesen", "Lire la suite");
 - date stamps ("Mis à jour le ...", "Last modified: ...", "Video verfügbar bis ...");
 - calls to subscribe, sign up or download an app in the last lines.
 
@@ -48,6 +50,15 @@ _CALL = re.compile(
     re.I,
 )
 _SHORT = 160
+#: Another article's teaser: its first words cut by an ellipsis, then a link to read on
+#: ("... Die Aufmerksamkeit für… Weiterlesen »Titel", "The summit opened [...] Read more").
+_TEASER = re.compile(
+    r"(?:…|\.\.\.|\[…\]|\[\.\.\.\])\s*[»›→>\]]?\s*"
+    r"(?:weiterlesen|mehr lesen|read more|continue reading|keep reading|lire la suite|la suite|"
+    r"leer más|seguir leyendo|continua a leggere|leggi tutto)\b",
+    re.I,
+)
+_TEASER_MAX = 600
 _LEAD_CLASS = re.compile(
     r"(?:^|[\s_-])(?:lead|teaser|intro|chapo|chapeau|standfirst|summary|subheadline|sub-headline|deck|"
     r"abstract|article-header|article__header|kicker-text|excerpt)(?:$|[\s_-])",
@@ -69,21 +80,48 @@ def _is_title_line(line: str, titles: list[str]) -> bool:
     )
 
 
+#: At most this many lines of a few words each, above the headline, are labels.
+_LABELS_ABOVE = 2
+_LABEL_WORDS = 5
+
+
+def _labels_above_title(lines: list[str], filled: list[int], keys: list[str]) -> set[int]:
+    """The lines above the headline when it is repeated within the first lines: a section's
+    name, a breadcrumb's last step, a kicker ("Pressemitteilungen", "Interview", "Sport |
+    Football"), which sites put over their headline and trafilatura keeps with it. Only
+    lines of a few words that end no sentence; else none."""
+    for n, i in enumerate(filled[: _LABELS_ABOVE + 1]):
+        if _is_title_line(lines[i].strip(), keys):
+            before = filled[:n]
+            short = all(
+                len(lines[j].split()) <= _LABEL_WORDS and not lines[j].rstrip().endswith((".", "!", "?", ":"))
+                for j in before
+            )
+            return set(before) if short else set()
+    return set()
+
+
 def clean_lines(text: str, titles: list[str]) -> tuple[str, list[str]]:
     """The text without the lines above, and what was removed (for the evidence)."""
     lines = text.split("\n")
     keys = [_key(t) for t in titles if t]
     removed: list[str] = []
     kept: list[str] = []
-    last = [i for i, line in enumerate(lines) if line.strip()][-3:]
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    last = filled[-3:]
+    above = _labels_above_title(lines, filled, keys)
     for i, line in enumerate(lines):
         s = line.strip()
         why = None
         if not s:
             kept.append(line)
             continue
-        if not any(k.strip() for k in kept) and _is_title_line(s, keys):
+        if i in above:
+            why = "above the title"
+        elif not any(k.strip() for k in kept) and _is_title_line(s, keys):
             why = "title"
+        if why is None and len(s) <= _TEASER_MAX and _TEASER.search(s):
+            why = "teaser"
         if why is None and len(s) <= _SHORT:
             if _CREDIT.search(s):
                 why = "credit"
@@ -130,8 +168,8 @@ def find_lead(tree: HtmlElement, description: str, text: str) -> str | None:
         if not described and not (marked and ancestors & {"article", "header", "main"}):
             continue
         linked = sum(len(" ".join(a.text_content().split())) for a in el.iter("a"))
-        if linked > len(content) / 2:
-            continue  # a teaser card of another article
+        if linked > len(content) / 2 or _TEASER.search(content):
+            continue  # a teaser card of another article (mostly a link, or cut and "read more")
         if content[:60] in " ".join(text.split()):
             return None  # the extraction has it already
         return content
