@@ -347,6 +347,9 @@ def test_another_articles_teaser_is_no_text_and_no_lead() -> None:
     cleaned, removed = clean_lines(f"{first}\n{teaser}\n{last}", [])
     assert cleaned == f"{first}\n{last}"
     assert removed == [f"teaser: {teaser[:80]}"]
+    # an ellipsis in a sentence of the article is no teaser
+    pause = "Le président a hésité… la suite de la journée a montré qu'il avait changé d'avis sur le sommet."
+    assert clean_lines(f"{first}\n{pause}\n{last}", [])[0] == f"{first}\n{pause}\n{last}"
     card = (
         '<main><div class="teaser">Das Gemeinschaftsgartenprojekt im Viertel wächst, und die Nachbarn '
         "pflanzen seit dem Frühjahr gemeinsam… Weiterlesen »Gärten in der Stadt</div>"

@@ -54,7 +54,7 @@ _SHORT = 160
 #: ("... Die Aufmerksamkeit für… Weiterlesen »Titel", "The summit opened [...] Read more").
 _TEASER = re.compile(
     r"(?:…|\.\.\.|\[…\]|\[\.\.\.\])\s*[»›→>\]]?\s*"
-    r"(?:weiterlesen|mehr lesen|read more|continue reading|keep reading|lire la suite|la suite|"
+    r"(?:weiterlesen|mehr lesen|read more|continue reading|keep reading|lire la suite|"
     r"leer más|seguir leyendo|continua a leggere|leggi tutto)\b",
     re.I,
 )
