@@ -96,15 +96,17 @@ TOML_KEYS = {
 def prefect_setting(name: str) -> Any:
     """A Prefect setting (one of :data:`TOML_KEYS`) where Prefect would find it, in its order:
     the environment, ``.env``, ``prefect.toml``, ``pyproject.toml``, the active profile; or
-    Prefect's own answer when it is already imported (tests, benches). None when unset."""
+    Prefect's own answer when it is already imported (tests, benches). None when unset, or set
+    empty in the environment or ``.env``, which then wins over the files after it, as in
+    Prefect (``PREFECT_API_URL=`` there: no server)."""
     if "prefect.settings" in sys.modules:
         import prefect.settings
 
         return getattr(prefect.settings, name).value() or None
-    if os.environ.get(name):
-        return os.environ[name]
-    if value := _dotenv_value(Path(".env"), name):
-        return value
+    if name in os.environ:  # set, even empty: Prefect reads no further (empty: no server)
+        return os.environ[name] or None
+    if (value := _dotenv_value(Path(".env"), name)) is not None:
+        return value or None
     keys = TOML_KEYS[name]
     for path, prefix in ((Path("prefect.toml"), ()), (Path("pyproject.toml"), ("tool", "prefect"))):
         if (value := _toml_value(path, (*prefix, *keys))) not in (None, ""):
@@ -141,12 +143,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _dotenv_value(path: Path, name: str) -> str | None:
+    """The value of ``name`` in a ``.env`` file ("" when set empty; the last line setting it, as
+    python-dotenv reads it), None when it is not there."""
     try:
         lines = path.read_text(errors="replace").splitlines()
     except OSError:
         return None
+    found = None
     for line in lines:
-        key, _, value = line.removeprefix("export ").partition("=")
-        if key.strip() == name and value.strip().strip("'\""):
-            return value.strip().strip("'\"")
-    return None
+        key, sep, value = line.removeprefix("export ").partition("=")
+        if sep and key.strip() == name:
+            found = value.strip().strip("'\"")
+    return found

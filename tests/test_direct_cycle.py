@@ -139,7 +139,14 @@ CONFIGS = {
         "profiles.toml": 'active = "other"\n[profiles.other]\n[profiles.mine]\n'
         'PREFECT_API_URL = "http://127.0.0.1:4200/api"\n'
     },
+    # An empty value set earlier in Prefect's order wins over a URL later in it: no server.
+    "empty environment over .env": {"env": "", ".env": "PREFECT_API_URL=http://127.0.0.1:4200/api\n"},
+    "empty .env over prefect.toml": {
+        ".env": "PREFECT_API_URL=\n",
+        "prefect.toml": '[api]\nurl = "http://127.0.0.1:4200/api"\n',
+    },
 }
+NO_SERVER = {"nothing", "inactive profile", "empty environment over .env", "empty .env over prefect.toml"}
 
 PROBE = textwrap.dedent(
     """
@@ -173,7 +180,7 @@ def test_a_configured_prefect_server_is_found_where_prefect_finds_it(where: str,
     assert done.returncode == 0, done.stderr
     ours, prefects = done.stdout.split()
     assert ours == prefects, (where, done.stdout)
-    assert ours == str(where not in {"nothing", "inactive profile"})
+    assert ours == str(where not in NO_SERVER)
 
 
 def test_veille_run_without_a_server_imports_no_prefect(
