@@ -13,7 +13,6 @@ them active again.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import signal
 import socket
@@ -31,6 +30,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.commands.serve import SERVE_LOCK
+from tests.prefect_api import ask
 from tests.site import LocalSite, seed_site, write_sources
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
     ROOT,
@@ -60,33 +60,8 @@ def _serve(sources: Path, env: dict[str, str], interval: str = "1") -> subproces
 
 
 def _post(api_url: str, path: str, body: dict[str, Any]) -> Any:
-    """POST ``body``, as :func:`_ask`."""
-    return _ask(api_url, path, body)
-
-
-def _ask(api_url: str, path: str, body: dict[str, Any] | None = None, method: str = "POST") -> Any:
-    """Ask the API (``body`` as JSON); again a second later on a 503 (the server's SQLite
-    database busy, as under load on a just started server), for up to :data:`BUSY_SECONDS`."""
-    request = urllib.request.Request(
-        f"{api_url}{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method=method,
-    )
-    give_up = time.monotonic() + BUSY_SECONDS
-    while True:
-        try:
-            with urllib.request.urlopen(request, timeout=10) as answer:
-                return json.load(answer) if answer.status != 204 else None
-        except urllib.error.HTTPError as exc:
-            if exc.code != 503 or time.monotonic() > give_up:
-                raise
-        time.sleep(1)
-
-
-#: Seconds :func:`_ask` asks a busy server again (a DELETE made without it, answered 503 on a
-#: loaded machine, failed a full run; POSTs had five tries, 4 s).
-BUSY_SECONDS = 30.0
+    """POST ``body``, as :func:`tests.prefect_api.ask`."""
+    return ask(api_url, path, body)
 
 
 def test_a_busy_prefect_api_is_asked_again() -> None:
@@ -117,7 +92,7 @@ def test_a_busy_prefect_api_is_asked_again() -> None:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         api_url = f"http://127.0.0.1:{server.server_address[1]}/api"
         try:
-            assert _ask(api_url, "/variables/x", method="DELETE") is None
+            assert ask(api_url, "/variables/x", method="DELETE") is None
             assert asked == ["/api/variables/x"] * 3
             with pytest.raises(urllib.error.HTTPError, match="404"):
                 _post(api_url, "/variables/filter", {})
@@ -582,7 +557,7 @@ def test_a_serve_whose_claim_another_took_over_stops(
     try:
         _wait_for(lambda: len(_claims(api_url)) == 1, 120, "veille serve made no claim", err)
         claim = _claims(api_url)[0]
-        _ask(api_url, f"/variables/{claim['id']}", method="DELETE")
+        ask(api_url, f"/variables/{claim['id']}", method="DELETE")
         other = {"database": "database:elsewhere:5432/other", "holder": "veille serve, pid 1 on elsewhere"}
         _post(api_url, "/variables/", {"name": claim["name"], "value": other, "tags": ["veille-serve"]})
         proc.wait(60)

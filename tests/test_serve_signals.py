@@ -8,13 +8,11 @@ Interrupted, and the next `veille serve` runs the next cycle and stores every pa
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
 import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.prefect_api import ask
 from tests.site import LocalSite, Request, seed_site
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
     ROOT,
@@ -75,18 +74,8 @@ class Lines:
 
 def _runs(api_url: str) -> list[dict[str, Any]]:
     """The flow runs the server holds, with their flow's name."""
-    request = urllib.request.Request(
-        f"{api_url}/flow_runs/filter", data=b"{}", headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        runs: list[dict[str, Any]] = json.load(answer)
-    with urllib.request.urlopen(
-        urllib.request.Request(
-            f"{api_url}/flows/filter", data=b"{}", headers={"Content-Type": "application/json"}
-        ),
-        timeout=10,
-    ) as answer:
-        flows = {f["id"]: f["name"] for f in json.load(answer)}
+    runs: list[dict[str, Any]] = ask(api_url, "/flow_runs/filter", {})
+    flows = {f["id"]: f["name"] for f in ask(api_url, "/flows/filter", {})}
     return [{**r, "flow": flows.get(r["flow_id"])} for r in runs]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.prefect_api import ask
 from tests.site import LocalSite
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
     _remove_data_dirs,
@@ -22,7 +23,6 @@ from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, t
 )
 from tests.test_serve_instances import (  # noqa: F401  (users_prefect_server: a fixture)
     SERVED,
-    _ask,
     _deployments,
     _on_users_server,
     _post,
@@ -49,7 +49,7 @@ def _runs_of(api_url: str, deployment_id: str, states: list[str]) -> list[dict[s
 
 def _exists(api_url: str, run_id: str) -> bool:
     try:
-        _ask(api_url, f"/flow_runs/{run_id}", method="GET")
+        ask(api_url, f"/flow_runs/{run_id}", method="GET")
         return True
     except urllib.error.HTTPError as exc:
         if exc.code == 404:

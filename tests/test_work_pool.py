@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.fake_archives import FakeArchives, seed_snapshots, seed_sources
+from tests.prefect_api import ask
 from tests.site import LocalSite, seed_site, write_sources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,14 +45,8 @@ def _free_port() -> int:
 
 
 def _api(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    request = urllib.request.Request(
-        f"{base}{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="GET" if body is None else "POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+    """GET ``path``, or POST ``body``, asked again while the server is busy (503)."""
+    return ask(base, path, body, method="GET" if body is None else "POST", timeout=30)
 
 
 def _wait(what: str, check: Any, timeout: float, logs: list[Path]) -> Any:
