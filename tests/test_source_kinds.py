@@ -367,6 +367,53 @@ def test_a_child_sitemap_that_could_not_be_read_is_logged_with_its_reason_and_re
     assert [len(site.hits(f"/{n}.xml")) for n in ("good", "html")] == [1, 2]
 
 
+def test_a_sitemap_whose_body_ends_inside_it_keeps_the_whole_entries_and_is_read_again(
+    site: LocalSite, client: Client, settings: Settings, db: Session
+) -> None:
+    """A sitemap whose body stops before its ``</urlset>`` (a generator that died mid-way; whole
+    HTTP framing) was read by the recovering parser as if whole: the entry it ended in came back
+    with its address cut (``/p/2.ht``) or its lastmod cut to a month, and nothing said the rest
+    was missing. The cut entry is dropped, the others kept, and the cause is said: a warning for
+    the source's sitemap, a transient error for an empty one, and for a child its fetch_log row
+    (``error``, transient), which the next poll reads again."""
+    from sqlalchemy import select
+
+    from monitors.archive.models import FetchLog, Source
+    from monitors.collect.sitemaps import parse_sitemap
+
+    whole = _urlset(site.base, [("p/1.html", NOW), ("p/2.html", NOW)])
+    cut = whole[: whole.index("p/2.html") + len("p/2.ht")]
+    assert [u.url for u in parse_sitemap(cut.encode()).urls] == [f"{site.base}/p/1.html"]
+    cut_date = whole[: whole.rindex("<lastmod>") + len("<lastmod>2025-02")]  # a day read as a month
+    assert [u.url for u in parse_sitemap(cut_date.encode()).urls] == [f"{site.base}/p/1.html"]
+    site.add("/cut.xml", cut, content_type="application/xml")
+    out = poll(client, settings, "sitemap", f"{site.base}/cut.xml")
+    assert out.error is None and [e.url for e in out.entries] == [f"{site.base}/p/1.html"]
+    reason = (
+        "sitemap cut short: it ends before its closing </urlset>, inside an entry (dropped: its"
+        " address may be cut); 1 read"
+    )
+    assert out.warning == f"1 sitemap problem(s): {reason} ({site.base}/cut.xml)"
+    site.add("/empty.xml", whole[: whole.index("<url>")], content_type="application/xml")
+    out = poll(client, settings, "sitemap", f"{site.base}/empty.xml")
+    assert out.entries == [] and out.error_class == "transient"
+    assert out.error == "sitemap cut short: it ends before its closing </urlset>; 0 read"
+
+    site.add("/sitemap.xml", _index(site.base, [("/cut.xml", NOW - timedelta(hours=3))]))
+    src = Source(name="cut child", kind="sitemap", url=f"{site.base}/sitemap.xml", owner="media")
+    db.add(src)
+    db.flush()
+    first = _poll_and_apply(db, client, settings, src.id)
+    assert [e.url for e in first.entries] == [f"{site.base}/p/1.html"]
+    row = db.execute(
+        select(FetchLog.outcome, FetchLog.error_class, FetchLog.reason).where(FetchLog.kind == "sitemap-child")
+    ).one()
+    assert tuple(row) == ("error", "transient", reason)
+    hits = len(site.hits("/cut.xml"))
+    _poll_and_apply(db, client, settings, src.id)
+    assert len(site.hits("/cut.xml")) == hits + 1
+
+
 def test_a_sitemap_nested_past_the_parser_limit_says_so(
     site: LocalSite, client: Client, settings: Settings
 ) -> None:

@@ -291,11 +291,15 @@ def _read_sitemap(
             result.outcome, result.error_class, result.reason = "error", PERMANENT, str(exc)
             continue
         if parsed.cut_short:
+            kind = TRANSIENT if parsed.ended_early else PERMANENT  # a body cut may come whole
             if result is first and not parsed.urls and not parsed.sitemaps:
-                outcome.error_class, outcome.error = PERMANENT, parsed.cut_short
+                outcome.error_class, outcome.error = kind, parsed.cut_short
                 return
             problems.append(f"{parsed.cut_short} ({result.final_url})")
-            if result is not first:  # read, in part, as it will be again: its row says why
+            if result is not first and parsed.ended_early:
+                # its entries so far are kept; its row is no read child: the next poll reads it again
+                result.outcome, result.error_class, result.reason = "error", TRANSIENT, parsed.cut_short
+            elif result is not first:  # read, in part, as it will be again: its row says why
                 result.reason = parsed.cut_short
         urls.extend(parsed.urls)
         if not parsed.is_index:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +63,7 @@ class ParsedSitemap:
     sitemaps: list[SitemapUrl] = field(default_factory=list)  # children of an index
     urls: list[SitemapUrl] = field(default_factory=list)
     cut_short: str | None = None  # why the document was read only in part
+    ended_early: bool = False  # cut_short because the body stops inside it (may come whole next time)
 
 
 def parse_period(value: str | None) -> tuple[datetime, datetime] | None:
@@ -136,6 +138,23 @@ def _cut_short(parser: etree.XMLParser) -> str | None:
     return None
 
 
+def _end_tag(name: str) -> re.Pattern[bytes]:
+    """An end tag of that local name, with or without a namespace prefix."""
+    return re.compile(rb"</(?:[\w.-]+:)?" + re.escape(name.encode()) + rb"\s*>")
+
+
+def _ends_early(xml: bytes, root: str) -> bool:
+    """Whether the document never closes its root (no ``</urlset>``): its body ended inside the
+    sitemap, whose recovering parse closes what is open and hands back the entries so far."""
+    return _end_tag(root).search(xml) is None
+
+
+def _last_entry_whole(xml: bytes, entry: str) -> bool:
+    """Whether a document cut short ends right after an entry's end tag (``</url>``): the
+    entry is whole; else it is the one the body ended in, its ``<loc>`` perhaps cut."""
+    return re.search(_end_tag(entry).pattern + rb"\s*\Z", xml) is not None
+
+
 def parse_sitemap(
     content: bytes, content_type: str | None = None, max_bytes: int = 10 << 20, base_url: str | None = None
 ) -> ParsedSitemap:
@@ -147,15 +166,26 @@ def parse_sitemap(
         content = gunzip(content, max_bytes)
     content = xml_declaration_first(content)
     parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
+    xml = to_utf8_xml(content, content_type)
     try:
-        root = etree.fromstring(to_utf8_xml(content, content_type), parser)
+        root = etree.fromstring(xml, parser)
     except etree.XMLSyntaxError as exc:
         raise SitemapError(f"not a sitemap: {exc}") from exc
     if root is None or _local(root.tag) not in {"urlset", "sitemapindex"}:
         found = _local(root.tag) if root is not None else "nothing parsable"
         raise SitemapError(f"not a sitemap: root element is {found!r}, not urlset or sitemapindex")
     out = ParsedSitemap(is_index=_local(root.tag) == "sitemapindex", cut_short=_cut_short(parser))
-    for el in root:
+    entries = list(root)
+    if out.cut_short is None and _ends_early(xml, _local(root.tag)):
+        whole = not entries or _last_entry_whole(xml, _local(entries[-1].tag))
+        if not whole:
+            entries = entries[:-1]
+        out.ended_early = True
+        out.cut_short = (
+            f"sitemap cut short: it ends before its closing </{_local(root.tag)}>"
+            f"{'' if whole else ', inside an entry (dropped: its address may be cut)'}; {len(entries)} read"
+        )
+    for el in entries:
         name = _local(el.tag)
         loc = _child_text(el, "loc")
         if not loc:
