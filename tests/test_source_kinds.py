@@ -406,7 +406,9 @@ def test_a_sitemap_whose_body_ends_inside_it_keeps_the_whole_entries_and_is_read
     first = _poll_and_apply(db, client, settings, src.id)
     assert [e.url for e in first.entries] == [f"{site.base}/p/1.html"]
     row = db.execute(
-        select(FetchLog.outcome, FetchLog.error_class, FetchLog.reason).where(FetchLog.kind == "sitemap-child")
+        select(FetchLog.outcome, FetchLog.error_class, FetchLog.reason).where(
+            FetchLog.kind == "sitemap-child"
+        )
     ).one()
     assert tuple(row) == ("error", "transient", reason)
     hits = len(site.hits("/cut.xml"))
