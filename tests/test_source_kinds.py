@@ -374,8 +374,9 @@ def test_a_sitemap_whose_body_ends_inside_it_keeps_the_whole_entries_and_is_read
     HTTP framing) was read by the recovering parser as if whole: the entry it ended in came back
     with its address cut (``/p/2.ht``) or its lastmod cut to a month, and nothing said the rest
     was missing. The cut entry is dropped, the others kept, and the cause is said: a warning for
-    the source's sitemap, a transient error for an empty one, and for a child its fetch_log row
-    (``error``, transient), which the next poll reads again."""
+    the source's sitemap (its validators not kept: the next poll asks it whole), a transient error
+    for an empty one, and for a child its fetch_log row (``error``, transient), which the next
+    poll reads again."""
     from sqlalchemy import select
 
     from monitors.archive.models import FetchLog, Source
@@ -414,6 +415,16 @@ def test_a_sitemap_whose_body_ends_inside_it_keeps_the_whole_entries_and_is_read
     hits = len(site.hits("/cut.xml"))
     _poll_and_apply(db, client, settings, src.id)
     assert len(site.hits("/cut.xml")) == hits + 1
+
+    # the source's own sitemap cut: its validators are not kept, the next poll asks it whole
+    site.add("/own.xml", cut, etag='"v1"', content_type="application/xml")
+    own = Source(name="cut own", kind="sitemap", url=f"{site.base}/own.xml", owner="media")
+    db.add(own)
+    db.flush()
+    _poll_and_apply(db, client, settings, own.id)
+    assert own.etag is None and own.last_error_class == "warning"
+    _poll_and_apply(db, client, settings, own.id)
+    assert [h["if_none_match"] for h in site.hits("/own.xml")] == [None, None]
 
 
 def test_a_sitemap_nested_past_the_parser_limit_says_so(

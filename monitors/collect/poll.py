@@ -275,6 +275,7 @@ def _read_sitemap(
     urls: list[SitemapUrl] = []
     pending: list[tuple[FetchResult, int]] = [(first, 0)]
     read = {first.url, first.final_url}  # each sitemap once: an index may list itself or a parent
+    first_cut = False  # the sitemap's own body ended inside it: the next poll must read it whole
     while pending:
         result, depth = pending.pop(0)
         try:
@@ -295,6 +296,7 @@ def _read_sitemap(
             if result is first and not parsed.urls and not parsed.sitemaps:
                 outcome.error_class, outcome.error = kind, parsed.cut_short
                 return
+            first_cut = first_cut or (result is first and parsed.ended_early)
             problems.append(f"{parsed.cut_short} ({result.final_url})")
             if result is not first and parsed.ended_early:
                 # its entries so far are kept; its row is no read child: the next poll reads it again
@@ -366,10 +368,11 @@ def _read_sitemap(
             continue
         # lastmod decides the window only: it is the page's last change, not its publication
         outcome.entries.append(FeedEntry(url=u.url, title=u.news_title, published_at=u.news_date))
-    if left:
-        # the next poll must read the index again, not be told it has not changed
+    if left or first_cut:
+        # the next poll must read the sitemap again, not be told it has not changed
         kept = {k: v for k, v in first.headers.items() if k not in {"etag", "last-modified"}}
         outcome.fetch = dataclasses.replace(first, headers=kept)
+    if left:
         problems.insert(
             0,
             stopped_at_budget(
