@@ -17,6 +17,7 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from monitors.collect.encoding import to_utf8_xml, xml_declaration_first
+from monitors.collect.http import GZIP_MAGIC
 from monitors.dates import french_date, parse_feed_date, w3c_period
 
 SITEMAP_TYPES = (
@@ -28,7 +29,6 @@ SITEMAP_TYPES = (
     "text/plain",
     "text/html",  # some servers label sitemaps as HTML; the parser decides
 )
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 class SitemapError(ValueError):

@@ -24,7 +24,15 @@ from monitors.collect.archives.common import (
     iso_time,
     ok_or_raise,
 )
-from monitors.collect.http import TRANSIENT, Client, FetchResult, HostThrottle, network_reason, open_stream
+from monitors.collect.http import (
+    GZIP_MAGIC,
+    TRANSIENT,
+    Client,
+    FetchResult,
+    HostThrottle,
+    network_reason,
+    open_stream,
+)
 from monitors.settings import Settings
 
 _CCNEWS_PATH = re.compile(r"crawl-data/CC-NEWS/\d{4}/\d{2}/[\w.-]+\.warc(?:\.gz)?")
@@ -39,7 +47,7 @@ def ccnews_listing_url(settings: Settings, year: int, month: int) -> str:
 def parse_warc_paths(body: bytes) -> list[str]:
     """The WARC paths of a ``warc.paths.gz`` (gunzipped here unless the server already did);
     a line that is not a CC-NEWS WARC path is left out."""
-    if body[:2] == b"\x1f\x8b":
+    if body[:2] == GZIP_MAGIC:
         try:
             body = gzip.decompress(body)
         except (OSError, EOFError, zlib.error) as exc:
@@ -143,7 +151,7 @@ def _peek_record(head: bytes) -> tuple[str | None, datetime | None]:
     try:
         text = (
             zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head[:65536])
-            if head[:2] == b"\x1f\x8b"
+            if head[:2] == GZIP_MAGIC
             else head
         )
     except zlib.error:
