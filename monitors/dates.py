@@ -85,6 +85,26 @@ def article_day(instant: datetime | None) -> date | None:
         return instant.date()
 
 
+#: No news page is older than the web: a date before it is a CMS's epoch zero or year 1.
+MIN_DATE = datetime(1995, 1, 1, tzinfo=UTC)
+
+#: How far after now a publication date may be: zones' slack (a site printing Paris time as UTC
+#: dates its newest pages an hour or two ahead).
+FUTURE_SLACK = timedelta(days=1)
+
+
+def impossible(value: datetime, now: datetime | None = None) -> str | None:
+    """Why ``value`` cannot be a publication date, or None: in the future (more than
+    :data:`FUTURE_SLACK` after ``now``) or before :data:`MIN_DATE` (a 1970 epoch, year 1,
+    31 Dec 9999). The one rule for a page's dates and a feed's."""
+    value = on_local_clock(value)
+    if value > (now or datetime.now(UTC)) + FUTURE_SLACK:
+        return "in the future"
+    if value < MIN_DATE:
+        return "before the site existed"
+    return None
+
+
 #: The first day a backfill reads: the web archives' era begins in 1996, the year of the
 #: Wayback Machine's first captures; no archive, sitemap or feed has a page from before it.
 EARLIEST_BACKFILL_DAY = date(1996, 1, 1)
@@ -375,21 +395,34 @@ def unreal_date(value: str) -> str | None:
     m = _W3C_FIELDS.fullmatch(value.strip())
     if m is None:
         return None
-    year, month = int(m["y"]), int(m["mo"])
+    why = unreal_fields(
+        int(m["y"]),
+        int(m["mo"]),
+        None if m["d"] is None else int(m["d"]),
+        None if m["H"] is None else (int(m["H"]), int(m["M"]), int(m["S"] or 0)),
+    )
+    if why is None and m["oh"] is not None and (int(m["oh"]) > 23 or int(m["om"]) > 59):
+        return f"there is no offset {m['sign']}{m['oh']}:{m['om']}"
+    return why
+
+
+def unreal_fields(
+    year: int, month: int, day: int | None = None, clock: tuple[int, int, int] | None = None
+) -> str | None:
+    """Why a date's fields, as written, name no real day or time ("there is no month 13",
+    "February 2025 has no day 30"), or None: the reason a feed's date and a page's (its
+    metadata, its URL, its "publié le" phrase) are refused with. ``clock`` is the hour, minute
+    and second; 24:00 (the day's end, ISO 8601) and second 60 (a leap second) are real."""
     if not 1 <= month <= 12:
         return f"there is no month {month}"
-    if m["d"] is not None:
-        day = int(m["d"])
-        if not 1 <= day <= calendar.monthrange(max(year, 1), month)[1]:
-            return f"{calendar.month_name[month]} {year} has no day {day}"
-    if m["H"] is not None:
-        hour, minute, second = int(m["H"]), int(m["M"]), int(m["S"] or 0)
+    if day is not None and not 1 <= day <= calendar.monthrange(max(year, 1), month)[1]:
+        return f"{calendar.month_name[month]} {year} has no day {day}"
+    if clock is not None:
+        hour, minute, second = clock
         if hour > 24 or (hour == 24 and (minute or second)):
             return f"there is no hour {hour}:{minute:02d}"
         if minute > 59 or second > 60:
             return f"there is no time {hour:02d}:{minute:02d}:{second:02d}"
-    if m["oh"] is not None and (int(m["oh"]) > 23 or int(m["om"]) > 59):
-        return f"there is no offset {m['sign']}{m['oh']}:{m['om']}"
     return None
 
 

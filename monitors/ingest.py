@@ -26,13 +26,12 @@ from monitors.collect.http import (
     home_is_gone,
 )
 from monitors.collect.robots import RobotsCache
-from monitors.dates import article_day
+from monitors.dates import article_day, impossible
 from monitors.group.dedup import fingerprint
 from monitors.group.urls import canonicalize_url
 from monitors.judge.boilerplate import SiteProfile, site_of
 from monitors.judge.extract import Extracted, ExtractionError, extract_article
 from monitors.judge.language import detect_language, normalize_declared_language
-from monitors.judge.metadata import impossible
 from monitors.judge.relevance import score_relevance, topic_row
 from monitors.judge.topic import Topic
 from monitors.settings import Settings

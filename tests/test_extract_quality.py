@@ -508,10 +508,12 @@ def test_unreadable_dates_are_listed_with_the_rejected_ones() -> None:
     assert art.evidence is not None
     rejected = art.evidence["dates_rejected"]
     assert {"source": "meta article:published_time", "value": "le 7 du mois", "why": "unreadable"} in rejected
-    assert {"source": "meta article:modified_time", "value": "2025-02-31", "why": "unreadable"} in rejected
-    phrase = {"source": "phrase publié le", "value": "Publié le 31 février 2025", "why": "unreadable"}
-    assert phrase in rejected
-    assert {"source": "url", "value": "/2025/02/30", "why": "unreadable"} in rejected
+    # a date whose fields name no real day says which (monitors.dates.unreal_fields)
+    modified = {"source": "meta article:modified_time", "value": "2025-02-31"}
+    assert {**modified, "why": "February 2025 has no day 31"} in rejected
+    phrase = {"source": "phrase publié le", "value": "Publié le 31 février 2025"}
+    assert {**phrase, "why": "February 2025 has no day 31"} in rejected
+    assert {"source": "url", "value": "/2025/02/30", "why": "February 2025 has no day 30"} in rejected
 
 
 def test_a_modification_before_the_publication_is_listed_as_rejected() -> None:

@@ -32,6 +32,7 @@ from monitors.collect.listing import find_article_links
 from monitors.collect.parsing import parse_feed_pooled, start_parsers
 from monitors.collect.robots import RobotsCache
 from monitors.collect.sitemaps import SITEMAP_TYPES, SitemapError, SitemapUrl, parse_sitemap
+from monitors.dates import FUTURE_SLACK
 from monitors.judge.not_found import soft_404
 from monitors.settings import Settings, stopped_at_budget
 
@@ -264,10 +265,10 @@ def _read_sitemap(
     the index again and, skipping the children read since they last changed
     (``read_before``), goes on with those left. A backfill reads them all, as long as
     ``allow()`` (its fetch budget) says yes: those it leaves are counted in ``unread``."""
-    # a day of zones' slack after now, as for a page's dates (monitors.judge.metadata.impossible):
+    # zones' slack after now, as for a page's and a feed's dates (monitors.dates.impossible):
     # a site printing Paris time as UTC dates its newest URLs an hour or two ahead, and these
     # were left out, for good once the sitemap answered 304 Not Modified
-    since, until = window or (now - timedelta(days=settings.sitemap_window_days), now + timedelta(days=1))
+    since, until = window or (now - timedelta(days=settings.sitemap_window_days), now + FUTURE_SLACK)
     budget = settings.sitemap_max_fetches - 1 if window is None else None  # the first fetch spent
     read_before = read_before if window is None else None
     left = 0  # children not read for want of budget

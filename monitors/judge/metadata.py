@@ -18,7 +18,9 @@ Rules (measured on the shared corpus, ``bench/extract.py``; see docs/extraction.
   and kin, ``<time datetime>``, French phrases ("publié le 7 février 2025 à 21h06"), the URL
   and htmldate's extensive search (trafilatura's date); modification dates
   (``dateModified``, "mis à jour le ...") are kept apart. Dates in the future or before
-  :data:`MIN_DATE` are rejected, and so are dates marked as updates by their element's class.
+  :data:`monitors.dates.MIN_DATE` are rejected (:func:`monitors.dates.impossible`), dates that
+  name no real day or time ("2025-02-30") with the reason (:func:`monitors.dates.unreal_fields`),
+  and dates marked as updates by their element's class.
   The chosen one is the most specific (a time with its zone over a bare day over a month)
   within the most trusted kind of source present; the others that disagree are recorded in
   the evidence. A time given in UTC takes the offset of the clock the page shows it on, so
@@ -42,10 +44,17 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from monitors.collect.encoding import loads_storable, storable
-from monitors.dates import MONTHS, article_day, local_midnight, local_zone, on_local_clock, rfc822_in_english
-
-#: No news page is older than the web.
-MIN_DATE = datetime(1995, 1, 1, tzinfo=UTC)
+from monitors.dates import (
+    MONTHS,
+    article_day,
+    impossible,
+    local_midnight,
+    local_zone,
+    on_local_clock,
+    rfc822_in_english,
+    unreal_date,
+    unreal_fields,
+)
 
 _SPACE = re.compile(r"\s+")
 _SEPARATORS = re.compile(r"\s+[|\-–—•»«›‹·/:~]{1,2}\s+|\s*[|•»«›‹]\s*|\s*:\s+|\s+::?\s+|\s*//\s*")
@@ -604,14 +613,26 @@ def _phrase(
     return None
 
 
+def _phrase_fields(m: re.Match[str]) -> tuple[int, int, int, str | None, str | None]:
+    """A French date phrase's year, month, day, hour and minute as written (KeyError for a
+    month it does not know)."""
+    if m.group("d"):
+        return int(m.group("y")), MONTHS[m.group("m").lower()], int(m.group("d")), m.group("H"), m.group("M")
+    return int(m.group("y2")), int(m.group("m2")), int(m.group("d2")), m.group("H2"), m.group("M2")
+
+
+def _phrase_unreal(m: re.Match[str]) -> str | None:
+    """Why a French date phrase names no real day or time ("31 février 2025"), or None."""
+    try:
+        year, month, day, hour, minute = _phrase_fields(m)
+    except KeyError:
+        return None
+    return unreal_fields(year, month, day, None if hour is None else (int(hour), int(minute or 0), 0))
+
+
 def _from_phrase(m: re.Match[str]) -> tuple[datetime, int] | None:
     try:
-        if m.group("d"):
-            day, month, year = int(m.group("d")), MONTHS[m.group("m").lower()], int(m.group("y"))
-            hour, minute = m.group("H"), m.group("M")
-        else:
-            day, month, year = int(m.group("d2")), int(m.group("m2")), int(m.group("y2"))
-            hour, minute = m.group("H2"), m.group("M2")
+        year, month, day, hour, minute = _phrase_fields(m)
         if hour is not None:
             # French phrases carry no zone: they are read on the local clock (Paris by default)
             return datetime(year, month, day, int(hour), int(minute or 0), tzinfo=local_zone()), 3
@@ -645,18 +666,6 @@ def parse_date(value: str | None) -> tuple[datetime, int] | None:
     if len(value) <= 10:
         return local_midnight(parsed.year, parsed.month, parsed.day), 2
     return on_local_clock(parsed), 3
-
-
-def impossible(value: datetime, now: datetime | None = None) -> str | None:
-    """Why ``value`` cannot be a publication date, or None: in the future (more than a day
-    after ``now``, zones' slack) or before :data:`MIN_DATE` (a 1970 epoch, year 1, 31 Dec 9999).
-    The same rule for a page's dates and a feed's."""
-    value = on_local_clock(value)
-    if value > (now or datetime.now(UTC)) + timedelta(days=1):
-        return "in the future"
-    if value < MIN_DATE:
-        return "before the site existed"
-    return None
 
 
 _YEAR_ONLY = "a year only (htmldate reads it as 1 January): too vague to date the publication"
@@ -738,11 +747,13 @@ def choose_dates(
         parsed: tuple[datetime, int] | None,
         into: list[tuple[str, datetime, int]],
         raw: str | None = None,
+        unreal: str | None = None,
     ) -> None:
         if parsed is None:
             shown = storable(raw)
-            if shown:  # read but not understood: say so, as for a date refused
-                rejected.append({"source": source, "value": shown[:100], "why": "unreadable"})
+            if shown:  # read but not understood: say so, as for a date refused, and why if known
+                unread = unreal or unreal_date(shown) or "unreadable"
+                rejected.append({"source": source, "value": shown[:100], "why": unread})
             return
         value, precision = parsed
         why = impossible(value, now)
@@ -759,16 +770,16 @@ def choose_dates(
     head_lowered = lowered if lowered is not None and head is html else head.lower()
     m = _phrase(_FR_PUBLISHED, head, _PUBLISHED_WORDS, head_lowered)
     if m:
-        consider("phrase publié le", _from_phrase(m), found, _phrase_text(m))
+        consider("phrase publié le", _from_phrase(m), found, _phrase_text(m), _phrase_unreal(m))
     if url:
         u = _URL_DATE.search(urlsplit(url).path)
         if u:
+            day = int(u[3]) if u[3] else 1
             try:
-                day = int(u[3]) if u[3] else 1
                 parsed_url = (local_midnight(int(u[1]), int(u[2]), day), 2 if u[3] else 1)
             except ValueError:
                 parsed_url = None
-            consider("url", parsed_url, found, u[0])
+            consider("url", parsed_url, found, u[0], unreal_fields(int(u[1]), int(u[2]), day))
     guessed = parse_date(htmldate)
     if guessed is not None and guessed[0].day == 1 and not shows_day(head, url, guessed[0].date()):
         if guessed[0].month == 1:  # htmldate's fallback on a bare year ("© 2024"): no day at all
@@ -787,7 +798,7 @@ def choose_dates(
         consider(source, parse_date(raw), modified, raw)
     m = _phrase(_FR_MODIFIED, head, _MODIFIED_WORDS, head_lowered)
     if m:
-        consider("phrase mis à jour le", _from_phrase(m), modified, _phrase_text(m))
+        consider("phrase mis à jour le", _from_phrase(m), modified, _phrase_text(m), _phrase_unreal(m))
 
     evidence: dict[str, Any] = {}
     published = None
