@@ -165,7 +165,7 @@ def _date_evidence(
             page = {"source": evidence.get("published_from"), "value": extracted.published_at.isoformat()}
             evidence["published_page"] = page
             evidence["published_from"] = "feed (the page's day, with a time)"
-        # the feed's clock, as the page's (metadata.choose_dates): the stored timestamptz keeps
+        # the feed's clock, as the page's (page_dates.choose_dates): the stored timestamptz keeps
         # the instant only, and the export shows it on the site's clock (export.on_site_clock)
         evidence.pop("published_local", None)
         if published.utcoffset():

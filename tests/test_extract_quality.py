@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from flows.cli import main
 from monitors.judge.cleanup import clean_lines, find_lead
 from monitors.judge.extract import DATE_LANGUAGES, extract_article
-from monitors.judge.metadata import PageMeta, _key, choose_title, parse_date, strip_site
+from monitors.judge.metadata import PageMeta
+from monitors.judge.page_dates import parse_date
 from monitors.judge.paywall import check_access, stops_mid_sentence
+from monitors.judge.titles import _key, choose_title, strip_site
 from tests.site import SEEDS, LocalSite, write_sources
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)

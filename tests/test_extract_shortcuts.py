@@ -15,7 +15,7 @@ from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
 from monitors.collect.encoding import decode_html
-from monitors.judge import metadata, paywall
+from monitors.judge import metadata, page_dates, paywall
 from monitors.judge.boilerplate import MAX_BLOCK_CHARS, _norm, block_fingerprint, block_fingerprints
 from monitors.judge.extract_eval import read_corpus, shared_corpus_dir
 
@@ -126,14 +126,14 @@ def _date_texts_before(tree: HtmlElement) -> Iterator[str]:
     for el in body.iter():
         if not isinstance(el.tag, str) or el.tag in {"script", "style", "a", "option"}:
             continue
-        label = metadata._label(el)
+        label = metadata.class_and_id(el)
         if (
-            not metadata._DATE_CLASS.search(label)
-            or metadata._COMMENT.search(label)
-            or metadata._MODIFIED_CLASS.search(label)
+            not page_dates._DATE_CLASS.search(label)
+            or page_dates._COMMENT.search(label)
+            or metadata.MODIFIED_CLASS.search(label)
         ):
             continue
-        if any(metadata._COMMENT.search(metadata._label(a)) for a in el.iterancestors()):
+        if any(page_dates._COMMENT.search(metadata.class_and_id(a)) for a in el.iterancestors()):
             continue
         yield " ".join(el.text_content().split())[:120]
 
@@ -173,7 +173,7 @@ def test_page_notice_and_date_texts_as_before(pages: list[tuple[str, HtmlElement
         assert paywall.page_notice(tree, html) == before
         assert paywall.page_notice(tree, html, html.lower()) == before
         notices += before is not None
-        assert list(metadata._date_texts(tree)) == list(_date_texts_before(tree))
+        assert list(page_dates._date_texts(tree)) == list(_date_texts_before(tree))
         text = " ".join(tree.text_content().split("\n"))
         for sample in (text, "\n".join(NOTICES), "\n".join(text.split(". "))):
             assert paywall.check_access(sample, None) == _check_access_before(sample)
@@ -190,7 +190,7 @@ def test_choose_dates_with_the_lowercase_copy_given(pages: list[tuple[str, HtmlE
     for html, tree in [*pages, *written]:
         meta = metadata.read_page(tree)
         url = "https://example.fr/a"
-        alone = metadata.choose_dates(meta, html, url, None, tree=tree)
-        given = metadata.choose_dates(meta, html, url, None, tree=tree, lowered=html.lower())
+        alone = page_dates.choose_dates(meta, html, url, None, tree=tree)
+        given = page_dates.choose_dates(meta, html, url, None, tree=tree, lowered=html.lower())
         assert (given.published, given.modified) == (alone.published, alone.modified)
         assert given.evidence == alone.evidence

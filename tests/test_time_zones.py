@@ -24,7 +24,7 @@ from monitors.dates import article_day, local_zone
 from monitors.ingest import QueueItem, analyse_content
 from monitors.judge.days import parse_published
 from monitors.judge.extract import extract_article
-from monitors.judge.metadata import parse_date
+from monitors.judge.page_dates import parse_date
 from monitors.judge.rescore import rescore
 from monitors.judge.topic import DEFAULT_TOPIC_PATH, load_topic
 from monitors.settings import Settings, SettingsError, get_settings

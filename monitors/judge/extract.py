@@ -1,7 +1,8 @@
 """Article extraction: page in, text and metadata out.
 
 The page is parsed once (lxml, through trafilatura's loader); titles, dates and access
-candidates are read from that tree (:mod:`monitors.judge.metadata`), then trafilatura extracts the
+candidates are read from that tree (:mod:`monitors.judge.metadata`) and chosen among
+(:mod:`monitors.judge.titles`, :mod:`monitors.judge.page_dates`), then trafilatura extracts the
 text from it (it works on a copy), and the text is cleaned of general boilerplate
 (:mod:`monitors.judge.cleanup`), of the site's learned boilerplate (:mod:`monitors.judge.boilerplate`)
 and of paywall notices (:mod:`monitors.judge.paywall`).
@@ -20,9 +21,11 @@ from typing import Any
 from monitors.collect.encoding import decode_html, storable
 from monitors.judge.boilerplate import SiteProfile, block_fingerprint, remove_known, title_segments
 from monitors.judge.cleanup import clean_lines, find_lead
-from monitors.judge.metadata import choose_dates, choose_title, read_page, site_keys
+from monitors.judge.metadata import read_page
 from monitors.judge.not_found import ARTICLE_MIN_WORDS, soft_404
+from monitors.judge.page_dates import choose_dates
 from monitors.judge.paywall import check_access, page_notice
+from monitors.judge.titles import choose_title, site_keys
 
 
 class ExtractionError(ValueError):
