@@ -447,7 +447,3 @@ def choose_dates(
     if rejected:
         evidence["dates_rejected"] = rejected
     return Dates(published, mod, evidence, with_time)
-
-
-def day(value: datetime | None) -> date | None:
-    return article_day(value)
