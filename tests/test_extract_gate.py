@@ -88,7 +88,7 @@ def _degradable(pages: list[Page], results: dict[str, Result], part: str, metric
     ``with`` strings all found, three ``without`` strings none leaked, the title, the date."""
     out = []
     for page in pages:
-        if half(page.name) != part:
+        if part != "all" and half(page.name) != part:
             continue
         exp, res = page.expected, results[page.name]
         text = norm(res.text)
@@ -138,6 +138,29 @@ def test_the_floors_let_one_page_go_not_two(
             assert below == [], f"one {part} page's {metric} lost: {below}"
         else:
             assert [line.split(" = ")[0] for line in below] == [f"extraction {part}.{metric}"], below
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_the_leak_ceilings_let_one_page_leak_not_a_string_more(
+    pages: list[Page], results: dict[str, Result], part: str
+) -> None:
+    """Each part's leak ceiling is its measured figure with one page's three strings leaked:
+    that page passes, one string more fails (before: dev 0.08 and all 0.078, pinned on the
+    figures before the clean-up of 2026-12-06 took two strings off each, let five strings
+    past the figure, a page and two strings more, pass)."""
+    names = [n for n in _degradable(pages, results, "all", "leaks") if part == "all" or half(n) == part]
+    assert len(names) >= 2
+    by_name = {page.name: page for page in pages}
+    worse = dict(results)
+    worse[names[0]] = _spoil(by_name[names[0]], results[names[0]], "leaks")
+    own = f"extraction {part}."
+    below = [line for line in failures(extraction_report(score_pages(pages, worse))) if line.startswith(own)]
+    assert below == [], f"one {part} page's leaks: {below}"
+    second = by_name[names[1]]
+    res = results[second.name]
+    worse[second.name] = Result("\n".join([res.text, second.expected["without"][0]]), res.title, res.date)
+    below = [line for line in failures(extraction_report(score_pages(pages, worse))) if line.startswith(own)]
+    assert [line.split(" = ")[0] for line in below] == [f"extraction {part}.leaks"], below
 
 
 # ------------------------------------------------------------- veille eval --extraction
