@@ -21,20 +21,26 @@ PAGE = (
 )
 
 
+def serve_one(site: LocalSite, path: str, page: str, pub_date: str) -> str:
+    """Serve ``page`` at ``path`` and the feed /une.xml listing it with ``pub_date``: its URL."""
+    url = f"{site.base}{path}"
+    site.add(
+        "/une.xml",
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Une</title>"
+        f"<item><title>Sommet de l'IA</title><link>{url}</link>"
+        f"<pubDate>{pub_date}</pubDate></item></channel></rss>",
+        content_type="application/rss+xml",
+    )
+    site.add(path, page)
+    return url
+
+
 def test_an_entry_dated_month_13_is_stored_with_its_pages_date(
     site: LocalSite, db: Session, settings: Settings
 ) -> None:
     """Before, feedparser rolled 2025-13-45 into 1 January 2026 (the feed's date), and the
     article was published on a day nobody wrote."""
-    site.add(
-        "/une.xml",
-        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Une</title>"
-        f"<item><title>Sommet de l'IA</title><link>{site.base}/a/1.html</link>"
-        "<pubDate>2025-13-45T10:00:00Z</pubDate></item></channel></rss>",
-        content_type="application/rss+xml",
-    )
-    site.add("/a/1.html", PAGE)
-    url = f"{site.base}/a/1.html"
+    url = serve_one(site, "/a/1.html", PAGE, "2025-13-45T10:00:00Z")
     assert _poll_and_ingest(site, db, settings) == {url: "stored"}
     queued = db.scalars(select(QueuedUrl).where(QueuedUrl.url == url)).one()
     assert queued.feed_published_at is None

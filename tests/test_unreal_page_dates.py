@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from monitors.settings import Settings
 from tests.site import LocalSite
 from tests.test_faults import _poll_and_ingest
+from tests.test_unreal_feed_dates import serve_one
 
 BODY = " ".join(["Le sommet pour l'action sur l'intelligence artificielle s'ouvre à Paris."] * 20)
 PAGE = (
@@ -25,15 +26,7 @@ def test_a_page_dated_30_february_says_why_in_its_evidence(
 ) -> None:
     """Before, each of these dates was refused as "unreadable", the reason a feed's date got
     for the same fields ("February 2025 has no day 30") not given."""
-    site.add(
-        "/une.xml",
-        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Une</title>"
-        f"<item><title>Sommet de l'IA</title><link>{site.base}/2025/02/30/sommet.html</link>"
-        "<pubDate>Mon, 10 Feb 2025 09:00:00 +0100</pubDate></item></channel></rss>",
-        content_type="application/rss+xml",
-    )
-    site.add("/2025/02/30/sommet.html", PAGE)
-    url = f"{site.base}/2025/02/30/sommet.html"
+    url = serve_one(site, "/2025/02/30/sommet.html", PAGE, "Mon, 10 Feb 2025 09:00:00 +0100")
     assert _poll_and_ingest(site, db, settings) == {url: "stored"}
     rejected = db.execute(
         sa.text("SELECT extraction_evidence -> 'dates_rejected' FROM articles WHERE url = :url"), {"url": url}
