@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from flows.pipeline import RETRY_DELAYS, Submit, drain_queue, is_transient, poll_sources, run_once
+from monitors.errors import describe
 
 #: Threads for the steps, as the flows' ``ThreadPoolTaskRunner(max_workers=8)``.
 STEP_THREADS = 8
@@ -42,7 +43,7 @@ def with_retries(
             if not is_transient(exc):
                 raise
             logging.getLogger("veille").warning(
-                "%s failed (%s: %s), retried in %s s", step.__name__, type(exc).__name__, exc, delay
+                "%s failed (%s), retried in %s s", step.__name__, describe(exc), delay
             )
         sleep(delay)
     return step(*args)

@@ -53,6 +53,7 @@ from monitors.collect.sources import (
     sources_label,
     sync_sources,
 )
+from monitors.errors import describe
 from monitors.ingest import ArticleData, IngestOutcome, process_item
 from monitors.judge.boilerplate import site_of
 from monitors.judge.site_profiles import ProfileCache, learn
@@ -321,10 +322,7 @@ MAX_RECOVERIES = 5
 
 def _cause(exc: BaseException) -> str:
     """A database error in one line, cause first."""
-    orig = getattr(exc, "orig", None) or exc
-    return f"{type(orig).__name__}: {str(orig).strip().splitlines()[0] if str(orig).strip() else ''}".rstrip(
-        ": "
-    )
+    return describe(getattr(exc, "orig", None) or exc)
 
 
 def ingest_worker_task(

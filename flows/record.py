@@ -30,6 +30,7 @@ import urllib3
 from flows import signals
 from flows.mode import API_URL, prefect_setting
 from flows.outcome import STATE_NAMES, RunOutcome
+from monitors.errors import describe
 
 #: Seconds a request may take (connect and read); a signal's last word gets less. Prefect's
 #: client's own (PREFECT_API_REQUEST_TIMEOUT, 60): its server, on SQLite, waits up to 60 s for
@@ -94,7 +95,7 @@ class PrefectAPI:
                 retries=retries,
             )
         except urllib3.exceptions.HTTPError as exc:
-            raise RecordError(f"{type(exc).__name__}: {exc}") from exc
+            raise RecordError(describe(exc)) from exc
         if response.status >= 400:
             raise RecordError(
                 f"HTTP {response.status} on {path}: {response.data[:200].decode(errors='replace')}"
@@ -159,7 +160,7 @@ class RecordedRun:
         """The cycle raised: the run ends Failed, as a flow whose body raised does."""
         self._end(
             {"type": "FAILED", "name": "Failed"},
-            f"Flow run encountered an exception: {type(exc).__name__}: {exc}",
+            f"Flow run encountered an exception: {describe(exc)}",
         )
 
     def _end(self, state: dict[str, Any], message: str) -> None:

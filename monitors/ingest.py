@@ -27,6 +27,7 @@ from monitors.collect.http import (
 )
 from monitors.collect.robots import RobotsCache
 from monitors.dates import article_day, impossible
+from monitors.errors import describe
 from monitors.group.dedup import fingerprint
 from monitors.group.urls import canonicalize_url
 from monitors.judge.boilerplate import SiteProfile, site_of
@@ -300,13 +301,13 @@ def analyse_content(
     except ExtractionError as exc:
         raise AnalysisError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - a parser crash on one page must not stop the run
-        raise AnalysisError(f"extraction failed: {type(exc).__name__}: {exc}") from None
+        raise AnalysisError(f"extraction failed: {describe(exc)}") from None
     try:
         return _analysed(item, html, page_url, extracted, content_type, topic, topics, site)
     except Exception as exc:  # noqa: BLE001 - nor a bug met by one page in the later steps
         # before, it ended the ingest worker: the run Incomplete, the rest of its batch left for
         # the next run, where the same page stopped it again
-        raise AnalysisError(f"analysis failed: {type(exc).__name__}: {exc}") from None
+        raise AnalysisError(f"analysis failed: {describe(exc)}") from None
 
 
 def _analysed(

@@ -46,6 +46,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Generic, TypeVar
 
+from monitors.errors import describe
 from monitors.settings import adopt_local_timezone, adopted_local_timezone
 
 T = TypeVar("T")
@@ -106,8 +107,9 @@ def _serve(conn: Connection, preload: tuple[str, ...]) -> None:
             conn.send(reply)  # pickled whole before a byte is written: a failure sends nothing
         except Exception as exc:  # noqa: BLE001 - the result or the error would not pickle
             what = "result" if reply[0] else f"error ({type(reply[1]).__name__})"
-            cause = f"{type(exc).__name__}: {exc}"
-            conn.send((False, WorkerResultError(f"the call's {what} could not be sent back: {cause}")))
+            conn.send(
+                (False, WorkerResultError(f"the call's {what} could not be sent back: {describe(exc)}"))
+            )
 
 
 class _Worker:
@@ -223,7 +225,7 @@ class WorkerPool:
                         raise WorkerDied(f"worker did not load {warm} within {STARTUP_SECONDS:.0f} s")
                     ok, error = worker.conn.recv()
                     if not ok:
-                        raise WorkerDied(f"worker could not load {warm}: {error}")
+                        raise WorkerDied(f"worker could not load {warm}: {describe(error)}")
                     worker.warmed.add(warm)
                 zone = adopted_local_timezone()
                 worker.conn.send((fn, tuple(_for(worker, arg) for arg in args), zone))
@@ -293,7 +295,7 @@ def _loads(data: bytes) -> tuple[bool, Any]:
     try:
         ok, value = ForkingPickler.loads(data)
     except Exception as exc:  # noqa: BLE001 - whatever unpickling a class runs may raise
-        raise WorkerResultError(f"the call's answer could not be read: {type(exc).__name__}: {exc}") from None
+        raise WorkerResultError(f"the call's answer could not be read: {describe(exc)}") from None
     return ok, value
 
 

@@ -23,6 +23,7 @@ from monitors.archive.queue import now
 from monitors.archive.topic_scores import write_topic_scores
 from monitors.archive.write_errors import UNSTORABLE, store_error, unstorable
 from monitors.collect.http import PERMANENT, TRANSIENT
+from monitors.errors import describe
 from monitors.group.dedup import detect_wire, diff_summary
 from monitors.group.neardup import link_and_index
 from monitors.group.story_store import assign as assign_story
@@ -131,7 +132,7 @@ def store_or_fail(
         if not unstorable(exc):
             raise  # the database went away: the caller waits for it and tries again
         # the page is settled as a permanent failure, the way apply_ingest settles any other
-        reason = f"could not store this page: {type(exc).__name__}: {store_error(exc)}"
+        reason = f"could not store this page: {describe(exc, message=store_error(exc))}"
         out.article, out.outcome, out.error_class, out.reason = None, "error", PERMANENT, reason
         with session_scope() as session:
             apply_ingest(session, out, max_attempts=1, run_id=run_id)  # attempts: transient only

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitors.archive.embedded import kept_running
+from monitors.errors import said
 from monitors.settings import (
     DEFAULT_LOCAL_TIMEZONE,
     LOCAL_TIMEZONE_VARIABLE,
@@ -270,8 +271,7 @@ def cancelled(exc: BaseException) -> bool:
 def cancelled_cause(what: str, exc: BaseException) -> str:
     """A cancelled statement (:func:`cancelled`) in words, cause first: which work, the
     server's reason, where such a cancel comes from."""
-    orig = getattr(exc, "orig", None) or exc
-    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    reason = said(getattr(exc, "orig", None) or exc)
     return (
         f"the database cancelled a statement of {what} ({reason}: a statement_timeout set on the"
         " database or veille's role, or pg_cancel_backend)"
@@ -294,7 +294,7 @@ def lost_database_reported(what: str, again: str, when_cancelled: str | None = N
         sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
         if not (exc.connection_invalidated or (sqlstate and sqlstate.startswith(_LOST))):
             raise
-        cause = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        cause = said(exc.orig)
         raise DatabaseUnavailable(
             f"lost the database during {what} ({cause}): what was committed stays; run `{again}` again"
         ) from exc
@@ -339,7 +339,7 @@ def _upgrade(url: str) -> str:
     except sa.exc.OperationalError as exc:
         raise DatabaseUnavailable(f"cannot reach PostgreSQL at {shown}: {exc.orig}") from exc
     except sa.exc.DBAPIError as exc:  # e.g. a user without the right to create tables
-        cause = (str(exc.orig).splitlines() or [type(exc.orig).__name__])[0]
+        cause = said(exc.orig)
         if getattr(exc.orig, "sqlstate", None) == "42501":  # insufficient_privilege
             cause += "; run `veille migrate` once as a user who may create and alter its tables"
         raise SchemaError(
@@ -430,7 +430,7 @@ def record_local_timezone(url: str) -> None:
                     {"zone": zone},
                 )
             except sa.exc.DBAPIError as exc:
-                cause = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+                cause = said(exc.orig)
                 sqlstate = getattr(exc.orig, "sqlstate", None)
                 if sqlstate == "22023":  # invalid_parameter_value: a zone its tz database lacks
                     raise SettingsError(

@@ -13,6 +13,8 @@ import psycopg
 from psycopg.errors import ProgramLimitExceeded
 from sqlalchemy.exc import DataError
 
+from monitors.errors import said
+
 #: What data can fail to be stored with: the database rejects a value (DataError), or the value
 #: cannot be sent at all (a lone surrogate psycopg cannot encode, orjson refusing it).
 UNSTORABLE: tuple[type[Exception], ...] = (DataError, psycopg.DataError, UnicodeError, orjson.JSONEncodeError)
@@ -25,6 +27,7 @@ def unstorable(exc: BaseException) -> bool:
 
 
 def store_error(exc: Exception) -> str:
-    """A store failure in one line: the driver's error and its DETAIL."""
-    message = str(getattr(exc, "orig", None) or exc).splitlines()[:2]
-    return "; ".join(line.strip() for line in message)
+    """A store failure in one bounded line: the driver's error and its DETAIL."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line for line in str(orig).splitlines() if line.strip()][:2]
+    return said(orig, message="; ".join(line.strip() for line in lines))

@@ -30,6 +30,7 @@ from monitors.collect.encoding import (
 from monitors.collect.json_feed import JsonFeedError, looks_like_json, parse_json_feed
 from monitors.collect.rss_fast import parse_rss
 from monitors.dates import feed_date_handler, names_no_day, unreal_date  # noqa: F401 - registers the handler with feedparser
+from monitors.errors import describe
 
 _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
 
@@ -187,12 +188,11 @@ def parse_feed(
         try:
             parsed = feedparser.parse(content, response_headers=headers)
         except Exception as failure:  # noqa: BLE001 - one body the parser chokes on loses only this feed
-            cause = f"{type(failure).__name__}: {failure}"
-            raise FeedError(f"the feed parser failed on this body: {cause}") from None
+            raise FeedError(f"the feed parser failed on this body: {describe(failure)}") from None
     bozo = None
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
-        bozo = f"{type(exc).__name__}: {exc}" if exc else "malformed feed"
+        bozo = describe(exc) if exc else "malformed feed"
     if replaced:
         note = f"{replaced} character reference(s) to no character replaced by U+FFFD"
         bozo = f"{bozo}; {note}" if bozo else note

@@ -39,6 +39,7 @@ from feedparser.urls import resolve_relative_uris
 
 from monitors.collect.encoding import loads_storable
 from monitors.dates import parse_feed_date, unreal_date
+from monitors.errors import describe
 
 JSON_TYPES = ("application/feed+json", "application/json")
 _VERSION = re.compile(r"https?://jsonfeed\.org/version/")
@@ -124,7 +125,7 @@ def parse_json_feed(content: bytes, encoding: str, base_url: str) -> tuple[dict[
             raise JsonFeedError(reason, cut=True) from None
         raise JsonFeedError(f"invalid JSON: {where}") from None
     except (ValueError, RecursionError) as exc:  # nested too deep, a number too long
-        raise JsonFeedError(f"invalid JSON: {type(exc).__name__}: {exc}") from None
+        raise JsonFeedError(f"invalid JSON: {describe(exc)}") from None
     if not isinstance(doc, dict):
         raise JsonFeedError(f"JSON, but not a JSON Feed: the document is {_kind(doc)}, not an object")
     version = doc.get("version")

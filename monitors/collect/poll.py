@@ -33,6 +33,7 @@ from monitors.collect.parsing import parse_feed_pooled, start_parsers
 from monitors.collect.robots import RobotsCache
 from monitors.collect.sitemaps import SITEMAP_TYPES, SitemapError, SitemapUrl, parse_sitemap
 from monitors.dates import FUTURE_SLACK
+from monitors.errors import describe
 from monitors.judge.not_found import soft_404
 from monitors.settings import Settings, stopped_at_budget
 
@@ -208,8 +209,7 @@ def _poll_url(
                 outcome.error = f"unknown source kind {kind!r}"
         except Exception as exc:  # noqa: BLE001 - one source's body must not stop the others' polls
             outcome.entries, outcome.warning, outcome.error_class = [], None, PERMANENT
-            cause = f"{type(exc).__name__}: {exc}"
-            outcome.error = f"could not read this {kind}: {cause} (a fault in veille or a library)"
+            outcome.error = f"could not read this {kind}: {describe(exc)} (a fault in veille or a library)"
     if window is not None and kind == "feed":
         kept = [e for e in outcome.entries if e.published_at and window[0] <= e.published_at <= window[1]]
         outcome.ignored += len(outcome.entries) - len(kept)

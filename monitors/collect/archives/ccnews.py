@@ -33,6 +33,7 @@ from monitors.collect.http import (
     network_reason,
     open_stream,
 )
+from monitors.errors import describe
 from monitors.settings import Settings
 
 _CCNEWS_PATH = re.compile(r"crawl-data/CC-NEWS/\d{4}/\d{2}/[\w.-]+\.warc(?:\.gz)?")
@@ -260,9 +261,7 @@ class WarcStream:
                     position = end
                     continue
                 except Exception as exc:  # noqa: BLE001 - ArchiveLoadFailed, zlib.error, EOFError: this record
-                    yield WarcEntry(
-                        end, 0, None, None, f"corrupt WARC record at byte {end}: {type(exc).__name__}: {exc}"
-                    )
+                    yield WarcEntry(end, 0, None, None, f"corrupt WARC record at byte {end}: {describe(exc)}")
                     return
                 tail = base + reader.count - end
                 if tail > 0:  # bytes that make no complete record: a cut file
