@@ -80,11 +80,22 @@ def test_an_exception_that_says_nothing_is_described_by_what_it_came_from() -> N
         assert describe(exc) == "TimeoutError from ConnectionResetError: [Errno 104] Connection reset by peer"
     try:
         try:
-            {}["key"]
+            raise KeyError("key")
         except KeyError:
             raise AssertionError() from None  # the context is suppressed: not named
     except AssertionError as exc:
         assert describe(exc) == "AssertionError"
+    try:
+        try:
+            raise KeyError("key")
+        except KeyError:
+            _bare_assert()  # an assert failed while handling it: that is what was going on
+    except AssertionError as exc:
+        assert describe(exc) == "AssertionError while handling KeyError: 'key'"
+
+
+def _bare_assert() -> None:
+    raise AssertionError
 
 
 def test_a_page_whose_parser_fails_with_no_message_has_no_dangling_colon(

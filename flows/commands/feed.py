@@ -16,6 +16,7 @@ from flows.commands.common import (
     row_count,
     unknown_topic,
 )
+from monitors.errors import describe
 
 EXAMPLE = """example:
   veille feed --output relevant.atom              # write the feed once
@@ -94,7 +95,7 @@ def make_server(
                 body = render(limit, title, f"http://{self.headers.get('Host', host)}{FEED_PATH}", topic)
             except Exception as exc:  # noqa: BLE001 - report to the reader, keep serving
                 self.send_error(503, f"feed unavailable: {type(exc).__name__}")
-                print(f"veille feed: {exc}", file=sys.stderr)
+                print(f"veille feed: {describe(exc)}", file=sys.stderr)
                 return
             self.send_response(200)
             self.send_header("Content-Type", "application/atom+xml; charset=utf-8")

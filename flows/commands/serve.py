@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.commands.common import at_least, check_sources_and_topics, path_arg, prepare_database
+from monitors.errors import describe
 from monitors.settings import INTERVAL_MINUTES_MAX
 
 EXAMPLE = """example:
@@ -253,7 +254,7 @@ def serve_deployments(deployments: list[Any]) -> None:
         stale = remove_stale_runs(_SERVED)
     except Exception as exc:  # noqa: BLE001 - the runner then meets them, as it did before
         print(
-            f"veille serve: the runs due while it was not serving could not be removed: {exc}",
+            f"veille serve: the runs due while it was not serving could not be removed: {describe(exc)}",
             file=sys.stderr,
         )
     else:

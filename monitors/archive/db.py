@@ -294,7 +294,7 @@ def lost_database_reported(what: str, again: str, when_cancelled: str | None = N
         sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
         if not (exc.connection_invalidated or (sqlstate and sqlstate.startswith(_LOST))):
             raise
-        cause = said(exc.orig)
+        cause = said(exc.orig or exc)
         raise DatabaseUnavailable(
             f"lost the database during {what} ({cause}): what was committed stays; run `{again}` again"
         ) from exc
@@ -339,7 +339,7 @@ def _upgrade(url: str) -> str:
     except sa.exc.OperationalError as exc:
         raise DatabaseUnavailable(f"cannot reach PostgreSQL at {shown}: {exc.orig}") from exc
     except sa.exc.DBAPIError as exc:  # e.g. a user without the right to create tables
-        cause = said(exc.orig)
+        cause = said(exc.orig or exc)
         if getattr(exc.orig, "sqlstate", None) == "42501":  # insufficient_privilege
             cause += "; run `veille migrate` once as a user who may create and alter its tables"
         raise SchemaError(
@@ -430,7 +430,7 @@ def record_local_timezone(url: str) -> None:
                     {"zone": zone},
                 )
             except sa.exc.DBAPIError as exc:
-                cause = said(exc.orig)
+                cause = said(exc.orig or exc)
                 sqlstate = getattr(exc.orig, "sqlstate", None)
                 if sqlstate == "22023":  # invalid_parameter_value: a zone its tz database lacks
                     raise SettingsError(
