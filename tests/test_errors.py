@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import unicodedata
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -70,32 +71,48 @@ def test_what_a_description_says(exc: BaseException, described: str) -> None:
     assert describe(exc) == described
 
 
-def test_an_exception_that_says_nothing_is_described_by_what_it_came_from() -> None:
+def _timeout_from_a_reset() -> None:
     try:
-        try:
-            raise ConnectionResetError(104, "Connection reset by peer")
-        except OSError as reset:
-            raise TimeoutError() from reset
-    except TimeoutError as exc:
-        assert describe(exc) == "TimeoutError from ConnectionResetError: [Errno 104] Connection reset by peer"
+        raise ConnectionResetError(104, "Connection reset by peer")
+    except OSError as reset:
+        raise TimeoutError() from reset
+
+
+def _assert_with_its_context_suppressed() -> None:
     try:
-        try:
-            raise KeyError("key")
-        except KeyError:
-            raise AssertionError() from None  # the context is suppressed: not named
-    except AssertionError as exc:
-        assert describe(exc) == "AssertionError"
+        raise KeyError("key")
+    except KeyError:
+        raise AssertionError() from None
+
+
+def _assert_while_handling() -> None:
     try:
-        try:
-            raise KeyError("key")
-        except KeyError:
-            _bare_assert()  # an assert failed while handling it: that is what was going on
-    except AssertionError as exc:
-        assert describe(exc) == "AssertionError while handling KeyError: 'key'"
+        raise KeyError("key")
+    except KeyError:
+        _bare_assert()  # an assert failed while handling it: that is what was going on
 
 
 def _bare_assert() -> None:
     raise AssertionError
+
+
+@pytest.mark.parametrize(
+    ("raising", "described"),
+    [
+        (
+            _timeout_from_a_reset,
+            "TimeoutError from ConnectionResetError: [Errno 104] Connection reset by peer",
+        ),
+        (_assert_with_its_context_suppressed, "AssertionError"),
+        (_assert_while_handling, "AssertionError while handling KeyError: 'key'"),
+    ],
+)
+def test_an_exception_that_says_nothing_is_described_by_what_it_came_from(
+    raising: Callable[[], None], described: str
+) -> None:
+    with pytest.raises(Exception) as caught:
+        raising()
+    assert describe(caught.value) == described
 
 
 def test_a_page_whose_parser_fails_with_no_message_has_no_dangling_colon(
