@@ -6,8 +6,10 @@ failures, all served by the local test site."""
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import json
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from monitors.archive.polls import apply_poll, due_sources
 from monitors.collect.blocking import block_reason, challenge_service
 from monitors.collect.fallback import FALLBACK_AFTER
 from monitors.collect.health import source_rows
-from monitors.collect.http import Client
+from monitors.collect.http import HTML_TYPES, Client, fetch
 from monitors.collect.poll import poll_source
 from monitors.collect.sources import SourcesError, parse_sources, sync_sources
 from monitors.settings import Settings
@@ -344,3 +346,39 @@ def test_check_all_writes_a_dated_report(site: LocalSite, tmp_path: Path) -> Non
     assert "VEILLE_DATABASE_URL" not in json_path.read_text(encoding="utf-8")
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["sources", "check", "--all", "Bon", "--sources", str(sources)]) == 2
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "gzip, identity", "identity, gzip", "x-gzip", "deflate"])
+@pytest.mark.parametrize(
+    ("status", "accept", "expected"),
+    [
+        (503, HTML_TYPES, "blocked: HTTP 503 Service Unavailable (Cloudflare challenge page)"),
+        (
+            200,
+            ("application/xml",),
+            "blocked: Cloudflare challenge page instead of the document (HTTP 200 OK)",
+        ),
+    ],
+    ids=["error-page", "html-where-xml-expected"],
+)
+def test_a_compressed_challenge_page_is_read_decoded_whatever_its_codings_list(
+    site: LocalSite,
+    client: Client,
+    settings: Settings,
+    encoding: str,
+    status: int,
+    accept: tuple[str, ...],
+    expected: str,
+) -> None:
+    """The error page (or the HTML where a sitemap was expected) read for a challenge is
+    decoded as the body of a success is: main's peek read ``gzip, identity`` as two codings,
+    its identity as deflate, could not decode it and saw no challenge (HTTP 503, not blocked)."""
+    packed = (
+        zlib.compress(CLOUDFLARE.encode()) if encoding == "deflate" else gzip.compress(CLOUDFLARE.encode())
+    )
+    site.add("/page", packed, status=status, headers={"Server": "cloudflare", "Content-Encoding": encoding})
+    result = fetch(client, f"{site.base}/page", settings, accept=accept)
+    assert (result.outcome, result.blocked, result.reason) == ("error", True, expected)
+    again = fetch(client, f"{site.base}/page", settings, accept=accept)
+    assert again.reason == expected
+    assert len({r["peer"] for r in site.hits("/page")}) == 1  # the page read whole: the connection reused

@@ -857,7 +857,7 @@ def _read(
         return _too_large(url, current, status, hdrs, cap), False
     body = bytearray()
     complete = True
-    decoder = _Decoder(codings[0]) if len(codings) == 1 and codings[0] in _Decoder.ENCODINGS else None
+    decoder = _Decoder.of(codings)
     while True:
         # what has arrived, not a full chunk: a body sent a byte at a time meets the deadline
         left = deadline - time.monotonic()
@@ -930,6 +930,12 @@ class _Decoder:
 
     ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
+    @classmethod
+    def of(cls, codings: list[str]) -> _Decoder | None:
+        """The decoder for a body in ``codings`` (:func:`content_codings`); None when it is in
+        none, or urllib3 decodes it (two codings, or one veille does not)."""
+        return cls(codings[0]) if len(codings) == 1 and codings[0] in cls.ENCODINGS else None
+
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding
         self._obj = zlib.decompressobj(self.ENCODINGS[encoding])
@@ -992,9 +998,18 @@ def _challenge(url: str, current: str, status: int, hdrs: dict[str, str], reason
 
 def _peek(response: urllib3.BaseHTTPResponse, limit: int) -> tuple[bytes, bool]:
     """Up to ``limit`` bytes of a body read for inspection (an error or challenge page), and
-    whether that was all of it (then the connection can be reused)."""
+    whether that was all of it (then the connection can be reused). Decoded as :func:`_read`
+    decodes a body (urllib3 reads the identity of ``gzip, identity`` as deflate, fails, and
+    the page went unread)."""
+    decoder = _Decoder.of(content_codings(response.headers.get("content-encoding", "")))
     try:
-        data = response.read(limit + 1)
+        if decoder is None:
+            data = response.read(limit + 1)
+        else:
+            out = bytearray()
+            while len(out) <= limit and (raw := response.read1(64 * 1024, decode_content=False)):
+                out += decoder.decode(raw, limit + 1 - len(out))
+            data = bytes(out)
     except (Urllib3Error, OSError):
         return b"", False
     return data[:limit], len(data) <= limit
