@@ -243,7 +243,7 @@ def test_a_body_in_an_encoding_veille_cannot_decode_is_a_permanent_failure(
     named = ", ".join(c.strip() for c in encoding.lower().split(","))
     assert result.reason == (
         f"unsupported content-encoding: {named}: {site.base.removeprefix('http://')} compressed "
-        "its answer in a way veille cannot decode (it asks for gzip or deflate)"
+        "its answer in a way veille cannot decode (it asked for gzip, deflate)"
     )
 
 

@@ -18,6 +18,7 @@ import itertools
 import os
 import re
 import socket
+import sys
 import threading
 import time
 import zlib
@@ -647,6 +648,33 @@ def _refresh_refused(target: str, current: str, visited: list[str], refreshed: b
     return None
 
 
+class Stream:
+    """The body of :func:`open_stream`'s response, read as :func:`fetch` reads one: a gzip or
+    deflate body decoded by :class:`_Decoder` (urllib3 reads the identity of ``gzip, identity``
+    as deflate and fails: the stream was retried as cut), other codings by urllib3."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse, decoder: _Decoder | None) -> None:
+        self.response = response
+        self.status = response.status
+        self._decoder = decoder
+        self._decoded = bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes of the body (all that is left when ``size`` is negative); fewer
+        only at its end."""
+        if self._decoder is None:
+            return self.response.read(size)
+        while size < 0 or len(self._decoded) < size:
+            raw = self.response.read1(64 * 1024, decode_content=False)
+            if not raw:
+                break
+            self._decoded += self._decoder.decode(raw, sys.maxsize)
+        end = len(self._decoded) if size < 0 else size
+        data = bytes(self._decoded[:end])
+        del self._decoded[:end]
+        return data
+
+
 @contextlib.contextmanager
 def open_stream(
     client: Client,
@@ -655,13 +683,14 @@ def open_stream(
     *,
     throttle: HostThrottle | None = None,
     extra_headers: dict[str, str] | None = None,
-) -> Iterator[tuple[FetchResult, urllib3.BaseHTTPResponse | None]]:
+) -> Iterator[tuple[FetchResult, Stream | None]]:
     """GET ``url`` for a body too large to hold (a WARC file of a gigabyte): the result (its
     status and headers, or why it failed, as :func:`fetch` says it) and, when it is a success,
-    the response to read from, each read bounded by ``VEILLE_TIMEOUT`` but with no overall
-    deadline (the status line and headers have ``VEILLE_FETCH_DEADLINE``) and no size cap.
-    No redirect is followed. The request holds its throttle slot until the block ends (a
-    stream is a request in flight)."""
+    the body to read from (:class:`Stream`: decoded as fetch decodes one, although the request
+    asks for no coding; one veille cannot decode is a permanent failure), each read bounded
+    by ``VEILLE_TIMEOUT`` but with no overall deadline (the status line and headers have
+    ``VEILLE_FETCH_DEADLINE``) and no size cap. No redirect is followed. The request holds its
+    throttle slot until the block ends (a stream is a request in flight)."""
     headers = {"Accept-Encoding": "identity", **(extra_headers or {})}
     started = time.monotonic()
     response: urllib3.BaseHTTPResponse | None = None
@@ -699,9 +728,13 @@ def open_stream(
             yield result, None
             return
         hdrs = _headers(response)
+        codings = content_codings(hdrs.get("content-encoding", ""))
+        if not _Decoder.supported(codings):
+            yield _undecodable(url, url, response.status, hdrs, codings, headers["Accept-Encoding"]), None
+            return
         ok = FetchResult(url, url, "ok", response.status, headers=hdrs)
         ok.elapsed_ms = int((time.monotonic() - started) * 1000)
-        yield ok, response
+        yield ok, Stream(response, _Decoder.of(codings))
     finally:
         if response is not None:
             response.close()
@@ -735,7 +768,12 @@ def _get_once(
         return _failure(url, current, exc)
     consumed = False
     try:
-        result, consumed = _read(response, url, current, settings, accept, deadline, truncate, max_bytes)
+        asked = next(
+            (v for k, v in [*headers.items(), *client.headers.items()] if k.lower() == "accept-encoding"), ""
+        )
+        result, consumed = _read(
+            response, url, current, settings, accept, deadline, truncate, max_bytes, asked
+        )
         return result
     except (Urllib3Error, OSError) as exc:
         return _failure(url, current, exc)
@@ -801,10 +839,11 @@ def _read(
     deadline: float,
     truncate: bool = False,
     max_bytes: int | None = None,
+    asked: str = "",
 ) -> tuple[FetchResult, bool]:
     """The response as a result, and whether its body was read to the end (with
     ``truncate``, a body over the cap is its first ``max_bytes`` bytes, not an error; the cap
-    is ``max_bytes``, else ``VEILLE_MAX_BYTES``)."""
+    is ``max_bytes``, else ``VEILLE_MAX_BYTES``). ``asked`` is the request's ``Accept-Encoding``."""
     cap = settings.max_bytes if max_bytes is None else max_bytes
     hdrs = _headers(response)
     status = response.status
@@ -850,8 +889,8 @@ def _read(
             reason=f"content type {ctype} is not one veille reads here",
         ), False
     codings = content_codings(hdrs.get("content-encoding", ""))
-    if any(c not in _Decoder.ENCODINGS and c not in HTTPResponse.CONTENT_DECODERS for c in codings):
-        return _undecodable(url, current, status, hdrs, codings), False
+    if not _Decoder.supported(codings):
+        return _undecodable(url, current, status, hdrs, codings, asked), False
     declared = hdrs.get("content-length", "")
     if declared.isdigit() and int(declared) > cap and not truncate:
         return _too_large(url, current, status, hdrs, cap), False
@@ -905,15 +944,16 @@ def content_codings(header: str) -> list[str]:
 
 
 def _undecodable(
-    url: str, current: str, status: int, hdrs: dict[str, str], codings: list[str]
+    url: str, current: str, status: int, hdrs: dict[str, str], codings: list[str], asked: str
 ) -> FetchResult:
     """A body in a coding veille cannot decode (brotli, zstd: not installed), sent although the
-    request asked for gzip or deflate: a permanent failure (the server answers the same way
-    next time), not its compressed bytes stored and extracted as a page."""
+    request asked for ``asked`` (its ``Accept-Encoding``: gzip or deflate, identity for a WARC
+    file or range): a permanent failure (the server answers the same way next time), not its
+    compressed bytes stored and extracted as a page, or read as a WARC file."""
     host = urlsplit(current).netloc
     reason = (
         f"unsupported content-encoding: {', '.join(codings)}: {host} compressed its answer in a way "
-        "veille cannot decode (it asks for gzip or deflate)"
+        f"veille cannot decode (it asked for {asked})"
     )
     return FetchResult(url, current, "error", status, headers=hdrs, error_class=PERMANENT, reason=reason)
 
@@ -929,6 +969,11 @@ class _Decoder:
     urllib3's :class:`DecodeError`, as it was (a permanent failure: "body could not be decoded")."""
 
     ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+    @classmethod
+    def supported(cls, codings: list[str]) -> bool:
+        """Whether veille or urllib3 decodes each of ``codings`` (:func:`content_codings`)."""
+        return all(c in cls.ENCODINGS or c in HTTPResponse.CONTENT_DECODERS for c in codings)
 
     @classmethod
     def of(cls, codings: list[str]) -> _Decoder | None:
