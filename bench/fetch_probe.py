@@ -86,9 +86,11 @@ def run_threads(urls: list[str], settings: Any) -> Fetched:
     """``fetch`` for each feed on the poller's pool of threads, robots.txt through a cache."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from monitors.collect.http import FEED_TYPES, HostThrottle, fetch, make_client
+    from monitors.collect.http import fetch, make_client
     from monitors.collect.poll import poll_threads
+    from monitors.collect.results import FEED_TYPES
     from monitors.collect.robots import RobotsCache
+    from monitors.collect.throttle import HostThrottle
 
     robots, throttle, got = RobotsCache(), HostThrottle.from_settings(settings), Fetched()
     with make_client(settings) as client, ThreadPoolExecutor(poll_threads(settings)) as pool:
@@ -114,7 +116,7 @@ class TooLarge(Exception):
 
 def _check(url: str, settings: Any) -> None:
     """The address check every hop needs (the host here is an IP literal: no DNS)."""
-    from monitors.collect.http import check_url_allowed
+    from monitors.collect.addresses import check_url_allowed
 
     check_url_allowed(url, settings.allow_private_network)
 

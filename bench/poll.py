@@ -236,7 +236,7 @@ class SlotLog:
         import contextlib
         from collections.abc import Iterator
 
-        from monitors.collect.http import HostThrottle
+        from monitors.collect.throttle import HostThrottle
 
         log, acquire, release, slot = self, HostThrottle.acquire, HostThrottle.release, HostThrottle.slot
 
@@ -342,10 +342,11 @@ def run_library_cycle(sources_file: str) -> tuple[int, int]:
     returns (sources polled, new URLs)."""
     from monitors.archive.db import session_scope
     from monitors.archive.polls import apply_polls, due_sources
-    from monitors.collect.http import HostThrottle, make_client
+    from monitors.collect.http import make_client
     from monitors.collect.poll import POLL_BATCH, poll_batches_as_completed
     from monitors.collect.robots import ROBOTS
     from monitors.collect.sources import load_sources, sync_sources
+    from monitors.collect.throttle import HostThrottle
     from monitors.settings import get_settings
 
     settings = get_settings()

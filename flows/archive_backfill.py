@@ -70,9 +70,10 @@ from monitors.collect.backfill_jobs import (
     sites_of_sources,
     store_capture,
 )
-from monitors.collect.http import PERMANENT, FetchResult, HostThrottle
 from monitors.collect.listing import looks_like_article
+from monitors.collect.results import PERMANENT, FetchResult
 from monitors.collect.sources import BadEntry, load_sources_file, record_problems, sync_sources
+from monitors.collect.throttle import HostThrottle
 from monitors.dates import article_day, backfill_day
 from monitors.group.urls import canonicalize_url, host_of
 from monitors.ingest import analyse_page

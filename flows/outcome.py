@@ -130,8 +130,8 @@ def bad_entries_problem(bad: list[str]) -> str:
 #: One fetch of a run: the host it went to (``host:port`` as the URL gives it, None when no
 #: request was sent: a poll not recorded, an address refused, a page robots.txt disallows, no
 #: time left; a fetch never tried says nothing of its host) and how it reached no server (a key of
-#: :data:`UNREACHED <monitors.collect.http.UNREACHED>`, None when a server answered, or
-#: :data:`NOT_SENT <monitors.collect.http.NOT_SENT>`: no request sent, its host not told of either;
+#: :data:`UNREACHED <monitors.collect.results.UNREACHED>`, None when a server answered, or
+#: :data:`NOT_SENT <monitors.collect.results.NOT_SENT>`: no request sent, its host not told of either;
 #: what a run with nothing due reads back from ``fetch_log``, where the host is the URL's).
 Fetch = tuple[str | None, str | None]
 
@@ -141,7 +141,7 @@ def host_kinds(fetches: Iterable[Fetch]) -> dict[str, str | None]:
     reached a server, else the way its fetches failed (the first in ``UNREACHED``'s order when
     they differ). A host, not a fetch, is what says something of the network: one dead host
     with many pages queued is one host."""
-    from monitors.collect.http import NOT_SENT, UNREACHED
+    from monitors.collect.results import NOT_SENT, UNREACHED
 
     order = {k: i for i, k in enumerate(UNREACHED)}
     seen: dict[str, set[str | None]] = {}
@@ -158,10 +158,10 @@ def offline_hint(fetches: Iterable[Fetch]) -> str | None:
     """When no host a run's fetches went to was reached, two hosts or more, the likely cause:
     the machine is offline, or its DNS is down. ``fetches``: one for each fetch the run judges
     (each source polled, each page fetched), its host and how it reached no server
-    (:attr:`FetchResult.unreached <monitors.collect.http.FetchResult.unreached>`). None when a
+    (:attr:`FetchResult.unreached <monitors.collect.results.FetchResult.unreached>`). None when a
     host answered a fetch, or fewer than two hosts were tried (one host that does not resolve
     says nothing of the network, however many of its pages failed)."""
-    from monitors.collect.http import DNS
+    from monitors.collect.results import DNS
 
     hosts = host_kinds(fetches)
     if not (detail := unreached_detail(hosts)):
@@ -174,7 +174,7 @@ def offline_hint(fetches: Iterable[Fetch]) -> str | None:
 def unreached_detail(hosts: dict[str, str | None]) -> str | None:
     """How two hosts or more (:func:`host_kinds`) were all unreached ("2 hosts did not
     resolve, 1 host refused the connection"), or None (fewer, or one was reached)."""
-    from monitors.collect.http import UNREACHED
+    from monitors.collect.results import UNREACHED
 
     if len(hosts) < 2 or None in hosts.values():
         return None
@@ -212,9 +212,9 @@ def nothing_to_do(waiting: Waiting, drain: bool = False) -> str | None:
 
 def _not_tried(said: dict[str, list[Fetch]]) -> str | None:
     """How many of what waits were not tried (their last fetch sent no request, :data:`NOT_SENT
-    <monitors.collect.http.NOT_SENT>`), in words, or None: they reached no server, but say
+    <monitors.collect.results.NOT_SENT>`), in words, or None: they reached no server, but say
     nothing of theirs, nor of the network."""
-    from monitors.collect.http import NOT_SENT
+    from monitors.collect.results import NOT_SENT
 
     counts = {k: sum(kind == NOT_SENT for _, kind in v) for k, v in said.items()}
     if not any(counts.values()):

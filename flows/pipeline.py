@@ -41,7 +41,7 @@ from monitors.archive.queue import (
     wait_for_database,
 )
 from monitors.archive.write_errors import unstorable
-from monitors.collect.http import Client, HostThrottle, make_client
+from monitors.collect.http import Client, make_client
 from monitors.collect.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads
 from monitors.collect.robots import ROBOTS, RobotsCache
 from monitors.collect.sources import (
@@ -53,6 +53,7 @@ from monitors.collect.sources import (
     sources_label,
     sync_sources,
 )
+from monitors.collect.throttle import HostThrottle
 from monitors.errors import describe
 from monitors.ingest import ArticleData, IngestOutcome, process_item
 from monitors.judge.boilerplate import site_of

@@ -15,17 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitors.collect.http import (
-    HTML_TYPES,
-    PERMANENT,
-    Client,
-    FetchResult,
-    HostThrottle,
-    empty_is_transient,
-    fetch,
-    home_is_gone,
-)
+from monitors.collect.http import Client, fetch
+from monitors.collect.results import HTML_TYPES, PERMANENT, FetchResult, empty_is_transient, home_is_gone
 from monitors.collect.robots import RobotsCache
+from monitors.collect.throttle import HostThrottle
 from monitors.dates import article_day, impossible
 from monitors.errors import describe
 from monitors.group.dedup import fingerprint

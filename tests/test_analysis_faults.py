@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitors.collect.http import FetchResult
+from monitors.collect.results import FetchResult
 from monitors.ingest import QueueItem, analyse_page
 from monitors.judge.extract import ExtractionError, extract_article
 from monitors.judge.topic import load_topic

@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from monitors import workers
-from monitors.collect.http import FetchResult
+from monitors.collect.results import FetchResult
 from monitors.ingest import HANG_ENV, QueueItem, _analyse_in_worker, _shared_topics, analyse_page
 from monitors.judge.relevance import score_relevance, url_words
 from monitors.judge.topic import URL_ZONE, load_topic

@@ -23,8 +23,9 @@ from monitors.archive.polls import apply_poll, due_sources
 from monitors.collect.blocking import block_reason, challenge_service
 from monitors.collect.fallback import FALLBACK_AFTER
 from monitors.collect.health import source_rows
-from monitors.collect.http import HTML_TYPES, Client, fetch
+from monitors.collect.http import Client, fetch
 from monitors.collect.poll import poll_source
+from monitors.collect.results import HTML_TYPES
 from monitors.collect.sources import SourcesError, parse_sources, sync_sources
 from monitors.settings import Settings
 from tests.site import LocalSite, rss_feed, write_sources

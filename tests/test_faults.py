@@ -409,7 +409,7 @@ def test_tsquery_syntax_in_search_is_plain_text(db: Session, query: str) -> None
     ],
 )
 def test_every_non_global_address_is_refused(url: str) -> None:
-    from monitors.collect.http import RefusedAddress, check_url_allowed
+    from monitors.collect.addresses import RefusedAddress, check_url_allowed
 
     with pytest.raises(RefusedAddress, match="non-public"):
         check_url_allowed(url, allow_private=False)
@@ -421,7 +421,7 @@ def rebinding_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     after (a rebinding attacker's answer); 127.0.0.1 counts as public for the test."""
     import ipaddress
 
-    import monitors.collect.http
+    import monitors.collect.addresses
 
     real = socket.getaddrinfo
     asked: dict[str, int] = {}
@@ -437,7 +437,7 @@ def rebinding_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return str(addr) == "127.0.0.1"
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(monitors.collect.http, "is_public", is_public)
+    monkeypatch.setattr(monitors.collect.addresses, "is_public", is_public)
     return asked
 
 
@@ -559,7 +559,7 @@ def test_declined_feed_entries_are_recorded_with_their_reason(db: Session) -> No
     from monitors.archive.models import FetchLog, QueuedUrl, Source
     from monitors.archive.polls import apply_poll
     from monitors.collect.feeds import parse_feed
-    from monitors.collect.http import FetchResult
+    from monitors.collect.results import FetchResult
 
     links = ["javascript:alert(1)", "mailto:redaction@example.fr", "file:///etc/passwd", "data:text/html,hi"]
     links += ["ftp://example.fr/a.txt", "https://example.fr/ok.html"]

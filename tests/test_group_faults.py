@@ -33,8 +33,8 @@ def test_a_feed_entry_with_an_over_long_url_is_declined_and_the_poll_goes_on(db:
     from monitors.archive.models import FetchLog, QueuedUrl, Source
     from monitors.archive.polls import apply_poll
     from monitors.collect.feeds import parse_feed
-    from monitors.collect.http import FetchResult
     from monitors.collect.poll import PollOutcome
+    from monitors.collect.results import FetchResult
 
     token = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(48))  # incompressible
     long_link = "https://example.fr/a.html?session=" + token
@@ -248,7 +248,7 @@ def test_a_site_whose_template_names_its_home_page_canonical_keeps_its_articles_
     canonical URL: each new article was stored as a revision of the previous one, which
     disappeared from the archive but for article_revisions. A canonical naming the home page
     from another page is ignored; a canonical naming another article still wins."""
-    from monitors.collect.http import FetchResult
+    from monitors.collect.results import FetchResult
     from monitors.ingest import QueueItem, analyse_page
     from monitors.judge.topic import load_topic
 

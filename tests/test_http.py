@@ -6,18 +6,10 @@ import dataclasses
 
 import pytest
 
-from monitors.collect.http import (
-    HTML_TYPES,
-    MAX_HEADERS,
-    PERMANENT,
-    TRANSIENT,
-    FetchResult,
-    RefusedAddress,
-    check_url_allowed,
-    fetch,
-    make_client,
-    parse_retry_after,
-)
+from monitors.collect.addresses import RefusedAddress, check_url_allowed
+from monitors.collect.http import MAX_HEADERS, fetch, make_client
+from monitors.collect.results import HTML_TYPES, PERMANENT, TRANSIENT, FetchResult
+from monitors.collect.throttle import parse_retry_after
 from monitors.settings import Settings
 from tests.site import LocalSite
 

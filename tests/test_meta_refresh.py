@@ -1,7 +1,7 @@
 # ruff: noqa: E501
 """Pages that are meta refresh stubs: one refresh is followed as a redirect is (the same checks,
 the same hop budget, the article stored as a redirect's); a loop, a second refresh or one to a
-URL that is not http(s) is a recorded failure (monitors.collect.http.meta_refresh)."""
+URL that is not http(s) is a recorded failure (monitors.collect.refresh.meta_refresh)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitors.archive.models import Article, FetchLog, QueuedUrl
-from monitors.collect.http import HTML_TYPES, PERMANENT, Client, fetch
+from monitors.collect.http import Client, fetch
+from monitors.collect.results import HTML_TYPES, PERMANENT
 from monitors.collect.robots import RobotsCache
 from monitors.settings import Settings
 from tests.site import LocalSite, rss_feed

@@ -21,16 +21,10 @@ from urllib3.exceptions import NewConnectionError
 
 from flows.outcome import Fetch, judge_ingest, judge_run, nothing_to_do, offline_hint
 from monitors.archive.queue import Waiting
-from monitors.collect.http import (
-    NOT_SENT,
-    UNREACHED,
-    Client,
-    HostThrottle,
-    fetch,
-    make_client,
-    unreached_kind,
-)
+from monitors.collect.http import Client, fetch, make_client, unreached_kind
+from monitors.collect.results import NOT_SENT, UNREACHED
 from monitors.collect.robots import RobotsCache
+from monitors.collect.throttle import HostThrottle
 from monitors.settings import Settings
 from tests.site import LocalSite, seed_site, write_sources
 from tests.test_direct_cycle import _run, direct  # noqa: F401 - direct: the fixture, no flow may start

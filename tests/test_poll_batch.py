@@ -18,10 +18,12 @@ from monitors.archive.models import FetchLog, QueuedUrl, Source
 from monitors.archive.polls import apply_poll, apply_polls
 from monitors.collect import parsing
 from monitors.collect.feeds import FeedEntry, FeedError, parse_feed
-from monitors.collect.http import FEED_TYPES, FetchResult, HostThrottle, fetch, make_client
+from monitors.collect.http import fetch, make_client
 from monitors.collect.poll import PollOutcome, SourceState, poll_batches_as_completed
+from monitors.collect.results import FEED_TYPES, FetchResult
 from monitors.collect.robots import RobotsCache
 from monitors.collect.sources import parse_sources, sync_sources
+from monitors.collect.throttle import HostThrottle
 from monitors.settings import get_settings
 from tests.site import LocalSite, rss_feed
 

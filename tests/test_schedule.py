@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from monitors.archive.models import Source
 from monitors.archive.polls import apply_poll, due_sources
 from monitors.collect.feeds import FeedEntry
-from monitors.collect.http import FetchResult
 from monitors.collect.poll import PollOutcome
+from monitors.collect.results import FetchResult
 from monitors.collect.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.settings import get_settings
 

@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 
 from monitors.archive.models import Source
 from monitors.archive.polls import apply_poll
-from monitors.collect.http import HTML_TYPES, Client, HostThrottle, fetch, make_client
+from monitors.collect.http import Client, fetch, make_client
 from monitors.collect.poll import PollOutcome, SourceState, poll_source, poll_threads
+from monitors.collect.results import HTML_TYPES
 from monitors.collect.robots import RobotsCache
+from monitors.collect.throttle import HostThrottle
 from monitors.ingest import QueueItem, process_item
 from monitors.judge.topic import load_topic
 from monitors.settings import Settings, get_settings

@@ -1,5 +1,5 @@
 """A compressed body whose stream stops early while its HTTP framing is whole: a transient
-failure, not an article with its text cut (monitors.collect.http._Decoder)."""
+failure, not an article with its text cut (monitors.collect.codings.Decoder)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitors.archive.models import Article, FetchLog, QueuedUrl
-from monitors.collect.http import TRANSIENT, Client, fetch
+from monitors.collect.http import Client, fetch
+from monitors.collect.results import TRANSIENT
 from monitors.settings import Settings
 from tests.site import LocalSite, rss_feed
 from tests.test_faults import _poll_and_ingest, raw_server

@@ -17,7 +17,8 @@ from warcio.warcwriter import WARCWriter
 from monitors.collect.archives.captures import fetch_capture
 from monitors.collect.archives.ccnews import WarcStream
 from monitors.collect.archives.common import COMMONCRAWL, ArchiveError, Capture
-from monitors.collect.http import PERMANENT, Client
+from monitors.collect.http import Client
+from monitors.collect.results import PERMANENT
 from monitors.settings import Settings
 from tests.site import LocalSite, Request
 

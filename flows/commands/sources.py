@@ -174,11 +174,12 @@ def handle_check(args: argparse.Namespace) -> int:
     import io
     from datetime import UTC, datetime
 
-    from monitors.collect.http import HostThrottle, make_client
+    from monitors.collect.http import make_client
     from monitors.collect.poll import SourceState, poll_many
     from monitors.collect.robots import ROBOTS
     from monitors.collect.source_check import check_row, report_document, report_files
     from monitors.collect.sources import load_sources_file, sources_path
+    from monitors.collect.throttle import HostThrottle
     from monitors.settings import get_settings
 
     if args.all and args.names:

@@ -22,7 +22,7 @@ from monitors.archive.models import Article, ArticleHtml, ArticleRevision, Queue
 from monitors.archive.queue import now
 from monitors.archive.topic_scores import write_topic_scores
 from monitors.archive.write_errors import UNSTORABLE, store_error, unstorable
-from monitors.collect.http import PERMANENT, TRANSIENT
+from monitors.collect.results import PERMANENT, TRANSIENT
 from monitors.errors import describe
 from monitors.group.dedup import detect_wire, diff_summary
 from monitors.group.neardup import link_and_index

@@ -300,7 +300,7 @@ class FetchLog(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     bytes: Mapped[int | None] = mapped_column(Integer)
     elapsed_ms: Mapped[int | None] = mapped_column(Integer)
-    #: how the fetch failed before reaching a server (monitors.collect.http.UNREACHED, NOT_SENT;
+    #: how the fetch failed before reaching a server (monitors.collect.results.UNREACHED, NOT_SENT;
     #: 0029, 0031, 0032)
     unreached: Mapped[str | None] = mapped_column(Text)
 

@@ -25,8 +25,8 @@ from monitors.archive.queue import now
 from monitors.archive.write_errors import UNSTORABLE, store_error, unstorable
 from monitors.collect import fallback
 from monitors.collect.blocking import BLOCKED
-from monitors.collect.http import PERMANENT, TRANSIENT
 from monitors.collect.poll import PollOutcome, SourceState
+from monitors.collect.results import PERMANENT, TRANSIENT
 from monitors.collect.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.group.urls import canonicalize_url
 from monitors.judge.language import normalize_declared_language

@@ -217,14 +217,14 @@ class Waiting:
     """What a run with nothing due leaves waiting for a retry after a failure: for each source
     in its failure backoff and each queued URL, the host of its last fetch and how that fetch
     reached no server (None: it got an answer, :attr:`FetchResult.unreached
-    <monitors.collect.http.FetchResult.unreached>`), and when the first of each is due."""
+    <monitors.collect.results.FetchResult.unreached>`), and when the first of each is due."""
 
     sources: list[tuple[str | None, str | None]] = field(default_factory=list)
     urls: list[tuple[str | None, str | None]] = field(default_factory=list)
     first: dict[str, datetime] = field(default_factory=dict)  # "source", "url": the first due
 
 
-# a URL's host:port, lower case, without user info: monitors.collect.http.host_of's
+# a URL's host:port, lower case, without user info: monitors.collect.results.host_of's
 _HOST = "lower(substring({} from '^[^:/?#]*://(?:[^@/?#]*@)?([^/?#]*)'))"
 _WAITING_URLS = f"""
     SELECT 'url' AS what, {_HOST.format("coalesce(f.url, q.url)")} AS host, f.unreached,

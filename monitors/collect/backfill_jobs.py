@@ -28,8 +28,8 @@ from monitors.archive.fetch_log import insert_log_rows, log_row
 from monitors.archive.models import BackfillJob, Source
 from monitors.archive.queue import CLAIM_LEASE
 from monitors.collect.archives.common import Capture, CdxPage
-from monitors.collect.http import PERMANENT, FetchResult
 from monitors.collect.listing import looks_like_article
+from monitors.collect.results import PERMANENT, FetchResult
 from monitors.dates import article_day, local_zone
 from monitors.group.urls import canonicalize_url, host_of
 from monitors.ingest import ArticleData, IngestOutcome, QueueItem

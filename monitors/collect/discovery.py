@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 
 from monitors.collect.encoding import decode_html
 from monitors.collect.feeds import FeedError, parse_feed
-from monitors.collect.http import FEED_TYPES, HTML_TYPES, Client, FetchResult, HostThrottle, fetch
+from monitors.collect.http import Client, fetch
+from monitors.collect.results import FEED_TYPES, HTML_TYPES, FetchResult
 from monitors.collect.robots import RobotsCache
+from monitors.collect.throttle import HostThrottle
 from monitors.settings import Settings
 
 COMMON_PATHS = ("/feed/", "/rss.xml", "/feed.xml", "/feed.json")

@@ -1,19 +1,23 @@
-"""All of veille's HTTP: one fetch function that never raises for network trouble.
+"""All of veille's HTTP: the module that talks to the network. One fetch function that never
+raises for network trouble (:func:`fetch`), a stream for a body too large to hold
+(:func:`open_stream`), the connection pools (:class:`Client`), the deadline on a response's
+status line and headers, and the reading of a response.
 
-Every outcome comes back as a :class:`FetchResult` with a class, so callers can tell a
-permanent failure (404, refused address, oversized or non-HTML body: record once, do not
-retry) from a transient one (timeout, 5xx, 429: retry later with backoff).
+Every outcome comes back as a :class:`~monitors.collect.results.FetchResult` with a class, so
+callers can tell a permanent failure (404, refused address, oversized or non-HTML body: record
+once, do not retry) from a transient one (timeout, 5xx, 429: retry later with backoff). What is
+no network I/O lives beside it, by what it owns: the result and its classifiers
+(``results.py``), the address guard (``addresses.py``), content codings (``codings.py``),
+politeness (``throttle.py``) and the meta refresh (``refresh.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import dataclasses
 import errno
 import heapq
 import http.client
-import ipaddress
 import itertools
 import os
 import re
@@ -21,12 +25,7 @@ import socket
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from html import unescape as html_unescape
 from http.client import BadStatusLine, HTTPException, LineTooLong, RemoteDisconnected
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -45,21 +44,32 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.response import HTTPResponse
 
+from monitors.collect.addresses import RefusedAddress, Unresolvable, check_url_allowed
 from monitors.collect.blocking import CHALLENGE_MAX_BYTES, block_reason
+from monitors.collect.codings import Decoder, content_codings, undecodable
+from monitors.collect.refresh import meta_refresh, refresh_refused
+from monitors.collect.results import (
+    CONNECT_TIMEOUT,
+    DNS,
+    HTML_TYPES,
+    NO_ROUTE,
+    NOT_SENT,
+    PERMANENT,
+    REFUSED,
+    TLS_TIMEOUT,
+    TRANSIENT,
+    FetchResult,
+    accepted_type,
+)
+from monitors.collect.throttle import HostThrottle, parse_retry_after
 from monitors.settings import Settings
 
 if TYPE_CHECKING:
     from monitors.collect.robots import RobotsCache
 
-PERMANENT = "permanent"
-TRANSIENT = "transient"
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 MAX_REDIRECTS = 5
-#: the longest ``Retry-After`` honoured, in seconds: a day, the longest poll interval's default
-#: (``VEILLE_MAX_POLL_INTERVAL``); a longer one is taken as a day
-MAX_RETRY_AFTER = 86400.0
 DRAIN_MAX_BYTES = 64 * 1024
 #: http.client refuses an answer of more than 100 header lines ("got more than 100 headers");
 #: sites send more (a Set-Cookie per tracker, long CSP and Link lists), so, as HTTPie and many
@@ -67,181 +77,6 @@ DRAIN_MAX_BYTES = 64 * 1024
 #: headers must come before VEILLE_FETCH_DEADLINE.
 MAX_HEADERS = 1000
 http.client._MAXHEADERS = max(http.client._MAXHEADERS, MAX_HEADERS)  # type: ignore[attr-defined]
-
-HTML_TYPES = ("text/html", "application/xhtml+xml")
-FEED_TYPES = (
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/rdf+xml",
-    "application/xml",
-    "text/xml",
-    "application/x-rss+xml",
-    "application/feed+json",
-    "application/json",
-    "text/plain",
-    "text/html",  # some servers label feeds as HTML; the parser decides
-    "application/octet-stream",
-)
-
-
-_XML_TYPE = re.compile(r"[a-z]+/(?:x-)?(?:[a-z0-9.-]+\+)?xml")
-_JSON_TYPE = re.compile(r"[a-z]+/(?:x-)?(?:[a-z0-9.-]+\+)?json")
-
-
-def accepted_type(ctype: str, accept: tuple[str, ...]) -> bool:
-    """Is ``ctype`` (lowercase, no parameters) one of ``accept``? Where XML is accepted, so is
-    any XML label (``text/rss+xml``, ``application/x-atom+xml``, ``text/x-xml``), likewise
-    for JSON, and where ``application/octet-stream`` is, Amazon S3's ``binary/octet-stream``:
-    the parser decides on the body, as it does for ``text/xml``."""
-    if ctype in accept:
-        return True
-    if _XML_TYPE.fullmatch(ctype):
-        return "application/xml" in accept
-    if _JSON_TYPE.fullmatch(ctype):
-        return "application/json" in accept
-    return ctype == "binary/octet-stream" and "application/octet-stream" in accept
-
-
-@dataclass
-class FetchResult:
-    """What one GET produced, success or not."""
-
-    url: str
-    final_url: str
-    outcome: str  # ok | not_modified | error | refused | skipped
-    status: int | None = None
-    content: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    error_class: str | None = None  # permanent | transient
-    reason: str | None = None
-    retry_after: float | None = None
-    elapsed_ms: int = 0
-    blocked: bool = False  # refused as a bot: 401/403/429 or a challenge page (monitors.collect.blocking)
-    #: the failure never reached a server: how (a key of :data:`UNREACHED`, or :data:`NOT_SENT`
-    #: when the fetch sent no request at all), else None
-    unreached: str | None = None
-    #: False when the request for ``final_url`` was never sent: its address refused (private
-    #: network), robots.txt disallowed it, or no time was left for it
-    sent: bool = True
-    #: with ``sent`` False, the URL of the last request the fetch did send (a redirect's, or
-    #: the robots.txt fetched for this check), None when it sent none
-    last_sent: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "ok"
-
-    @property
-    def sent_url(self) -> str | None:
-        """The URL of the last request the fetch sent, None when it sent none."""
-        return self.final_url if self.sent else self.last_sent
-
-    @property
-    def host(self) -> str | None:
-        """The host whose answer, or failure to answer (``unreached``), the fetch's last request
-        says something of, as the offline hint counts hosts (:func:`host_of`); None when the
-        fetch sent no request: a fetch never tried says nothing of its host."""
-        return host_of(self.sent_url) if self.sent_url else None
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-    @property
-    def etag(self) -> str | None:
-        return self.headers.get("etag")
-
-    @property
-    def last_modified(self) -> str | None:
-        return self.headers.get("last-modified")
-
-    @property
-    def size(self) -> int:
-        return len(self.content or b"")
-
-
-def empty_is_transient(result: FetchResult) -> FetchResult:
-    """A success with an empty body (or blanks only) where a document was expected (a feed,
-    a sitemap, a listing, an article), as a transient error: a server that answers 200 with
-    nothing is, as a rule, between two deploys or serving a cache entry gone wrong, and the
-    same URL answers the next time. As a permanent failure the page was lost for good and a
-    feed sent to discovery. mediacloud/rss-fetcher counts it a soft error, retried with backoff,
-    as veille does timeouts and 5xx. robots.txt (empty: no rule) and the web archives' index
-    answers (an empty CDX answer: no capture) are not read through this; a Wayback capture is
-    (:func:`monitors.collect.archives.captures.fetch_capture`)."""
-    if not result.ok or (result.content or b"").strip():
-        return result
-    host = urlsplit(result.final_url).netloc
-    size = len(result.content or b"")
-    what = "an empty body" if not size else f"a blank body ({size} bytes of whitespace)"
-    reason = f"empty answer: {host} sent HTTP {result.status} with {what}; tried again later"
-    return dataclasses.replace(result, outcome="error", error_class=TRANSIENT, reason=reason)
-
-
-def home_is_gone(result: FetchResult) -> FetchResult:
-    """An article's URL redirected to a home page (its site's, or a new domain's), as a
-    permanent error: sites send a removed article's URL there, and the home page was stored as
-    the article, its text the site's front page."""
-    if not result.ok or result.final_url == result.url:
-        return result
-    final, first = urlsplit(result.final_url), urlsplit(result.url)
-    if final.path not in {"", "/"} or final.query or first.path in {"", "/"}:
-        return result
-    reason = f"redirected to the home page {result.final_url}: the article is gone"
-    return dataclasses.replace(result, outcome="error", error_class=PERMANENT, reason=reason, content=None)
-
-
-class RefusedAddress(Exception):
-    """The URL points somewhere veille must not go (private network, odd scheme)."""
-
-
-class Unresolvable(Exception):
-    """The URL's host does not resolve (transient: DNS may come back)."""
-
-
-def check_url_allowed(url: str, allow_private: bool) -> str:
-    """Refuse non-http(s) URLs and, unless allowed, any address that is not global (private,
-    loopback, link-local, shared 100.64.0.0/10, reserved, multicast...). Returns the address
-    to connect to: the host is resolved here, once, and the fetch connects to that address
-    (no second lookup that DNS rebinding could answer differently)."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - parsing the port is what raises for a bad one
-    except ValueError as exc:
-        raise RefusedAddress(f"refused: malformed URL ({exc})") from exc
-    if parts.scheme not in {"http", "https"}:
-        raise RefusedAddress(f"refused: scheme {parts.scheme or '(none)'!r} is not http(s)")
-    host = parts.hostname
-    if not host:
-        raise RefusedAddress("refused: URL has no host")
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-        except (socket.gaierror, UnicodeError) as exc:
-            detail = getattr(exc, "strerror", None) or str(exc)
-            raise Unresolvable(f"host {host} does not resolve (DNS: {detail})") from exc
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    if not allow_private:
-        for addr in addresses:
-            if not is_public(addr):
-                raise RefusedAddress(
-                    f"refused: {host} resolves to non-public address {addr} "
-                    "(set VEILLE_ALLOW_PRIVATE_NETWORK=1 to allow)"
-                )
-    return str(addresses[0])
-
-
-def is_public(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether veille may connect to ``addr``: a global unicast address (IPv4 inside IPv6
-    judged as IPv4)."""
-    if isinstance(addr, ipaddress.IPv6Address):
-        inner = addr.ipv4_mapped or addr.sixtofour
-        if inner is not None:
-            addr = inner
-    return addr.is_global and not addr.is_multicast
 
 
 class _Watchdog:
@@ -433,24 +268,6 @@ def make_client(settings: Settings) -> Client:
     return Client(settings)
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), at most
-    :data:`MAX_RETRY_AFTER`: a server's misprint (milliseconds, a timestamp, twenty digits)
-    neither puts a page or a source to sleep for years nor overflows the date of its next try."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), MAX_RETRY_AFTER)
-
-
 def fetch(
     client: Client,
     url: str,
@@ -534,7 +351,7 @@ def fetch(
             refresh = meta_refresh(result) if follow_refresh else None
             if refresh is None or refresh.split("#", 1)[0] == current.split("#", 1)[0]:
                 break  # no refresh, or a reload of this very page: the page is what it holds
-            if failure := _refresh_refused(refresh, current, visited, refreshed):
+            if failure := refresh_refused(refresh, current, visited, refreshed):
                 result = FetchResult(
                     url, current, "error", result.status, error_class=PERMANENT, reason=failure
                 )
@@ -576,84 +393,12 @@ def fetch(
     return result
 
 
-#: The longest meta refresh delay followed, in seconds: a stub's "redirected in 5 seconds";
-#: a page that reloads itself, or goes to the home page, after minutes is a page to read.
-REFRESH_MAX_DELAY = 10.0
-_REFRESH_HINT = re.compile(rb"http-equiv\s*=\s*[\"']?\s*refresh", re.I)
-_REFRESH_TAG = re.compile(rb"<meta\b[^>]*?http-equiv\s*=\s*[\"']?\s*refresh\b[^>]*>", re.I)
-_REFRESH_CONTENT = re.compile(rb"""\scontent\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
-#: what a browser running scripts does not read: comments, and <noscript> (a "please enable
-#: JavaScript" page that a refresh there leads to is no article)
-_NOT_READ = re.compile(rb"<!--.*?-->|<noscript\b.*?</noscript\s*>", re.I | re.S)
-
-
-def meta_refresh(result: FetchResult) -> str | None:
-    """Where an HTML page's ``<meta http-equiv="refresh" content="0; url=...">`` sends a
-    browser (the URL, resolved against the page's), when it does so within
-    :data:`REFRESH_MAX_DELAY` seconds; None for any other page, or a refresh with no URL (a
-    reload). Read as the HTML standard reads ``content``: a delay, then ``;`` or ``,``, an
-    optional ``url=``, the URL, quoted or not."""
-    body = result.content or b""
-    if not result.ok or result.content_type not in {"", *HTML_TYPES} or not _REFRESH_HINT.search(body):
-        return None
-    for tag in _REFRESH_TAG.finditer(_NOT_READ.sub(b"", body)):
-        content = _REFRESH_CONTENT.search(tag.group(0))
-        if content is None:
-            continue
-        raw = next(g for g in content.groups() if g is not None)
-        try:
-            value = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            value = raw.decode("cp1252", "replace")
-        target = _refresh_url(html_unescape(value))
-        if target is not None:
-            try:
-                return urljoin(result.final_url, target)
-            except ValueError:
-                return target  # refused as a malformed URL by the next hop's check
-    return None
-
-
-def _refresh_url(value: str) -> str | None:
-    """The URL of a refresh's ``content`` when its delay is short enough, else None."""
-    m = re.match(r"\s*(\d*)(?:\.[\d.]*)?", value)
-    if m is None or not m.group(0).strip():
-        return None
-    if m.group(1) and int(m.group(1)) > REFRESH_MAX_DELAY:
-        return None
-    rest = value[m.end() :].lstrip(" \t\n\r\f")
-    if rest[:1] in {";", ","}:
-        rest = rest[1:].lstrip(" \t\n\r\f")
-    if named := re.match(r"url\s*=\s*", rest, re.I):
-        rest = rest[named.end() :]
-    if rest[:1] in {"'", '"'}:
-        rest = rest[1:].split(rest[0], 1)[0]
-    rest = rest.strip()
-    return rest or None
-
-
-def _refresh_refused(target: str, current: str, visited: list[str], refreshed: bool) -> str | None:
-    """Why a meta refresh from ``current`` to ``target`` is not followed (a permanent failure),
-    or None: a URL that is not http(s), one fetched already (a loop), a second refresh."""
-    try:
-        scheme = urlsplit(target).scheme.lower()
-    except ValueError:
-        scheme = ""
-    if scheme not in {"http", "https"}:
-        return f"meta refresh to a non-http URL: {current} refreshes to {target[:200]!r}"
-    if target in visited:
-        return f"meta refresh loop: {current} refreshes to {target}, already fetched"
-    if refreshed:
-        return f"meta refresh again: {current} refreshes to {target} (veille follows one meta refresh)"
-    return None
-
-
 class Stream:
     """The body of :func:`open_stream`'s response, read as :func:`fetch` reads one: a gzip or
-    deflate body decoded by :class:`_Decoder` (urllib3 reads the identity of ``gzip, identity``
+    deflate body decoded by :class:`Decoder` (urllib3 reads the identity of ``gzip, identity``
     as deflate and fails: the stream was retried as cut), other codings by urllib3."""
 
-    def __init__(self, response: urllib3.BaseHTTPResponse, decoder: _Decoder | None) -> None:
+    def __init__(self, response: urllib3.BaseHTTPResponse, decoder: Decoder | None) -> None:
         self.response = response
         self.status = response.status
         self._decoder = decoder
@@ -729,12 +474,12 @@ def open_stream(
             return
         hdrs = _headers(response)
         codings = content_codings(hdrs.get("content-encoding", ""))
-        if not _Decoder.supported(codings):
-            yield _undecodable(url, url, response.status, hdrs, codings, headers["Accept-Encoding"]), None
+        if not Decoder.supported(codings):
+            yield undecodable(url, url, response.status, hdrs, codings, headers["Accept-Encoding"]), None
             return
         ok = FetchResult(url, url, "ok", response.status, headers=hdrs)
         ok.elapsed_ms = int((time.monotonic() - started) * 1000)
-        yield ok, Stream(response, _Decoder.of(codings))
+        yield ok, Stream(response, Decoder.of(codings))
     finally:
         if response is not None:
             response.close()
@@ -889,14 +634,14 @@ def _read(
             reason=f"content type {ctype} is not one veille reads here",
         ), False
     codings = content_codings(hdrs.get("content-encoding", ""))
-    if not _Decoder.supported(codings):
-        return _undecodable(url, current, status, hdrs, codings, asked), False
+    if not Decoder.supported(codings):
+        return undecodable(url, current, status, hdrs, codings, asked), False
     declared = hdrs.get("content-length", "")
     if declared.isdigit() and int(declared) > cap and not truncate:
         return _too_large(url, current, status, hdrs, cap), False
     body = bytearray()
     complete = True
-    decoder = _Decoder.of(codings)
+    decoder = Decoder.of(codings)
     while True:
         # what has arrived, not a full chunk: a body sent a byte at a time meets the deadline
         left = deadline - time.monotonic()
@@ -933,107 +678,6 @@ def _read(
     return FetchResult(url, current, "ok", status, bytes(body), hdrs), complete
 
 
-#: the first two bytes of every gzip member (RFC 1952)
-GZIP_MAGIC = b"\x1f\x8b"
-
-
-def content_codings(header: str) -> list[str]:
-    """The codings a ``Content-Encoding`` header names, in the order applied, lower case,
-    without ``identity`` (no coding: ``gzip, identity`` is gzip) and empty items."""
-    return [c for c in (part.strip().lower() for part in header.split(",")) if c and c != "identity"]
-
-
-def _undecodable(
-    url: str, current: str, status: int, hdrs: dict[str, str], codings: list[str], asked: str
-) -> FetchResult:
-    """A body in a coding veille cannot decode (brotli, zstd: not installed), sent although the
-    request asked for ``asked`` (its ``Accept-Encoding``: gzip or deflate, identity for a WARC
-    file or range): a permanent failure (the server answers the same way next time), not its
-    compressed bytes stored and extracted as a page, or read as a WARC file."""
-    host = urlsplit(current).netloc
-    reason = (
-        f"unsupported content-encoding: {', '.join(codings)}: {host} compressed its answer in a way "
-        f"veille cannot decode (it asked for {asked})"
-    )
-    return FetchResult(url, current, "error", status, headers=hdrs, error_class=PERMANENT, reason=reason)
-
-
-class _Decoder:
-    """A gzip or deflate body (``Content-Encoding``) decoded here rather than by urllib3, to
-    know whether its compressed stream came whole: urllib3, as zlib, gives what a stream that
-    stops before its end holds as if it were all (a server or proxy that compresses on the fly
-    and fails midway still ends the chunked body properly, or sends the Content-Length of what
-    it sent), and the article was stored with its text cut. Two codings (``deflate, gzip``) are
-    left to urllib3, as one it decodes and veille does not (``br`` with brotli installed); one
-    neither decodes is refused before the body is read (:func:`_undecodable`). Bad data is
-    urllib3's :class:`DecodeError`, as it was (a permanent failure: "body could not be decoded")."""
-
-    ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
-
-    @classmethod
-    def supported(cls, codings: list[str]) -> bool:
-        """Whether veille or urllib3 decodes each of ``codings`` (:func:`content_codings`)."""
-        return all(c in cls.ENCODINGS or c in HTTPResponse.CONTENT_DECODERS for c in codings)
-
-    @classmethod
-    def of(cls, codings: list[str]) -> _Decoder | None:
-        """The decoder for a body in ``codings`` (:func:`content_codings`); None when it is in
-        none, or urllib3 decodes it (two codings, or one veille does not)."""
-        return cls(codings[0]) if len(codings) == 1 and codings[0] in cls.ENCODINGS else None
-
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
-        self._obj = zlib.decompressobj(self.ENCODINGS[encoding])
-        self._received = 0
-        self._raw = False  # "deflate" sent as raw deflate, without zlib's header (urllib3 reads it)
-        self._members = 0  # gzip members after the first (a stream may hold several)
-        self._member_out = 0  # bytes the current member gave
-        self._head = b""  # the first bytes (two at most) of the member after the first in progress
-        self._trailer = False  # data after a whole gzip stream that is no gzip member: ignored
-
-    def decode(self, data: bytes, room: int) -> bytes:
-        """What ``data`` decodes to, at most ``room`` bytes (more means the body is over its
-        cap: what is left is not decoded, a gzip bomb never expands in memory)."""
-        first = self._received == 0
-        self._received += len(data)
-        out = bytearray()
-        while data and not self._trailer and len(out) < room:
-            if self._members and len(self._head) < 2:
-                self._head += data[: 2 - len(self._head)]
-            try:
-                got = self._obj.decompress(data, room - len(out))
-            except zlib.error as exc:
-                if first and not out and self.encoding == "deflate" and not self._raw:
-                    self._raw, self._obj = True, zlib.decompressobj(-zlib.MAX_WBITS)
-                    continue
-                if self._members:  # junk after a whole gzip member, ignored as urllib3 does
-                    self._trailer = True
-                    break
-                raise DecodeError(f"{self.encoding} data is corrupt: {exc}") from exc
-            out += got
-            self._member_out += len(got)
-            data = b""
-            if self._obj.eof and self._obj.unused_data and self.encoding != "deflate":
-                data, self._members, self._member_out = self._obj.unused_data, self._members + 1, 0
-                self._head = b""
-                self._obj = zlib.decompressobj(self.ENCODINGS[self.encoding])
-        return bytes(out)
-
-    def cut_short(self) -> str | None:
-        """Why the body, all of it received, is no whole compressed stream; None when it is (or
-        when what stops early after a whole gzip member starts no member: padding, a zero or a
-        newline too short for zlib to refuse). A member after the first is one from its magic
-        bytes (``1f 8b``, or its ``1f`` alone): one cut before giving a byte is cut all the same."""
-        if self._received == 0 or self._trailer or self._obj.eof:
-            return None
-        if self._members and not self._member_out and not GZIP_MAGIC.startswith(self._head):
-            return None
-        return (
-            f"a {self.encoding} body whose compressed stream stops before its end "
-            f"({self._received} bytes, all that its HTTP framing announced)"
-        )
-
-
 def _challenge(url: str, current: str, status: int, hdrs: dict[str, str], reason: str) -> FetchResult:
     """A challenge page served with a success status: blocked, worth retrying later."""
     return FetchResult(
@@ -1046,7 +690,7 @@ def _peek(response: urllib3.BaseHTTPResponse, limit: int) -> tuple[bytes, bool]:
     whether that was all of it (then the connection can be reused). Decoded as :func:`_read`
     decodes a body (urllib3 reads the identity of ``gzip, identity`` as deflate, fails, and
     the page went unread)."""
-    decoder = _Decoder.of(content_codings(response.headers.get("content-encoding", "")))
+    decoder = Decoder.of(content_codings(response.headers.get("content-encoding", "")))
     try:
         if decoder is None:
             data = response.read(limit + 1)
@@ -1110,36 +754,6 @@ def unreached_kind(exc: BaseException) -> str | None:
     return None
 
 
-DNS, REFUSED, CONNECT_TIMEOUT, NO_ROUTE = "dns", "refused", "connect-timeout", "no-route"
-TLS_TIMEOUT = "tls-timeout"
-#: The ways a fetch fails before reaching a server (:attr:`FetchResult.unreached`, the
-#: ``unreached`` column of ``fetch_log``), and what each says of the host. A TLS handshake
-#: that never completes reached no HTTPS server either: something took the TCP connection (a
-#: captive portal, a filtering proxy or firewall does so for every host) but nothing answered.
-UNREACHED = {
-    DNS: "did not resolve",
-    REFUSED: "refused the connection",
-    CONNECT_TIMEOUT: "took no connection in time",
-    NO_ROUTE: "was unreachable",
-    TLS_TIMEOUT: "accepted the connection but completed no TLS handshake in time",
-}
-
-
-#: A fetch that sent no request at all (:attr:`FetchResult.host` None): its address refused
-#: (``VEILLE_ALLOW_PRIVATE_NETWORK``), robots.txt's rules from the cache disallowing it, or
-#: ``VEILLE_FETCH_DEADLINE`` spent before its request went (waiting for its host's turn: a
-#: per-host or crawl delay). No server was asked, so it says nothing of its host or the network:
-#: not a key of :data:`UNREACHED`, and the offline hints leave it out. NULL in ``fetch_log`` says
-#: a server answered one of the fetch's requests (a redirect's first hop, the robots.txt fetched).
-NOT_SENT = "not-sent"
-
-
-def host_of(url: str) -> str:
-    """The server a URL's fetch goes to, as the offline hint counts hosts: its ``host:port``
-    (lower case, without user info), the same in ``monitors.archive.queue``'s SQL."""
-    return urlsplit(url).netloc.rpartition("@")[2].lower()
-
-
 _NO_ROUTE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
 
 
@@ -1165,65 +779,3 @@ def _too_large(url: str, current: str, status: int, hdrs: dict[str, str], cap: i
         error_class=PERMANENT,
         reason=f"body larger than the {cap} byte cap",
     )
-
-
-class HostThrottle:
-    """Politeness shared by all threads: at most ``per_host`` requests in flight per host, at
-    least ``delay`` seconds between the starts of two requests to the same host and, with
-    ``total``, at most ``total`` requests in flight in all (``VEILLE_CONCURRENCY``).
-
-    The total is counted on requests, not threads: a polling thread that waits for its feed
-    to be parsed holds no request slot, so parsing overlaps with the next requests.
-    """
-
-    def __init__(self, per_host: int, delay: float, total: int = 0) -> None:
-        import threading
-
-        self._per_host = max(1, per_host)
-        self._delay = max(0.0, delay)
-        self._lock = threading.Lock()
-        self._sems: dict[str, threading.BoundedSemaphore] = {}
-        self._next_start: dict[str, float] = {}
-        self._total = threading.BoundedSemaphore(total) if total > 0 else None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> HostThrottle:
-        return cls(settings.per_host_concurrency, settings.per_host_delay, settings.concurrency)
-
-    @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one of the ``total`` request slots (robots.txt fetches, which have no
-        per-host delay of their own)."""
-        if self._total is None:
-            yield
-            return
-        with self._total:
-            yield
-
-    def _host(self, url: str) -> str:
-        return (urlsplit(url).hostname or "").lower()
-
-    def acquire(self, url: str, min_delay: float = 0.0) -> None:
-        import threading
-
-        host = self._host(url)
-        with self._lock:
-            sem = self._sems.setdefault(host, threading.BoundedSemaphore(self._per_host))
-        sem.acquire()
-        delay = max(self._delay, min_delay)
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next_start.get(host, 0.0))
-            self._next_start[host] = start + delay
-        if start > now:
-            time.sleep(start - now)
-        if self._total is not None:
-            self._total.acquire()
-
-    def release(self, url: str) -> None:
-        if self._total is not None:
-            self._total.release()
-        with self._lock:
-            sem = self._sems.get(self._host(url))
-        if sem is not None:
-            sem.release()

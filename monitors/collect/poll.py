@@ -17,21 +17,20 @@ from typing import Any, TypeVar
 from monitors.collect.blocking import BLOCKED
 from monitors.collect.discovery import discover_feeds
 from monitors.collect.feeds import FeedEntry, FeedError
-from monitors.collect.http import (
+from monitors.collect.http import Client, fetch
+from monitors.collect.listing import find_article_links
+from monitors.collect.parsing import parse_feed_pooled, start_parsers
+from monitors.collect.results import (
     FEED_TYPES,
     HTML_TYPES,
     PERMANENT,
     TRANSIENT,
-    Client,
     FetchResult,
-    HostThrottle,
     empty_is_transient,
-    fetch,
 )
-from monitors.collect.listing import find_article_links
-from monitors.collect.parsing import parse_feed_pooled, start_parsers
 from monitors.collect.robots import RobotsCache
 from monitors.collect.sitemaps import SITEMAP_TYPES, SitemapError, SitemapUrl, parse_sitemap
+from monitors.collect.throttle import HostThrottle
 from monitors.dates import FUTURE_SLACK
 from monitors.errors import describe
 from monitors.judge.not_found import soft_404
@@ -97,7 +96,7 @@ class PollOutcome:
 
 def poll_threads(settings: Settings) -> int:
     """Polling threads: one per request slot (``VEILLE_CONCURRENCY``, enforced by
-    :class:`~monitors.collect.http.HostThrottle`) plus half as many again, which parse a feed, read a
+    :class:`~monitors.collect.throttle.HostThrottle`) plus half as many again, which parse a feed, read a
     sitemap or wait for a parse worker while holding no request slot, so the slots stay busy
     with requests. bench/poll.py, alternating runs: first cycle 1.80x-2.34x of the ideal with
     one thread per slot, 1.55x-1.76x with these; more threads did not help in our runs."""

@@ -19,7 +19,9 @@ from urllib.robotparser import RobotFileParser
 from monitors.collect.encoding import decode_utf8_text
 
 if TYPE_CHECKING:
-    from monitors.collect.http import Client, FetchResult, HostThrottle
+    from monitors.collect.http import Client
+    from monitors.collect.results import FetchResult
+    from monitors.collect.throttle import HostThrottle
     from monitors.settings import Settings
 
 UNREACHABLE_TTL = 300.0
@@ -31,7 +33,7 @@ class RobotsVerdict:
     crawl_delay: float = 0.0
     reason: str | None = None
     transient: bool = False  # robots.txt unreachable: try again later
-    unreached: str | None = None  # its fetch reached no server: how (monitors.collect.http.UNREACHED)
+    unreached: str | None = None  # its fetch reached no server: how (monitors.collect.results.UNREACHED)
     #: the URL of the last request robots.txt's fetch sent for this check, None when the rules
     #: came from the cache (or no request went): a request sent now, whose host it tells of
     fetched: str | None = None
@@ -124,7 +126,7 @@ class RobotsCache:
     @staticmethod
     def _rules(result: FetchResult, settings: Settings) -> _Entry:
         """The cache entry a robots.txt fetch's result makes."""
-        from monitors.collect.http import TRANSIENT
+        from monitors.collect.results import TRANSIENT
 
         now = time.monotonic()
         if result.ok:

@@ -16,8 +16,8 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from monitors.collect.codings import GZIP_MAGIC
 from monitors.collect.encoding import to_utf8_xml, xml_declaration_first
-from monitors.collect.http import GZIP_MAGIC
 from monitors.dates import french_date, parse_feed_date, w3c_period
 
 SITEMAP_TYPES = (

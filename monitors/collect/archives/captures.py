@@ -12,7 +12,9 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from monitors.collect.archives.common import WAYBACK, Capture, Sleep, archive_get
 from monitors.collect.archives.wayback import original_of
-from monitors.collect.http import HTML_TYPES, PERMANENT, Client, FetchResult, HostThrottle
+from monitors.collect.http import Client
+from monitors.collect.results import HTML_TYPES, PERMANENT, FetchResult
+from monitors.collect.throttle import HostThrottle
 from monitors.judge.not_found import soft_404
 from monitors.settings import Settings
 

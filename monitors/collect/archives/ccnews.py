@@ -24,15 +24,10 @@ from monitors.collect.archives.common import (
     iso_time,
     ok_or_raise,
 )
-from monitors.collect.http import (
-    GZIP_MAGIC,
-    TRANSIENT,
-    Client,
-    FetchResult,
-    HostThrottle,
-    network_reason,
-    open_stream,
-)
+from monitors.collect.codings import GZIP_MAGIC
+from monitors.collect.http import Client, network_reason, open_stream
+from monitors.collect.results import TRANSIENT, FetchResult
+from monitors.collect.throttle import HostThrottle
 from monitors.errors import describe
 from monitors.settings import Settings
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from monitors.collect.http import TRANSIENT, Client, FetchResult, HostThrottle, empty_is_transient, fetch
+from monitors.collect.http import Client, fetch
+from monitors.collect.results import TRANSIENT, FetchResult, empty_is_transient
+from monitors.collect.throttle import HostThrottle
 from monitors.settings import Settings
 
 WAYBACK = "wayback"

@@ -25,7 +25,9 @@ from monitors.collect.archives.common import (
     ok_or_raise,
     parse_cdx_time,
 )
-from monitors.collect.http import Client, FetchResult, HostThrottle
+from monitors.collect.http import Client
+from monitors.collect.results import FetchResult
+from monitors.collect.throttle import HostThrottle
 from monitors.settings import Settings
 
 

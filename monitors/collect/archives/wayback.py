@@ -23,7 +23,8 @@ from monitors.collect.archives.common import (
     ok_or_raise,
     parse_cdx_time,
 )
-from monitors.collect.http import Client, HostThrottle
+from monitors.collect.http import Client
+from monitors.collect.throttle import HostThrottle
 from monitors.settings import Settings
 
 WAYBACK_FIELDS = ("urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length")

@@ -1,0 +1,113 @@
+"""Content codings (``Content-Encoding``): the codings a header names, veille's own gzip and
+deflate decoder (which tells a compressed stream cut short from a whole one), and the failure
+for a coding veille cannot decode."""
+
+from __future__ import annotations
+
+import zlib
+from urllib.parse import urlsplit
+
+from urllib3.exceptions import DecodeError
+from urllib3.response import HTTPResponse
+
+from monitors.collect.results import PERMANENT, FetchResult
+
+#: the first two bytes of every gzip member (RFC 1952)
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def content_codings(header: str) -> list[str]:
+    """The codings a ``Content-Encoding`` header names, in the order applied, lower case,
+    without ``identity`` (no coding: ``gzip, identity`` is gzip) and empty items."""
+    return [c for c in (part.strip().lower() for part in header.split(",")) if c and c != "identity"]
+
+
+def undecodable(
+    url: str, current: str, status: int, hdrs: dict[str, str], codings: list[str], asked: str
+) -> FetchResult:
+    """A body in a coding veille cannot decode (brotli, zstd: not installed), sent although the
+    request asked for ``asked`` (its ``Accept-Encoding``: gzip or deflate, identity for a WARC
+    file or range): a permanent failure (the server answers the same way next time), not its
+    compressed bytes stored and extracted as a page, or read as a WARC file."""
+    host = urlsplit(current).netloc
+    reason = (
+        f"unsupported content-encoding: {', '.join(codings)}: {host} compressed its answer in a way "
+        f"veille cannot decode (it asked for {asked})"
+    )
+    return FetchResult(url, current, "error", status, headers=hdrs, error_class=PERMANENT, reason=reason)
+
+
+class Decoder:
+    """A gzip or deflate body (``Content-Encoding``) decoded here rather than by urllib3, to
+    know whether its compressed stream came whole: urllib3, as zlib, gives what a stream that
+    stops before its end holds as if it were all (a server or proxy that compresses on the fly
+    and fails midway still ends the chunked body properly, or sends the Content-Length of what
+    it sent), and the article was stored with its text cut. Two codings (``deflate, gzip``) are
+    left to urllib3, as one it decodes and veille does not (``br`` with brotli installed); one
+    neither decodes is refused before the body is read (:func:`undecodable`). Bad data is
+    urllib3's :class:`DecodeError`, as it was (a permanent failure: "body could not be decoded")."""
+
+    ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+    @classmethod
+    def supported(cls, codings: list[str]) -> bool:
+        """Whether veille or urllib3 decodes each of ``codings`` (:func:`content_codings`)."""
+        return all(c in cls.ENCODINGS or c in HTTPResponse.CONTENT_DECODERS for c in codings)
+
+    @classmethod
+    def of(cls, codings: list[str]) -> Decoder | None:
+        """The decoder for a body in ``codings`` (:func:`content_codings`); None when it is in
+        none, or urllib3 decodes it (two codings, or one veille does not)."""
+        return cls(codings[0]) if len(codings) == 1 and codings[0] in cls.ENCODINGS else None
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._obj = zlib.decompressobj(self.ENCODINGS[encoding])
+        self._received = 0
+        self._raw = False  # "deflate" sent as raw deflate, without zlib's header (urllib3 reads it)
+        self._members = 0  # gzip members after the first (a stream may hold several)
+        self._member_out = 0  # bytes the current member gave
+        self._head = b""  # the first bytes (two at most) of the member after the first in progress
+        self._trailer = False  # data after a whole gzip stream that is no gzip member: ignored
+
+    def decode(self, data: bytes, room: int) -> bytes:
+        """What ``data`` decodes to, at most ``room`` bytes (more means the body is over its
+        cap: what is left is not decoded, a gzip bomb never expands in memory)."""
+        first = self._received == 0
+        self._received += len(data)
+        out = bytearray()
+        while data and not self._trailer and len(out) < room:
+            if self._members and len(self._head) < 2:
+                self._head += data[: 2 - len(self._head)]
+            try:
+                got = self._obj.decompress(data, room - len(out))
+            except zlib.error as exc:
+                if first and not out and self.encoding == "deflate" and not self._raw:
+                    self._raw, self._obj = True, zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                if self._members:  # junk after a whole gzip member, ignored as urllib3 does
+                    self._trailer = True
+                    break
+                raise DecodeError(f"{self.encoding} data is corrupt: {exc}") from exc
+            out += got
+            self._member_out += len(got)
+            data = b""
+            if self._obj.eof and self._obj.unused_data and self.encoding != "deflate":
+                data, self._members, self._member_out = self._obj.unused_data, self._members + 1, 0
+                self._head = b""
+                self._obj = zlib.decompressobj(self.ENCODINGS[self.encoding])
+        return bytes(out)
+
+    def cut_short(self) -> str | None:
+        """Why the body, all of it received, is no whole compressed stream; None when it is (or
+        when what stops early after a whole gzip member starts no member: padding, a zero or a
+        newline too short for zlib to refuse). A member after the first is one from its magic
+        bytes (``1f 8b``, or its ``1f`` alone): one cut before giving a byte is cut all the same."""
+        if self._received == 0 or self._trailer or self._obj.eof:
+            return None
+        if self._members and not self._member_out and not GZIP_MAGIC.startswith(self._head):
+            return None
+        return (
+            f"a {self.encoding} body whose compressed stream stops before its end "
+            f"({self._received} bytes, all that its HTTP framing announced)"
+        )

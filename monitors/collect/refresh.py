@@ -1,0 +1,90 @@
+"""An HTML meta refresh read as a browser reads it: where a stub page sends its reader
+(:func:`meta_refresh`), and why one is not followed (:func:`refresh_refused`); :func:`fetch
+<monitors.collect.http.fetch>` follows one, for articles."""
+
+from __future__ import annotations
+
+import re
+from html import unescape as html_unescape
+from urllib.parse import urljoin, urlsplit
+
+from monitors.collect.results import HTML_TYPES, FetchResult
+
+#: The longest meta refresh delay followed, in seconds: a stub's "redirected in 5 seconds";
+#: a page that reloads itself, or goes to the home page, after minutes is a page to read.
+REFRESH_MAX_DELAY = 10.0
+
+
+_REFRESH_HINT = re.compile(rb"http-equiv\s*=\s*[\"']?\s*refresh", re.I)
+
+
+_REFRESH_TAG = re.compile(rb"<meta\b[^>]*?http-equiv\s*=\s*[\"']?\s*refresh\b[^>]*>", re.I)
+
+
+_REFRESH_CONTENT = re.compile(rb"""\scontent\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+
+
+#: what a browser running scripts does not read: comments, and <noscript> (a "please enable
+#: JavaScript" page that a refresh there leads to is no article)
+_NOT_READ = re.compile(rb"<!--.*?-->|<noscript\b.*?</noscript\s*>", re.I | re.S)
+
+
+def meta_refresh(result: FetchResult) -> str | None:
+    """Where an HTML page's ``<meta http-equiv="refresh" content="0; url=...">`` sends a
+    browser (the URL, resolved against the page's), when it does so within
+    :data:`REFRESH_MAX_DELAY` seconds; None for any other page, or a refresh with no URL (a
+    reload). Read as the HTML standard reads ``content``: a delay, then ``;`` or ``,``, an
+    optional ``url=``, the URL, quoted or not."""
+    body = result.content or b""
+    if not result.ok or result.content_type not in {"", *HTML_TYPES} or not _REFRESH_HINT.search(body):
+        return None
+    for tag in _REFRESH_TAG.finditer(_NOT_READ.sub(b"", body)):
+        content = _REFRESH_CONTENT.search(tag.group(0))
+        if content is None:
+            continue
+        raw = next(g for g in content.groups() if g is not None)
+        try:
+            value = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            value = raw.decode("cp1252", "replace")
+        target = _refresh_url(html_unescape(value))
+        if target is not None:
+            try:
+                return urljoin(result.final_url, target)
+            except ValueError:
+                return target  # refused as a malformed URL by the next hop's check
+    return None
+
+
+def _refresh_url(value: str) -> str | None:
+    """The URL of a refresh's ``content`` when its delay is short enough, else None."""
+    m = re.match(r"\s*(\d*)(?:\.[\d.]*)?", value)
+    if m is None or not m.group(0).strip():
+        return None
+    if m.group(1) and int(m.group(1)) > REFRESH_MAX_DELAY:
+        return None
+    rest = value[m.end() :].lstrip(" \t\n\r\f")
+    if rest[:1] in {";", ","}:
+        rest = rest[1:].lstrip(" \t\n\r\f")
+    if named := re.match(r"url\s*=\s*", rest, re.I):
+        rest = rest[named.end() :]
+    if rest[:1] in {"'", '"'}:
+        rest = rest[1:].split(rest[0], 1)[0]
+    rest = rest.strip()
+    return rest or None
+
+
+def refresh_refused(target: str, current: str, visited: list[str], refreshed: bool) -> str | None:
+    """Why a meta refresh from ``current`` to ``target`` is not followed (a permanent failure),
+    or None: a URL that is not http(s), one fetched already (a loop), a second refresh."""
+    try:
+        scheme = urlsplit(target).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme not in {"http", "https"}:
+        return f"meta refresh to a non-http URL: {current} refreshes to {target[:200]!r}"
+    if target in visited:
+        return f"meta refresh loop: {current} refreshes to {target}, already fetched"
+    if refreshed:
+        return f"meta refresh again: {current} refreshes to {target} (veille follows one meta refresh)"
+    return None

@@ -1,0 +1,97 @@
+"""Politeness: requests in flight per host and in all, and the delay between two starts on a
+host (:class:`HostThrottle`), and a server's ``Retry-After`` read as the seconds to wait."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from monitors.settings import Settings
+
+#: the longest ``Retry-After`` honoured, in seconds: a day, the longest poll interval's default
+#: (``VEILLE_MAX_POLL_INTERVAL``); a longer one is taken as a day
+MAX_RETRY_AFTER = 86400.0
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), at most
+    :data:`MAX_RETRY_AFTER`: a server's misprint (milliseconds, a timestamp, twenty digits)
+    neither puts a page or a source to sleep for years nor overflows the date of its next try."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), MAX_RETRY_AFTER)
+
+
+class HostThrottle:
+    """Politeness shared by all threads: at most ``per_host`` requests in flight per host, at
+    least ``delay`` seconds between the starts of two requests to the same host and, with
+    ``total``, at most ``total`` requests in flight in all (``VEILLE_CONCURRENCY``).
+
+    The total is counted on requests, not threads: a polling thread that waits for its feed
+    to be parsed holds no request slot, so parsing overlaps with the next requests.
+    """
+
+    def __init__(self, per_host: int, delay: float, total: int = 0) -> None:
+        import threading
+
+        self._per_host = max(1, per_host)
+        self._delay = max(0.0, delay)
+        self._lock = threading.Lock()
+        self._sems: dict[str, threading.BoundedSemaphore] = {}
+        self._next_start: dict[str, float] = {}
+        self._total = threading.BoundedSemaphore(total) if total > 0 else None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HostThrottle:
+        return cls(settings.per_host_concurrency, settings.per_host_delay, settings.concurrency)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the ``total`` request slots (robots.txt fetches, which have no
+        per-host delay of their own)."""
+        if self._total is None:
+            yield
+            return
+        with self._total:
+            yield
+
+    def _host(self, url: str) -> str:
+        return (urlsplit(url).hostname or "").lower()
+
+    def acquire(self, url: str, min_delay: float = 0.0) -> None:
+        import threading
+
+        host = self._host(url)
+        with self._lock:
+            sem = self._sems.setdefault(host, threading.BoundedSemaphore(self._per_host))
+        sem.acquire()
+        delay = max(self._delay, min_delay)
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start.get(host, 0.0))
+            self._next_start[host] = start + delay
+        if start > now:
+            time.sleep(start - now)
+        if self._total is not None:
+            self._total.acquire()
+
+    def release(self, url: str) -> None:
+        if self._total is not None:
+            self._total.release()
+        with self._lock:
+            sem = self._sems.get(self._host(url))
+        if sem is not None:
+            sem.release()
