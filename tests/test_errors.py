@@ -13,9 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from urllib3.exceptions import ProtocolError, SSLError
 
 from monitors.archive.models import FetchLog, QueuedUrl, Source
-from monitors.collect.http import make_client
+from monitors.collect.http import make_client, network_reason
 from monitors.errors import LIMIT, describe, said
 from monitors.settings import Settings
 from tests.site import LocalSite, rss_feed
@@ -113,6 +114,23 @@ def test_an_exception_that_says_nothing_is_described_by_what_it_came_from(
     with pytest.raises(Exception) as caught:
         raising()
     assert describe(caught.value) == described
+
+
+@pytest.mark.parametrize(
+    ("exc", "starts"),
+    [
+        (SSLError("certificate verify failed\n" + "detail " * 3000), "TLS error with example.org: cert"),
+        (ProtocolError("Connection aborted.\n" + "x" * 20000), "network: Connection aborted."),
+        (ProtocolError(), "network: ProtocolError"),
+    ],
+)
+def test_a_network_failure_is_one_bounded_line_whatever_its_message(exc: Exception, starts: str) -> None:
+    """The reason a fetch_log row gets for a network failure (monitors.collect.http), as the
+    reasons made by monitors.errors: one line, its first, bounded; an SSL or proxy error may
+    run to several lines and kilobytes."""
+    reason = network_reason(exc, "https://example.org/a")
+    assert reason.startswith(starts)
+    assert "\n" not in reason and len(reason) <= LIMIT + len("TLS error with example.org: ")
 
 
 def test_a_page_whose_parser_fails_with_no_message_has_no_dangling_colon(

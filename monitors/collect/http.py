@@ -63,6 +63,7 @@ from monitors.collect.results import (
     accepted_type,
 )
 from monitors.collect.throttle import HostThrottle, parse_retry_after
+from monitors.errors import said
 from monitors.settings import Settings
 
 if TYPE_CHECKING:
@@ -544,7 +545,7 @@ def _failure(url: str, current: str, exc: Exception) -> FetchResult:
         reason = f"timeout: {what} {host}"
         return FetchResult(url, current, "error", error_class=TRANSIENT, reason=reason, unreached=unreached)
     if isinstance(exc, LocationValueError):
-        return FetchResult(url, current, "error", error_class=PERMANENT, reason=f"invalid URL: {exc}")
+        return FetchResult(url, current, "error", error_class=PERMANENT, reason=f"invalid URL: {said(exc)}")
     if isinstance(exc, DecodeError):
         reason = f"body could not be decoded: {_describe(exc)}"
         return FetchResult(url, current, "error", error_class=PERMANENT, reason=reason)
@@ -714,9 +715,9 @@ def _socket_timeout(response: urllib3.BaseHTTPResponse, seconds: float) -> None:
 
 def _describe(exc: BaseException) -> str:
     """An exception as a reason: its message, without urllib3's object addresses and
-    connection prefixes (``HTTPConnection(host='x', port=80): ``)."""
-    text = str(exc) or type(exc).__name__
-    text = re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>: ", "", text)
+    connection prefixes (``HTTPConnection(host='x', port=80): ``), in one bounded line
+    (:func:`monitors.errors.said`: an SSL or proxy error may run to several lines)."""
+    text = re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>: ", "", said(exc))
     return re.sub(r"^\w*Connection(?:Pool)?\(host='[^']*', port=\d+\): ", "", text)
 
 

@@ -15,6 +15,7 @@ from monitors.collect.archives.wayback import original_of
 from monitors.collect.http import Client
 from monitors.collect.results import HTML_TYPES, PERMANENT, FetchResult
 from monitors.collect.throttle import HostThrottle
+from monitors.errors import describe
 from monitors.judge.not_found import soft_404
 from monitors.settings import Settings
 
@@ -104,7 +105,7 @@ def _warc_record(
         declared = record.http_headers.get_header("Content-Length")
         payload = record.content_stream().read()
     except (ArchiveLoadFailed, Exception) as exc:  # noqa: BLE001 - zlib.error, EOF: this record only
-        return _error(result, f"truncated or corrupt WARC record: {type(exc).__name__}: {exc}")
+        return _error(result, f"truncated or corrupt WARC record: {describe(exc)}")
     result.status = status
     result.headers = {"content-type": ctype} if ctype else {}
     if 300 <= status < 400:
