@@ -2,7 +2,7 @@
 
 Builds one HTML page per seed text (article paragraphs wrapped in nav/footer chrome), then, in
 the same run and with repetitions, times trafilatura.bare_extraction as the pipeline calls it
-(monitors/judge/extract.py: TRAFILATURA_OPTIONS) and detect_language + score_relevance as
+(monitors/judge/extract.py: TRAFILATURA_OPTIONS) and detect_language + score_topics as
 monitors/ingest.py calls them (extracted text, title and description). Prints medians per
 article and the ratio; the target is scoring + language <= 15% of extraction.
 
@@ -36,7 +36,7 @@ from bench.arguments import positive_float, positive_int  # noqa: E402
 from monitors.judge.extract import TRAFILATURA_OPTIONS, Extracted, extract_article  # noqa: E402
 from monitors.judge.extract_eval import shared_corpus_dir  # noqa: E402
 from monitors.judge.language import NGRAM_SUMS, detect_language  # noqa: E402
-from monitors.judge.relevance import score_relevance  # noqa: E402
+from monitors.judge.relevance import score_topics  # noqa: E402
 from monitors.judge.topic import Topic  # noqa: E402
 from monitors.judge.topic_set import load_topics  # noqa: E402
 
@@ -144,9 +144,8 @@ def slug_url(name: str) -> str:
 
 def score_all(topics: list[Topic], art: Extracted, url: str) -> None:
     """Relevance of an extracted article against every active topic, with the page's URL (what
-    the pipeline does per page)."""
-    for t in topics:
-        score_relevance(t, art.text, title=art.title, description=art.description, url=url)
+    the pipeline does per page: ``score_topics``)."""
+    score_topics(topics, art.text, title=art.title, description=art.description, url=url)
 
 
 def corpus_ratio(paths: list[Path], topic: list[Topic], repeat: int) -> float:

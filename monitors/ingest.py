@@ -26,7 +26,7 @@ from monitors.group.urls import canonicalize_url
 from monitors.judge.boilerplate import SiteProfile, site_of
 from monitors.judge.extract import Extracted, ExtractionError, extract_article
 from monitors.judge.language import detect_language, normalize_declared_language
-from monitors.judge.relevance import score_relevance, topic_row
+from monitors.judge.relevance import score_topics, topic_row
 from monitors.judge.topic import Topic
 from monitors.settings import Settings
 from monitors.workers import Shared, WorkerDied, WorkerResultError, WorkerTimeout, get_pool
@@ -325,25 +325,19 @@ def _analysed(
     )
     evidence = _date_evidence(extracted, item.feed_published_at, published)
     day = article_day(published)
-    rel_result = score_relevance(
-        topic, extracted.text, title=title, description=extracted.description, published_at=day, url=canonical
+    # the run's topic and every other active topic, scored in one go (the text folded and
+    # scanned once for all of them)
+    others = [t for t in topics if not (t.name == topic.name and t.version == topic.version)]
+    rel_result, *other_results = score_topics(
+        [topic, *others],
+        extracted.text,
+        title=title,
+        description=extracted.description,
+        published_at=day,
+        url=canonical,
     )
-    topic_scores = [
-        topic_row(
-            t,
-            rel_result
-            if t.name == topic.name and t.version == topic.version
-            else score_relevance(
-                t,
-                extracted.text,
-                title=title,
-                description=extracted.description,
-                published_at=day,
-                url=canonical,
-            ),
-        )
-        for t in topics
-    ]
+    result_of = dict(zip(map(id, others), other_results, strict=True))
+    topic_scores = [topic_row(t, result_of.get(id(t), rel_result)) for t in topics]
     hashed, sig = fingerprint(extracted.text)
     declared, declared_source = pick_declared_language(extracted.declared_language, item.feed_language)
     return ArticleData(

@@ -15,9 +15,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import compress, count
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 
 from monitors.judge.textfold import BREAK_SEPARATOR, SENTENCE_BREAK, fold
+
+#: a scan's matches: piece -> owner -> [(first token, count)]
+Hits = dict[int, dict[int, list[tuple[int, int]]]]
 
 
 def _pattern_regex(pattern: str, case_sensitive: bool) -> str:
@@ -98,6 +101,8 @@ class Proximity:
 class _Pattern:
     owner: int
     rank: int  # order among its owner's alternatives: the regex tries longer ones first
+    part: int  # the matcher it came from, in a union (``Matcher.union``); 0 otherwise
+    local: int  # its owner id in that matcher
     tokens: tuple[bytes, ...]
     prefix_last: bool  # trailing "*": the last token is a prefix
     cased: bool
@@ -135,12 +140,36 @@ class Matcher:
         # head has): a token looks at the few whose head it may start with, not all of them
         self.head_of = itemgetter(slice(0, 0))
         self.by_head: dict[bytes, list[tuple[bytes, _Pattern]]] = {}
+        # a space then a token starting with one of the prefixes (``_starts_regex``), or None
+        self.prefixed_re: re.Pattern[bytes] | None = None
         self.owners = 0
+        # the pattern sets as added, for ``union``; parts: the matchers a union was made of
+        self.sets: list[tuple[tuple[str, ...], bool, tuple[str, ...]]] = []
+        self.parts = 1
+        self._local = 0  # the next owner id within the current part
+
+    @classmethod
+    def union(cls, matchers: Iterable[Matcher]) -> Matcher:
+        """One matcher holding every pattern set of ``matchers`` (part k: the k-th), so one
+        ``scan_tokens`` finds every topic's matches in an article: its tokens are split, and
+        the tokens that start a pattern of several topics visited, once."""
+        merged = cls()
+        merged.parts = 0
+        for matcher in matchers:
+            merged.parts += 1
+            merged._local = 0
+            for patterns, case_sensitive, not_after in matcher.sets:
+                merged.add(patterns, case_sensitive, not_after)
+        merged.parts = max(merged.parts, 1)
+        return merged
 
     def add(self, patterns: Iterable[str], case_sensitive: bool, not_after: Iterable[str] = ()) -> int:
-        """Register a pattern set; returns its owner id."""
-        owner = self.owners
+        """Register a pattern set; returns its owner id (within its part, in a union)."""
+        patterns, not_after = tuple(patterns), tuple(not_after)
+        self.sets.append((patterns, case_sensitive, not_after))
+        owner, local, part = self.owners, self._local, max(self.parts - 1, 0)
         self.owners += 1
+        self._local += 1
         guards = frozenset(t.encode() for t in not_after)
         entries = []
         for raw in patterns:
@@ -151,7 +180,7 @@ class Matcher:
             entries.append((regex_len, tokens, wildcard))
         entries.sort(key=lambda e: e[0], reverse=True)  # stable, as compile_patterns's sort
         for rank, (_, tokens, wildcard) in enumerate(entries):
-            pattern = _Pattern(owner, rank, tokens, wildcard, case_sensitive, guards)
+            pattern = _Pattern(owner, rank, part, local, tokens, wildcard, case_sensitive, guards)
             path = [t.lower() for t in tokens]
             node = self.root
             for token in path[:-1] if wildcard else path:
@@ -165,13 +194,20 @@ class Matcher:
                     self.by_head = {}
                     for head, p in self.root.prefix_ends:
                         self.by_head.setdefault(head[:shortest], []).append((head, p))
+                    self.prefixed_re = re.compile(b" " + _starts_regex(self.prefixes))
             else:
                 node.ends.append(pattern)  # owners are added in increasing order, ranks too
         self.first.update(self.root.children)
-        return owner
+        return local
 
-    def scan(self, run: bytes) -> dict[int, dict[int, list[tuple[int, int]]]]:
+    def scan(self, run: bytes) -> Hits:
         """Matches in a folded, case-kept run of tokens (``fold_article``): piece -> owner ->
+        [(first token, count)] (of the first part, in a union: ``scan_tokens``)."""
+        return self.scan_tokens(run_tokens(run), run)[0]
+
+    def scan_tokens(self, lower: list[bytes], run: bytes) -> list[Hits]:
+        """Matches in a folded, case-kept run of tokens (``fold_article``), given its lower-case
+        tokens (``run_tokens``), per part (one, unless a ``union``): piece -> owner ->
         [(first token, count)].
 
         Pieces (sentences, or the title) are separated by ``SENTENCE_BREAK`` tokens and numbered
@@ -181,28 +217,14 @@ class Matcher:
         case-kept tokens are split out only for the pieces where a case-sensitive pattern or
         guard needs them.
         """
-        lower_run = run.lower()
-        lower = lower_run.split()
-        if not lower or lower[-1] != SENTENCE_BREAK:  # a final break: walks stop before the end
-            lower.append(SENTENCE_BREAK)
-        first, prefixes = self.first, self.prefixes
-        starts: Iterable[int] = compress(count(), map(first.__contains__, lower))
-        # the tokens a one-token prefix pattern may start: their first bytes are a head's (C-level)
-        prefixed = (
-            [
-                i
-                for i in compress(count(), map(self.by_head.__contains__, map(self.head_of, lower)))
-                if lower[i].startswith(prefixes)
-            ]
-            if prefixes
-            else []
-        )
+        first = self.first
+        starts: Iterable[int] = compress(count(), map(first.get, lower))
+        # the tokens a one-token prefix pattern may start
+        prefixed = self._prefixed(lower) if self.prefixed_re is not None else set()
         if prefixed:
             starts = sorted({*starts, *prefixed})
-        else:
-            prefixes = ()
-        pieces: dict[int, dict[int, list[tuple[int, int]]]] = {}
-        hits: dict[int, list[tuple[int, int]]] = {}
+        out: list[Hits] = [{} for _ in range(self.parts)]
+        found: list[dict[int, list[tuple[int, int]]] | None] = [None] * self.parts  # this piece's
         next_free: dict[int, int] = {}
         breaks: list[int] = []  # positions of the break tokens so far: token i is in piece len(breaks)
         piece = -1
@@ -218,14 +240,14 @@ class Matcher:
                 node is not None
                 and lower[i + 1] not in node.children
                 and not node.prefix_ends
-                and not (prefixes and lower[i].startswith(prefixes))
+                and i not in prefixed
             ):
                 # the common case: a one-token match, or none ("la" not followed by "france")
                 candidates = node.ends
             else:  # the trie walk from token i: every pattern that ends along it, in match order
                 candidates = []
-                token = lower[i]
-                if prefixes and token.startswith(prefixes):
+                if i in prefixed:
+                    token = lower[i]
                     heads = self.by_head.get(self.head_of(token), ())
                     candidates.extend(p for head, p in heads if token.startswith(head))
                 j = i + 1
@@ -259,12 +281,62 @@ class Matcher:
                 next_free[owner] = i + len(p.tokens)
                 if piece != len(breaks):
                     piece = len(breaks)
-                    hits = pieces[piece] = {}
-                if owner in hits:
-                    hits[owner].append((i, len(p.tokens)))
+                    found = [None] * self.parts
+                hits = found[p.part]
+                if hits is None:
+                    hits = found[p.part] = out[p.part][piece] = {}
+                if p.local in hits:
+                    hits[p.local].append((i, len(p.tokens)))
                 else:
-                    hits[owner] = [(i, len(p.tokens))]
-        return pieces
+                    hits[p.local] = [(i, len(p.tokens))]
+        return out
+
+    def _prefixed(self, lower: list[bytes]) -> set[int]:
+        """Positions of the tokens that start with a one-token prefix pattern's head ("europ*"):
+        one regex search over the tokens joined by single spaces (the heads as a trie, so each
+        token start costs a few byte tests), each match's position counted in spaces."""
+        assert self.prefixed_re is not None
+        joined = b" " + b" ".join(lower)
+        found: set[int] = set()
+        index, counted = -1, 0  # the token the space at counted - 1 starts
+        spaces = joined.count
+        for start in map(_match_start, self.prefixed_re.finditer(joined)):
+            index += spaces(b" ", counted, start + 1)
+            counted = start + 1
+            found.add(index)
+        return found
+
+
+_match_start = methodcaller("start")
+_Trie = dict[int, "_Trie"]  # byte -> the rest; -1: a head ends here
+
+
+def _starts_regex(heads: Iterable[bytes]) -> bytes:
+    """A regex matching the bytes that start with one of ``heads``, written as their trie
+    ("c(?:op2|hin)"): the regex engine then tests a few bytes per position, not every head."""
+    trie: _Trie = {}
+    for head in heads:
+        node = trie
+        for byte in head:
+            node = node.setdefault(byte, {})
+        node[-1] = {}  # a head ends here: longer ones add nothing to "starts with"
+
+    def alternation(node: _Trie) -> bytes:
+        if -1 in node:
+            return b""
+        branches = [re.escape(bytes([byte])) + alternation(child) for byte, child in sorted(node.items())]
+        return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+
+    return alternation(trie)
+
+
+def run_tokens(run: bytes) -> list[bytes]:
+    """The lower-case tokens of a folded run (``fold_article``), ending with a break: what
+    ``Matcher.scan_tokens`` reads, split once per article for every topic's matcher."""
+    lower = run.lower().split()
+    if not lower or lower[-1] != SENTENCE_BREAK:  # a final break: walks stop before the end
+        lower.append(SENTENCE_BREAK)
+    return lower
 
 
 def _pattern_order(p: _Pattern) -> tuple[int, int]:

@@ -17,16 +17,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from monitors.group.copies import INVISIBLE
 from monitors.judge.days import day_named_in, parse_published
 from monitors.judge.learned import dense_features, model_text
-from monitors.judge.matcher import Proximity, Term, near
+from monitors.judge.matcher import Hits, Matcher, Proximity, Term, near, run_tokens
 from monitors.judge.textfold import BREAK_SEPARATOR, ends_within, fold, fold_article, sentence_at
 from monitors.judge.topic import URL_ZONE, Topic
 
@@ -263,6 +264,55 @@ def _visible(value: str) -> str:
     return _INVISIBLE_RE.sub("", value)
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedText:
+    """What scoring reads of an article whatever the topic, made once per article
+    (``prepare_text``): its visible parts, their folded run and its lower-case tokens."""
+
+    text: str
+    title: str
+    description: str
+    run: bytes  # ``fold_article``'s run, its first text piece and the text's sentence ends
+    first_text: int
+    text_ends: int
+    tokens: list[bytes]  # ``run_tokens(run)``
+
+
+def prepare_text(text: str | None, title: str | None = None, description: str | None = None) -> PreparedText:
+    """The topic-independent part of scoring an article: invisible characters removed, parts
+    folded into one run (``fold_article``), its tokens split (``run_tokens``)."""
+    text = _visible(text or "")
+    title = _visible(title or "").strip()
+    description = _visible(description or "").strip()
+    run, first_text, text_ends = fold_article(title, description, text)
+    return PreparedText(text, title, description, run, first_text, text_ends, run_tokens(run))
+
+
+@lru_cache(maxsize=8)
+def _union(matchers: tuple[Matcher, ...]) -> Matcher:
+    """The topics' matchers as one (``Matcher.union``), built once per set of topics."""
+    return Matcher.union(matchers)
+
+
+def score_topics(
+    topics: Sequence[Topic],
+    text: str,
+    title: str | None = None,
+    description: str | None = None,
+    published_at: date | None = None,
+    url: str | None = None,
+) -> list[RelevanceResult]:
+    """``score_relevance`` of one article for each of ``topics``, in their order, with the same
+    results: the article is folded, split and scanned once for all of them (one scan of the
+    union of their matchers), the part that depends on the text alone done once."""
+    prepared = prepare_text(text, title, description)
+    if len(topics) == 1:
+        return [_score(topics[0], prepared, published_at, url)]
+    matcher = _union(tuple(t.matcher for t in topics))
+    parts = matcher.scan_tokens(prepared.tokens, prepared.run)
+    return [_score(t, prepared, published_at, url, hits) for t, hits in zip(topics, parts, strict=True)]
+
+
 def score_relevance(
     topic: Topic,
     text: str,
@@ -279,14 +329,25 @@ def score_relevance(
     anchor's damps the score; so does a publication date outside the topic's active period.
     The URL's path words (``url_words``) are a weak zone of their own (``[zones] url``; 0, the
     default, leaves them out): the page's address says what the page is about, also for a
-    paragraph read without its title.
+    paragraph read without its title. Several topics: ``score_topics``.
     """
-    text = _visible(text or "")
-    title = _visible(title or "").strip()
-    description = _visible(description or "").strip()
+    return _score(topic, prepare_text(text, title, description), published_at, url)
 
-    run, first_text, text_ends = fold_article(title, description, text)
-    zoned = list(topic.matcher.scan(run).items())
+
+def _score(
+    topic: Topic,
+    prepared: PreparedText,
+    published_at: date | None,
+    url: str | None,
+    scanned: Hits | None = None,
+) -> RelevanceResult:
+    """``score_relevance`` of a prepared article; ``scanned``: its matches by the topic's matcher
+    when already scanned (``score_topics``)."""
+    text, title, description = prepared.text, prepared.title, prepared.description
+    first_text, text_ends = prepared.first_text, prepared.text_ends
+    if scanned is None:
+        scanned = topic.matcher.scan_tokens(prepared.tokens, prepared.run)[0]
+    zoned = list(scanned.items())
     # the URL stands in for a missing title: a slug is made from the title, so with one it says
     # nothing more
     address = url_words(url, topic) if url and not title and topic.zone_weights[URL_ZONE] > 0 else ""
@@ -320,6 +381,7 @@ def score_relevance(
         inside = False
     best: tuple[float, int] = (0.0, -1)
     plan = topic.plan
+    prox_lefts = topic.prox_lefts
     for piece, hits in zoned:
         if piece < 0:
             zone = URL_ZONE
@@ -362,12 +424,12 @@ def score_relevance(
                     b = _in_background(found, hits[bg_owner], bg_window)
                     if b:
                         case_background[name] = case_background.get(name, 0) + b
-        for prox in topic.proximities:
+        for left, right, prox in topic.prox_sides if not prox_lefts.isdisjoint(hits) else ():
             if (
-                prox.left_owner in hits
-                and prox.right_owner in hits
+                left in hits
+                and right in hits
                 and (piece >= 0 or prox.group in topic.url_groups)
-                and near(hits[prox.left_owner], hits[prox.right_owner], prox.window)
+                and near(hits[left], hits[right], prox.window)
             ):
                 if piece < 0:
                     url_named.add(prox.group)
@@ -377,7 +439,7 @@ def score_relevance(
                     piece >= 0
                     and bg_owner in hits
                     and prox.group in anchors
-                    and _in_background(hits[prox.left_owner], hits[bg_owner], bg_window)
+                    and _in_background(hits[left], hits[bg_owner], bg_window)
                 ):
                     background[prox.name] = background.get(prox.name, 0) + 1
                 sentence_score += prox.weight

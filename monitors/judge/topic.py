@@ -113,6 +113,10 @@ class Topic:
     plan: Mapping[int, tuple[tuple[tuple[str, str, float, int], ...], tuple[str, ...]]] = field(
         init=False, compare=False, repr=False
     )
+    # the proximities with their sides' owners, in topic order, and the left sides' owners: a
+    # piece holding none of those is not looked at for ties
+    prox_sides: tuple[tuple[int, int, Proximity], ...] = field(init=False, compare=False, repr=False)
+    prox_lefts: frozenset[int] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         owners = [t.owner for t in self.terms]
@@ -126,6 +130,9 @@ class Topic:
             terms, cases = plan.get(c.owner, ((), ()))
             plan[c.owner] = (terms, (*cases, c.name))
         object.__setattr__(self, "plan", plan)
+        sides = tuple((p.left_owner, p.right_owner, p) for p in self.proximities)
+        object.__setattr__(self, "prox_sides", sides)
+        object.__setattr__(self, "prox_lefts", frozenset(p.left_owner for p in self.proximities))
 
 
 def load_topic(path: str | Path | None = None) -> Topic:
