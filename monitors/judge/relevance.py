@@ -258,8 +258,11 @@ _INVISIBLE_RE = re.compile("[" + INVISIBLE + "]")
 
 
 def _visible(value: str) -> str:
-    """``value`` without :data:`_INVISIBLE_RE`'s characters (ASCII text is left as it is)."""
-    if value.isascii() or not _INVISIBLE_RE.search(value):
+    """``value`` without :data:`_INVISIBLE_RE`'s characters (ASCII text is left as it is).
+
+    Each is looked for with ``in`` (memchr-fast): searching the class with the regex took
+    about 30 times as long on an article."""
+    if value.isascii() or not any(ch in value for ch in INVISIBLE):
         return value
     return _INVISIBLE_RE.sub("", value)
 
