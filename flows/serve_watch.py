@@ -31,7 +31,7 @@ PROBE_SECONDS = 5.0
 
 
 class OwnServer(Protocol):
-    """The Prefect server `veille serve` started (:func:`flows.commands.serve.start_prefect_server`)."""
+    """The Prefect server `veille serve` started (:func:`flows.prefect_server.start_prefect_server`)."""
 
     restarted: bool
 

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from flows.commands.serve import SERVE_LOCK
+from flows.serve_locks import SERVE_LOCK
 from tests.prefect_api import ask
 from tests.site import LocalSite, seed_site, write_sources
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
@@ -278,6 +278,7 @@ def test_a_refused_serve_lets_go_of_the_prefect_home_lock(
     database's advisory lock after it took its PREFECT_HOME's: it lets go of that one too
     (before, it stayed held by the process that had been refused)."""
     import flows.commands.serve
+    import flows.serve_locks
     from flows.cli import main
 
     def started(*args: object, **kwargs: object) -> None:
@@ -292,7 +293,7 @@ def test_a_refused_serve_lets_go_of_the_prefect_home_lock(
         other.execute(sa.text("SELECT pg_advisory_unlock(:c, :o)"), {"c": SERVE_LOCK[0], "o": SERVE_LOCK[1]})
         other.commit()
     assert "already serves the database" in capsys.readouterr().err
-    assert flows.commands.serve._HELD == []
+    assert flows.serve_locks._HELD == []
     with open(home / "veille-serve.lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError while still held
 
@@ -525,8 +526,8 @@ def test_a_deployment_without_a_database_tag_is_taken_over_only_when_no_runner_s
     says so (the names returned). Before, both were taken over without a word."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.commands.serve import ServedElsewhere, check_not_served_elsewhere
     from flows.deployments import build_deployments
+    from flows.serve_claims import ServedElsewhere, check_not_served_elsewhere
 
     api_url = users_prefect_server
     made = _deploy_by_hand(api_url, "poll-and-ingest")

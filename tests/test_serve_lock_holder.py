@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from flows.commands.serve import (
+from flows.serve_locks import (
     SERVE_LOCK,
     AlreadyServing,
     hold_serve_locks,

@@ -28,7 +28,7 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
-from flows.commands.serve import SERVE_LOCK
+from flows.serve_locks import SERVE_LOCK
 from tests.site import LocalSite, seed_site
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
     _data_dir,

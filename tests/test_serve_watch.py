@@ -147,14 +147,14 @@ def served_here() -> Iterator[None]:
     turns off as it stops) is undone after."""
     import logging
 
-    from flows.commands import serve
+    from flows import serve_stop
 
     try:
         yield
     finally:
         logging.disable(logging.NOTSET)
-        serve._RUNNERS.clear()
-        serve._SERVED.clear()
+        serve_stop.RUNNERS.clear()
+        serve_stop.SERVED.clear()
 
 
 def _runner_starting_on(api_url: str, watch: Watch) -> int:

@@ -1,0 +1,88 @@
+"""The scheduled runs that came due while no `veille serve` served its deployments (it was killed,
+its Prefect server went away, the machine slept): deleted as `veille serve` starts again, before
+its runner meets them (:func:`remove_stale_runs`), and said in one line (:func:`stale_runs_line`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Seconds past its time after which a scheduled run that no runner started is stale
+#: (:func:`remove_stale_runs`): two polls of a runner (``PREFECT_RUNNER_POLL_FREQUENCY``, 10 s)
+#: and then some, so that a run that just came due as veille serve starts still runs.
+STALE_AFTER_SECONDS = 60.0
+
+
+def remove_stale_runs(served: dict[str, Any]) -> dict[str, int]:
+    """Delete the runs the Prefect server's scheduler made for the ``served`` deployments
+    ("flow/deployment": id) that came due more than :data:`STALE_AFTER_SECONDS` ago and that
+    no runner started: those of the time no veille serve served them (it was killed, its
+    server went away, the machine slept); how many, by deployment, those with none left out.
+    Registering a deployment deletes only its future scheduled runs, and a runner asks for
+    every run scheduled before now: it would start the oldest (a maintenance at the wrong
+    hour, an old cycle) and each of the others would end Cancelled by the deployment's
+    concurrency limit, a burst of them in the UI. Deleted, not marked Cancelled: they are the
+    scheduler's forecasts, which Prefect itself deletes when a schedule is paused or changed,
+    and nothing was cancelled; a gap in the runs' timeline is what happened. Runs made by
+    hand (``prefect deployment run``, the UI's Quick run) are left: someone asked for them."""
+    from datetime import UTC, datetime, timedelta
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterNextScheduledStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    # a datetime, which the filter takes (typed as Prefect's own DateTime, deprecated on 3.11)
+    before: Any = datetime.now(UTC) - timedelta(seconds=STALE_AFTER_SECONDS)
+    removed: dict[str, int] = {}
+    with get_client(sync_client=True) as client:
+        for name, deployment_id in served.items():
+            kept = 0  # the runs made by hand among those read, read again from the next page on
+            while True:
+                found = client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(
+                        deployment_id=FlowRunFilterDeploymentId(any_=[deployment_id]),
+                        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+                        next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=before),
+                    ),
+                    sort=FlowRunSort.NEXT_SCHEDULED_START_TIME_ASC,
+                    limit=STALE_PAGE,
+                    offset=kept,
+                )
+                stale = [
+                    run
+                    for run in found
+                    if run.auto_scheduled
+                    and run.run_count == 0
+                    and (run.state is None or run.state.name != "AwaitingConcurrencySlot")
+                ]
+                for run in stale:
+                    client.delete_flow_run(run.id)
+                if stale:
+                    removed[name] = removed.get(name, 0) + len(stale)
+                kept += len(found) - len(stale)
+                if len(found) < STALE_PAGE:
+                    break
+    return removed
+
+
+#: Runs read at a time by :func:`remove_stale_runs` (a week away, every 10 minutes: a thousand).
+STALE_PAGE = 200
+
+
+def stale_runs_line(removed: dict[str, int]) -> str:
+    """The line saying how many runs :func:`remove_stale_runs` deleted, of which deployments."""
+    counts = ", ".join(
+        f"{count} of {name}" if i else f"{count} run{'s' if count > 1 else ''} of {name}"
+        for i, (name, count) in enumerate(removed.items())
+    )
+    return (
+        f"veille serve: deleted {counts}, scheduled while no veille serve ran them and due more than"
+        f" {STALE_AFTER_SECONDS:.0f} s ago: the next runs follow the schedule (runs made by hand are kept)"
+    )
