@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from urllib3.exceptions import ProtocolError, SSLError
 
 from monitors.archive.models import FetchLog, QueuedUrl, Source
-from monitors.collect.http import make_client, network_reason
+from monitors.collect.failures import network_reason
+from monitors.collect.http import make_client
 from monitors.errors import LIMIT, describe, said
 from monitors.settings import Settings
 from tests.site import LocalSite, rss_feed

@@ -21,7 +21,8 @@ from urllib3.exceptions import NewConnectionError
 
 from flows.outcome import Fetch, judge_ingest, judge_run, nothing_to_do, offline_hint
 from monitors.archive.queue import Waiting
-from monitors.collect.http import Client, fetch, make_client, unreached_kind
+from monitors.collect.failures import unreached_kind
+from monitors.collect.http import Client, fetch, make_client
 from monitors.collect.results import NOT_SENT, UNREACHED
 from monitors.collect.robots import RobotsCache
 from monitors.collect.throttle import HostThrottle

@@ -7,20 +7,19 @@ Every outcome comes back as a :class:`~monitors.collect.results.FetchResult` wit
 callers can tell a permanent failure (404, refused address, oversized or non-HTML body: record
 once, do not retry) from a transient one (timeout, 5xx, 429: retry later with backoff). What is
 no network I/O lives beside it, by what it owns: the result and its classifiers
-(``results.py``), the address guard (``addresses.py``), content codings (``codings.py``),
-politeness (``throttle.py``) and the meta refresh (``refresh.py``).
+(``results.py``), the network failures' reasons and kinds (``failures.py``), the address guard
+(``addresses.py``), content codings (``codings.py``), politeness (``throttle.py``) and the meta
+refresh (``refresh.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import errno
 import heapq
 import http.client
 import itertools
 import os
-import re
 import socket
 import sys
 import threading
@@ -37,10 +36,8 @@ from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
     LocationValueError,
-    NameResolutionError,
     NewConnectionError,
     ProtocolError,
-    SSLError,
 )
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
@@ -48,15 +45,14 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from monitors.collect.addresses import RefusedAddress, Unresolvable, check_url_allowed
 from monitors.collect.blocking import CHALLENGE_MAX_BYTES, block_reason
 from monitors.collect.codings import Decoder, content_codings, undecodable
+from monitors.collect.failures import network_reason, network_said, unreached_kind
 from monitors.collect.refresh import meta_refresh, refresh_refused
 from monitors.collect.results import (
     CONNECT_TIMEOUT,
     DNS,
     HTML_TYPES,
-    NO_ROUTE,
     NOT_SENT,
     PERMANENT,
-    REFUSED,
     TLS_TIMEOUT,
     TRANSIENT,
     FetchResult,
@@ -547,7 +543,7 @@ def _failure(url: str, current: str, exc: Exception) -> FetchResult:
     if isinstance(exc, LocationValueError):
         return FetchResult(url, current, "error", error_class=PERMANENT, reason=f"invalid URL: {said(exc)}")
     if isinstance(exc, DecodeError):
-        reason = f"body could not be decoded: {_describe(exc)}"
+        reason = f"body could not be decoded: {network_said(exc)}"
         return FetchResult(url, current, "error", error_class=PERMANENT, reason=reason)
     # urllib3 wraps what http.client raised reading the status line and headers
     cause = exc.args[1] if isinstance(exc, ProtocolError) and len(exc.args) > 1 else None
@@ -711,51 +707,6 @@ def _socket_timeout(response: urllib3.BaseHTTPResponse, seconds: float) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.settimeout(max(seconds, 0.001))
-
-
-def _describe(exc: BaseException) -> str:
-    """An exception as a reason: its message, without urllib3's object addresses and
-    connection prefixes (``HTTPConnection(host='x', port=80): ``), in one bounded line
-    (:func:`monitors.errors.said`: an SSL or proxy error may run to several lines)."""
-    text = re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>: ", "", said(exc))
-    return re.sub(r"^\w*Connection(?:Pool)?\(host='[^']*', port=\d+\): ", "", text)
-
-
-def network_reason(exc: BaseException, url: str) -> str:
-    """A network failure as a reason that starts with its cause: ``host x does not resolve``,
-    ``connection refused by x``, then the details (errno text), never the other way round."""
-    host = urlsplit(url).netloc
-    text = _describe(exc)
-    errno_text = re.search(r"\[Errno -?\d+\] ([^)\]]+)", text)
-    detail = errno_text.group(1).strip() if errno_text else text
-    if isinstance(exc, NameResolutionError) or "Failed to resolve" in text:
-        return f"host {urlsplit(url).hostname} does not resolve (DNS: {detail})"
-    if "Connection refused" in text:
-        return f"connection refused by {host}"
-    if "Connection reset" in text or "RemoteDisconnected" in text:
-        return f"connection reset by {host} ({detail})"
-    if isinstance(exc, SSLError) or "SSL" in text:
-        return f"TLS error with {host}: {text}"
-    return f"network: {text}"
-
-
-def unreached_kind(exc: BaseException) -> str | None:
-    """How a request that raised ``exc`` failed to reach a server (a key of :data:`UNREACHED`),
-    from the exception's type and errno, not its words; None when a connection was made (a
-    reset, a TLS error, a bad answer: a server was there)."""
-    if isinstance(exc, NameResolutionError):
-        return DNS
-    if not isinstance(exc, NewConnectionError):
-        return None
-    cause = exc.__cause__  # urllib3 raises it from the OSError of connect()
-    if isinstance(cause, ConnectionRefusedError):
-        return REFUSED
-    if isinstance(cause, OSError) and cause.errno in _NO_ROUTE:
-        return NO_ROUTE
-    return None
-
-
-_NO_ROUTE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
 
 
 def _drain(response: urllib3.BaseHTTPResponse, hdrs: dict[str, str]) -> bool:

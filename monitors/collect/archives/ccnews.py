@@ -25,7 +25,8 @@ from monitors.collect.archives.common import (
     ok_or_raise,
 )
 from monitors.collect.codings import GZIP_MAGIC
-from monitors.collect.http import Client, network_reason, open_stream
+from monitors.collect.failures import network_reason
+from monitors.collect.http import Client, open_stream
 from monitors.collect.results import TRANSIENT, FetchResult
 from monitors.collect.throttle import HostThrottle
 from monitors.errors import describe
