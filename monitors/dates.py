@@ -409,13 +409,16 @@ def unreal_date(value: str) -> str | None:
 def unreal_fields(
     year: int, month: int, day: int | None = None, clock: tuple[int, int, int] | None = None
 ) -> str | None:
-    """Why a date's fields, as written, name no real day or time ("there is no month 13",
-    "February 2025 has no day 30"), or None: the reason a feed's date and a page's (its
-    metadata, its URL, its "publié le" phrase) are refused with. ``clock`` is the hour, minute
-    and second; 24:00 (the day's end, ISO 8601) and second 60 (a leap second) are real."""
+    """Why a date's fields, as written, name no real day or time ("there is no year 0", "there
+    is no month 13", "February 2025 has no day 30"), or None: the reason a feed's date and a
+    page's (its metadata, its URL, its "publié le" phrase) are refused with. ``clock`` is the hour, minute
+    and second; 24:00 (the day's end, ISO 8601) and second 60 (a leap second) are real. Year 0
+    (a CMS's empty date "0000-00-00", "0000-01-01") is none: 1 BC is followed by AD 1."""
+    if year < 1:
+        return f"there is no year {year}"
     if not 1 <= month <= 12:
         return f"there is no month {month}"
-    if day is not None and not 1 <= day <= calendar.monthrange(max(year, 1), month)[1]:
+    if day is not None and not 1 <= day <= calendar.monthrange(year, month)[1]:
         return f"{calendar.month_name[month]} {year} has no day {day}"
     if clock is not None:
         hour, minute, second = clock
