@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
+from monitors.errors import describe
+
 if TYPE_CHECKING:  # Prefect is imported only by the flows (a direct run does without it)
     from prefect.states import State
 
@@ -72,6 +74,20 @@ class RunFailed(Exception):
 
 
 STATE_NAMES = {"ok": "Completed", "partial": "Partial", "incomplete": "Incomplete", "failed": "Failed"}
+
+
+#: The start of the message of a run that ended because its body raised (Prefect's words).
+RAISED = "Flow run encountered an exception"
+
+
+def raised(exc: Exception) -> State[Any]:
+    """The final state of a flow run whose body raised ``exc``: Failed, as Prefect ends it, with
+    ``exc`` as its data (raised where the flow is called directly), but the exception described
+    as every reason veille records is (:func:`monitors.errors.describe`): Prefect wrote
+    "RuntimeError: " for an exception that says nothing, and dropped what it came from."""
+    from prefect.states import Failed
+
+    return Failed(message=f"{RAISED}: {describe(exc)}", data=exc)
 
 
 def exit_code_of(state: State[Any]) -> int:

@@ -29,7 +29,7 @@ import urllib3
 
 from flows import signals
 from flows.mode import API_URL, prefect_setting
-from flows.outcome import STATE_NAMES, RunOutcome
+from flows.outcome import RAISED, STATE_NAMES, RunOutcome
 from monitors.errors import describe
 
 #: Seconds a request may take (connect and read); a signal's last word gets less. Prefect's
@@ -160,7 +160,7 @@ class RecordedRun:
         """The cycle raised: the run ends Failed, as a flow whose body raised does."""
         self._end(
             {"type": "FAILED", "name": "Failed"},
-            f"Flow run encountered an exception: {describe(exc)}",
+            f"{RAISED}: {describe(exc)}",
         )
 
     def _end(self, state: dict[str, Any], message: str) -> None:

@@ -38,6 +38,7 @@ from flows.pipeline import (
     transient_task,
 )
 from monitors.archive.polls import PollSummary
+from monitors.errors import describe
 
 #: The steps as Prefect tasks, named as the UI shows them.
 TASKS = {
@@ -129,8 +130,11 @@ def submit_task(step: Any, *args: Any) -> PrefectFuture[Any]:
 @flow(name="veille-poll", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
 def poll_flow(sources_file: str | None = None, force: bool = False) -> list[PollSummary]:
     """Sync the sources file into the database and poll the sources that are due."""
-    with _interruptible():
-        return poll_sources(sources_file, force, submit_task, _run_id())
+    try:
+        with _interruptible():
+            return poll_sources(sources_file, force, submit_task, _run_id())
+    except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
+        return _raised(exc)
 
 
 @flow(name="veille-ingest", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
@@ -138,11 +142,23 @@ def ingest_flow(max_items: int | None = None) -> IngestReport:
     """Fetch, extract, score and store every due URL of the queue; run on its own, it ends
     in a state that says how it went and publishes its report (with :class:`IngestReport`
     as its result)."""
-    with _interruptible():
-        report, since = drain_queue(max_items, submit_task, _run_id())
-    if _is_subflow():
-        return report  # the parent run judges and reports
-    return _finish_drain(report, since)
+    try:
+        with _interruptible():
+            report, since = drain_queue(max_items, submit_task, _run_id())
+        if _is_subflow():
+            return report  # the parent run judges and reports
+        return _finish_drain(report, since)
+    except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
+        return _raised(exc)
+
+
+def _raised(exc: Exception) -> Any:
+    """A flow whose body raised ``exc``: its traceback in the run's log, as Prefect logs it, and
+    the Failed state that describes it (:func:`flows.outcome.raised`)."""
+    from flows.outcome import raised
+
+    run_logger().error("Encountered exception during execution: %s", describe(exc), exc_info=exc)
+    return raised(exc)
 
 
 def _is_subflow() -> bool:
@@ -180,12 +196,15 @@ def run_flow(
     """
     from flows.artifacts import publish_run_artifacts
 
-    with _interruptible():
-        rows, outcome, started = run_once(
-            lambda: poll_flow(sources_file, force), lambda: ingest_flow(max_items), sources_file
-        )
     try:
-        publish_run_artifacts(rows, since=started, outcome=outcome)
-    except DBAPIError as exc:
-        run_logger().error("run report not published: %s", _cause(exc))
-    return outcome.state(rows)  # a state: its data is the result
+        with _interruptible():
+            rows, outcome, started = run_once(
+                lambda: poll_flow(sources_file, force), lambda: ingest_flow(max_items), sources_file
+            )
+        try:
+            publish_run_artifacts(rows, since=started, outcome=outcome)
+        except DBAPIError as exc:
+            run_logger().error("run report not published: %s", _cause(exc))
+        return outcome.state(rows)  # a state: its data is the result
+    except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
+        return _raised(exc)
