@@ -228,3 +228,32 @@ def test_a_local_month_reads_the_utc_files_of_its_border_hours(
     with clean_db.connect() as conn:
         queued = set(conn.scalars(sa.text("SELECT url FROM url_queue")))
     assert late.original not in queued  # the other month's hours of the same file: not the window's
+
+
+@pytest.mark.parametrize("cut", ["gzip trailer", "headers"])
+def test_a_file_cut_inside_its_last_gzip_member_names_the_record_truncated(
+    archives: FakeArchives,  # noqa: F811
+    cut: str,
+) -> None:
+    """The server sends fewer bytes than the last record's gzip member needs and closes cleanly
+    (its Content-Length says so: a cut file, not a lost connection). Cut in the member's last
+    bytes (its CRC and length), warcio read the record whole and the stream ended as if the
+    file were complete; cut in the record's headers, the entry said "corrupt WARC record ...:
+    AttributeError: 'NoneType' object has no attribute 'startswith'"."""
+    archives.snapshots = seed_snapshots() + others(2)
+    archives.build_ccnews(files=1)
+    ((path, data),) = archives.ccnews.items()
+    last = max(offset for _, offset, _ in archives.ccnews_offsets.values())
+    end = len(data) - 4 if cut == "gzip trailer" else last + 200
+    archives.ccnews[path] = data[:end]
+    settings = get_settings()
+    with make_client(settings) as client:
+        stream = WarcStream(client, settings, None, archives.site.base + path, 0, sleep=lambda _: None)
+        entries = list(stream)
+    assert [e.problem for e in entries[:-1]] == [None] * (len(entries) - 1)
+    assert (entries[-1].offset, entries[-1].end) == (last, end)
+    problem = f"truncated WARC record at byte {last}: the file ends {end - last} bytes into it"
+    if cut == "gzip trailer":
+        problem += ", before the end of its gzip member"
+    assert entries[-1].problem == problem
+    assert [f.status for f in stream.fetches] == [200]  # read once: a cut file is not tried again

@@ -132,14 +132,24 @@ class _Counting:
         self.raw = raw
         self.count = 0
         self.last = bytearray()
+        self.ended = False  # a read found the end of the stream
 
     def read(self, size: int = -1) -> bytes:
         data: bytes = self.raw.read(size)  # type: ignore[attr-defined]
+        self.ended = self.ended or (not data and size != 0)
         self.count += len(data)
         self.last += data
         if len(self.last) > 2 * self.KEEP:
             del self.last[: len(self.last) - self.KEEP]
         return data
+
+
+def _member_cut(records: ArchiveIterator | None) -> bool:
+    """Whether the gzip member warcio is reading was never finished: the stream ended inside it
+    (a file cut in a record's last bytes, its gzip CRC and length: warcio reads the record whole
+    and says nothing; cut in its headers, it fails with what it could not parse)."""
+    decompressor = getattr(getattr(records, "reader", None), "decompressor", None)
+    return decompressor is not None and not getattr(decompressor, "eof", True)
 
 
 def _peek_record(head: bytes) -> tuple[str | None, datetime | None]:
@@ -176,8 +186,9 @@ class WarcStream:
     A connection lost or a read that times out resumes with a ``Range`` from the end of the
     last complete record, with backoff; after ``VEILLE_ARCHIVE_RETRIES`` failures in a row
     without progress, :class:`ArchiveError`. Bytes at the end that make no record (a cut
-    file) come as one entry with its ``problem``, as does a record ``warcio`` cannot read
-    (a corrupt gzip member: the rest of the file cannot be found again, so it ends there).
+    file, the stream ending cleanly inside a gzip member, even in its last bytes) come as one
+    entry with its ``problem``, as does a record ``warcio`` cannot read (a corrupt gzip member:
+    the rest of the file cannot be found again, so it ends there).
     ``fetches`` holds every request, for the fetch log (the caller empties it).
     """
 
@@ -219,6 +230,7 @@ class WarcStream:
                     base = 0
                 reader = _Counting(response)
                 end = position
+                records: ArchiveIterator | None = None
                 try:
                     if base < position:
                         _discard(reader, position - base)
@@ -234,11 +246,14 @@ class WarcStream:
                             pass
                         missing = int(getattr(record.raw_stream, "limit", 0) or 0)  # its length says more
                         start, length = base + records.get_record_offset(), records.get_record_length()
-                        problem = (
-                            f"truncated WARC record at byte {start}: {missing} bytes missing"
-                            if missing > 0
-                            else None
-                        )
+                        problem = None
+                        if missing > 0:
+                            problem = f"truncated WARC record at byte {start}: {missing} bytes missing"
+                        elif _member_cut(records):
+                            problem = (
+                                f"truncated WARC record at byte {start}: the file ends {length} bytes"
+                                " into it, before the end of its gzip member"
+                            )
                         entry = WarcEntry(start, length, uri, date, problem)
                         end = entry.end
                         failures = 0
@@ -257,8 +272,12 @@ class WarcStream:
                     position = end
                     continue
                 except Exception as exc:  # noqa: BLE001 - ArchiveLoadFailed, zlib.error, EOFError: this record
-                    yield WarcEntry(end, 0, None, None, f"corrupt WARC record at byte {end}: {describe(exc)}")
-                    return
+                    if not (reader.ended and _member_cut(records)):
+                        yield WarcEntry(
+                            end, 0, None, None, f"corrupt WARC record at byte {end}: {describe(exc)}"
+                        )
+                        return
+                    # the file ends inside the record (its headers cut): said below, as a cut file
                 tail = base + reader.count - end
                 if tail > 0:  # bytes that make no complete record: a cut file
                     head = bytes(reader.last[-tail:]) if tail <= len(reader.last) else b""
