@@ -23,7 +23,7 @@ from flows import archive_backfill
 from flows import backfill as sitemaps
 from flows.artifacts import ARCHIVE_BACKFILL_TABLE_KEY, BACKFILL_TABLE_KEY, artifact_key
 from flows.pipeline import _run_id, transient_task
-from flows.runs import TASKS, ingest_flow, submit_task
+from flows.runs import TASKS, ingest_flow, raised_in_flow, submit_task
 from monitors.collect.archives.common import ARCHIVE_NAMES
 
 TASKS[sitemaps.backfill_batch_task] = transient_task("backfill batch {index}")(sitemaps.backfill_batch_task)
@@ -42,21 +42,25 @@ def backfill_flow(
 ) -> list[dict[str, Any]]:
     """:func:`flows.backfill.backfill`, the pages in a ``veille-ingest`` subflow. Ends in a
     state that says how it went, as ``veille-run`` does (:mod:`flows.outcome`), with the
-    per-source rows as its result."""
-    rows, outcome = sitemaps.backfill(
-        since,
-        until,
-        sources_file,
-        names,
-        max_fetches,
-        submit_task,
-        lambda pages: ingest_flow(max_items=pages),
-        _run_id(),
-    )
-    if rows:
-        key = artifact_key(BACKFILL_TABLE_KEY)  # one per VEILLE_INSTANCE, as veille serve's
-        create_table_artifact(key=key, table=rows, description="Backfill per source")
-    return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result
+    per-source rows as its result; a body that raised ends Failed with the exception described
+    (:func:`flows.runs.raised_in_flow`)."""
+    try:
+        rows, outcome = sitemaps.backfill(
+            since,
+            until,
+            sources_file,
+            names,
+            max_fetches,
+            submit_task,
+            lambda pages: ingest_flow(max_items=pages),
+            _run_id(),
+        )
+        if rows:
+            key = artifact_key(BACKFILL_TABLE_KEY)  # one per VEILLE_INSTANCE, as veille serve's
+            create_table_artifact(key=key, table=rows, description="Backfill per source")
+        return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result
+    except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
+        return raised_in_flow(exc)
 
 
 @flow(name="veille-archive-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
@@ -71,15 +75,19 @@ def archive_backfill_flow(
 ) -> Any:
     """:func:`flows.archive_backfill.archive_backfill`, one task per job. Its final state says
     whether every job finished (Completed), some stopped on an archive error (Completed, named
-    Partial) or all did (Failed); its result is the job rows."""
+    Partial) or all did (Failed); its result is the job rows. A body that raised ends Failed
+    with the exception described (:func:`flows.runs.raised_in_flow`)."""
     started = time.monotonic()
-    rows, outcome = archive_backfill.archive_backfill(
-        archive, since, until, site, sources_file, relevant_only, max_fetches, submit_task, _run_id()
-    )
-    if rows:
-        create_table_artifact(
-            key=artifact_key(ARCHIVE_BACKFILL_TABLE_KEY),
-            table=rows,
-            description=f"Backfill from {ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
+    try:
+        rows, outcome = archive_backfill.archive_backfill(
+            archive, since, until, site, sources_file, relevant_only, max_fetches, submit_task, _run_id()
         )
-    return outcome.state(rows)
+        if rows:
+            create_table_artifact(
+                key=artifact_key(ARCHIVE_BACKFILL_TABLE_KEY),
+                table=rows,
+                description=f"Backfill from {ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
+            )
+        return outcome.state(rows)
+    except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
+        return raised_in_flow(exc)

@@ -15,6 +15,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from flows.artifacts import REPORT_ERRORS, artifact_key, markdown_text
 from flows.outcome import RunOutcome
 from flows.pipeline import _cause, run_logger, transient_task
+from flows.runs import raised_in_flow
 from monitors.archive.db import cancelled, cancelled_cause, ensure_schema, get_engine, session_scope
 from monitors.archive.queue import queue_counts
 from monitors.archive.reads import source_health
@@ -179,7 +180,16 @@ def maintenance_flow() -> dict[str, Any]:
     A step that fails (after its retries: a statement the server cancelled, the database
     gone) does not stop the other, and the run ends in a state that says what was not done,
     as a ``veille-run`` does (:mod:`flows.outcome`): Completed (All good), Completed named
-    Partial (one step done), Failed (neither); the report artifact says it too."""
+    Partial (one step done), Failed (neither); the report artifact says it too. A body that
+    raised ends Failed with the exception described (:func:`flows.runs.raised_in_flow`)."""
+    try:
+        return _maintain()
+    except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
+        return raised_in_flow(exc)
+
+
+def _maintain() -> dict[str, Any]:
+    """The maintenance run's steps (:func:`maintenance_flow`)."""
     logger = get_run_logger()
     ensure_schema()
     topic = load_topic()

@@ -134,7 +134,7 @@ def poll_flow(sources_file: str | None = None, force: bool = False) -> list[Poll
         with _interruptible():
             return poll_sources(sources_file, force, submit_task, _run_id())
     except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return _raised(exc)
+        return raised_in_flow(exc)
 
 
 @flow(name="veille-ingest", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
@@ -149,10 +149,10 @@ def ingest_flow(max_items: int | None = None) -> IngestReport:
             return report  # the parent run judges and reports
         return _finish_drain(report, since)
     except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return _raised(exc)
+        return raised_in_flow(exc)
 
 
-def _raised(exc: Exception) -> Any:
+def raised_in_flow(exc: Exception) -> Any:
     """A flow whose body raised ``exc``: its traceback in the run's log, as Prefect logs it, and
     the Failed state that describes it (:func:`flows.outcome.raised`)."""
     from flows.outcome import raised
@@ -207,4 +207,4 @@ def run_flow(
             run_logger().error("run report not published: %s", _cause(exc))
         return outcome.state(rows)  # a state: its data is the result
     except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return _raised(exc)
+        return raised_in_flow(exc)

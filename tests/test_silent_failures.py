@@ -4,6 +4,7 @@ with no arguments): the run's final state, its report and summary name the excep
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,53 @@ def test_a_flow_raising_an_empty_exception_is_named_in_its_state(
     assert run.state.message == f"Flow run encountered an exception: OSError from {cause}"
     ingest = _runs("veille-ingest")[0]
     assert ingest.state.message == run.state.message
+
+
+def _silent(*args: object, **kwargs: object) -> None:
+    raise RuntimeError()
+
+
+@pytest.mark.parametrize(
+    ("module", "step", "call"),
+    [
+        ("flows.maintenance", "ensure_schema", lambda flows_: flows_.maintenance_flow(return_state=True)),
+        (
+            "flows.backfill",
+            "backfill",
+            lambda flows_: flows_.backfill_flow(
+                since=datetime(2025, 2, 1, tzinfo=UTC),
+                until=datetime(2025, 2, 2, tzinfo=UTC),
+                return_state=True,
+            ),
+        ),
+        (
+            "flows.archive_backfill",
+            "archive_backfill",
+            lambda flows_: flows_.archive_backfill_flow(
+                archive="wayback",
+                since=datetime(2025, 2, 1, tzinfo=UTC),
+                until=datetime(2025, 2, 2, tzinfo=UTC),
+                return_state=True,
+            ),
+        ),
+    ],
+    ids=["maintenance", "backfill", "archive-backfill"],
+)
+def test_the_other_flows_raising_an_empty_exception_are_named_in_their_state(
+    monkeypatch: pytest.MonkeyPatch, module: str, step: str, call: Any
+) -> None:
+    """The maintenance and backfill flows end as ``veille-run`` does when their body raises: the
+    exception described, not Prefect's "RuntimeError: " (its type and an empty message)."""
+    import importlib
+
+    import flows.backfill_flows
+    import flows.maintenance
+
+    monkeypatch.setattr(importlib.import_module(module), step, _silent)
+    holder = flows.maintenance if module == "flows.maintenance" else flows.backfill_flows
+    state = call(holder)
+    assert (state.type.value, state.name) == ("FAILED", "Failed")
+    assert state.message == "Flow run encountered an exception: RuntimeError"
+    assert any(
+        "Traceback" in line and "RuntimeError" in line for line in _logs(state.state_details.flow_run_id)
+    )
