@@ -468,7 +468,7 @@ def main() -> None:
         f" {len(vocab.features)} story word features; load {os.getloadavg()[0]:.1f} (2 cores, shared)",
         flush=True,
     )
-    from monitors.archive.db import migrate
+    from monitors.archive.schema import migrate
     from monitors.judge.topic_set import load_topics
 
     topics = load_topics()

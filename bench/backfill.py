@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     url, admin = create_database()
     try:  # from here on, the scratch database is dropped whatever happens
         os.environ["VEILLE_DATABASE_URL"] = url
-        from monitors.archive.db import migrate
+        from monitors.archive.schema import migrate
         from monitors.settings import get_settings
 
         migrate(url)

@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     unwind_on_sigterm()  # so the `finally` below drops the scratch database
     sizes = sorted(args.sizes)
 
-    from monitors.archive.db import migrate
+    from monitors.archive.schema import migrate
 
     name = f"veille_bench_dedup_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")

@@ -10,7 +10,7 @@ time are printed. Steps:
 - ``import flows.direct``: what `veille run` imports without a Prefect server (SQLAlchemy,
   the pipeline's modules; no Prefect, trafilatura or datasketch);
 - ``import flows.runs``: what it imports with one (Prefect and its flows, as well);
-- ``migrations check``: ``monitors.archive.db.migrate()`` on a database already at the head;
+- ``migrations check``: ``monitors.archive.schema.migrate()`` on a database already at the head;
 - ``temporary Prefect server``: start and stop of the server Prefect launches when no
   ``PREFECT_API_URL`` is set (``SubprocessASGIServer``), minus ``import prefect``;
 - ``embedded PostgreSQL``: start and stop of pgserver on an existing data folder;
@@ -159,7 +159,7 @@ def main() -> None:
             "import flows.direct": ([PY, "-c", "import flows.direct"], False),
             "import flows.runs": ([PY, "-c", "import flows.runs"], False),
             "migrations check (at head)": (
-                [PY, "-c", "from monitors.archive.db import migrate; migrate()"],
+                [PY, "-c", "from monitors.archive.schema import migrate; migrate()"],
                 False,
             ),
             "veille stats": ([*veille, "stats"], False),

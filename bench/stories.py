@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = sa.create_engine(url)
     rng = random.Random(20250210)
     try:
-        from monitors.archive.db import migrate
+        from monitors.archive.schema import migrate
 
         migrate(url)
         with engine.begin() as conn:

@@ -108,7 +108,8 @@ def scratch_database(admin_url: str, prefix: str) -> Iterator[str]:
 
     import sqlalchemy as sa
 
-    from monitors.archive.db import dispose_engines, migrate
+    from monitors.archive.db import dispose_engines
+    from monitors.archive.schema import migrate
 
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")

@@ -27,7 +27,8 @@ from sqlalchemy.exc import DBAPIError
 from flows.outcome import RunOutcome, bad_entries_problem
 from flows.pipeline import Submit, _cause, reset_runtime, run_logger, runtime, skipped_entries
 from monitors.archive.articles import store_or_fail
-from monitors.archive.db import ensure_schema, get_engine, session_scope
+from monitors.archive.db import get_engine, session_scope
+from monitors.archive.schema import ensure_schema
 from monitors.collect.archives.captures import fetch_capture
 from monitors.collect.archives.ccnews import WarcStream, ccnews_month, ccnews_months, files_covering
 from monitors.collect.archives.common import (

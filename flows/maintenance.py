@@ -16,9 +16,10 @@ from flows.artifacts import REPORT_ERRORS, artifact_key, markdown_text
 from flows.outcome import RunOutcome
 from flows.pipeline import _cause, run_logger, transient_task
 from flows.runs import raised_in_flow
-from monitors.archive.db import cancelled, cancelled_cause, ensure_schema, get_engine, session_scope
+from monitors.archive.db import cancelled, cancelled_cause, get_engine, session_scope
 from monitors.archive.queue import queue_counts
 from monitors.archive.reads import source_health
+from monitors.archive.schema import ensure_schema
 from monitors.archive.topic_scores import rescore_topics
 from monitors.judge.rescore import rescore
 from monitors.judge.topic import Topic, load_topic

@@ -29,7 +29,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from monitors.archive import queue as claims
 from monitors.archive.articles import apply_ingest, store_or_fail
-from monitors.archive.db import DatabaseUnavailable, cancelled, ensure_schema, get_engine, session_scope
+from monitors.archive.db import DatabaseUnavailable, cancelled, get_engine, session_scope
 from monitors.archive.polls import BAD_ENTRY, PollSummary, apply_polls, due_sources
 from monitors.archive.queue import (
     ClaimHolder,
@@ -40,6 +40,7 @@ from monitors.archive.queue import (
     renew_claims,
     wait_for_database,
 )
+from monitors.archive.schema import ensure_schema
 from monitors.archive.write_errors import unstorable
 from monitors.collect.http import Client, make_client
 from monitors.collect.poll import POLL_BATCH, PollOutcome, SourceState, poll_many, poll_threads

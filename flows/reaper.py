@@ -115,8 +115,7 @@ def stop_orphaned_embedded_server() -> None:
     pgdata = settings.data_dir / "pgdata"
     if settings.database_url or not (pgdata / "postmaster.pid").exists():
         return
-    from monitors.archive.db import stop_if_unused
-    from monitors.archive.embedded import kept_running
+    from monitors.archive.embedded import kept_running, stop_if_unused
 
     if not kept_running(settings.data_dir):  # `veille db start` keeps it up on purpose
         stop_if_unused(pgdata)

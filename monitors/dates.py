@@ -12,7 +12,7 @@ depends on the other for it, and so that one rule holds everywhere:
 - An article's day (the topic's period and peak, listings) is its instant on the local clock
   (:func:`article_day`), whatever the page's offset or the database session's TimeZone. The SQL
   views' ``day`` is on the clock the database keeps, which a process with the setting records
-  there and a process without it adopts (monitors.archive.db.record_local_timezone), and the
+  there and a process without it adopts (monitors.archive.schema.record_local_timezone), and the
   views read (``veille_local_timezone()``, docs/operating.md).
 """
 

@@ -161,7 +161,7 @@ def zone_setting(name: str, default: str) -> str:
 
 
 #: The clock a process whose environment does not set ``VEILLE_LOCAL_TIMEZONE`` took from the
-#: database it opened (monitors.archive.db.record_local_timezone), so that its dates and days
+#: database it opened (monitors.archive.schema.record_local_timezone), so that its dates and days
 #: are those of the views; None until then (and in a process that opens none).
 _adopted_zone: str | None = None
 

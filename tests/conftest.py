@@ -129,7 +129,7 @@ def _admin_url() -> str:
         with engine.connect():
             return url
     except sa.exc.OperationalError:
-        from monitors.archive.db import embedded_url
+        from monitors.archive.embedded import embedded_url
 
         return str(make_url(embedded_url(_tmp / "embedded")).set(database="postgres").render_as_string(False))
     finally:
@@ -138,7 +138,8 @@ def _admin_url() -> str:
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    from monitors.archive.db import dispose_engines, migrate
+    from monitors.archive.db import dispose_engines
+    from monitors.archive.schema import migrate
 
     admin_url = _admin_url()
     name = f"veille_test_{uuid.uuid4().hex[:10]}"
@@ -189,7 +190,8 @@ def clock_restored(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     (veille_settings), and the views of the tests after it, read without a command, counted
     their days on it. A process without the setting does not write it, so the clock found
     before is written back as an explicit setting."""
-    from monitors.archive.db import get_engine, record_local_timezone
+    from monitors.archive.db import get_engine
+    from monitors.archive.schema import record_local_timezone
 
     with get_engine(database_url).connect() as conn:
         found = conn.scalar(sa.text("SELECT local_timezone FROM veille_settings"))
@@ -263,7 +265,8 @@ def archive_url(
 ) -> Iterator[str]:
     """A second database holding the fixture archive (``tests/archive.py``), built once by
     running the pipeline over a LocalSite. Point ``VEILLE_DATABASE_URL`` at it to use it."""
-    from monitors.archive.db import get_engine, migrate
+    from monitors.archive.db import get_engine
+    from monitors.archive.schema import migrate
     from tests.archive import build_archive
     from tests.site import LocalSite
 

@@ -146,7 +146,7 @@ def test_backfill_s_today_is_the_database_s(
     one its days are counted on. Argparse held --since/--until to the process's (Europe/Paris)
     before the database was open: on a database kept at UTC+14 its today was refused ("after
     today") for most of the day, at UTC-11 its tomorrow was taken."""
-    from monitors.archive.db import migrate
+    from monitors.archive.schema import migrate
     from monitors.settings import adopt_local_timezone
 
     monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", zone)  # `VEILLE_LOCAL_TIMEZONE=... veille migrate`

@@ -10,14 +10,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from monitors.archive.db import (
-    DatabaseUnavailable,
-    check_connection,
-    embedded_url,
-    migrate,
-    normalize_url,
-    stop_embedded,
-)
+from monitors.archive.db import DatabaseUnavailable, check_connection, normalize_url
+from monitors.archive.embedded import embedded_url, stop_embedded
+from monitors.archive.schema import migrate
 
 
 def test_urls_get_the_psycopg_driver() -> None:

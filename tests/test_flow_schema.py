@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
-from monitors.archive.db import alembic_config, ensure_schema, migrate
+from monitors.archive.schema import alembic_config, ensure_schema, migrate
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -18,7 +18,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from monitors.archive.db import ensure_schema, get_engine, migrate, record_local_timezone
+from monitors.archive.db import get_engine
+from monitors.archive.schema import ensure_schema, migrate, record_local_timezone
 from monitors.dates import article_day, zoneless
 from monitors.workers import WorkerPool
 
@@ -107,7 +108,7 @@ def test_a_process_without_the_setting_gives_days_on_the_stored_clock(
     # a process of its own (nothing cached), opening the database as a flow does
     env = {k: v for k, v in os.environ.items() if k != VARIABLE}
     script = (
-        "from datetime import datetime; from monitors.archive.db import ensure_schema;"
+        "from datetime import datetime; from monitors.archive.schema import ensure_schema;"
         " from monitors.dates import article_day; ensure_schema();"
         " print(article_day(datetime.fromisoformat('2025-02-11T03:30:00+00:00')))"
     )

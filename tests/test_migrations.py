@@ -15,7 +15,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
-from monitors.archive.db import alembic_config
+from monitors.archive.schema import alembic_config
 
 SCHEMA = sa.text(
     "SELECT c.relkind::text || ' ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"

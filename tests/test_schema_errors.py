@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from flows.cli import main
-from monitors.archive.db import migrate, normalize_url, script_head
+from monitors.archive.db import normalize_url
+from monitors.archive.schema import migrate, script_head
 
 
 def _fresh(url: str, **query: str) -> str:
@@ -55,7 +56,7 @@ def test_an_older_schema_is_brought_to_the_head_by_any_command(
     archive migrates it first, so a schema an upgrade of veille left behind is no error."""
     from alembic import command
 
-    from monitors.archive.db import alembic_config
+    from monitors.archive.schema import alembic_config
 
     command.upgrade(alembic_config(new_database), "0021_search_repeats")
     monkeypatch.setenv("VEILLE_DATABASE_URL", _fresh(new_database))

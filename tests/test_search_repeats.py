@@ -206,7 +206,7 @@ def test_what_veille_search_accepts_fits_the_sql_limit(articles: None, engine: s
 def test_downgrade_restores_the_previous_search_articles(database_url: str) -> None:
     from alembic import command
 
-    from monitors.archive.db import alembic_config
+    from monitors.archive.schema import alembic_config
 
     name = f"veille_test_down_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")

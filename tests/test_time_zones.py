@@ -390,7 +390,7 @@ def test_the_views_count_days_on_the_configured_clock(
     another setting moves the views' days at the next command. Before, the views were on
     Europe/Paris's clock whatever the setting: 10 February for an article of 9 February
     in Montreal."""
-    from monitors.archive.db import migrate
+    from monitors.archive.schema import migrate
 
     at = datetime(2025, 2, 10, 3, tzinfo=UTC)  # 04:00 on the 10th in Paris, 22:00 on the 9th in Montreal
     with clean_db.begin() as conn:
@@ -458,7 +458,8 @@ def test_a_user_who_may_not_write_the_clock_is_told_which_clocks_differ(
 
     from sqlalchemy.engine import make_url
 
-    from monitors.archive.db import SchemaError, record_local_timezone
+    from monitors.archive.db import SchemaError
+    from monitors.archive.schema import record_local_timezone
 
     role = f"veille_reader_{uuid.uuid4().hex[:8]}"
     with clean_db.begin() as conn:
@@ -496,7 +497,8 @@ def test_a_reader_granted_before_the_clock_table_still_reads_the_views(
     from alembic import command
     from sqlalchemy.engine import make_url
 
-    from monitors.archive.db import SchemaError, alembic_config, get_engine, migrate, record_local_timezone
+    from monitors.archive.db import SchemaError, get_engine
+    from monitors.archive.schema import alembic_config, migrate, record_local_timezone
 
     monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "Europe/Paris")
     command.upgrade(alembic_config(new_database), "0024_sitemap_children_index")

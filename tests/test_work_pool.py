@@ -115,7 +115,7 @@ def test_worker_runs_a_deployment_from_prefect_yaml(
     monkeypatch: pytest.MonkeyPatch,
     clock_restored: None,
 ) -> None:
-    from monitors.archive.db import migrate
+    from monitors.archive.schema import migrate
 
     monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", STORED_ZONE)  # `VEILLE_LOCAL_TIMEZONE=... veille migrate`
     migrate(database_url)

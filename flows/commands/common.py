@@ -86,7 +86,7 @@ def prepare_database(args: argparse.Namespace | None = None) -> str:
     """Resolve, reach and migrate the database; pin its URL for this process's tasks. Then the
     dates of ``args`` (:func:`date_arg`) that name no zone are read on the local clock, which is
     now the database's when ``VEILLE_LOCAL_TIMEZONE`` is not set (:func:`on_local_clock_dates`)."""
-    from monitors.archive.db import migrate
+    from monitors.archive.schema import migrate
 
     url = migrate()
     os.environ["VEILLE_DATABASE_URL"] = url

@@ -142,8 +142,7 @@ def handle_start(args: argparse.Namespace) -> int:
 
 
 def handle_status(args: argparse.Namespace) -> int:
-    from monitors.archive.db import EMBEDDED_DB
-    from monitors.archive.embedded import status
+    from monitors.archive.embedded import EMBEDDED_DB, status
     from monitors.settings import get_settings
 
     external = _external()
@@ -187,7 +186,7 @@ def psql_executable() -> str:
     found = shutil.which("psql")
     if found:
         return found
-    from monitors.archive.db import import_pgserver
+    from monitors.archive.embedded import import_pgserver
 
     bundled = Path(import_pgserver().__file__).parent / "pginstall" / "bin" / "psql"
     if bundled.exists():

@@ -5,7 +5,7 @@ views computed theirs with ``AT TIME ZONE 'Europe/Paris'``: with another setting
 stats`` and the cookbook's queries counted different days. The database now holds the local
 clock in a one-row table, ``veille_settings`` (written here with the setting of the process that
 migrates, then by veille each time a command or a flow opens the database:
-monitors.archive.db.record_local_timezone), and ``veille_local_timezone()`` returns it; every
+monitors.archive.schema.record_local_timezone), and ``veille_local_timezone()`` returns it; every
 view's ``day`` is ``AT TIME ZONE (SELECT veille_local_timezone())``, so a user in plain psql,
 who has no veille session setting, gets the days veille gives.
 

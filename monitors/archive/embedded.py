@@ -1,16 +1,32 @@
-"""The embedded PostgreSQL's life beyond one command: ``veille db start|status|stop``.
+"""The embedded PostgreSQL (pgserver, under ``VEILLE_DATA_DIR``): veille's database when
+``VEILLE_DATABASE_URL`` is unset, started or joined by the process that needs it, and stopped.
 
-By default the embedded server (pgserver, under ``VEILLE_DATA_DIR``) stops when the last veille
-process using it exits, so ``psql "$(veille db-url --plain)"`` found its socket gone.
-``veille db start`` leaves a marker file next to the data folder: while it is there, no veille
-process stops the server at exit, and psql (or any client) can use it between commands.
-``veille db stop`` removes the marker and stops the server.
+It stops when the last live veille process using it exits (the dead ones, kill -9, are pruned
+from pgserver's list of its users), so ``psql "$(veille db-url --plain)"`` found its socket
+gone. ``veille db start`` leaves a marker file next to the data folder: while it is there, no
+veille process stops the server at exit, and psql (or any client) can use it between commands.
+``veille db stop`` removes the marker and stops the server (``veille db start|status|stop``).
 """
 
 from __future__ import annotations
 
+import atexit
+import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from monitors.archive.db import connect_args, normalize_url
+
+EMBEDDED_DB = "veille"
+
+_lock = threading.Lock()
+_embedded: dict[str, object] = {}
+_embedded_urls: dict[str, str] = {}
 
 KEEP_MARKER = "keep-embedded-server-running"
 
@@ -22,6 +38,123 @@ def keep_marker(data_dir: Path) -> Path:
 def kept_running(data_dir: Path) -> bool:
     """Whether ``veille db start`` asked for the server under ``data_dir`` to stay up."""
     return keep_marker(data_dir).exists()
+
+
+def import_pgserver() -> Any:
+    """pgserver, imported lazily (only needed when no server is configured).
+
+    Importing it asks platformdirs for a runtime directory, which warns when
+    ``XDG_RUNTIME_DIR`` is unset (containers, cron, ssh without a login session) and falls
+    back to a private directory under /tmp: a fine place for pgserver's lock file, and a
+    warning on every command would only be noise.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*XDG_RUNTIME_DIR", category=UserWarning)
+        import pgserver
+    return pgserver
+
+
+def embedded_url(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL under ``data_dir`` and return its URL."""
+    pgserver = import_pgserver()
+
+    pgdata = data_dir / "pgdata"
+    key = str(pgdata)
+    with _lock:
+        if key in _embedded_urls:
+            return _embedded_urls[key]
+        server = _embedded.get(key)
+        if server is None:
+            pgdata.mkdir(parents=True, exist_ok=True)
+            # stopped when the last veille process using it exits, unless `veille db start`
+            # asked for it to stay up (kept_running)
+            mode = None if kept_running(data_dir) else "stop"
+            prune_dead_users(pgdata)
+            server = pgserver.get_server(pgdata, cleanup_mode=mode)
+            # atexit runs last-in first-out: dead users are pruned just before pgserver
+            # decides whether this process is the last one and stops the server
+            atexit.register(prune_dead_users, pgdata)
+            _embedded[key] = server
+    uri: str = server.get_uri()  # type: ignore[attr-defined]
+    create_database(normalize_url(uri), EMBEDDED_DB)
+    url = normalize_url(make_url(uri).set(database=EMBEDDED_DB).render_as_string(False))
+    with _lock:
+        _embedded_urls[key] = url
+    return url
+
+
+def create_database(admin_url: str, name: str) -> None:
+    """``CREATE DATABASE`` unless it exists; safe when several processes try at once (the
+    loser of the race sees a unique violation or "already exists", and the database is there)."""
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args=connect_args(admin_url))
+    try:
+        with admin.connect() as conn:
+            if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                return
+            try:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            except sa.exc.DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) not in {"23505", "42P04"}:
+                    raise
+    finally:
+        admin.dispose()
+
+
+def prune_dead_users(pgdata: Path) -> list[int]:
+    """Drop the processes that died (kill -9) from pgserver's list of the embedded server's
+    users, so that the server stops when its last live user exits; the live users."""
+    from pgserver.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        return _prune(pgdata)
+
+
+def _prune(pgdata: Path) -> list[int]:
+    import psutil
+    from pgserver.utils import DiskList
+
+    users = DiskList(pgdata / ".handle_pids.json")
+    try:
+        pids = users.get()
+    except ValueError:  # a list cut short by a crash while it was written
+        pids = []
+    alive = [pid for pid in pids if _alive(pid, psutil)]
+    if alive != pids:
+        users.put(alive)
+    return alive
+
+
+def stop_if_unused(pgdata: Path) -> bool:
+    """Stop the embedded server of ``pgdata`` if no live process uses it; whether it did."""
+    import os
+
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+    from pgserver.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        if _prune(pgdata) or not (pgdata / "postmaster.pid").exists():
+            return False
+        user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+        pg_ctl(["-w", "stop"], pgdata=pgdata, user=user)
+        return True
+
+
+def _alive(pid: int, psutil: Any) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def stop_embedded(data_dir: Path | None = None) -> None:
+    """Stop the embedded server of ``data_dir`` (all of them without one); they also stop at exit."""
+    with _lock:
+        keys = [k for k in _embedded if data_dir is None or k == str(data_dir / "pgdata")]
+        servers = [_embedded.pop(k) for k in keys]
+        for k in keys:
+            _embedded_urls.pop(k, None)
+    for server in servers:
+        server.cleanup()  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -36,14 +169,10 @@ class EmbeddedStatus:
 
 def _plain(uri: str) -> str:
     """The libpq URL as ``veille db-url --plain`` prints it."""
-    from sqlalchemy.engine import make_url
-
     return make_url(uri).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _postmaster(pgdata: Path):
-    from monitors.archive.db import import_pgserver
-
     import_pgserver()  # quietly, before pgserver.utils asks for the runtime directory
     from pgserver.utils import PostmasterInfo
 
