@@ -9,13 +9,18 @@ import json
 import shutil
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from flows.cli import main
-from monitors.archive.topic_scores import rescore_topics
-from monitors.judge.topic import DEFAULT_TOPIC_PATH
+from monitors.archive.topic_scores import rescore_topics, write_topic_scores
+from monitors.dates import article_day
+from monitors.judge import relevance
+from monitors.judge.relevance import score_relevance, topic_row
+from monitors.judge.topic import DEFAULT_TOPIC_PATH, Topic
 from monitors.judge.topic_schema import TopicError
 from monitors.judge.topic_set import load_topics
 
@@ -126,6 +131,88 @@ def test_every_article_against_every_topic_then_edits_and_removal(
     assert len(rows) == 6
     assert all(v.startswith("1.1+") for (a, t), (v, _) in rows.items() if t == "eu_ai_act")
     assert all(v.startswith("1.0+") for (a, t), (v, _) in rows.items() if t == "ai_summit")
+
+
+def test_several_topics_are_rescored_in_one_pass_with_the_rows_of_one_at_a_time(
+    clean_db: sa.Engine, archive: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Topics added or edited together: the archive is read once and each article folded once
+    for all the topics it lacks (before: one pass per topic, each article folded per topic);
+    the stored rows are those of scoring one topic at a time, and progress counts the rows."""
+    summit_topic, act_topic = topics = load_topics(TOPICS)
+    with clean_db.begin() as conn:  # a title, a lead, a date and an address: every input counts
+        conn.execute(
+            sa.text(
+                "UPDATE articles SET title = 'Sommet IA : Paris accueille le monde',"
+                " description = 'Le sommet pour l''action sur l''IA.',"
+                " published_at = '2025-02-09T23:30:00+00', canonical_url = :u WHERE id = :id"
+            ),
+            {"id": archive["summit"], "u": "https://x.fr/2025/02/10/sommet-pour-lia-a-paris"},
+        )
+
+    def one_at_a_time(topic: Topic, article_id: int) -> dict[str, Any]:
+        with clean_db.connect() as conn:
+            title, description, body, published, url = conn.execute(
+                sa.text(
+                    "SELECT title, description, text, published_at, canonical_url FROM articles WHERE id = :i"
+                ),
+                {"i": article_id},
+            ).one()
+        result = score_relevance(
+            topic, body, title=title, description=description, published_at=article_day(published), url=url
+        )
+        return topic_row(topic, result)
+
+    # the budget article already carries the act topic's current version: only the summit's is lacking
+    with Session(clean_db) as session, session.begin():
+        write_topic_scores(session, archive["budget"], [one_at_a_time(act_topic, archive["budget"])])
+    expected = {(a, t.name): one_at_a_time(t, a) for a in archive.values() for t in topics}
+
+    reads: list[str] = []
+
+    def count_reads(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "a.text" in statement:
+            reads.append(statement)
+
+    folds = 0
+    prepare = relevance.prepare_text
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal folds
+        folds += 1
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(relevance, "prepare_text", counted)
+    totals: list[int] = []
+    batches: list[int] = []
+    sa.event.listen(clean_db, "before_cursor_execute", count_reads)
+    try:
+        done = rescore_topics(clean_db, topics, batch_size=2, on_start=totals.append, on_batch=batches.append)
+    finally:
+        sa.event.remove(clean_db, "before_cursor_execute", count_reads)
+    assert done == {"ai_summit": 3, "eu_ai_act": 2}
+    assert totals == [5] and sum(batches) == 5  # (article, topic) rows, as before
+    assert len(reads) == 3  # one pass: two batches of two articles and the read that finds no more
+    assert folds == 3  # each article prepared once, for both topics
+    with clean_db.connect() as conn:
+        stored = {
+            (a, t): {"version": v, "score": float(s), "relevant": r, "terms": list(terms), "evidence": e}
+            for a, t, v, s, r, terms, e in conn.execute(
+                sa.text(
+                    "SELECT article_id, topic, version, score, relevant, terms, evidence FROM article_topics"
+                )
+            )
+        }
+    assert stored.keys() == expected.keys()
+    for key, row in expected.items():
+        assert stored[key] == {
+            "version": row["version"],
+            "score": row["score"],
+            "relevant": row["relevant"],
+            "terms": row["terms"],
+            "evidence": json.loads(row["evidence"]),
+        }, key
+    assert stored[(archive["summit"], summit_topic.name)]["relevant"]
 
 
 def test_rescore_command_fills_article_topics(clean_db: sa.Engine, archive: dict[str, int]) -> None:

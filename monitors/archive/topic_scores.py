@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from monitors.dates import article_day
-from monitors.judge.relevance import score_relevance, topic_row
+from monitors.judge.relevance import score_topics, topic_row
 from monitors.judge.topic import Topic
 
 _UPSERT = text(
@@ -50,6 +50,19 @@ def count_stale_topics(
     }
 
 
+def _stale_flags(topics: Sequence[Topic]) -> tuple[list[str], dict[str, Any]]:
+    """Per topic, an SQL flag: the article has no score for its current version (always true
+    with ``:all``), as ``_STALE`` selects them; and the flags' parameters."""
+    flags, params = [], {}
+    for k, topic in enumerate(topics):
+        flags.append(
+            f"(:all OR NOT EXISTS (SELECT 1 FROM article_topics t WHERE t.article_id = a.id"
+            f" AND t.topic = :topic_{k} AND t.version = :version_{k}))"
+        )
+        params[f"topic_{k}"], params[f"version_{k}"] = topic.name, topic.version
+    return flags, params
+
+
 def rescore_topics(
     engine: Engine,
     topics: Sequence[Topic],
@@ -61,49 +74,57 @@ def rescore_topics(
 ) -> dict[str, int]:
     """Score every article lacking a current score for each topic into article_topics, one
     committed batch at a time (an interrupted rescore resumes; a second finds nothing to do).
-    Returns per topic how many articles were scored. Rows of topics not given are left alone."""
+    Returns per topic how many articles were scored. Rows of topics not given are left alone.
+
+    One pass over the archive for all the topics: each article is read once and scored once
+    for the topics it lacks (``score_topics``: folded and scanned once), with the rows
+    ``score_relevance`` gives topic by topic. Progress counts (article, topic) rows, as
+    ``count_stale_topics``: ``on_start`` gets their total, ``on_batch`` a batch's rows."""
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
     with Session(engine) as session:
         stale = count_stale_topics(session, topics, all_articles)
     if on_start:
         on_start(sum(stale.values()))
-    done: dict[str, int] = {}
-    for topic in topics:
-        done[topic.name] = 0
-        after = 0
-        while True:
-            with Session(engine) as session, session.begin():
-                rows = session.execute(
-                    text(
-                        "SELECT a.id, a.title, a.description, a.text, a.published_at, a.canonical_url"
-                        + _STALE
-                        + " AND a.id > :after ORDER BY a.id LIMIT :limit"
-                    ),
-                    {
-                        "topic": topic.name,
-                        "version": topic.version,
-                        "all": all_articles,
-                        "after": after,
-                        "limit": batch_size,
-                    },
-                ).all()
-                if not rows:
-                    break
-                for article_id, title, description, body, published, url in rows:
-                    result = score_relevance(
-                        topic,
-                        body or "",
-                        title=title,
-                        description=description,
-                        published_at=article_day(published),  # the local clock's, as at ingest
-                        url=url,
-                    )
-                    write_topic_scores(session, article_id, [topic_row(topic, result)])
-                after = rows[-1][0]
-            done[topic.name] += len(rows)
-            if on_batch:
-                on_batch(len(rows))
+    done = {t.name: 0 for t in topics}
+    flags, params = _stale_flags(topics)
+    if not flags:
+        return done
+    select = text(
+        "SELECT a.id, a.title, a.description, a.text, a.published_at, a.canonical_url, "
+        + ", ".join(flags)
+        + " FROM articles a WHERE a.id > :after AND ("
+        + " OR ".join(flags)
+        + ") ORDER BY a.id LIMIT :limit"
+    )
+    after = 0
+    while True:
+        written = 0
+        with Session(engine) as session, session.begin():
+            rows = session.execute(
+                select, {**params, "all": all_articles, "after": after, "limit": batch_size}
+            ).all()
+            if not rows:
+                break
+            for article_id, title, description, body, published, url, *lacking in rows:
+                wanted = [t for t, flag in zip(topics, lacking, strict=True) if flag]
+                results = score_topics(
+                    wanted,
+                    body or "",
+                    title=title,
+                    description=description,
+                    published_at=article_day(published),  # the local clock's, as at ingest
+                    url=url,
+                )
+                write_topic_scores(
+                    session, article_id, [topic_row(t, r) for t, r in zip(wanted, results, strict=True)]
+                )
+                for t in wanted:
+                    done[t.name] += 1
+                written += len(wanted)
+            after = rows[-1][0]
+        if on_batch:
+            on_batch(written)
     return done
 
 
