@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitors.judge import matcher as matcher_module
 from monitors.judge.evaluation import read_labelled
-from monitors.judge.matcher import near
+from monitors.judge.matcher import Matcher, near
+from monitors.judge.relevance import PreparedText, prepare_text
 from monitors.judge.textfold import fold, fold_article
 from monitors.judge.topic import DEFAULT_TOPIC_PATH, Topic, load_topic
+from monitors.judge.topic_set import load_topics
 
 TOPIC = load_topic()
 EVAL = Path(__file__).parent / "eval"
@@ -85,3 +90,95 @@ _VOCAB = _vocabulary()
 def test_same_matches_on_random_topic_vocabulary(words: list[str], sep: str) -> None:
     sentence = sep.join(words)
     assert _matcher_counts(TOPIC, sentence) == _regex_counts(TOPIC, sentence)
+
+
+# --- the compiled scan (monitors/_scan.c) against the Python loop (Matcher.scan_python) -------
+
+
+def _ordered(parts: list[Any]) -> list[Any]:
+    """Hits with their dicts' insertion order spelled out (== on dicts ignores it)."""
+    return [[(piece, list(hits.items())) for piece, hits in part.items()] for part in parts]
+
+
+def _both_scans(matcher: Matcher, prepared: PreparedText) -> tuple[list[Any], list[Any]]:
+    scan = pytest.importorskip("monitors._scan", reason="monitors._scan is not compiled (no C compiler?)")
+    compiled = scan.scan(prepared.tokens, prepared.run, *matcher.tables())
+    return _ordered(compiled), _ordered(matcher.scan_python(prepared.tokens, prepared.run))
+
+
+TOPICS = load_topics()
+UNION = Matcher.union(t.matcher for t in TOPICS)
+MATCHERS = [UNION, *(t.matcher for t in TOPICS)]
+
+
+def test_compiled_scan_equals_the_python_loop_on_eval_texts_and_seeds() -> None:
+    """Same hits, in the same order, for the union of the topics and each topic alone, on every
+    example of tests/eval and every seed article (title, lead and text)."""
+    items = [item for path in sorted(EVAL.glob("*.jsonl")) for item in read_labelled(path)]
+    seeds = sorted((EVAL.parents[1] / "seeds").glob("*.txt"))
+    articles = [(i.get("text", ""), i.get("title"), i.get("description")) for i in items]
+    articles += [(p.read_text("utf-8"), None, None) for p in seeds]
+    assert len(articles) >= 550 and seeds
+    matched = 0
+    for text, title, description in articles:
+        prepared = prepare_text(text, title, description)
+        for matcher in MATCHERS:
+            compiled, reference = _both_scans(matcher, prepared)
+            assert compiled == reference, (text[:80], title)
+            matched += bool(any(reference))
+    assert matched > 300  # texts with hits, not only empty scans
+
+
+def _vocabulary_of(paths: list[Path]) -> list[str]:
+    """The tokens of every pattern of the topic files (case kept and lower case), inflections
+    of the prefix patterns' last tokens and tokens holding only a head's first bytes."""
+    tokens: set[str] = set()
+    for path in paths:
+        data = tomllib.loads(path.read_text("utf-8"))
+        patterns: list[str] = []
+        for section in ("terms", "disambiguation", "proximity"):
+            for spec in data.get(section, []):
+                for key in ("patterns", "case_sensitive_patterns", "exclude", "left", "right", "not_after"):
+                    patterns.extend(spec.get(key, []))
+        patterns.extend(data.get("background", {}).get("patterns", []))
+        tokens |= {tok for p in patterns for tok in fold(p.rstrip("*"), keep_case=True).split()}
+        heads = {fold(p.rstrip("*"), keep_case=True).split()[-1] for p in patterns if p.endswith("*")}
+        tokens |= {h + suffix for h in heads for suffix in ("s", "eennes", "X")} | {h[:3] for h in heads}
+    return sorted(tokens | {tok.lower() for tok in tokens} | {tok.upper() for tok in tokens})
+
+
+_ALL_VOCAB = _vocabulary_of(sorted(DEFAULT_TOPIC_PATH.parent.glob("*.toml")))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([*_ALL_VOCAB, "le", "L", "zz"]),
+            st.sampled_from([" ", "'", ", ", ". ", "\n", " … "]),
+        ),
+        min_size=0,
+        max_size=60,
+    ),
+    st.sampled_from([None, "", "Sommet IA : l'AI Act à Paris", "COP2 europeennes"]),
+)
+def test_compiled_scan_equals_the_python_loop_on_generated_texts(
+    words: list[tuple[str, str]], title: str | None
+) -> None:
+    """Texts of several sentences made of every topic's vocabulary (patterns collide, overlap,
+    nest, cross sentence ends; case-sensitive ones and guards meet both cases): same hits."""
+    text = "".join(word + sep for word, sep in words)
+    prepared = prepare_text(text, title)
+    for matcher in MATCHERS:
+        compiled, reference = _both_scans(matcher, prepared)
+        assert compiled == reference
+
+
+def test_scan_tokens_takes_the_compiled_scan_where_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TOKEN_SCAN says which runs; without the extension the Python loop gives the same hits."""
+    prepared = prepare_text(TRICKY[0], "Le sommet de Paris sur l'IA")
+    expected = UNION.scan_python(prepared.tokens, prepared.run)
+    assert ("python" if matcher_module._scan is None else "compiled") == matcher_module.TOKEN_SCAN
+    assert UNION.scan_tokens(prepared.tokens, prepared.run) == expected
+    monkeypatch.setattr(matcher_module, "_scan", None)
+    assert UNION.scan_tokens(prepared.tokens, prepared.run) == expected

@@ -6,7 +6,9 @@ text with its case kept, so Italian/Spanish "ia" and French "j'ai" do not count.
 ``Proximity`` keep the regexes that define what matches; ``Matcher`` indexes every pattern set of
 a topic by its first token, so one pass over an article's tokens finds all their matches,
 visiting only the tokens that start a pattern. Both give the same matches (checked against each
-other in tests/test_relevance_matcher.py).
+other in tests/test_relevance_matcher.py). The pass runs in monitors/_scan.c, a small C
+extension compiled at install time; where no C compiler was found, in the Python loop of
+``Matcher.scan_python``, with the same matches (tests/test_relevance_matcher.py compares them).
 """
 
 from __future__ import annotations
@@ -16,8 +18,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import compress, count
 from operator import itemgetter, methodcaller
+from typing import Any
 
 from monitors.judge.textfold import BREAK_SEPARATOR, SENTENCE_BREAK, fold
+
+try:  # compiled where a C compiler was found at install time (pyproject.toml: ext-modules)
+    from monitors import _scan
+except ImportError:  # pragma: no cover - depends on the install
+    _scan = None  # type: ignore[assignment]
+#: How matchers scan an article: "compiled" (monitors/_scan.c) or "python".
+TOKEN_SCAN = "python" if _scan is None else "compiled"
 
 #: a scan's matches: piece -> owner -> [(first token, count)]
 Hits = dict[int, dict[int, list[tuple[int, int]]]]
@@ -147,6 +157,8 @@ class Matcher:
         self.sets: list[tuple[tuple[str, ...], bool, tuple[str, ...]]] = []
         self.parts = 1
         self._local = 0  # the next owner id within the current part
+        self.patterns: list[_Pattern] = []  # as created: in (owner, rank) order, the match order
+        self._tables: tuple[Any, ...] | None = None  # the trie as monitors._scan reads it
 
     @classmethod
     def union(cls, matchers: Iterable[Matcher]) -> Matcher:
@@ -181,6 +193,7 @@ class Matcher:
         entries.sort(key=lambda e: e[0], reverse=True)  # stable, as compile_patterns's sort
         for rank, (_, tokens, wildcard) in enumerate(entries):
             pattern = _Pattern(owner, rank, part, local, tokens, wildcard, case_sensitive, guards)
+            self.patterns.append(pattern)
             path = [t.lower() for t in tokens]
             node = self.root
             for token in path[:-1] if wildcard else path:
@@ -198,7 +211,31 @@ class Matcher:
             else:
                 node.ends.append(pattern)  # owners are added in increasing order, ranks too
         self.first.update(self.root.children)
+        self._tables = None
         return local
+
+    def tables(self) -> tuple[Any, ...]:
+        """The trie as ``monitors._scan.scan`` reads it (made once, again after an ``add``):
+        per node (0: the root, then breadth first) its children's numbers by token, the ids of
+        the patterns ending there and its prefix patterns; the root's prefix patterns; per
+        pattern id (its place in ``patterns``) what the scan needs of it; owners, parts."""
+        if self._tables is None:
+            ids = {id(p): k for k, p in enumerate(self.patterns)}
+            nodes = [self.root]
+            number = {id(self.root): 0}
+            for node in nodes:  # breadth first: the list grows while it is read
+                for child in node.children.values():
+                    number[id(child)] = len(nodes)
+                    nodes.append(child)
+            children = [{t: number[id(c)] for t, c in node.children.items()} for node in nodes]
+            ends = [tuple(ids[id(p)] for p in node.ends) for node in nodes]
+            prefix_ends = [tuple((h, ids[id(p)]) for h, p in node.prefix_ends) for node in nodes]
+            patterns = tuple(
+                (p.owner, p.part, p.local, len(p.tokens), p.cased, p.prefix_last, p.guards or None, p.tokens)
+                for p in self.patterns
+            )
+            self._tables = (children, ends, prefix_ends, prefix_ends[0], patterns, self.owners, self.parts)
+        return self._tables
 
     def scan(self, run: bytes) -> Hits:
         """Matches in a folded, case-kept run of tokens (``fold_article``): piece -> owner ->
@@ -208,7 +245,14 @@ class Matcher:
     def scan_tokens(self, lower: list[bytes], run: bytes) -> list[Hits]:
         """Matches in a folded, case-kept run of tokens (``fold_article``), given its lower-case
         tokens (``run_tokens``), per part (one, unless a ``union``): piece -> owner ->
-        [(first token, count)].
+        [(first token, count)]. By monitors/_scan.c where it is compiled (``TOKEN_SCAN``),
+        else by ``scan_python``: the same dicts, built in the same order."""
+        if _scan is None:
+            return self.scan_python(lower, run)
+        return _scan.scan(lower, run, *self.tables())
+
+    def scan_python(self, lower: list[bytes], run: bytes) -> list[Hits]:
+        """``scan_tokens`` in Python: the reference the compiled scan is checked against.
 
         Pieces (sentences, or the title) are separated by ``SENTENCE_BREAK`` tokens and numbered
         from 0: no match spans a break, and it is never a ``not_after`` token. Token positions
