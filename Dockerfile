@@ -16,8 +16,9 @@ COPY flows ./flows
 COPY migrations ./migrations
 COPY seeds ./seeds
 # Editable: veille finds seeds/ and migrations/ next to its code, in /app. The slim image has no C
-# compiler, so monitors/_ngrams.c is not built: language detection takes its numpy path (same
-# results, 0.2-0.3 ms more per article in bench/stages.py).
+# compiler, so monitors/_ngrams.c and monitors/_scan.c are not built: language detection takes its
+# numpy path (same results, 0.2-0.3 ms more per article in bench/stages.py) and the topic
+# matcher its Python loop (same results, 0.1-0.4 ms more per seed page: bench/README.md).
 RUN pip install -e ".[parquet]" "prefect==${PREFECT_VERSION}" \
     && useradd --create-home --uid 1000 veille
 USER veille

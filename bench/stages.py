@@ -36,6 +36,7 @@ from bench.arguments import positive_float, positive_int  # noqa: E402
 from monitors.judge.extract import TRAFILATURA_OPTIONS, Extracted, extract_article  # noqa: E402
 from monitors.judge.extract_eval import shared_corpus_dir  # noqa: E402
 from monitors.judge.language import NGRAM_SUMS, detect_language  # noqa: E402
+from monitors.judge.matcher import TOKEN_SCAN  # noqa: E402
 from monitors.judge.relevance import score_topics  # noqa: E402
 from monitors.judge.topic import Topic  # noqa: E402
 from monitors.judge.topic_set import load_topics  # noqa: E402
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"language n-gram sums: {NGRAM_SUMS}"
         + (" (monitors._ngrams not compiled)" if NGRAM_SUMS == "numpy" else "")
+        + f"; topic scan: {TOKEN_SCAN}"
+        + (" (monitors._scan not compiled)" if TOKEN_SCAN == "python" else "")
     )
     print(f"{'article':<28} {'extract ms':>11} {'lang ms':>9} {'relev ms':>9} {'ratio':>7}  (CPU time)")
     for name, page in pages:
