@@ -262,9 +262,9 @@ def test_stopping_serve_pauses_its_schedules_on_the_users_prefect_server(
 
     # the next veille serve makes them active again
     proc, err = serving()
-    _stop(proc, err, signal.SIGINT)
+    took = _stop(proc, err, signal.SIGINT)
     assert _wait_gone(mark, 10) == []
-    assert served(True)
+    assert served(True), (took, _deployments(api_url), err.text())
 
 
 def test_a_refused_serve_lets_go_of_the_prefect_home_lock(
