@@ -12,8 +12,9 @@ import pytest
 
 from monitors.judge.evaluation import evaluate_relevance, score_lines
 from monitors.judge.explain import why
-from monitors.judge.relevance import score_relevance, url_words
+from monitors.judge.relevance import score_relevance
 from monitors.judge.topic import URL_ZONE, load_topic
+from monitors.judge.url_words import url_words
 
 SHIPPED = load_topic()
 TOPIC = dataclasses.replace(SHIPPED, zone_weights={**SHIPPED.zone_weights, URL_ZONE: 1.0})

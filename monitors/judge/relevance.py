@@ -10,6 +10,10 @@ Paris-anchor strength, then damped when evidence of another event (Bletchley, Se
 the EU AI Act alone, a product launch, another summit) comes without a tie to Paris. Scoring
 gives the same scores and evidence as one pass per sentence did, with per token only C-level
 work (split, a dict test): it runs right after an extraction that evicts caches.
+
+``_score`` runs named steps (``_tally`` the mentions per zone, ``_weigh_rules``, ``_strengths``,
+``_rules_score``, ``_other_events``, ``_damping``, ``_learned``); a paragraph read on its own is
+decided by ``short_text``, the page's address read by ``url_words``.
 """
 
 from __future__ import annotations
@@ -18,66 +22,21 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from monitors.group.copies import INVISIBLE
-from monitors.judge.days import day_named_in, parse_published
+from monitors.judge.days import parse_published
 from monitors.judge.learned import dense_features, model_text
 from monitors.judge.matcher import Hits, Matcher, Proximity, Term, near, run_tokens
-from monitors.judge.textfold import BREAK_SEPARATOR, ends_within, fold, fold_article, sentence_at
+from monitors.judge.short_text import short_text
+from monitors.judge.textfold import BREAK_SEPARATOR, ends_within, fold_article, sentence_at
 from monitors.judge.topic import URL_ZONE, Topic
+from monitors.judge.url_words import url_words
 
 _BEST_SENTENCE_CHARS = 400
-
-
-#: path words of no meaning: file extensions and the like
-_URL_NOISE = frozenset({"html", "htm", "shtml", "php", "asp", "aspx", "jsp", "amp", "index"})
-#: elided articles and prepositions that URL slugs glue to the next word ("sommet-pour-lia",
-#: "lintelligence-artificielle", "daction")
-_URL_ELISIONS = ("l", "d")
-_VOWELS = frozenset("aeiouyh")
-
-
-def url_words(url: str | None, topic: Topic) -> str:
-    """The words of a URL's path as the topic reads them: ``https://x.fr/2025/02/10/sommet-pour-lia-a-paris``
-    -> "2025 sommet pour l IA a paris".
-
-    The host and query say nothing of the subject ("nation.ai", "?p=7562") and are left out; so
-    are numbers other than years, identifiers mixing letters and digits (longer than 6
-    characters: "g7" and "cop28" stay) and file extensions. An elided article glued to its word
-    ("lia", "lintelligence") is split off when the rest is a word the topic's patterns start
-    with, and words of case-sensitive patterns take their case ("ia" -> "IA"): slugs are lower
-    case.
-    """
-    if not url:
-        return ""
-    try:
-        path = unquote(urlsplit(url.strip()).path)
-    except ValueError:
-        return ""
-    first = topic.matcher.first
-    words: list[str] = []
-    for token in fold(path).split():
-        if token.isdigit():
-            if len(token) == 4 and token[:2] in ("19", "20"):
-                words.append(token)
-            continue
-        if token in _URL_NOISE or (len(token) > 6 and not token.isalpha()):
-            continue
-        if (
-            len(token) > 2
-            and token[0] in _URL_ELISIONS
-            and token[1] in _VOWELS
-            and token[1:].encode() in first
-        ):
-            words.append(token[0])
-            token = token[1:]
-        words.append(topic.url_cased.get(token, token))
-    return " ".join(words)
 
 
 def score_item(topic: Topic, item: Mapping[str, Any], url: bool = True) -> RelevanceResult:
@@ -126,129 +85,6 @@ def _zone_counts_total(zone_counts: Mapping[str, int], weights: Mapping[str, flo
 
 def _strength(total: float, saturation: float) -> float:
     return 1.0 - math.exp(-total / saturation) if total > 0 else 0.0
-
-
-def _short_text(
-    topic: Topic,
-    score: float,
-    title: str,
-    description: str,
-    text: str,
-    published_at: date | None,
-    inside: bool,
-    group_totals: Mapping[str, float],
-    strongest_case: float,
-) -> dict[str, Any] | None:
-    """The decision for a short untitled text read on its own, or None when it does not apply.
-
-    A paragraph lifted from an article carries none of its title's words: a summit paragraph
-    on the 109 billion says "data centres", "MGX" and "IA", not "sommet". What makes it
-    recognisable is the event's own vocabulary (``[short_text] event_groups``: its names,
-    people, organisations, places, figures and outcomes) next to the subject
-    (``[short_text] groups``: AI, its infrastructure, investments by funds). Such a text (no
-    title nor lead, at most ``max_words`` words, not published outside the active period) is
-    relevant when it holds a subject word and event evidence of at least ``peak_min`` when
-    published in the peak (the days the event dominates its field's coverage), ``period_min``
-    otherwise (elsewhere in the period, or undated); or evidence of ``alone_min`` from the
-    ``alone_groups`` (facts only this event has) without a subject word; and no other event's
-    evidence (the strongest ``[[disambiguation]]`` case)
-    outweighs the event's own. ``peak_groups`` (a summit word, people who are in other news too)
-    count as event evidence in the peak only: there the date says which event they belong to;
-    so does ``peak_subjects`` (AI infrastructure, investments by funds: in the peak, that news
-    was the event's announcements), which suffices there without event evidence.
-
-    Most such paragraphs name nothing of the event: ``theme_groups`` ties them by a combination
-    (an AI word with one of the event's themes and its scene, its cast, AI next to a theme, or
-    its stage of leaders). In the peak or undated, when every entry is met, that evidence counts
-    as the event's and ``theme_subjects`` (technology words) count as subjects, unless another
-    event, or another subject (``other_groups``: AI in one sector), weighs ``1/dominance`` of it.
-
-    Undated, or dated elsewhere in the period, a text whose own words name a day of the peak
-    (``day_named_in``: "lundi 10 février") is read as published in the peak.
-    """
-    start, end = topic.peak
-    if (
-        not topic.short_max_words
-        or score >= topic.threshold
-        or title
-        or description
-        or not inside  # dated, or its URL dated, outside the period
-    ):
-        return None
-    words = len(text.split())
-    if words > topic.short_max_words:
-        return None
-    in_peak = bool(published_at and start and end and start <= published_at <= end)
-    # undated, or dated elsewhere in the period (a preview, an aftermath): a text that names a day
-    # of the peak ("lundi 10 février") reports on the peak
-    named_day = day_named_in(text, topic.period, (start, end)) if start and end and not in_peak else None
-    in_peak = in_peak or named_day is not None
-    if not in_peak and math.isinf(topic.short_period_min) and math.isinf(topic.short_alone_min):
-        return None  # a topic with the peak rule only
-    # the event's themes: each entry of theme_groups is met by one of its groups (peak_groups,
-    # people in other news too, and peak_theme_groups, in the peak only); all met, in the peak
-    # or undated (elsewhere in the period the date says the event was not the news), the
-    # evidence of the groups that met them counts as the event's
-    met = [
-        [
-            g
-            for g in entry
-            if group_totals.get(g, 0.0) > 0
-            and (in_peak or (g not in topic.short_peak_groups and g not in topic.short_peak_theme_groups))
-        ]
-        for entry in topic.short_theme_groups
-    ]
-    themed = bool(met) and all(met) and (in_peak or published_at is None)
-    theme_hits = sorted({g for entry in met for g in entry}) if themed else []
-    # other_groups: evidence of another subject (AI in one sector, a visit to Washington), weighed
-    # like another event in short texts only
-    strongest_case = max([strongest_case, *(group_totals.get(g, 0.0) for g in topic.short_other_groups)])
-    # the themes are the weakest evidence: they count only when they outweigh any other event
-    # named by scoring.dominance (the factor by which another event dominates the anchors)
-    if strongest_case * max(topic.dominance, 1.0) >= sum(group_totals.get(g, 0.0) for g in theme_hits):
-        theme_hits = []
-    subject_groups = (*topic.short_groups, *(topic.short_theme_subjects if theme_hits else ()))
-    subject = sum(group_totals.get(g, 0.0) for g in subject_groups)
-    # names that need a date ("the AI summit") count only when the text is dated in the period (or
-    # names a day of the peak)
-    event_groups = [
-        g
-        for g in (*topic.short_event_groups, *(topic.short_peak_groups if in_peak else ()))
-        if published_at is not None or named_day is not None or g not in topic.period_anchor_groups
-    ]
-    own = sum(group_totals.get(g, 0.0) for g in event_groups)
-    themes = sum(group_totals.get(g, 0.0) for g in theme_hits if g not in event_groups)
-    event = own + themes
-    alone = sum(group_totals.get(g, 0.0) for g in topic.short_alone_groups)
-    needed = topic.short_peak_min if in_peak else topic.short_period_min
-    present = [g for g in (*subject_groups, *event_groups, *theme_hits) if group_totals.get(g, 0.0) > 0]
-    present = list(dict.fromkeys(present))
-    outweighed = strongest_case > max(own, themes, subject if needed <= 0 else 0.0)
-    peak_subject = in_peak and any(group_totals.get(g, 0.0) > 0 for g in topic.short_peak_subjects)
-    enough = (subject > 0 and (event >= needed or peak_subject)) or alone >= topic.short_alone_min
-    # the gathering itself, without a subject word (a paragraph on the heads of state arriving for
-    # the summit names no AI): in the peak only, each entry of bare_groups met, and nothing else
-    # named, no other event nor another subject of short texts (the weakest evidence, so the
-    # strictest gate)
-    bare_met = [[g for g in entry if group_totals.get(g, 0.0) > 0] for entry in topic.short_bare_groups]
-    bare = in_peak and bool(bare_met) and all(bare_met) and strongest_case == 0 and not enough
-    bare_hits = sorted({g for entry in bare_met for g in entry}) if bare else []
-    if bare:
-        present = list(dict.fromkeys([*present, *bare_hits]))
-    return {
-        "words": words,
-        "peak": [start.isoformat(), end.isoformat()] if start and end else None,
-        "in_peak": in_peak,
-        "day": named_day.isoformat() if named_day else None,
-        "groups": present,
-        "subject": round(subject, 4),
-        "event": round(event, 4),
-        "theme": theme_hits,
-        "bare": bare_hits,
-        "needed": needed,
-        "other_event": round(strongest_case, 4),
-        "decided": (enough and not outweighed) or bare,
-    }
 
 
 #: ``copies.INVISIBLE``: folded as other non-letters, they cut a word in two
@@ -337,125 +173,146 @@ def score_relevance(
     return _score(topic, prepare_text(text, title, description), published_at, url)
 
 
-def _score(
-    topic: Topic,
-    prepared: PreparedText,
-    published_at: date | None,
-    url: str | None,
-    scanned: Hits | None = None,
-) -> RelevanceResult:
-    """``score_relevance`` of a prepared article; ``scanned``: its matches by the topic's matcher
-    when already scanned (``score_topics``)."""
-    text, title, description = prepared.text, prepared.title, prepared.description
-    first_text, text_ends = prepared.first_text, prepared.text_ends
-    if scanned is None:
-        scanned = topic.matcher.scan_tokens(prepared.tokens, prepared.run)[0]
-    zoned = list(scanned.items())
-    # the URL stands in for a missing title: a slug is made from the title, so with one it says
-    # nothing more
-    address = url_words(url, topic) if url and not title and topic.zone_weights[URL_ZONE] > 0 else ""
-    url_named: set[str] = set()  # the topic's groups the URL's words name
-    if address:
-        # one piece of its own, numbered -1: a zone apart, never the best sentence
-        zoned += [(-1, hits) for hits in topic.matcher.scan(address.encode() + BREAK_SEPARATOR).values()]
-    lead = ends_within(text, topic.lead_chars, text_ends)
-    body = ends_within(text, topic.tail_after_chars, text_ends)
+#: one piece's matches: owner -> (token, size) of each
+_PieceHits = dict[int, list[tuple[int, int]]]
 
-    term_zones: dict[str, dict[str, int]] = {}
-    case_zones: dict[str, dict[str, int]] = {}
-    prox_zones: dict[str, dict[str, int]] = {}
-    background: dict[str, int] = {}  # anchor mentions inside a background clause, per name
-    case_background: dict[str, int] = {}  # the same for other events' mentions, per case
+
+def _zone(piece: int, first_text: int, lead: int, body: int) -> str:
+    """The zone of a piece of the folded run: -1 is the URL's words, 0 the title, then the
+    description (lead), then the text's sentences by how far they end (lead, body, tail)."""
+    if piece < 0:
+        return URL_ZONE
+    if piece == 0:
+        return "title"
+    if piece < first_text:
+        return "lead"
+    j = piece - first_text
+    return "lead" if j <= lead else "body" if j <= body else "tail"
+
+
+def _add(zones_of: dict[str, dict[str, int]], name: str, zone: str, n: int) -> None:
+    """Count ``n`` mentions of ``name`` in ``zone``."""
+    zc = zones_of.setdefault(name, {})
+    zc[zone] = zc.get(zone, 0) + n
+
+
+@dataclass
+class _Mentions:
+    """What the scan found for a topic, rule by rule and zone by zone: its terms' and
+    proximities' mentions, other events' (``[[disambiguation]]`` cases), those inside a
+    background clause, the topic's groups the URL's words name, and the piece that weighed most
+    (its score, its number; -1: none). Gathered in one pass over the pieces (``_tally``)."""
+
+    term_zones: dict[str, dict[str, int]] = field(default_factory=dict)
+    case_zones: dict[str, dict[str, int]] = field(default_factory=dict)
+    prox_zones: dict[str, dict[str, int]] = field(default_factory=dict)
+    background: dict[str, int] = field(default_factory=dict)  # anchor mentions in a background clause
+    case_background: dict[str, int] = field(default_factory=dict)  # other events' mentions there
+    url_named: set[str] = field(default_factory=set)
+    best: tuple[float, int] = (0.0, -1)
+
+
+def _tally(
+    topic: Topic, zoned: list[tuple[int, _PieceHits]], first_text: int, lead: int, body: int
+) -> _Mentions:
+    """Count each piece's matches in its zone (``_tally_terms``, ``_tally_proximities``) and
+    keep the sentence that weighs most, preferring those that join several groups (the AI term
+    AND the summit): the evidence shows it."""
+    mentions = _Mentions()
+    for piece, hits in zoned:
+        zone = _zone(piece, first_text, lead, body)
+        groups_here: set[str] = set()
+        sentence_score = _tally_terms(topic, mentions, piece, zone, hits, groups_here)
+        sentence_score = _tally_proximities(topic, mentions, piece, zone, hits, groups_here, sentence_score)
+        sentence_score *= len(groups_here)
+        if sentence_score > mentions.best[0] and piece >= 0:
+            mentions.best = (sentence_score, piece)
+    return mentions
+
+
+def _tally_terms(
+    topic: Topic, mentions: _Mentions, piece: int, zone: str, hits: _PieceHits, groups_here: set[str]
+) -> float:
+    """Count a piece's term and other-event mentions (less a term's exclusions, those inside a
+    background clause apart); the piece's weighted sum of its terms, its groups in ``groups_here``.
+    The URL's words count only for the topic's ``url_groups``."""
+    sentence_score = 0.0
     bg_owner, bg_window = topic.background_owner, topic.background_window
     anchors = topic.anchor_groups + topic.period_anchor_groups
-    start, end = topic.period
-    inside = published_at is None or (
-        (start is None or published_at >= start) and (end is None or published_at <= end)
-    )
-    # an undated text whose URL names years, none of them inside the period ("/2026/02/21/",
-    # "ai-impact-summit-2026"), is from another year: outside the period, as if dated so
-    url_years = sorted({int(w) for w in address.split() if w.isdigit()})
-    url_outside = (
-        published_at is None
-        and bool(url_years)
-        and not any((start is None or y >= start.year) and (end is None or y <= end.year) for y in url_years)
-    )
-    if url_outside:
-        inside = False
-    best: tuple[float, int] = (0.0, -1)
     plan = topic.plan
-    prox_lefts = topic.prox_lefts
-    for piece, hits in zoned:
-        if piece < 0:
-            zone = URL_ZONE
-        elif piece == 0:
-            zone = "title"
-        elif piece < first_text:
-            zone = "lead"
-        else:
-            j = piece - first_text
-            zone = "lead" if j <= lead else "body" if j <= body else "tail"
-        sentence_score = 0.0
-        groups_here: set[str] = set()
-        for owner in sorted(hits):  # terms in topic order
-            if owner not in plan:  # an exclusion, a proximity side
-                continue
-            found = hits[owner]
-            owner_terms, owner_cases = plan[owner]
-            for name, group, weight, exclude_owner in owner_terms:
-                if piece < 0:
-                    if group not in topic.url_groups:
-                        continue
-                    url_named.add(group)
-                n = len(found)
-                if exclude_owner in hits:
-                    spans = [(a, a + size) for a, size in hits[exclude_owner]]
-                    n = sum(1 for i, _ in found if not any(a <= i < b for a, b in spans))
-                if n:
-                    zc = term_zones.setdefault(name, {})
-                    zc[zone] = zc.get(zone, 0) + n
-                    if bg_owner in hits and group in anchors and piece >= 0:
-                        b = _in_background(found, hits[bg_owner], bg_window)
-                        if b:
-                            background[name] = background.get(name, 0) + min(b, n)
-                    sentence_score += weight * n
-                    groups_here.add(group)
-            for name in owner_cases:
-                zc = case_zones.setdefault(name, {})
-                zc[zone] = zc.get(zone, 0) + len(found)
-                if bg_owner in hits and piece >= 0:
+    for owner in sorted(hits):  # terms in topic order
+        if owner not in plan:  # an exclusion, a proximity side
+            continue
+        found = hits[owner]
+        owner_terms, owner_cases = plan[owner]
+        for name, group, weight, exclude_owner in owner_terms:
+            if piece < 0:
+                if group not in topic.url_groups:
+                    continue
+                mentions.url_named.add(group)
+            n = len(found)
+            if exclude_owner in hits:
+                spans = [(a, a + size) for a, size in hits[exclude_owner]]
+                n = sum(1 for i, _ in found if not any(a <= i < b for a, b in spans))
+            if n:
+                _add(mentions.term_zones, name, zone, n)
+                if bg_owner in hits and group in anchors and piece >= 0:
                     b = _in_background(found, hits[bg_owner], bg_window)
                     if b:
-                        case_background[name] = case_background.get(name, 0) + b
-        for left, right, prox in topic.prox_sides if not prox_lefts.isdisjoint(hits) else ():
+                        mentions.background[name] = mentions.background.get(name, 0) + min(b, n)
+                sentence_score += weight * n
+                groups_here.add(group)
+        for name in owner_cases:
+            _add(mentions.case_zones, name, zone, len(found))
+            if bg_owner in hits and piece >= 0:
+                b = _in_background(found, hits[bg_owner], bg_window)
+                if b:
+                    mentions.case_background[name] = mentions.case_background.get(name, 0) + b
+    return sentence_score
+
+
+def _tally_proximities(
+    topic: Topic,
+    mentions: _Mentions,
+    piece: int,
+    zone: str,
+    hits: _PieceHits,
+    groups_here: set[str],
+    sentence_score: float,
+) -> float:
+    """Count a piece's proximities (both sides within their window) as ``_tally_terms`` counts
+    terms; ``sentence_score`` (the terms' sum) plus their weights, added one by one after the
+    terms' (a float sum depends on its order)."""
+    bg_owner, bg_window = topic.background_owner, topic.background_window
+    anchors = topic.anchor_groups + topic.period_anchor_groups
+    for left, right, prox in topic.prox_sides if not topic.prox_lefts.isdisjoint(hits) else ():
+        if (
+            left in hits
+            and right in hits
+            and (piece >= 0 or prox.group in topic.url_groups)
+            and near(hits[left], hits[right], prox.window)
+        ):
+            if piece < 0:
+                mentions.url_named.add(prox.group)
+            _add(mentions.prox_zones, prox.name, zone, 1)
             if (
-                left in hits
-                and right in hits
-                and (piece >= 0 or prox.group in topic.url_groups)
-                and near(hits[left], hits[right], prox.window)
+                piece >= 0
+                and bg_owner in hits
+                and prox.group in anchors
+                and _in_background(hits[left], hits[bg_owner], bg_window)
             ):
-                if piece < 0:
-                    url_named.add(prox.group)
-                zc = prox_zones.setdefault(prox.name, {})
-                zc[zone] = zc.get(zone, 0) + 1
-                if (
-                    piece >= 0
-                    and bg_owner in hits
-                    and prox.group in anchors
-                    and _in_background(hits[left], hits[bg_owner], bg_window)
-                ):
-                    background[prox.name] = background.get(prox.name, 0) + 1
-                sentence_score += prox.weight
-                groups_here.add(prox.group)
-        # prefer sentences that join several groups (the AI term AND the summit)
-        sentence_score *= len(groups_here)
-        if sentence_score > best[0] and piece >= 0:
-            best = (sentence_score, piece)
-    # the URL's words count for the topic only when they name this event: one of its anchors (a
-    # name that says which event: "sommet-ia-paris", "paris-ai-summit", the coalition) and every
-    # required group; "modi-at-ai-summit" (an AI summit, not which one) or "macron-paris" alone
-    # say nothing of which event
-    url_names_topic = (
+                mentions.background[prox.name] = mentions.background.get(prox.name, 0) + 1
+            sentence_score += prox.weight
+            groups_here.add(prox.group)
+    return sentence_score
+
+
+def _url_names_topic(topic: Topic, address: str, url_named: set[str]) -> bool:
+    """Whether the URL's words name this event: one of its anchors (a name that says which
+    event: "sommet-ia-paris", "paris-ai-summit", the coalition) and every required group;
+    "modi-at-ai-summit" (an AI summit, not which one) or "macron-paris" alone do not, and then
+    its words count for nothing (``_drop_url_zone``)."""
+    return (
         bool(address)
         and any(g in url_named for g in topic.anchor_groups)
         and all(
@@ -463,33 +320,72 @@ def _score(
             for g in topic.required_groups
         )
     )
-    if url_named and not url_names_topic:
-        for zones_of in (term_zones, prox_zones):
-            for name in [n for n, z in zones_of.items() if URL_ZONE in z]:
-                del zones_of[name][URL_ZONE]
-                if not zones_of[name]:
-                    del zones_of[name]
-    if best[1] < 0:
-        best_sentence = ""
-    elif best[1] == 0:
-        best_sentence = title
-    elif best[1] < first_text:
-        best_sentence = sentence_at(description, best[1] - 1)
-    else:
-        best_sentence = sentence_at(text, best[1] - first_text)
 
-    weights = topic.zone_weights
+
+def _drop_url_zone(mentions: _Mentions) -> None:
+    """Forget the URL zone's mentions of terms and proximities (a rule left without a zone goes)."""
+    for zones_of in (mentions.term_zones, mentions.prox_zones):
+        for name in [n for n, z in zones_of.items() if URL_ZONE in z]:
+            del zones_of[name][URL_ZONE]
+            if not zones_of[name]:
+                del zones_of[name]
+
+
+@dataclass(frozen=True)
+class _Period:
+    """Whether the text is inside the topic's active period: undated texts are, unless their
+    URL names years none of which is in it ("/2026/02/21/", "ai-impact-summit-2026"): such a
+    text is from another year, as if dated so."""
+
+    inside: bool
+    start: date | None
+    end: date | None
+    url_years: list[int]
+    url_outside: bool
+
+
+def _period(topic: Topic, published_at: date | None, address: str) -> _Period:
+    """The text's place in the topic's active period (``_Period``), from its date or its URL's years."""
+    start, end = topic.period
+    inside = published_at is None or (
+        (start is None or published_at >= start) and (end is None or published_at <= end)
+    )
+    url_years = sorted({int(w) for w in address.split() if w.isdigit()})
+    url_outside = (
+        published_at is None
+        and bool(url_years)
+        and not any((start is None or y >= start.year) and (end is None or y <= end.year) for y in url_years)
+    )
+    return _Period(inside and not url_outside, start, end, url_years, url_outside)
+
+
+def _best_sentence(prepared: PreparedText, piece: int) -> str:
+    """The text of piece ``piece`` (the title, a sentence of the description or of the text)."""
+    if piece < 0:
+        return ""
+    if piece == 0:
+        return prepared.title
+    if piece < prepared.first_text:
+        return sentence_at(prepared.description, piece - 1)
+    return sentence_at(prepared.text, piece - prepared.first_text)
+
+
+def _weigh_rules(topic: Topic, mentions: _Mentions) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+    """Each matched term's and proximity's contribution (zone-weighted, diminishing repeats,
+    discounted for background mentions) and its evidence entry; the totals per group."""
     matched: dict[str, dict[str, Any]] = {}
     group_totals: dict[str, float] = {}
     rules: list[tuple[Term | Proximity, dict[str, int] | None, bool]]
-    rules = [(term, term_zones.get(term.name), False) for term in topic.terms]
-    rules += [(prox, prox_zones.get(prox.name), True) for prox in topic.proximities]
+    rules = [(term, mentions.term_zones.get(term.name), False) for term in topic.terms]
+    rules += [(prox, mentions.prox_zones.get(prox.name), True) for prox in topic.proximities]
     for rule, zones, is_proximity in rules:
         if not zones:
             continue
-        contribution = rule.weight * _zone_counts_total(zones, weights)
-        if rule.name in background:
-            contribution *= _background_discount(background[rule.name], zones, topic.background_factor)
+        contribution = rule.weight * _zone_counts_total(zones, topic.zone_weights)
+        if rule.name in mentions.background:
+            contribution *= _background_discount(
+                mentions.background[rule.name], zones, topic.background_factor
+            )
         group_totals[rule.group] = group_totals.get(rule.group, 0.0) + contribution
         matched[rule.name] = {
             "group": rule.group,
@@ -499,8 +395,12 @@ def _score(
         }
         if is_proximity:
             matched[rule.name]["proximity"] = True
+    return matched, group_totals
 
-    # groups that stand in for others (the Paris anchors are summit terms too)
+
+def _strengths(topic: Topic, group_totals: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:
+    """Each group's strength (its total saturated), groups that stand in for others (the Paris
+    anchors are summit terms too) adding to theirs; and the required groups present."""
     effective = dict(group_totals)
     for group, stands_for in topic.satisfies.items():
         for other in stands_for:
@@ -510,87 +410,190 @@ def _score(
         for g in set(topic.required_groups) | set(effective)
     }
     satisfied = [g for g in topic.required_groups if effective.get(g, 0.0) > 0]
-    cooccurrence = len(satisfied) == len(topic.required_groups)
+    return strengths, satisfied
 
+
+def _anchor_total(topic: Topic, group_totals: Mapping[str, float], dated_inside: bool) -> float:
+    """The anchors' total: the names that say which event, plus the names that need a date ("the
+    AI summit") when the text is dated inside the period."""
     anchor_total = sum(group_totals.get(g, 0.0) for g in topic.anchor_groups)
-    if published_at is not None and inside:
+    if dated_inside:
         anchor_total += sum(group_totals.get(g, 0.0) for g in topic.period_anchor_groups)
+    return anchor_total
+
+
+def _rules_score(
+    topic: Topic, strengths: Mapping[str, float], cooccurrence: bool, anchor_total: float
+) -> float:
+    """With every required group present, the geometric mean of their strengths lifted by the
+    anchors' strength; else the mean strength, capped at ``missing_group_cap``."""
     anchor_strength = _strength(anchor_total, topic.saturation.get("anchor", 3.0))
     if cooccurrence:
         base = math.prod(strengths[g] for g in topic.required_groups) ** (1.0 / len(topic.required_groups))
-        score = base * (topic.anchor_floor + (1.0 - topic.anchor_floor) * anchor_strength)
-    else:
-        present = [strengths[g] for g in topic.required_groups]
-        score = topic.missing_group_cap * sum(present) / len(present)
+        return base * (topic.anchor_floor + (1.0 - topic.anchor_floor) * anchor_strength)
+    present = [strengths[g] for g in topic.required_groups]
+    return topic.missing_group_cap * sum(present) / len(present)
 
+
+def _other_events(topic: Topic, mentions: _Mentions) -> tuple[dict[str, dict[str, Any]], float]:
+    """Other events' evidence per ``[[disambiguation]]`` case (count, contribution, and what is
+    left of it once its mentions in a background clause are discounted: ``recalled``), and
+    their total contribution."""
     cases: dict[str, dict[str, Any]] = {}
     competitor_total = 0.0
     for case in topic.cases:
-        c_zones = case_zones.get(case.name)
+        c_zones = mentions.case_zones.get(case.name)
         if not c_zones:
             continue
-        contribution = case.weight * _zone_counts_total(c_zones, weights)
+        contribution = case.weight * _zone_counts_total(c_zones, topic.zone_weights)
         competitor_total += contribution
         entry = cases.setdefault(case.name, {"count": 0, "contribution": 0.0})
         entry["count"] += sum(c_zones.values())
         entry["contribution"] = round(entry["contribution"] + contribution, 4)
-        if case.name in case_background:
+        if case.name in mentions.case_background:
             # "after Bletchley and Seoul", "previous summits in South Korea": that event is
-            # recalled, not reported; read so by short texts only (below)
-            entry["background"] = min(case_background[case.name], entry["count"])
-            contribution *= _background_discount(case_background[case.name], c_zones, topic.background_factor)
+            # recalled, not reported; read so by short texts only
+            background = mentions.case_background[case.name]
+            entry["background"] = min(background, entry["count"])
+            contribution *= _background_discount(background, c_zones, topic.background_factor)
         entry["recalled"] = round(entry.get("recalled", 0.0) + contribution, 4)
-    factor = 1.0
+    return cases, competitor_total
+
+
+@dataclass(frozen=True)
+class _Damping:
+    """The factor another event applies to the score, whether the text is tied to the topic's
+    anchors (``tie_min``), and whether another event dominates it."""
+
+    factor: float
+    tied: bool
+    dominated: bool
+
+
+def _damping(
+    topic: Topic,
+    mentions: _Mentions,
+    matched: Mapping[str, Mapping[str, Any]],
+    group_totals: Mapping[str, float],
+    cases: Mapping[str, Mapping[str, Any]],
+    competitor_total: float,
+    anchor_total: float,
+) -> _Damping:
+    """Another event without a tie to the topic damps the score in proportion to the anchors
+    found; tied, it still damps it to ``penalty_floor`` when it dominates: when it alone (one
+    case) outweighs the topic's own anchors (not the in-period names: "the AI summit" fits the
+    other event as well), or when the title names it and no anchor."""
+    anchors = topic.anchor_groups + topic.period_anchor_groups
     tied = anchor_total >= topic.tie_min
-    # another event is the subject when it alone (one case) outweighs the topic's own anchors
-    # (not the in-period names: "the AI summit" fits the other event as well), or when the title
-    # names it and no anchor
     strongest = max((c["contribution"] for c in cases.values()), default=0.0)
     own_anchor = sum(group_totals.get(g, 0.0) for g in topic.anchor_groups)
-    title_other = any("title" in z for z in case_zones.values())
+    title_other = any("title" in z for z in mentions.case_zones.values())
     title_anchor = any("title" in m["zones"] for m in matched.values() if m["group"] in anchors)
     dominated = topic.dominance > 0 and (
         strongest >= topic.tie_min
         and strongest > topic.dominance * own_anchor
         or (title_other and not title_anchor)
     )
+    factor = 1.0
     if competitor_total > 0 and not tied:
         factor = topic.penalty_floor + (1.0 - topic.penalty_floor) * anchor_total / topic.tie_min
     elif dominated:  # tied to the topic, but another event weighs more: that event is the subject
         factor = topic.penalty_floor
-    score *= factor
-    if not inside:
-        score *= topic.outside_factor
+    return _Damping(factor, tied, dominated)
 
+
+def _learned(
+    topic: Topic,
+    prepared: PreparedText,
+    score: float,
+    damping: float,
+    dated: bool,
+    inside: bool,
+    ai_strength: float,
+) -> tuple[float, dict[str, Any] | None]:
+    """The rules found the topic's words but not enough: the learned part (``[model]``) may lift
+    the score, under the same ``damping`` (another event, outside the period). The score and the
+    model's evidence."""
+    assert topic.model is not None
+    features = dense_features(dated, inside, ai_strength, score)
+    reads = model_text(prepared.text, prepared.title)
+    probability = topic.model.probability(reads, features)
+    lifted = min(1.0, topic.threshold * probability * damping / topic.model_threshold)
+    learned: dict[str, Any] = {
+        "probability": round(probability, 4),
+        "threshold": topic.model_threshold,
+        "damping": round(damping, 4),
+        "decided": lifted >= topic.threshold,
+    }
+    if lifted >= topic.threshold:
+        learned["features"] = topic.model.explain(reads, features)
+    return max(score, lifted), learned
+
+
+def _score(
+    topic: Topic,
+    prepared: PreparedText,
+    published_at: date | None,
+    url: str | None,
+    scanned: Hits | None = None,
+) -> RelevanceResult:
+    """``score_relevance`` of a prepared article; ``scanned``: its matches by the topic's matcher
+    when already scanned (``score_topics``). The steps: count the mentions per zone, weigh them
+    into group strengths, require the groups together, lift by the anchors, damp for another
+    event and outside the period, then the short-text rules and the learned model may lift."""
+    if scanned is None:
+        scanned = topic.matcher.scan_tokens(prepared.tokens, prepared.run)[0]
+    zoned = list(scanned.items())
+    # the URL stands in for a missing title: a slug is made from the title, so with one it says
+    # nothing more
+    address = url_words(url, topic) if url and not prepared.title and topic.zone_weights[URL_ZONE] > 0 else ""
+    if address:
+        # one piece of its own, numbered -1: a zone apart, never the best sentence
+        zoned += [(-1, hits) for hits in topic.matcher.scan(address.encode() + BREAK_SEPARATOR).values()]
+    lead = ends_within(prepared.text, topic.lead_chars, prepared.text_ends)
+    body = ends_within(prepared.text, topic.tail_after_chars, prepared.text_ends)
+    mentions = _tally(topic, zoned, prepared.first_text, lead, body)
+    period = _period(topic, published_at, address)
+    url_names_topic = _url_names_topic(topic, address, mentions.url_named)
+    if mentions.url_named and not url_names_topic:
+        _drop_url_zone(mentions)
+
+    matched, group_totals = _weigh_rules(topic, mentions)
+    strengths, satisfied = _strengths(topic, group_totals)
+    cooccurrence = len(satisfied) == len(topic.required_groups)
+    anchor_total = _anchor_total(topic, group_totals, published_at is not None and period.inside)
+    score = _rules_score(topic, strengths, cooccurrence, anchor_total)
+
+    cases, competitor_total = _other_events(topic, mentions)
+    damping = _damping(topic, mentions, matched, group_totals, cases, competitor_total, anchor_total)
+    score *= damping.factor
+    if not period.inside:
+        score *= topic.outside_factor
     score = min(1.0, max(0.0, score))
+
     # a paragraph read on its own weighs another event as the text does: recalled in a background
     # clause, it weighs background_factor of a mention
     strongest_recalled = max((c["recalled"] for c in cases.values()), default=0.0)
-    short = _short_text(
-        topic, score, title, description, text, published_at, inside, group_totals, strongest_recalled
+    short = short_text(
+        topic,
+        score,
+        prepared.title,
+        prepared.description,
+        prepared.text,
+        published_at,
+        period.inside,
+        group_totals,
+        strongest_recalled,
     )
     if short is not None and short["decided"]:
         score = max(score, topic.short_score)
     learned: dict[str, Any] | None = None
     if topic.model is not None and score < topic.threshold and matched:
-        # the rules found the topic's words but not enough: the learned part may lift the score,
-        # under the same damping (another event, outside the period)
-        damping = factor * (1.0 if inside else topic.outside_factor)
-        features = dense_features(
-            published_at is not None, inside, strengths[topic.required_groups[0]], score
+        overall = damping.factor * (1.0 if period.inside else topic.outside_factor)
+        ai_strength = strengths[topic.required_groups[0]]
+        score, learned = _learned(
+            topic, prepared, score, overall, published_at is not None, period.inside, ai_strength
         )
-        reads = model_text(text, title)
-        probability = topic.model.probability(reads, features)
-        lifted = min(1.0, topic.threshold * probability * damping / topic.model_threshold)
-        learned = {
-            "probability": round(probability, 4),
-            "threshold": topic.model_threshold,
-            "damping": round(damping, 4),
-            "decided": lifted >= topic.threshold,
-        }
-        if lifted >= topic.threshold:
-            learned["features"] = topic.model.explain(reads, features)
-        score = max(score, lifted)
     ordered = sorted(
         (name for name, m in matched.items() if not m.get("proximity")),
         key=lambda n: (-matched[n]["contribution"], n),
@@ -603,27 +606,27 @@ def _score(
         "cooccurrence": cooccurrence,
         "anchor": round(anchor_total, 4),
         "disambiguation": {
-            "applied": factor < 1.0,
-            "tied_to_paris": tied,
+            "applied": damping.factor < 1.0,
+            "tied_to_paris": damping.tied,
             "cases": cases,
             "competitor": round(competitor_total, 4),
-            "factor": round(factor, 4),
-            "dominated": dominated,
+            "factor": round(damping.factor, 4),
+            "dominated": damping.dominated,
         },
-        "background": dict(sorted(background.items())),
+        "background": dict(sorted(mentions.background.items())),
         "period": {
             "published_at": published_at.isoformat() if published_at else None,
-            "inside": inside,
-            "start": start.isoformat() if start else None,
-            "end": end.isoformat() if end else None,
-            "url_years": url_years,
-            "url_outside": url_outside,
+            "inside": period.inside,
+            "start": period.start.isoformat() if period.start else None,
+            "end": period.end.isoformat() if period.end else None,
+            "url_years": period.url_years,
+            "url_outside": period.url_outside,
         },
         "model": learned,
         "short_text": short,
         "url": address or None,
         "url_names_topic": url_names_topic,
-        "best_sentence": best_sentence[:_BEST_SENTENCE_CHARS],
+        "best_sentence": _best_sentence(prepared, mentions.best[1])[:_BEST_SENTENCE_CHARS],
         "threshold": topic.threshold,
     }
     score = round(score, 4)
