@@ -5,6 +5,7 @@ examples (tests/eval/relevance.jsonl), never on the shared sets."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +138,41 @@ def test_without_scikit_learn_a_model_and_training_say_what_to_install(
     assert main(argv) == 2
     assert "veille train-topic needs scikit-learn" in capsys.readouterr().err
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_explained_features_do_not_depend_on_the_hash_seed() -> None:
+    """Two character n-grams that differ by their padding (" he" and "he ") share a feature name
+    ("c:he"): the stronger is shown, the same in every process (the tokens' set order, which
+    the hash seed changes, chose it, and a re-run gave other evidence)."""
+    import subprocess
+    import sys
+
+    from monitors.judge.learned import _hash
+
+    script = (
+        "import numpy as np\n"
+        "from monitors.judge.learned import N_FEATURES, LinearModel, _hash\n"
+        "chars = np.zeros(N_FEATURES)\n"
+        "chars[_hash(' he')] = 1.0\n"
+        "chars[_hash('he ')] = 3.0\n"
+        "model = LinearModel(np.zeros(N_FEATURES), chars, np.zeros(4), 0.0)\n"
+        "print(model.explain('hex the', [0.0, 0.0, 0.0, 0.0]))\n"
+    )
+    assert _hash(" he") != _hash("he ")
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(8)
+    }
+    assert len(seen) == 1, seen
+    (shown,) = seen
+    assert shown.startswith("[['c:he', "), shown
+    model = LinearModel(np.zeros(N_FEATURES), np.zeros(N_FEATURES), np.zeros(4), 0.0)
+    (_, _), (ci, cv) = model._rows("hex the")
+    strongest = 3.0 * dict(zip(ci.tolist(), cv.tolist(), strict=True))[_hash("he ")]
+    assert shown == f"{[['c:he', round(strongest, 4)]]}\n"

@@ -158,10 +158,14 @@ class LinearModel:
         for gram in grams:
             index = _word_hash(gram)
             contributions[f"w:{gram}"] = words[index] * float(self.word_weights[index])
-        for token in set(tokens):
+        for token in dict.fromkeys(tokens):
             for gram in _char_grams(token):
                 index = _hash(gram)
-                contributions[f"c:{gram.strip()}"] = chars[index] * float(self.char_weights[index])
+                name, value = f"c:{gram.strip()}", chars[index] * float(self.char_weights[index])
+                # " he" and "he " share a name: the stronger is shown, whatever the order of the
+                # tokens (a set's order changed with the process's hash seed, and so did the evidence)
+                if value > contributions.get(name, -math.inf):
+                    contributions[name] = value
         for name, value, weight in zip(DENSE, dense, self.dense_weights.tolist(), strict=True):
             contributions[name] = float(value) * weight
         best = sorted(contributions.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
