@@ -230,8 +230,8 @@ FLOWS: dict[str, Any] = {}
 def import_flows() -> None:
     """Import both paths' flows, outside every timing."""
     from flows.backfill_flows import archive_backfill_flow
-    from flows.pipeline import direct_run
     from flows.runs import run_flow
+    from flows.runtime import direct_run
 
     FLOWS.update(run=run_flow, backfill=archive_backfill_flow, direct_run=direct_run)
 

@@ -8,12 +8,12 @@ PostgreSQL database created for the run and dropped after. Two paths are measure
 
 - library: ``monitors.collect.poll.poll_batches_as_completed`` + ``monitors.archive.polls.apply_polls``
   (thread pool of ``VEILLE_CONCURRENCY``, one transaction per batch of 50 outcomes);
-- direct: ``flows.pipeline.poll_sources`` on the direct run's pool of threads, as ``veille
+- direct: ``flows.polling.poll_sources`` on the direct run's pool of threads, as ``veille
   run`` polls without a Prefect server (``flows/direct.py``), the sync of the sources file
   into the database included;
 - flow: ``flows.runs.poll_flow`` (Prefect, one task per batch of sources, the same
   pool), including the sync of the sources file into the database, called as ``veille run``
-  calls its flows with a Prefect server (``flows.pipeline.direct_run``: no flow-run
+  calls its flows with a Prefect server (``flows.runtime.direct_run``: no flow-run
   heartbeats; here on Prefect's temporary server).
 
 Each path runs a first cycle (every feed answers 200) and a second one (every feed answers
@@ -363,8 +363,8 @@ def run_library_cycle(sources_file: str) -> tuple[int, int]:
 
 def run_flow_cycle(sources_file: str) -> tuple[int, int]:
     """The poll flow as ``veille run`` calls it (in this process: ``direct_run``)."""
-    from flows.pipeline import direct_run, reset_runtime
     from flows.runs import poll_flow
+    from flows.runtime import direct_run, reset_runtime
 
     reset_runtime()
     try:
@@ -381,7 +381,8 @@ def run_direct_cycle(sources_file: str) -> tuple[int, int]:
     from concurrent.futures import ThreadPoolExecutor
 
     from flows.direct import STEP_THREADS, with_retries
-    from flows.pipeline import poll_sources, reset_runtime
+    from flows.polling import poll_sources
+    from flows.runtime import reset_runtime
 
     reset_runtime()
     try:
@@ -458,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         # Import what the cycles use before timing them (scipy and Prefect alone take seconds);
         # caches that fill on first use (public-suffix list, parse workers) are timed.
         import flows.pipeline  # noqa: F401
+        import flows.polling  # noqa: F401
         import monitors.archive.articles  # noqa: F401
         import monitors.archive.polls  # noqa: F401
         import monitors.collect.poll  # noqa: F401

@@ -25,7 +25,9 @@ from typing import Any, NamedTuple
 from sqlalchemy.exc import DBAPIError
 
 from flows.outcome import RunOutcome, bad_entries_problem
-from flows.pipeline import Submit, _cause, reset_runtime, run_logger, runtime, skipped_entries
+from flows.polling import skipped_entries
+from flows.retries import _cause
+from flows.runtime import Submit, reset_runtime, run_logger, runtime
 from monitors.archive.articles import store_or_fail
 from monitors.archive.db import get_engine, session_scope
 from monitors.archive.schema import ensure_schema

@@ -16,20 +16,11 @@ from sqlalchemy.exc import DBAPIError
 
 from flows.archive_backfill import FetchBudget
 from flows.outcome import RunOutcome, judge_run
-from flows.pipeline import (
-    IngestReport,
-    Submit,
-    _cause,
-    _source_names,
-    fetch_kinds,
-    is_transient,
-    poll_batches,
-    reset_runtime,
-    run_logger,
-    runtime,
-    skipped_entries,
-    summarize,
-)
+from flows.pipeline import _source_names, fetch_kinds, summarize
+from flows.polling import poll_batches, skipped_entries
+from flows.queue_drain import IngestReport
+from flows.retries import _cause, is_transient
+from flows.runtime import Submit, reset_runtime, run_logger, runtime
 from monitors.archive.db import cancelled, session_scope
 from monitors.archive.polls import PollSummary, apply_backfill, due_sources
 from monitors.archive.queue import queue_counts

@@ -22,8 +22,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import archive_backfill
 from flows import backfill as sitemaps
 from flows.artifacts import ARCHIVE_BACKFILL_TABLE_KEY, BACKFILL_TABLE_KEY, artifact_key
-from flows.pipeline import _run_id, transient_task
+from flows.retries import transient_task
 from flows.runs import TASKS, ingest_flow, raised_in_flow, submit_task
+from flows.runtime import _run_id
 from monitors.collect.archives.common import ARCHIVE_NAMES
 
 TASKS[sitemaps.backfill_batch_task] = transient_task("backfill batch {index}")(sitemaps.backfill_batch_task)

@@ -1,5 +1,6 @@
-"""A veille cycle or backfill without Prefect: the steps of :mod:`flows.pipeline` (of
-:mod:`flows.backfill`, :mod:`flows.archive_backfill`) on a pool of threads.
+"""A veille cycle or backfill without Prefect: the steps of a cycle (:mod:`flows.pipeline`,
+:mod:`flows.polling`, :mod:`flows.queue_drain`; of :mod:`flows.backfill`,
+:mod:`flows.archive_backfill`) on a pool of threads.
 
 ``veille run`` and ``veille backfill`` take this path when no Prefect server is configured
 (:mod:`flows.mode`): starting Prefect's temporary server and recording flow runs in it cost
@@ -22,7 +23,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from flows.pipeline import RETRY_DELAYS, Submit, drain_queue, is_transient, poll_sources, run_once
+from flows.pipeline import run_once
+from flows.polling import poll_sources
+from flows.queue_drain import drain_queue
+from flows.retries import RETRY_DELAYS, is_transient
+from flows.runtime import Submit
 from monitors.errors import describe
 
 #: Threads for the steps, as the flows' ``ThreadPoolTaskRunner(max_workers=8)``.
@@ -34,7 +39,7 @@ BACKFILL_THREADS = 4
 def with_retries(
     step: Callable[..., Any], *args: Any, delays: tuple[float, ...] = RETRY_DELAYS, sleep: Any = time.sleep
 ) -> Any:
-    """Call ``step``; when it fails for a transient reason (:func:`flows.pipeline.is_transient`),
+    """Call ``step``; when it fails for a transient reason (:func:`flows.retries.is_transient`),
     wait and try again, once per delay; any other failure, or the last one, is raised."""
     for delay in delays:
         try:

@@ -14,8 +14,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.artifacts import REPORT_ERRORS, artifact_key, markdown_text
 from flows.outcome import RunOutcome
-from flows.pipeline import _cause, run_logger, transient_task
+from flows.retries import _cause, transient_task
 from flows.runs import raised_in_flow
+from flows.runtime import run_logger
 from monitors.archive.db import cancelled, cancelled_cause, get_engine, session_scope
 from monitors.archive.queue import queue_counts
 from monitors.archive.reads import source_health

@@ -3,7 +3,7 @@
 With a Prefect server configured, ``veille run`` runs its cycle as Prefect flows, so that it
 shows in the UI with its task runs, logs and artifacts. A cycle with nothing to do has no
 task to show, and importing Prefect's client library costs more CPU (about 1.3 s) than the
-whole cycle. So when nothing is due (``flows.pipeline.nothing_due``), ``veille run`` runs the
+whole cycle. So when nothing is due (``flows.polling.nothing_due``), ``veille run`` runs the
 cycle directly (:mod:`flows.direct`) and records it over Prefect's REST API as one run of the
 ``veille-run`` flow: Running, then its log lines, its artifacts (:func:`flows.artifacts.run_artifacts`)
 and its final state, with the type, name and message the flow would have ended in
@@ -134,7 +134,7 @@ class RecordedRun:
         from sqlalchemy.exc import DBAPIError
 
         from flows.artifacts import run_artifacts
-        from flows.pipeline import _cause
+        from flows.retries import _cause
 
         logger = logging.getLogger("veille")
         try:

@@ -1,10 +1,11 @@
 """The Prefect flows of a veille cycle: ``veille-run`` (poll, then ingest), with its two
 subflows ``veille-poll`` and ``veille-ingest`` (also deployed on its own as drain-queue).
 
-They wrap the steps of :mod:`flows.pipeline`: each batch of sources and each ingest worker is
-a task run, retried on transient errors only (``retry_transient``); each flow ends in a state
-that says how it went (:mod:`flows.outcome`) and publishes its artifacts. ``veille run``
-calls them when a Prefect server is configured (:mod:`flows.mode`).
+They wrap the steps of a cycle (:mod:`flows.pipeline`, :mod:`flows.polling`,
+:mod:`flows.queue_drain`): each batch of sources and each ingest worker is a task run, retried
+on transient errors only (:func:`flows.retries.retry_transient`); each flow ends in a state that
+says how it went (:mod:`flows.outcome`) and publishes its artifacts. ``veille run`` calls them
+when a Prefect server is configured (:mod:`flows.mode`).
 """
 
 from __future__ import annotations
@@ -23,29 +24,19 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 from sqlalchemy.exc import DBAPIError
 
-from flows import pipeline, signals
-from flows.pipeline import (
-    IngestReport,
-    _cause,
-    _run_id,
-    _source_names,
-    drain_queue,
-    poll_sources,
-    run_logger,
-    run_once,
-    say_what_waits,
-    summarize,
-    transient_task,
-)
+from flows import polling, queue_drain, signals
+from flows.pipeline import _source_names, run_once, say_what_waits, summarize
+from flows.polling import poll_sources
+from flows.queue_drain import IngestReport, drain_queue
+from flows.retries import _cause, transient_task
+from flows.runtime import _run_id, run_logger
 from monitors.archive.polls import PollSummary
 from monitors.errors import describe
 
 #: The steps as Prefect tasks, named as the UI shows them.
 TASKS = {
-    pipeline.poll_batch_task: transient_task("poll batch {index} ({count} sources)")(
-        pipeline.poll_batch_task
-    ),
-    pipeline.ingest_worker_task: transient_task("ingest worker {worker}")(pipeline.ingest_worker_task),
+    polling.poll_batch_task: transient_task("poll batch {index} ({count} sources)")(polling.poll_batch_task),
+    queue_drain.ingest_worker_task: transient_task("ingest worker {worker}")(queue_drain.ingest_worker_task),
 }
 
 
@@ -118,7 +109,7 @@ signals.on_signal(_mark_interrupted)
 
 
 def submit_task(step: Any, *args: Any) -> PrefectFuture[Any]:
-    """Run a step of :mod:`flows.pipeline` as a task run of the current flow.
+    """Run a step of a cycle (:data:`TASKS`) as a task run of the current flow.
 
     A collection argument (a batch of sources) goes in ``quote``: the steps take no futures,
     so Prefect need not walk each source looking for one and copy the batch before the task

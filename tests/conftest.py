@@ -244,7 +244,7 @@ def clean_db(engine: sa.Engine) -> Iterator[sa.Engine]:
 def prefect_harness() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.pipeline import direct_run
+    from flows.runtime import direct_run
 
     # flows called in the test process are direct runs, as with `veille run`
     with prefect_test_harness(server_startup_timeout=120), direct_run():

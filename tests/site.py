@@ -411,12 +411,12 @@ def run_twice_with_one_odd_page(
     import contextlib
     import io
 
-    import flows.pipeline
+    import flows.queue_drain
     from flows.cli import main
 
     pages = seed_site(site)
     odd_url = f"{site.base}/{pages[0].spec.slug}"
-    real = flows.pipeline.process_item
+    real = flows.queue_drain.process_item
 
     def odd(*args: Any, **kwargs: Any) -> Any:
         out = real(*args, **kwargs)
@@ -424,7 +424,7 @@ def run_twice_with_one_odd_page(
             alter(out.article)
         return out
 
-    monkeypatch.setattr(flows.pipeline, "process_item", odd)
+    monkeypatch.setattr(flows.queue_drain, "process_item", odd)
     sources = write_sources(
         tmp_path / "sources.toml",
         [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],

@@ -23,12 +23,12 @@ from tests.site import LocalSite, seed_site, write_sources
 def test_a_store_committed_whose_answer_was_lost_is_counted(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flows.pipeline
+    import flows.queue_drain
     from flows.cli import main
 
     pages = seed_site(site)
     odd_url = f"{site.base}/{pages[0].spec.slug}"
-    real = flows.pipeline.store_or_fail
+    real = flows.queue_drain.store_or_fail
     lost: list[str] = []
 
     def answer_lost(write: Any, out: Any, *args: Any) -> Any:
@@ -43,7 +43,7 @@ def test_a_store_committed_whose_answer_was_lost_is_counted(
             )
         return result
 
-    monkeypatch.setattr(flows.pipeline, "store_or_fail", answer_lost)
+    monkeypatch.setattr(flows.queue_drain, "store_or_fail", answer_lost)
     sources = write_sources(
         tmp_path / "sources.toml",
         [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],

@@ -15,7 +15,7 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_sett
 import flows.backfill
 import flows.runs
 from flows.cli import main
-from flows.pipeline import HEARTBEAT_ENV, direct_run
+from flows.runtime import HEARTBEAT_ENV, direct_run
 
 
 def _heartbeat() -> int | None:

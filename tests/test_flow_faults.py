@@ -22,7 +22,10 @@ from sqlalchemy.orm import Session
 
 from flows import runs
 from flows.direct import with_retries
-from flows.pipeline import drain_queue, poll_sources, reset_runtime, transient_task
+from flows.polling import poll_sources
+from flows.queue_drain import drain_queue
+from flows.retries import transient_task
+from flows.runtime import reset_runtime
 from monitors.archive.db import get_engine, session_scope
 from monitors.archive.queue import ClaimHolder
 

@@ -1,4 +1,4 @@
-"""How a flow hands a step of :mod:`flows.pipeline` its arguments (``flows.runs.submit_task``):
+"""How a flow hands a step of a cycle its arguments (``flows.runs.submit_task``):
 a batch of sources reaches its task run as it was made, retries included."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from prefect.states import Completed, State
 from urllib3.exceptions import ProtocolError
 
 from flows import runs
-from flows.pipeline import transient_task
+from flows.retries import transient_task
 from monitors.collect.poll import SourceState
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

@@ -188,7 +188,7 @@ def test_a_busy_prefect_server_still_gets_the_recorded_runs_end(
 def test_a_database_error_while_checking_for_work_runs_the_flows(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flows.pipeline
+    import flows.polling
 
     seed_site(site)
     sources = str(_sources(tmp_path, site, "/feed.xml"))
@@ -198,7 +198,7 @@ def test_a_database_error_while_checking_for_work_runs_the_flows(
     def lost(*args: object) -> bool:
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(flows.pipeline, "nothing_due", lost)
+    monkeypatch.setattr(flows.polling, "nothing_due", lost)
     assert _quiet(["run", "--sources", sources])[0] == 0  # no traceback: the flows ran the cycle
     assert len(_runs("veille-poll")) == polls + 1
 

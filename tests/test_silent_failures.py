@@ -22,21 +22,21 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 def _run_with_silent(
     site: LocalSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, exc: Exception
 ) -> Any:
-    """The final state of a run whose ``flows.pipeline`` ``step`` raises ``exc``."""
-    import flows.pipeline
+    """The final state of a run whose ``step`` (a name where a step looks it up, such as
+    ``flows.polling.apply_polls``) raises ``exc``."""
 
     def silent(*args: object, **kwargs: object) -> None:
         raise exc
 
     seed_site(site)
-    monkeypatch.setattr(flows.pipeline, step, silent)
+    monkeypatch.setattr(step, silent)
     return run_flow(sources_file=str(_sources(tmp_path, site, "/feed.xml")), return_state=True)
 
 
 def test_a_poll_step_raising_an_empty_exception_is_named_in_the_run(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    state = _run_with_silent(site, tmp_path, monkeypatch, "apply_polls", RuntimeError())
+    state = _run_with_silent(site, tmp_path, monkeypatch, "flows.polling.apply_polls", RuntimeError())
     assert (state.type.value, state.name) == ("FAILED", "Failed")
     assert (state.message or "").startswith("Nothing could run (1 of 1 sources in error)")
     artifacts = _artifacts(state.state_details.flow_run_id)
@@ -47,7 +47,7 @@ def test_a_poll_step_raising_an_empty_exception_is_named_in_the_run(
 def test_an_ingest_worker_raising_an_empty_exception_is_named_in_the_run(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    state = _run_with_silent(site, tmp_path, monkeypatch, "process_item", OSError())
+    state = _run_with_silent(site, tmp_path, monkeypatch, "flows.queue_drain.process_item", OSError())
     assert (state.type.value, state.name) == ("FAILED", "Incomplete")
     assert (state.message or "").startswith("Incomplete (incomplete: worker failed: OSError; the pages left")
     report = _artifacts(state.state_details.flow_run_id)["veille-run-report"].data

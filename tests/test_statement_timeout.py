@@ -32,11 +32,11 @@ def _run(sources: Path) -> tuple[int, str]:
 def test_a_store_cancelled_by_statement_timeout_is_recorded_retried_then_given_up(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flows.pipeline
+    import flows.queue_drain
 
     pages = seed_site(site)
     odd_url = f"{site.base}/{pages[0].spec.slug}"
-    real = flows.pipeline.apply_ingest
+    real = flows.queue_drain.apply_ingest
 
     def slow_store(session: Any, out: Any, *args: Any, **kwargs: Any) -> Any:
         if out.item.url == odd_url and out.article is not None:
@@ -45,7 +45,7 @@ def test_a_store_cancelled_by_statement_timeout_is_recorded_retried_then_given_u
             session.execute(sa.text("SELECT pg_sleep(1)"))
         return real(session, out, *args, **kwargs)
 
-    monkeypatch.setattr(flows.pipeline, "apply_ingest", slow_store)
+    monkeypatch.setattr(flows.queue_drain, "apply_ingest", slow_store)
     monkeypatch.setenv("VEILLE_MAX_ATTEMPTS", "2")
     sources = write_sources(
         tmp_path / "sources.toml",
@@ -94,17 +94,17 @@ def test_a_claim_cancelled_by_statement_timeout_stops_the_worker_saying_why(
     queue): the run says so and ends partly done, the rows go back to the queue, and the next
     run stores them. Before, the worker took it for a lost database: it waited for a database
     that was there and claimed again, five times, and then failed."""
-    import flows.pipeline
+    import flows.queue_drain
 
     seed_site(site)
-    real = flows.pipeline.claim_items
+    real = flows.queue_drain.claim_items
 
     def slow_claim(session: Any, *args: Any, **kwargs: Any) -> Any:
         session.execute(sa.text("SET LOCAL statement_timeout = '50ms'"))
         session.execute(sa.text("SELECT pg_sleep(1)"))
         return real(session, *args, **kwargs)
 
-    monkeypatch.setattr(flows.pipeline, "claim_items", slow_claim)
+    monkeypatch.setattr(flows.queue_drain, "claim_items", slow_claim)
     monkeypatch.setenv("VEILLE_DB_WAIT", "1")
     sources = write_sources(
         tmp_path / "sources.toml",
@@ -123,7 +123,7 @@ def test_a_claim_cancelled_by_statement_timeout_stops_the_worker_saying_why(
             conn.execute(sa.text("SELECT state, claimed_by FROM url_queue")).all() == [("pending", None)] * 5
         )
 
-    monkeypatch.setattr(flows.pipeline, "claim_items", real)
+    monkeypatch.setattr(flows.queue_drain, "claim_items", real)
     assert _run(sources)[0] == 0
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 5

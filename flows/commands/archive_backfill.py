@@ -72,7 +72,7 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
     ``as_flows`` (a Prefect server configured, ``VEILLE_PREFECT``), else directly."""
     from flows.archive_backfill import budget_note, plan
     from flows.outcome import bad_entries_problem
-    from flows.pipeline import reset_runtime
+    from flows.runtime import reset_runtime
     from monitors.collect.backfill_jobs import BackfillError
     from monitors.dates import article_day
 
@@ -117,7 +117,7 @@ def _archive_backfill(args: argparse.Namespace, until: datetime, as_flows: bool)
         return archive_backfill_direct(*params)[0]
     from flows.backfill_flows import archive_backfill_flow
     from flows.outcome import RunFailed
-    from flows.pipeline import direct_run
+    from flows.runtime import direct_run
 
     with direct_run():
         try:

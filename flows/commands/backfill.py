@@ -272,7 +272,7 @@ def _backfill(args: argparse.Namespace, until: datetime, as_flows: bool) -> tupl
         return rows, outcome.exit_code, outcome.message
     import flows.backfill
     from flows.outcome import RunFailed, exit_code_of
-    from flows.pipeline import direct_run
+    from flows.runtime import direct_run
 
     with direct_run():
         state = flows.backfill.backfill_flow(

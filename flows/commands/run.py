@@ -75,8 +75,8 @@ def handle(args: argparse.Namespace) -> int:
         if code is not None:
             return code
     from flows.outcome import RunFailed, exit_code_of
-    from flows.pipeline import direct_run
     from flows.runs import run_flow
+    from flows.runtime import direct_run
 
     with direct_run():
         state = run_flow(
@@ -96,7 +96,7 @@ def run_recorded(args: argparse.Namespace, started: float) -> int | None:
 
     from flows.direct import run_cycle, show_logs
     from flows.outcome import EXIT_NOTHING
-    from flows.pipeline import nothing_due
+    from flows.polling import nothing_due
 
     try:
         if not nothing_due(args.sources):

@@ -1,0 +1,109 @@
+"""The steps of the ``veille-poll`` flow: the sources file synced into the database, the due
+sources polled in batches (one step each, :func:`poll_batch_task`), the file's bad entries
+made rows of the run's report; and whether a cycle would find anything to do
+(:func:`nothing_due`). No Prefect import, as for every step (:mod:`flows.pipeline`).
+"""
+
+from __future__ import annotations
+
+from flows.retries import _cause
+from flows.runtime import Submit, run_logger, runtime
+from monitors.archive.db import session_scope
+from monitors.archive.polls import BAD_ENTRY, PollSummary, apply_polls, due_sources
+from monitors.archive.schema import ensure_schema
+from monitors.collect.poll import POLL_BATCH, PollOutcome, SourceState, poll_many
+from monitors.collect.sources import (
+    BadEntry,
+    load_sources,
+    load_sources_file,
+    record_problems,
+    sources_label,
+    sync_sources,
+)
+
+
+def _keep(_: SourceState, outcome: PollOutcome) -> PollOutcome:
+    return outcome
+
+
+def poll_batches(due: list[SourceState], size: int = POLL_BATCH) -> list[list[SourceState]]:
+    """Split the due sources into batches: one Prefect task per batch, not per source."""
+    return [due[i : i + size] for i in range(0, len(due), size)]
+
+
+def poll_batch_task(
+    batch: list[SourceState], run_id: str | None, index: int, count: int
+) -> list[PollSummary]:
+    """Poll a batch of sources on the shared pool, then store the batch in one transaction (the
+    body of the task ``poll batch N``)."""
+    rt = runtime()
+    outcomes = poll_many(rt.client, rt.settings, batch, _keep, rt.throttle, rt.robots, rt.pool)
+    with session_scope() as session:
+        summaries = apply_polls(session, outcomes, run_id, rt.settings)
+    logger = run_logger()
+    # one line per source in error, one for the batch: the run summary artifact has every source
+    for source, summary in zip(batch, summaries, strict=True):
+        if summary.error:
+            logger.warning("%s: %s", source.name, summary.error)
+    new = sum(s.new for s in summaries)
+    failed = sum(1 for s in summaries if s.error)
+    logger.info("%d sources polled: %d new entries, %d in error", len(summaries), new, failed)
+    return summaries
+
+
+def skipped_entries(bad: list[BadEntry]) -> list[PollSummary]:
+    """Warn of each bad entry of the sources file on the run's log, cause first, and give its
+    row of the run's report (poll ``bad entry``, which makes the run Partial,
+    :func:`flows.outcome.judge_run`): left out, the file's other sources are read."""
+    logger = run_logger()
+    for entry in bad:
+        logger.warning("%s (sources file entry skipped; the file's other sources are read)", entry)
+    return [
+        PollSummary(-number, BAD_ENTRY, error=f"skipped: {entry}", name=entry.name)
+        for number, entry in enumerate(bad, start=1)
+    ]
+
+
+def poll_sources(
+    sources_file: str | None, force: bool, submit: Submit, run_id: str | None
+) -> list[PollSummary]:
+    """Sync the sources file into the database (its bad entries into ``source_problems``) and
+    poll the sources that are due, one step per batch of sources (the body of the
+    ``veille-poll`` flow)."""
+    logger = run_logger()
+    ensure_schema()
+    read = load_sources_file(sources_file)
+    with session_scope() as session:
+        ids = sync_sources(session, read.specs)
+        record_problems(session, read)
+        due = due_sources(session, ids, force=force)
+    logger.info("%d sources in %s, %d due", len(ids), sources_label(sources_file), len(due))
+    skipped = skipped_entries(read.bad)  # left out, the others polled: each is a row of the report
+    batches = poll_batches(due)
+    futures = [submit(poll_batch_task, b, run_id, i, len(b)) for i, b in enumerate(batches)]
+    summaries: list[PollSummary] = []
+    for future, batch in zip(futures, batches, strict=True):
+        try:
+            summaries.extend(future.result())
+        except Exception as exc:  # noqa: BLE001 - e.g. the database stayed away through the retries
+            reason = f"poll not recorded: {_cause(exc)}"
+            logger.error("%d sources: %s", len(batch), reason)
+            summaries.extend(PollSummary(source.id, "error", error=reason) for source in batch)
+    return summaries + skipped
+
+
+def nothing_due(sources_file: str | None) -> bool:
+    """Whether a cycle would find nothing to do: no source of the file due, no URL pending
+    (syncing the sources file into the database, as the cycle does first)."""
+    from sqlalchemy import select
+
+    from monitors.archive.models import QueuedUrl
+
+    ensure_schema()
+    specs = load_sources(sources_file)
+    with session_scope() as session:
+        ids = sync_sources(session, specs)
+        if due_sources(session, ids, force=False):
+            return False
+        pending = select(QueuedUrl.id).where(QueuedUrl.state == "pending").limit(1)
+        return session.execute(pending).first() is None
