@@ -83,27 +83,51 @@ def pause_served_schedules() -> None:
     left active), and again :data:`PAUSE_AGAIN_SECONDS` later (a scheduler loop that had read
     it active may add runs after the first pause deleted them). One request at a time: the
     server's SQLite database makes concurrent pauses wait on each other (seconds). At most
-    :data:`PAUSE_SECONDS`: a server that does not answer leaves them as they are."""
-    import contextlib
+    :data:`PAUSE_SECONDS`: a pause the server refused (its database busy) is asked again until
+    then, and a schedule still active after it is named on stderr, with the reason, rather than
+    left active without a word."""
     import contextvars
+    import itertools
+    import sys
     import threading
     import time
+
+    from monitors.errors import describe
 
     if not SERVED:
         return
 
+    names = {deployment_id: name for name, deployment_id in SERVED.items()}
+    unpaused: dict[Any, str] = {deployment_id: "no answer" for deployment_id in names}
+
     def pause() -> None:
         from prefect.client.orchestration import get_client
 
+        ends = time.monotonic() + PAUSE_SECONDS - PAUSE_AGAIN_SECONDS
         with get_client(sync_client=True) as client:
-            for attempt in range(2):
+            for attempt in itertools.count():
                 if attempt:
                     time.sleep(PAUSE_AGAIN_SECONDS)
-                for deployment_id in SERVED.values():
-                    with contextlib.suppress(Exception):  # stopping: one not paused is no reason to stay
+                # every deployment twice (a scheduler loop may add runs after the first pause),
+                # then those whose pause failed (a busy server's database refused it) until done
+                for deployment_id in list(names if attempt < 2 else unpaused):
+                    try:
                         client.pause_deployment(deployment_id)
+                    except Exception as exc:  # noqa: BLE001 - stopping: one not paused is no reason to stay
+                        unpaused[deployment_id] = describe(exc)
+                    else:
+                        unpaused.pop(deployment_id, None)
+                if attempt >= 1 and (not unpaused or time.monotonic() >= ends):
+                    return
 
     context = contextvars.copy_context()  # the settings in force (the API URL) go along
     pauser = threading.Thread(target=context.run, args=(pause,), daemon=True)
     pauser.start()
     pauser.join(PAUSE_SECONDS)
+    for deployment_id, why in list(unpaused.items()):
+        print(
+            f"veille serve: the schedule of {names[deployment_id]} is still active on the Prefect"
+            f" server ({why}): pause it there, or start veille serve again",
+            file=sys.stderr,
+            flush=True,
+        )
