@@ -553,6 +553,137 @@ def test_other_events_recalled_over_recent_months_weigh_less(topic: Topic) -> No
     assert not score_relevance(topic, reported, published_at=date(2025, 2, 17)).relevant
 
 
+# More of the event's own facts (2026-12-06): each rule of the topic, the group it feeds, a
+# paragraph it ties to the summit and the date it is read at (None: undated). Each paragraph
+# names nothing else of the summit, so each fails without its rule.
+_EVENT_FACTS = [
+    (
+        "Iliad's 3 billion",
+        "entity",
+        "Le groupe Iliad a promis 3 milliards d'euros pour l'IA, dont un centre de données.",
+        None,
+    ),
+    (
+        "Prologis's 6.4 billion",
+        "entity",
+        "Prologis a promis 6,4 milliards d'euros pour quatre centres de données.",
+        None,
+    ),
+    (
+        "the summit's week",
+        "entity",
+        "Du 6 au 11 février, chercheurs et artistes débattent d'intelligence artificielle.",
+        None,
+    ),
+    (
+        "the science days of the summit",
+        "entity",
+        "La conférence AI, Science and Society a réuni des chercheurs en intelligence artificielle.",
+        date(2025, 3, 5),
+    ),
+    (
+        "the business day at Station F",
+        "entity",
+        "The business day at Station F gathered start-up founders around AI.",
+        None,
+    ),
+    (
+        "Vance's first trip abroad",
+        "entity",
+        "Pour son premier voyage à l'étranger, JD Vance a défendu une IA sans entraves.",
+        None,
+    ),
+    (
+        "Vance against hand-wringing",
+        "entity",
+        "Vance told the room that the future of AI would not be won by hand-wringing about safety.",
+        None,
+    ),
+    (
+        "Amodei's missed opportunity",
+        "entity",
+        "Dario Amodei a qualifié la rencontre d'occasion manquée pour l'IA.",
+        None,
+    ),
+    (
+        "Brookfield's 20 billion",
+        "entity",
+        "Brookfield engagera 20 milliards d'euros d'ici 2030, surtout dans des centres de données.",
+        None,
+    ),
+    (
+        "Digital Realty's 6 billion",
+        "entity",
+        "Digital Realty will put 6 billion euros into new data centres near Marseille.",
+        None,
+    ),
+    (
+        "Bpifrance's 10 billion",
+        "entity",
+        "Bpifrance investira 10 milliards d'euros dans l'intelligence artificielle d'ici 2029.",
+        None,
+    ),
+    (
+        "the side events' guests and venues",
+        "cast",
+        "L'IASEAI a réuni à l'OCDE des chercheurs en IA.",
+        date(2025, 2, 7),
+    ),
+    (
+        "the side events' guests and venues",
+        "cast",
+        "Un week-end culturel consacré à l'IA s'ouvre à la BnF.",
+        date(2025, 2, 8),
+    ),
+    (
+        "India hosts the next summit",
+        "cast",
+        "The next edition will be held in India, organisers of the AI meeting said.",
+        date(2025, 2, 11),
+    ),
+    (
+        "the declaration's signatories",
+        "cast",
+        "Some 60 countries signed the text on artificial intelligence.",
+        date(2025, 2, 11),
+    ),
+    ("109 milliards", "outcome", "Macron touts €109bn for AI.", None),
+    ("InvestAI's 200 billion", "entity", "Brussels mobilises €200bn for AI.", None),
+]
+
+
+@pytest.mark.parametrize(("rule", "group", "text", "published"), _EVENT_FACTS)
+def test_a_fact_of_the_event_ties_a_paragraph_to_it(
+    topic: Topic, rule: str, group: str, text: str, published: date | None
+) -> None:
+    """The event's own facts, from public knowledge of the summit (its side events, the firms'
+    pledges, its guests' acts there), tie a paragraph that names nothing else of it."""
+    result = score_relevance(topic, text, published_at=published)
+    assert result.evidence["matched"][rule]["group"] == group
+    assert result.relevant and group in result.evidence["short_text"]["groups"], result.evidence["short_text"]
+
+
+def test_facts_in_other_news_need_the_subject_or_the_peak(topic: Topic) -> None:
+    """A firm's pledge or Vance's first trip weighs under alone_min: without AI beside it, it
+    is that firm's or that trip's news; the cast's facts (a count of signatories, the next
+    edition in India) count in the peak only; Station F without its business day is another
+    event."""
+    for text, published in (
+        ("Brookfield will spend 20 billion dollars on solar and wind farms in Brazil.", None),
+        ("Bpifrance prêtera 10 milliards d'euros aux PME du bâtiment d'ici 2029.", None),
+        (
+            "Pour son premier voyage à l'étranger, JD Vance s'est rendu à Munich pour parler de l'Ukraine.",
+            date(2025, 2, 14),
+        ),
+        ("Some 60 countries endorsed a blueprint on the military use of artificial intelligence.", None),
+        ("The next edition will be held in India, organisers of the AI meeting said.", None),
+        ("Station F ouvre un nouveau programme pour les jeunes pousses de l'IA.", None),
+        # a firm with another's figure is not its pledge
+        ("Iliad a promis 20 milliards d'euros pour l'IA, dont un centre de données.", None),
+    ):
+        assert not score_relevance(topic, text, published_at=published).relevant, text
+
+
 def test_invisible_characters_inside_words_do_not_cut_them() -> None:
     """Soft hyphens (``&shy;``), zero-width spaces and joiners, word joiners and a stray BOM
     show nothing; text pasted from a page may hold them inside words. Folded as punctuation,
