@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from flows.cli import main
 
@@ -144,6 +145,27 @@ def test_a_database_url_that_is_not_one_is_a_setting_error(
         err = capsys.readouterr().err
         assert err.startswith("veille: error: VEILLE_DATABASE_URL is not a PostgreSQL URL"), (command, err)
         assert says in err and "secret" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("connect_timeout=abc", "connect_timeout must be a whole number of seconds, got 'abc'"),
+        ("sslmod=require", 'invalid connection option "sslmod"'),
+    ],
+)
+def test_a_database_url_option_the_driver_refuses_is_a_setting_error(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], query: str, says: str
+) -> None:
+    """Before: psycopg's ProgrammingError traceback from every command that connects. The
+    password is not echoed."""
+    url = make_url(database_url).set(password="secret").render_as_string(hide_password=False)
+    monkeypatch.setenv("VEILLE_DATABASE_URL", f"{url}?{query}")
+    for command in (["stats"], ["db", "status"], ["db-url"]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err
+        assert err.startswith(f"veille: error: VEILLE_DATABASE_URL: {says}"), (command, err)
+        assert "Traceback" not in err and "secret" not in err and err.count("\n") == 1, err
 
 
 BAD_SOURCES = '[[source]]\nname = "X"\nkind = "feed"\nurl = "x.fr/rss.xml"\nowner = "media"\n'

@@ -9,7 +9,7 @@ Alembic head before use.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,9 +42,36 @@ def normalize_url(url: str) -> str:
     backend, _, driver = parsed.drivername.partition("+")
     if backend not in {"postgresql", "postgres"}:
         raise ValueError(f"veille stores in PostgreSQL only, got a {parsed.drivername!r} URL")
+    check_url_options(parsed.query)
     if parsed.drivername != "postgresql+psycopg":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+class UrlOptionError(ValueError):
+    """An option of the URL's query (``?connect_timeout=abc``, ``?sslmod=require``) the driver
+    refuses; the message names it."""
+
+
+def check_url_options(query: Mapping[str, str | tuple[str, ...]]) -> None:
+    """Refuse the URL options psycopg refuses at connect time, before any command connects:
+    ``?connect_timeout=abc`` or an unknown name (a typo, ``?sslmod=require``) went through every
+    check and ended each command on the driver's ProgrammingError traceback. A repeated option
+    (``?host=a&host=b``, several hosts) is SQLAlchemy's to read, and left to it."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import make_conninfo
+
+    options = {name: value for name, value in query.items() if isinstance(value, str)}
+    try:
+        make_conninfo("", **options)  # libpq's own parse: an unknown option is an error
+    except ProgrammingError as exc:
+        raise UrlOptionError(f"{str(exc).strip()} (the options after ? are libpq's connection parameters)") from None
+    timeout = options.get("connect_timeout")
+    if timeout is not None:
+        try:
+            int(timeout)
+        except ValueError:
+            raise UrlOptionError(f"connect_timeout must be a whole number of seconds, got {timeout!r}") from None
 
 
 def database_url(settings: Settings | None = None) -> str:
@@ -53,6 +80,8 @@ def database_url(settings: Settings | None = None) -> str:
     if settings.database_url:
         try:
             return normalize_url(settings.database_url)
+        except UrlOptionError as exc:
+            raise SettingsError(f"VEILLE_DATABASE_URL: {exc}") from None
         except (ValueError, sa.exc.ArgumentError) as exc:  # not shown: it may hold a password
             raise SettingsError(
                 f"VEILLE_DATABASE_URL is not a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE): {exc}"
