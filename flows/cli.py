@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
+import io
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 COMMAND_MODULES = (
     "flows.commands.run",
@@ -61,7 +64,58 @@ def _cause_first(exc: BaseException) -> str:
     return str(exc)
 
 
+class _ClosedStream(io.TextIOBase):
+    """A standard stream the caller closed (``veille score <&-``, ``veille stats >&-``): reading
+    or writing it is an OSError naming it, one line and exit 2 (as ``cat`` says "Bad file
+    descriptor"), where Python's None ended ``score`` on an AttributeError traceback."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def _refuse(self) -> NoReturn:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF), self.name)
+
+    def read(self, size: int | None = -1) -> str:
+        self._refuse()
+
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        self._refuse()
+
+    def write(self, text: str) -> int:
+        self._refuse()
+
+    def fileno(self) -> int:
+        self._refuse()
+
+
+def _plug_closed_standard_streams() -> None:
+    """Put /dev/null on a standard file descriptor the caller closed, so that no file, socket
+    or child process veille opens later takes its number, and say what a read or write of it
+    means: a closed stdin or stdout is an error when used (:class:`_ClosedStream`); a closed
+    stderr is silence, as asked. Before, Python's print sent what was meant for a closed stderr
+    to stdout: ``veille export 2>&- > out.jsonl`` ended the export with "exported 17 articles"."""
+    for fd, attr, name in (
+        (0, "stdin", "standard input"),
+        (1, "stdout", "standard output"),
+        (2, "stderr", ""),
+    ):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        stream = _ClosedStream(name) if name else open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+        setattr(sys, attr, stream)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the command itself: its standard streams are the caller's
+        _plug_closed_standard_streams()
     args = build_parser().parse_args(argv)
     if argv is None:  # the command itself (tests call main with their own arguments)
         _end_with_veille(args.command)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -114,3 +115,31 @@ def test_veille_psql_passes_its_arguments_to_psql_as_the_docs_say(archive_url: s
         engine.dispose()
     assert (done.returncode, done.stdout.split()) == (0, [str(n) for n in counts]), done.stderr
     assert counts[0]
+
+
+SCORED = '{"title": "Sommet IA", "text": "Le sommet pour l action sur l IA s ouvre a Paris."}\n'
+
+
+@pytest.mark.parametrize(("closed", "says"), [(0, "standard input"), (1, "standard output")])
+def test_score_with_a_closed_stdin_or_stdout_says_which(tmp_path: Path, closed: int, says: str) -> None:
+    """`veille score <&-`, `veille score FILE >&-`: before, an AttributeError traceback ('NoneType'
+    object has no attribute 'readline' / 'write'); now one line naming the stream, exit 2."""
+    data = tmp_path / "in.jsonl"
+    data.write_text(SCORED, "utf-8")
+    argv = ["score"] if closed == 0 else ["score", str(data)]
+    done = _veille(argv, dict(os.environ), capture_output=True, preexec_fn=lambda: os.close(closed))
+    assert done.returncode == 2, done
+    assert done.stderr == f"veille: error: {says}: Bad file descriptor\n", done.stderr
+
+
+def test_a_closed_stderr_does_not_put_messages_in_the_output(tmp_path: Path) -> None:
+    """`veille score FILE 2>&- > out.jsonl`: before, the summary meant for stderr ("scored 1
+    lines, ...") went to stdout, a last line of the scores that is not one."""
+    data = tmp_path / "in.jsonl"
+    data.write_text(SCORED, "utf-8")
+    done = _veille(
+        ["score", str(data)], dict(os.environ), stdout=subprocess.PIPE, preexec_fn=lambda: os.close(2)
+    )
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["relevant"] is True, done.stdout

@@ -155,7 +155,11 @@ def test_a_database_url_that_is_not_one_is_a_setting_error(
     ],
 )
 def test_a_database_url_option_the_driver_refuses_is_a_setting_error(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], query: str, says: str
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    query: str,
+    says: str,
 ) -> None:
     """Before: psycopg's ProgrammingError traceback from every command that connects. The
     password is not echoed."""

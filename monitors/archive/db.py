@@ -65,13 +65,15 @@ def check_url_options(query: Mapping[str, str | tuple[str, ...]]) -> None:
     try:
         make_conninfo("", **options)  # libpq's own parse: an unknown option is an error
     except ProgrammingError as exc:
-        raise UrlOptionError(f"{str(exc).strip()} (the options after ? are libpq's connection parameters)") from None
+        cause = str(exc).strip()
+        raise UrlOptionError(f"{cause} (the options after ? are libpq's connection parameters)") from None
     timeout = options.get("connect_timeout")
     if timeout is not None:
         try:
             int(timeout)
         except ValueError:
-            raise UrlOptionError(f"connect_timeout must be a whole number of seconds, got {timeout!r}") from None
+            whole = "a whole number of seconds"
+            raise UrlOptionError(f"connect_timeout must be {whole}, got {timeout!r}") from None
 
 
 def database_url(settings: Settings | None = None) -> str:
