@@ -369,3 +369,48 @@ def test_sources_check_of_an_unknown_name_says_which_file(
     err = capsys.readouterr().err
     hint = f"(its names: `veille sources --sources {sources}`)"
     assert err == f"veille: error: no source named 'Y' in {sources} {hint}\n"
+
+
+BOM = "\ufeff"  # what Windows Notepad writes first in a file saved as "UTF-8"
+
+
+def test_a_sources_file_with_a_byte_order_mark_is_read(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: "sources.toml:1: not valid TOML: Invalid statement (at line 1, column 1)", exit 2."""
+    sources = tmp_path / "sources.toml"
+    sources.write_text(BOM + BAD_SOURCES.replace("x.fr/rss.xml", "https://x.fr/rss.xml"), "utf-8")
+    assert main(["sources", "--sources", str(sources)]) == 0
+    out, err = capsys.readouterr()
+    assert "X" in out.split() and "new" in out.split() and err == "", (out, err)
+
+
+def test_a_topic_file_with_a_byte_order_mark_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: "topic.toml:1: TOML syntax error: Invalid statement (at line 1, column 1)", exit 2."""
+    from monitors.judge.topic_set import topic_file
+
+    topic = tmp_path / "topic.toml"
+    topic.write_text(BOM + topic_file("eu_ai_act").read_text("utf-8"), "utf-8")
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "Le règlement européen sur l\'IA entre en application."}\n', "utf-8")
+    assert main(["score", str(data), "--topic", str(topic)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["topic_version"].startswith("1.0+"), out
+    assert err.startswith("scored 1 lines, 0 errors"), err
+
+
+def test_a_labelled_set_with_a_byte_order_mark_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: "labels.jsonl:1: not JSON: Unexpected UTF-8 BOM", where `veille score` reads
+    the same line."""
+    data = tmp_path / "labels.jsonl"
+    data.write_text(BOM + '{"text": "Le sommet pour l\'action sur l\'IA.", "relevant": true}\n', "utf-8")
+    assert main(["train-topic", "--data", str(data), "--output", str(tmp_path / "model.npz")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.strip()
+        == f"veille: error: {data}: training needs relevant and non-relevant items for topic ai_summit"
+    )

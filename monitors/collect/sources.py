@@ -370,7 +370,7 @@ def load_sources_file(path: str | Path | None = None) -> SourcesFile:
     sources and its bad entries; a file that cannot be read or parsed raises SourcesError."""
     file = sources_path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # a byte order mark (Notepad's UTF-8) is no key
     except UnicodeDecodeError as exc:
         raise SourcesError(f"{file}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
     except OSError as exc:

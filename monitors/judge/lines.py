@@ -93,7 +93,8 @@ def json_objects(path: str | Path, max_line_bytes: int | None = None) -> Iterato
             if not raw.strip():
                 continue
             try:
-                item = loads_storable(raw.decode("utf-8"))  # a lone surrogate escape: U+FFFD
+                # a lone surrogate escape: U+FFFD; a byte order mark (Notepad's UTF-8) is no JSON
+                item = loads_storable(raw.decode("utf-8-sig" if at == 1 else "utf-8"))
             except UnicodeDecodeError as exc:
                 raise LabelledDataError(f"{path}:{at}: not UTF-8 text: {exc}") from None
             except json.JSONDecodeError as exc:
@@ -108,7 +109,7 @@ def json_object_file(path: Path, what: str) -> dict[str, Any]:
     not JSON or not an object raises :class:`LabelledDataError` naming ``FILE:LINE`` and ``what``
     it should hold."""
     try:
-        value = json.loads(path.read_text("utf-8"))
+        value = json.loads(path.read_text("utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise LabelledDataError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
     except UnicodeDecodeError as exc:

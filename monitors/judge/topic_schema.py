@@ -92,7 +92,7 @@ def parse_topic_file(path: str | Path) -> tuple[dict[str, Any], bytes]:
     path = Path(path)
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte order mark (Notepad's UTF-8) is no key
     except UnicodeDecodeError as exc:
         raise TopicError(f"{path}:1: not UTF-8 ({exc.reason})") from None
     try:

@@ -43,7 +43,7 @@ def topic_files(folder: str | Path | None = None) -> dict[str, tuple[Path, bool]
     for path in files:
         data, raw = parse_topic_file(path)
         if data["name"] in found:
-            line = _name_line(raw.decode("utf-8"))
+            line = _name_line(raw.decode("utf-8-sig"))
             raise TopicError(
                 f"{path}:{line}: topic name {data['name']!r} already declared by {found[data['name']][0]}"
             )
