@@ -22,7 +22,7 @@ from monitors.judge import relevance
 from monitors.judge.relevance import score_relevance, topic_row
 from monitors.judge.topic import DEFAULT_TOPIC_PATH, Topic
 from monitors.judge.topic_schema import TopicError
-from monitors.judge.topic_set import load_topics
+from monitors.judge.topic_set import load_topics, topic_file
 
 TOPICS = DEFAULT_TOPIC_PATH.parent
 TEXTS = {
@@ -439,3 +439,23 @@ def test_stats_say_a_removed_topic_is_removed(clean_db: sa.Engine, archive: dict
     assert (rows["gone"]["state"], rows["gone"]["scored"]) == ("removed", 3)
     assert rows["ai_summit"]["state"] == "active"
     assert "removed" in _cli(["stats"])
+
+
+def test_stats_say_which_topic_file_is_unreadable(
+    clean_db: sa.Engine, archive: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken file in the topic folder: stats still answer, each topic's state "unreadable",
+    and stderr names the file and its fault (before, the word alone, nothing on stderr)."""
+    _cli(["rescore", "--all"])
+    folder = tmp_path / "topics"
+    folder.mkdir()
+    shutil.copy(topic_file("ai_summit"), folder / "ai_summit.toml")
+    (folder / "broken.toml").write_text('name = "broken"\n[[[\n', "utf-8")
+    monkeypatch.setenv("VEILLE_TOPICS_DIR", str(folder))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rows = {r["topic"]: r for r in json.loads(_cli(["stats", "--json"]))["by_topic"]}
+    assert {r["state"] for r in rows.values()} == {"unreadable"}, rows
+    assert err.getvalue().startswith(f"veille: warning: {folder / 'broken.toml'}:2: TOML syntax error"), (
+        err.getvalue()
+    )

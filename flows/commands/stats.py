@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import date, datetime
 from typing import Any
 
@@ -52,15 +53,19 @@ def _plain(value: Any) -> Any:
 def _mark_topic_states(rows: list[dict[str, Any]]) -> None:
     """Say of each scored topic whether its file is in the topic folder and active, inactive
     (``active = false``) or removed (its history kept); "unreadable" when the folder has a
-    bad file, so that stats still answer."""
+    bad file, so that stats still answer, with the file and its fault on stderr (before, the
+    word alone: every topic "unreadable", no hint of which file, nor why)."""
+    from flows.cli import _cause_first
     from monitors.judge.topic_schema import TopicError
     from monitors.judge.topic_set import topic_files
 
     folder: dict[str, bool] | None
     try:
         folder = {name: active for name, (_, active) in topic_files().items()}
-    except (TopicError, OSError):
+    except (TopicError, OSError) as exc:
         folder = None
+        if rows:
+            print(f"veille: warning: {_cause_first(exc)} (each topic's state: unreadable)", file=sys.stderr)
     for row in rows:
         if folder is None:
             row["state"] = "unreadable"
