@@ -11,7 +11,7 @@ import io
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 COMMAND_MODULES = (
     "flows.commands.run",
@@ -113,9 +113,41 @@ def _plug_closed_standard_streams() -> None:
         setattr(sys, attr, stream)
 
 
+class _StandardOutput(io.FileIO):
+    """File descriptor 1 whose write errors name it: ``veille stats > /dev/full`` said
+    "[Errno 28] No space left on device" and not what could not be written."""
+
+    NAME = "standard output"
+
+    def write(self, data: Any) -> int | None:  # type: ignore[override]
+        try:
+            return super().write(data)
+        except OSError as exc:
+            if exc.filename is not None or exc.errno is None:
+                raise
+            # OSError(EPIPE, ...) is a BrokenPipeError still: a closed pipe ends quietly
+            raise OSError(exc.errno, exc.strerror, self.NAME) from None
+
+
+def _name_standard_output_errors() -> None:
+    """Put :class:`_StandardOutput` under ``sys.stdout``, with its encoding and buffering."""
+    out = sys.stdout
+    if not isinstance(out, io.TextIOWrapper) or out.fileno() != 1:
+        return
+    named = _StandardOutput(1, "w", closefd=False)
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(named),
+        encoding=out.encoding,
+        errors=out.errors,
+        line_buffering=out.line_buffering,
+        write_through=out.write_through,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the command itself: its standard streams are the caller's
         _plug_closed_standard_streams()
+        _name_standard_output_errors()
     args = build_parser().parse_args(argv)
     if argv is None:  # the command itself (tests call main with their own arguments)
         _end_with_veille(args.command)
@@ -135,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _reader_went_away()
     except (DatabaseUnavailable, StatementCancelled, SourcesError, SettingsError, TopicError, OSError) as exc:
         print(f"veille: error: {_cause_first(exc)}", file=sys.stderr)
+        if isinstance(exc, OSError) and exc.filename == _StandardOutput.NAME:
+            _drop_standard_output()  # said once: not again as "Exception ignored" at exit
         return 2
     except ValueError as exc:
         # a labelled set eval or train-topic cannot use (its module is loaded by then)
@@ -254,14 +288,20 @@ def _reader_went_away() -> int:
     ignored" message), so stdout is pointed at /dev/null first. 141 = 128 + SIGPIPE, what a
     shell reports for a command killed by a closed pipe.
     """
+    _drop_standard_output()
+    return 141
+
+
+def _drop_standard_output() -> None:
+    """Point stdout at /dev/null: what is still buffered for a stdout that failed (a closed
+    pipe, a full disk) would fail again when Python flushes it at exit."""
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # stdout replaced by an object without one
-        return 141
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, fd)
     os.close(devnull)
-    return 141
 
 
 if __name__ == "__main__":

@@ -143,3 +143,32 @@ def test_a_closed_stderr_does_not_put_messages_in_the_output(tmp_path: Path) -> 
     assert done.returncode == 0
     lines = done.stdout.splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["relevant"] is True, done.stdout
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/dev/full"), reason="no /dev/full (a device whose writes fail: disk full)"
+)
+@pytest.mark.parametrize("to_stdout", [True, False])
+def test_a_full_disk_is_said_with_what_could_not_be_written(
+    archive_url: str, tmp_path: Path, to_stdout: bool
+) -> None:
+    """`veille stats > /dev/full`, `veille export -o /dev/full`: before, "veille: error: [Errno 28]
+    No space left on device", not saying what; now what could not be written, once (no
+    "Exception ignored" at exit), exit 2, and `score`'s summary does not claim lines written first."""
+    data = tmp_path / "in.jsonl"
+    data.write_text(SCORED, "utf-8")
+    env = {**os.environ, "VEILLE_DATABASE_URL": archive_url}  # articles to write
+    commands = [["stats"], ["score", str(data)], ["export", "--no-progress"], ["feed"]]
+    with open("/dev/full", "w") as full:
+        for argv in commands:
+            done = _veille(
+                argv if to_stdout else [*argv, "-o", "/dev/full"],
+                env,
+                stdout=full if to_stdout else subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            if argv == ["stats"] and not to_stdout:
+                continue  # no -o: stats prints
+            what = "standard output" if to_stdout else "cannot write /dev/full"
+            assert done.returncode == 2, (argv, done.stderr)
+            assert done.stderr == f"veille: error: {what}: No space left on device\n", (argv, done.stderr)

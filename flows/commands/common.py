@@ -313,7 +313,12 @@ def replaced_when_complete(path: str | os.PathLike[str]) -> Iterator[str]:
     except FileNotFoundError:
         mode = None
     if mode is not None and not stat.S_ISREG(mode):
-        yield path
+        try:
+            yield path
+        except OSError as exc:
+            if exc.errno is not None and exc.filename in (None, path):
+                raise _naming(path, exc) from exc  # /dev/full: say which file, as for the others
+            raise
         return
     if mode is None:
         umask = os.umask(0)

@@ -93,6 +93,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         if args.output is None:
             scored, errors, lifted = _score(lines, topic, sys.stdout, context)
+            sys.stdout.flush()  # a full disk is said before the summary, not after "scored N lines"
         else:
             with replaced_when_complete(args.output) as path, open(path, "w", encoding="utf-8") as out:
                 scored, errors, lifted = _score(lines, topic, out, context)
