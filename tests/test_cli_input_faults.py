@@ -414,3 +414,32 @@ def test_a_labelled_set_with_a_byte_order_mark_is_read(
         err.strip()
         == f"veille: error: {data}: training needs relevant and non-relevant items for topic ai_summit"
     )
+
+
+def test_train_topic_tries_its_output_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An output folder that does not exist: before, the whole cross-validated training ran
+    (its table printed, minutes on a large set) and only then "cannot write"."""
+    model = tmp_path / "missing" / "model.npz"
+    assert main(["train-topic", "--data", str(EVAL / "relevance.jsonl"), "--output", str(model)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"veille: error: cannot write {model}: No such file or directory\n", (
+        out,
+        err,
+    )
+
+
+@pytest.mark.parametrize("command", [["score", "{data}"], ["train-topic", "--data", "{data}"]])
+def test_an_output_under_a_file_names_the_output_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """`-o notes.txt/out.jsonl`: before, "veille: error: /abs/path/notes.txt/out.jsonl: Not a
+    directory" (the resolved path, no "cannot write"), after the training for train-topic."""
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "Le sommet pour l\'action sur l\'IA.", "relevant": true}\n', "utf-8")
+    (tmp_path / "notes.txt").write_text("x", "utf-8")
+    monkeypatch.chdir(tmp_path)
+    argv = [part.format(data=data) for part in command]
+    assert main([*argv, "-o", "notes.txt/out.jsonl"]) == 2
+    assert capsys.readouterr().err == "veille: error: cannot write notes.txt/out.jsonl: Not a directory\n"

@@ -312,6 +312,8 @@ def replaced_when_complete(path: str | os.PathLike[str]) -> Iterator[str]:
         mode: int | None = os.stat(target).st_mode
     except FileNotFoundError:
         mode = None
+    except OSError as exc:  # a file where a folder should be (a.txt/out.csv), a symbolic link loop
+        raise _naming(path, exc) from exc
     if mode is not None and not stat.S_ISREG(mode):
         try:
             yield path

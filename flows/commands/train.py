@@ -70,17 +70,19 @@ def handle(args: argparse.Namespace) -> int:
         print("error: no --data and no ../shared/eval/relevance-dev.jsonl", file=sys.stderr)
         return 2
     topic = _rules_only_topic(topic_path, data_spec)
-    model, report = train_topic(topic, data, c=args.c)
-    rows = [
-        {"threshold": t, "kind": kind, **figures}
-        for t, per_kind in report.items()
-        for kind, figures in per_kind.items()
-        if kind != "rules only" or t == next(iter(report))
-    ]
-    print(f"cross-validated on {data} (folds by story), rules + model:")
-    print_table(rows, out=sys.stdout)
-    with replaced_when_complete(output) as path, open(path, "wb") as out:
-        model.save(out)  # a file object: numpy would add .npz to a name without it
+    # the output's folder is tried before the training (minutes on a large set), not after it
+    with replaced_when_complete(output) as path:
+        model, report = train_topic(topic, data, c=args.c)
+        rows = [
+            {"threshold": t, "kind": kind, **figures}
+            for t, per_kind in report.items()
+            for kind, figures in per_kind.items()
+            if kind != "rules only" or t == next(iter(report))
+        ]
+        print(f"cross-validated on {data} (folds by story), rules + model:")
+        print_table(rows, out=sys.stdout)
+        with open(path, "wb") as out:
+            model.save(out)  # a file object: numpy would add .npz to a name without it
     print(f"wrote {output} ({output.stat().st_size} bytes, {model.meta['n_items']} items)")
     return 0
 
