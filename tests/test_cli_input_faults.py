@@ -443,3 +443,27 @@ def test_an_output_under_a_file_names_the_output_asked_for(
     argv = [part.format(data=data) for part in command]
     assert main([*argv, "-o", "notes.txt/out.jsonl"]) == 2
     assert capsys.readouterr().err == "veille: error: cannot write notes.txt/out.jsonl: Not a directory\n"
+
+
+WIDE = (
+    "UTF-16 text, not UTF-8 (a UTF-16 byte order mark opens it): save it as UTF-8 (iconv -f UTF-16 -t UTF-8)"
+)
+
+
+def test_a_utf16_input_is_said_once_for_what_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file saved as UTF-16 (an editor's "Unicode", PowerShell's `>`): before, `veille score`
+    wrote "not UTF-8 text: 'utf-8' codec can't decode byte 0xff" for its first line and "not
+    JSON" for each other line; train-topic and eval the codec's words alone."""
+    lines = [
+        {"text": f"Le sommet pour l'action sur l'IA, jour {n}.", "relevant": n % 2 == 0} for n in range(3)
+    ]
+    data = tmp_path / "unicode.jsonl"
+    data.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-16")
+    assert main(["score", str(data)]) == 1
+    out, err = capsys.readouterr()
+    assert [json.loads(line) for line in out.splitlines()] == [{"line": 1, "error": WIDE}], out
+    assert err.startswith("scored 0 lines, 1 errors"), err
+    assert main(["train-topic", "--data", str(data), "--output", str(tmp_path / "model.npz")]) == 2
+    assert capsys.readouterr().err == f"veille: error: {data}:1: {WIDE}\n"

@@ -21,7 +21,7 @@ from monitors.judge.context import propagate
 from monitors.judge.days import parse_published
 from monitors.judge.explain import why
 from monitors.judge.language import detect_language
-from monitors.judge.lines import LabelledDataError, LineTooLong, json_objects, line_too_long
+from monitors.judge.lines import LabelledDataError, LineTooLong, json_objects, line_too_long, wide_text
 from monitors.judge.relevance import RelevanceResult, score_item, score_relevance
 from monitors.judge.topic import Topic
 
@@ -318,6 +318,10 @@ def _score_each(
             yield json.dumps({"line": number, "error": too_long_error(raw)})
             continue
         if isinstance(raw, bytes):
+            wide = wide_text(raw) if number == 1 else None
+            if wide:  # every line would be an error too: the input is read no further
+                yield json.dumps({"line": number, "error": wide})
+                return
             try:
                 line = raw.decode("utf-8-sig")
             except UnicodeDecodeError as exc:

@@ -70,6 +70,30 @@ def line_too_long(line: LineTooLong) -> str:
     )
 
 
+#: the byte order marks of the wider Unicode encodings (UTF-32's first: FF FE 00 00 opens
+#: with UTF-16 LE's FF FE), what an editor or PowerShell's ">" writes first
+_WIDE_MARKS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def wide_text(first_line: bytes) -> str | None:
+    """What an input's first line says it is when a UTF-16 or UTF-32 byte order mark opens
+    it, one line cause first, or None. Read as UTF-8, such a file gave "not UTF-8 text: 'utf-8'
+    codec can't decode byte 0xff" for its first line and "not JSON" for every other (each
+    line holds NUL bytes): the encoding is the fault, said once."""
+    for mark, name in _WIDE_MARKS:
+        if first_line.startswith(mark):
+            return (
+                f"{name} text, not UTF-8 (a {name} byte order mark opens it): save it as UTF-8"
+                f" (iconv -f {name} -t UTF-8)"
+            )
+    return None
+
+
 class LabelledDataError(ValueError):
     """A labelled set veille cannot measure or train on; the message starts with FILE:LINE."""
 
@@ -90,6 +114,9 @@ def json_objects(path: str | Path, max_line_bytes: int | None = None) -> Iterato
             if isinstance(raw, LineTooLong):
                 raise LabelledDataError(f"{path}:{at}: {line_too_long(raw)}; not read")
             assert isinstance(raw, bytes)  # a binary file
+            wide = wide_text(raw) if at == 1 else None
+            if wide:
+                raise LabelledDataError(f"{path}:1: {wide}")
             if not raw.strip():
                 continue
             try:
