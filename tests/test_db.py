@@ -164,3 +164,51 @@ def test_db_commands_with_a_configured_server(
     monkeypatch.setenv("VEILLE_DATABASE_URL", "postgresql://veille@127.0.0.1:9/veille")
     assert main(["db", "status"]) == 1
     assert "state: not answering: cannot reach PostgreSQL at" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_db_stop_leaves_the_server_to_a_veille_command_using_it(own_dir: Path) -> None:
+    """docs/operating.md: the embedded server "runs as long as a veille process uses it".
+    Before, `veille db stop` in another terminal stopped it under a running command (fast
+    shutdown): its sessions ended and it failed on a lost database. Now db stop says which
+    commands use it (exit 1), the command finishes, and the server stops as it exits."""
+    import subprocess
+    import time
+
+    from tests.test_concurrent_runs import ROOT, _command
+
+    data = own_dir / "data"
+    env = _veille_env(data)
+
+    def veille(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*_command(), *argv], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
+
+    assert veille("db", "start").returncode == 0
+    user = subprocess.Popen(
+        [*_command(), "psql", "-X", "-tA", "-c", "SELECT pg_sleep(4), 'done'"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    handles = data / "pgdata" / ".handle_pids.json"
+    deadline = time.monotonic() + 120
+    while (
+        str(user.pid) not in (handles.read_text() if handles.exists() else "") and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    stop = veille("db", "stop")
+    out, err = user.communicate(timeout=300)
+    assert (user.returncode, out.strip(), err) == (0, "|done", ""), (out, err)
+    assert stop.returncode == 1, stop
+    assert stop.stdout.startswith(
+        f"embedded PostgreSQL left running: veille commands use it (pid {user.pid})"
+    )
+    deadline = time.monotonic() + 30  # its watcher stops the server once it has exited
+    while (data / "pgdata" / "postmaster.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "state: stopped" in veille("db", "status").stdout
+    assert veille("db", "stop").stdout == "embedded PostgreSQL was not running\n"

@@ -171,12 +171,25 @@ def handle_status(args: argparse.Namespace) -> int:
 
 
 def handle_stop(args: argparse.Namespace) -> int:
-    from monitors.archive.embedded import stop
+    """Stop the embedded server, unless a veille command still uses it (a `veille run`, `serve`
+    or `psql` of another terminal): before, its fast shutdown ended that command's sessions
+    and the command failed on a lost database. Then the server is no longer kept up: it stops
+    as its last user exits (:func:`flows.reaper.stop_orphaned_embedded_server`); exit 1."""
+    from monitors.archive.embedded import keep_marker, live_users, stop
     from monitors.settings import get_settings
 
     if not _embedded_in_use("stop"):
         return 0
     data_dir = get_settings().data_dir
+    keep_marker(data_dir).unlink(missing_ok=True)  # first: the last user's exit then stops it
+    users = live_users(data_dir)
+    if users:
+        pids = ", ".join(map(str, users))
+        print(
+            f"embedded PostgreSQL left running: veille commands use it (pid {pids}); it stops when"
+            " the last one exits (end them first to stop it now)"
+        )
+        return 1
     print("embedded PostgreSQL stopped" if stop(data_dir) else "embedded PostgreSQL was not running")
     return 0
 

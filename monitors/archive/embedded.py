@@ -124,6 +124,15 @@ def _prune(pgdata: Path) -> list[int]:
     return alive
 
 
+def live_users(data_dir: Path) -> list[int]:
+    """The live processes (veille commands) using the embedded server under ``data_dir``."""
+    pgdata = data_dir / "pgdata"
+    if not (pgdata / "postmaster.pid").exists():
+        return []
+    import_pgserver()  # without its runtime-directory warning
+    return prune_dead_users(pgdata)
+
+
 def stop_if_unused(pgdata: Path) -> bool:
     """Stop the embedded server of ``pgdata`` if no live process uses it; whether it did."""
     import os
