@@ -467,3 +467,20 @@ def test_a_utf16_input_is_said_once_for_what_it_is(
     assert err.startswith("scored 0 lines, 1 errors"), err
     assert main(["train-topic", "--data", str(data), "--output", str(tmp_path / "model.npz")]) == 2
     assert capsys.readouterr().err == f"veille: error: {data}:1: {WIDE}\n"
+
+
+@pytest.mark.parametrize("command", [["stats"], ["db", "start"], ["db-url"]])
+def test_a_data_folder_that_is_a_file_is_said_with_its_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """VEILLE_DATA_DIR naming a file: before, "a.txt/pgdata: Not a directory" (`db start`:
+    "a.txt: File exists"), not what the path is nor which setting gave it."""
+    data = tmp_path / "notes.txt"
+    data.write_text("x", "utf-8")
+    monkeypatch.delenv("VEILLE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("VEILLE_DATA_DIR", str(data))
+    assert main(command) == 2
+    assert capsys.readouterr().err == (
+        f"veille: error: cannot create the embedded PostgreSQL's folder {data / 'pgdata'}: Not a directory"
+        " (VEILLE_DATA_DIR: a folder veille can write, or VEILLE_DATABASE_URL)\n"
+    )

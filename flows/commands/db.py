@@ -127,13 +127,13 @@ def _embedded_in_use(action: str) -> bool:
 
 
 def handle_start(args: argparse.Namespace) -> int:
-    from monitors.archive.embedded import keep_marker
+    from monitors.archive.embedded import keep_marker, make_data_folder
     from monitors.settings import get_settings
 
     if not _embedded_in_use("start"):
         return 0
     data_dir = get_settings().data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_folder(data_dir)
     keep_marker(data_dir).touch()
     url = prepare_database()
     print(f"embedded PostgreSQL running, data in {data_dir / 'pgdata'}; it stays up until `veille db stop`")

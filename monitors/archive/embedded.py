@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from monitors.archive.db import connect_args, normalize_url
+from monitors.archive.db import DatabaseUnavailable, connect_args, normalize_url
 
 EMBEDDED_DB = "veille"
 
@@ -54,6 +54,20 @@ def import_pgserver() -> Any:
     return pgserver
 
 
+def make_data_folder(data_dir: Path) -> None:
+    """Create the embedded server's folder under ``data_dir``, or raise
+    :class:`DatabaseUnavailable` saying why, with the setting that moves it: ``VEILLE_DATA_DIR``
+    naming a file said "a.txt/pgdata: Not a directory" (and `db start` "a.txt: File exists")."""
+    pgdata = data_dir / "pgdata"
+    try:
+        pgdata.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnavailable(
+            f"cannot create the embedded PostgreSQL's folder {pgdata}: {exc.strerror}"
+            " (VEILLE_DATA_DIR: a folder veille can write, or VEILLE_DATABASE_URL)"
+        ) from exc
+
+
 def embedded_url(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL under ``data_dir`` and return its URL."""
     pgserver = import_pgserver()
@@ -65,7 +79,7 @@ def embedded_url(data_dir: Path) -> str:
             return _embedded_urls[key]
         server = _embedded.get(key)
         if server is None:
-            pgdata.mkdir(parents=True, exist_ok=True)
+            make_data_folder(data_dir)
             # stopped when the last veille process using it exits, unless `veille db start`
             # asked for it to stay up (kept_running)
             mode = None if kept_running(data_dir) else "stop"
