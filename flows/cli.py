@@ -130,13 +130,18 @@ class _StandardOutput(io.FileIO):
 
 
 def _name_standard_output_errors() -> None:
-    """Put :class:`_StandardOutput` under ``sys.stdout``, with its encoding and buffering."""
+    """Put :class:`_StandardOutput` under ``sys.stdout``, with its encoding and buffering: no
+    buffer under ``PYTHONUNBUFFERED=1`` (``python -u``), as Python's own (buffered, a line
+    printed by ``veille feed --serve`` waited in the buffer for ever)."""
     out = sys.stdout
     if not isinstance(out, io.TextIOWrapper) or out.fileno() != 1:
         return
     named = _StandardOutput(1, "w", closefd=False)
+    binary: io.RawIOBase | io.BufferedWriter = (
+        io.BufferedWriter(named) if isinstance(out.buffer, io.BufferedWriter) else named
+    )
     sys.stdout = io.TextIOWrapper(
-        io.BufferedWriter(named),
+        binary,
         encoding=out.encoding,
         errors=out.errors,
         line_buffering=out.line_buffering,

@@ -172,3 +172,31 @@ def test_a_full_disk_is_said_with_what_could_not_be_written(
             what = "standard output" if to_stdout else "cannot write /dev/full"
             assert done.returncode == 2, (argv, done.stderr)
             assert done.stderr == f"veille: error: {what}: No space left on device\n", (argv, done.stderr)
+
+
+def test_an_unbuffered_stdout_stays_unbuffered(tmp_path: Path) -> None:
+    """PYTHONUNBUFFERED=1 (python -u, many container images): each scored line reaches the
+    reader as it is written, as with Python's own stdout. The stdout that names its errors
+    (flows/cli.py) was first given a buffer of its own: `veille feed --serve` never showed
+    its address."""
+    import select
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from flows.cli import main; sys.exit(main())", "score"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(SCORED)
+        proc.stdin.flush()  # and the input left open: the line must come out now
+        readable, _, _ = select.select([proc.stdout], [], [], 120)
+        assert readable, "no scored line while the input is still open"
+        assert json.loads(proc.stdout.readline())["relevant"] is True
+    finally:
+        proc.communicate(timeout=120)  # closes the input: score ends
+    assert proc.returncode == 0
