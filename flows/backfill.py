@@ -182,6 +182,7 @@ def backfill(
         summaries += left_out
         # the pages get what the listing (the sources' documents, child sitemaps) left
         pages = budget.take(budget.limit)
+        source_names = _source_names()  # before the ingest: a run that loses the database there names them
         report = ingest(pages) if pages else IngestReport()
         budget.give_back(pages - len(report.statuses))
         stopped = _budget_spent(budget, summaries)
@@ -189,7 +190,7 @@ def backfill(
         reset_runtime()
     # the run's rows and verdict, as a `veille run`'s: a backfill whose every source failed
     # is no Completed run with exit code 0
-    rows = summarize(summaries, report, _source_names())
+    rows = summarize(summaries, report, source_names)
     outcome = judge_run(rows, report.interruptions, report.gave_up, fetch_kinds(summaries, report))
     if stopped:
         logger.warning(stopped)

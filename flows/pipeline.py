@@ -45,10 +45,11 @@ def run_once(
     reset_runtime()
     try:
         polls = poll()
+        names = _source_names()  # before the ingest: a run that loses the database there names its sources
         report = ingest()
     finally:
         reset_runtime()
-    rows = summarize(polls, report, _source_names())
+    rows = summarize(polls, report, names)
     outcome = judge_run(rows, report.interruptions, report.gave_up, fetch_kinds(polls, report))
     if outcome.empty:
         say_what_waits(outcome, sources_file=sources_file)
@@ -122,7 +123,7 @@ def _source_names() -> dict[int, str]:
         with session_scope() as session:
             return dict(session.execute(select(Source.id, Source.name)).all())
     except DBAPIError:
-        return {}  # the database went away: the rows show source ids
+        return {}  # the database went away before the ingest: the rows show source ids
 
 
 def sources_path(value: str | Path | None) -> str | None:

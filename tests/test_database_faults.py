@@ -233,3 +233,28 @@ def test_database_back_within_the_wait_the_run_finishes_and_says_so(
     # pages in flight when the server stopped were handed back and fetched again: none lost,
     # and each stored once
     assert _stored(run.stdout) == PAGES
+
+
+def test_a_run_that_loses_the_database_names_its_sources_in_its_summary(
+    own_postgres: OwnPostgres, site: LocalSite, tmp_path: Path
+) -> None:
+    """The database goes away during the ingest and stays away: the summary's row still names
+    the source. Before, it showed the source's id ("1") where its name goes: the names were
+    read after the ingest, from the database just lost."""
+    import re
+
+    stopped: list[bool] = []
+
+    def on_page(n: int) -> None:
+        if n == 6 and not stopped:
+            own_postgres.stop()
+            stopped.append(True)
+
+    _pages(site, on_page)
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Fil", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    first = _run(own_postgres, sources, tmp_path, "1", VEILLE_DB_WAIT="1")
+    assert first.returncode == 1 and "database lost" in first.stderr, first.stdout + first.stderr
+    assert re.search(r"^Fil +ok ", first.stdout, re.MULTILINE), first.stdout
