@@ -56,6 +56,7 @@ TRICKY = [
     "Le sommet parisien, sommet parisien sommet parisien : 10 et 11 février, 10-11 février",
     "La France accueille un sommet organisé par la France au Grand Palais, Current AI, current ai",
     "sommet sommet sommet Paris",
+    "Current AI, a foundation of 2.5 billion (2,5 milliards), and Prologis's $6.4bn: 1.5 times more",
 ]
 
 
@@ -155,7 +156,7 @@ _ALL_VOCAB = _vocabulary_of(sorted(DEFAULT_TOPIC_PATH.parent.glob("*.toml")))
     st.lists(
         st.tuples(
             st.sampled_from([*_ALL_VOCAB, "le", "L", "zz"]),
-            st.sampled_from([" ", "'", ", ", ". ", "\n", " … "]),
+            st.sampled_from([" ", "'", ", ", ". ", "\n", " … ", ".", ","]),
         ),
         min_size=0,
         max_size=60,
@@ -172,6 +173,40 @@ def test_compiled_scan_equals_the_python_loop_on_generated_texts(
     for matcher in MATCHERS:
         compiled, reference = _both_scans(matcher, prepared)
         assert compiled == reference
+
+
+#: texts with decimals, and the summit's proximity rules they hold (figure near its firm)
+DECIMALS = {
+    "The new foundation will hold 2.5 billion. Prologis will invest $6.4bn in France.": {
+        "Current AI's endowment",
+        "Prologis's 6.4 billion",
+    },
+    "La fondation aura 2,5 milliards ; Prologis investira 6,4 milliards.": {
+        "Current AI's endowment",
+        "Prologis's 6.4 billion",
+    },
+    "Bpifrance, 1.5 times bigger, brings 10 billion.\nv2.0 of the AI Act, 3.14. 2025.Paris.": {
+        "Bpifrance's 10 billion"
+    },
+}
+
+
+def test_compiled_scan_equals_the_python_loop_on_decimals() -> None:
+    """Decimal points ("2.5 billion") are no sentence ends: both scans give the same hits in the
+    same order, and find a figure near its firm in English as in French."""
+    for text, rules in DECIMALS.items():
+        prepared = prepare_text(text)
+        for matcher in MATCHERS:
+            compiled, reference = _both_scans(matcher, prepared)
+            assert compiled == reference, text
+        pieces = TOPIC.matcher.scan_tokens(prepared.tokens, prepared.run)[0].values()
+        near_in = {
+            p.name
+            for p in TOPIC.proximities
+            for hits in pieces
+            if near(hits.get(p.left_owner), hits.get(p.right_owner), p.window)
+        }
+        assert near_in == rules, text
 
 
 def test_scan_tokens_takes_the_compiled_scan_where_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,10 +23,15 @@ _LIGATURE_PAIRS = (("œ", "oe"), ("Œ", "OE"), ("æ", "ae"), ("Æ", "AE"), ("ß"
 _LIGATURES = str.maketrans({**dict(_LIGATURE_PAIRS), **dict.fromkeys(INVISIBLE, None)})
 _NON_ALNUM_RE = re.compile(r"[^0-9A-Za-z]+")
 _COMBINING_RE = re.compile(r"[\u0300-\u036f]+")
-_SENTENCE_RE = re.compile(r"[^\n.!?…]+(?:[.!?…]+|$)", re.MULTILINE)
-_END_RE = re.compile(r"[\n.!?]|…")  # the sentence ends _SENTENCE_RE splits on
+#: a decimal point ("6.4 billion", "v2.0"): a period between two digits is part of the number,
+#: no sentence end, and it folds as the decimal comma does ("6,4 milliards"): one pattern
+#: "6 4 billion" reads both. The literal first lets the regex engine skip to each period.
+_DECIMAL_POINT_RE = re.compile(r"\.(?<=[0-9]\.)(?=[0-9])")
+_SENTENCE_RE = re.compile(r"(?:[^\n.!?…]|(?<=[0-9])\.(?=[0-9]))+(?:[.!?…]+|$)", re.MULTILINE)
+_END_RE = re.compile(r"[\n!?]|…|\.(?!(?<=[0-9]\.)[0-9])")  # the sentence ends _SENTENCE_RE splits on
 
-#: Sentence ends, as _SENTENCE_RE splits; "…" becomes "..." (three ends) once NFKD-decomposed.
+#: Sentence ends, as _SENTENCE_RE splits (but a decimal point); "…" becomes "..." (three ends)
+#: once NFKD-decomposed.
 _ENDS = ("\n", ".", "!", "?")
 #: Token put between sentences in a whole-text token run (folded, so bytes): no pattern holds it.
 SENTENCE_BREAK = b"|"
@@ -64,7 +69,7 @@ def fold_article(title: str, description: str, text: str) -> tuple[bytes, int, i
     by newlines: folds work character by character.
     """
     title_ends, desc_ends = count_ends(title), count_ends(description)
-    whole = f"{title}\n{description}\n{text}\n"
+    whole = _no_decimal_points(f"{title}\n{description}\n{text}\n")
     folded = _fold_chars(whole)
     if folded is not None:
         text_ends = folded.count(b"\n") - title_ends - desc_ends - 3
@@ -169,14 +174,27 @@ def _no_new_ends(text: str) -> str:
     return text
 
 
+def _no_decimal_points(text: str) -> str:
+    """``text`` with its decimal points (``_DECIMAL_POINT_RE``) made commas: no sentence end, and
+    folded to a space as the decimal comma is ("6.4" and "6,4" are the tokens "6 4")."""
+    return _DECIMAL_POINT_RE.sub(",", text) if "." in text else text
+
+
 def count_ends(text: str, end: int | None = None) -> int:
-    """Sentence ends in text[:end], "…" counting for the three ends it decomposes into.
+    """Sentence ends in text[:end], "…" counting for the three ends it decomposes into, and a
+    decimal point ("6.4") for none (told by the character after it, even at ``end``).
 
     Only the ends present are counted: str.count parses its arguments slowly, ``in`` does not.
     """
     if end is not None:
+        after = text[end : end + 1]
         text = text[:end]
-    return sum([text.count(e) for e in _ENDS if e in text]) + (3 * text.count("…") if "…" in text else 0)
+    else:
+        after = ""
+    ends = sum([text.count(e) for e in _ENDS if e in text]) + (3 * text.count("…") if "…" in text else 0)
+    if "." in text:
+        ends -= len(_DECIMAL_POINT_RE.findall(text + after))
+    return ends
 
 
 def ends_within(text: str, chars: int, text_ends: int) -> int:
