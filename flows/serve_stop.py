@@ -6,6 +6,8 @@ the claim released.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,6 +18,15 @@ if TYPE_CHECKING:
 RUNNERS: list[Any] = []
 #: The deployments they serve, "flow/deployment": their id (:func:`pause_served_schedules`).
 SERVED: dict[str, Any] = {}
+#: Set as `veille serve` stops: no deployment is registered after it
+#: (:func:`flows.commands.serve.serve_deployments`).
+STOPPING = threading.Event()
+#: Held while a deployment is being registered (Prefect's apply, which makes its schedule
+#: active: ``paused=False``), with its name in :data:`REGISTERING_NOW`:
+#: :func:`pause_served_schedules` pauses it once that registration has ended, not before
+#: (a pause that lands first is undone by it).
+REGISTERING = threading.Lock()
+REGISTERING_NOW: list[str] = []
 #: The claim this `veille serve` holds, if it holds one (:func:`flows.serve_claims.claim_deployments`'s;
 #: :func:`end_served_runs` releases it).
 CLAIMS: list[Claim] = []
@@ -34,6 +45,7 @@ def end_served_runs(signal_name: str) -> None:
 
     from flows.runs import mark_interrupted
 
+    STOPPING.set()  # no deployment registered from now on
     for runner in RUNNERS:
         runner.stopping = True  # it starts no other run meanwhile
     runs = kill_served_runs()
@@ -68,8 +80,26 @@ def kill_served_runs() -> list[str]:
 
 #: Seconds :func:`pause_served_schedules` may take: veille serve is stopping.
 PAUSE_SECONDS = 8.0
-#: Seconds between its two pauses of a deployment.
+#: Seconds between its rounds of pauses.
 PAUSE_AGAIN_SECONDS = 0.5
+
+
+def register_served(name: str, register: Callable[[], Any]) -> bool:
+    """Register the deployment ``name`` ("flow/deployment") with ``register()`` (Prefect's
+    ``Runner.add_deployment``, which makes its schedule active) and keep its id in
+    :data:`SERVED`, unless `veille serve` is stopping: False then, and nothing registered. The
+    stop waits for a registration in flight (:data:`REGISTERING`) before it pauses that
+    deployment: a stop while `veille serve` started left the deployment it was registering
+    active, the registration landing after the pauses."""
+    with REGISTERING:
+        if STOPPING.is_set():
+            return False
+        REGISTERING_NOW[:] = [name]
+        try:
+            SERVED[name] = register()
+        finally:
+            REGISTERING_NOW.clear()
+    return True
 
 
 def pause_served_schedules() -> None:
@@ -78,56 +108,99 @@ def pause_served_schedules() -> None:
     which outlives veille serve, the scheduler would otherwise go on making a run every
     interval that no one executes (each Late, then piling up), and the UI would show a
     schedule as active that nothing serves. Pausing also deletes the runs already scheduled;
-    the next `veille serve` registers the deployments again, unpaused. Each is paused by its
-    id (a busy server answered a lookup by name and a pause, six requests in a row, too late:
+    the next `veille serve` registers the deployments again, unpaused.
+
+    No deployment is registered once this starts (:data:`STOPPING`); one whose registration is
+    in flight is paused once it has ended (:func:`register_served`). Each is paused by its id
+    (a busy server answered a lookup by name and a pause, six requests in a row, too late:
     left active), and again :data:`PAUSE_AGAIN_SECONDS` later (a scheduler loop that had read
     it active may add runs after the first pause deleted them). One request at a time: the
-    server's SQLite database makes concurrent pauses wait on each other (seconds). At most
-    :data:`PAUSE_SECONDS`: a pause the server refused (its database busy) is asked again until
-    then, and a schedule still active after it is named on stderr, with the reason, rather than
-    left active without a word."""
-    import contextvars
-    import itertools
+    server's SQLite database makes concurrent pauses wait on each other (seconds). A pause the
+    server refused (its database busy: 503) is asked again at the next round, not after the
+    Prefect client's own waits (2, 4, 8 s... on one deployment while the others wait), until
+    :data:`PAUSE_SECONDS`. A schedule then not known paused is named on stderr, with the reason,
+    after its state was read: one paused by an earlier pause whose next one was refused is
+    paused, and not named."""
     import sys
-    import threading
+
+    STOPPING.set()
+    if not SERVED and not REGISTERING.locked():
+        return
+    for line in _pause_until_paused():
+        print(line, file=sys.stderr, flush=True)
+
+
+def _pause_until_paused() -> list[str]:
+    """:func:`pause_served_schedules`'s pauses, on a thread of their own for at most
+    :data:`PAUSE_SECONDS`; a line for each schedule that may still be active."""
+    import contextlib
+    import contextvars
     import time
 
     from monitors.errors import describe
 
-    if not SERVED:
-        return
-
-    names = {deployment_id: name for name, deployment_id in SERVED.items()}
-    unpaused: dict[Any, str] = {deployment_id: "no answer" for deployment_id in names}
+    #: the deployments' ids, names, successful pauses and the reason of the last refusal
+    names: dict[Any, str] = {deployment_id: name for name, deployment_id in list(SERVED.items())}
+    paused: dict[Any, int] = {}
+    refused: dict[Any, str] = {}
+    checked: dict[Any, bool] = {}  # the paused state read before naming one
+    registering: list[str] = []
 
     def pause() -> None:
         from prefect.client.orchestration import get_client
+        from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-        ends = time.monotonic() + PAUSE_SECONDS - PAUSE_AGAIN_SECONDS
-        with get_client(sync_client=True) as client:
-            for attempt in itertools.count():
-                if attempt:
-                    time.sleep(PAUSE_AGAIN_SECONDS)
-                # every deployment twice (a scheduler loop may add runs after the first pause),
-                # then those whose pause failed (a busy server's database refused it) until done
-                for deployment_id in list(names if attempt < 2 else unpaused):
+        ends = time.monotonic() + PAUSE_SECONDS - 2 * PAUSE_AGAIN_SECONDS
+        # no retries of the client's own (2, 4, 8 s on one deployment): the next round asks again
+        quick = temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
+        with quick, get_client(sync_client=True) as client:
+            while True:
+                settled = REGISTERING.acquire(blocking=False)  # no registration in flight
+                if settled:
+                    REGISTERING.release()
+                else:
+                    registering[:] = REGISTERING_NOW
+                for name, deployment_id in list(SERVED.items()):
+                    names[deployment_id] = name
+                    if paused.get(deployment_id, 0) >= 2:
+                        continue
                     try:
                         client.pause_deployment(deployment_id)
                     except Exception as exc:  # noqa: BLE001 - stopping: one not paused is no reason to stay
-                        unpaused[deployment_id] = describe(exc)
+                        refused[deployment_id] = describe(exc)
                     else:
-                        unpaused.pop(deployment_id, None)
-                if attempt >= 1 and (not unpaused or time.monotonic() >= ends):
-                    return
+                        paused[deployment_id] = paused.get(deployment_id, 0) + 1
+                        refused.pop(deployment_id, None)
+                if settled:
+                    registering.clear()
+                    if all(paused.get(i, 0) >= 2 for i in names):
+                        return
+                if time.monotonic() >= ends:
+                    break
+                time.sleep(PAUSE_AGAIN_SECONDS)
+            for deployment_id in [i for i in names if i in refused]:
+                with contextlib.suppress(Exception):  # its pause's refusal is the reason given
+                    checked[deployment_id] = client.read_deployment(deployment_id).paused
 
     context = contextvars.copy_context()  # the settings in force (the API URL) go along
     pauser = threading.Thread(target=context.run, args=(pause,), daemon=True)
     pauser.start()
     pauser.join(PAUSE_SECONDS)
-    for deployment_id, why in list(unpaused.items()):
-        print(
-            f"veille serve: the schedule of {names[deployment_id]} is still active on the Prefect"
-            f" server ({why}): pause it there, or start veille serve again",
-            file=sys.stderr,
-            flush=True,
+    lines = []
+    for deployment_id, name in list(names.items()):
+        if paused.get(deployment_id) and checked.get(deployment_id) is not False:
+            continue  # paused, though a later pause was refused
+        if checked.get(deployment_id):
+            continue  # paused: a pause refused or unanswered had been applied
+        state = "is still active" if checked.get(deployment_id) is False else "may still be active"
+        lines.append(
+            f"veille serve: the schedule of {name} {state} on the Prefect server"
+            f" ({refused.get(deployment_id, 'no answer')}): pause it there, or start veille serve again"
         )
+    for name in registering or (REGISTERING_NOW if pauser.is_alive() else []):
+        lines.append(
+            f"veille serve: the schedule of {name} may be active on the Prefect server: veille"
+            f" serve was registering it, which had not ended after {PAUSE_SECONDS:g} s: pause it"
+            " there, or start veille serve again"
+        )
+    return lines

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from flows.serve_locks import SERVE_LOCK
 from tests.prefect_api import ask
+from tests.prefect_proxy import PrefectProxy, is_pause, pause_of, registration_of
 from tests.site import LocalSite, seed_site, write_sources
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
     ROOT,
@@ -605,3 +606,120 @@ def test_a_claim_of_another_machine_on_its_own_local_database_of_the_same_name_i
     ), text
     assert "VEILLE_INSTANCE" in text, text
     assert [c["value"] for c in _claims(api_url)] == [other]  # the other machine's stays
+
+
+# Stopped on a Prefect server of the user's whose answers a test decides: a proxy in front of
+# the real server (tests.prefect_proxy) holds back a deployment's registration until the stop's
+# pauses come, or refuses pauses as a busy server does. Before: a stop while veille serve was
+# still registering its deployments paused those already registered only, and the registration
+# in flight landed after the pauses, its schedule active (the clean-clone CI found one active
+# after a SIGINT); a busy server's 503 to the first pause held every other pause behind the
+# Prefect client's own waits (2, 4, 8 s) past the stop's PAUSE_SECONDS, all left active; a
+# deployment paused at the first round whose second pause was refused was named on stderr as
+# still active, paused as it was.
+
+
+def _active_lines(text: str) -> list[str]:
+    """veille serve's lines naming a schedule it left active, or may have."""
+    return [line for line in text.splitlines() if "active on the Prefect server" in line]
+
+
+def _serving_through(
+    proxy: PrefectProxy, api_url: str, sources: Path, env: dict[str, str]
+) -> tuple[subprocess.Popen[str], Lines]:
+    """veille serve through ``proxy``, once its deployments are active on the server."""
+    proc = _serve(sources, {**env, "PREFECT_API_URL": proxy.api_url}, interval="60")
+    err = Lines(proc)
+
+    def active() -> bool:
+        found = _deployments(api_url)
+        return set(found) == SERVED and not any(d["paused"] for d in found.values())
+
+    try:
+        _wait_for(active, 120, "veille serve did not make its deployments active", err)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, err
+
+
+def test_a_stop_while_serve_registers_its_deployments_pauses_them_all(
+    site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path, users_prefect_server: str
+) -> None:
+    """SIGINT while the last deployment's registration is in flight (the proxy holds it back
+    until the stop's first pause has come): every schedule ends paused, none named."""
+    api_url = users_prefect_server
+    sources, mark, env = _on_users_server(site, tmp_path, database_url, api_url)
+    with PrefectProxy(api_url) as proxy:
+        registering = proxy.hold(registration_of("daily"), until=is_pause)
+        proc = _serve(sources, {**env, "PREFECT_API_URL": proxy.api_url}, interval="60")
+        err = Lines(proc)
+        try:
+            assert registering.arrived.wait(120), "".join(err.lines)[-3000:]
+        except BaseException:
+            proc.kill()
+            raise
+        _stop(proc, err, signal.SIGINT)
+        proxy.wait_idle()  # the registration held back has reached the server
+    assert registering.released.is_set()  # by a pause, not by the proxy's own time limit
+    assert registering.answer == 201, registering.answer  # created on the server
+    assert _wait_gone(mark, 10) == []
+    found = _deployments(api_url)
+    assert set(found) == SERVED, found
+    assert [n for n, d in found.items() if not d["paused"]] == [], (found, err.text()[-3000:])
+    assert _scheduled(api_url) == 0
+    assert _active_lines(err.text()) == [], err.text()[-3000:]
+
+
+def test_pauses_a_busy_prefect_server_refuses_are_asked_again_in_time(
+    site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path, users_prefect_server: str
+) -> None:
+    """The server answers the first three pauses 503 (its SQLite database busy): veille serve
+    asks again, each deployment in turn, and every schedule ends paused, none named as active.
+    Before, Prefect's client waited 2, then 4, then 8 s on the first deployment's pause while
+    the others waited behind it, past the stop's limit: the three left active."""
+    api_url = users_prefect_server
+    sources, mark, env = _on_users_server(site, tmp_path, database_url, api_url)
+    with PrefectProxy(api_url) as proxy:
+        proc, err = _serving_through(proxy, api_url, sources, env)
+        busy = proxy.refuse(is_pause, 503, times=3)
+        _stop(proc, err, signal.SIGTERM)
+        proxy.wait_idle()
+    assert busy.refused == 3
+    assert _wait_gone(mark, 10) == []
+    found = _deployments(api_url)
+    assert [n for n, d in found.items() if not d["paused"]] == [], (found, err.text()[-3000:])
+    assert _scheduled(api_url) == 0
+    assert _active_lines(err.text()) == [], err.text()[-3000:]
+
+
+def test_only_a_schedule_left_active_is_named_with_the_servers_answer(
+    site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path, users_prefect_server: str
+) -> None:
+    """The server answers 500 to every pause of veille-maintenance/daily, and to every pause of
+    veille-run/poll-and-ingest after the first it took: daily is named on stderr, still active, with the
+    server's answer; poll-and-ingest, paused by that pause, is not (before, it was named as
+    active too: its second pause refused counted it as not paused)."""
+    api_url = users_prefect_server
+    sources, mark, env = _on_users_server(site, tmp_path, database_url, api_url)
+    with PrefectProxy(api_url) as proxy:
+        proc, err = _serving_through(proxy, api_url, sources, env)
+        ids = {name: d["id"] for name, d in _deployments(api_url).items()}
+        second = proxy.refuse(pause_of(ids["poll-and-ingest"]), 500, after=1)
+        every = proxy.refuse(pause_of(ids["daily"]), 500)
+        _stop(proc, err, signal.SIGTERM)
+        proxy.wait_idle()
+    assert second.refused >= 1 and every.refused >= 2, (second, every)
+    assert _wait_gone(mark, 10) == []
+    found = _deployments(api_url)
+    assert {n: d["paused"] for n, d in found.items()} == {
+        "poll-and-ingest": True,
+        "drain-queue": True,
+        "daily": False,
+    }, err.text()[-3000:]
+    [line] = _active_lines(err.text())
+    assert line.startswith(
+        "veille serve: the schedule of veille-maintenance/daily is still active on the Prefect server"
+        " (PrefectHTTPStatusError: Server error '500 Internal Server Error' for url "
+    ), line
+    assert line.endswith("): pause it there, or start veille serve again"), line

@@ -155,6 +155,7 @@ def served_here() -> Iterator[None]:
         logging.disable(logging.NOTSET)
         serve_stop.RUNNERS.clear()
         serve_stop.SERVED.clear()
+        serve_stop.STOPPING.clear()
 
 
 def _runner_starting_on(api_url: str, watch: Watch) -> int:

@@ -12,7 +12,7 @@ from flows.commands.common import at_least, check_sources_and_topics, path_arg, 
 from flows.prefect_server import OWN_SERVER, ServerNotStarted, start_prefect_server
 from flows.serve_claims import Claim, ServedElsewhere, check_not_served_elsewhere, claim_deployments
 from flows.serve_locks import AlreadyServing, hold_serve_locks, release_serve_locks
-from flows.serve_stop import RUNNERS, SERVED, end_served_runs, kill_served_runs
+from flows.serve_stop import RUNNERS, SERVED, end_served_runs, kill_served_runs, register_served
 from flows.stale_runs import remove_stale_runs, stale_runs_line
 from monitors.errors import describe
 from monitors.settings import INTERVAL_MINUTES_MAX
@@ -241,15 +241,19 @@ def _stop_serving() -> None:
 def serve_deployments(deployments: list[Any]) -> None:
     """What ``prefect.serve`` does (a runner polls the server for the deployments' scheduled
     runs and starts each in a process of its own), with the runner kept for
-    :func:`flows.serve_stop.end_served_runs`."""
+    :func:`flows.serve_stop.end_served_runs`; each deployment registered unless veille serve
+    is stopping (:func:`flows.serve_stop.register_served`)."""
     import asyncio
+    import functools
 
     from prefect.runner import Runner
 
     runner = Runner()
-    for deployment in deployments:
-        SERVED[f"{deployment.flow_name}/{deployment.name}"] = runner.add_deployment(deployment)
     RUNNERS.append(runner)
+    for deployment in deployments:
+        name = f"{deployment.flow_name}/{deployment.name}"
+        if not register_served(name, functools.partial(runner.add_deployment, deployment)):
+            return  # veille serve is stopping: nothing more is registered, or served
     try:
         stale = remove_stale_runs(SERVED)
     except Exception as exc:  # noqa: BLE001 - the runner then meets them, as it did before
