@@ -110,6 +110,8 @@ class PrefectProxy:
         parsed = urllib.parse.urlsplit(upstream_api_url)
         self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
         self.asked: list[Asked] = []
+        #: what was answered, and by whom: the server, or the proxy refusing
+        self.answers: list[tuple[str, str, int, str]] = []
         self.refusals: list[Refusal] = []
         self.holds: list[Hold] = []
         self._lock = threading.Lock()
@@ -127,6 +129,10 @@ class PrefectProxy:
         held = Hold(match, until)
         self.holds.append(held)
         return held
+
+    def pauses(self) -> list[tuple[str, str, int, str]]:
+        """The pauses asked, each with its answer and who gave it (for a failure's message)."""
+        return [a for a in self.answers if a[0] == "PATCH"]
 
     def wait_idle(self, seconds: float = 30.0) -> None:
         """Wait until no request is being passed on (a held one has reached the server)."""
@@ -154,9 +160,10 @@ class PrefectProxy:
                     return None, held
         return None, None
 
-    def _answered(self, asked: Asked, status: int) -> None:
-        """The server answered ``status`` to ``asked``."""
+    def _answered(self, asked: Asked, status: int, by: str = "server") -> None:
+        """``by`` (the server, the proxy) answered ``status`` to ``asked``."""
         with self._lock:
+            self.answers.append((asked.method, asked.path, status, by))
             for refusal in self.refusals:
                 if 200 <= status < 300 and refusal.match(asked):
                     refusal.taken += 1
@@ -201,6 +208,7 @@ class PrefectProxy:
                     if status is not None:
                         refusal = json.dumps(ANSWERS.get(status, {})).encode()
                         self._answer(status, refusal, [("Content-Type", "application/json")])
+                        proxy._answered(asked, status, "proxy")
                         return
                     if held is not None:
                         held.released.wait(HOLD_SECONDS)

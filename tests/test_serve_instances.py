@@ -666,7 +666,8 @@ def test_a_stop_while_serve_registers_its_deployments_pauses_them_all(
     assert _wait_gone(mark, 10) == []
     found = _deployments(api_url)
     assert set(found) == SERVED, found
-    assert [n for n, d in found.items() if not d["paused"]] == [], (found, err.text()[-3000:])
+    active = [n for n, d in found.items() if not d["paused"]]
+    assert active == [], (active, proxy.pauses(), err.text()[-3000:])
     assert _scheduled(api_url) == 0
     assert _active_lines(err.text()) == [], err.text()[-3000:]
 
@@ -688,7 +689,8 @@ def test_pauses_a_busy_prefect_server_refuses_are_asked_again_in_time(
     assert busy.refused == 3
     assert _wait_gone(mark, 10) == []
     found = _deployments(api_url)
-    assert [n for n, d in found.items() if not d["paused"]] == [], (found, err.text()[-3000:])
+    active = [n for n, d in found.items() if not d["paused"]]
+    assert active == [], (active, proxy.pauses(), err.text()[-3000:])
     assert _scheduled(api_url) == 0
     assert _active_lines(err.text()) == [], err.text()[-3000:]
 
@@ -716,7 +718,7 @@ def test_only_a_schedule_left_active_is_named_with_the_servers_answer(
         "poll-and-ingest": True,
         "drain-queue": True,
         "daily": False,
-    }, err.text()[-3000:]
+    }, (proxy.pauses(), err.text()[-3000:])
     [line] = _active_lines(err.text())
     assert line.startswith(
         "veille serve: the schedule of veille-maintenance/daily is still active on the Prefect server"
