@@ -61,6 +61,27 @@ def _time(text: object) -> datetime:
     return datetime.fromisoformat(str(text))
 
 
+def _interval_with_nothing_due(minutes: float = 30.0) -> str:
+    """A poll interval (whole hours under a day, minutes) at which neither poll-and-ingest nor
+    drain-queue comes due within the next ``minutes``: such intervals fire every interval from
+    :data:`flows.deployments.ANCHOR` on the UTC clock, drain-queue half an interval later. With
+    60, a drain-queue cycle came due at hh:30: across it, that cycle (or one the killed veille
+    serve had started, whose slot stays leased for 300 s) holds the deployment's one slot, and
+    the run made by hand ends Cancelled by the concurrency limit ("non-pending state
+    'CANCELLED'"), the likelier the slower the machine (the test runs longer)."""
+    from flows.deployments import ANCHOR
+
+    now = datetime.now(UTC)
+    for hours in range(1, 24):
+        step = timedelta(hours=hours)
+        firsts = (ANCHOR, ANCHOR + step / 2)
+        if all(
+            first + ((now - first) // step + 1) * step - now > timedelta(minutes=minutes) for first in firsts
+        ):
+            return str(hours * 60)
+    raise AssertionError(f"no interval under a day leaves the next {minutes:g} minutes free")
+
+
 def _scheduled_at(when: datetime) -> dict[str, object]:
     return {"type": "SCHEDULED", "name": "Scheduled", "state_details": {"scheduled_time": when.isoformat()}}
 
@@ -74,6 +95,7 @@ def test_serve_started_again_deletes_the_runs_that_came_due_while_it_was_gone(
 ) -> None:
     api_url = users_prefect_server
     sources, mark, env = _on_users_server(site, tmp_path, database_url, api_url)
+    interval = _interval_with_nothing_due()
 
     def scheduled_ahead() -> bool:
         found = _deployments(api_url)
@@ -83,7 +105,7 @@ def test_serve_started_again_deletes_the_runs_that_came_due_while_it_was_gone(
         )
 
     # a veille serve killed (kill -9): its deployments stay active, the server schedules on
-    proc = _serve(sources, env, interval="60")
+    proc = _serve(sources, env, interval=interval)
     err = Lines(proc)
     try:
         _wait_for(
@@ -114,7 +136,7 @@ def test_serve_started_again_deletes_the_runs_that_came_due_while_it_was_gone(
 
     # veille serve started again
     started = datetime.now(UTC)
-    proc = _serve(sources, env, interval="60")
+    proc = _serve(sources, env, interval=interval)
     err = Lines(proc)
     try:
 
