@@ -1,0 +1,141 @@
+"""`veille serve` stopped on a Prefect server of the user's whose answers a test decides: a proxy
+in front of a real `prefect server start` (:mod:`tests.prefect_proxy`) holds a deployment's
+registration back until the stop's first pause comes, or refuses pauses as a busy server does.
+
+Before: a stop while `veille serve` was still registering its deployments paused those already
+registered only, and the registration in flight landed after the pauses, its schedule active
+(the clean-clone CI found one active after a SIGINT); a busy server's 503 to the first pause
+held every other pause behind the Prefect client's own waits (2, 4, 8 s) past the stop's
+PAUSE_SECONDS, all three left active; a deployment paused at the first round whose second pause
+was refused was named on stderr as still active, paused as it was.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.prefect_proxy import PrefectProxy, is_pause, pause_of, registration_of
+from tests.site import LocalSite
+from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
+    _remove_data_dirs,
+    _wait_gone,
+)
+from tests.test_serve_instances import (  # noqa: F401  (users_prefect_server: a fixture)
+    SERVED,
+    _deployments,
+    _on_users_server,
+    _scheduled,
+    _serve,
+    users_prefect_server,
+)
+from tests.test_serve_server_lost import _serving
+from tests.test_serve_signals import Lines, _stop
+
+pytestmark = pytest.mark.slow
+
+
+#: The user's Prefect server's API URL; the sources file, the process mark and the environment
+#: of a veille serve on it (:func:`tests.test_serve_instances._on_users_server`).
+User = tuple[str, Path, str, dict[str, str]]
+
+
+@pytest.fixture
+def user(
+    site: LocalSite,
+    database_url: str,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    users_prefect_server: str,  # noqa: F811 - the fixture imported above
+) -> User:
+    return (users_prefect_server, *_on_users_server(site, tmp_path, database_url, users_prefect_server))
+
+
+def _active_lines(text: str) -> list[str]:
+    """veille serve's lines naming a schedule it left active, or may have."""
+    return [line for line in text.splitlines() if "active on the Prefect server" in line]
+
+
+def _all_paused_none_named(api_url: str, proxy: PrefectProxy, err: Lines) -> None:
+    """Every deployment paused on the server, no scheduled run left, no schedule named."""
+    found = _deployments(api_url)
+    assert set(found) == SERVED, found
+    active = [n for n, d in found.items() if not d["paused"]]
+    assert active == [], (active, proxy.pauses(), err.text()[-3000:])
+    assert _scheduled(api_url) == 0
+    assert _active_lines(err.text()) == [], err.text()[-3000:]
+
+
+def test_a_stop_while_serve_registers_its_deployments_pauses_them_all(
+    user: User,
+) -> None:
+    """SIGINT while the last deployment's registration is in flight (the proxy holds it back
+    until the stop's first pause has come): every schedule ends paused, none named."""
+    api_url, sources, mark, env = user
+    with PrefectProxy(api_url) as proxy:
+        registering = proxy.hold(registration_of("daily"), until=is_pause)
+        proc = _serve(sources, {**env, "PREFECT_API_URL": proxy.api_url}, interval="60")
+        err = Lines(proc)
+        try:
+            assert registering.arrived.wait(120), "".join(err.lines)[-3000:]
+        except BaseException:
+            proc.kill()
+            raise
+        _stop(proc, err, signal.SIGINT)
+        proxy.wait_idle()  # the registration held back has reached the server
+    assert registering.released.is_set()  # by a pause, not by the proxy's own time limit
+    assert registering.answer == 201, registering.answer  # created on the server
+    assert _wait_gone(mark, 10) == []
+    _all_paused_none_named(api_url, proxy, err)
+
+
+def test_pauses_a_busy_prefect_server_refuses_are_asked_again_in_time(
+    user: User,
+) -> None:
+    """The server answers the first three pauses 503 (its SQLite database busy): veille serve
+    asks again, each deployment in turn, and every schedule ends paused, none named as active.
+    Before, Prefect's client waited 2, then 4, then 8 s on the first deployment's pause while
+    the others waited behind it, past the stop's limit: the three left active."""
+    api_url, sources, mark, env = user
+    with PrefectProxy(api_url) as proxy:
+        proc, err = _serving(sources, {**env, "PREFECT_API_URL": proxy.api_url}, api_url)
+        busy = proxy.refuse(is_pause, 503, times=3)
+        _stop(proc, err, signal.SIGTERM)
+        proxy.wait_idle()
+    assert busy.refused == 3
+    assert _wait_gone(mark, 10) == []
+    _all_paused_none_named(api_url, proxy, err)
+
+
+def test_only_a_schedule_left_active_is_named_with_the_servers_answer(
+    user: User,
+) -> None:
+    """The server answers 500 to every pause of veille-maintenance/daily, and to every pause of
+    veille-run/poll-and-ingest after the first it took: daily is named on stderr, still active, with the
+    server's answer; poll-and-ingest, paused by that pause, is not (before, it was named as
+    active too: its second pause refused counted it as not paused)."""
+    api_url, sources, mark, env = user
+    with PrefectProxy(api_url) as proxy:
+        proc, err = _serving(sources, {**env, "PREFECT_API_URL": proxy.api_url}, api_url)
+        ids = {name: d["id"] for name, d in _deployments(api_url).items()}
+        second = proxy.refuse(pause_of(ids["poll-and-ingest"]), 500, after=1)
+        every = proxy.refuse(pause_of(ids["daily"]), 500)
+        _stop(proc, err, signal.SIGTERM)
+        proxy.wait_idle()
+    assert second.refused >= 1 and every.refused >= 2, (second, every)
+    assert _wait_gone(mark, 10) == []
+    found = _deployments(api_url)
+    assert {n: d["paused"] for n, d in found.items()} == {
+        "poll-and-ingest": True,
+        "drain-queue": True,
+        "daily": False,
+    }, (proxy.pauses(), err.text()[-3000:])
+    [line] = _active_lines(err.text())
+    assert line.startswith(
+        "veille serve: the schedule of veille-maintenance/daily is still active on the Prefect server"
+        " (PrefectHTTPStatusError: Server error '500 Internal Server Error' for url "
+    ), line
+    assert line.endswith("): pause it there, or start veille serve again"), line
