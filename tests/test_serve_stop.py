@@ -64,7 +64,9 @@ def _all_paused_none_named(api_url: str, proxy: PrefectProxy, err: Lines) -> Non
     found = _deployments(api_url)
     assert set(found) == SERVED, found
     active = [n for n, d in found.items() if not d["paused"]]
-    assert active == [], (active, proxy.pauses(), err.text()[-3000:])
+    # a str, not a tuple: pytest shortens a tuple's repr (the CI's failure lost the pauses and stderr)
+    pauses = "\n".join(map(str, proxy.pauses()))
+    assert active == [], f"active: {active}\npauses:\n{pauses}\nstderr:\n{err.text()[-3000:]}"
     assert _scheduled(api_url) == 0
     assert _active_lines(err.text()) == [], err.text()[-3000:]
 
