@@ -89,7 +89,7 @@ def test_a_bad_line_of_a_labelled_set_names_its_file_and_line(
     data.write_bytes(b'{"text": "Le sommet pour l\'action sur l\'IA.", "relevant": true}\n' + line + b"\n")
     model = tmp_path / "model.npz"
     if command == "eval":
-        argv = ["eval", "--relevance-set", str(data), "--shared", str(tmp_path)]
+        argv = ["eval", "--relevance-set", str(data), "--no-shared"]
     else:
         argv = ["train-topic", "--data", str(data), "--output", str(model)]
     assert main(argv) == 2
@@ -231,7 +231,7 @@ def test_feed_serve_on_a_port_in_use_names_the_address(
 
 def _labelled_argv(command: str, option: str, data: Path, tmp_path: Path) -> list[str]:
     if command == "eval":
-        return ["eval", option, str(data), "--shared", str(tmp_path)]
+        return ["eval", option, str(data), "--no-shared"]
     return ["train-topic", "--data", str(data), "--output", str(tmp_path / "model.npz")]
 
 
@@ -334,6 +334,11 @@ def test_a_bad_line_of_a_stories_set_names_file_and_line(
     naming FILE:LINE, exit 2 (before: a JSONDecodeError, KeyError or ValueError traceback)."""
     stories = tmp_path / "stories-dev.jsonl"
     stories.write_text(json.dumps(GOOD_GROUP, ensure_ascii=False) + "\n" + bad_line + "\n", encoding="utf-8")
+    # beside a relevance split of ours: a --shared folder holding neither is an error of its own
+    (tmp_path / "relevance-dev.jsonl").write_text(
+        json.dumps({"text": "Il pleut sur Brest.", "label": "politics_other", "kind": "article"}) + "\n",
+        "utf-8",
+    )
     assert main(["eval", "--shared", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"veille: error: {stories}:2: ") and says in err

@@ -473,6 +473,24 @@ def test_every_command_and_option_is_documented() -> None:
     assert unsaid == [], "options no `veille ...` of README or docs/ names"
 
 
+def test_the_readme_table_names_every_option_of_its_commands() -> None:
+    """README's command table is where a user first looks a command up: its row names every
+    option `veille X --help` lists (the details may be in docs/). Before, `veille eval`'s row
+    left out --relevance-set, --language-set and --floors, and `veille train-topic`'s --c."""
+    rows: dict[str, str] = {}
+    for row in (ROOT / "README.md").read_text("utf-8").splitlines():
+        if row.startswith("| `veille "):
+            for span in re.findall(r"`(veille [^`]+)`", row.split(" | ", 1)[0]):
+                command = " ".join(_subparser(span.split()[1:])[1])
+                rows[command] = rows.get(command, "") + "\n" + row
+    unsaid = sorted(
+        f"{command} {action.option_strings[0]}"
+        for command, action in _options()
+        if action.option_strings and not _named(action.option_strings, rows.get(command, ""))
+    )
+    assert unsaid == [], "options README's command table does not name"
+
+
 # the sizes the docs give of our labelled sets are the files'
 
 

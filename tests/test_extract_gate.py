@@ -208,18 +208,19 @@ def test_veille_eval_measures_extraction_on_a_corpus_and_gates_it(
     corpus = _corpus(tmp_path)
     floors = tmp_path / "floors.json"
     floors.write_text(json.dumps({"extraction": {"min": {"all.title": 1.0}, "max": {"all.leaks": 0.0}}}))
-    assert main(["eval", "--corpus", str(corpus), "--floors", str(floors), "--shared", str(tmp_path)]) == 0
+    assert main(["eval", "--corpus", str(corpus), "--floors", str(floors), "--no-shared"]) == 0
     out = capsys.readouterr().out
     rows = out[out.index(f"extraction ({corpus})") :].splitlines()
     assert rows[1].split() == ["part", "pages", "with-recall", "leaks", "title", "date"]
     assert rows[2].split() == ["all", "2", "1.000", "0.000", "1.000", "1.000"]
-    assert "all 2 floors hold" in out
+    # the copies/stories floors were not checked (no stories set read): not "all 2 floors hold"
+    assert f"2 floors hold ({floors}); not checked, their sets not measured: copies/stories of the" in out
 
     truth = json.loads((corpus / "expected.json").read_text("utf-8"))
     truth["budget.html"]["title"] = "Un autre titre"
     (corpus / "expected.json").write_text(json.dumps(truth), "utf-8")
     argv = ["eval", "--extraction", "--corpus", str(corpus), "--floors", str(floors), "--json"]
-    assert main([*argv, "--shared", str(tmp_path)]) == 1
+    assert main([*argv, "--no-shared"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["failures"] == ["extraction all.title = 0.5000 < floor 1.0000"]
     assert (half("sommet.html"), half("budget.html")) == ("dev", "held-out")
@@ -235,16 +236,16 @@ def test_veille_eval_extraction_reads_the_shared_corpus_or_says_it_is_absent(
 
     corpus = _corpus(tmp_path)
     monkeypatch.setattr(extract_eval, "shared_corpus_dir", lambda root=None: corpus)
-    assert main(["eval", "--extraction", "--shared", str(tmp_path)]) == 0
+    assert main(["eval", "--extraction", "--no-shared"]) == 0
     assert f"extraction ({corpus}): veille's extraction against expected.json" in capsys.readouterr().out
 
     monkeypatch.setattr(extract_eval, "shared_corpus_dir", lambda root=None: None)
-    assert main(["eval", "--extraction", "--shared", str(tmp_path)]) == 0
+    assert main(["eval", "--extraction", "--no-shared"]) == 0
     out, err = capsys.readouterr()
-    assert "extraction (" not in out and "extraction: not measured" not in out
+    assert "\nextraction (" not in out and "extraction: not measured" not in out  # no report
     assert "warning: shared corpus not found (../shared/corpus, /work/shared/corpus)" in err
 
-    assert main(["eval", "--shared", str(tmp_path)]) == 0
+    assert main(["eval", "--no-shared"]) == 0
     assert "extraction: not measured (--extraction" in capsys.readouterr().out
 
 
@@ -271,5 +272,5 @@ def test_a_corpus_that_cannot_be_read_is_an_error(
             page.unlink()
     with pytest.raises(LabelledDataError, match="^" + re.escape(says)):
         read_corpus(corpus)
-    assert main(["eval", "--corpus", str(corpus), "--shared", str(tmp_path)]) == 2
+    assert main(["eval", "--corpus", str(corpus), "--no-shared"]) == 2
     assert capsys.readouterr().err.startswith(f"veille: error: {says}")

@@ -326,6 +326,11 @@ def test_a_stories_set_it_cannot_measure_is_one_error_naming_the_file(
 
     stories = tmp_path / "stories-dev.jsonl"
     stories.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    # beside a relevance split of ours: a --shared folder holding neither is an error of its own
+    (tmp_path / "relevance-dev.jsonl").write_text(
+        json.dumps({"text": "Il pleut sur Brest.", "label": "politics_other", "kind": "article"}) + "\n",
+        "utf-8",
+    )
     assert main(["eval", "--shared", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"veille: error: {stories}") and says in err, err

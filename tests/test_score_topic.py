@@ -85,9 +85,7 @@ def test_the_shipped_folder_still_scores_with_the_summit(monkeypatch: pytest.Mon
 
 def test_eval_rescore_and_train_topic_take_a_topic_name_too(new_database: str, tmp_path: Path) -> None:
     """Before: `--topic eu_ai_act` was `eu_ai_act: No such file or directory` in each."""
-    empty = tmp_path / "shared"
-    empty.mkdir()  # no shared split read
-    code, out, err = _run_cli(["eval", "--topic", "eu_ai_act", "--shared", str(empty), "--json"])
+    code, out, err = _run_cli(["eval", "--topic", "eu_ai_act", "--no-shared", "--json"])  # no shared split
     assert code in (0, 1), err
     assert (
         json.loads(out)["relevance"]["topic_version"]

@@ -44,6 +44,10 @@ def test_stories_command(
     assert main(["stories", "--topic", "ai_summit"]) == 0
     text = capsys.readouterr().out
     assert f"#{widest['id']} " in text and "first: Seeds" in text
+    # the topic's file, as search, export, feed, stats and eval take it: the same stories
+    topic_file = Path(__file__).resolve().parents[1] / "monitors" / "topics" / "ai_summit.toml"
+    assert main(["stories", "--topic", str(topic_file)]) == 0
+    assert capsys.readouterr().out == text
     assert main(["stories", "--since", "2100-01-01"]) == 0
     assert capsys.readouterr().out.strip() == "no story yet since 2100-01-01"
     assert main(["stories", "--topic", "nope"]) == 2

@@ -23,12 +23,14 @@ measured on their own examples, tests/eval/relevance-<name>.jsonl (floors: relev
 a topic that matches nothing in the labelled data is a warning. --extraction also measures
 veille's extraction on the shared corpus (../shared/corpus, else /work/shared/corpus, or
 --corpus DIR): with-recall, leaks, title and date, whole and per half (floors: extraction).
-Exits 1 when a metric is below its floor (tests/eval/floors.json), so it can gate CI.
+Exits 1 when a metric is below its floor (tests/eval/floors.json), so it can gate CI; the
+last line names the floors that were not checked (a split or corpus not measured), if any.
 
 example:
   veille eval                                   # the shipped sets, topic and floors
   veille eval --topic my_topic.toml --errors    # try a topic edit, list what it gets wrong
   veille eval --shared /data/eval               # the shared splits from another folder
+  veille eval --no-shared                       # our own sets alone (no shared split read)
   veille eval --extraction                      # and extraction on the shared corpus
 """
 
@@ -57,11 +59,18 @@ def register(sub: Any) -> None:
         default=str(EVAL_DIR / "language.jsonl"),
         help="our labelled JSON lines for language (default: tests/eval/language.jsonl)",
     )
-    p.add_argument(
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
         "--shared",
         metavar="DIR",
         type=path_arg,
-        help="folder of relevance-dev/test.jsonl (default: ../shared/eval)",
+        help="folder of relevance-dev/test.jsonl (default: ../shared/eval); one holding neither"
+        " is an error (exit 2)",
+    )
+    where.add_argument(
+        "--no-shared",
+        action="store_true",
+        help="read no shared folder: our sets alone; the shared splits' floors said not checked",
     )
     p.add_argument(
         "--floors",
@@ -309,6 +318,82 @@ def url_counterpart(topic: Any) -> tuple[Any, str]:
     ), "with the URL as a zone of weight 1.0 (off in the topic)"
 
 
+def default_shared_dir() -> Path | None:
+    """The shared folder read without ``--shared``: ``../shared/eval``, else
+    ``/work/shared/eval``, the first holding both relevance splits; None when neither does."""
+    from monitors.judge.evaluation import shared_eval_dir
+
+    return shared_eval_dir()
+
+
+def _shared_folder(args: argparse.Namespace) -> Path | None:
+    """The shared folder to measure: ``--shared DIR``, else the default one (None: none found,
+    or ``--no-shared``). A ``--shared DIR`` that is no folder, or holds neither relevance split,
+    raises :class:`~monitors.judge.lines.LabelledDataError` before anything is measured: it
+    measured nothing and the gate passed (exit 0)."""
+    from monitors.judge.evaluation import SHARED_SPLITS
+    from monitors.judge.lines import LabelledDataError
+
+    if args.no_shared:
+        return None
+    if args.shared is None:
+        return default_shared_dir()
+    shared = Path(args.shared)
+    if not shared.is_dir():
+        why = "not a folder" if shared.exists() else "no such folder"
+        raise LabelledDataError(f"{args.shared}: {why} (--shared DIR: the folder of relevance-dev.jsonl)")
+    if not any((shared / f"relevance-{s}.jsonl").is_file() for s in SHARED_SPLITS):
+        files = " nor ".join(f"relevance-{s}.jsonl" for s in SHARED_SPLITS)
+        raise LabelledDataError(
+            f"{args.shared}: no {files} in this folder (--shared DIR: the folder of the shared"
+            " labelled splits; --no-shared to measure without them)"
+        )
+    return shared
+
+
+def _own_set(path: str, option: str, what: str) -> None:
+    """A ``--relevance-set`` or ``--language-set`` with no labelled item (an empty file, blank
+    lines) raises :class:`~monitors.judge.lines.LabelledDataError`: its figures were all 0.0,
+    every floor "below" (exit 1, as if the rules had failed). A missing file, a bad line: the
+    reading's own errors (FILE, FILE:LINE)."""
+    from monitors.judge.evaluation import read_labelled
+    from monitors.judge.lines import LabelledDataError
+
+    if not read_labelled(path):
+        raise LabelledDataError(
+            f"{path}: no labelled item (an empty file measures nothing; {option} FILE: one JSON"
+            f" object a line, {what})"
+        )
+
+
+def _floor_count(spec: Any) -> int:
+    """How many floors (and ceilings) a section of the floors file holds."""
+    if not isinstance(spec, dict):
+        return 0
+    if "min" in spec or "max" in spec:
+        return len(spec.get("min", {})) + len(spec.get("max", {}))
+    return len(spec)
+
+
+def not_checked(floors: dict[str, Any], reports: dict[str, Any], stories: dict[str, Any]) -> list[str]:
+    """The floors not checked, their sets not measured: "section (count)" for each section of
+    the floors file with no report, and the copies/stories floors without the stories test split."""
+    from flows.commands.eval_stories import FLOORS as STORY_FLOORS
+
+    left = [
+        f"{section} ({_floor_count(spec)})"
+        for section, spec in floors.items()
+        if not section.startswith("_") and section not in reports
+    ]
+    if "test" not in stories:
+        spec = json.loads(STORY_FLOORS.read_text("utf-8"))
+        count = sum(
+            _floor_count(v) if isinstance(v, dict) else 1 for k, v in spec.items() if not k.startswith("_")
+        )
+        left.append(f"copies/stories of the test split ({count}, {STORY_FLOORS.name})")
+    return left
+
+
 def handle(args: argparse.Namespace) -> int:
     from flows.commands.common import print_table
     from flows.commands.eval_extraction import extraction_report, print_extraction
@@ -317,7 +402,6 @@ def handle(args: argparse.Namespace) -> int:
         SHARED_SPLITS,
         evaluate_language,
         evaluate_relevance,
-        shared_eval_dir,
     )
     from monitors.judge.lines import LabelledDataError
     from monitors.judge.topic import load_topic
@@ -331,6 +415,10 @@ def handle(args: argparse.Namespace) -> int:
     except TopicError:  # a folder eval does not read with --topic; its other topics are not measured
         names = [topic.name]
     check_floor_sections(Path(args.floors), floors, floor_sections(names))
+    # what was asked for and cannot be measured stops the command before anything is
+    shared = _shared_folder(args)
+    _own_set(args.relevance_set, "--relevance-set", '"text" and "relevant" (true or false)')
+    _own_set(args.language_set, "--language-set", '"text" and "language"')
     # first: a --corpus that cannot be read stops the command before the rest is measured
     asked = args.extraction or args.corpus is not None
     extraction, no_corpus = extraction_report(args.corpus) if asked else (None, None)
@@ -345,17 +433,16 @@ def handle(args: argparse.Namespace) -> int:
     }
     language = evaluate_language(args.language_set)
     reports = {"relevance": relevance, "language": language}
-    if args.shared is not None and not Path(args.shared).is_dir():
-        # a typo measured nothing, with a warning, and the gate passed (exit 0)
-        why = "not a folder" if Path(args.shared).exists() else "no such folder"
-        raise LabelledDataError(f"{args.shared}: {why} (--shared DIR: the folder of relevance-dev.jsonl)")
-    shared = Path(args.shared) if args.shared else shared_eval_dir()
     warnings: list[str] = [no_corpus] if no_corpus else []
     # each split the folder holds is measured: a folder of the dev split alone (what tuning may
     # read) measures dev (before, both were needed and such a folder measured nothing)
     splits = [s for s in SHARED_SPLITS if shared is not None and (shared / f"relevance-{s}.jsonl").is_file()]
     if not splits:
-        warnings.append(f"shared labelled sets not found ({shared or '../shared/eval'}): not measured")
+        if not args.no_shared:  # no --shared (one without a split is an error above)
+            warnings.append(
+                "shared labelled sets not found (../shared/eval, /work/shared/eval): not measured,"
+                " their floors not checked (--shared DIR to name their folder)"
+            )
     elif not topic.labels:
         warnings.append(f"topic {topic.name} declares no labels: the shared sets cannot measure it")
     else:
@@ -390,12 +477,20 @@ def handle(args: argparse.Namespace) -> int:
         failures = check_floors(reports, floors)
     except LabelledDataError as exc:
         raise LabelledDataError(f"{args.floors}: {exc}") from None
-    stories = story_reports(shared)  # copies and stories: flows/commands/eval_stories.py
+    # copies and stories (flows/commands/eval_stories.py): the same folder's stories sets
+    stories = story_reports(shared) if shared is not None else {}
     failures += story_failures(stories)
+    unchecked = not_checked(floors, reports, stories)
     if args.json:
         print(
             json.dumps(
-                {**reports, "stories": stories, "warnings": warnings, "failures": failures},
+                {
+                    **reports,
+                    "stories": stories,
+                    "warnings": warnings,
+                    "failures": failures,
+                    "not_checked": unchecked,
+                },
                 ensure_ascii=False,
                 indent=2,
             )
@@ -430,7 +525,9 @@ def handle(args: argparse.Namespace) -> int:
         print("language errors:")
         for e in language["errors"]:
             print(f"  {e['id']}: expected {e['expected']}, got {e['got']} ({e['confidence']}): {e['text']}")
-    print_story_reports(stories, errors=args.errors, folder=shared)
+    print_story_reports(
+        stories, errors=args.errors, folder=shared, skipped="--no-shared" if args.no_shared else None
+    )
     print_extraction(reports.get("extraction"), asked)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
@@ -444,5 +541,9 @@ def handle(args: argparse.Namespace) -> int:
         for k, v in floors.items()
         if not k.startswith("_") and k in reports
     )
-    print(f"\nall {checked} floors hold ({args.floors})")
+    if unchecked:  # not "all": a floor whose set was not measured was not checked
+        left = ", ".join(unchecked)
+        print(f"\n{checked} floors hold ({args.floors}); not checked, their sets not measured: {left}")
+    else:
+        print(f"\nall {checked} floors hold ({args.floors})")
     return 0

@@ -43,13 +43,17 @@ def story_failures(reports: dict[str, dict[str, Any]], floors_path: Path = FLOOR
 
 
 def print_story_reports(
-    reports: dict[str, dict[str, Any]], errors: bool = False, folder: Path | None = None
+    reports: dict[str, dict[str, Any]],
+    errors: bool = False,
+    folder: Path | None = None,
+    skipped: str | None = None,
 ) -> None:
     """The copies and stories figures of each split, as `veille eval` prints them; ``folder``
-    is where the stories sets were looked for (None: no shared folder found)."""
+    is where the stories sets were looked for (None: no shared folder found); ``skipped``: why
+    none was looked for (``--no-shared``)."""
     if not reports:
         where = f"in {folder}" if folder is not None else "next to the repository (../shared/eval)"
-        print(f"\ncopies/stories: skipped (no stories-*.jsonl {where})")
+        print(f"\ncopies/stories: skipped ({skipped or f'no stories-*.jsonl {where}'})")
         return
     for split, r in reports.items():
         c, s = r["copies"], r["stories"]
