@@ -363,6 +363,57 @@ def test_another_articles_teaser_is_no_text_and_no_lead() -> None:
     assert find_lead(lxml.html.fromstring(f"<html><body>{lead}</body></html>"), "", first)
 
 
+def test_a_comment_forms_prompts_are_no_text() -> None:
+    """The prompts of a comment form that trafilatura keeps with the article (a section not
+    marked as comments) are taken out wherever they stand (on main they stayed in the text)."""
+    form = (
+        "<div class='antworten'><p>2 Kommentare</p><p>Sie sind aktuell nicht eingeloggt.</p>"
+        "<p>Um einen Kommentar zu hinterlassen, loggen Sie sich bitte ein.</p></div>"
+    )
+    art = extract_article(page(after=form, lang="de"), URL, now=NOW)
+    assert "nicht eingeloggt" not in art.text and "loggen Sie sich" not in art.text
+    assert "Paragraphe 5" in art.text
+    assert "comment form: Sie sind aktuell nicht eingeloggt." in (art.evidence or {})["removed_lines"]
+    first = "Premier paragraphe de l'article, qui raconte le sommet et ses invités en quelques phrases."
+    text = f"{first}\nVous devez être connecté pour publier un commentaire.\nLeave a Reply\n{first}"
+    assert clean_lines(text, [])[0] == f"{first}\n{first}"
+    # a sentence of the article about logging in is kept
+    kept = f"{first}\nLes électeurs qui ne sont pas connectés au site peuvent voter au bureau.\n{first}"
+    assert clean_lines(kept, [])[0] == kept
+
+
+def test_a_closing_list_of_sources_or_contact_block_is_no_text() -> None:
+    """A list of sources (a heading alone on its line, then only citations) and a press
+    release's contact block (a heading, then only names, numbers and addresses) that close the
+    text are taken out (on main they stayed in it); the same heading before sentences is kept."""
+    closings = {
+        "sources": (
+            "<h3>Sources :</h3><p>[1] Rapport sur le sommet (2025), https://exemple.org/rapport</p>"
+            "<p>[2] Dupont, Jeanne (2024) : Les sommets internationaux, Éditions Exemple.</p>",
+            ["Sources", "Rapport sur le sommet", "Les sommets internationaux"],
+        ),
+        "contact": (
+            "<p>Contact presse :</p><p>Jeanne Dupont</p><p>Tél. +33 1 23 45 67 89</p>"
+            "<p>jeanne.dupont@exemple-journal.fr</p>",
+            ["Contact presse", "Jeanne Dupont", "+33 1 23 45 67 89", "@exemple-journal.fr"],
+        ),
+    }
+    for why, (after, gone) in closings.items():
+        art = extract_article(page(after=after), URL, now=NOW)
+        assert [g for g in gone if g in art.text] == [], why
+        assert "Paragraphe 5" in art.text
+        removed = (art.evidence or {})["removed_lines"]
+        assert [r.split(":")[0] for r in removed] == [why] * {"sources": 3, "contact": 4}[why]
+    first = "Premier paragraphe de l'article, qui raconte le sommet et ses invités en quelques phrases."
+    # the heading followed by the article's sentences, or by lines that cite nothing, stays
+    for text in (
+        f"{first}\nSources :\nLe ministère a confirmé les chiffres du sommet en fin de journée.",
+        f"{first}\nSources\nSelon trois diplomates présents",
+        f"{first}\nContact\nLe contact avec les délégations a été rompu dans la nuit.",
+    ):
+        assert clean_lines(text, [])[0] == text
+
+
 # ---------------------------------------------------------------- paywall
 
 

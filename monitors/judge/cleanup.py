@@ -8,7 +8,12 @@ trafilatura keeps a few kinds of lines that are never the article, whatever the 
 - links to other articles ("À lire aussi ...", "Lesen Sie auch ...", "Read more ..."), and
   their teasers (first words cut by an ellipsis, then "Weiterlesen", "Lire la suite");
 - date stamps ("Mis à jour le ...", "Last modified: ...", "Video verfügbar bis ...");
-- calls to subscribe, sign up or download an app in the last lines.
+- calls to subscribe, sign up or download an app in the last lines;
+- a list of sources or a contact block closing the text (a heading alone on its line,
+  "Quellenangaben:", "Sources", "Pressekontakt", "Ansprechpartnerin zum Thema:", then only
+  citations, or only short lines of names, numbers and addresses, to the end);
+- a comment form's prompts ("Sie sind aktuell nicht eingeloggt.", "You must be logged in
+  to post a comment.", "Leave a Reply"), wherever they stand.
 
 Each rule is a short line (a long paragraph that happens to start with the words is kept),
 multilingual (French, English, German, Spanish), and written as a class of boilerplate, not
@@ -47,6 +52,21 @@ _CALL = re.compile(
     r"\b(?:subscribe|sign up|newsletter|download (?:\w+ ){0,6}apps?|abonnez-vous|inscrivez-vous|suscr[ií]b|"
     r"hazte miembro|nicht eingeloggt|jetzt anmelden|jetzt registrieren|follow us|suivez-nous|folgen sie uns|"
     r"escr[ií]benos|puede escribirnos)",
+    re.I,
+)
+#: A comment form's prompts, which trafilatura keeps when the comment section is not marked as
+#: one ("Sie sind aktuell nicht eingeloggt.", "You must be logged in to post a comment.",
+#: "Vous devez être connecté pour publier un commentaire.", WordPress's "Leave a Reply" and
+#: "Cancel reply" in their translations): never the article's, wherever they stand.
+_COMMENT_FORM = re.compile(
+    r"\b(?:nicht (?:eingeloggt|angemeldet)|(?:logged|signed) in to (?:post|comment|leave|reply|write)|"
+    r"connectée? pour (?:commenter|publier|poster|laisser|répondre|réagir)|"
+    r"(?:loggen|melden) sie sich (?:bitte )?(?:ein|an)\b.{0,30}kommentar|"
+    r"angemeldet sein,? um (?:einen )?kommentar|"
+    r"kommentar (?:zu )?(?:hinterlassen|abzugeben|abgeben|verfassen|schreiben)|"
+    r"leave a (?:comment|reply)|laisser un commentaire|laissez un commentaire|"
+    r"antwort abbrechen|cancel reply|annuler la réponse|"
+    r"(?:ihr|dein) kommentar ist zu lang|your comment is too long)",
     re.I,
 )
 _SHORT = 160
@@ -101,6 +121,47 @@ def _labels_above_title(lines: list[str], filled: list[int], keys: list[str]) ->
     return set()
 
 
+#: The heading of a closing list of sources, alone on its line ("Quellenangaben:", "Sources",
+#: "Références :", "Einzelnachweise").
+_SOURCES_HEADING = re.compile(
+    r"^\W*(?:quellen(?:angaben|verzeichnis)?|einzelnachweise|literatur(?:verzeichnis|angaben)?|"
+    r"sources?|références|references|bibliograph(?:ie|y)|fuentes|referencias)\s*:?\s*$",
+    re.I,
+)
+#: A line of such a list: a link, a year in parentheses, or a footnote's mark first.
+_CITATION = re.compile(r"https?://|www\.|\((?:19|20)\d\d\)|^\W*(?:\[\d+\]|\d{1,3}[.)]\s|[¹²³⁴-⁹₀-₉]+)")
+#: The heading of a closing contact block ("Ansprechpartnerin zum Thema:", "Pressekontakt",
+#: "Contact presse :", "Media contact:").
+_CONTACT_HEADING = re.compile(
+    r"^\W*(?:ansprechpartner(?:in|innen)?|pressekontakt|kontakt|contacts? presse|contact|"
+    r"press contacts?|media contacts?)\b[^.!?]{0,40}:?\s*$",
+    re.I,
+)
+#: A contact block's lines: a name, a phone number, an address, a label (no sentence).
+_CONTACT_LINE_WORDS = 8
+#: A closing section is at most this many lines.
+_CLOSING_LINES = 15
+
+
+def _closing_section(lines: list[str], filled: list[int]) -> tuple[set[int], str]:
+    """The lines of a list of sources or a contact block that closes the text: a heading
+    alone on its line, then up to the end only the list's lines (each citing a link, a year in
+    parentheses or a footnote's mark) or the block's (a few words each, no sentence: names,
+    phone numbers, e-mail addresses). What the article says ends before them."""
+    tail = filled[-_CLOSING_LINES - 1 :]
+    for n, i in enumerate(tail[:-1]):
+        head, rest = lines[i].strip(), [lines[j].strip() for j in tail[n + 1 :]]
+        if len(head) > 60:
+            continue
+        if _SOURCES_HEADING.match(head) and all(_CITATION.search(r) for r in rest):
+            return {i, *tail[n + 1 :]}, "sources"
+        if _CONTACT_HEADING.match(head) and all(
+            len(r.split()) <= _CONTACT_LINE_WORDS and not r.endswith((".", "!", "?")) for r in rest
+        ):
+            return {i, *tail[n + 1 :]}, "contact"
+    return set(), ""
+
+
 def clean_lines(text: str, titles: list[str]) -> tuple[str, list[str]]:
     """The text without the lines above, and what was removed (for the evidence)."""
     lines = text.split("\n")
@@ -110,6 +171,7 @@ def clean_lines(text: str, titles: list[str]) -> tuple[str, list[str]]:
     filled = [i for i, line in enumerate(lines) if line.strip()]
     last = filled[-3:]
     above = _labels_above_title(lines, filled, keys)
+    closing, closing_why = _closing_section(lines, filled)
     for i, line in enumerate(lines):
         s = line.strip()
         why = None
@@ -118,6 +180,8 @@ def clean_lines(text: str, titles: list[str]) -> tuple[str, list[str]]:
             continue
         if i in above:
             why = "above the title"
+        elif i in closing:
+            why = closing_why
         elif not any(k.strip() for k in kept) and _is_title_line(s, keys):
             why = "title"
         if why is None and len(s) <= _TEASER_MAX and _TEASER.search(s):
@@ -129,6 +193,8 @@ def clean_lines(text: str, titles: list[str]) -> tuple[str, list[str]]:
                 why = "related"
             elif _STAMP.search(s) and len(s) <= _SHORT:
                 why = "stamp"
+            elif _COMMENT_FORM.search(s):
+                why = "comment form"
             elif i in last and _CALL.search(s):
                 why = "call"
         if why:
