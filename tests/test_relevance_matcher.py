@@ -155,7 +155,7 @@ _ALL_VOCAB = _vocabulary_of(sorted(DEFAULT_TOPIC_PATH.parent.glob("*.toml")))
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from([*_ALL_VOCAB, "le", "L", "zz"]),
+            st.sampled_from([*_ALL_VOCAB, "le", "L", "zz", "M", "J", "etc", "The"]),
             st.sampled_from([" ", "'", ", ", ". ", "\n", " … ", ".", ","]),
         ),
         min_size=0,
@@ -191,10 +191,10 @@ DECIMALS = {
 }
 
 
-def test_compiled_scan_equals_the_python_loop_on_decimals() -> None:
-    """Decimal points ("2.5 billion") are no sentence ends: both scans give the same hits in the
-    same order, and find a figure near its firm in English as in French."""
-    for text, rules in DECIMALS.items():
+def _same_scans_and_rules(texts: dict[str, set[str]]) -> None:
+    """Each text: both scans give the same hits in the same order, and the summit's proximity
+    rules found in its pieces are the ones given."""
+    for text, rules in texts.items():
         prepared = prepare_text(text)
         for matcher in MATCHERS:
             compiled, reference = _both_scans(matcher, prepared)
@@ -207,6 +207,35 @@ def test_compiled_scan_equals_the_python_loop_on_decimals() -> None:
             if near(hits.get(p.left_owner), hits.get(p.right_owner), p.window)
         }
         assert near_in == rules, text
+
+
+def test_compiled_scan_equals_the_python_loop_on_decimals() -> None:
+    """Decimal points ("2.5 billion") are no sentence ends: both scans give the same hits in the
+    same order, and find a figure near its firm in English as in French."""
+    _same_scans_and_rules(DECIMALS)
+
+
+#: texts with abbreviations and initials inside their sentences, and the summit's proximity
+#: rules they hold across them
+ABBREVIATIONS = {
+    "La réglementation excessive, selon M. Vance, freine l'IA. Il faut un plan B. Le sommet attend.": {
+        "Vance's speech"
+    },
+    "The U.S. and the U.K. did not sign, etc. The summit in Paris, Dr. Chen said, was about AI.": {
+        "declaration not signed by the UK",
+        "sommet ~ Paris/février 2025",
+    },
+    "Excessive regulation, U.S. Vice President J. D. Vance told the summit, could kill AI.": {
+        "Vance's speech",
+        "sommet ~ IA",
+    },
+}
+
+
+def test_compiled_scan_equals_the_python_loop_on_abbreviations() -> None:
+    """Abbreviations and initials ("M.", "U.S.", "J. D.") end no sentence in the run both scans
+    read: the same hits in the same order, and rules found across them."""
+    _same_scans_and_rules(ABBREVIATIONS)
 
 
 def test_scan_tokens_takes_the_compiled_scan_where_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:

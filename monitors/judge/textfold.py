@@ -23,12 +23,65 @@ _LIGATURE_PAIRS = (("œ", "oe"), ("Œ", "OE"), ("æ", "ae"), ("Æ", "AE"), ("ß"
 _LIGATURES = str.maketrans({**dict(_LIGATURE_PAIRS), **dict.fromkeys(INVISIBLE, None)})
 _NON_ALNUM_RE = re.compile(r"[^0-9A-Za-z]+")
 _COMBINING_RE = re.compile(r"[\u0300-\u036f]+")
-#: a decimal point ("6.4 billion", "v2.0"): a period between two digits is part of the number,
-#: no sentence end, and it folds as the decimal comma does ("6,4 milliards"): one pattern
-#: "6 4 billion" reads both. The literal first lets the regex engine skip to each period.
-_DECIMAL_POINT_RE = re.compile(r"\.(?<=[0-9]\.)(?=[0-9])")
-_SENTENCE_RE = re.compile(r"(?:[^\n.!?…]|(?<=[0-9])\.(?=[0-9]))+(?:[.!?…]+|$)", re.MULTILINE)
-_END_RE = re.compile(r"[\n!?]|…|\.(?!(?<=[0-9]\.)[0-9])")  # the sentence ends _SENTENCE_RE splits on
+#: Periods that end no sentence, as a condition read right after the period (so the regexes below
+#: start with the literal and the engine skips to each period):
+#:
+#: - a decimal point ("6.4 billion", "v2.0"), between two digits: it folds as the decimal comma
+#:   does ("6,4 milliards"), so one pattern "6 4 billion" reads both;
+#: - the period of an abbreviation, when more text follows on its line: a title or a word that
+#:   always precedes what it abbreviates ("M. Macron", "MM.", "Dr.", "St.", "cf.", "vs.") ends
+#:   none; a single letter (an initial, "J. D. Vance", "E. Macron", or a letter of a dotted
+#:   acronym, "U.S.", "É.-U.", "a.m.", "p. ex.") ends none unless a word that opens sentences
+#:   follows ("U.S. The next", "plan B. Le gouvernement"; "U.S. President" goes on: a capitalised
+#:   word after an initial is the rest of a name); a word abbreviation that often closes a
+#:   sentence too ("etc.", "Inc.", "Jr.", "No.") ends none unless a capitalised word follows.
+#:
+#: A sentence that opens otherwise after a letter ("sur X. Elon Musk a répondu") is read as one
+#: with the one before: a same-sentence rule may then span the two, as it did across "M.".
+#: titles and words that always precede what they abbreviate (case as written)
+_TITLES = (
+    "M|MM|Mme|Mmes|Mlle|Mlles|Mgr|Dr|Pr|Prof|Mr|Mrs|Ms|St|Ste|Sen|Gen|Gov|Rep|Lt|Col|Sgt|Capt|"
+    "Rev|Hon|cf|Cf|vs"
+)
+#: word abbreviations that may close a sentence too
+_CLOSERS = "etc|Inc|Ltd|Corp|Co|Jr|Sr|No|al|ex|env"
+#: words that open a sentence, capitalised, and begin no name (after a letter, they end it)
+_OPENERS = (
+    "Le|La|Les|Un|Une|Des|Du|De|Au|Aux|Ce|Cet|Cette|Ces|Ceci|Cela|Ça|Il|Ils|Elle|Elles|On|Nous|"
+    "Vous|Je|Tu|Mais|Et|Or|Donc|Car|Puis|Ainsi|Alors|Selon|Pour|Par|Dans|En|Avec|Sans|Sur|Sous|"
+    "Si|Lors|Depuis|Après|Avant|Pendant|Cependant|Pourtant|Toutefois|Enfin|Aussi|Outre|Parmi|"
+    "Quant|Qui|Que|Quel|Quelle|Quels|Quelles|Son|Sa|Ses|Leur|Leurs|Notre|Nos|Votre|Vos|Mon|Ma|"
+    "Mes|Tous|Tout|Toute|Toutes|Plusieurs|Certains|Certaines|Chaque|Ici|Voici|Comme|Dès|Entre|"
+    "The|A|An|This|That|These|Those|It|Its|He|She|They|We|I|You|His|Her|Their|Our|My|Your|In|At|"
+    "For|But|And|So|As|After|Before|According|While|When|Where|If|There|Here|Some|Many|Most|All|"
+    "Other|Such|With|By|From|Yet|However|Meanwhile|What|Who|Why|How|Which|Then|Now|Still|Also|"
+    "Both|Each|Every"
+)
+_OPENER = rf"(?:(?:{_OPENERS})(?![\w.])|(?:L|D|C|J|Qu)['’])"
+
+
+def _behind(words: str) -> str:
+    """Lookbehinds for ``words`` ("a|b") each ending right before the period, one per length (a
+    lookbehind's branches must have one width): few tests per period."""
+    by_length: dict[int, list[str]] = {}
+    for w in words.split("|"):
+        by_length.setdefault(len(w), []).append(w)
+    return "|".join(rf"(?<=\b(?:{'|'.join(ws)})\.)" for _, ws in sorted(by_length.items()))
+
+
+_INNER_POINT = (
+    r"(?:(?<=[0-9]\.)(?=[0-9])"  # a decimal point
+    # an abbreviation's period: a letter and at most four more before it, more text on its line
+    r"|(?<=[^\W\d_]\.)(?<!\w{6}\.)(?=[^\S\n]*\S)(?:"
+    + _behind(_TITLES)
+    + rf"|(?<=\b[^\W\d_]\.)(?![^\S\n]*{_OPENER})"
+    + f"|(?:{_behind(_CLOSERS)})"
+    + r"(?![^\S\n]*[A-ZÀ-ÖØ-ÞŒ])))"
+)
+#: a period that ends no sentence (``_INNER_POINT``): made a comma before folding, a space either way
+_INNER_POINT_RE = re.compile(r"\." + _INNER_POINT)
+_SENTENCE_RE = re.compile(r"(?:[^\n.!?…]|\." + _INNER_POINT + r")+(?:[.!?…]+|$)", re.MULTILINE)
+_END_RE = re.compile(r"[\n!?]|…|\.(?!" + _INNER_POINT + ")")  # the sentence ends _SENTENCE_RE splits on
 
 #: Sentence ends, as _SENTENCE_RE splits (but a decimal point); "…" becomes "..." (three ends)
 #: once NFKD-decomposed.
@@ -69,7 +122,7 @@ def fold_article(title: str, description: str, text: str) -> tuple[bytes, int, i
     by newlines: folds work character by character.
     """
     title_ends, desc_ends = count_ends(title), count_ends(description)
-    whole = _no_decimal_points(f"{title}\n{description}\n{text}\n")
+    whole = _no_inner_points(f"{title}\n{description}\n{text}\n")
     folded = _fold_chars(whole)
     if folded is not None:
         text_ends = folded.count(b"\n") - title_ends - desc_ends - 3
@@ -174,26 +227,29 @@ def _no_new_ends(text: str) -> str:
     return text
 
 
-def _no_decimal_points(text: str) -> str:
-    """``text`` with its decimal points (``_DECIMAL_POINT_RE``) made commas: no sentence end, and
-    folded to a space as the decimal comma is ("6.4" and "6,4" are the tokens "6 4")."""
-    return _DECIMAL_POINT_RE.sub(",", text) if "." in text else text
+def _no_inner_points(text: str) -> str:
+    """``text`` with its periods that end no sentence (``_INNER_POINT_RE``: decimal points,
+    abbreviations) made commas: folded to a space as the decimal comma is ("6.4" and "6,4" are
+    the tokens "6 4"; "M. Macron" is "M Macron", in one piece)."""
+    return _INNER_POINT_RE.sub(",", text) if "." in text else text
 
 
 def count_ends(text: str, end: int | None = None) -> int:
     """Sentence ends in text[:end], "…" counting for the three ends it decomposes into, and a
-    decimal point ("6.4") for none (told by the character after it, even at ``end``).
+    period that ends no sentence (``_INNER_POINT_RE``: "6.4", "M. Macron") for none, told by
+    the text around it, also past ``end``.
 
     Only the ends present are counted: str.count parses its arguments slowly, ``in`` does not.
     """
+    whole = text
     if end is not None:
-        after = text[end : end + 1]
         text = text[:end]
-    else:
-        after = ""
     ends = sum([text.count(e) for e in _ENDS if e in text]) + (3 * text.count("…") if "…" in text else 0)
     if "." in text:
-        ends -= len(_DECIMAL_POINT_RE.findall(text + after))
+        for m in _INNER_POINT_RE.finditer(whole):
+            if end is not None and m.start() >= end:
+                break
+            ends -= 1
     return ends
 
 
