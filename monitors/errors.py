@@ -2,10 +2,14 @@
 poll's error, a worker's failure, a run's final state): the exception's type, then what it
 says, cause first. Before, each place wrote ``f"{type(exc).__name__}: {exc}"``: an exception
 with no message (``TimeoutError()``, a bare ``assert``) gave "TimeoutError: " and one whose
-message is a page of text pasted all of it, line breaks included, into a column."""
+message is a page of text pasted all of it, line breaks included, into a column. libpq's
+messages run to several lines, a hint indented by a tab under the statement ("connection to
+server at ... failed: Connection refused" then "\tIs the server running on that host and
+accepting TCP/IP connections?"): the hint is folded into its statement, in parentheses."""
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 #: Characters at most in a description; a reason is read in one line of a table or a log.
 LIMIT = 300
@@ -40,6 +44,23 @@ def said(exc: BaseException, limit: int = LIMIT, message: str | None = None) -> 
     return _cut(text, limit, 0) or type(exc).__name__
 
 
+def one_line(message: str) -> str:
+    """A message of several lines in one, each line kept: every statement with its tab-indented
+    hint folded in (:func:`_statements`), joined by "; ", or by a space after a colon (libpq's
+    "All failures were:" then one "- host: ..." line per host tried, their "- " dropped). For
+    the whole of a driver's message where a user reads it (``veille: error: cannot reach
+    PostgreSQL at ...``), where :func:`describe` keeps the first statement."""
+    text = ""
+    for statement in _statements(message):
+        if not text:
+            text = statement
+        elif text.endswith(":"):
+            text = f"{text} {statement.removeprefix('- ')}"
+        else:
+            text = f"{text}; {statement.removeprefix('- ')}"
+    return text.rstrip(" :")
+
+
 def _cut(text: str, limit: int, keep: int) -> str:
     """``text`` in ``limit`` characters, "…" for what was cut; "" when that leaves no more than
     its first ``keep`` characters (a type name alone)."""
@@ -58,12 +79,45 @@ def _message(exc: BaseException) -> str:
 
 
 def _first_line(message: str) -> str:
-    """The first line of ``message`` that says something, in one line, with no trailing colon."""
-    for line in message.splitlines():
-        words = " ".join(_UNSTORABLE.sub("\ufffd", _spaced(line)).split()).rstrip(" :")
+    """The first statement of ``message`` (:func:`_statements`), with no trailing colon."""
+    for statement in _statements(message):
+        words = statement.rstrip(" :")
         if words:
             return words
     return ""
+
+
+def _statements(message: str) -> Iterator[str]:
+    """The lines of ``message`` that say something, each in one line (whitespace and control
+    characters collapsed), the lines indented by a tab that follow one (libpq's hint) folded
+    into it: "connection to server at ... failed: Connection refused (is the server running on
+    that host and accepting TCP/IP connections?)". Lazily: a description reads no further than
+    its first statement of a message of megabytes."""
+    head, hints = "", []
+    for line in message.splitlines():
+        words = " ".join(_UNSTORABLE.sub("\ufffd", _spaced(line)).split())
+        if not words:
+            continue
+        if line.startswith("\t") and head:
+            hints.append(words)
+            continue
+        if head:
+            yield _folded(head, hints)
+        head, hints = words, []
+    if head:
+        yield _folded(head, hints)
+
+
+def _folded(head: str, hints: list[str]) -> str:
+    """``head`` with ``hints`` (its continuation lines) in parentheses, as a clause: the first
+    word in lower case unless it is an acronym ("SSL"), no final full stop."""
+    hint = " ".join(hints).strip(" .:")
+    if not hint:
+        return head
+    first, _, rest = hint.partition(" ")
+    if first[1:].islower():
+        hint = f"{first.lower()} {rest}".rstrip()
+    return f"{head.rstrip(' :')} ({hint})"
 
 
 def _spaced(line: str) -> str:

@@ -18,7 +18,7 @@ from urllib3.exceptions import ProtocolError, SSLError
 from monitors.archive.models import FetchLog, QueuedUrl, Source
 from monitors.collect.failures import network_reason
 from monitors.collect.http import make_client
-from monitors.errors import LIMIT, describe, said
+from monitors.errors import LIMIT, describe, one_line, said
 from monitors.settings import Settings
 from tests.site import LocalSite, rss_feed
 from tests.test_faults import _poll_and_ingest, _polled_source
@@ -179,3 +179,59 @@ def test_a_feed_parser_failure_with_a_long_multi_line_message_is_stored_as_one_l
     logged = db.scalars(select(FetchLog.reason).where(FetchLog.url == src.url)).all()
     assert logged == [expected]
     assert db.scalar(select(Source.last_error).where(Source.id == src.id)) == expected
+
+
+#: libpq's messages as psycopg gives them: a statement, its hint indented by a tab
+REFUSED = (
+    'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused\n'
+    "\tIs the server running on that host and accepting TCP/IP connections?"
+)
+CLOSED = (
+    "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n"
+    "\tbefore or while processing the request.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "described"),
+    [
+        (
+            REFUSED,
+            'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused'
+            " (is the server running on that host and accepting TCP/IP connections?)",
+        ),
+        (
+            CLOSED,
+            "server closed the connection unexpectedly (this probably means the server terminated"
+            " abnormally before or while processing the request)",
+        ),
+        ("SSL SYSCALL error: EOF detected\n\tSSL is off", "SSL SYSCALL error: EOF detected (SSL is off)"),
+        ("first line\n  indented by spaces: not libpq's hint", "first line"),
+    ],
+)
+def test_libpqs_hint_is_folded_into_its_statement(message: str, described: str) -> None:
+    """A lost or refused connection recorded by a run (its summary's "database lost: ...", a
+    worker's failure) keeps libpq's hint, in the same line; before, it was cut off."""
+    import psycopg
+
+    assert describe(psycopg.OperationalError(message)) == f"OperationalError: {described}"
+    assert said(psycopg.OperationalError(message)) == described
+
+
+def test_one_line_keeps_every_host_libpq_tried() -> None:
+    """A URL naming several hosts: libpq says why each failed, one "- host: ..." line each."""
+    other = REFUSED.replace('"127.0.0.1", port 1', '"127.0.0.2", port 2')
+    message = (
+        f"{REFUSED}\nMultiple connection attempts failed. All failures were:\n"
+        f"- host: '127.0.0.1', port: '1', hostaddr: '127.0.0.1': {REFUSED}\n"
+        f"- host: '127.0.0.2', port: '2', hostaddr: '127.0.0.2': {other}"
+    )
+    hint = "(is the server running on that host and accepting TCP/IP connections?)"
+    assert one_line(message) == (
+        f'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused {hint};'
+        " Multiple connection attempts failed. All failures were: host: '127.0.0.1', port: '1',"
+        f" hostaddr: '127.0.0.1': connection failed: connection to server at \"127.0.0.1\", port 1 failed:"
+        f" Connection refused {hint}; host: '127.0.0.2', port: '2', hostaddr: '127.0.0.2': connection"
+        f' failed: connection to server at "127.0.0.2", port 2 failed: Connection refused {hint}'
+    )
+    assert one_line("nothing more") == "nothing more" and one_line("\n\t\n") == ""

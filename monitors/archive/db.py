@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitors.errors import said
+from monitors.errors import one_line, said
 from monitors.settings import Settings, SettingsError, get_settings
 
 _lock = threading.Lock()
@@ -198,7 +198,15 @@ def check_connection(url: str) -> None:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as exc:
-        shown = make_url(url).render_as_string(hide_password=True)
-        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {shown}: {exc.orig}") from exc
+        raise unreachable(url, exc) from exc
     finally:
         engine.dispose()
+
+
+def unreachable(url: str, exc: sa.exc.DBAPIError) -> DatabaseUnavailable:
+    """The database at ``url`` that did not answer (``exc``), in one line for every command:
+    "cannot reach PostgreSQL at URL (password hidden): " then the driver's whole message,
+    libpq's hint folded in (:func:`monitors.errors.one_line`). Before, the hint was a second,
+    tab-indented line on stderr, in ``veille db status``, and in a failed run's state."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    return DatabaseUnavailable(f"cannot reach PostgreSQL at {shown}: {one_line(str(exc.orig or exc))}")

@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from monitors.archive.db import (
-    DatabaseUnavailable,
     SchemaError,
     check_connection,
     connect_args,
     database_url,
     get_engine,
+    unreachable,
 )
 from monitors.errors import said
 from monitors.settings import (
@@ -80,7 +80,7 @@ def _upgrade(url: str) -> str:
     try:
         command.upgrade(alembic_config(url), "head")
     except sa.exc.OperationalError as exc:
-        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {shown}: {exc.orig}") from exc
+        raise unreachable(url, exc) from exc
     except sa.exc.DBAPIError as exc:  # e.g. a user without the right to create tables
         cause = said(exc.orig or exc)
         if getattr(exc.orig, "sqlstate", None) == "42501":  # insufficient_privilege
@@ -233,8 +233,7 @@ def at_head(url: str) -> bool:
             except sa.exc.ProgrammingError:  # a new database: no alembic_version yet
                 return False
     except sa.exc.OperationalError as exc:
-        shown = make_url(url).render_as_string(hide_password=True)
-        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {shown}: {exc.orig}") from exc
+        raise unreachable(url, exc) from exc
     head = script_head()
     if head is None or current != {head}:
         return False

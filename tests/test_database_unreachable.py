@@ -1,0 +1,107 @@
+"""A database veille cannot reach, as docs/operating.md shows it: every command that uses the
+database stops with one line on stderr, cause first, libpq's hint folded in, and the exit code
+the docs give. Before, libpq's hint was a second, tab-indented line of every command's error
+(and of ``veille db status``)."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from flows.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Each command that uses the database, as a user types it, and its exit code (docs/operating.md)
+COMMANDS = [
+    (["run"], 3),
+    (["export"], 2),
+    (["search", "élysée"], 2),
+    (["stats"], 2),
+    (["feed"], 2),
+    (["stories"], 2),
+    (["sources"], 2),
+    (["rescore"], 2),
+    (["migrate"], 2),
+    (["psql"], 2),
+    (["db-url"], 2),
+    (["backfill", "--since", "2025-01-01"], 2),
+    (["serve"], 2),
+]
+
+
+def _documented() -> tuple[str, str]:
+    """The URL and the error line of docs/operating.md's example of a closed port."""
+    text = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
+    found = re.search(r"^\$ VEILLE_DATABASE_URL=(\S+) veille stats\n(veille: error: .*)$", text, re.MULTILINE)
+    assert found, "docs/operating.md shows no closed port's error"
+    return found.group(1), found.group(2)
+
+
+def _closed_port() -> int:
+    """A port of 127.0.0.1 nothing listens on (one the system just handed out and took back)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(("argv", "code"), COMMANDS, ids=[argv[0] for argv, _ in COMMANDS])
+def test_a_closed_port_is_one_line_cause_first_for_every_command(
+    argv: list[str],
+    code: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    url, line = _documented()
+    documented_port = str(make_url(url).port)
+    port = str(_closed_port())
+    monkeypatch.setenv("VEILLE_DATABASE_URL", url.replace(documented_port, port))
+    monkeypatch.setenv("VEILLE_DATA_DIR", str(tmp_path))
+    capsys.readouterr()
+    assert main(argv) == code
+    out, err = capsys.readouterr()
+    expected = line.replace(documented_port, port)
+    if argv == ["run"]:  # docs/operating.md: "nothing could run: ..." and exit 3
+        expected = expected.replace("veille: error: ", "veille: error: nothing could run: ")
+    assert err == f"{expected}\n"
+    assert "Connection refused (is the server running" in err  # libpq's hint, folded in
+
+
+def test_db_status_says_the_same_in_its_state_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille db status` (the compose healthcheck): exit 1, the reason on its state line."""
+    url, line = _documented()
+    documented_port = str(make_url(url).port)
+    port = str(_closed_port())
+    monkeypatch.setenv("VEILLE_DATABASE_URL", url.replace(documented_port, port))
+    assert main(["db", "status"]) == 1
+    out = capsys.readouterr().out
+    reason = line.removeprefix("veille: error: ").replace(documented_port, port)
+    assert out.splitlines()[1:] == [f"state: not answering: {reason}"]
+
+
+@pytest.mark.parametrize("wrong", ["database", "username"])
+def test_a_wrong_database_or_user_is_one_line_naming_it(
+    wrong: str, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server answers and refuses: its reason (no such database, no such role, a failed
+    password) in the same line. A guard: it was one line when written."""
+    name = "veille_no_such_name"
+    good = make_url(database_url)
+    url = good.set(database=name) if wrong == "database" else good.set(username=name)
+    monkeypatch.setenv("VEILLE_DATABASE_URL", url.render_as_string(hide_password=False))
+    for argv, code in COMMANDS[:4]:
+        capsys.readouterr()
+        assert main(argv) == code
+        err = capsys.readouterr().err
+        shown = url.render_as_string(hide_password=True)
+        assert err.startswith(
+            f"veille: error: {'nothing could run: ' if code == 3 else ''}cannot reach PostgreSQL at {shown}: "
+        )
+        assert err.count("\n") == 1 and "\t" not in err and name in err, err
