@@ -134,6 +134,32 @@ def test_disambiguation_without_tie(topic: Topic, case: str, text: str) -> None:
     assert not result.relevant, (result.score, result.evidence)
 
 
+#: REAIM, the summits on Responsible AI in the Military Domain (The Hague 2023, Seoul 2024):
+#: a summit of governments on AI, in French and English, with and without its acronym
+REAIM = [
+    "Le sommet REAIM sur l'intelligence artificielle responsable dans le domaine militaire a "
+    "réuni à Séoul des délégations de plus de 90 pays.",
+    "At the REAIM summit on responsible AI in the military domain, held in The Hague, some sixty "
+    "countries endorsed a call to action on the use of AI in warfare.",
+    "The third summit on Responsible AI in the Military Domain drew defence officials to discuss "
+    "autonomous weapons and human control over AI targeting.",
+    "Les ministres de la Défense préparent le prochain sommet sur l'usage responsable de l'IA "
+    "militaire, après La Haye en 2023 et Séoul en 2024.",
+]
+
+
+@pytest.mark.parametrize("published", [None, date(2025, 2, 11)], ids=["undated", "peak"])
+@pytest.mark.parametrize("text", REAIM)
+def test_reaim_is_another_event(topic: Topic, text: str, published: date | None) -> None:
+    """A paragraph on REAIM is about another AI summit, undated and dated in the Paris summit's
+    week alike (its [[disambiguation]] case); Paris naming it in passing stays the Paris summit."""
+    result = score_relevance(topic, text, published_at=published)
+    assert "reaim" in result.evidence["disambiguation"]["cases"]
+    assert not result.relevant, (result.score, result.evidence)
+    paris = "Au Grand Palais, le sommet pour l'action sur l'IA a laissé l'IA militaire hors de son texte."
+    assert score_relevance(topic, paris, published_at=published).relevant
+
+
 @pytest.mark.parametrize(
     "tie",
     [
