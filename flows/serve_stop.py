@@ -6,6 +6,7 @@ the claim released.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from flows.serve_claims import Claim
 
 #: The runners serving in this process (:func:`flows.commands.serve.serve_deployments`'s;
-#: :func:`end_served_runs` stops them).
+#: :func:`flows.commands.serve._stop_serving` stops them).
 RUNNERS: list[Any] = []
 #: The deployments they serve, "flow/deployment": their id (:func:`pause_served_schedules`).
 SERVED: dict[str, Any] = {}
@@ -27,6 +28,12 @@ STOPPING = threading.Event()
 #: (a pause that lands first is undone by it).
 REGISTERING = threading.Lock()
 REGISTERING_NOW: list[str] = []
+#: The event loops of the runners started in this process (:func:`start_runner`): the stop
+#: holds each (:func:`hold_runners`), under :data:`STARTING`.
+LOOPS: list[asyncio.AbstractEventLoop] = []
+STARTING = threading.Lock()
+#: Seconds the stop waits for each runner's loop to be held.
+HOLD_SECONDS = 3.0
 #: The claim this `veille serve` holds, if it holds one (:func:`flows.serve_claims.claim_deployments`'s;
 #: :func:`end_served_runs` releases it).
 CLAIMS: list[Claim] = []
@@ -40,14 +47,13 @@ def end_served_runs(signal_name: str) -> None:
     deployment's concurrency slot for the next `veille serve`. Prefect's own handling
     (cancel each run, wait for it) takes a minute and more with requests in flight. The
     deployments' schedules are paused (:func:`pause_served_schedules`), as Prefect's runner
-    does when it stops."""
+    does when it stops. The runners are held first (:func:`hold_runners`): none starts a run
+    after the kill."""
     import logging
 
     from flows.runs import mark_interrupted
 
-    STOPPING.set()  # no deployment registered from now on
-    for runner in RUNNERS:
-        runner.stopping = True  # it starts no other run meanwhile
+    hold_runners()  # no deployment registered, no run started from now on
     runs = kill_served_runs()
     if runs:
         mark_interrupted(list(runs), signal_name, subflows=True)
@@ -57,6 +63,49 @@ def end_served_runs(signal_name: str) -> None:
     # the runner's threads meet the end of the server and of the runs while the exit handlers
     # run: the command's one line says what happened
     logging.disable(logging.CRITICAL)
+
+
+async def start_runner(runner: Any) -> None:
+    """``runner.start()`` (Prefect's Runner) on this event loop, kept in :data:`LOOPS` for the
+    stop to hold; nothing started once `veille serve` is stopping (:data:`STOPPING`)."""
+    with STARTING:
+        if STOPPING.is_set():
+            return
+        LOOPS.append(asyncio.get_running_loop())
+    await runner.start()
+
+
+def hold_runners() -> None:
+    """Stop each runner's event loop where it stands until `veille serve` exits (a callback of
+    ours that never returns), and wait until it is held: a poll whose answer comes after the
+    signal proposes no Pending state and starts no process. Prefect's runner checks its
+    ``stopping`` only before it asks the server for the scheduled runs, and its poll loop
+    (Prefect 3.9's ScheduledRunPoller) not even that one: a run due in the answer to a poll in
+    flight was started after the stop had killed the served runs, and ran on after `veille
+    serve` said it stopped. The runner's processes are started on its loop's thread, so none
+    starts once it is held; the stop's own requests (the marks, the pauses) are made from
+    threads of their own."""
+    import time
+
+    with STARTING:
+        STOPPING.set()  # no deployment registered, no runner started from now on
+        loops = list(LOOPS)
+    held: list[threading.Event] = []
+    for loop in loops:
+        now_held = threading.Event()
+
+        def hold(now_held: threading.Event = now_held) -> None:
+            now_held.set()
+            threading.Event().wait()  # until veille serve exits
+
+        try:
+            loop.call_soon_threadsafe(hold)
+        except RuntimeError:  # its loop is closed: that runner has ended
+            continue
+        held.append(now_held)
+    ends = time.monotonic() + HOLD_SECONDS
+    for now_held in held:
+        now_held.wait(max(0.0, ends - time.monotonic()))
 
 
 def kill_served_runs() -> list[str]:

@@ -4,7 +4,8 @@ requests with the error a busy server answers, or to hold one back for a while.
 `veille serve` is pointed at it (PREFECT_API_URL): every other request, websockets included
 (the runner's events), goes through to the real server unchanged. It is how a test makes the
 Prefect server refuse a pause (503, its SQLite database busy; 500) or makes a deployment's
-registration still be in flight when a signal comes, without a timed wait.
+registration, or a runner's poll for its scheduled runs, still be in flight when a signal comes,
+without a timed wait.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def is_pause(asked: Asked) -> bool:
     """A deployment's pause, as Prefect's client asks it (PATCH /deployments/{id} {"paused": true})."""
     patch = asked.method == "PATCH" and asked.path.startswith("/api/deployments/")
     return patch and asked.body == {"paused": True}
+
+
+def is_poll(asked: Asked) -> bool:
+    """A runner's poll for its deployments' scheduled runs (Prefect's ScheduledRunPoller)."""
+    return asked.method == "POST" and asked.path == "/api/deployments/get_scheduled_flow_runs"
 
 
 def pause_of(deployment_id: str) -> Match:

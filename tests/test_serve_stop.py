@@ -1,24 +1,30 @@
 """`veille serve` stopped on a Prefect server of the user's whose answers a test decides: a proxy
 in front of a real `prefect server start` (:mod:`tests.prefect_proxy`) holds a deployment's
-registration back until the stop's first pause comes, or refuses pauses as a busy server does.
+registration, or the runner's poll for scheduled runs, back until the stop's first pause comes,
+or refuses pauses as a busy server does.
 
 Before: a stop while `veille serve` was still registering its deployments paused those already
 registered only, and the registration in flight landed after the pauses, its schedule active
 (the clean-clone CI found one active after a SIGINT); a busy server's 503 to the first pause
 held every other pause behind the Prefect client's own waits (2, 4, 8 s) past the stop's
 PAUSE_SECONDS, all three left active; a deployment paused at the first round whose second pause
-was refused was named on stderr as still active, paused as it was.
+was refused was named on stderr as still active, paused as it was; a run due in the answer to
+a poll in flight when the signal came was started after the stop had killed the served runs,
+and ran on after veille serve said it stopped (seen: to Completed).
 """
 
 from __future__ import annotations
 
 import signal
+from contextlib import suppress
 from pathlib import Path
 
+import psutil
 import pytest
 import sqlalchemy as sa
 
-from tests.prefect_proxy import PrefectProxy, is_pause, pause_of, registration_of
+from tests.prefect_api import ask
+from tests.prefect_proxy import PrefectProxy, is_pause, is_poll, pause_of, registration_of
 from tests.site import LocalSite
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
     _remove_data_dirs,
@@ -141,3 +147,48 @@ def test_only_a_schedule_left_active_is_named_with_the_servers_answer(
         " (PrefectHTTPStatusError: Server error '500 Internal Server Error' for url "
     ), line
     assert line.endswith("): pause it there, or start veille serve again"), line
+
+
+def _alive_with_run(run_id: str) -> list[str]:
+    """Live processes that carry the flow run ``run_id`` (a runner's flow-run process)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        with suppress(psutil.Error, OSError):
+            if proc.environ().get("PREFECT__FLOW_RUN_ID") == run_id:
+                found.append(f"{proc.pid} {' '.join(proc.info['cmdline'] or [])[:160]}")
+    return found
+
+
+def test_a_poll_answered_after_the_stop_starts_no_run(user: User) -> None:
+    """SIGINT while the runner waits for the server's answer to its poll for scheduled runs
+    (the proxy holds the poll back until the stop's first pause), a run of drain-queue due now
+    in that answer: the runner starts no run after the stop (proposes no Pending state, starts
+    no process), the run stays Scheduled for the next veille serve. Before, the answer came
+    after the stop had killed the served runs: the runner proposed Pending and started the
+    run's process, which no one ended or marked (left Pending on the server)."""
+    api_url, sources, mark, env = user
+    env = {**env, "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
+    with PrefectProxy(api_url) as proxy:
+        proc, err = _serving(sources, {**env, "PREFECT_API_URL": proxy.api_url}, api_url)
+        try:
+            polling = proxy.hold(is_poll, until=is_pause)
+            assert polling.arrived.wait(60), err.text()[-3000:]
+            drain = _deployments(api_url)["drain-queue"]
+            run_id = ask(api_url, f"/deployments/{drain['id']}/create_flow_run", {})["id"]
+        except BaseException:
+            proc.kill()
+            raise
+        _stop(proc, err, signal.SIGINT)
+        started = _alive_with_run(run_id)  # veille serve has ended
+        proxy.wait_idle()
+    assert polling.released.is_set()  # by a pause, not by the proxy's own time limit
+    assert polling.answer == 200, polling.answer
+    proposed = [
+        a.body["state"]["type"]
+        for a in proxy.asked
+        if a.path == f"/api/flow_runs/{run_id}/set_state" and isinstance(a.body, dict)
+    ]
+    assert _wait_gone(mark, 10) == []
+    [run] = ask(api_url, "/flow_runs/filter", {"flow_runs": {"id": {"any_": [run_id]}}})
+    state = (run["state_type"], run["state_name"])
+    assert (started, proposed, state) == ([], [], ("SCHEDULED", "Scheduled")), err.text()[-3000:]

@@ -12,7 +12,14 @@ from flows.commands.common import at_least, check_sources_and_topics, path_arg, 
 from flows.prefect_server import OWN_SERVER, ServerNotStarted, start_prefect_server
 from flows.serve_claims import Claim, ServedElsewhere, check_not_served_elsewhere, claim_deployments
 from flows.serve_locks import AlreadyServing, hold_serve_locks, release_serve_locks
-from flows.serve_stop import RUNNERS, SERVED, end_served_runs, kill_served_runs, register_served
+from flows.serve_stop import (
+    RUNNERS,
+    SERVED,
+    end_served_runs,
+    kill_served_runs,
+    register_served,
+    start_runner,
+)
 from flows.stale_runs import remove_stale_runs, stale_runs_line
 from monitors.errors import describe
 from monitors.settings import INTERVAL_MINUTES_MAX
@@ -266,4 +273,4 @@ def serve_deployments(deployments: list[Any]) -> None:
             print(stale_runs_line(stale), file=sys.stderr, flush=True)
     names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
     print(f"veille serve: serving {names}; stop with Ctrl-C", flush=True)
-    asyncio.run(runner.start())
+    asyncio.run(start_runner(runner))  # its loop held when veille serve stops
