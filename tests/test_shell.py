@@ -26,6 +26,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import COMMAND_MODULES, main
+from monitors.archive import export
 
 
 @pytest.fixture
@@ -147,6 +148,14 @@ def test_export_parquet(archive: sa.Engine, tmp_path: Path) -> None:
     assert min(r["published_at"] for r in rows) == datetime(2024, 5, 21, 17, 12, tzinfo=UTC)
     assert all(json.loads(r["extraction_evidence"])["title_from"] for r in rows)
     assert {"paywalled", "truncated", "access_reasons", "modified_at"} <= set(rows[0])
+    # the columns docs/operating.md lists, in its order (the CSV header's): cluster_sightings
+    # was missing, and sightings came before modified_at
+    assert tuple(table.column_names) == export.COLUMNS
+    dispatch = next(r for r in rows if r["wire"] == "AFP" and len(json.loads(r["sightings"])) == 3)
+    edited = {s["source"] for s in json.loads(dispatch["cluster_sightings"])} - {
+        s["source"] for s in json.loads(dispatch["sightings"])
+    }
+    assert edited == {"La Tribune"}  # its near-copy's outlet, as in the JSON lines
     code, _, err = run("export", "--format", "parquet")
     assert code == 2 and "needs --output" in err
 

@@ -219,40 +219,36 @@ def write_csv(records: Iterator[dict[str, Any]], out: TextIO) -> int:
 
 
 def parquet_schema() -> Any:
-    """Column types of the Parquet export (fixed, so batches full of NULLs keep their type)."""
+    """Column types of the Parquet export (fixed, so batches full of NULLs keep their type),
+    its columns those of the CSV header in its order (:data:`COLUMNS`, docs/operating.md)."""
     import pyarrow as pa
 
     ts = pa.timestamp("us", tz="UTC")
-    strings = ("url", "canonical_url", "source", "owner", "family", "title", "author", "description")
-    return pa.schema(
-        [("id", pa.int64())]
-        + [(name, pa.string()) for name in strings]
-        + [
-            ("published_at", ts),
-            ("fetched_at", ts),
-            ("language", pa.string()),
-            ("language_confidence", pa.float64()),
-            ("declared_language", pa.string()),
-            ("relevance", pa.float64()),
-            ("relevant", pa.bool_()),
-            ("relevance_terms", pa.list_(pa.string())),
-            ("topic_version", pa.string()),
-            ("relevance_why", pa.string()),  # matched terms per zone and the best sentence
-            ("topics", pa.string()),  # JSON object {topic: score} of the topics it is relevant to
-            ("duplicate_of", pa.int64()),
-            ("cluster_id", pa.int64()),
-            ("story_id", pa.int64()),
-            ("wire", pa.string()),
-            ("sightings", pa.string()),  # JSON array of {source, owner, url, first_seen}
-            ("modified_at", ts),
-            ("paywalled", pa.bool_()),
-            ("truncated", pa.bool_()),
-            ("access_reasons", pa.list_(pa.string())),
-            # JSON object: where the title and dates came from, dates that disagreed, what was removed
-            ("extraction_evidence", pa.string()),
-            ("text", pa.string()),
-        ]
-    )
+    words = pa.list_(pa.string())
+    types = {
+        "id": pa.int64(),
+        "published_at": ts,
+        "fetched_at": ts,
+        "modified_at": ts,
+        "language_confidence": pa.float64(),
+        "relevance": pa.float64(),
+        "relevant": pa.bool_(),
+        "paywalled": pa.bool_(),
+        "truncated": pa.bool_(),
+        "relevance_terms": words,
+        "access_reasons": words,
+        "duplicate_of": pa.int64(),
+        "cluster_id": pa.int64(),
+        "story_id": pa.int64(),
+    }
+    # the others are strings; topics, sightings, cluster_sightings and extraction_evidence
+    # hold JSON (:data:`JSON_COLUMNS`)
+    return pa.schema([(name, types.get(name, pa.string())) for name in COLUMNS])
+
+
+#: the Parquet columns written as JSON text: {topic: score}, the lists of {source, owner,
+#: url, first_seen}, what extraction decided
+JSON_COLUMNS = ("topics", "sightings", "cluster_sightings", "extraction_evidence")
 
 
 def write_parquet(records: Iterator[dict[str, Any]], path: str, batch_size: int = 500) -> int:
@@ -275,12 +271,9 @@ def write_parquet(records: Iterator[dict[str, Any]], path: str, batch_size: int 
 
         for record in records:
             row = dict(record)
-            row["sightings"] = json.dumps(row.get("sightings") or [], ensure_ascii=False, default=str)
-            row["topics"] = json.dumps(row.get("topics") or {}, ensure_ascii=False)
-            evidence = row.get("extraction_evidence")
-            row["extraction_evidence"] = (
-                None if evidence is None else json.dumps(evidence, ensure_ascii=False)
-            )
+            for name in JSON_COLUMNS:
+                value = row.get(name)
+                row[name] = None if value is None else json.dumps(value, ensure_ascii=False, default=str)
             batch.append(row)
             count += 1
             if len(batch) >= batch_size:
