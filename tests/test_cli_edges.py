@@ -200,3 +200,38 @@ def test_an_unbuffered_stdout_stays_unbuffered(tmp_path: Path) -> None:
     finally:
         proc.communicate(timeout=120)  # closes the input: score ends
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "argument"),
+    [
+        ([b"search", b"sommet \xe9t\xe9"], "query"),
+        ([b"sources", b"enable", b"Lib\xe9ration"], "NAME"),
+        ([b"sources", b"disable", b"Lib\xe9ration"], "NAME"),
+        ([b"sources", b"check", b"Lib\xe9ration"], "NAME"),
+        ([b"export", b"--source", b"Lib\xe9ration"], "--source"),
+        ([b"feed", b"--title", b"Veille \xe9t\xe9"], "--title"),
+    ],
+    ids=["search", "enable", "disable", "check", "export", "feed"],
+)
+def test_an_argument_that_is_not_utf8_is_a_usage_error(
+    archive_url: str, argv: list[bytes], argument: str
+) -> None:
+    """Latin-1 bytes on the command line (a terminal or a script in another encoding): `veille
+    search` and `sources enable/disable` ended on the database driver's UnicodeEncodeError
+    traceback, `feed --title` dropped the bytes silently. Now a usage error showing them, exit
+    2, nothing written."""
+    env = {**os.environ, "VEILLE_DATABASE_URL": archive_url, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable.encode(), b"-c", b"import sys; from flows.cli import main; sys.exit(main())", *argv],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+    )
+    err = done.stderr.decode("utf-8", "backslashreplace")
+    assert done.returncode == 2, err
+    assert done.stdout == b""
+    assert "Traceback" not in err
+    assert f"error: argument {argument}: '" in err and "\\xe9" in err, err
+    assert "is not UTF-8 text: veille reads its arguments as UTF-8" in err, err

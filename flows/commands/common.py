@@ -69,6 +69,25 @@ def not_empty(what: str) -> Callable[[str], str]:
 #: an argparse type: a file or folder path, not empty
 path_arg = not_empty("a file or folder")
 
+# what Python makes of the bytes of an argument that are not UTF-8 (surrogateescape)
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+def text_arg(value: str) -> str:
+    """An argparse type: text veille compares with the archive's or puts in its output (a
+    search query, a source's name, a feed title), so UTF-8, as the archive is. An argument
+    with other bytes (a Latin-1 terminal, a script in another encoding) is a usage error
+    showing them, exit 2: the database driver refused it with a UnicodeEncodeError traceback
+    (``veille search``, ``sources enable``), and the feed title lost those bytes silently.
+    (A file's path is bytes to the system and may hold any: not this type.)"""
+    if _UNDECODED.search(value):
+        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise argparse.ArgumentTypeError(
+            f"'{shown}' is not UTF-8 text: veille reads its arguments as UTF-8 (is the terminal"
+            " or the script in another encoding?)"
+        )
+    return value
+
 
 def add_topic_option(parser: argparse.ArgumentParser) -> None:
     """``--topic NAME``: a topic of the topic folder by name, or a topic file's path (eval,

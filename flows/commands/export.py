@@ -6,7 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from flows.commands.common import date_arg, path_arg, prepare_database, replaced_when_complete, unknown_topic
+from flows.commands.common import (
+    date_arg,
+    path_arg,
+    prepare_database,
+    replaced_when_complete,
+    text_arg,
+    unknown_topic,
+)
 
 EXAMPLE = """example:
   veille export --format jsonl --output archive.jsonl
@@ -51,7 +58,7 @@ def register(sub: Any) -> None:
         help="published (else fetched, for an undated article) since DATE (ISO; local time,"
         " VEILLE_LOCAL_TIMEZONE, unless it says)",
     )
-    p.add_argument("--source", metavar="NAME", help="only this source (its name)")
+    p.add_argument("--source", metavar="NAME", type=text_arg, help="only this source (its name)")
     p.add_argument("--owner", choices=["media", "party"], help="only media or only parties")
     p.add_argument(
         "--topic",

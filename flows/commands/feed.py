@@ -14,6 +14,7 @@ from flows.commands.common import (
     prepare_database,
     replaced_when_complete,
     row_count,
+    text_arg,
     unknown_topic,
 )
 from monitors.errors import describe
@@ -50,6 +51,7 @@ def register(sub: Any) -> None:
     p.add_argument("--limit", "-n", type=row_count(), default=50, metavar="N", help="newest N articles (50)")
     p.add_argument(
         "--title",
+        type=text_arg,
         default="veille: articles pertinents",
         help='feed title (default: "veille: articles pertinents")',
     )

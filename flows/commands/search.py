@@ -14,6 +14,7 @@ from flows.commands.common import (
     row_count,
     terminal_line,
     terminal_safe,
+    text_arg,
     unknown_topic,
 )
 from monitors.archive.web_query import MAX_QUERY_WORDS, QueryError, web_query
@@ -40,6 +41,7 @@ _A_WORD = re.compile(r"[^\W_]")  # a letter or a digit: what websearch_to_tsquer
 def _query(value: str) -> str:
     """The query without its repeated words; no word, or too many, is a usage error (exit 2).
     (The library's ``search`` takes any text: one without a word matches nothing.)"""
+    value = text_arg(value)
     if not _A_WORD.search(value):
         raise argparse.ArgumentTypeError(f"the query has no word to search for ({value!r}): give one")
     try:

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flows.commands.common import path_arg, prepare_database, print_table, replaced_when_complete
+from flows.commands.common import path_arg, prepare_database, print_table, replaced_when_complete, text_arg
 
 if TYPE_CHECKING:
     from monitors.archive.models import SourceProblem
@@ -54,7 +54,9 @@ def register(sub: Any) -> None:
         '\n  veille sources check "Le Monde - Pixels" Renaissance',
         formatter_class=formatter,
     )
-    c.add_argument("names", nargs="*", metavar="NAME", help="only these sources (default: all)")
+    c.add_argument(
+        "names", nargs="*", metavar="NAME", type=text_arg, help="only these sources (default: all)"
+    )
     c.add_argument(
         "--all",
         action="store_true",
@@ -84,6 +86,7 @@ def register(sub: Any) -> None:
         e.add_argument(
             "name",
             metavar="NAME",
+            type=text_arg,
             help="the source's name, as `veille sources` lists it (or in --sources FILE)",
         )
         e.add_argument(
