@@ -96,6 +96,13 @@ def test_search_ranks_and_highlights(archive: sa.Engine) -> None:
     # test_cli_input_faults)
     code, out, err = run("search", "le de la")
     assert code == 2 and "French stop words" in err and "no article matches" not in out
+    # a word longer than PostgreSQL indexes (2047 characters) is its own cause, not a stop
+    # word, and the error line shows the query shortened, not 3,000 characters of it
+    code, out, err = run("search", "x" * 3000)
+    assert code == 2 and out == "" and "French stop words" not in err, err
+    assert "a word of more than 2047 characters" in err and len(err) < 600, err
+    code, out, err = run("search", "x" * 2047)
+    assert code == 0 and "no article matches" in out, err
 
 
 def test_export_jsonl_with_filters(archive: sa.Engine) -> None:

@@ -36,6 +36,7 @@ In psql: SELECT * FROM search_articles('sommet IA', 20);  -- topic => 'eu_ai_act
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _A_WORD = re.compile(r"[^\W_]")  # a letter or a digit: what websearch_to_tsquery can make a word of
+_WORDS = re.compile(r"[^\W_]+")
 
 
 def _query(value: str) -> str:
@@ -48,6 +49,25 @@ def _query(value: str) -> str:
         return web_query(value)
     except QueryError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+#: PostgreSQL's text search leaves out a longer word, in the index and in a query alike
+MAX_WORD_CHARACTERS = 2047
+
+
+def _unsearchable(query: str) -> str:
+    """Why no word of ``query`` is searched (its tsquery is empty), the query shortened: French
+    stop words ("le", "de la") are not indexed, nor a word longer than PostgreSQL takes."""
+    shown = terminal_line(repr(query))
+    if any(len(word) > MAX_WORD_CHARACTERS for word in _WORDS.findall(query)):
+        return (
+            f"no word of {shown} is searched: PostgreSQL's text search leaves out a word of more"
+            f" than {MAX_WORD_CHARACTERS} characters; search for a shorter one"
+        )
+    return (
+        f"no word of {shown} is searched: French stop words (le, la, de, et...) are left out of"
+        " the index; add a word that carries meaning"
+    )
 
 
 def register(sub: Any) -> None:
@@ -94,12 +114,8 @@ def handle(args: argparse.Namespace) -> int:
         searchable = bool(hits) or session.scalar(
             text("SELECT numnode(search_query(:q)) > 0"), {"q": args.query}
         )
-    if not searchable:  # "le", "de la": French stop words are not indexed, nothing can match
-        print(
-            f"veille: error: no word of {args.query!r} is searched: French stop words (le, la, de,"
-            " et...) are left out of the index; add a word that carries meaning",
-            file=sys.stderr,
-        )
+    if not searchable:
+        print(f"veille: error: {_unsearchable(args.query)}", file=sys.stderr)
         return 2
     reasons = {h.id: why(evidence.get(h.id, (False, None))[1]) for h in hits}
     if args.json:  # strict JSON, its control characters escaped (DEL and C1 too)
