@@ -239,6 +239,32 @@ def test_feed_served_over_http(archive: sa.Engine) -> None:
         server.server_close()
 
 
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 on this machine")
+def test_feed_served_on_an_ipv6_address(archive: sa.Engine) -> None:
+    """`--host ::1` (or `::`): the IPv4 server refused it, "Address family for hostname not
+    supported"; it serves there now, and says where with the address in brackets."""
+    from flows.commands.feed import feed_url, make_server
+
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    for host in ("::1", "::"):
+        server = make_server(host, 0, 50, "veille test")
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = feed_url("::1", server.server_port)
+            assert url == f"http://[::1]:{server.server_port}/feed.atom"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                _check_feed(response.read(), archive, 50)
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert feed_url("127.0.0.1", 8080) == "http://127.0.0.1:8080/feed.atom"
+
+
 def _start_feed_serve(archive_url: str, code: str, *options: str) -> tuple[subprocess.Popen[str], int]:
     """`veille feed --serve PORT [options]` on a free port, in a child process running
     ``code`` (which calls the CLI with its arguments) on the archive's database: the process

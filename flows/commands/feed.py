@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -47,7 +49,9 @@ def register(sub: Any) -> None:
     where.add_argument(
         "--serve", type=at_least(0, 65535), metavar="PORT", help=f"serve it at http://HOST:PORT{FEED_PATH}"
     )
-    p.add_argument("--host", help="with --serve: the address to serve on (127.0.0.1)")
+    p.add_argument(
+        "--host", help="with --serve: the address to serve on (127.0.0.1; an IPv6 one too: ::1, ::)"
+    )
     p.add_argument("--limit", "-n", type=row_count(), default=50, metavar="N", help="newest N articles (50)")
     p.add_argument(
         "--title",
@@ -72,6 +76,31 @@ def render(limit: int, title: str, self_url: str | None = None, topic: str | Non
     return atom_feed(articles, title=title, feed_id=feed_id, self_url=self_url)
 
 
+def _server_class(host: str) -> type[ThreadingHTTPServer]:
+    """The HTTP server for ``host``: an IPv6 one for an IPv6 address (``::1``; ``::`` takes
+    IPv4 too, as ``0.0.0.0`` does), which the IPv4 server refused ("Address family for hostname
+    not supported"); IPv4 otherwise, names included, as before."""
+    if ":" not in host:
+        return ThreadingHTTPServer
+
+    class IPv6Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+        def server_bind(self) -> None:
+            if host == "::":
+                with contextlib.suppress(OSError, AttributeError):
+                    self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            super().server_bind()
+
+    return IPv6Server
+
+
+def feed_url(host: str, port: int) -> str:
+    """Where the served feed is: ``http://HOST:PORT/feed.atom``, an IPv6 address in brackets."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}{FEED_PATH}"
+
+
 def make_server(
     host: str, port: int, limit: int, title: str, topic: str | None = None
 ) -> ThreadingHTTPServer:
@@ -94,7 +123,10 @@ def make_server(
                 self.send_error(404, f"the feed is at {FEED_PATH}")
                 return
             try:
-                body = render(limit, title, f"http://{self.headers.get('Host', host)}{FEED_PATH}", topic)
+                asked = self.headers.get("Host")  # an HTTP/1.0 request may not say
+                port = self.server.server_address[1]
+                here = f"http://{asked}{FEED_PATH}" if asked else feed_url(host, port)
+                body = render(limit, title, here, topic)
             except Exception as exc:  # noqa: BLE001 - report to the reader, keep serving
                 self.send_error(503, f"feed unavailable: {type(exc).__name__}")
                 print(f"veille feed: {describe(exc)}", file=sys.stderr)
@@ -107,7 +139,7 @@ def make_server(
                 self.wfile.write(body)
 
     try:
-        server = ThreadingHTTPServer((host, port), Handler)
+        server = _server_class(host)((host, port), Handler)
     except OSError as exc:  # a host that does not resolve, a port in use: say which
         raise OSError(f"cannot serve the feed on {host}:{port}: {exc.strerror or exc}") from exc
     server.daemon_threads = True
@@ -129,7 +161,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.serve is not None:
         host = args.host or "127.0.0.1"
         server = make_server(host, args.serve, args.limit, args.title, args.topic)
-        print(f"serving the feed at http://{host}:{server.server_port}{FEED_PATH} (Ctrl-C stops)")
+        print(f"serving the feed at {feed_url(host, server.server_port)} (Ctrl-C stops)")
         try:
             server.serve_forever()
         finally:
