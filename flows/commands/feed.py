@@ -8,7 +8,7 @@ import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flows.commands.common import (
     at_least,
@@ -124,7 +124,7 @@ def make_server(
                 return
             try:
                 asked = self.headers.get("Host")  # an HTTP/1.0 request may not say
-                port = self.server.server_address[1]
+                port = cast(ThreadingHTTPServer, self.server).server_port
                 here = f"http://{asked}{FEED_PATH}" if asked else feed_url(host, port)
                 body = render(limit, title, here, topic)
             except Exception as exc:  # noqa: BLE001 - report to the reader, keep serving
