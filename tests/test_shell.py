@@ -83,6 +83,15 @@ def test_search_ranks_and_highlights(archive: sa.Engine) -> None:
     assert len(excluded) == len(hits) - 1  # La Tribune's edited copy adds a paragraph on Lyon
     assert all("Lyon" not in texts[h["id"]] for h in excluded)
 
+    # words given as several arguments are one query, as the help's example (`veille search
+    # sommet IA` was "unrecognized arguments: IA"); a -word given apart goes after --
+    _, apart, _ = run("search", "centres", "de", "données", "--json")
+    _, whole, _ = run("search", "centres de données", "--json")
+    assert apart == whole and apart
+    code, out, err = run("search", "--json", "--", '"centres de données"', "-Lyon")
+    assert code == 0, err
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [h["id"] for h in excluded]
+
     # the human form: title, source, snippet, link
     code, out, _ = run("search", "souveraineté numérique", "--limit", "1")
     assert code == 0

@@ -27,6 +27,7 @@ EXAMPLE = """example:
   veille search "Mistral OR DeepSeek" --json | jq .url
 
   veille search elysee                 # accents do not count: finds "Élysée" and "Elysée"
+  veille search -- sommet -lait        # a -word given apart: after --, else it reads as an option
 
 The query uses web-search syntax (websearch_to_tsquery, French stemming, accents ignored):
 words are ANDed, "quoted phrase", OR, -excluded. Title matches weigh more than description,
@@ -42,7 +43,6 @@ _WORDS = re.compile(r"[^\W_]+")
 def _query(value: str) -> str:
     """The query without its repeated words; no word, or too many, is a usage error (exit 2).
     (The library's ``search`` takes any text: one without a word matches nothing.)"""
-    value = text_arg(value)
     if not _A_WORD.search(value):
         raise argparse.ArgumentTypeError(f"the query has no word to search for ({value!r}): give one")
     try:
@@ -70,6 +70,20 @@ def _unsearchable(query: str) -> str:
     )
 
 
+class _JoinedQuery(argparse.Action):
+    """The query's arguments as one query (:func:`_query`): ``veille search sommet IA`` is
+    ``veille search "sommet IA"``, where the second word was "unrecognized arguments: IA" and
+    the usage of ``veille`` itself."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None
+    ) -> None:
+        try:
+            setattr(namespace, self.dest, _query(" ".join(values)))
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+
+
 def register(sub: Any) -> None:
     from flows.cli import formatter
 
@@ -81,8 +95,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "query",
-        type=_query,
-        help=f'web-search syntax: words, "phrase", OR, -word (at most {MAX_QUERY_WORDS} words)',
+        nargs="+",
+        type=text_arg,
+        action=_JoinedQuery,
+        help=f'web-search syntax: words, "phrase", OR, -word (at most {MAX_QUERY_WORDS} words);'
+        " words given apart are one query (a -word given apart goes after --)",
     )
     # search_articles takes an integer: a limit beyond it (a user's "all") is taken as it
     p.add_argument(
