@@ -82,6 +82,11 @@ def test_search_ranks_and_highlights(archive: sa.Engine) -> None:
         )
     assert len(excluded) == len(hits) - 1  # La Tribune's edited copy adds a paragraph on Lyon
     assert all("Lyon" not in texts[h["id"]] for h in excluded)
+    # ranked on the words kept: PostgreSQL's ts_rank of a query with a NOT is 1e-20 for every
+    # match, which put the hits of any -word query in publication order (migration 0033)
+    ranks = {h["id"]: h["rank"] for h in hits}
+    assert [h["rank"] for h in excluded] == pytest.approx([ranks[h["id"]] for h in excluded])
+    assert all(h["rank"] > 0.01 for h in excluded), excluded
 
     # words given as several arguments are one query, as the help's example (`veille search
     # sommet IA` was "unrecognized arguments: IA"); a -word given apart goes after --
