@@ -30,8 +30,7 @@ _0030 = importlib.import_module("migrations.versions.0030_function_search_path")
 RANKED = "ts_rank(a.search, q) AS rank"
 #: the rank on the query's words that are not excluded (querytree drops the negated parts)
 RANKED_ON_WORDS = (
-    "ts_rank(a.search, CASE WHEN querytree(q) = 'T' THEN q"
-    " ELSE CAST(querytree(q) AS tsquery) END) AS rank"
+    "ts_rank(a.search, CASE WHEN querytree(q) = 'T' THEN q ELSE CAST(querytree(q) AS tsquery) END) AS rank"
 )
 assert _0030.SEARCH_FUNCTION.count(RANKED) == 1
 SEARCH_FUNCTION = _0030.SEARCH_FUNCTION.replace(RANKED, RANKED_ON_WORDS)
