@@ -51,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the (sub)command ``args`` were parsed for: ``veille export --until D``
+    is refused with the usage of ``veille export``, which lists the options it has, where
+    argparse gave that of ``veille`` itself."""
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+        name = getattr(args, subs[0].dest, None) if subs else None
+        if name not in (subs[0].choices if subs else {}):
+            return parser
+        parser = subs[0].choices[name]
+
+
 def _cause_first(exc: BaseException) -> str:
     """An error as one line; a file the system refused is named first, like FILE:LINE errors
     ("topic.toml: No such file or directory", not "[Errno 2] No such file ...: 'topic.toml'")."""
@@ -153,7 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the command itself: its standard streams are the caller's
         _plug_closed_standard_streams()
         _name_standard_output_errors()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # said by the command's own parser, with its usage (not `veille [-h] COMMAND ...`)
+        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extras)}")
     if argv is None:  # the command itself (tests call main with their own arguments)
         _end_with_veille(args.command)
     # Prefect's temporary server can take longer than its 20 s default on a busy machine.

@@ -163,3 +163,24 @@ def test_veille_sources_lists_the_bad_entries_runs_recorded(
         "a bad entry of the sources file (table source_problems), skipped by runs until fixed:\n"
         f"  url must start with http:// or https:// — B, {mine.resolve()}:10, found by runs since"
     ) in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["export", "--until", "2025-02-09"], "usage: veille export [-h] [--format"),
+        (["sources", "enable", "Le Monde", "Libération"], "usage: veille sources enable [-h]"),
+        (["db", "status", "--json"], "usage: veille db status [-h]"),
+        (["search", "sommet", "-lait"], "usage: veille search [-h] [--limit N]"),
+    ],
+)
+def test_an_unknown_argument_is_said_with_the_command_s_usage(argv: list[str], usage: str) -> None:
+    """`veille export --until D` answered with the usage of `veille` itself (`usage: veille
+    [-h] COMMAND ...`), which does not show what the command takes; now the command's own
+    usage and name, exit 2, as for its other usage errors."""
+    code, out, err = _run(argv)
+    assert code == 2 and out == ""
+    command = usage.split(" [-h]")[0].removeprefix("usage: ")
+    assert err.startswith(usage), err
+    last = err.rstrip().splitlines()[-1]
+    assert last.startswith(f"{command}: error: unrecognized arguments: ") and last.endswith(argv[-1]), err
