@@ -341,3 +341,21 @@ def test_the_maintenance_rescore_logs_how_far_it_has_gone(
         "article_topics: 3 articles to do",
         "article_topics: 3 of 3 articles done",
     ], lines
+
+
+def test_an_empty_archive_is_said_so_not_sent_to_rescore(new_database: str) -> None:
+    """On an archive with no article, `veille search --topic T` said "topic T has no scores
+    yet; run: veille rescore", and the rescore then said "every article already carries this
+    topic version": each sent the user to the other. Both now say the archive is empty."""
+
+    def run(*argv: str) -> tuple[int, str]:
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(list(argv))
+        return code, err.getvalue()
+
+    empty = "the archive has no article yet (`veille run` stores some)"
+    code, err = run("search", "sommet", "--topic", "ai_summit")
+    assert code == 0 and f"note: topic ai_summit has no scores yet; {empty}" in err, err
+    code, err = run("rescore")
+    assert code == 0 and f"nothing to do: {empty}" in err and "every article" not in err, err

@@ -276,6 +276,8 @@ def unknown_topic(command: str, topic: str | None) -> bool:
     the folder not scored yet gets a note to run `veille rescore`."""
     if topic is None:
         return False
+    from sqlalchemy import text
+
     from monitors.archive.db import session_scope
     from monitors.archive.reads import scored_topics
     from monitors.judge.topic_set import topic_files
@@ -283,6 +285,7 @@ def unknown_topic(command: str, topic: str | None) -> bool:
     with session_scope() as session:
         if topic in scored_topics(session):
             return False
+        empty = not session.scalar(text("SELECT EXISTS (SELECT 1 FROM articles)"))
     folder = list(topic_files())  # names only: the files are read, not compiled
     if topic not in folder:
         print(
@@ -290,7 +293,9 @@ def unknown_topic(command: str, topic: str | None) -> bool:
             file=sys.stderr,
         )
         return True
-    print(f"note: topic {topic} has no scores yet; run: veille rescore", file=sys.stderr)
+    # an empty archive has nothing to rescore: `veille rescore` would change nothing
+    then = "the archive has no article yet (`veille run` stores some)" if empty else "run: veille rescore"
+    print(f"note: topic {topic} has no scores yet; {then}", file=sys.stderr)
     return False
 
 

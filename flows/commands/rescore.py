@@ -52,6 +52,19 @@ _CANCELLED = (
 )
 
 
+def _nothing_to_do() -> str:
+    """Why a rescore rescored no article: every one carries the topic's version already, or
+    the archive has none ("every article already carries..." said of an empty archive)."""
+    from sqlalchemy import text
+
+    from monitors.archive.db import session_scope
+
+    with session_scope() as session:
+        if session.scalar(text("SELECT EXISTS (SELECT 1 FROM articles)")):
+            return "every article already carries this topic version"
+    return "the archive has no article yet (`veille run` stores some)"
+
+
 def handle(args: argparse.Namespace) -> int:
     prepare_database()
     from rich.console import Console
@@ -113,7 +126,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"  {report.became_relevant} not relevant -> relevant")
         print(f"  {report.became_not_relevant} relevant -> not relevant")
         if report.rescored == 0:
-            print("  nothing to do: every article already carries this topic version", file=sys.stderr)
+            print(f"  nothing to do: {_nothing_to_do()}", file=sys.stderr)
     for name, count in done.items():
         print(f"article_topics: {count} articles scored for topic {name}")
     return 0
