@@ -1,7 +1,7 @@
 """What `veille serve` serves in this process (its runners, their deployments, its claim) and
-how it stops serving them: on SIGTERM or SIGINT the served runs are ended at once
-(:func:`end_served_runs`), the deployments' schedules paused (:func:`pause_served_schedules`),
-the claim released.
+how it stops serving them: on SIGTERM or SIGINT the runners are held (:func:`hold_runners`),
+the served runs ended at once (:func:`end_served_runs`), the deployments' schedules paused
+(:func:`pause_served_schedules`), the claim released.
 """
 
 from __future__ import annotations
@@ -78,13 +78,16 @@ async def start_runner(runner: Any) -> None:
 def hold_runners() -> None:
     """Stop each runner's event loop where it stands until `veille serve` exits (a callback of
     ours that never returns), and wait until it is held: a poll whose answer comes after the
-    signal proposes no Pending state and starts no process. Prefect's runner checks its
-    ``stopping`` only before it asks the server for the scheduled runs, and its poll loop
-    (Prefect 3.9's ScheduledRunPoller) not even that one: a run due in the answer to a poll in
-    flight was started after the stop had killed the served runs, and ran on after `veille
-    serve` said it stopped. The runner's processes are started on its loop's thread, so none
-    starts once it is held; the stop's own requests (the marks, the pauses) are made from
-    threads of their own."""
+    stop began (a signal, the Prefect server gone, the claim taken over) proposes no Pending
+    state and starts no process. Prefect's runner checks its ``stopping`` only before it asks
+    the server for the scheduled runs, and its poll loop (Prefect 3.9's ScheduledRunPoller) not
+    even that one: a run due in the answer to a poll in flight was started after the stop had
+    killed the served runs, and ran on after `veille serve` said it stopped. The runner's
+    processes are started on its loop's thread, so none starts once it is held; the stop's own
+    requests (the marks, the pauses) are made from threads of their own. A runner's loop runs
+    on a daemon thread, and so do the AnyIO worker threads it starts (a thread's kind is its
+    starter's): held, it keeps no exit waiting, by a signal or not
+    (:func:`flows.commands.serve._stop_serving`)."""
     import time
 
     with STARTING:

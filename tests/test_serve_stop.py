@@ -1,7 +1,7 @@
 """`veille serve` stopped on a Prefect server of the user's whose answers a test decides: a proxy
 in front of a real `prefect server start` (:mod:`tests.prefect_proxy`) holds a deployment's
-registration, or the runner's poll for scheduled runs, back until the stop's first pause comes,
-or refuses pauses as a busy server does.
+registration, or the runner's poll for scheduled runs, back until the stop's first pause comes
+(or its claim's deletion), or refuses pauses as a busy server does.
 
 Before: a stop while `veille serve` was still registering its deployments paused those already
 registered only, and the registration in flight landed after the pauses, its schedule active
@@ -9,13 +9,15 @@ registered only, and the registration in flight landed after the pauses, its sch
 held every other pause behind the Prefect client's own waits (2, 4, 8 s) past the stop's
 PAUSE_SECONDS, all three left active; a deployment paused at the first round whose second pause
 was refused was named on stderr as still active, paused as it was; a run due in the answer to
-a poll in flight when the signal came was started after the stop had killed the served runs,
-and ran on after veille serve said it stopped (seen: to Completed).
+a poll in flight when the signal came, or when another veille serve took the claim over, was
+started after the stop had killed the served runs, and ran on after veille serve said it
+stopped (seen: to Completed).
 """
 
 from __future__ import annotations
 
 import signal
+import time
 from contextlib import suppress
 from pathlib import Path
 
@@ -24,7 +26,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.prefect_api import ask
-from tests.prefect_proxy import PrefectProxy, is_pause, is_poll, pause_of, registration_of
+from tests.prefect_proxy import Match, PrefectProxy, is_pause, is_poll, pause_of, registration_of
 from tests.site import LocalSite
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
     _remove_data_dirs,
@@ -32,6 +34,7 @@ from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, t
 )
 from tests.test_serve_instances import (  # noqa: F401  (users_prefect_server: a fixture)
     SERVED,
+    _claims,
     _deployments,
     _on_users_server,
     _scheduled,
@@ -192,3 +195,65 @@ def test_a_poll_answered_after_the_stop_starts_no_run(user: User) -> None:
     [run] = ask(api_url, "/flow_runs/filter", {"flow_runs": {"id": {"any_": [run_id]}}})
     state = (run["state_type"], run["state_name"])
     assert (started, proposed, state) == ([], [], ("SCHEDULED", "Scheduled")), err.text()[-3000:]
+
+
+def _release_of(claim_id: str) -> Match:
+    """veille serve's deletion of its claim (the Prefect variable ``claim_id``), as it stops."""
+    return lambda asked: asked.method == "DELETE" and asked.path == f"/api/variables/{claim_id}"
+
+
+def _set_state_of(run_id: str) -> Match:
+    """A state proposed for the flow run ``run_id``."""
+    return lambda asked: asked.path == f"/api/flow_runs/{run_id}/set_state"
+
+
+def test_a_serve_whose_claim_was_taken_starts_no_run_after_it_stops(user: User) -> None:
+    """Another veille serve takes this one's claim while its runner waits for the server's
+    answer to a poll (the proxy holds the poll back until this one deletes its claim, the last
+    thing it does as it stops), a run of drain-queue due now in that answer: veille serve
+    stops (exit 3) within a bound, proposes no Pending state for that run, starts no process
+    for it; the run stays Scheduled (or Late), for the veille serve that holds the claim now
+    (here a claim the test made: no runner of its own). Before, setting the runner's `stopping` did
+    not stop its poller: the answer came after the stop had killed the served runs, the runner
+    proposed Pending for the run and started its process, alive after veille serve had exited
+    (once, veille serve ended on SIGABRT, exit -6, as it started it). The claim's deletion is
+    held back until that proposal, as a slow server would (veille serve waits 8 s at most for
+    it): the runner has the time to."""
+    api_url, sources, mark, env = user
+    env = {**env, "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
+    with PrefectProxy(api_url) as proxy:
+        proc, err = _serving(sources, {**env, "PREFECT_API_URL": proxy.api_url}, api_url)
+        try:
+            [claim] = _claims(api_url)
+            polling = proxy.hold(is_poll, until=_release_of(claim["id"]))
+            assert polling.arrived.wait(60), err.text()[-3000:]
+            drain = _deployments(api_url)["drain-queue"]
+            run_id = ask(api_url, f"/deployments/{drain['id']}/create_flow_run", {})["id"]
+            releasing = proxy.hold(_release_of(claim["id"]), until=_set_state_of(run_id))
+            ask(api_url, f"/variables/{claim['id']}", method="DELETE")
+            other = {"database": "database:elsewhere:5432/other", "holder": "veille serve on elsewhere"}
+            ask(api_url, "/variables/", {"name": claim["name"], "value": other, "tags": ["veille-serve"]})
+            taken = time.monotonic()
+            code = proc.wait(60)
+            took = time.monotonic() - taken
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        started = _alive_with_run(run_id)  # veille serve has ended
+        releasing.released.set()  # the claim's deletion, if still held back, goes on
+        proxy.wait_idle()
+    text = err.text()
+    assert code == 3, text[-3000:]
+    assert "took over veille-run/poll-and-ingest" in text.splitlines()[-1], text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    assert polling.released.is_set() and polling.answer == 200, polling.answer
+    proposed = [
+        a.body["state"]["type"] for a in proxy.asked if _set_state_of(run_id)(a) and isinstance(a.body, dict)
+    ]
+    assert _wait_gone(mark, 10) == []
+    [run] = ask(api_url, "/flow_runs/filter", {"flow_runs": {"id": {"any_": [run_id]}}})
+    # Late: Scheduled, its time 15 s past (the server's late-runs service), no one started it
+    state = (run["state_type"], run["state_name"].replace("Late", "Scheduled"))
+    assert (started, proposed, state) == ([], [], ("SCHEDULED", "Scheduled")), text[-3000:]
+    # its claim renewed every 10 s, its deletion held 8 s at most: no wait for the runner held
+    assert took < 45, took

@@ -16,6 +16,7 @@ from flows.serve_stop import (
     RUNNERS,
     SERVED,
     end_served_runs,
+    hold_runners,
     kill_served_runs,
     register_served,
     start_runner,
@@ -215,12 +216,10 @@ def _serve_in_a_thread(deployments: list[Any], watch: Any, claim: Claim | None =
             runner = None
         stop = watch.check()  # once given up, it stays so
         if stop is not None:
-            print(stop, file=sys.stderr, flush=True)
-            _stop_serving()
+            _stop_serving(stop)
             return EXIT_SERVER_GONE
         if claim is not None and claim.lost is not None:
-            print(claim.lost, file=sys.stderr, flush=True)
-            _stop_serving()
+            _stop_serving(claim.lost)
             return 3
         if runner is None and not watch.down:
             runner = start()
@@ -231,14 +230,22 @@ def _serve_in_a_thread(deployments: list[Any], watch: Any, claim: Claim | None =
 RECHECKS = 3
 
 
-def _stop_serving() -> None:
-    """The Prefect server went away for good: the runner starts nothing more, the runs it had
-    started are killed (nothing can record their end), the server veille serve started is
-    stopped; Prefect's threads, which meet the end of the server, log nothing more."""
+def _stop_serving(line: str) -> None:
+    """Stop serving, ``line`` said on stderr: the Prefect server went away for good, or another
+    veille serve took the claim over (the server answers, the other one serves the same
+    deployments). The runners are held first (:func:`flows.serve_stop.hold_runners`): none
+    proposes a run Pending or starts its process once the line is said, not even a run due in
+    the answer to a poll in flight (the runner's ``stopping`` did not stop Prefect 3.9's poller,
+    and a run was started after the kill); a runner held does not end either, so it pauses
+    nothing (Prefect's runner pauses its deployments as it ends, the other veille serve's
+    now). Its thread is a daemon, as are the AnyIO worker threads its loop started: veille
+    serve exits without them. The runs started before are killed (their end is not recorded),
+    the server veille serve started is stopped; Prefect's threads, which meet the end of the
+    server, log nothing more."""
     import logging
 
-    for runner in RUNNERS:
-        runner.stopping = True
+    hold_runners()
+    print(line, file=sys.stderr, flush=True)
     kill_served_runs()
     logging.disable(logging.CRITICAL)
     for server in OWN_SERVER:
