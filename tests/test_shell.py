@@ -184,6 +184,8 @@ def test_export_parquet(archive: sa.Engine, tmp_path: Path) -> None:
 def test_stats(archive: sa.Engine) -> None:
     code, out, _ = run("stats", "--json")
     assert code == 0
+    # the text as stored, as search, stories and export --json write it (it was "extr\\u00eame")
+    assert "extrême droite" in out and "\\u00ea" not in out
     data = json.loads(out)
     totals = data["totals"][0]
     assert totals["articles"] == scalar(archive, "SELECT count(*) FROM articles")

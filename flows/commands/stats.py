@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import date, datetime
 from typing import Any
@@ -88,7 +87,10 @@ def handle(args: argparse.Namespace) -> int:
         _mark_topic_states(sections["by_topic"])
     if args.json:
         plain = {k: [{c: _plain(v) for c, v in r.items()} for r in rows] for k, rows in sections.items()}
-        print(json.dumps(plain))
+        from monitors.archive.export import json_line
+
+        # the text as stored (not "extr\\u00eame"), as search, stories and export write it
+        print(json_line(plain))
         return 0
     for name, rows in sections.items():
         title = TITLES[name] if args.topic is None or name != "totals" else f"Topic {args.topic}"

@@ -164,12 +164,12 @@ def _finite(value: Any) -> Any:
 
 
 def json_line(record: dict[str, Any]) -> str:
-    """A record as one line of strict JSON, for ``export --format jsonl``, ``search --json`` and
-    ``stories --json``: a NaN or infinite number is null (JSON has none: Python writes bare
-    NaN/Infinity, which jq turns into other numbers and strict readers, JSON.parse and
-    PostgreSQL's jsonb, refuse; pandas' to_json writes null), and DEL and the C1 controls are
-    escaped like the C0 ones (``\\u009b``), so the line printed to a terminal cannot act on
-    it; both read back as stored."""
+    """A record as one line of strict JSON, for ``export --format jsonl``, ``search --json``,
+    ``stories --json`` and ``stats --json``, its text as is (not ``\\u00ea``): a NaN or
+    infinite number is null (JSON has none: Python writes bare NaN/Infinity, which jq turns
+    into other numbers and strict readers, JSON.parse and PostgreSQL's jsonb, refuse; pandas'
+    to_json writes null), and DEL and the C1 controls are escaped like the C0 ones
+    (``\\u009b``), so the line printed to a terminal cannot act on it; both read back as stored."""
     text = json.dumps(_finite(record), ensure_ascii=False, default=str, allow_nan=False)
     return _TERMINAL_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
