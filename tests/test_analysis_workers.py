@@ -246,7 +246,7 @@ def test_veille_run_with_a_hung_page_fails_that_page_and_goes_on(
 
     done = run()
     assert done.returncode == 1, done.stdout + done.stderr  # partial: a page failed
-    assert "4 stored" in done.stdout and "1 pages failed" in done.stdout, done.stdout
+    assert "4 stored" in done.stdout and "1 page failed" in done.stdout, done.stdout
     assert _wait_gone(mark, 5) == []  # the hung worker too
     with clean_db.connect() as conn:
         state, reason = conn.execute(

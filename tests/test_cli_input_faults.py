@@ -403,7 +403,7 @@ def test_a_topic_file_with_a_byte_order_mark_is_read(
     assert main(["score", str(data), "--topic", str(topic)]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["topic_version"].startswith("1.0+"), out
-    assert err.startswith("scored 1 lines, 0 errors"), err
+    assert err.startswith("scored 1 line, 0 errors"), err
 
 
 def test_a_labelled_set_with_a_byte_order_mark_is_read(
@@ -469,7 +469,7 @@ def test_a_utf16_input_is_said_once_for_what_it_is(
     assert main(["score", str(data)]) == 1
     out, err = capsys.readouterr()
     assert [json.loads(line) for line in out.splitlines()] == [{"line": 1, "error": WIDE}], out
-    assert err.startswith("scored 0 lines, 1 errors"), err
+    assert err.startswith("scored 0 lines, 1 error,"), err
     assert main(["train-topic", "--data", str(data), "--output", str(tmp_path / "model.npz")]) == 2
     assert capsys.readouterr().err == f"veille: error: {data}:1: {WIDE}\n"
 

@@ -85,7 +85,7 @@ def test_a_report_that_fails_midway_leaves_no_partial_report(site: LocalSite, tm
     assert done.returncode == 2, done.stderr
     assert f"veille: error: cannot write {reports}/{REPORT_PREFIX}-" in done.stderr
     assert ".json: File too large" in done.stderr
-    assert "1 sources probed, 1 ok" in done.stdout  # the probe went through, the report failed
+    assert "1 source probed, 1 ok" in done.stdout  # the probe went through, the report failed
 
 
 def test_a_signal_mid_score_leaves_the_previous_file(tmp_path: Path) -> None:

@@ -276,7 +276,7 @@ def test_score_refuses_a_line_over_the_cap_unread_and_scores_the_others(
         "error": f"line too long: {len(huge)} bytes, over the limit of 5000 bytes "
         "(VEILLE_SCORE_MAX_LINE_BYTES); not read, not scored",
     }
-    assert "scored 2 lines, 1 errors" in err
+    assert "scored 2 lines, 1 error," in err
     # stdin, read as text (a StringIO): the same, the size in UTF-8 bytes; alone, it fails (exit 1)
     accented = huge.replace("sommet", "été")  # 26,029 characters, 30,029 bytes
     code, out, _ = _run(["score"], stdin=accented + "\n")

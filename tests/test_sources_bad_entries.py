@@ -119,7 +119,7 @@ def test_a_run_polls_the_good_sources_and_reports_the_bad_entries(
         assert conn.execute(sa.text("SELECT name FROM sources")).scalars().all() == ["Good"]
     # the per-source table: one row per bad entry, with its line and reason
     assert f"skipped: {path}:9: unknown kind 'fed'" in out
-    assert "1 sources polled (0 with errors), 5 new URLs, 5 stored" in out
+    assert "1 source polled (0 with errors), 5 new URLs, 5 stored" in out
     assert "2 bad entries of the sources file skipped (the other sources were polled):" in out
     assert f"  {path}:16: url must start with http:// or https://" in out
     # warned of before the run, logged by it, and in its final state

@@ -44,6 +44,8 @@ def test_stories_command(
     assert main(["stories", "--topic", "ai_summit"]) == 0
     text = capsys.readouterr().out
     assert f"#{widest['id']} " in text and "first: Seeds" in text
+    # one party, one outlet: in the singular (it said "1 outlets (0 media, 1 parties)")
+    assert "1 outlet (0 media, 1 party)" in text, text
     # the topic's file, as search, export, feed, stats and eval take it: the same stories
     topic_file = Path(__file__).resolve().parents[1] / "monitors" / "topics" / "ai_summit.toml"
     assert main(["stories", "--topic", str(topic_file)]) == 0

@@ -342,7 +342,7 @@ def test_stories_and_search_show_days_and_times_on_the_local_clock(
     capsys.readouterr()
     assert main(["stories"]) == 0
     out = capsys.readouterr().out
-    assert "   2025-02-10; 1 articles" in out and "first: Le Fil (2025-02-10 00:30)" in out, out
+    assert "   2025-02-10; 1 article, 1 outlet" in out and "first: Le Fil (2025-02-10 00:30)" in out, out
     assert main(["search", "ouverture"]) == 0
     out = capsys.readouterr().out
     assert "Le Fil (media), 2025-02-10, rank" in out, out
@@ -579,6 +579,4 @@ def test_a_backfill_until_now_ends_on_the_local_day(
         main(
             ["backfill", "--since", "2025-01-01", "--sources", str(write_sources(tmp_path / "s.toml", gone))]
         )
-    assert f"backfill 2025-01-01 .. {today}: 1 sources read" in out.getvalue(), (
-        out.getvalue() + err.getvalue()
-    )
+    assert f"backfill 2025-01-01 .. {today}: 1 source read" in out.getvalue(), out.getvalue() + err.getvalue()

@@ -9,7 +9,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from flows.commands.common import print_table
+from flows.commands.common import counted, print_table
 
 
 class CaptureProgress:
@@ -90,8 +90,9 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
     failed = [r for r in rows if r["state"] == "error"]
     print(
         f"\nbackfill from {args.archive} {article_day(args.since)} .. {article_day(until)}: "
-        f"{len(rows)} jobs, "
-        f"{sum(r['captures'] for r in rows)} captures found, {sum(r['stored'] for r in rows)} stored, "
+        f"{counted(len(rows), 'job')}, "
+        f"{counted(sum(r['captures'] for r in rows), 'capture')} found,"
+        f" {sum(r['stored'] for r in rows)} stored, "
         f"{sum(r['not_relevant'] for r in rows)} not relevant, {sum(r['skipped'] for r in rows)} skipped, "
         f"{sum(r['pending'] for r in rows)} waiting, in {time.monotonic() - started:.1f}s"
     )
@@ -100,7 +101,8 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
         print(f"veille: {stopped}: run the same command again to go on", file=sys.stderr)
     if failed:
         print(
-            f"veille: {len(failed)} jobs stopped on an archive error; run the same command again to resume",
+            f"veille: {counted(len(failed), 'job')} stopped on an archive error; run the same command"
+            " again to resume",
             file=sys.stderr,
         )
     if planned.bad:  # warned of before the run (check_sources_and_topics); partly done, as `veille run`

@@ -12,6 +12,7 @@ from typing import Any
 from flows.commands.common import (
     at_least,
     check_sources_and_topics,
+    counted,
     date_arg,
     not_empty,
     path_arg,
@@ -240,8 +241,8 @@ def handle(args: argparse.Namespace) -> int:
 
     read = [r for r in rows if r["poll"] not in {"not due", BAD_ENTRY}]
     print(
-        f"\nbackfill {article_day(args.since)} .. {article_day(until)}: {len(read)} sources read, "
-        f"{sum(r['new_urls'] for r in rows)} new URLs, {sum(r['stored'] for r in rows)} stored, "
+        f"\nbackfill {article_day(args.since)} .. {article_day(until)}: {counted(len(read), 'source')} read, "
+        f"{counted(sum(r['new_urls'] for r in rows), 'new URL')}, {sum(r['stored'] for r in rows)} stored, "
         f"in {time.monotonic() - started:.1f}s"
     )
     if code:

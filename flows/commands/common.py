@@ -101,6 +101,18 @@ def add_topic_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """``n`` with ``word``, in the plural unless ``n`` is 1 ("1 party", "2 parties", "0
+    articles"): the commands printed "1 parties", "1 sources polled". The plural is ``word``
+    + s (a consonant + y: ies) unless given."""
+    if n == 1:
+        return f"{n} {word}"
+    if plural is None:
+        consonant_y = word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u")
+        plural = word[:-1] + "ies" if consonant_y else word + "s"
+    return f"{n} {plural}"
+
+
 def prepare_database(args: argparse.Namespace | None = None) -> str:
     """Resolve, reach and migrate the database; pin its URL for this process's tasks. Then the
     dates of ``args`` (:func:`date_arg`) that name no zone are read on the local clock, which is

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import add_topic_option, path_arg
+from flows.commands.common import add_topic_option, counted, path_arg
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "eval"
 CONTEXT_LABEL = "with the set as context (veille score --context)"
@@ -213,7 +213,7 @@ def _prf_rows(per_label: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def _print_shared(name: str, report: dict[str, Any]) -> None:
     from flows.commands.common import print_table
 
-    print(f"\n{name}: {report['n']} items, topic {report['topic_version']}")
+    print(f"\n{name}: {counted(report['n'], 'item')}, topic {report['topic_version']}")
     print_table(
         _prf_rows({f"{k}s" if not k.endswith("s") else k: v for k, v in report["kinds"].items()}),
         out=sys.stdout,
@@ -293,10 +293,12 @@ def _other_topics(
             flagged = sum(score_item(other, item).relevant for item in items)
             total = len(items)
         if flagged == 0:
-            warnings.append(f"topic {other.name} matches nothing in the labelled data ({total} items)")
+            warnings.append(
+                f"topic {other.name} matches nothing in the labelled data ({counted(total, 'item')})"
+            )
         elif not own.is_file() and not other.labels:
             warnings.append(
-                f"topic {other.name}: no labelled set names it (flags {flagged} of {total} items);"
+                f"topic {other.name}: no labelled set names it (flags {flagged} of {counted(total, 'item')});"
                 f" measure it with: veille eval --topic {other.path} --relevance-set YOUR_LABELS.jsonl"
             )
     return warnings
@@ -498,18 +500,17 @@ def handle(args: argparse.Namespace) -> int:
         return 1 if failures else 0
 
     own = "tests/eval" if Path(args.relevance_set) == EVAL_DIR / "relevance.jsonl" else args.relevance_set
-    _print_own(f"relevance ({own}): {relevance['n']} items, topic {topic.version}", relevance)
+    _print_own(f"relevance ({own}): {counted(relevance['n'], 'item')}, topic {topic.version}", relevance)
     for split in SHARED_SPLITS:
         if f"relevance_{split}" in reports:
             _print_shared(f"relevance ({shared}/relevance-{split}.jsonl)", reports[f"relevance_{split}"])
     for key, report in reports.items():
         if key.startswith("relevance_") and key[len("relevance_") :] not in SHARED_SPLITS:
             name = key[len("relevance_") :]
-            header = (
-                f"topic {name} ({topic_set_path(name)}): {report['n']} items, topic {report['topic_version']}"
-            )
+            items = counted(report["n"], "item")
+            header = f"topic {name} ({topic_set_path(name)}): {items}, topic {report['topic_version']}"
             _print_own("\n" + header, report)
-    print(f"\nlanguage: {language['n']} items")
+    print(f"\nlanguage: {counted(language['n'], 'item')}")
     print_table(_prf_rows(language["per_language"]), out=sys.stdout)
     print(
         f"accuracy {language['accuracy']:.3f}; texts >= 20 words {language['accuracy_long_texts']:.3f}"
@@ -543,7 +544,15 @@ def handle(args: argparse.Namespace) -> int:
     )
     if unchecked:  # not "all": a floor whose set was not measured was not checked
         left = ", ".join(unchecked)
-        print(f"\n{checked} floors hold ({args.floors}); not checked, their sets not measured: {left}")
+        hold = "holds" if checked == 1 else "hold"
+        print(
+            f"\n{counted(checked, 'floor')} {hold} ({args.floors}); not checked, their sets not"
+            f" measured: {left}"
+        )
     else:
-        print(f"\nall {checked} floors hold ({args.floors})")
+        print(
+            f"\nall {checked} floors hold ({args.floors})"
+            if checked != 1
+            else f"\nthe only floor holds ({args.floors})"
+        )
     return 0

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from flows.commands.common import counted
+
 FLOORS = Path(__file__).resolve().parents[2] / "tests" / "eval" / "story_floors.json"
 
 
@@ -58,12 +60,12 @@ def print_story_reports(
     for split, r in reports.items():
         c, s = r["copies"], r["stories"]
         print(
-            f"\ncopies ({split}, {r['articles']} articles): precision {c['precision']:.3f}"
-            f" recall {c['recall']:.3f} ({c['pairs']} copy pairs, {c['predicted']} linked)"
+            f"\ncopies ({split}, {counted(r['articles'], 'article')}): precision {c['precision']:.3f}"
+            f" recall {c['recall']:.3f} ({counted(c['pairs'], 'copy pair')}, {c['predicted']} linked)"
         )
         print(
             f"stories ({split}): B-cubed precision {s['precision']:.3f} recall {s['recall']:.3f}"
-            f" F1 {s['f1']:.3f}; {s['predicted']} stories for {s['events']} events;"
+            f" F1 {s['f1']:.3f}; {counted(s['predicted'], 'story')} for {counted(s['events'], 'event')};"
             f" stories mixing two events: {s['mixed_stories']};"
             f" best story not found by lookup keys: {s['missed_by_keys']}"
         )

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from flows.commands.common import (
+    counted,
     date_arg,
     path_arg,
     prepare_database,
@@ -113,7 +114,7 @@ def handle(args: argparse.Namespace) -> int:
                     newline = "" if args.format == "csv" else None
                     with open(path, "w", encoding="utf-8", newline=newline) as out:
                         count = write(rows, out)
-    print(f"exported {count} articles", file=sys.stderr)
+    print(f"exported {counted(count, 'article')}", file=sys.stderr)
     return 0
 
 

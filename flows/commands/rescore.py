@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from flows.commands.common import add_topic_option, prepare_database, row_count
+from flows.commands.common import add_topic_option, counted, prepare_database, row_count
 
 EXAMPLE = """Only articles whose topic_version differs from the topic's are rescored (all of them
 with --all); a second rescore finds nothing to do. Language is not recomputed. Then every topic
@@ -122,11 +122,11 @@ def handle(args: argparse.Namespace) -> int:
             f" scores, not {topic.name}'s"
         )
     else:
-        print(f"rescored {report.rescored} articles with topic {report.topic_version}")
+        print(f"rescored {counted(report.rescored, 'article')} with topic {report.topic_version}")
         print(f"  {report.became_relevant} not relevant -> relevant")
         print(f"  {report.became_not_relevant} relevant -> not relevant")
         if report.rescored == 0:
             print(f"  nothing to do: {_nothing_to_do()}", file=sys.stderr)
     for name, count in done.items():
-        print(f"article_topics: {count} articles scored for topic {name}")
+        print(f"article_topics: {counted(count, 'article')} scored for topic {name}")
     return 0

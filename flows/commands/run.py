@@ -7,7 +7,14 @@ import sys
 import time
 from typing import Any
 
-from flows.commands.common import at_least, check_sources_and_topics, path_arg, prepare_database, print_table
+from flows.commands.common import (
+    at_least,
+    check_sources_and_topics,
+    counted,
+    path_arg,
+    prepare_database,
+    print_table,
+)
 
 EXAMPLE = """example:
   veille run                                  # poll due sources, ingest, print a summary
@@ -140,9 +147,10 @@ def report(rows: Any, code: int, verdict: str | None, started: float) -> int:
     poll_errors = sum(1 for r in polled if r["poll"] == "error")
     bad = [r["error"].removeprefix("skipped: ") for r in rows if r["poll"] == BAD_ENTRY]
     print(
-        f"\n{len(polled)} sources polled ({poll_errors} with errors), {totals['new_urls']} new URLs, "
-        f"{totals['stored']} stored, {totals['duplicates']} duplicates, {totals['relevant']} relevant, "
-        f"{totals['failed']} pages failed, in {time.monotonic() - started:.1f}s"
+        f"\n{counted(len(polled), 'source')} polled ({poll_errors} with errors),"
+        f" {counted(totals['new_urls'], 'new URL')}, {totals['stored']} stored,"
+        f" {counted(totals['duplicates'], 'duplicate')}, {totals['relevant']} relevant,"
+        f" {counted(totals['failed'], 'page')} failed, in {time.monotonic() - started:.1f}s"
     )
     if bad:
         many = f"{len(bad)} bad entries" if len(bad) > 1 else "a bad entry"

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from flows.commands.common import path_arg, replaced_when_complete, same_file
+from flows.commands.common import counted, path_arg, replaced_when_complete, same_file
 
 EXAMPLE = """input: one JSON object per line with "text" and optional "title", "description",
 "published_at" (ISO date, month or year: relevance weighs the topic's active period; one that
@@ -101,7 +101,10 @@ def handle(args: argparse.Namespace) -> int:
         if from_file:
             source.close()
     how = f"{lifted} relevant by their context" if context else "each line alone"
-    print(f"scored {scored} lines, {errors} errors, {how} (topic {topic.version})", file=sys.stderr)
+    print(
+        f"scored {counted(scored, 'line')}, {counted(errors, 'error')}, {how} (topic {topic.version})",
+        file=sys.stderr,
+    )
     return 1 if errors and not scored else 0
 
 

@@ -9,7 +9,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flows.commands.common import path_arg, prepare_database, print_table, replaced_when_complete, text_arg
+from flows.commands.common import (
+    counted,
+    path_arg,
+    prepare_database,
+    print_table,
+    replaced_when_complete,
+    text_arg,
+)
 
 if TYPE_CHECKING:
     from monitors.archive.models import SourceProblem
@@ -134,7 +141,9 @@ def handle_list(args: argparse.Namespace) -> int:
         counts: dict[str, int] = {}
         for r in rows:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
-        print(f"\n{len(rows)} sources: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+        print(
+            f"\n{counted(len(rows), 'source')}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        )
     _print_problems(recorded, read)
     return 0
 
@@ -232,7 +241,7 @@ def handle_check(args: argparse.Namespace) -> int:
     blocked = sum(r["status"] == "blocked" for r in rows)
     rescued = sum(r["status"] != "ok" and r["fallback"].startswith("ok") for r in rows)
     summary = (
-        f"\n{len(rows)} sources probed, {len(rows) - failed} ok, {failed} failed "
+        f"\n{counted(len(rows), 'source')} probed, {len(rows) - failed} ok, {failed} failed "
         f"({blocked} blocked, {rescued} answered at their fallback)\n"
     )
     print(table.getvalue() + summary, end="")

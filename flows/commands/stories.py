@@ -7,7 +7,14 @@ import sys
 from datetime import datetime, time
 from typing import Any
 
-from flows.commands.common import date_arg, prepare_database, row_count, terminal_line, terminal_safe
+from flows.commands.common import (
+    counted,
+    date_arg,
+    prepare_database,
+    row_count,
+    terminal_line,
+    terminal_safe,
+)
 
 EXAMPLE = """example:
   veille stories                              # widest stories first
@@ -92,8 +99,9 @@ def handle(args: argparse.Namespace) -> int:
         # obeyed by the terminal (an ESC sequence in a title)
         print(
             f"#{s['id']} {terminal_line(s['title'] or '(untitled)')}\n"
-            f"   {span}; {s['articles']} articles, {s['outlets']} outlets"
-            f" ({s['media']} media, {s['parties']} parties); language {terminal_safe(s['language'] or '?')}\n"
+            f"   {span}; {counted(s['articles'], 'article')}, {counted(s['outlets'], 'outlet')}"
+            f" ({s['media']} media, {counted(s['parties'], 'party')});"
+            f" language {terminal_safe(s['language'] or '?')}\n"
             f"   first: {terminal_line(str(s['first_publisher']))} ({published:%Y-%m-%d %H:%M})"
             f"; outlets: {terminal_line(', '.join(s['outlet_names'] or []))}"
         )

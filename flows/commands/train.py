@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flows.commands.common import above_zero, add_topic_option, path_arg, replaced_when_complete
+from flows.commands.common import above_zero, add_topic_option, counted, path_arg, replaced_when_complete
 
 EXAMPLE = """Fits a logistic regression over hashed words and character n-grams (plus the rules'
 evidence) on labelled JSON lines, prints story-grouped cross-validated precision/recall of
@@ -83,7 +83,9 @@ def handle(args: argparse.Namespace) -> int:
         print_table(rows, out=sys.stdout)
         with open(path, "wb") as out:
             model.save(out)  # a file object: numpy would add .npz to a name without it
-    print(f"wrote {output} ({output.stat().st_size} bytes, {model.meta['n_items']} items)")
+    print(
+        f"wrote {output} ({counted(output.stat().st_size, 'byte')}, {counted(model.meta['n_items'], 'item')})"
+    )
     return 0
 
 
