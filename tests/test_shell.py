@@ -135,6 +135,30 @@ def test_export_jsonl_with_filters(archive: sa.Engine) -> None:
     assert [json.loads(line)["source"] for line in out.splitlines()] == ["Le Monde"]
 
 
+def test_export_to_dash_is_stdout(
+    archive: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-o -` writes to stdout, as a missing --output does (it wrote a file named "-"); Parquet
+    still needs a file (exit 2, nothing written)."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("export", "-o", "-", "--no-progress")
+    assert code == 0, err
+    assert len(out.splitlines()) == scalar(archive, "SELECT count(*) FROM articles")
+    assert json.loads(out.splitlines()[0])["id"]
+    code, out, err = run("export", "--format", "csv", "--output", "-", "--no-progress")
+    assert code == 0, err
+    assert out.startswith("id,") and len(list(csv.DictReader(io.StringIO(out)))) == scalar(
+        archive, "SELECT count(*) FROM articles"
+    )
+    code, out, err = run("export", "--format", "parquet", "-o", "-")
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == "veille: error: --format parquet needs --output FILE (not -: Parquet is not written to stdout)\n"
+    )
+    assert list(tmp_path.iterdir()) == []  # no file named "-"
+
+
 def test_export_csv_with_progress(archive: sa.Engine, tmp_path: Path) -> None:
     target = tmp_path / "articles.csv"
     code, _, err = run("export", "--format", "csv", "--output", str(target))

@@ -18,6 +18,7 @@ from flows.commands.common import (
 
 EXAMPLE = """example:
   veille export --format jsonl --output archive.jsonl
+  veille export --relevant -o - | jq .url    # -: stdout, as without --output
   veille export --relevant --since 2025-02-01 | jq .title
   veille export --topic eu_ai_act --relevant | jq '[.title, .relevance_why]'
   veille export --format csv --owner party --output partis.csv
@@ -45,7 +46,8 @@ def register(sub: Any) -> None:
         "-o",
         metavar="FILE",
         type=path_arg,
-        help="write here, not stdout (needed for parquet); FILE is replaced only once the export is complete",
+        help="write here, not stdout (needed for parquet); FILE is replaced only once the export is"
+        " complete; - is stdout (a file named -: ./-)",
     )
     p.add_argument(
         "--relevant",
@@ -71,8 +73,10 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.format == "parquet" and not args.output:
-        print("veille: error: --format parquet needs --output FILE", file=sys.stderr)
+    to_stdout = args.output is None or args.output == "-"  # "-": stdout, as most commands read it
+    if args.format == "parquet" and to_stdout:
+        dash = " (not -: Parquet is not written to stdout)" if args.output == "-" else ""
+        print(f"veille: error: --format parquet needs --output FILE{dash}", file=sys.stderr)
         return 2
     prepare_database(args)  # --since read on the database's clock when VEILLE_LOCAL_TIMEZONE is unset
     if unknown_topic("export", args.topic) or unknown_source(args.source):
@@ -88,7 +92,7 @@ def handle(args: argparse.Namespace) -> int:
         "owner": args.owner,
         "topic": args.topic,
     }
-    left = f"{args.output} is left as it was" if args.output else "the output stops there, incomplete"
+    left = "the output stops there, incomplete" if to_stdout else f"{args.output} is left as it was"
     with (
         lost_database_reported(
             "the export",
@@ -104,7 +108,7 @@ def handle(args: argparse.Namespace) -> int:
         if not args.no_progress:
             rows = track(rows, total, f"exporting {args.format}")
         write = export.write_csv if args.format == "csv" else export.write_jsonl
-        if args.output is None:
+        if to_stdout:
             count = write(rows, sys.stdout)
         else:
             with replaced_when_complete(args.output) as path:
