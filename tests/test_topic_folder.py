@@ -390,10 +390,39 @@ def test_an_unknown_topic_is_an_error_in_every_command_that_takes_one(
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             assert main([*argv, "--topic", "eu_ai_ac"]) == 2, argv
         assert out.getvalue() == ""
-        assert (
-            f"veille {argv[0]}: no topic named 'eu_ai_ac' (topics in the folder: ai_summit, eu_ai_act)"
-            in (err.getvalue())
+        # as stories, rescore and eval say it (a path is taken too)
+        assert err.getvalue() == (
+            f"veille {argv[0]}: no topic named 'eu_ai_ac' (topics in the folder {TOPICS}: ai_summit,"
+            " eu_ai_act; or give a topic file's path)\n"
         )
+
+
+def test_a_topic_files_path_is_that_topic_in_every_command_that_takes_one(
+    clean_db: sa.Engine, archive: dict[str, int], tmp_path: Path
+) -> None:
+    """`--topic monitors/topics/eu_ai_act.toml`, as stories, rescore and eval take it: the
+    topic its file names (article_topics rows are keyed by name), a copy outside the folder
+    too. Before: search, export, feed and stats said "no topic named '.../eu_ai_act.toml'"."""
+    _cli(["rescore", "--all"])
+    copy = tmp_path / "act.toml"
+    shutil.copy(TOPICS / "eu_ai_act.toml", copy)
+    for argv in (
+        ["search", "IA", "--json"],
+        ["export", "--relevant", "--no-progress"],
+        ["feed"],
+        ["stats", "--json"],
+        ["stories"],
+    ):
+        by_name = _cli([*argv, "--topic", "eu_ai_act"])
+        assert "AI Act" in by_name or argv[0] in {"stats", "stories"}, argv
+        for path in (TOPICS / "eu_ai_act.toml", copy):
+            assert _cli([*argv, "--topic", str(path)]) == by_name, (argv, path)
+    assert _cli(["stats", "--topic", str(copy)]).startswith("Topic eu_ai_act\n")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(["search", "IA", "--topic", str(tmp_path / "missing.toml")]) == 2
+    missing = f"veille search: {tmp_path / 'missing.toml'}: No such file or directory\n"
+    assert (out.getvalue(), err.getvalue()) == ("", missing)
 
 
 def test_each_topics_feed_has_an_id_of_its_own(clean_db: sa.Engine, archive: dict[str, int]) -> None:

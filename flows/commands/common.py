@@ -8,6 +8,7 @@ import errno
 import math
 import os
 import re
+import shlex
 import stat
 import sys
 import tempfile
@@ -281,34 +282,42 @@ def print_table(rows: list[dict[str, Any]], out: TextIO | None = None, width: in
         print("  ".join(r[c].ljust(widths[c]) for c in cols).rstrip(), file=out)
 
 
-def unknown_topic(command: str, topic: str | None) -> bool:
-    """True (after saying so on stderr) when ``--topic NAME`` names no topic: neither one the
-    archive holds scores of (a removed topic keeps its history) nor a file of the topic folder.
-    A typo would otherwise print an empty result that looks like "nothing relevant"; a topic of
-    the folder not scored yet gets a note to run `veille rescore`."""
+def resolve_topic(command: str, args: argparse.Namespace) -> bool:
+    """``--topic`` of search, export, feed, stats and stories made the topic's name; False
+    (after saying why on stderr) when it names no topic. A name the archive holds scores of
+    stays (a removed topic keeps its history); else a topic of the folder by name or a topic
+    file's path, resolved as eval, rescore and score do (:func:`~monitors.judge.topic_set.topic_file`),
+    is taken by the name its file declares: ``article_topics`` rows are keyed by name. A typo
+    would otherwise print an empty result that looks like "nothing relevant"; a topic not
+    scored yet gets a note to run `veille rescore`."""
+    topic = args.topic
     if topic is None:
-        return False
+        return True
     from sqlalchemy import text
 
+    from flows.cli import _cause_first
     from monitors.archive.db import session_scope
     from monitors.archive.reads import scored_topics
-    from monitors.judge.topic_set import topic_files
+    from monitors.judge.topic_schema import TopicError, parse_topic_file
+    from monitors.judge.topic_set import topic_file
 
     with session_scope() as session:
-        if topic in scored_topics(session):
-            return False
+        scored = scored_topics(session)
         empty = not session.scalar(text("SELECT EXISTS (SELECT 1 FROM articles)"))
-    folder = list(topic_files())  # names only: the files are read, not compiled
-    if topic not in folder:
-        print(
-            f"veille {command}: no topic named {topic!r} (topics in the folder: {', '.join(folder)})",
-            file=sys.stderr,
-        )
+    if topic in scored:
+        return True
+    try:  # the file read and checked, not compiled
+        args.topic = str(parse_topic_file(topic_file(topic))[0]["name"])
+    except (TopicError, OSError) as exc:  # the cause alone: "no topic named 'x' (topics in ...)"
+        print(f"veille {command}: {_cause_first(exc)}", file=sys.stderr)
+        return False
+    if args.topic in scored:
         return True
     # an empty archive has nothing to rescore: `veille rescore` would change nothing
-    then = "the archive has no article yet (`veille run` stores some)" if empty else "run: veille rescore"
-    print(f"note: topic {topic} has no scores yet; {then}", file=sys.stderr)
-    return False
+    rescore = "veille rescore" if args.topic == topic else f"veille rescore --topic {shlex.quote(topic)}"
+    then = "the archive has no article yet (`veille run` stores some)" if empty else f"run: {rescore}"
+    print(f"note: topic {args.topic} has no scores yet; {then}", file=sys.stderr)
+    return True
 
 
 #: temporary files of the outputs being written, removed when a signal ends the command

@@ -12,8 +12,8 @@ from flows.commands.common import (
     path_arg,
     prepare_database,
     replaced_when_complete,
+    resolve_topic,
     text_arg,
-    unknown_topic,
 )
 
 EXAMPLE = """example:
@@ -65,8 +65,9 @@ def register(sub: Any) -> None:
     p.add_argument("--owner", choices=["media", "party"], help="only media or only parties")
     p.add_argument(
         "--topic",
-        metavar="NAME",
-        help="only articles scored against this topic (with --relevant: relevant to it)",
+        metavar="T",
+        help="only articles scored against topic T, a topic's name or its TOML file (with --relevant:"
+        " relevant to it)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(handler=handle)
@@ -79,7 +80,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"veille: error: --format parquet needs --output FILE{dash}", file=sys.stderr)
         return 2
     prepare_database(args)  # --since read on the database's clock when VEILLE_LOCAL_TIMEZONE is unset
-    if unknown_topic("export", args.topic) or unknown_source(args.source):
+    if not resolve_topic("export", args) or unknown_source(args.source):
         return 2
     from flows.commands.progress import track
     from monitors.archive import export

@@ -15,9 +15,9 @@ from flows.commands.common import (
     path_arg,
     prepare_database,
     replaced_when_complete,
+    resolve_topic,
     row_count,
     text_arg,
-    unknown_topic,
 )
 from monitors.errors import describe
 
@@ -59,7 +59,11 @@ def register(sub: Any) -> None:
         default="veille: articles pertinents",
         help='feed title (default: "veille: articles pertinents")',
     )
-    p.add_argument("--topic", metavar="NAME", help="articles relevant to this topic (default: the summit's)")
+    p.add_argument(
+        "--topic",
+        metavar="T",
+        help="articles relevant to topic T, a topic's name or its TOML file (default: the summit's)",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -156,7 +160,7 @@ def handle(args: argparse.Namespace) -> int:
         )
         return 2
     prepare_database()
-    if unknown_topic("feed", args.topic):
+    if not resolve_topic("feed", args):
         return 2
     if args.serve is not None:
         host = args.host or "127.0.0.1"

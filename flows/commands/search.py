@@ -11,11 +11,11 @@ from flows.commands.common import (
     INTEGER_MAX,
     LINE_WIDTH,
     prepare_database,
+    resolve_topic,
     row_count,
     terminal_line,
     terminal_safe,
     text_arg,
-    unknown_topic,
 )
 from monitors.archive.web_query import MAX_QUERY_WORDS, QueryError, web_query
 from monitors.dates import article_day
@@ -106,14 +106,18 @@ def register(sub: Any) -> None:
         "--limit", "-n", type=row_count(INTEGER_MAX), default=20, metavar="N", help="at most N results (20)"
     )
     p.add_argument("--relevant", action="store_true", help="only articles relevant to the AI Action Summit")
-    p.add_argument("--topic", metavar="NAME", help="only articles relevant to this topic (article_topics)")
+    p.add_argument(
+        "--topic",
+        metavar="T",
+        help="only articles relevant to topic T (article_topics): a topic's name or its TOML file",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per result")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     prepare_database()
-    if unknown_topic("search", args.topic):
+    if not resolve_topic("search", args):
         return 2
     from rich.console import Console
     from rich.style import Style

@@ -7,7 +7,7 @@ import sys
 from datetime import date, datetime
 from typing import Any
 
-from flows.commands.common import prepare_database, print_table, unknown_topic
+from flows.commands.common import prepare_database, print_table, resolve_topic
 
 EXAMPLE = """example:
   veille stats            # tables: totals, by owner, by family, by language, queue, source health, by topic
@@ -39,8 +39,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--topic",
-        metavar="NAME",
-        help="statistics of one topic (its article_topics rows; a removed topic's history too)",
+        metavar="T",
+        help="statistics of one topic, by name or TOML file (its article_topics rows; a removed"
+        " topic's history too)",
     )
     p.set_defaults(handler=handle)
 
@@ -79,7 +80,7 @@ def handle(args: argparse.Namespace) -> int:
     from monitors.archive.db import session_scope
     from monitors.archive.reads import stats
 
-    if unknown_topic("stats", args.topic):
+    if not resolve_topic("stats", args):
         return 2
     with session_scope() as session:
         sections = stats(session, args.topic)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import datetime, time
 from typing import Any
 
@@ -11,6 +10,7 @@ from flows.commands.common import (
     counted,
     date_arg,
     prepare_database,
+    resolve_topic,
     row_count,
     terminal_line,
     terminal_safe,
@@ -53,25 +53,11 @@ def _shown(when: datetime) -> str:
     return when.date().isoformat() if when.timetz().replace(tzinfo=None) == time() else when.isoformat()
 
 
-def _topic_name(name: str) -> str | None:
-    """The name of topic ``name`` (a name in the topic folder, or a TOML file); None, after
-    saying why on stderr, when there is no such topic (exit 2, as search, export and feed)."""
-    from flows.cli import _cause_first
-    from monitors.judge.topic_schema import TopicError
-    from monitors.judge.topic_set import find_topic
-
-    try:
-        return find_topic(name).name
-    except (TopicError, OSError) as exc:  # the cause alone, as score and rescore say it
-        print(f"veille stories: {_cause_first(exc)}", file=sys.stderr)
-        return None
-
-
 def handle(args: argparse.Namespace) -> int:
-    topic = _topic_name(args.topic) if args.topic is not None else None
-    if args.topic is not None and topic is None:
-        return 2
     prepare_database(args)  # --since read on the database's clock when VEILLE_LOCAL_TIMEZONE is unset
+    if not resolve_topic("stories", args):
+        return 2
+    topic: str | None = args.topic
     since: datetime | None = args.since
     from monitors.archive.db import session_scope
     from monitors.archive.story_report import list_stories
