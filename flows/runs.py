@@ -68,8 +68,15 @@ def _mark_interrupted(signal_name: str) -> None:
 
 def mark_interrupted(runs: list[str], signal_name: str, subflows: bool = False) -> None:
     """``runs`` (flow run ids, with their subflows still running when ``subflows``) end
-    Crashed, named Interrupted, with the signal in their message; at most 3 s spent on it.
-    Forced, so the deployment's concurrency slot is released too."""
+    Crashed, named Interrupted, with the signal in their message (:func:`end_interrupted`)."""
+    message = f"Interrupted by {signal_name}: what was not stored is left for the next run."
+    end_interrupted(runs, message, subflows)
+
+
+def end_interrupted(runs: list[str], message: str, subflows: bool = False) -> None:
+    """``runs`` (flow run ids, with their subflows still running when ``subflows``) end
+    Crashed, named Interrupted, with ``message`` (what interrupted them); at most 3 s spent on
+    it, on a thread of its own. Forced, so the deployment's concurrency slot is released too."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
@@ -79,8 +86,6 @@ def mark_interrupted(runs: list[str], signal_name: str, subflows: bool = False) 
     )
     from prefect.client.schemas.objects import StateType
     from prefect.states import Crashed
-
-    message = f"Interrupted by {signal_name}: what was not stored is left for the next run."
 
     def mark() -> None:
         with get_client(sync_client=True) as client:

@@ -67,6 +67,8 @@ class Claim:
     id: Any
     #: the message to stop with when another veille serve took the claim meanwhile
     lost: str | None = None
+    #: who took it then: "another veille serve, of the database ... (its holder)"
+    taken_by: str | None = None
     _stop: Any = field(default=None, repr=False)
     _released: bool = field(default=False, repr=False)
 
@@ -117,9 +119,9 @@ class Claim:
                 held = client.read_variable_by_name(self.name)
         holder = held.value if held is not None and isinstance(held.value, dict) else {}
         other = str(holder.get("database", "?")).removeprefix(DATABASE_TAG)
+        self.taken_by = f"another veille serve, of the database {other} ({holder.get('holder', '?')})"
         self.lost = (
-            f"veille serve: error: another veille serve, of the database {other}"
-            f" ({holder.get('holder', '?')}), took over {self.value['deployments']} while this one's"
+            f"veille serve: error: {self.taken_by}, took over {self.value['deployments']} while this one's"
             " claim on them was not renewed: both would run the same deployments, so this one"
             " stops; give each veille serve of this server a name of its own with VEILLE_INSTANCE"
         )

@@ -392,6 +392,27 @@ def seed_site(site: LocalSite, feed_path: str = "/feed.xml") -> list[Page]:
     return pages
 
 
+def seed_hanging_site(site: LocalSite, seconds: float) -> tuple[list[Page], threading.Event, threading.Event]:
+    """:func:`seed_site`, its pages answering only once released (or after ``seconds``): the
+    pages, an event set as one is asked for (a run's workers are inside their requests), and
+    the event that releases them."""
+    asked = threading.Event()
+    release = threading.Event()
+
+    def slow(body: bytes) -> Any:
+        def handler(request: Request) -> tuple[int, dict[str, str], bytes]:
+            asked.set()
+            release.wait(seconds)
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, body
+
+        return handler
+
+    pages = seed_site(site)
+    for page in pages:
+        site.add(page.spec.slug, b"", handler=slow(page.html.encode("utf-8")))
+    return pages, asked, release
+
+
 def write_sources(path: Path, sources: list[dict[str, str]]) -> Path:
     lines = []
     for s in sources:

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.prefect_api import ask
-from tests.site import LocalSite, Request, seed_site
+from tests.site import LocalSite, seed_hanging_site
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
     ROOT,
     _command,
@@ -101,20 +101,7 @@ def _stop(proc: subprocess.Popen[str], err: Lines, sig: signal.Signals) -> float
 def test_serve_runs_its_cycle_and_stops_cleanly_on_sigterm_and_sigint(
     site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path
 ) -> None:
-    asked = threading.Event()
-    release = threading.Event()
-
-    def slow(body: bytes) -> Any:
-        def handler(request: Request) -> tuple[int, dict[str, str], bytes]:
-            asked.set()
-            release.wait(120)
-            return 200, {"Content-Type": "text/html; charset=utf-8"}, body
-
-        return handler
-
-    pages = seed_site(site)
-    for page in pages:
-        site.add(page.spec.slug, b"", handler=slow(page.html.encode("utf-8")))
+    pages, asked, release = seed_hanging_site(site, 120)
     mark = uuid.uuid4().hex
     env = _env(mark, _data_dir(), database_url)
     env.update(VEILLE_TIMEOUT="200", VEILLE_FETCH_DEADLINE="300")

@@ -11,7 +11,9 @@ PAUSE_SECONDS, all three left active; a deployment paused at the first round who
 was refused was named on stderr as still active, paused as it was; a run due in the answer to
 a poll in flight when the signal came, or when another veille serve took the claim over, was
 started after the stop had killed the served runs, and ran on after veille serve said it
-stopped (seen: to Completed).
+stopped (seen: to Completed); the runs it had started, killed as another veille serve took its
+claim over, were left Running on the server, holding their deployment's one slot, so the other
+one's runs of that deployment were cancelled.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import signal
 import time
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -27,7 +30,7 @@ import sqlalchemy as sa
 
 from tests.prefect_api import ask
 from tests.prefect_proxy import Match, PrefectProxy, is_pause, is_poll, pause_of, registration_of
-from tests.site import LocalSite
+from tests.site import LocalSite, seed_hanging_site
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
     _remove_data_dirs,
     _wait_gone,
@@ -257,3 +260,59 @@ def test_a_serve_whose_claim_was_taken_starts_no_run_after_it_stops(user: User) 
     assert (started, proposed, state) == ([], [], ("SCHEDULED", "Scheduled")), text[-3000:]
     # its claim renewed every 10 s, its deletion held 8 s at most: no wait for the runner held
     assert took < 45, took
+
+
+def _take_claim(api_url: str, claim: dict[str, Any]) -> None:
+    """Another veille serve's claim in place of ``claim`` (no runner of its own), as one that
+    took it over while this one's was not renewed."""
+    ask(api_url, f"/variables/{claim['id']}", method="DELETE")
+    other = {"database": "database:elsewhere:5432/other", "holder": "veille serve on elsewhere"}
+    ask(api_url, "/variables/", {"name": claim["name"], "value": other, "tags": ["veille-serve"]})
+
+
+def test_the_runs_of_a_serve_whose_claim_was_taken_end_interrupted_their_slot_free(
+    site: LocalSite, user: User
+) -> None:
+    """A run of poll-and-ingest in progress (its workers wait on the site's pages) when another
+    veille serve takes this one's claim over: veille serve stops (exit 3), the run's process
+    killed, and the run and its subflow end Crashed, named Interrupted, their message saying
+    why; the deployment's concurrency slot is free, for the other one's next run. Before, they
+    were killed but left Running on the server, the slot held: the runs the other veille
+    serve started of that deployment were cancelled (CANCEL_NEW)."""
+    api_url, sources, mark, env = user
+    _, asked, release = seed_hanging_site(site, 120)
+    env = {**env, "PREFECT_RUNNER_POLL_FREQUENCY": "2", "VEILLE_TIMEOUT": "200"}
+    env["VEILLE_FETCH_DEADLINE"] = "300"
+    proc, err = _serving(sources, env, api_url)
+    try:
+        [claim] = _claims(api_url)
+        cycle = _deployments(api_url)["poll-and-ingest"]
+        run_id = ask(api_url, f"/deployments/{cycle['id']}/create_flow_run", {})["id"]
+        assert asked.wait(120), "the run fetched no page: " + err.text()[-3000:]
+        _take_claim(api_url, claim)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        release.set()
+    text = err.text()
+    assert code == 3, text[-3000:]
+    assert "took over veille-run/poll-and-ingest" in text.splitlines()[-1], text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    assert _wait_gone(mark, 10) == []
+    runs = ask(api_url, "/flow_runs/filter", {})
+    ended = {
+        r["id"]: (r["state_type"], r["state_name"], r["state"]["message"])
+        for r in runs
+        # the run and its subflows but veille-poll, done before the pages were asked for
+        if r["id"] == run_id or (r["parent_task_run_id"] and r["state_type"] != "COMPLETED")
+    }
+    why = (
+        "Interrupted: veille serve stopped, its claim taken over by another veille serve, of the"
+        " database elsewhere:5432/other (veille serve on elsewhere): what was not stored is left"
+        " for the next run."
+    )
+    assert ended[run_id] == ("CRASHED", "Interrupted", why), ended
+    assert len(ended) >= 2 and set(ended.values()) == {("CRASHED", "Interrupted", why)}, ended
+    limit = _deployments(api_url)["poll-and-ingest"]["global_concurrency_limit"]
+    assert (limit["limit"], limit["active_slots"]) == (1, 0), limit

@@ -219,7 +219,12 @@ def _serve_in_a_thread(deployments: list[Any], watch: Any, claim: Claim | None =
             _stop_serving(stop)
             return EXIT_SERVER_GONE
         if claim is not None and claim.lost is not None:
-            _stop_serving(claim.lost)
+            # the server answers: the runs killed are marked, their deployment's slot freed
+            _stop_serving(
+                claim.lost,
+                interrupted=f"Interrupted: veille serve stopped, its claim taken over by {claim.taken_by}:"
+                " what was not stored is left for the next run.",
+            )
             return 3
         if runner is None and not watch.down:
             runner = start()
@@ -230,7 +235,7 @@ def _serve_in_a_thread(deployments: list[Any], watch: Any, claim: Claim | None =
 RECHECKS = 3
 
 
-def _stop_serving(line: str) -> None:
+def _stop_serving(line: str, interrupted: str | None = None) -> None:
     """Stop serving, ``line`` said on stderr: the Prefect server went away for good, or another
     veille serve took the claim over (the server answers, the other one serves the same
     deployments). The runners are held first (:func:`flows.serve_stop.hold_runners`): none
@@ -239,14 +244,26 @@ def _stop_serving(line: str) -> None:
     and a run was started after the kill); a runner held does not end either, so it pauses
     nothing (Prefect's runner pauses its deployments as it ends, the other veille serve's
     now). Its thread is a daemon, as are the AnyIO worker threads its loop started: veille
-    serve exits without them. The runs started before are killed (their end is not recorded),
-    the server veille serve started is stopped; Prefect's threads, which meet the end of the
-    server, log nothing more."""
+    serve exits without them. The runs started before are killed; with ``interrupted`` (the
+    claim taken over: the server answers) they end Crashed, named Interrupted, with that
+    message (:func:`flows.runs.end_interrupted`, 3 s at most), which frees their deployment's
+    concurrency slot: left Running, they held it, and the runs of the veille serve that holds
+    the claim now were cancelled (CANCEL_NEW). Without (the server gone for good, not answering
+    for VEILLE_PREFECT_WAIT seconds) none is marked, nor tried: nothing would take it, and the
+    exit is not delayed; they stay Running there (the next veille serve deletes only stale
+    Scheduled runs, :mod:`flows.stale_runs`), their slot freed when the deployment's
+    concurrency lease, which the killed run renewed, ends (300 s), on a server that kept its
+    leases. The server veille serve started is stopped; Prefect's threads, which meet the end
+    of the server, log nothing more."""
     import logging
+
+    from flows.runs import end_interrupted
 
     hold_runners()
     print(line, file=sys.stderr, flush=True)
-    kill_served_runs()
+    runs = kill_served_runs()
+    if runs and interrupted is not None:
+        end_interrupted(runs, interrupted, subflows=True)
     logging.disable(logging.CRITICAL)
     for server in OWN_SERVER:
         server.stop()
