@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.exc import DBAPIError
 
+from flows.commands.common import counted
 from flows.outcome import RunOutcome, bad_entries_problem
 from flows.polling import skipped_entries
 from flows.retries import _cause
@@ -511,7 +512,7 @@ def judge_backfill(
     failed (every job stopped on an error)."""
     errors = [r for r in rows if r["state"] == "error"]
     summary = (
-        f"{len(rows)} jobs, {sum(r['captures'] for r in rows)} captures found,"
+        f"{counted(len(rows), 'job')}, {counted(sum(r['captures'] for r in rows), 'capture')} found,"
         f" {sum(r['stored'] for r in rows)} stored, {sum(r['pending'] for r in rows)} waiting"
     )
     problems = [bad_entries_problem([str(b) for b in bad])] if bad else []
@@ -519,7 +520,8 @@ def judge_backfill(
     if not errors:
         return RunOutcome("partial" if problems else "ok", summary, problems, empty=not rows)
     problems.append(
-        f"{len(errors)} jobs stopped on an archive error ({errors[0]['error']}); run again to resume"
+        f"{counted(len(errors), 'job')} stopped on an archive error ({errors[0]['error']});"
+        " run again to resume"
     )
     return RunOutcome("failed" if len(errors) == len(rows) else "partial", summary, problems)
 

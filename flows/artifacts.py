@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from flows.commands.common import terminal_line
+from flows.commands.common import counted, terminal_line
 from monitors.archive.db import session_scope
 from monitors.archive.polls import BAD_ENTRY
 from monitors.dates import article_day
@@ -92,8 +92,8 @@ def run_report(
         lines += [f"**{markdown_text(outcome.message, 1000)}**", ""]
     sources = sum(r.get("poll") != BAD_ENTRY for r in rows)
     lines += [
-        f"{sources} sources polled or ingested: {totals['new_urls']} new URLs, "
-        f"{totals['stored']} articles stored, {totals['duplicates']} duplicates, "
+        f"{counted(sources, 'source')} polled or ingested: {counted(totals['new_urls'], 'new URL')}, "
+        f"{counted(totals['stored'], 'article')} stored, {counted(totals['duplicates'], 'duplicate')}, "
         f"{totals['relevant']} relevant, {totals['failed']} failed, {totals['retry']} to retry.",
         "",
     ]

@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.artifacts import REPORT_ERRORS, artifact_key, markdown_text
+from flows.commands.common import counted
 from flows.outcome import RunOutcome
 from flows.retries import _cause, transient_task
 from flows.runs import raised_in_flow
@@ -86,7 +87,7 @@ def rescore_when_topic_changed(topic: Topic, topics: list[Topic] | None = None) 
         report.candidates,
         report.rescored,
         report.changed_side,
-        f"{report.rescored} articles rescored, {report.became_relevant} became relevant, "
+        f"{counted(report.rescored, 'article')} rescored, {report.became_relevant} became relevant, "
         f"{report.became_not_relevant} became not relevant",
         per_topic,
     )
@@ -160,7 +161,7 @@ def maintenance_report(
             "## Topics (article_topics)",
             "",
             ", ".join(
-                f"{name}: {n} articles scored" if n else f"{name}: up to date"
+                f"{name}: {counted(n, 'article')} scored" if n else f"{name}: up to date"
                 for name, n in sorted(rescore.topics.items())
             ),
         ]
@@ -243,8 +244,10 @@ def _maintain() -> dict[str, Any]:
         "problems": problems,
     }
     summary = (
-        f"{len(health)} sources ({len(unhealthy)} not ok)" if health is not None else "source health not read"
-    ) + f", {outcome.rescored} articles rescored"
+        f"{counted(len(health), 'source')} ({len(unhealthy)} not ok)"
+        if health is not None
+        else "source health not read"
+    ) + f", {counted(outcome.rescored, 'article')} rescored"
     done = (health is not None) + scored.is_completed()
     status = "ok" if not problems else "partial" if done else "failed"
     return RunOutcome(status, summary, problems).state(result)  # type: ignore[return-value]  # a state: its data is the result

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
+from flows.commands.common import counted
 from monitors.errors import describe
 
 if TYPE_CHECKING:  # Prefect is imported only by the flows (a direct run does without it)
@@ -113,9 +114,10 @@ def judge_run(
         for k in ("new_urls", "stored", "duplicates", "relevant", "failed", "retry")
     }
     summary = (
-        f"{len(polled)} sources polled ({len(errors)} with errors), {totals['new_urls']} new URLs, "
-        f"{totals['stored']} stored, {totals['duplicates']} duplicates, {totals['relevant']} relevant, "
-        f"{totals['failed']} pages failed"
+        f"{counted(len(polled), 'source')} polled ({len(errors)} with errors),"
+        f" {counted(totals['new_urls'], 'new URL')}, {totals['stored']} stored,"
+        f" {counted(totals['duplicates'], 'duplicate')}, {totals['relevant']} relevant,"
+        f" {counted(totals['failed'], 'page')} failed"
     ) + (f", {totals['retry']} to retry" if totals["retry"] else "")
     problems = []
     if hint := offline_hint(unreached):
@@ -123,11 +125,11 @@ def judge_run(
     if bad:  # the first one's file:line and reason; each one's is in its row
         problems.append(bad_entries_problem([r["error"].removeprefix("skipped: ") for r in bad]))
     if errors:
-        problems.append(f"{len(errors)} of {len(polled)} sources in error")
+        problems.append(f"{len(errors)} of {counted(len(polled), 'source')} in error")
     if totals["failed"]:
-        problems.append(f"{totals['failed']} pages failed")
+        problems.append(f"{counted(totals['failed'], 'page')} failed")
     if totals["retry"]:  # not settled: a timeout or a 5xx, tried again by a later run
-        problems.append(f"{totals['retry']} pages to retry")
+        problems.append(f"{counted(totals['retry'], 'page')} to retry")
     problems += _interrupted(interruptions, gave_up)
     polled_ok = any(r["poll"] not in {"error", "not due"} for r in polled)
     done = totals["stored"] + totals["duplicates"] > 0 or polled_ok
@@ -258,15 +260,15 @@ def judge_ingest(
     stored = counts.get("stored", 0) + counts.get("revised", 0)
     failed = counts.get("failed", 0) + counts.get("skipped", 0)
     summary = (
-        f"{len(statuses)} pages: {stored} stored, "
-        f"{counts.get('duplicate', 0) + counts.get('unchanged', 0)} duplicates, "
+        f"{counted(len(statuses), 'page')}: {stored} stored, "
+        f"{counted(counts.get('duplicate', 0) + counts.get('unchanged', 0), 'duplicate')}, "
         f"{failed} failed, {counts.get('retry', 0)} to retry"
     )
     problems = [hint] if (hint := offline_hint(unreached)) else []  # the cause first
     if failed:
-        problems.append(f"{failed} pages failed")
+        problems.append(f"{counted(failed, 'page')} failed")
     if counts.get("retry"):  # not settled: a timeout or a 5xx, tried again by a later run
-        problems.append(f"{counts['retry']} pages to retry")
+        problems.append(f"{counted(counts['retry'], 'page')} to retry")
     problems += _interrupted(interruptions, gave_up)
     if not problems:
         # a drain polls nothing: it says so of the queue alone
@@ -288,4 +290,4 @@ def _interrupted(interruptions: list[str], gave_up: bool) -> list[str]:
     first = interruptions[0]
     if gave_up:
         return [f"incomplete: {first}; the pages left are for the next run"]
-    return [f"interrupted {len(interruptions)} times, recovered ({first})"]
+    return [f"interrupted {counted(len(interruptions), 'time')}, recovered ({first})"]

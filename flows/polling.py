@@ -6,6 +6,7 @@ made rows of the run's report; and whether a cycle would find anything to do
 
 from __future__ import annotations
 
+from flows.commands.common import counted
 from flows.retries import _cause
 from flows.runtime import Submit, run_logger, runtime
 from monitors.archive.db import session_scope
@@ -47,7 +48,8 @@ def poll_batch_task(
             logger.warning("%s: %s", source.name, summary.error)
     new = sum(s.new for s in summaries)
     failed = sum(1 for s in summaries if s.error)
-    logger.info("%d sources polled: %d new entries, %d in error", len(summaries), new, failed)
+    polled, entries = counted(len(summaries), "source"), counted(new, "new entry")
+    logger.info("%s polled: %s, %d in error", polled, entries, failed)
     return summaries
 
 

@@ -62,8 +62,8 @@ def test_direct_run_stores_summarises_and_exits_as_the_flow_does(
     code, out, err = _run(["run", "--sources", str(_sources(tmp_path, site, "/feed.xml"))])
     assert code == 0, out + err
     assert "1 source polled (0 with errors), 5 new URLs, 5 stored" in out
-    assert "| INFO    | 1 sources polled: 5 new entries, 0 in error" in err  # the log lines
-    assert "All good: 1 sources polled" in err
+    assert "| INFO    | 1 source polled: 5 new entries, 0 in error" in err  # the log lines
+    assert "All good: 1 source polled" in err
     with clean_db.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM articles")).scalar() == 5
         # fetched by no flow run: the fetch log has no run id

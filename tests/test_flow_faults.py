@@ -299,7 +299,7 @@ def test_the_run_report_shows_hostile_titles_as_text(clean_db: sa.Engine) -> Non
             "error": "HTTP 500 <b>boom</b>\n| rang | injecté |",
         }
     ]
-    outcome = RunOutcome("partial", "1 source polled", ["1 of 1 sources in error"])
+    outcome = RunOutcome("partial", "1 source polled", ["1 of 1 source in error"])
     report = next(a for a in run_artifacts(rows, since, outcome) if a.kind == "markdown").data
     assert len(report) < 20_000  # a 100,000-character title is shortened
 

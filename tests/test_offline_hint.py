@@ -184,7 +184,7 @@ def test_a_drain_whose_every_page_reached_no_server_says_so_first() -> None:
     outcome = judge_ingest(statuses, [], False, fetches)
     assert outcome.message.startswith(
         "Partly done (none of the 3 hosts was reached (2 hosts did not resolve, 1 host "
-        "refused the connection): is the network up?; 1 pages failed; 2 pages to retry): 3 pages"
+        "refused the connection): is the network up?; 1 page failed; 2 pages to retry): 3 pages"
     )
     answered = [("a.invalid", "dns"), ("127.0.0.1:9", None), ("b.invalid", "dns")]
     assert "network" not in judge_ingest(statuses, [], False, answered).message

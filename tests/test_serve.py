@@ -223,7 +223,7 @@ def test_one_served_cycle_then_maintenance_publish_their_artifacts(
     assert {r["name"]: r["health"] for r in health_rows} == {"Seeds": "ok", "Mixed": "ok"}
     assert {r["name"]: r["failed_urls"] for r in health_rows} == {"Seeds": 0, "Mixed": 1}
     text = artifacts["veille-maintenance-report"].data
-    assert "1 articles rescored, 0 became relevant, 0 became not relevant" in text
+    assert "1 article rescored, 0 became relevant, 0 became not relevant" in text
     assert "ai_summit: up to date, eu_ai_act: up to date" in text
     assert "2 ok" in text and "6 fetched" in text and "1 failed" in text
 

@@ -252,6 +252,28 @@ def test_feed_to_a_file(archive: sa.Engine, tmp_path: Path) -> None:
     _check_feed(target.read_bytes(), archive, 5)
 
 
+def test_feed_and_score_to_dash_are_stdout(
+    archive: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`feed -o -` and `score -o -` write to stdout, as `export -o -` and a missing --output do
+    (they wrote a file named "-")."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("feed", "-o", "-", "--limit", "5")
+    assert code == 0, err
+    _check_feed(out, archive, 5)
+    lines = tmp_path / "in.jsonl"
+    lines.write_text(
+        json.dumps({"id": "a", "title": "Sommet IA", "text": "Le sommet pour l'action sur l'IA s'ouvre."})
+        + "\n",
+        encoding="utf-8",
+    )
+    code, out, err = run("score", str(lines), "--output", "-")
+    assert code == 0, err
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["a"]
+    assert err.startswith("scored 1 line, 0 errors")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]  # no file named "-"
+
+
 def test_feed_served_over_http(archive: sa.Engine) -> None:
     from flows.commands.feed import make_server
 

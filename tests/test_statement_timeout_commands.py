@@ -169,7 +169,7 @@ def test_maintenance_whose_rescore_is_cancelled_reports_health_and_ends_partial(
     assert (state.message or "").startswith(
         f"Partly done (the database cancelled a statement of the rescore ({CANCELLED}: a"
         " statement_timeout set on the database or veille's role, or pg_cancel_backend): the articles"
-        " rescored so far stay; the next maintenance (or `veille rescore`) goes on): 1 sources (1 not ok),"
+        " rescored so far stay; the next maintenance (or `veille rescore`) goes on): 1 source (1 not ok),"
         " 0 articles rescored."
     ), state.message
     result = state.result()
@@ -178,5 +178,5 @@ def test_maintenance_whose_rescore_is_cancelled_reports_health_and_ends_partial(
 
     state = maintenance_flow(return_state=True)
     assert state.is_completed() and state.name == "Completed", state
-    assert state.message == "All good: 1 sources (1 not ok), 2 articles rescored.", state.message
+    assert state.message == "All good: 1 source (1 not ok), 2 articles rescored.", state.message
     assert _versions(clean_db) == [current, current]

@@ -23,6 +23,7 @@ from monitors.errors import describe
 
 EXAMPLE = """example:
   veille feed --output relevant.atom              # write the feed once
+  veille feed -o - | head                         # -: stdout, as without --output
   veille feed --serve 8080                        # then subscribe to http://localhost:8080/feed.atom
   veille feed --serve 8080 --host 0.0.0.0 --limit 100
 """
@@ -44,7 +45,8 @@ def register(sub: Any) -> None:
         "-o",
         metavar="FILE",
         type=path_arg,
-        help="write the feed here (default: stdout); FILE is replaced only once the feed is complete",
+        help="write the feed here (default: stdout); FILE is replaced only once the feed is complete;"
+        " - is stdout (a file named -: ./-)",
     )
     where.add_argument(
         "--serve", type=at_least(0, 65535), metavar="PORT", help=f"serve it at http://HOST:PORT{FEED_PATH}"
@@ -172,7 +174,7 @@ def handle(args: argparse.Namespace) -> int:
             server.server_close()
         return 0
     body = render(args.limit, args.title, topic=args.topic)
-    if args.output:
+    if args.output is not None and args.output != "-":  # "-": stdout, as export -o - reads it
         with replaced_when_complete(args.output) as path:
             Path(path).write_bytes(body)
         print(f"wrote {args.output}", file=sys.stderr)

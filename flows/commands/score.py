@@ -58,7 +58,8 @@ def register(sub: Any) -> None:
         "-o",
         metavar="FILE",
         type=path_arg,
-        help="write here instead of stdout; FILE is replaced only once every line is scored",
+        help="write here instead of stdout; FILE is replaced only once every line is scored;"
+        " - is stdout (a file named -: ./-)",
     )
     p.add_argument(
         "--context",
@@ -75,7 +76,8 @@ def handle(args: argparse.Namespace) -> int:
     from monitors.settings import get_settings
 
     from_file = args.file not in (None, "-")  # "-" is stdin, as for cat and jq
-    if from_file and args.output is not None and same_file(args.file, args.output):
+    to_stdout = args.output in (None, "-")  # "-" is stdout, as export -o - reads it
+    if from_file and not to_stdout and same_file(args.file, args.output):
         # the output replaces its file once every line is scored: the input would be lost
         print(
             f"veille: error: --output {args.output} is the file being scored ({args.file}): it would"
@@ -91,7 +93,7 @@ def handle(args: argparse.Namespace) -> int:
     lines = bounded_lines(source, max_line)
     context = args.context
     try:
-        if args.output is None:
+        if to_stdout:
             scored, errors, lifted = _score(lines, topic, sys.stdout, context)
             sys.stdout.flush()  # a full disk is said before the summary, not after "scored N lines"
         else:
