@@ -14,10 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flows.serve_claims import Claim
 
-#: The runners serving in this process (:func:`flows.commands.serve.serve_deployments`'s;
-#: :func:`flows.commands.serve._stop_serving` stops them).
-RUNNERS: list[Any] = []
-#: The deployments they serve, "flow/deployment": their id (:func:`pause_served_schedules`).
+#: The deployments this process's runners serve, "flow/deployment": their id (:func:`pause_served_schedules`).
 SERVED: dict[str, Any] = {}
 #: Set as `veille serve` stops: no deployment is registered after it
 #: (:func:`flows.commands.serve.serve_deployments`).

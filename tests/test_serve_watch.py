@@ -153,7 +153,6 @@ def served_here() -> Iterator[None]:
         yield
     finally:
         logging.disable(logging.NOTSET)
-        serve_stop.RUNNERS.clear()
         serve_stop.LOOPS.clear()
         serve_stop.SERVED.clear()
         serve_stop.STOPPING.clear()

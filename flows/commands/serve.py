@@ -13,7 +13,6 @@ from flows.prefect_server import OWN_SERVER, ServerNotStarted, start_prefect_ser
 from flows.serve_claims import Claim, ServedElsewhere, check_not_served_elsewhere, claim_deployments
 from flows.serve_locks import AlreadyServing, hold_serve_locks, release_serve_locks
 from flows.serve_stop import (
-    RUNNERS,
     SERVED,
     end_served_runs,
     hold_runners,
@@ -280,7 +279,6 @@ def serve_deployments(deployments: list[Any]) -> None:
     from prefect.runner import Runner
 
     runner = Runner()
-    RUNNERS.append(runner)
     for deployment in deployments:
         name = f"{deployment.flow_name}/{deployment.name}"
         if not register_served(name, functools.partial(runner.add_deployment, deployment)):
