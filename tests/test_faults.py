@@ -587,6 +587,51 @@ def test_declined_feed_entries_are_recorded_with_their_reason(db: Session) -> No
     assert {row.outcome for row in db.query(FetchLog).filter(FetchLog.kind == "entry")} == {"skipped"}
 
 
+_ORIGLINK = "xmlns:feedburner='http://rssnamespace.org/feedburner/ext/1.0'"
+
+
+@pytest.mark.parametrize("kind", ["json-feed-id", "rss-origlink"])
+def test_a_malformed_item_url_is_declined_and_the_feed_read(
+    site: LocalSite, db: Session, client: Client, settings: Settings, kind: str
+) -> None:
+    """One item whose URL urljoin refuses ("http://[::1/x": a JSON Feed id, a FeedBurner
+    origLink) lost the whole feed ("could not read this feed: ValueError: Invalid IPv6 URL"),
+    the source in a permanent error and sent to discovery; it is one entry declined, with why."""
+    from monitors.archive.models import FetchLog
+
+    bad = "http://[::1/x"
+    good = [f"{site.base}/a/premier-article-du-jour.html", f"{site.base}/a/second-article-du-jour.html"]
+    if kind == "json-feed-id":
+        items = [{"id": u, "url": u, "title": f"T{n}", "content_text": "x"} for n, u in enumerate(good)]
+        items.append({"id": bad, "title": "Cassé", "content_text": "y"})
+        feed = {"version": "https://jsonfeed.org/version/1.1", "title": "f", "items": items}
+        site.add("/feed", json.dumps(feed), content_type="application/feed+json")
+    else:
+        rows = "".join(f"<item><title>T{n}</title><link>{u}</link></item>" for n, u in enumerate(good))
+        rows += f"<item><title>Cassé</title><link>{site.base}/b</link><feedburner:origLink>{bad}"
+        rows += "</feedburner:origLink></item>"
+        body = f"<?xml version='1.0'?><rss version='2.0' {_ORIGLINK}><channel><title>f</title>{rows}"
+        site.add("/feed", body + "</channel></rss>", content_type="application/rss+xml")
+    source = Source(name=f"Malformed {kind}", kind="feed", url=f"{site.base}/feed", owner="media")
+    db.add(source)
+    db.flush()
+    outcome = poll_source(client, settings, SourceState(source.id, source.name, "feed", source.url))
+    assert outcome.error is None, outcome.error
+    summary = apply_poll(db, outcome)
+    assert summary.outcome == "ok" and summary.new == 2
+    queued = db.scalars(select(QueuedUrl.url).where(QueuedUrl.source_id == source.id))
+    assert sorted(queued) == good
+    declined = db.execute(
+        select(FetchLog.url, FetchLog.outcome, FetchLog.reason).where(
+            FetchLog.source_id == source.id, FetchLog.kind == "entry"
+        )
+    ).all()
+    assert [(url, outcome) for url, outcome, _ in declined] == [(bad, "skipped")]
+    assert "unusable entry URL" in (declined[0].reason or "") and "Invalid IPv6 URL" in declined[0].reason
+    db.refresh(source)
+    assert source.last_error is None and source.suggested_feeds is None
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [

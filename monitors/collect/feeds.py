@@ -252,11 +252,16 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
             link = guid if guid.startswith(("http://", "https://")) else None
         if not link:
             continue
-        url = urljoin(base_url, link.strip())
+        try:
+            url = urljoin(base_url, link.strip())
+        except ValueError:  # "http://[::1/x": kept as written, the store declines it with why
+            url = link.strip()
         if url in seen or (not url.startswith(("http://", "https://")) and link == raw.get("id")):
             continue  # an Atom id ("urn:...") standing in for a missing link is no link
-        # a javascript:, mailto:, file:, data: or ftp: link stays an entry: the store declines
-        # it and records why (fetch_log, kind 'entry', outcome 'skipped')
+        # a javascript:, mailto:, file:, data: or ftp: link stays an entry, as does a malformed
+        # one (a JSON Feed id or a FeedBurner origLink "http://[::1/x", which urljoin refuses:
+        # it lost the whole feed): the store declines it and records why (fetch_log, kind
+        # 'entry', outcome 'skipped')
         seen.add(url)
         entries.append(
             FeedEntry(
