@@ -247,6 +247,7 @@ def _discover_wayback(
     job_id: int, site: str, start: datetime, end: datetime, throttle: HostThrottle, run_id: str | None
 ) -> None:
     rt = runtime()
+    asked: set[str] = set()  # the resume keys this run asked with: one answered again is a circle
     while True:
         with session_scope() as session:
             job = get_job(session, job_id)
@@ -259,6 +260,15 @@ def _discover_wayback(
             record_page(session, job, page, {"resume_key": page.resume_key, "page": page_no + 1}, run_id)
         if not page.resume_key:
             return
+        if key:
+            asked.add(key)
+        if page.resume_key in asked:  # index pages are outside the fetch budget: it never ended
+            which = "that key" if page.resume_key == key else "an earlier page's key"
+            raise ArchiveError(
+                f"Wayback CDX paging goes round in a circle: the page asked with resume key {key!r}"
+                f" answered {which} {page.resume_key!r} as the next one; the captures after it"
+                " cannot be listed until the archive pages right"
+            )
 
 
 def _discover_commoncrawl(

@@ -74,6 +74,7 @@ class FakeArchives:
     cdx_delay: float = 0.0
     capture_delay: float = 0.0
     empty_captures: int = 0  # Wayback captures answered as an empty 200 first (playback under load)
+    stuck_pages: int = 0  # CDX pages that answer the resume key they were asked with (then it ends)
     cdx_requests: list[dict[str, list[str]]] = field(default_factory=list)
     warc: bytes = b""
     cc_index: list[dict[str, str]] = field(default_factory=list)
@@ -128,6 +129,10 @@ class FakeArchives:
                 seen.add(key)
                 collapsed.append((key, ts, snap))
         start = 0
+        if "resumeKey" in q and self.stuck_pages > 0:  # a server that pages in a circle
+            self.stuck_pages -= 1
+            stuck = [fields, [], [q["resumeKey"][0]]] if self.stuck_pages else [fields]
+            return 200, {"Content-Type": "application/json"}, json.dumps(stuck).encode()
         if "resumeKey" in q:
             key, ts = unquote(q["resumeKey"][0]).split(" ")
             start = next(i for i, r in enumerate(collapsed) if (r[0], r[1]) >= (key, ts))

@@ -19,7 +19,7 @@ from monitors.collect.archives.commoncrawl import parse_collinfo, parse_commoncr
 from monitors.collect.archives.wayback import wayback_page
 from monitors.collect.http import make_client
 from monitors.settings import get_settings
-from tests.fake_archives import FakeArchives, seed_snapshots, seed_sources
+from tests.fake_archives import FakeArchives, Snapshot, seed_snapshots, seed_sources
 from tests.site import LocalSite, write_sources
 
 WINDOW = ["--since", "2025-02-01", "--until", "2025-02-28"]
@@ -235,3 +235,40 @@ def test_until_a_date_takes_in_the_whole_of_that_day(
     assert archives.cdx_requests[0]["to"] == ["20250228225959"]  # 23:59:59 in Paris
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_cdx_that_pages_in_a_circle_stops_the_job_with_why_and_resumes_later(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Wayback CDX server answering a page with the resume key it was asked with (or an
+    earlier page's) would be asked the same page forever: index pages are outside the fetch
+    budget, so the backfill never ended. The job stops in error saying so, what was listed
+    before is fetched, and the same command asks that key once more."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_PAGE_SIZE", "1")
+    pcf = next(s for s in archives.snapshots if "pcf.fr" in s.original)
+    other = next(s for s in archives.snapshots if "pcf.fr" not in s.original)
+    archives.snapshots.append(
+        Snapshot("https://www.pcf.fr/2025/02/autre-article.html", pcf.timestamp, other.body)
+    )
+    archives.stuck_pages = 50  # then the server ends the listing (where the loop would go on)
+    args = _pcf_backfill(tmp_path)
+    code, err = _backfill(args)
+    assert code == 1 and "run the same command again" in err, err
+    assert len(archives.cdx_requests) == 2  # the first page, then the one that answers its own key
+    with clean_db.connect() as conn:
+        state, last, queued = conn.execute(
+            sa.text("SELECT state, last_error, queued FROM backfill_jobs")
+        ).one()
+        stored = conn.scalar(sa.text("SELECT count(*) FROM articles"))
+    assert state == "error" and last.startswith("Wayback CDX paging goes round in a circle"), last
+    assert queued == 1 and stored == 1  # the first page's capture is not lost
+
+    code, err = _backfill(args)  # still stuck: asked once more, nothing twice
+    assert code == 1 and len(archives.cdx_requests) == 3, err
+    archives.stuck_pages = 0  # the server pages right again: the job finishes
+    code, err = _backfill(args)
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        assert conn.execute(sa.text("SELECT state, queued FROM backfill_jobs")).one() == ("done", 2)
+        assert conn.scalar(sa.text("SELECT count(*) FROM url_queue")) == 2
