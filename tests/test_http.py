@@ -139,6 +139,23 @@ def test_redirect_to_a_malformed_url_is_recorded(settings: Settings, site: Local
     assert result.outcome in {"refused", "error"} and result.error_class == PERMANENT
 
 
+@pytest.mark.parametrize("sent", ["utf-8", "latin-1"])
+def test_a_redirect_to_an_accented_path_written_raw_is_followed(
+    settings: Settings, site: LocalSite, sent: str
+) -> None:
+    """A Location header whose path is written in raw bytes, not percent-encoded: UTF-8 ones
+    (the usual) are read as UTF-8, as browsers and requests read them (veille read them as
+    Latin-1 and asked for /actualit%C3%83%C2%A9/..., a 404: the article lost as gone); bytes
+    that are no UTF-8 are still read as Latin-1."""
+    raw = "/actualité/sommet-ia.html".encode(sent).decode("latin-1")  # the bytes as http.server sends them
+    site.add("/old", b"", status=301, headers={"Location": raw})
+    site.add("/actualit%C3%A9/sommet-ia.html", "<html><body>moved here</body></html>")
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/old", settings)
+    assert result.ok and result.content == b"<html><body>moved here</body></html>", result
+    assert result.final_url == f"{site.base}/actualité/sommet-ia.html"
+
+
 def test_refused_connection_is_a_network_error_not_a_timeout(settings: Settings) -> None:
     with make_client(settings) as client:
         result = fetch(client, "http://127.0.0.1:9/", settings)

@@ -591,10 +591,11 @@ def _read(
     status = response.status
     if status in {301, 302, 303, 307, 308} and "location" in hdrs:
         drained = _drain(response, hdrs)
+        location = _location(hdrs["location"])
         try:
-            target = urljoin(current, hdrs["location"])
+            target = urljoin(current, location)
         except ValueError as exc:
-            reason = f"redirect to a malformed URL: {hdrs['location']!r} ({exc})"
+            reason = f"redirect to a malformed URL: {location!r} ({exc})"
             return FetchResult(url, current, "error", status, error_class=PERMANENT, reason=reason), drained
         return FetchResult(url, target, "redirect", status), drained
     if status == 304:
@@ -673,6 +674,17 @@ def _read(
     if small_html and (blocked := block_reason(status, response.reason or "", hdrs, bytes(body))):
         return _challenge(url, current, status, hdrs, blocked), complete
     return FetchResult(url, current, "ok", status, bytes(body), hdrs), complete
+
+
+def _location(value: str) -> str:
+    """A ``Location`` header's URL: its bytes read as UTF-8 when they are UTF-8. http.client
+    reads header bytes as Latin-1, so a server that writes an accented path raw
+    (``/actualité/``, as browsers and requests follow it) sent veille to ``/actualitÃ©/``, a
+    404, and the article was lost as gone; bytes that are no UTF-8 stay Latin-1."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
 
 
 def _challenge(url: str, current: str, status: int, hdrs: dict[str, str], reason: str) -> FetchResult:
