@@ -75,6 +75,7 @@ class FakeArchives:
     capture_delay: float = 0.0
     empty_captures: int = 0  # Wayback captures answered as an empty 200 first (playback under load)
     stuck_pages: int = 0  # CDX pages that answer the resume key they were asked with (then it ends)
+    html_pages: int = 0  # CDX pages (not showNumPages) answered first as a 200 with an HTML error page
     cdx_requests: list[dict[str, list[str]]] = field(default_factory=list)
     warc: bytes = b""
     cc_index: list[dict[str, str]] = field(default_factory=list)
@@ -113,6 +114,8 @@ class FakeArchives:
         self.cdx_requests.append(q)
         if self.cdx_delay:
             time.sleep(self.cdx_delay)
+        if self.html_pages > 0:
+            return self._html_error_page()
         prefix = q["url"][0]
         site = prefix.split("/")[0].removeprefix("www.")
         low, high = q.get("from", ["0"])[0], q.get("to", ["99999999999999"])[0]
@@ -156,6 +159,15 @@ class FakeArchives:
             nxt = collapsed[start + limit]
             out.extend([[], [quote(f"{nxt[0]} {nxt[1]}")]])
         return 200, {"Content-Type": "application/json"}, json.dumps(out).encode()
+
+    def _html_error_page(self) -> tuple[int, dict[str, str], bytes]:
+        """What a busy archive behind a proxy may answer: 200, an HTML page, no index lines."""
+        self.html_pages -= 1
+        body = (
+            b"<!DOCTYPE html>\n<html><head><title>Service temporarily unavailable</title></head>\n"
+            b"<body><h1>We are busy</h1>\n<p>Please try again later.</p></body></html>\n"
+        )
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, body
 
     def _wayback_capture(self, request: Request) -> tuple[int, dict[str, str], bytes]:
         if self.capture_delay:
@@ -331,6 +343,8 @@ class FakeArchives:
             body = json.dumps({"pages": pages, "pageSize": 5, "blocks": pages})
             return 200, {"Content-Type": "text/x-ndjson"}, body.encode()
         page = int(q.get("page", ["0"])[0])
+        if self.html_pages > 0:
+            return self._html_error_page()
         if not lines:
             return 404, {"Content-Type": "text/plain"}, b"No Captures found for: " + site.encode()
         if page >= pages:

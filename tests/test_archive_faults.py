@@ -272,3 +272,45 @@ def test_a_cdx_that_pages_in_a_circle_stops_the_job_with_why_and_resumes_later(
     with clean_db.connect() as conn:
         assert conn.execute(sa.text("SELECT state, queued FROM backfill_jobs")).one() == ("done", 2)
         assert conn.scalar(sa.text("SELECT count(*) FROM url_queue")) == 2
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("archive", ["wayback", "commoncrawl"])
+def test_an_index_page_answered_with_an_html_page_is_retried_then_resumed(
+    archives: FakeArchives,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    archive: str,
+) -> None:
+    """A CDX page answered 200 with an HTML error page (a busy archive behind a proxy) is a
+    transient failure, retried, then the job's error naming it, its cursor where it was: Common
+    Crawl's was read as malformed lines and the page skipped for good (job done, exit 0), the
+    Wayback job's error said only "Expecting value: line 1 column 1"."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    archives.build_warc()
+    archives.html_pages = 2  # both tries of the first run
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    args = [*WINDOW, "--from", archive, "--site", "pcf.fr", "--sources", str(sources)]
+    code, err = _backfill(args)
+    assert code == 1 and "run the same command again" in err, err
+    assert archives.html_pages == 0  # tried again within the run
+    with clean_db.connect() as conn:
+        state, last, malformed = conn.execute(
+            sa.text("SELECT state, last_error, malformed FROM backfill_jobs")
+        ).one()
+        logged = list(
+            conn.scalars(sa.text("SELECT reason FROM fetch_log WHERE kind = 'cdx' AND outcome <> 'ok'"))
+        )
+    assert state == "error" and malformed == 0, last
+    assert (
+        "sent HTTP 200 with an HTML page (Service temporarily unavailable)" in last
+        and "after 2 attempts" in last
+    )
+    assert len(logged) == 2 and all("HTML page" in r for r in logged)
+
+    code, err = _backfill(args)  # the archive answers again: the page is read, not lost
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        assert conn.execute(sa.text("SELECT state, queued FROM backfill_jobs")).one() == ("done", 1)
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1

@@ -98,7 +98,13 @@ def ccnews_month(
     """The WARC paths of one CC-NEWS month, or None when the news crawl has no such month
     (404 or 403, as the bucket answers a missing key); raises :class:`ArchiveError`."""
     attempts = archive_get(
-        client, ccnews_listing_url(settings, year, month), settings, throttle, accept=None, sleep=sleep
+        client,
+        ccnews_listing_url(settings, year, month),
+        settings,
+        throttle,
+        accept=None,
+        sleep=sleep,
+        data=True,
     )
     if attempts[-1].status in {403, 404}:
         return None

@@ -10,7 +10,10 @@ fetch log, and hides the page and resume key a job must store to resume.
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,6 +91,25 @@ def backoff_delay(settings: Settings, attempt: int, retry_after: float | None) -
     return max(random.uniform(backoff / 2, backoff), min(retry_after or 0.0, MAX_RETRY_AFTER))
 
 
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.I | re.S)
+
+
+def html_is_transient(result: FetchResult) -> FetchResult:
+    """A success whose body is an HTML page where the archive's data was expected (a CDX page,
+    collinfo.json, a CC-NEWS file list), as a transient error naming the page: a busy archive
+    or a proxy before it answers 200 with an error page, and read as the data its lines were
+    malformed (the page skipped for good, its cursor moved on) or its JSON unreadable."""
+    body = (result.content or b"").lstrip()
+    if not result.ok or not body.startswith(b"<"):
+        return result
+    found = _TITLE.search(body[:8192])
+    title = " ".join(html.unescape(found[1].decode("utf-8", "replace")).split())[:100] if found else ""
+    host = urlsplit(result.final_url).netloc
+    page = f"an HTML page ({title})" if title else "an HTML page"
+    reason = f"not the archive's data: {host} sent HTTP {result.status} with {page}"
+    return dataclasses.replace(result, outcome="error", error_class=TRANSIENT, reason=reason, content=None)
+
+
 def archive_get(
     client: Client,
     url: str,
@@ -98,16 +120,20 @@ def archive_get(
     extra_headers: dict[str, str] | None = None,
     sleep: Sleep = time.sleep,
     empty_transient: bool = False,
+    data: bool = False,
 ) -> list[FetchResult]:
     """GET from an archive, retrying transient failures (5xx, timeouts, 429; with
-    ``empty_transient``, an empty 200 too) with exponential backoff and full jitter, never
-    sooner than the archive's ``Retry-After``; every attempt is returned (the last one is the
-    outcome), for the fetch log."""
+    ``empty_transient``, an empty 200 too; with ``data``, an index answer that is an HTML
+    page) with exponential backoff and full jitter, never sooner than the archive's
+    ``Retry-After``; every attempt is returned (the last one is the outcome), for the fetch
+    log."""
     attempts: list[FetchResult] = []
     for attempt in range(max(0, settings.archive_retries) + 1):
         result = fetch(client, url, settings, accept=accept, throttle=throttle, extra_headers=extra_headers)
         if empty_transient:
             result = empty_is_transient(result)
+        if data:
+            result = html_is_transient(result)
         attempts.append(result)
         if result.error_class != TRANSIENT or attempt >= settings.archive_retries:
             break

@@ -71,7 +71,7 @@ def commoncrawl_crawls(
     client: Client, settings: Settings, throttle: HostThrottle | None, sleep: Sleep = time.sleep
 ) -> list[Crawl]:
     attempts = archive_get(
-        client, f"{settings.commoncrawl_index_url}/collinfo.json", settings, throttle, sleep=sleep
+        client, f"{settings.commoncrawl_index_url}/collinfo.json", settings, throttle, sleep=sleep, data=True
     )
     return parse_collinfo(ok_or_raise(attempts, "Common Crawl crawl list failed").content or b"")
 
@@ -107,7 +107,7 @@ def commoncrawl_num_pages(
     """How many index pages the site's captures take in this crawl (``showNumPages``), and
     the requests that took."""
     url = commoncrawl_query(crawl, site, since, until, None)
-    attempts = archive_get(client, url, settings, throttle, sleep=sleep)
+    attempts = archive_get(client, url, settings, throttle, sleep=sleep, data=True)
     result = ok_or_raise(attempts, f"Common Crawl index {crawl.id} failed")
     try:
         return int(json.loads((result.content or b"{}").decode("utf-8"))["pages"]), attempts
@@ -167,7 +167,7 @@ def commoncrawl_page(
 ) -> CdxPage:
     """Page ``page`` of the site's captures in one crawl; raises :class:`ArchiveError`."""
     url = commoncrawl_query(crawl, site, since, until, page)
-    attempts = archive_get(client, url, settings, throttle, sleep=sleep)
+    attempts = archive_get(client, url, settings, throttle, sleep=sleep, data=True)
     last = attempts[-1]
     if last.status == 404 and b"No Captures found" in (last.content or b""):
         return CdxPage(fetches=attempts)  # pywb's answer for a query with no capture

@@ -112,7 +112,12 @@ def wayback_page(
 ) -> CdxPage:
     """One page of the site's captures in the window; raises :class:`ArchiveError`."""
     attempts = archive_get(
-        client, wayback_query(settings, site, since, until, resume_key), settings, throttle, sleep=sleep
+        client,
+        wayback_query(settings, site, since, until, resume_key),
+        settings,
+        throttle,
+        sleep=sleep,
+        data=True,
     )
     result = ok_or_raise(attempts, "Wayback CDX query failed")
     page = parse_wayback_cdx(result.content or b"", settings)
