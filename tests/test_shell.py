@@ -135,6 +135,34 @@ def test_export_jsonl_with_filters(archive: sa.Engine) -> None:
     assert [json.loads(line)["source"] for line in out.splitlines()] == ["Le Monde"]
 
 
+def test_export_of_a_source_holds_the_copies_it_ran(archive: sa.Engine) -> None:
+    """`--source NAME` exports what NAME carried, as its `sightings` and the cookbook's views
+    ("copies included") count it: the AFP dispatch that 20 Minutes, Le Parisien and Ouest-France
+    ran word for word is one article, stored under whichever came first; each of the others
+    gets it too (before, their export was empty, exit 0), once, its `source` still the first."""
+    carriers: dict[str, int] = {}
+    for name in ("20 Minutes", "Le Parisien", "Ouest-France"):
+        code, out, err = run("export", "--source", name, "--no-progress")
+        assert code == 0, err
+        records = [json.loads(line) for line in out.splitlines()]
+        carried = scalar(
+            archive,
+            "SELECT count(DISTINCT si.article_id) FROM sightings si JOIN sources s ON s.id = si.source_id"
+            f" WHERE s.name = '{name}'",
+        )
+        assert len(records) == carried == 1, (name, records)
+        assert name in [s["source"] for s in records[0]["sightings"]]
+        assert f"exported {carried} article" in err
+        carriers[name] = records[0]["id"]
+    assert len(set(carriers.values())) == 1, carriers  # one article, the dispatch
+    first = scalar(
+        archive,
+        "SELECT s.name FROM articles a JOIN sources s ON s.id = a.source_id"
+        f" WHERE a.id = {carriers['Le Parisien']}",
+    )
+    assert first in carriers
+
+
 def test_export_to_dash_is_stdout(
     archive: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

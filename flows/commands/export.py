@@ -61,7 +61,13 @@ def register(sub: Any) -> None:
         help="published (else fetched, for an undated article) since DATE (ISO; local time,"
         " VEILLE_LOCAL_TIMEZONE, unless it says)",
     )
-    p.add_argument("--source", metavar="NAME", type=text_arg, help="only this source (its name)")
+    p.add_argument(
+        "--source",
+        metavar="NAME",
+        type=text_arg,
+        help="only the articles source NAME carried, its copies of an article first stored from"
+        " another source included (that record's source is the first; NAME is in its sightings)",
+    )
     p.add_argument("--owner", choices=["media", "party"], help="only media or only parties")
     p.add_argument(
         "--topic",
