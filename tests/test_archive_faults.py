@@ -314,3 +314,26 @@ def test_an_index_page_answered_with_an_html_page_is_retried_then_resumed(
     with clean_db.connect() as conn:
         assert conn.execute(sa.text("SELECT state, queued FROM backfill_jobs")).one() == ("done", 1)
         assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("archive", ["wayback", "commoncrawl"])
+def test_a_capture_keeps_the_charset_its_archived_headers_declare(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, archive: str
+) -> None:
+    """A page whose only charset is its archived HTTP header (ISO-8859-15, œ and € where
+    windows-1252 has ½ and ¤): a Common Crawl record's Content-Type was cut to its type before
+    the page was decoded, so the text was read in windows-1252 ("c½ur", "10 ¤")."""
+    pcf = next(s for s in archives.snapshots if "pcf.fr" in s.original)
+    html = pcf.body.decode("utf-8").replace("<meta charset='utf-8'>", "")
+    html = html.replace("\u2019", "'").replace("\u2013", "-")
+    html = html.replace("<strong>", "<strong>Le cœur de l'œuvre coûte 10 € par an. ", 1)
+    pcf.body, pcf.content_type = html.encode("iso-8859-15"), "text/html; charset=ISO-8859-15"
+    archives.build_warc()
+    args = _pcf_backfill(tmp_path)
+    args[args.index("wayback")] = archive
+    code, err = _backfill(args)
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        text = conn.scalar(sa.text("SELECT text FROM articles"))
+    assert "Le cœur de l'œuvre coûte 10 € par an." in text, text[:300]

@@ -101,13 +101,15 @@ def _warc_record(
         if record.rec_type != "response" or record.http_headers is None:
             return _error(result, f"the WARC range holds a {record.rec_type} record, not a response")
         status = int(record.http_headers.get_statuscode() or 0)
-        ctype = (record.http_headers.get_header("Content-Type") or "").split(";")[0].strip().lower()
+        declared_type = (record.http_headers.get_header("Content-Type") or "").strip()
+        ctype = declared_type.split(";")[0].strip().lower()
         declared = record.http_headers.get_header("Content-Length")
         payload = record.content_stream().read()
     except (ArchiveLoadFailed, Exception) as exc:  # noqa: BLE001 - zlib.error, EOF: this record only
         return _error(result, f"truncated or corrupt WARC record: {describe(exc)}")
     result.status = status
-    result.headers = {"content-type": ctype} if ctype else {}
+    # whole, charset included: it may be the only one the page has (no <meta charset>)
+    result.headers = {"content-type": declared_type} if ctype else {}
     if 300 <= status < 400:
         target = record.http_headers.get_header("Location") or "?"
         return _skip(result, f"the capture is a redirect (HTTP {status}) to {target}")
