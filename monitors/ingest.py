@@ -120,6 +120,8 @@ class IngestOutcome:
     final_url: str | None = None
     unreached: str | None = None  # the fetch reached no server: how (FetchResult.unreached)
     host: str | None = None  # its last request's host, None when none was sent (FetchResult.host)
+    #: not asked, its host on hold (FetchResult.held): the attempt is not spent
+    deferred: bool = False
 
 
 def _published(
@@ -193,7 +195,14 @@ def process_item(
     taught (:func:`monitors.judge.site_profiles.load_profile`).
     """
     result = fetch(
-        client, item.url, settings, accept=HTML_TYPES, throttle=throttle, robots=robots, follow_refresh=True
+        client,
+        item.url,
+        settings,
+        accept=HTML_TYPES,
+        throttle=throttle,
+        robots=robots,
+        follow_refresh=True,
+        hold_host=True,
     )
     result = empty_is_transient(result)  # a live page's empty 200: tried again, not lost
     result = home_is_gone(result)
@@ -238,6 +247,7 @@ def analyse_page(
         final_url=result.final_url,
         unreached=result.unreached,
         host=result.host,
+        deferred=result.held,
     )
     if not result.ok:
         return out

@@ -5,13 +5,17 @@ PDF/image content types, robots.txt disallow and crawl-delay, the User-Agent."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from monitors.archive.models import Source
@@ -364,3 +368,51 @@ def test_robots_fetch_waits_for_a_request_slot(site: LocalSite, client: Client, 
 def test_poll_threads_exceed_the_request_slots(settings: Settings) -> None:
     assert poll_threads(dataclasses.replace(settings, concurrency=16)) == 24
     assert poll_threads(dataclasses.replace(settings, concurrency=1)) == 2
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_host_that_asks_for_a_pause_is_not_asked_again_in_the_same_run(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 429 with Retry-After on one page puts its host's other pages on hold: each was asked
+    in the same second all the same, answered 429 too and spent one of its VEILLE_MAX_ATTEMPTS
+    (a rate-limited site had all its pages given up after a few runs). They wait, not asked,
+    their attempt not counted, each with why in url_queue and fetch_log; the next run after the
+    pause asks them."""
+    from flows.cli import main
+    from tests.site import write_sources
+
+    # one request at a time to the host, as the hold is checked in its slot (with more, those
+    # sent before the 429 came back are asked all the same)
+    monkeypatch.setenv("VEILLE_PER_HOST_CONCURRENCY", "1")
+    paths = [f"a/article-numero-{n}-du-jour.html" for n in range(6)]
+    pause = {"status": 429, "content_type": "text/plain", "headers": {"Retry-After": "600"}}
+    for path in paths:
+        site.add(path, "slow down", **pause)
+    site.add("/feed.xml", rss_feed(site.base, [(f"Article {n}", p, NOW) for n, p in enumerate(paths)]))
+    sources = write_sources(
+        tmp_path / "s.toml",
+        [{"name": "Pressé", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--sources", str(sources)]) == 1  # partly done: pages to retry
+    asked = [r["path"] for r in site.log if r["path"].startswith("/a/")]
+    assert len(asked) == 1, asked  # the first, whose answer asked for the pause
+    with clean_db.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT url, state, attempts, reason, next_attempt_at - now() AS wait FROM url_queue")
+        ).all()
+        logged = conn.execute(
+            sa.text("SELECT url, unreached, reason FROM fetch_log WHERE kind = 'page' ORDER BY id")
+        ).all()
+    assert {r.state for r in rows} == {"pending"} and len(rows) == len(paths)
+    first = f"{site.base}{asked[0]}"
+    held = [r for r in rows if r.url != first]
+    assert {r.attempts for r in held} == {0}
+    assert all(
+        r.reason.startswith("not asked: 127.0.0.1:") and "HTTP 429 with Retry-After 600 s" in r.reason
+        for r in held
+    ), held
+    assert all(timedelta(seconds=500) < r.wait <= timedelta(seconds=600) for r in rows)
+    assert [r.attempts for r in rows if r.url == first] == [1]
+    assert len(logged) == len(paths) and all(r.unreached == "not-sent" for r in logged if r.url != first)

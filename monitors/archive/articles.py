@@ -82,7 +82,13 @@ def apply_ingest(session: Session, out: IngestOutcome, max_attempts: int, run_id
     assert locked is not None
     changes: dict[str, Any] = {"claimed_at": None, "claimed_by": None}
     if out.article is None:
-        if out.error_class == TRANSIENT and item.attempts < max_attempts:
+        if out.deferred:  # not asked (its host on hold: a Retry-After): no attempt spent
+            changes["state"] = "pending"
+            changes["attempts"] = max(0, item.attempts - 1)
+            changes["reason"] = out.reason
+            changes["next_attempt_at"] = now() + timedelta(seconds=out.retry_after or 0.0)
+            status = "retry"
+        elif out.error_class == TRANSIENT and item.attempts < max_attempts:
             changes["state"] = "pending"
             changes["reason"] = f"retry {item.attempts}/{max_attempts}: {out.reason}"
             delay = retry_delay(item.attempts, out.retry_after)

@@ -66,6 +66,9 @@ if TYPE_CHECKING:
     from monitors.collect.robots import RobotsCache
 
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
+#: Answers whose ``Retry-After`` puts the whole host on hold (``fetch``'s ``hold_host``; RFC
+#: 9110: too many requests from this client, the service unavailable for that long)
+HOLD_STATUSES = frozenset({429, 503})
 MAX_REDIRECTS = 5
 DRAIN_MAX_BYTES = 64 * 1024
 #: http.client refuses an answer of more than 100 header lines ("got more than 100 headers");
@@ -279,6 +282,7 @@ def fetch(
     truncate: bool = False,
     max_bytes: int | None = None,
     follow_refresh: bool = False,
+    hold_host: bool = False,
 ) -> FetchResult:
     """GET ``url`` with conditional headers, redirects checked hop by hop, size capped.
 
@@ -291,6 +295,10 @@ def fetch(
     replaces ``VEILLE_MAX_BYTES`` as the cap (sitemaps: ``VEILLE_SITEMAP_MAX_BYTES``).
     With ``follow_refresh`` (articles), one HTML meta refresh is followed as a redirect
     (:func:`meta_refresh`): a hop like the others, checked and counted the same way.
+    With ``hold_host`` (articles) and a ``throttle``, a 429 or 503 with ``Retry-After`` puts
+    its host on hold in the throttle for that long, and a hop to a host on hold is not asked
+    (``held``): a rate-limited site's other pages were each asked in the same second, each
+    answered 429 and spent one of its attempts.
     """
     started = time.monotonic()
     deadline = started + settings.fetch_deadline
@@ -333,9 +341,30 @@ def fetch(
             if throttle is not None:
                 throttle.acquire(current, min_delay=crawl_delay)
             try:
-                result = _get_once(
-                    client, url, current, headers, settings, accept, address, deadline, truncate, max_bytes
-                )
+                on_hold = throttle.held(current) if hold_host and throttle is not None else None
+                if on_hold is not None:  # checked in the host's slot: none asks it after the 429
+                    result = _held(url, current, *on_hold)
+                else:
+                    result = _get_once(
+                        client,
+                        url,
+                        current,
+                        headers,
+                        settings,
+                        accept,
+                        address,
+                        deadline,
+                        truncate,
+                        max_bytes,
+                    )
+                    if (
+                        hold_host
+                        and throttle is not None
+                        and result.status in HOLD_STATUSES
+                        and result.retry_after
+                    ):
+                        why = f"HTTP {result.status} with Retry-After {result.retry_after:.0f} s"
+                        throttle.hold(current, result.retry_after, why)
             finally:
                 if throttle is not None:
                     throttle.release(current)
@@ -674,6 +703,15 @@ def _read(
     if small_html and (blocked := block_reason(status, response.reason or "", hdrs, bytes(body))):
         return _challenge(url, current, status, hdrs, blocked), complete
     return FetchResult(url, current, "ok", status, bytes(body), hdrs), complete
+
+
+def _held(url: str, current: str, left: float, why: str) -> FetchResult:
+    """A request not sent: its host is on hold ``left`` seconds more (:meth:`HostThrottle.hold`)."""
+    host = urlsplit(current).netloc
+    reason = f"not asked: {host} answered {why} to an earlier request; asked again after it"
+    return FetchResult(
+        url, current, "error", error_class=TRANSIENT, reason=reason, retry_after=left, sent=False, held=True
+    )
 
 
 def _location(value: str) -> str:

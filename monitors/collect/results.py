@@ -78,6 +78,9 @@ class FetchResult:
     #: with ``sent`` False, the URL of the last request the fetch did send (a redirect's, or
     #: the robots.txt fetched for this check), None when it sent none
     last_sent: str | None = None
+    #: not asked: its host put on hold by an earlier answer's ``Retry-After`` (a 429 or 503),
+    #: with ``retry_after`` the seconds left of the hold (``fetch``'s ``hold_host``)
+    held: bool = False
 
     @property
     def ok(self) -> bool:

@@ -53,6 +53,7 @@ class HostThrottle:
         self._sems: dict[str, threading.BoundedSemaphore] = {}
         self._next_start: dict[str, float] = {}
         self._total = threading.BoundedSemaphore(total) if total > 0 else None
+        self._held: dict[str, tuple[float, str]] = {}  # host -> (monotonic end, why)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HostThrottle:
@@ -67,6 +68,27 @@ class HostThrottle:
             return
         with self._total:
             yield
+
+    def hold(self, url: str, seconds: float, why: str) -> None:
+        """The host of ``url`` asked to be left alone ``seconds`` (a 429 or 503 with
+        ``Retry-After``): :meth:`held` says so of its URLs until then."""
+        host = self._host(url)
+        end = time.monotonic() + max(0.0, seconds)
+        with self._lock:
+            if end > self._held.get(host, (0.0, ""))[0]:
+                self._held[host] = (end, why)
+
+    def held(self, url: str) -> tuple[float, str] | None:
+        """Seconds left of the hold on the host of ``url``, and why (:meth:`hold`); None when
+        there is none."""
+        host = self._host(url)
+        with self._lock:
+            end, why = self._held.get(host, (0.0, ""))
+            left = end - time.monotonic()
+            if left <= 0:
+                self._held.pop(host, None)
+                return None
+        return left, why
 
     def _host(self, url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
