@@ -32,7 +32,7 @@ from flows.runtime import Submit, reset_runtime, run_logger, runtime
 from monitors.archive.articles import store_or_fail
 from monitors.archive.db import get_engine, session_scope
 from monitors.archive.schema import ensure_schema
-from monitors.collect.archives.captures import fetch_capture
+from monitors.collect.archives.captures import fetch_capture, served_capture
 from monitors.collect.archives.ccnews import WarcStream, ccnews_month, ccnews_months, files_covering
 from monitors.collect.archives.common import (
     ARCHIVES,
@@ -442,6 +442,7 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
                 with session_scope() as session:
                     site = rt.profiles.get(session, site_of(capture.original))
                 result = fetch_capture(rt.client, rt.settings, capture, archive_throttle(capture.archive))
+                capture = served_capture(capture, result, rt.settings)  # replayed from another time?
                 out = analyse_page(
                     item,
                     result,

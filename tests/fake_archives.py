@@ -46,6 +46,7 @@ class Snapshot:
     status: int = 200
     location: str | None = None
     cdx_mime: str = "text/html"
+    replay_at: str | None = None  # Wayback's playback redirects this capture to that time's
 
 
 def original_url(page_slug: str, site_name: str) -> str:
@@ -184,6 +185,8 @@ class FakeArchives:
             key=lambda s: abs(int(s.timestamp) - int(ts.ljust(14, "0"))),
         )
         for snap in same[:1]:
+            if snap.replay_at and snap.timestamp == ts:  # the memento sent to another date
+                return 302, {"Location": f"{self.site.base}/web/{snap.replay_at}id_/{original}"}, b""
             headers = {"Content-Type": snap.content_type}
             if snap.location:
                 headers["Location"] = f"{self.site.base}/web/{ts}id_/{snap.location}"

@@ -337,3 +337,26 @@ def test_a_capture_keeps_the_charset_its_archived_headers_declare(
     with clean_db.connect() as conn:
         text = conn.scalar(sa.text("SELECT text FROM articles"))
     assert "Le cœur de l'œuvre coûte 10 € par an." in text, text[:300]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_capture_the_archive_replays_from_another_date_is_stored_with_that_date(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """Wayback's playback may redirect a listed capture to the same page's capture of another
+    time (the nearest one it can serve): the text stored is that capture's, so its time and
+    address are the article's and the sighting's, not the listed one's."""
+    pcf = next(s for s in archives.snapshots if "pcf.fr" in s.original)
+    pcf.replay_at = "20250303101500"  # outside the window: the CDX does not list it
+    archives.snapshots.append(Snapshot(pcf.original, pcf.replay_at, pcf.body))
+    code, err = _backfill(_pcf_backfill(tmp_path))
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        captured, archived, seen = conn.execute(
+            sa.text(
+                "SELECT a.captured_at, a.archived_url, s.archived_url FROM articles a"
+                " JOIN sightings s ON s.article_id = a.id"
+            )
+        ).one()
+    assert captured == parse_cdx_time("20250303101500")
+    assert archived == seen and archived.endswith(f"/web/20250303101500id_/{pcf.original}")

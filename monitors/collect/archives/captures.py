@@ -4,6 +4,7 @@ that is not HTML is skipped with the reason."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 
@@ -11,7 +12,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from monitors.collect.archives.common import WAYBACK, Capture, Sleep, archive_get
-from monitors.collect.archives.wayback import original_of
+from monitors.collect.archives.wayback import original_of, time_of
 from monitors.collect.http import Client
 from monitors.collect.results import HTML_TYPES, PERMANENT, FetchResult
 from monitors.collect.throttle import HostThrottle
@@ -60,6 +61,18 @@ def fetch_capture(
         if reason:
             return _skip(result, reason)
     return result
+
+
+def served_capture(capture: Capture, result: FetchResult, settings: Settings) -> Capture:
+    """The capture whose page ``result`` holds: the listed one, or for a Wayback capture whose
+    playback redirected to the same page at another time (the nearest capture it can serve),
+    that one, so the article's ``captured_at`` and ``archived_url`` say where its text is from."""
+    if capture.archive != WAYBACK or not result.ok or result.final_url == capture.archived_url:
+        return capture
+    when = time_of(result.final_url, settings)
+    if when is None or when == capture.captured_at:
+        return capture
+    return dataclasses.replace(capture, archived_url=result.final_url, captured_at=when)
 
 
 def _same_page(a: str, b: str) -> bool:

@@ -125,7 +125,20 @@ def wayback_page(
     return page
 
 
+def _capture_parts(wayback_url: str, settings: Settings) -> re.Match[str] | None:
+    return re.match(re.escape(settings.wayback_url) + r"/web/(\d{1,14})[a-z_]*/(.+)$", wayback_url)
+
+
 def original_of(wayback_url: str, settings: Settings) -> str | None:
     """The original URL inside a Wayback capture URL (``.../web/<ts>[id_]/<original>``)."""
-    m = re.match(re.escape(settings.wayback_url) + r"/web/(\d{1,14})[a-z_]*/(.+)$", wayback_url)
+    m = _capture_parts(wayback_url, settings)
     return m.group(2) if m else None
+
+
+def time_of(wayback_url: str, settings: Settings) -> datetime | None:
+    """The time of a Wayback capture URL (``.../web/<ts>[id_]/<original>``), UTC."""
+    m = _capture_parts(wayback_url, settings)
+    try:
+        return parse_cdx_time(m.group(1)) if m else None
+    except ValueError:
+        return None
