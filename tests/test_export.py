@@ -95,6 +95,40 @@ def test_export_jsonl(site: LocalSite, clean_db: sa.Engine, tmp_path: Path) -> N
     assert empty.read_text(encoding="utf-8") == header + "\n"
 
 
+def test_source_and_owner_keep_what_they_carried(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A party that lists a media outlet's articles (its feed) carries them: `--source` and
+    `--owner` keep them, as `sightings` and the views (`daily_relevant_by_owner`) count them,
+    each record under the outlet that was first (before, the party's export was empty, exit 0)."""
+    seed_site(site)
+    media = {"name": "Presse", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}
+    party = {"name": "Parti", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "party"}
+    assert main(["run", "--sources", str(write_sources(tmp_path / "a.toml", [media]))]) == 0
+    assert main(["run", "--sources", str(write_sources(tmp_path / "b.toml", [media, party]))]) == 0
+    with clean_db.connect() as conn:
+        carried = conn.scalar(
+            sa.text(
+                "SELECT count(DISTINCT si.article_id) FROM sightings si JOIN sources s ON s.id = si.source_id"
+                " WHERE s.owner = 'party'"
+            )
+        )
+        counted = conn.scalar(
+            sa.text("SELECT sum(articles) FROM daily_relevant_by_owner WHERE owner = 'party'")
+        )
+    assert carried == counted == 5
+    for argv in (["--owner", "party"], ["--source", "Parti"]):
+        out = tmp_path / "party.jsonl"
+        assert main(["export", *argv, "--no-progress", "-o", str(out)]) == 0
+        records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        assert len(records) == 5, argv
+        for record in records:
+            assert (record["source"], record["owner"]) == ("Presse", "media")
+            assert {s["source"] for s in record["sightings"]} == {"Presse", "Parti"}
+    assert main(["export", "--owner", "media", "--no-progress", "-o", str(out)]) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 5
+
+
 def test_published_at_is_exported_on_the_site_clock() -> None:
     instant = datetime(2022, 5, 4, 2, 41, tzinfo=UTC)
     local = on_site_clock(instant, {"published_local": "2022-05-03T22:41:00-04:00"})

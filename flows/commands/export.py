@@ -68,7 +68,11 @@ def register(sub: Any) -> None:
         help="only the articles source NAME carried, its copies of an article first stored from"
         " another source included (that record's source is the first; NAME is in its sightings)",
     )
-    p.add_argument("--owner", choices=["media", "party"], help="only media or only parties")
+    p.add_argument(
+        "--owner",
+        choices=["media", "party"],
+        help="only what media (parties) carried, copies included, as --source",
+    )
     p.add_argument(
         "--topic",
         metavar="T",

@@ -64,7 +64,9 @@ WHERE (CAST(:relevant AS boolean) IS NULL OR CAST(:topic AS text) IS NOT NULL
   AND (CAST(:source AS text) IS NULL OR s.name = CAST(:source AS text)
        OR EXISTS (SELECT 1 FROM sightings si JOIN sources ss ON ss.id = si.source_id
                   WHERE si.article_id = a.id AND ss.name = CAST(:source AS text)))
-  AND (CAST(:owner AS text) IS NULL OR s.owner = CAST(:owner AS text))
+  AND (CAST(:owner AS text) IS NULL OR s.owner = CAST(:owner AS text)
+       OR EXISTS (SELECT 1 FROM sightings si JOIN sources ss ON ss.id = si.source_id
+                  WHERE si.article_id = a.id AND ss.owner = CAST(:owner AS text)))
 ORDER BY coalesce(a.published_at, a.fetched_at), a.id
 """
 
@@ -86,8 +88,9 @@ def iter_rows(
 ) -> Iterator[dict[str, Any]]:
     """Articles as dicts of database values, oldest first, streamed with a server-side cursor.
 
-    ``source``: the articles that source carried, its copies of an article first stored from
-    another source included (a row of ``sightings``; the record's ``source`` is the first).
+    ``source`` / ``owner``: the articles that source (a source of that owner) carried, its
+    copies of an article first stored from another source included (a row of ``sightings``, as
+    the views count them; the record's ``source`` and ``owner`` are the first carrier's).
 
     ``topic``: only articles scored against that topic (relevant to it with ``relevant``), and
     ``relevance``, ``relevant``, ``relevance_terms``, ``topic_version`` and ``relevance_why``
