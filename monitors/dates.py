@@ -19,6 +19,7 @@ depends on the other for it, and so that one rule holds everywhere:
 from __future__ import annotations
 
 import calendar
+import email.utils
 import os
 import re
 import time
@@ -289,6 +290,68 @@ def french_date(value: str) -> datetime | None:
         return datetime(year, month, day, int(m["H"] or 0), int(m["M"] or 0), int(m["S"] or 0), tzinfo=zone)
     except ValueError:
         return None
+
+
+# ---------------------------------------------------------------- a date as a user writes it
+
+_EN_MONTHS_PLAIN = {
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
+    "august": 8, "september": 9, "sept": 9, "october": 10, "november": 11, "december": 12,
+    **{name: n + 1 for n, name in enumerate(_EN_MONTHS)},
+}  # fmt: skip
+_ANY_MONTHS = {**_FR_MONTHS_PLAIN, **_EN_MONTHS_PLAIN}
+_ANY_MONTH = "|".join(sorted(_ANY_MONTHS, key=len, reverse=True))
+_EN_WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,? )?"
+#: "February 10, 2025", "Feb. 10th, 2025", "Monday, February 10, 2025" (a time after it is
+#: read as written: the day is the one the text gives)
+_MONTH_FIRST = re.compile(
+    _EN_WEEKDAY + rf"(?P<m>{_ANY_MONTH})\.? (?P<d>[0-3]?\d)(?:st|nd|rd|th)?,? (?P<y>\d{{4}})(?:,? .*)?"
+)
+#: "février 2025", "February 2025", "Feb. 2025": a month
+_MONTH_YEAR = re.compile(rf"(?P<m>{_ANY_MONTH})\.?,? (?P<y>\d{{4}})")
+#: "2025/02/10", "2025.02.10": year first, so never ambiguous
+_YEAR_FIRST = re.compile(r"(?P<y>\d{4})(?P<sep>[/.])(?P<m>[01]?\d)(?P=sep)(?P<d>[0-3]?\d)")
+
+
+def written_date(value: str) -> tuple[datetime, str] | None:
+    """A date as people and tools write one outside ISO 8601, and its precision ("day", or
+    "month" for "février 2025"): French dates (:func:`french_date`: "10 février 2025",
+    "lundi 10 février 2025 à 14h30", "10/02/2025", day first), RFC 822 and 2822 dates as
+    feeds and mail write them ("Mon, 10 Feb 2025 09:00:00 +0100", European zone names and
+    French day and month names too, :func:`rfc822_in_english`), English dates month first
+    ("February 10, 2025"), year first with slashes or dots ("2025/02/10"), and any of these
+    ending with an IANA zone name ("... 09:00 Europe/Paris", on its clock). A date without
+    a zone is on the local clock, as everywhere here. None when it is none of these or names
+    no real day (31 February): nothing is guessed."""
+    text = value.strip()
+    named = _in_named_zone(text)  # "2025-02-10 09:00 Europe/Paris", on that zone's clock
+    if named is not None:
+        return named, "day"
+    french = french_date(text)
+    if french is not None:
+        return french, "day"
+    fixed = rfc822_in_english(text)
+    local = zoneless(fixed)
+    if local is not None:
+        return local, "day"
+    if re.search(r"\d{1,2}:\d{2}", fixed) and re.search(r"[a-z]{3}", fixed, re.I):
+        try:  # an RFC 2822 date with its zone ("GMT", "+0100"); "-0000" is UTC, its sender's unknown
+            mail = email.utils.parsedate_to_datetime(fixed)
+        except (TypeError, ValueError, IndexError):
+            mail = None
+        if mail is not None:
+            return (mail if mail.tzinfo is not None else mail.replace(tzinfo=UTC)), "day"
+    plain = _plain_letters(text)
+    try:
+        if m := _MONTH_FIRST.fullmatch(plain):
+            return local_midnight(int(m["y"]), _ANY_MONTHS[m["m"]], int(m["d"])), "day"
+        if m := _YEAR_FIRST.fullmatch(plain):
+            return local_midnight(int(m["y"]), int(m["m"]), int(m["d"])), "day"
+        if m := _MONTH_YEAR.fullmatch(plain):
+            return local_midnight(int(m["y"]), _ANY_MONTHS[m["m"]], 1), "month"
+    except ValueError:  # 31 February, month 13
+        return None
+    return None
 
 
 #: A W3C datetime of reduced precision (https://www.w3.org/TR/NOTE-datetime): a year

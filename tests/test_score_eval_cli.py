@@ -187,6 +187,66 @@ def test_score_reads_a_timestamp_whole_or_warns() -> None:
     )
 
 
+#: A paragraph the summit topic finds only in its peak: no AI word, a gathering of world
+#: leaders in Paris (docs/topics.md, "The gathering itself"); undated it is not relevant
+GATHERING = (
+    "Chefs d'État et dirigeants d'une centaine de pays se retrouvent à Paris pour ce sommet de deux jours."
+)
+
+
+def test_score_reads_published_at_as_feeds_pages_and_tools_write_it() -> None:
+    """A ``published_at`` as an RSS feed (RFC 2822), a French page, an English one, a US
+    export or a program (Unix seconds or milliseconds, as a number or a string) writes it is
+    that day, as ISO is, and the verdict is the dated one. Before, only ISO was read: each of
+    these was ignored with a warning and the paragraph scored undated, not relevant."""
+    written = {
+        "iso": "2025-02-10",
+        "rfc2822": "Mon, 10 Feb 2025 09:00:00 +0100",
+        "rfc2822_gmt_late": "Sun, 09 Feb 2025 23:30:00 GMT",  # 10 February in Paris
+        "rfc2822_cet": "Mon, 10 Feb 2025 09:00:00 CET",
+        "rfc822_french": "lun., 10 févr. 2025 09:00:00 +0100",
+        "french": "10 février 2025",
+        "french_time": "lundi 10 février 2025 à 14h30",
+        "french_numeric": "10/02/2025",
+        "english": "February 10, 2025",
+        "english_weekday": "Monday, Feb. 10th, 2025",
+        "year_first": "2025/02/10",
+        "epoch": 1739174400,
+        "epoch_text": "1739174400",
+        "epoch_ms": 1739174400000,
+        "named_zone": "2025-02-10 09:00 Europe/Paris",
+    }
+    months = {"month_fr": "février 2025", "month_en": "February 2025"}
+    lines = [{"id": k, "text": GATHERING, "published_at": v} for k, v in {**written, **months}.items()]
+    lines.append({"id": "undated", "text": GATHERING})
+    code, out, err = _run(["score"], stdin="\n".join(json.dumps(x, ensure_ascii=False) for x in lines))
+    assert code == 0 and "warning" not in err, err
+    rows = {r["id"]: r for r in map(json.loads, out.splitlines())}
+    assert {k: rows[k]["published_at"] for k in written} == dict.fromkeys(written, "2025-02-10")
+    assert {k: rows[k]["published_at"] for k in months} == dict.fromkeys(months, "2025-02-01")
+    assert all(rows[k]["relevant"] for k in (*written, *months))
+    assert not rows["undated"]["relevant"]
+
+
+def test_score_warns_on_a_date_it_cannot_read_and_scores_the_line() -> None:
+    """What no format reads, or names no real day (31 February), is ignored with a warning
+    naming the line and the formats read; the line is scored undated. ``true`` is not a
+    date, a blank string is none (as null)."""
+    values = ["hier", "31 février 2025", "Mon, 31 Feb 2025 10:00:00 GMT", "10 Feb 25", True, "  "]
+    lines = [{"id": str(n), "text": GATHERING, "published_at": v} for n, v in enumerate(values)]
+    code, out, err = _run(["score"], stdin="\n".join(json.dumps(x, ensure_ascii=False) for x in lines))
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["relevant"] for r in rows] == [False] * len(values)
+    assert [r["published_at"] for r in rows] == [None] * len(values)
+    assert "warning: line 1: published_at 'hier' is not a date veille reads: ISO 8601" in err
+    assert "RFC 2822" in err and "Unix seconds; scored without a date" in err
+    assert "warning: line 2: published_at '31 février 2025'" in err
+    assert "warning: line 3: published_at 'Mon, 31 Feb 2025 10:00:00 GMT'" in err
+    assert "warning: line 5: published_at must be a string or a number, not bool" in err
+    assert "line 6" not in err
+
+
 def test_a_bad_topic_file_or_an_empty_folder_is_an_error_with_where(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

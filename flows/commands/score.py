@@ -10,8 +10,9 @@ from typing import Any, TextIO
 from flows.commands.common import counted, path_arg, replaced_when_complete, same_file
 
 EXAMPLE = """input: one JSON object per line with "text" and optional "title", "description",
-"published_at" (ISO date, month or year: relevance weighs the topic's active period; one that
-does not parse is ignored with a warning on stderr naming the line), "url" (the page's address:
+"published_at" (relevance weighs the topic's active period: ISO date, month, year or
+timestamp, RFC 2822, "10 février 2025", "10/02/2025", "February 10, 2025", Unix seconds; one
+that does not parse is ignored with a warning on stderr naming the line), "url" (the page's address:
 for a text without a title, its path words are a zone of the evidence when the topic gives
 [zones] url a weight; the shipped summit topic does not), "id".
 output: one JSON object per line with language, language_confidence, relevance, relevant,

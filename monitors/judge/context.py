@@ -39,7 +39,7 @@ from typing import Any
 
 from monitors.group.copies import _TOKEN, fold
 from monitors.group.stories import cosine, decay, features
-from monitors.judge.days import WEEKDAYS, parse_published
+from monitors.judge.days import WEEKDAYS, read_published
 from monitors.judge.relevance import RelevanceResult
 from monitors.judge.topic import Topic
 
@@ -104,17 +104,16 @@ def names(text: str, title: str | None = None) -> dict[str, str]:
 def _span(item: Mapping[str, Any]) -> tuple[date, date] | None:
     """The days a line's ``published_at`` covers: one day, or a month ("2025-02") or a year
     ("2025") as a span, as the stories read a date known to the month."""
-    value = item.get("published_at")
     try:
-        start = parse_published(value)
+        read = read_published(item.get("published_at"))
     except ValueError:
         return None
-    if start is None:
+    if read is None:
         return None
-    text = value.strip() if isinstance(value, str) else ""
-    if len(text) == 4:
+    start, precision = read
+    if precision == "year":
         return start, date(start.year, 12, 31)
-    if len(text) == 7:
+    if precision == "month":
         return start, date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
     return start, start
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from monitors.dates import article_day
+from monitors.dates import article_day, written_date
 from monitors.judge.textfold import fold
 
 
@@ -17,33 +17,91 @@ def as_date(value: Any) -> date | None:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def parse_published(value: Any) -> date | None:
-    """A publication date from "2025-02-10", "2025-02" (the 1st), "2025" (1 January) or a full ISO
-    timestamp (its day on the local clock: "2025-02-10T23:30:00Z" is 11 February in Paris);
-    None when absent. Raises ValueError when it does not parse."""
-    if value is None or value == "":
+#: Unix time from which a number is read in milliseconds (as JavaScript writes it), not
+#: seconds: 1e11 seconds is the year 5138
+_EPOCH_MILLISECONDS = 10**11
+#: A Unix time written as a string: seconds ("1739174400", "1739174400.5"), nine or ten
+#: figures, or milliseconds, thirteen (eight figures are an ISO day, "20250210"; fourteen a
+#: Wayback timestamp, not read)
+_EPOCH_TEXT = re.compile(r"(?:\d{9,10}|\d{13})(?:\.\d+)?")
+_ISO_SHAPED = re.compile(r"\d{4}-")
+_FORMATS = (
+    "ISO 8601 (YYYY, YYYY-MM, YYYY-MM-DD, a timestamp), RFC 2822, a French or English date"
+    " ('10 février 2025', '10/02/2025', 'February 10, 2025') or Unix seconds"
+)
+
+
+def _epoch(value: float, written: Any) -> date:
+    seconds = value / 1000 if abs(value) >= _EPOCH_MILLISECONDS else value
+    try:
+        day = article_day(datetime.fromtimestamp(seconds, UTC))
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"published_at {written!r} is out of range as Unix time") from None
+    assert day is not None
+    return day
+
+
+def read_published(value: Any) -> tuple[date, str] | None:
+    """A publication date and its precision ("year", "month" or "day"), None when absent (null,
+    empty or blank). Read: ISO 8601 ("2025-02-10", "2025-02" (the 1st), "2025" (1 January), a
+    timestamp whole, its day on the local clock: "2025-02-09T23:30:00Z" is 10 February in
+    Paris), Unix time (a number, or a string of 9-10 figures: seconds; 13: milliseconds; a
+    number from 1e11 is milliseconds), and the dates of :func:`monitors.dates.written_date`
+    (RFC 2822, French and English dates, "février 2025" a month). Raises ValueError saying the
+    value when it does not parse."""
+    if value is None:
         return None
+    if isinstance(value, datetime):
+        day = article_day(value)
+        assert day is not None
+        return day, "day"
     if isinstance(value, date):
-        return value
+        return value, "day"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"published_at {value!r} is not a number of seconds")
+        return _epoch(value, value), "day"
     if not isinstance(value, str):
-        raise ValueError(f"published_at must be a string, not {type(value).__name__}")
+        raise ValueError(f"published_at must be a string or a number, not {type(value).__name__}")
     text = value.strip()
+    if not text:
+        return None
+    if _EPOCH_TEXT.fullmatch(text):
+        return _epoch(float(text), value), "day"
     try:
         if re.fullmatch(r"\d{4}", text):
-            return date(int(text), 1, 1)
+            return date(int(text), 1, 1), "year"
         if re.fullmatch(r"\d{4}-\d{2}", text):
-            return date(int(text[:4]), int(text[5:]), 1)
+            return date(int(text[:4]), int(text[5:]), 1), "month"
         if len(text) > 10 and text[10] in "T ":
             # the whole timestamp must read (before, "2025-02-10T99:99" or "2025-02-10 whatever"
             # gave its first ten characters); its day is its instant on the local clock, as at
             # ingest and rescore (monitors.dates): "2025-02-09T23:30:00Z" is 10 February in Paris
-            return article_day(datetime.fromisoformat(text))
-        return date.fromisoformat(text)
+            day = article_day(datetime.fromisoformat(text))
+            assert day is not None
+            return day, "day"
+        return date.fromisoformat(text), "day"
     except ValueError as exc:
-        why = "" if str(exc).startswith("Invalid isoformat") else f": {exc}"  # a range ("month must ...")
-        raise ValueError(
-            f"published_at {value!r} is not an ISO date (YYYY, YYYY-MM, YYYY-MM-DD, or a timestamp){why}"
-        ) from None
+        iso_fault = "" if str(exc).startswith("Invalid isoformat") else f": {exc}"
+    written = written_date(text)
+    if written is None:
+        if _ISO_SHAPED.match(text):  # ISO, wrong: say what ("month must be in 1..12")
+            raise ValueError(
+                f"published_at {value!r} is not an ISO date (YYYY, YYYY-MM, YYYY-MM-DD, or a"
+                f" timestamp){iso_fault}"
+            )
+        raise ValueError(f"published_at {value!r} is not a date veille reads: {_FORMATS}")
+    instant, precision = written
+    day = article_day(instant)
+    assert day is not None
+    return day, precision
+
+
+def parse_published(value: Any) -> date | None:
+    """The day of :func:`read_published` (None when absent); raises ValueError when it does
+    not parse."""
+    read = read_published(value)
+    return None if read is None else read[0]
 
 
 # Days named in a text ("lundi 10 février", "Monday, Feb. 10", "samedi 8 février 2025"), read on
