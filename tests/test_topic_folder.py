@@ -263,6 +263,24 @@ def test_topic_filter_and_evidence_in_export_search_feed(
     assert "Pourquoi : " in _cli(["feed"])
 
 
+def test_search_with_a_topic_says_relevant_to_that_topic(
+    clean_db: sa.Engine, archive: dict[str, int]
+) -> None:
+    """With --topic, a hit's "relevant" (--json) and its "relevant" mark are that topic's: every
+    hit is relevant to it. Before, they were the summit's column: the AI Act article, listed
+    because relevant to eu_ai_act, said "relevant": false and bore no mark, beside its why."""
+    _cli(["rescore", "--all"])
+    hits = [
+        json.loads(line) for line in _cli(["search", "IA", "--topic", "eu_ai_act", "--json"]).splitlines()
+    ]
+    assert [(h["id"], h["relevant"]) for h in hits] == [(archive["act"], True)]
+    shown = _cli(["search", "IA", "--topic", "eu_ai_act"])
+    assert shown.splitlines()[0].endswith(" relevant") and "why: " in shown
+    # without --topic, the summit's own column, as before
+    plain = {h["id"]: h["relevant"] for h in map(json.loads, _cli(["search", "IA", "--json"]).splitlines())}
+    assert plain[archive["act"]] is False and plain[archive["summit"]] is True
+
+
 def test_run_report_rows_say_why_and_which_topics(clean_db: sa.Engine, archive: dict[str, int]) -> None:
     from datetime import datetime
 

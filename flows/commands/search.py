@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from typing import Any
@@ -139,6 +140,8 @@ def handle(args: argparse.Namespace) -> int:
         print(f"veille: error: {_unsearchable(args.query)}", file=sys.stderr)
         return 2
     reasons = {h.id: why(evidence.get(h.id, (False, None))[1]) for h in hits}
+    if args.topic:  # relevant to that topic, not to the summit (the articles' own column)
+        hits = [dataclasses.replace(h, relevant=evidence.get(h.id, (False, None))[0]) for h in hits]
     if args.json:  # strict JSON, its control characters escaped (DEL and C1 too)
         from monitors.archive.export import json_line
 
