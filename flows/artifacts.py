@@ -238,7 +238,7 @@ def run_artifacts(
             )
         )
     with session_scope() as session:
-        new_relevant = new_relevant_since(session, since, limit=REPORT_ARTICLES + 1)
+        new_relevant = new_relevant_since(session, since, limit=REPORT_ARTICLES + 1, why_width=TEXT_WIDTH)
         stories = stories_since(session, since)
     found.append(
         Artifact(

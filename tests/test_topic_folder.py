@@ -298,6 +298,56 @@ def test_run_report_rows_say_why_and_which_topics(clean_db: sa.Engine, archive: 
     assert act["topics"] == ["eu_ai_act"] and "AI Act" in act["why"] and act["relevance"] >= 0.5
 
 
+def test_the_run_report_and_search_keep_every_zone_and_the_best_sentence(
+    clean_db: sa.Engine, archive: dict[str, int]
+) -> None:
+    """A real summit article's why runs to 800-1,000 characters (dozens of terms in each zone);
+    the run report shows 300 and search 900. Cut in the middle, the report's line lost the
+    zones after the title's and the start of the best sentence, the part that says most. Now
+    each zone keeps its strongest terms and says how many more it has, and the sentence is
+    whole; exports and --json keep the whole line."""
+    from datetime import datetime
+
+    from flows.artifacts import TEXT_WIDTH, markdown_text, run_artifacts
+    from monitors.judge.explain import why
+
+    seed = Path(__file__).resolve().parents[1] / "seeds" / "003_1c57c69a5a136c3a.txt"
+    with clean_db.begin() as conn:
+        article = conn.scalar(
+            sa.text(
+                "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash)"
+                " SELECT 'http://x/long', 'http://x/long', id, :t, :x, 'long' FROM sources RETURNING id"
+            ),
+            {
+                "t": "Emmanuel Macron veut faire de la France un des pays champions de l'IA",
+                "x": seed.read_text(),
+            },
+        )
+    _cli(["rescore", "--all"])
+    with clean_db.connect() as conn:
+        evidence = conn.scalar(
+            sa.text("SELECT relevance_evidence FROM articles WHERE id = :i"), {"i": article}
+        )
+    whole = why(evidence)
+    zones = [part.split(":", 1)[0] for part in whole.split(" | «")[0].split("; ")]
+    sentence = "«" + whole.split(" | «", 1)[1]
+    assert len(whole) > 2 * TEXT_WIDTH and zones[:3] == ["title", "lead", "body"], whole
+
+    row = {"source": "t", "poll": "ok", "error": None} | dict.fromkeys(
+        ("new_urls", "stored", "duplicates", "relevant", "failed", "retry"), 1
+    )
+    report = run_artifacts([row], datetime(2000, 1, 1, tzinfo=UTC), None)[-1].data
+    line = next(x for x in report.splitlines() if x.startswith("  why: title: IA"))
+    assert line.endswith(markdown_text(sentence, 10_000)), line
+    assert all(f"{zone}: " in line for zone in zones) and "more" in line
+    assert len(line) <= len("  why: ") + TEXT_WIDTH + line.count("\\")  # markdown escapes aside
+
+    shown = next(x for x in _cli(["search", "champions", "--relevant"]).splitlines() if "why:" in x)
+    assert shown.endswith(sentence) and all(f"{zone}: " in shown for zone in zones), shown
+    exported = json.loads(_cli(["search", "champions", "--relevant", "--json"]))
+    assert exported["why"] == whole
+
+
 def test_docs_recipe_on_the_topic_view(clean_db: sa.Engine, archive: dict[str, int]) -> None:
     """The SQL shown in docs/topics.md, as written there."""
     docs = (Path(__file__).resolve().parents[1] / "docs" / "topics.md").read_text("utf-8")

@@ -171,7 +171,9 @@ def handle(args: argparse.Namespace) -> int:
             snippet.append(part, "bold yellow" if n % 2 else "")
         console.print(snippet)
         if reasons[hit.id] and (hit.relevant or args.topic):
-            console.print(Text(f"   why: {terminal_line(reasons[hit.id], 3 * LINE_WIDTH)}", "dim"))
+            # each zone's strongest terms and the whole best sentence, within the width
+            short = why(evidence.get(hit.id, (False, None))[1], width=3 * LINE_WIDTH)
+            console.print(Text(f"   why: {terminal_line(short, 3 * LINE_WIDTH)}", "dim"))
         url = terminal_safe(hit.url)
         console.print(Text.assemble("   ", (url, Style(link=url)), "\n"))
     return 0

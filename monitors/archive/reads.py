@@ -67,15 +67,18 @@ LIMIT :limit
 """
 
 
-def new_relevant_since(session: Session, since: datetime, limit: int = 50) -> list[dict[str, Any]]:
+def new_relevant_since(
+    session: Session, since: datetime, limit: int = 50, why_width: int | None = None
+) -> list[dict[str, Any]]:
     """Articles relevant to any topic first stored since ``since`` (revisions of older ones left
     out), with the ``topics`` they are relevant to and ``why``: the default topic's evidence and
-    score when relevant to it, else those of the topic that scored it highest."""
+    score when relevant to it, else those of the topic that scored it highest (at most
+    ``why_width`` characters, every zone and the best sentence kept: :func:`why`)."""
     rows = [
         dict(r) for r in session.execute(text(NEW_RELEVANT_SQL), {"since": since, "limit": limit}).mappings()
     ]
     for row in rows:
-        row["why"] = why(row.pop("evidence"))
+        row["why"] = why(row.pop("evidence"), width=why_width)
     return rows
 
 

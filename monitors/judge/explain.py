@@ -10,29 +10,60 @@ ZONE_ORDER = ("title", "lead", "body", "tail", "url")
 SENTENCE_CHARS = 200
 
 
-def why(evidence: dict[str, Any] | None) -> str:
-    """ "title: A, B; lead: C x2; model: w:x, c:y | «best sentence»" (empty without evidence)."""
+def why(evidence: dict[str, Any] | None, width: int | None = None) -> str:
+    """ "title: A, B; lead: C x2; model: w:x, c:y | «best sentence»" (empty without evidence).
+
+    ``width``: at most that many characters, for a line a person reads (a run report, a
+    search hit): each zone keeps its strongest terms (by contribution) and says how many it
+    leaves out ("body: IA x4, sommet, +9 more"), so every zone and the whole best sentence stay
+    in view; a line cut in the middle lost the sentence, the part that says most. Exports,
+    ``veille score`` and the feed give the whole line."""
     if not evidence:
         return ""
-    per_zone: dict[str, list[str]] = {}
+    per_zone: dict[str, list[tuple[str, float]]] = {}
     for name, match in (evidence.get("matched") or {}).items():
+        strength = float(match.get("contribution") or 0.0)
         for zone, count in (match.get("zones") or {}).items():
-            per_zone.setdefault(zone, []).append(name if count == 1 else f"{name} x{count}")
-    parts = [f"{zone}: {', '.join(sorted(per_zone[zone]))}" for zone in ZONE_ORDER if zone in per_zone]
+            per_zone.setdefault(zone, []).append((name if count == 1 else f"{name} x{count}", strength))
+    zones = [(zone, sorted(per_zone[zone])) for zone in ZONE_ORDER if zone in per_zone]
+    extras = []
     short = evidence.get("short_text")
     if short and short.get("decided"):
-        parts.append(_short_reason(short, (evidence.get("period") or {}).get("published_at")))
+        extras.append(_short_reason(short, (evidence.get("period") or {}).get("published_at")))
     context = evidence.get("context")
     if context and context.get("decided"):
-        parts.append(_context_reason(context))
+        extras.append(_context_reason(context))
     model = evidence.get("model")
     if model and model.get("decided") and model.get("features"):
-        parts.append("model: " + ", ".join(str(f[0]) for f in model["features"][:3]))
-    line = "; ".join(parts)
+        extras.append("model: " + ", ".join(str(f[0]) for f in model["features"][:3]))
     sentence = (evidence.get("best_sentence") or "").strip()
+    if len(sentence) > SENTENCE_CHARS:
+        sentence = sentence[: SENTENCE_CHARS - 1].rstrip() + "…"
+    shown = {zone: len(terms) for zone, terms in zones}
+    line = _line(zones, shown, extras, sentence)
+    while width is not None and len(line) > width:
+        # the zone showing the most terms gives up its weakest (the later zone on a tie)
+        zone = max(reversed(zones), key=lambda z: shown[z[0]])[0]
+        if shown[zone] <= 1:
+            break
+        shown[zone] -= 1
+        line = _line(zones, shown, extras, sentence)
+    if width is not None and len(line) > width:  # one term a zone is still too long: cut it
+        line = line[: max(width - 1, 0)].rstrip() + "…"
+    return line
+
+
+def _line(
+    zones: list[tuple[str, list[tuple[str, float]]]], shown: dict[str, int], extras: list[str], sentence: str
+) -> str:
+    """The why line with ``shown[zone]`` of each zone's terms, its strongest, in name order."""
+    parts = []
+    for zone, terms in zones:
+        keep = sorted(sorted(terms, key=lambda t: -t[1])[: shown[zone]])
+        left = len(terms) - len(keep)
+        parts.append(f"{zone}: {', '.join(name for name, _ in keep)}" + (f", +{left} more" if left else ""))
+    line = "; ".join(parts + extras)
     if sentence:
-        if len(sentence) > SENTENCE_CHARS:
-            sentence = sentence[: SENTENCE_CHARS - 1].rstrip() + "…"
         line = f"{line} | «{sentence}»" if line else f"«{sentence}»"
     return line
 
