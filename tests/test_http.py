@@ -156,6 +156,21 @@ def test_a_redirect_to_an_accented_path_written_raw_is_followed(
     assert result.final_url == f"{site.base}/actualité/sommet-ia.html"
 
 
+@pytest.mark.parametrize("status", [300, 301, 302, 307, 308])
+def test_a_redirect_without_a_location_is_no_page(settings: Settings, site: LocalSite, status: int) -> None:
+    """A 3xx with no Location header: its body, the server's "Moved Permanently" stub, was the
+    page (stored as an article titled "Moved Permanently"); it is a permanent error, cause first."""
+    stub = "<html><head><title>Moved</title></head><body><h1>Moved Permanently</h1></body></html>"
+    site.add("/moved", stub, status=status)
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/moved", settings)
+    assert result.outcome == "error" and result.error_class == PERMANENT and result.content is None
+    reason = result.reason or ""
+    assert reason.startswith(f"HTTP {status} ") and reason.endswith(
+        "without a Location header: no address to follow"
+    )
+
+
 def test_refused_connection_is_a_network_error_not_a_timeout(settings: Settings) -> None:
     with make_client(settings) as client:
         result = fetch(client, "http://127.0.0.1:9/", settings)

@@ -630,6 +630,17 @@ def _read(
     if status == 304:
         drained = _drain(response, hdrs)
         return FetchResult(url, current, "not_modified", status, headers=hdrs), drained
+    if 300 <= status < 400:
+        # a redirect with no target (a proxy dropped its Location): its body is the server's
+        # "Moved Permanently" stub, which was read as the page (stored as an article)
+        drained = _drain(response, hdrs)
+        reason = (
+            f"HTTP {status} {response.reason or ''}".strip()
+            + " without a Location header: no address to follow"
+        )
+        return FetchResult(
+            url, current, "error", status, headers=hdrs, error_class=PERMANENT, reason=reason
+        ), drained
     if status >= 400:
         page, drained = _peek(response, DRAIN_MAX_BYTES)
         transient = status in TRANSIENT_STATUSES
