@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -102,6 +103,48 @@ def test_feed_declared_ttl_delays_the_next_poll(db: Session) -> None:
     assert (src.next_poll_at - datetime.now(UTC)).total_seconds() > 3 * 3600 - 30
     apply_poll(db, _ok(src.id, [], not_modified=True), settings=get_settings())
     assert src.declared_interval_seconds == 3 * 3600  # a 304 keeps what the feed declared
+
+
+def test_the_waits_after_a_failure_are_the_settings_the_docs_name(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/sources.md names the settings a failed poll waits by: the first backoff after a
+    transient failure (doubled per failure), the wait after a permanent one; set them and the
+    waits follow. It said "10 minutes" and "24 hours", their defaults, as if fixed. A blocked
+    source, or one with a fallback to move to, backs off even after a permanent failure; and
+    `veille run --all` skips the disabled sources, as its help now says."""
+    docs = " ".join(
+        (Path(__file__).resolve().parent.parent / "docs" / "sources.md").read_text("utf-8").split()
+    )
+    backoff = re.search(r"After a transient failure the next poll backs off \(`(VEILLE_\w+)`", docs)
+    longest = re.search(r"after a permanent one it waits `(VEILLE_\w+)`", docs)
+    assert backoff and longest, "docs/sources.md names no setting for the waits after a failure"
+    monkeypatch.setenv(backoff.group(1), "120")
+    monkeypatch.setenv(longest.group(1), "7200")
+    settings = get_settings()
+
+    def wait(src: Source) -> float:
+        assert src.next_poll_at is not None
+        return (src.next_poll_at - datetime.now(UTC)).total_seconds()
+
+    src = _src(db, "waits")
+    apply_poll(db, _error(src.id), settings=settings)
+    assert 60 - 10 <= wait(src) <= 120
+    apply_poll(db, _error(src.id), settings=settings)
+    assert 120 - 10 <= wait(src) <= 240  # doubled
+    apply_poll(db, _error(src.id, "permanent"), settings=settings)
+    assert 7200 - 30 <= wait(src) <= 7200
+    blocked = _src(db, "blocked")
+    apply_poll(db, _error(blocked.id, "blocked"), settings=settings)
+    assert wait(blocked) <= 120
+    spare = _src(db, "with a fallback")
+    spare.fallback_url = "https://example.org/sitemap.xml"
+    apply_poll(db, _error(spare.id, "permanent"), settings=settings)
+    assert wait(spare) <= 120
+    from tests.test_docs import _subparser
+
+    help_text = " ".join(_subparser(["run"])[0].format_help().split())
+    assert "poll every source, due or not, but the disabled ones" in help_text
 
 
 def test_failing_after_three_days_disabled_after_thirty_then_re_enabled(db: Session) -> None:

@@ -37,7 +37,11 @@ def register(sub: Any) -> None:
         type=path_arg,
         help="sources file (default: VEILLE_SOURCES, else seeds/sources.toml)",
     )
-    p.add_argument("--all", action="store_true", help="poll every source, due or not")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="poll every source, due or not, but the disabled ones (veille sources enable NAME)",
+    )
     p.add_argument(
         "--max-items",
         type=at_least(1),
