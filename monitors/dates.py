@@ -301,14 +301,25 @@ _EN_MONTHS_PLAIN = {
 }  # fmt: skip
 _ANY_MONTHS = {**_FR_MONTHS_PLAIN, **_EN_MONTHS_PLAIN}
 _ANY_MONTH = "|".join(sorted(_ANY_MONTHS, key=len, reverse=True))
-_EN_WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,? )?"
-#: "February 10, 2025", "Feb. 10th, 2025", "Monday, February 10, 2025" (a time after it is
-#: read as written: the day is the one the text gives)
+#: a day's name before a date, English or French, whole or cut ("Monday,", "Mon.", "lun.")
+_WEEKDAY = (
+    r"(?:(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues|tue|wed|thurs|thur|thu"
+    r"|fri|sat|sun|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lun|mar|mer|jeu|ven|sam|dim)\.?,? )?"
+)
+#: a time of day after a date, read as written: the day is the one the text gives ("at 9:00 PM
+#: EST", "à 14h30")
+_TIME_AFTER = r"(?:,? (?:at |a )?[0-2]?\d(?::[0-5]\d|h[0-5]?\d?)(?: ?[a-z0-9:+-]+)*)?"
+#: "February 10, 2025", "Feb. 10th, 2025", "Monday, February 10, 2025 at 9:00 PM"
 _MONTH_FIRST = re.compile(
-    _EN_WEEKDAY + rf"(?P<m>{_ANY_MONTH})\.? (?P<d>[0-3]?\d)(?:st|nd|rd|th)?,? (?P<y>\d{{4}})(?:,? .*)?"
+    _WEEKDAY + rf"(?P<m>{_ANY_MONTH})\.? (?P<d>[0-3]?\d)(?:st|nd|rd|th)?,? (?P<y>\d{{4}})" + _TIME_AFTER
+)
+#: "10 February 2025", "Monday 10th February, 2025", "10 février 2025 14:30"
+_DAY_FIRST = re.compile(
+    _WEEKDAY + rf"(?P<d>[0-3]?\d)(?:st|nd|rd|th|er)? (?P<m>{_ANY_MONTH})\.?,? (?P<y>\d{{4}})" + _TIME_AFTER
 )
 #: "février 2025", "February 2025", "Feb. 2025": a month
 _MONTH_YEAR = re.compile(rf"(?P<m>{_ANY_MONTH})\.?,? (?P<y>\d{{4}})")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}[T ]")
 #: "2025/02/10", "2025.02.10": year first, so never ambiguous
 _YEAR_FIRST = re.compile(r"(?P<y>\d{4})(?P<sep>[/.])(?P<m>[01]?\d)(?P=sep)(?P<d>[0-3]?\d)")
 
@@ -323,7 +334,8 @@ def written_date(value: str) -> tuple[datetime, str] | None:
     ending with an IANA zone name ("... 09:00 Europe/Paris", on its clock). A date without
     a zone is on the local clock, as everywhere here. None when it is none of these or names
     no real day (31 February): nothing is guessed."""
-    text = value.strip()
+    # RFC 9557 (Java's ZonedDateTime): "2025-02-10T09:00:00+01:00[Europe/Paris]", its offset given
+    text = re.sub(r"(?<=\d)\[[A-Za-z_/+-]+\]$", "", value.strip())
     named = _in_named_zone(text)  # "2025-02-10 09:00 Europe/Paris", on that zone's clock
     if named is not None:
         return named, "day"
@@ -334,6 +346,11 @@ def written_date(value: str) -> tuple[datetime, str] | None:
     local = zoneless(fixed)
     if local is not None:
         return local, "day"
+    if _ISO_DAY.match(fixed):  # ISO with a zone name, as exports write it ("... 09:00:00 UTC")
+        try:
+            return datetime.fromisoformat(re.sub(r"\s(?:gmt|ut|z)$", " +0000", fixed, flags=re.I)), "day"
+        except ValueError:
+            return None
     if re.search(r"\d{1,2}:\d{2}", fixed) and re.search(r"[a-z]{3}", fixed, re.I):
         try:  # an RFC 2822 date with its zone ("GMT", "+0100"); "-0000" is UTC, its sender's unknown
             mail = email.utils.parsedate_to_datetime(fixed)
@@ -343,7 +360,7 @@ def written_date(value: str) -> tuple[datetime, str] | None:
             return (mail if mail.tzinfo is not None else mail.replace(tzinfo=UTC)), "day"
     plain = _plain_letters(text)
     try:
-        if m := _MONTH_FIRST.fullmatch(plain):
+        if m := _MONTH_FIRST.fullmatch(plain) or _DAY_FIRST.fullmatch(plain):
             return local_midnight(int(m["y"]), _ANY_MONTHS[m["m"]], int(m["d"])), "day"
         if m := _YEAR_FIRST.fullmatch(plain):
             return local_midnight(int(m["y"]), int(m["m"]), int(m["d"])), "day"

@@ -215,6 +215,10 @@ def test_score_reads_published_at_as_feeds_pages_and_tools_write_it() -> None:
         "epoch_text": "1739174400",
         "epoch_ms": 1739174400000,
         "named_zone": "2025-02-10 09:00 Europe/Paris",
+        "iso_zone_name": "2025-02-09 23:30:00 UTC",  # as BigQuery and logs write it
+        "rfc9557": "2025-02-10T09:00:00+01:00[Europe/Paris]",
+        "english_day_first": "Monday 10th February, 2025",
+        "english_time": "February 10, 2025 at 9:00 AM",
     }
     months = {"month_fr": "février 2025", "month_en": "February 2025"}
     lines = [{"id": k, "text": GATHERING, "published_at": v} for k, v in {**written, **months}.items()]
@@ -232,7 +236,8 @@ def test_score_warns_on_a_date_it_cannot_read_and_scores_the_line() -> None:
     """What no format reads, or names no real day (31 February), is ignored with a warning
     naming the line and the formats read; the line is scored undated. ``true`` is not a
     date, a blank string is none (as null)."""
-    values = ["hier", "31 février 2025", "Mon, 31 Feb 2025 10:00:00 GMT", "10 Feb 25", True, "  "]
+    values = ["hier", "31 février 2025", "Mon, 31 Feb 2025 10:00:00 GMT", "10 Feb 25", True, "  ",
+              "sommet du 10 février 2025", "10 February 2025 hier"]  # fmt: skip
     lines = [{"id": str(n), "text": GATHERING, "published_at": v} for n, v in enumerate(values)]
     code, out, err = _run(["score"], stdin="\n".join(json.dumps(x, ensure_ascii=False) for x in lines))
     assert code == 0
@@ -244,7 +249,9 @@ def test_score_warns_on_a_date_it_cannot_read_and_scores_the_line() -> None:
     assert "warning: line 2: published_at '31 février 2025'" in err
     assert "warning: line 3: published_at 'Mon, 31 Feb 2025 10:00:00 GMT'" in err
     assert "warning: line 5: published_at must be a string or a number, not bool" in err
-    assert "line 6" not in err
+    assert "line 6" not in err  # blank: no date, nothing to warn about
+    assert "line 7: published_at 'sommet du 10 février 2025'" in err  # a date in a phrase: no date
+    assert "line 8: published_at '10 February 2025 hier'" in err
 
 
 def test_a_bad_topic_file_or_an_empty_folder_is_an_error_with_where(
