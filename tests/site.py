@@ -337,6 +337,7 @@ class LocalSite:
                         "status": status,
                         "if_none_match": headers.get("if-none-match"),
                         "peer": self.client_address,  # one per TCP connection
+                        "at": time.monotonic(),  # when it was answered
                     }
                 )
                 self.send_response(status)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from monitors.collect.http import Client, fetch
+from monitors.collect.http import HOLD_STATUSES, Client, fetch
 from monitors.collect.results import TRANSIENT, FetchResult, empty_is_transient
 from monitors.collect.throttle import HostThrottle
 from monitors.settings import Settings
@@ -110,6 +110,22 @@ def html_is_transient(result: FetchResult) -> FetchResult:
     return dataclasses.replace(result, outcome="error", error_class=TRANSIENT, reason=reason, content=None)
 
 
+def wait_for_pause(throttle: HostThrottle | None, url: str, sleep: Sleep) -> None:
+    """Wait out the pause the archive asked of this client (:func:`pause_asked`) before asking it."""
+    held = throttle.held(url) if throttle is not None else None
+    if held is not None:
+        sleep(min(held[0], MAX_RETRY_AFTER))
+
+
+def pause_asked(throttle: HostThrottle | None, result: FetchResult) -> None:
+    """A 429 or 503 with ``Retry-After`` asks this client to leave the archive alone that long
+    (at most :data:`MAX_RETRY_AFTER`): every job's requests wait, not just the one answered so
+    (the Internet Archive blocks a client that keeps asking after its 429s)."""
+    if throttle is not None and result.status in HOLD_STATUSES and result.retry_after:
+        why = f"HTTP {result.status} with Retry-After {result.retry_after:.0f} s"
+        throttle.hold(result.final_url, min(result.retry_after, MAX_RETRY_AFTER), why)
+
+
 def archive_get(
     client: Client,
     url: str,
@@ -129,7 +145,9 @@ def archive_get(
     log."""
     attempts: list[FetchResult] = []
     for attempt in range(max(0, settings.archive_retries) + 1):
+        wait_for_pause(throttle, url, sleep)
         result = fetch(client, url, settings, accept=accept, throttle=throttle, extra_headers=extra_headers)
+        pause_asked(throttle, result)
         if empty_transient:
             result = empty_is_transient(result)
         if data:
