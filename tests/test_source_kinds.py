@@ -228,6 +228,30 @@ def test_sitemap_that_is_not_one_is_a_permanent_error(
     assert out.error_class == "permanent" and out.error is not None and "not a sitemap" in out.error
 
 
+def test_a_gzipped_sitemap_of_several_members_is_read_whole(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """A .xml.gz made of several gzip members (gzip files appended, as ``cat a.gz b.gz`` and
+    bgzip write them) is read to its end: only its first member was, the URLs after it lost at
+    every poll and the sitemap said "cut short". Its members' total still meets the cap."""
+    urls = [f"{site.base}/a/article-numero-{n}.html" for n in range(6)]
+    body = (
+        "<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+        + "".join(f"<url><loc>{u}</loc><lastmod>{NOW.isoformat()}</lastmod></url>" for u in urls)
+        + "</urlset>"
+    ).encode()
+    thirds = [body[: len(body) // 3], body[len(body) // 3 : 2 * len(body) // 3], body[2 * len(body) // 3 :]]
+    site.add(
+        "/multi.xml.gz", b"".join(map(gzip.compress, thirds)) + b"\0" * 8, content_type="application/x-gzip"
+    )
+    out = poll(client, settings, "sitemap", f"{site.base}/multi.xml.gz")
+    assert out.error is None and out.warning is None, (out.error, out.warning)
+    assert [e.url for e in out.entries] == urls
+    small = dataclasses.replace(settings, sitemap_max_bytes=len(body) - 1)
+    out = poll(client, small, "sitemap", f"{site.base}/multi.xml.gz")
+    assert out.error_class == "permanent" and f"{len(body) - 1} byte cap" in (out.error or "")
+
+
 def test_gzip_bomb_is_refused(site: LocalSite, client: Client, settings: Settings) -> None:
     site.add("/big.xml.gz", gzip.compress(b" " * 200_000), content_type="application/x-gzip")
     small = dataclasses.replace(settings, sitemap_max_bytes=50_000)

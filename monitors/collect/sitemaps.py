@@ -100,16 +100,43 @@ def parse_date(value: str | None) -> datetime | None:
     return None if period is None else period[0]
 
 
+#: Compressed bytes given to the inflater at a time: what a member's end leaves over is copied
+#: (zlib's ``unused_data``), so a window bounds that copy per member
+_GZIP_WINDOW = 16 * 1024
+#: Gzip members a sitemap may hold (bgzip writes one per 64 KiB of XML: 800 for 50 MB)
+MAX_GZIP_MEMBERS = 10_000
+
+
 def gunzip(content: bytes, max_bytes: int) -> bytes:
-    """Inflate a gzip body, refusing to grow past ``max_bytes`` (gzip bombs)."""
+    """Inflate a gzip body, every member of it, refusing to grow past ``max_bytes`` (gzip
+    bombs). A gzip file may hold several members, read one after the other (``cat a.gz b.gz``,
+    gzip's append mode, bgzip): only the first was read, the sitemap's later URLs lost at every
+    poll and the sitemap said "cut short". Bytes after a whole member that start none (padding)
+    are ignored, as gzip does; a stream that stops early gives what it holds (the XML says it
+    is cut)."""
+    out = bytearray()
+    view = memoryview(content)
+    pos, members = 0, 1
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(content, max_bytes + 1)
-    except zlib.error as exc:
-        raise SitemapError(f"corrupt gzip sitemap: {exc}") from exc
-    if len(out) > max_bytes or inflater.unconsumed_tail:
-        raise SitemapError(f"gzipped sitemap inflates past the {max_bytes} byte cap")
-    return out
+    while pos < len(view):
+        window = view[pos : pos + _GZIP_WINDOW]
+        try:
+            out += inflater.decompress(window, max_bytes + 1 - len(out))
+        except zlib.error as exc:
+            raise SitemapError(f"corrupt gzip sitemap: {exc}") from exc
+        if len(out) > max_bytes or inflater.unconsumed_tail:
+            raise SitemapError(f"gzipped sitemap inflates past the {max_bytes} byte cap")
+        if not inflater.eof:
+            pos += len(window)
+            continue
+        pos += len(window) - len(inflater.unused_data)
+        if bytes(view[pos : pos + 2]) != GZIP_MAGIC:
+            break
+        members += 1
+        if members > MAX_GZIP_MEMBERS:
+            raise SitemapError(f"gzipped sitemap of more than {MAX_GZIP_MEMBERS} gzip members")
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    return bytes(out)
 
 
 def _local(tag: object) -> str:
