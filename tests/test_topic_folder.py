@@ -538,6 +538,40 @@ def test_stats_say_a_removed_topic_is_removed(clean_db: sa.Engine, archive: dict
     assert "removed" in _cli(["stats"])
 
 
+def test_stats_list_a_topic_just_added_and_say_to_rescore(
+    clean_db: sa.Engine, archive: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A topic file added to the folder, not scored yet, is a row of the By topic table (0
+    scored, its state) with a note to run `veille rescore`; before, it was not there at all."""
+    _cli(["rescore", "--all"])
+    folder = tmp_path / "topics"
+    folder.mkdir()
+    for name in ("ai_summit", "eu_ai_act"):
+        shutil.copy(topic_file(name), folder / f"{name}.toml")
+    added = topic_file("eu_ai_act").read_text("utf-8").replace('name = "eu_ai_act"', 'name = "ai_rules"')
+    (folder / "ai_rules.toml").write_text(added, "utf-8")
+    (folder / "off.toml").write_text(
+        added.replace('name = "eu_ai_act"', 'name = "off"').replace(
+            'name = "ai_rules"', 'name = "off"\nactive = false'
+        ),
+        "utf-8",
+    )
+    monkeypatch.setenv("VEILLE_TOPICS_DIR", str(folder))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rows = json.loads(_cli(["stats", "--json"]))["by_topic"]
+    assert [(r["topic"], r["scored"], r["state"]) for r in rows] == [
+        ("ai_rules", 0, "active"),
+        ("ai_summit", 3, "active"),
+        ("eu_ai_act", 3, "active"),
+        ("off", 0, "inactive"),
+    ]
+    assert err.getvalue() == "note: topic ai_rules has no scores yet; run: veille rescore\n"
+    _cli(["rescore"])
+    rows = json.loads(_cli(["stats", "--json"]))["by_topic"]
+    assert [(r["topic"], r["scored"]) for r in rows][0] == ("ai_rules", 3)
+
+
 def test_stats_say_which_topic_file_is_unreadable(
     clean_db: sa.Engine, archive: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

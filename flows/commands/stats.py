@@ -50,11 +50,13 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else value
 
 
-def _mark_topic_states(rows: list[dict[str, Any]]) -> None:
+def _mark_topic_states(rows: list[dict[str, Any]], articles: int) -> None:
     """Say of each scored topic whether its file is in the topic folder and active, inactive
     (``active = false``) or removed (its history kept); "unreadable" when the folder has a
     bad file, so that stats still answer, with the file and its fault on stderr (before, the
-    word alone: every topic "unreadable", no hint of which file, nor why)."""
+    word alone: every topic "unreadable", no hint of which file, nor why). A topic of the
+    folder with no score yet (just added) is a row too, 0 scored, and an active one gets a
+    note to run `veille rescore` when the archive holds ``articles`` (it was left out)."""
     from flows.cli import _cause_first
     from monitors.judge.topic_schema import TopicError
     from monitors.judge.topic_set import topic_files
@@ -73,6 +75,22 @@ def _mark_topic_states(rows: list[dict[str, Any]]) -> None:
             row["state"] = "removed"
         else:
             row["state"] = "active" if folder[row["topic"]] else "inactive"
+    scored = {row["topic"] for row in rows}
+    for name, active in sorted((folder or {}).items()):
+        if name in scored:
+            continue
+        rows.append(
+            {
+                "topic": name,
+                "scored": 0,
+                "relevant": 0,
+                "versions": 0,
+                "state": "active" if active else "inactive",
+            }
+        )
+        if active and articles:
+            print(f"note: topic {name} has no scores yet; run: veille rescore", file=sys.stderr)
+    rows.sort(key=lambda row: row["topic"])
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -85,7 +103,7 @@ def handle(args: argparse.Namespace) -> int:
     with session_scope() as session:
         sections = stats(session, args.topic)
     if "by_topic" in sections:
-        _mark_topic_states(sections["by_topic"])
+        _mark_topic_states(sections["by_topic"], int(sections["totals"][0]["articles"] or 0))
     if args.json:
         plain = {k: [{c: _plain(v) for c, v in r.items()} for r in rows] for k, rows in sections.items()}
         from monitors.archive.export import json_line
