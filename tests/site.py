@@ -313,6 +313,7 @@ class LocalSite:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802
+                arrived = time.monotonic()
                 path = self.path.split("#")[0]
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 route = site.routes.get(path) or site.routes.get(path.split("?")[0])
@@ -337,7 +338,7 @@ class LocalSite:
                         "status": status,
                         "if_none_match": headers.get("if-none-match"),
                         "peer": self.client_address,  # one per TCP connection
-                        "at": time.monotonic(),  # when it was answered
+                        "at": arrived,  # when it came in
                     }
                 )
                 self.send_response(status)

@@ -364,18 +364,32 @@ def test_a_capture_the_archive_replays_from_another_date_is_stored_with_that_dat
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_an_archive_that_asks_for_a_pause_is_left_alone_by_every_job_for_that_long(
-    archives: FakeArchives, site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+    archives: FakeArchives,
+    site: LocalSite,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A 429 with Retry-After is the archive asking this client to wait (the Internet Archive
     blocks a client that keeps asking): the backfill's other jobs and captures wait too, where
     only the request that got it did and the others asked on at once."""
-    archives.fail_first = {"/cdx/search/cdx": [(429, {"Retry-After": "3"})]}
+    monkeypatch.setenv("VEILLE_ARCHIVE_PAGE_SIZE", "1")  # three CDX pages a site, 0.4 s each
+    archives.cdx_delay = 0.4
+    for snap in list(archives.snapshots):
+        for n in (1, 2):
+            body = snap.body.replace(b"<p", f"<p>Autre version {n} du texte.</p><p".encode(), 1)
+            archives.snapshots.append(
+                Snapshot(snap.original.replace(".html", f"-{n}.html"), snap.timestamp, body)
+            )
+    archives.fail_first = {"/cdx/search/cdx": [(429, {"Retry-After": "5"})]}
     sources = write_sources(tmp_path / "sources.toml", seed_sources())
     code, err = _backfill([*WINDOW, "--from", "wayback", "--sources", str(sources)])
     assert code == 0, err
     asked = [r for r in site.log if r["path"].startswith(("/cdx/", "/web/"))]
     paused = next(r["at"] for r in asked if r["status"] == 429)
-    during = [r["path"][:40] for r in asked if paused + 0.3 < r["at"] < paused + 2.7]
-    assert during == []  # (a request already in flight with the 429 is answered at once)
+    # a request already on its way when the 429 came is let through; none is sent after
+    during = [r["path"][:40] for r in asked if paused + 1 < r["at"] < paused + 4.5]
+    assert during == []
     with clean_db.connect() as conn:
-        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 5
+        assert set(conn.scalars(sa.text("SELECT state FROM backfill_jobs"))) == {"done"}
+        assert conn.scalar(sa.text("SELECT count(*) FROM url_queue WHERE state = 'fetched'")) == 15
