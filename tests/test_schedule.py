@@ -147,6 +147,48 @@ def test_the_waits_after_a_failure_are_the_settings_the_docs_name(
     assert "poll every source, due or not, but the disabled ones" in help_text
 
 
+def test_the_health_labels_are_those_docs_sources_md_defines(db: Session) -> None:
+    """docs/sources.md says what each `health` label of `source_health` means (the cookbook
+    lists them and sent the reader there, which defined none); `quiet` as it says: no entry new
+    to the archive for N days, and an entry another source listed first is not new."""
+    docs = " ".join(
+        (Path(__file__).resolve().parent.parent / "docs" / "sources.md").read_text("utf-8").split()
+    )
+    said = re.search(r"`quiet` \(no entry new to the archive for (\d+) days", docs)
+    assert said, "docs/sources.md does not say what `quiet` means"
+    days = int(said.group(1))
+    defined = set(
+        re.findall(r"`([a-z][a-z ]*)`", docs.split("gives each source one `health` label", 1)[1][:700])
+    )
+    labels = {
+        "disabled",
+        "failing",
+        "never polled",
+        "blocked",
+        "erroring",
+        "on fallback",
+        "warning",
+        "quiet",
+        "ok",
+    }
+    assert labels <= defined, labels - defined
+    settings = get_settings()
+    first, second = _src(db, "Le Fil"), _src(db, "Le Fil - Politique")
+    apply_poll(db, _ok(first.id, ["https://example.org/p/1", "https://example.org/p/2"]), settings=settings)
+    apply_poll(db, _ok(second.id, ["https://example.org/p/2"]), settings=settings)
+    db.flush()
+
+    def health() -> dict[str, str]:
+        rows = db.execute(sa.text("SELECT name, health FROM source_health WHERE name LIKE 'Le Fil%'"))
+        return {name: label for name, label in rows.all()}
+
+    assert health() == {"Le Fil": "ok", "Le Fil - Politique": "quiet"}
+    for age, label in ((days - 1, "ok"), (days + 1, "quiet")):
+        first.last_new_item_at = datetime.now(UTC) - timedelta(days=age)
+        db.flush()
+        assert health()["Le Fil"] == label, age
+
+
 def test_failing_after_three_days_disabled_after_thirty_then_re_enabled(db: Session) -> None:
     settings = get_settings()
     src = _src(db, "flaky")
