@@ -149,3 +149,22 @@ def test_a_bad_topic_stops_with_file_and_line(
         load_topic(path)
     assert str(exc.value).startswith(f"{path}:{line}: "), str(exc.value)
     assert message in str(exc.value)
+
+
+def test_a_topic_file_not_in_utf8_stops_at_the_line_of_its_first_bad_byte(tmp_path: Path) -> None:
+    """A Latin-1 topic file names the line of its first byte that is no UTF-8, and the byte
+    (it said line 1 whatever the line); a UTF-16 one is said once as UTF-16, with how to
+    convert it (it was "invalid start byte" at line 1)."""
+    path = tmp_path / "t.toml"
+    path.write_bytes(GOOD.replace('"the weather"', '"la météo"').encode("latin-1"))
+    with pytest.raises(TopicError) as exc:
+        load_topic(path)
+    assert str(exc.value).startswith(f"{path}:7: not UTF-8 (invalid continuation byte: byte 0xe9)")
+    assert "save it as UTF-8" in str(exc.value)
+    path.write_bytes(GOOD.encode("utf-16"))
+    with pytest.raises(TopicError) as exc:
+        load_topic(path)
+    assert str(exc.value) == (
+        f"{path}:1: UTF-16 text, not UTF-8 (a UTF-16 byte order mark opens it): save it as UTF-8"
+        " (iconv -f UTF-16 -t UTF-8)"
+    )

@@ -15,6 +15,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from monitors.judge.lines import wide_text
+
 #: the keys each part of a topic file may hold
 TOP_KEYS = {
     "name", "version", "description", "threshold", "required_groups", "active",
@@ -91,10 +93,18 @@ def parse_topic_file(path: str | Path) -> tuple[dict[str, Any], bytes]:
     """Read and check a topic file; returns its data and raw bytes, or raises TopicError."""
     path = Path(path)
     raw = path.read_bytes()
+    wide = wide_text(raw)
+    if wide:  # UTF-16 or UTF-32 (an editor's "Unicode"): said once, with how to convert it
+        raise TopicError(f"{path}:1: {wide}")
     try:
         text = raw.decode("utf-8-sig")  # a byte order mark (Notepad's UTF-8) is no key
     except UnicodeDecodeError as exc:
-        raise TopicError(f"{path}:1: not UTF-8 ({exc.reason})") from None
+        # the line of the first byte that is no UTF-8 (it was always line 1), and the byte
+        line = raw[: exc.start].count(b"\n") + 1
+        raise TopicError(
+            f"{path}:{line}: not UTF-8 ({exc.reason}: byte 0x{raw[exc.start]:02x}): save it as UTF-8"
+            " (iconv -f latin1 -t UTF-8 for a Latin-1 file)"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
