@@ -279,3 +279,44 @@ def test_sources_commands_table_enable_disable(clean_db: sa.Engine, tmp_path: Pa
         assert main(["sources", "disable", "Nobody", "--sources", str(sources)]) == 2
     assert "no source named 'Nobody' in" in err.getvalue()
     assert main(["sources", "enable", "Nobody"]) == 2
+
+
+def test_enable_is_refused_while_the_sources_file_keeps_the_source_off(
+    clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/sources.md: `enabled = false` keeps a source off, each run reading the file
+    disables it, and `veille sources enable NAME` refuses it while the file says so. Before,
+    enable said "active, due for a poll" (exit 0) and the next run turned it off again without
+    a word; `true`, the default, turns nothing back on."""
+    from flows.cli import main
+
+    sources = tmp_path / "s.toml"
+    entry = (
+        '[[source]]\nname = "Le Blog"\nkind = "feed"\nurl = "http://127.0.0.1:9/rss.xml"\nowner = "media"\n'
+    )
+    sources.write_text(entry + "enabled = false\n", encoding="utf-8")
+
+    def status() -> str | None:
+        with clean_db.connect() as conn:
+            return conn.scalar(sa.text("SELECT status FROM sources WHERE name = 'Le Blog'"))
+
+    def enable(*argv: str) -> tuple[int, str]:
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(["sources", "enable", "Le Blog", *argv])
+        return code, err.getvalue()
+
+    code, err = enable("--sources", str(sources))
+    assert code == 2 and status() is None, err
+    assert err.startswith(f"veille: error: {sources} says enabled = false for source 'Le Blog'"), err
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--sources", str(sources)]) == 0  # the run reads it: off, not polled
+    assert status() == "disabled"
+    monkeypatch.setenv("VEILLE_SOURCES", str(sources))  # the file the runs read by default
+    code, err = enable()
+    assert code == 2 and status() == "disabled" and "says enabled = false" in err
+    sources.write_text(entry, encoding="utf-8")  # enabled: true by default
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--sources", str(sources)]) == 0
+    assert status() == "disabled"  # turns nothing back on
+    assert enable() == (0, "") and status() == "active"

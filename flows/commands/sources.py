@@ -20,7 +20,7 @@ from flows.commands.common import (
 
 if TYPE_CHECKING:
     from monitors.archive.models import SourceProblem
-    from monitors.collect.sources import SourcesFile
+    from monitors.collect.sources import SourcesFile, SourceSpec
 
 EXAMPLE = """examples:
   veille sources                          # health of every source in the archive
@@ -282,6 +282,15 @@ def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
         if spec is None:
             print(f"veille: error: no source named {name!r} in {file}", file=sys.stderr)
             return 2
+    kept_off = _kept_disabled(name, spec, file) if enabled else None
+    if kept_off is not None:
+        print(
+            f"veille: error: {kept_off} says enabled = false for source {name!r}: every run that"
+            f" reads it disables the source again; set enabled = true there (or remove the line),"
+            f" then enable it",
+            file=sys.stderr,
+        )
+        return 2
     with session_scope() as session:
         if spec is not None:
             sync_sources(session, [spec])  # a file's source not polled yet joins the archive
@@ -295,6 +304,23 @@ def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
         return 2
     print(f"{name}: {'active, due for a poll' if enabled else 'disabled'}")
     return 0
+
+
+def _kept_disabled(name: str, spec: SourceSpec | None, file: str | None) -> str | None:
+    """The sources file (``file``, else the one runs read by default) whose entry for ``name``
+    says ``enabled = false``: each run reading it disables the source again, so enabling it
+    would not last. None when no such entry, or when the default file cannot be read (the
+    runs then say why)."""
+    from monitors.collect.sources import SourcesError, load_sources_file, sources_path
+
+    if spec is None and not file:
+        try:
+            spec = next((s for s in load_sources_file().specs if s.name == name), None)
+        except SourcesError:
+            return None
+    if spec is None or spec.enabled:
+        return None
+    return str(sources_path(file))
 
 
 def handle_enable(args: argparse.Namespace) -> int:
