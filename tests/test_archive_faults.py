@@ -393,3 +393,30 @@ def test_an_archive_that_asks_for_a_pause_is_left_alone_by_every_job_for_that_lo
     with clean_db.connect() as conn:
         assert set(conn.scalars(sa.text("SELECT state FROM backfill_jobs"))) == {"done"}
         assert conn.scalar(sa.text("SELECT count(*) FROM url_queue WHERE state = 'fetched'")) == 15
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize(
+    ("archive", "line"),
+    [
+        ("wayback", ["fr,pcf)/x", "20250212093000", "https://www.pcf.fr/x\ud800"]),  # a lone surrogate
+        ("commoncrawl", 'fr,pcf)/x 20250212093000 {"url": "https://www.pcf.fr/x\x00"}'),  # a NUL byte
+    ],
+)
+def test_a_malformed_cdx_line_the_database_cannot_hold_is_logged_cleaned(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, archive: str, line: object
+) -> None:
+    """A malformed CDX line is logged as it came; one with a NUL or a lone surrogate, which
+    PostgreSQL's text refuses, failed the page's whole transaction, so the job stopped there
+    on every run ("job failed: ..."), its state left `discovering`, its page never passed."""
+    archives.build_warc()
+    archives.malformed = {"pcf.fr": [line]}
+    args = _pcf_backfill(tmp_path)
+    args[args.index("wayback")] = archive
+    code, err = _backfill(args)
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        assert conn.execute(sa.text("SELECT state, malformed FROM backfill_jobs")).one() == ("done", 1)
+        logged = conn.scalar(sa.text("SELECT url FROM fetch_log WHERE reason LIKE 'malformed CDX line%'"))
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1
+    assert "https://www.pcf.fr/x" in logged

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from monitors.archive.bulk import as_rows, recordset_insert
 from monitors.archive.models import FetchLog, table
+from monitors.collect.encoding import storable
 
 # built once on the table, given its values as parameters (see monitors.archive.articles)
 _INSERT_FETCH_LOG = insert(table(FetchLog))
@@ -22,6 +23,14 @@ def log_fetch(session: Session, *, queue_id: int | None = None, **fields: Any) -
     """Add one ``fetch_log`` row (the fields of :func:`log_row`, plus the queue row it concerns)."""
     # a Core INSERT, not an ORM object: one row per page, nothing reads it back in the session
     session.execute(_INSERT_FETCH_LOG, {**log_row(**fields), "queue_id": queue_id})
+
+
+def _text(value: str | None) -> str | None:
+    """``value`` as PostgreSQL's text takes it: NUL dropped, lone surrogates made U+FFFD (one
+    such row failed its whole batch, e.g. a CDX page and its job's cursor, on every run)."""
+    if value is None or (value.isascii() and "\x00" not in value):
+        return value
+    return storable(value)
 
 
 def log_row(
@@ -38,9 +47,11 @@ def log_row(
     elapsed_ms: int | None = None,
     unreached: str | None = None,
 ) -> dict:
-    """One ``fetch_log`` row with every column set, so rows can go in one multi-row insert."""
+    """One ``fetch_log`` row with every column set, so rows can go in one multi-row insert.
+    Its texts are made storable (:func:`_text`): an archive's malformed CDX line, logged as it
+    came, may hold a NUL or a lone surrogate."""
     return {
-        "url": url,
+        "url": _text(url) or "",
         "kind": kind,
         "outcome": outcome,
         "run_id": run_id,
@@ -48,7 +59,7 @@ def log_row(
         "queue_id": None,
         "status_code": status,
         "error_class": error_class,
-        "reason": reason,
+        "reason": _text(reason),
         "bytes": size,
         "elapsed_ms": elapsed_ms,
         "unreached": unreached,
