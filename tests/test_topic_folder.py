@@ -276,6 +276,15 @@ def test_search_with_a_topic_says_relevant_to_that_topic(
     assert [(h["id"], h["relevant"]) for h in hits] == [(archive["act"], True)]
     shown = _cli(["search", "IA", "--topic", "eu_ai_act"])
     assert shown.splitlines()[0].endswith(" relevant") and "why: " in shown
+    # --relevant with --topic is relevant to that topic, as the export's (it was to the summit
+    # too: the AI Act article, relevant to eu_ai_act only, was dropped)
+    also = [
+        json.loads(x)
+        for x in _cli(["search", "IA", "--topic", "eu_ai_act", "--relevant", "--json"]).splitlines()
+    ]
+    assert [h["id"] for h in also] == [archive["act"]]
+    exported = _cli(["export", "--topic", "eu_ai_act", "--relevant", "--no-progress"]).splitlines()
+    assert [json.loads(x)["id"] for x in exported] == [archive["act"]]
     # without --topic, the summit's own column, as before
     plain = {h["id"]: h["relevant"] for h in map(json.loads, _cli(["search", "IA", "--json"]).splitlines())}
     assert plain[archive["act"]] is False and plain[archive["summit"]] is True

@@ -106,7 +106,11 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--limit", "-n", type=row_count(INTEGER_MAX), default=20, metavar="N", help="at most N results (20)"
     )
-    p.add_argument("--relevant", action="store_true", help="only articles relevant to the AI Action Summit")
+    p.add_argument(
+        "--relevant",
+        action="store_true",
+        help="only articles relevant to the AI Action Summit (with --topic T: to T, as export's --relevant)",
+    )
     p.add_argument(
         "--topic",
         metavar="T",
