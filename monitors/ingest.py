@@ -16,7 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from monitors.collect.http import Client, fetch
-from monitors.collect.results import HTML_TYPES, PERMANENT, FetchResult, empty_is_transient, home_is_gone
+from monitors.collect.results import (
+    HTML_TYPES,
+    PERMANENT,
+    FetchResult,
+    empty_is_transient,
+    home_is_gone,
+    wall_in_the_way,
+)
 from monitors.collect.robots import RobotsCache
 from monitors.collect.throttle import HostThrottle
 from monitors.dates import article_day, impossible
@@ -206,6 +213,7 @@ def process_item(
     )
     result = empty_is_transient(result)  # a live page's empty 200: tried again, not lost
     result = home_is_gone(result)
+    result = wall_in_the_way(result)  # a consent or login wall is no article (nor its copies)
     return analyse_page(
         item,
         result,

@@ -370,6 +370,17 @@ def test_poll_threads_exceed_the_request_slots(settings: Settings) -> None:
     assert poll_threads(dataclasses.replace(settings, concurrency=1)) == 2
 
 
+def _run_partly_done(site: LocalSite, tmp_path: Path, items: list[tuple[str, str, datetime]]) -> None:
+    """`veille run` on a feed of ``items``: partly done (exit 1), pages left to retry."""
+    from flows.cli import main
+    from tests.site import write_sources
+
+    site.add("/feed.xml", rss_feed(site.base, items))
+    feed = {"name": "Fil", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--sources", str(write_sources(tmp_path / "s.toml", [feed]))]) == 1
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_host_that_asks_for_a_pause_is_not_asked_again_in_the_same_run(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -379,9 +390,6 @@ def test_a_host_that_asks_for_a_pause_is_not_asked_again_in_the_same_run(
     (a rate-limited site had all its pages given up after a few runs). They wait, not asked,
     their attempt not counted, each with why in url_queue and fetch_log; the next run after the
     pause asks them."""
-    from flows.cli import main
-    from tests.site import write_sources
-
     # one request at a time to the host, as the hold is checked in its slot (with more, those
     # sent before the 429 came back are asked all the same)
     monkeypatch.setenv("VEILLE_PER_HOST_CONCURRENCY", "1")
@@ -389,13 +397,7 @@ def test_a_host_that_asks_for_a_pause_is_not_asked_again_in_the_same_run(
     pause = {"status": 429, "content_type": "text/plain", "headers": {"Retry-After": "600"}}
     for path in paths:
         site.add(path, "slow down", **pause)
-    site.add("/feed.xml", rss_feed(site.base, [(f"Article {n}", p, NOW) for n, p in enumerate(paths)]))
-    sources = write_sources(
-        tmp_path / "s.toml",
-        [{"name": "Pressé", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
-    )
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["run", "--sources", str(sources)]) == 1  # partly done: pages to retry
+    _run_partly_done(site, tmp_path, [(f"Article {n}", p, NOW) for n, p in enumerate(paths)])
     asked = [r["path"] for r in site.log if r["path"].startswith("/a/")]
     assert len(asked) == 1, asked  # the first, whose answer asked for the pause
     with clean_db.connect() as conn:
@@ -416,3 +418,72 @@ def test_a_host_that_asks_for_a_pause_is_not_asked_again_in_the_same_run(
     assert all(timedelta(seconds=500) < r.wait <= timedelta(seconds=600) for r in rows)
     assert [r.attempts for r in rows if r.url == first] == [1]
     assert len(logged) == len(paths) and all(r.unreached == "not-sent" for r in logged if r.url != first)
+
+
+CONSENT_WALL = """<!DOCTYPE html><html lang="fr"><head><title>Avant d'accéder au site</title></head><body>
+<main><h1>Nous respectons votre vie privée</h1>
+<p>Avec nos partenaires, nous utilisons des cookies et des technologies similaires pour stocker et
+accéder à des informations personnelles comme votre visite sur ce site. Vous pouvez retirer votre
+consentement ou vous opposer aux traitements basés sur l'intérêt légitime à tout moment en cliquant
+sur « En savoir plus » ou dans notre politique de confidentialité sur ce site.</p>
+<p>Avec nos partenaires, nous traitons les données suivantes : données de géolocalisation précises et
+identification par analyse du terminal, publicités et contenu personnalisés, mesure de performance
+des publicités et du contenu, études d'audience et développement de services.</p>
+<p>Le sommet pour l'action sur l'intelligence artificielle réunit à Paris les dirigeants du monde
+entier, et nos journalistes vous en racontent chaque jour les coulisses.</p>
+<button>Tout accepter</button> <button>Tout refuser</button></main></body></html>"""
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_articles_redirected_to_a_consent_wall_are_not_stored_as_it(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A site that sends each article's URL to its consent wall, with the article's URL for the
+    way back: the wall was stored as the first article ("Nous respectons votre vie privée") and
+    the others as copies of it, all three fetched for good. They are blocked, tried again later,
+    with why."""
+    from urllib.parse import quote
+
+    paths = [f"politique/article-numero-{n}-sommet-ia.html" for n in range(3)]
+    for path in paths:
+        back = quote(f"{site.base}/{path}", safe="")
+        site.add(path, b"", status=302, headers={"Location": f"/consent/collect?continue={back}"})
+    site.add("/consent/collect", CONSENT_WALL)
+    _run_partly_done(site, tmp_path, [(f"Sommet IA {n}", p, NOW) for n, p in enumerate(paths)])
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 0
+        rows = conn.execute(sa.text("SELECT state, reason FROM url_queue")).all()
+    wall = f"{site.base.removeprefix('http://')}/consent/collect"
+    assert [r.state for r in rows] == ["pending"] * 3
+    assert all(
+        r.reason.endswith(
+            f"blocked: redirected to a consent or login wall ({wall}) instead of the page; tried again later"
+        )
+        for r in rows
+    ), rows
+
+
+@pytest.mark.parametrize(
+    ("first", "final", "wall"),
+    [
+        ("https://site.fr/a/b.html", "https://consent.site.fr/v2/collectConsent?sessionId=3", True),
+        (
+            "https://site.fr/a/b.html",
+            "https://site.fr/connexion?redirect=https%253A%252F%252Fsite.fr%252Fa%252Fb.html",
+            True,
+        ),
+        ("https://site.fr/a/b.html", "https://site.fr/login?next=https://site.fr/a/b.html", True),
+        ("http://site.fr/a/b.html", "https://site.fr/a/b.html?utm_source=rss", False),
+        (
+            "http://feedproxy.google.com/~r/site/~3/abc/",
+            "https://site.fr/a/b.html?utm_source=feedburner",
+            False,
+        ),
+        ("https://site.fr/a/old.html", "https://site.fr/a/new.html?was=/a/old.html", False),
+    ],
+)
+def test_a_wall_is_told_by_its_url(first: str, final: str, wall: bool) -> None:
+    from monitors.collect.results import FetchResult, wall_in_the_way
+
+    out = wall_in_the_way(FetchResult(first, final, "ok", 200, b"<html>page</html>"))
+    assert (out.outcome == "error" and out.blocked and out.error_class == "transient") is wall, out

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 PERMANENT = "permanent"
 
@@ -144,6 +144,36 @@ def home_is_gone(result: FetchResult) -> FetchResult:
         return result
     reason = f"redirected to the home page {result.final_url}: the article is gone"
     return dataclasses.replace(result, outcome="error", error_class=PERMANENT, reason=reason, content=None)
+
+
+def wall_in_the_way(result: FetchResult) -> FetchResult:
+    """An article's URL redirected to a consent or login wall, as a blocked transient error:
+    the wall was stored as the article ("Nous respectons votre vie privée"), and the site's
+    other articles, redirected to the same wall, as copies of it, lost for good. A wall is told
+    by its URL: one that carries the article's own (``?continue=``, ``?redirect=``, escaped or
+    not: where the reader is sent back after saying yes or logging in), or a host named
+    ``consent.`` (Google's, Yahoo's)."""
+    if not result.ok or result.final_url == result.url:
+        return result
+    final, first = urlsplit(result.final_url), urlsplit(result.url)
+    page = f"{first.netloc}{first.path}".lower()
+    query = final.query.lower()
+    carries = False
+    if first.path not in {"", "/"}:
+        for _ in range(3):  # escaped once, or twice (a wall that passes through another)
+            if page in query:
+                carries = True
+                break
+            query, before = unquote(query), query
+            if query == before:
+                break
+    if not carries and (final.hostname or "").split(".")[0] != "consent":
+        return result
+    wall = f"{final.netloc}{final.path}"
+    reason = f"blocked: redirected to a consent or login wall ({wall}) instead of the page; tried again later"
+    return dataclasses.replace(
+        result, outcome="error", error_class=TRANSIENT, reason=reason, content=None, blocked=True
+    )
 
 
 DNS, REFUSED, CONNECT_TIMEOUT, NO_ROUTE = "dns", "refused", "connect-timeout", "no-route"
