@@ -506,6 +506,10 @@ def _job_row(job_id: int, future: Any) -> dict[str, Any]:
         cause = f"job failed: {_cause(exc)}"
         run_logger().error("job %d: %s", job_id, cause)
     try:
+        with job_lock(get_engine(), job_id) as mine:
+            if mine:  # in the job's row too, as an archive error is (not another worker's job)
+                with session_scope() as session:
+                    record_job_error(session, job_id, cause)
         with session_scope() as session:
             row = job_summary(session, job_id)
     except DBAPIError:

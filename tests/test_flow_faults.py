@@ -674,3 +674,15 @@ def test_an_archive_backfill_job_that_fails_does_not_hide_the_others(
         jobs = conn.scalar(sa.text("SELECT count(*) FROM backfill_jobs"))
         stored = conn.scalar(sa.text("SELECT count(DISTINCT source_id) FROM articles"))
     assert jobs > 1 and stored >= 1  # the other jobs went on
+    with clean_db.connect() as conn:  # the failed job says so in its row, for a user's query
+        state, last = conn.execute(
+            sa.text("SELECT state, last_error FROM backfill_jobs WHERE id = :id"), {"id": failed[0]}
+        ).one()
+    assert state == "error" and last == "job failed: RuntimeError: a bug in one job"
+    monkeypatch.setattr(archive_backfill, "fetch_captures", fetch)  # the bug fixed: the job resumes
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as again:
+        code = main([*argv, "--sources", str(sources)])
+    assert code == 0, again.getvalue()
+    with clean_db.connect() as conn:
+        assert set(conn.scalars(sa.text("SELECT state FROM backfill_jobs"))) == {"done"}
+        assert conn.scalar(sa.text("SELECT count(DISTINCT source_id) FROM articles")) == jobs
