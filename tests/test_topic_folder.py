@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import shutil
+import sys
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -500,6 +501,38 @@ def test_a_topic_files_path_is_that_topic_in_every_command_that_takes_one(
         assert main(["search", "IA", "--topic", str(tmp_path / "missing.toml")]) == 2
     missing = f"veille search: {tmp_path / 'missing.toml'}: No such file or directory\n"
     assert (out.getvalue(), err.getvalue()) == ("", missing)
+
+
+def test_a_topic_files_bare_name_is_the_folders_file(
+    clean_db: sa.Engine, archive: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--topic eu_ai_act.toml`, as `ls` of the topic folder shows it, from another folder: the
+    folder's file of that name (it was "eu_ai_act.toml: No such file or directory", exit 2, in
+    score, search, export, feed, stats, stories, rescore and eval alike). A file of that name
+    where the command runs is still that file; a name in neither place is still an error."""
+    _cli(["rescore", "--all"])
+    monkeypatch.chdir(tmp_path)
+    for argv in (["search", "IA", "--json"], ["export", "--relevant", "--no-progress"], ["stats", "--json"]):
+        assert _cli([*argv, "--topic", "eu_ai_act.toml"]) == _cli([*argv, "--topic", "eu_ai_act"]), argv
+    line = json.dumps({"text": TEXTS["act"]})
+    saved = sys.stdin
+    try:
+        sys.stdin = io.StringIO(line)
+        scored = json.loads(_cli(["score", "--topic", "eu_ai_act.toml"]))
+    finally:
+        sys.stdin = saved
+    assert scored["relevant"] and "AI Act" in scored["relevance_why"]
+    mine = (TOPICS / "eu_ai_act.toml").read_text("utf-8").replace('version = "1.0"', 'version = "9.9"')
+    (tmp_path / "eu_ai_act.toml").write_text(mine, "utf-8")  # one here: that one
+    sys.stdin = io.StringIO(line)
+    try:
+        assert json.loads(_cli(["score", "--topic", "eu_ai_act.toml"]))["topic_version"].startswith("9.9+")
+    finally:
+        sys.stdin = saved
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["search", "IA", "--topic", "nope.toml"]) == 2
+    assert err.getvalue() == "veille search: nope.toml: No such file or directory\n"
 
 
 def test_each_topics_feed_has_an_id_of_its_own(clean_db: sa.Engine, archive: dict[str, int]) -> None:

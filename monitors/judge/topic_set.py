@@ -89,11 +89,16 @@ def find_topic(name_or_path: str | None, folder: str | Path | None = None) -> To
 def topic_file(name_or_path: str, folder: str | Path | None = None) -> Path:
     """The file of a topic given by name among the folder's topics (``VEILLE_TOPICS_DIR``), as
     ``search``, ``export``, ``feed`` and ``stats`` take it, or by file path (a value ending in
-    ``.toml`` or holding a ``/``, or naming a file when no topic has that name). An unknown
-    name is a TopicError listing the folder's topics."""
+    ``.toml`` or holding a ``/``, or naming a file when no topic has that name). A bare file
+    name ("eu_ai_act.toml") that is no file here is the folder's file of that name, when there
+    is one (it was "No such file or directory"). An unknown name is a TopicError listing the
+    folder's topics."""
     candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or "/" in name_or_path or os.sep in name_or_path:
+    if "/" in name_or_path or os.sep in name_or_path:
         return candidate
+    if candidate.suffix == ".toml":
+        in_folder = (Path(folder) if folder is not None else topics_dir()) / name_or_path
+        return in_folder if not candidate.exists() and in_folder.is_file() else candidate
     found = topic_files(folder)
     if name_or_path in found:
         return found[name_or_path][0]
