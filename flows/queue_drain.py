@@ -273,7 +273,27 @@ def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tu
                     report.gave_up = True
     finally:
         holder.close()  # the workers are done: their claims are settled or free
+    if max_items is not None and not report.gave_up:
+        _say_left(max_items)
     return report, since
+
+
+def _say_left(max_items: int) -> None:
+    """Log how many URLs a run capped at ``max_items`` pages (``veille run --max-items``, a
+    backfill's budget) left pending for the next run: no failure, but not a drained queue."""
+    try:
+        with session_scope() as session:
+            left = queue_counts(session).get("pending", 0)
+    except DBAPIError:
+        return  # the database went away: the workers' reports say so
+    if left:
+        run_logger().info(
+            "%d URL%s left in the queue for the next run (at most %d page%s this run)",
+            left,
+            "" if left == 1 else "s",
+            max_items,
+            "" if max_items == 1 else "s",
+        )
 
 
 @contextmanager

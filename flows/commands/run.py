@@ -46,7 +46,8 @@ def register(sub: Any) -> None:
         "--max-items",
         type=at_least(1),
         metavar="N",
-        help="ingest at most N pages (the rest of the queue waits for the next run)",
+        help="ingest at most N pages (the rest of the queue waits for the next run, said on stderr;"
+        " no failure: exit 0 when all else went well)",
     )
     p.set_defaults(handler=handle)
 
