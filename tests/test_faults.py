@@ -587,6 +587,40 @@ def test_declined_feed_entries_are_recorded_with_their_reason(db: Session) -> No
     assert {row.outcome for row in db.query(FetchLog).filter(FetchLog.kind == "entry")} == {"skipped"}
 
 
+_SY = "xmlns:sy='http://purl.org/rss/1.0/modules/syndication/'"
+
+
+@pytest.mark.parametrize(
+    ("hint", "declared"),
+    [
+        ("<ttl>²</ttl>", None),
+        ("<ttl>99999999999999999999</ttl>", 365 * 86400),
+        ("<ttl>36000000</ttl>", 365 * 86400),  # minutes: 2,160,000,000 s, past a 4-byte integer
+        ("<sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>²</sy:updateFrequency>", 3600),
+    ],
+    ids=["ttl-superscript", "ttl-20-digits", "ttl-past-int4", "frequency-superscript"],
+)
+def test_an_odd_update_period_hint_loses_no_feed(
+    site: LocalSite, db: Session, client: Client, settings: Settings, hint: str, declared: int | None
+) -> None:
+    """A channel's ``<ttl>`` or ``sy:updateFrequency`` that is no ASCII number, or a huge one,
+    lost the whole feed at every poll: "could not read this feed: ValueError: invalid literal
+    for int()" (``str.isdigit`` is true of "²"), or "Integer exceeds 64-bit range (could not
+    store this poll)". It is a hint: unreadable, none; huge, a year."""
+    feed = rss_feed(site.base, [("Un article", "a/1.html", NOW)]).replace("<language>", f"{hint}<language>")
+    feed = feed.replace("<rss version='2.0'>", f"<rss version='2.0' {_SY}>")
+    site.add("/feed.xml", feed, content_type="application/rss+xml")
+    source = Source(name=f"Hint {hint}", kind="feed", url=f"{site.base}/feed.xml", owner="media")
+    db.add(source)
+    db.flush()
+    outcome = poll_source(client, settings, SourceState(source.id, source.name, "feed", source.url))
+    assert outcome.error is None and outcome.declared_interval == declared, outcome.error
+    summary = apply_poll(db, outcome)
+    assert summary.outcome == "ok" and summary.new == 1, summary
+    db.refresh(source)
+    assert source.last_error is None and source.declared_interval_seconds == declared
+
+
 _ORIGLINK = "xmlns:feedburner='http://rssnamespace.org/feedburner/ext/1.0'"
 
 

@@ -282,8 +282,7 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
         )
         bozo = f"{bozo}; {note}" if bozo else note
     feed = parsed.get("feed", {})
-    ttl = feed.get("ttl")
-    ttl_minutes = int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None
+    ttl_minutes = _whole_number(feed.get("ttl"))
     return ParsedFeed(
         entries=entries,
         title=storable(feed.get("title")),
@@ -316,14 +315,23 @@ def _original_link(raw: dict[str, Any]) -> str | None:
     return None
 
 
+def _whole_number(value: object) -> int | None:
+    """A channel's count (``<ttl>``, ``sy:updateFrequency``) written in ASCII digits, else None:
+    ``str.isdigit`` is true of "²", which ``int`` refuses (the feed was lost: "could not read
+    this feed: ValueError")."""
+    text = value.strip() if isinstance(value, str) else ""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _update_period(ttl_minutes: int | None, feed: dict) -> int | None:
     """Seconds between updates the feed declares: RSS ``<ttl>`` or ``sy:updatePeriod``
-    divided by ``sy:updateFrequency``; the longer one when both are given."""
+    divided by ``sy:updateFrequency``; the longer one when both are given, a year at most
+    (a ``<ttl>`` of twenty digits did not fit the source's row: its every poll "could not
+    store this poll", its entries lost; the poll interval is a day at most anyway)."""
     periods = []
     if ttl_minutes:
         periods.append(ttl_minutes * 60)
     period = _PERIODS.get(str(feed.get("sy_updateperiod", "")).strip().lower())
     if period:
-        freq = str(feed.get("sy_updatefrequency", "1")).strip()
-        periods.append(period // max(1, int(freq) if freq.isdigit() else 1))
-    return max(periods) if periods else None
+        periods.append(period // max(1, _whole_number(feed.get("sy_updatefrequency")) or 1))
+    return min(max(periods), _PERIODS["yearly"]) if periods else None
