@@ -232,6 +232,19 @@ def test_score_reads_published_at_as_feeds_pages_and_tools_write_it() -> None:
     assert not rows["undated"]["relevant"]
 
 
+def test_score_a_line_nested_too_deep_is_an_error_line_and_the_rest_is_scored() -> None:
+    """A line of arrays nested some thousand deep (json.loads raises RecursionError past
+    Python's recursion limit) is an error line; the lines after it are scored. Before, the
+    command ended on a RecursionError traceback, the rest unscored."""
+    deep = '{"text": "x", "meta": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    code, out, err = _run(["score"], stdin=deep + "\n" + json.dumps(LINES[0]) + "\n")
+    assert code == 0, err
+    bad, good = (json.loads(line) for line in out.splitlines())
+    assert bad == {"line": 1, "error": "not JSON: nested too deep to read (RecursionError)"}
+    assert good["id"] == "a" and good["relevant"]
+    assert err.endswith("scored 1 line, 1 error, each line alone (topic " + good["topic_version"] + ")\n")
+
+
 def test_score_warns_on_a_date_it_cannot_read_and_scores_the_line() -> None:
     """What no format reads, or names no real day (31 February), is ignored with a warning
     naming the line and the formats read; the line is scored undated. ``true`` is not a

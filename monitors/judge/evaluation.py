@@ -21,7 +21,14 @@ from monitors.judge.context import propagate
 from monitors.judge.days import parse_published
 from monitors.judge.explain import why
 from monitors.judge.language import detect_language
-from monitors.judge.lines import LabelledDataError, LineTooLong, json_objects, line_too_long, wide_text
+from monitors.judge.lines import (
+    NESTED_TOO_DEEP,
+    LabelledDataError,
+    LineTooLong,
+    json_objects,
+    line_too_long,
+    wide_text,
+)
 from monitors.judge.relevance import RelevanceResult, score_item, score_relevance
 from monitors.judge.topic import Topic
 
@@ -339,6 +346,8 @@ def _score_each(
                 record = loads_storable(line)
             except json.JSONDecodeError as exc:  # say what the line is not, as eval's sets do
                 raise ValueError(f"not JSON: {exc}") from exc
+            except RecursionError:  # arrays or objects some thousand deep: one line, not the run
+                raise ValueError(f"not JSON: {NESTED_TOO_DEEP}") from None
             if not isinstance(record, dict):
                 raise ValueError("expected a JSON object")
             text = record.get("text")

@@ -16,6 +16,9 @@ from typing import IO, Any
 
 #: bytes (or characters, on a text stream) read at a time while skipping an overlong line
 SKIP_CHUNK = 1 << 16
+#: why a line of arrays or objects nested some thousand deep is not read: json.loads raises
+#: RecursionError past Python's recursion limit (it ended the command with a traceback)
+NESTED_TOO_DEEP = "nested too deep to read (RecursionError)"
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ def json_objects(path: str | Path, max_line_bytes: int | None = None) -> Iterato
                 raise LabelledDataError(f"{path}:{at}: not UTF-8 text: {exc}") from None
             except json.JSONDecodeError as exc:
                 raise LabelledDataError(f"{path}:{at}: not JSON: {exc}") from None
+            except RecursionError:  # json.loads past Python's recursion limit: no traceback
+                raise LabelledDataError(f"{path}:{at}: not JSON: {NESTED_TOO_DEEP}") from None
             if not isinstance(item, dict):
                 raise LabelledDataError(f"{path}:{at}: expected a JSON object, got {type(item).__name__}")
             yield at, item
