@@ -16,10 +16,21 @@ from monitors.collect.results import PERMANENT, FetchResult
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+#: What servers write in ``Content-Encoding`` that names no compression: ``identity``;
+#: ``none``, which a PHP idiom sets to keep a server from compressing a page it flushes; a
+#: charset, or a transfer coding, written in the wrong header. Their bodies are as sent
+#: (urllib3 and browsers read them so); veille refused them as "unsupported
+#: content-encoding: none", the page or the feed lost for good.
+NO_CODING = frozenset(
+    {"identity", "none", "utf-8", "utf8", "iso-8859-1", "us-ascii", "binary", "8bit", "7bit", "chunked"}
+)
+
+
 def content_codings(header: str) -> list[str]:
     """The codings a ``Content-Encoding`` header names, in the order applied, lower case,
-    without ``identity`` (no coding: ``gzip, identity`` is gzip) and empty items."""
-    return [c for c in (part.strip().lower() for part in header.split(",")) if c and c != "identity"]
+    without those that name no compression (:data:`NO_CODING`: ``gzip, identity`` is gzip)
+    and empty items."""
+    return [c for c in (part.strip().lower() for part in header.split(",")) if c and c not in NO_CODING]
 
 
 def undecodable(
