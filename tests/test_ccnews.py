@@ -257,3 +257,26 @@ def test_a_file_cut_inside_its_last_gzip_member_names_the_record_truncated(
         problem += ", before the end of its gzip member"
     assert entries[-1].problem == problem
     assert [f.status for f in stream.fetches] == [200]  # read once: a cut file is not tried again
+
+
+def test_a_warc_file_answered_with_an_html_page_is_retried_not_read_as_a_corrupt_record(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+) -> None:
+    """A WARC file's request answered 200 with an HTML page (a proxy's or a busy server's) is
+    a failed request, tried again: warcio read the page as a corrupt first record, which ends
+    the file, so the job was done (exit 0) and every record of the file lost."""
+    archives.snapshots = seed_snapshots()
+    archives.build_ccnews(files=2)
+    feb = sorted(p for p in archives.ccnews if "/2025/02/" in p)
+    archives.fail_first = {feb[0]: [(200, {"Content-Type": "text/html; charset=utf-8"})]}
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, out, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])
+    assert code == 0, err
+    assert not archives.fail_first[feb[0]]  # the page was served, then the file
+    assert len(_articles(clean_db)) == 5
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT sum(malformed) FROM backfill_jobs")) == 0
+        reason = conn.scalar(sa.text("SELECT reason FROM fetch_log WHERE kind = 'warc' AND outcome <> 'ok'"))
+    assert reason.startswith("not the archive's data:") and "HTML page" in reason, reason

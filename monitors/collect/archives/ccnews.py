@@ -22,12 +22,13 @@ from monitors.collect.archives.common import (
     archive_get,
     backoff_delay,
     iso_time,
+    not_data,
     ok_or_raise,
 )
 from monitors.collect.codings import GZIP_MAGIC
 from monitors.collect.failures import network_reason
 from monitors.collect.http import Client, open_stream
-from monitors.collect.results import TRANSIENT, FetchResult
+from monitors.collect.results import HTML_TYPES, TRANSIENT, FetchResult
 from monitors.collect.throttle import HostThrottle
 from monitors.errors import describe
 from monitors.settings import Settings
@@ -218,6 +219,8 @@ class WarcStream:
             with open_stream(
                 self.client, self.url, self.settings, throttle=self.throttle, extra_headers=headers
             ) as (result, response):
+                if response is not None and result.content_type in HTML_TYPES:  # no WARC file
+                    result, response = not_data(result), None  # a proxy's or busy server's page
                 self.fetches.append(result)
                 if response is None:
                     if result.status == 416:  # nothing from there on: the file was read to its end

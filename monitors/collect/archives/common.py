@@ -104,6 +104,12 @@ def html_is_transient(result: FetchResult) -> FetchResult:
         return result
     found = _TITLE.search(body[:8192])
     title = " ".join(html.unescape(found[1].decode("utf-8", "replace")).split())[:100] if found else ""
+    return not_data(result, title)
+
+
+def not_data(result: FetchResult, title: str = "") -> FetchResult:
+    """``result``, an HTML page where the archive's data was expected, as a transient error
+    naming it (:func:`html_is_transient`; a WARC file's stream answered with a page)."""
     host = urlsplit(result.final_url).netloc
     page = f"an HTML page ({title})" if title else "an HTML page"
     reason = f"not the archive's data: {host} sent HTTP {result.status} with {page}"
