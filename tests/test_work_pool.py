@@ -299,3 +299,30 @@ def test_deploy_outside_the_repository_root_says_where_to_run_it(
     assert main(["deploy"]) == 2
     err = capsys.readouterr().err
     assert f"veille deploy: no prefect.yaml in {tmp_path}: run it from the repository root" in err, err
+
+
+def test_deploy_without_a_prefect_server_says_so(closed_port: int) -> None:
+    """`veille deploy` needs a Prefect server, as the workers do (`prefect worker start`: "
+    `PREFECT_API_URL` must be set"): without PREFECT_API_URL it stops at once (exit 2) saying
+    so, and one that does not answer is exit 3 naming it, nothing deployed. Before, Prefect
+    deployed to a temporary server of its own, gone with the command, and failed on the missing
+    work pool there, exit 1 (or deployed there, the pool created the same way, for no worker)."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["VEILLE_DATABASE_URL"] = "postgresql+psycopg://nobody@127.0.0.1:1/none"  # not opened
+    done = subprocess.run(
+        [str(BIN / "veille"), "deploy"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(
+        "veille deploy: error: no Prefect server configured (PREFECT_API_URL): the deployments would"
+        " go to a temporary server that stops with this command, and a worker needs PREFECT_API_URL;"
+    ), done.stderr
+    env["PREFECT_API_URL"] = f"http://127.0.0.1:{closed_port}/api"
+    done = subprocess.run(
+        [str(BIN / "veille"), "deploy"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr.startswith(
+        f"veille deploy: error: cannot reach the Prefect API at {env['PREFECT_API_URL']} (PREFECT_API_URL):"
+    ), done.stderr
+    assert "unset PREFECT_API_URL" not in done.stderr

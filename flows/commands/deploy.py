@@ -23,7 +23,9 @@ EXAMPLE = """example:
 
 `prefect deploy --all` from the repository root, the schedules set as `veille serve`'s:
 every VEILLE_POLL_INTERVAL_MINUTES, VEILLE_MAINTENANCE_CRON, on the local clock
-(VEILLE_LOCAL_TIMEZONE, else the one the database keeps) (docs/operating.md).
+(VEILLE_LOCAL_TIMEZONE, else the one the database keeps) (docs/operating.md). It needs a
+Prefect server (PREFECT_API_URL, as the workers do): without one it stops, exit 2 (3 when the
+server does not answer).
 """
 
 #: the file `prefect deploy` reads, in the folder it is run from
@@ -65,6 +67,22 @@ def handle(args: argparse.Namespace) -> int:
     except ValueError as exc:  # as serve says it, before anything is deployed
         print(f"veille deploy: error: VEILLE_MAINTENANCE_CRON: {exc}", file=sys.stderr)
         return 2
+    from flows.mode import PrefectUnreachable, check_prefect_api, prefect_api_configured
+
+    if not prefect_api_configured():  # Prefect would deploy to a temporary server of its own
+        print(
+            "veille deploy: error: no Prefect server configured (PREFECT_API_URL): the deployments"
+            " would go to a temporary server that stops with this command, and a worker needs"
+            " PREFECT_API_URL; start one (`prefect server start`) and set"
+            " PREFECT_API_URL=http://HOST:4200/api here and on every worker (docs/operating.md)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        check_prefect_api()
+    except PrefectUnreachable as exc:
+        print(f"veille deploy: error: {str(exc).removesuffix(' or unset PREFECT_API_URL')}", file=sys.stderr)
+        return 3
     prepare_database()  # without VEILLE_LOCAL_TIMEZONE, the database's clock is adopted
     zone = local_timezone()
     minutes = settings.poll_interval_minutes
