@@ -316,6 +316,8 @@ GOOD_GROUP = {
         ("{not json", "not JSON"),
         # past Python's recursion limit json.loads raises RecursionError: it was a traceback
         ('{"a": ' * 5000 + "1" + "}" * 5000, "not JSON: nested too deep to read (RecursionError)"),
+        # a number of more digits than Python converts: a ValueError traceback too
+        ('{"n": ' + "9" * 5000 + "}", "not JSON: a number too long to read (over 4300 digits)"),
         ('["a list"]', "expected a JSON object, got list"),
         (json.dumps({**GOOD_GROUP, "members": []}), '"members" must be a non-empty list'),
         (json.dumps({**GOOD_GROUP, "is_copy": "yes"}), 'missing or non-boolean "is_copy"'),

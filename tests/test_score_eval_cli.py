@@ -235,14 +235,18 @@ def test_score_reads_published_at_as_feeds_pages_and_tools_write_it() -> None:
 def test_score_a_line_nested_too_deep_is_an_error_line_and_the_rest_is_scored() -> None:
     """A line of arrays nested some thousand deep (json.loads raises RecursionError past
     Python's recursion limit) is an error line; the lines after it are scored. Before, the
-    command ended on a RecursionError traceback, the rest unscored."""
+    command ended on a RecursionError traceback, the rest unscored. A number of 5,000 digits
+    (over Python's conversion limit) is said as such, not as Python's advice to call
+    sys.set_int_max_str_digits()."""
     deep = '{"text": "x", "meta": ' + "[" * 100_000 + "]" * 100_000 + "}"
-    code, out, err = _run(["score"], stdin=deep + "\n" + json.dumps(LINES[0]) + "\n")
+    long_number = '{"text": "x", "n": ' + "9" * 5000 + "}"
+    code, out, err = _run(["score"], stdin="\n".join([deep, json.dumps(LINES[0]), long_number]) + "\n")
     assert code == 0, err
-    bad, good = (json.loads(line) for line in out.splitlines())
+    bad, good, too_long = (json.loads(line) for line in out.splitlines())
     assert bad == {"line": 1, "error": "not JSON: nested too deep to read (RecursionError)"}
     assert good["id"] == "a" and good["relevant"]
-    assert err.endswith("scored 1 line, 1 error, each line alone (topic " + good["topic_version"] + ")\n")
+    assert too_long == {"line": 3, "error": "not JSON: a number too long to read (over 4300 digits)"}
+    assert err.endswith("scored 1 line, 2 errors, each line alone (topic " + good["topic_version"] + ")\n")
 
 
 def test_score_warns_on_a_date_it_cannot_read_and_scores_the_line() -> None:

@@ -22,9 +22,9 @@ from monitors.judge.days import parse_published
 from monitors.judge.explain import why
 from monitors.judge.language import detect_language
 from monitors.judge.lines import (
-    NESTED_TOO_DEEP,
     LabelledDataError,
     LineTooLong,
+    json_fault,
     json_objects,
     line_too_long,
     wide_text,
@@ -344,10 +344,8 @@ def _score_each(
             # could encode it (it ended the command with a UnicodeEncodeError traceback)
             try:
                 record = loads_storable(line)
-            except json.JSONDecodeError as exc:  # say what the line is not, as eval's sets do
-                raise ValueError(f"not JSON: {exc}") from exc
-            except RecursionError:  # arrays or objects some thousand deep: one line, not the run
-                raise ValueError(f"not JSON: {NESTED_TOO_DEEP}") from None
+            except (ValueError, RecursionError) as exc:  # say what the line is not, as eval's sets do
+                raise ValueError(f"not JSON: {json_fault(exc)}") from None
             if not isinstance(record, dict):
                 raise ValueError("expected a JSON object")
             text = record.get("text")

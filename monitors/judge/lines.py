@@ -9,6 +9,7 @@ so the caller can report it on that line number and go on with the next.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,17 @@ SKIP_CHUNK = 1 << 16
 #: why a line of arrays or objects nested some thousand deep is not read: json.loads raises
 #: RecursionError past Python's recursion limit (it ended the command with a traceback)
 NESTED_TOO_DEEP = "nested too deep to read (RecursionError)"
+
+
+def json_fault(exc: BaseException) -> str:
+    """Why a JSON line could not be read: json's own message, or what json.loads' other
+    faults mean: a document nested past Python's recursion limit (RecursionError), a number
+    of more digits than Python converts (a ValueError that advised set_int_max_str_digits)."""
+    if isinstance(exc, RecursionError):
+        return NESTED_TOO_DEEP
+    if not isinstance(exc, json.JSONDecodeError) and "integer string conversion" in str(exc):
+        return f"a number too long to read (over {sys.get_int_max_str_digits()} digits)"
+    return str(exc)
 
 
 @dataclass(frozen=True)
@@ -127,10 +139,8 @@ def json_objects(path: str | Path, max_line_bytes: int | None = None) -> Iterato
                 item = loads_storable(raw.decode("utf-8-sig" if at == 1 else "utf-8"))
             except UnicodeDecodeError as exc:
                 raise LabelledDataError(f"{path}:{at}: not UTF-8 text: {exc}") from None
-            except json.JSONDecodeError as exc:
-                raise LabelledDataError(f"{path}:{at}: not JSON: {exc}") from None
-            except RecursionError:  # json.loads past Python's recursion limit: no traceback
-                raise LabelledDataError(f"{path}:{at}: not JSON: {NESTED_TOO_DEEP}") from None
+            except (ValueError, RecursionError) as exc:  # not JSON, nested or a number too long
+                raise LabelledDataError(f"{path}:{at}: not JSON: {json_fault(exc)}") from None
             if not isinstance(item, dict):
                 raise LabelledDataError(f"{path}:{at}: expected a JSON object, got {type(item).__name__}")
             yield at, item
