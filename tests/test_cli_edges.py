@@ -95,6 +95,24 @@ def test_veille_sources_names_the_default_sources_file(
     assert [s.name for s in load_sources(mine)] == ["Mon journal"]
 
 
+def test_veille_sources_of_an_empty_archive_names_the_file_runs_read(
+    clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille sources` on an archive with no source says which file `veille run` polls: the
+    shipped list, or the one VEILLE_SOURCES names (it named seeds/sources.toml whatever the
+    setting, the file compose mounts in its place included)."""
+    from flows.cli import main
+
+    assert main(["sources"]) == 0
+    assert "`veille run` polls those of seeds/sources.toml (or of --sources FILE)" in capsys.readouterr().out
+    monkeypatch.setenv("VEILLE_SOURCES", str(tmp_path / "mine.toml"))
+    assert main(["sources"]) == 0
+    assert (
+        f"`veille run` polls those of {tmp_path / 'mine.toml'} (or of --sources FILE)"
+        in capsys.readouterr().out
+    )
+
+
 @pytest.mark.skipif(shutil.which("psql") is None, reason="the psql client is not installed")
 def test_veille_psql_passes_its_arguments_to_psql_as_the_docs_say(archive_url: str, tmp_path: Path) -> None:
     """README: "`veille psql --help` is psql's own: its arguments go to psql"; `veille psql -f

@@ -132,8 +132,12 @@ def handle_list(args: argparse.Namespace) -> int:
         known = {r["name"] for r in rows}
         rows += [new_source_row(s) for s in specs if s.name not in known]
     if not rows:
+        from monitors.collect.sources import DEFAULT_SOURCES, sources_path
+
+        default = sources_path()  # VEILLE_SOURCES, else the shipped list
+        shown = "seeds/sources.toml" if default == DEFAULT_SOURCES else str(default)
         print(
-            "no source in the archive yet: `veille run` polls those of seeds/sources.toml "
+            f"no source in the archive yet: `veille run` polls those of {shown} "
             "(or of --sources FILE) and adds them; `veille sources --sources FILE` lists a file's"
         )
     else:
