@@ -77,6 +77,7 @@ class FakeArchives:
     empty_captures: int = 0  # Wayback captures answered as an empty 200 first (playback under load)
     stuck_pages: int = 0  # CDX pages that answer the resume key they were asked with (then it ends)
     html_pages: int = 0  # CDX pages (not showNumPages) answered first as a 200 with an HTML error page
+    html_ranges: int = 0  # Common Crawl WARC ranges answered so first
     cdx_requests: list[dict[str, list[str]]] = field(default_factory=list)
     warc: bytes = b""
     cc_index: list[dict[str, str]] = field(default_factory=list)
@@ -360,6 +361,10 @@ class FakeArchives:
             time.sleep(self.capture_delay)
         if request.path != self.warc_path:
             return 404, {"Content-Type": "text/plain"}, b"NoSuchKey"
+        if self.html_ranges > 0:
+            self.html_ranges -= 1
+            self.html_pages += 1
+            return self._html_error_page()
         rng = request.headers.get("range", "")
         if not rng.startswith("bytes="):
             return 200, {"Content-Type": "application/octet-stream"}, self.warc

@@ -420,3 +420,29 @@ def test_a_malformed_cdx_line_the_database_cannot_hold_is_logged_cleaned(
         logged = conn.scalar(sa.text("SELECT url FROM fetch_log WHERE reason LIKE 'malformed CDX line%'"))
         assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1
     assert "https://www.pcf.fr/x" in logged
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_warc_range_answered_with_an_html_page_waits_in_the_queue(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Common Crawl record's range answered 200 with an HTML page (a proxy's or a busy
+    server's) is no record: retried, then left in the queue with why, and read by a later run.
+    It was failed for good as "truncated WARC record: 1xx of 5xxx bytes", the article lost."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    archives.build_warc()
+    archives.html_ranges = 2  # both tries of the first run
+    args = _pcf_backfill(tmp_path)
+    args[args.index("wayback")] = "commoncrawl"
+    code, err = _backfill(args)
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        state, reason = conn.execute(sa.text("SELECT state, reason FROM url_queue")).one()
+    assert archives.html_ranges == 0
+    assert state == "pending" and reason.startswith("retry 1/") and "HTML page" in reason, reason
+    with clean_db.begin() as conn:  # its retry time has come
+        conn.execute(sa.text("UPDATE url_queue SET next_attempt_at = now() - interval '1 second'"))
+    code, err = _backfill(args)
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1

@@ -98,6 +98,7 @@ def _warc_record(
         accept=None,
         extra_headers={"Range": f"bytes={first}-{last}", "Accept-Encoding": "identity"},
         sleep=sleep,
+        data=True,  # an HTML page is no record: a proxy's or a busy server's, tried again
     )
     result = attempts[-1]
     if not result.ok:

@@ -96,9 +96,10 @@ _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.I | re.S)
 
 def html_is_transient(result: FetchResult) -> FetchResult:
     """A success whose body is an HTML page where the archive's data was expected (a CDX page,
-    collinfo.json, a CC-NEWS file list), as a transient error naming the page: a busy archive
-    or a proxy before it answers 200 with an error page, and read as the data its lines were
-    malformed (the page skipped for good, its cursor moved on) or its JSON unreadable."""
+    collinfo.json, a CC-NEWS file list, a WARC record's range), as a transient error naming the
+    page: a busy archive or a proxy before it answers 200 with an error page, and read as the
+    data its lines were malformed (the page skipped for good, its cursor moved on), its JSON
+    unreadable or its record truncated (the capture failed for good)."""
     body = (result.content or b"").lstrip()
     if not result.ok or not body.startswith(b"<"):
         return result
@@ -145,8 +146,8 @@ def archive_get(
     data: bool = False,
 ) -> list[FetchResult]:
     """GET from an archive, retrying transient failures (5xx, timeouts, 429; with
-    ``empty_transient``, an empty 200 too; with ``data``, an index answer that is an HTML
-    page) with exponential backoff and full jitter, never sooner than the archive's
+    ``empty_transient``, an empty 200 too; with ``data``, an HTML page where the archive's
+    data was expected) with exponential backoff and full jitter, never sooner than the archive's
     ``Retry-After``; every attempt is returned (the last one is the outcome), for the fetch
     log."""
     attempts: list[FetchResult] = []
