@@ -22,6 +22,7 @@ from monitors.collect.poll import PollOutcome
 from monitors.collect.results import FetchResult
 from monitors.collect.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.settings import get_settings
+from tests.site import LocalSite
 
 LOW, HIGH = 600, 86400
 
@@ -320,3 +321,36 @@ def test_enable_is_refused_while_the_sources_file_keeps_the_source_off(
         assert main(["run", "--sources", str(sources)]) == 0
     assert status() == "disabled"  # turns nothing back on
     assert enable() == (0, "") and status() == "active"
+
+
+def test_a_source_taken_out_of_the_file_is_kept_and_no_longer_polled(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/sources.md: a source taken out of the file stays in the archive with its articles,
+    the runs reading the file no longer poll it (`--all` neither), `veille sources` lists it
+    and `veille sources --sources FILE` does not (the doc said nothing of it)."""
+    from flows.cli import main
+    from tests.site import rss_feed, seed_site, write_sources
+
+    docs = " ".join(
+        (Path(__file__).resolve().parent.parent / "docs" / "sources.md").read_text("utf-8").split()
+    )
+    assert "A source taken out of the file stays in the archive, its articles and history kept" in docs
+    seed_site(site)
+    site.add("/b.xml", rss_feed(site.base, [], title="B"), content_type="application/rss+xml")
+    kept = {"name": "Gardé", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}
+    gone = {"name": "Retiré", "kind": "feed", "url": f"{site.base}/b.xml", "owner": "media"}
+    assert main(["run", "--sources", str(write_sources(tmp_path / "s.toml", [kept, gone]))]) == 0
+    polls = len(site.hits("/b.xml"))
+    sources = write_sources(tmp_path / "s.toml", [kept])
+    assert main(["run", "--all", "--sources", str(sources)]) == 0
+    assert len(site.hits("/b.xml")) == polls == 1
+    with clean_db.connect() as conn:
+        names = set(conn.scalars(sa.text("SELECT name FROM sources")))
+        articles = conn.scalar(sa.text("SELECT count(*) FROM articles"))
+    assert names == {"Gardé", "Retiré"} and articles == 5
+    capsys.readouterr()
+    assert main(["sources"]) == 0
+    assert "Retiré" in capsys.readouterr().out
+    assert main(["sources", "--sources", str(sources)]) == 0
+    assert "Retiré" not in capsys.readouterr().out
