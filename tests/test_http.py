@@ -171,6 +171,47 @@ def test_a_redirect_without_a_location_is_no_page(settings: Settings, site: Loca
     )
 
 
+def test_a_cookie_a_redirect_sets_is_sent_on_the_later_hops(settings: Settings, site: LocalSite) -> None:
+    """A site that sets a cookie and redirects to the same page, which it answers only to a
+    client that sends the cookie back (a cookie check): veille went round the redirect until
+    "too many redirects", a permanent failure, the article lost. The cookies go only to their
+    own site, and for this fetch only."""
+    from tests.site import Request
+
+    def checked(request: Request) -> tuple[int, dict[str, str], bytes]:
+        if "vu=1" in request.headers.get("cookie", ""):
+            return 200, {"Content-Type": "text/html"}, b"<html><body>the page</body></html>"
+        cookies = "vu=1; Path=/; HttpOnly"
+        return 302, {"Location": request.path, "Set-Cookie": cookies}, b""
+
+    def echo(request: Request) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Content-Type": "text/plain"}, request.headers.get("cookie", "none").encode()
+
+    site.add("/a/page.html", b"", handler=checked)
+    site.add("/echo", b"", handler=echo)
+    other = site.base.replace("127.0.0.1", "localhost")  # another host name, the same server
+    site.add("/away", b"", status=302, headers={"Location": f"{other}/echo", "Set-Cookie": "vu=1"})
+    with make_client(settings) as client:
+        page = fetch(client, f"{site.base}/a/page.html", settings)
+        assert page.ok and page.content == b"<html><body>the page</body></html>", page
+        away = fetch(client, f"{site.base}/away", settings, accept=None)
+        assert away.ok and away.content == b"none", away  # not sent to another host
+        again = fetch(client, f"{site.base}/echo", settings, accept=None)
+        assert again.ok and again.content == b"none", again  # nor kept after the fetch
+
+
+def test_the_cookies_a_fetch_keeps_follow_their_domain() -> None:
+    from monitors.collect.cookies import Jar, cookie_header, keep_cookies
+
+    jar: Jar = {}
+    keep_cookies(jar, "https://www.site.fr/a", "a=1; Path=/\nb=2; Domain=.site.fr\nc=3; Domain=other.fr")
+    assert cookie_header(jar, "https://www.site.fr/b") == "a=1; b=2; c=3"
+    assert cookie_header(jar, "https://news.site.fr/") == "b=2"  # Domain: the parent's subdomains
+    assert cookie_header(jar, "https://other.fr/") is None  # a Domain not the host's own: host only
+    keep_cookies(jar, "https://www.site.fr/a", "a=; Max-Age=0")
+    assert cookie_header(jar, "https://www.site.fr/") == "b=2; c=3"
+
+
 def test_refused_connection_is_a_network_error_not_a_timeout(settings: Settings) -> None:
     with make_client(settings) as client:
         result = fetch(client, "http://127.0.0.1:9/", settings)

@@ -45,6 +45,7 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from monitors.collect.addresses import RefusedAddress, Unresolvable, check_url_allowed
 from monitors.collect.blocking import CHALLENGE_MAX_BYTES, block_reason
 from monitors.collect.codings import Decoder, content_codings, undecodable
+from monitors.collect.cookies import Jar, cookie_header, keep_cookies
 from monitors.collect.failures import network_reason, network_said, unreached_kind
 from monitors.collect.refresh import meta_refresh, refresh_refused
 from monitors.collect.results import (
@@ -312,6 +313,7 @@ def fetch(
     visited = [url]  # each hop's URL: a meta refresh back to one is a loop
     refreshed = False
     sent: str | None = None  # the URL of the last request sent, the offline hint's (FetchResult.host)
+    jar: Jar = {}  # the cookies its redirects set, sent on the later hops (monitors.collect.cookies)
     try:
         for _ in range(MAX_REDIRECTS + 1):
             unresolved: Unresolvable | None = None
@@ -345,11 +347,12 @@ def fetch(
                 if on_hold is not None:  # checked in the host's slot: none asks it after the 429
                     result = _held(url, current, *on_hold)
                 else:
+                    cookie = cookie_header(jar, current)
                     result = _get_once(
                         client,
                         url,
                         current,
-                        headers,
+                        {**headers, "Cookie": cookie} if cookie else headers,
                         settings,
                         accept,
                         address,
@@ -371,6 +374,7 @@ def fetch(
             if not result.sent:  # no time left for it
                 result.last_sent = sent
             if result.outcome == "redirect":
+                keep_cookies(jar, current, result.headers.get("set-cookie", ""))
                 sent, current = current, result.final_url
                 visited.append(current)
                 continue
@@ -597,8 +601,13 @@ def _failure(url: str, current: str, exc: Exception) -> FetchResult:
 def _headers(response: urllib3.BaseHTTPResponse) -> dict[str, str]:
     """The response's headers, names in lowercase, values without NUL characters: PostgreSQL
     text cannot hold one, and a source's ``ETag`` or ``Last-Modified`` is stored with its poll
-    (one with a NUL lost every poll of the source: "could not store this poll")."""
-    return {k.lower(): v.replace("\x00", "") for k, v in response.headers.items()}
+    (one with a NUL lost every poll of the source: "could not store this poll"). Several
+    ``Set-Cookie`` lines are kept, one a line."""
+    out = {k.lower(): v.replace("\x00", "") for k, v in response.headers.items()}
+    cookies = response.headers.getlist("set-cookie")
+    if len(cookies) > 1:
+        out["set-cookie"] = "\n".join(c.replace("\x00", "") for c in cookies)
+    return out
 
 
 def _read(
@@ -626,7 +635,7 @@ def _read(
         except ValueError as exc:
             reason = f"redirect to a malformed URL: {location!r} ({exc})"
             return FetchResult(url, current, "error", status, error_class=PERMANENT, reason=reason), drained
-        return FetchResult(url, target, "redirect", status), drained
+        return FetchResult(url, target, "redirect", status, headers=hdrs), drained
     if status == 304:
         drained = _drain(response, hdrs)
         return FetchResult(url, current, "not_modified", status, headers=hdrs), drained
