@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import errno
 import importlib
@@ -161,10 +162,49 @@ def _name_standard_output_errors() -> None:
     )
 
 
+#: the error handler of a standard stream that cannot encode every character (registered by main)
+UNENCODABLE = "veille.json_escape"
+
+
+def _json_escape(error: UnicodeError) -> tuple[str, int]:
+    """What the stream cannot encode, as JSON's escapes (``\\u00e9``; a pair of surrogates past
+    U+FFFF): a JSON line stays JSON meaning the same text, a line of text stays readable."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    chars = error.object[error.start : error.end]
+    escaped = []
+    for char in chars:
+        point = ord(char)
+        if point > 0xFFFF:
+            point -= 0x10000
+            escaped.append(f"\\u{0xD800 + (point >> 10):04x}\\u{0xDC00 + (point & 0x3FF):04x}")
+        else:
+            escaped.append(f"\\u{point:04x}")
+    return "".join(escaped), error.end
+
+
+def _escape_what_standard_streams_cannot_encode() -> None:
+    """On a standard stream whose encoding is not UTF-8 (``PYTHONIOENCODING=ascii``, a C or POSIX
+    locale with ``PYTHONUTF8=0``, an ISO-8859-1 locale), write a character it cannot encode as its
+    JSON escape (:func:`_json_escape`): a title with an accent ended ``veille score`` or ``veille
+    search`` run from cron on a UnicodeEncodeError traceback. Errors named in PYTHONIOENCODING
+    (``ascii:replace``) are the caller's choice and kept; stderr's are Python's backslashreplace."""
+    named = "" if sys.flags.ignore_environment else os.environ.get("PYTHONIOENCODING", "")
+    if named.partition(":")[2]:
+        return
+    codecs.register_error(UNENCODABLE, _json_escape)
+    for stream in (sys.stdout, sys.stderr):
+        if not isinstance(stream, io.TextIOWrapper) or stream.errors not in ("strict", "surrogateescape"):
+            continue
+        if codecs.lookup(stream.encoding).name != "utf-8":
+            stream.reconfigure(errors=UNENCODABLE)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the command itself: its standard streams are the caller's
         _plug_closed_standard_streams()
         _name_standard_output_errors()
+        _escape_what_standard_streams_cannot_encode()
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
     if extras:  # said by the command's own parser, with its usage (not `veille [-h] COMMAND ...`)

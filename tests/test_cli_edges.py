@@ -253,3 +253,39 @@ def test_an_argument_that_is_not_utf8_is_a_usage_error(
     assert "Traceback" not in err
     assert f"error: argument {argument}: '" in err and "\\xe9" in err, err
     assert "is not UTF-8 text: veille reads its arguments as UTF-8" in err, err
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    [{"PYTHONIOENCODING": "ascii"}, {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}],
+    ids=["PYTHONIOENCODING=ascii", "C locale"],
+)
+def test_output_a_stream_cannot_encode_is_escaped_not_a_traceback(encoding: dict[str, str]) -> None:
+    """The installed `veille` under a cron job's ASCII stdout: an accent is written as its JSON
+    escape (the JSON line still reads as the same text), where score died on UnicodeEncodeError."""
+    text = "Le sommet pour l’IA à l’Élysée 🤖, Paris, février 2025"
+    unset = ("PYTHONIOENCODING", "PYTHONUTF8", "LANG")
+    env = {k: v for k, v in os.environ.items() if k not in unset and not k.startswith("LC_")}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("veille")), "score"],
+        input=(json.dumps({"text": text}, ensure_ascii=False) + "\n").encode(),
+        env={**env, **encoding},
+        capture_output=True,
+        timeout=300,
+    )
+    assert b"Traceback" not in done.stderr and done.returncode == 0, done.stderr
+    assert done.stdout.isascii()
+    assert text in json.loads(done.stdout)["relevance_why"]
+
+
+def test_errors_named_in_pythonioencoding_are_kept() -> None:
+    """`PYTHONIOENCODING=ascii:replace` is the caller's choice: a `?` for what ASCII lacks."""
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("veille")), "score"],
+        input='{"text": "Le sommet à l’Élysée"}\n'.encode(),
+        env={**os.environ, "PYTHONIOENCODING": "ascii:replace"},
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"Le sommet ? l??lys?e" in done.stdout
