@@ -78,6 +78,7 @@ class FakeArchives:
     stuck_pages: int = 0  # CDX pages that answer the resume key they were asked with (then it ends)
     html_pages: int = 0  # CDX pages (not showNumPages) answered first as a 200 with an HTML error page
     html_ranges: int = 0  # Common Crawl WARC ranges answered so first
+    collinfo_answers: int | None = None  # how many times collinfo.json answers before it 503s
     cdx_requests: list[dict[str, list[str]]] = field(default_factory=list)
     warc: bytes = b""
     cc_index: list[dict[str, str]] = field(default_factory=list)
@@ -309,6 +310,10 @@ class FakeArchives:
         )
 
     def _collinfo(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+        if self.collinfo_answers is not None:
+            if self.collinfo_answers <= 0:
+                return 503, {"Content-Type": "text/plain"}, b"busy"
+            self.collinfo_answers -= 1
         base = self.site.base
         crawls = [
             {

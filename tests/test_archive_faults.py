@@ -446,3 +446,29 @@ def test_a_warc_range_answered_with_an_html_page_waits_in_the_queue(
     assert code == 0, err
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("prefect", ["off", "auto"])
+def test_an_archive_that_fails_once_the_command_has_checked_the_request_is_a_one_line_error(
+    archives: FakeArchives,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    prefect: str,
+) -> None:
+    """The command checks the request (the crawls that cover the window) before the run plans
+    it again: the crawl list failing in between ended the command with a traceback (as the
+    flow, the flow run's log has Prefect's; the command ends on the one line all the same)."""
+    monkeypatch.setenv("VEILLE_PREFECT", prefect)
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "0")
+    archives.build_warc()
+    archives.collinfo_answers = 1  # the command's check, then 503s
+    args = _pcf_backfill(tmp_path)
+    args[args.index("wayback")] = "commoncrawl"
+    code, err = _backfill(args)
+    assert code == 2, err
+    assert prefect != "off" or "Traceback" not in err, err
+    assert (
+        err.strip().splitlines()[-1].startswith("veille: error: Common Crawl crawl list failed: HTTP 503")
+    ), err

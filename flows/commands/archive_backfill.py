@@ -83,8 +83,12 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
         return 2
     finally:
         reset_runtime()
-    with CaptureProgress(planned.jobs):
-        rows = _archive_backfill(args, until, as_flows)
+    try:
+        with CaptureProgress(planned.jobs):
+            rows = _archive_backfill(args, until, as_flows)
+    except BackfillError as exc:  # the run plans again: the archive may fail since (its crawl list)
+        print(f"veille: error: {exc}", file=sys.stderr)
+        return 2
     print()
     print_table(rows)
     failed = [r for r in rows if r["state"] == "error"]
