@@ -380,6 +380,27 @@ def test_sources_check_of_an_unknown_name_says_which_file(
     assert err == f"veille: error: no source named 'Y' in {sources} {hint}\n"
 
 
+def test_sources_check_of_a_misspelt_name_offers_the_file_s_near_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`veille sources check NAME` stores nothing and needs no database, but its only hint was
+    `veille sources --sources FILE`, which opens one: a typo now gets the file's near names, as
+    `veille export --source` does, with no database there at all."""
+    monkeypatch.setenv("VEILLE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    sources = tmp_path / "mine.toml"
+    sources.write_text(
+        '[[source]]\nname = "Le Monde - Pixels"\nkind = "feed"\n'
+        'url = "https://x.fr/rss.xml"\nowner = "media"\n',
+        "utf-8",
+    )
+    assert main(["sources", "check", "Le Monde Pixels", "--sources", str(sources)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"veille: error: no source named 'Le Monde Pixels' in {sources} (did you mean 'Le Monde - Pixels'?"
+        f" its names: `veille sources --sources {sources}`)\n"
+    )
+
+
 BOM = "\ufeff"  # what Windows Notepad writes first in a file saved as "UTF-8"
 
 

@@ -213,10 +213,15 @@ def handle_check(args: argparse.Namespace) -> int:
     if args.names:
         unknown = sorted(set(args.names) - {s.name for s in specs})
         if unknown:
+            import difflib
+
             file = sources_path(args.sources)
+            names = [s.name for s in specs]
+            near = sorted({m for n in unknown for m in difflib.get_close_matches(n, names, n=3, cutoff=0.6)})
+            hint = f"did you mean {', '.join(map(repr, near))}? " if near else ""
             print(
                 f"veille: error: no source named {', '.join(map(repr, unknown))} in {file}"
-                f" (its names: `veille sources --sources {file}`)",
+                f" ({hint}its names: `veille sources --sources {file}`)",
                 file=sys.stderr,
             )
             return 2
