@@ -487,3 +487,30 @@ def test_a_wall_is_told_by_its_url(first: str, final: str, wall: bool) -> None:
 
     out = wall_in_the_way(FetchResult(first, final, "ok", 200, b"<html>page</html>"))
     assert (out.outcome == "error" and out.blocked and out.error_class == "transient") is wall, out
+
+
+@pytest.mark.parametrize("kind", ["listing", "feed"])
+def test_a_source_redirected_to_a_consent_wall_is_blocked(
+    site: LocalSite, db: Session, client: Client, settings: Settings, kind: str
+) -> None:
+    """A listing page sent to the site's consent wall read the wall's links as the site's
+    articles, the source healthy (a feed said "not a feed: an HTML page", permanent): it is
+    blocked, cause first, as a challenge page is (a fallback URL, when it has one, is polled)."""
+    from urllib.parse import quote
+
+    links = "".join(
+        f"<li><a href='/politique/{slug}.html'>{slug}</a></li>"
+        for slug in ("le-sommet-de-paris-sur-l-ia", "une-autre-histoire-du-jour")
+    )
+    site.add("/consent", CONSENT_WALL.replace("</main>", f"<ul>{links}</ul></main>"))
+    back = quote(f"{site.base}/actualites", safe="")
+    site.add("/actualites", b"", status=302, headers={"Location": f"/consent?continue={back}"})
+    state = _source(db, f"{site.base}/actualites", kind)
+    out, src = _poll_and_apply(db, client, settings, state)
+    assert out.entries == [] and out.error_class == "blocked", (out.error, out.entries)
+    wall = f"{site.base.removeprefix('http://')}/consent"
+    assert (
+        src.last_error
+        == f"blocked: redirected to a consent or login wall ({wall}) instead of the page; tried again later"
+    )
+    assert src.last_error_class == "blocked" and src.suggested_feeds is None

@@ -27,6 +27,7 @@ from monitors.collect.results import (
     TRANSIENT,
     FetchResult,
     empty_is_transient,
+    wall_in_the_way,
 )
 from monitors.collect.robots import RobotsCache
 from monitors.collect.sitemaps import SITEMAP_TYPES, SitemapError, SitemapUrl, parse_sitemap
@@ -187,7 +188,8 @@ def _poll_url(
         robots=robots,
         max_bytes=settings.sitemap_max_bytes if kind == "sitemap" else None,
     )
-    result = empty_is_transient(result)
+    # a listing sent to a consent wall read the wall's links as the site's articles
+    result = wall_in_the_way(empty_is_transient(result))
     outcome = PollOutcome(source_id=source.id, fetch=result, kind=kind)
     if not result.ok:
         if result.outcome != "not_modified":

@@ -147,9 +147,10 @@ def home_is_gone(result: FetchResult) -> FetchResult:
 
 
 def wall_in_the_way(result: FetchResult) -> FetchResult:
-    """An article's URL redirected to a consent or login wall, as a blocked transient error:
-    the wall was stored as the article ("Nous respectons votre vie privée"), and the site's
-    other articles, redirected to the same wall, as copies of it, lost for good. A wall is told
+    """An article's (or a source's) URL redirected to a consent or login wall, as a blocked
+    transient error: the wall was stored as the article ("Nous respectons votre vie privée"),
+    and the site's other articles, redirected to the same wall, as copies of it, lost for good;
+    a listing read the wall's links as the site's articles. A wall is told
     by its URL: one that carries the article's own (``?continue=``, ``?redirect=``, escaped or
     not: where the reader is sent back after saying yes or logging in), or a host named
     ``consent.`` (Google's, Yahoo's)."""
