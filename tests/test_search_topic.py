@@ -96,3 +96,27 @@ def test_a_snippet_does_not_parse_the_hit_s_text_again(articles: list[int], clea
     assert len(after) == 128 and after == before
     assert all("**sommet**" in snippet for _, snippet in after)  # from the text, which matches
     assert folds <= 2  # the query, not each of the 128 texts (129 before)
+
+
+def test_search_articles_in_sql_with_a_topic_is_relevant_to_that_topic(
+    articles: list[int], clean_db: sa.Engine
+) -> None:
+    """psql's `search_articles(q, n, relevant_only => true, topic => T)` meant relevant to T and
+    to the summit: of T's five articles it kept the one also relevant to the summit, where
+    `veille search --topic T --relevant` keeps all five (migration 0034_search_topic_relevant).
+    Its `relevant` column is T's too; without a topic both stay the summit's."""
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("UPDATE articles SET relevant = (id = :one)"), {"one": articles[-1]})
+    with clean_db.connect() as conn:
+        topic = conn.execute(
+            sa.text(
+                "SELECT id, relevant FROM search_articles('sommet', 20,"
+                " relevant_only => true, topic => 'eu_ai_act')"
+            )
+        ).all()
+        summit = conn.execute(sa.text("SELECT id, relevant FROM search_articles('sommet', 300, true)")).all()
+        every = conn.execute(sa.text("SELECT relevant FROM search_articles('sommet', 300)")).scalars().all()
+    assert sorted(topic) == sorted((i, True) for i in articles[-5:])
+    assert summit == [(articles[-1], True)]
+    assert len(every) == HITS and every.count(True) == 1  # the summit's column without a topic
+    assert [h["id"] for h in search("sommet", "--topic", "eu_ai_act", "--relevant")] == [i for i, _ in topic]

@@ -38,10 +38,10 @@ def search(
     without its repeated words (``web_query``: a QueryError past MAX_QUERY_WORDS words); with
     ``topic``, only the articles relevant to it (article_topics), the best ``limit`` of them.
     ``relevant_only`` is relevant to the summit, or to ``topic`` when given (as the export's
-    ``--relevant`` with ``--topic``): not to both, which dropped the topic's own articles."""
+    ``--relevant`` with ``--topic``), as the SQL function says (0034_search_topic_relevant)."""
     rows = session.execute(
         text("SELECT * FROM search_articles(:q, :n, :r, :t)"),
-        {"q": web_query(query), "n": limit, "r": relevant_only and topic is None, "t": topic},
+        {"q": web_query(query), "n": limit, "r": relevant_only, "t": topic},
     ).all()
     return [SearchHit(*row) for row in rows]
 
