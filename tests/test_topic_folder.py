@@ -8,10 +8,12 @@ import io
 import json
 import shutil
 import sys
+import tomllib
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -539,6 +541,21 @@ def test_each_topics_feed_has_an_id_of_its_own(clean_db: sa.Engine, archive: dic
     _cli(["rescore", "--all"])
     assert "<id>urn:veille:relevant</id>" in _cli(["feed"])
     assert "<id>urn:veille:relevant:eu_ai_act</id>" in _cli(["feed", "--topic", "eu_ai_act"])
+
+
+def test_each_topics_feed_has_a_title_of_its_own(clean_db: sa.Engine, archive: dict[str, int]) -> None:
+    """Two topics' feeds had one title, "veille: articles pertinents": a reader listed them
+    alike. With --topic, the title names the topic and the subtitle is its description."""
+    _cli(["rescore", "--all"])
+    summit = feedparser.parse(_cli(["feed"])).feed
+    act = feedparser.parse(_cli(["feed", "--topic", "eu_ai_act"])).feed
+    by_path = feedparser.parse(_cli(["feed", "--topic", str(TOPICS / "eu_ai_act.toml")])).feed
+    assert summit.title == "veille: articles pertinents" and "subtitle" not in summit
+    assert act.title == "veille: articles pertinents (eu_ai_act)" == by_path.title
+    assert act.subtitle == tomllib.loads((TOPICS / "eu_ai_act.toml").read_text("utf-8"))["description"]
+    assert by_path.subtitle == act.subtitle
+    mine = feedparser.parse(_cli(["feed", "--topic", "eu_ai_act", "--title", "Mon fil"])).feed
+    assert mine.title == "Mon fil" and mine.subtitle == act.subtitle  # a title given is kept
 
 
 @pytest.mark.parametrize("command", [["run", "--all"], ["backfill", "--since", "2025-02-01"]])

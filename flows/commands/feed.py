@@ -28,6 +28,8 @@ EXAMPLE = """example:
   veille feed --serve 8080 --host 0.0.0.0 --limit 100
 """
 FEED_PATH = "/feed.atom"
+#: the feed's title unless --title gives one (with --topic, followed by the topic's name)
+DEFAULT_TITLE = "veille: articles pertinents"
 
 
 def register(sub: Any) -> None:
@@ -58,8 +60,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--title",
         type=text_arg,
-        default="veille: articles pertinents",
-        help='feed title (default: "veille: articles pertinents")',
+        help=f'feed title (default: "{DEFAULT_TITLE}"; with --topic T: "{DEFAULT_TITLE} (T)")',
     )
     p.add_argument(
         "--topic",
@@ -69,7 +70,9 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=handle)
 
 
-def render(limit: int, title: str, self_url: str | None = None, topic: str | None = None) -> bytes:
+def render(
+    limit: int, title: str, self_url: str | None = None, topic: str | None = None, subtitle: str | None = None
+) -> bytes:
     """The feed as it is now in the database (of one topic's relevant articles with ``topic``,
     under an id of its own, so that a reader keeps two topics' feeds apart)."""
     from monitors.archive.atom import FEED_ID, atom_feed
@@ -79,7 +82,24 @@ def render(limit: int, title: str, self_url: str | None = None, topic: str | Non
     with session_scope() as session:
         articles = newest_relevant(session, limit, topic)
     feed_id = FEED_ID if topic is None else f"{FEED_ID}:{topic}"
-    return atom_feed(articles, title=title, feed_id=feed_id, self_url=self_url)
+    return atom_feed(articles, title=title, feed_id=feed_id, self_url=self_url, subtitle=subtitle)
+
+
+def _title_and_subtitle(title: str | None, topic: str | None, given: str | None) -> tuple[str, str | None]:
+    """The feed's title and subtitle: with a topic (``given`` as --topic named it, ``topic``
+    its name), its name in the default title and its file's ``description`` as the subtitle,
+    so that two topics' feeds read apart in a reader (they had one title); a topic known by its
+    scores alone (its file removed) has no subtitle."""
+    if topic is None or given is None:
+        return title or DEFAULT_TITLE, None
+    from monitors.judge.topic_schema import TopicError, parse_topic_file
+    from monitors.judge.topic_set import topic_file
+
+    try:
+        description = parse_topic_file(topic_file(given))[0].get("description")
+    except (TopicError, OSError):
+        description = None
+    return title or f"{DEFAULT_TITLE} ({topic})", str(description) if description else None
 
 
 def _server_class(host: str) -> type[ThreadingHTTPServer]:
@@ -108,7 +128,7 @@ def feed_url(host: str, port: int) -> str:
 
 
 def make_server(
-    host: str, port: int, limit: int, title: str, topic: str | None = None
+    host: str, port: int, limit: int, title: str, topic: str | None = None, subtitle: str | None = None
 ) -> ThreadingHTTPServer:
     """An HTTP server answering ``/feed.atom`` (and ``/``) with a freshly rendered feed."""
 
@@ -132,7 +152,7 @@ def make_server(
                 asked = self.headers.get("Host")  # an HTTP/1.0 request may not say
                 port = cast(ThreadingHTTPServer, self.server).server_port
                 here = f"http://{asked}{FEED_PATH}" if asked else feed_url(host, port)
-                body = render(limit, title, here, topic)
+                body = render(limit, title, here, topic, subtitle)
             except Exception as exc:  # noqa: BLE001 - report to the reader, keep serving
                 self.send_error(503, f"feed unavailable: {type(exc).__name__}")
                 print(f"veille feed: {describe(exc)}", file=sys.stderr)
@@ -162,18 +182,20 @@ def handle(args: argparse.Namespace) -> int:
         )
         return 2
     prepare_database()
+    given = args.topic
     if not resolve_topic("feed", args):
         return 2
+    title, subtitle = _title_and_subtitle(args.title, args.topic, given)
     if args.serve is not None:
         host = args.host or "127.0.0.1"
-        server = make_server(host, args.serve, args.limit, args.title, args.topic)
+        server = make_server(host, args.serve, args.limit, title, args.topic, subtitle)
         print(f"serving the feed at {feed_url(host, server.server_port)} (Ctrl-C stops)")
         try:
             server.serve_forever()
         finally:
             server.server_close()
         return 0
-    body = render(args.limit, args.title, topic=args.topic)
+    body = render(args.limit, title, topic=args.topic, subtitle=subtitle)
     if args.output is not None and args.output != "-":  # "-": stdout, as export -o - reads it
         with replaced_when_complete(args.output) as path:
             Path(path).write_bytes(body)

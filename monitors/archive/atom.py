@@ -81,6 +81,7 @@ def atom_feed(
     feed_id: str = FEED_ID,
     self_url: str | None = None,
     generated_at: datetime | None = None,
+    subtitle: str | None = None,
 ) -> bytes:
     """Serialize articles (dicts as :func:`monitors.archive.reads.newest_relevant` returns) as Atom."""
     ET.register_namespace("", ATOM_NS)
@@ -95,6 +96,8 @@ def atom_feed(
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     sub(feed, "id", iri(feed_id))
     sub(feed, "title", title)
+    if subtitle:
+        sub(feed, "subtitle", subtitle)
     stamps = [r.get("updated_at") or r.get("fetched_at") for r in rows]
     latest = max((s for s in stamps if s is not None), default=None)
     sub(feed, "updated", _iso(latest or generated_at or datetime.now(UTC)))
