@@ -33,6 +33,8 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_a_good_topic_loads(tmp_path: Path) -> None:
     assert load_topic(_write(tmp_path, GOOD)).name == "weather"
+    for name in ("EU-AI_act2", "7x", "w" * 64):  # the names the rule takes
+        assert load_topic(_write(tmp_path, GOOD.replace('"weather"', f'"{name}"', 1))).name == name
     load_topic(DEFAULT_TOPIC_PATH)
 
 
@@ -89,6 +91,16 @@ def test_a_good_topic_loads(tmp_path: Path) -> None:
         (lambda t: t.replace("threshold = 0.3", "threshold = 5"), 3, "threshold must be from 0 to 1"),
         (lambda t: t.replace("threshold = 0.3", "threshold = nan"), 3, "threshold must be a finite number"),
         (lambda t: t.replace('name = "weather"', 'name = ["weather"]', 1), 1, "name must be a non-empty"),
+        # a name becomes an identifier (the feed's id, eval's file names): it went in raw
+        (
+            lambda t: t.replace('name = "weather"', 'name = "le temps / météo"', 1),
+            1,
+            "name 'le temps / météo': a topic's name is ASCII letters, digits, _ and -",
+        ),
+        (lambda t: t.replace('name = "weather"', 'name = "météo"', 1), 1, "such as 'meteo'"),
+        (lambda t: t.replace('name = "weather"', 'name = "_w"', 1), 1, "a letter or digit first"),
+        (lambda t: t.replace('name = "weather"', 'name = "eu.ai"', 1), 1, "such as 'eu_ai'"),
+        (lambda t: t.replace('name = "weather"', f'name = "{"w" * 65}"', 1), 1, "at most 64"),
         (lambda t: t.replace('version = "0.1"', "version = [1]"), 2, "version must be a string"),
         (
             lambda t: t.replace('version = "0.1"\n', 'version = "0.1"\nactive = "no"\n'),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+import unicodedata
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,12 @@ def _kind_error(value: Any, kind: str, low: float | None, high: float | None) ->
     return None
 
 
+#: a topic's name: it becomes an identifier (the feed's id ``urn:veille:relevant:NAME``, eval's
+#: ``relevance-NAME.jsonl``, ``--topic NAME`` beside a file's path, article_topics rows), so
+#: ASCII letters, digits, ``_`` and ``-``, a letter or digit first, at most 64 characters
+TOPIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
 #: the type (and range) of each value: key -> (kind, low, high)
 Kinds = dict[str, tuple[str, float | None, float | None]]
 TOP_KINDS: Kinds = {
@@ -291,6 +298,13 @@ TABLE_REQUIRED = {
 }
 
 
+def _name_like(name: str) -> str:
+    """A name the rule takes, near ``name`` ("my topic" -> "my_topic")."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    like = re.sub(r"[^A-Za-z0-9_-]+", "_", ascii_name).strip("_-")[:64]
+    return like or "my_topic"
+
+
 def _check_values(data: dict[str, Any], lines: list[str], fail: Any) -> None:
     """Raise (``fail``) for a value of the wrong type or out of range: before, ``threshold =
     "high"`` ended in a ValueError traceback when the topic was compiled, ``active = "no"``
@@ -304,6 +318,14 @@ def _check_values(data: dict[str, Any], lines: list[str], fail: Any) -> None:
                 fail(_line_of(lines, rf"^\s*{re.escape(key)}\s*=", start), f"{where}{key} {problem}")
 
     check(TOP_KINDS, data, "", 0)
+    name = data["name"]
+    if isinstance(name, str) and name.strip() and not TOPIC_NAME.fullmatch(name):
+        fail(
+            _line_of(lines, r"^\s*name\s*="),
+            f"name {name!r}: a topic's name is ASCII letters, digits, _ and - (a letter or digit first,"
+            " at most 64): it names the topic in the feed's id, eval's files and --topic; such as"
+            f" {_name_like(name)!r}",
+        )
     version = data["version"]
     if not (isinstance(version, str) and version.strip()) and not _number(version):
         fail(_line_of(lines, r"^\s*version\s*="), 'version must be a string such as "1.0"')
