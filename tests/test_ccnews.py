@@ -280,3 +280,31 @@ def test_a_warc_file_answered_with_an_html_page_is_retried_not_read_as_a_corrupt
         assert conn.scalar(sa.text("SELECT sum(malformed) FROM backfill_jobs")) == 0
         reason = conn.scalar(sa.text("SELECT reason FROM fetch_log WHERE kind = 'warc' AND outcome <> 'ok'"))
     assert reason.startswith("not the archive's data:") and "HTML page" in reason, reason
+
+
+def test_a_warc_file_s_pause_leaves_the_whole_archive_alone(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+) -> None:
+    """A WARC file's stream answered 429 with Retry-After pauses the archive for every job, as
+    an index page's or a capture's does (docs/backfill.md): the other file's stream and the
+    captures' ranges were asked on at once."""
+    archives.snapshots = seed_snapshots()[:2] + seed_snapshots("20250224093000")[2:]  # in both files
+    archives.build_ccnews(files=2, others=others(20, size=2000))
+    feb = sorted(p for p in archives.ccnews if "/2025/02/" in p)
+    archives.fail_first = {feb[0]: [(429, {"Retry-After": "4"})]}
+    archives.ccnews_slow = {"chunk": 4096, "delay": 0.15}  # each stream takes a while
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, out, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])
+    assert code == 0, err
+    asked = [
+        r
+        for r in archives.site.log
+        if r["path"].startswith("/crawl-data/CC-NEWS/") and "warc.gz" in r["path"]
+    ]
+    paused = next(r["at"] for r in asked if r["status"] == 429)
+    # a request already on its way when the 429 came is let through; none is sent after
+    during = [r["path"][-30:] for r in asked if paused + 1 < r["at"] < paused + 3.7]
+    assert during == []
+    assert len(_articles(clean_db)) == 5

@@ -24,6 +24,8 @@ from monitors.collect.archives.common import (
     iso_time,
     not_data,
     ok_or_raise,
+    pause_asked,
+    wait_for_pause,
 )
 from monitors.collect.codings import GZIP_MAGIC
 from monitors.collect.failures import network_reason
@@ -216,12 +218,14 @@ class WarcStream:
         position, failures = self.start, 0
         while True:
             headers = {"Range": f"bytes={position}-"} if position else None
+            wait_for_pause(self.throttle, self.url, self.sleep)
             with open_stream(
                 self.client, self.url, self.settings, throttle=self.throttle, extra_headers=headers
             ) as (result, response):
                 if response is not None and result.content_type in HTML_TYPES:  # no WARC file
                     result, response = not_data(result), None  # a proxy's or busy server's page
                 self.fetches.append(result)
+                pause_asked(self.throttle, result)  # a 429's Retry-After: every job waits
                 if response is None:
                     if result.status == 416:  # nothing from there on: the file was read to its end
                         return
