@@ -514,3 +514,36 @@ def test_a_source_redirected_to_a_consent_wall_is_blocked(
         == f"blocked: redirected to a consent or login wall ({wall}) instead of the page; tried again later"
     )
     assert src.last_error_class == "blocked" and src.suggested_feeds is None
+
+
+def test_a_site_s_other_feeds_are_not_asked_after_its_429(
+    site: LocalSite, db: Session, client: Client, settings: Settings
+) -> None:
+    """Several feeds of one site, polled in one run: once one answered 429 with Retry-After,
+    the others were asked all the same, in the same second, each answered 429. They are not
+    asked until the pause is over, each with why, polled again after it."""
+    pause = {"status": 429, "content_type": "text/plain", "headers": {"Retry-After": "600"}}
+    paths = [f"/rubrique-{n}/rss.xml" for n in range(4)]
+    for path in paths:
+        site.add(path, "slow down", **pause)
+    states = [_source(db, f"{site.base}{path}") for path in paths]
+    throttle = HostThrottle(per_host=1, delay=0.0)  # one request at a time to the site
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda s: poll_source(client, settings, s, throttle), states))
+    assert len([r for r in site.log if r["path"] in paths]) == 1
+    held = [o for o in outcomes if o.fetch.held]
+    assert len(held) == 3 and all(o.error_class == "transient" for o in held)
+    host = site.base.removeprefix("http://")
+    assert all(
+        o.error == f"not asked: {host} answered HTTP 429 with Retry-After 600 s to an earlier request; "
+        "asked again after it"
+        for o in held
+    )
+    for outcome in outcomes:
+        apply_poll(db, outcome, settings=settings)
+    db.flush()
+    for state in states:
+        src = db.get(Source, state.id)
+        assert src is not None and src.next_poll_at is not None
+        db.refresh(src)
+        assert src.next_poll_at - datetime.now(UTC) > timedelta(seconds=590), src.last_error

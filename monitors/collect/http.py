@@ -296,10 +296,10 @@ def fetch(
     replaces ``VEILLE_MAX_BYTES`` as the cap (sitemaps: ``VEILLE_SITEMAP_MAX_BYTES``).
     With ``follow_refresh`` (articles), one HTML meta refresh is followed as a redirect
     (:func:`meta_refresh`): a hop like the others, checked and counted the same way.
-    With ``hold_host`` (articles) and a ``throttle``, a 429 or 503 with ``Retry-After`` puts
+    With ``hold_host`` (articles, sources) and a ``throttle``, a 429 or 503 with ``Retry-After`` puts
     its host on hold in the throttle for that long, and a hop to a host on hold is not asked
-    (``held``): a rate-limited site's other pages were each asked in the same second, each
-    answered 429 and spent one of its attempts.
+    (``held``): a rate-limited site's other pages (and feeds) were each asked in the same
+    second, each answered 429, a page spending one of its attempts.
     """
     started = time.monotonic()
     deadline = started + settings.fetch_deadline

@@ -187,6 +187,7 @@ def _poll_url(
         throttle=throttle,
         robots=robots,
         max_bytes=settings.sitemap_max_bytes if kind == "sitemap" else None,
+        hold_host=True,  # a site's other feeds are not asked in the second after its 429
     )
     # a listing sent to a consent wall read the wall's links as the site's articles
     result = wall_in_the_way(empty_is_transient(result))
@@ -349,6 +350,7 @@ def _read_sitemap(
                     throttle=throttle,
                     robots=robots,
                     max_bytes=settings.sitemap_max_bytes,
+                    hold_host=True,
                 )
             )
             outcome.extra_fetches.append(got)
