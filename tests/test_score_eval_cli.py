@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
+from monitors.judge.evaluation import EXPECTED_LINE
 from tests.test_context import PARAGRAPH, SEED
 
 LINES = [
@@ -56,13 +57,29 @@ def test_score_reads_stdin_and_writes_json_lines() -> None:
     assert set(a) >= {"language", "language_confidence", "relevance", "relevant", "relevance_terms"}
     assert (a["language"], a["relevant"]) == ("fr", True)
     assert (b["language"], b["relevant"], b["relevance_terms"]) == ("en", False, [])
-    assert bad == {"line": 3, "error": "expected a JSON object"}
+    # the first line score cannot read says what it reads (EXPECTED_LINE), the others are short
+    assert bad == {"line": 3, "error": f"expected a JSON object; {EXPECTED_LINE}"}
     # the cause first: what the line is not, then the parser's words (they were alone)
     assert not_json == {
         "line": 4,
         "error": "not JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
     }
     assert "scored 2 lines, 2 errors" in err
+
+
+def test_plain_text_given_to_score_is_told_what_score_reads() -> None:
+    """Plain text, not JSON lines: each line was "not JSON: Expecting value: line 1 column 1",
+    which said nothing of what to give. The first error says it, with an example that scores."""
+    code, out, err = _run(["score"], stdin="Le sommet de Paris sur l'IA.\nUne autre ligne.\n")
+    assert code == 1 and "scored 0 lines, 2 errors" in err
+    first, second = (json.loads(line) for line in out.splitlines())
+    cause = "not JSON: Expecting value: line 1 column 1 (char 0)"
+    assert first == {"line": 1, "error": f"{cause}; {EXPECTED_LINE}"}
+    assert second == {"line": 2, "error": cause}
+    assert "JSON lines" in first["error"] and '"text"' in first["error"]
+    example = EXPECTED_LINE.split("such as ", 1)[1]
+    code, out, _ = _run(["score"], stdin=example + "\n")  # the example given is a line score reads
+    assert code == 0 and json.loads(out)["language"] == "fr"
 
 
 def test_score_reads_a_file_with_another_topic(tmp_path: Path) -> None:
@@ -243,7 +260,7 @@ def test_score_a_line_nested_too_deep_is_an_error_line_and_the_rest_is_scored() 
     code, out, err = _run(["score"], stdin="\n".join([deep, json.dumps(LINES[0]), long_number]) + "\n")
     assert code == 0, err
     bad, good, too_long = (json.loads(line) for line in out.splitlines())
-    assert bad == {"line": 1, "error": "not JSON: nested too deep to read (RecursionError)"}
+    assert bad == {"line": 1, "error": f"not JSON: nested too deep to read (RecursionError); {EXPECTED_LINE}"}
     assert good["id"] == "a" and good["relevant"]
     assert too_long == {"line": 3, "error": "not JSON: a number too long to read (over 4300 digits)"}
     assert err.endswith("scored 1 line, 2 errors, each line alone (topic " + good["topic_version"] + ")\n")

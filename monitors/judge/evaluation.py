@@ -316,10 +316,25 @@ class _Scored:
     relevance: RelevanceResult
 
 
+#: said after the first line that is not a JSON object with a "text" (plain text given to
+#: ``veille score`` was one bare "not JSON: Expecting value" a line)
+EXPECTED_LINE = (
+    'veille score reads JSON lines: one JSON object a line with a string "text" (optional "title",'
+    ' "description", "published_at", "url", "id"), such as {"text": "Le sommet sur l\'IA s\'ouvre'
+    ' à Paris.", "title": "Sommet IA"}'
+)
+
+
+class _NotALine(ValueError):
+    """A line that is not what score reads: not JSON, not an object, no string "text"."""
+
+
 def _score_each(
     lines: Iterable[str | bytes | LineTooLong], topic: Topic, warn: Callable[[str], None] | None
 ) -> Iterator[_Scored | str]:
-    """Each line scored on its own, or its error line (JSON)."""
+    """Each line scored on its own, or its error line (JSON); the first line that is not a
+    JSON object with a "text" says what is read (:data:`EXPECTED_LINE`), the others are short."""
+    said_expected = False
     for number, raw in enumerate(lines, start=1):
         if isinstance(raw, LineTooLong):
             yield json.dumps({"line": number, "error": too_long_error(raw)})
@@ -345,12 +360,12 @@ def _score_each(
             try:
                 record = loads_storable(line)
             except (ValueError, RecursionError) as exc:  # say what the line is not, as eval's sets do
-                raise ValueError(f"not JSON: {json_fault(exc)}") from None
+                raise _NotALine(f"not JSON: {json_fault(exc)}") from None
             if not isinstance(record, dict):
-                raise ValueError("expected a JSON object")
+                raise _NotALine("expected a JSON object")
             text = record.get("text")
             if not isinstance(text, str):
-                raise ValueError('missing or non-string "text"')
+                raise _NotALine('missing or non-string "text"')
             title = record.get("title")
             description = record.get("description")
             if title is not None and not isinstance(title, str):
@@ -374,6 +389,8 @@ def _score_each(
             )
         except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
             out: dict[str, Any] = {"line": number, "error": str(exc)}
+            if isinstance(exc, _NotALine) and not said_expected:
+                out["error"], said_expected = f"{exc}; {EXPECTED_LINE}", True
             if isinstance(record, dict) and "id" in record:
                 out["id"] = record["id"]
             yield json.dumps(out, ensure_ascii=False)
