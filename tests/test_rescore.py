@@ -142,6 +142,24 @@ def test_rescore_command_reports_sides(archive: dict[str, int], clean_db: sa.Eng
     assert "rescored 0 articles" in out.getvalue()
 
 
+def test_rescore_says_which_part_had_nothing_to_do(archive: dict[str, int], clean_db: sa.Engine) -> None:
+    """A rescore with the summit's columns up to date but a topic to score said "nothing to do:
+    every article already carries this topic version", then "article_topics: 3 articles scored
+    for topic eu_ai_act": the nothing to do is the relevance columns', and says so."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["rescore"]) == 0
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("DELETE FROM article_topics WHERE topic = 'eu_ai_act'"))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(["rescore"]) == 0
+    assert "rescored 0 articles" in out.getvalue()
+    assert "article_topics: 3 articles scored for topic eu_ai_act" in out.getvalue()
+    said = "nothing to do for the articles' relevance columns (topic ai_summit): every article already"
+    assert said in err.getvalue(), err.getvalue()
+    assert "nothing to do:" not in err.getvalue()  # a bare "nothing to do", of the whole command
+
+
 def test_rescore_with_another_topics_file_leaves_the_articles_columns(
     archive: dict[str, int], clean_db: sa.Engine
 ) -> None:
@@ -358,4 +376,5 @@ def test_an_empty_archive_is_said_so_not_sent_to_rescore(new_database: str) -> N
     code, err = run("search", "sommet", "--topic", "ai_summit")
     assert code == 0 and f"note: topic ai_summit has no scores yet; {empty}" in err, err
     code, err = run("rescore")
-    assert code == 0 and f"nothing to do: {empty}" in err and "every article" not in err, err
+    said = f"nothing to do for the articles' relevance columns (topic ai_summit): {empty}"
+    assert code == 0 and said in err and "every article" not in err, err

@@ -126,7 +126,12 @@ def handle(args: argparse.Namespace) -> int:
         print(f"  {report.became_relevant} not relevant -> relevant")
         print(f"  {report.became_not_relevant} relevant -> not relevant")
         if report.rescored == 0:
-            print(f"  nothing to do: {_nothing_to_do()}", file=sys.stderr)
+            # which part: the topics' scores (article_topics) may have work still, said next
+            print(
+                f"  nothing to do for the articles' relevance columns (topic {topic.name}):"
+                f" {_nothing_to_do()}",
+                file=sys.stderr,
+            )
     for name, count in done.items():
         print(f"article_topics: {counted(count, 'article')} scored for topic {name}")
     return 0
