@@ -298,7 +298,10 @@ def test_deploy_outside_the_repository_root_says_where_to_run_it(
     monkeypatch.setenv("VEILLE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert main(["deploy"]) == 2
     err = capsys.readouterr().err
-    assert f"veille deploy: no prefect.yaml in {tmp_path}: run it from the repository root" in err, err
+    assert err == (  # one line, cause first, the "error:" every other error line of deploy has
+        f"veille deploy: error: no prefect.yaml in {tmp_path}: run it from the repository root"
+        " (or the image's /app)\n"
+    ), err
 
 
 def test_deploy_without_a_prefect_server_says_so(closed_port: int) -> None:

@@ -53,7 +53,7 @@ def handle(args: argparse.Namespace) -> int:
     exit code is this command's."""
     if not Path(PREFECT_FILE).is_file():
         print(
-            f"veille deploy: no {PREFECT_FILE} in {os.getcwd()}: run it from the repository root"
+            f"veille deploy: error: no {PREFECT_FILE} in {os.getcwd()}: run it from the repository root"
             " (or the image's /app)",
             file=sys.stderr,
         )
