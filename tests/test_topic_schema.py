@@ -33,7 +33,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_a_good_topic_loads(tmp_path: Path) -> None:
     assert load_topic(_write(tmp_path, GOOD)).name == "weather"
-    for name in ("EU-AI_act2", "7x", "w" * 64):  # the names the rule takes
+    for name in ("EU-AI_act2", "7x", "w" * 64, "météo", "souveraineté_numérique"):  # names it takes
         assert load_topic(_write(tmp_path, GOOD.replace('"weather"', f'"{name}"', 1))).name == name
     load_topic(DEFAULT_TOPIC_PATH)
 
@@ -95,9 +95,10 @@ def test_a_good_topic_loads(tmp_path: Path) -> None:
         (
             lambda t: t.replace('name = "weather"', 'name = "le temps / météo"', 1),
             1,
-            "name 'le temps / météo': a topic's name is ASCII letters, digits, _ and -",
+            "name 'le temps / météo': a topic's name is letters, digits, _ and -",
         ),
-        (lambda t: t.replace('name = "weather"', 'name = "météo"', 1), 1, "such as 'meteo'"),
+        (lambda t: t.replace('name = "weather"', 'name = "IA/UE"', 1), 1, "such as 'IA_UE'"),
+        (lambda t: t.replace('name = "weather"', 'name = "mon sujet : été"', 1), 1, "as 'mon_sujet_été'"),
         (lambda t: t.replace('name = "weather"', 'name = "_w"', 1), 1, "a letter or digit first"),
         (lambda t: t.replace('name = "weather"', 'name = "eu.ai"', 1), 1, "such as 'eu_ai'"),
         (lambda t: t.replace('name = "weather"', f'name = "{"w" * 65}"', 1), 1, "at most 64"),

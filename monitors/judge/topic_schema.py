@@ -239,8 +239,9 @@ def _kind_error(value: Any, kind: str, low: float | None, high: float | None) ->
 
 #: a topic's name: it becomes an identifier (the feed's id ``urn:veille:relevant:NAME``, eval's
 #: ``relevance-NAME.jsonl``, ``--topic NAME`` beside a file's path, article_topics rows), so
-#: ASCII letters, digits, ``_`` and ``-``, a letter or digit first, at most 64 characters
-TOPIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+#: letters and digits (of any script: "météo" is a French user's name), ``_`` and ``-``, a letter
+#: or digit first, at most 64 characters: no space, slash, dot or other punctuation
+TOPIC_NAME = re.compile(r"[^\W_][\w-]{0,63}")
 
 
 #: the type (and range) of each value: key -> (kind, low, high)
@@ -299,9 +300,8 @@ TABLE_REQUIRED = {
 
 
 def _name_like(name: str) -> str:
-    """A name the rule takes, near ``name`` ("my topic" -> "my_topic")."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    like = re.sub(r"[^A-Za-z0-9_-]+", "_", ascii_name).strip("_-")[:64]
+    """A name the rule takes, near ``name`` ("mon sujet" -> "mon_sujet")."""
+    like = re.sub(r"[^\w-]+", "_", unicodedata.normalize("NFC", name)).strip("_-")[:64]
     return like or "my_topic"
 
 
@@ -322,7 +322,7 @@ def _check_values(data: dict[str, Any], lines: list[str], fail: Any) -> None:
     if isinstance(name, str) and name.strip() and not TOPIC_NAME.fullmatch(name):
         fail(
             _line_of(lines, r"^\s*name\s*="),
-            f"name {name!r}: a topic's name is ASCII letters, digits, _ and - (a letter or digit first,"
+            f"name {name!r}: a topic's name is letters, digits, _ and - (a letter or digit first,"
             " at most 64): it names the topic in the feed's id, eval's files and --topic; such as"
             f" {_name_like(name)!r}",
         )
