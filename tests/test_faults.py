@@ -137,6 +137,22 @@ def test_binary_body_labelled_as_a_feed_is_an_error(
 # --- HTTP -----------------------------------------------------------------------------------
 
 
+def test_a_long_redirect_chain_is_told_from_a_loop(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """Six redirects, each to a URL not asked before: a chain, not a loop ("too many
+    redirects" alone said neither), its last URLs named, the last one not asked."""
+    for i in range(6):
+        site.add(f"/hop{i}", b"", status=302, headers={"Location": f"/hop{i + 1}"})
+    result = fetch(client, f"{site.base}/hop0", settings)
+    assert result.outcome == "error" and result.error_class == "permanent"
+    hops = " -> ".join(f"{site.base}/hop{i}" for i in range(3, 7))
+    assert result.reason == (
+        f"too many redirects: a chain of more than 5 hops, no URL asked twice (... -> {hops}, not asked)"
+    ), result.reason
+    assert site.hits("/hop6") == []
+
+
 def test_redirect_loop_ends_as_too_many_redirects(
     site: LocalSite, client: Client, settings: Settings
 ) -> None:
@@ -144,7 +160,10 @@ def test_redirect_loop_ends_as_too_many_redirects(
     site.add("/loop-b", b"", status=302, headers={"Location": "/loop-a"})
     result = fetch(client, f"{site.base}/loop-a", settings)
     assert result.outcome == "error" and result.error_class == "permanent"
-    assert "too many redirects" in (result.reason or "")
+    a, b = f"{site.base}/loop-a", f"{site.base}/loop-b"
+    assert result.reason == (  # a loop, said so, with the chain's last URLs
+        f"too many redirects: a loop, {b} redirects to {a}, asked before (... -> {b} -> {a} -> {b} -> {a})"
+    ), result.reason
     # the last redirect's target (loop-a) was not asked: the host reached is the last asked's
     # (the offline hint counts it), the target is where it stopped
     assert result.final_url == f"{site.base}/loop-a" and not result.sent

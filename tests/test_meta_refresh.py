@@ -94,7 +94,9 @@ def test_a_refresh_shares_the_redirects_hop_budget(
     site.add("/r5", stub("0; url=/article.html"))
     site.add("/article.html", ARTICLE)
     result = fetch(client, f"{site.base}/r0", settings, follow_refresh=True)
-    assert result.outcome == "error" and result.reason == "too many redirects"
+    assert result.outcome == "error" and (result.reason or "").startswith(
+        "too many redirects: a chain of more than 5 hops, no URL asked twice ("
+    ), result.reason
     assert site.hits("/article.html") == []
     result = fetch(client, f"{site.base}/r1", settings, follow_refresh=True)
     assert result.ok and result.final_url == f"{site.base}/article.html"

@@ -394,7 +394,7 @@ def fetch(
                 current,
                 "error",
                 error_class=PERMANENT,
-                reason="too many redirects",
+                reason=too_many_redirects(visited),
                 sent=False,
                 last_sent=sent,
             )
@@ -421,6 +421,22 @@ def fetch(
         result.unreached = NOT_SENT  # no request went: no server was asked
     result.elapsed_ms = int((time.monotonic() - started) * 1000)
     return result
+
+
+def too_many_redirects(visited: list[str]) -> str:
+    """Why a fetch stopped after :data:`MAX_REDIRECTS` hops, cause first: a loop (the last
+    hop's target asked before: the site sends its reader round) or a long chain (none asked
+    twice), with the chain's last URLs. "too many redirects" alone did not say which, and a
+    loop is the site's fault (a cookie or consent check) where a chain may only be long."""
+    *asked, target = visited
+    shown = [u if len(u) <= 200 else u[:200] + "..." for u in visited[-4:]]
+    chain = " -> ".join(["..."] * (len(visited) > 4) + shown)
+    if target.split("#", 1)[0] in {u.split("#", 1)[0] for u in asked}:
+        return f"too many redirects: a loop, {shown[-2]} redirects to {shown[-1]}, asked before ({chain})"
+    return (
+        f"too many redirects: a chain of more than {MAX_REDIRECTS} hops, no URL asked twice "
+        f"({chain}, not asked)"
+    )
 
 
 class Stream:
