@@ -71,6 +71,12 @@ class WorkerDied(RuntimeError):
     """The worker running a call died, twice (the call was tried on a fresh worker once)."""
 
 
+class CallKilledWorker(WorkerDied):
+    """The worker died during the call, on a fresh worker too: the call's input is what kills
+    it (a caller may not run that input in its own process), where a worker that could not
+    start is :class:`WorkerDied` only."""
+
+
 class WorkerResultError(RuntimeError):
     """A call's result (or its exception) could not be pickled in the worker or unpickled
     here: that call fails, the worker goes on serving."""
@@ -249,7 +255,7 @@ class WorkerPool:
                 self._retire(worker)
                 deaths += 1
                 if deaths >= 2:
-                    raise WorkerDied(f"the worker died twice during the call ({how})") from None
+                    raise CallKilledWorker(f"the worker died twice during the call ({how})") from None
                 continue
             if not answered:
                 self._retire(worker)

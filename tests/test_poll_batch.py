@@ -20,7 +20,7 @@ from monitors.collect import parsing
 from monitors.collect.feeds import FeedEntry, FeedError, parse_feed
 from monitors.collect.http import fetch, make_client
 from monitors.collect.poll import PollOutcome, SourceState, poll_batches_as_completed
-from monitors.collect.results import FEED_TYPES, FetchResult
+from monitors.collect.results import FEED_TYPES, TRANSIENT, FetchResult
 from monitors.collect.robots import RobotsCache
 from monitors.collect.sources import parse_sources, sync_sources
 from monitors.collect.throttle import HostThrottle
@@ -251,3 +251,75 @@ def test_a_clean_poll_clears_the_last_error_and_the_warning_label(db: Session) -
     assert db.execute(sa_text(health), {"id": src.id}).scalar_one() == "ok"
     logged = db.scalars(select(FetchLog.reason).where(FetchLog.source_id == src.id)).all()
     assert "HTTP 503" in logged  # the history stays in the log
+
+
+BIG_FEED = rss_feed(
+    "https://ex.fr",
+    [(f"Dépêche {k}", f"a/{k}.html", datetime(2025, 2, 10, 9, tzinfo=UTC)) for k in range(4000)],
+).encode()
+
+
+def test_a_feed_whose_parse_runs_past_the_deadline_is_a_transient_error_of_its_poll(
+    site: LocalSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was parsed again in the polling thread, with no deadline: as long again under the GIL,
+    every polling thread waiting on it. Now that source's poll says so; the others are read."""
+    monkeypatch.setattr(parsing, "PARSE_DEADLINE", 0.05)
+    monkeypatch.setenv("VEILLE_PARSE_WORKERS", "1")
+    settings = get_settings()
+    assert settings.parse_workers == 1
+    site.add("/big.xml", BIG_FEED.decode(), content_type="application/rss+xml")
+    site.add("/small.xml", rss_feed(site.base, [("t", "p/1.html", datetime.now(UTC))]))
+    states = [
+        SourceState(1, "big", "feed", f"{site.base}/big.xml"),
+        SourceState(2, "small", "feed", f"{site.base}/small.xml"),
+    ]
+    try:
+        with make_client(settings) as client:
+            throttle = HostThrottle(settings.per_host_concurrency, 0)
+            polled = list(poll_batches_as_completed(client, settings, states, 2, throttle, RobotsCache()))
+    finally:
+        parsing.shutdown_parsers()
+    outcomes = {o.source_id: o for batch in polled for o in batch}
+    big, small = outcomes[1], outcomes[2]
+    assert big.entries == [] and big.error_class == TRANSIENT
+    assert big.error is not None and big.error.startswith(
+        f"parsing this feed ({len(BIG_FEED):,} bytes) took over 0.05 s"
+    )
+    assert len(small.entries) == 1 and small.error is None
+
+
+def test_a_feed_that_kills_its_worker_twice_is_not_parsed_in_the_polling_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A body that killed a fresh worker too (a parser's crash, its memory) would take the
+    polling process, the whole run, with it: its poll is a transient error instead. A pool
+    that could not start a worker still falls back to this thread."""
+
+    class Pool:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def call(self, *args: object, **kwargs: object) -> object:
+            raise self.error
+
+    parsed_here: list[bytes] = []
+
+    def in_thread(content: bytes, base_url: str, content_type: str | None = None) -> object:
+        parsed_here.append(content)
+        return parse_feed(content, base_url, content_type)
+
+    monkeypatch.setattr(parsing, "parse_feed", in_thread)
+    monkeypatch.setattr(
+        parsing, "get_pool", lambda n: Pool(workers.CallKilledWorker("the worker died twice"))
+    )
+    with pytest.raises(
+        FeedError, match=r"^parsing this feed \(.* bytes\) killed its worker process"
+    ) as raised:
+        parsing.parse_feed_pooled(FEED, "https://ex.fr/rss.xml", None, 1)
+    assert raised.value.transient and parsed_here == []
+    monkeypatch.setattr(
+        parsing, "get_pool", lambda n: Pool(workers.WorkerDied("worker did not start within 30 s"))
+    )
+    assert len(parsing.parse_feed_pooled(FEED, "https://ex.fr/rss.xml", None, 1).entries) == 5
+    assert parsed_here == [FEED]

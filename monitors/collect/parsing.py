@@ -5,14 +5,17 @@ Parsing is Python under the GIL (feedparser about 3 ms of CPU for a 10-entry fee
 parsing in one process queue up behind it. They hand the body to the
 ``VEILLE_PARSE_WORKERS`` processes instead (bytes in, plain entries out), the same ones that
 analyse pages; 0 parses in the calling thread. A worker that dies or runs past the deadline
-is replaced, and the feed is parsed in the thread (so too when its result could not come
-back), so a poll never fails because of a worker.
+is replaced, and that feed's poll is a transient error saying so: parsing it again here, as
+before, ran a body that had killed a worker twice in the polling process itself (the whole run
+at stake), or held the GIL another minute with no deadline, every polling thread waiting. A
+feed is parsed here only when no worker could start or its result could not come back.
 """
 
 from __future__ import annotations
 
-from monitors.collect.feeds import ParsedFeed, parse_feed
+from monitors.collect.feeds import FeedError, ParsedFeed, parse_feed
 from monitors.workers import (
+    CallKilledWorker,
     WorkerDied,
     WorkerResultError,
     WorkerTimeout,
@@ -41,7 +44,15 @@ def parse_feed_pooled(content: bytes, base_url: str, content_type: str | None, w
     workers); raises :class:`monitors.collect.feeds.FeedError` the same way."""
     if workers <= 0:
         return parse_feed(content, base_url, content_type)
+    size = f"{len(content):,} bytes"
     try:
         return get_pool(workers).call(parse_feed, (content, base_url, content_type), PARSE_DEADLINE)
-    except (WorkerDied, WorkerTimeout, WorkerResultError):
+    except WorkerTimeout as exc:
+        took = f"parsing this feed ({size}) took over {PARSE_DEADLINE:g} s; its worker process was stopped"
+        raise FeedError(took, transient=True) from exc
+    except CallKilledWorker as exc:
+        raise FeedError(
+            f"parsing this feed ({size}) killed its worker process: {exc}", transient=True
+        ) from exc
+    except (WorkerDied, WorkerResultError):  # no worker could start, or the answer was lost
         return parse_feed(content, base_url, content_type)
