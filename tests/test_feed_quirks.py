@@ -164,6 +164,42 @@ def test_news_sitemap_after_blank_lines_keeps_its_entities(
     ]
 
 
+def test_a_news_sitemap_s_double_escaped_and_html_titles_are_plain_text(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """``news:title`` is read as a feed's title is: escaped twice (``&amp;eacute;``), with markup
+    in CDATA or as elements, it went into the entry's title (the article's ``feed_title``) as
+    written, ``&eacute;`` and ``<b>`` with it."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    titles = [
+        "L&amp;eacute;gislatives : l&amp;#039;&amp;eacute;t&amp;eacute; des alliances",
+        "<![CDATA[Retraites &ndash; <b>le vote</b> &amp; ses suites]]>",
+        "Le <b>sommet</b> de l&apos;IA",
+        "Inflation &lt; 2 % en janvier, &gt; 1 % en février",
+    ]
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        + "".join(
+            f"<url><loc>{site.base}/a{i}.html</loc><news:news>"
+            f"<news:publication_date>{now.isoformat()}</news:publication_date>"
+            f"<news:title>{title}</news:title></news:news></url>"
+            for i, title in enumerate(titles)
+        )
+        + "</urlset>"
+    )
+    site.add("/news-sitemap.xml", body, content_type="application/xml")
+    out = _poll(client, settings, f"{site.base}/news-sitemap.xml", kind="sitemap")
+    assert out.error is None
+    assert [e.title for e in out.entries] == [
+        "Législatives : l'été des alliances",
+        "Retraites – le vote & ses suites",
+        "Le sommet de l'IA",
+        "Inflation < 2 % en janvier, > 1 % en février",
+    ]
+
+
 def test_sitemap_with_relative_locs_and_rfc822_dates(
     site: LocalSite, client: Client, settings: Settings
 ) -> None:

@@ -11,6 +11,7 @@ guess, then windows-1252, the usual encoding of French pages that are not UTF-8.
 from __future__ import annotations
 
 import codecs
+import html
 import json
 import re
 from typing import Any
@@ -183,6 +184,20 @@ def to_utf8_xml(content: bytes, content_type: str | None = None) -> bytes:
 # A JSON escape of a surrogate: after json.loads, one without its other half stays alone.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+
+
+def plain_text(value: str | None) -> str | None:
+    """A title or author as text: feedparser leaves a title that looks like HTML as HTML, and
+    a sitemap's ``news:title`` is the XML's text, so a double-escaped one
+    (``L&amp;eacute;gislatives`` in the XML) kept ``&eacute;`` and a bolded one its ``<b>``;
+    the tags go, the entities are read, the spaces collapsed."""
+    if not value or ("<" not in value and "&" not in value):
+        return value
+    text = " ".join(html.unescape(_TAG.sub(" ", value)).split())
+    return text or None
 
 
 def storable(value: str | None) -> str | None:

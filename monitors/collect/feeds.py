@@ -23,6 +23,7 @@ import feedparser
 from monitors.collect.encoding import (
     declared_charsets,
     detect_encoding,
+    plain_text,
     storable,
     to_utf8_xml,
     xml_declaration_first,
@@ -266,8 +267,8 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
         entries.append(
             FeedEntry(
                 url=url,
-                title=storable(_plain(raw.get("title"))),
-                author=storable(_plain(raw.get("author"))),
+                title=storable(plain_text(raw.get("title"))),
+                author=storable(plain_text(raw.get("author"))),
                 summary=storable(raw.get("summary")),
                 published_at=_entry_date(raw, unreal),
                 language=storable(raw.get("language")) if isinstance(raw.get("language"), str) else None,
@@ -291,19 +292,6 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
         ttl_minutes=ttl_minutes,
         update_period_seconds=_update_period(ttl_minutes, feed),
     )
-
-
-_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
-
-
-def _plain(value: str | None) -> str | None:
-    """A title or author as text: feedparser leaves a title that looks like HTML as HTML, so
-    a double-escaped one (``L&amp;eacute;gislatives`` in the XML) kept ``&eacute;`` and a
-    bolded one its ``<b>``; the tags go, the entities are read, the spaces collapsed."""
-    if not value or ("<" not in value and "&" not in value):
-        return value
-    text = " ".join(html.unescape(_TAG.sub(" ", value)).split())
-    return text or None
 
 
 def _original_link(raw: dict[str, Any]) -> str | None:

@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from monitors.collect.codings import GZIP_MAGIC
-from monitors.collect.encoding import to_utf8_xml, xml_declaration_first
+from monitors.collect.encoding import plain_text, storable, to_utf8_xml, xml_declaration_first
 from monitors.dates import french_date, parse_feed_date, w3c_period
 
 SITEMAP_TYPES = (
@@ -143,15 +143,23 @@ def _local(tag: object) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
-def _child_text(el: etree._Element, *path: str) -> str | None:
-    """Text of the first descendant following local names ``path`` (namespaces ignored)."""
+def _child_text(el: etree._Element, *path: str, whole: bool = False) -> str | None:
+    """Text of the first descendant following local names ``path`` (namespaces ignored); with
+    ``whole``, its elements' text too (a title's unescaped ``<b>`` is an element)."""
     current = [el]
     for name in path:
         current = [c for parent in current for c in parent if _local(c.tag) == name]
         if not current:
             return None
-    text = current[0].text
+    text = str(current[0].xpath("string()")) if whole else current[0].text
     return text.strip() if text and text.strip() else None
+
+
+def _news_title(el: etree._Element) -> str | None:
+    """``news:title`` as a feed's title is read (:func:`~monitors.collect.encoding.plain_text`):
+    a CMS escapes it twice (``L&amp;eacute;t&amp;eacute;``) or puts markup in it, which went
+    into the article's ``feed_title`` as written."""
+    return storable(plain_text(_child_text(el, "news", "title", whole=True)))
 
 
 def _cut_short(parser: etree.XMLParser) -> str | None:
@@ -229,7 +237,7 @@ def parse_sitemap(
                     loc,
                     lastmod,
                     news_date=parse_date(_child_text(el, "news", "publication_date")),
-                    news_title=_child_text(el, "news", "title"),
+                    news_title=_news_title(el),
                     lastmod_end=lastmod_end,
                 )
             )
