@@ -137,3 +137,47 @@ def test_published_at_is_exported_on_the_site_clock() -> None:
     assert on_site_clock(instant, {"published_from": "url"}) is instant
     assert on_site_clock(instant, {"published_local": "2022-05-03T21:00:00-04:00"}) is instant
     assert on_site_clock(None, {"published_local": "2022-05-03T22:41:00-04:00"}) is None
+
+
+def test_search_json_writes_published_at_as_the_export_does(
+    clean_db: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille search --json` and `veille export` give one article the same `published_at`: on
+    the site's clock when the page gave its offset (its day is the site's day), the stored
+    instant in UTC otherwise. search --json wrote UTC, 2022-05-04 where the export said
+    2022-05-03 for an article of 22:41 in Montréal."""
+    instant = datetime(2022, 5, 4, 2, 41, tzinfo=UTC)
+    evidences = [{"published_local": "2022-05-03T22:41:00-04:00"}, {"published_from": "url"}]
+    with clean_db.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('Journal', 'feed', 'http://j/', 'media') RETURNING id"
+            )
+        )
+        for i, evidence in enumerate(evidences):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash,"
+                    " published_at, extraction_evidence) VALUES (:u, :u, :s, 'Sommet', :x, :h, :p,"
+                    " CAST(:e AS jsonb))"
+                ),
+                {
+                    "u": f"http://j/{i}",
+                    "s": source,
+                    "x": "Le sommet pour l'action sur l'IA.",
+                    "h": f"h{i}",
+                    "p": instant,
+                    "e": json.dumps(evidence),
+                },
+            )
+    out = tmp_path / "archive.jsonl"
+    assert main(["export", "--no-progress", "-o", str(out)]) == 0
+    exported = {
+        r["url"]: r["published_at"] for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())
+    }
+    capsys.readouterr()
+    assert main(["search", "sommet", "--json"]) == 0
+    found = {r["url"]: r["published_at"] for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert found == exported, (found, exported)
+    assert exported == {"http://j/0": "2022-05-03T22:41:00-04:00", "http://j/1": "2022-05-04T02:41:00+00:00"}

@@ -6,6 +6,7 @@ migration 0006, so what the shell shows is what an analyst gets in psql.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from monitors.archive.export import on_site_clock
 from monitors.archive.web_query import web_query
 from monitors.judge.explain import why
 
@@ -38,12 +40,25 @@ def search(
     without its repeated words (``web_query``: a QueryError past MAX_QUERY_WORDS words); with
     ``topic``, only the articles relevant to it (article_topics), the best ``limit`` of them.
     ``relevant_only`` is relevant to the summit, or to ``topic`` when given (as the export's
-    ``--relevant`` with ``--topic``), as the SQL function says (0034_search_topic_relevant)."""
+    ``--relevant`` with ``--topic``), as the SQL function says (0034_search_topic_relevant).
+    ``published_at`` is on the site's clock as the export writes it (:func:`on_site_clock`):
+    ``search --json`` wrote it in UTC, another day than the export's for an evening article."""
     rows = session.execute(
         text("SELECT * FROM search_articles(:q, :n, :r, :t)"),
         {"q": web_query(query), "n": limit, "r": relevant_only, "t": topic},
     ).all()
-    return [SearchHit(*row) for row in rows]
+    local: dict[int, str | None] = dict(
+        session.execute(
+            text("SELECT id, extraction_evidence->>'published_local' FROM articles WHERE id = ANY(:ids)"),
+            {"ids": [row[0] for row in rows]},
+        ).all()
+    )
+    return [
+        dataclasses.replace(
+            hit, published_at=on_site_clock(hit.published_at, {"published_local": local.get(hit.id)})
+        )
+        for hit in (SearchHit(*row) for row in rows)
+    ]
 
 
 def database_now(session: Session) -> datetime:
