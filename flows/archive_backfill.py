@@ -59,12 +59,14 @@ from monitors.collect.backfill_jobs import (
     WarcBatch,
     claim_captures,
     get_job,
+    in_scheme,
     job_lock,
     job_summary,
     log_archive_fetches,
     month_chunks,
     on_site,
     plan_jobs,
+    preferred,
     record_job_error,
     record_page,
     record_warc_batch,
@@ -348,7 +350,7 @@ def _discover_ccnews(
         if site is not None and entry.uri and (entry.date is None or start <= entry.date <= end):
             batch.discovered += 1
             try:
-                canonical = canonicalize_url(entry.uri)
+                canonical = canonicalize_url(in_scheme(entry.uri, site.scheme))
             except ValueError:
                 canonical = None
             if canonical is None or not looks_like_article(entry.uri, f"https://{site.site}/"):
@@ -363,9 +365,15 @@ def _discover_ccnews(
                     warc_offset=entry.offset,
                     warc_length=entry.length,
                 )
-                kept, _ = batch.kept.setdefault(canonical, (capture, site.source_id))
-                if entry.problem and kept is capture:  # not an earlier, whole record of the URL
-                    batch.broken[canonical] = entry.problem
+                earlier = batch.kept.get(canonical)
+                # a cut record never replaces an earlier record of the page
+                if preferred(earlier[0] if earlier else None, capture, site.scheme) and not (
+                    earlier and entry.problem
+                ):
+                    batch.kept[canonical] = (capture, site.source_id)
+                    batch.broken.pop(canonical, None)
+                    if entry.problem:
+                        batch.broken[canonical] = entry.problem
         if (
             len(batch.kept) >= max(1, rt.settings.archive_page_size)
             or time.monotonic() - last_commit >= WARC_COMMIT_SECONDS

@@ -205,13 +205,9 @@ def test_captures_are_cleaned_and_counted_by_their_sites_profile(
     assert PROMO in texts[captures[0][1]], "the first capture was stored before anything was learned"
 
 
-def test_an_already_stored_url_is_not_fetched_from_the_archive(
-    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
-) -> None:
-    archives.snapshots = seed_snapshots()
-    sources = write_sources(tmp_path / "sources.toml", seed_sources())
-    known = archives.snapshots[0].original
-    with clean_db.begin() as conn:
+def _fetched_live(engine: sa.Engine, url: str) -> None:
+    """``url``, a page of franceinfo's, as live polling left it: fetched, in the queue."""
+    with engine.begin() as conn:
         conn.execute(
             sa.text(
                 "INSERT INTO sources (name, kind, url, owner) VALUES ('franceinfo', 'feed',"
@@ -223,8 +219,17 @@ def test_an_already_stored_url_is_not_fetched_from_the_archive(
                 "INSERT INTO url_queue (url, canonical_url, source_id, state)"
                 " SELECT :u, :c, id, 'fetched' FROM sources"
             ),
-            {"u": known, "c": canonicalize_url(known)},
+            {"u": url, "c": canonicalize_url(url)},
         )
+
+
+def test_an_already_stored_url_is_not_fetched_from_the_archive(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    archives.snapshots = seed_snapshots()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    known = archives.snapshots[0].original
+    _fetched_live(clean_db, known)
     code, _, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources)])
     assert code == 0, err
     assert not [h for h in archives.site.log if h["path"].endswith(known)]
@@ -478,3 +483,57 @@ def test_backfill_artifacts_are_keyed_with_the_instance(
     assert state.is_completed(), state.message
     keys = set(_artifacts(state.state_details.flow_run_id))
     assert "veille-archive-backfill-lyon-2-a" in keys and "veille-archive-backfill" not in keys, keys
+
+
+@pytest.mark.parametrize("archive", ["wayback", "commoncrawl"])
+def test_captures_under_http_and_https_are_one_page_in_the_site_s_scheme(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, archive: str
+) -> None:
+    """A page archived under http:// and https:// is one capture queued under the scheme of
+    its source's own URL (https here), so a page live polling stored is not fetched again and
+    Common Crawl's two captures of one page are not two articles."""
+    seeds = seed_snapshots()
+    live = seeds[0].original  # stored by live polling under https
+
+    def http(url: str) -> str:
+        return "http://" + url.removeprefix("https://")
+
+    edited = seeds[1].body.replace(b"</article>", b"<p>Mise a jour : correction du titre.</p></article>", 1)
+    archives.snapshots = [
+        Snapshot(http(live), "20250211080000", seeds[0].body),
+        Snapshot(http(seeds[1].original), "20250211080000", edited),  # both schemes, texts apart
+        seeds[1],
+        # only under http, and Wayback replays it from another time (the same page)
+        Snapshot(http(seeds[2].original), "20250212093000", seeds[2].body, replay_at="20250212100000"),
+        Snapshot(  # an old page whose rel=canonical still says http://
+            seeds[3].original,
+            seeds[3].timestamp,
+            seeds[3].body.replace(
+                b"<head>", f'<head><link rel="canonical" href="{http(seeds[3].original)}">'.encode(), 1
+            ),
+        ),
+        *seeds[4:],
+    ]
+    archives.build_warc()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    _fetched_live(clean_db, live)
+    code, _, err = _run([*WINDOW, "--from", archive, "--sources", str(sources)])
+    assert code == 0, err
+
+    with clean_db.connect() as conn:
+        queued = sorted(conn.scalars(sa.text("SELECT canonical_url FROM url_queue")))
+        urls = sorted(conn.scalars(sa.text("SELECT url FROM url_queue")))
+        stored = sorted(conn.scalars(sa.text("SELECT canonical_url FROM articles")))
+    assert queued == sorted(canonicalize_url(s.original) for s in seeds)  # one row a page
+    assert all(u.startswith("https://") for u in urls), urls
+    assert stored == sorted(canonicalize_url(s.original) for s in seeds[1:])
+    rows = _articles(clean_db)
+    assert [r.url for r in rows] == sorted(s.original for s in seeds[1:])
+    for r in rows:
+        assert r.archive == archive and r.archived_url == r.sighting_archived_url
+    replayed = next(r for r in rows if r.url == seeds[2].original)
+    if archive == "wayback":
+        assert replayed.archived_url.endswith(f"/web/20250212100000id_/{http(seeds[2].original)}")
+    if archive == "commoncrawl":  # of two captures, the one already under the site's scheme
+        kept = next(r for r in rows if r.url == seeds[1].original)
+        assert kept.captured_at == datetime(2025, 2, 12, 9, 30, tzinfo=UTC)

@@ -308,3 +308,37 @@ def test_a_warc_file_s_pause_leaves_the_whole_archive_alone(
     during = [r["path"][-30:] for r in asked if paused + 1 < r["at"] < paused + 3.7]
     assert during == []
     assert len(_articles(clean_db)) == 5
+
+
+def test_a_page_under_both_schemes_is_one_capture_in_its_source_s_scheme(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A source whose own URL is http://: of a page's two records in one batch (https first,
+    then http, its text a little apart), the http one is kept, and the page is queued and
+    stored once."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_PAGE_SIZE", "100")  # one batch: the file's records together
+    seeds = seed_snapshots()
+    libe = next(s for s in seeds if "liberation" in s.original)
+    plain = "http://" + libe.original.removeprefix("https://")
+    edited = libe.body.replace(b"</article>", b"<p>Mise a jour : correction du titre.</p></article>", 1)
+    archives.snapshots = [*seeds, Snapshot(plain, "20250213080000", edited)]
+    archives.build_ccnews(files=1)
+    sources = [
+        {**s, "url": s["url"].replace("https://", "http://")} if "liberation" in s["url"] else s
+        for s in seed_sources()
+    ]
+    code, _, err = _run(
+        [*WINDOW, "--from", "ccnews", "--sources", str(write_sources(tmp_path / "s.toml", sources))]
+    )
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        queued = sorted(conn.scalars(sa.text("SELECT url FROM url_queue")))
+    expected = sorted(plain if s is libe else s.original for s in seeds)
+    assert queued == expected  # one row a page, Libération's under http://
+    rows = _articles(clean_db)
+    assert [r.url for r in rows] == expected
+    kept = next(r for r in rows if r.url == plain)
+    assert kept.captured_at == datetime(2025, 2, 13, 8, 0, tzinfo=UTC)  # the record archived under http

@@ -13,11 +13,13 @@ them alone: they are not on the site).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
@@ -48,6 +50,27 @@ class Site:
     site: str  # host without www., the CDX prefix
     source_id: int
     source_name: str
+    scheme: str = "https"  # the scheme of the source's own URL: its captures are queued in it
+
+
+def live_scheme(source_url: str | None) -> str:
+    """The scheme a site's live URLs use, read from its source's URL (home or feed): ``http``
+    when that URL is http, else ``https``."""
+    return "http" if (source_url or "").lower().startswith("http://") else "https"
+
+
+def in_scheme(url: str, scheme: str) -> str:
+    """``url`` under ``scheme`` (an explicit default port of its own scheme dropped): an archive
+    keeps a page under http:// and https://, and the backfill queues it in the form live
+    polling sees, so both captures, and the page live polling stored, are one canonical URL."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in {"http", "https"} or parts.scheme.lower() == scheme:
+        return url
+    netloc = parts.netloc
+    default = ":80" if parts.scheme.lower() == "http" else ":443"
+    if netloc.endswith(default):
+        netloc = netloc[: -len(default)]
+    return parts._replace(scheme=scheme, netloc=netloc).geturl()
 
 
 def month_chunks(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
@@ -92,7 +115,7 @@ def sites_of_sources(session: Session, source_ids: list[int], only: str | None =
             host = host_of(url)
         except ValueError:
             continue
-        sites.setdefault(host, Site(host, source_id, name))
+        sites.setdefault(host, Site(host, source_id, name, live_scheme(url)))
     if only is None:
         return list(sites.values())
     wanted = site_host(only)
@@ -101,7 +124,7 @@ def sites_of_sources(session: Session, source_ids: list[int], only: str | None =
         raise BackfillError(
             f"no source on {wanted}: add one for it to the sources file (its articles need a source)"
         )
-    return [Site(wanted, matched[0].source_id, matched[0].source_name)]
+    return [dataclasses.replace(matched[0], site=wanted)]
 
 
 #: The ``site`` of a CC-NEWS job that reads its file for every source's site.
@@ -256,21 +279,48 @@ def log_archive_fetches(
 
 
 def candidates(page: CdxPage, site_root: str) -> tuple[dict[str, Capture], list[tuple[str, str]]]:
-    """The page's captures that pass the listings' filters, by canonical URL (the first
-    capture of a URL wins), and the others with why they were left out."""
+    """The page's captures that pass the listings' filters, by canonical URL under the scheme
+    of ``site_root`` (:func:`in_scheme`; of a URL's captures the first one wins, or the first
+    one archived under that scheme: :func:`preferred`), and the others with why they were
+    left out."""
+    scheme = urlsplit(site_root).scheme
     kept: dict[str, Capture] = {}
     left: list[tuple[str, str]] = []
     for capture in page.captures:
         try:
-            canonical = canonicalize_url(capture.original)
+            canonical = canonicalize_url(in_scheme(capture.original, scheme))
         except ValueError as exc:
             left.append((capture.original, f"unusable URL: {exc}"))
             continue
         if not looks_like_article(capture.original, site_root):
             left.append((capture.original, "not an article link (home, section, tag page or asset)"))
             continue
-        kept.setdefault(canonical, capture)
+        if preferred(kept.get(canonical), capture, scheme):
+            kept[canonical] = capture
     return kept, left
+
+
+def preferred(earlier: Capture | None, capture: Capture, scheme: str) -> bool:
+    """Whether ``capture`` is kept for its page rather than ``earlier`` (a capture of the same
+    page listed before it): the first one wins, unless only ``capture`` was archived under
+    ``scheme`` (the site's live form)."""
+    if earlier is None:
+        return True
+    return _scheme_of(capture.original) == scheme != _scheme_of(earlier.original)
+
+
+def _scheme_of(url: str) -> str:
+    return url.split(":", 1)[0].strip().lower()
+
+
+def _same_scheme(canonical: str, queued: str) -> str:
+    """``canonical`` under the scheme of ``queued``, still canonical."""
+    if _scheme_of(canonical) == _scheme_of(queued):
+        return canonical
+    try:
+        return canonicalize_url(in_scheme(canonical, _scheme_of(queued)))
+    except ValueError:
+        return canonical
 
 
 def record_page(
@@ -283,7 +333,8 @@ def record_page(
     """Queue a CDX page's article captures and move the job's cursor, in the caller's one
     transaction; malformed lines go to the fetch log. Returns the captures newly queued."""
     assert job.source_id is not None
-    kept, left = candidates(page, f"https://{job.site}/")
+    scheme = live_scheme(session.scalar(select(Source.url).where(Source.id == job.source_id)))
+    kept, left = candidates(page, f"{scheme}://{job.site}/")
     log_archive_fetches(session, page.fetches, job.source_id, run_id)
     skipped = [
         FetchResult(line, line, "skipped", error_class=PERMANENT, reason=reason)
@@ -307,13 +358,13 @@ def record_page(
 
 
 def queue_captures(session: Session, job_id: int, kept: dict[str, tuple[Capture, int]]) -> dict[str, int]:
-    """Queue captures by canonical URL, each for its source, with where it lives in the
-    archive; a URL already queued or stored is left alone. Returns the queue ids of those
-    queued, by canonical URL."""
+    """Queue captures by canonical URL, each for its source and under its canonical URL's
+    scheme, with where it lives in the archive; a URL already queued or stored is left alone.
+    Returns the queue ids of those queued, by canonical URL."""
     if not kept:
         return {}
-    rows = [
-        {"url": c.original, "canonical_url": k, "source_id": source_id}
+    rows = [  # under the scheme the backfill chose for the page: its canonical URL's
+        {"url": in_scheme(c.original, _scheme_of(k)), "canonical_url": k, "source_id": source_id}
         for k, (c, source_id) in sorted(kept.items())
     ]
     ids = dict((canonical, qid) for qid, canonical in session.execute(_QUEUE, as_rows(rows)))
@@ -476,6 +527,9 @@ def store_capture(
     a = out.article
     if a is not None:
         a.archive, a.archived_url, a.captured_at = capture.archive, capture.archived_url, capture.captured_at
+        # an archived page's <link rel="canonical"> may still name it under http://: the
+        # article keeps the scheme its capture was queued under (the site's live form)
+        a.canonical_url = _same_scheme(a.canonical_url, out.item.canonical_url)
     status = apply_ingest(session, out, max_attempts, run_id)
     if status == "stored" and a is not None:  # the site's boilerplate, learned as veille run does
         learn(session, a.site, a.blocks, list(a.title_segments))

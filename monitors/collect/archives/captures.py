@@ -76,10 +76,12 @@ def served_capture(capture: Capture, result: FetchResult, settings: Settings) ->
 
 
 def _same_page(a: str, b: str) -> bool:
+    """Whether two URLs name one page: one canonical URL but for the scheme (the backfill
+    queues a capture archived under http:// under the site's https://, or the other way)."""
     from monitors.group.urls import canonicalize_url
 
     try:
-        return canonicalize_url(a) == canonicalize_url(b)
+        return canonicalize_url(a).split(":", 1)[1] == canonicalize_url(b).split(":", 1)[1]
     except ValueError:
         return False
 
