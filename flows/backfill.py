@@ -191,7 +191,9 @@ def backfill(
     # the run's rows and verdict, as a `veille run`'s: a backfill whose every source failed
     # is no Completed run with exit code 0
     rows = summarize(summaries, report, source_names)
-    outcome = judge_run(rows, report.interruptions, report.gave_up, fetch_kinds(summaries, report))
+    outcome = judge_run(
+        rows, report.interruptions, report.gave_up, fetch_kinds(summaries, report), report.left
+    )
     if stopped:
         logger.warning(stopped)
         outcome.problems.append(stopped)

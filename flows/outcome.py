@@ -99,11 +99,17 @@ def exit_code_of(state: State[Any]) -> int:
 
 
 def judge_run(
-    rows: list[dict[str, Any]], interruptions: list[str], gave_up: bool, unreached: Sequence[Fetch] = ()
+    rows: list[dict[str, Any]],
+    interruptions: list[str],
+    gave_up: bool,
+    unreached: Sequence[Fetch] = (),
+    left: int = 0,
 ) -> RunOutcome:
     """Judge a ``veille run`` from its per-source rows (:func:`flows.pipeline.summarize`), what
     interrupted its workers and each of its fetches' host and how it reached no server
-    (``unreached``, :func:`flows.pipeline.fetch_kinds`)."""
+    (``unreached``, :func:`flows.pipeline.fetch_kinds`). ``left``: the URLs a ``--max-items``
+    cap left pending, said in the summary (no failure: "All good" with 3 pages waiting said
+    nothing of them)."""
     from monitors.archive.polls import BAD_ENTRY
 
     bad = [r for r in rows if r["poll"] == BAD_ENTRY]
@@ -119,6 +125,8 @@ def judge_run(
         f" {counted(totals['duplicates'], 'duplicate')}, {totals['relevant']} relevant,"
         f" {counted(totals['failed'], 'page')} failed"
     ) + (f", {totals['retry']} to retry" if totals["retry"] else "")
+    if left:
+        summary += f", {counted(left, 'URL')} left in the queue for the next run"
     problems = []
     if hint := offline_hint(unreached):
         problems.append(hint)  # the cause first: N lines of "does not resolve" say less

@@ -50,7 +50,7 @@ def run_once(
     finally:
         reset_runtime()
     rows = summarize(polls, report, names)
-    outcome = judge_run(rows, report.interruptions, report.gave_up, fetch_kinds(polls, report))
+    outcome = judge_run(rows, report.interruptions, report.gave_up, fetch_kinds(polls, report), report.left)
     if outcome.empty:
         say_what_waits(outcome, sources_file=sources_file)
     (run_logger().info if outcome.status == "ok" else run_logger().warning)(outcome.message)

@@ -48,6 +48,9 @@ class IngestReport:
     unreached: list[tuple[str | None, str | None]] = field(default_factory=list)
     interruptions: list[str] = field(default_factory=list)  # database losses and worker crashes
     gave_up: bool = False  # a worker stopped before the queue was drained
+    #: URLs a run capped at N pages (``--max-items``, a backfill's budget) left pending for
+    #: the next run: no failure, but the verdict says so (:func:`flows.outcome.judge_run`)
+    left: int = 0
 
     def extend(self, other: IngestReport) -> None:
         self.statuses.extend(other.statuses)
@@ -274,18 +277,19 @@ def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tu
     finally:
         holder.close()  # the workers are done: their claims are settled or free
     if max_items is not None and not report.gave_up:
-        _say_left(max_items)
+        report.left = _say_left(max_items)
     return report, since
 
 
-def _say_left(max_items: int) -> None:
+def _say_left(max_items: int) -> int:
     """Log how many URLs a run capped at ``max_items`` pages (``veille run --max-items``, a
-    backfill's budget) left pending for the next run: no failure, but not a drained queue."""
+    backfill's budget) left pending for the next run, and return it: no failure, but not a
+    drained queue."""
     try:
         with session_scope() as session:
-            left = queue_counts(session).get("pending", 0)
+            left = int(queue_counts(session).get("pending", 0))
     except DBAPIError:
-        return  # the database went away: the workers' reports say so
+        return 0  # the database went away: the workers' reports say so
     if left:
         run_logger().info(
             "%d URL%s left in the queue for the next run (at most %d page%s this run)",
@@ -294,6 +298,7 @@ def _say_left(max_items: int) -> None:
             max_items,
             "" if max_items == 1 else "s",
         )
+    return left
 
 
 @contextmanager

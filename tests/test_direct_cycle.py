@@ -233,6 +233,8 @@ def test_max_items_ingests_at_most_that_many_pages(
     assert code == 0, out + err
     assert counts() == (2, 3)
     assert "3 URLs left in the queue for the next run (at most 2 pages this run)" in err
+    # the verdict says so too: "All good" alone said nothing of the pages waiting
+    assert "All good: 1 source polled" in err and ", 3 URLs left in the queue for the next run." in err
     code, out, err = _run(["run", "--sources", sources, "--max-items", "1"])
     assert code == 0 and counts() == (3, 2)
     assert "2 URLs left in the queue for the next run (at most 1 page this run)" in err

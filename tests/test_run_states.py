@@ -94,6 +94,21 @@ def test_partial_run_is_named_partial_with_a_message_and_a_summary_line(
     assert _latest("veille-run-report").flow_run_id == flow_run_id
 
 
+def test_a_run_capped_at_max_items_says_in_its_state_and_report_what_it_left(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """`--max-items 2` over 5 new URLs: Completed, "All good" (no failure, exit 0), and its
+    message and report say that 3 URLs wait for the next run; they said "All good" alone."""
+    seed_site(site)
+    sources = _sources(tmp_path, site, "/feed.xml")
+    state = run_flow(sources_file=str(sources), max_items=2, return_state=True)
+    assert state.is_completed() and state.name == "Completed", state.message
+    assert state.message is not None and state.message.startswith("All good: 1 source polled")
+    assert state.message.endswith(", 3 URLs left in the queue for the next run."), state.message
+    report = _artifacts(state.state_details.flow_run_id)["veille-run-report"].data
+    assert "3 URLs left in the queue for the next run" in report
+
+
 def test_an_offline_run_names_the_cause_in_its_state_and_report(clean_db: sa.Engine, tmp_path: Path) -> None:
     """Every fetch failed to resolve its host (reserved .invalid names: no network needed): the
     state message and the report artifact say so first (tests/test_offline_hint.py: the command)."""
