@@ -197,6 +197,29 @@ def test_cookbook_query(question: str, archive_url: str) -> None:
         engine.dispose()
 
 
+def test_afp_dispatch_counts_an_outlet_once_whatever_its_urls(archive_url: str) -> None:
+    """An outlet that ran the dispatch under a second URL (another section of its site, an
+    updated copy) has two rows in wire_copies: the recipe counted it twice ("5 outlets",
+    "Le Parisien, Le Parisien, ...")."""
+    engine = sa.create_engine(archive_url)
+    try:
+        with engine.connect() as conn, conn.begin() as transaction:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO sightings (article_id, source_id, url)"
+                    " SELECT si.article_id, si.source_id, si.url || '?section=economie' FROM sightings si"
+                    " JOIN sources s ON s.id = si.source_id JOIN articles a ON a.id = si.article_id"
+                    " WHERE s.name = 'Le Parisien' AND a.title = :t"
+                ),
+                {"t": EXTRAS["afp"].title},
+            )
+            sql = cookbook()["Who ran the AFP dispatch of 8 February?"]
+            check_afp_dispatch([dict(r) for r in conn.execute(sa.text(sql)).mappings()], conn)
+            transaction.rollback()
+    finally:
+        engine.dispose()
+
+
 def _shell(
     command: str, env: dict[str, str], stdin: str | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
