@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,44 @@ def test_stories_command(
     with clean_db.connect() as conn:
         views = conn.execute(sa.text("SELECT sum(articles) FROM stories_by_day")).scalar_one()
     assert views == sum(expected.values())
+
+
+def test_a_revised_article_does_not_make_its_story_grow_in_the_run_report(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A run that only re-fetched an article with a corrected text (its feed entry listed again
+    under another title) listed its story in the run report as "growing", "added 1": a revision
+    sets the article's fetched_at, which the report read as a new member. The story got no
+    article; its revised member is the same one."""
+    from flows.artifacts import run_artifacts
+    from monitors.archive.db import session_scope
+    from monitors.archive.reads import database_now
+    from monitors.archive.story_report import stories_since
+    from tests.site import rss_feed, seed_pages
+    from tests.test_dedup_pipeline import WHEN, simple_page
+
+    page = seed_pages()[1]
+    lines = page.body_lines
+    site.add("/pcf/communique.html", simple_page(page.title, lines, "PCF"))
+    feed = [(page.title, "pcf/communique.html", WHEN)]
+    site.add("/pcf.xml", rss_feed(site.base, feed), content_type="application/rss+xml")
+    pcf = {"name": "PCF", "kind": "feed", "url": f"{site.base}/pcf.xml", "owner": "party"}
+    sources = write_sources(tmp_path / "s.toml", [pcf])
+    assert main(["run", "--sources", str(sources)]) == 0
+    with session_scope() as session:
+        first = stories_since(session, database_now(session) - timedelta(hours=1))
+        since = database_now(session)
+    assert [(s["new"], s["added"]) for s in first] == [(True, 1)]  # the first run made the story
+
+    fixed = [*lines, "Mise à jour : le communiqué a été complété après la clôture du sommet."]
+    site.add("/pcf/communique.html", simple_page(page.title + " (corrigé)", fixed, "PCF"))
+    feed = [(page.title + " (corrigé)", "pcf/communique.html", WHEN)]
+    site.add("/pcf.xml", rss_feed(site.base, feed), content_type="application/rss+xml")
+    assert main(["run", "--sources", str(sources), "--all"]) == 0
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM article_revisions")) == 1
+        assert conn.scalar(sa.text("SELECT count(*) FROM stories")) == 1
+    with session_scope() as session:
+        assert stories_since(session, since) == []
+    report = next(a for a in run_artifacts([], since, None) if a.kind == "markdown").data
+    assert "## Stories: 0 new, 0 growing" in report, report

@@ -41,6 +41,12 @@ SELECT st.id, st.title, st.articles, st.outlets, st.media, st.parties, st.first_
        count(*) OVER () AS all_stories
 FROM stories st JOIN articles a ON a.story_id = st.id
 WHERE a.fetched_at >= CAST(:since AS timestamptz) AND st.merged_into IS NULL
+  -- a member stored since (no sighting before), or any of a story made since (a teaser
+  -- written out seeds one); not a member stored before and only revised since (a revision
+  -- sets fetched_at: its story got no article)
+  AND (st.created_at >= CAST(:since AS timestamptz)
+       OR NOT EXISTS (SELECT 1 FROM sightings si
+                      WHERE si.article_id = a.id AND si.first_seen_at < CAST(:since AS timestamptz)))
 GROUP BY st.id
 ORDER BY count(a.id) DESC, st.outlets DESC, st.id
 LIMIT :limit
@@ -58,7 +64,8 @@ def list_stories(
 
 
 def stories_since(session: Session, since: datetime, limit: int = 20) -> list[dict[str, Any]]:
-    """Stories that got articles fetched since ``since``, the ``limit`` that got the most:
+    """Stories that got articles stored since ``since`` (an article stored before and revised
+    since is no new member), the ``limit`` that got the most:
     ``new`` when created since then, else growing; ``added`` = how many articles they got;
     ``all_new`` and ``all_stories`` count every such story, listed or not."""
     return [dict(r) for r in session.execute(text(SINCE_SQL), {"since": since, "limit": limit}).mappings()]
