@@ -74,7 +74,10 @@ def handle(args: argparse.Namespace) -> int:
             print(json_line(record))
         return 0
     if not stories:
-        print("no story yet" + (f" since {_shown(since)}" if since else ""))
+        # the filters said: "no story yet" alone read as an empty archive when --topic had
+        # left out every story
+        about = f" with an article relevant to {terminal_line(topic)}" if topic else ""
+        print("no story yet" + about + (f" since {_shown(since)}" if since else ""))
         return 0
     for s in stories:
         # days and times on the local clock (monitors.dates), not the database session's
