@@ -79,7 +79,7 @@ def test_stories_command(
 
 
 def test_a_revised_article_does_not_make_its_story_grow_in_the_run_report(
-    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A run that only re-fetched an article with a corrected text (its feed entry listed again
     under another title) listed its story in the run report as "growing", "added 1": a revision
@@ -115,5 +115,11 @@ def test_a_revised_article_does_not_make_its_story_grow_in_the_run_report(
         assert conn.scalar(sa.text("SELECT count(*) FROM stories")) == 1
     with session_scope() as session:
         assert stories_since(session, since) == []
+    # the story shows its (central) article's corrected headline, not the one no member has now
+    capsys.readouterr()
+    assert main(["stories", "--json"]) == 0
+    assert [json.loads(line)["title"] for line in capsys.readouterr().out.splitlines()] == [
+        page.title + " (corrigé)"
+    ]
     report = next(a for a in run_artifacts([], since, None) if a.kind == "markdown").data
     assert "## Stories: 0 new, 0 growing" in report, report

@@ -27,7 +27,7 @@ from monitors.errors import describe
 from monitors.group.dedup import detect_wire, diff_summary
 from monitors.group.neardup import link_and_index
 from monitors.group.story_store import assign as assign_story
-from monitors.group.story_store import lock_story_keys
+from monitors.group.story_store import lock_story_keys, show_revision
 from monitors.ingest import ArticleData, IngestOutcome, extraction_columns
 
 RETRY_BASE_SECONDS = 60.0
@@ -251,6 +251,8 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
             # a cluster's root is linked to nothing else (its copies point to it)
             signature=a.signature if link.root is None else None,
         )
+    else:
+        show_revision(session, same_url.id)
     write_topic_scores(session, same_url.id, a.topic_scores)
     return "revised", same_url.id
 

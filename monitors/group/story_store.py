@@ -67,6 +67,7 @@ __all__ = [
     "assign",
     "key_day",
     "lock_story_keys",
+    "show_revision",
 ]
 
 STORY_LOCK_CLASS = 0x53545259  # "STRY": namespace of the story-key advisory locks
@@ -428,6 +429,22 @@ def assign(
             centroid = cur.execute(_LOCK_STORY_SQL, (story_id,)).fetchone()[0]
         _join(cur, article_id, story_id, vector, centroid, None, day, hashes)
     return StoryLink(story_id, False, score, copy_root if rule else None, rule, merged)
+
+
+# A story shows its central article's title and language; a join copies them, a revision of
+# that article wrote neither (the story kept a headline no member has any more).
+_REVISED_SQL = """
+    UPDATE stories st SET title = a.title, language = a.language, updated_at = now()
+    FROM articles a
+    WHERE a.id = %s AND st.article_id = a.id
+      AND (st.title IS DISTINCT FROM a.title OR st.language IS DISTINCT FROM a.language)
+"""
+
+
+def show_revision(session: Session, article_id: int) -> None:
+    """A revised article that is its story's central one: the story takes its new title and
+    language (its story, span and centroid stay: a story is never re-decided)."""
+    _cursor(session).execute(_REVISED_SQL, (article_id,))
 
 
 def key_day(at: datetime, days: float) -> date:
