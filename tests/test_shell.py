@@ -27,6 +27,8 @@ import sqlalchemy as sa
 
 from flows.cli import COMMAND_MODULES, main
 from monitors.archive import export
+from tests.archive import EXTRAS, extra_page
+from tests.site import LocalSite, rss_feed, write_sources
 
 
 @pytest.fixture
@@ -252,6 +254,70 @@ def test_stats(archive: sa.Engine) -> None:
     for title in ("Archive", "By owner", "By political family", "URL queue", "Source health"):
         assert title in out
     assert "extrême droite" in out
+
+
+def test_stats_by_owner_and_family_count_what_each_source_carried(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """An AFP dispatch run word for word by a media outlet and two parties (one article, stored
+    under the first to carry it) counts under each owner and family that carried it, as
+    daily_relevant_by_owner / _by_family and `veille export --owner` count it (before, under the
+    first carrier's owner and family alone: the parties' rows were missing)."""
+    afp = EXTRAS["afp"]
+    carriers = [
+        ("Le Parisien", "media", None),
+        ("Parti du centre", "party", "centre"),
+        ("Parti de gauche", "party", "gauche"),
+    ]
+    sources = []
+    for i, (name, owner, family) in enumerate(carriers):
+        slug = f"carrier{i}/sommet-ia-programme.html"
+        site.add(slug, extra_page(afp, name))
+        feed = f"/feeds/carrier{i}.xml"
+        site.add(feed, rss_feed(site.base, [(afp.title, slug, afp.published)], title=name))
+        entry = {"name": name, "kind": "feed", "url": f"{site.base}{feed}", "owner": owner}
+        if family:
+            entry["family"] = family
+        sources.append(entry)
+    assert main(["run", "--sources", str(write_sources(tmp_path / "s.toml", sources))]) == 0
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1
+        assert conn.scalar(sa.text("SELECT count(*) FROM sightings")) == 3
+        views: dict[str, dict[object, object]] = {
+            key: dict(
+                conn.execute(
+                    sa.text(f"SELECT {key}, sum(articles) FROM daily_relevant_by_{key} GROUP BY 1")
+                ).all()
+            )
+            for key in ("owner", "family")
+        }
+    assert views == {"owner": {"media": 1, "party": 1}, "family": {"centre": 1, "gauche": 1}}
+    code, out, err = run("stats", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert {r["owner"]: (r["articles"], r["relevant"]) for r in data["by_owner"]} == {
+        "media": (1, 1),
+        "party": (1, 1),
+    }
+    assert {r["family"]: (r["articles"], r["relevant"]) for r in data["by_family"]} == {
+        "centre": (1, 1),
+        "gauche": (1, 1),
+    }
+    for owner in ("media", "party"):
+        code, out, err = run("export", "--owner", owner, "--no-progress")
+        assert code == 0 and len(out.splitlines()) == 1, err
+    # one topic's tables, as daily_topic_relevant_by_owner counts them
+    topics = scalar(clean_db, "SELECT array_agg(DISTINCT topic) FROM article_topics WHERE relevant")
+    assert topics
+    for topic in topics:  # type: ignore[attr-defined]
+        code, out, err = run("stats", "--topic", topic, "--json")
+        assert code == 0, err
+        assert [(r["owner"], r["articles"]) for r in json.loads(out)["by_owner"]] == [
+            ("media", 1),
+            ("party", 1),
+        ]
+    code, out, _ = run("stats")
+    assert "By owner (articles its sources carried, copies included)" in out
 
 
 def _check_feed(body: bytes | str, engine: sa.Engine, limit: int) -> None:

@@ -17,8 +17,8 @@ EXAMPLE = """example:
 
 TITLES = {
     "totals": "Archive",
-    "by_owner": "By owner",
-    "by_family": "By political family",
+    "by_owner": "By owner (articles its sources carried, copies included)",
+    "by_family": "By political family (articles its sources carried, copies included)",
     "by_language": "By language",
     "queue": "URL queue",
     "health": "Source health (see the source_health view)",

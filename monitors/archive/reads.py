@@ -136,6 +136,33 @@ def source_health(session: Session) -> list[dict[str, Any]]:
     return [dict(r) for r in session.execute(text(HEALTH_SQL)).mappings()]
 
 
+#: (article, source) once per source that carried the article: its sightings (copies a source
+#: ran of an article first stored from another included) and its first carrier. The by-owner and
+#: by-family counts of ``veille stats`` count over it, as the daily_relevant_by_owner /
+#: _by_family views and ``veille export --source/--owner`` do, not the first carrier alone.
+CARRIED = """
+    WITH carried AS (SELECT article_id, source_id FROM sightings
+                     UNION SELECT id, source_id FROM articles)
+"""
+
+
+def _carried_by(column: str, *, topic: bool) -> str:
+    """The articles, and the relevant ones, each ``owner`` or ``family`` carried (CARRIED);
+    with ``topic``, those scored against ``:topic``, relevant to it (article_topics)."""
+    article, relevant, scored = (
+        ("t.article_id", "t.relevant", "article_topics t") if topic else ("a.id", "a.relevant", "articles a")
+    )
+    where = (["t.topic = :topic"] if topic else []) + (["s.family IS NOT NULL"] if column == "family" else [])
+    order = "relevant DESC, s.family" if column == "family" else "s.owner"
+    return CARRIED + (
+        f"SELECT s.{column}, count(DISTINCT {article}) AS articles,"
+        f" count(DISTINCT {article}) FILTER (WHERE {relevant}) AS relevant"
+        f" FROM {scored} JOIN carried c ON c.article_id = {article} JOIN sources s ON s.id = c.source_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" GROUP BY s.{column} ORDER BY {order}"
+    )
+
+
 STATS_SQL = {
     "totals": """
         SELECT (SELECT count(*) FROM sources) AS sources,
@@ -149,14 +176,8 @@ STATS_SQL = {
                (SELECT min(day) FROM articles_with_source WHERE relevant) AS first_relevant_day,
                (SELECT max(day) FROM articles_with_source WHERE relevant) AS last_relevant_day
     """,
-    "by_owner": """
-        SELECT owner, count(*) AS articles, count(*) FILTER (WHERE relevant) AS relevant
-        FROM articles_with_source GROUP BY owner ORDER BY owner
-    """,
-    "by_family": """
-        SELECT family, count(*) AS articles, count(*) FILTER (WHERE relevant) AS relevant
-        FROM articles_with_source WHERE family IS NOT NULL GROUP BY family ORDER BY relevant DESC, family
-    """,
+    "by_owner": _carried_by("owner", topic=False),
+    "by_family": _carried_by("family", topic=False),
     "by_language": """
         SELECT coalesce(language, '?') AS language, count(*) AS articles
         FROM articles GROUP BY 1 ORDER BY 2 DESC, 1
@@ -188,15 +209,8 @@ TOPIC_STATS_SQL = {
                max(day) FILTER (WHERE relevant) AS last_relevant_day
         FROM article_topics_with_source WHERE topic = :topic
     """,
-    "by_owner": """
-        SELECT owner, count(*) AS articles, count(*) FILTER (WHERE relevant) AS relevant
-        FROM article_topics_with_source WHERE topic = :topic GROUP BY owner ORDER BY owner
-    """,
-    "by_family": """
-        SELECT family, count(*) AS articles, count(*) FILTER (WHERE relevant) AS relevant
-        FROM article_topics_with_source WHERE topic = :topic AND family IS NOT NULL
-        GROUP BY family ORDER BY relevant DESC, family
-    """,
+    "by_owner": _carried_by("owner", topic=True),
+    "by_family": _carried_by("family", topic=True),
     "by_language": """
         SELECT coalesce(language, '?') AS language, count(*) AS articles,
                count(*) FILTER (WHERE relevant) AS relevant
