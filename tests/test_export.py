@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import sqlalchemy as sa
@@ -181,3 +182,78 @@ def test_search_json_writes_published_at_as_the_export_does(
     found = {r["url"]: r["published_at"] for r in map(json.loads, capsys.readouterr().out.splitlines())}
     assert found == exported, (found, exported)
     assert exported == {"http://j/0": "2022-05-03T22:41:00-04:00", "http://j/1": "2022-05-04T02:41:00+00:00"}
+
+
+def test_feed_and_stories_write_dates_as_the_export_does(
+    clean_db: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille feed`'s `<published>` and `veille stories --json`'s dates (`first_seen`,
+    `last_seen`, `first_published`: its articles' publication instants) are on the site's clock
+    as the export's `published_at`: the feed wrote UTC and stories the database session's
+    clock, 2022-05-04 where the export said 2022-05-03 for an article of 22:41 in Montréal."""
+    dated = [  # (published_at, extraction evidence): Montréal, no offset given, Paris
+        (datetime(2022, 5, 4, 2, 41, tzinfo=UTC), {"published_local": "2022-05-03T22:41:00-04:00"}),
+        (datetime(2022, 5, 4, 4, 0, tzinfo=UTC), {"published_from": "url"}),
+        (datetime(2022, 5, 4, 5, 0, tzinfo=UTC), {"published_local": "2022-05-04T07:00:00+02:00"}),
+    ]
+    with clean_db.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('Journal', 'feed', 'http://j/', 'media') RETURNING id"
+            )
+        )
+        story = conn.scalar(
+            sa.text(
+                "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media)"
+                " VALUES (:first, :last, 'Sommet', 'fr', 3, 1, 1) RETURNING id"
+            ),
+            {"first": dated[0][0], "last": dated[-1][0]},
+        )
+        for i, (instant, evidence) in enumerate(dated):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash,"
+                    " published_at, extraction_evidence, relevant, story_id) VALUES (:u, :u, :s,"
+                    " 'Sommet', :x, :h, :p, CAST(:e AS jsonb), true, :st)"
+                ),
+                {
+                    "u": f"http://j/{i}",
+                    "s": source,
+                    "x": f"Le sommet pour l'action sur l'IA, jour {i}.",
+                    "h": f"h{i}",
+                    "p": instant,
+                    "e": json.dumps(evidence),
+                    "st": story,
+                },
+            )
+    out = tmp_path / "archive.jsonl"
+    assert main(["export", "--no-progress", "-o", str(out)]) == 0
+    exported = {
+        r["url"]: datetime.fromisoformat(r["published_at"])
+        for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())
+    }
+    assert [exported[f"http://j/{i}"].utcoffset() for i in range(3)] == [
+        timedelta(hours=-4),
+        timedelta(0),
+        timedelta(hours=2),
+    ]
+    atom = tmp_path / "feed.atom"
+    assert main(["feed", "-o", str(atom)]) == 0
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    fed = {
+        e.find("a:id", ns).text: datetime.fromisoformat(e.find("a:published", ns).text)  # type: ignore[union-attr, arg-type]
+        for e in ElementTree.parse(atom).getroot().findall("a:entry", ns)
+    }
+    # the same instants on the same clocks (Atom's UTC is written Z)
+    assert {u: (d, d.utcoffset()) for u, d in fed.items()} == {
+        u: (d, d.utcoffset()) for u, d in exported.items()
+    }
+    capsys.readouterr()
+    assert main(["stories", "--json"]) == 0
+    (record,) = map(json.loads, capsys.readouterr().out.splitlines())
+    assert (record["first_seen"], record["first_published"], record["last_seen"]) == (
+        "2022-05-03T22:41:00-04:00",
+        "2022-05-03T22:41:00-04:00",
+        "2022-05-04T07:00:00+02:00",
+    )

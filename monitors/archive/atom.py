@@ -70,8 +70,11 @@ def iri(value: str) -> str:
     return "".join(out)
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def _iso(value: datetime, *, utc: bool = True) -> str:
+    """RFC 3339, in UTC (``Z``), or with ``utc=False`` on the clock ``value`` holds (a
+    publication date on the site's clock, as the export writes it; UTC when it has none)."""
+    shown = value.astimezone(UTC) if utc or value.tzinfo is None else value
+    return shown.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def atom_feed(
@@ -112,7 +115,7 @@ def atom_feed(
         updated = row.get("updated_at") or row.get("fetched_at") or latest or datetime.now(UTC)
         sub(entry, "updated", _iso(updated))
         if row.get("published_at"):
-            sub(entry, "published", _iso(row["published_at"]))
+            sub(entry, "published", _iso(row["published_at"], utc=False))
         author = sub(entry, "author")
         sub(author, "name", row.get("author") or row["source"])
         summary = row.get("description") or row.get("excerpt")

@@ -102,7 +102,8 @@ def new_relevant_since(
 NEWEST_RELEVANT_SQL = """
 SELECT a.id, a.title, a.url, a.description, a.author, s.name AS source, s.owner, s.family,
        a.published_at, a.fetched_at, a.updated_at, a.relevance, a.relevance_terms,
-       left(a.text, 600) AS excerpt, coalesce(t.evidence, a.relevance_evidence) AS evidence
+       left(a.text, 600) AS excerpt, coalesce(t.evidence, a.relevance_evidence) AS evidence,
+       a.extraction_evidence->>'published_local' AS published_local
 FROM articles a JOIN sources s ON s.id = a.source_id
 LEFT JOIN article_topics t ON t.article_id = a.id AND t.topic = CAST(:topic AS text)
 WHERE (CAST(:topic AS text) IS NULL AND a.relevant) OR t.relevant
@@ -113,13 +114,18 @@ LIMIT :limit
 
 def newest_relevant(session: Session, limit: int = 50, topic: str | None = None) -> list[dict[str, Any]]:
     """The newest relevant articles (to ``topic`` when given), newest first (what the Atom feed
-    lists), each with ``why`` it is relevant (monitors.judge.explain.why)."""
+    lists), each with ``why`` it is relevant (monitors.judge.explain.why) and ``published_at``
+    on the site's clock as the export and ``search --json`` write it (:func:`on_site_clock`;
+    the feed wrote UTC, another day than theirs for an evening article)."""
     rows = [
         dict(r)
         for r in session.execute(text(NEWEST_RELEVANT_SQL), {"limit": limit, "topic": topic}).mappings()
     ]
     for row in rows:
         row["why"] = why(row.pop("evidence"))
+        row["published_at"] = on_site_clock(
+            row["published_at"], {"published_local": row.pop("published_local")}
+        )
     return rows
 
 

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from monitors.archive.export import on_site_clock
+
 __all__ = ["list_stories", "stories_since"]
 
 LIST_SQL = """
@@ -59,8 +61,33 @@ def list_stories(
     """Stories seen since ``since`` (last seen), widest coverage first, with their outlets in
     order of first publication and the first publisher; with ``topic``, only stories with an
     article relevant to it (``article_topics``, every topic an article was scored against)."""
-    rows = session.execute(text(LIST_SQL), {"since": since, "topic": topic, "limit": limit}).mappings()
-    return [dict(r) for r in rows]
+    rows = [
+        dict(r)
+        for r in session.execute(text(LIST_SQL), {"since": since, "topic": topic, "limit": limit}).mappings()
+    ]
+    _on_site_clocks(session, rows)
+    return rows
+
+
+#: the story's articles' publication instants with the offset their pages gave (published_local)
+_LOCAL_SQL = """
+SELECT story_id, published_at, extraction_evidence->>'published_local' FROM articles
+WHERE story_id = ANY(:ids) AND extraction_evidence->>'published_local' IS NOT NULL ORDER BY id
+"""
+
+
+def _on_site_clocks(session: Session, rows: list[dict[str, Any]]) -> None:
+    """A story's ``first_seen``, ``last_seen`` and ``first_published`` are publication instants
+    of its articles: each on that article's site's clock (:func:`on_site_clock`), as the export
+    and ``search --json`` write its ``published_at``; as stored when no page gave an offset
+    (``stories --json`` wrote them in UTC, another day than the export's for an evening article)."""
+    shown: dict[tuple[int, datetime], datetime | None] = {}
+    for story, published, local in session.execute(text(_LOCAL_SQL), {"ids": [r["id"] for r in rows]}):
+        shown.setdefault((story, published), on_site_clock(published, {"published_local": local}))
+    for row in rows:
+        for key in ("first_seen", "last_seen", "first_published"):
+            if row[key] is not None:
+                row[key] = shown.get((row["id"], row[key])) or row[key]
 
 
 def stories_since(session: Session, since: datetime, limit: int = 20) -> list[dict[str, Any]]:
