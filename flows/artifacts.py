@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from flows.commands.common import counted, terminal_line
+from flows.outcome import stored_words
 from monitors.archive.db import session_scope
 from monitors.archive.polls import BAD_ENTRY
 from monitors.dates import article_day
@@ -86,14 +87,16 @@ def run_report(
 ) -> str:
     """The markdown summary of a run: its verdict, totals, new relevant articles as links,
     new and growing stories, sources in error."""
-    totals = {k: sum(int(r[k]) for r in rows) for k in TOTALS}
+    totals = {k: sum(int(r[k]) for r in rows) for k in TOTALS} | {
+        "revised": sum(int(r.get("revised", 0)) for r in rows)
+    }
     lines = [f"# {title}", ""]
     if outcome is not None:
         lines += [f"**{markdown_text(outcome.message, 1000)}**", ""]
     sources = sum(r.get("poll") != BAD_ENTRY for r in rows)
     lines += [
         f"{counted(sources, 'source')} polled or ingested: {counted(totals['new_urls'], 'new URL')}, "
-        f"{counted(totals['stored'], 'article')} stored, {counted(totals['duplicates'], 'duplicate')}, "
+        f"{stored_words(totals, 'article')}, {counted(totals['duplicates'], 'duplicate')}, "
         f"{totals['relevant']} relevant, {totals['failed']} failed, {totals['retry']} to retry.",
         "",
     ]
@@ -234,7 +237,7 @@ def run_artifacts(
                 "table",
                 table_key,
                 rows,
-                "Per source: poll outcome, new URLs, stored, duplicates, relevant, failed, error",
+                "Per source: poll outcome, new URLs, stored, revised, duplicates, relevant, failed, error",
             )
         )
     with session_scope() as session:

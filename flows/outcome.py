@@ -8,7 +8,7 @@ summary line on the parent run's log, the report artifact and ``veille run``'s e
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -117,11 +117,11 @@ def judge_run(
     errors = [r for r in polled if r["poll"] == "error"]
     totals = {
         k: sum(int(r.get(k, 0)) for r in rows)
-        for k in ("new_urls", "stored", "duplicates", "relevant", "failed", "retry")
+        for k in ("new_urls", "stored", "revised", "duplicates", "relevant", "failed", "retry")
     }
     summary = (
         f"{counted(len(polled), 'source')} polled ({len(errors)} with errors),"
-        f" {counted(totals['new_urls'], 'new URL')}, {totals['stored']} stored,"
+        f" {counted(totals['new_urls'], 'new URL')}, {stored_words(totals)},"
         f" {counted(totals['duplicates'], 'duplicate')}, {totals['relevant']} relevant,"
         f" {counted(totals['failed'], 'page')} failed"
     ) + (f", {totals['retry']} to retry" if totals["retry"] else "")
@@ -140,10 +140,19 @@ def judge_run(
         problems.append(f"{counted(totals['retry'], 'page')} to retry")
     problems += _interrupted(interruptions, gave_up)
     polled_ok = any(r["poll"] not in {"error", "not due"} for r in polled)
-    done = totals["stored"] + totals["duplicates"] > 0 or polled_ok
+    done = totals["stored"] + totals["revised"] + totals["duplicates"] > 0 or polled_ok
     if not problems:
         return RunOutcome("ok", summary, empty=not rows)
     return RunOutcome(_status(done, bool(polled) and len(errors) == len(polled), gave_up), summary, problems)
+
+
+def stored_words(totals: Mapping[str, int], noun: str = "") -> str:
+    """ "N stored", and ", M revised" when the run re-fetched articles with a changed text: a
+    revision updates an article already stored, it is no new article (it was counted as one)."""
+    stored = totals.get("stored", 0)
+    said = f"{counted(stored, noun)} stored" if noun else f"{stored} stored"
+    revised = totals.get("revised", 0)
+    return said + (f", {revised} revised" if revised else "")
 
 
 def bad_entries_problem(bad: list[str]) -> str:
@@ -265,10 +274,9 @@ def judge_ingest(
     counts: dict[str, int] = {}
     for _, status, _ in statuses:
         counts[status] = counts.get(status, 0) + 1
-    stored = counts.get("stored", 0) + counts.get("revised", 0)
     failed = counts.get("failed", 0) + counts.get("skipped", 0)
     summary = (
-        f"{counted(len(statuses), 'page')}: {stored} stored, "
+        f"{counted(len(statuses), 'page')}: {stored_words(counts)}, "
         f"{counted(counts.get('duplicate', 0) + counts.get('unchanged', 0), 'duplicate')}, "
         f"{failed} failed, {counts.get('retry', 0)} to retry"
     )

@@ -103,7 +103,8 @@ def summarize(polls: list[PollSummary], ingest: IngestReport, names: dict[int, s
                 "source": names.get(source_id, str(source_id)),
                 "poll": (p.outcome if p else "not due"),
                 "new_urls": p.new if p else 0,
-                "stored": c["stored"] + c["revised"],
+                "stored": c["stored"],
+                "revised": c["revised"],  # an article re-fetched with a changed text: no new row
                 "duplicates": c["duplicate"] + c["unchanged"],
                 "relevant": c["relevant"],
                 "failed": c["failed"] + c["skipped"],

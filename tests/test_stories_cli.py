@@ -123,3 +123,56 @@ def test_a_revised_article_does_not_make_its_story_grow_in_the_run_report(
     ]
     report = next(a for a in run_artifacts([], since, None) if a.kind == "markdown").data
     assert "## Stories: 0 new, 0 growing" in report, report
+
+
+def test_a_revised_article_is_counted_apart_from_new_ones(
+    site: LocalSite,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run that only re-fetched an article with a changed text said "0 new URLs, 1 stored" (in
+    its totals, verdict, per-source table and report), as if it had stored a new article: it
+    revised one already stored, and says "0 stored, 1 revised"."""
+    import flows.artifacts
+    from tests.site import rss_feed, seed_pages
+    from tests.test_dedup_pipeline import WHEN, simple_page
+
+    reports: list[tuple[list[dict[str, object]], str, str]] = []
+    real_report = flows.artifacts.run_report
+
+    def spy(rows: list[dict[str, object]], *args: object, **kwargs: object) -> str:
+        text = real_report(rows, *args, **kwargs)  # type: ignore[arg-type]
+        outcome = args[2] if len(args) > 2 else kwargs.get("outcome")
+        reports.append((rows, getattr(outcome, "message", ""), text))
+        return text
+
+    monkeypatch.setattr(flows.artifacts, "run_report", spy)
+    page = seed_pages()[1]
+    site.add("/pcf/communique.html", simple_page(page.title, page.body_lines, "PCF"))
+    feed = [(page.title, "pcf/communique.html", WHEN)]
+    site.add("/pcf.xml", rss_feed(site.base, feed), content_type="application/rss+xml")
+    pcf = {"name": "PCF", "kind": "feed", "url": f"{site.base}/pcf.xml", "owner": "party"}
+    sources = write_sources(tmp_path / "s.toml", [pcf])
+    assert main(["run", "--sources", str(sources)]) == 0
+    first = capsys.readouterr().out
+    assert "1 new URL, 1 stored, 0 duplicates" in first, first
+    assert "revised" not in first.split("\n\n")[-1]  # no revision, no word of it
+
+    fixed = [*page.body_lines, "Mise à jour : le communiqué a été complété après la clôture du sommet."]
+    site.add("/pcf/communique.html", simple_page(page.title + " (corrigé)", fixed, "PCF"))
+    feed = [(page.title + " (corrigé)", "pcf/communique.html", WHEN)]
+    site.add("/pcf.xml", rss_feed(site.base, feed), content_type="application/rss+xml")
+    assert main(["run", "--sources", str(sources), "--all"]) == 0
+    second = capsys.readouterr().out
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM article_revisions")) == 1
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1
+    assert "0 new URLs, 0 stored, 1 revised, 0 duplicates" in second, second
+    header, row = second.strip().splitlines()[:2]
+    assert dict(zip(header.split(), row.split(), strict=False))["revised"] == "1", second
+    rows, verdict, text = reports[-1]
+    assert [(r["stored"], r["revised"]) for r in rows] == [(0, 1)]
+    assert "0 new URLs, 0 stored, 1 revised, 0 duplicates" in verdict, verdict
+    assert "0 new URLs, 0 articles stored, 1 revised, 0 duplicates" in text, text

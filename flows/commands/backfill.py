@@ -237,12 +237,14 @@ def handle(args: argparse.Namespace) -> int:
     print()
     if rows:
         print_table(rows)
+    from flows.outcome import stored_words
     from monitors.archive.polls import BAD_ENTRY
 
     read = [r for r in rows if r["poll"] not in {"not due", BAD_ENTRY}]
     print(
         f"\nbackfill {article_day(args.since)} .. {article_day(until)}: {counted(len(read), 'source')} read, "
-        f"{counted(sum(r['new_urls'] for r in rows), 'new URL')}, {sum(r['stored'] for r in rows)} stored, "
+        f"{counted(sum(r['new_urls'] for r in rows), 'new URL')}, "
+        f"{stored_words({k: sum(r.get(k, 0) for r in rows) for k in ('stored', 'revised')})}, "
         f"in {time.monotonic() - started:.1f}s"
     )
     if code:

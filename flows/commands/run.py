@@ -135,7 +135,7 @@ def run_recorded(args: argparse.Namespace, started: float) -> int | None:
 
 def report(rows: Any, code: int, verdict: str | None, started: float) -> int:
     """Print the per-source table, the totals and the verdict; the exit code."""
-    from flows.outcome import EXIT_NOTHING
+    from flows.outcome import EXIT_NOTHING, stored_words
 
     if isinstance(rows, BaseException) or not isinstance(rows, list):
         print(f"veille: error: the run failed: {rows}", file=sys.stderr)
@@ -145,7 +145,10 @@ def report(rows: Any, code: int, verdict: str | None, started: float) -> int:
         print_table(rows)
     else:
         print("nothing polled (no source was due; use --all to force)")
-    totals = {k: sum(r[k] for r in rows) for k in ("new_urls", "stored", "duplicates", "relevant", "failed")}
+    totals = {
+        k: sum(r.get(k, 0) for r in rows)
+        for k in ("new_urls", "stored", "revised", "duplicates", "relevant", "failed")
+    }
     from monitors.archive.polls import BAD_ENTRY
 
     polled = [r for r in rows if r["poll"] not in {"not due", BAD_ENTRY}]
@@ -153,7 +156,7 @@ def report(rows: Any, code: int, verdict: str | None, started: float) -> int:
     bad = [r["error"].removeprefix("skipped: ") for r in rows if r["poll"] == BAD_ENTRY]
     print(
         f"\n{counted(len(polled), 'source')} polled ({poll_errors} with errors),"
-        f" {counted(totals['new_urls'], 'new URL')}, {totals['stored']} stored,"
+        f" {counted(totals['new_urls'], 'new URL')}, {stored_words(totals)},"
         f" {counted(totals['duplicates'], 'duplicate')}, {totals['relevant']} relevant,"
         f" {counted(totals['failed'], 'page')} failed, in {time.monotonic() - started:.1f}s"
     )
