@@ -379,6 +379,11 @@ def test_wire_copies_names_the_copy_cluster_and_the_story_apart(db: Session) -> 
         (full, full, _story(db, full), "AFP"),
         (summary, full, _story(db, full), "AFP"),
     ]
+    # a dispatch credited to two agencies lists both, once each, alphabetical (it showed the
+    # alphabetically last alone, max(wire): "Reuters")
+    db.execute(sa.text("UPDATE articles SET wire = 'Reuters' WHERE id = :id"), {"id": summary})
+    agencies = db.scalars(sa.text("SELECT agency FROM wire_copies ORDER BY article_id")).all()
+    assert agencies == ["AFP, Reuters", "AFP, Reuters"]
     columns = db.execute(sa.text("SELECT * FROM wire_copies LIMIT 0")).keys()
     assert len(list(columns)) == len(set(columns))
     db.execute(sa.text("SAVEPOINT v"))
