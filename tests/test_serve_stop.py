@@ -106,6 +106,17 @@ def test_a_stop_while_serve_registers_its_deployments_pauses_them_all(
     _all_paused_none_named(api_url, proxy, err)
 
 
+def _wait_for_poll(proxy: PrefectProxy, proc: Any, seconds: float = 120.0) -> None:
+    """Until veille serve's runner has asked the server for its scheduled runs (through the
+    proxy): veille serve registered every deployment before it started the runner."""
+    deadline = time.monotonic() + seconds
+    while not any(is_poll(asked) for asked in list(proxy.asked)):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise AssertionError(f"veille serve's runner did not poll within {seconds:g} s")
+        time.sleep(0.1)
+
+
 def test_pauses_a_busy_prefect_server_refuses_are_asked_again_in_time(
     user: User,
 ) -> None:
@@ -116,6 +127,9 @@ def test_pauses_a_busy_prefect_server_refuses_are_asked_again_in_time(
     api_url, sources, mark, env = user
     with PrefectProxy(api_url) as proxy:
         proc, err = _serving(sources, {**env, "PREFECT_API_URL": proxy.api_url}, api_url)
+        # every registration ended (the runner polls once they have): a stop during one waits for
+        # it first (its own test above), which under a loaded CI took most of PAUSE_SECONDS
+        _wait_for_poll(proxy, proc)
         busy = proxy.refuse(is_pause, 503, times=3)
         _stop(proc, err, signal.SIGTERM)
         proxy.wait_idle()
