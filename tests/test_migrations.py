@@ -109,3 +109,126 @@ def test_the_migrations_as_a_script_make_the_same_schema(database_url: str, new_
     finally:
         script.dispose()
         migrated.dispose()
+
+
+# Rows an archive backfill before a93b610 left (captures stored under the scheme the archive
+# listed them with), beside what live polling stored: migration 0036's input.
+SCHEME_ROWS = """
+INSERT INTO sources (id, name, kind, url, owner) VALUES
+    (1, 'Site', 'feed', 'https://site.example/feed.xml', 'media'),
+    (2, 'Old', 'listing', 'http://old.example/', 'media');
+INSERT INTO stories (id, first_seen, last_seen) VALUES (1, now(), now()), (2, now(), now());
+INSERT INTO articles (id, canonical_url, url, source_id, title, text, text_hash, fetched_at,
+                      archived_url, story_id, cluster_id, duplicate_of) VALUES
+    (10, 'https://site.example/a', 'https://site.example/a', 1, 'T', 'live text', 'h-live',
+     '2025-03-01', NULL, NULL, NULL, NULL),
+    (11, 'http://site.example/a', 'http://site.example/a', 1, 'T old', 'archived text', 'h-arch',
+     '2025-02-01', 'https://web.archive.org/web/2025/http://site.example/a', 2, 11, NULL),
+    (12, 'http://site.example:443/b', 'http://site.example:443/b', 1, 'B', 'b text', 'h-b',
+     '2025-02-01', 'https://web.archive.org/web/2025/http://site.example:443/b', NULL, NULL, NULL),
+    (13, 'http://site.example/c', 'http://site.example/c', 1, 'C', 'c text', 'h-c',
+     '2025-02-01', NULL, NULL, NULL, NULL),
+    (14, 'https://old.example/d', 'https://old.example/d', 2, 'D', 'd text', 'h-d',
+     '2025-02-01', 'https://web.archive.org/web/2025/https://old.example/d', NULL, NULL, NULL),
+    (15, 'https://site.example/e', 'https://site.example/e', 1, 'E', 'copy text', 'h-e',
+     '2025-02-02', NULL, NULL, 11, 11);
+UPDATE stories SET article_id = 11 WHERE id = 2;
+INSERT INTO story_events (story_id, kind, article_id) VALUES (2, 'created', 11);
+INSERT INTO article_topics (article_id, topic, score, relevant, version) VALUES
+    (10, 'summit', 0.5, true, 'v'), (11, 'summit', 0.1, false, 'v'), (11, 'ai_act', 0.7, true, 'v');
+INSERT INTO article_html (article_id, html_zlib) VALUES (11, '\\x00');
+INSERT INTO article_revisions (article_id, revised_at, title, text, text_hash)
+    VALUES (11, '2025-01-15', 'T older', 'older text', 'h-older');
+INSERT INTO sightings (article_id, source_id, url, first_seen_at, archive, archived_url) VALUES
+    (10, 1, 'https://site.example/a', '2025-03-01', NULL, NULL),
+    (11, 1, 'http://site.example/a', '2025-02-01', 'wayback',
+     'https://web.archive.org/web/2025/http://site.example/a');
+INSERT INTO url_queue (id, url, canonical_url, source_id, state, article_id) VALUES
+    (20, 'https://site.example/a', 'https://site.example/a', 1, 'fetched', 10),
+    (21, 'http://site.example/a', 'http://site.example/a', 1, 'fetched', 11),
+    (22, 'http://site.example:443/b', 'http://site.example:443/b', 1, 'pending', NULL),
+    (23, 'http://site.example/c', 'http://site.example/c', 1, 'fetched', 13);
+INSERT INTO url_listings (queue_id, source_id, url) VALUES (20, 1, 'https://site.example/feed.xml');
+INSERT INTO archive_captures (queue_id, archive, archived_url, captured_at) VALUES
+    (21, 'wayback', 'https://web.archive.org/web/2025/http://site.example/a', '2025-02-01'),
+    (22, 'wayback', 'https://web.archive.org/web/2025/http://site.example:443/b', '2025-02-01');
+INSERT INTO fetch_log (queue_id, source_id, url, kind, outcome) VALUES
+    (21, 1, 'http://site.example/a', 'article', 'stored');
+"""
+
+
+def test_a_backfill_s_rows_under_the_other_scheme_take_their_source_s_and_merge(new_database: str) -> None:
+    """Migration 0036: an article an earlier backfill stored under http:// for an https source
+    is merged into the https:// one live polling stored, keeping every dependent row (its text
+    as a revision, its revisions, sighting, topic scores, HTML, story references, its queue
+    row's capture and fetch log); a backfill's row without a twin takes the source's scheme
+    (a port that is then the default dropped); live rows and rows already in their source's
+    scheme stay. Run again, it changes nothing."""
+    config = alembic_config(new_database)
+    command.upgrade(config, "0035_wire_copies_agencies")
+    engine = sa.create_engine(new_database)
+
+    def rows(sql: str) -> list[tuple[object, ...]]:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+    def state() -> dict[str, list[tuple[object, ...]]]:
+        return {
+            "articles": rows(
+                "SELECT id, canonical_url, story_id, cluster_id, duplicate_of FROM articles ORDER BY id"
+            ),
+            "revisions": rows(
+                "SELECT article_id, text, changes->>'merged_from', changes->>'title_changed'"
+                " FROM article_revisions ORDER BY revised_at"
+            ),
+            "sightings": rows("SELECT article_id, url, archive FROM sightings ORDER BY first_seen_at"),
+            "topics": rows("SELECT article_id, topic, score FROM article_topics ORDER BY topic"),
+            "html": rows("SELECT article_id FROM article_html"),
+            "stories": rows("SELECT id, article_id FROM stories ORDER BY id"),
+            "events": rows("SELECT story_id, article_id FROM story_events"),
+            "queue": rows("SELECT id, url, canonical_url, article_id FROM url_queue ORDER BY id"),
+            "listings": rows("SELECT queue_id, url FROM url_listings"),
+            "captures": rows("SELECT queue_id, archived_url FROM archive_captures ORDER BY queue_id"),
+            "fetch_log": rows("SELECT queue_id, url FROM fetch_log"),
+        }
+
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(SCHEME_ROWS)
+        command.upgrade(config, "0036_backfill_scheme_merge")
+        after = state()
+        assert after["articles"] == [
+            (10, "https://site.example/a", 2, 11, None),  # took the merged one's story and cluster
+            (12, "https://site.example/b", None, None, None),
+            (13, "http://site.example/c", None, None, None),  # live polling's: as its feed lists it
+            (14, "http://old.example/d", None, None, None),  # an http source's
+            (15, "https://site.example/e", None, 11, None),  # a copy of the merged root: as a deleted root's
+        ]
+        assert after["revisions"] == [
+            (10, "older text", None, None),
+            (10, "archived text", "http://site.example/a", "true"),
+        ]
+        assert after["sightings"] == [
+            (10, "http://site.example/a", "wayback"),
+            (10, "https://site.example/a", None),
+        ]
+        assert after["topics"] == [(10, "ai_act", 0.7), (10, "summit", 0.5)]
+        assert after["html"] == [(10,)]
+        assert after["stories"] == [(1, None), (2, 10)]
+        assert after["events"] == [(2, 10)]
+        assert after["queue"] == [
+            (20, "https://site.example/a", "https://site.example/a", 10),
+            (22, "https://site.example/b", "https://site.example/b", None),
+            (23, "http://site.example/c", "http://site.example/c", 13),
+        ]
+        assert after["listings"] == [(20, "https://site.example/feed.xml")]
+        assert after["captures"] == [
+            (20, "https://web.archive.org/web/2025/http://site.example/a"),
+            (22, "https://web.archive.org/web/2025/http://site.example:443/b"),
+        ]
+        assert after["fetch_log"] == [(20, "http://site.example/a")]
+        command.downgrade(config, "0035_wire_copies_agencies")
+        command.upgrade(config, "head")
+        assert state() == after
+    finally:
+        engine.dispose()
