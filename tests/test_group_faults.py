@@ -169,6 +169,24 @@ def test_a_teaser_revised_into_a_full_article_gets_its_story(db: Session) -> Non
     assert db.scalar(sa.text("SELECT articles FROM stories WHERE id = :id"), {"id": story}) == 2
 
 
+def test_a_story_a_revised_teaser_seeds_is_new_in_the_report(db: Session) -> None:
+    """(A guard: a revision keeps the article's fetched_at now, the first fetch.) A teaser
+    fetched yesterday and written out today seeds a story today: the run report (stories_since)
+    lists it as new, its one article added."""
+    from monitors.archive.story_report import stories_since
+
+    alpha = _source(db, "Alpha")
+    teaser = _store(
+        db, alpha, "https://a.example/alerte", "Rachida Dati annonce 340 millions pour 85 musées."
+    )
+    yesterday = "now() - interval '1 day'"
+    db.execute(sa.text(f"UPDATE articles SET fetched_at = {yesterday} WHERE id = :id"), {"id": teaser})
+    db.execute(sa.text("UPDATE sightings SET first_seen_at = now() - interval '1 day'"))
+    since = db.scalar(sa.text("SELECT now() - interval '1 hour'"))
+    assert _revise(db, alpha, "https://a.example/alerte", FR) == ("revised", teaser)
+    assert [(s["new"], s["added"]) for s in stories_since(db, since)] == [(True, 1)]
+
+
 def test_a_teaser_revised_next_to_an_existing_story_joins_it(db: Session) -> None:
     alpha, beta = _source(db, "Alpha"), _source(db, "Beta")
     teaser = _store(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from monitors.archive.articles import store_article
+from monitors.archive.export import on_site_clock
 from monitors.archive.models import Source
 from monitors.group.dedup import THRESHOLD, band_keys, signature, similarity, text_hash
 from monitors.group.neardup import LOCK_CLASS, link_and_index, lock_ids
@@ -163,6 +166,50 @@ def test_revision_replaces_band_keys(db: Session) -> None:
         sa.text("SELECT title, text_hash FROM article_revisions WHERE article_id = :id"), {"id": article}
     ).one()
     assert revision == ("Titre 1", text_hash(first))
+
+
+def test_a_revision_keeps_the_day_of_the_article(db: Session) -> None:
+    """A revision (same URL, changed text) set ``fetched_at`` to now, and a revised page without
+    its date cleared ``published_at``: the article moved to the revision's day in the views'
+    ``day`` (articles_with_source, daily_relevant_by_source ...). It keeps its first fetch and
+    its publication date; ``updated_at`` and article_revisions say when it was revised."""
+    pairs = {p["id"]: p for p in _pairs()}
+    texts = [pairs[key][side] for key in ("non-E02-E03", "non-E04-E05") for side in ("a", "b")]
+    src = _source(db)
+    undated, dated = "https://a.example/undated", "https://a.example/dated"
+    ids = [store_article(db, _outcome(src, undated, texts[0]))[1]]
+    first = _outcome(src, dated, texts[2])
+    assert first.article is not None
+    published = datetime(2025, 2, 4, 12, tzinfo=UTC)
+    paris = published.astimezone(timezone(timedelta(hours=1))).isoformat()
+    evidence = {"published_from": "json-ld", "published_local": paris, "title_from": "h1"}
+    first.article = dataclasses.replace(first.article, published_at=published, extraction_evidence=evidence)
+    ids.append(store_article(db, first)[1])
+    by_id = {"ids": ids}
+    first_fetch = datetime(2025, 2, 3, 12, tzinfo=UTC)
+    db.execute(
+        sa.text("UPDATE articles SET fetched_at = :at WHERE id = ANY(:ids)"), {**by_id, "at": first_fetch}
+    )
+    # revised: the dated page's new version gives no date
+    revised = [store_article(db, _outcome(src, u, t))[0] for u, t in ((undated, texts[1]), (dated, texts[3]))]
+    assert revised == ["revised", "revised"]
+    assert (
+        db.scalar(sa.text("SELECT count(*) FROM article_revisions WHERE article_id = ANY(:ids)"), by_id) == 2
+    )
+    db.execute(sa.text("UPDATE articles SET relevant = true WHERE id = ANY(:ids)"), by_id)
+    days = db.execute(sa.text("SELECT id, day FROM articles_with_source WHERE id = ANY(:ids)"), by_id).all()
+    assert dict(days) == {ids[0]: date(2025, 2, 3), ids[1]: date(2025, 2, 4)}
+    counted = db.execute(sa.text("SELECT day, articles FROM daily_relevant_by_source ORDER BY day")).all()
+    assert counted == [(date(2025, 2, 3), 1), (date(2025, 2, 4), 1)]
+    row = db.execute(
+        sa.text("SELECT fetched_at, published_at, extraction_evidence FROM articles WHERE id = :id"),
+        {"id": ids[1]},
+    ).one()
+    assert row[:2] == (first_fetch, published)
+    # where the kept date came from, and its clock (the outputs show it on the site's, +01:00)
+    assert row.extraction_evidence == {"published_from": "json-ld", "published_local": paris}
+    shown = on_site_clock(row.published_at, row.extraction_evidence)
+    assert shown is not None and shown.isoformat() == paris
 
 
 def test_text_without_words_has_no_band_keys(db: Session) -> None:

@@ -225,10 +225,15 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
             changes=diff_summary(same_url.text, a.text, same_url.title, a.title),
         )
     )
+    published, evidence = same_url.published_at, same_url.extraction_evidence
     for key, value in values.items():
         if key not in {"canonical_url", "source_id"}:
             setattr(same_url, key, value)
-    same_url.fetched_at = now()
+    if published is not None:
+        # the article keeps its day (the views' publication date, else first fetch): a revision
+        # that drops or moves the date does not move it (a date the first version lacked is taken)
+        same_url.published_at = published
+        same_url.extraction_evidence = _kept_date_evidence(same_url.extraction_evidence, evidence)
     html = session.get(ArticleHtml, same_url.id)
     if html is not None:
         html.html_zlib, html.content_type, html.fetched_at = a.html_zlib, a.content_type, now()
@@ -255,6 +260,16 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
         show_revision(session, same_url.id)
     write_topic_scores(session, same_url.id, a.topic_scores)
     return "revised", same_url.id
+
+
+def _kept_date_evidence(new: dict[str, Any] | None, old: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The revision's extraction evidence with the first version's ``published_*`` entries
+    (where the kept date came from, ``published_local``: the offset the page gave it, so the
+    outputs keep the site's clock) in place of the revision's."""
+    if not any(key.startswith("published_") for key in (*(new or {}), *(old or {}))):
+        return new
+    kept = {key: value for key, value in (new or {}).items() if not key.startswith("published_")}
+    return kept | {key: value for key, value in (old or {}).items() if key.startswith("published_")}
 
 
 def _sighting(session: Session, article_id: int, source_id: int, a: ArticleData) -> None:

@@ -42,10 +42,14 @@ SELECT st.id, st.title, st.articles, st.outlets, st.media, st.parties, st.first_
        count(*) FILTER (WHERE st.created_at >= CAST(:since AS timestamptz)) OVER () AS all_new,
        count(*) OVER () AS all_stories
 FROM stories st JOIN articles a ON a.story_id = st.id
-WHERE a.fetched_at >= CAST(:since AS timestamptz) AND st.merged_into IS NULL
+WHERE st.merged_into IS NULL
+  -- a member stored or revised since (fetched_at is the first fetch: a revision keeps it)
+  AND (a.fetched_at >= CAST(:since AS timestamptz)
+       OR EXISTS (SELECT 1 FROM article_revisions r
+                  WHERE r.article_id = a.id AND r.revised_at >= CAST(:since AS timestamptz)))
   -- a member stored since (no sighting before), or any of a story made since (a teaser
-  -- written out seeds one); not a member stored before and only revised since (a revision
-  -- sets fetched_at: its story got no article)
+  -- written out seeds one); not a member stored before and only revised since (its story
+  -- got no article)
   AND (st.created_at >= CAST(:since AS timestamptz)
        OR NOT EXISTS (SELECT 1 FROM sightings si
                       WHERE si.article_id = a.id AND si.first_seen_at < CAST(:since AS timestamptz)))
