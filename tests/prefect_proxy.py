@@ -118,6 +118,9 @@ class PrefectProxy:
         self.asked: list[Asked] = []
         #: what was answered, and by whom: the server, or the proxy refusing
         self.answers: list[tuple[str, str, int, str]] = []
+        #: each request answered: when it came and when it was answered (time.monotonic()),
+        #: its method, path, status and who answered it (for a failure's message)
+        self.timeline: list[tuple[float, float, str, str, int, str]] = []
         self.refusals: list[Refusal] = []
         self.holds: list[Hold] = []
         self._lock = threading.Lock()
@@ -139,6 +142,15 @@ class PrefectProxy:
     def pauses(self) -> list[tuple[str, str, int, str]]:
         """The pauses asked, each with its answer and who gave it (for a failure's message)."""
         return [a for a in self.answers if a[0] == "PATCH"]
+
+    def timeline_since(self, start: float) -> str:
+        """The requests answered since ``start`` (time.monotonic()), one a line: the seconds
+        from ``start`` it came and was answered, its method, path, status and answerer."""
+        return "\n".join(
+            f"+{came - start:6.2f} s .. +{went - start:6.2f} s {method} {path} {status} {by}"
+            for came, went, method, path, status, by in list(self.timeline)
+            if went >= start
+        )
 
     def wait_idle(self, seconds: float = 30.0) -> None:
         """Wait until no request is being passed on (a held one has reached the server)."""
@@ -166,10 +178,11 @@ class PrefectProxy:
                     return None, held
         return None, None
 
-    def _answered(self, asked: Asked, status: int, by: str = "server") -> None:
-        """``by`` (the server, the proxy) answered ``status`` to ``asked``."""
+    def _answered(self, asked: Asked, status: int, came: float, by: str = "server") -> None:
+        """``by`` (the server, the proxy) answered ``status`` to ``asked``, which came at ``came``."""
         with self._lock:
             self.answers.append((asked.method, asked.path, status, by))
+            self.timeline.append((came, time.monotonic(), asked.method, asked.path, status, by))
             for refusal in self.refusals:
                 if 200 <= status < 300 and refusal.match(asked):
                     refusal.taken += 1
@@ -203,6 +216,7 @@ class PrefectProxy:
                 if self.headers.get("Upgrade", "").lower() == "websocket":
                     self._tunnel()
                     return
+                came = time.monotonic()
                 body = self._body()
                 try:
                     parsed = json.loads(body) if body else None
@@ -214,7 +228,7 @@ class PrefectProxy:
                     if status is not None:
                         refusal = json.dumps(ANSWERS.get(status, {})).encode()
                         self._answer(status, refusal, [("Content-Type", "application/json")])
-                        proxy._answered(asked, status, "proxy")
+                        proxy._answered(asked, status, came, "proxy")
                         return
                     if held is not None:
                         held.released.wait(HOLD_SECONDS)
@@ -228,7 +242,7 @@ class PrefectProxy:
                         answer = self._ask_server(body)
                     if held is not None:
                         held.answer = answer[0]
-                    proxy._answered(asked, answer[0])
+                    proxy._answered(asked, answer[0], came)
                     with suppress(OSError):  # the asker may be gone (a request held back)
                         self._answer(*answer)
                 finally:
