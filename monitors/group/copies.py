@@ -93,6 +93,14 @@ _QUOTES = str.maketrans(
     }
 )
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|\w+", re.UNICODE)
+#: Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, the Japanese
+#: iteration marks, kana, the CJK ideographs (Korean puts spaces between its words). A run of
+#: them is one ``\w+`` "word" (a clause, a sentence), which no other text shares: cut into
+#: overlapping character bigrams (:func:`split_words`), as search engines index such text.
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]+"
+)
 _COMBINING = re.compile("[\u0300-\u036f]")
 
 
@@ -241,6 +249,30 @@ lundi:monday matin:morning soir:evening soiree:evening nuit:night apres:after av
 BILINGUAL: dict[str, str] = dict(pair.split(":") for pair in _BILINGUAL_PAIRS.split())
 
 
+def split_words(pattern: re.Pattern[str], text: str) -> list[str]:
+    """``pattern.findall(text)`` (the words of a text), each run of a script written without
+    spaces (:data:`_UNSPACED`) cut into its overlapping character bigrams (one character alone
+    stays itself): two texts in Chinese or Japanese then share words, shingles and features
+    as texts with spaces do. A text without such a run gives ``pattern.findall(text)``."""
+    runs = list(_UNSPACED.finditer(text))
+    if not runs:
+        return pattern.findall(text)
+    words: list[str] = []
+    at = 0
+    for run in runs:
+        words += pattern.findall(text, at, run.start())
+        chars = run.group()
+        words += [chars] if len(chars) == 1 else [chars[i : i + 2] for i in range(len(chars) - 1)]
+        at = run.end()
+    return words + pattern.findall(text, at)
+
+
+def is_unspaced(word: str) -> bool:
+    """Whether a word of :func:`split_words` is a bigram (or a lone character) of a script
+    written without spaces."""
+    return bool(_UNSPACED.match(word))
+
+
 def wordset(words: str) -> frozenset[str]:
     """The whitespace-separated words of a literal, as a frozenset."""
     return frozenset(words.split())
@@ -292,7 +324,7 @@ def profile(text: str, language: str | None = None) -> Profile:
     if language == UNDETERMINED:
         language = None
     folded = fold(text)
-    raw = _TOKEN.findall(folded)
+    raw = split_words(_TOKEN, folded)
     lower = [t.lower() for t in raw]
     anchors: list[str] = []
     for i, token in enumerate(raw[:MAX_ORDERED_WORDS]):

@@ -31,7 +31,7 @@ import unicodedata
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from monitors.group.copies import INVISIBLE
+from monitors.group.copies import INVISIBLE, split_words
 
 if TYPE_CHECKING:  # numpy is imported at the first signature: a run with no page does without it
     import numpy as np
@@ -151,10 +151,11 @@ def _is_boilerplate(line: str) -> bool:
 
 
 def _words(line: str) -> list[bytes]:
-    """``_WORD.findall(line)``, each word UTF-8 encoded (what the shingle hashes read)."""
+    """``_WORD.findall(line)``, each word UTF-8 encoded (what the shingle hashes read); a
+    script written without spaces gives character bigrams (:func:`monitors.group.copies.split_words`)."""
     if line.isascii():
         return line.encode().translate(_ASCII_WORD_BYTES).split()
-    return [word.encode() for word in _WORD.findall(line)]
+    return [word.encode() for word in split_words(_WORD, line)]
 
 
 def _content_tokens(normalized: str) -> list[bytes]:

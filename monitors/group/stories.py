@@ -49,7 +49,17 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitors.group.copies import _MONTHS, _STOP, _TOKEN, BILINGUAL, _number_key, fold, wordset
+from monitors.group.copies import (
+    _MONTHS,
+    _STOP,
+    _TOKEN,
+    BILINGUAL,
+    _number_key,
+    fold,
+    is_unspaced,
+    split_words,
+    wordset,
+)
 
 __all__ = [
     "GRACE_DAYS",
@@ -110,7 +120,7 @@ _WORD_WORDS = _STOP | _EXTRA_STOP
 
 def word_count(text: str) -> int:
     """Words of a text, as the seeding rule counts them."""
-    return len(_TOKEN.findall(text))
+    return len(split_words(_TOKEN, text))
 
 
 def features(text: str, title: str | None = None) -> dict[str, float]:
@@ -170,7 +180,7 @@ def _counts(text: str, title: str | None) -> tuple[Counter[str], set[str]]:
     counts: Counter[str] = Counter()
     lowered: set[str] = set()
     for part in (title or "", text):
-        raw = _TOKEN.findall(fold(part))
+        raw = split_words(_TOKEN, fold(part))
         lower = [t.lower() for t in raw]
         for i, token in enumerate(raw):
             low = lower[i]
@@ -185,6 +195,9 @@ def _counts(text: str, title: str | None) -> tuple[Counter[str], set[str]]:
                     counts[f"y:{token}"] += 1
                 else:
                     counts["n:" + _number_key(token, nxt)[1:]] += 1
+                continue
+            if is_unspaced(token):  # a bigram of Chinese, Japanese, Thai...: no case, no stem
+                counts["w:" + token] += 1
                 continue
             if token[0].islower():
                 lowered.add(low)
