@@ -269,6 +269,43 @@ def test_csv_and_parquet_exports_read_back_as_stored(hostile: sa.Engine, tmp_pat
     assert relevance != relevance and records[url(1, "cdata")]["relevance"] == float("inf")  # NaN, inf
 
 
+def test_a_csv_export_for_a_spreadsheet_neutralises_formulas(hostile: sa.Engine, tmp_path: Path) -> None:
+    """A title such as `=HYPERLINK(...)` went into every CSV export as it is, a formula to the
+    spreadsheet that opens the file; there was no way to ask for a file safe to open there.
+    `--spreadsheet` puts a `'` before each text cell a spreadsheet evaluates (= + - @, a tab,
+    a carriage return) and leaves every other cell, numbers included, as the plain export."""
+    from monitors.archive.export import FORMULA_START
+
+    plain, safe = tmp_path / "plain.csv", tmp_path / "safe.csv"
+    assert run("export", "--format", "csv", "--no-progress", "-o", str(plain))[0] == 0
+    assert run("export", "--format", "csv", "--spreadsheet", "--no-progress", "-o", str(safe)) == (
+        0,
+        "",
+        f"exported {len(HOSTILE)} articles\n",
+    )
+
+    def rows(path: Path) -> dict[str, dict[str, str]]:
+        with path.open(encoding="utf-8", newline="") as f:
+            return {r["id"]: r for r in csv.DictReader(f)}
+
+    before, after = rows(plain), rows(safe)
+    assert after.keys() == before.keys()
+    changed = 0
+    for key, row in before.items():
+        for column, cell in row.items():
+            if cell.startswith(FORMULA_START):
+                assert after[key][column] == "'" + cell, column
+                changed += 1
+            else:
+                assert after[key][column] == cell, column
+    by_url = {r["url"]: r for r in after.values()}
+    assert by_url[url(5, "formula")]["title"] == "'" + HOSTILE[5][1]
+    assert by_url[url(5, "formula")]["text"] == "'+1+1 sommet"
+    assert changed == 3  # the formula's title, description and text
+    code, out, err = run("export", "--spreadsheet", "--no-progress")
+    assert (code, out, err) == (2, "", "veille: error: --spreadsheet is for --format csv (not jsonl)\n")
+
+
 def test_tables_show_control_characters_not_obey_them() -> None:
     """The tables of `stats`, `sources`, `run` (print_table) printed cells as they are: an error
     message or a name holding an ESC sequence acted on the terminal."""

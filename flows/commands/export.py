@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from typing import Any
 
@@ -22,6 +23,7 @@ EXAMPLE = """example:
   veille export --relevant --since 2025-02-01 | jq .title
   veille export --topic eu_ai_act --relevant | jq '[.title, .relevance_why]'
   veille export --format csv --owner party --output partis.csv
+  veille export --format csv --spreadsheet -o partis.csv  # formula-like cells as text: '=...
   veille export --format parquet --relevant --output relevant.parquet   # needs pyarrow
 """
 
@@ -79,6 +81,12 @@ def register(sub: Any) -> None:
         help="only articles scored against topic T, a topic's name or its TOML file (with --relevant:"
         " relevant to it)",
     )
+    p.add_argument(
+        "--spreadsheet",
+        action="store_true",
+        help="CSV for a spreadsheet: a text cell beginning with = + - @, a tab or a carriage return"
+        " (a formula to Excel or LibreOffice) gets a leading ' (changes what a script reads)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(handler=handle)
 
@@ -88,6 +96,9 @@ def handle(args: argparse.Namespace) -> int:
     if args.format == "parquet" and to_stdout:
         dash = " (not -: Parquet is not written to stdout)" if args.output == "-" else ""
         print(f"veille: error: --format parquet needs --output FILE{dash}", file=sys.stderr)
+        return 2
+    if args.spreadsheet and args.format != "csv":
+        print(f"veille: error: --spreadsheet is for --format csv (not {args.format})", file=sys.stderr)
         return 2
     prepare_database(args)  # --since read on the database's clock when VEILLE_LOCAL_TIMEZONE is unset
     if not resolve_topic("export", args) or unknown_source(args.source):
@@ -118,7 +129,11 @@ def handle(args: argparse.Namespace) -> int:
         rows = reader(session, **filters)
         if not args.no_progress:
             rows = track(rows, total, f"exporting {args.format}")
-        write = export.write_csv if args.format == "csv" else export.write_jsonl
+        write = (
+            functools.partial(export.write_csv, spreadsheet=args.spreadsheet)
+            if args.format == "csv"
+            else export.write_jsonl
+        )
         if to_stdout:
             count = write(rows, sys.stdout)
         else:

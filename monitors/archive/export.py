@@ -212,16 +212,33 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def write_csv(records: Iterator[dict[str, Any]], out: TextIO) -> int:
+#: how a cell a spreadsheet evaluates as a formula begins (OWASP, "CSV injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """``value`` with a leading ``'`` when it is text a spreadsheet would evaluate as a formula
+    (it begins with one of :data:`FORMULA_START`): Excel and LibreOffice show it as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(records: Iterator[dict[str, Any]], out: TextIO, *, spreadsheet: bool = False) -> int:
     """Write records as CSV with a header row (RFC 4180 quoting), the header alone when there
-    is no record; returns how many."""
+    is no record; returns how many. With ``spreadsheet``, each text cell a spreadsheet would
+    evaluate as a formula is neutralised (:func:`spreadsheet_cell`; the data a script reads
+    changes, hence not by default)."""
     import csv
 
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     count = 0
     for record in records:
-        writer.writerow({k: _flat(v) for k, v in record.items()})
+        cells = {k: _flat(v) for k, v in record.items()}
+        if spreadsheet:
+            cells = {k: spreadsheet_cell(v) for k, v in cells.items()}
+        writer.writerow(cells)
         count += 1
     return count
 
