@@ -466,3 +466,75 @@ def test_a_story_of_outlets_with_long_names_lists_them_on_one_short_line(hostile
     assert code == 0, err
     listed = json.loads(out.splitlines()[0])
     assert set(names) <= set(listed.get("outlets_list") or listed.get("outlet_names") or []), listed.keys()
+
+
+def test_dates_python_cannot_hold_read_as_none_everywhere(clean_db: sa.Engine, tmp_path: Path) -> None:
+    """PostgreSQL holds dates Python cannot: infinity, -infinity, a year BC or past 9999. One
+    article with such a date (written by hand or by another program: veille writes none)
+    stopped `search`, `feed`, `export` and `stats` with psycopg's DataError traceback. They read
+    as none (an undated article), every other date as stored."""
+    odd = {"inf": "infinity", "bc": "0044-03-15 12:00:00+00 BC", "big": "12025-01-01 00:00:00+00"}
+    with clean_db.begin() as conn:
+        source_id = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('S', 'feed', 'http://x/f', 'media') RETURNING id"
+            )
+        )
+        story_id = conn.scalar(
+            sa.text(
+                "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media)"
+                " VALUES ('-infinity', 'infinity', 'Sommet', 'fr', 4, 1, 1) RETURNING id"
+            )
+        )
+        for slug, published in [*odd.items(), ("ok", "2025-02-10 10:00:00+01")]:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash, relevant,"
+                    " relevance, published_at, fetched_at, story_id)"
+                    " VALUES (:u, :u, :s, :t, :t, :t, true, 0.5, CAST(:p AS timestamptz),"
+                    " CAST(:f AS timestamptz), :story)"
+                ),
+                {
+                    "u": f"http://x/{slug}",
+                    "s": source_id,
+                    "t": f"sommet {slug}",
+                    "p": published,
+                    "f": "-infinity" if slug == "inf" else "2025-02-11 10:00:00+00",
+                    "story": story_id,
+                },
+            )
+    commands = (
+        ["search", "sommet"],
+        ["stories"],
+        ["stories", "--json"],
+        ["stats"],
+        ["feed", "-o", str(tmp_path / "f.atom")],
+    )
+    for argv in commands:
+        code, _, err = run(*argv)
+        assert (code, "Traceback" in err) == (0, False), (argv, err)
+    code, out, err = run("search", "sommet", "--json")
+    assert code == 0, err
+    dates = {json.loads(line)["url"]: json.loads(line)["published_at"] for line in out.splitlines()}
+    assert dates == {
+        "http://x/inf": None,
+        "http://x/bc": None,
+        "http://x/big": None,
+        "http://x/ok": "2025-02-10T09:00:00+00:00",  # no offset in its evidence: UTC
+    }
+    code, out, err = run("export", "--no-progress")
+    assert code == 0, err
+    records = {r["url"]: r for r in map(json.loads, out.splitlines())}
+    assert [records[f"http://x/{slug}"]["published_at"] for slug in odd] == [None, None, None]
+    assert records["http://x/inf"]["fetched_at"] is None
+    assert records["http://x/ok"]["fetched_at"] == "2025-02-11T10:00:00+00:00"
+    from monitors.archive.db import _unrepresentable
+
+    for plain in (
+        b"2025-02-10 10:00:00+01",
+        b"0001-01-01",
+        b"9999-12-31 23:59:59.999999+00",
+        b"1995-01-01 00:00:00",
+    ):
+        assert not _unrepresentable(plain) and not _unrepresentable(memoryview(plain))

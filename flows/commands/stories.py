@@ -83,7 +83,8 @@ def handle(args: argparse.Namespace) -> int:
         # days and times on the local clock (monitors.dates), not the database session's
         first, last = article_day(s["first_seen"]), article_day(s["last_seen"])
         span = f"{first}" + (f"..{last}" if last != first else "")
-        published = s["first_published"].astimezone(local_zone())
+        published = s["first_published"]  # none when the database's cannot be read (db.py)
+        when = f"{published.astimezone(local_zone()):%Y-%m-%d %H:%M}" if published else "undated"
         # what the archive holds (titles, source names) with its control characters shown, not
         # obeyed by the terminal (an ESC sequence in a title)
         print(
@@ -91,7 +92,7 @@ def handle(args: argparse.Namespace) -> int:
             f"   {span}; {counted(s['articles'], 'article')}, {counted(s['outlets'], 'outlet')}"
             f" ({s['media']} media, {counted(s['parties'], 'party')});"
             f" language {terminal_safe(s['language'] or '?')}\n"
-            f"   first: {terminal_line(str(s['first_publisher']))} ({published:%Y-%m-%d %H:%M})"
+            f"   first: {terminal_line(str(s['first_publisher']))} ({when})"
             f"; outlets: {terminal_line(', '.join(s['outlet_names'] or []))}"
         )
     return 0

@@ -24,6 +24,49 @@ _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 
 
+def _unrepresentable(data: Any) -> bool:
+    """True for a PostgreSQL date or timestamp (ISO text) that Python's cannot hold: infinity,
+    -infinity, a year before 1 (``... BC``) or after 9999 (five digits)."""
+    head, tail = bytes(data[:5]), bytes(data[-3:])
+    return head in (b"infin", b"-infi") or tail == b" BC" or head.isdigit()
+
+
+def _without_unrepresentable_dates() -> None:
+    """Read such a date or timestamp as NULL in every connection psycopg opens: one article's
+    ``'infinity'`` or BC date (written by hand or by another program: veille writes none)
+    stopped search, the feed, the export and stats with psycopg's DataError traceback. The
+    type's own loader reads the rest (a Python wrapper around it: the C loaders cannot be
+    subclassed)."""
+    import psycopg
+    from psycopg import abc
+    from psycopg.adapt import Loader
+    from psycopg.pq import Format
+
+    def finite(inner: type[abc.Loader]) -> type[Loader]:
+        class Finite(Loader):
+            veille_finite = True
+
+            def __init__(self, oid: int, context: Any = None) -> None:
+                super().__init__(oid, context)
+                self._load = inner(oid, context).load
+
+            def load(self, data: Any) -> Any:
+                # an ISO date's year ends at its fifth byte, a BC one ends in C: the quick test
+                if (data[4] != 0x2D or data[-1] == 0x43) and _unrepresentable(data):
+                    return None
+                return self._load(data)
+
+        return Finite
+
+    for name in ("date", "timestamp", "timestamptz"):
+        inner = psycopg.adapters.get_loader(psycopg.adapters.types[name].oid, Format.TEXT)
+        if inner is not None and not getattr(inner, "veille_finite", False):
+            psycopg.adapters.register_loader(name, finite(inner))
+
+
+_without_unrepresentable_dates()
+
+
 class DatabaseUnavailable(RuntimeError):
     """The database could not be reached; the message says which one and why."""
 
