@@ -187,6 +187,27 @@ def test_a_story_a_revised_teaser_seeds_is_new_in_the_report(db: Session) -> Non
     assert [(s["new"], s["added"]) for s in stories_since(db, since)] == [(True, 1)]
 
 
+def test_a_dated_teaser_revised_without_its_date_is_grouped_on_its_day(db: Session) -> None:
+    """A teaser published on T0, first fetched weeks later, then written out on a page that no
+    longer gives the date: it keeps T0 (its day), but was grouped on another instant (the
+    revision's date, none, so its first fetch): it missed the story of its day, 7 days around
+    T0, and seeded a story of its own. It joins the story of its day."""
+    alpha, beta = _source(db, "Alpha"), _source(db, "Beta")
+    teaser = _store(
+        db, alpha, "https://a.example/alerte", "Rachida Dati annonce 340 millions pour 85 musées."
+    )
+    first = _store(db, beta, "https://b.example/1", FR_OTHER_NEWSROOM)  # T0: seeds the story
+    db.execute(
+        sa.text("UPDATE articles SET fetched_at = :at WHERE id = :id"),
+        {"at": T0 + timedelta(days=40), "id": teaser},
+    )
+    assert _story(db, teaser) is None and _story(db, first) is not None
+    assert _revise(db, alpha, "https://a.example/alerte", FR, at=None)[0] == "revised"
+    assert db.scalar(sa.text("SELECT published_at FROM articles WHERE id = :id"), {"id": teaser}) == T0
+    assert _story(db, teaser) == _story(db, first)
+    assert db.scalar(sa.text("SELECT count(*) FROM stories")) == 1
+
+
 def test_a_teaser_revised_next_to_an_existing_story_joins_it(db: Session) -> None:
     alpha, beta = _source(db, "Alpha"), _source(db, "Beta")
     teaser = _store(

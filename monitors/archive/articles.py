@@ -250,7 +250,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
             text=a.text,
             title=a.title,
             language=a.language,
-            at=a.published_at or same_url.fetched_at,
+            at=same_url.published_at or same_url.fetched_at,  # its day, which a revision keeps
             copy_root=link.root if link.root != same_url.id else None,
             keys=story_keys,
             # a cluster's root is linked to nothing else (its copies point to it)
