@@ -121,7 +121,7 @@ class Claim:
         other = str(holder.get("database", "?")).removeprefix(DATABASE_TAG)
         self.taken_by = f"another veille serve, of the database {other} ({holder.get('holder', '?')})"
         self.lost = (
-            f"veille serve: error: {self.taken_by}, took over {self.value['deployments']} while this one's"
+            f"veille: error: {self.taken_by}, took over {self.value['deployments']} while this one's"
             " claim on them was not renewed: both would run the same deployments, so this one"
             " stops; give each veille serve of this server a name of its own with VEILLE_INSTANCE"
         )

@@ -118,7 +118,7 @@ class Watch:
             self._went_down(now)  # down, also when it ended again (the runner's failure is its end)
             if self.own.restarted:
                 return (
-                    f"veille serve: error: {self.which} ended again ({why}) after veille serve"
+                    f"veille: error: {self.which} ended again ({why}) after veille serve"
                     " restarted it: no run can start, veille serve stops; look at what ends it"
                     " (memory, disk space under PREFECT_HOME), or run a Prefect server of your"
                     " own (`prefect server start`) and set PREFECT_API_URL, then start veille"
@@ -155,7 +155,7 @@ class Watch:
             " start veille serve again"
         )
         return (
-            f"veille serve: error: {self.which} has not answered since {since} ({self.why}),"
+            f"veille: error: {self.which} has not answered since {since} ({self.why}),"
             f" {self.wait:g} s waited (VEILLE_PREFECT_WAIT): no run can start, veille serve"
             f" stops; {what}"
         )

@@ -71,7 +71,7 @@ def test_stories_of_an_empty_topic_name_is_an_error(database_url: str) -> None:
     export, feed and stats say no topic has that name)."""
     code, out, err = _run(["stories", "--topic", ""])
     assert (code, out) == (2, "")
-    assert err.startswith("veille stories: no topic named '' (topics in the folder ")
+    assert err.startswith("veille: error: no topic named '' (topics in the folder ")
 
 
 @pytest.mark.parametrize("kind", ["missing", "file"])

@@ -67,7 +67,7 @@ def test_serve_with_a_bad_cron_line_says_which_and_serves_nothing(
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     where = "VEILLE_MAINTENANCE_CRON" if from_env else "--maintenance-cron"
-    assert err.startswith(f"veille serve: error: {where}: Invalid cron string"), err
+    assert err.startswith(f"veille: error: {where}: Invalid cron string"), err
 
 
 @pytest.mark.parametrize(

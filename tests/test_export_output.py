@@ -145,7 +145,7 @@ def test_an_unknown_source_is_an_error(archive: sa.Engine, tmp_path: Path) -> No
         assert main(["export", "--source", "Le Mond", "--no-progress"]) == 2
     assert stdout.getvalue() == "" and out.read_text(encoding="utf-8") == "before\n"
     assert (
-        "veille export: no source named 'Le Mond' in the archive "
+        "veille: error: no source named 'Le Mond' in the archive "
         "(did you mean 'Le Monde'? its sources: veille sources)"
     ) in err.getvalue()
     assert main(["export", "--source", "Le Monde", "--no-progress", "-o", str(out)]) == 0

@@ -506,7 +506,7 @@ def test_serve_refuses_a_cron_line_prefect_would_misread(
         monkeypatch.setenv(where, line)
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"veille serve: error: {where}: ") and cause in err
+    assert err.startswith(f"veille: error: {where}: ") and cause in err
     assert served == []
 
     monkeypatch.delenv("VEILLE_MAINTENANCE_CRON", raising=False)

@@ -176,3 +176,18 @@ def test_explained_features_do_not_depend_on_the_hash_seed() -> None:
     (_, _), (ci, cv) = model._rows("hex the")
     strongest = 3.0 * dict(zip(ci.tolist(), cv.tolist(), strict=True))[_hash("he ")]
     assert shown == f"{[['c:he', round(strongest, 4)]]}\n"
+
+
+def test_train_topic_errors_start_as_every_commands_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A topic without a [model] file and no --output stops with `veille: error: ...`, exit 2,
+    the line every command's errors start with (before: a bare `error: ...`)."""
+    from flows.cli import main
+
+    topic_file = tmp_path / "plain.toml"
+    topic_file.write_text(DEFAULT_TOPIC_PATH.read_text("utf-8"), "utf-8")
+    assert main(["train-topic", "--topic", str(topic_file), "--data", str(EVAL)]) == 2
+    assert capsys.readouterr().err == (
+        f"veille: error: {topic_file} has no [model] file and no --output was given\n"
+    )

@@ -194,9 +194,9 @@ def test_a_second_serve_on_the_same_prefect_home_or_database_is_refused(
         # the same PREFECT_HOME (and database)
         done, text = second(env)
         assert done.returncode == 3, text
-        assert text.startswith(
-            f"veille serve: error: another veille serve (veille serve, pid {first.pid} on "
-        ), text
+        assert text.startswith(f"veille: error: another veille serve (veille serve, pid {first.pid} on "), (
+            text
+        )
         assert f"already uses PREFECT_HOME {env['PREFECT_HOME']}: " in text, text
         assert "Traceback" not in text and text.count("\n") == 1, text
 
@@ -304,7 +304,7 @@ def _refused_for(proc: subprocess.Popen[str], text: str, database_url: str, api_
     assert proc.returncode == 3, text[-3000:]
     shown = sa.engine.make_url(database_url)
     assert text.startswith(
-        "veille serve: error: another veille serve, of the database"
+        "veille: error: another veille serve, of the database"
         f" {shown.host}:{shown.port}/{shown.database}, serves veille-run/poll-and-ingest,"
         f" veille-ingest/drain-queue, veille-maintenance/daily on the Prefect server at {api_url} ("
     ), text
@@ -505,7 +505,7 @@ def test_a_work_pools_deployment_of_the_same_name_is_not_taken_out_of_its_pool(
     _deploy_by_hand(api_url, "poll-and-ingest", work_pool_name="veille")
     text = _refused_serve(site, tmp_path, database_url, api_url)
     assert text.startswith(
-        "veille serve: error: veille-run/poll-and-ingest (work pool veille) on the Prefect server at"
+        "veille: error: veille-run/poll-and-ingest (work pool veille) on the Prefect server at"
         f" {api_url}: a work pool's deployments, which its workers run; veille serve would rewrite"
     ), text
     assert "prefect deployment delete" in text and "VEILLE_INSTANCE" in text, text
@@ -569,7 +569,7 @@ def test_a_serve_whose_claim_another_took_over_stops(
     assert proc.returncode == 3, text[-3000:]
     last = text.splitlines()[-1]
     assert last.startswith(
-        "veille serve: error: another veille serve, of the database elsewhere:5432/other"
+        "veille: error: another veille serve, of the database elsewhere:5432/other"
         " (veille serve, pid 1 on elsewhere), took over veille-run/poll-and-ingest,"
     ), text[-3000:]
     assert "Traceback" not in text, text[-3000:]
@@ -600,7 +600,7 @@ def test_a_claim_of_another_machine_on_its_own_local_database_of_the_same_name_i
     text = _refused_serve(site, tmp_path, database_url, api_url)
     shown = sa.engine.make_url(database_url)
     assert text.startswith(
-        "veille serve: error: another veille serve, of the database"
+        "veille: error: another veille serve, of the database"
         f" {shown.host}:{shown.port}/{shown.database} on another-machine, serves veille-run/poll-and-ingest,"
     ), text
     assert "VEILLE_INSTANCE" in text, text

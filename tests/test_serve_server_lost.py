@@ -231,7 +231,7 @@ def test_serve_stops_with_exit_4_when_the_users_prefect_server_does_not_come_bac
     assert lines[said].startswith(f"veille serve: the Prefect server at {api_url} (PREFECT_API_URL) ")
     last = lines[-1]
     assert last.startswith(
-        f"veille serve: error: the Prefect server at {api_url} (PREFECT_API_URL) has not answered since "
+        f"veille: error: the Prefect server at {api_url} (PREFECT_API_URL) has not answered since "
     ), last
     assert "5 s waited (VEILLE_PREFECT_WAIT): no run can start, veille serve stops;" in last
     assert last.endswith(
@@ -294,7 +294,7 @@ def test_serve_restarts_its_own_prefect_server_once_then_stops_with_exit_4(
     assert "Traceback" not in text, text[-3000:]
     last = text.splitlines()[-1]
     assert last.startswith(
-        f"veille serve: error: the Prefect server veille serve started ({api_url}) ended again"
+        f"veille: error: the Prefect server veille serve started ({api_url}) ended again"
         " (its process ended, exit code -9) after veille serve restarted it: no run can start,"
         " veille serve stops; "
     ), last

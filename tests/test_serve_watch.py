@@ -71,7 +71,7 @@ def test_a_server_that_stops_answering_is_said_at_once_and_waited_for(
     assert watch.check(now=145.0) is None  # 25 s of the 30
     stop = watch.check(now=150.0)
     assert stop is not None and stop == watch.stopping
-    assert stop.startswith(f"veille serve: error: the Prefect server at {api_url} (PREFECT_API_URL) has not")
+    assert stop.startswith(f"veille: error: the Prefect server at {api_url} (PREFECT_API_URL) has not")
     assert (
         " UTC (HTTP 500), 30 s waited (VEILLE_PREFECT_WAIT): no run can start, veille serve stops; " in stop
     )
@@ -124,7 +124,7 @@ def test_a_server_of_its_own_is_restarted_once(
     stop = watch.check(now=3.0)
     assert own.restarts == 1
     assert stop is not None and stop.startswith(
-        f"veille serve: error: the Prefect server veille serve started ({api_url}) ended again"
+        f"veille: error: the Prefect server veille serve started ({api_url}) ended again"
         " (its process ended, exit code -9) after veille serve restarted it"
     )
 
@@ -199,7 +199,7 @@ def test_a_runner_failing_to_start_as_its_own_server_ends_again_stops_with_exit_
     assert _runner_starting_on(api_url, watch) == 4
     last = capsys.readouterr().err.splitlines()[-1]
     assert last.startswith(
-        f"veille serve: error: the Prefect server veille serve started ({api_url}) ended again"
+        f"veille: error: the Prefect server veille serve started ({api_url}) ended again"
         " (its process ended, exit code -9) after veille serve restarted it: no run can start"
     ), last
 

@@ -64,10 +64,10 @@ def test_stories_command(
     assert said == "no story yet with an article relevant to eu_ai_act since 2025-02-01"
     assert main(["stories", "--topic", "nope"]) == 2
     # once, cause first (it was "no topic 'nope' (no topic named 'nope' (...))")
-    assert capsys.readouterr().err.startswith("veille stories: no topic named 'nope' (topics in the folder ")
+    assert capsys.readouterr().err.startswith("veille: error: no topic named 'nope' (topics in the folder ")
     assert main(["stories", "--topic", str(tmp_path / "missing.toml")]) == 2
     assert (
-        capsys.readouterr().err == f"veille stories: {tmp_path / 'missing.toml'}: No such file or directory\n"
+        capsys.readouterr().err == f"veille: error: {tmp_path / 'missing.toml'}: No such file or directory\n"
     )
     with pytest.raises(SystemExit) as stop:  # a usage error, exit 2 as the others (was 1)
         main(["stories", "--since", "yesterday"])

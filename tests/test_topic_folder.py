@@ -472,7 +472,7 @@ def test_an_unknown_topic_is_an_error_in_every_command_that_takes_one(
         assert out.getvalue() == ""
         # as stories, rescore and eval say it (a path is taken too)
         assert err.getvalue() == (
-            f"veille {argv[0]}: no topic named 'eu_ai_ac' (topics in the folder {TOPICS}: ai_summit,"
+            f"veille: error: no topic named 'eu_ai_ac' (topics in the folder {TOPICS}: ai_summit,"
             " eu_ai_act; or give a topic file's path)\n"
         )
 
@@ -501,7 +501,7 @@ def test_a_topic_files_path_is_that_topic_in_every_command_that_takes_one(
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         assert main(["search", "IA", "--topic", str(tmp_path / "missing.toml")]) == 2
-    missing = f"veille search: {tmp_path / 'missing.toml'}: No such file or directory\n"
+    missing = f"veille: error: {tmp_path / 'missing.toml'}: No such file or directory\n"
     assert (out.getvalue(), err.getvalue()) == ("", missing)
 
 
@@ -534,7 +534,7 @@ def test_a_topic_files_bare_name_is_the_folders_file(
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         assert main(["search", "IA", "--topic", "nope.toml"]) == 2
-    assert err.getvalue() == "veille search: nope.toml: No such file or directory\n"
+    assert err.getvalue() == "veille: error: nope.toml: No such file or directory\n"
 
 
 def test_each_topics_feed_has_an_id_of_its_own(clean_db: sa.Engine, archive: dict[str, int]) -> None:

@@ -299,7 +299,7 @@ def test_deploy_outside_the_repository_root_says_where_to_run_it(
     assert main(["deploy"]) == 2
     err = capsys.readouterr().err
     assert err == (  # one line, cause first, the "error:" every other error line of deploy has
-        f"veille deploy: error: no prefect.yaml in {tmp_path}: run it from the repository root"
+        f"veille: error: no prefect.yaml in {tmp_path}: run it from the repository root"
         " (or the image's /app)\n"
     ), err
 
@@ -317,7 +317,7 @@ def test_deploy_without_a_prefect_server_says_so(closed_port: int) -> None:
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith(
-        "veille deploy: error: no Prefect server configured (PREFECT_API_URL): the deployments would"
+        "veille: error: no Prefect server configured (PREFECT_API_URL): the deployments would"
         " go to a temporary server that stops with this command, and a worker needs PREFECT_API_URL;"
     ), done.stderr
     env["PREFECT_API_URL"] = f"http://127.0.0.1:{closed_port}/api"
@@ -326,6 +326,6 @@ def test_deploy_without_a_prefect_server_says_so(closed_port: int) -> None:
     )
     assert done.returncode == 3, done.stdout + done.stderr
     assert done.stderr.startswith(
-        f"veille deploy: error: cannot reach the Prefect API at {env['PREFECT_API_URL']} (PREFECT_API_URL):"
+        f"veille: error: cannot reach the Prefect API at {env['PREFECT_API_URL']} (PREFECT_API_URL):"
     ), done.stderr
     assert "unset PREFECT_API_URL" not in done.stderr

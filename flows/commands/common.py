@@ -309,7 +309,7 @@ def resolve_topic(command: str, args: argparse.Namespace) -> bool:
     try:  # the file read and checked, not compiled
         args.topic = str(parse_topic_file(topic_file(topic))[0]["name"])
     except (TopicError, OSError) as exc:  # the cause alone: "no topic named 'x' (topics in ...)"
-        print(f"veille {command}: {_cause_first(exc)}", file=sys.stderr)
+        print(f"veille: error: {_cause_first(exc)}", file=sys.stderr)
         return False
     if args.topic in scored:
         return True

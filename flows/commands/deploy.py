@@ -53,7 +53,7 @@ def handle(args: argparse.Namespace) -> int:
     exit code is this command's."""
     if not Path(PREFECT_FILE).is_file():
         print(
-            f"veille deploy: error: no {PREFECT_FILE} in {os.getcwd()}: run it from the repository root"
+            f"veille: error: no {PREFECT_FILE} in {os.getcwd()}: run it from the repository root"
             " (or the image's /app)",
             file=sys.stderr,
         )
@@ -65,13 +65,13 @@ def handle(args: argparse.Namespace) -> int:
     try:
         cron = check_cron(settings.maintenance_cron)
     except ValueError as exc:  # as serve says it, before anything is deployed
-        print(f"veille deploy: error: VEILLE_MAINTENANCE_CRON: {exc}", file=sys.stderr)
+        print(f"veille: error: VEILLE_MAINTENANCE_CRON: {exc}", file=sys.stderr)
         return 2
     from flows.mode import PrefectUnreachable, check_prefect_api, prefect_api_configured
 
     if not prefect_api_configured():  # Prefect would deploy to a temporary server of its own
         print(
-            "veille deploy: error: no Prefect server configured (PREFECT_API_URL): the deployments"
+            "veille: error: no Prefect server configured (PREFECT_API_URL): the deployments"
             " would go to a temporary server that stops with this command, and a worker needs"
             " PREFECT_API_URL; start one (`prefect server start`) and set"
             " PREFECT_API_URL=http://HOST:4200/api here and on every worker (docs/operating.md)",
@@ -81,7 +81,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         check_prefect_api()
     except PrefectUnreachable as exc:
-        print(f"veille deploy: error: {str(exc).removesuffix(' or unset PREFECT_API_URL')}", file=sys.stderr)
+        print(f"veille: error: {str(exc).removesuffix(' or unset PREFECT_API_URL')}", file=sys.stderr)
         return 3
     prepare_database()  # without VEILLE_LOCAL_TIMEZONE, the database's clock is adopted
     zone = local_timezone()

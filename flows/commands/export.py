@@ -165,7 +165,7 @@ def unknown_source(name: str | None) -> bool:
     near = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(map(repr, near))}? " if near else ""
     print(
-        f"veille export: no source named {name!r} in the archive ({hint}its sources: veille sources)",
+        f"veille: error: no source named {name!r} in the archive ({hint}its sources: veille sources)",
         file=sys.stderr,
     )
     return True

@@ -83,7 +83,7 @@ def handle(args: argparse.Namespace) -> int:
         release_serve_locks()  # what it took before it was refused (the PREFECT_HOME lock)
         if not isinstance(exc, AlreadyServing):
             raise
-        print(f"veille serve: error: {exc}", file=sys.stderr)
+        print(f"veille: error: {exc}", file=sys.stderr)
         return 3
     try:
         return _serve(args, database_url)
@@ -101,7 +101,7 @@ def _serve(args: argparse.Namespace, database_url: str) -> int:
         check_prefect_api()
         api_url = None if prefect_api_configured() else start_prefect_server()
     except (PrefectUnreachable, ServerNotStarted) as exc:
-        print(f"veille serve: error: nothing could run: {exc}", file=sys.stderr)
+        print(f"veille: error: nothing could run: {exc}", file=sys.stderr)
         return 3
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -117,7 +117,7 @@ def _serve(args: argparse.Namespace, database_url: str) -> int:
         )
     except ValueError as exc:  # a cron line Prefect refuses (the option's or VEILLE_MAINTENANCE_CRON's)
         where = "--maintenance-cron" if args.maintenance_cron is not None else "VEILLE_MAINTENANCE_CRON"
-        print(f"veille serve: error: {where}: {exc}", file=sys.stderr)
+        print(f"veille: error: {where}: {exc}", file=sys.stderr)
         return 2
     claim: Claim | None = None
     if api_url is None:  # a server of the user's, which another veille serve may use
@@ -127,7 +127,7 @@ def _serve(args: argparse.Namespace, database_url: str) -> int:
         except ServedElsewhere as exc:
             if claim is not None:
                 claim.release()
-            print(f"veille serve: error: {exc}", file=sys.stderr)
+            print(f"veille: error: {exc}", file=sys.stderr)
             return 3
         if untagged:
             print(

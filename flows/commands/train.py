@@ -63,11 +63,11 @@ def handle(args: argparse.Namespace) -> int:
     data_spec, _ = parse_topic_file(topic_path)
     output = Path(args.output) if args.output else model_path(topic_path, data_spec)
     if output is None:
-        print(f"error: {topic_path} has no [model] file and no --output was given", file=sys.stderr)
+        print(f"veille: error: {topic_path} has no [model] file and no --output was given", file=sys.stderr)
         return 2
     data = dev_split(args.data)
     if data is None:
-        print("error: no --data and no ../shared/eval/relevance-dev.jsonl", file=sys.stderr)
+        print("veille: error: no --data and no ../shared/eval/relevance-dev.jsonl", file=sys.stderr)
         return 2
     topic = _rules_only_topic(topic_path, data_spec)
     # the output's folder is tried before the training (minutes on a large set), not after it
