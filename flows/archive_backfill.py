@@ -141,11 +141,7 @@ def plan(
         raise BackfillError(f"--until {article_day(until)} is before --since {article_day(since)}")
     crawls: list[Crawl] = []
     if archive == COMMONCRAWL:
-        rt = runtime()
-        try:
-            listed = commoncrawl_crawls(rt.client, rt.settings, archive_throttle(archive))
-        except ArchiveError as exc:
-            raise BackfillError(str(exc)) from exc
+        listed = _crawl_list()
         crawls = crawls_covering(listed, since, until)
         if not crawls:
             raise BackfillError(
@@ -164,6 +160,31 @@ def plan(
             raise _only_bad_entries(read.bad, site) or exc from None
         jobs = plan_jobs(session, archive, sites, since, until, relevant_only, warc_files)
     return Plan(jobs, crawls, sites, [b for b in read.bad if _may_be_on(b, site)])
+
+
+#: Seconds a crawl list read in this process is used again (:func:`_crawl_list`).
+CRAWL_LIST_SECONDS = 600.0
+
+#: collinfo.json as last read in this process, by the index's URL: (monotonic time, crawls).
+_crawl_lists: dict[str, tuple[float, list[Crawl]]] = {}
+
+
+def _crawl_list() -> list[Crawl]:
+    """Common Crawl's crawls (collinfo.json), read once per :data:`CRAWL_LIST_SECONDS` in this
+    process: ``veille backfill`` plans the request to check it (and count its captures) before
+    the run plans it again, and the list was fetched twice per backfill (it changes about once a
+    month). Raises BackfillError."""
+    rt = runtime()
+    url = rt.settings.commoncrawl_index_url
+    read = _crawl_lists.get(url)
+    if read is not None and time.monotonic() - read[0] < CRAWL_LIST_SECONDS:
+        return read[1]
+    try:
+        listed = commoncrawl_crawls(rt.client, rt.settings, archive_throttle(COMMONCRAWL))
+    except ArchiveError as exc:
+        raise BackfillError(str(exc)) from exc
+    _crawl_lists[url] = (time.monotonic(), listed)
+    return listed
 
 
 def _only_bad_entries(bad: list[BadEntry], site: str | None) -> BackfillError | None:

@@ -79,6 +79,7 @@ class FakeArchives:
     html_pages: int = 0  # CDX pages (not showNumPages) answered first as a 200 with an HTML error page
     html_ranges: int = 0  # Common Crawl WARC ranges answered so first
     collinfo_answers: int | None = None  # how many times collinfo.json answers before it 503s
+    collinfo_requests: int = 0  # how many times collinfo.json was asked for
     cdx_requests: list[dict[str, list[str]]] = field(default_factory=list)
     warc: bytes = b""
     cc_index: list[dict[str, str]] = field(default_factory=list)
@@ -310,6 +311,7 @@ class FakeArchives:
         )
 
     def _collinfo(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+        self.collinfo_requests += 1
         if self.collinfo_answers is not None:
             if self.collinfo_answers <= 0:
                 return 503, {"Content-Type": "text/plain"}, b"busy"
