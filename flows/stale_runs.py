@@ -1,6 +1,8 @@
 """The scheduled runs that came due while no `veille serve` served its deployments (it was killed,
 its Prefect server went away, the machine slept): deleted as `veille serve` starts again, before
 its runner meets them (:func:`remove_stale_runs`), and said in one line (:func:`stale_runs_line`).
+The runs a `veille serve` gone without marking them left Running (exit 4, ``kill -9``) end
+Crashed then too (:func:`end_orphaned_runs`, :func:`orphaned_runs_line`).
 """
 
 from __future__ import annotations
@@ -76,13 +78,84 @@ def remove_stale_runs(served: dict[str, Any]) -> dict[str, int]:
 STALE_PAGE = 200
 
 
+def _by_deployment(counts: dict[str, int]) -> str:
+    """ "3 runs of veille-run/poll-and-ingest, 2 of veille-ingest/drain-queue"."""
+    return ", ".join(
+        f"{count} of {name}" if i else f"{count} run{'s' if count > 1 else ''} of {name}"
+        for i, (name, count) in enumerate(counts.items())
+    )
+
+
 def stale_runs_line(removed: dict[str, int]) -> str:
     """The line saying how many runs :func:`remove_stale_runs` deleted, of which deployments."""
-    counts = ", ".join(
-        f"{count} of {name}" if i else f"{count} run{'s' if count > 1 else ''} of {name}"
-        for i, (name, count) in enumerate(removed.items())
-    )
     return (
-        f"veille serve: deleted {counts}, scheduled while no veille serve ran them and due more than"
-        f" {STALE_AFTER_SECONDS:.0f} s ago: the next runs follow the schedule (runs made by hand are kept)"
+        f"veille serve: deleted {_by_deployment(removed)}, scheduled while no veille serve ran them and"
+        f" due more than {STALE_AFTER_SECONDS:.0f} s ago: the next runs follow the schedule (runs made by"
+        " hand are kept)"
+    )
+
+
+#: The message of a run :func:`end_orphaned_runs` ends.
+ORPHANED = (
+    "The veille serve that ran it was gone before it ended (exit 4, its Prefect server not"
+    " answering; or killed), and its process with it: what was not stored is left for the next"
+    " run. Marked when veille serve started again."
+)
+
+
+def end_orphaned_runs(served: dict[str, Any]) -> dict[str, int]:
+    """End Crashed the runs of the ``served`` deployments ("flow/deployment": id) still shown
+    Pending or Running, with their subflows, and Cancelled those shown Cancelling
+    (:data:`ORPHANED`); how many, by deployment. Called as `veille serve` starts, before its
+    runner does: only a veille serve's runner runs its deployments, one veille serve at a time
+    per database and Prefect server (its locks and claims), so such a run is one whose veille
+    serve ended without marking it (exit 4: the server did not answer, and none was tried;
+    ``kill -9``; the machine off). It showed Running for ever, in the UI, and its deployment's
+    slot stayed taken until its lease ended. Forced, so the slot is released too."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterParentFlowRunId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled, Crashed
+
+    unfinished = FlowRunFilterState(
+        type=FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING, StateType.CANCELLING])
+    )
+    ended: dict[str, int] = {}
+    with get_client(sync_client=True) as client:
+        for name, deployment_id in served.items():
+            found = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    deployment_id=FlowRunFilterDeploymentId(any_=[deployment_id]), state=unfinished
+                )
+            )
+            if not found:
+                continue
+            children = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[UUID(str(r.id)) for r in found]),
+                    state=unfinished,
+                )
+            )
+            for run in [*children, *found]:  # innermost first; one being cancelled, Cancelled
+                cancelling = run.state is not None and run.state.type == StateType.CANCELLING
+                ended_as = Cancelled if cancelling else Crashed
+                client.set_flow_run_state(run.id, ended_as(message=ORPHANED), force=True)
+            ended[name] = len(found)
+    return ended
+
+
+def orphaned_runs_line(ended: dict[str, int]) -> str:
+    """The line saying how many runs :func:`end_orphaned_runs` ended, of which deployments."""
+    return (
+        f"veille serve: marked {_by_deployment(ended)} Crashed, shown Running since the veille serve that ran"
+        " them was gone before they ended (exit 4 or killed): what they did not store is left for"
+        " this one's runs"
     )

@@ -82,6 +82,19 @@ def _interval_with_nothing_due(minutes: float = 30.0) -> str:
     raise AssertionError(f"no interval under a day leaves the next {minutes:g} minutes free")
 
 
+def _wait_for_poll(api_url: str, started: datetime, err: Lines) -> None:
+    """Until veille serve's runner has asked for the runs of each of its deployments, active,
+    since ``started``."""
+
+    def polled() -> bool:
+        return all(
+            d["last_polled"] is not None and _time(d["last_polled"]) > started and d["paused"] is False
+            for d in _deployments(api_url).values()
+        )
+
+    _wait_for(polled, 120, "veille serve's runner did not ask for its runs", err)
+
+
 def _scheduled_at(when: datetime) -> dict[str, object]:
     return {"type": "SCHEDULED", "name": "Scheduled", "state_details": {"scheduled_time": when.isoformat()}}
 
@@ -139,15 +152,7 @@ def test_serve_started_again_deletes_the_runs_that_came_due_while_it_was_gone(
     proc = _serve(sources, env, interval=interval)
     err = Lines(proc)
     try:
-
-        def polled() -> bool:
-            found = _deployments(api_url)
-            return all(
-                d["last_polled"] is not None and _time(d["last_polled"]) > started and d["paused"] is False
-                for d in found.values()
-            )
-
-        _wait_for(polled, 120, "veille serve's runner did not ask for its runs", err)
+        _wait_for_poll(api_url, started, err)
         left = [run_id for run_id in stale if _exists(api_url, run_id)]
         assert left == [], (left, "".join(err.lines)[-3000:])
         lines = [line for line in err.lines if line.startswith("veille serve: deleted ")]
@@ -183,6 +188,58 @@ def test_serve_started_again_deletes_the_runs_that_came_due_while_it_was_gone(
                 if r["id"] != by_hand["id"] and _time(r["expected_start_time"]) < stale_before
             ]
             assert late == [], (name, late)
+    except BaseException:
+        proc.kill()
+        raise
+    _stop(proc, err, signal.SIGTERM)
+    assert _wait_gone(mark, 10) == []
+
+
+def test_serve_started_again_ends_the_runs_a_serve_gone_left_running(
+    site: LocalSite,
+    database_url: str,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    users_prefect_server: str,  # noqa: F811 - the fixture imported above
+) -> None:
+    """A veille serve that stops with exit 4 (its Prefect server not answering) or is killed
+    kills the runs it had started without marking them: the server showed them Running for
+    ever once it answered again (and their deployment's slot taken until its lease ended). The
+    next veille serve ends them Crashed, saying why, before its runner starts."""
+    api_url = users_prefect_server
+    sources, mark, env = _on_users_server(site, tmp_path, database_url, api_url)
+    interval = _interval_with_nothing_due()
+    proc = _serve(sources, env, interval=interval)
+    err = Lines(proc)
+    try:
+        _wait_for(lambda: set(_deployments(api_url)) == SERVED, 120, "veille serve registered nothing", err)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    assert _wait_gone(mark, 10) == []
+
+    # a cycle it had started, killed with it: the server shows it Running (as after an exit 4,
+    # where none is marked: the server did not answer)
+    deployments = _deployments(api_url)
+    left = _post(api_url, f"/deployments/{deployments['poll-and-ingest']['id']}/create_flow_run", {})
+    running = {"type": "RUNNING", "name": "Running"}
+    _post(api_url, f"/flow_runs/{left['id']}/set_state", {"state": running, "force": True})
+    assert ask(api_url, f"/flow_runs/{left['id']}", method="GET")["state_type"] == "RUNNING"
+
+    started = datetime.now(UTC)
+    proc = _serve(sources, env, interval=interval)
+    err = Lines(proc)
+    try:
+        _wait_for_poll(api_url, started, err)
+        run = ask(api_url, f"/flow_runs/{left['id']}", method="GET")
+        assert run["state_type"] == "CRASHED", (run["state"], "".join(err.lines)[-3000:])
+        assert run["state"]["message"].startswith("The veille serve that ran it was gone before it ended")
+        lines = [line for line in err.lines if line.startswith("veille serve: marked ")]
+        assert lines == [
+            "veille serve: marked 1 run of veille-run/poll-and-ingest Crashed, shown Running since the"
+            " veille serve that ran them was gone before they ended (exit 4 or killed): what they did"
+            " not store is left for this one's runs\n"
+        ], "".join(err.lines)[-3000:]
     except BaseException:
         proc.kill()
         raise

@@ -20,7 +20,7 @@ from flows.serve_stop import (
     register_served,
     start_runner,
 )
-from flows.stale_runs import remove_stale_runs, stale_runs_line
+from flows.stale_runs import end_orphaned_runs, orphaned_runs_line, remove_stale_runs, stale_runs_line
 from monitors.errors import describe
 from monitors.settings import INTERVAL_MINUTES_MAX
 
@@ -249,11 +249,10 @@ def _stop_serving(line: str, interrupted: str | None = None) -> None:
     concurrency slot: left Running, they held it, and the runs of the veille serve that holds
     the claim now were cancelled (CANCEL_NEW). Without (the server gone for good, not answering
     for VEILLE_PREFECT_WAIT seconds) none is marked, nor tried: nothing would take it, and the
-    exit is not delayed; they stay Running there (the next veille serve deletes only stale
-    Scheduled runs, :mod:`flows.stale_runs`), their slot freed when the deployment's
-    concurrency lease, which the killed run renewed, ends (300 s), on a server that kept its
-    leases. The server veille serve started is stopped; Prefect's threads, which meet the end
-    of the server, log nothing more."""
+    exit is not delayed; they stay Running there until the next veille serve ends them
+    Crashed (:func:`flows.stale_runs.end_orphaned_runs`), their slot freed then. The server
+    veille serve started is stopped; Prefect's threads, which meet the end of the server, log
+    nothing more."""
     import logging
 
     from flows.runs import end_interrupted
@@ -283,16 +282,19 @@ def serve_deployments(deployments: list[Any]) -> None:
         name = f"{deployment.flow_name}/{deployment.name}"
         if not register_served(name, functools.partial(runner.add_deployment, deployment)):
             return  # veille serve is stopping: nothing more is registered, or served
-    try:
-        stale = remove_stale_runs(SERVED)
-    except Exception as exc:  # noqa: BLE001 - the runner then meets them, as it did before
-        print(
-            f"veille serve: the runs due while it was not serving could not be removed: {describe(exc)}",
-            file=sys.stderr,
-        )
-    else:
-        if stale:
-            print(stale_runs_line(stale), file=sys.stderr, flush=True)
+    for step, failed, said in (
+        # left as they were (shown Running), if the server refuses
+        (end_orphaned_runs, "the runs a veille serve gone left Running were not marked", orphaned_runs_line),
+        # the runner then meets them, as it did before
+        (remove_stale_runs, "the runs due while it was not serving could not be removed", stale_runs_line),
+    ):
+        try:
+            done = step(SERVED)
+        except Exception as exc:  # noqa: BLE001 - said, and veille serve serves on
+            print(f"veille serve: {failed}: {describe(exc)}", file=sys.stderr)
+        else:
+            if done:
+                print(said(done), file=sys.stderr, flush=True)
     names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
     print(f"veille serve: serving {names}; stop with Ctrl-C", flush=True)
     asyncio.run(start_runner(runner))  # its loop held when veille serve stops
