@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from sqlalchemy.exc import DBAPIError
 
 from flows.commands.common import counted
-from flows.outcome import RunOutcome, bad_entries_problem
+from flows.outcome import RunOutcome, bad_entries_problem, stored_words
 from flows.polling import skipped_entries
 from flows.retries import _cause
 from flows.runtime import Submit, reset_runtime, run_logger, runtime
@@ -524,6 +524,10 @@ def backfill_job_task(
     return row
 
 
+#: The counts of a job's row (monitors.collect.backfill_jobs.job_summary).
+JOB_COUNTS = ("captures", "queued", "stored", "revised", "not_relevant", "skipped", "pending", "malformed")
+
+
 def _job_row(job_id: int, future: Any) -> dict[str, Any]:
     """A job task's row; for a task that failed (a bug, bad data, the database gone through
     its retries), the job's row in state ``error`` with the cause: one job's failure must not
@@ -542,9 +546,13 @@ def _job_row(job_id: int, future: Any) -> dict[str, Any]:
         with session_scope() as session:
             row = job_summary(session, job_id)
     except DBAPIError:
-        counts = ("captures", "queued", "stored", "not_relevant", "skipped", "pending", "malformed")
-        row = {"archive": "", "site": f"job {job_id}", "window": "", **dict.fromkeys(counts, 0)}
+        row = {"archive": "", "site": f"job {job_id}", "window": "", **dict.fromkeys(JOB_COUNTS, 0)}
     return {**row, "state": "error", "error": cause}
+
+
+def _totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """The job rows' stored and revised captures, for :func:`flows.outcome.stored_words`."""
+    return {k: sum(int(r.get(k, 0)) for r in rows) for k in ("stored", "revised")}
 
 
 def judge_backfill(
@@ -557,7 +565,7 @@ def judge_backfill(
     errors = [r for r in rows if r["state"] == "error"]
     summary = (
         f"{counted(len(rows), 'job')}, {counted(sum(r['captures'] for r in rows), 'capture')} found,"
-        f" {sum(r['stored'] for r in rows)} stored, {sum(r['pending'] for r in rows)} waiting"
+        f" {stored_words(_totals(rows))}, {sum(r['pending'] for r in rows)} waiting"
     )
     problems = [bad_entries_problem([str(b) for b in bad])] if bad else []
     problems += [stopped] if stopped else []

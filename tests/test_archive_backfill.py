@@ -537,3 +537,46 @@ def test_captures_under_http_and_https_are_one_page_in_the_site_s_scheme(
     if archive == "commoncrawl":  # of two captures, the one already under the site's scheme
         kept = next(r for r in rows if r.url == seeds[1].original)
         assert kept.captured_at == datetime(2025, 2, 12, 9, 30, tzinfo=UTC)
+
+
+def test_a_capture_that_revises_a_stored_article_is_counted_apart(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A capture whose rel=canonical names an article the archive holds, with a changed text,
+    revises that article (the row updated, no new one): the job rows, the flow's verdict and
+    the command's totals line counted it as stored, a new article. They say "0 stored, 1
+    revised", as `veille run` does."""
+    first = seed_snapshots()[0]
+    archives.snapshots = [first]
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, _, err = _run(
+        [*WINDOW, "--from", "wayback", "--site", "francetvinfo.fr", "--sources", str(sources)]
+    )
+    assert code == 0, err
+    assert len(_articles(clean_db)) == 1
+
+    # another URL of the same page (its AMP version), captured after a correction
+    edited = first.body.replace(
+        b"<head>", f'<head><link rel="canonical" href="{first.original}">'.encode(), 1
+    ).replace(b"</article>", b"<p>Mise a jour : correction du titre.</p></article>", 1)
+    archives.snapshots = [Snapshot(first.original.replace(".html", "-amp.html"), first.timestamp, edited)]
+    archives.build_warc()
+    days = ("2025-02-01", "2025-02-28T23:59:59.999999")  # the command's window: its job
+    state: Any = archive_backfill_flow(
+        "commoncrawl", *days, site="francetvinfo.fr", sources_file=str(sources), return_state=True
+    )
+    assert state.is_completed(), state.message
+    assert ", 0 stored, 1 revised, " in state.message, state.message
+    rows = state.result()
+    assert [(r["stored"], r["revised"]) for r in rows] == [(0, 1)], rows
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 1
+        assert conn.scalar(sa.text("SELECT count(*) FROM article_revisions")) == 1
+
+    # the command, run again (nothing new): its table and totals line
+    argv = [*WINDOW, "--from", "commoncrawl", "--site", "francetvinfo.fr", "--sources", str(sources)]
+    code, out, err = _run(argv)
+    assert code == 0, err
+    assert ", 0 stored, 1 revised, 0 not relevant, " in out, out
+    header = next(line for line in out.splitlines() if line.startswith("archive ")).split()
+    assert header[header.index("stored") + 1] == "revised", out

@@ -71,7 +71,7 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
     """The backfill from a web archive, as the ``veille-archive-backfill`` flow when
     ``as_flows`` (a Prefect server configured, ``VEILLE_PREFECT``), else directly."""
     from flows.archive_backfill import budget_note, plan
-    from flows.outcome import bad_entries_problem
+    from flows.outcome import bad_entries_problem, stored_words
     from flows.runtime import reset_runtime
     from monitors.collect.backfill_jobs import BackfillError
     from monitors.dates import article_day
@@ -96,7 +96,7 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
         f"\nbackfill from {args.archive} {article_day(args.since)} .. {article_day(until)}: "
         f"{counted(len(rows), 'job')}, "
         f"{counted(sum(r['captures'] for r in rows), 'capture')} found,"
-        f" {sum(r['stored'] for r in rows)} stored, "
+        f" {stored_words({k: sum(r.get(k, 0) for r in rows) for k in ('stored', 'revised')})}, "
         f"{sum(r['not_relevant'] for r in rows)} not relevant, {sum(r['skipped'] for r in rows)} skipped, "
         f"{sum(r['pending'] for r in rows)} waiting, in {time.monotonic() - started:.1f}s"
     )

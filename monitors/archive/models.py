@@ -420,6 +420,8 @@ class ArchiveCapture(Base):
     warc_offset: Mapped[int | None] = mapped_column(BigInteger)
     warc_length: Mapped[int | None] = mapped_column(BigInteger)
     relevance: Mapped[float | None] = mapped_column(Float)  # set when --relevant-only did not store it
+    # what storing it as an article did: stored, revised, unchanged or duplicate (migration 0037)
+    outcome: Mapped[str | None] = mapped_column(Text)
 
 
 class SourceProblem(Base):

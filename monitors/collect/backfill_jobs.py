@@ -531,9 +531,18 @@ def store_capture(
         # article keeps the scheme its capture was queued under (the site's live form)
         a.canonical_url = _same_scheme(a.canonical_url, out.item.canonical_url)
     status = apply_ingest(session, out, max_attempts, run_id)
+    if a is not None and status in STORED_OUTCOMES:  # the job's row counts a revision apart
+        session.execute(
+            text("UPDATE archive_captures SET outcome = :status WHERE queue_id = :id"),
+            {"status": status, "id": out.item.id},
+        )
     if status == "stored" and a is not None:  # the site's boilerplate, learned as veille run does
         learn(session, a.site, a.blocks, list(a.title_segments))
     return status
+
+
+#: What apply_ingest answers for a capture it stored as an article (kept in its ``outcome``).
+STORED_OUTCOMES = frozenset({"stored", "revised", "unchanged", "duplicate"})
 
 
 def settle_job(session: Session, job_id: int) -> str:
@@ -561,6 +570,7 @@ def job_summary(session: Session, job_id: int) -> dict[str, Any]:
         session.execute(
             text(
                 "SELECT CASE WHEN q.state = 'skipped' AND c.relevance IS NOT NULL THEN 'not_relevant'"
+                " WHEN q.state = 'fetched' AND c.outcome = 'revised' THEN 'revised'"
                 " ELSE q.state END, count(*) FROM archive_captures c JOIN url_queue q ON q.id = c.queue_id"
                 " WHERE c.job_id = :id GROUP BY 1"
             ),
@@ -576,6 +586,7 @@ def job_summary(session: Session, job_id: int) -> dict[str, Any]:
         "captures": job.discovered,
         "queued": job.queued,
         "stored": counts.get("fetched", 0),
+        "revised": counts.get("revised", 0),  # an article stored before, its text changed
         "not_relevant": counts.get("not_relevant", 0),
         "skipped": counts.get("skipped", 0) + counts.get("failed", 0),
         "pending": counts.get("pending", 0),
