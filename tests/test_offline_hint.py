@@ -376,15 +376,18 @@ def test_a_fetch_never_sent_tells_of_no_host(settings: Settings, client: Client)
         assert (hop.outcome, hop.final_url, hop.host) == ("skipped", f"{there.base}/private/z", here.base[7:])
         assert hop.unreached is None  # its first hop's server answered
         assert fetch(client, f"{there.base}/a", settings).host == host  # sent: answered
-        # a per-host delay longer than the fetch's deadline: the second request has no time left
-        quick = dataclasses.replace(settings, fetch_deadline=0.5)
-        throttle = HostThrottle(per_host=1, delay=1.5)
-        assert fetch(client, f"{there.base}/a", quick, throttle=throttle).ok
+        # a per-host delay longer than the fetch's deadline: the second request has no time left.
+        # The first one only takes the host's turn (the usual deadline), and the delay leaves
+        # 3 s for it and the step to the second (0.5 s of deadline and 1.5 s of delay left 1 s
+        # for both, the first within 0.5 s: a machine under load misses that now and then)
+        quick = dataclasses.replace(settings, fetch_deadline=1.0)
+        throttle = HostThrottle(per_host=1, delay=4.0)
+        assert fetch(client, f"{there.base}/a", settings, throttle=throttle).ok
         late = fetch(client, f"{there.base}/a", quick, throttle=throttle)
         assert late.outcome == "error" and "no time left" in (late.reason or "")
         assert (late.host, late.unreached) == (None, NOT_SENT)  # main: unreached None, "answered"
         assert late.reason == (
-            f"deadline: no time left to ask {host}: the 0.5 s of VEILLE_FETCH_DEADLINE went before "
+            f"deadline: no time left to ask {host}: the 1 s of VEILLE_FETCH_DEADLINE went before "
             "its request (waiting for the host's turn, redirects, robots.txt); not tried"
         )
 
@@ -449,8 +452,11 @@ def test_a_page_with_no_time_left_is_logged_not_sent_and_told_as_not_tried(
     its turn past its deadline, and no request goes. Its fetch_log row says ``not-sent`` (main:
     NULL, "a server answered"), and a run with nothing due reads it so: the two hosts that did
     not resolve are all the hosts tried, and the page is said not tried."""
-    monkeypatch.setenv("VEILLE_PER_HOST_DELAY", "3")
-    monkeypatch.setenv("VEILLE_FETCH_DEADLINE", "1")
+    # the page's turn comes 8 s after the feed's request started: parsing the feed, queueing
+    # and claiming its pages may take 6 s before the page's own 2 s run out (a delay of 3 s
+    # left 2 s, of which a loaded machine used 1.4), and the feed has 2 s (robots.txt first)
+    monkeypatch.setenv("VEILLE_PER_HOST_DELAY", "8")
+    monkeypatch.setenv("VEILLE_FETCH_DEADLINE", "2")
     with LocalSite() as site:
         site.add("/c", "<html><body><p>Une page.</p></body></html>")
         sources = _two_dead_hosts_and_page_c(site, tmp_path)
