@@ -392,9 +392,13 @@ def _discover_ccnews(
                     earlier and entry.problem
                 ):
                     batch.kept[canonical] = (capture, site.source_id)
+                    if earlier and canonical not in batch.broken:  # the page's alternate
+                        batch.others.setdefault(canonical, []).append(earlier[0])
                     batch.broken.pop(canonical, None)
                     if entry.problem:
                         batch.broken[canonical] = entry.problem
+                elif not entry.problem:
+                    batch.others.setdefault(canonical, []).append(capture)
         if (
             len(batch.kept) >= max(1, rt.settings.archive_page_size)
             or time.monotonic() - last_commit >= WARC_COMMIT_SECONDS

@@ -580,3 +580,82 @@ def test_a_capture_that_revises_a_stored_article_is_counted_apart(
     assert ", 0 stored, 1 revised, 0 not relevant, " in out, out
     header = next(line for line in out.splitlines() if line.startswith("archive ")).split()
     assert header[header.index("stored") + 1] == "revised", out
+
+
+def test_a_page_whose_capture_came_to_nothing_is_read_from_its_next_capture(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """Common Crawl lists each capture of a page (two crawls, or one crawl twice): the first
+    is queued, the others kept as its alternates. The first being a soft 404 (the page was
+    down that day), the next one is fetched in its place and the page is stored; on main it
+    was skipped and the good capture never fetched."""
+    seeds = seed_snapshots()
+    down = Snapshot(
+        seeds[0].original,
+        "20250205080000",
+        b"<html><head><title>Page introuvable</title></head><body><h1>404</h1>"
+        b"<p>Cette page n'existe pas ou plus.</p></body></html>",
+    )
+    archives.snapshots = [down, *seeds]
+    archives.build_warc()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, _, err = _run([*WINDOW, "--from", "commoncrawl", "--sources", str(sources)])
+    assert code == 0, err
+
+    rows = _articles(clean_db)
+    assert [r.url for r in rows] == sorted(s.original for s in seeds)
+    again = next(r for r in rows if r.url == seeds[0].original)
+    assert again.captured_at == datetime(2025, 2, 12, 9, 30, tzinfo=UTC)
+    with clean_db.connect() as conn:
+        outcomes = conn.execute(
+            sa.text(
+                "SELECT f.outcome, q.state, q.reason FROM fetch_log f JOIN url_queue q ON q.id = f.queue_id"
+                " WHERE q.canonical_url = :url AND f.kind = 'page' ORDER BY f.id"
+            ),
+            {"url": canonicalize_url(seeds[0].original)},
+        ).all()
+        left = conn.scalar(sa.text("SELECT count(*) FROM archive_capture_alternates"))
+    assert [o.outcome for o in outcomes] == ["skipped", "ok"], outcomes
+    assert outcomes[-1].state == "fetched"
+    assert left == 0
+
+
+def test_a_page_whose_capture_came_to_nothing_is_read_from_a_later_backfill_s_capture(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A backfill of February finds a page's capture a soft 404 (skipped); a backfill of
+    March lists a good capture of it: that one is fetched, by the March job, and the page
+    stored. A page stored already is not fetched again."""
+    seeds = seed_snapshots()
+    down = Snapshot(
+        seeds[0].original,
+        "20250205080000",
+        b"<html><head><title>Page introuvable</title></head><body><h1>404</h1></body></html>",
+    )
+    archives.snapshots = [down, *seeds[1:]]
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, _, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources)])
+    assert code == 0, err
+    assert sorted(r.url for r in _articles(clean_db)) == sorted(s.original for s in seeds[1:])
+
+    archives.snapshots = [
+        down,
+        *seeds[1:],
+        *(Snapshot(s.original, "20250303093000", s.body) for s in seeds),  # March's captures
+    ]
+    code, _, err = _run(
+        ["--since", "2025-03-01", "--until", "2025-03-31", "--from", "wayback", "--sources", str(sources)]
+    )
+    assert code == 0, err
+    rows = _articles(clean_db)
+    assert [r.url for r in rows] == sorted(s.original for s in seeds)
+    assert next(r for r in rows if r.url == seeds[0].original).captured_at == datetime(
+        2025, 3, 3, 9, 30, tzinfo=UTC
+    )
+    with clean_db.connect() as conn:
+        fetched = conn.scalars(
+            sa.text("SELECT count(*) FROM fetch_log WHERE kind = 'page' AND outcome = 'ok'")
+        ).one()
+        left = conn.scalar(sa.text("SELECT count(*) FROM archive_capture_alternates"))
+    assert fetched == len(seeds)  # February's four, March's one
+    assert left == 0  # none kept for pages read

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    column,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
@@ -405,7 +406,18 @@ class BackfillJob(Base):
     finished_at: Mapped[datetime | None]
 
 
-class ArchiveCapture(Base):
+class _CapturePlace:
+    """Where a capture lives in its archive: the Wayback URL, or the WARC file and range."""
+
+    archive: Mapped[str] = mapped_column(Text)
+    archived_url: Mapped[str] = mapped_column(Text)
+    captured_at: Mapped[datetime]
+    warc_filename: Mapped[str | None] = mapped_column(Text)
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+    warc_length: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ArchiveCapture(_CapturePlace, Base):
     """Where a queued URL found by a backfill lives in its archive."""
 
     __tablename__ = "archive_captures"
@@ -413,15 +425,28 @@ class ArchiveCapture(Base):
 
     queue_id: Mapped[int] = mapped_column(ForeignKey("url_queue.id", ondelete="CASCADE"), primary_key=True)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("backfill_jobs.id", ondelete="CASCADE"))
-    archive: Mapped[str] = mapped_column(Text)
-    archived_url: Mapped[str] = mapped_column(Text)
-    captured_at: Mapped[datetime]
-    warc_filename: Mapped[str | None] = mapped_column(Text)
-    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
-    warc_length: Mapped[int | None] = mapped_column(BigInteger)
     relevance: Mapped[float | None] = mapped_column(Float)  # set when --relevant-only did not store it
     # what storing it as an article did: stored, revised, unchanged or duplicate (migration 0037)
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class ArchiveCaptureAlternate(_CapturePlace, Base):
+    """Another capture a backfill found of a queued page (migration 0038): the oldest takes the
+    place of its ``archive_captures`` row when that one comes to nothing."""
+
+    __tablename__ = "archive_capture_alternates"
+    __table_args__ = (
+        Index(
+            "archive_capture_alternates_capture",
+            "queue_id",
+            "archived_url",
+            func.coalesce(column("warc_offset"), -1),
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("url_queue.id", ondelete="CASCADE"))
 
 
 class SourceProblem(Base):

@@ -278,14 +278,17 @@ def log_archive_fetches(
     insert_log_rows(session, rows)
 
 
-def candidates(page: CdxPage, site_root: str) -> tuple[dict[str, Capture], list[tuple[str, str]]]:
+def candidates(
+    page: CdxPage, site_root: str
+) -> tuple[dict[str, Capture], list[tuple[str, str]], dict[str, list[Capture]]]:
     """The page's captures that pass the listings' filters, by canonical URL under the scheme
     of ``site_root`` (:func:`in_scheme`; of a URL's captures the first one wins, or the first
-    one archived under that scheme: :func:`preferred`), and the others with why they were
-    left out."""
+    one archived under that scheme: :func:`preferred`), the others with why they were left
+    out, and a URL's other captures (its alternates, :func:`queue_captures`)."""
     scheme = urlsplit(site_root).scheme
     kept: dict[str, Capture] = {}
     left: list[tuple[str, str]] = []
+    others: dict[str, list[Capture]] = {}
     for capture in page.captures:
         try:
             canonical = canonicalize_url(in_scheme(capture.original, scheme))
@@ -295,9 +298,13 @@ def candidates(page: CdxPage, site_root: str) -> tuple[dict[str, Capture], list[
         if not looks_like_article(capture.original, site_root):
             left.append((capture.original, "not an article link (home, section, tag page or asset)"))
             continue
-        if preferred(kept.get(canonical), capture, scheme):
+        earlier = kept.get(canonical)
+        aside = earlier if preferred(earlier, capture, scheme) else capture
+        if aside is not capture:
             kept[canonical] = capture
-    return kept, left
+        if aside is not None:
+            others.setdefault(canonical, []).append(aside)
+    return kept, left, others
 
 
 def preferred(earlier: Capture | None, capture: Capture, scheme: str) -> bool:
@@ -334,14 +341,14 @@ def record_page(
     transaction; malformed lines go to the fetch log. Returns the captures newly queued."""
     assert job.source_id is not None
     scheme = live_scheme(session.scalar(select(Source.url).where(Source.id == job.source_id)))
-    kept, left = candidates(page, f"{scheme}://{job.site}/")
+    kept, left, others = candidates(page, f"{scheme}://{job.site}/")
     log_archive_fetches(session, page.fetches, job.source_id, run_id)
     skipped = [
         FetchResult(line, line, "skipped", error_class=PERMANENT, reason=reason)
         for line, reason in page.malformed
     ]
     log_archive_fetches(session, skipped, job.source_id, run_id)
-    queued = len(queue_captures(session, job.id, {k: (c, job.source_id) for k, c in kept.items()}))
+    queued = len(queue_captures(session, job.id, {k: (c, job.source_id) for k, c in kept.items()}, others))
     session.execute(
         update(BackfillJob)
         .where(BackfillJob.id == job.id)
@@ -357,9 +364,16 @@ def record_page(
     return queued
 
 
-def queue_captures(session: Session, job_id: int, kept: dict[str, tuple[Capture, int]]) -> dict[str, int]:
+def queue_captures(
+    session: Session,
+    job_id: int,
+    kept: dict[str, tuple[Capture, int]],
+    others: dict[str, list[Capture]] | None = None,
+) -> dict[str, int]:
     """Queue captures by canonical URL, each for its source and under its canonical URL's
     scheme, with where it lives in the archive; a URL already queued or stored is left alone.
+    A capture of a page already queued from an archive, and ``others`` (a page's other
+    captures listed with it), are kept as the page's alternates (:func:`take_alternate`).
     Returns the queue ids of those queued, by canonical URL."""
     if not kept:
         return {}
@@ -369,22 +383,88 @@ def queue_captures(session: Session, job_id: int, kept: dict[str, tuple[Capture,
     ]
     ids = dict((canonical, qid) for qid, canonical in session.execute(_QUEUE, as_rows(rows)))
     captures = [
-        {
-            "queue_id": ids[k],
-            "job_id": job_id,
-            "archive": c.archive,
-            "archived_url": c.archived_url,
-            "captured_at": c.captured_at,
-            "warc_filename": c.warc_filename,
-            "warc_offset": c.warc_offset,
-            "warc_length": c.warc_length,
-        }
-        for k, (c, _) in sorted(kept.items())
-        if k in ids
+        {"queue_id": ids[k], "job_id": job_id, **_place(c)} for k, (c, _) in sorted(kept.items()) if k in ids
     ]
     if captures:
         session.execute(_CAPTURES, as_rows(captures))
+    alternates = [
+        *((k, c) for k, (c, _) in sorted(kept.items()) if k not in ids),
+        *((k, c) for k, listed in sorted((others or {}).items()) for c in listed),
+    ]
+    if alternates:
+        session.execute(_ALTERNATES, as_rows([{"canonical_url": k, **_place(c)} for k, c in alternates]))
+        # a page an earlier job's capture of came to nothing: this job fetches the new one
+        for (queue_id,) in session.execute(_SETTLED, {"urls": sorted({k for k, _ in alternates})}):
+            take_alternate(session, queue_id, job_id)
     return ids
+
+
+def _place(c: Capture) -> dict[str, Any]:
+    """Where a capture lives in its archive, as ``archive_captures`` keeps it."""
+    return {
+        "archive": c.archive,
+        "archived_url": c.archived_url,
+        "captured_at": c.captured_at,
+        "warc_filename": c.warc_filename,
+        "warc_offset": c.warc_offset,
+        "warc_length": c.warc_length,
+    }
+
+
+# A page's other captures, for the queue row of its capture (a row queued by live polling has
+# none: the page is fetched from its site) and not that capture itself; none for a page read.
+_ALTERNATES = text(
+    "INSERT INTO archive_capture_alternates"
+    " (queue_id, archive, archived_url, captured_at, warc_filename, warc_offset, warc_length)"
+    " SELECT c.queue_id, r.archive, r.archived_url, r.captured_at, r.warc_filename, r.warc_offset,"
+    " r.warc_length FROM json_to_recordset(CAST(:rows AS json)) AS r(canonical_url text, archive text,"
+    " archived_url text, captured_at timestamptz, warc_filename text, warc_offset bigint, warc_length bigint)"
+    " JOIN url_queue q ON q.canonical_url = r.canonical_url"
+    " JOIN archive_captures c ON c.queue_id = q.id"
+    " WHERE (c.archived_url, coalesce(c.warc_offset, -1)) <> (r.archived_url, coalesce(r.warc_offset, -1))"
+    " AND q.state <> 'fetched'"
+    " ON CONFLICT DO NOTHING"
+)
+
+# The pages whose capture came to nothing (not those --relevant-only left out: read, not
+# relevant) and that have an alternate.
+_SETTLED = text(
+    "SELECT q.id FROM url_queue q JOIN archive_captures c ON c.queue_id = q.id"
+    " WHERE q.canonical_url = ANY(CAST(:urls AS text[])) AND q.state IN ('skipped', 'failed')"
+    " AND c.relevance IS NULL"
+    " AND EXISTS (SELECT 1 FROM archive_capture_alternates a WHERE a.queue_id = q.id)"
+    " ORDER BY q.id"
+)
+
+# The oldest alternate of a page takes its capture's place and the page is due again.
+_TAKE_ALTERNATE = text(
+    "WITH alt AS ("
+    " DELETE FROM archive_capture_alternates a WHERE a.id = ("
+    "  SELECT id FROM archive_capture_alternates WHERE queue_id = :id ORDER BY captured_at, id LIMIT 1)"
+    " RETURNING a.*"
+    "), cap AS ("
+    " UPDATE archive_captures c SET archive = alt.archive, archived_url = alt.archived_url,"
+    " captured_at = alt.captured_at, warc_filename = alt.warc_filename, warc_offset = alt.warc_offset,"
+    " warc_length = alt.warc_length, job_id = coalesce(CAST(:job AS bigint), c.job_id)"
+    " FROM alt WHERE c.queue_id = alt.queue_id"
+    " RETURNING c.queue_id, c.archived_url"
+    ")"
+    " UPDATE url_queue q SET state = 'pending', attempts = 0, next_attempt_at = now(), claimed_at = NULL,"
+    " claimed_by = NULL, updated_at = now(),"
+    " reason = 'another capture next (' || cap.archived_url || '): ' || coalesce(q.reason, q.state)"
+    " FROM cap WHERE q.id = cap.queue_id RETURNING q.id"
+)
+
+
+_DROP_ALTERNATES = text("DELETE FROM archive_capture_alternates WHERE queue_id = :id")
+
+
+def take_alternate(session: Session, queue_id: int, job_id: int | None = None) -> bool:
+    """When a page's capture came to nothing (a redirect, a soft 404, not HTML, failed for
+    good), its oldest other capture takes its place and the page is due again (for ``job_id``
+    when given, the job that found it, else the capture's); False when the archive listed no
+    other."""
+    return session.execute(_TAKE_ALTERNATE, {"id": queue_id, "job": job_id}).first() is not None
 
 
 class SiteMatcher:
@@ -415,6 +495,7 @@ class WarcBatch:
 
     kept: dict[str, tuple[Capture, int]]
     broken: dict[str, str] = field(default_factory=dict)  # canonical URL -> why its record is unreadable
+    others: dict[str, list[Capture]] = field(default_factory=dict)  # a page's other records
     discovered: int = 0
     filtered: int = 0
     malformed: int = 0
@@ -424,7 +505,7 @@ class WarcBatch:
 def record_warc_batch(session: Session, job_id: int, batch: WarcBatch) -> int:
     """Queue a batch of a CC-NEWS file's captures and move the job's cursor (the byte where
     the first record not yet processed starts), in the caller's one transaction."""
-    ids = queue_captures(session, job_id, batch.kept)
+    ids = queue_captures(session, job_id, batch.kept, batch.others)
     failed = [{"id": ids[k], "reason": why} for k, why in batch.broken.items() if k in ids]
     if failed:  # a record the stream found cut: an error on that capture only, never fetched
         session.execute(
@@ -433,6 +514,8 @@ def record_warc_batch(session: Session, job_id: int, batch: WarcBatch) -> int:
             ),
             failed,
         )
+        for k in batch.broken.keys() & ids.keys():  # the page's other record, if the file had one
+            take_alternate(session, ids[k])
     queued = len(ids)
     session.execute(
         update(BackfillJob)
@@ -536,6 +619,10 @@ def store_capture(
             text("UPDATE archive_captures SET outcome = :status WHERE queue_id = :id"),
             {"status": status, "id": out.item.id},
         )
+    if status in {"skipped", "failed"} and take_alternate(session, out.item.id):
+        return "retry"
+    if status != "retry":  # the page is read (or settled for good): its other captures are not needed
+        session.execute(_DROP_ALTERNATES, {"id": out.item.id})
     if status == "stored" and a is not None:  # the site's boilerplate, learned as veille run does
         learn(session, a.site, a.blocks, list(a.title_segments))
     return status
