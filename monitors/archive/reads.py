@@ -77,8 +77,9 @@ FROM articles a JOIN sources s ON s.id = a.source_id
 LEFT JOIN LATERAL (SELECT CAST(CAST(t.score AS numeric) AS double precision) AS score, t.evidence
                    FROM article_topics t WHERE t.article_id = a.id AND t.relevant
                    ORDER BY t.score DESC, t.topic LIMIT 1) b ON true
+-- first stored since: fetched_at is the first fetch, which a revision keeps (an article stored
+-- before and revised since is left out; one stored since and then revised is in)
 WHERE (a.relevant OR b.score IS NOT NULL) AND a.fetched_at >= :since
-  AND NOT EXISTS (SELECT 1 FROM article_revisions r WHERE r.article_id = a.id AND r.revised_at >= :since)
 ORDER BY relevance DESC, a.id  -- the output column (the topic's score when not the default's)
 LIMIT :limit
 """
@@ -87,10 +88,11 @@ LIMIT :limit
 def new_relevant_since(
     session: Session, since: datetime, limit: int = 50, why_width: int | None = None
 ) -> list[dict[str, Any]]:
-    """Articles relevant to any topic first stored since ``since`` (revisions of older ones left
-    out), with the ``topics`` they are relevant to and ``why``: the default topic's evidence and
-    score when relevant to it, else those of the topic that scored it highest (at most
-    ``why_width`` characters, every zone and the best sentence kept: :func:`why`)."""
+    """Articles relevant to any topic first stored since ``since``, revised since or not (an
+    older one revised since is left out: ``fetched_at``, the first fetch, is kept), with the
+    ``topics`` they are relevant to and ``why``: the default topic's evidence and score when
+    relevant to it, else those of the topic that scored it highest (at most ``why_width``
+    characters, every zone and the best sentence kept: :func:`why`)."""
     rows = [
         dict(r) for r in session.execute(text(NEW_RELEVANT_SQL), {"since": since, "limit": limit}).mappings()
     ]
