@@ -120,3 +120,39 @@ def test_search_articles_in_sql_with_a_topic_is_relevant_to_that_topic(
     assert summit == [(articles[-1], True)]
     assert len(every) == HITS and every.count(True) == 1  # the summit's column without a topic
     assert [h["id"] for h in search("sommet", "--topic", "eu_ai_act", "--relevant")] == [i for i, _ in topic]
+
+
+def test_search_articles_in_sql_with_an_unknown_topic_is_an_error(
+    articles: list[int], clean_db: sa.Engine
+) -> None:
+    """psql's `search_articles(q, n, topic => 'nope')` returned no rows, as if nothing matched,
+    where `veille search --topic nope` says there is no such topic: it raises, cause first,
+    naming the topics the archive's articles were scored against (migration
+    0039_search_topic_known), also when the query matches nothing; a known topic and no topic
+    search as before, the function still inlined. `veille search --topic` of a topic of the
+    folder no article was scored against yet still finds nothing, without an error."""
+    import psycopg
+
+    for query in ("sommet", "introuvable"):
+        with clean_db.connect() as conn, pytest.raises(sa.exc.DBAPIError) as raised:
+            conn.execute(sa.text("SELECT * FROM search_articles(:q, 20, topic => 'nope')"), {"q": query})
+        error = raised.value.orig
+        assert isinstance(error, psycopg.Error) and error.sqlstate == "22023"  # invalid_parameter_value
+        assert error.diag.message_primary == (
+            "no topic named 'nope' in the archive (topics its articles were scored against: eu_ai_act)"
+        )
+        assert "SELECT DISTINCT topic FROM article_topics" in (error.diag.message_hint or "")
+    with clean_db.connect() as conn:
+        found = conn.execute(sa.text("SELECT id FROM search_articles('sommet', 20, topic => 'eu_ai_act')"))
+        assert sorted(found.scalars()) == sorted(articles[-5:])
+        assert (
+            conn.execute(sa.text("SELECT id FROM search_articles('introuvable', topic => 'eu_ai_act')")).all()
+            == []
+        )
+        assert len(conn.execute(sa.text("SELECT id FROM search_articles('sommet', 20)")).all()) == 20
+        plan = conn.execute(sa.text("EXPLAIN SELECT * FROM search_articles('sommet', 20, topic => 'x')"))
+        assert not any("search_articles" in line for line in plan.scalars()), "no longer inlined"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["search", "sommet", "--topic", "ai_summit"]) == 0
+    assert out.getvalue().strip() == "no article matches 'sommet'"

@@ -42,7 +42,14 @@ def search(
     ``relevant_only`` is relevant to the summit, or to ``topic`` when given (as the export's
     ``--relevant`` with ``--topic``), as the SQL function says (0034_search_topic_relevant).
     ``published_at`` is on the site's clock as the export writes it (:func:`on_site_clock`):
-    ``search --json`` wrote it in UTC, another day than the export's for an evening article."""
+    ``search --json`` wrote it in UTC, another day than the export's for an evening article.
+    A topic no article was scored against yet (one new to the folder) finds nothing: the SQL
+    function raises for it (0039_search_topic_known), meant for a misspelt name in psql; the
+    command has checked the name against the topic folder already."""
+    if topic is not None and not session.scalar(
+        text("SELECT EXISTS (SELECT 1 FROM article_topics WHERE topic = :t)"), {"t": topic}
+    ):
+        return []
     rows = session.execute(
         text("SELECT * FROM search_articles(:q, :n, :r, :t)"),
         {"q": web_query(query), "n": limit, "r": relevant_only, "t": topic},
