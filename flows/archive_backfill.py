@@ -18,7 +18,8 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -591,10 +592,17 @@ def _utc(when: datetime) -> datetime:
     return on_local_clock_bounded(when)
 
 
+def _until(when: date | datetime) -> datetime:
+    """A deployment's ``until`` given as a day (``"2025-02-28"``, which the flow's parameter
+    reads as a date) runs to the end of that day, as ``veille backfill --until`` does; a time
+    (``"2025-02-28T18:00"``) is that instant."""
+    return _utc(when if isinstance(when, datetime) else datetime.combine(when, dt_time.max))
+
+
 def archive_backfill(
     archive: str,
     since: datetime,
-    until: datetime,
+    until: date | datetime,
     site: str | None,
     sources_file: str | None,
     relevant_only: bool,
@@ -610,7 +618,7 @@ def archive_backfill(
     some stopped on an archive error (partial) or all did (failed)."""
     global _budget
     ensure_schema()  # first: without VEILLE_LOCAL_TIMEZONE, the parameters are on the database's clock
-    since, until = _utc(since), _utc(until)
+    since, until = _utc(since), _until(until)
     for name, bound in (("since", since), ("until", until)):
         try:  # the CLI's rule for --since/--until, for a deployment's parameters too
             backfill_day(bound)

@@ -12,7 +12,7 @@ and publishes its table. ``veille backfill`` calls them when a Prefect server is
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from prefect import flow
@@ -68,7 +68,7 @@ def backfill_flow(
 def archive_backfill_flow(
     archive: str,
     since: datetime,
-    until: datetime,
+    until: date | datetime,  # a day alone ("2025-02-28") is a date: the whole day, as the CLI's
     site: str | None = None,
     sources_file: str | None = None,
     relevant_only: bool = False,

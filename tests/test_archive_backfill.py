@@ -659,3 +659,32 @@ def test_a_page_whose_capture_came_to_nothing_is_read_from_a_later_backfill_s_ca
         left = conn.scalar(sa.text("SELECT count(*) FROM archive_capture_alternates"))
     assert fetched == len(seeds)  # February's four, March's one
     assert left == 0  # none kept for pages read
+
+
+def test_a_deployments_until_day_runs_to_the_end_of_that_day_as_the_commands(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """The archive backfill deployment's `until` given as a day (`"2025-02-28"`, prefect.yaml's
+    example) runs to the end of that day, as `veille backfill --until 2025-02-28` does
+    (docs/operating.md): it ended at its midnight, a capture of the 28th was not found and the
+    job was another one than the command's for the same window."""
+    first = seed_snapshots()[0]
+    archives.snapshots = [Snapshot(first.original, "20250228120000", first.body)]  # noon UTC, the 28th
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    state: Any = archive_backfill_flow(
+        "wayback",
+        "2025-02-01",
+        "2025-02-28",
+        site="francetvinfo.fr",
+        sources_file=str(sources),
+        return_state=True,
+    )
+    assert state.is_completed(), state.message
+    assert [r["captures"] for r in state.result()] == [1], state.message
+    assert len(_articles(clean_db)) == 1
+    code, _, err = _run(
+        [*WINDOW, "--from", "wayback", "--site", "francetvinfo.fr", "--sources", str(sources)]
+    )
+    assert code == 0, err
+    with clean_db.connect() as conn:  # the command found the deployment's job, done
+        assert conn.scalar(sa.text("SELECT count(*) FROM backfill_jobs")) == 1
