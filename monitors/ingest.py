@@ -337,7 +337,9 @@ def _analysed(
     except ValueError:
         canonical = item.canonical_url
     title = extracted.title or item.feed_title
-    lang = detect_language(extracted.text, title=title)
+    declared, declared_source = pick_declared_language(extracted.declared_language, item.feed_language)
+    # what the page or feed declares leans a short or ambiguous text, never overrides a clear one
+    lang = detect_language(extracted.text, title=title, declared=declared)
     published = _published(
         extracted.published_at, item.feed_published_at, with_time=extracted.published_with_time
     )
@@ -357,7 +359,6 @@ def _analysed(
     result_of = dict(zip(map(id, others), other_results, strict=True))
     topic_scores = [topic_row(t, result_of.get(id(t), rel_result)) for t in topics]
     hashed, sig = fingerprint(extracted.text)
-    declared, declared_source = pick_declared_language(extracted.declared_language, item.feed_language)
     return ArticleData(
         url=item.url,
         canonical_url=canonical,

@@ -267,7 +267,7 @@ def test_a_bug_met_by_one_page_after_its_extraction_fails_that_page_only(
     the rest of its batch left claimed for the next run, where the same page stopped it again)."""
     import monitors.ingest
 
-    def broken(text: str, title: str | None = None) -> object:
+    def broken(text: str, title: str | None = None, declared: str | None = None) -> object:
         raise IndexError("list index out of range")
 
     monkeypatch.setattr(monitors.ingest, "detect_language", broken)

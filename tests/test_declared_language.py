@@ -12,7 +12,8 @@ from monitors.archive.polls import apply_poll
 from monitors.archive.queue import claim_items
 from monitors.collect.http import make_client
 from monitors.collect.poll import SourceState, poll_source
-from monitors.ingest import pick_declared_language, process_item
+from monitors.collect.results import FetchResult
+from monitors.ingest import QueueItem, analyse_page, pick_declared_language, process_item
 from monitors.judge.topic import load_topic
 from monitors.settings import get_settings
 from tests.site import LocalSite, rss_feed, seed_pages
@@ -89,3 +90,29 @@ def test_french_page_declared_english_is_a_disagreement(db: Session, site: Local
         (lying.spec.slug.rsplit("/", 1)[-1], "fr", "en", "page"),
         (silent.spec.slug.rsplit("/", 1)[-1], "fr", "en", "feed"),
     ]
+
+
+def _title_only_page(lang: str | None, title: str) -> bytes:
+    """A page that is only a heading (a video's, a photo's), with or without <html lang>."""
+    declared = f' lang="{lang}"' if lang else ""
+    return (
+        f'<!DOCTYPE html><html{declared}><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><article><h1>{title}</h1><p></p></article></body></html>"
+    ).encode()
+
+
+@pytest.mark.parametrize(("page_lang", "feed_lang"), [("en", None), (None, "en-GB"), ("en-US", "fr")])
+def test_a_short_page_is_read_in_the_language_its_page_or_feed_declares(
+    page_lang: str | None, feed_lang: str | None
+) -> None:
+    """Before, the declared language was only stored beside the detected one: an English
+    headline alone was called French (0.85) on a page declaring English."""
+    url = "https://example.org/video/protest.html"
+    item = QueueItem(id=1, source_id=1, url=url, canonical_url=url, feed_language=feed_lang)
+    body = _title_only_page(page_lang, "Activists protest outside Paris AI summit")
+    fetched = FetchResult(
+        url=url, final_url=url, outcome="ok", status=200, content=body, headers={"content-type": "text/html"}
+    )
+    article = analyse_page(item, fetched, load_topic()).article
+    assert article is not None
+    assert (article.language, article.declared_language) == ("en", "en")

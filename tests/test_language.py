@@ -77,6 +77,37 @@ def test_all_caps_headline() -> None:
     assert detect_language("J'AI TESTÉ LE NOUVEAU TGV ENTRE PARIS ET LYON").language == "fr"
 
 
+# titles of tests/eval/language.jsonl that are misread alone (fr, it, und) and are English
+SHORT_ENGLISH = [
+    "Activists protest outside Paris AI summit",
+    "Macron unveils 109 billion euros of AI investment",
+    "Microsoft to spend 80 billion dollars on AI data centres",
+]
+
+
+@pytest.mark.parametrize("title", SHORT_ENGLISH)
+def test_a_declared_language_decides_a_short_text_the_text_leaves_in_doubt(title: str) -> None:
+    assert detect_language(title).language != "en"
+    assert detect_language(title, declared="en").language == "en"
+
+
+def test_a_declared_language_does_not_override_a_clear_text() -> None:
+    """A template's lang="en" on a French article (7 of 108 real pages declared a wrong
+    language, all of them "en"): the text wins, and so does a short one in doubt of nothing."""
+    assert detect_language(FR, declared="en").language == "fr"
+    assert detect_language(FR_TECH, declared="en").language == "fr"
+    assert detect_language(EN, declared="fr").language == "en"
+    assert (
+        detect_language("", title="Le sommet sur l'IA s'ouvre lundi à Paris", declared="en").language == "fr"
+    )
+
+
+@pytest.mark.parametrize("declared", ["br", "oc", "xx", None])
+def test_a_declared_language_the_profiles_do_not_know_changes_nothing(declared: str | None) -> None:
+    for text in (*SHORT_ENGLISH, FR, "Sommet IA : la Chine signe, Washington s'abstient"):
+        assert detect_language(text, declared=declared) == detect_language(text)
+
+
 def test_clean_sample_strips_noise_and_caps_length() -> None:
     sample = clean_sample("Voir https://example.org/a?b=1 et a.b@example.fr, snake_case 2025 10h30")
     assert "http" not in sample and "@" not in sample and "snake_case" not in sample
