@@ -72,6 +72,56 @@ def test_every_documented_command_parses(where: str, command: str) -> None:
         assert exc.code == 0, f"{where}: `{command}` is refused by veille's parser"
 
 
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every command's parser, by its command line (those without options too: db start)."""
+    found: dict[str, argparse.ArgumentParser] = {}
+
+    def walk(parser: argparse.ArgumentParser, name: str) -> None:
+        found[name] = parser
+        for action in parser._actions:  # noqa: SLF001
+            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                for sub, subparser in action.choices.items():
+                    walk(subparser, f"{name} {sub}")
+
+    walk(build_parser(), "veille")
+    return found
+
+
+def _help_commands() -> list[tuple[str, str]]:
+    """(`veille X --help`, command) for each `veille ...` line of a help's text: its examples,
+    cut before a pipe, a comment or a redirection, as _commands reads the docs."""
+    found = []
+    for name, parser in _parsers().items():
+        for line in parser.format_help().splitlines():
+            command = line.strip().split(" | ")[0].split(" #")[0].split(" > ")[0].strip()
+            command = re.sub(r"^(?:[A-Z_]+=\S+\s+)+", "", command)
+            if command.startswith("veille ") and "$(" not in command and not line.startswith("usage:"):
+                found.append((f"{name} --help", command))
+    return sorted(set(found))
+
+
+HELP_COMMANDS = _help_commands()
+
+
+def test_the_helps_show_commands() -> None:
+    """Every command's help has an example (tests/test_shell.py), those of sources check, db
+    start and the like too: their lines are collected."""
+    helps = {where for where, _ in HELP_COMMANDS}
+    assert {"veille sources check --help", "veille backfill --help", "veille db --help"} <= helps, helps
+    assert len(HELP_COMMANDS) >= 50, HELP_COMMANDS
+
+
+@pytest.mark.parametrize(("where", "command"), HELP_COMMANDS)
+def test_every_command_a_help_shows_parses(where: str, command: str) -> None:
+    """A `--help` is documentation as README is: each example it shows is a command line
+    veille's parser takes (the docs' were checked, the helps' were not)."""
+    argv = shlex.split(command)[1:]
+    try:
+        build_parser().parse_args(argv)
+    except SystemExit as exc:
+        assert exc.code == 0, f"{where}: `{command}` is refused by veille's parser"
+
+
 def test_every_command_is_in_the_readme_table() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     table = "\n".join(line for line in text.splitlines() if line.startswith("| `veille "))
@@ -150,6 +200,54 @@ def test_env_example_sourced_as_it_says_sets_the_defaults(tmp_path: Path) -> Non
     defaults = _settings_after_sourcing(empty, env)
     sourced = _settings_after_sourcing(ENV_EXAMPLE, env)
     assert {k: (v, defaults[k]) for k, v in sourced.items() if defaults[k] != v} == {}
+
+
+#: a value other than the default for the settings .env.example leaves empty or gives as a word
+#: (a number's is its default plus one)
+OTHER_VALUES = {
+    "VEILLE_SOURCES": "/srv/veille/sources.toml",
+    "VEILLE_DATABASE_URL": "postgresql+psycopg://veille@db.example:5432/veille",
+    "VEILLE_DATA_DIR": "/srv/veille/data",
+    "VEILLE_CONTACT_URL": "https://example.org/contact",
+    "VEILLE_USER_AGENT": "my-agent/1.0",
+    "VEILLE_ALLOW_PRIVATE_NETWORK": "1",
+    "VEILLE_FETCH_DEADLINE": "7",
+    "VEILLE_PREFECT": "off",
+    "VEILLE_TOPICS_DIR": "/srv/veille/topics",
+    "VEILLE_LOCAL_TIMEZONE": "America/Montreal",
+    "VEILLE_RESPECT_ROBOTS": "0",
+    "VEILLE_MAINTENANCE_CRON": "0 5 * * *",
+    "VEILLE_INSTANCE": "paris",
+    "VEILLE_WAYBACK_URL": "http://archive.example",
+    "VEILLE_COMMONCRAWL_INDEX_URL": "http://index.example",
+    "VEILLE_COMMONCRAWL_DATA_URL": "http://data.example",
+}
+
+
+def test_every_setting_env_example_lists_changes_what_veille_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each VEILLE_* setting of .env.example, set to another value than its default, changes
+    the settings every command loads (Settings.from_env), and each of their fields has such a
+    setting: a name in .env.example that the code spells only in a message, a comment or a
+    dead branch is read by nothing, which the name check above does not see."""
+    from dataclasses import asdict, fields
+
+    from monitors.settings import Settings
+
+    for name in [n for n in os.environ if n.startswith("VEILLE_")]:
+        monkeypatch.delenv(name)
+    defaults = asdict(Settings.from_env())
+    moved: dict[str, set[str]] = {}
+    for name, value in _example_values().items():
+        other = OTHER_VALUES.get(name)
+        if other is None:
+            assert re.fullmatch(r"[0-9.]+", value), f"{name}: give it another value in OTHER_VALUES"
+            other = str(int(value) + 1) if value.isdigit() else str(float(value) + 1)
+        monkeypatch.setenv(name, other)
+        moved[name] = {k for k, v in asdict(Settings.from_env()).items() if v != defaults[k]}
+        monkeypatch.delenv(name)
+    assert sorted(name for name, changed in moved.items() if not changed) == [], "read by nothing"
+    unset = {f.name for f in fields(Settings)} - set().union(*moved.values())
+    assert unset == set(), "settings fields no VEILLE_* variable of .env.example sets"
 
 
 # --help: every option explained, with its default when it has one

@@ -182,3 +182,41 @@ def test_confirmed_listings_have_link_patterns(name: str, good: str, bad: str) -
     pattern = {s.name: s for s in load_sources()}[name].link_pattern
     assert pattern is not None
     assert re.search(pattern, good) and not re.search(pattern, bad)
+
+
+def test_check_all_writes_its_report_in_the_current_directory_and_names_alone_write_none(
+    site: LocalSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/sources.md, as written: `veille sources check --all` writes its two files in the
+    current directory (`--report-dir DIR` for another), the JSON with veille's version and the
+    sources file; a check by name writes no report "unless you add `--report-dir`", which
+    `--help` says "implies a report". Only the --report-dir form was tested."""
+    import json
+
+    site.add("/rss.xml", rss_feed(site.base, [("Un", "a/un-article-de-test.html", datetime.now(UTC))]))
+    sources = write_sources(
+        tmp_path / "s.toml",
+        [
+            {"name": "Le Point", "kind": "feed", "url": f"{site.base}/rss.xml", "owner": "media"},
+            {"name": "Renaissance", "kind": "feed", "url": f"{site.base}/rss.xml", "owner": "party"},
+        ],
+    )
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+
+    def check(*argv: str) -> int:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return main(["sources", "check", *argv, "--sources", str(sources)])
+
+    assert check("Le Point", "Renaissance") == 0
+    assert list(here.iterdir()) == []
+    assert check("--all") == 0
+    (json_path,) = here.glob("veille-sources-check-*.json")
+    assert sorted(p.name for p in here.iterdir()) == [json_path.name, json_path.stem + ".txt"]
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+    assert report["veille_version"] and report["sources_file"] == str(sources)
+    assert [s["name"] for s in report["sources"]] == ["Le Point", "Renaissance"]
+    assert check("Le Point", "--report-dir", "reports") == 0
+    (named,) = (here / "reports").glob("veille-sources-check-*.json")
+    assert [s["name"] for s in json.loads(named.read_text(encoding="utf-8"))["sources"]] == ["Le Point"]
