@@ -134,6 +134,38 @@ def test_a_signal_mid_export_leaves_the_previous_file(
     assert [p.name for p in folder.iterdir()] == [out.name]
 
 
+def test_an_export_that_loses_the_database_says_so_in_one_line_and_leaves_the_file(
+    archive: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/operating.md: a lost database in `veille export` is `lost the database during the
+    export (...)`, exit 2, as a cancelled statement is: one line, cause first, its `--output`
+    file left as it was. The server ends the export's connection (a restart, an
+    administrator's pg_terminate_backend) as the export's query is about to run."""
+    out = tmp_path / "archive.jsonl"
+    out.write_text("before\n", encoding="utf-8")
+    real = export.iter_rows
+
+    def iter_rows(session: Any, **filters: Any) -> Iterator[dict[str, Any]]:
+        pid = session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        with archive.begin() as conn:
+            assert conn.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        yield from real(session, **filters)
+
+    monkeypatch.setattr(export, "iter_rows", iter_rows)
+    stdout, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(err):
+        code = main(["export", "--no-progress", "-o", str(out)])
+    said = err.getvalue()
+    assert code == 2 and said.count("\n") == 1 and "Traceback" not in said, said
+    assert said.startswith("veille: error: lost the database during the export ("), said
+    assert f"{out} is left as it was" in said and "run `veille export` again" in said, said
+    assert out.read_text(encoding="utf-8") == "before\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # no partial file
+    monkeypatch.undo()
+    assert main(["export", "--no-progress", "-o", str(out)]) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 3
+
+
 def test_an_unknown_source_is_an_error(archive: sa.Engine, tmp_path: Path) -> None:
     """A typo in --source stops with exit 2 naming it (it exported 0 articles, exit 0, before),
     and leaves an existing file alone; the right name exports its articles."""

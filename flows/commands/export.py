@@ -121,6 +121,7 @@ def handle(args: argparse.Namespace) -> int:
             "veille export",
             when_cancelled=f"{left}; raise the statement_timeout of veille's role, or export less at a"
             " time (--since, --source, --relevant)",
+            when_lost=left,
         ),
         session_scope() as session,
     ):

@@ -213,12 +213,16 @@ def cancelled_cause(what: str, exc: BaseException) -> str:
 
 
 @contextmanager
-def lost_database_reported(what: str, again: str, when_cancelled: str | None = None) -> Iterator[None]:
+def lost_database_reported(
+    what: str, again: str, when_cancelled: str | None = None, when_lost: str | None = None
+) -> Iterator[None]:
     """Turn the loss of the database during ``what`` (a restart, a connection the server
     ended) into :class:`DatabaseUnavailable`, one line saying to run ``again``, and a statement
     the server cancelled into :class:`StatementCancelled`, the cause then ``when_cancelled``
     (by default: what was committed stays, run ``again`` to go on), instead of the driver's
-    traceback; any other error goes through as it is."""
+    traceback; any other error goes through as it is. ``when_lost`` says what is left after
+    the loss, for work that commits nothing (an export's output), where "what was committed
+    stays" says nothing true."""
     try:
         yield
     except sa.exc.DBAPIError as exc:
@@ -229,8 +233,9 @@ def lost_database_reported(what: str, again: str, when_cancelled: str | None = N
         if not (exc.connection_invalidated or (sqlstate and sqlstate.startswith(_LOST))):
             raise
         cause = said(exc.orig or exc)
+        left = when_lost or "what was committed stays"
         raise DatabaseUnavailable(
-            f"lost the database during {what} ({cause}): what was committed stays; run `{again}` again"
+            f"lost the database during {what} ({cause}): {left}; run `{again}` again"
         ) from exc
 
 
