@@ -148,6 +148,14 @@ def test_backfill_from_an_archive_finds_the_seeds_french_and_relevant(
     pdf = queue[f"{LIBE}/rapport-du-sommet-ia.html"]
     assert ("truncated" in pdf) if archive == "commoncrawl" else ("application/pdf" in pdf)
     assert job.state == "done" and job.malformed == 2 and job.last_error is None
+    # found in an archive, not by polling: no source's new items of the week (veille sources)
+    from monitors.archive.db import session_scope
+    from monitors.collect.health import source_rows
+
+    with clean_db.connect() as conn:
+        assert set(conn.scalars(sa.text("SELECT DISTINCT found_by FROM url_queue"))) == {"archive"}
+    with session_scope() as session:
+        assert {r["new_7d"] for r in source_rows(session)} == {0}
     with clean_db.connect() as conn:  # extraction as for any page: the site's boilerplate is learned
         learned = set(conn.scalars(sa.text("SELECT DISTINCT site FROM site_blocks")))
     assert {"liberation.fr", "lemonde.fr", "pcf.fr"} <= learned, learned

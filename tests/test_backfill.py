@@ -15,6 +15,7 @@ from flows.cli import main
 from tests.site import LocalSite, Page, rss_feed, seed_site, write_sources
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
+RSS = "application/rss+xml"
 
 
 def _sitemaps(site: LocalSite, pages: list[Page]) -> None:
@@ -103,6 +104,60 @@ def test_backfill_reads_the_window_only_and_leaves_source_health_alone(
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM articles")) == 4
         assert conn.scalar(sa.text("SELECT count(*) FROM url_queue")) == 4
+
+
+def test_a_backfill_s_past_urls_are_not_the_source_s_new_items_of_the_week(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """`veille sources` counted the URLs a backfill queued (with today's discovered_at) as the
+    source's new items in 7 days: a source backfilled today and never polled showed "4" new,
+    and so did one whose polls found nothing new (`quiet`). The queue marks how a URL was found
+    (url_queue.found_by, migration 0040_queue_found_by): the week's new items are live polling's."""
+    from monitors.archive.db import session_scope
+    from monitors.collect.health import source_rows
+
+    pages, sources = sitemap_feed_and_listing(site, tmp_path)
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        assert (
+            main(["backfill", "--since", "2025-02-01", "--until", "2025-02-28", "--sources", str(sources)])
+            == 0
+        )
+
+    def seen() -> dict[str, tuple[int, str]]:
+        with session_scope() as session:
+            new = {r["name"]: r["new_7d"] for r in source_rows(session, ["Archive", "Fil"])}
+            health: dict[str, str] = dict(
+                session.execute(sa.text("SELECT name, health FROM source_health")).all()
+            )
+        return {name: (n, health[name]) for name, n in new.items()}
+
+    with clean_db.connect() as conn:
+        found = conn.execute(sa.text("SELECT found_by, count(*) FROM url_queue GROUP BY 1")).all()
+    assert [tuple(r) for r in found] == [("backfill", 4)]
+    # Archive's was 4 (a queued URL is the first source's that listed it)
+    assert seen() == {"Archive": (0, "never polled"), "Fil": (0, "never polled")}
+    # polled: the feed lists only what the backfill queued (the February pages), nothing new
+    entries = [
+        (p.spec.feed_title, p.spec.slug, p.spec.published) for p in pages if p.spec.published.year == 2025
+    ]
+    site.add("/old.xml", rss_feed(site.base, entries), content_type=RSS)
+    fil = write_sources(
+        tmp_path / "fil.toml",
+        [{"name": "Fil", "kind": "feed", "url": f"{site.base}/old.xml", "owner": "media"}],
+    )
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--sources", str(fil)]) == 0
+    assert seen()["Fil"] == (0, "quiet")
+    # a new entry live polling finds is the week's
+    site.add("/nouveau.html", pages[0].html)
+    site.add(
+        "/old.xml",
+        rss_feed(site.base, [*entries, ("Nouveau", "nouveau.html", datetime.now(UTC))]),
+        content_type=RSS,
+    )
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--sources", str(fil), "--all"]) == 0
+    assert seen()["Fil"] == (1, "ok")
 
 
 def test_backfill_rejects_an_empty_window(tmp_path: Path, clean_db: sa.Engine) -> None:

@@ -47,6 +47,8 @@ SOURCE_KINDS = ("feed", "sitemap", "listing")
 OWNERS = ("media", "party")
 SOURCE_STATUSES = ("active", "failing", "disabled")
 QUEUE_STATES = ("pending", "fetched", "failed", "skipped")
+#: how a queued URL was found: live polling, a backfill of the site's past, a web archive's capture
+FOUND_BY = ("poll", "backfill", "archive")
 
 
 class Source(Base):
@@ -99,6 +101,7 @@ class QueuedUrl(Base):
     __tablename__ = "url_queue"
     __table_args__ = (
         CheckConstraint(f"state IN {QUEUE_STATES}", name="url_queue_state"),
+        CheckConstraint(f"found_by IN {FOUND_BY}", name="url_queue_found_by"),
         Index("url_queue_due", "next_attempt_at", postgresql_where="state = 'pending'"),
     )
 
@@ -119,6 +122,8 @@ class QueuedUrl(Base):
     feed_language: Mapped[str | None] = mapped_column(Text)  # the feed's <language>, ISO 639-1
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"), index=True)
     discovered_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    #: who queued it first (FOUND_BY): only live polling's are a source's new items of the week
+    found_by: Mapped[str] = mapped_column(Text, server_default="poll")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 

@@ -204,8 +204,12 @@ def enqueue(session: Session, source_id: int, outcome: PollOutcome) -> tuple[int
     return counts.get(outcome.source_id, (0, 0))
 
 
-def _enqueue_many(session: Session, outcomes: list[PollOutcome]) -> dict[int, tuple[int, int]]:
+def _enqueue_many(
+    session: Session, outcomes: list[PollOutcome], found_by: str = "poll"
+) -> dict[int, tuple[int, int]]:
     """Queue the entries of several polls in one statement; (new, already known) per source.
+    ``found_by`` marks the rows it adds (``poll``, or ``backfill`` for the site's past: not
+    the source's new items of the week in ``veille sources``).
 
     A URL listed by two sources of the batch belongs to the first, as if they were stored
     one after the other. Rows go in canonical-URL order, so two batches inserting the same
@@ -220,7 +224,7 @@ def _enqueue_many(session: Session, outcomes: list[PollOutcome]) -> dict[int, tu
         skipped.extend(bad)
         listed[outcome.source_id] = listed.get(outcome.source_id, 0) + len(rows)
         for canonical, row in rows.items():
-            owned.setdefault(canonical, row)
+            owned.setdefault(canonical, row | {"found_by": found_by})
             listings.append({"canonical_url": canonical, "source_id": row["source_id"], "url": row["url"]})
     insert_log_rows(session, skipped)
     counts = {source_id: (0, n) for source_id, n in listed.items()}
@@ -260,6 +264,7 @@ _QUEUE_INSERT = recordset_insert(
         "feed_summary": "text",
         "feed_published_at": "timestamptz",
         "feed_language": "text",
+        "found_by": "text",
     },
     # A fetched entry its own source lists again with another title or date was revised at
     # the source: it is queued again, so the store can keep the earlier version.
@@ -515,5 +520,6 @@ def apply_backfill(session: Session, outcome: PollOutcome, run_id: str | None = 
     if outcome.error:
         summary.outcome, summary.error, summary.unreached = "error", outcome.error, outcome.fetch.unreached
         return summary
-    summary.new, summary.known = _enqueue_many(session, [outcome]).get(outcome.source_id, (0, 0))
+    counts = _enqueue_many(session, [outcome], found_by="backfill")
+    summary.new, summary.known = counts.get(outcome.source_id, (0, 0))
     return summary

@@ -236,7 +236,7 @@ def get_job(session: Session, job_id: int) -> BackfillJob:
 
 _QUEUE = recordset_insert(
     "url_queue",
-    {"url": "text", "canonical_url": "text", "source_id": "bigint"},
+    {"url": "text", "canonical_url": "text", "source_id": "bigint", "found_by": "text"},
     "ON CONFLICT (canonical_url) DO NOTHING RETURNING id, canonical_url",
 )
 _CAPTURES = recordset_insert(
@@ -378,7 +378,12 @@ def queue_captures(
     if not kept:
         return {}
     rows = [  # under the scheme the backfill chose for the page: its canonical URL's
-        {"url": in_scheme(c.original, _scheme_of(k)), "canonical_url": k, "source_id": source_id}
+        {
+            "url": in_scheme(c.original, _scheme_of(k)),
+            "canonical_url": k,
+            "source_id": source_id,
+            "found_by": "archive",  # not the source's new items of the week (veille sources)
+        }
         for k, (c, source_id) in sorted(kept.items())
     ]
     ids = dict((canonical, qid) for qid, canonical in session.execute(_QUEUE, as_rows(rows)))

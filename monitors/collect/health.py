@@ -62,13 +62,15 @@ def suggestion_text(suggestion: dict[str, Any] | None) -> str:
 
 
 def source_rows(session: Session, names: list[str] | None = None) -> list[dict[str, Any]]:
-    """One row per source: name, kind, owner, status, last success, new items in 7 days,
-    next poll, interval, failures, discovered feeds, last error (cause first)."""
+    """One row per source: name, kind, owner, status, last success, new items in 7 days (found
+    by live polling, not by a backfill), next poll, interval, failures, discovered feeds, last
+    error (cause first)."""
     now = session.scalar(select(func.now()))
     assert now is not None
     recent = (
         select(QueuedUrl.source_id, func.count().label("n"))
-        .where(QueuedUrl.discovered_at >= now - timedelta(days=7))
+        # what live polling found: a backfill queues the past with today's discovered_at
+        .where(QueuedUrl.discovered_at >= now - timedelta(days=7), QueuedUrl.found_by == "poll")
         .group_by(QueuedUrl.source_id)
         .subquery()
     )
