@@ -116,3 +116,49 @@ def test_a_short_page_is_read_in_the_language_its_page_or_feed_declares(
     article = analyse_page(item, fetched, load_topic()).article
     assert article is not None
     assert (article.language, article.declared_language) == ("en", "en")
+
+
+ARTICLE = "<p>Le sommet sur l'IA se tient à Paris cette semaine, avec des dirigeants du monde entier.</p>" * 6
+
+
+@pytest.mark.parametrize(
+    ("html_lang", "head", "expected"),
+    [
+        ("", '<meta property="og:locale" content="fr_FR">', ("fr", "page")),
+        ("", '<meta http-equiv="Content-Language" content="fr">', ("fr", "page")),
+        ("", '<meta name="DC.language" content="fr-FR">', ("fr", "page")),
+        (
+            "",
+            '<script type="application/ld+json">{"@type": "NewsArticle", "inLanguage": "fr"}</script>',
+            ("fr", "page"),
+        ),
+        # Content-Language before og:locale, whatever their order in the page
+        (
+            "",
+            '<meta property="og:locale" content="en_US"><meta http-equiv="content-language" content="fr">',
+            ("fr", "page"),
+        ),
+        # <html lang> first; a list of languages (a page for two audiences) declares none
+        (' lang="fr"', '<meta property="og:locale" content="en_US">', ("fr", "page")),
+        ("", '<meta name="language" content="fr, en">', ("de", "feed")),
+    ],
+    ids=["og-locale", "content-language", "dublin-core", "json-ld", "ranked", "html-lang-first", "a-list"],
+)
+def test_a_page_without_html_lang_declares_its_language_in_its_metadata(
+    html_lang: str, head: str, expected: tuple[str, str]
+) -> None:
+    """Before, only <html lang> was read: a page declaring its language in og:locale (as
+    WordPress SEO plugins write it), Content-Language or JSON-LD inLanguage fell back to its
+    feed's language, or to none."""
+    url = "https://example.org/articles/sommet.html"
+    body = (
+        f'<!DOCTYPE html><html{html_lang}><head><meta charset="utf-8"><title>Sommet</title>{head}</head>'
+        f"<body><article><h1>Sommet</h1>{ARTICLE}</article></body></html>"
+    ).encode()
+    item = QueueItem(id=1, source_id=1, url=url, canonical_url=url, feed_language="de")
+    fetched = FetchResult(
+        url=url, final_url=url, outcome="ok", status=200, content=body, headers={"content-type": "text/html"}
+    )
+    article = analyse_page(item, fetched, load_topic()).article
+    assert article is not None
+    assert (article.declared_language, article.declared_language_source) == expected

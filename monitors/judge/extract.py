@@ -21,6 +21,7 @@ from typing import Any
 from monitors.collect.encoding import decode_html, storable
 from monitors.judge.boilerplate import SiteProfile, block_fingerprint, remove_known, title_segments
 from monitors.judge.cleanup import clean_lines, find_lead
+from monitors.judge.language import normalize_declared_language
 from monitors.judge.metadata import read_page
 from monitors.judge.not_found import ARTICLE_MIN_WORDS, soft_404
 from monitors.judge.page_dates import choose_dates
@@ -67,6 +68,15 @@ _HREF = re.compile(r"href\s*=\s*[\"']([^\"']+)[\"']", re.I)
 def _declared_language(html: str) -> str | None:
     m = _HTML_LANG.search(html[:5000])
     return m.group(1).lower() if m else None
+
+
+def _first_language(values: list[str]) -> str | None:
+    """The first of the metadata's declared languages that reads as one ("fr_FR", "fr-fr"; not
+    "fr, en", a page for two audiences), for a page with no <html lang>."""
+    for value in values:
+        if normalize_declared_language(value):
+            return value.strip().lower()
+    return None
 
 
 def _canonical(html: str) -> str | None:
@@ -437,7 +447,7 @@ def extract_article(
         author=storable(clean_author(doc.author)),
         published_at=dates.published,
         description=storable(doc.description),
-        declared_language=_declared_language(decoded),
+        declared_language=_declared_language(decoded) or _first_language(meta.languages),
         canonical_url=_canonical(decoded),
         sitename=storable(doc.sitename),
         modified_at=dates.modified,

@@ -63,7 +63,19 @@ class PageMeta:
     modified: list[tuple[str, str]] = field(default_factory=list)
     accessible_for_free: bool | None = None
     description: str = ""
+    #: languages the page's metadata declares, in order of trust (Content-Language, og:locale,
+    #: Dublin Core, the article's JSON-LD inLanguage): for a page with no <html lang>
+    languages: list[str] = field(default_factory=list)
 
+
+#: meta tags that declare the page's language, by rank (the lowest first)
+_LANGUAGE_META = {
+    "content-language": 0,
+    "og:locale": 1,
+    "dc.language": 2,
+    "dcterms.language": 2,
+    "language": 3,
+}
 
 _PUBLISHED_META = {
     "article:published_time",
@@ -112,6 +124,8 @@ def _walk_ld(node: Any, meta: PageMeta, depth: int = 0) -> None:
                 target.append((f"json-ld {key}", node[key]))
         if isinstance(node.get("dateModified"), str):
             meta.modified.append(("json-ld dateModified", node["dateModified"]))
+        if isinstance(node.get("inLanguage"), str):
+            meta.languages.append(node["inLanguage"])
         free = node.get("isAccessibleForFree")
         if free is not None and meta.accessible_for_free is None:
             meta.accessible_for_free = str(free).strip().lower() not in {"false", "0", "no"}
@@ -190,12 +204,17 @@ def _h1(h: HtmlElement) -> tuple[str, bool]:
 def read_page(tree: HtmlElement) -> PageMeta:
     """Collect the title, date and access candidates of a parsed page (one pass of XPaths)."""
     meta = PageMeta()
+    by_rank: list[tuple[int, str]] = []
     for el in tree.iterfind(".//meta"):
         name = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
         content = el.get("content")
+        if not name and (el.get("http-equiv") or "").strip().lower() == "content-language":
+            name = "content-language"
         if not name or content is None:
             continue
-        if name == "og:title" and not meta.og_title:
+        if name in _LANGUAGE_META:
+            by_rank.append((_LANGUAGE_META[name], content))
+        elif name == "og:title" and not meta.og_title:
             meta.og_title = clean(unescaped(content))
         elif name == "twitter:title" and not meta.twitter_title:
             meta.twitter_title = clean(unescaped(content))
@@ -207,6 +226,7 @@ def read_page(tree: HtmlElement) -> PageMeta:
             meta.modified.append((f"meta {name}", content))
         elif name in {"description", "og:description"} and not meta.description:
             meta.description = clean(content)
+    meta.languages = [value for _, value in sorted(by_rank, key=lambda pair: pair[0])]
     title = tree.find(".//title")
     if title is not None:
         meta.html_title = clean(unescaped(title.text_content()))
