@@ -167,7 +167,7 @@ class Article(Base):
     language: Mapped[str | None] = mapped_column(Text)
     language_confidence: Mapped[float | None] = mapped_column(Float)
     declared_language: Mapped[str | None] = mapped_column(Text)
-    #: "page" (<html lang>) or "feed" (the feed's language, when the page declares none)
+    #: "page" (its <html lang>, else its metadata's: og:locale...) or "feed" (when the page declares none)
     declared_language_source: Mapped[str | None] = mapped_column(Text)
     relevance: Mapped[float | None] = mapped_column(Float)
     relevant: Mapped[bool | None]
