@@ -219,11 +219,12 @@ def unreached_detail(hosts: dict[str, str | None]) -> str | None:
     )
 
 
-def nothing_to_do(waiting: Waiting, drain: bool = False) -> str | None:
+def nothing_to_do(waiting: Waiting, drain: bool = False, no_source: str | None = None) -> str | None:
     """The message of a run that found nothing due, when queued URLs wait for a retry after a
     failure (the queue is not empty: how many, when the first is due) and, when the last fetch
     of each source and URL that waits reached no server, that cause. None otherwise:
-    the run's usual words are true."""
+    the run's usual words are true. ``no_source``: why no source was due when its sources file
+    has none ("FILE has no source"), said in place of "no source was due"."""
     detail = unreached_detail(host_kinds(waiting.sources + waiting.urls))
     said = {"source": waiting.sources if detail else [], "url": waiting.urls}
     if not any(said.values()):
@@ -235,7 +236,9 @@ def nothing_to_do(waiting: Waiting, drain: bool = False) -> str | None:
     ]
     first = min(waiting.first[k] for k, v in said.items() if v).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     verb = "waits" if sum(map(len, said.values())) == 1 else "wait"
-    head = "no URL of the queue was due" if drain else "no source was due and no URL of the queue"
+    head = "no source was due and no URL of the queue"
+    if drain or no_source:
+        head = f"{no_source} and no URL of the queue was due" if no_source else "no URL of the queue was due"
     waits = f"{' and '.join(counts)} {verb} for a retry after a failure, the first at {first}"
     message = f"Nothing to do: {head}; {waits}"
     if detail:

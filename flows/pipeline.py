@@ -24,7 +24,7 @@ from monitors.archive import queue as claims
 from monitors.archive.db import session_scope
 from monitors.archive.polls import BAD_ENTRY, PollSummary
 from monitors.archive.schema import ensure_schema
-from monitors.collect.sources import SourcesError, load_sources_file
+from monitors.collect.sources import SourcesError, load_sources_file, sources_label
 
 if TYPE_CHECKING:
     from flows.outcome import RunOutcome
@@ -65,15 +65,23 @@ def say_what_waits(outcome: RunOutcome, drain: bool = False, sources_file: str |
     from flows.outcome import nothing_to_do
 
     try:
-        names = [] if drain else [spec.name for spec in load_sources_file(sources_file).specs]
+        read = None if drain else load_sources_file(sources_file)
     except SourcesError:  # the file changed since the poll read it: its sources cannot be told
-        names = []
+        read = None
+    names = [spec.name for spec in read.specs] if read else []
+    # a file with no source at all (emptied, every entry commented out): "no source was due"
+    # said nothing of it, and --all would poll nothing either
+    empty = (
+        f"{sources_label(sources_file)} has no source" if read and not read.specs and not read.bad else None
+    )
+    if empty:
+        outcome.nothing = f"Nothing to do: {empty} and the queue was empty."
     try:
         with session_scope() as session:
             found = claims.waiting(session, names)
     except DBAPIError:
         return
-    outcome.nothing = nothing_to_do(found, drain) or outcome.nothing
+    outcome.nothing = nothing_to_do(found, drain, empty) or outcome.nothing
 
 
 def fetch_kinds(polls: list[PollSummary], ingest: IngestReport) -> list[tuple[str | None, str | None]]:

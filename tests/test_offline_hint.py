@@ -251,6 +251,11 @@ def test_nothing_due_says_what_waits_and_why_only_when_true() -> None:
         "Nothing to do: no source was due and no URL of the queue; 1 URL waits for a retry after a "
         "failure, the first at 2026-05-04 09:15 UTC."
     )
+    # a sources file with no source: said in place of "no source was due" (tests/test_run_states.py)
+    assert nothing_to_do(Waiting(urls=[("b", None)], first=at), no_source="s.toml has no source") == (
+        "Nothing to do: s.toml has no source and no URL of the queue was due; 1 URL waits for a retry"
+        " after a failure, the first at 2026-05-04 09:15 UTC."
+    )
     waiting = Waiting(
         sources=[("a.invalid", "dns"), ("b:9", "refused")], urls=[("c.invalid", "dns")], first=at
     )

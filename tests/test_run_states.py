@@ -94,6 +94,22 @@ def test_partial_run_is_named_partial_with_a_message_and_a_summary_line(
     assert _latest("veille-run-report").flow_run_id == flow_run_id
 
 
+@pytest.mark.parametrize("text", ["", "# every source commented out\n"])
+def test_a_run_of_a_sources_file_with_no_source_says_so(
+    clean_db: sa.Engine, tmp_path: Path, text: str
+) -> None:
+    """An emptied sources file: the run's state and its report said "no source was due", as if
+    the file's sources were only not due yet (and --all would poll them): they say the file
+    has none. Still Completed (nothing failed; the queue is drained as usual)."""
+    sources = tmp_path / "sources.toml"
+    sources.write_text(text)
+    state = run_flow(sources_file=str(sources), return_state=True)
+    assert state.is_completed() and state.name == "Completed", state.message
+    said = f"Nothing to do: {sources} has no source and the queue was empty."
+    assert state.message == said
+    assert said in _artifacts(state.state_details.flow_run_id)[None].data
+
+
 def test_a_run_capped_at_max_items_says_in_its_state_and_report_what_it_left(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path
 ) -> None:
