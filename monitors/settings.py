@@ -137,7 +137,8 @@ INSTANCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 
 
 def _instance(name: str) -> str | None:
-    """A short name (letters, digits, ``-``, ``_``, ``.``; at most 40), or None when unset."""
+    """A short name (letters, digits, ``-``, ``_``, ``.``; at most 40, starting with a letter or
+    a digit), or None when unset."""
     raw = (os.environ.get(name) or "").strip()
     if raw and not INSTANCE_NAME.fullmatch(raw):
         raise SettingsError(

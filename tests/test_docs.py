@@ -250,6 +250,28 @@ def test_every_setting_env_example_lists_changes_what_veille_reads(monkeypatch: 
     assert unset == set(), "settings fields no VEILLE_* variable of .env.example sets"
 
 
+def _prose(text: str) -> str:
+    """Text with comment marks, backticks and line breaks taken out, to find a phrase in it."""
+    return " ".join(re.sub(r"(?m)^\s*#", " ", text).replace("`", "'").split())
+
+
+def test_the_instance_name_rule_is_stated_whole_where_the_setting_is_documented(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """.env.example and docs/operating.md give VEILLE_INSTANCE's rule as the refusal states it
+    (before: they left out that the name starts with a letter or a digit, so '-fr' or '.fr'
+    followed the doc and stopped veille serve)."""
+    from monitors.settings import Settings, SettingsError
+
+    monkeypatch.setenv("VEILLE_INSTANCE", "-fr")
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env()
+    rule = re.search(r"\((letters, digits, .*?)\)", str(refused.value))
+    assert rule is not None, str(refused.value)
+    for path in (ENV_EXAMPLE, ROOT / "docs" / "operating.md"):
+        assert rule[1].lower() in _prose(path.read_text(encoding="utf-8")).lower(), path.name
+
+
 # --help: every option explained, with its default when it has one
 
 
@@ -352,9 +374,16 @@ def _sql_statements(text: str) -> list[str]:
 
 
 def _help_texts() -> dict[str, str]:
-    """Each command's --help text, by its command line."""
-    commands = {command for command, _ in _options()}
-    return {command: _subparser(command.split()[1:])[0].format_help() for command in commands}
+    """Each command's --help text, by its command line: every command, those without options
+    too (db start, deploy, migrate: collecting commands from _options() left them out)."""
+    return {command: parser.format_help() for command, parser in _parsers().items()}
+
+
+def test_the_help_texts_scanned_are_every_commands() -> None:
+    """The helps whose SQL, jq and echo lines are run hold the option-less commands' too."""
+    texts = _help_texts()
+    assert {"veille db start", "veille deploy", "veille migrate"} <= set(texts), sorted(texts)
+    assert set(texts) == set(_parsers())
 
 
 SQL = sorted(

@@ -185,6 +185,35 @@ def test_without_the_shared_sets_eval_says_which_floors_it_could_not_check(
     assert "copies/stories: skipped (no stories-*.jsonl next to the repository (../shared/eval))" in out
 
 
+def test_train_topic_reads_the_dev_split_eval_reads_and_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille train-topic` without --data takes relevance-dev.jsonl of the folder `veille eval`
+    reads by default, from any current directory (found next to the repository, not the
+    directory); its help and its refusal when there is none name both places looked in, as
+    eval's warning does (before: only ../shared/eval/relevance-dev.jsonl, read from the current
+    directory, while /work/shared/eval was read as well)."""
+    import monitors.judge.evaluation as evaluation
+    from flows.commands.eval import default_shared_dir
+
+    monkeypatch.chdir(tmp_path)  # elsewhere than the repository and its parent
+    shared = default_shared_dir()
+    assert evaluation.dev_split() == (shared / "relevance-dev.jsonl" if shared else None)
+    with pytest.raises(SystemExit) as done:
+        main(["train-topic", "--help"])
+    helps = " ".join(capsys.readouterr().out.split())
+    assert done.value.code == 0 and "--data FILE" in helps, helps
+    for place in ("../shared/eval next to the repository", "/work/shared/eval"):
+        assert place in helps.split("--data FILE labelled")[1].split("--c C")[0], place  # --data's help
+
+    monkeypatch.setattr(evaluation, "shared_eval_dir", lambda root=None: None)
+    code, out, err = _run(["train-topic", "--output", str(tmp_path / "m.npz")])
+    assert code == 2 and out == "", err
+    assert "no --data, and no relevance-dev.jsonl in ../shared/eval next to the repository nor in" in err
+    assert "/work/shared/eval" in err
+    assert not (tmp_path / "m.npz").exists()
+
+
 def test_no_shared_measures_our_sets_alone(tmp_path: Path) -> None:
     """`veille eval --no-shared`: no shared folder is read (not the default one either): our
     sets measured and gated, the shared splits' floors said not checked; with --shared, a usage

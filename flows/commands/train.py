@@ -12,10 +12,12 @@ from flows.commands.common import above_zero, add_topic_option, counted, path_ar
 EXAMPLE = """Fits a logistic regression over hashed words and character n-grams (plus the rules'
 evidence) on labelled JSON lines, prints story-grouped cross-validated precision/recall of
 rules + model at several model thresholds (choose [model] threshold from them), and writes the
-weights to the topic's [model] file. The file holds hashed weights only, no text.
+weights to the topic's [model] file. The file holds hashed weights only, no text. Without
+--data it reads relevance-dev.jsonl of the shared folder `veille eval` reads: ../shared/eval
+next to the repository, else /work/shared/eval (whatever the current directory).
 
 example:
-  veille train-topic                                  # the summit topic on ../shared/eval/relevance-dev.jsonl
+  veille train-topic                                  # the summit topic on the shared dev split
   veille train-topic --topic my_topic.toml --data my_labels.jsonl --output my_topic.model.npz
 """
 
@@ -34,7 +36,8 @@ def register(sub: Any) -> None:
         "--data",
         metavar="FILE",
         type=path_arg,
-        help="labelled JSON lines (default: ../shared/eval/relevance-dev.jsonl)",
+        help="labelled JSON lines (default: relevance-dev.jsonl of ../shared/eval next to the repository,"
+        " else of /work/shared/eval)",
     )
     p.add_argument("--c", type=above_zero, default=1.0, help="inverse regularisation strength (default 1.0)")
     p.add_argument(
@@ -67,7 +70,11 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     data = dev_split(args.data)
     if data is None:
-        print("veille: error: no --data and no ../shared/eval/relevance-dev.jsonl", file=sys.stderr)
+        print(
+            "veille: error: no --data, and no relevance-dev.jsonl in ../shared/eval next to the"
+            " repository nor in /work/shared/eval",
+            file=sys.stderr,
+        )
         return 2
     topic = _rules_only_topic(topic_path, data_spec)
     # the output's folder is tried before the training (minutes on a large set), not after it
