@@ -241,9 +241,13 @@ class SlotLog:
         log, acquire, release, slot = self, HostThrottle.acquire, HostThrottle.release, HostThrottle.slot
 
         # the first parameter named as the method's, so the patch has the method's signature
-        def timed_acquire(self: HostThrottle, url: str, min_delay: float = 0.0) -> None:
-            acquire(self, url, min_delay)
+        def timed_acquire(
+            self: HostThrottle, url: str, min_delay: float = 0.0, deadline: float | None = None
+        ) -> bool:
+            if not acquire(self, url, min_delay, deadline):
+                return False  # given up: no slot held, no release to come
             log._started[log._ident()] = log._taken()
+            return True
 
         def timed_release(self: HostThrottle, url: str) -> None:
             log._given("feed", log._started.pop(log._ident()))

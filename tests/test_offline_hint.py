@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import errno
 import socket
+import time
+import types
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from urllib3.exceptions import NewConnectionError
 
 from flows.outcome import Fetch, judge_ingest, judge_run, nothing_to_do, offline_hint
 from monitors.archive.queue import Waiting
+from monitors.collect import throttle as throttle_module
 from monitors.collect.failures import unreached_kind
 from monitors.collect.http import Client, fetch, make_client
 from monitors.collect.results import NOT_SENT, UNREACHED
@@ -395,6 +398,48 @@ def test_a_fetch_never_sent_tells_of_no_host(settings: Settings, client: Client)
             f"deadline: no time left to ask {host}: the 1 s of VEILLE_FETCH_DEADLINE went before "
             "its request (waiting for the host's turn, redirects, robots.txt); not tried"
         )
+
+
+def test_a_fetch_whose_turn_comes_after_its_deadline_does_not_wait_for_it(
+    settings: Settings, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host's next turn 600 s away and a fetch with 1 s left: it gives up at once, with the
+    reason a fetch that waited its turn out gave, and asks nothing (main slept the 600 s, then
+    said "no time left"). The turn it gave up goes to the next request, which waits for it.
+    The throttle's sleeps are recorded, not slept: main's wait shows as a sleep of 600 s."""
+    slept: list[float] = []
+    clock = types.SimpleNamespace(monotonic=time.monotonic, sleep=slept.append)
+    monkeypatch.setattr(throttle_module, "time", clock)
+    with LocalSite() as site:
+        site.add("/a", "<html><body>a</body></html>")
+        host = site.base.removeprefix("http://")
+        throttle = HostThrottle(per_host=1, delay=600.0)
+        assert fetch(client, f"{site.base}/a", settings, throttle=throttle).ok and slept == []
+        quick = dataclasses.replace(settings, fetch_deadline=1.0)
+        late = fetch(client, f"{site.base}/a", quick, throttle=throttle)
+        assert slept == []  # main: [600.0 or so]
+        assert (late.outcome, late.host, late.unreached) == ("error", None, NOT_SENT)
+        assert late.reason == (
+            f"deadline: no time left to ask {host}: the 1 s of VEILLE_FETCH_DEADLINE went before "
+            "its request (waiting for the host's turn, redirects, robots.txt); not tried"
+        )
+        assert len(site.hits("/a")) == 1
+        patient = dataclasses.replace(settings, fetch_deadline=3600.0)
+        assert fetch(client, f"{site.base}/a", patient, throttle=throttle).ok
+        assert len(slept) == 1 and 590 < slept[0] <= 600  # the first turn after the first fetch's
+        assert len(site.hits("/a")) == 2
+
+
+def test_a_host_slot_not_freed_before_the_deadline_is_given_up() -> None:
+    """One request at a time on the host and its slot held: a request with a deadline gives up
+    when the deadline comes, holding nothing, rather than waiting for the slot past it."""
+    throttle = HostThrottle(per_host=1, delay=0.0)
+    url = "http://example.org/a"
+    assert throttle.acquire(url)
+    assert throttle.acquire(url, deadline=time.monotonic() + 0.05) is False
+    throttle.release(url)
+    assert throttle.acquire(url, deadline=time.monotonic() + 60) is True
+    throttle.release(url)
 
 
 @pytest.mark.usefixtures("direct", "clean_db")

@@ -314,6 +314,7 @@ def fetch(
     refreshed = False
     sent: str | None = None  # the URL of the last request sent, the offline hint's (FetchResult.host)
     jar: Jar = {}  # the cookies its redirects set, sent on the later hops (monitors.collect.cookies)
+    late = False  # the throttle gave the host's turn up: it comes after the deadline
     try:
         for _ in range(MAX_REDIRECTS + 1):
             unresolved: Unresolvable | None = None
@@ -340,8 +341,12 @@ def fetch(
                 crawl_delay = verdict.crawl_delay
             if unresolved is not None:
                 raise unresolved
-            if throttle is not None:
-                throttle.acquire(current, min_delay=crawl_delay)
+            if throttle is not None and not throttle.acquire(current, crawl_delay, deadline):
+                result = FetchResult(  # its turn at the host comes too late: not waited for
+                    url, current, "error", error_class=TRANSIENT, reason="timeout: no time left", sent=False
+                )
+                result.last_sent, late = sent, True
+                break
             try:
                 on_hold = throttle.held(current) if hold_host and throttle is not None else None
                 if on_hold is not None:  # checked in the host's slot: none asks it after the 429
@@ -404,7 +409,11 @@ def fetch(
         )
     except Unresolvable as exc:
         result = FetchResult(url, current, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS)
-    if result.outcome == "error" and time.monotonic() >= deadline and result.error_class == TRANSIENT:
+    if (
+        result.outcome == "error"
+        and result.error_class == TRANSIENT
+        and (late or time.monotonic() >= deadline)
+    ):
         host = urlsplit(result.final_url).netloc
         if result.sent:
             result.reason = (

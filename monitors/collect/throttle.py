@@ -4,6 +4,7 @@ host (:class:`HostThrottle`), and a server's ``Retry-After`` read as the seconds
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -45,8 +46,6 @@ class HostThrottle:
     """
 
     def __init__(self, per_host: int, delay: float, total: int = 0) -> None:
-        import threading
-
         self._per_host = max(1, per_host)
         self._delay = max(0.0, delay)
         self._lock = threading.Lock()
@@ -93,22 +92,35 @@ class HostThrottle:
     def _host(self, url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
 
-    def acquire(self, url: str, min_delay: float = 0.0) -> None:
-        import threading
+    def acquire(self, url: str, min_delay: float = 0.0, deadline: float | None = None) -> bool:
+        """Wait for the host's turn and take a request slot; True once taken.
 
+        With ``deadline`` (a :func:`time.monotonic` instant, the fetch's), give up and return
+        False, holding nothing, as soon as it is known the request cannot start before it: its
+        turn at the host comes at or after it (found before any sleep, and that turn is left
+        to the next request), or no slot frees up by then. A fetch whose time runs out before
+        its turn used to sleep the whole per-host delay only to report "no time left"."""
         host = self._host(url)
         with self._lock:
             sem = self._sems.setdefault(host, threading.BoundedSemaphore(self._per_host))
-        sem.acquire()
+        if not _take(sem, deadline):
+            return False
         delay = max(self._delay, min_delay)
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next_start.get(host, 0.0))
-            self._next_start[host] = start + delay
+            late = deadline is not None and start >= deadline
+            if not late:
+                self._next_start[host] = start + delay
+        if late:
+            sem.release()
+            return False
         if start > now:
             time.sleep(start - now)
-        if self._total is not None:
-            self._total.acquire()
+        if self._total is not None and not _take(self._total, deadline):
+            sem.release()
+            return False
+        return True
 
     def release(self, url: str) -> None:
         if self._total is not None:
@@ -117,3 +129,10 @@ class HostThrottle:
             sem = self._sems.get(self._host(url))
         if sem is not None:
             sem.release()
+
+
+def _take(sem: threading.BoundedSemaphore, deadline: float | None) -> bool:
+    """Acquire ``sem``, waiting at most until ``deadline`` (a monotonic instant) if given."""
+    if deadline is None:
+        return sem.acquire()
+    return sem.acquire(timeout=max(0.0, deadline - time.monotonic()))
