@@ -104,10 +104,23 @@ def _deployments(api_url: str) -> dict[str, dict[str, Any]]:
     return {d["name"]: d for d in _post(api_url, "/deployments/filter", {})}
 
 
-def _scheduled(api_url: str) -> int:
-    """Runs the server's scheduler made and no one has started yet."""
-    body = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}
-    return len(_post(api_url, "/flow_runs/filter", body))
+def _scheduled(api_url: str, names: set[str] = SERVED) -> int:
+    """Runs the server's scheduler made for the deployments ``names`` and no one has started yet."""
+    ids = [d["id"] for n, d in _deployments(api_url).items() if n in names]
+    body = {
+        "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+        "deployments": {"id": {"any_": ids}},
+    }
+    return len(_post(api_url, "/flow_runs/filter", body)) if ids else 0
+
+
+def _sentinel(api_url: str) -> str:
+    """An active deployment of a flow of its own, scheduled every minute: its runs appearing
+    prove the server's scheduler looped since it was made; the flow's id, to delete it."""
+    flow: str = _post(api_url, "/flows/", {"name": f"sentinel-{uuid.uuid4().hex[:8]}"})["id"]
+    schedule = {"schedule": {"interval": 60}, "active": True}
+    _post(api_url, "/deployments/", {"name": "sentinel", "flow_id": flow, "schedules": [schedule]})
+    return flow
 
 
 def _wait_for(check: Any, seconds: float, what: str, err: Lines | None = None) -> None:
@@ -257,8 +270,13 @@ def test_stopping_serve_pauses_its_schedules_on_the_users_prefect_server(
     # the user's server outlives veille serve: nothing is scheduled that no one would run
     assert served(True), _deployments(api_url)
     assert _scheduled(api_url) == 0
-    time.sleep(3)  # three loops of the scheduler
-    assert _scheduled(api_url) == 0
+    # a sentinel made now gets its runs at the scheduler's next loop, which saw the paused ones
+    # too (a sleep alone passed whether or not the scheduler had looped)
+    sentinel = _sentinel(api_url)
+    _wait_for(lambda: _scheduled(api_url, {"sentinel"}) > 0, 60, "the server's scheduler made no run")
+    assert _scheduled(api_url) == 0, _deployments(api_url)
+    ask(api_url, f"/flows/{sentinel}", method="DELETE")
+    assert "sentinel" not in _deployments(api_url)
 
     # the next veille serve makes them active again
     proc, err = serving()
