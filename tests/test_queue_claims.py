@@ -48,7 +48,8 @@ def _live(engine: sa.Engine, token: int) -> bool:
 
 
 def _end_holder_session(engine: sa.Engine, token: int) -> None:
-    """What a DBA, a pooler or a restart does to the holder's connection."""
+    """What a DBA, a pooler or a restart does to the holder's connection, waited for until no
+    session holds its lock: a test that went on while it still did would check nothing."""
     with engine.begin() as conn:
         ended = conn.scalar(
             sa.text(
@@ -58,9 +59,10 @@ def _end_holder_session(engine: sa.Engine, token: int) -> None:
             {"c": LOCK_SPACE, "t": token},
         )
     assert ended == 1
-    for _ in range(50):
-        if not _live(engine, token):
-            return
+    give_up = time.monotonic() + 60  # a backend ends in milliseconds; a loaded machine's may take seconds
+    while _live(engine, token):
+        if time.monotonic() > give_up:
+            raise AssertionError(f"the session holding lock {token} was ended but still holds it after 60 s")
         time.sleep(0.05)
 
 
