@@ -79,7 +79,7 @@ from monitors.collect.backfill_jobs import (
 )
 from monitors.collect.listing import looks_like_article
 from monitors.collect.results import PERMANENT, FetchResult
-from monitors.collect.sources import BadEntry, load_sources_file, record_problems, sync_sources
+from monitors.collect.sources import BadEntry, load_sources_file, record_problems, sources_label, sync_sources
 from monitors.collect.throttle import HostThrottle
 from monitors.dates import article_day, backfill_day
 from monitors.group.urls import canonicalize_url, host_of
@@ -641,7 +641,13 @@ def archive_backfill(
     stopped = budget_note(rows)
     if stopped:
         run_logger().warning(stopped)
-    return rows, judge_backfill(rows, stopped, bad)
+    outcome = judge_backfill(rows, stopped, bad)
+    if outcome.empty:  # "no source was due" are a cycle's words: no job was planned
+        why = (
+            "no job was planned for this window" if sites else f"{sources_label(sources_file)} has no source"
+        )
+        outcome.nothing = f"Nothing to do: {why}."
+    return rows, outcome
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from flows.archive_backfill import FetchBudget
+from flows.commands.common import counted
 from flows.outcome import RunOutcome, judge_run
 from flows.pipeline import _source_names, fetch_kinds, summarize
 from flows.polling import poll_batches, skipped_entries
@@ -25,7 +26,7 @@ from monitors.archive.db import cancelled, session_scope
 from monitors.archive.polls import PollSummary, apply_backfill, due_sources
 from monitors.archive.queue import queue_counts
 from monitors.collect.poll import PollOutcome, SourceState, poll_source
-from monitors.collect.sources import load_sources_file, record_problems, sync_sources
+from monitors.collect.sources import load_sources_file, record_problems, sources_label, sync_sources
 from monitors.dates import article_day
 from monitors.settings import BACKFILL_BUDGET, get_settings, stopped_at_budget
 
@@ -194,6 +195,8 @@ def backfill(
     outcome = judge_run(
         rows, report.interruptions, report.gave_up, fetch_kinds(summaries, report), report.left
     )
+    if outcome.empty:  # "no source was due" are a cycle's words: a backfill reads every source
+        outcome.nothing = nothing_to_backfill(sources_file, bool(specs), skipped)
     if stopped:
         logger.warning(stopped)
         outcome.problems.append(stopped)
@@ -201,6 +204,17 @@ def backfill(
             outcome.status = "partial"  # work left for the next run, as a run cut short
     (logger.info if outcome.status == "ok" else logger.warning)(outcome.message)
     return rows, outcome
+
+
+def nothing_to_backfill(sources_file: str | None, any_source: bool, listings: list[str]) -> str:
+    """The message of a backfill that read no source: its file has none, or none of its
+    sources (those named) is a sitemap or a feed that can reach back, or they are disabled."""
+    if not any_source:
+        return f"Nothing to do: {sources_label(sources_file)} has no source."
+    if listings:
+        which = counted(len(listings), "listing source")
+        return f"Nothing to do: no sitemap or feed source to backfill ({which} cannot reach back in time)."
+    return "Nothing to do: no sitemap or feed source to backfill (the sources read are disabled)."
 
 
 def __getattr__(name: str) -> Any:

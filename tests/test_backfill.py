@@ -373,3 +373,31 @@ def test_a_source_whose_backfill_the_database_refuses_fails_alone(
     assert code == 3, out + err
     assert "backfill not recorded: RuntimeError: a fault in veille" in out, out
     assert "veille: Nothing could run (2 of 2 sources in error)" in err, err
+
+
+def test_a_backfill_that_reads_no_source_says_why_not_that_none_was_due(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A backfill reads every source of its file, due or not: one of an emptied file, or of
+    listing sources alone (which cannot reach back), ended "Nothing to do: no source was due
+    and the queue was empty.", a cycle's words; the archive backfill of an emptied file too.
+    Each says why it read nothing, still Completed."""
+    from flows.archive_backfill import archive_backfill_flow
+    from flows.backfill_flows import backfill_flow
+
+    days = (datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC))
+    empty = tmp_path / "empty.toml"
+    empty.write_text("# every source commented out\n")
+    state: Any = backfill_flow(*days, sources_file=str(empty), return_state=True)
+    assert state.is_completed() and state.message == f"Nothing to do: {empty} has no source.", state.message
+    state = archive_backfill_flow("wayback", *days, sources_file=str(empty), return_state=True)
+    assert state.is_completed() and state.message == f"Nothing to do: {empty} has no source.", state.message
+
+    listing = {"name": "Page", "kind": "listing", "url": f"{site.base}/actualites", "owner": "party"}
+    state = backfill_flow(
+        *days, sources_file=str(write_sources(tmp_path / "l.toml", [listing])), return_state=True
+    )
+    assert state.is_completed(), state.message
+    assert state.message == (
+        "Nothing to do: no sitemap or feed source to backfill (1 listing source cannot reach back in time)."
+    )
