@@ -128,24 +128,48 @@ def run_report(
 
 def _errors_section(rows: list[dict[str, Any]]) -> list[str]:
     """The sources in error, at most :data:`REPORT_ERRORS` of them (the most failed pages
-    first), then how many more: with hundreds of failing sources the report grew without end."""
-    errors = sorted((r for r in rows if r["error"] or r["failed"]), key=lambda r: -int(r["failed"]))
-    if not errors:
-        return []
-    lines = ["", "## Sources with errors", ""]
-    if len(errors) > REPORT_ERRORS:
+    first), then how many more: with hundreds of failing sources the report grew without end.
+    Then the sources read with a warning (a malformed feed read in part, a listing with no
+    links): the verdict does not count them in error, and the report listed them as such."""
+    errors = sorted(
+        (r for r in rows if (r["error"] or r["failed"]) and _in_error(r)), key=lambda r: -int(r["failed"])
+    )
+    warned = [r for r in rows if r["error"] and not _in_error(r)]
+    lines: list[str] = []
+    if errors:
+        lines += ["", "## Sources with errors", ""]
+        if len(errors) > REPORT_ERRORS:
+            lines += [
+                f"{len(errors)} sources in error: the {REPORT_ERRORS} with the most failed pages are"
+                f" listed, {len(errors) - REPORT_ERRORS} more are not. Every one is in the run's"
+                " per-source table, `veille sources` and the view `source_health`.",
+                "",
+            ]
+        lines += ["| source | failed pages | error |", "|---|---|---|"]
         lines += [
-            f"{len(errors)} sources in error: the {REPORT_ERRORS} with the most failed pages are"
-            f" listed, {len(errors) - REPORT_ERRORS} more are not. Every one is in the run's"
-            " per-source table, `veille sources` and the view `source_health`.",
-            "",
+            f"| {markdown_text(r['source'])} | {r['failed']} | {markdown_text(str(r['error']))} |"
+            for r in errors[:REPORT_ERRORS]
         ]
-    lines += ["| source | failed pages | error |", "|---|---|---|"]
-    lines += [
-        f"| {markdown_text(r['source'])} | {r['failed']} | {markdown_text(str(r['error']))} |"
-        for r in errors[:REPORT_ERRORS]
-    ]
+    if warned:
+        lines += ["", "## Sources read with a warning", ""]
+        if len(warned) > REPORT_ERRORS:
+            lines += [
+                f"{len(warned)} sources read with a warning: {REPORT_ERRORS} are listed,"
+                f" {len(warned) - REPORT_ERRORS} more are not (all are in the run's per-source table).",
+                "",
+            ]
+        lines += ["| source | warning |", "|---|---|"]
+        lines += [
+            f"| {markdown_text(r['source'])} | {markdown_text(str(r['error']))} |"
+            for r in warned[:REPORT_ERRORS]
+        ]
     return lines
+
+
+def _in_error(row: dict[str, Any]) -> bool:
+    """Whether a source's row is an error of the run (as :func:`flows.outcome.judge_run` counts
+    them): its poll failed, its entry of the sources file was bad, or pages of it failed."""
+    return row["poll"] in {"error", BAD_ENTRY} or bool(row["failed"])
 
 
 def _stories_section(stories: list[dict[str, Any]]) -> list[str]:

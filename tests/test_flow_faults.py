@@ -382,6 +382,27 @@ def test_the_run_report_lists_at_most_50_sources_in_error_and_says_how_many_more
     assert few.index("Source 002") < few.index("Source 001") < few.index("Source 000")
 
 
+def test_the_run_report_lists_a_source_read_with_a_warning_apart_from_the_sources_in_error() -> None:
+    """A feed read in part (malformed: a warning, the poll ok) is no source in error for the
+    verdict ("1 of 2 sources in error"), but the report listed it under "Sources with errors":
+    it is under "Sources read with a warning" now, the 404 alone in error."""
+    from flows.artifacts import run_report
+
+    zero = dict.fromkeys(("new_urls", "stored", "duplicates", "relevant", "retry", "failed"), 0)
+    rows = [
+        {"source": "Gone", "poll": "error", **zero, "error": "HTTP 404 Not Found"},
+        {"source": "Cut", "poll": "ok", **zero, "error": "malformed feed, 0 entries read: unclosed token"},
+        {"source": "Fine", "poll": "ok", **zero, "error": ""},
+    ]
+    report = run_report(rows, [])
+    errors, warned = report.split("## Sources with errors")[1].split("## Sources read with a warning")
+    assert "| Gone | 0 | HTTP 404 Not Found |" in errors and "Cut" not in errors
+    assert "| Cut | malformed feed, 0 entries read: unclosed token |" in warned and "Gone" not in warned
+    assert "Fine" not in errors + warned
+    only_warned = run_report(rows[1:], [])
+    assert "Sources with errors" not in only_warned and "## Sources read with a warning" in only_warned
+
+
 def test_the_run_report_counts_every_story_of_the_run_not_the_20_listed(clean_db: sa.Engine) -> None:
     """The stories heading counted the stories listed (at most 20) as if they were the run's: a
     first run that made 30 stories said "Stories: 20 new, 0 growing"."""
