@@ -23,6 +23,7 @@ from monitors.archive.queue import queue_counts
 from monitors.archive.reads import source_health
 from monitors.archive.schema import ensure_schema
 from monitors.archive.topic_scores import rescore_topics
+from monitors.group.neardup import resign_old_signatures
 from monitors.judge.rescore import rescore
 from monitors.judge.topic import Topic, load_topic
 from monitors.judge.topic_set import load_topics
@@ -108,14 +109,23 @@ def rescore_task(topic: Topic) -> RescoreOutcome:
     return rescore_when_topic_changed(topic)
 
 
+@transient_task(delays=(5, 30))
+def resign_task() -> int:
+    """Recompute the near-duplicate signatures of an older scheme (Chinese or Japanese articles
+    stored before their words were character bigrams), with progress lines in the log."""
+    progress = Progress("near-duplicate signatures of an older scheme")
+    return resign_old_signatures(get_engine(), on_start=progress.start, on_batch=progress.advance)
+
+
 def maintenance_report(
     health: list[dict[str, Any]] | None,
     queue: dict[str, int] | None,
     rescore: RescoreOutcome,
     problems: list[str] | None = None,
+    resigned: int | None = 0,
 ) -> str:
     """The report artifact; ``health`` and ``queue`` None when they could not be read
-    (``problems`` says why)."""
+    (``problems`` says why); ``resigned`` the signatures recomputed (None: not done)."""
     lines = ["# veille maintenance", ""]
     if problems:
         lines += ["## Not done", "", *(f"- {markdown_text(p, 600)}" for p in problems), ""]
@@ -165,6 +175,13 @@ def maintenance_report(
                 for name, n in sorted(rescore.topics.items())
             ),
         ]
+    if resigned:
+        lines += [
+            "",
+            "## Near-duplicate signatures",
+            "",
+            f"{counted(resigned, 'article')} of an older scheme recomputed.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -178,12 +195,13 @@ def _why_not(step: str, exc: BaseException, resumes: str) -> str:
 
 @flow(name="veille-maintenance")
 def maintenance_flow() -> dict[str, Any]:
-    """Publish the source health report; rescore articles if a topic changed.
+    """Publish the source health report; rescore articles if a topic changed; recompute the
+    near-duplicate signatures of an older scheme.
 
     A step that fails (after its retries: a statement the server cancelled, the database
-    gone) does not stop the other, and the run ends in a state that says what was not done,
+    gone) does not stop the others, and the run ends in a state that says what was not done,
     as a ``veille-run`` does (:mod:`flows.outcome`): Completed (All good), Completed named
-    Partial (one step done), Failed (neither); the report artifact says it too. A body that
+    Partial (a step done), Failed (none); the report artifact says it too. A body that
     raised ends Failed with the exception described (:func:`flows.runs.raised_in_flow`)."""
     try:
         return _maintain()
@@ -217,6 +235,19 @@ def _maintain() -> dict[str, Any]:
         )
         problems.append(why)
         outcome = RescoreOutcome(topic.version, 0, 0, 0, f"not rescored ({why})")
+    signed = resign_task(return_state=True)
+    resigned: int | None = None
+    if signed.is_completed():
+        resigned = signed.result()
+    else:
+        failure = signed.result(raise_on_failure=False)
+        problems.append(
+            _why_not(
+                "the recompute of near-duplicate signatures",
+                failure,
+                "the batches done so far stay; the next maintenance goes on",
+            )
+        )
     if health:
         create_table_artifact(
             key=artifact_key(HEALTH_TABLE_KEY),
@@ -225,7 +256,7 @@ def _maintain() -> dict[str, Any]:
         )
     create_markdown_artifact(
         key=artifact_key(MAINTENANCE_REPORT_KEY),
-        markdown=maintenance_report(health, queue, outcome, problems),
+        markdown=maintenance_report(health, queue, outcome, problems, resigned),
         description="Daily maintenance: source health, queue, topic version",
     )
     unhealthy = [r["name"] for r in health or [] if r["health"] != "ok"]
@@ -241,6 +272,7 @@ def _maintain() -> dict[str, Any]:
         "stale": outcome.stale,
         "rescored": outcome.rescored,
         "topics": outcome.topics,
+        "resigned": resigned or 0,
         "problems": problems,
     }
     summary = (
@@ -248,6 +280,6 @@ def _maintain() -> dict[str, Any]:
         if health is not None
         else "source health not read"
     ) + f", {counted(outcome.rescored, 'article')} rescored"
-    done = (health is not None) + scored.is_completed()
+    done = (health is not None) + scored.is_completed() + signed.is_completed()
     status = "ok" if not problems else "partial" if done else "failed"
     return RunOutcome(status, summary, problems).state(result)  # type: ignore[return-value]  # a state: its data is the result

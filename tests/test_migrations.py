@@ -232,3 +232,33 @@ def test_a_backfill_s_rows_under_the_other_scheme_take_their_source_s_and_merge(
         assert state() == after
     finally:
         engine.dispose()
+
+
+def test_the_signatures_of_texts_in_scripts_without_spaces_are_marked_old(new_database: str) -> None:
+    """Migration 0041: an article whose text holds Chinese, Japanese, Thai... and that has a
+    signature is marked signature_scheme 1 (its signature was made of the old words, the
+    daily maintenance recomputes it); a text without such characters, or no signature, is 2."""
+    config = alembic_config(new_database)
+    command.upgrade(config, "0040_queue_found_by")
+    engine = sa.create_engine(new_database)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO sources (id, name, kind, url, owner) VALUES"
+                " (1, 'Site', 'feed', 'https://site.example/feed.xml', 'media');"
+                "INSERT INTO articles (id, canonical_url, url, source_id, text, text_hash, signature) VALUES"
+                " (1, 'https://s/zh', 'https://s/zh', 1, 'Le 10, 上海市交通委员会宣布', 'h1', '{1,2}'),"
+                " (2, 'https://s/ja', 'https://s/ja', 1, 'ひらがなとカタカナ', 'h2', '{1,2}'),"
+                " (3, 'https://s/th', 'https://s/th', 1, 'ภาษาไทย', 'h3', '{1,2}'),"
+                " (4, 'https://s/fr', 'https://s/fr', 1, 'Le sommet s''ouvre à Paris', 'h4', '{1,2}'),"
+                " (5, 'https://s/ko', 'https://s/ko', 1, '서울에서 열린 회의', 'h5', '{1,2}'),"
+                " (6, 'https://s/no', 'https://s/no', 1, '上海市', 'h6', NULL)"
+            )
+        command.upgrade(config, "0041_signature_scheme")
+        with engine.connect() as conn:
+            schemes: dict[int, int] = dict(
+                conn.execute(sa.text("SELECT id, signature_scheme FROM articles")).all()
+            )
+        assert schemes == {1: 1, 2: 1, 3: 1, 4: 2, 5: 2, 6: 2}
+    finally:
+        engine.dispose()

@@ -24,7 +24,7 @@ from monitors.archive.topic_scores import write_topic_scores
 from monitors.archive.write_errors import UNSTORABLE, store_error, unstorable
 from monitors.collect.results import PERMANENT, TRANSIENT
 from monitors.errors import describe
-from monitors.group.dedup import detect_wire, diff_summary
+from monitors.group.dedup import SIGNATURE_SCHEME, detect_wire, diff_summary
 from monitors.group.neardup import link_and_index
 from monitors.group.story_store import assign as assign_story
 from monitors.group.story_store import lock_story_keys, show_revision
@@ -181,6 +181,7 @@ def store_article(session: Session, out: IngestOutcome) -> tuple[str, int]:
         "text_hash": a.text_hash,
         "wire": detect_wire(a.text, a.author),
         "signature": a.signature,
+        "signature_scheme": SIGNATURE_SCHEME,  # a revision's new signature is of this scheme too
         **extraction_columns(a),
     }
     archived = {"archived_url": a.archived_url, "captured_at": a.captured_at} if a.archive else {}

@@ -149,6 +149,8 @@ class Article(Base):
         Index("articles_published_at", "published_at"),
         Index("articles_relevant", "relevant", "published_at"),
         Index("ix_articles_story_member", "story_id", "id"),
+        # the signatures of an older scheme the daily maintenance recomputes (migration 0041)
+        Index("articles_old_signature", "id", postgresql_where="signature_scheme < 2"),
         CheckConstraint(
             "declared_language_source IN ('page', 'feed')", name="articles_declared_language_source"
         ),
@@ -177,6 +179,9 @@ class Article(Base):
     text: Mapped[str] = mapped_column(Text)
     text_hash: Mapped[str] = mapped_column(Text, unique=True)
     signature: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
+    #: the words ``signature`` was made of (monitors.group.dedup.SIGNATURE_SCHEME); an older
+    #: one is recomputed by the daily maintenance
+    signature_scheme: Mapped[int] = mapped_column(SmallInteger, server_default="2")
     duplicate_of: Mapped[int | None] = mapped_column(
         ForeignKey("articles.id", ondelete="SET NULL"), index=True
     )

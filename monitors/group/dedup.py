@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # numpy is imported at the first signature: a run with no pag
     import numpy as np
 
 __all__ = [
+    "SIGNATURE_SCHEME",
     "BANDS",
     "MIN_SHINGLE_TOKENS",
     "NUM_PERM",
@@ -60,6 +61,10 @@ BANDS: int = 32
 ROWS: int = 4
 THRESHOLD: float = 0.45
 SHINGLE_SIZE: int = 5
+#: The words signatures are made of (articles.signature_scheme): 1 before Chinese, Japanese and
+#: the other scripts written without spaces were cut into character bigrams (a run was one
+#: word), 2 since. Only a text holding such a run signs differently under the two.
+SIGNATURE_SCHEME: int = 2
 # Lines with fewer words than this are dropped before shingling (bylines, dates, captions'
 # credits, "Lire aussi", section labels), unless that would leave too little text.
 MIN_LINE_WORDS: int = 6

@@ -41,13 +41,14 @@ Decisions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from monitors.group.dedup import NUM_PERM, band_keys
+from monitors.group.dedup import NUM_PERM, SIGNATURE_SCHEME, band_keys, signature
 from monitors.group.dedup import THRESHOLD as SIMILARITY_THRESHOLD
 
 LOCK_CLASS = 0x4C534842  # "LSHB": namespace of the band-key advisory locks
@@ -221,6 +222,66 @@ def link_and_index(
     return Link(root=root, candidates=candidates, best_similarity=best)
 
 
+#: Articles whose signature is recomputed in one transaction by :func:`resign_old_signatures`.
+RESIGN_BATCH = 200
+
+_OLD_SIGNATURES_SQL = (
+    "SELECT id, text FROM articles WHERE signature_scheme < %(scheme)s AND id > %(after)s"
+    " ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+)
+_SET_SIGNATURE_SQL = (
+    "UPDATE articles SET signature = CAST(%(sig)s AS bigint[]), signature_scheme = %(scheme)s"
+    " WHERE id = CAST(%(id)s AS bigint)"
+)
+
+
+def resign_old_signatures(
+    engine: Engine,
+    batch: int = RESIGN_BATCH,
+    on_start: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Recompute the MinHash signature and band keys of the articles signed under an older
+    :data:`SIGNATURE_SCHEME` (a Chinese or Japanese text stored before its runs were cut into
+    bigrams, migration 0041): a later copy of such an article is then linked to it. One
+    committed transaction per ``batch`` articles, so an interrupted run keeps what it did and
+    the next one goes on; a second run finds nothing to do. The batch's band locks are taken
+    first, in one sorted statement as an ingest takes its own, so a copy stored meanwhile waits
+    and then sees the new keys. Links are not revisited (a cluster's root stays its first
+    copy). ``on_start(total)`` and ``on_batch(done)`` report progress. Returns the count done."""
+    with engine.connect() as conn:
+        total = conn.exec_driver_sql(
+            "SELECT count(*) FROM articles WHERE signature_scheme < %(scheme)s", {"scheme": SIGNATURE_SCHEME}
+        ).scalar_one()
+    if on_start:
+        on_start(total)
+    done, after = 0, 0
+    while True:
+        with Session(engine) as session, session.begin():
+            cur = _cursor(session)
+            rows = cur.execute(
+                _OLD_SIGNATURES_SQL, {"scheme": SIGNATURE_SCHEME, "after": after, "limit": batch}
+            ).fetchall()
+            if not rows:
+                return done
+            sigs = {article_id: signature(text) for article_id, text in rows}
+            keys = {article_id: band_keys(sig) for article_id, sig in sigs.items()}
+            every = [key for found in keys.values() for key in found]
+            if every:
+                cur.execute(LOCK_SQL, {"cls": LOCK_CLASS, "ids": _array(lock_ids(every))})
+            for article_id, sig in sigs.items():
+                cur.execute(_DELETE_BANDS_SQL, {"id": article_id})
+                if keys[article_id]:
+                    cur.execute(_INSERT_BANDS_SQL, lookup_params(article_id, sig, keys[article_id]))
+                cur.execute(
+                    _SET_SIGNATURE_SQL, {"sig": _array(sig), "scheme": SIGNATURE_SCHEME, "id": article_id}
+                )
+            after = rows[-1][0]
+        done += len(rows)
+        if on_batch:
+            on_batch(len(rows))
+
+
 __all__ = [
     "LOCK_CLASS",
     "LOCK_SQL",
@@ -230,5 +291,6 @@ __all__ = [
     "link_copy",
     "lookup_params",
     "lock_bands",
+    "resign_old_signatures",
     "lock_ids",
 ]
