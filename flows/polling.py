@@ -94,6 +94,22 @@ def poll_sources(
     return summaries + skipped
 
 
+def poll_message(summaries: list[PollSummary]) -> str:
+    """The ``veille-poll`` run's state message: what its polls came to (the parent run judges
+    the whole cycle; the subflow, Completed with no message, said nothing of its sources)."""
+    bad = sum(1 for s in summaries if s.outcome == BAD_ENTRY)
+    polled = [s for s in summaries if s.outcome != BAD_ENTRY]
+    if not polled:
+        said = "No source was due"
+    else:
+        errors = sum(1 for s in polled if s.outcome == "error")
+        new = counted(sum(s.new for s in polled), "new entry", "new entries")
+        said = f"{counted(len(polled), 'source')} polled ({errors} in error), {new}"
+    if bad:
+        said += f"; {counted(bad, 'bad entry', 'bad entries')} of the sources file left out"
+    return said + "."
+
+
 def nothing_due(sources_file: str | None) -> bool:
     """Whether a cycle would find nothing to do: no source of the file due, no URL pending
     (syncing the sources file into the database, as the cycle does first)."""

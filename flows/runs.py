@@ -126,9 +126,13 @@ def submit_task(step: Any, *args: Any) -> PrefectFuture[Any]:
 @flow(name="veille-poll", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
 def poll_flow(sources_file: str | None = None, force: bool = False) -> list[PollSummary]:
     """Sync the sources file into the database and poll the sources that are due."""
+    from prefect.states import Completed
+
     try:
         with _interruptible():
-            return poll_sources(sources_file, force, submit_task, _run_id())
+            summaries = poll_sources(sources_file, force, submit_task, _run_id())
+        # a state: its data is the result; its message what the polls came to
+        return Completed(message=polling.poll_message(summaries), data=summaries)  # type: ignore[return-value]
     except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
         return raised_in_flow(exc)
 

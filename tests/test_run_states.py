@@ -170,6 +170,22 @@ def test_nothing_could_run_when_the_database_is_unreachable(
     )
 
 
+def test_the_poll_subflow_says_what_its_polls_came_to(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """veille-poll (a veille-run's subflow) ended Completed with no message, one of two sources
+    at 404 or not: its message says what the polls came to; its result is still the rows."""
+    from flows.runs import poll_flow
+
+    seed_site(site)
+    state: Any = poll_flow(str(_sources(tmp_path, site, "/feed.xml", "/missing.xml")), return_state=True)
+    assert state.is_completed() and state.name == "Completed"
+    assert state.message == "2 sources polled (1 in error), 5 new entries."
+    assert sorted(s.outcome for s in state.result()) == ["error", "ok"]
+    state = poll_flow(str(_sources(tmp_path, site, "/feed.xml", "/missing.xml")), return_state=True)
+    assert state.message == "No source was due."  # the 404's source waits for its retry
+
+
 def test_a_drain_run_on_its_own_publishes_its_report(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path
 ) -> None:
