@@ -224,7 +224,8 @@ def nothing_to_do(waiting: Waiting, drain: bool = False, no_source: str | None =
     failure (the queue is not empty: how many, when the first is due) and, when the last fetch
     of each source and URL that waits reached no server, that cause. None otherwise:
     the run's usual words are true. ``no_source``: why no source was due when its sources file
-    has none ("FILE has no source"), said in place of "no source was due"."""
+    has none or every one is disabled ("FILE has no source", :func:`flows.pipeline.none_to_poll`),
+    said in place of "no source was due"."""
     detail = unreached_detail(host_kinds(waiting.sources + waiting.urls))
     said = {"source": waiting.sources if detail else [], "url": waiting.urls}
     if not any(said.values()):

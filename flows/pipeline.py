@@ -16,15 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from flows.queue_drain import IngestReport
 from flows.runtime import reset_runtime, run_logger
 from monitors.archive import queue as claims
 from monitors.archive.db import session_scope
+from monitors.archive.models import Source
 from monitors.archive.polls import BAD_ENTRY, PollSummary
 from monitors.archive.schema import ensure_schema
-from monitors.collect.sources import SourcesError, load_sources_file, sources_label
+from monitors.collect.sources import SourcesError, SourcesFile, load_sources_file, sources_label
 
 if TYPE_CHECKING:
     from flows.outcome import RunOutcome
@@ -69,11 +71,9 @@ def say_what_waits(outcome: RunOutcome, drain: bool = False, sources_file: str |
     except SourcesError:  # the file changed since the poll read it: its sources cannot be told
         read = None
     names = [spec.name for spec in read.specs] if read else []
-    # a file with no source at all (emptied, every entry commented out): "no source was due"
+    # a file with no source at all, or whose every source is disabled: "no source was due"
     # said nothing of it, and --all would poll nothing either
-    empty = (
-        f"{sources_label(sources_file)} has no source" if read and not read.specs and not read.bad else None
-    )
+    empty = none_to_poll(read, sources_file) if read else None
     if empty:
         outcome.nothing = f"Nothing to do: {empty} and the queue was empty."
     try:
@@ -82,6 +82,31 @@ def say_what_waits(outcome: RunOutcome, drain: bool = False, sources_file: str |
     except DBAPIError:
         return
     outcome.nothing = nothing_to_do(found, drain, empty) or outcome.nothing
+
+
+def none_to_poll(read: SourcesFile | None, sources_file: str | None) -> str | None:
+    """Why a run of ``sources_file`` (``read``, its sources as read; None: read it here) can
+    poll no source, due or not: "FILE has no source" (emptied, every entry commented out) or
+    "every source of FILE is disabled"; None when one would be polled once due, or when the
+    file or the database cannot tell."""
+    try:
+        read = read or load_sources_file(sources_file)
+    except SourcesError:
+        return None
+    label = sources_label(sources_file)
+    if not read.specs:
+        return None if read.bad else f"{label} has no source"
+    names = [spec.name for spec in read.specs]
+    try:
+        with session_scope() as session:
+            live = session.scalar(
+                select(func.count()).where(Source.name.in_(names), Source.status != "disabled")
+            )
+    except DBAPIError:
+        return None
+    if live:
+        return None
+    return f"{'every source' if len(names) > 1 else 'the one source'} of {label} is disabled"
 
 
 def fetch_kinds(polls: list[PollSummary], ingest: IngestReport) -> list[tuple[str | None, str | None]]:

@@ -248,3 +248,37 @@ def test_max_items_ingests_at_most_that_many_pages(
     code, out, err = _run(["run", "--sources", sources])
     assert code == 0, out + err
     assert counts() == (5, 0)
+
+
+@pytest.mark.usefixtures("direct")
+def test_veille_run_says_why_it_polled_nothing_as_the_verdict_does(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A sources file with no source, or whose every source is disabled: `veille run` printed
+    "nothing polled (no source was due; use --all to force)", though --all would poll nothing
+    either; it says what the run's verdict says. Sources only not due yet keep those words."""
+    empty = tmp_path / "empty.toml"
+    empty.write_text("# every source commented out\n")
+    code, out, err = _run(["run", "--sources", str(empty)])
+    assert code == 0 and f"nothing polled ({empty} has no source)" in out, out + err
+    assert f"Nothing to do: {empty} has no source and the queue was empty." in err
+
+    seed_site(site)
+    off = _sources(tmp_path, site, "/feed.xml", "/nope.xml").rename(tmp_path / "off.toml")
+    off.write_text(off.read_text().replace('owner = "media"', 'owner = "media"\nenabled = false'))
+    for extra in ([], ["--all"]):
+        code, out, err = _run(["run", *extra, "--sources", str(off)])
+        assert code == 0, out + err
+        assert f"nothing polled (every source of {off} is disabled; `veille sources enable NAME`" in out, out
+        assert f"Nothing to do: every source of {off} is disabled and the queue was empty." in err
+
+    # one source, enabled in its file but disabled from the command line; then re-enabled
+    one = _sources(tmp_path, site, "/feed.xml")
+    assert _run(["sources", "disable", "S0", "--sources", str(one)])[0] == 0
+    code, out, err = _run(["run", "--sources", str(one)])
+    assert code == 0 and f"nothing polled (the one source of {one} is disabled;" in out, out + err
+    assert _run(["sources", "enable", "S0"])[0] == 0
+    code, out, err = _run(["run", "--sources", str(one)])
+    assert code == 0 and "1 source polled (0 with errors), 5 new URLs" in out, out + err
+    code, out, err = _run(["run", "--sources", str(one)])
+    assert code == 0 and "nothing polled (no source was due; use --all to force)" in out, out + err

@@ -74,7 +74,7 @@ def handle(args: argparse.Namespace) -> int:
         from flows.direct import run_direct
 
         rows, outcome = run_direct(sources_file=args.sources, force=args.all, max_items=args.max_items)
-        return report(rows, outcome.exit_code, outcome.message, started)
+        return report(rows, outcome.exit_code, outcome.message, started, args.sources)
     from flows.mode import PrefectUnreachable, check_prefect_api
 
     try:
@@ -97,7 +97,7 @@ def handle(args: argparse.Namespace) -> int:
     result = state.result(raise_on_failure=False)
     if isinstance(result, RunFailed):
         result = result.data
-    return report(result, exit_code_of(state), state.message, started)
+    return report(result, exit_code_of(state), state.message, started, args.sources)
 
 
 def run_recorded(args: argparse.Namespace, started: float) -> int | None:
@@ -130,11 +130,13 @@ def run_recorded(args: argparse.Namespace, started: float) -> int | None:
     except Exception as exc:  # noqa: BLE001 - reported as the flow path reports a failed run
         run.fail(exc)
         return report(exc, EXIT_NOTHING, None, started)
-    return report(rows, outcome.exit_code, outcome.message, started)
+    return report(rows, outcome.exit_code, outcome.message, started, args.sources)
 
 
-def report(rows: Any, code: int, verdict: str | None, started: float) -> int:
-    """Print the per-source table, the totals and the verdict; the exit code."""
+def report(rows: Any, code: int, verdict: str | None, started: float, sources_file: str | None = None) -> int:
+    """Print the per-source table, the totals and the verdict; the exit code. No source
+    polled: why, as the run's verdict says it (``sources_file`` has none, or every one is
+    disabled), else that none was due."""
     from flows.outcome import EXIT_NOTHING, stored_words
 
     if isinstance(rows, BaseException) or not isinstance(rows, list):
@@ -144,7 +146,12 @@ def report(rows: Any, code: int, verdict: str | None, started: float) -> int:
     if rows:
         print_table(rows)
     else:
-        print("nothing polled (no source was due; use --all to force)")
+        from flows.pipeline import none_to_poll
+
+        why = none_to_poll(None, sources_file)
+        if why and why.endswith(" is disabled"):
+            why += "; `veille sources enable NAME` turns one back on"
+        print(f"nothing polled ({why or 'no source was due; use --all to force'})")
     totals = {
         k: sum(r.get(k, 0) for r in rows)
         for k in ("new_urls", "stored", "revised", "duplicates", "relevant", "failed")
