@@ -228,6 +228,12 @@ class Artifact:
         return json.dumps(self.data, default=str) if self.kind == "table" else str(self.data)
 
 
+def note(title: str, message: str, description: str) -> Artifact:
+    """A short markdown report under no key (the latest keyed one stays the last run that had
+    rows): a run that had nothing to show still says in the UI what it came to."""
+    return Artifact("markdown", None, f"# {title}\n\n{message}\n", description)
+
+
 def run_artifacts(
     rows: list[dict[str, Any]],
     since: datetime,
@@ -243,14 +249,8 @@ def run_artifacts(
     table_key = table_key or artifact_key(RUN_TABLE_KEY)
     report_key = report_key or artifact_key(RUN_REPORT_KEY)
     if outcome is not None and outcome.empty:
-        return [
-            Artifact(
-                "markdown",
-                None,
-                f"# {title}: nothing to do\n\n{outcome.message}\n",
-                "Empty cycle: nothing was due (not the latest report)",
-            )
-        ]
+        empty = "Empty cycle: nothing was due (not the latest report)"
+        return [note(f"{title}: nothing to do", outcome.message, empty)]
     from monitors.archive.reads import new_relevant_since
     from monitors.archive.story_report import stories_since
 

@@ -16,12 +16,12 @@ from datetime import date, datetime
 from typing import Any
 
 from prefect import flow
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import archive_backfill
 from flows import backfill as sitemaps
-from flows.artifacts import ARCHIVE_BACKFILL_TABLE_KEY, BACKFILL_TABLE_KEY, artifact_key
+from flows.artifacts import ARCHIVE_BACKFILL_TABLE_KEY, BACKFILL_TABLE_KEY, artifact_key, note
 from flows.retries import transient_task
 from flows.runs import TASKS, ingest_flow, raised_in_flow, submit_task
 from flows.runtime import _run_id
@@ -31,6 +31,14 @@ TASKS[sitemaps.backfill_batch_task] = transient_task("backfill batch {index}")(s
 TASKS[archive_backfill.backfill_job_task] = transient_task("archive backfill job {job_id}")(
     archive_backfill.backfill_job_task
 )
+
+
+def publish_note(title: str, message: str) -> None:
+    """A backfill with no row publishes its verdict as a short report under no key
+    (:func:`flows.artifacts.note`): its run still says in the UI what it came to, and the
+    latest table stays the last backfill that had rows."""
+    artifact = note(title, message, "Backfill with no row: its verdict (not the latest table)")
+    create_markdown_artifact(key=artifact.key, markdown=artifact.data, description=artifact.description)
 
 
 @flow(name="veille-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
@@ -59,6 +67,8 @@ def backfill_flow(
         if rows:
             key = artifact_key(BACKFILL_TABLE_KEY)  # one per VEILLE_INSTANCE, as veille serve's
             create_table_artifact(key=key, table=rows, description="Backfill per source")
+        else:
+            publish_note("veille backfill", outcome.message)
         return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result
     except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
         return raised_in_flow(exc)
@@ -89,6 +99,8 @@ def archive_backfill_flow(
                 table=rows,
                 description=f"Backfill from {ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
             )
+        else:
+            publish_note(f"veille archive backfill from {ARCHIVE_NAMES[archive]}", outcome.message)
         return outcome.state(rows)
     except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
         return raised_in_flow(exc)

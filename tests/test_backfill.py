@@ -401,3 +401,31 @@ def test_a_backfill_that_reads_no_source_says_why_not_that_none_was_due(
     assert state.message == (
         "Nothing to do: no sitemap or feed source to backfill (1 listing source cannot reach back in time)."
     )
+
+
+def test_a_backfill_with_no_row_leaves_its_verdict_as_an_artifact(
+    clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """`veille-backfill` and `veille-archive-backfill` published their table only when they had
+    rows: a run with none left no artifact, where an empty `veille-run` leaves a short report.
+    Each leaves its verdict under no key (the latest table stays the last one with rows)."""
+    from flows.backfill_flows import archive_backfill_flow, backfill_flow
+    from monitors.collect.archives.common import ARCHIVE_NAMES
+    from tests.test_serve import _artifacts
+
+    days = (datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC))
+    empty = tmp_path / "empty.toml"
+    empty.write_text("# every source commented out\n")
+    for title, run in (
+        ("veille backfill", lambda: backfill_flow(*days, sources_file=str(empty), return_state=True)),
+        (
+            f"veille archive backfill from {ARCHIVE_NAMES['wayback']}",
+            lambda: archive_backfill_flow("wayback", *days, sources_file=str(empty), return_state=True),
+        ),
+    ):
+        state: Any = run()
+        assert state.is_completed(), state.message
+        left = _artifacts(state.state_details.flow_run_id)
+        assert list(left) == [None], left
+        assert left[None].type == "markdown"
+        assert left[None].data == f"# {title}\n\nNothing to do: {empty} has no source.\n"
