@@ -142,7 +142,11 @@ def plan(
         raise BackfillError(f"--until {article_day(until)} is before --since {article_day(since)}")
     crawls: list[Crawl] = []
     if archive == COMMONCRAWL:
-        listed = _crawl_list()
+        rt = runtime()
+        try:
+            listed = commoncrawl_crawls(rt.client, rt.settings, archive_throttle(archive))
+        except ArchiveError as exc:
+            raise BackfillError(str(exc)) from exc
         crawls = crawls_covering(listed, since, until)
         if not crawls:
             raise BackfillError(
@@ -161,31 +165,6 @@ def plan(
             raise _only_bad_entries(read.bad, site) or exc from None
         jobs = plan_jobs(session, archive, sites, since, until, relevant_only, warc_files)
     return Plan(jobs, crawls, sites, [b for b in read.bad if _may_be_on(b, site)])
-
-
-#: Seconds a crawl list read in this process is used again (:func:`_crawl_list`).
-CRAWL_LIST_SECONDS = 600.0
-
-#: collinfo.json as last read in this process, by the index's URL: (monotonic time, crawls).
-_crawl_lists: dict[str, tuple[float, list[Crawl]]] = {}
-
-
-def _crawl_list() -> list[Crawl]:
-    """Common Crawl's crawls (collinfo.json), read once per :data:`CRAWL_LIST_SECONDS` in this
-    process: ``veille backfill`` plans the request to check it (and count its captures) before
-    the run plans it again, and the list was fetched twice per backfill (it changes about once a
-    month). Raises BackfillError."""
-    rt = runtime()
-    url = rt.settings.commoncrawl_index_url
-    read = _crawl_lists.get(url)
-    if read is not None and time.monotonic() - read[0] < CRAWL_LIST_SECONDS:
-        return read[1]
-    try:
-        listed = commoncrawl_crawls(rt.client, rt.settings, archive_throttle(COMMONCRAWL))
-    except ArchiveError as exc:
-        raise BackfillError(str(exc)) from exc
-    _crawl_lists[url] = (time.monotonic(), listed)
-    return listed
 
 
 def _only_bad_entries(bad: list[BadEntry], site: str | None) -> BackfillError | None:
@@ -609,13 +588,19 @@ def archive_backfill(
     max_fetches: int | None,
     submit: Submit,
     run_id: str | None,
+    planned: Plan | None = None,
 ) -> tuple[list[dict[str, Any]], RunOutcome]:
     """Find the sites' captures over [since, until] in a web archive and ingest them, one step
     per (site, month) job (CC-NEWS: per month and WARC file) run by ``submit``; several runs of
     it (one per work-pool worker) share the jobs. At most ``max_fetches`` captures are fetched
     (default ``VEILLE_BACKFILL_MAX_FETCHES``): the jobs keep the others for the next run, and
     the run is partly done, saying so. The job rows and the verdict: every job finished (ok),
-    some stopped on an archive error (partial) or all did (failed)."""
+    some stopped on an archive error (partial) or all did (failed).
+
+    ``planned`` is the :func:`plan` of this same request made by ``veille backfill`` to check
+    it: the run uses it rather than planning again (which read collinfo.json or CC-NEWS's file
+    lists a second time, and could fail on them after the check had passed). Without it (a
+    deployment's run), the run plans."""
     global _budget
     ensure_schema()  # first: without VEILLE_LOCAL_TIMEZONE, the parameters are on the database's clock
     since, until = _utc(since), _until(until)
@@ -627,7 +612,9 @@ def archive_backfill(
     reset_runtime()
     _throttles.clear()
     try:
-        job_ids, crawls, sites, bad = plan(archive, since, until, site, sources_file, relevant_only)
+        if planned is None:
+            planned = plan(archive, since, until, site, sources_file, relevant_only)
+        job_ids, crawls, sites, bad = planned
         skipped_entries(bad)  # each warned of; the run's state says so
         run_logger().info(
             "%s backfill %s .. %s: %d jobs", archive, article_day(since), article_day(until), len(job_ids)

@@ -21,6 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import archive_backfill
 from flows import backfill as sitemaps
+from flows.archive_backfill import Plan
 from flows.artifacts import ARCHIVE_BACKFILL_TABLE_KEY, BACKFILL_TABLE_KEY, artifact_key, note
 from flows.retries import transient_task
 from flows.runs import TASKS, ingest_flow, raised_in_flow, submit_task
@@ -83,15 +84,27 @@ def archive_backfill_flow(
     sources_file: str | None = None,
     relevant_only: bool = False,
     max_fetches: int | None = None,
+    planned: Plan | None = None,
 ) -> Any:
     """:func:`flows.archive_backfill.archive_backfill`, one task per job. Its final state says
     whether every job finished (Completed), some stopped on an archive error (Completed, named
     Partial) or all did (Failed); its result is the job rows. A body that raised ends Failed
-    with the exception described (:func:`flows.runs.raised_in_flow`)."""
+    with the exception described (:func:`flows.runs.raised_in_flow`). ``planned``: the plan
+    ``veille backfill`` made to check the request, used rather than planned again; a
+    deployment's run leaves it out and plans."""
     started = time.monotonic()
     try:
         rows, outcome = archive_backfill.archive_backfill(
-            archive, since, until, site, sources_file, relevant_only, max_fetches, submit_task, _run_id()
+            archive,
+            since,
+            until,
+            site,
+            sources_file,
+            relevant_only,
+            max_fetches,
+            submit_task,
+            _run_id(),
+            planned,
         )
         if rows:
             create_table_artifact(

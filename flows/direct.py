@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flows.pipeline import run_once
 from flows.polling import poll_sources
@@ -29,6 +29,9 @@ from flows.queue_drain import drain_queue
 from flows.retries import RETRY_DELAYS, is_transient
 from flows.runtime import Submit
 from monitors.errors import describe
+
+if TYPE_CHECKING:
+    from flows.archive_backfill import Plan
 
 #: Threads for the steps, as the flows' ``ThreadPoolTaskRunner(max_workers=8)``.
 STEP_THREADS = 8
@@ -105,15 +108,17 @@ def archive_backfill_direct(
     sources_file: str | None = None,
     relevant_only: bool = False,
     max_fetches: int | None = None,
+    planned: Plan | None = None,
 ) -> tuple[list[dict[str, Any]], Any]:
     """A backfill as ``veille-archive-backfill`` does it, without Prefect
-    (:func:`flows.archive_backfill.archive_backfill`): the job rows and the verdict."""
+    (:func:`flows.archive_backfill.archive_backfill`, with the check's ``planned`` if given):
+    the job rows and the verdict."""
     from flows.archive_backfill import archive_backfill
 
     show_logs()
     with steps(BACKFILL_THREADS) as submit:
         return archive_backfill(
-            archive, since, until, site, sources_file, relevant_only, max_fetches, submit, None
+            archive, since, until, site, sources_file, relevant_only, max_fetches, submit, None, planned
         )
 
 

@@ -11,7 +11,6 @@ import atexit
 import os
 import shutil
 import socket
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -182,17 +181,6 @@ def _adopted_clock_dropped() -> Iterator[None]:
 
     yield
     adopt_local_timezone(None)
-
-
-@pytest.fixture(autouse=True)
-def _crawl_lists_dropped() -> Iterator[None]:
-    """No test reuses the Common Crawl crawl list a previous one's backfill read (kept for a
-    while in the process, flows.archive_backfill._crawl_list), from a local site that may have
-    had the same address."""
-    yield
-    backfill = sys.modules.get("flows.archive_backfill")
-    if backfill is not None:
-        backfill._crawl_lists.clear()
 
 
 @pytest.fixture

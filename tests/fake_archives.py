@@ -80,6 +80,7 @@ class FakeArchives:
     html_ranges: int = 0  # Common Crawl WARC ranges answered so first
     collinfo_answers: int | None = None  # how many times collinfo.json answers before it 503s
     collinfo_requests: int = 0  # how many times collinfo.json was asked for
+    published: list[dict[str, str]] = field(default_factory=list)  # crawls listed after the two
     cdx_requests: list[dict[str, list[str]]] = field(default_factory=list)
     warc: bytes = b""
     cc_index: list[dict[str, str]] = field(default_factory=list)
@@ -334,6 +335,7 @@ class FakeArchives:
                 "from": "2024-12-01T10:00:00",
                 "to": "2024-12-14T20:00:00",
             },
+            *self.published,
         ]
         return 200, {"Content-Type": "application/json"}, json.dumps(crawls).encode()
 

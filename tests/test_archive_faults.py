@@ -19,7 +19,7 @@ from monitors.collect.archives.commoncrawl import parse_collinfo, parse_commoncr
 from monitors.collect.archives.wayback import wayback_page
 from monitors.collect.http import make_client
 from monitors.settings import get_settings
-from tests.fake_archives import FakeArchives, Snapshot, seed_snapshots, seed_sources
+from tests.fake_archives import CRAWL, FakeArchives, Snapshot, seed_snapshots, seed_sources
 from tests.site import LocalSite, write_sources
 
 WINDOW = ["--since", "2025-02-01", "--until", "2025-02-28"]
@@ -459,8 +459,8 @@ def test_a_backfill_reads_the_common_crawl_crawl_list_once(
 ) -> None:
     """The command checks the request (the crawls that cover the window) before the run plans
     it again: collinfo.json was fetched twice per backfill, and its failing in between (here
-    it answers once, then 503s) ended the command on an error. The run uses the list the check
-    read, as the flow and directly."""
+    it answers once, then 503s) ended the command on an error. The run goes on with the plan
+    the check made (its crawls), as the flow and directly."""
     monkeypatch.setenv("VEILLE_PREFECT", prefect)
     monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "0")
     archives.build_warc()
@@ -472,3 +472,35 @@ def test_a_backfill_reads_the_common_crawl_crawl_list_once(
     assert archives.collinfo_requests == 1, err
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM articles")) > 0
+
+
+@pytest.mark.usefixtures("clean_db")
+def test_each_backfill_reads_the_common_crawl_crawl_list_afresh(
+    archives: FakeArchives, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two backfills in one process: a crawl published between them is seen by the second.
+    main kept the list read for 10 minutes in the process (so that the command's run would
+    use its check's): the second backfill got the old list and refused a window only the new
+    crawl covers ("no Common Crawl crawl covers 2025-03-01 .. 2025-03-31 (2 crawls listed in
+    collinfo.json)")."""
+    monkeypatch.setenv("VEILLE_PREFECT", "off")
+    archives.build_warc()
+    args = _pcf_backfill(tmp_path)
+    args[args.index("wayback")] = "commoncrawl"
+    code, err = _backfill(args)
+    assert code == 0 and archives.collinfo_requests == 1, err
+    base = archives.site.base
+    archives.published = [
+        {
+            "id": "CC-MAIN-2025-13",
+            "name": "March 2025 Index",
+            "timegate": f"{base}/CC-MAIN-2025-13/",
+            "cdx-api": f"{base}/{CRAWL}-index",  # the fake index: no capture in March
+            "from": "2025-03-15T00:00:00",
+            "to": "2025-03-28T00:00:00",
+        }
+    ]
+    args[args.index("--since") + 1], args[args.index("--until") + 1] = "2025-03-01", "2025-03-31"
+    code, err = _backfill(args)
+    assert code == 0, err
+    assert archives.collinfo_requests == 2, err

@@ -123,6 +123,28 @@ def test_one_site_gets_its_own_jobs_and_only_its_records(
         ]
 
 
+@pytest.mark.parametrize("prefect", ["off", "auto"])
+def test_a_ccnews_backfill_reads_each_month_s_file_list_once(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    prefect: str,
+) -> None:
+    """The command checks the request (the CC-NEWS months listed for the window) and the run,
+    directly or as the flow, goes on with that plan: each month's warc.paths.gz was read twice,
+    once by the check and once by the run planning again."""
+    monkeypatch.setenv("VEILLE_PREFECT", prefect)
+    archives.snapshots = seed_snapshots()
+    archives.build_ccnews(files=1)
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, _, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])
+    assert code == 0, err
+    lists = [r["path"] for r in archives.site.log if r["path"].endswith("/warc.paths.gz")]
+    assert lists and sorted(lists) == sorted(set(lists)), lists  # main: each month's list twice
+    assert len(_articles(clean_db)) == 5
+
+
 def test_a_window_with_no_ccnews_month_is_a_one_line_error(
     archives: FakeArchives,  # noqa: F811
     clean_db: sa.Engine,

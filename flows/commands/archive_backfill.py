@@ -7,9 +7,12 @@ import sys
 import threading
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flows.commands.common import counted, print_table
+
+if TYPE_CHECKING:
+    from flows.archive_backfill import Plan
 
 
 class CaptureProgress:
@@ -85,8 +88,8 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
         reset_runtime()
     try:
         with CaptureProgress(planned.jobs):
-            rows = _archive_backfill(args, until, as_flows)
-    except BackfillError as exc:  # the run plans again: the archive may fail since (its crawl list)
+            rows = _archive_backfill(args, until, as_flows, planned)
+    except BackfillError as exc:  # the run's checks of its bounds (as a deployment's run's)
         print(f"veille: error: {exc}", file=sys.stderr)
         return 2
     print()
@@ -114,9 +117,21 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
     return 1 if failed or stopped or planned.bad else 0
 
 
-def _archive_backfill(args: argparse.Namespace, until: datetime, as_flows: bool) -> list[dict[str, Any]]:
-    """The job rows of the backfill, run as the flow or directly."""
-    params = (args.archive, args.since, until, args.site, args.sources, args.relevant_only, args.max_fetches)
+def _archive_backfill(
+    args: argparse.Namespace, until: datetime, as_flows: bool, planned: Plan
+) -> list[dict[str, Any]]:
+    """The job rows of the backfill, run as the flow or directly, on the plan the command's
+    check made (its jobs, crawls and sites: collinfo.json and CC-NEWS's lists are read once)."""
+    params = (
+        args.archive,
+        args.since,
+        until,
+        args.site,
+        args.sources,
+        args.relevant_only,
+        args.max_fetches,
+        planned,
+    )
     if not as_flows:
         from flows.direct import archive_backfill_direct
 
