@@ -25,8 +25,8 @@ from flows.outcome import Fetch, judge_ingest, judge_run, nothing_to_do, offline
 from monitors.archive.queue import Waiting
 from monitors.collect import throttle as throttle_module
 from monitors.collect.failures import unreached_kind
-from monitors.collect.http import Client, fetch, make_client
-from monitors.collect.results import NOT_SENT, UNREACHED
+from monitors.collect.http import Client, fetch, make_client, open_stream
+from monitors.collect.results import NOT_SENT, TRANSIENT, UNREACHED
 from monitors.collect.robots import RobotsCache
 from monitors.collect.throttle import HostThrottle
 from monitors.settings import Settings
@@ -428,6 +428,41 @@ def test_a_fetch_whose_turn_comes_after_its_deadline_does_not_wait_for_it(
         assert fetch(client, f"{site.base}/a", patient, throttle=throttle).ok
         assert len(slept) == 1 and 590 < slept[0] <= 600  # the first turn after the first fetch's
         assert len(site.hits("/a")) == 2
+
+
+def test_a_stream_whose_turn_comes_after_its_deadline_does_not_wait_for_it(
+    settings: Settings, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """open_stream (a CC-NEWS WARC file) as fetch: the host's next turn 600 s away and 1 s of
+    VEILLE_FETCH_DEADLINE, it gives up at once, holding nothing, with fetch's reason; main
+    waited the 600 s for its turn (the throttle took no deadline there), then asked anyway.
+    The throttle's sleeps are recorded, not slept."""
+    slept: list[float] = []
+    clock = types.SimpleNamespace(monotonic=time.monotonic, sleep=slept.append)
+    monkeypatch.setattr(throttle_module, "time", clock)
+    with LocalSite() as site:
+        site.add("/a.warc.gz", b"WARC", content_type="application/octet-stream")
+        url, host = f"{site.base}/a.warc.gz", site.base.removeprefix("http://")
+        throttle = HostThrottle(per_host=1, delay=600.0)
+        with open_stream(client, url, settings, throttle=throttle) as (result, stream):
+            assert result.ok and stream is not None and stream.read() == b"WARC"
+        quick = dataclasses.replace(settings, fetch_deadline=1.0)
+        with open_stream(client, url, quick, throttle=throttle) as (late, stream):
+            assert slept == [] and stream is None  # main: [600.0 or so], and the file streamed
+        assert (late.outcome, late.error_class, late.host, late.unreached) == (
+            "error",
+            TRANSIENT,
+            None,
+            NOT_SENT,
+        )
+        assert late.reason == (
+            f"deadline: no time left to ask {host}: the 1 s of VEILLE_FETCH_DEADLINE went before "
+            "its request (waiting for the host's turn, redirects, robots.txt); not tried"
+        )
+        assert len(site.hits("/a.warc.gz")) == 1
+        assert throttle.acquire(url, deadline=time.monotonic() + 3600)  # the slot was given back
+        assert len(slept) == 1 and 590 < slept[0] <= 600  # the turn given up went to this one
+        throttle.release(url)
 
 
 def test_a_host_slot_not_freed_before_the_deadline_is_given_up() -> None:

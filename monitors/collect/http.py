@@ -342,9 +342,7 @@ def fetch(
             if unresolved is not None:
                 raise unresolved
             if throttle is not None and not throttle.acquire(current, crawl_delay, deadline):
-                result = FetchResult(  # its turn at the host comes too late: not waited for
-                    url, current, "error", error_class=TRANSIENT, reason="timeout: no time left", sent=False
-                )
+                result = not_tried(url, settings, current)  # its turn at the host comes too late
                 result.last_sent, late = sent, True
                 break
             try:
@@ -421,15 +419,28 @@ def fetch(
                 f"(VEILLE_FETCH_DEADLINE; {result.reason})"
             )
         else:  # the time went before the request did: its host was never asked
-            result.reason = (
-                f"deadline: no time left to ask {host}: the {settings.fetch_deadline:g} s of "
-                "VEILLE_FETCH_DEADLINE went before its request (waiting for the host's turn, "
-                "redirects, robots.txt); not tried"
-            )
+            result.reason = no_time_left(host, settings)
     if result.sent_url is None and result.unreached is None:
         result.unreached = NOT_SENT  # no request went: no server was asked
     result.elapsed_ms = int((time.monotonic() - started) * 1000)
     return result
+
+
+def no_time_left(host: str, settings: Settings) -> str:
+    """Why a request was not sent: ``VEILLE_FETCH_DEADLINE`` went before it could be."""
+    return (
+        f"deadline: no time left to ask {host}: the {settings.fetch_deadline:g} s of "
+        "VEILLE_FETCH_DEADLINE went before its request (waiting for the host's turn, "
+        "redirects, robots.txt); not tried"
+    )
+
+
+def not_tried(url: str, settings: Settings, current: str | None = None) -> FetchResult:
+    """The result of a request whose turn at its host comes after the fetch's deadline
+    (:meth:`HostThrottle.acquire` gave it up): transient, not sent, nothing waited for."""
+    current = current or url
+    reason = no_time_left(urlsplit(current).netloc, settings)
+    return FetchResult(url, current, "error", error_class=TRANSIENT, reason=reason, sent=False)
 
 
 def too_many_redirects(visited: list[str]) -> str:
@@ -490,7 +501,9 @@ def open_stream(
     asks for no coding; one veille cannot decode is a permanent failure), each read bounded
     by ``VEILLE_TIMEOUT`` but with no overall deadline (the status line and headers have
     ``VEILLE_FETCH_DEADLINE``) and no size cap. No redirect is followed. The request holds its
-    throttle slot until the block ends (a stream is a request in flight)."""
+    throttle slot until the block ends (a stream is a request in flight); when its turn at the
+    host comes after that deadline, it is not waited for: a transient failure, not sent, as
+    :func:`fetch` gives."""
     headers = {"Accept-Encoding": "identity", **(extra_headers or {})}
     started = time.monotonic()
     response: urllib3.BaseHTTPResponse | None = None
@@ -507,12 +520,17 @@ def open_stream(
         except Unresolvable as exc:
             yield FetchResult(url, url, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS), None
             return
+        deadline = started + settings.fetch_deadline
         if throttle is not None:
-            throttle.acquire(url)
+            if not throttle.acquire(url, deadline=deadline):  # its turn comes too late: not waited for
+                late = not_tried(url, settings)
+                late.unreached = NOT_SENT  # no server was asked
+                yield late, None
+                return
             acquired = True
         timeout = urllib3.Timeout(connect=settings.timeout, read=settings.timeout)
         try:
-            response = client.open(url, headers, address, timeout, started + settings.fetch_deadline)
+            response = client.open(url, headers, address, timeout, deadline)
         except (Urllib3Error, OSError) as exc:
             yield _failure(url, url, exc), None
             return
