@@ -162,3 +162,34 @@ def test_a_page_without_html_lang_declares_its_language_in_its_metadata(
     article = analyse_page(item, fetched, load_topic()).article
     assert article is not None
     assert (article.declared_language, article.declared_language_source) == expected
+
+
+OCCITAN = (  # our own words
+    "<p>Lo vilatge es plan polit e la gent i son braves. Cada matin los enfants van a l'escòla e "
+    "los vièlhs parlan encara occitan a l'ostal.</p>"
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _title_only_page("oc", "Lo vilatge es plan polit e la gent i son braves"),
+        (
+            '<!DOCTYPE html><html lang="oc"><head><meta charset="utf-8"><title>Lo vilatge</title></head>'
+            f"<body><article><h1>Lo vilatge</h1>{OCCITAN * 3}</article></body></html>"
+        ).encode(),
+    ],
+    ids=["headline", "article"],
+)
+def test_a_page_in_a_language_veille_cannot_identify_is_und_with_its_declared_code(body: bytes) -> None:
+    """An Occitan page under <html lang="oc">, in a French feed: before, its headline alone was
+    stored as French (0.999) and the article as Catalan, with "oc" beside them."""
+    url = "https://example.org/oc/vilatge.html"
+    item = QueueItem(id=1, source_id=1, url=url, canonical_url=url, feed_language="fr")
+    fetched = FetchResult(
+        url=url, final_url=url, outcome="ok", status=200, content=body, headers={"content-type": "text/html"}
+    )
+    article = analyse_page(item, fetched, load_topic()).article
+    assert article is not None
+    assert (article.language, article.language_confidence) == ("und", 0.0)
+    assert (article.declared_language, article.declared_language_source) == ("oc", "page")

@@ -102,10 +102,63 @@ def test_a_declared_language_does_not_override_a_clear_text() -> None:
     )
 
 
-@pytest.mark.parametrize("declared", ["br", "oc", "xx", None])
-def test_a_declared_language_the_profiles_do_not_know_changes_nothing(declared: str | None) -> None:
+@pytest.mark.parametrize("declared", ["xx", "qq", "gsw", None])
+def test_a_declared_code_that_is_no_iso_language_changes_nothing(declared: str | None) -> None:
     for text in (*SHORT_ENGLISH, FR, "Sommet IA : la Chine signe, Washington s'abstient"):
         assert detect_language(text, declared=declared) == detect_language(text)
+
+
+# our own sentences in languages langdetect's profiles do not know
+REGIONAL = {
+    "br": "Ar vugale a ya d'ar skol bemdez gant o mamm. Brezhoneg a vez komzet c'hoazh e kalz a "
+    "gêrioù, met nebeutoc'h a dud yaouank a gomz anezhañ bremañ.",
+    "oc": "Lo vilatge es plan polit e la gent i son braves. Cada matin los enfants van a l'escòla e "
+    "los vièlhs parlan encara occitan a l'ostal.",
+    "co": "U paese hè chjucu ma a ghjente hè brava. Ogni mane i zitelli vanu à a scola è i vechji "
+    "parlanu sempre corsu in casa.",
+    "eu": "Herria txikia da baina jendea oso atsegina da. Goizero haurrak eskolara joaten dira eta "
+    "zaharrek euskaraz hitz egiten dute etxean.",
+}
+
+
+@pytest.mark.parametrize("code", sorted(REGIONAL))
+def test_a_text_declared_in_a_language_the_profiles_do_not_know_is_und(code: str) -> None:
+    """Before, the declared Breton, Occitan, Corsican or Basque changed nothing and each text
+    was called by its nearest profile: Hungarian (0.70), Catalan (0.64), Italian (0.99),
+    Slovene (0.61); their first sentences Turkish (1.0), French (0.999, the short-text lean to
+    French), Italian (0.97), Portuguese (1.0). The page says which language it is and veille
+    cannot identify it: "und" (the declared code is stored beside it)."""
+    text, headline = REGIONAL[code], REGIONAL[code].split(".")[0]
+    assert detect_language(text, declared=code) == LanguageResult("und", 0.0)
+    assert detect_language(headline, declared=code) == LanguageResult("und", 0.0)
+    # the text alone is still read as its nearest profile: the declaration is what tells
+    assert detect_language(text).language not in ("und", code)
+
+
+def test_norwegian_declared_as_bokmal_or_nynorsk_is_the_profiles_norwegian() -> None:
+    headline = "Regjeringen vil bygge flere boliger i byene"
+    assert detect_language(headline, declared="nb") == detect_language(headline, declared="no")
+    assert detect_language(headline, declared="nn") == detect_language(headline, declared="no")
+
+
+# our own: an English headline opening a French text, the page's h1 kept by extraction
+HEADLINE = "Black Friday: the best deals on laptops and phones"
+BODY = "Les enseignes cassent les prix. Les clients se pressent dans les magasins dès l'ouverture."
+
+
+def test_a_title_the_text_already_holds_is_read_once() -> None:
+    """Before, the title was read before a text that starts with it: twice in the sample, the
+    English headline weighed double (confidence 0.31 for French instead of 0.42)."""
+    once = detect_language(BODY, title=HEADLINE)
+    assert detect_language(f"{HEADLINE}\n{BODY}", title=HEADLINE) == once
+    # case and spacing aside, and after a dateline
+    assert detect_language(f"{HEADLINE.upper()}\n{BODY}", title=HEADLINE) == detect_language(
+        f"{HEADLINE.upper()}\n{BODY}"
+    )
+    dated = f"Publié le 28 novembre\n{HEADLINE.replace(' ', '  ')}\n{BODY}"
+    assert detect_language(dated, title=HEADLINE) == detect_language(dated)
+    # a title the text does not hold is still read with it
+    assert once != detect_language(BODY)
 
 
 def test_clean_sample_strips_noise_and_caps_length() -> None:

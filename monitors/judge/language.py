@@ -73,6 +73,20 @@ _PRIOR_REST = 0.60  # spread over all the other languages of the profile set
 #: 142, 0.7 or 0.9 -> 140. Texts of 20+ words: 179/179 whatever is declared.
 DECLARED_PRIOR = 0.9
 
+#: Declared codes the profiles know under another one (Norwegian Bokmål and Nynorsk: "no").
+_PROFILE_CODES = {"nb": "no", "nn": "no"}
+#: Every ISO 639-1 code: a page declaring one the profiles do not know (br, oc, co, eu...) is in
+#: a language veille cannot identify, and gets "und"; anything else declared ("xx") is ignored.
+_ISO_639_1_CODES = (
+    "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy"
+    " da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu"
+    " hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb"
+    " lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om"
+    " or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw"
+    " ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu"
+)
+_ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
+
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MAIL_RE = re.compile(r"\S+@\S+\.\w+")
 _HANDLE_RE = re.compile(r"(?<!\w)[@#]\w+")
@@ -419,6 +433,20 @@ def _log_prior(languages: tuple[str, ...], short: bool, declared: str | None = N
     return [math.log(p) for p in prior]
 
 
+@functools.cache
+def _known_codes(languages: tuple[str, ...]) -> frozenset[str]:
+    """The ISO 639-1 codes of the languages the profiles know."""
+    return frozenset(map(_iso, languages))
+
+
+def _holds_title(text: str, title: str) -> bool:
+    """Whether the text's first SAMPLE_CHARS characters already hold the title (case and
+    spacing aside): extraction often keeps the page's h1 as the text's first line, and the
+    title read again before it would count twice in the sample."""
+    wanted = " ".join(title.split()).casefold()
+    return bool(wanted) and wanted in " ".join(text[:SAMPLE_CHARS].split()).casefold()
+
+
 def _iso(code: str) -> str:
     """langdetect codes are ISO 639-1 except a few regional ones (zh-cn, zh-tw)."""
     return code.split("-")[0].lower()
@@ -430,9 +458,13 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
     ``declared`` is the language the page or its feed declares (ISO 639-1, as
     :func:`normalize_declared_language` gives it): a prior, not an answer. A short or ambiguous
     text leans to it; a text clearly in another language keeps its own (a template's
-    ``lang="en"`` on a French article). Deterministic: no sampling, so repeated calls and
-    concurrent threads give the same answer.
+    ``lang="en"`` on a French article). A language the profiles do not know (Breton, Occitan,
+    Corsican, Basque...) gives "und": its text would be called by a neighbour's profile. A title
+    the text's head already holds is read once. Deterministic: no sampling, so repeated calls
+    and concurrent threads give the same answer.
     """
+    if title and text and _holds_title(text, title):
+        title = None  # an h1 kept as the text's first line: read once, not twice
     parts = [p for p in (title, text) if p and p.strip()]
     sample = clean_sample("\n".join(parts))
     letters = sum(map(str.isalpha, sample))
@@ -446,6 +478,11 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
         return LanguageResult(UNDETERMINED, 0.0)
 
     model = _get_model()
+    declared = _PROFILE_CODES.get(declared, declared) if declared else None
+    if declared in _ISO_639_1 and declared not in _known_codes(model.languages):
+        # Breton, Occitan, Corsican, Basque...: no profile, so whatever language the n-grams
+        # name is a neighbour's (a Breton text read as Hungarian, an Occitan headline as French)
+        return LanguageResult(UNDETERMINED, 0.0)
     log_likelihood = _log_likelihood(sample, model)
     if log_likelihood is None:
         return LanguageResult(UNDETERMINED, 0.0)
