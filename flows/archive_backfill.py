@@ -545,7 +545,7 @@ def judge_backfill(
     """The run's verdict from its job rows: all good, partly done (some jobs stopped on an
     archive error, or the run spent its fetch budget, ``stopped``: they resume on the next
     run; or it left out ``bad`` entries of the sources file, as ``veille run`` does), or
-    failed (every job stopped on an error)."""
+    failed (every job stopped on an error, and none stored a capture)."""
     errors = [r for r in rows if r["state"] == "error"]
     summary = (
         f"{counted(len(rows), 'job')}, {counted(sum(r['captures'] for r in rows), 'capture')} found,"
@@ -554,12 +554,16 @@ def judge_backfill(
     problems = [bad_entries_problem([str(b) for b in bad])] if bad else []
     problems += [stopped] if stopped else []
     if not errors:
-        return RunOutcome("partial" if problems else "ok", summary, problems, empty=not rows)
+        # "Nothing to do" only when nothing went wrong: a run of a file whose every entry is bad
+        # plans no job, and is partly done, saying why
+        return RunOutcome("partial" if problems else "ok", summary, problems, empty=not rows and not problems)
     problems.append(
         f"{counted(len(errors), 'job')} stopped on an archive error ({errors[0]['error']});"
-        " run again to resume"
+        " run the same command again to resume"
     )
-    return RunOutcome("failed" if len(errors) == len(rows) else "partial", summary, problems)
+    # failed as a `veille run` whose every source failed: every job stopped and none stored a capture
+    done = any(int(r.get(k, 0)) for r in rows for k in ("stored", "revised", "not_relevant"))
+    return RunOutcome("failed" if len(errors) == len(rows) and not done else "partial", summary, problems)
 
 
 def _utc(when: datetime) -> datetime:
@@ -595,7 +599,7 @@ def archive_backfill(
     it (one per work-pool worker) share the jobs. At most ``max_fetches`` captures are fetched
     (default ``VEILLE_BACKFILL_MAX_FETCHES``): the jobs keep the others for the next run, and
     the run is partly done, saying so. The job rows and the verdict: every job finished (ok),
-    some stopped on an archive error (partial) or all did (failed).
+    some stopped on an archive error (partial) or all did before storing any (failed).
 
     ``planned`` is the :func:`plan` of this same request made by ``veille backfill`` to check
     it: the run uses it rather than planning again (which read collinfo.json or CC-NEWS's file

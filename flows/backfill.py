@@ -7,7 +7,7 @@ Prefect server is configured (``VEILLE_PREFECT``, :mod:`flows.mode`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from flows.archive_backfill import FetchBudget
 from flows.commands.common import counted
-from flows.outcome import RunOutcome, judge_run
+from flows.outcome import RunOutcome, judge_run, some_names
 from flows.pipeline import _source_names, fetch_kinds, summarize
 from flows.polling import poll_batches, skipped_entries
 from flows.queue_drain import IngestReport
@@ -196,7 +196,9 @@ def backfill(
         rows, report.interruptions, report.gave_up, fetch_kinds(summaries, report), report.left
     )
     if outcome.empty:  # "no source was due" are a cycle's words: a backfill reads every source
-        outcome.nothing = nothing_to_backfill(sources_file, bool(specs), skipped)
+        usable_names = {s.name for s in sources}
+        disabled = [spec.name for spec in specs if spec.name not in usable_names]
+        outcome.nothing = nothing_to_backfill(sources_file, bool(specs), skipped, disabled)
     if stopped:
         logger.warning(stopped)
         outcome.problems.append(stopped)
@@ -206,15 +208,26 @@ def backfill(
     return rows, outcome
 
 
-def nothing_to_backfill(sources_file: str | None, any_source: bool, listings: list[str]) -> str:
+def nothing_to_backfill(
+    sources_file: str | None, any_source: bool, listings: list[str], disabled: Sequence[str] = ()
+) -> str:
     """The message of a backfill that read no source: its file has none, or none of its
-    sources (those named) is a sitemap or a feed that can reach back, or they are disabled."""
+    sources (those named) is a sitemap or a feed that can reach back (``listings``), or they
+    are ``disabled``; each named, as the terminal's log line names the listings (the flow run's
+    note said "the sources read are disabled", not which)."""
     if not any_source:
         return f"Nothing to do: {sources_label(sources_file)} has no source."
+    why = []
     if listings:
-        which = counted(len(listings), "listing source")
-        return f"Nothing to do: no sitemap or feed source to backfill ({which} cannot reach back in time)."
-    return "Nothing to do: no sitemap or feed source to backfill (the sources read are disabled)."
+        why.append(
+            f"{counted(len(listings), 'listing source')} cannot reach back in time: {some_names(listings)}"
+        )
+    if disabled:
+        which = "the one source read is" if len(disabled) == 1 else f"{len(disabled)} sources read are"
+        why.append(
+            f"{which} disabled: {some_names(list(disabled))}; `veille sources enable NAME` turns one back on"
+        )
+    return f"Nothing to do: no sitemap or feed source to backfill ({'; '.join(why)})."
 
 
 def __getattr__(name: str) -> Any:

@@ -88,10 +88,10 @@ def archive_backfill_flow(
 ) -> Any:
     """:func:`flows.archive_backfill.archive_backfill`, one task per job. Its final state says
     whether every job finished (Completed), some stopped on an archive error (Completed, named
-    Partial) or all did (Failed); its result is the job rows. A body that raised ends Failed
-    with the exception described (:func:`flows.runs.raised_in_flow`). ``planned``: the plan
-    ``veille backfill`` made to check the request, used rather than planned again; a
-    deployment's run leaves it out and plans."""
+    Partial) or all did before storing a capture (Failed); its result is the job rows. A body
+    that raised ends Failed with the exception described (:func:`flows.runs.raised_in_flow`).
+    ``planned``: the plan ``veille backfill`` made to check the request, used rather than
+    planned again; a deployment's run leaves it out and plans."""
     started = time.monotonic()
     try:
         rows, outcome = archive_backfill.archive_backfill(

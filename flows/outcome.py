@@ -130,9 +130,11 @@ def judge_run(
     problems = []
     if hint := offline_hint(unreached):
         problems.append(hint)  # the cause first: N lines of "does not resolve" say less
+    elif errors and len(errors) == len(polled):
+        problems.append(every_source_failed(errors))  # why, not only how many
     if bad:  # the first one's file:line and reason; each one's is in its row
         problems.append(bad_entries_problem([r["error"].removeprefix("skipped: ") for r in bad]))
-    if errors:
+    if errors and (hint or len(errors) < len(polled)):
         problems.append(f"{len(errors)} of {counted(len(polled), 'source')} in error")
     if totals["failed"]:
         problems.append(f"{counted(totals['failed'], 'page')} failed")
@@ -144,6 +146,32 @@ def judge_run(
     if not problems:
         return RunOutcome("ok", summary, empty=not rows)
     return RunOutcome(_status(done, bool(polled) and len(errors) == len(polled), gave_up), summary, problems)
+
+
+#: The causes :func:`every_source_failed` names; the sources of the others are counted.
+CAUSES_NAMED = 3
+
+
+def every_source_failed(errors: list[dict[str, Any]]) -> str:
+    """A run's problem when every source it polled failed (its rows in ``errors``): why, each
+    cause with the sources it stopped, the most frequent first ("every polled source failed:
+    HTTP 404 Not Found (S0, S1)"); "2 of 2 sources in error" said how many, not why."""
+    by_cause: dict[str, list[str]] = {}
+    for row in errors:
+        by_cause.setdefault(row.get("error") or "no reason recorded", []).append(str(row["source"]))
+    ranked = sorted(by_cause.items(), key=lambda item: -len(item[1]))  # stable: first met first
+    causes = [f"{cause} ({some_names(names)})" for cause, names in ranked[:CAUSES_NAMED]]
+    if rest := sum(len(names) for _, names in ranked[CAUSES_NAMED:]):
+        causes.append(f"{counted(rest, 'more source')} for other causes")
+    who = "every polled source failed" if len(errors) > 1 else "the one source polled failed"
+    return f"{who}: {'; '.join(causes)}"
+
+
+def some_names(names: list[str], shown: int = 3) -> str:
+    """Up to ``shown`` names, and how many more ("S0, S1, S2 and 4 more")."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 def stored_words(totals: Mapping[str, int], noun: str = "") -> str:

@@ -342,7 +342,7 @@ def test_an_archive_that_stays_down_is_recorded_on_the_job_and_resumed(
     archives.fail_first = {"/cdx/search/cdx": [(503, {})] * 3}
     sources = write_sources(tmp_path / "sources.toml", seed_sources())
     code, _, err = _run([*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)])
-    assert code == 1 and "run the same command again" in err
+    assert code == 3 and "run the same command again" in err  # its only job failed: nothing could run
     with clean_db.connect() as conn:
         state, errors, last = conn.execute(
             sa.text("SELECT state, errors, last_error FROM backfill_jobs")
@@ -351,6 +351,35 @@ def test_an_archive_that_stays_down_is_recorded_on_the_job_and_resumed(
     code, _, err = _run([*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)])
     assert code == 0, err
     assert len(_articles(clean_db)) == 1
+
+
+@pytest.mark.parametrize("prefect", ["on", "off"])
+def test_an_archive_backfill_whose_every_job_failed_ends_failed_and_exits_3(
+    archives: FakeArchives,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    prefect: str,
+) -> None:
+    """Every job stopped on an archive error before storing a capture: the flow run ends
+    Failed and the command exits 3 (nothing could run, as `veille run` whose every source
+    failed) with the same verdict, cause first; the command exited 1, as for a run partly done."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "0")
+    archives.snapshots = seed_snapshots()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    days = (datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC))
+    why = "Nothing could run (1 job stopped on an archive error (Wayback CDX query failed: HTTP 503"
+    archives.fail_first = {"/cdx/search/cdx": [(503, {})]}
+    state: Any = archive_backfill_flow("wayback", *days, "pcf.fr", str(sources), return_state=True)
+    assert state.is_failed() and state.name == "Failed", state.message
+    assert state.message.startswith(why), state.message
+
+    monkeypatch.setenv("VEILLE_PREFECT", prefect)
+    archives.fail_first = {"/cdx/search/cdx": [(503, {})]}
+    code, _, err = _run([*WINDOW, "--from", "wayback", "--site", "pcf.fr", "--sources", str(sources)])
+    assert code == 3, err
+    last = err.rstrip().splitlines()[-1]
+    assert last.startswith(f"veille: {why}") and "run the same command again to resume" in last, err
 
 
 def test_a_capture_the_database_will_not_take_is_failed_alone(

@@ -110,7 +110,7 @@ def test_a_cdx_server_that_times_out_is_retried_then_recorded_on_the_job(
     archives.cdx_delay = 2.5
     args = _pcf_backfill(tmp_path)
     code, err = _backfill(args)
-    assert code == 1 and "run the same command again" in err
+    assert code == 3 and "run the same command again" in err
     with clean_db.connect() as conn:
         state, last = conn.execute(sa.text("SELECT state, last_error FROM backfill_jobs")).one()
         attempts = list(conn.scalars(sa.text("SELECT reason FROM fetch_log WHERE kind = 'cdx'")))
@@ -135,7 +135,7 @@ def test_a_cdx_answer_nested_too_deep_is_recorded_on_the_job(
     site.add("/cdx/search/cdx", b"[" * 100_000, content_type="application/json")
     args = _pcf_backfill(tmp_path)
     code, err = _backfill(args)
-    assert code == 1 and "run the same command again" in err, err
+    assert code == 3 and "run the same command again" in err, err
     with clean_db.connect() as conn:
         state, last = conn.execute(sa.text("SELECT state, last_error FROM backfill_jobs")).one()
     assert state == "error" and last == "CDX answer is not JSON: nested too deep to read (RecursionError)"
@@ -293,7 +293,7 @@ def test_an_index_page_answered_with_an_html_page_is_retried_then_resumed(
     sources = write_sources(tmp_path / "sources.toml", seed_sources())
     args = [*WINDOW, "--from", archive, "--site", "pcf.fr", "--sources", str(sources)]
     code, err = _backfill(args)
-    assert code == 1 and "run the same command again" in err, err
+    assert code == 3 and "run the same command again" in err, err
     assert archives.html_pages == 0  # tried again within the run
     with clean_db.connect() as conn:
         state, last, malformed = conn.execute(

@@ -372,7 +372,10 @@ def test_a_source_whose_backfill_the_database_refuses_fails_alone(
     code, out, err = run()
     assert code == 3, out + err
     assert "backfill not recorded: RuntimeError: a fault in veille" in out, out
-    assert "veille: Nothing could run (2 of 2 sources in error)" in err, err
+    assert (
+        "veille: Nothing could run (every polled source failed:"
+        " backfill not recorded: RuntimeError: a fault in veille ("
+    ) in err, err
 
 
 def test_a_backfill_that_reads_no_source_says_why_not_that_none_was_due(
@@ -399,7 +402,8 @@ def test_a_backfill_that_reads_no_source_says_why_not_that_none_was_due(
     )
     assert state.is_completed(), state.message
     assert state.message == (
-        "Nothing to do: no sitemap or feed source to backfill (1 listing source cannot reach back in time)."
+        "Nothing to do: no sitemap or feed source to backfill (1 listing source cannot reach back in time:"
+        " Page)."
     )
 
 
@@ -429,3 +433,39 @@ def test_a_backfill_with_no_row_leaves_its_verdict_as_an_artifact(
         assert list(left) == [None], left
         assert left[None].type == "markdown"
         assert left[None].data == f"# {title}\n\nNothing to do: {empty} has no source.\n"
+
+
+def test_a_backfill_with_no_row_says_why_in_its_state_and_note(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A backfill with no row says why in its state and its note, as the terminal does: the
+    listing sources it skipped by name (the log line names them; the note only counted them),
+    and its disabled sources by name (the note said "the sources read are disabled"). An archive
+    backfill of a file whose every entry is bad ended Partial with "Nothing to do: FILE has no
+    source.", a message that hid the bad entries its state counted: it is partly done, saying
+    which entry was left out and why."""
+    from flows.backfill_flows import archive_backfill_flow, backfill_flow
+    from tests.test_serve import _artifacts
+
+    days = (datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC))
+    mixed = tmp_path / "mixed.toml"
+    mixed.write_text(
+        f'[[source]]\nname = "Page"\nkind = "listing"\nurl = "{site.base}/actualites"\nowner = "party"\n\n'
+        f'[[source]]\nname = "Fil"\nkind = "feed"\nurl = "{site.base}/feed.xml"\nowner = "media"\n'
+        "enabled = false\n"
+    )
+    state: Any = backfill_flow(*days, sources_file=str(mixed), return_state=True)
+    why = (
+        "Nothing to do: no sitemap or feed source to backfill (1 listing source cannot reach back in time:"
+        " Page; the one source read is disabled: Fil; `veille sources enable NAME` turns one back on)."
+    )
+    assert state.is_completed() and state.message == why, state.message
+    assert _artifacts(state.state_details.flow_run_id)[None].data == f"# veille backfill\n\n{why}\n"
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[[source]]\nname = "Fil"\nkind = "fed"\nurl = "{site.base}/feed.xml"\nowner = "media"\n')
+    state = archive_backfill_flow("wayback", *days, sources_file=str(bad), return_state=True)
+    said = f"Partly done (a bad entry of the sources file skipped ({bad}:3: unknown kind 'fed'"
+    assert (state.type.value, state.name) == ("COMPLETED", "Partial"), state.message
+    assert state.message.startswith(said), state.message
+    assert said in _artifacts(state.state_details.flow_run_id)[None].data

@@ -282,3 +282,25 @@ def test_veille_run_says_why_it_polled_nothing_as_the_verdict_does(
     assert code == 0 and "1 source polled (0 with errors), 5 new URLs" in out, out + err
     code, out, err = _run(["run", "--sources", str(one)])
     assert code == 0 and "nothing polled (no source was due; use --all to force)" in out, out + err
+
+
+def test_veille_run_all_that_polled_nothing_does_not_suggest_all(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille run --all` that polled nothing when why cannot be told any more (its sources file
+    changed since the run read it and no longer reads; or the database did not answer) printed
+    "nothing polled (no source was due; use --all to force)", a flag the user had given. It
+    says that --all polled none and that why could not be told; without --all, the hint stays."""
+    import time
+
+    from flows.commands.run import report
+
+    seed_site(site)
+    sources = _sources(tmp_path, site, "/feed.xml")
+    sources.write_text("[[source]\n")  # edited while the run ran: no longer TOML
+    assert report([], 0, None, time.monotonic(), str(sources), forced=True) == 0
+    out = capsys.readouterr().out
+    assert "--all to force" not in out, out
+    assert f"nothing polled (--all polled no source of {sources}; why could not be told" in out, out
+    report([], 0, None, time.monotonic(), str(sources), forced=False)
+    assert "nothing polled (no source was due; use --all to force)" in capsys.readouterr().out

@@ -554,7 +554,9 @@ def test_a_backfill_whose_sources_failed_says_so(site: Any, clean_db: sa.Engine,
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main([*argv, str(write_sources(tmp_path / "dead.toml", dead))])
     assert code == 3, out.getvalue()
-    assert "veille: Nothing could run (2 of 2 sources in error)" in err.getvalue()
+    assert "veille: Nothing could run (every polled source failed: HTTP 404 Not Found (Disparu, Mort))" in (
+        err.getvalue()
+    )
 
     alive = {"name": "Fil", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}
     out, err = io.StringIO(), io.StringIO()

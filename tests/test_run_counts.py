@@ -32,7 +32,9 @@ def test_a_run_with_one_source_says_it_in_the_singular() -> None:
     )
     assert "2 new URLs, 2 stored, 0 duplicates" in failing.message
     alone = judge_run([_row("error")], [], False).message
-    assert alone.startswith("Nothing could run (1 of 1 source in error): 1 source polled (1 with errors)")
+    assert alone.startswith(
+        "Nothing could run (the one source polled failed: HTTP 500 (Le Fil)): 1 source polled (1 with errors)"
+    )
 
 
 def test_a_drain_and_an_archive_backfill_of_one_say_it_in_the_singular() -> None:
@@ -42,3 +44,13 @@ def test_a_drain_and_an_archive_backfill_of_one_say_it_in_the_singular() -> None
     backfill = judge_backfill([job]).message
     assert backfill.startswith("Nothing could run (1 job stopped on an archive error (HTTP 503)")
     assert backfill.endswith("1 job, 1 capture found, 0 stored, 0 waiting.")
+
+
+def test_an_archive_backfill_whose_every_job_stopped_after_storing_is_partly_done() -> None:
+    """Every job stopped on an archive error, one after storing a capture: partly done (exit 1),
+    as a `veille run` whose every source failed but that stored pages; it ended Failed."""
+    stopped = {"state": "error", "captures": 2, "stored": 0, "pending": 1, "error": "HTTP 503"}
+    outcome = judge_backfill([stopped, {**stopped, "stored": 1}])
+    assert (outcome.status, outcome.exit_code) == ("partial", 1), outcome.message
+    assert outcome.message.startswith("Partly done (2 jobs stopped on an archive error (HTTP 503)")
+    assert (judge_backfill([stopped, stopped]).status, judge_backfill([stopped]).exit_code) == ("failed", 3)

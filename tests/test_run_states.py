@@ -157,6 +157,43 @@ def test_exit_codes_all_good_partial_and_nothing(
     assert "2 sources polled (2 with errors)" in out
 
 
+@pytest.mark.parametrize("prefect", ["on", "off"])
+def test_a_run_whose_every_polled_source_failed_ends_failed_saying_why(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect: str
+) -> None:
+    """Every polled source failed (two at 404, one feed that is an HTML page): the flow run
+    ends Failed, `veille run` exits 3 (as flows, or directly) and both give the same verdict,
+    which says that every polled source failed and why, each cause with its sources; it said
+    "Nothing could run (3 of 3 sources in error)", how many and not why."""
+    site.add("/oops.xml", "<html><head><title>Oops</title></head><body>x</body></html>")
+    sources = _sources(tmp_path, site, "/nope.xml", "/oops.xml", "/gone.xml")
+    why = (
+        "Nothing could run (every polled source failed: HTTP 404 Not Found (S0, S2);"
+        " not a feed: an HTML page ('Oops') (S1)): 3 sources polled (3 with errors), 0 new URLs,"
+    )
+    state = run_flow(sources_file=str(sources), force=True, return_state=True)
+    assert state.is_failed() and state.name == "Failed", state.message
+    assert state.message is not None and state.message.startswith(why), state.message
+    assert f"**{why}" in _artifacts(state.state_details.flow_run_id)["veille-run-report"].data
+
+    monkeypatch.setenv("VEILLE_PREFECT", prefect)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code, out = _quiet(["run", "--all", "--sources", str(sources)])
+    assert code == 3, out
+    assert err.getvalue().rstrip().splitlines()[-1].startswith(f"veille: {why}"), err.getvalue()
+
+    one = write_sources(
+        tmp_path / "one.toml",
+        [{"name": "Gone", "kind": "feed", "url": f"{site.base}/gone.xml", "owner": "media"}],
+    )
+    state = run_flow(sources_file=str(one), force=True, return_state=True)
+    assert state.is_failed() and state.message is not None
+    assert state.message.startswith(
+        "Nothing could run (the one source polled failed: HTTP 404 Not Found (Gone))"
+    )
+
+
 def test_nothing_could_run_when_the_database_is_unreachable(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -38,7 +38,9 @@ def test_a_poll_step_raising_an_empty_exception_is_named_in_the_run(
 ) -> None:
     state = _run_with_silent(site, tmp_path, monkeypatch, "flows.polling.apply_polls", RuntimeError())
     assert (state.type.value, state.name) == ("FAILED", "Failed")
-    assert (state.message or "").startswith("Nothing could run (1 of 1 source in error)")
+    assert (state.message or "").startswith(
+        "Nothing could run (the one source polled failed: poll not recorded: RuntimeError (S0))"
+    )
     artifacts = _artifacts(state.state_details.flow_run_id)
     assert "| S0 | 0 | poll not recorded: RuntimeError |" in artifacts["veille-run-report"].data
     assert '"error": "poll not recorded: RuntimeError"' in artifacts["veille-run-summary"].data

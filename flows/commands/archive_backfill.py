@@ -74,7 +74,7 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
     """The backfill from a web archive, as the ``veille-archive-backfill`` flow when
     ``as_flows`` (a Prefect server configured, ``VEILLE_PREFECT``), else directly."""
     from flows.archive_backfill import budget_note, plan
-    from flows.outcome import bad_entries_problem, stored_words
+    from flows.outcome import EXIT_NOTHING, bad_entries_problem, stored_words
     from flows.runtime import reset_runtime
     from monitors.collect.backfill_jobs import BackfillError
     from monitors.dates import article_day
@@ -88,7 +88,7 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
         reset_runtime()
     try:
         with CaptureProgress(planned.jobs):
-            rows = _archive_backfill(args, until, as_flows, planned)
+            rows, code, verdict = _archive_backfill(args, until, as_flows, planned)
     except BackfillError as exc:  # the run's checks of its bounds (as a deployment's run's)
         print(f"veille: error: {exc}", file=sys.stderr)
         return 2
@@ -103,6 +103,9 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
         f"{sum(r['not_relevant'] for r in rows)} not relevant, {sum(r['skipped'] for r in rows)} skipped, "
         f"{sum(r['pending'] for r in rows)} waiting, in {time.monotonic() - started:.1f}s"
     )
+    if code == EXIT_NOTHING:  # every job stopped on an archive error, none stored: the verdict says why
+        print(f"veille: {verdict}", file=sys.stderr)
+        return code
     stopped = budget_note(rows)
     if stopped:
         print(f"veille: {stopped}: run the same command again to go on", file=sys.stderr)
@@ -114,14 +117,17 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
         )
     if planned.bad:  # warned of before the run (check_sources_and_topics); partly done, as `veille run`
         print(f"veille: {bad_entries_problem([str(b) for b in planned.bad])}", file=sys.stderr)
-    return 1 if failed or stopped or planned.bad else 0
+    return code
 
 
 def _archive_backfill(
     args: argparse.Namespace, until: datetime, as_flows: bool, planned: Plan
-) -> list[dict[str, Any]]:
-    """The job rows of the backfill, run as the flow or directly, on the plan the command's
-    check made (its jobs, crawls and sites: collinfo.json and CC-NEWS's lists are read once)."""
+) -> tuple[list[dict[str, Any]], int, str]:
+    """The backfill, run as the flow or directly, on the plan the command's check made (its
+    jobs, crawls and sites: collinfo.json and CC-NEWS's lists are read once): its job rows,
+    exit code and verdict (the exit code the flow's state gives,
+    :func:`flows.outcome.exit_code_of`: it said 1 for a run that ended Failed, every job
+    stopped on an archive error)."""
     params = (
         args.archive,
         args.since,
@@ -135,14 +141,17 @@ def _archive_backfill(
     if not as_flows:
         from flows.direct import archive_backfill_direct
 
-        return archive_backfill_direct(*params)[0]
+        rows, outcome = archive_backfill_direct(*params)
+        return rows, outcome.exit_code, outcome.message
     from flows.backfill_flows import archive_backfill_flow
-    from flows.outcome import RunFailed
+    from flows.outcome import RunFailed, exit_code_of
     from flows.runtime import direct_run
 
     with direct_run():
-        try:
-            rows: Any = archive_backfill_flow(*params)
-        except RunFailed as exc:  # every job stopped on an archive error: the rows say which
-            rows = exc.data
-    return list(rows)
+        state: Any = archive_backfill_flow(*params, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, RunFailed):  # every job stopped on an archive error: the rows say which
+        result = result.data
+    if isinstance(result, BaseException):
+        raise result  # the flow raised (a BackfillError: reported as the command's error)
+    return list(result), exit_code_of(state), str(state.message)

@@ -74,7 +74,7 @@ def handle(args: argparse.Namespace) -> int:
         from flows.direct import run_direct
 
         rows, outcome = run_direct(sources_file=args.sources, force=args.all, max_items=args.max_items)
-        return report(rows, outcome.exit_code, outcome.message, started, args.sources)
+        return report(rows, outcome.exit_code, outcome.message, started, args.sources, args.all)
     from flows.mode import PrefectUnreachable, check_prefect_api
 
     try:
@@ -97,7 +97,7 @@ def handle(args: argparse.Namespace) -> int:
     result = state.result(raise_on_failure=False)
     if isinstance(result, RunFailed):
         result = result.data
-    return report(result, exit_code_of(state), state.message, started, args.sources)
+    return report(result, exit_code_of(state), state.message, started, args.sources, args.all)
 
 
 def run_recorded(args: argparse.Namespace, started: float) -> int | None:
@@ -133,10 +133,18 @@ def run_recorded(args: argparse.Namespace, started: float) -> int | None:
     return report(rows, outcome.exit_code, outcome.message, started, args.sources)
 
 
-def report(rows: Any, code: int, verdict: str | None, started: float, sources_file: str | None = None) -> int:
+def report(
+    rows: Any,
+    code: int,
+    verdict: str | None,
+    started: float,
+    sources_file: str | None = None,
+    forced: bool = False,
+) -> int:
     """Print the per-source table, the totals and the verdict; the exit code. No source
     polled: why, as the run's verdict says it (``sources_file`` has none, or every one is
-    disabled), else that none was due."""
+    disabled), else that none was due, and that --all polls them, unless it was given
+    (``forced``: then its sources could not be told, the file or the database not answering)."""
     from flows.outcome import EXIT_NOTHING, stored_words
 
     if isinstance(rows, BaseException) or not isinstance(rows, list):
@@ -147,11 +155,19 @@ def report(rows: Any, code: int, verdict: str | None, started: float, sources_fi
         print_table(rows)
     else:
         from flows.pipeline import none_to_poll
+        from monitors.collect.sources import sources_label
 
         why = none_to_poll(None, sources_file)
         if why and why.endswith(" is disabled"):
             why += "; `veille sources enable NAME` turns one back on"
-        print(f"nothing polled ({why or 'no source was due; use --all to force'})")
+        if not why:
+            why = (
+                f"--all polled no source of {sources_label(sources_file)}; why could not be told"
+                " (the sources file or the database did not answer)"
+                if forced
+                else "no source was due; use --all to force"
+            )
+        print(f"nothing polled ({why})")
     totals = {
         k: sum(r.get(k, 0) for r in rows)
         for k in ("new_urls", "stored", "revised", "duplicates", "relevant", "failed")
