@@ -1,14 +1,17 @@
-"""Benchmark: the views' ``day`` on the recorded local clock (migration 0025) against the same
-views with ``'Europe/Paris'`` written in them (0004 to 0024), on the same rows in the same run.
+"""Benchmark: the views' ``day`` as the head migration writes it (0042: the day on the recorded
+local clock, none for a date veille reads as none) against the same views with ``'Europe/Paris'``
+written in them (0004 to 0024), on the same rows in the same run.
 
 A scratch database (created and dropped here) is migrated to the head and given ``--articles``
 articles over a year (a tenth undated: their fetch date counts), a third of them relevant, one
 sighting each and a copy for a quarter of them, over 50 sources. Each query below is run on
-each view's body as migration 0025 writes it (``AT TIME ZONE (SELECT veille_local_timezone())``,
-read once per query), as the earlier migrations wrote it (``AT TIME ZONE 'Europe/Paris'``, the
-baseline) and with the function called on every row (``AT TIME ZONE veille_local_timezone()``,
-what the views do not do), in the order baseline, local, per row, baseline, local, per row.
-Printed: the median of ``--repeat`` runs of each and the ratio local / baseline.
+each view's body written four ways: as the earlier migrations wrote it (``AT TIME ZONE
+'Europe/Paris'``, the baseline), as migration 0025 wrote it (``AT TIME ZONE (SELECT
+veille_local_timezone())``, read once per query), as migration 0042 writes it (``veille_day(...,
+(SELECT veille_local_timezone()))``: the same, NULL for infinity, a year BC or after 9999) and
+with the clock read on every row (``veille_day(...)`` of the instant alone, what the views do not
+do), in that order, twice. Printed: the median of ``--repeat`` runs of each and the ratios to
+the baseline and of 0042 to 0025.
 
     python bench/view_days.py [--articles 300000] [--repeat 5]
 
@@ -35,11 +38,8 @@ from bench.arguments import positive_int  # noqa: E402
 from bench.ingest import ADMIN_URL  # noqa: E402
 from bench.unwind import scratch_database, unwind_on_sigterm  # noqa: E402
 
-CLOCKS = {
-    "baseline": None,  # the bodies as the earlier migrations left them
-    "local": "AT TIME ZONE (SELECT veille_local_timezone())",
-    "per row": "AT TIME ZONE veille_local_timezone()",
-}
+#: the ways a body is written, in the order they run
+WAYS = ("baseline", "0025", "0042", "per row")
 #: (what, the view whose body is read, the query over it as ``v``)
 QUERIES = [
     ("articles per day", "articles_with_source", "SELECT day, count(*) FROM ({body}) v GROUP BY day"),
@@ -110,7 +110,13 @@ def main() -> int:
     args = ap.parse_args()
     unwind_on_sigterm()  # so the scratch database is dropped on SIGTERM too
     local_clock = importlib.import_module("migrations.versions.0025_local_clock_views")
-    bodies = local_clock._views()
+    undated = importlib.import_module("migrations.versions.0042_view_days_undated")
+    bodies: dict[str, dict[str, str]] = {way: {} for way in WAYS}
+    for view, body in local_clock._views().items():
+        local = body.replace(local_clock.PARIS, local_clock.LOCAL)
+        bodies["baseline"][view], bodies["0025"][view] = body, local
+        bodies["0042"][view] = undated._undated(local)
+        bodies["per row"][view] = bodies["0042"][view].replace(", (SELECT veille_local_timezone()))", ")")
     with scratch_database(ADMIN_URL, "veille_bench_view_days") as url:
         engine = sa.create_engine(url, pool_size=1, max_overflow=0)
         try:
@@ -123,18 +129,17 @@ def main() -> int:
                 flush=True,
             )
             for what, view, query in QUERIES:
-                seconds: dict[str, list[float]] = {clock: [] for clock in CLOCKS}
+                seconds: dict[str, list[float]] = {way: [] for way in WAYS}
                 for _ in range(2):
-                    for clock, written in CLOCKS.items():
-                        body = bodies[view]
-                        if written is not None:
-                            body = body.replace(local_clock.PARIS, written)
-                        seconds[clock].append(timed(engine, query.format(body=body), args.repeat))
-                shown = ", ".join(f"{c} {statistics.median(s) * 1000:.0f} ms" for c, s in seconds.items())
-                ratio = statistics.median(seconds["local"]) / statistics.median(seconds["baseline"])
-                per_row = statistics.median(seconds["per row"]) / statistics.median(seconds["baseline"])
+                    for way in WAYS:
+                        seconds[way].append(timed(engine, query.format(body=bodies[way][view]), args.repeat))
+                median = {way: statistics.median(s) for way, s in seconds.items()}
+                shown = ", ".join(f"{way} {m * 1000:.0f} ms" for way, m in median.items())
+                ratios = ", ".join(
+                    f"{way} / baseline {median[way] / median['baseline']:.2f}x" for way in WAYS[1:]
+                )
                 print(
-                    f"{what} ({view}): {shown}; local / baseline {ratio:.2f}x, per row {per_row:.2f}x",
+                    f"{what} ({view}): {shown}; {ratios}; 0042 / 0025 {median['0042'] / median['0025']:.2f}x",
                     flush=True,
                 )
         finally:

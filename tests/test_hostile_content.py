@@ -538,3 +538,97 @@ def test_dates_python_cannot_hold_read_as_none_everywhere(clean_db: sa.Engine, t
         b"1995-01-01 00:00:00",
     ):
         assert not _unrepresentable(plain) and not _unrepresentable(memoryview(plain))
+
+
+#: every view with a day, and its day column
+VIEW_DAYS = {
+    "articles_with_source": "day",
+    "relevant_sightings": "day",
+    "daily_relevant_by_source": "day",
+    "daily_relevant_by_owner": "day",
+    "daily_relevant_by_family": "day",
+    "topic_relevant_sightings": "day",
+    "daily_topic_relevant_by_source": "day",
+    "daily_topic_relevant_by_owner": "day",
+    "daily_topic_relevant_by_family": "day",
+    "article_topics_with_source": "day",
+    "stories_by_day": "day",
+    "story_outlets": "first_day",
+    "wire_copies": "dispatch_day",
+}
+
+
+def test_the_views_give_no_day_to_a_date_the_commands_read_as_none(clean_db: sa.Engine) -> None:
+    """An article dated 'infinity', '-infinity', a year BC or after 9999 (written by hand: veille
+    writes none) is undated in the commands, but the views gave it a day: infinity, a BC day,
+    the year 12025, which sorted before or after every real day, so `veille stats` read none as
+    the first and last relevant day. Every view's day is NULL for it (SQL users and the
+    commands agree); veille_day(instant) gives the same in one's own query (the cookbook's)."""
+    odd = {
+        "inf": "infinity",
+        "neg": "-infinity",
+        "bc": "0044-03-15 12:00:00+00 BC",
+        "big": "12025-01-01 00:00:00+00",
+    }
+    with clean_db.begin() as conn:
+        source_id = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner, family)"
+                " VALUES ('S', 'feed', 'http://x/f', 'media', 'centre') RETURNING id"
+            )
+        )
+        for slug, published in [*odd.items(), ("ok", "2025-02-10 23:30:00+00")]:
+            # each its own story and dispatch, so that every grouped view has a row of it alone
+            story_id = conn.scalar(
+                sa.text(
+                    "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media)"
+                    " VALUES (now(), now(), :t, 'fr', 1, 1, 1) RETURNING id"
+                ),
+                {"t": slug},
+            )
+            article_id = conn.scalar(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash, relevant,"
+                    " relevance, published_at, fetched_at, story_id, wire)"
+                    " VALUES (:u, :u, :s, :t, :t, :t, true, 0.5, CAST(:p AS timestamptz),"
+                    " CAST(:p AS timestamptz), :story, 'AFP') RETURNING id"
+                ),
+                {
+                    "u": f"http://x/{slug}",
+                    "s": source_id,
+                    "t": f"sommet {slug}",
+                    "p": published,
+                    "story": story_id,
+                },
+            )
+            conn.execute(
+                sa.text("INSERT INTO sightings (article_id, source_id, url) VALUES (:a, :s, :u)"),
+                {"a": article_id, "s": source_id, "u": f"http://x/{slug}"},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO article_topics (article_id, topic, version, score, relevant)"
+                    " VALUES (:a, 'ai_summit', 'v1', 0.9, true)"
+                ),
+                {"a": article_id},
+            )
+    with clean_db.connect() as conn:
+        for view, column in VIEW_DAYS.items():
+            days = conn.execute(sa.text(f"SELECT CAST({column} AS text) FROM {view}")).scalars().all()
+            # 23:30 UTC is the 11th in Paris (the local clock the views keep, migration 0025)
+            assert set(days) == {"2025-02-11", None}, (view, days)  # the grouped views: one NULL day
+        recipe = conn.execute(
+            sa.text(
+                "SELECT CAST(veille_day(published_at) AS text) AS day FROM search_articles('sommet', 20)"
+                " ORDER BY day"
+            )
+        ).scalars()
+        assert list(recipe) == ["2025-02-11", None, None, None, None]
+    code, out, err = run("stats", "--json")
+    assert code == 0, err
+    totals = json.loads(out)["totals"][0]
+    assert (totals["first_relevant_day"], totals["last_relevant_day"]) == ("2025-02-11", "2025-02-11")
+    code, out, err = run("stats", "--topic", "ai_summit", "--json")
+    assert code == 0, err
+    stats = json.loads(out)
+    assert stats["by_day"] == [{"day": "2025-02-11", "relevant": 1}], stats  # days only: none of the odd ones

@@ -233,7 +233,7 @@ TOPIC_STATS_SQL = {
     """,
     "by_day": """
         SELECT day, count(*) AS relevant FROM article_topics_with_source
-        WHERE topic = :topic AND relevant GROUP BY day ORDER BY day DESC LIMIT 14
+        WHERE topic = :topic AND relevant AND day IS NOT NULL GROUP BY day ORDER BY day DESC LIMIT 14
     """,
 }
 
