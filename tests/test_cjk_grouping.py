@@ -103,3 +103,50 @@ def test_chinese_and_japanese_reports_form_stories_of_their_events() -> None:
     assert metro.created and other.story_id == metro.story_id
     assert floods.created and meals.created and quake.created
     assert len({metro.story_id, floods.story_id, meals.story_id, quake.story_id}) == 4
+
+
+# A Chinese report naming people and a firm in Latin letters, and a paragraph of its follow-up
+# (Chinese), and a Japanese sentence: the names sit against the ideographs and kana, no space.
+BRIDGE = (
+    "法国总统Emmanuel Macron周一在巴黎宣布，Valorine公司将在里昂附近投资42亿欧元建设数据中心。"
+    "公司负责人Hélène Corbière表示，工程将于秋季开工，预计创造数百个就业岗位。"
+)
+BRIDGE_PARAGRAPH = (
+    "Hélène Corbière透露，Valorine数据中心工程将于秋季开工，总投资42亿欧元，创造数百个就业岗位。"
+)
+SUMMIT_JA = "パリで開かれたサミットで、Emmanuel Macron大統領とSam Altman氏が会談した。「Valorineは重要だ」"
+
+
+def test_paragraphs_in_context_read_names_written_against_chinese_or_japanese() -> None:
+    """monitors.judge.context read its names with the bare word pattern, for which a Latin name
+    and the ideographs or kana after it are one word ("macron与openai的sam"), where the story
+    features cut them apart (e:macron): the names of a Chinese or Japanese text matched none of
+    its features, so a paragraph of it shared no distinctive name with its article and was never
+    lifted in context. The names are now read from the words the features are made of."""
+    from monitors.judge.context import names, propagate, shared_names
+    from monitors.judge.relevance import RelevanceResult
+    from monitors.judge.topic import load_topic
+
+    assert names(SUMMIT_JA) == {
+        "emmanuel": "emmanuel macron",
+        "macron": "emmanuel macron",
+        "sam": "sam altman",
+        "altman": "sam altman",
+    }  # not "Valorine", first word after a corner bracket
+    found = names(BRIDGE)
+    assert {k for k in features(BRIDGE) if k.startswith("e:")} == {f"e:{name}" for name in found}
+    assert found["corbiere"] == found["helene"] == "helene corbiere"
+    a, b = features(BRIDGE), features(BRIDGE_PARAGRAPH)
+    shared, distinct = shared_names(b, a, names(BRIDGE_PARAGRAPH), found, lambda f: True)
+    assert shared == ["e:corbiere", "e:helene", "e:valorine", "n:42"] and distinct == 3, shared
+
+    topic = load_topic()
+    # the rules' verdicts, as they would be: the article relevant by an anchor, the paragraph a
+    # short text they did not find relevant
+    seed = RelevanceResult(
+        0.9, True, [], {"matched": {"x": {"group": "anchor", "contribution": 2.0}}}, topic.version
+    )
+    short = RelevanceResult(0.1, False, [], {"short_text": {"words": 30}}, topic.version)
+    batch = [{"id": "a", "text": BRIDGE}, {"id": "p", "text": BRIDGE_PARAGRAPH}]
+    lifted = propagate(topic, batch, [seed, short], max_share=1.0)[1]
+    assert lifted.relevant and lifted.evidence["context"]["neighbour_id"] == "a", lifted.evidence

@@ -254,17 +254,25 @@ def split_words(pattern: re.Pattern[str], text: str) -> list[str]:
     spaces (:data:`_UNSPACED`) cut into its overlapping character bigrams (one character alone
     stays itself): two texts in Chinese or Japanese then share words, shingles and features
     as texts with spaces do. A text without such a run gives ``pattern.findall(text)``."""
-    runs = list(_UNSPACED.finditer(text))
-    if not runs:
+    if not _UNSPACED.search(text):
         return pattern.findall(text)
-    words: list[str] = []
+    return [word for word, _, _ in word_spans(pattern, text)]
+
+
+def word_spans(pattern: re.Pattern[str], text: str) -> list[tuple[str, int, int]]:
+    """The words of :func:`split_words`, each with where it starts and ends in ``text``, for a
+    reader that looks around a word (a name's sentence, the gap to the next word)."""
+    words: list[tuple[str, int, int]] = []
     at = 0
-    for run in runs:
-        words += pattern.findall(text, at, run.start())
-        chars = run.group()
-        words += [chars] if len(chars) == 1 else [chars[i : i + 2] for i in range(len(chars) - 1)]
+    for run in _UNSPACED.finditer(text):
+        words += [(m.group(), m.start(), m.end()) for m in pattern.finditer(text, at, run.start())]
+        start, chars = run.start(), run.group()
+        if len(chars) == 1:
+            words.append((chars, start, start + 1))
+        else:
+            words += [(chars[i : i + 2], start + i, start + i + 2) for i in range(len(chars) - 1)]
         at = run.end()
-    return words + pattern.findall(text, at)
+    return words + [(m.group(), m.start(), m.end()) for m in pattern.finditer(text, at)]
 
 
 def is_unspaced(word: str) -> bool:

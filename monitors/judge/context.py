@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from monitors.group.copies import _TOKEN, fold
+from monitors.group.copies import _TOKEN, fold, word_spans
 from monitors.group.stories import cosine, decay, features
 from monitors.judge.days import WEEKDAYS, read_published
 from monitors.judge.relevance import RelevanceResult
@@ -66,7 +66,9 @@ NEIGHBOUR_CHARS = 100
 _NAMING = ("e:", "n:")
 
 
-_OPENERS = frozenset('.!?:;\n"«»“”(')
+#: what may end a sentence or open a quote before its first word (Chinese and Japanese full
+#: stop and corner brackets included: NFKC leaves them, where it makes "！" "!")
+_OPENERS = frozenset('.!?:;\n"«»“”(。「『')
 
 
 def names(text: str, title: str | None = None) -> dict[str, str]:
@@ -80,18 +82,17 @@ def names(text: str, title: str | None = None) -> dict[str, str]:
         run: list[str] = []
         words: list[str] = []
         end = -1
-        for m in _TOKEN.finditer(folded):
-            token = m.group()
+        for token, start, stop in word_spans(_TOKEN, folded):
             capital = token[0].isupper() and len(token) > 1 and token.lower() not in WEEKDAYS
-            if not capital or folded[end : m.start()].strip():
+            if not capital or folded[end:start].strip():
                 for word in words:
                     found.setdefault(word, " ".join(run))
                 run, words = [], []
-            end = m.end()
+            end = stop
             if not capital:
                 continue
             run.append(token.lower())
-            i = m.start() - 1
+            i = start - 1
             while i >= 0 and folded[i] in " \t":
                 i -= 1
             if i >= 0 and folded[i] not in _OPENERS:
