@@ -24,6 +24,7 @@ from monitors.archive.reads import source_health
 from monitors.archive.schema import ensure_schema
 from monitors.archive.topic_scores import rescore_topics
 from monitors.group.neardup import resign_old_signatures
+from monitors.group.story_store import refeature_old_stories
 from monitors.judge.rescore import rescore
 from monitors.judge.topic import Topic, load_topic
 from monitors.judge.topic_set import load_topics
@@ -52,20 +53,20 @@ class Progress:
     every :data:`PROGRESS_SECONDS` and one at the end: a rescore of the whole archive after a
     topic change takes a while, and the maintenance run's log said nothing until it ended."""
 
-    def __init__(self, what: str) -> None:
-        self.what, self.total, self.done = what, 0, 0
+    def __init__(self, what: str, unit: str = "articles") -> None:
+        self.what, self.unit, self.total, self.done = what, unit, 0, 0
         self.last = time.monotonic()
 
     def start(self, total: int) -> None:
         self.total = total
         if total:
-            run_logger().info("%s: %d articles to do", self.what, total)
+            run_logger().info("%s: %d %s to do", self.what, total, self.unit)
 
     def advance(self, done: int) -> None:
         self.done += done
         if self.done >= self.total or time.monotonic() - self.last >= PROGRESS_SECONDS:
             self.last = time.monotonic()
-            run_logger().info("%s: %d of %d articles done", self.what, self.done, self.total)
+            run_logger().info("%s: %d of %d %s done", self.what, self.done, self.total, self.unit)
 
 
 def rescore_when_topic_changed(topic: Topic, topics: list[Topic] | None = None) -> RescoreOutcome:
@@ -110,11 +111,14 @@ def rescore_task(topic: Topic) -> RescoreOutcome:
 
 
 @transient_task(delays=(5, 30))
-def resign_task() -> int:
+def resign_task() -> tuple[int, int]:
     """Recompute the near-duplicate signatures of an older scheme (Chinese or Japanese articles
-    stored before their words were character bigrams), with progress lines in the log."""
+    stored before their words were character bigrams), then the story centroids and lookup keys
+    made of such words, with progress lines in the log: (articles, stories) done."""
     progress = Progress("near-duplicate signatures of an older scheme")
-    return resign_old_signatures(get_engine(), on_start=progress.start, on_batch=progress.advance)
+    signatures = resign_old_signatures(get_engine(), on_start=progress.start, on_batch=progress.advance)
+    stories = Progress("story vectors of an older scheme", "stories")
+    return signatures, refeature_old_stories(get_engine(), on_start=stories.start, on_batch=stories.advance)
 
 
 def maintenance_report(
@@ -123,9 +127,11 @@ def maintenance_report(
     rescore: RescoreOutcome,
     problems: list[str] | None = None,
     resigned: int | None = 0,
+    refeatured: int | None = 0,
 ) -> str:
     """The report artifact; ``health`` and ``queue`` None when they could not be read
-    (``problems`` says why); ``resigned`` the signatures recomputed (None: not done)."""
+    (``problems`` says why); ``resigned`` the signatures recomputed, ``refeatured`` the stories
+    (None: not done)."""
     lines = ["# veille maintenance", ""]
     if problems:
         lines += ["## Not done", "", *(f"- {markdown_text(p, 600)}" for p in problems), ""]
@@ -182,6 +188,14 @@ def maintenance_report(
             "",
             f"{counted(resigned, 'article')} of an older scheme recomputed.",
         ]
+    if refeatured:
+        lines += [
+            "",
+            "## Story vectors",
+            "",
+            f"{counted(refeatured, 'story', 'stories')} of an older scheme recomputed"
+            " (centroid, lookup keys).",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -196,7 +210,7 @@ def _why_not(step: str, exc: BaseException, resumes: str) -> str:
 @flow(name="veille-maintenance")
 def maintenance_flow() -> dict[str, Any]:
     """Publish the source health report; rescore articles if a topic changed; recompute the
-    near-duplicate signatures of an older scheme.
+    near-duplicate signatures and story vectors of an older scheme.
 
     A step that fails (after its retries: a statement the server cancelled, the database
     gone) does not stop the others, and the run ends in a state that says what was not done,
@@ -237,13 +251,14 @@ def _maintain() -> dict[str, Any]:
         outcome = RescoreOutcome(topic.version, 0, 0, 0, f"not rescored ({why})")
     signed = resign_task(return_state=True)
     resigned: int | None = None
+    refeatured: int | None = None
     if signed.is_completed():
-        resigned = signed.result()
+        resigned, refeatured = signed.result()
     else:
         failure = signed.result(raise_on_failure=False)
         problems.append(
             _why_not(
-                "the recompute of near-duplicate signatures",
+                "the recompute of near-duplicate signatures and story vectors",
                 failure,
                 "the batches done so far stay; the next maintenance goes on",
             )
@@ -256,7 +271,7 @@ def _maintain() -> dict[str, Any]:
         )
     create_markdown_artifact(
         key=artifact_key(MAINTENANCE_REPORT_KEY),
-        markdown=maintenance_report(health, queue, outcome, problems, resigned),
+        markdown=maintenance_report(health, queue, outcome, problems, resigned, refeatured),
         description="Daily maintenance: source health, queue, topic version",
     )
     unhealthy = [r["name"] for r in health or [] if r["health"] != "ok"]
@@ -273,6 +288,7 @@ def _maintain() -> dict[str, Any]:
         "rescored": outcome.rescored,
         "topics": outcome.topics,
         "resigned": resigned or 0,
+        "refeatured": refeatured or 0,
         "problems": problems,
     }
     summary = (

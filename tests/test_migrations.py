@@ -262,3 +262,35 @@ def test_the_signatures_of_texts_in_scripts_without_spaces_are_marked_old(new_da
         assert schemes == {1: 1, 2: 1, 3: 1, 4: 2, 5: 2, 6: 2}
     finally:
         engine.dispose()
+
+
+def test_the_stories_with_a_member_in_a_script_without_spaces_are_marked_old(new_database: str) -> None:
+    """Migration 0043: a live story with a member whose title or text holds Chinese, Japanese,
+    Thai... is marked feature_scheme 1 (its centroid and keys were made of the old words, the
+    daily maintenance recomputes them); a story without one, or merged into another, is 2."""
+    config = alembic_config(new_database)
+    command.upgrade(config, "0042_view_days_undated")
+    engine = sa.create_engine(new_database)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO sources (id, name, kind, url, owner) VALUES"
+                " (1, 'Site', 'feed', 'https://site.example/feed.xml', 'media');"
+                "INSERT INTO stories (id, first_seen, last_seen, merged_into) VALUES"
+                " (1, now(), now(), NULL), (2, now(), now(), NULL), (3, now(), now(), NULL),"
+                " (4, now(), now(), NULL), (5, now(), now(), 1);"
+                "INSERT INTO articles (id, canonical_url, url, source_id, title, text, text_hash, story_id)"
+                " VALUES (1, 'https://s/fr', 'https://s/fr', 1, 'Sommet', 'Le sommet', 'h1', 1),"
+                " (2, 'https://s/zh', 'https://s/zh', 1, 'Sommet', 'Le 10, 上海市交通委员会宣布', 'h2', 1),"
+                " (3, 'https://s/ja', 'https://s/ja', 1, 'ひらがな', 'Title only', 'h3', 2),"
+                " (4, 'https://s/ko', 'https://s/ko', 1, 'Séoul', '서울에서 열린 회의', 'h4', 3),"
+                " (5, 'https://s/th', 'https://s/th', 1, NULL, 'ภาษาไทย', 'h5', 5)"
+            )
+        command.upgrade(config, "0043_story_feature_scheme")
+        with engine.connect() as conn:
+            schemes: dict[int, int] = dict(
+                conn.execute(sa.text("SELECT id, feature_scheme FROM stories")).all()
+            )
+        assert schemes == {1: 1, 2: 1, 3: 2, 4: 2, 5: 2}
+    finally:
+        engine.dispose()

@@ -249,37 +249,57 @@ def resign_old_signatures(
     first, in one sorted statement as an ingest takes its own, so a copy stored meanwhile waits
     and then sees the new keys. Links are not revisited (a cluster's root stays its first
     copy). ``on_start(total)`` and ``on_batch(done)`` report progress. Returns the count done."""
+
+    def step(cur: Any, after: int) -> tuple[int, int] | None:
+        rows = cur.execute(
+            _OLD_SIGNATURES_SQL, {"scheme": SIGNATURE_SCHEME, "after": after, "limit": batch}
+        ).fetchall()
+        if not rows:
+            return None
+        sigs = {article_id: signature(text) for article_id, text in rows}
+        keys = {article_id: band_keys(sig) for article_id, sig in sigs.items()}
+        every = [key for found in keys.values() for key in found]
+        if every:
+            cur.execute(LOCK_SQL, {"cls": LOCK_CLASS, "ids": _array(lock_ids(every))})
+        for article_id, sig in sigs.items():
+            cur.execute(_DELETE_BANDS_SQL, {"id": article_id})
+            if keys[article_id]:
+                cur.execute(_INSERT_BANDS_SQL, lookup_params(article_id, sig, keys[article_id]))
+            cur.execute(
+                _SET_SIGNATURE_SQL, {"sig": _array(sig), "scheme": SIGNATURE_SCHEME, "id": article_id}
+            )
+        return len(rows), rows[-1][0]
+
+    count = "SELECT count(*) FROM articles WHERE signature_scheme < %(scheme)s"
+    return in_batches(engine, count, {"scheme": SIGNATURE_SCHEME}, step, on_start, on_batch)
+
+
+def in_batches(
+    engine: Engine,
+    count_sql: str,
+    params: dict[str, Any],
+    step: Callable[[Any, int], tuple[int, int] | None],
+    on_start: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Run ``step(cursor, after)`` in one committed transaction each, ``after`` the last id the
+    previous one did (0 first), until it returns None; it returns (rows done, last id).
+    ``on_start`` gets what ``count_sql`` counts, ``on_batch`` each batch's rows. Returns the
+    rows done: the maintenance's recomputes of an older scheme (signatures, story vectors)."""
     with engine.connect() as conn:
-        total = conn.exec_driver_sql(
-            "SELECT count(*) FROM articles WHERE signature_scheme < %(scheme)s", {"scheme": SIGNATURE_SCHEME}
-        ).scalar_one()
+        total = conn.exec_driver_sql(count_sql, params).scalar_one()
     if on_start:
         on_start(total)
     done, after = 0, 0
     while True:
         with Session(engine) as session, session.begin():
-            cur = _cursor(session)
-            rows = cur.execute(
-                _OLD_SIGNATURES_SQL, {"scheme": SIGNATURE_SCHEME, "after": after, "limit": batch}
-            ).fetchall()
-            if not rows:
-                return done
-            sigs = {article_id: signature(text) for article_id, text in rows}
-            keys = {article_id: band_keys(sig) for article_id, sig in sigs.items()}
-            every = [key for found in keys.values() for key in found]
-            if every:
-                cur.execute(LOCK_SQL, {"cls": LOCK_CLASS, "ids": _array(lock_ids(every))})
-            for article_id, sig in sigs.items():
-                cur.execute(_DELETE_BANDS_SQL, {"id": article_id})
-                if keys[article_id]:
-                    cur.execute(_INSERT_BANDS_SQL, lookup_params(article_id, sig, keys[article_id]))
-                cur.execute(
-                    _SET_SIGNATURE_SQL, {"sig": _array(sig), "scheme": SIGNATURE_SCHEME, "id": article_id}
-                )
-            after = rows[-1][0]
-        done += len(rows)
+            result = step(_cursor(session), after)
+        if result is None:
+            return done
+        rows, after = result
+        done += rows
         if on_batch:
-            on_batch(len(rows))
+            on_batch(rows)
 
 
 __all__ = [
@@ -287,6 +307,7 @@ __all__ = [
     "LOCK_SQL",
     "LOOKUP_AND_INSERT_SQL",
     "Link",
+    "in_batches",
     "link_and_index",
     "link_copy",
     "lookup_params",

@@ -35,16 +35,18 @@ serialised by the story row: the write checks the row is still the version it re
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from monitors.dates import article_day
 from monitors.group.copies import UNDETERMINED, compare, profile
-from monitors.group.dedup import NUM_PERM, band_keys
-from monitors.group.neardup import LOCK_CLASS, _array, _cursor, link_copy, lock_ids
+from monitors.group.dedup import NUM_PERM, SIGNATURE_SCHEME, band_keys
+from monitors.group.neardup import LOCK_CLASS, _array, _cursor, in_batches, link_copy, lock_ids
 from monitors.group.stories import (
     JOIN_THRESHOLD,
     MIN_SEED_WORDS,
@@ -67,6 +69,7 @@ __all__ = [
     "assign",
     "key_day",
     "lock_story_keys",
+    "refeature_old_stories",
     "show_revision",
 ]
 
@@ -502,3 +505,76 @@ def _join(
         "keys": _array(hashes),
     }
     return bool(cur.execute(_JOIN_SQL, params).fetchone()[0])
+
+
+#: Stories recomputed per transaction by :func:`refeature_old_stories`.
+REFEATURE_BATCH = 50
+
+_OLD_STORIES_SQL = (
+    "SELECT id FROM stories WHERE feature_scheme < %(scheme)s AND id > %(after)s"
+    " ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+)
+_MEMBERS_SQL = (
+    "SELECT story_id, text, title, language, coalesce(published_at, fetched_at) FROM articles"
+    " WHERE story_id = ANY(CAST(%(ids)s AS bigint[])) ORDER BY story_id, id"
+)
+# The keys are replaced in two statements: in one, the insert would not see the delete's effect
+# (the sub-statements of a WITH share one snapshot) and skip a key as already there.
+_DROP_KEYS_SQL = "DELETE FROM story_keys WHERE story_id = %(story)s"
+_REFEATURE_SQL = """
+    WITH keys AS (
+        INSERT INTO story_keys (key, day, story_id)
+        SELECT k, d, %(story)s FROM unnest(CAST(%(keys)s AS bigint[]), CAST(%(days)s AS date[])) AS q(k, d)
+        ON CONFLICT DO NOTHING
+    )
+    UPDATE stories SET centroid = CAST(%(centroid)s AS jsonb), feature_scheme = %(scheme)s
+    WHERE id = %(story)s
+"""
+
+
+def refeature_old_stories(
+    engine: Engine,
+    batch: int = REFEATURE_BATCH,
+    on_start: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Recompute the centroid and lookup keys of the stories made of older words
+    (``feature_scheme`` 1, migration 0043: a Chinese or Japanese member joined before its runs
+    were cut into bigrams) from their members, in the order they joined, as an ingest would
+    now: a later report of the event in that script then scores against its words. One
+    committed transaction per ``batch`` stories, each row locked (a join or merge meanwhile
+    waits, then reads the new centroid: :data:`_JOIN_SQL`'s version check), so an interrupted
+    run keeps what it did; a second run finds nothing. ``on_start(total)`` and
+    ``on_batch(done)`` report progress. Returns the count done."""
+
+    def step(cur: Any, after: int) -> tuple[int, int] | None:
+        ids = [
+            row[0]
+            for row in cur.execute(
+                _OLD_STORIES_SQL, {"scheme": SIGNATURE_SCHEME, "after": after, "limit": batch}
+            )
+        ]
+        if not ids:
+            return None
+        stories: dict[int, tuple[dict[str, float], list[int], list[date]]] = {i: ({}, [], []) for i in ids}
+        for story, text, title, language, at in cur.execute(_MEMBERS_SQL, {"ids": _array(ids)}).fetchall():
+            vector, keys = article_keys(text or "", title, language)
+            centroid, hashes, days = stories[story]
+            stories[story] = (add_vectors(centroid, vector), hashes, days)
+            if at is not None:  # a date veille reads as none gives no key day
+                hashes += [key_hash(k) for k in keys]
+                days += [key_day(at, 0)] * len(keys)
+        for story, (centroid, hashes, days) in stories.items():
+            cur.execute(_DROP_KEYS_SQL, {"story": story})
+            params = {
+                "story": story,
+                "keys": _array(hashes),
+                "days": "{" + ",".join(d.isoformat() for d in days) + "}",
+                "centroid": _json(centroid),
+                "scheme": SIGNATURE_SCHEME,
+            }
+            cur.execute(_REFEATURE_SQL, params)
+        return len(ids), ids[-1]
+
+    count = "SELECT count(*) FROM stories WHERE feature_scheme < %(scheme)s"
+    return in_batches(engine, count, {"scheme": SIGNATURE_SCHEME}, step, on_start, on_batch)
