@@ -24,6 +24,7 @@ ZERO_COUNTS = [
     ("ingest", "--repeat", "0"),
     ("poll", "--feeds", "0"),
     ("poll", "--latency", "0"),
+    ("queue_recent", "--rows", "0"),
     ("scale_ingest", "--total", "0"),
     ("search", "--articles", "-1"),
     ("sitemaps_read", "--rows", "0"),

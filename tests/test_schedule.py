@@ -10,6 +10,7 @@ import random
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -188,6 +189,44 @@ def test_the_health_labels_are_those_docs_sources_md_defines(db: Session) -> Non
         first.last_new_item_at = datetime.now(UTC) - timedelta(days=age)
         db.flush()
         assert health()["Le Fil"] == label, age
+
+
+def test_the_new_items_of_the_week_are_counted_from_an_index_of_their_own(db: Session) -> None:
+    """`veille sources` counts each source's URLs live polling queued in 7 days; no index
+    covered url_queue.discovered_at, so every call read the whole queue (never pruned). The
+    partial index of migration 0044 holds the polled rows by discovery time and source
+    (bench/queue_recent.py: about 4x on 1M rows); the count is the same."""
+    from monitors.collect.health import source_rows
+
+    src = _src(db, "Hebdo")
+    db.execute(
+        sa.text(
+            "INSERT INTO url_queue (url, canonical_url, source_id, discovered_at, found_by)"
+            " SELECT 'https://hebdo.example/' || g, 'https://hebdo.example/' || g, :s,"
+            "        now() - g * interval '1 hour', CASE WHEN g % 3 = 0 THEN 'backfill' ELSE 'poll' END"
+            " FROM generate_series(1, 3000) g"
+        ),
+        {"s": src.id},
+    )
+    db.execute(sa.text("ANALYZE url_queue"))
+    sent: list[tuple[str, Any]] = []
+
+    def listen(conn: object, cursor: object, statement: str, params: Any, *_: object) -> None:
+        if "url_queue" in statement:
+            sent.append((statement, params))
+
+    engine = db.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", listen)
+    try:
+        (row,) = source_rows(db, ["Hebdo"])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listen)
+    # hours 1 to 168 are within the week (now() is the transaction's); a third are a backfill's
+    assert row["new_7d"] == len([g for g in range(1, 169) if g % 3])
+    ((statement, params),) = sent
+    db.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(r[0] for r in db.connection().exec_driver_sql(f"EXPLAIN {statement}", params))
+    assert "url_queue_poll_discovered" in plan, plan
 
 
 def test_failing_after_three_days_disabled_after_thirty_then_re_enabled(db: Session) -> None:

@@ -103,6 +103,13 @@ class QueuedUrl(Base):
         CheckConstraint(f"state IN {QUEUE_STATES}", name="url_queue_state"),
         CheckConstraint(f"found_by IN {FOUND_BY}", name="url_queue_found_by"),
         Index("url_queue_due", "next_attempt_at", postgresql_where="state = 'pending'"),
+        # veille sources' new items in 7 days (health.source_rows; migration 0044)
+        Index(
+            "url_queue_poll_discovered",
+            "discovered_at",
+            "source_id",
+            postgresql_where="found_by = 'poll'",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
