@@ -18,6 +18,7 @@ ZERO_COUNTS = [
     ("archive_scale", "--rounds", "0"),
     ("backfill", "--pages", "0"),
     ("copies", "--sizes", "1000,0"),
+    ("date_loaders", "--articles", "0"),
     ("dedup", "--probes", "0"),
     ("fetch_probe", "--sources", "0"),
     ("french_dates", "--repeat", "0"),
