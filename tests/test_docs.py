@@ -896,3 +896,18 @@ def test_the_export_fields_the_docs_list_are_the_exports_in_order() -> None:
     section = text.split("## What `veille export` writes\n", 1)[1].split("\n## ", 1)[0]
     cells = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
     assert tuple(name for cell in cells for name in re.findall(r"`([a-z_]+)`", cell)) == COLUMNS
+
+
+def test_the_archive_backfill_deployment_s_parameters_are_the_flow_s() -> None:
+    """docs/backfill.md's list of the veille-archive-backfill deployment's parameters names
+    every parameter of the flow and no other (it left `max_fetches` out)."""
+    import inspect
+
+    from flows.backfill_flows import archive_backfill_flow
+
+    text = " ".join((ROOT / "docs" / "backfill.md").read_text("utf-8").split())
+    found = re.search(r"Parameters: (.*?)\. Each run plans", text)
+    assert found, "docs/backfill.md no longer lists the deployment's parameters: change this test with it"
+    archives = {"wayback", "commoncrawl", "ccnews"}  # the values of `archive`
+    named = set(re.findall(r"`([a-z_]+)`", found.group(1))) - archives
+    assert named == set(inspect.signature(archive_backfill_flow.fn).parameters)
