@@ -243,11 +243,12 @@ class SlotLog:
         # the first parameter named as the method's, so the patch has the method's signature
         def timed_acquire(
             self: HostThrottle, url: str, min_delay: float = 0.0, deadline: float | None = None
-        ) -> bool:
-            if not acquire(self, url, min_delay, deadline):
-                return False  # given up: no slot held, no release to come
+        ) -> float | None:
+            taken = acquire(self, url, min_delay, deadline)
+            if taken is None:
+                return None  # given up: no slot held, no release to come
             log._started[log._ident()] = log._taken()
-            return True
+            return taken
 
         def timed_release(self: HostThrottle, url: str) -> None:
             log._given("feed", log._started.pop(log._ident()))

@@ -15,7 +15,14 @@ import sqlalchemy as sa
 from monitors.collect.archives.ccnews import WarcStream, ccnews_months, files_covering, parse_warc_paths
 from monitors.collect.http import make_client
 from monitors.settings import get_settings
-from tests.fake_archives import FakeArchives, Snapshot, original_url, seed_snapshots, seed_sources
+from tests.fake_archives import (
+    FakeArchives,
+    Snapshot,
+    bounded_range,
+    original_url,
+    seed_snapshots,
+    seed_sources,
+)
 from tests.site import seed_pages, write_sources
 from tests.test_archive_backfill import LIBE, WINDOW, _articles, _bad_captures, _run, archives  # noqa: F401
 
@@ -364,3 +371,36 @@ def test_a_page_under_both_schemes_is_one_capture_in_its_source_s_scheme(
     assert [r.url for r in rows] == expected
     kept = next(r for r in rows if r.url == plain)
     assert kept.captured_at == datetime(2025, 2, 13, 8, 0, tzinfo=UTC)  # the record archived under http
+
+
+def test_a_job_waiting_for_an_archive_slot_does_not_spend_its_deadline_there(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One request slot (VEILLE_ARCHIVE_CONCURRENCY=1), two files streamed by two jobs at
+    once, each stream longer than VEILLE_FETCH_DEADLINE: the second job's stream (and the
+    first job's captures, read by range while the second file streams) waited for the slot
+    inside their deadline, gave up ("no time left ... not tried"), spent their attempts and
+    the job ended in error though the archive answered every request at once."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_CONCURRENCY", "1")
+    monkeypatch.setenv("VEILLE_TIMEOUT", "1")
+    monkeypatch.setenv("VEILLE_FETCH_DEADLINE", "1")
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    archives.snapshots = seed_snapshots()[:2] + seed_snapshots("20250224093000")[2:]  # in both files
+    archives.build_ccnews(files=2, others=others(20, size=2000))
+    feb = sorted(p for p in archives.ccnews if "/2025/02/" in p)
+    assert len(feb) == 2
+    archives.ccnews_slow = {"chunk": 4096, "delay": 0.3}  # each stream holds the slot 3 s or more
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, out, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])
+    with clean_db.connect() as conn:
+        jobs = conn.execute(sa.text("SELECT state, last_error FROM backfill_jobs ORDER BY warc_file")).all()
+        not_sent = list(conn.scalars(sa.text("SELECT reason FROM fetch_log WHERE reason LIKE 'deadline:%'")))
+    assert [tuple(j) for j in jobs] == [("done", None), ("done", None)], err
+    assert not_sent == []
+    assert code == 0, err
+    assert len(_articles(clean_db)) == 5
+    streams = sorted(path for path, rng in archives.ccnews_ranges if not bounded_range(rng))
+    assert streams == feb  # each file streamed once, from its start

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import math
 import socket
+import threading
 import time
 import types
 from datetime import UTC, datetime
@@ -472,9 +474,9 @@ def test_a_host_slot_not_freed_before_the_deadline_is_given_up() -> None:
     throttle = HostThrottle(per_host=1, delay=0.0)
     url = "http://example.org/a"
     assert throttle.acquire(url)
-    assert throttle.acquire(url, deadline=time.monotonic() + 0.05) is False
+    assert throttle.acquire(url, deadline=time.monotonic() + 0.05) is None
     throttle.release(url)
-    assert throttle.acquire(url, deadline=time.monotonic() + 60) is True
+    assert throttle.acquire(url, deadline=time.monotonic() + 60) is not None
     throttle.release(url)
 
 
@@ -565,3 +567,27 @@ def test_a_page_with_no_time_left_is_logged_not_sent_and_told_as_not_tried(
         "no request sent: "
         in err
     ), err
+
+
+def test_a_queued_throttle_does_not_count_the_wait_for_a_slot_in_the_deadline() -> None:
+    """A web archive's throttle (``queue``): one slot, held 0.3 s by another request (a CC-NEWS
+    stream holds its slot for a whole file); a request with 0.05 s of deadline waits for it
+    rather than giving up, and its deadline moves on by that wait. The turn (delay) still
+    counts: a turn after the deadline is given up at once."""
+    throttle = HostThrottle(per_host=1, delay=0.0, queue=True)
+    url = "http://example.org/a"
+    assert throttle.acquire(url) == math.inf  # no deadline: none to move on
+    timer = threading.Timer(0.3, throttle.release, [url])
+    timer.start()
+    asked = time.monotonic()
+    deadline = asked + 0.05
+    taken = throttle.acquire(url, deadline=deadline)
+    waited = time.monotonic() - asked
+    timer.join()
+    assert taken is not None and waited >= 0.25
+    assert taken - deadline == pytest.approx(waited, abs=0.05)  # the slot's wait, not counted
+    throttle.release(url)
+    slow = HostThrottle(per_host=1, delay=600.0, queue=True)
+    assert slow.acquire(url) is not None
+    slow.release(url)
+    assert slow.acquire(url, deadline=time.monotonic() + 1) is None  # its turn is 600 s away

@@ -341,10 +341,13 @@ def fetch(
                 crawl_delay = verdict.crawl_delay
             if unresolved is not None:
                 raise unresolved
-            if throttle is not None and not throttle.acquire(current, crawl_delay, deadline):
-                result = not_tried(url, settings, current)  # its turn at the host comes too late
-                result.last_sent, late = sent, True
-                break
+            if throttle is not None:
+                taken = throttle.acquire(current, crawl_delay, deadline)
+                if taken is None:
+                    result = not_tried(url, settings, current)  # its turn at the host comes too late
+                    result.last_sent, late = sent, True
+                    break
+                deadline = taken  # an archive's wait for a free slot is not counted in it
             try:
                 on_hold = throttle.held(current) if hold_host and throttle is not None else None
                 if on_hold is not None:  # checked in the host's slot: none asks it after the 429
@@ -522,12 +525,13 @@ def open_stream(
             return
         deadline = started + settings.fetch_deadline
         if throttle is not None:
-            if not throttle.acquire(url, deadline=deadline):  # its turn comes too late: not waited for
+            taken = throttle.acquire(url, deadline=deadline)
+            if taken is None:  # its turn comes too late: not waited for
                 late = not_tried(url, settings)
                 late.unreached = NOT_SENT  # no server was asked
                 yield late, None
                 return
-            acquired = True
+            acquired, deadline = True, taken  # the wait for a free archive slot is not counted
         timeout = urllib3.Timeout(connect=settings.timeout, read=settings.timeout)
         try:
             response = client.open(url, headers, address, timeout, deadline)
@@ -536,7 +540,7 @@ def open_stream(
             return
         if response.status >= 300:
             try:
-                result, _ = _read(response, url, url, settings, None, started + settings.fetch_deadline)
+                result, _ = _read(response, url, url, settings, None, deadline)
             except (Urllib3Error, OSError) as exc:
                 result = _failure(url, url, exc)
             if result.outcome == "redirect":

@@ -4,6 +4,7 @@ host (:class:`HostThrottle`), and a server's ``Retry-After`` read as the seconds
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -43,11 +44,18 @@ class HostThrottle:
 
     The total is counted on requests, not threads: a polling thread that waits for its feed
     to be parsed holds no request slot, so parsing overlaps with the next requests.
+
+    With ``queue`` (a web archive's throttle), a request waits for a free slot as long as it
+    takes and that wait is not counted in its deadline (:meth:`acquire`): a CC-NEWS stream
+    holds its slot for a whole WARC file, so the other jobs' requests could wait longer than
+    ``VEILLE_FETCH_DEADLINE`` for one and were given up, spending attempts, though the
+    archive was never slow. The turn (``delay``) still counts.
     """
 
-    def __init__(self, per_host: int, delay: float, total: int = 0) -> None:
+    def __init__(self, per_host: int, delay: float, total: int = 0, queue: bool = False) -> None:
         self._per_host = max(1, per_host)
         self._delay = max(0.0, delay)
+        self._queue = queue
         self._lock = threading.Lock()
         self._sems: dict[str, threading.BoundedSemaphore] = {}
         self._next_start: dict[str, float] = {}
@@ -92,35 +100,51 @@ class HostThrottle:
     def _host(self, url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
 
-    def acquire(self, url: str, min_delay: float = 0.0, deadline: float | None = None) -> bool:
-        """Wait for the host's turn and take a request slot; True once taken.
+    def acquire(self, url: str, min_delay: float = 0.0, deadline: float | None = None) -> float | None:
+        """Wait for the host's turn and take a request slot; once taken, the request's
+        deadline (``deadline``, or ``math.inf`` without one), else None.
 
         With ``deadline`` (a :func:`time.monotonic` instant, the fetch's), give up and return
-        False, holding nothing, as soon as it is known the request cannot start before it: its
+        None, holding nothing, as soon as it is known the request cannot start before it: its
         turn at the host comes at or after it (found before any sleep, and that turn is left
         to the next request), or no slot frees up by then. A fetch whose time runs out before
-        its turn used to sleep the whole per-host delay only to report "no time left"."""
+        its turn used to sleep the whole per-host delay only to report "no time left".
+        With ``queue``, the wait for a free slot is neither bounded by the deadline nor
+        counted in it: the deadline returned is ``deadline`` moved on by that wait."""
         host = self._host(url)
         with self._lock:
             sem = self._sems.setdefault(host, threading.BoundedSemaphore(self._per_host))
-        if not _take(sem, deadline):
-            return False
+        taken = self._take(sem, math.inf if deadline is None else deadline)
+        if taken is None:
+            return None
+        deadline = taken
         delay = max(self._delay, min_delay)
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next_start.get(host, 0.0))
-            late = deadline is not None and start >= deadline
+            late = start >= deadline
             if not late:
                 self._next_start[host] = start + delay
         if late:
             sem.release()
-            return False
+            return None
         if start > now:
             time.sleep(start - now)
-        if self._total is not None and not _take(self._total, deadline):
+        if self._total is not None and (deadline := self._take(self._total, deadline)) is None:
             sem.release()
-            return False
-        return True
+            return None
+        return deadline
+
+    def _take(self, sem: threading.BoundedSemaphore, deadline: float) -> float | None:
+        """Acquire ``sem``: the deadline left (:meth:`acquire`'s), None when not by then."""
+        if math.isinf(deadline):
+            sem.acquire()
+            return deadline
+        if not self._queue:
+            return deadline if sem.acquire(timeout=max(0.0, deadline - time.monotonic())) else None
+        asked = time.monotonic()
+        sem.acquire()
+        return deadline + (time.monotonic() - asked)  # the wait for the slot is not counted
 
     def release(self, url: str) -> None:
         if self._total is not None:
@@ -129,10 +153,3 @@ class HostThrottle:
             sem = self._sems.get(self._host(url))
         if sem is not None:
             sem.release()
-
-
-def _take(sem: threading.BoundedSemaphore, deadline: float | None) -> bool:
-    """Acquire ``sem``, waiting at most until ``deadline`` (a monotonic instant) if given."""
-    if deadline is None:
-        return sem.acquire()
-    return sem.acquire(timeout=max(0.0, deadline - time.monotonic()))

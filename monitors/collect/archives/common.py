@@ -76,10 +76,13 @@ class CdxPage:
 
 def throttles(settings: Settings) -> dict[str, HostThrottle]:
     """One throttle per archive: ``VEILLE_ARCHIVE_CONCURRENCY`` requests in flight per archive
-    host, starts at least the archive's delay apart (its rate limit)."""
+    host, starts at least the archive's delay apart (its rate limit). Requests queue for a
+    slot, that wait outside their ``VEILLE_FETCH_DEADLINE`` (``queue``): a CC-NEWS stream holds
+    one for a whole file, and a job waiting behind it is no sign of a slow archive."""
     per = max(1, settings.archive_concurrency)
-    commoncrawl = HostThrottle(per, settings.commoncrawl_delay)  # CC-NEWS is on the same server
-    return {WAYBACK: HostThrottle(per, settings.wayback_delay), COMMONCRAWL: commoncrawl, CCNEWS: commoncrawl}
+    commoncrawl = HostThrottle(per, settings.commoncrawl_delay, queue=True)  # CC-NEWS: the same server
+    wayback = HostThrottle(per, settings.wayback_delay, queue=True)
+    return {WAYBACK: wayback, COMMONCRAWL: commoncrawl, CCNEWS: commoncrawl}
 
 
 def backoff_delay(settings: Settings, attempt: int, retry_after: float | None) -> float:
