@@ -212,3 +212,37 @@ def test_db_stop_leaves_the_server_to_a_veille_command_using_it(own_dir: Path) -
         time.sleep(0.1)
     assert "state: stopped" in veille("db", "status").stdout
     assert veille("db", "stop").stdout == "embedded PostgreSQL was not running\n"
+
+
+@pytest.mark.slow
+def test_db_url_of_an_embedded_server_not_kept_up_says_to_start_it(own_dir: Path) -> None:
+    """`psql "$(veille db-url --plain)"` (db-url's --help example) on the embedded server with
+    no `veille db start`: db-url started the server, printed its URL and stopped it on exit, so
+    psql met "No such file or directory" on the socket, the cause untold. Now a warning on
+    stderr says the server is not kept up and how to keep it; stdout is the URL alone, and
+    after `veille db start` no warning."""
+    import subprocess
+
+    from tests.test_concurrent_runs import ROOT, _command
+
+    data = own_dir / "data"
+    env = _veille_env(data)
+
+    def veille(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*_command(), *argv], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
+
+    try:
+        alone = veille("db-url", "--plain")
+        assert alone.returncode == 0, alone.stderr
+        assert alone.stdout.startswith("postgresql://") and alone.stdout.count("\n") == 1
+        assert "state: stopped" in veille("db", "status").stdout  # the URL answers nothing now
+        warning = "veille: warning: the embedded PostgreSQL is not kept up"
+        assert alone.stderr.startswith(warning), alone.stderr
+        assert "`veille db start`" in alone.stderr
+        assert veille("db", "start").returncode == 0
+        kept = veille("db-url", "--plain")
+        assert (kept.returncode, kept.stdout, kept.stderr) == (0, alone.stdout, "")
+    finally:
+        veille("db", "stop")

@@ -24,6 +24,14 @@ status says whether it answers (exit 1 if not: a healthcheck). A stopped embedde
 no error (exit 0): the next command that needs it starts it.
 """
 
+DB_URL_EXAMPLE = """example:
+  psql "$(veille db-url --plain)"   # open the archive in psql
+
+With no VEILLE_DATABASE_URL, the URL is the embedded server's: it answers while a veille
+command uses that server, and between commands once `veille db start` keeps it up (until
+`veille db stop`); without that start, a warning on stderr says so (`veille psql` needs none).
+"""
+
 PSQL_EXAMPLE = """examples:
   veille psql                                  # interactive psql on the archive
   veille psql -c "SELECT count(*) FROM articles"
@@ -46,8 +54,8 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=handle_migrate)
     p = sub.add_parser(
         "db-url",
-        help="print the database URL in use (starts the embedded server if needed)",
-        epilog='example:\n  psql "$(veille db-url --plain)"   # open the archive in psql',
+        help="print the database URL in use (the embedded one answers after `veille db start`)",
+        epilog=DB_URL_EXAMPLE,
         formatter_class=formatter,
     )
     p.add_argument("--plain", action="store_true", help="libpq form, for psql")
@@ -88,12 +96,27 @@ def handle_migrate(args: argparse.Namespace) -> int:
 
 
 def handle_db_url(args: argparse.Namespace) -> int:
+    """Print the URL; for an embedded server not kept up (no `veille db start`), say on stderr
+    that it answers nothing once no veille command uses it: `psql "$(veille db-url --plain)"`
+    then met psql's "No such file or directory" on the socket, the cause untold."""
     from sqlalchemy.engine import make_url
 
+    from monitors.archive.embedded import kept_running
+    from monitors.settings import get_settings
+
+    settings = get_settings()
+    embedded = not settings.database_url
     url = prepare_database()
     if args.plain:
         url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     print(url)
+    if embedded and not kept_running(settings.data_dir):
+        print(
+            "veille: warning: the embedded PostgreSQL is not kept up: this URL answers only while a"
+            " veille command uses it; run `veille db start` first (`veille db stop` after), or use"
+            " `veille psql`",
+            file=sys.stderr,
+        )
     return 0
 
 
