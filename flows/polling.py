@@ -79,7 +79,13 @@ def poll_sources(
         ids = sync_sources(session, read.specs)
         record_problems(session, read)
         due = due_sources(session, ids, force=force)
-    logger.info("%d sources in %s, %d due", len(ids), sources_label(sources_file), len(due))
+    logger.info(
+        "%d source%s in %s, %d due",
+        len(ids),
+        "" if len(ids) == 1 else "s",
+        sources_label(sources_file),
+        len(due),
+    )
     skipped = skipped_entries(read.bad)  # left out, the others polled: each is a row of the report
     batches = poll_batches(due)
     futures = [submit(poll_batch_task, b, run_id, i, len(b)) for i, b in enumerate(batches)]

@@ -196,7 +196,10 @@ def ingest_worker_task(
                 item, out, attempt = in_flight
                 assert attempt.result is not None
                 _settled(report, rt, item, out, *attempt.result)
-        logger.info("worker %d: %d pages done (about %d were due)", worker, len(report.statuses), total)
+        done = len(report.statuses)
+        logger.info(
+            "worker %d: %d page%s done (about %d were due)", worker, done, "" if done == 1 else "s", total
+        )
     return report
 
 

@@ -304,3 +304,18 @@ def test_veille_run_all_that_polled_nothing_does_not_suggest_all(
     assert f"nothing polled (--all polled no source of {sources}; why could not be told" in out, out
     report([], 0, None, time.monotonic(), str(sources), forced=False)
     assert "nothing polled (no source was due; use --all to force)" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("direct")
+def test_the_log_lines_count_one_source_and_one_page_in_the_singular(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A first run of a one-source file (docs: point a sources file of your own at a site)
+    logged "1 sources in FILE, 1 due" and "worker 0: 1 pages done"."""
+    seed_site(site)
+    sources = _sources(tmp_path, site, "/feed.xml")
+    code, out, err = _run(["run", "--sources", str(sources), "--max-items", "1"])
+    assert code == 0, out + err
+    assert f"| INFO    | 1 source in {sources}, 1 due" in err, err
+    assert "1 sources" not in err and "1 pages" not in err, err
+    assert ": 1 page done (about " in err, err
