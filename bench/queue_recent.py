@@ -166,10 +166,10 @@ def use(engine: sa.Engine, create: str | None) -> str:
     return size
 
 
-def plan(engine: sa.Engine) -> str:
-    """The count's scans and buffers, as the plan shows them."""
+def plan(engine: sa.Engine, statement: str = COUNT, params: dict[str, object] | None = None) -> str:
+    """The scans and buffers of ``statement`` (the count), as the plan shows them."""
     with engine.connect() as conn:
-        lines = [r[0] for r in conn.execute(sa.text(f"EXPLAIN (ANALYZE, BUFFERS) {COUNT}"))]
+        lines = [r[0] for r in conn.execute(sa.text(f"EXPLAIN (ANALYZE, BUFFERS) {statement}"), params or {})]
     scans = [line.strip().split("  (")[0] for line in lines if "Scan" in line]
     buffers = [line.strip() for line in lines if "Buffers" in line]
     return "; ".join(scans[:2] + buffers[:1])

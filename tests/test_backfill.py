@@ -469,3 +469,78 @@ def test_a_backfill_with_no_row_says_why_in_its_state_and_note(
     assert (state.type.value, state.name) == ("COMPLETED", "Partial"), state.message
     assert state.message.startswith(said), state.message
     assert said in _artifacts(state.state_details.flow_run_id)[None].data
+
+
+def test_the_progress_bar_counts_the_rows_touched_since_the_start_from_an_index(clean_db: sa.Engine) -> None:
+    """The bar counts, twice a second, the queue rows queued, re-queued, claimed or settled
+    since the backfill began and how many are settled. It read ``discovered_at >= :start OR
+    updated_at >= :start``, which no index served: the whole queue (never pruned) each time.
+    ``updated_at`` is never before ``discovered_at``, so ``updated_at >= :start`` is the same
+    count, a range of url_queue_updated (migration 0045; bench/backfill_progress.py)."""
+    from flows.commands.backfill import QueueProgress
+
+    with clean_db.begin() as conn:
+        src = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('Passé', 'sitemap', 'https://passe.example/sitemap.xml', 'media') RETURNING id"
+            )
+        )
+        start = conn.scalar(sa.text("SELECT now() - interval '1 hour'"))
+        # 3,000 rows of the past, untouched since; then what the backfill did since its start
+        conn.execute(
+            sa.text(
+                "INSERT INTO url_queue (url, canonical_url, source_id, state, found_by,"
+                "                       discovered_at, updated_at)"
+                " SELECT 'https://passe.example/' || g, 'https://passe.example/' || g, :s,"
+                "        CASE WHEN g % 10 = 0 THEN 'pending' ELSE 'fetched' END, 'poll',"
+                "        now() - interval '2 days' - g * interval '1 minute',"
+                "        now() - interval '2 days' - g * interval '1 minute'"
+                " FROM generate_series(1, 3000) g"
+            ),
+            {"s": src},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO url_queue (url, canonical_url, source_id, state, found_by)"
+                " SELECT 'https://passe.example/new/' || g, 'https://passe.example/new/' || g, :s,"
+                "        CASE WHEN g % 2 = 0 THEN 'fetched' ELSE 'pending' END, 'backfill'"
+                " FROM generate_series(1, 6) g"
+            ),
+            {"s": src},
+        )
+        # an older pending URL claimed and one fetched by the drain, an entry re-queued
+        conn.execute(
+            sa.text(
+                "UPDATE url_queue SET updated_at = now(), attempts = attempts + 1"
+                " WHERE url = 'https://passe.example/10'"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "UPDATE url_queue SET updated_at = now(), state = 'fetched' WHERE url = 'https://passe.example/20'"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "UPDATE url_queue SET updated_at = now(), state = 'pending' WHERE url = 'https://passe.example/1'"
+            )
+        )
+        conn.execute(sa.text("ANALYZE url_queue"))
+    sent: list[tuple[str, Any]] = []
+
+    def listen(conn: object, cursor: object, statement: str, params: Any, *_: object) -> None:
+        if "url_queue" in statement:
+            sent.append((statement, params))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", listen)
+    try:
+        counts = QueueProgress(start)._counts()
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", listen)
+    assert counts == (9, 4)  # 6 new (3 fetched), 3 touched (one fetched)
+    ((statement, params),) = sent
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {statement}", params))
+    assert "url_queue_updated" in plan, plan

@@ -17,6 +17,7 @@ ZERO_COUNTS = [
     ("extract", "--repeat", "0"),
     ("archive_scale", "--rounds", "0"),
     ("backfill", "--pages", "0"),
+    ("backfill_progress", "--rows", "0"),
     ("copies", "--sizes", "1000,0"),
     ("date_loaders", "--articles", "0"),
     ("dedup", "--probes", "0"),

@@ -139,10 +139,21 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=handle, usage_error=p.error)
 
 
+#: the bar's count: the queue rows touched since the run began (queued, re-queued, claimed or
+#: settled since: a row's updated_at is set when it is inserted and on each change, so it is
+#: never before its discovered_at), and how many of them are settled. A range of the index
+#: url_queue_updated (migration 0045): the run's rows are read, not the whole queue, which is
+#: never pruned (``WHERE discovered_at >= :start OR updated_at >= :start`` read it all twice a
+#: second; bench/backfill_progress.py)
+PROGRESS_COUNTS = (
+    "SELECT count(*), count(*) FILTER (WHERE state <> 'pending') FROM url_queue WHERE updated_at >= :start"
+)
+
+
 class QueueProgress:
     """A progress bar on stderr fed from the database: URLs queued since ``start`` that are
     settled (fetched, failed, skipped) out of all of them, polled twice a second while the
-    flow runs (the flow itself needs no knowledge of the bar)."""
+    flow runs (the flow itself needs no knowledge of the bar; :data:`PROGRESS_COUNTS`)."""
 
     def __init__(self, start: datetime) -> None:
         self.start = start
@@ -155,13 +166,7 @@ class QueueProgress:
         from monitors.archive.db import get_engine
 
         with get_engine().connect() as conn:
-            total, done = conn.execute(
-                sa.text(
-                    "SELECT count(*), count(*) FILTER (WHERE state <> 'pending')"
-                    " FROM url_queue WHERE discovered_at >= :start OR updated_at >= :start"
-                ),
-                {"start": self.start},
-            ).one()
+            total, done = conn.execute(sa.text(PROGRESS_COUNTS), {"start": self.start}).one()
         return int(total), int(done)
 
     def _run(self) -> None:

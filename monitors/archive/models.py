@@ -110,6 +110,8 @@ class QueuedUrl(Base):
             "source_id",
             postgresql_where="found_by = 'poll'",
         ),
+        # veille backfill's progress bar: the rows touched since the run began (migration 0045)
+        Index("url_queue_updated", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
