@@ -391,13 +391,13 @@ def test_the_run_report_lists_a_source_read_with_a_warning_apart_from_the_source
     zero = dict.fromkeys(("new_urls", "stored", "duplicates", "relevant", "retry", "failed"), 0)
     rows = [
         {"source": "Gone", "poll": "error", **zero, "error": "HTTP 404 Not Found"},
-        {"source": "Cut", "poll": "ok", **zero, "error": "malformed feed, 0 entries read: unclosed token"},
+        {"source": "Cut", "poll": "ok", **zero, "error": "malformed feed, 2 entries read: unclosed token"},
         {"source": "Fine", "poll": "ok", **zero, "error": ""},
     ]
     report = run_report(rows, [])
     errors, warned = report.split("## Sources with errors")[1].split("## Sources read with a warning")
     assert "| Gone | 0 | HTTP 404 Not Found |" in errors and "Cut" not in errors
-    assert "| Cut | malformed feed, 0 entries read: unclosed token |" in warned and "Gone" not in warned
+    assert "| Cut | malformed feed, 2 entries read: unclosed token |" in warned and "Gone" not in warned
     assert "Fine" not in errors + warned
     only_warned = run_report(rows[1:], [])
     assert "Sources with errors" not in only_warned and "## Sources read with a warning" in only_warned

@@ -194,10 +194,17 @@ def test_json_feed_html_content_is_sanitized_and_its_links_resolved() -> None:
 
 
 def _poll_and_store(
-    db: Session, client: Client, settings: Settings, site: LocalSite, body: bytes
+    db: Session,
+    client: Client,
+    settings: Settings,
+    site: LocalSite,
+    body: bytes | str,
+    path: str = "/feed.json",
+    ctype: str = "application/feed+json",
 ) -> tuple[PollOutcome, Source]:
-    site.add("/feed.json", body, content_type="application/feed+json")
-    src = Source(name="json", kind="feed", url=f"{site.base}/feed.json", owner="media")
+    """Serve ``body`` at ``path``, poll it as a new feed source and store the poll."""
+    site.add(path, body, content_type=ctype)
+    src = Source(name="json", kind="feed", url=f"{site.base}{path}", owner="media")
     db.add(src)
     db.flush()
     out = poll_source(client, settings, SourceState(src.id, src.name, "feed", src.url))

@@ -157,6 +157,25 @@ def test_exit_codes_all_good_partial_and_nothing(
     assert "2 sources polled (2 with errors)" in out
 
 
+def _fails_saying(
+    sources: Path, why: str, monkeypatch: pytest.MonkeyPatch, prefect: str, in_report: str | None = None
+) -> None:
+    """The flow run of ``sources`` ends Failed and its report opens with ``why`` (as markdown
+    writes it, ``in_report``); `veille run --all` (``VEILLE_PREFECT=prefect``) exits 3 with
+    the same verdict on stderr."""
+    state = run_flow(sources_file=str(sources), force=True, return_state=True)
+    assert state.is_failed() and state.name == "Failed", state.message
+    assert state.message is not None and state.message.startswith(why), state.message
+    assert f"**{in_report or why}" in _artifacts(state.state_details.flow_run_id)["veille-run-report"].data
+
+    monkeypatch.setenv("VEILLE_PREFECT", prefect)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code, out = _quiet(["run", "--all", "--sources", str(sources)])
+    assert code == 3, out
+    assert err.getvalue().rstrip().splitlines()[-1].startswith(f"veille: {why}"), err.getvalue()
+
+
 @pytest.mark.parametrize("prefect", ["on", "off"])
 def test_a_run_whose_every_polled_source_failed_ends_failed_saying_why(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect: str
@@ -171,17 +190,7 @@ def test_a_run_whose_every_polled_source_failed_ends_failed_saying_why(
         "Nothing could run (every polled source failed: HTTP 404 Not Found (S0, S2);"
         " not a feed: an HTML page ('Oops') (S1)): 3 sources polled (3 with errors), 0 new URLs,"
     )
-    state = run_flow(sources_file=str(sources), force=True, return_state=True)
-    assert state.is_failed() and state.name == "Failed", state.message
-    assert state.message is not None and state.message.startswith(why), state.message
-    assert f"**{why}" in _artifacts(state.state_details.flow_run_id)["veille-run-report"].data
-
-    monkeypatch.setenv("VEILLE_PREFECT", prefect)
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code, out = _quiet(["run", "--all", "--sources", str(sources)])
-    assert code == 3, out
-    assert err.getvalue().rstrip().splitlines()[-1].startswith(f"veille: {why}"), err.getvalue()
+    _fails_saying(sources, why, monkeypatch, prefect)
 
     one = write_sources(
         tmp_path / "one.toml",
@@ -192,6 +201,43 @@ def test_a_run_whose_every_polled_source_failed_ends_failed_saying_why(
     assert state.message.startswith(
         "Nothing could run (the one source polled failed: HTTP 404 Not Found (Gone))"
     )
+
+
+CUT_FEED = (
+    "<?xml version='1.0' encoding='UTF-8'?>\n<rss version='2.0'><channel><title>Fil</title><item><title>Coup"
+)
+
+
+@pytest.mark.parametrize("prefect", ["on", "off"])
+def test_a_run_whose_every_feed_is_malformed_with_no_entry_read_ends_failed_saying_why(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect: str
+) -> None:
+    """Every feed cut before its first entry: each poll was ok with a warning ("malformed
+    feed, 0 entries read"), so the run said "All good" and exited 0 though nothing was read;
+    each is an error of its poll now, and the run ends Failed, exit 3, saying why."""
+    for path in ("/a.xml", "/b.xml"):
+        site.add(path, CUT_FEED, content_type="application/rss+xml")
+    sources = _sources(tmp_path, site, "/a.xml", "/b.xml")
+    why = (
+        "Nothing could run (every polled source failed: malformed feed, no entry could be read:"
+        " SAXParseException: <unknown>:2:63: no element found (S0, S1)): 2 sources polled (2 with errors),"
+    )
+    _fails_saying(sources, why, monkeypatch, prefect, why.replace("<", "\\<").replace(">", "\\>"))
+
+
+@pytest.mark.parametrize("prefect", ["on", "off"])
+def test_a_run_with_one_feed_malformed_with_no_entry_read_is_partial(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect: str
+) -> None:
+    """One feed read whole, one cut before its first entry: Partial, exit 1 (it was All good, 0)."""
+    seed_site(site)
+    site.add("/cut.xml", CUT_FEED, content_type="application/rss+xml")
+    sources = _sources(tmp_path, site, "/feed.xml", "/cut.xml")
+    monkeypatch.setenv("VEILLE_PREFECT", prefect)
+    code, out = _quiet(["run", "--all", "--sources", str(sources)])
+    assert code == 1, out
+    assert "2 sources polled (1 with errors)" in out
+    assert "malformed feed, no entry could be read: SAXParseException" in out
 
 
 def test_nothing_could_run_when_the_database_is_unreachable(

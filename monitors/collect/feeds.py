@@ -13,12 +13,14 @@ import html
 import html.entities
 import re
 import time
+import xml.parsers.expat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+from feedparser.exceptions import ThingsNobodyCaresAboutButMe, UndeclaredNamespace
 
 from monitors.collect.encoding import (
     declared_charsets,
@@ -165,7 +167,8 @@ def _parse_fast(content: bytes, headers: dict[str, str]) -> dict[str, Any] | Non
 def parse_feed(
     content: bytes, base_url: str, content_type: str | None = None, fast: bool = True
 ) -> ParsedFeed:
-    """Parse a feed body; malformed feeds yield what could be read plus the reason.
+    """Parse a feed body; malformed feeds yield what could be read plus the reason, and
+    one that does not parse and yields no entry is a transient :class:`FeedError`.
 
     ``fast=False`` always uses feedparser (the tests compare both ways)."""
     headers = {"content-location": base_url}
@@ -191,15 +194,38 @@ def parse_feed(
         except Exception as failure:  # noqa: BLE001 - one body the parser chokes on loses only this feed
             raise FeedError(f"the feed parser failed on this body: {describe(failure)}") from None
     bozo = None
+    exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
         bozo = describe(exc) if exc else "malformed feed"
     if replaced:
         note = f"{replaced} character reference(s) to no character replaced by U+FFFD"
         bozo = f"{bozo}; {note}" if bozo else note
     if not parsed.get("version") and not parsed["entries"]:
         raise FeedError(f"not a feed: {_what_it_is(content) or bozo or 'no RSS/Atom structure found'}")
-    return _parsed_feed(parsed, base_url, bozo)
+    feed = _parsed_feed(parsed, base_url, bozo)
+    if not feed.entries and exc is not None and _unparsable(exc, content):
+        # a feed cut short (the usual cause) read nothing: an error of this poll, polled again,
+        # not a warning that left the user nothing and the run "All good"
+        raise FeedError(f"malformed feed, no entry could be read: {describe(exc)}", transient=True)
+    return feed
+
+
+def _unparsable(exc: BaseException, content: bytes) -> bool:
+    """Whether feedparser's bozo exception is a real parse error (the body is not well-formed
+    XML), not a note on a document read whole: a charset label overridden or unknown, a
+    content type that is no XML type (:class:`ThingsNobodyCaresAboutButMe`), or a namespace
+    prefix never declared, which the loose parser reads past (then the body is checked for
+    well-formedness without namespaces, so a cut body is still told)."""
+    if isinstance(exc, ThingsNobodyCaresAboutButMe):
+        return False
+    undeclared = isinstance(exc, UndeclaredNamespace) or "unbound prefix" in str(exc)
+    if not undeclared:
+        return True
+    try:
+        xml.parsers.expat.ParserCreate().Parse(content, True)
+    except xml.parsers.expat.ExpatError:
+        return True
+    return False
 
 
 _HTML_START = re.compile(
