@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from sqlalchemy.exc import DBAPIError
 
 from flows.commands.common import counted
-from flows.outcome import RunOutcome, bad_entries_problem, stored_words
+from flows.outcome import RunOutcome, bad_entries_problem, disabled_words, some_names, stored_words
 from flows.polling import skipped_entries
 from flows.retries import _cause
 from flows.runtime import Submit, reset_runtime, run_logger, runtime
@@ -75,6 +75,7 @@ from monitors.collect.backfill_jobs import (
     settle_job,
     site_host,
     sites_of_sources,
+    split_disabled,
     store_capture,
 )
 from monitors.collect.listing import looks_like_article
@@ -104,13 +105,14 @@ def archive_throttle(archive: str) -> HostThrottle:
 
 
 class Plan(NamedTuple):
-    """A backfill's jobs, its Common Crawl crawls, its sites, and the bad entries of the
-    sources file it leaves out (:func:`plan`)."""
+    """A backfill's jobs, its Common Crawl crawls, its sites, the bad entries of the sources
+    file it leaves out, and the disabled sources it does not read (:func:`plan`)."""
 
     jobs: list[int]
     crawls: list[Crawl]
     sites: list[Site]
     bad: list[BadEntry]
+    disabled: tuple[str, ...] = ()
 
 
 def _may_be_on(entry: BadEntry, site: str | None) -> bool:
@@ -159,12 +161,30 @@ def plan(
         ids = sync_sources(session, read.specs)
         record_problems(session, read)
     with session_scope() as session:
+        enabled, disabled = split_disabled(session, ids, site)
         try:
-            sites = sites_of_sources(session, ids, site)
+            sites = sites_of_sources(session, enabled, site)
         except BackfillError as exc:
-            raise _only_bad_entries(read.bad, site) or exc from None
+            raise _only_bad_entries(read.bad, site) or _only_disabled(disabled, site) or exc from None
         jobs = plan_jobs(session, archive, sites, since, until, relevant_only, warc_files)
-    return Plan(jobs, crawls, sites, [b for b in read.bad if _may_be_on(b, site)])
+    return Plan(jobs, crawls, sites, [b for b in read.bad if _may_be_on(b, site)], tuple(disabled))
+
+
+def _only_disabled(disabled: list[str], site: str | None) -> BackfillError | None:
+    """The error of a ``site`` whose sources are all disabled: they are not backfilled (as
+    ``veille backfill`` without ``--from`` does not read them), rather than "no source on" a
+    site the file names."""
+    if not disabled or site is None:
+        return None
+    which = (
+        f"the source on {site_host(site)} is"
+        if len(disabled) == 1
+        else (f"the {len(disabled)} sources on {site_host(site)} are")
+    )
+    return BackfillError(
+        f"{which} disabled ({some_names(disabled)}), and a disabled source is not backfilled:"
+        " `veille sources enable NAME` turns one back on"
+    )
 
 
 def _only_bad_entries(bad: list[BadEntry], site: str | None) -> BackfillError | None:
@@ -618,8 +638,10 @@ def archive_backfill(
     try:
         if planned is None:
             planned = plan(archive, since, until, site, sources_file, relevant_only)
-        job_ids, crawls, sites, bad = planned
+        job_ids, crawls, sites, bad, disabled = planned
         skipped_entries(bad)  # each warned of; the run's state says so
+        if disabled:
+            run_logger().info("disabled sources not backfilled: %s", some_names(list(disabled)))
         run_logger().info(
             "%s backfill %s .. %s: %d jobs", archive, article_day(since), article_day(until), len(job_ids)
         )
@@ -634,9 +656,12 @@ def archive_backfill(
         run_logger().warning(stopped)
     outcome = judge_backfill(rows, stopped, bad)
     if outcome.empty:  # "no source was due" are a cycle's words: no job was planned
-        why = (
-            "no job was planned for this window" if sites else f"{sources_label(sources_file)} has no source"
-        )
+        if sites:
+            why = "no job was planned for this window"
+        elif disabled:  # as `veille backfill`: the disabled sources named
+            why = f"no source to backfill ({disabled_words(disabled)})"
+        else:
+            why = f"{sources_label(sources_file)} has no source"
         outcome.nothing = f"Nothing to do: {why}."
     return rows, outcome
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from flows.archive_backfill import FetchBudget
 from flows.commands.common import counted
-from flows.outcome import RunOutcome, judge_run, some_names
+from flows.outcome import RunOutcome, disabled_words, judge_run, some_names
 from flows.pipeline import _source_names, fetch_kinds, summarize
 from flows.polling import poll_batches, skipped_entries
 from flows.queue_drain import IngestReport
@@ -223,10 +223,7 @@ def nothing_to_backfill(
             f"{counted(len(listings), 'listing source')} cannot reach back in time: {some_names(listings)}"
         )
     if disabled:
-        which = "the one source read is" if len(disabled) == 1 else f"{len(disabled)} sources read are"
-        why.append(
-            f"{which} disabled: {some_names(list(disabled))}; `veille sources enable NAME` turns one back on"
-        )
+        why.append(disabled_words(disabled))
     return f"Nothing to do: no sitemap or feed source to backfill ({'; '.join(why)})."
 
 

@@ -174,6 +174,12 @@ def some_names(names: list[str], shown: int = 3) -> str:
     return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
+def disabled_words(disabled: Sequence[str]) -> str:
+    """The disabled sources a backfill did not read, named, and how to turn one back on."""
+    which = "the one source read is" if len(disabled) == 1 else f"{len(disabled)} sources read are"
+    return f"{which} disabled: {some_names(list(disabled))}; `veille sources enable NAME` turns one back on"
+
+
 def stored_words(totals: Mapping[str, int], noun: str = "") -> str:
     """ "N stored", and ", M revised" when the run re-fetched articles with a changed text: a
     revision updates an article already stored, it is no new article (it was counted as one)."""

@@ -382,6 +382,50 @@ def test_an_archive_backfill_whose_every_job_failed_ends_failed_and_exits_3(
     assert last.startswith(f"veille: {why}") and "run the same command again to resume" in last, err
 
 
+def _sources_with_disabled(path: Path, disabled: set[str]) -> Path:
+    """The seed sources, those named in ``disabled`` with ``enabled = false``."""
+    lines = []
+    for source in seed_sources():
+        lines += ["[[source]]", *(f'{k} = "{v}"' for k, v in source.items())]
+        lines += ["enabled = false", ""] if source["name"] in disabled else [""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_an_archive_backfill_skips_disabled_sources_as_the_plain_backfill_does(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """`veille backfill --from` planned jobs for the sites of disabled sources (and stored
+    their articles), while `veille backfill` skips them and names them: now it skips them too,
+    `--site` naming a disabled source's site is refused saying so, and a backfill whose every
+    source is disabled names them in its verdict."""
+    archives.snapshots = seed_snapshots()
+    sources = _sources_with_disabled(tmp_path / "sources.toml", {"Libération", "Le Monde"})
+    code, _, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources)])
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        sites = conn.scalars(sa.text("SELECT DISTINCT site FROM backfill_jobs ORDER BY site")).all()
+    assert sites == ["francetvinfo.fr", "parti-socialiste.fr", "pcf.fr"]
+    stored = {a.source for a in _articles(clean_db)}
+    assert stored and not stored & {"Libération", "Le Monde"}, stored
+
+    code, _, err = _run([*WINDOW, "--from", "wayback", "--site", "liberation.fr", "--sources", str(sources)])
+    assert code == 2
+    assert err == (
+        "veille: error: the source on liberation.fr is disabled (Libération), and a disabled source"
+        " is not backfilled: `veille sources enable NAME` turns one back on\n"
+    )
+
+    off = _sources_with_disabled(tmp_path / "off.toml", {s["name"] for s in seed_sources()})
+    days = (datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC))
+    state: Any = archive_backfill_flow("wayback", *days, sources_file=str(off), return_state=True)
+    assert state.is_completed() and state.name == "Completed", state.message
+    assert state.message == (
+        "Nothing to do: no source to backfill (5 sources read are disabled: franceinfo, Parti communiste"
+        " français, Libération and 2 more; `veille sources enable NAME` turns one back on)."
+    )
+
+
 def test_a_capture_the_database_will_not_take_is_failed_alone(
     archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -127,6 +127,31 @@ def sites_of_sources(session: Session, source_ids: list[int], only: str | None =
     return [dataclasses.replace(matched[0], site=wanted)]
 
 
+def split_disabled(
+    session: Session, source_ids: list[int], only: str | None = None
+) -> tuple[list[int], list[str]]:
+    """The sources among ``source_ids`` that are not disabled, and the names of those that are
+    (on the site ``only`` if given): a disabled source is not backfilled from an archive, as
+    ``veille backfill`` without ``--from`` does not read it."""
+    rows = session.execute(
+        select(Source.id, Source.name, Source.url, Source.status)
+        .where(Source.id.in_(source_ids))
+        .order_by(Source.id)
+    ).all()
+    wanted = site_host(only) if only else None
+    enabled, disabled = [], []
+    for source_id, name, url, status in rows:
+        if status != "disabled":
+            enabled.append(source_id)
+            continue
+        try:
+            if wanted is None or on_site(host_of(url), wanted):
+                disabled.append(name)
+        except ValueError:  # no host to tell: not on the site
+            continue
+    return enabled, disabled
+
+
 #: The ``site`` of a CC-NEWS job that reads its file for every source's site.
 ALL_SITES = "*"
 
