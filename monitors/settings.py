@@ -231,6 +231,10 @@ class Settings:
     topics_dir: Path | None = None  # the topic folder (None: the shipped monitors/topics)
     db_wait: float = 30.0
     fetch_deadline: float = 60.0
+    #: a stream (a CC-NEWS WARC file) bringing fewer bytes a second than this on average over
+    #: `stream_rate_window` seconds of waiting for it is cut, a transient failure (0: no floor)
+    stream_min_rate: int = 32768
+    stream_rate_window: float = 60.0
     analysis_deadline: float = 60.0
     prefect: str = "auto"  # veille run as Prefect flows: auto (when a server is configured), on, off
     #: `veille serve`: seconds it waits for a Prefect server that stopped answering to come
@@ -308,6 +312,8 @@ class Settings:
             topics_dir=Path(os.environ["VEILLE_TOPICS_DIR"]) if os.environ.get("VEILLE_TOPICS_DIR") else None,
             db_wait=_float("VEILLE_DB_WAIT", 30.0),
             fetch_deadline=_float("VEILLE_FETCH_DEADLINE", 3 * timeout, positive=True),
+            stream_min_rate=_int("VEILLE_STREAM_MIN_RATE", 32768, minimum=0),
+            stream_rate_window=_float("VEILLE_STREAM_RATE_WINDOW", 60.0, positive=True),
             analysis_deadline=_float("VEILLE_ANALYSIS_DEADLINE", 60.0, positive=True),
             prefect=_choice("VEILLE_PREFECT", ("auto", "on", "off")),
             prefect_wait=_float("VEILLE_PREFECT_WAIT", 120.0),

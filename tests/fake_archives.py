@@ -90,6 +90,8 @@ class FakeArchives:
     )  # original -> file, offset, len
     ccnews_ranges: list[tuple[str, str]] = field(default_factory=list)  # (path, Range) of each WARC request
     ccnews_slow: dict[str, float | int] = field(default_factory=dict)  # SlowBody's chunk, delay, cut_at
+    #: path -> SlowBody's chunk, delay, cut_at for that file's streams only (one that trickles)
+    ccnews_slow_files: dict[str, dict[str, float | int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.site.add("/cdx/search/cdx", b"", handler=self._guard(self._wayback_cdx))
@@ -292,8 +294,9 @@ class FakeArchives:
             data = data[first : last + 1]
             headers["Content-Range"] = f"bytes {first}-{first + len(data) - 1}/{len(self.ccnews[path])}"
             status = 206
-        if self.ccnews_slow and not bounded_range(rng):
-            return status, headers, SlowBody.of(data, **self.ccnews_slow)  # type: ignore[arg-type]
+        slow = self.ccnews_slow_files.get(path) or self.ccnews_slow
+        if slow and not bounded_range(rng):
+            return status, headers, SlowBody.of(data, **slow)  # type: ignore[arg-type]
         return status, headers, data
 
     def _response(self, writer: WARCWriter, snap: Snapshot) -> object:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import gzip
 import random
+import re
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import sqlalchemy as sa
 
 from monitors.collect.archives.ccnews import WarcStream, ccnews_months, files_covering, parse_warc_paths
 from monitors.collect.http import make_client
+from monitors.collect.throttle import HostThrottle
 from monitors.settings import get_settings
 from tests.fake_archives import (
     FakeArchives,
@@ -404,3 +408,103 @@ def test_a_job_waiting_for_an_archive_slot_does_not_spend_its_deadline_there(
     assert len(_articles(clean_db)) == 5
     streams = sorted(path for path, rng in archives.ccnews_ranges if not bounded_range(rng))
     assert streams == feb  # each file streamed once, from its start
+
+
+def test_a_trickling_warc_file_is_cut_and_frees_its_slot_for_the_other_jobs(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One request slot, two files: one sent a byte every 0.2 s (each read well within
+    VEILLE_TIMEOUT), the other at once. The trickling stream held the slot for as long as the
+    server liked (since 1b352f8 the other jobs queue for it, so the backfill hung); now it is
+    cut once under VEILLE_STREAM_MIN_RATE over VEILLE_STREAM_RATE_WINDOW, a transient failure
+    retried with backoff, then the job's error, and the other file is read meanwhile."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_CONCURRENCY", "1")
+    monkeypatch.setenv("VEILLE_TIMEOUT", "5")
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    monkeypatch.setenv("VEILLE_STREAM_MIN_RATE", "1000")
+    monkeypatch.setenv("VEILLE_STREAM_RATE_WINDOW", "1")
+    archives.snapshots = seed_snapshots()[:2] + seed_snapshots("20250224093000")[2:]  # in both files
+    archives.build_ccnews(files=2, others=others(4))
+    feb = sorted(p for p in archives.ccnews if "/2025/02/" in p)
+    # a byte every 0.2 s; cut after 150 bytes (30 s), so that without a floor the run still ends
+    archives.ccnews_slow_files = {feb[0]: {"chunk": 1, "delay": 0.2, "cut_at": 150}}
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    done: list[tuple[int, str, str]] = []
+    run = threading.Thread(
+        target=lambda: done.append(_run([*WINDOW, "--from", "ccnews", "--sources", str(sources)]))
+    )
+    run.start()
+    run.join(20)
+    assert not run.is_alive(), "the backfill still runs after 20 s: the trickling stream holds the slot"
+    ((code, _, err),) = done
+    with clean_db.connect() as conn:
+        jobs = conn.execute(sa.text("SELECT state, last_error FROM backfill_jobs ORDER BY warc_file")).all()
+        slow = list(conn.scalars(sa.text("SELECT reason FROM fetch_log WHERE reason LIKE 'too slow%'")))
+    assert jobs[1] == ("done", None), err  # the other file, read while the first one backed off
+    state, error = jobs[0]
+    host = archives.site.base.removeprefix("http://")
+    assert state == "error"
+    assert re.fullmatch(
+        rf"CC-NEWS WARC file failed: too slow: {re.escape(host)} sent \d+ bytes in 1\.\d s, under 1000 B/s"
+        r" \(VEILLE_STREAM_MIN_RATE over VEILLE_STREAM_RATE_WINDOW 1 s\); stream cut at byte \d+"
+        rf" after 2 attempts \({re.escape(archives.site.base + feb[0])}\)",
+        error,
+    ), error
+    assert len(slow) == 2  # each attempt in the fetch log, with its reason
+    assert code == 1, err
+
+
+def test_a_stream_backs_off_with_its_archive_slot_free(
+    archives: FakeArchives,  # noqa: F811
+) -> None:
+    """A stream cut mid-file waits out its backoff before asking again: during that wait its
+    request slot is another request's (it slept holding it, the connection still open)."""
+    archives.snapshots = seed_snapshots() + others(20, size=2000)  # about 100 kB
+    archives.build_ccnews(files=1)
+    ((path, data),) = archives.ccnews.items()
+    archives.ccnews_slow = {"chunk": 1024, "cut_at": len(data) // 2}  # the first answer stops halfway
+    settings = get_settings()
+    throttle = HostThrottle(1, 0.0)
+    url = archives.site.base + path
+    free: list[bool] = []
+
+    def backoff(_: float) -> None:
+        taken = throttle.acquire(url, deadline=time.monotonic() + 0.2)
+        free.append(taken is not None)
+        if taken is not None:
+            throttle.release(url)
+        archives.ccnews_slow = {}
+
+    with make_client(settings) as client:
+        entries = list(WarcStream(client, settings, throttle, url, 0, sleep=backoff))
+    assert free == [True]
+    assert entries[-1].end == len(data)
+
+
+def test_a_slow_but_steady_stream_and_a_slow_reader_stay_above_the_floor(
+    archives: FakeArchives,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stream well above VEILLE_STREAM_MIN_RATE (4 kB every 0.1 s against 1000 B/s over
+    0.5 s) is read to its end, though the reader stops longer than the window on records of
+    its own (its work is not the server's slowness)."""
+    monkeypatch.setenv("VEILLE_STREAM_MIN_RATE", "1000")
+    monkeypatch.setenv("VEILLE_STREAM_RATE_WINDOW", "0.5")
+    archives.snapshots = seed_snapshots() + others(10, size=2000)
+    archives.build_ccnews(files=1)
+    ((path, data),) = archives.ccnews.items()
+    archives.ccnews_slow = {"chunk": 4096, "delay": 0.1}
+    settings = get_settings()
+    with make_client(settings) as client:
+        stream = WarcStream(client, settings, None, archives.site.base + path, 0, sleep=lambda _: None)
+        entries = []
+        for entry in stream:
+            entries.append(entry)
+            if len(entries) in {2, 5}:
+                time.sleep(0.7)  # the reader's own work, longer than the window
+    assert entries[-1].end == len(data)
+    assert [f.reason for f in stream.fetches if not f.ok] == []
+    assert [p for (p, _) in archives.ccnews_ranges] == [path]  # one stream, never cut

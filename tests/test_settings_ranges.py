@@ -80,6 +80,9 @@ BAD = [
     ("VEILLE_DB_WAIT", "-1", SECONDS),
     ("VEILLE_DB_WAIT", "nan", SECONDS),
     ("VEILLE_FETCH_DEADLINE", "inf", POSITIVE_SECONDS),
+    ("VEILLE_STREAM_MIN_RATE", "-1", AT_LEAST_0),
+    ("VEILLE_STREAM_RATE_WINDOW", "0", POSITIVE_SECONDS),
+    ("VEILLE_STREAM_RATE_WINDOW", "nan", POSITIVE_SECONDS),
     ("VEILLE_ANALYSIS_DEADLINE", "inf", POSITIVE_SECONDS),
     ("VEILLE_ANALYSIS_DEADLINE", "31536000", POSITIVE_SECONDS),
     ("VEILLE_SCORE_MAX_LINE_BYTES", "0", AT_LEAST_1),
@@ -145,6 +148,7 @@ def test_the_ends_of_each_range_are_accepted(monkeypatch: pytest.MonkeyPatch) ->
         "VEILLE_DB_WAIT",
         "VEILLE_PARSE_WORKERS",
         "VEILLE_ARCHIVE_RETRIES",
+        "VEILLE_STREAM_MIN_RATE",
     ):
         monkeypatch.setenv(name, "0")
     settings = get_settings()
@@ -154,6 +158,7 @@ def test_the_ends_of_each_range_are_accepted(monkeypatch: pytest.MonkeyPatch) ->
         0,
         0,
     )
+    assert settings.stream_min_rate == 0  # no floor
     for name in ("VEILLE_TIMEOUT", "VEILLE_FETCH_DEADLINE", "VEILLE_ANALYSIS_DEADLINE", "VEILLE_DB_WAIT"):
         monkeypatch.setenv(name, str(SECONDS_MAX))
     monkeypatch.setenv("VEILLE_MIN_POLL_INTERVAL", str(INTERVAL_MAX))

@@ -462,27 +462,79 @@ def too_many_redirects(visited: list[str]) -> str:
     )
 
 
+class TooSlow(TimeoutError):
+    """A stream whose server sends less than ``VEILLE_STREAM_MIN_RATE`` bytes a second over
+    ``VEILLE_STREAM_RATE_WINDOW`` seconds of waiting for it (:class:`RateFloor`): a transient
+    network failure, as a read timeout is."""
+
+
+class RateFloor:
+    """The least a stream must bring: ``rate`` bytes a second on average over each ``window``
+    seconds spent waiting for the server (as curl's ``--speed-limit``/``--speed-time``).
+
+    Each read is bounded by ``VEILLE_TIMEOUT``, the body as a whole by nothing: a server that
+    trickles (a byte every few seconds) held its stream, and the web archive's request slot,
+    for ever, and every other job of a backfill queued behind it. Only the time spent in
+    reads counts: the caller's work on what it read (a batch committed) is not the server's
+    slowness. A ``rate`` of 0 sets no floor."""
+
+    def __init__(self, host: str, rate: float, window: float) -> None:
+        self.host, self.rate, self.window = host, rate, window
+        self._bytes = 0  # in the window so far
+        self._waited = 0.0  # seconds spent in reads in the window so far
+
+    @classmethod
+    def of(cls, url: str, settings: Settings) -> RateFloor:
+        return cls(urlsplit(url).netloc, settings.stream_min_rate, settings.stream_rate_window)
+
+    def add(self, count: int, seconds: float) -> None:
+        """Count a read of ``count`` bytes that took ``seconds``; raises :class:`TooSlow` at
+        the end of a window whose average is under the rate."""
+        if self.rate <= 0:
+            return
+        self._bytes += count
+        self._waited += seconds
+        if self._waited < self.window:
+            return
+        if self._bytes < self.rate * self._waited:
+            raise TooSlow(
+                f"too slow: {self.host} sent {self._bytes} bytes in {self._waited:.1f} s, under "
+                f"{self.rate:g} B/s (VEILLE_STREAM_MIN_RATE over VEILLE_STREAM_RATE_WINDOW "
+                f"{self.window:g} s)"
+            )
+        self._bytes, self._waited = 0, 0.0
+
+
 class Stream:
     """The body of :func:`open_stream`'s response, read as :func:`fetch` reads one: a gzip or
     deflate body decoded by :class:`Decoder` (urllib3 reads the identity of ``gzip, identity``
-    as deflate and fails: the stream was retried as cut), other codings by urllib3."""
+    as deflate and fails: the stream was retried as cut), other codings by urllib3. Every read
+    counts towards its :class:`RateFloor` (``floor``), which may raise :class:`TooSlow`."""
 
-    def __init__(self, response: urllib3.BaseHTTPResponse, decoder: Decoder | None) -> None:
+    def __init__(
+        self, response: urllib3.BaseHTTPResponse, decoder: Decoder | None, floor: RateFloor | None = None
+    ) -> None:
         self.response = response
         self.status = response.status
         self._decoder = decoder
+        self._floor = floor
         self._decoded = bytearray()
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes of the body (all that is left when ``size`` is negative); fewer
         only at its end."""
-        if self._decoder is None:
-            return self.response.read(size)
         while size < 0 or len(self._decoded) < size:
-            raw = self.response.read1(64 * 1024, decode_content=False)
-            if not raw:
+            # what has arrived, not a full block: a body sent a byte at a time meets the floor
+            asked = time.monotonic()
+            if self._decoder is None:
+                chunk = self.response.read1(64 * 1024)
+            else:
+                chunk = self.response.read1(64 * 1024, decode_content=False)
+            if self._floor is not None:
+                self._floor.add(len(chunk), time.monotonic() - asked)
+            if not chunk:
                 break
-            self._decoded += self._decoder.decode(raw, sys.maxsize)
+            self._decoded += chunk if self._decoder is None else self._decoder.decode(chunk, sys.maxsize)
         end = len(self._decoded) if size < 0 else size
         data = bytes(self._decoded[:end])
         del self._decoded[:end]
@@ -502,8 +554,9 @@ def open_stream(
     status and headers, or why it failed, as :func:`fetch` says it) and, when it is a success,
     the body to read from (:class:`Stream`: decoded as fetch decodes one, although the request
     asks for no coding; one veille cannot decode is a permanent failure), each read bounded
-    by ``VEILLE_TIMEOUT`` but with no overall deadline (the status line and headers have
-    ``VEILLE_FETCH_DEADLINE``) and no size cap. No redirect is followed. The request holds its
+    by ``VEILLE_TIMEOUT`` and the body by a floor on its rate (:class:`RateFloor`: a read
+    under it raises :class:`TooSlow`), with no overall deadline (the status line and headers
+    have ``VEILLE_FETCH_DEADLINE``) and no size cap. No redirect is followed. The request holds its
     throttle slot until the block ends (a stream is a request in flight); when its turn at the
     host comes after that deadline, it is not waited for: a transient failure, not sent, as
     :func:`fetch` gives."""
@@ -556,7 +609,7 @@ def open_stream(
             return
         ok = FetchResult(url, url, "ok", response.status, headers=hdrs)
         ok.elapsed_ms = int((time.monotonic() - started) * 1000)
-        yield ok, Stream(response, Decoder.of(codings))
+        yield ok, Stream(response, Decoder.of(codings), RateFloor.of(url, settings))
     finally:
         if response is not None:
             response.close()

@@ -29,7 +29,7 @@ from monitors.collect.archives.common import (
 )
 from monitors.collect.codings import GZIP_MAGIC
 from monitors.collect.failures import network_reason
-from monitors.collect.http import Client, open_stream
+from monitors.collect.http import Client, TooSlow, open_stream
 from monitors.collect.results import HTML_TYPES, TRANSIENT, FetchResult
 from monitors.collect.throttle import HostThrottle
 from monitors.errors import describe
@@ -192,12 +192,14 @@ class WarcStream:
     """The records of a WARC file from byte ``start`` on, read from the HTTP stream with
     ``warcio`` (nothing is stored: memory stays flat for a file of a gigabyte).
 
-    A connection lost or a read that times out resumes with a ``Range`` from the end of the
-    last complete record, with backoff; after ``VEILLE_ARCHIVE_RETRIES`` failures in a row
-    without progress, :class:`ArchiveError`. Bytes at the end that make no record (a cut
-    file, the stream ending cleanly inside a gzip member, even in its last bytes) come as one
-    entry with its ``problem``, as does a record ``warcio`` cannot read (a corrupt gzip member:
-    the rest of the file cannot be found again, so it ends there).
+    A connection lost, a read that times out or a stream under ``VEILLE_STREAM_MIN_RATE``
+    (:class:`~monitors.collect.http.TooSlow`) resumes with a ``Range`` from the end of the
+    last complete record, with backoff, the archive's request slot free while it waits; after
+    ``VEILLE_ARCHIVE_RETRIES`` failures in a row without progress, :class:`ArchiveError`.
+    Bytes at the end that make no record (a cut file, the stream ending cleanly inside a gzip
+    member, even in its last bytes) come as one entry with its ``problem``, as does a record
+    ``warcio`` cannot read (a corrupt gzip member: the rest of the file cannot be found again,
+    so it ends there).
     ``fetches`` holds every request, for the fetch log (the caller empties it).
     """
 
@@ -216,7 +218,11 @@ class WarcStream:
 
     def __iter__(self) -> Iterator[WarcEntry]:
         position, failures = self.start, 0
+        pause: float | None = None  # the backoff before the next request, out of the last one's slot
         while True:
+            if pause is not None:
+                self.sleep(pause)
+                pause = None
             headers = {"Range": f"bytes={position}-"} if position else None
             wait_for_pause(self.throttle, self.url, self.sleep)
             with open_stream(
@@ -230,7 +236,7 @@ class WarcStream:
                     if result.status == 416:  # nothing from there on: the file was read to its end
                         return
                     if result.error_class == TRANSIENT and failures < self.settings.archive_retries:
-                        self.sleep(backoff_delay(self.settings, failures, result.retry_after))
+                        pause = backoff_delay(self.settings, failures, result.retry_after)
                         failures += 1
                         continue
                     tries = f" after {failures + 1} attempts" if failures else ""
@@ -273,14 +279,18 @@ class WarcStream:
                         yield entry
                 except (Urllib3Error, OSError) as exc:
                     lost = FetchResult(self.url, self.url, "error", error_class=TRANSIENT)
-                    lost.reason = f"stream cut at byte {base + reader.count}: {network_reason(exc, self.url)}"
+                    cut = f"stream cut at byte {base + reader.count}"
+                    if isinstance(exc, TooSlow):  # the cause first: "too slow: HOST sent N bytes in S s, ..."
+                        lost.reason = f"{exc}; {cut}"
+                    else:
+                        lost.reason = f"{cut}: {network_reason(exc, self.url)}"
                     self.fetches.append(lost)
                     if failures >= self.settings.archive_retries:
                         tries = f"after {failures + 1} attempts"
                         raise ArchiveError(
                             f"CC-NEWS WARC file failed: {lost.reason} {tries} ({self.url})", self.fetches
                         ) from exc
-                    self.sleep(backoff_delay(self.settings, failures, None))
+                    pause = backoff_delay(self.settings, failures, None)
                     failures += 1
                     position = end
                     continue
