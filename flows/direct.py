@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -71,8 +72,7 @@ def run_cycle(
 ) -> tuple[list[dict[str, Any]], Any, Any]:
     """:func:`run_direct`, with ``run_id`` recorded with each fetch (a flow run of a Prefect
     server that records the cycle, :mod:`flows.record`); also the database time it started."""
-    show_logs()
-    with steps() as submit:
+    with show_logs(), steps() as submit:
         return run_once(
             lambda: poll_sources(sources_file, force, submit, run_id),
             lambda: drain_queue(max_items, submit, run_id)[0],
@@ -95,8 +95,7 @@ def backfill_direct(
         with steps() as submit:
             return drain_queue(pages, submit, None)[0]
 
-    show_logs()
-    with steps(BACKFILL_THREADS) as submit:
+    with show_logs(), steps(BACKFILL_THREADS) as submit:
         return backfill(since, until, sources_file, names, max_fetches, submit, ingest, None)
 
 
@@ -115,8 +114,7 @@ def archive_backfill_direct(
     the job rows and the verdict."""
     from flows.archive_backfill import archive_backfill
 
-    show_logs()
-    with steps(BACKFILL_THREADS) as submit:
+    with show_logs(), steps(BACKFILL_THREADS) as submit:
         return archive_backfill(
             archive, since, until, site, sources_file, relevant_only, max_fetches, submit, None, planned
         )
@@ -133,19 +131,51 @@ def steps(threads: int = STEP_THREADS) -> Iterator[Submit]:
         yield submit
 
 
-def show_logs() -> None:
-    """Print the ``veille`` logger's lines on stderr, as Prefect prints a flow's: INFO and up,
-    or the level of ``PREFECT_LOGGING_LEVEL`` when set (users quiet ``veille run`` with it)."""
+@contextmanager
+def show_logs() -> Iterator[None]:
+    """While in it, print the ``veille`` logger's lines on stderr, as Prefect prints a flow's:
+    INFO and up, or the level of ``PREFECT_LOGGING_LEVEL`` when set (users quiet ``veille run``
+    with it). The logger is left as it was found when the outermost one ends: setting it for
+    the rest of the process kept a program's (or a test's) own handlers from the library's
+    lines after its first direct run (no propagation, the level of that run's environment)."""
     logger = logging.getLogger("veille")
-    if not any(isinstance(h, _Stderr) for h in logger.handlers):
-        handler = _Stderr()
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(message)s", "%H:%M:%S")
-        )
-        logger.addHandler(handler)
-        logger.propagate = False
-    level = os.environ.get("PREFECT_LOGGING_LEVEL", "").strip().upper()
-    logger.setLevel(level if level in logging.getLevelNamesMapping() else logging.INFO)
+    with _SHOWN.lock:
+        if _SHOWN.depth == 0:
+            _SHOWN.saved = (logger.level, logger.propagate)
+            handler = _Stderr()
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(message)s", "%H:%M:%S")
+            )
+            _SHOWN.handler = handler
+            logger.addHandler(handler)
+            logger.propagate = False
+            level = os.environ.get("PREFECT_LOGGING_LEVEL", "").strip().upper()
+            logger.setLevel(level if level in logging.getLevelNamesMapping() else logging.INFO)
+        _SHOWN.depth += 1
+    try:
+        yield
+    finally:
+        with _SHOWN.lock:
+            _SHOWN.depth -= 1
+            if _SHOWN.depth == 0 and _SHOWN.handler is not None:
+                logger.removeHandler(_SHOWN.handler)
+                _SHOWN.handler = None
+                logger.setLevel(_SHOWN.saved[0])
+                logger.propagate = _SHOWN.saved[1]
+
+
+class _Shown:
+    """How many direct runs of this process show the logs now (nested, or on several threads),
+    and what the ``veille`` logger was before the first: restored when the last one ends."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.handler: logging.Handler | None = None
+        self.saved: tuple[int, bool] = (logging.NOTSET, True)
+
+
+_SHOWN = _Shown()
 
 
 class _Stderr(logging.StreamHandler):

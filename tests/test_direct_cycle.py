@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -82,6 +83,26 @@ def test_direct_run_stores_summarises_and_exits_as_the_flow_does(
         ["run", "--all", "--sources", str(_sources(tmp_path, site, "/nope.xml", "/gone.xml"))]
     )
     assert code == 3 and "2 sources polled (2 with errors)" in out
+
+
+@pytest.mark.usefixtures("direct")
+def test_a_direct_run_leaves_the_veille_logger_as_it_found_it(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A direct run prints the ``veille`` logger's lines on stderr while it runs, then leaves
+    the logger as it was: it kept its stderr handler, propagate=False and the run's level
+    for the rest of the process, so a program's own handlers (here pytest's) got none of the
+    library's lines after its first run, and a later test's handler none at INFO."""
+    logger = logging.getLogger("veille")
+    before = (logger.level, logger.propagate, list(logger.handlers))
+    seed_site(site)
+    code, out, err = _run(["run", "--sources", str(_sources(tmp_path, site, "/feed.xml"))])
+    assert code == 0, out + err
+    assert "| INFO    | 1 source polled: 5 new entries, 0 in error" in err  # shown while it ran
+    assert (logger.level, logger.propagate, list(logger.handlers)) == before
+    with caplog.at_level(logging.INFO, logger="veille"):
+        logger.info("a line after the run")
+    assert caplog.messages == ["a line after the run"]
 
 
 def test_with_retries_tries_transient_failures_again_and_nothing_else() -> None:

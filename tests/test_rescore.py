@@ -343,13 +343,16 @@ def test_the_maintenance_rescore_logs_how_far_it_has_gone(
 
     monkeypatch.setattr(flows.maintenance, "PROGRESS_SECONDS", 3600.0)
     logger, handler = logging.getLogger("veille"), Lines()
-    monkeypatch.setattr(logger, "level", logging.INFO)
+    # setLevel, not a patched attribute: the logger caches what each level gave before
+    level = logger.level
+    logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     try:
         topic = load_topic()
         outcome = flows.maintenance.rescore_when_topic_changed(topic, [topic])
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
     assert outcome.rescored == 3
     lines = handler.lines
     what = f"rescore with topic {topic.name} {topic.version}"

@@ -117,19 +117,19 @@ def run_recorded(args: argparse.Namespace, started: float) -> int | None:
         return None  # the flows run instead: they recover from a lost database, or say why in the run's state
     from flows import record
 
-    show_logs()
-    run = record.begin(
-        "veille-run", {"sources_file": args.sources, "force": False, "max_items": args.max_items}
-    )
-    if run is None:
-        return None
-    try:
-        with run.capture():
-            rows, outcome, since = run_cycle(args.sources, False, args.max_items, run.id)
-            run.finish(rows, outcome, since)
-    except Exception as exc:  # noqa: BLE001 - reported as the flow path reports a failed run
-        run.fail(exc)
-        return report(exc, EXIT_NOTHING, None, started)
+    with show_logs():
+        run = record.begin(
+            "veille-run", {"sources_file": args.sources, "force": False, "max_items": args.max_items}
+        )
+        if run is None:
+            return None
+        try:
+            with run.capture():
+                rows, outcome, since = run_cycle(args.sources, False, args.max_items, run.id)
+                run.finish(rows, outcome, since)
+        except Exception as exc:  # noqa: BLE001 - reported as the flow path reports a failed run
+            run.fail(exc)
+            return report(exc, EXIT_NOTHING, None, started)
     return report(rows, outcome.exit_code, outcome.message, started, args.sources)
 
 
