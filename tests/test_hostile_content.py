@@ -632,3 +632,84 @@ def test_the_views_give_no_day_to_a_date_the_commands_read_as_none(clean_db: sa.
     assert code == 0, err
     stats = json.loads(out)
     assert stats["by_day"] == [{"day": "2025-02-11", "relevant": 1}], stats  # days only: none of the odd ones
+
+
+def test_the_views_first_publication_ignores_a_date_the_commands_read_as_none(clean_db: sa.Engine) -> None:
+    """story_outlets and wire_copies took the earliest instant as written: an outlet whose article
+    is dated '-infinity' or a year BC (written by hand: veille writes none) was the story's first
+    publisher (rank 1, and `veille stories`' first, "undated") and that article the dispatch
+    (its time and title) of the wire copies, where 0042 gives it no day. Such a date is
+    ignored there now, as the days do: the dated outlet ranks first, the odd ones after."""
+    dated = {
+        "neg": "-infinity",
+        "bc": "0044-03-15 12:00:00+00 BC",
+        "ok": "2025-02-10 08:00:00+00",
+        "big": "12025-01-01 00:00:00+00",
+        "inf": "infinity",
+    }
+    with clean_db.begin() as conn:
+        story_id = conn.scalar(
+            sa.text(
+                "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media)"
+                " VALUES (now(), now(), 'sommet', 'fr', 5, 5, 5) RETURNING id"
+            )
+        )
+        cluster_id = None
+        for slug, published in dated.items():
+            source_id = conn.scalar(
+                sa.text(
+                    "INSERT INTO sources (name, kind, url, owner, family)"
+                    " VALUES (:n, 'feed', :u, 'media', 'centre') RETURNING id"
+                ),
+                {"n": f"S-{slug}", "u": f"http://{slug}/f"},
+            )
+            # one dispatch: the copies point at the first article inserted
+            article_id = conn.scalar(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash, relevant,"
+                    " relevance, published_at, fetched_at, story_id, wire, cluster_id)"
+                    " VALUES (:u, :u, :s, :t, :t, :t, true, 0.5, CAST(:p AS timestamptz),"
+                    " '2025-02-12 10:00:00+00', :story, 'AFP', :c) RETURNING id"
+                ),
+                {
+                    "u": f"http://{slug}/a",
+                    "s": source_id,
+                    "t": f"sommet {slug}",
+                    "p": published,
+                    "story": story_id,
+                    "c": cluster_id,
+                },
+            )
+            cluster_id = cluster_id or article_id
+            conn.execute(
+                sa.text("INSERT INTO sightings (article_id, source_id, url) VALUES (:a, :s, :u)"),
+                {"a": article_id, "s": source_id, "u": f"http://{slug}/a"},
+            )
+    with clean_db.connect() as conn:
+        outlets = conn.execute(
+            sa.text(
+                "SELECT source, CAST(first_published AS text), publication_rank, a.title"
+                " FROM story_outlets o JOIN articles a ON a.id = o.first_article_id"
+                " WHERE o.story_id = :s ORDER BY publication_rank, source"
+            ),
+            {"s": story_id},
+        ).all()
+        assert [tuple(row) for row in outlets] == [
+            ("S-ok", "2025-02-10 08:00:00+00", 1, "sommet ok"),
+            ("S-bc", None, 2, "sommet bc"),
+            ("S-big", None, 2, "sommet big"),
+            ("S-inf", None, 2, "sommet inf"),
+            ("S-neg", None, 2, "sommet neg"),
+        ], outlets
+        dispatch = conn.execute(
+            sa.text(
+                "SELECT DISTINCT CAST(dispatch_published_at AS text), dispatch_title,"
+                " CAST(dispatch_day AS text), count(*) OVER () FROM wire_copies"
+            )
+        ).all()
+        assert [tuple(row) for row in dispatch] == [("2025-02-10 08:00:00+00", "sommet ok", "2025-02-10", 5)]
+    code, out, err = run("stories", "--json")
+    assert code == 0, err
+    (story,) = [json.loads(line) for line in out.splitlines()]
+    first = (story["first_publisher"], story["first_published"])
+    assert first == ("S-ok", "2025-02-10T08:00:00+00:00"), story
