@@ -6,6 +6,13 @@ made rows of the run's report; and whether a cycle would find anything to do
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
 from flows.commands.common import counted
 from flows.retries import _cause
 from flows.runtime import Submit, run_logger, runtime
@@ -22,6 +29,60 @@ from monitors.collect.sources import (
     sync_sources,
 )
 
+#: Seconds between two progress lines of a poll in the run's log ("polled 20 of 49 sources").
+PROGRESS_SECONDS = 5.0
+
+#: A bar of the poll's progress: given the sources due, it yields what to call with the sources
+#: polled and the note ("3 in error") as each one answers (:func:`show_poll_bar`).
+Bar = Callable[[int], AbstractContextManager[Callable[[int, str], None]]]
+_bar: Bar | None = None
+
+
+@contextmanager
+def show_poll_bar(bar: Bar) -> Iterator[None]:
+    """While in the block, the polls of this process show their progress with ``bar`` too
+    (``veille run`` on a terminal: a progress bar on stderr, :func:`flows.commands.progress.counter`)."""
+    global _bar
+    _bar = bar
+    try:
+        yield
+    finally:
+        _bar = None
+
+
+class PollProgress:
+    """How far a poll has gone, told as each source answers (it is the ``handle`` of
+    :func:`monitors.collect.poll.poll_many`, on the polling threads): a line in the run's log
+    (``polled 20 of 49 sources (3 in error)``) when the first source answers, then at most one
+    every :data:`PROGRESS_SECONDS`, and the bar of :func:`show_poll_bar` if one is shown. The
+    run said nothing from "49 due" until every source had answered. A batch tried again does
+    not count its sources twice."""
+
+    def __init__(self, total: int, logger: Any, update: Callable[[int, str], None] | None = None) -> None:
+        self.total, self.logger, self.update = total, logger, update
+        self.polled: set[int] = set()
+        self.failed: set[int] = set()
+        self.last = -math.inf
+        self.lock = threading.Lock()
+
+    def __call__(self, source: SourceState, outcome: PollOutcome) -> PollOutcome:
+        with self.lock:
+            self.polled.add(source.id)
+            if outcome.error:
+                self.failed.add(source.id)
+            else:
+                self.failed.discard(source.id)
+            polled, failed = len(self.polled), len(self.failed)
+            now = time.monotonic()
+            say = polled < self.total and now - self.last >= PROGRESS_SECONDS
+            if say:
+                self.last = now
+            if self.update is not None:
+                self.update(polled, f"{failed} in error")
+        if say:
+            self.logger.info("polled %d of %d sources (%d in error)", polled, self.total, failed)
+        return outcome
+
 
 def _keep(_: SourceState, outcome: PollOutcome) -> PollOutcome:
     return outcome
@@ -33,12 +94,17 @@ def poll_batches(due: list[SourceState], size: int = POLL_BATCH) -> list[list[So
 
 
 def poll_batch_task(
-    batch: list[SourceState], run_id: str | None, index: int, count: int
+    batch: list[SourceState],
+    run_id: str | None,
+    index: int,
+    count: int,
+    progress: PollProgress | None = None,
 ) -> list[PollSummary]:
-    """Poll a batch of sources on the shared pool, then store the batch in one transaction (the
-    body of the task ``poll batch N``)."""
+    """Poll a batch of sources on the shared pool (``progress`` told as each one answers), then
+    store the batch in one transaction (the body of the task ``poll batch N``)."""
     rt = runtime()
-    outcomes = poll_many(rt.client, rt.settings, batch, _keep, rt.throttle, rt.robots, rt.pool)
+    handle = progress or _keep
+    outcomes = poll_many(rt.client, rt.settings, batch, handle, rt.throttle, rt.robots, rt.pool)
     with session_scope() as session:
         summaries = apply_polls(session, outcomes, run_id, rt.settings)
     logger = run_logger()
@@ -87,8 +153,21 @@ def poll_sources(
         len(due),
     )
     skipped = skipped_entries(read.bad)  # left out, the others polled: each is a row of the report
+    bar = _bar
+    if bar is None or not due:
+        return _poll_due(due, submit, run_id, PollProgress(len(due), logger)) + skipped
+    with bar(len(due)) as update:
+        return _poll_due(due, submit, run_id, PollProgress(len(due), logger, update)) + skipped
+
+
+def _poll_due(
+    due: list[SourceState], submit: Submit, run_id: str | None, progress: PollProgress
+) -> list[PollSummary]:
+    """Poll the due sources, one step per batch; a batch not recorded is a row in error for
+    each of its sources."""
+    logger = run_logger()
     batches = poll_batches(due)
-    futures = [submit(poll_batch_task, b, run_id, i, len(b)) for i, b in enumerate(batches)]
+    futures = [submit(poll_batch_task, b, run_id, i, len(b), progress) for i, b in enumerate(batches)]
     summaries: list[PollSummary] = []
     for future, batch in zip(futures, batches, strict=True):
         try:
@@ -97,7 +176,7 @@ def poll_sources(
             reason = f"poll not recorded: {_cause(exc)}"
             logger.error("%d sources: %s", len(batch), reason)
             summaries.extend(PollSummary(source.id, "error", error=reason) for source in batch)
-    return summaries + skipped
+    return summaries
 
 
 def poll_message(summaries: list[PollSummary]) -> str:

@@ -8,9 +8,11 @@ same chrome it meets in the wild.
 from __future__ import annotations
 
 import html
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
@@ -413,6 +415,39 @@ def seed_hanging_site(site: LocalSite, seconds: float) -> tuple[list[Page], thre
     for page in pages:
         site.add(page.spec.slug, b"", handler=slow(page.html.encode("utf-8")))
     return pages, asked, release
+
+
+@contextmanager
+def slow_feed_until_logged(
+    site: LocalSite, logger_name: str, line: str, seconds: float = 3.0
+) -> Iterator[threading.Event]:
+    """:func:`seed_site` with two more feeds: ``/other.xml`` answering at once, ``/slow.xml``
+    only once ``line`` is logged on ``logger_name`` (or after ``seconds``). Yields the event
+    set when the line released the slow feed (rather than the time running out): the line came
+    before the slow source answered."""
+    seed_site(site)
+    feed = site.routes["/feed.xml"].body
+    seen, released = threading.Event(), threading.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if line in record.getMessage():
+                seen.set()
+
+    def slow(request: Request) -> tuple[int, dict[str, str], bytes]:
+        if seen.wait(seconds):
+            released.set()
+        return 200, {"Content-Type": "application/rss+xml; charset=utf-8"}, feed
+
+    site.add("/slow.xml", b"", handler=slow)
+    site.add("/other.xml", feed, content_type="application/rss+xml; charset=utf-8")
+    watch = Watch(logging.INFO)
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(watch)
+    try:
+        yield released
+    finally:
+        logger.removeHandler(watch)
 
 
 def write_sources(path: Path, sources: list[dict[str, str]]) -> Path:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flows.cli import main
 from flows.direct import with_retries
 from flows.mode import use_flows
-from tests.site import LocalSite, seed_site, write_sources
+from tests.site import LocalSite, seed_site, slow_feed_until_logged, write_sources
 from tests.test_concurrent_runs import ROOT
 
 
@@ -340,3 +340,69 @@ def test_the_log_lines_count_one_source_and_one_page_in_the_singular(
     assert f"| INFO    | 1 source in {sources}, 1 due" in err, err
     assert "1 sources" not in err and "1 pages" not in err, err
     assert ": 1 page done (about " in err, err
+
+
+@pytest.mark.usefixtures("direct")
+def test_a_run_says_how_far_its_poll_has_gone_before_the_last_source_answers(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """`veille run` said "3 sources in FILE, 3 due", then nothing until every source had
+    answered (49 default sources: up to VEILLE_FETCH_DEADLINE): the log says "polled 1 of 3
+    sources" as the first answers, while the slow one is still asked."""
+    sources = _sources(tmp_path, site, "/feed.xml", "/other.xml", "/slow.xml")
+    with slow_feed_until_logged(site, "veille", "polled 1 of 3 sources (0 in error)") as released:
+        code, out, err = _run(["run", "--sources", str(sources)])
+    assert code == 0, out + err
+    assert released.is_set(), f"the slow source answered before any progress line:\n{err}"
+    assert "| INFO    | polled 1 of 3 sources (0 in error)" in err, err
+    assert err.index("polled 1 of 3 sources") < err.index("3 sources polled: ") < err.index("All good")
+    assert "3 sources polled (0 with errors)" in out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.usefixtures("direct")
+def test_a_run_on_a_terminal_shows_its_poll_on_a_progress_bar(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """On a terminal, the poll's progress is a bar on stderr (as a backfill's or an export's),
+    the log lines above it; elsewhere (a pipe, a log file) the log lines alone say it."""
+    seed_site(site)
+    sources = _sources(tmp_path, site, "/feed.xml", "/nope.xml")
+    out, err = io.StringIO(), _Terminal()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["run", "--sources", str(sources)])
+    assert code == 1, out.getvalue() + err.getvalue()
+    assert "sources polled (1 in error)" in err.getvalue() and "2/2" in err.getvalue(), err.getvalue()
+    assert "2 sources polled: 5 new entries, 1 in error" in err.getvalue()  # the log lines still there
+    code, _, piped = _run(["run", "--all", "--sources", str(sources)])
+    assert "sources polled (1 in error)" not in piped and "2 sources polled: " in piped, piped
+
+
+def test_the_poll_progress_counts_a_source_polled_again_once_and_says_it_every_few_seconds() -> None:
+    """A batch tried again (a transient failure of the database) polls its sources again: they
+    are counted once, in error as their last poll says; a line at most every PROGRESS_SECONDS."""
+    import flows.polling
+    from monitors.collect.poll import PollOutcome, SourceState
+    from monitors.collect.results import FetchResult
+
+    lines: list[str] = []
+
+    class Logger:
+        def info(self, message: str, *args: object) -> None:
+            lines.append(message % args)
+
+    bars: list[tuple[int, str]] = []
+    progress = flows.polling.PollProgress(4, Logger(), lambda done, note: bars.append((done, note)))
+    fetched = FetchResult("http://x/f", "http://x/f", "ok", 200)
+    a, b, c = (SourceState(i, f"S{i}", "feed", "http://x/f") for i in (1, 2, 3))
+    progress(a, PollOutcome(1, fetched, error="HTTP 503"))
+    progress(b, PollOutcome(2, fetched))
+    progress.last -= flows.polling.PROGRESS_SECONDS  # as if the last line were that old
+    progress(a, PollOutcome(1, fetched))  # polled again: no longer in error
+    progress(c, PollOutcome(3, fetched, error="HTTP 404"))
+    assert lines == ["polled 1 of 4 sources (1 in error)", "polled 2 of 4 sources (0 in error)"]
+    assert bars == [(1, "1 in error"), (2, "1 in error"), (2, "0 in error"), (3, "1 in error")]

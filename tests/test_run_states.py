@@ -21,7 +21,7 @@ from prefect.client.schemas.filters import (
 
 from flows.cli import main
 from flows.runs import ingest_flow, run_flow
-from tests.site import LocalSite, seed_site, write_sources
+from tests.site import LocalSite, seed_site, slow_feed_until_logged, write_sources
 from tests.test_serve import _artifacts
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -267,6 +267,31 @@ def test_the_poll_subflow_says_what_its_polls_came_to(
     assert sorted(s.outcome for s in state.result()) == ["error", "ok"]
     state = poll_flow(str(_sources(tmp_path, site, "/feed.xml", "/missing.xml")), return_state=True)
     assert state.message == "No source was due."  # the 404's source waits for its retry
+
+
+def test_the_poll_subflow_logs_how_far_it_has_gone_before_the_last_source_answers(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """With the flows (VEILLE_PREFECT auto/on), the poll said nothing in the run's log from
+    "3 sources in FILE, 3 due" until every source had answered: "polled 1 of 3 sources" is in
+    veille-poll's log as the first answers, while the slow one is still asked."""
+    import logging
+
+    from flows.runs import poll_flow
+
+    sources = str(_sources(tmp_path, site, "/feed.xml", "/other.xml", "/slow.xml"))
+    flow_runs = logging.getLogger("prefect.flow_runs")
+    level = flow_runs.level
+    flow_runs.setLevel(logging.INFO)  # the tests' PREFECT_LOGGING_LEVEL (WARNING) keeps INFO out
+    try:
+        line = "polled 1 of 3 sources (0 in error)"
+        with slow_feed_until_logged(site, "prefect.flow_runs", line) as released:
+            state: Any = poll_flow(sources, return_state=True)
+    finally:
+        flow_runs.setLevel(level)
+    assert state.message == "3 sources polled (0 in error), 5 new entries."
+    assert released.is_set(), "the slow source answered before any progress line"
+    assert line in _logs(state.state_details.flow_run_id)
 
 
 def test_a_drain_run_on_its_own_publishes_its_report(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from flows.commands.common import (
@@ -73,7 +74,8 @@ def handle(args: argparse.Namespace) -> int:
     if not use_flows(settings.prefect):
         from flows.direct import run_direct
 
-        rows, outcome = run_direct(sources_file=args.sources, force=args.all, max_items=args.max_items)
+        with poll_bar():
+            rows, outcome = run_direct(sources_file=args.sources, force=args.all, max_items=args.max_items)
         return report(rows, outcome.exit_code, outcome.message, started, args.sources, args.all)
     from flows.mode import PrefectUnreachable, check_prefect_api
 
@@ -100,6 +102,19 @@ def handle(args: argparse.Namespace) -> int:
     return report(result, exit_code_of(state), state.message, started, args.sources, args.all)
 
 
+def poll_bar() -> AbstractContextManager[None]:
+    """On a terminal, the poll's progress bar on stderr as the sources answer (the log lines
+    print above it). The direct path only: in the flows, Prefect prints the run's log lines on
+    a stream of its own, which would cut through a live bar; there the run's log lines
+    ("polled 20 of 49 sources") say the progress."""
+    if not sys.stderr.isatty():
+        return nullcontext()
+    from flows.commands.progress import counter
+    from flows.polling import show_poll_bar
+
+    return show_poll_bar(lambda total: counter("sources polled", total))
+
+
 def run_recorded(args: argparse.Namespace, started: float) -> int | None:
     """With a Prefect server and nothing due: the cycle run directly, recorded as one
     ``veille-run`` flow run (:mod:`flows.record`); None when there is work, or the run could
@@ -124,7 +139,7 @@ def run_recorded(args: argparse.Namespace, started: float) -> int | None:
         if run is None:
             return None
         try:
-            with run.capture():
+            with run.capture(), poll_bar():
                 rows, outcome, since = run_cycle(args.sources, False, args.max_items, run.id)
                 run.finish(rows, outcome, since)
         except Exception as exc:  # noqa: BLE001 - reported as the flow path reports a failed run
