@@ -13,14 +13,12 @@ import html
 import html.entities
 import re
 import time
-import xml.parsers.expat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
-from feedparser.exceptions import ThingsNobodyCaresAboutButMe, UndeclaredNamespace
 
 from monitors.collect.encoding import (
     declared_charsets,
@@ -168,7 +166,7 @@ def parse_feed(
     content: bytes, base_url: str, content_type: str | None = None, fast: bool = True
 ) -> ParsedFeed:
     """Parse a feed body; malformed feeds yield what could be read plus the reason, and
-    one that does not parse and yields no entry is a transient :class:`FeedError`.
+    one cut short (:func:`_cut_short`) that yields no entry is a transient :class:`FeedError`.
 
     ``fast=False`` always uses feedparser (the tests compare both ways)."""
     headers = {"content-location": base_url}
@@ -203,29 +201,30 @@ def parse_feed(
     if not parsed.get("version") and not parsed["entries"]:
         raise FeedError(f"not a feed: {_what_it_is(content) or bozo or 'no RSS/Atom structure found'}")
     feed = _parsed_feed(parsed, base_url, bozo)
-    if not feed.entries and exc is not None and _unparsable(exc, content):
-        # a feed cut short (the usual cause) read nothing: an error of this poll, polled again,
-        # not a warning that left the user nothing and the run "All good"
+    if not feed.entries and exc is not None and _cut_short(content):
+        # a feed cut short read nothing: an error of this poll, polled again, not a warning
+        # that left the user nothing and the run "All good"
         raise FeedError(f"malformed feed, no entry could be read: {describe(exc)}", transient=True)
     return feed
 
 
-def _unparsable(exc: BaseException, content: bytes) -> bool:
-    """Whether feedparser's bozo exception is a real parse error (the body is not well-formed
-    XML), not a note on a document read whole: a charset label overridden or unknown, a
-    content type that is no XML type (:class:`ThingsNobodyCaresAboutButMe`), or a namespace
-    prefix never declared, which the loose parser reads past (then the body is checked for
-    well-formedness without namespaces, so a cut body is still told)."""
-    if isinstance(exc, ThingsNobodyCaresAboutButMe):
-        return False
-    undeclared = isinstance(exc, UndeclaredNamespace) or "unbound prefix" in str(exc)
-    if not undeclared:
+# The feed's root element (RSS 2.0's <rss>, Atom's <feed>, RSS 1.0's <rdf:RDF>), its prefix kept:
+# its end tag must be the same name.
+_FEED_ROOT = re.compile(rb"<((?:[\w.-]+:)?(?:rss|feed|RDF))[\s/>]")
+
+
+def _cut_short(content: bytes) -> bool:
+    """Whether the body never closes its feed's root element (no ``</rss>``, ``</feed>``,
+    ``</rdf:RDF>`` after its start): the transfer ended inside the feed. A whole body that
+    is not well-formed for a reason the loose parser reads past (a stray ``&`` in a URL, an
+    entity XML does not define, an unclosed ``<br>``, an undeclared prefix) is not: an
+    empty channel so written is a quiet feed, not a broken one, as sitemaps are told
+    (:func:`monitors.collect.sitemaps.parse_sitemap`)."""
+    root = _FEED_ROOT.search(content)
+    if root is None:
         return True
-    try:
-        xml.parsers.expat.ParserCreate().Parse(content, True)
-    except xml.parsers.expat.ExpatError:
-        return True
-    return False
+    end = re.compile(rb"</" + re.escape(root.group(1)) + rb"\s*>")
+    return end.search(content, root.end()) is None
 
 
 _HTML_START = re.compile(
