@@ -13,7 +13,7 @@ from monitors.archive.queue import claim_items
 from monitors.collect.http import make_client
 from monitors.collect.poll import SourceState, poll_source
 from monitors.collect.results import FetchResult
-from monitors.ingest import QueueItem, analyse_page, pick_declared_language, process_item
+from monitors.ingest import ArticleData, QueueItem, analyse_page, pick_declared_language, process_item
 from monitors.judge.topic import load_topic
 from monitors.settings import get_settings
 from tests.site import LocalSite, rss_feed, seed_pages
@@ -92,6 +92,26 @@ def test_french_page_declared_english_is_a_disagreement(db: Session, site: Local
     ]
 
 
+def _page(html_attributes: str, title: str, body: str, head: str = "") -> bytes:
+    """An article page: ``<html{html_attributes}>``, its title as <title> and <h1>, ``body``."""
+    return (
+        f'<!DOCTYPE html><html{html_attributes}><head><meta charset="utf-8"><title>{title}</title>{head}'
+        f"</head><body><article><h1>{title}</h1>{body}</article></body></html>"
+    ).encode()
+
+
+def _analysed(url: str, body: bytes, feed_language: str | None) -> ArticleData:
+    """The article analyse_page makes of a page served with ``body``, from a feed declaring
+    ``feed_language``."""
+    item = QueueItem(id=1, source_id=1, url=url, canonical_url=url, feed_language=feed_language)
+    fetched = FetchResult(
+        url=url, final_url=url, outcome="ok", status=200, content=body, headers={"content-type": "text/html"}
+    )
+    article = analyse_page(item, fetched, load_topic()).article
+    assert article is not None
+    return article
+
+
 def _title_only_page(lang: str | None, title: str) -> bytes:
     """A page that is only a heading (a video's, a photo's), with or without <html lang>."""
     declared = f' lang="{lang}"' if lang else ""
@@ -116,6 +136,13 @@ def test_a_short_page_is_read_in_the_language_its_page_or_feed_declares(
     article = analyse_page(item, fetched, load_topic()).article
     assert article is not None
     assert (article.language, article.declared_language) == ("en", "en")
+
+
+def test_a_page_whose_text_is_too_short_to_read_is_in_its_declared_language() -> None:
+    """Before, a page holding only a name (a team member's page) was "und" under lang="de"."""
+    page = _title_only_page("de", "Anna Keller")
+    article = _analysed("https://example.org/team/anna-keller.html", page, None)
+    assert (article.language, article.language_confidence, article.declared_language) == ("de", 0.0, "de")
 
 
 ARTICLE = "<p>Le sommet sur l'IA se tient à Paris cette semaine, avec des dirigeants du monde entier.</p>" * 6
@@ -150,17 +177,8 @@ def test_a_page_without_html_lang_declares_its_language_in_its_metadata(
     """Before, only <html lang> was read: a page declaring its language in og:locale (as
     WordPress SEO plugins write it), Content-Language or JSON-LD inLanguage fell back to its
     feed's language, or to none."""
-    url = "https://example.org/articles/sommet.html"
-    body = (
-        f'<!DOCTYPE html><html{html_lang}><head><meta charset="utf-8"><title>Sommet</title>{head}</head>'
-        f"<body><article><h1>Sommet</h1>{ARTICLE}</article></body></html>"
-    ).encode()
-    item = QueueItem(id=1, source_id=1, url=url, canonical_url=url, feed_language="de")
-    fetched = FetchResult(
-        url=url, final_url=url, outcome="ok", status=200, content=body, headers={"content-type": "text/html"}
-    )
-    article = analyse_page(item, fetched, load_topic()).article
-    assert article is not None
+    page = _page(html_lang, "Sommet", ARTICLE, head)
+    article = _analysed("https://example.org/articles/sommet.html", page, "de")
     assert (article.declared_language, article.declared_language_source) == expected
 
 
@@ -193,3 +211,29 @@ def test_a_page_in_a_language_veille_cannot_identify_is_und_with_its_declared_co
     assert article is not None
     assert (article.language, article.language_confidence) == ("und", 0.0)
     assert (article.declared_language, article.declared_language_source) == ("oc", "page")
+
+
+ALSATIAN = (  # our own words
+    "<p>D'Kinder gehn jeder Morje in d'Schüel un d'Alte redde noch elsässisch deheim. Im Dorf "
+    "gitt's e Bäckerei un e Wirtschaft, wo mer am Sunndi z'sämme hockt.</p>"
+)
+
+
+@pytest.mark.parametrize(
+    ("html_lang", "paragraph", "expected"),
+    [
+        ("gsw", ALSATIAN, ("und", "gsw")),
+        ("oci", OCCITAN, ("und", "oc")),
+        ("fre", "<p>Le sommet sur l'IA se tient à Paris cette semaine.</p>", ("fr", "fr")),
+    ],
+    ids=["alsatian", "occitan", "french"],
+)
+def test_a_page_declaring_a_three_letter_code_is_read_as_its_two_letter_one(
+    html_lang: str, paragraph: str, expected: tuple[str, str]
+) -> None:
+    """Before, a three-letter <html lang> (ISO 639-2/3) was dropped for the feed's language: an
+    Alsatian page under lang="gsw" in a French feed was stored German (1.0) declared French."""
+    page = _page(f' lang="{html_lang}"', "Dorf", paragraph * 3)
+    article = _analysed("https://example.org/elsass/dorf.html", page, "fr")
+    assert (article.language, article.declared_language) == expected
+    assert article.declared_language_source == "page"

@@ -3,7 +3,7 @@
 Uses langdetect's language profiles, its character normalisation, its n-gram extraction and
 its smoothing, on a cleaned sample of the text (URLs, e-mail addresses, code-like tokens and
 numbers removed; capped length), and answers "und" rather than guess when the text is too short
-or the best probability is too low.
+(unless its page declares a language) or the best probability is too low.
 
 What differs from ``langdetect.detect``: langdetect estimates the naive-Bayes posterior
 P(language | character 1-3-grams) by random sampling (7 trials drawing n-grams until one language
@@ -73,10 +73,13 @@ _PRIOR_REST = 0.60  # spread over all the other languages of the profile set
 #: 142, 0.7 or 0.9 -> 140. Texts of 20+ words: 179/179 whatever is declared.
 DECLARED_PRIOR = 0.9
 
-#: Declared codes the profiles know under another one (Norwegian Bokmål and Nynorsk: "no").
-_PROFILE_CODES = {"nb": "no", "nn": "no"}
+#: Declared codes the profiles know under another one (Norwegian Bokmål and Nynorsk: "no";
+#: Filipino, standard Tagalog: "tl").
+_PROFILE_CODES = {"nb": "no", "nn": "no", "fil": "tl"}
 #: Every ISO 639-1 code: a page declaring one the profiles do not know (br, oc, co, eu...) is in
-#: a language veille cannot identify, and gets "und"; anything else declared ("xx") is ignored.
+#: a language veille cannot identify, and gets "und", and so does a three-letter code that names
+#: a language with no two-letter one (gsw, haw: :func:`_names_a_language`); anything else
+#: declared ("xx") is ignored.
 _ISO_639_1_CODES = (
     "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy"
     " da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu"
@@ -86,6 +89,8 @@ _ISO_639_1_CODES = (
     " ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu"
 )
 _ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
+#: Codes of ISO 639 that name no language: undetermined, no linguistic content, several, uncoded.
+_NO_LANGUAGE = frozenset({"und", "zxx", "mul", "mis"})
 
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MAIL_RE = re.compile(r"\S+@\S+\.\w+")
@@ -455,11 +460,12 @@ def _iso(code: str) -> str:
 def detect_language(text: str, title: str | None = None, declared: str | None = None) -> LanguageResult:
     """Detect the language of an article (title, if given, is read together with the text).
 
-    ``declared`` is the language the page or its feed declares (ISO 639-1, as
-    :func:`normalize_declared_language` gives it): a prior, not an answer. A short or ambiguous
-    text leans to it; a text clearly in another language keeps its own (a template's
-    ``lang="en"`` on a French article). A language the profiles do not know (Breton, Occitan,
-    Corsican, Basque...) gives "und": its text would be called by a neighbour's profile. A title
+    ``declared`` is the language the page or its feed declares (a tag, read by
+    :func:`normalize_declared_language`): a prior, not an answer. A short or ambiguous text
+    leans to it; a text clearly in another language keeps its own (a template's ``lang="en"``
+    on a French article); a text too short to read at all is in it (confidence 0). A language
+    the profiles do not know (Breton, Occitan, Corsican, Basque, Alsatian "gsw"...) gives "und":
+    its text would be called by a neighbour's profile. A title
     the text's head already holds is read once. Deterministic: no sampling, so repeated calls
     and concurrent threads give the same answer.
     """
@@ -474,29 +480,40 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
         letters = sum(map(str.isalpha, sample))
     # words are only counted up to the thresholds below
     words = sum(1 for _ in islice(_WORD_RE.finditer(sample), max(MIN_WORDS, SHORT_TEXT_WORDS)))
+    declared = normalize_declared_language(declared)
+    declared = _PROFILE_CODES.get(declared, declared) if declared else None
     if words < MIN_WORDS or letters < MIN_LETTERS:
-        return LanguageResult(UNDETERMINED, 0.0)
+        # too short to read (a name, "Glossar - B"): the page's word for it, if any
+        return LanguageResult(_readable(declared) if letters else UNDETERMINED, 0.0)
 
     model = _get_model()
-    declared = _PROFILE_CODES.get(declared, declared) if declared else None
-    if declared in _ISO_639_1 and declared not in _known_codes(model.languages):
+    if declared and _names_a_language(declared) and declared not in _known_codes(model.languages):
         # Breton, Occitan, Corsican, Basque...: no profile, so whatever language the n-grams
         # name is a neighbour's (a Breton text read as Hungarian, an Occitan headline as French)
         return LanguageResult(UNDETERMINED, 0.0)
     log_likelihood = _log_likelihood(sample, model)
     if log_likelihood is None:
-        return LanguageResult(UNDETERMINED, 0.0)
+        return LanguageResult(_readable(declared), 0.0)
     prior = _log_prior(model.languages, words < SHORT_TEXT_WORDS, declared)
     probabilities = _posterior(log_likelihood, prior)
     confidence = max(probabilities)
     best = probabilities.index(confidence)
     confidence = round(confidence, 4)
     if confidence < MIN_CONFIDENCE:
+        # read, and in doubt even with the declared language's prior: the text argues against it
         return LanguageResult(UNDETERMINED, confidence)
     agreement = _sentence_agreement(sample, best, model, declared)
     if agreement is not None:
         confidence = min(confidence, agreement)
     return LanguageResult(_iso(model.languages[best]), confidence)
+
+
+def _readable(declared: str | None) -> str:
+    """The declared language when the profiles know it (veille could have called it), else
+    "und": what a text too short to read is in."""
+    if declared and declared in _known_codes(_get_model().languages):
+        return declared
+    return UNDETERMINED
 
 
 _SENTENCE_END_RE = re.compile(r"[.!?…]$")
@@ -548,11 +565,37 @@ def _sentence_agreement(sample: str, best: int, model: _Model, declared: str | N
     return round(agreeing / total, 4) if total else None
 
 
+@functools.cache
+def _cldr_languages() -> tuple[dict[str, str], frozenset[str]]:
+    """Unicode CLDR's language aliases (ISO 639-2/3 "fra", "ger", "bre" -> "fr", "de", "br";
+    deprecated "iw" -> "he") and every language code it names (gsw, haw, fil...), from Babel
+    (already required by trafilatura, through courlan): loaded at the first declared code that
+    needs them."""
+    from babel import Locale
+    from babel.core import get_global
+
+    aliases: dict[str, str] = dict(get_global("language_aliases"))
+    return aliases, frozenset(Locale("en").languages)
+
+
+def _names_a_language(code: str) -> bool:
+    """Whether a normalised declared code is a language: ISO 639-1, or a three-letter code
+    CLDR names (Swiss German "gsw", Hawaiian "haw"); not "xx", "qaa" or "und"."""
+    if code in _ISO_639_1:
+        return True
+    return len(code) == 3 and code not in _NO_LANGUAGE and code in _cldr_languages()[1]
+
+
 def normalize_declared_language(value: str | None) -> str | None:
-    """Reduce a declared language tag to ISO 639-1: "fr-FR" -> "fr", "EN_us" -> "en", "" -> None.
+    """Reduce a declared language tag to its primary language: "fr-FR" -> "fr", "EN_us" -> "en",
+    "fra" or "fre" -> "fr", "gsw-CH" -> "gsw", "" or "xyz" -> None.
 
     Feeds and pages declare languages loosely (html lang, dc:language, RSS <language>); we keep
-    only the primary subtag so it compares with what detect_language returns.
+    only the primary subtag so it compares with what detect_language returns: ISO 639-1 where
+    the language has a code there (three-letter ISO 639-2/3 codes and deprecated ones such as
+    "iw" mapped by CLDR's aliases), else the three-letter code of a language CLDR names (Swiss
+    German "gsw", Hawaiian "haw", Filipino "fil"). A three-letter code that names no language
+    ("xyz", "und", "mul") is none declared; a two-letter one is kept as written.
     """
     if value is None:
         return None
@@ -563,20 +606,12 @@ def normalize_declared_language(value: str | None) -> str | None:
     if not match:
         return None
     primary = match.group(1).lower()
-    aliases = {
-        "fre": "fr",
-        "fra": "fr",
-        "eng": "en",
-        "spa": "es",
-        "ita": "it",
-        "ger": "de",
-        "deu": "de",
-        "por": "pt",
-        "dut": "nl",
-        "nld": "nl",
-        "cat": "ca",
-    }
-    primary = aliases.get(primary, primary)
-    if len(primary) != 2:
-        return None
-    return primary
+    if primary in _ISO_639_1:
+        return primary  # the common case, no CLDR lookup (and "tl" stays the profiles' Tagalog)
+    aliases, names = _cldr_languages()
+    alias = aliases.get(primary)
+    if alias and "_" not in alias:
+        primary = alias  # fra -> fr, ger -> de, bre -> br, iw -> he, tgl -> fil
+    if len(primary) == 2:
+        return primary
+    return primary if primary not in _NO_LANGUAGE and primary in names else None
