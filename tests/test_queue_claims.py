@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -157,3 +157,67 @@ def test_a_worker_hands_back_only_the_rows_it_still_holds(queue: sa.Engine) -> N
         a.close()
         b.close()
         c.close()
+
+
+def _touched(engine: sa.Engine, start: datetime) -> tuple[int, int]:
+    """What ``veille backfill``'s bar shows: the queue rows touched since ``start``, settled."""
+    from flows.commands.backfill import PROGRESS_COUNTS
+
+    with engine.connect() as conn:
+        total, done = conn.execute(sa.text(PROGRESS_COUNTS), {"start": start}).one()
+    return int(total), int(done)
+
+
+def test_a_resumed_archive_job_s_claims_count_in_the_queue_s_progress(clean_db: sa.Engine) -> None:
+    """The bar counts the queue rows touched since the start by ``updated_at`` (0045), the
+    captures an archive job takes as the pages the drain takes (``claim_items``, whose ORM
+    update sets it). The archive job's raw claim and its release of a killed process's leases
+    left ``updated_at`` as it was: a resumed job's captures in flight counted nowhere, (0, 0)
+    until each was settled."""
+    from monitors.archive.articles import apply_ingest
+    from monitors.collect.archives.common import Capture
+    from monitors.collect.backfill_jobs import Site, claim_captures, job_lock, plan_jobs, queue_captures
+    from monitors.collect.results import PERMANENT
+    from monitors.ingest import IngestOutcome
+
+    with clean_db.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('Archive', 'feed', 'https://archive.example/feed', 'media') RETURNING id"
+            )
+        )
+    since = datetime(2025, 2, 1, tzinfo=UTC)
+    with Session(clean_db) as session, session.begin():
+        site = Site("archive.example", source, "Archive")
+        [job] = plan_jobs(session, "wayback", [site], since, since, False)
+        pages = {
+            f"https://archive.example/2025/02/{i}.html": (
+                Capture(
+                    "wayback",
+                    f"https://archive.example/2025/02/{i}.html",
+                    since,
+                    f"https://web.archive.org/web/20250201000000id_/https://archive.example/2025/02/{i}.html",
+                ),
+                source,
+            )
+            for i in range(3)
+        }
+        assert len(queue_captures(session, job, pages)) == 3
+    with Session(clean_db) as session, session.begin():  # a process killed with one capture leased
+        assert len(claim_captures(session, job, 1)) == 1
+    with clean_db.connect() as conn:
+        start = conn.scalar(sa.text("SELECT clock_timestamp()"))
+    assert _touched(clean_db, start) == (0, 0)
+    with job_lock(clean_db, job) as got:  # the same command again: the dead lease is released
+        assert got
+        assert _touched(clean_db, start) == (1, 0)
+        with Session(clean_db) as session, session.begin():
+            taken = claim_captures(session, job, 3)
+        assert len(taken) == 3
+        assert _touched(clean_db, start) == (3, 0)
+        with Session(clean_db) as session, session.begin():
+            item = taken[0][0]
+            out = IngestOutcome(item, outcome="error", error_class=PERMANENT, reason="soft 404")
+            assert apply_ingest(session, out, 3) == "failed"
+        assert _touched(clean_db, start) == (3, 1)

@@ -160,6 +160,8 @@ def claim_items(session: Session, limit: int, token: int | None = None) -> list[
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
+    # updated_at is set too, by the column's onupdate (as in every ORM or Core update of the
+    # row here): veille backfill's bar counts a row taken since it began (PROGRESS_COUNTS)
     rows = session.execute(
         update(QueuedUrl)
         .where(QueuedUrl.id.in_(due))

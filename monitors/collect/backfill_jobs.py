@@ -234,9 +234,12 @@ def job_lock(engine: Engine, job_id: int) -> Iterator[bool]:
         conn.commit()
         try:
             if got:
+                # a change of the row like any other (updated_at, as queue.release_claims's
+                # ORM update sets it): veille backfill's bar counts the queue rows touched
+                # since it began by updated_at (flows.commands.backfill.PROGRESS_COUNTS)
                 conn.execute(
                     text(
-                        "UPDATE url_queue q SET claimed_at = NULL FROM archive_captures c"
+                        "UPDATE url_queue q SET claimed_at = NULL, updated_at = now() FROM archive_captures c"
                         " WHERE c.queue_id = q.id AND c.job_id = :id AND q.state = 'pending'"
                         " AND q.claimed_at IS NOT NULL"
                     ),
@@ -573,12 +576,16 @@ def record_job_error(session: Session, job_id: int, message: str) -> None:
     set_job(session, job_id, state="error", errors=BackfillJob.errors + 1, last_error=message)
 
 
+# A claim is a change of the row (its attempts, its lease): it sets updated_at, as the live
+# queue's claim (queue.claim_items, by the column's onupdate) does, so the captures a job
+# takes count in the queue's activity (flows.commands.backfill.PROGRESS_COUNTS), as the
+# pages the drain takes do.
 _CLAIM = text(
     "WITH due AS (SELECT q.id FROM url_queue q JOIN archive_captures c ON c.queue_id = q.id"
     " WHERE c.job_id = :job AND q.state = 'pending' AND q.next_attempt_at <= now()"
     " AND (q.claimed_at IS NULL OR q.claimed_at < now() - CAST(:lease AS interval))"
     " ORDER BY q.id LIMIT :limit FOR UPDATE OF q SKIP LOCKED)"
-    " UPDATE url_queue q SET claimed_at = now(), attempts = q.attempts + 1"
+    " UPDATE url_queue q SET claimed_at = now(), attempts = q.attempts + 1, updated_at = now()"
     " FROM due JOIN archive_captures c ON c.queue_id = due.id WHERE q.id = due.id"
     " RETURNING q.id, q.source_id, q.url, q.canonical_url, q.attempts, c.archive, c.archived_url,"
     " c.captured_at, c.warc_filename, c.warc_offset, c.warc_length"
