@@ -54,6 +54,8 @@ from monitors.collect.archives.commoncrawl import (
 from monitors.collect.archives.wayback import wayback_page
 from monitors.collect.backfill_jobs import (
     ALL_SITES,
+    INDEX_KIND,
+    STREAM_KIND,
     BackfillError,
     Site,
     SiteMatcher,
@@ -258,8 +260,9 @@ def discover(job_id: int, crawls: list[Crawl], sites: list[Site], run_id: str | 
         else:
             _discover_commoncrawl(job_id, site, start, end, crawls, throttle, run_id)
     except ArchiveError as exc:
+        kind = STREAM_KIND if archive == CCNEWS else INDEX_KIND  # a CC-NEWS file's stream failed
         with session_scope() as session:
-            log_archive_fetches(session, exc.attempts, get_job(session, job_id).source_id, run_id)
+            log_archive_fetches(session, exc.attempts, get_job(session, job_id).source_id, run_id, kind)
             record_job_error(session, job_id, str(exc))
         return
     with session_scope() as session:
@@ -352,8 +355,8 @@ def _discover_ccnews(
     def commit() -> None:
         nonlocal batch, problems, last_commit
         with session_scope() as session:
-            log_archive_fetches(session, stream.fetches, None, run_id, kind="warc")
-            log_archive_fetches(session, problems, None, run_id, kind="warc")
+            log_archive_fetches(session, stream.fetches, None, run_id, STREAM_KIND)
+            log_archive_fetches(session, problems, None, run_id, STREAM_KIND)
             record_warc_batch(session, job_id, batch)
         stream.fetches.clear()
         batch, problems, last_commit = WarcBatch({}, cursor=batch.cursor), [], time.monotonic()

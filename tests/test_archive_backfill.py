@@ -165,10 +165,11 @@ def test_backfill_from_an_archive_finds_the_seeds_french_and_relevant(
     # the queries of docs/backfill.md run and see this backfill
     docs = (Path(__file__).resolve().parent.parent / "docs" / "backfill.md").read_text(encoding="utf-8")
     queries = re.findall(r"```sql\n(.*?)```", docs, re.S)
-    assert len(queries) == 3
+    assert len(queries) == 4
     with clean_db.connect() as conn:
         for query in queries:
             assert conn.execute(sa.text(query)).all(), query
+        assert {r.kind for r in conn.execute(sa.text(queries[2]))} == {"cdx"}  # index lookups only
         # the jobs' window on the local clock, as typed: not 31 January (UTC's day of Paris's midnight)
         windows = conn.execute(sa.text(queries[0])).mappings().all()
     assert {(w["since"], w["until"]) for w in windows} == {(date(2025, 2, 1), date(2025, 2, 28))}

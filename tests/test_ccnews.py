@@ -508,3 +508,36 @@ def test_a_slow_but_steady_stream_and_a_slow_reader_stay_above_the_floor(
     assert entries[-1].end == len(data)
     assert [f.reason for f in stream.fetches if not f.ok] == []
     assert [p for (p, _) in archives.ccnews_ranges] == [path]  # one stream, never cut
+
+
+def test_a_warc_file_s_stream_attempts_are_logged_as_warc_even_when_it_fails(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every request of a CC-NEWS file's stream is in fetch_log with kind ``warc``
+    (docs/backfill.md), the index lookups' being ``cdx``. Those of a stream that failed for
+    good (the ones a user looks for) were logged ``cdx`` by the job's error path, though
+    CC-NEWS has no index: a query could not tell them from index requests."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    archives.snapshots = seed_snapshots()
+    archives.build_ccnews(files=2)
+    feb = sorted(p for p in archives.ccnews if "/2025/02/" in p)
+    archives.fail_first = {feb[0]: [(503, {}), (503, {})]}  # the stream and its one retry
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, out, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])
+    assert code == 1, err
+    with clean_db.connect() as conn:
+        jobs = conn.execute(sa.text("SELECT state, last_error FROM backfill_jobs ORDER BY warc_file")).all()
+        streams = conn.execute(
+            sa.text(
+                "SELECT url, kind, outcome, status_code FROM fetch_log WHERE url LIKE '%.warc.gz' ORDER BY id"
+            )
+        ).all()
+        kinds = set(conn.scalars(sa.text("SELECT DISTINCT kind FROM fetch_log")))
+    assert jobs[0][0] == "error" and jobs[0][1].startswith("CC-NEWS WARC file failed"), jobs
+    failed = [tuple(r[1:]) for r in streams if r.url.endswith(feb[0])]
+    assert failed == [("warc", "error", 503), ("warc", "error", 503)], streams
+    assert [r.kind for r in streams if r.url.endswith(feb[1])] == ["warc"], streams
+    assert kinds <= {"warc", "page"}, kinds  # no index in CC-NEWS: no cdx row

@@ -283,8 +283,19 @@ _CAPTURES = recordset_insert(
 )
 
 
+#: ``fetch_log.kind`` of an archive's index lookups (a Wayback CDX page, a Common Crawl
+#: crawl's page count and pages) and of a CC-NEWS file's stream (each request, its resumptions
+#: included, and each record of it found cut or corrupt, ``FILE#offset=N``): CC-NEWS has no
+#: index. A capture fetched is a ``page``, as any page (docs/backfill.md, "Queries").
+INDEX_KIND, STREAM_KIND = "cdx", "warc"
+
+
 def log_archive_fetches(
-    session: Session, fetches: list[FetchResult], source_id: int | None, run_id: str | None, kind: str = "cdx"
+    session: Session,
+    fetches: list[FetchResult],
+    source_id: int | None,
+    run_id: str | None,
+    kind: str = INDEX_KIND,
 ) -> None:
     """The archive requests in the fetch log (every attempt, so retries can be queried)."""
     rows = [
