@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from monitors.collect.addresses import RefusedAddress, check_url_allowed
+from monitors.collect.addresses import PrivateAddress, RefusedAddress, check_url_allowed
 from monitors.collect.http import MAX_HEADERS, fetch, make_client
 from monitors.collect.results import HTML_TYPES, PERMANENT, TRANSIENT, FetchResult
 from monitors.collect.throttle import parse_retry_after
@@ -29,8 +29,10 @@ from tests.site import LocalSite
     ],
 )
 def test_private_and_odd_urls_are_refused(url: str) -> None:
-    with pytest.raises(RefusedAddress):
+    with pytest.raises(RefusedAddress) as refused:
         check_url_allowed(url, allow_private=False)
+    # only an address is refused by VEILLE_ALLOW_PRIVATE_NETWORK (a source's retry follows it)
+    assert isinstance(refused.value, PrivateAddress) == url.startswith("http"), refused.value
 
 
 def test_public_literal_address_is_allowed() -> None:
@@ -42,7 +44,7 @@ def test_refusal_is_a_result_not_an_exception(settings: Settings, site: LocalSit
     site.add("/page.html", "<p>x</p>")
     with make_client(strict) as client:
         result = fetch(client, f"{site.base}/page.html", strict)
-    assert result.outcome == "refused" and result.error_class == PERMANENT
+    assert result.outcome == "refused" and result.error_class == PERMANENT and result.private_address
     assert "VEILLE_ALLOW_PRIVATE_NETWORK" in (result.reason or "")
     assert site.log == []  # nothing was sent
 

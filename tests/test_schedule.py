@@ -23,7 +23,8 @@ from monitors.collect.poll import PollOutcome
 from monitors.collect.results import FetchResult
 from monitors.collect.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.settings import get_settings
-from tests.site import LocalSite
+from tests.site import LocalSite, seed_site
+from tests.test_direct_cycle import _run, _sources, direct  # noqa: F401 - direct: the fixture
 
 LOW, HIGH = 600, 86400
 
@@ -393,3 +394,33 @@ def test_a_source_taken_out_of_the_file_is_kept_and_no_longer_polled(
     assert "Retiré" in capsys.readouterr().out
     assert main(["sources", "--sources", str(sources)]) == 0
     assert "Retiré" not in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("direct")
+def test_a_source_refused_for_its_private_address_is_polled_once_the_setting_allows_it(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source on a private address is refused while VEILLE_ALLOW_PRIVATE_NETWORK is off, and
+    the message says to set it. The refusal was a permanent failure, its next poll a day away
+    (VEILLE_MAX_POLL_INTERVAL), so the user who set it and ran again got "no source was due"
+    for a day: the setting, not the source, decides, and the next run polls it at once."""
+    seed_site(site)
+    sources = _sources(tmp_path, site, "/feed.xml")
+    monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", "0")
+    code, out, err = _run(["run", "--sources", str(sources)])
+    assert code == 3, out + err
+    with clean_db.connect() as conn:
+        error = conn.scalar(sa.text("SELECT last_error FROM sources"))
+    assert "VEILLE_ALLOW_PRIVATE_NETWORK=1" in error, error
+    code, out, err = _run(["run", "--sources", str(sources)])  # the setting unchanged: still a day away
+    assert "no source was due" in out + err, out + err
+    assert not site.hits("/feed.xml")
+    monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", "1")
+    code, out, err = _run(["run", "--sources", str(sources)])
+    assert code == 0, out + err
+    assert "1 source polled (0 with errors), 5 new URLs, 5 stored" in out, out + err
+    with clean_db.connect() as conn:
+        assert conn.execute(sa.text("SELECT last_error, consecutive_failures FROM sources")).one() == (
+            None,
+            0,
+        )

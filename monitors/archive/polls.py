@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, any_, bindparam, func, or_, select, text, update
+from sqlalchemy import BigInteger, and_, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -26,7 +26,7 @@ from monitors.archive.write_errors import UNSTORABLE, store_error, unstorable
 from monitors.collect import fallback
 from monitors.collect.blocking import BLOCKED
 from monitors.collect.poll import PollOutcome, SourceState
-from monitors.collect.results import PERMANENT, TRANSIENT
+from monitors.collect.results import PERMANENT, PRIVATE_ADDRESS, TRANSIENT
 from monitors.collect.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.group.urls import canonicalize_url
 from monitors.judge.language import normalize_declared_language
@@ -61,10 +61,16 @@ class PollSummary:
 
 
 def due_sources(session: Session, ids: list[int], force: bool = False) -> list[SourceState]:
-    """Sources among ``ids`` that are not disabled and due for a poll (all of them with force)."""
+    """Sources among ``ids`` that are not disabled and due for a poll (all of them with force);
+    with ``VEILLE_ALLOW_PRIVATE_NETWORK`` on, those whose address it refused are due at once
+    (the setting refused them, not the source: they waited a permanent failure's day)."""
     query = select(Source).where(Source.id.in_(ids), Source.status != "disabled")
     if not force:
-        query = query.where(or_(Source.next_poll_at.is_(None), Source.next_poll_at <= func.now()))
+        due = or_(Source.next_poll_at.is_(None), Source.next_poll_at <= func.now())
+        if get_settings().allow_private_network:
+            refused = and_(Source.consecutive_failures > 0, Source.last_error_class == PRIVATE_ADDRESS)
+            due = or_(due, refused)
+        query = query.where(due)
     t = now()
     states = []
     sources = list(session.scalars(query.order_by(Source.id)))
@@ -466,7 +472,8 @@ def _update_health(
         source.consecutive_failures += 1
         source.total_failures += 1
         source.last_error = error
-        source.last_error_class = outcome.error_class
+        # a refusal of the address by the setting is told apart: lifted, it is polled at once
+        source.last_error_class = PRIVATE_ADDRESS if result.private_address else outcome.error_class
         source.failing_since = source.failing_since or t
         if outcome.error_class in {TRANSIENT, BLOCKED} or source.fallback_url:
             # a blocked source, or one with a fallback to move to, is looked at again soon

@@ -12,6 +12,11 @@ class RefusedAddress(Exception):
     """The URL points somewhere veille must not go (private network, odd scheme)."""
 
 
+class PrivateAddress(RefusedAddress):
+    """The URL's host has an address that is not public while ``VEILLE_ALLOW_PRIVATE_NETWORK``
+    is off: the setting refuses it, not the URL, so the refusal lasts as long as the setting."""
+
+
 class Unresolvable(Exception):
     """The URL's host does not resolve (transient: DNS may come back)."""
 
@@ -44,7 +49,7 @@ def check_url_allowed(url: str, allow_private: bool) -> str:
     if not allow_private:
         for addr in addresses:
             if not is_public(addr):
-                raise RefusedAddress(
+                raise PrivateAddress(
                     f"refused: {host} resolves to non-public address {addr} "
                     "(set VEILLE_ALLOW_PRIVATE_NETWORK=1 to allow)"
                 )

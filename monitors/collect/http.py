@@ -42,7 +42,7 @@ from urllib3.exceptions import (
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from monitors.collect.addresses import RefusedAddress, Unresolvable, check_url_allowed
+from monitors.collect.addresses import PrivateAddress, RefusedAddress, Unresolvable, check_url_allowed
 from monitors.collect.blocking import CHALLENGE_MAX_BYTES, block_reason
 from monitors.collect.codings import Decoder, content_codings, undecodable
 from monitors.collect.cookies import Jar, cookie_header, keep_cookies
@@ -269,6 +269,22 @@ def make_client(settings: Settings) -> Client:
     return Client(settings)
 
 
+def refusal(url: str, final_url: str, exc: RefusedAddress, **extra: Any) -> FetchResult:
+    """A fetch refused before its request (a URL veille must not go to), a permanent failure,
+    marked when the address is only refused by ``VEILLE_ALLOW_PRIVATE_NETWORK``."""
+    private = isinstance(exc, PrivateAddress)
+    return FetchResult(
+        url,
+        final_url,
+        "refused",
+        error_class=PERMANENT,
+        reason=str(exc),
+        sent=False,
+        private_address=private,
+        **extra,
+    )
+
+
 def fetch(
     client: Client,
     url: str,
@@ -405,9 +421,7 @@ def fetch(
                 last_sent=sent,
             )
     except RefusedAddress as exc:
-        result = FetchResult(
-            url, current, "refused", error_class=PERMANENT, reason=str(exc), sent=False, last_sent=sent
-        )
+        result = refusal(url, current, exc, last_sent=sent)
     except Unresolvable as exc:
         result = FetchResult(url, current, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS)
     if (
@@ -568,10 +582,7 @@ def open_stream(
         try:
             address = check_url_allowed(url, settings.allow_private_network)
         except RefusedAddress as exc:
-            refused = FetchResult(
-                url, url, "refused", error_class=PERMANENT, reason=str(exc), sent=False, unreached=NOT_SENT
-            )
-            yield refused, None
+            yield refusal(url, url, exc, unreached=NOT_SENT), None
             return
         except Unresolvable as exc:
             yield FetchResult(url, url, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS), None

@@ -16,6 +16,13 @@ PERMANENT = "permanent"
 TRANSIENT = "transient"
 
 
+#: ``sources.last_error_class`` of a source whose address was refused as not public
+#: (:class:`~monitors.collect.addresses.PrivateAddress`): ``VEILLE_ALLOW_PRIVATE_NETWORK``
+#: refuses it, not the source, so the first run with the setting on polls it at once
+#: (``polls.due_sources``) rather than after the day a permanent failure waits.
+PRIVATE_ADDRESS = "private-address"
+
+
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
@@ -75,6 +82,8 @@ class FetchResult:
     #: False when the request for ``final_url`` was never sent: its address refused (private
     #: network), robots.txt disallowed it, or no time was left for it
     sent: bool = True
+    #: refused for a non-public address (``VEILLE_ALLOW_PRIVATE_NETWORK`` off: PrivateAddress)
+    private_address: bool = False
     #: with ``sent`` False, the URL of the last request the fetch did send (a redirect's, or
     #: the robots.txt fetched for this check), None when it sent none
     last_sent: str | None = None
