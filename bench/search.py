@@ -14,10 +14,18 @@ timed both ways:
   --topic`` did before: ``search_articles_0021(q, max(10 n, 200))``, then the topic's relevant
   articles kept (``article_topics``) and the first n of them.
 
+``--baseline 0046`` times ``search_articles`` against its definition before migration
+0047_snippet_accents (``search_articles_0046``: ``ts_headline`` of the text as stored, where 0047
+calls ``veille_headline``), both with and without ``--topic`` (the same arguments each way).
+``--without-unaccent`` first maps the ``french_unaccent`` configuration to ``french_stem`` alone,
+as on the embedded server, which has no ``unaccent`` extension (``veille_headline`` then
+highlights the folded text and writes the fragments back from the text).
+
 Printed: the median wall time of each and the ratio baseline / new (how many times faster).
 The machine is shared: quote ratios, not times.
 
     python bench/search.py [--articles 2000] [--repeat 5] [--queries "sommet,sommet IA Elysée"]
+                           [--baseline 0021|0046] [--without-unaccent]
 
 Needs a PostgreSQL server (VEILLE_BENCH_ADMIN_URL, as bench/ingest.py).
 """
@@ -118,8 +126,9 @@ def interleaved(
     return statistics.median(old), statistics.median(new), old_rows, new_rows
 
 
-def compare(conn: sa.Connection, queries: list[str], repeat: int) -> float:
-    """Print each case's times and ratio; returns the smallest ratio."""
+def compare(conn: sa.Connection, queries: list[str], repeat: int, baseline: str = "0021") -> float:
+    """Print each case's times and ratio against ``search_articles_<baseline>``; returns the
+    smallest ratio."""
 
     def rows(sql: str, **params: object) -> Callable[[], int]:
         return lambda: len(conn.execute(sa.text(sql), params).all())
@@ -142,26 +151,30 @@ def compare(conn: sa.Connection, queries: list[str], repeat: int) -> float:
 
         return run
 
-    print(f"{'query':<22} {'search':<12} {'0021':>9} {'now':>9} {'ratio':>7}  rows")
+    print(f"{'query':<22} {'search':<12} {baseline:>9} {'now':>9} {'ratio':>7}  rows")
     worst = float("inf")
     for q in queries:
         for n in LIMITS:
             cases = (
                 (
                     f"-n {n}",
-                    rows("SELECT * FROM search_articles_0021(:q, :n)", q=q, n=n),
+                    rows(f"SELECT * FROM search_articles_{baseline}(:q, :n)", q=q, n=n),
                     rows("SELECT * FROM search_articles(:q, :n)", q=q, n=n),
                 ),
                 (
                     f"-n {n} --topic",
-                    topic_before(q, n),
+                    topic_before(q, n)
+                    if baseline == "0021"
+                    else rows(
+                        f"SELECT * FROM search_articles_{baseline}(:q, :n, topic => :t)", q=q, n=n, t=TOPIC
+                    ),
                     rows("SELECT * FROM search_articles(:q, :n, topic => :t)", q=q, n=n, t=TOPIC),
                 ),
             )
             for label, before, now in cases:
                 old_t, new_t, old_rows, new_rows = interleaved(before, now, repeat)
                 worst = min(worst, old_t / new_t)
-                shown = f"{new_rows}" if new_rows == old_rows else f"{new_rows} (0021: {old_rows})"
+                shown = f"{new_rows}" if new_rows == old_rows else f"{new_rows} ({baseline}: {old_rows})"
                 print(
                     f"{q!r:<22} {label:<12} {old_t * 1000:>7.0f}ms {new_t * 1000:>7.0f}ms"
                     f" {old_t / new_t:>6.1f}x  {shown}",
@@ -175,9 +188,13 @@ def main() -> int:
     ap.add_argument("--articles", type=positive_int, default=2000)
     ap.add_argument("--repeat", type=positive_int, default=5)
     ap.add_argument("--queries", default="sommet,sommet IA Elysée")
+    ap.add_argument("--baseline", choices=("0021", "0046"), default="0021")
+    ap.add_argument("--without-unaccent", action="store_true", help="as the embedded server")
     args = ap.parse_args()
     unwind_on_sigterm()  # so the scratch database is dropped on SIGTERM too
     m0021 = importlib.import_module("migrations.versions.0021_search_repeats")
+    m0030 = importlib.import_module("migrations.versions.0030_function_search_path")
+    m0039 = importlib.import_module("migrations.versions.0039_search_topic_known")
     with scratch_database(ADMIN_URL, "veille_bench_search") as url:
         engine = sa.create_engine(url, pool_size=1, max_overflow=0)
         try:
@@ -185,6 +202,17 @@ def main() -> int:
                 conn.execute(
                     sa.text(m0021.NEW_FUNCTION.replace("search_articles(", "search_articles_0021(", 1))
                 )
+                # 0039's body, search_articles' definition from 0039 to 0046 (its arguments
+                # named after the function, search_articles.topic)
+                body = m0039.SEARCH_FUNCTION.replace("search_articles", "search_articles_0046")
+                conn.execute(sa.text(m0030._in_schema([body])))  # noqa: SLF001
+                if args.without_unaccent:
+                    conn.execute(
+                        sa.text(
+                            "ALTER TEXT SEARCH CONFIGURATION french_unaccent"
+                            " ALTER MAPPING FOR hword, hword_part, word WITH french_stem"
+                        )
+                    )
                 start = time.perf_counter()
                 fill(conn, args.articles)
             print(
@@ -192,8 +220,8 @@ def main() -> int:
                 f" {args.repeat} runs, interleaved; load {os.getloadavg()[0]:.1f} (2 cores, shared)"
             )
             with engine.connect() as conn:
-                worst = compare(conn, args.queries.split(","), args.repeat)
-            print(f"\nnew against 0021: at least {worst:.1f}x faster")
+                worst = compare(conn, args.queries.split(","), args.repeat, args.baseline)
+            print(f"\nnew against {args.baseline}: at least {worst:.1f}x faster")
         finally:
             engine.dispose()
     return 0

@@ -1,12 +1,14 @@
 """French search ignores accents (`french_unaccent`, migration 0007): `veille search elysee`
 finds "Élysée", "Melenchon" finds "Mélenchon"; snippets do not repeat the lead and hold no
-raw newline."""
+raw newline, and bold the words found, as typed, with or without the `unaccent` extension
+(migration 0047_snippet_accents)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -28,6 +30,12 @@ ARTICLES = [
         "Un texte où Melenchon est écrit sans accent, comme sur un clavier anglais.",
     ),
     ("Hors sujet", None, "Un texte sur la pêche en Bretagne, sans rapport avec la présidence."),
+    (
+        "Au cœur du sujet",
+        None,
+        "Les sœurs d'Œdipe et l'œuvre d'Æsope : au cœur du débat, la coopération numérique,"
+        " de Göteborg à Zürich.",
+    ),
 ]
 
 
@@ -86,6 +94,55 @@ def test_snippets_do_not_repeat_the_lead_and_stay_on_one_line(articles: dict[str
     assert "\n" not in str(hit["snippet"]) and "**gala**" in str(hit["snippet"])
 
 
+@pytest.fixture(params=["without unaccent", "with unaccent"])
+def server(request: pytest.FixtureRequest, clean_db: sa.Engine) -> Iterator[str]:
+    """The ``french_unaccent`` configuration as the embedded server has it (no ``unaccent``
+    extension: a copy of ``french``) or as a server with the extension (0012 maps words
+    through it); the test database has it whenever this server ships the extension."""
+    with clean_db.connect() as conn:
+        folds = conn.scalar(sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'unaccent'"))
+    if request.param == "with unaccent" and not folds:
+        pytest.skip("this server has no unaccent extension")
+    if request.param == "without unaccent" and folds:
+        mapping = "ALTER TEXT SEARCH CONFIGURATION french_unaccent ALTER MAPPING FOR hword, hword_part, word"
+        with clean_db.begin() as conn:
+            conn.execute(sa.text(f"{mapping} WITH french_stem"))
+        # a session's plans keep what the configuration did (veille_headline's check is folded)
+        clean_db.dispose()
+        try:
+            yield request.param
+        finally:
+            with clean_db.begin() as conn:
+                conn.execute(sa.text(f"{mapping} WITH unaccent, french_stem"))
+            clean_db.dispose()
+    else:
+        yield request.param
+
+
+def snippets(query: str) -> dict[object, str]:
+    return {hit["title"]: str(hit["snippet"]) for hit in search(query)}
+
+
+def test_snippets_bold_the_words_found_as_typed(server: str, articles: dict[str, int]) -> None:
+    """Without the extension, ts_headline read the text as stored, where "Élysée" does not stem
+    as the folded query does: `veille search elysee` showed the text's first words, no hit."""
+    found = snippets("elysee")
+    assert "l'**Élysée** les dirigeants" in found["Dîner à l'Élysée"]
+    assert "palais de l'**Elysée** accueille" in found["Sommet : l'Elysée se prépare"]
+    (snippet,) = snippets("coeur").values()
+    assert "d'Œdipe et l'œuvre d'Æsope : au **cœur** du débat" in snippet, snippet
+    # the ligatures before a hit do not shift it (they fold to two letters)
+    (snippet,) = snippets("Oedipe Aesope cooperation numerique").values()
+    assert (
+        "d'**Œdipe** et l'œuvre d'**Æsope** : au cœur du débat, la **coopération** **numérique**" in snippet
+    ), snippet
+    # a letter French seldom writes (ö) folds too
+    (snippet,) = snippets("goteborg zurich").values()
+    assert "de **Göteborg** à **Zürich**" in snippet, snippet
+    (snippet,) = snippets("melenchon gala").values()
+    assert "Jean-Luc **Mélenchon** a dénoncé un dîner de **gala**" in snippet, snippet
+
+
 def test_the_configuration_is_in_the_database(clean_db: sa.Engine) -> None:
     with clean_db.connect() as conn:
         lexemes = conn.scalar(
@@ -96,3 +153,28 @@ def test_the_configuration_is_in_the_database(clean_db: sa.Engine) -> None:
         # where the unaccent extension is installed, the configuration folds by itself too
         if conn.scalar(sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'unaccent'")):
             assert conn.scalar(sa.text("SELECT to_tsvector('french_unaccent', 'Élysée Mélenchon')")) == plain
+
+
+def test_a_text_the_marks_cannot_be_written_back_into_gets_the_snippet_of_the_text_as_stored(
+    server: str, clean_db: sa.Engine
+) -> None:
+    """veille_headline marks the folded text with control characters and finds its fragments
+    in it: a text holding those characters, or a fragment ts_headline changed (an HTML tag written
+    as a space), gets ts_headline of the text as stored, never a mark or a shifted fragment."""
+    texts = [
+        "Le \x01 président a reçu à l'Élysée les dirigeants.",
+        "Le président <b>a reçu</b> à l'Élysée les dirigeants.",
+        "Le président a reçu à l'Élysée les dirigeants.",
+    ]
+    with clean_db.connect() as conn:
+        for text in texts:
+            got, stored = conn.execute(
+                sa.text(
+                    "SELECT veille_headline(:x, search_query('dirigeants')),"
+                    " ts_headline('french_unaccent', :x, search_query('dirigeants'),"
+                    " 'StartSel=**, StopSel=**, MaxFragments=2, MinWords=6, MaxWords=20')"
+                ),
+                {"x": text},
+            ).one()
+            assert got == stored and "**dirigeants**" in got
+            assert all(chr(c) not in got for c in range(2, 5))  # no mark of veille_headline's
