@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from monitors.judge.cleanup import clean_lines, find_lead
+from monitors.judge.cleanup import clean_lines, drop_own_posts, find_lead
 from monitors.judge.extract import DATE_LANGUAGES, extract_article
 from monitors.judge.metadata import PageMeta
 from monitors.judge.page_dates import parse_date
 from monitors.judge.paywall import check_access, stops_mid_sentence
-from monitors.judge.titles import _key, choose_title, strip_site
+from monitors.judge.titles import _key, choose_title, site_keys, strip_site
 from tests.site import SEEDS, LocalSite, write_sources
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
@@ -412,6 +412,43 @@ def test_a_closing_list_of_sources_or_contact_block_is_no_text() -> None:
         f"{first}\nContact\nLe contact avec les délégations a été rompu dans la nuit.",
     ):
         assert clean_lines(text, [])[0] == text
+
+
+def tweet(text: str, author: str, account: str) -> str:
+    """An X/Twitter post as its embed code writes it before its script runs."""
+    return (
+        f'<blockquote class="twitter-tweet"><p lang="fr" dir="ltr">{text} '
+        f'<a href="https://t.co/abc">https://t.co/abc</a></p>&mdash; {author} (@{account}) '
+        f'<a href="https://twitter.com/{account}/status/1">February 10, 2025</a></blockquote>'
+    )
+
+
+def test_a_post_of_the_sites_own_account_is_no_text() -> None:
+    """A post of the site's own social account embedded in its article (its promotion: "Notre
+    dossier complet sur le sommet") is taken out of the page before the extraction (on main
+    trafilatura kept it as text); a post by anyone else is what the article quotes and stays."""
+    own = "Notre dossier complet sur le sommet et toutes nos vidéos, à retrouver sur le site."
+    quoted = "Nous signerons la déclaration finale du sommet demain matin avec nos partenaires."
+    head = '<meta property="og:site_name" content="Exemple Journal">'
+    posts = tweet(own, "Exemple Journal", "exemplejournal") + tweet(quoted, "Ministère", "min_exemple")
+    paragraphs = [f"{p}</p>" for p in BODY.split("</p>") if p]
+    body = "".join(paragraphs[:3]) + posts + "".join(paragraphs[3:])
+    art = extract_article(page(head, body=body), URL, now=NOW)
+    assert "Notre dossier complet" not in art.text and "@exemplejournal" not in art.text
+    assert "Nous signerons la déclaration finale" in art.text
+    assert "Paragraphe 5" in art.text
+    assert (art.evidence or {})["own_posts_removed"] == ["Exemple Journal (@exemplejournal)"]
+    # the account alone names the site too (the host's label: exemple-journal.fr), on any network
+    # whose embed code signs its posts so, and the text after the post stays in place
+    meta = PageMeta()
+    tree = lxml.html.fromstring(
+        "<html><body><div><p>Avant.</p>"
+        '<blockquote class="instagram-media"><p>Un reel du sommet</p>'
+        "<p>Une publication partagée par Rédaction (@exemple_journal)</p></blockquote>Après."
+        f"{tweet(quoted, 'Ministère', 'min_exemple')}</div></body></html>"
+    )
+    assert drop_own_posts(tree, site_keys(meta, URL)) == ["Rédaction (@exemple_journal)"]
+    assert " ".join(tree.text_content().split()).startswith("Avant.Après.Nous signerons")
 
 
 # ---------------------------------------------------------------- paywall

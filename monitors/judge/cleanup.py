@@ -13,7 +13,8 @@ trafilatura keeps a few kinds of lines that are never the article, whatever the 
   "Quellenangaben:", "Sources", "Pressekontakt", "Ansprechpartnerin zum Thema:", then only
   citations, or only short lines of names, numbers and addresses, to the end);
 - a comment form's prompts ("Sie sind aktuell nicht eingeloggt.", "You must be logged in
-  to post a comment.", "Leave a Reply"), wherever they stand.
+  to post a comment.", "Leave a Reply"), wherever they stand;
+- a post of the site's own social account embedded in the page (:func:`drop_own_posts`).
 
 Each rule is a short line (a long paragraph that happens to start with the words is kept),
 multilingual (French, English, German, Spanish), and written as a class of boilerplate, not
@@ -28,6 +29,8 @@ import re
 import unicodedata
 
 from lxml.html import HtmlElement
+
+from monitors.judge.titles import names_site
 
 _CREDIT = re.compile(
     r"^\W*(?:crédits?(?:\s+photos?)?|copyright|©|photos?|fotos?|bild(?:er)?|bildquelle|beitragsbild|"
@@ -240,3 +243,59 @@ def find_lead(tree: HtmlElement, description: str, text: str) -> str | None:
             return None  # the extraction has it already
         return content
     return None
+
+
+#: The elements that social networks' embed codes write (before their script turns them into
+#: a frame): X/Twitter, Instagram, TikTok, Mastodon.
+_EMBEDDED_POST = re.compile(
+    r"(?:^|\s)(?:twitter-tweet|twitter-video|instagram-media|tiktok-embed|mastodon-embed)(?:\s|$)"
+)
+#: A post's signature in its embed code: "— CDU/CSU (@cducsubt) November 2, 2021", "A post
+#: shared by Exemple Journal (@exemplejournal)": its account, and its author's name before it
+#: after a dash or "by".
+_POST_ACCOUNT = re.compile(r"\(@([\w.]{1,30})\)")
+_POST_BY = re.compile(r"[—–―]|\b(?:by|von|par)\b", re.I)
+_POST_NAME_WORDS = 6
+
+
+def _post_author(post: HtmlElement) -> tuple[str, str] | None:
+    """The name and the account that sign an embedded post, or None (no signature)."""
+    text = " ".join(post.text_content().split())
+    accounts = list(_POST_ACCOUNT.finditer(text))
+    if not accounts:
+        return None
+    last = accounts[-1]
+    name = _POST_BY.split(text[: last.start()])[-1].strip()
+    return (name if len(name.split()) <= _POST_NAME_WORDS else ""), last.group(1)
+
+
+def drop_own_posts(tree: HtmlElement, keys: set[str]) -> list[str]:
+    """Take out of ``tree`` the embedded social posts whose author is the site itself (its
+    name or its account names it: "CDU/CSU (@cducsubt)" on cducsu.de); their signatures.
+
+    A site that embeds its own post under an article repeats its promotion there, as its
+    share bar does ("Mehr dazu: https://t.co/..."), and trafilatura keeps the post as text. A
+    post by anyone else (a minister, an agency, a witness) is what the article quotes and
+    stays."""
+    dropped = []
+    for post in list(tree.iter("blockquote")):
+        if not _EMBEDDED_POST.search(post.get("class") or ""):
+            continue
+        author = _post_author(post)
+        if author is None:
+            continue
+        name, account = author
+        if names_site(account, keys) or (name and names_site(name, keys)):
+            parent = post.getparent()
+            if parent is None:
+                continue
+            dropped.append(f"{name} (@{account})".strip())
+            tail = post.tail
+            previous = post.getprevious()
+            parent.remove(post)
+            if tail:  # the text after the post stays where it was
+                if previous is not None:
+                    previous.tail = (previous.tail or "") + tail
+                else:
+                    parent.text = (parent.text or "") + tail
+    return dropped

@@ -20,7 +20,7 @@ from typing import Any
 
 from monitors.collect.encoding import decode_html, storable
 from monitors.judge.boilerplate import SiteProfile, block_fingerprint, remove_known, title_segments
-from monitors.judge.cleanup import clean_lines, find_lead
+from monitors.judge.cleanup import clean_lines, drop_own_posts, find_lead
 from monitors.judge.language import normalize_declared_language
 from monitors.judge.metadata import read_page
 from monitors.judge.not_found import ARTICLE_MIN_WORDS, soft_404
@@ -397,8 +397,10 @@ def extract_article(
     if wrong_root:
         raise ExtractionError(wrong_root)
     meta = read_page(tree)
+    keys = site_keys(meta, url, site.title_affixes if site else ())
     lead = None
     emptied = _empty_huge_scripts(tree)
+    own_posts = drop_own_posts(tree, keys)
     doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise ExtractionError(frames_only(tree) or nothing)
@@ -407,7 +409,6 @@ def extract_article(
         gone := soft_404(decoded[:200_000].encode("utf-8", "replace"), "page")
     ):
         raise ExtractionError(gone)
-    keys = site_keys(meta, url, site.title_affixes if site else ())
     title, title_from = choose_title(meta, keys)
     if title is None:
         fallback = (doc.title or "").strip() or None
@@ -418,6 +419,8 @@ def extract_article(
         evidence["plain_text"] = True  # no tag in the body: read as paragraphs of text
     if emptied:
         evidence["json_ld_not_given_to_trafilatura"] = emptied
+    if own_posts:
+        evidence["own_posts_removed"] = own_posts
     text, removed = clean_lines(
         text, [t for t in (title, meta.og_title, meta.ld_headline, *meta.h1[:1]) if t]
     )

@@ -58,6 +58,12 @@ def _is_site(segment: str, site_keys: set[str]) -> bool:
     )
 
 
+def names_site(value: str, keys: set[str]) -> bool:
+    """Whether a name (a title's segment, a post's author or handle) is one of the site's
+    (:func:`site_keys`): as written, without accents, with umlauts spelt out."""
+    return bool(_key(value)) and _is_site(value, keys)
+
+
 #: Second-level labels under a country's domain (``example.com.br``, ``example.co.uk``):
 #: the site's name is the label before them.
 _SECOND_LEVEL = {"com", "co", "org", "net", "gov", "gouv", "ac", "edu", "or", "ne", "go", "gv", "nic"}
