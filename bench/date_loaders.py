@@ -4,10 +4,10 @@ cost ``veille export`` against psycopg's own loaders, on the same rows in the sa
 
 A scratch database (created and dropped here) is migrated to the head and given ``--articles``
 articles over 50 sources (a published date for nine in ten, a modified date for one in three,
-a 1,500-character text, one sighting each and a copy's sighting for a quarter). Each round
-times, on one engine whose connections keep veille's loaders and on one whose connections get
-psycopg's own (``conn.adapters.register_loader`` on connect), alternately (each side first in
-every other round):
+a 1,500-character text, one sighting each and a copy's sighting for a quarter: bench/view_days.py's
+``fill`` with :data:`COLUMNS`). Each round times, on one engine whose connections keep veille's
+loaders and on one whose connections get psycopg's own (``conn.adapters.register_loader`` on
+connect), alternately (each side first in every other round):
 
 - ``export``: ``veille export --format jsonl``'s work (``write_jsonl(iter_articles(...))``) to
   ``os.devnull``;
@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from bench.arguments import positive_int  # noqa: E402
 from bench.ingest import ADMIN_URL  # noqa: E402
 from bench.unwind import scratch_database, unwind_on_sigterm  # noqa: E402
+from bench.view_days import fill  # noqa: E402
 
 DATES = "SELECT published_at, fetched_at, modified_at FROM articles ORDER BY id"
 TYPES = {"date": "DateLoader", "timestamp": "TimestampLoader", "timestamptz": "TimestamptzLoader"}
@@ -59,41 +60,15 @@ def own_loaders() -> dict[str, type]:
     return {name: getattr(module, cls) for name, cls in TYPES.items()}
 
 
-def fill(conn: sa.Connection, articles: int) -> None:
-    conn.execute(
-        sa.text(
-            "INSERT INTO sources (name, kind, url, owner)"
-            " SELECT 'source ' || g, 'feed', 'https://s' || g || '.bench.invalid/rss', 'media'"
-            " FROM generate_series(1, 50) g"
-        )
-    )
-    conn.execute(
-        sa.text(
-            "INSERT INTO articles (canonical_url, url, source_id, fetched_at, published_at, modified_at,"
-            " title, text, text_hash, relevant, relevance, language)"
-            " SELECT 'https://a.bench.invalid/' || g, 'https://a.bench.invalid/' || g,"
-            "        (SELECT min(id) FROM sources) + g % 50, at + interval '2 hours',"
-            "        CASE WHEN g % 10 <> 0 THEN at END, CASE WHEN g % 3 = 0 THEN at + interval '1 day' END,"
-            "        'A headline of some length, number ' || g,"
-            "        repeat('Un texte d''article de quelques mots, ' || g || '. ', 40), md5(g::text),"
-            "        g % 3 = 0, (g % 100) / 100.0, 'fr'"
-            " FROM (SELECT g, timestamptz '2025-01-01 00:00+00'"
-            "                 + g * make_interval(secs => 31536000.0 / :n) AS at"
-            "       FROM generate_series(1, :n) g) t"
-        ),
-        {"n": articles},
-    )
-    conn.execute(
-        sa.text("INSERT INTO sightings (article_id, source_id, url) SELECT id, source_id, url FROM articles")
-    )
-    conn.execute(
-        sa.text(
-            "INSERT INTO sightings (article_id, source_id, url)"
-            " SELECT a.id, (SELECT min(id) FROM sources) + (a.source_id + 7) % 50, a.url || '?copy'"
-            " FROM articles a WHERE a.id % 4 = 0"
-        )
-    )
-    conn.execute(sa.text("ANALYZE"))
+#: the articles' columns over bench/view_days.py's (``g``: the article's number, ``at``: its instant)
+COLUMNS = {
+    "fetched_at": "at + interval '2 hours'",
+    "modified_at": "CASE WHEN g % 3 = 0 THEN at + interval '1 day' END",
+    "title": "'A headline of some length, number ' || g",
+    "text": "repeat('Un texte d''article de quelques mots, ' || g || '. ', 40)",
+    "relevance": "(g % 100) / 100.0",
+    "language": "'fr'",
+}
 
 
 def export(engine: sa.Engine) -> int:
@@ -148,7 +123,7 @@ def main() -> int:
             start = time.perf_counter()
             filler = sa.create_engine(url, poolclass=sa.pool.NullPool)  # neither side's connection
             with filler.begin() as conn:
-                fill(conn, args.articles)
+                fill(conn, args.articles, COLUMNS)
             filler.dispose()
             print(
                 f"{args.articles:,} articles, filled in {time.perf_counter() - start:.0f} s; veille's"
