@@ -54,3 +54,32 @@ def test_an_entry_dated_month_13_is_stored_with_its_pages_date(
     assert any(warning in (r or "") for r in logged)
     article = db.scalars(select(Article).where(Article.url == url)).one()
     assert article.published_at == datetime(2025, 2, 10, 8, 0, tzinfo=UTC)
+
+
+def test_a_bad_date_on_many_entries_is_named_once_with_its_count(
+    site: LocalSite, db: Session, settings: Settings
+) -> None:
+    """A feed writing one broken date on every item: the warning named the same text again and
+    again ("'2025-13-45T10:00:00Z' (there is no month 13), '2025-13-45T10:00:00Z' (there is no
+    month 13) and 5 more") in the run table and `veille sources`, and hid the other bad date."""
+    items = "".join(
+        f"<item><title>Article {n}</title><link>{site.base}/a/{n}.html</link>"
+        f"<pubDate>{'2025-02-30T08:00:00Z' if n == 3 else '2025-13-45T10:00:00Z'}</pubDate></item>"
+        for n in range(1, 6)
+    )
+    site.add(
+        "/une.xml",
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Une</title>"
+        f"{items}</channel></rss>",
+        content_type="application/rss+xml",
+    )
+    for n in range(1, 6):
+        site.add(f"/a/{n}.html", PAGE.replace("Sommet de l'IA</h1>", f"Sommet de l'IA {n}</h1>"))
+    _poll_and_ingest(site, db, settings)
+    source = db.scalars(select(Source).where(Source.url == f"{site.base}/une.xml")).one()
+    assert (source.last_error or "").endswith(
+        "5 entry date(s) naming no real day or time, taken as absent: "
+        "'2025-13-45T10:00:00Z' (there is no month 13; 4 entries), "
+        "'2025-02-30T08:00:00Z' (February 2025 has no day 30)"
+    ), source.last_error
+    assert source.last_error_class == "warning"

@@ -13,6 +13,7 @@ import html
 import html.entities
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -300,10 +301,14 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
             )
         )
     if unreal:
-        more = f" and {len(unreal) - 2} more" if len(unreal) > 2 else ""
+        # each bad date once, with how many entries carry it: a feed that writes one broken date
+        # on every item is one cause, not the same text repeated
+        counts = Counter(unreal)
+        said = [s if n == 1 else f"{s[:-1]}; {n} entries)" for s, n in counts.items()]
+        more = f" and {len(said) - 2} more" if len(said) > 2 else ""
         note = (
             f"{len(unreal)} entry date(s) naming no real day or time, taken as absent: "
-            + ", ".join(unreal[:2])
+            + ", ".join(said[:2])
             + more
         )
         bozo = f"{bozo}; {note}" if bozo else note
