@@ -532,7 +532,17 @@ def backfill_job_task(
 
 
 #: The counts of a job's row (monitors.collect.backfill_jobs.job_summary).
-JOB_COUNTS = ("captures", "queued", "stored", "revised", "not_relevant", "skipped", "pending", "malformed")
+JOB_COUNTS = (
+    "captures",
+    "queued",
+    "not_article",
+    "stored",
+    "revised",
+    "not_relevant",
+    "skipped",
+    "pending",
+    "malformed",
+)
 
 
 def _job_row(job_id: int, future: Any) -> dict[str, Any]:

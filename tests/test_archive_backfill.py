@@ -770,3 +770,23 @@ def test_a_deployments_until_day_runs_to_the_end_of_that_day_as_the_commands(
     assert code == 0, err
     with clean_db.connect() as conn:  # the command found the deployment's job, done
         assert conn.scalar(sa.text("SELECT count(*) FROM backfill_jobs")) == 1
+
+
+def test_the_table_counts_the_captures_left_out_as_no_article(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A job that found a site's home and tag pages beside its articles: the table said
+    `captures 7, queued 5` and nothing of the other two (no error, none skipped), as if they
+    were lost; its `not_article` column now counts them, as backfill_jobs.filtered does."""
+    archives.snapshots = seed_snapshots() + _bad_captures()[:3]  # the home, a tag page, a stylesheet
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, out, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources)])
+    assert code == 0, err
+    lines = out.splitlines()
+    header = next(line.split() for line in lines if line.startswith("archive "))
+    row = next(line.split() for line in lines if " liberation.fr " in line)
+    assert header[-1] == "error"  # empty in this row; the window cell holds blanks: count from the right
+    cells = dict(zip(reversed(header[:-1]), reversed(row), strict=False))
+    assert (cells["captures"], cells["queued"], cells["not_article"]) == ("4", "1", "3"), out
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT filtered FROM backfill_jobs WHERE site = 'liberation.fr'")) == 3

@@ -720,6 +720,9 @@ def job_summary(session: Session, job_id: int) -> dict[str, Any]:
         "state": job.state,
         "captures": job.discovered,
         "queued": job.queued,
+        # left out as no article page (home, section, tag page, asset): a capture found and never
+        # queued would otherwise look lost
+        "not_article": job.filtered,
         "stored": counts.get("fetched", 0),
         "revised": counts.get("revised", 0),  # an article stored before, its text changed
         "not_relevant": counts.get("not_relevant", 0),
