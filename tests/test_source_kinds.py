@@ -155,6 +155,25 @@ def test_sitemap_index_with_gzipped_child_and_window(
     assert [e.url for e in out.entries] == [f"{site.base}/p/nouveau.html"]
 
 
+def test_a_sitemap_that_dates_none_of_its_urls_says_so(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """A sitemap without <lastmod> (WordPress's wp-sitemap.xml): no URL can be placed in the
+    window, so none is taken, ever; the poll (and `veille sources check`) read "ok, 0 entries"
+    with no word of why. One dated URL among undated ones is no such warning."""
+    site.add("/wp-sitemap.xml", _urlset(site.base, [("p/un.html", None), ("p/deux.html", None)]))
+    out = poll(client, settings, "sitemap", f"{site.base}/wp-sitemap.xml")
+    assert out.error is None and out.entries == [] and out.ignored == 2
+    assert out.warning == (
+        "1 sitemap problem(s): no date on any of its 2 URLs (no <lastmod>, no news date): veille takes"
+        " a sitemap's URLs by their date (the last VEILLE_SITEMAP_WINDOW_DAYS days, a backfill's"
+        " window), so none was taken; follow the site's feed, news sitemap or listing page instead"
+    )
+    site.add("/mixed.xml", _urlset(site.base, [("p/un.html", None), ("p/trois.html", NOW)]))
+    out = poll(client, settings, "sitemap", f"{site.base}/mixed.xml")
+    assert out.warning is None and [e.url for e in out.entries] == [f"{site.base}/p/trois.html"]
+
+
 def test_sitemap_index_cycles_and_repeats_are_read_once(
     site: LocalSite, client: Client, settings: Settings
 ) -> None:

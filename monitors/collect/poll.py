@@ -362,10 +362,12 @@ def _read_sitemap(
             else:
                 problems.append(f"{got.reason} ({child.url})")
     seen: set[str] = set()
+    undated = 0
     for u in urls:
         if u.url in seen:
             continue
         seen.add(u.url)
+        undated += u.date is None
         # a lastmod of a month or a year ("2025-02") is kept when that period meets the window
         if u.date is None or (u.date_end or u.date) < since or u.date > until:
             outcome.ignored += 1
@@ -387,6 +389,15 @@ def _read_sitemap(
                 "child sitemap(s)",
                 "poll",
             ),
+        )
+    if undated and undated == len(seen):
+        # a sitemap that dates nothing (WordPress's wp-sitemap.xml) gives no URL, ever: said,
+        # or the source reads "ok, 0 entries" at every poll and the user never learns why
+        problems.append(
+            f"no date on any of its {undated} URL{'s' if undated > 1 else ''} (no <lastmod>, no news"
+            " date): veille takes a sitemap's URLs by their date (the last VEILLE_SITEMAP_WINDOW_DAYS days, a"
+            " backfill's window), so none was taken; follow the site's feed, news sitemap or"
+            " listing page instead"
         )
     if problems:
         outcome.warning = f"{len(problems)} sitemap problem(s): " + "; ".join(problems[:3])
