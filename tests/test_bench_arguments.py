@@ -34,6 +34,7 @@ ZERO_COUNTS = [
     ("startup", "--repeat", "0"),
     ("stories", "--probes", "0"),
     ("story_keys", "--top", "0"),
+    ("unaccent", "--repeat", "0"),
     ("view_days", "--repeat", "0"),
 ]
 

@@ -80,14 +80,15 @@ def test_a_snippet_does_not_parse_the_hit_s_text_again(articles: list[int], clea
     folded once, whatever the number of hits. The same snippets come out."""
     with clean_db.connect() as conn, conn.begin():
         before = conn.execute(sa.text("SELECT id, snippet FROM search_articles('sommet', 128)")).all()
-        body = conn.scalar(sa.text("SELECT prosrc FROM pg_proc WHERE proname = 'veille_unaccent'"))
+        definition = conn.scalar(sa.text("SELECT pg_get_functiondef('veille_unaccent(text)'::regprocedure)"))
         conn.execute(sa.text("CREATE TEMPORARY SEQUENCE folds"))
         # the same folding, counted (rolled back with the transaction)
+        conn.exec_driver_sql(definition.replace(".veille_unaccent(", ".veille_unaccent_counted(", 1))
         conn.execute(
             sa.text(
                 "CREATE OR REPLACE FUNCTION veille_unaccent(input text) RETURNS text"
                 " LANGUAGE plpgsql IMMUTABLE STRICT AS $f$ BEGIN PERFORM nextval('folds');"
-                f" RETURN ({body.strip().removeprefix('SELECT')}); END $f$"
+                " RETURN veille_unaccent_counted(input); END $f$"
             )
         )
         after = conn.execute(sa.text("SELECT id, snippet FROM search_articles('sommet', 128)")).all()
