@@ -31,6 +31,7 @@ from monitors.archive.queue import (
     queue_counts,
     release_claims,
     renew_claims,
+    requeue_private_refusals,
     wait_for_database,
 )
 from monitors.archive.schema import ensure_schema
@@ -254,8 +255,15 @@ def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tu
     settings = get_settings()
     ensure_schema()
     with session_scope() as session:
+        requeued = requeue_private_refusals(session)  # VEILLE_ALLOW_PRIVATE_NETWORK now on
         total = queue_counts(session).get("pending", 0)
         since = database_now(session)
+    if requeued:
+        run_logger().info(
+            "%d page%s refused for a private address queued again (VEILLE_ALLOW_PRIVATE_NETWORK is on)",
+            requeued,
+            "" if requeued == 1 else "s",
+        )
     run_logger().info("%d URLs pending in the queue", total)
     report = IngestReport()
     if not total:

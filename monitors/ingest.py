@@ -129,6 +129,9 @@ class IngestOutcome:
     host: str | None = None  # its last request's host, None when none was sent (FetchResult.host)
     #: not asked, its host on hold (FetchResult.held): the attempt is not spent
     deferred: bool = False
+    #: refused for a non-public address (FetchResult.private_address): queued again once
+    #: VEILLE_ALLOW_PRIVATE_NETWORK allows it (monitors.archive.queue.requeue_private_refusals)
+    private_address: bool = False
 
 
 def _published(
@@ -256,6 +259,7 @@ def analyse_page(
         unreached=result.unreached,
         host=result.host,
         deferred=result.held,
+        private_address=result.private_address,
     )
     if not result.ok:
         return out

@@ -397,6 +397,15 @@ def test_a_source_taken_out_of_the_file_is_kept_and_no_longer_polled(
 
 
 @pytest.mark.usefixtures("direct")
+def _next_poll(engine: sa.Engine) -> str:
+    """The next-poll column of ``veille sources`` for the one source."""
+    from monitors.collect.health import source_rows
+
+    with Session(engine) as session:
+        (row,) = source_rows(session)
+    return str(row["next_poll"])
+
+
 def test_a_source_refused_for_its_private_address_is_polled_once_the_setting_allows_it(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -415,7 +424,10 @@ def test_a_source_refused_for_its_private_address_is_polled_once_the_setting_all
     code, out, err = _run(["run", "--sources", str(sources)])  # the setting unchanged: still a day away
     assert "no source was due" in out + err, out + err
     assert not site.hits("/feed.xml")
+    assert re.fullmatch(r"in 2[34]\.\dh", _next_poll(clean_db)), _next_poll(clean_db)  # veille sources
     monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", "1")
+    # veille sources says what the next run does (main: still "in 24.0h" there)
+    assert _next_poll(clean_db) == "due"
     code, out, err = _run(["run", "--sources", str(sources)])
     assert code == 0, out + err
     assert "1 source polled (0 with errors), 5 new URLs, 5 stored" in out, out + err
@@ -424,3 +436,40 @@ def test_a_source_refused_for_its_private_address_is_polled_once_the_setting_all
             None,
             0,
         )
+
+
+def test_a_page_refused_for_its_private_address_is_fetched_once_the_setting_allows_it(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages queued, then refused for their private address while VEILLE_ALLOW_PRIVATE_NETWORK
+    is off, are settled failed with a reason that says so; the first run with the setting on
+    queues them again and fetches them, as a source refused so is polled (main: failed for
+    good, the run after setting it said no source was due)."""
+    seed_site(site)
+    sources = _sources(tmp_path, site, "/feed.xml")
+    monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", "1")
+    code, out, err = _run(["run", "--sources", str(sources), "--max-items", "1"])
+    assert "5 new URLs, 1 stored" in out, out + err
+    monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", "0")
+    hits = len(site.log)
+    for _ in range(2):  # the source not due, the 4 pages left refused; again: still failed
+        code, out, err = _run(["run", "--sources", str(sources)])
+        with clean_db.connect() as conn:
+            rows = conn.execute(sa.text("SELECT state, reason FROM url_queue WHERE article_id IS NULL")).all()
+        assert len(rows) == 4 and {r.state for r in rows} == {"failed"}, rows
+        assert all(r.reason.startswith("[private-address] refused: ") for r in rows), rows
+        assert all("(set VEILLE_ALLOW_PRIVATE_NETWORK=1 to allow)" in r.reason for r in rows), rows
+    assert len(site.log) == hits  # never asked
+    monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", "1")
+    code, out, err = _run(["run", "--sources", str(sources)])
+    assert code == 0, out + err
+    assert "4 stored" in out, out + err
+    with clean_db.connect() as conn:
+        states = conn.execute(sa.text("SELECT state, count(*) FROM url_queue GROUP BY 1")).all()
+        refused = conn.scalar(
+            sa.text("SELECT count(*) FROM fetch_log WHERE kind = 'page' AND outcome = 'refused'")
+        )
+    assert states == [("fetched", 5)] and refused == 4, states
+    hits = len(site.log)
+    code, out, err = _run(["run", "--sources", str(sources)])  # nothing queued again: done
+    assert len(site.log) == hits, out + err

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from monitors.archive.db import cancelled, session_scope
 from monitors.archive.fetch_log import log_fetch
 from monitors.archive.models import Article, ArticleHtml, ArticleRevision, QueuedUrl, Sighting, table
-from monitors.archive.queue import now
+from monitors.archive.queue import REFUSED_PRIVATE, now
 from monitors.archive.topic_scores import write_topic_scores
 from monitors.archive.write_errors import UNSTORABLE, store_error, unstorable
 from monitors.collect.results import PERMANENT, TRANSIENT
@@ -97,6 +97,8 @@ def apply_ingest(session: Session, out: IngestOutcome, max_attempts: int, run_id
         else:
             status = changes["state"] = "skipped" if out.outcome == "skipped" else "failed"
             changes["reason"] = out.reason if out.error_class != TRANSIENT else f"gave up: {out.reason}"
+            if out.private_address:  # queued again once the setting allows the address
+                changes["reason"] = f"{REFUSED_PRIVATE}{out.reason}"
     else:
         status, article_id = store_article(session, out)
         _listing_sightings(session, item.id, article_id)

@@ -11,7 +11,20 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, any_, bindparam, func, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    SQLColumnExpression,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    null,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -60,17 +73,25 @@ class PollSummary:
     host: str | None = None  # its fetch's last request's host (None: none sent, or not recorded)
 
 
+def next_poll() -> SQLColumnExpression[datetime | None]:
+    """When a source is next polled (NULL: now), the one definition of "due" that
+    :func:`due_sources` and ``veille sources`` (:mod:`monitors.collect.health`) share: its
+    ``next_poll_at``, but now for one whose address ``VEILLE_ALLOW_PRIVATE_NETWORK`` refused
+    while the setting is on (the setting refused it, not the source: it waited a permanent
+    failure's day)."""
+    if not get_settings().allow_private_network:
+        return Source.next_poll_at
+    refused = and_(Source.consecutive_failures > 0, Source.last_error_class == PRIVATE_ADDRESS)
+    return case((refused, null()), else_=Source.next_poll_at)
+
+
 def due_sources(session: Session, ids: list[int], force: bool = False) -> list[SourceState]:
-    """Sources among ``ids`` that are not disabled and due for a poll (all of them with force);
-    with ``VEILLE_ALLOW_PRIVATE_NETWORK`` on, those whose address it refused are due at once
-    (the setting refused them, not the source: they waited a permanent failure's day)."""
+    """Sources among ``ids`` that are not disabled and due for a poll (:func:`next_poll`; all
+    of them with force)."""
     query = select(Source).where(Source.id.in_(ids), Source.status != "disabled")
     if not force:
-        due = or_(Source.next_poll_at.is_(None), Source.next_poll_at <= func.now())
-        if get_settings().allow_private_network:
-            refused = and_(Source.consecutive_failures > 0, Source.last_error_class == PRIVATE_ADDRESS)
-            due = or_(due, refused)
-        query = query.where(due)
+        when = next_poll()
+        query = query.where(or_(when.is_(None), when <= func.now()))
     t = now()
     states = []
     sources = list(session.scalars(query.order_by(Source.id)))

@@ -25,7 +25,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from monitors.archive.models import ArchiveCapture, QueuedUrl
+from monitors.collect.results import PRIVATE_ADDRESS
 from monitors.ingest import QueueItem
+from monitors.settings import get_settings
 
 CLAIM_LEASE = timedelta(minutes=10)
 #: First key of the advisory locks that hold claim tokens ("vq"); the token is the second.
@@ -179,6 +181,33 @@ def claim_items(session: Session, limit: int, token: int | None = None) -> list[
         )
     ).all()
     return sorted((QueueItem(*row) for row in rows), key=lambda i: i.id)
+
+
+#: The start of ``url_queue.reason`` of a page refused for its address while
+#: ``VEILLE_ALLOW_PRIVATE_NETWORK`` was off (settled ``failed``, as ``veille sources`` shows a
+#: source's class): the setting refused it, not the page, so :func:`requeue_private_refusals`
+#: queues it again once the setting is on.
+REFUSED_PRIVATE = f"[{PRIVATE_ADDRESS}] "
+
+# a web-archive capture is its job's (fetched from its archive, which a done job never reads
+# again): only live pages go back to the queue
+_REQUEUE_PRIVATE = text(
+    "UPDATE url_queue q SET state = 'pending', reason = NULL, attempts = 0,"
+    " next_attempt_at = now(), updated_at = now()"
+    " WHERE q.state = 'failed' AND q.reason LIKE :marker || '%'"
+    " AND NOT EXISTS (SELECT 1 FROM archive_captures c WHERE c.queue_id = q.id)"
+)
+
+
+def requeue_private_refusals(session: Session) -> int:
+    """With ``VEILLE_ALLOW_PRIVATE_NETWORK`` on, the pages refused for their private address
+    while it was off (:data:`REFUSED_PRIVATE`) are pending again, due now, as a source refused
+    so is polled at once (:func:`monitors.archive.polls.next_poll`); how many. Nothing while
+    the setting is off; a second call finds none."""
+    if not get_settings().allow_private_network:
+        return 0
+    result = session.execute(_REQUEUE_PRIVATE, {"marker": REFUSED_PRIVATE})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def release_claims(session: Session, ids: list[int], token: int | None) -> int:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitors.archive.models import QueuedUrl, Source
+from monitors.archive.polls import next_poll
 from monitors.collect import fallback
 from monitors.collect.blocking import BLOCKED
 from monitors.collect.sources import SourceSpec
@@ -75,14 +76,14 @@ def source_rows(session: Session, names: list[str] | None = None) -> list[dict[s
         .subquery()
     )
     query = (
-        select(Source, func.coalesce(recent.c.n, 0))
+        select(Source, func.coalesce(recent.c.n, 0), next_poll())  # when due, as a run sees it
         .outerjoin(recent, recent.c.source_id == Source.id)
         .order_by(Source.owner, Source.name)
     )
     if names:
         query = query.where(Source.name.in_(names))
     rows = []
-    for s, new_7d in session.execute(query).all():
+    for s, new_7d, next_at in session.execute(query).all():
         error = ""
         if s.last_error:
             error = f"[{s.last_error_class}] {s.last_error}" if s.last_error_class else s.last_error
@@ -102,7 +103,7 @@ def source_rows(session: Session, names: list[str] | None = None) -> list[dict[s
                 "status": status,
                 "last_success": _when(s.last_success_at, now),
                 "new_7d": new_7d,
-                "next_poll": _next(s.status, s.next_poll_at, now),
+                "next_poll": _next(s.status, next_at, now),
                 "interval": f"{s.poll_interval_seconds // 60}min",
                 "failures": s.consecutive_failures,
                 "suggested": suggested,
