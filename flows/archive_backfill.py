@@ -135,6 +135,7 @@ def plan(
     site: str | None = None,
     sources_file: str | None = None,
     relevant_only: bool = False,
+    run_id: str | None = None,
 ) -> Plan:
     """Check the request, sync the sources (the file's bad entries into ``source_problems``)
     and create (or find again) the backfill's jobs; with Common Crawl, also the crawls that
@@ -148,16 +149,18 @@ def plan(
     if archive == COMMONCRAWL:
         rt = runtime()
         try:
-            listed = commoncrawl_crawls(rt.client, rt.settings, archive_throttle(archive))
+            listed, fetches = commoncrawl_crawls(rt.client, rt.settings, archive_throttle(archive))
         except ArchiveError as exc:
+            _log_index(exc.attempts, run_id)
             raise BackfillError(str(exc)) from exc
+        _log_index(fetches, run_id)
         crawls = crawls_covering(listed, since, until)
         if not crawls:
             raise BackfillError(
                 f"no Common Crawl crawl covers {article_day(since)} .. {article_day(until)}"
                 f" ({len(listed)} crawls listed in collinfo.json)"
             )
-    warc_files = ccnews_files(since, until) if archive == CCNEWS else None
+    warc_files = ccnews_files(since, until, run_id) if archive == CCNEWS else None
     read = load_sources_file(sources_file)
     with session_scope() as session:  # committed first: a refused backfill records them too
         ids = sync_sources(session, read.specs)
@@ -210,9 +213,19 @@ def _only_bad_entries(bad: list[BadEntry], site: str | None) -> BackfillError | 
     )
 
 
-def ccnews_files(since: datetime, until: datetime) -> dict[tuple[datetime, datetime], list[str]]:
-    """The CC-NEWS files of each month chunk of the window (those whose span meets it);
-    raises BackfillError when no month of the window is in CC-NEWS, or its list fails."""
+def _log_index(fetches: list[FetchResult], run_id: str | None) -> None:
+    """An archive's list read when planning (collinfo.json, a CC-NEWS month's warc.paths.gz)
+    in the fetch log, as its index lookups (kind ``cdx``), a failed one included: no source's."""
+    with session_scope() as session:
+        log_archive_fetches(session, fetches, None, run_id, INDEX_KIND)
+
+
+def ccnews_files(
+    since: datetime, until: datetime, run_id: str | None = None
+) -> dict[tuple[datetime, datetime], list[str]]:
+    """The CC-NEWS files of each month chunk of the window (those whose span meets it), each
+    month's list in the fetch log; raises BackfillError when no month of the window is in
+    CC-NEWS, or its list fails."""
     rt = runtime()
     files: dict[tuple[datetime, datetime], list[str]] = {}
     lists: dict[tuple[int, int], list[str] | None] = {}  # each UTC month's files, read once
@@ -221,11 +234,13 @@ def ccnews_files(since: datetime, until: datetime) -> dict[tuple[datetime, datet
         for year, month in ccnews_months(start, end):  # the local month's UTC months
             if (year, month) not in lists:
                 try:
-                    lists[(year, month)] = ccnews_month(
+                    lists[(year, month)], fetches = ccnews_month(
                         rt.client, rt.settings, archive_throttle(CCNEWS), year, month
                     )
                 except ArchiveError as exc:
+                    _log_index(exc.attempts, run_id)
                     raise BackfillError(str(exc)) from exc
+                _log_index(fetches, run_id)
             paths += lists[(year, month)] or []
         files[(start, end)] = files_covering(paths, start, end)
     missing = [f"{year:04d}-{month:02d}" for (year, month), listed in lists.items() if listed is None]
@@ -343,6 +358,7 @@ def _discover_ccnews(
     with session_scope() as session:
         job = get_job(session, job_id)
         path, offset, only = job.warc_file, job.warc_offset, job.site
+        source_id = job.source_id  # a --site job's: its attempts are logged under it, as on failure
     if only != ALL_SITES:
         sites = [s for s in sites if s.site == only]
     match = SiteMatcher(sites)
@@ -355,8 +371,8 @@ def _discover_ccnews(
     def commit() -> None:
         nonlocal batch, problems, last_commit
         with session_scope() as session:
-            log_archive_fetches(session, stream.fetches, None, run_id, STREAM_KIND)
-            log_archive_fetches(session, problems, None, run_id, STREAM_KIND)
+            log_archive_fetches(session, stream.fetches, source_id, run_id, STREAM_KIND)
+            log_archive_fetches(session, problems, source_id, run_id, STREAM_KIND)
             record_warc_batch(session, job_id, batch)
         stream.fetches.clear()
         batch, problems, last_commit = WarcBatch({}, cursor=batch.cursor), [], time.monotonic()
@@ -650,7 +666,7 @@ def archive_backfill(
     _throttles.clear()
     try:
         if planned is None:
-            planned = plan(archive, since, until, site, sources_file, relevant_only)
+            planned = plan(archive, since, until, site, sources_file, relevant_only, run_id)
         job_ids, crawls, sites, bad, disabled = planned
         skipped_entries(bad)  # each warned of; the run's state says so
         if disabled:

@@ -472,6 +472,11 @@ def test_a_backfill_reads_the_common_crawl_crawl_list_once(
     assert archives.collinfo_requests == 1, err
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM articles")) > 0
+        # the list is in the fetch log, an index lookup as the crawls' pages (main: not there)
+        listed = conn.execute(
+            sa.text("SELECT kind, outcome, source_id FROM fetch_log WHERE url LIKE '%/collinfo.json'")
+        ).all()
+    assert listed == [("cdx", "ok", None)], listed
 
 
 @pytest.mark.usefixtures("clean_db")

@@ -510,6 +510,25 @@ def test_a_slow_but_steady_stream_and_a_slow_reader_stay_above_the_floor(
     assert [p for (p, _) in archives.ccnews_ranges] == [path]  # one stream, never cut
 
 
+def _first_file_fails(
+    archives: FakeArchives,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+) -> list[str]:
+    """A CC-NEWS backfill of February (two files) whose first file's stream fails for good
+    (a 503 to it and to its one retry): its files, the failing one first."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    archives.snapshots = seed_snapshots()
+    archives.build_ccnews(files=2)
+    feb = sorted(p for p in archives.ccnews if "/2025/02/" in p)
+    archives.fail_first = {feb[0]: [(503, {}), (503, {})]}  # the stream and its one retry
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, _, err = _run([*WINDOW, "--from", "ccnews", *args, "--sources", str(sources)])
+    assert code == 1, err
+    return feb
+
+
 def test_a_warc_file_s_stream_attempts_are_logged_as_warc_even_when_it_fails(
     archives: FakeArchives,  # noqa: F811
     clean_db: sa.Engine,
@@ -520,14 +539,7 @@ def test_a_warc_file_s_stream_attempts_are_logged_as_warc_even_when_it_fails(
     (docs/backfill.md), the index lookups' being ``cdx``. Those of a stream that failed for
     good (the ones a user looks for) were logged ``cdx`` by the job's error path, though
     CC-NEWS has no index: a query could not tell them from index requests."""
-    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
-    archives.snapshots = seed_snapshots()
-    archives.build_ccnews(files=2)
-    feb = sorted(p for p in archives.ccnews if "/2025/02/" in p)
-    archives.fail_first = {feb[0]: [(503, {}), (503, {})]}  # the stream and its one retry
-    sources = write_sources(tmp_path / "sources.toml", seed_sources())
-    code, out, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])
-    assert code == 1, err
+    feb = _first_file_fails(archives, tmp_path, monkeypatch)
     with clean_db.connect() as conn:
         jobs = conn.execute(sa.text("SELECT state, last_error FROM backfill_jobs ORDER BY warc_file")).all()
         streams = conn.execute(
@@ -540,4 +552,67 @@ def test_a_warc_file_s_stream_attempts_are_logged_as_warc_even_when_it_fails(
     failed = [tuple(r[1:]) for r in streams if r.url.endswith(feb[0])]
     assert failed == [("warc", "error", 503), ("warc", "error", 503)], streams
     assert [r.kind for r in streams if r.url.endswith(feb[1])] == ["warc"], streams
-    assert kinds <= {"warc", "page"}, kinds  # no index in CC-NEWS: no cdx row
+    assert kinds <= {"cdx", "warc", "page"}, kinds
+    with clean_db.connect() as conn:  # CC-NEWS has no index: its cdx rows are its month lists
+        lists = list(conn.scalars(sa.text("SELECT url FROM fetch_log WHERE kind = 'cdx'")))
+    assert lists and all(u.endswith("/warc.paths.gz") for u in lists), lists
+
+
+def test_a_site_job_s_stream_is_logged_under_its_source_as_it_goes_and_when_it_fails(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ``--site`` job's stream attempts are in fetch_log under the job's source, those
+    logged at each commit as those of a stream that failed for good: main logged the former
+    with no source and the latter with the job's."""
+    feb = _first_file_fails(archives, tmp_path, monkeypatch, "--site", "lemonde.fr")
+    with clean_db.connect() as conn:
+        jobs = conn.execute(sa.text("SELECT state, source_id FROM backfill_jobs ORDER BY warc_file")).all()
+        streams = conn.execute(
+            sa.text("SELECT url, source_id FROM fetch_log WHERE kind = 'warc' ORDER BY id")
+        ).all()
+    assert [j.state for j in jobs] == ["error", "done"], jobs
+    lemonde = jobs[0].source_id
+    assert lemonde is not None and jobs[1].source_id == lemonde
+    failed = [r.source_id for r in streams if r.url.endswith(feb[0])]
+    read = [r.source_id for r in streams if r.url.endswith(feb[1])]
+    assert failed == [lemonde, lemonde] and read == [lemonde], streams  # main: read == [None]
+
+
+def test_a_month_s_file_list_is_in_the_fetch_log_as_an_index_lookup_even_when_it_fails(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CC-NEWS's month lists (``warc.paths.gz``) are its index: each request for one is in
+    fetch_log, kind ``cdx``, as the archives' other index requests (docs/backfill.md), so a
+    list that fails is seen there, not only in the command's error. main logged none."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "1")
+    archives.snapshots = seed_snapshots()
+    archives.build_ccnews(files=1)
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    archives.fail_first = {"/crawl-data/CC-NEWS/2025/02/warc.paths.gz": [(503, {}), (503, {})]}
+    code, _, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])
+    assert code == 2 and "CC-NEWS file list failed: HTTP 503" in err, err
+    query = "SELECT url, kind, outcome, status_code, source_id FROM fetch_log ORDER BY id"
+    with clean_db.connect() as conn:
+        failed = conn.execute(sa.text(query)).all()
+    lists = [(r.url.rsplit("/CC-NEWS/", 1)[1], *r[1:]) for r in failed]
+    assert ("2025/02/warc.paths.gz", "cdx", "error", 503, None) in lists, lists
+    assert [r[1:] for r in lists if r[0] == "2025/02/warc.paths.gz"] == [("cdx", "error", 503, None)] * 2
+
+    code, _, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])  # it answers now
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        logged = conn.execute(sa.text(query)).all()[len(failed) :]
+    months = {
+        r.url.rsplit("/CC-NEWS/", 1)[1]: (r.kind, r.outcome, r.status_code) for r in logged if r.kind == "cdx"
+    }
+    # the window's UTC months (January's last hour in Paris, February), each read once
+    assert months == {
+        "2025/01/warc.paths.gz": ("cdx", "error", 404),
+        "2025/02/warc.paths.gz": ("cdx", "ok", 200),
+    }, logged

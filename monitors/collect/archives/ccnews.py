@@ -23,8 +23,8 @@ from monitors.collect.archives.common import (
     backoff_delay,
     iso_time,
     not_data,
-    ok_or_raise,
     pause_asked,
+    read_list,
     wait_for_pause,
 )
 from monitors.collect.codings import GZIP_MAGIC
@@ -97,9 +97,10 @@ def ccnews_month(
     year: int,
     month: int,
     sleep: Sleep = time.sleep,
-) -> list[str] | None:
+) -> tuple[list[str] | None, list[FetchResult]]:
     """The WARC paths of one CC-NEWS month, or None when the news crawl has no such month
-    (404 or 403, as the bucket answers a missing key); raises :class:`ArchiveError`."""
+    (404 or 403, as the bucket answers a missing key), and every request for its list (for
+    the fetch log); raises :class:`ArchiveError`, which holds them too."""
     attempts = archive_get(
         client,
         ccnews_listing_url(settings, year, month),
@@ -110,8 +111,8 @@ def ccnews_month(
         data=True,
     )
     if attempts[-1].status in {403, 404}:
-        return None
-    return parse_warc_paths(ok_or_raise(attempts, "CC-NEWS file list failed").content or b"")
+        return None, attempts
+    return read_list(attempts, "CC-NEWS file list failed", parse_warc_paths)
 
 
 @dataclass(frozen=True)

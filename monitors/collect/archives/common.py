@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from monitors.collect.http import HOLD_STATUSES, Client, fetch
@@ -37,6 +38,7 @@ ARCHIVE_NAMES = {
 MAX_RETRY_AFTER = 600.0
 
 Sleep = Callable[[float], None]
+ListT = TypeVar("ListT")
 
 
 class ArchiveError(Exception):
@@ -176,6 +178,19 @@ def ok_or_raise(attempts: list[FetchResult], what: str) -> FetchResult:
         tries = f" after {len(attempts)} attempts" if len(attempts) > 1 else ""
         raise ArchiveError(f"{what}: {last.reason or last.outcome}{tries} ({last.url})", attempts)
     return last
+
+
+def read_list(
+    attempts: list[FetchResult], what: str, parse: Callable[[bytes], ListT]
+) -> tuple[ListT, list[FetchResult]]:
+    """An archive's list (``collinfo.json``, a ``warc.paths.gz``) read from the last attempt,
+    and the attempts (for the fetch log); the :class:`ArchiveError` of a list that failed or
+    cannot be read holds them too."""
+    try:
+        return parse(ok_or_raise(attempts, what).content or b""), attempts
+    except ArchiveError as exc:
+        exc.attempts = exc.attempts or attempts
+        raise
 
 
 def cdx_time(when: datetime) -> str:

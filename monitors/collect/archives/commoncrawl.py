@@ -24,6 +24,7 @@ from monitors.collect.archives.common import (
     json_failure,
     ok_or_raise,
     parse_cdx_time,
+    read_list,
 )
 from monitors.collect.http import Client
 from monitors.collect.results import FetchResult
@@ -69,11 +70,13 @@ def parse_collinfo(body: bytes) -> list[Crawl]:
 
 def commoncrawl_crawls(
     client: Client, settings: Settings, throttle: HostThrottle | None, sleep: Sleep = time.sleep
-) -> list[Crawl]:
+) -> tuple[list[Crawl], list[FetchResult]]:
+    """The crawls ``collinfo.json`` lists, and every request for it (for the fetch log);
+    raises :class:`ArchiveError`, which holds them too."""
     attempts = archive_get(
         client, f"{settings.commoncrawl_index_url}/collinfo.json", settings, throttle, sleep=sleep, data=True
     )
-    return parse_collinfo(ok_or_raise(attempts, "Common Crawl crawl list failed").content or b"")
+    return read_list(attempts, "Common Crawl crawl list failed", parse_collinfo)
 
 
 def crawls_covering(crawls: list[Crawl], since: datetime, until: datetime) -> list[Crawl]:
