@@ -451,6 +451,55 @@ def test_a_post_of_the_sites_own_account_is_no_text() -> None:
     assert " ".join(tree.text_content().split()).startswith("Avant.Après.Nous signerons")
 
 
+def test_text_written_in_a_div_beside_paragraphs_is_kept() -> None:
+    """A lead written directly in a ``<div>`` and a photo's caption in another, beside the
+    article's ``<p>``: trafilatura passes a ``<div>``'s own text by when the page's ``<p>`` hold
+    enough (on main both were lost); they are wrapped in a ``<p>`` before it reads the page. A
+    byline, a share bar (no sentence) and a box of links stay out."""
+    lead = (
+        "Le conseil municipal a adopté hier soir le budget de la ville après trois heures de "
+        "débat, une première depuis six ans."
+    )
+    caption = "Le maire présente le budget<br>devant les élus de la majorité et de l'opposition réunis."
+    links = "<a href='/a'>Le vote de l'an dernier, rejeté par les élus de l'opposition.</a> Lire."
+    paragraphs = [f"{p}</p>" for p in BODY.split("</p>") if p]
+    body = (
+        f'<div class="bloc-texte">{lead}</div><div class="auteur">Par Jeanne Martin</div>'
+        + "".join(paragraphs[:3])
+        + f'<figure><img src="/a.jpg"></figure><div class="legende">{caption}</div>'
+        + '<div class="partage">Partager sur Facebook, Twitter et LinkedIn</div>'
+        + f'<div class="liens">{links}</div>'
+        + "".join(paragraphs[3:])
+    )
+    art = extract_article(page(body=body), URL, now=NOW)
+    assert art.text.startswith(lead), art.text[:200]
+    assert "Le maire présente le budget\ndevant les élus" in art.text
+    assert "Paragraphe 2 de l'article" in art.text and "Paragraphe 5 de l'article" in art.text
+    assert "Jeanne Martin" not in art.text and "Partager" not in art.text
+    assert "Le vote de l'an" not in art.text
+    assert (art.evidence or {})["div_paragraphs"] == 2
+
+
+def test_divs_are_left_to_trafilatura_when_it_reads_them() -> None:
+    """A page whose ``<p>`` hold little text: trafilatura reads its ``<div>`` itself, and a
+    ``<div>`` wrapped in a ``<p>`` (a long lead) would have made it pass the others by (the
+    report's paragraphs split by ``<br>``, with no sentence's end), so none is wrapped."""
+    lead = " ".join(
+        f"Le conseil municipal a voté le budget de la ville, point {i} d'un débat de trois heures."
+        for i in range(9)
+    )
+    report = "".join(
+        f"<div class='texte'>Point {i} du compte rendu de la séance du conseil municipal, sans "
+        f"paragraphe<br>et une deuxième ligne</div>"
+        for i in range(4)
+    )
+    votes = "<p>Le maire a salué un vote clair.</p><p>L'opposition a voté contre.</p>"
+    body = f"<div class='chapo'>{lead}</div>{votes}"
+    art = extract_article(page(body=body + report), URL, now=NOW)
+    assert "Point 3 du compte rendu" in art.text and "d'un débat de trois heures" in art.text
+    assert "div_paragraphs" not in (art.evidence or {})
+
+
 # ---------------------------------------------------------------- paywall
 
 

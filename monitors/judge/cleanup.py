@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 from monitors.judge.titles import names_site
@@ -299,3 +300,76 @@ def drop_own_posts(tree: HtmlElement, keys: set[str]) -> list[str]:
                 else:
                     parent.text = (parent.text or "") + tail
     return dropped
+
+
+#: The elements a run of text may hold (a ``<div>`` of only these, and text, is a paragraph
+#: written without ``<p>``).
+_INLINE = frozenset(
+    {"a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "data", "dfn", "em", "font", "i", "ins", "kbd"}
+    | {"mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr"}
+)
+#: A paragraph has this many words at least, and a sentence's end (at its end, or before a word).
+_DIV_PARAGRAPH_WORDS = 10
+_SENTENCE_END = re.compile(r"[.!?…][\s\"'»”’)]*$|[.!?…][\s\"'»”’)]+\w")
+#: The paragraphs of the container are within this many levels above the ``<div>``.
+_DIV_PARAGRAPH_LEVELS = 3
+#: trafilatura reads the ``<div>``'s text itself while the page's ``<p>`` hold fewer characters
+#: than three times its ``MIN_EXTRACTED_SIZE`` (250): a page's paragraphs outside its navigation,
+#: footer and forms.
+_TRAFILATURA_READS_DIVS = 3 * 250
+_PARAGRAPH_TEXT = etree.XPath("//p[not(ancestor::" + " or ancestor::".join(sorted(_AWAY)) + ")]//text()")
+
+
+def _has_paragraphs(element: HtmlElement, seen: dict[HtmlElement, bool]) -> bool:
+    """Whether ``element`` holds two ``<p>`` or more that end a sentence (remembered in ``seen``:
+    sibling ``<div>`` share their containers)."""
+    if element not in seen:
+        ends = (_SENTENCE_END.search(" ".join(p.text_content().split())) for p in element.iter("p"))
+        seen[element] = sum(1 for end in ends if end) >= 2
+    return seen[element]
+
+
+def _beside_paragraphs(div: HtmlElement, seen: dict[HtmlElement, bool]) -> bool:
+    """Whether ``div`` stands in a container whose text is in ``<p>`` elements, within a few
+    levels above it, and not in a page's navigation, footer, form or link."""
+    above = list(div.iterancestors())
+    if any(a.tag in _AWAY or a.tag == "a" for a in above):
+        return False
+    return any(_has_paragraphs(a, seen) for a in above[:_DIV_PARAGRAPH_LEVELS])
+
+
+def paragraphs_in_divs(tree: HtmlElement) -> int:
+    """Wrap in a ``<p>`` the text written directly in a ``<div>`` beside the article's
+    paragraphs; how many were wrapped.
+
+    trafilatura reads a ``<div>``'s own text only when the page has too little text in
+    ``<p>`` elements: a lead written in a ``<div class="article_faits">``, a photo's caption
+    in a ``<div class="unterschrift">``, a paragraph whose lines are split by ``<br>`` in a
+    ``<div>``, beside the article's ``<p>`` paragraphs, were lost. A ``<div>`` of only text
+    and inline elements (links, emphasis, ``<br>``), of ten words or more with a sentence's
+    end, mostly not links, within three levels of paragraphs, gets its content in a ``<p>``:
+    the ``<div>`` stays, so trafilatura's rules on its class (a byline's, a share bar's,
+    a teaser's) still apply. Only on a page whose ``<p>`` hold enough text for trafilatura to
+    pass its ``<div>`` by: on the others it reads them, and the text a wrap would add to its
+    ``<p>`` could make it pass by the ``<div>`` left unwrapped (a paragraph with no sentence's
+    end)."""
+    runs = []
+    seen: dict[HtmlElement, bool] = {}
+    for div in tree.iter("div"):
+        if not all(not isinstance(child.tag, str) or child.tag in _INLINE for child in div):
+            continue
+        content = " ".join(div.text_content().split())
+        if len(content.split()) < _DIV_PARAGRAPH_WORDS or not _SENTENCE_END.search(content):
+            continue
+        linked = sum(len(" ".join(a.text_content().split())) for a in div.iter("a"))
+        if linked <= len(content) / 2 and _beside_paragraphs(div, seen):
+            runs.append(div)
+    if not runs or sum(len(t) for t in _PARAGRAPH_TEXT(tree)) < _TRAFILATURA_READS_DIVS:
+        return 0  # none, or trafilatura reads them: a wrapped one could stop it reading the others
+    for div in runs:  # chosen first: a wrapped one is no paragraph beside the next
+        paragraph = div.makeelement("p", {})
+        paragraph.text, div.text = div.text, None
+        for child in list(div):
+            paragraph.append(child)  # moves the child, its tail with it
+        div.append(paragraph)
+    return len(runs)

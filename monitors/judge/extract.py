@@ -20,7 +20,7 @@ from typing import Any
 
 from monitors.collect.encoding import decode_html, storable
 from monitors.judge.boilerplate import SiteProfile, block_fingerprint, remove_known, title_segments
-from monitors.judge.cleanup import clean_lines, drop_own_posts, find_lead
+from monitors.judge.cleanup import clean_lines, drop_own_posts, find_lead, paragraphs_in_divs
 from monitors.judge.language import normalize_declared_language
 from monitors.judge.metadata import read_page
 from monitors.judge.not_found import ARTICLE_MIN_WORDS, soft_404
@@ -401,6 +401,7 @@ def extract_article(
     lead = None
     emptied = _empty_huge_scripts(tree)
     own_posts = drop_own_posts(tree, keys)
+    div_paragraphs = paragraphs_in_divs(tree)
     doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise ExtractionError(frames_only(tree) or nothing)
@@ -421,6 +422,8 @@ def extract_article(
         evidence["json_ld_not_given_to_trafilatura"] = emptied
     if own_posts:
         evidence["own_posts_removed"] = own_posts
+    if div_paragraphs:
+        evidence["div_paragraphs"] = div_paragraphs
     text, removed = clean_lines(
         text, [t for t in (title, meta.og_title, meta.ld_headline, *meta.h1[:1]) if t]
     )
