@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,9 @@ import sqlalchemy as sa
 
 from monitors.collect.encoding import decode_html, detect_encoding
 from monitors.collect.feeds import parse_feed
+from monitors.collect.http import fetch, make_client
+from monitors.judge.extract import extract_article
+from monitors.settings import Settings
 from tests.site import LocalSite, seed_pages, write_sources
 
 FULL = "Le président a reçu à l’Élysée « les acteurs » de l’IA ; l’œuvre commune est née, très élevée, près de là."
@@ -211,3 +215,100 @@ def test_run_stores_correct_accents_from_feeds_listings_and_sitemaps(
         assert text in row.text, (url, row.text[:120])
     for seed in pages:
         assert f"{site.base}/{seed.spec.slug}" in by_url
+
+
+# A German and a French page in windows-1252 whose text holds pairs of bytes that form a UTF-8
+# character: "ß" and a soft hyphen (DF AD: U+07ED, an N'Ko letter), "ß" and a closing quote
+# (DF 93), "É" and a no-break space (C9 A0: "ɠ"), "Ü" and a dash (DC 96).
+GLUED_DE = "Neue Ma\u00df\xadnahmen f\u00fcr den \u201eFu\u00df\u201c-Verkehr: Stra\u00dfen \u00f6ffnen, \u00c4rzte warnen. \u00dc\u2013Bahn zu."
+GLUED_FR = "\u00ab\xa0CAF\u00c9\xa0\u00bb : l\u2019\u00e9t\u00e9 \u00e0 No\u00ebl, le c\u0153ur de la f\u00eate est n\u00e9 pr\u00e8s de l\u00e0."
+GLUED_PAGE = (
+    "<html><head>{meta}<title>{title}</title></head><body><article><h1>{title}</h1>"
+    "<p>{text}</p><p>{text}</p><p>{text}</p></article></body></html>"
+)
+
+
+@pytest.mark.parametrize("text", [GLUED_DE, GLUED_FR], ids=["de", "fr"])
+@pytest.mark.parametrize(
+    ("header", "meta"),
+    [
+        ("utf-8", "windows-1252"),
+        (None, "windows-1252"),
+        ("utf-8", "utf-8"),
+        (None, None),
+        ("windows-1252", None),
+    ],
+)
+def test_a_windows_1252_page_keeps_letters_that_a_punctuation_mark_follows(
+    site: LocalSite, settings: Settings, text: str, header: str | None, meta: str | None
+) -> None:
+    """Before: not valid UTF-8, the page was read as UTF-8 where its bytes form UTF-8
+    characters, and "Maß\\xadnahmen" became "Ma߭nahmen", „Fuß“ „Fuߓ, "CAFÉ\\xa0»" "CAFɠ»"."""
+    title = text.split(":")[0].strip()
+    page = GLUED_PAGE.format(meta=f"<meta charset='{meta}'>" if meta else "", title=title, text=text)
+    site.add(
+        "/glued.html",
+        page.encode("cp1252"),
+        content_type=f"text/html; charset={header}" if header else "text/html",
+    )
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/glued.html", settings)
+    assert result.ok, result.reason
+    got = extract_article(result.content or b"", result.final_url, result.headers.get("content-type"))
+
+    def plain(value: str | None) -> str:  # a title loses its soft hyphens, a text may
+        return (value or "").replace("\xad", "").replace("\xa0", " ")
+
+    assert plain(got.title) == plain(title)
+    assert plain(text) in plain(got.text)
+    assert not re.search("[\u0250-\u07ff]", got.text)
+
+
+def test_a_utf8_page_with_a_windows_1252_piece_keeps_its_cyrillic_and_greek() -> None:
+    """A page mostly in UTF-8 keeps each of its UTF-8 characters, whatever the script."""
+    utf8 = "<p>Москва и Αθήνα: ΩΣ, всё в порядке.</p><p>Mоскау (Москва) ist groß.</p>" * 3
+    page = f"<html><body>{utf8}".encode() + "<p>Noël à l’été, Maß\xadnahmen.</p>".encode("cp1252")
+    decoded = decode_html(page + b"</body></html>", "text/html; charset=utf-8")
+    assert utf8 in decoded and "<p>Noël à l’été, Maß\xadnahmen.</p>" in decoded
+
+
+RUSSIAN = "Москва — столица России. Это большой город, в котором живут миллионы людей, и здесь много музеев."
+GREEK = "Η Αθήνα είναι η πρωτεύουσα της Ελλάδας. Είναι μια μεγάλη πόλη με πολλά μουσεία και ιστορία."
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "header", "meta"),
+    [
+        (RUSSIAN, "cp1251", "iso-8859-1", "windows-1251"),  # a server's default label
+        (RUSSIAN, "cp1251", "windows-1252", "windows-1251"),
+        (GREEK, "iso-8859-7", "iso-8859-1", "iso-8859-7"),
+        (FULL, "cp1252", "windows-1251", "windows-1252"),  # the header lies the other way
+        (RUSSIAN, "cp1251", "windows-1251", "iso-8859-1"),  # the page's declaration lies
+    ],
+    ids=["ru-header-latin1", "ru-header-1252", "el-header-latin1", "fr-header-1251", "ru-meta-latin1"],
+)
+def test_a_page_whose_header_and_meta_charsets_disagree_reads_in_the_right_one(
+    site: LocalSite, settings: Settings, text: str, codec: str, header: str, meta: str
+) -> None:
+    """Before: the header's charset won whenever it decoded the bytes, and a single-byte one
+    decodes any: Russian came out "Ìîñêâà — ñòîëèöà", Greek "Ç ÁèÞíá", French "prйsident"."""
+    title = text.split(".")[0]
+    page = GLUED_PAGE.format(meta=f"<meta charset='{meta}'>", title=title, text=text)
+    site.add("/disagree.html", page.encode(codec), content_type=f"text/html; charset={header}")
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/disagree.html", settings)
+    assert result.ok, result.reason
+    got = extract_article(result.content or b"", result.final_url, result.headers.get("content-type"))
+    assert got.title == title
+    assert text in got.text
+
+
+def test_a_feed_whose_header_and_declaration_disagree_reads_in_the_right_one() -> None:
+    """Before: "Ìîñêâà — ñòîëèöà" (the header's iso-8859-1 won over the XML declaration)."""
+    feed = (
+        "<?xml version='1.0' encoding='windows-1251'?><rss version='2.0'><channel><title>Лента</title>"
+        f"<link>https://ex.ru/</link><item><title>{RUSSIAN}</title><link>https://ex.ru/a.html</link>"
+        "</item></channel></rss>"
+    ).encode("cp1251")
+    parsed = parse_feed(feed, "https://ex.ru/", "application/rss+xml; charset=iso-8859-1")
+    assert [e.title for e in parsed.entries] == [RUSSIAN]

@@ -4,8 +4,11 @@ Order of trust: a byte-order mark (without one: an XML declaration in UTF-16 or 
 1.0 Appendix F, or UTF-16's zero bytes around a page's first two characters), then strict
 UTF-8 (latin-1 text with accents is almost
 never valid UTF-8, so a body that decodes is UTF-8 whatever its label says), then the
-declared charsets (HTTP header, ``<meta>``, XML declaration), then charset_normalizer's
-guess, then windows-1252, the usual encoding of French pages that are not UTF-8.
+declared charsets (HTTP header, ``<meta>``, XML declaration; when they name different ones
+that each decode the body, the one charset_normalizer finds the text reads best in: a
+server's default ``charset=iso-8859-1`` on a page that declares windows-1251 made Russian
+"Ìîñêâà"), then charset_normalizer's guess, then windows-1252, the usual encoding of French
+pages that are not UTF-8.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import codecs
 import html
 import json
 import re
+import threading
 from typing import Any
 
 import charset_normalizer
@@ -99,6 +103,22 @@ def decode_utf8_text(content: bytes) -> str:
     return content.decode(unicode_signature(content) or "utf-8-sig", errors="replace").lstrip("\ufeff")
 
 
+def _declared_codecs(content: bytes, content_type: str | None) -> list[str]:
+    """The codecs of the declared charsets (header first) that decode ``content``, UTF-8 not
+    among them (the body is not UTF-8 when this is asked)."""
+    codecs_: list[str] = []
+    for name in declared_charsets(content, content_type):
+        codec = _codec(name)
+        if codec is None or codec in {"utf_8", "utf_8_sig"} or codec in codecs_:
+            continue
+        try:
+            content.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        codecs_.append(codec)
+    return codecs_
+
+
 def detect_encoding(content: bytes, content_type: str | None = None) -> str:
     """The codec name that decodes ``content`` correctly, by the order of trust above."""
     signature = unicode_signature(content)
@@ -109,15 +129,13 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    for name in declared_charsets(content, content_type):
-        codec = _codec(name)
-        if codec is None or codec in {"utf_8", "utf_8_sig"}:
-            continue
-        try:
-            content.decode(codec)
-            return codec
-        except UnicodeDecodeError:
-            continue
+    declared = _declared_codecs(content, content_type)
+    if len(declared) == 1:
+        return declared[0]
+    if declared:  # the header and the page disagree: the one whose text reads best
+        best = charset_normalizer.from_bytes(content[:200_000], cp_isolation=declared).best()
+        chosen = _codec(best.encoding) if best is not None else None
+        return chosen if chosen in declared else declared[0]
     best = charset_normalizer.from_bytes(content[:200_000]).best()
     if best is not None and best.encoding not in {"utf_8", "ascii"}:
         codec = _codec(best.encoding)
@@ -127,27 +145,71 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
     return "cp1252"
 
 
+_decoding = threading.local()  # the bytes :func:`_windows_1252` read, per thread
+
+
 def _windows_1252(error: UnicodeError) -> tuple[str, int]:
     """Decoding error handler: the bytes that are not UTF-8, read as windows-1252."""
     if not isinstance(error, UnicodeDecodeError):
         raise error
+    _decoding.invalid = getattr(_decoding, "invalid", 0) + error.end - error.start
     return error.object[error.start : error.end].decode("cp1252", errors="replace"), error.end
 
 
 codecs.register_error("veille.windows-1252", _windows_1252)
 
+#: A character of two UTF-8 bytes outside latin-1 and Latin Extended-A (the first byte "Æ" to
+#: "ß" in windows-1252, the second a punctuation mark or symbol), but ƒ ˆ ˜, which windows-1252
+#: has: in a windows-1252 page such a pair is a capital or "ß" and the mark after it.
+_PAIR = "[\u0180-\u0191\u0193-\u02c5\u02c7-\u02db\u02dd-\u07ff]"
+_PAIRS = re.compile(_PAIR)
+_GLUED = re.compile(f"[A-Za-z]({_PAIR})")
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+
+
+def _as_windows_1252(char: str) -> str:
+    """A two-byte UTF-8 character's bytes read as windows-1252 ("ß" and a soft hyphen)."""
+    return char.encode("utf-8").decode("cp1252", errors="replace")
+
+
+def _mixed(content: bytes) -> str:
+    """A body that is not valid UTF-8 read as UTF-8 where its bytes form UTF-8 characters, as
+    windows-1252 elsewhere. But in a windows-1252 "ß" and a soft hyphen, "ß" and a closing
+    quote, "É" and a no-break space form UTF-8 characters too (an N'Ko letter, "ɠ"): a character
+    of :data:`_PAIR` is read as windows-1252 in a body mostly in windows-1252, and in one
+    mostly in UTF-8 when an ASCII letter is glued before it and no character of its block
+    (its first byte) stands unglued elsewhere, as a Cyrillic or Greek page's do."""
+    _decoding.invalid = 0
+    text = content.decode("utf-8", errors="veille.windows-1252")
+    invalid = _decoding.invalid  # bytes read as windows-1252, a character each
+    ascii_bytes = len(content.translate(None, _HIGH_BYTES))  # a character each too
+    utf8 = len(text) - ascii_bytes - invalid
+    glued = _GLUED.findall(text) if utf8 > invalid else []
+    if utf8 - len(glued) <= invalid:  # a windows-1252 page: its latin and longer UTF-8 stays
+        return _PAIRS.sub(lambda m: _as_windows_1252(m.group()), text)
+    blocks = {ord(c) >> 6 for c in glued}
+    kept = {b for b in blocks if re.search(f"(?<![A-Za-z])[{chr(b << 6)}-{chr((b << 6) + 63)}]", text)}
+    if kept == blocks:
+        return text
+
+    def pair(m: re.Match[str]) -> str:
+        letter, char = m.group(), m.group(1)
+        return letter if ord(char) >> 6 in kept else letter[0] + _as_windows_1252(char)
+
+    return _GLUED.sub(pair, text)
+
 
 def decode_html(content: bytes, content_type: str | None = None) -> str:
     """Decode a page or a listing to text with correct accents.
 
-    A page read as windows-1252 keeps the UTF-8 in it: its bytes that form UTF-8 characters
-    are read as UTF-8, the others as windows-1252 (the same text where it has none). A UTF-8
-    page with pieces in windows-1252 (a template, a pasted quote) is not valid UTF-8, and read
-    whole as windows-1252 its UTF-8 accents became "Ã©"; in a windows-1252 page such pairs of
-    bytes ("Ã" then "©") are almost only UTF-8 mislabelled."""
+    A page read as windows-1252 keeps the UTF-8 in it (:func:`_mixed`). A UTF-8 page with
+    pieces in windows-1252 (a template, a pasted quote) is not valid UTF-8, and read whole as
+    windows-1252 its UTF-8 accents became "Ã©"; in a windows-1252 page such pairs of bytes
+    ("Ã" then "©") are almost only UTF-8 mislabelled. Not every pair: read as UTF-8, a German
+    "Ma&szlig;&shy;nahmen" (a soft hyphen after "ß") became an N'Ko letter there."""
     encoding = detect_encoding(content, content_type)
     if encoding == "cp1252":
-        return content.decode("utf-8", errors="veille.windows-1252")
+        return _mixed(content)
     return content.decode(encoding, errors="replace")
 
 
