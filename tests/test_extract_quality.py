@@ -548,6 +548,55 @@ def test_text_that_stops_mid_sentence_is_truncated() -> None:
     assert access.truncated and not access.paywalled and access.reasons == ["text stops mid-sentence"]
 
 
+CUT_PARAGRAPHS = [
+    "Le sommet sur l'intelligence artificielle s'est ouvert lundi à Paris devant les délégations.",
+    "Les ministres ont présenté leurs priorités pour les années qui viennent, une par une.",
+    "Les chercheurs invités ont rappelé les limites des systèmes actuels et leurs coûts.",
+    "Les entreprises ont annoncé de nouveaux investissements dans les centres de calcul.",
+    "La déclaration finale sera signée mardi par les chefs d'État présents à la réunion.",
+    "Les associations ont demandé des règles plus strictes sur les données personnelles.",
+]
+CUT_PAGE = (
+    "<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'><title>Le sommet de Paris</title>"
+    "</head><body><article><h1>Le sommet de Paris</h1>"
+    + "".join(f"<p>{p}</p>\n" for p in CUT_PARAGRAPHS)
+    + "</article><footer><p>Mentions légales</p></footer></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("cut_after", "where"),
+    [("</p>\n<p", "a tag"), ("</p>\n<p>La", "its text")],
+    ids=["in-a-tag", "in-the-text"],
+)
+def test_a_page_cut_short_by_its_server_is_truncated(site: LocalSite, cut_after: str, where: str) -> None:
+    """A server that fails midway and sends the Content-Length of what it sent: the article
+    was stored with four paragraphs of six and nothing to say so (the last one kept is whole,
+    no sentence is cut)."""
+    from monitors.collect.http import fetch, make_client
+    from monitors.settings import get_settings
+
+    body = CUT_PAGE.encode()
+    end = body.index(CUT_PARAGRAPHS[3].encode()) + len(CUT_PARAGRAPHS[3].encode()) + len(cut_after.encode())
+    site.add("/cut.html", body[:end])  # the Content-Length of the bytes sent
+    settings = get_settings()
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/cut.html", settings)
+    assert result.ok, result.reason
+    art = extract_article(result.content or b"", result.final_url, result.headers.get("content-type"))
+    assert CUT_PARAGRAPHS[3] in art.text and CUT_PARAGRAPHS[5] not in art.text
+    assert art.truncated and art.access_reasons == (
+        f"HTML cut short: the page stops in the middle of {where}, with no </body> or </html>",
+    )
+
+
+def test_a_whole_page_without_its_end_tags_is_not_truncated() -> None:
+    """HTML lets a page leave ``</body>`` and ``</html>`` out; it still ends with a tag."""
+    body = CUT_PAGE.replace("</body></html>", "").encode()
+    art = extract_article(body, "https://ex.fr/a.html")
+    assert CUT_PARAGRAPHS[5] in art.text and not art.truncated and art.access_reasons == ()
+
+
 def test_a_text_that_is_only_a_notice_is_kept() -> None:
     text, access = check_access("Article réservé aux abonnés", None)
     assert text == "Article réservé aux abonnés" and access.paywalled

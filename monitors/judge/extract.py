@@ -324,6 +324,21 @@ def parser_limit() -> str | None:
     return None
 
 
+_HTML_END = re.compile(r"</(?:body|html)\s*>", re.I)
+
+
+def cut_short(decoded: str) -> str | None:
+    """Why a page's HTML was cut short, or None: it stops in the middle of a tag or of its
+    text, with no ``</body>`` nor ``</html>`` before. A server or proxy that fails midway and
+    still sends the Content-Length of what it sent, or ends its chunked body properly, gives
+    such a page; a whole page may leave its end tags out, but then ends with a tag."""
+    end = decoded[-4096:].rstrip()
+    if not end or end[-1] == ">" or _HTML_END.search(decoded):
+        return None
+    where = "a tag" if end.rfind("<") > end.rfind(">") else "its text"
+    return f"HTML cut short: the page stops in the middle of {where}, with no </body> or </html>"
+
+
 _htmldate_find_date: Any = None  # htmldate's ``find_date``, as trafilatura imported it
 
 
@@ -445,6 +460,9 @@ def extract_article(
     if limit:  # the text stops where the parser did
         access.truncated = True
         access.reasons.append(f"HTML parser limit: {limit}")
+    if cut := cut_short(decoded):  # the text may stop where the page did
+        access.truncated = True
+        access.reasons.append(cut)
     dates = choose_dates(meta, decoded, url, doc.date, now=now, tree=tree, text=text, lowered=lowered)
     evidence.update(dates.evidence)
     return Extracted(
