@@ -23,6 +23,11 @@ Time is CPU time (``time.process_time``), both extractors timed in turn on each 
 each repetition so that load from other processes hits them alike; medians per page, summed.
 
     python bench/extract.py [--corpus DIR] [--repeat 5] [--max-ratio 1.2] [--show-misses]
+
+``--date-tiers`` measures the dates instead, untimed: for each part, how often the page's chosen
+date is the expected day by its tier (article metadata, shown, guess), then the same with the
+pages' date metadata stripped, and how often a guess and the page's metadata disagree and which
+is right (monitors/judge/extract_eval.py: date_tiers; docs/extraction.md).
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ from bench.arguments import positive_float, positive_int  # noqa: E402
 from monitors.judge.extract import TRAFILATURA_OPTIONS  # noqa: E402
 from monitors.judge.extract_eval import (  # noqa: E402
     PARTS,
+    Page,
     Result,
+    date_tiers,
     half,
     read_corpus,
     score_pages,
@@ -72,17 +79,37 @@ def _cpu(fn: Callable[[], object]) -> float:
     return time.process_time() - start
 
 
+def _print_date_tiers(pages: list[Page], part: str) -> int:
+    """The dated pages of ``part`` by the tier of their chosen date, whole and stripped."""
+    counts = date_tiers(pages)[part]
+    print(f"{part}: pages with an expected date, right day / pages, by the tier of the chosen date")
+    for label, tiers in (("as served", counts.tiers), ("date metadata stripped", counts.stripped)):
+        row = ", ".join(f"{t} {r}/{n}" for t, (r, n) in sorted(tiers.items()))
+        print(f"  {label:<24} {row}")
+    print(
+        f"  a guess wins once stripped where metadata won: {counts.guess_over_metadata};"
+        f" another day than the metadata: {counts.disagree} (guess right {counts.guess_right},"
+        f" metadata right {counts.metadata_right})"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="folder with pages/ and expected.json")
     parser.add_argument("--repeat", type=positive_int, default=5, help="timed repetitions per page")
     parser.add_argument("--max-ratio", type=positive_float, default=1.2, help="target: veille / bare time")
     parser.add_argument("--show-misses", choices=["dev", "held-out", "all"], help="print title/date misses")
+    parser.add_argument(
+        "--date-tiers", choices=["dev", "held-out", "all"], help="measure the dates by tier instead (untimed)"
+    )
     args = parser.parse_args(argv)
     try:
         pages = read_corpus(args.corpus)
     except LabelledDataError as exc:
         parser.error(str(exc))
+    if args.date_tiers:
+        return _print_date_tiers(pages, args.date_tiers)
     results: dict[str, dict[str, Result]] = {"bare": {}, "veille": {}}
     times = {"bare": 0.0, "veille": 0.0}
     for page in pages:

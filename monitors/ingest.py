@@ -33,6 +33,7 @@ from monitors.group.urls import canonicalize_url
 from monitors.judge.boilerplate import SiteProfile, site_of
 from monitors.judge.extract import Extracted, ExtractionError, extract_article
 from monitors.judge.language import detect_language, normalize_declared_language
+from monitors.judge.page_dates import guessed
 from monitors.judge.relevance import score_topics, topic_row
 from monitors.judge.topic import Topic
 from monitors.settings import Settings
@@ -57,6 +58,8 @@ class QueueItem:
     feed_author: str | None = None
     feed_published_at: datetime | None = None
     feed_language: str | None = None
+    #: ``feed_published_at`` is the item's publication as the feed states it (FeedEntry)
+    feed_published_explicit: bool | None = False
 
 
 @dataclass
@@ -139,15 +142,21 @@ def _published(
     feed: datetime | None,
     now: datetime | None = None,
     with_time: bool = False,
+    feed_explicit: bool | None = False,
+    page_guessed: bool = False,
 ) -> datetime | None:
     """The page's date, unless the page gives only its day (``with_time`` False) and the feed
-    gives the same day with a time (more precise); the feed's when the page has none. A feed
+    gives the same day with a time (more precise), or the page's date is only a guess
+    (``page_guessed``: :func:`monitors.judge.page_dates.guessed`) and the feed states the item's
+    publication (``feed_explicit``) on another day; the feed's when the page has none. A feed
     date no page date could be (in the future, before the web: :func:`impossible`) is not used."""
     if feed is not None and impossible(feed, now):
         feed = None
-    if extracted is None:
+    if extracted is None or feed is None:
+        return feed if extracted is None else extracted
+    if not with_time and article_day(feed) == article_day(extracted):
         return feed
-    if feed is not None and not with_time and article_day(feed) == article_day(extracted):
+    if feed_explicit and page_guessed and article_day(feed) != article_day(extracted):
         return feed
     return extracted
 
@@ -170,7 +179,17 @@ def _date_evidence(
         else:
             page = {"source": evidence.get("published_from"), "value": extracted.published_at.isoformat()}
             evidence["published_page"] = page
-            evidence["published_from"] = "feed (the page's day, with a time)"
+            if article_day(published) == article_day(extracted.published_at):
+                evidence["published_from"] = "feed (the page's day, with a time)"
+            else:
+                evidence["published_from"] = "feed (its publication date, over the page's guess)"
+                # the page's date now disagrees; its other candidates do unless on the feed's day
+                day = article_day(published)
+                others = evidence.get("published_disagreeing", [])
+                evidence["published_disagreeing"] = [page] + [
+                    d for d in others if article_day(datetime.fromisoformat(d["value"])) != day
+                ]
+                evidence.pop("published_precision", None)  # the feed's names its day, not a month
         # the feed's clock, as the page's (page_dates.choose_dates): the stored timestamptz keeps
         # the instant only, and the export shows it on the site's clock (export.on_site_clock)
         evidence.pop("published_local", None)
@@ -345,7 +364,11 @@ def _analysed(
     # what the page or feed declares leans a short or ambiguous text, never overrides a clear one
     lang = detect_language(extracted.text, title=title, declared=declared)
     published = _published(
-        extracted.published_at, item.feed_published_at, with_time=extracted.published_with_time
+        extracted.published_at,
+        item.feed_published_at,
+        with_time=extracted.published_with_time,
+        feed_explicit=item.feed_published_explicit,
+        page_guessed=guessed((extracted.evidence or {}).get("published_from")),
     )
     evidence = _date_evidence(extracted, item.feed_published_at, published)
     day = article_day(published)

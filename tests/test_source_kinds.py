@@ -221,6 +221,8 @@ def test_google_news_sitemap_gzipped_uses_the_news_date(
         (f"{site.base}/n/frais.html", "Sommet de l’IA : la déclaration finale")
     ]
     assert out.ignored == 1  # its news date is 9 days old even though lastmod is fresh
+    # the news date is the publication, which beats a page date that is a guess
+    assert out.entries[0].published_explicit
     wide = dataclasses.replace(settings, sitemap_window_days=30)
     assert len(poll(client, wide, "sitemap", f"{site.base}/news.xml.gz").entries) == 2
 
@@ -539,6 +541,8 @@ def test_listing_heuristic_keeps_article_links_and_drops_navigation(
     assert [e.url for e in out.entries] == _listing_articles(site.base)
     assert out.entries[0].title == "Sommet IA : notre position sur l’intelligence artificielle"
     assert out.entries[0].published_at == datetime(2025, 2, 10, 8, 0, tzinfo=UTC)
+    # a date printed near the link is no statement of the publication (docs/extraction.md)
+    assert not any(e.published_explicit for e in out.entries)
 
 
 @pytest.mark.parametrize("where", ["link", "base"])

@@ -128,6 +128,9 @@ class QueuedUrl(Base):
     feed_author: Mapped[str | None] = mapped_column(Text)
     feed_summary: Mapped[str | None] = mapped_column(Text)
     feed_published_at: Mapped[datetime | None]
+    #: the feed's date is the item's publication (pubDate, Atom published, JSON Feed
+    #: date_published, a news sitemap's), not its last change nor a listing's (migration 0050)
+    feed_published_explicit: Mapped[bool | None]
     feed_language: Mapped[str | None] = mapped_column(Text)  # the feed's <language>, ISO 639-1
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"), index=True)
     discovered_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -181,6 +181,7 @@ def _queue_rows(outcome: PollOutcome) -> tuple[dict[str, dict], list[dict]]:
                 "feed_author": entry.author,
                 "feed_summary": entry.summary,
                 "feed_published_at": entry.published_at,
+                "feed_published_explicit": entry.published_explicit,
                 # an entry's own language (a JSON Feed item's) before the feed's
                 "feed_language": normalize_declared_language(entry.language) or feed_language,
             },
@@ -290,6 +291,7 @@ _QUEUE_INSERT = recordset_insert(
         "feed_author": "text",
         "feed_summary": "text",
         "feed_published_at": "timestamptz",
+        "feed_published_explicit": "boolean",
         "feed_language": "text",
         "found_by": "text",
     },
@@ -297,7 +299,8 @@ _QUEUE_INSERT = recordset_insert(
     # the source: it is queued again, so the store can keep the earlier version.
     "ON CONFLICT (canonical_url) DO UPDATE SET url = excluded.url, feed_title = excluded.feed_title,"
     " feed_author = excluded.feed_author, feed_summary = excluded.feed_summary,"
-    " feed_published_at = excluded.feed_published_at, feed_language = excluded.feed_language,"
+    " feed_published_at = excluded.feed_published_at,"
+    " feed_published_explicit = excluded.feed_published_explicit, feed_language = excluded.feed_language,"
     " state = 'pending', reason = 'feed entry changed: fetch again', attempts = 0,"
     " next_attempt_at = now(), claimed_at = NULL, claimed_by = NULL, updated_at = now()"
     " WHERE url_queue.state = 'fetched' AND url_queue.source_id = excluded.source_id"

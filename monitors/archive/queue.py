@@ -178,6 +178,7 @@ def claim_items(session: Session, limit: int, token: int | None = None) -> list[
             QueuedUrl.feed_author,
             QueuedUrl.feed_published_at,
             QueuedUrl.feed_language,
+            QueuedUrl.feed_published_explicit,
         )
     ).all()
     return sorted((QueueItem(*row) for row in rows), key=lambda i: i.id)

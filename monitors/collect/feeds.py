@@ -114,6 +114,10 @@ class FeedEntry:
     author: str | None = None
     summary: str | None = None
     published_at: datetime | None = None
+    #: ``published_at`` is the item's publication as its feed states it (pubDate, Atom
+    #: published, JSON Feed date_published, a news sitemap's publication_date), not the date
+    #: of its last change (dc:date, Atom updated, date_modified) nor a listing's guess
+    published_explicit: bool = False
     language: str | None = None  # the entry's own, when it declares one (a JSON Feed item's)
 
 
@@ -136,9 +140,10 @@ def _when(parsed: time.struct_time | None) -> datetime | None:
         return None
 
 
-def _entry_date(raw: dict[str, Any], unreal: list[str] | None = None) -> datetime | None:
-    """The entry's publication date, else its update's; a date that names no day (a year or
-    a month alone, :func:`names_no_day`) is none, not the period's first day, and so is one
+def _entry_date(raw: dict[str, Any], unreal: list[str] | None = None) -> tuple[datetime | None, bool]:
+    """The entry's publication date, else its update's, and whether it is the publication's
+    (``published``: pubDate, Atom published, JSON Feed date_published); a date that names no
+    day (a year or a month alone, :func:`names_no_day`) is none, not the period's first day, and so is one
     that names no real day or time ("2025-13-45T10:00:00Z", :func:`unreal_date`), not the day
     feedparser rolls it into: its text, with why, goes to ``unreal``."""
     for key in ("published", "updated"):
@@ -150,8 +155,9 @@ def _entry_date(raw: dict[str, Any], unreal: list[str] | None = None) -> datetim
                 unreal.append(said)  # feedparser copies a lone "updated" into "published": once
             continue
         if parsed and not (isinstance(text, str) and names_no_day(text)):
-            return _when(parsed)
-    return None
+            when = _when(parsed)
+            return when, when is not None and key == "published"
+    return None, False
 
 
 def _parse_fast(content: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
@@ -290,13 +296,15 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
         # it lost the whole feed): the store declines it and records why (fetch_log, kind
         # 'entry', outcome 'skipped')
         seen.add(url)
+        published, explicit = _entry_date(raw, unreal)
         entries.append(
             FeedEntry(
                 url=url,
                 title=storable(plain_text(raw.get("title"))),
                 author=storable(plain_text(raw.get("author"))),
                 summary=storable(raw.get("summary")),
-                published_at=_entry_date(raw, unreal),
+                published_at=published,
+                published_explicit=explicit,
                 language=storable(raw.get("language")) if isinstance(raw.get("language"), str) else None,
             )
         )

@@ -373,7 +373,14 @@ def _read_sitemap(
             outcome.ignored += 1
             continue
         # lastmod decides the window only: it is the page's last change, not its publication
-        outcome.entries.append(FeedEntry(url=u.url, title=u.news_title, published_at=u.news_date))
+        outcome.entries.append(
+            FeedEntry(
+                url=u.url,
+                title=u.news_title,
+                published_at=u.news_date,
+                published_explicit=u.news_date is not None,  # <news:publication_date>
+            )
+        )
     if left or first_cut:
         # the next poll must read the sitemap again, not be told it has not changed
         kept = {k: v for k, v in first.headers.items() if k not in {"etag", "last-modified"}}

@@ -199,3 +199,68 @@ def evaluate_extraction(
     corpus's folder."""
     pages = read_corpus(corpus)
     return {"corpus": str(corpus), **extraction_report(score_pages(pages, extract_pages(pages, extractor)))}
+
+
+#: What :func:`date_tiers` strips to stand for a page served without date metadata: every
+#: ``<meta>``, every JSON-LD script and ``itemprop="date..."``.
+DATE_METADATA = re.compile(
+    rb"<meta\b[^>]*>|<script[^>]*ld\+json[^>]*>.*?</script>|\bitemprop=[\"']?date\w*[\"']?", re.I | re.S
+)
+
+
+@dataclass
+class DateTiers:
+    """One part's dated pages by the tier of their chosen date (``page_dates.TIER_NAMES``):
+    ``[right, total]`` each; and, over the pages whose date metadata is stripped
+    (:data:`DATE_METADATA`), the tiers again (``stripped``) and, where a guess then wins and the
+    full page had a metadata date, how often the two name other days (``disagree``) and which
+    was the expected day then."""
+
+    tiers: dict[str, list[int]] = field(default_factory=dict)
+    stripped: dict[str, list[int]] = field(default_factory=dict)
+    guess_over_metadata: int = 0
+    disagree: int = 0
+    guess_right: int = 0
+    metadata_right: int = 0
+
+
+def _date_and_tier(raw: bytes, url: str) -> tuple[str | None, str | None]:
+    """veille's chosen publication day of a page and its tier (``page_dates.date_tier``)."""
+    from monitors.judge.extract import ExtractionError, extract_article
+    from monitors.judge.page_dates import date_tier
+
+    try:
+        art = extract_article(raw, url)
+    except ExtractionError:
+        return None, None
+    if art.published_at is None:
+        return None, None
+    return art.published_at.date().isoformat(), date_tier(str((art.evidence or {}).get("published_from")))
+
+
+def date_tiers(pages: Sequence[Page]) -> dict[str, DateTiers]:
+    """How often the page's chosen date is the expected day, by its tier, for ``all``,
+    ``dev`` and ``held-out`` (docs/extraction.md, "The feed's date and the page's"): what a
+    guess is worth, and whether it or the page's own metadata (what a feed's pubDate states)
+    is right when they disagree."""
+    out = {part: DateTiers() for part in PARTS}
+    for page in pages:
+        expected = str(page.expected.get("date") or "")[:10]
+        if not expected:
+            continue
+        day, tier = _date_and_tier(page.raw, page.url)
+        bare_day, bare_tier = _date_and_tier(DATE_METADATA.sub(b"", page.raw), page.url)
+        for part in ("all", half(page.name)):
+            counts = out[part]
+            for got, where, into in ((day, tier, counts.tiers), (bare_day, bare_tier, counts.stripped)):
+                if where is not None:
+                    count = into.setdefault(where, [0, 0])
+                    count[0] += got == expected
+                    count[1] += 1
+            if tier == "metadata" and bare_tier == "guess":
+                counts.guess_over_metadata += 1
+                if bare_day != day:
+                    counts.disagree += 1
+                    counts.guess_right += bare_day == expected
+                    counts.metadata_right += day == expected
+    return out
