@@ -451,6 +451,50 @@ def test_a_post_of_the_sites_own_account_is_no_text() -> None:
     assert " ".join(tree.text_content().split()).startswith("Avant.Après.Nous signerons")
 
 
+def tiktok(caption: str, account: str) -> str:
+    """A TikTok post as its embed code writes it: its account in its address and a link, no
+    "(@account)" signature."""
+    return (
+        f'<blockquote class="tiktok-embed" cite="https://www.tiktok.com/@{account}/video/7301"'
+        f' data-video-id="7301"><section><a target="_blank" title="@{account}"'
+        f' href="https://www.tiktok.com/@{account}?refer=embed">@{account}</a> <p>{caption}</p>'
+        f' <a target="_blank" title="♬ son original" href="https://www.tiktok.com/music/son-7301">'
+        f"♬ son original - {account}</a></section></blockquote>"
+    )
+
+
+def mastodon(account: str) -> str:
+    """A Mastodon post as its embed code writes it: "Post by @account@instance"."""
+    return (
+        f'<blockquote class="mastodon-embed" data-embed-url="https://mastodon.social/@{account}/1133/embed">'
+        f'<a href="https://mastodon.social/@{account}/1133" target="_blank">'
+        f"<div>Post by @{account}@mastodon.social</div><div>View on Mastodon</div></a></blockquote>"
+    )
+
+
+def test_the_sites_own_tiktok_and_mastodon_posts_are_no_text() -> None:
+    """TikTok's and Mastodon's embed codes sign a post by its address, not "Name (@account)":
+    the site's own posts there were left in the page (on main, as if by someone else), while
+    docs/extraction.md says they are taken out as an X or Instagram one is."""
+    own = "Notre dossier complet sur le sommet et toutes nos vidéos, à retrouver sur le site."
+    other = "Les coulisses du sommet racontées par une militante présente devant les grilles."
+    tree = lxml.html.fromstring(
+        f"<html><body><div><p>Avant.</p>{tiktok(own, 'exemplejournal')}Après."
+        f"{mastodon('exemple_journal')}{tiktok(other, 'militante_75')}{mastodon('militante_75')}"
+        "</div></body></html>"
+    )
+    assert drop_own_posts(tree, site_keys(PageMeta(), URL)) == ["@exemplejournal", "@exemple_journal"]
+    left = " ".join(tree.text_content().split())
+    assert left.startswith("Avant.Après.@militante_75 Les coulisses du sommet"), left
+    assert "Notre dossier complet" not in left and "@exemple_journal" not in left
+    assert left.endswith("Post by @militante_75@mastodon.socialView on Mastodon"), left
+    paragraphs = [f"{p}</p>" for p in BODY.split("</p>") if p]
+    body = "".join(paragraphs[:3]) + tiktok(own, "exemplejournal") + "".join(paragraphs[3:])
+    art = extract_article(page(body=body), URL, now=NOW)
+    assert "Notre dossier complet" not in art.text and "Paragraphe 5" in art.text
+    assert (art.evidence or {})["own_posts_removed"] == ["@exemplejournal"]
+
+
 def test_text_written_in_a_div_beside_paragraphs_is_kept() -> None:
     """A lead written directly in a ``<div>`` and a photo's caption in another, beside the
     article's ``<p>``: trafilatura passes a ``<div>``'s own text by when the page's ``<p>`` hold

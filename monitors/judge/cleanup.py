@@ -257,13 +257,21 @@ _EMBEDDED_POST = re.compile(
 _POST_ACCOUNT = re.compile(r"\(@([\w.]{1,30})\)")
 _POST_BY = re.compile(r"[—–―]|\b(?:by|von|par)\b", re.I)
 _POST_NAME_WORDS = 6
+#: TikTok's and Mastodon's embed codes sign a post by no "(@account)": the account is in the
+#: post's address, TikTok's ``cite`` ("https://www.tiktok.com/@account/video/...") and
+#: Mastodon's ``data-embed-url`` ("https://mastodon.social/@account/113.../embed").
+_POST_URL_ACCOUNT = re.compile(r"https?://[^/\s]+/@([\w.]{1,30})(?:[/?#]|$)")
 
 
 def _post_author(post: HtmlElement) -> tuple[str, str] | None:
-    """The name and the account that sign an embedded post, or None (no signature)."""
+    """The name and the account that sign an embedded post (the name "" when its embed code
+    gives the account alone), or None (no signature)."""
     text = " ".join(post.text_content().split())
     accounts = list(_POST_ACCOUNT.finditer(text))
     if not accounts:
+        for address in (post.get("cite"), post.get("data-embed-url")):
+            if address and (found := _POST_URL_ACCOUNT.match(address.strip())):
+                return "", found.group(1)
         return None
     last = accounts[-1]
     name = _POST_BY.split(text[: last.start()])[-1].strip()
@@ -290,7 +298,7 @@ def drop_own_posts(tree: HtmlElement, keys: set[str]) -> list[str]:
             parent = post.getparent()
             if parent is None:
                 continue
-            dropped.append(f"{name} (@{account})".strip())
+            dropped.append(f"{name} (@{account})" if name else f"@{account}")
             tail = post.tail
             previous = post.getprevious()
             parent.remove(post)
