@@ -174,6 +174,52 @@ def test_a_sitemap_that_dates_none_of_its_urls_says_so(
     assert out.warning is None and [e.url for e in out.entries] == [f"{site.base}/p/trois.html"]
 
 
+def test_a_sitemap_s_unreadable_dates_are_a_warning_named_once_with_their_count(
+    site: LocalSite, client: Client, settings: Settings, db: Session
+) -> None:
+    """A <lastmod> that is no date ("garbage", "2025-02-30") left its URL undated, so out of
+    the window, and the poll read "ok" with no word of it, while a feed's bad entry dates are a
+    warning. Now the poll's warning (sources.last_error, class warning) names each bad date
+    once with its count; the URLs stay undated and untaken, the dated one is taken."""
+    from monitors.archive.models import Source
+
+    rows = "".join(
+        f"<url><loc>{site.base}/p/{n}.html</loc><lastmod>{when}</lastmod></url>"
+        for n, when in [(1, "garbage"), (2, "garbage"), (3, "2025-02-30"), (4, NOW.isoformat())]
+    )
+    site.add(
+        "/sitemap.xml",
+        f"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{rows}<url><loc>{site.base}/p/5.html</loc></url></urlset>",
+        content_type="application/xml",
+    )
+    src = Source(name="dates", kind="sitemap", url=f"{site.base}/sitemap.xml", owner="media")
+    db.add(src)
+    db.flush()
+    out = _poll_and_apply(db, client, settings, src.id)
+    assert out.error is None and [e.url for e in out.entries] == [f"{site.base}/p/4.html"]
+    assert out.ignored == 4
+    warning = (
+        "1 sitemap problem(s): 3 URL date(s) naming no real day or time, taken as absent (an undated"
+        " URL is not taken): 'garbage' (not a W3C date, YYYY-MM-DD; 2 URLs), '2025-02-30'"
+        " (February 2025 has no day 30)"
+    )
+    assert out.warning == warning
+    assert src.last_error == warning and src.last_error_class == "warning"
+    # a sitemap none of whose dates can be read says both, not "no <lastmod>"
+    site.add(
+        "/bad.xml",
+        f"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'><url><loc>{site.base}/p/1.html</loc>"
+        "<lastmod>garbage</lastmod></url></urlset>",
+        content_type="application/xml",
+    )
+    out = poll(client, settings, "sitemap", f"{site.base}/bad.xml")
+    assert out.warning is not None and out.warning.startswith(
+        "2 sitemap problem(s): 1 URL date(s) naming no real day or time, taken as absent (an undated"
+        " URL is not taken): 'garbage' (not a W3C date, YYYY-MM-DD); no date on any of its 1 URL (no"
+        " <lastmod> or news date veille can read): "
+    ), out.warning
+
+
 def test_sitemap_index_cycles_and_repeats_are_read_once(
     site: LocalSite, client: Client, settings: Settings
 ) -> None:

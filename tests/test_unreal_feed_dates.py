@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitors.archive.models import Article, FetchLog, QueuedUrl, Source
+from monitors.collect.http import make_client
+from monitors.collect.poll import SourceState, poll_source
 from monitors.settings import Settings
 from tests.site import LocalSite
 from tests.test_faults import _poll_and_ingest
@@ -83,3 +85,30 @@ def test_a_bad_date_on_many_entries_is_named_once_with_its_count(
         "'2025-02-30T08:00:00Z' (February 2025 has no day 30)"
     ), source.last_error
     assert source.last_error_class == "warning"
+
+
+def test_a_well_formed_feed_with_bad_dates_is_not_called_malformed(
+    site: LocalSite, db: Session, settings: Settings
+) -> None:
+    """The warning opened "malformed feed, 1 entries read: ..." for a feed whose XML is whole
+    and only one date is bad: the user looked for a broken feed. It says what is wrong, the
+    dates; a feed that is malformed too still says so."""
+    serve_one(site, "/a/1.html", PAGE, "2025-13-45T10:00:00Z")
+    _poll_and_ingest(site, db, settings)
+    source = db.scalars(select(Source).where(Source.url == f"{site.base}/une.xml")).one()
+    assert source.last_error == (
+        "bad entry dates, 1 entries read: 1 entry date(s) naming no real day or time, taken as"
+        " absent: '2025-13-45T10:00:00Z' (there is no month 13)"
+    )
+    assert source.last_error_class == "warning"
+    site.add(
+        "/une.xml",
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Une</title>"
+        f"<item><title>Sommet</title><link>{site.base}/a/1.html</link>"
+        "<pubDate>2025-13-45T10:00:00Z</pubDate></item><item><title>Coup",
+        content_type="application/rss+xml",
+    )
+    with make_client(settings) as client:
+        out = poll_source(client, settings, SourceState(source.id, source.name, "feed", source.url))
+    assert (out.warning or "").startswith("malformed feed, 1 entries read: "), out.warning
+    assert out.warning is not None and out.warning.endswith("'2025-13-45T10:00:00Z' (there is no month 13)")

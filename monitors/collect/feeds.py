@@ -126,7 +126,10 @@ class ParsedFeed:
     entries: list[FeedEntry] = field(default_factory=list)
     title: str | None = None
     language: str | None = None
-    bozo_reason: str | None = None  # set when the feed was malformed but partly readable
+    bozo_reason: str | None = None  # set when the feed was malformed but partly readable, or bad dates
+    #: the feed itself is malformed (the parser's complaint, JSON Feed problems, broken character
+    #: references), not only some entry dates: its warning opens "malformed feed" or not
+    malformed: bool = False
     ttl_minutes: int | None = None
     update_period_seconds: int | None = None  # what the feed declares (ttl, sy:updatePeriod)
 
@@ -268,6 +271,17 @@ def _json_feed(content: bytes, encoding: str, base_url: str) -> ParsedFeed:
     return _parsed_feed(parsed, base_url, bozo)
 
 
+def bad_dates_note(said: list[str], item: str, items: str, taken: str = "taken as absent") -> str:
+    """The warning's words for dates that name no real day or time, ``said`` as
+    ``"'2025-13-45' (there is no month 13)"`` once per ``item`` carrying one (a feed's entry, a
+    sitemap's URL): each bad date once, with how many carry it (a feed that writes one broken
+    date on every item is one cause, not the same text repeated), two named, the rest counted."""
+    counts = Counter(said)
+    named = [s if n == 1 else f"{s[:-1]}; {n} {items})" for s, n in counts.items()]
+    more = f" and {len(named) - 2} more" if len(named) > 2 else ""
+    return f"{len(said)} {item} date(s) naming no real day or time, {taken}: " + ", ".join(named[:2]) + more
+
+
 def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> ParsedFeed:
     """feedparser's result (or the same shape) as entries: links resolved against the feed's
     URL, each URL once, strings made storable, dates as aware UTC datetimes."""
@@ -308,17 +322,9 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
                 language=storable(raw.get("language")) if isinstance(raw.get("language"), str) else None,
             )
         )
+    malformed = bozo is not None
     if unreal:
-        # each bad date once, with how many entries carry it: a feed that writes one broken date
-        # on every item is one cause, not the same text repeated
-        counts = Counter(unreal)
-        said = [s if n == 1 else f"{s[:-1]}; {n} entries)" for s, n in counts.items()]
-        more = f" and {len(said) - 2} more" if len(said) > 2 else ""
-        note = (
-            f"{len(unreal)} entry date(s) naming no real day or time, taken as absent: "
-            + ", ".join(said[:2])
-            + more
-        )
+        note = bad_dates_note(unreal, "entry", "entries")
         bozo = f"{bozo}; {note}" if bozo else note
     feed = parsed.get("feed", {})
     ttl_minutes = _whole_number(feed.get("ttl"))
@@ -327,6 +333,7 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
         title=storable(feed.get("title")),
         language=storable(feed.get("language")),
         bozo_reason=bozo,
+        malformed=malformed,
         ttl_minutes=ttl_minutes,
         update_period_seconds=_update_period(ttl_minutes, feed),
     )

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from monitors.collect.blocking import BLOCKED
 from monitors.collect.discovery import discover_feeds
-from monitors.collect.feeds import FeedEntry, FeedError
+from monitors.collect.feeds import FeedEntry, FeedError, bad_dates_note
 from monitors.collect.http import Client, fetch
 from monitors.collect.listing import find_article_links
 from monitors.collect.parsing import parse_feed_pooled, start_parsers
@@ -230,7 +230,9 @@ def _read_feed(outcome: PollOutcome, result: FetchResult, workers: int) -> None:
     outcome.language = parsed.language
     outcome.declared_interval = parsed.update_period_seconds
     if parsed.bozo_reason:
-        outcome.warning = f"malformed feed, {len(parsed.entries)} entries read: {parsed.bozo_reason}"
+        # a well-formed feed with some bad entry dates is no malformed feed: the words say which
+        what = "malformed feed" if parsed.malformed else "bad entry dates"
+        outcome.warning = f"{what}, {len(parsed.entries)} entries read: {parsed.bozo_reason}"
 
 
 def _read_listing(outcome: PollOutcome, result: FetchResult, link_pattern: str | None) -> None:
@@ -363,11 +365,14 @@ def _read_sitemap(
                 problems.append(f"{got.reason} ({child.url})")
     seen: set[str] = set()
     undated = 0
+    unread: list[str] = []
     for u in urls:
         if u.url in seen:
             continue
         seen.add(u.url)
         undated += u.date is None
+        if u.unread_date:
+            unread.append(u.unread_date)
         # a lastmod of a month or a year ("2025-02") is kept when that period meets the window
         if u.date is None or (u.date_end or u.date) < since or u.date > until:
             outcome.ignored += 1
@@ -397,12 +402,18 @@ def _read_sitemap(
                 "poll",
             ),
         )
+    if unread:
+        # a <lastmod> that is no date ("garbage", "2025-02-30") left its URL undated, out of the
+        # window, as a feed's bad entry dates are said
+        taken = "taken as absent (an undated URL is not taken)"
+        problems.append(bad_dates_note(unread, "URL", "URLs", taken))
     if undated and undated == len(seen):
         # a sitemap that dates nothing (WordPress's wp-sitemap.xml) gives no URL, ever: said,
         # or the source reads "ok, 0 entries" at every poll and the user never learns why
+        written = "no <lastmod> or news date veille can read" if unread else "no <lastmod>, no news date"
         problems.append(
-            f"no date on any of its {undated} URL{'s' if undated > 1 else ''} (no <lastmod>, no news"
-            " date): veille takes a sitemap's URLs by their date (the last VEILLE_SITEMAP_WINDOW_DAYS days, a"
+            f"no date on any of its {undated} URL{'s' if undated > 1 else ''} ({written}): veille takes"
+            " a sitemap's URLs by their date (the last VEILLE_SITEMAP_WINDOW_DAYS days, a"
             " backfill's window), so none was taken; follow the site's feed, news sitemap or"
             " listing page instead"
         )

@@ -18,7 +18,7 @@ from lxml import etree
 
 from monitors.collect.codings import GZIP_MAGIC
 from monitors.collect.encoding import plain_text, storable, to_utf8_xml, xml_declaration_first
-from monitors.dates import french_date, parse_feed_date, w3c_period
+from monitors.dates import french_date, parse_feed_date, unreal_date, w3c_period
 
 SITEMAP_TYPES = (
     "application/xml",
@@ -44,6 +44,9 @@ class SitemapUrl:
     #: the end of the period lastmod names: "2025-02" is February, changed at some time before
     #: 1 March (W3C datetimes may be a year, a month or a day); lastmod itself when an instant
     lastmod_end: datetime | None = None
+    #: a date written for the URL that could not be read, as written with why ("'garbage' (not
+    #: a W3C date, YYYY-MM-DD)"), when the URL has no date: said in the poll's warning
+    unread_date: str | None = None
 
     @property
     def date(self) -> datetime | None:
@@ -91,6 +94,14 @@ def parse_period(value: str | None) -> tuple[datetime, datetime] | None:
         except (OverflowError, ValueError):
             return None
     return None if instant is None else (instant, instant)
+
+
+def unread_date(*values: str | None) -> str | None:
+    """The first of a URL's written dates (``<lastmod>``, ``news:publication_date``), as
+    written with why it is none (:func:`~monitors.dates.unreal_date`'s reason, else "not a W3C
+    date", the format sitemaps.org asks for), or None when none is written."""
+    text = next((v for v in values if v), None)
+    return None if text is None else f"{text!r} ({unreal_date(text) or 'not a W3C date, YYYY-MM-DD'})"
 
 
 def parse_date(value: str | None) -> datetime | None:
@@ -228,17 +239,23 @@ def parse_sitemap(
         if base_url and not loc.startswith(("http://", "https://")):
             with contextlib.suppress(ValueError):  # a loc that is no URL: the store says why it is skipped
                 loc = urljoin(base_url, loc)
-        lastmod, lastmod_end = parse_period(_child_text(el, "lastmod")) or (None, None)
+        written = _child_text(el, "lastmod")
+        lastmod, lastmod_end = parse_period(written) or (None, None)
         if name == "sitemap":
             out.sitemaps.append(SitemapUrl(loc, lastmod, lastmod_end=lastmod_end))
         elif name == "url":
+            news = _child_text(el, "news", "publication_date")
+            news_date = parse_date(news)
             out.urls.append(
                 SitemapUrl(
                     loc,
                     lastmod,
-                    news_date=parse_date(_child_text(el, "news", "publication_date")),
+                    news_date=news_date,
                     news_title=_news_title(el),
                     lastmod_end=lastmod_end,
+                    # a date written and unreadable ("garbage", "2025-02-30") leaves the URL
+                    # undated, out of every window: the poll says so, as a feed's bad dates
+                    unread_date=unread_date(news, written) if news_date is None and lastmod is None else None,
                 )
             )
     return out
