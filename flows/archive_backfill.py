@@ -552,6 +552,7 @@ JOB_COUNTS = (
     "captures",
     "queued",
     "not_article",
+    "known",
     "stored",
     "revised",
     "not_relevant",

@@ -790,3 +790,45 @@ def test_the_table_counts_the_captures_left_out_as_no_article(
     assert (cells["captures"], cells["queued"], cells["not_article"]) == ("4", "1", "3"), out
     with clean_db.connect() as conn:
         assert conn.scalar(sa.text("SELECT filtered FROM backfill_jobs WHERE site = 'liberation.fr'")) == 3
+
+
+def test_the_table_gives_one_line_to_a_site_s_months_with_no_capture(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """A backfill over years printed one row per site and month, most of them all zeros (216
+    rows, 210 empty, over three years of six sites): the months that found captures were lost
+    among them. A site's empty months are one line; those with captures keep theirs, and the
+    summary still counts every job."""
+    archives.snapshots = seed_snapshots()  # February 2025 only
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    since = ["--since", "2024-11-01", "--until", "2025-02-28"]
+    code, out, err = _run([*since, "--from", "wayback", "--sources", str(sources)])
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if line.startswith("wayback ")]
+    libe = [line for line in lines if " liberation.fr " in line]
+    assert len(libe) == 2, out
+    assert "3 months with no capture, 2024-11-01 .. 2025-01-31" in libe[0], out
+    assert "2025-02-01 .. 2025-02-28" in libe[1], out
+    assert len(lines) == 2 * len(seed_sources()), out  # an empty month and a February a site
+    assert f"backfill from wayback 2024-11-01 .. 2025-02-28: {4 * len(seed_sources())} jobs," in out
+
+
+def test_the_table_counts_the_captures_of_pages_already_known(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """The same window typed again with another --until makes new jobs, which find the pages
+    the first queued: their rows read "captures 4, queued 0" and nothing said why. The `known`
+    column counts them (pages already queued or stored, or another capture of a page queued)."""
+    archives.snapshots = seed_snapshots()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, out, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources)])
+    assert code == 0, err
+    code, out, err = _run(
+        ["--since", "2025-02-01", "--until", "2025-02-27", "--from", "wayback", "--sources", str(sources)]
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    header = next(line.split() for line in lines if line.startswith("archive "))
+    row = next(line.split() for line in lines if " liberation.fr " in line)
+    cells = dict(zip(reversed(header[:-1]), reversed(row), strict=False))
+    assert cells["queued"] == "0" and cells["known"] == cells["captures"] != "0", out

@@ -93,7 +93,7 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
         print(f"veille: error: {exc}", file=sys.stderr)
         return 2
     print()
-    print_table(rows)
+    print_table(table_rows(rows))
     failed = [r for r in rows if r["state"] == "error"]
     print(
         f"\nbackfill from {args.archive} {article_day(args.since)} .. {article_day(until)}: "
@@ -118,6 +118,32 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
     if planned.bad:  # warned of before the run (check_sources_and_topics); partly done, as `veille run`
         print(f"veille: {bad_entries_problem([str(b) for b in planned.bad])}", file=sys.stderr)
     return code
+
+
+def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The job rows the command prints: a site's months that found nothing (done, no error,
+    every count 0) as one line, "34 months with no capture, 2022-01-01 .. 2024-12-31", where
+    the first was. A backfill over three years printed 36 rows a site, most of them zeros, the
+    few that found captures lost among them. The flow's artifact keeps every row."""
+    from flows.archive_backfill import JOB_COUNTS
+
+    def empty(row: dict[str, Any]) -> bool:
+        return row["state"] == "done" and not row["error"] and not any(row[k] for k in JOB_COUNTS)
+
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        if empty(row):
+            groups.setdefault((row["archive"], row["site"]), []).append(row)
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        group = groups.get((row["archive"], row["site"]), []) if empty(row) else []
+        if len(group) < 2:
+            out.append(row)
+        elif row is group[0]:
+            days = [day for r in group for day in r["window"].split(" .. ")]
+            span = f"{min(days)} .. {max(days)}"
+            out.append({**row, "window": f"{len(group)} months with no capture, {span}"})
+    return out
 
 
 def _archive_backfill(

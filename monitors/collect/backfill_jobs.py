@@ -723,6 +723,9 @@ def job_summary(session: Session, job_id: int) -> dict[str, Any]:
         # left out as no article page (home, section, tag page, asset): a capture found and never
         # queued would otherwise look lost
         "not_article": job.filtered,
+        # the rest: pages already queued or stored (by a feed, an earlier backfill) or another
+        # capture of a page queued; "captures 1, queued 0" read as a capture lost
+        "known": max(0, job.discovered - job.queued - job.filtered),
         "stored": counts.get("fetched", 0),
         "revised": counts.get("revised", 0),  # an article stored before, its text changed
         "not_relevant": counts.get("not_relevant", 0),
