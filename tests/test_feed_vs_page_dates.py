@@ -1,7 +1,8 @@
 """A feed's explicit publication date against a page date that is only a guess (generic hints:
 htmldate's search of the text, the URL, a first <time>): the feed's wins when they name different
-days; an update's date (Atom updated, JSON Feed date_modified, dc:date) does not, and article
-metadata or a date the reader sees still beats any feed (docs/extraction.md)."""
+days (an RSS 1.0 item's dc:date, its only date, counts); an update's date (Atom updated, JSON Feed
+date_modified, an RSS 2.0 item's dc:date) does not, and article metadata or a date the reader sees
+still beats any feed (docs/extraction.md)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,21 @@ def _atom(url: str, date_tag: str) -> tuple[str, str]:
     )
 
 
+def _rdf(url: str, date_tags: str) -> tuple[str, str]:
+    """An RSS 1.0 (RDF) feed: its items have no date but the Dublin Core module's."""
+    ns = (
+        " xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#' xmlns='http://purl.org/rss/1.0/'"
+        " xmlns:dc='http://purl.org/dc/elements/1.1/' xmlns:dcterms='http://purl.org/dc/terms/'"
+    )
+    return (
+        f"<?xml version='1.0' encoding='utf-8'?><rdf:RDF{ns}><channel rdf:about='{url}'><title>Une</title>"
+        f"<link>{url}</link><description>Une</description><items><rdf:Seq><rdf:li rdf:resource='{url}'/>"
+        f"</rdf:Seq></items></channel><item rdf:about='{url}'><title>Sommet de l'IA</title>"
+        f"<link>{url}</link>{date_tags}</item></rdf:RDF>",
+        "application/rdf+xml",
+    )
+
+
 def _json(url: str, key: str) -> tuple[str, str]:
     item = {"id": "1", "url": url, "title": "Sommet de l'IA", key: "2025-02-10T14:30:00+01:00"}
     feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Une", "items": [item]}
@@ -59,6 +75,25 @@ FEEDS = {
     "atom-updated-only": (lambda u: _atom(u, "<updated>2025-02-10T14:30:00+01:00</updated>"), False),
     "json-date_modified-only": (lambda u: _json(u, "date_modified"), False),
     "rss-dc-date-only": (lambda u: _rss(u, "<dc:date>2025-02-10T14:30:00+01:00</dc:date>"), False),
+    # RSS 1.0 dates an item by dc:date alone: its creation or availability (Dublin Core)
+    "rdf-dc-date": (lambda u: _rdf(u, "<dc:date>2025-02-10T14:30:00+01:00</dc:date>"), True),
+    # a dcterms:modified beside it lands where feedparser puts dc:date: not told apart
+    "rdf-dc-date-and-modified": (
+        lambda u: _rdf(
+            u,
+            "<dc:date>2025-02-01T10:00:00+01:00</dc:date>"
+            "<dcterms:modified>2025-02-10T14:30:00+01:00</dcterms:modified>",
+        ),
+        False,
+    ),
+    # RSS 2.0's pubDate states the publication, over a dc:date beside it
+    "rss-pubDate-and-dc-date": (
+        lambda u: _rss(
+            u,
+            "<pubDate>Mon, 10 Feb 2025 14:30:00 +0100</pubDate><dc:date>2025-02-12T09:00:00+01:00</dc:date>",
+        ),
+        True,
+    ),
 }
 
 

@@ -115,8 +115,9 @@ class FeedEntry:
     summary: str | None = None
     published_at: datetime | None = None
     #: ``published_at`` is the item's publication as its feed states it (pubDate, Atom
-    #: published, JSON Feed date_published, a news sitemap's publication_date), not the date
-    #: of its last change (dc:date, Atom updated, date_modified) nor a listing's guess
+    #: published, JSON Feed date_published, an RSS 1.0 item's dc:date, a news sitemap's
+    #: publication_date), not the date of its last change (Atom updated, date_modified, an
+    #: RSS 2.0 item's dc:date) nor a listing's guess
     published_explicit: bool = False
     language: str | None = None  # the entry's own, when it declares one (a JSON Feed item's)
 
@@ -143,24 +144,45 @@ def _when(parsed: time.struct_time | None) -> datetime | None:
         return None
 
 
-def _entry_date(raw: dict[str, Any], unreal: list[str] | None = None) -> tuple[datetime | None, bool]:
+def _entry_date(
+    raw: dict[str, Any], unreal: list[str] | None = None, updated_published: bool = False
+) -> tuple[datetime | None, bool]:
     """The entry's publication date, else its update's, and whether it is the publication's
-    (``published``: pubDate, Atom published, JSON Feed date_published); a date that names no
-    day (a year or a month alone, :func:`names_no_day`) is none, not the period's first day, and so is one
-    that names no real day or time ("2025-13-45T10:00:00Z", :func:`unreal_date`), not the day
-    feedparser rolls it into: its text, with why, goes to ``unreal``."""
+    (``published``: pubDate, Atom published, JSON Feed date_published; ``updated`` too with
+    ``updated_published``, an RSS 1.0 item's dc:date, :func:`_dc_date_is_publication`); a date
+    that names no day (a year or a month alone, :func:`names_no_day`) is none, not the period's
+    first day, and so is one that names no real day or time ("2025-13-45T10:00:00Z",
+    :func:`unreal_date`), not the day feedparser rolls it into: its text, with why, goes to
+    ``unreal``."""
     for key in ("published", "updated"):
         parsed = raw.get(f"{key}_parsed")
         text = raw.get(key)
         if isinstance(text, str) and (why := unreal_date(text)):
             said = f"{text.strip()!r} ({why})"
             if unreal is not None and (key == "published" or raw.get("published") != text):
-                unreal.append(said)  # feedparser copies a lone "updated" into "published": once
+                # feedparser's entry answers "updated" with a lone "published" (not the other
+                # way: an item dated by dc:date or Atom updated alone has no "published"): once
+                unreal.append(said)
             continue
         if parsed and not (isinstance(text, str) and names_no_day(text)):
             when = _when(parsed)
-            return when, when is not None and key == "published"
+            return when, when is not None and (key == "published" or updated_published)
     return None, False
+
+
+# An element named "modified" (dcterms:modified): RSS 1.0's core has none.
+_MODIFIED = re.compile(rb"<(?:[\w.-]+:)?modified[\s/>]")
+
+
+def _dc_date_is_publication(parsed: dict[str, Any], content: bytes) -> bool:
+    """Whether the feed's entries' ``updated`` is their publication date: in an RSS 1.0 (RDF)
+    feed an item has no date of its own but the Dublin Core module's dc:date, which DCMI
+    defines as a date in the item's life, typically its creation or its being made available
+    (its publication, not a change), and which feedparser reads as ``updated``; not when the
+    body also has a dcterms:modified, which feedparser reads there too. An RSS 2.0 item states
+    its publication in the format's own pubDate (which wins over a dc:date beside it): its
+    dc:date alone stays not explicit, as does Atom's updated (a change's date by its spec)."""
+    return parsed.get("version") == "rss10" and not _MODIFIED.search(content)
 
 
 def _parse_fast(content: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
@@ -210,7 +232,7 @@ def parse_feed(
         bozo = f"{bozo}; {note}" if bozo else note
     if not parsed.get("version") and not parsed["entries"]:
         raise FeedError(f"not a feed: {_what_it_is(content) or bozo or 'no RSS/Atom structure found'}")
-    feed = _parsed_feed(parsed, base_url, bozo)
+    feed = _parsed_feed(parsed, base_url, bozo, _dc_date_is_publication(parsed, content))
     if not feed.entries and exc is not None and _cut_short(content):
         # a feed cut short read nothing: an error of this poll, polled again, not a warning
         # that left the user nothing and the run "All good"
@@ -282,9 +304,12 @@ def bad_dates_note(said: list[str], item: str, items: str, taken: str = "taken a
     return f"{len(said)} {item} date(s) naming no real day or time, {taken}: " + ", ".join(named[:2]) + more
 
 
-def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> ParsedFeed:
+def _parsed_feed(
+    parsed: dict[str, Any], base_url: str, bozo: str | None, updated_published: bool = False
+) -> ParsedFeed:
     """feedparser's result (or the same shape) as entries: links resolved against the feed's
-    URL, each URL once, strings made storable, dates as aware UTC datetimes."""
+    URL, each URL once, strings made storable, dates as aware UTC datetimes (``updated`` is
+    the entries' publication with ``updated_published``: :func:`_entry_date`)."""
     entries: list[FeedEntry] = []
     seen: set[str] = set()
     unreal: list[str] = []
@@ -310,7 +335,7 @@ def _parsed_feed(parsed: dict[str, Any], base_url: str, bozo: str | None) -> Par
         # it lost the whole feed): the store declines it and records why (fetch_log, kind
         # 'entry', outcome 'skipped')
         seen.add(url)
-        published, explicit = _entry_date(raw, unreal)
+        published, explicit = _entry_date(raw, unreal, updated_published)
         entries.append(
             FeedEntry(
                 url=url,
