@@ -438,6 +438,41 @@ def test_a_source_refused_for_its_private_address_is_polled_once_the_setting_all
         )
 
 
+def test_what_waits_after_a_run_with_nothing_due_agrees_with_when_a_source_is_due(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that found nothing due says which of its sources wait for a retry
+    (queue.waiting, flows.pipeline.say_what_waits). A source refused for its private address,
+    a day away by its stored next_poll_at, is due at once with VEILLE_ALLOW_PRIVATE_NETWORK on
+    (polls.next_poll, what due_sources polls): it does not wait then (main: counted waiting,
+    "the first at" a day away); with the setting off it waits, as a source in its backoff."""
+    from monitors.archive.queue import waiting
+    from monitors.collect.results import PRIVATE_ADDRESS, TRANSIENT
+
+    t = datetime.now(UTC)
+    refused, down = (
+        Source(name=name, kind="feed", url=url, owner="media", consecutive_failures=1, last_error_class=why)
+        for name, url, why in (
+            ("refused", "http://10.0.0.5/feed.xml", PRIVATE_ADDRESS),
+            ("down", "http://down.example/feed.xml", TRANSIENT),
+        )
+    )
+    refused.next_poll_at, down.next_poll_at = t + timedelta(hours=24), t + timedelta(hours=1)
+    db.add_all([refused, down])
+    db.flush()
+    ids, names = [refused.id, down.id], ["refused", "down"]
+    monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", "0")
+    assert due_sources(db, ids) == []
+    found = waiting(db, names)
+    assert sorted(found.sources) == [("10.0.0.5", None), ("down.example", None)]
+    assert found.first["source"] == down.next_poll_at
+    monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", "1")
+    assert [s.name for s in due_sources(db, ids)] == ["refused"]
+    found = waiting(db, names)
+    assert found.sources == [("down.example", None)]
+    assert found.first["source"] == down.next_poll_at
+
+
 def test_a_page_refused_for_its_private_address_is_fetched_once_the_setting_allows_it(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,14 +17,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import exists, func, or_, select, text, update
+from sqlalchemy import Select, exists, func, literal_column, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from monitors.archive.models import ArchiveCapture, QueuedUrl
+from monitors.archive.models import ArchiveCapture, FetchLog, QueuedUrl, Source
 from monitors.collect.results import PRIVATE_ADDRESS
 from monitors.ingest import QueueItem
 from monitors.settings import get_settings
@@ -268,19 +269,42 @@ _WAITING_URLS = f"""
        AND NOT EXISTS (SELECT 1 FROM archive_captures c WHERE c.queue_id = q.id)
      GROUP BY 2, f.unreached
 """
-# the sources of the files the run reads (by name: a source's name is its key), not every
-# source of the archive: another file's sources are no run's of this one
-_WAITING_SOURCES = f"""
-    SELECT 'source', {_HOST.format("coalesce(f.url, s.url)")}, f.unreached, count(*), min(s.next_poll_at)
-      FROM sources s
-      LEFT JOIN LATERAL (SELECT url, unreached FROM fetch_log l
-                          WHERE l.source_id = s.id AND l.queue_id IS NULL
-                            AND l.kind IN ('feed', 'sitemap', 'listing', 'fallback')
-                          ORDER BY l.id DESC LIMIT 1) f ON true
-     WHERE s.status <> 'disabled' AND s.consecutive_failures > 0 AND s.next_poll_at > :now
-       AND s.name = ANY(:names)
-     GROUP BY 2, f.unreached
-"""
+
+
+def _waiting_sources(names: Sequence[str], at: datetime) -> Select[Any]:
+    """The sources named ``names`` (those of the files the run reads, by name: a source's name
+    is its key; another file's sources are no run's of this one) in their failure backoff and
+    not due at ``at``, in :data:`_WAITING_URLS`'s columns. Not due by
+    :func:`monitors.archive.polls.next_poll`, the rule the poll itself follows: a source refused
+    for its private address is due at once while VEILLE_ALLOW_PRIVATE_NETWORK is on, not
+    waiting until its stored ``next_poll_at``."""
+    from monitors.archive.polls import next_poll  # polls imports this module
+
+    last = (
+        select(FetchLog.url, FetchLog.unreached)
+        .where(
+            FetchLog.source_id == Source.id,
+            FetchLog.queue_id.is_(None),
+            FetchLog.kind.in_(("feed", "sitemap", "listing", "fallback")),
+        )
+        .order_by(FetchLog.id.desc())
+        .limit(1)
+        .lateral("f")
+    )
+    host: sa.ColumnElement[str] = literal_column(_HOST.format("coalesce(f.url, sources.url)"))
+    when = next_poll()
+    return (
+        select(literal_column("'source'"), host, last.c.unreached, func.count(), func.min(when))
+        .select_from(Source)
+        .outerjoin(last, sa.true())
+        .where(
+            Source.status != "disabled",
+            Source.consecutive_failures > 0,
+            when > at,
+            Source.name.in_(list(names)),
+        )
+        .group_by(host, last.c.unreached)
+    )
 
 
 def waiting(session: Session, sources: Sequence[str] = ()) -> Waiting:
@@ -289,9 +313,11 @@ def waiting(session: Session, sources: Sequence[str] = ()) -> Waiting:
     its verdict says they wait, and why when no server was reached
     (:func:`flows.outcome.nothing_to_do`)."""
     found = Waiting()
-    sql = _WAITING_URLS + (f" UNION ALL {_WAITING_SOURCES}" if sources else "")
-    params: dict[str, object] = {"now": now()} | ({"names": list(sources)} if sources else {})
-    for what, host, kind, n, first in session.execute(text(sql), params):
+    at = now()
+    rows = list(session.execute(text(_WAITING_URLS), {"now": at}))
+    if sources:
+        rows += session.execute(_waiting_sources(sources, at)).all()
+    for what, host, kind, n, first in rows:
         (found.sources if what == "source" else found.urls).extend([(host, kind)] * n)
         found.first[what] = min(found.first.get(what, first), first)
     return found
