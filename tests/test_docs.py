@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from flows.cli import build_parser
+from monitors.archive.queue import REFUSED_PRIVATE, requeue_private_refusals
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
@@ -406,12 +408,78 @@ def test_the_docs_show_sql_in_every_form() -> None:
 def test_every_documented_sql_statement_runs(where: str, statement: str, archive_url: str) -> None:
     engine = sa.create_engine(archive_url)
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text(statement)).all()
+        with engine.connect() as conn:  # rolled back: a documented UPDATE leaves the archive
+            result = conn.execute(sa.text(statement))
+            rows = result.all() if result.returns_rows else []
+            conn.rollback()
     finally:
         engine.dispose()
     if where == "README.md":  # the guide's examples answer on the fixture archive
         assert rows, statement
+
+
+def test_the_requeue_recipe_for_pages_refused_earlier_does_what_the_drain_does(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/operating.md's and CHANGELOG's UPDATE for pages refused for their private address
+    by an earlier veille (reason unmarked) leaves them as ``queue.requeue_private_refusals``
+    leaves the marked ones: pending, due, attempts 0, reason cleared, ``updated_at`` now, a
+    web-archive capture still failed. The CHANGELOG's first recipe re-queued captures and kept
+    the old reason."""
+    recipes = [s for where, s in SQL if where == "docs/operating.md" and "resolves to non-public" in s]
+    assert len(recipes) == 1, recipes
+    changelog = " ".join((ROOT / "CHANGELOG.md").read_text("utf-8").split())
+    assert recipes[0] in changelog
+    source = db.scalar(
+        sa.text(
+            "INSERT INTO sources (name, kind, url, owner) VALUES ('s', 'feed', 'u', 'media') RETURNING id"
+        )
+    )
+    old = "refused: intranet.example resolves to non-public address 10.0.0.7"
+    rows = {
+        1: old,
+        2: old,  # a capture
+        3: REFUSED_PRIVATE + old,
+        4: REFUSED_PRIVATE + old,  # a capture
+        5: "HTTP 404",
+    }
+    ids = {
+        i: db.scalar(
+            sa.text(
+                "INSERT INTO url_queue (url, canonical_url, source_id, state, reason, attempts,"
+                " next_attempt_at, updated_at) VALUES (:u, :u, :s, 'failed', :r, 3,"
+                " now() + interval '30 days', now() - interval '2 days') RETURNING id"
+            ),
+            {"u": f"https://intranet.example/{i}", "s": source, "r": reason},
+        )
+        for i, reason in rows.items()
+    }
+    for i in (2, 4):
+        db.execute(
+            sa.text(
+                "INSERT INTO archive_captures (queue_id, archive, archived_url, captured_at)"
+                " VALUES (:q, 'wayback', 'https://web.archive.org/x', now())"
+            ),
+            {"q": ids[i]},
+        )
+    db.execute(sa.text(recipes[0]))
+    monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", "1")
+    assert requeue_private_refusals(db) == 1
+    after = db.execute(
+        sa.text(
+            "SELECT id, state, reason, attempts, next_attempt_at <= now() AS due,"
+            " updated_at > now() - interval '1 minute' AS touched FROM url_queue"
+            " WHERE source_id = :s ORDER BY id"
+        ),
+        {"s": source},
+    ).all()
+    assert [(i, *r[1:]) for i, r in zip(rows, after, strict=True)] == [
+        (1, "pending", None, 0, True, True),
+        (2, "failed", old, 3, False, False),
+        (3, "pending", None, 0, True, True),
+        (4, "failed", REFUSED_PRIVATE + old, 3, False, False),
+        (5, "failed", "HTTP 404", 3, False, False),
+    ]
 
 
 def test_the_development_layout_names_every_module() -> None:

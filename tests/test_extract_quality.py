@@ -451,6 +451,37 @@ def test_a_post_of_the_sites_own_account_is_no_text() -> None:
     assert " ".join(tree.text_content().split()).startswith("Avant.Après.Nous signerons")
 
 
+@pytest.mark.parametrize(
+    ("url", "author", "account", "own"),
+    [
+        ("https://www.lemonde.fr/a.html", "Le Monde", "lemondefr", True),
+        ("https://www.lemonde.fr/a.html", "Rédaction", "LeMonde_Officiel", True),
+        ("https://www.lemonde.fr/a.html", "Rédaction", "fr_lemonde", True),
+        ("https://www.welt.de/a.html", "WELT Nachrichtensender", "WELTnews", True),
+        ("https://www.cducsu.de/a.html", "CDU/CSU", "cducsubt", True),
+        ("https://www.lemonde.fr/a.html", "Fan du Monde", "lemondefr_fan", False),
+        ("https://www.mariefrance.fr/a.html", "Marie", "marie_d", False),
+        ("https://www.welt.de/a.html", "Weltbank", "Weltbank", False),
+        ("https://www.bild.de/a.html", "BILDblog", "bildblog", False),
+    ],
+)
+def test_a_post_is_the_sites_own_when_its_account_is_the_sites_name(
+    url: str, author: str, account: str, own: bool
+) -> None:
+    """The site's own account is its name, ignoring case and separators, with at most a
+    country or language code or a word such as "news" or "officiel" before or after it. A
+    fan's, a person's or another institution's account that merely holds the site's name, or
+    is held in it, is someone the article quotes: on main any such containment made it the
+    site's own ("lemondefr_fan", "Marie" on mariefrance.fr, "Weltbank" on welt.de), and the
+    quote was taken out."""
+    text = "Nous signerons la déclaration finale du sommet demain matin avec nos partenaires."
+    tree = lxml.html.fromstring(
+        f"<html><body><div><p>Avant.</p>{tweet(text, author, account)}</div></body></html>"
+    )
+    assert drop_own_posts(tree, site_keys(PageMeta(), url)) == ([f"{author} (@{account})"] if own else [])
+    assert ("Nous signerons" in tree.text_content()) is not own
+
+
 def tiktok(caption: str, account: str) -> str:
     """A TikTok post as its embed code writes it: its account in its address and a link, no
     "(@account)" signature."""
@@ -522,6 +553,23 @@ def test_text_written_in_a_div_beside_paragraphs_is_kept() -> None:
     assert "Jeanne Martin" not in art.text and "Partager" not in art.text
     assert "Le vote de l'an" not in art.text
     assert (art.evidence or {})["div_paragraphs"] == 2
+
+
+def test_a_div_holding_div_paragraphs_in_a_span_is_not_wrapped() -> None:
+    """A ``<div>`` whose only child is a ``<span>`` holding two ``<div>`` paragraphs: on main
+    the outer ``<div>`` was wrapped too (its children are inline), the ``<p>`` held the inner
+    ones' ``<p>``, ``div_paragraphs`` said 3 and the two paragraphs came out on one line."""
+    first = "Le conseil municipal a adopté hier soir le budget de la ville après trois heures de débat."
+    second = "L'opposition a voté contre et annonce un recours devant le tribunal administratif."
+    paragraphs = [f"{p}</p>" for p in BODY.split("</p>") if p]
+    body = (
+        "".join(paragraphs[:3])
+        + f"<div class='bloc'><span><div>{first}</div><div>{second}</div></span></div>"
+        + "".join(paragraphs[3:])
+    )
+    art = extract_article(page(body=body), URL, now=NOW)
+    assert (art.evidence or {})["div_paragraphs"] == 2
+    assert first in art.text.splitlines() and second in art.text.splitlines(), art.text
 
 
 def test_divs_are_left_to_trafilatura_when_it_reads_them() -> None:

@@ -316,6 +316,13 @@ _INLINE = frozenset(
     {"a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "data", "dfn", "em", "font", "i", "ins", "kbd"}
     | {"mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr"}
 )
+#: The elements that make a block of their own: a ``<div>`` holding one (inside an inline
+#: element, as in ``<div><span><div>...</div></span></div>``) is no paragraph itself.
+_BLOCK = frozenset(
+    {"address", "article", "aside", "blockquote", "dd", "details", "div", "dl", "dt", "fieldset"}
+    | {"figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr"}
+    | {"li", "main", "nav", "ol", "p", "pre", "section", "table", "ul"}
+)
 #: A paragraph has this many words at least, and a sentence's end (at its end, or before a word).
 _DIV_PARAGRAPH_WORDS = 10
 _SENTENCE_END = re.compile(r"[.!?…][\s\"'»”’)]*$|[.!?…][\s\"'»”’)]+\w")
@@ -354,18 +361,20 @@ def paragraphs_in_divs(tree: HtmlElement) -> int:
     ``<p>`` elements: a lead written in a ``<div class="article_faits">``, a photo's caption
     in a ``<div class="unterschrift">``, a paragraph whose lines are split by ``<br>`` in a
     ``<div>``, beside the article's ``<p>`` paragraphs, were lost. A ``<div>`` of only text
-    and inline elements (links, emphasis, ``<br>``), of ten words or more with a sentence's
-    end, mostly not links, within three levels of paragraphs, gets its content in a ``<p>``:
-    the ``<div>`` stays, so trafilatura's rules on its class (a byline's, a share bar's,
-    a teaser's) still apply. Only on a page whose ``<p>`` hold enough text for trafilatura to
-    pass its ``<div>`` by: on the others it reads them, and the text a wrap would add to its
-    ``<p>`` could make it pass by the ``<div>`` left unwrapped (a paragraph with no sentence's
-    end)."""
+    and inline elements (links, emphasis, ``<br>``) that hold no block, of ten words or more
+    with a sentence's end, mostly not links, within three levels of paragraphs, gets its
+    content in a ``<p>``: the ``<div>`` stays, so trafilatura's rules on its class (a
+    byline's, a share bar's, a teaser's) still apply. Only on a page whose ``<p>`` hold
+    enough text for trafilatura to pass its ``<div>`` by: on the others it reads them, and
+    the text a wrap would add to its ``<p>`` could make it pass by the ``<div>`` left
+    unwrapped (a paragraph with no sentence's end)."""
     runs = []
     seen: dict[HtmlElement, bool] = {}
     for div in tree.iter("div"):
         if not all(not isinstance(child.tag, str) or child.tag in _INLINE for child in div):
             continue
+        if any(inner.tag in _BLOCK for inner in div.iterdescendants()):
+            continue  # its inline children hold blocks (a <span> of <div>): those are its paragraphs
         content = " ".join(div.text_content().split())
         if len(content.split()) < _DIV_PARAGRAPH_WORDS or not _SENTENCE_END.search(content):
             continue

@@ -58,10 +58,39 @@ def _is_site(segment: str, site_keys: set[str]) -> bool:
     )
 
 
+#: Words an institution's own account adds to its name ("lemonde_officiel", "franceinfo_tv"),
+#: besides a two-letter country or language code ("lemondefr", "de_welt", "cducsubt").
+_ACCOUNT_AFFIXES = frozenset(
+    {"info", "infos", "news", "actu", "actus", "officiel", "officielle", "official", "offiziell"}
+    | {"online", "live", "tv", "direct", "presse", "press", "media", "medias", "medien", "hq"}
+)
+
+
+def _account_affix(value: str) -> bool:
+    """Whether what stands beside the site's name in an account may (nothing, a code, a word)."""
+    return not value or (len(value) == 2 and value.isalpha()) or value in _ACCOUNT_AFFIXES
+
+
 def names_site(value: str, keys: set[str]) -> bool:
-    """Whether a name (a title's segment, a post's author or handle) is one of the site's
-    (:func:`site_keys`): as written, without accents, with umlauts spelt out."""
-    return bool(_key(value)) and _is_site(value, keys)
+    """Whether a post's author or account is the site's own (:func:`site_keys`): one of its
+    names, ignoring case, accents and separators, with at most a two-letter code or a word
+    such as "news", "info", "officiel" before or after it ("lemondefr", "Le Monde Officiel").
+
+    Stricter than a title's segment (:func:`_is_site`, a name containing or contained in
+    one): a fan's ("lemondefr_fan"), a person's ("Marie" on mariefrance.fr) or another
+    institution's ("Weltbank" on welt.de) post is what the article quotes."""
+    for form in _forms(value):
+        for key in keys:
+            if form == key:
+                return True
+            if len(key) < 3:
+                continue
+            start = form.find(key)
+            while start >= 0:
+                if _account_affix(form[:start]) and _account_affix(form[start + len(key) :]):
+                    return True
+                start = form.find(key, start + 1)
+    return False
 
 
 #: Second-level labels under a country's domain (``example.com.br``, ``example.co.uk``):
