@@ -616,3 +616,27 @@ def test_a_month_s_file_list_is_in_the_fetch_log_as_an_index_lookup_even_when_it
         "2025/01/warc.paths.gz": ("cdx", "error", 404),
         "2025/02/warc.paths.gz": ("cdx", "ok", 200),
     }, logged
+
+
+def test_the_table_gives_one_line_to_the_ccnews_files_with_no_capture(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+) -> None:
+    """A CC-NEWS job is one WARC file, its site named with the file ("* CC-NEWS-....warc.gz"),
+    so the table's folding of a site's empty jobs (bc40f21) never met two of the same name: a
+    month of hundreds of files printed hundreds of zero rows. The files that found nothing are
+    one line for their site; those with captures keep theirs; the summary counts every job."""
+    archives.snapshots = seed_snapshots("20250209093000")  # before the others: the first file
+    archives.build_ccnews(files=4, others=others(12))
+    feb = sorted(p for p in archives.ccnews if "/2025/02/" in p)
+    assert len(feb) == 4
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, out, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if line.startswith("ccnews ")]
+    assert len(lines) == 2, out
+    assert feb[0].rsplit("/", 1)[-1] in lines[0], out  # the file with the seeds keeps its row
+    assert lines[1].split()[:2] == ["ccnews", "*"], out  # the site alone, no file named
+    assert "3 WARC files with no capture, 2025-02-01 .. 2025-02-28" in lines[1], out
+    assert "4 jobs" in out, out

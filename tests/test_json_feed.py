@@ -302,10 +302,10 @@ BASE = "http://127.0.0.1:1"  # replaced by the site's base in the test
         (
             [
                 _item(BASE, 1, date_published="pas une date"),
-                _item(BASE, 2, date_published="mardi", date_modified="2025-02-11T10:00:00+01:00"),
+                {"id": "sans-lien", "date_published": "mardi"},
             ],
-            [1, 2],
-            f'2 JSON Feed problem(s): item 1 (id "{BASE}/j/1.html"): "date_published" "pas une date" is not a date; item 2 (id "{BASE}/j/2.html"): "date_published" "mardi" is not a date',
+            [1],
+            f'2 JSON Feed problem(s): item 1 (id "{BASE}/j/1.html"): "date_published" "pas une date" is not a date; item 2 (id "sans-lien") has no http(s) "url", "external_url" or "id" (left out)',
         ),
         (
             [_item(BASE, 1, title=["liste"], summary=3), {"id": "x", "url": f"{BASE}/j/nul\u0000.html"}],
@@ -323,7 +323,7 @@ BASE = "http://127.0.0.1:1"  # replaced by the site's base in the test
         "items-string",
         "item-without-url",
         "mailto-and-number",
-        "dates",
+        "dates-and-no-link",
         "wrong-types-and-nul-url",
         "many",
     ],
@@ -344,6 +344,30 @@ def test_malformed_items_are_recorded_and_the_rest_stored(
         sa.select(QueuedUrl.url).where(QueuedUrl.source_id == src.id).order_by(QueuedUrl.url)
     ).all()
     assert queued == sorted(e.url for e in out.entries)
+
+
+def test_a_json_feed_whose_only_problem_is_its_dates_is_not_called_malformed(
+    site: LocalSite, db: Session, client: Client, settings: Settings
+) -> None:
+    """f2afef3 made an RSS or Atom feed whose only fault is some bad entry dates warn "bad entry
+    dates, ..."; a JSON Feed with a "date_published" of "hier" still opened "malformed feed,
+    ...": the user looked for a broken document. Its entries are read and stored, undated; a
+    JSON Feed malformed too still says so (above)."""
+    items = [
+        _item(site.base, 1, date_published="pas une date"),
+        _item(site.base, 2, date_published="mardi", date_modified="2025-02-11T10:00:00+01:00"),
+    ]
+    out, src = _poll_and_store(db, client, settings, site, json_feed(site.base, items))
+    warning = (
+        f'bad entry dates, 2 entries read: 2 JSON Feed problem(s): item 1 (id "{site.base}/j/1.html"):'
+        f' "date_published" "pas une date" is not a date; item 2 (id "{site.base}/j/2.html"):'
+        ' "date_published" "mardi" is not a date'
+    )
+    assert out.error is None and out.warning == warning
+    assert (src.last_error, src.last_error_class, src.consecutive_failures) == (warning, "warning", 0)
+    assert _logged_reason(db, src.id) == warning
+    assert [e.url for e in out.entries] == [f"{site.base}/j/{n}.html" for n in (1, 2)]
+    assert out.entries[0].published_at is None and out.entries[1].published_explicit is False
 
 
 def test_nul_and_lone_surrogates_in_a_title_are_stored_cleaned(

@@ -124,25 +124,33 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The job rows the command prints: a site's months that found nothing (done, no error,
     every count 0) as one line, "34 months with no capture, 2022-01-01 .. 2024-12-31", where
     the first was. A backfill over three years printed 36 rows a site, most of them zeros, the
-    few that found captures lost among them. The flow's artifact keeps every row."""
+    few that found captures lost among them. A CC-NEWS job is one WARC file, named after its
+    site ("* CC-NEWS-20250210083000-00001.warc.gz"): its empty files fold by site alone, "412
+    WARC files with no capture, ...", or a month of hundreds of files printed hundreds of zero
+    rows. The flow's artifact keeps every row."""
     from flows.archive_backfill import JOB_COUNTS
+    from monitors.collect.archives.common import CCNEWS
 
     def empty(row: dict[str, Any]) -> bool:
         return row["state"] == "done" and not row["error"] and not any(row[k] for k in JOB_COUNTS)
 
+    def site(row: dict[str, Any]) -> str:
+        return str(row["site"]).split(" ", 1)[0] if row["archive"] == CCNEWS else str(row["site"])
+
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         if empty(row):
-            groups.setdefault((row["archive"], row["site"]), []).append(row)
+            groups.setdefault((row["archive"], site(row)), []).append(row)
     out: list[dict[str, Any]] = []
     for row in rows:
-        group = groups.get((row["archive"], row["site"]), []) if empty(row) else []
+        group = groups.get((row["archive"], site(row)), []) if empty(row) else []
         if len(group) < 2:
             out.append(row)
         elif row is group[0]:
             days = [day for r in group for day in r["window"].split(" .. ")]
             span = f"{min(days)} .. {max(days)}"
-            out.append({**row, "window": f"{len(group)} months with no capture, {span}"})
+            what = "WARC files" if row["archive"] == CCNEWS else "months"
+            out.append({**row, "site": site(row), "window": f"{len(group)} {what} with no capture, {span}"})
     return out
 
 

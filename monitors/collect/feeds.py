@@ -128,8 +128,9 @@ class ParsedFeed:
     title: str | None = None
     language: str | None = None
     bozo_reason: str | None = None  # set when the feed was malformed but partly readable, or bad dates
-    #: the feed itself is malformed (the parser's complaint, JSON Feed problems, broken character
-    #: references), not only some entry dates: its warning opens "malformed feed" or not
+    #: the feed itself is malformed (the parser's complaint, JSON Feed problems other than a
+    #: date that does not parse, broken character references), not only some entry dates:
+    #: its warning opens "malformed feed" or not
     malformed: bool = False
     ttl_minutes: int | None = None
     update_period_seconds: int | None = None  # what the feed declares (ttl, sy:updatePeriod)
@@ -281,7 +282,7 @@ def _what_it_is(content: bytes) -> str | None:
 def _json_feed(content: bytes, encoding: str, base_url: str) -> ParsedFeed:
     """A JSON Feed body as a parsed feed; what was left out or ignored is the bozo reason."""
     try:
-        parsed, reasons, count = parse_json_feed(content, encoding, base_url)
+        parsed, reasons, count, malformed = parse_json_feed(content, encoding, base_url)
     except JsonFeedError as exc:
         if exc.cut:
             raise FeedError(f"JSON Feed cut short: {exc}", transient=True) from None
@@ -290,7 +291,8 @@ def _json_feed(content: bytes, encoding: str, base_url: str) -> ParsedFeed:
     if count:
         more = f"; and {count - len(reasons)} more" if count > len(reasons) else ""
         bozo = f"{count} JSON Feed problem(s): " + "; ".join(reasons) + more
-    return _parsed_feed(parsed, base_url, bozo)
+    # a date_published "hier" is a bad entry date, as an RSS pubDate naming no day: not malformed
+    return _parsed_feed(parsed, base_url, bozo, malformed=malformed)
 
 
 def bad_dates_note(said: list[str], item: str, items: str, taken: str = "taken as absent") -> str:
@@ -305,11 +307,16 @@ def bad_dates_note(said: list[str], item: str, items: str, taken: str = "taken a
 
 
 def _parsed_feed(
-    parsed: dict[str, Any], base_url: str, bozo: str | None, updated_published: bool = False
+    parsed: dict[str, Any],
+    base_url: str,
+    bozo: str | None,
+    updated_published: bool = False,
+    malformed: bool = True,
 ) -> ParsedFeed:
     """feedparser's result (or the same shape) as entries: links resolved against the feed's
     URL, each URL once, strings made storable, dates as aware UTC datetimes (``updated`` is
-    the entries' publication with ``updated_published``: :func:`_entry_date`)."""
+    the entries' publication with ``updated_published``: :func:`_entry_date`); ``bozo`` is why
+    the feed is malformed, or (``malformed`` false) only some of its dates are bad."""
     entries: list[FeedEntry] = []
     seen: set[str] = set()
     unreal: list[str] = []
@@ -347,7 +354,7 @@ def _parsed_feed(
                 language=storable(raw.get("language")) if isinstance(raw.get("language"), str) else None,
             )
         )
-    malformed = bozo is not None
+    malformed = malformed and bozo is not None
     if unreal:
         note = bad_dates_note(unreal, "entry", "entries")
         bozo = f"{bozo}; {note}" if bozo else note

@@ -110,10 +110,13 @@ def _kind(value: Any) -> str:
     return "an array" if isinstance(value, list) else "an object"
 
 
-def parse_json_feed(content: bytes, encoding: str, base_url: str) -> tuple[dict[str, Any], list[str], int]:
+def parse_json_feed(
+    content: bytes, encoding: str, base_url: str
+) -> tuple[dict[str, Any], list[str], int, bool]:
     """feedparser's shape of a JSON Feed body (``version``, ``feed``, ``entries`` with the keys
     :func:`~monitors.collect.feeds.parse_feed` reads), the first reasons for what was left
-    out or ignored, and how many there were in all. Raises :class:`JsonFeedError`."""
+    out or ignored, how many there were in all, and whether any is more than a date that does
+    not parse (the feed is malformed, not only some of its dates). Raises :class:`JsonFeedError`."""
     text = content.decode(encoding, errors="replace").lstrip("\ufeff")
     try:
         doc = loads_storable(text)
@@ -158,6 +161,7 @@ def parse_json_feed(content: bytes, encoding: str, base_url: str) -> tuple[dict[
         {"version": version, "feed": feed, "entries": entries},
         reader.reasons,
         reader.count,
+        reader.malformed,
     )
 
 
@@ -168,9 +172,11 @@ class _Reader:
         self.base_url = base_url
         self.reasons: list[str] = []
         self.count = 0
+        self.malformed = False  # a problem other than a date that does not parse
 
-    def problem(self, reason: str) -> None:
+    def problem(self, reason: str, date: bool = False) -> None:
         self.count += 1
+        self.malformed = self.malformed or not date
         if len(self.reasons) < MAX_REASONS:
             self.reasons.append(reason)
 
@@ -229,7 +235,8 @@ class _Reader:
         parsed = parse_feed_date(value.strip())
         if parsed is None:
             why = unreal_date(value)
-            self.problem(f'{where}: "{key}" {_show(value)} is not a date' + (f" ({why})" if why else ""))
+            said = f'{where}: "{key}" {_show(value)} is not a date' + (f" ({why})" if why else "")
+            self.problem(said, date=True)
         return parsed
 
     def item(self, item: Any, number: int, feed_authors: str | None) -> dict[str, Any] | None:
