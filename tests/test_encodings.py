@@ -312,3 +312,23 @@ def test_a_feed_whose_header_and_declaration_disagree_reads_in_the_right_one() -
     ).encode("cp1251")
     parsed = parse_feed(feed, "https://ex.ru/", "application/rss+xml; charset=iso-8859-1")
     assert [e.title for e in parsed.entries] == [RUSSIAN]
+
+
+UNLABELLED = {
+    "windows-1251": "Саммит по искусственному интеллекту открылся в понедельник в Париже. Министры представили свои приоритеты на ближайшие годы, а исследователи напомнили об ограничениях нынешних систем.",
+    "windows-1250": "Szczyt poświęcony sztucznej inteligencji rozpoczął się w poniedziałek w Paryżu. Ministrowie przedstawili swoje priorytety na najbliższe lata, a badacze przypomnieli o ograniczeniach obecnych systemów.",
+    "iso-8859-7": "Η σύνοδος κορυφής για την τεχνητή νοημοσύνη άρχισε τη Δευτέρα στο Παρίσι. Οι υπουργοί παρουσίασαν τις προτεραιότητές τους για τα επόμενα χρόνια.",
+    # charset_normalizer calls this one windows-1250
+    "windows-1252": "Le député a été élu au deuxième tour. Il a déclaré être très ému et a remercié les électeurs de sa circonscription.",
+}
+
+
+@pytest.mark.parametrize("charset", list(UNLABELLED))
+def test_an_unlabelled_page_in_another_alphabet_is_not_read_as_windows_1252(charset: str) -> None:
+    """No charset in the header nor in the page: a Russian, Polish or Greek page came out
+    "Ñàììèò", "Pary¿u", "Ç óýíïäïò" (windows-1252, whatever charset_normalizer said, so as not
+    to take its windows-1250 for a French page, as it calls most of them). Its guess is taken
+    when windows-1252 reads the page as no Western text; the French page stays windows-1252."""
+    text = UNLABELLED[charset]
+    html = f"<html><head><title>Titre</title></head><body><article><p>{text}</p></article></body></html>"
+    assert decode_html(html.encode(charset), "text/html") == html
