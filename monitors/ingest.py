@@ -19,6 +19,7 @@ from monitors.collect.http import Client, fetch
 from monitors.collect.results import (
     HTML_TYPES,
     PERMANENT,
+    TRANSIENT,
     FetchResult,
     empty_is_transient,
     home_is_gone,
@@ -31,7 +32,7 @@ from monitors.errors import describe
 from monitors.group.dedup import fingerprint
 from monitors.group.urls import canonicalize_url
 from monitors.judge.boilerplate import SiteProfile, site_of
-from monitors.judge.extract import Extracted, ExtractionError, extract_article
+from monitors.judge.extract import CutShortError, Extracted, ExtractionError, extract_article
 from monitors.judge.language import detect_language, normalize_declared_language
 from monitors.judge.page_dates import guessed
 from monitors.judge.relevance import score_topics, topic_row
@@ -293,6 +294,8 @@ def analyse_page(
         else:
             with _in_thread:
                 out.article = analyse_content(*page, *types, topic, topics, site)
+    except CutShortAnalysis as exc:  # the next fetch may bring the page whole
+        out.outcome, out.error_class, out.reason = "error", TRANSIENT, str(exc)
     except AnalysisError as exc:
         out.outcome, out.error_class, out.reason = "error", PERMANENT, str(exc)
     except WorkerTimeout as exc:
@@ -304,6 +307,9 @@ def analyse_page(
     except WorkerResultError as exc:  # before, it ended the ingest worker, the run Incomplete
         out.outcome, out.error_class = "error", PERMANENT
         out.reason = f"analysis result lost: {exc}"
+    if out.article is not None and result.transport:  # what the headers said wrongly
+        evidence = out.article.extraction_evidence or {}
+        out.article.extraction_evidence = {**evidence, "transport": list(result.transport)}
     return out
 
 
@@ -315,6 +321,11 @@ _in_thread = threading.Lock()
 
 class AnalysisError(ValueError):
     """The page holds no article veille can use (permanent for this page); the message says why."""
+
+
+class CutShortAnalysis(AnalysisError):
+    """The page's HTML was cut short before any article text (:class:`CutShortError`): a
+    transient failure, the page fetched again later."""
 
 
 def analyse_content(
@@ -332,6 +343,8 @@ def analyse_content(
     :class:`AnalysisError` when there is no article. No I/O: it runs in worker processes."""
     try:
         extracted = extract_article(html, page_url, header_type, site=site)
+    except CutShortError as exc:
+        raise CutShortAnalysis(str(exc)) from None
     except ExtractionError as exc:
         raise AnalysisError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - a parser crash on one page must not stop the run

@@ -334,3 +334,36 @@ def test_the_evidence_names_the_feed_when_its_date_is_the_publication() -> None:
     out = analyse_page(item, _fetched(other.encode()), load_topic())
     assert out.article is not None and out.article.extraction_evidence is not None
     assert out.article.extraction_evidence["published_from"] == "meta article:published_time"
+
+
+@pytest.mark.parametrize(
+    ("cut_after", "where"),
+    [("<article><h1", "a tag"), ("var x = 1;\nvar x", "its text")],
+    ids=["in-a-tag", "in-the-text"],
+)
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-thread", "in-a-worker"])
+def test_a_page_cut_short_before_its_text_is_a_transient_failure_saying_so(
+    cut_after: str, where: str, workers: int
+) -> None:
+    """A server that fails before the article's text and sends the Content-Length of what it
+    sent: the page failed for good as "no article text found in the page", which hid the cut
+    and never fetched it again, though the next answer may be whole."""
+    whole = page(head="<script>" + "var x = 1;\n" * 300 + "</script>").encode()
+    cut = whole[: whole.index(cut_after.encode()) + len(cut_after.encode())]
+    out = analyse_page(_item(), _fetched(cut), load_topic(), workers=workers, deadline=60)
+    assert out.outcome == "error" and out.error_class == "transient" and out.article is None
+    assert out.reason == (
+        f"HTML cut short: the page stops in the middle of {where}, with no </body> or </html>; "
+        "no article text before the cut"
+    )
+
+
+def test_a_header_the_body_contradicts_is_in_the_extraction_evidence() -> None:
+    """What the fetch read despite a header (``FetchResult.transport``: a Content-Encoding the
+    body is not in) is kept with the article, where a user can query it."""
+    lie = "Content-Encoding: gzip on a body that is not gzip (it starts with '<'): read as sent"
+    fetched = _fetched(page().encode())
+    fetched.transport = (lie,)
+    out = analyse_page(_item(), fetched, load_topic())
+    assert out.article is not None and out.article.extraction_evidence is not None
+    assert out.article.extraction_evidence["transport"] == [lie]

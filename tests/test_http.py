@@ -104,11 +104,33 @@ def test_retry_after_http_date() -> None:
 
 
 def test_undecodable_body_is_permanent(settings: Settings, site: LocalSite) -> None:
-    site.add("/bad.html", b"<p>not gzip at all</p>", headers={"Content-Encoding": "gzip"})
+    site.add("/bad.html", b"not gzip at all, nor a page", headers={"Content-Encoding": "gzip"})
     with make_client(settings) as client:
         result = fetch(client, f"{site.base}/bad.html", settings)
     assert result.outcome == "error" and result.error_class == PERMANENT
     assert "could not be decoded" in (result.reason or "")
+
+
+@pytest.mark.parametrize(
+    ("coding", "start"),
+    [("gzip", b""), ("x-gzip", b"\n  "), ("gzip", b"\xef\xbb\xbf"), ("deflate", b"")],
+    ids=["gzip", "x-gzip-after-whitespace", "gzip-after-a-bom", "deflate"],
+)
+def test_a_page_its_header_says_compressed_but_sent_plain_is_read_as_sent(
+    settings: Settings, site: LocalSite, coding: str, start: bytes
+) -> None:
+    """A server that sets ``Content-Encoding: gzip`` and does not compress: the page was a
+    permanent "body could not be decoded: gzip data is corrupt". A body that starts as markup
+    is plainly the page; read as sent, and the header's lie said in ``transport``."""
+    body = start + "<!DOCTYPE html><html><body><p>Sommet pour l’action sur l’IA</p></body></html>".encode()
+    site.add("/plain.html", body, headers={"Content-Encoding": coding})
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/plain.html", settings)
+    assert result.ok, result.reason
+    assert result.content == body
+    assert result.transport == (
+        f"Content-Encoding: {coding} on a body that is not {coding} (it starts with '<'): read as sent",
+    )
 
 
 def test_gzip_body_is_decoded_and_the_connection_reused(settings: Settings, site: LocalSite) -> None:

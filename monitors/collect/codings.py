@@ -15,6 +15,16 @@ from monitors.collect.results import PERMANENT, FetchResult
 #: the first two bytes of every gzip member (RFC 1952)
 GZIP_MAGIC = b"\x1f\x8b"
 
+#: How a page's markup starts, after whitespace: ``<``, alone or after a byte order mark
+#: (UTF-8, UTF-16). No gzip stream starts so (``1f 8b``), nor a zlib one; a raw deflate one
+#: could, but its decoding fails first (the body is read as sent only after it did).
+MARKUP_STARTS = (b"<", b"\xef\xbb\xbf<", b"\xff\xfe<\x00", b"\xfe\xff\x00<")
+
+
+def is_markup(data: bytes) -> bool:
+    """Whether a body starts as a page's markup does (:data:`MARKUP_STARTS`)."""
+    return data.lstrip(b" \t\r\n").startswith(MARKUP_STARTS)
+
 
 #: What servers write in ``Content-Encoding`` that names no compression: ``identity``;
 #: ``none``, which a PHP idiom sets to keep a server from compressing a page it flushes; a
@@ -53,7 +63,9 @@ class Decoder:
     know whether its compressed stream came whole: urllib3, as zlib, gives what a stream that
     stops before its end holds as if it were all (a server or proxy that compresses on the fly
     and fails midway still ends the chunked body properly, or sends the Content-Length of what
-    it sent), and the article was stored with its text cut. Two codings (``deflate, gzip``) are
+    it sent), and the article was stored with its text cut. A body that does not decode from
+    its first bytes and starts as markup (:func:`is_markup`: a server that sets the header and
+    does not compress) is read as sent, and :attr:`plain` says so. Two codings (``deflate, gzip``) are
     left to urllib3, as one it decodes and veille does not (``br`` with brotli installed); one
     neither decodes is refused before the body is read (:func:`undecodable`). Bad data is
     urllib3's :class:`DecodeError`, as it was (a permanent failure: "body could not be decoded")."""
@@ -80,12 +92,16 @@ class Decoder:
         self._member_out = 0  # bytes the current member gave
         self._head = b""  # the first bytes (two at most) of the member after the first in progress
         self._trailer = False  # data after a whole gzip stream that is no gzip member: ignored
+        #: why the body is read as sent: the header names a coding it is not in, else None
+        self.plain: str | None = None
 
     def decode(self, data: bytes, room: int) -> bytes:
         """What ``data`` decodes to, at most ``room`` bytes (more means the body is over its
         cap: what is left is not decoded, a gzip bomb never expands in memory)."""
         first = self._received == 0
         self._received += len(data)
+        if self.plain:
+            return data[:room]
         out = bytearray()
         while data and not self._trailer and len(out) < room:
             if self._members and len(self._head) < 2:
@@ -99,6 +115,12 @@ class Decoder:
                 if self._members:  # junk after a whole gzip member, ignored as urllib3 does
                     self._trailer = True
                     break
+                if first and not out and is_markup(data):
+                    self.plain = (
+                        f"Content-Encoding: {self.encoding} on a body that is not {self.encoding} "
+                        "(it starts with '<'): read as sent"
+                    )
+                    return data[:room]
                 raise DecodeError(f"{self.encoding} data is corrupt: {exc}") from exc
             out += got
             self._member_out += len(got)
@@ -114,7 +136,7 @@ class Decoder:
         when what stops early after a whole gzip member starts no member: padding, a zero or a
         newline too short for zlib to refuse). A member after the first is one from its magic
         bytes (``1f 8b``, or its ``1f`` alone): one cut before giving a byte is cut all the same."""
-        if self._received == 0 or self._trailer or self._obj.eof:
+        if self._received == 0 or self._trailer or self._obj.eof or self.plain:
             return None
         if self._members and not self._member_out and not GZIP_MAGIC.startswith(self._head):
             return None

@@ -833,7 +833,8 @@ def _read(
     small_html = len(body) <= CHALLENGE_MAX_BYTES and (not ctype or ctype in HTML_TYPES)
     if small_html and (blocked := block_reason(status, response.reason or "", hdrs, bytes(body))):
         return _challenge(url, current, status, hdrs, blocked), complete
-    return FetchResult(url, current, "ok", status, bytes(body), hdrs), complete
+    lies = (decoder.plain,) if decoder is not None and decoder.plain else ()
+    return FetchResult(url, current, "ok", status, bytes(body), hdrs, transport=lies), complete
 
 
 def _held(url: str, current: str, left: float, why: str) -> FetchResult:

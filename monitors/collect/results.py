@@ -90,6 +90,9 @@ class FetchResult:
     #: not asked: its host put on hold by an earlier answer's ``Retry-After`` (a 429 or 503),
     #: with ``retry_after`` the seconds left of the hold (``fetch``'s ``hold_host``)
     held: bool = False
+    #: what the response's headers said wrongly and how the body was read all the same (a
+    #: ``Content-Encoding`` the body is not in), for the article's ``extraction_evidence``
+    transport: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from html import escape as html_escape
-from typing import Any
+from typing import Any, NoReturn
 
 from monitors.collect.encoding import decode_html, storable
 from monitors.judge.boilerplate import SiteProfile, block_fingerprint, remove_known, title_segments
@@ -31,6 +31,11 @@ from monitors.judge.titles import choose_title, site_keys
 
 class ExtractionError(ValueError):
     """No article text could be extracted (permanent for this page)."""
+
+
+class CutShortError(ExtractionError):
+    """No article text in a page whose HTML was cut short (:func:`cut_short`): transient, as a
+    transfer cut midway is; the next fetch may bring the page whole."""
 
 
 @dataclass(frozen=True)
@@ -339,6 +344,14 @@ def cut_short(decoded: str) -> str | None:
     return f"HTML cut short: the page stops in the middle of {where}, with no </body> or </html>"
 
 
+def _no_text(why: str, cut: str | None) -> NoReturn:
+    """Raise that the page has no article text: :class:`CutShortError`, the cut first, when its
+    HTML was cut short (``cut``), else :class:`ExtractionError` with ``why``."""
+    if cut:
+        raise CutShortError(f"{cut}; no article text before the cut")
+    raise ExtractionError(why)
+
+
 _htmldate_find_date: Any = None  # htmldate's ``find_date``, as trafilatura imported it
 
 
@@ -401,13 +414,14 @@ def extract_article(
         decoded = as_page
     tree = load_html(decoded)
     limit = parser_limit()
+    cut = cut_short(decoded)
     nothing = (
         f"HTML parser limit: {limit}; no article text before it"
         if limit
         else "no article text found in the page"
     )
     if tree is None:
-        raise ExtractionError(nothing)
+        _no_text(nothing, cut)
     wrong_root = not_a_page_root(tree)
     if wrong_root:
         raise ExtractionError(wrong_root)
@@ -419,7 +433,7 @@ def extract_article(
     div_paragraphs = paragraphs_in_divs(tree)
     doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if not isinstance(doc, Document) or not (doc.text or "").strip():
-        raise ExtractionError(frames_only(tree) or nothing)
+        _no_text(frames_only(tree) or nothing, cut)
     text = (doc.text or "").strip()
     if len(text.split()) < ARTICLE_MIN_WORDS and (
         gone := soft_404(decoded[:200_000].encode("utf-8", "replace"), "page")
@@ -460,7 +474,7 @@ def extract_article(
     if limit:  # the text stops where the parser did
         access.truncated = True
         access.reasons.append(f"HTML parser limit: {limit}")
-    if cut := cut_short(decoded):  # the text may stop where the page did
+    if cut:  # the text may stop where the page did
         access.truncated = True
         access.reasons.append(cut)
     dates = choose_dates(meta, decoded, url, doc.date, now=now, tree=tree, text=text, lowered=lowered)
