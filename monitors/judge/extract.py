@@ -30,7 +30,8 @@ from monitors.judge.titles import choose_title, site_keys
 
 
 class ExtractionError(ValueError):
-    """No article text could be extracted (permanent for this page)."""
+    """No article text could be extracted: permanent for this page, except a page cut short
+    (:class:`CutShortError`)."""
 
 
 class CutShortError(ExtractionError):
