@@ -126,21 +126,45 @@ def test_a_cdx_server_that_times_out_is_retried_then_recorded_on_the_job(
 
 
 @pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize(
+    ("archive", "path", "error"),
+    [
+        ("wayback", "/cdx/search/cdx", "CDX answer is not JSON"),
+        ("commoncrawl", f"/{CRAWL}-index", "Common Crawl showNumPages answer unreadable"),
+    ],
+)
 def test_a_cdx_answer_nested_too_deep_is_recorded_on_the_job(
-    archives: FakeArchives, site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+    archives: FakeArchives,
+    site: LocalSite,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    archive: str,
+    path: str,
+    error: str,
 ) -> None:
     """json.loads raises RecursionError, not a ValueError, for 100,000 nested arrays: the job
-    records why and the next run finishes it, where the error escaped the backfill."""
-    fake = site.routes["/cdx/search/cdx"]
-    site.add("/cdx/search/cdx", b"[" * 100_000, content_type="application/json")
+    records why and the next run finishes it, where the error escaped the backfill. The request
+    answered so is in the fetch log as an error saying why: answered 200, it was not logged."""
+    archives.build_warc()
+    fake = site.routes[path]
+    site.add(path, b"[" * 100_000, content_type="application/json")
     args = _pcf_backfill(tmp_path)
+    args[args.index("wayback")] = archive
     code, err = _backfill(args)
     assert code == 3 and "run the same command again" in err, err
+    error += ": nested too deep to read (RecursionError)"
     with clean_db.connect() as conn:
         state, last = conn.execute(sa.text("SELECT state, last_error FROM backfill_jobs")).one()
-    assert state == "error" and last == "CDX answer is not JSON: nested too deep to read (RecursionError)"
+        logged = conn.execute(
+            sa.text(
+                "SELECT status_code, outcome, reason FROM fetch_log WHERE kind = 'cdx' AND url LIKE :path"
+            ),
+            {"path": f"%{path}?%"},
+        ).all()
+    assert state == "error" and last == error
+    assert [tuple(row) for row in logged] == [(200, "error", error)]
 
-    site.routes["/cdx/search/cdx"] = fake  # the archive answers again: the same command finishes
+    site.routes[path] = fake  # the archive answers again: the same command finishes
     code, err = _backfill(args)
     assert code == 0, err
     with clean_db.connect() as conn:

@@ -183,13 +183,15 @@ def ok_or_raise(attempts: list[FetchResult], what: str) -> FetchResult:
 def read_list(
     attempts: list[FetchResult], what: str, parse: Callable[[bytes], ListT]
 ) -> tuple[ListT, list[FetchResult]]:
-    """An archive's list (``collinfo.json``, a ``warc.paths.gz``) read from the last attempt,
-    and the attempts (for the fetch log); the :class:`ArchiveError` of a list that failed or
-    cannot be read holds them too."""
+    """An archive's answer (a list: ``collinfo.json``, a ``warc.paths.gz``; a CDX answer) read
+    from the last attempt, and the attempts (for the fetch log); the :class:`ArchiveError` of
+    one that failed holds them too, and of one answered but unreadable, them with the last
+    one an error saying why (the fetch log shows why, not an ``ok``)."""
+    last = ok_or_raise(attempts, what)
     try:
-        return parse(ok_or_raise(attempts, what).content or b""), attempts
+        return parse(last.content or b""), attempts
     except ArchiveError as exc:
-        exc.attempts = exc.attempts or attempts
+        exc.attempts = [*attempts[:-1], dataclasses.replace(last, outcome="error", reason=str(exc))]
         raise
 
 

@@ -111,9 +111,13 @@ def commoncrawl_num_pages(
     the requests that took."""
     url = commoncrawl_query(crawl, site, since, until, None)
     attempts = archive_get(client, url, settings, throttle, sleep=sleep, data=True)
-    result = ok_or_raise(attempts, f"Common Crawl index {crawl.id} failed")
+    return read_list(attempts, f"Common Crawl index {crawl.id} failed", parse_num_pages)
+
+
+def parse_num_pages(body: bytes) -> int:
+    """The page count of a ``showNumPages`` answer; raises :class:`ArchiveError`."""
     try:
-        return int(json.loads((result.content or b"{}").decode("utf-8"))["pages"]), attempts
+        return int(json.loads((body or b"{}").decode("utf-8"))["pages"])
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ArchiveError(f"Common Crawl showNumPages answer unreadable: {json_failure(exc)}") from exc
 

@@ -20,8 +20,8 @@ from monitors.collect.archives.common import (
     cdx_time,
     http_url,
     json_failure,
-    ok_or_raise,
     parse_cdx_time,
+    read_list,
 )
 from monitors.collect.http import Client
 from monitors.collect.throttle import HostThrottle
@@ -119,9 +119,10 @@ def wayback_page(
         sleep=sleep,
         data=True,
     )
-    result = ok_or_raise(attempts, "Wayback CDX query failed")
-    page = parse_wayback_cdx(result.content or b"", settings)
-    page.fetches = attempts
+    page, fetches = read_list(
+        attempts, "Wayback CDX query failed", lambda body: parse_wayback_cdx(body, settings)
+    )
+    page.fetches = fetches
     return page
 
 
