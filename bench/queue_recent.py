@@ -166,6 +166,41 @@ def use(engine: sa.Engine, create: str | None) -> str:
     return size
 
 
+def compare_inserts(
+    engine: sa.Engine,
+    candidates: list[tuple[str, str]],
+    batches: int,
+    rounds: int,
+    sources: int,
+    width: int = 40,
+) -> None:
+    """Print the median of :func:`timed_inserts` with the baseline and with each candidate
+    index (label, ``CREATE INDEX``), in turn for ``rounds`` rounds (so both sides see the same
+    moments of the machine), and its ratio to the baseline's; the bench's index dropped after."""
+    print(
+        f"\ninserts of {INSERT_BATCH} new URLs, median of {batches} x {rounds} rounds (statement + commit):",
+        flush=True,
+    )
+    inserted: dict[str, tuple[list[float], list[float]]] = {}
+    for _ in range(rounds):
+        for label, create in [("baseline", None), *candidates]:
+            use(engine, create)
+            statements, commits = timed_inserts(engine, batches, sources)
+            inserted.setdefault(label, ([], []))
+            inserted[label][0].extend(statements)
+            inserted[label][1].extend(commits)
+    use(engine, None)
+    base_statement = statistics.median(inserted["baseline"][0])
+    base_commit = statistics.median(inserted["baseline"][1])
+    for label, (statements, commits) in inserted.items():
+        statement, commit = statistics.median(statements), statistics.median(commits)
+        print(
+            f"{label:<{width}} {statement * 1000:6.2f} + {commit * 1000:6.2f} ms"
+            f" ({statement / base_statement:.2f}x, {commit / base_commit:.2f}x the baseline's)",
+            flush=True,
+        )
+
+
 def plan(engine: sa.Engine, statement: str = COUNT, params: dict[str, object] | None = None) -> str:
     """The scans and buffers of ``statement`` (the count), as the plan shows them."""
     with engine.connect() as conn:
@@ -221,30 +256,8 @@ def main() -> int:
                     f"{f'; index {index_size}' if index_size else ''}\n    {plan(engine)}",
                     flush=True,
                 )
-            print(
-                f"\ninserts of {INSERT_BATCH} new URLs, median of {args.insert_batches} x"
-                f" {args.insert_rounds} rounds (statement + commit):",
-                flush=True,
-            )
-            inserted: dict[str, tuple[list[float], list[float]]] = {}
-            for _ in range(args.insert_rounds):
-                for label, create in [("baseline", None), *CANDIDATES]:
-                    use(engine, create)
-                    statements, commits = timed_inserts(engine, args.insert_batches, args.sources)
-                    inserted.setdefault(label, ([], []))
-                    inserted[label][0].extend(statements)
-                    inserted[label][1].extend(commits)
-            use(engine, None)
+            compare_inserts(engine, CANDIDATES, args.insert_batches, args.insert_rounds, args.sources)
             base = statistics.median([s for label, s in counted if label == "baseline"])
-            base_statement = statistics.median(inserted["baseline"][0])
-            base_commit = statistics.median(inserted["baseline"][1])
-            for label, (statements, commits) in inserted.items():
-                statement, commit = statistics.median(statements), statistics.median(commits)
-                print(
-                    f"{label:<40} {statement * 1000:6.2f} + {commit * 1000:6.2f} ms"
-                    f" ({statement / base_statement:.2f}x, {commit / base_commit:.2f}x the baseline's)",
-                    flush=True,
-                )
             print()
             for label, seconds in counted:
                 if label != "baseline":

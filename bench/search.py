@@ -17,15 +17,19 @@ timed both ways:
 ``--baseline 0046`` times ``search_articles`` against its definition before migration
 0047_snippet_accents (``search_articles_0046``: ``ts_headline`` of the text as stored, where 0047
 calls ``veille_headline``), both with and without ``--topic`` (the same arguments each way).
-``--without-unaccent`` first maps the ``french_unaccent`` configuration to ``french_stem`` alone,
-as on the embedded server, which has no ``unaccent`` extension (``veille_headline`` then
-highlights the folded text and writes the fragments back from the text).
+``--baseline 0049`` likewise against its definition before migration 0051 (``search_articles_0049``
+calling ``veille_headline_0049``, 0047's snippet, which folded a text holding only common French
+accents with a ``translate`` of its own, where 0051 calls ``veille_unaccent`` always: that
+matters with ``--without-unaccent``). ``--without-unaccent`` first maps the
+``french_unaccent`` configuration to ``french_stem`` alone, as on the embedded server, which has
+no ``unaccent`` extension (``veille_headline`` then highlights the folded text and writes the
+fragments back from the text).
 
 Printed: the median wall time of each and the ratio baseline / new (how many times faster).
 The machine is shared: quote ratios, not times.
 
     python bench/search.py [--articles 2000] [--repeat 5] [--queries "sommet,sommet IA Elysée"]
-                           [--baseline 0021|0046] [--without-unaccent]
+                           [--baseline 0021|0046|0049] [--without-unaccent]
 
 Needs a PostgreSQL server (VEILLE_BENCH_ADMIN_URL, as bench/ingest.py).
 """
@@ -183,18 +187,47 @@ def compare(conn: sa.Connection, queries: list[str], repeat: int, baseline: str 
     return worst
 
 
+def headlines(conn: sa.Connection, queries: list[str], repeat: int, texts: int = 200) -> None:
+    """Print the snippets alone, ``veille_headline_0049`` against ``veille_headline``, of the
+    first ``texts`` articles' texts for each query (the same snippets, checked first)."""
+    for q in queries:
+        params = {"q": q, "n": texts}
+        differ = conn.scalar(
+            sa.text(
+                "SELECT count(*) FROM (SELECT text FROM articles ORDER BY id LIMIT :n) a, search_query(:q) q"
+                " WHERE veille_headline(text, q) IS DISTINCT FROM veille_headline_0049(text, q)"
+            ),
+            params,
+        )
+
+        def run(name: str, params: dict[str, object] = params) -> Callable[[], int]:
+            statement = sa.text(
+                f"SELECT count({name}(text, q)) FROM (SELECT text FROM articles ORDER BY id LIMIT :n) a,"
+                " search_query(:q) q"
+            )
+            return lambda: int(conn.scalar(statement, params) or 0)
+
+        old_t, new_t, _, _ = interleaved(run("veille_headline_0049"), run("veille_headline"), repeat)
+        print(
+            f"{q!r:<22} veille_headline of {texts} texts {old_t * 1000:>7.0f}ms {new_t * 1000:>7.0f}ms"
+            f" {old_t / new_t:>6.2f}x  ({differ} differ)",
+            flush=True,
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--articles", type=positive_int, default=2000)
     ap.add_argument("--repeat", type=positive_int, default=5)
     ap.add_argument("--queries", default="sommet,sommet IA Elysée")
-    ap.add_argument("--baseline", choices=("0021", "0046"), default="0021")
+    ap.add_argument("--baseline", choices=("0021", "0046", "0049"), default="0021")
     ap.add_argument("--without-unaccent", action="store_true", help="as the embedded server")
     args = ap.parse_args()
     unwind_on_sigterm()  # so the scratch database is dropped on SIGTERM too
     m0021 = importlib.import_module("migrations.versions.0021_search_repeats")
     m0030 = importlib.import_module("migrations.versions.0030_function_search_path")
     m0039 = importlib.import_module("migrations.versions.0039_search_topic_known")
+    m0047 = importlib.import_module("migrations.versions.0047_snippet_accents")
     with scratch_database(ADMIN_URL, "veille_bench_search") as url:
         engine = sa.create_engine(url, pool_size=1, max_overflow=0)
         try:
@@ -206,6 +239,11 @@ def main() -> int:
                 # named after the function, search_articles.topic)
                 body = m0039.SEARCH_FUNCTION.replace("search_articles", "search_articles_0046")
                 conn.execute(sa.text(m0030._in_schema([body])))  # noqa: SLF001
+                # 0047's snippet and search_articles, their definitions from 0047 to 0050
+                headline = m0047.HEADLINE_FUNCTION.replace("veille_headline(", "veille_headline_0049(")
+                body = m0047.SEARCH_FUNCTION.replace("veille_headline(", "veille_headline_0049(")
+                body = body.replace("search_articles", "search_articles_0049")
+                conn.execute(sa.text(m0030._in_schema([headline, body])))  # noqa: SLF001
                 if args.without_unaccent:
                     conn.execute(
                         sa.text(
@@ -221,6 +259,8 @@ def main() -> int:
             )
             with engine.connect() as conn:
                 worst = compare(conn, args.queries.split(","), args.repeat, args.baseline)
+                if args.baseline == "0049":
+                    headlines(conn, args.queries.split(","), args.repeat)
             print(f"\nnew against {args.baseline}: at least {worst:.1f}x faster")
         finally:
             engine.dispose()

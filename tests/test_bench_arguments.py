@@ -27,6 +27,7 @@ ZERO_COUNTS = [
     ("poll", "--feeds", "0"),
     ("poll", "--latency", "0"),
     ("queue_recent", "--rows", "0"),
+    ("queue_refusals", "--rows", "0"),
     ("scale_ingest", "--total", "0"),
     ("search", "--articles", "-1"),
     ("sitemaps_read", "--rows", "0"),

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import random
 import re
@@ -508,3 +509,18 @@ def test_a_page_refused_for_its_private_address_is_fetched_once_the_setting_allo
     hits = len(site.log)
     code, out, err = _run(["run", "--sources", str(sources)])  # nothing queued again: done
     assert len(site.log) == hits, out + err
+
+
+def test_the_drain_s_requeue_of_private_refusals_reads_its_own_index(clean_db: sa.Engine) -> None:
+    """queue.requeue_private_refusals runs at every drain while VEILLE_ALLOW_PRIVATE_NETWORK is
+    on: its WHERE is the predicate of the partial index url_queue_private_refusals (0051), so
+    the planner reads that index (empty nearly always), not the whole queue (main: no such
+    index, every drain read the queue whole)."""
+    from monitors.archive.queue import _REQUEUE_PRIVATE
+
+    refusals = importlib.import_module("migrations.versions.0051_refusals_index_headline").REFUSALS
+    assert refusals.replace("state", "q.state").replace("reason", "q.reason") in _REQUEUE_PRIVATE.text
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("SET LOCAL enable_seqscan = off"))  # a table this small is read whole
+        plan = "\n".join(conn.scalars(sa.text(f"EXPLAIN {_REQUEUE_PRIVATE.text}")))
+    assert "url_queue_private_refusals" in plan, plan

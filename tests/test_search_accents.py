@@ -6,9 +6,10 @@ raw newline, and bold the words found, as typed, with or without the `unaccent` 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -178,3 +179,65 @@ def test_a_text_the_marks_cannot_be_written_back_into_gets_the_snippet_of_the_te
             ).one()
             assert got == stored and "**dirigeants**" in got
             assert all(chr(c) not in got for c in range(2, 5))  # no mark of veille_headline's
+
+
+def test_the_snippet_folds_with_veille_unaccent_as_0047_folded_its_letters(
+    server: str, clean_db: sa.Engine
+) -> None:
+    """0051: veille_headline folds the text with veille_unaccent always (since 0049 faster than
+    0047's translate of the 15 common French letters and its separate ligature step, which
+    called veille_unaccent only for other letters): the snippets are 0047's, ligatures and rare
+    letters included, and a text of common accents alone is folded by veille_unaccent (main:
+    never)."""
+    m0030 = importlib.import_module("migrations.versions.0030_function_search_path")
+    m0047 = importlib.import_module("migrations.versions.0047_snippet_accents")
+    texts = [
+        "Le président a reçu à l'Élysée les dirigeants européens, très déçus.",
+        "D'Œdipe et l'œuvre d'Æsope : au cœur du débat, la coopération numérique, ex æquo.",
+        "De Göteborg à Zürich, Jean-Luc Mélenchon a dénoncé un dîner de gala à l'Élysée.",
+        "Œ œ æ Æ " * 20 + "et enfin le cœur de l'Élysée, là où les dirigeants se réunissent.",
+        "Aucun accent ici : les dirigeants se réunissent au sommet, et rien de plus.",
+        "L'Œuvre de Göteborg, cœur de Zürich : à l'Élysée, les dirigeants ex æquo au sommet.",
+    ]
+    queries = [
+        "elysee",
+        "coeur numerique",
+        "oedipe aesope aequo",
+        "goteborg melenchon",
+        "dirigeants",
+        "sommet",
+    ]
+    with clean_db.connect() as conn, conn.begin():
+        old = m0047.HEADLINE_FUNCTION.replace("veille_headline(", "veille_headline_0047(")
+        conn.execute(sa.text(m0030._in_schema([old])))  # noqa: SLF001
+        for text in texts:
+            for query in queries:
+                now, was = conn.execute(
+                    sa.text(
+                        "SELECT veille_headline(:x, q), veille_headline_0047(:x, q) FROM search_query(:q) q"
+                    ),
+                    {"x": text, "q": query},
+                ).one()
+                assert now == was, (text, query)
+        folds = counted_folds(conn)
+        conn.execute(sa.text("SELECT veille_headline(:x, CAST('dirigeant' AS tsquery))"), {"x": texts[0]})
+        folded = folds()
+        conn.rollback()
+    assert folded == (1 if server == "without unaccent" else 0)
+
+
+def counted_folds(conn: sa.Connection) -> Callable[[], int]:
+    """Count the calls of veille_unaccent in ``conn``'s transaction (which rolls the counting
+    back): how many so far, each time the function returned is called."""
+    definition = conn.scalar(sa.text("SELECT pg_get_functiondef('veille_unaccent(text)'::regprocedure)"))
+    conn.execute(sa.text("CREATE TEMPORARY SEQUENCE folds"))
+    conn.exec_driver_sql(definition.replace(".veille_unaccent(", ".veille_unaccent_counted(", 1))
+    conn.execute(
+        sa.text(
+            "CREATE OR REPLACE FUNCTION veille_unaccent(input text) RETURNS text"
+            " LANGUAGE plpgsql IMMUTABLE STRICT AS $f$ BEGIN PERFORM nextval('folds');"
+            " RETURN veille_unaccent_counted(input); END $f$"
+        )
+    )
+    count = sa.text("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM folds")
+    return lambda: int(conn.scalar(count))

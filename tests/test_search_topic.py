@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
+from tests.test_search_accents import counted_folds
 
 HITS = 260  # more than the 200 hits `search --topic` used to ask for before keeping the topic's
 
@@ -80,19 +81,9 @@ def test_a_snippet_does_not_parse_the_hit_s_text_again(articles: list[int], clea
     folded once, whatever the number of hits. The same snippets come out."""
     with clean_db.connect() as conn, conn.begin():
         before = conn.execute(sa.text("SELECT id, snippet FROM search_articles('sommet', 128)")).all()
-        definition = conn.scalar(sa.text("SELECT pg_get_functiondef('veille_unaccent(text)'::regprocedure)"))
-        conn.execute(sa.text("CREATE TEMPORARY SEQUENCE folds"))
-        # the same folding, counted (rolled back with the transaction)
-        conn.exec_driver_sql(definition.replace(".veille_unaccent(", ".veille_unaccent_counted(", 1))
-        conn.execute(
-            sa.text(
-                "CREATE OR REPLACE FUNCTION veille_unaccent(input text) RETURNS text"
-                " LANGUAGE plpgsql IMMUTABLE STRICT AS $f$ BEGIN PERFORM nextval('folds');"
-                " RETURN veille_unaccent_counted(input); END $f$"
-            )
-        )
+        counted = counted_folds(conn)  # the same folding, counted (rolled back with the transaction)
         after = conn.execute(sa.text("SELECT id, snippet FROM search_articles('sommet', 128)")).all()
-        folds = conn.scalar(sa.text("SELECT nextval('folds') - 1"))
+        folds = counted()
         conn.rollback()
     assert len(after) == 128 and after == before
     assert all("**sommet**" in snippet for _, snippet in after)  # from the text, which matches

@@ -192,11 +192,13 @@ def claim_items(session: Session, limit: int, token: int | None = None) -> list[
 REFUSED_PRIVATE = f"[{PRIVATE_ADDRESS}] "
 
 # a web-archive capture is its job's (fetched from its archive, which a done job never reads
-# again): only live pages go back to the queue
+# again): only live pages go back to the queue. Its WHERE is the predicate of the partial index
+# url_queue_private_refusals (migration 0051), word for word, the marker written in (a bound one
+# matches it only in a plan made for its value), so a drain reads that index, not the queue.
 _REQUEUE_PRIVATE = text(
     "UPDATE url_queue q SET state = 'pending', reason = NULL, attempts = 0,"
     " next_attempt_at = now(), updated_at = now()"
-    " WHERE q.state = 'failed' AND q.reason LIKE :marker || '%'"
+    f" WHERE q.state = 'failed' AND q.reason LIKE '{REFUSED_PRIVATE}%'"
     " AND NOT EXISTS (SELECT 1 FROM archive_captures c WHERE c.queue_id = q.id)"
 )
 
@@ -208,7 +210,7 @@ def requeue_private_refusals(session: Session) -> int:
     the setting is off; a second call finds none."""
     if not get_settings().allow_private_network:
         return 0
-    result = session.execute(_REQUEUE_PRIVATE, {"marker": REFUSED_PRIVATE})
+    result = session.execute(_REQUEUE_PRIVATE)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
