@@ -1,8 +1,8 @@
 """A feed's explicit publication date against a page date that is only a guess (generic hints:
 htmldate's search of the text, the URL, a first <time>): the feed's wins when they name different
-days (an RSS 1.0 item's dc:date, its only date, counts); an update's date (Atom updated, JSON Feed
-date_modified, an RSS 2.0 item's dc:date) does not, and article metadata or a date the reader sees
-still beats any feed (docs/extraction.md)."""
+days (an RSS item's dc:date without pubDate counts: RSS 1.0's only date, SPIP's RSS 2.0 items); an
+update's date (Atom updated, JSON Feed date_modified, dcterms:modified) does not, and article
+metadata or a date the reader sees still beats any feed (docs/extraction.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitors.archive.models import Article, QueuedUrl
+from monitors.collect.feeds import parse_feed
 from monitors.judge.extract_eval import HALVES, Page, date_tiers
 from monitors.settings import Settings
 from tests.site import LocalSite
@@ -62,6 +63,26 @@ def _rdf(url: str, date_tags: str) -> tuple[str, str]:
     )
 
 
+def _spip(url: str, extra: str = "", ns: str = "") -> tuple[str, str]:
+    """An RSS 2.0 feed shaped like SPIP's backend.html / inc-rss-item.html (written here): items
+    dated by dc:date (the article's date, set when it is published) and no pubDate."""
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'"
+        f" xmlns:dc='http://purl.org/dc/elements/1.1/' xmlns:content='http://purl.org/rss/1.0/modules/content/'{ns}>"
+        "<channel xml:lang='fr'><title>Mairie de Saint-Exemple</title><link>https://mairie.example/</link>"
+        "<description>Le site de la commune</description><language>fr</language>"
+        "<generator>SPIP - www.spip.net</generator>"
+        f"<item xml:lang='fr'><title>Sommet de l'IA</title><link>{url}</link>"
+        f"<guid isPermaLink='true'>{url}</guid><dc:date>2025-02-10T13:30:00Z</dc:date>"
+        "<dc:format>text/html</dc:format><dc:language>fr</dc:language>"
+        "<dc:creator>Service communication</dc:creator>"
+        f"<dc:subject>Numérique</dc:subject>{extra}<description>Le conseil municipal au sommet.\n"
+        '-\n&lt;a href="https://mairie.example/actualites" rel="directory"&gt;Actualités&lt;/a&gt;'
+        "</description></item></channel></rss>",
+        "application/rss+xml",
+    )
+
+
 def _json(url: str, key: str) -> tuple[str, str]:
     item = {"id": "1", "url": url, "title": "Sommet de l'IA", key: "2025-02-10T14:30:00+01:00"}
     feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Une", "items": [item]}
@@ -74,7 +95,28 @@ FEEDS = {
     "json-date_published": (lambda u: _json(u, "date_published"), True),
     "atom-updated-only": (lambda u: _atom(u, "<updated>2025-02-10T14:30:00+01:00</updated>"), False),
     "json-date_modified-only": (lambda u: _json(u, "date_modified"), False),
-    "rss-dc-date-only": (lambda u: _rss(u, "<dc:date>2025-02-10T14:30:00+01:00</dc:date>"), False),
+    # An RSS 2.0 item dated by dc:date alone: DCMI's date of creation or availability, SPIP's
+    # article date (set when published; edits go to its date_modif, not in the feed). It was
+    # pinned False while RSS 2.0's pubDate was taken as the only statement of publication.
+    "rss-dc-date-only": (lambda u: _rss(u, "<dc:date>2025-02-10T14:30:00+01:00</dc:date>"), True),
+    "spip-rss-2.0": (_spip, True),
+    # a dcterms:modified or atom:updated lands where feedparser puts dc:date: not told apart
+    "spip-dc-date-and-modified": (
+        lambda u: _spip(
+            u,
+            "<dcterms:modified>2025-02-10T14:30:00+01:00</dcterms:modified>",
+            " xmlns:dcterms='http://purl.org/dc/terms/'",
+        ),
+        False,
+    ),
+    "spip-dc-date-and-atom-updated": (
+        lambda u: _spip(
+            u,
+            "<atom:updated>2025-02-10T14:30:00+01:00</atom:updated>",
+            " xmlns:atom='http://www.w3.org/2005/Atom'",
+        ),
+        False,
+    ),
     # RSS 1.0 dates an item by dc:date alone: its creation or availability (Dublin Core)
     "rdf-dc-date": (lambda u: _rdf(u, "<dc:date>2025-02-10T14:30:00+01:00</dc:date>"), True),
     # a dcterms:modified beside it lands where feedparser puts dc:date: not told apart
@@ -190,3 +232,29 @@ def test_the_date_tiers_measure_a_guess_against_the_pages_metadata() -> None:
         1,
     )
     assert sum(date_tiers(pages)[h].tiers.get("metadata", [0, 0])[1] for h in HALVES) == 1
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "feedparser"])
+@pytest.mark.parametrize(
+    ("extra", "ns", "explicit"),
+    [
+        ("", "", True),
+        ("<lastBuildDate>Mon, 10 Feb 2025 14:30:00 +0100</lastBuildDate>", "", False),
+        (
+            "<dcterms:modified>2025-02-10T14:30:00+01:00</dcterms:modified>",
+            " xmlns:dcterms='http://purl.org/dc/terms/'",
+            False,
+        ),
+    ],
+    ids=["dc-date", "item-lastBuildDate", "dcterms-modified"],
+)
+def test_a_spip_items_dc_date_is_its_publication_on_either_parser(
+    fast: bool, extra: str, ns: str, explicit: bool
+) -> None:
+    """SPIP's RSS 2.0 items carry dc:date and no pubDate: the date is the item's publication
+    whether the fast path or feedparser reads it, unless the item has another element
+    feedparser reads as its update (then the two are not told apart)."""
+    url = "https://mairie.example/spip.php?article12"
+    body, content_type = _spip(url, extra, ns)
+    feed = parse_feed(body.encode(), "https://mairie.example/spip.php?page=backend", content_type, fast=fast)
+    assert [(e.url, e.published_at, e.published_explicit) for e in feed.entries] == [(url, FEED_AT, explicit)]

@@ -115,9 +115,9 @@ class FeedEntry:
     summary: str | None = None
     published_at: datetime | None = None
     #: ``published_at`` is the item's publication as its feed states it (pubDate, Atom
-    #: published, JSON Feed date_published, an RSS 1.0 item's dc:date, a news sitemap's
-    #: publication_date), not the date of its last change (Atom updated, date_modified, an
-    #: RSS 2.0 item's dc:date) nor a listing's guess
+    #: published, JSON Feed date_published, an RSS item's dc:date without pubDate, a news
+    #: sitemap's publication_date), not the date of its last change (Atom updated,
+    #: date_modified, dcterms:modified) nor a listing's guess
     published_explicit: bool = False
     language: str | None = None  # the entry's own, when it declares one (a JSON Feed item's)
 
@@ -150,7 +150,7 @@ def _entry_date(
 ) -> tuple[datetime | None, bool]:
     """The entry's publication date, else its update's, and whether it is the publication's
     (``published``: pubDate, Atom published, JSON Feed date_published; ``updated`` too with
-    ``updated_published``, an RSS 1.0 item's dc:date, :func:`_dc_date_is_publication`); a date
+    ``updated_published``, an RSS item's dc:date, :func:`_dc_date_is_publication`); a date
     that names no day (a year or a month alone, :func:`names_no_day`) is none, not the period's
     first day, and so is one that names no real day or time ("2025-13-45T10:00:00Z",
     :func:`unreal_date`), not the day feedparser rolls it into: its text, with why, goes to
@@ -171,19 +171,28 @@ def _entry_date(
     return None, False
 
 
-# An element named "modified" (dcterms:modified): RSS 1.0's core has none.
-_MODIFIED = re.compile(rb"<(?:[\w.-]+:)?modified[\s/>]")
+# An element feedparser also reads as an entry's ``updated``: dcterms:modified, atom:updated
+# (RSS's own items have neither), and a lastBuildDate inside an item.
+_CHANGE_DATE = re.compile(rb"<(?:[\w.-]+:)?(?:modified|updated)[\s/>]")
+_ITEM = re.compile(rb"<(?:[\w.-]+:)?item[\s>]")
+_LAST_BUILD = re.compile(rb"<(?:[\w.-]+:)?lastbuilddate[\s/>]", re.IGNORECASE)
 
 
 def _dc_date_is_publication(parsed: dict[str, Any], content: bytes) -> bool:
-    """Whether the feed's entries' ``updated`` is their publication date: in an RSS 1.0 (RDF)
-    feed an item has no date of its own but the Dublin Core module's dc:date, which DCMI
-    defines as a date in the item's life, typically its creation or its being made available
-    (its publication, not a change), and which feedparser reads as ``updated``; not when the
-    body also has a dcterms:modified, which feedparser reads there too. An RSS 2.0 item states
-    its publication in the format's own pubDate (which wins over a dc:date beside it): its
-    dc:date alone stays not explicit, as does Atom's updated (a change's date by its spec)."""
-    return parsed.get("version") == "rss10" and not _MODIFIED.search(content)
+    """Whether the feed's entries' ``updated`` is their publication date: in an RSS feed (1.0
+    RDF, 2.0 and the 0.9x) an item without pubDate has no date but the Dublin Core module's
+    dc:date, which DCMI defines as a date in the item's life, typically its creation or its
+    being made available (its publication, not a change), and which feedparser reads as
+    ``updated``. RSS 1.0 has no date element of its own; SPIP writes its RSS 2.0 items with
+    dc:date (the article's date, set when it is published) and no pubDate. Not when the body
+    also has an element feedparser reads in the same place (dcterms:modified, atom:updated:
+    :data:`_CHANGE_DATE`; an item's lastBuildDate: :data:`_LAST_BUILD`); a pubDate beside a
+    dc:date is read first (:func:`_entry_date`); Atom's updated stays a change's date."""
+    version = parsed.get("version")
+    if not (isinstance(version, str) and version.startswith("rss")) or _CHANGE_DATE.search(content):
+        return False
+    item = _ITEM.search(content)
+    return item is None or _LAST_BUILD.search(content, item.start()) is None
 
 
 def _parse_fast(content: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
