@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import chain
 
 from lxml import etree
 from lxml.html import HtmlElement
@@ -335,22 +336,33 @@ _TRAFILATURA_READS_DIVS = 3 * 250
 _PARAGRAPH_TEXT = etree.XPath("//p[not(ancestor::" + " or ancestor::".join(sorted(_AWAY)) + ")]//text()")
 
 
-def _has_paragraphs(element: HtmlElement, seen: dict[HtmlElement, bool]) -> bool:
-    """Whether ``element`` holds two ``<p>`` or more that end a sentence (remembered in ``seen``:
-    sibling ``<div>`` share their containers)."""
-    if element not in seen:
-        ends = (_SENTENCE_END.search(" ".join(p.text_content().split())) for p in element.iter("p"))
-        seen[element] = sum(1 for end in ends if end) >= 2
-    return seen[element]
+def _sentence_paragraphs(tree: HtmlElement) -> dict[HtmlElement, int]:
+    """How many ``<p>`` that end a sentence each element of ``tree``'s document holds (itself
+    included), counted up to two, the most :func:`_beside_paragraphs` asks: each ``<p>`` is read
+    once and counted in its ancestors up to the first that holds two already (so do all above
+    it). Reading each container's ``<p>`` in turn took time in the square of the page's depth:
+    a page whose ``<section>`` or ``<div>`` blocks are left unclosed nests each in the one
+    before, and all their ``<p>`` were read again for each block."""
+    counts: dict[HtmlElement, int] = {}
+    for p in tree.getroottree().getroot().iter("p"):
+        if not _SENTENCE_END.search(" ".join(p.text_content().split())):
+            continue
+        for element in chain((p,), p.iterancestors()):
+            held = counts.get(element, 0)
+            if held >= 2:
+                break
+            counts[element] = held + 1
+    return counts
 
 
-def _beside_paragraphs(div: HtmlElement, seen: dict[HtmlElement, bool]) -> bool:
-    """Whether ``div`` stands in a container whose text is in ``<p>`` elements, within a few
-    levels above it, and not in a page's navigation, footer, form or link."""
+def _beside_paragraphs(div: HtmlElement, ends: dict[HtmlElement, int]) -> bool:
+    """Whether ``div`` stands in a container whose text is in ``<p>`` elements (two or more
+    that end a sentence: ``ends``, :func:`_sentence_paragraphs`), within a few levels above it,
+    and not in a page's navigation, footer, form or link."""
     above = list(div.iterancestors())
     if any(a.tag in _AWAY or a.tag == "a" for a in above):
         return False
-    return any(_has_paragraphs(a, seen) for a in above[:_DIV_PARAGRAPH_LEVELS])
+    return any(ends.get(a, 0) >= 2 for a in above[:_DIV_PARAGRAPH_LEVELS])
 
 
 def paragraphs_in_divs(tree: HtmlElement) -> int:
@@ -369,7 +381,7 @@ def paragraphs_in_divs(tree: HtmlElement) -> int:
     the text a wrap would add to its ``<p>`` could make it pass by the ``<div>`` left
     unwrapped (a paragraph with no sentence's end)."""
     runs = []
-    seen: dict[HtmlElement, bool] = {}
+    ends: dict[HtmlElement, int] | None = None  # read at the first candidate: most pages have none
     for div in tree.iter("div"):
         if not all(not isinstance(child.tag, str) or child.tag in _INLINE for child in div):
             continue
@@ -379,7 +391,11 @@ def paragraphs_in_divs(tree: HtmlElement) -> int:
         if len(content.split()) < _DIV_PARAGRAPH_WORDS or not _SENTENCE_END.search(content):
             continue
         linked = sum(len(" ".join(a.text_content().split())) for a in div.iter("a"))
-        if linked <= len(content) / 2 and _beside_paragraphs(div, seen):
+        if linked > len(content) / 2:
+            continue
+        if ends is None:
+            ends = _sentence_paragraphs(tree)
+        if _beside_paragraphs(div, ends):
             runs.append(div)
     if not runs or sum(len(t) for t in _PARAGRAPH_TEXT(tree)) < _TRAFILATURA_READS_DIVS:
         return 0  # none, or trafilatura reads them: a wrapped one could stop it reading the others
