@@ -397,7 +397,6 @@ def test_a_source_taken_out_of_the_file_is_kept_and_no_longer_polled(
     assert "Retiré" not in capsys.readouterr().out
 
 
-@pytest.mark.usefixtures("direct")
 def _next_poll(engine: sa.Engine) -> str:
     """The next-poll column of ``veille sources`` for the one source."""
     from monitors.collect.health import source_rows
@@ -407,6 +406,7 @@ def _next_poll(engine: sa.Engine) -> str:
     return str(row["next_poll"])
 
 
+@pytest.mark.usefixtures("direct")  # veille run as a user without Prefect runs it
 def test_a_source_refused_for_its_private_address_is_polled_once_the_setting_allows_it(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -474,6 +474,7 @@ def test_what_waits_after_a_run_with_nothing_due_agrees_with_when_a_source_is_du
     assert found.first["source"] == down.next_poll_at
 
 
+@pytest.mark.usefixtures("direct")  # veille run as a user without Prefect runs it
 def test_a_page_refused_for_its_private_address_is_fetched_once_the_setting_allows_it(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
