@@ -538,3 +538,33 @@ def test_a_feed_that_says_it_is_finished_is_read_and_said(
     for not_finished in (False, "true", None):
         parsed = parse_feed(json_feed(site.base, [_item(site.base, 1)], expired=not_finished), site.base)
         assert parsed.bozo_reason is None, not_finished
+
+
+def test_a_finished_feed_is_no_malformed_feed_and_its_health_says_so(
+    site: LocalSite, db: Session, client: Client, settings: Settings
+) -> None:
+    """`"expired": true` was counted as a problem of the feed, so a well-formed finished feed
+    was reported as "malformed feed, 1 entries read: 1 JSON Feed problem(s): ...". JSON Feed
+    1.1 allows it: the feed is read normally (no bozo reason, not malformed), and the finish is
+    said in the source's health columns (last_error, last_error_class 'warning', which the
+    source_health view shows as health 'warning'), before any real problem of the feed."""
+    body = json_feed(site.base, [_item(site.base, 1), _item(site.base, 2)], expired=True)
+    out, src = _poll_and_store(db, client, settings, site, body)
+    assert out.error is None and len(out.entries) == 2
+    assert out.warning is not None and "malformed" not in out.warning, out.warning
+    parsed = parse_feed(body, site.base)
+    assert parsed.expired and not parsed.malformed and parsed.bozo_reason is None
+    assert out.warning.startswith('the feed says it is finished ("expired": true)')
+    assert src.last_error == out.warning and src.last_error_class == "warning"
+    health = db.execute(sa.text("SELECT health FROM source_health WHERE id = :id"), {"id": src.id}).scalar()
+    assert health == "warning"
+    # a finished feed with a real problem says both, the finish first
+    site.add("/broken.json", json_feed(site.base, [_item(site.base, 1), {"id": 7}], expired=True))
+    out = poll_source(client, settings, SourceState(0, "broken", "feed", f"{site.base}/broken.json"))
+    assert out.warning is not None
+    finished, malformed = out.warning.split("; malformed feed, 1 entries read: ")
+    assert finished.startswith('the feed says it is finished ("expired": true)')
+    assert (
+        malformed
+        == '1 JSON Feed problem(s): item 2 (id 7) has no http(s) "url", "external_url" or "id" (left out)'
+    )

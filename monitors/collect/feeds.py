@@ -132,6 +132,8 @@ class ParsedFeed:
     #: date that does not parse, broken character references), not only some entry dates:
     #: its warning opens "malformed feed" or not
     malformed: bool = False
+    #: the feed says it is finished and will not update again (a JSON Feed's ``"expired": true``)
+    expired: bool = False
     ttl_minutes: int | None = None
     update_period_seconds: int | None = None  # what the feed declares (ttl, sy:updatePeriod)
 
@@ -301,7 +303,9 @@ def _json_feed(content: bytes, encoding: str, base_url: str) -> ParsedFeed:
         more = f"; and {count - len(reasons)} more" if count > len(reasons) else ""
         bozo = f"{count} JSON Feed problem(s): " + "; ".join(reasons) + more
     # a date_published "hier" is a bad entry date, as an RSS pubDate naming no day: not malformed
-    return _parsed_feed(parsed, base_url, bozo, malformed=malformed)
+    feed = _parsed_feed(parsed, base_url, bozo, malformed=malformed)
+    feed.expired = parsed["feed"].get("expired") is True
+    return feed
 
 
 def bad_dates_note(said: list[str], item: str, items: str, taken: str = "taken as absent") -> str:

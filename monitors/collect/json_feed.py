@@ -9,7 +9,8 @@ sanitizer as an RSS description is), its authors (1.1 ``authors``, 1.0 ``author`
 feed's), its dates, read by feedparser's date parsers as RSS dates are, and its own
 ``language`` (the declared language of its row, before the feed's). Tags have no place in
 veille's entries (RSS categories have none either). A feed that says it is finished
-(``"expired": true``: it will not update again) is read, and said, as a warning of the poll.
+(``"expired": true``: it will not update again) is read, and said (``feed["expired"]``): the
+poll warns of it, not as a malformed feed (the spec allows it; nothing in it is wrong).
 
 An item that cannot be read (not an object, no http(s) URL) is left out and a value of the
 wrong type or a date that does not parse is ignored, each with a reason; the rest of the feed
@@ -144,10 +145,7 @@ def parse_json_feed(
     }
     feed_authors = reader.authors(doc, "feed")
     if doc.get("expired") is True:  # the spec's only value that means it: true
-        reader.problem(
-            'the feed says it is finished ("expired": true): it will not update again;'
-            " disable the source or find its new feed"
-        )
+        feed["expired"] = True  # said by the poll's warning; no problem of the feed (it is allowed)
     items = doc.get("items")
     entries: list[dict[str, Any]] = []
     if not isinstance(items, list):

@@ -37,6 +37,11 @@ from monitors.errors import describe
 from monitors.judge.not_found import soft_404
 from monitors.settings import Settings, stopped_at_budget
 
+#: the warning of a poll of a feed that says it is finished (a JSON Feed's ``"expired": true``)
+EXPIRED = (
+    'the feed says it is finished ("expired": true): it will not update again;'
+    " disable the source or find its new feed"
+)
 MAX_CHILD_SITEMAPS = 20
 MAX_SITEMAP_DEPTH = 2
 # A child sitemap read at least this long after its lastmod is taken as unchanged since: the
@@ -229,10 +234,15 @@ def _read_feed(outcome: PollOutcome, result: FetchResult, workers: int) -> None:
     outcome.entries = parsed.entries
     outcome.language = parsed.language
     outcome.declared_interval = parsed.update_period_seconds
+    said = []
+    if parsed.expired:  # a feed's own word, not a fault of it: said first, it asks for a person
+        said.append(f"{EXPIRED} ({len(parsed.entries)} entries read)")
     if parsed.bozo_reason:
         # a well-formed feed with some bad entry dates is no malformed feed: the words say which
         what = "malformed feed" if parsed.malformed else "bad entry dates"
-        outcome.warning = f"{what}, {len(parsed.entries)} entries read: {parsed.bozo_reason}"
+        said.append(f"{what}, {len(parsed.entries)} entries read: {parsed.bozo_reason}")
+    if said:
+        outcome.warning = "; ".join(said)
 
 
 def _read_listing(outcome: PollOutcome, result: FetchResult, link_pattern: str | None) -> None:
