@@ -144,7 +144,8 @@ def test_a_cdx_answer_nested_too_deep_is_recorded_on_the_job(
 ) -> None:
     """json.loads raises RecursionError, not a ValueError, for 100,000 nested arrays: the job
     records why and the next run finishes it, where the error escaped the backfill. The request
-    answered so is in the fetch log as an error saying why: answered 200, it was not logged."""
+    answered so is in the fetch log as an error saying why (answered 200, it was not logged),
+    of class 'permanent' as other unreadable answers' rows (it had no error_class)."""
     archives.build_warc()
     fake = site.routes[path]
     site.add(path, b"[" * 100_000, content_type="application/json")
@@ -157,12 +158,13 @@ def test_a_cdx_answer_nested_too_deep_is_recorded_on_the_job(
         state, last = conn.execute(sa.text("SELECT state, last_error FROM backfill_jobs")).one()
         logged = conn.execute(
             sa.text(
-                "SELECT status_code, outcome, reason FROM fetch_log WHERE kind = 'cdx' AND url LIKE :path"
+                "SELECT status_code, outcome, error_class, reason FROM fetch_log"
+                " WHERE kind = 'cdx' AND url LIKE :path"
             ),
             {"path": f"%{path}?%"},
         ).all()
     assert state == "error" and last == error
-    assert [tuple(row) for row in logged] == [(200, "error", error)]
+    assert [tuple(row) for row in logged] == [(200, "error", "permanent", error)]
 
     site.routes[path] = fake  # the archive answers again: the same command finishes
     code, err = _backfill(args)

@@ -22,7 +22,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from monitors.collect.http import HOLD_STATUSES, Client, fetch
-from monitors.collect.results import TRANSIENT, FetchResult, empty_is_transient
+from monitors.collect.results import PERMANENT, TRANSIENT, FetchResult, empty_is_transient
 from monitors.collect.throttle import HostThrottle
 from monitors.settings import Settings
 
@@ -186,12 +186,15 @@ def read_list(
     """An archive's answer (a list: ``collinfo.json``, a ``warc.paths.gz``; a CDX answer) read
     from the last attempt, and the attempts (for the fetch log); the :class:`ArchiveError` of
     one that failed holds them too, and of one answered but unreadable, them with the last
-    one an error saying why (the fetch log shows why, not an ``ok``)."""
+    one an error saying why (the fetch log shows why, not an ``ok``), of class ``permanent`` as
+    an unreadable capture's (:mod:`~monitors.collect.archives.captures`) and a body that is no
+    feed: asking again gets the same answer."""
     last = ok_or_raise(attempts, what)
     try:
         return parse(last.content or b""), attempts
     except ArchiveError as exc:
-        exc.attempts = [*attempts[:-1], dataclasses.replace(last, outcome="error", reason=str(exc))]
+        unreadable = dataclasses.replace(last, outcome="error", error_class=PERMANENT, reason=str(exc))
+        exc.attempts = [*attempts[:-1], unreadable]
         raise
 
 
