@@ -220,6 +220,42 @@ def test_a_sitemap_s_unreadable_dates_are_a_warning_named_once_with_their_count(
     ), out.warning
 
 
+def test_a_news_date_unreadable_beside_a_readable_lastmod_is_a_warning(
+    site: LocalSite, client: Client, settings: Settings
+) -> None:
+    """A news:publication_date that is no date ("garbage", "2025-02-30") beside a readable
+    <lastmod> was silent: the URL is taken by its lastmod (its last change) and stored with no
+    publication date, and nothing said its publication date was unreadable. The poll's warning
+    names them as an undated URL's bad dates are; a readable news date, or none, says nothing."""
+
+    def url(n: int, news: str | None) -> str:
+        told = f"<news:news><news:publication_date>{news}</news:publication_date></news:news>" if news else ""
+        return f"<url><loc>{site.base}/n/{n}.html</loc><lastmod>{NOW.isoformat()}</lastmod>{told}</url>"
+
+    rows = [url(1, "garbage"), url(2, "garbage"), url(3, "2025-02-30"), url(4, NOW.isoformat()), url(5, None)]
+    site.add(
+        "/news.xml",
+        "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'"
+        f" xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>{''.join(rows)}</urlset>",
+        content_type="application/xml",
+    )
+    out = poll(client, settings, "sitemap", f"{site.base}/news.xml")
+    assert out.error is None and len(out.entries) == 5
+    assert [e.published_at is not None for e in out.entries] == [False, False, False, True, False]
+    assert out.warning == (
+        "1 sitemap problem(s): 3 URL news date(s) naming no real day or time, taken as absent (the"
+        " URL dated by its <lastmod>, its publication unknown): 'garbage' (not a W3C date,"
+        " YYYY-MM-DD; 2 URLs), '2025-02-30' (February 2025 has no day 30)"
+    )
+    site.add(
+        "/good.xml",
+        "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'"
+        f" xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>{url(4, NOW.isoformat())}{url(5, None)}</urlset>",
+        content_type="application/xml",
+    )
+    assert poll(client, settings, "sitemap", f"{site.base}/good.xml").warning is None
+
+
 def test_sitemap_index_cycles_and_repeats_are_read_once(
     site: LocalSite, client: Client, settings: Settings
 ) -> None:

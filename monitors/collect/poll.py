@@ -376,6 +376,7 @@ def _read_sitemap(
     seen: set[str] = set()
     undated = 0
     unread: list[str] = []
+    unread_news: list[str] = []
     for u in urls:
         if u.url in seen:
             continue
@@ -383,6 +384,8 @@ def _read_sitemap(
         undated += u.date is None
         if u.unread_date:
             unread.append(u.unread_date)
+        if u.unread_news_date:
+            unread_news.append(u.unread_news_date)
         # a lastmod of a month or a year ("2025-02") is kept when that period meets the window
         if u.date is None or (u.date_end or u.date) < since or u.date > until:
             outcome.ignored += 1
@@ -417,6 +420,11 @@ def _read_sitemap(
         # window, as a feed's bad entry dates are said
         taken = "taken as absent (an undated URL is not taken)"
         problems.append(bad_dates_note(unread, "URL", "URLs", taken))
+    if unread_news:
+        # a news:publication_date that is no date beside a readable <lastmod>: the URL is taken by
+        # its last change and stored with no publication date, said as the undated URLs' are
+        taken = "taken as absent (the URL dated by its <lastmod>, its publication unknown)"
+        problems.append(bad_dates_note(unread_news, "URL news", "URLs", taken))
     if undated and undated == len(seen):
         # a sitemap that dates nothing (WordPress's wp-sitemap.xml) gives no URL, ever: said,
         # or the source reads "ok, 0 entries" at every poll and the user never learns why

@@ -47,6 +47,9 @@ class SitemapUrl:
     #: a date written for the URL that could not be read, as written with why ("'garbage' (not
     #: a W3C date, YYYY-MM-DD)"), when the URL has no date: said in the poll's warning
     unread_date: str | None = None
+    #: a ``news:publication_date`` written and unreadable, as written with why, when a readable
+    #: lastmod dates the URL: taken by its lastmod, with no publication date; said in the warning
+    unread_news_date: str | None = None
 
     @property
     def date(self) -> datetime | None:
@@ -256,6 +259,9 @@ def parse_sitemap(
                     # a date written and unreadable ("garbage", "2025-02-30") leaves the URL
                     # undated, out of every window: the poll says so, as a feed's bad dates
                     unread_date=unread_date(news, written) if news_date is None and lastmod is None else None,
+                    # a news date unreadable beside a readable lastmod: the URL is taken by its
+                    # last change, its publication unknown; said too
+                    unread_news_date=unread_date(news) if news_date is None and lastmod is not None else None,
                 )
             )
     return out
