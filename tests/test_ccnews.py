@@ -5,6 +5,7 @@ warcio from the seed pages, among records of sites that are not sources, one rec
 from __future__ import annotations
 
 import gzip
+import os
 import random
 import re
 import threading
@@ -640,3 +641,41 @@ def test_the_table_gives_one_line_to_the_ccnews_files_with_no_capture(
     assert lines[1].split()[:2] == ["ccnews", "*"], out  # the site alone, no file named
     assert "3 WARC files with no capture, 2025-02-01 .. 2025-02-28" in lines[1], out
     assert "4 jobs" in out, out
+
+
+@pytest.mark.parametrize("machine", ["Asia/Tokyo", "America/Los_Angeles"])
+def test_a_ccnews_window_given_as_days_is_read_on_veille_s_clock_not_the_machine_s(
+    archives: FakeArchives,  # noqa: F811
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clock_restored: None,
+    machine: str,
+) -> None:
+    """`--since 2025-02-01` names a day on veille's local clock (VEILLE_LOCAL_TIMEZONE, here
+    UTC), whatever the machine's own zone (TZ): a February on UTC's clock reads February's file
+    list alone, on a machine east of UTC (Tokyo) as west of it (Los Angeles). Read on the
+    machine's clock, a Tokyo midnight is 15:00 UTC the day before: January's list was read too."""
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "UTC")
+    monkeypatch.setenv("VEILLE_PREFECT", "off")
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = machine
+    time.tzset()
+    try:
+        assert time.localtime(0).tm_hour != 0  # the machine's clock is not UTC
+        archives.snapshots = seed_snapshots()
+        archives.build_ccnews(files=1)
+        sources = write_sources(tmp_path / "sources.toml", seed_sources())
+        code, _, err = _run([*WINDOW, "--from", "ccnews", "--sources", str(sources)])
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+    assert code == 0, err
+    lists = {r["path"] for r in archives.site.log if r["path"].endswith("/warc.paths.gz")}
+    assert lists == {"/crawl-data/CC-NEWS/2025/02/warc.paths.gz"}, lists
+    with clean_db.connect() as conn:
+        starts = conn.scalars(sa.text("SELECT window_start FROM backfill_jobs")).all()
+    assert starts and {s.astimezone(UTC) for s in starts} == {datetime(2025, 2, 1, tzinfo=UTC)}
