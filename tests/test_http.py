@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
+import socket
+import threading
+import time
 
 import pytest
+from urllib3.exceptions import DecodeError
 
 from monitors.collect.addresses import PrivateAddress, RefusedAddress, check_url_allowed
+from monitors.collect.codings import Decoder
 from monitors.collect.http import MAX_HEADERS, fetch, make_client
 from monitors.collect.results import HTML_TYPES, PERMANENT, TRANSIENT, FetchResult
 from monitors.collect.throttle import parse_retry_after
 from monitors.settings import Settings
 from tests.site import LocalSite
+from tests.test_faults import raw_server
 
 
 @pytest.mark.parametrize(
@@ -131,6 +138,65 @@ def test_a_page_its_header_says_compressed_but_sent_plain_is_read_as_sent(
     assert result.transport == (
         f"Content-Encoding: {coding} on a body that is not {coding} (it starts with '<'): read as sent",
     )
+
+
+PLAIN_PAGE = "<!DOCTYPE html><html><body><p>Sommet pour l’action sur l’IA</p></body></html>".encode()
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+@pytest.mark.parametrize(
+    "reads",
+    [
+        [b"\n", PLAIN_PAGE],
+        [b"\n", b"  \r\n", PLAIN_PAGE],
+        [b"\xef", b"\xbb\xbf" + PLAIN_PAGE],
+        [b"<", PLAIN_PAGE[1:]],
+    ],
+    ids=["a-newline", "blanks-in-two-reads", "half-a-bom", "a-lone-bracket"],
+)
+def test_a_page_sent_plain_is_read_as_sent_whatever_its_first_read_holds(
+    settings: Settings, coding: str, reads: list[bytes]
+) -> None:
+    """The same page whose first bytes come in reads of their own (a server that flushes a
+    newline before the page): its first read alone was looked at, and a lone newline is no
+    markup, so the page was "body could not be decoded: gzip data is corrupt", lost for good."""
+    body = b"".join(reads)
+
+    def answer(conn: socket.socket, stop: threading.Event) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: %s\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (coding.encode(), len(body))
+            )
+            for part in reads:  # each in a read of its own
+                conn.sendall(part)
+                time.sleep(0.2)
+
+    with raw_server(answer) as base, make_client(settings) as client:
+        result = fetch(client, f"{base}/plain.html", settings)
+    assert result.ok, result.reason
+    assert result.content == body
+    assert result.transport == (
+        f"Content-Encoding: {coding} on a body that is not {coding} (it starts with '<'): read as sent",
+    )
+
+
+def test_the_decoder_reads_a_body_as_sent_from_all_its_first_reads() -> None:
+    """:class:`Decoder` alone, read by read: the blanks before the markup give nothing until the
+    markup comes, then all of it; a gzip stream sent a byte at a time still decodes, and
+    blanks then no markup are still corrupt."""
+    page = b"<!DOCTYPE html><html><body><p>Sommet</p></body></html>"
+    decoder = Decoder("gzip")
+    assert [decoder.decode(b"\n", 1 << 20), decoder.decode(page, 1 << 20)] == [b"", b"\n" + page]
+    assert decoder.plain and decoder.cut_short() is None
+    decoder = Decoder("gzip")
+    assert b"".join(decoder.decode(bytes([b]), 1 << 20) for b in gzip.compress(page)) == page
+    assert decoder.plain is None and decoder.cut_short() is None
+    decoder = Decoder("gzip")
+    decoder.decode(b"\n", 1 << 20)
+    with pytest.raises(DecodeError, match="gzip data is corrupt"):
+        decoder.decode(b"not a page", 1 << 20)
 
 
 def test_gzip_body_is_decoded_and_the_connection_reused(settings: Settings, site: LocalSite) -> None:
@@ -253,8 +319,6 @@ RAW_ANSWERS = {
 
 def _fetch_raw(settings: Settings, raw: bytes) -> tuple[FetchResult, str]:
     """What fetch makes of a server answering ``raw`` bytes, and the server's host."""
-    import socket
-    import threading
 
     from tests.test_faults import raw_server
 

@@ -26,6 +26,20 @@ def is_markup(data: bytes) -> bool:
     return data.lstrip(b" \t\r\n").startswith(MARKUP_STARTS)
 
 
+#: the blanks a body may hold before its markup while :class:`Decoder` waits to see what follows
+BLANKS_BEFORE_MARKUP = 64 * 1024
+
+
+def _undecided(start: bytes) -> bool:
+    """Whether a body's first bytes are blanks only, or blanks and a byte order mark's first
+    bytes (``EF BB``): markup may follow, which no compressed stream starts with, so what to
+    read them as is known from the next byte, not from this read's (a lone newline)."""
+    head = start.lstrip(b" \t\r\n")
+    if len(start) > BLANKS_BEFORE_MARKUP or is_markup(start):
+        return False
+    return any(markup.startswith(head) for markup in MARKUP_STARTS)
+
+
 #: What servers write in ``Content-Encoding`` that names no compression: ``identity``;
 #: ``none``, which a PHP idiom sets to keep a server from compressing a page it flushes; a
 #: charset, or a transfer coding, written in the wrong header. Their bodies are as sent
@@ -65,10 +79,12 @@ class Decoder:
     and fails midway still ends the chunked body properly, or sends the Content-Length of what
     it sent), and the article was stored with its text cut. A body that does not decode from
     its first bytes and starts as markup (:func:`is_markup`: a server that sets the header and
-    does not compress) is read as sent, and :attr:`plain` says so. Two codings (``deflate, gzip``) are
-    left to urllib3, as one it decodes and veille does not (``br`` with brotli installed); one
-    neither decodes is refused before the body is read (:func:`undecodable`). Bad data is
-    urllib3's :class:`DecodeError`, as it was (a permanent failure: "body could not be decoded")."""
+    does not compress) is read as sent, and :attr:`plain` says so: its start is judged whole,
+    whatever reads it came in (blanks alone, a lone ``<``, wait for what follows). Two codings
+    (``deflate, gzip``) are left to urllib3, as one it decodes and veille does not (``br``
+    with brotli installed); one neither decodes is refused before the body is read
+    (:func:`undecodable`). Bad data is urllib3's :class:`DecodeError`, as it was (a permanent
+    failure: "body could not be decoded")."""
 
     ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
@@ -92,16 +108,26 @@ class Decoder:
         self._member_out = 0  # bytes the current member gave
         self._head = b""  # the first bytes (two at most) of the member after the first in progress
         self._trailer = False  # data after a whole gzip stream that is no gzip member: ignored
+        #: the body's bytes while the stream gave none (blanks before a page's markup, a
+        #: header's bytes): read as sent if they start as markup, however many reads they took
+        self._start = b""
+        self._given = False  # whether the stream gave a byte yet
         #: why the body is read as sent: the header names a coding it is not in, else None
         self.plain: str | None = None
 
     def decode(self, data: bytes, room: int) -> bytes:
         """What ``data`` decodes to, at most ``room`` bytes (more means the body is over its
         cap: what is left is not decoded, a gzip bomb never expands in memory)."""
-        first = self._received == 0
         self._received += len(data)
         if self.plain:
             return data[:room]
+        if not self._given:
+            self._start += data
+            if _undecided(self._start):  # blanks so far: whether markup follows is not known
+                return b""
+            # decoded from its first byte again: the decision is made on all the start
+            data, self._raw = self._start, False
+            self._obj = zlib.decompressobj(self.ENCODINGS[self.encoding])
         out = bytearray()
         while data and not self._trailer and len(out) < room:
             if self._members and len(self._head) < 2:
@@ -109,20 +135,24 @@ class Decoder:
             try:
                 got = self._obj.decompress(data, room - len(out))
             except zlib.error as exc:
-                if first and not out and self.encoding == "deflate" and not self._raw:
+                if not self._given and self.encoding == "deflate" and not self._raw:
                     self._raw, self._obj = True, zlib.decompressobj(-zlib.MAX_WBITS)
                     continue
                 if self._members:  # junk after a whole gzip member, ignored as urllib3 does
                     self._trailer = True
                     break
-                if first and not out and is_markup(data):
+                if not self._given and is_markup(self._start):
                     self.plain = (
                         f"Content-Encoding: {self.encoding} on a body that is not {self.encoding} "
                         "(it starts with '<'): read as sent"
                     )
-                    return data[:room]
+                    return self._start[:room]
                 raise DecodeError(f"{self.encoding} data is corrupt: {exc}") from exc
             out += got
+            if not self._given:
+                if not got and not self._obj.eof:  # a header so far: taken again with more
+                    return b""
+                self._given, self._start = True, b""
             self._member_out += len(got)
             data = b""
             if self._obj.eof and self._obj.unused_data and self.encoding != "deflate":
@@ -137,6 +167,8 @@ class Decoder:
         newline too short for zlib to refuse). A member after the first is one from its magic
         bytes (``1f 8b``, or its ``1f`` alone): one cut before giving a byte is cut all the same."""
         if self._received == 0 or self._trailer or self._obj.eof or self.plain:
+            return None
+        if not self._given and _undecided(self._start):  # blanks only: an empty body
             return None
         if self._members and not self._member_out and not GZIP_MAGIC.startswith(self._head):
             return None
