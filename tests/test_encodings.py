@@ -332,3 +332,58 @@ def test_an_unlabelled_page_in_another_alphabet_is_not_read_as_windows_1252(char
     text = UNLABELLED[charset]
     html = f"<html><head><title>Titre</title></head><body><article><p>{text}</p></article></body></html>"
     assert decode_html(html.encode(charset), "text/html") == html
+
+
+CENTRAL = {
+    "cs": "Vláda v pondělí schválila nový zákon o umělé inteligenci. Ministři řekli, že pravidla budou přísnější.",
+    "hu": "Jövő héten Győrben találkoznak a városok képviselői, hogy megvitassák a közlekedést és az árakat.",
+    "sk": "Vláda v pondelok schválila nový zákon. Ministri povedali, že pravidlá budú prísnejšie a firmy musia zverejňovať viac.",
+    # charset_normalizer calls these in KOI8-R shift_jis and ISO-8859-6
+    "ru": "Это наш ответ на ваши вопросы.",
+    "ru2": "Юбилей театра отметили в субботу.",
+    # and this one in windows-1251 mac-cyrillic
+    "ru3": "Министр вчера утром посетил Москву.",
+    # letters windows-1252 reads a Czech or Hungarian page as (ì ò ø å õ ã): their own pages
+    "it": "Il governo ha approvato la legge lunedì. Il ministro ha detto che è più facile così, però non è finita.",
+    "da": "Regeringen vedtog i går en ny lov. Ministeren sagde, at reglerne bliver strengere for små virksomheder på øerne.",
+    "pt": "O governo aprovou ontem a nova lei. As negociações com os sindicatos não terminaram e a situação é difícil.",
+}
+
+
+@pytest.mark.parametrize(
+    ("language", "codec"),
+    [
+        ("cs", "cp1250"),
+        ("cs", "iso-8859-2"),
+        ("hu", "cp1250"),
+        ("hu", "iso-8859-2"),
+        ("sk", "iso-8859-2"),
+        ("ru", "koi8-r"),
+        ("ru2", "koi8-r"),
+        ("ru3", "cp1251"),
+        ("it", "cp1252"),
+        ("da", "cp1252"),
+        ("pt", "cp1252"),
+    ],
+)
+def test_an_unlabelled_central_european_or_short_russian_page_reads_in_its_charset(
+    site: LocalSite, settings: Settings, language: str, codec: str
+) -> None:
+    """No charset in the header nor in the page. A Czech, Slovak or Hungarian page came out in
+    windows-1252 ("Ministøi øekli", "Jövõ héten"): charset_normalizer calls it windows-1252, or
+    windows-1250 as it calls French pages, and windows-1252 reads its letters as letters. Its
+    letters in windows-1250 or ISO-8859-2 are one language's, in windows-1252 no one's. A
+    short Russian page in KOI8-R ("üÔÏ ÎÁÛ") was guessed shift_jis, one in windows-1251
+    ("Ìèíèñòð") mac-cyrillic, both left windows-1252: read in their charset their words are
+    cased as words are. Italian, Danish and Portuguese pages, whose
+    letters a Czech or Hungarian page makes in windows-1252, stay windows-1252."""
+    text = CENTRAL[language]
+    title = text.split(" ")[0]
+    page = f"<html><head><title>{title}</title></head><body><article><p>{text}</p></article></body></html>"
+    site.add(f"/{language}.html", page.encode(codec), content_type="text/html")
+    with make_client(settings) as client:
+        result = fetch(client, f"{site.base}/{language}.html", settings)
+    assert result.ok, result.reason
+    assert decode_html(result.content or b"", result.headers.get("content-type")) == page
+    got = extract_article(result.content or b"", result.final_url, result.headers.get("content-type"))
+    assert text in got.text

@@ -18,6 +18,7 @@ import html
 import json
 import re
 import threading
+from collections import Counter
 from typing import Any
 
 import charset_normalizer
@@ -136,18 +137,38 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
         best = charset_normalizer.from_bytes(content[:200_000], cp_isolation=declared).best()
         chosen = _codec(best.encoding) if best is not None else None
         return chosen if chosen in declared else declared[0]
-    best = charset_normalizer.from_bytes(content[:200_000]).best()
-    if best is not None and best.encoding not in {"utf_8", "ascii"}:
-        codec = _codec(best.encoding)
-        # For French, a Western guess is far likelier right than e.g. a Cyrillic one.
-        if codec in {"cp1252", "iso8859_15", "mac_roman", "utf_16", "utf_32"}:
-            return codec
-        # charset_normalizer calls most French windows-1252 pages windows-1250 (their accents
-        # are the same bytes): another guess is taken only when windows-1252 reads it as no
-        # Western text is read
-        if codec in _OTHER_SCRIPTS and not_western(content[:200_000]):
-            return codec
-    return "cp1252"
+    head = content[:200_000]
+    best = charset_normalizer.from_bytes(head).best()
+    codec = _codec(best.encoding) if best is not None and best.encoding not in {"utf_8", "ascii"} else None
+    if codec in {"utf_16", "utf_32"}:
+        return codec
+    # charset_normalizer calls most French windows-1252 pages windows-1250 (their accents
+    # are the same bytes): another guess is taken only when windows-1252 reads it as no
+    # Western text is read
+    if codec in _OTHER_SCRIPTS and not_western(head):
+        return codec
+    western = codec if codec in {"iso8859_15", "mac_roman"} else "cp1252"
+    if _mostly_utf8(head):  # UTF-8 with pieces in windows-1252: :func:`_mixed` reads it
+        return western
+    # a short Russian page it may call mac-cyrillic, or shift_jis: the Cyrillic reading whose
+    # words are cased as words are, when windows-1252 reads none
+    if codec not in _GREEK and not_western(head) and (cyrillic := cyrillic_reading(head)):
+        return cyrillic
+    # For French, a Western guess is far likelier right than e.g. a Cyrillic one; but a Czech
+    # or Hungarian page is read so too (or as windows-1250 and no Western text): its letters
+    # tell it
+    return central_european(head) or western
+
+
+_UTF8_CHAR = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _mostly_utf8(content: bytes) -> bool:
+    """Whether most of the bytes beyond ASCII of ``content`` (not valid UTF-8) form UTF-8
+    characters: a UTF-8 page with a piece in windows-1252, not a page in a single-byte
+    charset, whose letters seldom make such sequences."""
+    high = len(content) - len(content.translate(None, _HIGH_BYTES))
+    return sum(len(m) for m in _UTF8_CHAR.findall(content)) * 2 > high
 
 
 #: Single-byte charsets of other alphabets (Cyrillic, Greek) and of central Europe whose
@@ -155,6 +176,7 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
 _OTHER_SCRIPTS = frozenset(
     {"cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp1253", "iso8859_7", "cp1250", "iso8859_2"}
 )
+_GREEK = frozenset({"cp1253", "iso8859_7", "mac_greek"})
 _TAGS = re.compile(r"<(?:script|style)\b.*?</(?:script|style)\s*>|<[^>]*>|&\w+;|&#\w+;", re.I | re.S)
 #: a symbol windows-1252 reads between two letters where windows-1250 has a letter (ą ł ż Ą Ł
 #: Ż ľ Ľ): no Western word holds one
@@ -170,6 +192,93 @@ def not_western(content: bytes) -> bool:
     letters = sum(1 for c in text if c.isalpha())
     accented = sum(1 for c in text if c.isalpha() and ord(c) > 127)
     return (letters >= 20 and accented > 0.3 * letters) or len(_GLUED_SYMBOL.findall(text)) >= 3
+
+
+#: The letters beyond ASCII of languages written in windows-1252 and of those written in
+#: windows-1250 / ISO-8859-2 (lower case), for :func:`central_european`.
+_WESTERN_ALPHABETS = (
+    "àâæçéèêëîïôœùûüÿ",  # French
+    "äöüß",  # German
+    "áéíñóúü",  # Spanish
+    "áâãàçéêíóôõú",  # Portuguese
+    "àèéìíîòóù",  # Italian
+    "àçèéíïòóúü",  # Catalan
+    "áäèéëíïóöúü",  # Dutch
+    "æøåéó",  # Danish, Norwegian
+    "åäöé",  # Swedish, Finnish
+    "áæðéíóöúýþ",  # Icelandic
+)
+_CENTRAL_ALPHABETS = (
+    "áčďéěíňóřšťúůýž",  # Czech
+    "áäčďéíĺľňóôŕšťúýž",  # Slovak
+    "áéíóöőúüű",  # Hungarian
+    "ąćęłńóśźżé",  # Polish
+    "čćđšžé",  # Slovene, Croatian
+    "ăâîşţ",  # Romanian
+)
+#: a character beyond ASCII that is a letter, or stands between two letters (``Pary¿u``),
+#: typographic punctuation aside (``l’IA``, a soft hyphen)
+_WORD_CHAR = re.compile(
+    "(?<=[^\\W\\d_])[^\\x00-\\x7f\u2000-\u206f\xad\xb7\xb4](?=[^\\W\\d_])|[^\\W\\d_\\x00-\\x7f]"
+)
+
+
+#: :data:`_TAGS` for bytes: tags are ASCII, the same bytes in each single-byte charset
+_TAG_BYTES = re.compile(_TAGS.pattern.encode(), _TAGS.flags & ~re.UNICODE)
+
+
+def _alphabet_share(text: str, alphabets: tuple[str, ...]) -> tuple[int, float]:
+    """How many letters beyond ASCII ``text`` (outside tags) has (:data:`_WORD_CHAR`), and
+    the largest share of them one of ``alphabets`` holds: 1.0 when one language's alphabet
+    writes them all."""
+    chars = Counter(_WORD_CHAR.findall(text.lower()))
+    total = sum(chars.values())
+    if not total:
+        return 0, 0.0
+    return total, max(sum(chars[c] for c in alphabet) for alphabet in alphabets) / total
+
+
+def central_european(content: bytes) -> str | None:
+    """windows-1250 or ISO-8859-2 when ``content`` (no charset declared, not UTF-8) reads in
+    one as a central European language's letters (Czech, Slovak, Hungarian, Polish, Slovene,
+    Croatian, Romanian: 95% or more of its letters beyond ASCII in one alphabet, and 5 or
+    more) and in windows-1252 as no Western language's by a margin (its share 5 points lower
+    or more): a Czech "ř" is "ø" there, "ě" "ì", a Hungarian "ő" "õ", which no one Western alphabet has
+    together with the others. A French page stays windows-1252: its letters are French, and
+    its "è" read as "č" is Czech at best, no more."""
+    content = _TAG_BYTES.sub(b" ", content)
+    _, western = _alphabet_share(content.decode("cp1252", errors="replace"), _WESTERN_ALPHABETS)
+    shares = {
+        codec: _alphabet_share(content.decode(codec, errors="replace"), _CENTRAL_ALPHABETS)
+        for codec in ("cp1250", "iso8859_2")
+    }
+    codec = max(shares, key=lambda c: shares[c][1])  # windows-1250 on a tie: it is first
+    letters, share = shares[codec]
+    return codec if letters >= 5 and share >= 0.95 and share - western >= 0.05 else None
+
+
+_CYRILLIC_CODECS = ("cp1251", "koi8_r", "koi8_u", "iso8859_5", "mac_cyrillic", "cp866")
+_CYRILLIC_WORD = re.compile("[\u0400-\u04ff]+")
+_UPPER, _LOWER = "\u0400-\u042f\u0490", "\u0430-\u045f\u0491"
+_CASED_WORD = re.compile(f"[{_UPPER}]?[{_LOWER}]+|[{_UPPER}]")
+_CAPITALS = re.compile(f"[{_UPPER}]+")
+
+
+def cyrillic_reading(content: bytes) -> str | None:
+    """The Cyrillic charset ``content`` reads best in, by its words' case: read in the right
+    one, a word is lower case or capitalised; in another its letters are other letters, of
+    the other case (KOI8-R read as windows-1251: "пРАВИТЕЛЬСТВО") or symbols (windows-1251
+    capitals in mac-cyrillic). None unless 90% or more of the Cyrillic letters of the best
+    reading stand in such words, 20 or more (words in capitals, "США", count for neither)."""
+    content = _TAG_BYTES.sub(b" ", content)
+    best, best_cased = None, 0
+    for codec in _CYRILLIC_CODECS:
+        words = _CYRILLIC_WORD.findall(content.decode(codec, errors="replace"))
+        letters = sum(len(w) for w in words if len(w) == 1 or not _CAPITALS.fullmatch(w))
+        cased = sum(len(w) for w in words if _CASED_WORD.fullmatch(w))
+        if cased > best_cased and cased >= 0.9 * letters:
+            best, best_cased = codec, cased
+    return best if best_cased >= 20 else None
 
 
 _decoding = threading.local()  # the bytes :func:`_windows_1252` read, per thread
