@@ -813,6 +813,39 @@ def test_the_table_gives_one_line_to_a_site_s_months_with_no_capture(
     assert f"backfill from wayback 2024-11-01 .. 2025-02-28: {4 * len(seed_sources())} jobs," in out
 
 
+def test_the_table_folds_only_a_site_s_empty_months_one_after_the_other() -> None:
+    """The folded line's span holds no month with captures: on main a site's empty months were
+    one line wherever they stood, "2 months with no capture, 2024-11-01 .. 2025-01-31" above
+    December's row of 4 captures, the span read as one with none. A month with captures ends
+    the run (a single empty month keeps its row); another site's rows between do not."""
+    from flows.archive_backfill import JOB_COUNTS
+    from flows.commands.archive_backfill import table_rows
+
+    def row(site: str, month: str, captures: int) -> dict[str, Any]:
+        start = date.fromisoformat(f"{month}-01")
+        end = (start + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+        counts = dict.fromkeys(JOB_COUNTS, 0) | {"captures": captures, "known": captures}
+        return (
+            {"archive": "wayback", "site": site, "window": f"{start} .. {end}", "state": "done"}
+            | counts
+            | {"error": ""}
+        )
+
+    months = ["2024-11", "2024-12", "2025-01", "2025-02", "2025-03"]
+    rows = [
+        row(site, m, 4 if (site, m) == ("a.fr", "2024-12") else 0)
+        for m in months
+        for site in ("a.fr", "b.fr")
+    ]
+    shown = [(r["site"], r["window"], r["captures"]) for r in table_rows(rows)]
+    assert shown == [
+        ("a.fr", "2024-11-01 .. 2024-11-30", 0),
+        ("b.fr", "5 months with no capture, 2024-11-01 .. 2025-03-31", 0),
+        ("a.fr", "2024-12-01 .. 2024-12-31", 4),
+        ("a.fr", "3 months with no capture, 2025-01-01 .. 2025-03-31", 0),
+    ], shown
+
+
 def test_the_table_counts_the_captures_of_pages_already_known(
     archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path
 ) -> None:

@@ -121,36 +121,44 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
 
 
 def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The job rows the command prints: a site's months that found nothing (done, no error,
-    every count 0) as one line, "34 months with no capture, 2022-01-01 .. 2024-12-31", where
-    the first was. A backfill over three years printed 36 rows a site, most of them zeros, the
-    few that found captures lost among them. A CC-NEWS job is one WARC file, named after its
-    site ("* CC-NEWS-20250210083000-00001.warc.gz"): its empty files fold by site alone, "412
-    WARC files with no capture, ...", or a month of hundreds of files printed hundreds of zero
-    rows. The flow's artifact keeps every row."""
+    """The job rows the command prints: a run of a site's months that found nothing (done, no
+    error, every count 0), one after the other, as one line, "34 months with no capture,
+    2022-01-01 .. 2024-10-31", where the first was. A backfill over three years printed 36 rows
+    a site, most of them zeros, the few that found captures lost among them. A month with
+    captures ends the run: the line's span holds none. A CC-NEWS job is one WARC file, named
+    after its site ("* CC-NEWS-20250210083000-00001.warc.gz"): its empty files fold by site
+    alone, "412 WARC files with no capture, ...", or a month of hundreds of files printed
+    hundreds of zero rows. The flow's artifact keeps every row."""
     from flows.archive_backfill import JOB_COUNTS
     from monitors.collect.archives.common import CCNEWS
 
     def empty(row: dict[str, Any]) -> bool:
         return row["state"] == "done" and not row["error"] and not any(row[k] for k in JOB_COUNTS)
 
-    def site(row: dict[str, Any]) -> str:
-        return str(row["site"]).split(" ", 1)[0] if row["archive"] == CCNEWS else str(row["site"])
+    def site(row: dict[str, Any]) -> tuple[str, str]:
+        name = str(row["site"]).split(" ", 1)[0] if row["archive"] == CCNEWS else str(row["site"])
+        return row["archive"], name
 
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    runs: list[list[dict[str, Any]]] = []  # each site's empty rows, one after the other
+    open_runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
-        if empty(row):
-            groups.setdefault((row["archive"], site(row)), []).append(row)
+        if not empty(row):
+            open_runs.pop(site(row), None)  # the site's next empty row starts another run
+        elif site(row) in open_runs:
+            open_runs[site(row)].append(row)
+        else:
+            runs.append(open_runs.setdefault(site(row), [row]))
+    first = {id(run[0]): run for run in runs if len(run) > 1}
+    folded = {id(row) for run in first.values() for row in run}
     out: list[dict[str, Any]] = []
     for row in rows:
-        group = groups.get((row["archive"], site(row)), []) if empty(row) else []
-        if len(group) < 2:
+        if id(row) not in folded:
             out.append(row)
-        elif row is group[0]:
-            days = [day for r in group for day in r["window"].split(" .. ")]
+        elif (run := first.get(id(row))) is not None:
+            days = [day for r in run for day in r["window"].split(" .. ")]
             span = f"{min(days)} .. {max(days)}"
             what = "WARC files" if row["archive"] == CCNEWS else "months"
-            out.append({**row, "site": site(row), "window": f"{len(group)} {what} with no capture, {span}"})
+            out.append({**row, "site": site(row)[1], "window": f"{len(run)} {what} with no capture, {span}"})
     return out
 
 
