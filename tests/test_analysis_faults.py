@@ -338,8 +338,8 @@ def test_the_evidence_names_the_feed_when_its_date_is_the_publication() -> None:
 
 @pytest.mark.parametrize(
     ("cut_after", "where"),
-    [("<article><h1", "a tag"), ("var x = 1;\nvar x", "its text")],
-    ids=["in-a-tag", "in-the-text"],
+    [("<article><h1", "a tag"), ("<title>Sommet IA", "its text"), ("var x = 1;\nvar x", "a <script>")],
+    ids=["in-a-tag", "in-the-text", "in-a-script"],
 )
 @pytest.mark.parametrize("workers", [0, 1], ids=["in-thread", "in-a-worker"])
 def test_a_page_cut_short_before_its_text_is_a_transient_failure_saying_so(
