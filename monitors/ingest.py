@@ -136,6 +136,8 @@ class IngestOutcome:
     #: refused for a non-public address (FetchResult.private_address): queued again once
     #: VEILLE_ALLOW_PRIVATE_NETWORK allows it (monitors.archive.queue.requeue_private_refusals)
     private_address: bool = False
+    #: what the response's headers said wrongly (FetchResult.transport), for fetch_log
+    transport: tuple[str, ...] = ()
 
 
 def _published(
@@ -280,6 +282,7 @@ def analyse_page(
         host=result.host,
         deferred=result.held,
         private_address=result.private_address,
+        transport=result.transport,
     )
     if not result.ok:
         return out

@@ -346,6 +346,27 @@ def test_a_removed_article_answered_200_is_a_soft_404_not_an_article(
     assert reason == "soft 404: the page's title says 'Page introuvable | Le Parisien'"
 
 
+def test_a_page_whose_header_the_body_contradicts_says_so_in_the_fetch_log(
+    site: LocalSite, db: Session, settings: Settings
+) -> None:
+    """A page sent with ``Content-Encoding: gzip`` on a plain body is read as sent; that was
+    in the article's ``extraction_evidence.transport`` alone, not for a page that gave no
+    article. The page's ``fetch_log`` row says it (``transport``) either way."""
+    from monitors.archive.models import FetchLog
+
+    lie = "Content-Encoding: gzip on a body that is not gzip (it starts with '<'): read as sent"
+    body = " ".join(["Le sommet de Paris sur l'intelligence artificielle s'est ouvert lundi."] * 20)
+    page = f"<html><head><title>Le sommet</title></head><body><article><h1>Le sommet</h1><p>{body}</p></article></body></html>"
+    site.add("/une.xml", rss_feed(site.base, [("Le sommet", "a/1.html", NOW), ("Vide", "a/2.html", NOW)]))
+    site.add("/a/1.html", page, headers={"Content-Encoding": "gzip"})
+    gone = "<html><head><title>Page introuvable</title></head><body><h1>Erreur 404</h1><p>Cette page n'existe plus.</p></body></html>"
+    site.add("/a/2.html", gone, headers={"Content-Encoding": "gzip"})
+    done = _poll_and_ingest(site, db, settings)
+    assert done == {f"{site.base}/a/1.html": "stored", f"{site.base}/a/2.html": "failed"}
+    rows = db.execute(select(FetchLog.url, FetchLog.transport).where(FetchLog.kind == "page")).all()
+    assert sorted(rows) == [(f"{site.base}/a/1.html", lie), (f"{site.base}/a/2.html", lie)]
+
+
 def test_an_article_redirected_to_the_home_page_is_gone_not_stored(
     site: LocalSite, db: Session, settings: Settings
 ) -> None:

@@ -455,6 +455,58 @@ def test_a_sitemap_poll_cut_short_goes_on_at_the_next_poll(
     assert third.not_modified and len(site.hits("/sitemap.xml")) == 3
 
 
+LIE = "Content-Encoding: gzip on a body that is not gzip (it starts with '<'): read as sent"
+
+
+@pytest.mark.parametrize("kind", ["feed", "sitemap"])
+def test_a_header_the_body_contradicts_is_in_the_fetch_log(
+    site: LocalSite, client: Client, settings: Settings, db: Session, kind: str
+) -> None:
+    """A feed or a sitemap (an index and one of its children) sent with ``Content-Encoding:
+    gzip`` on a plain body is read as sent; that was kept for an article only
+    (``extraction_evidence.transport``), nowhere for a feed or a sitemap. Their ``fetch_log``
+    rows now say it (``transport``), NULL for a child sent right, and the source stays healthy."""
+    from sqlalchemy import select
+
+    from monitors.archive.models import FetchLog, Source
+
+    lie = {"Content-Encoding": "gzip"}
+    if kind == "feed":
+        site.add(
+            "/src.xml",
+            rss_feed(site.base, [("Un", "p/1.html", NOW)]),
+            content_type="application/rss+xml",
+            headers=lie,
+        )
+        expected: dict[tuple[str, str], str | None] = {("feed", "src.xml"): LIE}
+    else:
+        children: list[tuple[str, datetime | None]] = [("/lie.xml", NOW), ("/right.xml", NOW)]
+        site.add("/src.xml", _index(site.base, children), content_type="application/xml", headers=lie)
+        site.add(
+            "/lie.xml", _urlset(site.base, [("p/1.html", NOW)]), content_type="application/xml", headers=lie
+        )
+        right = gzip.compress(_urlset(site.base, [("p/2.html", NOW)]).encode())
+        site.add("/right.xml", right, content_type="application/xml", headers={"Content-Encoding": "gzip"})
+        expected = {
+            ("sitemap", "src.xml"): LIE,
+            ("sitemap-child", "lie.xml"): LIE,
+            ("sitemap-child", "right.xml"): None,
+        }
+    src = Source(name=f"lying {kind}", kind=kind, url=f"{site.base}/src.xml", owner="media")
+    db.add(src)
+    db.flush()
+    out = _poll_and_apply(db, client, settings, src.id)
+    assert out.error is None and out.entries, out.error
+    rows = db.execute(
+        select(FetchLog.kind, FetchLog.url, FetchLog.outcome, FetchLog.transport).where(
+            FetchLog.source_id == src.id
+        )
+    ).all()
+    assert {(k, url.rsplit("/", 1)[1]): transport for k, url, _, transport in rows} == expected
+    assert {outcome for _, _, outcome, _ in rows} == {"ok"}
+    assert src.last_error is None
+
+
 def test_a_child_sitemap_that_could_not_be_read_is_logged_with_its_reason_and_read_again(
     site: LocalSite, client: Client, settings: Settings, db: Session
 ) -> None:

@@ -75,6 +75,7 @@ def apply_ingest(session: Session, out: IngestOutcome, max_attempts: int, run_id
         size=out.bytes,
         elapsed_ms=out.elapsed_ms,
         unreached=out.unreached,
+        transport=out.transport,
     )
     # the queue row is locked first, as before the article's locks; written once, at the end
     # (Core statements: the ORM's load of the whole row and its flush cost more than the SQL)

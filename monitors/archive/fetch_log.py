@@ -46,6 +46,7 @@ def log_row(
     size: int | None = None,
     elapsed_ms: int | None = None,
     unreached: str | None = None,
+    transport: tuple[str, ...] = (),
 ) -> dict:
     """One ``fetch_log`` row with every column set, so rows can go in one multi-row insert.
     Its texts are made storable (:func:`_text`): an archive's malformed CDX line, logged as it
@@ -63,6 +64,8 @@ def log_row(
         "bytes": size,
         "elapsed_ms": elapsed_ms,
         "unreached": unreached,
+        # what the headers said wrongly (FetchResult.transport): a feed's, a sitemap's, a page's
+        "transport": _text("; ".join(transport)) or None,
     }
 
 
@@ -81,6 +84,7 @@ _LOG_INSERT = recordset_insert(
         "bytes": "integer",
         "elapsed_ms": "integer",
         "unreached": "text",
+        "transport": "text",
     },
 )
 

@@ -326,6 +326,9 @@ class FetchLog(Base):
     #: how the fetch failed before reaching a server (monitors.collect.results.UNREACHED, NOT_SENT;
     #: 0029, 0031, 0032)
     unreached: Mapped[str | None] = mapped_column(Text)
+    #: what the response's headers said wrongly and how the body was read all the same
+    #: (FetchResult.transport, "; " between two; 0052)
+    transport: Mapped[str | None] = mapped_column(Text)
 
 
 class Story(Base):

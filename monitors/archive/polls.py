@@ -205,6 +205,7 @@ def _poll_log_rows(outcome: PollOutcome, run_id: str | None) -> list[dict]:
             size=result.size,
             elapsed_ms=result.elapsed_ms,
             unreached=result.unreached,
+            transport=result.transport,
         )
     ]
     for extra in outcome.extra_fetches:
@@ -221,6 +222,7 @@ def _poll_log_rows(outcome: PollOutcome, run_id: str | None) -> list[dict]:
                 size=extra.size,
                 elapsed_ms=extra.elapsed_ms,
                 unreached=extra.unreached,
+                transport=extra.transport,
             )
         )
     return rows
