@@ -10,6 +10,7 @@ import errno
 import importlib
 import io
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -38,8 +39,37 @@ def formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
+#: a word after a dash (-lait, -Bletchley, -Jean-Luc), which argparse reads as an option
+_DASH_WORD = re.compile(r"-[^\W\d_](?:[^\W\d_]|['’-])*")
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of ``veille`` and its commands. A command whose positional arguments are
+    words to search sets ``dash_words`` to how to give a word that begins with a dash: argparse
+    reads ``veille search sommet -lait`` as an option, and said "unrecognized arguments: -lait",
+    "argument --limit/-n: not a whole number: 'ucleaire'" (-nucleaire), "argument -h/--help:
+    ignored explicit argument 'ydrogene'" (-hydrogene) or, for ``veille search -macron``, "the
+    following arguments are required: query". Its error now names first the word read as an
+    option, then argparse's words, then ``dash_words``."""
+
+    dash_words = ""
+    #: the command line being parsed, set by :func:`main` (argparse does not pass it on)
+    arguments: tuple[str, ...] = ()
+
+    def error(self, message: str) -> NoReturn:
+        if self.dash_words:
+            given = list(CommandParser.arguments)
+            before = given[: given.index("--")] if "--" in given else given
+            read = [a for a in before if _DASH_WORD.fullmatch(a) and a not in self._option_string_actions]
+            if read:
+                words = " ".join(read)
+                what = "an option" if len(read) == 1 else "options"
+                message = f"{words} was read as {what} ({message}): {self.dash_words}"
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="veille",
         description="veille: media monitoring of French news and party sites into PostgreSQL.",
         epilog="Settings come from VEILLE_* environment variables (see .env.example).\n"
@@ -206,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _name_standard_output_errors()
         _escape_what_standard_streams_cannot_encode()
     parser = build_parser()
+    CommandParser.arguments = tuple(sys.argv[1:] if argv is None else argv)
     args, extras = parser.parse_known_args(argv)
     if extras:  # said by the command's own parser, with its usage (not `veille [-h] COMMAND ...`)
         _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extras)}")

@@ -172,7 +172,7 @@ def test_veille_sources_lists_the_bad_entries_runs_recorded(
         (["export", "--until", "2025-02-09"], "usage: veille export [-h] [--format"),
         (["sources", "enable", "Le Monde", "Libération"], "usage: veille sources enable [-h]"),
         (["db", "status", "--json"], "usage: veille db status [-h]"),
-        (["search", "sommet", "-lait"], "usage: veille search [-h] [--limit N]"),
+        (["search", "sommet", "--lait"], "usage: veille search [-h] [--limit N]"),
     ],
 )
 def test_an_unknown_argument_is_said_with_the_command_s_usage(argv: list[str], usage: str) -> None:
@@ -185,3 +185,48 @@ def test_an_unknown_argument_is_said_with_the_command_s_usage(argv: list[str], u
     assert err.startswith(usage), err
     last = err.rstrip().splitlines()[-1]
     assert last.startswith(f"{command}: error: unrecognized arguments: ") and last.endswith(argv[-1]), err
+
+
+@pytest.mark.parametrize(
+    ("argv", "argparse_said"),
+    [
+        (["search", "sommet", "-lait"], "unrecognized arguments: -lait"),
+        (["search", "sommet", "-nucleaire"], "argument --limit/-n: not a whole number: 'ucleaire'"),
+        (["search", "sommet", "-hydrogene"], "argument -h/--help: ignored explicit argument 'ydrogene'"),
+        (["search", "-macron"], "the following arguments are required: query"),
+        (["search", "sommet", "-n", "3", "-Jean-Luc"], "unrecognized arguments: -Jean-Luc"),
+    ],
+)
+def test_a_word_to_exclude_given_apart_is_said_to_be_read_as_an_option(
+    argv: list[str], argparse_said: str
+) -> None:
+    """`veille search sommet -lait` (a -word given apart, as one types a web search) was read as
+    an option: argparse said "unrecognized arguments: -lait", or about another option whose
+    letter opens the word (-n for -nucleaire, -h for -hydrogene), or, for a -word alone, that the
+    query is missing. The error now says first which word was read as an option, and where a
+    word to exclude goes; exit 2, nothing searched."""
+    code, out, err = _run(argv)
+    assert code == 2 and out == ""
+    last = err.rstrip().splitlines()[-1]
+    word = argv[-1]
+    assert last == (
+        f"veille search: error: {word} was read as an option ({argparse_said}): a word to exclude"
+        " goes after -- (veille search -- sommet -lait) or in the quoted query (veille search"
+        " 'sommet -lait')"
+    ), err
+
+
+@pytest.mark.parametrize(
+    ("argv", "last"),
+    [
+        (["search", "-n5"], "veille search: error: the following arguments are required: query"),
+        (["search", "sommet", "--limt", "3"], "veille search: error: unrecognized arguments: --limt 3"),
+        (["export", "-lait"], "veille export: error: unrecognized arguments: -lait"),
+    ],
+)
+def test_an_option_is_not_said_to_be_a_word_read_as_one(argv: list[str], last: str) -> None:
+    """The word-read-as-an-option error is search's alone, and not for what is an option: a
+    short one with its value, a mistyped long one, another command's unknown argument."""
+    code, out, err = _run(argv)
+    assert code == 2 and out == ""
+    assert err.rstrip().splitlines()[-1] == last, err

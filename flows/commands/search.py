@@ -94,6 +94,10 @@ def register(sub: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
+    p.dash_words = (
+        "a word to exclude goes after -- (veille search -- sommet -lait)"
+        " or in the quoted query (veille search 'sommet -lait')"
+    )
     p.add_argument(
         "query",
         nargs="+",
