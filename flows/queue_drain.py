@@ -27,9 +27,9 @@ from monitors.archive.db import cancelled, get_engine, session_scope
 from monitors.archive.queue import (
     ClaimHolder,
     claim_items,
+    hand_back,
     holder_for,
     queue_counts,
-    release_claims,
     renew_claims,
     requeue_private_refusals,
     wait_for_database,
@@ -173,8 +173,7 @@ def ingest_worker_task(
                 # one was rolled back; its rows go back to the queue and are tried again
                 conflicts += 1
                 logger.warning("%s: the rows are tried again", _cause(exc))
-                with session_scope() as session:
-                    release_claims(session, unsettled, token)
+                hand_back(engine, holder, unsettled, token)
                 continue
             if cancelled(exc):
                 # the server cancelled a statement (statement_timeout): the database is there,
@@ -182,14 +181,14 @@ def ingest_worker_task(
                 # worker stops, saying why, and its rows go back to the queue
                 report.interruptions.append(f"the database cancelled a statement: {_cause(exc)}")
                 logger.warning("%s: this worker stops", report.interruptions[-1])
-                with contextlib.suppress(DBAPIError, psycopg.Error), session_scope() as session:
-                    release_claims(session, unsettled, token)
+                with contextlib.suppress(DBAPIError, psycopg.Error):
+                    hand_back(engine, holder, unsettled, token)
                 break
             lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
             lost = lost or isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
             if not lost or len(report.interruptions) >= MAX_RECOVERIES:
                 raise  # not a lost connection (a bug, bad data): the task fails as it is
-            if not _recover(exc, engine, token, unsettled, report, rt.settings.db_wait):
+            if not _recover(exc, engine, holder, token, unsettled, report, rt.settings.db_wait):
                 break
             if in_flight is not None and in_flight[2].committed():
                 # the connection was lost with the COMMIT's answer, not before it: the page is
@@ -219,20 +218,26 @@ def _settled(
 
 
 def _recover(
-    exc: Exception, engine: Any, token: int | None, unsettled: list[int], report: IngestReport, wait: float
+    exc: Exception,
+    engine: Any,
+    holder: ClaimHolder,
+    token: int | None,
+    unsettled: list[int],
+    report: IngestReport,
+    wait: float,
 ) -> bool:
     """After a database error: wait for the database, hand back the unsettled rows still held
-    under ``token``; whether the worker can go on. The process's claim holder is left alone:
-    its lock may have outlived this worker's connection, and then protects the rows the other
-    workers are fetching; one that died is replaced at the next claim (``ClaimHolder.token``)."""
+    under ``token``, or under the token ``holder`` took them over with; whether the worker can
+    go on. The process's claim holder is left alone: its lock may have outlived this worker's
+    connection, and then protects the rows the other workers are fetching; one that died is
+    replaced at the next claim (``ClaimHolder.token``), which takes its rows over."""
     logger = run_logger()
     reason = _cause(exc)
     report.interruptions.append(f"database lost: {reason}")
     logger.warning("database lost (%s): waiting up to %.0f s for it", reason, wait)
     if wait_for_database(engine, wait):
         try:
-            with session_scope() as session:
-                released = release_claims(session, unsettled, token)
+            released = hand_back(engine, holder, unsettled, token)
             logger.warning("database back: %d claimed pages handed back to the queue", released)
             return True
         except DBAPIError as again:

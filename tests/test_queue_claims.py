@@ -13,7 +13,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from monitors.archive.queue import CLAIM_LEASE, LOCK_SPACE, ClaimHolder, claim_items, release_claims
+from monitors.archive.queue import (
+    CLAIM_LEASE,
+    LOCK_SPACE,
+    ClaimHolder,
+    claim_items,
+    hand_back,
+    release_claims,
+)
 
 
 @pytest.fixture
@@ -157,6 +164,48 @@ def test_a_worker_hands_back_only_the_rows_it_still_holds(queue: sa.Engine) -> N
         a.close()
         b.close()
         c.close()
+
+
+def test_a_holder_that_lost_its_lock_keeps_the_rows_its_workers_are_fetching(queue: sa.Engine) -> None:
+    """The holder's connection ended (a restart, pg_terminate_backend) while a worker of its
+    process fetched a batch. Before, the next claim of the process (another worker, under the
+    new token) took that batch as free and fetched the same pages a second time (`veille run`
+    with its database's backends terminated mid-drain counted one page a "duplicate" of itself);
+    the new token takes the batch over: nobody else claims it, and the worker hands it back."""
+    a, other = ClaimHolder(queue), ClaimHolder(queue)
+    try:
+        lost = a.token()
+        fetching = _claim(queue, a, 3)  # worker 1 of a's process, fetching these
+        _end_holder_session(queue, lost)
+        more = _claim(queue, a, 6)  # worker 2 of the same process, under a new token
+        assert a.token() != lost
+        assert more and not more & fetching
+        assert _claim(queue, other, 6) == set()  # another process: every row held by a live lock
+        # worker 1 stops, its batch unfetched: handed back under the token that took it over
+        assert hand_back(queue, a, sorted(fetching), lost) == 3
+        assert _claim(queue, other, 6) == fetching
+    finally:
+        a.close()
+        other.close()
+
+
+def test_a_hand_back_leaves_the_rows_claimed_again_under_the_new_token(queue: sa.Engine) -> None:
+    """A worker whose rows went back to the queue before its holder took a new token hands
+    back only what was taken over: the same rows, claimed again by another worker of the
+    process under the new token, stay that worker's (released, a third one fetched them too)."""
+    a, other = ClaimHolder(queue), ClaimHolder(queue)
+    try:
+        lost = a.token()
+        batch = _claim(queue, a, 3)
+        with Session(queue) as session, session.begin():
+            assert release_claims(session, sorted(batch), lost) == 3  # worker 1 hands back...
+        _end_holder_session(queue, lost)
+        assert batch <= _claim(queue, a, 6)  # ...worker 2 claims them under the new token...
+        assert hand_back(queue, a, sorted(batch), lost) == 0  # ...worker 1's hand-back ends
+        assert _claim(queue, other, 6) == set()
+    finally:
+        a.close()
+        other.close()
 
 
 def _touched(engine: sa.Engine, start: datetime) -> tuple[int, int]:

@@ -64,13 +64,21 @@ class ClaimHolder:
         self._conn: Connection | None = None
         self._token: int | None = None
         self._lock = threading.Lock()
+        #: a row claimed under a lost token -> the token that took it over (:meth:`token`)
+        self._taken: dict[int, int] = {}
+        self._orphans: list[int] = []  # lost tokens whose rows are not taken over yet
 
     def token(self) -> int:
         """The token, checked still held first: a connection ended under it (a server restart,
         ``pg_terminate_backend``, a timeout) took the lock with it, and claiming under the dead
-        token left the rows free for any other worker to fetch too; a new one is taken then."""
+        token left the rows free for any other worker to fetch too; a new one is taken then.
+        The new token takes over the rows still claimed under the lost one (this process's
+        workers are fetching them; they hand them back with :func:`hand_back`), before this
+        process claims anything under it: claiming them as free, a second worker of the same
+        process fetched the pages the first one was fetching."""
         with self._lock:
             if self._token is not None and not self._still_held():
+                self._orphans.append(self._token)
                 self._drop()
             if self._token is None:
                 conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -86,7 +94,35 @@ class ClaimHolder:
                     conn.close()
                     raise
                 self._conn, self._token = conn, token
+            if self._orphans:
+                self._take_over(self._token)
             return self._token
+
+    def _take_over(self, token: int) -> None:
+        """Claim the unsettled rows of the lost tokens under ``token`` (with the lock held); a
+        row another process claimed meantime is its own (its ``claimed_by`` changed)."""
+        assert self._conn is not None
+        try:
+            taken = self._conn.scalars(
+                text(
+                    "UPDATE url_queue SET claimed_by = :token, claimed_at = now()"
+                    " WHERE claimed_by = ANY(:lost) AND state = 'pending' AND claimed_at IS NOT NULL"
+                    " RETURNING id"
+                ),
+                {"token": token, "lost": list(self._orphans)},
+            ).all()
+        except BaseException:
+            self._drop()  # the next call takes a new token and tries again
+            raise
+        # recorded with the lock still held: a worker handing back its rows waits for it
+        self._taken.update(dict.fromkeys(taken, token))
+        self._orphans.clear()
+
+    def taken_over(self, ids: Sequence[int]) -> dict[int, int]:
+        """Which of ``ids`` :meth:`token` took over, and under which token; forgotten then
+        (their worker is handing them back)."""
+        with self._lock:
+            return {i: self._taken.pop(i) for i in ids if i in self._taken}
 
     def _still_held(self) -> bool:
         assert self._conn is not None
@@ -112,6 +148,9 @@ class ClaimHolder:
         """Let go of the token (its rows become claimable by anyone); never raises."""
         with self._lock:
             conn, self._conn, self._token = self._conn, None, None
+            # the workers are done: a lost token's rows are free, none to take over any more
+            self._orphans.clear()
+            self._taken.clear()
         if conn is None:
             return
         try:
@@ -228,6 +267,24 @@ def release_claims(session: Session, ids: list[int], token: int | None) -> int:
         .values(claimed_at=None, claimed_by=None, attempts=sa.func.greatest(QueuedUrl.attempts - 1, 0))
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def hand_back(engine: Engine, holder: ClaimHolder, ids: list[int], token: int | None) -> int:
+    """:func:`release_claims` of a worker's unsettled rows claimed under ``token``, and of
+    those ``holder`` took over under a new token since (its lock was lost,
+    :meth:`ClaimHolder.token`); how many were still held. Only those: a row handed back
+    before the take-over may be another worker's under the new token by now. The take-over
+    is read after the first release has committed (it waits for no row that one locks while
+    it holds the holder's lock)."""
+    with Session(engine) as session, session.begin():
+        released = release_claims(session, ids, token)
+    by_token: dict[int, list[int]] = {}
+    for row, new in holder.taken_over(ids).items():
+        by_token.setdefault(new, []).append(row)
+    for new, rows in by_token.items():
+        with Session(engine) as session, session.begin():
+            released += release_claims(session, rows, new)
+    return released
 
 
 def renew_claims(session: Session, token: int) -> int:
