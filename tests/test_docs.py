@@ -593,6 +593,24 @@ def test_every_extra_the_docs_install_exists() -> None:
     assert {"parquet", "learn"} <= named and named <= extras, (named, extras)
 
 
+#: the command that stops without each extra of pyproject.toml (dev: the tests' own)
+_NEEDS_EXTRA = {"parquet": "export", "learn": "train-topic"}
+
+
+def test_the_readme_row_of_a_command_that_needs_an_extra_names_it() -> None:
+    """The quickstart installs `pip install -e .`, no extra: a command that stops without one
+    says which in its README row (`veille train-topic` said nothing of scikit-learn there, and
+    a new user learned it from its error)."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["optional-dependencies"]
+    assert set(_NEEDS_EXTRA) == set(extras) - {"dev"}, extras
+    rows = [
+        row for row in (ROOT / "README.md").read_text("utf-8").splitlines() if row.startswith("| `veille ")
+    ]
+    for extra, command in _NEEDS_EXTRA.items():
+        (row,) = [row for row in rows if row.startswith(f"| `veille {command} ")]
+        assert f"pip install 'veille[{extra}]'" in row, (command, row)
+
+
 def test_env_example_leaves_a_default_that_follows_another_setting_unset(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
