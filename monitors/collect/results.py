@@ -91,7 +91,9 @@ class FetchResult:
     #: with ``retry_after`` the seconds left of the hold (``fetch``'s ``hold_host``)
     held: bool = False
     #: what the response's headers said wrongly and how the body was read all the same (a
-    #: ``Content-Encoding`` the body is not in), for the article's ``extraction_evidence``
+    #: ``Content-Encoding`` the body is not in): kept in every fetch's ``fetch_log.transport``
+    #: (a feed's, a sitemap's, a listing's, a page's; migration 0052) and, for a page that gave
+    #: an article, in its ``extraction_evidence``
     transport: tuple[str, ...] = ()
 
     @property
