@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from monitors.dates import article_day
 from monitors.group.urls import canonicalize_url
 from monitors.judge.boilerplate import MIN_PAGES
 from tests.clock import one_day_for
+from tests.docs_reader import read_code
 from tests.fake_archives import FakeArchives, Snapshot, original_url, seed_snapshots, seed_sources
 from tests.site import LocalSite, seed_pages, write_sources
 from tests.test_site_boilerplate import ARTICLES, LETTER, PROMO, SITE, chrome_page
@@ -164,7 +164,7 @@ def test_backfill_from_an_archive_finds_the_seeds_french_and_relevant(
 
     # the queries of docs/backfill.md run and see this backfill
     docs = (Path(__file__).resolve().parent.parent / "docs" / "backfill.md").read_text(encoding="utf-8")
-    queries = re.findall(r"```sql\n(.*?)```", docs, re.S)
+    queries = [c.text for c in read_code(docs) if c.lang == "sql"]  # tests/docs_reader.py
     assert len(queries) == 4
     with clean_db.connect() as conn:
         for query in queries:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from flows.cli import build_parser
 from monitors.archive.queue import REFUSED_PRIVATE, requeue_private_refusals
+from tests.docs_reader import anchors, code_lines, read_code, sql_statements
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
@@ -31,22 +32,9 @@ def _existing(paths: list[Path]) -> list[Path]:
     return [p for p in paths if p.is_file()]
 
 
-def _code_lines(text: str) -> list[str]:
-    """Lines of fenced blocks (```sh, ```console, ```) and of 4-space indented blocks."""
-    lines: list[str] = []
-    fenced = False
-    for line in text.splitlines():
-        if line.startswith("```"):
-            fenced = not fenced
-            continue
-        if fenced or line.startswith("    "):
-            lines.append(line.strip())
-    return lines
-
-
 def _commands(path: Path) -> list[str]:
     found = []
-    for line in _code_lines(path.read_text(encoding="utf-8")):
+    for line in code_lines(path.read_text(encoding="utf-8")):
         line = line.removeprefix("$ ")
         # the veille part of a shell line: after `&&`, `;` or an env assignment, before a pipe
         for part in re.split(r"&&|;|\|\|", line):
@@ -55,6 +43,8 @@ def _commands(path: Path) -> list[str]:
             part = re.sub(r"^\S*/veille\b", "veille", part)  # .venv/bin/veille
             if part.startswith("veille ") and "$(" not in part:
                 found.append(part)
+        # a command substitution's: psql "$(veille db-url --plain)"
+        found += [inner.strip() for inner in re.findall(r"\$\((veille [^)]*)\)", line)]
     return found
 
 
@@ -134,15 +124,44 @@ def test_every_command_is_in_the_readme_table() -> None:
     assert not missing, f"commands missing from README's table: {missing}"
 
 
-def test_links_to_repository_files_lead_somewhere() -> None:
+def _broken_links(path: Path, text: str) -> list[str]:
+    """The links of a page to a file of the repository that is not there, or to a heading
+    (`file#anchor`, `#anchor`) its page does not have."""
     broken = []
-    for path in _existing(DOCS):
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text(encoding="utf-8")):
-            if target.startswith(("http://", "https://", "mailto:")):
-                continue
-            if not (path.parent / target).exists():
-                broken.append(f"{path.relative_to(ROOT)} -> {target}")
+    for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", text):
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        linked = path.parent / target
+        if not linked.exists():
+            broken.append(f"{path.relative_to(ROOT)} -> {target}")
+        elif anchor and anchor not in anchors(linked.read_text("utf-8") if target else text):
+            broken.append(f"{path.relative_to(ROOT)} -> {target}#{anchor}")
+    return broken
+
+
+def test_links_to_repository_files_lead_somewhere() -> None:
+    """A link to a file leads to it, and a link to a heading (`docs/operating.md#...`, `#...`)
+    to a heading of that page: a heading renamed left its links pointing nowhere, and no test
+    read the part after `#`."""
+    broken = [b for path in _existing(DOCS) for b in _broken_links(path, path.read_text(encoding="utf-8"))]
     assert not broken, broken
+
+
+def test_a_link_to_a_heading_the_page_lacks_is_broken() -> None:
+    """The check above sees a wrong anchor, in the page or in another, with GitHub's anchors
+    of headings holding code, punctuation or a title said twice."""
+    page = ROOT / "docs" / "operating.md"
+    headings = "## What `veille export` writes\n\n## Notes, again?\n\n## Notes, again?\n\n"
+    good = "[a](#what-veille-export-writes) [b](#notes-again-1)\n"
+    good += "[c](backfill.md#on-a-work-pool) [d](stories.md)"
+    bad = "[a](#what-veille-export-write) [b](#notes-again-2)\n[c](backfill.md#on-a-pool) [d](nowhere.md)"
+    assert _broken_links(page, headings + good) == []
+    assert _broken_links(page, headings + bad) == [
+        "docs/operating.md -> #what-veille-export-write",
+        "docs/operating.md -> #notes-again-2",
+        "docs/operating.md -> backfill.md#on-a-pool",
+        "docs/operating.md -> nowhere.md",
+    ]
 
 
 def test_the_readme_is_a_short_guide() -> None:
@@ -329,14 +348,30 @@ def _subparser(words: list[str]) -> tuple[argparse.ArgumentParser, list[str]]:
     return parser, path
 
 
+def _comments(path: Path) -> str:
+    """The comments of a shell or YAML file (.env.example, docker-compose.yml), the marks out,
+    other lines blank: read as a page of prose."""
+    return "\n".join(
+        re.sub(r"^\s*# ?", "", line) if line.lstrip().startswith("#") else ""
+        for line in path.read_text(encoding="utf-8").splitlines()
+    )
+
+
+#: files whose comments name commands a user types
+COMMENTED = [ENV_EXAMPLE, ROOT / "docker-compose.yml"]
+
+
 def _mentions(path: Path) -> list[str]:
-    """`veille ...` spans: inline code and lines of code blocks."""
-    text = path.read_text(encoding="utf-8")
-    spans = [" ".join(s.split()) for s in re.findall(r"`(veille [^`]+)`", text)]
-    return spans + [c for c in _commands(path)]
+    """`veille ...` spans: inline code (of a page, or of a commented file's comments; one
+    broken over two lines too) and lines of code blocks."""
+    text = _comments(path) if path in COMMENTED else path.read_text(encoding="utf-8")
+    spans = [c.text for c in read_code(text) if c.kind == "inline" and c.text.startswith("veille ")]
+    return spans if path in COMMENTED else spans + _commands(path)
 
 
-MENTIONS = sorted({(p.relative_to(ROOT).as_posix(), m) for p in _existing(DOCS) for m in _mentions(p)})
+MENTIONS = sorted(
+    {(p.relative_to(ROOT).as_posix(), m) for p in [*_existing(DOCS), *COMMENTED] for m in _mentions(p)}
+)
 
 
 def test_the_docs_mention_commands_inline() -> None:
@@ -356,23 +391,65 @@ def test_every_option_the_docs_name_exists(where: str, mention: str) -> None:
     assert not unknown, f"{where}: `{mention}`: {' '.join(path)} has no {unknown}"
 
 
+def _choices_given(mention: str) -> list[tuple[str, list[str], list[str]]]:
+    """(option, values shown, its choices) for each option with choices a `veille ...` line
+    gives a value: `--format jsonl|csv|parquet` (each alternative), `db start|status|stop` (a
+    subcommand or a positional's), a placeholder (`--from ARCHIVE`, `...`) left out."""
+    words = mention.split(" | ")[0].split(" #")[0].split()
+    parser, path = _subparser(words[1:])
+    rest = words[len(path) :]
+    named = {s: a for a in parser._actions for s in a.option_strings if a.choices}  # noqa: SLF001
+    positional = [a for a in parser._actions if not a.option_strings and a.choices]  # noqa: SLF001
+    given = []
+    for i, word in enumerate(rest):
+        option, _, value = word.partition("=")
+        if option in named and (value or i + 1 < len(rest)):
+            action, value = named[option], value or rest[i + 1]
+        elif i == 0 and positional and not word.strip("[(").startswith("-"):
+            action, value = positional[0], word
+        else:
+            continue
+        values = [
+            v for v in re.split(r"\\?\|", value.strip("\"'[]()")) if not re.fullmatch(r"[A-Z_]+|\.\.\.", v)
+        ]
+        if values:
+            given.append(
+                (
+                    action.option_strings[0] if action.option_strings else action.dest,
+                    values,
+                    [str(choice) for choice in action.choices or ()],
+                )
+            )
+    return given
+
+
+def test_every_value_the_docs_give_an_option_with_choices_is_one() -> None:
+    """A value a doc or a help shows for an option that takes one of a few (`--format`, `--from`,
+    `--owner`, `db`'s and `sources`' action), inline or in a block, alternatives too, is one
+    of them: the parse check above reads code lines only, and takes `a|b` for one value."""
+    assert _choices_given("veille export --format jsonl|csv --owner party") == [
+        ("--format", ["jsonl", "csv"], ["jsonl", "csv", "parquet"]),
+        ("--owner", ["party"], ["media", "party"]),
+    ]
+    assert _choices_given("veille db start|halt")[0][1] == ["start", "halt"]
+    found = [(where, m, *g) for where, m in MENTIONS + HELP_COMMANDS for g in _choices_given(m)]
+    assert len(found) >= 20, found
+    wrong = [
+        f"{where}: `{m}`: {option} {sorted(set(values) - set(choices))}"
+        for where, m, option, values, choices in found
+        if set(values) - set(choices)
+    ]
+    assert wrong == [], "values that are none of the option's choices"
+
+
 # every SQL statement the docs and the commands' help show runs on an archive as written
 
 
 def _sql_statements(text: str) -> list[str]:
-    """SQL of fenced ```sql blocks, of 4-space indented blocks opening with SELECT, of
-    `psql ... -c "..."` lines and of a help's "In psql:" line, one statement each."""
-    chunks = re.findall(r"^```sql\n(.*?)^```", text, flags=re.M | re.S)
-    chunks += re.findall(r"^    (SELECT\b.*?)(?:\n(?!    )|\Z)", text, flags=re.M | re.S)
-    chunks += re.findall(r"psql\b[^\n`]* -c \"(SELECT [^\"]*)\"", text)
-    chunks += re.findall(r"^In psql: (.*)$", text, flags=re.M)
-    statements = []
-    for chunk in chunks:
-        for statement in re.split(r";\s*", chunk):
-            lines = [line for line in statement.splitlines() if not line.strip().startswith("--")]
-            if " ".join(lines).strip() and "..." not in statement:  # not a placeholder
-                statements.append(" ".join(" ".join(lines).split()))
-    return statements
+    """SQL of fenced ```sql blocks (in a list item too), of blocks and inline spans holding a
+    statement (SELECT, WITH, UPDATE, DELETE, INSERT), of `psql ... -c "..."` lines and of a
+    help's "In psql:" line, one statement each (tests/docs_reader.py)."""
+    return sql_statements(text)
 
 
 def _help_texts() -> dict[str, str]:
@@ -396,6 +473,48 @@ SQL = sorted(
     }
     | {(f"{c} --help", s) for c, text in _help_texts().items() for s in _sql_statements(text)}
 )
+
+
+READER_PAGE = """\
+1. In a list item, a fenced block:
+
+   ```sql
+   -- a comment
+   SELECT count(*) FROM articles;
+   ```
+
+2. And an indented one:
+
+       WITH recent AS (SELECT id FROM articles) SELECT count(*) FROM recent;
+       UPDATE sources SET status = 'active' WHERE false
+
+Inline, `SELECT DISTINCT topic FROM article_topics`, and
+`DELETE FROM sources WHERE false`; not a word (`UPDATE sightings`, `INSERT`) nor a shape
+(`SELECT ... FOR UPDATE`, `WHERE transport IS NOT NULL`). `veille
+stats --json` is a command broken over two lines. Shell lines:
+
+    psql "$(veille db-url --plain)" -c "SELECT 1 FROM sources"
+    python -u bench/poll.py --feeds 2
+"""
+
+
+def test_the_docs_reader_finds_sql_in_every_form(tmp_path: Path) -> None:
+    """A ```sql block in a list item, a block in a list item opening with WITH or holding an
+    UPDATE, an inline statement: each is read and run (before, only ```sql fences at column 0,
+    4-space blocks opening with SELECT and psql -c lines were)."""
+    assert _sql_statements(READER_PAGE) == [
+        "SELECT count(*) FROM articles",
+        "WITH recent AS (SELECT id FROM articles) SELECT count(*) FROM recent",
+        "UPDATE sources SET status = 'active' WHERE false",
+        "SELECT DISTINCT topic FROM article_topics",
+        "DELETE FROM sources WHERE false",
+        "SELECT 1 FROM sources",
+    ]
+    page = tmp_path / "page.md"
+    page.write_text(READER_PAGE, encoding="utf-8")
+    assert _commands(page) == ["veille db-url --plain"]
+    assert "veille stats --json" in _mentions(page)
+    assert _script_runs(READER_PAGE) == ["bench/poll.py --feeds 2"]
 
 
 def test_the_docs_show_sql_in_every_form() -> None:
@@ -538,13 +657,21 @@ def test_serve_help_states_the_settings_defaults() -> None:
 
 # the scripts the docs run (bench/, tests/eval/): each exists and takes the options shown
 
+
+def _script_runs(text: str) -> list[str]:
+    """`bench/x.py ...` and `tests/eval/x.py ...` as a page runs them with python (python3,
+    .venv/bin/python, `python -u`), up to a pipe, a comment or the end of the span."""
+    return [
+        " ".join(m.split())
+        for m in re.findall(r"python3?(?: -\w+)* ((?:bench|tests/eval)/\w+\.py(?:[ \t]+[^`|\n#]*)?)", text)
+    ]
+
+
 SCRIPT_MENTIONS = sorted(
     {
-        (path.relative_to(ROOT).as_posix(), " ".join(m.split()))
+        (path.relative_to(ROOT).as_posix(), run)
         for path in _existing(DOCS)
-        for m in re.findall(
-            r"python3? ((?:bench|tests/eval)/\w+\.py(?:[ \t]+[^`|\n#]*)?)", path.read_text("utf-8")
-        )
+        for run in _script_runs(path.read_text("utf-8"))
     }
 )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
@@ -13,6 +12,7 @@ import sqlalchemy as sa
 
 from flows.cli import main
 from monitors.archive.export import on_site_clock
+from tests.docs_reader import read_code
 from tests.site import LocalSite, seed_site, write_sources
 from tests.test_docs import _subparser
 
@@ -68,7 +68,7 @@ def test_export_jsonl(site: LocalSite, clean_db: sa.Engine, tmp_path: Path) -> N
         seen = conn.execute(sa.text("SELECT title_from, published_from FROM articles_with_source")).all()
         assert len(seen) == 5 and all(title_from for title_from, _ in seen)
         docs = (Path(__file__).resolve().parents[1] / "docs" / "extraction.md").read_text("utf-8")
-        queries = re.findall(r"```sql\n(.*?)```", docs, re.S)
+        queries = [c.text for c in read_code(docs) if c.lang == "sql"]  # tests/docs_reader.py
         assert len(queries) >= 3
         for query in queries:
             conn.execute(sa.text(query)).all()
