@@ -208,6 +208,54 @@ def test_norwegian_declared_as_bokmal_or_nynorsk_is_the_profiles_norwegian() -> 
     assert detect_language(headline, declared="nob") == detect_language(headline, declared="no")
 
 
+ARABIC = "أعلنت وزارة الصحة اليوم عن إطلاق حملة وطنية جديدة للتطعيم ضد الإنفلونزا في جميع المدارس"
+CHINESE = (
+    "国家卫生健康委员会今天宣布，在全国范围内启动新的流感疫苗接种运动。"
+    "这次运动将覆盖所有学校和医院，并持续到明年三月。专家表示，接种疫苗是预防流感最有效的方法。"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "macro", "members"),
+    [
+        # Najdi, Egyptian, Levantine, Mesopotamian Arabic (the last two named by ISO 639-3 only,
+        # not by CLDR's English names); a region changes nothing
+        (ARABIC, "ar", ("ars", "arz", "apc", "acm", "ars-SA", "arz-EG")),
+        # Cantonese, Mandarin, Wu, Hakka, Min Nan, Min Dong (ISO 639-3 only)
+        (CHINESE, "zh", ("yue", "cmn", "wuu", "hak", "nan", "cdo", "yue-Hans")),
+    ],
+    ids=["arabic", "chinese"],
+)
+def test_a_language_inside_a_macrolanguage_is_read_as_it(
+    text: str, macro: str, members: tuple[str, ...]
+) -> None:
+    """A page declaring an individual language of an ISO 639-3 macrolanguage (Najdi Arabic
+    "ars", Cantonese "yue") is read through that macrolanguage, whose profile is built on its
+    written standard: on main the declaration, a language the profiles do not know, made clear
+    Arabic and Chinese text "und", though undeclared it read ar/zh at 1.0."""
+    assert detect_language(text) == LanguageResult(macro, 1.0)
+    for code in members:
+        assert detect_language(text, declared=code) == detect_language(text, declared=macro), code
+        # too short to read: the page's word for it, as for the macrolanguage declared
+        assert detect_language(text[:6], declared=code) == LanguageResult(macro, 0.0), code
+
+
+def test_a_macrolanguage_member_is_not_read_as_a_neighbour_the_profiles_know() -> None:
+    """Only the macrolanguage itself stands in: Standard Malay "zsm" (and "ms") has no profile
+    and stays "und" (Indonesian "id", its fellow member, is not it); a language in no
+    macrolanguage (Swiss German "gsw", Breton "br") stays unknown; Swahili "swh" is "sw", Dari
+    "prs" (CLDR: "fa_AF", a region it takes no language from) and Iranian "pes" Persian "fa"."""
+    malay = "Kerajaan mengumumkan kempen vaksinasi baharu di semua sekolah dan hospital di seluruh negara"
+    for code in ("zsm", "ms", "gsw", "br"):
+        assert detect_language(malay, declared=code) == LanguageResult("und", 0.0), code
+    swahili = "Serikali imetangaza kampeni mpya ya chanjo katika shule na hospitali zote nchini"
+    assert detect_language(swahili, declared="swh") == detect_language(swahili, declared="sw")
+    persian = "وزارت بهداشت امروز از آغاز کارزار تازه واکسیناسیون در همه مدرسه‌ها خبر داد"
+    for code in ("prs", "pes", "fa-AF"):
+        assert detect_language(persian, declared=code) == detect_language(persian, declared="fa")
+        assert detect_language(persian[:8], declared=code) == LanguageResult("fa", 0.0), code
+
+
 def test_filipino_is_the_profiles_tagalog() -> None:
     """CLDR writes Tagalog "fil" (Filipino, its standard form); the profiles call it "tl"."""
     headline = "Ang mga bata ay pumapasok sa paaralan tuwing umaga kasama ang kanilang ina"
@@ -266,6 +314,9 @@ def test_clean_sample_strips_noise_and_caps_length() -> None:
         ("haw", "haw"),
         ("fil", "fil"),
         ("tgl", "fil"),
+        # a member of an ISO 639-3 macrolanguage CLDR's names lack (Levantine Arabic, Dari)
+        ("apc", "apc"),
+        ("prs-AF", "prs"),
         ("tl", "tl"),
         # three letters naming no language
         ("xyz", None),

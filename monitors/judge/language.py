@@ -73,9 +73,10 @@ _PRIOR_REST = 0.60  # spread over all the other languages of the profile set
 #: 142, 0.7 or 0.9 -> 140. Texts of 20+ words: 179/179 whatever is declared.
 DECLARED_PRIOR = 0.9
 
-#: Declared codes the profiles know under another one (Norwegian Bokmål and Nynorsk: "no";
-#: Filipino, standard Tagalog: "tl").
-_PROFILE_CODES = {"nb": "no", "nn": "no", "fil": "tl"}
+#: Declared codes the profiles know under another one that is not their macrolanguage
+#: (Filipino, standard Tagalog: "tl"); a language inside a macrolanguage is read as it
+#: (:func:`_profile_code`: Bokmål "nb" and Nynorsk "nn" as "no", Najdi Arabic "ars" as "ar").
+_PROFILE_CODES = {"fil": "tl"}
 #: Every ISO 639-1 code: a page declaring one the profiles do not know (br, oc, co, eu...) is in
 #: a language veille cannot identify, and gets "und", and so does a three-letter code that names
 #: a language with no two-letter one (gsw, haw: :func:`_names_a_language`); anything else
@@ -481,7 +482,7 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
     # words are only counted up to the thresholds below
     words = sum(1 for _ in islice(_WORD_RE.finditer(sample), max(MIN_WORDS, SHORT_TEXT_WORDS)))
     declared = normalize_declared_language(declared)
-    declared = _PROFILE_CODES.get(declared, declared) if declared else None
+    declared = _profile_code(declared) if declared else None
     if words < MIN_WORDS or letters < MIN_LETTERS:
         # too short to read (a name, "Glossar - B"): the page's word for it, if any
         return LanguageResult(_readable(declared) if letters else UNDETERMINED, 0.0)
@@ -506,6 +507,43 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
     if agreement is not None:
         confidence = min(confidence, agreement)
     return LanguageResult(_iso(model.languages[best]), confidence)
+
+
+@functools.cache
+def _profile_code(declared: str) -> str:
+    """A normalised declared code as the profiles name its language: a code they know as is;
+    an individual language of an ISO 639-3 macrolanguage the profiles know as that
+    macrolanguage (Najdi "ars" and Egyptian "arz" Arabic as "ar", Cantonese "yue" and Wu "wuu"
+    as "zh", Dari "prs" as "fa", Bokmål "nb" as "no": the profile is the macrolanguage's, built
+    on its written standard); else the code, which gives "und" if it names a language.
+
+    The mapping is SIL's ISO 639-3 macrolanguage table as python-iso639 ships it (CLDR, through
+    Babel, aliases only the main member of each: "arb", "cmn", "zsm"). Swiss German "gsw" or
+    Breton "br" belong to no macrolanguage and stay unknown; Standard Malay "zsm" is "ms", which
+    the profiles do not know (Indonesian "id", a member too, is not read as it).
+    """
+    code = _PROFILE_CODES.get(declared, declared)
+    known = _known_codes(_get_model().languages)
+    if code in known:
+        return code
+    macro = _macrolanguage(code)
+    return macro if macro in known else code
+
+
+@functools.cache
+def _macrolanguage(code: str) -> str | None:
+    """The ISO 639-1 (else 639-3) code of the macrolanguage of the language ``code`` (ISO
+    639-1 or 639-3) belongs to, None when it belongs to none or is no ISO 639 code."""
+    from iso639 import Language, LanguageNotFoundError
+
+    try:
+        language = Language.from_part1(code) if len(code) == 2 else Language.from_part3(code)
+        if not language.macrolanguage:
+            return None
+        macro = Language.from_part3(language.macrolanguage)
+    except LanguageNotFoundError:
+        return None
+    return macro.part1 or macro.part3
 
 
 def _readable(declared: str | None) -> str:
@@ -583,7 +621,14 @@ def _names_a_language(code: str) -> bool:
     CLDR names (Swiss German "gsw", Hawaiian "haw"); not "xx", "qaa" or "und"."""
     if code in _ISO_639_1:
         return True
-    return len(code) == 3 and code not in _NO_LANGUAGE and code in _cldr_languages()[1]
+    return len(code) == 3 and code not in _NO_LANGUAGE and _named(code)
+
+
+def _named(code: str) -> bool:
+    """Whether a three-letter code names a language: CLDR names it, or ISO 639-3 has it inside
+    a macrolanguage (Levantine Arabic "apc", Dari "prs", Min Dong "cdo", which CLDR's English
+    names lack)."""
+    return code in _cldr_languages()[1] or _macrolanguage(code) is not None
 
 
 def normalize_declared_language(value: str | None) -> str | None:
@@ -594,8 +639,10 @@ def normalize_declared_language(value: str | None) -> str | None:
     only the primary subtag so it compares with what detect_language returns: ISO 639-1 where
     the language has a code there (three-letter ISO 639-2/3 codes and deprecated ones such as
     "iw" mapped by CLDR's aliases), else the three-letter code of a language CLDR names (Swiss
-    German "gsw", Hawaiian "haw", Filipino "fil"). A three-letter code that names no language
-    ("xyz", "und", "mul") is none declared; a two-letter one is kept as written.
+    German "gsw", Hawaiian "haw", Filipino "fil") or ISO 639-3 places in a macrolanguage
+    (Levantine Arabic "apc"; :func:`detect_language` reads it as its macrolanguage, "ar"). A
+    three-letter code that names no language ("xyz", "und", "mul") is none declared; a
+    two-letter one is kept as written.
     """
     if value is None:
         return None
@@ -608,10 +655,10 @@ def normalize_declared_language(value: str | None) -> str | None:
     primary = match.group(1).lower()
     if primary in _ISO_639_1:
         return primary  # the common case, no CLDR lookup (and "tl" stays the profiles' Tagalog)
-    aliases, names = _cldr_languages()
+    aliases = _cldr_languages()[0]
     alias = aliases.get(primary)
     if alias and "_" not in alias:
         primary = alias  # fra -> fr, ger -> de, bre -> br, iw -> he, tgl -> fil
     if len(primary) == 2:
         return primary
-    return primary if primary not in _NO_LANGUAGE and primary in names else None
+    return primary if primary not in _NO_LANGUAGE and _named(primary) else None
