@@ -257,6 +257,46 @@ def test_failing_after_three_days_disabled_after_thirty_then_re_enabled(db: Sess
     assert not set_source_enabled(db, "no such source", True)
 
 
+def _refused(source_id: int) -> PollOutcome:
+    """A poll refused for the source's private address (VEILLE_ALLOW_PRIVATE_NETWORK off)."""
+    reason = "host h has a private address 10.0.0.1 (set VEILLE_ALLOW_PRIVATE_NETWORK=1 to allow)"
+    fetched = FetchResult(
+        "https://example.org/f",
+        "https://example.org/f",
+        "refused",
+        error_class="permanent",
+        reason=reason,
+        sent=False,
+        private_address=True,
+    )
+    return PollOutcome(source_id, fetched, error_class="permanent", error=reason)
+
+
+def test_refusals_for_a_private_address_do_not_disable_the_source(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A month of daily polls refused by VEILLE_ALLOW_PRIVATE_NETWORK (off) is not the source's
+    failing: on main the 30th refusal disabled it, due_sources skipped it, and turning the
+    setting on brought it back never, silently. The first real failure after the refusals
+    starts the count of 30 anew."""
+    settings = get_settings()
+    src = _src(db, "intranet")
+    for _ in range(45):
+        apply_poll(db, _refused(src.id), settings=settings)
+    assert src.status != "disabled", src.status
+    assert src.consecutive_failures == 45 and src.last_error_class == "private-address"
+    db.flush()
+    monkeypatch.setenv("VEILLE_ALLOW_PRIVATE_NETWORK", "1")
+    assert [s.id for s in due_sources(db, [src.id])] == [src.id]  # polled at once
+    apply_poll(db, _error(src.id, "permanent"), settings=get_settings())  # its own failure now
+    assert src.status != "disabled" and src.consecutive_failures == 1, src.status
+    for _ in range(28):
+        apply_poll(db, _error(src.id, "permanent"), settings=get_settings())
+    assert src.status != "disabled" and src.consecutive_failures == 29
+    apply_poll(db, _error(src.id, "permanent"), settings=get_settings())
+    assert src.status == "disabled" and src.total_failures == 75
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_sources_commands_table_enable_disable(clean_db: sa.Engine, tmp_path: Path) -> None:
     from flows.cli import main

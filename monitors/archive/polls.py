@@ -495,11 +495,15 @@ def _update_health(
     error = fallback.record(source, outcome, t)
     if error:
         summary.outcome, summary.error, summary.unreached = "error", error, result.unreached
+        refused = result.private_address  # refused by VEILLE_ALLOW_PRIVATE_NETWORK, not the source
+        if not refused and source.consecutive_failures and source.last_error_class == PRIVATE_ADDRESS:
+            # the setting let it through and the source fails on its own: its count starts here
+            source.consecutive_failures, source.failing_since = 0, None
         source.consecutive_failures += 1
         source.total_failures += 1
         source.last_error = error
         # a refusal of the address by the setting is told apart: lifted, it is polled at once
-        source.last_error_class = PRIVATE_ADDRESS if result.private_address else outcome.error_class
+        source.last_error_class = PRIVATE_ADDRESS if refused else outcome.error_class
         source.failing_since = source.failing_since or t
         if outcome.error_class in {TRANSIENT, BLOCKED} or source.fallback_url:
             # a blocked source, or one with a fallback to move to, is looked at again soon
@@ -507,7 +511,9 @@ def _update_health(
         else:  # permanent: no quick retry, look again after the longest interval
             delay = float(high)
         source.next_poll_at = t + timedelta(seconds=delay)
-        if source.consecutive_failures >= DISABLE_AFTER_FAILURES:
+        if source.consecutive_failures >= DISABLE_AFTER_FAILURES and not refused:
+            # refusals by the setting never disable: disabled, the source would stay off once
+            # the setting is on (due_sources skips it), with nothing saying so
             source.status = "disabled"
         elif t - source.failing_since >= FAILING_AFTER and source.status == "active":
             source.status = "failing"
