@@ -353,15 +353,23 @@ def _end_with_veille(command: str) -> None:
     marked Interrupted when a Prefect server is there, the exit handlers run (Prefect's
     temporary server and the embedded PostgreSQL are stopped, the watcher ends the worker
     processes), exit code 128 + the signal's number (143, 130); no wait for worker threads
-    inside a request. Claimed queue rows are free again as their holder's connection closes.
-    The line says what is left for the next run only for the :data:`STORING_COMMANDS`."""
+    inside a request. A signal that comes while that exit runs is ignored. Claimed queue rows
+    are free again as their holder's connection closes. The line says what is left for the
+    next run only for the :data:`STORING_COMMANDS`."""
     import signal
 
     from flows import reaper, signals
 
     reaper.start()
+    stopping: list[int] = []
 
     def stop(signum: int, frame: object) -> None:
+        # a second signal (Ctrl-C pressed again, `timeout -s INT` signalling the child and then
+        # its process group) comes inside the first one's exit: that exit runs once (run twice at
+        # once, pgserver's cleanup failed on its lock with a traceback), with its code
+        if stopping:
+            return
+        stopping.append(signum)
         name = signal.Signals(signum).name
         verb = "interrupted" if signum == signal.SIGINT else "terminated"
         left = ": what was not stored is left for the next run" if command in STORING_COMMANDS else ""

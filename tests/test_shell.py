@@ -492,6 +492,32 @@ def test_feed_serve_stopped_by_a_signal_says_so_and_nothing_about_a_next_run(arc
     assert err.strip().splitlines()[-1] == "veille: terminated by SIGTERM", err
 
 
+def test_a_second_signal_while_the_first_one_s_exit_runs_is_not_a_second_exit(archive_url: str) -> None:
+    """Ctrl-C pressed again while veille leaves, or `timeout -s INT` (which signals the child,
+    then its whole process group): the second signal ran the handler again inside the first's
+    exit, "interrupted" was said twice and the exit handlers ran twice at once (on the embedded
+    PostgreSQL, pgserver's cleanup then failed with a traceback, "RuntimeError: Unable to
+    release an unaquired lock"). Now the first signal's exit runs once, its code kept. An exit
+    handler that takes a second holds the exit open while the second signal comes."""
+    code = (
+        "import atexit, sys, time; atexit.register(time.sleep, 1.5); "
+        "from flows.cli import main; sys.exit(main())"
+    )
+    proc, _ = _start_feed_serve(archive_url, code)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.stderr is not None
+    said = []
+    for line in proc.stderr:  # the first signal's line: its exit is under way
+        said.append(line)
+        if line.startswith("veille: terminated by SIGTERM"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    err = "".join(said) + err
+    assert proc.returncode == 143, err
+    assert err.count("veille: ") == 1 and "Traceback" not in err, err
+
+
 def _jq_pipelines() -> list[tuple[str, str, str]]:
     """(where, veille command, jq filter) of every `veille ... | jq FILTER` the docs and the
     commands' help show, for the commands that read the archive."""
