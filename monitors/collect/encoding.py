@@ -426,3 +426,73 @@ def _without_lone_surrogates(node: Any) -> Any:
     if isinstance(node, list):
         return [_without_lone_surrogates(v) for v in node]
     return node
+
+
+#: A UTF-8 character's bytes read as windows-1252 (or Latin-1) by the site itself: a lead
+#: byte's reading (such as "Â", "Ã", "Å", "â") followed by a continuation byte's (0x80-0xBF:
+#: "©", "»", "€", "“", or a C1 control where windows-1252 has none, as "ß" gives "Ã\x9f").
+_DOUBLE_ENCODED = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
+
+#: What a Western text encoded twice reads back as: ASCII, Latin-1's letters and Latin
+#: Extended-A's ("é", "ß", "œ", "ł"), Romanian's "ș" "ț", punctuation ("’", "»", "–"), currency
+#: signs ("€"), letterlike symbols ("™"), dingbats ("✓") and emoji. Correct text can pass the
+#: round trip and read back as something else: "CAFÉ\xa0: les prix" (a capital and the
+#: non-breaking space French sets before a colon) is a valid UTF-8 "ɠ"; "arrivé\xa0»" a CJK
+#: character: those are not taken.
+_READ_BACK = re.compile(
+    "[\x00-\x7f\u00a0-\u017f\u0218-\u021b\u2000-\u206f\u20a0-\u20cf\u2100-\u214f"
+    "\u2190-\u21ff\u2600-\u27bf\U0001f000-\U0001faff]*"
+)
+
+
+def _c1_byte(error: UnicodeError) -> tuple[bytes, int]:
+    """Encoding error handler: a C1 control (U+0080-U+009F) as its byte, the reading of a byte
+    windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) or Latin-1's of any of them."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    chunk = error.object[error.start : error.end]
+    if not all("\x80" <= char <= "\x9f" for char in chunk):
+        raise error
+    return chunk.encode("latin-1"), error.end
+
+
+codecs.register_error("veille.c1-byte", _c1_byte)
+
+
+def undo_double_encoding(value: str) -> str:
+    """``value`` with its UTF-8 read back, when the site wrote it encoded twice (its UTF-8 read
+    as windows-1252 and encoded again: "rÃ©unit", "Â»", "groÃ\\x9fe"), else ``value`` itself.
+
+    The check is the whole string's round trip: encoded in windows-1252 (a C1 control as its
+    byte) it must decode as UTF-8 and hold fewer such pairs than before. Correct text with a
+    letter beyond ASCII fails it ("São", "Ângela", "À Paris", "Größe“": an accent alone is no
+    UTF-8 sequence), so it is left alone; so is a string mixing such pairs with correct text
+    beyond windows-1252 ("✓", a correct "’" next to "Ã©"), which is not repaired. "Ã " is
+    read as "à " when that makes the round trip succeed: an "à" encoded twice is "Ã\\xa0", and
+    a clean-up of spaces (trafilatura's, of the article's text) makes its "\\xa0" a space."""
+    if not _DOUBLE_ENCODED.search(value):
+        return value
+    tries = [value]
+    if "Ã " in value:  # "à" encoded twice, its "\xa0" made a space by a clean-up
+        tries.append(value.replace("Ã ", "Ã\xa0 "))
+    for attempt in tries:
+        try:
+            fixed = attempt.encode("cp1252", errors="veille.c1-byte").decode("utf-8")
+        except UnicodeError:
+            continue
+        if _READ_BACK.fullmatch(fixed) and len(_DOUBLE_ENCODED.findall(fixed)) < len(
+            _DOUBLE_ENCODED.findall(value)
+        ):
+            return fixed
+    return value
+
+
+def undo_double_encoding_lines(text: str) -> str:
+    """:func:`undo_double_encoding` of each line of ``text`` (a paragraph of an article's body
+    may be pasted encoded twice while the rest is not)."""
+    if not _DOUBLE_ENCODED.search(text):
+        return text
+    return "\n".join(undo_double_encoding(line) for line in text.split("\n"))

@@ -18,7 +18,12 @@ from functools import cache
 from html import escape as html_escape
 from typing import Any, NoReturn
 
-from monitors.collect.encoding import decode_html, storable
+from monitors.collect.encoding import (
+    decode_html,
+    storable,
+    undo_double_encoding,
+    undo_double_encoding_lines,
+)
 from monitors.judge.boilerplate import SiteProfile, block_fingerprint, remove_known, title_segments
 from monitors.judge.cleanup import clean_lines, drop_own_posts, find_lead, paragraphs_in_divs
 from monitors.judge.language import normalize_declared_language
@@ -507,7 +512,10 @@ def extract_article(
     doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         _no_text(frames_only(tree) or nothing, cut)
-    text = (doc.text or "").strip()
+    text = undo_double_encoding_lines((doc.text or "").strip())
+    double_encoded = list(meta.double_encoded)
+    if text != (doc.text or "").strip():
+        double_encoded.append("text")
     if len(text.split()) < ARTICLE_MIN_WORDS and (
         gone := soft_404(decoded[:200_000].encode("utf-8", "replace"), "page")
     ):
@@ -516,8 +524,23 @@ def extract_article(
     if title is None:
         fallback = (doc.title or "").strip() or None
         if fallback and not (doc.sitename and fallback == doc.sitename.strip()):
-            title, title_from = fallback, "trafilatura"
+            title, title_from = undo_double_encoding(fallback), "trafilatura"
+            if title is not fallback:
+                double_encoded.append("trafilatura title")
+    author, description, sitename = (
+        undo_double_encoding(value) if value else value
+        for value in (doc.author, doc.description, doc.sitename)
+    )
+    for name, before, after in (
+        ("author", doc.author, author),
+        ("trafilatura description", doc.description, description),
+        ("trafilatura site name", doc.sitename, sitename),
+    ):
+        if after is not before:
+            double_encoded.append(name)
     evidence: dict[str, Any] = {"title_from": title_from}
+    if double_encoded:  # read back: the site wrote them encoded twice ("rÃ©unit")
+        evidence["double_encoding_repaired"] = double_encoded
     if as_page is not None:
         evidence["plain_text"] = True  # no tag in the body: read as paragraphs of text
     if emptied:
@@ -539,6 +562,8 @@ def extract_article(
     elif learned.kept_all:
         evidence["site_boilerplate_kept"] = "the known blocks were most of the text"
     lead = find_lead(tree, meta.description, text)
+    if lead and (fixed := undo_double_encoding(lead)) is not lead:  # the text has it read back
+        lead = None if fixed[:60] in " ".join(text.split()) else fixed
     if lead:
         text = f"{lead}\n{text}"
         evidence["lead_restored"] = True
@@ -555,12 +580,12 @@ def extract_article(
     return Extracted(
         text=text,
         title=storable(title),
-        author=storable(clean_author(doc.author)),
+        author=storable(clean_author(author)),
         published_at=dates.published,
-        description=storable(doc.description),
+        description=storable(description),
         declared_language=_declared_language(decoded) or _first_language(meta.languages),
         canonical_url=_canonical(decoded),
-        sitename=storable(doc.sitename),
+        sitename=storable(sitename),
         modified_at=dates.modified,
         published_with_time=dates.published_with_time,
         paywalled=access.paywalled,

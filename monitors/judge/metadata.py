@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
-from monitors.collect.encoding import loads_storable
+from monitors.collect.encoding import loads_storable, undo_double_encoding
 
 #: A run of spaces (what :func:`clean` collapses; the dates' phrases too).
 SPACES = re.compile(r"\s+")
@@ -66,6 +66,21 @@ class PageMeta:
     #: languages the page's metadata declares, in order of trust (Content-Language, og:locale,
     #: Dublin Core, the article's JSON-LD inLanguage): for a page with no <html lang>
     languages: list[str] = field(default_factory=list)
+    #: the fields the site wrote encoded twice, read back (:func:`undo_double_encoding`)
+    double_encoded: list[str] = field(default_factory=list)
+
+
+def _text(value: str, meta: PageMeta, name: str, *, entities: bool = False) -> str:
+    """A field's text: its entities decoded (``entities``, for a title: :func:`unescaped`),
+    read back when the site wrote it encoded twice ("rÃ©unit", noted in
+    ``meta.double_encoded``), then :func:`clean` (after: it would make the "\xa0" of "Ã\xa0",
+    an "à" encoded twice, a plain space)."""
+    if entities:
+        value = unescaped(value)
+    fixed = undo_double_encoding(value)
+    if fixed is not value and name not in meta.double_encoded:
+        meta.double_encoded.append(name)
+    return clean(fixed)
 
 
 #: meta tags that declare the page's language, by rank (the lowest first)
@@ -118,7 +133,7 @@ def _walk_ld(node: Any, meta: PageMeta, depth: int = 0) -> None:
     )
     if articleish or "headline" in node:
         if isinstance(node.get("headline"), str) and not meta.ld_headline:
-            meta.ld_headline = clean(unescaped(node["headline"]))
+            meta.ld_headline = _text(node["headline"], meta, "json-ld headline", entities=True)
         for key, target in (("datePublished", meta.published), ("dateCreated", meta.published)):
             if isinstance(node.get(key), str):
                 target.append((f"json-ld {key}", node[key]))
@@ -131,10 +146,10 @@ def _walk_ld(node: Any, meta: PageMeta, depth: int = 0) -> None:
             meta.accessible_for_free = str(free).strip().lower() not in {"false", "0", "no"}
     named = isinstance(node.get("name"), str)
     if named and kinds & {"organization", "newsmediaorganization", "website"}:
-        meta.site_names.append(clean(node["name"]))
+        meta.site_names.append(_text(node["name"], meta, "site name"))
     publisher = node.get("publisher")
     if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
-        meta.site_names.append(clean(publisher["name"]))
+        meta.site_names.append(_text(publisher["name"], meta, "site name"))
     for key in ("@graph", "mainEntity", "mainEntityOfPage", "hasPart"):
         if isinstance(node.get(key), (list, dict)):
             _walk_ld(node[key], meta, depth + 1)
@@ -182,7 +197,7 @@ def _marked_modified(el: HtmlElement) -> bool:
 _HEADLINE_CLASS = re.compile(r"(?:^|[\s_-])(?:headline|title)(?:$|[\s_-])", re.I)
 
 
-def _h1(h: HtmlElement) -> tuple[str, bool]:
+def _h1(h: HtmlElement, meta: PageMeta) -> tuple[str, bool]:
     """An <h1>'s headline, and whether it is only a link to the site's home page (a logo).
 
     When a part of the heading is marked as its headline by its class ("<span
@@ -192,13 +207,13 @@ def _h1(h: HtmlElement) -> tuple[str, bool]:
     if len(links) == 1 and not (h.text or "").strip() and len(h) == 1 and not (h[0].tail or "").strip():
         href = (links[0].get("href") or "").strip()
         if href and urlsplit(href).path in {"", "/"} and not urlsplit(href).query:
-            return clean(links[0].text_content()), True
+            return _text(links[0].text_content(), meta, "site name"), True
     for part in h.iterdescendants():
         if isinstance(part.tag, str) and _HEADLINE_CLASS.search(part.get("class") or ""):
-            text = clean(_heading_text(part))
+            text = _text(_heading_text(part), meta, "h1")
             if text:
                 return text, False
-    return clean(_heading_text(h)), False
+    return _text(_heading_text(h), meta, "h1"), False
 
 
 def read_page(tree: HtmlElement) -> PageMeta:
@@ -215,23 +230,23 @@ def read_page(tree: HtmlElement) -> PageMeta:
         if name in _LANGUAGE_META:
             by_rank.append((_LANGUAGE_META[name], content))
         elif name == "og:title" and not meta.og_title:
-            meta.og_title = clean(unescaped(content))
+            meta.og_title = _text(content, meta, "og:title", entities=True)
         elif name == "twitter:title" and not meta.twitter_title:
-            meta.twitter_title = clean(unescaped(content))
+            meta.twitter_title = _text(content, meta, "twitter:title", entities=True)
         elif name in {"og:site_name", "application-name", "twitter:site"}:
-            meta.site_names.append(clean(content).lstrip("@"))
+            meta.site_names.append(_text(content, meta, "site name").lstrip("@"))
         elif name in _PUBLISHED_META:
             meta.published.append((f"meta {name}", content))
         elif name in _MODIFIED_META:
             meta.modified.append((f"meta {name}", content))
         elif name in {"description", "og:description"} and not meta.description:
-            meta.description = clean(content)
+            meta.description = _text(content, meta, "description")
     meta.languages = [value for _, value in sorted(by_rank, key=lambda pair: pair[0])]
     title = tree.find(".//title")
     if title is not None:
-        meta.html_title = clean(unescaped(title.text_content()))
+        meta.html_title = _text(title.text_content(), meta, "<title>", entities=True)
     for h in itertools.islice(tree.iter("h1"), 6):
-        heading, home = _h1(h)
+        heading, home = _h1(h, meta)
         if home:
             meta.site_names.append(heading)  # the site's logo, a link to its home page
         elif heading:
