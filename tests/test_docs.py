@@ -1124,3 +1124,15 @@ def test_the_archive_backfill_deployment_s_parameters_are_the_flow_s() -> None:
     archives = {"wayback", "commoncrawl", "ccnews"}  # the values of `archive`
     named = set(re.findall(r"`([a-z_]+)`", found.group(1))) - archives
     assert named == set(inspect.signature(archive_backfill_flow.fn).parameters)
+
+
+def test_the_docs_name_no_folder_of_the_machine_they_were_written_on() -> None:
+    """A measurement's command names a folder a reader can make (`dev-only/`, docs/topics.md says
+    how), not the scratch folder of the machine it ran on: no /work path but `../shared`'s
+    documented fallback `/work/shared`."""
+    found = [
+        f"{p.relative_to(ROOT)}: {m.group(0)}"
+        for p in _existing([*DOCS, ROOT / "CHANGELOG.md"])
+        for m in re.finditer(r"(?<![\w./-])/work/(?!shared\b)[\w./-]+", p.read_text("utf-8"))
+    ]
+    assert not found, found
