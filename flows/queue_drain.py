@@ -129,7 +129,7 @@ def ingest_worker_task(
     report = IngestReport()
     engine = get_engine()
     holder = holder_for(engine)  # shared by the process's workers, released by ingest_flow
-    conflicts = 0
+    conflicts = lost_claims = 0
     while budget is None or len(report.statuses) < budget:
         # Small queues are split evenly between workers instead of going to the first one.
         size = min(rt.settings.batch_size, max(1, -(-total // workers)))
@@ -142,6 +142,17 @@ def ingest_worker_task(
             token = holder.token()
             with session_scope() as session:
                 items = claim_items(session, size, token)
+            if not holder.holds(token):
+                # the lock was lost before the claim committed: nothing claimed (the queue is
+                # not drained for that), or rows free for anyone to fetch: handed back, and
+                # claimed again under the token the holder takes next
+                hand_back(engine, holder, [item.id for item in items], token)
+                lost_claims += 1
+                if lost_claims <= MAX_RECOVERIES:
+                    continue
+                report.interruptions.append("the claim token's lock was lost at every claim")
+                logger.warning("%s: this worker stops", report.interruptions[-1])
+                break
             if not items:
                 break
             unsettled = [item.id for item in items]

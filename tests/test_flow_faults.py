@@ -110,7 +110,7 @@ def test_a_slow_worker_keeps_its_claims_past_the_lease(
     of its rows to claim: the lease of a live run's claims is renewed. It expired whatever the
     holder, and the other worker fetched the same pages a second time."""
     from monitors.archive import queue
-    from tests.site import Request, rss_feed, write_sources
+    from tests.site import Request
 
     monkeypatch.setattr(queue, "CLAIM_LEASE", timedelta(seconds=1.5))
     monkeypatch.setenv("VEILLE_CONCURRENCY", "1")  # one worker: it claims the whole queue
@@ -121,15 +121,7 @@ def test_a_slow_worker_keeps_its_claims_past_the_lease(
         release.wait(30)
         return 200, {"Content-Type": "text/html; charset=utf-8"}, _page(request.path).encode()
 
-    items = []
-    for i in range(3):
-        site.add(f"/lent/{i}.html", b"", handler=slow)
-        items.append((f"Lent {i}", f"lent/{i}.html", datetime(2025, 2, 1, tzinfo=UTC)))
-    site.add("/lent.xml", rss_feed(site.base, items), content_type="application/rss+xml")
-    sources = write_sources(
-        tmp_path / "s.toml",
-        [{"name": "Lent", "kind": "feed", "url": f"{site.base}/lent.xml", "owner": "media"}],
-    )
+    sources = _three_page_feed(site, tmp_path, "Lent", slow)
     reset_runtime()
     other = ClaimHolder(get_engine())
     with ThreadPoolExecutor(4) as pool:
@@ -149,6 +141,102 @@ def test_a_slow_worker_keeps_its_claims_past_the_lease(
     reset_runtime()
     assert sorted(status for _, status, _ in report.statuses) == ["stored"] * 3
     assert all(len(site.hits(f"/lent/{i}.html")) == 1 for i in range(3))
+
+
+def test_a_worker_whose_token_dies_before_its_claim_fetches_each_page_once(
+    site: Any, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder's connection ends after a worker took the token and before it claims (a
+    restart, pg_terminate_backend): before, the worker claimed under the dead token, and
+    another process claimed the same rows as free and fetched them too. Now that claim takes
+    nothing, and the worker claims again under a new token instead of reading the empty claim
+    as a drained queue: every page fetched once, by it."""
+    import flows.queue_drain
+    from monitors.archive.queue import LOCK_SPACE, holder_for
+
+    monkeypatch.setenv("VEILLE_CONCURRENCY", "1")
+    sources = _three_page_feed(site, tmp_path, "Perdu")
+    reset_runtime()
+    real = flows.queue_drain.claim_items
+    other = ClaimHolder(get_engine())
+    stolen: list[int] = []  # rows the worker claimed that the other process could claim too
+    lost: list[int] = []
+
+    def claim_after_the_loss(session: Session, limit: int, token: int | None = None) -> Any:
+        if not lost:  # the first claim: its token's session ends first (the worker has it)
+            assert token is not None and holder_for(get_engine()).held() == token
+            lost.append(token)
+            with get_engine().begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                        " WHERE locktype = 'advisory' AND classid = :c AND objid = :t"
+                    ),
+                    {"c": LOCK_SPACE, "t": token},
+                )
+            _wait_lock_gone(token)
+        claimed = real(session, limit, token)
+        session.commit()
+        with Session(get_engine()) as theirs:  # another process claims what is free then
+            mine = {item.id for item in claimed}
+            stolen.extend(item.id for item in real(theirs, 10, other.token()) if item.id in mine)
+            theirs.rollback()
+        return claimed
+
+    monkeypatch.setattr(flows.queue_drain, "claim_items", claim_after_the_loss)
+    with ThreadPoolExecutor(4) as pool:
+
+        def submit(step: Callable[..., Any], *args: Any) -> Any:
+            return pool.submit(step, *args)
+
+        try:
+            poll_sources(str(sources), True, submit, None)
+            report, _ = drain_queue(None, submit, None)
+        finally:
+            other.close()
+    reset_runtime()
+    assert lost and stolen == []
+    assert sorted(status for _, status, _ in report.statuses) == ["stored"] * 3
+    assert all(len(site.hits(f"/perdu/{i}.html")) == 1 for i in range(3))
+    with session_scope() as session:
+        left = session.scalar(sa.text("SELECT count(*) FROM url_queue WHERE claimed_at IS NOT NULL"))
+    assert left == 0
+
+
+def _wait_lock_gone(token: int) -> None:
+    """Until no session holds ``token``'s lock (a backend ends in milliseconds, a loaded
+    machine's may take seconds): a test that went on while it still did would check nothing."""
+    from monitors.archive.queue import LOCK_SPACE
+
+    give_up = time.monotonic() + 60
+    sql = "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND classid = :c AND objid = :t)"
+    while True:
+        with get_engine().connect() as conn:
+            if not conn.scalar(sa.text(sql), {"c": LOCK_SPACE, "t": token}):
+                return
+        assert time.monotonic() < give_up, f"lock {token} still held 60 s after its session was ended"
+        time.sleep(0.05)
+
+
+def _three_page_feed(site: Any, tmp_path: Path, name: str, handler: Any = None) -> Path:
+    """A sources file with one feed, ``name``, of three pages /<name>/<i>.html (served by
+    ``handler`` when given); the pages' paths in lower case."""
+    from tests.site import rss_feed, write_sources
+
+    slug = name.lower()
+    items = []
+    for i in range(3):
+        path = f"/{slug}/{i}.html"
+        if handler is None:
+            site.add(path, _page(path).encode(), content_type="text/html; charset=utf-8")
+        else:
+            site.add(path, b"", handler=handler)
+        items.append((f"{name} {i}", path.lstrip("/"), datetime(2025, 2, 1, tzinfo=UTC)))
+    site.add(f"/{slug}.xml", rss_feed(site.base, items), content_type="application/rss+xml")
+    return write_sources(
+        tmp_path / "s.toml",
+        [{"name": name, "kind": "feed", "url": f"{site.base}/{slug}.xml", "owner": "media"}],
+    )
 
 
 def _no_claim_past_the_lease(other: ClaimHolder, lease: timedelta) -> None:

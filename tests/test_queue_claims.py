@@ -208,6 +208,25 @@ def test_a_hand_back_leaves_the_rows_claimed_again_under_the_new_token(queue: sa
         other.close()
 
 
+def test_a_claim_under_a_token_whose_lock_is_gone_takes_nothing(queue: sa.Engine) -> None:
+    """A worker took the token just before the holder's connection ended, and claims just
+    after: before, the rows went to a token nobody holds, free at once for any other worker
+    to claim and fetch as well. The claim takes nothing, and ``holds`` says the lock is lost
+    (the queue is not drained for that)."""
+    a, other = ClaimHolder(queue), ClaimHolder(queue)
+    try:
+        lost = a.token()
+        _end_holder_session(queue, lost)
+        with Session(queue) as session, session.begin():
+            assert claim_items(session, 3, lost) == []
+        assert not a.holds(lost)
+        assert len(_claim(queue, other, 6)) == 6  # nothing went to the dead token
+        assert a.holds(a.token()) and a.token() != lost
+    finally:
+        a.close()
+        other.close()
+
+
 def _touched(engine: sa.Engine, start: datetime) -> tuple[int, int]:
     """What ``veille backfill``'s bar shows: the queue rows touched since ``start``, settled."""
     from flows.commands.backfill import PROGRESS_COUNTS

@@ -40,6 +40,13 @@ _LIVE_TOKENS = (
     " AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 
+# Whether some session holds the advisory lock of token :held, on this database.
+_TOKEN_LIVE = (
+    "SELECT FROM pg_locks WHERE locktype = 'advisory' AND classid = :space AND objid = :held"
+    " AND objsubid = 2 AND granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
 # Whether this session holds the token's lock (False, or an error, once the connection is gone).
 _HELD = (
     "SELECT EXISTS (SELECT FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"
@@ -77,9 +84,7 @@ class ClaimHolder:
         process claims anything under it: claiming them as free, a second worker of the same
         process fetched the pages the first one was fetching."""
         with self._lock:
-            if self._token is not None and not self._still_held():
-                self._orphans.append(self._token)
-                self._drop()
+            self._forget_if_lost()
             if self._token is None:
                 conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
                 try:
@@ -139,6 +144,23 @@ class ClaimHolder:
             conn.invalidate()
             conn.close()
 
+    def holds(self, token: int) -> bool:
+        """Whether ``token`` is still this holder's and its lock still held, asked after a
+        claim under it committed: the lock lost before that commit (the check in
+        :func:`claim_items`' statement is read before it), the rows are free for anyone and
+        the worker that claimed them hands them back rather than fetch them. A lock lost is
+        never held again, so a True answer holds for the claim too. Never raises."""
+        with self._lock:
+            self._forget_if_lost()
+            return self._token == token
+
+    def _forget_if_lost(self) -> None:
+        """Drop the token if its lock is lost (with the lock held); its rows are taken over
+        by the next :meth:`token`."""
+        if self._token is not None and not self._still_held():
+            self._orphans.append(self._token)
+            self._drop()
+
     def held(self) -> int | None:
         """The token held now: None before the first :meth:`token` and after :meth:`close`."""
         with self._lock:
@@ -182,7 +204,13 @@ def now() -> datetime:
 def claim_items(session: Session, limit: int, token: int | None = None) -> list[QueueItem]:
     """Lease up to ``limit`` due queue rows under ``token``; ``SKIP LOCKED`` keeps concurrent
     workers apart. A row is due when it is pending, its time has come, and nobody holds it:
-    never claimed or settled, its holder's lock gone, or its lease expired."""
+    never claimed or settled, its holder's lock gone, or its lease expired.
+
+    Under a token, the statement claims nothing unless a session holds the token's lock: a
+    worker that took the token just before its holder's connection ended claimed the rows
+    under a dead token, free at once for any other worker to fetch as well. An empty claim
+    may so mean a lost lock, not a drained queue: :meth:`ClaimHolder.holds` tells them apart
+    (and covers a lock lost between this check and the commit)."""
     t = now()
     due = (
         select(QueuedUrl.id)
@@ -204,11 +232,11 @@ def claim_items(session: Session, limit: int, token: int | None = None) -> list[
     )
     # updated_at is set too, by the column's onupdate (as in every ORM or Core update of the
     # row here): veille backfill's bar counts a row taken since it began (PROGRESS_COUNTS)
+    claim = update(QueuedUrl).where(QueuedUrl.id.in_(due))
+    if token is not None:
+        claim = claim.where(text(f"EXISTS ({_TOKEN_LIVE})").bindparams(space=LOCK_SPACE, held=token))
     rows = session.execute(
-        update(QueuedUrl)
-        .where(QueuedUrl.id.in_(due))
-        .values(claimed_at=t, claimed_by=token, attempts=QueuedUrl.attempts + 1)
-        .returning(
+        claim.values(claimed_at=t, claimed_by=token, attempts=QueuedUrl.attempts + 1).returning(
             QueuedUrl.id,
             QueuedUrl.source_id,
             QueuedUrl.url,
