@@ -10,7 +10,11 @@ on stderr, cause first, exit 2, never a traceback.
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -92,6 +96,58 @@ def test_a_user_who_may_not_create_tables_gets_the_cause_and_what_to_do(
             conn.execute(sa.text(f'DROP OWNED BY "{role}"'))
             conn.execute(sa.text(f'DROP ROLE "{role}"'))
         admin.dispose()
+
+
+@pytest.mark.parametrize(
+    ("at", "outside"),
+    [("pg_catalog.pg_class", False), ("CREATE TABLE", False), ("pg_catalog.pg_class", True)],
+)
+def test_a_connection_the_server_ends_during_the_migration_is_lost_not_unreachable(
+    at: str,
+    outside: bool,
+    new_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """A first `veille run` whose connection the server ended mid-migration (pg_terminate_backend,
+    a restart) said "nothing could run: cannot reach PostgreSQL at ...: terminating connection
+    due to administrator command" (the server was reached) at a CREATE TABLE, and ended on the
+    driver's traceback, exit 1, while the revision was read (Alembic's look for its
+    alembic_version table in pg_class). It says the database was lost, during what, the
+    server's words, and to run the command again; exit 3. A connection cut under the driver
+    (``outside``: a network drop, a server killed) reads "server closed the connection
+    unexpectedly", no SQLSTATE; said the same way."""
+    ended: list[str] = []
+
+    def end_at_the_first_table(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if ended or at not in statement:
+            return
+        ended.append(statement)
+        if not outside:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            return
+        # the connection cut under it (a network drop, a server killed): no word from the server
+        socket.socket(fileno=os.dup(cursor.connection.pgconn.socket)).shutdown(socket.SHUT_RDWR)
+
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "X"\nkind = "feed"\nurl = "https://x.fr/f.xml"\nowner = "media"\n')
+    monkeypatch.setenv("VEILLE_DATABASE_URL", _fresh(new_database))
+    capsys.readouterr()
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", end_at_the_first_table)
+    try:
+        assert main(["run", "--sources", str(sources)]) == 3
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", end_at_the_first_table)
+    err = capsys.readouterr().err
+    assert ended and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("veille: error: nothing could run: lost the database at postgresql+psycopg://"), err
+    assert f"during the migration to schema revision {script_head()}" in err
+    said = "server closed the connection unexpectedly" if outside else "terminating connection due to"
+    assert said in err and ": pg_terminate_backend, or a server shutdown or restart)" in err
+    assert err.rstrip().endswith("run the command again") and "cannot reach" not in err
+    monkeypatch.setenv("VEILLE_DATABASE_URL", _fresh(new_database))
+    assert main(["migrate"]) == 0  # run again, it goes through
 
 
 @pytest.mark.parametrize(

@@ -251,10 +251,25 @@ def check_connection(url: str) -> None:
         engine.dispose()
 
 
-def unreachable(url: str, exc: sa.exc.DBAPIError) -> DatabaseUnavailable:
+#: SQLSTATEs of a session the server accepted, then ended (pg_terminate_backend, a shutdown,
+#: a crash of another backend): the server was reached
+_ENDED = ("57P01", "57P02")
+
+
+def unreachable(url: str, exc: sa.exc.DBAPIError, during: str | None = None) -> DatabaseUnavailable:
     """The database at ``url`` that did not answer (``exc``), in one line for every command:
     "cannot reach PostgreSQL at URL (password hidden): " then the driver's whole message,
     libpq's hint folded in (:func:`monitors.errors.one_line`). Before, the hint was a second,
-    tab-indented line on stderr, in ``veille db status``, and in a failed run's state."""
+    tab-indented line on stderr, in ``veille db status``, and in a failed run's state.
+    A session the server ended (:data:`_ENDED`, or a connection found closed once open: "server
+    closed the connection unexpectedly") is said so, as :func:`lost_database_reported` says it,
+    ``during`` the work it ended: "cannot reach" was wrong for a server that answered."""
     shown = make_url(url).render_as_string(hide_password=True)
-    return DatabaseUnavailable(f"cannot reach PostgreSQL at {shown}: {one_line(str(exc.orig or exc))}")
+    cause = one_line(str(exc.orig or exc))
+    if exc.connection_invalidated or str(getattr(exc.orig, "sqlstate", None) or "") in _ENDED:
+        work = f" during {during}" if during else ""
+        return DatabaseUnavailable(
+            f"lost the database at {shown}{work} ({cause}: pg_terminate_backend, or a server"
+            " shutdown or restart): run the command again"
+        )
+    return DatabaseUnavailable(f"cannot reach PostgreSQL at {shown}: {cause}")

@@ -80,7 +80,7 @@ def _upgrade(url: str) -> str:
     try:
         command.upgrade(alembic_config(url), "head")
     except sa.exc.OperationalError as exc:
-        raise unreachable(url, exc) from exc
+        raise unreachable(url, exc, f"the migration to schema revision {script_head()}") from exc
     except sa.exc.DBAPIError as exc:  # e.g. a user without the right to create tables
         cause = said(exc.orig or exc)
         if getattr(exc.orig, "sqlstate", None) == "42501":  # insufficient_privilege
@@ -258,6 +258,8 @@ def _unknown_revisions(url: str) -> set[str]:
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_heads()
+    except sa.exc.OperationalError as exc:  # the server ended the session: a traceback, before
+        raise unreachable(url, exc, f"the migration to schema revision {script_head()}") from exc
     finally:
         engine.dispose()
     return {revision for revision in current if revision not in known}
