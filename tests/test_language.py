@@ -544,3 +544,97 @@ def test_a_short_first_sentence_joins_the_next_one() -> None:
     assert detect_language(f"Bonjour. {french}").language == "fr"
     assert _sentences(f"Oui. {french} {english}") == [f"Oui. {french}", english]
     assert detect_language(f"Oui. {french} {english}").confidence < 0.7
+
+
+# Our own sentences (Taipei, Hong Kong, Beijing, Tokyo, Seoul news of no particular day)
+TRADITIONAL_TAIPEI = (
+    "台北市政府今天宣布，明年起將擴大公共運輸補助，讓通勤族每月只需支付一千元就能無限搭乘捷運與公車。"
+)
+TRADITIONAL_HONG_KONG = (
+    "香港立法會昨日通過新的房屋政策，政府將在未來五年興建更多公營房屋，以縮短市民輪候時間。"
+)
+SIMPLIFIED_BEIJING = (
+    "北京市政府今天宣布，明年起将扩大公共交通补贴，让通勤族每月只需支付一千元就能无限乘坐地铁和公交。"
+)
+JAPANESE_KANJI_HEAVY = (
+    "東京都議会は本日、来年度予算案を可決した。防災対策費と子育て支援費が過去最大規模となる。"
+)
+KOREAN_WITH_HANJA = (
+    "北 미사일 발사에 정부가 긴급회의를 소집했다. 국방부는 추가 도발 가능성에 대비해 경계 태세를 강화했다."
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [TRADITIONAL_TAIPEI, TRADITIONAL_HONG_KONG, SIMPLIFIED_BEIJING],
+    ids=["taipei", "hong-kong", "beijing"],
+)
+@pytest.mark.parametrize("declared", [None, "zh-TW", "zh-HK", "zh-Hant", "zh"])
+def test_chinese_with_no_hangul_is_not_korean(text: str, declared: str | None) -> None:
+    """langdetect's Korean profile holds Han characters (Hanja: 2% of its letters), and it
+    outscored Chinese on these Chinese news sentences: on main each read "ko" at 0.72-1.0,
+    declared zh-TW or not. A text whose letters hold no Hangul cannot be Korean."""
+    result = detect_language(text, declared=declared)
+    assert result.language == "zh", result
+    assert result.confidence >= 0.99, result
+
+
+def test_the_script_still_lets_korean_with_hanja_and_japanese_with_kanji_through() -> None:
+    """The rule only removes languages the scripts rule out: Korean with a Hanja headline word is
+    Korean, Japanese with many kanji (and kana) Japanese, and a Chinese text quoting a Korean name
+    in Hangul (under a tenth of its letters) is still not Korean."""
+    assert detect_language(KOREAN_WITH_HANJA) == LanguageResult("ko", 1.0)
+    assert detect_language(JAPANESE_KANJI_HEAVY) == LanguageResult("ja", 1.0)
+    assert detect_language(JAPANESE_KANJI_HEAVY, declared="zh-TW").language == "ja"
+    assert detect_language(TRADITIONAL_TAIPEI + "（김민수）").language == "zh"
+
+
+def test_the_scripts_each_language_is_written_in_come_from_its_profile() -> None:
+    from monitors.judge.language import _language_scripts
+
+    languages = _get_model().languages
+    scripts = dict(zip(languages, _language_scripts(languages), strict=True))
+    assert scripts["ko"] == {"HANGUL"}
+    assert scripts["ja"] == {"CJK", "KANA"}
+    assert scripts["zh-tw"] == scripts["zh-cn"] == {"CJK"}
+    assert scripts["fr"] == scripts["en"] == {"LATIN"}
+    assert scripts["ru"] == {"CYRILLIC"}
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("台北捷運新路線今天正式通車營運", "zh"),
+        ("北京地铁新线路今天正式开通运营", "zh"),
+        ("東京の新しい地下鉄路線が今日開業した", "ja"),
+    ],
+    ids=["traditional", "simplified", "japanese"],
+)
+def test_a_sentence_written_without_spaces_is_not_one_word(text: str, language: str) -> None:
+    """An unspaced Chinese or Japanese sentence of 15-18 characters was one word for the
+    short-text rule (3 words at least), so undeclared it was "und" on main. Letters of scripts
+    written without spaces count one word per CHARS_PER_WORD."""
+    assert detect_language(text).language == language
+    # still too short to read: a name, two characters
+    assert detect_language(text[:4]) == LanguageResult("und", 0.0)
+
+
+def test_a_script_no_profile_writes_rules_out_no_language() -> None:
+    """Armenian rules out every language, so none is: the n-grams decide, as before the rule;
+    Japanese of kanji alone, no kana, reads as Chinese, declared "ja" or not."""
+    from monitors.judge.language import _impossible
+
+    model = _get_model()
+    armenian = "Կառավարությունը այսօր հայտարարեց նոր ծրագրի մասին, որը կօգնի գյուղացիներին"
+    assert _impossible(armenian, model) is None
+    assert _impossible(FR, model) is None
+    ruled_out = _impossible(TRADITIONAL_TAIPEI, model)
+    assert ruled_out is not None
+    assert {lang for lang, out in zip(model.languages, ruled_out, strict=True) if not out} == {
+        "ja",
+        "zh-cn",
+        "zh-tw",
+    }
+    kanji_only = "東京都知事選挙告示、候補者各氏首都圏交通政策発表"
+    assert detect_language(kanji_only).language == "zh"
+    assert detect_language(kanji_only, declared="ja").language == "zh"

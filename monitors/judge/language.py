@@ -31,7 +31,9 @@ import os
 import re
 import tempfile
 import threading
+import unicodedata
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -100,7 +102,19 @@ _HANDLE_RE = re.compile(r"(?<!\w)[@#]\w+")
 # (2025, 10h30, GPT-4o, H100, snake_case), a lower-upper bump inside a word (camelCase, iPhone),
 # a dotted path (a.b.c).
 _CODE_TEST_RE = re.compile(r"[\d_]|[a-z][A-Z]|\w\.\w+\.\w")
-_WORD_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+#: Scripts written without spaces between words (Han, kana, Thai, Lao, Khmer, Myanmar): a
+#: sentence in them is one run of letters, counted as one word for every CHARS_PER_WORD letters
+#: (a Chinese word is 1.5-2 characters on average).
+_UNSPACED = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"  # Thai, Lao, Myanmar, Khmer
+    "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f"  # kana (and half-width katakana)
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"  # Han
+)
+CHARS_PER_WORD = 2
+_WORD_RE = re.compile(
+    rf"[{_UNSPACED}]{{1,{CHARS_PER_WORD}}}"
+    rf"|[^\W\d_{_UNSPACED}]+(?:['’\-][^\W\d_{_UNSPACED}]+)*"
+)
 _LANG_TAG_RE = re.compile(r"^([A-Za-z]{2,3})(?:[-_].*)?$")
 
 #: langdetect's smoothing: each n-gram contributes log(P(n-gram | language) + ALPHA / BASE_FREQ).
@@ -495,6 +509,8 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
     log_likelihood = _log_likelihood(sample, model)
     if log_likelihood is None:
         return LanguageResult(_readable(declared), 0.0)
+    impossible = _impossible(sample, model)
+    log_likelihood = _ruled_out(log_likelihood, impossible)
     prior = _log_prior(model.languages, words < SHORT_TEXT_WORDS, declared)
     probabilities = _posterior(log_likelihood, prior)
     confidence = max(probabilities)
@@ -503,10 +519,79 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
     if confidence < MIN_CONFIDENCE:
         # read, and in doubt even with the declared language's prior: the text argues against it
         return LanguageResult(UNDETERMINED, confidence)
-    agreement = _sentence_agreement(sample, best, model, declared)
+    agreement = _sentence_agreement(sample, best, model, declared, impossible)
     if agreement is not None:
         confidence = min(confidence, agreement)
     return LanguageResult(_iso(model.languages[best]), confidence)
+
+
+#: A language is possible for a text only when scripts it is written in (each holding at least
+#: SCRIPT_OF_LANGUAGE of its profile's letters) hold at least SCRIPT_SHARE of the text's
+#: letters: a text with no Hangul is not Korean, whatever the Han characters Korean's profile
+#: holds (2% of its letters: Hanja); Japanese is written in Han (38%) and kana (62%).
+SCRIPT_OF_LANGUAGE = 0.25
+SCRIPT_SHARE = 0.10
+_WIDTH_WORDS = frozenset({"HALFWIDTH", "FULLWIDTH"})
+#: A letter beyond Basic Latin to Latin Extended-B (which hold letters of no other script).
+_NON_LATIN_LETTER_RE = re.compile(r"[^\W\d_\u0000-\u024f]")
+
+
+@functools.cache
+def _script(char: str) -> str:
+    """The script of a letter, from its Unicode name: "LATIN", "CYRILLIC", "HANGUL", "CJK"
+    (Han), "KANA" (hiragana and katakana together, ISO 15924's Hrkt)..., "" when unnamed."""
+    words = [w for w in unicodedata.name(char, "").split() if w not in _WIDTH_WORDS]
+    if not words:
+        return ""
+    if words[0].startswith(("HIRAGANA", "KATAKANA")):  # and the prolonged sound mark
+        return "KANA"
+    return words[0]
+
+
+@functools.cache
+def _language_scripts(languages: tuple[str, ...]) -> tuple[frozenset[str], ...]:
+    """For each language of the profiles, the scripts holding at least SCRIPT_OF_LANGUAGE of the
+    probability mass of its profile's single letters."""
+    import numpy as np
+
+    model = _get_model()
+
+    unigrams = [(i, chr(code)) for i, code in enumerate(model.codes[:-1].tolist()) if code < 0x10000]
+    letters = [(i, _script(ch)) for i, ch in unigrams if ch.isalpha()]
+    rows = np.array([i for i, _ in letters])
+    probs = np.exp(model.log_probs[rows].astype(np.float64)) - ALPHA / BASE_FREQ
+    masses: list[dict[str, float]] = [{} for _ in model.languages]
+    for (_, script), row in zip(letters, probs.tolist(), strict=True):
+        for lang, p in enumerate(row):
+            masses[lang][script] = masses[lang].get(script, 0.0) + p
+    scripts = []
+    for mass in masses:
+        total = sum(mass.values())
+        scripts.append(frozenset(s for s, m in mass.items() if m >= SCRIPT_OF_LANGUAGE * total))
+    return tuple(scripts)
+
+
+def _impossible(sample: str, model: _Model) -> tuple[bool, ...] | None:
+    """For each language, whether the sample's scripts rule it out (None when none is, or when
+    all would be: a script no profile writes, left to the n-grams as before)."""
+    if not _NON_LATIN_LETTER_RE.search(sample):
+        return None  # Latin letters only (French, German...): every Latin-script language is possible
+    counts: dict[str, int] = {}
+    for ch, n in Counter(sample).items():
+        if ch.isalpha():
+            script = _script(ch)
+            counts[script] = counts.get(script, 0) + n
+    total = sum(counts.values())
+    present = {s for s, n in counts.items() if n >= SCRIPT_SHARE * total}
+    out = tuple(not (scripts & present) for scripts in _language_scripts(model.languages))
+    return out if any(out) and not all(out) else None
+
+
+def _ruled_out(log_likelihood: list[float], impossible: tuple[bool, ...] | None) -> list[float]:
+    """The log-likelihoods with the languages ruled out at minus infinity (probability 0)."""
+    if not impossible:
+        return log_likelihood
+    return [-math.inf if out else x for x, out in zip(log_likelihood, impossible, strict=True)]
 
 
 @functools.cache
@@ -579,7 +664,13 @@ def _sentences(sample: str) -> list[str]:
     return joined
 
 
-def _sentence_agreement(sample: str, best: int, model: _Model, declared: str | None = None) -> float | None:
+def _sentence_agreement(
+    sample: str,
+    best: int,
+    model: _Model,
+    declared: str | None = None,
+    impossible: tuple[bool, ...] | None = None,
+) -> float | None:
     """How much of a sample of several sentences is in language ``best``: each sentence's
     probability of it, weighted by the sentence's letters (None for one sentence).
 
@@ -595,6 +686,8 @@ def _sentence_agreement(sample: str, best: int, model: _Model, declared: str | N
         log_likelihood = _log_likelihood(sentence, model)
         if log_likelihood is None:
             continue
+        # a language the sample's scripts rule out is out for its sentences too
+        log_likelihood = _ruled_out(log_likelihood, impossible)
         short = len(sentence.split()) < SHORT_TEXT_WORDS
         probabilities = _posterior(log_likelihood, _log_prior(model.languages, short, declared))
         letters = sum(map(str.isalpha, sentence))
