@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import _thread
 import argparse
+import atexit
 import codecs
 import contextlib
+import contextvars
 import errno
 import importlib
 import io
 import os
 import re
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 COMMAND_MODULES = (
@@ -294,28 +298,110 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 #: Seconds the exit handlers get after a signal; the watcher (flows/reaper.py) does the rest.
 EXIT_HANDLERS_SECONDS = 15.0
+#: Seconds the hooks of :mod:`flows.signals` get, all together: each bounds its own requests
+#: (veille serve's, the longest: 3 s to hold its runners, 3 s for the marks, 8 s for the pauses).
+HOOKS_SECONDS = 15.0
+#: Seconds to end the worker processes (:func:`_end_worker_processes`).
+WORKERS_SECONDS = 4.0
+#: Seconds for the output still buffered, for the line on stderr, for logging's last flush, each.
+SAY_SECONDS = 1.0
+#: Seconds after which a command stopped by a signal leaves, whatever it still waits for (the
+#: steps above are bounded each: this is for what no one thought of).
+LEAVE_SECONDS = EXIT_HANDLERS_SECONDS + HOOKS_SECONDS + WORKERS_SECONDS + 3 * SAY_SECONDS + 5.0
 
 
-def _exit_now(code: int) -> None:
-    """End the worker processes, run the exit handlers (stop Prefect's temporary server, the
-    embedded PostgreSQL, the watcher) and leave, without waiting for worker threads still
-    inside a request."""
-    import atexit
-    import threading
+def _exit_now(code: int, line: str | None = None, signal_name: str | None = None) -> None:
+    """Say ``line`` on stderr, let the hooks of :mod:`flows.signals` record the interruption
+    by ``signal_name``, end the worker processes, run the exit handlers (stop Prefect's
+    temporary server, the embedded PostgreSQL, the watcher) and leave with ``code``, without
+    waiting for worker threads still inside a request.
 
+    Called from the signal handler, at whatever instruction of the main thread the signal
+    came: that code may hold a lock (threading's own, taken to start or list threads; a
+    stream's, while it writes to a full pipe; a logging handler's) which the main thread
+    would wait for forever, or which raises "reentrant call". So the main thread takes no
+    lock: each step runs in a bare thread of its own (``_thread``, not ``threading``) and the
+    main thread waits for it a bounded time on a lock of its own; the line is written with
+    ``os.write``; and a watchdog leaves after :data:`LEAVE_SECONDS` whatever still waits.
+    (Nothing is imported here either: an import takes the import system's locks.)"""
+    _started(_watchdog, code)  # first: whatever comes next may wait
+    context = contextvars.copy_context()  # the settings in force (Prefect's API URL) go along
+    # what was written before goes first; a stream's flush waits for its lock (held by the main
+    # thread when the signal came in a write) or for a reader (a full pipe)
+    _bounded(context, _flush, SAY_SECONDS)
+    if line is not None:
+        _bounded(context, _say, SAY_SECONDS, line)
+    signals = sys.modules.get("flows.signals")  # imported by _end_with_veille, with the hooks
+    if signal_name is not None and signals is not None:
+        _bounded(context, signals.run_hooks, HOOKS_SECONDS, signal_name)
+    _bounded(context, _end_worker_processes, WORKERS_SECONDS)
+    reaper = sys.modules.get("flows.reaper")
+    if reaper is not None:
+        reaper.leave_without_waiting()  # the watcher ends the rest once this process is gone
+    # logging's flush takes each handler's lock, which the interrupted code may hold (a
+    # handler writing to a full pipe): on its own, after the others, and short
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        atexit.unregister(logging.shutdown)
+    # bounded: whatever an exit handler waits for, veille leaves; the watcher still ends what
+    # carries its token and stops an embedded server left unused
+    _bounded(context, atexit._run_exitfuncs, EXIT_HANDLERS_SECONDS)
+    if logging is not None:
+        _bounded(context, logging.shutdown, SAY_SECONDS)
+    os._exit(code)
+
+
+def _flush() -> None:
     with contextlib.suppress(Exception):
         sys.stdout.flush()
+    with contextlib.suppress(Exception):
         sys.stderr.flush()
-    _end_worker_processes()
-    from flows import reaper
 
-    reaper.leave_without_waiting()  # the watcher ends the rest once this process is gone
-    # in a thread of their own, bounded: whatever an exit handler waits for, veille leaves;
-    # the watcher still ends what carries its token and stops an embedded server left unused
-    handlers = threading.Thread(target=atexit._run_exitfuncs, name="veille-exit", daemon=True)
-    handlers.start()
-    handlers.join(EXIT_HANDLERS_SECONDS)
+
+def _say(line: str) -> None:
+    data = f"{line}\n".encode(errors="replace")
+    while data:
+        try:
+            data = data[os.write(2, data) :]
+        except InterruptedError:
+            continue
+        except OSError:  # no stderr
+            return
+
+
+def _watchdog(code: int) -> None:
+    time.sleep(LEAVE_SECONDS)
     os._exit(code)
+
+
+def _started(function: Callable[..., object], *args: object) -> bool:
+    """Run ``function(*args)`` in a bare thread: ``threading.Thread.start`` takes threading's
+    module lock, which the interrupted main thread may hold."""
+    try:
+        _thread.start_new_thread(function, args)
+    except RuntimeError:  # no new thread (the interpreter is ending)
+        return False
+    return True
+
+
+def _bounded(
+    context: contextvars.Context, function: Callable[..., object], seconds: float, *args: object
+) -> None:
+    """Run ``function(*args)`` in a bare thread, in a copy of ``context`` (a step still running
+    after its time is in its own); wait for it ``seconds`` at most, on a lock of its own."""
+    done = _thread.allocate_lock()
+    done.acquire()
+    own = context.copy()
+
+    def step() -> None:
+        try:
+            with contextlib.suppress(Exception):  # the command is ending: nothing to report to
+                own.run(function, *args)
+        finally:
+            done.release()
+
+    if _started(step):
+        done.acquire(timeout=seconds)
 
 
 def _end_worker_processes(grace: float = 2.0) -> None:
@@ -326,7 +412,6 @@ def _end_worker_processes(grace: float = 2.0) -> None:
     if "multiprocessing" not in sys.modules:
         return
     import multiprocessing
-    import time
 
     children = multiprocessing.active_children()
     for child in children:
@@ -373,9 +458,8 @@ def _end_with_veille(command: str) -> None:
         name = signal.Signals(signum).name
         verb = "interrupted" if signum == signal.SIGINT else "terminated"
         left = ": what was not stored is left for the next run" if command in STORING_COMMANDS else ""
-        print(f"veille: {verb} by {name}{left}", file=sys.stderr)
-        signals.run_hooks(name)
-        _exit_now(128 + signum)
+        # not print: the signal may have come in the middle of a write to stderr
+        _exit_now(128 + signum, f"veille: {verb} by {name}{left}", name)
 
     signals.install(stop)
 

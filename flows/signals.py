@@ -38,7 +38,10 @@ def reclaim() -> None:
 
 
 def on_signal(hook: Callable[[str], None]) -> None:
-    """Call ``hook(signal name)`` when a signal ends the command, before the exit handlers."""
+    """Call ``hook(signal name)`` when a signal ends the command, before the exit handlers:
+    in a thread of its own (not the main thread, which the signal may have found holding any
+    lock), in the main thread's context, the hooks 15 s at most all together
+    (``flows.cli.HOOKS_SECONDS``)."""
     if hook not in _hooks:
         _hooks.append(hook)
 
