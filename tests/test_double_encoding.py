@@ -5,13 +5,21 @@ here is written for the test."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from monitors.collect.encoding import undo_double_encoding, undo_double_encoding_lines
+from monitors.collect.feeds import parse_feed
+from monitors.collect.listing import find_article_links
+from monitors.collect.sitemaps import parse_sitemap
 from monitors.judge.extract import extract_article
+from tests.site import LocalSite, write_sources
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
 URL = "https://www.exemple-journal.fr/2025/02/sommet-paris.html"
@@ -136,3 +144,154 @@ def test_correct_titles_and_text_with_a_tilde_or_a_circumflex_are_left_alone() -
     assert art.title == title.replace("\xa0", " ")
     assert "Ângela chegou a São Paulo. À PARIS" in art.text
     assert art.evidence is not None and "double_encoding_repaired" not in art.evidence
+
+
+# ---------------------------------------------------------------- feed, sitemap and listing titles
+
+#: titles a feed or a sitemap writes encoded twice, and correct ones that must stay as they are
+FEED_TITLES = [
+    twice("L’été du sommet – les élus réunis"),  # feedparser reads back "rÃ©unit" alone, not "â€“"
+    twice("Der große Vergleich – Leasing oder Kredit"),
+    "São Paulo accueille le sommet",
+    "À PARIS, LE SOMMET",
+]
+FEED_READ = [
+    "L’été du sommet – les élus réunis",
+    "Der große Vergleich – Leasing oder Kredit",
+    "São Paulo accueille le sommet",
+    "À PARIS, LE SOMMET",
+]
+SITE = "https://www.exemple-journal.fr"
+
+
+def _rss(items: str) -> str:
+    head = '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>Exemple</title>'
+    return f"{head}{items}</channel></rss>"
+
+
+def _xml(text: str) -> str:
+    """``text`` as XML text (the C1 controls of a "ß" encoded twice written as references)."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;")
+    return "".join(f"&#{ord(c)};" if "\x80" <= c <= "\x9f" else c for c in escaped)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_an_rss_title_encoded_twice_is_read_back(fast: bool) -> None:
+    """An RSS ``<title>`` written encoded twice became the article's title when its page gave
+    none (ingest keeps the feed's title then); the fast path and feedparser read it alike."""
+    items = "".join(
+        f"<item><title>{_xml(title)}</title><link>{SITE}/a{i}.html</link>"
+        f"<author>{_xml(twice('Rédaction'))}</author></item>"
+        for i, title in enumerate(FEED_TITLES)
+    )
+    body = _rss(items)
+    parsed = parse_feed(body.encode(), f"{SITE}/rss.xml", "application/rss+xml", fast=fast)
+    assert [e.title for e in parsed.entries] == FEED_READ
+    assert {e.author for e in parsed.entries} == {"Rédaction"}
+
+
+def test_an_rss_title_with_markup_encoded_twice_is_read_back() -> None:
+    """A title feedparser leaves as HTML (entities, tags) is read back after its markup goes."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>Exemple</title>'
+        f"<item><title><![CDATA[<b>{twice('Le sommet réunit')}</b> &amp; {twice('l’été')}]]></title>"
+        f"<link>{SITE}/a.html</link></item></channel></rss>"
+    )
+    for fast in (True, False):
+        parsed = parse_feed(body.encode(), f"{SITE}/rss.xml", "application/rss+xml", fast=fast)
+        assert [e.title for e in parsed.entries] == ["Le sommet réunit & l’été"]
+
+
+def test_an_atom_title_encoded_twice_is_read_back() -> None:
+    entries = "".join(
+        f"<entry><title>{_xml(title)}</title><link href='{SITE}/a{i}.html'/><id>{SITE}/a{i}.html</id>"
+        "<updated>2025-03-01T10:00:00Z</updated></entry>"
+        for i, title in enumerate(FEED_TITLES)
+    )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>Exemple</title><id>{SITE}/</id><updated>2025-03-01T10:00:00Z</updated>{entries}</feed>"
+    )
+    parsed = parse_feed(body.encode(), f"{SITE}/atom.xml", "application/atom+xml")
+    assert [e.title for e in parsed.entries] == FEED_READ
+
+
+def test_a_json_feed_title_encoded_twice_is_read_back() -> None:
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Exemple",
+        "items": [
+            {"id": f"{SITE}/a{i}.html", "url": f"{SITE}/a{i}.html", "title": t}
+            for i, t in enumerate(FEED_TITLES)
+        ],
+    }
+    parsed = parse_feed(json.dumps(doc).encode(), f"{SITE}/feed.json", "application/feed+json")
+    assert [e.title for e in parsed.entries] == FEED_READ
+
+
+def test_a_news_sitemap_title_encoded_twice_is_read_back() -> None:
+    urls = "".join(
+        f"<url><loc>{SITE}/a{i}.html</loc><news:news><news:publication_date>2025-03-01T10:00:00Z"
+        f"</news:publication_date><news:title>{_xml(title)}</news:title></news:news></url>"
+        for i, title in enumerate(FEED_TITLES)
+    )
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        f'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">{urls}</urlset>'
+    )
+    parsed = parse_sitemap(body.encode(), "application/xml", base_url=f"{SITE}/news-sitemap.xml")
+    assert [u.news_title for u in parsed.urls] == FEED_READ
+
+
+def test_a_listing_link_text_encoded_twice_is_read_back() -> None:
+    links = "".join(
+        f'<h2><a href="/2025/03/article-{i}-du-jour">{t}</a></h2>' for i, t in enumerate(FEED_TITLES)
+    )
+    content = f'<html><head><meta charset="utf-8"></head><body><main>{links}</main></body></html>'.encode()
+    entries = find_article_links(content, f"{SITE}/actualites/")
+    assert [e.title for e in entries] == FEED_READ
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_feed_title_encoded_twice_is_stored_read_back_when_the_page_gives_none(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """The article of an RSS item titled "L’Ã©tÃ© du sommet â€“ les Ã©lus" whose page has no
+    title took the feed's title as it was (feedparser reads back only a string whose pairs are
+    all Latin-1, "rÃ©unit", not one with windows-1252's own "â€“"); a correct "São" stays."""
+    titles = {
+        "/2025/03/sommet.html": "L’été du sommet – les élus réunis",
+        "/2025/03/sao.html": "São Paulo accueille le sommet",
+    }
+    items = ""
+    for path, title in titles.items():
+        other = "".join(
+            f"<p>Chapitre {i} d'un autre récit, celui d'une ville qui reçoit des délégations venues de "
+            f"loin, décrit en assez de mots pour être lu comme le texte de l'article {path}.</p>"
+            for i in range(6)
+        )
+        site.add(path, page("", body=BODY if "sommet.html" in path else other))
+        written = twice(title) if "sommet.html" in path else title
+        items += f"<item><title>{_xml(written)}</title><link>{site.base}{path}</link></item>"
+    site.add(
+        "/rss.xml",
+        _rss(items),
+        content_type="application/rss+xml",
+    )
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Exemple", "kind": "feed", "url": f"{site.base}/rss.xml", "owner": "media"}],
+    )
+    from flows.cli import main
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", "--sources", str(sources)]) == 0
+    with clean_db.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT a.url, a.title, q.feed_title FROM articles a JOIN url_queue q ON q.article_id = a.id"
+            )
+        ).all()
+    assert {r.url: (r.title, r.feed_title) for r in rows} == {
+        f"{site.base}{path}": (title, title) for path, title in titles.items()
+    }

@@ -391,10 +391,16 @@ def plain_text(value: str | None) -> str | None:
     """A title or author as text: feedparser leaves a title that looks like HTML as HTML, and
     a sitemap's ``news:title`` is the XML's text, so a double-escaped one
     (``L&amp;eacute;gislatives`` in the XML) kept ``&eacute;`` and a bolded one its ``<b>``;
-    the tags go, the entities are read, the spaces collapsed."""
-    if not value or ("<" not in value and "&" not in value):
+    the tags go, the entities are read, the spaces collapsed. A title the site wrote encoded
+    twice ("Le sommet rÃ©unit") is read back (:func:`undo_double_encoding`, before the spaces
+    are collapsed: the "\xa0" of "Ã\xa0" is an "à"), as a page's title is. It is the one
+    place feed titles become text: feedparser's, :mod:`~monitors.collect.rss_fast`'s and
+    :mod:`~monitors.collect.json_feed`'s entries and a sitemap's ``news:title``."""
+    if not value:
         return value
-    text = " ".join(html.unescape(_TAG.sub(" ", value)).split())
+    if "<" not in value and "&" not in value:
+        return undo_double_encoding(value)
+    text = " ".join(undo_double_encoding(html.unescape(_TAG.sub(" ", value))).split())
     return text or None
 
 

@@ -18,7 +18,7 @@ import lxml.html
 from courlan.filters import is_not_crawlable, type_filter
 from lxml import etree
 
-from monitors.collect.encoding import decode_html
+from monitors.collect.encoding import decode_html, undo_double_encoding
 from monitors.collect.feeds import FeedEntry
 from monitors.dates import french_date, on_local_clock
 
@@ -178,8 +178,9 @@ IN_HEADING, TITLE_ATTRIBUTE, TEXT, TEASER, NO_TITLE = 4, 3, 2, 1, 0
 
 def _clean(text: str | None) -> str:
     """Spaces collapsed, a "read more" phrase before or after the title cut off; "" when
-    nothing but that phrase is left."""
-    flat = " ".join((text or "").split())
+    nothing but that phrase is left. A link text the site wrote encoded twice ("rÃ©unit") is
+    read back first, as a feed's title is (:func:`~monitors.collect.encoding.plain_text`)."""
+    flat = " ".join(undo_double_encoding(text or "").split())
     if not flat or _ONLY_MORE.fullmatch(flat):
         return ""
     flat = _MORE_BEFORE.sub("", _MORE_AFTER.sub("", flat)).strip()
