@@ -220,3 +220,29 @@ def test_check_all_writes_its_report_in_the_current_directory_and_names_alone_wr
     assert check("Le Point", "--report-dir", "reports") == 0
     (named,) = (here / "reports").glob("veille-sources-check-*.json")
     assert [s["name"] for s in json.loads(named.read_text(encoding="utf-8"))["sources"]] == ["Le Point"]
+
+
+def test_check_of_an_unresolvable_host_says_what_a_check_does(tmp_path: Path) -> None:
+    """A robots.txt the check could not fetch read "(… unreachable; will retry)": a check
+    stores nothing and asks nothing again; it says so, and what a run would do."""
+    sources = write_sources(
+        tmp_path / "s.toml",
+        [
+            {
+                "name": "Perdu",
+                "kind": "feed",
+                "url": "http://nonexistent-host.invalid/feed.xml",
+                "owner": "media",
+            }
+        ],
+    )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["sources", "check", "Perdu", "--sources", str(sources)])
+    assert code == 1
+    line = next(ln for ln in out.getvalue().splitlines() if ln.startswith("Perdu"))
+    assert "host nonexistent-host.invalid does not resolve" in line, line
+    assert line.endswith(
+        "(robots.txt of http://nonexistent-host.invalid unreachable; a check stores nothing; a run would try again)"
+    ), line
+    assert "will retry" not in out.getvalue()

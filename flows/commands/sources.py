@@ -192,7 +192,7 @@ def handle_check(args: argparse.Namespace) -> int:
 
     from monitors.collect.http import make_client
     from monitors.collect.poll import SourceState, poll_many
-    from monitors.collect.robots import ROBOTS
+    from monitors.collect.robots import CHECK_RETRY, RobotsCache
     from monitors.collect.source_check import check_row, report_document, report_files
     from monitors.collect.sources import load_sources_file, sources_path
     from monitors.collect.throttle import HostThrottle
@@ -243,7 +243,7 @@ def handle_check(args: argparse.Namespace) -> int:
     throttle = HostThrottle.from_settings(settings)
     checked_at = datetime.now(UTC)
     with make_client(settings) as client:
-        rows = poll_many(client, settings, states, check_row, throttle, ROBOTS)
+        rows = poll_many(client, settings, states, check_row, throttle, RobotsCache(CHECK_RETRY))
     table = io.StringIO()
     print_table(rows, out=table, width=70)
     failed = sum(r["status"] != "ok" for r in rows)

@@ -54,9 +54,13 @@ def origin(url: str) -> str:
 
 
 class RobotsCache:
-    """Per-origin robots.txt rules shared by every thread of the process."""
+    """Per-origin robots.txt rules shared by every thread of the process. ``retry``: what
+    follows a robots.txt that could not be fetched, in the fetch's reason: a run's fetch is
+    tried again (the source's next poll, the page's next attempt); a ``veille sources check``
+    stores nothing and tries nothing again, and says what a run would do."""
 
-    def __init__(self) -> None:
+    def __init__(self, retry: str = "will retry") -> None:
+        self.retry = retry
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._origin_locks: dict[str, threading.Lock] = {}
@@ -76,7 +80,7 @@ class RobotsCache:
         if entry.unreachable:
             return RobotsVerdict(
                 False,
-                reason=f"{entry.unreachable} (robots.txt of {site} unreachable; will retry)",
+                reason=f"{entry.unreachable} (robots.txt of {site} unreachable; {self.retry})",
                 transient=True,
                 unreached=entry.unreached,
                 fetched=fetched,
@@ -142,6 +146,10 @@ class RobotsCache:
             return _Entry(now + ttl, None, result.reason or "error", result.unreached)
         return _Entry(now + settings.robots_ttl, None)  # 4xx, refused...: no rules apply
 
+
+#: A check's words for a robots.txt it could not fetch: the check records nothing and asks
+#: nothing again ("will retry" was a run's words), a run would.
+CHECK_RETRY = "a check stores nothing; a run would try again"
 
 ROBOTS = RobotsCache()
 """The process-wide cache (robots rules outlive one run's HTTP client)."""
