@@ -33,6 +33,7 @@ from flows.runtime import Submit, reset_runtime, run_logger, runtime
 from monitors.archive.articles import store_or_fail
 from monitors.archive.db import get_engine, session_scope
 from monitors.archive.schema import ensure_schema
+from monitors.collect.addresses import RefusedAddress, Unresolvable, check_url_allowed
 from monitors.collect.archives.captures import fetch_capture, served_capture
 from monitors.collect.archives.ccnews import WarcStream, ccnews_month, ccnews_months, files_covering
 from monitors.collect.archives.common import (
@@ -81,14 +82,14 @@ from monitors.collect.backfill_jobs import (
     store_capture,
 )
 from monitors.collect.listing import looks_like_article
-from monitors.collect.results import PERMANENT, FetchResult
+from monitors.collect.results import DNS, PERMANENT, TRANSIENT, FetchResult
 from monitors.collect.sources import BadEntry, load_sources_file, record_problems, sources_label, sync_sources
 from monitors.collect.throttle import HostThrottle
 from monitors.dates import article_day, backfill_day
 from monitors.group.urls import canonicalize_url, host_of
 from monitors.ingest import analyse_page
 from monitors.judge.boilerplate import site_of
-from monitors.settings import BACKFILL_BUDGET, stopped_at_budget
+from monitors.settings import BACKFILL_BUDGET, Settings, stopped_at_budget
 
 #: A CC-NEWS job commits its batch (captures and byte offset) after VEILLE_ARCHIVE_PAGE_SIZE
 #: captures, or this many seconds, whichever comes first.
@@ -211,6 +212,57 @@ def _only_bad_entries(bad: list[BadEntry], site: str | None) -> BackfillError | 
         "; ".join(map(str, on_it))
         + f" (no usable source on {wanted}: {what} skipped until fixed, see `veille sources`)"
     )
+
+
+def archive_urls(archive: str, settings: Settings) -> list[str]:
+    """The archive servers a job of ``archive`` fetches from: the Wayback Machine's; Common
+    Crawl's index and the server of its WARC files; CC-NEWS's (that same data server)."""
+    if archive == WAYBACK:
+        return [settings.wayback_url]
+    if archive == COMMONCRAWL:
+        return list(dict.fromkeys([settings.commoncrawl_index_url, settings.commoncrawl_data_url]))
+    return [settings.commoncrawl_data_url]
+
+
+def unresolved_archive(archive: str, settings: Settings) -> tuple[str, list[FetchResult]] | None:
+    """When no host of the archive's servers (:func:`archive_urls`) resolves, the cause (the
+    machine offline, its DNS down) and one failed fetch for each, for the fetch log; None when
+    one resolves (or is an address): the jobs run as they would, and say what else fails.
+    Each job retried its DNS failure ``VEILLE_ARCHIVE_RETRIES`` times with backoff, a few at a
+    time: minutes before a backfill with no network said why."""
+    failed = []
+    for url in archive_urls(archive, settings):
+        try:
+            check_url_allowed(url, allow_private=True)  # resolved only: the fetch checks the address
+        except Unresolvable as exc:
+            failed.append(
+                FetchResult(url, url, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS)
+            )
+            continue
+        except RefusedAddress:
+            pass  # a URL the fetch refuses: the jobs say why
+        return None
+    if len(failed) == 1:
+        return f"{failed[0].reason}: is the network up?", failed
+    said = "; ".join(f.reason or "" for f in failed)
+    return f"none of the archive's {len(failed)} hosts resolved ({said}): is the network up?", failed
+
+
+def _not_run(
+    job_ids: list[int], cause: str, fetches: list[FetchResult], run_id: str | None
+) -> list[dict[str, Any]]:
+    """The rows of jobs not run, no archive host resolving (:func:`unresolved_archive`): each
+    job not finished stops on that error (``last_error``, resumed by the next run, as after an
+    archive error) and the failed lookups go in the fetch log (no source's)."""
+    _log_index(fetches, run_id)
+    rows = []
+    for job_id in job_ids:
+        with job_lock(get_engine(), job_id) as mine, session_scope() as session:
+            if mine and get_job(session, job_id).state != "done":  # not another worker's job
+                record_job_error(session, job_id, f"not run: {cause}")
+        with session_scope() as session:
+            rows.append(job_summary(session, job_id))
+    return rows
 
 
 def _log_index(fetches: list[FetchResult], run_id: str | None) -> None:
@@ -539,7 +591,7 @@ def backfill_job_task(
             settled = fetch_captures(job_id, relevant_only, run_id)
             with session_scope() as session:
                 settle_job(session, job_id)
-            logger.info("job %d: %d captures settled", job_id, settled)
+            logger.info("job %d: %s settled", job_id, counted(settled, "capture"))
     with session_scope() as session:
         row = job_summary(session, job_id)
     if row["error"]:
@@ -590,12 +642,16 @@ def _totals(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def judge_backfill(
-    rows: list[dict[str, Any]], stopped: str | None = None, bad: Sequence[BadEntry] = ()
+    rows: list[dict[str, Any]],
+    stopped: str | None = None,
+    bad: Sequence[BadEntry] = (),
+    offline: str | None = None,
 ) -> RunOutcome:
     """The run's verdict from its job rows: all good, partly done (some jobs stopped on an
     archive error, or the run spent its fetch budget, ``stopped``: they resume on the next
     run; or it left out ``bad`` entries of the sources file, as ``veille run`` does), or
-    failed (every job stopped on an error, and none stored a capture)."""
+    failed (every job stopped on an error, and none stored a capture). ``offline``: why no
+    job ran (no archive host resolved, :func:`unresolved_archive`), said first."""
     errors = [r for r in rows if r["state"] == "error"]
     summary = (
         f"{counted(len(rows), 'job')}, {counted(sum(r['captures'] for r in rows), 'capture')} found,"
@@ -607,10 +663,14 @@ def judge_backfill(
         # "Nothing to do" only when nothing went wrong: a run of a file whose every entry is bad
         # plans no job, and is partly done, saying why
         return RunOutcome("partial" if problems else "ok", summary, problems, empty=not rows and not problems)
-    problems.append(
-        f"{counted(len(errors), 'job')} stopped on an archive error ({errors[0]['error']});"
-        " run the same command again to resume"
-    )
+    if offline:  # the cause first; each job's error says it again
+        problems.insert(0, offline)
+        problems.append(f"{counted(len(errors), 'job')} not run; run the same command again to resume")
+    else:
+        problems.append(
+            f"{counted(len(errors), 'job')} stopped on an archive error ({errors[0]['error']});"
+            " run the same command again to resume"
+        )
     # failed as a `veille run` whose every source failed: every job stopped and none stored a capture
     done = any(int(r.get(k, 0)) for r in rows for k in ("stored", "revised", "not_relevant"))
     return RunOutcome("failed" if len(errors) == len(rows) and not done else "partial", summary, problems)
@@ -673,18 +733,27 @@ def archive_backfill(
         if disabled:
             run_logger().info("disabled sources not backfilled: %s", some_names(list(disabled)))
         run_logger().info(
-            "%s backfill %s .. %s: %d jobs", archive, article_day(since), article_day(until), len(job_ids)
+            "%s backfill %s .. %s: %s",
+            archive,
+            article_day(since),
+            article_day(until),
+            counted(len(job_ids), "job"),
         )
         _budget = FetchBudget(max_fetches or runtime().settings.backfill_max_fetches)
-        futures = [submit(backfill_job_task, j, crawls, sites, relevant_only, run_id) for j in job_ids]
-        rows = [_job_row(j, f) for j, f in zip(job_ids, futures, strict=True)]
+        offline = unresolved_archive(archive, runtime().settings) if job_ids else None
+        if offline:  # the cause first, at once, rather than each job's retries of it
+            run_logger().error("no job run: %s", offline[0])
+            rows = _not_run(job_ids, *offline, run_id)
+        else:
+            futures = [submit(backfill_job_task, j, crawls, sites, relevant_only, run_id) for j in job_ids]
+            rows = [_job_row(j, f) for j, f in zip(job_ids, futures, strict=True)]
     finally:
         reset_runtime()
         _throttles.clear()
     stopped = budget_note(rows)
     if stopped:
         run_logger().warning(stopped)
-    outcome = judge_backfill(rows, stopped, bad)
+    outcome = judge_backfill(rows, stopped, bad, offline[0] if offline else None)
     if outcome.empty:  # "no source was due" are a cycle's words: no job was planned
         if sites:
             why = "no job was planned for this window"

@@ -165,7 +165,12 @@ def backfill(
         skipped = [s.name for s in sources if s.kind not in BACKFILL_KINDS]
         if skipped:
             logger.warning("listing sources cannot reach back in time, skipped: %s", ", ".join(skipped))
-        logger.info("backfill %s .. %s over %d sources", article_day(since), article_day(until), len(usable))
+        logger.info(
+            "backfill %s .. %s over %s",
+            article_day(since),
+            article_day(until),
+            counted(len(usable), "source"),
+        )
         global _budget
         budget = _budget = FetchBudget(max_fetches or get_settings().backfill_max_fetches)
         batches = poll_batches(usable)
@@ -178,7 +183,7 @@ def backfill(
                 summaries.extend(future.result())
             except Exception as exc:  # noqa: BLE001 - a batch failed through its retries: the others go on
                 reason = f"backfill not recorded: {_cause(exc)}"
-                logger.error("%d sources: %s", len(batch), reason)
+                logger.error("%s: %s", counted(len(batch), "source"), reason)
                 summaries.extend(PollSummary(source.id, "error", error=reason) for source in batch)
         summaries += left_out
         # the pages get what the listing (the sources' documents, child sitemaps) left
@@ -193,7 +198,7 @@ def backfill(
     # is no Completed run with exit code 0
     rows = summarize(summaries, report, source_names)
     outcome = judge_run(
-        rows, report.interruptions, report.gave_up, fetch_kinds(summaries, report), report.left
+        rows, report.interruptions, report.gave_up, fetch_kinds(summaries, report), report.left, verb="read"
     )
     if outcome.empty:  # "no source was due" are a cycle's words: a backfill reads every source
         usable_names = {s.name for s in sources}

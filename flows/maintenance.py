@@ -276,7 +276,11 @@ def _maintain() -> dict[str, Any]:
     )
     unhealthy = [r["name"] for r in health or [] if r["health"] != "ok"]
     if unhealthy:
-        logger.warning("%d sources need attention: %s", len(unhealthy), ", ".join(unhealthy))
+        logger.warning(
+            "%s attention: %s",
+            "1 source needs" if len(unhealthy) == 1 else f"{len(unhealthy)} sources need",
+            ", ".join(unhealthy),
+        )
     logger.info("topic %s: %s", outcome.topic_version, outcome.note)
     for problem in problems:
         logger.error(problem)

@@ -104,12 +104,15 @@ def judge_run(
     gave_up: bool,
     unreached: Sequence[Fetch] = (),
     left: int = 0,
+    verb: str = "polled",
 ) -> RunOutcome:
     """Judge a ``veille run`` from its per-source rows (:func:`flows.pipeline.summarize`), what
     interrupted its workers and each of its fetches' host and how it reached no server
     (``unreached``, :func:`flows.pipeline.fetch_kinds`). ``left``: the URLs a ``--max-items``
     cap left pending, said in the summary (no failure: "All good" with 3 pages waiting said
-    nothing of them)."""
+    nothing of them). ``verb``: what the run did with its sources, "polled" (read for what is
+    new) or, for a sitemap backfill, "read" (their sitemaps and feeds read back over a
+    window): "3 sources polled" said a backfill polled them."""
     from monitors.archive.polls import BAD_ENTRY
 
     bad = [r for r in rows if r["poll"] == BAD_ENTRY]
@@ -120,7 +123,7 @@ def judge_run(
         for k in ("new_urls", "stored", "revised", "duplicates", "relevant", "failed", "retry")
     }
     summary = (
-        f"{counted(len(polled), 'source')} polled ({len(errors)} with errors),"
+        f"{counted(len(polled), 'source')} {verb} ({len(errors)} with errors),"
         f" {counted(totals['new_urls'], 'new URL')}, {stored_words(totals)},"
         f" {counted(totals['duplicates'], 'duplicate')}, {totals['relevant']} relevant,"
         f" {counted(totals['failed'], 'page')} failed"
@@ -131,7 +134,7 @@ def judge_run(
     if hint := offline_hint(unreached):
         problems.append(hint)  # the cause first: N lines of "does not resolve" say less
     elif errors and len(errors) == len(polled):
-        problems.append(every_source_failed(errors))  # why, not only how many
+        problems.append(every_source_failed(errors, verb))  # why, not only how many
     if bad:  # the first one's file:line and reason; each one's is in its row
         problems.append(bad_entries_problem([r["error"].removeprefix("skipped: ") for r in bad]))
     if errors and (hint or len(errors) < len(polled)):
@@ -152,7 +155,7 @@ def judge_run(
 CAUSES_NAMED = 3
 
 
-def every_source_failed(errors: list[dict[str, Any]]) -> str:
+def every_source_failed(errors: list[dict[str, Any]], verb: str = "polled") -> str:
     """A run's problem when every source it polled failed (its rows in ``errors``): why, each
     cause with the sources it stopped, the most frequent first ("every polled source failed:
     HTTP 404 Not Found (S0, S1)"); "2 of 2 sources in error" said how many, not why."""
@@ -163,7 +166,8 @@ def every_source_failed(errors: list[dict[str, Any]]) -> str:
     causes = [f"{cause} ({some_names(names)})" for cause, names in ranked[:CAUSES_NAMED]]
     if rest := sum(len(names) for _, names in ranked[CAUSES_NAMED:]):
         causes.append(f"{counted(rest, 'more source')} for other causes")
-    who = "every polled source failed" if len(errors) > 1 else "the one source polled failed"
+    every = "every polled source" if verb == "polled" else f"every source {verb}"
+    who = f"{every} failed" if len(errors) > 1 else f"the one source {verb} failed"
     return f"{who}: {'; '.join(causes)}"
 
 

@@ -80,7 +80,7 @@ class PollProgress:
             if self.update is not None:
                 self.update(polled, f"{failed} in error")
         if say:
-            self.logger.info("polled %d of %d sources (%d in error)", polled, self.total, failed)
+            self.logger.info("polled %d of %s (%d in error)", polled, counted(self.total, "source"), failed)
         return outcome
 
 
@@ -174,7 +174,7 @@ def _poll_due(
             summaries.extend(future.result())
         except Exception as exc:  # noqa: BLE001 - e.g. the database stayed away through the retries
             reason = f"poll not recorded: {_cause(exc)}"
-            logger.error("%d sources: %s", len(batch), reason)
+            logger.error("%s: %s", counted(len(batch), "source"), reason)
             summaries.extend(PollSummary(source.id, "error", error=reason) for source in batch)
     return summaries
 

@@ -6,6 +6,7 @@ archives document them."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from flows import archive_backfill
 from flows.cli import main
 from monitors.collect.archives.common import MAX_RETRY_AFTER, ArchiveError, backoff_delay, parse_cdx_time
 from monitors.collect.archives.commoncrawl import parse_collinfo, parse_commoncrawl_cdx
@@ -535,3 +537,86 @@ def test_each_backfill_reads_the_common_crawl_crawl_list_afresh(
     code, err = _backfill(args)
     assert code == 0, err
     assert archives.collinfo_requests == 2, err
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_backfill_whose_archive_host_does_not_resolve_stops_at_once_with_the_cause(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no network, each job retried its DNS failure (VEILLE_ARCHIVE_RETRIES) before the
+    run said "Nothing could run": minutes for a few sites. No host of the archive resolving,
+    no job runs: the cause first, in each job's last_error and once in the fetch log; the
+    same command resumes the jobs once the archive resolves."""
+    monkeypatch.setenv("VEILLE_WAYBACK_URL", "http://wayback.invalid")
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "0")  # main's jobs fail fast too: the test is quick
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    args = [*WINDOW, "--from", "wayback", "--sources", str(sources)]
+    code, err = _backfill(args)
+    assert code == 3, err
+    verdict = next(line for line in err.splitlines() if "Nothing could run" in line)
+    assert "Nothing could run (host wayback.invalid does not resolve (DNS: " in verdict, verdict
+    assert "): is the network up?; " in verdict and "jobs not run; run the same command again" in verdict
+    with clean_db.connect() as conn:
+        jobs = conn.execute(sa.text("SELECT state, last_error FROM backfill_jobs")).all()
+        lookups = conn.execute(sa.text("SELECT url, kind, unreached, source_id FROM fetch_log")).all()
+    assert len(jobs) > 1 and {state for state, _ in jobs} == {"error"}
+    assert all(last.startswith("not run: host wayback.invalid does not resolve (DNS: ") for _, last in jobs)
+    assert all(last.endswith(": is the network up?") for _, last in jobs)
+    assert lookups == [("http://wayback.invalid", "cdx", "dns", None)]  # once, not once per job
+
+    monkeypatch.setenv("VEILLE_WAYBACK_URL", archives.site.base)  # the network is back
+    code, err = _backfill(args)
+    assert code == 0, err
+    with clean_db.connect() as conn:
+        assert set(conn.scalars(sa.text("SELECT state FROM backfill_jobs"))) == {"done"}
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_backfill_of_one_job_says_one_job(
+    archives: FakeArchives,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The log said "wayback backfill 2025-02-01 .. 2025-02-28: 1 jobs"."""
+    monkeypatch.setenv("VEILLE_WAYBACK_URL", "http://wayback.invalid")
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "0")
+    said: list[str] = []  # the run's log lines, as Prefect's run logger gets them
+
+    class Log:
+        def __getattr__(self, level: str) -> object:
+            return lambda message, *args, **_: said.append(message % args)
+
+    monkeypatch.setattr(archive_backfill, "run_logger", Log)
+    code, err = _backfill(_pcf_backfill(tmp_path))
+    assert code == 3, err
+    assert "wayback backfill 2025-02-01 .. 2025-02-28: 1 job" in said, said
+    assert "; 1 job not run; run the same command again to resume): 1 job, 0 captures found" in err, err
+
+
+def test_an_archive_is_offline_only_when_none_of_its_hosts_resolves(site: LocalSite) -> None:
+    """Common Crawl's jobs read its index and its data server: one of them resolving, the
+    jobs run as they did (and say what fails); CC-NEWS needs the data server only."""
+    from flows.archive_backfill import unresolved_archive
+
+    settings = get_settings()
+    index = dataclasses.replace(
+        settings, commoncrawl_index_url="http://index.invalid", commoncrawl_data_url=site.base
+    )
+    assert unresolved_archive("commoncrawl", index) is None
+    offline = unresolved_archive(
+        "ccnews", dataclasses.replace(index, commoncrawl_data_url="http://data.invalid")
+    )
+    assert offline is not None and offline[0].startswith("host data.invalid does not resolve (DNS: ")
+    both = dataclasses.replace(index, commoncrawl_data_url="http://data.invalid")
+    offline = unresolved_archive("commoncrawl", both)
+    assert offline is not None and [f.url for f in offline[1]] == [
+        "http://index.invalid",
+        "http://data.invalid",
+    ]
+    assert offline[0].startswith(
+        "none of the archive's 2 hosts resolved (host index.invalid does not resolve"
+    )
+    assert offline[0].endswith(": is the network up?")
+    local = dataclasses.replace(settings, wayback_url=site.base)
+    assert unresolved_archive("wayback", local) is None  # the local archive: an address

@@ -373,7 +373,7 @@ def test_a_source_whose_backfill_the_database_refuses_fails_alone(
     assert code == 3, out + err
     assert "backfill not recorded: RuntimeError: a fault in veille" in out, out
     assert (
-        "veille: Nothing could run (every polled source failed:"
+        "veille: Nothing could run (every source read failed:"
         " backfill not recorded: RuntimeError: a fault in veille ("
     ) in err, err
 
