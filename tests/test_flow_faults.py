@@ -642,7 +642,7 @@ def test_a_backfill_whose_sources_failed_says_so(site: Any, clean_db: sa.Engine,
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main([*argv, str(write_sources(tmp_path / "dead.toml", dead))])
     assert code == 3, out.getvalue()
-    assert "veille: Nothing could run (every polled source failed: HTTP 404 Not Found (Disparu, Mort))" in (
+    assert "veille: Nothing could run (every source read failed: HTTP 404 Not Found (Disparu, Mort))" in (
         err.getvalue()
     )
 
