@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -244,7 +245,7 @@ def test_a_macrolanguage_member_is_not_read_as_a_neighbour_the_profiles_know() -
     """Only the macrolanguage itself stands in: Standard Malay "zsm" (and "ms") has no profile
     and stays "und" (Indonesian "id", its fellow member, is not it); a language in no
     macrolanguage (Swiss German "gsw", Breton "br") stays unknown; Swahili "swh" is "sw", Dari
-    "prs" (CLDR: "fa_AF", a region it takes no language from) and Iranian "pes" Persian "fa"."""
+    "prs" (CLDR: "fa_AF") and Iranian "pes" Persian "fa"."""
     malay = "Kerajaan mengumumkan kempen vaksinasi baharu di semua sekolah dan hospital di seluruh negara"
     for code in ("zsm", "ms", "gsw", "br"):
         assert detect_language(malay, declared=code) == LanguageResult("und", 0.0), code
@@ -316,7 +317,12 @@ def test_clean_sample_strips_noise_and_caps_length() -> None:
         ("tgl", "fil"),
         # a member of an ISO 639-3 macrolanguage CLDR's names lack (Levantine Arabic, Dari)
         ("apc", "apc"),
-        ("prs-AF", "prs"),
+        # CLDR aliases carrying a region or a script keep their language (main dropped them)
+        ("prs-AF", "fa"),
+        ("swc", "sw"),
+        ("swc-CD", "sw"),
+        ("sh", "sr"),
+        ("hbs", "sr"),
         ("tl", "tl"),
         # three letters naming no language
         ("xyz", None),
@@ -637,4 +643,82 @@ def test_a_script_no_profile_writes_rules_out_no_language() -> None:
     }
     kanji_only = "東京都知事選挙告示、候補者各氏首都圏交通政策発表"
     assert detect_language(kanji_only).language == "zh"
-    assert detect_language(kanji_only, declared="ja").language == "zh"
+
+
+def test_kanji_alone_on_a_page_declaring_japanese_is_japanese() -> None:
+    """Japanese of kanji alone, no kana, read "zh" on main even declared "ja" (at 0.998): every
+    Han character weighs for Chinese, whose profile is all Han (Japanese's 38%), so such a text
+    cannot tell the two apart and the page's word decides, with confidence 0 (the text did not).
+    Undeclared, or declared Chinese, it is Chinese as before; Japanese with kana is read."""
+    kanji_only = "東京都知事選挙告示、候補者各氏首都圏交通政策発表"
+    assert detect_language(kanji_only, declared="ja") == LanguageResult("ja", 0.0)
+    assert detect_language(kanji_only, declared="ja-JP") == LanguageResult("ja", 0.0)
+    assert detect_language(kanji_only, declared="zh").language == "zh"
+    assert detect_language(JAPANESE_KANJI_HEAVY, declared="ja") == LanguageResult("ja", 1.0)
+    # what the text decides is kept: Korean (Hangul) on a page declaring ja
+    assert detect_language(KOREAN_WITH_HANJA, declared="ja").language == "ko"
+
+
+def test_a_short_text_in_a_script_its_declared_language_is_not_written_in_is_not_it() -> None:
+    """A text too short to read was in the page's declared language before the scripts were
+    looked at: Cyrillic on a page declaring "en" read "en" on main. The scripts rule a
+    language out at any length; such a text is "und"."""
+    assert detect_language("Москва сегодня", declared="en") == LanguageResult("und", 0.0)
+    assert detect_language("서울 개막", declared="zh") == LanguageResult("und", 0.0)
+    assert detect_language("Paris", declared="ru") == LanguageResult("und", 0.0)
+    # in a script the declared language is written in: its word, as before
+    assert detect_language("Москва сегодня", declared="ru") == LanguageResult("ru", 0.0)
+    assert detect_language("東京", declared="ja") == LanguageResult("ja", 0.0)
+    assert detect_language("Glossar - B", declared="de") == LanguageResult("de", 0.0)
+
+
+# our own: a Chinese news item and a Japanese one, each of two sentences, no space between them
+CHINESE_TWO = "国家统计局今天发布数据显示，今年前三个季度经济同比增长。专家认为，消费和出口的回暖是主要原因。"
+JAPANESE_TWO = (
+    "気象庁によると、大型の台風が週末にかけて九州地方に接近する見込みです。"
+    "各自治体は住民に早めの避難を呼びかけています。"
+)
+
+
+def test_chinese_and_japanese_sentences_end_at_their_full_stops() -> None:
+    """Sentences were cut at a space after . ! ? or …: a Chinese or Japanese text, written with
+    。！？ and no space, was one sentence, and half Chinese, half Japanese read "ja" at 1.0 on
+    main. Cut at 。！？ too (closing quotes kept with their sentence), it is about 0.5."""
+    from monitors.judge.language import _sentences
+
+    assert _sentences(CHINESE_TWO) == [
+        "国家统计局今天发布数据显示，今年前三个季度经济同比增长。",
+        "专家认为，消费和出口的回暖是主要原因。",
+    ]
+    quoted = "他说：「今天的会议讨论了明年的预算和人事安排。」大家都同意这个看法，会议顺利结束！"
+    assert _sentences(quoted + "真的吗？我们明天会再讨论这个问题。") == [
+        "他说：「今天的会议讨论了明年的预算和人事安排。」",
+        "大家都同意这个看法，会议顺利结束！真的吗？",  # too short alone: joins the one before
+        "我们明天会再讨论这个问题。",
+    ]
+    mixed = detect_language(CHINESE_TWO + JAPANESE_TWO)
+    assert mixed.language in {"zh", "ja"} and mixed.confidence < 0.7, mixed
+    assert detect_language(JAPANESE_TWO) == LanguageResult("ja", 1.0)
+    assert detect_language(CHINESE_TWO) == LanguageResult("zh", 1.0)
+
+
+def test_the_eval_counts_the_words_of_unspaced_titles(tmp_path: Any) -> None:
+    """The eval's buckets counted words with \\w+: an unspaced Chinese title was one word, so in
+    no "titles of 5-10 words" bucket, and a Chinese text of 30 words in no "texts of 20+ words"
+    one. They count as detection does, one word for every 2 Han or kana letters."""
+    from monitors.judge.evaluation import evaluate_language
+
+    path = tmp_path / "language.jsonl"
+    lines = [
+        {"id": "zh-t", "text": "北京今日迎来今冬首场降雪", "language": "zh", "kind": "title"},
+        {"id": "zh", "text": CHINESE_TWO, "language": "zh", "kind": "text"},
+        {
+            "id": "en-t",
+            "text": "Macron unveils 109 billion euros of AI investment",
+            "language": "en",
+            "kind": "title",
+        },
+    ]
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), "utf-8")
+    report = evaluate_language(path)
+    assert (report["n_titles"], report["n_long_texts"]) == (2, 1)

@@ -20,7 +20,7 @@ from monitors.collect.encoding import loads_storable
 from monitors.judge.context import propagate
 from monitors.judge.days import parse_published
 from monitors.judge.explain import why
-from monitors.judge.language import detect_language
+from monitors.judge.language import CHARS_PER_WORD, UNSPACED, detect_language
 from monitors.judge.lines import (
     LabelledDataError,
     LineTooLong,
@@ -38,7 +38,9 @@ HARD_NEGATIVE_TAG = "hard_negative"
 SHARED_SPLITS = ("dev", "test")
 LONG_TEXT_WORDS = 20
 TITLE_WORDS = (5, 10)
-_WORD_RE = re.compile(r"\w+(?:['’\-]\w+)*")
+#: A word of letters or digits; in scripts written without spaces (Han, kana, Thai...), every
+#: CHARS_PER_WORD letters, as language detection counts them: an unspaced headline is not one word.
+_WORD_RE = re.compile(rf"[{UNSPACED}]{{1,{CHARS_PER_WORD}}}|[^\W{UNSPACED}]+(?:['’\-][^\W{UNSPACED}]+)*")
 
 
 def shared_eval_dir(root: Path | None = None) -> Path | None:

@@ -105,15 +105,15 @@ _CODE_TEST_RE = re.compile(r"[\d_]|[a-z][A-Z]|\w\.\w+\.\w")
 #: Scripts written without spaces between words (Han, kana, Thai, Lao, Khmer, Myanmar): a
 #: sentence in them is one run of letters, counted as one word for every CHARS_PER_WORD letters
 #: (a Chinese word is 1.5-2 characters on average).
-_UNSPACED = (
+UNSPACED = (
     "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"  # Thai, Lao, Myanmar, Khmer
     "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f"  # kana (and half-width katakana)
     "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"  # Han
 )
 CHARS_PER_WORD = 2
 _WORD_RE = re.compile(
-    rf"[{_UNSPACED}]{{1,{CHARS_PER_WORD}}}"
-    rf"|[^\W\d_{_UNSPACED}]+(?:['’\-][^\W\d_{_UNSPACED}]+)*"
+    rf"[{UNSPACED}]{{1,{CHARS_PER_WORD}}}"
+    rf"|[^\W\d_{UNSPACED}]+(?:['’\-][^\W\d_{UNSPACED}]+)*"
 )
 _LANG_TAG_RE = re.compile(r"^([A-Za-z]{2,3})(?:[-_].*)?$")
 
@@ -478,7 +478,9 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
     ``declared`` is the language the page or its feed declares (a tag, read by
     :func:`normalize_declared_language`): a prior, not an answer. A short or ambiguous text
     leans to it; a text clearly in another language keeps its own (a template's ``lang="en"``
-    on a French article); a text too short to read at all is in it (confidence 0). A language
+    on a French article); a text too short to read at all is in it (confidence 0) unless the
+    text's script rules it out, and so is Japanese of kanji alone on a page declaring "ja"
+    (confidence 0: the n-grams cannot tell it from Chinese). A language
     the profiles do not know (Breton, Occitan, Corsican, Basque, Alsatian "gsw"...) gives "und":
     its text would be called by a neighbour's profile. A title
     the text's head already holds is read once. Deterministic: no sampling, so repeated calls
@@ -494,12 +496,13 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
         sample = sample.lower()
         letters = sum(map(str.isalpha, sample))
     # words are only counted up to the thresholds below
-    words = sum(1 for _ in islice(_WORD_RE.finditer(sample), max(MIN_WORDS, SHORT_TEXT_WORDS)))
+    words = count_words(sample, max(MIN_WORDS, SHORT_TEXT_WORDS))
     declared = normalize_declared_language(declared)
     declared = _profile_code(declared) if declared else None
     if words < MIN_WORDS or letters < MIN_LETTERS:
-        # too short to read (a name, "Glossar - B"): the page's word for it, if any
-        return LanguageResult(_readable(declared) if letters else UNDETERMINED, 0.0)
+        # too short to read (a name, "Glossar - B"): the page's word for it, if any, unless its
+        # script rules the word out (Cyrillic on a page declaring "en")
+        return LanguageResult(_readable(declared, sample) if letters else UNDETERMINED, 0.0)
 
     model = _get_model()
     if declared and _names_a_language(declared) and declared not in _known_codes(model.languages):
@@ -508,13 +511,18 @@ def detect_language(text: str, title: str | None = None, declared: str | None = 
         return LanguageResult(UNDETERMINED, 0.0)
     log_likelihood = _log_likelihood(sample, model)
     if log_likelihood is None:
-        return LanguageResult(_readable(declared), 0.0)
+        return LanguageResult(_readable(declared, sample), 0.0)
     impossible = _impossible(sample, model)
     log_likelihood = _ruled_out(log_likelihood, impossible)
     prior = _log_prior(model.languages, words < SHORT_TEXT_WORDS, declared)
     probabilities = _posterior(log_likelihood, prior)
     confidence = max(probabilities)
     best = probabilities.index(confidence)
+    if declared == "ja" and _iso(model.languages[best]) == "zh" and _present_scripts(sample) == {"CJK"}:
+        # kanji alone, no kana: a Chinese profile's n-grams are all Han, Japanese's only 38%, so
+        # any such text scores Chinese (a Japanese headline 1.4-1.6 log units per character,
+        # Chinese ones 1.7-2.1): the text cannot tell, and the page's word decides
+        return LanguageResult("ja", 0.0)
     confidence = round(confidence, 4)
     if confidence < MIN_CONFIDENCE:
         # read, and in doubt even with the declared language's prior: the text argues against it
@@ -576,15 +584,20 @@ def _impossible(sample: str, model: _Model) -> tuple[bool, ...] | None:
     all would be: a script no profile writes, left to the n-grams as before)."""
     if not _NON_LATIN_LETTER_RE.search(sample):
         return None  # Latin letters only (French, German...): every Latin-script language is possible
+    present = _present_scripts(sample)
+    out = tuple(not (scripts & present) for scripts in _language_scripts(model.languages))
+    return out if any(out) and not all(out) else None
+
+
+def _present_scripts(sample: str) -> set[str]:
+    """The scripts holding at least SCRIPT_SHARE of the sample's letters."""
     counts: dict[str, int] = {}
     for ch, n in Counter(sample).items():
         if ch.isalpha():
             script = _script(ch)
             counts[script] = counts.get(script, 0) + n
     total = sum(counts.values())
-    present = {s for s, n in counts.items() if n >= SCRIPT_SHARE * total}
-    out = tuple(not (scripts & present) for scripts in _language_scripts(model.languages))
-    return out if any(out) and not all(out) else None
+    return {s for s, n in counts.items() if n >= SCRIPT_SHARE * total}
 
 
 def _ruled_out(log_likelihood: list[float], impossible: tuple[bool, ...] | None) -> list[float]:
@@ -631,37 +644,65 @@ def _macrolanguage(code: str) -> str | None:
     return macro.part1 or macro.part3
 
 
-def _readable(declared: str | None) -> str:
-    """The declared language when the profiles know it (veille could have called it), else
-    "und": what a text too short to read is in."""
-    if declared and declared in _known_codes(_get_model().languages):
-        return declared
-    return UNDETERMINED
+def _readable(declared: str | None, sample: str) -> str:
+    """The declared language when the profiles know it (veille could have called it) and the
+    sample's scripts do not rule it out, else "und": what a text too short to read is in.
+
+    A page declaring "en" whose text is "Москва сегодня" is not English, however short: the
+    scripts rule it out here as they do for a text long enough to read."""
+    languages = _get_model().languages
+    if not declared or declared not in _known_codes(languages):
+        return UNDETERMINED
+    present = _present_scripts(sample)
+    written = [
+        scripts
+        for lang, scripts in zip(languages, _language_scripts(languages), strict=True)
+        if _iso(lang) == declared
+    ]
+    if present and not any(scripts & present for scripts in written):
+        return UNDETERMINED
+    return declared
 
 
-_SENTENCE_END_RE = re.compile(r"[.!?…]$")
+#: Where a sentence ends: after . ! ? or … and a space, or after a full stop, exclamation or
+#: question mark of Chinese and Japanese (。！？, half-width ｡), closing quotes or brackets
+#: included, which no space follows.
+_SENTENCE_BREAK_RE = re.compile(
+    r"(?<=[.!?…])\s+|(?<=[。！？｡])(?![」』）”’\s])\s*|(?<=[。！？｡][」』）”’])\s*"
+)
+
+
+def count_words(text: str, limit: int | None = None) -> int:
+    """The words of a text as the length thresholds count them (up to ``limit``): words of
+    letters, and in scripts written without spaces (Han, kana, Thai...) one word for every
+    CHARS_PER_WORD letters, so that an unspaced sentence is not one word."""
+    return sum(1 for _ in islice(_WORD_RE.finditer(text), limit))
+
+
+def _callable(text: str) -> bool:
+    """Whether a sentence is long enough to call alone (MIN_WORDS words, MIN_LETTERS letters)."""
+    return count_words(text, MIN_WORDS) >= MIN_WORDS and sum(map(str.isalpha, text)) >= MIN_LETTERS
 
 
 def _sentences(sample: str) -> list[str]:
     """The sample's sentences, each long enough to call (one too short joins its neighbour)."""
-    sentences: list[list[str]] = [[]]
-    for word in sample.split():
-        sentences[-1].append(word)
-        if _SENTENCE_END_RE.search(word):
-            sentences.append([])
+    pieces: list[str] = []  # each with the space after it, if any: joined as they were written
+    start = 0
+    for match in _SENTENCE_BREAK_RE.finditer(sample):
+        if match.end() > start and match.start() > start:
+            pieces.append(sample[start : match.end()])
+            start = match.end()
+    pieces.append(sample[start:])
     joined: list[str] = []
-    for words in filter(None, sentences):
-        text = " ".join(words)
-        if joined and (len(words) < MIN_WORDS or sum(map(str.isalpha, text)) < MIN_LETTERS):
-            joined[-1] += " " + text
+    for piece in filter(str.strip, pieces):
+        if joined and not _callable(piece):
+            joined[-1] += piece
         else:
-            joined.append(text)
-    if len(joined) > 1 and (
-        len(joined[0].split()) < MIN_WORDS or sum(map(str.isalpha, joined[0])) < MIN_LETTERS
-    ):
+            joined.append(piece)
+    if len(joined) > 1 and not _callable(joined[0]):
         first = joined.pop(0)  # a short first sentence joins the next one
-        joined[0] = f"{first} {joined[0]}"
-    return joined
+        joined[0] = first + joined[0]
+    return [sentence.strip() for sentence in joined]
 
 
 def _sentence_agreement(
@@ -688,7 +729,7 @@ def _sentence_agreement(
             continue
         # a language the sample's scripts rule out is out for its sentences too
         log_likelihood = _ruled_out(log_likelihood, impossible)
-        short = len(sentence.split()) < SHORT_TEXT_WORDS
+        short = count_words(sentence, SHORT_TEXT_WORDS) < SHORT_TEXT_WORDS
         probabilities = _posterior(log_likelihood, _log_prior(model.languages, short, declared))
         letters = sum(map(str.isalpha, sentence))
         total += letters
@@ -750,8 +791,11 @@ def normalize_declared_language(value: str | None) -> str | None:
         return primary  # the common case, no CLDR lookup (and "tl" stays the profiles' Tagalog)
     aliases = _cldr_languages()[0]
     alias = aliases.get(primary)
-    if alias and "_" not in alias:
-        primary = alias  # fra -> fr, ger -> de, bre -> br, iw -> he, tgl -> fil
+    if alias:
+        # fra -> fr, ger -> de, bre -> br, iw -> he, tgl -> fil; an alias carrying a region or a
+        # script keeps its language, as "fa-AF" does: Dari prs -> fa_AF, Congo Swahili swc ->
+        # sw_CD, Serbo-Croatian sh -> sr_Latn
+        primary = alias.split("_")[0]
     if len(primary) == 2:
         return primary
     return primary if primary not in _NO_LANGUAGE and _named(primary) else None
