@@ -183,6 +183,29 @@ def test_the_site_name_spelt_as_the_host_is_taken_off(title: str, url: str) -> N
     assert art.title == title.replace(" | ", " - ").split(" - ")[0]
 
 
+def _menu_page(article_h1: str, label: str = "Menu") -> bytes:
+    """A theme's menu headed by an ``<h1>`` for screen readers, before the article's."""
+    menu = f"<div class='drawer'><h1>{label}</h1><a href='/'>Accueil</a> <a href='/sport'>Sport</a></div>"
+    return f"<html><body>{menu}<div class='post'>{article_h1}{BODY}</div></body></html>".encode()
+
+
+@pytest.mark.parametrize("label", ["Menu", "Hauptmenü", "Navigation principale", "MAIN MENU"])
+def test_a_menus_h1_is_not_the_title(label: str) -> None:
+    """A menu's ``<h1>`` (no metadata title on the page) was the title: trafilatura takes the
+    first ``<h1>``, and a second one kept the article's from being the page's only one."""
+    art = extract_article(_menu_page("<h1>Les écoles de Lyon seront rénovées</h1>", label), URL, now=NOW)
+    assert art.title == "Les écoles de Lyon seront rénovées"
+    assert art.evidence and art.evidence["title_from"] == "<h1> (the only one)"
+    alone = extract_article(_menu_page("", label), URL, now=NOW)
+    assert alone.text.startswith("Paragraphe 0") and alone.title is None
+
+
+def test_an_h1_that_only_starts_like_a_menu_label_stays_the_title() -> None:
+    """Only a menu's whole label is one: a headline that begins with the word stays."""
+    art = extract_article(page(before="<h1>Menu du réveillon : nos dix recettes</h1>"), URL, now=NOW)
+    assert art.title == "Menu du réveillon : nos dix recettes"
+
+
 def test_page_with_no_h1_no_metadata_no_date_keeps_what_it_has() -> None:
     raw = f"<html><body><div>{BODY}</div></body></html>".encode()
     art = extract_article(raw, "https://blog.example.org/page", now=NOW)
@@ -772,6 +795,27 @@ def test_a_page_cut_after_a_tag_or_an_earlier_end_tag_is_truncated(body: bytes, 
     art = extract_article(body, "https://ex.fr/a.html")
     assert CUT_PARAGRAPHS[3] in art.text and CUT_PARAGRAPHS[5] not in art.text
     assert art.truncated and art.access_reasons == (reason,)
+
+
+_ICON = "<svg class='separateur' viewBox='0 0 24 24'><path d='M2 12h20'/><path d='M12 2v20'/></svg>"
+
+
+def test_a_page_cut_inside_an_svg_is_truncated() -> None:
+    """A cut among an inline icon's paths (``<path .../>``, a tag that ends the page, every
+    block closed: only the ``<svg>`` left open) was taken for a whole page."""
+    page = (
+        CUT_PAGE.replace(f"{CUT_PARAGRAPHS[3]}</p>", f"{CUT_PARAGRAPHS[3]}</p>{_ICON}")
+        .replace("<article>", "")
+        .replace("</article>", "")
+    )
+    body = page[: page.index("<path d='M2 12h20'/>") + len("<path d='M2 12h20'/>")].encode()
+    art = extract_article(body, "https://ex.fr/a.html")
+    assert CUT_PARAGRAPHS[3] in art.text and CUT_PARAGRAPHS[5] not in art.text
+    assert art.truncated and art.access_reasons == (
+        f"HTML cut short: the page stops inside an <svg> image left open, {_NO_END}",
+    )
+    whole = extract_article(page.replace("</body></html>", "").encode(), "https://ex.fr/a.html")
+    assert CUT_PARAGRAPHS[5] in whole.text and not whole.truncated
 
 
 def test_a_second_document_cut_short_is_truncated() -> None:

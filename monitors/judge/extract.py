@@ -27,7 +27,7 @@ from monitors.collect.encoding import (
 from monitors.judge.boilerplate import SiteProfile, block_fingerprint, remove_known, title_segments
 from monitors.judge.cleanup import clean_lines, drop_own_posts, find_lead, paragraphs_in_divs
 from monitors.judge.language import normalize_declared_language
-from monitors.judge.metadata import read_page
+from monitors.judge.metadata import NAV_LABELS, label_key, read_page
 from monitors.judge.not_found import ARTICLE_MIN_WORDS, soft_404
 from monitors.judge.page_dates import choose_dates
 from monitors.judge.paywall import check_access, page_notice
@@ -388,8 +388,10 @@ def cut_short(decoded: str) -> str | None:
     after one, a second document, is judged on its end). Else it was cut when it stops in the
     middle of a tag, of its text, of a comment or of a script; right after a start tag that
     opens content (``<p>``, ``<div>``); or after any tag with :data:`CUT_OPEN_CONTAINERS` or
-    more of the elements HTML requires an end tag for (:data:`CONTAINERS`) left open. A whole
-    page may leave its ``</body>`` and ``</html>`` out, but closes its blocks and ends with a tag."""
+    more of the elements HTML requires an end tag for (:data:`CONTAINERS`) left open, or
+    inside an ``<svg>`` left open (an inline icon's ``<path .../>`` ends with a tag: a cut
+    among its paths, every block before it closed). A whole page may leave its ``</body>``
+    and ``</html>`` out, but closes its blocks and its ``<svg>`` and ends with a tag."""
     if _ENDS_WITH_END.search(decoded[-256:]) and _all_closed(decoded):
         return None  # the usual whole page, told without going through its scripts
     skeleton = _RAW.sub(_raw_placeholder, decoded)
@@ -419,6 +421,8 @@ def cut_short(decoded: str) -> str | None:
     if (open_ := sum(n for n in depth.values() if n > 0)) >= CUT_OPEN_CONTAINERS:
         blocks = f"{open_} of its blocks (div, section, table...) left open"
         return f"HTML cut short: the page stops after a tag with {blocks}, {missing}"
+    if depth.get("svg", 0) > 0:  # an image's markup; a whole page closes it, text follows it
+        return f"HTML cut short: the page stops inside an <svg> image left open, {missing}"
     return None
 
 
@@ -523,6 +527,8 @@ def extract_article(
     title, title_from = choose_title(meta, keys)
     if title is None:
         fallback = (doc.title or "").strip() or None
+        if fallback and label_key(fallback) in NAV_LABELS:
+            fallback = None  # the menu's <h1>, which trafilatura takes when it is the first
         if fallback and not (doc.sitename and fallback == doc.sitename.strip()):
             title, title_from = undo_double_encoding(fallback), "trafilatura"
             if title is not fallback:

@@ -216,6 +216,30 @@ def _h1(h: HtmlElement, meta: PageMeta) -> tuple[str, bool]:
     return _text(_heading_text(h), meta, "h1"), False
 
 
+#: What a navigation block's heading says ("Menu", "Hauptmenü", "Navigation principale"):
+#: comparison keys, letters only, case-folded
+NAV_LABELS = frozenset(
+    {"menu", "menü", "menue", "mainmenu", "primarymenu", "hauptmenü", "hauptmenue", "menuprincipal"}
+    | {"navigation", "mainnavigation", "sitenavigation", "primarynavigation", "hauptnavigation"}
+    | {"navigationprincipale", "menudenavigation", "navigationsmenü", "navigationmenu"}
+)
+
+
+def label_key(value: str) -> str:
+    """A short label's comparison key: letters only, case-folded ("Main menu": "mainmenu")."""
+    return "".join(ch for ch in value.casefold() if ch.isalpha())
+
+
+def navigation_heading(text: str) -> bool:
+    """Whether an ``<h1>`` heads the page's navigation, not its article: its text is a menu's
+    label ("Menu", "Hauptmenü", "Navigation principale": :data:`NAV_LABELS`). Themes give
+    their menu an ``<h1>`` for screen readers; a page with one and no metadata title got "Menu"
+    as its title (trafilatura's, from the first ``<h1>``), and a second ``<h1>`` kept the
+    article's from being the page's only one. Where the ``<h1>`` stands says nothing: the
+    corpus has article headlines in a ``<nav>``'s breadcrumb and under classes naming a menu."""
+    return label_key(text) in NAV_LABELS
+
+
 def read_page(tree: HtmlElement) -> PageMeta:
     """Collect the title, date and access candidates of a parsed page (one pass of XPaths)."""
     meta = PageMeta()
@@ -249,7 +273,7 @@ def read_page(tree: HtmlElement) -> PageMeta:
         heading, home = _h1(h, meta)
         if home:
             meta.site_names.append(heading)  # the site's logo, a link to its home page
-        elif heading:
+        elif heading and not navigation_heading(heading):
             meta.h1.append(heading)
     for script in tree.iterfind(".//script[@type='application/ld+json']"):
         raw = script.text or ""
