@@ -222,13 +222,19 @@ def test_run_stores_correct_accents_from_feeds_listings_and_sitemaps(
 # (DF 93), "É" and a no-break space (C9 A0: "ɠ"), "Ü" and a dash (DC 96).
 GLUED_DE = "Neue Ma\u00df\xadnahmen f\u00fcr den \u201eFu\u00df\u201c-Verkehr: Stra\u00dfen \u00f6ffnen, \u00c4rzte warnen. \u00dc\u2013Bahn zu."
 GLUED_FR = "\u00ab\xa0CAF\u00c9\xa0\u00bb : l\u2019\u00e9t\u00e9 \u00e0 No\u00ebl, le c\u0153ur de la f\u00eate est n\u00e9 pr\u00e8s de l\u00e0."
+# Three bytes too: "é", a no-break space and "»" (E9 A0 BB: U+903B, a CJK character), "é", a
+# closing quote and a no-break space (E9 94 A0), as French typography sets them.
+GLUED_FR_LONG = (
+    "Il a dit\xa0: \u00ab\xa0Je suis arriv\u00e9\xa0\u00bb, puis \u201cd\u00e9termin\u00e9\u201d\xa0\u00bb"
+    " et \u00ab\xa0r\u00e9gl\u00e9\xa0\u00bb\u00a0: l\u2019\u00e9t\u00e9 est pass\u00e9 \u00e0 Paris."
+)
 GLUED_PAGE = (
     "<html><head>{meta}<title>{title}</title></head><body><article><h1>{title}</h1>"
     "<p>{text}</p><p>{text}</p><p>{text}</p></article></body></html>"
 )
 
 
-@pytest.mark.parametrize("text", [GLUED_DE, GLUED_FR], ids=["de", "fr"])
+@pytest.mark.parametrize("text", [GLUED_DE, GLUED_FR, GLUED_FR_LONG], ids=["de", "fr", "fr-long"])
 @pytest.mark.parametrize(
     ("header", "meta"),
     [
@@ -243,7 +249,8 @@ def test_a_windows_1252_page_keeps_letters_that_a_punctuation_mark_follows(
     site: LocalSite, settings: Settings, text: str, header: str | None, meta: str | None
 ) -> None:
     """Before: not valid UTF-8, the page was read as UTF-8 where its bytes form UTF-8
-    characters, and "Maß\\xadnahmen" became "Ma߭nahmen", „Fuß“ „Fuߓ, "CAFÉ\\xa0»" "CAFɠ»"."""
+    characters, and "Maß\\xadnahmen" became "Ma߭nahmen", „Fuß“ „Fuߓ, "CAFÉ\\xa0»" "CAFɠ»",
+    "arrivé\\xa0»" "arriv遻"."""
     title = text.split(":")[0].strip()
     page = GLUED_PAGE.format(meta=f"<meta charset='{meta}'>" if meta else "", title=title, text=text)
     site.add(

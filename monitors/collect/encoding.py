@@ -298,21 +298,32 @@ codecs.register_error("veille.windows-1252", _windows_1252)
 #: "ß" in windows-1252, the second a punctuation mark or symbol), but ƒ ˆ ˜, which windows-1252
 #: has: in a windows-1252 page such a pair is a capital or "ß" and the mark after it.
 _PAIR = "[\u0180-\u0191\u0193-\u02c5\u02c7-\u02db\u02dd-\u07ff]"
-_PAIRS = re.compile(_PAIR)
+#: A character of three or four UTF-8 bytes that is no Western punctuation, currency sign,
+#: letterlike symbol, arrow, dingbat or emoji (nor U+FFFD, windows-1252's reading of a byte
+#: it leaves undefined): in a windows-1252 page such bytes are a letter "à" to "ï" (or "ð" to
+#: "ô") and the marks after it, as French writes them ("arrivé\xa0»" is a valid UTF-8 "遻")
+_LONG = (
+    "[^\x00-\u07ff\u2000-\u206f\u20a0-\u20cf\u2100-\u214f\u2190-\u21ff\u2600-\u27bf\ufffd"
+    "\U0001f000-\U0001faff]"
+)
+_PAIRS = re.compile(f"{_PAIR}|{_LONG}")
 _GLUED = re.compile(f"[A-Za-z]({_PAIR})")
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 def _as_windows_1252(char: str) -> str:
-    """A two-byte UTF-8 character's bytes read as windows-1252 ("ß" and a soft hyphen)."""
+    """A UTF-8 character's bytes read as windows-1252 ("ß" and a soft hyphen; "é", a no-break
+    space and "»")."""
     return char.encode("utf-8").decode("cp1252", errors="replace")
 
 
 def _mixed(content: bytes) -> str:
     """A body that is not valid UTF-8 read as UTF-8 where its bytes form UTF-8 characters, as
     windows-1252 elsewhere. But in a windows-1252 "ß" and a soft hyphen, "ß" and a closing
-    quote, "É" and a no-break space form UTF-8 characters too (an N'Ko letter, "ɠ"): a character
-    of :data:`_PAIR` is read as windows-1252 in a body mostly in windows-1252, and in one
+    quote, "É" and a no-break space form UTF-8 characters too (an N'Ko letter, "ɠ"), and so do
+    "é", a no-break space and "»" ("遻", a CJK character): a character of :data:`_PAIR` or
+    :data:`_LONG` is read as windows-1252 in a body mostly in windows-1252 (a UTF-8 "’", "€"
+    or emoji stays), and one of :data:`_PAIR` in one
     mostly in UTF-8 when an ASCII letter is glued before it and no character of its block
     (its first byte) stands unglued elsewhere, as a Cyrillic or Greek page's do."""
     _decoding.invalid = 0
@@ -321,7 +332,7 @@ def _mixed(content: bytes) -> str:
     ascii_bytes = len(content.translate(None, _HIGH_BYTES))  # a character each too
     utf8 = len(text) - ascii_bytes - invalid
     glued = _GLUED.findall(text) if utf8 > invalid else []
-    if utf8 - len(glued) <= invalid:  # a windows-1252 page: its latin and longer UTF-8 stays
+    if utf8 - len(glued) <= invalid:  # a windows-1252 page: its UTF-8 latin and symbols stay
         return _PAIRS.sub(lambda m: _as_windows_1252(m.group()), text)
     blocks = {ord(c) >> 6 for c in glued}
     kept = {b for b in blocks if re.search(f"(?<![A-Za-z])[{chr(b << 6)}-{chr((b << 6) + 63)}]", text)}
