@@ -202,6 +202,47 @@ def test_an_rss_title_with_markup_encoded_twice_is_read_back() -> None:
         assert [e.title for e in parsed.entries] == ["Le sommet réunit & l’été"]
 
 
+def test_a_feed_channel_title_is_read_as_its_items_titles_are() -> None:
+    """The channel's own title (RSS, Atom, JSON Feed), which the feeds a discovery suggests
+    show, kept its tags, its double-escaped entities and its text encoded twice: only the
+    items' titles went through :func:`~monitors.collect.encoding.plain_text`."""
+    channel = f"<b>{twice('Le Journal de l’été')}</b> &amp; Cie"  # the text, as XML reads it
+    want = "Le Journal de l’été & Cie"
+    escaped = channel.replace("&", "&amp;").replace("<", "&lt;")
+    rss = _rss(f"<item><title>Un</title><link>{SITE}/a.html</link></item>").replace(
+        "<title>Exemple</title>", f"<title>{escaped}</title>", 1
+    )
+    for fast in (True, False):
+        parsed = parse_feed(rss.encode(), f"{SITE}/rss.xml", "application/rss+xml", fast=fast)
+        assert parsed.title == want, fast
+    atom = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        f'<title type="html">{escaped}</title><id>{SITE}/</id><updated>2025-03-01T10:00:00Z</updated>'
+        f"<entry><title>Un</title><link href='{SITE}/a.html'/><id>{SITE}/a.html</id>"
+        "<updated>2025-03-01T10:00:00Z</updated></entry></feed>"
+    )
+    assert parse_feed(atom.encode(), f"{SITE}/atom.xml", "application/atom+xml").title == want
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": twice("Le Journal de l’été"),
+        "items": [{"id": f"{SITE}/a.html", "url": f"{SITE}/a.html", "title": "Un"}],
+    }
+    parsed = parse_feed(json.dumps(doc).encode(), f"{SITE}/feed.json", "application/feed+json")
+    assert parsed.title == "Le Journal de l’été"
+
+
+def test_a_title_encoded_twice_with_an_entity_the_site_escaped_is_read_back() -> None:
+    """A title encoded twice whose site also wrote an entity ("&eacute;", "&rsquo;", escaped
+    once more in the XML, as feedparser leaves it): the entity read first gave a correct "é"
+    beside the "Ã©", and the whole string's round trip failed. The text is read back before
+    its entities are read, when after fails."""
+    title = f"{twice('Législatives : l’été')} &eacute;lectoral &rsquo;25"
+    items = f"<item><title>{title.replace('&', '&amp;')}</title><link>{SITE}/a.html</link></item>"
+    for fast in (True, False):
+        parsed = parse_feed(_rss(items).encode(), f"{SITE}/rss.xml", "application/rss+xml", fast=fast)
+        assert [e.title for e in parsed.entries] == ["Législatives : l’été électoral ’25"], fast
+
+
 def test_an_atom_title_encoded_twice_is_read_back() -> None:
     entries = "".join(
         f"<entry><title>{_xml(title)}</title><link href='{SITE}/a{i}.html'/><id>{SITE}/a{i}.html</id>"

@@ -404,14 +404,22 @@ def plain_text(value: str | None) -> str | None:
     (``L&amp;eacute;gislatives`` in the XML) kept ``&eacute;`` and a bolded one its ``<b>``;
     the tags go, the entities are read, the spaces collapsed. A title the site wrote encoded
     twice ("Le sommet rÃ©unit") is read back (:func:`undo_double_encoding`, before the spaces
-    are collapsed: the "\xa0" of "Ã\xa0" is an "à"), as a page's title is. It is the one
+    are collapsed: the "\xa0" of "Ã\xa0" is an "à"; before its entities are read when after
+    fails: "&eacute;" read is a correct "é" beside the "Ã©"), as a page's title is. It is the one
     place feed titles become text: feedparser's, :mod:`~monitors.collect.rss_fast`'s and
     :mod:`~monitors.collect.json_feed`'s entries and a sitemap's ``news:title``."""
     if not value:
         return value
     if "<" not in value and "&" not in value:
         return undo_double_encoding(value)
-    text = " ".join(undo_double_encoding(html.unescape(_TAG.sub(" ", value))).split())
+    bare = _TAG.sub(" ", value)
+    text = html.unescape(bare)
+    fixed = undo_double_encoding(text)
+    if fixed is text and _DOUBLE_ENCODED.search(text):
+        # an entity the site wrote ("&eacute;") read first is a correct "é" beside the "Ã©":
+        # the round trip fails on it, and succeeds before the entities are read
+        fixed = html.unescape(undo_double_encoding(bare))
+    text = " ".join(fixed.split())
     return text or None
 
 

@@ -375,7 +375,8 @@ def _parsed_feed(
     ttl_minutes = _whole_number(feed.get("ttl"))
     return ParsedFeed(
         entries=entries,
-        title=storable(feed.get("title")),
+        # the channel's title as its items' are: a person reads it among the feeds suggested
+        title=storable(plain_text(feed.get("title"))),
         language=storable(feed.get("language")),
         bozo_reason=bozo,
         malformed=malformed,
