@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import gzip
 import socket
 import threading
 import time
+import zlib
 
 import pytest
 from urllib3.exceptions import DecodeError
@@ -197,6 +199,33 @@ def test_the_decoder_reads_a_body_as_sent_from_all_its_first_reads() -> None:
     decoder.decode(b"\n", 1 << 20)
     with pytest.raises(DecodeError, match="gzip data is corrupt"):
         decoder.decode(b"not a page", 1 << 20)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_the_decoder_counts_the_blanks_before_the_markup_as_they_come(coding: str) -> None:
+    """The blanks are counted read by read, not looked at again at each read (64 KiB of them a
+    byte a read took a minute: ``bench/decoder_start.py``): blanks split over reads, a read that
+    starts with blanks and ends in a byte order mark's first bytes, a body of blanks alone, and
+    a raw deflate stream a byte at a time read as before."""
+    page = b"<html><body><p>Sommet</p></body></html>"
+    body = b" \n\t" * 300 + b"\r\n" + codecs.BOM_UTF8 + page
+    for step in (1, 2, 7, 1000):
+        decoder = Decoder(coding)
+        out = b"".join(decoder.decode(body[i : i + step], 1 << 20) for i in range(0, len(body), step))
+        assert out == body and decoder.plain and decoder.cut_short() is None, step
+    decoder = Decoder(coding)
+    assert [decoder.decode(b" " * 5000, 1 << 20) for _ in range(3)] == [b"", b"", b""]
+    assert decoder.cut_short() is None and decoder.plain is None
+    decoder = Decoder(coding)
+    decoder.decode(b"\n" * 10, 1 << 20)
+    with pytest.raises(DecodeError, match=f"{coding} data is corrupt"):
+        decoder.decode(b"  not a page", 1 << 20)
+    if coding == "deflate":
+        packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+        raw = packer.compress(page * 50) + packer.flush()
+        decoder = Decoder(coding)
+        assert b"".join(decoder.decode(bytes([b]), 1 << 20) for b in raw) == page * 50
+        assert decoder.plain is None and decoder.cut_short() is None
 
 
 def test_gzip_body_is_decoded_and_the_connection_reused(settings: Settings, site: LocalSite) -> None:

@@ -30,14 +30,20 @@ def is_markup(data: bytes) -> bool:
 BLANKS_BEFORE_MARKUP = 64 * 1024
 
 
-def _undecided(start: bytes) -> bool:
+_BLANKS = b" \t\r\n"
+_LONGEST_MARKUP_START = max(map(len, MARKUP_STARTS))
+
+
+def _undecided(start: bytes | bytearray, blanks: int) -> bool:
     """Whether a body's first bytes are blanks only, or blanks and a byte order mark's first
     bytes (``EF BB``): markup may follow, which no compressed stream starts with, so what to
-    read them as is known from the next byte, not from this read's (a lone newline)."""
-    head = start.lstrip(b" \t\r\n")
-    if len(start) > BLANKS_BEFORE_MARKUP or is_markup(start):
+    read them as is known from the next byte, not from this read's (a lone newline).
+    ``blanks``: how many of ``start``'s first bytes are blanks, counted as they come (the
+    start is not scanned again at each read: 64 KiB of blanks sent a byte a read took a minute)."""
+    if len(start) > BLANKS_BEFORE_MARKUP or len(start) - blanks > _LONGEST_MARKUP_START:
         return False
-    return any(markup.startswith(head) for markup in MARKUP_STARTS)
+    head = bytes(start[blanks:])
+    return not head.startswith(MARKUP_STARTS) and any(markup.startswith(head) for markup in MARKUP_STARTS)
 
 
 #: What servers write in ``Content-Encoding`` that names no compression: ``identity``;
@@ -110,7 +116,8 @@ class Decoder:
         self._trailer = False  # data after a whole gzip stream that is no gzip member: ignored
         #: the body's bytes while the stream gave none (blanks before a page's markup, a
         #: header's bytes): read as sent if they start as markup, however many reads they took
-        self._start = b""
+        self._start = bytearray()
+        self._blanks = 0  # how many of its first bytes are blanks
         self._given = False  # whether the stream gave a byte yet
         #: why the body is read as sent: the header names a coding it is not in, else None
         self.plain: str | None = None
@@ -122,11 +129,13 @@ class Decoder:
         if self.plain:
             return data[:room]
         if not self._given:
+            if self._blanks == len(self._start):  # blanks only so far: count this read's
+                self._blanks += len(data) - len(data.lstrip(_BLANKS))
             self._start += data
-            if _undecided(self._start):  # blanks so far: whether markup follows is not known
+            if _undecided(self._start, self._blanks):  # blanks so far: whether markup follows is not known
                 return b""
             # decoded from its first byte again: the decision is made on all the start
-            data, self._raw = self._start, False
+            data, self._raw = bytes(self._start), False
             self._obj = zlib.decompressobj(self.ENCODINGS[self.encoding])
         out = bytearray()
         while data and not self._trailer and len(out) < room:
@@ -141,18 +150,18 @@ class Decoder:
                 if self._members:  # junk after a whole gzip member, ignored as urllib3 does
                     self._trailer = True
                     break
-                if not self._given and is_markup(self._start):
+                if not self._given and is_markup(bytes(self._start)):
                     self.plain = (
                         f"Content-Encoding: {self.encoding} on a body that is not {self.encoding} "
                         "(it starts with '<'): read as sent"
                     )
-                    return self._start[:room]
+                    return bytes(self._start[:room])
                 raise DecodeError(f"{self.encoding} data is corrupt: {exc}") from exc
             out += got
             if not self._given:
                 if not got and not self._obj.eof:  # a header so far: taken again with more
                     return b""
-                self._given, self._start = True, b""
+                self._given, self._start = True, bytearray()
             self._member_out += len(got)
             data = b""
             if self._obj.eof and self._obj.unused_data and self.encoding != "deflate":
@@ -168,7 +177,7 @@ class Decoder:
         bytes (``1f 8b``, or its ``1f`` alone): one cut before giving a byte is cut all the same."""
         if self._received == 0 or self._trailer or self._obj.eof or self.plain:
             return None
-        if not self._given and _undecided(self._start):  # blanks only: an empty body
+        if not self._given and _undecided(self._start, self._blanks):  # blanks only: an empty body
             return None
         if self._members and not self._member_out and not GZIP_MAGIC.startswith(self._head):
             return None
