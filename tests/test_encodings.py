@@ -394,3 +394,20 @@ def test_an_unlabelled_central_european_or_short_russian_page_reads_in_its_chars
     assert decode_html(result.content or b"", result.headers.get("content-type")) == page
     got = extract_article(result.content or b"", result.final_url, result.headers.get("content-type"))
     assert text in got.text
+
+
+@pytest.mark.parametrize("text", ["Привет, мир", "Москва", "<title>Новости дня</title>", "В Москве снег"])
+@pytest.mark.parametrize("codec", ["koi8-r", "windows-1251", "iso-8859-5"])
+def test_a_short_unlabelled_russian_text_reads_in_its_charset(text: str, codec: str) -> None:
+    """A Russian text of under 20 letters, no charset said: too short for the page rule, it was
+    read as windows-1252 ("ðÒÉ×ÅÔ, ÍÉÒ" for KOI8-R). Read in its charset its words are cased as
+    words are; 5 letters or more, 80% of them accented in windows-1252, which no Western
+    text makes."""
+    assert decode_html(text.encode(codec)) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["Ça où là ?", "À l’été", "¿Qué año?", "São João", "Größe", "Þórður", "Ýmir Þór", "ÉTÉ", "Øre"]
+)
+def test_a_short_unlabelled_western_text_stays_windows_1252(text: str) -> None:
+    assert decode_html(text.encode("cp1252")) == text

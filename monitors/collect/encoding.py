@@ -154,6 +154,9 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
     # words are cased as words are, when windows-1252 reads none
     if codec not in _GREEK and not_western(head) and (cyrillic := cyrillic_reading(head)):
         return cyrillic
+    # one too short for both (a title, a line: "Привет, мир" is "ðÒÉ×ÅÔ, ÍÉÒ" in KOI8-R)
+    if codec not in _GREEK and few_letters_not_western(head) and (cyrillic := cyrillic_reading(head, 5)):
+        return cyrillic
     # For French, a Western guess is far likelier right than e.g. a Cyrillic one; but a Czech
     # or Hungarian page is read so too (or as windows-1250 and no Western text): its letters
     # tell it
@@ -192,6 +195,16 @@ def not_western(content: bytes) -> bool:
     letters = sum(1 for c in text if c.isalpha())
     accented = sum(1 for c in text if c.isalpha() and ord(c) > 127)
     return (letters >= 20 and accented > 0.3 * letters) or len(_GLUED_SYMBOL.findall(text)) >= 3
+
+
+def few_letters_not_western(content: bytes) -> bool:
+    """Whether ``content``, too short for :func:`not_western` (under 20 letters outside tags),
+    reads in windows-1252 as no Western text: 5 letters or more, 80% or more of them accented
+    (a Cyrillic alphabet's bytes), which no Western word makes ("Ça où là" has half)."""
+    text = _TAGS.sub(" ", content.decode("cp1252", errors="replace"))
+    letters = sum(1 for c in text if c.isalpha())
+    accented = sum(1 for c in text if c.isalpha() and ord(c) > 127)
+    return 5 <= letters < 20 and accented >= 0.8 * letters
 
 
 #: The letters beyond ASCII of languages written in windows-1252 and of those written in
@@ -264,12 +277,13 @@ _CASED_WORD = re.compile(f"[{_UPPER}]?[{_LOWER}]+|[{_UPPER}]")
 _CAPITALS = re.compile(f"[{_UPPER}]+")
 
 
-def cyrillic_reading(content: bytes) -> str | None:
+def cyrillic_reading(content: bytes, least: int = 20) -> str | None:
     """The Cyrillic charset ``content`` reads best in, by its words' case: read in the right
     one, a word is lower case or capitalised; in another its letters are other letters, of
     the other case (KOI8-R read as windows-1251: "пРАВИТЕЛЬСТВО") or symbols (windows-1251
     capitals in mac-cyrillic). None unless 90% or more of the Cyrillic letters of the best
-    reading stand in such words, 20 or more (words in capitals, "США", count for neither)."""
+    reading stand in such words, ``least`` or more (words in capitals, "США", count for
+    neither)."""
     content = _TAG_BYTES.sub(b" ", content)
     best, best_cased = None, 0
     for codec in _CYRILLIC_CODECS:
@@ -278,7 +292,7 @@ def cyrillic_reading(content: bytes) -> str | None:
         cased = sum(len(w) for w in words if _CASED_WORD.fullmatch(w))
         if cased > best_cased and cased >= 0.9 * letters:
             best, best_cased = codec, cased
-    return best if best_cased >= 20 else None
+    return best if best_cased >= least else None
 
 
 _decoding = threading.local()  # the bytes :func:`_windows_1252` read, per thread
