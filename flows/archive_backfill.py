@@ -14,6 +14,7 @@ its jobs.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -224,28 +225,52 @@ def archive_urls(archive: str, settings: Settings) -> list[str]:
     return [settings.commoncrawl_data_url]
 
 
+#: Seconds waited before each new lookup of an archive's hosts while every lookup failed
+#: "for now" (EAI_AGAIN, "Temporary failure in name resolution": the resolver did not answer):
+#: a resolver's blip does not stop a long backfill; 3.5 s in all before the backfill stops.
+#: A host the resolver said does not exist (EAI_NONAME) is not looked up again.
+DNS_RETRY_WAITS = (0.5, 1.0, 2.0)
+
+
+def _temporary(exc: Unresolvable) -> bool:
+    """Whether the lookup failed for now (the resolver did not answer), not for good."""
+    cause = exc.__cause__
+    return isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_AGAIN
+
+
 def unresolved_archive(archive: str, settings: Settings) -> tuple[str, list[FetchResult]] | None:
     """When no host of the archive's servers (:func:`archive_urls`) resolves, the cause (the
     machine offline, its DNS down) and one failed fetch for each, for the fetch log; None when
     one resolves (or is an address): the jobs run as they would, and say what else fails.
     Each job retried its DNS failure ``VEILLE_ARCHIVE_RETRIES`` times with backoff, a few at a
-    time: minutes before a backfill with no network said why."""
-    failed = []
-    for url in archive_urls(archive, settings):
-        try:
-            check_url_allowed(url, allow_private=True)  # resolved only: the fetch checks the address
-        except Unresolvable as exc:
-            failed.append(
-                FetchResult(url, url, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS)
-            )
-            continue
-        except RefusedAddress:
-            pass  # a URL the fetch refuses: the jobs say why
-        return None
+    time: minutes before a backfill with no network said why. A lookup that failed for now
+    is tried again after each of :data:`DNS_RETRY_WAITS`: one failed lookup of a resolver
+    that answers the next stopped the whole backfill."""
+    waits = list(DNS_RETRY_WAITS)
+    lookups, started = 0, time.monotonic()
+    while True:
+        failed, temporary = [], False
+        lookups += 1
+        for url in archive_urls(archive, settings):
+            try:
+                check_url_allowed(url, allow_private=True)  # resolved only: the fetch checks the address
+            except Unresolvable as exc:
+                temporary = temporary or _temporary(exc)
+                failed.append(
+                    FetchResult(url, url, "error", error_class=TRANSIENT, reason=str(exc), unreached=DNS)
+                )
+                continue
+            except RefusedAddress:
+                pass  # a URL the fetch refuses: the jobs say why
+            return None
+        if not (temporary and waits):
+            break
+        time.sleep(waits.pop(0))
+    tried = f", {lookups} lookups in {time.monotonic() - started:.1f} s" if lookups > 1 else ""
     if len(failed) == 1:
-        return f"{failed[0].reason}: is the network up?", failed
+        return f"{failed[0].reason}{tried}: is the network up?", failed
     said = "; ".join(f.reason or "" for f in failed)
-    return f"none of the archive's {len(failed)} hosts resolved ({said}): is the network up?", failed
+    return f"none of the archive's {len(failed)} hosts resolved ({said}){tried}: is the network up?", failed
 
 
 def _not_run(

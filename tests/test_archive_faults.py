@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -620,3 +621,57 @@ def test_an_archive_is_offline_only_when_none_of_its_hosts_resolves(site: LocalS
     assert offline[0].endswith(": is the network up?")
     local = dataclasses.replace(settings, wayback_url=site.base)
     assert unresolved_archive("wayback", local) is None  # the local archive: an address
+
+
+def _flaky_resolver(monkeypatch: pytest.MonkeyPatch, host: str, failures: int, errno: int) -> list[str]:
+    """``host``'s first ``failures`` lookups fail with ``errno``, the next ones give loopback;
+    the lookups of ``host`` made, returned."""
+    real, made = socket.getaddrinfo, []
+
+    def lookup(name: str, port: object, *args: object, **kwargs: object) -> object:
+        if name != host:
+            return real(name, port, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(name)
+        if len(made) <= failures:
+            raise socket.gaierror(errno, "Temporary failure in name resolution")
+        return real("127.0.0.1", port, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    return made
+
+
+def test_a_resolver_blip_does_not_stop_a_backfill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main looked each archive host up once: one lookup the resolver did not answer ("Temporary
+    failure in name resolution", EAI_AGAIN), the next one fine, and the whole backfill stopped
+    "not run". A lookup failed for now is tried again a few times with backoff, a few seconds
+    at most."""
+    from flows.archive_backfill import unresolved_archive
+
+    monkeypatch.setattr(archive_backfill, "DNS_RETRY_WAITS", (0.01, 0.02, 0.04), raising=False)
+    made = _flaky_resolver(monkeypatch, "wayback.example", 2, socket.EAI_AGAIN)
+    settings = dataclasses.replace(get_settings(), wayback_url="http://wayback.example")
+    assert unresolved_archive("wayback", settings) is None
+    assert len(made) == 3
+
+
+def test_a_resolver_down_stops_a_backfill_after_a_few_lookups_with_the_cause_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bounded: each wait once, then the cause first, how many lookups after it; a host the
+    resolver says does not exist (EAI_NONAME) is looked up once."""
+    from flows.archive_backfill import unresolved_archive
+
+    monkeypatch.setattr(archive_backfill, "DNS_RETRY_WAITS", (0.01, 0.02))
+    settings = dataclasses.replace(get_settings(), wayback_url="http://wayback.example")
+    made = _flaky_resolver(monkeypatch, "wayback.example", 99, socket.EAI_AGAIN)
+    offline = unresolved_archive("wayback", settings)
+    assert offline is not None and len(made) == 3
+    assert offline[0].startswith(
+        "host wayback.example does not resolve (DNS: Temporary failure in name resolution), 3 lookups in "
+    ), offline[0]
+    assert offline[0].endswith(" s: is the network up?"), offline[0]
+    made = _flaky_resolver(monkeypatch, "wayback.example", 99, socket.EAI_NONAME)
+    offline = unresolved_archive("wayback", settings)
+    assert offline is not None and len(made) == 1
+    said = "host wayback.example does not resolve (DNS: Temporary failure in name resolution)"
+    assert offline[0] == f"{said}: is the network up?"
