@@ -10,8 +10,9 @@ when a Prefect server is configured (:mod:`flows.mode`).
 
 from __future__ import annotations
 
+import _thread
+import contextlib
 import contextvars
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -105,9 +106,24 @@ def end_interrupted(runs: list[str], message: str, subflows: bool = False) -> No
                 client.set_flow_run_state(run_id, Crashed(name="Interrupted", message=message), force=True)
 
     context = contextvars.copy_context()  # the settings in force (the API URL) go along
-    marker = threading.Thread(target=context.run, args=(mark,), daemon=True)
-    marker.start()
-    marker.join(3.0)
+    # a bare thread, waited for on a lock of its own: threading.Thread.start takes threading's
+    # module lock, which the main thread may hold where the signal found it (the hook then
+    # waited for it until the hooks' 15 s were up, and no run was marked)
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def marker() -> None:
+        try:
+            with contextlib.suppress(Exception):  # the command is ending: nothing to report to
+                context.run(mark)
+        finally:
+            done.release()
+
+    try:
+        _thread.start_new_thread(marker, ())
+    except RuntimeError:  # no new thread (the interpreter is ending)
+        return
+    done.acquire(timeout=3.0)
 
 
 signals.on_signal(_mark_interrupted)

@@ -15,6 +15,7 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -47,7 +48,7 @@ with threading._active_limbo_lock:
     os.kill(os.getpid(), SIG)
     time.sleep(60)
 """,
-    # the same, and a hook of flows.signals starts a thread, as flows/runs.py's does: the
+    # the same, and a hook of flows.signals starts a threading.Thread (flows/runs.py's did): the
     # hook waits for ever, the command leaves once the hooks' time is up
     WAITING_HOOK: """
 def hook(name):
@@ -166,3 +167,49 @@ def test_the_docs_say_the_bound_the_way_out_has() -> None:
     """docs/operating.md names the most a signal's way out takes: the watchdog's bound."""
     text = (ROOT / "docs" / "operating.md").read_text("utf-8")
     assert f"veille leaves after {cli.LEAVE_SECONDS:g} s at most" in text
+
+
+def test_runs_are_marked_interrupted_whatever_lock_of_threading_the_main_thread_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """flows/runs.py's hook marked the runs Interrupted from a threading.Thread: its start
+    waits for threading's module lock, which the signal may find the main thread holding
+    (inside Thread.start, enumerate, active_count). The hook then waited until the hooks'
+    15 s were up, and no run was marked. Here the lock is held while the hook runs."""
+    import _thread
+    import threading
+
+    import prefect.client.orchestration
+
+    from flows import runs
+
+    marked: list[tuple[str, str | None]] = []
+
+    class Client:
+        """Prefect's sync client as the hook uses it (the test is about the thread)."""
+
+        def __enter__(self) -> Client:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def set_flow_run_state(self, run_id: str, state: Any, force: bool) -> None:
+            marked.append((run_id, state.name))
+
+    monkeypatch.setattr(prefect.client.orchestration, "get_client", lambda sync_client: Client())
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def hook() -> None:
+        try:
+            runs.mark_interrupted(["run-1"], "SIGTERM")
+        finally:
+            done.release()
+
+    with threading._active_limbo_lock:  # type: ignore[attr-defined]
+        _thread.start_new_thread(hook, ())
+        returned = done.acquire(timeout=PROMPTLY)
+    if not returned:
+        done.acquire()  # main's hook goes on once the lock is free: let it end first
+    assert returned and marked == [("run-1", "Interrupted")]
