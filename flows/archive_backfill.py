@@ -148,6 +148,8 @@ def plan(
     if until < since:
         raise BackfillError(f"--until {article_day(until)} is before --since {article_day(since)}")
     crawls: list[Crawl] = []
+    if archive in (COMMONCRAWL, CCNEWS):
+        _check_list_server(archive, run_id)
     if archive == COMMONCRAWL:
         rt = runtime()
         try:
@@ -175,6 +177,21 @@ def plan(
             raise _only_bad_entries(read.bad, site) or _only_disabled(disabled, site) or exc from None
         jobs = plan_jobs(session, archive, sites, since, until, relevant_only, warc_files)
     return Plan(jobs, crawls, sites, [b for b in read.bad if _may_be_on(b, site)], tuple(disabled))
+
+
+def _check_list_server(archive: str, run_id: str | None) -> None:
+    """Raise BackfillError at once, the cause first, when the server of the list the plan reads
+    (Common Crawl's collinfo.json on its index server, CC-NEWS's monthly file lists on its data
+    server) does not resolve: the read retried its DNS failure ``VEILLE_ARCHIVE_RETRIES`` times
+    with backoff before it said so, as the jobs did (:func:`unresolved_archive`). The failed
+    lookup goes in the fetch log, as the list's read would have."""
+    settings = runtime().settings
+    index = archive == COMMONCRAWL
+    offline = unresolved([settings.commoncrawl_index_url if index else settings.commoncrawl_data_url])
+    if offline:
+        _log_index(offline[1], run_id)
+        what = "Common Crawl crawl list" if index else "CC-NEWS file lists"
+        raise BackfillError(f"{offline[0]} ({what} not read; run the same command again)")
 
 
 def _only_disabled(disabled: list[str], site: str | None) -> BackfillError | None:
@@ -246,12 +263,17 @@ def unresolved_archive(archive: str, settings: Settings) -> tuple[str, list[Fetc
     time: minutes before a backfill with no network said why. A lookup that failed for now
     is tried again after each of :data:`DNS_RETRY_WAITS`: one failed lookup of a resolver
     that answers the next stopped the whole backfill."""
+    return unresolved(archive_urls(archive, settings))
+
+
+def unresolved(urls: list[str]) -> tuple[str, list[FetchResult]] | None:
+    """:func:`unresolved_archive` for these servers' ``urls``."""
     waits = list(DNS_RETRY_WAITS)
     lookups, started = 0, time.monotonic()
     while True:
         failed, temporary = [], False
         lookups += 1
-        for url in archive_urls(archive, settings):
+        for url in urls:
             try:
                 check_url_allowed(url, allow_private=True)  # resolved only: the fetch checks the address
             except Unresolvable as exc:

@@ -77,6 +77,7 @@ class FakeArchives:
     empty_captures: int = 0  # Wayback captures answered as an empty 200 first (playback under load)
     stuck_pages: int = 0  # CDX pages that answer the resume key they were asked with (then it ends)
     html_pages: int = 0  # CDX pages (not showNumPages) answered first as a 200 with an HTML error page
+    html_pages_coding: str | None = None  # the Content-Encoding those HTML pages claim (sent plain)
     html_ranges: int = 0  # Common Crawl WARC ranges answered so first
     collinfo_answers: int | None = None  # how many times collinfo.json answers before it 503s
     collinfo_requests: int = 0  # how many times collinfo.json was asked for
@@ -174,7 +175,10 @@ class FakeArchives:
             b"<!DOCTYPE html>\n<html><head><title>Service temporarily unavailable</title></head>\n"
             b"<body><h1>We are busy</h1>\n<p>Please try again later.</p></body></html>\n"
         )
-        return 200, {"Content-Type": "text/html; charset=utf-8"}, body
+        headers = {"Content-Type": "text/html; charset=utf-8"}
+        if self.html_pages_coding:
+            headers["Content-Encoding"] = self.html_pages_coding
+        return 200, headers, body
 
     def _wayback_capture(self, request: Request) -> tuple[int, dict[str, str], bytes]:
         if self.capture_delay:

@@ -347,6 +347,33 @@ def test_an_index_page_answered_with_an_html_page_is_retried_then_resumed(
 
 @pytest.mark.usefixtures("prefect_harness")
 @pytest.mark.parametrize("archive", ["wayback", "commoncrawl"])
+def test_an_index_lookup_whose_header_lied_says_so_in_the_fetch_log(
+    archives: FakeArchives,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    archive: str,
+) -> None:
+    """A CDX page answered with an HTML page that its ``Content-Encoding: gzip`` says is
+    compressed and is not: the fetch reads it as sent and says the header lied
+    (``FetchResult.transport``). A poll's and a page's ``fetch_log`` rows say it in
+    ``transport`` (migration 0052); the backfill's index lookups left it NULL."""
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "0")
+    archives.build_warc()
+    archives.html_pages, archives.html_pages_coding = 1, "gzip"
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    code, err = _backfill([*WINDOW, "--from", archive, "--site", "pcf.fr", "--sources", str(sources)])
+    assert code == 3, err
+    with clean_db.connect() as conn:
+        logged = conn.execute(
+            sa.text("SELECT reason, transport FROM fetch_log WHERE kind = 'cdx' AND outcome <> 'ok'")
+        ).all()
+    lie = "Content-Encoding: gzip on a body that is not gzip (it starts with '<'): read as sent"
+    assert [(("HTML page" in reason), transport) for reason, transport in logged] == [(True, lie)], logged
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("archive", ["wayback", "commoncrawl"])
 def test_a_capture_keeps_the_charset_its_archived_headers_declare(
     archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, archive: str
 ) -> None:
@@ -570,6 +597,46 @@ def test_a_backfill_whose_archive_host_does_not_resolve_stops_at_once_with_the_c
     assert code == 0, err
     with clean_db.connect() as conn:
         assert set(conn.scalars(sa.text("SELECT state FROM backfill_jobs"))) == {"done"}
+
+
+@pytest.mark.parametrize(
+    ("archive", "variable", "what"),
+    [
+        ("commoncrawl", "VEILLE_COMMONCRAWL_INDEX_URL", "Common Crawl crawl list"),
+        ("ccnews", "VEILLE_COMMONCRAWL_DATA_URL", "CC-NEWS file lists"),
+    ],
+)
+def test_a_plan_whose_list_server_does_not_resolve_stops_at_once_with_the_cause(
+    archives: FakeArchives,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    archive: str,
+    variable: str,
+    what: str,
+) -> None:
+    """Planning a Common Crawl or CC-NEWS backfill reads a list first (collinfo.json, each
+    month's file list). With no network that read retried its DNS failure
+    (VEILLE_ARCHIVE_RETRIES, with backoff) before it failed, without asking whether the
+    network is up, as the jobs did before they got a pre-check. It stops at once, the cause
+    first, one lookup in the fetch log; the same command goes on once the host resolves."""
+    monkeypatch.setenv(variable, "http://list.invalid")
+    monkeypatch.setenv("VEILLE_ARCHIVE_RETRIES", "2")
+    archives.build_warc()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    args = [*WINDOW, "--from", archive, "--site", "pcf.fr", "--sources", str(sources)]
+    code, err = _backfill(args)
+    assert code == 2, err
+    assert err.startswith("veille: error: host list.invalid does not resolve (DNS: "), err
+    assert err.rstrip().endswith(f": is the network up? ({what} not read; run the same command again)")
+    with clean_db.connect() as conn:
+        lookups = conn.execute(sa.text("SELECT url, kind, unreached, source_id FROM fetch_log")).all()
+        assert conn.scalar(sa.text("SELECT count(*) FROM backfill_jobs")) == 0
+    assert lookups == [("http://list.invalid", "cdx", "dns", None)]  # not once per attempt
+    if archive == "commoncrawl":
+        monkeypatch.setenv(variable, archives.site.base)  # the network is back
+        code, err = _backfill(args)
+        assert code == 0, err
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -311,6 +311,7 @@ def log_archive_fetches(
             size=f.size,
             elapsed_ms=f.elapsed_ms,
             unreached=f.unreached,
+            transport=f.transport,  # a header the body belied, as a poll's and a page's rows say
         )
         for f in fetches
     ]
