@@ -249,13 +249,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Prefect's temporary server can take longer than its 20 s default on a busy machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from monitors.archive.db import DatabaseUnavailable, StatementCancelled
+    from monitors.archive.db import DatabaseUnavailable, StatementCancelled, lost_database_reported
     from monitors.collect.sources import SourcesError
     from monitors.judge.topic_schema import TopicError
     from monitors.settings import SettingsError
 
+    command = " ".join(["veille", *(w for w in (args.command, getattr(args, "action", None)) if w)])
     try:
-        code: int = args.handler(args)
+        # a command that says nothing of its own about a lost database (`veille stories`, `stats`,
+        # `search`, `sources`) says it as the others do: it ended on the driver's traceback
+        with lost_database_reported(f"`{command}`", command):
+            code: int = args.handler(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handling below
         return code
     except BrokenPipeError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -105,3 +106,58 @@ def test_a_wrong_database_or_user_is_one_line_naming_it(
             f"veille: error: {'nothing could run: ' if code == 3 else ''}cannot reach PostgreSQL at {shown}: "
         )
         assert err.count("\n") == 1 and "\t" not in err and name in err, err
+
+
+#: Statements of opening the database (its revision, its clock): the loss comes after them
+_OPENING = ("alembic_version", "veille_settings", "pg_catalog", "pg_backend_pid")
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["stories"], "veille stories"),
+        (["stats"], "veille stats"),
+        (["search", "sommet"], "veille search"),
+        (["sources"], "veille sources"),
+    ],
+)
+def test_a_database_lost_while_a_command_reads_it_is_one_line_saying_during_what(
+    argv: list[str],
+    command: str,
+    new_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A session the server ended (a restart, pg_terminate_backend) once the command had
+    opened the database: `veille stories`, `stats`, `search` and `sources` ended on the
+    driver's OperationalError traceback (exit 1), where `rescore` and `export` said it in one
+    line. They say it as those do, during which command, exit 2; run again, it goes through."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from monitors.archive.schema import migrate
+
+    migrate(new_database)
+    ended: list[str] = []
+
+    def end_after_opening(conn: object, cursor: Any, statement: str, *args: object) -> None:
+        if not ended and not any(part in statement for part in _OPENING):
+            ended.append(statement)
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    fresh = make_url(new_database).set(query={"application_name": uuid.uuid4().hex[:8]})
+    monkeypatch.setenv("VEILLE_DATABASE_URL", fresh.render_as_string(False))
+    capsys.readouterr()
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", end_after_opening)
+    try:
+        assert main(argv) == 2
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", end_after_opening)
+    err = capsys.readouterr().err
+    assert ended and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(
+        f"veille: error: lost the database during `{command}` (terminating connection due to administrator"
+    ), err
+    assert err.rstrip().endswith(f"run `{command}` again"), err
+    assert main(argv) == 0

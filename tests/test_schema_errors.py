@@ -168,3 +168,48 @@ def test_a_url_naming_another_driver_uses_psycopg(
 def test_a_url_of_another_database_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="PostgreSQL only"):
         normalize_url(url)
+
+
+@pytest.mark.parametrize(
+    ("at", "during"),
+    [
+        ("FROM alembic_version", "the read of its schema revision"),
+        ("FROM veille_settings", "the check of the local clock it keeps for its views"),
+        ("INSERT INTO veille_settings", "the check of the local clock it keeps for its views"),
+    ],
+)
+def test_a_connection_ended_while_a_command_opens_the_database_says_during_what(
+    at: str,
+    during: str,
+    new_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every command opens the database the same way: its schema revision read, then the local
+    clock it keeps (``veille_settings``) read, or written when VEILLE_LOCAL_TIMEZONE differs. A
+    session the server ended at the revision said "lost the database at URL (...)" without
+    saying during what; at the clock it ended on the driver's traceback. Both say during what,
+    exit 2, and the command run again goes through."""
+    migrate(new_database)
+    ended: list[str] = []
+
+    def end_there(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not ended and at in statement:
+            ended.append(statement)
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    monkeypatch.setenv("VEILLE_DATABASE_URL", _fresh(new_database))
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "UTC")  # the stored clock is Europe/Paris: written
+    capsys.readouterr()
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", end_there)
+    try:
+        assert main(["export", "--format", "jsonl"]) == 2
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", end_there)
+    err = capsys.readouterr().err
+    assert ended and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("veille: error: lost the database at postgresql+psycopg://"), err
+    assert f" during {during} (terminating connection due to administrator command" in err, err
+    assert err.rstrip().endswith("run the command again")
+    monkeypatch.setenv("VEILLE_DATABASE_URL", _fresh(new_database))
+    assert main(["export", "--format", "jsonl"]) == 0

@@ -239,14 +239,15 @@ def lost_database_reported(
         ) from exc
 
 
-def check_connection(url: str) -> None:
-    """Raise :class:`DatabaseUnavailable` with a readable reason if the server does not answer."""
+def check_connection(url: str, during: str = "the check that it answers") -> None:
+    """Raise :class:`DatabaseUnavailable` with a readable reason if the server does not answer;
+    a session it ended is lost ``during`` the work named (:func:`unreachable`)."""
     engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args(url))
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as exc:
-        raise unreachable(url, exc) from exc
+        raise unreachable(url, exc, during) from exc
     finally:
         engine.dispose()
 

@@ -144,61 +144,64 @@ def record_local_timezone(url: str) -> None:
             adopt_local_timezone(known[2])
         return
     shown = make_url(url).render_as_string(hide_password=True)
-    with get_engine(url).connect() as conn:
-        try:
-            stored = conn.scalar(sa.text("SELECT local_timezone FROM veille_settings"))
-        except sa.exc.ProgrammingError:  # a newer veille's schema without the table
-            return
-        # no row (a schema-only pg_dump, a row deleted): the views are on the function's default
-        views = stored or DEFAULT_LOCAL_TIMEZONE
-        if not explicit:
-            # this process's dates and days on the views' clock (monitors.dates.local_zone)
-            adopt_local_timezone(views)
-            if views != DEFAULT_LOCAL_TIMEZONE:
-                _log.info(
-                    "%s is not set: this process reads dates without a zone (its command-line"
-                    " dates too) and gives articles their day on %s's clock, the one the database"
-                    " at %s keeps for its views",
-                    LOCAL_TIMEZONE_VARIABLE,
-                    views,
-                    shown,
-                )
-        elif views != zone:
+    try:
+        with get_engine(url).connect() as conn:
             try:
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO veille_settings (local_timezone) VALUES (:zone) ON CONFLICT (id)"
-                        " DO UPDATE SET local_timezone = excluded.local_timezone, updated_at = now()"
-                    ),
-                    {"zone": zone},
+                stored = conn.scalar(sa.text("SELECT local_timezone FROM veille_settings"))
+            except sa.exc.ProgrammingError:  # a newer veille's schema without the table
+                return
+            # no row (a schema-only pg_dump, a row deleted): the views are on the function's default
+            views = stored or DEFAULT_LOCAL_TIMEZONE
+            if not explicit:
+                # this process's dates and days on the views' clock (monitors.dates.local_zone)
+                adopt_local_timezone(views)
+                if views != DEFAULT_LOCAL_TIMEZONE:
+                    _log.info(
+                        "%s is not set: this process reads dates without a zone (its command-line"
+                        " dates too) and gives articles their day on %s's clock, the one the database"
+                        " at %s keeps for its views",
+                        LOCAL_TIMEZONE_VARIABLE,
+                        views,
+                        shown,
+                    )
+            elif views != zone:
+                try:
+                    conn.execute(
+                        sa.text(
+                            "INSERT INTO veille_settings (local_timezone) VALUES (:zone) ON CONFLICT (id)"
+                            " DO UPDATE SET local_timezone = excluded.local_timezone, updated_at = now()"
+                        ),
+                        {"zone": zone},
+                    )
+                except sa.exc.DBAPIError as exc:
+                    cause = said(exc.orig or exc)
+                    sqlstate = getattr(exc.orig, "sqlstate", None)
+                    if sqlstate == "22023":  # invalid_parameter_value: a zone its tz database lacks
+                        raise SettingsError(
+                            f"{LOCAL_TIMEZONE_VARIABLE} names a time zone PostgreSQL at {shown} does not"
+                            f" know ({cause}): use a name both know, e.g. UTC or {DEFAULT_LOCAL_TIMEZONE}"
+                        ) from None
+                    if sqlstate in _READ_ONLY:
+                        raise SchemaError(
+                            f"the database at {shown} counts the views' days on {views}'s clock and"
+                            f" {LOCAL_TIMEZONE_VARIABLE} is {zone}, but this user may not change it"
+                            f" ({cause}): set {LOCAL_TIMEZONE_VARIABLE}={views}, or run `veille migrate`"
+                            " once as a user who may write veille_settings"
+                        ) from exc
+                    raise
+                conn.commit()
+                _log.warning(
+                    "%s is %s and the database at %s counted the views' days on %s's clock: they are"
+                    " now on %s's for every process reading it (give every veille process on it this"
+                    " setting, or none: docs/operating.md)",
+                    LOCAL_TIMEZONE_VARIABLE,
+                    zone,
+                    shown,
+                    views,
+                    zone,
                 )
-            except sa.exc.DBAPIError as exc:
-                cause = said(exc.orig or exc)
-                sqlstate = getattr(exc.orig, "sqlstate", None)
-                if sqlstate == "22023":  # invalid_parameter_value: a zone its tz database lacks
-                    raise SettingsError(
-                        f"{LOCAL_TIMEZONE_VARIABLE} names a time zone PostgreSQL at {shown} does not"
-                        f" know ({cause}): use a name both know, e.g. UTC or {DEFAULT_LOCAL_TIMEZONE}"
-                    ) from None
-                if sqlstate in _READ_ONLY:
-                    raise SchemaError(
-                        f"the database at {shown} counts the views' days on {views}'s clock and"
-                        f" {LOCAL_TIMEZONE_VARIABLE} is {zone}, but this user may not change it"
-                        f" ({cause}): set {LOCAL_TIMEZONE_VARIABLE}={views}, or run `veille migrate`"
-                        " once as a user who may write veille_settings"
-                    ) from exc
-                raise
-            conn.commit()
-            _log.warning(
-                "%s is %s and the database at %s counted the views' days on %s's clock: they are"
-                " now on %s's for every process reading it (give every veille process on it this"
-                " setting, or none: docs/operating.md)",
-                LOCAL_TIMEZONE_VARIABLE,
-                zone,
-                shown,
-                views,
-                zone,
-            )
+    except sa.exc.OperationalError as exc:  # the server ended the session: a traceback, before
+        raise unreachable(url, exc, "the check of the local clock it keeps for its views") from exc
     with _lock:
         _clocks[url] = (zone, explicit, views)
 
@@ -233,7 +236,7 @@ def at_head(url: str) -> bool:
             except sa.exc.ProgrammingError:  # a new database: no alembic_version yet
                 return False
     except sa.exc.OperationalError as exc:
-        raise unreachable(url, exc) from exc
+        raise unreachable(url, exc, "the read of its schema revision") from exc
     head = script_head()
     if head is None or current != {head}:
         return False
@@ -253,7 +256,7 @@ def _unknown_revisions(url: str) -> set[str]:
     from alembic.script import ScriptDirectory
 
     known = {script.revision for script in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()}
-    check_connection(url)
+    check_connection(url, f"the migration to schema revision {script_head()}")
     engine = sa.create_engine(url, connect_args=connect_args(url))
     try:
         with engine.connect() as conn:
