@@ -32,13 +32,15 @@ def _veille(argv: list[str], env: dict[str, str], **kwargs: object) -> subproces
     )
 
 
-def test_stats_into_a_closed_pipe_ends_quietly(database_url: str) -> None:
-    """`veille stats | head -1`: the reader is gone before veille writes; no "Broken pipe"."""
+@pytest.mark.parametrize("argv", [["stats"], ["search", "sommet"]], ids=["stats", "search"])
+def test_stats_into_a_closed_pipe_ends_quietly(database_url: str, argv: list[str]) -> None:
+    """`veille stats | head -1`: the reader is gone before veille writes; no "Broken pipe".
+    `veille search` prints through rich, whose own answer was exit 1 (a failure) and not 141."""
     read, write = os.pipe()
     os.close(read)  # as head does after its first line: every write now fails with EPIPE
     try:
         done = _veille(
-            ["stats"],
+            argv,
             {**os.environ, "VEILLE_DATABASE_URL": database_url},
             stdout=write,
             stderr=subprocess.PIPE,
@@ -48,6 +50,38 @@ def test_stats_into_a_closed_pipe_ends_quietly(database_url: str) -> None:
     assert "Broken pipe" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
     assert done.returncode == 141  # 128 + SIGPIPE, as a shell reports a command a pipe closed
+
+
+@pytest.mark.parametrize("to_file", [True, False], ids=["output-file", "stdout"])
+def test_export_with_a_closed_stderr_writes_everything(
+    archive_url: str, tmp_path: Path, to_file: bool
+) -> None:
+    """`veille export -o FILE 2> >(head -1)`, or a logger that died: the progress bar's stderr is
+    a closed pipe. rich then pointed stdout at /dev/null and exited 1: no file, no word. The
+    bar is decoration: the export is written whole, exit 0."""
+    out = tmp_path / "out.jsonl"
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = _veille(
+            ["export", "--format", "jsonl", *(["-o", str(out)] if to_file else [])],
+            {**os.environ, "VEILLE_DATABASE_URL": archive_url},
+            stdout=subprocess.PIPE,
+            stderr=write,
+        )
+    finally:
+        os.close(write)
+    engine = sa.create_engine(archive_url)
+    with engine.connect() as conn:
+        stored = conn.scalar(sa.text("SELECT count(*) FROM articles"))
+    engine.dispose()
+    assert done.returncode == 0
+    written = out.read_text(encoding="utf-8") if to_file else done.stdout
+    assert (
+        stored
+        and [json.loads(line)["id"] for line in written.splitlines()]
+        and (len(written.splitlines()) == stored)
+    )
 
 
 def test_sources_listing_does_not_enrol_the_default_sources(clean_db: sa.Engine) -> None:

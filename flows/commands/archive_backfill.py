@@ -26,7 +26,6 @@ class CaptureProgress:
         self.thread = threading.Thread(target=self._run, name="archive-progress", daemon=True)
 
     def _run(self) -> None:
-        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -36,6 +35,7 @@ class CaptureProgress:
             TimeRemainingColumn,
         )
 
+        from flows.commands.progress import stderr_console
         from monitors.archive.db import session_scope
         from monitors.collect.backfill_jobs import progress_counts
 
@@ -47,7 +47,7 @@ class CaptureProgress:
             TextColumn("left"),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, console=Console(stderr=True)) as progress:
+        with Progress(*columns, console=stderr_console()) as progress:
             task = progress.add_task("archive captures", total=None)
             while True:
                 stopping = self.stop.wait(0.5)

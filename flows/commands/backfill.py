@@ -170,11 +170,12 @@ class QueueProgress:
         return int(total), int(done)
 
     def _run(self) -> None:
-        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from flows.commands.progress import stderr_console
+
         columns = (TextColumn("backfill pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=Console(stderr=True)) as progress:
+        with Progress(*columns, console=stderr_console()) as progress:
             task = progress.add_task("pages", total=None)
             while True:
                 stopping = self.stop.wait(0.5)

@@ -114,6 +114,19 @@ def counted(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {plural}"
 
 
+def closing_line(line: str) -> None:
+    """``line`` on stderr, once a command's work is done: a stderr whose reader is gone (a
+    logger that died, ``2> >(head -1)``) loses the line, not the outcome (exit 0, not 141
+    after the file was written), and is pointed at /dev/null so nothing fails again at exit."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stderr.fileno())
+            os.close(devnull)
+
+
 def prepare_database(args: argparse.Namespace | None = None) -> str:
     """Resolve, reach and migrate the database; pin its URL for this process's tasks. Then the
     dates of ``args`` (:func:`date_arg`) that name no zone are read on the local clock, which is

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from flows.commands.common import (
+    closing_line,
     counted,
     date_arg,
     path_arg,
@@ -145,7 +146,7 @@ def handle(args: argparse.Namespace) -> int:
                     newline = "" if args.format == "csv" else None
                     with open(path, "w", encoding="utf-8", newline=newline) as out:
                         count = write(rows, out)
-    print(f"exported {counted(count, 'article')}", file=sys.stderr)
+    closing_line(f"exported {counted(count, 'article')}")
     return 0
 
 

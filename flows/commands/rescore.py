@@ -67,9 +67,9 @@ def _nothing_to_do() -> str:
 
 def handle(args: argparse.Namespace) -> int:
     prepare_database()
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from flows.commands.progress import stderr_console
     from monitors.archive.db import get_engine, lost_database_reported
     from monitors.archive.topic_scores import rescore_topics
     from monitors.judge.rescore import rescore
@@ -80,7 +80,7 @@ def handle(args: argparse.Namespace) -> int:
     # the articles' own relevance columns hold the default topic's scores (the pipeline writes
     # them with it); another topic given by --topic goes to article_topics only
     summit = topic.name == load_topic().name
-    console = Console(stderr=True)
+    console = stderr_console()
     # batches are committed one by one: after a lost database, a rerun resumes
     with (
         lost_database_reported("the rescore", "veille rescore", when_cancelled=_CANCELLED),

@@ -128,11 +128,11 @@ def handle(args: argparse.Namespace) -> int:
     prepare_database()
     if not resolve_topic("search", args):
         return 2
-    from rich.console import Console
     from rich.style import Style
     from rich.text import Text
     from sqlalchemy import text
 
+    from flows.commands.progress import stdout_console
     from monitors.archive.db import session_scope
     from monitors.archive.reads import search
     from monitors.archive.topic_scores import evidence_of
@@ -158,7 +158,7 @@ def handle(args: argparse.Namespace) -> int:
             record["published_at"] = hit.published_at.isoformat() if hit.published_at else None
             print(json_line(record))
         return 0
-    console = Console(highlight=False, soft_wrap=True)
+    console = stdout_console(highlight=False, soft_wrap=True)
     if not hits:
         console.print(Text(f"no article matches {args.query!r}"))
         return 0
