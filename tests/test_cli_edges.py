@@ -84,6 +84,20 @@ def test_export_with_a_closed_stderr_writes_everything(
     )
 
 
+def test_stats_of_an_empty_archive_says_none_not_python_none(new_database: str) -> None:
+    """`veille stats` on a new archive: its first and last relevant days were "None"."""
+    from monitors.archive.schema import migrate
+
+    migrate(new_database)
+    for argv in (["stats"], ["stats", "--topic", "ai_summit"]):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            assert main(argv) == 0
+        days = [line for line in out.getvalue().splitlines() if "relevant_day" in line]
+        assert [line.split()[1] for line in days] == ["(none)", "(none)"], out.getvalue()
+        assert "None" not in out.getvalue()
+
+
 def test_sources_listing_does_not_enrol_the_default_sources(clean_db: sa.Engine) -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

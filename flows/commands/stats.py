@@ -115,7 +115,8 @@ def handle(args: argparse.Namespace) -> int:
         title = TITLES[name] if args.topic is None or name != "totals" else f"Topic {args.topic}"
         print(f"{title}\n{'-' * len(title)}")
         if name == "totals":
-            print_table([{"what": k, "value": v} for k, v in rows[0].items()])
+            # a day an empty archive has none of: "(none)", as an empty section, not Python's "None"
+            print_table([{"what": k, "value": "(none)" if v is None else v} for k, v in rows[0].items()])
         elif rows:
             print_table(rows)
         else:
