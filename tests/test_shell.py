@@ -567,3 +567,68 @@ def test_every_key_a_documented_jq_filter_reads_is_in_the_output(
                         f"{where}: `{command} | jq {jq}`: no [{index}] in {value!r:.200}"
                     )
                     value = value[int(index)]
+
+
+#: the commands that only read the archive: each line of them the docs give whole runs on the
+#: fixture archive as it is written
+READERS = ("search", "stories", "stats", "export", "feed")
+
+
+def _documented_reads() -> list[tuple[str, str]]:
+    """(where, line) of every `veille search|stories|stats|export|feed ...` README and docs/
+    show, in a code block or inline, that a user can type as it is: veille's parser takes it
+    (`veille search` naming the command is not a line), no placeholder (QUERY, --since D), no
+    optional part ([--json]), no alternatives (jsonl|csv), no --help, no --serve (it stays up)."""
+    from flows.cli import build_parser
+    from tests.test_docs import GUIDES, ROOT, _mentions
+
+    def parses(argv: list[str]) -> bool:
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                build_parser().parse_args(argv)
+        except SystemExit:
+            return False
+        return True
+
+    found: dict[str, str] = {}  # line -> the first page that gives it
+    for path in GUIDES:
+        for mention in _mentions(path):
+            line = mention.split(" | ")[0].split(" #")[0].strip()
+            words = line.split()
+            unquoted = re.sub(r"\"[^\"]*\"|'[^']*'", "", line)
+            if (
+                words[1:2]
+                and words[1] in READERS
+                and not re.search(r"[\[|]|\.\.\.|(?<![\w-])[A-Z][A-Z_]*(?![\w-])|--serve\b|--help", unquoted)
+                and parses(shlex.split(line)[1:])
+            ):
+                found.setdefault(line, path.relative_to(ROOT).as_posix())
+    return sorted((where, line) for line, where in found.items())
+
+
+DOCUMENTED_READS = _documented_reads()
+
+
+def test_the_docs_give_reading_commands_a_user_types_as_they_are() -> None:
+    """The collection finds the README's first steps and the lines of docs/ (an inline one too)."""
+    lines = {line for _, line in DOCUMENTED_READS}
+    assert {
+        'veille search "sommet IA Macron"',
+        "veille export --format csv --relevant --output relevant.csv",
+        "veille stories --since 2025-02-10 --topic ai_summit",
+    } <= lines, lines
+    assert not any("QUERY" in line or "[" in line for line in lines), lines
+
+
+@pytest.mark.parametrize(("where", "command"), DOCUMENTED_READS)
+def test_every_reading_command_the_docs_give_runs_as_written(
+    archive: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, command: str
+) -> None:
+    """Parsing a documented line (tests/test_docs.py) does not run it: a topic it names that
+    no longer exists, or a filter the archive refuses, would pass there. Here the line runs, in
+    an empty folder (an --output lands there), on the fixture archive, and exits 0."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(*shlex.split(command)[1:])
+    assert code == 0, f"{where}: `{command}` exited {code}: {err}"
+    written = [p for p in tmp_path.iterdir() if p.stat().st_size]
+    assert out.strip() or written, f"{where}: `{command}` printed and wrote nothing"
