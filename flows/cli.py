@@ -83,7 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _describe(parser)
     return parser
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """Give each (sub)command's own ``--help`` the line ``veille --help`` lists it with, as
+    its description: ``veille stats --help`` said nothing of what the command does."""
+    for action in parser._actions:  # noqa: SLF001
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            lines = {choice.dest: choice.help for choice in action._choices_actions}  # noqa: SLF001
+            for word, subparser in action.choices.items():
+                if subparser.description is None and lines.get(word):
+                    subparser.description = lines[word]
+                _describe(subparser)
 
 
 def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:

@@ -1136,3 +1136,19 @@ def test_the_docs_name_no_folder_of_the_machine_they_were_written_on() -> None:
         for m in re.finditer(r"(?<![\w./-])/work/(?!shared\b)[\w./-]+", p.read_text("utf-8"))
     ]
     assert not found, found
+
+
+def test_every_commands_help_says_what_it_does() -> None:
+    """`veille X --help` opens with the line `veille --help` lists X with: before, it showed
+    the usage and the options only (`veille stats --help` never said what stats does)."""
+    silent, checked = [], 0
+    for name, parser in _parsers().items():
+        for sub in [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]:  # noqa: SLF001
+            for choice in sub._choices_actions:  # noqa: SLF001
+                checked += 1
+                parts = sub.choices[choice.dest].format_help().split("\n\n")
+                shown = [" ".join(part.split()) for part in parts]
+                if not choice.help or len(shown) < 2 or shown[1] != " ".join(choice.help.split()):
+                    silent.append(f"{name} {choice.dest}")
+    assert checked >= 20, checked
+    assert silent == [], "commands whose --help does not open with what they do"

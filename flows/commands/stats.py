@@ -30,7 +30,12 @@ TITLES = {
 def register(sub: Any) -> None:
     from flows.cli import formatter
 
-    p = sub.add_parser("stats", help="archive statistics", epilog=EXAMPLE, formatter_class=formatter)
+    p = sub.add_parser(
+        "stats",
+        help="what the archive holds: totals, by owner, family, language, topic; queue and source health",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
+    )
     p.add_argument(
         "--json",
         action="store_true",
