@@ -136,6 +136,7 @@ def ingest_worker_task(
         if budget is not None:
             size = min(size, budget - len(report.statuses))
         unsettled: list[int] = []
+        claimed: list[int] = []
         token: int | None = None
         in_flight: tuple[Any, IngestOutcome, StoreAttempt] | None = None  # a store under way
         try:
@@ -147,15 +148,19 @@ def ingest_worker_task(
                 # not drained for that), or rows free for anyone to fetch: handed back, and
                 # claimed again under the token the holder takes next
                 hand_back(engine, holder, [item.id for item in items], token)
+                # losses in a row: a long drain loses its lock now and then (a restart, a
+                # pooler), and only a lock lost at every claim stops it
                 lost_claims += 1
                 if lost_claims <= MAX_RECOVERIES:
                     continue
                 report.interruptions.append("the claim token's lock was lost at every claim")
                 logger.warning("%s: this worker stops", report.interruptions[-1])
                 break
+            lost_claims = 0
             if not items:
                 break
-            unsettled = [item.id for item in items]
+            claimed = [item.id for item in items]
+            unsettled = list(claimed)
             for item in items:
                 with session_scope() as session:
                     site = rt.profiles.get(session, site_of(item.url))
@@ -207,6 +212,11 @@ def ingest_worker_task(
                 item, out, attempt = in_flight
                 assert attempt.result is not None
                 _settled(report, rt, item, out, *attempt.result)
+        finally:
+            # the holder forgets which of the batch it took over, whatever became of them: settled,
+            # handed back (which read it), or the task failed (they are free at its close); the
+            # holder kept them until then, one entry per row taken over
+            holder.taken_over(claimed)
         done = len(report.statuses)
         logger.info(
             "worker %d: %d page%s done (about %d were due)", worker, done, "" if done == 1 else "s", total

@@ -152,7 +152,7 @@ def test_a_worker_whose_token_dies_before_its_claim_fetches_each_page_once(
     nothing, and the worker claims again under a new token instead of reading the empty claim
     as a drained queue: every page fetched once, by it."""
     import flows.queue_drain
-    from monitors.archive.queue import LOCK_SPACE, holder_for
+    from monitors.archive.queue import holder_for
 
     monkeypatch.setenv("VEILLE_CONCURRENCY", "1")
     sources = _three_page_feed(site, tmp_path, "Perdu")
@@ -166,15 +166,7 @@ def test_a_worker_whose_token_dies_before_its_claim_fetches_each_page_once(
         if not lost:  # the first claim: its token's session ends first (the worker has it)
             assert token is not None and holder_for(get_engine()).held() == token
             lost.append(token)
-            with get_engine().begin() as conn:
-                conn.execute(
-                    sa.text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_locks"
-                        " WHERE locktype = 'advisory' AND classid = :c AND objid = :t"
-                    ),
-                    {"c": LOCK_SPACE, "t": token},
-                )
-            _wait_lock_gone(token)
+            _end_lock(token)
         claimed = real(session, limit, token)
         session.commit()
         with Session(get_engine()) as theirs:  # another process claims what is free then
@@ -203,6 +195,108 @@ def test_a_worker_whose_token_dies_before_its_claim_fetches_each_page_once(
     assert left == 0
 
 
+def _end_lock(token: int) -> None:
+    """End the session holding ``token``'s lock (a restart, pg_terminate_backend), waited for."""
+    from monitors.archive.queue import LOCK_SPACE
+
+    with get_engine().begin() as conn:
+        conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND classid = :c AND objid = :t"
+            ),
+            {"c": LOCK_SPACE, "t": token},
+        )
+    _wait_lock_gone(token)
+
+
+def test_a_drain_that_loses_its_lock_now_and_then_goes_on(
+    site: Any, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long drain loses its claim token's lock before every other claim (7 times, more than
+    MAX_RECOVERIES), each loss followed by a claim that took its rows: it drains the queue. The
+    losses were counted over the whole drain, and the worker stopped after the sixth saying
+    "the claim token's lock was lost at every claim", which was not so."""
+    import flows.queue_drain
+    from monitors.archive.queue import holder_for
+
+    pages = flows.queue_drain.MAX_RECOVERIES + 2
+    monkeypatch.setenv("VEILLE_CONCURRENCY", "1")
+    monkeypatch.setenv("VEILLE_BATCH_SIZE", "1")
+    sources = _three_page_feed(site, tmp_path, "Souvent", pages=pages)
+    reset_runtime()
+    real = flows.queue_drain.claim_items
+    claims: list[int] = []
+
+    def claim_losing_every_other_lock(session: Session, limit: int, token: int | None = None) -> Any:
+        claims.append(1)
+        if len(claims) % 2 == 1 and len(claims) < 2 * pages:  # before every other claim
+            assert token is not None and holder_for(get_engine()).held() == token
+            _end_lock(token)
+        return real(session, limit, token)
+
+    monkeypatch.setattr(flows.queue_drain, "claim_items", claim_losing_every_other_lock)
+    with ThreadPoolExecutor(4) as pool:
+
+        def submit(step: Callable[..., Any], *args: Any) -> Any:
+            return pool.submit(step, *args)
+
+        poll_sources(str(sources), True, submit, None)
+        report, _ = drain_queue(None, submit, None)
+    reset_runtime()
+    assert report.interruptions == [] and not report.gave_up
+    assert sorted(status for _, status, _ in report.statuses) == ["stored"] * pages
+    assert len(claims) == 2 * pages + 1  # every loss was one
+    assert all(len(site.hits(f"/souvent/{i}.html")) == 1 for i in range(pages))
+
+
+def test_a_failed_workers_rows_taken_over_are_forgotten(
+    site: Any, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim holder's lock is lost while a worker fetches its batch, and the next token
+    takes its rows over (as another worker's claim does); then the worker's task fails on a
+    bug. The holder forgets the rows it took over for it: nothing hands them back any more,
+    and they were kept until the holder closed (as were those it settled)."""
+    import flows.queue_drain
+    from flows.queue_drain import ingest_worker_task
+    from monitors.archive.queue import holder_for
+
+    monkeypatch.setenv("VEILLE_CONCURRENCY", "1")
+    sources = _three_page_feed(site, tmp_path, "Casse")
+    reset_runtime()
+    holder = holder_for(get_engine())
+    real = flows.queue_drain.process_item
+    seen: list[int] = []
+
+    def lose_then_fail(*args: Any) -> Any:
+        seen.append(args[2].id)
+        if len(seen) == 1:
+            lost = holder.held()
+            assert lost is not None
+            _end_lock(lost)
+            assert holder.token() != lost  # the rows of the batch taken over under it
+            return real(*args)
+        raise RuntimeError("a bug in a step")
+
+    monkeypatch.setattr(flows.queue_drain, "process_item", lose_then_fail)
+    with ThreadPoolExecutor(4) as pool:
+
+        def submit(step: Callable[..., Any], *args: Any) -> Any:
+            return pool.submit(step, *args)
+
+        poll_sources(str(sources), True, submit, None)
+    try:
+        with session_scope() as session:
+            ids = list(session.scalars(sa.text("SELECT id FROM url_queue")))
+        with pytest.raises(RuntimeError, match="a bug in a step"):
+            ingest_worker_task(0, None, None, len(ids), 1)
+        assert len(seen) == 2
+        assert holder.taken_over(ids) == {}
+    finally:
+        holder.close()
+        reset_runtime()
+
+
 def _wait_lock_gone(token: int) -> None:
     """Until no session holds ``token``'s lock (a backend ends in milliseconds, a loaded
     machine's may take seconds): a test that went on while it still did would check nothing."""
@@ -218,14 +312,14 @@ def _wait_lock_gone(token: int) -> None:
         time.sleep(0.05)
 
 
-def _three_page_feed(site: Any, tmp_path: Path, name: str, handler: Any = None) -> Path:
-    """A sources file with one feed, ``name``, of three pages /<name>/<i>.html (served by
-    ``handler`` when given); the pages' paths in lower case."""
+def _three_page_feed(site: Any, tmp_path: Path, name: str, handler: Any = None, pages: int = 3) -> Path:
+    """A sources file with one feed, ``name``, of three pages (or ``pages``) /<name>/<i>.html
+    (served by ``handler`` when given); the pages' paths in lower case."""
     from tests.site import rss_feed, write_sources
 
     slug = name.lower()
     items = []
-    for i in range(3):
+    for i in range(pages):
         path = f"/{slug}/{i}.html"
         if handler is None:
             site.add(path, _page(path).encode(), content_type="text/html; charset=utf-8")
