@@ -55,6 +55,8 @@ class CaptureProgress:
                     with session_scope() as session:
                         total, done, discovering = progress_counts(session, self.job_ids)
                 except Exception:  # noqa: BLE001 - a missed refresh of the bar is harmless
+                    if stopping:  # once asked to stop, not again and again until the database is back
+                        break
                     continue
                 label = "archive captures (discovering)" if discovering else "archive captures"
                 progress.update(task, description=label, total=total or None, completed=done)

@@ -170,6 +170,7 @@ class QueueProgress:
         return int(total), int(done)
 
     def _run(self) -> None:
+        import sqlalchemy as sa
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from flows.commands.progress import stderr_console
@@ -179,7 +180,12 @@ class QueueProgress:
             task = progress.add_task("pages", total=None)
             while True:
                 stopping = self.stop.wait(0.5)
-                total, done = self._counts()
+                try:
+                    total, done = self._counts()
+                except sa.exc.SQLAlchemyError:  # a database lost meanwhile: the backfill says so
+                    if stopping:  # once asked to stop, not again and again until it is back
+                        break
+                    continue
                 progress.update(task, total=total or None, completed=done)
                 if stopping:
                     break
