@@ -126,6 +126,24 @@ def test_a_json_ld_headline_and_an_h1_encoded_twice_agree_read_back() -> None:
     assert {"json-ld headline", "h1"} <= set(art.evidence["double_encoding_repaired"])
 
 
+def test_a_metadata_title_encoded_twice_with_an_entity_the_site_escaped_is_read_back() -> None:
+    """An og:title and a JSON-LD headline encoded twice beside an entity the site wrote
+    (``&amp;eacute;`` in the attribute, ``&rsquo;`` in the JSON): the entity read first gave a
+    correct "é" beside the "Ã©", the round trip failed and the title stayed "LÃ©gislatives".
+    They are read back before their entities are read, as a feed's title is."""
+    title = "Législatives : l’été électoral ’25"
+    written = f"{twice('Législatives : l’été')} &eacute;lectoral &rsquo;25"
+    ld = json.dumps({"@type": "NewsArticle", "headline": written}, ensure_ascii=False)
+    head = (
+        f'<meta property="og:title" content="{written.replace("&", "&amp;")}">'
+        f'<script type="application/ld+json">{ld}</script>'
+    )
+    art = extract_article(page(head, before="<h1>Sommet</h1>"), URL, now=NOW)
+    assert art.title == title
+    assert art.evidence is not None
+    assert {"og:title", "json-ld headline"} <= set(art.evidence["double_encoding_repaired"])
+
+
 def test_a_paragraph_encoded_twice_is_read_back_in_the_text() -> None:
     pasted = "Ce paragraphe collé d’un autre outil parle déjà de l’été à Paris, des règles communes."
     art = extract_article(

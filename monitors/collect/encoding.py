@@ -19,6 +19,7 @@ import json
 import re
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import charset_normalizer
@@ -426,15 +427,25 @@ def plain_text(value: str | None) -> str | None:
         return value
     if "<" not in value and "&" not in value:
         return undo_double_encoding(value)
-    bare = _TAG.sub(" ", value)
-    text = html.unescape(bare)
-    fixed = undo_double_encoding(text)
-    if fixed is text and _DOUBLE_ENCODED.search(text):
-        # an entity the site wrote ("&eacute;") read first is a correct "é" beside the "Ã©":
-        # the round trip fails on it, and succeeds before the entities are read
-        fixed = html.unescape(undo_double_encoding(bare))
-    text = " ".join(fixed.split())
+    text = " ".join(unescape_double_encoded(_TAG.sub(" ", value))[0].split())
     return text or None
+
+
+def unescape_double_encoded(value: str, unescape: Callable[[str], str] = html.unescape) -> tuple[str, bool]:
+    """``value`` with its entities read (``unescape``) and read back if the site wrote it
+    encoded twice (:func:`undo_double_encoding`), and whether it was read back.
+
+    The repair is tried after the entities are read ("&#195;&#169;" is an "Ã©" too), then, when
+    that fails, before: an entity the site wrote ("&eacute;") read first is a correct "é"
+    beside the "Ã©", on which the round trip fails. A feed's title (:func:`plain_text`) and a
+    page's metadata title (:mod:`monitors.judge.metadata`) are read so."""
+    text = unescape(value)
+    fixed = undo_double_encoding(text)
+    if fixed is not text:
+        return fixed, True
+    if _DOUBLE_ENCODED.search(text) and (before := undo_double_encoding(value)) is not value:
+        return unescape(before), True
+    return text, False
 
 
 def storable(value: str | None) -> str | None:

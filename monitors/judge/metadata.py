@@ -20,7 +20,11 @@ from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
-from monitors.collect.encoding import loads_storable, undo_double_encoding
+from monitors.collect.encoding import (
+    loads_storable,
+    undo_double_encoding,
+    unescape_double_encoded,
+)
 
 #: A run of spaces (what :func:`clean` collapses; the dates' phrases too).
 SPACES = re.compile(r"\s+")
@@ -73,12 +77,15 @@ class PageMeta:
 def _text(value: str, meta: PageMeta, name: str, *, entities: bool = False) -> str:
     """A field's text: its entities decoded (``entities``, for a title: :func:`unescaped`),
     read back when the site wrote it encoded twice ("rÃ©unit", noted in
-    ``meta.double_encoded``), then :func:`clean` (after: it would make the "\xa0" of "Ã\xa0",
-    an "à" encoded twice, a plain space)."""
+    ``meta.double_encoded``; before the entities are read when after fails, as a feed's title
+    is: :func:`unescape_double_encoded`), then :func:`clean` (after: it would make the "\xa0"
+    of "Ã\xa0", an "à" encoded twice, a plain space)."""
     if entities:
-        value = unescaped(value)
-    fixed = undo_double_encoding(value)
-    if fixed is not value and name not in meta.double_encoded:
+        fixed, repaired = unescape_double_encoded(value, unescaped)
+    else:
+        fixed = undo_double_encoding(value)
+        repaired = fixed is not value
+    if repaired and name not in meta.double_encoded:
         meta.double_encoded.append(name)
     return clean(fixed)
 
