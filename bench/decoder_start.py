@@ -1,8 +1,9 @@
 """Benchmark: a compressed body's start read a byte at a time by :class:`monitors.collect.codings.Decoder`
 (``Content-Encoding: deflate`` on a body a server trickles): blanks before a page's markup
-(a body that says deflate and is not, read as sent) and raw deflate (no zlib header), each at
-two sizes, against the same bytes read in 64 KiB reads in the same run. Printed: the median
-time per byte of each, and the per-byte ratio of the large size to the small one: about 1
+(a body that says deflate and is not, read as sent), raw deflate (no zlib header) and a gzip
+header with a long file name (FNAME, which gives no byte out until it ends), each at two
+sizes, against the same bytes read in 64 KiB reads in the same run. Printed: the median time
+per byte of each, and the per-byte ratio of the large size to the small one: about 1
 when the work per read is bounded, the size ratio (16) or more when each read goes through
 the whole start again (64 KiB of blanks took about a minute so).
 
@@ -12,6 +13,7 @@ the whole start again (64 KiB of blanks took about a minute so).
 from __future__ import annotations
 
 import argparse
+import gzip
 import random
 import statistics
 import sys
@@ -41,11 +43,17 @@ def raw_deflate(size: int) -> bytes:
     return (packer.compress(text) + packer.flush())[:size]
 
 
-def per_byte(body: bytes, step: int, repeat: int) -> float:
+def gzip_name(size: int) -> bytes:
+    """A gzip member whose header holds a file name (FNAME) of about ``size`` bytes."""
+    packed = gzip.compress(b"<html><body><p>Bonjour</p></body></html>", mtime=0)
+    return packed[:3] + bytes([packed[3] | 0x08]) + packed[4:10] + b"n" * size + b"\0" + packed[10:]
+
+
+def per_byte(body: bytes, step: int, repeat: int, coding: str = "deflate") -> float:
     """The median time per byte of ``body`` decoded in reads of ``step`` bytes, in microseconds."""
     times = []
     for _ in range(repeat):
-        decoder = Decoder("deflate")
+        decoder = Decoder(coding)
         started = time.perf_counter()
         for i in range(0, len(body), step):
             decoder.decode(body[i : i + step], 1 << 40)
@@ -59,10 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=positive_int, default=4096)
     parser.add_argument("--large", type=positive_int, default=65536)
     args = parser.parse_args(argv)
-    for name, make in (("blanks before markup", blanks), ("raw deflate", raw_deflate)):
+    for name, make, coding in (
+        ("blanks before markup", blanks, "deflate"),
+        ("raw deflate", raw_deflate, "deflate"),
+        ("gzip file name", gzip_name, "gzip"),
+    ):
         small, large = make(args.small), make(args.large)
-        one_small, one_large = per_byte(small, 1, args.repeat), per_byte(large, 1, args.repeat)
-        whole = per_byte(large, 64 * 1024, args.repeat)
+        one_small = per_byte(small, 1, args.repeat, coding)
+        one_large = per_byte(large, 1, args.repeat, coding)
+        whole = per_byte(large, 64 * 1024, args.repeat, coding)
         print(
             f"{name}: a byte a read {one_small:.2f} us/byte ({len(small)} bytes), {one_large:.2f} us/byte "
             f"({len(large)} bytes): ratio {one_large / one_small:.2f}; 64 KiB reads {whole:.3f} us/byte"

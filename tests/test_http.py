@@ -228,6 +228,51 @@ def test_the_decoder_counts_the_blanks_before_the_markup_as_they_come(coding: st
         assert decoder.plain is None and decoder.cut_short() is None
 
 
+class _CountingStream:
+    """A zlib stream that counts the bytes it is given (:class:`Decoder`'s ``zlib``)."""
+
+    given = 0
+
+    def __init__(self, wbits: int) -> None:
+        self._stream = zlib.decompressobj(wbits)
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        _CountingStream.given += len(data)
+        return self._stream.decompress(data, max_length)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+def test_the_decoder_gives_a_gzip_header_sent_a_byte_at_a_time_to_its_stream_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A gzip header with a long file name (FNAME), a byte a read, gives no byte out until it
+    ends: each read was decompressed from the body's first byte again (``bench/decoder_start.py``).
+    Each byte is given once, and the page, a zlib deflate one and a raw deflate one read as before."""
+    import monitors.collect.codings as codings
+
+    counting = type(
+        "zlib", (), {"decompressobj": _CountingStream, "error": zlib.error, "MAX_WBITS": zlib.MAX_WBITS}
+    )
+    monkeypatch.setattr(codings, "zlib", counting)
+    page = b"<html><body><p>Sommet</p></body></html>" * 20
+    packed = gzip.compress(page, mtime=0)
+    # the FNAME flag and a 2,000-byte name ended by its NUL, after the 10-byte header
+    body = packed[:3] + bytes([packed[3] | 0x08]) + packed[4:10] + b"n" * 2000 + b"\0" + packed[10:]
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    for coding, sent in (
+        ("gzip", body),
+        ("deflate", zlib.compress(page)),
+        ("deflate", raw.compress(page) + raw.flush()),
+    ):
+        _CountingStream.given = 0
+        decoder = Decoder(coding)
+        assert b"".join(decoder.decode(bytes([b]), 1 << 20) for b in sent) == page, coding
+        assert decoder.plain is None and decoder.cut_short() is None
+        assert _CountingStream.given <= 2 * len(sent), (coding, _CountingStream.given)
+
+
 def test_gzip_body_is_decoded_and_the_connection_reused(settings: Settings, site: LocalSite) -> None:
     import gzip
 

@@ -118,6 +118,7 @@ class Decoder:
         #: header's bytes): read as sent if they start as markup, however many reads they took
         self._start = bytearray()
         self._blanks = 0  # how many of its first bytes are blanks
+        self._fed = 0  # how many of its first bytes the stream was given (taken, no byte out yet)
         self._given = False  # whether the stream gave a byte yet
         #: why the body is read as sent: the header names a coding it is not in, else None
         self.plain: str | None = None
@@ -134,9 +135,10 @@ class Decoder:
             self._start += data
             if _undecided(self._start, self._blanks):  # blanks so far: whether markup follows is not known
                 return b""
-            # decoded from its first byte again: the decision is made on all the start
-            data, self._raw = bytes(self._start), False
-            self._obj = zlib.decompressobj(self.ENCODINGS[self.encoding])
+            # what the stream was not given yet: from the first byte once blanks let the start
+            # be decided, then each read's own (a gzip header's long file name sent a byte at
+            # a time was decompressed from the start again at each read)
+            data = bytes(self._start[self._fed :])
         out = bytearray()
         while data and not self._trailer and len(out) < room:
             if self._members and len(self._head) < 2:
@@ -146,6 +148,7 @@ class Decoder:
             except zlib.error as exc:
                 if not self._given and self.encoding == "deflate" and not self._raw:
                     self._raw, self._obj = True, zlib.decompressobj(-zlib.MAX_WBITS)
+                    data = bytes(self._start)  # raw deflate from the first byte
                     continue
                 if self._members:  # junk after a whole gzip member, ignored as urllib3 does
                     self._trailer = True
@@ -159,7 +162,8 @@ class Decoder:
                 raise DecodeError(f"{self.encoding} data is corrupt: {exc}") from exc
             out += got
             if not self._given:
-                if not got and not self._obj.eof:  # a header so far: taken again with more
+                if not got and not self._obj.eof:  # a header so far: the stream holds it
+                    self._fed = len(self._start)
                     return b""
                 self._given, self._start = True, bytearray()
             self._member_out += len(got)
