@@ -84,6 +84,56 @@ def test_export_with_a_closed_stderr_writes_everything(
     )
 
 
+def test_rescore_with_a_closed_stderr_exits_on_its_outcome(new_database: str) -> None:
+    """`veille rescore 2> >(head -1)` with nothing to do: the work was done, then its closing
+    "nothing to do" note on the closed stderr ended it with 141, as a failure. Exit 0."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = _veille(
+            ["rescore"],
+            {**os.environ, "VEILLE_DATABASE_URL": new_database},
+            stdout=subprocess.PIPE,
+            stderr=write,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 0
+    assert "article_topics: 0 articles scored for topic ai_summit" in done.stdout, done.stdout
+
+
+def test_stats_json_says_null_for_no_language(clean_db: sa.Engine) -> None:
+    """An article with no language detected: `veille stats --json` wrote "?", which a JSON
+    reader cannot tell from a value; it writes null. The table still shows "?"."""
+    with clean_db.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('Journal', 'feed', 'http://j/', 'media') RETURNING id"
+            )
+        )
+        for i, language in enumerate(["fr", None]):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash,"
+                    " language) VALUES (:u, :u, :s, 'Sommet', 'Le sommet.', :h, :l)"
+                ),
+                {"u": f"http://j/{i}", "s": source, "h": f"h{i}", "l": language},
+            )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["stats", "--json"]) == 0
+    assert json.loads(out.getvalue())["by_language"] == [
+        {"language": "fr", "articles": 1},
+        {"language": None, "articles": 1},
+    ]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["stats"]) == 0
+    table = out.getvalue().split("By language")[1].split("URL queue")[0]
+    assert [line.split()[0] for line in table.splitlines()[3:] if line.strip()] == ["fr", "?"], table
+
+
 def test_stats_of_an_empty_archive_says_none_not_python_none(new_database: str) -> None:
     """`veille stats` on a new archive: its first and last relevant days were "None"."""
     from monitors.archive.schema import migrate

@@ -184,6 +184,46 @@ def test_search_json_writes_published_at_as_the_export_does(
     assert exported == {"http://j/0": "2022-05-03T22:41:00-04:00", "http://j/1": "2022-05-04T02:41:00+00:00"}
 
 
+def test_feed_lists_undated_articles_last(clean_db: sa.Engine, tmp_path: Path) -> None:
+    """`veille feed` is newest published first: an undated relevant article sorted by when it
+    was stored, so came first, above the day's news; undated ones now come last, the newest
+    stored first."""
+    with clean_db.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('Journal', 'feed', 'http://j/', 'media') RETURNING id"
+            )
+        )
+        stored = datetime(2022, 5, 10, tzinfo=UTC)
+        for name, published, fetched in [
+            ("undated-old", None, stored),
+            ("may-4", datetime(2022, 5, 4, 9, tzinfo=UTC), stored),
+            ("undated-new", None, stored + timedelta(days=1)),
+            ("may-5", datetime(2022, 5, 5, 9, tzinfo=UTC), stored),
+        ]:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash,"
+                    " published_at, fetched_at, relevant) VALUES (:u, :u, :s, 'Sommet', :x, :h,"
+                    " :p, :f, true)"
+                ),
+                {
+                    "u": f"http://j/{name}",
+                    "s": source,
+                    "x": f"Le sommet pour l'action sur l'IA, {name}.",
+                    "h": name,
+                    "p": published,
+                    "f": fetched,
+                },
+            )
+    out = tmp_path / "feed.atom"
+    assert main(["feed", "-o", str(out)]) == 0
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    ids = [e.findtext("a:id", namespaces=ns) for e in ElementTree.parse(out).getroot().findall("a:entry", ns)]
+    assert ids == [f"http://j/{n}" for n in ("may-5", "may-4", "undated-new", "undated-old")]
+
+
 def test_feed_and_stories_write_dates_as_the_export_does(
     clean_db: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -328,7 +328,8 @@ def _check_feed(body: bytes | str, engine: sa.Engine, limit: int) -> None:
         newest = conn.execute(
             sa.text(
                 "SELECT url, title FROM articles WHERE relevant"
-                " ORDER BY coalesce(published_at, fetched_at) DESC, id DESC LIMIT :n"
+                " ORDER BY veille_instant(published_at) DESC NULLS LAST, fetched_at DESC, id DESC"
+                " LIMIT :n"
             ),
             {"n": limit},
         ).all()

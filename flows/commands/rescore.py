@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from flows.commands.common import add_topic_option, counted, prepare_database, row_count
+from flows.commands.common import add_topic_option, closing_line, counted, prepare_database, row_count
 
 EXAMPLE = """Only articles whose topic_version differs from the topic's are rescored (all of them
 with --all); a second rescore finds nothing to do. Language is not recomputed. Then every topic
@@ -126,11 +125,11 @@ def handle(args: argparse.Namespace) -> int:
         print(f"  {report.became_relevant} not relevant -> relevant")
         print(f"  {report.became_not_relevant} relevant -> not relevant")
         if report.rescored == 0:
-            # which part: the topics' scores (article_topics) may have work still, said next
-            print(
+            # which part: the topics' scores (article_topics) may have work still, said next;
+            # the work is done, so a closed stderr loses the note, not the exit code (was 141)
+            closing_line(
                 f"  nothing to do for the articles' relevance columns (topic {topic.name}):"
-                f" {_nothing_to_do()}",
-                file=sys.stderr,
+                f" {_nothing_to_do()}"
             )
     for name, count in done.items():
         print(f"article_topics: {counted(count, 'article')} scored for topic {name}")

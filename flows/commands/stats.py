@@ -122,6 +122,9 @@ def handle(args: argparse.Namespace) -> int:
         if name == "totals":
             # a day an empty archive has none of: "(none)", as an empty section, not Python's "None"
             print_table([{"what": k, "value": "(none)" if v is None else v} for k, v in rows[0].items()])
+        elif name == "by_language":
+            # no language detected: NULL, so JSON says null; the table shows "?"
+            print_table([{**r, "language": "?" if r["language"] is None else r["language"]} for r in rows])
         elif rows:
             print_table(rows)
         else:

@@ -116,16 +116,18 @@ SELECT a.id, a.title, a.url, a.description, a.author, s.name AS source, s.owner,
 FROM articles a JOIN sources s ON s.id = a.source_id
 LEFT JOIN article_topics t ON t.article_id = a.id AND t.topic = CAST(:topic AS text)
 WHERE (CAST(:topic AS text) IS NULL AND a.relevant) OR t.relevant
-ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC
+ORDER BY veille_instant(a.published_at) DESC NULLS LAST, a.fetched_at DESC, a.id DESC
 LIMIT :limit
 """
 
 
 def newest_relevant(session: Session, limit: int = 50, topic: str | None = None) -> list[dict[str, Any]]:
-    """The newest relevant articles (to ``topic`` when given), newest first (what the Atom feed
-    lists), each with ``why`` it is relevant (monitors.judge.explain.why) and ``published_at``
-    on the site's clock as the export and ``search --json`` write it (:func:`on_site_clock`;
-    the feed wrote UTC, another day than theirs for an evening article)."""
+    """The newest relevant articles (to ``topic`` when given), newest published first (what the
+    Atom feed lists); undated ones (none, or a date veille reads as none) last, newest stored
+    first: sorted by when stored they came first, above a week's news. Each with ``why`` it is
+    relevant (monitors.judge.explain.why) and ``published_at`` on the site's clock as the export
+    and ``search --json`` write it (:func:`on_site_clock`; the feed wrote UTC, another day than
+    theirs for an evening article)."""
     rows = [
         dict(r)
         for r in session.execute(text(NEWEST_RELEVANT_SQL), {"limit": limit, "topic": topic}).mappings()
@@ -194,7 +196,7 @@ STATS_SQL = {
     "by_owner": _carried_by("owner", topic=False),
     "by_family": _carried_by("family", topic=False),
     "by_language": """
-        SELECT coalesce(language, '?') AS language, count(*) AS articles
+        SELECT language, count(*) AS articles
         FROM articles GROUP BY 1 ORDER BY 2 DESC, 1
     """,
     "queue": """
@@ -227,7 +229,7 @@ TOPIC_STATS_SQL = {
     "by_owner": _carried_by("owner", topic=True),
     "by_family": _carried_by("family", topic=True),
     "by_language": """
-        SELECT coalesce(language, '?') AS language, count(*) AS articles,
+        SELECT language, count(*) AS articles,
                count(*) FILTER (WHERE relevant) AS relevant
         FROM article_topics_with_source WHERE topic = :topic GROUP BY 1 ORDER BY 3 DESC, 2 DESC, 1
     """,
