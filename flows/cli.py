@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import _thread
 import argparse
 import atexit
 import codecs
@@ -16,8 +15,10 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
+
+from flows import bare_threads
 
 COMMAND_MODULES = (
     "flows.commands.run",
@@ -341,17 +342,17 @@ def _exit_now(code: int, line: str | None = None, signal_name: str | None = None
     main thread waits for it a bounded time on a lock of its own; the line is written with
     ``os.write``; and a watchdog leaves after :data:`LEAVE_SECONDS` whatever still waits.
     (Nothing is imported here either: an import takes the import system's locks.)"""
-    _started(_watchdog, code)  # first: whatever comes next may wait
+    bare_threads.started(_watchdog, code)  # first: whatever comes next may wait
     context = contextvars.copy_context()  # the settings in force (Prefect's API URL) go along
     # what was written before goes first; a stream's flush waits for its lock (held by the main
     # thread when the signal came in a write) or for a reader (a full pipe)
-    _bounded(context, _flush, SAY_SECONDS)
+    bare_threads.bounded(context, _flush, SAY_SECONDS)
     if line is not None:
-        _bounded(context, _say, SAY_SECONDS, line)
+        bare_threads.bounded(context, _say, SAY_SECONDS, line)
     signals = sys.modules.get("flows.signals")  # imported by _end_with_veille, with the hooks
     if signal_name is not None and signals is not None:
-        _bounded(context, signals.run_hooks, HOOKS_SECONDS, signal_name)
-    _bounded(context, _end_worker_processes, WORKERS_SECONDS)
+        bare_threads.bounded(context, signals.run_hooks, HOOKS_SECONDS, signal_name)
+    bare_threads.bounded(context, _end_worker_processes, WORKERS_SECONDS)
     reaper = sys.modules.get("flows.reaper")
     if reaper is not None:
         reaper.leave_without_waiting()  # the watcher ends the rest once this process is gone
@@ -362,9 +363,9 @@ def _exit_now(code: int, line: str | None = None, signal_name: str | None = None
         atexit.unregister(logging.shutdown)
     # bounded: whatever an exit handler waits for, veille leaves; the watcher still ends what
     # carries its token and stops an embedded server left unused
-    _bounded(context, atexit._run_exitfuncs, EXIT_HANDLERS_SECONDS)
+    bare_threads.bounded(context, atexit._run_exitfuncs, EXIT_HANDLERS_SECONDS)
     if logging is not None:
-        _bounded(context, logging.shutdown, SAY_SECONDS)
+        bare_threads.bounded(context, logging.shutdown, SAY_SECONDS)
     os._exit(code)
 
 
@@ -389,36 +390,6 @@ def _say(line: str) -> None:
 def _watchdog(code: int) -> None:
     time.sleep(LEAVE_SECONDS)
     os._exit(code)
-
-
-def _started(function: Callable[..., object], *args: object) -> bool:
-    """Run ``function(*args)`` in a bare thread: ``threading.Thread.start`` takes threading's
-    module lock, which the interrupted main thread may hold."""
-    try:
-        _thread.start_new_thread(function, args)
-    except RuntimeError:  # no new thread (the interpreter is ending)
-        return False
-    return True
-
-
-def _bounded(
-    context: contextvars.Context, function: Callable[..., object], seconds: float, *args: object
-) -> None:
-    """Run ``function(*args)`` in a bare thread, in a copy of ``context`` (a step still running
-    after its time is in its own); wait for it ``seconds`` at most, on a lock of its own."""
-    done = _thread.allocate_lock()
-    done.acquire()
-    own = context.copy()
-
-    def step() -> None:
-        try:
-            with contextlib.suppress(Exception):  # the command is ending: nothing to report to
-                own.run(function, *args)
-        finally:
-            done.release()
-
-    if _started(step):
-        done.acquire(timeout=seconds)
 
 
 def _end_worker_processes(grace: float = 2.0) -> None:

@@ -10,8 +10,6 @@ when a Prefect server is configured (:mod:`flows.mode`).
 
 from __future__ import annotations
 
-import _thread
-import contextlib
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +23,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 from sqlalchemy.exc import DBAPIError
 
-from flows import polling, queue_drain, signals
+from flows import bare_threads, polling, queue_drain, signals
 from flows.pipeline import _source_names, run_once, say_what_waits, summarize
 from flows.polling import poll_sources
 from flows.queue_drain import IngestReport, drain_queue
@@ -105,25 +103,10 @@ def end_interrupted(runs: list[str], message: str, subflows: bool = False) -> No
             for run_id in ids:
                 client.set_flow_run_state(run_id, Crashed(name="Interrupted", message=message), force=True)
 
-    context = contextvars.copy_context()  # the settings in force (the API URL) go along
-    # a bare thread, waited for on a lock of its own: threading.Thread.start takes threading's
-    # module lock, which the main thread may hold where the signal found it (the hook then
-    # waited for it until the hooks' 15 s were up, and no run was marked)
-    done = _thread.allocate_lock()
-    done.acquire()
-
-    def marker() -> None:
-        try:
-            with contextlib.suppress(Exception):  # the command is ending: nothing to report to
-                context.run(mark)
-        finally:
-            done.release()
-
-    try:
-        _thread.start_new_thread(marker, ())
-    except RuntimeError:  # no new thread (the interpreter is ending)
-        return
-    done.acquire(timeout=3.0)
+    # in a bare thread (flows.bare_threads.bounded): threading.Thread.start takes threading's module
+    # lock, which the main thread may hold where the signal found it (the hook then waited for
+    # it until the hooks' 15 s were up, and no run was marked)
+    bare_threads.bounded(contextvars.copy_context(), mark, 3.0)
 
 
 signals.on_signal(_mark_interrupted)
