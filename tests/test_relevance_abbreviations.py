@@ -64,11 +64,18 @@ def _pieces(text: str) -> list[str]:
         ("Il a parlé à M.\nPuis à J.", ["Il a parlé à M.", "Puis à J."]),
         # decimals as before
         ("Il investit 6.4 milliards. Fin.", ["Il investit 6.4 milliards.", "Fin."]),
+        # Chinese and Japanese full stops, exclamation and question marks end a sentence, no
+        # space after them, as language detection reads them
+        (
+            "峰会在巴黎开幕。Macron parle de l'IA！Et après？",
+            ["峰会在巴黎开幕。", "Macron parle de l'IA！", "Et après？"],
+        ),
+        ("Le sommet s'ouvre｡Vance parle.", ["Le sommet s'ouvre｡", "Vance parle."]),
     ],
 )
 def test_abbreviations_and_initials_end_no_sentence(text: str, sentences: list[str]) -> None:
     assert _sentences(text) == sentences
-    assert [p for p in _pieces(text) if p] == [fold(s) for s in sentences]
+    assert [p for p in _pieces(text) if p] == [f for s in sentences if (f := fold(s))]  # Han folds to ""
 
 
 @pytest.mark.parametrize(
@@ -81,6 +88,13 @@ def test_abbreviations_and_initials_end_no_sentence(text: str, sentences: list[s
 )
 def test_the_best_sentence_is_the_whole_sentence(sentence: str) -> None:
     result = score_relevance(TOPIC, f"Intro. {sentence} Fin.")
+    assert result.evidence["best_sentence"] == sentence
+
+
+def test_the_best_sentence_of_a_chinese_text_is_one_sentence() -> None:
+    """The evidence's sentence ends at "。" as language detection's does: not the whole text."""
+    sentence = "Le sommet pour l'action sur l'IA s'est ouvert à Paris。"
+    result = score_relevance(TOPIC, f"今天的新闻。{sentence}各国领导人出席了会议。")
     assert result.evidence["best_sentence"] == sentence
 
 
@@ -103,7 +117,9 @@ def test_a_same_sentence_rule_is_found_across_an_abbreviation(text: str, rule: s
 _WORDS = st.sampled_from(
     ["M", "MM", "Dr", "J", "D", "U", "S", "a", "m", "etc", "No", "Inc", "Le", "The", "L'IA", "Paris", "6"]
 )
-_SEPARATORS = st.sampled_from([".", ". ", ".\n", ".-", ", ", " ", "\n", "! ", "?", ". 1", "  .  "])
+_SEPARATORS = st.sampled_from(
+    [".", ". ", ".\n", ".-", ", ", " ", "\n", "! ", "?", ". 1", "  .  ", "。", "！", "？ ", "｡", "。」"]
+)
 
 
 @settings(max_examples=400, deadline=None)

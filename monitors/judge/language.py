@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING, Any
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.utils.ngram import NGram
 
+from monitors.judge.textfold import CJK_SENTENCE_ENDS
+
 if TYPE_CHECKING:  # numpy is imported at the first detection: a run with no page does without it
     import numpy as np
 
@@ -665,10 +667,11 @@ def _readable(declared: str | None, sample: str) -> str:
 
 
 #: Where a sentence ends: after . ! ? or … and a space, or after a full stop, exclamation or
-#: question mark of Chinese and Japanese (。！？, half-width ｡), closing quotes or brackets
-#: included, which no space follows.
+#: question mark of Chinese and Japanese (``CJK_SENTENCE_ENDS``: 。！？, half-width ｡, the ends
+#: the relevance evidence's sentences have too), closing quotes or brackets included, which no
+#: space follows.
 _SENTENCE_BREAK_RE = re.compile(
-    r"(?<=[.!?…])\s+|(?<=[。！？｡])(?![」』）”’\s])\s*|(?<=[。！？｡][」』）”’])\s*"
+    rf"(?<=[.!?…])\s+|(?<=[{CJK_SENTENCE_ENDS}])(?![」』）”’\s])\s*|(?<=[{CJK_SENTENCE_ENDS}][」』）”’])\s*"
 )
 
 

@@ -80,12 +80,20 @@ _INNER_POINT = (
 )
 #: a period that ends no sentence (``_INNER_POINT``): made a comma before folding, a space either way
 _INNER_POINT_RE = re.compile(r"\." + _INNER_POINT)
-_SENTENCE_RE = re.compile(r"(?:[^\n.!?…]|\." + _INNER_POINT + r")+(?:[.!?…]+|$)", re.MULTILINE)
-_END_RE = re.compile(r"[\n!?]|…|\.(?!" + _INNER_POINT + ")")  # the sentence ends _SENTENCE_RE splits on
+#: The full stop, exclamation and question marks of Chinese and Japanese (half-width "｡" too):
+#: sentence ends with no space after them. Language detection cuts its sentences at them too
+#: (``language._SENTENCE_BREAK_RE``).
+CJK_SENTENCE_ENDS = "。！？｡"
+_SENTENCE_RE = re.compile(
+    rf"(?:[^\n.!?…{CJK_SENTENCE_ENDS}]|\." + _INNER_POINT + rf")+(?:[.!?…{CJK_SENTENCE_ENDS}]+|$)",
+    re.MULTILINE,
+)
+# the sentence ends _SENTENCE_RE splits on
+_END_RE = re.compile(rf"[\n!?{CJK_SENTENCE_ENDS}]|…|\.(?!" + _INNER_POINT + ")")
 
 #: Sentence ends, as _SENTENCE_RE splits (but a decimal point); "…" becomes "..." (three ends)
-#: once NFKD-decomposed.
-_ENDS = ("\n", ".", "!", "?")
+#: once NFKD-decomposed; "！" and "？" become "!" and "?", "。" and "｡" are made newlines.
+_ENDS = ("\n", ".", "!", "?", *CJK_SENTENCE_ENDS)
 #: Token put between sentences in a whole-text token run (folded, so bytes): no pattern holds it.
 SENTENCE_BREAK = b"|"
 BREAK_SEPARATOR = b" " + SENTENCE_BREAK + b" "
@@ -173,6 +181,8 @@ def _fold_char(ch: str) -> str:
     """A non-ASCII character as ``_fold_bytes(_no_new_ends(ch))`` folds it, ASCII left for the byte
     table: NFKD (ligatures spelled out), U+0300-036F accents dropped, other non-ASCII characters
     made spaces, and sentence ends too unless the character is "…"."""
+    if ch in CJK_SENTENCE_ENDS:
+        return "\n"
     decomposed = unicodedata.normalize("NFKD", ch.translate(_LIGATURES))
     if ch != "…":
         for e in _ENDS:
@@ -209,6 +219,9 @@ def _fold_bytes(text: str) -> bytes:
     for ligature, letters in _LIGATURE_PAIRS:  # str.replace beats a dict translate on long text
         if ligature in text:
             text = text.replace(ligature, letters)
+    for end in "。｡":  # CJK full stops, which NFKD leaves (or makes) "。": sentence ends
+        if end in text:
+            text = text.replace(end, "\n")
     raw = unicodedata.normalize("NFKD", text).encode("utf-8", "surrogatepass")
     if b"\xcd" in raw:
         raw = _COMBINING_UTF8_RE.sub(b"", raw)
@@ -218,7 +231,7 @@ def _fold_bytes(text: str) -> bytes:
 def _no_new_ends(text: str) -> str:
     """Replace the characters whose NFKD holds a sentence end ("？", "‼", "⒈") but that are no
     sentence end for _SENTENCE_RE, by that NFKD with its ends made spaces."""
-    for ch in {c for c in text if not c.isascii() and c != "…"}:
+    for ch in {c for c in text if not c.isascii() and c != "…" and c not in CJK_SENTENCE_ENDS}:
         decomposed = unicodedata.normalize("NFKD", ch)
         if any(e in decomposed for e in _ENDS):
             for e in _ENDS:
