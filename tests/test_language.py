@@ -702,6 +702,27 @@ def test_chinese_and_japanese_sentences_end_at_their_full_stops() -> None:
     assert detect_language(CHINESE_TWO) == LanguageResult("zh", 1.0)
 
 
+def test_a_chinese_text_with_a_shorter_english_part_is_chinese() -> None:
+    """A text is in the language of most of its words (Han counted as the length thresholds
+    count it, a word every two characters): a Chinese text ending with a shorter English sentence,
+    or a Chinese headline around an English product name, read "en" on main (declared "zh" or
+    not): a Chinese profile gives Latin letters almost nothing, an English one Han more. One
+    whose English part is the longer is English; French with a Chinese name stays French."""
+    chinese_then_english = (
+        "华为今天在深圳发布了新款手机。这款手机搭载了最新的芯片。"
+        "The phone will be available in Europe next month."
+    )
+    for declared in (None, "zh"):
+        assert detect_language(chinese_then_english, declared=declared).language == "zh"
+    assert detect_language("苹果公司发布了新产品 iPhone Pro Max Ultra Edition").language == "zh"
+    english_then_chinese = (
+        "We are committed to open and inclusive AI for everyone on the planet. 人工智能峰会在巴黎举行。"
+    )
+    assert detect_language(english_then_chinese).language == "en"
+    french_with_a_name = "Le président a reçu à l'Élysée son homologue 习近平 pour un dîner."
+    assert detect_language(french_with_a_name).language == "fr"
+
+
 def test_the_eval_counts_the_words_of_unspaced_titles(tmp_path: Any) -> None:
     """The eval's buckets counted words with \\w+: an unspaced Chinese title was one word, so in
     no "titles of 5-10 words" bucket, and a Chinese text of 30 words in no "texts of 20+ words"

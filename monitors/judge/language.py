@@ -583,12 +583,32 @@ def _language_scripts(languages: tuple[str, ...]) -> tuple[frozenset[str], ...]:
 
 def _impossible(sample: str, model: _Model) -> tuple[bool, ...] | None:
     """For each language, whether the sample's scripts rule it out (None when none is, or when
-    all would be: a script no profile writes, left to the n-grams as before)."""
+    all would be: a script no profile writes, left to the n-grams as before).
+
+    A script that writes most of the sample's words (:func:`_dominant_script`) rules out the
+    languages not written in it: a text is in the language of most of it. The n-grams cannot
+    weigh two scripts fairly: a Chinese profile gives Latin letters almost nothing, an English
+    one Han characters more, so a Chinese text ending with a shorter English sentence (or an
+    English product name) read English."""
     if not _NON_LATIN_LETTER_RE.search(sample):
         return None  # Latin letters only (French, German...): every Latin-script language is possible
     present = _present_scripts(sample)
-    out = tuple(not (scripts & present) for scripts in _language_scripts(model.languages))
+    scripts_of = _language_scripts(model.languages)
+    dominant = _dominant_script(sample)
+    out = tuple(not (scripts & present) or dominant not in scripts for scripts in scripts_of)
+    if dominant is None or all(out):  # no script writes most words, or one no profile writes
+        out = tuple(not (scripts & present) for scripts in scripts_of)
     return out if any(out) and not all(out) else None
+
+
+def _dominant_script(sample: str) -> str | None:
+    """The script of more than half the sample's words, counted as the length thresholds count
+    them (:func:`count_words`: in Han or kana, a word every CHARS_PER_WORD letters), if any."""
+    counts = Counter(_script(m.group()[0]) for m in _WORD_RE.finditer(sample))
+    if not counts:
+        return None
+    script, words = counts.most_common(1)[0]
+    return script if 2 * words > counts.total() else None
 
 
 def _present_scripts(sample: str) -> set[str]:
