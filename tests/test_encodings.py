@@ -407,7 +407,45 @@ def test_a_short_unlabelled_russian_text_reads_in_its_charset(text: str, codec: 
 
 
 @pytest.mark.parametrize(
-    "text", ["Ça où là ?", "À l’été", "¿Qué año?", "São João", "Größe", "Þórður", "Ýmir Þór", "ÉTÉ", "Øre"]
+    "text",
+    [
+        "ПРИВЕТ, МИР",
+        "НОВОСТИ РОССИИ",
+        "УЧЁНЫЕ ОТКРЫЛИ НОВУЮ ПЛАНЕТУ",
+        "<title>ГЛАВНЫЕ НОВОСТИ ДНЯ</title>",
+        "<p>ПРАВИТЕЛЬСТВО УТВЕРДИЛО БЮДЖЕТ НА СЛЕДУЮЩИЙ ГОД. ЦЕНЫ НА БЕНЗИН СНОВА ВЫРОСЛИ.</p>",
+        "в москве выпал первый снег",
+    ],
+)
+@pytest.mark.parametrize("codec", ["koi8-r", "windows-1251"])
+def test_an_unlabelled_russian_text_in_one_case_reads_in_its_charset(text: str, codec: str) -> None:
+    """KOI8-R's capitals are windows-1251's lower case and the other way round: a Russian text
+    all in capitals, read in the other charset, is all in lower case, words "cased as words
+    are", and was read so ("ПРИВЕТ, МИР" in KOI8-R as windows-1251 "ртйчеф, нйт"; a longer one
+    charset_normalizer calls windows-1251 too). Case cannot tell them: the Cyrillic profiles'
+    n-grams do (an "Ё" is a letter in windows-1251 only)."""
+    assert decode_html(text.encode(codec)) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ça où là ?",
+        "À l’été",
+        "¿Qué año?",
+        "São João",
+        "Größe",
+        "Þórður",
+        "Ýmir Þór",
+        "ÉTÉ",
+        "Øre",
+        "ÉTATS-UNIS",
+        "CÔTE D’IVOIRE",
+        "ÆØÅ",
+        "GÖTEBORG",
+    ],
 )
 def test_a_short_unlabelled_western_text_stays_windows_1252(text: str) -> None:
+    """Short Western texts, capitals too, stay windows-1252: "ÆØÅ" (three letters, all
+    accented) is why a Russian text of under 5 letters ("Мир" in KOI8-R, "íÉÒ") stays so."""
     assert decode_html(text.encode("cp1252")) == text

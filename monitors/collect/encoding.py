@@ -147,7 +147,7 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
     # are the same bytes): another guess is taken only when windows-1252 reads it as no
     # Western text is read
     if codec in _OTHER_SCRIPTS and not_western(head):
-        return codec
+        return cased_cyrillic(head, codec)
     western = codec if codec in {"iso8859_15", "mac_roman"} else "cp1252"
     if _mostly_utf8(head):  # UTF-8 with pieces in windows-1252: :func:`_mixed` reads it
         return western
@@ -273,6 +273,7 @@ def central_european(content: bytes) -> str | None:
 
 _CYRILLIC_CODECS = ("cp1251", "koi8_r", "koi8_u", "iso8859_5", "mac_cyrillic", "cp866")
 _CYRILLIC_WORD = re.compile("[\u0400-\u04ff]+")
+_CYRILLIC_LETTER = re.compile("[\u0400-\u04ff]")
 _UPPER, _LOWER = "\u0400-\u042f\u0490", "\u0430-\u045f\u0491"
 _CASED_WORD = re.compile(f"[{_UPPER}]?[{_LOWER}]+|[{_UPPER}]")
 _CAPITALS = re.compile(f"[{_UPPER}]+")
@@ -293,7 +294,49 @@ def cyrillic_reading(content: bytes, least: int = 20) -> str | None:
         cased = sum(len(w) for w in words if _CASED_WORD.fullmatch(w))
         if cased > best_cased and cased >= 0.9 * letters:
             best, best_cased = codec, cased
-    return best if best_cased >= least else None
+    return cased_cyrillic(content, best) if best is not None and best_cased >= least else None
+
+
+def cased_cyrillic(content: bytes, codec: str) -> str:
+    """``codec``, unless it is a Cyrillic charset that reads ``content`` all in lower case:
+    then the reading :func:`_likeliest_in_one_case` finds. Case tells no reading of a text in
+    one case: KOI8-R's capitals are windows-1251's lower case and the other way round, so
+    "ПРИВЕТ, МИР" in KOI8-R was read as windows-1251 "ртйчеф, нйт" (and charset_normalizer
+    calls a KOI8-R page in capitals windows-1251 too)."""
+    if codec not in _CYRILLIC_CODECS:
+        return codec
+    content = _TAG_BYTES.sub(b" ", content)
+    reading = content.decode(codec, errors="replace")
+    if _CAPITALS.search(reading) or not _CYRILLIC_LETTER.search(reading):
+        return codec
+    readings = {c: reading if c == codec else content.decode(c, errors="replace") for c in _CYRILLIC_CODECS}
+    return _likeliest_in_one_case(readings, codec)
+
+
+#: The languages of langdetect's profiles written in Cyrillic (``language._language_scripts``).
+_CYRILLIC_LANGUAGES = ("bg", "mk", "ru", "uk")
+
+
+def _likeliest_in_one_case(readings: dict[str, str], best: str) -> str:
+    """Of the Cyrillic readings with letters where ``best`` (all lower case) has them (an "Ё"
+    too, windows-1251's 0xA8, a box-drawing symbol in KOI8-R), the one
+    the Cyrillic profiles' n-grams find likeliest in lower case (``language.reading_likelihood``,
+    on its first Cyrillic words): a text all in lower case may be another charset's capitals."""
+    from monitors.judge.language import SAMPLE_CHARS, reading_likelihood
+
+    def letters_at(reading: str) -> set[int]:
+        return {m.start() for m in _CYRILLIC_LETTER.finditer(reading)}
+
+    where = letters_at(readings[best])
+    same = {codec: r for codec, r in readings.items() if letters_at(r) >= where}
+    if len({r.lower() for r in same.values()}) < 2:
+        return best
+
+    def likelihood(codec: str) -> float:
+        sample = " ".join(_CYRILLIC_WORD.findall(same[codec]))[:SAMPLE_CHARS]
+        return reading_likelihood(sample, _CYRILLIC_LANGUAGES)
+
+    return max(same, key=likelihood)  # the first of the codecs on a tie
 
 
 _decoding = threading.local()  # the bytes :func:`_windows_1252` read, per thread

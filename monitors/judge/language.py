@@ -392,6 +392,24 @@ def _numpy_log_likelihood(sample: str, model: _Model) -> list[float] | None:
     return total
 
 
+def reading_likelihood(text: str, languages: tuple[str, ...]) -> float:
+    """How likely the likeliest profile of ``languages`` finds ``text`` read in lower case: the
+    sum of its n-grams' log-probabilities, one no profile holds at the smoothing floor (log of
+    ALPHA / BASE_FREQ). Readings of the same bytes in different charsets, their letters and
+    spaces in the same places, compare by it: the likelier one is text (a charset's choice,
+    :func:`monitors.collect.encoding.cyrillic_reading`); the floor keeps a reading whose n-grams
+    no profile holds from scoring as if it had fewer."""
+    import numpy as np
+
+    model = _get_model()
+    rows = _ngram_rows(text.lower(), model)
+    found = model.log_probs.take(rows, axis=0).sum(axis=0, dtype=np.float64).tolist() if rows else []
+    wanted = [i for i, lang in enumerate(model.languages) if lang in languages]
+    best = max((found[i] for i in wanted), default=0.0) if found else 0.0
+    # every reading has as many n-gram positions: those not found count at the floor
+    return best - len(rows) * math.log(ALPHA / BASE_FREQ)
+
+
 def _posterior(log_likelihood: list[float], log_prior: list[float] | None) -> list[float]:
     """P(language | n-grams) under naive Bayes, from the log-likelihoods and an optional prior."""
     if log_prior is not None:
