@@ -230,6 +230,16 @@ def _shell(
     return done
 
 
+def readme_next_steps() -> list[str]:
+    """The README's next steps after the first run (its block after "Then, with `.venv/bin` on
+    your `PATH`"), one command a line, comments out: the test below runs each as written."""
+    readme = (COOKBOOK.parent.parent / "README.md").read_text(encoding="utf-8")
+    steps = (
+        readme.split("Then, with `.venv/bin` on your `PATH`", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    )
+    return [command for line in steps.splitlines() if (command := line.split("  #", 1)[0].strip())]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("psql") is None, reason="the psql client is not installed")
 def test_cookbook_in_psql_on_the_embedded_database_after_the_quickstart(
@@ -258,15 +268,7 @@ def test_cookbook_in_psql_on_the_embedded_database_after_the_quickstart(
         )
         _shell(f"veille run --sources {sources}", env)
     # the README's next steps, line by line, as written
-    readme = (COOKBOOK.parent.parent / "README.md").read_text(encoding="utf-8")
-    steps = (
-        readme.split("Then, with `.venv/bin` on your `PATH`", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
-    )
-    ran = []
-    for line in steps.splitlines():
-        command = line.split("  #", 1)[0].strip()
-        if command:
-            ran.append(_shell(command, env, cwd=tmp_path).stdout)
+    ran = [_shell(command, env, cwd=tmp_path).stdout for command in readme_next_steps()]
     assert len(ran) >= 5 and (tmp_path / "relevant.csv").is_file()
     try:
         assert "stays up until `veille db stop`" in _shell("veille db start", env).stdout
