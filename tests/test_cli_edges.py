@@ -387,3 +387,19 @@ def test_errors_named_in_pythonioencoding_are_kept() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert b"Le sommet ? l??lys?e" in done.stdout
+
+
+@pytest.mark.parametrize("title", ["", "   ", "\t\n"], ids=["empty", "spaces", "blank"])
+def test_feed_with_an_empty_title_is_a_usage_error(
+    title: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille feed --title ''` gave the default title, as if --title had been ignored, and a
+    blank one an Atom feed whose title reads as nothing. Both are usage errors, exit 2, that
+    say how to get the default; nothing written."""
+    out = tmp_path / "feed.atom"
+    with pytest.raises(SystemExit) as ended:
+        main(["feed", "--title", title, "-o", str(out)])
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument --title: the feed title is empty ({title!r}): give one, or leave" in err, err
+    assert not out.exists()

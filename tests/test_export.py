@@ -297,3 +297,47 @@ def test_feed_and_stories_write_dates_as_the_export_does(
         "2022-05-03T22:41:00-04:00",
         "2022-05-04T07:00:00+02:00",
     )
+
+
+def test_every_reading_command_says_null_for_no_language(
+    clean_db: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An article and its story with no language detected: `stats --json`, `stories --json` and
+    the JSON lines export write null (as docs/operating.md says), never the "?" the tables show;
+    `search --json` carries no language. `veille stories` still shows "language ?"."""
+    with clean_db.begin() as conn:
+        source = conn.scalar(
+            sa.text(
+                "INSERT INTO sources (name, kind, url, owner)"
+                " VALUES ('Journal', 'feed', 'http://j/', 'media') RETURNING id"
+            )
+        )
+        story = conn.scalar(
+            sa.text(
+                "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media)"
+                " VALUES (now(), now(), 'Sommet', NULL, 1, 1, 1) RETURNING id"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash,"
+                " language, relevant, story_id) VALUES ('http://j/0', 'http://j/0', :s, 'Sommet',"
+                " 'Le sommet pour l''action sur l''IA.', 'h0', NULL, true, :st)"
+            ),
+            {"s": source, "st": story},
+        )
+    capsys.readouterr()
+    assert main(["stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["by_language"] == [{"language": None, "articles": 1}]
+    assert main(["stories", "--json"]) == 0
+    (record,) = map(json.loads, capsys.readouterr().out.splitlines())
+    assert record["language"] is None
+    assert main(["stories"]) == 0
+    assert "language ?" in capsys.readouterr().out
+    out = tmp_path / "archive.jsonl"
+    assert main(["export", "--no-progress", "-o", str(out)]) == 0
+    (exported,) = map(json.loads, out.read_text(encoding="utf-8").splitlines())
+    assert exported["language"] is None
+    assert main(["search", "sommet", "--json"]) == 0
+    (hit,) = map(json.loads, capsys.readouterr().out.splitlines())
+    assert "?" not in hit.values()

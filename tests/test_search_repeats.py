@@ -136,6 +136,33 @@ def test_a_query_whose_tokens_reach_further_is_kept_as_it_is(query: str) -> None
     assert web_query(query) == query
 
 
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("IA | lait", "'|' is not search syntax here: read as a space, the words around it ANDed; write OR"),
+        ("IA || lait", "'||' is not search syntax here: read as a space"),
+        ("IA & lait", "'&' is not search syntax here: read as a space; the words are ANDed already: IA lait"),
+        ("IA !lait", "'!lait' is not search syntax here: the ! left out, the word searched; exclude a word"),
+        ("sommet lait*", "'lait*' is not search syntax here: the * left out, the word alone searched;"),
+        ("sommet:*", "'sommet:*' is not search syntax here: the * left out"),
+    ],
+)
+def test_an_operator_of_another_syntax_is_a_usage_error(query: str, said: str) -> None:
+    """websearch_to_tsquery reads |, &, ! and a trailing * as a space: `veille search 'IA | lait'`
+    searched IA AND lait, '!lait' lait itself, 'lait*' lait alone, each answering as if the
+    query were right. Each is a usage error (exit 2) that says what to write instead."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exc:
+        main(["search", query])
+    assert exc.value.code == 2
+    assert f"error: argument query: {said}" in err.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("query", ['"IA | lait"', '-"lait*"', "R&D AT&T", "a& a&", "C++", "IA - lait"])
+def test_those_characters_in_a_phrase_or_a_word_are_searched_as_before(query: str) -> None:
+    assert web_query(query) == query
+
+
 # search_articles in SQL (migration 0021_search_repeats): the query as typed, bounded in size
 SQL_LIMIT = 128  # tsquery items (numnode), docs/cookbook.md
 REPEATED = " ".join(["sommet"] * 300)  # 599 items

@@ -32,6 +32,18 @@ FEED_PATH = "/feed.atom"
 DEFAULT_TITLE = "veille: articles pertinents"
 
 
+def _title_arg(value: str) -> str:
+    """``--title``: UTF-8 text (:func:`text_arg`) with something to show. An empty or blank one
+    is a usage error (exit 2): the default replaced an empty one silently, as if --title had
+    been ignored, and a blank one made an Atom feed whose title a reader shows as nothing."""
+    value = text_arg(value)
+    if not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"the feed title is empty ({value!r}): give one, or leave --title out for the default"
+        )
+    return value
+
+
 def register(sub: Any) -> None:
     from flows.cli import formatter
 
@@ -59,7 +71,7 @@ def register(sub: Any) -> None:
     p.add_argument("--limit", "-n", type=row_count(), default=50, metavar="N", help="newest N articles (50)")
     p.add_argument(
         "--title",
-        type=text_arg,
+        type=_title_arg,
         help=f'feed title (default: "{DEFAULT_TITLE}"; with --topic T: "{DEFAULT_TITLE} (T)")',
     )
     p.add_argument(

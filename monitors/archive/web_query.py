@@ -24,6 +24,21 @@ _PLAIN = re.compile(r'-?(?:[^\W_]+(?:[\'’.\-][^\W_]+)*|"[^"]*")')
 _WORD = re.compile(r"[^\W_]+")
 
 
+# operators of to_tsquery's syntax (and of other search boxes) that websearch_to_tsquery reads as
+# a space, so that the query silently meant something else: "IA | lait" searched IA AND lait,
+# "!lait" lait itself, "lait*" the word lait only. Unquoted tokens only: in a "phrase" they are text.
+_FOREIGN = (
+    (re.compile(r"\|+"), "read as a space, the words around it ANDed; write OR between them: IA OR lait"),
+    (re.compile(r"&+"), "read as a space; the words are ANDed already: IA lait"),
+    (re.compile(r"!+\S*"), "the ! left out, the word searched; exclude a word with a dash: IA -lait"),
+    (
+        re.compile(r"\S*[^\W_]:?\*"),
+        "the * left out, the word alone searched; there is no prefix search, French stemming"
+        " finds a word's forms already (sommet finds sommets)",
+    ),
+)
+
+
 class QueryError(ValueError):
     """A query veille will not run; the message says why and what to do."""
 
@@ -70,13 +85,26 @@ def _dedupe(tokens: list[str]) -> list[str]:
     return [token for i, group in enumerate(kept) for token in ((["OR"] if i else []) + group)]
 
 
+def _refuse_foreign(tokens: list[str]) -> None:
+    """A :class:`QueryError` for the first unquoted token written in another search syntax
+    (:data:`_FOREIGN`), which web-search syntax would read as something else without a word."""
+    for token in tokens:
+        if token.startswith(('"', '-"')):
+            continue
+        for pattern, instead in _FOREIGN:
+            if pattern.fullmatch(token):
+                raise QueryError(f"{token!r} is not search syntax here: {instead}")
+
+
 def web_query(query: str) -> str:
     """``query`` with its repeated words, phrases and OR branches dropped (the same words but
     for case and accents: "Sommet sommet SOMMÉT" is "Sommet"; "sommets" is another); raises
-    :class:`QueryError` past :data:`MAX_QUERY_WORDS` words. A query with a token whose reach the
-    split on spaces cannot tell ("a OR OR b", a dangling -, an apostrophe opening a quote) is
-    kept as it is."""
+    :class:`QueryError` past :data:`MAX_QUERY_WORDS` words, or for an operator of another
+    syntax (``|``, ``&``, ``!word``, ``word*``: :func:`_refuse_foreign`). A query with a token
+    whose reach the split on spaces cannot tell ("a OR OR b", a dangling -, an apostrophe
+    opening a quote) is kept as it is."""
     tokens = _TOKEN.findall(query)
+    _refuse_foreign(tokens)
     if _plain(tokens):
         tokens = _dedupe(tokens)
         query = " ".join(tokens)
