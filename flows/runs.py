@@ -11,14 +11,24 @@ when a Prefect server is configured (:mod:`flows.mode`).
 from __future__ import annotations
 
 import contextvars
+import encodings.idna  # noqa: F401 - a request's host name goes through it (end_interrupted)
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 from prefect import flow
+from prefect.client import orchestration
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterParentFlowRunId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
 from prefect.context import get_run_context
 from prefect.futures import PrefectFuture
+from prefect.states import Crashed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 from sqlalchemy.exc import DBAPIError
@@ -75,19 +85,13 @@ def mark_interrupted(runs: list[str], signal_name: str, subflows: bool = False) 
 def end_interrupted(runs: list[str], message: str, subflows: bool = False) -> None:
     """``runs`` (flow run ids, with their subflows still running when ``subflows``) end
     Crashed, named Interrupted, with ``message`` (what interrupted them); at most 3 s spent on
-    it, on a thread of its own. Forced, so the deployment's concurrency slot is released too."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterParentFlowRunId,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-    from prefect.states import Crashed
+    it, on a thread of its own. Forced, so the deployment's concurrency slot is released too.
+    It imports nothing (what it uses is imported with this module, the idna codec of its
+    request's host name too): called on the way out of a signal, an import waits for the import
+    system's locks, which the signal may find the main thread holding."""
 
     def mark() -> None:
-        with get_client(sync_client=True) as client:
+        with orchestration.get_client(sync_client=True) as client:
             ids: list[Any] = list(runs)
             if subflows:
                 running = FlowRunFilterState(

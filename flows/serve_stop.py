@@ -36,6 +36,19 @@ HOLD_SECONDS = 3.0
 CLAIMS: list[Claim] = []
 
 
+def stop_on_signal() -> None:
+    """Have SIGTERM and SIGINT end the served runs (:func:`end_served_runs`, a hook of
+    :mod:`flows.signals`), with what it imports imported now: an import on the way out waits
+    for the import system's locks, which the signal may find the main thread holding (in the
+    middle of an import), and the stop waited for the hooks' 15 s then. (psutil is not imported
+    by every command: this is `veille serve`'s.)"""
+    import psutil  # noqa: F401 - kill_served_runs's
+
+    from flows import signals
+
+    signals.on_signal(end_served_runs)
+
+
 def end_served_runs(signal_name: str) -> None:
     """On SIGTERM or SIGINT: the flow runs this command's runner started (processes of their
     own, which carry their run's id) are killed at once, so none goes on fetching and storing
@@ -45,14 +58,17 @@ def end_served_runs(signal_name: str) -> None:
     (cancel each run, wait for it) takes a minute and more with requests in flight. The
     deployments' schedules are paused (:func:`pause_served_schedules`), as Prefect's runner
     does when it stops. The runners are held first (:func:`hold_runners`): none starts a run
-    after the kill."""
+    after the kill. Registered with :func:`stop_on_signal`, which imports what it needs."""
     import logging
-
-    from flows.runs import mark_interrupted
 
     hold_runners()  # no deployment registered, no run started from now on
     runs = kill_served_runs()
     if runs:
+        # loaded already (no import lock taken): a run was started by a runner, which serves
+        # deployments built from flows.runs's flows; before, a signal while veille serve started
+        # imported it (and Prefect) here
+        from flows.runs import mark_interrupted
+
         mark_interrupted(list(runs), signal_name, subflows=True)
     pause_served_schedules()
     for claim in CLAIMS:

@@ -38,6 +38,7 @@ import multiprocessing.util  # its exit handler first, so that ours runs before 
 import pickle
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -347,14 +348,17 @@ def _at_exit() -> None:
 def stop_resource_tracker() -> None:
     """End multiprocessing's resource tracker the way it ends with its program (its pipe
     closed: it releases what is left registered and exits), once no worker holds the pipe.
-    It starts again if something needs it later."""
-    from multiprocessing import resource_tracker
-
+    It starts again if something needs it later. Nothing is imported: this runs at exit, after a
+    signal too, when the main thread may hold the import system's lock (an import then waited
+    for the exit handlers' 15 s); a tracker runs only once its module was imported."""
+    resource_tracker = sys.modules.get("multiprocessing.resource_tracker")
+    if resource_tracker is None:
+        return  # never started
     tracker = resource_tracker._resource_tracker
     if getattr(tracker, "_pid", None) is None or multiprocessing.active_children():
         return  # not running, or a child still holds its pipe (it would not see it closed)
     with contextlib.suppress(Exception):
-        tracker._stop()  # type: ignore[attr-defined]
+        tracker._stop()
 
 
 # registered after multiprocessing's own exit handler, so it runs first: that handler

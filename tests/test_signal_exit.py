@@ -1,19 +1,23 @@
 """A veille command stopped by SIGTERM or SIGINT always exits, with 128 + the signal's number,
 wherever the signal finds its main thread: holding a lock that the way out needs (threading's
-own, taken to start or list threads; a logging handler's), or in the middle of a write to
-stderr. Each case is provoked deterministically: a small program installs veille's handler
-(``flows.cli._end_with_veille``, as every command does), takes the lock or starts the write
-in its main thread, and sends itself the signal right there."""
+own, taken to start or list threads; a logging handler's; the import system's), or in the
+middle of a write to stderr. Each case is provoked deterministically: a small program installs
+veille's handler (``flows.cli._end_with_veille``, as every command does), takes the lock or
+starts the write in its main thread, and sends itself the signal right there."""
 
 from __future__ import annotations
 
+import _imp
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +91,28 @@ import fcntl
 size = fcntl.fcntl(1, fcntl.F_GETPIPE_SZ)
 os.write(1, b"y" * size)  # the pipe is full now
 sys.stdout.write("z")  # and this waits in the buffer
+os.kill(os.getpid(), SIG)
+time.sleep(60)
+""",
+    # the import system's lock (held inside any import): an exit handler that imported (the page
+    # workers' imported multiprocessing's resource tracker) waited for the exit handlers' 15 s,
+    # and the ones after it never ran
+    "the import lock, the workers' exit handler": """
+import _imp
+import monitors.workers
+
+_imp.acquire_lock()
+os.kill(os.getpid(), SIG)
+time.sleep(60)
+""",
+    # the same, and veille serve's hook (it imported psutil, and flows.runs with Prefect when the
+    # signal came while veille serve started): the hooks' 15 s
+    "the import lock, veille serve's hook": """
+import _imp
+from flows import serve_stop
+
+serve_stop.stop_on_signal()
+_imp.acquire_lock()
 os.kill(os.getpid(), SIG)
 time.sleep(60)
 """,
@@ -169,15 +195,30 @@ def test_the_docs_say_the_bound_the_way_out_has() -> None:
     assert f"veille leaves after {cli.LEAVE_SECONDS:g} s at most" in text
 
 
-def test_runs_are_marked_interrupted_whatever_lock_of_threading_the_main_thread_holds(
-    monkeypatch: pytest.MonkeyPatch,
+@contextlib.contextmanager
+def _import_lock() -> Iterator[None]:
+    _imp.acquire_lock()
+    try:
+        yield
+    finally:
+        _imp.release_lock()
+
+
+@pytest.mark.parametrize(
+    "held",
+    [lambda: threading._active_limbo_lock, _import_lock],  # type: ignore[attr-defined]
+    ids=["threading's lock", "the import lock"],
+)
+def test_runs_are_marked_interrupted_whatever_lock_the_main_thread_holds(
+    monkeypatch: pytest.MonkeyPatch, held: Callable[[], contextlib.AbstractContextManager[Any]]
 ) -> None:
     """flows/runs.py's hook marked the runs Interrupted from a threading.Thread: its start
     waits for threading's module lock, which the signal may find the main thread holding
     (inside Thread.start, enumerate, active_count). The hook then waited until the hooks'
-    15 s were up, and no run was marked. Here the lock is held while the hook runs."""
+    15 s were up, and no run was marked. It imports nothing either: the import system's lock
+    may be held too (the main thread inside an import). Here the lock is held while the hook
+    runs."""
     import _thread
-    import threading
 
     import prefect.client.orchestration
 
@@ -207,7 +248,7 @@ def test_runs_are_marked_interrupted_whatever_lock_of_threading_the_main_thread_
         finally:
             done.release()
 
-    with threading._active_limbo_lock:  # type: ignore[attr-defined]
+    with held():
         _thread.start_new_thread(hook, ())
         returned = done.acquire(timeout=PROMPTLY)
     if not returned:

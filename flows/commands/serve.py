@@ -14,11 +14,11 @@ from flows.serve_claims import Claim, ServedElsewhere, check_not_served_elsewher
 from flows.serve_locks import AlreadyServing, hold_serve_locks, release_serve_locks
 from flows.serve_stop import (
     SERVED,
-    end_served_runs,
     hold_runners,
     kill_served_runs,
     register_served,
     start_runner,
+    stop_on_signal,
 )
 from flows.stale_runs import end_orphaned_runs, orphaned_runs_line, remove_stale_runs, stale_runs_line
 from monitors.errors import describe
@@ -92,10 +92,9 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, database_url: str) -> int:
-    from flows import signals
     from flows.mode import PrefectUnreachable, check_prefect_api, prefect_api_configured
 
-    signals.on_signal(end_served_runs)
+    stop_on_signal()  # end_served_runs, its imports done now
     # before Prefect is imported, so that its settings see the server's URL everywhere
     try:
         check_prefect_api()
