@@ -213,3 +213,61 @@ def test_a_connection_ended_while_a_command_opens_the_database_says_during_what(
     assert err.rstrip().endswith("run the command again")
     monkeypatch.setenv("VEILLE_DATABASE_URL", _fresh(new_database))
     assert main(["export", "--format", "jsonl"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("at", "lock", "during"),
+    [
+        ("FROM alembic_version", "LOCK TABLE alembic_version", "the read of its schema revision"),
+        (
+            "INSERT INTO veille_settings",
+            "SELECT * FROM veille_settings FOR UPDATE",
+            "the check of the local clock it keeps for its views",
+        ),
+    ],
+)
+def test_a_statement_cancelled_while_a_command_opens_the_database_is_not_an_unreachable_server(
+    at: str,
+    lock: str,
+    during: str,
+    new_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A statement of the opening that the server cancels (a statement_timeout set on veille's
+    role, waiting for a lock another session holds; pg_cancel_backend) is a server that
+    answered: it said "cannot reach PostgreSQL at URL: canceling statement due to statement
+    timeout". It says the statement was cancelled, during what, and to run the command again."""
+    migrate(new_database)
+    cancelled: list[str] = []
+
+    def time_out_there(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not cancelled and at in statement:
+            cancelled.append(statement)
+            cursor.execute("SET statement_timeout = 200")  # this session only: the lock is held
+
+    # no other statement waits for ever on the held lock: one would fail here, not hang
+    monkeypatch.setenv("VEILLE_DATABASE_URL", _fresh(new_database, options="-c lock_timeout=30000"))
+    monkeypatch.setenv("VEILLE_LOCAL_TIMEZONE", "UTC")  # the stored clock is Europe/Paris: written
+    capsys.readouterr()
+    holder = sa.create_engine(new_database)
+    try:
+        with holder.begin() as conn:
+            conn.execute(sa.text(lock))
+            sa.event.listen(sa.engine.Engine, "before_cursor_execute", time_out_there)
+            try:
+                assert main(["export", "--format", "jsonl"]) == 2
+            finally:
+                sa.event.remove(sa.engine.Engine, "before_cursor_execute", time_out_there)
+    finally:
+        holder.dispose()
+    err = capsys.readouterr().err
+    assert cancelled and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "cannot reach" not in err, err
+    assert err.startswith(
+        f"veille: error: the database at postgresql+psycopg://{make_url(new_database).username}@"
+    ), err
+    assert f" cancelled a statement of {during} (canceling statement due to statement timeout" in err, err
+    assert err.rstrip().endswith("run the command again"), err
+    monkeypatch.setenv("VEILLE_DATABASE_URL", _fresh(new_database))
+    assert main(["export", "--format", "jsonl"]) == 0

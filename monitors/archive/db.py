@@ -202,12 +202,12 @@ def cancelled(exc: BaseException) -> bool:
     return isinstance(getattr(exc, "orig", None) or exc, QueryCanceled)
 
 
-def cancelled_cause(what: str, exc: BaseException) -> str:
-    """A cancelled statement (:func:`cancelled`) in words, cause first: which work, the
-    server's reason, where such a cancel comes from."""
+def cancelled_cause(what: str, exc: BaseException, database: str = "the database") -> str:
+    """A cancelled statement (:func:`cancelled`) in words, cause first: which ``database``,
+    which work, the server's reason, where such a cancel comes from."""
     reason = said(getattr(exc, "orig", None) or exc)
     return (
-        f"the database cancelled a statement of {what} ({reason}: a statement_timeout set on the"
+        f"{database} cancelled a statement of {what} ({reason}: a statement_timeout set on the"
         " database or veille's role, or pg_cancel_backend)"
     )
 
@@ -264,8 +264,15 @@ def unreachable(url: str, exc: sa.exc.DBAPIError, during: str | None = None) -> 
     tab-indented line on stderr, in ``veille db status``, and in a failed run's state.
     A session the server ended (:data:`_ENDED`, or a connection found closed once open: "server
     closed the connection unexpectedly") is said so, as :func:`lost_database_reported` says it,
-    ``during`` the work it ended: "cannot reach" was wrong for a server that answered."""
+    ``during`` the work it ended: "cannot reach" was wrong for a server that answered. So is a
+    statement it cancelled (:func:`cancelled`: a statement_timeout while the clock's write
+    waited for another session's lock), said so; still a DatabaseUnavailable, nothing having
+    run (`veille run` exits 3, `veille db status` says "not answering")."""
     shown = make_url(url).render_as_string(hide_password=True)
+    if cancelled(exc):
+        work = during or "the check that it answers"
+        cause = cancelled_cause(work, exc, f"the database at {shown}")
+        return DatabaseUnavailable(f"{cause}: run the command again")
     cause = one_line(str(exc.orig or exc))
     if exc.connection_invalidated or str(getattr(exc.orig, "sqlstate", None) or "") in _ENDED:
         work = f" during {during}" if during else ""
