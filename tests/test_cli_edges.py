@@ -102,6 +102,37 @@ def test_rescore_with_a_closed_stderr_exits_on_its_outcome(new_database: str) ->
     assert "article_topics: 0 articles scored for topic ai_summit" in done.stdout, done.stdout
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["feed", "-o", "OUT"], ["score", "IN", "-o", "OUT"], ["score", "IN"]],
+    ids=["feed-output", "score-output", "score-stdout"],
+)
+def test_a_closing_note_on_a_closed_stderr_leaves_the_exit_to_the_work(
+    archive_url: str, tmp_path: Path, argv: list[str]
+) -> None:
+    """`veille feed -o FILE 2> >(head -1)`, `veille score FILE [-o OUT]` so: the work was done
+    (the feed written, every line scored), then the closing note ("wrote FILE", "scored 1
+    line, ...") on the closed stderr ended the command with 141, as a failure, as `rescore`'s
+    did. Exit 0, the output whole."""
+    data, out = tmp_path / "in.jsonl", tmp_path / "out"
+    data.write_text(SCORED, "utf-8")
+    argv = [str(out) if a == "OUT" else str(data) if a == "IN" else a for a in argv]
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = _veille(
+            argv, {**os.environ, "VEILLE_DATABASE_URL": archive_url}, stdout=subprocess.PIPE, stderr=write
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 0
+    written = out.read_text("utf-8") if str(out) in argv else done.stdout
+    if argv[0] == "feed":
+        assert written.startswith("<?xml") and written.rstrip().endswith("</feed>"), written[-200:]
+    else:
+        assert json.loads(written)["relevant"] is True, written
+
+
 def test_stats_json_says_null_for_no_language(clean_db: sa.Engine) -> None:
     """An article with no language detected: `veille stats --json` wrote "?", which a JSON
     reader cannot tell from a value; it writes null. The table still shows "?"."""

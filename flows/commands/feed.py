@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from flows.commands.common import (
     at_least,
+    closing_line,
     path_arg,
     prepare_database,
     replaced_when_complete,
@@ -211,7 +212,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.output is not None and args.output != "-":  # "-": stdout, as export -o - reads it
         with replaced_when_complete(args.output) as path:
             Path(path).write_bytes(body)
-        print(f"wrote {args.output}", file=sys.stderr)
+        closing_line(f"wrote {args.output}")  # a closed stderr loses the note, not the exit code
     else:
         sys.stdout.write(body.decode("utf-8"))
     return 0

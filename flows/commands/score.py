@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from flows.commands.common import counted, path_arg, replaced_when_complete, same_file
+from flows.commands.common import closing_line, counted, path_arg, replaced_when_complete, same_file
 
 EXAMPLE = """input: one JSON object per line with "text" and optional "title", "description",
 "published_at" (relevance weighs the topic's active period: ISO date, month, year or
@@ -104,9 +104,9 @@ def handle(args: argparse.Namespace) -> int:
         if from_file:
             source.close()
     how = f"{lifted} relevant by their context" if context else "each line alone"
-    print(
-        f"scored {counted(scored, 'line')}, {counted(errors, 'error')}, {how} (topic {topic.version})",
-        file=sys.stderr,
+    # the work is done: a closed stderr loses the summary, not the exit code (was 141)
+    closing_line(
+        f"scored {counted(scored, 'line')}, {counted(errors, 'error')}, {how} (topic {topic.version})"
     )
     return 1 if errors and not scored else 0
 
