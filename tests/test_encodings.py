@@ -449,3 +449,16 @@ def test_a_short_unlabelled_western_text_stays_windows_1252(text: str) -> None:
     """Short Western texts, capitals too, stay windows-1252: "ÆØÅ" (three letters, all
     accented) is why a Russian text of under 5 letters ("Мир" in KOI8-R, "íÉÒ") stays so."""
     assert decode_html(text.encode("cp1252")) == text
+
+
+@pytest.mark.parametrize("kept", ["\ufeff", "\ufb01"], ids=["bom", "ligature"])
+def test_a_windows_1252_page_keeps_the_utf8_characters_no_windows_1252_letters_make(kept: str) -> None:
+    """A windows-1252 page holding a UTF-8 byte order mark (an include saved with one, pasted
+    mid-page) or a UTF-8 "ﬁ" (EF AC 81): read back as windows-1252 as
+    "arrivé\\xa0»" is, the mark became "ï»¿" in the text and "ﬁ" "ï¬�" (0x81 is no
+    windows-1252 byte: U+FFFD, the letter lost). The mark stays U+FEFF, as before "arrivé\xa0»"
+    was read back, and a character whose bytes windows-1252 does not all define stays UTF-8."""
+    body = f"<html><body><p>{GLUED_FR_LONG}</p>".encode("cp1252") + f"<p>{kept}n</p></body></html>".encode()
+    decoded = decode_html(body)
+    assert f"<p>{GLUED_FR_LONG}</p>" in decoded  # the page's own "arrivé\xa0»" still read back
+    assert f"<p>{kept}n</p>" in decoded and "\ufffd" not in decoded and "ï»¿" not in decoded, decoded[-80:]

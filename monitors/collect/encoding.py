@@ -358,10 +358,11 @@ codecs.register_error("veille.windows-1252", _windows_1252)
 _PAIR = "[\u0180-\u0191\u0193-\u02c5\u02c7-\u02db\u02dd-\u07ff]"
 #: A character of three or four UTF-8 bytes that is no Western punctuation, currency sign,
 #: letterlike symbol, arrow, dingbat or emoji (nor U+FFFD, windows-1252's reading of a byte
-#: it leaves undefined): in a windows-1252 page such bytes are a letter "à" to "ï" (or "ð" to
-#: "ô") and the marks after it, as French writes them ("arrivé\xa0»" is a valid UTF-8 "遻")
+#: it leaves undefined), nor a byte order mark (an include saved with one: "ï»¿" read back): in
+#: a windows-1252 page such bytes are a letter "à" to "ï" (or "ð" to "ô") and the marks after
+#: it, as French writes them ("arrivé\xa0»" is a valid UTF-8 "遻")
 _LONG = (
-    "[^\x00-\u07ff\u2000-\u206f\u20a0-\u20cf\u2100-\u214f\u2190-\u21ff\u2600-\u27bf\ufffd"
+    "[^\x00-\u07ff\u2000-\u206f\u20a0-\u20cf\u2100-\u214f\u2190-\u21ff\u2600-\u27bf\ufeff\ufffd"
     "\U0001f000-\U0001faff]"
 )
 _PAIRS = re.compile(f"{_PAIR}|{_LONG}")
@@ -371,8 +372,11 @@ _HIGH_BYTES = bytes(range(0x80, 0x100))
 
 def _as_windows_1252(char: str) -> str:
     """A UTF-8 character's bytes read as windows-1252 ("ß" and a soft hyphen; "é", a no-break
-    space and "»")."""
-    return char.encode("utf-8").decode("cp1252", errors="replace")
+    space and "»"); the character itself when windows-1252 leaves one of its bytes undefined
+    (0x81, 0x8D, 0x8F, 0x90, 0x9D: "ﬁ" is EF AC 81), which no windows-1252 text writes: its
+    reading would hold U+FFFD, the letter lost."""
+    read = char.encode("utf-8").decode("cp1252", errors="replace")
+    return char if "\ufffd" in read else read
 
 
 def _mixed(content: bytes) -> str:
