@@ -27,9 +27,9 @@ _WORD = re.compile(r"[^\W_]+")
 # operators of to_tsquery's syntax (and of other search boxes) that websearch_to_tsquery reads as
 # a space, so that the query silently meant something else: "IA | lait" searched IA AND lait,
 # "!lait" lait itself, "lait*" the word lait only. Unquoted tokens only: in a "phrase" they are text.
+# A lone "&" is not among them: read as a space it means AND, what "Marks & Spencer" means.
 _FOREIGN = (
     (re.compile(r"\|+"), "read as a space, the words around it ANDed; write OR between them: IA OR lait"),
-    (re.compile(r"&+"), "read as a space; the words are ANDed already: IA lait"),
     (re.compile(r"!+\S*"), "the ! left out, the word searched; exclude a word with a dash: IA -lait"),
     (
         re.compile(r"\S*[^\W_]:?\*"),
@@ -100,7 +100,7 @@ def web_query(query: str) -> str:
     """``query`` with its repeated words, phrases and OR branches dropped (the same words but
     for case and accents: "Sommet sommet SOMMÉT" is "Sommet"; "sommets" is another); raises
     :class:`QueryError` past :data:`MAX_QUERY_WORDS` words, or for an operator of another
-    syntax (``|``, ``&``, ``!word``, ``word*``: :func:`_refuse_foreign`). A query with a token
+    syntax (``|``, ``!word``, ``word*``: :func:`_refuse_foreign`). A query with a token
     whose reach the split on spaces cannot tell ("a OR OR b", a dangling -, an apostrophe
     opening a quote) is kept as it is."""
     tokens = _TOKEN.findall(query)
