@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from monitors.collect.encoding import undo_double_encoding, undo_double_encoding_lines
+from monitors.collect.encoding import plain_text, undo_double_encoding, undo_double_encoding_lines
 from monitors.collect.feeds import parse_feed
 from monitors.collect.listing import find_article_links
 from monitors.collect.sitemaps import parse_sitemap
@@ -68,6 +68,38 @@ def test_an_a_grave_whose_no_break_space_a_clean_up_made_a_space_is_read_back() 
     collapsed = " ".join(twice("Réunis à Paris").split())
     assert collapsed == "RÃ©unis Ã Paris"
     assert undo_double_encoding(collapsed) == "Réunis à Paris"
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("Le sommet a lieu Ã Paris", "Le sommet a lieu à Paris"),  # the "\xa0" dropped
+        ("Le sommet a lieu Ã  Paris", "Le sommet a lieu à Paris"),  # made a space: two spaces
+        ("Il est lÃ  ce soir", "Il est là ce soir"),  # after a small letter
+        ("RÃ©unis Ã  Paris", "Réunis à Paris"),  # with other pairs: one space, not two
+    ],
+)
+def test_a_lone_a_grave_whose_no_break_space_went_is_read_back(text: str, read: str) -> None:
+    """An "Ã" standing as a word, or after a small letter, with nothing else encoded twice in
+    the text, is an "à" whose "\xa0" a clean-up made a space or dropped."""
+    assert undo_double_encoding(text) == read
+    assert undo_double_encoding_lines(f"Titre\n{text}") == f"Titre\n{read}"
+
+
+@pytest.mark.parametrize("text", ["AMANHÃ CEDO EM LISBOA", "O DIA DE AMANHÃ", "SÃO PAULO", "NÃO É"])
+def test_a_portuguese_capital_a_tilde_is_not_taken_for_an_a_grave(text: str) -> None:
+    assert undo_double_encoding(text) == text
+
+
+@pytest.mark.parametrize(
+    "title", ["RÃ©unis Ã  Paris,  le sommet", "Le  sommet\ta lieu Ã  Paris", "L’été  à Paris"]
+)
+def test_a_title_s_spaces_are_collapsed_with_or_without_markup(title: str) -> None:
+    """:func:`plain_text` reads a title with no "<" nor "&" on a path of its own: it collapses
+    the spaces as the other does (a "&amp;" added takes the other)."""
+    plain = plain_text(title)
+    assert plain is not None and "  " not in plain and "\t" not in plain
+    assert plain_text(f"{title} &amp; co") == f"{plain} & co"
 
 
 @pytest.mark.parametrize(

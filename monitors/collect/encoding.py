@@ -458,13 +458,16 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+#: A run of spaces, tabs or line breaks; not a no-break space ("Été\xa0:" keeps its own)
+_SPACES = re.compile("[^\\S\xa0\u202f]+")
 
 
 def plain_text(value: str | None) -> str | None:
     """A title or author as text: feedparser leaves a title that looks like HTML as HTML, and
     a sitemap's ``news:title`` is the XML's text, so a double-escaped one
     (``L&amp;eacute;gislatives`` in the XML) kept ``&eacute;`` and a bolded one its ``<b>``;
-    the tags go, the entities are read, the spaces collapsed. A title the site wrote encoded
+    the tags go, the entities are read, the runs of spaces collapsed (a no-break space kept,
+    with "<" or "&" in the title or not: "Été\xa0:"). A title the site wrote encoded
     twice ("Le sommet rÃ©unit") is read back (:func:`undo_double_encoding`, before the spaces
     are collapsed: the "\xa0" of "Ã\xa0" is an "à"; before its entities are read when after
     fails: "&eacute;" read is a correct "é" beside the "Ã©"), as a page's title is. It is the one
@@ -473,9 +476,10 @@ def plain_text(value: str | None) -> str | None:
     if not value:
         return value
     if "<" not in value and "&" not in value:
-        return undo_double_encoding(value)
-    text = " ".join(unescape_double_encoded(_TAG.sub(" ", value))[0].split())
-    return text or None
+        text = undo_double_encoding(value)
+    else:
+        text = unescape_double_encoded(_TAG.sub(" ", value))[0]
+    return _SPACES.sub(" ", text).strip() or None
 
 
 def unescape_double_encoded(value: str, unescape: Callable[[str], str] = html.unescape) -> tuple[str, bool]:
@@ -559,6 +563,26 @@ def _c1_byte(error: UnicodeError) -> tuple[bytes, int]:
 codecs.register_error("veille.c1-byte", _c1_byte)
 
 
+#: "à" encoded twice ("Ã\xa0") once a clean-up of spaces made its "\xa0" a space (then the
+#: space after it, one of two, is taken with it) or dropped it: an "Ã" before a space or the end
+_A_GRAVE = re.compile(r"Ã(?: (?= ))?(?= |\Z)")
+
+
+def _a_grave(value: str, after_capital: bool) -> tuple[str, int]:
+    """``value`` with each :data:`_A_GRAVE` made "Ã\xa0" again, and how many; one after a
+    capital only when ``after_capital`` (Portuguese writes "AMANHÃ CEDO" in capitals)."""
+    count = 0
+
+    def restore(match: re.Match[str]) -> str:
+        nonlocal count
+        if not after_capital and value[match.start() - 1 : match.start()].isupper():
+            return match.group(0)
+        count += 1
+        return "Ã\xa0"
+
+    return _A_GRAVE.sub(restore, value), count
+
+
 def undo_double_encoding(value: str) -> str:
     """``value`` with its UTF-8 read back, when the site wrote it encoded twice (its UTF-8 read
     as windows-1252 and encoded again: "rÃ©unit", "Â»", "groÃ\\x9fe"), else ``value`` itself.
@@ -567,22 +591,28 @@ def undo_double_encoding(value: str) -> str:
     byte) it must decode as UTF-8 and hold fewer such pairs than before. Correct text with a
     letter beyond ASCII fails it ("São", "Ângela", "À Paris", "Größe“": an accent alone is no
     UTF-8 sequence), so it is left alone; so is a string mixing such pairs with correct text
-    beyond windows-1252 ("✓", a correct "’" next to "Ã©"), which is not repaired. "Ã " is
-    read as "à " when that makes the round trip succeed: an "à" encoded twice is "Ã\\xa0", and
-    a clean-up of spaces (trafilatura's, of the article's text) makes its "\\xa0" a space."""
-    if not _DOUBLE_ENCODED.search(value):
+    beyond windows-1252 ("✓", a correct "’" next to "Ã©"), which is not repaired. An "Ã"
+    before a space or the end is read as "à" when that makes the round trip succeed: an "à"
+    encoded twice is "Ã\\xa0", and a clean-up of spaces (trafilatura's, of the article's
+    text) makes its "\\xa0" a space ("Ã  Paris", two spaces, reads "à Paris") or drops it.
+    With no other pair in the text ("Le sommet a lieu Ã Paris"), only an "Ã" that stands as a
+    word or follows a small letter ("voilÃ ") is so read: one after a capital ends a
+    Portuguese word written in capitals ("AMANHÃ CEDO"), one inside a word ("SÃO") is none."""
+    pairs = len(_DOUBLE_ENCODED.findall(value))
+    alone, lone = _a_grave(value, after_capital=False)
+    if not pairs and not lone:
         return value
-    tries = [value]
-    if "Ã " in value:  # "à" encoded twice, its "\xa0" made a space by a clean-up
-        tries.append(value.replace("Ã ", "Ã\xa0 "))
+    tries = [value] if pairs else []
+    if pairs and "Ã" in value:
+        tries.append(_a_grave(value, after_capital=True)[0])
+    if lone:
+        tries.append(alone)
     for attempt in tries:
         try:
             fixed = attempt.encode("cp1252", errors="veille.c1-byte").decode("utf-8")
         except UnicodeError:
             continue
-        if _READ_BACK.fullmatch(fixed) and len(_DOUBLE_ENCODED.findall(fixed)) < len(
-            _DOUBLE_ENCODED.findall(value)
-        ):
+        if _READ_BACK.fullmatch(fixed) and len(_DOUBLE_ENCODED.findall(fixed)) < pairs + lone:
             return fixed
     return value
 
@@ -590,6 +620,6 @@ def undo_double_encoding(value: str) -> str:
 def undo_double_encoding_lines(text: str) -> str:
     """:func:`undo_double_encoding` of each line of ``text`` (a paragraph of an article's body
     may be pasted encoded twice while the rest is not)."""
-    if not _DOUBLE_ENCODED.search(text):
+    if not _DOUBLE_ENCODED.search(text) and "Ã" not in text:
         return text
     return "\n".join(undo_double_encoding(line) for line in text.split("\n"))
