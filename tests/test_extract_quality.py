@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from flows.cli import main
 from monitors.judge.cleanup import clean_lines, drop_own_posts, find_lead
-from monitors.judge.extract import DATE_LANGUAGES, extract_article
+from monitors.judge.extract import DATE_LANGUAGES, CutShortError, cut_short, extract_article
 from monitors.judge.metadata import PageMeta
 from monitors.judge.page_dates import parse_date
 from monitors.judge.paywall import check_access, stops_mid_sentence
@@ -816,6 +816,33 @@ def test_a_page_cut_inside_an_svg_is_truncated() -> None:
     )
     whole = extract_article(page.replace("</body></html>", "").encode(), "https://ex.fr/a.html")
     assert CUT_PARAGRAPHS[5] in whole.text and not whole.truncated
+
+
+_HEAD = (
+    "<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'><title>Le sommet de Paris</title>"
+    "<script>window.dataLayer = [{'rubrique': 'monde'}];</script>"
+    "<noscript><img src='/pixel.gif' alt=''></noscript><style>p { margin: 0 }</style>"
+)
+
+
+@pytest.mark.parametrize("then", ["", "<link rel='stylesheet' href='/site.css'>", "</head>"])
+def test_a_page_cut_in_its_head_is_cut_short(then: str) -> None:
+    """A cut among the scripts and styles of a page's ``<head>`` (every tag a head's, a
+    pixel's ``<img>`` in a ``<noscript>`` aside, no ``<body>``) left no article text and was
+    stored as a page without any, for good; 156 of 1,216 cuts of the dev half's corpus pages
+    (at 5 to 95% of their characters) stopped so. It is a transient failure now."""
+    with pytest.raises(CutShortError, match=r"^HTML cut short: the page stops in its <head>, before any"):
+        extract_article(f"{_HEAD}{then}".encode(), "https://ex.fr/a.html")
+
+
+def test_a_whole_page_that_leaves_its_head_and_body_tags_out_is_not_cut_short() -> None:
+    """HTML lets a page leave ``</head>``, ``<body>``, ``</body>`` and ``</html>`` out: its
+    first paragraph ends its head, and it is whole."""
+    page = _HEAD + "".join(f"<p>{p}</p>\n" for p in CUT_PARAGRAPHS)
+    assert cut_short(page) is None
+    art = extract_article(page.encode(), "https://ex.fr/a.html")
+    assert CUT_PARAGRAPHS[5] in art.text and not art.truncated
+    assert cut_short("<html><head><title>Vide</title></head><body></body></html>") is None
 
 
 def test_a_second_document_cut_short_is_truncated() -> None:

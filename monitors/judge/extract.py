@@ -351,6 +351,11 @@ _EMPTY = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source"}
     | {"track", "wbr", "script", "style", "noscript"}
 )
+#: What a page's ``<head>`` holds: a page that opens one and stops with only these, no ``<body>``
+#: (a ``<noscript>``'s content aside: a tracking pixel's ``<img>``), was cut in its head
+_HEAD_ONLY = frozenset(
+    {"html", "head", "title", "base", "meta", "link", "script", "style", "template", "noscript"}
+)
 #: Unclosed :data:`CONTAINERS` that tell a page ending with a tag was cut (a whole one leaves
 #: at most one open: 0 to 1 in the 120 corpus pages)
 CUT_OPEN_CONTAINERS = 2
@@ -378,6 +383,23 @@ def _all_closed(page: str) -> bool:
         or (start not in page and start.upper() not in page)
         for start, stop in pairs
     )
+
+
+def _in_head(tags: list[re.Match[str]]) -> bool:
+    """Whether ``tags`` (a page's, its comments and raw text emptied) open a ``<head>`` and are
+    all head elements: the page never reached its ``<body>``."""
+    opened = False
+    in_noscript = 0
+    for m in tags:
+        name = m.group(2).lower()
+        if name == "noscript":
+            in_noscript = max(0, in_noscript + (-1 if m.group(1) else 1))
+        elif in_noscript:
+            continue
+        elif name not in _HEAD_ONLY:
+            return False
+        opened = opened or (name == "head" and not m.group(1))
+    return opened
 
 
 def cut_short(decoded: str) -> str | None:
@@ -414,6 +436,8 @@ def cut_short(decoded: str) -> str | None:
     opening = last is not None and last.end() == len(end) and not last.group(1) and not last.group(3)
     if opening and last is not None and (name := last.group(2).lower()) not in _EMPTY:  # <p>, <div>
         return f"HTML cut short: the page stops right after the start tag <{name}>, {missing}"
+    if not ends and _in_head(tags):  # a whole page has a body, its tags may be left out
+        return f"HTML cut short: the page stops in its <head>, before any content, {missing}"
     depth: dict[str, int] = {}
     for m in _TAG.finditer(skeleton):
         if (name := m.group(2).lower()) in CONTAINERS and not m.group(3):
