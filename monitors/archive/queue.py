@@ -211,7 +211,12 @@ def claim_items(session: Session, limit: int, token: int | None = None) -> list[
     under a dead token, free at once for any other worker to fetch as well. An empty claim
     may so mean a lost lock, not a drained queue: :meth:`ClaimHolder.holds` tells them apart
     (and covers a lock lost between this check and the commit)."""
-    t = now()
+    rows = session.execute(claim_statement(limit, token, now())).all()
+    return sorted((QueueItem(*row) for row in rows), key=lambda i: i.id)
+
+
+def claim_statement(limit: int, token: int | None, t: datetime) -> sa.Update:
+    """:func:`claim_items`' statement at time ``t`` (apart, so that its plan can be read)."""
     due = (
         select(QueuedUrl.id)
         .where(
@@ -235,21 +240,18 @@ def claim_items(session: Session, limit: int, token: int | None = None) -> list[
     claim = update(QueuedUrl).where(QueuedUrl.id.in_(due))
     if token is not None:
         claim = claim.where(text(f"EXISTS ({_TOKEN_LIVE})").bindparams(space=LOCK_SPACE, held=token))
-    rows = session.execute(
-        claim.values(claimed_at=t, claimed_by=token, attempts=QueuedUrl.attempts + 1).returning(
-            QueuedUrl.id,
-            QueuedUrl.source_id,
-            QueuedUrl.url,
-            QueuedUrl.canonical_url,
-            QueuedUrl.attempts,
-            QueuedUrl.feed_title,
-            QueuedUrl.feed_author,
-            QueuedUrl.feed_published_at,
-            QueuedUrl.feed_language,
-            QueuedUrl.feed_published_explicit,
-        )
-    ).all()
-    return sorted((QueueItem(*row) for row in rows), key=lambda i: i.id)
+    return claim.values(claimed_at=t, claimed_by=token, attempts=QueuedUrl.attempts + 1).returning(
+        QueuedUrl.id,
+        QueuedUrl.source_id,
+        QueuedUrl.url,
+        QueuedUrl.canonical_url,
+        QueuedUrl.attempts,
+        QueuedUrl.feed_title,
+        QueuedUrl.feed_author,
+        QueuedUrl.feed_published_at,
+        QueuedUrl.feed_language,
+        QueuedUrl.feed_published_explicit,
+    )
 
 
 #: The start of ``url_queue.reason`` of a page refused for its address while
