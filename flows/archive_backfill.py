@@ -27,17 +27,25 @@ from typing import Any, NamedTuple
 from sqlalchemy.exc import DBAPIError
 
 from flows.commands.common import counted
-from flows.outcome import RunOutcome, bad_entries_problem, disabled_words, some_names, stored_words
+from flows.outcome import (
+    RunOutcome,
+    bad_entries_problem,
+    disabled_words,
+    interrupted,
+    some_names,
+    stored_words,
+)
 from flows.polling import skipped_entries
-from flows.retries import _cause
+from flows.retries import DatabaseLosses, _cause
 from flows.runtime import Submit, reset_runtime, run_logger, runtime
 from monitors.archive.articles import store_or_fail
-from monitors.archive.db import get_engine, session_scope
+from monitors.archive.db import DatabaseUnavailable, get_engine, lost_database_reported, session_scope
 from monitors.archive.schema import ensure_schema
 from monitors.collect.addresses import RefusedAddress, Unresolvable, check_url_allowed
 from monitors.collect.archives.captures import fetch_capture, served_capture
 from monitors.collect.archives.ccnews import WarcStream, ccnews_month, ccnews_months, files_covering
 from monitors.collect.archives.common import (
+    ARCHIVE_NAMES,
     ARCHIVES,
     CCNEWS,
     COMMONCRAWL,
@@ -142,7 +150,23 @@ def plan(
     """Check the request, sync the sources (the file's bad entries into ``source_problems``)
     and create (or find again) the backfill's jobs; with Common Crawl, also the crawls that
     cover the window; the sites; and the file's bad entries (of ``site`` if given), which it
-    leaves out. Raises BackfillError."""
+    leaves out. Raises BackfillError; a database lost meanwhile is said in one line, during
+    the planning (:class:`DatabaseUnavailable`): the same command plans again, finding the
+    jobs it made."""
+    with lost_database_reported("the planning of the archive backfill's jobs", "veille backfill"):
+        return _plan(archive, since, until, site, sources_file, relevant_only, run_id)
+
+
+def _plan(
+    archive: str,
+    since: datetime,
+    until: datetime,
+    site: str | None,
+    sources_file: str | None,
+    relevant_only: bool,
+    run_id: str | None,
+) -> Plan:
+    """:func:`plan`'s work."""
     if archive not in ARCHIVES:
         raise BackfillError(f"unknown archive {archive!r}: wayback, commoncrawl or ccnews")
     if until < since:
@@ -563,6 +587,8 @@ class FetchBudget:
 
 #: The budget of the run in progress in this process (set by :func:`archive_backfill`).
 _budget = FetchBudget(0)
+#: The database losses of its jobs (reset by :func:`archive_backfill`).
+_losses = DatabaseLosses()
 
 
 def budget_note(rows: list[dict[str, Any]]) -> str | None:
@@ -628,7 +654,22 @@ def backfill_job_task(
     job_id: int, crawls: list[Crawl], sites: list[Site], relevant_only: bool, run_id: str | None
 ) -> dict[str, Any]:
     """One (archive, site, month) job: discovery from its cursor, then its captures (the body
-    of the task ``archive backfill job N``)."""
+    of the task ``archive backfill job N``). A database lost meanwhile is waited for
+    (``VEILLE_DB_WAIT``) and the job taken up again from its cursor (:data:`_losses`); one that
+    stays away leaves the job's row in state ``error``, "database lost: ...", for the run to
+    say (:func:`archive_backfill`), rather than the task's retries and their tracebacks."""
+    row = _losses.run(lambda: _run_job(job_id, crawls, sites, relevant_only, run_id))
+    if row is None:
+        empty = dict.fromkeys(JOB_COUNTS, 0)
+        row = {"archive": "", "site": f"job {job_id}", "window": "", **empty, "state": "error"}
+        row["error"] = f"database lost: {_losses.gone}"
+    return row
+
+
+def _run_job(
+    job_id: int, crawls: list[Crawl], sites: list[Site], relevant_only: bool, run_id: str | None
+) -> dict[str, Any]:
+    """:func:`backfill_job_task`'s work: the job's row once done."""
     logger = run_logger()
     with job_lock(get_engine(), job_id) as mine:
         if not mine:
@@ -693,12 +734,14 @@ def judge_backfill(
     stopped: str | None = None,
     bad: Sequence[BadEntry] = (),
     offline: str | None = None,
+    recovered: Sequence[str] = (),
 ) -> RunOutcome:
     """The run's verdict from its job rows: all good, partly done (some jobs stopped on an
     archive error, or the run spent its fetch budget, ``stopped``: they resume on the next
     run; or it left out ``bad`` entries of the sources file, as ``veille run`` does), or
     failed (every job stopped on an error, and none stored a capture). ``offline``: why no
-    job ran (no archive host resolved, :func:`unresolved_archive`), said first."""
+    job ran (no archive host resolved, :func:`unresolved_archive`), said first. ``recovered``:
+    the database losses its jobs waited out, partly done as ``veille run`` is after one."""
     errors = [r for r in rows if r["state"] == "error"]
     summary = (
         f"{counted(len(rows), 'job')}, {counted(sum(r['captures'] for r in rows), 'capture')} found,"
@@ -706,6 +749,7 @@ def judge_backfill(
     )
     problems = [bad_entries_problem([str(b) for b in bad])] if bad else []
     problems += [stopped] if stopped else []
+    problems += interrupted(list(recovered), gave_up=False)
     if not errors:
         # "Nothing to do" only when nothing went wrong: a run of a file whose every entry is bad
         # plans no job, and is partly done, saying why
@@ -772,6 +816,7 @@ def archive_backfill(
             raise BackfillError(f"{name}: {exc}") from None
     reset_runtime()
     _throttles.clear()
+    _losses.reset()
     try:
         if planned is None:
             planned = plan(archive, since, until, site, sources_file, relevant_only, run_id)
@@ -797,10 +842,15 @@ def archive_backfill(
     finally:
         reset_runtime()
         _throttles.clear()
+    if _losses.gone:  # no job can go on, nor its row be read: said in one line, as other commands say it
+        raise DatabaseUnavailable(
+            f"lost the database during the {ARCHIVE_NAMES[archive]} backfill's jobs ({_losses.gone}):"
+            " what was committed stays; run the same command again to resume"
+        )
     stopped = budget_note(rows)
     if stopped:
         run_logger().warning(stopped)
-    outcome = judge_backfill(rows, stopped, bad, offline[0] if offline else None)
+    outcome = judge_backfill(rows, stopped, bad, offline[0] if offline else None, _losses.recovered)
     if outcome.empty:  # "no source was due" are a cycle's words: no job was planned
         if sites:
             why = "no job was planned for this window"

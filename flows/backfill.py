@@ -20,9 +20,9 @@ from flows.outcome import RunOutcome, disabled_words, judge_run, some_names
 from flows.pipeline import _source_names, fetch_kinds, summarize
 from flows.polling import poll_batches, skipped_entries
 from flows.queue_drain import IngestReport
-from flows.retries import _cause, is_transient
+from flows.retries import DatabaseLosses, _cause, is_transient
 from flows.runtime import Submit, reset_runtime, run_logger, runtime
-from monitors.archive.db import cancelled, session_scope
+from monitors.archive.db import DatabaseUnavailable, cancelled, session_scope
 from monitors.archive.polls import PollSummary, apply_backfill, due_sources
 from monitors.archive.queue import queue_counts
 from monitors.collect.poll import PollOutcome, SourceState, poll_source
@@ -36,6 +36,8 @@ BACKFILL_KINDS = ("sitemap", "feed")
 
 #: The fetch budget of the backfill in progress in this process (set by :func:`backfill`).
 _budget = FetchBudget(0)
+#: The database losses of its batches (reset by :func:`backfill`).
+_losses = DatabaseLosses()
 
 
 def backfill_batch_task(
@@ -59,29 +61,10 @@ def backfill_batch_task(
 
     with ThreadPoolExecutor(max_workers=max(1, min(rt.settings.concurrency, len(batch)))) as pool:
         outcomes = list(pool.map(read, batch))
-    summaries = []
-    with session_scope() as session:
-        for source, outcome in zip(batch, outcomes, strict=True):
-            if outcome is None:
-                summaries.append(
-                    PollSummary(source.id, NOT_READ, warning=f"{NOT_READ}: the fetch budget was spent")
-                )
-                continue
-            try:
-                with session.begin_nested():  # one source's record does not sink the batch's
-                    summary = apply_backfill(session, outcome, run_id)
-            except DBAPIError as exc:
-                if is_transient(exc) and not cancelled(exc):
-                    raise  # the database went away: the task is tried again
-                summaries.append(
-                    PollSummary(source.id, "error", error=f"backfill not recorded: {_cause(exc)}")
-                )
-                continue
-            if outcome.unread:
-                summary.unread = outcome.unread
-                note = f"{outcome.unread} child sitemap(s) not read: the fetch budget was spent"
-                summary.warning = f"{note}; {summary.warning}" if summary.warning else note
-            summaries.append(summary)
+    # what was read is recorded again once a lost database is back, not read again
+    recorded = _losses.run(lambda: _record(batch, outcomes, run_id))
+    lost = f"backfill not recorded: database lost: {_losses.gone}"
+    summaries = [PollSummary(s.id, "error", error=lost) for s in batch] if recorded is None else recorded
     logger = run_logger()
     for source, outcome, summary in zip(batch, outcomes, summaries, strict=True):
         if summary.error:
@@ -96,6 +79,37 @@ def backfill_batch_task(
                 summary.new,
                 outcome.ignored,
             )
+    return summaries
+
+
+def _record(
+    batch: list[SourceState], outcomes: list[PollOutcome | None], run_id: str | None
+) -> list[PollSummary]:
+    """Record what each source of the batch listed in the window, in one transaction (a lost
+    database rolls it back whole: it is recorded again once back, :data:`_losses`)."""
+    summaries = []
+    with session_scope() as session:
+        for source, outcome in zip(batch, outcomes, strict=True):
+            if outcome is None:
+                summaries.append(
+                    PollSummary(source.id, NOT_READ, warning=f"{NOT_READ}: the fetch budget was spent")
+                )
+                continue
+            try:
+                with session.begin_nested():  # one source's record does not sink the batch's
+                    summary = apply_backfill(session, outcome, run_id)
+            except DBAPIError as exc:
+                if is_transient(exc) and not cancelled(exc):
+                    raise  # the database went away: recorded again once it is back
+                summaries.append(
+                    PollSummary(source.id, "error", error=f"backfill not recorded: {_cause(exc)}")
+                )
+                continue
+            if outcome.unread:
+                summary.unread = outcome.unread
+                note = f"{outcome.unread} child sitemap(s) not read: the fetch budget was spent"
+                summary.warning = f"{note}; {summary.warning}" if summary.warning else note
+            summaries.append(summary)
     return summaries
 
 
@@ -147,6 +161,7 @@ def backfill(
     if since > until:
         raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     reset_runtime()
+    _losses.reset()
     try:
         read = load_sources_file(sources_file)
         specs, bad = read.specs, read.bad
@@ -185,6 +200,11 @@ def backfill(
                 reason = f"backfill not recorded: {_cause(exc)}"
                 logger.error("%s: %s", counted(len(batch), "source"), reason)
                 summaries.extend(PollSummary(source.id, "error", error=reason) for source in batch)
+        if _losses.gone:  # the sources' listings read cannot be queued: no ingest without a database
+            raise DatabaseUnavailable(
+                "lost the database during the backfill's queueing of what the sources' sitemaps and"
+                f" feeds list ({_losses.gone}): what was committed stays; run `veille backfill` again"
+            )
         summaries += left_out
         # the pages get what the listing (the sources' documents, child sitemaps) left
         pages = budget.take(budget.limit)
@@ -198,7 +218,12 @@ def backfill(
     # is no Completed run with exit code 0
     rows = summarize(summaries, report, source_names)
     outcome = judge_run(
-        rows, report.interruptions, report.gave_up, fetch_kinds(summaries, report), report.left, verb="read"
+        rows,
+        _losses.recovered + report.interruptions,  # the listings' record's losses, then the ingest's
+        report.gave_up,
+        fetch_kinds(summaries, report),
+        report.left,
+        verb="read",
     )
     if outcome.empty:  # "no source was due" are a cycle's words: a backfill reads every source
         usable_names = {s.name for s in sources}

@@ -23,9 +23,11 @@ from flows import archive_backfill
 from flows import backfill as sitemaps
 from flows.archive_backfill import Plan
 from flows.artifacts import ARCHIVE_BACKFILL_TABLE_KEY, BACKFILL_TABLE_KEY, artifact_key, note
+from flows.outcome import raised
 from flows.retries import transient_task
 from flows.runs import TASKS, ingest_flow, raised_in_flow, submit_task
-from flows.runtime import _run_id
+from flows.runtime import _run_id, run_logger
+from monitors.archive.db import DatabaseUnavailable
 from monitors.collect.archives.common import ARCHIVE_NAMES
 
 TASKS[sitemaps.backfill_batch_task] = transient_task("backfill batch {index}")(sitemaps.backfill_batch_task)
@@ -40,6 +42,15 @@ def publish_note(title: str, message: str) -> None:
     latest table stays the last backfill that had rows."""
     artifact = note(title, message, "Backfill with no row: its verdict (not the latest table)")
     create_markdown_artifact(key=artifact.key, markdown=artifact.data, description=artifact.description)
+
+
+def _raised(exc: Exception) -> Any:
+    """The Failed state of a body that raised; a database lost for good is said in one line,
+    as the command says it, not with a traceback in the run's log."""
+    if isinstance(exc, DatabaseUnavailable):
+        run_logger().error("%s", exc)
+        return raised(exc)
+    return raised_in_flow(exc)
 
 
 @flow(name="veille-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
@@ -72,7 +83,7 @@ def backfill_flow(
             publish_note("veille backfill", outcome.message)
         return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result
     except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return raised_in_flow(exc)
+        return _raised(exc)
 
 
 @flow(name="veille-archive-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
@@ -116,4 +127,4 @@ def archive_backfill_flow(
             publish_note(f"veille archive backfill from {ARCHIVE_NAMES[archive]}", outcome.message)
         return outcome.state(rows)
     except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return raised_in_flow(exc)
+        return _raised(exc)

@@ -143,7 +143,7 @@ def judge_run(
         problems.append(f"{counted(totals['failed'], 'page')} failed")
     if totals["retry"]:  # not settled: a timeout or a 5xx, tried again by a later run
         problems.append(f"{counted(totals['retry'], 'page')} to retry")
-    problems += _interrupted(interruptions, gave_up)
+    problems += interrupted(interruptions, gave_up)
     polled_ok = any(r["poll"] not in {"error", "not due"} for r in polled)
     done = totals["stored"] + totals["revised"] + totals["duplicates"] > 0 or polled_ok
     if not problems:
@@ -327,7 +327,7 @@ def judge_ingest(
         problems.append(f"{counted(failed, 'page')} failed")
     if counts.get("retry"):  # not settled: a timeout or a 5xx, tried again by a later run
         problems.append(f"{counted(counts['retry'], 'page')} to retry")
-    problems += _interrupted(interruptions, gave_up)
+    problems += interrupted(interruptions, gave_up)
     if not problems:
         # a drain polls nothing: it says so of the queue alone
         return RunOutcome(
@@ -342,7 +342,9 @@ def _status(done: bool, all_sources_failed: bool, gave_up: bool) -> str:
     return "incomplete" if gave_up else "partial"
 
 
-def _interrupted(interruptions: list[str], gave_up: bool) -> list[str]:
+def interrupted(interruptions: list[str], gave_up: bool) -> list[str]:
+    """A run's problem when its work was interrupted (the database lost, a worker failed):
+    cut short with work left (``gave_up``), or recovered and gone on."""
     if not interruptions:
         return []
     first = interruptions[0]

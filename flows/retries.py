@@ -6,13 +6,15 @@ a bug or bad data), the retries veille's Prefect tasks make of them (:func:`tran
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from monitors.archive.db import DatabaseUnavailable
+from monitors.archive.db import DatabaseUnavailable, database_lost
 from monitors.archive.write_errors import unstorable
 from monitors.errors import describe
 
@@ -66,3 +68,52 @@ def transient_task(name: str | None = None, delays: tuple[int, int] = RETRY_DELA
 def _cause(exc: BaseException) -> str:
     """A database error in one line, cause first."""
     return describe(getattr(exc, "orig", None) or exc)
+
+
+T = TypeVar("T")
+
+#: Times a step waits for its lost database and starts again, in one run.
+MAX_RECOVERIES = 3
+
+
+class DatabaseLosses:
+    """The database losses a run's steps met (a backfill's batches of sources, its archive
+    jobs), as ``veille run``'s ingest workers keep theirs: each step that loses the database
+    waits up to ``VEILLE_DB_WAIT`` for it and starts again (its work resumes from what it
+    committed), the run's verdict then saying it was interrupted and recovered (partly done,
+    exit 1, as ``veille run``); one that stays away is ``gone``, its cause kept, for the run to
+    stop with one line rather than go on without a database. Shared by the run's threads."""
+
+    def __init__(self) -> None:
+        self.recovered: list[str] = []
+        self.gone: str | None = None
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.recovered, self.gone = [], None
+
+    def run(self, step: Callable[[], T]) -> T | None:
+        """``step()``, started again after each loss of the database that came back within
+        ``VEILLE_DB_WAIT`` (at most :data:`MAX_RECOVERIES` times for this step, not for the
+        run: a run of many steps outlives many restarts); None when it did not, or another
+        step found it gone (the cause in :attr:`gone`). Any other failure goes through."""
+        from monitors.archive.db import get_engine
+        from monitors.archive.queue import wait_for_database
+        from monitors.settings import get_settings
+
+        for attempt in range(MAX_RECOVERIES + 1):
+            try:
+                return step()
+            except Exception as exc:
+                if not database_lost(exc):
+                    raise
+                reason = _cause(exc)
+            last = attempt == MAX_RECOVERIES or self.gone is not None
+            if last or not wait_for_database(get_engine(), get_settings().db_wait):
+                break
+            with self._lock:
+                self.recovered.append(f"database lost: {reason}")
+        with self._lock:
+            self.gone = self.gone or reason
+        return None

@@ -119,6 +119,8 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
         )
     if planned.bad:  # warned of before the run (check_sources_and_topics); partly done, as `veille run`
         print(f"veille: {bad_entries_problem([str(b) for b in planned.bad])}", file=sys.stderr)
+    if code and not (stopped or failed or planned.bad):  # a database lost, waited for, back
+        print(f"veille: {verdict}", file=sys.stderr)
     return code
 
 

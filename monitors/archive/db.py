@@ -212,6 +212,21 @@ def cancelled_cause(what: str, exc: BaseException, database: str = "the database
     )
 
 
+def database_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database gone: a connection the server ended or cut (the driver
+    invalidated it, or SQLSTATE class 08, 57P01-57P03), or a new connection it refused while
+    a command was under way (no statement: the pool's connect, "the database system is
+    shutting down", "not currently accepting connections"): that one ended on the driver's
+    traceback. :class:`DatabaseUnavailable` is one already said."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    if not isinstance(exc, sa.exc.DBAPIError) or cancelled(exc):
+        return False
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    connecting = isinstance(exc, sa.exc.OperationalError) and exc.statement is None
+    return exc.connection_invalidated or connecting or bool(sqlstate and sqlstate.startswith(_LOST))
+
+
 @contextmanager
 def lost_database_reported(
     what: str, again: str, when_cancelled: str | None = None, when_lost: str | None = None
@@ -229,8 +244,7 @@ def lost_database_reported(
         if cancelled(exc):
             advice = when_cancelled or f"what was committed stays; run `{again}` again to go on"
             raise StatementCancelled(f"{cancelled_cause(what, exc)}: {advice}") from exc
-        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
-        if not (exc.connection_invalidated or (sqlstate and sqlstate.startswith(_LOST))):
+        if not database_lost(exc):
             raise
         cause = said(exc.orig or exc)
         left = when_lost or "what was committed stays"

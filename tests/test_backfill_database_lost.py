@@ -1,0 +1,284 @@
+"""`veille backfill` whose database goes away while it plans (sitemap indexes and children read
+and queued; an archive's CDX pages and job rows) and comes back, or stays gone: one line, cause
+first, saying during what; the exit code `veille run` gives for the same loss; the same command
+again finishes the work; no traceback, no thread left behind.
+
+The database is taken away as tests/test_progress_database_lost.py does: the test's own
+database refuses connections and its sessions are ended (never the shared server)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from flows.cli import main
+from tests.fake_archives import FakeArchives, seed_snapshots, seed_sources
+from tests.site import LocalSite, Request, write_sources
+from tests.test_archive_backfill import WINDOW, archives  # noqa: F401 - the fake archives fixture
+from tests.test_backfill import sitemap_feed_and_listing
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+
+class Outage:
+    """The test's database made to refuse connections, its sessions ended; back on ``back``."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.name = engine.url.database
+        self.admin = sa.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        self.taken = threading.Event()
+        self.timer: threading.Timer | None = None
+
+    def take(self, back_after: float | None) -> None:
+        """Take the database away once (the first call); back after ``back_after`` s if given."""
+        if self.taken.is_set():
+            return
+        self.taken.set()
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{self.name}" WITH ALLOW_CONNECTIONS false'))
+            conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = :d AND pid <> pg_backend_pid()"
+                ),
+                {"d": self.name},
+            )
+        if back_after is not None:
+            self.timer = threading.Timer(back_after, self.back)
+            self.timer.start()
+
+    def back(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{self.name}" WITH ALLOW_CONNECTIONS true'))
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.join()
+        self.back()
+        self.admin.dispose()
+
+
+@pytest.fixture
+def outage(clean_db: sa.Engine) -> Iterator[Outage]:
+    gone = Outage(clean_db)
+    try:
+        yield gone
+    finally:
+        gone.close()
+
+
+@pytest.fixture(params=["off", "auto"])
+def prefect(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each case run directly, then as flows (the tests' Prefect server)."""
+    monkeypatch.setenv("VEILLE_PREFECT", request.param)
+    return str(request.param)
+
+
+@pytest.fixture
+def fakes(archives: FakeArchives) -> FakeArchives:  # noqa: F811 - the fake archives fixture
+    return archives
+
+
+def _taking(
+    outage: Outage, back_after: float | None, handler: Callable[[Request], Any]
+) -> Callable[[Request], Any]:
+    def serve(request: Request) -> Any:
+        outage.take(back_after)
+        return handler(request)
+
+    return serve
+
+
+def _run(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["backfill", *args])
+    return code, out.getvalue(), err.getvalue()
+
+
+#: The threads a backfill starts (its steps, job workers, progress bars): none outlives it.
+OWN_THREADS = ("step", "backfill-", "archive-progress")
+
+
+def _left_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.is_alive() and t.name.startswith(OWN_THREADS)]
+
+
+def _articles(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(sa.text("SELECT count(*) FROM articles")) or 0)
+
+
+def _sitemap_backfill(site: LocalSite, outage: Outage, tmp_path: Path, back_after: float | None) -> list[str]:
+    """The sitemap backfill's arguments; the database goes as the index's child is read."""
+    _, sources = sitemap_feed_and_listing(site, tmp_path)
+    body = site.routes["/sitemap-2025-02.xml"].body
+    xml = {"Content-Type": "application/xml"}
+    site.add("/sitemap-2025-02.xml", b"", handler=_taking(outage, back_after, lambda r: (200, xml, body)))
+    return [*WINDOW, "--sources", str(sources)]
+
+
+def _archive_backfill(
+    fakes: FakeArchives, outage: Outage, tmp_path: Path, back_after: float | None
+) -> list[str]:
+    """The Wayback backfill's arguments; the database goes as the jobs read the CDX."""
+    fakes.snapshots = seed_snapshots()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    route = fakes.site.routes["/cdx/search/cdx"]
+    assert route.handler is not None
+    route.handler = _taking(outage, back_after, route.handler)
+    return [*WINDOW, "--from", "wayback", "--sources", str(sources)]
+
+
+RECOVERED = "Partly done (interrupted 1 time, recovered (database lost: "
+
+
+@pytest.mark.usefixtures("prefect")
+def test_a_sitemap_backfill_whose_database_comes_back_goes_on_and_says_so(
+    site: LocalSite, outage: Outage, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database goes while the sitemaps are read and is back a second later: the listings
+    read are queued once it is back (not read again), the pages ingested, and the run is partly
+    done as a `veille run` interrupted and recovered is (exit 1). Before, exit 0 and nothing
+    said: an archive backfill and a sitemap one did not agree."""
+    monkeypatch.setenv("VEILLE_DB_WAIT", "20")
+    argv = _sitemap_backfill(site, outage, tmp_path, back_after=1.0)
+    code, out, err = _run(argv)
+    assert code == 1, out + err
+    assert f"veille: {RECOVERED}" in err and "4 stored" in out, err
+    assert "Traceback" not in err and not _left_threads()
+    assert _articles(clean_db) == 4 and len(site.hits("/sitemap-2025-02.xml")) == 1
+    code, out, err = _run(argv)  # again: nothing lost, nothing twice
+    assert code == 0 and "0 new URLs, 0 stored" in out, out + err
+    assert _articles(clean_db) == 4
+
+
+@pytest.mark.usefixtures("prefect")
+def test_a_sitemap_backfill_whose_database_stays_gone_says_so_in_one_line(
+    site: LocalSite, outage: Outage, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, the batch's retries, then the ingest's first query ended the command on
+    psycopg's traceback ("not currently accepting connections")."""
+    monkeypatch.setenv("VEILLE_DB_WAIT", "1")
+    argv = _sitemap_backfill(site, outage, tmp_path, back_after=None)
+    code, out, err = _run(argv)
+    assert code == 2, out + err
+    lines = [line for line in err.splitlines() if line.startswith("veille: ")]
+    assert lines == [
+        "veille: error: lost the database during the backfill's queueing of what the sources' sitemaps"
+        f" and feeds list ({lines[0].split(' list (', 1)[1].split('): ')[0]}): what was committed stays;"
+        " run `veille backfill` again"
+    ], err
+    assert "not currently accepting connections" in lines[0]
+    assert "Traceback" not in err and not _left_threads()
+    outage.back()
+    code, out, err = _run(argv)
+    assert code == 0, out + err
+    assert _articles(clean_db) == 4
+
+
+@pytest.mark.usefixtures("prefect")
+def test_an_archive_backfill_whose_database_comes_back_goes_on_and_says_so(
+    fakes: FakeArchives, outage: Outage, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The jobs wait for the database and go on from their cursors: every capture stored once;
+    partly done, exit 1, as the sitemap backfill and `veille run` (before: exit 0, the jobs'
+    task retries alone saying it)."""
+    monkeypatch.setenv("VEILLE_DB_WAIT", "20")
+    argv = _archive_backfill(fakes, outage, tmp_path, back_after=1.0)
+    code, out, err = _run(argv)
+    assert code == 1, out + err
+    assert "veille: Partly done (interrupted " in err and ", recovered (database lost: " in err, err
+    assert "5 stored" in out and "Traceback" not in err and not _left_threads(), out + err
+    assert _articles(clean_db) == 5
+    code, out, err = _run(argv)
+    assert code == 0 and _articles(clean_db) == 5, out + err
+
+
+@pytest.mark.usefixtures("prefect")
+def test_an_archive_backfill_whose_database_stays_gone_says_so_in_one_line(
+    fakes: FakeArchives, outage: Outage, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: each job's task retried (2 s, 10 s), then "Nothing could run (5 jobs stopped on
+    an archive error (job failed: OperationalError: ...))", exit 3, a table of "job N" rows."""
+    monkeypatch.setenv("VEILLE_DB_WAIT", "1")
+    argv = _archive_backfill(fakes, outage, tmp_path, back_after=None)
+    code, out, err = _run(argv)
+    assert code == 2, out + err
+    lines = [line for line in err.splitlines() if line.startswith("veille: ")]
+    assert len(lines) == 1 and lines[0].startswith(
+        "veille: error: lost the database during the Internet Archive (Wayback Machine) backfill's jobs ("
+    ), err
+    assert lines[0].endswith("): what was committed stays; run the same command again to resume")
+    assert "archive error" not in err and "Traceback" not in err and not _left_threads()
+    outage.back()
+    code, out, err = _run(argv)  # the jobs resume from their cursors
+    assert code == 0, out + err
+    assert _articles(clean_db) == 5
+
+
+def test_an_archive_backfill_that_loses_its_database_while_it_plans_says_so_in_one_line(
+    fakes: FakeArchives, outage: Outage, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Common Crawl's crawl list read, the database gone before the plan logs it and makes
+    the jobs: before, psycopg's traceback (a connection refused mid-command was not taken for
+    a lost database)."""
+    monkeypatch.setenv("VEILLE_PREFECT", "off")
+    fakes.snapshots = seed_snapshots()
+    fakes.build_warc()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    route = fakes.site.routes["/collinfo.json"]
+    assert route.handler is not None
+    route.handler = _taking(outage, None, route.handler)
+    argv = [*WINDOW, "--from", "commoncrawl", "--sources", str(sources)]
+    code, out, err = _run(argv)
+    assert code == 2, out + err
+    assert err.splitlines()[-1].startswith(
+        "veille: error: lost the database during the planning of the archive backfill's jobs ("
+    ), err
+    assert err.splitlines()[-1].endswith("): what was committed stays; run `veille backfill` again")
+    assert "Traceback" not in err and not _left_threads()
+    outage.back()
+    code, out, err = _run(argv)
+    assert code == 0, out + err
+
+
+def test_each_step_waits_out_its_own_losses_however_many_lost_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ten jobs that each lose the database once, back each time, all go on: the bound on
+    recoveries is a step's (a step lost at every try stops), not the run's, which would stop
+    the fourth job of a run after three others had recovered."""
+    from flows.retries import MAX_RECOVERIES, DatabaseLosses
+    from monitors.archive import queue
+    from monitors.archive.db import DatabaseUnavailable
+
+    monkeypatch.setattr(queue, "wait_for_database", lambda engine, seconds: True)
+    losses = DatabaseLosses()
+
+    def lost_once(n: int) -> Callable[[], int]:
+        tries = [0]
+
+        def step() -> int:
+            tries[0] += 1
+            if tries[0] == 1:
+                raise DatabaseUnavailable("server closed the connection unexpectedly")
+            return n
+
+        return step
+
+    assert [losses.run(lost_once(n)) for n in range(10)] == list(range(10))
+    assert len(losses.recovered) == 10 and losses.gone is None
+
+    def always_lost() -> int:
+        raise DatabaseUnavailable("server closed the connection unexpectedly")
+
+    assert losses.run(always_lost) is None
+    assert len(losses.recovered) == 10 + MAX_RECOVERIES and losses.gone
