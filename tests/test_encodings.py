@@ -428,6 +428,35 @@ def test_an_unlabelled_russian_text_in_one_case_reads_in_its_charset(text: str, 
 
 
 @pytest.mark.parametrize(
+    ("text", "codecs_"),
+    [
+        ("שלום עולם", ("windows-1255", "iso-8859-8")),
+        ("מזג האוויר מחר", ("windows-1255", "iso-8859-8")),
+        ("<p>" + "הממשלה אישרה את התקציב. מחירי הדלק עלו שוב. " * 3 + "</p>", ("windows-1255", "iso-8859-8")),
+        ("Καλημέρα", ("windows-1253", "iso-8859-7")),
+        ("Ο ΚΑΙΡΟΣ ΑΥΡΙΟ", ("windows-1253", "iso-8859-7")),
+        ("Ειδήσεις της ημέρας", ("windows-1253", "iso-8859-7")),
+        ("الطقس اليوم", ("windows-1256", "iso-8859-6")),
+        ("مرحبا بالعالم", ("windows-1256", "iso-8859-6")),
+        (
+            "<p>" + "الحكومة تقر الميزانية. أسعار الوقود ترتفع مجددا. " * 3 + "</p>",
+            ("windows-1256", "iso-8859-6"),
+        ),
+    ],
+)
+def test_an_unlabelled_hebrew_greek_or_arabic_text_reads_in_its_script(
+    text: str, codecs_: tuple[str, ...]
+) -> None:
+    """No charset said: a Hebrew or Arabic text's letters are lower-case Cyrillic letters in
+    windows-1251 or KOI8-R, words "cased as words are", and were read so ("שלום עולם" in
+    windows-1255 as "щмен темн", a long Hebrew or Arabic page too); Greek ones too short for
+    charset_normalizer, or in capitals, as ISO-8859-5 ("Ъсычьнёс") or KOI8-R. The readings in
+    each single-byte script compare by the profiles of the languages written in it."""
+    for codec in codecs_:
+        assert decode_html(text.encode(codec)) == text, codec
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Ça où là ?",

@@ -147,17 +147,22 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
     # are the same bytes): another guess is taken only when windows-1252 reads it as no
     # Western text is read
     if codec in _OTHER_SCRIPTS and not_western(head):
-        return cased_cyrillic(head, codec)
+        if codec in _CENTRAL:
+            return codec
+        cyrillic = cased_cyrillic(head, codec) if codec in _CYRILLIC_CODECS else None
+        return likeliest_script(head, cyrillic, 20) or codec
     western = codec if codec in {"iso8859_15", "mac_roman"} else "cp1252"
     if _mostly_utf8(head):  # UTF-8 with pieces in windows-1252: :func:`_mixed` reads it
         return western
     # a short Russian page it may call mac-cyrillic, or shift_jis: the Cyrillic reading whose
-    # words are cased as words are, when windows-1252 reads none
-    if codec not in _GREEK and not_western(head) and (cyrillic := cyrillic_reading(head)):
-        return cyrillic
-    # one too short for both (a title, a line: "Привет, мир" is "ðÒÉ×ÅÔ, ÍÉÒ" in KOI8-R)
-    if codec not in _GREEK and few_letters_not_western(head) and (cyrillic := cyrillic_reading(head, 5)):
-        return cyrillic
+    # words are cased as words are, when windows-1252 reads none, or a Greek, Hebrew or Arabic
+    # one when likelier; one too short for both (a title, a line: "Привет, мир" is
+    # "ðÒÉ×ÅÔ, ÍÉÒ" in KOI8-R) so too, with 5 letters or more
+    for least, other in ((20, not_western), (5, few_letters_not_western)):
+        if other(head):
+            cyrillic = cyrillic_reading(head, least) if codec not in _GREEK else None
+            if reading := likeliest_script(head, cyrillic, least):
+                return reading
     # For French, a Western guess is far likelier right than e.g. a Cyrillic one; but a Czech
     # or Hungarian page is read so too (or as windows-1250 and no Western text): its letters
     # tell it
@@ -181,6 +186,7 @@ _OTHER_SCRIPTS = frozenset(
     {"cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp1253", "iso8859_7", "cp1250", "iso8859_2"}
 )
 _GREEK = frozenset({"cp1253", "iso8859_7", "mac_greek"})
+_CENTRAL = frozenset({"cp1250", "iso8859_2"})
 _TAGS = re.compile(r"<(?:script|style)\b.*?</(?:script|style)\s*>|<[^>]*>|&\w+;|&#\w+;", re.I | re.S)
 #: a symbol windows-1252 reads between two letters where windows-1250 has a letter (ą ł ż Ą Ł
 #: Ż ľ Ľ): no Western word holds one
@@ -337,6 +343,49 @@ def _likeliest_in_one_case(readings: dict[str, str], best: str) -> str:
         return reading_likelihood(sample, _CYRILLIC_LANGUAGES)
 
     return max(same, key=likelihood)  # the first of the codecs on a tie
+
+
+#: The single-byte charsets of the other alphabets :func:`likeliest_script` weighs against a
+#: Cyrillic reading, each with its letters and the languages of langdetect's profiles written
+#: in them.
+_SCRIPTS = (
+    (("cp1253", "iso8859_7"), re.compile("[\u0370-\u03ff]+"), ("el",)),
+    (("cp1255", "iso8859_8"), re.compile("[\u0590-\u05ff]+"), ("he",)),
+    (("cp1256", "iso8859_6"), re.compile("[\u0620-\u06ff]+"), ("ar", "fa", "ur")),
+)
+
+
+#: The bytes of text (outside tags, spaces collapsed) :func:`likeliest_script` reads: the
+#: first words tell a script as well as the whole page, at a bounded cost.
+_SCRIPT_SAMPLE = 4096
+
+
+def likeliest_script(content: bytes, cyrillic: str | None, least: int) -> str | None:
+    """Of ``cyrillic`` (a Cyrillic reading of ``content``, if any) and the Greek, Hebrew and
+    Arabic charsets whose reading has ``least`` letters of their alphabet or more, half its
+    letters at least (outside tags, in the first :data:`_SCRIPT_SAMPLE` bytes of text), the one
+    whose letters the profiles of the languages written in its alphabet find likeliest
+    (``language.reading_likelihood``, on its first words); None when there is none. A Hebrew
+    or Arabic text's letters are lower-case Cyrillic in windows-1251 or KOI8-R, which
+    :func:`cyrillic_reading` took ("שלום עולם" in windows-1255 read "щмен темн")."""
+    from monitors.judge.language import SAMPLE_CHARS, reading_likelihood
+
+    content = b" ".join(_TAG_BYTES.sub(b" ", content[: 16 * _SCRIPT_SAMPLE]).split())[:_SCRIPT_SAMPLE]
+    candidates: dict[str, float] = {}
+
+    def weigh(codec: str, words: re.Pattern[str], languages: tuple[str, ...], reading: str) -> None:
+        found = words.findall(reading)
+        letters = sum(1 for c in reading if c.isalpha())
+        if codec == cyrillic or (sum(map(len, found)) >= max(least, letters / 2)):
+            candidates[codec] = reading_likelihood(" ".join(found)[:SAMPLE_CHARS], languages)
+
+    if cyrillic is not None:
+        weigh(cyrillic, _CYRILLIC_WORD, _CYRILLIC_LANGUAGES, content.decode(cyrillic, errors="replace"))
+    for codecs_, words, languages in _SCRIPTS:
+        for codec in codecs_:
+            if codec != cyrillic:
+                weigh(codec, words, languages, content.decode(codec, errors="replace"))
+    return max(candidates, key=lambda c: candidates[c]) if candidates else None  # the first on a tie
 
 
 _decoding = threading.local()  # the bytes :func:`_windows_1252` read, per thread
