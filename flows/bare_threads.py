@@ -23,9 +23,10 @@ def started(function: Callable[..., object], *args: object) -> bool:
 
 def bounded(
     context: contextvars.Context, function: Callable[..., object], seconds: float, *args: object
-) -> None:
+) -> bool:
     """Run ``function(*args)`` in a bare thread, in a copy of ``context`` (a step still running
-    after its time is in its own); wait for it ``seconds`` at most, on a lock of its own."""
+    after its time is in its own); wait for it ``seconds`` at most, on a lock of its own.
+    Whether it ended in that time."""
     done = _thread.allocate_lock()
     done.acquire()
     own = context.copy()
@@ -37,5 +38,4 @@ def bounded(
         finally:
             done.release()
 
-    if started(step):
-        done.acquire(timeout=seconds)
+    return started(step) and done.acquire(timeout=seconds)

@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from flows import bare_threads
+
 if TYPE_CHECKING:
     from flows.serve_claims import Claim
 
@@ -269,10 +271,10 @@ def _pause_until_paused() -> list[str]:
                 with contextlib.suppress(Exception):  # its pause's refusal is the reason given
                     checked[deployment_id] = client.read_deployment(deployment_id).paused
 
-    context = contextvars.copy_context()  # the settings in force (the API URL) go along
-    pauser = threading.Thread(target=context.run, args=(pause,), daemon=True)
-    pauser.start()
-    pauser.join(PAUSE_SECONDS)
+    # in a bare thread (flows.bare_threads.bounded), in the settings in force (the API URL):
+    # threading.Thread.start takes threading's module lock, which the signal may find the main
+    # thread holding (the hook then waited for the hooks' 15 s, and no schedule was paused)
+    ended = bare_threads.bounded(contextvars.copy_context(), pause, PAUSE_SECONDS)
     lines = []
     for deployment_id, name in list(names.items()):
         if paused.get(deployment_id) and checked.get(deployment_id) is not False:
@@ -284,7 +286,7 @@ def _pause_until_paused() -> list[str]:
             f"veille serve: the schedule of {name} {state} on the Prefect server"
             f" ({refused.get(deployment_id, 'no answer')}): pause it there, or start veille serve again"
         )
-    for name in registering or (REGISTERING_NOW if pauser.is_alive() else []):
+    for name in registering or ([] if ended else REGISTERING_NOW):
         lines.append(
             f"veille serve: the schedule of {name} may be active on the Prefect server: veille"
             f" serve was registering it, which had not ended after {PAUSE_SECONDS:g} s: pause it"

@@ -204,11 +204,49 @@ def _import_lock() -> Iterator[None]:
         _imp.release_lock()
 
 
-@pytest.mark.parametrize(
+#: the locks a signal may find the main thread holding while a hook runs
+HELD = pytest.mark.parametrize(
     "held",
     [lambda: threading._active_limbo_lock, _import_lock],  # type: ignore[attr-defined]
     ids=["threading's lock", "the import lock"],
 )
+
+
+class _Client:
+    """Prefect's sync client as a hook uses it (the tests are about the thread)."""
+
+    def __enter__(self) -> _Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _ends_while_held(
+    held: Callable[[], contextlib.AbstractContextManager[Any]], hook: Callable[[], object]
+) -> bool:
+    """Whether ``hook()``, run on a bare thread as the way out runs the hooks, ends within
+    :data:`PROMPTLY` while the main thread holds the lock ``held()``."""
+    import _thread
+
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def step() -> None:
+        try:
+            hook()
+        finally:
+            done.release()
+
+    with held():
+        _thread.start_new_thread(step, ())
+        returned = done.acquire(timeout=PROMPTLY)
+    if not returned:
+        done.acquire()  # the hook goes on once the lock is free: let it end first
+    return returned
+
+
+@HELD
 def test_runs_are_marked_interrupted_whatever_lock_the_main_thread_holds(
     monkeypatch: pytest.MonkeyPatch, held: Callable[[], contextlib.AbstractContextManager[Any]]
 ) -> None:
@@ -218,39 +256,44 @@ def test_runs_are_marked_interrupted_whatever_lock_the_main_thread_holds(
     15 s were up, and no run was marked. It imports nothing either: the import system's lock
     may be held too (the main thread inside an import). Here the lock is held while the hook
     runs."""
-    import _thread
-
     import prefect.client.orchestration
 
     from flows import runs
 
     marked: list[tuple[str, str | None]] = []
 
-    class Client:
-        """Prefect's sync client as the hook uses it (the test is about the thread)."""
-
-        def __enter__(self) -> Client:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            return None
-
+    class Client(_Client):
         def set_flow_run_state(self, run_id: str, state: Any, force: bool) -> None:
             marked.append((run_id, state.name))
 
     monkeypatch.setattr(prefect.client.orchestration, "get_client", lambda sync_client: Client())
-    done = _thread.allocate_lock()
-    done.acquire()
-
-    def hook() -> None:
-        try:
-            runs.mark_interrupted(["run-1"], "SIGTERM")
-        finally:
-            done.release()
-
-    with held():
-        _thread.start_new_thread(hook, ())
-        returned = done.acquire(timeout=PROMPTLY)
-    if not returned:
-        done.acquire()  # main's hook goes on once the lock is free: let it end first
+    returned = _ends_while_held(held, lambda: runs.mark_interrupted(["run-1"], "SIGTERM"))
     assert returned and marked == [("run-1", "Interrupted")]
+
+
+@HELD
+def test_served_schedules_are_paused_whatever_lock_the_main_thread_holds(
+    monkeypatch: pytest.MonkeyPatch, held: Callable[[], contextlib.AbstractContextManager[Any]]
+) -> None:
+    """veille serve's hook (flows/serve_stop.py) paused the served schedules from a
+    threading.Thread, whose start waits for threading's module lock: with the signal finding
+    the main thread holding it, the hook waited until the hooks' 15 s were up, and no schedule
+    was paused (each left active on the user's Prefect server). Here the lock is held while the
+    pauses run."""
+    import prefect.client.orchestration
+
+    from flows import serve_stop
+
+    paused: list[str] = []
+
+    class Client(_Client):
+        def pause_deployment(self, deployment_id: str) -> None:
+            paused.append(deployment_id)
+
+    monkeypatch.setattr(prefect.client.orchestration, "get_client", lambda **_: Client())
+    monkeypatch.setattr(serve_stop, "PAUSE_AGAIN_SECONDS", 0.05)
+    monkeypatch.setitem(serve_stop.SERVED, "veille-poll/poll", "deployment-1")
+    lines: list[str] = []
+    returned = _ends_while_held(held, lambda: lines.extend(serve_stop._pause_until_paused()))
+    # paused twice (the second against a scheduler that had read it active), none named
+    assert returned and paused == ["deployment-1", "deployment-1"] and lines == []
