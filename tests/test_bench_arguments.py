@@ -21,6 +21,7 @@ ZERO_COUNTS = [
     ("copies", "--sizes", "1000,0"),
     ("date_loaders", "--articles", "0"),
     ("decoder_start", "--repeat", "0"),
+    ("cyrillic_case", "--repeat", "0"),
     ("dedup", "--probes", "0"),
     ("fetch_probe", "--sources", "0"),
     ("french_dates", "--repeat", "0"),
