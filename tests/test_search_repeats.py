@@ -141,6 +141,8 @@ def test_a_query_whose_tokens_reach_further_is_kept_as_it_is(query: str) -> None
     [
         ("IA | lait", "'|' is not search syntax here: read as a space, the words around it ANDed; write OR"),
         ("IA || lait", "'||' is not search syntax here: read as a space"),
+        ("IA|lait", "'IA|lait' is not search syntax here: read as a space, the words around it ANDed"),
+        ("sommet -IA|lait", "'-IA|lait' is not search syntax here: read as a space"),
         ("IA !lait", "'!lait' is not search syntax here: the ! left out, the word searched; exclude a word"),
         ("sommet lait*", "'lait*' is not search syntax here: the * left out, the word alone searched;"),
         ("sommet:*", "'sommet:*' is not search syntax here: the * left out"),
