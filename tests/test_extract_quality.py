@@ -845,6 +845,15 @@ def test_a_whole_page_that_leaves_its_head_and_body_tags_out_is_not_cut_short() 
     assert cut_short("<html><head><title>Vide</title></head><body></body></html>") is None
 
 
+def test_a_whole_page_whose_text_follows_its_head_without_tags_is_not_cut_short() -> None:
+    """Text after the head is the page's body, its tags left out, even when a script ends the
+    page: it reached its body and is whole (every tag a head's, its text aside)."""
+    text = " ".join(CUT_PARAGRAPHS[:3])
+    assert cut_short(f"{_HEAD}</head>{text}<script>track()</script>") is None
+    assert cut_short(f"{_HEAD}{text}\n<noscript><img src='/p.gif'></noscript>") is None
+    assert cut_short(f"{_HEAD}<title>Le sommet</title><link rel='icon' href='/i.png'>") is not None
+
+
 def test_a_second_document_cut_short_is_truncated() -> None:
     """A page of two documents, the first whole and the second cut (a notice a server wrote
     before the page): the first's ``</html>`` does not end the page."""

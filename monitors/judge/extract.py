@@ -387,11 +387,16 @@ def _all_closed(page: str) -> bool:
 
 def _in_head(tags: list[re.Match[str]]) -> bool:
     """Whether ``tags`` (a page's, its comments and raw text emptied) open a ``<head>`` and are
-    all head elements: the page never reached its ``<body>``."""
+    all head elements, with no text between them but a title's: the page never reached its
+    ``<body>`` (text after the head is the body, its tags left out)."""
     opened = False
     in_noscript = 0
+    in_title, end = False, 0
     for m in tags:
-        name = m.group(2).lower()
+        if opened and not in_title and not in_noscript and m.string[end : m.start()].strip():
+            return False  # the body's text
+        name, end = m.group(2).lower(), m.end()
+        in_title = name == "title" and not m.group(1)
         if name == "noscript":
             in_noscript = max(0, in_noscript + (-1 if m.group(1) else 1))
         elif in_noscript:
