@@ -248,6 +248,12 @@ def _escape_what_standard_streams_cannot_encode() -> None:
             stream.reconfigure(errors=UNENCODABLE)
 
 
+#: commands that write nothing to the database: a loss of it leaves nothing half done
+_READ_ONLY = frozenset(
+    f"veille {c}" for c in ("stories", "stats", "search", "export", "feed", "sources", "sources check")
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the command itself: its standard streams are the caller's
         _plug_closed_standard_streams()
@@ -263,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Prefect's temporary server can take longer than its 20 s default on a busy machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.commands.common import closing_line
     from monitors.archive.db import DatabaseUnavailable, StatementCancelled, lost_database_reported
     from monitors.collect.sources import SourcesError
     from monitors.judge.topic_schema import TopicError
@@ -271,15 +278,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = " ".join(["veille", *(w for w in (args.command, getattr(args, "action", None)) if w)])
     try:
         # a command that says nothing of its own about a lost database (`veille stories`, `stats`,
-        # `search`, `sources`) says it as the others do: it ended on the driver's traceback
-        with lost_database_reported(f"`{command}`", command):
+        # `search`, `sources`) says it as the others do: it ended on the driver's traceback. One
+        # that only reads committed nothing: "what was committed stays ... to go on" is not said
+        advice = (
+            {"when_lost": "", "when_cancelled": f"run `{command}` again"} if command in _READ_ONLY else {}
+        )
+        with lost_database_reported(f"`{command}`", command, **advice):
             code: int = args.handler(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handling below
         return code
     except BrokenPipeError:
         return _reader_went_away()
     except (DatabaseUnavailable, StatementCancelled, SourcesError, SettingsError, TopicError, OSError) as exc:
-        print(f"veille: error: {_cause_first(exc)}", file=sys.stderr)
+        closing_line(f"veille: error: {_cause_first(exc)}")
         if isinstance(exc, OSError) and exc.filename == _StandardOutput.NAME:
             _drop_standard_output()  # said once: not again as "Exception ignored" at exit
         return 2
@@ -288,19 +299,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines = sys.modules.get("monitors.judge.lines")
         if lines is None or not isinstance(exc, lines.LabelledDataError):
             raise
-        print(f"veille: error: {exc}", file=sys.stderr)
+        closing_line(f"veille: error: {exc}")
         return 2
     except RuntimeError as exc:
         if "ephemeral Prefect API server" not in str(exc):
             raise
-        print(
+        closing_line(
             f"veille: error: {exc} Start one with `prefect server start` and set PREFECT_API_URL, "
-            "or raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.",
-            file=sys.stderr,
+            "or raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS."
         )
         return 2
     except KeyboardInterrupt:
-        print("veille: interrupted", file=sys.stderr)
+        closing_line("veille: interrupted")
         if argv is None:
             _exit_now(130)
         return 130
@@ -308,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Prefect turns SIGTERM inside a flow run into its own TerminationSignal
         if type(exc).__name__ != "TerminationSignal":
             raise
-        print("veille: terminated", file=sys.stderr)
+        closing_line("veille: terminated")
         if argv is None:
             _exit_now(143)
         return 143

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
+from tests.site import LocalSite
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,6 +132,80 @@ def test_a_closing_note_on_a_closed_stderr_leaves_the_exit_to_the_work(
         assert written.startswith("<?xml") and written.rstrip().endswith("</feed>"), written[-200:]
     else:
         assert json.loads(written)["relevant"] is True, written
+
+
+def _exit_with_stderr(argv: list[str], env: dict[str, str], closed: bool) -> subprocess.CompletedProcess[str]:
+    """``veille ARGV`` with its stderr read, or a pipe whose reader is gone (``2> >(head -1)``)."""
+    if not closed:
+        return _veille(argv, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return _veille(argv, env, stdout=subprocess.PIPE, stderr=write)
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["run", "--all", "--sources", "PARTLY"], 1),
+        (["run", "--all", "--sources", "NONE"], 3),
+        (["run"], 3),
+        (["backfill", "--since", "2025-01-01", "--sources", "NONE"], 3),
+        (["backfill", "--since", "2025-01-01"], 2),
+    ],
+    ids=[
+        "run-partly",
+        "run-every-source-failed",
+        "run-no-database",
+        "backfill-nothing",
+        "backfill-no-database",
+    ],
+)
+def test_the_exit_code_holds_with_a_closed_stderr(
+    database_url: str, clean_db: sa.Engine, site: LocalSite, tmp_path: Path, argv: list[str], code: int
+) -> None:
+    """`veille run 2> >(head -1)` partly done or with nothing run, `veille backfill` so: the
+    verdict line on the closed stderr ended the command with 141 (or a traceback, exit 1),
+    where README's contract says 1, 2 or 3 whatever stderr is. The same code as with stderr read."""
+    from tests.site import seed_site, write_sources
+
+    seed_site(site)
+    files = {
+        name: write_sources(
+            tmp_path / f"{name}.toml",
+            [
+                {"name": f"{name} {i}", "kind": "feed", "url": f"{site.base}{path}", "owner": "media"}
+                for i, path in enumerate(paths)
+            ],
+        )
+        for name, paths in (("PARTLY", ["/feed.xml", "/nope.xml"]), ("NONE", ["/nope.xml", "/gone.xml"]))
+    }
+    argv = [str(files[a]) if a in files else a for a in argv]
+    url = database_url if "--sources" in argv else _closed_port_url(database_url)
+    env = {
+        **os.environ,
+        "VEILLE_DATABASE_URL": url,
+        "VEILLE_PREFECT": "off",
+        "VEILLE_DATA_DIR": str(tmp_path),
+    }
+    said = _exit_with_stderr(argv, env, closed=False)
+    assert said.returncode == code, said.stderr
+    done = _exit_with_stderr(argv, env, closed=True)
+    assert done.returncode == code, done.stdout
+
+
+def _closed_port_url(url: str) -> str:
+    """``url`` on a port of this machine nothing listens on."""
+    import socket
+
+    from sqlalchemy.engine import make_url
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return make_url(url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
 
 
 def test_stats_json_says_null_for_no_language(clean_db: sa.Engine) -> None:

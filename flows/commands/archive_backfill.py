@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flows.commands.common import counted, print_table
+from flows.commands.common import closing_line, counted, print_table
 
 if TYPE_CHECKING:
     from flows.archive_backfill import Plan
@@ -84,7 +83,7 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
     try:
         planned = plan(args.archive, args.since, until, args.site, args.sources, args.relevant_only)
     except BackfillError as exc:
-        print(f"veille: error: {exc}", file=sys.stderr)
+        closing_line(f"veille: error: {exc}")
         return 2
     finally:
         reset_runtime()
@@ -92,7 +91,7 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
         with CaptureProgress(planned.jobs):
             rows, code, verdict = _archive_backfill(args, until, as_flows, planned)
     except BackfillError as exc:  # the run's checks of its bounds (as a deployment's run's)
-        print(f"veille: error: {exc}", file=sys.stderr)
+        closing_line(f"veille: error: {exc}")
         return 2
     print()
     print_table(table_rows(rows))
@@ -106,21 +105,20 @@ def handle_archive(args: argparse.Namespace, until: datetime, started: float, as
         f"{sum(r['pending'] for r in rows)} waiting, in {time.monotonic() - started:.1f}s"
     )
     if code == EXIT_NOTHING:  # every job stopped on an archive error, none stored: the verdict says why
-        print(f"veille: {verdict}", file=sys.stderr)
+        closing_line(f"veille: {verdict}")
         return code
     stopped = budget_note(rows)
     if stopped:
-        print(f"veille: {stopped}: run the same command again to go on", file=sys.stderr)
+        closing_line(f"veille: {stopped}: run the same command again to go on")
     if failed:
-        print(
+        closing_line(
             f"veille: {counted(len(failed), 'job')} stopped on an archive error; run the same command"
-            " again to resume",
-            file=sys.stderr,
+            " again to resume"
         )
     if planned.bad:  # warned of before the run (check_sources_and_topics); partly done, as `veille run`
-        print(f"veille: {bad_entries_problem([str(b) for b in planned.bad])}", file=sys.stderr)
+        closing_line(f"veille: {bad_entries_problem([str(b) for b in planned.bad])}")
     if code and not (stopped or failed or planned.bad):  # a database lost, waited for, back
-        print(f"veille: {verdict}", file=sys.stderr)
+        closing_line(f"veille: {verdict}")
     return code
 
 

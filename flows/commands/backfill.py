@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,7 @@ from typing import Any
 from flows.commands.common import (
     at_least,
     check_sources_and_topics,
+    closing_line,
     counted,
     date_arg,
     not_empty,
@@ -212,16 +212,14 @@ def handle(args: argparse.Namespace) -> int:
 
     until = args.until or datetime.now(UTC)
     if args.since > until:
-        print(
-            f"veille: error: --since {article_day(args.since)} is after --until {article_day(until)}",
-            file=sys.stderr,
+        closing_line(
+            f"veille: error: --since {article_day(args.since)} is after --until {article_day(until)}"
         )
         return 2
     if args.archive and args.source:
         # the archive path plans its jobs by site: a --source there was silently ignored
-        print(
-            "veille: error: --source goes with a sitemap backfill; with --from, choose a site with --site",
-            file=sys.stderr,
+        closing_line(
+            "veille: error: --source goes with a sitemap backfill; with --from, choose a site with --site"
         )
         return 2
     from flows.mode import PrefectUnreachable
@@ -231,16 +229,14 @@ def handle(args: argparse.Namespace) -> int:
     except PrefectUnreachable as exc:
         from flows.outcome import EXIT_NOTHING
 
-        print(f"veille: error: nothing could run: {exc}", file=sys.stderr)
+        closing_line(f"veille: error: nothing could run: {exc}")
         return EXIT_NOTHING
     if args.archive:
         from flows.commands.archive_backfill import handle_archive
 
         return handle_archive(args, until, started, as_flows)
     if args.site or args.relevant_only:
-        print(
-            f"veille: error: --site and --relevant-only go with --from {'|'.join(ARCHIVES)}", file=sys.stderr
-        )
+        closing_line(f"veille: error: --site and --relevant-only go with --from {'|'.join(ARCHIVES)}")
         return 2
     with session_scope() as session:
         start = database_now(session)
@@ -260,7 +256,7 @@ def handle(args: argparse.Namespace) -> int:
         f"in {time.monotonic() - started:.1f}s"
     )
     if code:
-        print(f"veille: {verdict}", file=sys.stderr)
+        closing_line(f"veille: {verdict}")
     return code
 
 

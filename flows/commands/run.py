@@ -11,6 +11,7 @@ from typing import Any
 from flows.commands.common import (
     at_least,
     check_sources_and_topics,
+    closing_line,
     counted,
     path_arg,
     prepare_database,
@@ -69,7 +70,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         prepare_database()
     except DatabaseUnavailable as exc:
-        print(f"veille: error: nothing could run: {exc}", file=sys.stderr)
+        closing_line(f"veille: error: nothing could run: {exc}")
         return EXIT_NOTHING
     if not use_flows(settings.prefect):
         from flows.direct import run_direct
@@ -82,7 +83,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         check_prefect_api()
     except PrefectUnreachable as exc:
-        print(f"veille: error: nothing could run: {exc}", file=sys.stderr)
+        closing_line(f"veille: error: nothing could run: {exc}")
         return EXIT_NOTHING
     if settings.prefect == "auto" and not args.all:
         code = run_recorded(args, started)
@@ -163,7 +164,7 @@ def report(
     from flows.outcome import EXIT_NOTHING, stored_words
 
     if isinstance(rows, BaseException) or not isinstance(rows, list):
-        print(f"veille: error: the run failed: {rows}", file=sys.stderr)
+        closing_line(f"veille: error: the run failed: {rows}")
         return EXIT_NOTHING
     print()
     if rows:
@@ -206,5 +207,5 @@ def report(
     if poll_errors:
         print("see `SELECT name, last_error_class, last_error FROM sources WHERE consecutive_failures > 0`")
     if code:
-        print(f"veille: {verdict}", file=sys.stderr)
+        closing_line(f"veille: {verdict}")
     return code
