@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from flows.cli import main
@@ -119,6 +120,7 @@ _OPENING = ("alembic_version", "veille_settings", "pg_catalog", "pg_backend_pid"
         (["stats"], "veille stats"),
         (["search", "sommet"], "veille search"),
         (["sources"], "veille sources"),
+        (["feed"], "veille feed"),
     ],
 )
 def test_a_database_lost_while_a_command_reads_it_is_one_line_saying_during_what(
@@ -131,10 +133,9 @@ def test_a_database_lost_while_a_command_reads_it_is_one_line_saying_during_what
     """A session the server ended (a restart, pg_terminate_backend) once the command had
     opened the database: `veille stories`, `stats`, `search` and `sources` ended on the
     driver's OperationalError traceback (exit 1), where `rescore` and `export` said it in one
-    line. They say it as those do, during which command, exit 2; run again, it goes through."""
+    line. They say it as those do, during which command, exit 2; run again, it goes through.
+    They commit nothing: the line says to run it again, not that what was committed stays."""
     import uuid
-
-    import sqlalchemy as sa
 
     from monitors.archive.schema import migrate
 
@@ -159,5 +160,34 @@ def test_a_database_lost_while_a_command_reads_it_is_one_line_saying_during_what
     assert err.startswith(
         f"veille: error: lost the database during `{command}` (terminating connection due to administrator"
     ), err
-    assert err.rstrip().endswith(f"run `{command}` again"), err
+    # it only reads: "what was committed stays; run it again to go on" said what is not so
+    assert err.rstrip().endswith(f"): run `{command}` again"), err
     assert main(argv) == 0
+
+
+def test_a_statement_cancelled_while_a_command_reads_says_run_it_again(
+    new_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A statement of `veille stories` the server cancelled (a statement_timeout): it commits
+    nothing, so the line says to run it again, not "what was committed stays ... to go on"."""
+    from monitors.archive.schema import migrate
+
+    migrate(new_database)
+    cancelled: list[str] = []
+
+    def cancel_after_opening(conn: object, cursor: Any, statement: str, *args: object) -> None:
+        if not cancelled and not any(part in statement for part in _OPENING):
+            cancelled.append(statement)
+            cursor.execute("SET statement_timeout = 1; SELECT pg_sleep(1)")
+
+    monkeypatch.setenv("VEILLE_DATABASE_URL", new_database)
+    capsys.readouterr()
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", cancel_after_opening)
+    try:
+        assert main(["stories"]) == 2
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", cancel_after_opening)
+    err = capsys.readouterr().err
+    assert cancelled and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "statement timeout" in err and "committed" not in err, err
+    assert err.rstrip().endswith(": run `veille stories` again"), err

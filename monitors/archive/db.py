@@ -237,7 +237,7 @@ def lost_database_reported(
     (by default: what was committed stays, run ``again`` to go on), instead of the driver's
     traceback; any other error goes through as it is. ``when_lost`` says what is left after
     the loss, for work that commits nothing (an export's output), where "what was committed
-    stays" says nothing true."""
+    stays" says nothing true; ``""`` for a command that only reads (nothing was committed)."""
     try:
         yield
     except sa.exc.DBAPIError as exc:
@@ -247,9 +247,10 @@ def lost_database_reported(
         if not database_lost(exc):
             raise
         cause = said(exc.orig or exc)
-        left = when_lost or "what was committed stays"
+        left = "what was committed stays" if when_lost is None else when_lost
+        left += "; " if left else ""
         raise DatabaseUnavailable(
-            f"lost the database during {what} ({cause}): {left}; run `{again}` again"
+            f"lost the database during {what} ({cause}): {left}run `{again}` again"
         ) from exc
 
 
