@@ -113,6 +113,24 @@ def test_a_wrong_database_or_user_is_one_line_naming_it(
 _OPENING = ("alembic_version", "veille_settings", "pg_catalog", "pg_backend_pid")
 
 
+def _after_opening(sql: str, argv: list[str], code: int) -> list[str]:
+    """``main(argv)`` (which must return ``code``), ``sql`` run on the session of its first
+    statement after opening the database; that statement, in a list (empty: none came)."""
+    met: list[str] = []
+
+    def run_first(conn: object, cursor: Any, statement: str, *args: object) -> None:
+        if not met and not any(part in statement for part in _OPENING):
+            met.append(statement)
+            cursor.execute(sql)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", run_first)
+    try:
+        assert main(argv) == code
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", run_first)
+    return met
+
+
 @pytest.mark.parametrize(
     ("argv", "command"),
     [
@@ -140,21 +158,10 @@ def test_a_database_lost_while_a_command_reads_it_is_one_line_saying_during_what
     from monitors.archive.schema import migrate
 
     migrate(new_database)
-    ended: list[str] = []
-
-    def end_after_opening(conn: object, cursor: Any, statement: str, *args: object) -> None:
-        if not ended and not any(part in statement for part in _OPENING):
-            ended.append(statement)
-            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
-
     fresh = make_url(new_database).set(query={"application_name": uuid.uuid4().hex[:8]})
     monkeypatch.setenv("VEILLE_DATABASE_URL", fresh.render_as_string(False))
     capsys.readouterr()
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", end_after_opening)
-    try:
-        assert main(argv) == 2
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", end_after_opening)
+    ended = _after_opening("SELECT pg_terminate_backend(pg_backend_pid())", argv, 2)
     err = capsys.readouterr().err
     assert ended and err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith(
@@ -173,20 +180,9 @@ def test_a_statement_cancelled_while_a_command_reads_says_run_it_again(
     from monitors.archive.schema import migrate
 
     migrate(new_database)
-    cancelled: list[str] = []
-
-    def cancel_after_opening(conn: object, cursor: Any, statement: str, *args: object) -> None:
-        if not cancelled and not any(part in statement for part in _OPENING):
-            cancelled.append(statement)
-            cursor.execute("SET statement_timeout = 1; SELECT pg_sleep(1)")
-
     monkeypatch.setenv("VEILLE_DATABASE_URL", new_database)
     capsys.readouterr()
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", cancel_after_opening)
-    try:
-        assert main(["stories"]) == 2
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", cancel_after_opening)
+    cancelled = _after_opening("SET statement_timeout = 1; SELECT pg_sleep(1)", ["stories"], 2)
     err = capsys.readouterr().err
     assert cancelled and err.count("\n") == 1 and "Traceback" not in err, err
     assert "statement timeout" in err and "committed" not in err, err
