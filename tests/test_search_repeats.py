@@ -162,7 +162,8 @@ def test_an_operator_of_another_syntax_is_a_usage_error(query: str, said: str) -
 @pytest.mark.parametrize(
     "query",
     # a lone & is the AND it is read as: "Marks & Spencer" runs
-    ['"IA | lait"', '-"lait*"', "R&D AT&T", "a& a&", "C++", "IA - lait", "Marks & Spencer", "IA && lait"],
+    ['"IA | lait"', '-"lait*"', "R&D AT&T", "a& a&", "C++", "IA - lait", "Marks & Spencer", "IA && lait"]
+    + ["Alerte !", "Bravo ! Le sommet", "Quoi ?!"],  # French puts a space before ! and ?
 )
 def test_those_characters_in_a_phrase_or_a_word_are_searched_as_before(query: str) -> None:
     assert web_query(query) == query
