@@ -191,6 +191,21 @@ def test_plain_text_served_as_html_is_read_as_its_paragraphs() -> None:
     assert untitled.title is None and untitled.text == one_line.strip()
 
 
+def test_a_doctype_line_above_plain_text_is_no_title() -> None:
+    """A server's template that writes ``<!DOCTYPE html>`` above a plain-text body: the body
+    is still plain text. Before, the doctype line was its title ("<!DOCTYPE html>"): the tag
+    check plain_text_page meant to use was shadowed by cut_short's, which skips a doctype."""
+    got = extract_article(f"<!DOCTYPE html>\n{DISPATCH}".encode(), URL, "text/html")
+    assert got.title == "Sommet IA à Paris : les dirigeants s'accordent"
+    assert "DOCTYPE" not in got.text and got.text.startswith(PARA.strip())
+    with pytest.raises(
+        ExtractionError, match=r"^plain text, not a page, too short .*: 2 word\(s\), 'Not Found'"
+    ):
+        extract_article(b"<!doctype html>\r\nNot Found", URL, "text/html")
+    tagged = extract_article(f"<!DOCTYPE html><p>{PARA * 3}</p>".encode(), URL, "text/html")
+    assert tagged.title is None and tagged.text == (PARA * 3).strip()
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

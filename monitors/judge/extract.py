@@ -254,7 +254,9 @@ def frames_only(tree: Any) -> str | None:
 
 # What starts a tag in HTML: "<p>", "<a href", "<br/>", "</div>", "<!--", "<!DOCTYPE", "<?xml".
 # A body with none is plain text, whatever its Content-Type says.
-_TAG = re.compile(r"<(?:[a-z][\w:-]*[\s/>]|/[a-z][\w:-]*\s*>|!--|!doctype|\?xml)", re.I)
+_TAG_START = re.compile(r"<(?:[a-z][\w:-]*[\s/>]|/[a-z][\w:-]*\s*>|!--|!doctype|\?xml)", re.I)
+#: A doctype opening a body: a server's template line above plain text, no tag of the page's
+_LEADING_DOCTYPE = re.compile(r"\A\s*<!doctype\b[^>]*>", re.I)
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 PLAIN_TITLE_MAX = 150
 #: Fewer words than this in a plain-text body is a server's message ("OK", "Not Found"), not
@@ -276,8 +278,10 @@ def plain_text_page(decoded: str) -> str | None:
     as ``<p>``, its first one as the title when it is one short line not ending a sentence
     (a dispatch's layout). Read as HTML such a body had no element to take text from, and
     failed as "no article text found in the page". JSON, or a few words (a server's
-    message), raise :class:`ExtractionError` saying so."""
-    if _TAG.search(decoded):
+    message), raise :class:`ExtractionError` saying so. A doctype line above the text is
+    dropped: it is no tag of the text's, and it is no title."""
+    decoded = _LEADING_DOCTYPE.sub("", decoded, count=1)
+    if _TAG_START.search(decoded):
         return None
     words = decoded.split()
     start = decoded.lstrip()[:40]
@@ -340,7 +344,8 @@ def parser_limit() -> str | None:
 _RAW = re.compile(r"<!--.*?(?:-->|\Z)|<(script|style)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.I | re.S)
 _RAW_LEFT_OPEN = re.compile(r"\x00(comment|script|style)\Z")
 _HTML_END = re.compile(r"</(?:body|html)\s*>", re.I)
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
+#: A start or end tag: (``/`` of an end tag, its name, ``/`` of a self-closing one)
+_TAG_PARTS = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
 #: Elements whose end tag HTML requires: a whole page closes them (give or take a sloppy one)
 CONTAINERS = frozenset(
     {"div", "section", "article", "main", "aside", "nav", "header", "footer", "figure"}
@@ -424,7 +429,7 @@ def cut_short(decoded: str) -> str | None:
     skeleton = _RAW.sub(_raw_placeholder, decoded)
     ends = list(_HTML_END.finditer(skeleton))
     tail = skeleton[ends[-1].end() :] if ends else skeleton
-    tags = list(_TAG.finditer(tail))
+    tags = list(_TAG_PARTS.finditer(tail))
     if ends and all(m.group(1) or m.group(2).lower() in _EMPTY for m in tags):
         return None  # only end tags, scripts and such after the last </body> or </html>
     end = tail.rstrip()
@@ -444,7 +449,7 @@ def cut_short(decoded: str) -> str | None:
     if not ends and _in_head(tags):  # a whole page has a body, its tags may be left out
         return f"HTML cut short: the page stops in its <head>, before any content, {missing}"
     depth: dict[str, int] = {}
-    for m in _TAG.finditer(skeleton):
+    for m in _TAG_PARTS.finditer(skeleton):
         if (name := m.group(2).lower()) in CONTAINERS and not m.group(3):
             depth[name] = depth.get(name, 0) + (-1 if m.group(1) else 1)
     if (open_ := sum(n for n in depth.values() if n > 0)) >= CUT_OPEN_CONTAINERS:
