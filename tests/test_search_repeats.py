@@ -169,6 +169,13 @@ def test_those_characters_in_a_phrase_or_a_word_are_searched_as_before(query: st
     assert web_query(query) == query
 
 
+@pytest.mark.parametrize("query", ["*lyon*", "**lyon**", "*Lyon* gastronomie"])
+def test_a_word_between_stars_is_searched_as_the_word(articles: None, query: str) -> None:
+    """Markdown emphasis ("*important*"): websearch_to_tsquery reads the word, what the user
+    meant. It was refused as a prefix search ("the * left out"), as "lait*" still is."""
+    assert [h["title"] for h in search(query)] == ["Sommet à Lyon"]
+
+
 # search_articles in SQL (migration 0021_search_repeats): the query as typed, bounded in size
 SQL_LIMIT = 128  # tsquery items (numnode), docs/cookbook.md
 REPEATED = " ".join(["sommet"] * 300)  # 599 items

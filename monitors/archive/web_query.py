@@ -26,14 +26,15 @@ _WORD = re.compile(r"[^\W_]+")
 
 # operators of to_tsquery's syntax (and of other search boxes) that websearch_to_tsquery reads as
 # a space, so that the query silently meant something else: "IA | lait" searched IA AND lait,
-# "!lait" lait itself, "lait*" the word lait only. Unquoted tokens only: in a "phrase" they are text.
+# "!lait" lait itself, "lait*" the word lait only ("*lait*", markdown emphasis, is the word meant,
+# and runs). Unquoted tokens only: in a "phrase" they are text.
 # A "|" inside a token ("IA|lait") is read as a space too. A lone "&" is not among them: read as a
 # space it means AND, what "Marks & Spencer" means; nor a lone "!", French punctuation ("Alerte !").
 _FOREIGN = (
     (re.compile(r".*\|.*"), "read as a space, the words around it ANDed; write OR between them: IA OR lait"),
     (re.compile(r"!+[^\W_]\S*"), "the ! left out, the word searched; exclude a word with a dash: IA -lait"),
     (
-        re.compile(r"\S*[^\W_]:?\*"),
+        re.compile(r"(?!\*)\S*[^\W_]:?\*"),  # "*important*" is emphasis, read as the word
         "the * left out, the word alone searched; there is no prefix search, French stemming"
         " finds a word's forms already (sommet finds sommets)",
     ),
