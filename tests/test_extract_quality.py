@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from flows.cli import main
 from monitors.judge.cleanup import clean_lines, drop_own_posts, find_lead
-from monitors.judge.extract import DATE_LANGUAGES, CutShortError, cut_short, extract_article
+from monitors.judge.extract import DATE_LANGUAGES, CutShortError, ExtractionError, cut_short, extract_article
 from monitors.judge.metadata import PageMeta
 from monitors.judge.page_dates import parse_date
 from monitors.judge.paywall import check_access, stops_mid_sentence
@@ -852,6 +852,33 @@ def test_a_whole_page_whose_text_follows_its_head_without_tags_is_not_cut_short(
     assert cut_short(f"{_HEAD}</head>{text}<script>track()</script>") is None
     assert cut_short(f"{_HEAD}{text}\n<noscript><img src='/p.gif'></noscript>") is None
     assert cut_short(f"{_HEAD}<title>Le sommet</title><link rel='icon' href='/i.png'>") is not None
+
+
+@pytest.mark.parametrize(
+    "refresh",
+    [
+        "<meta http-equiv='refresh' content='30; url=https://ex.fr/nouvelle-adresse.html'>",
+        '<meta content="0;URL=/a.html" http-equiv="Refresh">',
+        "<meta http-equiv=refresh content=0;/a.html></head>",
+    ],
+    ids=["delay-over-the-limit", "to-the-same-page", "unquoted-closed-head"],
+)
+def test_a_redirect_page_whose_head_holds_only_a_meta_refresh_is_whole(refresh: str) -> None:
+    """A stub whose head sends its reader on (a refresh veille does not follow: a delay over
+    ``REFRESH_MAX_DELAY``, the page's own URL) has no body and is whole: a permanent "no
+    article text" failure, not a cut page fetched again and again (887c634 took it for one
+    cut in its head). A reload timer (a delay, no URL) is no redirect: cut in a head with one
+    is still cut."""
+    page = f"<!DOCTYPE html><html><head><title>Redirection</title>{refresh}"
+    assert cut_short(page) is None
+    with pytest.raises(ExtractionError) as raised:
+        extract_article(page.encode(), "https://ex.fr/a.html")
+    assert (
+        not isinstance(raised.value, CutShortError)
+        and str(raised.value) == "no article text found in the page"
+    )
+    timer = f"{_HEAD}<meta http-equiv='refresh' content='300'>"
+    assert (cut_short(timer) or "").startswith("HTML cut short: the page stops in its <head>")
 
 
 def test_a_second_document_cut_short_is_truncated() -> None:

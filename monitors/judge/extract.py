@@ -361,6 +361,14 @@ _EMPTY = frozenset(
 _HEAD_ONLY = frozenset(
     {"html", "head", "title", "base", "meta", "link", "script", "style", "template", "noscript"}
 )
+#: A meta refresh that sends its reader to a URL (``content="0; url=/a"``, the URL quoted or
+#: not, ``url=`` left out): a head holding one is a redirect page, whole without a body. A
+#: refresh with a delay alone (``content="300"``: a home page's reload timer) is no redirect.
+_REFRESH_TO_URL = re.compile(
+    r"""<meta\b(?=[^>]*?http-equiv\s*=\s*["']?\s*refresh\b)"""
+    r"""(?=[^>]*?\scontent\s*=\s*["']?\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?["']?[^\s"'>;,\d.])""",
+    re.I,
+)
 #: Unclosed :data:`CONTAINERS` that tell a page ending with a tag was cut (a whole one leaves
 #: at most one open: 0 to 1 in the 120 corpus pages)
 CUT_OPEN_CONTAINERS = 2
@@ -446,7 +454,7 @@ def cut_short(decoded: str) -> str | None:
     opening = last is not None and last.end() == len(end) and not last.group(1) and not last.group(3)
     if opening and last is not None and (name := last.group(2).lower()) not in _EMPTY:  # <p>, <div>
         return f"HTML cut short: the page stops right after the start tag <{name}>, {missing}"
-    if not ends and _in_head(tags):  # a whole page has a body, its tags may be left out
+    if not ends and _in_head(tags) and not _REFRESH_TO_URL.search(tail):  # a redirect is whole
         return f"HTML cut short: the page stops in its <head>, before any content, {missing}"
     depth: dict[str, int] = {}
     for m in _TAG_PARTS.finditer(skeleton):
