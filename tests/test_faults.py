@@ -415,11 +415,24 @@ def test_a_listing_page_answered_200_as_not_found_is_a_failing_source(
 # --- search ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query", ["a & | b", "!", "'", "(sommet", "ia:*", "a <-> <-> b", "\\", "&&&", ""])
+@pytest.mark.parametrize("query", ["a & b", "!", "'", "(sommet", "a <-> <-> b", "\\", "&&&", ""])
 def test_tsquery_syntax_in_search_is_plain_text(db: Session, query: str) -> None:
     from monitors.archive.reads import search
 
     assert isinstance(search(db, query, 10, False), list)
+
+
+@pytest.mark.parametrize("query", ["a & | b", "ia:*"])
+def test_tsquery_operators_that_would_change_the_query_are_refused_not_a_syntax_error(
+    db: Session, query: str
+) -> None:
+    """A | or a trailing :* would be read as a space (a AND b, ia alone): refused with the
+    reason (QueryError, exit 2 in `veille search`), never PostgreSQL's syntax error."""
+    from monitors.archive.reads import search
+    from monitors.archive.web_query import QueryError
+
+    with pytest.raises(QueryError, match="is not search syntax here"):
+        search(db, query, 10, False)
 
 
 # Covered elsewhere (kept holding there):
