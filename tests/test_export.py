@@ -224,6 +224,27 @@ def test_feed_lists_undated_articles_last(clean_db: sa.Engine, tmp_path: Path) -
     assert ids == [f"http://j/{n}" for n in ("may-5", "may-4", "undated-new", "undated-old")]
 
 
+def _journal_and_story(
+    conn: sa.Connection, first: datetime, last: datetime, language: str | None, articles: int
+) -> tuple[int, int]:
+    """A feed source "Journal" and one story "Sommet" of ``articles`` articles in one outlet:
+    the ids, for the articles a test inserts."""
+    source = conn.scalar(
+        sa.text(
+            "INSERT INTO sources (name, kind, url, owner)"
+            " VALUES ('Journal', 'feed', 'http://j/', 'media') RETURNING id"
+        )
+    )
+    story = conn.scalar(
+        sa.text(
+            "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media)"
+            " VALUES (:first, :last, 'Sommet', :language, :articles, 1, 1) RETURNING id"
+        ),
+        {"first": first, "last": last, "language": language, "articles": articles},
+    )
+    return source, story
+
+
 def test_feed_and_stories_write_dates_as_the_export_does(
     clean_db: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -237,19 +258,7 @@ def test_feed_and_stories_write_dates_as_the_export_does(
         (datetime(2022, 5, 4, 5, 0, tzinfo=UTC), {"published_local": "2022-05-04T07:00:00+02:00"}),
     ]
     with clean_db.begin() as conn:
-        source = conn.scalar(
-            sa.text(
-                "INSERT INTO sources (name, kind, url, owner)"
-                " VALUES ('Journal', 'feed', 'http://j/', 'media') RETURNING id"
-            )
-        )
-        story = conn.scalar(
-            sa.text(
-                "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media)"
-                " VALUES (:first, :last, 'Sommet', 'fr', 3, 1, 1) RETURNING id"
-            ),
-            {"first": dated[0][0], "last": dated[-1][0]},
-        )
+        source, story = _journal_and_story(conn, dated[0][0], dated[-1][0], "fr", articles=3)
         for i, (instant, evidence) in enumerate(dated):
             conn.execute(
                 sa.text(
@@ -306,18 +315,8 @@ def test_every_reading_command_says_null_for_no_language(
     the JSON lines export write null (as docs/operating.md says), never the "?" the tables show;
     `search --json` carries no language. `veille stories` still shows "language ?"."""
     with clean_db.begin() as conn:
-        source = conn.scalar(
-            sa.text(
-                "INSERT INTO sources (name, kind, url, owner)"
-                " VALUES ('Journal', 'feed', 'http://j/', 'media') RETURNING id"
-            )
-        )
-        story = conn.scalar(
-            sa.text(
-                "INSERT INTO stories (first_seen, last_seen, title, language, articles, outlets, media)"
-                " VALUES (now(), now(), 'Sommet', NULL, 1, 1, 1) RETURNING id"
-            )
-        )
+        now = conn.scalar(sa.text("SELECT now()"))
+        source, story = _journal_and_story(conn, now, now, None, articles=1)
         conn.execute(
             sa.text(
                 "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash,"
