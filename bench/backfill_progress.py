@@ -1,7 +1,7 @@
 """Benchmark: ``veille backfill``'s progress bar (the count ``QueueProgress`` sends twice a
 second while a backfill runs) on a large ``url_queue``, as it was (``discovered_at >= :start OR
 updated_at >= :start``, which no index serves) and as it is (``updated_at >= :start``, a range
-of migration 0045's ``url_queue_updated``), with a candidate of another meaning; and what the
+of migration 0045's ``url_queue_updated``), with candidates of another meaning; and what the
 index costs the queue's inserts and claims.
 
 A scratch database (created and dropped here) is migrated to the head (the baseline drops
@@ -11,10 +11,13 @@ A scratch database (created and dropped here) is migrated to the head (the basel
 ``--claimed`` older pending ones (as a drain does); ``ANALYZE``.
 
 - the count is timed ``--repeat`` times each: baseline (the old statement, the schema without
-  the index), the new statement with the index, the old statement with the index, and a
-  partial index of the backfill's rows by discovery time (``found_by = 'backfill'``, which
-  counts neither a re-queued entry nor an older pending URL the drain fetches), then the
-  baseline again;
+  the index), the new statement with the index, the old statement with the index, the
+  rows changed or claimed since the start (a candidate for claims that would leave
+  ``updated_at``: the rows claimed since and still pending, read from ``url_queue_due``;
+  the backfill played here claims as claims do, setting ``updated_at``: every count finds
+  the same rows), and a partial index of the backfill's rows by discovery time
+  (``found_by = 'backfill'``, which counts neither a re-queued entry nor an older pending URL
+  the drain fetches), then the baseline again;
 - the poll's queue insert (``bench.queue_recent.timed_inserts``) and a claim of 100 rows (one
   committed ``UPDATE`` of claimed_at, attempts and updated_at, as ``claim_items``, on rows
   not claimed before) are timed ``--insert-batches`` times with and without the index, for
@@ -57,6 +60,14 @@ INDEX = "CREATE INDEX bench_queue_recent ON url_queue (updated_at)"  # url_queue
 BACKFILL_ONLY = (
     "SELECT count(*), count(*) FILTER (WHERE state <> 'pending')"
     " FROM url_queue WHERE found_by = 'backfill' AND discovered_at >= :start"
+)
+#: a candidate for claims that would leave updated_at (so that a claim changes no indexed
+#: column and can be a HOT update: bench/queue_claim.py --hot): the rows changed since the
+#: start, or claimed since and still pending (a row's other changes set updated_at), the
+#: second arm a range of url_queue_due (the due rows, whose claimed_at is then read)
+CLAIMS_APART = (
+    "SELECT count(*), count(*) FILTER (WHERE state <> 'pending') FROM url_queue WHERE updated_at >= :start"
+    " OR (state = 'pending' AND next_attempt_at <= now() AND claimed_at >= :start)"
 )
 PARTIAL = "CREATE INDEX bench_queue_recent ON url_queue (discovered_at) WHERE found_by = 'backfill'"
 CLAIM_BATCH = 100
@@ -159,6 +170,7 @@ def main() -> int:
                 ("baseline (OR, no index)", BEFORE, None),
                 ("updated_at >= :start, url_queue_updated", PROGRESS_COUNTS, INDEX),
                 ("OR, url_queue_updated", BEFORE, INDEX),
+                ("+ claimed since, _updated + _due", CLAIMS_APART, INDEX),
                 ("backfill's new rows, partial index", BACKFILL_ONLY, PARTIAL),
                 ("baseline (OR, no index)", BEFORE, None),
             ]

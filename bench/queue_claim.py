@@ -34,9 +34,20 @@ how many of the claims' and settles' updates were HOT (``pg_stat_user_tables``).
 ``--ties`` rows share each ``next_attempt_at`` (a poll's rows, queued in one transaction,
 share its ``now()``).
 
+With ``--hot``, the variants are the claim as it is (it sets ``updated_at``, a column of the
+index ``url_queue_updated``: no claim is a HOT update) against a claim leaving ``updated_at``
+as it was (it then changes no indexed column), each on both claim indexes of
+``--indexes``, ``url_queue_updated`` kept; after each round, how many of its claims' row
+updates were HOT (the settles change ``state``, the due index's predicate: never HOT). A
+side thread samples ``pg_stat_activity`` meanwhile: which backends, of any database, held the
+oldest snapshot (``backend_xmin``) or transaction id while the claims ran. Before the rounds,
+the claim's plan (``EXPLAIN (ANALYZE, BUFFERS)``) after ``--explain-claims`` settled claims on
+each index, with no other transaction and with one of another database holding its
+transaction id meanwhile.
+
     python bench/queue_claim.py [--rows 200000] [--sources 200] [--batch 20] [--claims 100]
         [--workers 1,4] [--rounds 5] [--other-locks 0,1000]
-        [--indexes] [--ties 1] [--explain-claims 100]
+        [--indexes] [--ties 1] [--explain-claims 100] [--hot]
 
 Needs a PostgreSQL server (VEILLE_BENCH_ADMIN_URL, as bench/ingest.py).
 """
@@ -52,6 +63,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +92,13 @@ INDEXES = {
         "CREATE INDEX url_queue_due ON url_queue (next_attempt_at, id) WHERE state = 'pending'"
     ),
 }
+#: --hot: (variant, the claim's index, whether the claim sets updated_at), the baseline first
+HOT_VARIANTS = {
+    "sets updated_at, next_attempt_at": ("next_attempt_at", True),
+    "leaves updated_at, next_attempt_at": ("next_attempt_at", False),
+    "sets updated_at, (next_attempt_at, id)": ("(next_attempt_at, id)", True),
+    "leaves updated_at, (next_attempt_at, id)": ("(next_attempt_at, id)", False),
+}
 SETTLE = sa.text(
     "UPDATE url_queue SET state = 'fetched', claimed_at = NULL, claimed_by = NULL WHERE id = ANY(:ids)"
 )
@@ -98,6 +117,25 @@ def token_check(statement: str) -> Iterator[None]:
         yield
     finally:
         queue._TOKEN_LIVE = kept
+
+
+@contextmanager
+def claim_updated_at(sets: bool | None) -> Iterator[None]:
+    """``claim_items``' statement setting ``updated_at`` (``True``, as it does by the column's
+    onupdate: a change of ``url_queue_updated``'s column) or leaving it as it was (``False``:
+    the claim changes no indexed column); ``None``: as it is."""
+    kept = queue.claim_statement
+    if sets is not None:
+        value = sa.func.now() if sets else queue.QueuedUrl.updated_at
+
+        def statement(limit: int, token: int | None, t: datetime) -> sa.Update:
+            return kept(limit, token, t).values(updated_at=value)
+
+        queue.claim_statement = statement
+    try:
+        yield
+    finally:
+        queue.claim_statement = kept
 
 
 def claim_step(
@@ -131,7 +169,10 @@ def timed_round(
             for _ in range(claims):
                 start = time.perf_counter()
                 ids, statement = claim_step(
-                    engine, holder, batch, variant in ("now", "try-lock") or variant in INDEXES
+                    engine,
+                    holder,
+                    batch,
+                    variant in ("now", "try-lock") or variant in INDEXES or variant in HOT_VARIANTS,
                 )
                 mine += time.perf_counter() - start
                 in_statement += statement
@@ -144,7 +185,8 @@ def timed_round(
             errors.append(exc)
 
     check = CHECKS.get(variant, queue._TOKEN_LIVE)
-    with token_check(check):
+    sets = HOT_VARIANTS[variant][1] if variant in HOT_VARIANTS else None
+    with token_check(check), claim_updated_at(sets):
         threads = [threading.Thread(target=work) for _ in range(workers)]
         for thread in threads:
             thread.start()
@@ -155,6 +197,23 @@ def timed_round(
         raise errors[0]
     # claims per second of claiming time, summed over the workers (release time left out)
     return workers * claims / statistics.mean(spent), workers * claims / statistics.mean(statements)
+
+
+def print_rates(
+    variants: list[str], rates: dict[str, list[float]], alone: dict[str, list[float]], width: int
+) -> None:
+    """Each variant's median claims per second, of the step and of its statement alone, its
+    rounds, and its ratio to the first variant's."""
+    for what, measured in (("the step", rates), ("its statement alone", alone)):
+        base = statistics.median(measured[variants[0]])
+        for variant in variants:
+            median = statistics.median(measured[variant])
+            shown = " ".join(f"{r:.0f}" for r in measured[variant])
+            print(
+                f"  {variant:<{width}} {what:<20} {median:8.0f} claims/s (rounds: {shown})"
+                f"  this / {variants[0]} {median / base:5.2f}",
+                flush=True,
+            )
 
 
 def vacuum(engine: sa.Engine, analyze: bool = False) -> None:
@@ -216,6 +275,126 @@ def updates(engine: sa.Engine) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def flushed_updates(engine: sa.Engine) -> tuple[int, int]:
+    """:func:`updates` without its wait: the pool's connections are closed first (a backend
+    reports its counts as it exits)."""
+    engine.dispose()
+    time.sleep(1)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'url_queue'")
+        ).one()
+    engine.dispose()
+    return int(row[0]), int(row[1])
+
+
+class SnapshotWatch:
+    """Samples ``pg_stat_activity`` (every database) every 0.2 s on a connection of its own:
+    for each backend seen holding a snapshot (``backend_xmin``) or a transaction id, its
+    database, application, state and query start; and the largest age of the oldest of them."""
+
+    SAMPLE = (
+        "SELECT pid, coalesce(datname, '-'), coalesce(application_name, ''), coalesce(state, ''),"
+        " left(coalesce(query, ''), 60),"
+        " age(backend_xmin), age(backend_xid), now() - xact_start"
+        " FROM pg_stat_activity WHERE (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)"
+        " AND pid <> pg_backend_pid()"
+    )
+
+    def __init__(self, url: sa.URL) -> None:
+        self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        self.stop = threading.Event()
+        # (db, app, query) -> [samples, longest transaction s, oldest backend_xmin's age in xids]
+        self.seen: dict[tuple[str, str, str], list[float]] = {}
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            while not self.stop.wait(0.2):
+                for _pid, db, app, state, query, xmin_age, _xid_age, xact in conn.execute(
+                    sa.text(self.SAMPLE)
+                ):
+                    key = (db, app or "-", f"{state}: {' '.join(query.split())}")
+                    entry = self.seen.setdefault(key, [0.0, 0.0, 0.0])
+                    entry[0] += 1
+                    entry[2] = max(entry[2], xmin_age or 0)
+                    if xact is not None:
+                        entry[1] = max(entry[1], xact.total_seconds())
+
+    def __enter__(self) -> SnapshotWatch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.engine.dispose()
+
+    def report(self, top: int = 8) -> None:
+        print(
+            "  backends seen with a snapshot or a transaction id, by longest transaction then oldest"
+            " snapshot (samples, longest transaction, largest age(backend_xmin)):"
+        )
+        for key in ("longest", "oldest"):
+            column = 1 if key == "longest" else 2
+            ranked = sorted(self.seen.items(), key=lambda kv: -kv[1][column])[:top]
+            for (db, app, query), (samples, longest, oldest) in ranked:
+                print(f"    {db} / {app} / {query}: {samples:.0f}, {longest:.1f} s, {oldest:.0f}", flush=True)
+
+
+def hot_rounds(engine: sa.Engine, url: sa.URL, workers: int, claims: int, batch: int, rounds: int) -> None:
+    """--hot: each variant first in turn, its claim index built afresh (then vacuumed); the
+    step's and the statement's claims per second and the HOT share of the claims' updates."""
+    variants = list(HOT_VARIANTS)
+    rates: dict[str, list[float]] = {v: [] for v in variants}
+    alone: dict[str, list[float]] = {v: [] for v in variants}
+    hot: dict[str, list[float]] = {v: [] for v in variants}
+    with SnapshotWatch(url) as watch:
+        for turn in range(rounds):
+            for variant in variants[turn % len(variants) :] + variants[: turn % len(variants)]:
+                use_index(engine, HOT_VARIANTS[variant][0])
+                before = flushed_updates(engine)
+                step, statement = timed_round(engine, workers, claims, batch, variant)
+                after = flushed_updates(engine)
+                rates[variant].append(step)
+                alone[variant].append(statement)
+                hot[variant].append((after[1] - before[1]) / (workers * claims * batch))
+    print(f"\n--hot: {workers} worker(s), {claims} claims of {batch} rows each, {rounds} rounds:", flush=True)
+    print_rates(variants, rates, alone, 42)
+    for variant in variants:
+        shown = " ".join(f"{h:.2f}" for h in hot[variant])
+        print(f"  {variant:<42} HOT share of the claims' row updates: {shown}", flush=True)
+    watch.report()
+
+
+def held_probe(engine: sa.Engine, batch: int, claims: int, workers: int) -> None:
+    """--hot: the claim's plan (claims leaving updated_at) after ``claims`` settled claims by
+    each of ``workers`` workers, each index built afresh: with no other transaction, and with
+    one of another database holding a transaction id meanwhile (as another test suite's
+    migration does): every snapshot taken then has that id as its xmin, so the settled rows'
+    versions are not yet dead to all and a scan cannot mark their index entries dead."""
+    other = sa.create_engine(ADMIN_URL, poolclass=sa.pool.NullPool)
+    try:
+        for index in INDEXES:
+            variant = next(v for v, (i, sets) in HOT_VARIANTS.items() if i == index and not sets)
+            for held in (False, True):
+                use_index(engine, index)
+                with other.connect() as conn:
+                    if held:
+                        conn.execute(sa.text("SELECT txid_current()"))
+                    timed_round(engine, workers, claims, batch, variant)
+                    plan = explain_claim(engine, batch)
+                    conn.rollback()
+                print(
+                    f"  {index}, after {workers} x {claims} settled claims,"
+                    f" {'a transaction id held in another database' if held else 'no other transaction'}:"
+                    f" {plan}",
+                    flush=True,
+                )
+    finally:
+        other.dispose()
+
+
 def explain_indexes(engine: sa.Engine, batch: int, claims: int, workers: int) -> None:
     """Each index's claim plan on a vacuumed queue and after ``claims`` settled claims by
     each of ``workers`` workers at once."""
@@ -247,6 +426,9 @@ def main() -> int:
     ap.add_argument("--indexes", action="store_true", help="compare the claim's index, not its token check")
     ap.add_argument("--ties", type=positive_int, default=1, help="rows sharing each next_attempt_at")
     ap.add_argument("--explain-claims", type=positive_int, default=100)
+    ap.add_argument(
+        "--hot", action="store_true", help="compare the claim setting updated_at with it leaving it (HOT)"
+    )
     args = ap.parse_args()
     unwind_on_sigterm()  # so the scratch database is dropped on SIGTERM too
     with scratch_database(ADMIN_URL, "veille_bench_queue_claim") as url:
@@ -275,6 +457,12 @@ def main() -> int:
                 f" {time.perf_counter() - start:.0f} s; load {os.getloadavg()[0]:.1f} (2 cores, shared)",
                 flush=True,
             )
+            if args.hot:
+                print("\nthe claim's plan, claims leaving updated_at:", flush=True)
+                held_probe(engine, args.batch, args.explain_claims, max(args.workers))
+                for workers in args.workers:
+                    hot_rounds(engine, engine.url, workers, args.claims, args.batch, args.rounds)
+                return 0
             variants = ["before", "now", "now, statement only", "try-lock"]
             if args.indexes:
                 explain_indexes(engine, args.batch, args.explain_claims, max(args.workers))
@@ -311,16 +499,7 @@ def main() -> int:
                             step, statement = timed_round(engine, workers, args.claims, args.batch, variant)
                             rates[variant].append(step)
                             alone[variant].append(statement)
-                    for what, measured in (("the step", rates), ("its statement alone", alone)):
-                        base = statistics.median(measured[variants[0]])
-                        for variant in variants:
-                            median = statistics.median(measured[variant])
-                            shown = " ".join(f"{r:.0f}" for r in measured[variant])
-                            print(
-                                f"  {variant:<22} {what:<20} {median:8.0f} claims/s (rounds: {shown})"
-                                f"  this / {variants[0]} {median / base:5.2f}",
-                                flush=True,
-                            )
+                    print_rates(variants, rates, alone, 22)
         finally:
             side.close()
             engine.dispose()
