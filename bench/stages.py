@@ -35,11 +35,12 @@ if str(ROOT) not in sys.path:
 from bench.arguments import positive_float, positive_int  # noqa: E402
 from monitors.judge.extract import TRAFILATURA_OPTIONS, Extracted, extract_article  # noqa: E402
 from monitors.judge.extract_eval import shared_corpus_dir  # noqa: E402
-from monitors.judge.language import NGRAM_SUMS, detect_language  # noqa: E402
+from monitors.judge.language import detect_language  # noqa: E402
 from monitors.judge.matcher import TOKEN_SCAN  # noqa: E402
 from monitors.judge.relevance import score_topics  # noqa: E402
 from monitors.judge.topic import Topic  # noqa: E402
 from monitors.judge.topic_set import load_topics  # noqa: E402
+from monitors.ngram_profiles import NGRAM_SUMS  # noqa: E402
 
 #: The shared corpus's real pages (outside the repository), used by the benches when present;
 #: found as bench/extract.py and `veille eval --extraction` find it.

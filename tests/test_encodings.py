@@ -429,6 +429,26 @@ def test_an_unlabelled_russian_text_in_one_case_reads_in_its_charset(text: str, 
     assert decode_html(text.encode(codec)) == text
 
 
+def test_charset_detection_weighs_readings_without_importing_a_judging_module() -> None:
+    """Collecting depends on no judging module: the n-gram likelihood that tells a Russian text
+    in one case, or a Hebrew one, from another charset's reading is in monitors.ngram_profiles
+    (encoding.py imported monitors.judge.language for it). A fresh interpreter: the test
+    session has imported every module already."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from monitors.collect.encoding import decode_html\n"
+        "for text, codec in (('ПРИВЕТ, МИР', 'koi8-r'), ('שלום עולם', 'windows-1255')):\n"
+        "    assert decode_html(text.encode(codec)) == text, text\n"
+        "print(sorted(m for m in sys.modules if m.startswith('monitors.judge')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize(
     ("text", "codecs_"),
     [

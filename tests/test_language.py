@@ -14,12 +14,11 @@ from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 
 from monitors.judge.language import (
     LanguageResult,
-    _get_model,
-    _ngram_rows,
     clean_sample,
     detect_language,
     normalize_declared_language,
 )
+from monitors.ngram_profiles import _get_model, _ngram_rows
 
 FR = (
     "Le sommet organisé les 10 et 11 février par Emmanuel Macron sur l'intelligence artificielle "
@@ -375,7 +374,7 @@ def test_ngrams_are_langdetects(text: str, langdetect_factory: DetectorFactory) 
 def test_upper_stand_in_is_upper_case_and_in_no_profile() -> None:
     """The stand-in for upper-case characters beyond the BMP must end all-capitals runs as they
     do and must never match a profile n-gram."""
-    from monitors.judge.language import _NO_GRAM, _UPPER_STAND_IN
+    from monitors.ngram_profiles import _NO_GRAM, _UPPER_STAND_IN
 
     assert _UPPER_STAND_IN.isupper() and not _NO_GRAM.isupper()
     profile_chars = {ch for gram in _get_model().index for ch in gram}
@@ -390,7 +389,7 @@ def _compiled() -> Any:
 
 
 def _both_paths(sample: str) -> tuple[list[float] | None, list[float] | None]:
-    from monitors.judge.language import _numpy_log_likelihood, _spaced
+    from monitors.ngram_profiles import _numpy_log_likelihood, _spaced
 
     ngrams = _compiled()
     model = _get_model()
@@ -461,7 +460,7 @@ def test_compiled_sums_equal_numpy_fuzzed(text: str) -> None:
 
 def test_lone_surrogate_is_read_not_raised() -> None:
     """A lone surrogate (JSON lines may carry "\\ud800") is one code unit that no profile holds."""
-    from monitors.judge.language import _numpy_log_likelihood
+    from monitors.ngram_profiles import _numpy_log_likelihood
 
     text = "Le sommet de Paris \ud800 sur l'intelligence artificielle"
     assert detect_language(text).language == "fr"
@@ -486,26 +485,26 @@ def test_the_model_cached_on_disk_is_the_model_built_from_the_profiles(
 ) -> None:
     """Each worker reads the arrays from VEILLE_DATA_DIR/cache instead of langdetect's profiles
     (issue 19: half a second of CPU per worker); a damaged cache file is built again."""
-    from monitors.judge import language
+    from monitors import ngram_profiles
 
     monkeypatch.setenv("VEILLE_DATA_DIR", str(tmp_path))
-    path = language._cache_file()
+    path = ngram_profiles._cache_file()
     assert path is not None and path.parent == tmp_path / "cache"
-    built = language._build_model()
-    language._write_cached(path, built)
-    cached = language._read_cached(path)
+    built = ngram_profiles._build_model()
+    ngram_profiles._write_cached(path, built)
+    cached = ngram_profiles._read_cached(path)
     assert cached is not None
     assert cached.languages == built.languages
     for name in ("log_probs", "codes", "packed"):
         a, b = getattr(cached, name), getattr(built, name)
         assert (a is None and b is None) or (a.dtype == b.dtype and np.array_equal(a, b))
-    grams = sorted(_profile_grams(), key=language._gram_code)
+    grams = sorted(_profile_grams(), key=ngram_profiles._gram_code)
     assert cached.index == {g: i for i, g in enumerate(grams)}
     path.write_bytes(path.read_bytes()[:1000])  # a writer that died half-way
-    assert language._read_cached(path) is None
-    monkeypatch.setattr(language, "_model", None)
-    assert language._get_model().codes.tolist() == built.codes.tolist()  # built again, rewritten
-    assert language._read_cached(path) is not None
+    assert ngram_profiles._read_cached(path) is None
+    monkeypatch.setattr(ngram_profiles, "_model", None)
+    assert ngram_profiles._get_model().codes.tolist() == built.codes.tolist()  # built again, rewritten
+    assert ngram_profiles._read_cached(path) is not None
 
 
 def _profile_grams() -> list[str]:

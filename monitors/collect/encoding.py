@@ -326,7 +326,7 @@ def _likeliest_in_one_case(content: bytes, reading: str, best: str) -> str:
     """Of the Cyrillic readings with letters where ``reading`` (``content`` in ``best``, all
     lower case) has them (an "Ё" too, windows-1251's 0xA8, a box-drawing symbol in KOI8-R),
     the one the Cyrillic profiles' n-grams find likeliest in lower case
-    (``language.reading_likelihood``, on its first Cyrillic words): a text all in lower case
+    (``ngram_profiles.reading_likelihood``, on its first Cyrillic words): a text all in lower case
     may be another charset's capitals.
 
     Bounded whatever the body's length: a single-byte charset reads a byte alike wherever it
@@ -334,7 +334,7 @@ def _likeliest_in_one_case(content: bytes, reading: str, best: str) -> str:
     reads alike in all six), and decoded whole only up to where ``reading``'s first
     SAMPLE_CHARS characters of words end (a 200 kB body took 0.3 s when each reading was
     decoded, and its letters listed, whole)."""
-    from monitors.judge.language import SAMPLE_CHARS, reading_likelihood
+    from monitors.ngram_profiles import SAMPLE_CHARS, reading_likelihood
 
     held = bytes(v for v in range(0x80, 0x100) if bytes((v,)) in content)
     chars = {codec: held.decode(codec, errors="replace") for codec in _CYRILLIC_CODECS}
@@ -381,10 +381,10 @@ def likeliest_script(content: bytes, cyrillic: str | None, least: int) -> str | 
     Arabic charsets whose reading has ``least`` letters of their alphabet or more, half its
     letters at least (outside tags, in the first :data:`_SCRIPT_SAMPLE` bytes of text), the one
     whose letters the profiles of the languages written in its alphabet find likeliest
-    (``language.reading_likelihood``, on its first words); None when there is none. A Hebrew
+    (``ngram_profiles.reading_likelihood``, on its first words); None when there is none. A Hebrew
     or Arabic text's letters are lower-case Cyrillic in windows-1251 or KOI8-R, which
     :func:`cyrillic_reading` took ("שלום עולם" in windows-1255 read "щмен темн")."""
-    from monitors.judge.language import SAMPLE_CHARS, reading_likelihood
+    from monitors.ngram_profiles import SAMPLE_CHARS, reading_likelihood
 
     content = b" ".join(_TAG_BYTES.sub(b" ", content[: 16 * _SCRIPT_SAMPLE]).split())[:_SCRIPT_SAMPLE]
     candidates: dict[str, float] = {}
