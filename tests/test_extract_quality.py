@@ -881,6 +881,63 @@ def test_a_redirect_page_whose_head_holds_only_a_meta_refresh_is_whole(refresh: 
     assert (cut_short(timer) or "").startswith("HTML cut short: the page stops in its <head>")
 
 
+def _linked(paragraph: str) -> str:
+    """``paragraph`` with its second word a link: "Le <a href=/dossier>sommet</a> sur..."."""
+    first, second, rest = paragraph.split(" ", 2)
+    return f"{first} <a href=/dossier>{second}</a> {rest}"
+
+
+#: An old page: ``<p>`` never closed, no blocks, a link in each paragraph
+_OLD_PAGE = (
+    "<html><head><title>Le sommet de Paris</title></head><body><h1>Le sommet de Paris</h1>\n"
+    + "".join(f"<p>{_linked(p)}\n" for p in CUT_PARAGRAPHS)
+    + "</body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("page", "then", "after"),
+    [
+        (_OLD_PAGE, "</a>", "</a>"),
+        (_OLD_PAGE.replace("<p>", "<li>"), "</a>", "</a>"),
+        (_OLD_PAGE, "<br>", "<br>"),
+        (_OLD_PAGE, "<em>ce jour</em>", "</em>"),
+    ],
+    ids=["link-in-a-paragraph", "link-in-a-list-item", "line-break", "emphasis"],
+)
+def test_a_page_cut_inside_a_paragraph_after_an_inline_tag_is_truncated(
+    page: str, then: str, after: str
+) -> None:
+    """An old page of unclosed ``<p>`` and no blocks cut right after a link in a paragraph
+    ended with a tag, no block left open: it was stored whole, its last paragraph's first
+    words for its end, unflagged (too short for the mid-sentence check)."""
+    start = page.index(_linked(CUT_PARAGRAPHS[4]))
+    cut = page[: page.index("</a>", start) + 4] if then == "</a>" else page[: page.index(" ", start)] + then
+    art = extract_article(cut.encode(), "https://ex.fr/a.html")
+    assert CUT_PARAGRAPHS[3] in art.text and CUT_PARAGRAPHS[5] not in art.text
+    assert art.truncated and art.access_reasons == (
+        f"HTML cut short: the page stops inside a paragraph, after {after}, {_NO_END}",
+    )
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        "</p>\n<img src='/compteur.gif' width='1' height='1'>",
+        "</p>\n<p>Fin.</p><small>Mis à jour le 3 mars</small>",
+        "</p>\n<span data-notifications='{}'></span>",
+    ],
+    ids=["pixel-after-the-text", "inline-after-a-closed-paragraph", "empty-span"],
+)
+def test_a_whole_page_ending_with_an_inline_tag_outside_a_paragraph_is_not_truncated(end: str) -> None:
+    """A whole page that leaves its end tags out may end with a tracking pixel, a note or a
+    widget's ``<span>`` after its last paragraph: inline, in no paragraph left open."""
+    page = _OLD_PAGE.replace("</body></html>", "").rstrip() + end
+    assert cut_short(page) is None
+    art = extract_article(page.encode(), "https://ex.fr/a.html")
+    assert not art.truncated and art.access_reasons == ()
+
+
 def test_a_second_document_cut_short_is_truncated() -> None:
     """A page of two documents, the first whole and the second cut (a notice a server wrote
     before the page): the first's ``</html>`` does not end the page."""

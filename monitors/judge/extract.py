@@ -369,6 +369,21 @@ _REFRESH_TO_URL = re.compile(
     r"""(?=[^>]*?\scontent\s*=\s*["']?\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?["']?[^\s"'>;,\d.])""",
     re.I,
 )
+#: Inline elements, a paragraph's markup (HTML's phrasing content: links, emphasis; and those
+#: without content, line breaks and images): a page that stops after one, inside a ``<p>``
+#: or a ``<li>`` left open (no other tag since), stops in its text, as one ending with text
+#: does. An old page of unclosed ``<p>`` and no blocks, cut right after a link or a line break
+#: in a paragraph, kept the paragraph's first words, or its first lines, unflagged. A whole page
+#: that leaves its end tags out ends with a block's tag (``</p>``, ``</div>``), or an inline
+#: element outside any paragraph (a tracking pixel's ``<img>`` at the body's end).
+INLINE = frozenset(
+    {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd"}
+    | {"mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var"}
+)
+INLINE_EMPTY = frozenset({"br", "img", "wbr"})
+#: What holds a paragraph's text and may be left open (HTML lets ``</p>``, ``</li>``, ``</td>``
+#: out): a paragraph, a list item, a table cell, a heading
+TEXT_BLOCKS = frozenset({"p", "li", "dt", "dd", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6"})
 #: Unclosed :data:`CONTAINERS` that tell a page ending with a tag was cut (a whole one leaves
 #: at most one open: 0 to 1 in the 120 corpus pages)
 CUT_OPEN_CONTAINERS = 2
@@ -420,6 +435,24 @@ def _in_head(tags: list[re.Match[str]]) -> bool:
     return opened
 
 
+def _in_open_paragraph(tags: list[re.Match[str]]) -> str | None:
+    """The last of ``tags`` (``"</a>"``, ``"<br>"``) when it is an inline element's end, or one
+    without content, and every tag since the last start tag of :data:`TEXT_BLOCKS` (``<p>``,
+    ``<li>``) is inline (:data:`INLINE`): the page stops inside that paragraph. Else None."""
+    for m in reversed(tags):
+        closing, name = bool(m.group(1)), m.group(2).lower()
+        if name in INLINE or name in INLINE_EMPTY:
+            continue
+        if name not in TEXT_BLOCKS or closing or m.group(3) or m is tags[-1]:
+            return None
+        last = tags[-1]
+        name = last.group(2).lower()
+        if (last.group(1) and name in INLINE) or (not last.group(1) and name in INLINE_EMPTY):
+            return f"</{name}>" if last.group(1) else f"<{name}>"
+        return None
+    return None
+
+
 def cut_short(decoded: str) -> str | None:
     """Why a page's HTML was cut short, or None. A server or proxy that fails midway and still
     sends the Content-Length of what it sent, or ends its chunked body properly, gives such a
@@ -430,7 +463,8 @@ def cut_short(decoded: str) -> str | None:
     opens content (``<p>``, ``<div>``); or after any tag with :data:`CUT_OPEN_CONTAINERS` or
     more of the elements HTML requires an end tag for (:data:`CONTAINERS`) left open, or
     inside an ``<svg>`` left open (an inline icon's ``<path .../>`` ends with a tag: a cut
-    among its paths, every block before it closed). A whole page may leave its ``</body>``
+    among its paths, every block before it closed), or right after an inline tag inside a
+    paragraph left open (:func:`_in_open_paragraph`). A whole page may leave its ``</body>``
     and ``</html>`` out, but closes its blocks and its ``<svg>`` and ends with a tag."""
     if _ENDS_WITH_END.search(decoded[-256:]) and _all_closed(decoded):
         return None  # the usual whole page, told without going through its scripts
@@ -456,6 +490,8 @@ def cut_short(decoded: str) -> str | None:
         return f"HTML cut short: the page stops right after the start tag <{name}>, {missing}"
     if not ends and _in_head(tags) and not _REFRESH_TO_URL.search(tail):  # a redirect is whole
         return f"HTML cut short: the page stops in its <head>, before any content, {missing}"
+    if last is not None and last.end() == len(end) and (in_p := _in_open_paragraph(tags)):
+        return f"HTML cut short: the page stops inside a paragraph, after {in_p}, {missing}"
     depth: dict[str, int] = {}
     for m in _TAG_PARTS.finditer(skeleton):
         if (name := m.group(2).lower()) in CONTAINERS and not m.group(3):
