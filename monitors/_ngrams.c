@@ -1,12 +1,13 @@
-/* Language log-likelihoods in one call: the compiled twin of monitors/language.py's numpy path.
+/* Language log-likelihoods in one call: the compiled twin of monitors/ngram_profiles.py's numpy
+ * path.
  *
  * build_index(codes) -> bytes: an open-addressing hash table (linear probing) from an n-gram's
  * code to its row (codes[i] is row i's; the sentinel 2**64 - 1 is left out).
  *
  * log_likelihood(spaced, index, log_probs) -> list[float] | None sums, for each language, the
  * rows of log_probs of the 1-, 2- and 3-grams starting at each character of `spaced`
- * (langdetect's n-grams of a cleaned sample, as monitors.language._spaced builds it), or None
- * when no n-gram is in a profile.
+ * (langdetect's n-grams of a cleaned sample, as monitors.ngram_profiles._spaced builds it), or
+ * None when no n-gram is in a profile.
  *
  * It computes exactly what _window_codes + _found_rows + the row sum compute, without a numpy
  * call per step (right after a page's extraction, each numpy call costs 10-35 us of cold code:
@@ -254,7 +255,8 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "monitors._ngrams",
-    .m_doc = "Compiled n-gram sums for monitors.language (optional: its numpy path gives the same results).",
+    .m_doc = "Compiled n-gram sums for monitors.ngram_profiles (optional: its numpy path gives the same"
+             " results).",
     .m_size = 0, /* no state: nothing to keep per interpreter */
     .m_methods = methods,
 };

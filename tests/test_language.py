@@ -388,6 +388,30 @@ def _compiled() -> Any:
     return pytest.importorskip("monitors._ngrams", reason="monitors._ngrams is not compiled (no C compiler?)")
 
 
+def test_the_compiled_sums_name_the_module_that_uses_them() -> None:
+    """monitors/_ngrams.c's comments and module doc name the Python path it twins
+    (``_spaced``, the numpy path): each module, file and function it names exists. 810bf6c
+    moved them to monitors/ngram_profiles.py; the C file still named monitors.language."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    source = (root / "monitors" / "_ngrams.c").read_text("utf-8")
+    named = set(re.findall(r"\bmonitors(?:[./]\w+)+", source)) - {"monitors._ngrams", "monitors/_ngrams.c"}
+    assert named
+    for name in sorted(named):
+        parts = name.removesuffix(".py").replace("/", ".").split(".")
+        for end in range(len(parts), 0, -1):  # the longest prefix that is a module
+            module = root.joinpath(*parts[:end]).with_suffix(".py")
+            if module.exists():
+                break
+        else:
+            raise AssertionError(f"{name}: no such module")
+        text = module.read_text("utf-8")
+        for attribute in parts[end:]:
+            assert re.search(rf"^(?:def |class )?{attribute}\b", text, re.M), f"{name}: no {attribute}"
+
+
 def _both_paths(sample: str) -> tuple[list[float] | None, list[float] | None]:
     from monitors.ngram_profiles import _numpy_log_likelihood, _spaced
 
