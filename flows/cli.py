@@ -61,6 +61,14 @@ class CommandParser(argparse.ArgumentParser):
     #: the command line being parsed, set by :func:`main` (argparse does not pass it on)
     arguments: tuple[str, ...] = ()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """No abbreviated options (``--rel`` for ``--relevant``), in ``veille`` and each of its
+        (sub)commands alike (``add_parser`` makes them of this class): an abbreviation would
+        silently change meaning, or become ambiguous, once an option that shares its start is
+        added; the documentation writes every option in full."""
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         if self.dash_words:
             given = list(CommandParser.arguments)

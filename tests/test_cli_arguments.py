@@ -6,12 +6,15 @@ error, exit 2, before anything runs."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -230,3 +233,51 @@ def test_an_option_is_not_said_to_be_a_word_read_as_one(argv: list[str], last: s
     code, out, err = _run(argv)
     assert code == 2 and out == ""
     assert err.rstrip().splitlines()[-1] == last, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "given"),
+    [
+        (["export", "--rel"], "--rel"),  # --relevant
+        (["search", "sommet", "--lim", "3"], "--lim 3"),  # --limit
+        (["stats", "--js"], "--js"),  # --json
+        (["sources", "check", "--al"], "--al"),  # --all
+    ],
+)
+def test_an_abbreviated_option_is_an_unknown_argument(argv: list[str], given: str) -> None:
+    """argparse took an option's unambiguous start for the option (`veille export --rel` ran as
+    `--relevant`): an abbreviation that silently changes meaning, or stops working, once an
+    option sharing its start is added. Options are written in full, as the docs write them;
+    an abbreviation is an unknown argument, exit 2, with the command's usage."""
+    code, out, err = _run(argv)
+    assert code == 2 and out == ""
+    assert err.rstrip().splitlines()[-1].endswith(f"error: unrecognized arguments: {given}"), err
+
+
+def _parsers(parser: Any, path: tuple[str, ...] = ("veille",)) -> Iterator[tuple[str, Any]]:
+    yield " ".join(path), parser
+    for action in parser._actions:  # noqa: SLF001
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def test_no_parser_takes_an_option_s_start_for_it() -> None:
+    """Every (sub)command, the ones added later too: each long option's start, one letter short,
+    is no option (``_parse_optional`` gives no action for it)."""
+    from flows.cli import build_parser
+
+    taken = []
+    for path, parser in _parsers(build_parser()):
+        for option in [o for o in parser._option_string_actions if o.startswith("--")]:  # noqa: SLF001
+            start = option[:-1]
+            if len(start) > 2 and start not in parser._option_string_actions:  # noqa: SLF001 ("--" ends options)
+                try:  # an abbreviation of two options is an "ambiguous option" error
+                    with contextlib.redirect_stderr(io.StringIO()):
+                        found = parser._parse_optional(start)  # noqa: SLF001
+                except SystemExit:
+                    found = (start, "ambiguous")
+                if found and found[0] is not None:
+                    taken.append(f"{path} {start}")
+    assert len(list(_parsers(build_parser()))) > 15
+    assert taken == []
