@@ -125,11 +125,11 @@ def test_a_query_of_too_many_words_is_a_usage_error(articles: None) -> None:
 @pytest.mark.parametrize(
     "query",
     [
-        "a OR OR a",  # the second OR is a word here
+        "a or or a",  # the second or is a word here
         "- a - a",  # a lone - negates the next word
         "'x y' 'x y'",  # an apostrophe opens a quote across the space
         "a& a&",  # a run ending in an operator
-        "OR a a",
+        "or a a",  # the French word at the start ("Or noir")
     ],
 )
 def test_a_query_whose_tokens_reach_further_is_kept_as_it_is(query: str) -> None:
@@ -157,6 +157,48 @@ def test_an_operator_of_another_syntax_is_a_usage_error(query: str, said: str) -
         main(["search", query])
     assert exc.value.code == 2
     assert f"error: argument query: {said}" in err.getvalue(), err.getvalue()
+
+
+OR_MISREAD = "'OR' is not search syntax here: an OR at the start or the end of the query, or after"
+BRACKETS = "is not search syntax here: brackets do not group, they are read as spaces:"
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("IA OR", OR_MISREAD),
+        ("OR IA", OR_MISREAD),
+        ("IA OR OR sommet", OR_MISREAD),
+        ("OR OR", OR_MISREAD),
+        ('"Grand Palais" OR', OR_MISREAD),
+        ("(IA OR sommet) Paris", f"'(IA' {BRACKETS}"),
+        ("Paris (IA OR sommet)", f"'(IA' {BRACKETS}"),
+        ("IA OR sommet (Paris)", f"'(Paris)' {BRACKETS}"),
+        ("Paris -(IA sommet)", f"'-(IA' {BRACKETS}"),
+    ],
+)
+def test_web_search_syntax_read_as_something_else_is_a_usage_error(query: str, said: str) -> None:
+    """websearch_to_tsquery reads an OR with no word on one side as the word "or" ('IA OR' was
+    IA AND or, 'IA OR OR sommet' IA OR (or AND sommet)), and brackets as spaces ('(IA OR
+    sommet) Paris' was IA OR (sommet AND Paris), '-(IA sommet)' NOT IA AND sommet), answering
+    as if the query were right. Each is a usage error (exit 2) that says what to write."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exc:
+        main(["search", query])
+    assert exc.value.code == 2
+    assert f"error: argument query: {said}" in err.getvalue(), err.getvalue()
+    assert len([line for line in err.getvalue().splitlines() if "error:" in line]) == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    # the French word or ("Or noir", gold), quoted or at an edge; brackets among ANDed words
+    ["Or noir", "cours de l'or", 'IA OR "or"', "lingot or", "Paris (France)", "IA (sommet)", '"(IA OR x)" y']
+    + ["IA OR sommet", "IA OR -lait"],
+)
+def test_or_and_brackets_that_mean_what_they_say_are_searched(articles: None, query: str) -> None:
+    assert web_query(query) == query
+    assert isinstance(search(query), list)
 
 
 @pytest.mark.parametrize(

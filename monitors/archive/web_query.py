@@ -98,15 +98,47 @@ def _refuse_foreign(tokens: list[str]) -> None:
                 raise QueryError(f"{token!r} is not search syntax here: {instead}")
 
 
+_OR_MISREAD = (
+    "an OR at the start or the end of the query, or after another OR, is searched as the word"
+    ' "or"; write one OR between two words: IA OR sommet (the word or itself in quotes: "or")'
+)
+_BRACKETS = (
+    "brackets do not group, they are read as spaces: (IA OR sommet) Paris searches"
+    " IA OR (sommet Paris), -(IA sommet) searches -IA sommet; write each side of an OR in full:"
+    " IA Paris OR sommet Paris"
+)
+
+
+def _refuse_misread(tokens: list[str]) -> None:
+    """A :class:`QueryError` for web-search syntax that ``websearch_to_tsquery`` reads, without a
+    word, as something else than it says: an ``OR`` in capitals, the operator, where no word
+    stands on one of its sides ("IA OR", "OR IA", "IA OR OR sommet": the word "or" searched);
+    brackets meant to group ("(IA OR sommet) Paris" is IA OR (sommet AND Paris), "-(IA sommet)"
+    excludes IA alone). An "or" in lower case at an edge is the French word ("Or noir"), and
+    brackets in a query of ANDed words ("Paris (France)") mean what they say: both run."""
+    for i, token in enumerate(tokens):
+        if token == "OR" and (
+            i == 0 or i == len(tokens) - 1 or _is_or(tokens[i - 1]) or _is_or(tokens[i + 1])
+        ):
+            raise QueryError(f"{token!r} is not search syntax here: {_OR_MISREAD}")
+    unquoted = [t for t in tokens if not t.startswith(('"', '-"'))]
+    grouping = any(_is_or(t) for t in tokens) or any(t.startswith("-(") for t in unquoted)
+    for token in unquoted:
+        if grouping and ("(" in token or ")" in token):
+            raise QueryError(f"{token!r} is not search syntax here: {_BRACKETS}")
+
+
 def web_query(query: str) -> str:
     """``query`` with its repeated words, phrases and OR branches dropped (the same words but
     for case and accents: "Sommet sommet SOMMÉT" is "Sommet"; "sommets" is another); raises
     :class:`QueryError` past :data:`MAX_QUERY_WORDS` words, or for an operator of another
-    syntax (``|``, ``!word``, ``word*``: :func:`_refuse_foreign`). A query with a token
-    whose reach the split on spaces cannot tell ("a OR OR b", a dangling -, an apostrophe
-    opening a quote) is kept as it is."""
+    syntax (``|``, ``!word``, ``word*``: :func:`_refuse_foreign`) or web-search syntax read as
+    something else (an edge or doubled ``OR``, brackets: :func:`_refuse_misread`). A query
+    with a token whose reach the split on spaces cannot tell ("a or or b", a dangling -, an
+    apostrophe opening a quote) is kept as it is."""
     tokens = _TOKEN.findall(query)
     _refuse_foreign(tokens)
+    _refuse_misread(tokens)
     if _plain(tokens):
         tokens = _dedupe(tokens)
         query = " ".join(tokens)
