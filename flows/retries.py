@@ -7,6 +7,7 @@ a bug or bad data), the retries veille's Prefect tasks make of them (:func:`tran
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -82,16 +83,23 @@ class DatabaseLosses:
     waits up to ``VEILLE_DB_WAIT`` for it and starts again (its work resumes from what it
     committed), the run's verdict then saying it was interrupted and recovered (partly done,
     exit 1, as ``veille run``); one that stays away is ``gone``, its cause kept, for the run to
-    stop with one line rather than go on without a database. Shared by the run's threads."""
+    stop with one line rather than go on without a database. Shared by the run's threads.
+
+    :attr:`recovered` holds one entry per interruption, not per step: the steps that lost the
+    database at once (a restart, its sessions ended) all wait for it, and were counted one
+    loss each ("interrupted 4 times" for an archive backfill of 5 jobs and one restart). A step
+    that lost it before another step's wait saw it back lost it in that interruption."""
 
     def __init__(self) -> None:
         self.recovered: list[str] = []
         self.gone: str | None = None
         self._lock = threading.Lock()
+        #: when (time.monotonic) a step last saw the database back after losing it
+        self._back = float("-inf")
 
     def reset(self) -> None:
         with self._lock:
-            self.recovered, self.gone = [], None
+            self.recovered, self.gone, self._back = [], None, float("-inf")
 
     def run(self, step: Callable[[], T]) -> T | None:
         """``step()``, started again after each loss of the database that came back within
@@ -108,12 +116,14 @@ class DatabaseLosses:
             except Exception as exc:
                 if not database_lost(exc):
                     raise
-                reason = _cause(exc)
+                reason, lost_at = _cause(exc), time.monotonic()
             last = attempt == MAX_RECOVERIES or self.gone is not None
             if last or not wait_for_database(get_engine(), get_settings().db_wait):
                 break
             with self._lock:
-                self.recovered.append(f"database lost: {reason}")
+                if lost_at > self._back:  # lost after every earlier loss was over: another one
+                    self.recovered.append(f"database lost: {reason}")
+                self._back = time.monotonic()
         with self._lock:
             self.gone = self.gone or reason
         return None

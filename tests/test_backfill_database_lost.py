@@ -190,12 +190,13 @@ def test_an_archive_backfill_whose_database_comes_back_goes_on_and_says_so(
 ) -> None:
     """The jobs wait for the database and go on from their cursors: every capture stored once;
     partly done, exit 1, as the sitemap backfill and `veille run` (before: exit 0, the jobs'
-    task retries alone saying it)."""
+    task retries alone saying it), interrupted once, not once per job that met the loss."""
     monkeypatch.setenv("VEILLE_DB_WAIT", "20")
     argv = _archive_backfill(fakes, outage, tmp_path, back_after=1.0)
     code, out, err = _run(argv)
     assert code == 1, out + err
-    assert "veille: Partly done (interrupted " in err and ", recovered (database lost: " in err, err
+    # one restart that 4 of the 5 jobs met was "interrupted 4 times": one loss per job
+    assert f"veille: {RECOVERED}" in err, err
     assert "5 stored" in out and "Traceback" not in err and not _left_threads(), out + err
     assert _articles(clean_db) == 5
     code, out, err = _run(argv)
@@ -282,3 +283,56 @@ def test_each_step_waits_out_its_own_losses_however_many_lost_it(
 
     assert losses.run(always_lost) is None
     assert len(losses.recovered) == 10 + MAX_RECOVERIES and losses.gone
+
+
+def test_steps_that_lose_the_database_at_once_are_one_interruption(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three steps that lose the database while it is away wait for it together: one
+    interruption, said "interrupted 1 time" (it was one per step: "3 times"); a step that
+    loses it again once it was back is a second one."""
+    from flows.outcome import interrupted
+    from flows.retries import DatabaseLosses
+    from monitors.archive import queue
+    from monitors.archive.db import DatabaseUnavailable
+
+    back, waiting, count = threading.Event(), [], threading.Lock()
+
+    def wait_for_database(engine: Any, seconds: float) -> bool:
+        with count:
+            waiting.append(1)
+        return back.wait(10)
+
+    monkeypatch.setattr(queue, "wait_for_database", wait_for_database)
+    losses = DatabaseLosses()
+
+    def lost_once() -> Callable[[], str]:
+        tries = [0]
+
+        def step() -> str:
+            tries[0] += 1
+            if tries[0] == 1:
+                raise DatabaseUnavailable("terminating connection due to administrator command")
+            return "done"
+
+        return step
+
+    steps = [lost_once() for _ in range(3)]
+    threads = [threading.Thread(target=losses.run, args=(step,)) for step in steps]
+    for thread in threads:
+        thread.start()
+    for _ in range(1000):  # every step lost it and waits
+        if len(waiting) == 3:
+            break
+        threading.Event().wait(0.01)
+    assert len(waiting) == 3
+    back.set()
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads)
+    assert interrupted(losses.recovered, gave_up=False) == [
+        "interrupted 1 time, recovered (database lost: DatabaseUnavailable: terminating connection due to"
+        " administrator command)"
+    ]
+    assert losses.run(lost_once()) == "done"  # lost again, after it was back
+    assert len(losses.recovered) == 2 and losses.gone is None
