@@ -74,7 +74,7 @@ def test_veille_without_its_line_cleanup_falls_below_the_ceilings(
     pages: list[Page], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A regression in monitors/judge/cleanup.py (here: its clean-up not applied) leaks the
-    lines it removes (0.040 -> 0.106 on the whole corpus) and fails the gate on every part."""
+    lines it removes (0.037 -> 0.103 on the whole corpus) and fails the gate on every part."""
     import monitors.judge.extract as extract
 
     monkeypatch.setattr(extract, "clean_lines", lambda text, titles: (text, []))

@@ -615,6 +615,40 @@ def test_divs_are_left_to_trafilatura_when_it_reads_them() -> None:
     assert "div_paragraphs" not in (art.evidence or {})
 
 
+FACT_BOX = (
+    "<h2>Le Conseil des communes</h2>"
+    "<p>Le Conseil des communes réunit depuis 1952 les maires de la région, qui l'élisent pour "
+    "six ans et lui confient la défense de leurs budgets devant l'État.</p>"
+    "<p>Il siège à Lyon et compte quarante membres, dont douze désignés par les départements.</p>"
+)
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        f'<div class="pane article-infobox"><div class="body">{FACT_BOX}</div></div>',
+        f'<div id="Faktenbox">{FACT_BOX}</div>',
+        f'<section class="fact-box">{FACT_BOX}</section>',
+    ],
+)
+def test_a_fact_box_is_not_the_article(box: str) -> None:
+    """A fact box (class or id ``infobox``, ``faktenbox``, ``fact-box``...): background on an
+    institution the article names, which the site repeats on each article about it. On main
+    trafilatura read its paragraphs as the article's, ahead of the article when it stood
+    first."""
+    art = extract_article(page(before=box, after=box), URL, now=NOW)
+    assert "Paragraphe 0 de l'article" in art.text and "Paragraphe 5 de l'article" in art.text
+    assert "Conseil des communes" not in art.text and "quarante membres" not in art.text, art.text
+
+
+def test_a_fact_box_class_around_the_whole_article_keeps_it() -> None:
+    """A template's class naming a fact box on the block that holds the article's ``<h1>``
+    (``<div class="layout-with-infobox">``) is no fact box: the article stays."""
+    body = f'<div class="layout-with-infobox"><h1>Le sommet s\'ouvre à Paris</h1>{BODY}</div>'
+    art = extract_article(page(body=body), URL, now=NOW)
+    assert "Paragraphe 0 de l'article" in art.text and "Paragraphe 5 de l'article" in art.text
+
+
 def test_each_paragraph_is_read_once_when_divs_are_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
     """A page whose blocks are left unclosed nests each in the one before (here 30 sections of
     10 paragraphs and a caption ``<div>`` each): every caption is wrapped, and each ``<p>`` and
