@@ -629,6 +629,7 @@ FACT_BOX = (
         f'<div class="pane article-infobox"><div class="body">{FACT_BOX}</div></div>',
         f'<div id="Faktenbox">{FACT_BOX}</div>',
         f'<section class="fact-box">{FACT_BOX}</section>',
+        f'<div class="FACTBOX">{FACT_BOX}</div>',
     ],
 )
 def test_a_fact_box_is_not_the_article(box: str) -> None:

@@ -134,16 +134,17 @@ def _parse_date(value: str | None) -> datetime | None:
 #: trafilatura read its paragraphs as the article's (the shared corpus's dev half: a church
 #: body's four-paragraph infobox, twice, ahead of the article's text).
 FACT_BOX_WORDS = ("infobox", "info-box", "info_box", "factbox", "fact-box", "faktenbox", "fakten-box")
-_LOWER = "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+_LOWER = "translate(concat(@class, ' ', @id), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
 #: A fact box, for trafilatura's ``prune_xpath`` (taken out of its copy of the page before it
 #: extracts the text): a block (``div``, ``aside``, ``section``, ``table``, ``dl``) whose class
-#: or id holds one of :data:`FACT_BOX_WORDS`, and which holds no ``<h1>``, ``<article>`` or
-#: ``<main>`` (a page template's class on the block around the whole article stays).
+#: or id holds one of :data:`FACT_BOX_WORDS`, in any case, and which holds no ``<h1>``,
+#: ``<article>`` or ``<main>`` (a page template's class on the block around the whole article
+#: stays). The plain ``box``/``BOX`` test first spares the case folding on the others: 1.0-1.4 ms
+#: a page of the shared corpus against 4.5 ms without it (about 2% of the extraction's time).
 FACT_BOX_XPATH = (
-    "//*[self::div or self::aside or self::section or self::table or self::dl]["
-    + " or ".join(
-        f"contains({_LOWER.format(attr)}, '{word}')" for attr in ("@class", "@id") for word in FACT_BOX_WORDS
-    )
+    "//*[self::div or self::aside or self::section or self::table or self::dl]"
+    "[contains(@class, 'ox') or contains(@id, 'ox') or contains(@class, 'OX') or contains(@id, 'OX')]["
+    + " or ".join(f"contains({_LOWER}, '{word}')" for word in FACT_BOX_WORDS)
     + "][not(.//h1 or .//article or .//main)]"
 )
 
