@@ -147,4 +147,26 @@ def test_search_articles_in_sql_with_an_unknown_topic_is_an_error(
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["search", "sommet", "--topic", "ai_summit"]) == 0
-    assert out.getvalue().strip() == "no article matches 'sommet'"
+    assert out.getvalue().strip() == (
+        f"no article relevant to ai_summit matches 'sommet' ({HITS} articles without --topic)"
+    )
+
+
+def test_an_empty_filtered_search_says_the_filter_and_what_the_words_alone_find(
+    articles: list[int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille search sommet --relevant` (no article relevant to the summit) and `--topic`
+    with no relevant match said "no article matches 'sommet'", read as an archive holding no
+    such article where 260 do: the empty result names the filter and how many articles the
+    words alone find (none, when none does)."""
+    assert main(["search", "sommet", "--relevant"]) == 0
+    assert capsys.readouterr().out == (
+        "no article relevant to the summit (ai_summit) matches 'sommet'"
+        f" ({HITS} articles without --relevant)\n"
+    )
+    assert main(["search", "introuvable", "--topic", "eu_ai_act"]) == 0
+    assert capsys.readouterr().out == (
+        "no article relevant to eu_ai_act matches 'introuvable' (none without --topic either)\n"
+    )
+    assert main(["search", "introuvable"]) == 0  # no filter: as before
+    assert capsys.readouterr().out == "no article matches 'introuvable'\n"

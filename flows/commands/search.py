@@ -11,6 +11,7 @@ from typing import Any
 from flows.commands.common import (
     INTEGER_MAX,
     LINE_WIDTH,
+    counted,
     prepare_database,
     resolve_topic,
     row_count,
@@ -128,6 +129,24 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=handle)
 
 
+def _no_match(args: argparse.Namespace, unfiltered: int) -> str:
+    """What an empty result says: with ``--topic`` or ``--relevant``, that the articles were
+    those relevant to the topic, and how many the query finds without that filter ("no article
+    matches" read as none in the archive, when a dozen only were not relevant)."""
+    if not (args.topic or args.relevant):
+        return f"no article matches {args.query!r}"
+    from monitors.judge.topic_set import DEFAULT_TOPIC_NAME
+
+    topic = terminal_line(args.topic) if args.topic else f"the summit ({DEFAULT_TOPIC_NAME})"
+    options = " ".join(o for o, given in (("--topic", args.topic), ("--relevant", args.relevant)) if given)
+    found = (
+        f"{counted(unfiltered, 'article')} without {options}"
+        if unfiltered
+        else f"none without {options} either"
+    )
+    return f"no article relevant to {topic} matches {args.query!r} ({found})"
+
+
 def handle(args: argparse.Namespace) -> int:
     prepare_database()
     if not resolve_topic("search", args):
@@ -148,6 +167,16 @@ def handle(args: argparse.Namespace) -> int:
         searchable = bool(hits) or session.scalar(
             text("SELECT numnode(search_query(:q)) > 0"), {"q": args.query}
         )
+        # nothing relevant found: how many articles the words alone find, so that the
+        # filter is not read as "the archive holds no such article"
+        unfiltered = (
+            session.scalar(
+                text("SELECT count(*) FROM articles WHERE search @@ search_query(:q)"),
+                {"q": web_query(args.query)},
+            )
+            if searchable and not hits and (args.relevant or args.topic)
+            else 0
+        )
     if not searchable:
         print(f"veille: error: {_unsearchable(args.query)}", file=sys.stderr)
         return 2
@@ -164,7 +193,7 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     console = stdout_console(highlight=False, soft_wrap=True)
     if not hits:
-        console.print(Text(f"no article matches {args.query!r}"))
+        console.print(Text(_no_match(args, unfiltered)))
         return 0
     for i, hit in enumerate(hits, 1):
         # Text, not markup: what the archive holds is shown as it is (a "]" in a URL was a
