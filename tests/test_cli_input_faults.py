@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from flows.cli import main
@@ -184,8 +185,9 @@ BAD_SOURCES = '[[source]]\nname = "X"\nkind = "feed"\nurl = "x.fr/rss.xml"\nowne
             ["backfill", "--since", "2025-02-01", "--source", "Y", "--source", "X", "--source", "Z"],
             "no source named 'Y', 'Z'",
         ),
+        (["backfill", "--since", "2025-02-01", "--source", "x"], "no source named 'x' (did you mean 'X'?)"),
     ],
-    ids=["serve", "backfill", "backfill-unknown-source"],
+    ids=["serve", "backfill", "backfill-unknown-source", "backfill-source-in-another-case"],
 )
 def test_serve_and_backfill_check_the_sources_file_before_starting(
     database_url: str,
@@ -399,6 +401,41 @@ def test_sources_check_of_a_misspelt_name_offers_the_file_s_near_names(
         f"veille: error: no source named 'Le Monde Pixels' in {sources} (did you mean 'Le Monde - Pixels'?"
         f" its names: `veille sources --sources {sources}`)\n"
     )
+
+
+def test_enable_or_disable_of_a_name_in_another_case_names_the_source_meant(
+    clean_db: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille sources enable le monde - pixels` (the source is "Le Monde - Pixels") said "no
+    source named ... in the archive (name its sources file with --sources FILE to add it)", and
+    with that file "no source named ... in FILE": a source the archive and the file hold, sent
+    round in a circle. Both now name the source meant, as `sources check` and `export --source`
+    do; a name nothing is close to keeps the hint to add it from its file."""
+    sources = tmp_path / "mine.toml"
+    sources.write_text(
+        '[[source]]\nname = "Le Monde - Pixels"\nkind = "feed"\n'
+        'url = "https://x.fr/rss.xml"\nowner = "media"\n',
+        "utf-8",
+    )
+    assert main(["sources", "disable", "Le Monde - Pixels", "--sources", str(sources)]) == 0
+    capsys.readouterr()
+    assert main(["sources", "enable", "le monde - pixels"]) == 2
+    assert capsys.readouterr().err == (
+        "veille: error: no source named 'le monde - pixels' in the archive"
+        " (did you mean 'Le Monde - Pixels'? its sources: veille sources)\n"
+    )
+    assert main(["sources", "enable", "le monde - pixels", "--sources", str(sources)]) == 2
+    assert capsys.readouterr().err == (
+        f"veille: error: no source named 'le monde - pixels' in {sources}"
+        " (did you mean 'Le Monde - Pixels'?)\n"
+    )
+    assert main(["sources", "enable", "Nobody"]) == 2
+    assert capsys.readouterr().err == (
+        "veille: error: no source named 'Nobody' in the archive"
+        " (name its sources file with --sources FILE to add it)\n"
+    )
+    with clean_db.connect() as conn:
+        assert conn.scalar(sa.text("SELECT status FROM sources")) == "disabled"  # nothing changed
 
 
 BOM = "\ufeff"  # what Windows Notepad writes first in a file saved as "UTF-8"

@@ -12,7 +12,7 @@ import shlex
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -39,11 +39,32 @@ def check_sources_and_topics(sources_file: str | None, names: Sequence[str] = ()
             raise SourcesError(f"{bad_names[name]} (source {name!r} is skipped until it is fixed)")
     unknown = sorted(set(names) - valid)
     if unknown:
-        raise SourcesError(f"{sources_path(sources_file)}: no source named {', '.join(map(repr, unknown))}")
+        hint = did_you_mean(unknown, valid).removesuffix(" ")
+        raise SourcesError(
+            f"{sources_path(sources_file)}: no source named {', '.join(map(repr, unknown))}"
+            + (f" ({hint})" if hint else "")
+        )
     if not read.specs:  # a truncated or emptied file: every run would poll nothing, silently
         print(f"veille: warning: {read.origin} has no [[source]] entry: no source is polled", file=sys.stderr)
     warn_bad_entries(read)
     check_topics()
+
+
+def did_you_mean(unknown: Iterable[str], names: Iterable[str]) -> str:
+    """The hint of a "no source named ..." error: ``"did you mean 'Mort'? "`` for the ``names``
+    close to the ``unknown`` ones, whatever their case (a name matches exactly, so "mort" is
+    no source, yet "Mort" is the one meant, and then the only one named), else ``""``."""
+    import difflib
+
+    folded: dict[str, set[str]] = {}
+    for name in names:
+        folded.setdefault(name.casefold(), set()).add(name)
+    near: set[str] = set()
+    for name in unknown:
+        key = name.casefold()  # the same name in another case is the one meant, alone
+        keys = [key] if key in folded else difflib.get_close_matches(key, list(folded), n=3, cutoff=0.6)
+        near.update(match for k in keys for match in folded[k])
+    return f"did you mean {', '.join(map(repr, sorted(near)))}? " if near else ""
 
 
 def warn_bad_entries(read: Any) -> None:

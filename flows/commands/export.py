@@ -11,6 +11,7 @@ from flows.commands.common import (
     closing_line,
     counted,
     date_arg,
+    did_you_mean,
     path_arg,
     prepare_database,
     replaced_when_complete,
@@ -155,8 +156,6 @@ def unknown_source(name: str | None) -> bool:
     (the filter matches the name exactly): a typo would otherwise export 0 articles, exit 0."""
     if name is None:
         return False
-    import difflib
-
     from monitors.archive.db import session_scope
     from monitors.archive.export import source_names
 
@@ -164,10 +163,9 @@ def unknown_source(name: str | None) -> bool:
         names = source_names(session)
     if name in names:
         return False
-    near = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-    hint = f"did you mean {', '.join(map(repr, near))}? " if near else ""
     print(
-        f"veille: error: no source named {name!r} in the archive ({hint}its sources: veille sources)",
+        f"veille: error: no source named {name!r} in the archive"
+        f" ({did_you_mean([name], names)}its sources: veille sources)",
         file=sys.stderr,
     )
     return True

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows.commands.common import (
     counted,
+    did_you_mean,
     path_arg,
     prepare_database,
     print_table,
@@ -213,12 +214,8 @@ def handle_check(args: argparse.Namespace) -> int:
     if args.names:
         unknown = sorted(set(args.names) - {s.name for s in specs})
         if unknown:
-            import difflib
-
             file = sources_path(args.sources)
-            names = [s.name for s in specs]
-            near = sorted({m for n in unknown for m in difflib.get_close_matches(n, names, n=3, cutoff=0.6)})
-            hint = f"did you mean {', '.join(map(repr, near))}? " if near else ""
+            hint = did_you_mean(unknown, [s.name for s in specs])
             print(
                 f"veille: error: no source named {', '.join(map(repr, unknown))} in {file}"
                 f" ({hint}its names: `veille sources --sources {file}`)",
@@ -277,6 +274,7 @@ def _write_report(files: dict[str, str], directory: Path) -> list[Path]:
 def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
     prepare_database()
     from monitors.archive.db import session_scope
+    from monitors.archive.export import source_names
     from monitors.collect.sources import load_sources_file, set_source_enabled, sync_sources
 
     name, file = args.name, getattr(args, "sources", None)
@@ -289,7 +287,11 @@ def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
             print(f"veille: error: {bad} (fix source {name!r} first)", file=sys.stderr)
             return 2
         if spec is None:
-            print(f"veille: error: no source named {name!r} in {file}", file=sys.stderr)
+            hint = did_you_mean([name], [s.name for s in read.specs]).removesuffix(" ")
+            print(
+                f"veille: error: no source named {name!r} in {file}" + (f" ({hint})" if hint else ""),
+                file=sys.stderr,
+            )
             return 2
     kept_off = _kept_disabled(name, spec, file) if enabled else None
     if kept_off is not None:
@@ -304,10 +306,15 @@ def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
         if spec is not None:
             sync_sources(session, [spec])  # a file's source not polled yet joins the archive
         found = set_source_enabled(session, name, enabled)
+        names = [] if found else source_names(session)
     if not found:
+        # a name of another case or a typo is a source of the archive after all: named, not
+        # sent to --sources FILE (which said the same "no source named" of it)
+        hint = did_you_mean([name], names)
+        add = "name its sources file with --sources FILE to add it"
         print(
-            f"veille: error: no source named {name!r} in the archive "
-            "(name its sources file with --sources FILE to add it)",
+            f"veille: error: no source named {name!r} in the archive ("
+            + (f"{hint}its sources: veille sources)" if hint else f"{add})"),
             file=sys.stderr,
         )
         return 2
