@@ -438,6 +438,35 @@ def test_enable_or_disable_of_a_name_in_another_case_names_the_source_meant(
         assert conn.scalar(sa.text("SELECT status FROM sources")) == "disabled"  # nothing changed
 
 
+def test_sources_of_a_file_with_no_source_lists_none_of_the_archive_s(
+    clean_db: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille sources --sources FILE` lists that file's sources; of an emptied file, or one
+    whose entries are all commented out or bad, it listed every source of the archive as if
+    the file held them ("6 sources: 6 active"). It says the file has none."""
+    mine = tmp_path / "mine.toml"
+    mine.write_text(
+        '[[source]]\nname = "Le Monde - Pixels"\nkind = "feed"\n'
+        'url = "https://x.fr/rss.xml"\nowner = "media"\n',
+        "utf-8",
+    )
+    assert main(["sources", "disable", "Le Monde - Pixels", "--sources", str(mine)]) == 0
+    empty, commented, bad = (tmp_path / f"{n}.toml" for n in ("empty", "commented", "bad"))
+    empty.write_text("", "utf-8")
+    commented.write_text("".join(f"# {line}\n" for line in mine.read_text("utf-8").splitlines()), "utf-8")
+    bad.write_text(mine.read_text("utf-8").replace('"feed"', '"nope"'), "utf-8")
+    capsys.readouterr()
+    for file in (empty, commented):
+        assert main(["sources", "--sources", str(file)]) == 0
+        assert capsys.readouterr().out == f"{file} has no source\n"
+    assert main(["sources", "--sources", str(bad)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{bad} has no source but bad entries (below)\n"), out
+    assert "unknown kind 'nope'" in out and "disabled" not in out
+    assert main(["sources"]) == 0  # the archive's, as before
+    assert "Le Monde - Pixels" in capsys.readouterr().out
+
+
 BOM = "\ufeff"  # what Windows Notepad writes first in a file saved as "UTF-8"
 
 

@@ -127,12 +127,16 @@ def handle_list(args: argparse.Namespace) -> int:
         except SourcesError as exc:
             print(f"veille: warning: {exc} (runs stop on it)", file=sys.stderr)
     with session_scope() as session:
-        rows = source_rows(session, [s.name for s in specs] if specs else None)
+        # a file with no source (emptied, its entries commented out or all bad) lists none: it
+        # listed every source of the archive as the file's (no names is every source)
+        rows = [] if specs == [] else source_rows(session, [s.name for s in specs] if specs else None)
         recorded = recorded_problems(session, read.path if read else None)
     if specs:
         known = {r["name"] for r in rows}
         rows += [new_source_row(s) for s in specs if s.name not in known]
-    if not rows:
+    if not rows and read is not None:
+        print(f"{read.origin} has no source" + (" but bad entries (below)" if read.bad else ""))
+    elif not rows:
         from monitors.collect.sources import DEFAULT_SOURCES, sources_path
 
         default = sources_path()  # VEILLE_SOURCES, else the shipped list
