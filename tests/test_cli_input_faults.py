@@ -382,6 +382,12 @@ def test_sources_check_of_an_unknown_name_says_which_file(
     assert err == f"veille: error: no source named 'Y' in {sources} {hint}\n"
 
 
+#: a sources file of one source, the one the name tests below misspell
+PIXELS = (
+    '[[source]]\nname = "Le Monde - Pixels"\nkind = "feed"\nurl = "https://x.fr/rss.xml"\nowner = "media"\n'
+)
+
+
 def test_sources_check_of_a_misspelt_name_offers_the_file_s_near_names(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -390,11 +396,7 @@ def test_sources_check_of_a_misspelt_name_offers_the_file_s_near_names(
     `veille export --source` does, with no database there at all."""
     monkeypatch.setenv("VEILLE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     sources = tmp_path / "mine.toml"
-    sources.write_text(
-        '[[source]]\nname = "Le Monde - Pixels"\nkind = "feed"\n'
-        'url = "https://x.fr/rss.xml"\nowner = "media"\n',
-        "utf-8",
-    )
+    sources.write_text(PIXELS, "utf-8")
     assert main(["sources", "check", "Le Monde Pixels", "--sources", str(sources)]) == 2
     err = capsys.readouterr().err
     assert err == (
@@ -412,11 +414,7 @@ def test_enable_or_disable_of_a_name_in_another_case_names_the_source_meant(
     round in a circle. Both now name the source meant, as `sources check` and `export --source`
     do; a name nothing is close to keeps the hint to add it from its file."""
     sources = tmp_path / "mine.toml"
-    sources.write_text(
-        '[[source]]\nname = "Le Monde - Pixels"\nkind = "feed"\n'
-        'url = "https://x.fr/rss.xml"\nowner = "media"\n',
-        "utf-8",
-    )
+    sources.write_text(PIXELS, "utf-8")
     assert main(["sources", "disable", "Le Monde - Pixels", "--sources", str(sources)]) == 0
     capsys.readouterr()
     assert main(["sources", "enable", "le monde - pixels"]) == 2
@@ -445,11 +443,7 @@ def test_sources_of_a_file_with_no_source_lists_none_of_the_archive_s(
     whose entries are all commented out or bad, it listed every source of the archive as if
     the file held them ("6 sources: 6 active"). It says the file has none."""
     mine = tmp_path / "mine.toml"
-    mine.write_text(
-        '[[source]]\nname = "Le Monde - Pixels"\nkind = "feed"\n'
-        'url = "https://x.fr/rss.xml"\nowner = "media"\n',
-        "utf-8",
-    )
+    mine.write_text(PIXELS, "utf-8")
     assert main(["sources", "disable", "Le Monde - Pixels", "--sources", str(mine)]) == 0
     empty, commented, bad = (tmp_path / f"{n}.toml" for n in ("empty", "commented", "bad"))
     empty.write_text("", "utf-8")
