@@ -188,13 +188,13 @@ def pause_served_schedules() -> None:
     :data:`PAUSE_SECONDS`. A schedule then not known paused is named on stderr, with the reason,
     after its state was read: one paused by an earlier pause whose next one was refused is
     paused, and not named."""
-    import sys
+    from flows.commands.common import closing_line  # loaded with veille serve: no import lock waited for
 
     STOPPING.set()
     if not SERVED and not REGISTERING.locked():
         return
     for line in _pause_until_paused():
-        print(line, file=sys.stderr, flush=True)
+        closing_line(line)  # a stderr whose reader is gone: the exit code stays 130 or 143
 
 
 def _refused_at_once(response: Any) -> None:

@@ -18,7 +18,6 @@ no one else would bring it back. Ending a second time, or not answering within t
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -166,7 +165,11 @@ class Watch:
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    """``line`` on stderr; one whose reader is gone loses the line, not veille serve's exit
+    code (4, not 141: :func:`flows.commands.common.closing_line`)."""
+    from flows.commands.common import closing_line
+
+    closing_line(line)
 
 
 class _ConnectionLossWithoutTraceback(logging.Filter):

@@ -196,6 +196,50 @@ def test_the_exit_code_holds_with_a_closed_stderr(
     assert done.returncode == code, done.stdout
 
 
+@pytest.mark.parametrize("how", ["reader-gone", "closed"])
+@pytest.mark.parametrize("refused", ["already-serving", "prefect-unreachable"])
+def test_serve_keeps_its_exit_code_with_a_closed_stderr(
+    database_url: str, clean_db: sa.Engine, tmp_path: Path, refused: str, how: str
+) -> None:
+    """`veille serve 2> >(head -1)` (or `2>&-`) refused, another veille serve holding the
+    database or the Prefect API configured not answering: its one line on the dead stderr ended
+    it with 141, where docs/operating.md says 3 (nothing could run, or another veille serve),
+    whatever stderr is. The same code as with stderr read."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(VEILLE_DATABASE_URL=database_url, PREFECT_HOME=str(tmp_path / "prefect"))
+    env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+    argv = ["serve", "--sources", str(ROOT / "seeds" / "sources.toml")]
+    admin = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    with admin.connect() as other:
+        if refused == "already-serving":  # the lock a veille serve holds on its database
+            from flows.serve_locks import SERVE_LOCK
+
+            held = "SELECT pg_try_advisory_lock(:c, :o)"
+            assert other.scalar(sa.text(held), {"c": SERVE_LOCK[0], "o": SERVE_LOCK[1]})
+        said = _veille(argv, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert said.returncode == 3, said.stderr
+        expected = "another veille serve" if refused == "already-serving" else "nothing could run"
+        assert expected in said.stderr, said.stderr
+        if how == "closed":
+            done = _veille(
+                argv, env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=_close_stderr
+            )
+        else:
+            done = _exit_with_stderr(argv, env, closed=True)
+    admin.dispose()
+    assert done.returncode == 3, done.stdout
+
+
+def _close_stderr() -> None:
+    """In the child, before veille starts: its stderr closed, as `2>&-` leaves it."""
+    os.close(2)
+
+
 def _closed_port_url(url: str) -> str:
     """``url`` on a port of this machine nothing listens on."""
     import socket

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from flows import serve_claims
-from flows.commands.common import at_least, check_sources_and_topics, path_arg, prepare_database
+from flows.commands.common import (
+    at_least,
+    check_sources_and_topics,
+    closing_line,
+    path_arg,
+    prepare_database,
+)
 from flows.prefect_server import OWN_SERVER, ServerNotStarted, start_prefect_server
 from flows.serve_claims import Claim, ServedElsewhere, check_not_served_elsewhere, claim_deployments
 from flows.serve_locks import AlreadyServing, hold_serve_locks, release_serve_locks
@@ -83,7 +88,7 @@ def handle(args: argparse.Namespace) -> int:
         release_serve_locks()  # what it took before it was refused (the PREFECT_HOME lock)
         if not isinstance(exc, AlreadyServing):
             raise
-        print(f"veille: error: {exc}", file=sys.stderr)
+        closing_line(f"veille: error: {exc}")
         return 3
     try:
         return _serve(args, database_url)
@@ -100,7 +105,7 @@ def _serve(args: argparse.Namespace, database_url: str) -> int:
         check_prefect_api()
         api_url = None if prefect_api_configured() else start_prefect_server()
     except (PrefectUnreachable, ServerNotStarted) as exc:
-        print(f"veille: error: nothing could run: {exc}", file=sys.stderr)
+        closing_line(f"veille: error: nothing could run: {exc}")
         return 3
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -116,7 +121,7 @@ def _serve(args: argparse.Namespace, database_url: str) -> int:
         )
     except ValueError as exc:  # a cron line Prefect refuses (the option's or VEILLE_MAINTENANCE_CRON's)
         where = "--maintenance-cron" if args.maintenance_cron is not None else "VEILLE_MAINTENANCE_CRON"
-        print(f"veille: error: {where}: {exc}", file=sys.stderr)
+        closing_line(f"veille: error: {where}: {exc}")
         return 2
     claim: Claim | None = None
     if api_url is None:  # a server of the user's, which another veille serve may use
@@ -126,15 +131,14 @@ def _serve(args: argparse.Namespace, database_url: str) -> int:
         except ServedElsewhere as exc:
             if claim is not None:
                 claim.release()
-            print(f"veille: error: {exc}", file=sys.stderr)
+            closing_line(f"veille: error: {exc}")
             return 3
         if untagged:
-            print(
+            closing_line(
                 f"veille serve: {', '.join(untagged)} on the Prefect server at {PREFECT_API_URL.value()}:"
                 " no database tag (an older veille serve's), paused or not asked for by a runner"
                 f" within {serve_claims.SERVED_WITHIN_SECONDS:.0f} s: this one takes them over,"
-                " tagged with its database",
-                file=sys.stderr,
+                " tagged with its database"
             )
         mine.keep()
     from flows.serve_watch import Watch, quiet_connection_losses
@@ -156,10 +160,9 @@ def _serve(args: argparse.Namespace, database_url: str) -> int:
         finally:
             if claim is not None:
                 claim.release()
-    print(
+    closing_line(
         f"veille serve: no Prefect server configured (PREFECT_API_URL): started one at {api_url}"
-        " for the length of this command (set PREFECT_API_URL to keep the runs in yours)",
-        file=sys.stderr,
+        " for the length of this command (set PREFECT_API_URL to keep the runs in yours)"
     )
     with temporary_settings(updates={PREFECT_API_URL: api_url}):  # where Prefect was imported before
         return _serve_in_a_thread(deployments, watch)
@@ -257,7 +260,7 @@ def _stop_serving(line: str, interrupted: str | None = None) -> None:
     from flows.runs import end_interrupted
 
     hold_runners()
-    print(line, file=sys.stderr, flush=True)
+    closing_line(line)
     runs = kill_served_runs()
     if runs and interrupted is not None:
         end_interrupted(runs, interrupted, subflows=True)
@@ -290,10 +293,10 @@ def serve_deployments(deployments: list[Any]) -> None:
         try:
             done = step(SERVED)
         except Exception as exc:  # noqa: BLE001 - said, and veille serve serves on
-            print(f"veille serve: {failed}: {describe(exc)}", file=sys.stderr)
+            closing_line(f"veille serve: {failed}: {describe(exc)}")
         else:
             if done:
-                print(said(done), file=sys.stderr, flush=True)
+                closing_line(said(done))
     names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
     print(f"veille serve: serving {names}; stop with Ctrl-C", flush=True)
     asyncio.run(start_runner(runner))  # its loop held when veille serve stops
