@@ -118,13 +118,15 @@ def archive_throttle(archive: str) -> HostThrottle:
 
 class Plan(NamedTuple):
     """A backfill's jobs, its Common Crawl crawls, its sites, the bad entries of the sources
-    file it leaves out, and the disabled sources it does not read (:func:`plan`)."""
+    file it leaves out, the disabled sources it does not read, and the database losses the
+    planning waited out (:func:`plan`; said by the run's verdict)."""
 
     jobs: list[int]
     crawls: list[Crawl]
     sites: list[Site]
     bad: list[BadEntry]
     disabled: tuple[str, ...] = ()
+    recovered: tuple[str, ...] = ()
 
 
 def _may_be_on(entry: BadEntry, site: str | None) -> bool:
@@ -150,11 +152,21 @@ def plan(
     """Check the request, sync the sources (the file's bad entries into ``source_problems``)
     and create (or find again) the backfill's jobs; with Common Crawl, also the crawls that
     cover the window; the sites; and the file's bad entries (of ``site`` if given), which it
-    leaves out. Raises BackfillError; a database lost meanwhile is said in one line, during
-    the planning (:class:`DatabaseUnavailable`): the same command plans again, finding the
-    jobs it made."""
-    with lost_database_reported("the planning of the archive backfill's jobs", "veille backfill"):
-        return _plan(archive, since, until, site, sources_file, relevant_only, run_id)
+    leaves out. Raises BackfillError. A database lost meanwhile is waited for
+    (``VEILLE_DB_WAIT``) and the planning made again, finding the jobs it made (the loss kept
+    in :attr:`Plan.recovered`, for the run's verdict: partly done, as the jobs' own losses);
+    one that stays away is said in one line, during the planning
+    (:class:`DatabaseUnavailable`): the same command plans again."""
+    what = "the planning of the archive backfill's jobs"
+    losses = DatabaseLosses()
+    with lost_database_reported(what, "veille backfill"):  # a statement cancelled, said so
+        planned = losses.run(lambda: _plan(archive, since, until, site, sources_file, relevant_only, run_id))
+    if planned is None:
+        raise DatabaseUnavailable(
+            f"lost the database during {what} ({losses.gone}): what was committed stays;"
+            " run `veille backfill` again"
+        )
+    return planned._replace(recovered=tuple(losses.recovered))
 
 
 def _plan(
@@ -820,7 +832,7 @@ def archive_backfill(
     try:
         if planned is None:
             planned = plan(archive, since, until, site, sources_file, relevant_only, run_id)
-        job_ids, crawls, sites, bad, disabled = planned
+        job_ids, crawls, sites, bad, disabled, recovered = planned
         skipped_entries(bad)  # each warned of; the run's state says so
         if disabled:
             run_logger().info("disabled sources not backfilled: %s", some_names(list(disabled)))
@@ -850,7 +862,9 @@ def archive_backfill(
     stopped = budget_note(rows)
     if stopped:
         run_logger().warning(stopped)
-    outcome = judge_backfill(rows, stopped, bad, offline[0] if offline else None, _losses.recovered)
+    outcome = judge_backfill(
+        rows, stopped, bad, offline[0] if offline else None, [*recovered, *_losses.recovered]
+    )
     if outcome.empty:  # "no source was due" are a cycle's words: no job was planned
         if sites:
             why = "no job was planned for this window"

@@ -26,7 +26,14 @@ from monitors.archive.db import DatabaseUnavailable, cancelled, session_scope
 from monitors.archive.polls import PollSummary, apply_backfill, due_sources
 from monitors.archive.queue import queue_counts
 from monitors.collect.poll import PollOutcome, SourceState, poll_source
-from monitors.collect.sources import load_sources_file, record_problems, sources_label, sync_sources
+from monitors.collect.sources import (
+    SourcesFile,
+    SourceSpec,
+    load_sources_file,
+    record_problems,
+    sources_label,
+    sync_sources,
+)
 from monitors.dates import article_day
 from monitors.settings import BACKFILL_BUDGET, get_settings, stopped_at_budget
 
@@ -113,6 +120,15 @@ def _record(
     return summaries
 
 
+def _sync(read: SourcesFile, specs: list[SourceSpec]) -> list[SourceState]:
+    """Record the sources file's ``specs`` and its bad entries, in one transaction; the
+    sources, each due (a backfill reads every one)."""
+    with session_scope() as session:
+        ids = sync_sources(session, specs)
+        record_problems(session, read)
+        return due_sources(session, ids, force=True)
+
+
 #: A source's poll column when the backfill's budget was spent before it was read.
 NOT_READ = "not read"
 
@@ -171,10 +187,14 @@ def backfill(
             if unknown:
                 raise ValueError(f"no source named {', '.join(map(repr, unknown))} in the sources file")
             specs = [s for s in specs if s.name in names]
-        with session_scope() as session:
-            ids = sync_sources(session, specs)
-            record_problems(session, read)
-            sources = due_sources(session, ids, force=True)
+        # the file's sources recorded, waiting for a database lost meanwhile (done again once back)
+        synced = _losses.run(lambda: _sync(read, specs))
+        if synced is None:
+            raise DatabaseUnavailable(
+                f"lost the database during the backfill's recording of the sources file ({_losses.gone}):"
+                " what was committed stays; run `veille backfill` again"
+            )
+        sources = synced
         left_out = skipped_entries(bad)  # each warned of, a row of the report: the run is Partial
         usable = [s for s in sources if s.kind in BACKFILL_KINDS]
         skipped = [s.name for s in sources if s.kind not in BACKFILL_KINDS]
@@ -209,7 +229,7 @@ def backfill(
         # the pages get what the listing (the sources' documents, child sitemaps) left
         pages = budget.take(budget.limit)
         source_names = _source_names()  # before the ingest: a run that loses the database there names them
-        report = ingest(pages) if pages else IngestReport()
+        report = ingest(pages) if pages else IngestReport()  # it waits for a lost database
         budget.give_back(pages - len(report.statuses))
         stopped = _budget_spent(budget, summaries)
     finally:

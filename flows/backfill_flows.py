@@ -23,11 +23,9 @@ from flows import archive_backfill
 from flows import backfill as sitemaps
 from flows.archive_backfill import Plan
 from flows.artifacts import ARCHIVE_BACKFILL_TABLE_KEY, BACKFILL_TABLE_KEY, artifact_key, note
-from flows.outcome import raised
 from flows.retries import transient_task
-from flows.runs import TASKS, ingest_flow, raised_in_flow, submit_task
-from flows.runtime import _run_id, run_logger
-from monitors.archive.db import DatabaseUnavailable
+from flows.runs import TASKS, ingest_flow, said_in_flow, submit_task
+from flows.runtime import _run_id
 from monitors.collect.archives.common import ARCHIVE_NAMES
 
 TASKS[sitemaps.backfill_batch_task] = transient_task("backfill batch {index}")(sitemaps.backfill_batch_task)
@@ -44,15 +42,6 @@ def publish_note(title: str, message: str) -> None:
     create_markdown_artifact(key=artifact.key, markdown=artifact.data, description=artifact.description)
 
 
-def _raised(exc: Exception) -> Any:
-    """The Failed state of a body that raised; a database lost for good is said in one line,
-    as the command says it, not with a traceback in the run's log."""
-    if isinstance(exc, DatabaseUnavailable):
-        run_logger().error("%s", exc)
-        return raised(exc)
-    return raised_in_flow(exc)
-
-
 @flow(name="veille-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
 def backfill_flow(
     since: datetime,
@@ -64,7 +53,7 @@ def backfill_flow(
     """:func:`flows.backfill.backfill`, the pages in a ``veille-ingest`` subflow. Ends in a
     state that says how it went, as ``veille-run`` does (:mod:`flows.outcome`), with the
     per-source rows as its result; a body that raised ends Failed with the exception described
-    (:func:`flows.runs.raised_in_flow`)."""
+    (:func:`flows.runs.said_in_flow`)."""
     try:
         rows, outcome = sitemaps.backfill(
             since,
@@ -83,7 +72,7 @@ def backfill_flow(
             publish_note("veille backfill", outcome.message)
         return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result
     except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return _raised(exc)
+        return said_in_flow(exc)
 
 
 @flow(name="veille-archive-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
@@ -100,7 +89,7 @@ def archive_backfill_flow(
     """:func:`flows.archive_backfill.archive_backfill`, one task per job. Its final state says
     whether every job finished (Completed), some stopped on an archive error (Completed, named
     Partial) or all did before storing a capture (Failed); its result is the job rows. A body
-    that raised ends Failed with the exception described (:func:`flows.runs.raised_in_flow`).
+    that raised ends Failed with the exception described (:func:`flows.runs.said_in_flow`).
     ``planned``: the plan ``veille backfill`` made to check the request, used rather than
     planned again; a deployment's run leaves it out and plans."""
     started = time.monotonic()
@@ -127,4 +116,4 @@ def archive_backfill_flow(
             publish_note(f"veille archive backfill from {ARCHIVE_NAMES[archive]}", outcome.message)
         return outcome.state(rows)
     except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return _raised(exc)
+        return said_in_flow(exc)

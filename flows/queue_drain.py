@@ -19,11 +19,11 @@ import psycopg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from flows.retries import _cause
+from flows.retries import DatabaseLosses, _cause
 from flows.runtime import Runtime, Submit, run_logger, runtime
 from monitors.archive import queue as claims
 from monitors.archive.articles import apply_ingest, store_or_fail
-from monitors.archive.db import cancelled, get_engine, session_scope
+from monitors.archive.db import DatabaseUnavailable, cancelled, get_engine, session_scope
 from monitors.archive.queue import (
     ClaimHolder,
     claim_items,
@@ -279,11 +279,25 @@ def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tu
     from monitors.archive.reads import database_now
 
     settings = get_settings()
-    ensure_schema()
-    with session_scope() as session:
-        requeued = requeue_private_refusals(session)  # VEILLE_ALLOW_PRIVATE_NETWORK now on
-        total = queue_counts(session).get("pending", 0)
-        since = database_now(session)
+
+    def start() -> tuple[int, int, Any]:
+        ensure_schema()
+        with session_scope() as session:
+            requeued = requeue_private_refusals(session)  # VEILLE_ALLOW_PRIVATE_NETWORK now on
+            return requeued, queue_counts(session).get("pending", 0), database_now(session)
+
+    # a database lost before the workers start is waited for as they wait for it (nothing is
+    # claimed yet: the start is made again), said as their losses are; one that stays away
+    # stops the drain in one line, as a plan or a backfill's batch does
+    losses = DatabaseLosses()
+    started = losses.run(start)
+    if started is None:
+        raise DatabaseUnavailable(
+            f"lost the database at the start of the ingest ({losses.gone}): what was committed"
+            " stays; run the same command again"
+        )
+    requeued, total, since = started
+    report = IngestReport(interruptions=list(losses.recovered))
     if requeued:
         run_logger().info(
             "%d page%s refused for a private address queued again (VEILLE_ALLOW_PRIVATE_NETWORK is on)",
@@ -291,7 +305,6 @@ def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tu
             "" if requeued == 1 else "s",
         )
     run_logger().info("%d URLs pending in the queue", total)
-    report = IngestReport()
     if not total:
         return report, since  # nothing a worker could claim (claims take pending rows only)
     workers = max(1, min(settings.concurrency, 8, total, max_items or total))

@@ -152,7 +152,19 @@ def ingest_flow(max_items: int | None = None) -> IngestReport:
             return report  # the parent run judges and reports
         return _finish_drain(report, since)
     except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return raised_in_flow(exc)
+        return said_in_flow(exc)
+
+
+def said_in_flow(exc: Exception) -> Any:
+    """The Failed state of a body that raised; a database lost for good is said in one line,
+    as the command says it, not with a traceback in the run's log (:func:`raised_in_flow`)."""
+    from flows.outcome import raised
+    from monitors.archive.db import DatabaseUnavailable
+
+    if isinstance(exc, DatabaseUnavailable):
+        run_logger().error("%s", exc)
+        return raised(exc)
+    return raised_in_flow(exc)
 
 
 def raised_in_flow(exc: Exception) -> Any:

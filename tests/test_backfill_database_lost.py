@@ -137,6 +137,29 @@ def _archive_backfill(
     return [*WINDOW, "--from", "wayback", "--sources", str(sources)]
 
 
+def _commoncrawl_backfill(
+    fakes: FakeArchives, outage: Outage, tmp_path: Path, back_after: float | None
+) -> list[str]:
+    """The Common Crawl backfill's arguments; the database goes as the plan reads the crawl
+    list, before it makes the jobs."""
+    fakes.snapshots = seed_snapshots()
+    fakes.build_warc()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    route = fakes.site.routes["/collinfo.json"]
+    assert route.handler is not None
+    route.handler = _taking(outage, back_after, route.handler)
+    return [*WINDOW, "--from", "commoncrawl", "--sources", str(sources)]
+
+
+def _again_once_back(outage: Outage, argv: list[str], engine: sa.Engine, articles: int | None = None) -> None:
+    """The database back, the same command again does what was left: exit 0, ``articles``."""
+    outage.back()
+    code, out, err = _run(argv)
+    assert code == 0, out + err
+    if articles is not None:
+        assert _articles(engine) == articles
+
+
 RECOVERED = "Partly done (interrupted 1 time, recovered (database lost: "
 
 
@@ -178,10 +201,7 @@ def test_a_sitemap_backfill_whose_database_stays_gone_says_so_in_one_line(
     ], err
     assert "not currently accepting connections" in lines[0]
     assert "Traceback" not in err and not _left_threads()
-    outage.back()
-    code, out, err = _run(argv)
-    assert code == 0, out + err
-    assert _articles(clean_db) == 4
+    _again_once_back(outage, argv, clean_db, 4)
 
 
 @pytest.mark.usefixtures("prefect")
@@ -219,10 +239,7 @@ def test_an_archive_backfill_whose_database_stays_gone_says_so_in_one_line(
     ), err
     assert lines[0].endswith("): what was committed stays; run the same command again to resume")
     assert "archive error" not in err and "Traceback" not in err and not _left_threads()
-    outage.back()
-    code, out, err = _run(argv)  # the jobs resume from their cursors
-    assert code == 0, out + err
-    assert _articles(clean_db) == 5
+    _again_once_back(outage, argv, clean_db, 5)
 
 
 def test_an_archive_backfill_that_loses_its_database_while_it_plans_says_so_in_one_line(
@@ -232,13 +249,7 @@ def test_an_archive_backfill_that_loses_its_database_while_it_plans_says_so_in_o
     the jobs: before, psycopg's traceback (a connection refused mid-command was not taken for
     a lost database)."""
     monkeypatch.setenv("VEILLE_PREFECT", "off")
-    fakes.snapshots = seed_snapshots()
-    fakes.build_warc()
-    sources = write_sources(tmp_path / "sources.toml", seed_sources())
-    route = fakes.site.routes["/collinfo.json"]
-    assert route.handler is not None
-    route.handler = _taking(outage, None, route.handler)
-    argv = [*WINDOW, "--from", "commoncrawl", "--sources", str(sources)]
+    argv = _commoncrawl_backfill(fakes, outage, tmp_path, back_after=None)
     code, out, err = _run(argv)
     assert code == 2, out + err
     assert err.splitlines()[-1].startswith(
@@ -246,9 +257,7 @@ def test_an_archive_backfill_that_loses_its_database_while_it_plans_says_so_in_o
     ), err
     assert err.splitlines()[-1].endswith("): what was committed stays; run `veille backfill` again")
     assert "Traceback" not in err and not _left_threads()
-    outage.back()
-    code, out, err = _run(argv)
-    assert code == 0, out + err
+    _again_once_back(outage, argv, clean_db)
 
 
 def test_each_step_waits_out_its_own_losses_however_many_lost_it(
@@ -336,3 +345,83 @@ def test_steps_that_lose_the_database_at_once_are_one_interruption(
     ]
     assert losses.run(lost_once()) == "done"  # lost again, after it was back
     assert len(losses.recovered) == 2 and losses.gone is None
+
+
+def _taken_before(
+    monkeypatch: pytest.MonkeyPatch, module: Any, name: str, outage: Outage, back_after: float | None
+) -> None:
+    """``module.name`` (a step's first use of the database) made to take the database away
+    first, once: the step meets a database gone in its own work, not a made-up error."""
+    real = getattr(module, name)
+
+    def taking(*args: Any, **kwargs: Any) -> Any:
+        outage.take(back_after)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, taking)
+
+
+#: Where a sitemap backfill meets the database gone before any batch or page is read: as it
+#: records the sources file, or as its ingest starts (before its workers claim anything).
+STARTS = {
+    "start": ("flows.backfill", "sync_sources", "during the backfill's recording of the sources file ("),
+    "ingest": ("flows.queue_drain", "requeue_private_refusals", "at the start of the ingest ("),
+}
+
+
+@pytest.mark.usefixtures("prefect")
+@pytest.mark.parametrize("back", [True, False], ids=["back", "gone"])
+@pytest.mark.parametrize("where", sorted(STARTS))
+def test_a_sitemap_backfill_that_loses_its_database_as_a_phase_starts_waits_for_it(
+    site: LocalSite,
+    outage: Outage,
+    clean_db: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    back: bool,
+) -> None:
+    """The database goes as the backfill records the sources file (before its first batch),
+    or as its ingest starts. Back a second later: the step waits for it, as a batch and `veille
+    run`'s workers do, and the run goes on, partly done, exit 1. Gone for longer than
+    VEILLE_DB_WAIT: one line saying during what, exit 2, no traceback, and the same command once
+    it is back does the work. Before, exit 2 at once, VEILLE_DB_WAIT not waited, the line naming
+    `veille backfill` alone (through Prefect, after the flow's traceback)."""
+    import importlib
+
+    monkeypatch.setenv("VEILLE_DB_WAIT", "20" if back else "1")
+    module, name, during = STARTS[where]
+    _, sources = sitemap_feed_and_listing(site, tmp_path)
+    _taken_before(monkeypatch, importlib.import_module(module), name, outage, 1.0 if back else None)
+    argv = [*WINDOW, "--sources", str(sources)]
+    code, out, err = _run(argv)
+    assert "Traceback" not in err and not _left_threads(), err
+    if back:
+        assert code == 1, out + err
+        assert f"veille: {RECOVERED}" in err and "4 stored" in out, out + err
+        assert _articles(clean_db) == 4
+        return
+    assert code == 2, out + err
+    lines = [line for line in err.splitlines() if line.startswith("veille: ")]
+    assert len(lines) == 1 and lines[0].startswith(f"veille: error: lost the database {during}"), err
+    assert "not currently accepting connections" in lines[0] or "terminating connection" in lines[0]
+    _again_once_back(outage, argv, clean_db, 4)
+
+
+@pytest.mark.usefixtures("prefect")
+def test_an_archive_backfill_whose_database_comes_back_while_it_plans_goes_on_and_says_so(
+    fakes: FakeArchives, outage: Outage, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Common Crawl's crawl list read, the database gone before the plan makes the jobs, back
+    a second later: the plan is made again once it is back, the jobs run, partly done, exit 1,
+    as a job's own loss. Before, exit 2 at once ("lost the database during the planning ...")."""
+    monkeypatch.setenv("VEILLE_DB_WAIT", "20")
+    argv = _commoncrawl_backfill(fakes, outage, tmp_path, back_after=1.0)
+    code, out, err = _run(argv)
+    assert code == 1, out + err
+    assert f"veille: {RECOVERED}" in err, err
+    assert "Traceback" not in err and not _left_threads(), err
+    stored = _articles(clean_db)
+    assert stored > 0
+    code, out, err = _run(argv)
+    assert code == 0 and _articles(clean_db) == stored, out + err
