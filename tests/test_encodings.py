@@ -478,6 +478,38 @@ def test_an_unlabelled_hebrew_greek_or_arabic_text_reads_in_its_script(
         assert decode_html(text.encode(codec)) == text, codec
 
 
+#: A page's inline style, as a theme writes one: markup and ASCII only, no text of the page's
+_INLINE_STYLE = "".join(
+    f".c{i} {{ margin: 0 auto; padding: {i % 9}px; color: #333; }}\n" for i in range(3000)
+)
+
+
+@pytest.mark.parametrize("style_kib", [10, 120])
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [
+        (RUSSIAN, "windows-1251"),
+        (RUSSIAN.replace("—", "-"), "koi8-r"),  # KOI8-R has no dash
+        (GREEK, "windows-1253"),
+        ("הממשלה אישרה את התקציב. מחירי הדלק עלו שוב. ", "windows-1255"),
+        ("الحكومة تقر الميزانية. أسعار الوقود ترتفع مجددا. ", "windows-1256"),
+        ("Zażółć gęślą jaźń, pójdźże kiń tę chmurność w głąb flaszy. ", "windows-1250"),
+        ("Příliš žluťoučký kůň úpěl ďábelské ódy na řece. ", "windows-1250"),
+    ],
+)
+def test_an_unlabelled_page_whose_text_follows_much_inline_style_reads_in_its_charset(
+    text: str, codec: str, style_kib: int
+) -> None:
+    """No charset said, the text after 10 KiB of inline style (a theme's) or more: its few
+    letters among so much ASCII, charset_normalizer calls a Russian, Greek, Hebrew or Arabic
+    page windows-1250, which was taken as it is (a Polish or Czech page's guess); past 64 KiB
+    of it, the other scripts' readings were weighed on no text and the Cyrillic one taken. A
+    central European page keeps windows-1250."""
+    style = _INLINE_STYLE[: style_kib * 1024]
+    page = f"<html><head><title>t</title><style>{style}</style></head><body><p>{text * 10}</p></body></html>"
+    assert decode_html(page.encode(codec)) == page
+
+
 @pytest.mark.parametrize(
     "text",
     [

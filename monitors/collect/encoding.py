@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import html
+import itertools
 import json
 import re
 import threading
@@ -148,8 +149,14 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
     # Western text is read
     if codec in _OTHER_SCRIPTS and not_western(head):
         if codec in _CENTRAL:
-            return codec
-        cyrillic = cased_cyrillic(head, codec) if codec in _CYRILLIC_CODECS else None
+            # it calls windows-1250 a page whose few letters stand among much markup (a Russian,
+            # Greek or Hebrew page with 10 KiB of inline style): kept when its letters are a
+            # central European language's, else read in the script they are likeliest in
+            if central_european(head):
+                return codec
+            cyrillic = cyrillic_reading(head)
+        else:
+            cyrillic = cased_cyrillic(head, codec) if codec in _CYRILLIC_CODECS else None
         return likeliest_script(head, cyrillic, 20) or codec
     western = codec if codec in {"iso8859_15", "mac_roman"} else "cp1252"
     if _mostly_utf8(head):  # UTF-8 with pieces in windows-1252: :func:`_mixed` reads it
@@ -376,6 +383,22 @@ _SCRIPTS = (
 _SCRIPT_SAMPLE = 4096
 
 
+def _text_start(content: bytes, size: int) -> bytes:
+    """The first ``size`` bytes of ``content``'s text outside tags, spaces collapsed, read
+    only as far as that text goes: however much markup comes first (a head's 100 KiB of
+    inline style; the first 64 KiB held no text then, and the Cyrillic reading was taken)."""
+    words: list[bytes] = []
+    length, start = 0, 0
+    for tag in itertools.chain(_TAG_BYTES.finditer(content), (None,)):
+        for word in content[start : tag.start() if tag else len(content)].split():
+            words.append(word)
+            length += len(word) + 1
+        if tag is None or length > size:
+            break
+        start = tag.end()
+    return b" ".join(words)[:size]
+
+
 def likeliest_script(content: bytes, cyrillic: str | None, least: int) -> str | None:
     """Of ``cyrillic`` (a Cyrillic reading of ``content``, if any) and the Greek, Hebrew and
     Arabic charsets whose reading has ``least`` letters of their alphabet or more, half its
@@ -386,7 +409,7 @@ def likeliest_script(content: bytes, cyrillic: str | None, least: int) -> str | 
     :func:`cyrillic_reading` took ("שלום עולם" in windows-1255 read "щмен темн")."""
     from monitors.ngram_profiles import SAMPLE_CHARS, reading_likelihood
 
-    content = b" ".join(_TAG_BYTES.sub(b" ", content[: 16 * _SCRIPT_SAMPLE]).split())[:_SCRIPT_SAMPLE]
+    content = _text_start(content, _SCRIPT_SAMPLE)
     candidates: dict[str, float] = {}
 
     def weigh(codec: str, words: re.Pattern[str], languages: tuple[str, ...], reading: str) -> None:
