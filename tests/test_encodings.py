@@ -398,6 +398,23 @@ def test_an_unlabelled_central_european_or_short_russian_page_reads_in_its_chars
     assert text in got.text
 
 
+#: A Polish paragraph of our own: most of its letters beyond ASCII are Cyrillic letters in
+#: mac-cyrillic or ISO-8859-5 (ą ę ż ó are є к њ у in mac-cyrillic)
+POLISH = "Rząd przyjął projekt ustawy o zmianie przepisów dotyczących podatków. Źródło: ministerstwo. "
+
+
+@pytest.mark.parametrize(("codec", "times"), [("windows-1250", 10), ("iso-8859-2", 3), ("iso-8859-2", 10)])
+def test_an_unlabelled_polish_page_is_not_read_as_cyrillic(codec: str, times: int) -> None:
+    """No charset said: charset_normalizer calls this Polish page windows-1257 or ISO-8859-10,
+    no guess of another script's, and windows-1252 reads its "Pary¿u" symbols as no Western
+    text: the Cyrillic readings were weighed before its letters, and it read in mac-cyrillic
+    or ISO-8859-5 ("RzБd przyjБГ"). Its letters are a central European language's, which
+    tells it first."""
+    page = f"<html><head><title>t</title></head><body><p>{POLISH * times}</p></body></html>"
+    assert detect_encoding(page.encode(codec)) in {"cp1250", "iso8859_2"}
+    assert decode_html(page.encode(codec)) == page
+
+
 @pytest.mark.parametrize("text", ["Привет, мир", "Москва", "<title>Новости дня</title>", "В Москве снег"])
 @pytest.mark.parametrize("codec", ["koi8-r", "windows-1251", "iso-8859-5"])
 def test_a_short_unlabelled_russian_text_reads_in_its_charset(text: str, codec: str) -> None:

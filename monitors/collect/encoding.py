@@ -165,15 +165,18 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
     # words are cased as words are, when windows-1252 reads none, or a Greek, Hebrew or Arabic
     # one when likelier; one too short for both (a title, a line: "Привет, мир" is
     # "ðÒÉ×ÅÔ, ÍÉÒ" in KOI8-R) so too, with 5 letters or more
+    # For French, a Western guess is far likelier right than e.g. a Cyrillic one; but a Czech
+    # or Hungarian page is read so too (or as windows-1250 and no Western text), and a Polish
+    # one it may call windows-1257 or ISO-8859-10: its letters tell it, before the Cyrillic
+    # readings (its ą ę ł ż are lower-case Cyrillic in mac-cyrillic or ISO-8859-5)
+    if central := central_european(head):
+        return central
     for least, other in ((20, not_western), (5, few_letters_not_western)):
         if other(head):
             cyrillic = cyrillic_reading(head, least) if codec not in _GREEK else None
             if reading := likeliest_script(head, cyrillic, least):
                 return reading
-    # For French, a Western guess is far likelier right than e.g. a Cyrillic one; but a Czech
-    # or Hungarian page is read so too (or as windows-1250 and no Western text): its letters
-    # tell it
-    return central_european(head) or western
+    return western
 
 
 _UTF8_CHAR = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
