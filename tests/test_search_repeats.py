@@ -146,6 +146,8 @@ def test_a_query_whose_tokens_reach_further_is_kept_as_it_is(query: str) -> None
         ("IA !lait", "'!lait' is not search syntax here: the ! left out, the word searched; exclude a word"),
         ("sommet lait*", "'lait*' is not search syntax here: the * left out, the word alone searched;"),
         ("sommet:*", "'sommet:*' is not search syntax here: the * left out"),
+        ("lait* *IA*", "'lait*' is not search syntax here: the * left out"),  # no emphasis open
+        ("*IA sommet:*", "'sommet:*' is not search syntax here: the * left out"),
     ],
 )
 def test_an_operator_of_another_syntax_is_a_usage_error(query: str, said: str) -> None:
@@ -211,10 +213,13 @@ def test_those_characters_in_a_phrase_or_a_word_are_searched_as_before(query: st
     assert web_query(query) == query
 
 
-@pytest.mark.parametrize("query", ["*lyon*", "**lyon**", "*Lyon* gastronomie"])
+@pytest.mark.parametrize(
+    "query", ["*lyon*", "**lyon**", "*Lyon* gastronomie", "*sommet lyon*", "*sommet à lyon*"]
+)
 def test_a_word_between_stars_is_searched_as_the_word(articles: None, query: str) -> None:
     """Markdown emphasis ("*important*"): websearch_to_tsquery reads the word, what the user
-    meant. It was refused as a prefix search ("the * left out"), as "lait*" still is."""
+    meant. It was refused as a prefix search ("the * left out"), as "lait*" still is; so was
+    the end of an emphasis over words ("*sommet lyon*": "lyon*")."""
     assert [h["title"] for h in search(query)] == ["Sommet à Lyon"]
 
 

@@ -27,7 +27,8 @@ _WORD = re.compile(r"[^\W_]+")
 # operators of to_tsquery's syntax (and of other search boxes) that websearch_to_tsquery reads as
 # a space, so that the query silently meant something else: "IA | lait" searched IA AND lait,
 # "!lait" lait itself, "lait*" the word lait only ("*lait*", markdown emphasis, is the word meant,
-# and runs). Unquoted tokens only: in a "phrase" they are text.
+# and runs; so does "*lait frais*", its words: the prefix search stays last). Unquoted tokens
+# only: in a "phrase" they are text.
 # A "|" inside a token ("IA|lait") is read as a space too. A lone "&" is not among them: read as a
 # space it means AND, what "Marks & Spencer" means; nor a lone "!", French punctuation ("Alerte !").
 _FOREIGN = (
@@ -90,11 +91,14 @@ def _dedupe(tokens: list[str]) -> list[str]:
 def _refuse_foreign(tokens: list[str]) -> None:
     """A :class:`QueryError` for the first unquoted token written in another search syntax
     (:data:`_FOREIGN`), which web-search syntax would read as something else without a word."""
+    emphasis = False  # a token opened with a "*" and not closed yet: "*très important*"
     for token in tokens:
         if token.startswith(('"', '-"')):
             continue
+        closes = emphasis and token.endswith("*") and not token.endswith(":*")  # no prefix search
+        emphasis = (emphasis or token.startswith("*")) and not token.endswith("*")
         for pattern, instead in _FOREIGN:
-            if pattern.fullmatch(token):
+            if pattern.fullmatch(token) and not (closes and pattern is _FOREIGN[-1][0]):
                 raise QueryError(f"{token!r} is not search syntax here: {instead}")
 
 
