@@ -273,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extras:  # said by the command's own parser, with its usage (not `veille [-h] COMMAND ...`)
         _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extras)}")
     if argv is None:  # the command itself (tests call main with their own arguments)
-        _end_with_veille(args.command)
+        _end_with_veille(args.command, _left_after_signal(args))
     # Prefect's temporary server can take longer than its 20 s default on a busy machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -438,7 +438,23 @@ def _end_worker_processes(grace: float = 2.0) -> None:
 STORING_COMMANDS = frozenset({"run", "serve", "backfill", "rescore"})
 
 
-def _end_with_veille(command: str) -> None:
+#: What a signal leaves of ``veille rescore --all``: the articles it had not reached carry the
+#: topic's version already, so a plain ``veille rescore`` (the version differs) skips them.
+RESCORE_ALL_LEFT = (
+    ": the articles not reached keep their scores; only `veille rescore --all` rescores them"
+    " (it starts over: a plain `veille rescore` skips every article at this topic version)"
+)
+
+
+def _left_after_signal(args: argparse.Namespace) -> str | None:
+    """What the signal line says is left, when the command's default ("left for the next run")
+    is not true: an interrupted ``rescore --all`` is not finished by the next plain rescore."""
+    if args.command == "rescore" and getattr(args, "all", False):
+        return RESCORE_ALL_LEFT
+    return None
+
+
+def _end_with_veille(command: str, left: str | None = None) -> None:
     """Every process veille starts ends with it (:mod:`flows.reaper`). SIGTERM and SIGINT end
     veille at once (:mod:`flows.signals`): one line on stderr, the flow runs in progress
     marked Interrupted when a Prefect server is there, the exit handlers run (Prefect's
@@ -446,7 +462,7 @@ def _end_with_veille(command: str) -> None:
     processes), exit code 128 + the signal's number (143, 130); no wait for worker threads
     inside a request. A signal that comes while that exit runs is ignored. Claimed queue rows
     are free again as their holder's connection closes. The line says what is left for the
-    next run only for the :data:`STORING_COMMANDS`."""
+    next run only for the :data:`STORING_COMMANDS`, or ``left`` (": " then what to run)."""
     import signal
 
     from flows import reaper, signals
@@ -463,9 +479,11 @@ def _end_with_veille(command: str) -> None:
         stopping.append(signum)
         name = signal.Signals(signum).name
         verb = "interrupted" if signum == signal.SIGINT else "terminated"
-        left = ": what was not stored is left for the next run" if command in STORING_COMMANDS else ""
+        said = left if left is not None else ""
+        if left is None and command in STORING_COMMANDS:
+            said = ": what was not stored is left for the next run"
         # not print: the signal may have come in the middle of a write to stderr
-        _exit_now(128 + signum, f"veille: {verb} by {name}{left}", name)
+        _exit_now(128 + signum, f"veille: {verb} by {name}{said}", name)
 
     signals.install(stop)
 

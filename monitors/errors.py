@@ -9,7 +9,7 @@ accepting TCP/IP connections?"): the hint is folded into its statement, in paren
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 #: Characters at most in a description; a reason is read in one line of a table or a log.
 LIMIT = 300
@@ -125,3 +125,21 @@ def _spaced(line: str) -> str:
     if line.isprintable():
         return line
     return "".join(" " if unicodedata.category(c) == "Cc" else c for c in line)
+
+
+def did_you_mean(unknown: Iterable[str], names: Iterable[str]) -> str:
+    """The hint of a "no source named ..." or "no topic named ..." error: ``"did you mean
+    'Mort'? "`` for the ``names`` close to the ``unknown`` ones, whatever their case (a name
+    matches exactly, so "mort" is no source, yet "Mort" is the one meant, and then the only one
+    named), else ``""``."""
+    import difflib
+
+    folded: dict[str, set[str]] = {}
+    for name in names:
+        folded.setdefault(name.casefold(), set()).add(name)
+    near: set[str] = set()
+    for name in unknown:
+        key = name.casefold()  # the same name in another case is the one meant, alone
+        keys = [key] if key in folded else difflib.get_close_matches(key, list(folded), n=3, cutoff=0.6)
+        near.update(match for k in keys for match in folded[k])
+    return f"did you mean {', '.join(map(repr, sorted(near)))}? " if near else ""

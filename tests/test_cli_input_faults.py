@@ -32,7 +32,34 @@ EVAL = Path(__file__).parent / "eval"
         (["search", "&&&"], "query", "the query has no word to search for ('&&&'): give one"),
         (["export", "--since", "notadate"], "--since", "'notadate' is not a date (YYYY-MM-DD)"),
         (["stories", "--since", "hier"], "--since", "'hier' is not a date (YYYY-MM-DD)"),
-        (["backfill", "--since", "2025-13-01"], "--since", "'2025-13-01' is not a date (YYYY-MM-DD)"),
+        (
+            ["backfill", "--since", "2025-13-01"],
+            "--since",
+            "'2025-13-01' is not a day: month must be in 1..12",
+        ),
+        # in a date's form, but no day: the reason, not "is not a date (YYYY-MM-DD)"
+        (
+            ["export", "--since", "2025-02-30"],
+            "--since",
+            "'2025-02-30' is not a day: February 2025 has 28 days",
+        ),
+        (
+            ["stories", "--since", "2024-02-30"],
+            "--since",
+            "'2024-02-30' is not a day: February 2024 has 29 days",
+        ),
+        (["export", "--since", "2025-04-31"], "--since", "'2025-04-31' is not a day: April 2025 has 30 days"),
+        (["backfill", "--since", "2025-02-30"], "--since", "'2025-02-30' is not a day: February 2025 has 28"),
+        (
+            ["backfill", "--since", "2025-02-01", "--until", "2025-02-29"],
+            "--until",
+            "February 2025 has 28 days",
+        ),
+        (
+            ["export", "--since", "2025-02-28T25:00"],
+            "--since",
+            "'2025-02-28T25:00' is not a time: hour must be",
+        ),
         (["backfill", "--since", "2025-02-01", "--until", "fin"], "--until", "'fin' is not a date"),
     ],
 )
@@ -574,3 +601,30 @@ def test_a_data_folder_that_is_a_file_is_said_with_its_setting(
         f"veille: error: cannot create the embedded PostgreSQL's folder {data / 'pgdata'}: Not a directory"
         " (VEILLE_DATA_DIR: a folder veille can write, or VEILLE_DATABASE_URL)\n"
     )
+
+
+def test_a_misspelt_topic_name_gets_did_you_mean(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--topic ai_sumit` was refused with the folder's topics but no hint, as source names get
+    one (ad5563b): the same helper names the topic meant."""
+    assert main(["stories", "--topic", "ai_sumit"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("veille: error: no topic named 'ai_sumit' (did you mean 'ai_summit'? topics in"), (
+        err
+    )
+    assert main(["stories", "--topic", "zzzzzz"]) == 2  # nothing close: no hint
+    assert "did you mean" not in capsys.readouterr().err
+
+
+def test_sources_check_of_a_file_with_no_source_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veille sources check --sources FILE` of an emptied file printed "0 sources probed" alone;
+    it says the file has no source, as `veille sources --sources FILE` does (2758016)."""
+    empty, commented = tmp_path / "empty.toml", tmp_path / "commented.toml"
+    empty.write_text("", "utf-8")
+    commented.write_text('# [[source]]\n# name = "Le Monde - Pixels"\n', "utf-8")
+    for file in (empty, commented):
+        assert main(["sources", "check", "--sources", str(file)]) == 0
+        assert capsys.readouterr().out == f"{file} has no source: nothing probed\n"

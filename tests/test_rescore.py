@@ -216,6 +216,28 @@ def test_rescores_read_the_stored_canonical_url(clean_db: sa.Engine, tmp_path: P
     assert tuple(topic_row) == (True, words)
 
 
+def _ending_the_connection(engine: sa.Engine, real: Any) -> Any:
+    """``real`` (score_relevance) that, on its second call, has the server end the rescore's
+    connection (a restart, an administrator's pg_terminate_backend): the first batch of one
+    article is committed."""
+    calls = 0
+
+    def end_the_connection(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname ="
+                        " current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction'"
+                    )
+                )
+        return real(*args, **kwargs)
+
+    return end_the_connection
+
+
 def test_a_rescore_that_loses_the_database_says_so_and_a_rerun_finishes(
     archive: dict[str, int],
     clean_db: sa.Engine,
@@ -229,22 +251,7 @@ def test_a_rescore_that_loses_the_database_says_so_and_a_rerun_finishes(
     import monitors.judge.rescore as rescore_module
 
     real = rescore_module.score_relevance
-    calls = 0
-
-    def end_the_connection(*args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        if calls == 2:  # the first batch (one article) is committed
-            with clean_db.begin() as conn:
-                conn.execute(
-                    sa.text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname ="
-                        " current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction'"
-                    )
-                )
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(rescore_module, "score_relevance", end_the_connection)
+    monkeypatch.setattr(rescore_module, "score_relevance", _ending_the_connection(clean_db, real))
     capsys.readouterr()
     assert main(["rescore", "--batch-size", "1"]) == 2
     err = capsys.readouterr().err
@@ -381,3 +388,62 @@ def test_an_empty_archive_is_said_so_not_sent_to_rescore(new_database: str) -> N
     code, err = run("rescore")
     said = f"nothing to do for the articles' relevance columns (topic ai_summit): {empty}"
     assert code == 0 and said in err and "every article" not in err, err
+
+
+def test_an_interrupted_rescore_all_says_only_rescore_all_finishes_it(
+    archive: dict[str, int],
+    clean_db: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``rescore --all`` redoes articles that carry the topic's version already: stopped half
+    way, the ones it had not reached are skipped by a plain ``veille rescore``, which the
+    lost-database line advised ("run `veille rescore` again"), and the SIGINT line ("left
+    for the next run"). Both now name ``veille rescore --all``."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    import monitors.judge.rescore as rescore_module
+    from flows import cli
+
+    assert main(["rescore"]) == 0  # every article at the current version
+    real = rescore_module.score_relevance
+    monkeypatch.setattr(rescore_module, "score_relevance", _ending_the_connection(clean_db, real))
+    capsys.readouterr()
+    assert main(["rescore", "--all", "--batch-size", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("veille: error: lost the database during the rescore"), err
+    assert "run `veille rescore --all` again" in err, err
+    monkeypatch.setattr(rescore_module, "score_relevance", real)
+    assert main(["rescore"]) == 0  # what the old line advised: it rescores nothing
+    assert "rescored 0 articles" in capsys.readouterr().out
+
+    # SIGINT in the second batch of `veille rescore --all`, as a user's Ctrl-C
+    program = textwrap.dedent(
+        """
+        import os, signal, sys
+        import monitors.judge.rescore as module
+        from flows import cli
+        real, calls = module.score_relevance, []
+        def interrupt(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+            return real(*args, **kwargs)
+        module.score_relevance = interrupt
+        sys.argv = ["veille", "rescore", "--all", "--batch-size", "1"]
+        sys.exit(cli.main())
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PYTHONPATH"] = str(Path(cli.__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 128 + signal.SIGINT, done.stderr[-3000:]
+    assert "veille: interrupted by SIGINT: the articles not reached keep their scores; only" in done.stderr
+    assert "`veille rescore --all` rescores them" in done.stderr, done.stderr[-3000:]
+    assert "left for the next run" not in done.stderr

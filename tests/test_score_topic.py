@@ -68,8 +68,8 @@ def test_an_unknown_topic_name_lists_the_folder(folder: Path) -> None:
     code, out, err = _score(["--topic", "eu_ai_ac"])
     assert (code, out) == (2, "")
     assert err == (
-        f"veille: error: no topic named 'eu_ai_ac' (topics in the folder {folder}: eu_ai_act, weather;"
-        " or give a topic file's path)\n"
+        f"veille: error: no topic named 'eu_ai_ac' (did you mean 'eu_ai_act'? topics in the folder"
+        f" {folder}: eu_ai_act, weather; or give a topic file's path)\n"
     )
     # two topics, neither the summit: which one scores is not guessed
     code, out, err = _score([])
@@ -97,7 +97,7 @@ def test_eval_rescore_and_train_topic_take_a_topic_name_too(new_database: str, t
     for argv in (["rescore", "--topic", "eu_ai_ac"], ["train-topic", "--topic", "eu_ai_ac"]):
         code, out, err = _run_cli(argv)
         assert (code, out) == (2, "")
-        assert err.startswith("veille: error: no topic named 'eu_ai_ac' (topics in the folder "), err
+        assert err.startswith("veille: error: no topic named 'eu_ai_ac' (did you mean 'eu_ai_act'? "), err
 
 
 def _run_cli(argv: list[str]) -> tuple[int, str, str]:

@@ -52,7 +52,7 @@ def test_stories_command(
     assert main(["stories", "--topic", str(topic_file)]) == 0
     assert capsys.readouterr().out == text
     assert main(["stories", "--since", "2100-01-01"]) == 0
-    assert capsys.readouterr().out.strip() == "no story yet since 2100-01-01"
+    assert capsys.readouterr().out.strip() == "no story since 2100-01-01"
     # a topic no article is relevant to: the filter is said (it was "no story yet" alone, as
     # if the archive held no story)
     with clean_db.begin() as conn:
@@ -61,7 +61,7 @@ def test_stories_command(
     assert capsys.readouterr().out.strip() == "no story yet with an article relevant to eu_ai_act"
     assert main(["stories", "--topic", "eu_ai_act", "--since", "2025-02-01"]) == 0
     said = capsys.readouterr().out.strip()
-    assert said == "no story yet with an article relevant to eu_ai_act since 2025-02-01"
+    assert said == "no story with an article relevant to eu_ai_act since 2025-02-01"
     assert main(["stories", "--topic", "nope"]) == 2
     # once, cause first (it was "no topic 'nope' (no topic named 'nope' (...))")
     assert capsys.readouterr().err.startswith("veille: error: no topic named 'nope' (topics in the folder ")

@@ -472,7 +472,8 @@ def test_an_unknown_topic_is_an_error_in_every_command_that_takes_one(
         assert out.getvalue() == ""
         # as stories, rescore and eval say it (a path is taken too)
         assert err.getvalue() == (
-            f"veille: error: no topic named 'eu_ai_ac' (topics in the folder {TOPICS}: ai_summit,"
+            f"veille: error: no topic named 'eu_ai_ac' (did you mean 'eu_ai_act'? topics in the folder"
+            f" {TOPICS}: ai_summit,"
             " eu_ai_act; or give a topic file's path)\n"
         )
 

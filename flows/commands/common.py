@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import calendar
 import contextlib
 import errno
 import math
@@ -12,11 +13,12 @@ import shlex
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
 from flows import signals
+from monitors.errors import did_you_mean
 
 
 def check_sources_and_topics(sources_file: str | None, names: Sequence[str] = ()) -> None:
@@ -48,23 +50,6 @@ def check_sources_and_topics(sources_file: str | None, names: Sequence[str] = ()
         print(f"veille: warning: {read.origin} has no [[source]] entry: no source is polled", file=sys.stderr)
     warn_bad_entries(read)
     check_topics()
-
-
-def did_you_mean(unknown: Iterable[str], names: Iterable[str]) -> str:
-    """The hint of a "no source named ..." error: ``"did you mean 'Mort'? "`` for the ``names``
-    close to the ``unknown`` ones, whatever their case (a name matches exactly, so "mort" is
-    no source, yet "Mort" is the one meant, and then the only one named), else ``""``."""
-    import difflib
-
-    folded: dict[str, set[str]] = {}
-    for name in names:
-        folded.setdefault(name.casefold(), set()).add(name)
-    near: set[str] = set()
-    for name in unknown:
-        key = name.casefold()  # the same name in another case is the one meant, alone
-        keys = [key] if key in folded else difflib.get_close_matches(key, list(folded), n=3, cutoff=0.6)
-        near.update(match for k in keys for match in folded[k])
-    return f"did you mean {', '.join(map(repr, sorted(near)))}? " if near else ""
 
 
 def warn_bad_entries(read: Any) -> None:
@@ -167,11 +152,25 @@ def date_arg(value: str) -> datetime:
     the local clock, as an article's day is (VEILLE_LOCAL_TIMEZONE, else the database's clock:
     ``--since 2025-02-10`` takes the articles of 10 February from its first minute there).
     Anything else is a usage error naming the option (exit 2), not argparse's "invalid
-    fromisoformat value"."""
+    fromisoformat value". A value in a date's form that names no day says why, cause first:
+    "'2025-02-30' is not a day: February 2025 has 28 days", not "is not a date (YYYY-MM-DD)"."""
     try:
         return datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    except ValueError as exc:
+        form = _DATE_FORM.match(value.strip())
+        if form is None or str(exc).startswith("Invalid isoformat"):
+            raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        year, month, day = (int(part) for part in form.groups())
+        reason = str(exc)  # Python's: "month must be in 1..12", "hour must be in 0..23"
+        if 1 <= month <= 12 and day > 0 and reason.startswith("day is out of range"):
+            days = calendar.monthrange(year, month)[1]
+            reason = f"{calendar.month_name[month]} {year} has {days} days"
+        what = "day" if any(word in reason for word in ("year", "month", "day")) else "time"
+        raise argparse.ArgumentTypeError(f"{value!r} is not a {what}: {reason}") from None
+
+
+#: a value with a date's form, YYYY-MM-DD first (a timestamp may follow)
+_DATE_FORM = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:$|[T ])")
 
 
 def on_local_clock_dates(args: argparse.Namespace) -> None:

@@ -51,6 +51,16 @@ _CANCELLED = (
 )
 
 
+#: The same, for ``--all``: the articles it had not reached carry the topic's version already,
+#: so a plain ``veille rescore`` would skip them.
+_CANCELLED_ALL = (
+    "the batches committed stay rescored; the articles not reached are rescored only by"
+    " `veille rescore --all` again (it starts over: a plain `veille rescore` skips every article"
+    " at this topic version); if it is cancelled again, lower --batch-size or raise the"
+    " statement_timeout of veille's role"
+)
+
+
 def _nothing_to_do() -> str:
     """Why a rescore rescored no article: every one carries the topic's version already, or
     the archive has none ("every article already carries..." said of an empty archive)."""
@@ -82,7 +92,11 @@ def handle(args: argparse.Namespace) -> int:
     console = stderr_console()
     # batches are committed one by one: after a lost database, a rerun resumes
     with (
-        lost_database_reported("the rescore", "veille rescore", when_cancelled=_CANCELLED),
+        lost_database_reported(
+            "the rescore",
+            "veille rescore --all" if args.all else "veille rescore",
+            when_cancelled=_CANCELLED_ALL if args.all else _CANCELLED,
+        ),
         Progress(
             TextColumn("rescoring {task.description}"),
             BarColumn(),

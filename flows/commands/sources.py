@@ -107,6 +107,12 @@ def register(sub: Any) -> None:
         e.set_defaults(handler=handle_enable if action == "enable" else handle_disable)
 
 
+def _no_source(read: Any) -> str:
+    """What ``veille sources`` and ``sources check`` say of a sources file (:class:`SourcesFile`)
+    with no source: its entries commented out, emptied, or every one bad."""
+    return f"{read.origin} has no source" + (" but bad entries (below)" if read.bad else "")
+
+
 def handle_list(args: argparse.Namespace) -> int:
     """The health table, then the bad entries ``source_problems`` records (those a run, a
     backfill or a worker found, whatever file it read); reads only (a listing must not enrol
@@ -135,7 +141,7 @@ def handle_list(args: argparse.Namespace) -> int:
         known = {r["name"] for r in rows}
         rows += [new_source_row(s) for s in specs if s.name not in known]
     if not rows and read is not None:
-        print(f"{read.origin} has no source" + (" but bad entries (below)" if read.bad else ""))
+        print(_no_source(read))
     elif not rows:
         from monitors.collect.sources import DEFAULT_SOURCES, sources_path
 
@@ -215,6 +221,9 @@ def handle_check(args: argparse.Namespace) -> int:
     if read.bad:  # a check validates: every bad entry named, nothing probed
         raise read.refused()
     specs = read.specs
+    if not specs:  # an emptied file, its entries commented out: "0 sources probed" alone
+        print(f"{_no_source(read)}: nothing probed")
+        return 0
     if args.names:
         unknown = sorted(set(args.names) - {s.name for s in specs})
         if unknown:

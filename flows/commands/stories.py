@@ -75,9 +75,11 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     if not stories:
         # the filters said: "no story yet" alone read as an empty archive when --topic had
-        # left out every story
+        # left out every story; "yet" goes with no --since ("no story yet since D" read as
+        # "none so far")
         about = f" with an article relevant to {terminal_line(topic)}" if topic else ""
-        print("no story yet" + about + (f" since {_shown(since)}" if since else ""))
+        when = f" since {_shown(since)}" if since else ""
+        print(("no story" if since else "no story yet") + about + when)
         return 0
     for s in stories:
         # days and times on the local clock (monitors.dates), not the database session's

@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+from monitors.errors import did_you_mean
 from monitors.judge.topic import DEFAULT_TOPIC_PATH, Topic, load_topic
 from monitors.judge.topic_schema import TopicError, parse_topic_file
 
@@ -92,7 +93,7 @@ def topic_file(name_or_path: str, folder: str | Path | None = None) -> Path:
     ``.toml`` or holding a ``/``, or naming a file when no topic has that name). A bare file
     name ("eu_ai_act.toml") that is no file here is the folder's file of that name, when there
     is one (it was "No such file or directory"). An unknown name is a TopicError listing the
-    folder's topics."""
+    folder's topics, and the names close to it ("did you mean")."""
     candidate = Path(name_or_path)
     if "/" in name_or_path or os.sep in name_or_path:
         return candidate
@@ -105,8 +106,9 @@ def topic_file(name_or_path: str, folder: str | Path | None = None) -> Path:
     if candidate.is_file():
         return candidate
     where = Path(folder) if folder is not None else topics_dir()
+    hint = did_you_mean([name_or_path], found)  # "did you mean 'ai_summit'? " for "ai_sumit"
     raise TopicError(
-        f"no topic named {name_or_path!r} (topics in the folder {where}: {', '.join(sorted(found))};"
+        f"no topic named {name_or_path!r} ({hint}topics in the folder {where}: {', '.join(sorted(found))};"
         " or give a topic file's path)"
     )
 
