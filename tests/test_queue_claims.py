@@ -289,3 +289,60 @@ def test_a_resumed_archive_job_s_claims_count_in_the_queue_s_progress(clean_db: 
             out = IngestOutcome(item, outcome="error", error_class=PERMANENT, reason="soft 404")
             assert apply_ingest(session, out, 3) == "failed"
         assert _touched(clean_db, start) == (3, 1)
+
+
+def test_an_archive_job_whose_lock_connection_the_server_ended_says_the_database_was_lost(
+    clean_db: sa.Engine,
+) -> None:
+    """The server ends the job lock's connection once the lock is taken (a restart, the
+    database taken away): the job's error is a database loss, which its step waits out.
+    Before, letting go of the lock on that dead connection raised PendingRollbackError over
+    the loss, and the job stopped "on an archive error" (job failed: PendingRollbackError)."""
+    from monitors.archive.db import database_lost
+    from monitors.collect.backfill_jobs import job_lock
+
+    engine = sa.create_engine(clean_db.url)
+    admin = sa.create_engine(clean_db.url, isolation_level="AUTOCOMMIT")
+
+    def ended(conn: sa.Connection, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("UPDATE url_queue"):  # the lock taken and committed: end it
+            pid = conn.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+            with admin.connect() as other:
+                assert other.scalar(sa.text("SELECT pg_terminate_backend(:p, 10000)"), {"p": pid})
+
+    sa.event.listen(engine, "before_cursor_execute", ended)
+    try:
+        with pytest.raises(sa.exc.SQLAlchemyError) as raised, job_lock(engine, 1):
+            pass
+        assert database_lost(raised.value), repr(raised.value)
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+def test_an_archive_job_done_while_its_lock_connection_was_ended_is_done(clean_db: sa.Engine) -> None:
+    """The server ends the job lock's connection while the job works (the database taken
+    away and back): the lock went with it, the job's work is committed, and the job ends
+    without error. Before, letting go of the lock raised the loss once the database was back,
+    and the job waited for it and ran again: a second interruption the run then reported."""
+    from monitors.collect.backfill_jobs import JOB_LOCK_SPACE, job_lock
+
+    engine = sa.create_engine(clean_db.url)
+    admin = sa.create_engine(clean_db.url, isolation_level="AUTOCOMMIT")
+    try:
+        with job_lock(engine, 7) as got:
+            assert got
+            with admin.connect() as conn:
+                ended = conn.scalar(
+                    sa.text(
+                        "SELECT bool_and(pg_terminate_backend(pid, 10000)) FROM pg_locks WHERE"
+                        " locktype = 'advisory' AND classid = :space AND objid = 7 AND granted"
+                    ),
+                    {"space": JOB_LOCK_SPACE},
+                )
+            assert ended
+        with job_lock(engine, 7) as again:  # the lock went with its connection
+            assert again
+    finally:
+        engine.dispose()
+        admin.dispose()

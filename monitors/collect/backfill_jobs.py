@@ -22,10 +22,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from monitors.archive.articles import apply_ingest
 from monitors.archive.bulk import as_rows, recordset_insert
+from monitors.archive.db import database_lost
 from monitors.archive.fetch_log import insert_log_rows, log_row
 from monitors.archive.models import BackfillJob, Source
 from monitors.archive.queue import CLAIM_LEASE
@@ -248,11 +250,20 @@ def job_lock(engine: Engine, job_id: int) -> Iterator[bool]:
                 conn.commit()
             yield got
         finally:
-            if got:
-                conn.execute(
-                    text("SELECT pg_advisory_unlock(:space, :id)"), {"space": JOB_LOCK_SPACE, "id": job_id}
-                )
-                conn.commit()
+            # a connection the server ended took the lock with it: nothing to let go. Used
+            # again once it failed, it raised PendingRollbackError over the loss (the job
+            # "failed" rather than waited); found dead only here, it made a job whose work
+            # was all committed lose the database a second time, once it was back
+            if got and not conn.invalidated:
+                try:
+                    conn.execute(
+                        text("SELECT pg_advisory_unlock(:space, :id)"),
+                        {"space": JOB_LOCK_SPACE, "id": job_id},
+                    )
+                    conn.commit()
+                except DBAPIError as exc:
+                    if not database_lost(exc):
+                        raise
 
 
 def get_job(session: Session, job_id: int) -> BackfillJob:
