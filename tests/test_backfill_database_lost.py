@@ -28,19 +28,27 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
 
 class Outage:
-    """The test's database made to refuse connections, its sessions ended; back on ``back``."""
+    """The test's database made to refuse connections, its sessions ended; back on ``back``.
+
+    No timer: a database that comes back (``take(back=True)``) is back only once the command
+    asks whether it answers again (its wait for it, :func:`monitors.archive.queue.wait_for_database`),
+    so the command has surely met the loss, however loaded the machine; one that does not wait
+    never sees it back and fails the test."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.name = engine.url.database
         self.admin = sa.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
         self.taken = threading.Event()
-        self.timer: threading.Timer | None = None
+        self.comes_back = False
+        self.waited = threading.Event()
 
-    def take(self, back_after: float | None) -> None:
-        """Take the database away once (the first call); back after ``back_after`` s if given."""
+    def take(self, back: bool) -> None:
+        """Take the database away once (the first call); back once the command waits for it
+        if ``back``."""
         if self.taken.is_set():
             return
         self.taken.set()
+        self.comes_back = back
         with self.admin.connect() as conn:
             conn.execute(sa.text(f'ALTER DATABASE "{self.name}" WITH ALLOW_CONNECTIONS false'))
             conn.execute(
@@ -50,24 +58,40 @@ class Outage:
                 ),
                 {"d": self.name},
             )
-        if back_after is not None:
-            self.timer = threading.Timer(back_after, self.back)
-            self.timer.start()
+
+    def waiting(self, real: Callable[..., bool]) -> Callable[..., bool]:
+        """``real`` (the command's wait for its database), the database brought back first
+        when it was taken to come back: the command waits only once it met the loss."""
+
+        def wait(*args: Any, **kwargs: Any) -> bool:
+            if self.taken.is_set() and self.comes_back and not self.waited.is_set():
+                self.waited.set()
+                self.back()
+            return real(*args, **kwargs)
+
+        return wait
 
     def back(self) -> None:
         with self.admin.connect() as conn:
             conn.execute(sa.text(f'ALTER DATABASE "{self.name}" WITH ALLOW_CONNECTIONS true'))
 
     def close(self) -> None:
-        if self.timer is not None:
-            self.timer.join()
         self.back()
         self.admin.dispose()
 
 
 @pytest.fixture
-def outage(clean_db: sa.Engine) -> Iterator[Outage]:
+def outage(clean_db: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Outage]:
+    import flows.queue_drain
+    from monitors.archive import queue
+
     gone = Outage(clean_db)
+    # the two ways the command waits for its database: a step's (flows.retries, looked up at
+    # each wait) and the ingest workers' (flows.queue_drain, imported by name)
+    monkeypatch.setattr(queue, "wait_for_database", gone.waiting(queue.wait_for_database))
+    monkeypatch.setattr(
+        flows.queue_drain, "wait_for_database", gone.waiting(flows.queue_drain.wait_for_database)
+    )
     try:
         yield gone
     finally:
@@ -86,11 +110,9 @@ def fakes(archives: FakeArchives) -> FakeArchives:  # noqa: F811 - the fake arch
     return archives
 
 
-def _taking(
-    outage: Outage, back_after: float | None, handler: Callable[[Request], Any]
-) -> Callable[[Request], Any]:
+def _taking(outage: Outage, back: bool, handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
     def serve(request: Request) -> Any:
-        outage.take(back_after)
+        outage.take(back)
         return handler(request)
 
     return serve
@@ -116,30 +138,26 @@ def _articles(engine: sa.Engine) -> int:
         return int(conn.scalar(sa.text("SELECT count(*) FROM articles")) or 0)
 
 
-def _sitemap_backfill(site: LocalSite, outage: Outage, tmp_path: Path, back_after: float | None) -> list[str]:
+def _sitemap_backfill(site: LocalSite, outage: Outage, tmp_path: Path, back: bool) -> list[str]:
     """The sitemap backfill's arguments; the database goes as the index's child is read."""
     _, sources = sitemap_feed_and_listing(site, tmp_path)
     body = site.routes["/sitemap-2025-02.xml"].body
     xml = {"Content-Type": "application/xml"}
-    site.add("/sitemap-2025-02.xml", b"", handler=_taking(outage, back_after, lambda r: (200, xml, body)))
+    site.add("/sitemap-2025-02.xml", b"", handler=_taking(outage, back, lambda r: (200, xml, body)))
     return [*WINDOW, "--sources", str(sources)]
 
 
-def _archive_backfill(
-    fakes: FakeArchives, outage: Outage, tmp_path: Path, back_after: float | None
-) -> list[str]:
+def _archive_backfill(fakes: FakeArchives, outage: Outage, tmp_path: Path, back: bool) -> list[str]:
     """The Wayback backfill's arguments; the database goes as the jobs read the CDX."""
     fakes.snapshots = seed_snapshots()
     sources = write_sources(tmp_path / "sources.toml", seed_sources())
     route = fakes.site.routes["/cdx/search/cdx"]
     assert route.handler is not None
-    route.handler = _taking(outage, back_after, route.handler)
+    route.handler = _taking(outage, back, route.handler)
     return [*WINDOW, "--from", "wayback", "--sources", str(sources)]
 
 
-def _commoncrawl_backfill(
-    fakes: FakeArchives, outage: Outage, tmp_path: Path, back_after: float | None
-) -> list[str]:
+def _commoncrawl_backfill(fakes: FakeArchives, outage: Outage, tmp_path: Path, back: bool) -> list[str]:
     """The Common Crawl backfill's arguments; the database goes as the plan reads the crawl
     list, before it makes the jobs."""
     fakes.snapshots = seed_snapshots()
@@ -147,7 +165,7 @@ def _commoncrawl_backfill(
     sources = write_sources(tmp_path / "sources.toml", seed_sources())
     route = fakes.site.routes["/collinfo.json"]
     assert route.handler is not None
-    route.handler = _taking(outage, back_after, route.handler)
+    route.handler = _taking(outage, back, route.handler)
     return [*WINDOW, "--from", "commoncrawl", "--sources", str(sources)]
 
 
@@ -167,12 +185,12 @@ RECOVERED = "Partly done (interrupted 1 time, recovered (database lost: "
 def test_a_sitemap_backfill_whose_database_comes_back_goes_on_and_says_so(
     site: LocalSite, outage: Outage, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The database goes while the sitemaps are read and is back a second later: the listings
+    """The database goes while the sitemaps are read and is back once the backfill waits for it: the listings
     read are queued once it is back (not read again), the pages ingested, and the run is partly
     done as a `veille run` interrupted and recovered is (exit 1). Before, exit 0 and nothing
     said: an archive backfill and a sitemap one did not agree."""
     monkeypatch.setenv("VEILLE_DB_WAIT", "20")
-    argv = _sitemap_backfill(site, outage, tmp_path, back_after=1.0)
+    argv = _sitemap_backfill(site, outage, tmp_path, back=True)
     code, out, err = _run(argv)
     assert code == 1, out + err
     assert f"veille: {RECOVERED}" in err and "4 stored" in out, err
@@ -190,7 +208,7 @@ def test_a_sitemap_backfill_whose_database_stays_gone_says_so_in_one_line(
     """Before, the batch's retries, then the ingest's first query ended the command on
     psycopg's traceback ("not currently accepting connections")."""
     monkeypatch.setenv("VEILLE_DB_WAIT", "1")
-    argv = _sitemap_backfill(site, outage, tmp_path, back_after=None)
+    argv = _sitemap_backfill(site, outage, tmp_path, back=False)
     code, out, err = _run(argv)
     assert code == 2, out + err
     lines = [line for line in err.splitlines() if line.startswith("veille: ")]
@@ -212,7 +230,7 @@ def test_an_archive_backfill_whose_database_comes_back_goes_on_and_says_so(
     partly done, exit 1, as the sitemap backfill and `veille run` (before: exit 0, the jobs'
     task retries alone saying it), interrupted once, not once per job that met the loss."""
     monkeypatch.setenv("VEILLE_DB_WAIT", "20")
-    argv = _archive_backfill(fakes, outage, tmp_path, back_after=1.0)
+    argv = _archive_backfill(fakes, outage, tmp_path, back=True)
     code, out, err = _run(argv)
     assert code == 1, out + err
     # one restart that 4 of the 5 jobs met was "interrupted 4 times": one loss per job
@@ -230,7 +248,7 @@ def test_an_archive_backfill_whose_database_stays_gone_says_so_in_one_line(
     """Before: each job's task retried (2 s, 10 s), then "Nothing could run (5 jobs stopped on
     an archive error (job failed: OperationalError: ...))", exit 3, a table of "job N" rows."""
     monkeypatch.setenv("VEILLE_DB_WAIT", "1")
-    argv = _archive_backfill(fakes, outage, tmp_path, back_after=None)
+    argv = _archive_backfill(fakes, outage, tmp_path, back=False)
     code, out, err = _run(argv)
     assert code == 2, out + err
     lines = [line for line in err.splitlines() if line.startswith("veille: ")]
@@ -249,7 +267,7 @@ def test_an_archive_backfill_that_loses_its_database_while_it_plans_says_so_in_o
     the jobs: before, psycopg's traceback (a connection refused mid-command was not taken for
     a lost database)."""
     monkeypatch.setenv("VEILLE_PREFECT", "off")
-    argv = _commoncrawl_backfill(fakes, outage, tmp_path, back_after=None)
+    argv = _commoncrawl_backfill(fakes, outage, tmp_path, back=False)
     code, out, err = _run(argv)
     assert code == 2, out + err
     assert err.splitlines()[-1].startswith(
@@ -348,14 +366,14 @@ def test_steps_that_lose_the_database_at_once_are_one_interruption(
 
 
 def _taken_before(
-    monkeypatch: pytest.MonkeyPatch, module: Any, name: str, outage: Outage, back_after: float | None
+    monkeypatch: pytest.MonkeyPatch, module: Any, name: str, outage: Outage, back: bool
 ) -> None:
     """``module.name`` (a step's first use of the database) made to take the database away
     first, once: the step meets a database gone in its own work, not a made-up error."""
     real = getattr(module, name)
 
     def taking(*args: Any, **kwargs: Any) -> Any:
-        outage.take(back_after)
+        outage.take(back)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, taking)
@@ -382,7 +400,7 @@ def test_a_sitemap_backfill_that_loses_its_database_as_a_phase_starts_waits_for_
     back: bool,
 ) -> None:
     """The database goes as the backfill records the sources file (before its first batch),
-    or as its ingest starts. Back a second later: the step waits for it, as a batch and `veille
+    or as its ingest starts. Back once it waits for it: the step waits for it, as a batch and `veille
     run`'s workers do, and the run goes on, partly done, exit 1. Gone for longer than
     VEILLE_DB_WAIT: one line saying during what, exit 2, no traceback, and the same command once
     it is back does the work. Before, exit 2 at once, VEILLE_DB_WAIT not waited, the line naming
@@ -392,7 +410,7 @@ def test_a_sitemap_backfill_that_loses_its_database_as_a_phase_starts_waits_for_
     monkeypatch.setenv("VEILLE_DB_WAIT", "20" if back else "1")
     module, name, during = STARTS[where]
     _, sources = sitemap_feed_and_listing(site, tmp_path)
-    _taken_before(monkeypatch, importlib.import_module(module), name, outage, 1.0 if back else None)
+    _taken_before(monkeypatch, importlib.import_module(module), name, outage, back)
     argv = [*WINDOW, "--sources", str(sources)]
     code, out, err = _run(argv)
     assert "Traceback" not in err and not _left_threads(), err
@@ -413,10 +431,10 @@ def test_an_archive_backfill_whose_database_comes_back_while_it_plans_goes_on_an
     fakes: FakeArchives, outage: Outage, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Common Crawl's crawl list read, the database gone before the plan makes the jobs, back
-    a second later: the plan is made again once it is back, the jobs run, partly done, exit 1,
+    once it waits for it: the plan is made again once it is back, the jobs run, partly done, exit 1,
     as a job's own loss. Before, exit 2 at once ("lost the database during the planning ...")."""
     monkeypatch.setenv("VEILLE_DB_WAIT", "20")
-    argv = _commoncrawl_backfill(fakes, outage, tmp_path, back_after=1.0)
+    argv = _commoncrawl_backfill(fakes, outage, tmp_path, back=True)
     code, out, err = _run(argv)
     assert code == 1, out + err
     assert f"veille: {RECOVERED}" in err, err
