@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flows import bare_threads
+from flows.closing import closing_line  # held from the start: the hook imports nothing
 
 if TYPE_CHECKING:
     from flows.serve_claims import Claim
@@ -188,8 +189,6 @@ def pause_served_schedules() -> None:
     :data:`PAUSE_SECONDS`. A schedule then not known paused is named on stderr, with the reason,
     after its state was read: one paused by an earlier pause whose next one was refused is
     paused, and not named."""
-    from flows.commands.common import closing_line  # loaded with veille serve: no import lock waited for
-
     STOPPING.set()
     if not SERVED and not REGISTERING.locked():
         return

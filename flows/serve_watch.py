@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from flows.closing import closing_line
+
 #: `veille serve`'s exit code when its Prefect server went away and did not come back.
 EXIT_SERVER_GONE = 4
 #: Seconds one health check waits for the server's answer.
@@ -166,9 +168,7 @@ class Watch:
 
 def _say(line: str) -> None:
     """``line`` on stderr; one whose reader is gone loses the line, not veille serve's exit
-    code (4, not 141: :func:`flows.commands.common.closing_line`)."""
-    from flows.commands.common import closing_line
-
+    code (4, not 141: :func:`flows.closing.closing_line`)."""
     closing_line(line)
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from flows import signals
+from flows.closing import closing_line  # noqa: F401 - the commands import it from here
 from monitors.errors import did_you_mean
 
 
@@ -118,19 +119,6 @@ def counted(n: int, word: str, plural: str | None = None) -> str:
         consonant_y = word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u")
         plural = word[:-1] + "ies" if consonant_y else word + "s"
     return f"{n} {plural}"
-
-
-def closing_line(line: str) -> None:
-    """``line`` on stderr, once a command's work is done: a stderr whose reader is gone (a
-    logger that died, ``2> >(head -1)``) loses the line, not the outcome (exit 0, not 141
-    after the file was written), and is pointed at /dev/null so nothing fails again at exit."""
-    try:
-        print(line, file=sys.stderr, flush=True)
-    except BrokenPipeError:
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stderr.fileno())
-            os.close(devnull)
 
 
 def prepare_database(args: argparse.Namespace | None = None) -> str:
