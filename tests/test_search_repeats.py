@@ -125,11 +125,9 @@ def test_a_query_of_too_many_words_is_a_usage_error(articles: None) -> None:
 @pytest.mark.parametrize(
     "query",
     [
-        "a or or a",  # the second or is a word here
         "- a - a",  # a lone - negates the next word
         "'x y' 'x y'",  # an apostrophe opens a quote across the space
         "a& a&",  # a run ending in an operator
-        "or a a",  # the French word at the start ("Or noir")
     ],
 )
 def test_a_query_whose_tokens_reach_further_is_kept_as_it_is(query: str) -> None:
@@ -148,6 +146,10 @@ def test_a_query_whose_tokens_reach_further_is_kept_as_it_is(query: str) -> None
         ("sommet:*", "'sommet:*' is not search syntax here: the * left out"),
         ("lait* *IA*", "'lait*' is not search syntax here: the * left out"),  # no emphasis open
         ("*IA sommet:*", "'sommet:*' is not search syntax here: the * left out"),
+        ("l'IA*", '"l\'IA*" is not search syntax here: the * left out'),  # no emphasis: a prefix
+        # the ! is left out, the dash excludes: refused as !lait is, not a meaning of its own
+        ("IA -!lait", "'-!lait' is not search syntax here: the ! left out, the dash alone excludes"),
+        ("IA !-lait", "'!-lait' is not search syntax here: the ! left out, the dash alone excludes"),
     ],
 )
 def test_an_operator_of_another_syntax_is_a_usage_error(query: str, said: str) -> None:
@@ -195,7 +197,7 @@ def test_web_search_syntax_read_as_something_else_is_a_usage_error(query: str, s
 @pytest.mark.parametrize(
     "query",
     # the French word or ("Or noir", gold), quoted or at an edge; brackets among ANDed words
-    ["Or noir", "cours de l'or", 'IA OR "or"', "lingot or", "Paris (France)", "IA (sommet)", '"(IA OR x)" y']
+    ["cours de l'or", 'IA OR "or"', "Paris (France)", "IA (sommet)", '"(IA OR x)" y']
     + ["IA OR sommet", "IA OR -lait"],
 )
 def test_or_and_brackets_that_mean_what_they_say_are_searched(articles: None, query: str) -> None:
@@ -221,6 +223,46 @@ def test_a_word_between_stars_is_searched_as_the_word(articles: None, query: str
     meant. It was refused as a prefix search ("the * left out"), as "lait*" still is; so was
     the end of an emphasis over words ("*sommet lyon*": "lyon*")."""
     assert [h["title"] for h in search(query)] == ["Sommet à Lyon"]
+
+
+def test_an_elided_article_before_emphasis_is_searched_as_the_word(articles: None) -> None:
+    """Markdown emphasis over IA after an elided article, "l'*IA*", is IA: it was refused as a
+    prefix search ("the * left out"), as "l'IA*" still is."""
+    assert [h["title"] for h in search("l'*IA*")] == ["Sommet au Grand Palais"]
+    assert web_query("l'*très important*") == "l'*très important*"
+
+
+@pytest.mark.parametrize(
+    ("query", "sent_as"),
+    [
+        ("pétrole or noir", 'pétrole "or" noir'),
+        ("Pétrole Or noir", 'Pétrole "Or" noir'),
+        ("or noir pétrole", '"or" noir pétrole'),
+        ("pétrole noir or", 'pétrole noir "or"'),
+        ("pétrole or or noir", 'pétrole "or" noir'),  # a repeat, as any word
+    ],
+)
+def test_or_not_in_capitals_is_the_french_word(
+    articles: None, engine: sa.Engine, sent: list[str], query: str, sent_as: str
+) -> None:
+    """websearch_to_tsquery reads "or" in any case as OR: "pétrole or noir" searched pétrole OR
+    noir, and found the barrel's price. veille takes only OR in capitals as the operator; the
+    French word (gold, now) is searched, quoted."""
+    with engine.begin() as conn:
+        source = conn.scalar(sa.text("SELECT id FROM sources"))
+        for i, (title, text) in enumerate(
+            [("L'or noir", "Le pétrole, l'or noir du siècle."), ("Baril", "Le pétrole monte.")]
+        ):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO articles (canonical_url, url, source_id, title, text, text_hash)"
+                    " VALUES (:u, :u, :s, :t, :x, :h)"
+                ),
+                {"u": f"http://j/or{i}", "s": source, "t": title, "x": text, "h": f"or{i}"},
+            )
+    assert [h["title"] for h in search(query)] == ["L'or noir"]
+    assert sent[-1] == sent_as
+    assert {h["title"] for h in search("pétrole OR noir")} == {"L'or noir", "Baril"}  # the operator
 
 
 # search_articles in SQL (migration 0021_search_repeats): the query as typed, bounded in size

@@ -32,10 +32,10 @@ EXAMPLE = """example:
   veille search -- sommet -lait        # a -word given apart: after --, else it reads as an option
 
 The query uses web-search syntax (websearch_to_tsquery, French stemming, accents ignored):
-words are ANDed, "quoted phrase" (an unclosed quote runs to the end), OR, -excluded. Another
-syntax's |, !word or word* (read here as spaces) is an error saying what to write instead, as
-are an OR with no word on one side (read as the word "or") and brackets with OR or -( (they
-do not group). The word or itself, in the middle of a query: "or".
+words are ANDed, "quoted phrase" (an unclosed quote runs to the end), OR (in capitals only:
+or, Or is the French word, or noir), -excluded. Another syntax's |, !word, -!word or word*
+(read here as spaces) is an error saying what to write instead, as are an OR with no word on
+one side (read as the word "or") and brackets with OR or -( (they do not group).
 Title matches weigh more than description, then text. A word or phrase typed twice counts
 once; more than {MAX_QUERY_WORDS} words is an error.
 In psql: SELECT * FROM search_articles('sommet IA', 20);  -- topic => 'eu_ai_act'

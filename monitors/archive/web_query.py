@@ -34,6 +34,10 @@ _WORD = re.compile(r"[^\W_]+")
 _FOREIGN = (
     (re.compile(r".*\|.*"), "read as a space, the words around it ANDed; write OR between them: IA OR lait"),
     (re.compile(r"!+[^\W_]\S*"), "the ! left out, the word searched; exclude a word with a dash: IA -lait"),
+    (  # "-!lait", "!-lait": the ! is left out and the dash excludes the word; it is no syntax here
+        re.compile(r"(?=[-!]*!)(?=[-!]*-)[-!]+[^\W_]\S*"),
+        "the ! left out, the dash alone excludes the word; write the dash alone: IA -lait",
+    ),
     (
         re.compile(r"(?!\*)\S*[^\W_]:?\*"),  # "*important*" is emphasis, read as the word
         "the * left out, the word alone searched; there is no prefix search, French stemming"
@@ -47,7 +51,24 @@ class QueryError(ValueError):
 
 
 def _is_or(token: str) -> bool:
-    return token.lower() == "or"
+    """Whether ``token`` is the OR operator: in capitals only. websearch_to_tsquery reads "or"
+    in any case as OR, and French has the word ("or noir", gold; "or", now): veille quotes it
+    (:func:`_french_or`)."""
+    return token == "OR"
+
+
+def _french_or(query: str) -> str:
+    """``query`` with each "or" not in capitals outside a phrase quoted (``"or"``):
+    websearch_to_tsquery reads "or" in any case as the OR operator ("pétrole or noir" was
+    pétrole OR noir), veille only "OR" in capitals; the French word ("or noir", "lingot or",
+    gold; "or", now) is searched as a word."""
+    return _TOKEN.sub(lambda m: f'"{m[0]}"' if m[0].lower() == "or" and not _is_or(m[0]) else m[0], query)
+
+
+def _unelided(token: str) -> str:
+    """``token`` without its elided articles ("l'", "d'", "qu'"): in "l'*IA*" the stars are
+    markdown emphasis over IA, not a prefix search."""
+    return re.sub(r"^-?(?:[^\W_]+['’])+", "", token)
 
 
 def _plain(tokens: list[str]) -> bool:
@@ -96,9 +117,10 @@ def _refuse_foreign(tokens: list[str]) -> None:
         if token.startswith(('"', '-"')):
             continue
         closes = emphasis and token.endswith("*") and not token.endswith(":*")  # no prefix search
-        emphasis = (emphasis or token.startswith("*")) and not token.endswith("*")
+        emphasis = (emphasis or _unelided(token).startswith("*")) and not token.endswith("*")
         for pattern, instead in _FOREIGN:
-            if pattern.fullmatch(token) and not (closes and pattern is _FOREIGN[-1][0]):
+            star = pattern is _FOREIGN[-1][0]
+            if pattern.fullmatch(_unelided(token) if star else token) and not (closes and star):
                 raise QueryError(f"{token!r} is not search syntax here: {instead}")
 
 
@@ -118,8 +140,9 @@ def _refuse_misread(tokens: list[str]) -> None:
     word, as something else than it says: an ``OR`` in capitals, the operator, where no word
     stands on one of its sides ("IA OR", "OR IA", "IA OR OR sommet": the word "or" searched);
     brackets meant to group ("(IA OR sommet) Paris" is IA OR (sommet AND Paris), "-(IA sommet)"
-    excludes IA alone). An "or" in lower case at an edge is the French word ("Or noir"), and
-    brackets in a query of ANDed words ("Paris (France)") mean what they say: both run."""
+    excludes IA alone). An "or" not in capitals is the French word ("Or noir", quoted by
+    :func:`_french_or`), and brackets in a query of ANDed words ("Paris (France)") mean what they
+    say: both run."""
     for i, token in enumerate(tokens):
         if token == "OR" and (
             i == 0 or i == len(tokens) - 1 or _is_or(tokens[i - 1]) or _is_or(tokens[i + 1])
@@ -137,9 +160,10 @@ def web_query(query: str) -> str:
     for case and accents: "Sommet sommet SOMMÉT" is "Sommet"; "sommets" is another); raises
     :class:`QueryError` past :data:`MAX_QUERY_WORDS` words, or for an operator of another
     syntax (``|``, ``!word``, ``word*``: :func:`_refuse_foreign`) or web-search syntax read as
-    something else (an edge or doubled ``OR``, brackets: :func:`_refuse_misread`). A query
-    with a token whose reach the split on spaces cannot tell ("a or or b", a dangling -, an
-    apostrophe opening a quote) is kept as it is."""
+    something else (an edge or doubled ``OR``, brackets: :func:`_refuse_misread`). An "or" not
+    in capitals is the French word, quoted (:func:`_french_or`). A query with a token whose reach
+    the split on spaces cannot tell (a dangling -, an apostrophe opening a quote) is kept as it is."""
+    query = _french_or(query)
     tokens = _TOKEN.findall(query)
     _refuse_foreign(tokens)
     _refuse_misread(tokens)
