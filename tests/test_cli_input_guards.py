@@ -118,6 +118,49 @@ def test_backfill_dates_outside_the_archives_era_are_usage_errors(
     assert "give a day from 1996-01-01 to today" in err, err
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        # one refused as read (no day), the other after today: before, only the first was said
+        (
+            ["--since", "2025-02-30", "--until", "9999-12-31"],
+            [
+                "argument --since: '2025-02-30' is not a day: February 2025 has 28 days",
+                "argument --until: 9999-12-31 is after today",
+            ],
+        ),
+        (
+            ["--since", "1990-01-01", "--until", "2025-13-01"],
+            [
+                "argument --since: 1990-01-01 is before 1996-01-01",
+                "argument --until: '2025-13-01' is not a day: month must be in 1..12",
+            ],
+        ),
+        # both after today, on the database's clock
+        (
+            ["--since", "9999-01-01", "--until", "9999-12-31"],
+            ["argument --since: 9999-01-01 is after today", "argument --until: 9999-12-31 is after today"],
+        ),
+    ],
+)
+def test_backfill_reports_every_bad_date_at_once(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: list[str]
+) -> None:
+    """`veille backfill --since 2025-02-30 --until 9999-12-31` said only that --since names no
+    day; once it was fixed, --until was refused in turn. Every bad date is said at once, one
+    usage error line each (exit 2), the cause first, before the sources file is read."""
+    missing = tmp_path / "no-sources.toml"
+    with pytest.raises(SystemExit) as stop:
+        main(["backfill", *argv, "--sources", str(missing)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == len(says), err
+    for line, said in zip(lines, says, strict=True):
+        assert line.startswith(f"veille backfill: error: {said}"), err
+    assert err.startswith("usage: veille backfill") and str(missing) not in err, err
+
+
 def _day(instant: datetime) -> str:
     day = article_day(instant)
     assert day is not None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from flows.commands.common import (
     at_least,
@@ -52,34 +53,64 @@ def _in_archive_era(parsed: datetime) -> datetime:
     return parsed
 
 
-def _check_window(args: argparse.Namespace) -> None:
-    """--since and --until from 1996-01-01 to today on the local clock, which is the database's
-    when VEILLE_LOCAL_TIMEZONE is not set (so: after :func:`prepare_database`); a usage error
-    as argparse gives one otherwise (exit 2) (:func:`monitors.dates.backfill_day`)."""
+class _RefusedDate(str):
+    """A --since or --until refused as it was read (argparse's message, cause first): held until
+    both are read, so that the command reports every bad date at once. argparse stops at the
+    first value its type refuses: ``--since 2025-02-30 --until 2099-01-01`` said only the day."""
+
+
+def _date_errors(args: argparse.Namespace, today: bool = True) -> list[str]:
+    """Each bad --since/--until, as argparse says one: refused as read (not a day, before
+    1996-01-01), or, with ``today``, after today on the local clock, which is the database's
+    when VEILLE_LOCAL_TIMEZONE is not set (so: after :func:`prepare_database`)
+    (:func:`monitors.dates.backfill_day`)."""
     from monitors.dates import backfill_day
 
+    errors = []
     for option in ("since", "until"):
         value = getattr(args, option)
-        if value is None:
-            continue
-        try:
-            backfill_day(value)
-        except ValueError as exc:
-            args.usage_error(f"argument --{option}: {exc}")
+        if isinstance(value, _RefusedDate):
+            errors.append(f"argument --{option}: {value}")
+        elif value is not None and today:
+            try:
+                backfill_day(value)
+            except ValueError as exc:
+                errors.append(f"argument --{option}: {exc}")
+    return errors
 
 
-def _since(value: str) -> datetime:
+def _check_window(args: argparse.Namespace) -> None:
+    """--since and --until from 1996-01-01 to today, every bad one reported at once (a usage
+    error, exit 2). One refused as read stops the command before the database is opened, as an
+    argparse error does; then the other's "after today" is on this process's clock
+    (VEILLE_LOCAL_TIMEZONE, else Europe/Paris), a day off near midnight at worst from the
+    database's, which the command reads otherwise."""
+    if _date_errors(args, today=False):
+        args.usage_errors(_date_errors(args))
+    prepare_database(args)
+    if errors := _date_errors(args):
+        args.usage_errors(errors)
+
+
+def _read_date(value: str, until: bool) -> datetime | _RefusedDate:
+    try:
+        parsed = date_arg(value)
+        if until and len(value.strip()) == 10:  # YYYY-MM-DD, no time given
+            parsed += timedelta(days=1, microseconds=-1)
+        return _in_archive_era(parsed)
+    except argparse.ArgumentTypeError as exc:
+        return _RefusedDate(str(exc))
+
+
+def _since(value: str) -> datetime | _RefusedDate:
     """The window's start, from 1996-01-01 to today."""
-    return _in_archive_era(date_arg(value))
+    return _read_date(value, until=False)
 
 
-def _until(value: str) -> datetime:
+def _until(value: str) -> datetime | _RefusedDate:
     """The window's end, inclusive: a date alone (``2025-02-28``) runs to the end of that day;
     from 1996-01-01 to today."""
-    parsed = date_arg(value)
-    if len(value.strip()) == 10:  # YYYY-MM-DD, no time given
-        parsed += timedelta(days=1, microseconds=-1)
-    return _in_archive_era(parsed)
+    return _read_date(value, until=True)
 
 
 def register(sub: Any) -> None:
@@ -136,7 +167,14 @@ def register(sub: Any) -> None:
         help="requests this run makes at most, the feeds and sitemaps read included (captures, with"
         " --from); the rest stays queued for the next run (default: VEILLE_BACKFILL_MAX_FETCHES, 2000)",
     )
-    p.set_defaults(handler=handle, usage_error=p.error)
+
+    def usage_errors(messages: list[str]) -> NoReturn:
+        """argparse's usage error, one line per bad argument."""
+        p.print_usage(sys.stderr)
+        sys.stderr.write("".join(f"{p.prog}: error: {message}\n" for message in messages))
+        raise SystemExit(2)
+
+    p.set_defaults(handler=handle, usage_errors=usage_errors)
 
 
 #: the bar's count: the queue rows touched since the run began (queued, re-queued, claimed or
@@ -203,7 +241,6 @@ def handle(args: argparse.Namespace) -> int:
     started = time.monotonic()
     # --since/--until read on the database's clock when VEILLE_LOCAL_TIMEZONE is unset, and held
     # to its today before the sources file is read: a date error comes first, as from argparse
-    prepare_database(args)
     _check_window(args)
     check_sources_and_topics(args.sources, args.source or ())
     from monitors.archive.db import session_scope
