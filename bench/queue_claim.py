@@ -57,6 +57,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import re
 import statistics
 import sys
 import threading
@@ -229,10 +230,15 @@ def use_index(engine: sa.Engine, variant: str) -> None:
     vacuum(engine, analyze=True)
 
 
+#: a plan node that reads url_queue itself (not url_queue_due): "Seq Scan on url_queue url_queue_1"
+_QUEUE_SCAN = re.compile(r"Scan.* on url_queue\b")
+
+
 def explain_claim(engine: sa.Engine, batch: int) -> str:
     """The claim statement's ``EXPLAIN (ANALYZE, BUFFERS)`` (rolled back) in one line: the
     whole statement's buffers and time, the scan of ``url_queue_due`` (its rows and buffers)
-    and the sort above it, if any."""
+    and the sort above it, if any. On a table of a few rows the planner reads it whole: then
+    the line says so, with the node it chose (it raised StopIteration)."""
     holder = queue.ClaimHolder(engine)
     try:
         statement = queue.claim_statement(batch, holder.token(), queue.now())
@@ -244,23 +250,32 @@ def explain_claim(engine: sa.Engine, batch: int) -> str:
     finally:
         holder.close()
     took = next(line for line in lines if line.startswith("Execution Time")).split(": ")[1]
-    top = next(line for line in lines if line.startswith("Buffers"))  # the first: the statement's
-    scan = next(i for i, line in enumerate(lines) if "using url_queue_due" in line)
+    top = next((line for line in lines if line.startswith("Buffers")), "Buffers: none")  # the statement's
+    sorts = [
+        line.removeprefix("-> ").split(" (")[0].strip()
+        for line in lines
+        if "Sort  " in line or "Sort (" in line
+    ]
+    sort = f"sort above it: {', '.join(sorts) or 'none'}"
+    scan = next((i for i, line in enumerate(lines) if "using url_queue_due" in line), None)
+    if scan is None:  # a few rows (--rows 10): the planner reads the table whole, no index
+        chosen = next(
+            (line.removeprefix("-> ").split(" (")[0].strip() for line in lines if _QUEUE_SCAN.search(line)),
+            "no scan of url_queue",
+        )
+        return (
+            f"statement {top.removeprefix('Buffers: ')} in {took}; no url_queue_due scan: the"
+            f" planner chose {chosen} (a table this small is read whole; give more --rows); {sort}"
+        )
     # the scan node's own lines run to the next node ("-> ...")
     own = [scan] + list(
         itertools.takewhile(lambda i: not lines[i].startswith("->"), range(scan + 1, len(lines)))
     )
     scan_buffers = next((lines[i] for i in own if lines[i].startswith("Buffers")), "Buffers: none")
     rows = lines[scan].split("(actual ")[1].rstrip(")")
-    sorts = [
-        line.removeprefix("-> ").split(" (")[0].strip()
-        for line in lines
-        if "Sort  " in line or "Sort (" in line
-    ]
     return (
         f"statement {top.removeprefix('Buffers: ')} in {took};"
-        f" due scan {rows}, {scan_buffers.removeprefix('Buffers: ')};"
-        f" sort above it: {', '.join(sorts) or 'none'}"
+        f" due scan {rows}, {scan_buffers.removeprefix('Buffers: ')}; {sort}"
     )
 
 

@@ -79,3 +79,26 @@ def test_bench_backfill_times_no_import() -> None:
         (f.name, n.lineno) for f in paths for n in ast.walk(f) if isinstance(n, ast.Import | ast.ImportFrom)
     ]
     assert imports == [], imports
+
+
+def test_queue_claim_explains_a_claim_on_a_tiny_queue(clean_db: object) -> None:
+    """`bench/queue_claim.py --rows 10 --indexes` raised StopIteration in explain_claim: on a
+    table of a few rows the planner reads url_queue whole, and the plan has no url_queue_due
+    scan to report. Now its line says so, with the node the planner chose. Not timed."""
+    import sqlalchemy as sa
+
+    from bench.queue_claim import explain_claim
+    from bench.queue_recent import fill
+
+    assert isinstance(clean_db, sa.Engine)
+    with clean_db.begin() as conn:
+        fill(conn, 2, 10, 365)
+        conn.execute(
+            sa.text("UPDATE url_queue SET state = 'pending', next_attempt_at = now() - interval '1 day'")
+        )
+    with clean_db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE url_queue"))
+    line = explain_claim(clean_db, 20)
+    assert line.startswith("statement shared hit="), line
+    assert "no url_queue_due scan: the planner chose " in line and " on url_queue" in line, line
+    assert "give more --rows" in line and "sort above it:" in line, line
