@@ -438,17 +438,17 @@ def _end_worker_processes(grace: float = 2.0) -> None:
 STORING_COMMANDS = frozenset({"run", "serve", "backfill", "rescore"})
 
 
-#: What a signal leaves of ``veille rescore --all``: the articles it had not reached carry the
-#: topic's version already, so a plain ``veille rescore`` (the version differs) skips them.
+#: What a signal leaves of ``veille rescore --all``: its place is kept (``rescore_runs``), the
+#: next rescore, ``--all`` or plain, goes on after its last committed batch.
 RESCORE_ALL_LEFT = (
-    ": the articles not reached keep their scores; only `veille rescore --all` rescores them"
-    " (it starts over: a plain `veille rescore` skips every article at this topic version)"
+    ": the articles not reached are left for the next `veille rescore --all` (or `veille"
+    " rescore`), which goes on after the last committed batch, not from the first article"
 )
 
 
 def _left_after_signal(args: argparse.Namespace) -> str | None:
     """What the signal line says is left, when the command's default ("left for the next run")
-    is not true: an interrupted ``rescore --all`` is not finished by the next plain rescore."""
+    says too little: an interrupted ``rescore --all`` is resumed, not started over."""
     if args.command == "rescore" and getattr(args, "all", False):
         return RESCORE_ALL_LEFT
     return None

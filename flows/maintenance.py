@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.artifacts import REPORT_ERRORS, artifact_key, markdown_text
 from flows.commands.common import counted
+from flows.commands.rescore import said_of
 from flows.outcome import RunOutcome
 from flows.retries import _cause, transient_task
 from flows.runs import raised_in_flow
@@ -21,6 +22,7 @@ from flows.runtime import run_logger
 from monitors.archive.db import cancelled, cancelled_cause, get_engine, session_scope
 from monitors.archive.queue import queue_counts
 from monitors.archive.reads import source_health
+from monitors.archive.rescore_runs import Plan
 from monitors.archive.schema import ensure_schema
 from monitors.archive.topic_scores import rescore_topics
 from monitors.group.neardup import resign_old_signatures
@@ -69,16 +71,25 @@ class Progress:
             run_logger().info("%s: %d of %d %s done", self.what, self.done, self.total, self.unit)
 
 
+def _resumed(plan: Plan, left: int) -> None:
+    """Log an interrupted ``veille rescore --all`` the maintenance rescore finishes (or finds moot)."""
+    run_logger().info("%s", said_of(plan, left, all_articles=False))
+
+
 def rescore_when_topic_changed(topic: Topic, topics: list[Topic] | None = None) -> RescoreOutcome:
     """The rescore step of maintenance: recompute the articles scored with another version of
     the summit topic, then score every active topic (``topics``, default the folder's) into
     article_topics for the articles lacking its current version (a topic added or edited)."""
     engine = get_engine()
     summit = Progress(f"rescore with topic {topic.name} {topic.version}")
-    report = rescore(engine, topic, on_start=summit.start, on_batch=summit.advance)
+    report = rescore(engine, topic, on_start=summit.start, on_batch=summit.advance, on_resume=_resumed)
     scored = Progress("article_topics")
     per_topic = rescore_topics(
-        engine, load_topics() if topics is None else topics, on_start=scored.start, on_batch=scored.advance
+        engine,
+        load_topics() if topics is None else topics,
+        on_start=scored.start,
+        on_batch=scored.advance,
+        on_resume=_resumed,
     )
     if report.candidates == 0:
         return RescoreOutcome(

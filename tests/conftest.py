@@ -228,7 +228,7 @@ def db(engine: sa.Engine) -> Iterator[Session]:
 
 TABLES = (
     "story_events, story_keys, stories, fetch_log, sightings, article_revisions, article_bands,"
-    " article_html, url_queue, articles, sources, site_blocks, source_problems"
+    " article_html, url_queue, articles, sources, site_blocks, source_problems, rescore_runs"
 )
 
 

@@ -216,16 +216,16 @@ def test_rescores_read_the_stored_canonical_url(clean_db: sa.Engine, tmp_path: P
     assert tuple(topic_row) == (True, words)
 
 
-def _ending_the_connection(engine: sa.Engine, real: Any) -> Any:
-    """``real`` (score_relevance) that, on its second call, has the server end the rescore's
-    connection (a restart, an administrator's pg_terminate_backend): the first batch of one
-    article is committed."""
+def _ending_the_connection(engine: sa.Engine, real: Any, at: int = 2) -> Any:
+    """``real`` (score_relevance, or another scoring function) that, on call ``at`` (its
+    second), has the server end the rescore's connection (a restart, an administrator's
+    pg_terminate_backend): the batches before it (of one article) are committed."""
     calls = 0
 
     def end_the_connection(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
-        if calls == 2:
+        if calls == at:
             with engine.begin() as conn:
                 conn.execute(
                     sa.text(
@@ -390,16 +390,17 @@ def test_an_empty_archive_is_said_so_not_sent_to_rescore(new_database: str) -> N
     assert code == 0 and said in err and "every article" not in err, err
 
 
-def test_an_interrupted_rescore_all_says_only_rescore_all_finishes_it(
+def test_an_interrupted_rescore_all_says_the_next_rescore_goes_on_from_there(
     archive: dict[str, int],
     clean_db: sa.Engine,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """``rescore --all`` redoes articles that carry the topic's version already: stopped half
-    way, the ones it had not reached are skipped by a plain ``veille rescore``, which the
-    lost-database line advised ("run `veille rescore` again"), and the SIGINT line ("left
-    for the next run"). Both now name ``veille rescore --all``."""
+    way, the lost-database line names ``veille rescore --all``, and a plain ``veille rescore``
+    finishes it too (before: it skipped them, every article at this version). The SIGINT line
+    says the next rescore goes on after the last committed batch (before: only ``--all``,
+    which started over)."""
     import os
     import signal
     import subprocess
@@ -418,8 +419,9 @@ def test_an_interrupted_rescore_all_says_only_rescore_all_finishes_it(
     assert err.startswith("veille: error: lost the database during the rescore"), err
     assert "run `veille rescore --all` again" in err, err
     monkeypatch.setattr(rescore_module, "score_relevance", real)
-    assert main(["rescore"]) == 0  # what the old line advised: it rescores nothing
-    assert "rescored 0 articles" in capsys.readouterr().out
+    assert main(["rescore"]) == 0  # goes on with the --all: the two articles it had not reached
+    out = capsys.readouterr().out
+    assert "resuming the rescore --all started" in out and "rescored 2 articles" in out, out
 
     # SIGINT in the second batch of `veille rescore --all`, as a user's Ctrl-C
     program = textwrap.dedent(
@@ -444,6 +446,10 @@ def test_an_interrupted_rescore_all_says_only_rescore_all_finishes_it(
         [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 128 + signal.SIGINT, done.stderr[-3000:]
-    assert "veille: interrupted by SIGINT: the articles not reached keep their scores; only" in done.stderr
-    assert "`veille rescore --all` rescores them" in done.stderr, done.stderr[-3000:]
-    assert "left for the next run" not in done.stderr
+    assert (
+        "veille: interrupted by SIGINT: the articles not reached are left for the next `veille rescore"
+        " --all` (or `veille rescore`), which goes on after the last committed batch" in done.stderr
+    ), done.stderr[-3000:]
+    assert main(["rescore"]) == 0
+    out = capsys.readouterr().out
+    assert "resuming the rescore --all started" in out and "rescored 2 articles" in out, out

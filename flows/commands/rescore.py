@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 from flows.commands.common import add_topic_option, closing_line, counted, prepare_database, row_count
 
@@ -12,6 +13,8 @@ with --all); a second rescore finds nothing to do. Language is not recomputed. T
 of the topic folder (VEILLE_TOPICS_DIR, default monitors/topics; or only --topic) is scored
 into article_topics for the articles lacking its current version: adding or editing a topic
 file rescores the archive, with a progress bar; a removed topic's rows stay (its history).
+An interrupted --all is resumed after its last committed batch by the next rescore, --all or
+not ("resuming the rescore --all started ..."); the topic edited since, it is moot.
 The articles' own relevance columns hold the AI Action Summit topic's scores: --topic with
 another topic's file (another name) scores article_topics only.
 
@@ -20,6 +23,10 @@ example:
   veille rescore --all --batch-size 500
   veille rescore --topic monitors/topics/eu_ai_act.toml   # that topic's article_topics rows only
 """
+
+
+if TYPE_CHECKING:
+    from monitors.archive.rescore_runs import Plan
 
 
 def register(sub: Any) -> None:
@@ -45,20 +52,39 @@ def register(sub: Any) -> None:
 
 #: What to do when the server cancels a statement of the rescore (statement_timeout).
 _CANCELLED = (
-    "the batches committed stay rescored; run `veille rescore` again to go on from there (with"
-    " --all it starts over); if it is cancelled again, lower --batch-size or raise the"
-    " statement_timeout of veille's role"
+    "the batches committed stay rescored; run `veille rescore` again to go on from there; if it"
+    " is cancelled again, lower --batch-size or raise the statement_timeout of veille's role"
 )
 
 
-#: The same, for ``--all``: the articles it had not reached carry the topic's version already,
-#: so a plain ``veille rescore`` would skip them.
+#: The same, for ``--all``: its place is kept (rescore_runs), the next rescore goes on from it.
 _CANCELLED_ALL = (
-    "the batches committed stay rescored; the articles not reached are rescored only by"
-    " `veille rescore --all` again (it starts over: a plain `veille rescore` skips every article"
-    " at this topic version); if it is cancelled again, lower --batch-size or raise the"
-    " statement_timeout of veille's role"
+    "the batches committed stay rescored; run `veille rescore --all` (or a plain `veille"
+    " rescore`) again to go on after the last of them, not from the first article; if it is"
+    " cancelled again, lower --batch-size or raise the statement_timeout of veille's role"
 )
+
+
+def said_of(plan: Plan, left: int, all_articles: bool) -> str:
+    """The line saying what became of an interrupted ``--all`` a rescore found: resumed, with
+    how many articles are left, or moot (the topic changed since it started)."""
+    from monitors.archive.rescore_runs import ARTICLES
+
+    run = plan.earlier
+    assert run is not None
+    what = "rescore --all" if run.target == ARTICLES else "rescore --all of article_topics"
+    started = run.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if not plan.moot:
+        return f"resuming the {what} started {started} (topic {run.topic}): {counted(left, 'article')} left"
+    rest = (
+        "every article is rescored again"
+        if all_articles
+        else f"the {counted(left, 'article')} not at the new version are rescored"
+    )
+    return (
+        f"the {what} started {started} is moot: topic {run.topic} changed since (it was at"
+        f" version {run.version}); {rest}"
+    )
 
 
 def _nothing_to_do() -> str:
@@ -116,6 +142,7 @@ def handle(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size,
                 on_start=lambda total: progress.update(task, total=total),
                 on_batch=lambda done: progress.advance(task, done),
+                on_resume=lambda plan, left: print(said_of(plan, left, args.all), flush=True),
             )
         # every topic of the folder (or the one given) into article_topics: a topic added or
         # edited is scored on the whole archive; the rows of a removed topic stay
@@ -128,6 +155,7 @@ def handle(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             on_start=lambda total: progress.update(per_topic, total=total),
             on_batch=lambda n: progress.advance(per_topic, n),
+            on_resume=lambda plan, left: print(said_of(plan, left, args.all), flush=True),
         )
     if report is None:
         print(

@@ -4,13 +4,15 @@ by the database (ON CONFLICT), never deleted when a topic is removed (its histor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from monitors.archive import rescore_runs
+from monitors.archive.rescore_runs import Plan
 from monitors.dates import article_day
 from monitors.judge.relevance import score_topics, topic_row
 from monitors.judge.topic import Topic
@@ -30,36 +32,50 @@ def write_topic_scores(session: Session, article_id: int, rows: Sequence[dict[st
         session.execute(_UPSERT, [{**row, "article_id": article_id} for row in rows])
 
 
+#: The articles lacking a score for the topic's current version, and with an unfinished
+#: ``--all`` every article after its last committed batch (``:after`` NULL without one: the
+#: comparison is NULL, never true).
 _STALE = (
     " FROM articles a LEFT JOIN article_topics t ON t.article_id = a.id AND t.topic = :topic"
-    " WHERE (:all OR t.version IS DISTINCT FROM :version)"
+    " WHERE (a.id > CAST(:after AS bigint) OR t.version IS DISTINCT FROM :version)"
 )
 
 
+def _after(plan: Plan | None) -> int | None:
+    """The last article id an ``--all`` run committed (None: no run, a plain rescore)."""
+    return None if plan is None or plan.run is None else plan.run.after_id
+
+
 def count_stale_topics(
-    session: Session, topics: Sequence[Topic], all_articles: bool = False
+    session: Session, topics: Sequence[Topic], plans: Mapping[str, Plan] | None = None
 ) -> dict[str, int]:
-    """Per topic, how many articles have no score for its current version (all with all_articles)."""
+    """Per topic, how many articles have no score for its current version, or (with a run of
+    ``--all`` in ``plans``) come after the run's last committed batch."""
+    plans = plans or {}
     return {
         t.name: int(
             session.execute(
-                text("SELECT count(*)" + _STALE), {"topic": t.name, "version": t.version, "all": all_articles}
+                text("SELECT count(*)" + _STALE),
+                {"topic": t.name, "version": t.version, "after": _after(plans.get(t.name))},
             ).scalar_one()
         )
         for t in topics
     }
 
 
-def _stale_flags(topics: Sequence[Topic]) -> tuple[list[str], dict[str, Any]]:
-    """Per topic, an SQL flag: the article has no score for its current version (always true
-    with ``:all``), as ``_STALE`` selects them; and the flags' parameters."""
-    flags, params = [], {}
+def _stale_flags(topics: Sequence[Topic], plans: Mapping[str, Plan]) -> tuple[list[str], dict[str, Any]]:
+    """Per topic, an SQL flag: the article has no score for its current version, or comes after
+    the last committed batch of the topic's ``--all`` run, as ``_STALE`` selects them; and the
+    flags' parameters."""
+    flags: list[str] = []
+    params: dict[str, Any] = {}
     for k, topic in enumerate(topics):
         flags.append(
-            f"(:all OR NOT EXISTS (SELECT 1 FROM article_topics t WHERE t.article_id = a.id"
-            f" AND t.topic = :topic_{k} AND t.version = :version_{k}))"
+            f"(a.id > CAST(:after_{k} AS bigint) OR NOT EXISTS (SELECT 1 FROM article_topics t"
+            f" WHERE t.article_id = a.id AND t.topic = :topic_{k} AND t.version = :version_{k}))"
         )
         params[f"topic_{k}"], params[f"version_{k}"] = topic.name, topic.version
+        params[f"after_{k}"] = _after(plans.get(topic.name))
     return flags, params
 
 
@@ -71,10 +87,16 @@ def rescore_topics(
     batch_size: int = 200,
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    on_resume: Callable[[Plan, int], None] | None = None,
 ) -> dict[str, int]:
     """Score every article lacking a current score for each topic into article_topics, one
     committed batch at a time (an interrupted rescore resumes; a second finds nothing to do).
     Returns per topic how many articles were scored. Rows of topics not given are left alone.
+
+    With ``all_articles`` every article is scored again, each topic's run kept in
+    ``rescore_runs``: an interrupted one is resumed after its last committed batch by the next
+    rescore, ``--all`` or not (``on_resume(plan, rows left)`` says so first); one at an older
+    version of its topic is closed, moot.
 
     One pass over the archive for all the topics: each article is read once and scored once
     for the topics it lacks (``score_topics``: folded and scanned once), with the rows
@@ -82,12 +104,19 @@ def rescore_topics(
     ``count_stale_topics``: ``on_start`` gets their total, ``on_batch`` a batch's rows."""
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    with Session(engine) as session, session.begin():
+        plans = {t.name: rescore_runs.plan(session, rescore_runs.TOPIC_ROWS, t, all_articles) for t in topics}
+    runs = [p.run for p in plans.values() if p.run is not None]
     with Session(engine) as session:
-        stale = count_stale_topics(session, topics, all_articles)
+        stale = count_stale_topics(session, topics, plans)
+    if on_resume:
+        for name, plan in plans.items():
+            if plan.earlier is not None:
+                on_resume(plan, stale[name])
     if on_start:
         on_start(sum(stale.values()))
     done = {t.name: 0 for t in topics}
-    flags, params = _stale_flags(topics)
+    flags, params = _stale_flags(topics, plans)
     if not flags:
         return done
     select = text(
@@ -101,10 +130,9 @@ def rescore_topics(
     while True:
         written = 0
         with Session(engine) as session, session.begin():
-            rows = session.execute(
-                select, {**params, "all": all_articles, "after": after, "limit": batch_size}
-            ).all()
+            rows = session.execute(select, {**params, "after": after, "limit": batch_size}).all()
             if not rows:
+                rescore_runs.finish(session, [r.id for r in runs])
                 break
             for article_id, title, description, body, published, url, *lacking in rows:
                 wanted = [t for t, flag in zip(topics, lacking, strict=True) if flag]
@@ -123,6 +151,7 @@ def rescore_topics(
                     done[t.name] += 1
                 written += len(wanted)
             after = rows[-1][0]
+            rescore_runs.advance(session, runs, after)
         if on_batch:
             on_batch(written)
     return done

@@ -4,7 +4,9 @@ Every stored score carries the topic version it was computed with (``articles.to
 the declared version plus a hash of the topic file). Rescoring picks the articles whose version
 differs from the current topic's (or every article when asked), recomputes their relevance from
 the stored title, description and text, and commits batch by batch, so an interrupted rescore
-resumes where it stopped and a second one finds nothing to do.
+resumes where it stopped and a second one finds nothing to do. A rescore of every article
+(``--all``) keeps where it stands in ``rescore_runs`` (:mod:`monitors.archive.rescore_runs`):
+interrupted, the next rescore, ``--all`` or not, goes on after its last committed batch.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, func, select, true, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from monitors.archive import rescore_runs
 from monitors.archive.models import Article
+from monitors.archive.rescore_runs import AllRun, Plan
 from monitors.dates import article_day
 from monitors.judge.relevance import score_relevance
 from monitors.judge.topic import Topic
@@ -29,6 +33,8 @@ class RescoreReport:
     """What a rescore did: articles rescored, and which of them changed side."""
 
     topic_version: str
+    #: the interrupted ``--all`` this rescore found: resumed, or closed as moot
+    plan: Plan = field(default_factory=lambda: Plan(None))
     candidates: int = 0
     rescored: int = 0
     became_relevant: int = 0
@@ -41,20 +47,20 @@ class RescoreReport:
         return self.became_relevant + self.became_not_relevant
 
 
-def _stale(topic: Topic, all_articles: bool) -> ColumnElement[bool]:
-    """The WHERE clause selecting articles to rescore."""
-    if all_articles:
-        return true()
-    return Article.topic_version.is_distinct_from(topic.version)
+def _stale(topic: Topic, run: AllRun | None) -> ColumnElement[bool]:
+    """The WHERE clause selecting articles to rescore: at another version, and with an
+    ``--all`` run every article after its last committed batch."""
+    stale = Article.topic_version.is_distinct_from(topic.version)
+    return stale if run is None else or_(Article.id > run.after_id, stale)
 
 
-def count_stale(session: Session, topic: Topic, all_articles: bool = False) -> int:
+def count_stale(session: Session, topic: Topic, run: AllRun | None = None) -> int:
     """How many articles a rescore would recompute."""
-    return session.scalar(select(func.count()).select_from(Article).where(_stale(topic, all_articles))) or 0
+    return session.scalar(select(func.count()).select_from(Article).where(_stale(topic, run))) or 0
 
 
 def rescore_batch(
-    session: Session, topic: Topic, after_id: int, limit: int, all_articles: bool, report: RescoreReport
+    session: Session, topic: Topic, after_id: int, limit: int, run: AllRun | None, report: RescoreReport
 ) -> int | None:
     """Rescore up to ``limit`` articles with id > ``after_id``; returns the last id, or None when done."""
     rows = session.execute(
@@ -67,7 +73,7 @@ def rescore_batch(
             Article.published_at,
             Article.canonical_url,
         )
-        .where(_stale(topic, all_articles), Article.id > after_id)
+        .where(_stale(topic, run), Article.id > after_id)
         .order_by(Article.id)
         .limit(limit)
         .with_for_update()
@@ -97,6 +103,8 @@ def rescore_batch(
     session.execute(update(Article), updates)
     report.rescored += len(rows)
     last_id: int = rows[-1][0]
+    if run is not None:
+        rescore_runs.advance(session, [run], last_id)
     return last_id
 
 
@@ -108,22 +116,31 @@ def rescore(
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    on_resume: Callable[[Plan, int], None] | None = None,
 ) -> RescoreReport:
     """Recompute relevance for the stale articles (all with ``all_articles``), one committed
-    transaction per batch. ``on_start(total)`` and ``on_batch(done_in_batch)`` feed a progress bar.
+    transaction per batch. An unfinished ``--all`` at this version is resumed after its last
+    batch (an ``--all`` at an older one is closed, moot): ``on_resume(plan, total)`` says
+    which, first. ``on_start(total)`` and ``on_batch(done_in_batch)`` feed a progress bar.
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
-    report = RescoreReport(topic_version=topic.version)
+    with Session(engine) as session, session.begin():
+        plan = rescore_runs.plan(session, rescore_runs.ARTICLES, topic, all_articles)
+    report = RescoreReport(topic_version=topic.version, plan=plan)
     with Session(engine) as session:
-        report.candidates = count_stale(session, topic, all_articles)
+        report.candidates = count_stale(session, topic, plan.run)
+    if on_resume and plan.earlier is not None:
+        on_resume(plan, report.candidates)
     if on_start:
         on_start(report.candidates)
     after_id = 0
     while True:
         before = report.rescored
         with Session(engine) as session, session.begin():
-            last = rescore_batch(session, topic, after_id, batch_size, all_articles, report)
+            last = rescore_batch(session, topic, after_id, batch_size, plan.run, report)
+            if last is None and plan.run is not None:
+                rescore_runs.finish(session, [plan.run.id])
         if last is None:
             break
         after_id = last
