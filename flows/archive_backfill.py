@@ -36,6 +36,7 @@ from flows.outcome import (
     stored_words,
 )
 from flows.polling import skipped_entries
+from flows.queue_drain import learn_from
 from flows.retries import DatabaseLosses, _cause
 from flows.runtime import Submit, reset_runtime, run_logger, runtime
 from monitors.archive.articles import store_or_fail
@@ -649,6 +650,7 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
                     max_attempts=rt.settings.max_attempts,
                     run_id=run_id,
                     relevant_only=relevant_only,
+                    learn_site=learn_from,
                 )
                 status = store_or_fail(store, out, run_id, str, rt.settings.max_attempts)
                 if status == "stored" and out.article is not None:

@@ -14,7 +14,7 @@ them alone: they are not on the site).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,7 +37,6 @@ from monitors.collect.results import PERMANENT, FetchResult
 from monitors.dates import article_day, local_zone
 from monitors.group.urls import canonicalize_url, host_of
 from monitors.ingest import ArticleData, IngestOutcome, QueueItem
-from monitors.judge.site_profiles import learn
 
 #: First key of the advisory locks that keep one process per job (the second is the job id).
 JOB_LOCK_SPACE = 0x7E11E
@@ -652,11 +651,15 @@ def store_capture(
     max_attempts: int,
     run_id: str | None,
     relevant_only: bool,
+    *,
+    learn_site: Callable[[Session, ArticleData], object],
 ) -> str:
     """Store an analysed capture as any page (queue, fetch log, article, copies), the
     article written with its ``archived_url`` and ``captured_at`` and its sighting naming the
     archive. With ``relevant_only`` a capture relevant to no topic is not stored: its queue
-    row is settled as skipped and its score kept on the capture."""
+    row is settled as skipped and its score kept on the capture. ``learn_site`` counts a
+    stored article's blocks for its site's boilerplate in the same transaction, as `veille run`
+    does: the caller's (judging's ``learn``), collection imports no judging module."""
     if relevant_only and out.article is not None and not out.article.relevant_to_a_topic():
         score = best_score(out.article)
         session.execute(
@@ -684,7 +687,7 @@ def store_capture(
     if status != "retry":  # the page is read (or settled for good): its other captures are not needed
         session.execute(_DROP_ALTERNATES, {"id": out.item.id})
     if status == "stored" and a is not None:  # the site's boilerplate, learned as veille run does
-        learn(session, a.site, a.blocks, list(a.title_segments))
+        learn_site(session, a)
     return status
 
 

@@ -34,7 +34,7 @@ from monitors.collect.sitemaps import SITEMAP_TYPES, SitemapError, SitemapUrl, p
 from monitors.collect.throttle import HostThrottle
 from monitors.dates import FUTURE_SLACK
 from monitors.errors import describe
-from monitors.judge.not_found import soft_404
+from monitors.not_found import soft_404
 from monitors.settings import Settings, stopped_at_budget
 
 #: the warning of a poll of a feed that says it is finished (a JSON Feed's ``"expired": true``)

@@ -17,7 +17,7 @@ from monitors.collect.http import Client
 from monitors.collect.results import HTML_TYPES, PERMANENT, FetchResult
 from monitors.collect.throttle import HostThrottle
 from monitors.errors import describe
-from monitors.judge.not_found import soft_404
+from monitors.not_found import soft_404
 from monitors.settings import Settings
 
 
