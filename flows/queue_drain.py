@@ -19,7 +19,7 @@ import psycopg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from flows.retries import DatabaseLosses, _cause
+from flows.retries import DatabaseLosses, Loss, _cause
 from flows.runtime import Runtime, Submit, run_logger, runtime
 from monitors.archive import queue as claims
 from monitors.archive.articles import apply_ingest, store_or_fail
@@ -113,6 +113,11 @@ def learn_from(session: Session, article: ArticleData) -> bool:
 #: Database losses a worker gets over before it gives up for this run.
 MAX_RECOVERIES = 5
 
+#: The database losses of the drain in progress in this process, its start's and its
+#: workers': one interruption per outage, however many workers met it (reset by
+#: :func:`drain_queue`).
+_losses = DatabaseLosses()
+
 
 def ingest_worker_task(
     worker: int, run_id: str | None, budget: int | None, total: int, workers: int = 1
@@ -129,7 +134,7 @@ def ingest_worker_task(
     report = IngestReport()
     engine = get_engine()
     holder = holder_for(engine)  # shared by the process's workers, released by ingest_flow
-    conflicts = lost_claims = 0
+    conflicts = lost_claims = recoveries = 0
     while budget is None or len(report.statuses) < budget:
         # Small queues are split evenly between workers instead of going to the first one.
         size = min(rt.settings.batch_size, max(1, -(-total // workers)))
@@ -202,8 +207,9 @@ def ingest_worker_task(
                 break
             lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
             lost = lost or isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
-            if not lost or len(report.interruptions) >= MAX_RECOVERIES:
+            if not lost or recoveries >= MAX_RECOVERIES:
                 raise  # not a lost connection (a bug, bad data): the task fails as it is
+            recoveries += 1
             if not _recover(exc, engine, holder, token, unsettled, report, rt.settings.db_wait):
                 break
             if in_flight is not None and in_flight[2].committed():
@@ -251,18 +257,22 @@ def _recover(
     under ``token``, or under the token ``holder`` took them over with; whether the worker can
     go on. The process's claim holder is left alone: its lock may have outlived this worker's
     connection, and then protects the rows the other workers are fetching; one that died is
-    replaced at the next claim (``ClaimHolder.token``), which takes its rows over."""
+    replaced at the next claim (``ClaimHolder.token``), which takes its rows over. A loss the
+    worker got over is counted once for all the workers that met it (:data:`_losses`: it was
+    once per worker, "interrupted 4 times" for one restart); one it did not, in its report."""
     logger = run_logger()
-    reason = _cause(exc)
-    report.interruptions.append(f"database lost: {reason}")
+    loss = Loss.of(exc)
+    reason = loss.reason
     logger.warning("database lost (%s): waiting up to %.0f s for it", reason, wait)
     if wait_for_database(engine, wait):
+        _losses.came_back(loss)
         try:
             released = hand_back(engine, holder, unsettled, token)
             logger.warning("database back: %d claimed pages handed back to the queue", released)
             return True
         except DBAPIError as again:
             reason = _cause(again)
+    report.interruptions.append(f"database lost: {reason}")
     report.gave_up = True
     logger.error(
         "database unreachable for %.0f s (%s): worker stops, %d claimed pages left for the next run",
@@ -289,7 +299,8 @@ def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tu
     # a database lost before the workers start is waited for as they wait for it (nothing is
     # claimed yet: the start is made again), said as their losses are; one that stays away
     # stops the drain in one line, as a plan or a backfill's batch does
-    losses = DatabaseLosses()
+    losses = _losses
+    losses.reset()
     started = losses.run(start)
     if started is None:
         raise DatabaseUnavailable(
@@ -297,7 +308,7 @@ def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tu
             " stays; run the same command again"
         )
     requeued, total, since = started
-    report = IngestReport(interruptions=list(losses.recovered))
+    report = IngestReport()
     if requeued:
         run_logger().info(
             "%d page%s refused for a private address queued again (VEILLE_ALLOW_PRIVATE_NETWORK is on)",
@@ -306,6 +317,7 @@ def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tu
         )
     run_logger().info("%d URLs pending in the queue", total)
     if not total:
+        report.interruptions = list(losses.recovered)
         return report, since  # nothing a worker could claim (claims take pending rows only)
     workers = max(1, min(settings.concurrency, 8, total, max_items or total))
     # --max-items N: the N pages shared between the workers, none of them more than N in all
@@ -326,6 +338,7 @@ def drain_queue(max_items: int | None, submit: Submit, run_id: str | None) -> tu
                     report.gave_up = True
     finally:
         holder.close()  # the workers are done: their claims are settled or free
+    report.interruptions[:0] = losses.recovered  # the start's and the workers', one per outage
     if max_items is not None and not report.gave_up:
         report.left = _say_left(max_items)
     return report, since

@@ -9,13 +9,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from monitors.archive.db import DatabaseUnavailable, database_lost
+from monitors.archive.db import DatabaseUnavailable, database_lost, opened_at
 from monitors.archive.write_errors import unstorable
 from monitors.errors import describe
 
@@ -87,8 +87,11 @@ class DatabaseLosses:
 
     :attr:`recovered` holds one entry per interruption, not per step: the steps that lost the
     database at once (a restart, its sessions ended) all wait for it, and were counted one
-    loss each ("interrupted 4 times" for an archive backfill of 5 jobs and one restart). A step
-    that lost it before another step's wait saw it back lost it in that interruption."""
+    loss each ("interrupted 4 times" for an archive backfill of 5 jobs and one restart). A
+    step that lost it before another step's wait saw it back lost it in that interruption; so
+    did one that met it later on a connection opened before that interruption was met (an
+    archive job's session while it read the CDX, used once the database was back: it was
+    counted again, "interrupted 2 times" for one outage)."""
 
     def __init__(self) -> None:
         self.recovered: list[str] = []
@@ -96,10 +99,14 @@ class DatabaseLosses:
         self._lock = threading.Lock()
         #: when (time.monotonic) a step last saw the database back after losing it
         self._back = float("-inf")
+        #: when the last interruption counted was met: a connection opened since then was
+        #: opened once the database was back (none opens while it is away)
+        self._met = float("-inf")
 
     def reset(self) -> None:
         with self._lock:
-            self.recovered, self.gone, self._back = [], None, float("-inf")
+            self.recovered, self.gone = [], None
+            self._back = self._met = float("-inf")
 
     def run(self, step: Callable[[], T]) -> T | None:
         """``step()``, started again after each loss of the database that came back within
@@ -116,14 +123,39 @@ class DatabaseLosses:
             except Exception as exc:
                 if not database_lost(exc):
                     raise
-                reason, lost_at = _cause(exc), time.monotonic()
+                loss = Loss.of(exc)
             last = attempt == MAX_RECOVERIES or self.gone is not None
             if last or not wait_for_database(get_engine(), get_settings().db_wait):
                 break
-            with self._lock:
-                if lost_at > self._back:  # lost after every earlier loss was over: another one
-                    self.recovered.append(f"database lost: {reason}")
-                self._back = time.monotonic()
+            self.came_back(loss)
+        self.stays_gone(loss.reason)
+        return None
+
+    def came_back(self, loss: Loss) -> None:
+        """A step that met ``loss`` saw the database back: a new interruption when the loss
+        came after the last one was over (its connection opened since that one was met, or,
+        a connection refused as it opened, refused after a step saw the database back)."""
+        with self._lock:
+            if loss.met > self._back if loss.opened is None else loss.opened > self._met:
+                self.recovered.append(f"database lost: {loss.reason}")
+                self._met = loss.met
+            self._back = time.monotonic()
+
+    def stays_gone(self, reason: str) -> None:
+        """A step waited for the database in vain: the run's cause, the first one said."""
         with self._lock:
             self.gone = self.gone or reason
-        return None
+
+
+class Loss(NamedTuple):
+    """A loss of the database a step met: its cause in one line, when (``time.monotonic``) the
+    connection it was met on had been opened (:func:`monitors.archive.db.opened_at`; None for
+    a connection refused as it opened), and when it was met."""
+
+    reason: str
+    opened: float | None
+    met: float
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Loss:
+        return cls(_cause(exc), opened_at(exc), time.monotonic())

@@ -41,6 +41,10 @@ class Outage:
         self.taken = threading.Event()
         self.comes_back = False
         self.waited = threading.Event()
+        #: how many waits bring it back (the first by default; more: steps that all met it)
+        self.waiters = 1
+        self._waits = 0
+        self._count = threading.Lock()
 
     def take(self, back: bool) -> None:
         """Take the database away once (the first call); back once the command waits for it
@@ -65,8 +69,12 @@ class Outage:
 
         def wait(*args: Any, **kwargs: Any) -> bool:
             if self.taken.is_set() and self.comes_back and not self.waited.is_set():
-                self.waited.set()
-                self.back()
+                with self._count:
+                    self._waits += 1
+                    last = self._waits >= self.waiters
+                if last:
+                    self.waited.set()
+                    self.back()
             return real(*args, **kwargs)
 
         return wait
@@ -443,3 +451,89 @@ def test_an_archive_backfill_whose_database_comes_back_while_it_plans_goes_on_an
     assert stored > 0
     code, out, err = _run(argv)
     assert code == 0 and _articles(clean_db) == stored, out + err
+
+
+def test_a_step_that_meets_the_loss_after_another_saw_the_database_back_is_in_the_same_interruption(
+    outage: Outage, clean_db: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step whose connection was opened before the outage (an archive job's session while it
+    reads the CDX) uses it only after another step's wait saw the database back: it died in
+    the same interruption. Before, a loss was dated by when its step noticed it, and this one
+    was a second ("interrupted 2 times" for one outage, as the archive backfill said under
+    load). A connection opened once it was back and lost is a second interruption."""
+    from flows.retries import DatabaseLosses
+
+    monkeypatch.setenv("VEILLE_DB_WAIT", "20")
+    losses = DatabaseLosses()
+
+    def select(conn: sa.Connection) -> int:
+        with conn:
+            return int(conn.scalar(sa.text("SELECT 1")) or 0)
+
+    def first_on(conn: sa.Connection) -> Callable[[], int]:
+        """A step that uses ``conn`` first, a new connection at its next tries."""
+        tries: list[sa.Connection] = []
+
+        def step() -> int:
+            tries.append(conn if not tries else clean_db.connect())
+            return select(tries[-1])
+
+        return step
+
+    held = clean_db.connect()
+    assert select_open(held) == 1  # opened before the outage
+    outage.take(back=True)
+    assert losses.run(lambda: select(clean_db.connect())) == 1  # met it, waited, saw it back
+    assert len(losses.recovered) == 1
+    assert losses.run(first_on(held)) == 1  # its dead connection, met only now
+    assert len(losses.recovered) == 1, losses.recovered
+    fresh = clean_db.connect()
+    pid = fresh.scalar(sa.text("SELECT pg_backend_pid()"))
+    with outage.admin.connect() as admin:
+        admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    assert losses.run(first_on(fresh)) == 1
+    assert len(losses.recovered) == 2 and losses.gone is None, losses.recovered
+
+
+def select_open(conn: sa.Connection) -> int:
+    """``SELECT 1`` on ``conn``, left open (its transaction ended)."""
+    value = int(conn.scalar(sa.text("SELECT 1")) or 0)
+    conn.commit()
+    return value
+
+
+def test_ingest_workers_that_meet_one_outage_are_one_interruption(
+    site: LocalSite, outage: Outage, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ingest workers each fetching a page when the database goes, each waiting for it:
+    the backfill (and `veille run`, whose ingest it is) was interrupted once. Before, each
+    worker counted its own loss: "interrupted 2 times" for one outage, N times with N workers."""
+    monkeypatch.setenv("VEILLE_PREFECT", "off")
+    monkeypatch.setenv("VEILLE_DB_WAIT", "20")
+    monkeypatch.setenv("VEILLE_CONCURRENCY", "2")
+    pages, sources = sitemap_feed_and_listing(site, tmp_path)
+    outage.waiters = 2  # back once both workers wait for it: both met it
+    first, other = threading.Event(), threading.Event()
+
+    def held(route: Any) -> Callable[[Request], Any]:
+        body, headers = route.body, {"Content-Type": route.content_type}
+
+        def serve(request: Request) -> Any:
+            if not first.is_set():
+                first.set()
+                outage.take(back=True)
+                other.wait(5)  # the other worker fetches a page too (or waits for the database)
+            else:
+                other.set()
+            return 200, headers, body
+
+        return serve
+
+    for page in pages:
+        route = site.routes[f"/{page.spec.slug}"]
+        route.handler = held(route)
+    code, out, err = _run([*WINDOW, "--sources", str(sources)])
+    assert code == 1, out + err
+    assert f"veille: {RECOVERED}" in err and "4 stored" in out, out + err
+    assert outage.waited.is_set() and "Traceback" not in err and not _left_threads()
+    assert _articles(clean_db) == 4

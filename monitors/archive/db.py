@@ -8,7 +8,9 @@ Alembic head before use.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -156,8 +158,50 @@ def get_engine(url: str | None = None) -> Engine:
             engine = sa.create_engine(
                 url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args(url)
             )
+            _date_connections(engine)
             _engines[url] = engine
     return engine
+
+
+#: The attribute of a connection's record, and of an error met on it, saying when
+#: (``time.monotonic``) the connection was opened (:func:`opened_at`).
+_OPENED = "veille_opened_at"
+
+
+def _date_connections(engine: Engine) -> None:
+    """Stamp each connection ``engine`` opens with when it was opened, and each error met on
+    one with that stamp (:func:`opened_at`). The threads of a run that lose the database in
+    one restart notice it at different times: one waits and sees it back before another uses
+    its dead connection again; the age of that connection tells it died in the same outage."""
+
+    def opened(dbapi_connection: Any, record: Any) -> None:
+        record.info[_OPENED] = time.monotonic()
+
+    def met_on(context: sa.engine.ExceptionContext) -> None:
+        if context.connection is None or context.sqlalchemy_exception is None:
+            return  # a connection refused as it opened: it is dated by when it was met
+        with contextlib.suppress(Exception):  # a connection already invalidated has no record
+            stamp = context.connection.info.get(_OPENED)
+            if stamp is not None:
+                setattr(context.sqlalchemy_exception, _OPENED, stamp)
+
+    sa.event.listen(engine, "connect", opened)
+    sa.event.listen(engine, "handle_error", met_on)
+
+
+def opened_at(exc: BaseException) -> float | None:
+    """When (``time.monotonic``) the connection ``exc`` (or an error it was raised from) was
+    met on had been opened, if known: None for a connection refused as it opened, or an error
+    of a connection not made by :func:`get_engine`."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        stamp = getattr(cause, _OPENED, None)
+        if isinstance(stamp, float):
+            return stamp
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def dispose_engines() -> None:
