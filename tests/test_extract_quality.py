@@ -916,6 +916,15 @@ def test_a_redirect_page_whose_head_holds_only_a_meta_refresh_is_whole(refresh: 
     assert (cut_short(timer) or "").startswith("HTML cut short: the page stops in its <head>")
 
 
+@pytest.mark.parametrize("content", ["0 id=rafraichir", "0url=/a.html", "5abc"])
+def test_a_head_whose_refresh_names_no_url_by_the_standard_is_cut_short(content: str) -> None:
+    """A refresh the HTML standard reads as a reload or ignores (a delay, then no URL; a delay
+    run into its next word, with no ``;``, ``,`` or space) is no redirect: a head holding only
+    it was cut (an unquoted ``content=0`` before another attribute was read as a URL)."""
+    page = f"{_HEAD}<meta http-equiv=refresh content={content}>"
+    assert (cut_short(page) or "").startswith("HTML cut short: the page stops in its <head>")
+
+
 def _linked(paragraph: str) -> str:
     """``paragraph`` with its second word a link: "Le <a href=/dossier>sommet</a> sur..."."""
     first, second, rest = paragraph.split(" ", 2)

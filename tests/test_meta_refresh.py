@@ -120,12 +120,24 @@ def test_a_refresh_target_is_checked_as_a_redirects_is(
     [
         stub("600; url=/"),  # goes home after ten minutes: the page is the page
         stub("0"),  # a reload
+        stub("5"),  # a reload in five seconds
+        stub("0url=/b.html"),  # no ";", "," or space after the delay: a browser ignores it
+        stub("5abc"),
         # a reload naming the page itself: a live page reloading every few seconds is read
         f'<html><head><meta http-equiv="refresh" content="5; url=/a.html#top"></head><body>{ARTICLE}</body></html>',
         f'<html><head><noscript><meta http-equiv="refresh" content="0; url=/nojs.html"></noscript></head><body>{ARTICLE}</body></html>',
         f'<html><head><!-- <meta http-equiv="refresh" content="0; url=/old.html"> --></head><body>{ARTICLE}</body></html>',
     ],
-    ids=["long-delay", "reload", "reload-naming-itself", "noscript", "comment"],
+    ids=[
+        "long-delay",
+        "reload",
+        "reload-in-five",
+        "no-separator",
+        "delay-run-into-a-word",
+        "reload-naming-itself",
+        "noscript",
+        "comment",
+    ],
 )
 def test_what_a_browser_does_not_follow_is_not_followed(
     site: LocalSite, client: Client, settings: Settings, page: str
@@ -133,3 +145,25 @@ def test_what_a_browser_does_not_follow_is_not_followed(
     site.add("/a.html", page)
     result = fetch(client, f"{site.base}/a.html", settings, accept=HTML_TYPES, follow_refresh=True)
     assert result.ok and result.final_url == f"{site.base}/a.html" and len(site.log) == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "0; URL='/articles/sommet-ia.html'",
+        "0 ;  url = '/articles/sommet-ia.html'",
+        "0,URL=/articles/sommet-ia.html",
+        "0 '/articles/sommet-ia.html'",
+        "1.5; Url=/articles/sommet-ia.html",
+    ],
+    ids=["quoted-upper-case", "spaces-around", "comma", "quoted-without-url", "fraction"],
+)
+def test_a_refresh_is_read_as_the_html_standard_reads_it(
+    site: LocalSite, client: Client, settings: Settings, content: str
+) -> None:
+    """The delay, ``;`` or ``,``, ``url`` in any case with spaces around ``=``, the URL quoted
+    or not: the target is the URL without its quotes."""
+    site.add("/a.html", stub(content))
+    site.add("/articles/sommet-ia.html", ARTICLE)
+    result = fetch(client, f"{site.base}/a.html", settings, accept=HTML_TYPES, follow_refresh=True)
+    assert result.ok and result.final_url == f"{site.base}/articles/sommet-ia.html"

@@ -22,6 +22,8 @@ _REFRESH_TAG = re.compile(rb"<meta\b[^>]*?http-equiv\s*=\s*[\"']?\s*refresh\b[^>
 
 
 _REFRESH_CONTENT = re.compile(rb"""\scontent\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_REFRESH_TAG_TEXT = re.compile(_REFRESH_TAG.pattern.decode(), re.I)
+_REFRESH_CONTENT_TEXT = re.compile(_REFRESH_CONTENT.pattern.decode(), re.I)
 
 
 #: what a browser running scripts does not read: comments, and <noscript> (a "please enable
@@ -56,22 +58,52 @@ def meta_refresh(result: FetchResult) -> str | None:
     return None
 
 
-def _refresh_url(value: str) -> str | None:
-    """The URL of a refresh's ``content`` when its delay is short enough, else None."""
-    m = re.match(r"\s*(\d*)(?:\.[\d.]*)?", value)
-    if m is None or not m.group(0).strip():
+_WHITESPACE = " \t\n\r\f"  # the HTML standard's ASCII whitespace
+
+
+def parse_refresh(value: str) -> tuple[float, str] | None:
+    """A refresh's ``content`` read by the HTML standard's shared declarative refresh steps:
+    its delay and its URL ("" for none: the page reloads itself), or None when a browser
+    ignores it (no delay; a delay followed by anything but ``;``, ``,`` or a space:
+    ``"0url=/a"``, ``"5abc"``). After the delay, an optional ``;`` or ``,``, an optional
+    ``url`` and ``=`` (any case, spaces around ``=``), the URL, quoted or not."""
+    rest = value.lstrip(_WHITESPACE)
+    m = re.match(r"(\d*)[\d.]*", rest)
+    if m is None or not m.group(0):
         return None
-    if m.group(1) and int(m.group(1)) > REFRESH_MAX_DELAY:
+    delay = float(m.group(1) or 0)
+    rest = rest[m.end() :]
+    if rest and rest[0] not in f";,{_WHITESPACE}":
         return None
-    rest = value[m.end() :].lstrip(" \t\n\r\f")
+    rest = rest.lstrip(_WHITESPACE)
     if rest[:1] in {";", ","}:
-        rest = rest[1:].lstrip(" \t\n\r\f")
-    if named := re.match(r"url\s*=\s*", rest, re.I):
+        rest = rest[1:].lstrip(_WHITESPACE)
+    if named := re.match(rf"url[{_WHITESPACE}]*=[{_WHITESPACE}]*", rest, re.I):
         rest = rest[named.end() :]
     if rest[:1] in {"'", '"'}:
         rest = rest[1:].split(rest[0], 1)[0]
-    rest = rest.strip()
-    return rest or None
+    return delay, rest.strip(_WHITESPACE)
+
+
+def refreshes_to_url(html: str) -> bool:
+    """Whether ``html`` holds a meta refresh that names a URL, whatever its delay: a redirect
+    page's, whole without a body (not a reload timer, ``content="300"``)."""
+    for tag in _REFRESH_TAG_TEXT.finditer(html):
+        content = _REFRESH_CONTENT_TEXT.search(tag.group(0))
+        if content is None:
+            continue
+        parsed = parse_refresh(html_unescape(next(g for g in content.groups() if g is not None)))
+        if parsed is not None and parsed[1]:
+            return True
+    return False
+
+
+def _refresh_url(value: str) -> str | None:
+    """The URL of a refresh's ``content`` when its delay is short enough, else None."""
+    parsed = parse_refresh(value)
+    if parsed is None or parsed[0] > REFRESH_MAX_DELAY:
+        return None
+    return parsed[1] or None
 
 
 def refresh_refused(target: str, current: str, visited: list[str], refreshed: bool) -> str | None:

@@ -24,6 +24,7 @@ from monitors.collect.encoding import (
     undo_double_encoding,
     undo_double_encoding_lines,
 )
+from monitors.collect.refresh import refreshes_to_url
 from monitors.judge.boilerplate import SiteProfile, block_fingerprint, remove_known, title_segments
 from monitors.judge.cleanup import clean_lines, drop_own_posts, find_lead, paragraphs_in_divs
 from monitors.judge.language import normalize_declared_language
@@ -382,14 +383,6 @@ _EMPTY = frozenset(
 _HEAD_ONLY = frozenset(
     {"html", "head", "title", "base", "meta", "link", "script", "style", "template", "noscript"}
 )
-#: A meta refresh that sends its reader to a URL (``content="0; url=/a"``, the URL quoted or
-#: not, ``url=`` left out): a head holding one is a redirect page, whole without a body. A
-#: refresh with a delay alone (``content="300"``: a home page's reload timer) is no redirect.
-_REFRESH_TO_URL = re.compile(
-    r"""<meta\b(?=[^>]*?http-equiv\s*=\s*["']?\s*refresh\b)"""
-    r"""(?=[^>]*?\scontent\s*=\s*["']?\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?["']?[^\s"'>;,\d.])""",
-    re.I,
-)
 #: Inline elements, a paragraph's markup (HTML's phrasing content: links, emphasis; and those
 #: without content, line breaks and images): a page that stops after one, inside a ``<p>``
 #: or a ``<li>`` left open (no other tag since), stops in its text, as one ending with text
@@ -509,7 +502,7 @@ def cut_short(decoded: str) -> str | None:
     opening = last is not None and last.end() == len(end) and not last.group(1) and not last.group(3)
     if opening and last is not None and (name := last.group(2).lower()) not in _EMPTY:  # <p>, <div>
         return f"HTML cut short: the page stops right after the start tag <{name}>, {missing}"
-    if not ends and _in_head(tags) and not _REFRESH_TO_URL.search(tail):  # a redirect is whole
+    if not ends and _in_head(tags) and not refreshes_to_url(tail):  # a redirect is whole
         return f"HTML cut short: the page stops in its <head>, before any content, {missing}"
     if last is not None and last.end() == len(end) and (in_p := _in_open_paragraph(tags)):
         return f"HTML cut short: the page stops inside a paragraph, after {in_p}, {missing}"
