@@ -982,6 +982,97 @@ def test_a_whole_page_ending_with_an_inline_tag_outside_a_paragraph_is_not_trunc
     assert not art.truncated and art.access_reasons == ()
 
 
+#: A news page: a site header (logo, menu), then the article, then the footer
+_MENU = ["Accueil", "Politique", "Économie", "Monde", "Culture", "Sport", "Sciences", "Opinions"]
+_NEWS_PAGE = (
+    "<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'><title>Le sommet de Paris</title>"
+    "</head><body><div id='page'>\n<header class='site'><div class='logo'><a href='/'>Le Journal</a>"
+    "</div>\n<nav><ul>"
+    + "".join(f"<li><a href='/{w.lower()}'>{w}</a></li>" for w in _MENU)
+    + "</ul></nav>\n</header>\n<main><article><h1>Le sommet de Paris</h1>\n"
+    + "".join(f"<p>{p}</p>\n" for p in CUT_PARAGRAPHS)
+    + "</article></main>\n<footer><p>Mentions légales</p></footer>\n</div></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("page", "after"),
+    [
+        (_NEWS_PAGE, "</nav>"),
+        (_NEWS_PAGE, "</header>"),
+        (_NEWS_PAGE.replace("<div id='page'>", "").replace("</div></body>", "</body>"), "</header>"),
+        (_NEWS_PAGE, "</li>"),
+        (_NEWS_PAGE, "</h1>"),
+    ],
+    ids=[
+        "after-the-menu",
+        "after-the-header",
+        "after-the-header-no-wrapper",
+        "in-the-menu",
+        "after-the-headline",
+    ],
+)
+def test_a_page_cut_among_its_header_blocks_is_cut_short_not_its_menu(page: str, after: str) -> None:
+    """A page cut before its article, among its site header and menu: its menu was stored as
+    the article's text ("Le Journal / Accueil / Politique..."), unflagged when the cut fell
+    right after ``</nav>`` or ``</header>``. It is a transient failure, fetched again."""
+    cut = page[: page.index(after, page.index("Monde")) + len(after)]
+    assert "HTML cut short" in (cut_short(cut) or "")
+    with pytest.raises(CutShortError, match=r"^HTML cut short: .*; no article text before the cut$"):
+        extract_article(cut.encode(), "https://ex.fr/a.html")
+    if after in {"</nav>", "</header>"}:
+        assert cut_short(cut) == (
+            "HTML cut short: the page stops among its header blocks (site header, menus), "
+            f"before any content, {_NO_END}"
+        )
+
+
+def test_a_page_cut_after_its_first_paragraph_keeps_it_flagged() -> None:
+    """Past the header, the article's text before the cut is kept, flagged."""
+    cut = _NEWS_PAGE[: _NEWS_PAGE.index("</p>", _NEWS_PAGE.index(CUT_PARAGRAPHS[2])) + 4]
+    art = extract_article(cut.encode(), "https://ex.fr/a.html")
+    assert CUT_PARAGRAPHS[2] in art.text and "Politique" not in art.text and art.truncated
+
+
+def test_a_whole_page_without_its_end_tags_after_its_header_is_not_cut_short() -> None:
+    """A whole page that leaves ``</body></html>`` out, its article after its header."""
+    page = _NEWS_PAGE.replace("</body></html>", "")
+    assert cut_short(page) is None
+    art = extract_article(page.encode(), "https://ex.fr/a.html")
+    assert CUT_PARAGRAPHS[5] in art.text and not art.truncated
+
+
+#: An old page: lines of text separated by ``<br>`` in a ``<div>``, no paragraph
+_LINES_PAGE = (
+    "<html><head><title>Le sommet de Paris</title></head><body><h1>Le sommet de Paris</h1>\n"
+    "<div class='texte'>" + "<br>\n".join(CUT_PARAGRAPHS) + "<br>\n</div>\n</body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [_LINES_PAGE, _LINES_PAGE.replace("<div class='texte'>", "<div class='texte'><p>Paris, lundi.</p>")],
+    ids=["lines-in-a-div", "lines-after-a-closed-paragraph"],
+)
+def test_a_page_cut_after_a_line_break_in_a_block_left_open_is_truncated(page: str) -> None:
+    """A page of lines separated by ``<br>`` in a ``<div>``, cut right after one: it ended
+    with a tag, one block open (as a sloppy whole page may), in no paragraph; it was stored
+    with its first lines for the whole text, unflagged."""
+    cut = page[: page.index(CUT_PARAGRAPHS[4])].rstrip()
+    art = extract_article(cut.encode(), "https://ex.fr/a.html")
+    assert CUT_PARAGRAPHS[3] in art.text and CUT_PARAGRAPHS[4] not in art.text
+    assert art.truncated and art.access_reasons == (
+        f"HTML cut short: the page stops in the lines of a <div> left open, after <br>, {_NO_END}",
+    )
+
+
+def test_a_whole_page_of_lines_in_its_body_ending_with_a_line_break_is_not_truncated() -> None:
+    """Lines right in the ``<body>``, its end tag left out (HTML allows it): whole."""
+    page = "<html><head><title>Le sommet</title></head><body>\n" + "<br>\n".join(CUT_PARAGRAPHS) + "<br>"
+    assert cut_short(page) is None
+    assert not extract_article(page.encode(), "https://ex.fr/a.html").truncated
+
+
 def test_a_second_document_cut_short_is_truncated() -> None:
     """A page of two documents, the first whole and the second cut (a notice a server wrote
     before the page): the first's ``</html>`` does not end the page."""

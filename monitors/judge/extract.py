@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from html import escape as html_escape
+from itertools import chain
 from typing import Any, NoReturn
 
 from monitors.collect.encoding import (
@@ -401,6 +402,22 @@ TEXT_BLOCKS = frozenset({"p", "li", "dt", "dd", "td", "th", "h1", "h2", "h3", "h
 #: Unclosed :data:`CONTAINERS` that tell a page ending with a tag was cut (a whole one leaves
 #: at most one open: 0 to 1 in the 120 corpus pages)
 CUT_OPEN_CONTAINERS = 2
+#: A site's chrome, what a page's header blocks hold around its content: the site header and
+#: its menus (``<header>``, ``<nav>``), links, forms and their controls, icons
+CHROME = frozenset(
+    {"header", "nav", "a", "button", "select", "label", "textarea", "title", "svg", "template"}
+)
+#: What makes a page's start header blocks: a site header, a menu, links (a form control, a
+#: ``<label>`` alone, is no header: a page that is one such fragment)
+_MENUS = frozenset({"header", "nav", "a"})
+#: The words of text outside :data:`CHROME` under which a page cut short stops before its
+#: content: a tagline, a date, a headline are fewer; an article's first paragraph is more
+CONTENT_MIN_WORDS = 25
+#: The share of an extracted text's words found in a cut page's chrome that make it the
+#: menu's text (:func:`_menu_text`)
+MENU_SHARE = 0.8
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_ENTITY_OR_RAW = re.compile(r"&#?\w+;|\x00\w+")
 
 
 def _raw_placeholder(match: re.Match[str]) -> str:
@@ -467,6 +484,68 @@ def _in_open_paragraph(tags: list[re.Match[str]]) -> str | None:
     return None
 
 
+def _lines_left_open(tags: list[re.Match[str]]) -> str | None:
+    """The name of the block (:data:`CONTAINERS`: ``div``, ``section``) left open that holds
+    the end of ``tags`` when the last is a ``<br>``: a block of lines of text separated by
+    line breaks, outside any paragraph, that the page stops in. The elements closed since
+    the block's start tag (a ``<p>`` and its ``</p>``), inline ones and those without content
+    are passed over. Else None (a ``<br>`` right in the ``<body>``: a whole page that leaves
+    its end tags out may end so)."""
+    last = tags[-1]
+    if last.group(1) or last.group(2).lower() != "br":
+        return None
+    closed: dict[str, int] = {}
+    for m in reversed(tags[:-1]):
+        name = m.group(2).lower()
+        if name in INLINE or name in _EMPTY or name in INLINE_EMPTY or m.group(3):
+            continue
+        if m.group(1):
+            closed[name] = closed.get(name, 0) + 1
+        elif closed.get(name):
+            closed[name] -= 1
+        else:
+            return name if name in CONTAINERS else None
+    return None
+
+
+def chrome_words(decoded: str) -> frozenset[str] | None:
+    """The words of a page's text (lower case) when its text, from its start to its end, is
+    its chrome's (:data:`CHROME`: site header, menus, links), with fewer than
+    :data:`CONTENT_MIN_WORDS` words outside it: a page cut among its header blocks, before
+    its article. None for a page with content, or with no header, menu or link
+    (:data:`_MENUS`). Each element is counted apart, and a link's start ends the link before
+    it (HTML nests no link in a link): an old page's anchor left open, ``<a name="suite">``,
+    is no menu."""
+    skeleton = _RAW.sub(_raw_placeholder, decoded)
+    depth: dict[str, int] = {}
+    content = 0
+    seen = False
+    pos = 0
+    words: set[str] = set()
+    for m in chain(_TAG_PARTS.finditer(skeleton), [None]):
+        found = _WORD.findall(_ENTITY_OR_RAW.sub(" ", skeleton[pos : m.start() if m else None]))
+        words.update(w.lower() for w in found)
+        if not any(depth.values()) and (content := content + len(found)) >= CONTENT_MIN_WORDS:
+            return None
+        if m is None:
+            break
+        pos = m.end()
+        if (name := m.group(2).lower()) in CHROME and not m.group(3):
+            if m.group(1):
+                depth[name] = max(0, depth.get(name, 0) - 1)
+            else:
+                depth[name] = 1 if name == "a" else depth.get(name, 0) + 1
+                seen = seen or name in _MENUS
+    return frozenset(words) if seen else None
+
+
+def _menu_text(text: str, menu: frozenset[str]) -> bool:
+    """Whether at least :data:`MENU_SHARE` of ``text``'s words are ``menu``'s: an extractor's
+    text made of a cut page's menu, not of an article it found elsewhere (its JSON-LD)."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    return sum(w in menu for w in words) >= MENU_SHARE * len(words)
+
+
 def cut_short(decoded: str) -> str | None:
     """Why a page's HTML was cut short, or None. A server or proxy that fails midway and still
     sends the Content-Length of what it sent, or ends its chunked body properly, gives such a
@@ -506,6 +585,12 @@ def cut_short(decoded: str) -> str | None:
         return f"HTML cut short: the page stops in its <head>, before any content, {missing}"
     if last is not None and last.end() == len(end) and (in_p := _in_open_paragraph(tags)):
         return f"HTML cut short: the page stops inside a paragraph, after {in_p}, {missing}"
+    if last is not None and last.end() == len(end) and (block := _lines_left_open(tags)):
+        where = f"in the lines of a <{block}> left open, after <br>"
+        return f"HTML cut short: the page stops {where}, {missing}"
+    if chrome_words(decoded) is not None:
+        where = "among its header blocks (site header, menus), before any content"
+        return f"HTML cut short: the page stops {where}, {missing}"
     depth: dict[str, int] = {}
     for m in _TAG_PARTS.finditer(skeleton):
         if (name := m.group(2).lower()) in CONTAINERS and not m.group(3):
@@ -609,6 +694,8 @@ def extract_article(
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         _no_text(frames_only(tree) or nothing, cut)
     text = undo_double_encoding_lines((doc.text or "").strip())
+    if cut and (menu := chrome_words(decoded)) is not None and _menu_text(text, menu):
+        _no_text(nothing, cut)  # the text of a menu: the page stops before its article
     double_encoded = list(meta.double_encoded)
     if text != (doc.text or "").strip():
         double_encoded.append("text")
