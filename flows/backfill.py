@@ -164,6 +164,7 @@ def backfill(
     submit: Submit,
     ingest: Callable[[int], IngestReport],
     run_id: str | None,
+    recovered: Sequence[str] = (),
 ) -> tuple[list[dict[str, Any]], RunOutcome]:
     """Queue what the sitemap and feed sources list for [since, until], then ingest it, at most
     ``max_fetches`` requests in all (default ``VEILLE_BACKFILL_MAX_FETCHES``): the sources'
@@ -172,7 +173,8 @@ def backfill(
 
     Each batch of sources is a step run by ``submit`` (with ``run_id`` recorded with each
     fetch), the pages are ingested by ``ingest(pages)``. The per-source rows and the verdict,
-    as a ``veille run``'s (:mod:`flows.outcome`)."""
+    as a ``veille run``'s (:mod:`flows.outcome`); ``recovered``: the database losses `veille
+    backfill` waited out before the run (reading its progress bar's start), counted in it."""
     logger = run_logger()
     if since > until:
         raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
@@ -239,7 +241,8 @@ def backfill(
     rows = summarize(summaries, report, source_names)
     outcome = judge_run(
         rows,
-        _losses.recovered + report.interruptions,  # the listings' record's losses, then the ingest's
+        # the command's losses before the run, the listings' record's, then the ingest's
+        [*recovered, *_losses.recovered, *report.interruptions],
         report.gave_up,
         fetch_kinds(summaries, report),
         report.left,

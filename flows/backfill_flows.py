@@ -49,11 +49,13 @@ def backfill_flow(
     sources_file: str | None = None,
     names: list[str] | None = None,
     max_fetches: int | None = None,
+    recovered: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`flows.backfill.backfill`, the pages in a ``veille-ingest`` subflow. Ends in a
     state that says how it went, as ``veille-run`` does (:mod:`flows.outcome`), with the
     per-source rows as its result; a body that raised ends Failed with the exception described
-    (:func:`flows.runs.said_in_flow`)."""
+    (:func:`flows.runs.said_in_flow`). ``recovered``: the database losses ``veille backfill``
+    waited out before the run, counted in its verdict; a deployment's run leaves it out."""
     try:
         rows, outcome = sitemaps.backfill(
             since,
@@ -64,6 +66,7 @@ def backfill_flow(
             submit_task,
             lambda pages: ingest_flow(max_items=pages),
             _run_id(),
+            recovered or (),
         )
         if rows:
             key = artifact_key(BACKFILL_TABLE_KEY)  # one per VEILLE_INSTANCE, as veille serve's

@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -86,9 +86,10 @@ def backfill_direct(
     sources_file: str | None = None,
     names: list[str] | None = None,
     max_fetches: int | None = None,
+    recovered: Sequence[str] = (),
 ) -> tuple[list[dict[str, Any]], Any]:
-    """A backfill as ``veille-backfill`` does it, without Prefect (:func:`flows.backfill.backfill`):
-    the per-source rows and the verdict."""
+    """A backfill as ``veille-backfill`` does it, without Prefect (:func:`flows.backfill.backfill`,
+    with the losses ``recovered`` before it): the per-source rows and the verdict."""
     from flows.backfill import backfill
 
     def ingest(pages: int) -> Any:
@@ -96,7 +97,7 @@ def backfill_direct(
             return drain_queue(pages, submit, None)[0]
 
     with show_logs(), steps(BACKFILL_THREADS) as submit:
-        return backfill(since, until, sources_file, names, max_fetches, submit, ingest, None)
+        return backfill(since, until, sources_file, names, max_fetches, submit, ingest, None, recovered)
 
 
 def archive_backfill_direct(

@@ -387,9 +387,11 @@ def _taken_before(
     monkeypatch.setattr(module, name, taking)
 
 
-#: Where a sitemap backfill meets the database gone before any batch or page is read: as it
-#: records the sources file, or as its ingest starts (before its workers claim anything).
+#: Where a sitemap backfill meets the database gone before any batch or page is read: as
+#: `veille backfill` reads its progress bar's start on the database's clock (before the run),
+#: as it records the sources file, or as its ingest starts (before its workers claim anything).
 STARTS = {
+    "clock": ("monitors.archive.reads", "database_now", "at the start of the backfill ("),
     "start": ("flows.backfill", "sync_sources", "during the backfill's recording of the sources file ("),
     "ingest": ("flows.queue_drain", "requeue_private_refusals", "at the start of the ingest ("),
 }
@@ -407,12 +409,13 @@ def test_a_sitemap_backfill_that_loses_its_database_as_a_phase_starts_waits_for_
     where: str,
     back: bool,
 ) -> None:
-    """The database goes as the backfill records the sources file (before its first batch),
-    or as its ingest starts. Back once it waits for it: the step waits for it, as a batch and `veille
-    run`'s workers do, and the run goes on, partly done, exit 1. Gone for longer than
-    VEILLE_DB_WAIT: one line saying during what, exit 2, no traceback, and the same command once
-    it is back does the work. Before, exit 2 at once, VEILLE_DB_WAIT not waited, the line naming
-    `veille backfill` alone (through Prefect, after the flow's traceback)."""
+    """The database goes as the command reads its progress bar's start, as the backfill records
+    the sources file (before its first batch), or as its ingest starts. Back once it waits for
+    it: the step waits for it, as a batch and `veille run`'s workers do, and the run goes on,
+    partly done, exit 1. Gone for longer than VEILLE_DB_WAIT: one line saying during what, exit
+    2, no traceback, and the same command once it is back does the work. Before, exit 2 at
+    once, VEILLE_DB_WAIT not waited, the line naming `veille backfill` alone (through Prefect,
+    after the flow's traceback; the bar's start: in both ways, until this commit)."""
     import importlib
 
     monkeypatch.setenv("VEILLE_DB_WAIT", "20" if back else "1")

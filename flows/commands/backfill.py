@@ -243,8 +243,6 @@ def handle(args: argparse.Namespace) -> int:
     # to its today before the sources file is read: a date error comes first, as from argparse
     _check_window(args)
     check_sources_and_topics(args.sources, args.source or ())
-    from monitors.archive.db import session_scope
-    from monitors.archive.reads import database_now
     from monitors.dates import article_day
 
     until = args.until or datetime.now(UTC)
@@ -275,10 +273,9 @@ def handle(args: argparse.Namespace) -> int:
     if args.site or args.relevant_only:
         closing_line(f"veille: error: --site and --relevant-only go with --from {'|'.join(ARCHIVES)}")
         return 2
-    with session_scope() as session:
-        start = database_now(session)
+    start, recovered = _bar_start()
     with QueueProgress(start):
-        rows, code, verdict = _backfill(args, until, as_flows)
+        rows, code, verdict = _backfill(args, until, as_flows, recovered)
     print()
     if rows:
         print_table(rows)
@@ -297,6 +294,29 @@ def handle(args: argparse.Namespace) -> int:
     return code
 
 
+def _bar_start() -> tuple[datetime, list[str]]:
+    """The progress bar's start, on the database's clock, and the database losses waited out
+    to read it: a database lost here is waited for (``VEILLE_DB_WAIT``) as the backfill's own
+    steps wait, and the loss counted in the run's verdict (partly done, exit 1); before, exit 2
+    at once. One that stays away is one line (:class:`DatabaseUnavailable`), exit 2."""
+    from flows.retries import DatabaseLosses
+    from monitors.archive.db import DatabaseUnavailable, session_scope
+    from monitors.archive.reads import database_now
+
+    def now() -> datetime:
+        with session_scope() as session:
+            return database_now(session)
+
+    losses = DatabaseLosses()
+    start = losses.run(now)
+    if start is None:
+        raise DatabaseUnavailable(
+            f"lost the database at the start of the backfill ({losses.gone}): nothing was read yet;"
+            " run `veille backfill` again"
+        )
+    return start, losses.recovered
+
+
 def run_as_flows() -> bool:
     """Whether the backfill runs as Prefect flows, as ``veille run`` decides
     (``VEILLE_PREFECT``, :mod:`flows.mode`): with a server configured, or always with ``on``;
@@ -311,12 +331,17 @@ def run_as_flows() -> bool:
     return True
 
 
-def _backfill(args: argparse.Namespace, until: datetime, as_flows: bool) -> tuple[list[Any], int, str]:
-    """The backfill, as the ``veille-backfill`` flow or directly: its rows, exit code and verdict."""
+def _backfill(
+    args: argparse.Namespace, until: datetime, as_flows: bool, recovered: list[str]
+) -> tuple[list[Any], int, str]:
+    """The backfill, as the ``veille-backfill`` flow or directly, with the database losses
+    ``recovered`` before it: its rows, exit code and verdict."""
     if not as_flows:
         from flows.direct import backfill_direct
 
-        rows, outcome = backfill_direct(args.since, until, args.sources, args.source, args.max_fetches)
+        rows, outcome = backfill_direct(
+            args.since, until, args.sources, args.source, args.max_fetches, recovered
+        )
         return rows, outcome.exit_code, outcome.message
     import flows.backfill
     from flows.outcome import RunFailed, exit_code_of
@@ -329,6 +354,7 @@ def _backfill(args: argparse.Namespace, until: datetime, as_flows: bool) -> tupl
             sources_file=args.sources,
             names=args.source,
             max_fetches=args.max_fetches,
+            recovered=recovered,
             return_state=True,
         )
     rows = state.result(raise_on_failure=False)
