@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,19 +127,52 @@ def _pages(site: LocalSite, on_page: Any) -> list[str]:
     return paths
 
 
+#: What `veille run`'s ingest worker says as it starts waiting for a lost database
+#: (flows/queue_drain.py, ``_recover``), read on the run's output as it comes.
+WAITING = "waiting up to"
+
+
 def _run(
-    pg: OwnPostgres, sources: Path, tmp_path: Path, name: str, **env: str
+    pg: OwnPostgres,
+    sources: Path,
+    tmp_path: Path,
+    name: str,
+    on_line: Callable[[str], None] | None = None,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
+    """`veille run` in its own process; ``on_line`` is called with each line it writes (stdout
+    or stderr) as it writes it."""
     environment = _env(pg.url, tmp_path / f"prefect-{name}", "veille-test/db-faults")
     environment.update(VEILLE_TIMEOUT="10", VEILLE_CONCURRENCY="2", VEILLE_BATCH_SIZE="25", **env)
-    return subprocess.run(
-        [*_command(), "run", "--sources", str(sources)],
-        env=environment,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    argv = [*_command(), "run", "--sources", str(sources)]
+    process = subprocess.Popen(
+        argv, env=environment, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    texts: dict[str, list[str]] = {"out": [], "err": []}
+
+    def read(stream: Any, text: list[str]) -> None:
+        for line in stream:
+            text.append(line)
+            if on_line is not None:
+                on_line(line)
+
+    readers = [
+        threading.Thread(target=read, args=(process.stdout, texts["out"]), daemon=True),
+        threading.Thread(target=read, args=(process.stderr, texts["err"]), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        code = process.wait(timeout=300)
+    finally:
+        if process.poll() is None:  # a run that hangs fails the test, and is not left behind
+            process.kill()
+            process.wait()
+        for reader in readers:
+            reader.join()
+        process.stdout.close()  # type: ignore[union-attr]
+        process.stderr.close()  # type: ignore[union-attr]
+    return subprocess.CompletedProcess(argv, code, "".join(texts["out"]), "".join(texts["err"]))
 
 
 def _stored(output: str) -> int:
@@ -167,15 +200,16 @@ def test_database_lost_mid_run_then_rerun_finishes_the_job(
     own_postgres: OwnPostgres, site: LocalSite, tmp_path: Path
 ) -> None:
     """The database stays away longer than a worker waits (VEILLE_DB_WAIT): the run gives up,
-    counts what it stored, exits 1 saying it is incomplete; an immediate re-run finishes."""
-    outage: dict[str, threading.Thread] = {}
+    counts what it stored, exits 1 saying it is incomplete; an immediate re-run finishes.
+
+    The database is back only once the first run has ended (before: a 6 s timer, which a
+    loaded machine could outrun, the workers then finding it back)."""
+    stopped: list[bool] = []
 
     def on_page(n: int) -> None:
-        if n == 6 and "restart" not in outage:
+        if n == 6 and not stopped:
             own_postgres.stop()
-            restart = threading.Timer(6.0, own_postgres.start)
-            outage["restart"] = restart
-            restart.start()
+            stopped.append(True)
 
     paths = _pages(site, on_page)
     sources = write_sources(
@@ -183,7 +217,8 @@ def test_database_lost_mid_run_then_rerun_finishes_the_job(
         [{"name": "Fil", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
     )
     first = _run(own_postgres, sources, tmp_path, "1", VEILLE_DB_WAIT="1")
-    outage["restart"].join()
+    own_postgres.start()
+    assert stopped, first.stdout + first.stderr
     assert first.returncode == 1, first.stdout + first.stderr
     assert "Incomplete" in first.stderr and "database lost" in first.stderr, first.stderr
     assert "Traceback" not in first.stdout + first.stderr
@@ -208,24 +243,33 @@ def test_database_lost_mid_run_then_rerun_finishes_the_job(
 def test_database_back_within_the_wait_the_run_finishes_and_says_so(
     own_postgres: OwnPostgres, site: LocalSite, tmp_path: Path
 ) -> None:
-    """A 4 s restart: the workers wait, hand back what they had claimed, and drain the queue in
-    the same run; the run still reports the interruption (exit 1)."""
-    restarts: list[threading.Thread] = []
+    """A restart: the workers wait, hand back what they had claimed, and drain the queue in
+    the same run; the run still reports the interruption (exit 1).
+
+    The database comes back once a worker says it waits for it (no timer, which a loaded
+    machine could outrun before the run met the loss): a run that does not wait never sees it
+    back, and fails the test."""
+    stopped, restarted, lock = threading.Event(), threading.Event(), threading.Lock()
 
     def on_page(n: int) -> None:
-        if n == 6 and not restarts:
-            own_postgres.stop()
-            restart = threading.Timer(4.0, own_postgres.start)
-            restarts.append(restart)
-            restart.start()
+        with lock:  # a worker that says it waits before the stop returned is seen once it did
+            if n == 6 and not stopped.is_set():
+                own_postgres.stop()
+                stopped.set()
+
+    def on_line(line: str) -> None:
+        with lock:
+            if stopped.is_set() and WAITING in line and not restarted.is_set():
+                restarted.set()
+                own_postgres.start()
 
     _pages(site, on_page)
     sources = write_sources(
         tmp_path / "sources.toml",
         [{"name": "Fil", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
     )
-    run = _run(own_postgres, sources, tmp_path, "1", VEILLE_DB_WAIT="60")
-    restarts[0].join()
+    run = _run(own_postgres, sources, tmp_path, "1", on_line, VEILLE_DB_WAIT="60")
+    assert restarted.is_set(), run.stdout + run.stderr  # the run waited for its database
     assert run.returncode == 1, run.stdout + run.stderr
     assert "recovered" in run.stderr, run.stderr
     articles, states = _queue(own_postgres)

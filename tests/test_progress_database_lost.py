@@ -6,8 +6,7 @@ its refresh, and stops when asked, rather than print a traceback or poll on afte
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +37,34 @@ def _database_gone(engine: sa.Engine) -> Iterator[None]:
         admin.dispose()
 
 
+def _missed_refreshes(monkeypatch: pytest.MonkeyPatch, bar: str, times: int) -> threading.Event:
+    """Set once the bar has tried ``times`` refreshes that failed (the database gone): the bar's
+    count, wrapped. No timer: the test waits for the bar's own work, however loaded the machine."""
+    import flows.commands.backfill
+    import monitors.collect.backfill_jobs
+
+    owner, name = (
+        (flows.commands.backfill.QueueProgress, "_counts")
+        if bar == "queue"
+        else (monitors.collect.backfill_jobs, "progress_counts")  # imported by the bar's thread
+    )
+    real: Callable[..., Any] = getattr(owner, name)
+    missed, failed, lock = threading.Event(), [0], threading.Lock()
+
+    def counts(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return real(*args, **kwargs)
+        except Exception:
+            with lock:
+                failed[0] += 1
+                if failed[0] >= times:
+                    missed.set()
+            raise
+
+    monkeypatch.setattr(owner, name, counts)
+    return missed
+
+
 @pytest.mark.parametrize("bar", ["queue", "captures"])
 def test_a_progress_bar_whose_database_is_gone_skips_its_refresh_and_stops_when_asked(
     clean_db: sa.Engine, monkeypatch: pytest.MonkeyPatch, bar: str
@@ -50,10 +77,14 @@ def test_a_progress_bar_whose_database_is_gone_skips_its_refresh_and_stops_when_
     monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
     with clean_db.connect() as conn:  # the engine's pool holds a session the server will end
         conn.execute(sa.text("SELECT 1"))
+    missed = _missed_refreshes(monkeypatch, bar, 2)
     progress: Any = QueueProgress(datetime.now(UTC)) if bar == "queue" else CaptureProgress([1])
     with _database_gone(clean_db):
         with progress:
-            time.sleep(1.2)  # two refreshes of the bar, or more, while the database is gone
+            # two refreshes of the bar missed while the database is gone (a bar whose thread
+            # died on the first has no second)
+            while not missed.wait(0.05) and progress.thread.is_alive():
+                pass
         stopped = not progress.thread.is_alive()
     progress.thread.join(timeout=30)  # the database back: a thread still polling ends too
-    assert raised == [] and stopped
+    assert raised == [] and stopped and missed.is_set()
