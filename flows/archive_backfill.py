@@ -37,7 +37,7 @@ from flows.outcome import (
 )
 from flows.polling import skipped_entries
 from flows.queue_drain import learn_from
-from flows.retries import DatabaseLosses, _cause
+from flows.retries import DatabaseLosses, _cause, waited_for
 from flows.runtime import Submit, reset_runtime, run_logger, runtime
 from monitors.archive.articles import store_or_fail
 from monitors.archive.db import DatabaseUnavailable, get_engine, lost_database_reported, session_scope
@@ -159,15 +159,13 @@ def plan(
     one that stays away is said in one line, during the planning
     (:class:`DatabaseUnavailable`): the same command plans again."""
     what = "the planning of the archive backfill's jobs"
-    losses = DatabaseLosses()
     with lost_database_reported(what, "veille backfill"):  # a statement cancelled, said so
-        planned = losses.run(lambda: _plan(archive, since, until, site, sources_file, relevant_only, run_id))
-    if planned is None:
-        raise DatabaseUnavailable(
-            f"lost the database during {what} ({losses.gone}): what was committed stays;"
-            " run `veille backfill` again"
+        planned, recovered = waited_for(
+            lambda: _plan(archive, since, until, site, sources_file, relevant_only, run_id),
+            f"during {what}",
+            "what was committed stays; run `veille backfill` again",
         )
-    return planned._replace(recovered=tuple(losses.recovered))
+    return planned._replace(recovered=tuple(recovered))
 
 
 def _plan(

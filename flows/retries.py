@@ -159,3 +159,15 @@ class Loss(NamedTuple):
     @classmethod
     def of(cls, exc: BaseException) -> Loss:
         return cls(_cause(exc), opened_at(exc), time.monotonic())
+
+
+def waited_for(step: Callable[[], T], during: str, advice: str) -> tuple[T, list[str]]:
+    """``step()`` under a :class:`DatabaseLosses` of its own, a step that runs before a run's
+    others (a backfill's plan, its progress bar's start): its result and the losses it waited
+    out, for the run's verdict; a database that stays away raises :class:`DatabaseUnavailable`,
+    "lost the database ``during`` (cause): ``advice``", one line."""
+    losses = DatabaseLosses()
+    done = losses.run(step)
+    if done is None:
+        raise DatabaseUnavailable(f"lost the database {during} ({losses.gone}): {advice}")
+    return done, losses.recovered

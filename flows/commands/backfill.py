@@ -299,22 +299,17 @@ def _bar_start() -> tuple[datetime, list[str]]:
     to read it: a database lost here is waited for (``VEILLE_DB_WAIT``) as the backfill's own
     steps wait, and the loss counted in the run's verdict (partly done, exit 1); before, exit 2
     at once. One that stays away is one line (:class:`DatabaseUnavailable`), exit 2."""
-    from flows.retries import DatabaseLosses
-    from monitors.archive.db import DatabaseUnavailable, session_scope
+    from flows.retries import waited_for
+    from monitors.archive.db import session_scope
     from monitors.archive.reads import database_now
 
     def now() -> datetime:
         with session_scope() as session:
             return database_now(session)
 
-    losses = DatabaseLosses()
-    start = losses.run(now)
-    if start is None:
-        raise DatabaseUnavailable(
-            f"lost the database at the start of the backfill ({losses.gone}): nothing was read yet;"
-            " run `veille backfill` again"
-        )
-    return start, losses.recovered
+    return waited_for(
+        now, "at the start of the backfill", "nothing was read yet; run `veille backfill` again"
+    )
 
 
 def run_as_flows() -> bool:
