@@ -22,7 +22,7 @@ from flows.runtime import run_logger
 from monitors.archive.db import cancelled, cancelled_cause, get_engine, session_scope
 from monitors.archive.queue import queue_counts
 from monitors.archive.reads import source_health
-from monitors.archive.rescore_runs import Plan
+from monitors.archive.rescore_runs import Plan, RescoreBusy
 from monitors.archive.schema import ensure_schema
 from monitors.archive.topic_scores import rescore_topics
 from monitors.group.neardup import resign_old_signatures
@@ -79,29 +79,46 @@ def _resumed(plan: Plan, left: int) -> None:
 def rescore_when_topic_changed(topic: Topic, topics: list[Topic] | None = None) -> RescoreOutcome:
     """The rescore step of maintenance: recompute the articles scored with another version of
     the summit topic, then score every active topic (``topics``, default the folder's) into
-    article_topics for the articles lacking its current version (a topic added or edited)."""
+    article_topics for the articles lacking its current version (a topic added or edited).
+    A part another process rescores at the time (a user's ``veille rescore``) is skipped and
+    said, not failed: that rescore does the work (:class:`RescoreBusy`)."""
     engine = get_engine()
+    skipped: list[str] = []
     summit = Progress(f"rescore with topic {topic.name} {topic.version}")
-    report = rescore(engine, topic, on_start=summit.start, on_batch=summit.advance, on_resume=_resumed)
+    try:
+        report = rescore(engine, topic, on_start=summit.start, on_batch=summit.advance, on_resume=_resumed)
+    except RescoreBusy as exc:
+        run_logger().warning("rescore skipped: %s", exc)
+        report = None
+        skipped.append(f"the articles' relevance columns not rescored: {exc}")
     scored = Progress("article_topics")
-    per_topic = rescore_topics(
-        engine,
-        load_topics() if topics is None else topics,
-        on_start=scored.start,
-        on_batch=scored.advance,
-        on_resume=_resumed,
-    )
-    if report.candidates == 0:
-        return RescoreOutcome(
-            topic.version, 0, 0, 0, "every article is scored with the current topic", per_topic
+    try:
+        per_topic = rescore_topics(
+            engine,
+            load_topics() if topics is None else topics,
+            on_start=scored.start,
+            on_batch=scored.advance,
+            on_resume=_resumed,
         )
+    except RescoreBusy as exc:
+        run_logger().warning("article_topics rescore skipped: %s", exc)
+        per_topic = {}
+        skipped.append(f"article_topics not rescored: {exc}")
+    if report is None:
+        return RescoreOutcome(topic.version, 0, 0, 0, "; ".join(skipped), per_topic)
+    if report.candidates == 0:
+        note = "every article is scored with the current topic"
+        return RescoreOutcome(topic.version, 0, 0, 0, "; ".join([note, *skipped]), per_topic)
+    note = (
+        f"{counted(report.rescored, 'article')} rescored, {report.became_relevant} became relevant, "
+        f"{report.became_not_relevant} became not relevant"
+    )
     return RescoreOutcome(
         topic.version,
         report.candidates,
         report.rescored,
         report.changed_side,
-        f"{counted(report.rescored, 'article')} rescored, {report.became_relevant} became relevant, "
-        f"{report.became_not_relevant} became not relevant",
+        "; ".join([note, *skipped]),
         per_topic,
     )
 

@@ -31,6 +31,7 @@ from tests.site import LocalSite, rss_feed, seed_site, write_sources
 from tests.test_archive_backfill import archives  # noqa: F401
 from tests.test_cookbook import readme_next_steps
 from tests.test_docs import GUIDES, ROOT, _commands, _mentions, _subparser
+from tests.test_rescore_resume import RESTART as RESCORE_RESTART
 from tests.test_shell import DOCUMENTED_READS, archive, scalar  # noqa: F401
 
 #: a synopsis, not a line to type: an optional part ([--json]), alternatives (jsonl|csv, once
@@ -138,7 +139,8 @@ HELPS = ["veille psql --help", "veille search --help"]
 DB_LINES = _doc_lines("docs/operating.md", r"(veille db |psql \")")
 PSQL = 'psql "$(veille db-url --plain)"'
 
-#: the lines run as written here, in tests/test_shell.py and in tests/test_cookbook.py
+#: the lines run as written here, in tests/test_shell.py, tests/test_cookbook.py and
+#: tests/test_rescore_resume.py (RESCORE_RESTART, on an interrupted --all)
 RUN_AS_WRITTEN = {
     *(line for _, line in DOCUMENTED_READS),
     *BACKFILLS,
@@ -147,6 +149,7 @@ RUN_AS_WRITTEN = {
     SOURCES_CHECK_ALL,
     RESCORE,
     RESCORE_ALL,
+    RESCORE_RESTART,
     EVAL_DEV_ONLY,
     SCORE_CONTEXT,
     *SOURCE_PROBLEMS,
@@ -162,7 +165,7 @@ def test_the_inventory_finds_the_lines_of_every_kind() -> None:
     lines = {line for _, line, _ in INVOCATIONS}
     assert {*BACKFILLS, *RELEVANCE, SOURCES_CHECK, RESCORE, "veille db-url --plain"} <= lines, lines
     assert len(BACKFILLS) == 4 and len(RELEVANCE) == 3 and len(SOURCE_PROBLEMS) == 1
-    assert {RESCORE_ALL, SOURCES_CHECK_ALL, EVAL_DEV_ONLY, SCORE_CONTEXT, *HELPS} <= lines
+    assert {RESCORE_ALL, RESCORE_RESTART, SOURCES_CHECK_ALL, EVAL_DEV_ONLY, SCORE_CONTEXT, *HELPS} <= lines
     assert not any("..." in line or SYNOPSIS.search(re.sub(r"\"[^\"]*\"", "", line)) for line in lines)
     assert SOURCES_CHECK in (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
     assert RESCORE in (ROOT / "docs" / "topics.md").read_text(encoding="utf-8")

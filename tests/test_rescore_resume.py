@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +265,40 @@ def test_the_maintenance_rescore_finishes_an_interrupted_all(
     assert outcome.rescored == 3, outcome
     assert _marked(clean_db, ids, COLUMNS) == [True, False, False, False]
     assert {r[2] for r in _runs(clean_db)} == {"done"}
+
+
+#: docs/relevance.md's and `veille rescore --help`'s line to start an interrupted --all over
+RESTART = "veille rescore --all --restart"
+
+
+def test_rescore_all_restart_starts_an_interrupted_all_over(
+    ids: list[int], clean_db: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`veille rescore --all --restart`, as documented: the interrupted --all is closed as
+    restarted and every article is rescored from the first (on main: no such option)."""
+    import monitors.judge.rescore as module
+
+    _interrupted_all(clean_db, monkeypatch, module, "score_relevance")
+    _mark(clean_db, "articles")
+    _mark(clean_db, "article_topics")
+    code, out, err = _run(*shlex.split(RESTART)[1:])
+    assert code == 0, err
+    assert "resuming" not in out, out
+    assert re.search(
+        r"the rescore --all started \S+ \S+ UTC \(topic ai_summit\) is closed as restarted:"
+        r" --restart starts over from the first article, 4 articles to rescore",
+        out,
+    ), out
+    assert "rescored 4 articles" in out, out
+    assert _marked(clean_db, ids, COLUMNS) == [False] * 4  # the first one too
+    assert _marked(clean_db, ids, SUMMIT_ROWS) == [False] * 4
+    assert ("articles", "ai_summit", "restarted") in _runs(clean_db)
+    assert {r[2] for r in _runs(clean_db) if r[2] != "restarted"} == {"done"}
+    # nothing interrupted: --restart is a plain --all
+    code, out, err = _run(*shlex.split(RESTART)[1:])
+    assert code == 0 and "restarted" not in out and "rescored 4 articles" in out, out
+
+
+def test_restart_without_all_is_refused(clean_db: sa.Engine) -> None:
+    code, out, err = _run("rescore", "--restart")
+    assert code == 2 and err.startswith("veille: error: --restart needs --all"), (out, err)

@@ -14,13 +14,17 @@ of the topic folder (VEILLE_TOPICS_DIR, default monitors/topics; or only --topic
 into article_topics for the articles lacking its current version: adding or editing a topic
 file rescores the archive, with a progress bar; a removed topic's rows stay (its history).
 An interrupted --all is resumed after its last committed batch by the next rescore, --all or
-not ("resuming the rescore --all started ..."); the topic edited since, it is moot.
+not ("resuming the rescore --all started ..."); the topic edited since, it is moot. To start
+over from the first article instead, --all --restart closes it (outcome "restarted").
+A second rescore of the same topic while one runs (another `veille rescore`, the maintenance
+flow's) is refused at once, exit code 2: "another rescore of ... is running".
 The articles' own relevance columns hold the AI Action Summit topic's scores: --topic with
 another topic's file (another name) scores article_topics only.
 
 example:
   veille rescore                          # after editing monitors/topics/ai_summit.toml
   veille rescore --all --batch-size 500
+  veille rescore --all --restart          # drop an interrupted --all, start from the first article
   veille rescore --topic monitors/topics/eu_ai_act.toml   # that topic's article_topics rows only
 """
 
@@ -40,6 +44,11 @@ def register(sub: Any) -> None:
     )
     add_topic_option(p)
     p.add_argument("--all", action="store_true", help="rescore every article, whatever its topic version")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="with --all: close an interrupted --all (as restarted) and start over from the first article",
+    )
     p.add_argument(
         "--batch-size",
         type=row_count(),
@@ -74,6 +83,11 @@ def said_of(plan: Plan, left: int, all_articles: bool) -> str:
     assert run is not None
     what = "rescore --all" if run.target == ARTICLES else "rescore --all of article_topics"
     started = run.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if plan.restarted:
+        return (
+            f"the {what} started {started} (topic {run.topic}) is closed as restarted: --restart"
+            f" starts over from the first article, {counted(left, 'article')} to rescore"
+        )
     if not plan.moot:
         return f"resuming the {what} started {started} (topic {run.topic}): {counted(left, 'article')} left"
     rest = (
@@ -101,7 +115,21 @@ def _nothing_to_do() -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.restart and not args.all:
+        closing_line("veille: error: --restart needs --all: it starts an --all over from the first article")
+        return 2
     prepare_database()
+    from monitors.archive.rescore_runs import RescoreBusy
+
+    try:
+        return _rescore(args)
+    except RescoreBusy as exc:
+        closing_line(f"veille: error: {exc}")
+        return 2
+
+
+def _rescore(args: argparse.Namespace) -> int:
+    """:func:`handle`, its arguments checked."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from flows.commands.progress import stderr_console
@@ -143,6 +171,7 @@ def handle(args: argparse.Namespace) -> int:
                 on_start=lambda total: progress.update(task, total=total),
                 on_batch=lambda done: progress.advance(task, done),
                 on_resume=lambda plan, left: print(said_of(plan, left, args.all), flush=True),
+                restart=args.restart,
             )
         # every topic of the folder (or the one given) into article_topics: a topic added or
         # edited is scored on the whole archive; the rows of a removed topic stay
@@ -156,6 +185,7 @@ def handle(args: argparse.Namespace) -> int:
             on_start=lambda total: progress.update(per_topic, total=total),
             on_batch=lambda n: progress.advance(per_topic, n),
             on_resume=lambda plan, left: print(said_of(plan, left, args.all), flush=True),
+            restart=args.restart,
         )
     if report is None:
         print(

@@ -1,4 +1,4 @@
-"""Where a ``veille rescore --all`` stands: the ``rescore_runs`` table (migration 0053).
+"""Where a ``veille rescore --all`` stands: the ``rescore_runs`` table (migrations 0053, 0054).
 
 An ``--all`` rescores articles that carry the topic's version already, one committed batch at
 a time; stopped half way, a plain rescore (which picks the articles at another version) would
@@ -7,22 +7,48 @@ relevance columns; ``article_topics``: a topic's rows) and topic, with the last 
 committed (``after_id``, advanced in the batch's transaction) until it is finished: the next
 rescore, ``--all`` or not, goes on after it. A run at an older version of the topic is moot
 (every article is at another version now, a plain rescore picks them all): closed as such.
+``--restart`` closes an unfinished run as ``restarted`` and starts a new one from the first
+article. Two rescores of the same target and topic never run at once (:func:`held`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from monitors.archive.db import database_lost
 from monitors.judge.topic import Topic
 
 #: The targets of a rescore: the articles' own relevance columns, a topic's article_topics rows.
 ARTICLES = "articles"
 TOPIC_ROWS = "article_topics"
+
+#: First key of the advisory locks that keep one rescore per target and topic ("RSCR"); the
+#: second is ``hashtext(target:topic)`` (a collision only makes two rescores take turns).
+LOCK_SPACE = 0x52534352
+
+
+class RescoreBusy(Exception):
+    """Another process (a ``veille rescore``, the maintenance flow's rescore) holds the lock
+    of a target and topic this rescore needs: it would rescore the same articles."""
+
+    def __init__(self, target: str, topics: Sequence[str]) -> None:
+        self.target = target
+        self.topics = list(topics)
+        what = "the articles' relevance columns" if target == ARTICLES else "article_topics"
+        super().__init__(
+            f"another rescore of {what} (topic {', '.join(self.topics)}) is running, a `veille"
+            " rescore` or the maintenance flow's: this one stops rather than rescore the same"
+            " articles twice; run it again once that one has ended (an interrupted --all is"
+            " resumed)"
+        )
 
 
 @dataclass(frozen=True)
@@ -47,6 +73,8 @@ class Plan:
     run: AllRun | None
     earlier: AllRun | None = None
     moot: bool = False
+    #: ``earlier`` was at the topic's version and closed by ``--restart``: ``run`` starts over
+    restarted: bool = False
 
 
 _COLUMNS = "id, target, topic, version, started_at, after_id"
@@ -63,15 +91,61 @@ def _unfinished(session: Session, target: str, topic: str) -> AllRun | None:
     return None if row is None else AllRun(*row)
 
 
-def plan(session: Session, target: str, topic: Topic, all_articles: bool) -> Plan:
+@contextmanager
+def held(engine: Engine, target: str, topics: Sequence[str]) -> Iterator[None]:
+    """Hold the advisory lock of ``target`` and each of ``topics`` for as long as the rescore
+    runs, on a connection of its own (a killed process loses it with its connection), or
+    raise :class:`RescoreBusy` at once when another process holds one of them.
+
+    Refused, not waited for: the other rescore does this very work (it resumes or runs the
+    same ``--all`` row, both would rescore the same articles); waiting, a second ``--all``
+    would start the whole archive over as soon as the first ended, and a plain rescore would
+    find nothing left to do. The caller says so (the CLI, cause first, exit code 2; the
+    maintenance flow skips its rescore and says why)."""
+    with ExitStack() as stack:
+        conn = stack.enter_context(engine.connect())
+        taken: list[str] = []
+        busy: list[str] = []
+        for name in topics:
+            got = conn.scalar(
+                text("SELECT pg_try_advisory_lock(:space, hashtext(:key))"),
+                {"space": LOCK_SPACE, "key": f"{target}:{name}"},
+            )
+            (taken if got else busy).append(name)
+        conn.commit()
+
+        def release() -> None:
+            # a connection the server ended took its locks with it: nothing to let go
+            if conn.invalidated:
+                return
+            try:
+                for name in taken:
+                    conn.execute(
+                        text("SELECT pg_advisory_unlock(:space, hashtext(:key))"),
+                        {"space": LOCK_SPACE, "key": f"{target}:{name}"},
+                    )
+                conn.commit()
+            except DBAPIError as exc:
+                if not database_lost(exc):
+                    raise
+
+        stack.callback(release)
+        if busy:
+            raise RescoreBusy(target, busy)
+        yield
+
+
+def plan(session: Session, target: str, topic: Topic, all_articles: bool, restart: bool = False) -> Plan:
     """Find the unfinished ``--all`` of ``target`` and ``topic``: at the topic's version, it is
-    resumed (by an ``--all`` as by a plain rescore); at another, it is closed as moot. A new
-    ``--all`` gets its row (one unfinished per target and topic: the unique index decides)."""
+    resumed (by an ``--all`` as by a plain rescore), or with ``restart`` (``--all --restart``)
+    closed as ``restarted``; at another version, it is closed as moot. A new ``--all`` gets its
+    row (one unfinished per target and topic: the unique index decides)."""
     earlier = _unfinished(session, target, topic.name)
-    if earlier is not None and earlier.version == topic.version:
+    restarted = earlier is not None and earlier.version == topic.version and restart and all_articles
+    if earlier is not None and earlier.version == topic.version and not restarted:
         return Plan(earlier, earlier)
     if earlier is not None:
-        finish(session, [earlier.id], "moot")
+        finish(session, [earlier.id], "restarted" if restarted else "moot")
     run = None
     if all_articles:
         session.execute(
@@ -82,7 +156,7 @@ def plan(session: Session, target: str, topic: Topic, all_articles: bool) -> Pla
             {"target": target, "topic": topic.name, "version": topic.version},
         )
         run = _unfinished(session, target, topic.name)
-    return Plan(run, earlier, moot=earlier is not None)
+    return Plan(run, earlier, moot=earlier is not None and not restarted, restarted=restarted)
 
 
 def advance(session: Session, runs: Sequence[AllRun], last_id: int) -> None:
@@ -95,7 +169,8 @@ def advance(session: Session, runs: Sequence[AllRun], last_id: int) -> None:
 
 
 def finish(session: Session, ids: Sequence[int], outcome: str = "done") -> None:
-    """Close the runs ``ids``: ``done``, or ``moot`` (the topic changed before they finished)."""
+    """Close the runs ``ids``: ``done``, ``moot`` (the topic changed before they finished), or
+    ``restarted`` (``--all --restart`` started over)."""
     if ids:
         session.execute(
             text(

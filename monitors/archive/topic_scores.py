@@ -88,6 +88,7 @@ def rescore_topics(
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
     on_resume: Callable[[Plan, int], None] | None = None,
+    restart: bool = False,
 ) -> dict[str, int]:
     """Score every article lacking a current score for each topic into article_topics, one
     committed batch at a time (an interrupted rescore resumes; a second finds nothing to do).
@@ -96,7 +97,9 @@ def rescore_topics(
     With ``all_articles`` every article is scored again, each topic's run kept in
     ``rescore_runs``: an interrupted one is resumed after its last committed batch by the next
     rescore, ``--all`` or not (``on_resume(plan, rows left)`` says so first); one at an older
-    version of its topic is closed, moot.
+    version of its topic is closed, moot; with ``restart``, one at the current version is
+    closed and started over. Raises :class:`~monitors.archive.rescore_runs.RescoreBusy` when
+    another process rescores one of the topics' rows (:func:`~monitors.archive.rescore_runs.held`).
 
     One pass over the archive for all the topics: each article is read once and scored once
     for the topics it lacks (``score_topics``: folded and scanned once), with the rows
@@ -104,57 +107,61 @@ def rescore_topics(
     ``count_stale_topics``: ``on_start`` gets their total, ``on_batch`` a batch's rows."""
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
-    with Session(engine) as session, session.begin():
-        plans = {t.name: rescore_runs.plan(session, rescore_runs.TOPIC_ROWS, t, all_articles) for t in topics}
-    runs = [p.run for p in plans.values() if p.run is not None]
-    with Session(engine) as session:
-        stale = count_stale_topics(session, topics, plans)
-    if on_resume:
-        for name, plan in plans.items():
-            if plan.earlier is not None:
-                on_resume(plan, stale[name])
-    if on_start:
-        on_start(sum(stale.values()))
-    done = {t.name: 0 for t in topics}
-    flags, params = _stale_flags(topics, plans)
-    if not flags:
-        return done
-    select = text(
-        "SELECT a.id, a.title, a.description, a.text, a.published_at, a.canonical_url, "
-        + ", ".join(flags)
-        + " FROM articles a WHERE a.id > :after AND ("
-        + " OR ".join(flags)
-        + ") ORDER BY a.id LIMIT :limit"
-    )
-    after = 0
-    while True:
-        written = 0
+    with rescore_runs.held(engine, rescore_runs.TOPIC_ROWS, [t.name for t in topics]):
         with Session(engine) as session, session.begin():
-            rows = session.execute(select, {**params, "after": after, "limit": batch_size}).all()
-            if not rows:
-                rescore_runs.finish(session, [r.id for r in runs])
-                break
-            for article_id, title, description, body, published, url, *lacking in rows:
-                wanted = [t for t, flag in zip(topics, lacking, strict=True) if flag]
-                results = score_topics(
-                    wanted,
-                    body or "",
-                    title=title,
-                    description=description,
-                    published_at=article_day(published),  # the local clock's, as at ingest
-                    url=url,
-                )
-                write_topic_scores(
-                    session, article_id, [topic_row(t, r) for t, r in zip(wanted, results, strict=True)]
-                )
-                for t in wanted:
-                    done[t.name] += 1
-                written += len(wanted)
-            after = rows[-1][0]
-            rescore_runs.advance(session, runs, after)
-        if on_batch:
-            on_batch(written)
-    return done
+            plans = {
+                t.name: rescore_runs.plan(session, rescore_runs.TOPIC_ROWS, t, all_articles, restart)
+                for t in topics
+            }
+        runs = [p.run for p in plans.values() if p.run is not None]
+        with Session(engine) as session:
+            stale = count_stale_topics(session, topics, plans)
+        if on_resume:
+            for name, plan in plans.items():
+                if plan.earlier is not None:
+                    on_resume(plan, stale[name])
+        if on_start:
+            on_start(sum(stale.values()))
+        done = {t.name: 0 for t in topics}
+        flags, params = _stale_flags(topics, plans)
+        if not flags:
+            return done
+        select = text(
+            "SELECT a.id, a.title, a.description, a.text, a.published_at, a.canonical_url, "
+            + ", ".join(flags)
+            + " FROM articles a WHERE a.id > :after AND ("
+            + " OR ".join(flags)
+            + ") ORDER BY a.id LIMIT :limit"
+        )
+        after = 0
+        while True:
+            written = 0
+            with Session(engine) as session, session.begin():
+                rows = session.execute(select, {**params, "after": after, "limit": batch_size}).all()
+                if not rows:
+                    rescore_runs.finish(session, [r.id for r in runs])
+                    break
+                for article_id, title, description, body, published, url, *lacking in rows:
+                    wanted = [t for t, flag in zip(topics, lacking, strict=True) if flag]
+                    results = score_topics(
+                        wanted,
+                        body or "",
+                        title=title,
+                        description=description,
+                        published_at=article_day(published),  # the local clock's, as at ingest
+                        url=url,
+                    )
+                    write_topic_scores(
+                        session, article_id, [topic_row(t, r) for t, r in zip(wanted, results, strict=True)]
+                    )
+                    for t in wanted:
+                        done[t.name] += 1
+                    written += len(wanted)
+                after = rows[-1][0]
+                rescore_runs.advance(session, runs, after)
+            if on_batch:
+                on_batch(written)
+        return done
 
 
 def evidence_of(

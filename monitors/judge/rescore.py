@@ -117,33 +117,38 @@ def rescore(
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
     on_resume: Callable[[Plan, int], None] | None = None,
+    restart: bool = False,
 ) -> RescoreReport:
     """Recompute relevance for the stale articles (all with ``all_articles``), one committed
     transaction per batch. An unfinished ``--all`` at this version is resumed after its last
-    batch (an ``--all`` at an older one is closed, moot): ``on_resume(plan, total)`` says
-    which, first. ``on_start(total)`` and ``on_batch(done_in_batch)`` feed a progress bar.
+    batch (with ``restart``, closed and started over; an ``--all`` at an older one is closed,
+    moot): ``on_resume(plan, total)`` says which, first. ``on_start(total)`` and
+    ``on_batch(done_in_batch)`` feed a progress bar. Raises
+    :class:`~monitors.archive.rescore_runs.RescoreBusy` when another process rescores the
+    articles with this topic (:func:`~monitors.archive.rescore_runs.held`).
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
-    with Session(engine) as session, session.begin():
-        plan = rescore_runs.plan(session, rescore_runs.ARTICLES, topic, all_articles)
-    report = RescoreReport(topic_version=topic.version, plan=plan)
-    with Session(engine) as session:
-        report.candidates = count_stale(session, topic, plan.run)
-    if on_resume and plan.earlier is not None:
-        on_resume(plan, report.candidates)
-    if on_start:
-        on_start(report.candidates)
-    after_id = 0
-    while True:
-        before = report.rescored
+    with rescore_runs.held(engine, rescore_runs.ARTICLES, [topic.name]):
         with Session(engine) as session, session.begin():
-            last = rescore_batch(session, topic, after_id, batch_size, plan.run, report)
-            if last is None and plan.run is not None:
-                rescore_runs.finish(session, [plan.run.id])
-        if last is None:
-            break
-        after_id = last
-        if on_batch:
-            on_batch(report.rescored - before)
-    return report
+            plan = rescore_runs.plan(session, rescore_runs.ARTICLES, topic, all_articles, restart)
+        report = RescoreReport(topic_version=topic.version, plan=plan)
+        with Session(engine) as session:
+            report.candidates = count_stale(session, topic, plan.run)
+        if on_resume and plan.earlier is not None:
+            on_resume(plan, report.candidates)
+        if on_start:
+            on_start(report.candidates)
+        after_id = 0
+        while True:
+            before = report.rescored
+            with Session(engine) as session, session.begin():
+                last = rescore_batch(session, topic, after_id, batch_size, plan.run, report)
+                if last is None and plan.run is not None:
+                    rescore_runs.finish(session, [plan.run.id])
+            if last is None:
+                break
+            after_id = last
+            if on_batch:
+                on_batch(report.rescored - before)
+        return report
