@@ -16,14 +16,20 @@ from functools import partial
 from typing import Any
 
 import psycopg
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from sqlalchemy.orm import Session
 
 from flows.retries import DatabaseLosses, Loss, _cause
 from flows.runtime import Runtime, Submit, run_logger, runtime
 from monitors.archive import queue as claims
 from monitors.archive.articles import apply_ingest, store_or_fail
-from monitors.archive.db import DatabaseUnavailable, cancelled, get_engine, session_scope
+from monitors.archive.db import (
+    DatabaseUnavailable,
+    cancelled,
+    database_lost,
+    get_engine,
+    session_scope,
+)
 from monitors.archive.queue import (
     ClaimHolder,
     claim_items,
@@ -187,7 +193,7 @@ def ingest_worker_task(
                 in_flight = None
                 unsettled.remove(item.id)
                 _settled(report, rt, item, out, status, changed)
-        except (DBAPIError, psycopg.Error) as exc:
+        except (DBAPIError, PendingRollbackError, psycopg.Error) as exc:
             orig = getattr(exc, "orig", None) or exc
             if str(getattr(orig, "sqlstate", "") or "").startswith("40") and conflicts < MAX_RECOVERIES:
                 # a deadlock or serialization failure: the other transaction went on, this
@@ -205,7 +211,8 @@ def ingest_worker_task(
                 with contextlib.suppress(DBAPIError, psycopg.Error):
                     hand_back(engine, holder, unsettled, token)
                 break
-            lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+            # a connection lost, whatever the error says (a PendingRollbackError over the loss)
+            lost = database_lost(exc)
             lost = lost or isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
             if not lost or recoveries >= MAX_RECOVERIES:
                 raise  # not a lost connection (a bug, bad data): the task fails as it is

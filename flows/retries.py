@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
 import psycopg
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from monitors.archive.db import DatabaseUnavailable, database_lost, opened_at
@@ -37,7 +37,8 @@ RETRY_DELAYS = (2, 10)
 def is_transient(exc: BaseException) -> bool:
     """Whether a step that raised ``exc`` is worth another try (database or network hiccup,
     a connection lost whatever the error says); anything else is a bug or bad data."""
-    lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    # a connection lost, whatever the error says: a PendingRollbackError over the loss too
+    lost = database_lost(exc)
     # a value over a PostgreSQL limit comes as an OperationalError too, and fails every try
     return (lost or isinstance(exc, TRANSIENT_ERRORS)) and not unstorable(exc)
 

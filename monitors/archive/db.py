@@ -9,6 +9,7 @@ Alembic head before use.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -264,11 +265,59 @@ def database_lost(exc: BaseException) -> bool:
     traceback. :class:`DatabaseUnavailable` is one already said."""
     if isinstance(exc, DatabaseUnavailable):
         return True
+    if isinstance(exc, sa.exc.PendingRollbackError):
+        return _rolled_back_over_loss(exc)
     if not isinstance(exc, sa.exc.DBAPIError) or cancelled(exc):
         return False
     sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
     connecting = isinstance(exc, sa.exc.OperationalError) and exc.statement is None
     return exc.connection_invalidated or connecting or bool(sqlstate and sqlstate.startswith(_LOST))
+
+
+#: SQLAlchemy's code for a Connection used again after it was invalidated (its transaction not
+#: rolled back), and for a Session used again after a failed flush (the cause named in words)
+_INVALIDATED, _FLUSH_FAILED = "8s2b", "7s2a"
+#: How the Session's PendingRollbackError names the flush's error: its class, then its words
+_ORIGINAL = re.compile(r"Original exception was: \((?P<cls>[\w.]+)\)")
+
+
+def _rolled_back_over_loss(exc: sa.exc.PendingRollbackError) -> bool:
+    """Whether a Connection or Session used again after an error says the error was the
+    database gone: an invalidated Connection (SQLAlchemy invalidates one only when it found
+    it dead, as do we), or a failed flush whose error, chained or named, was a loss. One
+    over an IntegrityError or a bug is that error, not a loss. The Session keeps the flush's
+    error to itself, and names it in the message: the driver's class it names says (a
+    psycopg error's SQLSTATE, or a bare OperationalError: the connection itself failed)."""
+    if exc.code == _INVALIDATED:
+        return True
+    seen: set[int] = {id(exc)}
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and id(cause) not in seen:
+        if database_lost(cause):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    found = _ORIGINAL.search(str(exc)) if exc.code == _FLUSH_FAILED else None
+    return found is not None and _driver_error_lost(found["cls"])
+
+
+def _driver_error_lost(name: str) -> bool:
+    """Whether the psycopg error class ``name`` (``psycopg.errors.AdminShutdown``) is the
+    connection lost: a SQLSTATE of :data:`_LOST`, or an Operational/InterfaceError with none
+    (the connection failed under the statement: "server closed the connection")."""
+    import psycopg
+    import psycopg.errors
+
+    module, _, cls_name = name.rpartition(".")
+    if module not in ("psycopg", "psycopg.errors"):
+        return False
+    cls = getattr(psycopg.errors, cls_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, psycopg.Error)):
+        return False
+    sqlstate = getattr(cls, "sqlstate", None)
+    if sqlstate:
+        return str(sqlstate).startswith(_LOST)
+    return cls in (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 @contextmanager
@@ -284,13 +333,14 @@ def lost_database_reported(
     stays" says nothing true; ``""`` for a command that only reads (nothing was committed)."""
     try:
         yield
-    except sa.exc.DBAPIError as exc:
+    except (sa.exc.DBAPIError, sa.exc.PendingRollbackError) as exc:
+        # PendingRollbackError: a connection or session used again after it lost the database
         if cancelled(exc):
             advice = when_cancelled or f"what was committed stays; run `{again}` again to go on"
             raise StatementCancelled(f"{cancelled_cause(what, exc)}: {advice}") from exc
         if not database_lost(exc):
             raise
-        cause = said(exc.orig or exc)
+        cause = said(getattr(exc, "orig", None) or exc)
         left = "what was committed stays" if when_lost is None else when_lost
         left += "; " if left else ""
         raise DatabaseUnavailable(
