@@ -24,7 +24,6 @@ def test_a_store_committed_whose_answer_was_lost_is_counted(
     site: LocalSite, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import flows.queue_drain
-    from flows.cli import main
 
     pages = seed_site(site)
     odd_url = f"{site.base}/{pages[0].spec.slug}"
@@ -44,14 +43,7 @@ def test_a_store_committed_whose_answer_was_lost_is_counted(
         return result
 
     monkeypatch.setattr(flows.queue_drain, "store_or_fail", answer_lost)
-    sources = write_sources(
-        tmp_path / "sources.toml",
-        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
-    )
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["run", "--sources", str(sources)])
-    output = out.getvalue() + err.getvalue()
+    code, stdout, output = run_seeds(site, tmp_path)
     assert lost == [odd_url]
     assert code == 1, output  # the interruption is reported: partly done
     assert "recovered" in output, output
@@ -61,6 +53,20 @@ def test_a_store_committed_whose_answer_was_lost_is_counted(
             conn.execute(sa.text("SELECT state, count(*) FROM url_queue GROUP BY state")).all()
         )
     assert articles == 5 and states == {"fetched": 5}
-    stored = re.search(r"(\d+) stored", out.getvalue())
+    stored = re.search(r"(\d+) stored", stdout)
     assert stored and int(stored.group(1)) == 5, output  # each once, the odd page included
     assert len([h for h in site.log if h["path"] == "/" + pages[0].spec.slug]) == 1  # not fetched again
+
+
+def run_seeds(site: LocalSite, tmp_path: Path) -> tuple[int, str, str]:
+    """`veille run` over the seeded site's feed: its exit code, its stdout, all it said."""
+    from flows.cli import main
+
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
+    )
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["run", "--sources", str(sources)])
+    return code, out.getvalue(), out.getvalue() + err.getvalue()

@@ -9,7 +9,6 @@ failed as a bug ("archive error", a traceback) instead of waiting for the databa
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from flows.retries import is_transient
 from monitors.archive.db import DatabaseUnavailable, database_lost, lost_database_reported
-from tests.site import LocalSite, seed_site, write_sources
+from tests.site import LocalSite, seed_site
+from tests.test_commit_ack_lost import run_seeds
 
 
 class _Base(DeclarativeBase):
@@ -143,7 +143,6 @@ def test_an_ingest_worker_whose_store_met_the_loss_as_a_pending_rollback_waits(
     """The worker waits for the database and goes on, as for any loss: before, its task
     failed on the PendingRollbackError, a traceback, the batch's pages left to the lease."""
     import flows.queue_drain
-    from flows.cli import main
 
     pages = seed_site(site)
     odd_url = f"{site.base}/{pages[0].spec.slug}"
@@ -157,14 +156,7 @@ def test_an_ingest_worker_whose_store_met_the_loss_as_a_pending_rollback_waits(
         return real(write, out, *args)
 
     monkeypatch.setattr(flows.queue_drain, "store_or_fail", store_after_the_loss)
-    sources = write_sources(
-        tmp_path / "sources.toml",
-        [{"name": "Seeds", "kind": "feed", "url": f"{site.base}/feed.xml", "owner": "media"}],
-    )
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["run", "--sources", str(sources)])
-    output = out.getvalue() + err.getvalue()
+    code, _, output = run_seeds(site, tmp_path)
     assert lost == [odd_url]
     assert "Traceback" not in output and "database lost" in output, output
     assert code == 1, output  # the interruption is reported: partly done
