@@ -15,7 +15,7 @@ import psycopg
 from sqlalchemy.exc import InterfaceError, OperationalError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from monitors.archive.db import DatabaseUnavailable, database_lost, opened_at
+from monitors.archive.db import DatabaseUnavailable, database_lost, opened_at, rolled_back_cause
 from monitors.archive.write_errors import unstorable
 from monitors.errors import describe
 
@@ -68,8 +68,9 @@ def transient_task(name: str | None = None, delays: tuple[int, int] = RETRY_DELA
 
 
 def _cause(exc: BaseException) -> str:
-    """A database error in one line, cause first."""
-    return describe(getattr(exc, "orig", None) or exc)
+    """A database error in one line, cause first (a PendingRollbackError by the loss it is
+    over: :func:`monitors.archive.db.rolled_back_cause`)."""
+    return rolled_back_cause(exc) or describe(getattr(exc, "orig", None) or exc)
 
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from flows.retries import is_transient
+from flows.retries import _cause, is_transient
 from monitors.archive.db import DatabaseUnavailable, database_lost, lost_database_reported
 from tests.site import LocalSite, seed_site
 from tests.test_commit_ack_lost import run_seeds
@@ -75,7 +75,12 @@ def test_a_connection_used_again_after_its_loss_is_the_database_lost(
         assert again.__cause__ is None and again.__context__ is None  # nothing chained says so
         assert database_lost(again)
         assert is_transient(again)
-        said = pytest.raises(DatabaseUnavailable, match=r"^lost the database during the export")
+        # said by what happened, not by SQLAlchemy's "Can't reconnect until invalid transaction
+        # is rolled back. Please rollback() fully before proceeding"
+        assert _cause(again).startswith("the connection was lost under an open transaction ("), _cause(again)
+        said = pytest.raises(
+            DatabaseUnavailable, match=r"^lost the database during the export \(the connection was lost"
+        )
         with said, lost_database_reported("the export", "veille export"):
             conn.execute(_ONE)
 
@@ -91,6 +96,9 @@ def test_a_session_used_again_after_a_flush_that_lost_the_database_is_the_databa
         assert again.code == "7s2a"  # the flush's error only named in the message
         assert database_lost(again)
         assert is_transient(again)
+        assert _cause(again).startswith("AdminShutdown: terminating connection due to administrator"), _cause(
+            again
+        )
 
 
 def test_a_session_used_again_after_an_integrity_error_is_not_the_database_lost(
@@ -115,6 +123,7 @@ def test_a_pending_rollback_raised_while_handling_a_loss_is_the_loss() -> None:
     again = sa.exc.PendingRollbackError("This Session's transaction has been rolled back")
     again.__context__ = lost
     assert database_lost(again)
+    assert _cause(again) == "Exception: gone (used again after it: PendingRollbackError)"
     again.__context__ = sa.exc.IntegrityError("INSERT", {}, Exception("duplicate"))
     assert not database_lost(again)
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitors.errors import one_line, said
+from monitors.errors import describe, one_line, said
 from monitors.settings import Settings, SettingsError, get_settings
 
 _lock = threading.Lock()
@@ -278,7 +278,7 @@ def database_lost(exc: BaseException) -> bool:
 #: rolled back), and for a Session used again after a failed flush (the cause named in words)
 _INVALIDATED, _FLUSH_FAILED = "8s2b", "7s2a"
 #: How the Session's PendingRollbackError names the flush's error: its class, then its words
-_ORIGINAL = re.compile(r"Original exception was: \((?P<cls>[\w.]+)\)")
+_ORIGINAL = re.compile(r"Original exception was: \((?P<cls>[\w.]+)\) ?(?P<words>[^\n]*)")
 
 
 def _rolled_back_over_loss(exc: sa.exc.PendingRollbackError) -> bool:
@@ -299,6 +299,24 @@ def _rolled_back_over_loss(exc: sa.exc.PendingRollbackError) -> bool:
         cause = cause.__cause__ or cause.__context__
     found = _ORIGINAL.search(str(exc)) if exc.code == _FLUSH_FAILED else None
     return found is not None and _driver_error_lost(found["cls"])
+
+
+def rolled_back_cause(exc: BaseException) -> str | None:
+    """A PendingRollbackError over a lost database in words, cause first: the loss it was
+    raised over, or the flush's error it names ("AdminShutdown: terminating connection due to
+    administrator command (...)"), or a connection lost under its transaction; None for any
+    other error. Said as it is, SQLAlchemy's words ("Can't reconnect until invalid transaction
+    is rolled back. Please rollback() fully ...") told what to do in code, not what happened."""
+    if not isinstance(exc, sa.exc.PendingRollbackError) or not database_lost(exc):
+        return None
+    again = "used again after it: PendingRollbackError"
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and database_lost(cause):
+        return f"{describe(getattr(cause, 'orig', None) or cause)} ({again})"
+    found = _ORIGINAL.search(str(exc)) if exc.code == _FLUSH_FAILED else None
+    if found is not None:
+        return f"{found['cls'].rpartition('.')[2]}: {found['words'].strip()} (a flush's; the session {again})"
+    return f"the connection was lost under an open transaction (the connection {again})"
 
 
 def _driver_error_lost(name: str) -> bool:
@@ -340,7 +358,7 @@ def lost_database_reported(
             raise StatementCancelled(f"{cancelled_cause(what, exc)}: {advice}") from exc
         if not database_lost(exc):
             raise
-        cause = said(getattr(exc, "orig", None) or exc)
+        cause = rolled_back_cause(exc) or said(getattr(exc, "orig", None) or exc)
         left = "what was committed stays" if when_lost is None else when_lost
         left += "; " if left else ""
         raise DatabaseUnavailable(
