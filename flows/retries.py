@@ -15,7 +15,7 @@ import psycopg
 from sqlalchemy.exc import InterfaceError, OperationalError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from monitors.archive.db import DatabaseUnavailable, database_lost, opened_at, rolled_back_cause
+from monitors.archive.db import DatabaseUnavailable, database_lost, failed_at, opened_at, rolled_back_cause
 from monitors.archive.write_errors import unstorable
 from monitors.errors import describe
 
@@ -152,7 +152,10 @@ class DatabaseLosses:
 class Loss(NamedTuple):
     """A loss of the database a step met: its cause in one line, when (``time.monotonic``) the
     connection it was met on had been opened (:func:`monitors.archive.db.opened_at`; None for
-    a connection refused as it opened), and when it was met."""
+    a connection refused as it opened), and when it was met: when the driver raised it
+    (:func:`monitors.archive.db.failed_at`), else now. Not when the step heard of it: a job
+    hears of a refusal in one of its capture threads once its other threads are done, and
+    a refusal heard of after another step saw the database back was counted again."""
 
     reason: str
     opened: float | None
@@ -160,7 +163,8 @@ class Loss(NamedTuple):
 
     @classmethod
     def of(cls, exc: BaseException) -> Loss:
-        return cls(_cause(exc), opened_at(exc), time.monotonic())
+        failed = failed_at(exc)
+        return cls(_cause(exc), opened_at(exc), time.monotonic() if failed is None else failed)
 
 
 def waited_for(step: Callable[[], T], during: str, advice: str) -> tuple[T, list[str]]:

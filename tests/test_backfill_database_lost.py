@@ -498,6 +498,34 @@ def test_a_step_that_meets_the_loss_after_another_saw_the_database_back_is_in_th
     assert len(losses.recovered) == 2 and losses.gone is None, losses.recovered
 
 
+def test_a_refusal_a_step_hears_of_after_another_saw_the_database_back_is_in_the_same_interruption(
+    outage: Outage, clean_db: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection refused while the database is away, in a thread of a step (an archive
+    job's capture thread) that raises it only once its other threads are done, after another
+    step's wait saw the database back: the same interruption. Before, a refusal was dated by
+    when its step heard of it: "interrupted 2 times" for one outage, as the archive backfill
+    said now and then in a clean-clone CI run."""
+    from flows.retries import DatabaseLosses
+
+    monkeypatch.setenv("VEILLE_DB_WAIT", "20")
+    losses = DatabaseLosses()
+    outage.take(back=True)
+    with pytest.raises(sa.exc.OperationalError) as refused:
+        clean_db.connect()  # a capture thread's session, refused while the database is away
+    assert losses.run(lambda: select_open(clean_db.connect())) == 1  # met it, waited, saw it back
+    heard: list[int] = []
+
+    def late() -> int:
+        heard.append(1)
+        if len(heard) == 1:
+            raise refused.value  # the job's other threads done: it hears of the refusal now
+        return select_open(clean_db.connect())
+
+    assert losses.run(late) == 1 and len(heard) == 2
+    assert len(losses.recovered) == 1 and losses.gone is None, losses.recovered
+
+
 def select_open(conn: sa.Connection) -> int:
     """``SELECT 1`` on ``conn``, left open (its transaction ended)."""
     value = int(conn.scalar(sa.text("SELECT 1")) or 0)

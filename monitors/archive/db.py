@@ -165,22 +165,28 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 #: The attribute of a connection's record, and of an error met on it, saying when
-#: (``time.monotonic``) the connection was opened (:func:`opened_at`).
-_OPENED = "veille_opened_at"
+#: (``time.monotonic``) the connection was opened (:func:`opened_at`); and of an error, when
+#: it was raised by the driver (:func:`failed_at`).
+_OPENED, _FAILED = "veille_opened_at", "veille_failed_at"
 
 
 def _date_connections(engine: Engine) -> None:
     """Stamp each connection ``engine`` opens with when it was opened, and each error met on
-    one with that stamp (:func:`opened_at`). The threads of a run that lose the database in
-    one restart notice it at different times: one waits and sees it back before another uses
-    its dead connection again; the age of that connection tells it died in the same outage."""
+    one with that stamp and with when it was raised (:func:`opened_at`, :func:`failed_at`).
+    The threads of a run that lose the database in one restart say it at different times: one
+    waits and sees it back before another uses its dead connection again, or before another
+    hears of a connection refused in a thread of its own; the age of that connection, and the
+    time of that refusal, tell they met the same outage."""
 
     def opened(dbapi_connection: Any, record: Any) -> None:
         record.info[_OPENED] = time.monotonic()
 
     def met_on(context: sa.engine.ExceptionContext) -> None:
-        if context.connection is None or context.sqlalchemy_exception is None:
-            return  # a connection refused as it opened: it is dated by when it was met
+        if context.sqlalchemy_exception is None:
+            return
+        setattr(context.sqlalchemy_exception, _FAILED, time.monotonic())
+        if context.connection is None:
+            return  # a connection refused as it opened: dated by when it was refused
         with contextlib.suppress(Exception):  # a connection already invalidated has no record
             stamp = context.connection.info.get(_OPENED)
             if stamp is not None:
@@ -194,11 +200,22 @@ def opened_at(exc: BaseException) -> float | None:
     """When (``time.monotonic``) the connection ``exc`` (or an error it was raised from) was
     met on had been opened, if known: None for a connection refused as it opened, or an error
     of a connection not made by :func:`get_engine`."""
+    return _stamp(exc, _OPENED)
+
+
+def failed_at(exc: BaseException) -> float | None:
+    """When (``time.monotonic``) the driver raised ``exc`` (or an error it was raised from), if
+    it came through :func:`get_engine`'s connections: a worker thread's error is heard of by
+    its step only once the step's other threads are done."""
+    return _stamp(exc, _FAILED)
+
+
+def _stamp(exc: BaseException, name: str) -> float | None:
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        stamp = getattr(cause, _OPENED, None)
+        stamp = getattr(cause, name, None)
         if isinstance(stamp, float):
             return stamp
         cause = cause.__cause__ or cause.__context__
