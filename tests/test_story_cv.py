@@ -12,7 +12,7 @@ import pytest
 
 from monitors.judge.relevance import score_item
 from monitors.judge.topic import load_topic
-from tests.eval.story_cv import main
+from tests.eval.story_cv import main, site, site_folds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -202,3 +202,59 @@ def test_story_cv_with_exemplars(tmp_path: Path, capsys: pytest.CaptureFixture[s
     grid = capsys.readouterr().out
     assert "paragraphs, distinctive in <= 5, similarity >= 0.35, 3 shared" in grid
     assert "documents, distinctive in <= 1, similarity >= 0.3, 2 shared paragraph dated +1/+0" in grid
+
+
+# Two stories on one site both name ROOST (a pattern of the summit topic's `entity` group), a
+# third story on another site is a negative. Held out one story at a time, ROOST is found in
+# the other story and kept; held out by site, both stories sit in one fold and lose it.
+ON_ONE_SITE: list[dict[str, str | None]] = [
+    {"id": "a", "story": "roost", "kind": "paragraph", "label": "summit", "published_at": None,
+     "url": "https://www.exemple.fr/a",
+     "text": "ROOST proposera des outils libres pour repérer les contenus illicites avec l'IA."},
+    {"id": "b", "story": "roost-later", "kind": "paragraph", "label": "summit", "published_at": None,
+     "url": "https://exemple.fr/b",
+     "text": "ROOST a publié ses premiers outils d'IA libres pour la sécurité des enfants."},
+    {"id": "c", "story": "other", "kind": "paragraph", "label": "ai_other", "published_at": "2025-02-12",
+     "url": "https://ailleurs.org/c",
+     "text": "Une application de cuisine utilise l'IA pour proposer des recettes."},
+]  # fmt: skip
+
+
+def test_site_folds_keep_a_story_and_a_site_in_one_fold() -> None:
+    items = ON_ONE_SITE + [dict(ON_ONE_SITE[2], id="d", url="https://autre.net/d")]
+    for seed in range(4):
+        folds = site_folds(items, 2, seed)
+        assert folds[0] == folds[1]  # www.exemple.fr and exemple.fr: one site
+        assert folds[2] == folds[3]  # one story on two sites
+        assert folds[0] != folds[2]  # two folds, each the lightest when dealt
+    assert site("https://www.lemonde.fr/x") == "lemonde.fr" and site("") == ""
+
+
+def test_story_cv_by_folds_of_stories_and_sites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _labelled(tmp_path, ON_ONE_SITE)
+    assert all(score_item(load_topic(), i).relevant for i in ON_ONE_SITE[:2])
+    assert main(["--data", str(data), "--patterns"]) == 0
+    assert "paragraph undated      P 1.000 R 1.000  tp 2 fp 0 fn 0" in capsys.readouterr().out
+    assert main(["--data", str(data), "--patterns", "--folds", "2", "--shuffles", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 folds of stories and sites, 2 shuffle(s)" in out
+    assert "shuffle 1, relevant paragraphs dated found per fold: 0/2" in out
+    # pooled over the two shuffles: each item counted twice
+    assert "paragraph undated      P 0.000 R 0.000  tp 0 fp 0 fn 4  ai_other 0/2" in out
+
+
+def test_story_cv_drops_what_no_other_story_motivates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--motivated``: ROOST is matched by another story, but only by a negative there, so
+    nothing outside the summit paragraph's story could have motivated the term."""
+    negative = dict(ON_ONE_SITE[1], label="ai_other", story="garden", url="https://autre.fr/x",
+                    text="Un outil nommé ROOST aide les jardiniers à arroser grâce à l'IA.")  # fmt: skip
+    data = _labelled(tmp_path, [ON_ONE_SITE[0], negative, ON_ONE_SITE[2]])
+    assert main(["--data", str(data), "--patterns"]) == 0
+    assert "paragraph undated      P 0.500 R 1.000  tp 1 fp 1 fn 0" in capsys.readouterr().out
+    assert main(["--data", str(data), "--patterns", "--motivated"]) == 0
+    out = capsys.readouterr().out
+    assert "patterns no other story motivates dropped" in out
+    # the summit paragraph loses ROOST; the negative keeps it (the summit paragraph motivates it)
+    assert "paragraph undated      P 0.000 R 0.000  tp 0 fp 1 fn 1" in out

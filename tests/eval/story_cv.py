@@ -22,12 +22,17 @@ coverage of the event, e.g. ``seeds``) were seeds of its batch, with the context
 ``--exemplar-documents`` of them and, with ``--background DIR``, in fewer than 2 of those HTML
 pages), whole or cut into lines (``--exemplar-paragraphs``); ``--exemplars-from-split`` takes the
 split's relevant articles of the other stories instead (what more exemplars could give);
-``--exemplar-grid`` prints what every variant gains, kind by kind. Numbers for docs/topics.md:
+``--exemplar-grid`` prints what every variant gains, kind by kind. ``--folds K`` holds out K
+folds instead of one story at a time, each a set of stories and sites (neither in two folds:
+``site_folds``), dealt ``--shuffles`` ways and pooled; ``--motivated`` (with ``--patterns``)
+also drops every pattern that no item of the other stories or folds could have motivated.
+Numbers for docs/topics.md:
 
     python tests/eval/story_cv.py [--topic TOML] [--data FILE] [--drop-groups entity,cast] [--url-weight 1]
     python tests/eval/story_cv.py --patterns --pieces
     python tests/eval/story_cv.py --patterns --pieces --context [--other-sources] [--choose]
     python tests/eval/story_cv.py --patterns --pieces --exemplars seeds [--exemplar-grid] [--background DIR]
+    python tests/eval/story_cv.py --patterns [--motivated] --folds 5 --shuffles 5
 """
 
 from __future__ import annotations
@@ -36,12 +41,14 @@ import argparse
 import copy
 import dataclasses
 import functools
+import random
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -100,12 +107,57 @@ def _stories(items: list[dict]) -> list[str]:
     return [str(i.get("story") or i.get("id") or n) for n, i in enumerate(items)]
 
 
-def _pattern_reducer(path: Path, items: list[dict]) -> Callable[[str], Topic]:
-    """story -> the topic without the patterns found in that story's items only."""
+def site(url: str) -> str:
+    """A URL's site: its host's last two labels (``www.lemonde.fr`` -> ``lemonde.fr``)."""
+    host = (urlsplit(url or "").hostname or "").removeprefix("www.")
+    return ".".join(host.split(".")[-2:])
+
+
+def site_folds(items: list[dict], folds: int, seed: int = 0) -> list[int]:
+    """Each item's fold, such that neither a story nor a site sits in two folds: stories and
+    sites are joined into groups (an item links its story to its site), the groups dealt in
+    ``seed``'s order, each to the fold holding the fewest paragraphs so far (an article weighs a
+    fifth of one)."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    stories = _stories(items)
+    for story, item in zip(stories, items, strict=True):
+        if where := site(str(item.get("url") or "")):
+            parent[root("story " + story)] = root("site " + where)
+    group = [root("story " + story) for story in stories]
+    weight: dict[str, float] = defaultdict(float)
+    for g, item in zip(group, items, strict=True):
+        weight[g] += 1.0 if item.get("kind", "article") == "paragraph" else 0.2
+    order = sorted(weight)
+    random.Random(seed).shuffle(order)
+    load = [0.0] * folds
+    fold_of: dict[str, int] = {}
+    for g in order:
+        fold_of[g] = min(range(folds), key=lambda f: load[f])
+        load[fold_of[g]] += weight[g]
+    return [fold_of[g] for g in group]
+
+
+def _pattern_reducer(
+    path: Path, items: list[dict], motivated: frozenset[str] | None = None
+) -> Callable[[str], Topic]:
+    """story -> the topic without the patterns found in that story's items only; with
+    ``motivated`` (the topic's relevant labels), stricter: without every pattern that no item of
+    the other stories could have motivated (a term or proximity side matching no relevant item
+    elsewhere, a disambiguation pattern matching no negative elsewhere), so also the patterns
+    that match nothing at all."""
     data, raw = parse_topic_file(path)
     stories = _stories(items)
     texts = [" . ".join((i.get("title") or "", i.get("text", ""))) for i in items]
     folded = [(fold(t), fold(t, keep_case=True)) for t in texts]
+    relevant = [i.get("label") in (motivated or ()) for i in items]
+    everyone = sorted(set(stories))
     only: dict[str, set[tuple[str, int, str, str]]] = defaultdict(set)
     for table, keys in PATTERN_KEYS.items():
         for n, spec in enumerate(data.get(table, [])):
@@ -115,6 +167,17 @@ def _pattern_reducer(path: Path, items: list[dict]) -> Callable[[str], Topic]:
                 )
                 for pattern in spec.get(key) or ():
                     regex = compile_patterns([pattern], cased)
+                    if motivated is not None:
+                        negative = table == "disambiguation"
+                        found = {
+                            stories[k]
+                            for k, (lower, kept) in enumerate(folded)
+                            if relevant[k] != negative and regex.search(kept if cased else lower)
+                        }
+                        for story in everyone:
+                            if not found - {story}:
+                                only[story].add((table, n, key, pattern))
+                        continue
                     found = {
                         stories[k]
                         for k, (lower, kept) in enumerate(folded)
@@ -216,6 +279,7 @@ def _predictions(
     context: dict[str, Any] | None,
     grid: list[dict[str, Any]] | None = None,
     exemplars: dict[str, tuple[Callable[[str], Exemplars], dict[str, Any]]] | None = None,
+    motivated: bool = False,
 ) -> dict[str, dict[tuple[int, bool], bool]]:
     """(item, undated) -> verdict on held-out stories: ``alone`` (each item scored on its own)
     and, with ``context`` (``propagate``'s options), ``context`` (the whole split scored by the
@@ -226,7 +290,8 @@ def _predictions(
     for item in items:
         found = score_item(topic, item, url=url).evidence["matched"]
         matched.append({n for n, m in found.items() if m["group"] in event_groups})
-    by_pattern = _pattern_reducer(Path(topic.path), items) if patterns else None
+    labels = frozenset(topic.labels) if motivated else None
+    by_pattern = _pattern_reducer(Path(topic.path), items, labels) if patterns else None
     out: dict[str, dict[tuple[int, bool], bool]] = defaultdict(dict)
     batches = {u: [dict(i, published_at=None) if u else i for i in items] for u in (False, True)}
     read = {u: read_batch(b) for u, b in batches.items()} if context is not None or grid else {}
@@ -437,6 +502,44 @@ def _print_change(name: str, before: dict[str, dict[str, Any]], after: dict[str,
     print(f"{name:45s} " + "  ".join(cells))
 
 
+def _by_folds(topic: Topic, labelled: list[dict], drop: frozenset[str], args: argparse.Namespace) -> int:
+    """``--folds K``: each fold of stories and sites (:func:`site_folds`) held out in turn, each
+    item alone; per fold the dated paragraphs' recall, then every kind pooled over the shuffles."""
+    items: list[dict] = []
+    predicted: dict[tuple[int, bool], bool] = {}
+    relevant = frozenset(topic.labels)
+    print(
+        f"{args.folds} folds of stories and sites, {args.shuffles} shuffle(s), {args.data or 'dev split'}, "
+        f"topic {topic.version}"
+        + (", patterns found in one fold only dropped" if args.patterns and not args.motivated else "")
+        + (", patterns no other fold motivates dropped" if args.patterns and args.motivated else "")
+        + (", with the articles' paragraphs (piece)" if args.pieces else "")
+        + (f", without {sorted(drop)}" if drop else "")
+    )
+    for shuffle in range(args.shuffles):
+        folds = site_folds(labelled, args.folds, shuffle)
+        dealt = [dict(i, story=f"fold {f}") for i, f in zip(labelled, folds, strict=True)]
+        if args.pieces:
+            dealt += article_pieces(dealt)
+        found = _predictions(
+            topic, dealt, EVENT_GROUPS, drop, True, args.patterns, None, motivated=args.motivated
+        )
+        per_fold: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for (k, undated), flagged in found["alone"].items():
+            predicted[(len(items) + k, undated)] = flagged
+            item = dealt[k]
+            if not undated and item.get("kind") == "paragraph" and item.get("label") in relevant:
+                per_fold[item["story"]][0] += flagged
+                per_fold[item["story"]][1] += 1
+        items += dealt
+        print(
+            f"shuffle {shuffle}, relevant paragraphs dated found per fold: "
+            + ", ".join(f"{tp}/{n}" for _, (tp, n) in sorted(per_fold.items()))
+        )
+    _print(_report(topic, items, predicted))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--topic", type=Path, default=None, help="topic file (default: the summit)")
@@ -471,6 +574,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --context: choose the context's options by nested leave-one-story-out (slow)",
     )
+    parser.add_argument(
+        "--folds",
+        type=int,
+        default=0,
+        help="hold out K folds of stories and sites (neither in two folds) instead of one story at a time",
+    )
+    parser.add_argument("--shuffles", type=int, default=1, help="with --folds: deal the folds N ways, pooled")
+    parser.add_argument(
+        "--motivated",
+        action="store_true",
+        help="with --patterns: also drop the patterns no item of the other stories (folds) motivates",
+    )
     known_coverage = parser.add_argument_group("known coverage of the event as standing seeds")
     for flag, options in (
         ("--exemplars", {"type": Path, "help": "the *.txt documents of this folder (e.g. seeds)"}),
@@ -499,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
         topic = dataclasses.replace(topic, zone_weights={**topic.zone_weights, URL_ZONE: args.url_weight})
     drop = frozenset(g for g in args.drop_groups.split(",") if g)
     items = read_labelled(data)
+    if args.folds:
+        return _by_folds(topic, items, drop, args)
     if args.pieces:
         items += article_pieces(items)
     context = {"same_source": not args.other_sources} if args.context else None
@@ -533,10 +650,21 @@ def main(argv: list[str] | None = None) -> int:
             args.exemplar_shared,
         )
         context = None
-    predicted = _predictions(topic, items, EVENT_GROUPS, drop, True, args.patterns, context, exemplars=known)
+    predicted = _predictions(
+        topic,
+        items,
+        EVENT_GROUPS,
+        drop,
+        True,
+        args.patterns,
+        context,
+        exemplars=known,
+        motivated=args.motivated,
+    )
     print(
         f"leave-one-story-out, {data.name}, topic {topic.version}"
-        + (", patterns found in one story only dropped" if args.patterns else "")
+        + (", patterns found in one story only dropped" if args.patterns and not args.motivated else "")
+        + (", patterns no other story motivates dropped" if args.patterns and args.motivated else "")
         + (", with the articles' paragraphs (piece)" if args.pieces else "")
         + (f", without {sorted(drop)}" if drop else "")
         + f", URL zone weight {topic.zone_weights[URL_ZONE]:g}"
