@@ -685,7 +685,7 @@ def _run_job(
     logger = run_logger()
     with job_lock(get_engine(), job_id) as mine:
         if not mine:
-            logger.info("job %d: another worker has it", job_id)
+            logger.info("job %d: another worker has it: %s", job_id, mine.holders())
         else:
             discover(job_id, crawls, sites, run_id)
             settled = fetch_captures(job_id, relevant_only, run_id)

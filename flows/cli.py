@@ -284,6 +284,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from monitors.settings import SettingsError
 
     command = " ".join(["veille", *(w for w in (args.command, getattr(args, "action", None)) if w)])
+    from monitors.archive.db import name_connections
+
+    # the command in its connections' application_name: a refused lock names its holder by it
+    earlier = name_connections(command)
     try:
         # a command that says nothing of its own about a lost database (`veille stories`, `stats`,
         # `search`, `sources`) says it as the others do: it ended on the driver's traceback. One
@@ -330,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv is None:
             _exit_now(143)
         return 143
+    finally:
+        name_connections(earlier)
 
 
 #: Seconds the exit handlers get after a signal; the watcher (flows/reaper.py) does the rest.

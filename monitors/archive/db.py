@@ -150,8 +150,35 @@ def connect_args(url: str) -> dict[str, Any]:
     return {} if "connect_timeout" in make_url(url).query else {"connect_timeout": CONNECT_TIMEOUT}
 
 
+#: Who veille's connections say they are, set by the command line (:func:`name_connections`).
+_role = ["veille"]
+
+
+def name_connections(role: str) -> str:
+    """Call the connections :func:`get_engine` opens from now on ``role`` (``veille rescore``)
+    in their ``application_name``; returns the name they had, to set back."""
+    earlier, _role[0] = _role[0], role
+    return earlier
+
+
+def application_name() -> str:
+    """The ``application_name`` of veille's connections: the command, its pid and host (``veille
+    rescore, pid 4242 on box``), shown in pg_stat_activity and by a refused advisory lock
+    (:mod:`monitors.archive.locks`) naming its holder; PostgreSQL keeps 63 bytes of it."""
+    import os
+    import socket
+
+    return f"{_role[0]}, pid {os.getpid()} on {socket.gethostname()}".encode()[:63].decode(errors="ignore")
+
+
+def _named(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+    """A connection about to open says who it is, unless the URL names it (``?application_name=``)."""
+    cparams.setdefault("application_name", application_name())
+
+
 def get_engine(url: str | None = None) -> Engine:
-    """One pooled engine per URL for the whole process (tasks run in threads)."""
+    """One pooled engine per URL for the whole process (tasks run in threads); its connections
+    named by :func:`application_name`."""
     url = url or database_url()
     with _lock:
         engine = _engines.get(url)
@@ -159,6 +186,7 @@ def get_engine(url: str | None = None) -> Engine:
             engine = sa.create_engine(
                 url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args(url)
             )
+            sa.event.listen(engine, "do_connect", _named)
             _date_connections(engine)
             _engines[url] = engine
     return engine

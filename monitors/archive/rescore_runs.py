@@ -14,16 +14,15 @@ article. Two rescores of the same target and topic never run at once (:func:`hel
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from monitors.archive.db import database_lost
+from monitors.archive.locks import advisory_locks
 from monitors.judge.topic import Topic
 
 #: The targets of a rescore: the articles' own relevance columns, a topic's article_topics rows.
@@ -31,7 +30,9 @@ ARTICLES = "articles"
 TOPIC_ROWS = "article_topics"
 
 #: First key of the advisory locks that keep one rescore per target and topic ("RSCR"); the
-#: second is ``hashtext(target:topic)`` (a collision only makes two rescores take turns).
+#: second is ``hashtext(target:topic)``. Two names of one hash (odds about n²/2³³ for n
+#: topics) would make a rescore of one refused while the other runs, said as busy with
+#: the other's holder: it runs once that one has ended. Backfill jobs have a space of their own.
 LOCK_SPACE = 0x52534352
 
 
@@ -39,15 +40,17 @@ class RescoreBusy(Exception):
     """Another process (a ``veille rescore``, the maintenance flow's rescore) holds the lock
     of a target and topic this rescore needs: it would rescore the same articles."""
 
-    def __init__(self, target: str, topics: Sequence[str]) -> None:
+    def __init__(self, target: str, topics: Sequence[str], holders: str = "") -> None:
         self.target = target
         self.topics = list(topics)
+        #: who holds the lock (:meth:`monitors.archive.locks.Hold.holders`)
+        self.holders = holders
         what = "the articles' relevance columns" if target == ARTICLES else "article_topics"
+        by = holders or "a `veille rescore` or the maintenance flow's"
         super().__init__(
-            f"another rescore of {what} (topic {', '.join(self.topics)}) is running, a `veille"
-            " rescore` or the maintenance flow's: this one stops rather than rescore the same"
-            " articles twice; run it again once that one has ended (an interrupted --all is"
-            " resumed)"
+            f"another rescore of {what} (topic {', '.join(self.topics)}) is running: {by};"
+            " this one stops rather than rescore the same articles twice; run it again once"
+            " that one has ended (an interrupted --all is resumed)"
         )
 
 
@@ -94,44 +97,19 @@ def _unfinished(session: Session, target: str, topic: str) -> AllRun | None:
 @contextmanager
 def held(engine: Engine, target: str, topics: Sequence[str]) -> Iterator[None]:
     """Hold the advisory lock of ``target`` and each of ``topics`` for as long as the rescore
-    runs, on a connection of its own (a killed process loses it with its connection), or
-    raise :class:`RescoreBusy` at once when another process holds one of them.
+    runs, on a connection of its own (:func:`monitors.archive.locks.advisory_locks`: a killed
+    process loses it with its connection), or raise :class:`RescoreBusy` at once, naming the
+    holder, when another process holds one of them.
 
     Refused, not waited for: the other rescore does this very work (it resumes or runs the
     same ``--all`` row, both would rescore the same articles); waiting, a second ``--all``
     would start the whole archive over as soon as the first ended, and a plain rescore would
     find nothing left to do. The caller says so (the CLI, cause first, exit code 2; the
     maintenance flow skips its rescore and says why)."""
-    with ExitStack() as stack:
-        conn = stack.enter_context(engine.connect())
-        taken: list[str] = []
-        busy: list[str] = []
-        for name in topics:
-            got = conn.scalar(
-                text("SELECT pg_try_advisory_lock(:space, hashtext(:key))"),
-                {"space": LOCK_SPACE, "key": f"{target}:{name}"},
-            )
-            (taken if got else busy).append(name)
-        conn.commit()
-
-        def release() -> None:
-            # a connection the server ended took its locks with it: nothing to let go
-            if conn.invalidated:
-                return
-            try:
-                for name in taken:
-                    conn.execute(
-                        text("SELECT pg_advisory_unlock(:space, hashtext(:key))"),
-                        {"space": LOCK_SPACE, "key": f"{target}:{name}"},
-                    )
-                conn.commit()
-            except DBAPIError as exc:
-                if not database_lost(exc):
-                    raise
-
-        stack.callback(release)
-        if busy:
-            raise RescoreBusy(target, busy)
+    keys = {f"{target}:{name}": name for name in topics}
+    with advisory_locks(engine, LOCK_SPACE, list(keys)) as hold:
+        if not hold:
+            raise RescoreBusy(target, [keys[str(k)] for k in hold.busy], hold.holders())
         yield
 
 

@@ -22,13 +22,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select, text, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from monitors.archive.articles import apply_ingest
 from monitors.archive.bulk import as_rows, recordset_insert
-from monitors.archive.db import database_lost
 from monitors.archive.fetch_log import insert_log_rows, log_row
+from monitors.archive.locks import Hold, advisory_locks
 from monitors.archive.models import BackfillJob, Source
 from monitors.archive.queue import CLAIM_LEASE
 from monitors.collect.archives.common import Capture, CdxPage
@@ -38,7 +37,8 @@ from monitors.dates import article_day, local_zone
 from monitors.group.urls import canonicalize_url, host_of
 from monitors.ingest import ArticleData, IngestOutcome, QueueItem
 
-#: First key of the advisory locks that keep one process per job (the second is the job id).
+#: First key of the advisory locks that keep one process per job (the second is the job id);
+#: a space of its own: no rescore's lock (monitors.archive.rescore_runs) has it.
 JOB_LOCK_SPACE = 0x7E11E
 
 
@@ -221,48 +221,27 @@ def plan_jobs(
 
 
 @contextmanager
-def job_lock(engine: Engine, job_id: int) -> Iterator[bool]:
-    """Hold the job's advisory lock on a connection of its own for as long as the job runs:
-    True when this process has the job, False when another one works on it. A killed process
-    loses its lock with its connection, so the leases it held on the job's captures are void:
-    they are released here at once rather than after the queue's lease time."""
-    with engine.connect() as conn:
-        got = bool(
-            conn.scalar(
-                text("SELECT pg_try_advisory_lock(:space, :id)"), {"space": JOB_LOCK_SPACE, "id": job_id}
+def job_lock(engine: Engine, job_id: int) -> Iterator[Hold]:
+    """Hold the job's advisory lock on a connection of its own for as long as the job runs
+    (:func:`monitors.archive.locks.advisory_locks`): true when this process has the job,
+    false when another one works on it (``holders()`` names it). A killed process loses its
+    lock with its connection, so the leases it held on the job's captures are void: they are
+    released here at once rather than after the queue's lease time."""
+    with advisory_locks(engine, JOB_LOCK_SPACE, [job_id]) as hold:
+        if hold:
+            # a change of the row like any other (updated_at, as queue.release_claims's
+            # ORM update sets it): veille backfill's bar counts the queue rows touched
+            # since it began by updated_at (flows.commands.backfill.PROGRESS_COUNTS)
+            hold.conn.execute(
+                text(
+                    "UPDATE url_queue q SET claimed_at = NULL, updated_at = now() FROM archive_captures c"
+                    " WHERE c.queue_id = q.id AND c.job_id = :id AND q.state = 'pending'"
+                    " AND q.claimed_at IS NOT NULL"
+                ),
+                {"id": job_id},
             )
-        )
-        conn.commit()
-        try:
-            if got:
-                # a change of the row like any other (updated_at, as queue.release_claims's
-                # ORM update sets it): veille backfill's bar counts the queue rows touched
-                # since it began by updated_at (flows.commands.backfill.PROGRESS_COUNTS)
-                conn.execute(
-                    text(
-                        "UPDATE url_queue q SET claimed_at = NULL, updated_at = now() FROM archive_captures c"
-                        " WHERE c.queue_id = q.id AND c.job_id = :id AND q.state = 'pending'"
-                        " AND q.claimed_at IS NOT NULL"
-                    ),
-                    {"id": job_id},
-                )
-                conn.commit()
-            yield got
-        finally:
-            # a connection the server ended took the lock with it: nothing to let go. Used
-            # again once it failed, it raised PendingRollbackError over the loss (the job
-            # "failed" rather than waited); found dead only here, it made a job whose work
-            # was all committed lose the database a second time, once it was back
-            if got and not conn.invalidated:
-                try:
-                    conn.execute(
-                        text("SELECT pg_advisory_unlock(:space, :id)"),
-                        {"space": JOB_LOCK_SPACE, "id": job_id},
-                    )
-                    conn.commit()
-                except DBAPIError as exc:
-                    if not database_lost(exc):
-                        raise
+            hold.conn.commit()
+        yield hold
 
 
 def get_job(session: Session, job_id: int) -> BackfillJob:
