@@ -14,6 +14,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from tests.test_rescore_exclusive import _cli
+from tests.test_rescore_resume import ids  # noqa: F401
+
 #: a holder said by monitors.archive.locks.Holder: who, since when, server pid, client
 HOLDER = re.compile(
     r"(?P<who>[^;]+?) since (?P<since>\d{4}-\d\d-\d\d \d\d:\d\d) UTC"
@@ -109,3 +112,28 @@ def test_rescore_and_backfill_keys_never_meet(clean_db: sa.Engine) -> None:
         key = conn.scalar(sa.text("SELECT hashtext(:key)"), {"key": f"{ARTICLES}:ai_summit"})
     with held(clean_db, ARTICLES, ["ai_summit"]), job_lock(clean_db, key) as mine:
         assert mine
+
+
+def test_a_rescore_whose_topics_are_busy_says_what_it_rescored_first(
+    ids: list[int],  # noqa: F811
+    clean_db: sa.Engine,
+) -> None:
+    """The columns' rescore done and committed, the topics' stage refused (another process
+    rescores eu_ai_act's article_topics): the columns' summary is printed, then the refusal,
+    exit code 2. Before, only the refusal: the work done was not said."""
+    from monitors.archive.rescore_runs import LOCK_SPACE, TOPIC_ROWS
+
+    take = sa.text("SELECT pg_try_advisory_lock(:space, hashtext(:key))")
+    with clean_db.connect() as other:
+        assert other.scalar(take, {"space": LOCK_SPACE, "key": f"{TOPIC_ROWS}:eu_ai_act"})
+        other.commit()
+        try:
+            code, out, err = _cli("rescore", "--all")
+        finally:
+            other.execute(sa.text("SELECT pg_advisory_unlock_all()"))
+            other.commit()
+    assert code == 2, (out, err)
+    assert f"rescored {len(ids)} articles with topic" in out, (out, err)
+    cause = "veille: error: another rescore of article_topics (topic eu_ai_act) is running: "
+    assert err.startswith(cause), err
+    assert HOLDER.search(err) is not None, err

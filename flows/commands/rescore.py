@@ -31,6 +31,8 @@ example:
 
 if TYPE_CHECKING:
     from monitors.archive.rescore_runs import Plan
+    from monitors.judge.rescore import RescoreReport
+    from monitors.judge.topic import Topic
 
 
 def register(sub: Any) -> None:
@@ -134,6 +136,7 @@ def _rescore(args: argparse.Namespace) -> int:
 
     from flows.commands.progress import stderr_console
     from monitors.archive.db import get_engine, lost_database_reported
+    from monitors.archive.rescore_runs import RescoreBusy
     from monitors.archive.topic_scores import rescore_topics
     from monitors.judge.rescore import rescore
     from monitors.judge.topic import load_topic
@@ -160,7 +163,8 @@ def _rescore(args: argparse.Namespace) -> int:
             disable=not console.is_terminal,
         ) as progress,
     ):
-        report = None
+        report: RescoreReport | None = None
+        busy: RescoreBusy | None = None
         if summit:
             task = progress.add_task("rescore", total=None)
             report = rescore(
@@ -177,16 +181,31 @@ def _rescore(args: argparse.Namespace) -> int:
         # edited is scored on the whole archive; the rows of a removed topic stay
         topics = [topic] if args.topic else load_topics()
         per_topic = progress.add_task("topics", total=None)
-        done = rescore_topics(
-            get_engine(),
-            topics,
-            all_articles=args.all,
-            batch_size=args.batch_size,
-            on_start=lambda total: progress.update(per_topic, total=total),
-            on_batch=lambda n: progress.advance(per_topic, n),
-            on_resume=lambda plan, left: print(said_of(plan, left, args.all), flush=True),
-            restart=args.restart,
-        )
+        try:
+            done = rescore_topics(
+                get_engine(),
+                topics,
+                all_articles=args.all,
+                batch_size=args.batch_size,
+                on_start=lambda total: progress.update(per_topic, total=total),
+                on_batch=lambda n: progress.advance(per_topic, n),
+                on_resume=lambda plan, left: print(said_of(plan, left, args.all), flush=True),
+                restart=args.restart,
+            )
+        except RescoreBusy as exc:
+            busy, done = exc, {}
+    _said_columns(report, topic)
+    if busy is not None:  # the columns' rescore, done and committed, is said before the refusal
+        raise busy
+    for name, count in done.items():
+        print(f"article_topics: {counted(count, 'article')} scored for topic {name}")
+    return 0
+
+
+def _said_columns(report: RescoreReport | None, topic: Topic) -> None:
+    """What the rescore did to the articles' relevance columns (None: not theirs to do)."""
+    from monitors.judge.topic import load_topic
+
     if report is None:
         print(
             f"articles' relevance columns left as they are: they hold topic {load_topic().name}'s"
@@ -203,6 +222,3 @@ def _rescore(args: argparse.Namespace) -> int:
                 f"  nothing to do for the articles' relevance columns (topic {topic.name}):"
                 f" {_nothing_to_do()}"
             )
-    for name, count in done.items():
-        print(f"article_topics: {counted(count, 'article')} scored for topic {name}")
-    return 0
