@@ -264,6 +264,35 @@ def test_french_phrases_give_publication_and_update() -> None:
     assert "Publié le" not in art.text
 
 
+@pytest.mark.parametrize(
+    ("byline", "published", "modified"),
+    [
+        # a numeric date after "le" was never read as the phrase (only the "7 février" form)
+        ("Publié le 10/02/2025 à 14h05", (2025, 2, 10, 14, 5), None),
+        ("Mis en ligne le <time>10.02.2025</time> à 14h05", (2025, 2, 10, 14, 5), None),
+        (
+            "Publié le 10-02-2025 - 14:05, mis à jour le 11/02/2025 | 09h30",
+            (2025, 2, 10, 14, 5),
+            (2025, 2, 11, 9, 30),
+        ),
+        # the time after a comma before "à", or after a dash alone, was dropped
+        ("Publié le <b>lundi 10 février 2025</b>, à 14h05", (2025, 2, 10, 14, 5), None),
+        ("Publié le 10 février 2025 – 14:05", (2025, 2, 10, 14, 5), None),
+        # a bare hour after a comma is no time of publication (a reading time)
+        ("Publié le 10 février 2025, 5 h de lecture", (2025, 2, 10, 0, 0), None),
+    ],
+)
+def test_french_phrases_with_a_numeric_date_or_a_separated_time(
+    byline: str, published: tuple[int, int, int, int, int], modified: tuple[int, int, int, int, int] | None
+) -> None:
+    art = extract_article(
+        page(before=f'<p class="meta">{byline}</p>'), "https://www.exemple-journal.fr/a", now=NOW
+    )
+    assert art.evidence is not None and art.evidence["published_from"] == "phrase publié le"
+    assert art.published_at == datetime(*published, tzinfo=PARIS)
+    assert art.modified_at == (datetime(*modified, tzinfo=PARIS) if modified else None)
+
+
 def test_a_phrase_just_after_midnight_keeps_its_day() -> None:
     byline = '<p class="meta">Publié le 8 février 2025 à 0h30</p>'
     art = extract_article(page(before=byline), "https://www.exemple-journal.fr/a", now=NOW)

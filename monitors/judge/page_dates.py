@@ -42,8 +42,24 @@ from monitors.dates import (
 from monitors.judge.metadata import MODIFIED_CLASS, SPACES, PageMeta, class_and_id
 
 _TAGS = r"(?:\s|&nbsp;|<[^>]{0,200}>)*"
+
+
+def _fr_time(n: str) -> str:
+    """The time after a French date phrase's day, its groups ``H<n>`` and ``M<n>``: after "à"
+    (a comma before it or not: "le 10 février 2025, à 14h05"), or after a comma, a dash or a
+    bar alone when minutes follow ("le 10 février 2025 - 14:05", "10.02.2025 | 14h05"; a
+    bare hour there may be a reading time, "5 h de lecture")."""
+    return (
+        r"(?:(?:" + _TAGS + r",)?" + _TAGS + r"(?:à|a)" + _TAGS
+        + r"|" + _TAGS + r"[,\-–—|]" + _TAGS + r"(?=[0-2]?[0-9]\s*[h:]\s*[0-5][0-9]))"
+        + rf"(?P<H{n}>[0-2]?[0-9])\s*[h:]\s*(?P<M{n}>[0-5][0-9])?"
+    )  # fmt: skip
+
+
+#: A French date: "le lundi 10 février 2025 à 14h05", "10/02/2025", "10.02.2025" (a
+#: numeric date's two separators are one: "10.02-2025" is no date).
 _FR_DATE = (
-    r"(?:(?:le\s*)?" + _TAGS + r"(?:(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\s+)?"
+    r"(?:le\s*)?" + _TAGS + r"(?:(?:(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\s+)?"
     r"(?P<d>[0-3]?[0-9])(?:er)?"
     + _TAGS
     + r"(?P<m>"
@@ -51,15 +67,11 @@ _FR_DATE = (
     + r")\b\.?"
     + _TAGS
     + r"(?P<y>(?:19|20)[0-9]{2})(?:"
-    + _TAGS
-    + r"(?:à|a)"
-    + _TAGS
-    + r"(?P<H>[0-2]?[0-9])\s*[h:]\s*(?P<M>[0-5][0-9])?)?"
-    r"|(?P<d2>[0-3]?[0-9])/(?P<m2>[01]?[0-9])/(?P<y2>(?:19|20)[0-9]{2})(?:"
-    + _TAGS
-    + r"(?:à|a)"
-    + _TAGS
-    + r"(?P<H2>[0-2]?[0-9])\s*[h:]\s*(?P<M2>[0-5][0-9])?)?)"
+    + _fr_time("")
+    + r")?"
+    r"|(?P<d2>[0-3]?[0-9])(?P<sep>[/.\-])(?P<m2>[01]?[0-9])(?P=sep)(?P<y2>(?:19|20)[0-9]{2})(?:"
+    + _fr_time("2")
+    + r")?)"
 )
 _FR_PUBLISHED = re.compile(r"(?:publié|mis en ligne|posté|paru)e?" + _TAGS + _FR_DATE, re.I)
 _FR_MODIFIED = re.compile(r"(?:mis à jour|mise à jour|modifié|actualisé)e?" + _TAGS + _FR_DATE, re.I)
