@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows import bare_threads
 from flows.closing import closing_line  # held from the start: the hook imports nothing
+from flows.stale_runs import is_forecast  # likewise (a module of functions, no imports)
 
 if TYPE_CHECKING:
     from flows.serve_claims import Claim
@@ -175,8 +176,10 @@ def pause_served_schedules() -> None:
     when it stops (``pause_on_shutdown``): on a Prefect server of the user's (PREFECT_API_URL),
     which outlives veille serve, the scheduler would otherwise go on making a run every
     interval that no one executes (each Late, then piling up), and the UI would show a
-    schedule as active that nothing serves. Pausing also deletes the runs already scheduled;
-    the next `veille serve` registers the deployments again, unpaused.
+    schedule as active that nothing serves. Pausing also deletes the runs scheduled after it;
+    the scheduler's runs still Scheduled after the pauses (one due as veille serve stopped, one
+    the scheduler inserted after a pause) are deleted then (:func:`_delete_forecasts`). The
+    next `veille serve` registers the deployments again, unpaused.
 
     No deployment is registered once this starts (:data:`STOPPING`); one whose registration is
     in flight is paused once it has ended (:func:`register_served`). Each is paused by its id
@@ -217,6 +220,46 @@ def _refused_at_once(response: Any) -> None:
         raise PrefectHTTPStatusError.from_httpx_error(exc) from None
 
 
+def _delete_forecasts(client: Any, deployment_ids: list[Any], ends: float) -> None:
+    """Delete the runs the Prefect server's scheduler made for the paused deployments
+    ``deployment_ids`` that are still Scheduled, none started (:func:`flows.stale_runs.is_forecast`;
+    runs made by hand stay), and look again :data:`PAUSE_AGAIN_SECONDS` later while a look found
+    one (or was refused), until ``ends`` (``time.monotonic()``). A pause deletes only the
+    scheduler's runs due after it: one due as veille serve stopped, which its held runner did
+    not start, stayed Scheduled (then Late) on the paused deployment; and the scheduler inserts
+    the runs it made for a deployment it read active before a pause committed once that pause
+    has deleted the others (the clean-clone CI saw one left after the second pause). One not
+    deleted by then is deleted as stale by the next `veille serve` (:mod:`flows.stale_runs`)."""
+    import time
+
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    if not deployment_ids:
+        return
+    scheduled = FlowRunFilter(
+        deployment_id=FlowRunFilterDeploymentId(any_=deployment_ids),
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+        tags=FlowRunFilterTags(all_=["auto-scheduled"]),  # the scheduler's runs, not those made by hand
+    )
+    while True:
+        try:
+            found = [run for run in client.read_flow_runs(flow_run_filter=scheduled) if is_forecast(run)]
+            for run in found:
+                client.delete_flow_run(run.id)
+        except Exception:  # noqa: BLE001 - stopping: the next veille serve deletes what is left, stale
+            found = [None]  # looked again
+        if not found or time.monotonic() + PAUSE_AGAIN_SECONDS >= ends:
+            return
+        time.sleep(PAUSE_AGAIN_SECONDS)
+
+
 def _pause_until_paused() -> list[str]:
     """:func:`pause_served_schedules`'s pauses, on a thread of their own for at most
     :data:`PAUSE_SECONDS`; a line for each schedule that may still be active."""
@@ -237,7 +280,8 @@ def _pause_until_paused() -> list[str]:
         from prefect.client.orchestration import get_client
         from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-        ends = time.monotonic() + PAUSE_SECONDS - 2 * PAUSE_AGAIN_SECONDS
+        started = time.monotonic()
+        ends = started + PAUSE_SECONDS - 2 * PAUSE_AGAIN_SECONDS
         # no retries of the client's own (2, 4, 8 s on one deployment): the next round asks again
         quick = temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
         at_once = {"event_hooks": {"response": [_refused_at_once]}}
@@ -262,13 +306,15 @@ def _pause_until_paused() -> list[str]:
                 if settled:
                     registering.clear()
                     if all(paused.get(i, 0) >= 2 for i in names):
-                        return
+                        break
                 if time.monotonic() >= ends:
                     break
                 time.sleep(PAUSE_AGAIN_SECONDS)
             for deployment_id in [i for i in names if i in refused]:
                 with contextlib.suppress(Exception):  # its pause's refusal is the reason given
                     checked[deployment_id] = client.read_deployment(deployment_id).paused
+            with contextlib.suppress(Exception):  # stopping: the next veille serve deletes them, stale
+                _delete_forecasts(client, [i for i in names if paused.get(i)], started + PAUSE_SECONDS)
 
     # in a bare thread (flows.bare_threads.bounded), in the settings in force (the API URL):
     # threading.Thread.start takes threading's module lock, which the signal may find the main

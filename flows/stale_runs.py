@@ -57,13 +57,7 @@ def remove_stale_runs(served: dict[str, Any]) -> dict[str, int]:
                     limit=STALE_PAGE,
                     offset=kept,
                 )
-                stale = [
-                    run
-                    for run in found
-                    if run.auto_scheduled
-                    and run.run_count == 0
-                    and (run.state is None or run.state.name != "AwaitingConcurrencySlot")
-                ]
+                stale = [run for run in found if is_forecast(run)]
                 for run in stale:
                     client.delete_flow_run(run.id)
                 if stale:
@@ -72,6 +66,17 @@ def remove_stale_runs(served: dict[str, Any]) -> dict[str, int]:
                 if len(found) < STALE_PAGE:
                     break
     return removed
+
+
+def is_forecast(run: Any) -> bool:
+    """A flow run the Prefect server's scheduler made (not one made by hand) that no runner has
+    started: deleted by :func:`remove_stale_runs` once stale, and by a stopping `veille serve`
+    after its pauses (:func:`flows.serve_stop.pause_served_schedules`)."""
+    return bool(
+        run.auto_scheduled
+        and run.run_count == 0
+        and (run.state is None or run.state.name != "AwaitingConcurrencySlot")
+    )
 
 
 #: Runs read at a time by :func:`remove_stale_runs` (a week away, every 10 minutes: a thousand).

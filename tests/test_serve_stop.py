@@ -21,6 +21,7 @@ from __future__ import annotations
 import signal
 import time
 from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.prefect_api import ask
-from tests.prefect_proxy import Match, PrefectProxy, is_pause, is_poll, pause_of, registration_of
+from tests.prefect_proxy import Hold, Match, PrefectProxy, is_pause, is_poll, pause_of, registration_of
 from tests.site import LocalSite, seed_hanging_site
 from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, the data folders go after)
     _remove_data_dirs,
@@ -40,7 +41,6 @@ from tests.test_serve_instances import (  # noqa: F401  (users_prefect_server: a
     _claims,
     _deployments,
     _on_users_server,
-    _scheduled,
     _serve,
     users_prefect_server,
 )
@@ -84,8 +84,23 @@ def _all_paused_none_named(api_url: str, proxy: PrefectProxy, err: Lines, stoppe
         f"active: {active}\npauses:\n{pauses}\nrequests since the stop:\n{timeline}"
         f"\nstderr:\n{err.text()[-3000:]}"
     )
-    assert _scheduled(api_url) == 0
+    left = _scheduled_runs(api_url, [d["id"] for d in found.values()])
+    assert left == [], f"{left}\nrequests since the stop:\n{timeline}"
     assert _active_lines(err.text()) == [], err.text()[-3000:]
+
+
+def _scheduled_runs(api_url: str, deployment_ids: list[str]) -> list[str]:
+    """The runs of the deployments ``deployment_ids`` still Scheduled, each with what tells where
+    it came from (the scheduler's or by hand, its state, when it was made and when due)."""
+    body = {
+        "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+        "deployments": {"id": {"any_": deployment_ids}},
+    }
+    return [
+        f"{r['id']} auto_scheduled={r['auto_scheduled']} {r['state_name']} created {r['created']}"
+        f" due {r['next_scheduled_start_time']}"
+        for r in ask(api_url, "/flow_runs/filter", body)
+    ]
 
 
 def test_a_stop_while_serve_registers_its_deployments_pauses_them_all(
@@ -188,6 +203,21 @@ def _alive_with_run(run_id: str) -> list[str]:
     return found
 
 
+def _serving_its_poll_held(user: User, proxy: PrefectProxy) -> tuple[Any, Lines, Hold]:
+    """veille serve on ``proxy``, its runner polling every 2 s, once its poll for scheduled
+    runs is held back by the proxy until the stop's first pause; that hold."""
+    api_url, sources, _, env = user
+    env = {**env, "PREFECT_RUNNER_POLL_FREQUENCY": "2", "PREFECT_API_URL": proxy.api_url}
+    proc, err = _serving(sources, env, api_url)
+    try:
+        polling = proxy.hold(is_poll, until=is_pause)
+        assert polling.arrived.wait(60), err.text()[-3000:]
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, err, polling
+
+
 def test_a_poll_answered_after_the_stop_starts_no_run(user: User) -> None:
     """SIGINT while the runner waits for the server's answer to its poll for scheduled runs
     (the proxy holds the poll back until the stop's first pause), a run of drain-queue due now
@@ -196,12 +226,9 @@ def test_a_poll_answered_after_the_stop_starts_no_run(user: User) -> None:
     after the stop had killed the served runs: the runner proposed Pending and started the
     run's process, which no one ended or marked (left Pending on the server)."""
     api_url, sources, mark, env = user
-    env = {**env, "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
     with PrefectProxy(api_url) as proxy:
-        proc, err = _serving(sources, {**env, "PREFECT_API_URL": proxy.api_url}, api_url)
+        proc, err, polling = _serving_its_poll_held(user, proxy)
         try:
-            polling = proxy.hold(is_poll, until=is_pause)
-            assert polling.arrived.wait(60), err.text()[-3000:]
             drain = _deployments(api_url)["drain-queue"]
             run_id = ask(api_url, f"/deployments/{drain['id']}/create_flow_run", {})["id"]
         except BaseException:
@@ -221,6 +248,50 @@ def test_a_poll_answered_after_the_stop_starts_no_run(user: User) -> None:
     [run] = ask(api_url, "/flow_runs/filter", {"flow_runs": {"id": {"any_": [run_id]}}})
     state = (run["state_type"], run["state_name"])
     assert (started, proposed, state) == ([], [], ("SCHEDULED", "Scheduled")), err.text()[-3000:]
+
+
+def test_the_schedulers_runs_due_as_serve_stops_are_deleted_those_made_by_hand_kept(user: User) -> None:
+    """Runs the server's scheduler made for poll-and-ingest came due as veille serve stopped
+    (made here by the API's own scheduling, the hours before the last), and a run made by hand;
+    the runner's poll held back until the stop's first pause, so it starts none of them: once
+    veille serve has stopped, no run of the scheduler's is left Scheduled on the paused
+    deployment, the one made by hand is (for the next veille serve). Before, the pauses
+    deleted only the runs due after them: those due stayed Scheduled, then Late, on a paused
+    deployment (the clean-clone CI saw one left after a stop)."""
+    api_url, sources, mark, env = user
+    with PrefectProxy(api_url) as proxy:
+        proc, err, polling = _serving_its_poll_held(user, proxy)
+        try:
+            cycle = _deployments(api_url)["poll-and-ingest"]["id"]
+            now = datetime.now(UTC)
+            backfill = {"start_time": (now - timedelta(hours=3)).isoformat(), "end_time": now.isoformat()}
+            ask(api_url, f"/deployments/{cycle}/schedule", backfill)
+            due = [r for r in _runs_due(api_url, cycle, now) if r["auto_scheduled"]]
+            by_hand = ask(api_url, f"/deployments/{cycle}/create_flow_run", {})["id"]
+        except BaseException:
+            proc.kill()
+            raise
+        _stop(proc, err, signal.SIGTERM)
+        proxy.wait_idle()
+    assert len(due) >= 2, due  # the scheduler's runs of the last hours, none started
+    assert _wait_gone(mark, 10) == []
+    assert polling.released.is_set()  # by a pause, not by the proxy's own time limit
+    left = _scheduled_runs(api_url, [cycle])
+    assert [line.split()[0] for line in left] == [by_hand], f"{left}\n{err.text()[-3000:]}"
+    assert _deployments(api_url)["poll-and-ingest"]["paused"] is True
+
+
+def _runs_due(api_url: str, deployment_id: str, before: datetime) -> list[dict[str, Any]]:
+    """The Scheduled runs of the deployment ``deployment_id`` due before ``before``."""
+    body = {
+        "flow_runs": {
+            "state": {"type": {"any_": ["SCHEDULED"]}},
+            "next_scheduled_start_time": {"before_": before.isoformat()},
+        },
+        "deployments": {"id": {"any_": [deployment_id]}},
+    }
+    runs: list[dict[str, Any]] = ask(api_url, "/flow_runs/filter", body)
+    return runs
 
 
 def _release_of(claim_id: str) -> Match:

@@ -285,15 +285,23 @@ def test_served_schedules_are_paused_whatever_lock_the_main_thread_holds(
     from flows import serve_stop
 
     paused: list[str] = []
+    swept: list[Any] = []
 
     class Client(_Client):
         def pause_deployment(self, deployment_id: str) -> None:
             paused.append(deployment_id)
 
+        def read_flow_runs(self, flow_run_filter: Any) -> list[Any]:
+            swept.append(flow_run_filter.deployment_id.any_)
+            return []
+
     monkeypatch.setattr(prefect.client.orchestration, "get_client", lambda **_: Client())
     monkeypatch.setattr(serve_stop, "PAUSE_AGAIN_SECONDS", 0.05)
-    monkeypatch.setitem(serve_stop.SERVED, "veille-poll/poll", "deployment-1")
+    deployment = "5f0c6ad2-2c1e-4c59-9d0a-4d3b1e0f8a11"  # an id, as Prefect's (the runs' filter takes one)
+    monkeypatch.setitem(serve_stop.SERVED, "veille-poll/poll", deployment)
     lines: list[str] = []
     returned = _ends_while_held(held, lambda: lines.extend(serve_stop._pause_until_paused()))
-    # paused twice (the second against a scheduler that had read it active), none named
-    assert returned and paused == ["deployment-1", "deployment-1"] and lines == []
+    # paused twice (the second against a scheduler that had read it active), then its
+    # scheduler's runs still Scheduled looked for (none), none named
+    assert returned and paused == [deployment, deployment] and lines == []
+    assert swept == [[uuid.UUID(deployment)]]
