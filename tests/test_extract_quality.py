@@ -954,6 +954,21 @@ def test_a_head_whose_refresh_names_no_url_by_the_standard_is_cut_short(content:
     assert (cut_short(page) or "").startswith("HTML cut short: the page stops in its <head>")
 
 
+@pytest.mark.parametrize(
+    "meta",
+    [
+        "<meta name='description' content='0; url=/a.html, voir http-equiv=refresh'>",
+        "<meta data-x='http-equiv=refresh' content='0; url=/a.html'>",
+    ],
+    ids=["in-content", "in-a-data-attribute"],
+)
+def test_a_head_whose_meta_names_http_equiv_only_in_a_value_is_cut_short(meta: str) -> None:
+    """``http-equiv=refresh`` written inside another attribute's value is no refresh: a head
+    cut after such a ``<meta>`` was taken for a whole redirect page (the matcher read the
+    attribute's name anywhere in the tag)."""
+    assert (cut_short(f"{_HEAD}{meta}") or "").startswith("HTML cut short: the page stops in its <head>")
+
+
 def _linked(paragraph: str) -> str:
     """``paragraph`` with its second word a link: "Le <a href=/dossier>sommet</a> sur..."."""
     first, second, rest = paragraph.split(" ", 2)

@@ -127,6 +127,9 @@ def test_a_refresh_target_is_checked_as_a_redirects_is(
         f'<html><head><meta http-equiv="refresh" content="5; url=/a.html#top"></head><body>{ARTICLE}</body></html>',
         f'<html><head><noscript><meta http-equiv="refresh" content="0; url=/nojs.html"></noscript></head><body>{ARTICLE}</body></html>',
         f'<html><head><!-- <meta http-equiv="refresh" content="0; url=/old.html"> --></head><body>{ARTICLE}</body></html>',
+        # ``http-equiv`` named only in another attribute's value: no refresh (it was followed)
+        f'<html><head><meta name="keywords" content="5, http-equiv=refresh"></head><body>{ARTICLE}</body></html>',
+        f'<html><head><meta data-x="http-equiv=refresh" content="0; url=/b.html"></head><body>{ARTICLE}</body></html>',
     ],
     ids=[
         "long-delay",
@@ -137,6 +140,8 @@ def test_a_refresh_target_is_checked_as_a_redirects_is(
         "reload-naming-itself",
         "noscript",
         "comment",
+        "in-another-attribute-s-value",
+        "in-a-data-attribute",
     ],
 )
 def test_what_a_browser_does_not_follow_is_not_followed(

@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import re
-from html import unescape as html_unescape
+from collections.abc import Iterable, Iterator
+from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 from monitors.collect.results import HTML_TYPES, FetchResult
@@ -18,12 +19,48 @@ REFRESH_MAX_DELAY = 10.0
 _REFRESH_HINT = re.compile(rb"http-equiv\s*=\s*[\"']?\s*refresh", re.I)
 
 
-_REFRESH_TAG = re.compile(rb"<meta\b[^>]*?http-equiv\s*=\s*[\"']?\s*refresh\b[^>]*>", re.I)
+#: A ``<meta>`` tag that names ``http-equiv`` somewhere: a candidate, whose attributes are then
+#: read by :class:`_MetaAttributes` (the name may sit in another attribute's value)
+_META_TAG = re.compile(rb"<meta\b[^>]*?http-equiv[^>]*>", re.I)
+_META_TAG_TEXT = re.compile(_META_TAG.pattern.decode(), re.I)
 
 
-_REFRESH_CONTENT = re.compile(rb"""\scontent\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
-_REFRESH_TAG_TEXT = re.compile(_REFRESH_TAG.pattern.decode(), re.I)
-_REFRESH_CONTENT_TEXT = re.compile(_REFRESH_CONTENT.pattern.decode(), re.I)
+class _MetaAttributes(HTMLParser):
+    """The attributes of the first start tag fed, as the stdlib's HTML tokenizer reads them:
+    names in lower case, values unquoted and their character references decoded."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.attrs: dict[str, str] = {}
+        self.seen = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if not self.seen:
+            self.seen = True
+            for name, value in attrs:  # a repeated attribute: the first counts, as in a browser
+                self.attrs.setdefault(name, value or "")
+
+    handle_startendtag = handle_starttag
+
+
+def _refresh_contents(tags: Iterable[str]) -> Iterator[str]:
+    """The ``content`` of each of ``tags`` (``<meta>`` tags) whose ``http-equiv`` attribute
+    is ``refresh``: not a tag that only names it in another attribute's value
+    (``content="... http-equiv=refresh"``, ``data-x="http-equiv"``)."""
+    for tag in tags:
+        parser = _MetaAttributes()
+        parser.feed(tag)
+        parser.close()
+        attrs = parser.attrs
+        if attrs.get("http-equiv", "").strip(_WHITESPACE).lower() == "refresh" and "content" in attrs:
+            yield attrs["content"]
+
+
+def _decoded(tag: bytes) -> str:
+    try:
+        return tag.decode("utf-8")
+    except UnicodeDecodeError:
+        return tag.decode("cp1252", "replace")
 
 
 #: what a browser running scripts does not read: comments, and <noscript> (a "please enable
@@ -40,16 +77,9 @@ def meta_refresh(result: FetchResult) -> str | None:
     body = result.content or b""
     if not result.ok or result.content_type not in {"", *HTML_TYPES} or not _REFRESH_HINT.search(body):
         return None
-    for tag in _REFRESH_TAG.finditer(_NOT_READ.sub(b"", body)):
-        content = _REFRESH_CONTENT.search(tag.group(0))
-        if content is None:
-            continue
-        raw = next(g for g in content.groups() if g is not None)
-        try:
-            value = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            value = raw.decode("cp1252", "replace")
-        target = _refresh_url(html_unescape(value))
+    tags = (_decoded(m.group(0)) for m in _META_TAG.finditer(_NOT_READ.sub(b"", body)))
+    for value in _refresh_contents(tags):
+        target = _refresh_url(value)
         if target is not None:
             try:
                 return urljoin(result.final_url, target)
@@ -88,11 +118,8 @@ def parse_refresh(value: str) -> tuple[float, str] | None:
 def refreshes_to_url(html: str) -> bool:
     """Whether ``html`` holds a meta refresh that names a URL, whatever its delay: a redirect
     page's, whole without a body (not a reload timer, ``content="300"``)."""
-    for tag in _REFRESH_TAG_TEXT.finditer(html):
-        content = _REFRESH_CONTENT_TEXT.search(tag.group(0))
-        if content is None:
-            continue
-        parsed = parse_refresh(html_unescape(next(g for g in content.groups() if g is not None)))
+    for value in _refresh_contents(m.group(0) for m in _META_TAG_TEXT.finditer(html)):
+        parsed = parse_refresh(value)
         if parsed is not None and parsed[1]:
             return True
     return False
