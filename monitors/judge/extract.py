@@ -466,6 +466,35 @@ def _in_head(tags: list[re.Match[str]]) -> bool:
     return opened
 
 
+#: What shows a reader something without text: a page whose body holds one has content
+_SHOWN = frozenset(
+    {"img", "picture", "svg", "canvas", "video", "audio", "iframe", "frame", "object", "embed"}
+)
+
+
+def _body_without_content(tags: list[re.Match[str]]) -> bool:
+    """Whether ``tags`` (a page's, its comments and raw text emptied) open a ``<body>`` and
+    hold nothing a reader sees after it: no text, no image or frame (:data:`_SHOWN`; one in a
+    ``<noscript>``, a tracking pixel, aside), only scripts, styles and the empty blocks ad
+    slots and script widgets write (``<div id="ad-top">``, ``<ins class="adsbygoogle">``). A
+    page cut among the scripts that open its body, before its content, stops so; a whole page
+    reaches its content, or its ``</body>``."""
+    start = next((i for i, m in enumerate(tags) if not m.group(1) and m.group(2).lower() == "body"), None)
+    if start is None:
+        return False
+    in_noscript = 0
+    end = tags[start].end()
+    for m in tags[start + 1 :]:
+        if not in_noscript and m.string[end : m.start()].strip():
+            return False  # the body's text
+        name, end = m.group(2).lower(), m.end()
+        if name == "noscript":
+            in_noscript = max(0, in_noscript + (-1 if m.group(1) else 1))
+        elif not in_noscript and name in _SHOWN:
+            return False
+    return not tags[start].string[end:].strip()
+
+
 def _in_open_paragraph(tags: list[re.Match[str]]) -> str | None:
     """The last of ``tags`` (``"</a>"``, ``"<br>"``) when it is an inline element's end, or one
     without content, and every tag since the last start tag of :data:`TEXT_BLOCKS` (``<p>``,
@@ -557,7 +586,8 @@ def cut_short(decoded: str) -> str | None:
     more of the elements HTML requires an end tag for (:data:`CONTAINERS`) left open, or
     inside an ``<svg>`` left open (an inline icon's ``<path .../>`` ends with a tag: a cut
     among its paths, every block before it closed), or right after an inline tag inside a
-    paragraph left open (:func:`_in_open_paragraph`). A whole page may leave its ``</body>``
+    paragraph left open (:func:`_in_open_paragraph`), or among the scripts and empty ad slots
+    that open its ``<body>`` (:func:`_body_without_content`). A whole page may leave its ``</body>``
     and ``</html>`` out, but closes its blocks and its ``<svg>`` and ends with a tag."""
     if _ENDS_WITH_END.search(decoded[-256:]) and _all_closed(decoded):
         return None  # the usual whole page, told without going through its scripts
@@ -583,6 +613,9 @@ def cut_short(decoded: str) -> str | None:
         return f"HTML cut short: the page stops right after the start tag <{name}>, {missing}"
     if not ends and _in_head(tags) and not refreshes_to_url(tail):  # a redirect is whole
         return f"HTML cut short: the page stops in its <head>, before any content, {missing}"
+    if not ends and _body_without_content(tags):
+        where = "among the scripts that open its <body>, before any content"
+        return f"HTML cut short: the page stops {where}, {missing}"
     if last is not None and last.end() == len(end) and (in_p := _in_open_paragraph(tags)):
         return f"HTML cut short: the page stops inside a paragraph, after {in_p}, {missing}"
     if last is not None and last.end() == len(end) and (block := _lines_left_open(tags)):
