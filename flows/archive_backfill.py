@@ -650,9 +650,9 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
                     relevant_only=relevant_only,
                     learn_site=learn_from,
                 )
-                status = store_or_fail(store, out, run_id, str, rt.settings.max_attempts)
-                if status == "stored" and out.article is not None:
-                    rt.profiles.invalidate(out.article.site)  # store_capture counted its blocks
+                _, changed = store_or_fail(store, out, run_id, lambda s: (s, False), rt.settings.max_attempts)
+                if changed and out.article is not None:  # its blocks taught the site's profile
+                    rt.profiles.invalidate(out.article.site)
                 with lock:
                     done += 1
 

@@ -18,7 +18,9 @@ from flows.cli import main
 from monitors.collect.backfill_jobs import BackfillError
 from monitors.dates import article_day
 from monitors.group.urls import canonicalize_url
-from monitors.judge.boilerplate import MIN_PAGES
+from monitors.judge import site_profiles
+from monitors.judge.boilerplate import MIN_PAGES, SiteProfile
+from monitors.judge.site_profiles import load_profile
 from tests.clock import one_day_for
 from tests.docs_reader import read_code
 from tests.fake_archives import FakeArchives, Snapshot, original_url, seed_snapshots, seed_sources
@@ -187,14 +189,24 @@ def test_backfill_from_an_archive_finds_the_seeds_french_and_relevant(
 def test_captures_are_cleaned_and_counted_by_their_sites_profile(
     archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Pages read from an archive teach their site's boilerplate and lose it, like live pages."""
+    """Pages read from an archive teach their site's boilerplate and lose it, like live pages.
+    The site's profile is read from the database once, and again only once it changed (the
+    MIN_PAGES-th capture's blocks): it was read again after every stored capture."""
     monkeypatch.setenv("VEILLE_CONCURRENCY", "1")  # one worker: the captures in order
     monkeypatch.setenv("VEILLE_BATCH_SIZE", "1")
+    loads: list[str] = []
+
+    def counted_load(session: Any, site: str, min_pages: int = MIN_PAGES) -> SiteProfile:
+        loads.append(site)
+        return load_profile(session, site, min_pages)
+
+    monkeypatch.setattr(site_profiles, "load_profile", counted_load)
     captures = [(i, f"{LIBE}/article-{i}.html") for i in range(MIN_PAGES + 1)]
     archives.snapshots = [Snapshot(u, f"2025021{i}090000", chrome_page(*ARTICLES[i])) for i, u in captures]
     sources = write_sources(tmp_path / "sources.toml", seed_sources())
     code, _, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources)])
     assert code == 0, err
+    assert loads == ["liberation.fr", "liberation.fr"], "read at the first capture and once it changed"
     with clean_db.connect() as conn:
         learned = set(
             conn.execute(

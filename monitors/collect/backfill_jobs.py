@@ -631,14 +631,16 @@ def store_capture(
     run_id: str | None,
     relevant_only: bool,
     *,
-    learn_site: Callable[[Session, ArticleData], object],
-) -> str:
+    learn_site: Callable[[Session, ArticleData], bool],
+) -> tuple[str, bool]:
     """Store an analysed capture as any page (queue, fetch log, article, copies), the
     article written with its ``archived_url`` and ``captured_at`` and its sighting naming the
-    archive. With ``relevant_only`` a capture relevant to no topic is not stored: its queue
-    row is settled as skipped and its score kept on the capture. ``learn_site`` counts a
-    stored article's blocks for its site's boilerplate in the same transaction, as `veille run`
-    does: the caller's (judging's ``learn``), collection imports no judging module."""
+    archive; (what happened, whether its site's boilerplate profile changed). With
+    ``relevant_only`` a capture relevant to no topic is not stored: its queue row is settled
+    as skipped and its score kept on the capture. ``learn_site`` counts a stored article's
+    blocks for its site's boilerplate in the same transaction, as `veille run` does, and says
+    whether the profile changed: the caller's (judging's ``learn``), collection imports no
+    judging module."""
     if relevant_only and out.article is not None and not out.article.relevant_to_a_topic():
         score = best_score(out.article)
         session.execute(
@@ -648,7 +650,7 @@ def store_capture(
         out.article, out.outcome, out.error_class = None, "skipped", PERMANENT
         out.reason = f"not relevant to any topic (best score {score:.3f}); --relevant-only"
         apply_ingest(session, out, max_attempts, run_id)
-        return "not_relevant"
+        return "not_relevant", False
     a = out.article
     if a is not None:
         a.archive, a.archived_url, a.captured_at = capture.archive, capture.archived_url, capture.captured_at
@@ -662,12 +664,11 @@ def store_capture(
             {"status": status, "id": out.item.id},
         )
     if status in {"skipped", "failed"} and take_alternate(session, out.item.id):
-        return "retry"
+        return "retry", False
     if status != "retry":  # the page is read (or settled for good): its other captures are not needed
         session.execute(_DROP_ALTERNATES, {"id": out.item.id})
-    if status == "stored" and a is not None:  # the site's boilerplate, learned as veille run does
-        learn_site(session, a)
-    return status
+    # the site's boilerplate, learned as veille run does
+    return status, status == "stored" and a is not None and learn_site(session, a)
 
 
 #: What apply_ingest answers for a capture it stored as an article (kept in its ``outcome``).
