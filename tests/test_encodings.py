@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from monitors.collect import encoding
-from monitors.collect.encoding import decode_html, detect_encoding
+from monitors.collect.encoding import decode_html, decode_html_doubt, detect_encoding
 from monitors.collect.feeds import parse_feed
 from monitors.collect.http import fetch, make_client
 from monitors.judge.extract import extract_article
@@ -604,3 +604,112 @@ def test_a_long_unlabelled_russian_text_in_one_case_is_told_on_a_bounded_sample(
         )
         listed.append(letters.matches + words.matches)
     assert listed[1] == listed[0] < 1_000
+
+
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [
+        # letters both charsets hold in other bytes: "Šťastný žák" reads "©»astný ľák" in
+        # windows-1250, Slovak letters but for the symbols inside its first word
+        ("Šťastný žák ží v Ústí.", "iso-8859-2"),
+        ("Ťažké časy pre šťastie: žiadne peniaze.", "iso-8859-2"),
+        ("Ósmy dzień śniegu. Świat się zmienia, a źródła są ciekawe.", "iso-8859-2"),
+        ("Šťastný žák ží v Ústí.", "windows-1250"),
+        ("Ósmy dzień śniegu. Świat się zmienia, a źródła są ciekawe.", "windows-1250"),
+    ],
+)
+def test_an_unlabelled_central_european_text_tells_iso_8859_2_from_windows_1250(
+    text: str, codec: str
+) -> None:
+    """No charset said: a short Czech text in ISO-8859-2 was read as windows-1250 ("©»astný ľák"),
+    its letters a Slovak alphabet's as much as the right reading's a Czech one. Bytes 0x80-0x9F
+    are letters or quotes in windows-1250 and C1 controls in ISO-8859-2; "Š Ť Ž ą ś" inside a
+    word are symbols in windows-1250: they tell one from the other."""
+    assert decode_html(text.encode(codec)) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "שלום עולם",
+        "מזג האוויר מחר",
+        "<p>הרכבת איחרה הבוקר בשעה.</p>",
+        "<p>" + "העירייה פתחה גן ציבורי חדש. התושבים שמחו מאוד. " * 4 + "</p>",
+    ],
+)
+def test_an_unlabelled_hebrew_dos_text_reads_in_cp862(text: str) -> None:
+    """No charset said: Hebrew in cp862 (DOS) has its letters at 0x80-0x9A, which windows-1252
+    reads as symbols ("™‹…Ž"), no accented letters, so it stayed windows-1252 (or went to an
+    Arabic charset). Words of such symbols are no Western text's: cp862 is weighed with the
+    other Hebrew charsets."""
+    assert decode_html(text.encode("cp862")) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Il a dit « oui » – enfin… 10 € !", "« … » – — ‘ ’", "Prix : 5 € – 10 € … « bof »", "Ça « où » là ™ ©"],
+)
+def test_a_western_text_with_typographic_symbols_stays_windows_1252(text: str) -> None:
+    """Symbols standing alone between spaces ("«", "…", "€") are no word of symbols as a
+    cp862 Hebrew word reads in windows-1252."""
+    assert decode_html(text.encode("cp1252")) == text
+
+
+#: Slovak of our own whose only bytes that windows-1250 and ISO-8859-2 read apart are "ž"'s
+#: in ISO-8859-2 (0xBE), "ľ" in windows-1250: both readings are Slovak letters
+SLOVAK_UNTOLD = (
+    "Každý vie, že v meste je mnoho áut a že doprava je pomalá. Každé ráno stoja autá v kolóne "
+    "pred mostom a vodiči čakajú dlho. Mesto chce nový most, ale peniaze nemá."
+)
+
+
+@pytest.mark.parametrize(
+    ("codec", "content_type", "doubt"),
+    [
+        ("iso-8859-2", "text/html", "no byte tells windows-1250 from ISO-8859-2"),
+        ("windows-1250", "text/html", None),  # its "ž" is 0x9E, a C1 control in ISO-8859-2
+        ("iso-8859-2", "text/html; charset=iso-8859-2", None),  # declared: no guess
+    ],
+)
+def test_a_charset_the_bytes_cannot_tell_is_said_in_the_extraction_evidence(
+    codec: str, content_type: str, doubt: str | None
+) -> None:
+    """No charset said and no byte that tells windows-1250 from ISO-8859-2, both readings
+    Slovak ("každý" or "kaľdý"): the page is read in one, silently. The doubt is said in the
+    article's ``extraction_evidence`` (``charset_doubt``), which a user can query."""
+    page = (
+        "<html><head><title>Doprava</title></head><body><article>"
+        f"<p>{SLOVAK_UNTOLD}</p><p>{SLOVAK_UNTOLD}</p></article></body></html>"
+    )
+    got = extract_article(page.encode(codec), "http://example.test/a", content_type)
+    said = (got.evidence or {}).get("charset_doubt")
+    if doubt is None:
+        assert said is None and SLOVAK_UNTOLD in got.text
+    else:
+        assert said is not None and said.startswith(doubt), said
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "doubted"),
+    [
+        ("Мир", "windows-1251", True),
+        ("Да", "koi8-r", True),
+        ("Сыр", "iso-8859-5", True),
+        ("ÆØÅ", "cp1252", True),
+        ("Été", "cp1252", False),
+        ("Le député a été élu.", "cp1252", False),
+        ("Привет, мир", "koi8-r", False),  # told: read right
+    ],
+)
+def test_a_text_of_under_five_letters_beyond_ascii_says_its_charset_is_not_told(
+    text: str, codec: str, doubted: bool
+) -> None:
+    """A Russian word of under 5 letters is read as windows-1252 ("Мир" is "Ìèð"), as "ÆØÅ"
+    must be: too few letters to tell. That is said (:func:`decode_html_doubt`); a word with an
+    ASCII letter ("Été") or a longer text is no doubt."""
+    decoded, doubt = decode_html_doubt(text.encode(codec))
+    assert (doubt is not None) == doubted, doubt
+    if doubted:
+        assert doubt is not None and "too few to tell windows-1252 from a Cyrillic charset" in doubt
+    else:
+        assert decoded == text

@@ -152,8 +152,8 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
             # it calls windows-1250 a page whose few letters stand among much markup (a Russian,
             # Greek or Hebrew page with 10 KiB of inline style): kept when its letters are a
             # central European language's, else read in the script they are likeliest in
-            if central_european(head):
-                return codec
+            if central := central_european(head):
+                return central
             cyrillic = cyrillic_reading(head)
         else:
             cyrillic = cased_cyrillic(head, codec) if codec in _CYRILLIC_CODECS else None
@@ -211,7 +211,25 @@ def not_western(content: bytes) -> bool:
     text = _TAGS.sub(" ", content.decode("cp1252", errors="replace"))
     letters = sum(1 for c in text if c.isalpha())
     accented = sum(1 for c in text if c.isalpha() and ord(c) > 127)
-    return (letters >= 20 and accented > 0.3 * letters) or len(_GLUED_SYMBOL.findall(text)) >= 3
+    return (
+        (letters >= 20 and accented > 0.3 * letters)
+        or len(_GLUED_SYMBOL.findall(text)) >= 3
+        or _symbol_words(text)
+    )
+
+
+#: a word of two characters or more beyond ASCII: what windows-1252 reads a Hebrew DOS (cp862)
+#: word as, bytes 0x80-0x9A, mostly symbols ("שלום" is "™‹…Ž")
+_SYMBOL_WORD = re.compile("(?<!\\S)[^\\x00-\\x7f\\s]{2,}(?!\\S)")
+
+
+def _symbol_words(text: str) -> bool:
+    """Whether ``text`` (windows-1252's reading) has 2 words or more made of symbols beyond
+    ASCII (:data:`_SYMBOL_WORD`), fewer letters than symbols, which hold 5 of its characters beyond
+    ASCII or more and most of them: a Western text's symbols stand alone ("«", "€", "–")."""
+    words = [w for w in _SYMBOL_WORD.findall(text) if sum(c.isalpha() for c in w) * 2 < len(w)]
+    held = sum(map(len, words))
+    return len(words) >= 2 and held >= 5 and held * 2 > sum(1 for c in text if ord(c) > 127)
 
 
 def few_letters_not_western(content: bytes) -> bool:
@@ -221,7 +239,7 @@ def few_letters_not_western(content: bytes) -> bool:
     text = _TAGS.sub(" ", content.decode("cp1252", errors="replace"))
     letters = sum(1 for c in text if c.isalpha())
     accented = sum(1 for c in text if c.isalpha() and ord(c) > 127)
-    return 5 <= letters < 20 and accented >= 0.8 * letters
+    return (5 <= letters < 20 and accented >= 0.8 * letters) or _symbol_words(text)
 
 
 #: The letters beyond ASCII of languages written in windows-1252 and of those written in
@@ -282,9 +300,35 @@ def central_european(content: bytes) -> str | None:
         codec: _alphabet_share(content.decode(codec, errors="replace"), _CENTRAL_ALPHABETS)
         for codec in ("cp1250", "iso8859_2")
     }
-    codec = max(shares, key=lambda c: shares[c][1])  # windows-1250 on a tie: it is first
+    codec = _central_bytes(content) or max(shares, key=lambda c: shares[c][1])  # windows-1250 on a tie
     letters, share = shares[codec]
     return codec if letters >= 5 and share >= 0.95 and share - western >= 0.05 else None
+
+
+#: Bytes 0x80-0x9F: windows-1250's "Š Ś Ť Ž Ź š ś ť ž ź" and quotes ("„ “ ” – …"), C1 controls
+#: in ISO-8859-2, which no text holds
+_C1 = re.compile(rb"[\x80-\x9f]")
+#: A byte ISO-8859-2 reads as a letter and windows-1250 as a symbol ("Ą Ś Š Ť Ź Ž ą ś ť": "ˇ ¦
+#: © « ¬ ® ± ¶ »"), next to a letter's byte (an ASCII letter or one beyond ASCII): in a word
+_ISO_8859_2_LETTER = rb"[\xa1\xa6\xa9\xab\xac\xae\xb1\xb6\xbb]"
+_LETTER_BYTE = rb"[A-Za-z\xa1-\xff]"
+_ISO_8859_2_IN_WORD = re.compile(
+    rb"(?<=%s)%s|%s(?=%s)" % (_LETTER_BYTE, _ISO_8859_2_LETTER, _ISO_8859_2_LETTER, _LETTER_BYTE)
+)
+
+
+def _central_bytes(content: bytes) -> str | None:
+    """windows-1250 or ISO-8859-2 as bytes that only one reads as text tell it, else None: a
+    byte 0x80-0x9F is a letter or a quote in windows-1250, a C1 control in ISO-8859-2 (so it
+    decides windows-1250 first); one of :data:`_ISO_8859_2_LETTER` inside a word is a letter in
+    ISO-8859-2 ("Šťastný"), a symbol in windows-1250 ("©»astný"). The letters' shares
+    (:func:`central_european`) could not tell them when both readings are letters of some
+    central European alphabet ("ľák" is Slovak, "žák" Czech)."""
+    if _C1.search(content):
+        return "cp1250"
+    if _ISO_8859_2_IN_WORD.search(content):
+        return "iso8859_2"
+    return None
 
 
 _CYRILLIC_CODECS = ("cp1251", "koi8_r", "koi8_u", "iso8859_5", "mac_cyrillic", "cp866")
@@ -376,7 +420,7 @@ def _likeliest_in_one_case(content: bytes, reading: str, best: str) -> str:
 #: in them.
 _SCRIPTS = (
     (("cp1253", "iso8859_7"), re.compile("[\u0370-\u03ff]+"), ("el",)),
-    (("cp1255", "iso8859_8"), re.compile("[\u0590-\u05ff]+"), ("he",)),
+    (("cp1255", "iso8859_8", "cp862"), re.compile("[\u0590-\u05ff]+"), ("he",)),
     (("cp1256", "iso8859_6"), re.compile("[\u0620-\u06ff]+"), ("ar", "fa", "ur")),
 )
 
@@ -507,10 +551,53 @@ def decode_html(content: bytes, content_type: str | None = None) -> str:
     windows-1252 its UTF-8 accents became "Ã©"; in a windows-1252 page such pairs of bytes
     ("Ã" then "©") are almost only UTF-8 mislabelled. Not every pair: read as UTF-8, a German
     "Ma&szlig;&shy;nahmen" (a soft hyphen after "ß") became an N'Ko letter there."""
+    return decode_html_doubt(content, content_type)[0]
+
+
+def decode_html_doubt(content: bytes, content_type: str | None = None) -> tuple[str, str | None]:
+    """:func:`decode_html`'s text, and why its charset is a guess the bytes could not tell
+    (:func:`charset_doubt`), else None."""
     encoding = detect_encoding(content, content_type)
-    if encoding == "cp1252":
-        return _mixed(content)
-    return content.decode(encoding, errors="replace")
+    text = _mixed(content) if encoding == "cp1252" else content.decode(encoding, errors="replace")
+    return text, charset_doubt(content, content_type, encoding)
+
+
+#: what windows-1252 reads fewer than 5 letters of a Cyrillic charset as: accented letters
+#: ("Мир" in windows-1251 is "Ìèð"), as it reads a Western word ("ÆØÅ")
+_FEW_LETTERS = 5
+
+
+def charset_doubt(content: bytes, content_type: str | None, encoding: str) -> str | None:
+    """Why ``encoding`` (:func:`detect_encoding`'s for ``content``, no charset declared) is a
+    guess its bytes cannot confirm, else None: windows-1250 and ISO-8859-2 when no byte tells
+    them apart (:func:`_central_bytes`) and each reads the letters as a central European
+    language's ("ľák" Slovak, "žák" Czech); windows-1252 for a text of under 5 letters, all
+    beyond ASCII ("Ìèð" or "Мир", "ÆØÅ"), too few to tell it from a Cyrillic charset."""
+    if encoding not in _CENTRAL and encoding != "cp1252" or _declared_codecs(content, content_type):
+        return None
+    if encoding in _CENTRAL:
+        body = _TAG_BYTES.sub(b" ", content)
+        readings = [body.decode(codec, errors="replace") for codec in ("cp1250", "iso8859_2")]
+        if _central_bytes(body) or readings[0] == readings[1]:
+            return None
+        if min(_alphabet_share(reading, _CENTRAL_ALPHABETS)[1] for reading in readings) < 0.95:
+            return None
+        return (
+            "no byte tells windows-1250 from ISO-8859-2 and both read as central European "
+            f"letters: read as {_NAMES[encoding]}"
+        )
+    sample = _text_start(content, 64)
+    if len(sample) >= 64 or not (letters := [c for c in sample.decode("cp1252", "replace") if c.isalpha()]):
+        return None
+    if len(letters) >= _FEW_LETTERS or any(c.isascii() for c in letters):
+        return None
+    return (
+        f"{len(letters)} letters, all beyond ASCII: too few to tell windows-1252 from a Cyrillic "
+        "charset; read as windows-1252"
+    )
+
+
+_NAMES = {"cp1250": "windows-1250", "iso8859_2": "ISO-8859-2"}
 
 
 _XML_SPACE = b" \t\r\n"

@@ -20,7 +20,7 @@ from itertools import chain
 from typing import Any, NoReturn
 
 from monitors.collect.encoding import (
-    decode_html,
+    decode_html_doubt,
     storable,
     undo_double_encoding,
     undo_double_encoding_lines,
@@ -697,7 +697,7 @@ def extract_article(
     limit_date_languages()
     guard_date_search()
     html = unpacked(html)
-    decoded = decode_html(html, content_type)
+    decoded, charset_doubt = decode_html_doubt(html, content_type)
     why_not = not_a_page(html, decoded)
     if why_not:
         raise ExtractionError(why_not)
@@ -759,6 +759,8 @@ def extract_article(
     evidence: dict[str, Any] = {"title_from": title_from}
     if double_encoded:  # read back: the site wrote them encoded twice ("rÃ©unit")
         evidence["double_encoding_repaired"] = double_encoded
+    if charset_doubt:  # no charset declared and the bytes could not tell which
+        evidence["charset_doubt"] = charset_doubt
     if as_page is not None:
         evidence["plain_text"] = True  # no tag in the body: read as paragraphs of text
     if emptied:
