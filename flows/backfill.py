@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from flows.archive_backfill import FetchBudget
 from flows.commands.common import counted
-from flows.outcome import RunOutcome, disabled_words, judge_run, some_names
+from flows.outcome import NOT_READ, RunOutcome, disabled_words, judge_run, some_names
 from flows.pipeline import _source_names, fetch_kinds, summarize
 from flows.polling import poll_batches, skipped_entries
 from flows.queue_drain import IngestReport
@@ -127,10 +127,6 @@ def _sync(read: SourcesFile, specs: list[SourceSpec]) -> list[SourceState]:
         ids = sync_sources(session, specs)
         record_problems(session, read)
         return due_sources(session, ids, force=True)
-
-
-#: A source's poll column when the backfill's budget was spent before it was read.
-NOT_READ = "not read"
 
 
 def _budget_spent(budget: FetchBudget, summaries: list[PollSummary]) -> str | None:

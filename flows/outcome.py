@@ -122,9 +122,11 @@ def judge_run(
         k: sum(int(r.get(k, 0)) for r in rows)
         for k in ("new_urls", "stored", "revised", "duplicates", "relevant", "failed", "retry")
     }
+    unread = sum(1 for r in polled if r["poll"] == NOT_READ)
     summary = (
-        f"{counted(len(polled), 'source')} {verb} ({len(errors)} with errors),"
-        f" {counted(totals['new_urls'], 'new URL')}, {stored_words(totals)},"
+        f"{counted(len(polled) - unread, 'source')} {verb} ({len(errors)} with errors),"
+        + (f" {unread} not read," if unread else "")
+        + f" {counted(totals['new_urls'], 'new URL')}, {stored_words(totals)},"
         f" {counted(totals['duplicates'], 'duplicate')}, {totals['relevant']} relevant,"
         f" {counted(totals['failed'], 'page')} failed"
     ) + (f", {totals['retry']} to retry" if totals["retry"] else "")
@@ -149,6 +151,11 @@ def judge_run(
     if not problems:
         return RunOutcome("ok", summary, empty=not rows)
     return RunOutcome(_status(done, bool(polled) and len(errors) == len(polled), gave_up), summary, problems)
+
+
+#: A source's poll column when a backfill's budget was spent before it was read: it counts
+#: among the backfill's sources, not among those it read ("40 sources read" with 37 not).
+NOT_READ = "not read"
 
 
 #: The causes :func:`every_source_failed` names; the sources of the others are counted.

@@ -544,3 +544,33 @@ def test_the_progress_bar_counts_the_rows_touched_since_the_start_from_an_index(
         conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {statement}", params))
     assert "url_queue_updated" in plan, plan
+
+
+def test_a_source_the_budget_left_unread_is_not_counted_as_read(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """Two feeds and --max-fetches 1: one feed read, the other left unread by the budget. The
+    run's lines counted both as read ("backfill ...: 2 sources read", "2 sources read (0 with
+    errors)"; on the default list with no network, "40 sources read" with 37 not read); they
+    now say 1 read, 1 not read."""
+    pages = seed_site(site)
+    site.add(
+        "/old.xml", rss_feed(site.base, [(p.spec.feed_title, p.spec.slug, p.spec.published) for p in pages])
+    )
+    sources = write_sources(
+        tmp_path / "sources.toml",
+        [
+            {"name": f"Fil {n}", "kind": "feed", "url": f"{site.base}/old.xml?n={n}", "owner": "media"}
+            for n in range(2)
+        ],
+    )
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(
+            ["backfill", "--since", "2025-02-01", "--until", "2025-02-28", "--sources", str(sources)]
+            + ["--max-fetches", "1"]
+        )
+    assert code == 1, err.getvalue()
+    assert "backfill 2025-02-01 .. 2025-02-28: 1 source read, 1 not read, " in out.getvalue(), out.getvalue()
+    assert ": 1 source read (0 with errors), 1 not read, " in err.getvalue(), err.getvalue()
+    assert "1 source(s) not read: the listing is read again" in err.getvalue(), err.getvalue()

@@ -279,13 +279,16 @@ def handle(args: argparse.Namespace) -> int:
     print()
     if rows:
         print_table(rows)
-    from flows.outcome import stored_words
+    from flows.outcome import NOT_READ, stored_words
     from monitors.archive.polls import BAD_ENTRY
 
-    read = [r for r in rows if r["poll"] not in {"not due", BAD_ENTRY}]
+    # a source the fetch budget left unread is no source read ("40 sources read" with 37 not)
+    read = [r for r in rows if r["poll"] not in {"not due", BAD_ENTRY, NOT_READ}]
+    unread = sum(1 for r in rows if r["poll"] == NOT_READ)
     print(
         f"\nbackfill {article_day(args.since)} .. {article_day(until)}: {counted(len(read), 'source')} read, "
-        f"{counted(sum(r['new_urls'] for r in rows), 'new URL')}, "
+        + (f"{unread} not read, " if unread else "")
+        + f"{counted(sum(r['new_urls'] for r in rows), 'new URL')}, "
         f"{stored_words({k: sum(r.get(k, 0) for r in rows) for k in ('stored', 'revised')})}, "
         f"in {time.monotonic() - started:.1f}s"
     )
