@@ -153,7 +153,8 @@ def test_rescore_says_which_part_had_nothing_to_do(archive: dict[str, int], clea
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         assert main(["rescore"]) == 0
-    assert "rescored 0 articles" in out.getvalue()
+    # the topic named with its version ("with topic 1.0+7c2740e0" named a version alone)
+    assert f"rescored 0 articles with topic ai_summit {load_topic().version}\n" in out.getvalue()
     assert "article_topics: 3 articles scored for topic eu_ai_act" in out.getvalue()
     said = "nothing to do for the articles' relevance columns (topic ai_summit): every article already"
     assert said in err.getvalue(), err.getvalue()

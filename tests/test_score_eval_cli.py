@@ -263,7 +263,10 @@ def test_score_a_line_nested_too_deep_is_an_error_line_and_the_rest_is_scored() 
     assert bad == {"line": 1, "error": f"not JSON: nested too deep to read (RecursionError); {EXPECTED_LINE}"}
     assert good["id"] == "a" and good["relevant"]
     assert too_long == {"line": 3, "error": "not JSON: a number too long to read (over 4300 digits)"}
-    assert err.endswith("scored 1 line, 2 errors, each line alone (topic " + good["topic_version"] + ")\n")
+    # the topic named with its version: "(topic 1.0+7c2740e0)" named a version alone
+    assert err.endswith(
+        f"scored 1 line, 2 errors, each line alone (topic ai_summit {good['topic_version']})\n"
+    )
 
 
 def test_score_warns_on_a_date_it_cannot_read_and_scores_the_line() -> None:

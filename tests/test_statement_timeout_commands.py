@@ -121,7 +121,9 @@ def test_a_rescore_cancelled_by_statement_timeout_says_so_then_resumes(
 
     code, out, err = _run("rescore", "--batch-size", "1")
     assert code == 0, (out, err)
-    assert f"rescored 2 articles with topic {current}" in out, out  # the rest, not the first again
+    assert f"rescored 2 articles with topic {load_topic().name} {current}" in out, (
+        out
+    )  # the rest, not the first again
     assert _versions(clean_db) == [current] * 3
 
 

@@ -212,7 +212,10 @@ def _said_columns(report: RescoreReport | None, topic: Topic) -> None:
             f" scores, not {topic.name}'s"
         )
     else:
-        print(f"rescored {counted(report.rescored, 'article')} with topic {report.topic_version}")
+        # the topic's name with its version: "with topic 1.0+7c2740e0" named a version alone
+        print(
+            f"rescored {counted(report.rescored, 'article')} with topic {topic.name} {report.topic_version}"
+        )
         print(f"  {report.became_relevant} not relevant -> relevant")
         print(f"  {report.became_not_relevant} relevant -> not relevant")
         if report.rescored == 0:

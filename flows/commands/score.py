@@ -106,7 +106,8 @@ def handle(args: argparse.Namespace) -> int:
     how = f"{lifted} relevant by their context" if context else "each line alone"
     # the work is done: a closed stderr loses the summary, not the exit code (was 141)
     closing_line(
-        f"scored {counted(scored, 'line')}, {counted(errors, 'error')}, {how} (topic {topic.version})"
+        f"scored {counted(scored, 'line')}, {counted(errors, 'error')}, {how}"
+        f" (topic {topic.name} {topic.version})"
     )
     return 1 if errors and not scored else 0
 
