@@ -246,3 +246,33 @@ def test_check_of_an_unresolvable_host_says_what_a_check_does(tmp_path: Path) ->
         "(robots.txt of http://nonexistent-host.invalid unreachable; a check stores nothing; a run would try again)"
     ), line
     assert "will retry" not in out.getvalue()
+
+
+def test_a_check_that_reaches_no_host_says_the_network_may_be_down(site: LocalSite, tmp_path: Path) -> None:
+    """Every source's host unresolvable (the machine offline): the check's last line ends with
+    the likely cause, as `veille run`'s verdict does ("none of the 2 hosts resolved: is the
+    network up?"); it said "2 sources probed, 0 ok, 2 failed" alone, 49 times "does not resolve"
+    above it on the default list. One host that answered: no such guess. Hosts use the reserved
+    ``.invalid`` domain: no real network."""
+    dead = [
+        {"name": f"Mort {n}", "kind": "feed", "url": f"https://journal{n}.invalid/rss.xml", "owner": "media"}
+        for n in range(2)
+    ]
+    sources = write_sources(tmp_path / "s.toml", dead)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["sources", "check", "--sources", str(sources)]) == 1
+    assert out.getvalue().endswith(
+        "\n2 sources probed, 0 ok, 2 failed (0 blocked, 0 answered at their fallback);"
+        " none of the 2 hosts resolved: is the network up?\n"
+    ), out.getvalue()
+
+    site.add("/rss.xml", rss_feed(site.base, [("Un", "a/un-article-de-test.html", datetime.now(UTC))]))
+    alive = {"name": "Vivant", "kind": "feed", "url": f"{site.base}/rss.xml", "owner": "media"}
+    sources = write_sources(tmp_path / "t.toml", [*dead, alive])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["sources", "check", "--sources", str(sources)]) == 1
+    assert out.getvalue().endswith(
+        "3 sources probed, 1 ok, 2 failed (0 blocked, 0 answered at their fallback)\n"
+    )

@@ -201,10 +201,11 @@ def handle_check(args: argparse.Namespace) -> int:
     import io
     from datetime import UTC, datetime
 
+    from flows.outcome import offline_hint
     from monitors.collect.http import make_client
     from monitors.collect.poll import SourceState, poll_many
     from monitors.collect.robots import CHECK_RETRY, RobotsCache
-    from monitors.collect.source_check import check_row, report_document, report_files
+    from monitors.collect.source_check import check_fetch, check_row, report_document, report_files
     from monitors.collect.sources import load_sources_file, sources_path
     from monitors.collect.throttle import HostThrottle
     from monitors.settings import get_settings
@@ -253,7 +254,15 @@ def handle_check(args: argparse.Namespace) -> int:
     throttle = HostThrottle.from_settings(settings)
     checked_at = datetime.now(UTC)
     with make_client(settings) as client:
-        rows = poll_many(client, settings, states, check_row, throttle, RobotsCache(CHECK_RETRY))
+        probes = poll_many(
+            client,
+            settings,
+            states,
+            lambda source, out: (check_row(source, out), check_fetch(out)),
+            throttle,
+            RobotsCache(CHECK_RETRY),
+        )
+    rows = [row for row, _ in probes]
     table = io.StringIO()
     print_table(rows, out=table, width=70)
     failed = sum(r["status"] != "ok" for r in rows)
@@ -261,8 +270,12 @@ def handle_check(args: argparse.Namespace) -> int:
     rescued = sum(r["status"] != "ok" and r["fallback"].startswith("ok") for r in rows)
     summary = (
         f"\n{counted(len(rows), 'source')} probed, {len(rows) - failed} ok, {failed} failed "
-        f"({blocked} blocked, {rescued} answered at their fallback)\n"
+        f"({blocked} blocked, {rescued} answered at their fallback)"
     )
+    # no host reached: the likely cause, as `veille run` says it (49 failures said not why)
+    if offline := offline_hint(fetch for _, fetch in probes):
+        summary += f"; {offline}"
+    summary += "\n"
     print(table.getvalue() + summary, end="")
     if args.all or args.report_dir:
         document = report_document(rows, states, checked_at, sources_path(args.sources), settings.user_agent)

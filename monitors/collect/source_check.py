@@ -50,6 +50,13 @@ def check_row(source: SourceState, out: PollOutcome) -> dict[str, Any]:
     }
 
 
+def check_fetch(out: PollOutcome) -> tuple[str | None, str | None]:
+    """The probe's host and how it reached no server (None: a server answered), as a run's
+    offline hint counts them (``flows.outcome.offline_hint``): the primary URL's fetch."""
+    primary = out.primary if out.via_fallback and out.primary is not None else out
+    return primary.fetch.host, primary.fetch.unreached
+
+
 def report_document(
     rows: list[dict[str, Any]],
     states: list[SourceState],
