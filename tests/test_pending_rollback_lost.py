@@ -101,6 +101,51 @@ def test_a_session_used_again_after_a_flush_that_lost_the_database_is_the_databa
         )
 
 
+def test_a_flush_that_lost_the_database_is_known_whatever_sqlalchemy_says_of_it(
+    own_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Session's PendingRollbackError named the flush's error only in its words ("Original
+    exception was: (psycopg.errors.AdminShutdown) ..."), which veille read: reworded by
+    SQLAlchemy, the loss was a bug's traceback. What the flush met is kept structurally."""
+    from sqlalchemy.orm.session import SessionTransaction
+
+    def reworded(self: SessionTransaction, operation_name: str, state: object) -> None:
+        raise sa.exc.PendingRollbackError("the session needs a rollback", code="7s2a")
+
+    monkeypatch.setattr(SessionTransaction, "_raise_for_prerequisite_state", reworded)
+    with Session(own_engine) as session:
+        session.execute(sa.text(_TEMP))
+        _terminate(own_engine, session.scalar(_PID))
+        session.add(_Row(id=1))
+        again = _second_error(sa.exc.OperationalError, session.flush, lambda: session.scalar(_ONE))
+        assert "AdminShutdown" not in str(again) and again.__context__ is None
+        assert database_lost(again)
+        assert is_transient(again)
+        said = pytest.raises(
+            DatabaseUnavailable,
+            match=r"^lost the database during the export \(AdminShutdown: terminating connection due to",
+        )
+        with said, lost_database_reported("the export", "veille export"):
+            session.execute(_ONE)
+
+
+def test_a_session_used_again_after_an_integrity_error_reworded_is_not_the_database_lost(
+    own_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.orm.session import SessionTransaction
+
+    def reworded(self: SessionTransaction, operation_name: str, state: object) -> None:
+        raise sa.exc.PendingRollbackError("the session needs a rollback (AdminShutdown)", code="7s2a")
+
+    monkeypatch.setattr(SessionTransaction, "_raise_for_prerequisite_state", reworded)
+    with Session(own_engine) as session:
+        session.execute(sa.text(_TEMP))
+        session.execute(sa.text("INSERT INTO pending_rollback_rows VALUES (1)"))
+        session.add(_Row(id=1))
+        again = _second_error(sa.exc.IntegrityError, session.flush, lambda: session.scalar(_ONE))
+        assert not database_lost(again)
+
+
 def test_a_session_used_again_after_an_integrity_error_is_not_the_database_lost(
     own_engine: sa.Engine,
 ) -> None:

@@ -9,9 +9,10 @@ Alembic head before use.
 from __future__ import annotations
 
 import contextlib
-import re
+import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -320,19 +321,54 @@ def database_lost(exc: BaseException) -> bool:
 
 
 #: SQLAlchemy's code for a Connection used again after it was invalidated (its transaction not
-#: rolled back), and for a Session used again after a failed flush (the cause named in words)
-_INVALIDATED, _FLUSH_FAILED = "8s2b", "7s2a"
-#: How the Session's PendingRollbackError names the flush's error: its class, then its words
-_ORIGINAL = re.compile(r"Original exception was: \((?P<cls>[\w.]+)\) ?(?P<words>[^\n]*)")
+#: rolled back)
+_INVALIDATED = "8s2b"
+#: What a flush that failed met, by the Session transaction it left rolled back (the one that
+#: raises PendingRollbackError when used again): whether it was the database lost, and its error
+#: in words (:func:`_note_failed_flush`)
+_FLUSH_FAILED: weakref.WeakKeyDictionary[Any, tuple[bool, str]] = weakref.WeakKeyDictionary()
+_flush_lock = threading.Lock()
+
+
+def _note_failed_flush(session: Session, flush: Any) -> None:
+    """Keep, on the Session transaction a failed flush left rolled back (``flush.parent``), what
+    the flush met (the error being handled as it is rolled back). The Session keeps that error
+    to itself and only names it in words in its PendingRollbackError ("Original exception
+    was: ..."), SQLAlchemy's wording: read structurally instead (:func:`_failed_flush`)."""
+    error, parent = sys.exc_info()[1], flush.parent
+    if error is None or parent is None:
+        return
+    noted = (database_lost(error), describe(getattr(error, "orig", None) or error))
+    with _flush_lock:
+        _FLUSH_FAILED[parent] = noted
+
+
+sa.event.listen(Session, "after_soft_rollback", _note_failed_flush)
+
+
+def _failed_flush(exc: BaseException) -> tuple[bool, str] | None:
+    """What the failed flush met whose rolled-back transaction raised ``exc``: the transaction
+    is the ``self`` of a frame ``exc`` was raised through; None if none is known."""
+    from sqlalchemy.orm import SessionTransaction
+
+    tb = exc.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        if isinstance(owner, SessionTransaction):
+            with _flush_lock:
+                noted = _FLUSH_FAILED.get(owner)
+            if noted is not None:
+                return noted
+        tb = tb.tb_next
+    return None
 
 
 def _rolled_back_over_loss(exc: sa.exc.PendingRollbackError) -> bool:
     """Whether a Connection or Session used again after an error says the error was the
     database gone: an invalidated Connection (SQLAlchemy invalidates one only when it found
-    it dead, as do we), or a failed flush whose error, chained or named, was a loss. One
-    over an IntegrityError or a bug is that error, not a loss. The Session keeps the flush's
-    error to itself, and names it in the message: the driver's class it names says (a
-    psycopg error's SQLSTATE, or a bare OperationalError: the connection itself failed)."""
+    it dead, as do we), or a failed flush whose error, chained or kept by
+    :func:`_note_failed_flush`, was a loss. One over an IntegrityError or a bug is that
+    error, not a loss."""
     if exc.code == _INVALIDATED:
         return True
     seen: set[int] = {id(exc)}
@@ -342,13 +378,13 @@ def _rolled_back_over_loss(exc: sa.exc.PendingRollbackError) -> bool:
             return True
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
-    found = _ORIGINAL.search(str(exc)) if exc.code == _FLUSH_FAILED else None
-    return found is not None and _driver_error_lost(found["cls"])
+    flush = _failed_flush(exc)
+    return flush is not None and flush[0]
 
 
 def rolled_back_cause(exc: BaseException) -> str | None:
     """A PendingRollbackError over a lost database in words, cause first: the loss it was
-    raised over, or the flush's error it names ("AdminShutdown: terminating connection due to
+    raised over, or the failed flush's error ("AdminShutdown: terminating connection due to
     administrator command (...)"), or a connection lost under its transaction; None for any
     other error. Said as it is, SQLAlchemy's words ("Can't reconnect until invalid transaction
     is rolled back. Please rollback() fully ...") told what to do in code, not what happened."""
@@ -358,29 +394,10 @@ def rolled_back_cause(exc: BaseException) -> str | None:
     cause = exc.__cause__ or exc.__context__
     if cause is not None and database_lost(cause):
         return f"{describe(getattr(cause, 'orig', None) or cause)} ({again})"
-    found = _ORIGINAL.search(str(exc)) if exc.code == _FLUSH_FAILED else None
-    if found is not None:
-        return f"{found['cls'].rpartition('.')[2]}: {found['words'].strip()} (a flush's; the session {again})"
+    flush = _failed_flush(exc)
+    if flush is not None:
+        return f"{flush[1]} (a flush's; the session {again})"
     return f"the connection was lost under an open transaction (the connection {again})"
-
-
-def _driver_error_lost(name: str) -> bool:
-    """Whether the psycopg error class ``name`` (``psycopg.errors.AdminShutdown``) is the
-    connection lost: a SQLSTATE of :data:`_LOST`, or an Operational/InterfaceError with none
-    (the connection failed under the statement: "server closed the connection")."""
-    import psycopg
-    import psycopg.errors
-
-    module, _, cls_name = name.rpartition(".")
-    if module not in ("psycopg", "psycopg.errors"):
-        return False
-    cls = getattr(psycopg.errors, cls_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, psycopg.Error)):
-        return False
-    sqlstate = getattr(cls, "sqlstate", None)
-    if sqlstate:
-        return str(sqlstate).startswith(_LOST)
-    return cls in (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 @contextmanager
