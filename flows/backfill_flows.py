@@ -25,7 +25,7 @@ from flows.archive_backfill import Plan
 from flows.artifacts import ARCHIVE_BACKFILL_TABLE_KEY, BACKFILL_TABLE_KEY, artifact_key, note
 from flows.retries import transient_task
 from flows.runs import TASKS, ingest_flow, said_in_flow, submit_task
-from flows.runtime import _run_id
+from flows.runtime import _run_id, connections_named_by_flow
 from monitors.collect.archives.common import ARCHIVE_NAMES
 
 TASKS[sitemaps.backfill_batch_task] = transient_task("backfill batch {index}")(sitemaps.backfill_batch_task)
@@ -56,26 +56,27 @@ def backfill_flow(
     per-source rows as its result; a body that raised ends Failed with the exception described
     (:func:`flows.runs.said_in_flow`). ``recovered``: the database losses ``veille backfill``
     waited out before the run, counted in its verdict; a deployment's run leaves it out."""
-    try:
-        rows, outcome = sitemaps.backfill(
-            since,
-            until,
-            sources_file,
-            names,
-            max_fetches,
-            submit_task,
-            lambda pages: ingest_flow(max_items=pages),
-            _run_id(),
-            recovered or (),
-        )
-        if rows:
-            key = artifact_key(BACKFILL_TABLE_KEY)  # one per VEILLE_INSTANCE, as veille serve's
-            create_table_artifact(key=key, table=rows, description="Backfill per source")
-        else:
-            publish_note("veille backfill", outcome.message)
-        return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result
-    except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return said_in_flow(exc)
+    with connections_named_by_flow():
+        try:
+            rows, outcome = sitemaps.backfill(
+                since,
+                until,
+                sources_file,
+                names,
+                max_fetches,
+                submit_task,
+                lambda pages: ingest_flow(max_items=pages),
+                _run_id(),
+                recovered or (),
+            )
+            if rows:
+                key = artifact_key(BACKFILL_TABLE_KEY)  # one per VEILLE_INSTANCE, as veille serve's
+                create_table_artifact(key=key, table=rows, description="Backfill per source")
+            else:
+                publish_note("veille backfill", outcome.message)
+            return outcome.state(rows)  # type: ignore[return-value]  # a state: its data is the result
+        except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
+            return said_in_flow(exc)
 
 
 @flow(name="veille-archive-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
@@ -96,27 +97,28 @@ def archive_backfill_flow(
     ``planned``: the plan ``veille backfill`` made to check the request, used rather than
     planned again; a deployment's run leaves it out and plans."""
     started = time.monotonic()
-    try:
-        rows, outcome = archive_backfill.archive_backfill(
-            archive,
-            since,
-            until,
-            site,
-            sources_file,
-            relevant_only,
-            max_fetches,
-            submit_task,
-            _run_id(),
-            planned,
-        )
-        if rows:
-            create_table_artifact(
-                key=artifact_key(ARCHIVE_BACKFILL_TABLE_KEY),
-                table=rows,
-                description=f"Backfill from {ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
+    with connections_named_by_flow():
+        try:
+            rows, outcome = archive_backfill.archive_backfill(
+                archive,
+                since,
+                until,
+                site,
+                sources_file,
+                relevant_only,
+                max_fetches,
+                submit_task,
+                _run_id(),
+                planned,
             )
-        else:
-            publish_note(f"veille archive backfill from {ARCHIVE_NAMES[archive]}", outcome.message)
-        return outcome.state(rows)
-    except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return said_in_flow(exc)
+            if rows:
+                create_table_artifact(
+                    key=artifact_key(ARCHIVE_BACKFILL_TABLE_KEY),
+                    table=rows,
+                    description=f"Backfill from {ARCHIVE_NAMES[archive]}, {time.monotonic() - started:.0f}s",
+                )
+            else:
+                publish_note(f"veille archive backfill from {ARCHIVE_NAMES[archive]}", outcome.message)
+            return outcome.state(rows)
+        except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
+            return said_in_flow(exc)

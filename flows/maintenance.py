@@ -18,7 +18,7 @@ from flows.commands.rescore import said_of
 from flows.outcome import RunOutcome
 from flows.retries import _cause, transient_task
 from flows.runs import raised_in_flow
-from flows.runtime import run_logger
+from flows.runtime import connections_named_by_flow, run_logger
 from monitors.archive.db import cancelled, cancelled_cause, get_engine, session_scope
 from monitors.archive.queue import queue_counts
 from monitors.archive.reads import source_health
@@ -245,10 +245,11 @@ def maintenance_flow() -> dict[str, Any]:
     as a ``veille-run`` does (:mod:`flows.outcome`): Completed (All good), Completed named
     Partial (a step done), Failed (none); the report artifact says it too. A body that
     raised ends Failed with the exception described (:func:`flows.runs.raised_in_flow`)."""
-    try:
-        return _maintain()
-    except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return raised_in_flow(exc)
+    with connections_named_by_flow():
+        try:
+            return _maintain()
+        except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
+            return raised_in_flow(exc)
 
 
 def _maintain() -> dict[str, Any]:

@@ -38,7 +38,7 @@ from flows.pipeline import _source_names, run_once, say_what_waits, summarize
 from flows.polling import poll_sources
 from flows.queue_drain import IngestReport, drain_queue
 from flows.retries import _cause, transient_task
-from flows.runtime import _run_id, run_logger
+from flows.runtime import _run_id, connections_named_by_flow, run_logger
 from monitors.archive.polls import PollSummary
 from monitors.errors import describe
 
@@ -131,13 +131,14 @@ def poll_flow(sources_file: str | None = None, force: bool = False) -> list[Poll
     """Sync the sources file into the database and poll the sources that are due."""
     from prefect.states import Completed
 
-    try:
-        with _interruptible():
-            summaries = poll_sources(sources_file, force, submit_task, _run_id())
-        # a state: its data is the result; its message what the polls came to
-        return Completed(message=polling.poll_message(summaries), data=summaries)  # type: ignore[return-value]
-    except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return raised_in_flow(exc)
+    with connections_named_by_flow():
+        try:
+            with _interruptible():
+                summaries = poll_sources(sources_file, force, submit_task, _run_id())
+            # a state: its data is the result; its message what the polls came to
+            return Completed(message=polling.poll_message(summaries), data=summaries)  # type: ignore[return-value]
+        except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
+            return raised_in_flow(exc)
 
 
 @flow(name="veille-ingest", task_runner=ThreadPoolTaskRunner(max_workers=8))  # type: ignore[arg-type]
@@ -145,14 +146,15 @@ def ingest_flow(max_items: int | None = None) -> IngestReport:
     """Fetch, extract, score and store every due URL of the queue; run on its own, it ends
     in a state that says how it went and publishes its report (with :class:`IngestReport`
     as its result)."""
-    try:
-        with _interruptible():
-            report, since = drain_queue(max_items, submit_task, _run_id())
-        if _is_subflow():
-            return report  # the parent run judges and reports
-        return _finish_drain(report, since)
-    except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return said_in_flow(exc)
+    with connections_named_by_flow():
+        try:
+            with _interruptible():
+                report, since = drain_queue(max_items, submit_task, _run_id())
+            if _is_subflow():
+                return report  # the parent run judges and reports
+            return _finish_drain(report, since)
+        except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
+            return said_in_flow(exc)
 
 
 def said_in_flow(exc: Exception) -> Any:
@@ -211,15 +213,16 @@ def run_flow(
     """
     from flows.artifacts import publish_run_artifacts
 
-    try:
-        with _interruptible():
-            rows, outcome, started = run_once(
-                lambda: poll_flow(sources_file, force), lambda: ingest_flow(max_items), sources_file
-            )
+    with connections_named_by_flow():
         try:
-            publish_run_artifacts(rows, since=started, outcome=outcome)
-        except DBAPIError as exc:
-            run_logger().error("run report not published: %s", _cause(exc))
-        return outcome.state(rows)  # a state: its data is the result
-    except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
-        return raised_in_flow(exc)
+            with _interruptible():
+                rows, outcome, started = run_once(
+                    lambda: poll_flow(sources_file, force), lambda: ingest_flow(max_items), sources_file
+                )
+            try:
+                publish_run_artifacts(rows, since=started, outcome=outcome)
+            except DBAPIError as exc:
+                run_logger().error("run report not published: %s", _cause(exc))
+            return outcome.state(rows)  # a state: its data is the result
+        except Exception as exc:  # noqa: BLE001 - the run ends Failed, the exception described
+            return raised_in_flow(exc)

@@ -128,6 +128,28 @@ def direct_run() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def connections_named_by_flow() -> Iterator[None]:
+    """Name the connections a flow run opens by its flow (``veille flow veille-maintenance``,
+    its pid and host: :func:`monitors.archive.db.application_name`) while it runs, so that a
+    refused lock names a flow run of ``veille serve`` (its runner's subprocess, no CLI) as its
+    holder. A run the CLI started (``veille run``), or a subflow, keeps the name it has."""
+    from prefect.context import FlowRunContext
+
+    from monitors.archive.db import connections_named, name_connections
+
+    context = None if connections_named() else FlowRunContext.get()
+    flow = None if context is None else context.flow
+    if flow is None:
+        yield
+        return
+    earlier = name_connections(f"veille flow {flow.name}")
+    try:
+        yield
+    finally:
+        name_connections(earlier)
+
+
 def _run_id() -> str | None:
     """The Prefect flow run's id, recorded with each fetch; None outside a flow run."""
     if "prefect.context" not in sys.modules:

@@ -162,6 +162,11 @@ def name_connections(role: str) -> str:
     return earlier
 
 
+def connections_named() -> bool:
+    """Whether :func:`name_connections` named veille's connections (a command, a flow run)."""
+    return _role[0] != "veille"
+
+
 def application_name() -> str:
     """The ``application_name`` of veille's connections: the command, its pid and host (``veille
     rescore, pid 4242 on box``), shown in pg_stat_activity and by a refused advisory lock
