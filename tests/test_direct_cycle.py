@@ -9,6 +9,8 @@ import contextlib
 import io
 import logging
 import os
+import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -79,6 +81,13 @@ def test_direct_run_stores_summarises_and_exits_as_the_flow_does(
     assert code == 1 and err.rstrip().splitlines()[-1].startswith(
         "veille: Partly done (1 of 2 sources in error)"
     )
+    # the line it ends with names a command that shows the failed source and why, run as printed
+    (hint,) = re.findall(r"^the sources in error and why: `(veille [^`]+)`", out, flags=re.M)
+    code, listed, _ = _run(shlex.split(hint)[1:])
+    header, *rows = listed.splitlines()
+    (failed,) = [row for row in rows if row.startswith("S1 ")]
+    failures = failed[header.index("failures") :].split()[0]
+    assert code == 0 and failures == "1" and failed.endswith("[permanent] HTTP 404 Not Found"), listed
     code, out, _ = _run(
         ["run", "--all", "--sources", str(_sources(tmp_path, site, "/nope.xml", "/gone.xml"))]
     )

@@ -205,7 +205,7 @@ def report(
         print("".join(f"  {reason}\n" for reason in bad), end="")
         print("fix them; `veille sources check` lists them and fails while one is left")
     if poll_errors:
-        print("see `SELECT name, last_error_class, last_error FROM sources WHERE consecutive_failures > 0`")
+        print("the sources in error and why: `veille sources` (columns failures and last_error)")
     if code:
         closing_line(f"veille: {verdict}")
     return code
