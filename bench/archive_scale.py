@@ -101,9 +101,10 @@ TOKEN = re.compile(r"[^\W\d_]{2,}")
 
 def analyse_corpus(corpus: Path) -> list[Any]:
     """The corpus pages analysed as veille's workers do (``analyse_content``): ArticleData."""
-    from monitors.ingest import AnalysisError, QueueItem, analyse_content
+    from monitors.ingest import AnalysisError, analyse_content
     from monitors.judge.topic import load_topic
     from monitors.judge.topic_set import load_topics
+    from monitors.records import QueueItem
 
     topic, topics = load_topic(), load_topics()
     articles = []
@@ -371,8 +372,8 @@ def store_round(engine: Any, articles: list[Any], tag: str) -> list[tuple[float,
     from sqlalchemy.orm import Session
 
     from monitors.archive.articles import apply_ingest
-    from monitors.ingest import IngestOutcome, QueueItem
     from monitors.judge.site_profiles import learn
+    from monitors.records import IngestOutcome, QueueItem
 
     with engine.begin() as conn:  # the queue rows, as the poll that found the URLs wrote them
         ids = [

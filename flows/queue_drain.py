@@ -41,9 +41,10 @@ from monitors.archive.queue import (
     wait_for_database,
 )
 from monitors.archive.schema import ensure_schema
-from monitors.ingest import ArticleData, IngestOutcome, process_item
+from monitors.ingest import process_item
 from monitors.judge.boilerplate import site_of
 from monitors.judge.site_profiles import learn
+from monitors.records import ArticleData, IngestOutcome
 from monitors.settings import get_settings
 
 

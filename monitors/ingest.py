@@ -11,7 +11,6 @@ import threading
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,10 +32,12 @@ from monitors.group.dedup import fingerprint
 from monitors.group.urls import canonicalize_url
 from monitors.judge.boilerplate import SiteProfile, site_of
 from monitors.judge.extract import CutShortError, Extracted, ExtractionError, extract_article
-from monitors.judge.language import detect_language, normalize_declared_language
+from monitors.judge.language import detect_language
 from monitors.judge.page_dates import guessed
 from monitors.judge.relevance import score_topics, topic_row
 from monitors.judge.topic import Topic
+from monitors.language_tags import normalize_declared_language
+from monitors.records import ArticleData, IngestOutcome, QueueItem
 from monitors.settings import Settings
 from monitors.workers import Shared, WorkerDied, WorkerResultError, WorkerTimeout, get_pool
 
@@ -44,100 +45,6 @@ from monitors.workers import Shared, WorkerDied, WorkerResultError, WorkerTimeou
 #: average): level 6 took 2.2 ms a page for 0.210 of the raw size, level 3 0.95 ms for 0.232,
 #: level 1 0.77 ms for 0.244. Level 3 halves the cost for 10% more bytes.
 HTML_ZLIB_LEVEL = 3
-
-
-@dataclass(frozen=True)
-class QueueItem:
-    """A claimed row of the URL queue, with what the feed said about it."""
-
-    id: int
-    source_id: int
-    url: str
-    canonical_url: str
-    attempts: int = 0
-    feed_title: str | None = None
-    feed_author: str | None = None
-    feed_published_at: datetime | None = None
-    feed_language: str | None = None
-    #: ``feed_published_at`` is the item's publication as the feed states it (FeedEntry)
-    feed_published_explicit: bool | None = False
-
-
-@dataclass
-class ArticleData:
-    url: str
-    canonical_url: str
-    title: str | None
-    author: str | None
-    description: str | None
-    published_at: datetime | None
-    text: str
-    text_hash: str
-    language: str
-    language_confidence: float
-    declared_language: str | None
-    declared_language_source: str | None
-    relevance: float
-    relevant: bool
-    relevance_terms: list[str]
-    relevance_evidence: dict
-    topic_version: str
-    content_type: str | None
-    html_zlib: bytes
-    signature: list[int]  # MinHash of the text, for near-duplicate lookup (monitors.group.neardup)
-    modified_at: datetime | None = None
-    paywalled: bool = False
-    truncated: bool = False
-    access_reasons: list[str] | None = None
-    extraction_evidence: dict | None = None
-    topic_scores: list[dict] = field(default_factory=list)  # article_topics rows, every topic
-    site: str = ""
-    blocks: dict[int, str] = field(default_factory=dict)  # what the page teaches about its site
-    title_segments: tuple[str, ...] = ()
-    #: a web-archive capture: the archive, the capture's URL there and when it was taken;
-    #: written with the article and its sighting (one INSERT each, no UPDATE after)
-    archive: str | None = None
-    archived_url: str | None = None
-    captured_at: datetime | None = None
-
-    def relevant_to_a_topic(self) -> bool:
-        """Relevant to the main topic or to any active topic of the folder (``article_topics``):
-        what a run and a backfill count as relevant."""
-        return self.relevant or any(row["relevant"] for row in self.topic_scores)
-
-
-def extraction_columns(a: ArticleData) -> dict[str, object]:
-    """The article columns the extraction adds beyond text and metadata (migration 0011)."""
-    return {
-        "modified_at": a.modified_at,
-        "paywalled": a.paywalled,
-        "truncated": a.truncated,
-        "access_reasons": a.access_reasons,
-        "extraction_evidence": a.extraction_evidence,
-    }
-
-
-@dataclass
-class IngestOutcome:
-    item: QueueItem
-    article: ArticleData | None = None
-    outcome: str = "ok"  # ok | error | refused | skipped
-    error_class: str | None = None
-    reason: str | None = None
-    retry_after: float | None = None
-    status: int | None = None
-    bytes: int = 0
-    elapsed_ms: int = 0
-    final_url: str | None = None
-    unreached: str | None = None  # the fetch reached no server: how (FetchResult.unreached)
-    host: str | None = None  # its last request's host, None when none was sent (FetchResult.host)
-    #: not asked, its host on hold (FetchResult.held): the attempt is not spent
-    deferred: bool = False
-    #: refused for a non-public address (FetchResult.private_address): queued again once
-    #: VEILLE_ALLOW_PRIVATE_NETWORK allows it (monitors.archive.queue.requeue_private_refusals)
-    private_address: bool = False
-    #: what the response's headers said wrongly (FetchResult.transport), for fetch_log
-    transport: tuple[str, ...] = ()
 
 
 def _published(

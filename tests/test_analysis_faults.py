@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitors.collect.results import FetchResult
-from monitors.ingest import QueueItem, analyse_page
+from monitors.ingest import analyse_page
 from monitors.judge.extract import ExtractionError, extract_article
 from monitors.judge.topic import load_topic
+from monitors.records import QueueItem
 
 URL = "https://example.fr/politique/sommet.html"
 PARA = (

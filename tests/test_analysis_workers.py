@@ -26,11 +26,12 @@ import sqlalchemy as sa
 
 from monitors import workers
 from monitors.collect.results import FetchResult
-from monitors.ingest import HANG_ENV, QueueItem, _analyse_in_worker, _shared_topics, analyse_page
+from monitors.ingest import HANG_ENV, _analyse_in_worker, _shared_topics, analyse_page
 from monitors.judge.relevance import score_relevance
 from monitors.judge.topic import URL_ZONE, load_topic
 from monitors.judge.topic_set import load_topics
 from monitors.judge.url_words import url_words
+from monitors.records import QueueItem
 from tests import worker_calls
 from tests.site import LocalSite, seed_pages, seed_site, write_sources
 from tests.test_concurrent_runs import ROOT, _command

@@ -13,8 +13,9 @@ from monitors.archive.queue import claim_items
 from monitors.collect.http import make_client
 from monitors.collect.poll import SourceState, poll_source
 from monitors.collect.results import FetchResult
-from monitors.ingest import ArticleData, QueueItem, analyse_page, pick_declared_language, process_item
+from monitors.ingest import analyse_page, pick_declared_language, process_item
 from monitors.judge.topic import load_topic
+from monitors.records import ArticleData, QueueItem
 from monitors.settings import get_settings
 from tests.site import LocalSite, rss_feed, seed_pages
 

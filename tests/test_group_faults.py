@@ -288,8 +288,9 @@ def test_a_site_whose_template_names_its_home_page_canonical_keeps_its_articles_
     disappeared from the archive but for article_revisions. A canonical naming the home page
     from another page is ignored; a canonical naming another article still wins."""
     from monitors.collect.results import FetchResult
-    from monitors.ingest import QueueItem, analyse_page
+    from monitors.ingest import analyse_page
     from monitors.judge.topic import load_topic
+    from monitors.records import QueueItem
 
     src = _source(db)
     topic = load_topic()

@@ -16,8 +16,8 @@ from monitors.judge.language import (
     LanguageResult,
     clean_sample,
     detect_language,
-    normalize_declared_language,
 )
+from monitors.language_tags import normalize_declared_language
 from monitors.ngram_profiles import _get_model, _ngram_rows
 
 FR = (

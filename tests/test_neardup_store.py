@@ -18,7 +18,7 @@ from monitors.archive.export import on_site_clock
 from monitors.archive.models import Source
 from monitors.group.dedup import THRESHOLD, band_keys, signature, similarity, text_hash
 from monitors.group.neardup import LOCK_CLASS, link_and_index, lock_ids
-from monitors.ingest import ArticleData, IngestOutcome, QueueItem
+from monitors.records import ArticleData, IngestOutcome, QueueItem
 from tests.eval.make_dedup_pairs import Pair, build_pairs
 
 EVAL = Path(__file__).parent / "eval"

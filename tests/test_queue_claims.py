@@ -246,7 +246,7 @@ def test_a_resumed_archive_job_s_claims_count_in_the_queue_s_progress(clean_db: 
     from monitors.collect.archives.common import Capture
     from monitors.collect.backfill_jobs import Site, claim_captures, job_lock, plan_jobs, queue_captures
     from monitors.collect.results import PERMANENT
-    from monitors.ingest import IngestOutcome
+    from monitors.records import IngestOutcome
 
     with clean_db.begin() as conn:
         source = conn.scalar(

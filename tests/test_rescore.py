@@ -283,7 +283,8 @@ def test_rescores_read_the_day_the_pipeline_scored_with(
     from email.utils import parsedate_to_datetime
 
     from monitors.archive.topic_scores import rescore_topics
-    from monitors.ingest import QueueItem, analyse_page
+    from monitors.ingest import analyse_page
+    from monitors.records import QueueItem
     from tests.test_analysis_workers import _fetched
 
     url = "https://example.fr/2025/sommet.html"

@@ -25,8 +25,9 @@ from monitors.collect.poll import PollOutcome, SourceState, poll_source, poll_th
 from monitors.collect.results import HTML_TYPES
 from monitors.collect.robots import RobotsCache
 from monitors.collect.throttle import HostThrottle
-from monitors.ingest import QueueItem, process_item
+from monitors.ingest import process_item
 from monitors.judge.topic import load_topic
+from monitors.records import QueueItem
 from monitors.settings import Settings, get_settings
 from tests.site import LocalSite, Request, rss_feed
 

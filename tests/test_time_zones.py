@@ -21,12 +21,13 @@ from monitors.collect.http import Client
 from monitors.collect.poll import SourceState, poll_source
 from monitors.collect.sitemaps import parse_date as sitemap_date
 from monitors.dates import article_day, local_zone
-from monitors.ingest import QueueItem, analyse_content
+from monitors.ingest import analyse_content
 from monitors.judge.days import parse_published
 from monitors.judge.extract import extract_article
 from monitors.judge.page_dates import parse_date
 from monitors.judge.rescore import rescore
 from monitors.judge.topic import DEFAULT_TOPIC_PATH, load_topic
+from monitors.records import QueueItem
 from monitors.settings import Settings, SettingsError, get_settings
 from tests.site import LocalSite
 

@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from flows.cli import main
-from monitors.archive.topic_scores import rescore_topics, write_topic_scores
+from monitors.archive.articles import write_topic_scores
+from monitors.archive.topic_scores import rescore_topics
 from monitors.dates import article_day
 from monitors.judge import relevance
 from monitors.judge.relevance import score_relevance, topic_row

@@ -7,7 +7,7 @@ Uniqueness is the database's job (``ON CONFLICT``), so concurrent runs and re-ru
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -20,7 +20,6 @@ from monitors.archive.db import cancelled, session_scope
 from monitors.archive.fetch_log import log_fetch
 from monitors.archive.models import Article, ArticleHtml, ArticleRevision, QueuedUrl, Sighting, table
 from monitors.archive.queue import REFUSED_PRIVATE, now
-from monitors.archive.topic_scores import write_topic_scores
 from monitors.archive.write_errors import UNSTORABLE, store_error, unstorable
 from monitors.collect.results import PERMANENT, TRANSIENT
 from monitors.errors import describe
@@ -28,7 +27,7 @@ from monitors.group.dedup import SIGNATURE_SCHEME, detect_wire, diff_summary
 from monitors.group.neardup import link_and_index
 from monitors.group.story_store import assign as assign_story
 from monitors.group.story_store import lock_story_keys, show_revision
-from monitors.ingest import ArticleData, IngestOutcome, extraction_columns
+from monitors.records import ArticleData, IngestOutcome, extraction_columns
 
 RETRY_BASE_SECONDS = 60.0
 RETRY_MAX_SECONDS = 6 * 3600.0
@@ -48,6 +47,21 @@ _LOCK_QUEUE_ROW = (
     select(table(QueuedUrl).c.id).where(table(QueuedUrl).c.id == bindparam("queue_id")).with_for_update()
 )
 _UPDATE_QUEUE_ROW = update(table(QueuedUrl)).where(table(QueuedUrl).c.id == bindparam("queue_id"))
+_UPSERT_TOPIC_SCORES = text(
+    "INSERT INTO article_topics (article_id, topic, version, score, relevant, terms, evidence, scored_at)"
+    " VALUES (:article_id, :topic, :version, :score, :relevant, :terms, CAST(:evidence AS jsonb), now())"
+    " ON CONFLICT (article_id, topic) DO UPDATE SET version = EXCLUDED.version, score = EXCLUDED.score,"
+    " relevant = EXCLUDED.relevant, terms = EXCLUDED.terms, evidence = EXCLUDED.evidence,"
+    " scored_at = EXCLUDED.scored_at"
+)
+
+
+def write_topic_scores(session: Session, article_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    """Upsert an article's ``article_topics`` rows (from ``topic_row``; also a rescore's:
+    :mod:`monitors.archive.topic_scores`). Here, not there: an article's writes load no judging
+    module (``tests/test_layers.py``)."""
+    if rows:
+        session.execute(_UPSERT_TOPIC_SCORES, [{**row, "article_id": article_id} for row in rows])
 
 
 def retry_delay(attempts: int, retry_after: float | None) -> float:

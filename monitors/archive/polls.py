@@ -42,7 +42,7 @@ from monitors.collect.poll import PollOutcome, SourceState
 from monitors.collect.results import PERMANENT, PRIVATE_ADDRESS, TRANSIENT
 from monitors.collect.schedule import adapt_interval, effective_interval, failure_backoff
 from monitors.group.urls import canonicalize_url
-from monitors.judge.language import normalize_declared_language
+from monitors.language_tags import normalize_declared_language
 from monitors.settings import Settings, get_settings
 
 FAILING_AFTER = timedelta(days=3)

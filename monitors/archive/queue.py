@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from monitors.archive.models import ArchiveCapture, FetchLog, QueuedUrl, Source
 from monitors.collect.results import PRIVATE_ADDRESS
-from monitors.ingest import QueueItem
+from monitors.records import QueueItem
 from monitors.settings import get_settings
 
 CLAIM_LEASE = timedelta(minutes=10)

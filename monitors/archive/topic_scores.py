@@ -1,6 +1,7 @@
 """Scores of articles against every topic: the ``article_topics`` table (one row per article
-and topic: version, score, relevant, evidence). Written at ingest and by rescoring, upserted
-by the database (ON CONFLICT), never deleted when a topic is removed (its history stays)."""
+and topic: version, score, relevant, evidence). Written at ingest (with the article:
+:func:`monitors.archive.articles.write_topic_scores`) and by rescoring (here), upserted by the
+database (ON CONFLICT), never deleted when a topic is removed (its history stays)."""
 
 from __future__ import annotations
 
@@ -12,25 +13,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from monitors.archive import rescore_runs
+from monitors.archive.articles import write_topic_scores
 from monitors.archive.rescore_runs import Plan
 from monitors.dates import article_day
 from monitors.judge.relevance import score_topics, topic_row
 from monitors.judge.topic import Topic
-
-_UPSERT = text(
-    "INSERT INTO article_topics (article_id, topic, version, score, relevant, terms, evidence, scored_at)"
-    " VALUES (:article_id, :topic, :version, :score, :relevant, :terms, CAST(:evidence AS jsonb), now())"
-    " ON CONFLICT (article_id, topic) DO UPDATE SET version = EXCLUDED.version, score = EXCLUDED.score,"
-    " relevant = EXCLUDED.relevant, terms = EXCLUDED.terms, evidence = EXCLUDED.evidence,"
-    " scored_at = EXCLUDED.scored_at"
-)
-
-
-def write_topic_scores(session: Session, article_id: int, rows: Sequence[dict[str, Any]]) -> None:
-    """Upsert an article's rows (from ``topic_row``)."""
-    if rows:
-        session.execute(_UPSERT, [{**row, "article_id": article_id} for row in rows])
-
 
 #: The articles lacking a score for the topic's current version, and with an unfinished
 #: ``--all`` every article after its last committed batch (``:after`` NULL without one: the

@@ -35,7 +35,7 @@ from monitors.collect.listing import looks_like_article
 from monitors.collect.results import PERMANENT, FetchResult
 from monitors.dates import article_day, local_zone
 from monitors.group.urls import canonicalize_url, host_of
-from monitors.ingest import ArticleData, IngestOutcome, QueueItem
+from monitors.records import ArticleData, IngestOutcome, QueueItem
 
 #: First key of the advisory locks that keep one process per job (the second is the job id);
 #: a space of its own: no rescore's lock (monitors.archive.rescore_runs) has it.

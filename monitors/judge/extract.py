@@ -28,12 +28,12 @@ from monitors.collect.encoding import (
 from monitors.collect.refresh import refreshes_to_url
 from monitors.judge.boilerplate import SiteProfile, block_fingerprint, remove_known, title_segments
 from monitors.judge.cleanup import clean_lines, drop_own_posts, find_lead, paragraphs_in_divs
-from monitors.judge.language import normalize_declared_language
 from monitors.judge.metadata import NAV_LABELS, label_key, read_page
 from monitors.judge.not_found import ARTICLE_MIN_WORDS, soft_404
 from monitors.judge.page_dates import choose_dates
 from monitors.judge.paywall import check_access, page_notice
 from monitors.judge.titles import choose_title, site_keys
+from monitors.language_tags import normalize_declared_language
 
 
 class ExtractionError(ValueError):
