@@ -199,11 +199,14 @@ def analyse_page(
         if workers > 0:
             shared = _shared_topics(topic, topics)
             out.article = get_pool(workers).call(
-                _analyse_in_worker, (shared, *page, *types, site), deadline, warm="monitors.ingest:warm"
+                _analyse_in_worker,
+                (shared, *page, *types, site, result.framed),
+                deadline,
+                warm="monitors.ingest:warm",
             )
         else:
             with _in_thread:
-                out.article = analyse_content(*page, *types, topic, topics, site)
+                out.article = analyse_content(*page, *types, topic, topics, site, result.framed)
     except CutShortAnalysis as exc:  # the next fetch may bring the page whole
         out.outcome, out.error_class, out.reason = "error", TRANSIENT, str(exc)
     except AnalysisError as exc:
@@ -247,12 +250,14 @@ def analyse_content(
     topic: Topic,
     topics: Sequence[Topic] = (),
     site: SiteProfile | None = None,
+    framed: bool = False,
 ) -> ArticleData:
     """The pure analysis of a page's bytes: extraction and metadata, language, relevance for
     ``topic`` and every topic of ``topics``, fingerprint, compressed HTML; raises
-    :class:`AnalysisError` when there is no article. No I/O: it runs in worker processes."""
+    :class:`AnalysisError` when there is no article. No I/O: it runs in worker processes.
+    ``framed``: its transport told the body's end and it came whole (:attr:`FetchResult.framed`)."""
     try:
-        extracted = extract_article(html, page_url, header_type, site=site)
+        extracted = extract_article(html, page_url, header_type, site=site, framed=framed)
     except CutShortError as exc:
         raise CutShortAnalysis(str(exc)) from None
     except ExtractionError as exc:
@@ -355,6 +360,7 @@ def _analyse_in_worker(
     header_type: str | None,
     content_type: str | None,
     site: SiteProfile | None,
+    framed: bool = False,
 ) -> ArticleData:
     """:func:`analyse_content` in a worker, the topics sent once per worker (``shared``)."""
     hang = os.environ.get(HANG_ENV)
@@ -363,7 +369,7 @@ def _analyse_in_worker(
         while True:
             time.sleep(1)
     topic, topics = shared.get()
-    return analyse_content(item, html, page_url, header_type, content_type, topic, topics, site)
+    return analyse_content(item, html, page_url, header_type, content_type, topic, topics, site, framed)
 
 
 _shared_lock = threading.Lock()

@@ -101,6 +101,14 @@ class FetchResult:
         return self.outcome == "ok"
 
     @property
+    def framed(self) -> bool:
+        """Whether the server told where its body ends (a ``Content-Length``, or chunked
+        transfer coding) and the body came to that end: fetch fails a body the connection cut
+        before it (urllib3's IncompleteRead). A body the closing connection ends tells nothing."""
+        coding = self.headers.get("transfer-encoding", "").lower()
+        return self.ok and (self.headers.get("content-length", "").strip().isdigit() or "chunked" in coding)
+
+    @property
     def sent_url(self) -> str | None:
         """The URL of the last request the fetch sent, None when it sent none."""
         return self.final_url if self.sent else self.last_sent

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from html import escape as html_escape
+from html import unescape as html_unescape
 from itertools import chain
 from typing import Any, NoReturn
 
@@ -44,6 +45,11 @@ class ExtractionError(ValueError):
 class CutShortError(ExtractionError):
     """No article text in a page whose HTML was cut short (:func:`cut_short`): transient, as a
     transfer cut midway is; the next fetch may bring the page whole."""
+
+
+class ScriptRenderedError(ExtractionError):
+    """No article text in a page whose text only a browser running its scripts shows
+    (:func:`rendered_by_scripts`): permanent, the next fetch brings the same shell."""
 
 
 @dataclass(frozen=True)
@@ -495,6 +501,103 @@ def _body_without_content(tags: list[re.Match[str]]) -> bool:
     return not tags[start].string[end:].strip()
 
 
+#: Words at most of text a page rendered by its scripts holds in its body ("Chargement…",
+#: "Loading"): an article's first sentence is more
+SCRIPT_PAGE_MAX_WORDS = 5
+
+
+@dataclass(frozen=True)
+class _ScriptPage:
+    """A page whose ``<body>`` holds no text a browser shows without running its scripts."""
+
+    #: the text of its ``<noscript>`` ("Vous devez activer JavaScript"), "" when it has none
+    noscript: str
+    #: an empty element of the page's own (a custom element, ``<app-root>``), "" when none
+    mount: str
+    #: whether its ``</body>`` or ``</html>`` follows the body
+    ended: bool
+    #: the words of its ``<noscript>`` and ``<template>``, which trafilatura may take for a text
+    hidden: frozenset[str]
+
+
+def _script_page(decoded: str) -> _ScriptPage | None:
+    """The page as a :class:`_ScriptPage` when it opens a ``<body>`` that holds at most
+    :data:`SCRIPT_PAGE_MAX_WORDS` words of text outside its scripts, styles, ``<noscript>``
+    (shown only without scripts) and ``<template>`` (a script's to fill), and nothing shown
+    without text (:data:`_SHOWN`: an image, a frame). A page with no ``<script>`` renders
+    nothing so, nor does a redirect page (a meta refresh to a URL): no article, said as before."""
+    skeleton = _RAW.sub(_raw_placeholder, decoded)
+    tags = list(_TAG_PARTS.finditer(skeleton))
+    start = next((i for i, m in enumerate(tags) if not m.group(1) and m.group(2).lower() == "body"), None)
+    if start is None or not any(m.group(2).lower() == "script" for m in tags):
+        return None
+    if refreshes_to_url(skeleton[: tags[start].start()]):
+        return None
+    depth = {"noscript": 0, "template": 0}
+    words: list[str] = []
+    said: dict[str, list[str]] = {"noscript": [], "template": []}
+    mount, ended = "", False
+    end = tags[start].end()
+    for m in [*tags[start + 1 :], None]:
+        between = skeleton[end : m.start() if m is not None else len(skeleton)]
+        if inside := next((name for name in ("template", "noscript") if depth[name]), None):
+            said[inside].append(" ".join(_ENTITY_OR_RAW.sub(" ", html_unescape(between)).split()))
+        elif len(words := words + _WORD.findall(_ENTITY_OR_RAW.sub(" ", between))) > SCRIPT_PAGE_MAX_WORDS:
+            return None
+        if m is None:
+            break
+        name, end = m.group(2).lower(), m.end()
+        if name in depth:
+            depth[name] = max(0, depth[name] + (-1 if m.group(1) else 1))
+        elif name in {"body", "html"} and m.group(1):
+            ended = True
+        elif not any(depth.values()) and name in _SHOWN:
+            return None
+        elif not any(depth.values()) and "-" in name and not m.group(1) and not mount:
+            mount = f"<{name}>"
+    noscript = " ".join(t for t in said["noscript"] if t)
+    hidden = " ".join([noscript, *said["template"]])
+    return _ScriptPage(noscript if _WORD.search(noscript) else "", mount, ended, _words(hidden))
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in _WORD.findall(text))
+
+
+def rendered_by_scripts(
+    decoded: str, framed: bool = False, whole: bool = False, text: str = ""
+) -> str | None:
+    """Why the page's text is only a browser's to render, or None: a single-page app's HTML
+    shell, its article written by scripts a browser runs (:func:`_script_page`). The page is
+    whole when its ``</body>`` or ``</html>`` ends its body, or ``whole`` (:func:`cut_short`
+    found no cut); without them, when its transport told its end (``framed``: a
+    Content-Length or a chunked body received to its end) and something in the page says
+    scripts render it (a ``<noscript>`` with words, an element of its own left empty): else
+    it may be a page cut among the scripts that open its body (:func:`_body_without_content`),
+    whose next fetch may bring its content. ``text``, what an extractor took from the page, is
+    the shell's when its words are its ``<noscript>``'s and ``<template>``'s
+    (:func:`_menu_text`): trafilatura reads a ``<noscript>``, and "Vous devez activer
+    JavaScript" was stored as an article; a text from elsewhere (the articleBody of the head's
+    JSON-LD) is the article's."""
+    page = _script_page(decoded)
+    if page is None or (text and not _menu_text(text, page.hidden)):
+        return None
+    if not (page.ended or whole or (framed and (page.noscript or page.mount))):
+        return None
+    why = "the page renders its text with JavaScript: no text in its HTML"
+    if page.noscript:
+        said = page.noscript if len(page.noscript) <= 80 else f"{page.noscript[:79]}…"
+        return f'{why} (its <noscript> says "{said}")'
+    if page.mount:
+        return f"{why} (its body holds scripts and an empty {page.mount})"
+    return f"{why} (its body holds only scripts and empty elements)"
+
+
+_CUT_AMONG_SCRIPTS = (
+    "HTML cut short: the page stops among the scripts that open its <body>, before any content"
+)
+
+
 def _in_open_paragraph(tags: list[re.Match[str]]) -> str | None:
     """The last of ``tags`` (``"</a>"``, ``"<br>"``) when it is an inline element's end, or one
     without content, and every tag since the last start tag of :data:`TEXT_BLOCKS` (``<p>``,
@@ -614,8 +717,7 @@ def cut_short(decoded: str) -> str | None:
     if not ends and _in_head(tags) and not refreshes_to_url(tail):  # a redirect is whole
         return f"HTML cut short: the page stops in its <head>, before any content, {missing}"
     if not ends and _body_without_content(tags):
-        where = "among the scripts that open its <body>, before any content"
-        return f"HTML cut short: the page stops {where}, {missing}"
+        return f"{_CUT_AMONG_SCRIPTS}, {missing}"
     if last is not None and last.end() == len(end) and (in_p := _in_open_paragraph(tags)):
         return f"HTML cut short: the page stops inside a paragraph, after {in_p}, {missing}"
     if last is not None and last.end() == len(end) and (block := _lines_left_open(tags)):
@@ -636,9 +738,25 @@ def cut_short(decoded: str) -> str | None:
     return None
 
 
-def _no_text(why: str, cut: str | None) -> NoReturn:
-    """Raise that the page has no article text: :class:`CutShortError`, the cut first, when its
-    HTML was cut short (``cut``), else :class:`ExtractionError` with ``why``."""
+def _check_scripts_shell(decoded: str, cut: str | None, framed: bool, text: str = "") -> None:
+    """Raise :class:`ScriptRenderedError` when the page's scripts render its text and ``text``
+    (what was extracted, if anything) is none of the article's (:func:`rendered_by_scripts`);
+    :class:`CutShortError` when that text is a ``<noscript>``'s of a page cut among the scripts
+    that open its body (stored, flagged, as its article before). A page cut otherwise is cut."""
+    if cut and not cut.startswith(_CUT_AMONG_SCRIPTS):
+        return
+    if why := rendered_by_scripts(decoded, framed, whole=not cut, text=text):
+        raise ScriptRenderedError(why)
+    if cut and text and (page := _script_page(decoded)) is not None and _menu_text(text, page.hidden):
+        raise CutShortError(f"{cut}; no article text before the cut")
+
+
+def _no_text(why: str, cut: str | None, decoded: str, framed: bool) -> NoReturn:
+    """Raise that the page has no article text: :class:`ScriptRenderedError` when its scripts
+    render its text (:func:`rendered_by_scripts`; a cut among the scripts that open its body
+    may be that page whole), else :class:`CutShortError`, the cut first, when its HTML was cut
+    short (``cut``), else :class:`ExtractionError` with ``why``."""
+    _check_scripts_shell(decoded, cut, framed)
     if cut:
         raise CutShortError(f"{cut}; no article text before the cut")
     raise ExtractionError(why)
@@ -682,11 +800,14 @@ def extract_article(
     *,
     site: SiteProfile | None = None,
     now: datetime | None = None,
+    framed: bool = False,
 ) -> Extracted:
     """Extract main text and metadata; raise :class:`ExtractionError` when there is no text.
 
     The bytes are decoded here (a wrong declared charset must not cost the accents).
     ``site`` is what the site's earlier pages taught (boilerplate blocks, title affixes).
+    ``framed``: the transport told where the body ends and it came to that end (a
+    Content-Length, a chunked body's last chunk; :attr:`FetchResult.framed`).
     """
     # imported at the first page, not with the module: a run with nothing to fetch, and the
     # commands that extract nothing, start 0.15 s sooner
@@ -713,7 +834,7 @@ def extract_article(
         else "no article text found in the page"
     )
     if tree is None:
-        _no_text(nothing, cut)
+        _no_text(nothing, cut, decoded, framed)
     wrong_root = not_a_page_root(tree)
     if wrong_root:
         raise ExtractionError(wrong_root)
@@ -725,10 +846,12 @@ def extract_article(
     div_paragraphs = paragraphs_in_divs(tree)
     doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     if not isinstance(doc, Document) or not (doc.text or "").strip():
-        _no_text(frames_only(tree) or nothing, cut)
+        _no_text(frames_only(tree) or nothing, cut, decoded, framed)
     text = undo_double_encoding_lines((doc.text or "").strip())
+    if len(text.split()) < ARTICLE_MIN_WORDS:  # a shell's <noscript> words are few
+        _check_scripts_shell(decoded, cut, framed, text)
     if cut and (menu := chrome_words(decoded)) is not None and _menu_text(text, menu):
-        _no_text(nothing, cut)  # the text of a menu: the page stops before its article
+        _no_text(nothing, cut, decoded, framed)  # the text of a menu: the page stops before its article
     double_encoded = list(meta.double_encoded)
     if text != (doc.text or "").strip():
         double_encoded.append("text")
