@@ -228,8 +228,11 @@ def _delete_forecasts(client: Any, deployment_ids: list[Any], ends: float) -> No
     scheduler's runs due after it: one due as veille serve stopped, which its held runner did
     not start, stayed Scheduled (then Late) on the paused deployment; and the scheduler inserts
     the runs it made for a deployment it read active before a pause committed once that pause
-    has deleted the others (the clean-clone CI saw one left after the second pause). One not
-    deleted by then is deleted as stale by the next `veille serve` (:mod:`flows.stale_runs`)."""
+    has deleted the others (the clean-clone CI saw one left after the second pause). The
+    scheduler may insert such runs after the last look too (Prefect's insert does not look at
+    ``paused``, and no request tells when its loop in flight is done): no wait here would be
+    enough for certain, so none is added; the next `veille serve` deletes them before it
+    registers the deployment again (:func:`flows.stale_runs.remove_paused_leftovers`)."""
     import time
 
     from prefect.client.schemas.filters import (

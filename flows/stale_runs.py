@@ -1,6 +1,8 @@
 """The scheduled runs that came due while no `veille serve` served its deployments (it was killed,
 its Prefect server went away, the machine slept): deleted as `veille serve` starts again, before
-its runner meets them (:func:`remove_stale_runs`), and said in one line (:func:`stale_runs_line`).
+its runner meets them (:func:`remove_stale_runs`), and said in one line (:func:`stale_runs_line`);
+those the scheduler inserted on the deployments a stopped `veille serve` paused, before it
+registers them again (:func:`remove_paused_leftovers`, :func:`paused_leftovers_line`).
 The runs a `veille serve` gone without marking them left Running (exit 4, ``kill -9``) end
 Crashed then too (:func:`end_orphaned_runs`, :func:`orphaned_runs_line`).
 """
@@ -30,6 +32,49 @@ def remove_stale_runs(served: dict[str, Any]) -> dict[str, int]:
     from datetime import UTC, datetime, timedelta
 
     from prefect.client.orchestration import get_client
+
+    # a datetime, which the filter takes (typed as Prefect's own DateTime, deprecated on 3.11)
+    before = datetime.now(UTC) - timedelta(seconds=STALE_AFTER_SECONDS)
+    removed: dict[str, int] = {}
+    with get_client(sync_client=True) as client:
+        for name, deployment_id in served.items():
+            if deleted := _delete_forecasts_of(client, deployment_id, before):
+                removed[name] = deleted
+    return removed
+
+
+def remove_paused_leftovers(names: list[str]) -> dict[str, int]:
+    """Delete every run the Prefect server's scheduler made for the deployments ``names``
+    ("flow/deployment") that are paused, and that no runner started, before `veille serve`
+    registers them again (which unpauses them); how many, by deployment, those with none left
+    out. A paused deployment gets no run from the scheduler, but Prefect's scheduler reads the
+    active deployments and inserts the runs it made for them in separate transactions, with no
+    look at ``paused`` at the insert: a loop that read one active before the stop's pause
+    inserts its runs after it, maybe after the stop's last look
+    (:func:`flows.serve_stop._delete_forecasts`). Those runs are not owed: registering deletes
+    only the ones due after it, and :func:`remove_stale_runs` those due more than
+    :data:`STALE_AFTER_SECONDS` ago, so one due in between was started by the runner, a run of
+    a schedule that was paused. Deleted while the deployment is still paused, so none comes
+    after; runs made by hand are kept."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    removed: dict[str, int] = {}
+    with get_client(sync_client=True) as client:
+        for name in names:
+            try:
+                deployment = client.read_deployment_by_name(name)
+            except ObjectNotFound:  # a first veille serve on this server: registered below
+                continue
+            if deployment.paused and (deleted := _delete_forecasts_of(client, deployment.id, None)):
+                removed[name] = deleted
+    return removed
+
+
+def _delete_forecasts_of(client: Any, deployment_id: Any, before: Any) -> int:
+    """Delete the runs of the deployment ``deployment_id`` still Scheduled that the scheduler
+    made and no runner started (:func:`is_forecast`), those due before ``before`` (a datetime)
+    or all of them (None); how many."""
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterDeploymentId,
@@ -40,38 +85,34 @@ def remove_stale_runs(served: dict[str, Any]) -> dict[str, int]:
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
 
-    # a datetime, which the filter takes (typed as Prefect's own DateTime, deprecated on 3.11)
-    before: Any = datetime.now(UTC) - timedelta(seconds=STALE_AFTER_SECONDS)
-    removed: dict[str, int] = {}
-    with get_client(sync_client=True) as client:
-        for name, deployment_id in served.items():
-            kept = 0  # the runs made by hand among those read, read again from the next page on
-            while True:
-                found = client.read_flow_runs(
-                    flow_run_filter=FlowRunFilter(
-                        deployment_id=FlowRunFilterDeploymentId(any_=[deployment_id]),
-                        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
-                        next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=before),
-                    ),
-                    sort=FlowRunSort.NEXT_SCHEDULED_START_TIME_ASC,
-                    limit=STALE_PAGE,
-                    offset=kept,
-                )
-                stale = [run for run in found if is_forecast(run)]
-                for run in stale:
-                    client.delete_flow_run(run.id)
-                if stale:
-                    removed[name] = removed.get(name, 0) + len(stale)
-                kept += len(found) - len(stale)
-                if len(found) < STALE_PAGE:
-                    break
-    return removed
+    due = None if before is None else FlowRunFilterNextScheduledStartTime(before_=before)
+    deleted = 0
+    kept = 0  # the runs made by hand among those read, read again from the next page on
+    while True:
+        found = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                deployment_id=FlowRunFilterDeploymentId(any_=[deployment_id]),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+                next_scheduled_start_time=due,
+            ),
+            sort=FlowRunSort.NEXT_SCHEDULED_START_TIME_ASC,
+            limit=STALE_PAGE,
+            offset=kept,
+        )
+        stale = [run for run in found if is_forecast(run)]
+        for run in stale:
+            client.delete_flow_run(run.id)
+        deleted += len(stale)
+        kept += len(found) - len(stale)
+        if len(found) < STALE_PAGE:
+            return deleted
 
 
 def is_forecast(run: Any) -> bool:
     """A flow run the Prefect server's scheduler made (not one made by hand) that no runner has
-    started: deleted by :func:`remove_stale_runs` once stale, and by a stopping `veille serve`
-    after its pauses (:func:`flows.serve_stop.pause_served_schedules`)."""
+    started: deleted by :func:`remove_stale_runs` once stale, by a stopping `veille serve`
+    after its pauses (:func:`flows.serve_stop.pause_served_schedules`), and by the next one from
+    the deployments still paused (:func:`remove_paused_leftovers`)."""
     return bool(
         run.auto_scheduled
         and run.run_count == 0
@@ -88,6 +129,15 @@ def _by_deployment(counts: dict[str, int]) -> str:
     return ", ".join(
         f"{count} of {name}" if i else f"{count} run{'s' if count > 1 else ''} of {name}"
         for i, (name, count) in enumerate(counts.items())
+    )
+
+
+def paused_leftovers_line(removed: dict[str, int]) -> str:
+    """The line saying how many runs :func:`remove_paused_leftovers` deleted, of which deployments."""
+    return (
+        f"veille serve: deleted {_by_deployment(removed)}, left Scheduled by the Prefect server's scheduler"
+        " on its paused deployments after the last veille serve stopped: the next runs follow the schedule"
+        " (runs made by hand are kept)"
     )
 
 

@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,13 @@ def _wait_for(check: Any, seconds: float, what: str, err: Lines | None = None) -
 def users_prefect_server(tmp_path: Path) -> Iterator[str]:
     """A Prefect server of the user's (`prefect server start`), its scheduler looping every
     second; its API URL."""
+    with users_server(tmp_path) as api_url:
+        yield api_url
+
+
+@contextmanager
+def users_server(tmp_path: Path, scheduler: bool = True) -> Iterator[str]:
+    """:func:`users_prefect_server`'s server; without its scheduler service if not ``scheduler``."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -145,6 +153,7 @@ def users_prefect_server(tmp_path: Path) -> Iterator[str]:
         PREFECT_HOME=str(tmp_path / "users-prefect"),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1",
+        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED=str(scheduler).lower(),
     )
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(

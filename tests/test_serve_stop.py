@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,14 +37,7 @@ from tests.test_processes import (  # noqa: F401  (_remove_data_dirs: autouse, t
     _remove_data_dirs,
     _wait_gone,
 )
-from tests.test_serve_instances import (  # noqa: F401  (users_prefect_server: a fixture)
-    SERVED,
-    _claims,
-    _deployments,
-    _on_users_server,
-    _serve,
-    users_prefect_server,
-)
+from tests.test_serve_instances import SERVED, _claims, _deployments, _on_users_server, _serve, users_server
 from tests.test_serve_server_lost import _serving
 from tests.test_serve_signals import Lines, _stop
 
@@ -56,12 +50,25 @@ User = tuple[str, Path, str, dict[str, str]]
 
 
 @pytest.fixture
+def users_prefect_server(tmp_path: Path) -> Iterator[str]:
+    """A Prefect server of the user's, its scheduler service off: the runs on the deployments
+    are those a test makes, when it makes them. Its scheduler inserts the runs it made for a
+    deployment it read active in a transaction of their own, with no look at ``paused``: with
+    it on (looping every second), one could land after the stop's last look at any time, and
+    a test's count of the runs left passed or failed on its timing (the clean-clone CI saw
+    one). That insert is made here by the test, after the stop
+    (:func:`test_the_schedulers_runs_inserted_after_the_stop_are_deleted_by_the_next_serve`)."""
+    with users_server(tmp_path, scheduler=False) as api_url:
+        yield api_url
+
+
+@pytest.fixture
 def user(
     site: LocalSite,
     database_url: str,
     clean_db: sa.Engine,
     tmp_path: Path,
-    users_prefect_server: str,  # noqa: F811 - the fixture imported above
+    users_prefect_server: str,
 ) -> User:
     return (users_prefect_server, *_on_users_server(site, tmp_path, database_url, users_prefect_server))
 
@@ -410,3 +417,64 @@ def test_the_runs_of_a_serve_whose_claim_was_taken_end_interrupted_their_slot_fr
     assert len(ended) >= 2 and set(ended.values()) == {("CRASHED", "Interrupted", why)}, ended
     limit = _deployments(api_url)["poll-and-ingest"]["global_concurrency_limit"]
     assert (limit["limit"], limit["active_slots"]) == (1, 0), limit
+
+
+def _serving_every_minute(user: User) -> tuple[Any, Lines]:
+    """veille serve polling every minute (drain-queue due at :30 of each minute), once its
+    deployments are active."""
+    api_url, sources, _, env = user
+    proc = _serve(sources, env, interval="1")
+    err = Lines(proc)
+
+    def active() -> bool:
+        found = _deployments(api_url)
+        return set(found) == SERVED and not any(d["paused"] for d in found.values())
+
+    deadline = time.monotonic() + 180
+    while not active():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise AssertionError("veille serve did not make its deployments active: " + err.text()[-3000:])
+        time.sleep(0.2)
+    return proc, err
+
+
+def test_the_schedulers_runs_inserted_after_the_stop_are_deleted_by_the_next_serve(user: User) -> None:
+    """Runs of drain-queue inserted as the server's scheduler does (auto-scheduled, by the API's
+    own scheduling) after veille serve stopped, paused: one just due, the others to come, as a
+    scheduler loop that read the deployment active before the pause inserts them after the
+    stop's last look. The next veille serve deletes them all before it registers the
+    deployments again, and says so; none is started. Before, registering deleted those to
+    come, the stale-run cleanup those due more than 60 s ago, and the runner started the one
+    just due: a run of a schedule that was paused."""
+    api_url, sources, mark, env = user
+    proc, err = _serving_every_minute(user)
+    _stop(proc, err, signal.SIGTERM)
+    assert _wait_gone(mark, 10) == []
+    drain = _deployments(api_url)["drain-queue"]
+    assert drain["paused"] is True, drain
+    # drain-queue is due at :30 of each minute: the last such time, within the last 5 s
+    now = datetime.now(UTC)
+    due = now.replace(second=30, microsecond=0) - timedelta(minutes=0 if now.second >= 30 else 1)
+    if now - due > timedelta(seconds=5):
+        time.sleep((due + timedelta(minutes=1, seconds=1) - now).total_seconds())
+        due += timedelta(minutes=1)
+    window = {
+        "start_time": (due - timedelta(seconds=1)).isoformat(),
+        "end_time": (due + timedelta(minutes=3)).isoformat(),
+    }
+    ask(api_url, f"/deployments/{drain['id']}/schedule", window)
+    made = _scheduled_runs(api_url, [drain["id"]])
+    inserted = [line.split()[0] for line in made if "auto_scheduled=True" in line]
+    assert len(inserted) >= 2 and len(inserted) == len(made), made
+    proc, err = _serving_every_minute(user)
+    try:
+        left = ask(api_url, "/flow_runs/filter", {"flow_runs": {"id": {"any_": inserted}}})
+    finally:
+        _stop(proc, err, signal.SIGTERM)
+    assert _wait_gone(mark, 10) == []
+    assert [(r["id"], r["state_name"]) for r in left] == [], err.text()[-3000:]
+    assert (
+        f"veille serve: deleted {len(inserted)} runs of veille-ingest/drain-queue, left Scheduled by the"
+        " Prefect server's scheduler on its paused deployments after the last veille serve stopped"
+    ) in err.text(), err.text()[-3000:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,14 @@ from flows.serve_stop import (
     start_runner,
     stop_on_signal,
 )
-from flows.stale_runs import end_orphaned_runs, orphaned_runs_line, remove_stale_runs, stale_runs_line
+from flows.stale_runs import (
+    end_orphaned_runs,
+    orphaned_runs_line,
+    paused_leftovers_line,
+    remove_paused_leftovers,
+    remove_stale_runs,
+    stale_runs_line,
+)
 from monitors.errors import describe
 from monitors.settings import INTERVAL_MINUTES_MAX
 
@@ -269,34 +277,53 @@ def _stop_serving(line: str, interrupted: str | None = None) -> None:
         server.stop()
 
 
+def _tidy(
+    step: Callable[[Any], dict[str, int]], of: Any, failed: str, said: Callable[[dict[str, int]], str]
+) -> None:
+    """``step(of)``, one of the server's tidyings as `veille serve` starts, and its line if it did
+    anything; what it ``failed`` to do and why if the server refused: veille serve serves on."""
+    try:
+        done = step(of)
+    except Exception as exc:  # noqa: BLE001 - said, and veille serve serves on
+        closing_line(f"veille serve: {failed}: {describe(exc)}")
+    else:
+        if done:
+            closing_line(said(done))
+
+
 def serve_deployments(deployments: list[Any]) -> None:
     """What ``prefect.serve`` does (a runner polls the server for the deployments' scheduled
     runs and starts each in a process of its own), with the runner kept for
     :func:`flows.serve_stop.end_served_runs`; each deployment registered unless veille serve
-    is stopping (:func:`flows.serve_stop.register_served`)."""
+    is stopping (:func:`flows.serve_stop.register_served`). The scheduler's runs left on them
+    while paused are deleted first (:func:`flows.stale_runs.remove_paused_leftovers`)."""
     import asyncio
     import functools
 
     from prefect.runner import Runner
 
     runner = Runner()
+    names = [f"{deployment.flow_name}/{deployment.name}" for deployment in deployments]
+    # before the registrations, which unpause them: none of the scheduler's comes after
+    failed = "the runs left on its paused deployments were not removed"
+    _tidy(remove_paused_leftovers, names, failed, paused_leftovers_line)
     for deployment in deployments:
         name = f"{deployment.flow_name}/{deployment.name}"
         if not register_served(name, functools.partial(runner.add_deployment, deployment)):
             return  # veille serve is stopping: nothing more is registered, or served
-    for step, failed, said in (
-        # left as they were (shown Running), if the server refuses
-        (end_orphaned_runs, "the runs a veille serve gone left Running were not marked", orphaned_runs_line),
-        # the runner then meets them, as it did before
-        (remove_stale_runs, "the runs due while it was not serving could not be removed", stale_runs_line),
-    ):
-        try:
-            done = step(SERVED)
-        except Exception as exc:  # noqa: BLE001 - said, and veille serve serves on
-            closing_line(f"veille serve: {failed}: {describe(exc)}")
-        else:
-            if done:
-                closing_line(said(done))
-    names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
-    print(f"veille serve: serving {names}; stop with Ctrl-C", flush=True)
+    # left as they were (shown Running), if the server refuses
+    _tidy(
+        end_orphaned_runs,
+        SERVED,
+        "the runs a veille serve gone left Running were not marked",
+        orphaned_runs_line,
+    )
+    # the runner then meets them, as it did before
+    _tidy(
+        remove_stale_runs,
+        SERVED,
+        "the runs due while it was not serving could not be removed",
+        stale_runs_line,
+    )
+    print(f"veille serve: serving {', '.join(names)}; stop with Ctrl-C", flush=True)
     asyncio.run(start_runner(runner))  # its loop held when veille serve stops
