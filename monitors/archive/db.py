@@ -167,24 +167,77 @@ def connections_named() -> bool:
     return _role[0] != "veille"
 
 
+#: The bytes of an ``application_name`` PostgreSQL keeps (NAMEDATALEN - 1): it cuts the rest.
+NAME_BYTES = 63
+
+
 def application_name() -> str:
     """The ``application_name`` of veille's connections: the command, its pid and host (``veille
     rescore, pid 4242 on box``), shown in pg_stat_activity and by a refused advisory lock
-    (:mod:`monitors.archive.locks`) naming its holder; PostgreSQL keeps 63 bytes of it."""
+    (:mod:`monitors.archive.locks`) naming its holder; fitted to what PostgreSQL keeps
+    (:func:`fit_name`)."""
     import os
     import socket
 
-    return f"{_role[0]}, pid {os.getpid()} on {socket.gethostname()}".encode()[:63].decode(errors="ignore")
+    return fit_name(_role[0], os.getpid(), socket.gethostname())
+
+
+def fit_name(role: str, pid: int, host: str) -> str:
+    """``ROLE, pid PID on HOST`` in printable ASCII of at most :data:`NAME_BYTES` bytes, what
+    PostgreSQL shows as it was given: it cut the name at 63 bytes (a long flow name or host
+    lost the pid, or the host), and shows each byte of a non-ASCII character as "?" (15) or
+    "\\xNN" (16 on), which a cut could split. Accents are dropped (é: e), other characters
+    are "?". Kept first the role (the command or flow: who holds a lock), then the pid; the
+    host is shortened to its first label, then cut, then left out."""
+    role, host = _ascii(role), _ascii(host)
+    pid_part = f", pid {pid}"
+    role = role[: NAME_BYTES - len(pid_part)]
+    room = NAME_BYTES - len(role) - len(pid_part) - len(" on ")
+    host = host if len(host) <= room else host.split(".")[0][: max(room, 0)]
+    return f"{role}{pid_part} on {host}" if host else f"{role}{pid_part}"
+
+
+def _ascii(text: str) -> str:
+    """``text`` in printable ASCII: accents dropped, any other character "?"."""
+    import unicodedata
+
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return "".join(c if " " <= c <= "~" else "?" for c in bare)
+
+
+#: The key, in a pooled connection's ``info``, of the name it gave PostgreSQL (None: the URL's).
+_NAME = "veille_application_name"
 
 
 def _named(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
     """A connection about to open says who it is, unless the URL names it (``?application_name=``)."""
-    cparams.setdefault("application_name", application_name())
+    if "application_name" in cparams:
+        record.info[_NAME] = None
+        return
+    cparams["application_name"] = record.info[_NAME] = application_name()
+
+
+def _renamed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection opened under another name (before a flow run named its connections:
+    one process runs flow after flow under `veille serve`, or a run opened them before its flow
+    started) takes the name in force as it is checked out, before it is used; one the URL names
+    keeps that name. Set outside any transaction (committed), so a rollback keeps it."""
+    given = record.info.get(_NAME)
+    name = application_name()
+    if given is None or given == name:
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT set_config('application_name', %s, false)", (name,))
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
+    record.info[_NAME] = name
 
 
 def get_engine(url: str | None = None) -> Engine:
     """One pooled engine per URL for the whole process (tasks run in threads); its connections
-    named by :func:`application_name`."""
+    named by :func:`application_name`, as they open and, renamed since, as they are checked out."""
     url = url or database_url()
     with _lock:
         engine = _engines.get(url)
@@ -193,6 +246,7 @@ def get_engine(url: str | None = None) -> Engine:
                 url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args(url)
             )
             sa.event.listen(engine, "do_connect", _named)
+            sa.event.listen(engine, "checkout", _renamed)
             _date_connections(engine)
             _engines[url] = engine
     return engine
