@@ -24,6 +24,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +108,40 @@ def _deployments(api_url: str) -> dict[str, dict[str, Any]]:
 
 def _scheduled(api_url: str, names: set[str] = SERVED) -> int:
     """Runs the server's scheduler made for the deployments ``names`` and no one has started yet."""
+    return len(_scheduled_runs(api_url, names))
+
+
+#: Runs the Prefect API answers at most for one request (PREFECT_API_DEFAULT_LIMIT).
+PAGE = 200
+
+
+def _scheduled_runs(api_url: str, names: set[str] = SERVED) -> list[dict[str, Any]]:
+    """The runs of the deployments ``names`` still Scheduled, every page of them."""
     ids = [d["id"] for n, d in _deployments(api_url).items() if n in names]
     body = {
         "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
         "deployments": {"id": {"any_": ids}},
+        "sort": "ID_DESC",
+        "limit": PAGE,
     }
-    return len(_post(api_url, "/flow_runs/filter", body)) if ids else 0
+    runs: list[dict[str, Any]] = []
+    while ids:
+        page = _post(api_url, "/flow_runs/filter", {**body, "offset": len(runs)})
+        runs += page
+        if len(page) < PAGE:
+            break
+    return runs
+
+
+def _forecasts(api_url: str) -> dict[str, datetime]:
+    """The runs of veille serve's deployments the server's scheduler made that are still
+    Scheduled, none started and none waiting for a concurrency slot (a runner's): the ones a
+    stop deletes; when each was made (the server's clock, this machine's)."""
+    return {
+        r["id"]: datetime.fromisoformat(r["created"])
+        for r in _scheduled_runs(api_url)
+        if r["auto_scheduled"] and r["run_count"] == 0 and r["state_name"] != "AwaitingConcurrencySlot"
+    }
 
 
 def _sentinel(api_url: str) -> str:
@@ -253,6 +282,11 @@ def _on_users_server(
 def test_stopping_serve_pauses_its_schedules_on_the_users_prefect_server(
     site: LocalSite, database_url: str, clean_db: sa.Engine, tmp_path: Path, users_prefect_server: str
 ) -> None:
+    """The server's real scheduler on: a stop pauses the schedules and deletes the scheduler's
+    runs Scheduled before it, a run due included; a run the scheduler inserts after the stop's
+    last look (its insert does not look at ``paused``) is one made after the signal, and the
+    next veille serve deletes it. Before, the test asked for no Scheduled run at all right
+    after the stop, and such an insert made it fail by its timing."""
     api_url = users_prefect_server
     sources, mark, env = _on_users_server(site, tmp_path, database_url, api_url)
 
@@ -273,25 +307,71 @@ def test_stopping_serve_pauses_its_schedules_on_the_users_prefect_server(
         return proc, err
 
     proc, err = serving()
+    try:
+        # a run of the scheduler's due hours ago, as one due while veille serve stops: a pause
+        # deletes only those due after it, the stop's look after the pauses the others
+        cycle = _deployments(api_url)["poll-and-ingest"]["id"]
+        now = datetime.now(UTC)
+        backfill = {
+            "start_time": (now - timedelta(hours=3)).isoformat(),
+            "end_time": (now - timedelta(hours=1)).isoformat(),
+            "max_runs": 1,
+        }
+        _post(api_url, f"/deployments/{cycle}/schedule", backfill)
+        # due before the deployments were made: the one made above only
+        due = _post(api_url, "/flow_runs/filter", _due_before(cycle, now - timedelta(minutes=30)))
+        seen = set(_forecasts(api_url))
+    except BaseException:
+        proc.kill()
+        raise
+    # the stop's last look for the scheduler's runs comes after the signal (after its pauses)
+    signalled = datetime.now(UTC)
     took = _stop(proc, err, signal.SIGTERM)
     assert took < 20, took
     assert _wait_gone(mark, 10) == []
-    # the user's server outlives veille serve: nothing is scheduled that no one would run
+    # the user's server outlives veille serve: its schedules are paused
     assert served(True), _deployments(api_url)
-    assert _scheduled(api_url) == 0
+    assert len(due) == 1 and due[0]["auto_scheduled"], due
+    left = _forecasts(api_url)
+    # what was Scheduled before the stop is gone, the run due included (or its runner had
+    # started it); the scheduler may still insert runs after the stop's last look (Prefect
+    # 3.9's scheduler reads the deployments active, then inserts their runs in a transaction of
+    # its own that does not look at `paused`), so the only runs left are ones made after the
+    # signal, on the deployments paused, for the next veille serve to delete
+    assert set(left).isdisjoint(seen | {due[0]["id"]}), (left, err.text()[-3000:])
+    assert all(made > signalled for made in left.values()), (signalled, left, err.text()[-3000:])
     # a sentinel made now gets its runs at the scheduler's next loop, which saw the paused ones
-    # too (a sleep alone passed whether or not the scheduler had looped)
+    # too (a sleep alone passed whether or not the scheduler had looped): none made since
+    sentinel_made = datetime.now(UTC)
     sentinel = _sentinel(api_url)
     _wait_for(lambda: _scheduled(api_url, {"sentinel"}) > 0, 60, "the server's scheduler made no run")
-    assert _scheduled(api_url) == 0, _deployments(api_url)
+    left = _forecasts(api_url)
+    assert all(made < sentinel_made for made in left.values()), (sentinel_made, left, _deployments(api_url))
     ask(api_url, f"/flows/{sentinel}", method="DELETE")
     assert "sentinel" not in _deployments(api_url)
 
-    # the next veille serve makes them active again
+    # the next veille serve deletes the runs left on them, then makes them active again
     proc, err = serving()
+    try:
+        kept = _post(api_url, "/flow_runs/filter", {"flow_runs": {"id": {"any_": list(left)}}})
+    except BaseException:
+        proc.kill()
+        raise
     took = _stop(proc, err, signal.SIGINT)
     assert _wait_gone(mark, 10) == []
     assert served(True), (took, _deployments(api_url), err.text())
+    assert kept == [], (kept, err.text()[-3000:])
+    if left:  # and said so
+        said = "left Scheduled by the Prefect server's scheduler on its paused deployments"
+        assert said in err.text(), err.text()[-3000:]
+
+
+def _due_before(deployment_id: str, before: datetime) -> dict[str, Any]:
+    """The filter of the runs of the deployment ``deployment_id`` due before ``before``, in any state."""
+    return {
+        "flow_runs": {"expected_start_time": {"before_": before.isoformat()}},
+        "deployments": {"id": {"any_": [deployment_id]}},
+    }
 
 
 def test_a_refused_serve_lets_go_of_the_prefect_home_lock(
