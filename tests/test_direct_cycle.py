@@ -81,13 +81,15 @@ def test_direct_run_stores_summarises_and_exits_as_the_flow_does(
     assert code == 1 and err.rstrip().splitlines()[-1].startswith(
         "veille: Partly done (1 of 2 sources in error)"
     )
-    # the line it ends with names a command that shows the failed source and why, run as printed
+    # the line it ends with names a command that shows the failed source and why, run as printed:
+    # that source alone (`veille sources` listed every source, the failing ones among the others)
     (hint,) = re.findall(r"^the sources in error and why: `(veille [^`]+)`", out, flags=re.M)
     code, listed, _ = _run(shlex.split(hint)[1:])
-    header, *rows = listed.splitlines()
-    (failed,) = [row for row in rows if row.startswith("S1 ")]
+    header, *rows, _, closing = listed.splitlines()
+    (failed,) = rows
     failures = failed[header.index("failures") :].split()[0]
-    assert code == 0 and failures == "1" and failed.endswith("[permanent] HTTP 404 Not Found"), listed
+    assert code == 0 and failed.startswith("S1 ") and failures == "1", listed
+    assert failed.endswith("[permanent] HTTP 404 Not Found") and closing == "1 of 2 sources in error", listed
     code, out, _ = _run(
         ["run", "--all", "--sources", str(_sources(tmp_path, site, "/nope.xml", "/gone.xml"))]
     )

@@ -33,6 +33,7 @@ from tests.test_cookbook import readme_next_steps
 from tests.test_docs import GUIDES, ROOT, _commands, _mentions, _subparser
 from tests.test_rescore_resume import RESTART as RESCORE_RESTART
 from tests.test_shell import DOCUMENTED_READS, archive, scalar  # noqa: F401
+from tests.test_sources_failing import DOCUMENTED as SOURCES_FAILING
 
 #: a synopsis, not a line to type: an optional part ([--json]), alternatives (jsonl|csv, once
 #: a pipe into another program is cut off), a placeholder (QUERY, --since D, <name>), "..."
@@ -139,8 +140,9 @@ HELPS = ["veille psql --help", "veille search --help"]
 DB_LINES = _doc_lines("docs/operating.md", r"(veille db |psql \")")
 PSQL = 'psql "$(veille db-url --plain)"'
 
-#: the lines run as written here, in tests/test_shell.py, tests/test_cookbook.py and
-#: tests/test_rescore_resume.py (RESCORE_RESTART, on an interrupted --all)
+#: the lines run as written here, in tests/test_shell.py, tests/test_cookbook.py,
+#: tests/test_rescore_resume.py (RESCORE_RESTART, on an interrupted --all) and
+#: tests/test_sources_failing.py (SOURCES_FAILING)
 RUN_AS_WRITTEN = {
     *(line for _, line in DOCUMENTED_READS),
     *BACKFILLS,
@@ -153,6 +155,7 @@ RUN_AS_WRITTEN = {
     EVAL_DEV_ONLY,
     SCORE_CONTEXT,
     *SOURCE_PROBLEMS,
+    SOURCES_FAILING,
     *HELPS,
     *DB_LINES,
     "veille db-url --plain",  # inside PSQL

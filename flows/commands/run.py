@@ -205,7 +205,7 @@ def report(
         print("".join(f"  {reason}\n" for reason in bad), end="")
         print("fix them; `veille sources check` lists them and fails while one is left")
     if poll_errors:
-        print("the sources in error and why: `veille sources` (columns failures and last_error)")
+        print("the sources in error and why: `veille sources --failing`")
     if code:
         closing_line(f"veille: {verdict}")
     return code

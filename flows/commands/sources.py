@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 EXAMPLE = """examples:
   veille sources                          # health of every source in the archive
   veille sources --sources my.toml        # health of that file's sources (new ones marked)
+  veille sources --failing                # only the sources in error, worst first
   veille sources check --all              # probe every source, write a dated report (JSON + table)
   veille sources check                    # fetch every source once now and print (stores nothing)
   veille sources check "Le Monde - Pixels" Renaissance
@@ -52,6 +53,12 @@ def register(sub: Any) -> None:
         metavar="FILE",
         type=path_arg,
         help="show this file's sources (default: every source in the archive)",
+    )
+    p.add_argument(
+        "--failing",
+        action="store_true",
+        help="only the sources whose last poll failed, worst first (most failures in a row,"
+        " then longest since the last success), each with its last error",
     )
     p.set_defaults(handler=handle_list)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
@@ -113,13 +120,25 @@ def _no_source(read: Any) -> str:
     return f"{read.origin} has no source" + (" but bad entries (below)" if read.bad else "")
 
 
+def _listing_only(args: argparse.Namespace) -> str | None:
+    """The error of ``--failing`` given with an action (check, enable, disable), which would
+    ignore it: it filters the listing."""
+    if getattr(args, "failing", False):
+        return (
+            f"veille: error: --failing filters the listing (`veille sources --failing`),"
+            f" not `veille sources {args.action}`"
+        )
+    return None
+
+
 def handle_list(args: argparse.Namespace) -> int:
     """The health table, then the bad entries ``source_problems`` records (those a run, a
     backfill or a worker found, whatever file it read); reads only (a listing must not enrol
-    the default sources)."""
+    the default sources). With ``--failing``, the sources in error alone, worst first, and how
+    many of all they are."""
     prepare_database()
     from monitors.archive.db import session_scope
-    from monitors.collect.health import new_source_row, source_rows
+    from monitors.collect.health import new_source_row, source_count, source_rows
     from monitors.collect.sources import SourcesError, load_sources_file, recorded_problems
 
     specs = None
@@ -135,8 +154,21 @@ def handle_list(args: argparse.Namespace) -> int:
     with session_scope() as session:
         # a file with no source (emptied, its entries commented out or all bad) lists none: it
         # listed every source of the archive as the file's (no names is every source)
-        rows = [] if specs == [] else source_rows(session, [s.name for s in specs] if specs else None)
+        names = [s.name for s in specs] if specs else None
+        rows = [] if specs == [] else source_rows(session, names, failing=args.failing)
+        total = len(specs) if specs is not None else source_count(session)
         recorded = recorded_problems(session, read.path if read else None)
+    if args.failing and total:
+        if rows:
+            print_table(rows, width=64)
+            print(f"\n{len(rows)} of {counted(total, 'source')} in error")
+        else:
+            print(
+                f"no source in error ({counted(total, 'source')}:"
+                " the last poll of each succeeded, or is to come)"
+            )
+        _print_problems(recorded, read)
+        return 0
     if specs:
         known = {r["name"] for r in rows}
         rows += [new_source_row(s) for s in specs if s.name not in known]
@@ -210,6 +242,9 @@ def handle_check(args: argparse.Namespace) -> int:
     from monitors.collect.throttle import HostThrottle
     from monitors.settings import get_settings
 
+    if refused := _listing_only(args):
+        print(refused, file=sys.stderr)
+        return 2
     if args.all and args.names:
         print("veille: error: give source names or --all, not both", file=sys.stderr)
         return 2
@@ -298,6 +333,9 @@ def _write_report(files: dict[str, str], directory: Path) -> list[Path]:
 
 
 def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
+    if refused := _listing_only(args):
+        print(refused, file=sys.stderr)
+        return 2
     prepare_database()
     from monitors.archive.db import session_scope
     from monitors.archive.export import source_names

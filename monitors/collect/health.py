@@ -62,10 +62,14 @@ def suggestion_text(suggestion: dict[str, Any] | None) -> str:
     return "try: " + ", ".join(f["url"] for f in feeds)
 
 
-def source_rows(session: Session, names: list[str] | None = None) -> list[dict[str, Any]]:
+def source_rows(
+    session: Session, names: list[str] | None = None, *, failing: bool = False
+) -> list[dict[str, Any]]:
     """One row per source: name, kind, owner, status, last success, new items in 7 days (found
     by live polling, not by a backfill), next poll, interval, failures, discovered feeds, last
-    error (cause first)."""
+    error (cause first); by owner and name. With ``failing``, only the sources whose last poll
+    failed (failures in a row), worst first: the most failures in a row, then the longest since
+    the last success (never first)."""
     now = session.scalar(select(func.now()))
     assert now is not None
     recent = (
@@ -80,6 +84,17 @@ def source_rows(session: Session, names: list[str] | None = None) -> list[dict[s
         .outerjoin(recent, recent.c.source_id == Source.id)
         .order_by(Source.owner, Source.name)
     )
+    if failing:
+        query = (
+            query.where(Source.consecutive_failures > 0)
+            .order_by(None)
+            .order_by(
+                Source.consecutive_failures.desc(),
+                Source.last_success_at.asc().nulls_first(),
+                Source.owner,
+                Source.name,
+            )
+        )
     if names:
         query = query.where(Source.name.in_(names))
     rows = []
@@ -111,6 +126,11 @@ def source_rows(session: Session, names: list[str] | None = None) -> list[dict[s
             }
         )
     return rows
+
+
+def source_count(session: Session) -> int:
+    """How many sources the archive holds (what ``veille sources --failing`` counts against)."""
+    return session.scalar(select(func.count()).select_from(Source)) or 0
 
 
 def new_source_row(spec: SourceSpec) -> dict[str, Any]:
