@@ -630,6 +630,8 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
                 with session_scope() as session:
                     site = rt.profiles.get(session, site_of(capture.original))
                 result = fetch_capture(rt.client, rt.settings, capture, archive_throttle(capture.archive))
+                if result.held:  # not asked: the archive unreachable earlier in the run (or on hold)
+                    _budget.give_back(1)
                 capture = served_capture(capture, result, rt.settings)  # replayed from another time?
                 out = analyse_page(
                     item,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from flows.archive_backfill import FetchBudget
+from flows.artifacts import BACKFILL_TABLE_KEY, artifact_key
 from flows.commands.common import counted
 from flows.outcome import NOT_READ, RunOutcome, disabled_words, judge_run, some_names
 from flows.pipeline import _source_names, fetch_kinds, summarize
@@ -62,9 +63,12 @@ def backfill_batch_task(
     def read(source: SourceState) -> PollOutcome | None:
         if not allow():
             return None
-        return poll_source(
+        outcome = poll_source(
             rt.client, rt.settings, source, rt.throttle, rt.robots, window=(since, until), allow=allow
         )
+        if outcome.fetch.held:  # not asked: its host on hold, or unreachable earlier in the run
+            _budget.give_back(1)
+        return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, min(rt.settings.concurrency, len(batch)))) as pool:
         outcomes = list(pool.map(read, batch))
@@ -77,7 +81,7 @@ def backfill_batch_task(
         if summary.error:
             logger.warning("%s: %s", source.name, summary.error)
         elif outcome is None:
-            logger.warning("%s: %s", source.name, summary.warning)
+            continue  # the budget left it unread: one line for all of them (:func:`unread_line`)
         else:
             logger.info(
                 "%s: %d URLs in the window (%d new), %d outside it",
@@ -118,6 +122,21 @@ def _record(
                 summary.warning = f"{note}; {summary.warning}" if summary.warning else note
             summaries.append(summary)
     return summaries
+
+
+def unread_line(summaries: list[PollSummary]) -> str | None:
+    """One line for the sources the fetch budget left unread, if any: how many, that the next
+    run reads them, and where to see which. A line per source said the same thing 37 times on
+    the default sources."""
+    unread = sum(1 for s in summaries if s.outcome == NOT_READ)
+    if not unread:
+        return None
+    return (
+        f"{counted(unread, 'source')} not read: the fetch budget ({BACKFILL_BUDGET}) was spent"
+        " before them; the next backfill reads them. Which ones: the rows `not read` in the"
+        f" backfill's table (printed by `veille backfill`; the artifact {artifact_key(BACKFILL_TABLE_KEY)} of"
+        " its flow run in the Prefect UI)"
+    )
 
 
 def _sync(read: SourcesFile, specs: list[SourceSpec]) -> list[SourceState]:
@@ -223,12 +242,14 @@ def backfill(
                 "lost the database during the backfill's queueing of what the sources' sitemaps and"
                 f" feeds list ({_losses.gone}): what was committed stays; run `veille backfill` again"
             )
+        if line := unread_line(summaries):
+            logger.warning(line)
         summaries += left_out
         # the pages get what the listing (the sources' documents, child sitemaps) left
         pages = budget.take(budget.limit)
         source_names = _source_names()  # before the ingest: a run that loses the database there names them
         report = ingest(pages) if pages else IngestReport()  # it waits for a lost database
-        budget.give_back(pages - len(report.statuses))
+        budget.give_back(pages - report.fetched)  # a page deferred (its host dead or on hold) fetched nothing
         stopped = _budget_spent(budget, summaries)
     finally:
         reset_runtime()

@@ -14,6 +14,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from flows.commands.common import counted
+from monitors.collect.results import NOT_ASKED_AGAIN
 from monitors.errors import describe
 
 if TYPE_CHECKING:  # Prefect is imported only by the flows (a direct run does without it)
@@ -168,7 +169,9 @@ def every_source_failed(errors: list[dict[str, Any]], verb: str = "polled") -> s
     HTTP 404 Not Found (S0, S1)"); "2 of 2 sources in error" said how many, not why."""
     by_cause: dict[str, list[str]] = {}
     for row in errors:
-        by_cause.setdefault(row.get("error") or "no reason recorded", []).append(str(row["source"]))
+        # a source not asked, its host unreachable earlier in the run, has that host's cause
+        cause = (row.get("error") or "no reason recorded").removesuffix(NOT_ASKED_AGAIN)
+        by_cause.setdefault(cause, []).append(str(row["source"]))
     ranked = sorted(by_cause.items(), key=lambda item: -len(item[1]))  # stable: first met first
     causes = [f"{cause} ({some_names(names)})" for cause, names in ranked[:CAUSES_NAMED]]
     if rest := sum(len(names) for _, names in ranked[CAUSES_NAMED:]):

@@ -59,9 +59,18 @@ class IngestReport:
     #: URLs a run capped at N pages (``--max-items``, a backfill's budget) left pending for
     #: the next run: no failure, but the verdict says so (:func:`flows.outcome.judge_run`)
     left: int = 0
+    #: of ``statuses``, the pages not asked (their host on hold, or unreachable earlier in the
+    #: run): no fetch, so none of a budget (``--max-items``, a backfill's)
+    deferred: int = 0
+
+    @property
+    def fetched(self) -> int:
+        """The pages settled whose fetch was asked: what a budget counts."""
+        return len(self.statuses) - self.deferred
 
     def extend(self, other: IngestReport) -> None:
         self.statuses.extend(other.statuses)
+        self.deferred += other.deferred
         self.unreached.extend(other.unreached)
         self.interruptions.extend(other.interruptions)
         self.gave_up = self.gave_up or other.gave_up
@@ -142,11 +151,11 @@ def ingest_worker_task(
     engine = get_engine()
     holder = holder_for(engine)  # shared by the process's workers, released by ingest_flow
     conflicts = lost_claims = recoveries = 0
-    while budget is None or len(report.statuses) < budget:
+    while budget is None or report.fetched < budget:
         # Small queues are split evenly between workers instead of going to the first one.
         size = min(rt.settings.batch_size, max(1, -(-total // workers)))
         if budget is not None:
-            size = min(size, budget - len(report.statuses))
+            size = min(size, budget - report.fetched)
         unsettled: list[int] = []
         claimed: list[int] = []
         token: int | None = None
@@ -247,6 +256,8 @@ def _settled(
         rt.profiles.invalidate(out.article.site)
     relevant = bool(out.article and out.article.relevant_to_a_topic() and status in {"stored", "revised"})
     report.statuses.append((item.source_id, status, relevant))
+    if out.deferred:
+        report.deferred += 1
     report.unreached.append((out.host, out.unreached))  # None: never sent, its host not told of
     if status in {"failed", "retry", "skipped"}:
         run_logger().warning("%s: %s (%s)", item.url, status, out.reason)

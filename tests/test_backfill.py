@@ -546,13 +546,9 @@ def test_the_progress_bar_counts_the_rows_touched_since_the_start_from_an_index(
     assert "url_queue_updated" in plan, plan
 
 
-def test_a_source_the_budget_left_unread_is_not_counted_as_read(
-    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
-) -> None:
-    """Two feeds and --max-fetches 1: one feed read, the other left unread by the budget. The
-    run's lines counted both as read ("backfill ...: 2 sources read", "2 sources read (0 with
-    errors)"; on the default list with no network, "40 sources read" with 37 not read); they
-    now say 1 read, 1 not read."""
+def _feeds_on_one_fetch(site: LocalSite, tmp_path: Path, feeds: int) -> tuple[int, io.StringIO, io.StringIO]:
+    """A backfill of ``feeds`` feeds of the seed pages with --max-fetches 1: its exit code,
+    stdout and stderr."""
     pages = seed_site(site)
     site.add(
         "/old.xml", rss_feed(site.base, [(p.spec.feed_title, p.spec.slug, p.spec.published) for p in pages])
@@ -561,7 +557,7 @@ def test_a_source_the_budget_left_unread_is_not_counted_as_read(
         tmp_path / "sources.toml",
         [
             {"name": f"Fil {n}", "kind": "feed", "url": f"{site.base}/old.xml?n={n}", "owner": "media"}
-            for n in range(2)
+            for n in range(feeds)
         ],
     )
     out, err = io.StringIO(), io.StringIO()
@@ -570,7 +566,45 @@ def test_a_source_the_budget_left_unread_is_not_counted_as_read(
             ["backfill", "--since", "2025-02-01", "--until", "2025-02-28", "--sources", str(sources)]
             + ["--max-fetches", "1"]
         )
+    return code, out, err
+
+
+def test_a_source_the_budget_left_unread_is_not_counted_as_read(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    """Two feeds and --max-fetches 1: one feed read, the other left unread by the budget. The
+    run's lines counted both as read ("backfill ...: 2 sources read", "2 sources read (0 with
+    errors)"; on the default list with no network, "40 sources read" with 37 not read); they
+    now say 1 read, 1 not read."""
+    code, out, err = _feeds_on_one_fetch(site, tmp_path, 2)
     assert code == 1, err.getvalue()
     assert "backfill 2025-02-01 .. 2025-02-28: 1 source read, 1 not read, " in out.getvalue(), out.getvalue()
     assert ": 1 source read (0 with errors), 1 not read, " in err.getvalue(), err.getvalue()
     assert "1 source(s) not read: the listing is read again" in err.getvalue(), err.getvalue()
+
+
+def test_sources_the_budget_left_unread_are_said_in_one_line(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Four feeds and --max-fetches 1: three feeds left unread. A warning line per unread
+    source said the same thing three times (37 on the default sources); one line now says how
+    many, that the next run reads them, and where to see which: the table's `not read` rows."""
+    code, out, err = _feeds_on_one_fetch(site, tmp_path, 4)
+    assert code == 1, err.getvalue()
+    # the run's log, wherever its handlers write (a task run's lines are on stderr alone)
+    lines = err.getvalue().splitlines() + [r.getMessage() for r in caplog.records]
+    per_source = [line for line in lines if "Fil " in line and "fetch budget" in line]
+    assert per_source == [], per_source
+    # said once, by the run: on stderr or in the captured log, as Prefect's handlers go
+    words = "sources not read: the fetch budget"
+    on_stderr = [line for line in err.getvalue().splitlines() if words in line]
+    logged = [r.getMessage() for r in caplog.records if words in r.getMessage()]
+    assert len(on_stderr) <= 1 and len(logged) <= 1, lines
+    said = on_stderr + logged
+    assert said, lines
+    assert "3 sources not read: the fetch budget (--max-fetches, VEILLE_BACKFILL_MAX_FETCHES)" in said[0]
+    assert "the next backfill reads them" in said[0]
+    assert "the rows `not read` in the backfill's table" in said[0]
+    # where the line says to look: the table names the three, each `not read`
+    table = [line for line in out.getvalue().splitlines() if "Fil " in line]
+    assert sum("not read" in line for line in table) == 3, out.getvalue()

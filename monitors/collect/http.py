@@ -52,13 +52,17 @@ from monitors.collect.results import (
     CONNECT_TIMEOUT,
     DNS,
     HTML_TYPES,
+    NO_ROUTE,
+    NOT_ASKED_AGAIN,
     NOT_SENT,
     PERMANENT,
+    REFUSED,
     TLS_TIMEOUT,
     TRANSIENT,
     FetchResult,
     accepted_type,
 )
+from monitors.collect.robots import UNREACHABLE_TTL
 from monitors.collect.throttle import HostThrottle, parse_retry_after
 from monitors.errors import said
 from monitors.settings import Settings
@@ -66,6 +70,10 @@ from monitors.settings import Settings
 if TYPE_CHECKING:
     from monitors.collect.robots import RobotsCache
 
+#: How a host that failed so is known to be gone for this run: its name did not resolve, it
+#: refused the connection, no route led to it. Its other requests of the run are deferred
+#: (``fetch``'s ``throttle``). A timeout is no such sign (a slow page is not a dead host).
+DEAD_HOST = frozenset({DNS, REFUSED, NO_ROUTE})
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 #: Answers whose ``Retry-After`` puts the whole host on hold (``fetch``'s ``hold_host``; RFC
 #: 9110: too many requests from this client, the service unavailable for that long)
@@ -316,6 +324,10 @@ def fetch(
     its host on hold in the throttle for that long, and a hop to a host on hold is not asked
     (``held``): a rate-limited site's other pages (and feeds) were each asked in the same
     second, each answered 429, a page spending one of its attempts.
+    With a ``throttle``, a host that did not resolve or refused the connection (:data:`DEAD_HOST`)
+    is marked unreachable for :data:`~monitors.collect.robots.UNREACHABLE_TTL` seconds, and a hop
+    to it is not asked (``held``, deferred): with no network, each of a host's pages was tried,
+    each spending an attempt (and a backfill's fetch budget) on the same cause.
     """
     started = time.monotonic()
     deadline = started + settings.fetch_deadline
@@ -333,6 +345,11 @@ def fetch(
     late = False  # the throttle gave the host's turn up: it comes after the deadline
     try:
         for _ in range(MAX_REDIRECTS + 1):
+            dead = throttle.dead(current) if throttle is not None else None
+            if dead is not None:  # unreachable earlier in this run: not asked again (DEAD_HOST)
+                result = _dead(url, current, *dead)
+                result.last_sent = sent
+                break
             unresolved: Unresolvable | None = None
             try:
                 address: str | None = check_url_allowed(current, settings.allow_private_network)
@@ -343,6 +360,15 @@ def fetch(
                 verdict = robots.check(client, current, settings, throttle)
                 sent = verdict.fetched or sent
                 if not verdict.allowed:
+                    if verdict.unreached in DEAD_HOST and throttle is not None:
+                        # the requests of a host wait for its robots.txt's fetch and learn at
+                        # once that it failed: the first to mark the host is its try, the
+                        # others are deferred
+                        kind, why = verdict.unreached or DNS, verdict.reason or ""
+                        if earlier := throttle.unreachable(current, UNREACHABLE_TTL, kind, why):
+                            result = _dead(url, current, *earlier)
+                            result.last_sent = sent
+                            break
                     result = FetchResult(
                         url,
                         current,
@@ -437,6 +463,10 @@ def fetch(
             )
         else:  # the time went before the request did: its host was never asked
             result.reason = no_time_left(host, settings)
+    if throttle is not None and result.unreached in DEAD_HOST and not result.held:
+        # its name did not resolve, it refused the connection: its other requests of the run
+        # are deferred rather than each spending a page's attempt (a fetch budget) on it
+        throttle.unreachable(result.final_url, UNREACHABLE_TTL, result.unreached or "", result.reason or "")
     if result.sent_url is None and result.unreached is None:
         result.unreached = NOT_SENT  # no request went: no server was asked
     result.elapsed_ms = int((time.monotonic() - started) * 1000)
@@ -844,6 +874,15 @@ def _held(url: str, current: str, left: float, why: str) -> FetchResult:
     return FetchResult(
         url, current, "error", error_class=TRANSIENT, reason=reason, retry_after=left, sent=False, held=True
     )
+
+
+def _dead(url: str, current: str, left: float, kind: str, why: str) -> FetchResult:
+    """A request not sent: its host could not be reached earlier in this run
+    (:meth:`HostThrottle.unreachable`), deferred as a host on hold is: no attempt spent. Its
+    reason is the host's cause, then :data:`~monitors.collect.results.NOT_ASKED_AGAIN`."""
+    result = _held(url, current, left, why)  # not sent, deferred: as a host on hold
+    result.reason, result.unreached = f"{why}{NOT_ASKED_AGAIN}", kind
+    return result
 
 
 def _location(value: str) -> str:

@@ -218,6 +218,12 @@ UNREACHED = {
 }
 
 
+#: The end of the reason of a request not sent because its host did not resolve or refused
+#: the connection earlier in the run (the host's cause comes first): deferred, its page's
+#: attempt not spent. A run's verdict groups it with the cause it follows.
+NOT_ASKED_AGAIN = "; not asked again in this run (host unreachable): deferred, no attempt spent"
+
+
 #: A fetch that sent no request at all (:attr:`FetchResult.host` None): its address refused
 #: (``VEILLE_ALLOW_PRIVATE_NETWORK``), robots.txt's rules from the cache disallowing it, or
 #: ``VEILLE_FETCH_DEADLINE`` spent before its request went (waiting for its host's turn: a

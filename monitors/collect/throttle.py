@@ -61,6 +61,7 @@ class HostThrottle:
         self._next_start: dict[str, float] = {}
         self._total = threading.BoundedSemaphore(total) if total > 0 else None
         self._held: dict[str, tuple[float, str]] = {}  # host -> (monotonic end, why)
+        self._dead: dict[str, tuple[float, str, str]] = {}  # host:port -> (monotonic end, kind, why)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HostThrottle:
@@ -96,6 +97,42 @@ class HostThrottle:
                 self._held.pop(host, None)
                 return None
         return left, why
+
+    def unreachable(self, url: str, seconds: float, kind: str, why: str) -> tuple[float, str, str] | None:
+        """The host of ``url`` could not be reached (``kind``: its name did not resolve, it
+        refused the connection): :meth:`dead` says so of its URLs for ``seconds``. Keyed by
+        host and port: one port of an address refusing says nothing of another's server.
+        When another request marked it first, its mark stays and is returned (:meth:`dead`'s
+        words), in the same step: of requests that learn it at once, one is the host's."""
+        key = self._address(url)
+        with self._lock:
+            end, first_kind, first_why = self._dead.get(key, (0.0, "", ""))
+            left = end - time.monotonic()
+            if left > 0:  # the first cause stays: the one its other requests name
+                return left, first_kind, first_why
+            self._dead[key] = (time.monotonic() + max(0.0, seconds), kind, why)
+            return None
+
+    def dead(self, url: str) -> tuple[float, str, str] | None:
+        """Seconds left of the mark on the host of ``url`` (:meth:`unreachable`), its kind and
+        why; None when there is none."""
+        key = self._address(url)
+        with self._lock:
+            end, kind, why = self._dead.get(key, (0.0, "", ""))
+            left = end - time.monotonic()
+            if left <= 0:
+                self._dead.pop(key, None)
+                return None
+        return left, kind, why
+
+    @staticmethod
+    def _address(url: str) -> str:
+        parts = urlsplit(url)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            port = 0
+        return f"{(parts.hostname or '').lower()}:{port}"
 
     def _host(self, url: str) -> str:
         return (urlsplit(url).hostname or "").lower()

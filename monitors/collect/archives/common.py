@@ -165,8 +165,8 @@ def archive_get(
         if data:
             result = html_is_transient(result)
         attempts.append(result)
-        if result.error_class != TRANSIENT or attempt >= settings.archive_retries:
-            break
+        if result.error_class != TRANSIENT or result.held or attempt >= settings.archive_retries:
+            break  # a request not sent (its host unreachable earlier in the run) is deferred, not retried
         sleep(backoff_delay(settings, attempt, result.retry_after))
     return attempts
 
