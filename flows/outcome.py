@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flows.commands.common import counted
-from monitors.collect.results import NOT_ASKED_AGAIN
+from monitors.collect.results import NOT_ASKED_AGAIN, UNREACHED
 from monitors.errors import describe
 
 if TYPE_CHECKING:  # Prefect is imported only by the flows (a direct run does without it)
@@ -269,32 +269,50 @@ def unreached_detail(hosts: dict[str, str | None]) -> str | None:
 
 def nothing_to_do(waiting: Waiting, drain: bool = False, no_source: str | None = None) -> str | None:
     """The message of a run that found nothing due, when queued URLs wait for a retry after a
-    failure (the queue is not empty: how many, when the first is due) and, when the last fetch
+    failure or were deferred (not asked, their host unreachable or on hold earlier: no attempt
+    spent) (the queue is not empty: how many, when the first is due) and, when the last fetch
     of each source and URL that waits reached no server, that cause. None otherwise:
     the run's usual words are true. ``no_source``: why no source was due when its sources file
     has none or every one is disabled ("FILE has no source", :func:`flows.pipeline.none_to_poll`),
     said in place of "no source was due"."""
-    detail = unreached_detail(host_kinds(waiting.sources + waiting.urls))
+    detail = unreached_detail(host_kinds(waiting.sources + waiting.urls + waiting.deferred))
     said = {"source": waiting.sources if detail else [], "url": waiting.urls}
-    if not any(said.values()):
+    if not any(said.values()) and not waiting.deferred:
         return None
-    counts = [
-        f"{len(v)} {'source' if k == 'source' else 'URL'}{'s' if len(v) > 1 else ''}"
-        for k, v in said.items()
-        if v
-    ]
-    first = min(waiting.first[k] for k, v in said.items() if v).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    verb = "waits" if sum(map(len, said.values())) == 1 else "wait"
     head = "no source was due and no URL of the queue"
     if drain or no_source:
         head = f"{no_source} and no URL of the queue was due" if no_source else "no URL of the queue was due"
-    waits = f"{' and '.join(counts)} {verb} for a retry after a failure, the first at {first}"
-    message = f"Nothing to do: {head}; {waits}"
+    parts = []
+    if any(said.values()):
+        counts = [counted(len(v), "source" if k == "source" else "URL") for k, v in said.items() if v]
+        first = _due(min(waiting.first[k] for k, v in said.items() if v))
+        verb = "waits" if sum(map(len, said.values())) == 1 else "wait"
+        parts.append(f"{' and '.join(counts)} {verb} for a retry after a failure, the first at {first}")
+    if waiting.deferred:
+        parts.append(
+            f"{counted(len(waiting.deferred), 'URL')} deferred ({_deferred_why(waiting.deferred)}), "
+            f"no attempt spent, the first due at {_due(waiting.first['deferred'])}"
+        )
+    message = f"Nothing to do: {head}; {'; '.join(parts)}"
     if detail:
         if untried := _not_tried(said):
             detail = f"{detail}; {untried}"
         return f"{message}, and the last fetch of each reached no server ({detail}): is the network up?"
     return f"{message}."
+
+
+def _due(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _deferred_why(deferred: list[Fetch]) -> str:
+    """Why URLs were deferred, from how their last fetch reached no server: their host did
+    not resolve or refused the connection earlier in its run (the kind of that failure), or
+    was on hold after a Retry-After (no kind: not sent)."""
+    dead = {kind in UNREACHED for _, kind in deferred}
+    if dead == {True}:
+        return "host unreachable"
+    return "host on hold after a Retry-After" if dead == {False} else "host unreachable or on hold"
 
 
 def _not_tried(said: dict[str, list[Fetch]]) -> str | None:

@@ -271,6 +271,26 @@ def test_nothing_due_says_what_waits_and_why_only_when_true() -> None:
     )
 
 
+def test_nothing_due_counts_the_deferred_urls_apart_with_their_cause() -> None:
+    """URLs deferred (not asked, their host unreachable or on hold earlier: no attempt spent)
+    wait as those to retry do: with only them waiting, the run said the queue was empty."""
+    at = {"url": datetime(2026, 5, 4, 9, 15, tzinfo=UTC), "deferred": datetime(2026, 5, 4, 9, 20, tzinfo=UTC)}
+    held = Waiting(deferred=[("a:80", NOT_SENT)] * 2, first=at)  # after a 429's Retry-After
+    assert nothing_to_do(held) == (
+        "Nothing to do: no source was due and no URL of the queue; 2 URLs deferred (host on hold "
+        "after a Retry-After), no attempt spent, the first due at 2026-05-04 09:20 UTC."
+    )
+    dead = Waiting(urls=[("a.invalid", "dns")], deferred=[("a.invalid", "dns"), ("b:9", "refused")], first=at)
+    assert nothing_to_do(dead, drain=True) == (
+        "Nothing to do: no URL of the queue was due; 1 URL waits for a retry after a failure, the "
+        "first at 2026-05-04 09:15 UTC; 2 URLs deferred (host unreachable), no attempt spent, the "
+        "first due at 2026-05-04 09:20 UTC, and the last fetch of each reached no server (1 host "
+        "did not resolve, 1 host refused the connection): is the network up?"
+    )
+    both = Waiting(deferred=[("a.invalid", "dns"), ("b:80", NOT_SENT)], first=at)
+    assert "2 URLs deferred (host unreachable or on hold), " in (nothing_to_do(both) or "")
+
+
 @pytest.mark.usefixtures("direct", "clean_db")
 def test_a_run_whose_sources_are_all_on_one_dead_host_gives_no_such_hint(tmp_path: Path) -> None:
     """Three sources on one host that does not resolve: one host down, not the network (the

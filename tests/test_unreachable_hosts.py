@@ -21,6 +21,7 @@ from monitors.collect.throttle import HostThrottle
 from monitors.settings import Settings
 from tests.fake_archives import FakeArchives, seed_snapshots, seed_sources
 from tests.site import LocalSite, write_sources
+from tests.test_direct_cycle import _run, direct  # noqa: F401 - direct: the fixture, no flow may start
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -42,6 +43,18 @@ def _feed(urls: list[str]) -> str:
     return (
         "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>Fil</title>"
         f"<link>http://example.org/</link><description>t</description>{items}</channel></rss>"
+    )
+
+
+def _two_dead_hosts(site: LocalSite, tmp_path: Path, closed_port: int) -> Path:
+    """A sources file of one feed on ``site`` listing three pages on a host that does not
+    resolve and three on one that refuses connections (``closed_port``)."""
+    dead = [f"http://{DEAD_NAME}/p{n}.html" for n in range(3)]
+    refused = [f"http://127.0.0.1:{closed_port}/p{n}.html" for n in range(3)]
+    site.add("/old.xml", _feed(dead + refused), content_type="application/rss+xml")
+    return write_sources(
+        tmp_path / "sources.toml",
+        [{"name": "Fil", "kind": "feed", "url": f"{site.base}/old.xml", "owner": "media"}],
     )
 
 
@@ -77,13 +90,7 @@ def test_a_backfill_spends_no_budget_nor_attempts_on_a_dead_host(
     first page is tried (an attempt spent, a fetch of the budget); its other pages are
     deferred: pending, no attempt spent, no fetch of the budget. Before, four pages were
     tried (each an attempt lost to the same cause) and the budget ran out on them."""
-    dead = [f"http://{DEAD_NAME}/p{n}.html" for n in range(3)]
-    refused = [f"http://127.0.0.1:{closed_port}/p{n}.html" for n in range(3)]
-    site.add("/old.xml", _feed(dead + refused), content_type="application/rss+xml")
-    sources = write_sources(
-        tmp_path / "sources.toml",
-        [{"name": "Fil", "kind": "feed", "url": f"{site.base}/old.xml", "owner": "media"}],
-    )
+    sources = _two_dead_hosts(site, tmp_path, closed_port)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         main(
@@ -144,3 +151,32 @@ def test_captures_of_an_archive_that_refuses_connections_are_deferred(
     assert all(r.state == "pending" and r.attempts == 0 for r in rows), rows
     said = f"connection refused by 127.0.0.1:{closed_port}{NOT_ASKED_AGAIN}"
     assert all((r.reason or "").endswith(said) for r in rows), [r.reason for r in rows]
+
+
+@pytest.mark.usefixtures("direct")
+def test_a_run_after_an_offline_run_counts_the_deferred_urls_with_their_cause(
+    site: LocalSite, clean_db: sa.Engine, tmp_path: Path, closed_port: int
+) -> None:
+    """A feed listing three pages on a host that does not resolve and three on one that
+    refuses connections: the first run tries one page a host and defers the four others (no
+    attempt spent). The next run finds nothing due and says what waits: the two pages to
+    retry and the four deferred, and the cause of both. It counted only the pages with an
+    attempt spent (two, when six wait), so a run after an offline run hid most of the queue."""
+    sources = _two_dead_hosts(site, tmp_path, closed_port)
+    code, out, err = _run(["run", "--sources", str(sources)])
+    assert code == 1, out + err
+    with clean_db.connect() as conn:
+        attempts = sorted(conn.execute(sa.text("SELECT attempts FROM url_queue")).scalars())
+    assert attempts == [0, 0, 0, 0, 1, 1], attempts
+    code, out, err = _run(["run", "--sources", str(sources)])
+    assert code == 0, out + err
+    said = " ".join(err.split())  # one line, however the log wraps it
+    assert (
+        "Nothing to do: no source was due and no URL of the queue; 2 URLs wait for a retry after a "
+        "failure, the first at "
+    ) in said, said
+    assert "; 4 URLs deferred (host unreachable), no attempt spent, the first due at " in said, said
+    assert (
+        ", and the last fetch of each reached no server (1 host did not resolve, 1 host refused the "
+        "connection): is the network up?"
+    ) in said, said

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from monitors.archive.models import ArchiveCapture, FetchLog, QueuedUrl, Source
-from monitors.collect.results import PRIVATE_ADDRESS
+from monitors.collect.results import NOT_ASKED, NOT_ASKED_AGAIN, PRIVATE_ADDRESS
 from monitors.records import QueueItem
 from monitors.settings import get_settings
 
@@ -336,27 +336,34 @@ def queue_counts(session: Session) -> dict[str, int]:
 
 @dataclass
 class Waiting:
-    """What a run with nothing due leaves waiting for a retry after a failure: for each source
-    in its failure backoff and each queued URL, the host of its last fetch and how that fetch
+    """What a run with nothing due leaves waiting: for each source in its failure backoff, each
+    queued URL to retry after a failure and each one deferred (not asked, its host unreachable
+    or on hold earlier: no attempt spent), the host of its last fetch and how that fetch
     reached no server (None: it got an answer, :attr:`FetchResult.unreached
     <monitors.collect.results.FetchResult.unreached>`), and when the first of each is due."""
 
     sources: list[tuple[str | None, str | None]] = field(default_factory=list)
     urls: list[tuple[str | None, str | None]] = field(default_factory=list)
-    first: dict[str, datetime] = field(default_factory=dict)  # "source", "url": the first due
+    deferred: list[tuple[str | None, str | None]] = field(default_factory=list)
+    #: "source", "url", "deferred": the first due
+    first: dict[str, datetime] = field(default_factory=dict)
 
 
 # a URL's host:port, lower case, without user info: monitors.collect.results.host_of's
 _HOST = "lower(substring({} from '^[^:/?#]*://(?:[^@/?#]*@)?([^/?#]*)'))"
+# a row last deferred, not asked (its host on hold, or unreachable earlier in its run): its
+# attempt not spent, so a deferred page never tried has 0 attempts (its reason says why)
+_DEFERRED = "(starts_with(q.reason, :held) OR right(q.reason, length(:dead)) = :dead)"
 _WAITING_URLS = f"""
-    SELECT 'url' AS what, {_HOST.format("coalesce(f.url, q.url)")} AS host, f.unreached,
+    SELECT CASE WHEN {_DEFERRED} THEN 'deferred' ELSE 'url' END AS what,
+           {_HOST.format("coalesce(f.url, q.url)")} AS host, f.unreached,
            count(*) AS n, min(q.next_attempt_at) AS first
       FROM url_queue q
       LEFT JOIN LATERAL (SELECT url, unreached FROM fetch_log l WHERE l.queue_id = q.id
                           ORDER BY l.id DESC LIMIT 1) f ON true
-     WHERE q.state = 'pending' AND q.next_attempt_at > :now AND q.attempts > 0
+     WHERE q.state = 'pending' AND q.next_attempt_at > :now AND (q.attempts > 0 OR {_DEFERRED})
        AND NOT EXISTS (SELECT 1 FROM archive_captures c WHERE c.queue_id = q.id)
-     GROUP BY 2, f.unreached
+     GROUP BY 1, 2, f.unreached
 """
 
 
@@ -398,16 +405,19 @@ def _waiting_sources(names: Sequence[str], at: datetime) -> Select[Any]:
 
 def waiting(session: Session, sources: Sequence[str] = ()) -> Waiting:
     """The sources named ``sources`` (those of the files the run reads; none for a drain) and
-    the queued URLs waiting for a retry after a failure, read when a run found nothing due:
+    the queued URLs waiting for a retry after a failure or deferred, read when a run found
+    nothing due:
     its verdict says they wait, and why when no server was reached
     (:func:`flows.outcome.nothing_to_do`)."""
     found = Waiting()
     at = now()
-    rows = list(session.execute(text(_WAITING_URLS), {"now": at}))
+    said = {"now": at, "held": NOT_ASKED, "dead": NOT_ASKED_AGAIN}
+    rows = list(session.execute(text(_WAITING_URLS), said))
     if sources:
         rows += session.execute(_waiting_sources(sources, at)).all()
+    lists = {"source": found.sources, "url": found.urls, "deferred": found.deferred}
     for what, host, kind, n, first in rows:
-        (found.sources if what == "source" else found.urls).extend([(host, kind)] * n)
+        lists[what].extend([(host, kind)] * n)
         found.first[what] = min(found.first.get(what, first), first)
     return found
 

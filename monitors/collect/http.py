@@ -53,6 +53,7 @@ from monitors.collect.results import (
     DNS,
     HTML_TYPES,
     NO_ROUTE,
+    NOT_ASKED,
     NOT_ASKED_AGAIN,
     NOT_SENT,
     PERMANENT,
@@ -870,7 +871,7 @@ def _read(
 def _held(url: str, current: str, left: float, why: str) -> FetchResult:
     """A request not sent: its host is on hold ``left`` seconds more (:meth:`HostThrottle.hold`)."""
     host = urlsplit(current).netloc
-    reason = f"not asked: {host} answered {why} to an earlier request; asked again after it"
+    reason = f"{NOT_ASKED}{host} answered {why} to an earlier request; asked again after it"
     return FetchResult(
         url, current, "error", error_class=TRANSIENT, reason=reason, retry_after=left, sent=False, held=True
     )

@@ -218,6 +218,11 @@ UNREACHED = {
 }
 
 
+#: The start of the reason of a request not sent because its host is on hold (a 429's or a
+#: 503's Retry-After to an earlier request): deferred, its page's attempt not spent.
+NOT_ASKED = "not asked: "
+
+
 #: The end of the reason of a request not sent because its host did not resolve or refused
 #: the connection earlier in the run (the host's cause comes first): deferred, its page's
 #: attempt not spent. A run's verdict groups it with the cause it follows.
