@@ -17,12 +17,13 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from datetime import time as dt_time
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
@@ -99,6 +100,7 @@ from monitors.dates import article_day, backfill_day
 from monitors.group.urls import canonicalize_url, host_of
 from monitors.ingest import analyse_page
 from monitors.judge.boilerplate import site_of
+from monitors.records import QueueItem
 from monitors.settings import BACKFILL_BUDGET, Settings, stopped_at_budget
 
 #: A CC-NEWS job commits its batch (captures and byte offset) after VEILLE_ARCHIVE_PAGE_SIZE
@@ -560,6 +562,9 @@ def _discover_ccnews(
     commit()
 
 
+T = TypeVar("T")
+
+
 class FetchBudget:
     """The captures one backfill run may fetch (``VEILLE_BACKFILL_MAX_FETCHES``,
     ``--max-fetches``), shared by its jobs' workers; the captures beyond stay queued with their
@@ -567,19 +572,47 @@ class FetchBudget:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.spent = 0
-        self._lock = threading.Lock()
+        self.spent = 0  # taken or reserved
+        self._held = 0  # reserved by :meth:`reserve` and not settled yet: may come back
+        self._changed = threading.Condition()
 
     def take(self, wanted: int) -> int:
         """Up to ``wanted`` fetches from what is left (0: spent)."""
-        with self._lock:
+        with self._changed:
             granted = max(0, min(wanted, self.limit - self.spent))
             self.spent += granted
             return granted
 
     def give_back(self, unused: int) -> None:
-        with self._lock:
+        with self._changed:
             self.spent -= unused
+            self._changed.notify_all()
+
+    @contextmanager
+    def reserve(self, wanted: int) -> Iterator[Reservation]:
+        """Up to ``wanted`` fetches for a worker's batch, spent when the block ends but for
+        those it gives back (:meth:`Reservation.give_back`). All that is left being reserved by
+        other workers, who may give some back, it waits for them: 0 only once the budget is
+        spent for good, so no job gives up on captures the run could still fetch."""
+        with self._changed:
+            while self.spent >= self.limit and self._held:
+                self._changed.wait()  # a worker holding a reservation notifies when it settles
+            granted = max(0, min(wanted, self.limit - self.spent))
+            self.spent += granted
+            self._held += granted
+        reservation = Reservation(self, granted)
+        try:
+            yield reservation
+        finally:
+            with self._changed:  # what was not given back is spent
+                self._held -= reservation.granted
+                self._changed.notify_all()
+
+    def _return(self, unused: int) -> None:
+        with self._changed:
+            self.spent -= unused
+            self._held -= unused
+            self._changed.notify_all()
 
     def note(self, rows: list[dict[str, Any]]) -> str | None:
         """The line saying the run spent its budget and what it left, if it did."""
@@ -594,6 +627,22 @@ class FetchBudget:
             "capture(s)",
             "run",
         )
+
+
+class Reservation:
+    """A worker's share of the :class:`FetchBudget` (:meth:`FetchBudget.reserve`)."""
+
+    def __init__(self, budget: FetchBudget, granted: int) -> None:
+        self._budget = budget
+        self.granted = granted
+
+    def give_back(self, unused: int) -> None:
+        """``unused`` of the reserved fetches not made (no capture claimed for them, or a
+        capture held): back to the budget at once, for the other workers."""
+        unused = min(unused, self.granted)
+        if unused > 0:
+            self.granted -= unused
+            self._budget._return(unused)
 
 
 #: The budget of the run in progress in this process (set by :func:`archive_backfill`).
@@ -615,53 +664,78 @@ def fetch_captures(job_id: int, relevant_only: bool, run_id: str | None) -> int:
     done = 0
     lock = threading.Lock()
 
-    def worker() -> None:
+    def settle(claimed: tuple[QueueItem, Capture], reserved: Reservation) -> None:
+        """Fetch, analyse and store one claimed capture."""
         nonlocal done
-        while True:
-            allowed = _budget.take(rt.settings.batch_size)
-            if not allowed:
-                return  # the run's budget is spent: the job's other captures wait for the next run
-            with session_scope() as session:
-                claimed = claim_captures(session, job_id, allowed)
-            _budget.give_back(allowed - len(claimed))
-            if not claimed:
-                return
-            for item, capture in claimed:
-                with session_scope() as session:
-                    site = rt.profiles.get(session, site_of(capture.original))
-                result = fetch_capture(rt.client, rt.settings, capture, archive_throttle(capture.archive))
-                if result.held:  # not asked: the archive unreachable earlier in the run (or on hold)
-                    _budget.give_back(1)
-                capture = served_capture(capture, result, rt.settings)  # replayed from another time?
-                out = analyse_page(
-                    item,
-                    result,
-                    rt.topic,
-                    page_url=capture.original,
-                    topics=rt.topics,
-                    site=site,
-                    workers=rt.settings.parse_workers,
-                    deadline=rt.settings.analysis_deadline,
-                )
-                store = partial(
-                    store_capture,
-                    out=out,
-                    capture=capture,
-                    max_attempts=rt.settings.max_attempts,
-                    run_id=run_id,
-                    relevant_only=relevant_only,
-                    learn_site=learn_from,
-                )
-                _, changed = store_or_fail(store, out, run_id, lambda s: (s, False), rt.settings.max_attempts)
-                if changed and out.article is not None:  # its blocks taught the site's profile
-                    rt.profiles.invalidate(out.article.site)
-                with lock:
-                    done += 1
+        item, capture = claimed
+        with session_scope() as session:
+            site = rt.profiles.get(session, site_of(capture.original))
+        result = fetch_capture(rt.client, rt.settings, capture, archive_throttle(capture.archive))
+        if result.held:  # not asked: the archive unreachable earlier in the run (or on hold)
+            reserved.give_back(1)
+        capture = served_capture(capture, result, rt.settings)  # replayed from another time?
+        out = analyse_page(
+            item,
+            result,
+            rt.topic,
+            page_url=capture.original,
+            topics=rt.topics,
+            site=site,
+            workers=rt.settings.parse_workers,
+            deadline=rt.settings.analysis_deadline,
+        )
+        store = partial(
+            store_capture,
+            out=out,
+            capture=capture,
+            max_attempts=rt.settings.max_attempts,
+            run_id=run_id,
+            relevant_only=relevant_only,
+            learn_site=learn_from,
+        )
+        _, changed = store_or_fail(store, out, run_id, lambda s: (s, False), rt.settings.max_attempts)
+        if changed and out.article is not None:  # its blocks taught the site's profile
+            rt.profiles.invalidate(out.article.site)
+        with lock:
+            done += 1
 
     with ThreadPoolExecutor(workers, thread_name_prefix=f"backfill-{job_id}") as pool:
+        worker = partial(claim_within, _budget, rt.settings.batch_size, partial(_claim, job_id), settle)
         for future in [pool.submit(worker) for _ in range(workers)]:
             future.result()
     return done
+
+
+def _claim(job_id: int, wanted: int) -> list[tuple[QueueItem, Capture]]:
+    with session_scope() as session:
+        return claim_captures(session, job_id, wanted)
+
+
+def claim_within(
+    budget: FetchBudget,
+    batch_size: int,
+    claim: Callable[[int], list[T]],
+    settle: Callable[[T, Reservation], None],
+) -> None:
+    """One worker of a job: reserve a batch of the run's ``budget``, ``claim`` that many of the
+    job's captures (what it finds none for going back at once), ``settle`` each, again; until
+    the job has none left or the budget is spent for good. A capture ``settle`` did not fetch
+    (held) goes back to its :class:`Reservation`, as do those left when ``settle`` raises: the
+    run's "stopped after N capture fetches" counts the fetches made."""
+    while True:
+        with budget.reserve(batch_size) as reserved:
+            if not reserved.granted:
+                return  # the run's budget is spent: the job's other captures wait for the next run
+            claimed = claim(reserved.granted)
+            reserved.give_back(reserved.granted - len(claimed))
+            if not claimed:
+                return
+            for i, each in enumerate(claimed):
+                try:
+                    settle(each, reserved)
+                except BaseException:  # the job stops: the captures after it were not fetched
+                    reserved.give_back(len(claimed) - i - 1)
+                    raise
 
 
 def backfill_job_task(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from flows import archive_backfill
 from flows.archive_backfill import archive_backfill_flow
 from flows.cli import main
 from monitors.collect.backfill_jobs import BackfillError
@@ -499,6 +501,30 @@ def test_a_backfill_fetches_at_most_its_budget_of_captures_and_resumes(
     code, _, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources)])
     assert code == 0, err
     assert fetched() == 5 and len(_articles(clean_db)) == 5
+
+
+def test_a_budget_smaller_than_the_workers_reservations_reads_every_job(
+    archives: FakeArchives, clean_db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--max-fetches 6 over five jobs of one capture each, each job's workers reserving
+    VEILLE_BATCH_SIZE (25) at a time: the first reserves the whole budget, and gives back what
+    it finds no capture for; the other jobs' workers wait for it rather than leave their
+    captures for the next run with budget still there. Every capture read, the run done."""
+    archives.snapshots = seed_snapshots()
+    sources = write_sources(tmp_path / "sources.toml", seed_sources())
+    claim = archive_backfill.claim_captures
+
+    def slow_claim(*args: Any) -> Any:
+        time.sleep(0.2)  # a busy database: the other jobs' workers start meanwhile
+        return claim(*args)
+
+    monkeypatch.setattr(archive_backfill, "claim_captures", slow_claim)
+
+    code, _, err = _run([*WINDOW, "--from", "wayback", "--sources", str(sources), "--max-fetches", "6"])
+    assert code == 0, err
+    assert "stopped after" not in err, err
+    assert sum(1 for hit in archives.site.log if hit["path"].startswith("/web/")) == 5
+    assert len(_articles(clean_db)) == 5
 
 
 def _local_tomorrow() -> str:
