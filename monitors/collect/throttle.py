@@ -10,9 +10,13 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from monitors.settings import Settings
+
+#: A mark on a host, its monotonic end first (:meth:`HostThrottle.hold`, :meth:`HostThrottle.unreachable`)
+_Mark = TypeVar("_Mark", bound=tuple[Any, ...])
 
 #: the longest ``Retry-After`` honoured, in seconds: a day, the longest poll interval's default
 #: (``VEILLE_MAX_POLL_INTERVAL``); a longer one is taken as a day
@@ -89,14 +93,8 @@ class HostThrottle:
     def held(self, url: str) -> tuple[float, str] | None:
         """Seconds left of the hold on the host of ``url``, and why (:meth:`hold`); None when
         there is none."""
-        host = self._host(url)
-        with self._lock:
-            end, why = self._held.get(host, (0.0, ""))
-            left = end - time.monotonic()
-            if left <= 0:
-                self._held.pop(host, None)
-                return None
-        return left, why
+        mark = self._left(self._held, self._host(url))
+        return None if mark is None else (mark[0], mark[1][1])
 
     def unreachable(self, url: str, seconds: float, kind: str, why: str) -> tuple[float, str, str] | None:
         """The host of ``url`` could not be reached (``kind``: its name did not resolve, it
@@ -116,14 +114,19 @@ class HostThrottle:
     def dead(self, url: str) -> tuple[float, str, str] | None:
         """Seconds left of the mark on the host of ``url`` (:meth:`unreachable`), its kind and
         why; None when there is none."""
-        key = self._address(url)
+        mark = self._left(self._dead, self._address(url))
+        return None if mark is None else (mark[0], mark[1][1], mark[1][2])
+
+    def _left(self, marks: dict[str, _Mark], key: str) -> tuple[float, _Mark] | None:
+        """Seconds left of the mark ``marks`` holds on ``key`` (a hold, a dead host: its
+        monotonic end first), and the mark; None when there is none, an expired one dropped."""
         with self._lock:
-            end, kind, why = self._dead.get(key, (0.0, "", ""))
-            left = end - time.monotonic()
-            if left <= 0:
-                self._dead.pop(key, None)
+            mark = marks.get(key)
+            left = -1.0 if mark is None else mark[0] - time.monotonic()
+            if mark is None or left <= 0:
+                marks.pop(key, None)
                 return None
-        return left, kind, why
+        return left, mark
 
     @staticmethod
     def _address(url: str) -> str:
